@@ -1,0 +1,1 @@
+"""Capture: OS input backends (X11, pynput, evdev, replay) and the capture runner."""

@@ -1,0 +1,160 @@
+"""Validated configuration: packaged defaults < user file < ``ACTIVESEC_*`` env < CLI flags.
+
+The user file is TOML (``config.toml`` in the config dir). Nested keys map to environment
+variables with a double underscore: ``capture.flush_interval_s`` is
+``ACTIVESEC_CAPTURE__FLUSH_INTERVAL_S``. Every error names the offending key.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from activesec.core.errors import ConfigError
+from activesec.core.paths import Paths, write_private_text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+BackendName = Literal["auto", "x11", "pynput", "evdev"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CaptureConfig(_Section):
+    backend: BackendName = Field("auto", description="auto | x11 | pynput | evdev")
+    pointer: bool = Field(True, description="capture pointer movement, clicks and scrolls")
+    keyboard: bool = Field(True, description="capture keystroke timing (key classes only)")
+    flush_interval_s: float = Field(
+        1.0, gt=0, le=60, description="commit to disk at least this often (max data lost on a crash)"
+    )
+    flush_events: int = Field(8192, ge=16, le=1_000_000, description="commit when this many events wait")
+    queue_max_events: int = Field(
+        262_144, ge=1024, le=50_000_000, description="bound on buffered events; beyond it events are dropped and counted"
+    )
+    app_poll_s: float = Field(1.0, gt=0, le=60, description="how often the foreground app name is sampled")
+
+
+class StoreConfig(_Section):
+    keep_days: int = Field(90, ge=0, description="delete events older than this many days (0 = keep forever)")
+
+
+class EnrolConfig(_Section):
+    pointer_events: int = Field(15_000, ge=100, description="pointer events needed before a pointer model can train")
+    keystrokes: int = Field(2_000, ge=50, description="keystrokes needed before a keyboard model can train")
+
+
+class Settings(BaseSettings):
+    """All of ActiveSec's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ACTIVESEC_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    user: str = Field("", description="the owner's label (set by `activesec init --user`)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log verbosity")
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)  # type: ignore[arg-type]
+    store: StoreConfig = Field(default_factory=StoreConfig)  # type: ignore[arg-type]
+    enrol: EnrolConfig = Field(default_factory=EnrolConfig)  # type: ignore[arg-type]
+
+    toml_path: ClassVar[Path | None] = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        return tuple(sources)
+
+
+def _describe(err: ValidationError, origin: str) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(root)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown setting"
+    return f"invalid configuration value for '{key}': {msg} ({origin})"
+
+
+def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
+    """Load settings for ``paths``; ``overrides`` are CLI flags (nested dicts allowed)."""
+    file = paths.config_file if paths.config_file.exists() else None
+    if file is not None:
+        try:
+            with open(file, "rb") as fh:
+                tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"config file {file} is not valid TOML: {exc}",
+                "fix the file or recreate it with `activesec init --force`",
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
+
+    class _Bound(Settings):
+        toml_path: ClassVar[Path | None] = file
+
+    try:
+        s = _Bound(**(overrides or {}))
+    except ValidationError as exc:
+        origin = f"from {file}, ACTIVESEC_* environment or flags" if file else "from ACTIVESEC_* environment or flags"
+        raise ConfigError(_describe(exc, origin), "see `activesec init --help` for valid values") from None
+    return Settings.model_validate(s.model_dump())
+
+
+def default_toml(user: str = "") -> str:
+    """A commented config file with every setting at its default."""
+    lines = [
+        "# ActiveSec configuration. Precedence: defaults < this file < ACTIVESEC_* env < CLI flags.",
+        "# Environment names: ACTIVESEC_<SECTION>__<KEY>, e.g. ACTIVESEC_CAPTURE__FLUSH_INTERVAL_S=0.5",
+        "",
+    ]
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return repr(v)
+
+    top = Settings.model_fields
+    for name in ("user", "log_level"):
+        f = top[name]
+        value = user if name == "user" else f.default
+        lines += [f"# {f.description}", f"{name} = {fmt(value)}", ""]
+    for section in ("capture", "store", "enrol"):
+        model = top[section].default_factory()  # type: ignore[misc,call-arg]
+        lines.append(f"[{section}]")
+        for key, f in type(model).model_fields.items():
+            lines.append(f"# {f.description}")
+            lines.append(f"{key} = {fmt(getattr(model, key))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_default(paths: Paths, user: str) -> Path:
+    write_private_text(paths.config_file, default_toml(user))
+    return paths.config_file

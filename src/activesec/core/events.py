@@ -1,0 +1,132 @@
+"""The one event record every layer speaks.
+
+Batches travel as NumPy structured arrays of :data:`EVENT_DTYPE`, never as lists of objects.
+
+Field meaning by ``kind``:
+
+============  ==========================  ==============================================
+kind          x, y                        code
+============  ==========================  ==============================================
+MOVE          pointer position (pixels)   0
+BUTTON_DOWN   pointer position            button (1 left, 2 middle, 3 right, 8/9 side)
+BUTTON_UP     pointer position            button
+SCROLL        pointer position            signed steps (+ = up / right); ``HSCROLL`` flag
+KEY_DOWN      x = stroke id, y = 0        key class (:class:`activesec.core.keys.KeyClass`)
+KEY_UP        x = stroke id, y = 0        key class
+============  ==========================  ==============================================
+
+Keys carry a *stroke id* rather than a key identity: a press and its release share it, so dwell
+times survive overlapping keystrokes (rollover) without anything on disk naming the key.
+``t_ns`` is a monotonic timestamp in nanoseconds (the OS event time where the platform gives
+one); wall-clock time is derived per session, so clock jumps never bend intervals.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+
+import numpy as np
+
+EVENT_DTYPE = np.dtype(
+    [
+        ("t_ns", "<i8"),
+        ("kind", "u1"),
+        ("flags", "u1"),
+        ("device", "<u2"),
+        ("x", "<i4"),
+        ("y", "<i4"),
+        ("code", "<i2"),
+    ]
+)
+
+
+class Kind(IntEnum):
+    MOVE = 1
+    BUTTON_DOWN = 2
+    BUTTON_UP = 3
+    SCROLL = 4
+    KEY_DOWN = 5
+    KEY_UP = 6
+
+
+POINTER_KINDS = (Kind.MOVE, Kind.BUTTON_DOWN, Kind.BUTTON_UP, Kind.SCROLL)
+KEY_KINDS = (Kind.KEY_DOWN, Kind.KEY_UP)
+
+
+class Flag(IntFlag):
+    NONE = 0
+    INJECTED = 1  # produced by software (XTEST, SendInput, CGEventPost), not by a device
+    HSCROLL = 2  # SCROLL event on the horizontal axis
+
+
+class Button(IntEnum):
+    LEFT = 1
+    MIDDLE = 2
+    RIGHT = 3
+    BACK = 8
+    FORWARD = 9
+
+
+def empty(n: int = 0) -> np.ndarray:
+    """A zeroed event array of length ``n``."""
+    return np.zeros(n, dtype=EVENT_DTYPE)
+
+
+def make(
+    t_ns: object,
+    kind: object,
+    x: object = 0,
+    y: object = 0,
+    code: object = 0,
+    flags: object = 0,
+    device: object = 0,
+) -> np.ndarray:
+    """Build an event array from columns (scalars broadcast)."""
+    t = np.atleast_1d(np.asarray(t_ns, dtype=np.int64))
+    out = empty(len(t))
+    out["t_ns"] = t
+    out["kind"] = kind
+    out["x"] = x
+    out["y"] = y
+    out["code"] = code
+    out["flags"] = flags
+    out["device"] = device
+    return out
+
+
+def pointer_only(events: np.ndarray) -> np.ndarray:
+    return events[np.isin(events["kind"], [int(k) for k in POINTER_KINDS])]
+
+
+def keys_only(events: np.ndarray) -> np.ndarray:
+    return events[np.isin(events["kind"], [int(k) for k in KEY_KINDS])]
+
+
+class DeviceType(IntEnum):
+    """What produced pointer input: separate profiles are learnt per type."""
+
+    UNKNOWN = 0
+    MOUSE = 1
+    TOUCHPAD = 2
+    PEN = 3
+    TOUCHSCREEN = 4
+    KEYBOARD = 5
+    VIRTUAL = 6  # software injection device (XTEST, uinput without a physical device)
+
+
+def classify_device(name: str) -> DeviceType:
+    """Guess a device type from its OS name (X11/XInput2, evdev, Windows, macOS names)."""
+    n = name.lower()
+    if "xtest" in n or "virtual" in n or "uinput" in n:
+        return DeviceType.VIRTUAL
+    if any(w in n for w in ("touchpad", "trackpad", "synaptics", "elan", "glidepoint")):
+        return DeviceType.TOUCHPAD
+    if any(w in n for w in ("stylus", "pen", "wacom", "eraser", "tablet")):
+        return DeviceType.PEN
+    if "touchscreen" in n or "touch screen" in n:
+        return DeviceType.TOUCHSCREEN
+    if "keyboard" in n or n.endswith(" kbd"):
+        return DeviceType.KEYBOARD
+    if any(w in n for w in ("mouse", "pointer", "trackball", "trackpoint")):
+        return DeviceType.MOUSE
+    return DeviceType.UNKNOWN

@@ -1,0 +1,95 @@
+"""Where ActiveSec keeps its state.
+
+``ACTIVESEC_HOME`` relocates everything (config, database, models, logs) into one directory;
+otherwise the platform's user directories are used (platformdirs). Directories are created 0700
+and files 0600: the data is the user's own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP = "activesec"
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    data_dir: Path
+    log_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "activesec.db"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def profile_file(self) -> Path:
+        return self.data_dir / "profile.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "activesec.log"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    def ensure(self) -> Paths:
+        for d in (self.config_dir, self.data_dir, self.log_dir, self.models_dir, self.run_dir):
+            make_private_dir(d)
+        return self
+
+
+def resolve(home: str | os.PathLike[str] | None = None) -> Paths:
+    """Paths for ``home`` (or ``$ACTIVESEC_HOME``), else the platform's user directories."""
+    root = home if home is not None else os.environ.get("ACTIVESEC_HOME")
+    if root:
+        base = Path(root).expanduser().resolve()
+        return Paths(config_dir=base, data_dir=base, log_dir=base / "logs")
+    return Paths(
+        config_dir=Path(platformdirs.user_config_dir(APP)),
+        data_dir=Path(platformdirs.user_data_dir(APP)),
+        log_dir=Path(platformdirs.user_log_dir(APP)),
+    )
+
+
+def make_private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(PRIVATE_DIR_MODE)
+    except PermissionError:  # not ours to fix; the store reports unwritable dirs itself
+        pass
+
+
+def make_private_file(path: Path) -> None:
+    """Create ``path`` if missing and restrict it to its owner (0600)."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE)
+    os.close(fd)
+    os.chmod(path, PRIVATE_FILE_MODE)
+
+
+def write_private_text(path: Path, text: str) -> None:
+    """Atomically write a 0600 text file (temp file + rename: a crash leaves the old one)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, PRIVATE_FILE_MODE)
+    os.replace(tmp, path)

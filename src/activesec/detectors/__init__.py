@@ -1,0 +1,1 @@
+"""Detectors: owner-vs-impostor scorers (higher score = more likely an impostor)."""

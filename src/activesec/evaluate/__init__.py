@@ -1,0 +1,1 @@
+"""Evaluate: dataset protocols, metrics and reports, running the live feature/detector code."""

@@ -1,0 +1,1 @@
+"""Features: pure, vectorised pointer and keystroke feature extraction (arrays in, arrays out)."""

@@ -1,0 +1,1 @@
+"""Recordings: readers for recorded input (generic layouts, Balabit, Aalto, Freihaut, CMU)."""

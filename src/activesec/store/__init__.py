@@ -1,0 +1,1 @@
+"""Store: the private SQLite event store, its batch writer, retention and export/import."""
