@@ -24,6 +24,12 @@ class KeyClass(IntEnum):
 
 
 N_KEY_CLASSES = len(KeyClass)
+_CLASS_NAMES = {k.name.lower(): k for k in KeyClass}
+
+
+def class_name(k: int) -> str:
+    """Lower-case name of a class (``'letter'``), as written to exports."""
+    return KeyClass(int(k)).name.lower()
 
 _MODIFIERS = {
     "shift", "shift_l", "shift_r", "lshift", "rshift", "leftshift", "rightshift",
@@ -101,6 +107,8 @@ def key_class(name: str) -> KeyClass:
             return KeyClass.PUNCTUATION
         return KeyClass.OTHER
     low = n.lower()
+    if low in _CLASS_NAMES:  # exports write classes by name; reading them back is the identity
+        return _CLASS_NAMES[low]
     if low in _SPACE:
         return KeyClass.SPACE
     if low in _ENTER:

@@ -1,0 +1,44 @@
+"""Shared fixtures: an isolated ACTIVESEC_HOME per test, dataset location, benchmark opt-in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = Path(os.environ.get("ACTIVESEC_DATASETS", ROOT.parent / "shared" / "datasets"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--bench", action="store_true", help="run benchmarks in tests/bench")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--bench"):
+        return
+    skip = pytest.mark.skip(reason="benchmark: run with `pytest tests/bench --bench`")
+    for item in items:
+        if "tests/bench/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh ACTIVESEC_HOME; no ACTIVESEC_* variable of the developer leaks in."""
+    for key in list(os.environ):
+        if key.startswith("ACTIVESEC_") and key != "ACTIVESEC_DATASETS":
+            monkeypatch.delenv(key)
+    h = tmp_path / "home"
+    monkeypatch.setenv("ACTIVESEC_HOME", str(h))
+    yield h
+
+
+def dataset(*parts: str) -> Path:
+    """Path under ../shared/datasets, or skip the test with a clear reason."""
+    p = DATASETS.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"dataset not present: {p} (set ACTIVESEC_DATASETS or see README)")
+    return p
