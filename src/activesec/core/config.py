@@ -39,22 +39,38 @@ class CaptureConfig(_Section):
     pointer: bool = Field(True, description="capture pointer movement, clicks and scrolls")
     keyboard: bool = Field(True, description="capture keystroke timing (key classes only)")
     flush_interval_s: float = Field(
-        1.0, gt=0, le=60, description="commit to disk at least this often (max data lost on a crash)"
+        1.0,
+        gt=0,
+        le=60,
+        description="commit to disk at least this often (max data lost on a crash)",
     )
-    flush_events: int = Field(8192, ge=16, le=1_000_000, description="commit when this many events wait")
+    flush_events: int = Field(
+        8192, ge=16, le=1_000_000, description="commit when this many events wait"
+    )
     queue_max_events: int = Field(
-        262_144, ge=1024, le=50_000_000, description="bound on buffered events; beyond it events are dropped and counted"
+        262_144,
+        ge=1024,
+        le=50_000_000,
+        description="bound on buffered events; beyond it events are dropped and counted",
     )
-    app_poll_s: float = Field(1.0, gt=0, le=60, description="how often the foreground app name is sampled")
+    app_poll_s: float = Field(
+        1.0, gt=0, le=60, description="how often the foreground app name is sampled"
+    )
 
 
 class StoreConfig(_Section):
-    keep_days: int = Field(90, ge=0, description="delete events older than this many days (0 = keep forever)")
+    keep_days: int = Field(
+        90, ge=0, description="delete events older than this many days (0 = keep forever)"
+    )
 
 
 class EnrolConfig(_Section):
-    pointer_events: int = Field(15_000, ge=100, description="pointer events needed before a pointer model can train")
-    keystrokes: int = Field(2_000, ge=50, description="keystrokes needed before a keyboard model can train")
+    pointer_events: int = Field(
+        15_000, ge=100, description="pointer events needed before a pointer model can train"
+    )
+    keystrokes: int = Field(
+        2_000, ge=50, description="keystrokes needed before a keyboard model can train"
+    )
 
 
 class Settings(BaseSettings):
@@ -68,7 +84,9 @@ class Settings(BaseSettings):
     )
 
     user: str = Field("", description="the owner's label (set by `activesec init --user`)")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log verbosity")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="log verbosity"
+    )
     capture: CaptureConfig = Field(default_factory=CaptureConfig)  # type: ignore[arg-type]
     store: StoreConfig = Field(default_factory=StoreConfig)  # type: ignore[arg-type]
     enrol: EnrolConfig = Field(default_factory=EnrolConfig)  # type: ignore[arg-type]
@@ -120,16 +138,24 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
     try:
         s = _Bound(**(overrides or {}))
     except ValidationError as exc:
-        origin = f"from {file}, ACTIVESEC_* environment or flags" if file else "from ACTIVESEC_* environment or flags"
-        raise ConfigError(_describe(exc, origin), "see `activesec init --help` for valid values") from None
+        origin = (
+            f"from {file}, ACTIVESEC_* environment or flags"
+            if file
+            else "from ACTIVESEC_* environment or flags"
+        )
+        raise ConfigError(
+            _describe(exc, origin), "see `activesec init --help` for valid values"
+        ) from None
     return Settings.model_validate(s.model_dump())
 
 
 def default_toml(user: str = "") -> str:
     """A commented config file with every setting at its default."""
     lines = [
-        "# ActiveSec configuration. Precedence: defaults < this file < ACTIVESEC_* env < CLI flags.",
-        "# Environment names: ACTIVESEC_<SECTION>__<KEY>, e.g. ACTIVESEC_CAPTURE__FLUSH_INTERVAL_S=0.5",
+        "# ActiveSec configuration.",
+        "# Precedence: defaults < this file < ACTIVESEC_* environment < command-line flags.",
+        "# Environment names: ACTIVESEC_<SECTION>__<KEY>,",
+        "# e.g. ACTIVESEC_CAPTURE__FLUSH_INTERVAL_S=0.5",
         "",
     ]
 

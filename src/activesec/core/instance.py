@@ -1,0 +1,92 @@
+"""Single-instance lock: one capturing agent per user, proven by an OS file lock.
+
+The lock dies with its process (even on kill -9), so a stale lock file never blocks a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from types import TracebackType
+
+from activesec.core.errors import ActiveSecError
+from activesec.core.paths import PRIVATE_FILE_MODE
+
+
+class AlreadyRunning(ActiveSecError):
+    """Another ActiveSec agent holds the lock."""
+
+
+class InstanceLock:
+    def __init__(self, path: Path, what: str = "capture") -> None:
+        self.path = path
+        self.what = what
+        self._fd: int | None = None
+
+    def acquire(self) -> InstanceLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        try:
+            _lock(fd)
+        except OSError:
+            os.close(fd)
+            pid = read_pid(self.path)
+            raise AlreadyRunning(
+                f"another ActiveSec {self.what} is already running"
+                + (f" (pid {pid})" if pid else ""),
+                "stop it first, or check `activesec status`",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the lock
+            self._fd = None
+
+    def __enter__(self) -> InstanceLock:
+        return self.acquire()
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+def is_locked(path: Path) -> bool:
+    """True when a live process holds the lock at ``path``."""
+    if not path.exists():
+        return False
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        _lock(fd)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _lock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

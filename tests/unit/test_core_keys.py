@@ -1,0 +1,71 @@
+"""Key classes: every naming scheme we meet maps to the same small set of classes."""
+
+from __future__ import annotations
+
+import pytest
+
+from activesec.core.keys import KeyClass, class_name, key_class, key_class_from_js_keycode
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [
+        ("a", KeyClass.LETTER),
+        ("Z", KeyClass.LETTER),
+        ("é", KeyClass.LETTER),
+        ("7", KeyClass.DIGIT),
+        ("KP_5", KeyClass.DIGIT),
+        ("Digit3", KeyClass.DIGIT),
+        (" ", KeyClass.SPACE),
+        ("space", KeyClass.SPACE),
+        ("Key.space", KeyClass.SPACE),
+        ("Return", KeyClass.ENTER),
+        ("Key.enter", KeyClass.ENTER),
+        ("KP_Enter", KeyClass.ENTER),
+        ("BackSpace", KeyClass.BACKSPACE),
+        ("Key.backspace", KeyClass.BACKSPACE),
+        ("Delete", KeyClass.BACKSPACE),
+        ("Shift_L", KeyClass.MODIFIER),
+        ("Key.shift_r", KeyClass.MODIFIER),
+        ("KEY_LEFTSHIFT", KeyClass.MODIFIER),
+        ("Control_R", KeyClass.MODIFIER),
+        ("Key.cmd", KeyClass.MODIFIER),
+        ("Caps_Lock", KeyClass.MODIFIER),
+        ("Left", KeyClass.NAVIGATION),
+        ("ArrowUp", KeyClass.NAVIGATION),
+        ("Tab", KeyClass.NAVIGATION),
+        ("Page_Down", KeyClass.NAVIGATION),
+        (",", KeyClass.PUNCTUATION),
+        ("period", KeyClass.PUNCTUATION),
+        ("?", KeyClass.PUNCTUATION),
+        ("F5", KeyClass.OTHER),
+        ("Escape", KeyClass.OTHER),
+        ("", KeyClass.OTHER),
+        ("KEY_A", KeyClass.LETTER),
+    ],
+)
+def test_key_class(name: str, cls: KeyClass) -> None:
+    assert key_class(name) == cls
+
+
+def test_class_names_round_trip() -> None:
+    for k in KeyClass:
+        assert key_class(class_name(k)) == k
+
+
+@pytest.mark.parametrize(
+    ("code", "letter", "cls"),
+    [
+        (16, "SHIFT", KeyClass.MODIFIER),
+        (84, "T", KeyClass.LETTER),
+        (32, " ", KeyClass.SPACE),
+        (8, "BKSP", KeyClass.BACKSPACE),
+        (13, "", KeyClass.ENTER),
+        (49, "1", KeyClass.DIGIT),
+        (49, "!", KeyClass.PUNCTUATION),
+        (190, ".", KeyClass.PUNCTUATION),
+        (188, "", KeyClass.PUNCTUATION),
+    ],
+)
+def test_js_keycodes(code: int, letter: str, cls: KeyClass) -> None:
+    assert key_class_from_js_keycode(code, letter) == cls
