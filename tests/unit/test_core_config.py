@@ -64,7 +64,7 @@ def test_invalid_values_name_the_key(p: paths.Paths, snippet: str, key: str) -> 
 
 def test_invalid_env_names_the_key(p: paths.Paths, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACTIVESEC_STORE__KEEP_DAYS", "-3")
-    with pytest.raises(ConfigError, match="store.keep_days"):
+    with pytest.raises(ConfigError, match=r"store\.keep_days"):
         config.load(p)
 
 
