@@ -1,0 +1,109 @@
+"""The detector contract every scorer follows (scikit-learn / PyOD conventions).
+
+* ``__init__`` only stores its keyword parameters (no validation, no work), so
+  :meth:`Detector.get_params` can read them back and a model card can record them.
+* ``fit(X, X_background=None) -> self``: one-class detectors learn from the owner's rows
+  ``X`` alone and ignore the background; population detectors (``needs_background = True``)
+  contrast the owner with ``X_background`` (other people) and refuse to fit without it.
+* ``score(X) -> ndarray``: one float per row, **higher = more likely an impostor**. Adapters of
+  scikit-learn models negate ``decision_function`` / ``score_samples`` here, once.
+* Learned state is stored in attributes ending with ``_``; randomness comes only from the
+  ``random_state`` parameter, so two fits with the same seed score identically.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+import numpy as np
+
+from activesec.core.errors import DataError, ModelError
+
+
+def check_X(X: Any, *, name: str = "X", n_features: int | None = None) -> np.ndarray:
+    """A finite 2-D float64 array, or a DataError saying what is wrong."""
+    a = np.asarray(X, dtype=np.float64)
+    if a.ndim != 2:
+        raise DataError(f"{name} must be a 2-D feature matrix, got shape {a.shape}",
+                        "pass one row per action or window")
+    if not np.isfinite(a).all():
+        raise DataError(f"{name} contains NaN or infinite values",
+                        "use the activesec feature extractors, which always return finite rows")
+    if n_features is not None and a.shape[1] != n_features:
+        raise DataError(f"{name} has {a.shape[1]} features, the model was fitted on {n_features}",
+                        "retrain with `activesec train`")
+    return a
+
+
+class Detector:
+    """Base class: parameter handling, input checks and the sign convention."""
+
+    #: registry name (set by :func:`activesec.detectors.registry.register`)
+    name: ClassVar[str] = ""
+    #: True for owner-vs-background classifiers
+    needs_background: ClassVar[bool] = False
+    #: smallest number of owner rows ``fit`` accepts
+    min_samples: ClassVar[int] = 2
+
+    def __init__(self, **params: Any) -> None:  # subclasses list their params explicitly
+        for k, v in params.items():
+            setattr(self, k, v)
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._param_names()}
+
+    def set_params(self, **params: Any) -> Detector:
+        valid = set(self._param_names())
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"{type(self).__name__} has no parameter {k!r}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        ps = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({ps})"
+
+    # --- the contract -------------------------------------------------------------------
+    def fit(self, X: Any, X_background: Any = None) -> Detector:
+        Xo = check_X(X)
+        who = self.name or type(self).__name__
+        if len(Xo) < self.min_samples:
+            raise DataError(f"{len(Xo)} owner rows are too few to fit {who}"
+                            f" (need {self.min_samples})", "collect more data before training")
+        Xb = None
+        if self.needs_background:
+            if X_background is None:
+                raise DataError(f"{who} contrasts the owner with other people and needs "
+                                "X_background",
+                                "pass background rows or choose a one-class detector")
+            Xb = check_X(X_background, name="X_background", n_features=Xo.shape[1])
+            if len(Xb) < 2:
+                raise DataError("X_background has fewer than 2 rows", "use a larger background")
+        self.n_features_in_ = Xo.shape[1]
+        self._fit(Xo, Xb)
+        return self
+
+    def score(self, X: Any) -> np.ndarray:
+        if not hasattr(self, "n_features_in_"):
+            raise ModelError(f"{type(self).__name__} is not fitted", "call fit() or load a model")
+        a = check_X(X, n_features=self.n_features_in_)
+        if len(a) == 0:
+            return np.zeros(0, dtype=np.float64)
+        s = np.asarray(self._score(a), dtype=np.float64).reshape(-1)
+        return np.nan_to_num(s, nan=np.finfo(np.float64).max, posinf=np.finfo(np.float64).max,
+                             neginf=-np.finfo(np.float64).max)
+
+    # --- what subclasses implement --------------------------------------------------------
+    def _fit(self, X: np.ndarray, X_background: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError

@@ -1,0 +1,95 @@
+"""Detector registry: built-ins by name, plus third-party detectors discovered lazily through
+the ``activesec.detectors`` entry-point group (``name = "package.module:DetectorClass"``), so
+users extend ActiveSec without forking it.
+
+Nothing heavy happens at import: built-in modules (which import scikit-learn) and entry points
+load on the first :func:`create` / :func:`names` / :func:`get` call.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
+
+from activesec.core.errors import ConfigError
+
+ENTRY_POINT_GROUP = "activesec.detectors"
+_BUILTIN_MODULES = ("activesec.detectors.oneclass", "activesec.detectors.population")
+
+#: The project's default per modality, chosen by measurement (see the report in
+#: ``activesec.detectors`` docs): population contrast wins on both modalities.
+DEFAULTS = {"pointer": "extra_trees", "keys": "extra_trees"}
+
+_REGISTRY: dict[str, type] = {}
+_loaded = False
+T = TypeVar("T", bound=type)
+
+
+def register(name: str) -> Callable[[T], T]:
+    """Class decorator: make a :class:`~activesec.detectors.base.Detector` creatable by name."""
+
+    def deco(cls: T) -> T:
+        prev = _REGISTRY.get(name)
+        if prev is not None and prev is not cls:
+            raise ValueError(f"detector name {name!r} is already registered by {prev.__name__}")
+        cls.name = name  # type: ignore[attr-defined]
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for mod in _BUILTIN_MODULES:
+        importlib.import_module(mod)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in _REGISTRY:
+            continue
+        try:
+            cls = ep.load()
+        except Exception as exc:  # a broken plug-in must not break the built-ins
+            _BROKEN[ep.name] = f"{type(exc).__name__}: {exc}"
+            continue
+        cls.name = ep.name
+        _REGISTRY[ep.name] = cls
+    _loaded = True
+
+
+_BROKEN: dict[str, str] = {}
+
+
+def names() -> list[str]:
+    """All detector names: built-ins first, then plug-ins, each group sorted."""
+    _load()
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> type:
+    _load()
+    if name not in _REGISTRY:
+        why = f" (plug-in failed to load: {_BROKEN[name]})" if name in _BROKEN else ""
+        raise ConfigError(f"unknown detector {name!r}{why}",
+                          f"choose one of: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def create(name: str, **params: Any) -> Any:
+    """A new, unfitted detector ``name`` with ``params``."""
+    cls = get(name)
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ConfigError(f"bad parameters for detector {name!r}: {exc}",
+                          "see the detector's documentation for its parameters") from exc
+
+
+def default_for(modality: str) -> str:
+    """The project's best default detector for ``'pointer'`` or ``'keys'``."""
+    if modality not in DEFAULTS:
+        raise ConfigError(f"unknown modality {modality!r}", "use 'pointer' or 'keys'")
+    return DEFAULTS[modality]

@@ -1,0 +1,408 @@
+"""Pointer actions and their mouse-dynamics features (pure, vectorised NumPy).
+
+Segmentation rules (:func:`segment_actions`), applied to the pointer events of a batch after
+dropping sentinel coordinates (``|x|`` or ``|y|`` above ``max_abs_coord``, e.g. Balabit's
+65535) and a stable sort by time (out-of-order rows are reordered, never dropped):
+
+1. A **pause** longer than ``pause_s`` between two consecutive events ends an action. Default
+   1.0 s: reaching a target and the corrective sub-movements after it come well within
+   ~0.5 s (Fitts-law movement times of 0.3-1.2 s), while a longer stillness means the user
+   stopped to read or think, so the next movement is a new intention. Two exceptions keep an
+   intention whole: a wait of up to ``click_wait_s`` before a button *press* (aiming, then
+   clicking — that wait is the "pause before click" feature), and any stillness while a
+   button is *held* (a drag is one action however long it lasts).
+2. A **button release** ends the action that contains its press: *point-click* = moves then
+   press and release within ``drag_px`` of the press; *drag-drop* = press, moves, release
+   farther than ``drag_px`` away — the press then also *starts* the drag action, so the
+   approach movement before it is its own mouse-move action.
+3. **Scroll** events are grouped into scroll actions: a switch between scrolling and
+   non-scrolling events ends an action (and rule 1 splits long scroll sessions).
+4. Everything else is a **mouse-move** action. Actions with fewer than ``min_events`` events
+   (``min_scroll_events`` for scrolls) are dropped: their kinematics are noise.
+
+Features (:data:`POINTER_FEATURE_NAMES`) follow the mouse-dynamics literature (Gamboa & Fred
+2004; Ahmed & Traore 2007; Antal & Egyed-Zsigmond 2019): duration, traveled and end-to-end
+distance, straightness, velocity / acceleration / jerk statistics, angular velocity, curvature,
+direction (cos/sin and 8 sectors), critical points, largest deviation from the straight line,
+pause before click, click dwell, number of points. Because pixel-based magnitudes depend on
+screen size, DPI and pointer acceleration, many features are scale-free: ratios (straightness,
+relative deviation, velocity shape), angles and curvature-sign statistics, and time-shape
+features (time to peak velocity, time to half distance, accelerating share).
+
+Robustness: samples with the same timestamp inside an action are merged (the last position is
+kept), so duplicate timestamps never divide by zero; zero-length steps count as stillness and
+carry no angle; the output is always finite (empty statistics are 0).
+
+Everything is vectorised over all actions at once with segment ids (``np.bincount``,
+``ufunc.reduceat`` and one ``lexsort`` per quantile set) — no per-event or per-action loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from activesec.core.events import Kind
+from activesec.features import _grouped as g
+
+MOUSE_MOVE, POINT_CLICK, DRAG_DROP, SCROLL = 1, 2, 3, 4
+ACTION_KIND_NAMES = {MOUSE_MOVE: "mouse-move", POINT_CLICK: "point-click", DRAG_DROP: "drag-drop",
+                     SCROLL: "scroll"}
+
+_POINTER_KINDS = np.array([Kind.MOVE, Kind.BUTTON_DOWN, Kind.BUTTON_UP, Kind.SCROLL], np.uint8)
+
+
+@dataclass(frozen=True)
+class PointerConfig:
+    """Segmentation and feature parameters (see the module docstring for the rules)."""
+
+    pause_s: float = 1.0
+    click_wait_s: float = 3.0
+    drag_px: float = 5.0
+    min_events: int = 4
+    min_scroll_events: int = 1
+    max_abs_coord: int = 60000
+    critical_angle: float = np.pi / 4  # turn per step that counts as a critical point
+    min_dt_s: float = 1e-3  # floor on a step's duration (timer resolution)
+
+
+@dataclass(frozen=True)
+class Segments:
+    """Actions found in a batch: ``events`` is the cleaned, time-sorted pointer stream and
+    action ``i`` is ``events[start[i]:stop[i]]``. ``closed[i]`` is False only for a last
+    action that may still grow (no later event and not ended by a release) — a live scorer
+    waits for it to close (or for ``pause_s`` of idleness)."""
+
+    events: np.ndarray
+    start: np.ndarray  # int64
+    stop: np.ndarray  # int64
+    kind: np.ndarray  # int8
+    closed: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+@dataclass(frozen=True)
+class ActionSet:
+    """One feature row per action (``X`` columns = :data:`POINTER_FEATURE_NAMES`)."""
+
+    X: np.ndarray  # float64 (n_actions, n_features)
+    kind: np.ndarray  # int8
+    t_start_ns: np.ndarray  # int64
+    t_end_ns: np.ndarray  # int64
+    n_events: np.ndarray  # int32
+    closed: np.ndarray | None = None  # bool; see Segments.closed
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+
+POINTER_FEATURE_NAMES: list[str] = [
+    # action type (one-hot) and size
+    "is_mouse_move", "is_point_click", "is_drag_drop", "is_scroll",
+    "duration_s", "n_points", "traveled_px", "e2e_px", "straightness",
+    "dir_cos", "dir_sin", "dir_sector",
+    # kinematics (pixel units)
+    "v_mean", "v_std", "v_median", "v_p90", "v_max",
+    "vx_mean", "vx_std", "vy_mean", "vy_std",
+    "a_mean", "a_std", "a_min", "a_max",
+    "j_mean", "j_std", "j_min", "j_max",
+    # angles and curvature (scale-free except curvature, in rad/px)
+    "omega_mean_abs", "omega_std", "omega_max_abs",
+    "curv_mean_abs", "curv_std", "curv_max_abs",
+    "turn_total", "turn_net", "n_critical", "critical_rate",
+    "dev_max_px", "dev_rel", "dev_mean_rel",
+    # shape of the velocity profile in time (scale-free)
+    "v_cv", "v_mean_over_max", "t_vmax_frac", "t_half_dist_frac", "accel_time_frac",
+    "n_vpeaks", "still_frac", "dt_median_s", "first_v_over_mean", "last_v_over_mean",
+    # clicks and scrolls
+    "pause_before_press_s", "click_dwell_s", "press_release_px", "button_right",
+    "scroll_steps", "scroll_rate", "scroll_dir", "log_duration", "log_traveled",
+]
+
+_F = {name: i for i, name in enumerate(POINTER_FEATURE_NAMES)}
+
+
+def _empty_segments(events: np.ndarray) -> Segments:
+    e = np.zeros(0, dtype=np.int64)
+    return Segments(events[:0], e, e.copy(), np.zeros(0, np.int8), np.zeros(0, bool))
+
+
+def _clean(events: np.ndarray, cfg: PointerConfig) -> np.ndarray:
+    ev = np.asarray(events)
+    ev = ev[np.isin(ev["kind"], _POINTER_KINDS)]
+    lim = cfg.max_abs_coord
+    ev = ev[(np.abs(ev["x"].astype(np.int64)) <= lim) & (np.abs(ev["y"].astype(np.int64)) <= lim)]
+    return ev[np.argsort(ev["t_ns"], kind="stable")]
+
+
+def _pair_presses(kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(press index, release index) for presses followed by a release before any other press."""
+    downs = np.flatnonzero(kind == Kind.BUTTON_DOWN)
+    ups = np.flatnonzero(kind == Kind.BUTTON_UP)
+    if len(downs) == 0 or len(ups) == 0:
+        z = np.zeros(0, np.int64)
+        return z, z.copy()
+    j = np.searchsorted(ups, downs)  # first release after each press
+    has = j < len(ups)
+    d, u = downs[has], ups[j[has]]
+    nxt = np.append(downs[1:], np.iinfo(np.int64).max)[has]
+    ok = u < nxt  # a second press before the release: the first press is unmatched
+    return d[ok], u[ok]
+
+
+def segment_actions(events: np.ndarray, cfg: PointerConfig | None = None) -> Segments:
+    """Split a pointer event stream into actions (rules in the module docstring)."""
+    cfg = cfg or PointerConfig()
+    ev = _clean(events, cfg)
+    n = len(ev)
+    if n == 0:
+        return _empty_segments(ev)
+    t = ev["t_ns"]
+    kind = ev["kind"]
+    x = ev["x"].astype(np.float64)
+    y = ev["y"].astype(np.float64)
+    gap = np.diff(t) / 1e9
+
+    d, u = _pair_presses(kind)
+    held = np.zeros(n + 1, np.int64)  # events strictly after a press up to its release
+    np.add.at(held, d + 1, 1)
+    np.add.at(held, u + 1, -1)
+    held_mask = np.cumsum(held)[:n] > 0
+    drag = np.hypot(x[u] - x[d], y[u] - y[d]) > cfg.drag_px
+
+    is_scroll = kind == Kind.SCROLL
+    pause = gap > cfg.pause_s
+    pause &= ~((kind[1:] == Kind.BUTTON_DOWN) & (gap <= cfg.click_wait_s))
+    pause &= ~held_mask[1:]
+    start = np.zeros(n, bool)
+    start[0] = True
+    start[1:] = pause | (kind[:-1] == Kind.BUTTON_UP) | (is_scroll[:-1] != is_scroll[1:])
+    start[d[drag]] = True
+    seg = np.cumsum(start) - 1
+    n_seg = int(seg[-1]) + 1
+    first = np.flatnonzero(start)
+    last = np.append(first[1:], n)
+
+    skind = np.full(n_seg, MOUSE_MOVE, np.int8)
+    skind[g.counts(seg[is_scroll], n_seg) > 0] = SCROLL
+    same = seg[d] == seg[u]
+    skind[seg[u[same & ~drag]]] = POINT_CLICK
+    skind[seg[u[same & drag]]] = DRAG_DROP
+
+    size = last - first
+    keep = np.where(skind == SCROLL, size >= cfg.min_scroll_events, size >= cfg.min_events)
+    closed = np.ones(n_seg, bool)
+    closed[-1] = kind[-1] == Kind.BUTTON_UP
+    return Segments(ev, first[keep].astype(np.int64), last[keep].astype(np.int64),
+                    skind[keep], closed[keep])
+
+
+def _ranges(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated indices of ``[start_i, stop_i)`` and the segment id of each."""
+    lens = stop - start
+    sid = np.repeat(np.arange(len(start)), lens)
+    offs = np.cumsum(lens) - lens
+    idx = np.arange(int(lens.sum())) - np.repeat(offs, lens) + np.repeat(start, lens)
+    return idx, sid
+
+
+def _safe_div(a: np.ndarray, b: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    out = np.full(np.broadcast(a, b).shape, fill, dtype=np.float64)
+    np.divide(a, b, out=out, where=b > 0)
+    return out
+
+
+def pointer_features(events: np.ndarray, cfg: PointerConfig | None = None) -> ActionSet:
+    """Segment ``events`` (an EVENT_DTYPE array) into actions and compute one row each."""
+    cfg = cfg or PointerConfig()
+    segs = segment_actions(events, cfg)
+    return features_of_segments(segs, cfg)
+
+
+def features_of_segments(segs: Segments, cfg: PointerConfig | None = None) -> ActionSet:
+    cfg = cfg or PointerConfig()
+    n = len(segs)
+    nf = len(POINTER_FEATURE_NAMES)
+    X = np.zeros((n, nf), dtype=np.float64)
+    ev = segs.events
+    if n == 0:
+        z = np.zeros(0, np.int64)
+        return ActionSet(X, np.zeros(0, np.int8), z, z.copy(), np.zeros(0, np.int32),
+                         np.zeros(0, bool))
+    idx, sid = _ranges(segs.start, segs.stop)
+    e = ev[idx]
+    kind = e["kind"]
+    t_ns = e["t_ns"]
+    t0 = t_ns[np.searchsorted(sid, np.arange(n))]  # first time of each action
+    t = (t_ns - t0[sid]) / 1e9  # seconds since the action start
+    x = e["x"].astype(np.float64)
+    y = e["y"].astype(np.float64)
+    F = _F
+
+    akind = segs.kind
+    for k, name in ((MOUSE_MOVE, "is_mouse_move"), (POINT_CLICK, "is_point_click"),
+                    (DRAG_DROP, "is_drag_drop"), (SCROLL, "is_scroll")):
+        X[:, F[name]] = akind == k
+    dur = (ev["t_ns"][segs.stop - 1] - ev["t_ns"][segs.start]) / 1e9
+    X[:, F["duration_s"]] = dur
+    X[:, F["log_duration"]] = np.log1p(dur)
+
+    # --- positions: merge equal timestamps within an action (keep the last sample)
+    nxt_same = np.zeros(len(e), bool)
+    nxt_same[:-1] = (sid[1:] == sid[:-1]) & (t_ns[1:] == t_ns[:-1])
+    keep = ~nxt_same
+    px, py, pt, ps = x[keep], y[keep], t[keep], sid[keep]
+    X[:, F["n_points"]] = g.counts(ps, n)
+
+    # --- steps between consecutive points of the same action
+    st = ps[1:] == ps[:-1]
+    sdx = (px[1:] - px[:-1])[st]
+    sdy = (py[1:] - py[:-1])[st]
+    sdt = np.maximum((pt[1:] - pt[:-1])[st], cfg.min_dt_s)
+    stm = ((pt[1:] + pt[:-1]) / 2)[st]  # step mid-time
+    sgid = ps[1:][st]
+    ds = np.hypot(sdx, sdy)
+    v = ds / sdt
+    traveled = g.gsum(ds, sgid, n)
+    X[:, F["traveled_px"]] = traveled
+    X[:, F["log_traveled"]] = np.log1p(traveled)
+
+    fi = np.searchsorted(ps, np.arange(n))  # first point of each action
+    li = np.append(fi[1:], len(ps)) - 1
+    ex, ey = px[li] - px[fi], py[li] - py[fi]
+    e2e = np.hypot(ex, ey)
+    X[:, F["e2e_px"]] = e2e
+    X[:, F["straightness"]] = np.where(traveled > 0, _safe_div(e2e, traveled, 1.0), 1.0)
+    X[:, F["dir_cos"]] = _safe_div(ex, e2e)
+    X[:, F["dir_sin"]] = _safe_div(-ey, e2e)  # screen y grows downwards
+    ang = np.arctan2(-ey, ex)
+    X[:, F["dir_sector"]] = np.where(e2e > 0, np.floor((ang % (2 * np.pi)) / (np.pi / 4)) % 8, -1)
+
+    # velocity statistics
+    X[:, F["v_mean"]] = _safe_div(traveled, g.gsum(sdt, sgid, n))
+    X[:, F["v_std"]] = g.gstd(v, sgid, n)
+    med, p90 = g.gquantiles(v, sgid, n, (0.5, 0.9))
+    X[:, F["v_median"]] = med
+    X[:, F["v_p90"]] = p90
+    vmax = g.gmax(v, sgid, n)
+    X[:, F["v_max"]] = vmax
+    vx, vy = sdx / sdt, sdy / sdt
+    X[:, F["vx_mean"]] = g.gmean(vx, sgid, n)
+    X[:, F["vx_std"]] = g.gstd(vx, sgid, n)
+    X[:, F["vy_mean"]] = g.gmean(vy, sgid, n)
+    X[:, F["vy_std"]] = g.gstd(vy, sgid, n)
+    vmean_steps = g.gmean(v, sgid, n)
+    X[:, F["v_cv"]] = _safe_div(X[:, F["v_std"]], vmean_steps)
+    X[:, F["v_mean_over_max"]] = _safe_div(vmean_steps, vmax)
+    imax = g.gargmax_pos(v, sgid, n)
+    has_steps = imax >= 0
+    X[has_steps, F["t_vmax_frac"]] = _safe_div(stm[imax[has_steps]], dur[has_steps])
+    X[:, F["still_frac"]] = g.gmean((ds == 0).astype(np.float64), sgid, n)
+    X[:, F["dt_median_s"]] = g.gquantiles(sdt, sgid, n, (0.5,))[0]
+    sfirst = np.searchsorted(sgid, np.arange(n))
+    slast = np.append(sfirst[1:], len(sgid)) - 1
+    X[has_steps, F["first_v_over_mean"]] = _safe_div(v[sfirst[has_steps]], vmean_steps[has_steps])
+    X[has_steps, F["last_v_over_mean"]] = _safe_div(v[slast[has_steps]], vmean_steps[has_steps])
+
+    # time to half the traveled distance (fraction of the duration)
+    cum = np.cumsum(ds)
+    base = np.zeros(n)
+    base[has_steps] = (cum - ds)[sfirst[has_steps]]
+    csum_seg = cum - base[sgid]
+    half = csum_seg >= 0.5 * traveled[sgid]
+    half &= traveled[sgid] > 0
+    first_half = g.gmin(np.where(half, stm, np.inf), sgid, n, fill=np.inf)
+    X[:, F["t_half_dist_frac"]] = np.where(np.isfinite(first_half),
+                                           _safe_div(np.where(np.isfinite(first_half),
+                                                              first_half, 0.0), dur), 0.0)
+
+    # --- acceleration and jerk (between consecutive steps of one action)
+    sa = sgid[1:] == sgid[:-1]
+    a = ((v[1:] - v[:-1]) / ((sdt[1:] + sdt[:-1]) / 2))[sa]
+    adt = ((sdt[1:] + sdt[:-1]) / 2)[sa]
+    agid = sgid[1:][sa]
+    X[:, F["a_mean"]] = g.gmean(a, agid, n)
+    X[:, F["a_std"]] = g.gstd(a, agid, n)
+    X[:, F["a_min"]] = g.gmin(a, agid, n)
+    X[:, F["a_max"]] = g.gmax(a, agid, n)
+    X[:, F["accel_time_frac"]] = _safe_div(g.gsum(adt * (a > 0), agid, n), g.gsum(adt, agid, n))
+    sj = agid[1:] == agid[:-1]
+    jerk = ((a[1:] - a[:-1]) / ((adt[1:] + adt[:-1]) / 2))[sj]
+    jgid = agid[1:][sj]
+    X[:, F["j_mean"]] = g.gmean(jerk, jgid, n)
+    X[:, F["j_std"]] = g.gstd(jerk, jgid, n)
+    X[:, F["j_min"]] = g.gmin(jerk, jgid, n)
+    X[:, F["j_max"]] = g.gmax(jerk, jgid, n)
+    # velocity peaks (sub-movements): a step faster than both neighbours
+    if len(v) >= 3:
+        peak = (v[1:-1] > v[:-2]) & (v[1:-1] >= v[2:]) & sa[:-1] & sa[1:]
+        X[:, F["n_vpeaks"]] = g.counts(sgid[1:-1][peak], n)
+
+    # --- angles: turn between consecutive moving steps
+    theta = np.arctan2(sdy, sdx)
+    both = sa & (ds[1:] > 0) & (ds[:-1] > 0)
+    dth = np.angle(np.exp(1j * (theta[1:] - theta[:-1])))[both]
+    dgid = sgid[1:][both]
+    omega = dth / ((sdt[1:] + sdt[:-1]) / 2)[both]
+    curv = dth / ((ds[1:] + ds[:-1]) / 2)[both]
+    X[:, F["omega_mean_abs"]] = g.gmean(np.abs(omega), dgid, n)
+    X[:, F["omega_std"]] = g.gstd(omega, dgid, n)
+    X[:, F["omega_max_abs"]] = g.gmax(np.abs(omega), dgid, n)
+    X[:, F["curv_mean_abs"]] = g.gmean(np.abs(curv), dgid, n)
+    X[:, F["curv_std"]] = g.gstd(curv, dgid, n)
+    X[:, F["curv_max_abs"]] = g.gmax(np.abs(curv), dgid, n)
+    X[:, F["turn_total"]] = g.gsum(np.abs(dth), dgid, n)
+    X[:, F["turn_net"]] = g.gsum(dth, dgid, n)
+    crit = g.counts(dgid[np.abs(dth) > cfg.critical_angle], n)
+    X[:, F["n_critical"]] = crit
+    X[:, F["critical_rate"]] = _safe_div(crit.astype(np.float64), g.counts(dgid, n))
+
+    # --- deviation from the straight start->end line
+    lx, ly, lfx, lfy = ex[ps], ey[ps], px[fi][ps], py[fi][ps]
+    cross = np.abs(lx * (py - lfy) - ly * (px - lfx))
+    dev = _safe_div(cross, e2e[ps])
+    dmax = g.gmax(dev, ps, n)
+    X[:, F["dev_max_px"]] = dmax
+    X[:, F["dev_rel"]] = np.minimum(_safe_div(dmax, e2e), 10.0)
+    X[:, F["dev_mean_rel"]] = np.minimum(_safe_div(g.gmean(dev, ps, n), e2e), 10.0)
+
+    # --- clicks: last press/release of each action (on the raw, unmerged events)
+    is_down = kind == Kind.BUTTON_DOWN
+    is_up = kind == Kind.BUTTON_UP
+    pos = np.arange(len(e))
+    dpos = g.gmax(np.where(is_down, pos, -1).astype(np.float64), sid, n, fill=-1).astype(np.int64)
+    upos = g.gmax(np.where(is_up, pos, -1).astype(np.float64), sid, n, fill=-1).astype(np.int64)
+    click = (dpos >= 0) & (upos > dpos)
+    # last move before the press inside the action
+    mpos = np.where(kind == Kind.MOVE, pos, -1)
+    last_move = np.maximum.accumulate(mpos)  # running index of the latest move
+    lm_before = np.where(dpos > 0, last_move[np.maximum(dpos - 1, 0)], -1)
+    lm_ok = click & (lm_before >= np.searchsorted(sid, np.arange(n)))
+    X[lm_ok, F["pause_before_press_s"]] = t[dpos[lm_ok]] - t[lm_before[lm_ok]]
+    X[click, F["click_dwell_s"]] = t[upos[click]] - t[dpos[click]]
+    X[click, F["press_release_px"]] = np.hypot(x[upos[click]] - x[dpos[click]],
+                                               y[upos[click]] - y[dpos[click]])
+    X[click, F["button_right"]] = e["code"][dpos[click]] == 3
+
+    # --- scrolls
+    is_sc = kind == Kind.SCROLL
+    steps = np.abs(e["code"].astype(np.float64)) * is_sc
+    steps = np.where(is_sc & (steps == 0), 1.0, steps)  # a scroll record without a count = 1 step
+    nsteps = g.gsum(steps, sid, n)
+    X[:, F["scroll_steps"]] = nsteps
+    X[:, F["scroll_rate"]] = _safe_div(nsteps, np.maximum(dur, cfg.min_dt_s)) * (nsteps > 0)
+    sgn = np.sign(e["code"].astype(np.float64)) * is_sc
+    X[:, F["scroll_dir"]] = _safe_div(g.gsum(sgn, sid, n), g.counts(sid[is_sc], n).astype(float))
+
+    np.nan_to_num(X, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return ActionSet(
+        X=X,
+        kind=segs.kind.astype(np.int8),
+        t_start_ns=ev["t_ns"][segs.start].astype(np.int64),
+        t_end_ns=ev["t_ns"][segs.stop - 1].astype(np.int64),
+        n_events=(segs.stop - segs.start).astype(np.int32),
+        closed=segs.closed,
+    )
