@@ -1,0 +1,469 @@
+"""Linux X11 capture: the RECORD extension for what happened, XInput2 for who made it happen.
+
+Three connections to the X server:
+
+* **control** (python-xlib): set-up, the device list (XIQueryDevice), the keymap, the RECORD
+  context, and its disabling at stop;
+* **RECORD data**: after one raw ``RecordEnableContext`` request the server streams every core
+  device event (pointer motion, buttons, wheel, keys) with its server time and absolute root
+  position, whatever window is under the pointer;
+* **XInput2 events**: raw events selected on the root window, whose ``sourceid`` is the slave
+  device that produced each event — "Virtual core XTEST pointer/keyboard" for software
+  injection, the real device otherwise (pynput's own ``injected`` flag is always False here).
+
+The two data sockets are read directly, in bulk, by one reader thread that wakes at most every
+``batch_interval`` seconds: the packets are split with one pass over their headers and decoded
+by NumPy (:mod:`activesec.capture._x11_wire`), core events are matched to raw events by
+(server time, type, detail), and one batch goes to the sink. Nothing runs per event in Python
+beyond that header pass, which is what keeps capture far cheaper than a per-event callback.
+
+Timing is the server's: its millisecond clock is anchored to ``time.monotonic_ns`` once, from
+the RECORD StartOfData reply (the round trip bounds the error), and unwrapped across its 32-bit
+wrap. Keys leave as classes with stroke ids; keycodes stay in memory only to pair a release
+with its press. python-xlib is imported lazily, so this module imports without X.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from activesec.capture._x11_wire import (
+    RAW_TOUCH,
+    Assembler,
+    ServerClock,
+    split_record,
+    split_xi,
+)
+from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
+from activesec.core.errors import CaptureError
+from activesec.core.events import DeviceType, classify_device
+from activesec.core.keys import KeyClass, key_class
+
+log = logging.getLogger(__name__)
+
+_RECORD_ENABLE_CONTEXT = 5
+_GET_INPUT_FOCUS = 43
+_XI_MIN_VERSION = (2, 1)  # raw events delivered even during grabs, with sourceid
+_XI_SLAVE_USES = (3, 4, 5)  # slave pointer, slave keyboard, floating slave
+
+
+@dataclass
+class X11Stats:
+    events: int = 0  # events delivered to the sink
+    batches: int = 0
+    unmatched: int = 0  # events whose source device could not be told (device 0)
+    sink_errors: int = 0
+
+
+def _is_injector(name: str) -> bool:
+    """The X server's own injection devices (XTEST); uinput devices are left to evdev."""
+    return "xtest" in name.lower()
+
+
+def _display_name(display: str | None) -> str:
+    return display if display is not None else os.environ.get("DISPLAY", "")
+
+
+def _connect(name: str) -> Any:
+    from Xlib.display import Display
+
+    try:
+        return Display(name)
+    except Exception as exc:  # python-xlib raises several unrelated types here
+        raise CaptureError(
+            f"cannot connect to X display {name!r}: {exc}".strip(),
+            "check DISPLAY and the X authority (XAUTHORITY), or use the evdev backend",
+        ) from None
+
+
+def _xi_version(d: Any) -> tuple[int, int]:
+    from Xlib.ext import xinput
+
+    if not d.query_extension("XInputExtension").present:
+        return (0, 0)
+    reply = xinput.XIQueryVersion(
+        display=d.display,
+        opcode=d.display.get_extension_major("XInputExtension"),
+        major_version=2,
+        minor_version=2,
+    )
+    return (int(reply.major_version), int(reply.minor_version))
+
+
+def _missing_extension(d: Any) -> tuple[str, str] | None:
+    """(reason, hint) when the server lacks RECORD or XInput 2.1+, else None."""
+    if not d.query_extension("RECORD").present:
+        return (
+            "the X server has no RECORD extension",
+            'enable it (Xorg: Load "record" in Section "Module"), or use the evdev backend',
+        )
+    version = _xi_version(d)
+    if version < _XI_MIN_VERSION:
+        return (
+            f"the X server's XInput is {version[0]}.{version[1]}, 2.1 or later is needed",
+            "upgrade the X server, or use the evdev backend",
+        )
+    return None
+
+
+def _keysym_names() -> dict[int, str]:
+    from Xlib import XK
+
+    names: dict[int, str] = {}
+    for attr, value in vars(XK).items():
+        if attr.startswith("XK_") and isinstance(value, int):
+            names.setdefault(value, attr[3:])
+    return names
+
+
+def _keysym_class(keysym: int, names: dict[int, str]) -> KeyClass:
+    if 0x20 <= keysym <= 0xFF:  # Latin-1: the keysym is the character
+        return key_class(chr(keysym))
+    if 0x1000100 <= keysym <= 0x110FFFF:  # Unicode keysyms
+        return key_class(chr(keysym - 0x1000000))
+    return key_class(names.get(keysym, ""))
+
+
+def _key_classes(d: Any) -> np.ndarray:
+    """Keycode -> KeyClass for the current keymap (unshifted level, else the shifted one)."""
+    table = np.zeros(256, np.int16)
+    first = int(d.display.info.min_keycode)
+    count = int(d.display.info.max_keycode) - first + 1
+    names = _keysym_names()
+    for i, syms in enumerate(d.get_keyboard_mapping(first, count)):
+        keysym = next((int(s) for s in list(syms)[:2] if s), 0)
+        table[first + i] = _keysym_class(keysym, names) if keysym else KeyClass.OTHER
+    return table
+
+
+def _devices(d: Any) -> list[Device]:
+    """XInput2 slave devices: the ones that appear as event sources."""
+    from Xlib.ext import xinput
+
+    found = []
+    for info in d.xinput_query_device(xinput.AllDevices).devices:
+        if info.use in _XI_SLAVE_USES:
+            name = info.name.decode() if isinstance(info.name, bytes) else str(info.name)
+            found.append(Device(int(info.deviceid), name, classify_device(name)))
+    return sorted(found, key=lambda dev: dev.index)
+
+
+class X11Backend(CaptureBackend):
+    """Capture pointer and key timing from an X server (see the module docstring).
+
+    ``display`` defaults to ``$DISPLAY``. Batches reach the sink at most every
+    ``batch_interval`` seconds, on the backend's reader thread. ``match_grace`` bounds how long
+    a core event waits for its XInput2 twin (it arrives on another connection).
+    """
+
+    name = "x11"
+
+    def __init__(
+        self,
+        display: str | None = None,
+        batch_interval: float = 0.01,
+        match_grace: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.display = display
+        self.batch_interval = batch_interval
+        self.match_grace = match_grace
+        self.stats = X11Stats()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = -1, -1
+        self._screen: tuple[int, int] | None = None
+        self._devices: list[Device] = []
+        self._sink: Sink | None = None
+        self._x: dict[str, Any] = {}
+
+    # -- probe ---------------------------------------------------------------------------
+    @classmethod
+    def probe(cls, display: str | None = None) -> Probe:
+        try:
+            import Xlib.display  # noqa: F401
+        except ImportError:
+            return Probe(cls.name, False, "python-xlib is not installed", "pip install python-xlib")
+        name = _display_name(display)
+        if not name:
+            return Probe(
+                cls.name, False, "no X display: DISPLAY is not set",
+                "set DISPLAY, or use the evdev backend under Wayland or on a console",
+            )
+        if os.environ.get("WAYLAND_DISPLAY"):
+            return Probe(
+                cls.name, False, "Wayland session: X11 capture would see XWayland windows only",
+                "use the evdev backend (add your user to the 'input' group)",
+            )
+        try:
+            d = _connect(name)
+        except CaptureError as exc:
+            return Probe(cls.name, False, exc.message, exc.hint)
+        try:
+            missing = _missing_extension(d)
+        finally:
+            d.close()
+        if missing:
+            return Probe(cls.name, False, *missing)
+        return Probe(cls.name, True)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, sink: Sink) -> None:
+        if self._thread is not None and not self._thread.is_alive():
+            self.stop()  # the reader ended on an error; collect it before starting afresh
+        if self._thread is not None:
+            raise CaptureError("X11 capture is already running", "stop it before starting again")
+        found = self.probe(self.display)
+        if not found.available:
+            raise CaptureError(found.reason, found.hint)
+        self.error = None
+        self.stats = X11Stats()
+        self._sink = sink
+        self._stop.clear()
+        try:
+            assembler = self._open(_display_name(self.display))
+        except Exception as exc:
+            self._close()
+            if isinstance(exc, CaptureError):
+                raise
+            raise CaptureError(
+                f"cannot start X11 capture: {exc}", "run `activesec doctor`"
+            ) from None
+        self._wake_r, self._wake_w = os.pipe()
+        self._thread = threading.Thread(
+            target=self._run, args=(assembler,), name="activesec-x11", daemon=True
+        )
+        self._thread.start()
+
+    def _open(self, name: str) -> Assembler:
+        from Xlib import X
+        from Xlib.ext import record, xinput
+
+        ctrl = self._x["ctrl"] = _connect(name)
+        xi = self._x["xi"] = _connect(name)
+        data = self._x["data"] = _connect(name)
+        _xi_version(ctrl)
+        _xi_version(xi)
+        screen = ctrl.screen()
+        self._screen = (int(screen.width_in_pixels), int(screen.height_in_pixels))
+        with self._lock:
+            self._devices = _devices(ctrl)
+        raw_mask = (xinput.RawKeyPressMask | xinput.RawKeyReleaseMask | xinput.RawButtonPressMask
+                    | xinput.RawButtonReleaseMask | xinput.RawMotionMask)
+        raw_mask |= sum(1 << t for t in RAW_TOUCH)  # XI 2.2 touch: the origin of emulated clicks
+        xi.screen().root.xinput_select_events(
+            [(xinput.AllMasterDevices, raw_mask), (xinput.AllDevices, xinput.HierarchyChangedMask)]
+        )
+        xi.sync()
+        self._x["xi_opcode"] = xi.display.get_extension_major("XInputExtension")
+        ctx = ctrl.record_create_context(0, [record.AllClients], [{
+            "core_requests": (0, 0), "core_replies": (0, 0),
+            "ext_requests": (0, 0, 0, 0), "ext_replies": (0, 0, 0, 0),
+            "delivered_events": (0, 0), "device_events": (X.KeyPress, X.MotionNotify),
+            "errors": (0, 0), "client_started": False, "client_died": False,
+        }])
+        ctrl.sync()
+        self._x["context"] = ctx
+        table = _key_classes(ctrl)
+
+        # From here on the data and XI2 sockets are ours: python-xlib never reads them again.
+        sock: socket.socket = data.display.socket
+        opcode = data.display.get_extension_major("RECORD")
+        before = time.monotonic_ns()
+        sock.sendall(struct.pack("=BBHI", opcode, _RECORD_ENABLE_CONTEXT, 2, ctx))
+        buf = bytearray()
+        deadline = time.monotonic() + 5.0
+        start_ms = None
+        while start_ms is None:
+            if not select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise CaptureError("the X server did not start recording", "run `activesec doctor`")
+            got = sock.recv(4096)
+            if not got:
+                raise CaptureError("the X server closed the connection", "run `activesec doctor`")
+            buf += got
+            chunk, used = split_record(buf)
+            start_ms = chunk.start_time
+        after = time.monotonic_ns()
+        self._x["record_buf"] = buf[used:]
+        self._x["xi_buf"] = bytearray()
+        sock.setblocking(False)
+        xi.display.socket.setblocking(False)
+        clock = ServerClock(start_ms, (before + after) // 2)
+        return Assembler(
+            clock=clock,
+            key_classes=table,
+            injected={d.index for d in self._devices if _is_injector(d.name)},
+            grace_ns=int(self.match_grace * 1e9),
+        )
+
+    def stop(self) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+        thread.join(10.0)
+        self._thread = None
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+
+    def info(self) -> BackendInfo:
+        if self._screen is None:
+            self._query_info()
+        with self._lock:
+            return BackendInfo(self.name, self._screen, list(self._devices))
+
+    def _query_info(self) -> None:
+        name = _display_name(self.display)
+        if not name:
+            return
+        try:
+            d = _connect(name)
+        except CaptureError:
+            return
+        try:
+            s = d.screen()
+            self._screen = (int(s.width_in_pixels), int(s.height_in_pixels))
+            if _xi_version(d) >= _XI_MIN_VERSION:
+                with self._lock:
+                    self._devices = _devices(d)
+        finally:
+            d.close()
+
+    # -- reader thread -------------------------------------------------------------------
+    def _run(self, asm: Assembler) -> None:
+        try:
+            self._loop(asm)
+        except Exception as exc:
+            self.error = CaptureError(
+                f"X11 capture stopped: {type(exc).__name__}: {exc}", "run `activesec doctor`"
+            )
+            log.error("%s", self.error)
+        finally:
+            self._close()
+
+    def _loop(self, asm: Assembler) -> None:
+        rec_sock: socket.socket = self._x["data"].display.socket
+        xi_sock: socket.socket = self._x["xi"].display.socket
+        watch: list[Any] = [rec_sock, xi_sock, self._wake_r]
+        next_drain = 0.0
+        # Anything read while starting (events after StartOfData) is handled in the first pass.
+        self._drain(asm, final=False)
+        while not self._stop.is_set():
+            timeout = self.batch_interval if asm.pending else None
+            readable = select.select(watch, [], [], timeout)[0]
+            if self._stop.is_set():
+                break
+            pause = next_drain - time.monotonic()
+            if readable and pause > 0:
+                time.sleep(pause)  # let events pile up: one batch per interval, not per event
+            next_drain = time.monotonic() + self.batch_interval
+            self._drain(asm, final=False)
+        self._finish(asm)
+
+    def _read(self, key: str, sock: socket.socket) -> None:
+        buf: bytearray = self._x[key]
+        while True:
+            try:
+                got = sock.recv(1 << 18)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not got:
+                raise ConnectionError("the X server closed the connection")
+            buf += got
+            if len(got) < (1 << 18):
+                return
+
+    def _drain(self, asm: Assembler, final: bool) -> tuple[bool, int]:
+        """Read both sockets, assemble, deliver; returns (RECORD ended, XI2 replies seen)."""
+        # RECORD first: any raw twin of a core event read now is already in the XI2 socket.
+        self._read("record_buf", self._x["data"].display.socket)
+        self._read("xi_buf", self._x["xi"].display.socket)
+        rec, used = split_record(self._x["record_buf"])
+        del self._x["record_buf"][:used]
+        xic, used = split_xi(self._x["xi_buf"], self._x["xi_opcode"])
+        del self._x["xi_buf"][:used]
+        if xic.hierarchy_changed:
+            self._refresh_devices(asm)
+        if rec.mapping_changed or xic.mapping_changed:
+            asm.key_classes = _key_classes(self._x["ctrl"])
+        asm.add(rec.events, xic.raw, time.monotonic_ns())
+        events = asm.take(time.monotonic_ns(), final=final)
+        self.stats.unmatched = asm.unmatched
+        if len(events):
+            known = {d.index for d in self._devices}
+            if not set(np.unique(events["device"]).tolist()) <= known | {0}:
+                self._refresh_devices(asm)  # a device appeared between two hierarchy events
+            self._deliver(events)
+        return rec.ended, xic.replies
+
+    def _refresh_devices(self, asm: Assembler) -> None:
+        devices = _devices(self._x["ctrl"])
+        with self._lock:
+            self._devices = devices
+        asm.injected = {d.index for d in devices if _is_injector(d.name)}
+
+    def _deliver(self, events: np.ndarray) -> None:
+        self.stats.events += len(events)
+        self.stats.batches += 1
+        assert self._sink is not None
+        try:
+            self._sink(events)
+        except Exception as exc:  # the sink's failure must not end capture silently
+            self.stats.sink_errors += 1
+            if self.error is None:
+                self.error = exc
+                log.error("capture sink failed (%s); capture continues", type(exc).__name__)
+
+    def _finish(self, asm: Assembler) -> None:
+        """Disable recording and read both streams to their end, so nothing buffered is lost."""
+        ctrl = self._x["ctrl"]
+        ctrl.record_disable_context(self._x["context"])
+        ctrl.sync()
+        # A request on the XI2 connection: its reply follows every event queued before it.
+        self._x["xi"].display.socket.sendall(struct.pack("=BBH", _GET_INPUT_FOCUS, 0, 1))
+        ended, replies = False, 0
+        deadline = time.monotonic() + 2.0
+        watch = [self._x["data"].display.socket, self._x["xi"].display.socket]
+        while not (ended and replies) and time.monotonic() < deadline:
+            select.select(watch, [], [], max(0.0, deadline - time.monotonic()))
+            e, r = self._drain(asm, final=False)
+            ended, replies = ended or e, replies + r
+        self._drain(asm, final=True)
+        ctrl.record_free_context(self._x["context"])
+        ctrl.sync()
+
+    def _close(self) -> None:
+        for key in ("data", "xi", "ctrl"):
+            d = self._x.pop(key, None)
+            if d is not None:
+                with contextlib.suppress(Exception):
+                    d.close()
+        self._x.clear()
+
+    def __repr__(self) -> str:
+        return f"X11Backend(display={_display_name(self.display)!r}, running={self.running})"
+
+
+def device_types(info: BackendInfo) -> dict[int, DeviceType]:
+    """Device index -> type, for tagging events by the device that produced them."""
+    return {d.index: d.type for d in info.devices}
