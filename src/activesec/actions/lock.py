@@ -1,0 +1,216 @@
+"""Lock the session: the strongest action short of logging the user out.
+
+Methods are tried in order and the first that succeeds wins; the result names it and lists what
+was tried before (``info["tried"]``). If every method fails the result is ``ok=False`` with the
+whole list, so the engine can notify and record the failure — locking never silently does
+nothing. ``revert`` is a no-op: ActiveSec never unlocks a session; the owner does.
+
+Linux (default order): ``loginctl lock-session`` (skipped when systemd-logind is not running),
+the ``org.freedesktop.ScreenSaver.Lock`` and ``org.gnome.ScreenSaver.Lock`` D-Bus methods on the
+session bus, ``xdg-screensaver lock``, ``xscreensaver-command -lock``, ``dm-tool lock``.
+
+Windows: ``user32.LockWorkStation()`` (must run in the interactive session: see the log-on
+task in :mod:`activesec.service.installers`).
+
+macOS — what works on current releases, stated honestly (none of it could be run here):
+
+* ``/System/Library/CoreServices/Menu Extras/User.menu/Contents/Resources/CGSession -suspend``
+  (fast user switching to the login window) is widely reported gone since macOS 11 Big Sur;
+  it is tried only when the file exists.
+* The Lock Screen shortcut (Control-Command-Q, macOS 10.13+) sent through ``osascript`` and
+  System Events locks immediately on current releases, but needs the Accessibility permission
+  for the agent (System Settings > Privacy & Security > Accessibility); without it osascript
+  fails and the next method runs.
+* ``pmset displaysleepnow`` only sleeps the display: it *locks* only when "Require password
+  immediately after screen saver begins or display is turned off" is set, which pmset cannot
+  check — the result says so.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from activesec.actions import _dbus, _proc
+from activesec.actions.base import Action, ActionResult, Decision
+from activesec.core.errors import ConfigError
+
+LINUX_METHODS: tuple[str, ...] = (
+    "loginctl",
+    "org.freedesktop.ScreenSaver",
+    "org.gnome.ScreenSaver",
+    "xdg-screensaver",
+    "xscreensaver-command",
+    "dm-tool",
+)
+MACOS_METHODS: tuple[str, ...] = ("CGSession", "lock-shortcut", "pmset")
+WINDOWS_METHODS: tuple[str, ...] = ("LockWorkStation",)
+
+CGSESSION = "/System/Library/CoreServices/Menu Extras/User.menu/Contents/Resources/CGSession"
+
+_COMMANDS: dict[str, list[str]] = {
+    "loginctl": ["loginctl", "lock-session"],
+    "xdg-screensaver": ["xdg-screensaver", "lock"],
+    "xscreensaver-command": ["xscreensaver-command", "-lock"],
+    "dm-tool": ["dm-tool", "lock"],
+    "CGSession": [CGSESSION, "-suspend"],
+    "lock-shortcut": [
+        "osascript",
+        "-e",
+        'tell application "System Events" to keystroke "q" using {control down, command down}',
+    ],
+    "pmset": ["pmset", "displaysleepnow"],
+}
+
+#: D-Bus screensaver interfaces: bus name -> (object paths to try, interface).
+_DBUS: dict[str, tuple[tuple[str, ...], str]] = {
+    "org.freedesktop.ScreenSaver": (
+        ("/org/freedesktop/ScreenSaver", "/ScreenSaver"),
+        "org.freedesktop.ScreenSaver",
+    ),
+    "org.gnome.ScreenSaver": (("/org/gnome/ScreenSaver",), "org.gnome.ScreenSaver"),
+}
+
+_CAVEATS = {
+    "pmset": "display put to sleep; this locks only if a password is required immediately",
+}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    method: str
+    ok: bool
+    detail: str
+
+
+def default_methods(platform: str) -> tuple[str, ...]:
+    if platform == "win32":
+        return WINDOWS_METHODS
+    if platform == "darwin":
+        return MACOS_METHODS
+    return LINUX_METHODS
+
+
+def _lock_workstation() -> bool:  # pragma: no cover - Windows only
+    return bool(ctypes.windll.user32.LockWorkStation())  # type: ignore[attr-defined]
+
+
+class LockAction(Action):
+    """Lock the session with the first method that works.
+
+    Parameters: ``methods`` (names, in order; default: the platform's list above), ``path``
+    (the PATH to find commands in; default ``$PATH``), ``bus_address`` (default: the session
+    bus), ``logind_dir`` (its presence means systemd-logind runs), ``timeout_s`` per method;
+    ``platform``, ``runner`` and ``win_lock`` are test seams.
+    """
+
+    name = "lock"
+
+    def __init__(
+        self,
+        *,
+        methods: Sequence[str] | None = None,
+        path: str | None = None,
+        bus_address: str | None = None,
+        logind_dir: str | os.PathLike[str] = "/run/systemd/seats",
+        timeout_s: float = 5.0,
+        platform: str | None = None,
+        runner: _proc.Runner | None = None,
+        win_lock: Callable[[], bool] | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        super().__init__(dry_run=dry_run)
+        self.platform = platform or sys.platform
+        chosen = tuple(methods) if methods is not None else default_methods(self.platform)
+        known = set(LINUX_METHODS) | set(MACOS_METHODS) | set(WINDOWS_METHODS)
+        unknown = [m for m in chosen if m not in known]
+        if unknown or not chosen:
+            raise ConfigError(
+                f"unknown lock method(s): {', '.join(unknown) or '(empty list)'}",
+                f"choose from {', '.join(sorted(known))}",
+            )
+        self.methods = chosen
+        self.path = path
+        self.bus_address = bus_address
+        self.logind_dir = Path(logind_dir)
+        self.timeout_s = timeout_s
+        self.runner: _proc.Runner = runner or _proc.run
+        self.win_lock = win_lock or _lock_workstation
+
+    def plan(self, op: Literal["fire", "revert"], decision: Decision) -> str:
+        if op == "revert":
+            return "lock: nothing to revert (ActiveSec never unlocks a session)"
+        return f"would lock the session, trying in order: {', '.join(self.methods)}"
+
+    def _fire(self, decision: Decision) -> ActionResult:
+        tried: list[Attempt] = []
+        for method in self.methods:
+            attempt = self._try(method)
+            tried.append(attempt)
+            if attempt.ok:
+                before = "; ".join(f"{a.method}: {a.detail}" for a in tried[:-1])
+                detail = f"session locked via {method}"
+                if attempt.detail:
+                    detail += f" ({attempt.detail})"
+                if before:
+                    detail += f" after trying {before}"
+                return ActionResult(
+                    True, detail, {"method": method, "tried": [asdict(a) for a in tried]}
+                )
+        listing = "; ".join(f"{a.method}: {a.detail}" for a in tried)
+        return ActionResult(
+            False,
+            f"could not lock the session, tried {listing}",
+            {"method": None, "tried": [asdict(a) for a in tried]},
+        )
+
+    # -- one method -------------------------------------------------------------------------------
+    def _try(self, method: str) -> Attempt:
+        if method == "LockWorkStation":
+            try:
+                ok = self.win_lock()
+            except (OSError, AttributeError) as exc:
+                return Attempt(method, False, f"failed: {exc}")
+            return Attempt(method, ok, "" if ok else "LockWorkStation returned 0")
+        if method in _DBUS:
+            return self._try_dbus(method)
+        if method == "loginctl" and not self.logind_dir.is_dir():
+            return Attempt(
+                method, False, f"skipped: systemd-logind is not running ({self.logind_dir} missing)"
+            )
+        argv = list(_COMMANDS[method])
+        exe = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0], path=self.path)
+        if exe is None or not os.path.exists(exe):
+            return Attempt(method, False, "skipped: not installed")
+        ok, why = _proc.try_run(self.runner, [exe, *argv[1:]], self.timeout_s)
+        return Attempt(method, ok, _CAVEATS.get(method, "") if ok else f"failed: {why}")
+
+    def _try_dbus(self, bus_name: str) -> Attempt:
+        paths, interface = _DBUS[bus_name]
+        last = ""
+        for path in paths:
+            try:
+                _dbus.call(
+                    bus_name,
+                    path,
+                    interface,
+                    "Lock",
+                    address=self.bus_address,
+                    timeout_s=self.timeout_s,
+                )
+                return Attempt(bus_name, True, "")
+            except _dbus.BusUnavailable as exc:
+                return Attempt(bus_name, False, f"skipped: no D-Bus session bus: {exc}")
+            except _dbus.CallFailed as exc:
+                if exc.error_name == _dbus.SERVICE_UNKNOWN:
+                    return Attempt(bus_name, False, "skipped: not on the session bus")
+                last = f"failed: {exc}"  # e.g. UnknownObject: try the next object path
+            except TimeoutError as exc:
+                return Attempt(bus_name, False, f"failed: {exc}")
+        return Attempt(bus_name, False, last)

@@ -1,0 +1,257 @@
+"""Notify and lock over a real D-Bus session bus.
+
+Each test starts its own ``dbus-daemon --session`` (what ``dbus-run-session`` runs) and owns the
+service it talks to with dbus-fast — a tiny ``org.freedesktop.Notifications`` or
+``org.freedesktop.ScreenSaver`` — so the assertion is on the call that actually arrived.
+"""
+
+import asyncio
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+
+from activesec.actions.base import Decision
+from activesec.actions.lock import LINUX_METHODS, LockAction
+from activesec.actions.notify import NotifyAction
+
+pytest.importorskip("dbus_fast")
+from dbus_fast.aio import MessageBus
+from dbus_fast.annotations import DBusDict, DBusInt32, DBusSignature, DBusStr, DBusUInt32
+from dbus_fast.service import ServiceInterface, method
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("dbus-daemon") is None, reason="dbus-daemon not installed (apt-get install dbus)"
+)
+
+
+def decision(level: str = "lock") -> Decision:
+    return Decision(level, "suspicious", 0.12, 1_700_000_000 * 10**9, "pointer unlike owner", {})
+
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={dir}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+@pytest.fixture
+def bus_address(tmp_path: Path) -> Iterator[str]:
+    """A private session bus (what ``dbus-run-session`` starts) without service activation, so
+    only the services a test runs are on it; yields its address."""
+    config = tmp_path / "bus.conf"
+    config.write_text(BUS_CONFIG.format(dir=tmp_path))
+    proc = subprocess.Popen(
+        ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    address = proc.stdout.readline().strip()
+    assert address.startswith("unix:"), address
+    try:
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class Notifications(ServiceInterface):
+    def __init__(self) -> None:
+        super().__init__("org.freedesktop.Notifications")
+        self.calls: list[tuple[Any, ...]] = []
+
+    @method()
+    def Notify(
+        self,
+        app_name: DBusStr,
+        replaces_id: DBusUInt32,
+        app_icon: DBusStr,
+        summary: DBusStr,
+        body: DBusStr,
+        actions: Annotated[list[str], DBusSignature("as")],
+        hints: DBusDict,
+        expire_timeout: DBusInt32,
+    ) -> DBusUInt32:
+        self.calls.append((app_name, summary, body, hints["urgency"].value, expire_timeout))
+        return 42
+
+
+class ScreenSaver(ServiceInterface):
+    def __init__(self) -> None:
+        super().__init__("org.freedesktop.ScreenSaver")
+        self.locks = 0
+
+    @method()
+    def Lock(self) -> None:
+        self.locks += 1
+
+
+class Service:
+    """Run ``iface`` at ``path`` under ``name`` on the bus, in a thread with its own loop."""
+
+    def __init__(self, address: str, name: str, path: str, iface: ServiceInterface) -> None:
+        self.address, self.name, self.path, self.iface = address, name, path, iface
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        bus = await MessageBus(bus_address=self.address).connect()
+        bus.export(self.path, self.iface)
+        await bus.request_name(self.name)
+        self._ready.set()
+        await self._stop.wait()
+        bus.disconnect()
+
+    def __enter__(self) -> "Service":
+        self._thread.start()
+        assert self._ready.wait(10), "service did not come up"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+# -- notify ---------------------------------------------------------------------------------------
+
+
+def test_notification_reaches_the_notification_server(bus_address: str) -> None:
+    server = Notifications()
+    with Service(
+        bus_address, "org.freedesktop.Notifications", "/org/freedesktop/Notifications", server
+    ):
+        result = NotifyAction(bus_address=bus_address, timeout_ms=5000).fire(decision("lock"))
+    assert result.ok, result.detail
+    assert result.info["id"] == 42
+    assert len(server.calls) == 1
+    app, summary, body, urgency, timeout = server.calls[0]
+    assert app == "ActiveSec"
+    assert "Session locked" in summary
+    assert "pointer unlike owner" in body and "0.12" in body
+    assert urgency == 2  # critical for lock
+    assert timeout == 5000
+
+
+def test_notification_uses_the_session_bus_from_the_environment(
+    bus_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus_address)
+    server = Notifications()
+    with Service(
+        bus_address, "org.freedesktop.Notifications", "/org/freedesktop/Notifications", server
+    ):
+        result = NotifyAction().fire(decision("notify"))
+    assert result.ok, result.detail
+    assert server.calls[0][3] == 1  # normal urgency for a plain notice
+
+
+def test_no_notification_server_on_the_bus_is_reported(bus_address: str) -> None:
+    result = NotifyAction(bus_address=bus_address).fire(decision())
+    assert not result.ok
+    assert "no notification server" in result.detail
+
+
+def test_missing_session_bus_is_a_result_not_an_exception(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert not NotifyAction().fire(decision()).ok
+    gone = f"unix:path={tmp_path / 'no-such-socket'}"
+    result = NotifyAction(bus_address=gone).fire(decision())
+    assert not result.ok
+    assert result.detail.startswith("no D-Bus session bus:")
+
+
+# -- lock -----------------------------------------------------------------------------------------
+
+
+def test_screensaver_service_receives_lock_after_loginctl_is_skipped(
+    bus_address: str, tmp_path: Path
+) -> None:
+    saver = ScreenSaver()
+    action = LockAction(
+        bus_address=bus_address,
+        logind_dir=tmp_path / "no-logind",  # honest here: no systemd-logind in this container
+        platform="linux",
+    )
+    with Service(bus_address, "org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver", saver):
+        result = action.fire(decision())
+    assert result.ok, result.detail
+    assert saver.locks == 1
+    assert result.info["method"] == "org.freedesktop.ScreenSaver"
+    tried = [(a["method"], a["ok"]) for a in result.info["tried"]]
+    assert tried == [("loginctl", False), ("org.freedesktop.ScreenSaver", True)]
+    assert "systemd-logind is not running" in result.info["tried"][0]["detail"]
+
+
+def test_kde_object_path_is_tried_when_the_first_is_missing(bus_address: str) -> None:
+    saver = ScreenSaver()
+    with Service(bus_address, "org.freedesktop.ScreenSaver", "/ScreenSaver", saver):
+        result = LockAction(methods=["org.freedesktop.ScreenSaver"], bus_address=bus_address).fire(
+            decision()
+        )
+    assert result.ok, result.detail
+    assert saver.locks == 1
+
+
+def test_fallback_reaches_a_command_when_no_screensaver_owns_the_bus_name(
+    bus_address: str, tmp_path: Path
+) -> None:
+    """No ScreenSaver service: both D-Bus methods are skipped, xdg-screensaver is absent from
+    PATH, and a real ``xscreensaver-command`` script on PATH does the locking."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    marker = tmp_path / "locked"
+    script = bindir / "xscreensaver-command"
+    script.write_text(f'#!/bin/sh\necho "$@" > {marker}\n')
+    script.chmod(0o755)
+    action = LockAction(
+        bus_address=bus_address, path=str(bindir), logind_dir=tmp_path / "none", platform="linux"
+    )
+    result = action.fire(decision())
+    assert result.ok, result.detail
+    assert marker.read_text().strip() == "-lock"
+    assert result.info["method"] == "xscreensaver-command"
+    details = {a["method"]: a["detail"] for a in result.info["tried"]}
+    assert details["org.freedesktop.ScreenSaver"] == "skipped: not on the session bus"
+    assert details["org.gnome.ScreenSaver"] == "skipped: not on the session bus"
+    assert details["xdg-screensaver"] == "skipped: not installed"
+    assert "dm-tool" not in details  # never reached
+
+
+def test_every_method_failing_is_reported_with_the_list(bus_address: str, tmp_path: Path) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name in ("loginctl", "dm-tool"):
+        (bindir / name).write_text("#!/bin/sh\necho 'No session' >&2\nexit 1\n")
+        (bindir / name).chmod(0o755)
+    logind = tmp_path / "seats"
+    logind.mkdir()
+    result = LockAction(
+        bus_address=bus_address, path=str(bindir), logind_dir=logind, platform="linux"
+    ).fire(decision())
+    assert not result.ok
+    assert result.detail.startswith("could not lock the session, tried loginctl: failed: exit 1")
+    for name in ("org.freedesktop.ScreenSaver", "xscreensaver-command", "dm-tool"):
+        assert name in result.detail
+    assert tuple(a["method"] for a in result.info["tried"]) == LINUX_METHODS

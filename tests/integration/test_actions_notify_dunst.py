@@ -1,0 +1,84 @@
+"""The notification reaches a real notification daemon: dunst on Xvfb, in ``dbus-run-session``.
+
+The session bus activates dunst on the first Notify call (as on a real desktop without a shell
+that owns the name); ``dunstctl history`` then shows what dunst displayed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+TOOLS = ("Xvfb", "dbus-run-session", "dunst", "dunstctl")
+pytestmark = pytest.mark.skipif(
+    any(shutil.which(t) is None for t in TOOLS),
+    reason=f"needs {', '.join(TOOLS)} (apt-get install xvfb dbus dbus-x11 dunst)",
+)
+
+SCRIPT = r"""
+import json, subprocess, time
+from activesec.actions.base import Decision
+from activesec.actions.notify import NotifyAction
+
+d = Decision("gate", "suspicious", 0.07, 1_700_000_000 * 10**9, "keystroke timing unlike owner", {})
+result = NotifyAction().fire(d)
+history = []
+if result.ok:
+    subprocess.run(["dunstctl", "close-all"], check=True)
+    for _ in range(100):  # closing is asynchronous: wait until dunst has moved it to history
+        out = subprocess.run(["dunstctl", "history"], capture_output=True, text=True).stdout
+        history = [
+            {k: v["data"] for k, v in n.items() if k in ("summary", "body", "appname", "urgency")}
+            for n in json.loads(out)["data"][0]
+        ]
+        if history:
+            break
+        time.sleep(0.05)
+print(json.dumps({"ok": result.ok, "detail": result.detail, "history": history}))
+"""
+
+
+@pytest.fixture
+def display() -> Iterator[str]:
+    r, w = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(w), "-nolisten", "tcp", "-screen", "0", "640x480x24"],
+        pass_fds=(w,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(w)
+    with os.fdopen(r) as fh:
+        number = fh.readline().strip()  # written once the server accepts connections
+    assert number, "Xvfb did not start"
+    try:
+        yield f":{number}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_dunst_displays_the_notification(display: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    env["DISPLAY"] = display
+    proc = subprocess.run(
+        ["dbus-run-session", "--", sys.executable, "-c", SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["ok"], out["detail"]
+    assert len(out["history"]) == 1, out
+    shown = out["history"][0]
+    assert shown["appname"] == "ActiveSec"
+    assert shown["summary"] == "ActiveSec: Apps paused: input did not match the owner"
+    assert "keystroke timing unlike owner" in shown["body"]
