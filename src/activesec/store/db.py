@@ -1,0 +1,721 @@
+"""The private event store: one SQLite file, WAL mode, owner-only permissions.
+
+Events are kept as compressed columnar chunks (:mod:`activesec.store.codec`), grouped in capture
+sessions that carry the only wall-clock anchor: an event's wall time is
+``started_wall_ns + (t_ns - started_mono_ns)``, so a wall-clock jump during capture never bends
+an interval. Per-kind counts live beside each chunk, so status queries never decode events.
+
+Safety rules kept here:
+
+* A file is checked *before anything writes to it*: a non-SQLite file, another program's SQLite
+  database (``PRAGMA application_id``) or a damaged one raises :class:`StoreError` and stays
+  byte-for-byte as it was (validation runs on a read-only connection).
+* ``secure_delete`` is on and :meth:`Store.wipe` truncates the WAL and vacuums, so wiped events
+  do not linger in free pages or old WAL frames.
+* The database, its ``-wal`` and ``-shm`` are 0600 in a 0700 directory (SQLite gives the side
+  files the database file's mode).
+* Every SQLite failure surfaces as a one-line :class:`StoreError` naming the path and what to do.
+
+A :class:`Store` is one connection: use it from one thread at a time (the batch writer owns its
+own). :meth:`Store.append` leaves the transaction open so a batch of appends costs one commit.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from activesec.core.errors import StoreError
+from activesec.core.events import EVENT_DTYPE, Flag, Kind
+from activesec.core.paths import PRIVATE_FILE_MODE, make_private_dir
+from activesec.store import codec
+from activesec.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["KIND_NAMES", "SessionInfo", "Store", "StoredDevice"]
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+#: Largest number of events per chunk row (bigger appends are split).
+CHUNK_MAX_EVENTS = 65_536
+NS_PER_DAY = 86_400 * 10**9
+
+#: Column suffix per kind, in :class:`Kind` order; ``counts()`` uses these names.
+KIND_NAMES: dict[Kind, str] = {
+    Kind.MOVE: "move",
+    Kind.BUTTON_DOWN: "button_down",
+    Kind.BUTTON_UP: "button_up",
+    Kind.SCROLL: "scroll",
+    Kind.KEY_DOWN: "key_down",
+    Kind.KEY_UP: "key_up",
+}
+_KIND_COLS = [f"n_{name}" for name in KIND_NAMES.values()]
+_POINTER = ("move", "button_down", "button_up", "scroll")
+_KEYS = ("key_down", "key_up")
+
+_RESTORE_HINT = "move the file aside (or restore a backup) and run `activesec init`"
+
+
+@dataclass(frozen=True)
+class StoredDevice:
+    index: int
+    name: str
+    type: int
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: int
+    label: str
+    backend: str
+    started_wall_ns: int
+    started_mono_ns: int
+    ended_wall_ns: int | None
+    screen: tuple[int, int] | None
+    source: str | None
+    counts: dict[str, int] = field(default_factory=dict)  # events per kind name (KIND_NAMES)
+    n_injected: int = 0
+
+    @property
+    def n_events(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def n_pointer(self) -> int:
+        return sum(self.counts.get(k, 0) for k in _POINTER)
+
+    @property
+    def n_keys(self) -> int:
+        return sum(self.counts.get(k, 0) for k in _KEYS)
+
+
+class _DeviceLike(Protocol):
+    @property
+    def index(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> int: ...
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(action: str) -> Callable[[F], F]:
+    """Translate SQLite failures in a Store method into one-line StoreErrors."""
+
+    def deco(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path, action) from None
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+def _translate(exc: sqlite3.Error, path: Path, action: str) -> StoreError:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return StoreError(
+            f"disk full while {action} {path}",
+            "free disk space or lower store.keep_days, then retry",
+        )
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN):
+        return StoreError(
+            f"cannot write the event store {path} ({exc})",
+            f"make {path.parent} writable by you or set ACTIVESEC_HOME to a writable directory",
+        )
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return StoreError(f"the event store {path} is damaged ({exc})", _RESTORE_HINT)
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StoreError(
+            f"the event store {path} is locked by another process",
+            "retry in a moment; check for a stuck `activesec` process",
+        )
+    return StoreError(f"error while {action} {path}: {exc}", "run `activesec doctor`")
+
+
+def _check_header(path: Path) -> bool:
+    """Validate an existing file without writing; return True when it is empty (a fresh file)."""
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise StoreError(f"{path} is not a regular file", "point ACTIVESEC_HOME elsewhere")
+        with open(path, "rb") as fh:
+            header = fh.read(100)
+    except PermissionError:
+        raise StoreError(
+            f"cannot read the event store {path} (permission denied)",
+            "run as the user who owns it or fix its permissions",
+        ) from None
+    except OSError as exc:
+        raise StoreError(f"cannot read the event store {path}: {exc.strerror}") from None
+    if not header:
+        return True
+    if not header.startswith(SQLITE_MAGIC) or len(header) < 100:
+        raise StoreError(
+            f"{path} is not an ActiveSec event store (not an SQLite database, or damaged)",
+            _RESTORE_HINT,
+        )
+    # 0 may still be ours with the id in the WAL (not yet checkpointed): the read-only
+    # connection decides then; any other value is settled here without opening the file.
+    _check_application_id(path, int.from_bytes(header[68:72], "big"), allow_zero=True)
+    return False
+
+
+def _check_application_id(path: Path, app_id: int, allow_zero: bool = False) -> None:
+    if app_id == APPLICATION_ID or (allow_zero and app_id == 0):
+        return
+    raise StoreError(
+        f"{path} is an SQLite database of another program (application_id {app_id:#x})",
+        "choose another location (ACTIVESEC_HOME); the file was left untouched",
+    )
+
+
+def _check_dir_writable(path: Path) -> None:
+    d = path.parent
+    if not os.access(d, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise StoreError(
+            f"the data directory {d} is read-only (the store needs to write {path.name} and its "
+            "-wal/-shm files there)",
+            f"make {d} writable by you or set ACTIVESEC_HOME to a writable directory",
+        )
+
+
+def _validate_readonly(path: Path, check: bool) -> int:
+    """Open read-only, check schema version and (optionally) page integrity; return user_version."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    side = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
+    existed = [p.exists() for p in side]
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
+        try:
+            _check_application_id(path, int(conn.execute("PRAGMA application_id").fetchone()[0]))
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if check:
+                result = str(conn.execute("PRAGMA quick_check(1)").fetchone()[0])
+                if result != "ok":
+                    detail = " ".join(result.replace("*** in database main ***", "").split())
+                    raise StoreError(f"the event store {path} is damaged ({detail})", _RESTORE_HINT)
+        finally:
+            conn.close()
+    except (sqlite3.Error, StoreError) as exc:
+        for p, was_there in zip(side, existed, strict=True):  # leave the directory as found
+            if not was_there:
+                with suppress(OSError):
+                    p.unlink()
+        if isinstance(exc, StoreError):
+            raise
+        raise _translate(exc, path, "checking") from None
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer ActiveSec (schema {version} > {SCHEMA_VERSION})",
+            "upgrade ActiveSec",
+        )
+    return version
+
+
+def _create_private_file(path: Path) -> None:
+    try:
+        make_private_dir(path.parent)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE)
+        os.close(fd)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the event store {path}: {exc.strerror}",
+            f"make {path.parent} writable by you or set ACTIVESEC_HOME to a writable directory",
+        ) from None
+
+
+def _restrict_side_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(f"{path}{suffix}")
+        try:
+            if p.exists() and p.stat().st_mode & 0o077:
+                p.chmod(PRIVATE_FILE_MODE)
+        except OSError:
+            pass
+
+
+class Store:
+    """The event store (see module docstring). Create with :meth:`Store.open`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self._anchors: dict[int, tuple[int, int]] = {}
+        self._closed = False
+
+    # ---------------------------------------------------------------- lifecycle
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], create: bool = False, *, check: bool = True
+    ) -> Store:
+        """Open the store at ``path``; ``create`` makes it (and its 0700 directory) if missing.
+
+        ``check`` runs SQLite's ``quick_check`` first (a read-only pass over every page).
+        """
+        p = Path(path)
+        if not p.exists():
+            if not create:
+                raise StoreError(f"no event store at {p}", "run `activesec init` first")
+            _create_private_file(p)
+        fresh = _check_header(p)
+        if fresh and not create:
+            raise StoreError(f"{p} is empty, not an initialised store", "run `activesec init`")
+        _check_dir_writable(p)
+        if not fresh:
+            _validate_readonly(p, check)
+        _restrict_side_files(p)
+        try:
+            conn = sqlite3.connect(
+                str(p), isolation_level=None, check_same_thread=False, timeout=10
+            )
+        except sqlite3.Error as exc:
+            raise _translate(exc, p, "opening") from None
+        store = cls(conn, p)
+        try:
+            store._configure()
+            store._migrate()
+        except BaseException:
+            conn.close()
+            raise
+        _restrict_side_files(p)
+        return store
+
+    @_guarded("configuring")
+    def _configure(self) -> None:
+        c = self._conn
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+        c.execute("PRAGMA secure_delete=ON")
+        c.execute("PRAGMA foreign_keys=ON")
+
+    @_guarded("migrating")
+    def _migrate(self) -> None:
+        c = self._conn
+        version = int(c.execute("PRAGMA user_version").fetchone()[0])
+        if version == 0:
+            c.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        if version == SCHEMA_VERSION:
+            return
+        for i, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            try:
+                c.execute("BEGIN IMMEDIATE")
+                for stmt in _statements(migration.sql):
+                    c.execute(stmt)
+                c.execute("INSERT INTO migrations(name) VALUES (?)", (migration.name,))
+                c.execute(f"PRAGMA user_version={i}")
+                c.execute("COMMIT")
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file's own header now says "ours"
+
+    def close(self) -> None:
+        """Commit what is pending and close the connection (idempotent)."""
+        if self._closed:
+            return
+        try:
+            self.commit()
+        finally:
+            self._closed = True
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @_guarded("checking")
+    def integrity_check(self) -> str:
+        """``'ok'`` or SQLite's first complaint (a full pass over the file)."""
+        return str(self._conn.execute("PRAGMA integrity_check(1)").fetchone()[0])
+
+    @_guarded("reading")
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # ---------------------------------------------------------------- transactions
+    @_guarded("writing")
+    def begin(self) -> None:
+        """Start a write transaction now (takes the write lock) unless one is open."""
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN IMMEDIATE")
+
+    @_guarded("committing to")
+    def commit(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A unit of work: committed at its end, or part of the caller's open transaction
+        (then the caller's :meth:`commit` covers it, and a failure rolls back all of it)."""
+        outer = self._conn.in_transaction
+        self.begin()
+        try:
+            yield self._conn
+        except BaseException:
+            self.rollback()
+            raise
+        if not outer:
+            self.commit()
+
+    # ---------------------------------------------------------------- sessions
+    @_guarded("writing to")
+    def begin_session(
+        self,
+        label: str,
+        backend: str,
+        *,
+        screen: tuple[int, int] | None = None,
+        devices: Iterable[_DeviceLike] = (),
+        wall_ns: int,
+        mono_ns: int,
+        source: str | None = None,
+    ) -> int:
+        """Start a session; ``wall_ns``/``mono_ns`` are read at the same moment (the anchor)."""
+        if not label:
+            raise StoreError(
+                "a session needs a non-empty label", "pass --user or run `activesec label NAME`"
+            )
+        w, h = screen if screen else (None, None)
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO sessions(label, backend, started_wall_ns, started_mono_ns, screen_w,"
+                " screen_h, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (label, backend, int(wall_ns), int(mono_ns), w, h, source),
+            )
+            sid = int(cur.lastrowid or 0)
+            self._add_devices(c, sid, devices)
+        self._anchors[sid] = (int(wall_ns), int(mono_ns))
+        return sid
+
+    @_guarded("writing to")
+    def end_session(self, session_id: int, wall_ns: int, mono_ns: int | None = None) -> None:
+        with self._tx() as c:
+            c.execute(
+                "UPDATE sessions SET ended_wall_ns=?, ended_mono_ns=? WHERE id=?",
+                (int(wall_ns), mono_ns, session_id),
+            )
+
+    @_guarded("writing to")
+    def add_devices(self, session_id: int, devices: Iterable[_DeviceLike]) -> None:
+        """Record devices (objects with ``index``, ``name``, ``type``); known ones are kept."""
+        with self._tx() as c:
+            self._add_devices(c, session_id, devices)
+
+    @staticmethod
+    def _add_devices(c: sqlite3.Connection, sid: int, devices: Iterable[_DeviceLike]) -> None:
+        c.executemany(
+            "INSERT OR IGNORE INTO devices(session_id, idx, name, type) VALUES (?, ?, ?, ?)",
+            [(sid, int(d.index), str(d.name), int(d.type)) for d in devices],
+        )
+
+    @_guarded("reading")
+    def devices(self, session_id: int) -> list[StoredDevice]:
+        rows = self._conn.execute(
+            "SELECT idx, name, type FROM devices WHERE session_id=? ORDER BY idx", (session_id,)
+        ).fetchall()
+        return [StoredDevice(int(i), str(n), int(t)) for i, n, t in rows]
+
+    @_guarded("writing to")
+    def record_app(self, session_id: int, t_ns: int, name: str) -> None:
+        """The foreground app is ``name`` from ``t_ns`` on: a process name, never a title."""
+        app = os.path.basename(str(name).strip())[:128]
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO app_spans(session_id, t_ns, app) VALUES (?, ?, ?)",
+                (session_id, int(t_ns), app),
+            )
+
+    @_guarded("reading")
+    def apps(self, session_id: int) -> list[tuple[int, str]]:
+        rows = self._conn.execute(
+            "SELECT t_ns, app FROM app_spans WHERE session_id=? ORDER BY t_ns, rowid",
+            (session_id,),
+        ).fetchall()
+        return [(int(t), str(a)) for t, a in rows]
+
+    @_guarded("reading")
+    def sessions(
+        self, label: str | None = None, since_wall_ns: int | None = None
+    ) -> list[SessionInfo]:
+        """Sessions (oldest first), optionally of one label / active since a wall time."""
+        sums = ", ".join(f"coalesce(sum(c.{col}), 0)" for col in _KIND_COLS)
+        where: list[str] = []
+        args: list[object] = []
+        if label is not None:
+            where.append("s.label = ?")
+            args.append(label)
+        if since_wall_ns is not None:
+            where.append("coalesce(s.ended_wall_ns, (SELECT max(wall_t1_ns) FROM chunks"
+                         " WHERE session_id = s.id), s.started_wall_ns) >= ?")
+            args.append(int(since_wall_ns))
+        sql = (
+            "SELECT s.id, s.label, s.backend, s.started_wall_ns, s.started_mono_ns,"
+            f" s.ended_wall_ns, s.screen_w, s.screen_h, s.source, {sums},"
+            " coalesce(sum(c.n_injected), 0)"
+            " FROM sessions s LEFT JOIN chunks c ON c.session_id = s.id"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " GROUP BY s.id ORDER BY s.started_wall_ns, s.id"
+        )
+        out = []
+        for r in self._conn.execute(sql, args).fetchall():
+            counts = dict(zip(KIND_NAMES.values(), (int(v) for v in r[9:15]), strict=True))
+            screen = (int(r[6]), int(r[7])) if r[6] is not None and r[7] is not None else None
+            out.append(
+                SessionInfo(
+                    id=int(r[0]), label=str(r[1]), backend=str(r[2]),
+                    started_wall_ns=int(r[3]), started_mono_ns=int(r[4]),
+                    ended_wall_ns=None if r[5] is None else int(r[5]),
+                    screen=screen, source=r[8], counts=counts, n_injected=int(r[15]),
+                )
+            )
+        return out
+
+    def session(self, session_id: int) -> SessionInfo:
+        for s in self.sessions():
+            if s.id == session_id:
+                return s
+        raise StoreError(f"no session {session_id} in {self.path}", "see `activesec status`")
+
+    # ---------------------------------------------------------------- events
+    def _anchor(self, session_id: int) -> tuple[int, int]:
+        a = self._anchors.get(session_id)
+        if a is None:
+            row = self._conn.execute(
+                "SELECT started_wall_ns, started_mono_ns FROM sessions WHERE id=?", (session_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no session {session_id} in {self.path}", "start a new session")
+            a = self._anchors[session_id] = (int(row[0]), int(row[1]))
+        return a
+
+    @_guarded("writing to")
+    def append(self, session_id: int, events: np.ndarray) -> int:
+        """Add events to a session as one or more chunks (sorted by ``t_ns``; not committed)."""
+        if events.dtype != EVENT_DTYPE:
+            raise TypeError(f"expected EVENT_DTYPE, got {events.dtype}")
+        if len(events) == 0:
+            return 0
+        wall0, mono0 = self._anchor(session_id)
+        ev = events[np.argsort(events["t_ns"], kind="stable")]
+        self.begin()
+        rows = []
+        for start in range(0, len(ev), CHUNK_MAX_EVENTS):
+            part = ev[start : start + CHUNK_MAX_EVENTS]
+            t0, t1 = int(part["t_ns"][0]), int(part["t_ns"][-1])
+            per_kind = np.bincount(part["kind"], minlength=len(Kind) + 1)
+            injected = int(np.count_nonzero(part["flags"] & int(Flag.INJECTED)))
+            rows.append(
+                (session_id, t0, t1, wall0 + t0 - mono0, wall0 + t1 - mono0, len(part),
+                 *(int(per_kind[int(k)]) for k in KIND_NAMES), injected, codec.encode(part))
+            )
+        self._conn.executemany(
+            "INSERT INTO chunks(session_id, t0_ns, t1_ns, wall_t0_ns, wall_t1_ns, n, "
+            + ", ".join(_KIND_COLS)
+            + ", n_injected, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        return len(ev)
+
+    @_guarded("reading")
+    def events(self, session_id: int) -> np.ndarray:
+        """All events of a session, ordered by ``t_ns`` (stable)."""
+        blobs = self._conn.execute(
+            "SELECT blob FROM chunks WHERE session_id=? ORDER BY id", (session_id,)
+        ).fetchall()
+        if not blobs:
+            return np.zeros(0, dtype=EVENT_DTYPE)
+        ev = np.concatenate([codec.decode(b) for (b,) in blobs])
+        t = ev["t_ns"]
+        if len(t) > 1 and np.any(t[1:] < t[:-1]):
+            ev = ev[np.argsort(t, kind="stable")]
+        return ev
+
+    @_guarded("reading")
+    def counts(self) -> dict[str, int]:
+        """Events per kind (``KIND_NAMES``), ``pointer``, ``keys``, ``events``, ``injected``,
+        ``sessions``, ``drops`` and ``paused_discarded``."""
+        c = self._conn
+        row = c.execute(
+            "SELECT " + ", ".join(f"coalesce(sum({col}), 0)" for col in _KIND_COLS)
+            + ", coalesce(sum(n_injected), 0) FROM chunks"
+        ).fetchone()
+        out = dict(zip(KIND_NAMES.values(), (int(v) for v in row[:-1]), strict=True))
+        out["pointer"] = sum(out[k] for k in _POINTER)
+        out["keys"] = sum(out[k] for k in _KEYS)
+        out["events"] = out["pointer"] + out["keys"]
+        out["injected"] = int(row[-1])
+        out["sessions"] = int(c.execute("SELECT count(*) FROM sessions").fetchone()[0])
+        for name, value in c.execute("SELECT name, value FROM counters"):
+            out[str(name)] = int(value)
+        return out
+
+    def size_bytes(self) -> int:
+        """Bytes on disk: the database plus its WAL."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with suppress(FileNotFoundError):
+                total += os.stat(f"{self.path}{suffix}").st_size
+        return total
+
+    @_guarded("writing to")
+    def add_drops(self, n: int, counter: str = "drops") -> None:
+        """Count events lost (``drops``) or discarded while paused (``paused_discarded``)."""
+        if n:
+            with self._tx() as c:
+                c.execute(
+                    "INSERT INTO counters(name, value) VALUES (?, ?)"
+                    " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                    (counter, int(n)),
+                )
+
+    # ---------------------------------------------------------------- control
+    def _set_control(self, key: str, value: str | None) -> None:
+        with self._tx() as c:
+            if value is None:
+                c.execute("DELETE FROM control WHERE key=?", (key,))
+            else:
+                c.execute(
+                    "INSERT INTO control(key, value) VALUES (?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+
+    def _get_control(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM control WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @_guarded("writing to")
+    def set_paused(self, paused: bool) -> None:
+        """Pause (discard input) or resume every capture writing to this store, within a poll."""
+        self._set_control("paused", "1" if paused else "0")
+
+    @_guarded("reading")
+    def is_paused(self) -> bool:
+        return self._get_control("paused") == "1"
+
+    @_guarded("reading")
+    def wipe_generation(self) -> int:
+        return int(self._get_control("wipe_generation") or 0)
+
+    @_guarded("reading")
+    def control_state(self) -> tuple[bool, int]:
+        """``(paused, wipe_generation)`` in one read: what a running writer polls."""
+        rows = dict(
+            self._conn.execute(
+                "SELECT key, value FROM control WHERE key IN ('paused', 'wipe_generation')"
+            ).fetchall()
+        )
+        return rows.get("paused") == "1", int(rows.get("wipe_generation") or 0)
+
+    @_guarded("writing to")
+    def set_current_label(self, label: str | None) -> None:
+        """Label for the sessions that start from now on (``None``: back to the owner)."""
+        self._set_control("current_label", label or None)
+
+    @_guarded("reading")
+    def current_label(self) -> str | None:
+        return self._get_control("current_label")
+
+    # ---------------------------------------------------------------- deletion
+    @_guarded("wiping")
+    def wipe(self) -> None:
+        """Delete every session, event, device and app span, then scrub the file.
+
+        ``secure_delete`` zeroes freed content, the WAL is truncated before and after a VACUUM,
+        and ``wipe_generation`` is bumped so a running capture abandons its (deleted) session.
+        """
+        self.commit()  # VACUUM cannot run inside a transaction
+        with self._tx() as c:
+            for table in ("chunks", "app_spans", "devices", "sessions"):
+                c.execute(f"DELETE FROM {table}")  # fixed table names
+            c.execute("UPDATE counters SET value = 0")
+            c.execute(
+                "UPDATE control SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+                " WHERE key = 'wipe_generation'"
+            )
+        self._anchors.clear()
+        self._checkpoint_truncate()
+        self._conn.execute("VACUUM")
+        self._checkpoint_truncate()
+
+    def _checkpoint_truncate(self) -> None:
+        for _ in range(50):  # a reader in another process may briefly hold the WAL
+            busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                return
+            time.sleep(0.05)
+        raise StoreError(
+            f"could not truncate the write-ahead log of {self.path} (held by another process)",
+            "stop other `activesec` processes and run `activesec wipe` again",
+        )
+
+    @_guarded("applying retention to")
+    def apply_retention(
+        self, keep_days: int, now_wall_ns: int, *, keep_session: int | None = None
+    ) -> int:
+        """Delete events older than ``keep_days`` (0 keeps everything); return events deleted.
+
+        Whole chunks go (a chunk spans at most one flush interval); sessions with nothing left
+        that ended (or started, if never ended) before the cutoff go too, with their devices and
+        app spans, except ``keep_session`` (the running capture's).
+        """
+        if keep_days <= 0:
+            return 0
+        cutoff = int(now_wall_ns) - int(keep_days) * NS_PER_DAY
+        with self._tx() as c:
+            n = int(
+                c.execute(
+                    "SELECT coalesce(sum(n), 0) FROM chunks WHERE wall_t1_ns < ?", (cutoff,)
+                ).fetchone()[0]
+            )
+            c.execute("DELETE FROM chunks WHERE wall_t1_ns < ?", (cutoff,))
+            c.execute(
+                "DELETE FROM sessions WHERE coalesce(ended_wall_ns, started_wall_ns) < ?"
+                " AND id IS NOT ?"
+                " AND NOT EXISTS (SELECT 1 FROM chunks WHERE session_id = sessions.id)",
+                (cutoff, keep_session),
+            )
+        return n
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration script into statements (no semicolons inside our literals)."""
+    out, buf = [], ""
+    for line in sql.splitlines():
+        line = line.split("--", 1)[0]
+        buf += line + "\n"
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out

@@ -1,0 +1,219 @@
+"""Store logic on a real SQLite file: sessions, counts, labels, control flags, retention."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from activesec.capture.base import Device
+from activesec.core.errors import StoreError
+from activesec.core.events import DeviceType, Flag, Kind, make
+from activesec.store.db import CHUNK_MAX_EVENTS, NS_PER_DAY, Store
+from activesec.store.schema import SCHEMA_VERSION
+
+WALL0 = 1_700_000_000 * 10**9
+MONO0 = 5 * 10**9
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.open(tmp_path / "data" / "activesec.db", create=True)
+    yield s
+    s.close()
+
+
+def _moves(n: int, t0: int = MONO0, step_ms: int = 8) -> np.ndarray:
+    t = t0 + np.arange(n, dtype=np.int64) * step_ms * 1_000_000
+    return make(t, Kind.MOVE, x=np.arange(n) % 1920, y=np.arange(n) % 1080)
+
+
+def test_missing_store_needs_init(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no event store"):
+        Store.open(tmp_path / "nope.db")
+    assert not (tmp_path / "nope.db").exists()
+
+
+def test_empty_file_is_not_a_store_unless_creating(tmp_path: Path) -> None:
+    p = tmp_path / "empty.db"
+    p.touch()
+    with pytest.raises(StoreError, match="empty"):
+        Store.open(p)
+    with Store.open(p, create=True) as s:
+        assert s.schema_version() == SCHEMA_VERSION
+
+
+def test_schema_is_versioned_with_named_migrations(store: Store) -> None:
+    assert store.schema_version() == SCHEMA_VERSION
+    conn = sqlite3.connect(store.path)
+    assert [r[0] for r in conn.execute("SELECT name FROM migrations")] == ["0001_initial"]
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "s.db"
+    Store.open(p, create=True).close()
+    conn = sqlite3.connect(p)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer ActiveSec"):
+        Store.open(p)
+
+
+def test_session_round_trip_with_counts_devices_and_apps(store: Store) -> None:
+    dev = [Device(0, "Logitech USB Optical Mouse", DeviceType.MOUSE),
+           Device(1, "Virtual core XTEST pointer", DeviceType.VIRTUAL)]
+    sid = store.begin_session("alice", "x11", screen=(1920, 1080), devices=dev,
+                              wall_ns=WALL0, mono_ns=MONO0)
+    ev = _moves(100)
+    ev["kind"][10] = Kind.BUTTON_DOWN
+    ev["kind"][20] = Kind.BUTTON_UP
+    ev["kind"][30] = Kind.SCROLL
+    ev["kind"][40:44] = [Kind.KEY_DOWN, Kind.KEY_UP, Kind.KEY_DOWN, Kind.KEY_UP]
+    ev["flags"][50:55] = Flag.INJECTED
+    store.append(sid, ev)
+    store.record_app(sid, MONO0, "/usr/bin/firefox")
+    store.end_session(sid, WALL0 + 10**9)
+    store.commit()
+
+    (info,) = store.sessions()
+    assert (info.id, info.label, info.backend, info.screen) == (sid, "alice", "x11", (1920, 1080))
+    assert info.ended_wall_ns == WALL0 + 10**9
+    assert info.counts == {"move": 93, "button_down": 1, "button_up": 1, "scroll": 1,
+                           "key_down": 2, "key_up": 2}
+    assert (info.n_events, info.n_pointer, info.n_keys, info.n_injected) == (100, 96, 4, 5)
+    assert store.events(sid).tobytes() == ev.tobytes()
+    assert [(d.index, d.name, d.type) for d in store.devices(sid)] == [
+        (0, "Logitech USB Optical Mouse", DeviceType.MOUSE),
+        (1, "Virtual core XTEST pointer", DeviceType.VIRTUAL)]
+    assert store.apps(sid) == [(MONO0, "firefox")]  # a process name, never a path or title
+    c = store.counts()
+    assert (c["events"], c["pointer"], c["keys"], c["sessions"], c["drops"]) == (100, 96, 4, 1, 0)
+
+
+def test_large_appends_split_into_chunks_and_come_back_sorted(store: Store) -> None:
+    sid = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
+    ev = _moves(CHUNK_MAX_EVENTS * 2 + 7)
+    store.append(sid, ev[::-1].copy())  # out of order on the way in
+    store.commit()
+    n_chunks = sqlite3.connect(store.path).execute("SELECT count(*) FROM chunks").fetchone()[0]
+    assert n_chunks == 3
+    assert store.events(sid).tobytes() == ev.tobytes()
+
+
+def test_uncommitted_appends_are_invisible_to_other_connections(store: Store) -> None:
+    sid = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
+    store.append(sid, _moves(10))
+    with Store.open(store.path) as other:
+        assert other.counts()["events"] == 0
+    store.commit()
+    with Store.open(store.path) as other:
+        assert other.counts()["events"] == 10
+
+
+def test_sessions_filter_by_label_and_time(store: Store) -> None:
+    a = store.begin_session("alice", "t", wall_ns=WALL0, mono_ns=MONO0)
+    store.end_session(a, WALL0 + 10**9)
+    b = store.begin_session("bob", "t", wall_ns=WALL0 + NS_PER_DAY, mono_ns=MONO0)
+    store.append(b, _moves(5))
+    store.commit()
+    assert [s.id for s in store.sessions(label="alice")] == [a]
+    assert [s.id for s in store.sessions(since_wall_ns=WALL0 + 2 * 10**9)] == [b]
+    assert store.session(b).label == "bob"
+    with pytest.raises(StoreError):
+        store.session(999)
+
+
+def test_session_needs_a_label(store: Store) -> None:
+    with pytest.raises(StoreError, match="label"):
+        store.begin_session("", "t", wall_ns=WALL0, mono_ns=MONO0)
+
+
+def test_current_label_and_pause_are_shared_through_the_file(store: Store) -> None:
+    assert store.current_label() is None
+    assert store.control_state() == (False, 0)
+    with Store.open(store.path) as cli:
+        cli.set_current_label("guest1")
+        cli.set_paused(True)
+    assert store.current_label() == "guest1"
+    assert store.is_paused()
+    store.set_current_label(None)
+    store.set_paused(False)
+    assert store.current_label() is None
+    assert not store.is_paused()
+
+
+def test_drop_counters_accumulate(store: Store) -> None:
+    store.add_drops(5)
+    store.add_drops(7)
+    store.add_drops(3, "paused_discarded")
+    c = store.counts()
+    assert (c["drops"], c["paused_discarded"]) == (12, 3)
+
+
+def test_wall_time_jumps_never_bend_intervals(store: Store) -> None:
+    """Only the session anchor is wall-clock; events keep their monotonic spacing."""
+    sid = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
+    ev = _moves(50)
+    store.append(sid, ev)
+    store.end_session(sid, WALL0 - 3600 * 10**9)  # the wall clock was set back an hour
+    store.commit()
+    assert np.array_equal(np.diff(store.events(sid)["t_ns"]), np.diff(ev["t_ns"]))
+
+
+def test_wipe_deletes_everything_and_bumps_the_generation(store: Store) -> None:
+    sid = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
+    store.append(sid, _moves(1000))
+    store.record_app(sid, MONO0, "editor")
+    store.add_drops(4)
+    store.set_current_label("guest")
+    store.commit()
+    store.wipe()
+    c = store.counts()
+    assert (c["events"], c["sessions"], c["drops"]) == (0, 0, 0)
+    assert store.wipe_generation() == 1
+    assert store.apps(sid) == []
+    assert store.current_label() == "guest"  # a setting, not data
+    assert store.integrity_check() == "ok"
+
+
+def test_retention_deletes_old_chunks_and_finished_sessions(store: Store) -> None:
+    old = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
+    store.append(old, _moves(100))
+    store.end_session(old, WALL0 + 10**9)
+    new = store.begin_session("a", "t", wall_ns=WALL0 + 20 * NS_PER_DAY, mono_ns=MONO0)
+    store.append(new, _moves(50))
+    store.commit()
+    now = WALL0 + 25 * NS_PER_DAY
+    assert store.apply_retention(0, now) == 0  # 0 keeps forever
+    assert store.apply_retention(30, now) == 0
+    assert store.apply_retention(10, now) == 100
+    assert [s.id for s in store.sessions()] == [new]
+    assert store.counts()["events"] == 50
+
+
+def test_retention_keeps_the_running_session_row(store: Store) -> None:
+    sid = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
+    store.append(sid, _moves(10))
+    store.commit()
+    assert store.apply_retention(1, WALL0 + 5 * NS_PER_DAY, keep_session=sid) == 10
+    assert [s.id for s in store.sessions()] == [sid]
+
+
+def test_disk_full_is_a_store_error_naming_the_path(store: Store) -> None:
+    sid = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
+    store.commit()
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count={pages + 2}")
+    rng = np.random.default_rng(0)
+    ev = _moves(50_000)
+    ev["x"] = rng.integers(-(2**31), 2**31 - 1, len(ev))  # incompressible
+    with pytest.raises(StoreError, match="disk full") as info:
+        store.append(sid, ev)
+        store.commit()
+    assert str(store.path) in str(info.value)
+    store.rollback()
+    assert store.counts()["events"] == 0  # nothing half-written
