@@ -1,0 +1,558 @@
+"""Capture through pynput: the Windows and macOS backend, and a fallback on X11.
+
+pynput is imported lazily (``import pynput`` fails on Linux without a display).
+
+Where events get their stamps
+    pynput's callbacks give the position, button and key, but not the OS event time nor the
+    raw key code. Both come from pynput's platform hooks, matched to the callbacks of the same
+    listener:
+
+    * Windows: ``win32_event_filter(msg, data)`` runs *before* the callback with the low-level
+      hook struct: ``data.time`` (ms on the ``GetTickCount`` timeline, 32-bit wrap),
+      ``data.flags`` (``LL?HF_INJECTED``/``LOWER_IL_INJECTED``), ``data.vkCode``, and for
+      pointer messages ``dwExtraInfo`` (the pen/touch signature of promoted mouse messages).
+      The keyboard callback runs later from pynput's message queue, so key stamps queue FIFO.
+    * macOS: ``darwin_intercept(event_type, event)`` runs *after* the callback with the
+      CGEvent: ``CGEventGetTimestamp`` (mach ticks since boot), the source pid and source
+      state id (a hardware event comes from the HID system state with no pid), the key code
+      and the tablet subtype. Callbacks park a partial event which the intercept completes.
+      The intercept always returns the event unchanged (returning ``None`` would swallow the
+      user's input: pynput installs an active tap when an intercept is given).
+    * X11 fallback: a listener subclass reads the X event's server time and keycode in
+      ``_handle_message`` (pynput's internal, stable since 1.4) before the callbacks run.
+      XTEST input is not flagged as injected here (pynput only sees ``send_event``): the
+      ``x11`` backend, which reads the XInput2 source device, is the one to use on X11.
+
+Cost
+    Callbacks only append a tuple to a list under a lock; a drain thread turns the list into
+    one :data:`EVENT_DTYPE` array and calls the sink every ``drain_interval_s`` (never the
+    sink per event). Any exception inside a callback or hook is caught and kept in
+    ``self.error`` (an exception inside a pynput callback silently stops its listener).
+
+Privacy
+    A key becomes its :class:`KeyClass` inside the callback; the raw code lives only in the
+    stroke pairer until the release.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
+from activesec.capture.stamping import StrokePairer, TickClock
+from activesec.core.clock import Clock, SystemClock
+from activesec.core.errors import CaptureError
+from activesec.core.events import EVENT_DTYPE, DeviceType, Flag, Kind
+from activesec.core.keys import key_class
+
+__all__ = [
+    "DEVICES",
+    "MacFields",
+    "PynputBackend",
+    "Stamp",
+    "button_code",
+    "key_name",
+    "win_pointer_device",
+]
+
+# Device indices carried in events["device"]. pynput cannot tell a mouse from a trackpad; the
+# platform hooks do reveal pens and touch screens.
+DEV_POINTER, DEV_KEYBOARD, DEV_PEN, DEV_TOUCH = 0, 1, 2, 3
+DEVICES = (
+    Device(DEV_POINTER, "pointer", DeviceType.UNKNOWN),
+    Device(DEV_KEYBOARD, "keyboard", DeviceType.KEYBOARD),
+    Device(DEV_PEN, "pen", DeviceType.PEN),
+    Device(DEV_TOUCH, "touch", DeviceType.TOUCHSCREEN),
+)
+
+_BUTTONS = {"left": 1, "middle": 2, "right": 3, "x1": 8, "x2": 9, "button8": 8, "button9": 9}
+
+# Windows low-level hook flags (KBDLLHOOKSTRUCT / MSLLHOOKSTRUCT).
+LLKHF_INJECTED = 0x10
+LLKHF_LOWER_IL_INJECTED = 0x02
+LLMHF_INJECTED = 0x01
+LLMHF_LOWER_IL_INJECTED = 0x02
+VK_PACKET = 0xE7
+# Mouse messages promoted from pen/touch input carry this signature in dwExtraInfo.
+MI_WP_SIGNATURE = 0xFF515700
+SIGNATURE_MASK = 0xFFFFFF00
+TOUCH_BIT = 0x80
+
+_Row = tuple[int, int, int, int, int, int, int]  # EVENT_DTYPE field order
+
+
+@dataclass(frozen=True)
+class MacFields:
+    """CGEvent field ids and constants (defaults are the SDK's values; Quartz's win)."""
+
+    keycode: int = 9  # kCGKeyboardEventKeycode
+    subtype: int = 7  # kCGMouseEventSubtype
+    source_pid: int = 41  # kCGEventSourceUnixProcessID
+    source_state: int = 45  # kCGEventSourceStateID
+    hid_state: int = 1  # kCGEventSourceStateHIDSystemState
+    tablet_point: int = 1  # kCGEventMouseSubtypeTabletPoint
+    tablet_proximity: int = 2  # kCGEventMouseSubtypeTabletProximity
+
+    @classmethod
+    def from_quartz(cls, quartz: Any) -> MacFields:
+        d = cls()
+
+        def g(name: str, default: int) -> int:
+            return int(getattr(quartz, name, default))
+
+        return cls(
+            keycode=g("kCGKeyboardEventKeycode", d.keycode),
+            subtype=g("kCGMouseEventSubtype", d.subtype),
+            source_pid=g("kCGEventSourceUnixProcessID", d.source_pid),
+            source_state=g("kCGEventSourceStateID", d.source_state),
+            hid_state=g("kCGEventSourceStateHIDSystemState", d.hid_state),
+            tablet_point=g("kCGEventMouseSubtypeTabletPoint", d.tablet_point),
+            tablet_proximity=g("kCGEventMouseSubtypeTabletProximity", d.tablet_proximity),
+        )
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a platform hook knows about one event."""
+
+    t_ns: int
+    raw: int = 0  # raw key code (keys only), for pairing
+    injected: bool = False
+    device: int = DEV_POINTER
+
+
+def key_name(key: object) -> str:
+    """pynput key -> a name :func:`key_class` understands (``'a'``, ``'shift_r'``, ``''``)."""
+    if key is None:
+        return ""
+    char = getattr(key, "char", None)
+    if char:
+        return str(char)
+    name = getattr(key, "name", None)  # a pynput.keyboard.Key member
+    return str(name) if name else ""
+
+
+def button_code(button: object) -> int:
+    """pynput ``Button`` -> :class:`activesec.core.events.Button` value (0 if unknown)."""
+    return _BUTTONS.get(str(getattr(button, "name", button)), 0)
+
+
+def win_pointer_device(extra_info: int | None) -> int:
+    """Device index from a mouse hook's ``dwExtraInfo`` (pen/touch promoted messages)."""
+    extra = int(extra_info or 0)
+    if (extra & SIGNATURE_MASK) == MI_WP_SIGNATURE:
+        return DEV_TOUCH if extra & TOUCH_BIT else DEV_PEN
+    return DEV_POINTER
+
+
+def mach_timebase_ns() -> float:
+    """Nanoseconds per mach tick (1.0 on Intel Macs, 125/3 on Apple silicon)."""
+
+    class _Timebase(ctypes.Structure):
+        _fields_ = [("numer", ctypes.c_uint32), ("denom", ctypes.c_uint32)]
+
+    try:
+        libc = ctypes.CDLL("/usr/lib/libSystem.dylib")
+        tb = _Timebase()
+        if libc.mach_timebase_info(ctypes.byref(tb)) == 0 and tb.denom:
+            return tb.numer / tb.denom
+    except (OSError, AttributeError):
+        pass
+    return 1.0
+
+
+class _Channel:
+    """One listener's stamps: queued by a hook that runs before the callback (Windows, X11),
+    or partial events waiting for a hook that runs after it (macOS)."""
+
+    def __init__(self, order: str) -> None:
+        self.order = order  # "before" | "after" | "none"
+        self.stamps: deque[Stamp] = deque(maxlen=1024)
+        self.pending: list[tuple[int, int, int, int, int]] = []  # kind, x, y, code, flags
+
+
+class PynputBackend(CaptureBackend):
+    """Pointer and keyboard capture through pynput listeners (see the module docstring)."""
+
+    name = "pynput"
+
+    def __init__(
+        self,
+        *,
+        pointer: bool = True,
+        keyboard: bool = True,
+        clock: Clock | None = None,
+        platform: str = sys.platform,
+        drain_interval_s: float = 0.005,
+        quartz: Any = None,
+        tick_ns: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.pointer = pointer
+        self.keyboard = keyboard
+        self.platform = platform
+        self.drain_interval_s = drain_interval_s
+        self._clock = clock or SystemClock()
+        self._quartz = quartz
+        self._mac = MacFields.from_quartz(quartz) if quartz is not None else MacFields()
+        if platform == "darwin":
+            self._ticks = TickClock(tick_ns or mach_timebase_ns())
+        else:  # GetTickCount and X server time: ms, 32-bit wrap
+            self._ticks = TickClock(tick_ns or 1e6, wrap_bits=32)
+        self._ticks_lock = threading.Lock()
+        order = {"win32": "before", "darwin": "after"}.get(platform, "before")
+        self._pointer_ch = _Channel(order)
+        self._key_ch = _Channel(order)
+        self._pairer = StrokePairer()
+        self._lock = threading.Lock()
+        self._buf: list[_Row] = []
+        self._sink: Sink | None = None
+        self._listeners: list[Any] = []
+        self._stopping = threading.Event()
+        self._drain: threading.Thread | None = None
+        self._screen: tuple[int, int] | None = None
+
+    # ------------------------------------------------------------------ probe / info
+    @classmethod
+    def probe(cls) -> Probe:
+        if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+            return Probe(
+                cls.name, False, "no X display (DISPLAY is not set)",
+                "under Wayland or on a console use the evdev backend",
+            )
+        try:
+            import pynput  # noqa: F401
+        except Exception as exc:  # ImportError, or Xlib's display errors
+            return Probe(cls.name, False, f"pynput cannot start: {exc}".splitlines()[0],
+                         "install pynput (and on macOS pyobjc) in this environment")
+        return Probe(cls.name, True)
+
+    def info(self) -> BackendInfo:
+        if self._screen is None:
+            self._screen = _screen_size(self.platform, self._quartz)
+        return BackendInfo(self.name, screen=self._screen, devices=list(DEVICES))
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, sink: Sink) -> None:
+        if self._drain is not None:
+            raise CaptureError("pynput backend already started")
+        try:
+            from pynput import keyboard, mouse
+        except Exception as exc:
+            raise CaptureError(
+                f"pynput cannot start: {str(exc).splitlines()[0]}",
+                "run `activesec doctor` to see which backend fits this session",
+            ) from None
+        self._sink = sink
+        self._stopping.clear()
+        if self.pointer:
+            self._listeners.append(self._make_mouse_listener(mouse))
+        if self.keyboard:
+            self._listeners.append(self._make_key_listener(keyboard))
+        for lst in self._listeners:
+            lst.start()
+        for lst in self._listeners:
+            lst.wait()  # the hooks are installed when this returns
+        self._drain = threading.Thread(target=self._drain_loop, name="pynput-drain", daemon=True)
+        self._drain.start()
+
+    def stop(self) -> None:
+        if self._drain is None:
+            return
+        self._stopping.set()
+        for lst in self._listeners:
+            lst.stop()
+            _unblock_xorg(lst)
+        for lst in self._listeners:
+            try:
+                lst.join(2.0)
+            except Exception as exc:  # pynput re-raises a listener's failure on join
+                self._fail(exc)
+        self._drain.join(2.0)
+        self._flush()
+        self._listeners.clear()
+        self._drain = None
+        self._pairer.reset()
+
+    # ------------------------------------------------------------------ listener wiring
+    def _make_mouse_listener(self, mouse: Any) -> Any:
+        kw: dict[str, Any] = dict(
+            on_move=self.on_move, on_click=self.on_click, on_scroll=self.on_scroll
+        )
+        cls = mouse.Listener
+        if self.platform == "win32":
+            kw["win32_event_filter"] = self.win_mouse_filter
+        elif self.platform == "darwin":
+            kw["darwin_intercept"] = self.mac_mouse_intercept
+        else:
+            cls = _xorg_stamping(cls, self._pointer_ch, self._x_stamp)
+        return cls(**kw)
+
+    def _make_key_listener(self, keyboard: Any) -> Any:
+        kw: dict[str, Any] = dict(on_press=self.on_press, on_release=self.on_release)
+        cls = keyboard.Listener
+        if self.platform == "win32":
+            kw["win32_event_filter"] = self.win_key_filter
+        elif self.platform == "darwin":
+            kw["darwin_intercept"] = self.mac_key_intercept
+        else:
+            cls = _xorg_stamping(cls, self._key_ch, self._x_stamp)
+        return cls(**kw)
+
+    # ------------------------------------------------------------------ pynput callbacks
+    # Signatures accept pynput >= 1.8's trailing ``injected`` argument and older ones.
+    def on_move(self, x: float, y: float, injected: bool = False) -> None:
+        self._pointer(Kind.MOVE, x, y, 0, injected)
+
+    def on_click(self, x: float, y: float, button: object, pressed: bool,
+                 injected: bool = False) -> None:
+        kind = Kind.BUTTON_DOWN if pressed else Kind.BUTTON_UP
+        self._pointer(kind, x, y, button_code(button), injected)
+
+    def on_scroll(self, x: float, y: float, dx: int, dy: int, injected: bool = False) -> None:
+        # One hook event may carry both axes: both rows share its stamp.
+        if dy:
+            self._pointer(Kind.SCROLL, x, y, int(dy), injected)
+        if dx:
+            self._pointer(Kind.SCROLL, x, y, int(dx), injected, Flag.HSCROLL)
+
+    def on_press(self, key: object, injected: bool = False) -> None:
+        self._key(Kind.KEY_DOWN, key, injected)
+
+    def on_release(self, key: object, injected: bool = False) -> None:
+        self._key(Kind.KEY_UP, key, injected)
+
+    def _pointer(self, kind: Kind, x: float, y: float, code: int, injected: bool,
+                 flags: int = 0) -> None:
+        try:
+            ch = self._pointer_ch
+            if ch.order == "after":
+                ch.pending.append((int(kind), int(x), int(y), code, flags))
+                return
+            # The pointer hook runs synchronously just before its callbacks and keeps only
+            # the latest stamp, so peeking (not popping) serves both rows of a 2-axis scroll.
+            stamp = ch.stamps[-1] if ch.stamps else Stamp(
+                self._clock.monotonic_ns(), 0, injected, DEV_POINTER)
+            self._finish_pointer(kind, int(x), int(y), code, flags, stamp)
+        except BaseException as exc:
+            self._fail(exc)
+
+    def _key(self, kind: Kind, key: object, injected: bool) -> None:
+        try:
+            cls = int(key_class(key_name(key)))  # the key itself is not kept beyond this line
+            ch = self._key_ch
+            if ch.order == "after":
+                ch.pending.append((int(kind), 0, 0, cls, 0))
+                return
+            stamp = ch.stamps.popleft() if ch.stamps else None
+            if stamp is None:  # no hook stamp: callback time, pynput's vk as the raw code
+                vk = getattr(key, "vk", None)
+                raw = int(vk) if isinstance(vk, int) else hash(key_name(key))
+                stamp = Stamp(self._clock.monotonic_ns(), raw, injected, DEV_KEYBOARD)
+            self._finish_key(kind, cls, stamp)
+        except BaseException as exc:
+            self._fail(exc)
+
+    def _finish_pointer(self, kind: int, x: int, y: int, code: int, flags: int,
+                        stamp: Stamp) -> None:
+        if stamp.injected:
+            flags |= Flag.INJECTED
+        self._append((stamp.t_ns, int(kind), int(flags), stamp.device, x, y, code))
+
+    def _finish_key(self, kind: int, cls: int, stamp: Stamp) -> None:
+        if kind == Kind.KEY_DOWN:
+            sid = self._pairer.press(stamp.raw, cls)
+        else:
+            pressed = self._pairer.release(stamp.raw)
+            sid, cls = pressed if pressed is not None else (None, cls)
+        if sid is None:  # auto-repeat, or a release whose press was before capture started
+            return
+        flags = int(Flag.INJECTED) if stamp.injected else 0
+        self._append((stamp.t_ns, int(kind), flags, DEV_KEYBOARD, sid, 0, cls))
+
+    def _append(self, row: _Row) -> None:
+        with self._lock:
+            self._buf.append(row)
+
+    # ------------------------------------------------------------------ platform hooks
+    def _to_ns(self, raw_time: int) -> int:
+        now = self._clock.monotonic_ns()
+        with self._ticks_lock:
+            return self._ticks.to_ns(int(raw_time), now)
+
+    def win_mouse_filter(self, msg: int, data: Any) -> bool:
+        """pynput ``win32_event_filter`` for the mouse hook (MSLLHOOKSTRUCT)."""
+        # The mouse callback runs synchronously right after the filter: keep one stamp.
+        self._pointer_ch.stamps.clear()
+        try:
+            stamp = Stamp(
+                self._to_ns(data.time),
+                0,
+                bool(data.flags & (LLMHF_INJECTED | LLMHF_LOWER_IL_INJECTED)),
+                win_pointer_device(data.dwExtraInfo),
+            )
+            self._pointer_ch.stamps.append(stamp)
+        except BaseException as exc:
+            self._fail(exc)
+        return True  # never suppress
+
+    def win_key_filter(self, msg: int, data: Any) -> bool:
+        """pynput ``win32_event_filter`` for the keyboard hook (KBDLLHOOKSTRUCT)."""
+        try:
+            vk = int(data.vkCode)
+            raw = (0x10000 | int(data.scanCode)) if vk == VK_PACKET else vk
+            self._key_ch.stamps.append(Stamp(
+                self._to_ns(data.time),
+                raw,
+                bool(data.flags & (LLKHF_INJECTED | LLKHF_LOWER_IL_INJECTED)),
+                DEV_KEYBOARD,
+            ))
+        except BaseException as exc:
+            self._fail(exc)
+        return True
+
+    def _mac_stamp(self, event: Any, *, key: bool) -> Stamp:
+        q, f = self._quartz_module(), self._mac
+        field = q.CGEventGetIntegerValueField
+        injected = field(event, f.source_pid) != 0 or field(event, f.source_state) != f.hid_state
+        if key:
+            return Stamp(self._to_ns(q.CGEventGetTimestamp(event)),
+                         int(field(event, f.keycode)), injected, DEV_KEYBOARD)
+        subtype = field(event, f.subtype)
+        device = DEV_PEN if subtype in (f.tablet_point, f.tablet_proximity) else DEV_POINTER
+        return Stamp(self._to_ns(q.CGEventGetTimestamp(event)), 0, injected, device)
+
+    def mac_mouse_intercept(self, event_type: int, event: Any) -> Any:
+        """pynput ``darwin_intercept`` for the mouse tap: completes the parked events."""
+        try:
+            pending = self._pointer_ch.pending
+            if pending:
+                stamp = self._mac_stamp(event, key=False)
+                for kind, x, y, code, flags in pending:
+                    self._finish_pointer(kind, x, y, code, flags, stamp)
+                pending.clear()
+        except BaseException as exc:
+            self._pointer_ch.pending.clear()
+            self._fail(exc)
+        return event  # unchanged, always
+
+    def mac_key_intercept(self, event_type: int, event: Any) -> Any:
+        """pynput ``darwin_intercept`` for the keyboard tap."""
+        try:
+            pending = self._key_ch.pending
+            if pending:
+                stamp = self._mac_stamp(event, key=True)
+                for kind, _x, _y, cls, _flags in pending:
+                    self._finish_key(kind, cls, stamp)
+                pending.clear()
+        except BaseException as exc:
+            self._key_ch.pending.clear()
+            self._fail(exc)
+        return event
+
+    def _x_stamp(self, event: Any, key: bool) -> Stamp:
+        injected = bool(getattr(event, "send_event", False))
+        return Stamp(self._to_ns(event.time), int(event.detail) if key else 0, injected,
+                     DEV_KEYBOARD if key else DEV_POINTER)
+
+    def _quartz_module(self) -> Any:
+        if self._quartz is None:
+            import Quartz  # pyobjc, a pynput dependency on macOS
+
+            self._quartz = Quartz
+            self._mac = MacFields.from_quartz(Quartz)
+        return self._quartz
+
+    # ------------------------------------------------------------------ draining
+    def _fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+
+    def collect(self) -> np.ndarray:
+        """Take the events buffered so far as one array (what the drain thread delivers)."""
+        with self._lock:
+            rows, self._buf = self._buf, []
+        return np.array(rows, dtype=EVENT_DTYPE)
+
+    def _flush(self) -> int:
+        batch = self.collect()
+        if not len(batch) or self._sink is None:
+            return 0
+        try:
+            self._sink(batch)
+        except BaseException as exc:
+            self._fail(exc)
+        return len(batch)
+
+    def _drain_loop(self) -> None:
+        while not self._stopping.wait(self.drain_interval_s):
+            self._flush()
+            if self.error is None and any(not lst.is_alive() for lst in self._listeners):
+                self._fail(CaptureError("a pynput listener stopped unexpectedly",
+                                        "run `activesec doctor`"))
+
+
+def _xorg_stamping(base: type, channel: _Channel,
+                   stamp: Callable[[Any, bool], Stamp]) -> type:
+    """A subclass of pynput's xorg listener that queues the X event's stamp before pynput
+    dispatches it (X server time in ms, the hardware keycode for pairing)."""
+    if not hasattr(base, "_handle_message"):  # pragma: no cover - not the xorg backend
+        return base
+    is_keyboard = "keyboard" in base.__module__
+
+    def _handle_message(self: Any, display: Any, event: Any, injected: bool) -> None:
+        channel.stamps.clear()  # dispatch is synchronous: only this event's stamp matters
+        # A failure here must not stop pynput's dispatch: callbacks fall back to callback time.
+        with contextlib.suppress(Exception):
+            channel.stamps.append(stamp(event, is_keyboard))
+        base._handle_message(self, display, event, injected)
+
+    return type(f"Stamping{base.__name__}", (base,), {"_handle_message": _handle_message})
+
+
+def _unblock_xorg(listener: Any) -> None:
+    """pynput's xorg listener disables its RECORD context on the blocked connection without
+    flushing, so ``stop`` waits for the next input event; sending the disable on its other
+    connection ends the recording at once (best effort: pynput internals)."""
+    display, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)
+    if display is None or context is None:
+        return
+    with contextlib.suppress(Exception):
+        display.record_disable_context(context)
+        display.flush()
+
+
+def _screen_size(platform: str, quartz: Any) -> tuple[int, int] | None:
+    """Primary screen size in pixels, or None when it cannot be read."""
+    try:
+        if platform == "win32":
+            user32 = ctypes.windll.user32  # type: ignore[attr-defined]
+            return int(user32.GetSystemMetrics(0)), int(user32.GetSystemMetrics(1))
+        if platform == "darwin":
+            if quartz is None:
+                import Quartz
+
+                quartz = Quartz
+            main = quartz.CGMainDisplayID()
+            return int(quartz.CGDisplayPixelsWide(main)), int(quartz.CGDisplayPixelsHigh(main))
+        from Xlib import display as xdisplay
+
+        d = xdisplay.Display()
+        try:
+            s = d.screen()
+            return int(s.width_in_pixels), int(s.height_in_pixels)
+        finally:
+            d.close()
+    except Exception:
+        return None
+

@@ -1,0 +1,107 @@
+"""Turning an OS event's own stamps into ActiveSec's: clock anchoring and key-stroke pairing.
+
+Shared by the pynput and evdev backends (pure logic, no OS calls, unit-tested directly).
+
+* :class:`TickClock` maps a platform event clock (Windows hook ``time`` in ms with 32-bit
+  wraparound, the X server time, macOS mach ticks) onto the process' monotonic nanoseconds.
+  Intervals come from the event clock (the moment the OS saw the input), not from when Python
+  got the callback; only the offset between the two clocks is estimated, as the smallest
+  observed delivery delay.
+* :class:`StrokePairer` gives a press and its release the same *stroke id* from the raw,
+  layout-independent key code (a shifted key reports different characters on press and
+  release), so nothing downstream needs the key's identity.
+"""
+
+from __future__ import annotations
+
+__all__ = ["StrokePairer", "TickClock"]
+
+
+class TickClock:
+    """Convert raw event ticks to monotonic ns on the caller's clock.
+
+    ``unit_ns`` is the length of one tick in ns (1e6 for millisecond clocks, numer/denom of
+    ``mach_timebase_info`` on macOS); ``wrap_bits`` the counter width when it wraps (32 for
+    ``GetTickCount``/X server time: every 49.7 days), ``None`` for 64-bit counters.
+
+    The offset between the two clocks is the minimum of ``now - event`` seen so far, i.e. the
+    fastest delivery; it is re-anchored when an event arrives more than ``resync_ns`` later
+    than the anchor predicts (clock drift, suspend/resume or a counter reset), so an event
+    time is never far from when it was received.
+    """
+
+    def __init__(
+        self, unit_ns: float, wrap_bits: int | None = None, resync_ns: int = 1_000_000_000
+    ) -> None:
+        if unit_ns <= 0:
+            raise ValueError("unit_ns must be positive")
+        self.unit_ns = unit_ns
+        self.resync_ns = resync_ns
+        self._modulus = (1 << wrap_bits) if wrap_bits else 0
+        self._last_raw: int | None = None
+        self._unwrapped = 0
+        self._offset: int | None = None
+
+    def unwrap(self, raw: int) -> int:
+        """Raw counter value -> a non-wrapping tick count (small reorderings are allowed)."""
+        if not self._modulus:
+            return raw
+        raw %= self._modulus
+        if self._last_raw is None:
+            self._unwrapped = raw
+        else:
+            delta = (raw - self._last_raw) % self._modulus
+            if delta >= self._modulus // 2:  # slightly older event than the last one
+                delta -= self._modulus
+            self._unwrapped += delta
+        self._last_raw = raw
+        return self._unwrapped
+
+    def to_ns(self, raw: int, now_ns: int) -> int:
+        """Event time on the monotonic clock for a raw stamp received at ``now_ns``."""
+        ev_ns = int(self.unwrap(raw) * self.unit_ns)
+        candidate = now_ns - ev_ns
+        if (
+            self._offset is None
+            or candidate < self._offset
+            or candidate - self._offset > self.resync_ns
+        ):
+            self._offset = candidate
+        return ev_ns + self._offset
+
+
+class StrokePairer:
+    """Stroke ids from raw key codes.
+
+    ``press(raw, cls)`` returns a new id, or ``None`` for an auto-repeat (the key is already
+    down: one physical stroke is one press). ``release(raw)`` returns ``(id, cls)`` of the
+    press, or ``None`` when the press was never seen (pressed before capture started): such a
+    release has no timing. The class is fixed at the press, so ``!`` released after Shift
+    stays punctuation instead of becoming the digit ``1``. Raw codes live only in this
+    in-memory map and leave it at release.
+    """
+
+    def __init__(self, max_down: int = 64) -> None:
+        self._down: dict[int, tuple[int, int]] = {}
+        self._next = 1
+        self._max_down = max_down
+
+    def press(self, raw: int, cls: int = 0) -> int | None:
+        if raw in self._down:
+            return None
+        if len(self._down) >= self._max_down:  # releases were lost (focus grab): start over
+            self._down.clear()
+        sid = self._next
+        self._next = self._next + 1 if self._next < 0x7FFFFFFF else 1
+        self._down[raw] = (sid, cls)
+        return sid
+
+    def release(self, raw: int) -> tuple[int, int] | None:
+        return self._down.pop(raw, None)
+
+    def reset(self) -> None:
+        self._down.clear()
+
+    @property
+    def held(self) -> int:
+        return len(self._down)
