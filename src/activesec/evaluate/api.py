@@ -1,0 +1,116 @@
+"""Entry points the CLI calls: evaluate one detector, or every detector, on a dataset.
+
+    from activesec.evaluate.api import Options, evaluate, evaluate_all
+    res = evaluate("balabit", path, detector=None, options=Options(jobs=2))
+    print(json.dumps(res.to_json()))
+
+A dataset is prepared once (loading, segmentation, features — the expensive part) and then run
+with each requested detector, so ``--detector all`` does not re-read the data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from activesec.core.errors import DataError
+from activesec.evaluate.engine import DetectorSpec, run_users
+from activesec.evaluate.parallel import backend
+from activesec.evaluate.protocols import aalto, balabit, cmu, freihaut, layout, store
+from activesec.evaluate.protocols._common import Options, Prepared
+from activesec.evaluate.result import EvalResult, build_result, results_json
+
+__all__ = ["DATASETS", "Options", "evaluate", "evaluate_all", "prepare", "results_json",
+           "run_prepared"]
+
+DATASETS: dict[str, Callable[[Path, Options], Prepared]] = {
+    "balabit": balabit.prepare,
+    "aalto": aalto.prepare,
+    "freihaut": freihaut.prepare,
+    "cmu": cmu.prepare,
+    "mouse-csv": layout.prepare_mouse,
+    "keys-csv": layout.prepare_keys,
+    "store": store.prepare,
+}
+
+
+def prepare(dataset: str, data: str | Path, options: Options | None = None) -> Prepared:
+    """Load and featurise ``data`` under ``dataset``'s protocol (DataError on a wrong layout)."""
+    opts = options or Options()
+    if dataset not in DATASETS:
+        raise DataError(f"unknown dataset {dataset!r}", f"use one of {', '.join(DATASETS)}")
+    path = Path(data).expanduser()
+    if not path.exists():
+        raise DataError(f"{path} does not exist", "pass the dataset's path with --data")
+    with backend(opts.backend, opts.jobs):
+        return DATASETS[dataset](path, opts)
+
+
+ONE_CLASS_FALLBACK = "scaled_manhattan"  # default where a protocol has no background
+
+
+def _needs_background(name: str) -> bool:
+    from activesec.detectors import create
+
+    return bool(getattr(create(name), "needs_background", False))
+
+
+def _choose(prep: Prepared, detector: str | None) -> str:
+    """The detector to run: the modality's default unless named; population detectors only
+    where the protocol defines a background."""
+    from activesec.detectors import default_for
+
+    name = detector or str(default_for(prep.modality))
+    if not prep.use_background and _needs_background(name):
+        if detector is None:
+            return ONE_CLASS_FALLBACK
+        raise DataError(
+            f"{name} contrasts the owner with other people, but the {prep.dataset} protocol "
+            "has no background population",
+            "choose a one-class detector (e.g. scaled_manhattan)",
+        )
+    return name
+
+
+def run_prepared(prep: Prepared, detector: str | None, options: Options | None = None
+                 ) -> EvalResult:
+    """Run one detector (``None`` = the modality's default) over prepared tasks."""
+    opts = options or Options()
+    name = _choose(prep, detector)
+    spec = DetectorSpec(name=name, params=dict(opts.params), fusion=opts.fusion)
+    t0 = time.perf_counter()
+    with backend(opts.backend, opts.jobs):
+        users = run_users(prep.tasks, spec, prep.amounts, jobs=opts.jobs,
+                          progress=opts.progress)
+    run_s = time.perf_counter() - t0
+    res = build_result(
+        dataset=prep.dataset, protocol=prep.protocol, detector=name, modality=prep.modality,
+        users=users, skipped=prep.skipped, runtime_s=prep.prepare_s + run_s,
+        curve_name=prep.curve_name, day_bins=prep.day_bins,
+        params={**prep.params, "detector_params": dict(opts.params), "jobs": opts.jobs,
+                "backend": opts.backend, "seed": opts.seed,
+                "prepare_s": round(prep.prepare_s, 3), "detector_s": round(run_s, 3)},
+    )
+    res.feature_distributions = prep.feature_distributions
+    return res
+
+
+def evaluate(dataset: str, data: str | Path, *, detector: str | None = None,
+             options: Options | None = None) -> EvalResult:
+    """Evaluate one detector (``None`` = the project's default for the dataset's modality)."""
+    opts = options or Options()
+    return run_prepared(prepare(dataset, data, opts), detector, opts)
+
+
+def evaluate_all(dataset: str, data: str | Path, *, detectors: Sequence[str] | None = None,
+                 options: Options | None = None) -> list[EvalResult]:
+    """Evaluate several detectors (``None`` = every registered one) on one preparation."""
+    from activesec.detectors import names
+
+    opts = options or Options()
+    prep = prepare(dataset, data, opts)
+    todo = list(detectors or names())
+    if not prep.use_background:  # population detectors do not apply to this protocol
+        todo = [d for d in todo if not _needs_background(d)]
+    return [run_prepared(prep, d, opts) for d in todo]

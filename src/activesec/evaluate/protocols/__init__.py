@@ -1,0 +1,1 @@
+"""Dataset protocols: each reduces a dataset to per-user tasks (see :mod:`..engine`)."""
