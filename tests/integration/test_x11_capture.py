@@ -1,0 +1,308 @@
+"""The X11 backend against a real X server (Xvfb) fed by real XTEST input.
+
+What is injected must arrive: counts, coordinates, buttons, wheel steps, key classes with
+press/release pairing, the injected flag and the source device, and server-time intervals
+matching the injected sleeps. Nothing that names a key may reach the events.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from tests.helpers.xserver import xdisplay  # noqa: F401  (fixture)
+
+from activesec.capture.x11 import X11Backend
+from activesec.core.errors import CaptureError
+from activesec.core.events import DeviceType, Flag, Kind
+from activesec.core.keys import KeyClass
+
+pytestmark = pytest.mark.x11
+
+MS = 1_000_000
+
+
+@contextmanager
+def capturing(display: str, **kw: float) -> Iterator[list[np.ndarray]]:
+    """Run the backend around the block; the list receives every batch (stop flushes)."""
+    got: list[np.ndarray] = []
+    backend = X11Backend(display, **kw)
+    backend.start(got.append)
+    try:
+        yield got
+    finally:
+        backend.stop()
+    assert backend.error is None, backend.error
+
+
+def events_of(batches: list[np.ndarray]) -> np.ndarray:
+    assert batches, "no batch was delivered"
+    return np.concatenate(batches)
+
+
+def injector(display: str):  # type: ignore[no-untyped-def]
+    from tests.helpers.xinject import XInjector
+
+    return XInjector(display)
+
+
+def kinds(ev: np.ndarray, *k: Kind) -> np.ndarray:
+    return ev[np.isin(ev["kind"], [int(x) for x in k])]
+
+
+# -- no display ---------------------------------------------------------------------------
+
+
+def test_probe_without_display_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    p = X11Backend.probe()
+    assert not p.available
+    assert "DISPLAY" in p.reason and "evdev" in p.hint
+
+
+def test_start_without_display_raises_capture_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(CaptureError) as err:
+        X11Backend().start(lambda batch: None)
+    assert "\n" not in str(err.value)
+
+
+def test_unreachable_display_is_a_clear_probe_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    p = X11Backend.probe(":4999")
+    assert not p.available and "cannot connect" in p.reason
+
+
+def test_wayland_session_points_to_evdev(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    p = X11Backend.probe()
+    assert not p.available and "Wayland" in p.reason and "evdev" in p.hint
+
+
+def test_module_imports_without_python_xlib() -> None:
+    code = (
+        "import sys; sys.modules['Xlib'] = None\n"
+        "from activesec.capture.x11 import X11Backend\n"
+        "p = X11Backend.probe(':0'); print(p.available, p.reason)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False python-xlib is not installed"
+
+
+# -- real X server --------------------------------------------------------------------------
+
+
+def test_probe_and_info_on_a_real_server(xdisplay: str) -> None:  # noqa: F811
+    assert X11Backend.probe().available
+    info = X11Backend(xdisplay).info()
+    assert info.name == "x11" and info.screen == (1280, 1024)
+    by_name = {d.name: d for d in info.devices}
+    assert by_name["Virtual core XTEST pointer"].type == DeviceType.VIRTUAL
+    assert by_name["Xvfb mouse"].type == DeviceType.MOUSE
+    assert "Virtual core pointer" not in by_name  # masters never are an event's source
+
+
+def test_pointer_path_arrives_with_positions_device_and_server_intervals(
+    xdisplay: str,  # noqa: F811
+) -> None:
+    n, dt = 300, 0.004
+    points = [(50 + i * 3, 100 + (i * 7) % 500) for i in range(n)]
+    with injector(xdisplay) as inj, capturing(xdisplay) as got:
+        before = time.monotonic_ns()
+        inj.path(points, dt)
+        after = time.monotonic_ns()
+    moves = kinds(events_of(got), Kind.MOVE)
+    assert 0.95 * n <= len(moves) <= n  # the server may merge a rare queued motion
+    xy = list(zip(moves["x"].tolist(), moves["y"].tolist(), strict=True))
+    it = iter(points)
+    assert all(p in it for p in xy), "positions must be injected ones, in order"
+    xtest = {d.name: d.index for d in X11Backend(xdisplay).info().devices}
+    assert set(moves["device"].tolist()) == {xtest["Virtual core XTEST pointer"]}
+    assert np.all(moves["flags"] & Flag.INJECTED)
+    # Server time, anchored to the monotonic clock: inside the injection window, and paced.
+    assert before - 2 * MS <= moves["t_ns"][0] and moves["t_ns"][-1] <= after + 2 * MS
+    steps = np.diff(moves["t_ns"]) / MS
+    assert abs(np.median(steps) - dt * 1000) <= 1.0
+    assert np.all(np.diff(moves["t_ns"]) >= 0)
+
+
+def test_clicks_drags_and_holds(xdisplay: str) -> None:  # noqa: F811
+    with injector(xdisplay) as inj, capturing(xdisplay) as got:
+        inj.move(200, 300)
+        inj.click(1, hold_s=0.08)
+        inj.click(3, hold_s=0.15)
+        inj.drag(1, [(400, 400), (420, 410), (440, 420), (460, 430)], dt=0.02)
+    ev = events_of(got)
+    buttons = kinds(ev, Kind.BUTTON_DOWN, Kind.BUTTON_UP)
+    assert buttons["kind"].tolist() == [Kind.BUTTON_DOWN, Kind.BUTTON_UP] * 3
+    assert buttons["code"].tolist() == [1, 1, 3, 3, 1, 1]
+    assert buttons[["x", "y"]].tolist() == [(200, 300)] * 4 + [(400, 400), (460, 430)]
+    holds = (buttons["t_ns"][1::2] - buttons["t_ns"][0::2]) / MS
+    for hold, want in zip(holds, (80, 150), strict=False):
+        assert want - 2 <= hold <= want + 40
+    down, up = np.flatnonzero(np.isin(ev["kind"], [Kind.BUTTON_DOWN, Kind.BUTTON_UP]))[4:6]
+    dragged = ev[down + 1:up]  # in server order, between the press and the release
+    assert np.all(dragged["kind"] == Kind.MOVE)
+    assert dragged[["x", "y"]].tolist() == [(420, 410), (440, 420), (460, 430)]
+    assert np.all(ev["flags"] & Flag.INJECTED)
+
+
+def test_wheel_steps_are_scroll_events_never_clicks(xdisplay: str) -> None:  # noqa: F811
+    with injector(xdisplay) as inj, capturing(xdisplay) as got:
+        inj.move(640, 512)
+        inj.scroll(dy=3)
+        inj.scroll(dy=-2)
+        inj.scroll(dx=1)
+        inj.scroll(dx=-1)
+    ev = events_of(got)
+    assert len(kinds(ev, Kind.BUTTON_DOWN, Kind.BUTTON_UP)) == 0
+    scroll = kinds(ev, Kind.SCROLL)
+    assert scroll["code"].tolist() == [1, 1, 1, -1, -1, 1, -1]
+    horizontal = (scroll["flags"] & Flag.HSCROLL) > 0
+    assert horizontal.tolist() == [False] * 5 + [True] * 2
+    assert set(scroll[["x", "y"]].tolist()) == {(640, 512)}
+
+
+def _expected_classes(text: str) -> list[int]:
+    """Key-down classes XTest typing produces: Shift before capitals and shifted symbols."""
+    out = []
+    for c in text:
+        if c.isupper() or c in "!?:\"":
+            out.append(KeyClass.MODIFIER)
+        if c.isalpha():
+            out.append(KeyClass.LETTER)
+        elif c.isdigit():
+            out.append(KeyClass.DIGIT)
+        elif c == " ":
+            out.append(KeyClass.SPACE)
+        else:
+            out.append(KeyClass.PUNCTUATION)
+    return [int(k) for k in out]
+
+
+def _strokes_paired(keys: np.ndarray) -> dict[int, tuple[int, int, int]]:
+    """stroke id -> (class, down t_ns, up t_ns); asserts one down and one up per stroke."""
+    out: dict[int, tuple[int, int, int]] = {}
+    for sid in np.unique(keys["x"]):
+        s = keys[keys["x"] == sid]
+        assert s["kind"].tolist() == [Kind.KEY_DOWN, Kind.KEY_UP], f"stroke {sid}"
+        assert s["code"][0] == s["code"][1]
+        out[int(sid)] = (int(s["code"][0]), int(s["t_ns"][0]), int(s["t_ns"][1]))
+    return out
+
+
+def test_typed_text_arrives_as_classes_with_paired_strokes(xdisplay: str) -> None:  # noqa: F811
+    text = "Hello World, 42 is it?"
+    with injector(xdisplay) as inj, capturing(xdisplay) as got:
+        inj.type_text(text, hold_s=0.04, gap_s=0.03)
+    keys = kinds(events_of(got), Kind.KEY_DOWN, Kind.KEY_UP)
+    downs = keys[keys["kind"] == Kind.KEY_DOWN]
+    assert downs["code"].tolist() == _expected_classes(text)
+    strokes = _strokes_paired(keys)
+    assert len(strokes) == len(downs)
+    dwell = [(up - down) / MS for cls, down, up in strokes.values() if cls != KeyClass.MODIFIER]
+    assert 38 <= float(np.median(dwell)) <= 60
+    assert np.all(keys["y"] == 0)
+    assert np.all(keys["flags"] & Flag.INJECTED)
+
+
+def test_overlapping_keystrokes_pair_by_key(xdisplay: str) -> None:  # noqa: F811
+    with injector(xdisplay) as inj, capturing(xdisplay) as got:
+        inj.key_down("a")
+        time.sleep(0.03)
+        inj.key_down("s")
+        time.sleep(0.03)
+        inj.key_up("a")
+        time.sleep(0.03)
+        inj.key_up("s")
+    keys = kinds(events_of(got), Kind.KEY_DOWN, Kind.KEY_UP)
+    assert keys["kind"].tolist() == [Kind.KEY_DOWN, Kind.KEY_DOWN, Kind.KEY_UP, Kind.KEY_UP]
+    a, s = int(keys["x"][0]), int(keys["x"][1])
+    assert a != s and keys["x"].tolist() == [a, s, a, s]
+    dwell_a = (keys["t_ns"][2] - keys["t_ns"][0]) / MS
+    assert 58 <= dwell_a <= 100
+
+
+def test_held_key_is_one_stroke_despite_server_autorepeat(xdisplay: str) -> None:  # noqa: F811
+    with injector(xdisplay) as inj, capturing(xdisplay) as got:
+        inj.key("x", hold_s=0.9)  # past the X server's 660 ms auto-repeat delay
+    keys = kinds(events_of(got), Kind.KEY_DOWN, Kind.KEY_UP)
+    assert keys["kind"].tolist() == [Kind.KEY_DOWN, Kind.KEY_UP]
+    assert 895 <= (keys["t_ns"][1] - keys["t_ns"][0]) / MS <= 1000
+
+
+def test_no_key_identity_reaches_the_events(xdisplay: str) -> None:  # noqa: F811
+    """Two different texts with the same class structure give identical events but time."""
+    with injector(xdisplay) as inj:
+        runs = []
+        for text in ("abc de", "xyz qw"):
+            with capturing(xdisplay) as got:
+                inj.type_text(text, hold_s=0.02, gap_s=0.02)
+            ev = events_of(got)
+            runs.append(ev[["kind", "flags", "device", "x", "y", "code"]].tolist())
+    assert runs[0] == runs[1]
+    assert len(runs[0]) == 12
+
+
+def test_pointer_warp_without_a_device_is_flagged_injected(xdisplay: str) -> None:  # noqa: F811
+    """`xdotool mousemove` warps the pointer: no input device produced that motion."""
+    with capturing(xdisplay) as got:
+        subprocess.run(["xdotool", "mousemove", "321", "123"], check=True, timeout=30,
+                       env={**os.environ, "DISPLAY": xdisplay})
+    moves = kinds(events_of(got), Kind.MOVE)
+    assert moves[["x", "y"]].tolist()[-1] == (321, 123)
+    assert moves["device"][-1] == 0 and moves["flags"][-1] & Flag.INJECTED
+
+
+def test_a_failing_sink_does_not_end_capture(xdisplay: str) -> None:  # noqa: F811
+    delivered: list[np.ndarray] = []
+
+    def sink(batch: np.ndarray) -> None:
+        if not delivered:
+            delivered.append(batch[:0])
+            raise RuntimeError("disk full")
+        delivered.append(batch)
+
+    backend = X11Backend(xdisplay)
+    backend.start(sink)
+    with injector(xdisplay) as inj:
+        inj.move(10, 10)
+        time.sleep(0.1)  # first batch (fails)
+        inj.path([(20 + i, 20) for i in range(20)], 0.005)
+    backend.stop()
+    assert isinstance(backend.error, RuntimeError) and backend.stats.sink_errors == 1
+    later = np.concatenate(delivered)
+    assert later[["x", "y"]].tolist()[-1] == (39, 20)
+    assert not backend.running
+
+
+def test_start_twice_is_refused_and_stop_is_idempotent(xdisplay: str) -> None:  # noqa: F811
+    backend = X11Backend(xdisplay)
+    backend.start(lambda b: None)
+    try:
+        with pytest.raises(CaptureError):
+            backend.start(lambda b: None)
+    finally:
+        backend.stop()
+    backend.stop()
+    assert not backend.running and backend.error is None
+
+
+def test_capture_survives_restart_on_the_same_server(xdisplay: str) -> None:  # noqa: F811
+    counts = []
+    with injector(xdisplay) as inj:
+        for i in range(2):
+            with capturing(xdisplay) as got:
+                inj.move(100 + i, 100)
+            counts.append(kinds(events_of(got), Kind.MOVE)[["x", "y"]].tolist())
+    assert counts == [[(100, 100)], [(101, 100)]]
