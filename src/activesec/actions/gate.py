@@ -1,0 +1,305 @@
+"""App gating (parental controls): pause or close chosen applications while trust is low.
+
+Rules name an application and what to do with it::
+
+    [{name = "game", match = "supertux2", mode = "suspend"},
+     {name = "browser", match = "firefox", mode = "close", grace_s = 5}]
+
+* ``suspend`` stops every matching process (SIGSTOP; ``NtSuspendProcess`` on Windows, through
+  psutil) and ``revert`` resumes exactly those — never a process it did not stop itself, never
+  one the user had already stopped, never a new process that reused the pid.
+* ``close`` terminates matching processes and kills those still alive after ``grace_s``;
+  closed apps cannot be restored (``revert`` says so).
+
+``match`` is a process name (``psutil.Process.name()``, or the file name of its executable),
+compared case-insensitively and without a trailing ``.exe``. An app that is not running is
+fine — nothing to do, and the result says so. ``fire`` is idempotent: calling it again while
+trust stays low also catches apps started since.
+
+Never touched, whatever the rules say: ActiveSec's own process and its ancestors, pid 0/1,
+kernel threads, the session leader, other users' processes, and system-critical programs
+(:data:`PROTECTED_NAMES`: init, display servers and compositors, session and login managers).
+A rule naming one of those is a :class:`~activesec.core.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psutil
+
+from activesec.actions.base import Action, ActionResult, Decision
+from activesec.core.errors import ConfigError
+
+Mode = Literal["suspend", "close"]
+MODES: tuple[str, ...] = ("suspend", "close")
+
+#: Programs whose suspension would freeze or break the whole session (normalised names).
+PROTECTED_NAMES = frozenset(
+    {
+        # init and system services
+        "systemd", "init", "launchd", "dbus-daemon", "dbus-broker", "polkitd", "sshd",
+        "login", "su", "sudo", "agetty",
+        # display servers and compositors
+        "xorg", "x", "xvfb", "xwayland", "xquartz", "gnome-shell", "mutter", "kwin_x11",
+        "kwin_wayland", "plasmashell", "sway", "weston", "hyprland", "wayfire", "labwc",
+        "river", "xfwm4", "openbox", "i3", "windowserver", "dwm", "csrss", "winlogon",
+        # session and login managers, screen lockers
+        "gdm", "gdm-session-worker", "gdm-x-session", "gdm-wayland-session", "sddm",
+        "lightdm", "xdm", "gnome-session-binary", "gnome-session", "ksmserver",
+        "xfce4-session", "lxsession", "loginwindow", "explorer", "lsass", "services",
+        "smss", "wininit", "svchost", "logonui", "xscreensaver", "gnome-screensaver",
+        "kscreenlocker_greet", "light-locker", "i3lock", "swaylock",
+    }
+)  # fmt: skip
+
+
+def normalise(name: str) -> str:
+    n = name.strip().casefold()
+    return n[:-4] if n.endswith(".exe") else n
+
+
+@dataclass(frozen=True)
+class GateRule:
+    """One gated application: ``name`` labels it in messages, ``match`` finds its processes."""
+
+    name: str
+    match: str
+    mode: Mode = "suspend"
+    grace_s: float = 3.0
+
+
+def parse_rules(rules: Iterable[Mapping[str, Any] | GateRule]) -> tuple[GateRule, ...]:
+    """Validate rules from the configuration; every problem is a one-line ConfigError."""
+    out: list[GateRule] = []
+    for i, raw in enumerate(rules):
+        where = f"gate.rules[{i}]"
+        if isinstance(raw, GateRule):
+            raw = {"name": raw.name, "match": raw.match, "mode": raw.mode, "grace_s": raw.grace_s}
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{where} must be a table like {{name, match, mode}}, got {raw!r}")
+        unknown = set(raw) - {"name", "match", "mode", "grace_s"}
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key(s) {', '.join(sorted(unknown))}",
+                "valid keys: name, match, mode, grace_s",
+            )
+        match = raw.get("match", raw.get("name"))
+        if not isinstance(match, str) or not match.strip() or "/" in match or "\\" in match:
+            raise ConfigError(
+                f"{where}: 'match' must be a process name such as 'firefox', got {match!r}",
+                "use the name shown by `ps -e` or Task Manager, without a path",
+            )
+        name = raw.get("name", match)
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{where}: 'name' must be a non-empty string, got {name!r}")
+        mode = raw.get("mode", "suspend")
+        if mode not in MODES:
+            raise ConfigError(f"{where}: 'mode' must be 'suspend' or 'close', got {mode!r}")
+        grace = raw.get("grace_s", 3.0)
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 <= grace <= 60:
+            raise ConfigError(f"{where}: 'grace_s' must be seconds in [0, 60], got {grace!r}")
+        if normalise(match) in PROTECTED_NAMES:
+            raise ConfigError(
+                f"{where}: refusing to gate {match!r}, a system-critical process",
+                "gate applications, not the display server, session or system services",
+            )
+        out.append(GateRule(name.strip(), match.strip(), mode, float(grace)))
+    return tuple(out)
+
+
+def _names(p: psutil.Process) -> set[str]:
+    names = {normalise(p.name())}
+    try:
+        exe = p.exe()
+        if exe:
+            names.add(normalise(os.path.basename(exe)))
+    except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        pass
+    return names
+
+
+def protected_pids() -> set[int]:
+    """ActiveSec itself, its ancestors, pid 0/1/2 and the session leader."""
+    me = psutil.Process()
+    pids = {0, 1, 2, me.pid, *(p.pid for p in me.parents())}
+    if hasattr(os, "getsid"):
+        pids.add(os.getsid(0))
+    return pids
+
+
+def _is_foreign(p: psutil.Process) -> bool:
+    """Another user's process or a kernel thread (POSIX): never ours to stop."""
+    if not hasattr(os, "getuid"):
+        return False
+    if p.uids().real != os.getuid():
+        return True
+    return sys.platform.startswith("linux") and p.ppid() == 2
+
+
+class GateAction(Action):
+    """Suspend or close the processes of configured applications; resume what it suspended.
+
+    Parameters: ``rules`` (mappings or :class:`GateRule`), ``process_iter`` (test seam: which
+    processes to consider; default all of them).
+    """
+
+    name = "gate"
+
+    def __init__(
+        self,
+        *,
+        rules: Iterable[Mapping[str, Any] | GateRule] = (),
+        process_iter: Callable[[], Iterable[psutil.Process]] | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        super().__init__(dry_run=dry_run)
+        self.rules = parse_rules(rules)
+        self._process_iter = process_iter or psutil.process_iter
+        #: pid -> (create_time, rule name) for every process this action suspended.
+        self._suspended: dict[int, tuple[float, str]] = {}
+
+    @property
+    def suspended_pids(self) -> list[int]:
+        return sorted(self._suspended)
+
+    # -- finding processes --------------------------------------------------------------------
+    def _matches(self) -> Iterator[tuple[GateRule, psutil.Process | None, str]]:
+        """(rule, process, "") for each match; (rule, None, why) for a rule with none usable."""
+        protected = protected_pids()
+        wanted = {normalise(r.match): r for r in self.rules}
+        found: dict[str, list[psutil.Process]] = {r.name: [] for r in self.rules}
+        skipped: dict[str, int] = {r.name: 0 for r in self.rules}
+        for p in self._process_iter():
+            try:
+                hits = [wanted[n] for n in _names(p) if n in wanted]
+                if not hits:
+                    continue
+                if p.pid in protected or _is_foreign(p):
+                    skipped[hits[0].name] += 1
+                    continue
+                found[hits[0].name].append(p)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        for rule in self.rules:
+            for p in found[rule.name]:
+                yield rule, p, ""
+            if not found[rule.name]:
+                why = "not running"
+                if skipped[rule.name]:
+                    why = f"only protected processes match ({skipped[rule.name]} left alone)"
+                yield rule, None, why
+
+    # -- dry run ------------------------------------------------------------------------------
+    def plan(self, op: Literal["fire", "revert"], decision: Decision) -> str:
+        if op == "revert":
+            pids = ", ".join(map(str, self.suspended_pids)) or "none"
+            return f"would resume the processes it suspended (pids {pids})"
+        if not self.rules:
+            return "no gate rules configured: nothing to do"
+        parts = []
+        for rule, p, why in self._matches():
+            parts.append(f"{rule.mode} {rule.name}: " + (f"pid {p.pid}" if p else why))
+        return "would " + "; ".join(parts)
+
+    # -- ban / unban -------------------------------------------------------------------------
+    def _fire(self, decision: Decision) -> ActionResult:
+        if not self.rules:
+            return ActionResult(True, "no gate rules configured: nothing to do")
+        done: dict[str, list[int]] = {}
+        notes: list[str] = []
+        errors: list[str] = []
+        to_close: dict[str, list[psutil.Process]] = {}
+        for rule, p, why in self._matches():
+            if p is None:
+                notes.append(f"{rule.name}: {why}")
+                continue
+            try:
+                if rule.mode == "close":
+                    to_close.setdefault(rule.name, []).append(p)
+                    continue
+                if p.pid in self._suspended:
+                    done.setdefault(f"{rule.name} (already suspended)", []).append(p.pid)
+                    continue
+                if p.status() == psutil.STATUS_STOPPED:
+                    notes.append(f"{rule.name}: pid {p.pid} was already stopped, left as is")
+                    continue
+                p.suspend()
+                self._suspended[p.pid] = (p.create_time(), rule.name)
+                done.setdefault(f"suspended {rule.name}", []).append(p.pid)
+            except psutil.NoSuchProcess:
+                continue
+            except psutil.AccessDenied:
+                errors.append(f"{rule.name}: no permission to {rule.mode} pid {p.pid}")
+        closed: dict[int, str] = {}
+        for rule in self.rules:
+            procs = to_close.get(rule.name)
+            if procs:
+                how, error = self._close(procs, rule.grace_s)
+                done[f"closed {rule.name}"] = sorted(how)
+                closed.update(how)
+                if error:
+                    errors.append(f"{rule.name}: {error}")
+        parts = [f"{what} (pids {', '.join(map(str, pids))})" for what, pids in done.items()]
+        detail = "; ".join(parts + notes + errors) or "nothing to do"
+        info = {"acted": dict(done), "closed": closed, "notes": notes, "errors": errors}
+        return ActionResult(not errors, detail, info)
+
+    @staticmethod
+    def _close(procs: list[psutil.Process], grace_s: float) -> tuple[dict[int, str], str]:
+        """Terminate, wait ``grace_s``, kill the rest: {pid: 'terminated' | 'killed'}."""
+        how: dict[int, str] = {}
+        denied: list[int] = []
+        for p in procs:
+            try:
+                p.terminate()
+            except psutil.NoSuchProcess:
+                pass
+            except psutil.AccessDenied:
+                denied.append(p.pid)
+        _, alive = psutil.wait_procs([p for p in procs if p.pid not in denied], timeout=grace_s)
+        for p in procs:
+            if p.pid not in denied:
+                how[p.pid] = "terminated"
+        for p in alive:  # ignored the polite request: kill
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+            how[p.pid] = "killed"
+        psutil.wait_procs(alive, timeout=grace_s)
+        error = f"no permission to close pids {denied}" if denied else ""
+        return how, error
+
+    def _revert(self, decision: Decision) -> ActionResult:
+        resumed: list[int] = []
+        gone: list[int] = []
+        errors: list[str] = []
+        for pid, (created, rule) in sorted(self._suspended.items()):
+            try:
+                p = psutil.Process(pid)
+                if p.create_time() != created:  # pid reused by another process: not ours
+                    gone.append(pid)
+                    continue
+                p.resume()
+                resumed.append(pid)
+            except psutil.NoSuchProcess:
+                gone.append(pid)
+            except psutil.AccessDenied:
+                errors.append(f"{rule}: no permission to resume pid {pid}")
+                continue
+        self._suspended = {
+            pid: v for pid, v in self._suspended.items() if pid not in resumed and pid not in gone
+        }
+        closing = [r.name for r in self.rules if r.mode == "close"]
+        parts = [f"resumed pids {', '.join(map(str, resumed))}" if resumed else "nothing to resume"]
+        if gone:
+            parts.append(f"pids {', '.join(map(str, gone))} exited meanwhile")
+        if closing:
+            parts.append(f"closed apps are not restarted ({', '.join(closing)})")
+        return ActionResult(
+            not errors, "; ".join(parts + errors), {"resumed": resumed, "gone": gone}
+        )
