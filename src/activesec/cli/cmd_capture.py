@@ -1,0 +1,349 @@
+"""Commands around capture: init, capture, label, status, pause, resume, wipe, doctor."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Any
+
+import typer
+
+from activesec.cli._common import (
+    err,
+    human_bytes,
+    interactive,
+    out,
+    print_json,
+    settings,
+    state_paths,
+)
+from activesec.core import config, profile
+from activesec.core.errors import ActiveSecError
+from activesec.core.paths import Paths
+
+
+def _open_store(p: Paths, create: bool = False) -> Any:
+    from activesec.store.db import Store
+
+    if not create and not p.database.exists():
+        raise ActiveSecError(f"no event store at {p.database}", "run `activesec init` first")
+    return Store.open(p.database, create=create)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(capture)
+    app.command()(label)
+    app.command()(status)
+    app.command()(pause)
+    app.command()(resume)
+    app.command()(wipe)
+    app.command()(doctor)
+
+
+def init(
+    user: str = typer.Option(
+        "", "--user", "-u", help="The owner's label (default: your login name)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Recreate the profile and config file (recorded events are kept)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Create the owner profile, config file, data directory and event store.
+
+    Idempotent: running it again changes nothing unless --force is given.
+    """
+    p = state_paths().ensure()
+    existing = profile.load(p) if p.profile_file.exists() and not force else None
+    if existing is not None:
+        if user and user != existing.user:
+            raise ActiveSecError(
+                f"a profile for '{existing.user}' already exists in {p.data_dir}",
+                "use --force to replace it (events are kept)",
+            )
+        created = False
+        prof = existing
+    else:
+        prof = profile.create(p, user or profile.default_user())
+        created = True
+    if created or not p.config_file.exists():
+        config.write_default(p, prof.user)
+    config.load(p)  # validate what is there now
+    store = _open_store(p, create=True)
+    store.close()
+    if json_out:
+        print_json(
+            {
+                "user": prof.user,
+                "created": created,
+                "config": str(p.config_file),
+                "database": str(p.database),
+                "data_dir": str(p.data_dir),
+            }
+        )
+        return
+    verb = "Created" if created else "Already set up:"
+    out.print(f"{verb} profile for [bold]{prof.user}[/bold]")
+    out.print(f"  config   {p.config_file}")
+    out.print(f"  database {p.database}")
+    out.print("Next: `activesec capture` (or `activesec doctor` to check this machine).")
+
+
+def capture(
+    duration: float | None = typer.Option(
+        None,
+        "--duration",
+        "-d",
+        min=0.0,
+        help="Stop after S seconds (default: until Ctrl-C or SIGTERM).",
+    ),
+    backend: str | None = typer.Option(
+        None, "--backend", "-b", help="auto | x11 | pynput | evdev (default from config)."
+    ),
+    label_: str | None = typer.Option(
+        None, "--label", help="Label for this session (default: the current label, see `label`)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live status line."),
+) -> None:
+    """Capture pointer and keystroke timing into the private store, in the foreground.
+
+    Exits 0 after --duration, on Ctrl-C and on SIGTERM, always flushing to disk first.
+    """
+    from activesec.capture.apps import foreground_app
+    from activesec.capture.runner import CaptureRunner
+    from activesec.capture.select import choose_backend, create_backend
+    from activesec.core.clock import SystemClock
+    from activesec.core.instance import InstanceLock
+
+    p = state_paths()
+    prof = profile.require(p)
+    overrides: dict[str, Any] = {}
+    if backend:
+        overrides["capture"] = {"backend": backend}
+    s = settings(p, overrides)
+    name, reason = choose_backend(s.capture.backend)
+    lock = InstanceLock(p.run_dir / "capture.lock", "capture").acquire()
+    try:
+        be = create_backend(name)
+        runner = CaptureRunner(
+            be,
+            p.database,
+            s,
+            SystemClock(),
+            app_probe=foreground_app,
+            label=label_,
+            owner=prof.user,
+        )
+        stop = threading.Event()
+
+        def _on_signal(signum: int, frame: object) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        if not quiet:
+            err.print(f"capturing with [bold]{name}[/bold] ({reason}); Ctrl-C to stop")
+        live = interactive() and not quiet
+        last = [0.0]
+
+        def _tick(stats: Any) -> None:
+            now = time.monotonic()
+            if not live or now - last[0] < 0.5:
+                return
+            last[0] = now
+            err.print(
+                f"\r{stats.events_per_s:8.0f} ev/s  stored {stats.stored:>10,}  "
+                f"dropped {stats.dropped:>6,}{'  PAUSED' if stats.paused else ''}",
+                end="",
+            )
+
+        stats = runner.run(duration_s=duration, stop_event=stop, on_tick=_tick)
+    finally:
+        lock.release()
+    if live:
+        err.print()
+    if not quiet:
+        err.print(
+            f"stopped: {stats.stored:,} events stored, {stats.dropped:,} dropped"
+            + (f", backend error: {stats.error}" if getattr(stats, "error", None) else "")
+        )
+
+
+def label(
+    name: str = typer.Argument(
+        "", help="Label for the sessions that follow (e.g. another person's name)."
+    ),
+    owner: bool = typer.Option(
+        False, "--owner", help="Go back to labelling sessions as the owner."
+    ),
+) -> None:
+    """Mark the sessions that follow as NAME, e.g. to record another person for evaluation."""
+    p = state_paths()
+    prof = profile.require(p)
+    if not name and not owner:
+        raise ActiveSecError("give a label or --owner", "e.g. `activesec label guest1`")
+    new = prof.user if owner else name.strip()
+    if not new or any(c in new for c in "/\\\0") or new in (".", ".."):
+        raise ActiveSecError(f"invalid label {name!r}", "use letters, digits, '-' or '_'")
+    store = _open_store(p)
+    try:
+        store.set_current_label(new)
+    finally:
+        store.close()
+    out.print(f"sessions from now on are labelled [bold]{new}[/bold]")
+
+
+def _progress(n: int, need: int) -> float:
+    return round(min(1.0, n / need), 4) if need else 1.0
+
+
+def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Profile, sessions, events per kind, enrolment progress, store size, drops."""
+    from activesec.core.instance import is_locked, read_pid
+    from activesec.store.db import KIND_NAMES
+
+    p = state_paths()
+    prof = profile.require(p)
+    s = settings(p)
+    store = _open_store(p)
+    try:
+        c = store.counts()
+        sessions = store.sessions()
+        size = store.size_bytes()
+        paused = store.is_paused()
+        current_label = store.current_label() or prof.user
+    finally:
+        store.close()
+    by_kind = {name: int(c.get(name, 0)) for name in KIND_NAMES.values()}
+    owner_pointer = sum(si.n_pointer for si in sessions if si.label == prof.user)
+    owner_keys = sum(si.n_keys for si in sessions if si.label == prof.user) // 2
+    lock = p.run_dir / "capture.lock"
+    running = is_locked(lock)
+    data = {
+        "user": prof.user,
+        "current_label": current_label,
+        "capturing": running,
+        "capture_pid": read_pid(lock) if running else None,
+        "paused": paused,
+        "sessions": len(sessions),
+        "labels": sorted({si.label for si in sessions}),
+        "events": by_kind,
+        "events_total": int(sum(by_kind.values())),
+        "dropped": int(c.get("drops", 0)),
+        "discarded_while_paused": int(c.get("paused_discarded", 0)),
+        "injected": int(c.get("injected", 0)),
+        "store_bytes": int(size),
+        "database": str(p.database),
+        "enrolment": {
+            "pointer_events": owner_pointer,
+            "pointer_needed": s.enrol.pointer_events,
+            "pointer_progress": _progress(owner_pointer, s.enrol.pointer_events),
+            "keystrokes": owner_keys,
+            "keystrokes_needed": s.enrol.keystrokes,
+            "keys_progress": _progress(owner_keys, s.enrol.keystrokes),
+        },
+    }
+    if json_out:
+        print_json(data)
+        return
+    e = data["enrolment"]
+    state = "capturing" if running else "not capturing"
+    if paused:
+        state += " (paused)"
+    out.print(f"[bold]ActiveSec[/bold] — owner {prof.user}, {state}")
+    out.print(
+        f"  sessions     {len(sessions)} "
+        f"(labels: {', '.join(data['labels']) or '-'}; next: {current_label})"
+    )
+    out.print("  events       " + ", ".join(f"{k} {v:,}" for k, v in by_kind.items()))
+    out.print(f"  dropped      {data['dropped']:,}")
+    out.print(f"  store        {human_bytes(size)} at {p.database}")
+    out.print(
+        f"  enrolment    pointer {e['pointer_events']:,}/{e['pointer_needed']:,} "
+        f"({e['pointer_progress']:.0%}), keys {e['keystrokes']:,}/{e['keystrokes_needed']:,} "
+        f"({e['keys_progress']:.0%})"
+    )
+
+
+def pause() -> None:
+    """Stop recording at once (a running capture discards input until `resume`)."""
+    p = state_paths()
+    profile.require(p)
+    store = _open_store(p)
+    try:
+        store.set_paused(True)
+    finally:
+        store.close()
+    out.print("paused: input is not being recorded")
+
+
+def resume() -> None:
+    """Resume recording after `pause`."""
+    p = state_paths()
+    profile.require(p)
+    store = _open_store(p)
+    try:
+        store.set_paused(False)
+    finally:
+        store.close()
+    out.print("resumed")
+
+
+def wipe(
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete every recorded event, session and model. The profile and config are kept."""
+    import shutil
+
+    p = state_paths()
+    profile.require(p)
+    if not yes:
+        if not interactive():
+            raise ActiveSecError("wipe needs confirmation", "run `activesec wipe --yes`")
+        typer.confirm("Delete all recorded events and models?", abort=True)
+    store = _open_store(p)
+    try:
+        store.wipe()
+    finally:
+        store.close()
+    if p.models_dir.exists():
+        shutil.rmtree(p.models_dir)
+        p.ensure()
+    out.print("wiped: all events, sessions and models deleted")
+
+
+def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Which capture backend will be used and why; display, permission and platform problems."""
+    from activesec.capture.doctor import run_checks
+
+    p = state_paths()
+    try:
+        s = settings(p)
+    except ActiveSecError as exc:
+        s = None
+        cfg_error = str(exc)
+    else:
+        cfg_error = ""
+    checks = run_checks(s) if s is not None else run_checks(None)
+    rows = [
+        {"name": c.name, "status": c.status, "detail": c.detail, "hint": c.hint} for c in checks
+    ]
+    if cfg_error:
+        rows.insert(0, {"name": "config", "status": "fail", "detail": cfg_error, "hint": ""})
+    failed = any(r["status"] == "fail" for r in rows)
+    if json_out:
+        print_json({"ok": not failed, "checks": rows})
+    else:
+        marks = {
+            "ok": "[green]ok  [/green]",
+            "warn": "[yellow]warn[/yellow]",
+            "fail": "[red]FAIL[/red]",
+        }
+        for r in rows:
+            out.print(f"{marks.get(r['status'], r['status'])} {r['name']}: {r['detail']}")
+            if r["hint"] and r["status"] != "ok":
+                out.print(f"       → {r['hint']}")
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,110 @@
+"""Commands that move recordings in and out: export and import."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+
+from activesec.cli._common import out, print_json, state_paths
+from activesec.cli.cmd_capture import _open_store
+from activesec.core import profile
+from activesec.core.errors import ActiveSecError
+
+_REL = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str, now_s: float | None = None) -> int:
+    """``7d``, ``12h``, ``30m`` (relative to now) or an ISO date/time -> wall-clock ns."""
+    now = time.time() if now_s is None else now_s
+    t = text.strip().lower()
+    m = _REL.match(t)
+    if m:
+        return int((now - float(m.group(1)) * _UNIT_S[m.group(2)]) * 1e9)
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ActiveSecError(
+            f"cannot read --since {text!r}", "use e.g. 7d, 12h, 2026-11-01 or 2026-11-01T08:00"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.astimezone()  # local time, as a user means it
+    return int(dt.astimezone(timezone.utc).timestamp() * 1e9)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(export)
+    app.command(name="import")(import_)
+
+
+def export(
+    out_path: str = typer.Option(
+        ..., "--out", "-o", help="Directory or URL (s3://, gs://, … with the fsspec extra)."
+    ),
+    fmt: str = typer.Option("csv", "--format", "-f", help="csv | parquet"),
+    since: str | None = typer.Option(
+        None, "--since", help="Only sessions since: 7d, 12h, or an ISO date."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Write recordings in the generic layouts: OUT/mouse/<label>/<session>.csv and OUT/keys/….
+
+    Keys are written as classes (letter, digit, space, …), never as key identities. This is the
+    only command that writes your data outside ActiveSec's private directory.
+    """
+    from activesec.store.exchange import export as do_export
+
+    if fmt not in ("csv", "parquet"):
+        raise ActiveSecError(
+            f"unknown export format {fmt!r}", "use --format csv or --format parquet"
+        )
+    p = state_paths()
+    profile.require(p)
+    since_ns = parse_since(since) if since else None
+    store = _open_store(p)
+    try:
+        summary = do_export(store, out_path, fmt=fmt, since_wall_ns=since_ns)
+    finally:
+        store.close()
+    if json_out:
+        print_json(summary)
+    else:
+        out.print(
+            f"exported {summary.get('sessions', 0)} sessions, "
+            f"{summary.get('files', 0)} files to {out_path}"
+        )
+
+
+def import_(
+    source: str = typer.Argument(
+        ..., help="Directory or URL holding mouse/ and/or keys/ in the generic layouts."
+    ),
+    label_: str | None = typer.Option(
+        None, "--label", help="Label for all imported sessions (default: the <user> folder)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Add recordings made elsewhere (generic layouts, e.g. an export) as labelled sessions."""
+    from activesec.store.exchange import import_recordings
+
+    p = state_paths()
+    profile.require(p)
+    if "://" not in source and not Path(source).exists():
+        raise ActiveSecError(
+            f"{source} does not exist", "give a directory written by `activesec export`"
+        )
+    store = _open_store(p)
+    try:
+        summary = import_recordings(store, source, label=label_)
+    finally:
+        store.close()
+    if json_out:
+        print_json(summary)
+    else:
+        out.print(
+            f"imported {summary.get('sessions', 0)} sessions ({summary.get('events', 0):,} events)"
+        )

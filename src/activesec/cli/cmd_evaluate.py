@@ -1,0 +1,173 @@
+"""``activesec evaluate``: the evaluation harness on public datasets or the user's own data."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any
+
+import typer
+
+from activesec.cli._common import err, interactive, out, print_json, state_paths
+from activesec.core.errors import ActiveSecError
+
+
+class Dataset(str, Enum):
+    balabit = "balabit"
+    aalto = "aalto"
+    freihaut = "freihaut"
+    cmu = "cmu"
+    mouse_csv = "mouse-csv"
+    keys_csv = "keys-csv"
+    store = "store"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(evaluate)
+
+
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ActiveSecError(
+                f"bad --param {item!r}", "use KEY=VALUE, e.g. --param n_estimators=200"
+            )
+        try:
+            params[key] = json.loads(raw)
+        except ValueError:
+            params[key] = raw
+    return params
+
+
+def evaluate(
+    dataset: Dataset = typer.Argument(..., help="Which protocol to run."),
+    data: str | None = typer.Option(
+        None, "--data", help="Dataset path (not needed for `store`: your own recordings)."
+    ),
+    detector: str | None = typer.Option(
+        None,
+        "--detector",
+        help="Detector name, or `all` (default: the best default for the modality).",
+    ),
+    enrol_sessions: int | None = typer.Option(
+        None,
+        "--enrol-sessions",
+        min=1,
+        help="Sessions per user used to enrol (generic layouts, store).",
+    ),
+    report: str | None = typer.Option(
+        None, "--report", help="Write a self-contained HTML report into DIR."
+    ),
+    json_out: bool = typer.Option(
+        False, "--json", help="Print one JSON object (no progress output)."
+    ),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Parallel workers (over users)."),
+    backend: str = typer.Option(
+        "loky",
+        "--backend",
+        help="joblib backend: loky | threading | dask | ray (cluster via its env).",
+    ),
+    max_users: int | None = typer.Option(
+        None, "--max-users", min=2, help="Evaluate at most N users."
+    ),
+    fusion: str = typer.Option(
+        "mean", "--fusion", help="Session score from action scores: mean | trimmed | median."
+    ),
+    param: list[str] = typer.Option(
+        [], "--param", help="Detector parameter KEY=VALUE (repeatable)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for sampling and detectors."),
+) -> None:
+    """Measure detectors with the literature's protocols: ROC/DET, AUC, EER (pooled and per user).
+
+    Examples: `activesec evaluate balabit --data ~/datasets/balabit`,
+    `activesec evaluate keys-csv --data ./export/keys --enrol-sessions 3 --report out/`.
+    """
+    from activesec.evaluate.api import Options, evaluate_all, results_json
+    from activesec.evaluate.api import evaluate as run_one
+
+    if dataset is Dataset.store:
+        path: str = data or str(state_paths().database)
+    elif data is None:
+        raise ActiveSecError(
+            f"{dataset.value} needs --data PATH", "point it at your copy of the dataset"
+        )
+    else:
+        path = data
+
+    owner = "owner"
+    if dataset is Dataset.store:
+        from activesec.core import profile
+
+        owner = profile.require(state_paths()).user
+
+    progress_bar: Any = None
+    tasks: dict[str, Any] = {}
+
+    def _progress(stage: str, done: int, total: int) -> None:
+        if progress_bar is None:
+            return
+        if stage not in tasks:
+            tasks[stage] = progress_bar.add_task(stage, total=total)
+        progress_bar.update(tasks[stage], completed=done, total=total)
+
+    opts = Options(
+        jobs=jobs,
+        backend=backend,
+        seed=seed,
+        enrol_sessions=enrol_sessions,
+        max_users=max_users,
+        fusion=fusion,
+        params=_parse_params(param),
+        owner=owner,
+        progress=_progress,
+    )
+    if not json_out and interactive():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        progress_bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        progress_bar.start()
+    try:
+        if detector == "all":
+            results = evaluate_all(dataset.value, path, options=opts)
+        else:
+            results = [run_one(dataset.value, path, detector=detector, options=opts)]
+    finally:
+        if progress_bar is not None:
+            progress_bar.stop()
+
+    report_path = None
+    if report:
+        from activesec.evaluate.report import write_report
+
+        report_path = write_report(results if detector == "all" else results[0], report)
+
+    if json_out:
+        payload = (
+            results_json(dataset.value, results) if detector == "all" else results[0].to_json()
+        )
+        if report_path is not None:
+            payload["report"] = str(report_path)
+        print_json(payload)
+        return
+    for r in results:
+        j = r.to_json()
+        out.print(
+            f"[bold]{j['dataset']}[/bold] · {j['detector']} · {j['protocol']}\n"
+            f"  AUC {j['auc']:.3f}   EER {j['eer']:.1%}   mean per-user EER "
+            f"{j['mean_user_eer']:.1%} (SD {j.get('sd_user_eer', 0.0):.1%})   "
+            f"users {j['n_users']}   {j['runtime_s']:.0f} s"
+        )
+        if j.get("skipped"):
+            out.print(f"  skipped: {len(j['skipped'])} (see --json for reasons)")
+    if report_path is not None:
+        out.print(f"report: {report_path}")
