@@ -1,0 +1,306 @@
+"""The generic recording layouts users bring (and ``activesec export`` writes).
+
+``ROOT/<user>/<session>.csv`` (or ``.parquet`` with the same columns when pyarrow is
+installed); users and sessions are ordered by natural sort of their names. An export root
+(``ROOT/mouse/<user>/…`` and ``ROOT/keys/<user>/…``) is accepted too: ``iter_layout`` descends
+into the modality's subtree.
+
+* mouse: header ``timestamp,button,state,x,y``; seconds; Balabit's vocabulary (see
+  :mod:`activesec.recordings._mouse`). Coordinates may be negative (monitors left of or above
+  the primary one); rows outside int32 or with unknown vocabulary are skipped and counted.
+* keys: header ``key,press,release``; seconds; ``key`` is any key name or a class name
+  (``letter``), mapped to a class exactly as live capture does. Each row is one keystroke:
+  a KEY_DOWN/KEY_UP pair sharing a stroke id (ids follow press order). An empty ``release``
+  keeps the press alone (a key still held when the recording ended); a release before the press
+  or an unparseable time skips the row.
+
+Writers emit exactly these layouts (keys as class names), so export -> read round-trips;
+times are written as exact decimal seconds and read back as float64, exact to the nanosecond
+for monotonic times (to ~0.2 µs for epoch-based ones).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+
+from activesec.core.errors import DataError
+from activesec.core.events import EVENT_DTYPE, Kind, empty
+from activesec.core.keys import N_KEY_CLASSES, class_name, key_class
+from activesec.recordings import _mouse
+from activesec.recordings._table import Categorical, Table, have_arrow, read_csv_table
+from activesec.recordings.base import Recording, finish, natural_key, require_exists, select_users
+
+MOUSE_COLUMNS = ("timestamp", "button", "state", "x", "y")
+KEYS_COLUMNS = ("key", "press", "release")
+_NUMERIC = {"mouse": ("timestamp", "x", "y"), "keys": ("press", "release")}
+_COLUMNS = {"mouse": MOUSE_COLUMNS, "keys": KEYS_COLUMNS}
+SUFFIXES = (".csv", ".parquet")
+
+Modality = Literal["mouse", "keys"]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_parquet(path: Path, expected: tuple[str, ...], numeric: tuple[str, ...]) -> Table:
+    if not have_arrow():
+        raise DataError(
+            f"{path}: reading parquet needs pyarrow", "pip install 'activesec[parquet]'"
+        )
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as e:
+        raise DataError(
+            f"{path} is not a readable parquet file ({e})", "re-export it or use CSV"
+        ) from e
+    names = {n.strip().lower(): n for n in schema.names}
+    missing = [c for c in expected if c not in names]
+    if missing:
+        raise DataError(
+            f"{path}: columns {', '.join(schema.names)} lack {', '.join(missing)}",
+            f"expected columns {','.join(expected)}",
+        )
+    t = pq.read_table(path, columns=[names[c] for c in expected])
+    num: dict[str, np.ndarray] = {}
+    text: dict[str, Categorical] = {}
+    for c in expected:
+        col = t.column(names[c])
+        if c in numeric:
+            try:
+                num[c] = np.asarray(
+                    col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
+                )
+            except (pa.ArrowException, ValueError) as e:
+                raise DataError(
+                    f"{path}: column {c!r} is not numeric", f"expected columns {','.join(expected)}"
+                ) from e
+        else:
+            enc = pc.dictionary_encode(col.cast(pa.string())).combine_chunks()
+            codes = enc.indices.to_numpy(zero_copy_only=False)
+            codes = np.nan_to_num(codes, nan=0).astype(np.int32)
+            vals = ["" if v is None else str(v).strip() for v in enc.dictionary.to_pylist()]
+            text[c] = Categorical(codes, vals or [""])
+    return Table(num, text, t.num_rows, 0)
+
+
+def _table(path: Path, modality: Modality) -> Table:
+    require_exists(path, f"a {modality} recording ({','.join(_COLUMNS[modality])})")
+    if path.suffix.lower() == ".parquet":
+        return _read_parquet(path, _COLUMNS[modality], _NUMERIC[modality])
+    return read_csv_table(path, _COLUMNS[modality], _NUMERIC[modality])
+
+
+def _mouse_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
+    ev, counts = _mouse.decode(
+        tab.numeric["timestamp"],
+        tab.text["button"],
+        tab.text["state"],
+        tab.numeric["x"],
+        tab.numeric["y"],
+    )
+    meta: dict[str, Any] = {"rows": tab.n_rows + tab.bad_shape, "bad_shape": tab.bad_shape}
+    meta.update(counts)
+    meta["skipped_rows"] = tab.bad_shape + sum(counts.values())
+    return ev, meta
+
+
+def _keys_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
+    press, release = tab.numeric["press"], tab.numeric["release"]
+    keycat = tab.text["key"]
+    classes = np.array([int(key_class(v)) for v in keycat.values] or [0], dtype=np.int16)
+    cls = classes[keycat.codes] if len(press) else np.zeros(0, np.int16)
+    ok_press = np.isfinite(press)
+    unreleased = ok_press & ~np.isfinite(release)
+    with np.errstate(invalid="ignore"):
+        backwards = ok_press & np.isfinite(release) & (release < press)
+    keep = ok_press & ~backwards
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(press[order], kind="stable")]
+    n = len(order)
+    p_ns = np.rint(press[order] * 1e9).astype(np.int64)
+    has_up = ~unreleased[order]
+    r_ns = np.rint(release[order][has_up] * 1e9).astype(np.int64)
+    stroke = np.arange(n, dtype=np.int32)
+    ev = empty(n + len(r_ns))
+    ev["t_ns"][:n] = p_ns
+    ev["kind"][:n] = Kind.KEY_DOWN
+    ev["x"][:n] = stroke
+    ev["code"][:n] = cls[order]
+    ev["t_ns"][n:] = r_ns
+    ev["kind"][n:] = Kind.KEY_UP
+    ev["x"][n:] = stroke[has_up]
+    ev["code"][n:] = cls[order][has_up]
+    meta: dict[str, Any] = {
+        "rows": tab.n_rows + tab.bad_shape,
+        "bad_shape": tab.bad_shape,
+        "bad_time": int(np.count_nonzero(~ok_press)),
+        "release_before_press": int(np.count_nonzero(backwards)),
+        "unreleased": int(np.count_nonzero(unreleased & keep)),
+    }
+    meta["skipped_rows"] = tab.bad_shape + meta["bad_time"] + meta["release_before_press"]
+    return ev, meta
+
+
+def _read(path: Path, modality: Modality) -> tuple[np.ndarray, dict[str, Any]]:
+    tab = _table(Path(path), modality)
+    ev, meta = _mouse_from_table(tab) if modality == "mouse" else _keys_from_table(tab)
+    # downs precede ups at equal times because they come first in the array
+    return ev[np.argsort(ev["t_ns"], kind="stable")], meta
+
+
+def read_mouse_csv(path: str | Path) -> np.ndarray:
+    """Pointer events of one mouse-layout file (CSV, or parquet by suffix), sorted by time."""
+    return _read(Path(path), "mouse")[0]
+
+
+def read_keys_csv(path: str | Path) -> np.ndarray:
+    """Key events of one keys-layout file (CSV, or parquet by suffix), sorted by time."""
+    return _read(Path(path), "keys")[0]
+
+
+def _session_root(root: Path, modality: Modality) -> Path:
+    """The directory holding ``<user>/<session>`` for ``modality`` (descends into exports)."""
+    sub = root / modality
+    if sub.is_dir() and not any(p.suffix.lower() in SUFFIXES for p in sub.iterdir()):
+        return sub
+    return root
+
+
+def iter_layout(
+    root: str | Path, modality: Modality, users: Iterable[str] | None = None
+) -> Iterator[Recording]:
+    """Recordings of ``ROOT/<user>/<session>.{csv,parquet}``: users, then sessions, in
+    natural order. Empty sessions are yielded with ``meta['empty'] = True``."""
+    if modality not in _COLUMNS:
+        raise DataError(f"unknown modality {modality!r}", "use 'mouse' or 'keys'")
+    root = require_exists(Path(root), f"a {modality} layout ROOT/<user>/<session>.csv")
+    if root.is_file():
+        ev, meta = _read(root, modality)
+        meta["path"] = str(root)
+        yield finish(root.parent.name, root.stem, ev, f"{modality}-csv", meta)
+        return
+    base = _session_root(root, modality)
+    user_dirs = {p.name: p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    if not user_dirs:
+        raise DataError(
+            f"{root} has no user folders",
+            f"expected the {modality} layout ROOT/<user>/<session>.csv "
+            f"(header {','.join(_COLUMNS[modality])})",
+        )
+    for user in select_users(list(user_dirs), users, root):
+        files = [
+            p for p in user_dirs[user].iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES
+        ]
+        for f in sorted(files, key=lambda p: natural_key(p.name)):
+            ev, meta = _read(f, modality)
+            meta["path"] = str(f)
+            yield finish(user, f.stem, ev, f"{modality}-csv", meta)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _open_out(path_or_fileobj: str | Path | IO[str]) -> tuple[IO[str], bool]:
+    if isinstance(path_or_fileobj, (str, Path)):
+        p = Path(path_or_fileobj)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return open(p, "w", newline="", encoding="utf-8"), True
+    return path_or_fileobj, False
+
+
+def mouse_rows(events: np.ndarray) -> list[tuple[str, str, str, int, int]]:
+    """Rows of the mouse layout for the pointer events in ``events`` (key events ignored)."""
+    return [(_mouse.format_seconds(t), b, s, x, y) for t, b, s, x, y in _mouse.encode(events)]
+
+
+def keys_rows(events: np.ndarray) -> list[tuple[str, str, str]]:
+    """Rows of the keys layout: one per stroke (press order); ``release`` empty when the key
+    was never released; releases without their press are not written."""
+    if events.dtype != EVENT_DTYPE:
+        raise TypeError(f"events must be EVENT_DTYPE, got {events.dtype}")
+    ev = events[np.argsort(events["t_ns"], kind="stable")]
+    downs = ev[ev["kind"] == Kind.KEY_DOWN]
+    ups = ev[ev["kind"] == Kind.KEY_UP]
+    release: dict[int, int] = {}
+    for sid, t in zip(ups["x"].tolist(), ups["t_ns"].tolist(), strict=True):
+        release.setdefault(sid, t)  # first release of the stroke
+    rows = []
+    for t, sid, code in zip(
+        downs["t_ns"].tolist(), downs["x"].tolist(), downs["code"].tolist(), strict=True
+    ):
+        r = release.get(sid)
+        name = class_name(code) if 0 <= code < N_KEY_CLASSES else "other"
+        rows.append((name, _mouse.format_seconds(t), "" if r is None else _mouse.format_seconds(r)))
+    return rows
+
+
+def _write(path_or_fileobj: str | Path | IO[str], header: tuple[str, ...], rows: list[Any]) -> int:
+    fh, owned = _open_out(path_or_fileobj)
+    try:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+    finally:
+        if owned:
+            fh.close()
+    return len(rows)
+
+
+def write_mouse_csv(path_or_fileobj: str | Path | IO[str], events: np.ndarray) -> int:
+    """Write the pointer events of ``events`` in the mouse layout; returns rows written."""
+    return _write(path_or_fileobj, MOUSE_COLUMNS, mouse_rows(events))
+
+
+def write_keys_csv(path_or_fileobj: str | Path | IO[str], events: np.ndarray) -> int:
+    """Write the key events of ``events`` in the keys layout (classes only); returns rows."""
+    return _write(path_or_fileobj, KEYS_COLUMNS, keys_rows(events))
+
+
+def _write_parquet(
+    path: str | Path, header: tuple[str, ...], rows: list[Any], numeric: tuple[str, ...]
+) -> int:
+    if not have_arrow():
+        raise DataError("writing parquet needs pyarrow", "pip install 'activesec[parquet]'")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+    arrays = []
+    for name, col in zip(header, cols, strict=True):
+        if name in ("x", "y"):
+            arrays.append(pa.array(col, type=pa.int32()))
+        elif name in numeric:
+            arrays.append(pa.array([float(v) if v != "" else None for v in col], pa.float64()))
+        else:
+            arrays.append(pa.array(col, type=pa.string()))
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_arrays(arrays, names=list(header)), p)
+    return len(rows)
+
+
+def write_mouse_parquet(path: str | Path, events: np.ndarray) -> int:
+    """The mouse layout as parquet (same columns; timestamps as float64 seconds)."""
+    return _write_parquet(path, MOUSE_COLUMNS, mouse_rows(events), _NUMERIC["mouse"])
+
+
+def write_keys_parquet(path: str | Path, events: np.ndarray) -> int:
+    """The keys layout as parquet (same columns; ``release`` null when never released)."""
+    return _write_parquet(path, KEYS_COLUMNS, keys_rows(events), _NUMERIC["keys"])
+
+
+def to_text(events: np.ndarray, modality: Modality) -> str:
+    """The CSV text for ``events`` (handy for tests and previews)."""
+    buf = io.StringIO()
+    (write_mouse_csv if modality == "mouse" else write_keys_csv)(buf, events)
+    return buf.getvalue()
