@@ -262,7 +262,8 @@ class BatchWriter:
         if generation != self._generation:
             self._generation = generation
             n = self._discard("wiped_discarded")
-            new_id = self._on_wipe(self._store) if self._on_wipe is not None else None
+            closing = self._closing  # no new, empty session just to end it
+            new_id = None if closing or self._on_wipe is None else self._on_wipe(self._store)
             with self._cond:
                 self._s.session_id = new_id
                 self._s.sessions_started += new_id is not None

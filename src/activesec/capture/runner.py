@@ -1,0 +1,243 @@
+"""The capture runner: one backend -> the batch writer -> the store, for one capture run.
+
+It begins a session (label, backend, screen geometry, devices), hands the backend a sink that
+never blocks (the writer's bounded queue), samples the foreground application's process name
+through an injected probe, applies retention at start and hourly, and reports live statistics.
+:meth:`CaptureRunner.run` always ends the same way, whatever stopped it (duration, stop event,
+:meth:`CaptureRunner.stop`, a backend failure or an exception): the backend is stopped, the
+writer flushes everything it holds, and the session is closed.
+
+Time comes from the injected clock, so tests run a whole capture with a fake clock.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from activesec.capture.base import BackendInfo, CaptureBackend
+from activesec.core.clock import Clock
+from activesec.core.config import Settings
+from activesec.core.errors import ActiveSecError, CaptureError
+from activesec.core.events import KEY_KINDS, POINTER_KINDS
+from activesec.store.db import Store
+from activesec.store.writer import BatchWriter, WriterStats
+
+__all__ = ["AppProbe", "CaptureRunner", "LiveStats"]
+
+log = logging.getLogger(__name__)
+
+AppProbe = Callable[[], "str | None"]
+RETENTION_EVERY_S = 3600.0
+TICK_S = 0.25
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    """What a running capture reports (``on_tick``) and what :meth:`CaptureRunner.run` returns."""
+
+    session_id: int | None
+    label: str
+    backend: str
+    elapsed_s: float
+    events_per_s: float  # input rate over the last tick (stored, dropped or discarded alike)
+    received: int  # every event the backend delivered
+    stored: int
+    queued: int
+    dropped: int
+    paused_discarded: int
+    paused: bool
+    app: str | None
+    error: str | None  # the last backend or store error, one line
+
+    @classmethod
+    def _from(
+        cls, runner: CaptureRunner, w: WriterStats, elapsed_s: float, rate: float
+    ) -> LiveStats:
+        received = w.accepted + w.dropped + w.paused_discarded
+        err = runner.error or w.error
+        return cls(
+            session_id=w.session_id, label=runner.label, backend=runner.backend.name,
+            elapsed_s=elapsed_s, events_per_s=rate, received=received, stored=w.stored,
+            queued=w.queued, dropped=w.dropped, paused_discarded=w.paused_discarded,
+            paused=w.paused, app=runner.app, error=None if err is None else str(err),
+        )
+
+
+class CaptureRunner:
+    """Run ``backend`` into the store at ``store_path`` (see module docstring).
+
+    ``label`` overrides the store's current label (``activesec label``), which overrides
+    ``owner`` (the profile's user). ``app_probe`` returns the foreground process name (or None).
+    """
+
+    def __init__(
+        self,
+        backend: CaptureBackend,
+        store_path: str | Path,
+        settings: Settings,
+        clock: Clock,
+        *,
+        app_probe: AppProbe | None = None,
+        label: str | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.store_path = Path(store_path)
+        self.settings = settings
+        self.clock = clock
+        self.app_probe = app_probe
+        self._label_override = label
+        self._owner = owner or settings.user or "owner"
+        self.label = label or self._owner
+        self.app: str | None = None
+        self.error: ActiveSecError | None = None
+        self._stop = threading.Event()
+        self._writer: BatchWriter | None = None
+        self._kinds = self._kept_kinds(settings)
+
+    @staticmethod
+    def _kept_kinds(settings: Settings) -> np.ndarray | None:
+        pointer, keys = settings.capture.pointer, settings.capture.keyboard
+        if pointer and keys:
+            return None
+        kinds = (POINTER_KINDS if pointer else ()) + (KEY_KINDS if keys else ())
+        return np.array([int(k) for k in kinds], dtype=np.uint8)
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish (from any thread or a signal handler)."""
+        self._stop.set()
+
+    def _sink(self, batch: np.ndarray) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        if self._kinds is not None:
+            batch = batch[np.isin(batch["kind"], self._kinds)]
+        writer.put(batch)
+
+    def _begin(self, store: Store, info: BackendInfo) -> int:
+        return store.begin_session(
+            self.label, self.backend.name, screen=info.screen, devices=info.devices,
+            wall_ns=self.clock.wall_ns(), mono_ns=self.clock.monotonic_ns(),
+        )
+
+    def run(
+        self,
+        duration_s: float | None = None,
+        stop_event: threading.Event | None = None,
+        on_tick: Callable[[LiveStats], None] | None = None,
+    ) -> LiveStats:
+        """Capture until ``duration_s`` passes, ``stop_event`` is set or :meth:`stop` is
+        called; returns the final statistics (a backend failure is in ``error``)."""
+        cfg, clock = self.settings.capture, self.clock
+        store = Store.open(self.store_path, create=True)
+        writer: BatchWriter | None = None
+        session_id: int | None = None
+        t0 = clock.monotonic_ns()
+        try:
+            keep_days = self.settings.store.keep_days
+            store.apply_retention(keep_days, clock.wall_ns())
+            self.label = self._label_override or store.current_label() or self._owner
+            session_id = self._begin(store, self.backend.info())
+            writer = self._writer = BatchWriter(
+                store, session_id, clock=clock,
+                queue_max_events=cfg.queue_max_events, flush_events=cfg.flush_events,
+                flush_interval_s=cfg.flush_interval_s,
+                on_wipe=lambda s: self._begin(s, self.backend.info()),
+            )
+            writer.start()
+            self.backend.start(self._sink)
+            writer.submit(self._record_devices)  # some backends know them once started
+            self._loop(writer, t0, duration_s, stop_event, on_tick, keep_days)
+        finally:
+            self._finish(store, writer, session_id)
+        assert writer is not None
+        return LiveStats._from(self, writer.stats, (clock.monotonic_ns() - t0) / 1e9, 0.0)
+
+    def _loop(
+        self,
+        writer: BatchWriter,
+        t0: int,
+        duration_s: float | None,
+        stop_event: threading.Event | None,
+        on_tick: Callable[[LiveStats], None] | None,
+        keep_days: int,
+    ) -> None:
+        clock = self.clock
+        app_every = int(self.settings.capture.app_poll_s * 1e9)
+        next_app, next_retention = t0, t0 + int(RETENTION_EVERY_S * 1e9)
+        last_t, last_received = t0, 0
+        while True:
+            now = clock.monotonic_ns()
+            if self._stop.is_set() or (stop_event is not None and stop_event.is_set()):
+                break
+            if duration_s is not None and now - t0 >= duration_s * 1e9:
+                break
+            if self.backend.error is not None:
+                exc = self.backend.error
+                self.error = exc if isinstance(exc, ActiveSecError) else CaptureError(
+                    f"capture backend {self.backend.name} failed: {exc}"
+                )
+                log.error("%s", self.error)
+                break
+            if self.app_probe is not None and now >= next_app:
+                self._sample_app(writer, now)
+                next_app = now + app_every
+            if now >= next_retention:
+                writer.submit(functools.partial(
+                    _retention, keep_days=keep_days, now_wall_ns=clock.wall_ns(),
+                    keep_session=writer.session_id,
+                ))
+                next_retention = now + int(RETENTION_EVERY_S * 1e9)
+            if on_tick is not None:
+                w = writer.stats
+                received = w.accepted + w.dropped + w.paused_discarded
+                dt = (now - last_t) / 1e9
+                rate = (received - last_received) / dt if dt > 0 else 0.0
+                last_t, last_received = now, received
+                on_tick(LiveStats._from(self, w, (now - t0) / 1e9, rate))
+            clock.sleep(TICK_S)
+
+    def _record_devices(self, store: Store) -> None:
+        sid = self._writer.session_id if self._writer is not None else None
+        if sid is not None:
+            store.add_devices(sid, self.backend.info().devices)
+
+    def _sample_app(self, writer: BatchWriter, now: int) -> None:
+        try:
+            name = self.app_probe() if self.app_probe is not None else None
+        except Exception as exc:  # a probe failure never stops capture
+            log.debug("foreground app probe failed: %s", exc)
+            return
+        if name and name != self.app:
+            self.app = name
+            writer.record_app(now, name)
+
+    def _finish(self, store: Store, writer: BatchWriter | None, session_id: int | None) -> None:
+        try:
+            try:
+                self.backend.stop()  # delivers what the backend still buffers
+            except Exception as exc:
+                log.error("stopping the capture backend failed: %s", exc)
+                self.error = self.error or CaptureError(f"stopping {self.backend.name}: {exc}")
+            if writer is not None:
+                writer.close()
+                session_id = writer.session_id
+            self._writer = None
+            if session_id is not None:
+                store.end_session(session_id, self.clock.wall_ns(), self.clock.monotonic_ns())
+        finally:
+            store.close()
+
+
+def _retention(store: Store, *, keep_days: int, now_wall_ns: int, keep_session: int | None) -> None:
+    n = store.apply_retention(keep_days, now_wall_ns, keep_session=keep_session)
+    if n:
+        log.info("retention: %d events older than %d days deleted", n, keep_days)

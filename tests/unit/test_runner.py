@@ -1,0 +1,221 @@
+"""The capture runner end to end with a fake clock, a scripted backend and a real store."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from activesec.capture import runner as runner_mod
+from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
+from activesec.capture.runner import CaptureRunner, LiveStats
+from activesec.core.clock import FakeClock
+from activesec.core.config import Settings
+from activesec.core.events import DeviceType, Kind, make
+from activesec.store.db import NS_PER_DAY, Store
+
+
+class ScriptedBackend(CaptureBackend):
+    """Delivers what the test tells it to; keeps one batch buffered until stop(), as real
+    backends do."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sink: Sink | None = None
+        self.buffered = make([1], Kind.MOVE)
+        self.stopped = False
+
+    @classmethod
+    def probe(cls) -> Probe:
+        return Probe(cls.name, True)
+
+    def start(self, sink: Sink) -> None:
+        self.sink = sink
+
+    def stop(self) -> None:
+        if self.sink is not None and not self.stopped:
+            self.sink(self.buffered)
+        self.stopped = True
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(self.name, screen=(1280, 800),
+                           devices=[Device(0, "Test USB Mouse", DeviceType.MOUSE)])
+
+    def emit(self, batch: np.ndarray) -> None:
+        assert self.sink is not None
+        self.sink(batch)
+
+
+@pytest.fixture
+def db(home: Path) -> Path:
+    return home / "activesec.db"
+
+
+def _settings(**capture: object) -> Settings:
+    return Settings(user="alice", capture={"flush_interval_s": 0.5, **capture})
+
+
+def _emitting(be: ScriptedBackend, clock: FakeClock, per_tick: int = 10):
+    def on_tick(stats: LiveStats) -> None:
+        t = clock.monotonic_ns() + np.arange(per_tick) * 1_000_000
+        be.emit(make(t, Kind.MOVE, x=np.arange(per_tick), y=2))
+    return on_tick
+
+
+def test_capture_stores_a_complete_session(db: Path) -> None:
+    clock, be = FakeClock(), ScriptedBackend()
+    r = CaptureRunner(be, db, _settings(), clock)
+    stats = r.run(duration_s=2.0, on_tick=_emitting(be, clock))
+    assert be.stopped
+    assert stats.stored == stats.received == 8 * 10 + 1  # 8 ticks of 0.25 s + the buffered one
+    assert (stats.dropped, stats.error) == (0, None)
+    assert (stats.label, stats.backend) == ("alice", "scripted")
+    with Store.open(db) as s:
+        (info,) = s.sessions()
+        assert (info.label, info.backend, info.screen) == ("alice", "scripted", (1280, 800))
+        assert info.ended_wall_ns == clock.wall_ns()
+        assert info.n_events == 81
+        assert [d.name for d in s.devices(info.id)] == ["Test USB Mouse"]
+
+
+def test_label_precedence(db: Path) -> None:
+    with Store.open(db, create=True) as s:
+        s.set_current_label("guest1")
+    clock = FakeClock()
+    CaptureRunner(ScriptedBackend(), db, _settings(), clock).run(duration_s=0.5)
+    CaptureRunner(ScriptedBackend(), db, _settings(), clock, label="bob").run(duration_s=0.5)
+    with Store.open(db) as s:
+        s.set_current_label(None)
+    CaptureRunner(ScriptedBackend(), db, _settings(), clock, owner="carol").run(duration_s=0.5)
+    with Store.open(db) as s:
+        assert [x.label for x in s.sessions()] == ["guest1", "bob", "carol"]
+
+
+def test_foreground_app_changes_are_recorded_and_probe_failures_ignored(db: Path) -> None:
+    names = iter(["term", "term", None, "firefox", RuntimeError("no display"), "firefox", "term"])
+
+    def probe() -> str | None:
+        v = next(names, "term")
+        if isinstance(v, Exception):
+            raise v
+        return v
+
+    clock = FakeClock()
+    CaptureRunner(ScriptedBackend(), db, _settings(app_poll_s=0.25), clock,
+                  app_probe=probe).run(duration_s=1.75)
+    with Store.open(db) as s:
+        (info,) = s.sessions()
+        assert [a for _, a in s.apps(info.id)] == ["term", "firefox", "term"]
+
+
+def test_backend_failure_ends_the_run_cleanly(db: Path) -> None:
+    clock, be = FakeClock(), ScriptedBackend()
+
+    def on_tick(stats: LiveStats) -> None:
+        be.emit(make([clock.monotonic_ns()], Kind.MOVE))
+        if stats.elapsed_s >= 0.5:
+            be.error = OSError("X connection lost")
+
+    stats = CaptureRunner(be, db, _settings(), clock).run(on_tick=on_tick)
+    assert stats.error is not None and "X connection lost" in stats.error
+    with Store.open(db) as s:
+        (info,) = s.sessions()
+        assert info.ended_wall_ns is not None and info.n_events == stats.stored == 4
+
+
+def test_stop_and_stop_event(db: Path) -> None:
+    clock = FakeClock()
+    r = CaptureRunner(ScriptedBackend(), db, _settings(), clock)
+    r.run(on_tick=lambda st: r.stop() if st.elapsed_s >= 1.0 else None)
+    assert clock.monotonic_ns() - FakeClock().monotonic_ns() == pytest.approx(1.25e9)
+    ev = threading.Event()
+    ev.set()
+    stats = CaptureRunner(ScriptedBackend(), db, _settings(), clock).run(stop_event=ev)
+    assert stats.elapsed_s == 0.0
+
+
+def test_an_exception_still_flushes_and_ends_the_session(db: Path) -> None:
+    clock, be = FakeClock(), ScriptedBackend()
+
+    def on_tick(stats: LiveStats) -> None:
+        be.emit(make(np.arange(5) + clock.monotonic_ns(), Kind.MOVE))
+        if stats.elapsed_s >= 0.5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        CaptureRunner(be, db, _settings(), clock).run(on_tick=on_tick)
+    with Store.open(db) as s:
+        (info,) = s.sessions()
+        assert info.ended_wall_ns is not None and info.n_events == 3 * 5 + 1
+
+
+def test_disabled_keyboard_keeps_key_events_out(db: Path) -> None:
+    clock, be = FakeClock(), ScriptedBackend()
+
+    def on_tick(stats: LiveStats) -> None:
+        t = clock.monotonic_ns()
+        be.emit(make([t, t + 1, t + 2], [Kind.MOVE, Kind.KEY_DOWN, Kind.KEY_UP]))
+
+    CaptureRunner(be, db, _settings(keyboard=False), clock).run(duration_s=1.0, on_tick=on_tick)
+    with Store.open(db) as s:
+        c = s.counts()
+        assert (c["keys"], c["move"]) == (0, 4 + 1)
+
+
+def test_retention_at_start_and_periodically(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    with Store.open(db, create=True) as s:
+        for age_days in (100, 5):
+            sid = s.begin_session("alice", "old", wall_ns=clock.wall_ns() - age_days * NS_PER_DAY,
+                                  mono_ns=0)
+            s.append(sid, make([1, 2, 3], Kind.MOVE))
+            s.end_session(sid, clock.wall_ns() - age_days * NS_PER_DAY + 10**9)
+    monkeypatch.setattr(runner_mod, "RETENTION_EVERY_S", 1.0)
+    settings = Settings(user="alice", store={"keep_days": 30})
+    jumped = []
+
+    def on_tick(stats: LiveStats) -> None:
+        if not jumped:
+            clock.jump_wall(40 * 86_400)  # the wall clock moves on 40 days during the run
+            jumped.append(True)
+
+    CaptureRunner(ScriptedBackend(), db, settings, clock).run(duration_s=2.0, on_tick=on_tick)
+    with Store.open(db) as s:
+        # the 100-day-old session went at start, the 5-day-old one hourly; ours is kept
+        assert [x.backend for x in s.sessions()] == ["scripted"]
+
+
+def test_wipe_during_capture_continues_in_a_new_session(db: Path) -> None:
+    clock, be = FakeClock(), ScriptedBackend()
+    emit = _emitting(be, clock)
+    wiped: list[int | None] = []
+
+    def on_tick(stats: LiveStats) -> None:
+        emit(stats)
+        if stats.elapsed_s >= 1.0 and not wiped:
+            with Store.open(db) as cli:
+                cli.wipe()
+            wiped.append(stats.session_id)
+            pause = threading.Event()
+            for _ in range(500):  # let the writer's thread reach its next poll
+                if r.stats_session_changed(wiped[0]):
+                    break
+                clock.advance(0.01)
+                pause.wait(0.01)
+
+    r = _Runner(be, db, _settings(), clock)
+    stats = r.run(duration_s=3.0, on_tick=on_tick)
+    with Store.open(db) as s:
+        (info,) = s.sessions()
+        assert info.id != wiped[0] and info.id == stats.session_id
+        assert info.ended_wall_ns is not None and 0 < info.n_events < stats.received
+
+
+class _Runner(CaptureRunner):
+    def stats_session_changed(self, old: int | None) -> bool:
+        w = self._writer
+        return w is not None and w.session_id != old
