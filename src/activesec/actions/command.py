@@ -1,0 +1,142 @@
+"""Run a user command with the decision as JSON on stdin — the hook for everything ActiveSec
+does not do itself (turn off notifications, mute a microphone, page an admin, ...).
+
+* No shell by default: ``argv`` is a list (a string is split with :func:`shlex.split`, still
+  without a shell); ``shell=True`` is an explicit opt-in for pipelines.
+* The decision arrives as one JSON line on stdin, and as ``ACTIVESEC_OP`` (``fire``/``revert``),
+  ``ACTIVESEC_LEVEL``, ``ACTIVESEC_STATE`` and ``ACTIVESEC_TRUST`` in the environment.
+* ``timeout_s`` bounds it; on POSIX the command runs in its own process group, so a timeout
+  kills whatever it started too. Exit code, and the tail of its output, are in the result.
+* ``revert_argv`` (optional) runs on ``revert``; without it revert is a no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from activesec.actions.base import Action, ActionResult, Decision
+from activesec.core.errors import ConfigError
+
+OUTPUT_LIMIT = 4000
+
+
+def _argv(value: Sequence[str] | str | None, key: str, shell: bool) -> list[str] | None:
+    if value is None:
+        return None
+    if shell:  # one command line for /bin/sh -c
+        argv = [value if isinstance(value, str) else shlex.join(value)]
+    else:
+        argv = shlex.split(value) if isinstance(value, str) else list(value)
+    if not argv or not all(isinstance(a, str) and a for a in argv):
+        raise ConfigError(
+            f"command.{key} must be a non-empty list of strings, got {value!r}",
+            'e.g. argv = ["/usr/local/bin/on-alert", "--quiet"]',
+        )
+    return argv
+
+
+class CommandAction(Action):
+    """Run ``argv`` with the decision on stdin; ``ok`` means exit status 0."""
+
+    name = "command"
+
+    def __init__(
+        self,
+        *,
+        argv: Sequence[str] | str,
+        revert_argv: Sequence[str] | str | None = None,
+        timeout_s: float = 10.0,
+        shell: bool = False,
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        super().__init__(dry_run=dry_run)
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0:
+            raise ConfigError(f"command.timeout_s must be a positive number, got {timeout_s!r}")
+        fire = _argv(argv, "argv", shell)
+        assert fire is not None
+        self.argv = fire
+        self.revert_argv = _argv(revert_argv, "revert_argv", shell)
+        self.timeout_s = float(timeout_s)
+        self.shell = shell
+        self.cwd = cwd
+        self.env = dict(env or {})
+
+    def plan(self, op: Literal["fire", "revert"], decision: Decision) -> str:
+        argv = self.argv if op == "fire" else self.revert_argv
+        if argv is None:
+            return "command: nothing to revert"
+        shown = argv[0] if self.shell else shlex.join(argv)
+        return f"would run {shown} with the {decision.level} decision on stdin"
+
+    def _fire(self, decision: Decision) -> ActionResult:
+        return self._run(self.argv, "fire", decision)
+
+    def _revert(self, decision: Decision) -> ActionResult:
+        if self.revert_argv is None:
+            return ActionResult(True, "command: nothing to revert")
+        return self._run(self.revert_argv, "revert", decision)
+
+    def _run(self, argv: list[str], op: str, decision: Decision) -> ActionResult:
+        env = {
+            **os.environ,
+            **self.env,
+            "ACTIVESEC_OP": op,
+            "ACTIVESEC_LEVEL": decision.level,
+            "ACTIVESEC_STATE": decision.state,
+            "ACTIVESEC_TRUST": f"{decision.trust:.6g}",
+        }
+        shown = argv[0] if self.shell else shlex.join(argv)
+        try:
+            proc = subprocess.Popen(
+                argv[0] if self.shell else argv,
+                shell=self.shell,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=self.cwd,
+                env=env,
+                start_new_session=os.name == "posix",
+            )
+        except FileNotFoundError:
+            return ActionResult(False, f"command not found: {argv[0]}", {"returncode": None})
+        except OSError as exc:
+            return ActionResult(
+                False, f"cannot run {shown}: {exc.strerror or exc}", {"returncode": None}
+            )
+        try:
+            out, err = proc.communicate(decision.to_json() + "\n", timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            self._kill(proc)
+            out, err = proc.communicate()
+            return ActionResult(
+                False,
+                f"{shown} timed out after {self.timeout_s:g} s and was killed",
+                {"returncode": None, "stdout": out[-OUTPUT_LIMIT:], "stderr": err[-OUTPUT_LIMIT:]},
+            )
+        info = {
+            "returncode": proc.returncode,
+            "stdout": out[-OUTPUT_LIMIT:],
+            "stderr": err[-OUTPUT_LIMIT:],
+        }
+        if proc.returncode == 0:
+            return ActionResult(True, f"{shown} exited 0", info)
+        tail = (err or out).strip().splitlines()
+        detail = f"{shown} exited {proc.returncode}" + (f": {tail[-1][:200]}" if tail else "")
+        return ActionResult(False, detail, info)
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[str]) -> None:
+        if os.name == "posix":
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        else:  # pragma: no cover - Windows
+            proc.kill()

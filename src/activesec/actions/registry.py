@@ -1,0 +1,89 @@
+"""Find and build actions by name: the built-ins plus plug-ins from the ``activesec.actions``
+entry point group, so users extend ActiveSec without forking it.
+
+A plug-in package declares, in its ``pyproject.toml``::
+
+    [project.entry-points."activesec.actions"]
+    pager = "mypkg.pager:PagerAction"     # a subclass of activesec.actions.Action
+
+Everything is imported lazily: listing names reads only package metadata, and ``create``
+imports just the one module it needs. A built-in name cannot be taken over by a plug-in (a
+third-party package must not be able to replace ``lock`` silently); such a plug-in is ignored
+with a warning.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from activesec.actions.base import Action
+from activesec.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+GROUP = "activesec.actions"
+
+BUILTINS: dict[str, str] = {
+    "alertlog": "activesec.actions.alertlog:AlertLogAction",
+    "command": "activesec.actions.command:CommandAction",
+    "gate": "activesec.actions.gate:GateAction",
+    "lock": "activesec.actions.lock:LockAction",
+    "notify": "activesec.actions.notify:NotifyAction",
+}
+
+
+def _plugins() -> dict[str, EntryPoint]:
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=GROUP):
+        if ep.name in BUILTINS:
+            log.warning(
+                "ignoring plug-in action %r from %s: it would replace a built-in", ep.name, ep.value
+            )
+            continue
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def names() -> list[str]:
+    """Every action name that :func:`create` accepts, sorted."""
+    return sorted({*BUILTINS, *_plugins()})
+
+
+def load(name: str) -> type[Action]:
+    """The action class registered under ``name`` (imports its module now)."""
+    if name in BUILTINS:
+        module, _, attr = BUILTINS[name].partition(":")
+        cls = getattr(importlib.import_module(module), attr)
+    else:
+        ep = _plugins().get(name)
+        if ep is None:
+            raise ConfigError(f"unknown action {name!r}", f"available: {', '.join(names())}")
+        try:
+            cls = ep.load()
+        except Exception as exc:
+            raise ConfigError(
+                f"action plug-in {name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}",
+                "reinstall or remove the package that provides it",
+            ) from None
+    if not (isinstance(cls, type) and issubclass(cls, Action)):
+        raise ConfigError(
+            f"action plug-in {name!r} is not a subclass of activesec.actions.Action",
+            "fix the entry point of the package that provides it",
+        )
+    return cls
+
+
+def create(name: str, **params: Any) -> Action:
+    """Build the action ``name`` with its configuration ``params`` (``dry_run=True`` for its
+    dry-run twin). Unknown names and bad parameters are ConfigErrors."""
+    cls = load(name)
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ConfigError(
+            f"invalid parameters for action {name!r}: {exc}",
+            f"see the documentation of {cls.__module__}.{cls.__qualname__}",
+        ) from None

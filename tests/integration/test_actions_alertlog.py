@@ -1,0 +1,147 @@
+"""Alert log on a real file (0600, rotation) and syslog forwarding to sockets bound here
+(UDP on 127.0.0.1, a unix datagram socket) — never another address."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from activesec.actions.alertlog import AlertLogAction, parse_syslog
+from activesec.actions.base import FORBIDDEN_EVIDENCE_KEYS, Decision, check_private
+from activesec.core.errors import ConfigError
+
+EVIDENCE = {
+    "pointer_score": 0.93,
+    "keyboard_score": 0.71,
+    "threshold": 0.8,
+    "top_features": ["curvature_mean", "hold_time_letter_p50"],
+    "key_classes": {"letter": 40, "space": 8},
+}
+
+
+def decision(level: str = "lock", trust: float = 0.1) -> Decision:
+    return Decision(level, "suspicious", trust, 1_700_000_000 * 10**9, "unlike owner", EVIDENCE)
+
+
+def lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_default_location_is_the_log_dir_and_file_is_private(home: Path) -> None:
+    action = AlertLogAction()
+    action.start()
+    r1 = action.fire(decision("notify"))
+    r2 = action.revert(decision("restore", 0.9))
+    action.stop()
+    path = home / "logs" / "alerts.jsonl"
+    assert r1.ok and r2.ok, (r1, r2)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    rows = lines(path)
+    assert [r["op"] for r in rows] == ["fire", "revert"]
+    assert rows[0]["level"] == "notify" and rows[0]["evidence"] == EVIDENCE
+    assert Decision.from_json(json.dumps({k: v for k, v in rows[0].items() if k != "op"})) == (
+        decision("notify")
+    )
+
+
+def test_lines_carry_no_key_identity_text_or_title(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.jsonl"
+    action = AlertLogAction(path=path)
+    for level in ("notify", "lock", "gate", "restore"):
+        assert action.fire(decision(level)).ok
+    for row in lines(path):
+        check_private(row)  # raises on any forbidden key, at any depth
+        assert not FORBIDDEN_EVIDENCE_KEYS & set(row)
+    with pytest.raises(ValueError, match="privacy rule"):
+        decision_with = {"top_features": [{"window_title": "Inbox - Mail"}]}
+        Decision("lock", "suspicious", 0.1, 0, "x", decision_with)
+
+
+def test_rotation_by_size_keeps_private_backups(tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "alerts.jsonl"
+    action = AlertLogAction(path=path, max_bytes=2048, backups=2)
+    for _ in range(40):
+        assert action.fire(decision()).ok
+    action.stop()
+    files = sorted(p.name for p in path.parent.iterdir())
+    assert files == ["alerts.jsonl", "alerts.jsonl.1", "alerts.jsonl.2"]
+    for name in files:
+        p = path.parent / name
+        assert p.stat().st_size <= 2048
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600
+        assert all(row["op"] == "fire" for row in lines(p))  # whole lines, never split
+
+
+@pytest.fixture
+def udp_server() -> Iterator[socket.socket]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(10)
+    yield s
+    s.close()
+
+
+def test_syslog_over_udp_reaches_a_local_socket(tmp_path: Path, udp_server: socket.socket) -> None:
+    port = udp_server.getsockname()[1]
+    action = AlertLogAction(path=tmp_path / "a.jsonl", syslog=f"udp://127.0.0.1:{port}")
+    result = action.fire(decision("lock"))
+    assert result.ok, result.detail
+    payload = udp_server.recv(65536).decode()
+    # <PRI> = facility auth (4) * 8 + severity crit (2) = 34
+    assert payload.startswith("<34>activesec[")
+    body = json.loads(payload.split("]: ", 1)[1].rstrip("\x00"))
+    assert body["level"] == "lock" and body["evidence"] == EVIDENCE
+    action.fire(decision("restore", 0.9))
+    assert udp_server.recv(65536).decode().startswith("<38>")  # auth.info
+    action.stop()
+
+
+def test_syslog_over_a_unix_socket(tmp_path: Path) -> None:
+    sock_path = tmp_path / "log.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(str(sock_path))
+    server.settimeout(10)
+    try:
+        action = AlertLogAction(
+            path=tmp_path / "a.jsonl", syslog=f"unix://{sock_path}", facility="local3"
+        )
+        assert action.fire(decision("notify")).ok
+        assert server.recv(65536).decode().startswith(f"<{19 * 8 + 4}>")  # local3.warning
+    finally:
+        server.close()
+
+
+def test_missing_syslog_socket_still_writes_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    action = AlertLogAction(path=path, syslog=f"unix://{tmp_path / 'nobody-listens'}")
+    result = action.fire(decision())
+    assert not result.ok
+    assert "syslog unix:" in result.detail and "unavailable" in result.detail
+    assert result.info["written"] == [str(path)]
+    assert len(lines(path)) == 1
+
+
+def test_syslog_specs() -> None:
+    assert parse_syslog("local").describe() == "unix:/dev/log"
+    assert parse_syslog("127.0.0.1:514").describe() == "udp://127.0.0.1:514"
+    assert parse_syslog("tcp://siem.example:601").transport == "tcp"
+    for bad in ("ftp://x:1", "udp://host", "unix://", "udp://:514"):
+        with pytest.raises(ConfigError):
+            parse_syslog(bad)
+    with pytest.raises(ConfigError, match="facility"):
+        AlertLogAction(facility="nope")
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    action = AlertLogAction(path=tmp_path / "a.jsonl", dry_run=True)
+    action.start()
+    result = action.fire(decision())
+    assert result.ok and result.detail.startswith("dry-run: would append")
+    assert not (tmp_path / "a.jsonl").exists()
+    assert len(action.recorded) == 1
