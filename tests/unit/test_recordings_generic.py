@@ -1,0 +1,337 @@
+"""Generic mouse/keys layouts: reading, malformed rows, layout iteration, write -> read."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from activesec.core.errors import DataError
+from activesec.core.events import Button, Flag, Kind, make
+from activesec.core.keys import KeyClass
+from activesec.recordings import _table
+from activesec.recordings.base import natural_key
+from activesec.recordings.generic import (
+    iter_layout,
+    read_keys_csv,
+    read_mouse_csv,
+    write_keys_csv,
+    write_keys_parquet,
+    write_mouse_csv,
+    write_mouse_parquet,
+)
+
+MOUSE = "timestamp,button,state,x,y\n"
+KEYS = "key,press,release\n"
+
+
+@pytest.fixture(params=["arrow", "pure"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every reading test runs on both CSV paths: they must agree."""
+    if request.param == "arrow":
+        pytest.importorskip("pyarrow")
+    else:
+        monkeypatch.setattr(_table, "DISABLE_ARROW", True)
+    return str(request.param)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def one(root: Path, modality: str) -> dict:
+    (rec,) = list(iter_layout(root, modality))  # type: ignore[arg-type]
+    return rec.meta
+
+
+# ---------------------------------------------------------------------------- mouse
+
+
+def test_mouse_vocabulary(tmp_path: Path, parser: str) -> None:
+    f = write(
+        tmp_path / "s.csv",
+        MOUSE + "0.5,NoButton,Move,10,20\n"
+        "0.6,Left,Pressed,11,21\n"
+        "0.7,NoButton,Drag,12,22\n"
+        "0.8,Left,Released,12,22\n"
+        "0.9,Right,Pressed,1,1\n"
+        "0.95,Right,Released,1,1\n"
+        "1.0,Middle,Pressed,1,1\n"
+        "1.1,Scroll,Up,5,6\n"
+        "1.2,Scroll,Down,5,6\n",
+    )
+    ev = read_mouse_csv(f)
+    assert ev["kind"].tolist() == [
+        Kind.MOVE, Kind.BUTTON_DOWN, Kind.MOVE, Kind.BUTTON_UP,
+        Kind.BUTTON_DOWN, Kind.BUTTON_UP, Kind.BUTTON_DOWN, Kind.SCROLL, Kind.SCROLL,
+    ]  # fmt: skip
+    assert ev["code"].tolist() == [0, 1, 0, 1, 3, 3, 2, 1, -1]
+    assert ev["t_ns"][0] == 500_000_000 and ev["t_ns"][-1] == 1_200_000_000
+    assert ev["x"][2] == 12 and ev["y"][2] == 22
+
+
+def test_mouse_malformed_rows_are_skipped_and_counted(tmp_path: Path, parser: str) -> None:
+    write(
+        tmp_path / "u" / "s.csv",
+        MOUSE + "0.1,NoButton,Move,1,1\n"
+        "0.2,NoButton,Move\n"  # too few fields
+        "0.3,NoButton,Move,1,1,9\n"  # too many
+        "abc,NoButton,Move,1,1\n"  # bad time
+        "0.4,Left,Wiggle,1,1\n"  # unknown state
+        "0.5,Scroll,Pressed,1,1\n"  # invalid pair
+        "0.6,NoButton,Move,1,\n"  # missing coordinate
+        "0.7,NoButton,Move,-5,3\n"  # negative: fine (monitor left of primary)
+        "\n",
+    )
+    meta = one(tmp_path, "mouse")
+    assert meta["n_events"] == 2
+    assert meta["bad_shape"] == 2
+    assert meta["bad_time"] == 1
+    assert meta["bad_vocabulary"] == 2
+    assert meta["bad_coordinates"] == 1
+    assert meta["skipped_rows"] == 6
+
+
+def test_mouse_rows_out_of_order_are_sorted_stably(tmp_path: Path, parser: str) -> None:
+    f = write(
+        tmp_path / "s.csv",
+        MOUSE + "2,NoButton,Move,2,0\n1,NoButton,Move,1,0\n2,NoButton,Move,3,0\n"
+        "1,NoButton,Move,4,0\n",
+    )
+    ev = read_mouse_csv(f)
+    assert ev["x"].tolist() == [1, 4, 2, 3]
+
+
+def test_mouse_header_order_and_case_do_not_matter(tmp_path: Path, parser: str) -> None:
+    f = write(tmp_path / "s.csv", "X, Y ,Timestamp,State,Button\n3,4,1.5,Move,NoButton\n")
+    ev = read_mouse_csv(f)
+    assert (ev["x"][0], ev["y"][0], ev["t_ns"][0]) == (3, 4, 1_500_000_000)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "time,button,state,x,y\n1,NoButton,Move,1,1\n", KEYS + "a,1,2\n"]
+)
+def test_mouse_wrong_header_names_file_and_expectation(tmp_path: Path, text: str) -> None:
+    f = write(tmp_path / "bad.csv", text)
+    with pytest.raises(DataError) as e:
+        read_mouse_csv(f)
+    assert str(f) in e.value.message and "timestamp,button,state,x,y" in e.value.hint
+
+
+def test_missing_file_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist"):
+        read_mouse_csv(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="does not exist"):
+        list(iter_layout(tmp_path / "nope", "mouse"))
+
+
+# ---------------------------------------------------------------------------- keys
+
+
+def test_keys_pairs_share_stroke_ids_and_classes(tmp_path: Path, parser: str) -> None:
+    f = write(
+        tmp_path / "s.csv",
+        KEYS + "shift,0.9,1.3\nA,1.0,1.1\nspace,1.2,1.25\nletter,1.4,1.5\nBackSpace,2,2.1\n",
+    )
+    ev = read_keys_csv(f)
+    assert len(ev) == 10
+    downs, ups = ev[ev["kind"] == Kind.KEY_DOWN], ev[ev["kind"] == Kind.KEY_UP]
+    assert downs["code"].tolist() == [
+        KeyClass.MODIFIER, KeyClass.LETTER, KeyClass.SPACE, KeyClass.LETTER, KeyClass.BACKSPACE,
+    ]  # fmt: skip
+    assert downs["x"].tolist() == [0, 1, 2, 3, 4]  # stroke ids follow press order
+    for sid in range(5):  # each stroke: one press, then its release, same class
+        (d,) = downs[downs["x"] == sid]
+        (u,) = ups[ups["x"] == sid]
+        assert u["t_ns"] >= d["t_ns"] and u["code"] == d["code"]
+    assert np.all(np.diff(ev["t_ns"]) >= 0)
+
+
+def test_keys_bad_rows(tmp_path: Path, parser: str) -> None:
+    write(
+        tmp_path / "u" / "s.csv",
+        KEYS + "a,1.0,1.1\n"
+        "b,2.0,\n"  # still held when recording ended: press kept alone
+        "c,3.0,2.5\n"  # released before pressed: dropped
+        "d,,4\n"  # no press: dropped
+        "e,5\n",  # wrong field count
+    )
+    (rec,) = list(iter_layout(tmp_path, "keys"))
+    m = rec.meta
+    assert (m["unreleased"], m["release_before_press"], m["bad_time"], m["bad_shape"]) == (1, 1, 1, 1)
+    assert m["skipped_rows"] == 3
+    assert rec.events["kind"].tolist() == [Kind.KEY_DOWN, Kind.KEY_UP, Kind.KEY_DOWN]
+
+
+def test_zero_dwell_press_precedes_release(tmp_path: Path, parser: str) -> None:
+    ev = read_keys_csv(write(tmp_path / "s.csv", KEYS + "a,1,1\nb,1,1\n"))
+    assert ev["kind"].tolist() == [Kind.KEY_DOWN, Kind.KEY_DOWN, Kind.KEY_UP, Kind.KEY_UP]
+
+
+# ---------------------------------------------------------------------------- layout
+
+
+def test_iter_layout_natural_order_users_filter_and_empty_sessions(tmp_path: Path) -> None:
+    for user in ("user10", "user2", "user1"):
+        for s in ("s10", "s9", "s1"):
+            write(tmp_path / user / f"{s}.csv", MOUSE + "1,NoButton,Move,1,1\n")
+    write(tmp_path / "user2" / "s0.csv", MOUSE)  # header only: empty session
+    write(tmp_path / "user2" / "notes.txt", "ignored")
+    recs = list(iter_layout(tmp_path, "mouse"))
+    assert [(r.user, r.session) for r in recs][:4] == [
+        ("user1", "s1"), ("user1", "s9"), ("user1", "s10"), ("user2", "s0"),
+    ]  # fmt: skip
+    assert [r.user for r in recs][-1] == "user10"
+    empty = [r for r in recs if r.meta["empty"]]
+    assert [(r.user, r.session, len(r.events)) for r in empty] == [("user2", "s0", 0)]
+    only = list(iter_layout(tmp_path, "mouse", users=["user10"]))
+    assert {r.user for r in only} == {"user10"} and len(only) == 3
+    with pytest.raises(DataError, match="user3"):
+        list(iter_layout(tmp_path, "mouse", users=["user3"]))
+
+
+def test_iter_layout_descends_into_an_export_root(tmp_path: Path) -> None:
+    write(tmp_path / "mouse" / "alice" / "1.csv", MOUSE + "1,NoButton,Move,1,1\n")
+    write(tmp_path / "keys" / "alice" / "1.csv", KEYS + "a,1,2\n")
+    (m,) = list(iter_layout(tmp_path, "mouse"))
+    (k,) = list(iter_layout(tmp_path, "keys"))
+    assert (m.user, m.source, len(m.events)) == ("alice", "mouse-csv", 1)
+    assert (k.user, k.source, len(k.events)) == ("alice", "keys-csv", 2)
+
+
+def test_iter_layout_without_user_folders(tmp_path: Path) -> None:
+    write(tmp_path / "s.csv", MOUSE)
+    with pytest.raises(DataError, match="no user folders"):
+        list(iter_layout(tmp_path, "mouse"))
+    with pytest.raises(DataError, match="modality"):
+        list(iter_layout(tmp_path, "pen"))  # type: ignore[arg-type]
+
+
+def test_natural_key() -> None:
+    names = ["s10", "s9", "S1", "s1a", "a", "10", "2"]
+    assert sorted(names, key=natural_key) == ["2", "10", "a", "S1", "s1a", "s9", "s10"]
+
+
+# ---------------------------------------------------------------------------- round trips
+
+
+def sample_pointer() -> np.ndarray:
+    t = np.array([0, 5, 10, 12, 20, 30, 30, 41, 55, 60], dtype=np.int64) * 1_000_003 + 7
+    kind = [Kind.MOVE, Kind.BUTTON_DOWN, Kind.MOVE, Kind.MOVE, Kind.BUTTON_UP, Kind.SCROLL,
+            Kind.SCROLL, Kind.BUTTON_DOWN, Kind.BUTTON_UP, Kind.SCROLL]
+    code = [0, Button.LEFT, 0, 0, Button.LEFT, 1, -1, Button.BACK, Button.BACK, 1]
+    flags = [0] * 9 + [Flag.HSCROLL]
+    return make(t, kind, x=np.arange(10) * 7 - 3, y=np.arange(10) * 11, code=code, flags=flags)
+
+
+def sample_keys() -> np.ndarray:
+    # stroke 0 (shift) overlaps stroke 1 (letter); stroke 3 is never released
+    t = np.array([0, 50, 90, 120, 200, 260, 300]) * 1_000_000 + 123
+    kind = [Kind.KEY_DOWN, Kind.KEY_DOWN, Kind.KEY_UP, Kind.KEY_UP, Kind.KEY_DOWN, Kind.KEY_UP,
+            Kind.KEY_DOWN]
+    x = [0, 1, 1, 0, 2, 2, 3]
+    code = [KeyClass.MODIFIER, KeyClass.LETTER, KeyClass.LETTER, KeyClass.MODIFIER,
+            KeyClass.SPACE, KeyClass.SPACE, KeyClass.ENTER]
+    return make(t, kind, x=x, code=code)
+
+
+def canonical_keys(ev: np.ndarray) -> list[tuple[int, int, int | None]]:
+    """(press t, class, release t) per stroke: what survives without stroke ids."""
+    ups = {int(e["x"]): int(e["t_ns"]) for e in ev if e["kind"] == Kind.KEY_UP}
+    return [(int(e["t_ns"]), int(e["code"]), ups.get(int(e["x"])))
+            for e in ev if e["kind"] == Kind.KEY_DOWN]
+
+
+def test_mouse_round_trip_through_csv(tmp_path: Path, parser: str) -> None:
+    ev = sample_pointer()
+    assert write_mouse_csv(tmp_path / "u" / "s.csv", ev) == 10
+    back = read_mouse_csv(tmp_path / "u" / "s.csv")
+    for f in ("t_ns", "kind", "x", "y", "code", "flags"):
+        assert back[f].tolist() == ev[f].tolist(), f
+    text = (tmp_path / "u" / "s.csv").read_text()
+    assert "NoButton,Drag" in text and "XButton,Pressed" in text  # Balabit's words
+
+
+def test_mouse_writer_to_file_object_and_multi_step_scroll() -> None:
+    buf = io.StringIO()
+    ev = make([1_000_000_000, 2_500_000_000], Kind.SCROLL, code=[3, -2])
+    assert write_mouse_csv(buf, ev) == 5
+    assert buf.getvalue().splitlines() == [
+        "timestamp,button,state,x,y", *["1,Scroll,Up,0,0"] * 3, *["2.5,Scroll,Down,0,0"] * 2,
+    ]  # fmt: skip
+
+
+def test_keys_round_trip_through_csv(tmp_path: Path, parser: str) -> None:
+    ev = sample_keys()
+    assert write_keys_csv(tmp_path / "k.csv", ev) == 4
+    text = (tmp_path / "k.csv").read_text()
+    assert text.splitlines()[1:] == [
+        "modifier,0.000000123,0.120000123", "letter,0.050000123,0.090000123",
+        "space,0.200000123,0.260000123", "enter,0.300000123,",
+    ]  # fmt: skip
+    back = read_keys_csv(tmp_path / "k.csv")
+    assert canonical_keys(back) == canonical_keys(ev)
+
+
+def test_writers_ignore_the_other_modality(tmp_path: Path) -> None:
+    both = np.concatenate([sample_pointer(), sample_keys()])
+    assert write_mouse_csv(tmp_path / "m.csv", both) == 10
+    assert write_keys_csv(tmp_path / "k.csv", both) == 4
+
+
+def test_parquet_round_trip(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    write_mouse_parquet(tmp_path / "mouse" / "u" / "s.parquet", sample_pointer())
+    write_keys_parquet(tmp_path / "keys" / "u" / "s.parquet", sample_keys())
+    (m,) = list(iter_layout(tmp_path, "mouse"))
+    (k,) = list(iter_layout(tmp_path, "keys"))
+    ref = sample_pointer()
+    assert m.events["kind"].tolist() == ref["kind"].tolist()
+    assert np.abs(m.events["t_ns"] - ref["t_ns"]).max() <= 1
+    assert [(c, r is None) for _, c, r in canonical_keys(k.events)] == [
+        (c, r is None) for _, c, r in canonical_keys(sample_keys())
+    ]
+
+
+def test_parquet_with_wrong_columns(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    f = tmp_path / "u" / "s.parquet"
+    f.parent.mkdir()
+    pq.write_table(pa.table({"time": [1.0], "x": [1]}), f)
+    with pytest.raises(DataError, match="timestamp"):
+        list(iter_layout(tmp_path, "mouse"))
+    (tmp_path / "u" / "s.parquet").write_text("not parquet")
+    with pytest.raises(DataError, match="parquet"):
+        list(iter_layout(tmp_path, "mouse"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-(10**12), 10**13),  # ns, negative allowed (monotonic clocks)
+            st.sampled_from([Kind.MOVE, Kind.BUTTON_DOWN, Kind.BUTTON_UP, Kind.SCROLL]),
+            st.integers(-40000, 40000),
+            st.integers(-40000, 40000),
+        ),
+        max_size=40,
+    )
+)
+def test_mouse_round_trip_property(rows: list[tuple[int, int, int, int]]) -> None:
+    t = np.sort(np.array([r[0] for r in rows], dtype=np.int64))
+    kind = [r[1] for r in rows]
+    code = [{Kind.MOVE: 0, Kind.SCROLL: -1}.get(k, int(Button.RIGHT)) for k in kind]
+    ev = make(t, kind, x=[r[2] for r in rows], y=[r[3] for r in rows], code=code)
+    with tempfile.TemporaryDirectory() as d:
+        write_mouse_csv(Path(d) / "s.csv", ev)
+        back = read_mouse_csv(Path(d) / "s.csv")
+    assert back.tolist() == ev.tolist()
