@@ -1,0 +1,282 @@
+"""Export the store to the generic recording layouts, and import recordings made elsewhere.
+
+Export writes, per session, ``OUT/mouse/<label>/session_<id>.csv`` (``timestamp,button,state,x,y``,
+Balabit's vocabulary) and ``OUT/keys/<label>/session_<id>.csv`` (``key,press,release``, keys as
+class names), or ``.parquet`` files with the same columns. Times are seconds since the session's
+start. The rows are written by :mod:`activesec.recordings.generic`, the same module that reads
+them, so an export replays and evaluates like any recording and imports back.
+
+What the layouts cannot carry (documented loss of the round trip): the ``injected`` flag and the
+device index; a scroll of ``n`` steps becomes ``n`` one-step rows; buttons the vocabulary cannot
+name are left out; key stroke ids are renumbered in press order and a release without its press
+is dropped. Everything else (times to the nanosecond, positions, buttons, drags, key classes and
+press/release pairing) comes back exactly.
+
+A destination or source given as a URL (``s3://``, ``gs://``, ``memory://`` …) goes through
+fsspec, staged in a private temporary directory; without fsspec the error names the extra to
+install. Local exports are private like the store: directories 0700, files 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from activesec.core.clock import Clock, SystemClock
+from activesec.core.errors import ActiveSecError, DataError
+from activesec.core.events import EVENT_DTYPE, KEY_KINDS, POINTER_KINDS
+from activesec.core.paths import PRIVATE_FILE_MODE, make_private_dir
+from activesec.recordings import generic
+from activesec.store.db import SessionInfo, Store
+
+__all__ = ["export", "import_recordings", "session_file_name"]
+
+Format = Literal["csv", "parquet"]
+_POINTER = np.array([int(k) for k in POINTER_KINDS], dtype=np.uint8)
+_KEYS = np.array([int(k) for k in KEY_KINDS], dtype=np.uint8)
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+IMPORT_BACKEND = "import"
+
+
+def session_file_name(info: SessionInfo) -> str:
+    """``session_<id>``: natural sort keeps capture order."""
+    return f"session_{info.id}"
+
+
+def _safe_component(name: str) -> str:
+    """A label as one path component (labels come from users and from imported folders)."""
+    cleaned = "".join("_" if c in "/\\\0" else c for c in name).strip()
+    return "_" if cleaned in ("", ".", "..") else cleaned
+
+
+def _is_url(target: str | os.PathLike[str]) -> bool:
+    return "://" in str(target)
+
+
+def _fsspec(url: str) -> Any:
+    """The fsspec filesystem and path for ``url``, or an error naming the extra to install."""
+    protocol = url.split("://", 1)[0].lower()
+    extra = _EXTRAS.get(protocol, "cloud")
+    try:
+        import fsspec
+    except ImportError:
+        raise ActiveSecError(
+            f"{url}: URL destinations need fsspec",
+            f"pip install 'activesec[{extra}]'",
+        ) from None
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as exc:
+        raise ActiveSecError(
+            f"{url}: no filesystem for {protocol}:// ({exc})", f"pip install 'activesec[{extra}]'"
+        ) from None
+    return fs, path
+
+
+def _private_tree(root: Path) -> None:
+    for d, _, files in os.walk(root):
+        os.chmod(d, 0o700)
+        for f in files:
+            os.chmod(os.path.join(d, f), PRIVATE_FILE_MODE)
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export(
+    store: Store,
+    out: str | os.PathLike[str],
+    fmt: Format = "csv",
+    since_wall_ns: int | None = None,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """Write the store's sessions (optionally since a wall time / of one label) under ``out``.
+
+    Returns a summary: ``sessions``, ``files``, ``mouse_events``, ``key_events``, ``out``.
+    """
+    if fmt not in ("csv", "parquet"):
+        raise ActiveSecError(f"unknown export format {fmt!r}", "use csv or parquet")
+    if _is_url(out):
+        url = str(out).rstrip("/")
+        fs, base = _fsspec(url)
+        with tempfile.TemporaryDirectory(prefix="activesec-export-") as tmp:
+            summary = _export_local(store, Path(tmp), fmt, since_wall_ns, label)
+            _upload(fs, Path(tmp), base)
+        summary["out"] = url
+        return summary
+    root = Path(out).expanduser()
+    try:
+        make_private_dir(root)
+    except OSError as exc:
+        raise ActiveSecError(
+            f"cannot create {root}: {exc.strerror}", "choose another --out"
+        ) from None
+    return _export_local(store, root, fmt, since_wall_ns, label)
+
+
+def _export_local(
+    store: Store, root: Path, fmt: Format, since_wall_ns: int | None, label: str | None
+) -> dict[str, Any]:
+    writers: dict[str, Callable[[Path, np.ndarray], int]] = (
+        {"mouse": generic.write_mouse_csv, "keys": generic.write_keys_csv}
+        if fmt == "csv"
+        else {"mouse": generic.write_mouse_parquet, "keys": generic.write_keys_parquet}
+    )
+    summary: dict[str, Any] = {
+        "sessions": 0, "files": 0, "mouse_events": 0, "key_events": 0, "out": str(root)
+    }
+    for info in store.sessions(label=label, since_wall_ns=since_wall_ns):
+        if info.n_events == 0:
+            continue
+        ev = store.events(info.id)
+        ev["t_ns"] -= info.started_mono_ns  # seconds since the session's start
+        parts = {"mouse": ev[np.isin(ev["kind"], _POINTER)], "keys": ev[np.isin(ev["kind"], _KEYS)]}
+        for modality, part in parts.items():
+            if len(part) == 0:
+                continue
+            path = root / modality / _safe_component(info.label) / (
+                session_file_name(info) + "." + fmt
+            )
+            try:
+                make_private_dir(path.parent.parent)  # mkdir gives the mode to the leaf only
+                make_private_dir(path.parent)
+                writers[modality](path, part)
+                os.chmod(path, PRIVATE_FILE_MODE)
+            except OSError as exc:
+                raise ActiveSecError(
+                    f"cannot write {path}: {exc.strerror}", "check free space and permissions"
+                ) from None
+            summary["files"] += 1
+            summary["mouse_events" if modality == "mouse" else "key_events"] += len(part)
+        summary["sessions"] += 1
+    return summary
+
+
+def _upload(fs: Any, local: Path, base: str) -> None:
+    for d, _, files in os.walk(local):
+        for f in sorted(files):
+            src = Path(d) / f
+            dest = f"{base}/{src.relative_to(local).as_posix()}"
+            parent = dest.rsplit("/", 1)[0]
+            try:
+                fs.makedirs(parent, exist_ok=True)
+                fs.put_file(str(src), dest)
+            except Exception as exc:
+                raise ActiveSecError(
+                    f"upload of {dest} failed: {exc}", "check the URL and credentials"
+                ) from None
+
+
+# --------------------------------------------------------------------------- import
+
+
+@contextmanager
+def _local_source(source: str | os.PathLike[str]) -> Iterator[Path]:
+    """A local directory holding ``source`` (URLs are downloaded to a private temp dir)."""
+    if not _is_url(source):
+        p = Path(source).expanduser()
+        if not p.exists():
+            raise DataError(f"{p} does not exist", "give a directory written by `activesec export`")
+        yield p
+        return
+    url = str(source).rstrip("/")
+    fs, base = _fsspec(url)
+    with tempfile.TemporaryDirectory(prefix="activesec-import-") as tmp:
+        try:
+            remote = [f for f in fs.find(base) if f.lower().endswith(generic.SUFFIXES)]
+        except Exception as exc:
+            raise DataError(f"cannot list {url}: {exc}", "check the URL and credentials") from None
+        if not remote:
+            raise DataError(f"{url} holds no .csv or .parquet recordings",
+                            "give the root written by `activesec export`")
+        for f in remote:
+            rel = f[len(base.rstrip("/")) :].lstrip("/")
+            dest = Path(tmp) / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(f, str(dest))
+        _private_tree(Path(tmp))
+        yield Path(tmp)
+
+
+def _modalities(root: Path) -> list[generic.Modality]:
+    """Which layouts ``root`` holds: an export root (mouse/ and/or keys/) or a bare
+    ``ROOT/<user>/<session>`` tree of one modality, told by a file's header."""
+    found: list[generic.Modality] = [m for m in ("mouse", "keys") if (root / m).is_dir()]
+    if found:
+        return found
+    files = [root] if root.is_file() else sorted(
+        p for p in root.rglob("*") if p.suffix.lower() in generic.SUFFIXES
+    )
+    for f in files:
+        head = _header(f)
+        if head is not None:
+            return ["keys" if "key" in head else "mouse"]
+    raise DataError(f"{root} holds no recordings in the generic layouts",
+                    "expected mouse/<user>/<session>.csv and/or keys/<user>/<session>.csv")
+
+
+def _header(path: Path) -> list[str] | None:
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            return [n.strip().lower() for n in pq.read_schema(path).names]
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return [c.strip().lower() for c in fh.readline().split(",")]
+    except Exception:
+        return None
+
+
+def import_recordings(
+    store: Store,
+    source: str | os.PathLike[str],
+    label: str | None = None,
+    *,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    """Add the recordings under ``source`` (a directory or URL in the generic layouts) as
+    sessions labelled ``label`` or, by default, their ``<user>`` folder.
+
+    The mouse and keys files of one ``<user>/<session>`` become one session. Sessions already
+    imported under the same label and name are skipped, so re-running an import is harmless.
+    Returns ``sessions``, ``events``, ``skipped_rows`` and ``already_present``.
+    """
+    clock = clock or SystemClock()
+    summary = {"sessions": 0, "events": 0, "skipped_rows": 0, "already_present": 0}
+    with _local_source(source) as root:
+        merged: dict[tuple[str, str], list[np.ndarray]] = {}
+        for modality in _modalities(root):
+            for rec in generic.iter_layout(root, modality):
+                merged.setdefault((rec.user, rec.session), []).append(rec.events)
+                summary["skipped_rows"] += int(rec.meta.get("skipped_rows", 0) or 0)
+        existing = {(s.label, s.source) for s in store.sessions() if s.backend == IMPORT_BACKEND}
+        for (user, session), parts in merged.items():
+            name = _safe_component(label or user)
+            source_name = f"{user}/{session}"
+            if (name, source_name) in existing:
+                summary["already_present"] += 1
+                continue
+            ev = np.concatenate(parts) if parts else np.zeros(0, dtype=EVENT_DTYPE)
+            ev = ev[np.argsort(ev["t_ns"], kind="stable")]
+            # the original wall-clock time is not in the layouts: the import is the anchor
+            wall = clock.wall_ns()
+            store.begin()  # one transaction per session: never half an import
+            try:
+                sid = store.begin_session(
+                    name, IMPORT_BACKEND, wall_ns=wall, mono_ns=0, source=source_name
+                )
+                store.append(sid, ev)
+                store.end_session(sid, wall + (int(ev["t_ns"][-1]) if len(ev) else 0))
+                store.commit()
+            except BaseException:
+                store.rollback()
+                raise
+            summary["sessions"] += 1
+            summary["events"] += len(ev)
+    return summary

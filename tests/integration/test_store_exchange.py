@@ -1,0 +1,195 @@
+"""Export -> import round trips through the generic layouts, on disk and through fsspec."""
+
+from __future__ import annotations
+
+import csv
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from activesec.core.clock import FakeClock
+from activesec.core.errors import ActiveSecError, DataError
+from activesec.core.events import Button, Flag, Kind, empty
+from activesec.core.keys import KeyClass
+from activesec.store import exchange
+from activesec.store.db import Store
+
+MONO0 = 7_000_000_000
+
+
+def _session_events() -> np.ndarray:
+    """Moves, a left drag, a right click, scrolls both ways and axes, overlapping keys."""
+    rows = [  # (ms since start, kind, x, y, code, flags)
+        (0, Kind.MOVE, 100, 200, 0, 0),
+        (8, Kind.MOVE, 103, 201, 0, Flag.INJECTED),
+        (16, Kind.BUTTON_DOWN, 103, 201, Button.LEFT, 0),
+        (24, Kind.MOVE, 110, 205, 0, 0),  # a drag
+        (32, Kind.BUTTON_UP, 110, 205, Button.LEFT, 0),
+        (40, Kind.BUTTON_DOWN, 110, 205, Button.RIGHT, 0),
+        (95, Kind.BUTTON_UP, 110, 205, Button.RIGHT, 0),
+        (120, Kind.SCROLL, 110, 205, 1, 0),
+        (130, Kind.SCROLL, 110, 205, -1, 0),
+        (140, Kind.SCROLL, 110, 205, 1, Flag.HSCROLL),
+        (200, Kind.KEY_DOWN, 0, 0, KeyClass.MODIFIER, 0),
+        (230, Kind.KEY_DOWN, 1, 0, KeyClass.LETTER, 0),
+        (260, Kind.KEY_UP, 1, 0, KeyClass.LETTER, 0),
+        (290, Kind.KEY_UP, 0, 0, KeyClass.MODIFIER, 0),  # rollover: shift outlives the letter
+        (300, Kind.KEY_DOWN, 2, 0, KeyClass.SPACE, 0),
+        (377, Kind.KEY_UP, 2, 0, KeyClass.SPACE, 0),
+        (400, Kind.MOVE, -50, 1300, 0, 0),  # a monitor left of the primary one
+    ]
+    ev = empty(len(rows))
+    for i, (ms, k, x, y, code, flags) in enumerate(rows):
+        ev[i] = (MONO0 + ms * 1_000_000 + 123, k, flags, 0, x, y, code)  # ns precision
+    return ev
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.open(tmp_path / "data" / "activesec.db", create=True)
+    sid = s.begin_session("alice", "x11", wall_ns=1_700_000_000 * 10**9, mono_ns=MONO0)
+    s.append(sid, _session_events())
+    s.end_session(sid, 1_700_000_001 * 10**9)
+    s.begin_session("bob", "x11", wall_ns=1_700_000_100 * 10**9, mono_ns=0)  # empty: not exported
+    s.commit()
+    yield s
+    s.close()
+
+
+def _comparable(ev: np.ndarray) -> np.ndarray:
+    """What the layouts carry: everything but the injected flag and the device."""
+    out = ev.copy()
+    out["flags"] &= int(Flag.HSCROLL)
+    out["device"] = 0
+    return out
+
+
+def _assert_same_events(got: np.ndarray, want: np.ndarray) -> None:
+    got, want = _comparable(got), _comparable(want)
+    for f in ("t_ns", "kind", "flags", "code", "y"):
+        assert np.array_equal(got[f], want[f]), f
+    ptr = ~np.isin(want["kind"], [Kind.KEY_DOWN, Kind.KEY_UP])
+    assert np.array_equal(got["x"][ptr], want["x"][ptr])
+    # keys: stroke ids may be renumbered, the pairing must not change
+    gk, wk = got["x"][~ptr], want["x"][~ptr]
+    assert np.array_equal(gk[:, None] == gk[None, :], wk[:, None] == wk[None, :])
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with open(path, newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def test_export_writes_the_generic_layouts(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    summary = exchange.export(store, out)
+    assert summary == {"sessions": 1, "files": 2, "mouse_events": 11, "key_events": 6,
+                       "out": str(out)}
+    sid = store.sessions()[0].id
+    mouse = _rows(out / "mouse" / "alice" / f"session_{sid}.csv")
+    assert mouse[0] == ["timestamp", "button", "state", "x", "y"]
+    assert mouse[1] == ["0.000000123", "NoButton", "Move", "100", "200"]
+    assert [r[1:3] for r in mouse[3:11]] == [
+        ["Left", "Pressed"], ["NoButton", "Drag"], ["Left", "Released"], ["Right", "Pressed"],
+        ["Right", "Released"], ["Scroll", "Up"], ["Scroll", "Down"], ["Scroll", "Right"]]
+    assert _rows(out / "keys" / "alice" / f"session_{sid}.csv") == [
+        ["key", "press", "release"], ["modifier", "0.200000123", "0.290000123"],
+        ["letter", "0.230000123", "0.260000123"], ["space", "0.300000123", "0.377000123"]]
+    # private like the store
+    for p in [out, *out.rglob("*")]:
+        assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_round_trip_store_export_import(store: Store, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / "out"
+    exchange.export(store, out, fmt=fmt)
+    with Store.open(tmp_path / "other.db", create=True) as other:
+        summary = exchange.import_recordings(other, out, clock=FakeClock())
+        assert (summary["sessions"], summary["events"], summary["skipped_rows"]) == (1, 17, 0)
+        (info,) = other.sessions()
+        assert (info.label, info.backend) == ("alice", "import")
+        want = _session_events()
+        want["t_ns"] -= MONO0
+        _assert_same_events(other.events(info.id), want)
+        # exporting the import gives the very same files
+        exchange.export(other, tmp_path / "again", fmt=fmt)
+    if fmt == "csv":
+        a = sorted((p.relative_to(out).parent, p.read_text()) for p in out.rglob("*.csv"))
+        b = sorted((p.relative_to(tmp_path / "again").parent, p.read_text())
+                   for p in (tmp_path / "again").rglob("*.csv"))
+        assert a == b
+
+
+def test_import_is_idempotent_and_label_can_be_forced(store: Store, tmp_path: Path) -> None:
+    exchange.export(store, tmp_path / "out")
+    with Store.open(tmp_path / "other.db", create=True) as other:
+        exchange.import_recordings(other, tmp_path / "out", label="guest")
+        again = exchange.import_recordings(other, tmp_path / "out", label="guest")
+        assert (again["sessions"], again["already_present"]) == (0, 1)
+        assert [s.label for s in other.sessions()] == ["guest"]
+
+
+def test_import_of_a_bare_keys_tree(tmp_path: Path) -> None:
+    root = tmp_path / "keys_only" / "carol"
+    root.mkdir(parents=True)
+    (root / "s1.csv").write_text("key,press,release\na,1.0,1.1\nshift,1.05,1.3\nb,2.0,\n")
+    with Store.open(tmp_path / "s.db", create=True) as s:
+        summary = exchange.import_recordings(s, tmp_path / "keys_only")
+        assert summary["events"] == 5  # the unreleased 'b' keeps its press
+        (info,) = s.sessions()
+        assert info.label == "carol" and info.counts["key_down"] == 3
+
+
+def test_since_filters_sessions(store: Store, tmp_path: Path) -> None:
+    summary = exchange.export(store, tmp_path / "out", since_wall_ns=1_700_000_050 * 10**9)
+    assert summary["sessions"] == 0
+
+
+def test_memory_url_round_trip(store: Store, tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    summary = exchange.export(store, "memory://bucket/export")
+    assert summary["files"] == 2 and summary["out"] == "memory://bucket/export"
+    fs = fsspec.filesystem("memory")
+    names = sorted(fs.find("/bucket/export"))
+    assert [n.split("/export/", 1)[1].split("/session_")[0] for n in names] == [
+        "keys/alice", "mouse/alice"]
+    with Store.open(tmp_path / "other.db", create=True) as other:
+        assert exchange.import_recordings(other, "memory://bucket/export")["events"] == 17
+    fs.rm("/bucket", recursive=True)
+
+
+def test_url_without_fsspec_names_the_extra(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_fsspec(name: str, *a: object, **k: object) -> object:
+        if name == "fsspec" or name.startswith("fsspec."):
+            raise ImportError("No module named 'fsspec'")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_fsspec)
+    with pytest.raises(ActiveSecError, match=r"activesec\[s3\]"):
+        exchange.export(store, "s3://bucket/x")
+    with pytest.raises(ActiveSecError, match=r"activesec\[gcs\]"):
+        exchange.import_recordings(store, "gs://bucket/x")
+
+
+def test_bad_inputs_are_clear_errors(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(ActiveSecError, match="format"):
+        exchange.export(store, tmp_path / "o", fmt="xml")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="does not exist"):
+        exchange.import_recordings(store, tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError):
+        exchange.import_recordings(store, tmp_path / "empty")
+    bad = tmp_path / "bad" / "mouse" / "u"
+    bad.mkdir(parents=True)
+    (bad / "s.csv").write_text("this,is,not\n1,2,3\n")
+    n_before = store.counts()["events"]
+    with pytest.raises(DataError):
+        exchange.import_recordings(store, tmp_path / "bad")
+    assert store.counts()["events"] == n_before
