@@ -204,7 +204,7 @@ def keystroke_windows(
     n_pause = pause.sum(1)
     pause_mean = np.divide(np.where(pause, np.minimum(pp, max_pause_s), 0.0).sum(1), n_pause,
                            out=np.zeros(len(idx)), where=n_pause > 0)
-    rp_ok = ~np.isnan(rp)
+    rp_ok = ~np.isnan(rp) & typing
     n_rp = rp_ok.sum(1)
     rollover = np.divide((rp_ok & (rp < 0)).sum(1), n_rp, out=np.zeros(len(idx)), where=n_rp > 0)
     dwell_over_pp = np.divide(med["dwell"], med["pp"], out=np.zeros(len(idx)), where=med["pp"] > 0)

@@ -1,0 +1,61 @@
+"""Detector registry: built-ins, defaults, plug-ins through entry points."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+
+import pytest
+
+from activesec.core.errors import ConfigError
+from activesec.detectors import registry
+from activesec.detectors.base import Detector
+from activesec.features.keys import KEY_FEATURE_NAMES  # noqa: F401  (features import cleanly)
+
+BUILTINS = {"scaled_manhattan", "mahalanobis", "nearest_neighbor", "gmm", "ocsvm",
+            "isolation_forest", "lof", "random_forest", "hist_gb", "extra_trees"}
+
+
+def test_builtins_registered_and_defaults_exist() -> None:
+    assert set(registry.names()) >= BUILTINS
+    for modality in ("pointer", "keys"):
+        assert registry.default_for(modality) in registry.names()
+    with pytest.raises(ConfigError):
+        registry.default_for("voice")
+
+
+def test_create_with_params_and_errors() -> None:
+    d = registry.create("nearest_neighbor", k=3)
+    assert isinstance(d, Detector) and d.get_params() == {"k": 3} and d.name == "nearest_neighbor"
+    with pytest.raises(ConfigError, match="unknown detector"):
+        registry.create("nope")
+    with pytest.raises(ConfigError, match="bad parameters"):
+        registry.create("nearest_neighbor", kk=3)
+
+
+def test_duplicate_name_rejected() -> None:
+    with pytest.raises(ValueError):
+        registry.register("scaled_manhattan")(type("Other", (Detector,), {}))
+
+
+class PluginDetector(Detector):
+    def __init__(self, bias: float = 0.0) -> None:
+        self.bias = bias
+
+
+def test_entry_point_plugins_are_discovered_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
+    good = md.EntryPoint(name="my_plugin", group=registry.ENTRY_POINT_GROUP,
+                         value=f"{__name__}:PluginDetector")
+    broken = md.EntryPoint(name="broken_plugin", group=registry.ENTRY_POINT_GROUP,
+                           value="no_such_module_xyz:Nope")
+
+    def fake_entry_points(group: str) -> list[md.EntryPoint]:
+        return [good, broken] if group == registry.ENTRY_POINT_GROUP else []
+
+    monkeypatch.setattr(registry, "entry_points", fake_entry_points)
+    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_BROKEN", {})
+    assert "my_plugin" in registry.names()
+    assert registry.create("my_plugin", bias=1.0).get_params() == {"bias": 1.0}
+    with pytest.raises(ConfigError, match="plug-in failed to load"):
+        registry.create("broken_plugin")

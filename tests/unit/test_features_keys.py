@@ -1,0 +1,108 @@
+"""Keystroke pairing and window features from class-only key events."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from activesec.core.events import Kind, make
+from activesec.core.keys import KeyClass
+from activesec.features.keys import (
+    DEFAULTS,
+    KEY_FEATURE_NAMES,
+    keystroke_windows,
+    keystrokes,
+)
+
+F = {n: i for i, n in enumerate(KEY_FEATURE_NAMES)}
+MS = 1_000_000
+L, S, B, M = KeyClass.LETTER, KeyClass.SPACE, KeyClass.BACKSPACE, KeyClass.MODIFIER
+
+
+def typed(strokes: list[tuple[float, float | None, int]]) -> np.ndarray:
+    """Events from (press_ms, release_ms or None, class); stroke id = position."""
+    parts = []
+    for i, (p, r, c) in enumerate(strokes):
+        parts.append(make(int(p * MS), Kind.KEY_DOWN, i + 100, 0, c))
+        if r is not None:
+            parts.append(make(int(r * MS), Kind.KEY_UP, i + 100, 0, c))
+    e = np.concatenate(parts)
+    return e[np.argsort(e["t_ns"], kind="stable")]
+
+
+def regular(n: int, period: float = 200, dwell: float = 80, cls: int = L) -> list:
+    return [(i * period, i * period + dwell, cls) for i in range(n)]
+
+
+def test_regular_typing_timings() -> None:
+    w = keystroke_windows(typed(regular(20)), window=0)
+    assert w.X.shape == (1, len(KEY_FEATURE_NAMES))
+    x = w.X[0]
+    assert x[F["dwell_mean"]] == pytest.approx(0.08)
+    assert x[F["pp_mean"]] == pytest.approx(0.2)
+    assert x[F["rp_p50"]] == pytest.approx(0.12)
+    assert x[F["rr_mean"]] == pytest.approx(0.2)
+    assert x[F["pr_mean"]] == pytest.approx(0.28)
+    assert x[F["rate_keys_s"]] == pytest.approx(5.0)
+    assert x[F["rollover_rate"]] == 0 and x[F["pause_rate"]] == 0
+    assert x[F["share_letter"]] == 1
+    assert w.n_keys[0] == 20 and w.t_start_ns[0] == 0 and w.t_end_ns[0] == (19 * 200 + 80) * MS
+
+
+def test_rollover_pauses_and_digraph_classes() -> None:
+    s = [(0, 150, L), (100, 180, L), (300, 360, S), (2000, 2100, L), (2150, 2230, B)]
+    x = keystroke_windows(typed(s), window=0).X[0]
+    assert x[F["rollover_rate"]] == pytest.approx(1 / 3)  # 0->1 overlaps; pauses excluded
+    assert x[F["pause_rate"]] == pytest.approx(1 / 4)
+    assert x[F["pause_mean_s"]] == pytest.approx(1.7)
+    assert x[F["pp_LL"]] == pytest.approx(0.1)
+    assert x[F["rp_LL"]] == pytest.approx(-0.05)
+    assert x[F["pp_LS"]] == pytest.approx(0.2)
+    assert x[F["pp_LB"]] == pytest.approx(0.15)
+    assert x[F["share_backspace"]] == pytest.approx(0.2)  # correction rate
+    assert x[F["dwell_space"]] == pytest.approx(0.06)
+
+
+def test_imputation_keeps_rows_finite() -> None:
+    x = keystroke_windows(typed(regular(10)), window=0).X[0]
+    # no space, backspace or digraph L->S in the window: the window's own statistic fills in
+    assert x[F["dwell_space"]] == pytest.approx(x[F["dwell_p50"]])
+    assert x[F["pp_LS"]] == pytest.approx(x[F["pp_p50"]])
+    no_release = typed([(i * 100.0, None, L) for i in range(10)])
+    y = keystroke_windows(no_release, window=0).X[0]
+    assert np.isfinite(y).all()
+    assert y[F["dwell_mean"]] == DEFAULTS["dwell"] and y[F["rp_p50"]] == DEFAULTS["rp"]
+    assert y[F["pp_mean"]] == pytest.approx(0.1)
+
+
+def test_pairing_unmatched_and_autorepeat() -> None:
+    e = np.concatenate([
+        make(0, Kind.KEY_DOWN, 1, 0, L), make(50 * MS, Kind.KEY_DOWN, 1, 0, L),  # auto-repeat
+        make(90 * MS, Kind.KEY_UP, 1, 0, L),
+        make(100 * MS, Kind.KEY_UP, 7, 0, L),  # release without press: ignored
+        make(200 * MS, Kind.KEY_DOWN, 2, 0, S),  # press without release
+    ])
+    s = keystrokes(e)
+    assert len(s) == 2
+    assert s.release[0] == pytest.approx(0.09)
+    assert np.isnan(s.release[1]) and s.release_ns[1] == -1
+    assert list(s.cls) == [L, S]
+
+
+def test_windows_and_order_invariance() -> None:
+    rng = np.random.default_rng(0)
+    strokes = [(i * 150 + rng.uniform(0, 60), i * 150 + 100 + rng.uniform(0, 60),
+                int(rng.choice([L, S, B, M]))) for i in range(100)]
+    e = typed(strokes)
+    w = keystroke_windows(e, window=50, step=10)
+    assert len(w) == 6 and (w.n_keys == 50).all()
+    assert np.isfinite(w.X).all()
+    w2 = keystroke_windows(e[rng.permutation(len(e))], window=50, step=10)
+    np.testing.assert_array_equal(w.X, w2.X)
+    assert len(keystroke_windows(e, window=101)) == 0
+
+
+def test_empty_and_pointer_only_input() -> None:
+    assert keystroke_windows(make(np.arange(5), Kind.MOVE, 1, 1)).X.shape == (0, len(F))
+    with pytest.raises(ValueError):
+        keystroke_windows(typed(regular(5)), window=5, step=0)
