@@ -1,0 +1,1 @@
+"""The agent as a service: the log-in installers (installers.py) and the agent loop."""

@@ -1,0 +1,426 @@
+"""Start the agent at user log-in: ``activesec service install | uninstall | status``.
+
+One mechanism per platform, always *per user* and *in the graphical session*, because input
+capture needs the user's display (X11/Wayland), the Aqua session, or the interactive Windows
+desktop:
+
+* **systemd** (Linux): a user unit ``~/.config/systemd/user/activesec.service``, ordered after
+  and bound to ``graphical-session.target`` (started by GNOME, KDE and other systemd-managed
+  sessions, which also import ``DISPLAY``/``WAYLAND_DISPLAY`` into the user manager), restarted
+  on failure. Enabled with ``systemctl --user enable --now`` when systemd runs; otherwise the
+  file is written and the result says how to start the agent.
+* **launchd** (macOS): a LaunchAgent ``~/Library/LaunchAgents/org.activesec.agent.plist``
+  loaded in the Aqua session, run at load, restarted after a crash (not after a clean exit),
+  stdout/stderr in ``~/Library/Logs/activesec``.
+* **task** (Windows): a Task Scheduler log-on task running with the user's interactive token —
+  not a Windows service: services live in session 0, where input hooks see no user input.
+  Registered with ``schtasks /Create /XML <file> /TN ActiveSec``. ``ACTIVESEC_HOME`` is not
+  carried into the task (tasks see the user's persistent environment): use ``setx``. The
+  console launcher opens a console window at log-on (known limitation).
+
+The generators (:func:`systemd_unit`, :func:`launchd_plist`, :func:`task_xml`) are pure
+functions returning text. :class:`Installer` does the I/O with an injectable ``base`` (the
+user's home directory) and ``runner``, so tests never touch the real user's configuration.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import plistlib
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from activesec.core.errors import ConfigError
+
+Kind = Literal["systemd", "launchd", "task"]
+KINDS: tuple[str, ...] = ("systemd", "launchd", "task")
+
+UNIT_NAME = "activesec.service"
+LABEL = "org.activesec.agent"
+TASK_NAME = "ActiveSec"
+TASK_NS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
+DESCRIPTION = "ActiveSec continuous authentication agent"
+
+
+# -- pure generators ------------------------------------------------------------------------------
+def _systemd_word(word: str) -> str:
+    """Quote one ExecStart word: ``%`` specifiers and ``$`` variables are escaped."""
+    w = word.replace("%", "%%").replace("$", "$$")
+    if any(c in w for c in " \t\"'\\;") or not w:
+        w = '"' + w.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return w
+
+
+def systemd_unit(
+    exe: str,
+    *,
+    home: str | None = None,
+    args: Sequence[str] = ("run",),
+    target: str = "graphical-session.target",
+) -> str:
+    """The user unit that runs ``exe run`` in the graphical session."""
+    env = ""
+    if home:
+        value = f"ACTIVESEC_HOME={home}".replace("%", "%%")
+        env = 'Environment="' + value.replace("\\", "\\\\").replace('"', '\\"') + '"\n'
+    exec_start = " ".join(_systemd_word(w) for w in (exe, *args))
+    return (
+        "[Unit]\n"
+        f"Description={DESCRIPTION}\n"
+        f"After={target}\n"
+        f"PartOf={target}\n"
+        "\n"
+        "[Service]\n"
+        "Type=simple\n"
+        f"ExecStart={exec_start}\n"
+        f"{env}"
+        "Restart=on-failure\n"
+        "RestartSec=5\n"
+        "\n"
+        "[Install]\n"
+        f"WantedBy={target}\n"
+    )
+
+
+def launchd_plist(
+    exe: str,
+    *,
+    log_dir: str,
+    home: str | None = None,
+    args: Sequence[str] = ("run",),
+) -> str:
+    """The LaunchAgent property list (XML) that runs ``exe run`` in the user's Aqua session."""
+    job: dict[str, object] = {
+        "Label": LABEL,
+        "ProgramArguments": [exe, *args],
+        "RunAtLoad": True,
+        "KeepAlive": {"SuccessfulExit": False},  # restart after a crash, not after a clean exit
+        "ThrottleInterval": 10,
+        "ProcessType": "Interactive",
+        "LimitLoadToSessionType": "Aqua",
+        "StandardOutPath": str(Path(log_dir) / "agent.out.log"),
+        "StandardErrorPath": str(Path(log_dir) / "agent.err.log"),
+    }
+    if home:
+        job["EnvironmentVariables"] = {"ACTIVESEC_HOME": home}
+    return plistlib.dumps(job, fmt=plistlib.FMT_XML).decode("utf-8")
+
+
+def task_xml(exe: str, *, user: str, args: Sequence[str] = ("run",)) -> str:
+    """Task Scheduler XML: at ``user``'s log-on, run ``exe run`` with the interactive token."""
+    ET.register_namespace("", TASK_NS)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        el = ET.SubElement(parent, f"{{{TASK_NS}}}{tag}", attrs)
+        if text is not None:
+            el.text = text
+        return el
+
+    task = ET.Element(f"{{{TASK_NS}}}Task", {"version": "1.2"})
+    reg = sub(task, "RegistrationInfo")
+    sub(reg, "Author", "ActiveSec")
+    sub(reg, "Description", DESCRIPTION)
+    sub(reg, "URI", "\\" + TASK_NAME)
+    logon = sub(sub(task, "Triggers"), "LogonTrigger")
+    sub(logon, "Enabled", "true")
+    sub(logon, "UserId", user)
+    principal = sub(sub(task, "Principals"), "Principal", id="Author")
+    sub(principal, "UserId", user)
+    sub(principal, "LogonType", "InteractiveToken")
+    sub(principal, "RunLevel", "LeastPrivilege")
+    settings = sub(task, "Settings")
+    for tag, text in (
+        ("MultipleInstancesPolicy", "IgnoreNew"),
+        ("DisallowStartIfOnBatteries", "false"),
+        ("StopIfGoingOnBatteries", "false"),
+        ("AllowHardTerminate", "true"),
+        ("StartWhenAvailable", "false"),
+        ("RunOnlyIfNetworkAvailable", "false"),
+        ("AllowStartOnDemand", "true"),
+        ("Enabled", "true"),
+        ("Hidden", "false"),
+        ("RunOnlyIfIdle", "false"),
+        ("ExecutionTimeLimit", "PT0S"),  # no limit: the agent runs for the whole session
+        ("Priority", "7"),
+    ):
+        sub(settings, tag, text)
+    idle = sub(settings, "IdleSettings")
+    sub(idle, "StopOnIdleEnd", "false")
+    sub(idle, "RestartOnIdle", "false")
+    restart = sub(settings, "RestartOnFailure")
+    sub(restart, "Interval", "PT1M")
+    sub(restart, "Count", "3")
+    exec_ = sub(sub(task, "Actions", Context="Author"), "Exec")
+    sub(exec_, "Command", exe)
+    sub(exec_, "Arguments", subprocess.list2cmdline(list(args)))
+    ET.indent(task)
+    body = ET.tostring(task, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-16"?>\n' + body + "\n"
+
+
+# -- I/O -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ServiceResult:
+    """What install/uninstall/status did or found; ``detail`` is one line for the user."""
+
+    kind: str
+    path: Path
+    ok: bool
+    installed: bool
+    running: bool | None
+    detail: str
+    commands: list[list[str]] = field(default_factory=list)
+
+
+def default_kind(platform: str | None = None) -> Kind:
+    p = platform or sys.platform
+    if p == "win32":
+        return "task"
+    if p == "darwin":
+        return "launchd"
+    return "systemd"
+
+
+def find_exe() -> str:
+    """Absolute path of the ``activesec`` launcher this Python would run."""
+    candidates = [
+        Path(sys.executable).with_name("activesec"),
+        Path(sys.executable).with_name("activesec.exe"),
+        Path(sys.executable).parent / "Scripts" / "activesec.exe",
+    ]
+    found = shutil.which("activesec")
+    if found:
+        candidates.insert(0, Path(found))
+    for c in candidates:
+        if c.is_file() and os.access(c, os.X_OK):
+            return str(c.resolve())
+    raise ConfigError(
+        "cannot find the activesec executable to start at log-in",
+        "install ActiveSec (pip install activesec) or pass its path with --exe",
+    )
+
+
+Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
+
+
+def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=60, check=False)
+
+
+class Installer:
+    """Install, remove or inspect the log-in service of one ``kind``.
+
+    ``base`` is the user's home directory (default ``Path.home()``); ``runner`` runs
+    systemctl/launchctl/schtasks (default ``subprocess.run``); ``environ`` is where
+    ``ACTIVESEC_HOME`` is read; ``systemd_dir`` exists when systemd is the running init;
+    ``platform`` decides whether the platform's tool is called at all.
+    """
+
+    def __init__(
+        self,
+        kind: str | None = None,
+        *,
+        base: str | os.PathLike[str] | None = None,
+        runner: Runner | None = None,
+        environ: Mapping[str, str] | None = None,
+        platform: str | None = None,
+        systemd_dir: str | os.PathLike[str] = "/run/systemd/system",
+        user: str | None = None,
+    ) -> None:
+        self.platform = platform or sys.platform
+        k = kind or default_kind(self.platform)
+        if k not in KINDS:
+            raise ConfigError(f"unknown service kind {k!r}", f"choose {', '.join(KINDS)}")
+        self.kind: Kind = k  # type: ignore[assignment]
+        self.base = Path(base) if base is not None else Path.home()
+        self.runner = runner or _run
+        self.environ = os.environ if environ is None else environ
+        self.systemd_dir = Path(systemd_dir)
+        self._user = user
+
+    # -- where things go ----------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        if self.kind == "systemd":
+            return self.base / ".config" / "systemd" / "user" / UNIT_NAME
+        if self.kind == "launchd":
+            return self.base / "Library" / "LaunchAgents" / f"{LABEL}.plist"
+        return self.base / "AppData" / "Local" / "activesec" / "activesec-logon-task.xml"
+
+    @property
+    def home(self) -> str | None:
+        h = self.environ.get("ACTIVESEC_HOME")
+        return str(Path(h).expanduser().resolve()) if h else None
+
+    @property
+    def user(self) -> str:
+        if self._user:
+            return self._user
+        domain, name = self.environ.get("USERDOMAIN"), self.environ.get("USERNAME")
+        return f"{domain}\\{name}" if domain and name else getpass.getuser()
+
+    def render(self, exe: str) -> str:
+        if self.kind == "systemd":
+            return systemd_unit(exe, home=self.home)
+        if self.kind == "launchd":
+            log_dir = (
+                Path(self.home) / "logs" if self.home else self.base / "Library/Logs/activesec"
+            )
+            return launchd_plist(exe, log_dir=str(log_dir), home=self.home)
+        return task_xml(exe, user=self.user)
+
+    def _native(self) -> bool:
+        """Can the platform's service manager be called here?"""
+        if self.kind == "systemd":
+            return self.platform.startswith("linux") and self.systemd_dir.is_dir()
+        return self.platform == ("darwin" if self.kind == "launchd" else "win32")
+
+    def _call(self, argv: list[str], done: list[list[str]]) -> tuple[bool, str]:
+        done.append(argv)
+        try:
+            proc = self.runner(argv)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return False, f"{argv[0]}: {exc}"
+        if proc.returncode != 0:
+            text = (proc.stderr or proc.stdout or "").strip().splitlines()
+            return False, f"`{' '.join(argv)}` exited {proc.returncode}" + (
+                f": {text[-1]}" if text else ""
+            )
+        return True, ""
+
+    # -- install / uninstall / status -----------------------------------------------------------
+    def install(self, exe: str | None = None) -> ServiceResult:
+        exe_path = Path(exe).expanduser() if exe else Path(find_exe())
+        if not exe_path.is_absolute():
+            exe_path = exe_path.resolve()
+        if not exe_path.is_file():
+            raise ConfigError(
+                f"{exe_path} does not exist", "pass the path of the activesec executable"
+            )
+        text = self.render(str(exe_path))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-16" if self.kind == "task" else "utf-8")
+        os.replace(tmp, self.path)
+        done: list[list[str]] = []
+        if not self._native():
+            return ServiceResult(
+                self.kind, self.path, True, True, None,
+                f"wrote {self.path}; {self._manual_start()}", done,
+            )  # fmt: skip
+        for argv in self._install_commands():
+            ok, why = self._call(argv, done)
+            if not ok:
+                return ServiceResult(
+                    self.kind, self.path, False, True, False,
+                    f"wrote {self.path} but {why}; {self._manual_start()}", done,
+                )  # fmt: skip
+        extra = ""
+        if self.kind == "task" and self.home:
+            extra = (
+                f"; the task does not inherit ACTIVESEC_HOME: run `setx ACTIVESEC_HOME {self.home}`"
+            )
+        return ServiceResult(
+            self.kind, self.path, True, True, True,
+            f"installed {self.path} and started the agent{extra}", done,
+        )  # fmt: skip
+
+    def uninstall(self) -> ServiceResult:
+        done: list[list[str]] = []
+        problems: list[str] = []
+        if self._native():
+            for argv in self._uninstall_commands():
+                ok, why = self._call(argv, done)
+                if not ok and self.path.exists():
+                    problems.append(why)
+        existed = self.path.exists()
+        if existed:
+            self.path.unlink()
+        if self.kind == "systemd" and self._native() and existed:
+            self._call(["systemctl", "--user", "daemon-reload"], done)
+        detail = f"removed {self.path}" if existed else f"not installed ({self.path} absent)"
+        if problems:
+            detail += "; " + "; ".join(problems)
+        return ServiceResult(self.kind, self.path, not problems, False, False, detail, done)
+
+    def status(self) -> ServiceResult:
+        installed = self.path.exists()
+        done: list[list[str]] = []
+        if not installed:
+            return ServiceResult(
+                self.kind, self.path, True, False, False, f"not installed ({self.path} absent)"
+            )
+        if not self._native():
+            return ServiceResult(
+                self.kind, self.path, True, True, None,
+                f"installed at {self.path}; cannot query the service manager here",
+            )  # fmt: skip
+        if self.kind == "systemd":
+            running, _ = self._call(
+                ["systemctl", "--user", "is-active", "--quiet", UNIT_NAME], done
+            )
+        elif self.kind == "launchd":
+            running, _ = self._call(["launchctl", "print", f"gui/{os.getuid()}/{LABEL}"], done)
+        else:
+            running, _ = self._call(["schtasks", "/Query", "/TN", TASK_NAME], done)
+        state = "running" if running else "not running"
+        if self.kind == "task":
+            state = "registered" if running else "not registered"
+        return ServiceResult(
+            self.kind, self.path, True, True, running, f"installed at {self.path}, {state}", done
+        )
+
+    def _install_commands(self) -> list[list[str]]:
+        if self.kind == "systemd":
+            return [
+                ["systemctl", "--user", "daemon-reload"],
+                ["systemctl", "--user", "enable", "--now", UNIT_NAME],
+            ]
+        if self.kind == "launchd":
+            domain = f"gui/{os.getuid()}"
+            return [["launchctl", "bootstrap", domain, str(self.path)]]
+        return [
+            ["schtasks", "/Create", "/XML", str(self.path), "/TN", TASK_NAME, "/F"],
+            ["schtasks", "/Run", "/TN", TASK_NAME],
+        ]
+
+    def _uninstall_commands(self) -> list[list[str]]:
+        if self.kind == "systemd":
+            return [["systemctl", "--user", "disable", "--now", UNIT_NAME]]
+        if self.kind == "launchd":
+            return [["launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}"]]
+        return [["schtasks", "/Delete", "/TN", TASK_NAME, "/F"]]
+
+    def _manual_start(self) -> str:
+        if self.kind == "systemd":
+            return (
+                "systemd is not running here: at your next graphical log-in run "
+                f"`systemctl --user enable --now {UNIT_NAME}`, or start `activesec run` "
+                "from your session's autostart"
+            )
+        if self.kind == "launchd":
+            return f"load it with `launchctl bootstrap gui/$(id -u) {self.path}`"
+        return f'register it with `schtasks /Create /XML "{self.path}" /TN {TASK_NAME}`'
+
+
+def install(kind: str | None = None, exe: str | None = None, **kw: Any) -> ServiceResult:
+    """Install and start the log-in service (``kind`` defaults to this platform's); keyword
+    arguments are :class:`Installer`'s (``base``, ``runner``, ...)."""
+    return Installer(kind, **kw).install(exe)
+
+
+def uninstall(kind: str | None = None, **kw: Any) -> ServiceResult:
+    """Stop and remove the log-in service; not installed is fine (``ok``, says so)."""
+    return Installer(kind, **kw).uninstall()
+
+
+def status(kind: str | None = None, **kw: Any) -> ServiceResult:
+    """Is the log-in service installed, and (where the manager can be asked) running?"""
+    return Installer(kind, **kw).status()

@@ -1,0 +1,262 @@
+"""Log-in service installers: generated files validated by their own parsers (and by
+``systemd-analyze verify`` where installed); I/O only under tmp_path with a recording runner."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import plistlib
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from activesec.core.errors import ConfigError
+from activesec.service.installers import (
+    LABEL,
+    TASK_NS,
+    UNIT_NAME,
+    Installer,
+    install,
+    launchd_plist,
+    status,
+    systemd_unit,
+    task_xml,
+    uninstall,
+)
+
+NS = {"t": TASK_NS}
+
+
+class Recorder:
+    """Stands in for systemctl/launchctl/schtasks: records argv, answers with ``rc``."""
+
+    def __init__(self, rc: int = 0, stderr: str = "") -> None:
+        self.calls: list[list[str]] = []
+        self.rc, self.stderr = rc, stderr
+
+    def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        self.calls.append(list(argv))
+        return subprocess.CompletedProcess(list(argv), self.rc, "", self.stderr)
+
+
+def refuse(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    raise AssertionError(f"no service manager may be called here: {argv}")
+
+
+@pytest.fixture
+def exe(tmp_path: Path) -> Path:
+    p = tmp_path / "venv bin" / "activesec"  # a space: quoting must hold
+    p.parent.mkdir()
+    p.write_text("#!/bin/sh\nexit 0\n")
+    p.chmod(0o755)
+    return p
+
+
+def parse_unit(text: str) -> configparser.ConfigParser:
+    cp = configparser.ConfigParser(interpolation=None, strict=True)
+    cp.optionxform = str  # type: ignore[assignment,method-assign]  # keys are case-sensitive
+    cp.read_string(text)
+    return cp
+
+
+# -- systemd ------------------------------------------------------------------------------------
+def test_systemd_unit_keys() -> None:
+    unit = parse_unit(systemd_unit("/opt/activesec/bin/activesec", home="/srv/as home"))
+    assert unit["Unit"]["After"] == "graphical-session.target"
+    assert unit["Unit"]["PartOf"] == "graphical-session.target"
+    assert unit["Service"]["ExecStart"] == "/opt/activesec/bin/activesec run"
+    assert unit["Service"]["Restart"] == "on-failure"
+    assert unit["Service"]["Environment"] == '"ACTIVESEC_HOME=/srv/as home"'
+    assert unit["Install"]["WantedBy"] == "graphical-session.target"
+    assert "Environment" not in parse_unit(systemd_unit("/usr/bin/activesec"))["Service"]
+
+
+def test_systemd_unit_escapes_specifiers_and_spaces() -> None:
+    unit = parse_unit(systemd_unit("/home/a b/100%/$x/activesec", home="/h/50%"))
+    assert unit["Service"]["ExecStart"] == '"/home/a b/100%%/$$x/activesec" run'
+    assert unit["Service"]["Environment"] == '"ACTIVESEC_HOME=/h/50%%"'
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path, exe: Path) -> None:
+    weird = tmp_path / "odd 100% dir" / "activesec"
+    weird.parent.mkdir()
+    shutil.copy(exe, weird)
+    weird.chmod(0o755)
+
+    def verify(text: str) -> subprocess.CompletedProcess[str]:
+        unit = tmp_path / UNIT_NAME
+        unit.write_text(text)
+        runtime = tmp_path / "runtime"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}  # the user manager needs one
+        return subprocess.run(
+            ["systemd-analyze", "--user", "verify", str(unit)],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+
+    for path in (exe, weird):
+        r = verify(systemd_unit(str(path), home=str(tmp_path / "h o%me")))
+        assert r.returncode == 0 and not r.stderr.strip(), r.stderr
+    # The check can fail: a bad value and a missing executable are reported.
+    bad = systemd_unit(str(tmp_path / "missing" / "activesec")).replace("on-failure", "often")
+    r = verify(bad)
+    assert r.returncode != 0 and "not executable" in r.stderr and "restart" in r.stderr
+
+
+def test_systemd_without_systemd_writes_the_unit_and_says_how_to_start(
+    tmp_path: Path, exe: Path
+) -> None:
+    inst = Installer(
+        "systemd", base=tmp_path, runner=refuse, environ={}, platform="linux",
+        systemd_dir=tmp_path / "no-systemd",
+    )  # fmt: skip
+    result = inst.install(str(exe))
+    assert result.ok and result.installed and result.running is None
+    assert result.path == tmp_path / ".config/systemd/user/activesec.service"
+    assert "systemctl --user enable --now activesec.service" in result.detail
+    assert parse_unit(result.path.read_text())["Service"]["ExecStart"].startswith(f'"{exe}"')
+    assert inst.status().installed
+    assert inst.uninstall().ok and not result.path.exists()
+
+
+def test_systemd_with_systemd_enables_checks_and_disables(tmp_path: Path, exe: Path) -> None:
+    (tmp_path / "sd").mkdir()
+    rec = Recorder()
+    kw = dict(base=tmp_path, runner=rec, platform="linux", systemd_dir=tmp_path / "sd")
+    env = {"ACTIVESEC_HOME": str(tmp_path / "state")}
+    result = install("systemd", str(exe), environ=env, **kw)
+    assert result.ok and result.running, result.detail
+    assert rec.calls == [
+        ["systemctl", "--user", "daemon-reload"],
+        ["systemctl", "--user", "enable", "--now", UNIT_NAME],
+    ]
+    unit = parse_unit(result.path.read_text())
+    assert unit["Service"]["Environment"] == f'"ACTIVESEC_HOME={tmp_path / "state"}"'
+
+    rec.calls.clear()
+    st = status("systemd", **kw)
+    assert st.installed and st.running
+    assert rec.calls == [["systemctl", "--user", "is-active", "--quiet", UNIT_NAME]]
+
+    rec.calls.clear()
+    gone = uninstall("systemd", **kw)
+    assert gone.ok and not result.path.exists()
+    assert rec.calls == [
+        ["systemctl", "--user", "disable", "--now", UNIT_NAME],
+        ["systemctl", "--user", "daemon-reload"],
+    ]
+    assert uninstall("systemd", **kw).detail.startswith("not installed")
+
+
+def test_a_failing_service_manager_is_reported(tmp_path: Path, exe: Path) -> None:
+    (tmp_path / "sd").mkdir()
+    rec = Recorder(rc=1, stderr="Failed to connect to bus: No medium found")
+    result = Installer(
+        "systemd", base=tmp_path, runner=rec, platform="linux", systemd_dir=tmp_path / "sd"
+    ).install(str(exe))
+    assert not result.ok and result.installed
+    assert "exited 1: Failed to connect to bus" in result.detail
+    assert len(rec.calls) == 1  # stopped at the first failure
+
+
+# -- launchd ------------------------------------------------------------------------------------
+def test_launchd_plist_round_trips() -> None:
+    text = launchd_plist(
+        "/usr/local/bin/activesec", log_dir="/Users/a/Library/Logs/activesec", home="/Users/a/as"
+    )
+    job = plistlib.loads(text.encode("utf-8"))
+    assert job == {
+        "Label": LABEL,
+        "ProgramArguments": ["/usr/local/bin/activesec", "run"],
+        "RunAtLoad": True,
+        "KeepAlive": {"SuccessfulExit": False},
+        "ThrottleInterval": 10,
+        "ProcessType": "Interactive",
+        "LimitLoadToSessionType": "Aqua",
+        "StandardOutPath": "/Users/a/Library/Logs/activesec/agent.out.log",
+        "StandardErrorPath": "/Users/a/Library/Logs/activesec/agent.err.log",
+        "EnvironmentVariables": {"ACTIVESEC_HOME": "/Users/a/as"},
+    }
+
+
+def test_launchd_install_bootstraps_in_the_gui_domain(tmp_path: Path, exe: Path) -> None:
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX uid")
+    rec = Recorder()
+    inst = Installer("launchd", base=tmp_path, runner=rec, environ={}, platform="darwin")
+    result = inst.install(str(exe))
+    assert result.ok, result.detail
+    path = tmp_path / "Library/LaunchAgents/org.activesec.agent.plist"
+    assert result.path == path
+    assert rec.calls == [["launchctl", "bootstrap", f"gui/{os.getuid()}", str(path)]]
+    job = plistlib.loads(path.read_bytes())
+    assert job["ProgramArguments"] == [str(exe), "run"]
+    assert job["StandardErrorPath"] == str(tmp_path / "Library/Logs/activesec/agent.err.log")
+    inst.uninstall()
+    assert rec.calls[-1] == ["launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}"]
+
+
+# -- Windows task --------------------------------------------------------------------------------
+def test_task_xml_has_logon_trigger_interactive_token_and_command() -> None:
+    text = task_xml(r"C:\Program Files\ActiveSec\activesec.exe", user=r"PC\alice")
+    assert text.startswith('<?xml version="1.0" encoding="UTF-16"?>')
+    root = ET.fromstring(text.split("\n", 1)[1])
+    assert root.tag == f"{{{TASK_NS}}}Task"
+    assert root.find("t:Triggers/t:LogonTrigger/t:UserId", NS).text == r"PC\alice"  # type: ignore[union-attr]
+    principal = root.find("t:Principals/t:Principal", NS)
+    assert principal is not None
+    assert principal.find("t:LogonType", NS).text == "InteractiveToken"  # type: ignore[union-attr]
+    assert principal.find("t:RunLevel", NS).text == "LeastPrivilege"  # type: ignore[union-attr]
+    exec_ = root.find("t:Actions/t:Exec", NS)
+    assert exec_ is not None
+    assert exec_.find("t:Command", NS).text == r"C:\Program Files\ActiveSec\activesec.exe"  # type: ignore[union-attr]
+    assert exec_.find("t:Arguments", NS).text == "run"  # type: ignore[union-attr]
+    settings = root.find("t:Settings", NS)
+    assert settings is not None
+    assert settings.find("t:ExecutionTimeLimit", NS).text == "PT0S"  # type: ignore[union-attr]
+    assert settings.find("t:MultipleInstancesPolicy", NS).text == "IgnoreNew"  # type: ignore[union-attr]
+
+
+def test_task_install_registers_with_schtasks(tmp_path: Path, exe: Path) -> None:
+    rec = Recorder()
+    env = {"USERDOMAIN": "PC", "USERNAME": "alice", "ACTIVESEC_HOME": str(tmp_path / "h")}
+    result = Installer("task", base=tmp_path, runner=rec, environ=env, platform="win32").install(
+        str(exe)
+    )
+    assert result.ok, result.detail
+    assert rec.calls[0] == [
+        "schtasks",
+        "/Create",
+        "/XML",
+        str(result.path),
+        "/TN",
+        "ActiveSec",
+        "/F",
+    ]
+    assert rec.calls[1] == ["schtasks", "/Run", "/TN", "ActiveSec"]
+    assert "setx ACTIVESEC_HOME" in result.detail
+    raw = result.path.read_bytes()
+    assert raw[:2] in (b"\xff\xfe", b"\xfe\xff")  # UTF-16 with BOM, as schtasks expects
+    root = ET.parse(result.path).getroot()  # the declared encoding matches the bytes
+    assert root.find("t:Triggers/t:LogonTrigger/t:UserId", NS).text == r"PC\alice"  # type: ignore[union-attr]
+
+
+# -- bad input ------------------------------------------------------------------------------------
+def test_bad_kind_or_missing_exe_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown service kind"):
+        Installer("cron", base=tmp_path)
+    with pytest.raises(ConfigError, match="does not exist"):
+        Installer("systemd", base=tmp_path, runner=refuse, platform="linux").install(
+            str(tmp_path / "nope")
+        )
+    assert not (tmp_path / ".config").exists()
+
+
+def test_status_when_not_installed(tmp_path: Path) -> None:
+    st = Installer("systemd", base=tmp_path, runner=refuse, platform="linux").status()
+    assert st.ok and not st.installed and st.detail.startswith("not installed")
