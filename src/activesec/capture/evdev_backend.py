@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import glob
 import os
 import selectors
@@ -576,6 +575,8 @@ def _open_evdev(path: str) -> Any:
 def _set_monotonic(dev: Any, state: DeviceState) -> None:
     """Ask the kernel for CLOCK_MONOTONIC stamps (python-evdev has no call for it). On
     refusal, realtime stamps are shifted by an offset refreshed at each read."""
+    import fcntl  # POSIX only: this module stays importable everywhere
+
     try:
         fcntl.ioctl(dev.fileno(), EVIOCSCLOCKID, struct.pack("i", CLOCK_MONOTONIC))
         state.realtime, state.offset_ns = False, 0
