@@ -17,8 +17,16 @@ H = "\t".join(HEADER) + "\n"
 SENT = "Secret words here."
 
 
-def row(pid: int, sid: int, press: int | str, release: int | str, letter: str, code: int,
-        sentence: str = SENT, typed: str = SENT) -> str:
+def row(
+    pid: int,
+    sid: int,
+    press: int | str,
+    release: int | str,
+    letter: str,
+    code: int,
+    sentence: str = SENT,
+    typed: str = SENT,
+) -> str:
     return f"{pid}\t{sid}\t{sentence}\t{typed}\t1\t{press}\t{release}\t{letter}\t{code}\n"
 
 
@@ -98,16 +106,28 @@ def test_users_and_max_users(tmp_path: Path) -> None:
 def test_typed_text_never_leaves_the_reader(tmp_path: Path) -> None:
     f = tmp_path / "k.tsv"
     secret = "Zebras quietly juggle"
-    f.write_text(H + "".join(
-        row(5, 1, 100 + 10 * i, 105 + 10 * i, ch, ord(ch.upper()), secret, secret)
-        for i, ch in enumerate(secret)
-    ))
+    f.write_text(
+        H
+        + "".join(
+            row(5, 1, 100 + 10 * i, 105 + 10 * i, ch, ord(ch.upper()), secret, secret)
+            for i, ch in enumerate(secret)
+        )
+    )
     (rec,) = list(iter_aalto(f))
     blob = repr(rec) + repr(rec.meta) + rec.events.tobytes().decode("latin-1")
     for word in secret.split():
         assert word.lower() not in blob.lower()
-    assert set(rec.meta) <= {"path", "rows", "keystrokes", "unreleased", "release_before_press",
-                             "skipped_rows", "wall_time", "n_events", "empty"}
+    assert set(rec.meta) <= {
+        "path",
+        "rows",
+        "keystrokes",
+        "unreleased",
+        "release_before_press",
+        "skipped_rows",
+        "wall_time",
+        "n_events",
+        "empty",
+    }
 
 
 def test_section_with_only_bad_rows_is_empty(tmp_path: Path) -> None:

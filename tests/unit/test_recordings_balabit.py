@@ -49,8 +49,10 @@ def root(tmp_path: Path) -> Path:
     put(tmp_path / "test_files" / "user7" / "session_b", HEADER + "0,0,NoButton,Move,1,1\n")
     put(tmp_path / "test_files" / "user7" / "session_unlabelled", HEADER)
     put(tmp_path / "test_files" / "user12" / "session_c", HEADER)
-    put(tmp_path / "public_labels.csv",
-        "filename,is_illegal\nsession_a,0\nsession_b,1\nsession_c,0\n")
+    put(
+        tmp_path / "public_labels.csv",
+        "filename,is_illegal\nsession_a,0\nsession_b,1\nsession_c,0\n",
+    )
     return tmp_path
 
 
@@ -110,5 +112,5 @@ def test_bad_labels_file(root: Path) -> None:
     with pytest.raises(DataError, match="malformed label"):
         list(iter_balabit(root, "test"))
     (root / "public_labels.csv").unlink()
-    with pytest.raises(DataError, match="public_labels.csv"):
+    with pytest.raises(DataError, match=r"public_labels\.csv"):
         list(iter_balabit(root, "test"))

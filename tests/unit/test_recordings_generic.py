@@ -165,7 +165,12 @@ def test_keys_bad_rows(tmp_path: Path, parser: str) -> None:
     )
     (rec,) = list(iter_layout(tmp_path, "keys"))
     m = rec.meta
-    assert (m["unreleased"], m["release_before_press"], m["bad_time"], m["bad_shape"]) == (1, 1, 1, 1)
+    assert (m["unreleased"], m["release_before_press"], m["bad_time"], m["bad_shape"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
     assert m["skipped_rows"] == 3
     assert rec.events["kind"].tolist() == [Kind.KEY_DOWN, Kind.KEY_UP, Kind.KEY_DOWN]
 
@@ -224,8 +229,18 @@ def test_natural_key() -> None:
 
 def sample_pointer() -> np.ndarray:
     t = np.array([0, 5, 10, 12, 20, 30, 30, 41, 55, 60], dtype=np.int64) * 1_000_003 + 7
-    kind = [Kind.MOVE, Kind.BUTTON_DOWN, Kind.MOVE, Kind.MOVE, Kind.BUTTON_UP, Kind.SCROLL,
-            Kind.SCROLL, Kind.BUTTON_DOWN, Kind.BUTTON_UP, Kind.SCROLL]
+    kind = [
+        Kind.MOVE,
+        Kind.BUTTON_DOWN,
+        Kind.MOVE,
+        Kind.MOVE,
+        Kind.BUTTON_UP,
+        Kind.SCROLL,
+        Kind.SCROLL,
+        Kind.BUTTON_DOWN,
+        Kind.BUTTON_UP,
+        Kind.SCROLL,
+    ]
     code = [0, Button.LEFT, 0, 0, Button.LEFT, 1, -1, Button.BACK, Button.BACK, 1]
     flags = [0] * 9 + [Flag.HSCROLL]
     return make(t, kind, x=np.arange(10) * 7 - 3, y=np.arange(10) * 11, code=code, flags=flags)
@@ -234,19 +249,36 @@ def sample_pointer() -> np.ndarray:
 def sample_keys() -> np.ndarray:
     # stroke 0 (shift) overlaps stroke 1 (letter); stroke 3 is never released
     t = np.array([0, 50, 90, 120, 200, 260, 300]) * 1_000_000 + 123
-    kind = [Kind.KEY_DOWN, Kind.KEY_DOWN, Kind.KEY_UP, Kind.KEY_UP, Kind.KEY_DOWN, Kind.KEY_UP,
-            Kind.KEY_DOWN]
+    kind = [
+        Kind.KEY_DOWN,
+        Kind.KEY_DOWN,
+        Kind.KEY_UP,
+        Kind.KEY_UP,
+        Kind.KEY_DOWN,
+        Kind.KEY_UP,
+        Kind.KEY_DOWN,
+    ]
     x = [0, 1, 1, 0, 2, 2, 3]
-    code = [KeyClass.MODIFIER, KeyClass.LETTER, KeyClass.LETTER, KeyClass.MODIFIER,
-            KeyClass.SPACE, KeyClass.SPACE, KeyClass.ENTER]
+    code = [
+        KeyClass.MODIFIER,
+        KeyClass.LETTER,
+        KeyClass.LETTER,
+        KeyClass.MODIFIER,
+        KeyClass.SPACE,
+        KeyClass.SPACE,
+        KeyClass.ENTER,
+    ]
     return make(t, kind, x=x, code=code)
 
 
 def canonical_keys(ev: np.ndarray) -> list[tuple[int, int, int | None]]:
     """(press t, class, release t) per stroke: what survives without stroke ids."""
     ups = {int(e["x"]): int(e["t_ns"]) for e in ev if e["kind"] == Kind.KEY_UP}
-    return [(int(e["t_ns"]), int(e["code"]), ups.get(int(e["x"])))
-            for e in ev if e["kind"] == Kind.KEY_DOWN]
+    return [
+        (int(e["t_ns"]), int(e["code"]), ups.get(int(e["x"])))
+        for e in ev
+        if e["kind"] == Kind.KEY_DOWN
+    ]
 
 
 def test_mouse_round_trip_through_csv(tmp_path: Path, parser: str) -> None:

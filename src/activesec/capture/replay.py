@@ -17,6 +17,7 @@ batch, e.g. to open a new labelled session in the store.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterable
 
@@ -92,13 +93,24 @@ class ReplayBackend(CaptureBackend):
         return self.finished.wait(timeout)
 
     def info(self) -> BackendInfo:
+        """Screen geometry from the current recording's ``meta['screen']`` (before start:
+        the first recording's), else None."""
         screen = None
-        rec = self._current
+        rec = self._current if self._thread is not None else self._peek()
         if rec is not None:
             s = rec.meta.get("screen")
             if isinstance(s, (tuple, list)) and len(s) == 2:
                 screen = (int(s[0]), int(s[1]))
         return BackendInfo(name=self.name, screen=screen)
+
+    def _peek(self) -> Recording | None:
+        if self._current is None:
+            it = iter(self._recordings)
+            first = next(it, None)
+            if first is not None:
+                self._recordings = itertools.chain([first], it)
+                self._current = first
+        return self._current
 
     # ------------------------------------------------------------------ replay thread
 
