@@ -1,0 +1,54 @@
+"""Gate rule validation: every mistake in the configuration is one clear ConfigError."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from activesec.actions.gate import GateAction, GateRule, normalise, parse_rules
+from activesec.core.errors import ConfigError
+
+
+def test_valid_rules_with_defaults() -> None:
+    rules = parse_rules(
+        [{"name": "game", "match": "supertux2"}, {"match": "Firefox.exe", "mode": "close"}]
+    )
+    assert rules == (
+        GateRule("game", "supertux2", "suspend", 3.0),
+        GateRule("Firefox.exe", "Firefox.exe", "close", 3.0),
+    )
+    assert normalise("Firefox.EXE") == "firefox"
+
+
+@pytest.mark.parametrize(
+    "rule, match",
+    [
+        ({"name": "x", "match": ""}, "'match' must be a process name"),
+        ({"name": "x", "match": "/usr/bin/firefox"}, "without a path|process name"),
+        ({"name": "x", "match": "f", "mode": "kill"}, "'mode' must be 'suspend' or 'close'"),
+        ({"name": "x", "match": "f", "grace_s": -1}, "grace_s"),
+        ({"name": "x", "match": "f", "grace_s": "5"}, "grace_s"),
+        ({"name": "x", "match": "f", "colour": "red"}, "unknown key"),
+        ({"name": "", "match": "f"}, "'name' must be a non-empty"),
+        ({"name": "x", "match": "Xorg"}, "system-critical"),
+        ({"name": "x", "match": "gnome-shell"}, "system-critical"),
+        ({"name": "x", "match": "winlogon.exe"}, "system-critical"),
+        ("firefox", "must be a table"),
+    ],
+)
+def test_invalid_rules(rule: Any, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        GateAction(rules=[rule])
+
+
+def test_error_names_the_rule_index() -> None:
+    with pytest.raises(ConfigError, match=r"gate.rules\[1\]"):
+        parse_rules([{"match": "ok"}, {"match": "ok", "mode": "nope"}])
+
+
+def test_no_rules_is_nothing_to_do() -> None:
+    from activesec.actions.base import Decision
+
+    result = GateAction().fire(Decision("gate", "suspicious", 0.1, 0, "r", {}))
+    assert result.ok and result.detail == "no gate rules configured: nothing to do"
