@@ -22,6 +22,7 @@ from contextlib import contextmanager
 import pytest
 
 SCREEN = (1280, 1024)
+SERVER_PIDS: dict[str, int] = {}  # display -> Xvfb pid, for benchmarks measuring server CPU
 
 
 def xvfb_missing() -> str:
@@ -50,6 +51,7 @@ def xvfb(screen: tuple[int, int] = SCREEN, timeout: float = 10.0) -> Iterator[st
         start_new_session=True,
     )
     os.close(write_fd)
+    display = ""
     try:
         number = b""
         deadline = time.monotonic() + timeout
@@ -63,8 +65,10 @@ def xvfb(screen: tuple[int, int] = SCREEN, timeout: float = 10.0) -> Iterator[st
             number += chunk
         display = f":{int(number)}"
         _wait_answers(display, deadline)
+        SERVER_PIDS[display] = proc.pid
         yield display
     finally:
+        SERVER_PIDS.pop(display, None)
         os.close(read_fd)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

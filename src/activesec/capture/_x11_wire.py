@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -176,44 +176,64 @@ class ServerClock:
         return self.anchor_ns + (np.asarray(ms, np.int64) - self.anchor_ms) * 1_000_000
 
 
-def _is_key(t: np.ndarray) -> np.ndarray:
-    return (t == KEY_PRESS) | (t == KEY_RELEASE)
+# Lookup tables: one indexing operation instead of a comparison per case.
+_KIND_OF = np.zeros(8, np.uint8)  # core type -> Kind (wheel presses are fixed up after)
+_KIND_OF[[KEY_PRESS, KEY_RELEASE, BUTTON_PRESS, BUTTON_RELEASE, MOTION_NOTIFY]] = [
+    Kind.KEY_DOWN, Kind.KEY_UP, Kind.BUTTON_DOWN, Kind.BUTTON_UP, Kind.MOVE]
+_IS_KEY = np.zeros(8, bool)
+_IS_KEY[[KEY_PRESS, KEY_RELEASE]] = True
+# X buttons 4/5 = wheel up/down, 6/7 = wheel left/right; + is up / right.
+_WHEEL_STEP = np.zeros(256, np.int16)
+_WHEEL_STEP[[4, 5, 6, 7]] = [1, -1, -1, 1]
+_WHEEL_FLAGS = np.zeros(256, np.uint8)
+_WHEEL_FLAGS[[6, 7]] = Flag.HSCROLL
 
 
-@dataclass
+def _is_key(ctype: np.ndarray) -> np.ndarray:
+    return _IS_KEY[ctype]
+
+
 class Assembler:
     """Turns decoded RECORD core events and XI2 raw events into :data:`EVENT_DTYPE` batches.
 
-    ``key_classes`` maps a keycode (0..255) to its KeyClass; ``injected`` is the set of XI2
-    device ids that are software injectors (XTEST). A core event waits for the raw event of
-    its class (pointer or keyboard) to catch up at most ``grace_ns``, as the two arrive on
-    separate connections.
+    ``key_classes`` maps a keycode (0..255) to its KeyClass; :meth:`set_injectors` names the
+    XI2 device ids that are software injectors (XTEST). A core event waits for the raw events
+    of its class (pointer or keyboard) to catch up at most ``grace_ns``, as the two arrive on
+    separate connections. Core events are in server order; so is the output.
     """
 
-    clock: ServerClock
-    key_classes: np.ndarray
-    injected: set[int] = field(default_factory=set)
-    grace_ns: int = 250_000_000
-    near_ms: int = 4
-    unmatched: int = 0  # core events no raw event accounts for (device 0)
-    _raw_clock: ServerClock = field(init=False)
-    _core: np.ndarray = field(init=False)
-    _core_ms: np.ndarray = field(init=False)
-    _core_arrival: np.ndarray = field(init=False)
-    _raw_key: np.ndarray = field(init=False)
-    _raw_src: np.ndarray = field(init=False)
-    _raw_max_ms: list[int] = field(init=False)  # newest raw time per class (0 keys, 1 pointer)
-    _open: dict[int, int] = field(init=False, default_factory=dict)  # keycode -> stroke id
-    _next_stroke: int = field(init=False, default=1)
-
-    def __post_init__(self) -> None:
-        self._raw_clock = ServerClock(self.clock.anchor_ms, self.clock.anchor_ns)
+    def __init__(
+        self,
+        clock: ServerClock,
+        key_classes: np.ndarray,
+        injectors: Iterable[int] = (),
+        grace_ns: int = 250_000_000,
+        near_ms: int = 4,
+        keep_raw_ms: int = 1_000,
+    ) -> None:
+        self.clock = clock
+        self.key_classes = key_classes
+        self.grace_ns = grace_ns
+        self.near_ms = near_ms
+        self.keep_raw_ms = keep_raw_ms  # raw events kept while no core event comes
+        self.unmatched = 0  # core events no raw event accounts for (device 0)
+        self._raw_clock = ServerClock(clock.anchor_ms, clock.anchor_ns)
+        self._src_flags = np.zeros(1 << 16, np.uint8)
+        self.set_injectors(injectors)
         self._core = np.empty(0, CORE_DTYPE)
         self._core_ms = np.empty(0, np.int64)
         self._core_arrival = np.empty(0, np.int64)
         self._raw_key = np.empty(0, np.int64)
         self._raw_src = np.empty(0, np.uint16)
-        self._raw_max_ms = [self.clock.anchor_ms, self.clock.anchor_ms]
+        self._raw_max_ms = [clock.anchor_ms, clock.anchor_ms]  # newest raw ms: keys, pointer
+        self._open: dict[int, int] = {}  # keycode -> stroke id of the key now down
+        self._next_stroke = 1
+
+    def set_injectors(self, device_ids: Iterable[int]) -> None:
+        """XI2 devices whose events are injected; device 0 (no device at all) always is."""
+        self._src_flags[:] = 0
+        self._src_flags[0] = Flag.INJECTED
+        self._src_flags[list(device_ids)] = Flag.INJECTED
 
     @staticmethod
     def _match_key(ms: np.ndarray, ctype: np.ndarray, detail: np.ndarray) -> np.ndarray:
@@ -225,20 +245,30 @@ class Assembler:
             ms = self._raw_clock.unwrap(raw["time"])
             ctype = _RAW_CTYPE[np.minimum(raw["evtype"], 255)]
             key = self._match_key(ms, ctype, raw["detail"])
-            self._raw_key = np.concatenate([self._raw_key, key])
-            self._raw_src = np.concatenate([self._raw_src, raw["sourceid"]])
+            self._raw_key = np.concatenate([self._raw_key, key]) if len(self._raw_key) else key
+            self._raw_src = (np.concatenate([self._raw_src, raw["sourceid"]])
+                             if len(self._raw_src) else raw["sourceid"].copy())
             keys = _is_key(ctype)
             if keys.any():
                 self._raw_max_ms[0] = max(self._raw_max_ms[0], int(ms[keys].max()))
-            if (~keys).any():
-                self._raw_max_ms[1] = max(self._raw_max_ms[1], int(ms[~keys].max()))
+                keys = ~keys
+                if keys.any():
+                    self._raw_max_ms[1] = max(self._raw_max_ms[1], int(ms[keys].max()))
+            else:
+                self._raw_max_ms[1] = max(self._raw_max_ms[1], int(ms.max()))
         if len(core):
             t = core["type"] & 0x7F
-            core = core[(t >= KEY_PRESS) & (t <= MOTION_NOTIFY)]
-            self._core = np.concatenate([self._core, core])
-            self._core_ms = np.concatenate([self._core_ms, self.clock.unwrap(core["time"])])
-            self._core_arrival = np.concatenate(
-                [self._core_arrival, np.full(len(core), now_ns, np.int64)])
+            wanted = (t >= KEY_PRESS) & (t <= MOTION_NOTIFY)
+            if not wanted.all():
+                core = core[wanted]
+            ms = self.clock.unwrap(core["time"])
+            arrival = np.full(len(core), now_ns, np.int64)
+            if len(self._core):
+                self._core = np.concatenate([self._core, core])
+                self._core_ms = np.concatenate([self._core_ms, ms])
+                self._core_arrival = np.concatenate([self._core_arrival, arrival])
+            else:
+                self._core, self._core_ms, self._core_arrival = core, ms, arrival
 
     @property
     def pending(self) -> int:
@@ -248,32 +278,33 @@ class Assembler:
         """Events ready to deliver, in server order (all of them when ``final``)."""
         n = len(self._core)
         if n == 0:
-            self._forget_raw(max(self._raw_max_ms) - 2_000)
+            self._forget_raw(max(self._raw_max_ms) - self.keep_raw_ms)
             return np.empty(0, EVENT_DTYPE)
         core, ms = self._core, self._core_ms
         ctype = core["type"] & 0x7F
-        if final:
-            ready_n = n
-        else:
-            caught_up = np.where(_is_key(ctype), ms <= self._raw_max_ms[0],
-                                 ms <= self._raw_max_ms[1])
-            ready = caught_up | (now_ns - self._core_arrival >= self.grace_ns)
-            ready_n = n if ready.all() else int(np.argmin(ready))  # keep server order
+        ready_n = n
+        if not final:
+            is_key = _is_key(ctype)
+            caught_up = ms <= np.where(is_key, self._raw_max_ms[0], self._raw_max_ms[1])
+            if not caught_up.all():
+                ready = caught_up | (now_ns - self._core_arrival >= self.grace_ns)
+                ready_n = n if ready.all() else int(np.argmin(ready))  # keep server order
         if ready_n == 0:
             return np.empty(0, EVENT_DTYPE)
         out = self._convert(core[:ready_n], ms[:ready_n], ctype[:ready_n])
         self._core = core[ready_n:]
         self._core_ms = ms[ready_n:]
         self._core_arrival = self._core_arrival[ready_n:]
-        oldest = int(self._core_ms[0]) if len(self._core_ms) else max(self._raw_max_ms)
-        self._forget_raw(oldest - 2_000)
+        # The core stream is in server order: older raw events can match nothing still to come.
+        oldest = int(self._core_ms[0]) if len(self._core_ms) else int(ms[ready_n - 1])
+        self._forget_raw(oldest - self.near_ms - 1)
         return out
 
     def _forget_raw(self, before_ms: int) -> None:
-        keep = (self._raw_key >> 16) >= before_ms
-        if not keep.all():
-            self._raw_key = self._raw_key[keep]
-            self._raw_src = self._raw_src[keep]
+        if len(self._raw_key) and (self._raw_key[0] >> 16) < before_ms:
+            first = int(np.searchsorted(self._raw_key >> 16, before_ms))
+            self._raw_key = self._raw_key[first:]
+            self._raw_src = self._raw_src[first:]
 
     def _sources(self, ms: np.ndarray, ctype: np.ndarray, detail: np.ndarray) -> np.ndarray:
         """XI2 source device id per core event; 0 where no raw event can be its origin.
@@ -283,26 +314,27 @@ class Assembler:
         events the server derives from device input (legacy wheel buttons of smooth scrolling,
         pointer emulation of touches) come with raw events of another type at the same time.
         """
-        src = np.zeros(len(ms), np.uint16)
-        if len(self._raw_key) == 0 or len(ms) == 0:
-            return src
-        order = np.argsort(self._raw_key, kind="stable")
-        keys = self._raw_key[order]
-        srcs = self._raw_src[order]
+        if len(self._raw_key) == 0:
+            return np.zeros(len(ms), np.uint16)
+        keys, srcs = self._raw_key, self._raw_src
+        if np.any(keys[1:] < keys[:-1]):  # usually sorted already: time is the high part
+            order = np.argsort(keys, kind="stable")
+            keys, srcs = keys[order], srcs[order]
+            self._raw_key, self._raw_src = keys, srcs
         want = self._match_key(ms, ctype, detail)
         pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
         hit = keys[pos] == want
-        src[hit] = srcs[pos[hit]]
         if hit.all():
-            return src
+            return srcs[pos]
+        src = np.where(hit, srcs[pos], 0).astype(np.uint16)
         raw_ms = keys >> 16
-        raw_is_key = _is_key(((keys >> 8) & 0xFF).astype(np.uint8))
+        raw_is_key = _is_key(((keys >> 8) & 0x7).astype(np.uint8))
         for is_key in (False, True):
             todo = np.flatnonzero(~hit & (_is_key(ctype) == is_key))
             cand = np.flatnonzero(raw_is_key == is_key)
             if len(todo) == 0 or len(cand) == 0:
                 continue
-            cms = raw_ms[cand]  # sorted: keys sort by time first
+            cms = raw_ms[cand]
             right = np.minimum(np.searchsorted(cms, ms[todo]), len(cms) - 1)
             left = np.maximum(right - 1, 0)
             dl, dr = np.abs(ms[todo] - cms[left]), np.abs(cms[right] - ms[todo])
@@ -314,44 +346,49 @@ class Assembler:
     def _convert(self, core: np.ndarray, ms: np.ndarray, ctype: np.ndarray) -> np.ndarray:
         detail = core["detail"]
         src = self._sources(ms, ctype, detail)
-        is_scroll_button = (detail >= 4) & (detail <= 7)
-        # Wheel "buttons" become one SCROLL per press; their releases carry nothing.
-        keep = ~((ctype == BUTTON_RELEASE) & is_scroll_button)
-        keep &= ~self._repeats(ctype, detail)
-        core, ms, ctype, detail, src = core[keep], ms[keep], ctype[keep], detail[keep], src[keep]
-        is_scroll_button = is_scroll_button[keep]
+        moves_only = bool((ctype == MOTION_NOTIFY).all())
+        if not moves_only:
+            wheel = (detail >= 4) & (detail <= 7) & ~_is_key(ctype)
+            # Wheel "buttons" become one SCROLL per press; their releases carry nothing, and
+            # server auto-repeat presses of a key already down are not new strokes.
+            drop = (wheel & (ctype == BUTTON_RELEASE)) | self._repeats(ctype, detail)
+            if drop.any():
+                keep = ~drop
+                core, ms, ctype, detail, src = (
+                    core[keep], ms[keep], ctype[keep], detail[keep], src[keep])
+                wheel = wheel[keep]
 
-        out = np.zeros(len(core), EVENT_DTYPE)
+        out = np.empty(len(core), EVENT_DTYPE)
         out["t_ns"] = self.clock.to_ns(ms)
         out["device"] = src
         out["x"] = core["root_x"]
         out["y"] = core["root_y"]
-        kind = np.zeros(len(core), np.uint8)
-        kind[ctype == MOTION_NOTIFY] = Kind.MOVE
-        kind[ctype == BUTTON_PRESS] = Kind.BUTTON_DOWN
-        kind[ctype == BUTTON_RELEASE] = Kind.BUTTON_UP
-        kind[ctype == KEY_PRESS] = Kind.KEY_DOWN
-        kind[ctype == KEY_RELEASE] = Kind.KEY_UP
-        scroll = (ctype == BUTTON_PRESS) & is_scroll_button
-        kind[scroll] = Kind.SCROLL
-        out["kind"] = kind
-        buttons = (ctype == BUTTON_PRESS) | (ctype == BUTTON_RELEASE)
+        out["kind"] = _KIND_OF[ctype]
+        out["code"] = 0
+        # XTEST devices, and pointer events no device produced at all: XWarpPointer
+        # (`xdotool mousemove`) moves the pointer without any input device, i.e. by software.
+        flags = self._src_flags[src]
+        orphans = src == 0
+        if orphans.any():
+            self.unmatched += int(orphans.sum())
+        if moves_only:
+            out["flags"] = flags
+            return out
+
+        buttons = ~_is_key(ctype) & (ctype != MOTION_NOTIFY)
         out["code"][buttons] = detail[buttons]
-        # X buttons 4/5 = wheel up/down, 6/7 = wheel left/right; + is up / right.
-        out["code"][scroll] = np.array([0, 0, 0, 0, 1, -1, -1, 1], np.int16)[detail[scroll]]
-        flags = np.where(scroll & (detail >= 6), int(Flag.HSCROLL), 0).astype(np.uint8)
-        injected = np.isin(src, list(self.injected)) if self.injected else np.zeros(len(src), bool)
-        # Pointer events no device produced: XWarpPointer (`xdotool mousemove`), i.e. software.
-        orphan = (src == 0) & ~_is_key(ctype)
-        self.unmatched += int((src == 0).sum())
-        flags |= np.where(injected | orphan, int(Flag.INJECTED), 0).astype(np.uint8)
-        out["flags"] = flags
+        if wheel.any():
+            out["kind"][wheel] = Kind.SCROLL
+            out["code"][wheel] = _WHEEL_STEP[detail[wheel]]
+            flags = flags | _WHEEL_FLAGS[np.where(wheel, detail, 0)]
         keys = np.flatnonzero(_is_key(ctype))
         if len(keys):
+            flags[keys[src[keys] == 0]] &= ~np.uint8(Flag.INJECTED)  # not a warp: unknown
             codes = detail[keys]
             out["code"][keys] = self.key_classes[codes]
-            out["x"][keys] = self._strokes(codes, ctype[keys] == KEY_PRESS)
+            out["x"][keys] = self._strokes(codes.tolist(), (ctype[keys] == KEY_PRESS).tolist())
             out["y"][keys] = 0
+        out["flags"] = flags
         return out
 
     def _repeats(self, ctype: np.ndarray, detail: np.ndarray) -> np.ndarray:
@@ -361,10 +398,8 @@ class Assembler:
         """
         rep = np.zeros(len(ctype), bool)
         keys = np.flatnonzero(_is_key(ctype))
-        if len(keys) == 0:
-            return rep
         down = set(self._open)
-        for i in keys:
+        for i in keys.tolist():
             kc = int(detail[i])
             if ctype[i] == KEY_PRESS:
                 rep[i] = kc in down
@@ -373,15 +408,13 @@ class Assembler:
                 down.discard(kc)
         return rep
 
-    def _strokes(self, keycodes: Iterable[int], pressed: Iterable[bool]) -> list[int]:
+    def _strokes(self, keycodes: list[int], pressed: list[bool]) -> list[int]:
         """Stroke id per key event: a release shares the id of the press of the same keycode.
 
-        An auto-repeat press of a key already down keeps its stroke id; a release without a
-        press (key held when capture started) gets a fresh one.
+        A release without a press (the key was down when capture started) gets a fresh id.
         """
         ids = []
         for kc, down in zip(keycodes, pressed, strict=True):
-            kc = int(kc)
             sid = self._open.get(kc) if down else self._open.pop(kc, None)
             if sid is None:
                 sid = self._next_stroke

@@ -173,7 +173,7 @@ class X11Backend(CaptureBackend):
         self,
         display: str | None = None,
         batch_interval: float = 0.01,
-        match_grace: float = 0.1,
+        match_grace: float = 0.25,
     ) -> None:
         super().__init__()
         self.display = display
@@ -188,6 +188,7 @@ class X11Backend(CaptureBackend):
         self._devices: list[Device] = []
         self._sink: Sink | None = None
         self._x: dict[str, Any] = {}
+        self._known = np.zeros(1 << 16, bool)
 
     # -- probe ---------------------------------------------------------------------------
     @classmethod
@@ -264,6 +265,7 @@ class X11Backend(CaptureBackend):
         self._screen = (int(screen.width_in_pixels), int(screen.height_in_pixels))
         with self._lock:
             self._devices = _devices(ctrl)
+        self._set_known(self._devices)
         raw_mask = (xinput.RawKeyPressMask | xinput.RawKeyReleaseMask | xinput.RawButtonPressMask
                     | xinput.RawButtonReleaseMask | xinput.RawMotionMask)
         raw_mask |= sum(1 << t for t in RAW_TOUCH)  # XI 2.2 touch: the origin of emulated clicks
@@ -306,9 +308,9 @@ class X11Backend(CaptureBackend):
         xi.display.socket.setblocking(False)
         clock = ServerClock(start_ms, (before + after) // 2)
         return Assembler(
-            clock=clock,
-            key_classes=table,
-            injected={d.index for d in self._devices if _is_injector(d.name)},
+            clock,
+            table,
+            injectors=[d.index for d in self._devices if _is_injector(d.name)],
             grace_ns=int(self.match_grace * 1e9),
         )
 
@@ -362,42 +364,49 @@ class X11Backend(CaptureBackend):
             self._close()
 
     def _loop(self, asm: Assembler) -> None:
+        """Wait for input while idle; while input flows, drain once per ``batch_interval``.
+
+        One wake-up per batch: after a drain that found events the thread just sleeps the
+        interval (on the wake pipe, so ``stop`` is immediate) and drains what piled up.
+        """
         rec_sock: socket.socket = self._x["data"].display.socket
         xi_sock: socket.socket = self._x["xi"].display.socket
-        watch: list[Any] = [rec_sock, xi_sock, self._wake_r]
-        next_drain = 0.0
-        # Anything read while starting (events after StartOfData) is handled in the first pass.
-        self._drain(asm, final=False)
+        idle_watch: list[Any] = [rec_sock, xi_sock, self._wake_r]
+        busy = self._drain(asm, final=False)[2]  # events read while starting
         while not self._stop.is_set():
-            timeout = self.batch_interval if asm.pending else None
-            readable = select.select(watch, [], [], timeout)[0]
+            if busy or asm.pending:
+                select.select([self._wake_r], [], [], self.batch_interval)
+            else:
+                select.select(idle_watch, [], [])
             if self._stop.is_set():
                 break
-            pause = next_drain - time.monotonic()
-            if readable and pause > 0:
-                time.sleep(pause)  # let events pile up: one batch per interval, not per event
-            next_drain = time.monotonic() + self.batch_interval
-            self._drain(asm, final=False)
+            busy = self._drain(asm, final=False)[2]
         self._finish(asm)
 
-    def _read(self, key: str, sock: socket.socket) -> None:
+    def _read(self, key: str, sock: socket.socket) -> int:
+        """Append what the socket holds to its buffer; returns the number of bytes read."""
         buf: bytearray = self._x[key]
+        total = 0
         while True:
             try:
                 got = sock.recv(1 << 18)
             except (BlockingIOError, InterruptedError):
-                return
+                return total
             if not got:
                 raise ConnectionError("the X server closed the connection")
             buf += got
+            total += len(got)
             if len(got) < (1 << 18):
-                return
+                return total
 
-    def _drain(self, asm: Assembler, final: bool) -> tuple[bool, int]:
-        """Read both sockets, assemble, deliver; returns (RECORD ended, XI2 replies seen)."""
+    def _drain(self, asm: Assembler, final: bool) -> tuple[bool, int, bool]:
+        """Read both sockets, assemble, deliver.
+
+        Returns (RECORD ended, XI2 replies seen, anything read).
+        """
         # RECORD first: any raw twin of a core event read now is already in the XI2 socket.
-        self._read("record_buf", self._x["data"].display.socket)
-        self._read("xi_buf", self._x["xi"].display.socket)
+        got = self._read("record_buf", self._x["data"].display.socket) > 0
+        got = self._read("xi_buf", self._x["xi"].display.socket) > 0 or got
         rec, used = split_record(self._x["record_buf"])
         del self._x["record_buf"][:used]
         xic, used = split_xi(self._x["xi_buf"], self._x["xi_opcode"])
@@ -410,17 +419,22 @@ class X11Backend(CaptureBackend):
         events = asm.take(time.monotonic_ns(), final=final)
         self.stats.unmatched = asm.unmatched
         if len(events):
-            known = {d.index for d in self._devices}
-            if not set(np.unique(events["device"]).tolist()) <= known | {0}:
+            if not self._known[events["device"]].all():
                 self._refresh_devices(asm)  # a device appeared between two hierarchy events
             self._deliver(events)
-        return rec.ended, xic.replies
+        return rec.ended, xic.replies, got
 
     def _refresh_devices(self, asm: Assembler) -> None:
         devices = _devices(self._x["ctrl"])
         with self._lock:
             self._devices = devices
-        asm.injected = {d.index for d in devices if _is_injector(d.name)}
+        self._set_known(devices)
+        asm.set_injectors(d.index for d in devices if _is_injector(d.name))
+
+    def _set_known(self, devices: list[Device]) -> None:
+        """Device ids seen in events without a refresh: the listed ones and 0 (no device)."""
+        self._known[:] = False
+        self._known[[0, *(d.index for d in devices)]] = True
 
     def _deliver(self, events: np.ndarray) -> None:
         self.stats.events += len(events)
@@ -446,7 +460,7 @@ class X11Backend(CaptureBackend):
         watch = [self._x["data"].display.socket, self._x["xi"].display.socket]
         while not (ended and replies) and time.monotonic() < deadline:
             select.select(watch, [], [], max(0.0, deadline - time.monotonic()))
-            e, r = self._drain(asm, final=False)
+            e, r, _ = self._drain(asm, final=False)
             ended, replies = ended or e, replies + r
         self._drain(asm, final=True)
         ctrl.record_free_context(self._x["context"])
