@@ -1,0 +1,338 @@
+"""``activesec doctor``: can capture run here, with which backend, and what to fix if not.
+
+Each check is a :class:`Check` (``ok`` / ``warn`` / ``fail``, a one-line detail and, when
+something is wrong, what to do). A ``fail`` means capture will not work as configured; a
+``warn`` means it works with a limitation the user should know about. Platform calls (X
+server, /dev/input, macOS permission queries, Windows session and elevation) are reached
+through small injectable functions, so every branch is tested on any machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import stat
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from activesec.capture.base import Probe
+from activesec.capture.select import choose_backend, is_wayland
+from activesec.core.errors import ActiveSecError, CaptureError
+
+__all__ = [
+    "Check",
+    "MacPermissions",
+    "WindowsSession",
+    "input_group_status",
+    "mac_permissions",
+    "run_checks",
+    "windows_session",
+]
+
+Status = Literal["ok", "warn", "fail"]
+
+GRANT_MAC = (
+    "System Settings > Privacy & Security > Accessibility and > Input Monitoring: enable the "
+    "app that runs activesec (your terminal, or the activesec agent), then restart it"
+)
+INPUT_GROUP_HINT = (
+    "sudo usermod -aG input $USER, then log out and back in (group changes apply at login)"
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class MacPermissions:
+    """``None`` = could not be checked (pyobjc missing, or an older macOS)."""
+
+    accessibility: bool | None
+    input_monitoring: bool | None
+
+
+@dataclass(frozen=True)
+class WindowsSession:
+    session_id: int | None
+    elevated: bool | None
+
+
+def mac_permissions() -> MacPermissions:
+    ax: bool | None = None
+    listen: bool | None = None
+    with contextlib.suppress(Exception):
+        from ApplicationServices import AXIsProcessTrusted
+
+        ax = bool(AXIsProcessTrusted())
+    with contextlib.suppress(Exception):
+        import Quartz
+
+        listen = bool(Quartz.CGPreflightListenEventAccess())
+    return MacPermissions(ax, listen)
+
+
+def windows_session() -> WindowsSession:
+    sid: int | None = None
+    elevated: bool | None = None
+    with contextlib.suppress(Exception):
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        out = ctypes.c_ulong(0)
+        if kernel32.ProcessIdToSessionId(kernel32.GetCurrentProcessId(), ctypes.pointer(out)):
+            sid = int(out.value)
+    with contextlib.suppress(Exception):
+        elevated = bool(ctypes.windll.shell32.IsUserAnAdmin())  # type: ignore[attr-defined]
+    return WindowsSession(sid, elevated)
+
+
+def input_group_status(
+    uid: int | None = None,
+    process_gids: Sequence[int] | None = None,
+    lookup: Callable[[str], Any] | None = None,
+    user: str | None = None,
+) -> str:
+    """``root`` | ``active`` (this process has the group) | ``pending`` (the user was added
+    but this login predates it) | ``missing`` | ``no-group``."""
+    import grp
+    import pwd
+
+    uid = os.getuid() if uid is None else uid
+    if uid == 0:
+        return "root"
+    lookup = lookup or grp.getgrnam
+    try:
+        group = lookup("input")
+    except KeyError:
+        return "no-group"
+    gids = os.getgroups() if process_gids is None else process_gids
+    if group.gr_gid in gids:
+        return "active"
+    if user is None:
+        with contextlib.suppress(KeyError):
+            user = pwd.getpwuid(uid).pw_name
+    return "pending" if user and user in group.gr_mem else "missing"
+
+
+def _default_probe(name: str, env: Mapping[str, str], dev_dir: str) -> Probe:
+    if name == "x11":
+        from activesec.capture.x11 import X11Backend
+
+        return X11Backend.probe(env.get("DISPLAY"))
+    if name == "evdev":
+        from activesec.capture.evdev_backend import EvdevBackend
+
+        return EvdevBackend.probe(dev_dir)
+    if name == "pynput":
+        from activesec.capture.pynput_backend import PynputBackend
+
+        return PynputBackend.probe()
+    return Probe(name, True)
+
+
+def run_checks(
+    settings: Any = None,
+    env: Mapping[str, str] = os.environ,
+    platform: str = sys.platform,
+    *,
+    paths: Any = None,
+    dev_dir: str = "/dev/input",
+    probe: Callable[[str], Probe] | None = None,
+    group_status: Callable[[], str] | None = None,
+    mac: Callable[[], MacPermissions] = mac_permissions,
+    win: Callable[[], WindowsSession] = windows_session,
+) -> list[Check]:
+    """All checks for this machine and session. ``settings=None`` loads (and checks) the
+    configuration itself."""
+    from activesec.core import config
+    from activesec.core import paths as core_paths
+
+    if paths is None:
+        paths = core_paths.resolve(env.get("ACTIVESEC_HOME") or None)
+    probe = probe or (lambda name: _default_probe(name, env, dev_dir))
+    checks: list[Check] = []
+
+    # -- configuration --------------------------------------------------------------------
+    if settings is None:
+        try:
+            settings = config.load(paths)
+        except ActiveSecError as exc:
+            checks.append(Check("config", "fail", exc.message, exc.hint))
+        else:
+            checks.append(Check("config", "ok", _config_detail(paths)))
+    else:
+        checks.append(Check("config", "ok", _config_detail(paths)))
+    wanted = settings.capture.backend if settings is not None else "auto"
+
+    # -- backend --------------------------------------------------------------------------
+    chosen: str | None = None
+    try:
+        chosen, why = choose_backend(wanted, env, platform, dev_dir)
+        checks.append(Check("backend", "ok", f"{chosen}: {why}"))
+    except CaptureError as exc:
+        checks.append(Check("backend", "fail", exc.message, exc.hint))
+    if chosen is not None:
+        p = probe(chosen)
+        if p.available:
+            checks.append(Check(f"{chosen} backend", "ok", p.reason or "can start here"))
+        else:
+            checks.append(Check(f"{chosen} backend", "fail", p.reason, p.hint))
+
+    # -- platform ---------------------------------------------------------------------------
+    if platform == "darwin":
+        checks += _mac_checks(mac())
+    elif platform == "win32":
+        checks += _windows_checks(win())
+    else:
+        checks += _linux_checks(env, chosen, dev_dir, probe, group_status)
+
+    # -- storage ----------------------------------------------------------------------------
+    checks.append(_data_dir_check(paths, platform))
+    return checks
+
+
+def _config_detail(paths: Any) -> str:
+    f = paths.config_file
+    return f"valid ({f})" if f.exists() else f"defaults (no {f} yet: `activesec init` writes one)"
+
+
+def _linux_checks(
+    env: Mapping[str, str],
+    chosen: str | None,
+    dev_dir: str,
+    probe: Callable[[str], Probe],
+    group_status: Callable[[], str] | None,
+) -> list[Check]:
+    from activesec.capture.evdev_backend import readable_devices
+
+    out: list[Check] = []
+    wayland = is_wayland(env)
+    display = env.get("DISPLAY")
+    if wayland:
+        out.append(Check(
+            "wayland", "warn",
+            "Wayland session: input is read from /dev/input (evdev); pointer positions are "
+            "integrated from relative motion and the foreground application is not known",
+            "needs the 'input' group; an X11 session gives exact positions and app names",
+        ))
+    elif display:
+        if chosen == "x11":  # its probe (connection, RECORD, XInput2) was reported above
+            out.append(Check("display", "ok", f"X display {display}"))
+        else:
+            p = probe("x11")
+            status: Status = "ok" if p.available else "warn"
+            detail = (f"X display {display} reachable, RECORD and XInput2 present"
+                      if p.available else f"X display {display}: {p.reason}")
+            out.append(Check("display", status, detail, "" if p.available else p.hint))
+    else:
+        out.append(Check("display", "warn" if chosen else "fail",
+                         "no display: DISPLAY and WAYLAND_DISPLAY are unset",
+                         "run activesec inside the desktop session"))
+
+    readable, unreadable = readable_devices(dev_dir)
+    # evdev is the chosen backend, or the only way left (no display at all)
+    needed = chosen == "evdev" or chosen is None
+    blocking = needed and not readable
+    total = len(readable) + len(unreadable)
+    if readable:
+        out.append(Check("input devices", "ok",
+                         f"{len(readable)} of {total} {dev_dir}/event* devices readable"))
+    else:
+        why = f"{len(unreadable)} exist, none readable" if unreadable else "none exist"
+        if needed:
+            out.append(Check("input devices", "fail", f"no readable {dev_dir}/event* devices "
+                             f"({why})", INPUT_GROUP_HINT))
+        else:
+            out.append(Check("input devices", "ok", f"no readable {dev_dir}/event* devices "
+                             f"({why}); not needed by the {chosen} backend"))
+
+    gs = (group_status or input_group_status)()
+    if gs == "root":
+        out.append(Check("input group", "ok", "running as root: devices are readable"))
+    elif gs == "active":
+        out.append(Check("input group", "ok", "this login is in the 'input' group"))
+    elif gs == "pending":
+        out.append(Check("input group", "fail" if blocking else "warn",
+                         "you were added to the 'input' group after this login started",
+                         "log out and back in (or reboot) for it to apply"))
+    elif gs == "missing":
+        out.append(Check("input group", "fail" if blocking else "ok",
+                         "not in the 'input' group"
+                         + ("" if needed else " (only the evdev backend needs it)"),
+                         INPUT_GROUP_HINT if blocking else ""))
+    else:  # no-group
+        out.append(Check("input group", "fail" if blocking else "ok",
+                         "this system has no 'input' group",
+                         "give your user read access to /dev/input/event* (a udev rule)"
+                         if blocking else ""))
+    return out
+
+
+def _mac_checks(perm: MacPermissions) -> list[Check]:
+    out = []
+    for label, ok, why in (
+        ("accessibility", perm.accessibility,
+         "needed for the event taps that give event times and the injected flag"),
+        ("input monitoring", perm.input_monitoring, "needed to see keyboard and pointer input"),
+    ):
+        if ok is None:
+            out.append(Check(f"macOS {label}", "warn",
+                             f"cannot check the {label} permission (pyobjc missing or older "
+                             "macOS); without it capture sees no events", GRANT_MAC))
+        elif ok:
+            out.append(Check(f"macOS {label}", "ok", "granted"))
+        else:
+            out.append(Check(f"macOS {label}", "fail", f"not granted: {why}", GRANT_MAC))
+    return out
+
+
+def _windows_checks(ws: WindowsSession) -> list[Check]:
+    out = []
+    if ws.session_id == 0:
+        out.append(Check(
+            "windows session", "fail",
+            "running in session 0 (a Windows service): input hooks see no user input there",
+            "run the agent in the user's desktop session (a per-user logon task or the "
+            "user's autostart), not as a system service",
+        ))
+    elif ws.session_id is not None:
+        out.append(Check("windows session", "ok", f"interactive session {ws.session_id}"))
+    if ws.elevated:
+        out.append(Check("windows elevation", "ok",
+                         "elevated: input to administrator windows is visible too"))
+    else:
+        out.append(Check(
+            "windows elevation", "warn",
+            "not elevated: input to elevated (administrator) windows is invisible to this "
+            "agent (UIPI), so such periods look idle",
+            "acceptable for most users; run the agent elevated to cover admin windows",
+        ))
+    return out
+
+
+def _data_dir_check(paths: Any, platform: str) -> Check:
+    d = paths.data_dir
+    if not d.exists():
+        parent = next((p for p in d.parents if p.exists()), None)
+        if parent is not None and not os.access(parent, os.W_OK):
+            return Check("data dir", "fail", f"{d} does not exist and {parent} is not writable",
+                         "set ACTIVESEC_HOME to a writable directory")
+        return Check("data dir", "warn", f"{d} does not exist yet",
+                     "run `activesec init` to create the profile, config and database")
+    if not os.access(d, os.W_OK | os.X_OK):
+        return Check("data dir", "fail", f"{d} is not writable",
+                     "fix its ownership (it should be yours, mode 0700) or set ACTIVESEC_HOME")
+    if platform != "win32":
+        loose = [p for p in (d, paths.database) if p.exists()
+                 and stat.S_IMODE(p.stat().st_mode) & 0o077]
+        if loose:
+            modes = ", ".join(f"{p} is {stat.S_IMODE(p.stat().st_mode):04o}" for p in loose)
+            return Check("data dir", "warn", f"readable by others: {modes}",
+                         f"chmod 700 {d} && chmod 600 {paths.database}")
+    return Check("data dir", "ok", f"{d} is writable and private")

@@ -1,0 +1,262 @@
+"""Doctor checks over every branch, with injected environment, platform, probes and
+platform queries; one run against a real X server for the x11 probe."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from activesec.capture import doctor
+from activesec.capture.base import Probe
+from activesec.capture.doctor import Check, MacPermissions, WindowsSession, run_checks
+from activesec.core import config
+from activesec.core import paths as core_paths
+
+
+@pytest.fixture
+def paths(home: Path) -> core_paths.Paths:
+    return core_paths.resolve(home).ensure()
+
+
+@pytest.fixture
+def no_devices(tmp_path: Path) -> str:
+    d = tmp_path / "input-none"
+    d.mkdir()
+    return str(d)
+
+
+@pytest.fixture
+def devices(tmp_path: Path) -> str:
+    d = tmp_path / "input"
+    d.mkdir()
+    for i in range(3):
+        (d / f"event{i}").touch()
+    return str(d)
+
+
+def probes(**available: bool) -> object:
+    def probe(name: str) -> Probe:
+        ok = available.get(name, True)
+        return Probe(name, ok, "" if ok else f"{name} is broken here", f"fix {name}")
+
+    return probe
+
+
+def by_name(checks: list[Check]) -> dict[str, Check]:
+    names = [c.name for c in checks]
+    assert len(names) == len(set(names)), names
+    return {c.name: c for c in checks}
+
+
+def linux(paths: core_paths.Paths, env: dict[str, str], dev_dir: str, group: str = "active",
+          **available: bool) -> dict[str, Check]:
+    return by_name(run_checks(config.load(paths), env, "linux", paths=paths, dev_dir=dev_dir,
+                              probe=probes(**available),  # type: ignore[arg-type]
+                              group_status=lambda: group))
+
+
+# --------------------------------------------------------------------------- Linux sessions
+def test_x11_session_all_ok(paths: core_paths.Paths, no_devices: str) -> None:
+    c = linux(paths, {"DISPLAY": ":0"}, no_devices, group="missing")
+    assert c["backend"].status == "ok" and c["backend"].detail.startswith("x11:")
+    assert c["x11 backend"].status == "ok"
+    assert c["display"].status == "ok"
+    devices = c["input devices"]
+    assert devices.status == "ok" and "not needed by the x11" in devices.detail
+    assert c["input group"].status == "ok"
+    assert "wayland" not in c
+    assert all(x.status == "ok" for x in c.values())
+
+
+def test_x11_without_record_or_xinput_fails(paths: core_paths.Paths, no_devices: str) -> None:
+    c = linux(paths, {"DISPLAY": ":0"}, no_devices, x11=False)
+    assert c["x11 backend"].status == "fail"
+    assert c["x11 backend"].detail == "x11 is broken here" and c["x11 backend"].hint == "fix x11"
+
+
+def test_wayland_without_devices_explains_input_group(paths: core_paths.Paths,
+                                                      no_devices: str) -> None:
+    c = linux(paths, {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}, no_devices,
+              group="missing", evdev=False)
+    assert c["backend"].detail.startswith("evdev:") and "XWayland" in c["backend"].detail
+    assert c["wayland"].status == "warn" and "/dev/input" in c["wayland"].detail
+    assert c["evdev backend"].status == "fail"
+    assert c["input devices"].status == "fail" and "none exist" in c["input devices"].detail
+    assert c["input group"].status == "fail"
+    assert "sudo usermod -aG input $USER" in c["input group"].hint
+    assert "display" not in c  # XWayland's display is beside the point here
+
+
+def test_wayland_with_readable_devices(paths: core_paths.Paths, devices: str) -> None:
+    c = linux(paths, {"XDG_SESSION_TYPE": "wayland"}, devices, group="active")
+    assert c["evdev backend"].status == "ok"
+    assert c["input devices"].status == "ok" and "3 of 3" in c["input devices"].detail
+    assert c["input group"].status == "ok"
+
+
+def test_group_added_but_not_yet_active(paths: core_paths.Paths, no_devices: str) -> None:
+    c = linux(paths, {"WAYLAND_DISPLAY": "w"}, no_devices, group="pending", evdev=False)
+    assert c["input group"].status == "fail" and "log out" in c["input group"].hint
+    c = linux(paths, {"DISPLAY": ":0"}, no_devices, group="pending")
+    assert c["input group"].status == "warn"  # harmless for x11, but worth knowing
+
+
+def test_no_display_no_devices(paths: core_paths.Paths, no_devices: str) -> None:
+    c = linux(paths, {}, no_devices, group="no-group")
+    assert c["backend"].status == "fail" and "no display" in c["backend"].detail
+    assert "x11 backend" not in c and "evdev backend" not in c
+    assert c["display"].status == "fail"
+    assert c["input devices"].status == "fail"
+    assert c["input group"].status == "fail" and "udev" in c["input group"].hint
+
+
+def test_no_display_with_devices_runs_as_root(paths: core_paths.Paths, devices: str) -> None:
+    c = linux(paths, {}, devices, group="root")
+    assert c["backend"].detail.startswith("evdev:")
+    assert c["display"].status == "warn"
+    assert c["input group"].status == "ok"
+
+
+def test_configured_backend_is_reported(paths: core_paths.Paths, no_devices: str,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACTIVESEC_CAPTURE__BACKEND", "pynput")
+    c = linux(paths, {"DISPLAY": ":0"}, no_devices)
+    assert c["backend"].detail.startswith("pynput: chosen in the configuration")
+    assert c["pynput backend"].status == "ok"
+    assert c["display"].status == "ok" and "RECORD" in c["display"].detail
+
+
+def test_input_group_status_branches() -> None:
+    grp = types.SimpleNamespace(gr_gid=104, gr_mem=["alice"])
+
+    def lookup(name: str) -> object:
+        assert name == "input"
+        return grp
+
+    def missing_group(name: str) -> object:
+        raise KeyError(name)
+
+    st = doctor.input_group_status
+    assert st(uid=0) == "root"
+    assert st(uid=1000, process_gids=[1000, 104], lookup=lookup, user="alice") == "active"
+    assert st(uid=1000, process_gids=[1000], lookup=lookup, user="alice") == "pending"
+    assert st(uid=1000, process_gids=[1000], lookup=lookup, user="bob") == "missing"
+    assert st(uid=1000, process_gids=[1000], lookup=missing_group) == "no-group"
+
+
+# --------------------------------------------------------------------------- config, data dir
+def test_invalid_config_is_a_failure_naming_the_key(paths: core_paths.Paths,
+                                                    no_devices: str) -> None:
+    paths.config_file.write_text("[capture]\nflush_interval_s = -1\n")
+    c = by_name(run_checks(None, {"DISPLAY": ":0"}, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes(), group_status=lambda: "active"))  # type: ignore[arg-type]
+    assert c["config"].status == "fail" and "capture.flush_interval_s" in c["config"].detail
+    assert c["backend"].status == "ok"  # the rest is still checked, with the default backend
+
+
+def test_valid_config_file(paths: core_paths.Paths, no_devices: str) -> None:
+    config.write_default(paths, "alice")
+    c = by_name(run_checks(None, {"DISPLAY": ":0"}, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes(), group_status=lambda: "active"))  # type: ignore[arg-type]
+    assert c["config"].status == "ok" and "valid" in c["config"].detail
+
+
+def test_data_dir_states(home: Path, no_devices: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = core_paths.resolve(home)
+
+    def data() -> Check:
+        return by_name(run_checks(None, {"DISPLAY": ":0"}, "linux", paths=p, dev_dir=no_devices,
+                                  probe=probes(),  # type: ignore[arg-type]
+                                  group_status=lambda: "active"))["data dir"]
+
+    assert data().status == "warn" and "activesec init" in data().hint  # not created yet
+    p.ensure()
+    assert data().status == "ok"
+    p.database.write_bytes(b"")
+    p.database.chmod(0o644)
+    c = data()
+    assert c.status == "warn" and "0644" in c.detail and "chmod 600" in c.hint
+    p.database.chmod(0o600)
+    p.data_dir.chmod(0o755)
+    assert data().status == "warn"
+    p.data_dir.chmod(0o700)
+    # this suite runs as root, for whom every directory is writable: deny like for a user
+    monkeypatch.setattr(doctor.os, "access", lambda path, mode: False)
+    c = data()
+    assert c.status == "fail" and "not writable" in c.detail
+
+
+# --------------------------------------------------------------------------- macOS, Windows
+def mac_checks(paths: core_paths.Paths, perm: MacPermissions) -> dict[str, Check]:
+    return by_name(run_checks(config.load(paths), {}, "darwin", paths=paths,
+                              probe=probes(), mac=lambda: perm))  # type: ignore[arg-type]
+
+
+def test_macos_permissions(paths: core_paths.Paths) -> None:
+    c = mac_checks(paths, MacPermissions(True, True))
+    assert c["backend"].detail.startswith("pynput:")
+    assert c["macOS accessibility"].status == "ok" and c["macOS input monitoring"].status == "ok"
+    assert "input group" not in c and "display" not in c
+    c = mac_checks(paths, MacPermissions(False, True))
+    acc = c["macOS accessibility"]
+    assert acc.status == "fail" and "Privacy & Security > Accessibility" in acc.hint
+    c = mac_checks(paths, MacPermissions(None, None))
+    assert c["macOS input monitoring"].status == "warn"
+    assert "Input Monitoring" in c["macOS input monitoring"].hint
+
+
+def win_checks(paths: core_paths.Paths, ws: WindowsSession) -> dict[str, Check]:
+    return by_name(run_checks(config.load(paths), {}, "win32", paths=paths,
+                              probe=probes(), win=lambda: ws))  # type: ignore[arg-type]
+
+
+def test_windows_session_zero_and_uipi(paths: core_paths.Paths) -> None:
+    c = win_checks(paths, WindowsSession(0, False))
+    assert c["windows session"].status == "fail" and "session 0" in c["windows session"].detail
+    assert c["windows elevation"].status == "warn" and "UIPI" in c["windows elevation"].detail
+    c = win_checks(paths, WindowsSession(2, True))
+    assert c["windows session"].status == "ok" and c["windows elevation"].status == "ok"
+    assert c["data dir"].status in ("ok", "warn")  # POSIX modes are not checked on Windows
+
+
+def test_platform_queries_degrade_to_unknown_here() -> None:
+    # pyobjc and windll do not exist on Linux: the queries answer "cannot tell"
+    assert doctor.mac_permissions() == MacPermissions(None, None)
+    assert doctor.windows_session() == WindowsSession(None, None)
+
+
+# --------------------------------------------------------------------------- real X server
+@pytest.fixture
+def xvfb() -> Iterator[str]:
+    if not shutil.which("Xvfb"):
+        pytest.skip("Xvfb is needed (apt-get install xvfb)")
+    proc = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "640x480x24",
+                             "-nolisten", "tcp"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    display = ":" + proc.stdout.readline().decode().strip()
+    try:
+        yield display
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+@pytest.mark.x11
+def test_real_x_server_probe(paths: core_paths.Paths, no_devices: str, xvfb: str,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    env = {"DISPLAY": xvfb}
+    c = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices))
+    assert c["backend"].detail.startswith("x11:")
+    assert c["x11 backend"].status == "ok", c["x11 backend"]
+    c = by_name(run_checks(None, {"DISPLAY": ":4999"}, "linux", paths=paths,
+                           dev_dir=no_devices))  # nothing listens there
+    assert c["x11 backend"].status == "fail" and c["x11 backend"].detail
+    assert os.environ.get("DISPLAY") != ":4999"
