@@ -8,6 +8,7 @@ service it talks to with dbus-fast — a tiny ``org.freedesktop.Notifications`` 
 import asyncio
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +89,14 @@ class Notifications(ServiceInterface):
     ) -> DBusUInt32:
         self.calls.append((app_name, summary, body, hints["urgency"].value, expire_timeout))
         return 42
+
+    @method()
+    def GetServerInformation(self) -> Annotated[list[str], DBusSignature("ssss")]:
+        return ["fake", "activesec-tests", "1.0", "1.2"]  # notify-send asks first
+
+    @method()
+    def GetCapabilities(self) -> Annotated[list[str], DBusSignature("as")]:
+        return ["body"]
 
 
 class ScreenSaver(ServiceInterface):
@@ -255,3 +264,25 @@ def test_every_method_failing_is_reported_with_the_list(bus_address: str, tmp_pa
     for name in ("org.freedesktop.ScreenSaver", "xscreensaver-command", "dm-tool"):
         assert name in result.detail
     assert tuple(a["method"] for a in result.info["tried"]) == LINUX_METHODS
+
+
+# -- without dbus-fast ----------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("notify-send") is None, reason="notify-send not installed")
+def test_without_dbus_fast_notify_send_reaches_the_server(
+    bus_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = Notifications()
+    with Service(
+        bus_address, "org.freedesktop.Notifications", "/org/freedesktop/Notifications", server
+    ):
+        monkeypatch.setitem(sys.modules, "dbus_fast", None)  # as if it were not installed
+        result = NotifyAction(bus_address=bus_address).fire(decision("gate"))
+        lock = LockAction(methods=["org.freedesktop.ScreenSaver"], bus_address=bus_address)
+        locked = lock.fire(decision())
+    assert result.ok, result.detail
+    assert result.detail == "notification shown via notify-send"
+    assert server.calls[0][0] == "ActiveSec" and server.calls[0][3] == 2
+    assert not locked.ok
+    assert "skipped: dbus-fast is not installed" in locked.detail

@@ -21,6 +21,10 @@ class BusUnavailable(Exception):
     """No session bus to talk to (no address, socket gone, dbus-fast not installed)."""
 
 
+class DBusFastMissing(BusUnavailable):
+    """dbus-fast is not installed, so no bus can be reached from Python."""
+
+
 class CallFailed(Exception):
     """The bus answered the call with an error."""
 
@@ -42,7 +46,7 @@ async def _call(
         from dbus_fast import Message, MessageType
         from dbus_fast.aio import MessageBus
     except ImportError as exc:
-        raise BusUnavailable(f"dbus-fast is not installed ({exc})") from None
+        raise DBusFastMissing(f"dbus-fast is not installed ({exc})") from None
     try:
         bus = await MessageBus(bus_address=address).connect()
     except Exception as exc:  # address missing/invalid, socket refused, auth failed

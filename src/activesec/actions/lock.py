@@ -205,6 +205,8 @@ class LockAction(Action):
                     timeout_s=self.timeout_s,
                 )
                 return Attempt(bus_name, True, "")
+            except _dbus.DBusFastMissing as exc:
+                return Attempt(bus_name, False, f"skipped: {exc}")
             except _dbus.BusUnavailable as exc:
                 return Attempt(bus_name, False, f"skipped: no D-Bus session bus: {exc}")
             except _dbus.CallFailed as exc:

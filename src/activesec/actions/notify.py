@@ -122,7 +122,10 @@ class NotifyAction(Action):
                     "no way to notify: dbus-fast is not installed and notify-send is missing",
                 )
             argv = ["notify-send", "-a", "ActiveSec", "-u", "critical" if critical else "normal"]
-            return self._run("notify-send", [*argv, summary, body])
+            env = None
+            if self.bus_address:
+                env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": self.bus_address}
+            return self._run("notify-send", [*argv, summary, body], env)
         hints: dict[str, Any] = {"urgency": Variant("y", 2 if critical else 1)}
         try:
             reply = _dbus.call(
