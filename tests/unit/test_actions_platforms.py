@@ -3,6 +3,7 @@ program runner and ``LockWorkStation`` are fakes that record what would have bee
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -103,3 +104,33 @@ def test_missing_notification_program_is_a_result() -> None:
     assert not result.ok and result.detail == "cannot notify: osascript is not installed"
     failed = NotifyAction(platform="darwin", runner=Runner({"osascript": 1})).fire(D)
     assert not failed.ok and failed.detail == "osascript failed: exit 1: not allowed"
+
+
+def test_loginctl_locks_the_users_graphical_session_from_a_user_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A systemd user service is in no logind session: the user's Display session is locked."""
+    monkeypatch.delenv("XDG_SESSION_ID", raising=False)
+    (tmp_path / "loginctl").write_text("")
+    (tmp_path / "loginctl").chmod(0o755)
+    (tmp_path / "seats").mkdir()
+
+    class Logind(Runner):
+        def __call__(self, argv: Sequence[str], **kw: object) -> subprocess.CompletedProcess[str]:
+            self.calls.append((list(argv), None))
+            out = "c7\n" if "show-user" in argv else ""
+            return subprocess.CompletedProcess(list(argv), 0, out, "")
+
+    runner = Logind()
+    action = LockAction(
+        methods=["loginctl"], path=str(tmp_path), logind_dir=tmp_path / "seats", runner=runner
+    )
+    assert action.fire(D).ok
+    assert [c[0][1:] for c in runner.calls] == [
+        ["show-user", str(os.getuid()), "--property=Display", "--value"],
+        ["lock-session", "c7"],
+    ]
+    monkeypatch.setenv("XDG_SESSION_ID", "3")
+    runner.calls.clear()
+    assert action.fire(D).ok
+    assert [c[0][1:] for c in runner.calls] == [["lock-session", "3"]]

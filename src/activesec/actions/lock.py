@@ -5,7 +5,8 @@ was tried before (``info["tried"]``). If every method fails the result is ``ok=F
 whole list, so the engine can notify and record the failure — locking never silently does
 nothing. ``revert`` is a no-op: ActiveSec never unlocks a session; the owner does.
 
-Linux (default order): ``loginctl lock-session`` (skipped when systemd-logind is not running),
+Linux (default order): ``loginctl lock-session [SESSION]`` (the caller's session, else the
+user's graphical one; skipped when systemd-logind is not running),
 the ``org.freedesktop.ScreenSaver.Lock`` and ``org.gnome.ScreenSaver.Lock`` D-Bus methods on the
 session bus, ``xdg-screensaver lock``, ``xscreensaver-command -lock``, ``dm-tool lock``.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -188,8 +190,26 @@ class LockAction(Action):
         exe = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0], path=self.path)
         if exe is None or not os.path.exists(exe):
             return Attempt(method, False, "skipped: not installed")
+        if method == "loginctl":
+            sid = self._logind_session(exe)
+            if sid:
+                argv.append(sid)
         ok, why = _proc.try_run(self.runner, [exe, *argv[1:]], self.timeout_s)
         return Attempt(method, ok, _CAVEATS.get(method, "") if ok else f"failed: {why}")
+
+    def _logind_session(self, loginctl: str) -> str:
+        """The logind session to lock. An agent started as a systemd *user* service belongs to
+        no session, so plain ``loginctl lock-session`` would fail there: use
+        ``$XDG_SESSION_ID``, else the user's graphical session (``show-user -p Display``)."""
+        sid = os.environ.get("XDG_SESSION_ID", "")
+        if sid or not hasattr(os, "getuid"):
+            return sid
+        argv = [loginctl, "show-user", str(os.getuid()), "--property=Display", "--value"]
+        try:
+            proc = self.runner(argv, timeout=self.timeout_s)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return proc.stdout.strip() if proc.returncode == 0 and proc.stdout else ""
 
     def _try_dbus(self, bus_name: str) -> Attempt:
         paths, interface = _DBUS[bus_name]
