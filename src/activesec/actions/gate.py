@@ -177,10 +177,11 @@ class GateAction(Action):
         skipped: dict[str, int] = {r.name: 0 for r in self.rules}
         for p in self._process_iter():
             try:
-                hits = [wanted[n] for n in _names(p) if n in wanted]
+                names = _names(p)
+                hits = [wanted[n] for n in names if n in wanted]
                 if not hits:
                     continue
-                if p.pid in protected or _is_foreign(p):
+                if p.pid in protected or names & PROTECTED_NAMES or _is_foreign(p):
                     skipped[hits[0].name] += 1
                     continue
                 found[hits[0].name].append(p)
