@@ -69,10 +69,11 @@ class Counter:
     def status(self) -> str:
         return str(psutil.Process(self.proc.pid).status())
 
-    def advances(self) -> bool:
-        """Does the counter move within a generous window? (False only if truly frozen)."""
+    def advances(self, window_s: float = 10.0) -> bool:
+        """Does the counter move within ``window_s``? Returns as soon as it does, so a long
+        window costs nothing for a live process and keeps a loaded machine from failing it."""
         before = self.value()
-        end = time.monotonic() + 1.0
+        end = time.monotonic() + window_s
         while time.monotonic() < end:
             if self.value() != before:
                 return True
@@ -113,7 +114,7 @@ def test_suspend_freezes_and_revert_resumes_a_real_process(spawn: Callable[..., 
     assert sorted(result.info["acted"]["suspended game"]) == sorted([a.proc.pid, b.proc.pid])
     for c in (a, b):
         wait_until(lambda c=c: c.status() == psutil.STATUS_STOPPED, "SIGSTOP to land")
-        assert not c.advances()
+        assert not c.advances(window_s=1.0)
 
     again = gate.fire(DECISION)  # idempotent: nothing suspended twice
     assert again.ok and "already suspended" in again.detail
@@ -144,7 +145,7 @@ def test_revert_never_resumes_a_process_it_did_not_suspend(
     gate.revert(RESTORE)
     wait_until(lambda: own.status() != psutil.STATUS_STOPPED, "the gated app to resume")
     assert users.status() == psutil.STATUS_STOPPED  # still as the user left it
-    assert not users.advances()
+    assert not users.advances(window_s=1.0)
 
 
 def test_close_terminates_then_kills_after_the_grace(spawn: Callable[..., Counter]) -> None:
