@@ -91,6 +91,7 @@ def test_gzip_directory_forms_agree(tmp_path: Path) -> None:
     assert [(r.user, r.session) for r in a] == [(r.user, r.session) for r in b]
     for x, y in zip(a, b, strict=True):
         assert x.events.tolist() == y.events.tolist()
+    assert [r.session for r in iter_aalto(tmp_path / "files", users=["12"])] == ["300", "301"]
 
 
 def test_users_and_max_users(tmp_path: Path) -> None:

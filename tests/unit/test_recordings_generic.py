@@ -84,6 +84,7 @@ def test_mouse_malformed_rows_are_skipped_and_counted(tmp_path: Path, parser: st
         "0.2,NoButton,Move\n"  # too few fields
         "0.3,NoButton,Move,1,1,9\n"  # too many
         "abc,NoButton,Move,1,1\n"  # bad time
+        "1e300,NoButton,Move,1,1\n"  # beyond int64 nanoseconds
         "0.4,Left,Wiggle,1,1\n"  # unknown state
         "0.5,Scroll,Pressed,1,1\n"  # invalid pair
         "0.6,NoButton,Move,1,\n"  # missing coordinate
@@ -93,10 +94,10 @@ def test_mouse_malformed_rows_are_skipped_and_counted(tmp_path: Path, parser: st
     meta = one(tmp_path, "mouse")
     assert meta["n_events"] == 2
     assert meta["bad_shape"] == 2
-    assert meta["bad_time"] == 1
+    assert meta["bad_time"] == 2
     assert meta["bad_vocabulary"] == 2
     assert meta["bad_coordinates"] == 1
-    assert meta["skipped_rows"] == 6
+    assert meta["skipped_rows"] == 7
 
 
 def test_mouse_rows_out_of_order_are_sorted_stably(tmp_path: Path, parser: str) -> None:

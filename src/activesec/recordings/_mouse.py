@@ -40,6 +40,8 @@ _BUTTON_NAMES = {
     int(Button.FORWARD): "XButton2",
 }
 INT32 = (-(2**31), 2**31 - 1)
+#: Times beyond this many seconds do not fit int64 nanoseconds: the row is bad.
+MAX_SECONDS = 9.0e9
 
 
 def _rule(button: str, state: str) -> tuple[int, int, int]:
@@ -75,7 +77,8 @@ def decode(
             lut[i, j] = _rule(bv, sv)
     rule = lut[button.codes, state.codes] if len(t_s) else np.zeros((0, 3), np.int64)
     ok_vocab = rule[:, 0] > 0
-    ok_time = np.isfinite(t_s)
+    with np.errstate(invalid="ignore"):
+        ok_time = np.abs(t_s) < MAX_SECONDS  # also False for NaN
     lo, hi = coord_range
     with np.errstate(invalid="ignore"):
         ok_xy = np.isfinite(x) & np.isfinite(y) & (x >= lo) & (x <= hi) & (y >= lo) & (y <= hi)

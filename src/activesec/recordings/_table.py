@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +166,13 @@ def _to_float(values: list[str]) -> np.ndarray:
         return out
 
 
+def _encode(col: list[str]) -> Categorical:
+    """Codes in order of first appearance (a dict lookup per row beats sorting strings)."""
+    seen: dict[str, int] = {}
+    codes = np.fromiter((seen.setdefault(v, len(seen)) for v in col), np.int32, len(col))
+    return Categorical(codes, [v.strip() for v in seen])
+
+
 def _read_pure(
     path: Path, header: list[str], expected: Sequence[str], numeric: Sequence[str]
 ) -> Table:
@@ -175,18 +183,12 @@ def _read_pure(
         next(reader, None)
         rows = [r for r in reader if r]
     good = [r for r in rows if len(r) == width]
-    bad_shape = len(rows) - len(good)
-    cols = list(zip(*good, strict=True)) if good else [() for _ in range(width)]
     num: dict[str, np.ndarray] = {}
     text: dict[str, Categorical] = {}
     for name, p in zip(expected, pos, strict=True):
-        col = list(cols[p])
+        col = list(map(itemgetter(p), good))
         if name in numeric:
-            num[name] = _to_float(col) if col else np.empty(0)  # numpy skips blanks
+            num[name] = _to_float(col)  # numpy skips surrounding blanks
         else:
-            if not col:
-                text[name] = Categorical(np.zeros(0, np.int32), [])
-                continue
-            uniq, inv = np.unique(np.array(col, dtype=str), return_inverse=True)
-            text[name] = Categorical(inv.astype(np.int32).ravel(), [str(u).strip() for u in uniq])
-    return Table(num, text, len(good), bad_shape)
+            text[name] = _encode(col)
+    return Table(num, text, len(good), len(rows) - len(good))

@@ -203,7 +203,10 @@ def iter_aalto(
         return
     done = 0
     found: set[str] = set()
-    for src in sources(Path(path)):
+    files = sources(Path(path))
+    if wanted is not None and len(files) > 1:  # per-participant files: open only those asked for
+        files = [f for f in files if f.name.split("_", 1)[0] in wanted]
+    for src in files:
         for pid, sections in _blocks(src):
             if wanted is not None and pid not in wanted:
                 continue

@@ -119,10 +119,11 @@ def _keys_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
     keycat = tab.text["key"]
     classes = np.array([int(key_class(v)) for v in keycat.values] or [0], dtype=np.int16)
     cls = classes[keycat.codes] if len(press) else np.zeros(0, np.int16)
-    ok_press = np.isfinite(press)
-    unreleased = ok_press & ~np.isfinite(release)
     with np.errstate(invalid="ignore"):
-        backwards = ok_press & np.isfinite(release) & (release < press)
+        ok_press = np.abs(press) < _mouse.MAX_SECONDS
+        ok_release = np.abs(release) < _mouse.MAX_SECONDS
+        backwards = ok_press & ok_release & (release < press)
+    unreleased = ok_press & ~ok_release
     keep = ok_press & ~backwards
     order = np.flatnonzero(keep)
     order = order[np.argsort(press[order], kind="stable")]
