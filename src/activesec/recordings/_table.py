@@ -96,7 +96,7 @@ def read_csv_table(
     when importable.
     """
     header = read_header(path)
-    _positions(path, header, [*also_required, *expected])
+    _positions(path, header, list(dict.fromkeys([*also_required, *expected])))
     if use_arrow or (use_arrow is None and have_arrow()):
         if not have_arrow():
             raise DataError("pyarrow is not installed", "pip install 'activesec[parquet]'")
