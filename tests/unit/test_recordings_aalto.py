@@ -156,3 +156,12 @@ def test_missing_and_corrupt(tmp_path: Path) -> None:
     (tmp_path / "cut.tsv.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match="truncated or corrupt"):
         list(iter_aalto(tmp_path / "cut.tsv.gz"))
+
+
+def test_participant_split_over_two_blocks_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    f = tmp_path / "k.tsv"
+    f.write_text(H + row(5, 1, 1, 2, "a", 65) + row(6, 2, 1, 2, "a", 65) + row(5, 3, 1, 2, "a", 65))
+    assert [(r.user, r.session) for r in iter_aalto(f)] == [("5", "1"), ("6", "2"), ("5", "3")]
+    assert "participant 5 appears in two separate blocks" in caplog.text

@@ -17,7 +17,8 @@ Data quality: rows without a release, or released before pressed, are dropped an
 (``unreleased``, ``release_before_press``); rows that cannot be parsed (the original data has
 unquoted text with stray tabs and line breaks) are skipped and counted in ``skipped_rows`` of
 the sentence they belong to, or of the sentence read just before when they cannot be
-attributed. Participant blocks are assumed contiguous, as in the original files.
+attributed. Participant blocks are assumed contiguous, as in the original files (a
+participant appearing in two blocks is logged and yielded twice).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ def _blocks(path: Path) -> Iterator[tuple[str, dict[str, _Section]]]:
     sections: dict[str, _Section] = {}
     last: _Section | None = None
     orphans = 0
+    done: set[str] = set()
     try:
         fh = _open(path)
     except OSError as e:
@@ -128,6 +130,14 @@ def _blocks(path: Path) -> Iterator[tuple[str, dict[str, _Section]]]:
                 if p != pid:
                     if pid is not None and sections:
                         yield pid, sections
+                        done.add(pid)
+                    if p in done:
+                        log.warning(
+                            "%s: participant %s appears in two separate blocks; "
+                            "its sentences are yielded twice",
+                            path,
+                            p,
+                        )
                     pid, sections = p, {}
                 sec = sections.get(s)
                 if sec is None:
