@@ -64,6 +64,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from activesec.core.errors import DataError, ModelError
+from activesec.detectors.calibrate import calibrate
 
 INJECTED = "injected"  # modality of synthetic impostor observations for injected input
 MAX_TRUST = 100.0
@@ -73,7 +74,8 @@ MAX_TRUST = 100.0
 class Calibration:
     """How one modality's detector scores relate to its owner (learnt on held-out owner data).
 
-    ``threshold``: the owner score quantile at ``1 - target_far``; ``center``: the owner's
+    ``threshold``: the owner score exceeded by at most ``target_far`` of the owner's scores
+    (:func:`activesec.detectors.calibrate.calibrate`); ``center``: the owner's
     median score; ``scale``: the owner's spread, ``(threshold - center) / Φ⁻¹(1 - far)`` — σ for a
     normal owner distribution, robust to a heavy upper tail."""
 
@@ -102,7 +104,7 @@ class Calibration:
             raise DataError(f"target_far must be in (0, 0.5), got {target_far}",
                             "use e.g. 0.05")
         center = float(np.median(s))
-        threshold = float(np.quantile(s, 1.0 - target_far))
+        threshold = calibrate(s, target_far)  # the project's one definition of the threshold
         q = NormalDist().inv_cdf(1.0 - target_far)
         scale = (threshold - center) / q
         if not scale > 0:  # degenerate (most scores equal): fall back to the spread, then 1e-9

@@ -1,0 +1,408 @@
+"""Streaming scores: event batches in, one score per *completed* action or keystroke window out.
+
+:class:`StreamScorer` routes each event to a modality — ``keyboard`` for key events,
+``pointer:<device type>`` for pointer events (a mapping device index -> :class:`DeviceType` is
+given; a type without its own model falls back to ``pointer``, and an unknown device to
+``pointer:mouse``) — and keeps, per modality, a small buffer of recent events. After every batch
+it calls that modality's **feature function** — the very function offline evaluation calls,
+e.g. :func:`activesec.features.pointer.pointer_features` or
+:func:`activesec.features.keys.keystroke_windows`, injected through :class:`ModalityModel` — on
+the buffer, and scores the rows that are new and complete:
+
+* a row is *complete* when the feature function marks it ``closed`` (pointer actions: a later
+  event started the next action, or a release ended it); for functions without ``closed``
+  (keystroke windows), when the buffer holds an event at least ``settle_s`` after the row's end
+  and none of the row's keys is still held (so every dwell is known);
+* the feature function runs only when a cheap *probe* (segmentation or stroke pairing alone,
+  :func:`pointer_probe`, :func:`keys_probe`) says a new row may be complete — the probe decides
+  *when* to compute, never *what*: rows always come from the feature function itself;
+* the trailing, possibly unfinished row is held back until it completes, or until
+  :meth:`StreamScorer.flush` sees ``flush_after_s`` (3 s, the pointer segmenter's longest
+  within-action wait) of silence — never while a button or key is held (a drag is one action
+  however long it pauses), unless the hold exceeds ``stuck_s`` (a stuck key).
+
+After emitting, the buffer is cut at the start of the last emitted row, which stays as an
+anchor: re-running the feature function from there reproduces the next rows exactly as a pass
+over the whole stream would (action boundaries and window strides are local), and the anchor
+itself is recognised by its (start, end) times and skipped. Memory is O(one action or window)
+— capped at ``max_buffer_events`` in case a row never completes.
+
+Injected input (events flagged :attr:`Flag.INJECTED`), per ``ScoringConfig.injected``:
+``score`` — scored like any other input; ``ignore`` — dropped; ``distrust`` (default) — dropped
+from the feature streams and grouped into bursts (events less than ``burst_gap_s`` apart); each
+burst of at least ``burst_min_events`` events becomes one observation of the ``injected``
+modality with score +inf, which the trust model charges as a clear impostor action. Bots and
+remote injection cannot pass for the owner by replaying the owner's timing, while one
+password-manager auto-type costs no more than one odd action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from activesec.core.events import EVENT_DTYPE, DeviceType, Flag, Kind
+from activesec.engine.trust import INJECTED, Calibration
+from activesec.features.keys import KEY_FEATURE_NAMES, keystroke_windows, keystrokes
+from activesec.features.pointer import (
+    POINTER_FEATURE_NAMES,
+    PointerConfig,
+    pointer_features,
+    segment_actions,
+)
+
+KEYBOARD = "keyboard"
+POINTER = "pointer"
+
+_KEY_KINDS = np.array([Kind.KEY_DOWN, Kind.KEY_UP], np.uint8)
+_BUTTON_KINDS = np.array([Kind.BUTTON_DOWN, Kind.BUTTON_UP], np.uint8)
+
+
+def pointer_modality(device_type: DeviceType | int) -> str:
+    """``pointer:mouse``, ``pointer:touchpad``, ... — the model key for a device type."""
+    return f"{POINTER}:{DeviceType(int(device_type)).name.lower()}"
+
+
+class Rows(Protocol):
+    """What a feature function returns (ActionSet, WindowSet): one feature row per unit."""
+
+    @property
+    def X(self) -> np.ndarray: ...
+
+    @property
+    def t_start_ns(self) -> np.ndarray: ...
+
+    @property
+    def t_end_ns(self) -> np.ndarray: ...
+
+
+class Scorer(Protocol):
+    def score(self, X: Any) -> np.ndarray: ...
+
+
+FeatureFn = Callable[[np.ndarray], Rows]
+#: cheap look-ahead: (t_end_ns, closed or None) of the rows ``features`` would return
+Probe = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
+
+
+def pointer_probe(cfg: PointerConfig | None = None) -> Probe:
+    """Action boundaries from :func:`segment_actions` alone (~6x cheaper than the features)."""
+
+    def probe(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        seg = segment_actions(ev, cfg)
+        return seg.events["t_ns"][seg.stop - 1], seg.closed
+
+    return probe
+
+
+def keys_probe(window: int, step: int) -> Probe:
+    """Window end times from the stroke pairing alone (no timing statistics)."""
+
+    def probe(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        st = keystrokes(ev)
+        n = len(st)
+        w = n if window == 0 else window
+        if n == 0 or n < w or w < 2:
+            return np.zeros(0, np.int64), None
+        end = np.maximum(st.press_ns, st.release_ns)
+        idx = np.arange(0, n - w + 1, step)[:, None] + np.arange(w)[None, :]
+        return end[idx].max(axis=1), None
+
+    return probe
+
+
+@dataclass
+class ModalityModel:
+    """A modality's feature function, fitted detector and owner calibration.
+
+    ``feature_names`` with ``feature_center``/``feature_scale`` (the owner's per-feature median
+    and spread) are optional: with them every score names the features that deviated most."""
+
+    detector: Scorer
+    calibration: Calibration
+    features: FeatureFn
+    settle_s: float = 1.0
+    feature_names: Sequence[str] | None = None
+    feature_center: np.ndarray | None = None
+    feature_scale: np.ndarray | None = None
+    probe: Probe | None = None
+
+    @classmethod
+    def pointer(cls, detector: Scorer, calibration: Calibration,
+                cfg: PointerConfig | None = None, **kw: Any) -> ModalityModel:
+        """Pointer actions: :func:`pointer_features` exactly as offline evaluation calls it."""
+        return cls(detector, calibration, partial(pointer_features, cfg=cfg), settle_s=0.0,
+                   feature_names=POINTER_FEATURE_NAMES, probe=pointer_probe(cfg), **kw)
+
+    @classmethod
+    def keyboard(cls, detector: Scorer, calibration: Calibration, window: int = 50,
+                 step: int = 10, **kw: Any) -> ModalityModel:
+        """Keystroke windows: :func:`keystroke_windows` with the model's window and step."""
+        return cls(detector, calibration, partial(keystroke_windows, window=window, step=step),
+                   feature_names=KEY_FEATURE_NAMES, probe=keys_probe(window, step), **kw)
+
+
+class ScoringConfig(BaseModel):
+    """Streaming options (module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    injected: Literal["score", "distrust", "ignore"] = "distrust"
+    burst_gap_s: float = Field(default=1.0, gt=0.0)
+    burst_min_events: int = Field(default=2, ge=1)
+    flush_after_s: float = Field(default=3.0, gt=0.0)
+    max_buffer_events: int = Field(default=20_000, ge=100)
+    stuck_s: float = Field(default=10.0, gt=0.0, description="a longer hold is a stuck key")
+    top_deviations: int = Field(default=3, ge=0)
+
+
+@dataclass(frozen=True)
+class Score:
+    """One scored action or window (higher = more likely an impostor)."""
+
+    modality: str
+    score: float
+    t_start_ns: int
+    t_end_ns: int
+    injected: bool = False
+    deviations: tuple[tuple[str, float], ...] = field(default=())
+
+    def evidence(self) -> dict[str, Any]:
+        return {"modality": self.modality, "t_end_ns": self.t_end_ns,
+                "deviating_features": [[n, v] for n, v in self.deviations],
+                "injected": self.injected}
+
+
+class _Stream:
+    """One modality's buffer and its emitted-row bookkeeping."""
+
+    def __init__(self, name: str, model: ModalityModel, cfg: ScoringConfig) -> None:
+        self.name = name
+        self.model = model
+        self.cfg = cfg
+        self.buf = np.zeros(0, EVENT_DTYPE)
+        self.last_key: tuple[int, int] | None = None  # (t_start, t_end) of the last emitted row
+        self.dropped = 0
+
+    def push(self, ev: np.ndarray) -> None:
+        if len(ev):
+            self.buf = np.concatenate([self.buf, ev]) if len(self.buf) else ev.copy()
+        over = len(self.buf) - self.cfg.max_buffer_events
+        if over > 0:  # a row that never completes: keep the newest half
+            cut = len(self.buf) - self.cfg.max_buffer_events // 2
+            self.buf = self.buf[cut:]
+            self.dropped += cut
+
+    @property
+    def last_t(self) -> int | None:
+        return int(self.buf["t_ns"][-1]) if len(self.buf) else None
+
+    def held_since(self) -> int | None:
+        """Press time of the earliest button or key still held (None: nothing held). A hold
+        longer than ``stuck_s`` before the latest event counts as stuck and is ignored."""
+        b = self.buf
+        if not len(b):
+            return None
+        k, t = b["kind"], b["t_ns"]
+        presses: list[int] = []
+        bi = np.flatnonzero(np.isin(k, _BUTTON_KINDS))
+        if len(bi) and k[bi[-1]] == Kind.BUTTON_DOWN:
+            presses.append(int(t[bi[-1]]))
+        down = k == Kind.KEY_DOWN
+        if down.any():
+            held = ~np.isin(b["x"][down], b["x"][k == Kind.KEY_UP])
+            if held.any():
+                presses.append(int(t[down][held].min()))
+        fresh = [p for p in presses if p >= int(t.max()) - int(self.cfg.stuck_s * 1e9)]
+        return min(fresh) if fresh else None
+
+    def _may_have_news(self) -> bool:
+        """The probe's verdict: could a new row be complete? (False negatives only delay.)"""
+        probe = self.model.probe
+        if probe is None:
+            return True
+        te, closed = probe(self.buf)
+        te = np.asarray(te, np.int64)
+        new = te > self.last_key[1] if self.last_key is not None else np.ones(len(te), bool)
+        if closed is not None:
+            return bool((new & np.asarray(closed, bool)).any())
+        last = int(self.buf["t_ns"].max())
+        ok = new & (te + int(self.model.settle_s * 1e9) <= last)
+        held = self.held_since()
+        if held is not None:
+            ok &= te < held
+        return bool(ok.any())
+
+    def pull(self, final: bool) -> list[Score]:
+        if not len(self.buf) or not (final or self._may_have_news()):
+            return []
+        rows = self.model.features(self.buf)
+        ts = np.asarray(rows.t_start_ns, np.int64)
+        te = np.asarray(rows.t_end_ns, np.int64)
+        if len(ts) == 0:
+            return []
+        if self.last_key is None:
+            new = np.ones(len(ts), bool)
+        else:
+            a, b = self.last_key
+            new = (ts > a) | ((ts == a) & (te > b))
+        if final:
+            done = np.ones(len(ts), bool)
+        else:
+            closed = getattr(rows, "closed", None)
+            if closed is not None:
+                done = np.asarray(closed, bool)
+            else:
+                last = int(self.buf["t_ns"].max())
+                done = te + int(self.model.settle_s * 1e9) <= last
+                held = self.held_since()
+                if held is not None:  # a row holding a pressed key is not finished
+                    done &= te < held
+        ok = new & done
+        # emit the leading run of complete new rows, in order; later ones wait their turn
+        first_new = int(np.argmax(new)) if new.any() else len(ts)
+        pending = np.flatnonzero(new & ~done)
+        stop = int(pending[0]) if len(pending) else len(ts)
+        idx = np.flatnonzero(ok[:stop])
+        idx = idx[idx >= first_new]
+        if len(idx) == 0:
+            return []
+        X = np.asarray(rows.X)[idx]
+        scores = np.asarray(self.model.detector.score(X), dtype=np.float64).ravel()
+        devs = self._deviations(X)
+        out = [Score(self.name, float(scores[k]), int(ts[i]), int(te[i]), False, devs[k])
+               for k, i in enumerate(idx)]
+        j = int(idx[-1])
+        self.last_key = (int(ts[j]), int(te[j]))
+        self.buf = self.buf[self.buf["t_ns"] >= ts[j]]  # keep the last row as the anchor
+        return out
+
+    def _deviations(self, X: np.ndarray) -> list[tuple[tuple[str, float], ...]]:
+        m, k = self.model, self.cfg.top_deviations
+        if k == 0 or m.feature_names is None or m.feature_center is None \
+                or m.feature_scale is None:
+            return [()] * len(X)
+        sc = np.where(np.asarray(m.feature_scale) > 0, m.feature_scale, 1.0)
+        d = (X - np.asarray(m.feature_center)) / sc
+        top = np.argsort(-np.abs(d), axis=1)[:, :k]
+        names = list(m.feature_names)
+        return [tuple((names[c], round(float(d[r, c]), 2)) for c in top[r])
+                for r in range(len(X))]
+
+
+class StreamScorer:
+    """Incremental scorer over event batches (module docstring)."""
+
+    def __init__(self, models: Mapping[str, ModalityModel],
+                 devices: Mapping[int, DeviceType | int] | None = None,
+                 cfg: ScoringConfig | None = None) -> None:
+        self.cfg = cfg or ScoringConfig()
+        self.models = dict(models)
+        self.devices = {int(k): DeviceType(int(v)) for k, v in (devices or {}).items()}
+        self.streams = {name: _Stream(name, m, self.cfg) for name, m in self.models.items()}
+        self.unmodelled = 0  # events no model covers (counted, never silently lost)
+        self._burst_n = 0
+        self._burst_start = 0
+        self._burst_last: int | None = None
+        self.last_event_ns: int | None = None
+
+    # --------------------------------------------------------------------------- routing
+    def modality_for_device(self, device: int) -> str | None:
+        dt = self.devices.get(int(device), DeviceType.UNKNOWN)
+        for name in (pointer_modality(dt), POINTER,
+                     pointer_modality(DeviceType.MOUSE) if dt == DeviceType.UNKNOWN else ""):
+            if name in self.streams:
+                return name
+        return None
+
+    def _route(self, ev: np.ndarray) -> set[str]:
+        """Append events to their modality buffers; the names of the buffers that grew."""
+        touched: set[str] = set()
+        is_key = np.isin(ev["kind"], _KEY_KINDS)
+        keys = ev[is_key]
+        if len(keys):
+            if KEYBOARD in self.streams:
+                self.streams[KEYBOARD].push(keys)
+                touched.add(KEYBOARD)
+            else:
+                self.unmodelled += len(keys)
+        ptr = ev[~is_key]
+        for dev in np.unique(ptr["device"]):
+            sel = ptr[ptr["device"] == dev]
+            name = self.modality_for_device(int(dev))
+            if name is None:
+                self.unmodelled += len(sel)
+            else:
+                self.streams[name].push(sel)
+                touched.add(name)
+        return touched
+
+    # --------------------------------------------------------------------------- API
+    def feed(self, events: np.ndarray) -> list[Score]:
+        """Consume a batch (EVENT_DTYPE, time-ordered) and return the scores it completed."""
+        ev = np.asarray(events)
+        if ev.dtype != EVENT_DTYPE:
+            ev = ev.astype(EVENT_DTYPE)
+        if not len(ev):
+            return []
+        self.last_event_ns = int(ev["t_ns"][-1])
+        out: list[Score] = []
+        if self.cfg.injected != "score":
+            inj = (ev["flags"] & int(Flag.INJECTED)) != 0
+            if inj.any():
+                if self.cfg.injected == "distrust":
+                    out += self._bursts(ev["t_ns"][inj])
+                ev = ev[~inj]
+        for name in sorted(self._route(ev)):
+            out += self.streams[name].pull(final=False)
+        out.sort(key=lambda s: s.t_end_ns)
+        return out
+
+    def flush(self, now_ns: int | None = None) -> list[Score]:
+        """Score what silence has completed: rows idle for ``flush_after_s`` at ``now_ns`` (a
+        timer tick), or everything pending when ``now_ns`` is None (end of a recording)."""
+        out: list[Score] = []
+        horizon = int(self.cfg.flush_after_s * 1e9)
+        for s in self.streams.values():
+            last = s.last_t
+            if last is None:
+                continue
+            if now_ns is None or (now_ns - last >= horizon and s.held_since() is None):
+                out += s.pull(final=True)
+        if self._burst_last is not None and (
+                now_ns is None or now_ns - self._burst_last > self.cfg.burst_gap_s * 1e9):
+            out += self._close_burst()
+        out.sort(key=lambda s: s.t_end_ns)
+        return out
+
+    # --------------------------------------------------------------------------- injected
+    def _bursts(self, t: np.ndarray) -> list[Score]:
+        out: list[Score] = []
+        gap = int(self.cfg.burst_gap_s * 1e9)
+        prev = np.concatenate([[self._burst_last if self._burst_last is not None else -gap - 1],
+                               t[:-1]])
+        breaks = np.flatnonzero(t - prev > gap)
+        bounds = [*breaks.tolist(), len(t)]
+        i = 0
+        for b in bounds:
+            if b > i:  # events i..b-1 continue the open burst
+                if self._burst_last is None:
+                    self._burst_start = int(t[i])
+                self._burst_n += b - i
+                self._burst_last = int(t[b - 1])
+            if b < len(t):  # a new burst starts at b
+                out += self._close_burst()
+                i = b
+        return out
+
+    def _close_burst(self) -> list[Score]:
+        n, start, last = self._burst_n, self._burst_start, self._burst_last
+        self._burst_n, self._burst_last = 0, None
+        if last is None or n < self.cfg.burst_min_events:
+            return []
+        return [Score(INJECTED, float("inf"), start, last, True, (("injected_events", n),))]

@@ -1,0 +1,325 @@
+"""StreamScorer: incremental == batch with the real feature functions, routing, injected input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from tests.conftest import dataset
+
+from activesec.core.events import EVENT_DTYPE, DeviceType, Flag, Kind, make
+from activesec.core.keys import KeyClass
+from activesec.detectors.oneclass import ScaledManhattan
+from activesec.engine.scoring import (
+    KEYBOARD,
+    ModalityModel,
+    Score,
+    ScoringConfig,
+    StreamScorer,
+    pointer_modality,
+)
+from activesec.engine.trust import INJECTED, Calibration
+from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
+
+CAL = Calibration(threshold=1.0, scale=1.0, center=0.0)
+S = 1_000_000_000
+
+
+# ----------------------------------------------------------------------------- synthetic input
+
+
+def pointer_stream(n_actions: int, seed: int, t0: float = 10.0, device: int = 0) -> np.ndarray:
+    """Moves toward random targets at 125 Hz (minimum-jerk profile), with pauses, clicks, drags
+    and scrolls — enough variety to exercise every segmentation rule."""
+    rng = np.random.default_rng(seed)
+    t, x, y = t0, 500.0, 400.0
+    parts = []
+    for _ in range(n_actions):
+        t += rng.choice([0.05, 0.3, 1.5, 2.5, 4.0], p=[0.3, 0.3, 0.2, 0.1, 0.1])
+        r = rng.random()
+        if r < 0.1:  # scroll burst
+            k = int(rng.integers(1, 6))
+            ts = t + np.arange(k) * 0.05
+            parts.append(make((ts * S).astype(np.int64), Kind.SCROLL, int(x), int(y),
+                              code=int(rng.choice([-1, 1])), device=device))
+            t = float(ts[-1])
+            continue
+        n = int(rng.integers(8, 60))
+        tx, ty = rng.uniform(0, 1900), rng.uniform(0, 1000)
+        tau = np.linspace(0, 1, n)
+        s = 10 * tau**3 - 15 * tau**4 + 6 * tau**5
+        xs = x + (tx - x) * s + rng.normal(0, 1.5, n)
+        ys = y + (ty - y) * s + rng.normal(0, 1.5, n)
+        ts = t + np.arange(n) * 0.008
+        drag = r < 0.2
+        if drag:  # press first, move, release
+            parts.append(make([int(t * S)], Kind.BUTTON_DOWN, int(x), int(y), code=1,
+                              device=device))
+            ts = ts + 0.1
+        parts.append(make((ts * S).astype(np.int64), Kind.MOVE, xs.astype(int), ys.astype(int),
+                          device=device))
+        t, x, y = float(ts[-1]), float(xs[-1]), float(ys[-1])
+        if drag or r < 0.6:  # click (or drop)
+            t += 0.0 if drag else rng.uniform(0.05, 0.6)
+            parts.append(make([int(t * S)], Kind.BUTTON_DOWN, int(x), int(y), code=1,
+                              device=device) if not drag else make([], Kind.MOVE))
+            t += rng.uniform(0.05, 0.2)
+            parts.append(make([int(t * S)], Kind.BUTTON_UP, int(x), int(y), code=1,
+                              device=device))
+    ev = np.concatenate(parts)
+    return ev[np.argsort(ev["t_ns"], kind="stable")]
+
+
+def key_stream(n_strokes: int, seed: int, t0: float = 10.0) -> np.ndarray:
+    """Typing with rollover, pauses and one long modifier hold."""
+    rng = np.random.default_rng(seed)
+    press = t0 + np.cumsum(rng.exponential(0.18, n_strokes) + 0.03)
+    press[rng.random(n_strokes) < 0.03] += 3.0  # thinking pauses
+    press = np.sort(press)
+    dwell = rng.uniform(0.06, 0.16, n_strokes)
+    dwell[n_strokes // 2] = 6.0  # a modifier held while typing (under stuck_s)
+    cls = rng.choice([int(KeyClass.LETTER), int(KeyClass.SPACE), int(KeyClass.MODIFIER),
+                      int(KeyClass.BACKSPACE)], n_strokes, p=[0.75, 0.15, 0.05, 0.05])
+    sid = np.arange(n_strokes) + 1
+    down = make((press * S).astype(np.int64), Kind.KEY_DOWN, sid, 0, cls)
+    up = make(((press + dwell) * S).astype(np.int64), Kind.KEY_UP, sid, 0, cls)
+    ev = np.concatenate([down, up])
+    return ev[np.argsort(ev["t_ns"], kind="stable")]
+
+
+def chunks(ev: np.ndarray, seed: int, max_size: int = 40) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    cuts = np.cumsum(rng.integers(1, max_size, len(ev)))
+    cuts = cuts[cuts < len(ev)]
+    return np.split(ev, cuts)
+
+
+# ----------------------------------------------------------------------------- models
+
+
+class Linear:
+    """A deterministic stand-in detector (the contract: one float per row)."""
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        w = np.sin(np.arange(X.shape[1]) + 1.0)
+        return np.asarray(X) @ w
+
+
+@pytest.fixture(scope="module")
+def pointer_model() -> ModalityModel:
+    X = pointer_features(pointer_stream(200, seed=100)).X
+    det = ScaledManhattan().fit(X)
+    return ModalityModel.pointer(det, CAL, feature_center=np.median(X, 0),
+                                 feature_scale=X.std(0))
+
+
+def key_model() -> ModalityModel:
+    return ModalityModel.keyboard(Linear(), CAL, window=50, step=10)
+
+
+def batch_scores(model: ModalityModel, ev: np.ndarray) -> list[tuple[int, int, float]]:
+    rows = model.features(ev)
+    sc = model.detector.score(rows.X) if len(rows.X) else np.zeros(0)
+    return [(int(a), int(b), float(c)) for a, b, c in zip(rows.t_start_ns, rows.t_end_ns, sc,
+                                                         strict=True)]
+
+
+def key_of(scores: list[Score]) -> list[tuple[int, int, float]]:
+    return [(s.t_start_ns, s.t_end_ns, s.score) for s in scores]
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pointer_incremental_equals_batch(pointer_model: ModalityModel, seed: int) -> None:
+    ev = pointer_stream(150, seed)
+    expected = batch_scores(pointer_model, ev)
+    sc = StreamScorer({"pointer:mouse": pointer_model}, {0: DeviceType.MOUSE})
+    got: list[Score] = []
+    for c in chunks(ev, seed):
+        got += sc.feed(c)
+    got += sc.flush()
+    assert len(expected) > 100
+    assert [(a, b) for a, b, _ in key_of(got)] == [(a, b) for a, b, _ in expected]
+    np.testing.assert_allclose([s for *_, s in key_of(got)], [s for *_, s in expected],
+                               rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_keyboard_incremental_equals_batch(seed: int) -> None:
+    m = key_model()
+    ev = key_stream(400, seed)
+    expected = batch_scores(m, ev)
+    sc = StreamScorer({KEYBOARD: m})
+    got: list[Score] = []
+    for c in chunks(ev, seed, 15):
+        got += sc.feed(c)
+    got += sc.flush()
+    assert len(expected) > 30
+    assert [(a, b) for a, b, _ in key_of(got)] == [(a, b) for a, b, _ in expected]
+    np.testing.assert_allclose([s for *_, s in key_of(got)], [s for *_, s in expected],
+                               rtol=1e-9, atol=1e-9)
+
+
+def test_scores_arrive_as_actions_complete_and_memory_stays_bounded(
+        pointer_model: ModalityModel) -> None:
+    ev = pointer_stream(250, 7)
+    sc = StreamScorer({"pointer:mouse": pointer_model}, {0: DeviceType.MOUSE})
+    emitted = 0
+    peak = 0
+    for c in chunks(ev, 7, 10):
+        emitted += len(sc.feed(c))
+        peak = max(peak, len(sc.streams["pointer:mouse"].buf))
+    assert emitted > 150  # scored on the way, not at the end
+    assert peak < 400  # one action or so (+ the anchor), not the whole stream
+    assert len(sc.flush()) <= 2  # only the trailing action(s) were held back
+
+
+def test_trailing_action_is_held_back_until_idle_flush(pointer_model: ModalityModel) -> None:
+    xs = np.arange(20) * 10
+    ev = make((np.arange(20) * 8_000_000 + S).astype(np.int64), Kind.MOVE, xs, 100)
+    sc = StreamScorer({"pointer:mouse": pointer_model}, {0: DeviceType.MOUSE})
+    assert sc.feed(ev) == []
+    last = int(ev["t_ns"][-1])
+    assert sc.flush(last + int(2.0 * S)) == []  # 2 s of silence: a click could still follow
+    (s,) = sc.flush(last + int(3.0 * S))
+    assert s.t_end_ns == last and s.modality == "pointer:mouse"
+    assert len(s.deviations) == 3 and s.deviations[0][0] in POINTER_FEATURE_NAMES
+    assert sc.flush(last + int(10 * S)) == []  # never twice
+
+
+def test_no_flush_while_a_button_is_held(pointer_model: ModalityModel) -> None:
+    ev = np.concatenate([
+        make([S], Kind.BUTTON_DOWN, 100, 100, code=1),
+        make((S + np.arange(1, 20) * 8_000_000).astype(np.int64), Kind.MOVE,
+             100 + np.arange(19) * 5, 100),
+    ])
+    sc = StreamScorer({"pointer:mouse": pointer_model}, {0: DeviceType.MOUSE})
+    assert sc.feed(ev) == []
+    assert sc.flush(int(ev["t_ns"][-1]) + 5 * S) == []  # a drag paused mid-way
+    (s,) = sc.feed(make([int(ev["t_ns"][-1]) + 6 * S], Kind.BUTTON_UP, 190, 100, code=1))
+    assert s.t_start_ns == S  # the release completes it at once
+    assert sc.flush(int(ev["t_ns"][-1]) + 20 * S) == []
+
+
+def test_pointer_events_are_routed_per_device_type(pointer_model: ModalityModel) -> None:
+    mouse = pointer_stream(30, 1, device=0)
+    pad = pointer_stream(30, 2, device=3)
+    pen = pointer_stream(5, 3, device=4)
+    ev = np.concatenate([mouse, pad, pen])
+    ev = ev[np.argsort(ev["t_ns"], kind="stable")]
+    models = {pointer_modality(DeviceType.MOUSE): pointer_model,
+              pointer_modality(DeviceType.TOUCHPAD): pointer_model}
+    sc = StreamScorer(models, {0: DeviceType.MOUSE, 3: DeviceType.TOUCHPAD, 4: DeviceType.PEN})
+    out = sc.feed(ev) + sc.flush()
+    by = {m: [s for s in out if s.modality == m] for m in models}
+    assert key_of(by["pointer:mouse"]) == pytest.approx(batch_scores(pointer_model, mouse))
+    assert key_of(by["pointer:touchpad"]) == pytest.approx(batch_scores(pointer_model, pad))
+    assert sc.unmodelled == len(pen)  # no pen model: counted, not scored as a mouse
+    assert [s.t_end_ns for s in out] == sorted(s.t_end_ns for s in out)
+
+
+def test_unknown_device_falls_back_to_the_mouse_model(pointer_model: ModalityModel) -> None:
+    sc = StreamScorer({"pointer:mouse": pointer_model})
+    assert sc.modality_for_device(9) == "pointer:mouse"
+    sc2 = StreamScorer({"pointer": pointer_model}, {1: DeviceType.TOUCHPAD})
+    assert sc2.modality_for_device(1) == "pointer"
+
+
+def injected(ev: np.ndarray) -> np.ndarray:
+    ev = ev.copy()
+    ev["flags"] |= int(Flag.INJECTED)
+    return ev
+
+
+def test_injected_input_distrust_makes_one_impostor_observation_per_burst(
+        pointer_model: ModalityModel) -> None:
+    own = pointer_stream(20, 1, t0=10.0)
+    bot = injected(pointer_stream(20, 2, t0=10.0))
+    bot = bot[bot["t_ns"] < 10.5 * S]  # one dense burst ...
+    bot2 = injected(key_stream(10, 3, t0=100.0))  # ... and a later injected typing burst
+    ev = np.concatenate([own, bot, bot2])
+    ev = ev[np.argsort(ev["t_ns"], kind="stable")]
+    sc = StreamScorer({"pointer:mouse": pointer_model, KEYBOARD: key_model()},
+                      {0: DeviceType.MOUSE})
+    out = [s for c in chunks(ev, 4) for s in sc.feed(c)] + sc.flush()
+    inj = [s for s in out if s.injected]
+    assert [s.modality for s in inj] == [INJECTED, INJECTED]
+    assert all(s.score == float("inf") for s in inj)
+    assert inj[0].deviations[0] == ("injected_events", len(bot))
+    # the owner's own actions are scored exactly as without the injected events
+    real = [s for s in out if not s.injected]
+    assert key_of(real) == pytest.approx(batch_scores(pointer_model, own))
+
+
+def test_injected_input_score_and_ignore(pointer_model: ModalityModel) -> None:
+    bot = injected(pointer_stream(20, 2))
+    models = {"pointer:mouse": pointer_model}
+    scored = StreamScorer(models, cfg=ScoringConfig(injected="score"))
+    out = scored.feed(bot) + scored.flush()
+    assert key_of(out) == pytest.approx(batch_scores(pointer_model, bot))
+    ignored = StreamScorer(models, cfg=ScoringConfig(injected="ignore"))
+    assert ignored.feed(bot) + ignored.flush() == []
+
+
+def test_a_single_injected_event_is_not_a_burst() -> None:
+    sc = StreamScorer({}, cfg=ScoringConfig(burst_min_events=2))
+    one = injected(make([S], Kind.MOVE, 1, 1))
+    assert sc.feed(one) + sc.flush() == []
+
+
+def test_empty_and_foreign_batches() -> None:
+    sc = StreamScorer({KEYBOARD: key_model()})
+    assert sc.feed(np.zeros(0, EVENT_DTYPE)) == []
+    assert sc.feed(make([S, 2 * S], Kind.MOVE)) == []  # no pointer model
+    assert sc.unmodelled == 2
+    assert sc.flush() == []
+
+
+@dataclass
+class _Rows:
+    X: np.ndarray
+    t_start_ns: np.ndarray
+    t_end_ns: np.ndarray
+
+
+def test_buffer_is_capped_when_rows_never_complete() -> None:
+    def never(ev: np.ndarray) -> _Rows:
+        z = np.zeros(0, np.int64)
+        return _Rows(np.zeros((0, 1)), z, z)
+
+    sc = StreamScorer({KEYBOARD: ModalityModel(Linear(), CAL, never)},
+                      cfg=ScoringConfig(max_buffer_events=1000))
+    sc.feed(key_stream(3000, 1))
+    st = sc.streams[KEYBOARD]
+    assert len(st.buf) <= 1000 and st.dropped > 0
+
+
+def test_probe_only_changes_when_features_run(pointer_model: ModalityModel) -> None:
+    """Without the probe the scorer computes features after every batch: same scores."""
+    ev = pointer_stream(60, 11)
+    plain = ModalityModel(pointer_model.detector, CAL, pointer_features, settle_s=0.0)
+    outs = []
+    for m in (pointer_model, plain):
+        sc = StreamScorer({"pointer:mouse": m})
+        outs.append(key_of([s for c in chunks(ev, 11) for s in sc.feed(c)] + sc.flush()))
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.datasets
+def test_balabit_session_incremental_equals_batch(pointer_model: ModalityModel) -> None:
+    """Real mouse data (sentinel coordinates, duplicate timestamps, long drags included)."""
+    from activesec.recordings.balabit import read_session
+
+    root = dataset("balabit", "training_files", "user7")
+    ev, _ = read_session(sorted(root.iterdir())[0])
+    ev = ev[:6000]
+    expected = batch_scores(pointer_model, ev)
+    sc = StreamScorer({"pointer:mouse": pointer_model})
+    got = [s for c in chunks(ev, 5, 60) for s in sc.feed(c)] + sc.flush()
+    assert len(expected) > 50
+    assert [(a, b) for a, b, _ in key_of(got)] == [(a, b) for a, b, _ in expected]
+    np.testing.assert_allclose([s for *_, s in key_of(got)], [s for *_, s in expected],
+                               rtol=1e-9, atol=1e-9)
