@@ -24,10 +24,13 @@ Where events get their stamps
       ``x11`` backend, which reads the XInput2 source device, is the one to use on X11.
 
 Cost
-    Callbacks only append a tuple to a list under a lock; a drain thread turns the list into
-    one :data:`EVENT_DTYPE` array and calls the sink every ``drain_interval_s`` (never the
-    sink per event). Any exception inside a callback or hook is caught and kept in
-    ``self.error`` (an exception inside a pynput callback silently stops its listener).
+    Callbacks only append a tuple to a list under a lock; a drain thread, woken by the first
+    event of a batch, waits ``drain_interval_s`` (20 ms), turns the list into one
+    :data:`EVENT_DTYPE` array and calls the sink once (never the sink per event, and no timer
+    ticking while the user is idle). Any exception inside a callback or hook is caught and
+    kept in ``self.error`` (an exception inside a pynput callback silently stops its
+    listener). pynput still costs one Python callback per OS event; on X11 the ``x11``
+    backend, which decodes events in bulk, is far cheaper.
 
 Privacy
     A key becomes its :class:`KeyClass` inside the callback; the raw code lives only in the
@@ -44,7 +47,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -89,6 +92,10 @@ SIGNATURE_MASK = 0xFFFFFF00
 TOUCH_BIT = 0x80
 
 _Row = tuple[int, int, int, int, int, int, int]  # EVENT_DTYPE field order
+_MOVE, _SCROLL = int(Kind.MOVE), int(Kind.SCROLL)
+_DOWN, _UP = int(Kind.BUTTON_DOWN), int(Kind.BUTTON_UP)
+_KEY_DOWN, _KEY_UP = int(Kind.KEY_DOWN), int(Kind.KEY_UP)
+_INJECTED, _HSCROLL = int(Flag.INJECTED), int(Flag.HSCROLL)
 
 
 @dataclass(frozen=True)
@@ -121,9 +128,8 @@ class MacFields:
         )
 
 
-@dataclass(frozen=True)
-class Stamp:
-    """What a platform hook knows about one event."""
+class Stamp(NamedTuple):
+    """What a platform hook knows about one event (a tuple: built once per OS event)."""
 
     t_ns: int
     raw: int = 0  # raw key code (keys only), for pairing
@@ -172,13 +178,34 @@ def mach_timebase_ns() -> float:
 
 
 class _Channel:
-    """One listener's stamps: queued by a hook that runs before the callback (Windows, X11),
-    or partial events waiting for a hook that runs after it (macOS)."""
+    """One listener's side of the matching between its hook and its callbacks.
 
-    def __init__(self, order: str) -> None:
-        self.order = order  # "before" | "after" | "none"
-        self.stamps: deque[Stamp] = deque(maxlen=1024)
+    ``order == "before"``: the hook runs first and leaves ``last`` (synchronous dispatch:
+    Windows mouse, X11) or queues into ``fifo`` (Windows keyboard, whose callbacks run later
+    from pynput's message queue). ``order == "after"`` (macOS): callbacks park ``pending``
+    partial events for the hook to complete. Each channel lives on one listener thread and
+    owns its tick clock, so nothing here needs a lock.
+    """
+
+    def __init__(self, order: str, ticks: TickClock, fifo: bool = False) -> None:
+        self.order = order
+        self.ticks = ticks
+        self.fifo: deque[Stamp] | None = deque(maxlen=1024) if fifo else None
+        self.last: Stamp | None = None
         self.pending: list[tuple[int, int, int, int, int]] = []  # kind, x, y, code, flags
+
+    def put(self, stamp: Stamp | None) -> None:
+        if self.fifo is not None:
+            if stamp is not None:
+                self.fifo.append(stamp)
+        else:
+            self.last = stamp
+
+    def take(self) -> Stamp | None:
+        """The stamp for the callback now running (kept for a 2-axis scroll's second row)."""
+        if self.fifo is not None:
+            return self.fifo.popleft() if self.fifo else None
+        return self.last
 
 
 class PynputBackend(CaptureBackend):
@@ -193,7 +220,7 @@ class PynputBackend(CaptureBackend):
         keyboard: bool = True,
         clock: Clock | None = None,
         platform: str = sys.platform,
-        drain_interval_s: float = 0.005,
+        drain_interval_s: float = 0.02,
         quartz: Any = None,
         tick_ns: float | None = None,
     ) -> None:
@@ -205,20 +232,21 @@ class PynputBackend(CaptureBackend):
         self._clock = clock or SystemClock()
         self._quartz = quartz
         self._mac = MacFields.from_quartz(quartz) if quartz is not None else MacFields()
-        if platform == "darwin":
-            self._ticks = TickClock(tick_ns or mach_timebase_ns())
-        else:  # GetTickCount and X server time: ms, 32-bit wrap
-            self._ticks = TickClock(tick_ns or 1e6, wrap_bits=32)
-        self._ticks_lock = threading.Lock()
-        order = {"win32": "before", "darwin": "after"}.get(platform, "before")
-        self._pointer_ch = _Channel(order)
-        self._key_ch = _Channel(order)
+        def ticks() -> TickClock:
+            if platform == "darwin":  # mach ticks since boot, 64-bit
+                return TickClock(tick_ns or mach_timebase_ns())
+            return TickClock(tick_ns or 1e6, wrap_bits=32)  # GetTickCount / X server time (ms)
+
+        order = "after" if platform == "darwin" else "before"
+        self._pointer_ch = _Channel(order, ticks())
+        self._key_ch = _Channel(order, ticks(), fifo=platform == "win32")
         self._pairer = StrokePairer()
         self._lock = threading.Lock()
         self._buf: list[_Row] = []
         self._sink: Sink | None = None
         self._listeners: list[Any] = []
         self._stopping = threading.Event()
+        self._wake = threading.Event()  # set by the first event of a batch
         self._drain: threading.Thread | None = None
         self._screen: tuple[int, int] | None = None
 
@@ -255,6 +283,7 @@ class PynputBackend(CaptureBackend):
             ) from None
         self._sink = sink
         self._stopping.clear()
+        self._wake.clear()
         if self.pointer:
             self._listeners.append(self._make_mouse_listener(mouse))
         if self.keyboard:
@@ -270,6 +299,7 @@ class PynputBackend(CaptureBackend):
         if self._drain is None:
             return
         self._stopping.set()
+        self._wake.set()
         for lst in self._listeners:
             lst.stop()
             _unblock_xorg(lst)
@@ -311,50 +341,49 @@ class PynputBackend(CaptureBackend):
 
     # ------------------------------------------------------------------ pynput callbacks
     # Signatures accept pynput >= 1.8's trailing ``injected`` argument and older ones.
+    # Plain ints (not the enums) on this path: it runs once per OS event.
     def on_move(self, x: float, y: float, injected: bool = False) -> None:
-        self._pointer(Kind.MOVE, x, y, 0, injected)
+        self._pointer(_MOVE, x, y, 0, injected)
 
     def on_click(self, x: float, y: float, button: object, pressed: bool,
                  injected: bool = False) -> None:
-        kind = Kind.BUTTON_DOWN if pressed else Kind.BUTTON_UP
-        self._pointer(kind, x, y, button_code(button), injected)
+        self._pointer(_DOWN if pressed else _UP, x, y, button_code(button), injected)
 
     def on_scroll(self, x: float, y: float, dx: int, dy: int, injected: bool = False) -> None:
         # One hook event may carry both axes: both rows share its stamp.
         if dy:
-            self._pointer(Kind.SCROLL, x, y, int(dy), injected)
+            self._pointer(_SCROLL, x, y, int(dy), injected)
         if dx:
-            self._pointer(Kind.SCROLL, x, y, int(dx), injected, Flag.HSCROLL)
+            self._pointer(_SCROLL, x, y, int(dx), injected, _HSCROLL)
 
     def on_press(self, key: object, injected: bool = False) -> None:
-        self._key(Kind.KEY_DOWN, key, injected)
+        self._key(_KEY_DOWN, key, injected)
 
     def on_release(self, key: object, injected: bool = False) -> None:
-        self._key(Kind.KEY_UP, key, injected)
+        self._key(_KEY_UP, key, injected)
 
-    def _pointer(self, kind: Kind, x: float, y: float, code: int, injected: bool,
+    def _pointer(self, kind: int, x: float, y: float, code: int, injected: bool,
                  flags: int = 0) -> None:
         try:
             ch = self._pointer_ch
             if ch.order == "after":
-                ch.pending.append((int(kind), int(x), int(y), code, flags))
+                ch.pending.append((kind, int(x), int(y), code, flags))
                 return
-            # The pointer hook runs synchronously just before its callbacks and keeps only
-            # the latest stamp, so peeking (not popping) serves both rows of a 2-axis scroll.
-            stamp = ch.stamps[-1] if ch.stamps else Stamp(
-                self._clock.monotonic_ns(), 0, injected, DEV_POINTER)
+            # the hook's stamp stays for a 2-axis scroll's second row
+            stamp = ch.last or Stamp(self._clock.monotonic_ns(), 0, injected, DEV_POINTER)
             self._finish_pointer(kind, int(x), int(y), code, flags, stamp)
         except BaseException as exc:
             self._fail(exc)
 
-    def _key(self, kind: Kind, key: object, injected: bool) -> None:
+    def _key(self, kind: int, key: object, injected: bool) -> None:
         try:
             cls = int(key_class(key_name(key)))  # the key itself is not kept beyond this line
             ch = self._key_ch
             if ch.order == "after":
-                ch.pending.append((int(kind), 0, 0, cls, 0))
+                ch.pending.append((kind, 0, 0, cls, 0))
                 return
-            stamp = ch.stamps.popleft() if ch.stamps else None
+            stamp = ch.take()
+            ch.last = None  # one key callback per hook event: never reuse a key stamp
             if stamp is None:  # no hook stamp: callback time, pynput's vk as the raw code
                 vk = getattr(key, "vk", None)
                 raw = int(vk) if isinstance(vk, int) else hash(key_name(key))
@@ -366,42 +395,45 @@ class PynputBackend(CaptureBackend):
     def _finish_pointer(self, kind: int, x: int, y: int, code: int, flags: int,
                         stamp: Stamp) -> None:
         if stamp.injected:
-            flags |= Flag.INJECTED
-        self._append((stamp.t_ns, int(kind), int(flags), stamp.device, x, y, code))
+            flags |= _INJECTED
+        row = (stamp.t_ns, kind, flags, stamp.device, x, y, code)
+        with self._lock:
+            self._buf.append(row)
+            first = len(self._buf) == 1
+        if first:
+            self._wake.set()
 
     def _finish_key(self, kind: int, cls: int, stamp: Stamp) -> None:
-        if kind == Kind.KEY_DOWN:
+        if kind == _KEY_DOWN:
             sid = self._pairer.press(stamp.raw, cls)
         else:
             pressed = self._pairer.release(stamp.raw)
             sid, cls = pressed if pressed is not None else (None, cls)
         if sid is None:  # auto-repeat, or a release whose press was before capture started
             return
-        flags = int(Flag.INJECTED) if stamp.injected else 0
-        self._append((stamp.t_ns, int(kind), flags, DEV_KEYBOARD, sid, 0, cls))
-
-    def _append(self, row: _Row) -> None:
+        row = (stamp.t_ns, kind, _INJECTED if stamp.injected else 0, DEV_KEYBOARD, sid, 0, cls)
         with self._lock:
             self._buf.append(row)
+            first = len(self._buf) == 1
+        if first:
+            self._wake.set()
 
     # ------------------------------------------------------------------ platform hooks
-    def _to_ns(self, raw_time: int) -> int:
-        now = self._clock.monotonic_ns()
-        with self._ticks_lock:
-            return self._ticks.to_ns(int(raw_time), now)
+    def _to_ns(self, ch: _Channel, raw_time: int) -> int:
+        return ch.ticks.to_ns(int(raw_time), self._clock.monotonic_ns())
 
     def win_mouse_filter(self, msg: int, data: Any) -> bool:
         """pynput ``win32_event_filter`` for the mouse hook (MSLLHOOKSTRUCT)."""
-        # The mouse callback runs synchronously right after the filter: keep one stamp.
-        self._pointer_ch.stamps.clear()
+        ch = self._pointer_ch
+        ch.put(None)  # the mouse callback runs synchronously right after the filter
         try:
             stamp = Stamp(
-                self._to_ns(data.time),
+                self._to_ns(ch, data.time),
                 0,
                 bool(data.flags & (LLMHF_INJECTED | LLMHF_LOWER_IL_INJECTED)),
                 win_pointer_device(data.dwExtraInfo),
             )
-            self._pointer_ch.stamps.append(stamp)
+            ch.put(stamp)
         except BaseException as exc:
             self._fail(exc)
         return True  # never suppress
@@ -411,8 +443,8 @@ class PynputBackend(CaptureBackend):
         try:
             vk = int(data.vkCode)
             raw = (0x10000 | int(data.scanCode)) if vk == VK_PACKET else vk
-            self._key_ch.stamps.append(Stamp(
-                self._to_ns(data.time),
+            self._key_ch.put(Stamp(
+                self._to_ns(self._key_ch, data.time),
                 raw,
                 bool(data.flags & (LLKHF_INJECTED | LLKHF_LOWER_IL_INJECTED)),
                 DEV_KEYBOARD,
@@ -426,11 +458,12 @@ class PynputBackend(CaptureBackend):
         field = q.CGEventGetIntegerValueField
         injected = field(event, f.source_pid) != 0 or field(event, f.source_state) != f.hid_state
         if key:
-            return Stamp(self._to_ns(q.CGEventGetTimestamp(event)),
+            return Stamp(self._to_ns(self._key_ch, q.CGEventGetTimestamp(event)),
                          int(field(event, f.keycode)), injected, DEV_KEYBOARD)
         subtype = field(event, f.subtype)
         device = DEV_PEN if subtype in (f.tablet_point, f.tablet_proximity) else DEV_POINTER
-        return Stamp(self._to_ns(q.CGEventGetTimestamp(event)), 0, injected, device)
+        return Stamp(self._to_ns(self._pointer_ch, q.CGEventGetTimestamp(event)), 0, injected,
+                     device)
 
     def mac_mouse_intercept(self, event_type: int, event: Any) -> Any:
         """pynput ``darwin_intercept`` for the mouse tap: completes the parked events."""
@@ -461,9 +494,11 @@ class PynputBackend(CaptureBackend):
         return event
 
     def _x_stamp(self, event: Any, key: bool) -> Stamp:
-        injected = bool(getattr(event, "send_event", False))
-        return Stamp(self._to_ns(event.time), int(event.detail) if key else 0, injected,
-                     DEV_KEYBOARD if key else DEV_POINTER)
+        if key:
+            return Stamp(self._to_ns(self._key_ch, event.time), event.detail,
+                         bool(event.send_event), DEV_KEYBOARD)
+        return Stamp(self._to_ns(self._pointer_ch, event.time), 0, bool(event.send_event),
+                     DEV_POINTER)
 
     def _quartz_module(self) -> Any:
         if self._quartz is None:
@@ -495,8 +530,14 @@ class PynputBackend(CaptureBackend):
         return len(batch)
 
     def _drain_loop(self) -> None:
-        while not self._stopping.wait(self.drain_interval_s):
-            self._flush()
+        # Sleeps until the first event of a batch arrives (no timer ticking while the user is
+        # away: every wake-up costs tens of µs), lets the batch gather, then delivers it. The
+        # 1 s timeout only checks that the listeners are alive.
+        while not self._stopping.is_set():
+            if self._wake.wait(1.0):
+                self._stopping.wait(self.drain_interval_s)
+                self._wake.clear()
+                self._flush()
             if self.error is None and any(not lst.is_alive() for lst in self._listeners):
                 self._fail(CaptureError("a pynput listener stopped unexpectedly",
                                         "run `activesec doctor`"))
@@ -511,10 +552,12 @@ def _xorg_stamping(base: type, channel: _Channel,
     is_keyboard = "keyboard" in base.__module__
 
     def _handle_message(self: Any, display: Any, event: Any, injected: bool) -> None:
-        channel.stamps.clear()  # dispatch is synchronous: only this event's stamp matters
-        # A failure here must not stop pynput's dispatch: callbacks fall back to callback time.
-        with contextlib.suppress(Exception):
-            channel.stamps.append(stamp(event, is_keyboard))
+        # Dispatch is synchronous: the callbacks below read this stamp. A failure here must
+        # not stop pynput's dispatch: the callbacks then fall back to callback time.
+        try:
+            channel.last = stamp(event, is_keyboard)
+        except Exception:
+            channel.last = None
         base._handle_message(self, display, event, injected)
 
     return type(f"Stamping{base.__name__}", (base,), {"_handle_message": _handle_message})
