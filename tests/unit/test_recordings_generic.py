@@ -210,6 +210,11 @@ def test_iter_layout_descends_into_an_export_root(tmp_path: Path) -> None:
     (k,) = list(iter_layout(tmp_path, "keys"))
     assert (m.user, m.source, len(m.events)) == ("alice", "mouse-csv", 1)
     assert (k.user, k.source, len(k.events)) == ("alice", "keys-csv", 2)
+    (tmp_path / "keys" / "alice" / "1.csv").unlink()
+    (tmp_path / "keys" / "alice").rmdir()
+    (tmp_path / "keys").rmdir()
+    with pytest.raises(DataError, match="export without keys"):
+        list(iter_layout(tmp_path, "keys"))
 
 
 def test_iter_layout_without_user_folders(tmp_path: Path) -> None:

@@ -33,9 +33,6 @@ class Recording:
     source: str
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def __len__(self) -> int:
-        return len(self.events)
-
     def __repr__(self) -> str:  # the default would print the whole array
         return (
             f"Recording(user={self.user!r}, session={self.session!r}, "

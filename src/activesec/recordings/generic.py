@@ -169,11 +169,21 @@ def read_keys_csv(path: str | Path) -> np.ndarray:
     return _read(Path(path), "keys")[0]
 
 
+def _is_export_part(d: Path) -> bool:
+    """``d`` holds user folders (an export's ``mouse/`` or ``keys/``), not session files."""
+    return d.is_dir() and not any(p.suffix.lower() in SUFFIXES for p in d.iterdir())
+
+
 def _session_root(root: Path, modality: Modality) -> Path:
     """The directory holding ``<user>/<session>`` for ``modality`` (descends into exports)."""
-    sub = root / modality
-    if sub.is_dir() and not any(p.suffix.lower() in SUFFIXES for p in sub.iterdir()):
-        return sub
+    if _is_export_part(root / modality):
+        return root / modality
+    other = root / ("keys" if modality == "mouse" else "mouse")
+    if _is_export_part(other):
+        raise DataError(
+            f"{root} is an export without {modality} recordings (no {modality}/ folder)",
+            f"it holds only {other.name}/ recordings; export with {modality} capture enabled",
+        )
     return root
 
 
