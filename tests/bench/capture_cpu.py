@@ -97,7 +97,7 @@ def _cpu(proc: Any) -> float:
 
 
 def run_once(display: str, mode: str, rate: float, seconds: float, server_pid: int | None,
-             interval: float = 0.01) -> dict[str, float]:
+             interval: float = 0.02) -> dict[str, float]:
     """CPU seconds of one capturing process (and of the X server) over one injection."""
     import psutil
 
@@ -132,7 +132,7 @@ def run_once(display: str, mode: str, rate: float, seconds: float, server_pid: i
 
 
 def measure(display: str, rate: float = 1000.0, seconds: float = 5.0, repeats: int = 2,
-            server_pid: int | None = None, interval: float = 0.01) -> dict[str, Any]:
+            server_pid: int | None = None, interval: float = 0.02) -> dict[str, Any]:
     """Interleaved runs of every mode; sums per mode and the figures of merit."""
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in MODES}
     for _ in range(repeats):
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rate", type=float, default=1000.0)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--interval", type=float, default=0.01, help="X11Backend batch_interval")
+    p.add_argument("--interval", type=float, default=0.02, help="X11Backend batch_interval")
     a = p.parse_args(argv)
     if a.cmd == "listen":
         _listen(a.mode, a.interval)

@@ -138,9 +138,8 @@ def split_xi(buf: bytes | bytearray, extension: int) -> tuple[XIChunk, int]:
             chunk.mapping_changed = True
         off += 32
     if starts:
-        raw = np.frombuffer(buf, np.uint8, count=off)
-        idx = np.asarray(starts, np.int64)[:, None] + np.arange(32)
-        chunk.raw = np.ascontiguousarray(raw[idx]).view(RAW_DTYPE).reshape(-1)
+        view = memoryview(buf)
+        chunk.raw = np.frombuffer(b"".join([view[o:o + 32] for o in starts]), RAW_DTYPE)
     return chunk, off
 
 
@@ -159,15 +158,17 @@ class ServerClock:
         self._last = self.anchor_ms
 
     def unwrap(self, t32: np.ndarray) -> np.ndarray:
-        """Unwrapped server ms (int64) for a batch of 32-bit server times, in stream order."""
+        """Unwrapped server ms (int64) for a batch of 32-bit server times, in stream order.
+
+        Each time is read as the signed 32-bit step from the previous batch's last one, which
+        is right as long as a batch spans less than 24 days.
+        """
         t = np.asarray(t32, np.uint32)
         if len(t) == 0:
             return np.empty(0, np.int64)
-        prev = np.empty_like(t)
-        prev[0] = self._last32
-        prev[1:] = t[:-1]
-        step = (t - prev).view(np.int32).astype(np.int64)  # uint32 subtraction wraps mod 2**32
-        out = self._last + np.cumsum(step)
+        step = (t - np.uint32(self._last32)).view(np.int32)  # uint32 subtraction wraps
+        out = step.astype(np.int64)
+        out += self._last
         self._last = int(out[-1])
         self._last32 = int(t[-1])
         return out
@@ -237,25 +238,28 @@ class Assembler:
 
     @staticmethod
     def _match_key(ms: np.ndarray, ctype: np.ndarray, detail: np.ndarray) -> np.ndarray:
-        return (ms << 16) | (ctype.astype(np.int64) << 8) | (detail.astype(np.int64) & 0xFF)
+        """One sortable int64 per event: server ms, then core type, then detail (8 bits)."""
+        low = ctype.astype(np.int64) << 8
+        low |= detail & 0xFF
+        return (ms << 16) | low
 
     def add(self, core: np.ndarray, raw: np.ndarray, now_ns: int) -> None:
         """Queue what one read of both connections produced."""
         if len(raw):
             ms = self._raw_clock.unwrap(raw["time"])
-            ctype = _RAW_CTYPE[np.minimum(raw["evtype"], 255)]
+            ctype = _RAW_CTYPE[raw["evtype"]]  # split_xi keeps only the types in the table
             key = self._match_key(ms, ctype, raw["detail"])
             self._raw_key = np.concatenate([self._raw_key, key]) if len(self._raw_key) else key
             self._raw_src = (np.concatenate([self._raw_src, raw["sourceid"]])
                              if len(self._raw_src) else raw["sourceid"].copy())
             keys = _is_key(ctype)
-            if keys.any():
-                self._raw_max_ms[0] = max(self._raw_max_ms[0], int(ms[keys].max()))
-                keys = ~keys
-                if keys.any():
-                    self._raw_max_ms[1] = max(self._raw_max_ms[1], int(ms[keys].max()))
-            else:
+            n_keys = int(np.count_nonzero(keys))
+            if n_keys == 0:
                 self._raw_max_ms[1] = max(self._raw_max_ms[1], int(ms.max()))
+            else:
+                self._raw_max_ms[0] = max(self._raw_max_ms[0], int(ms[keys].max()))
+                if n_keys < len(keys):
+                    self._raw_max_ms[1] = max(self._raw_max_ms[1], int(ms[~keys].max()))
         if len(core):
             t = core["type"] & 0x7F
             wanted = (t >= KEY_PRESS) & (t <= MOTION_NOTIFY)

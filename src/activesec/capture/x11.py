@@ -172,7 +172,7 @@ class X11Backend(CaptureBackend):
     def __init__(
         self,
         display: str | None = None,
-        batch_interval: float = 0.01,
+        batch_interval: float = 0.02,
         match_grace: float = 0.25,
     ) -> None:
         super().__init__()
