@@ -318,6 +318,18 @@ def test_keys_round_trip_through_csv(tmp_path: Path, parser: str) -> None:
     assert canonical_keys(back) == canonical_keys(ev)
 
 
+def test_keys_writer_pairs_reused_stroke_ids() -> None:
+    ev = make(
+        [1, 2, 3, 4, 5], [Kind.KEY_UP, Kind.KEY_DOWN, Kind.KEY_UP, Kind.KEY_DOWN, Kind.KEY_UP],
+        x=[7, 7, 7, 7, 7], code=KeyClass.LETTER,
+    )  # fmt: skip
+    buf = io.StringIO()
+    assert write_keys_csv(buf, ev) == 2  # the leading release has no press: not written
+    assert buf.getvalue().splitlines()[1:] == [
+        "letter,0.000000002,0.000000003", "letter,0.000000004,0.000000005",
+    ]  # fmt: skip
+
+
 def test_writers_ignore_the_other_modality(tmp_path: Path) -> None:
     both = np.concatenate([sample_pointer(), sample_keys()])
     assert write_mouse_csv(tmp_path / "m.csv", both) == 10

@@ -236,23 +236,34 @@ def mouse_rows(events: np.ndarray) -> list[tuple[str, str, str, int, int]]:
 
 def keys_rows(events: np.ndarray) -> list[tuple[str, str, str]]:
     """Rows of the keys layout: one per stroke (press order); ``release`` empty when the key
-    was never released; releases without their press are not written."""
+    was never released; releases without their press are not written. A press pairs with the
+    next release carrying its stroke id, so ids reused later in a session pair correctly."""
     if events.dtype != EVENT_DTYPE:
         raise TypeError(f"events must be EVENT_DTYPE, got {events.dtype}")
-    ev = events[np.argsort(events["t_ns"], kind="stable")]
-    downs = ev[ev["kind"] == Kind.KEY_DOWN]
-    ups = ev[ev["kind"] == Kind.KEY_UP]
-    release: dict[int, int] = {}
-    for sid, t in zip(ups["x"].tolist(), ups["t_ns"].tolist(), strict=True):
-        release.setdefault(sid, t)  # first release of the stroke
-    rows = []
-    for t, sid, code in zip(
-        downs["t_ns"].tolist(), downs["x"].tolist(), downs["code"].tolist(), strict=True
+    ev = events[np.isin(events["kind"], (int(Kind.KEY_DOWN), int(Kind.KEY_UP)))]
+    ev = ev[np.argsort(ev["t_ns"], kind="stable")]
+    strokes: list[list[Any]] = []  # [press t, class, release t | None]
+    open_: dict[int, int] = {}  # stroke id -> index in strokes while held
+    for t, kind, sid, code in zip(
+        ev["t_ns"].tolist(),
+        ev["kind"].tolist(),
+        ev["x"].tolist(),
+        ev["code"].tolist(),
+        strict=True,
     ):
-        r = release.get(sid)
-        name = class_name(code) if 0 <= code < N_KEY_CLASSES else "other"
-        rows.append((name, _mouse.format_seconds(t), "" if r is None else _mouse.format_seconds(r)))
-    return rows
+        if kind == Kind.KEY_DOWN:
+            open_[sid] = len(strokes)
+            strokes.append([t, code, None])
+        elif sid in open_:
+            strokes[open_.pop(sid)][2] = t
+    return [
+        (
+            class_name(code) if 0 <= code < N_KEY_CLASSES else "other",
+            _mouse.format_seconds(t),
+            "" if r is None else _mouse.format_seconds(r),
+        )
+        for t, code, r in strokes
+    ]
 
 
 def _write(path_or_fileobj: str | Path | IO[str], header: tuple[str, ...], rows: list[Any]) -> int:
