@@ -495,8 +495,10 @@ class EvdevBackend(CaptureBackend):
         return state
 
     def _run(self) -> None:
+        """Reader thread: collect kernel events per device, translate and deliver them once
+        per ``batch_interval_s`` (per-read translation would cost a NumPy array per frame)."""
         assert self._sel is not None
-        pending: list[np.ndarray] = []
+        pending: dict[str, tuple[DeviceState, list[Any]]] = {}
         first_pending = 0.0
         next_scan = time.monotonic() + self.rescan_s
         try:
@@ -508,41 +510,52 @@ class EvdevBackend(CaptureBackend):
                 for key, _ in self._sel.select(max(timeout, 0.0)):
                     if key.data is None:  # woken by stop()
                         continue
-                    batch = self._read(key.data)
-                    if len(batch):
+                    events = self._read(key.data)
+                    if events:
                         if not pending:
                             first_pending = time.monotonic()
-                        pending.append(batch)
+                        state = self._devices[key.data][1] if key.data in self._devices else None
+                        if state is not None:
+                            pending.setdefault(key.data, (state, []))[1].extend(events)
                 now = time.monotonic()
                 if pending and now - first_pending >= self.batch_interval_s:
                     self._deliver(pending)
-                    pending = []
+                    pending = {}
                 if now >= next_scan:
                     self._scan()
                     next_scan = now + self.rescan_s
         except BaseException as exc:  # keep it for the runner instead of dying silently
             self.error = exc
         finally:
-            self._deliver(pending)
+            try:
+                self._deliver(pending)
+            except BaseException as exc:
+                self.error = self.error or exc
 
-    def _read(self, path: str) -> np.ndarray:
-        dev, state = self._devices[path]
+    def _read(self, path: str) -> list[Any]:
+        dev, _ = self._devices[path]
         try:
-            events = list(dev.read())
+            return list(dev.read())
         except BlockingIOError:
-            return np.empty(0, dtype=EVENT_DTYPE)
+            return []
         except OSError as exc:
             if exc.errno not in (errno.ENODEV, errno.EIO, errno.EBADF):
                 raise
             self._drop(path)  # unplugged
-            return np.empty(0, dtype=EVENT_DTYPE)
-        if state.realtime:
-            state.offset_ns = time.monotonic_ns() - time.time_ns()
-        return translate(events, state)
+            return []
 
-    def _deliver(self, pending: list[np.ndarray]) -> None:
-        if pending and self._sink is not None:
-            batch = np.concatenate(pending) if len(pending) > 1 else pending[0]
+    def _deliver(self, pending: dict[str, tuple[DeviceState, list[Any]]]) -> None:
+        if not pending or self._sink is None:
+            return
+        parts = []
+        for state, events in pending.values():
+            if state.realtime:
+                state.offset_ns = time.monotonic_ns() - time.time_ns()
+            parts.append(translate(events, state))
+        batch = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if len(parts) > 1:  # several devices: one time-ordered batch
+            batch = batch[np.argsort(batch["t_ns"], kind="stable")]
+        if len(batch):
             self._sink(batch)
 
     def _drop(self, path: str) -> None:
