@@ -385,3 +385,32 @@ def test_mouse_round_trip_property(rows: list[tuple[int, int, int, int]]) -> Non
         write_mouse_csv(Path(d) / "s.csv", ev)
         back = read_mouse_csv(Path(d) / "s.csv")
     assert back.tolist() == ev.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 10**12),  # press, ns
+            st.one_of(st.none(), st.integers(0, 10**9)),  # dwell, None = never released
+            st.sampled_from(list(KeyClass)),
+        ),
+        max_size=30,
+    )
+)
+def test_keys_round_trip_property(strokes: list[tuple[int, int | None, KeyClass]]) -> None:
+    t, kind, x, code = [], [], [], []
+    for sid, (press, dwell, cls) in enumerate(strokes):
+        t.append(press), kind.append(Kind.KEY_DOWN), x.append(sid), code.append(cls)
+        if dwell is not None:
+            t.append(press + dwell), kind.append(Kind.KEY_UP), x.append(sid), code.append(cls)
+    ev = make(t, kind, x=x, code=code)
+    ev = ev[np.argsort(ev["t_ns"], kind="stable")]
+    with tempfile.TemporaryDirectory() as d:
+        write_keys_csv(Path(d) / "k.csv", ev)
+        back = read_keys_csv(Path(d) / "k.csv")
+
+    def order(r: tuple[int, int, int | None]) -> tuple[int, int, int]:
+        return (r[0], r[1], -1 if r[2] is None else r[2])
+
+    assert sorted(canonical_keys(back), key=order) == sorted(canonical_keys(ev), key=order)
