@@ -98,6 +98,9 @@ def test_active_window_process_name(display: str, editor: Path) -> None:
         set_active(client.window)
         name = apps.foreground_app(platform="linux", env={"DISPLAY": display})
         assert name == "demo-editor"
+        # the same X display inside a Wayland session (XWayland): not trusted
+        wl = {"DISPLAY": display, "WAYLAND_DISPLAY": "wayland-0"}
+        assert apps.foreground_app(platform="linux", env=wl) is None
         set_active(0)  # focus on no window (e.g. the desktop)
         assert apps.foreground_app(platform="linux", env={"DISPLAY": display}) is None
         set_active(client.window)

@@ -11,8 +11,9 @@ failure answers ``None``: a missing name must never stop capture.
 * macOS: the front-most on-screen window's owner pid (``CGWindowListCopyWindowInfo``, which
   stays current without an AppKit run loop), else ``NSWorkspace.frontmostApplication()``;
   its process name through psutil, else the app's localized name.
-* Wayland has no portable way to ask (by design); ``None`` unless XWayland's active window is
-  visible through ``DISPLAY``.
+* Wayland has no portable way to ask (by design): ``None``. XWayland's root properties only
+  know X clients and go stale while a native Wayland window has the focus, and a wrong name
+  would be worse than none for an app-gating policy.
 """
 
 from __future__ import annotations
@@ -176,7 +177,10 @@ def foreground_app(
             return windows_foreground()
         if platform == "darwin":
             return macos_foreground()
-        display = (os.environ if env is None else env).get("DISPLAY")
+        env = os.environ if env is None else env
+        if env.get("WAYLAND_DISPLAY") or env.get("XDG_SESSION_TYPE", "").lower() == "wayland":
+            return None
+        display = env.get("DISPLAY")
         return _x11_foreground(display) if display else None
     except Exception:
         return None
