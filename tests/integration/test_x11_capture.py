@@ -306,3 +306,17 @@ def test_capture_survives_restart_on_the_same_server(xdisplay: str) -> None:  # 
                 inj.move(100 + i, 100)
             counts.append(kinds(events_of(got), Kind.MOVE)[["x", "y"]].tolist())
     assert counts == [[(100, 100)], [(101, 100)]]
+
+
+def test_losing_the_x_server_is_reported_not_silent(xdisplay: str) -> None:  # noqa: F811
+    from tests.helpers.xserver import SERVER_PIDS
+
+    backend = X11Backend(xdisplay)
+    backend.start(lambda b: None)
+    os.kill(SERVER_PIDS[xdisplay], 9)
+    deadline = time.monotonic() + 10
+    while backend.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not backend.running
+    assert isinstance(backend.error, CaptureError) and "X11 capture stopped" in str(backend.error)
+    backend.stop()

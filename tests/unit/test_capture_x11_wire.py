@@ -145,7 +145,7 @@ def test_events_derived_from_device_input_take_the_nearest_raw_source() -> None:
     """Legacy wheel clicks of smooth scrolling have raw motion, not raw buttons, beside them."""
     asm = assembler()
     ev = feed(asm, [core_event(4, 4, 1010), core_event(5, 4, 1010)],
-              [raw_event(17, 1009, 0, MOUSE)])
+              [raw_event(17, 1008, 0, XTEST_POINTER), raw_event(17, 1010, 0, MOUSE)])
     assert ev["kind"].tolist() == [Kind.SCROLL] and ev["device"].tolist() == [MOUSE]
     assert ev["flags"].tolist() == [0]
 
