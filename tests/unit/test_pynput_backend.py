@@ -59,6 +59,12 @@ class MouseHook:  # MSLLHOOKSTRUCT
     time: int
     flags: int = 0
     dwExtraInfo: int | None = None
+    mouseData: int = 0
+
+
+def wheel(delta: int) -> int:
+    """MSLLHOOKSTRUCT.mouseData for a wheel message: the signed delta in the high word."""
+    return (delta & 0xFFFF) << 16
 
 
 @dataclass
@@ -244,20 +250,36 @@ def test_windows_pointer_events_take_the_hook_stamp() -> None:
     b.win_mouse_filter(0x201, MouseHook(7012, flags=pb.LLMHF_INJECTED, dwExtraInfo=0xFF515780))
     b.on_click(10, 20, FakeButton("left"), True, True)
     clock.advance(0.1)
-    b.win_mouse_filter(0x20A, MouseHook(7020, dwExtraInfo=0xFF515700))
-    b.on_scroll(11, 21, 2, -1, False)  # both axes from one hook event
+    b.win_mouse_filter(0x20A, MouseHook(7020, dwExtraInfo=0xFF515700, mouseData=wheel(-120)))
+    b.on_scroll(11, 21, 0, -1, False)
+    b.win_mouse_filter(0x20E, MouseHook(7030, dwExtraInfo=0xFF515700, mouseData=wheel(240)))
+    b.on_scroll(11, 21, 2, 0, False)
     clock.advance(0.1)
     b.win_mouse_filter(0x202, MouseHook(7050))
     b.on_click(12, 22, FakeButton("x2"), False, False)
     ev = b.collect()
     assert list(ev["kind"]) == [Kind.MOVE, Kind.BUTTON_DOWN, Kind.SCROLL, Kind.SCROLL,
                                 Kind.BUTTON_UP]
-    assert list(ev["t_ns"] - ev["t_ns"][0]) == [0, 12 * MS, 20 * MS, 20 * MS, 50 * MS]
+    assert list(ev["t_ns"] - ev["t_ns"][0]) == [0, 12 * MS, 20 * MS, 30 * MS, 50 * MS]
     assert list(ev["device"]) == [pb.DEV_POINTER, pb.DEV_TOUCH, pb.DEV_PEN, pb.DEV_PEN,
                                   pb.DEV_POINTER]
     assert list(ev["flags"]) == [0, Flag.INJECTED, 0, Flag.HSCROLL, 0]
     assert list(ev["code"]) == [0, 1, -1, 2, 9]
     assert list(ev["x"]) == [10, 10, 11, 11, 12] and list(ev["y"]) == [20, 20, 21, 21, 22]
+
+
+def test_windows_touchpad_wheel_fractions_add_up_to_notches() -> None:
+    # pynput floor-divides each delta: four -30 deltas would be four notches down, four +30
+    # none; the filter's accumulation gives one each way.
+    clock = FakeClock()
+    b = win(clock)
+    for delta, pynput_dy in [(-30, -1)] * 4 + [(30, 0)] * 4 + [(-360, -3)]:
+        clock.advance(0.01)
+        b.win_mouse_filter(0x20A, MouseHook(1000, mouseData=wheel(delta)))
+        b.on_scroll(5, 5, 0, pynput_dy, False)
+    ev = b.collect()
+    assert list(ev["code"]) == [-1, 1, -3]
+    assert (ev["kind"] == Kind.SCROLL).all() and not (ev["flags"] & Flag.HSCROLL).any()
 
 
 def test_filters_never_suppress_and_keep_failures() -> None:

@@ -63,6 +63,7 @@ __all__ = [
     "MacFields",
     "PynputBackend",
     "Stamp",
+    "WheelAccumulator",
     "button_code",
     "key_name",
     "win_pointer_device",
@@ -86,6 +87,8 @@ LLKHF_LOWER_IL_INJECTED = 0x02
 LLMHF_INJECTED = 0x01
 LLMHF_LOWER_IL_INJECTED = 0x02
 VK_PACKET = 0xE7
+WM_MOUSEWHEEL, WM_MOUSEHWHEEL = 0x020A, 0x020E
+WHEEL_DELTA = 120
 # Mouse messages promoted from pen/touch input carry this signature in dwExtraInfo.
 MI_WP_SIGNATURE = 0xFF515700
 SIGNATURE_MASK = 0xFFFFFF00
@@ -159,6 +162,31 @@ def win_pointer_device(extra_info: int | None) -> int:
     if (extra & SIGNATURE_MASK) == MI_WP_SIGNATURE:
         return DEV_TOUCH if extra & TOUCH_BIT else DEV_PEN
     return DEV_POINTER
+
+
+def _signed16(v: int) -> int:
+    v &= 0xFFFF
+    return v - 0x10000 if v & 0x8000 else v
+
+
+class WheelAccumulator:
+    """Whole wheel notches from Windows' wheel deltas (120 per notch).
+
+    Precision touchpads and free-spinning wheels send fractions of a notch (e.g. 30); pynput
+    floor-divides each one on its own, which turns every small *downward* delta into a full
+    notch and drops every small upward one. Accumulating keeps the true count.
+    """
+
+    def __init__(self) -> None:
+        self._acc = [0, 0]  # vertical, horizontal
+
+    def add(self, horizontal: bool, delta: int) -> tuple[int, int]:
+        """``(dx, dy)`` notches completed by this delta (+ = up / right)."""
+        i = int(horizontal)
+        total = self._acc[i] + delta
+        steps = int(total / WHEEL_DELTA)  # toward zero: the remainder keeps its sign
+        self._acc[i] = total - steps * WHEEL_DELTA
+        return (steps, 0) if horizontal else (0, steps)
 
 
 def mach_timebase_ns() -> float:
@@ -241,6 +269,8 @@ class PynputBackend(CaptureBackend):
         self._pointer_ch = _Channel(order, ticks())
         self._key_ch = _Channel(order, ticks(), fifo=platform == "win32")
         self._pairer = StrokePairer()
+        self._wheel = WheelAccumulator()
+        self._wheel_steps: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._buf: list[_Row] = []
         self._sink: Sink | None = None
@@ -351,6 +381,9 @@ class PynputBackend(CaptureBackend):
 
     def on_scroll(self, x: float, y: float, dx: int, dy: int, injected: bool = False) -> None:
         # One hook event may carry both axes: both rows share its stamp.
+        if self._wheel_steps is not None:  # Windows: whole notches counted by the filter
+            dx, dy = self._wheel_steps
+            self._wheel_steps = None
         if dy:
             self._pointer(_SCROLL, x, y, int(dy), injected)
         if dx:
@@ -434,6 +467,9 @@ class PynputBackend(CaptureBackend):
                 win_pointer_device(data.dwExtraInfo),
             )
             ch.put(stamp)
+            if msg in (WM_MOUSEWHEEL, WM_MOUSEHWHEEL):
+                self._wheel_steps = self._wheel.add(msg == WM_MOUSEHWHEEL,
+                                                    _signed16(int(data.mouseData) >> 16))
         except BaseException as exc:
             self._fail(exc)
         return True  # never suppress
