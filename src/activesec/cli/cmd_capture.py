@@ -18,8 +18,8 @@ from activesec.cli._common import (
     settings,
     state_paths,
 )
-from activesec.core import config, profile
-from activesec.core.errors import ActiveSecError
+from activesec.core import config, logs, profile
+from activesec.core.errors import ActiveSecError, CaptureError
 from activesec.core.paths import Paths
 
 
@@ -123,10 +123,14 @@ def capture(
     if backend:
         overrides["capture"] = {"backend": backend}
     s = settings(p, overrides)
+    logs.setup(p, s.log_level)
     name, reason = choose_backend(s.capture.backend)
     lock = InstanceLock(p.run_dir / "capture.lock", "capture").acquire()
     try:
         be = create_backend(name)
+        probe = type(be).probe()
+        if not probe.available:
+            raise CaptureError(f"{name} backend unavailable: {probe.reason}", probe.hint)
         runner = CaptureRunner(
             be,
             p.database,
@@ -165,10 +169,9 @@ def capture(
     if live:
         err.print()
     if not quiet:
-        err.print(
-            f"stopped: {stats.stored:,} events stored, {stats.dropped:,} dropped"
-            + (f", backend error: {stats.error}" if getattr(stats, "error", None) else "")
-        )
+        err.print(f"stopped: {stats.stored:,} events stored, {stats.dropped:,} dropped")
+    if runner.error is not None:  # the backend died: events so far are stored, say why
+        raise runner.error
 
 
 def label(

@@ -76,7 +76,7 @@ def make_private_dir(path: Path) -> None:
         pass
 
 
-def make_private_file(path: Path) -> None:
+def make_private_file(path: str | os.PathLike[str]) -> None:
     """Create ``path`` if missing and restrict it to its owner (0600)."""
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE)
     os.close(fd)

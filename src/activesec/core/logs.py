@@ -1,0 +1,44 @@
+"""Logging to a private, size-rotated file in the log directory.
+
+Log lines carry counts, states and errors — never key identities, characters or window titles
+(the privacy rules in DESIGN.md); the integration tests check the log file for that.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+
+from activesec.core.paths import PRIVATE_FILE_MODE, Paths, make_private_dir, make_private_file
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
+    """A rotating handler whose files (current and rotated) are always 0600."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        make_private_file(self.baseFilename)  # type: ignore[arg-type]
+        return super()._open()
+
+    def doRollover(self) -> None:
+        super().doRollover()
+        for i in range(1, self.backupCount + 1):
+            f = f"{self.baseFilename}.{i}"
+            if os.path.exists(f):
+                os.chmod(f, PRIVATE_FILE_MODE)
+
+
+def setup(paths: Paths, level: str = "INFO", max_bytes: int = 2_000_000, backups: int = 3) -> None:
+    """Send ``activesec.*`` log records to ``paths.log_file`` (idempotent)."""
+    root = logging.getLogger("activesec")
+    root.setLevel(level)
+    target = str(paths.log_file)
+    for h in root.handlers:
+        if isinstance(h, logging.FileHandler) and h.baseFilename == target:
+            return
+    make_private_dir(paths.log_dir)
+    handler = _PrivateRotatingHandler(target, maxBytes=max_bytes, backupCount=backups)
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    root.addHandler(handler)

@@ -1,0 +1,192 @@
+"""The real CLI in a subprocess: set-up, status, labels, pause/resume, wipe, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from activesec.core import events as ev
+from activesec.recordings.generic import write_keys_csv, write_mouse_csv
+from tests.helpers.cli import cli, env_for, one_line_error
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return env_for(tmp_path / "home")
+
+
+def _home(env: dict[str, str]) -> Path:
+    return Path(env["ACTIVESEC_HOME"])
+
+
+def _init(env: dict[str, str], user: str = "alice") -> None:
+    r = cli("init", "--user", user, env=env)
+    assert r.returncode == 0, r.stderr
+
+
+def test_init_is_private_and_idempotent(env: dict[str, str]) -> None:
+    r = cli("init", "--user", "alice", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["created"] is True and info["user"] == "alice"
+    home = _home(env)
+    for f in ("activesec.db", "config.toml", "profile.json"):
+        assert stat.S_IMODE((home / f).stat().st_mode) == 0o600, f
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    before = (home / "profile.json").read_bytes()
+    again = json.loads(cli("init", "--json", env=env).stdout)
+    assert again["created"] is False
+    assert (home / "profile.json").read_bytes() == before
+    # never clobbers another owner's profile without --force
+    assert "already exists" in one_line_error(cli("init", "--user", "bob", env=env))
+    r = cli("init", "--user", "bob", "--force", "--json", env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["user"] == "bob"
+
+
+def test_commands_before_init_say_what_to_do(env: dict[str, str]) -> None:
+    for args in (("status",), ("pause",), ("label", "x"), ("export", "--out", "/tmp/x")):
+        assert "activesec init" in one_line_error(cli(*args, env=env))
+
+
+def test_status_label_pause_resume(env: dict[str, str]) -> None:
+    _init(env)
+    s = json.loads(cli("status", "--json", env=env).stdout)
+    assert s["user"] == "alice" and s["sessions"] == 0 and s["paused"] is False
+    assert s["enrolment"]["pointer_needed"] == 15000
+    assert cli("label", "guest", env=env).returncode == 0
+    assert json.loads(cli("status", "--json", env=env).stdout)["current_label"] == "guest"
+    assert cli("label", "--owner", env=env).returncode == 0
+    assert json.loads(cli("status", "--json", env=env).stdout)["current_label"] == "alice"
+    assert cli("pause", env=env).returncode == 0
+    assert json.loads(cli("status", "--json", env=env).stdout)["paused"] is True
+    assert cli("resume", env=env).returncode == 0
+    assert json.loads(cli("status", "--json", env=env).stdout)["paused"] is False
+    one_line_error(cli("label", "../evil", env=env))
+
+
+def _recordings(root: Path) -> None:
+    t = np.arange(200) * 10_000_000
+    mouse = ev.make(t, ev.Kind.MOVE, x=np.arange(200) * 3, y=100)
+    mouse = np.concatenate(
+        [
+            mouse,
+            ev.make([t[-1] + 50_000_000], ev.Kind.BUTTON_DOWN, 597, 100, 1),
+            ev.make([t[-1] + 130_000_000], ev.Kind.BUTTON_UP, 597, 100, 1),
+        ]
+    )
+    for user in ("alice", "mallory"):
+        (root / "mouse" / user).mkdir(parents=True)
+        write_mouse_csv(root / "mouse" / user / "s1.csv", mouse)
+    keys = ev.make(
+        [0, 80_000_000, 150_000_000, 210_000_000],
+        [ev.Kind.KEY_DOWN, ev.Kind.KEY_UP, ev.Kind.KEY_DOWN, ev.Kind.KEY_UP],
+        x=[1, 1, 2, 2],
+        code=[1, 1, 3, 3],
+    )
+    (root / "keys" / "alice").mkdir(parents=True)
+    write_keys_csv(root / "keys" / "alice" / "k1.csv", keys)
+
+
+def test_import_export_round_trip(env: dict[str, str], tmp_path: Path) -> None:
+    _init(env)
+    src = tmp_path / "rec"
+    _recordings(src)
+    r = cli("import", str(src), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(cli("status", "--json", env=env).stdout)
+    assert s["labels"] == ["alice", "mallory"]
+    assert s["events"]["move"] == 400 and s["events"]["key_down"] == 2
+    out = tmp_path / "exp"
+    r = cli("export", "--out", str(out), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    files = sorted(p.relative_to(out).parts[:2] for p in out.rglob("*.csv"))
+    assert (
+        ("mouse", "alice") in files and ("mouse", "mallory") in files and ("keys", "alice") in files
+    )
+    key_csv = next((out / "keys" / "alice").glob("*.csv")).read_text().splitlines()
+    assert key_csv[0] == "key,press,release" and key_csv[1].startswith("letter,")
+    for f in out.rglob("*.csv"):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    # the export imports again into a fresh home, giving the same counts
+    env2 = env_for(tmp_path / "home2")
+    _init(env2, "alice")
+    assert cli("import", str(out), env=env2).returncode == 0
+    s2 = json.loads(cli("status", "--json", env=env2).stdout)
+    assert s2["events"] == s["events"]
+
+
+def test_export_since_and_bad_values(env: dict[str, str], tmp_path: Path) -> None:
+    _init(env)
+    one_line_error(cli("export", "--out", str(tmp_path / "o"), "--since", "yesterday-ish", env=env))
+    one_line_error(cli("export", "--out", str(tmp_path / "o"), "--format", "xlsx", env=env))
+    one_line_error(cli("import", str(tmp_path / "missing"), env=env))
+
+
+def test_wipe(env: dict[str, str], tmp_path: Path) -> None:
+    _init(env)
+    src = tmp_path / "rec"
+    _recordings(src)
+    assert cli("import", str(src), env=env).returncode == 0
+    assert "--yes" in one_line_error(cli("wipe", env=env))  # no terminal: never a silent wipe
+    assert json.loads(cli("status", "--json", env=env).stdout)["events_total"] > 0
+    assert cli("wipe", "--yes", env=env).returncode == 0
+    s = json.loads(cli("status", "--json", env=env).stdout)
+    assert s["events_total"] == 0 and s["sessions"] == 0
+
+
+def test_corrupt_database_is_refused_and_untouched(env: dict[str, str]) -> None:
+    _init(env)
+    db = _home(env) / "activesec.db"
+    db.write_bytes(b"SQLite format 3\x00" + b"\x13" * 5000)
+    digest = hashlib.sha256(db.read_bytes()).hexdigest()
+    for args in (("status",), ("capture", "--duration", "1"), ("export", "--out", "/tmp/o")):
+        one_line_error(cli(*args, env=env))
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
+
+
+def test_foreign_file_is_refused(env: dict[str, str]) -> None:
+    _init(env)
+    db = _home(env) / "activesec.db"
+    db.write_text("name,value\nnot,a database\n")
+    line = one_line_error(cli("status", env=env))
+    assert str(db) in line
+    assert db.read_text() == "name,value\nnot,a database\n"
+
+
+def test_invalid_config_names_the_key(env: dict[str, str]) -> None:
+    _init(env)
+    cfg = _home(env) / "config.toml"
+    cfg.write_text(cfg.read_text().replace("keep_days = 90", "keep_days = -1"))
+    assert "store.keep_days" in one_line_error(cli("capture", "--duration", "1", env=env))
+    env_bad = dict(env, ACTIVESEC_CAPTURE__BACKEND="telepathy")
+    cfg.write_text(cfg.read_text().replace("keep_days = -1", "keep_days = 90"))
+    assert "capture.backend" in one_line_error(cli("capture", "--duration", "1", env=env_bad))
+
+
+def test_capture_without_display_says_what_to_do(env: dict[str, str]) -> None:
+    _init(env)
+    line = one_line_error(cli("capture", "--backend", "x11", "--duration", "1", env=env))
+    assert "DISPLAY" in line or "display" in line
+
+
+def test_every_command_has_help(env: dict[str, str]) -> None:
+    for c in (
+        "init",
+        "capture",
+        "label",
+        "status",
+        "pause",
+        "resume",
+        "wipe",
+        "doctor",
+        "export",
+        "import",
+        "evaluate",
+    ):
+        r = cli(c, "--help", env=env)
+        assert r.returncode == 0 and "Usage" in r.stdout, c

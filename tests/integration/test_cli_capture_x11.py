@@ -1,0 +1,135 @@
+"""End to end under a real X server: `activesec capture` records injected input, stops cleanly
+on SIGTERM, and keeps keys as classes only — proven on the database, its WAL, the logs and an
+export."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from activesec.core.events import Flag, Kind
+from activesec.core.keys import KeyClass
+from activesec.store.db import Store
+from tests.helpers.cli import cli, env_for, popen
+from tests.helpers.xinject import XInjector
+from tests.helpers.xserver import xdisplay  # noqa: F401  (fixture)
+
+SENTENCE = "the quick brown fox jumps over the lazy dog"
+SECRET_WORDS = ("quick", "brown", "jumps", "lazy")
+
+
+def _wait_capturing(env: dict[str, str], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = cli("status", "--json", env=env)
+        if r.returncode == 0 and json.loads(r.stdout)["capturing"]:
+            time.sleep(1.0)  # the backend enables RECORD/XI2 right after taking the lock
+            return
+        time.sleep(0.2)
+    raise AssertionError("capture did not start")
+
+
+def _all_bytes(home: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+
+
+@pytest.mark.x11
+def test_capture_sigterm_counts_and_privacy(xdisplay: str, tmp_path: Path) -> None:  # noqa: F811
+    env = env_for(tmp_path / "home", DISPLAY=xdisplay, XDG_SESSION_TYPE="x11")
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    proc = popen("capture", "--quiet", env=env)
+    try:
+        _wait_capturing(env)
+        with XInjector(xdisplay) as x:
+            x.path([(100 + 7 * i, 200 + 3 * i) for i in range(60)], dt=0.01)
+            x.click(1, hold_s=0.1)
+            x.drag(1, [(500 + 10 * i, 500 + 3 * i) for i in range(20)], dt=0.01)
+            x.scroll(dy=-2)
+            x.type_text(SENTENCE)
+        time.sleep(1.5)  # > flush interval: everything reported is on disk
+        # a second capture is refused while this one runs
+        r = cli("capture", "--duration", "1", env=env)
+        assert r.returncode == 2 and "already running" in r.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, errtext = proc.communicate(timeout=30)
+    assert proc.returncode == 0, errtext
+    assert "Traceback" not in errtext
+
+    home = Path(env["ACTIVESEC_HOME"])
+    s = json.loads(cli("status", "--json", env=env).stdout)
+    assert not s["capturing"]
+    n_keys = sum(1 for c in SENTENCE)
+    assert s["events"]["key_down"] == n_keys and s["events"]["key_up"] == n_keys
+    assert s["events"]["button_down"] == 2 and s["events"]["button_up"] == 2  # click + drag
+    assert s["events"]["scroll"] == 2
+    assert 50 <= s["events"]["move"]  # the server may merge a rare queued motion
+    assert s["injected"] == s["events_total"]  # XTEST input is flagged as injected
+
+    with Store.open(home / "activesec.db") as store:
+        (sess,) = store.sessions()
+        e = store.events(sess.id)
+        devices = store.devices(sess.id)
+    assert sess.screen is not None and sess.screen[0] > 0
+    assert any("XTEST" in d.name for d in devices)
+    assert np.all(e["flags"] & int(Flag.INJECTED))
+    keys = e[np.isin(e["kind"], [Kind.KEY_DOWN, Kind.KEY_UP])]
+    downs = keys[keys["kind"] == Kind.KEY_DOWN]
+    expected = [KeyClass.SPACE if c == " " else KeyClass.LETTER for c in SENTENCE]
+    assert downs["code"].tolist() == [int(k) for k in expected]
+    # each press pairs with exactly one release (stroke ids)
+    ups = keys[keys["kind"] == Kind.KEY_UP]
+    assert sorted(downs["x"].tolist()) == sorted(ups["x"].tolist())
+
+    # privacy: neither the database, its WAL, the logs nor an export holds the text
+    exp = tmp_path / "export"
+    assert cli("export", "--out", str(exp), env=env).returncode == 0
+    blobs = _all_bytes(home) + _all_bytes(exp)
+    for needle in (SENTENCE, *SECRET_WORDS):
+        assert needle.encode() not in blobs
+        assert needle.encode("utf-16-le") not in blobs
+    # and no text column anywhere in the schema can hold it
+    con = sqlite3.connect(home / "activesec.db")
+    try:
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            for row in con.execute(f"SELECT * FROM {table}"):
+                for v in row:
+                    if isinstance(v, str):
+                        assert not any(w in v for w in SECRET_WORDS), (table, v)
+    finally:
+        con.close()
+    log = home / "logs" / "activesec.log"
+    assert log.exists()  # the capture logged its session, without content
+    text = log.read_text()
+    assert not any(w in text for w in SECRET_WORDS)
+
+
+@pytest.mark.x11
+def test_identical_class_sequences_store_identical_codes(xdisplay: str, tmp_path: Path) -> None:  # noqa: F811
+    """Two different texts with the same class pattern leave the same key codes: nothing on
+    disk can tell them apart, so nothing can reconstruct them."""
+    env = env_for(tmp_path / "home", DISPLAY=xdisplay, XDG_SESSION_TYPE="x11")
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    codes = []
+    for text in ("pass word", "hunt ergo"):
+        proc = popen("capture", "--quiet", env=env)
+        try:
+            _wait_capturing(env)
+            with XInjector(xdisplay) as x:
+                x.type_text(text)
+            time.sleep(1.5)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=30)
+        with Store.open(Path(env["ACTIVESEC_HOME"]) / "activesec.db") as store:
+            last = store.sessions()[-1]
+            e = store.events(last.id)
+        k = e[np.isin(e["kind"], [Kind.KEY_DOWN, Kind.KEY_UP])]
+        codes.append((k["kind"].tolist(), k["code"].tolist()))
+    assert codes[0] == codes[1]
