@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.helpers.cli import cli, env_for, one_line_error
 
 from activesec.core import events as ev
 from activesec.recordings.generic import write_keys_csv, write_mouse_csv
-from tests.helpers.cli import cli, env_for, one_line_error
 
 
 @pytest.fixture

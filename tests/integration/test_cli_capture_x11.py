@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.helpers.cli import cli, env_for, popen
+from tests.helpers.xinject import XInjector
+from tests.helpers.xserver import xdisplay  # noqa: F401  (fixture)
 
 from activesec.core.events import Flag, Kind
 from activesec.core.keys import KeyClass
 from activesec.store.db import Store
-from tests.helpers.cli import cli, env_for, popen
-from tests.helpers.xinject import XInjector
-from tests.helpers.xserver import xdisplay  # noqa: F401  (fixture)
 
 SENTENCE = "the quick brown fox jumps over the lazy dog"
 SECRET_WORDS = ("quick", "brown", "jumps", "lazy")
@@ -58,7 +58,7 @@ def test_capture_sigterm_counts_and_privacy(xdisplay: str, tmp_path: Path) -> No
         assert r.returncode == 2 and "already running" in r.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, errtext = proc.communicate(timeout=30)
+        _, errtext = proc.communicate(timeout=30)
     assert proc.returncode == 0, errtext
     assert "Traceback" not in errtext
 
@@ -69,7 +69,7 @@ def test_capture_sigterm_counts_and_privacy(xdisplay: str, tmp_path: Path) -> No
     assert s["events"]["key_down"] == n_keys and s["events"]["key_up"] == n_keys
     assert s["events"]["button_down"] == 2 and s["events"]["button_up"] == 2  # click + drag
     assert s["events"]["scroll"] == 2
-    assert 50 <= s["events"]["move"]  # the server may merge a rare queued motion
+    assert s["events"]["move"] >= 50  # the server may merge a rare queued motion
     assert s["injected"] == s["events_total"]  # XTEST input is flagged as injected
 
     with Store.open(home / "activesec.db") as store:

@@ -6,6 +6,7 @@ import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -58,7 +59,7 @@ def export(
     """
     from activesec.store.exchange import export as do_export
 
-    if fmt not in ("csv", "parquet"):
+    if fmt != "csv" and fmt != "parquet":
         raise ActiveSecError(
             f"unknown export format {fmt!r}", "use --format csv or --format parquet"
         )
@@ -67,7 +68,7 @@ def export(
     since_ns = parse_since(since) if since else None
     store = _open_store(p)
     try:
-        summary = do_export(store, out_path, fmt=fmt, since_wall_ns=since_ns)
+        summary = do_export(store, out_path, fmt=formats[fmt], since_wall_ns=since_ns)
     finally:
         store.close()
     if json_out:

@@ -18,8 +18,8 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
     """A rotating handler whose files (current and rotated) are always 0600."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
-        make_private_file(self.baseFilename)  # type: ignore[arg-type]
+    def _open(self):  # typeshed's return type is private
+        make_private_file(self.baseFilename)
         return super()._open()
 
     def doRollover(self) -> None:
