@@ -59,7 +59,8 @@ def export(
     """
     from activesec.store.exchange import export as do_export
 
-    if fmt != "csv" and fmt != "parquet":
+    formats: dict[str, Literal["csv", "parquet"]] = {"csv": "csv", "parquet": "parquet"}
+    if fmt not in formats:
         raise ActiveSecError(
             f"unknown export format {fmt!r}", "use --format csv or --format parquet"
         )
