@@ -20,7 +20,10 @@ beyond that header pass, which is what keeps capture far cheaper than a per-even
 Timing is the server's: its millisecond clock is anchored to ``time.monotonic_ns`` once, from
 the RECORD StartOfData reply (the round trip bounds the error), and unwrapped across its 32-bit
 wrap. Keys leave as classes with stroke ids; keycodes stay in memory only to pair a release
-with its press. python-xlib is imported lazily, so this module imports without X.
+with its press, and the server's auto-repeat presses are dropped (a held key is one stroke).
+Pointer events that no input device produced — ``XWarpPointer``, e.g. ``xdotool mousemove`` —
+carry device 0 and the INJECTED flag. python-xlib is imported lazily, so this module imports
+without X; the backend needs an X server with RECORD and XInput 2.1+ (see :meth:`probe`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import numpy as np
 
 from activesec.capture._x11_wire import (
     RAW_TOUCH,
+    RECORD_START_OF_DATA,
     Assembler,
     ServerClock,
     split_record,
@@ -47,7 +51,7 @@ from activesec.capture._x11_wire import (
 )
 from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
 from activesec.core.errors import CaptureError
-from activesec.core.events import DeviceType, classify_device
+from activesec.core.events import classify_device
 from activesec.core.keys import KeyClass, key_class
 
 log = logging.getLogger(__name__)
@@ -299,10 +303,13 @@ class X11Backend(CaptureBackend):
             if not got:
                 raise CaptureError("the X server closed the connection", "run `activesec doctor`")
             buf += got
-            chunk, used = split_record(buf)
-            start_ms = chunk.start_time
+            # StartOfData (32 bytes, no data) comes first; only 32-byte events may precede it.
+            while start_ms is None and len(buf) >= 32:
+                if buf[0] == 1 and buf[1] == RECORD_START_OF_DATA:
+                    start_ms = struct.unpack_from("=I", buf, 16)[0]
+                del buf[:32]
         after = time.monotonic_ns()
-        self._x["record_buf"] = buf[used:]
+        self._x["record_buf"] = buf  # events recorded right after the start: the first batch
         self._x["xi_buf"] = bytearray()
         sock.setblocking(False)
         xi.display.socket.setblocking(False)
@@ -477,7 +484,3 @@ class X11Backend(CaptureBackend):
     def __repr__(self) -> str:
         return f"X11Backend(display={_display_name(self.display)!r}, running={self.running})"
 
-
-def device_types(info: BackendInfo) -> dict[int, DeviceType]:
-    """Device index -> type, for tagging events by the device that produced them."""
-    return {d.index: d.type for d in info.devices}
