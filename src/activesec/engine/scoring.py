@@ -59,7 +59,6 @@ from activesec.features.pointer import (
 KEYBOARD = "keyboard"
 POINTER = "pointer"
 
-_KEY_KINDS = np.array([Kind.KEY_DOWN, Kind.KEY_UP], np.uint8)
 _BUTTON_KINDS = np.array([Kind.BUTTON_DOWN, Kind.BUTTON_UP], np.uint8)
 
 
@@ -86,14 +85,26 @@ class Scorer(Protocol):
 
 
 FeatureFn = Callable[[np.ndarray], Rows]
-#: cheap look-ahead: (t_end_ns, closed or None) of the rows ``features`` would return
-Probe = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
+#: cheap look-ahead over (buffer, number of events appended since the last look): the
+#: (t_end_ns, closed or None) of the rows ``features`` would return
+Probe = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray | None]]
+
+_NONE: tuple[np.ndarray, np.ndarray | None] = (np.zeros(0, np.int64), np.zeros(0, bool))
 
 
 def pointer_probe(cfg: PointerConfig | None = None) -> Probe:
-    """Action boundaries from :func:`segment_actions` alone (~6x cheaper than the features)."""
+    """Action boundaries from :func:`segment_actions` alone (~6x cheaper than the features),
+    and only when the new events contain a possible boundary (a release, a pause, a switch
+    between scrolling and moving — the segmenter's rules); otherwise nothing can have closed."""
+    pause_ns = int((cfg or PointerConfig()).pause_s * 1e9)
 
-    def probe(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def probe(ev: np.ndarray, n_new: int) -> tuple[np.ndarray, np.ndarray | None]:
+        tail = ev[max(len(ev) - n_new - 1, 0):]
+        k = tail["kind"]
+        sc = k == Kind.SCROLL
+        if not ((k == Kind.BUTTON_UP).any() or (np.diff(tail["t_ns"]) > pause_ns).any()
+                or (sc[1:] != sc[:-1]).any()):
+            return _NONE
         seg = segment_actions(ev, cfg)
         return seg.events["t_ns"][seg.stop - 1], seg.closed
 
@@ -103,7 +114,7 @@ def pointer_probe(cfg: PointerConfig | None = None) -> Probe:
 def keys_probe(window: int, step: int) -> Probe:
     """Window end times from the stroke pairing alone (no timing statistics)."""
 
-    def probe(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def probe(ev: np.ndarray, n_new: int) -> tuple[np.ndarray, np.ndarray | None]:
         st = keystrokes(ev)
         n = len(st)
         w = n if window == 0 else window
@@ -187,11 +198,13 @@ class _Stream:
         self.cfg = cfg
         self.buf = np.zeros(0, EVENT_DTYPE)
         self.last_key: tuple[int, int] | None = None  # (t_start, t_end) of the last emitted row
+        self.n_new = 0  # events appended since the last pull
         self.dropped = 0
 
     def push(self, ev: np.ndarray) -> None:
         if len(ev):
             self.buf = np.concatenate([self.buf, ev]) if len(self.buf) else ev.copy()
+            self.n_new += len(ev)
         over = len(self.buf) - self.cfg.max_buffer_events
         if over > 0:  # a row that never completes: keep the newest half
             cut = len(self.buf) - self.cfg.max_buffer_events // 2
@@ -226,7 +239,7 @@ class _Stream:
         probe = self.model.probe
         if probe is None:
             return True
-        te, closed = probe(self.buf)
+        te, closed = probe(self.buf, self.n_new)
         te = np.asarray(te, np.int64)
         new = te > self.last_key[1] if self.last_key is not None else np.ones(len(te), bool)
         if closed is not None:
@@ -239,7 +252,9 @@ class _Stream:
         return bool(ok.any())
 
     def pull(self, final: bool) -> list[Score]:
-        if not len(self.buf) or not (final or self._may_have_news()):
+        news = final or (len(self.buf) > 0 and self._may_have_news())
+        self.n_new = 0
+        if not news or not len(self.buf):
             return []
         rows = self.model.features(self.buf)
         ts = np.asarray(rows.t_start_ns, np.int64)
@@ -323,7 +338,8 @@ class StreamScorer:
     def _route(self, ev: np.ndarray) -> set[str]:
         """Append events to their modality buffers; the names of the buffers that grew."""
         touched: set[str] = set()
-        is_key = np.isin(ev["kind"], _KEY_KINDS)
+        k = ev["kind"]
+        is_key = (k == Kind.KEY_DOWN) | (k == Kind.KEY_UP)
         keys = ev[is_key]
         if len(keys):
             if KEYBOARD in self.streams:
@@ -332,9 +348,15 @@ class StreamScorer:
             else:
                 self.unmodelled += len(keys)
         ptr = ev[~is_key]
-        for dev in np.unique(ptr["device"]):
-            sel = ptr[ptr["device"] == dev]
-            name = self.modality_for_device(int(dev))
+        devs = ptr["device"]
+        if not len(devs):
+            return touched
+        if (devs == devs[0]).all():  # the usual case: one pointing device
+            groups = [(int(devs[0]), ptr)]
+        else:
+            groups = [(int(d), ptr[devs == d]) for d in np.unique(devs)]
+        for dev, sel in groups:
+            name = self.modality_for_device(dev)
             if name is None:
                 self.unmodelled += len(sel)
             else:

@@ -1,0 +1,172 @@
+"""The engine as one object: events in, decisions out — for the agent, replay and evaluation.
+
+:class:`Engine` wires :class:`~activesec.engine.scoring.StreamScorer` ->
+:mod:`trust <activesec.engine.trust>` -> :class:`~activesec.engine.policy.Policy` and owns the
+few rules that need all three:
+
+* **time**: the policy's "now" is the injected clock's monotonic time, never earlier than the end
+  of the evidence it acts on (so a replay that does not drive its clock still moves forward in
+  event time) and never going backwards;
+* **idle**: no input event for ``idle_s`` (30 s) makes the context idle (the policy then takes no
+  new decisions); trailing actions are flushed by :meth:`Engine.tick` after the scorer's
+  ``flush_after_s``;
+* **screen locked / paused / enrolling**: events are still consumed (buffers stay consistent) but
+  their scores do not touch trust — typing a password into the lock screen is not evidence;
+* **unlock**: when the policy reports the owner unlocked, trust is reset to full;
+* **evidence**: each decision carries the deviating features of the score that triggered it.
+
+:func:`replay_events` runs a recording through a fresh engine on a fake clock that follows the
+events' own timestamps — what ``activesec replay`` and ``evaluate --continuous`` use, so they
+decide exactly as the live agent would on the same input.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from activesec.actions.base import Decision
+from activesec.core.clock import Clock, FakeClock, SystemClock
+from activesec.core.events import DeviceType
+from activesec.engine.policy import AgentState, Context, Policy, PolicyConfig
+from activesec.engine.scoring import ModalityModel, Score, ScoringConfig, StreamScorer
+from activesec.engine.trust import TrustConfig, TrustState, make_trust
+
+
+class EngineConfig(BaseModel):
+    """Everything the engine needs to know, one section per stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trust: TrustConfig = Field(default_factory=TrustConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    idle_s: float = Field(default=30.0, gt=0.0, description="no input this long = idle")
+    trajectory: int = Field(default=1000, ge=1, description="trust states kept for status")
+
+    @model_validator(mode="after")
+    def _check(self) -> EngineConfig:
+        if self.policy.lock_below != self.trust.lock_level:
+            raise ValueError(f"policy.lock_below ({self.policy.lock_below:g}) must equal "
+                             f"trust.lock_level ({self.trust.lock_level:g}): one lock level")
+        return self
+
+
+@dataclass(frozen=True)
+class Status:
+    """A snapshot for ``activesec status`` and the dashboard."""
+
+    state: AgentState
+    trust: float
+    n_updates: int
+    gated: bool
+    last_event_ns: int | None
+    unmodelled_events: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": self.state.value, "trust": round(self.trust, 2),
+                "n_updates": self.n_updates, "gated": self.gated,
+                "last_event_ns": self.last_event_ns, "unmodelled_events": self.unmodelled_events}
+
+
+class Engine:
+    """Streaming scorer + trust model + policy (module docstring)."""
+
+    def __init__(self, models: Mapping[str, ModalityModel], cfg: EngineConfig | None = None, *,
+                 devices: Mapping[int, DeviceType | int] | None = None,
+                 clock: Clock | None = None) -> None:
+        self.cfg = cfg or EngineConfig()
+        self.clock: Clock = clock or SystemClock()
+        self.scorer = StreamScorer(models, devices, self.cfg.scoring)
+        self.trust = make_trust(self.cfg.trust, {n: m.calibration for n, m in models.items()})
+        self.policy = Policy(self.cfg.policy, self.clock)
+        self.trajectory: deque[TrustState] = deque(maxlen=self.cfg.trajectory)
+        self._now = -(2**62)
+
+    # ----------------------------------------------------------------------------- API
+    def feed(self, events: np.ndarray, context: Context | None = None) -> list[Decision]:
+        """Consume a batch of events; the decisions it led to (usually none)."""
+        return self._apply(self.scorer.feed(events), context)
+
+    def tick(self, context: Context | None = None) -> list[Decision]:
+        """Call on a timer (e.g. every second): flushes actions completed by silence and runs
+        the time-based rules (restore, grace, unlock)."""
+        return self._apply(self.scorer.flush(self._clock_now()), context)
+
+    def finish(self, context: Context | None = None) -> list[Decision]:
+        """End of a recording: score everything still pending."""
+        return self._apply(self.scorer.flush(None), context)
+
+    def status(self) -> Status:
+        return Status(self.policy.state, self.trust.trust, self.trust.n_updates,
+                      self.policy.gated, self.scorer.last_event_ns, self.scorer.unmodelled)
+
+    # ----------------------------------------------------------------------------- internals
+    def _clock_now(self) -> int:
+        self._now = max(self._now, self.clock.monotonic_ns())
+        return self._now
+
+    def _context(self, ctx: Context | None, now: int) -> Context:
+        ctx = ctx or Context()
+        last = self.scorer.last_event_ns
+        idle = ctx.idle or last is None or now - last > self.cfg.idle_s * 1e9
+        return replace(ctx, idle=idle) if idle != ctx.idle else ctx
+
+    def _apply(self, scores: list[Score], context: Context | None) -> list[Decision]:
+        now = self._clock_now()
+        ctx = self._context(context, now)
+        out = self.policy.step(None, now, ctx)  # screen transitions, restores
+        if self.policy.take_reset():
+            self.trust.reset()
+        if ctx.screen_locked or ctx.paused or ctx.enrolling:
+            return out
+        for s in scores:
+            self._now = now = max(now, s.t_end_ns)
+            st = self.trust.update(s.modality, s.score, s.t_end_ns)
+            self.trajectory.append(st)
+            ev = {**dict(ctx.evidence), **s.evidence()}
+            out += self.policy.step(st, now, replace(ctx, idle=False, evidence=ev))
+        return out
+
+
+def replay_events(models: Mapping[str, ModalityModel], events: np.ndarray,
+                  cfg: EngineConfig | None = None, *,
+                  devices: Mapping[int, DeviceType | int] | None = None,
+                  batch_s: float = 0.25) -> tuple[list[Decision], Engine]:
+    """Run a recording through a fresh engine, as the live agent would have seen it.
+
+    Events are fed in batches of ``batch_s`` of their own time on a fake clock that follows
+    them; across a silence the engine is ticked every second until every timed rule (flush,
+    idle, grace, restore) has had its chance, then the clock jumps to the next event."""
+    cfg = cfg or EngineConfig()
+    ev = np.asarray(events)
+    ev = ev[np.argsort(ev["t_ns"], kind="stable")] if len(ev) else ev
+    t0 = int(ev["t_ns"][0]) if len(ev) else 0
+    clock = FakeClock(monotonic_ns=t0)
+    eng = Engine(models, cfg, devices=devices, clock=clock)
+    if not len(ev):
+        return [], eng
+    step = max(int(batch_s * 1e9), 1)
+    p = cfg.policy
+    horizon = int((max(cfg.scoring.flush_after_s, cfg.idle_s, p.restore_after_s, p.grace_s)
+                   + 2.0) * 1e9)
+    batch = (ev["t_ns"] - t0) // step
+    starts = np.flatnonzero(np.r_[True, batch[1:] != batch[:-1]])
+    stops = np.r_[starts[1:], len(ev)]
+    out: list[Decision] = []
+    for i, (lo, hi) in enumerate(zip(starts.tolist(), stops.tolist(), strict=True)):
+        end = t0 + (int(batch[lo]) + 1) * step
+        clock.advance((end - clock.monotonic_ns()) / 1e9)
+        out += eng.feed(ev[lo:hi])
+        nxt = t0 + int(batch[starts[i + 1]]) * step if i + 1 < len(starts) else end + horizon
+        tick_until = min(nxt, end + horizon)
+        while clock.monotonic_ns() + 1_000_000_000 <= tick_until:
+            clock.advance(1.0)
+            out += eng.tick()
+    out += eng.finish()
+    return out, eng
