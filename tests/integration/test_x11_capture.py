@@ -320,3 +320,43 @@ def test_losing_the_x_server_is_reported_not_silent(xdisplay: str) -> None:  # n
     assert not backend.running
     assert isinstance(backend.error, CaptureError) and "X11 capture stopped" in str(backend.error)
     backend.stop()
+
+
+def _add_master_device(display: str, name: str) -> None:
+    """XIChangeHierarchy(AddMaster): the server creates ``name`` pointer/keyboard masters and
+    their own "<name> XTEST pointer/keyboard" slaves — a device plugged in during capture."""
+    from Xlib.display import Display
+    from Xlib.protocol import rq
+
+    class AddMaster(rq.Request):
+        _request = rq.Struct(
+            rq.Card8("opcode"), rq.Opcode(43), rq.RequestLength(), rq.Card8("num_changes"),
+            rq.Pad(3), rq.Card16("type"), rq.Card16("length"), rq.Card16("name_len"),
+            rq.Card8("send_core"), rq.Card8("enable"), rq.String8("name", 4),
+        )
+
+    d = Display(display)
+    encoded = name.encode()
+    AddMaster(display=d.display, opcode=d.display.get_extension_major("XInputExtension"),
+              num_changes=1, type=1, length=2 + (len(encoded) + 3) // 4,
+              name_len=len(encoded), send_core=1, enable=1, name=encoded)
+    d.sync()
+    d.close()
+
+
+def test_devices_appearing_during_capture_are_listed(xdisplay: str) -> None:  # noqa: F811
+    backend = X11Backend(xdisplay)
+    backend.start(lambda b: None)
+    try:
+        assert "Second XTEST pointer" not in {d.name for d in backend.info().devices}
+        _add_master_device(xdisplay, "Second")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            names = {d.name: d.type for d in backend.info().devices}
+            if "Second XTEST pointer" in names:
+                break
+            time.sleep(0.05)
+        assert names.get("Second XTEST pointer") == DeviceType.VIRTUAL
+    finally:
+        backend.stop()
+    assert backend.error is None
