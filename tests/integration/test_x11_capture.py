@@ -8,6 +8,7 @@ matching the injected sleeps. Nothing that names a key may reach the events.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -256,6 +257,8 @@ def test_no_key_identity_reaches_the_events(xdisplay: str) -> None:  # noqa: F81
 
 def test_pointer_warp_without_a_device_is_flagged_injected(xdisplay: str) -> None:  # noqa: F811
     """`xdotool mousemove` warps the pointer: no input device produced that motion."""
+    if shutil.which("xdotool") is None:
+        pytest.skip("xdotool not installed (apt-get install xdotool)")
     with capturing(xdisplay) as got:
         subprocess.run(["xdotool", "mousemove", "321", "123"], check=True, timeout=30,
                        env={**os.environ, "DISPLAY": xdisplay})
