@@ -42,3 +42,6 @@ def dataset(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"dataset not present: {p} (set ACTIVESEC_DATASETS or see README)")
     return p
+
+
+from tests.helpers.xserver import xdisplay  # noqa: E402, F401  (fixture available to every test)
