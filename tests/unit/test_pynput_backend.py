@@ -290,6 +290,24 @@ def test_filters_never_suppress_and_keep_failures() -> None:
     assert len(b.collect()) == 1
 
 
+def test_a_failing_key_filter_keeps_later_stamps_aligned() -> None:
+    clock = FakeClock()
+    b = win(clock)
+    b.win_key_filter(0x100, object())  # malformed: no stamp, but pynput still posts it
+    clock.advance(0.1)
+    b.win_key_filter(0x100, KbdHook(0x42, 5000))
+    clock.advance(0.1)
+    b.win_key_filter(0x101, KbdHook(0x42, 5070))
+    b.on_press(FakeKey(char="a", vk=0x41))  # falls back to callback time and pynput's vk
+    b.on_press(FakeKey(char="b", vk=0x42))
+    b.on_release(FakeKey(char="b", vk=0x42))
+    ev = b.collect()
+    assert isinstance(b.error, AttributeError)
+    assert list(ev["kind"]) == [Kind.KEY_DOWN, Kind.KEY_DOWN, Kind.KEY_UP]
+    assert ev["x"][1] == ev["x"][2] != ev["x"][0]
+    assert ev["t_ns"][2] - ev["t_ns"][1] == 70 * MS  # b's own hook times, not a's
+
+
 def test_a_failing_callback_is_caught_and_later_events_still_arrive() -> None:
     class Exploding:
         @property
@@ -422,6 +440,28 @@ def test_start_delivers_batches_not_events_and_stop_flushes_everything() -> None
     keys = ev[ev["kind"] >= Kind.KEY_DOWN]
     assert (keys["code"] == KeyClass.LETTER).all()
     assert b.error is None
+
+
+class _DyingListener(_FakeListener):
+    n_events = 10
+
+    def _run(self) -> None:  # ends on its own, as pynput's thread does after an X error
+        self._stop.set()
+        super()._run()
+
+
+def test_a_listener_that_dies_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = types.ModuleType("pynput")
+    pkg.mouse = types.SimpleNamespace(Listener=_DyingListener)  # type: ignore[attr-defined]
+    pkg.keyboard = types.SimpleNamespace(Listener=_FakeListener)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pynput", pkg)
+    b = PynputBackend(platform="win32")
+    b.start(lambda a: None)
+    deadline = time.monotonic() + 10
+    while b.error is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    b.stop()
+    assert b.error is not None and "stopped unexpectedly" in str(b.error)
 
 
 def test_start_without_pynput_is_a_capture_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -218,14 +218,14 @@ class _Channel:
     def __init__(self, order: str, ticks: TickClock, fifo: bool = False) -> None:
         self.order = order
         self.ticks = ticks
-        self.fifo: deque[Stamp] | None = deque(maxlen=1024) if fifo else None
+        self.fifo: deque[Stamp | None] | None = deque(maxlen=1024) if fifo else None
         self.last: Stamp | None = None
         self.pending: list[tuple[int, int, int, int, int]] = []  # kind, x, y, code, flags
 
     def put(self, stamp: Stamp | None) -> None:
+        """``None``: this OS event has no stamp (its callback falls back to callback time)."""
         if self.fifo is not None:
-            if stamp is not None:
-                self.fifo.append(stamp)
+            self.fifo.append(stamp)  # a None keeps later stamps aligned with their callbacks
         else:
             self.last = stamp
 
@@ -476,17 +476,19 @@ class PynputBackend(CaptureBackend):
 
     def win_key_filter(self, msg: int, data: Any) -> bool:
         """pynput ``win32_event_filter`` for the keyboard hook (KBDLLHOOKSTRUCT)."""
+        stamp: Stamp | None = None
         try:
             vk = int(data.vkCode)
             raw = (0x10000 | int(data.scanCode)) if vk == VK_PACKET else vk
-            self._key_ch.put(Stamp(
+            stamp = Stamp(
                 self._to_ns(self._key_ch, data.time),
                 raw,
                 bool(data.flags & (LLKHF_INJECTED | LLKHF_LOWER_IL_INJECTED)),
                 DEV_KEYBOARD,
-            ))
+            )
         except BaseException as exc:
             self._fail(exc)
+        self._key_ch.put(stamp)  # pynput posts this message to its callbacks either way
         return True
 
     def _mac_stamp(self, event: Any, *, key: bool) -> Stamp:
@@ -574,7 +576,8 @@ class PynputBackend(CaptureBackend):
                 self._stopping.wait(self.drain_interval_s)
                 self._wake.clear()
                 self._flush()
-            if self.error is None and any(not lst.is_alive() for lst in self._listeners):
+            if (self.error is None and not self._stopping.is_set()
+                    and any(not lst.is_alive() for lst in self._listeners)):
                 self._fail(CaptureError("a pynput listener stopped unexpectedly",
                                         "run `activesec doctor`"))
 
