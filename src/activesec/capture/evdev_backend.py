@@ -468,7 +468,12 @@ class EvdevBackend(CaptureBackend):
                 dev = self._open_device(path)
             except OSError:
                 continue  # vanished or not ours to read: try again next scan
-            state = self._state_for(dev)
+            try:
+                state = self._state_for(dev)
+            except OSError:  # unplugged while being inspected: look again next scan
+                with contextlib.suppress(OSError):
+                    dev.close()
+                continue
             if state is None:
                 dev.close()
                 self._skipped.add(path)
