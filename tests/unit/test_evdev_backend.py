@@ -361,6 +361,31 @@ def test_reader_loop_batches_devices_survives_unplug_and_flushes_on_stop(tmp_pat
     assert all(d.closed for d in devs.values())
 
 
+def test_hot_plugged_device_is_picked_up(tmp_path: Path) -> None:
+    devs = {"event0": PipeDevice("event0", "Test Mouse", MOUSE_CAPS),
+            "event7": PipeDevice("event7", "USB Keyboard", KBD_CAPS)}
+    (tmp_path / "event0").touch()
+    batches: list[np.ndarray] = []
+    b = EvdevBackend(dev_dir=str(tmp_path), screen=SCREEN, batch_interval_s=0.01,
+                     rescan_s=0.05, open_device=lambda p: devs[os.path.basename(p)])
+    b.start(batches.append)
+    try:
+        assert [d.name for d in b.info().devices] == ["Test Mouse"]
+        (tmp_path / "event7").touch()  # plugged in
+        deadline = time.monotonic() + 5
+        while len(b.info().devices) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        devs["event7"].feed([ev(1, e.EV_KEY, e.KEY_ENTER, 1), ev(2, e.EV_KEY, e.KEY_ENTER, 0)])
+        while sum(map(len, batches)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        b.stop()
+    assert [d.name for d in b.info().devices] == ["Test Mouse", "USB Keyboard"]
+    out = np.concatenate(batches)
+    assert rows(out, "device", "kind", "code") == [(1, Kind.KEY_DOWN, KeyClass.ENTER),
+                                                   (1, Kind.KEY_UP, KeyClass.ENTER)]
+
+
 def test_start_without_devices_is_a_capture_error(tmp_path: Path) -> None:
     from activesec.core.errors import CaptureError
 
