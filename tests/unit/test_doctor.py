@@ -132,6 +132,16 @@ def test_configured_backend_is_reported(paths: core_paths.Paths, no_devices: str
     assert c["display"].status == "ok" and "RECORD" in c["display"].detail
 
 
+def test_a_probe_that_crashes_is_reported_not_raised(paths: core_paths.Paths,
+                                                     no_devices: str) -> None:
+    def probe(name: str) -> Probe:
+        raise ImportError("No module named 'Xlib'")
+
+    c = by_name(run_checks(config.load(paths), {"DISPLAY": ":0"}, "linux", paths=paths,
+                           dev_dir=no_devices, probe=probe, group_status=lambda: "active"))
+    assert c["x11 backend"].status == "fail" and "Xlib" in c["x11 backend"].detail
+
+
 def test_input_group_status_branches() -> None:
     grp = types.SimpleNamespace(gr_gid=104, gr_mem=["alice"])
 

@@ -155,7 +155,15 @@ def run_checks(
 
     if paths is None:
         paths = core_paths.resolve(env.get("ACTIVESEC_HOME") or None)
-    probe = probe or (lambda name: _default_probe(name, env, dev_dir))
+    raw_probe = probe or (lambda name: _default_probe(name, env, dev_dir))
+
+    def safe_probe(name: str) -> Probe:  # a broken backend is a finding, not a doctor crash
+        try:
+            return raw_probe(name)
+        except Exception as exc:
+            return Probe(name, False, f"cannot check the {name} backend: {exc}",
+                         "reinstall activesec with its dependencies")
+
     checks: list[Check] = []
 
     # -- configuration --------------------------------------------------------------------
@@ -178,9 +186,11 @@ def run_checks(
     except CaptureError as exc:
         checks.append(Check("backend", "fail", exc.message, exc.hint))
     if chosen is not None:
-        p = probe(chosen)
+        p = safe_probe(chosen)
         if p.available:
-            checks.append(Check(f"{chosen} backend", "ok", p.reason or "can start here"))
+            ready = {"x11": "the X server has RECORD and XInput2",
+                     "pynput": "pynput loads"}.get(chosen, "can start here")
+            checks.append(Check(f"{chosen} backend", "ok", p.reason or ready))
         else:
             checks.append(Check(f"{chosen} backend", "fail", p.reason, p.hint))
 
@@ -190,7 +200,7 @@ def run_checks(
     elif platform == "win32":
         checks += _windows_checks(win())
     else:
-        checks += _linux_checks(env, chosen, dev_dir, probe, group_status)
+        checks += _linux_checks(env, chosen, dev_dir, safe_probe, group_status)
 
     # -- storage ----------------------------------------------------------------------------
     checks.append(_data_dir_check(paths, platform))
@@ -223,7 +233,7 @@ def _linux_checks(
         ))
     elif display:
         if chosen == "x11":  # its probe (connection, RECORD, XInput2) was reported above
-            out.append(Check("display", "ok", f"X display {display}"))
+            out.append(Check("display", "ok", f"X display {display} reachable"))
         else:
             p = probe("x11")
             status: Status = "ok" if p.available else "warn"
@@ -254,7 +264,8 @@ def _linux_checks(
 
     gs = (group_status or input_group_status)()
     if gs == "root":
-        out.append(Check("input group", "ok", "running as root: devices are readable"))
+        out.append(Check("input group", "ok",
+                         "running as root: every existing device is readable"))
     elif gs == "active":
         out.append(Check("input group", "ok", "this login is in the 'input' group"))
     elif gs == "pending":
