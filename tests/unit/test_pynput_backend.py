@@ -322,6 +322,33 @@ def test_a_failing_callback_is_caught_and_later_events_still_arrive() -> None:
     assert len(b.collect()) == 2
 
 
+class FakeMetricsUser32:
+    """GetSystemMetrics answers depend on the thread's DPI awareness, as on Windows."""
+
+    def __init__(self, virtual: tuple[int, int] = (5120, 1440)) -> None:
+        self.aware = False
+        self.virtual = virtual
+
+    def SetThreadDpiAwarenessContext(self, ctx: Any) -> int:
+        handle = ctx.value  # a c_void_p, like the real function's argtypes ask for
+        before, self.aware = self.aware, handle == 2**64 - 4  # (DPI_AWARENESS_CONTEXT)-4
+        return 0x7FF0_0000_0011 if not before else 0x7FF0_0000_0012  # a 64-bit handle
+
+    def GetSystemMetrics(self, index: int) -> int:
+        scale = 1.0 if self.aware else 0.5  # 200 % scaling seen by an unaware thread
+        sizes = {0: (2560, 1440), 78: self.virtual}
+        if index in (0, 78):
+            return int(sizes[index][0] * scale)
+        return int(sizes[index - 1][1] * scale)
+
+
+def test_windows_screen_is_the_physical_virtual_screen_and_awareness_is_restored() -> None:
+    u = FakeMetricsUser32()
+    assert pb.win_screen_size(u) == (5120, 1440)
+    assert u.aware is False  # restored for the rest of the thread
+    assert pb.win_screen_size(FakeMetricsUser32(virtual=(0, 0))) == (2560, 1440)
+
+
 # --------------------------------------------------------------------------- macOS
 def test_macos_intercept_completes_parked_events_with_cgevent_stamps() -> None:
     clock = FakeClock()

@@ -67,6 +67,7 @@ __all__ = [
     "button_code",
     "key_name",
     "win_pointer_device",
+    "win_screen_size",
 ]
 
 # Device indices carried in events["device"]. pynput cannot tell a mouse from a trackpad; the
@@ -89,6 +90,7 @@ LLMHF_LOWER_IL_INJECTED = 0x02
 VK_PACKET = 0xE7
 WM_MOUSEWHEEL, WM_MOUSEHWHEEL = 0x020A, 0x020E
 WHEEL_DELTA = 120
+SM_CXSCREEN, SM_CYSCREEN, SM_CXVIRTUALSCREEN, SM_CYVIRTUALSCREEN = 0, 1, 78, 79
 # Mouse messages promoted from pen/touch input carry this signature in dwExtraInfo.
 MI_WP_SIGNATURE = 0xFF515700
 SIGNATURE_MASK = 0xFFFFFF00
@@ -614,12 +616,37 @@ def _unblock_xorg(listener: Any) -> None:
         display.flush()
 
 
+def win_screen_size(user32: Any = None) -> tuple[int, int]:
+    """The Windows virtual screen (all monitors) in physical pixels, the space of the mouse
+    hook's coordinates. The query runs per-monitor DPI aware on this thread only: a
+    DPI-unaware process would get scaled sizes that disagree with the hook's points."""
+    if user32 is None:
+        user32 = ctypes.windll.user32  # type: ignore[attr-defined]
+    previous = None
+    set_context = getattr(user32, "SetThreadDpiAwarenessContext", None)  # Windows 10 1607+
+    with contextlib.suppress(Exception):  # handles are pointer-sized: not the default c_int
+        set_context.restype = ctypes.c_void_p  # type: ignore[union-attr]
+        set_context.argtypes = [ctypes.c_void_p]  # type: ignore[union-attr]
+    with contextlib.suppress(Exception):
+        previous = set_context(ctypes.c_void_p(-4))  # type: ignore[misc]  # PER_MONITOR_AWARE_V2
+    try:
+        w, h = user32.GetSystemMetrics(SM_CXVIRTUALSCREEN), user32.GetSystemMetrics(
+            SM_CYVIRTUALSCREEN)
+        if w <= 0 or h <= 0:  # very old systems: the primary screen
+            w, h = user32.GetSystemMetrics(SM_CXSCREEN), user32.GetSystemMetrics(SM_CYSCREEN)
+        return int(w), int(h)
+    finally:
+        if previous:
+            with contextlib.suppress(Exception):
+                set_context(ctypes.c_void_p(previous))  # type: ignore[misc]
+
+
 def _screen_size(platform: str, quartz: Any) -> tuple[int, int] | None:
-    """Primary screen size in pixels, or None when it cannot be read."""
+    """Screen size in pixels (X: the root window, Windows: the virtual screen, macOS: the
+    main display), or None when it cannot be read."""
     try:
         if platform == "win32":
-            user32 = ctypes.windll.user32  # type: ignore[attr-defined]
-            return int(user32.GetSystemMetrics(0)), int(user32.GetSystemMetrics(1))
+            return win_screen_size()
         if platform == "darwin":
             if quartz is None:
                 import Quartz
