@@ -143,3 +143,15 @@ def test_status_is_json_ready(models: dict[str, ModalityModel]) -> None:
     eng = Engine(models, clock=FakeClock())
     d = eng.status().as_dict()
     assert d["state"] == "trained" and d["trust"] == 100.0
+
+
+def test_overlapping_keystroke_windows_weigh_their_new_share() -> None:
+    cal = Calibration(threshold=1.0, scale=1.0, center=0.0)
+    kb = ModalityModel.keyboard(ScaledManhattan(), cal, window=50, step=10)
+    assert kb.weight == pytest.approx(0.2)
+    eng = Engine({"keyboard": kb}, clock=FakeClock())
+    assert eng.trust.cfg.modality_weights == {"keyboard": pytest.approx(0.2)}
+    st = eng.trust.update("keyboard", 1e9, 0)
+    assert st.trust == pytest.approx(100 - 0.2 * eng.cfg.trust.max_penalty)
+    explicit = EngineConfig(trust=TrustConfig(modality_weights={"keyboard": 1.0}))
+    assert Engine({"keyboard": kb}, explicit).trust.cfg.modality_weights == {"keyboard": 1.0}

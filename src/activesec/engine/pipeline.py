@@ -13,7 +13,9 @@ few rules that need all three:
 * **screen locked / paused / enrolling**: events are still consumed (buffers stay consistent) but
   their scores do not touch trust — typing a password into the lock screen is not evidence;
 * **unlock**: when the policy reports the owner unlocked, trust is reset to full;
-* **evidence**: each decision carries the deviating features of the score that triggered it.
+* **evidence**: each decision carries the deviating features of the score that triggered it;
+* **fusion weights**: each model's ``weight`` (keystroke windows: ``step / window``) unless
+  ``trust.modality_weights`` names that modality.
 
 :func:`replay_events` runs a recording through a fresh engine on a fake clock that follows the
 events' own timestamps — what ``activesec replay`` and ``evaluate --continuous`` use, so they
@@ -83,7 +85,10 @@ class Engine:
         self.cfg = cfg or EngineConfig()
         self.clock: Clock = clock or SystemClock()
         self.scorer = StreamScorer(models, devices, self.cfg.scoring)
-        self.trust = make_trust(self.cfg.trust, {n: m.calibration for n, m in models.items()})
+        weights = {n: m.weight for n, m in models.items() if m.weight != 1.0}
+        weights.update(self.cfg.trust.modality_weights)  # explicit configuration wins
+        tcfg = self.cfg.trust.model_copy(update={"modality_weights": weights})
+        self.trust = make_trust(tcfg, {n: m.calibration for n, m in models.items()})
         self.policy = Policy(self.cfg.policy, self.clock)
         self.trajectory: deque[TrustState] = deque(maxlen=self.cfg.trajectory)
         self._now = -(2**62)

@@ -132,7 +132,12 @@ class ModalityModel:
     """A modality's feature function, fitted detector and owner calibration.
 
     ``feature_names`` with ``feature_center``/``feature_scale`` (the owner's per-feature median
-    and spread) are optional: with them every score names the features that deviated most."""
+    and spread) are optional: with them every score names the features that deviated most.
+    ``weight`` is this modality's default weight in the trust fusion: the share of a row's
+    evidence that is new. Overlapping keystroke windows (a window of 50 keys every 10) share
+    4/5 of their keys, so each weighs ``step / window`` — otherwise one odd stretch of typing
+    would be counted five times; trust then falls per *keystroke* as fast as with disjoint
+    windows, only more smoothly. ``TrustConfig.modality_weights`` overrides it."""
 
     detector: Scorer
     calibration: Calibration
@@ -142,6 +147,7 @@ class ModalityModel:
     feature_center: np.ndarray | None = None
     feature_scale: np.ndarray | None = None
     probe: Probe | None = None
+    weight: float = 1.0
 
     @classmethod
     def pointer(cls, detector: Scorer, calibration: Calibration,
@@ -154,6 +160,7 @@ class ModalityModel:
     def keyboard(cls, detector: Scorer, calibration: Calibration, window: int = 50,
                  step: int = 10, **kw: Any) -> ModalityModel:
         """Keystroke windows: :func:`keystroke_windows` with the model's window and step."""
+        kw.setdefault("weight", min(step / window, 1.0) if window else 1.0)
         return cls(detector, calibration, partial(keystroke_windows, window=window, step=step),
                    feature_names=KEY_FEATURE_NAMES, probe=keys_probe(window, step), **kw)
 
