@@ -105,6 +105,18 @@ def test_create_backend_passes_options_and_rejects_unknown_names() -> None:
     assert set(BACKENDS) >= {"x11", "pynput", "evdev", "replay"}
 
 
+def test_create_backend_applies_capture_settings_where_supported(
+        monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    from activesec.core import config, paths
+
+    monkeypatch.setenv("ACTIVESEC_CAPTURE__KEYBOARD", "false")
+    s = config.load(paths.resolve())
+    b = create_backend("evdev", settings=s)
+    assert (b.pointer, b.keyboard) == (True, False)  # type: ignore[attr-defined]
+    assert create_backend("pynput", settings=s, keyboard=True).keyboard  # type: ignore[attr-defined]
+    assert create_backend("x11", settings=s).name == "x11"  # takes neither option
+
+
 def test_create_backend_reports_a_missing_module(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "activesec.capture.x11", None)  # import fails
     with pytest.raises(CaptureError, match="x11 backend cannot be loaded"):

@@ -19,6 +19,7 @@ Backends are imported lazily by module path, so choosing never imports pynput or
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Mapping
@@ -92,8 +93,12 @@ def choose_backend(
     )
 
 
-def create_backend(name: str, **kw: Any) -> CaptureBackend:
-    """Instantiate backend ``name`` (keyword arguments go to its constructor)."""
+def create_backend(name: str, settings: Any = None, **kw: Any) -> CaptureBackend:
+    """Instantiate backend ``name``; keyword arguments go to its constructor.
+
+    With ``settings``, ``capture.pointer`` / ``capture.keyboard`` are passed to backends whose
+    constructor takes ``pointer`` / ``keyboard`` (explicit keywords win).
+    """
     try:
         target = BACKENDS[name]
     except KeyError:
@@ -108,6 +113,11 @@ def create_backend(name: str, **kw: Any) -> CaptureBackend:
             f"the {name} backend cannot be loaded: {exc}",
             "reinstall activesec with its dependencies (pip install activesec)",
         ) from None
+    if settings is not None:
+        params = inspect.signature(cls).parameters
+        for opt in ("pointer", "keyboard"):
+            if opt in params and opt not in kw:
+                kw[opt] = bool(getattr(settings.capture, opt))
     backend = cls(**kw)
     if not isinstance(backend, CaptureBackend):  # pragma: no cover - a broken registry entry
         raise CaptureError(f"{target} is not a capture backend")
