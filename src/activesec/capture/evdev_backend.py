@@ -162,14 +162,14 @@ class DeviceState:
     abs_y: tuple[int, int] | None = None
     offset_ns: int = 0
     realtime: bool = False
-    # frame accumulators (one frame ends at SYN_REPORT)
-    _dx: float = 0.0
-    _dy: float = 0.0
-    _ax: int | None = None
-    _ay: int | None = None
-    _touching: bool = False
-    _last_ax: int | None = None
-    _last_ay: int | None = None
+    # frame accumulators (one frame ends at SYN_REPORT); not constructor arguments
+    _dx: float = field(default=0.0, init=False, repr=False)
+    _dy: float = field(default=0.0, init=False, repr=False)
+    _ax: int | None = field(default=None, init=False, repr=False)
+    _ay: int | None = field(default=None, init=False, repr=False)
+    _touching: bool = field(default=False, init=False, repr=False)
+    _last_ax: int | None = field(default=None, init=False, repr=False)
+    _last_ay: int | None = field(default=None, init=False, repr=False)
 
     @property
     def relative_pad(self) -> bool:
