@@ -8,7 +8,6 @@ toolkits do, and runs under a recognisable process name (a symlink to the interp
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -39,24 +38,14 @@ sys.stdin.readline()
 
 
 @pytest.fixture
-def display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    if not shutil.which("Xvfb"):
-        pytest.skip("Xvfb is needed (apt-get install xvfb)")
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", "1", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    name = ":" + proc.stdout.readline().decode().strip()
-    monkeypatch.setenv("DISPLAY", name)
+def display(xdisplay: str) -> Iterator[str]:
+    """The shared Xvfb; the cached connection to it is dropped afterwards."""
     try:
-        yield name
+        yield xdisplay
     finally:
         for cached in apps._x11_cache.values():
             cached.close()
         apps._x11_cache.clear()
-        proc.terminate()
-        proc.wait(5)
 
 
 class Client:

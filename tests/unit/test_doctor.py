@@ -4,10 +4,7 @@ platform queries; one run against a real X server for the x11 probe."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import types
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -242,27 +239,9 @@ def test_platform_queries_degrade_to_unknown_here() -> None:
 
 
 # --------------------------------------------------------------------------- real X server
-@pytest.fixture
-def xvfb() -> Iterator[str]:
-    if not shutil.which("Xvfb"):
-        pytest.skip("Xvfb is needed (apt-get install xvfb)")
-    proc = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "640x480x24",
-                             "-nolisten", "tcp"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    display = ":" + proc.stdout.readline().decode().strip()
-    try:
-        yield display
-    finally:
-        proc.terminate()
-        proc.wait(5)
-
-
 @pytest.mark.x11
-def test_real_x_server_probe(paths: core_paths.Paths, no_devices: str, xvfb: str,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    env = {"DISPLAY": xvfb}
+def test_real_x_server_probe(paths: core_paths.Paths, no_devices: str, xdisplay: str) -> None:
+    env = {"DISPLAY": xdisplay}
     c = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices))
     assert c["backend"].detail.startswith("x11:")
     assert c["x11 backend"].status == "ok", c["x11 backend"]

@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -507,31 +506,15 @@ def test_probe_on_linux_without_display(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 # --------------------------------------------------------------------------- real X11
-@pytest.fixture
-def xvfb(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
-        pytest.skip("Xvfb and xdotool are needed (apt-get install xvfb xdotool)")
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", "1", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    display = ":" + proc.stdout.readline().decode().strip()
-    monkeypatch.setenv("DISPLAY", display)
-    try:
-        yield display
-    finally:
-        proc.terminate()
-        proc.wait(5)
-
-
 def _xdo(*args: str) -> None:
     subprocess.run(["xdotool", *args], check=True)
 
 
 @pytest.mark.x11
-@pytest.mark.usefixtures("xvfb")
+@pytest.mark.usefixtures("xdisplay")
 def test_x11_fallback_real_listener_captures_pointer_and_keys() -> None:
+    if not shutil.which("xdotool"):
+        pytest.skip("xdotool is needed (apt-get install xdotool)")
     batches: list[np.ndarray] = []
     b = PynputBackend(platform="linux")
     assert b.probe().available
