@@ -239,7 +239,14 @@ class _Channel:
 
 
 class PynputBackend(CaptureBackend):
-    """Pointer and keyboard capture through pynput listeners (see the module docstring)."""
+    """Pointer and keyboard capture through pynput listeners (see the module docstring).
+
+    ``platform`` selects the hook wiring (``win32``, ``darwin``, else the X11 fallback);
+    ``clock`` is the monotonic clock event times are anchored to; ``quartz`` and ``tick_ns``
+    stand in for pyobjc's Quartz module and the mach timebase (tests, or an embedding app).
+    The hooks (``win_*_filter``, ``mac_*_intercept``) and callbacks (``on_*``) are public so
+    they can be driven directly with recorded or fake OS data.
+    """
 
     name = "pynput"
 
@@ -262,6 +269,7 @@ class PynputBackend(CaptureBackend):
         self._clock = clock or SystemClock()
         self._quartz = quartz
         self._mac = MacFields.from_quartz(quartz) if quartz is not None else MacFields()
+
         def ticks() -> TickClock:
             if platform == "darwin":  # mach ticks since boot, 64-bit
                 return TickClock(tick_ns or mach_timebase_ns())
