@@ -127,7 +127,7 @@ def capture(
     name, reason = choose_backend(s.capture.backend)
     lock = InstanceLock(p.run_dir / "capture.lock", "capture").acquire()
     try:
-        be = create_backend(name)
+        be = create_backend(name, settings=s)
         probe = type(be).probe()
         if not probe.available:
             raise CaptureError(f"{name} backend unavailable: {probe.reason}", probe.hint)
@@ -321,20 +321,10 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     """Which capture backend will be used and why; display, permission and platform problems."""
     from activesec.capture.doctor import run_checks
 
-    p = state_paths()
-    try:
-        s = settings(p)
-    except ActiveSecError as exc:
-        s = None
-        cfg_error = str(exc)
-    else:
-        cfg_error = ""
-    checks = run_checks(s) if s is not None else run_checks(None)
+    checks = run_checks(None)  # loads and validates the config itself (a failed check if bad)
     rows = [
         {"name": c.name, "status": c.status, "detail": c.detail, "hint": c.hint} for c in checks
     ]
-    if cfg_error:
-        rows.insert(0, {"name": "config", "status": "fail", "detail": cfg_error, "hint": ""})
     failed = any(r["status"] == "fail" for r in rows)
     if json_out:
         print_json({"ok": not failed, "checks": rows})

@@ -266,7 +266,7 @@ def key_class(name: str) -> KeyClass:
         return KeyClass.NAVIGATION
     if low in _PUNCT_NAMES:
         return KeyClass.PUNCTUATION
-    if low.startswith("kp_") and len(low) == 4 and low[3].isdigit():
+    if low.startswith("kp") and low[-1].isdigit() and len(low.lstrip("kp_")) == 1:
         return KeyClass.DIGIT
     if low.startswith("digit") and len(low) == 6 and low[5].isdigit():
         return KeyClass.DIGIT
