@@ -201,7 +201,8 @@ def _per_user(results: Sequence[EvalResult]) -> str:
             for r in results
         )
         reasons = {row.get("skipped_reason") for row in by_det.values()} - {None}
-        note = f'<span class="skip" style="float:left">{escape("; ".join(sorted(reasons)))}</span>' if reasons else ""
+        note = (f'<span class="skip" style="float:left">{escape("; ".join(sorted(reasons)))}'
+                "</span>" if reasons else "")
         body.append(f"<tr><td>{escape(user)}</td><td>{first.get('n_enrol', '')}</td>"
                     f"<td>{first['n_genuine']}</td><td>{first['n_impostor']}</td>{cells}"
                     f"<td>{note}</td></tr>")
@@ -219,7 +220,8 @@ def _skipped(results: Sequence[EvalResult]) -> str:
                "</section>"
     rows = "".join(f"<tr><td>{escape(w)}</td><td>{escape(i)}</td><td>{escape(reason)}</td></tr>"
                    for (w, i), reason in sorted(seen.items()))
-    return (f'<section id="skipped"><h2>Skipped ({len(seen)})</h2><div class="scroll"><table class="text">'
+    return (f'<section id="skipped"><h2>Skipped ({len(seen)})</h2><div class="scroll">'
+            '<table class="text">'
             f"<tr><th>what</th><th>id</th><th>reason</th></tr>{rows}</table></div></section>")
 
 

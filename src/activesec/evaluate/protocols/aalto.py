@@ -26,7 +26,11 @@ from activesec.core.errors import DataError
 from activesec.evaluate.engine import Unit, UserTask
 from activesec.evaluate.parallel import pmap
 from activesec.evaluate.protocols._common import Options, Prepared, sample_rows, user_seed
-from activesec.evaluate.protocols.keys_common import default_amounts, unit_rows
+from activesec.evaluate.protocols.keys_common import (
+    default_amounts,
+    unit_rows,
+    whole_and_prefix_rows,
+)
 from activesec.evaluate.result import Skip
 
 ENROL = 5
@@ -38,8 +42,16 @@ MAX_BACKGROUND = 3000  # background rows shared by every evaluated user (seeded 
 def _featurise(args: tuple[list[tuple[str, list[np.ndarray]]], int, int, tuple[int, ...]]
                ) -> list[tuple[str, list[tuple[np.ndarray, np.ndarray, bool]]]]:
     chunk, window, step, prefixes = args
-    return [(user, [unit_rows(ev, window, step, prefixes) for ev in sentences])
-            for user, sentences in chunk]
+    if window > 0:
+        return [(user, [unit_rows(ev, window, step, prefixes) for ev in sentences])
+                for user, sentences in chunk]
+    flat = [ev for _, sentences in chunk for ev in sentences]
+    rows = whole_and_prefix_rows(flat, prefixes)  # batched: same rows, far fewer calls
+    out, i = [], 0
+    for user, sentences in chunk:
+        out.append((user, rows[i:i + len(sentences)]))
+        i += len(sentences)
+    return out
 
 
 def prepare(path: str | Path, opts: Options, *, background_users: int | None = None,

@@ -21,6 +21,7 @@ import numpy as np
 from activesec.core.errors import DataError
 from activesec.evaluate.engine import Unit, UserTask
 from activesec.evaluate.protocols._common import Options, Prepared, key_rows
+from activesec.evaluate.protocols.keys_common import whole_and_prefix_rows
 from activesec.evaluate.result import Skip
 
 ENROL = 10
@@ -46,6 +47,8 @@ def wall_seconds(v: Any) -> float:
 
 def _featurise(args: tuple[list[np.ndarray], int, int]) -> list[np.ndarray]:
     events, window, step = args
+    if window == 0:  # one row per session, batched (see keys_common.whole_and_prefix_rows)
+        return [X for X, _, _ in whole_and_prefix_rows(events)]
     return [key_rows(ev, window, step)[0] for ev in events]
 
 
