@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -80,6 +81,9 @@ def test_capture_stores_a_complete_session(db: Path) -> None:
         assert info.ended_wall_ns == clock.wall_ns()
         assert info.n_events == 81
         assert [d.name for d in s.devices(info.id)] == ["Test USB Mouse"]
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM chunks").fetchone()[0] == 1  # compacted at the end
+    conn.close()
 
 
 def test_label_precedence(db: Path) -> None:

@@ -217,3 +217,34 @@ def test_disk_full_is_a_store_error_naming_the_path(store: Store) -> None:
     assert str(store.path) in str(info.value)
     store.rollback()
     assert store.counts()["events"] == 0  # nothing half-written
+
+
+def _n_chunks(store: Store) -> int:
+    return int(sqlite3.connect(store.path).execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+
+def test_compact_merges_flush_sized_chunks_without_changing_events(store: Store) -> None:
+    sid = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
+    ev = _moves(3000)
+    for part in np.array_split(ev, 300):  # a commit per flush interval, as live capture does
+        store.append(sid, part)
+        store.commit()
+    before = store.size_bytes()
+    assert _n_chunks(store) == 300
+    assert store.compact(sid) == 300
+    assert _n_chunks(store) == 1
+    assert store.events(sid).tobytes() == ev.tobytes()
+    assert store.compact(sid) == 0  # nothing small left to merge
+    store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert store.size_bytes() < before
+    assert store.sessions()[0].counts["move"] == 3000
+
+
+def test_chunks_never_span_more_than_an_hour(store: Store) -> None:
+    """Retention deletes whole chunks, so a chunk's span is its granularity."""
+    sid = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
+    store.append(sid, _moves(600, step_ms=30_000))  # 5 hours of sparse input at once
+    store.commit()
+    spans = sqlite3.connect(store.path).execute("SELECT t1_ns - t0_ns FROM chunks").fetchall()
+    assert len(spans) == 5 and max(s for (s,) in spans) < 3600 * 10**9
+    assert store.apply_retention(1, WALL0 + NS_PER_DAY + 2 * 3600 * 10**9 + 1) == 240

@@ -2,7 +2,8 @@
 
 It begins a session (label, backend, screen geometry, devices), hands the backend a sink that
 never blocks (the writer's bounded queue), samples the foreground application's process name
-through an injected probe, applies retention at start and hourly, and reports live statistics.
+through an injected probe, applies retention at start and hourly, merges the small per-flush
+chunks every few minutes (:meth:`Store.compact`), and reports live statistics.
 :meth:`CaptureRunner.run` always ends the same way, whatever stopped it (duration, stop event,
 :meth:`CaptureRunner.stop`, a backend failure or an exception): the backend is stopped, the
 writer flushes everything it holds, and the session is closed.
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 AppProbe = Callable[[], "str | None"]
 RETENTION_EVERY_S = 3600.0
+COMPACT_EVERY_S = 300.0  # merge the small per-flush chunks (bytes on disk per event)
 TICK_S = 0.25
 
 
@@ -173,6 +175,7 @@ class CaptureRunner:
         clock = self.clock
         app_every = int(self.settings.capture.app_poll_s * 1e9)
         next_app, next_retention = t0, t0 + int(RETENTION_EVERY_S * 1e9)
+        next_compact = t0 + int(COMPACT_EVERY_S * 1e9)
         last_t, last_received = t0, 0
         while True:
             now = clock.monotonic_ns()
@@ -196,6 +199,9 @@ class CaptureRunner:
                     keep_session=writer.session_id,
                 ))
                 next_retention = now + int(RETENTION_EVERY_S * 1e9)
+            if now >= next_compact:
+                writer.submit(self._compact)
+                next_compact = now + int(COMPACT_EVERY_S * 1e9)
             if on_tick is not None:
                 w = writer.stats
                 received = w.accepted + w.dropped + w.paused_discarded
@@ -204,6 +210,11 @@ class CaptureRunner:
                 last_t, last_received = now, received
                 on_tick(LiveStats._from(self, w, (now - t0) / 1e9, rate))
             clock.sleep(TICK_S)
+
+    def _compact(self, store: Store) -> None:
+        sid = self._writer.session_id if self._writer is not None else None
+        if sid is not None:
+            store.compact(sid)
 
     def _record_devices(self, store: Store) -> None:
         sid = self._writer.session_id if self._writer is not None else None
@@ -233,6 +244,7 @@ class CaptureRunner:
             self._writer = None
             if session_id is not None:
                 store.end_session(session_id, self.clock.wall_ns(), self.clock.monotonic_ns())
+                store.compact(session_id)
         finally:
             store.close()
 

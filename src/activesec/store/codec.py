@@ -35,6 +35,8 @@ VERSION = 1
 _HEADER = struct.Struct("<BIqqIIII")
 _KEY_KIND_VALUES = np.array([int(k) for k in KEY_KINDS], dtype=np.uint8)
 _ZLIB_LEVEL = 6
+#: A value needs k+2 varint bytes when it is >= _VARINT_LIMITS[k].
+_VARINT_LIMITS = np.array([1 << (7 * k) for k in range(1, 10)], dtype=np.uint64)
 
 
 def _zigzag(v: np.ndarray) -> np.ndarray:
@@ -52,9 +54,7 @@ def _varint_encode(u: np.ndarray) -> bytes:
     u = u.astype(np.uint64, copy=False)
     if len(u) == 0:
         return b""
-    nbytes = np.ones(len(u), dtype=np.int64)
-    for k in range(1, 10):
-        nbytes += u >= np.uint64(1) << np.uint64(7 * k)
+    nbytes = np.searchsorted(_VARINT_LIMITS, u, side="right").astype(np.int64) + 1
     offsets = np.zeros(len(u), dtype=np.int64)
     np.cumsum(nbytes[:-1], out=offsets[1:])
     out = np.empty(int(offsets[-1] + nbytes[-1]), dtype=np.uint8)

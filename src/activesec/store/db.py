@@ -46,6 +46,10 @@ __all__ = ["KIND_NAMES", "SessionInfo", "Store", "StoredDevice"]
 SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Largest number of events per chunk row (bigger appends are split).
 CHUNK_MAX_EVENTS = 65_536
+#: Longest time a chunk spans: the granularity of retention.
+CHUNK_MAX_SPAN_NS = 3600 * 10**9
+#: Chunks below this many events are merged by :meth:`Store.compact`.
+COMPACT_BELOW_EVENTS = 4096
 NS_PER_DAY = 86_400 * 10**9
 
 #: Column suffix per kind, in :class:`Kind` order; ``counts()`` uses these names.
@@ -301,6 +305,10 @@ class Store:
     @_guarded("configuring")
     def _configure(self) -> None:
         c = self._conn
+        if int(c.execute("PRAGMA user_version").fetchone()[0]) == 0:
+            # only possible before the first table: lets retention and compaction give
+            # freed pages back to the filesystem (PRAGMA incremental_vacuum)
+            c.execute("PRAGMA auto_vacuum=INCREMENTAL")
         c.execute("PRAGMA journal_mode=WAL")
         c.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
         c.execute("PRAGMA secure_delete=ON")
@@ -528,8 +536,7 @@ class Store:
         ev = events[np.argsort(events["t_ns"], kind="stable")]
         self.begin()
         rows = []
-        for start in range(0, len(ev), CHUNK_MAX_EVENTS):
-            part = ev[start : start + CHUNK_MAX_EVENTS]
+        for part in _pieces(ev):
             t0, t1 = int(part["t_ns"][0]), int(part["t_ns"][-1])
             per_kind = np.bincount(part["kind"], minlength=len(Kind) + 1)
             injected = int(np.count_nonzero(part["flags"] & int(Flag.INJECTED)))
@@ -544,6 +551,31 @@ class Store:
             rows,
         )
         return len(ev)
+
+    @_guarded("compacting")
+    def compact(self, session_id: int) -> int:
+        """Merge a session's small chunks into few large ones; return how many were merged.
+
+        Live capture commits a small chunk every flush interval, and a chunk's fixed cost (row,
+        index entries, codec header) would dominate sparse input; merged chunks cost ~2 bytes
+        per pointer event. The merge is one transaction, so a crash leaves either form.
+        """
+        with self._tx() as c:
+            rows = c.execute(
+                "SELECT id, blob FROM chunks WHERE session_id=? AND n < ? ORDER BY id",
+                (session_id, COMPACT_BELOW_EVENTS),
+            ).fetchall()
+            if len(rows) < 2:
+                return 0
+            ev = np.concatenate([codec.decode(b) for _, b in rows])
+            c.executemany("DELETE FROM chunks WHERE id=?", [(i,) for i, _ in rows])
+            self.append(session_id, ev)
+        self._release_free_pages()
+        return len(rows)
+
+    def _release_free_pages(self) -> None:
+        if not self._conn.in_transaction:
+            self._conn.execute("PRAGMA incremental_vacuum")
 
     @_guarded("reading")
     def events(self, session_id: int) -> np.ndarray:
@@ -684,7 +716,7 @@ class Store:
     ) -> int:
         """Delete events older than ``keep_days`` (0 keeps everything); return events deleted.
 
-        Whole chunks go (a chunk spans at most one flush interval); sessions with nothing left
+        Whole chunks go (a chunk spans at most an hour); sessions with nothing left
         that ended (or started, if never ended) before the cutoff go too, with their devices and
         app spans, except ``keep_session`` (the running capture's).
         """
@@ -704,7 +736,20 @@ class Store:
                 " AND NOT EXISTS (SELECT 1 FROM chunks WHERE session_id = sessions.id)",
                 (cutoff, keep_session),
             )
+        if n:
+            self._release_free_pages()
         return n
+
+
+def _pieces(ev: np.ndarray) -> list[np.ndarray]:
+    """Split time-sorted events into chunks of at most CHUNK_MAX_EVENTS and an hour each."""
+    t = ev["t_ns"]
+    hour = (t - t[0]) // CHUNK_MAX_SPAN_NS
+    cuts = np.flatnonzero(np.diff(hour)) + 1
+    out: list[np.ndarray] = []
+    for part in np.split(ev, cuts):
+        out.extend(part[i : i + CHUNK_MAX_EVENTS] for i in range(0, len(part), CHUNK_MAX_EVENTS))
+    return out
 
 
 def _statements(sql: str) -> list[str]:
