@@ -308,3 +308,44 @@ def test_cmu_schema_sample_gives_no_number(tmp_path: Path) -> None:
     path = write_cmu(tmp_path / "head.csv", n_subjects=1, reps=10)
     with pytest.raises(DataError, match="no user"):
         evaluate("cmu", path, detector="scaled_manhattan")
+
+
+def _pointer_events(rows: list[tuple[float, str, str, int, int]], t0_s: float) -> np.ndarray:
+    from activesec.core.events import Kind, make
+
+    kind = {"Move": Kind.MOVE, "Pressed": Kind.BUTTON_DOWN, "Released": Kind.BUTTON_UP}
+    t = np.array([(t0_s + r[0]) * 1e9 for r in rows], dtype=np.int64)
+    return make(t, [int(kind[r[2]]) for r in rows], [r[3] for r in rows], [r[4] for r in rows],
+                [0 if r[1] == "NoButton" else 1 for r in rows])
+
+
+def test_store_owner_against_other_labels(tmp_path: Path) -> None:
+    from activesec.store.db import Store
+
+    rng = np.random.default_rng(12)
+    db = tmp_path / "events.db"
+    with Store.open(db, create=True) as st:
+        for n, (label, style) in enumerate([("owner", 0), ("owner", 0), ("owner", 0),
+                                            ("guest", 1), ("owner", 0), ("kid", 2)]):
+            wall = 1_700_000_000_000_000_000 + n * 3600 * 10**9
+            sid = st.begin_session(label, "replay", wall_ns=wall, mono_ns=n * 10**13)
+            st.append(sid, _pointer_events(mouse_session(rng, style), n * 10_000.0))
+            st.end_session(sid, wall + 600 * 10**9)
+    res = evaluate("store", db, detector="scaled_manhattan", options=Options(owner="owner"))
+    js = res.to_json()
+    row = js["per_user"][0]
+    # 4 owner sessions: 2 enrol, 2 genuine; guest and kid: second halves are the impostors
+    assert row["user"] == "owner" and (row["n_genuine"], row["n_impostor"]) == (2, 2)
+    assert js["auc"] > 0.9 and js["by_actions"]
+    fd = js["feature_distributions"]
+    assert fd["kind"] == "pointer" and len(fd["features"]) == 12
+    assert set(fd["features"][0]["by_label"]) == {"owner", "guest", "kid"}
+    pop = evaluate("store", db, detector="random_forest",
+                   options=Options(params={"n_estimators": 30}))
+    assert pop.auc > 0.9
+    from activesec.evaluate.report import render
+
+    html = render(res)
+    assert 'id="features"' in html
+    with pytest.raises(DataError, match="no session labelled"):
+        evaluate("store", db, detector="scaled_manhattan", options=Options(owner="nobody"))

@@ -223,8 +223,11 @@ def build_result(
             ok.append(u)
         per_user.append(row)
     if not ok:
+        reasons = sorted({r["skipped_reason"] for r in per_user if r.get("skipped_reason")})
+        why = f": {reasons[0]}" + (f" (and {len(reasons) - 1} other reasons)"
+                                   if len(reasons) > 1 else "") if reasons else ""
         raise DataError(
-            f"no user of {dataset} could be evaluated ({len(skipped)} skipped)",
+            f"no user of {dataset} could be evaluated{why}",
             "each user needs enrolment data, a genuine and an impostor test unit; "
             "see the skip reasons with --json",
         )

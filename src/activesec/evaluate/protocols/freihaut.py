@@ -3,9 +3,10 @@
 Per user, sessions are ordered by their wall-clock start (``meta['wall_time']``). The first
 ``enrol_sessions`` (default 10) enrol; every later session is a genuine test, tagged with the
 days elapsed since the last enrolment session; impostor tests are all sessions of the other
-users. ``by_days`` then gives the EER of genuine sessions in each age bin (0-7, 7-14, 14-28,
-28-56, 56+ days) against all impostor sessions — how a profile ages, the drift the live agent
-faces. Each session (one typed passphrase) is one feature window (``window=0``) by default.
+users. ``by_days`` then gives the EER of genuine sessions in each age bin (0-1, 1-3, 3-7,
+7-14, 14-28, 28-56, 56+ days) against all impostor sessions — how a profile ages, the drift
+the live agent faces. Each session (one typed passphrase) is one feature window
+(``window=0``) by default.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from activesec.evaluate.protocols.keys_common import whole_and_prefix_rows
 from activesec.evaluate.result import Skip
 
 ENROL = 10
-DAY_BINS = [0.0, 7.0, 14.0, 28.0, 56.0, math.inf]
+DAY_BINS = [0.0, 1.0, 3.0, 7.0, 14.0, 28.0, 56.0, math.inf]
 
 
 def wall_seconds(v: Any) -> float:

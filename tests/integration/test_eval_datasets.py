@@ -1,0 +1,57 @@
+"""Protocols on small slices of the real datasets (skipped when ../shared/datasets is absent).
+
+Loose sanity floors only: these check that the real layouts flow through the very feature and
+detector code of the agent and produce plausible numbers; full-size figures are benchmarks
+(tests/bench/test_bench_eval.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from activesec.core.errors import DataError
+from activesec.evaluate.api import Options, evaluate
+from activesec.evaluate.report import render
+from tests.conftest import dataset
+
+pytestmark = pytest.mark.datasets
+
+
+def test_balabit_two_users() -> None:
+    root = dataset("balabit")
+    res = evaluate("balabit", root, detector="random_forest",
+                   options=Options(users=["user7", "user9"], max_background=3000,
+                                   params={"n_estimators": 20}))
+    js = res.to_json()
+    assert js["n_users"] == 2 and js["skipped"] == []
+    for row in js["per_user"]:
+        assert row["n_genuine"] > 0 and row["n_impostor"] > 0 and row["n_enrol"] > 1000
+    assert js["auc"] > 0.7 and js["mean_user_eer"] < 0.35
+    ks = [r["k"] for r in js["by_actions"]]
+    assert ks == [1, 5, 10, 20, "all"]
+    assert "ROC" in render(res)
+
+
+def test_aalto_twenty_users() -> None:
+    path = dataset("aalto136m", "keystrokes.tsv.gz")
+    res = evaluate("aalto", path, detector="extra_trees",
+                   options=Options(max_users=20, params={"n_estimators": 50}))
+    js = res.to_json()
+    assert js["params"]["background_users"] == 5 and js["n_users"] == 15
+    assert all(r["n_genuine"] == 10 and r["n_impostor"] == 14 for r in js["per_user"])
+    assert js["auc"] > 0.75 and js["mean_user_eer"] < 0.35
+    assert js["by_keystrokes"][-1]["n"] == "all"
+
+
+def test_freihaut_drift_curve() -> None:
+    path = dataset("freihaut2022", "Long_Keyboard_Raw_Dataset.json.gz")
+    res = evaluate("freihaut", path, options=Options(max_users=8))
+    js = res.to_json()
+    assert js["detector"] == "scaled_manhattan"  # one-class: no background in this protocol
+    assert js["auc"] > 0.6 and js["by_days"] and js["by_days"][0]["days_from"] == 0
+
+
+def test_cmu_schema_sample_is_a_clear_skip() -> None:
+    path = dataset("cmu_keystroke", "DSL-StrongPasswordData.HEAD10.csv")
+    with pytest.raises(DataError, match="400"):
+        evaluate("cmu", path)
