@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import dataset
 
 from activesec.evaluate.api import Options, evaluate
 from activesec.evaluate.report import write_report
-from tests.conftest import dataset
 
 JOBS = int(os.environ.get("ACTIVESEC_BENCH_JOBS", "2"))
 

@@ -8,11 +8,11 @@ detector code of the agent and produce plausible numbers; full-size figures are 
 from __future__ import annotations
 
 import pytest
+from tests.conftest import dataset
 
 from activesec.core.errors import DataError
 from activesec.evaluate.api import Options, evaluate
 from activesec.evaluate.report import render
-from tests.conftest import dataset
 
 pytestmark = pytest.mark.datasets
 

@@ -85,5 +85,5 @@ def test_empty_or_nan_scores_are_errors() -> None:
 
 def test_thin_keeps_ends() -> None:
     x = np.linspace(0, 1, 10000)
-    tx, ty = metrics.thin(x, x, 50)
+    tx, _ = metrics.thin(x, x, 50)
     assert len(tx) <= 50 and tx[0] == 0 and tx[-1] == 1
