@@ -196,7 +196,7 @@ def test_mouse_csv_separates_users_and_reports_curves(mouse_root: Path) -> None:
 
 def test_population_default_and_all_detectors_share_one_preparation(mouse_root: Path) -> None:
     res = evaluate("mouse-csv", mouse_root, options=Options(enrol_sessions=2))
-    from activesec.detectors import default_for
+    from activesec.detectors.registry import default_for
 
     assert res.detector == default_for("pointer") and res.auc > 0.9
     many = evaluate_all("mouse-csv", mouse_root, detectors=["scaled_manhattan", "mahalanobis"],

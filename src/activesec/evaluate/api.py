@@ -51,7 +51,7 @@ ONE_CLASS_FALLBACK = "scaled_manhattan"  # default where a protocol has no backg
 
 
 def _needs_background(name: str) -> bool:
-    from activesec.detectors import create
+    from activesec.detectors.registry import create
 
     return bool(getattr(create(name), "needs_background", False))
 
@@ -59,7 +59,7 @@ def _needs_background(name: str) -> bool:
 def _choose(prep: Prepared, detector: str | None) -> str:
     """The detector to run: the modality's default unless named; population detectors only
     where the protocol defines a background."""
-    from activesec.detectors import default_for
+    from activesec.detectors.registry import default_for
 
     name = detector or str(default_for(prep.modality))
     if not prep.use_background and _needs_background(name):
@@ -106,7 +106,7 @@ def evaluate(dataset: str, data: str | Path, *, detector: str | None = None,
 def evaluate_all(dataset: str, data: str | Path, *, detectors: Sequence[str] | None = None,
                  options: Options | None = None) -> list[EvalResult]:
     """Evaluate several detectors (``None`` = every registered one) on one preparation."""
-    from activesec.detectors import names
+    from activesec.detectors.registry import names
 
     opts = options or Options()
     prep = prepare(dataset, data, opts)

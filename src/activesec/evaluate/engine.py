@@ -75,7 +75,7 @@ def _finite_rows(X: np.ndarray) -> np.ndarray:
 
 def run_user(task: UserTask, spec: DetectorSpec, amounts: Sequence[int] = ()) -> UserScores:
     """Fit ``spec`` on the task's enrolment rows and score every unit at every amount."""
-    from activesec.detectors import create
+    from activesec.detectors.registry import create
 
     enrol = _finite_rows(task.enrol)
     out = UserScores(user=task.user, n_enrol=int(enrol.shape[0]))

@@ -62,14 +62,14 @@ class Prepared:
 
 def pointer_rows(events: np.ndarray) -> np.ndarray:
     """Action feature rows (time order) of one recording, through the live feature code."""
-    from activesec.features import pointer_features
+    from activesec.features.pointer import pointer_features
 
     return np.asarray(pointer_features(events).X, dtype=np.float64)
 
 
 def key_rows(events: np.ndarray, window: int, step: int) -> tuple[np.ndarray, np.ndarray]:
     """Window feature rows of one recording and, per row, the keystrokes consumed at its end."""
-    from activesec.features import keystroke_windows
+    from activesec.features.keys import keystroke_windows
 
     ws = keystroke_windows(events, window=window, step=step)
     n = len(ws)

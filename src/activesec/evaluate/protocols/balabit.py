@@ -60,7 +60,7 @@ def check_layout(root: Path) -> list[str]:
 
 
 def _load_user(args: tuple[Path, str]) -> dict[str, Any]:
-    from activesec.features import POINTER_FEATURE_NAMES
+    from activesec.features.pointer import POINTER_FEATURE_NAMES
     from activesec.recordings import iter_balabit
 
     root, user = args

@@ -109,13 +109,13 @@ def whole_and_prefix_rows(
     per group, giving the same rows. Any recording whose truncation does not pair into exactly
     n strokes falls back to its own call."""
     counts = _stroke_counts(evs)
-    nf = None
+    nf: int | None = None
     whole: dict[int, np.ndarray] = {}
     for c in np.unique(counts):
         idx = np.flatnonzero(counts == c)
         if c < 2:
             continue
-        X = _rows_of_equal_length([evs[i] for i in idx], int(c))
+        X = _rows_of_equal_length([evs[int(i)] for i in idx], int(c))
         if X is None:
             for i in idx:
                 whole[int(i)] = key_rows(evs[int(i)], 0, 1)[0]
@@ -127,7 +127,7 @@ def whole_and_prefix_rows(
         idx = np.flatnonzero(counts > n)
         if not len(idx) or n < 2:
             continue
-        cut = [first_keystrokes(evs[i], n) for i in idx]
+        cut = [first_keystrokes(evs[int(i)], n) for i in idx]
         ok = _stroke_counts(cut) == n
         good = [c for c, k in zip(cut, ok, strict=True) if k]
         X = _rows_of_equal_length(good, n) if good else None
@@ -141,16 +141,16 @@ def whole_and_prefix_rows(
             if len(row):
                 pref.setdefault(int(i), []).append((n, row))
     out = []
-    for i in range(len(evs)):
-        w = whole.get(i)
+    for k in range(len(evs)):
+        w = whole.get(k)
         if w is None or not len(w):
             if nf is None:
-                from activesec.features import KEY_FEATURE_NAMES
+                from activesec.features.keys import KEY_FEATURE_NAMES
 
                 nf = len(KEY_FEATURE_NAMES)
             out.append((np.zeros((0, nf)), np.zeros(0, np.int64), True))
             continue
-        rows = [r for _, r in pref.get(i, [])] + [w]
-        amt = [n for n, _ in pref.get(i, [])] + [int(counts[i])]
+        rows = [r for _, r in pref.get(k, [])] + [w]
+        amt = [n for n, _ in pref.get(k, [])] + [int(counts[k])]
         out.append((np.concatenate(rows), np.asarray(amt, np.int64), True))
     return out

@@ -41,7 +41,7 @@ def _load_user(args: tuple[Path, str, str, int, int]) -> tuple[str, list[tuple[s
 
     root, kind, user, window, step = args
     out: list[tuple[str, Any]] = []
-    for r in iter_layout(root, kind, users=[user]):
+    for r in iter_layout(root, "mouse" if kind == "mouse" else "keys", users=[user]):
         if kind == "mouse":
             X = pointer_rows(r.events)
             out.append((r.session, (X, None, False)))

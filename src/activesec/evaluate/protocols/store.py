@@ -85,7 +85,8 @@ def feature_distributions(by_label: dict[str, np.ndarray], owner: str, names: li
 
 
 def prepare(path: str | Path, opts: Options) -> Prepared:
-    from activesec.features import KEY_FEATURE_NAMES, POINTER_FEATURE_NAMES
+    from activesec.features.keys import KEY_FEATURE_NAMES
+    from activesec.features.pointer import POINTER_FEATURE_NAMES
     from activesec.store.db import Store
 
     t0 = time.perf_counter()
