@@ -70,7 +70,20 @@ def _emitting(be: ScriptedBackend, clock: FakeClock, per_tick: int = 10):
 def test_capture_stores_a_complete_session(db: Path) -> None:
     clock, be = FakeClock(), ScriptedBackend()
     r = CaptureRunner(be, db, _settings(), clock)
-    stats = r.run(duration_s=2.0, on_tick=_emitting(be, clock))
+    emit = _emitting(be, clock)
+    seen: list[LiveStats | None] = []
+
+    rates: list[float] = []
+
+    def on_tick(st: LiveStats) -> None:
+        emit(st)
+        rates.append(st.events_per_s)
+        seen.append(r.stats)  # what another thread (a dashboard) would read
+
+    stats = r.run(duration_s=2.0, on_tick=on_tick)
+    assert seen[-1] is not None and seen[-1].session_id == stats.session_id
+    assert seen[-1].received == 80 and stats.events_per_s == 0.0
+    assert rates == [0.0] + [40.0] * 7  # 10 events per 0.25 s tick
     assert be.stopped
     assert stats.stored == stats.received == 8 * 10 + 1  # 8 ticks of 0.25 s + the buffered one
     assert (stats.dropped, stats.error) == (0, None)
@@ -134,6 +147,7 @@ def test_backend_failure_ends_the_run_cleanly(db: Path) -> None:
 def test_stop_and_stop_event(db: Path) -> None:
     clock = FakeClock()
     r = CaptureRunner(ScriptedBackend(), db, _settings(), clock)
+    assert r.stats is None  # not running
     r.run(on_tick=lambda st: r.stop() if st.elapsed_s >= 1.0 else None)
     assert clock.monotonic_ns() - FakeClock().monotonic_ns() == pytest.approx(1.25e9)
     ev = threading.Event()

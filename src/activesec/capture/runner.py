@@ -102,6 +102,7 @@ class CaptureRunner:
         self.error: ActiveSecError | None = None
         self._stop = threading.Event()
         self._writer: BatchWriter | None = None
+        self._t0 = 0
         self._kinds = self._kept_kinds(settings)
 
     @staticmethod
@@ -111,6 +112,14 @@ class CaptureRunner:
             return None
         kinds = (POINTER_KINDS if pointer else ()) + (KEY_KINDS if keys else ())
         return np.array([int(k) for k in kinds], dtype=np.uint8)
+
+    @property
+    def stats(self) -> LiveStats | None:
+        """A snapshot of the running capture (any thread); ``None`` when not running."""
+        writer, t0 = self._writer, self._t0
+        if writer is None:
+            return None
+        return LiveStats._from(self, writer.stats, (self.clock.monotonic_ns() - t0) / 1e9, 0.0)
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish (from any thread or a signal handler)."""
@@ -142,7 +151,7 @@ class CaptureRunner:
         store = Store.open(self.store_path, create=True)
         writer: BatchWriter | None = None
         session_id: int | None = None
-        t0 = clock.monotonic_ns()
+        t0 = self._t0 = clock.monotonic_ns()
         try:
             keep_days = self.settings.store.keep_days
             store.apply_retention(keep_days, clock.wall_ns())
