@@ -86,6 +86,14 @@ def test_close_flushes_everything(store: Store) -> None:
     stats = w.close()
     assert stats.stored == 70 and stats.queued == 0
     assert len(store.events(sid)) == 70
+    assert not w.put(_batch(5))  # too late: counted, not silently kept in memory
+    assert w.stats.dropped == 5 and w.stats.queued == 0
+
+
+def test_rejects_batches_of_another_dtype(store: Store) -> None:
+    w, _ = _writer(store, FakeClock())
+    with pytest.raises(TypeError):
+        w.put(np.zeros(3, dtype=np.int64))
 
 
 def test_pause_from_another_process_discards_within_a_poll(store: Store) -> None:

@@ -32,6 +32,7 @@ import numpy as np
 
 from activesec.core.clock import Clock
 from activesec.core.errors import ActiveSecError, StoreError
+from activesec.core.events import EVENT_DTYPE
 from activesec.store.db import Store
 
 __all__ = ["BatchWriter", "WriterStats"]
@@ -132,12 +133,20 @@ class BatchWriter:
 
     # ------------------------------------------------------------------ producer side
     def put(self, batch: np.ndarray) -> bool:
-        """Queue a batch without blocking; ``False`` if any of it was dropped or discarded."""
+        """Queue a batch without blocking; ``False`` if any of it was dropped or discarded.
+
+        After :meth:`close` nothing can be written any more: such batches count as dropped.
+        """
+        if batch.dtype != EVENT_DTYPE:
+            raise TypeError(f"expected an EVENT_DTYPE batch, got {batch.dtype}")
         n = len(batch)
         if n == 0:
             return True
         with self._cond:
             s = self._s
+            if self._closing:
+                s.dropped += n
+                return False
             if s.paused:
                 s.paused_discarded += n
                 self._unpersisted["paused_discarded"] += n
