@@ -271,12 +271,15 @@ class BatchWriter:
         if generation != self._generation:
             self._generation = generation
             n = self._discard("wiped_discarded")
-            closing = self._closing  # no new, empty session just to end it
-            new_id = None if closing or self._on_wipe is None else self._on_wipe(self._store)
             with self._cond:
-                self._s.session_id = new_id
-                self._s.sessions_started += new_id is not None
-            log.info("store wiped: %d queued events discarded, new session %s", n, new_id)
+                self._s.session_id = None  # deleted: never write into it again
+                closing = self._closing  # no new, empty session just to end it
+            log.info("store wiped: %d queued events discarded", n)
+            if not closing and self._on_wipe is not None:
+                new_id = self._on_wipe(self._store)
+                with self._cond:
+                    self._s.session_id = new_id
+                    self._s.sessions_started += 1
         with self._cond:
             was_paused = self._s.paused
             self._s.paused = paused
@@ -323,8 +326,8 @@ class BatchWriter:
                 with self._cond:  # requeue, so the discard below counts these events
                     self._items.extendleft(reversed(batches))
                     self._s.queued += n
+                n = 0  # counted by the discard, whatever happens next
                 self._apply_control(paused, generation)
-                n = 0
                 store.begin()
             sid = self.session_id
             if sid is not None:
@@ -335,12 +338,13 @@ class BatchWriter:
             for name, value in counters.items():
                 store.add_drops(value, name)
             store.commit()
-        except ActiveSecError as exc:
+        except Exception as exc:
             store.rollback()
             log.warning("write failed, %d events dropped: %s", n, exc)
+            err = exc if isinstance(exc, ActiveSecError) else StoreError(f"write failed: {exc}")
             with self._cond:
                 self._s.dropped += n
-                self._s.error = exc
+                self._s.error = err
                 self._s.write_errors += 1
                 for name, value in counters.items():
                     self._unpersisted[name] += value
