@@ -96,7 +96,9 @@ def _roc_det(results: Sequence[EvalResult]) -> str:
         label = f"{r.detector} (AUC {r.auc:.3f})"
         roc_series.append(Series(label, x, y, _color(n)))
         d = metrics.det(r.genuine_scores, r.impostor_scores)
-        dx, dy = metrics.thin(d.far_probit, d.frr_probit)
+        inside = (d.far >= _DET_TICKS[0]) & (d.far <= _DET_TICKS[-1]) & \
+                 (d.frr >= _DET_TICKS[0]) & (d.frr <= _DET_TICKS[-1])
+        dx, dy = metrics.thin(d.far_probit[inside], d.frr_probit[inside])
         det_series.append(Series(f"{r.detector} (EER {_pct(r.eer)})", dx, dy, _color(n)))
     roc_svg = chart(roc_series, title="ROC", x_label="false alarm rate (genuine rejected, FRR)",
                     y_label="detection rate (impostors rejected, 1 - FAR)",
@@ -115,7 +117,12 @@ def _distributions(results: Sequence[EvalResult]) -> str:
     charts = []
     for r in results:
         allv = np.concatenate([r.genuine_scores, r.impostor_scores])
-        lo, hi = np.quantile(allv, [0.005, 0.995])
+        # the range that shows where the classes overlap: long impostor tails (distance-type
+        # scores) are folded into the last bin rather than squeezing the interesting part
+        lo = float(min(np.quantile(r.genuine_scores, 0.005),
+                       np.quantile(r.impostor_scores, 0.005)))
+        hi = float(max(np.quantile(r.genuine_scores, 0.995),
+                       np.quantile(r.impostor_scores, 0.90)))
         if hi <= lo:
             lo, hi = float(allv.min()) - 0.5, float(allv.max()) + 0.5
         edges = np.linspace(lo, hi, 41)
@@ -127,7 +134,8 @@ def _distributions(results: Sequence[EvalResult]) -> str:
             x, y = step_xy(edges, dens)
             series.append(Series(f"{name} ({v.size})", x, y, col, fill=True))
         charts.append(chart(series, title=f"Score distribution — {r.detector}",
-                            x_label="unit score (higher = more likely impostor)",
+                            x_label="unit score (higher = more likely impostor; "
+                                    "outliers in the end bins)",
                             y_label="share of units", x_range=(float(lo), float(hi)),
                             legend="tr"))
         # EER threshold marker is implied by the crossing; keep charts uncluttered.
