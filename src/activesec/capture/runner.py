@@ -139,6 +139,13 @@ class CaptureRunner:
             wall_ns=self.clock.wall_ns(), mono_ns=self.clock.monotonic_ns(),
         )
 
+    def _begin_after_wipe(self, store: Store) -> int:
+        """The wiped session's successor, carrying on with the app in the foreground."""
+        sid = self._begin(store, self.backend.info())
+        if self.app:
+            store.record_app(sid, self.clock.monotonic_ns(), self.app)
+        return sid
+
     def run(
         self,
         duration_s: float | None = None,
@@ -161,7 +168,7 @@ class CaptureRunner:
                 store, session_id, clock=clock,
                 queue_max_events=cfg.queue_max_events, flush_events=cfg.flush_events,
                 flush_interval_s=cfg.flush_interval_s,
-                on_wipe=lambda s: self._begin(s, self.backend.info()),
+                on_wipe=self._begin_after_wipe,
             )
             writer.start()
             self.backend.start(self._sink)
