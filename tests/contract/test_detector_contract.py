@@ -24,11 +24,12 @@ def people(seed: int = 0):
     owner_c = np.zeros(D)
     owner = rng.normal(owner_c, 1.0, (150, D))
     bg = np.vstack([rng.normal(rng.normal(0, 1.5, D), 1.0, (30, D)) for _ in range(20)])
+    groups = np.repeat(np.arange(20), 30)
     shift = np.zeros(D)
     shift[:3] = 3.0
     genuine = rng.normal(owner_c, 1.0, (100, D))
     impostor = rng.normal(owner_c + shift, 1.0, (100, D))
-    return owner, bg, genuine, impostor
+    return owner, (bg, groups), genuine, impostor
 
 
 def make(name: str):
@@ -47,7 +48,7 @@ def test_fit_returns_self_and_keeps_params(name: str, data) -> None:
     owner, bg, _, _ = data
     det = make(name)
     before = det.get_params()
-    assert det.fit(owner, bg) is det
+    assert det.fit(owner, *bg) is det
     assert det.get_params() == before
     assert det.n_features_in_ == D
     assert all(not k.endswith("_") for k in before)
@@ -56,7 +57,7 @@ def test_fit_returns_self_and_keeps_params(name: str, data) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_higher_score_means_impostor_auc_floor(name: str, data) -> None:
     owner, bg, genuine, impostor = data
-    det = make(name).fit(owner, bg)
+    det = make(name).fit(owner, *bg)
     s = det.score(np.vstack([genuine, impostor]))
     assert s.shape == (200,) and s.dtype == np.float64 and np.isfinite(s).all()
     auc = roc_auc_score(np.r_[np.zeros(100), np.ones(100)], s)
@@ -66,15 +67,15 @@ def test_higher_score_means_impostor_auc_floor(name: str, data) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_deterministic_under_seed(name: str, data) -> None:
     owner, bg, genuine, _ = data
-    a = make(name).fit(owner, bg).score(genuine)
-    b = make(name).fit(owner, bg).score(genuine)
+    a = make(name).fit(owner, *bg).score(genuine)
+    b = make(name).fit(owner, *bg).score(genuine)
     np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_save_load_identical_scores(name: str, data, tmp_path) -> None:
     owner, bg, genuine, impostor = data
-    det = make(name).fit(owner, bg)
+    det = make(name).fit(owner, *bg)
     feats = [f"f{i}" for i in range(D)]
     save_model(det, tmp_path, feature_names=feats, calibration={"threshold": 1.0,
                                                                 "target_far": 0.01})
@@ -94,8 +95,8 @@ def test_bad_input_is_a_clear_error(name: str, data) -> None:
     bad = owner.copy()
     bad[0, 0] = np.nan
     with pytest.raises(DataError):
-        det.fit(bad, bg)
-    det.fit(owner, bg)
+        det.fit(bad, *bg)
+    det.fit(owner, *bg)
     with pytest.raises(DataError):
         det.score(genuine[:, :3])
     assert det.score(genuine[:0]).shape == (0,)
@@ -108,7 +109,10 @@ def test_background_use_matches_the_kind(name: str, data) -> None:
     if det.needs_background:
         with pytest.raises(DataError):
             det.fit(owner)
+        if det.needs_groups:
+            with pytest.raises(DataError, match="background_groups"):
+                det.fit(owner, bg[0])
     else:  # one-class detectors ignore the background entirely
         a = make(name).fit(owner).score(genuine)
-        b = make(name).fit(owner, bg).score(genuine)
+        b = make(name).fit(owner, *bg).score(genuine)
         np.testing.assert_array_equal(a, b)

@@ -43,6 +43,7 @@ def test_regular_typing_timings() -> None:
     assert x[F["rp_p50"]] == pytest.approx(0.12)
     assert x[F["rr_mean"]] == pytest.approx(0.2)
     assert x[F["pr_mean"]] == pytest.approx(0.28)
+    assert x[F["pp2_mean"]] == pytest.approx(0.4)  # press to the press after next
     assert x[F["rate_keys_s"]] == pytest.approx(5.0)
     assert x[F["rollover_rate"]] == 0 and x[F["pause_rate"]] == 0
     assert x[F["share_letter"]] == 1

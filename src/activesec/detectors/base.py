@@ -2,9 +2,11 @@
 
 * ``__init__`` only stores its keyword parameters (no validation, no work), so
   :meth:`Detector.get_params` can read them back and a model card can record them.
-* ``fit(X, X_background=None) -> self``: one-class detectors learn from the owner's rows
-  ``X`` alone and ignore the background; population detectors (``needs_background = True``)
-  contrast the owner with ``X_background`` (other people) and refuse to fit without it.
+* ``fit(X, X_background=None, background_groups=None) -> self``: one-class detectors learn
+  from the owner's rows ``X`` alone and ignore the background; population detectors
+  (``needs_background = True``) contrast the owner with ``X_background`` (other people) and
+  refuse to fit without it; detectors that learn how people differ (``needs_groups = True``,
+  e.g. PLDA) also need ``background_groups``, one person id per background row.
 * ``score(X) -> ndarray``: one float per row, **higher = more likely an impostor**. Adapters of
   scikit-learn models negate ``decision_function`` / ``score_samples`` here, once.
 * Learned state is stored in attributes ending with ``_``; randomness comes only from the
@@ -43,6 +45,8 @@ class Detector:
     name: ClassVar[str] = ""
     #: True for owner-vs-background classifiers
     needs_background: ClassVar[bool] = False
+    #: True when the background must come with a person id per row
+    needs_groups: ClassVar[bool] = False
     #: smallest number of owner rows ``fit`` accepts
     min_samples: ClassVar[int] = 2
 
@@ -72,7 +76,7 @@ class Detector:
         return f"{type(self).__name__}({ps})"
 
     # --- the contract -------------------------------------------------------------------
-    def fit(self, X: Any, X_background: Any = None) -> Detector:
+    def fit(self, X: Any, X_background: Any = None, background_groups: Any = None) -> Detector:
         Xo = check_X(X)
         who = self.name or type(self).__name__
         if len(Xo) < self.min_samples:
@@ -87,8 +91,25 @@ class Detector:
             Xb = check_X(X_background, name="X_background", n_features=Xo.shape[1])
             if len(Xb) < 2:
                 raise DataError("X_background has fewer than 2 rows", "use a larger background")
+        groups = None
+        if self.needs_groups:
+            if background_groups is None:
+                raise DataError(f"{who} learns how people differ and needs background_groups "
+                                "(one person id per background row)",
+                                "pass the background's person ids or choose another detector")
+            groups = np.asarray(background_groups).reshape(-1)
+            if len(groups) != len(Xb if Xb is not None else []):
+                raise DataError(f"background_groups has {len(groups)} ids for "
+                                f"{0 if Xb is None else len(Xb)} background rows",
+                                "pass one person id per background row")
+            if len(np.unique(groups)) < 3:
+                raise DataError("the background must hold at least 3 people",
+                                "use a larger background")
         self.n_features_in_ = Xo.shape[1]
-        self._fit(Xo, Xb)
+        if self.needs_groups:
+            self._fit_groups(Xo, Xb, groups)
+        else:
+            self._fit(Xo, Xb)
         return self
 
     def score(self, X: Any) -> np.ndarray:
@@ -103,6 +124,10 @@ class Detector:
 
     # --- what subclasses implement --------------------------------------------------------
     def _fit(self, X: np.ndarray, X_background: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _fit_groups(self, X: np.ndarray, X_background: np.ndarray | None,
+                    groups: np.ndarray | None) -> None:
         raise NotImplementedError
 
     def _score(self, X: np.ndarray) -> np.ndarray:

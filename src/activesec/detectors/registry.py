@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 from activesec.core.errors import ConfigError
 
 ENTRY_POINT_GROUP = "activesec.detectors"
-_BUILTIN_MODULES = ("activesec.detectors.oneclass", "activesec.detectors.population")
+_BUILTIN_MODULES = ("activesec.detectors.oneclass", "activesec.detectors.population",
+                    "activesec.detectors.plda")
 
 #: The project's default per modality, chosen by measurement (see the report in
 #: ``activesec.detectors`` docs): population contrast wins on both modalities.

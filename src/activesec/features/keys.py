@@ -42,24 +42,25 @@ from activesec.core.events import Kind
 from activesec.core.keys import KeyClass
 
 # Typical adult typing (seconds) for windows that lack a timing entirely.
-DEFAULTS = {"dwell": 0.10, "pp": 0.22, "rp": 0.12, "rr": 0.22, "pr": 0.32}
+DEFAULTS = {"dwell": 0.10, "pp": 0.22, "rp": 0.12, "rr": 0.22, "pr": 0.32, "pp2": 0.44}
 
 # Coarse groups for digraph classes: L letter, S space, M modifier, B correction, O other.
 _GROUP = np.array([4, 0, 4, 1, 4, 3, 2, 4, 4], np.int8)  # indexed by KeyClass value
 _GROUP_NAMES = "LSMBO"
-_DIGRAPHS = ["LL", "LS", "SL", "ML", "LM", "SM", "LB", "BL", "BB", "LO", "OS"]
+_DIGRAPHS = [a + b for a in "LSMBO" for b in "LSMBO"]
 _DWELL_CLASSES = [KeyClass.LETTER, KeyClass.SPACE, KeyClass.MODIFIER, KeyClass.BACKSPACE,
                   KeyClass.PUNCTUATION, KeyClass.DIGIT]
 _SHARE_CLASSES = [KeyClass.LETTER, KeyClass.SPACE, KeyClass.MODIFIER, KeyClass.BACKSPACE,
                   KeyClass.PUNCTUATION, KeyClass.DIGIT, KeyClass.ENTER, KeyClass.NAVIGATION]
 
-_QS = (0.1, 0.5, 0.9)
+_QS = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
 def _names() -> list[str]:
-    names = ["dwell_mean", "dwell_std", "dwell_p10", "dwell_p50", "dwell_p90"]
-    for f in ("pp", "rp", "rr", "pr"):
-        names += [f"{f}_mean", f"{f}_std", f"{f}_p10", f"{f}_p50", f"{f}_p90"]
+    stats = ["mean", "std", "p10", "p25", "p50", "p75", "p90"]
+    names = [f"dwell_{s}" for s in stats]
+    for f in ("pp", "rp", "rr", "pr", "pp2"):
+        names += [f"{f}_{s}" for s in stats]
     names += ["rate_keys_s", "pause_rate", "pause_mean_s", "rollover_rate", "dwell_over_pp"]
     names += [f"share_{KeyClass(c).name.lower()}" for c in _SHARE_CLASSES]
     names += [f"dwell_{KeyClass(c).name.lower()}" for c in _DWELL_CLASSES]
@@ -148,7 +149,7 @@ def _nanstats(a: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _masked_median(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return _nanstats(np.where(mask, a, np.nan))[3 + 1]  # index of the 0.5 quantile
+    return _nanstats(np.where(mask, a, np.nan))[3 + 2]  # index of the 0.5 quantile
 
 
 def keystroke_windows(
@@ -185,18 +186,21 @@ def keystroke_windows(
     cols: list[np.ndarray] = []
 
     def stats(a: np.ndarray, default: float) -> np.ndarray:
-        _, mean, std, q10, q50, q90 = _nanstats(a)
-        out = np.stack([mean, std, q10, q50, q90], 1)
-        fill = np.array([default, 0.0, default, default, default])
+        _, mean, std, *qs = _nanstats(a)
+        out = np.stack([mean, std, *qs], 1)
+        fill = np.array([default, 0.0] + [default] * len(qs))
         return np.where(np.isnan(out), fill[None, :], out)
 
     dw = stats(dwell, DEFAULTS["dwell"])
     cols.append(dw)
-    med = {"dwell": dw[:, 3]}
-    for name, a in (("pp", pp), ("rp", rp), ("rr", rr), ("pr", pr)):
-        st = stats(np.where(typing, a, np.nan), DEFAULTS[name])
+    med = {"dwell": dw[:, 4]}
+    pp2 = p[:, 2:] - p[:, :-2]  # press to the press after next (trigraph span)
+    typing2 = typing[:, 1:] & typing[:, :-1]
+    for name, a, ok in (("pp", pp, typing), ("rp", rp, typing), ("rr", rr, typing),
+                        ("pr", pr, typing), ("pp2", pp2, typing2)):
+        st = stats(np.where(ok, a, np.nan), DEFAULTS[name])
         cols.append(st)
-        med[name] = st[:, 3]
+        med[name] = st[:, 4]
 
     n_typing = typing.sum(1)
     typing_time = np.where(typing, pp, 0.0).sum(1)
