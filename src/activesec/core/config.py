@@ -73,6 +73,42 @@ class EnrolConfig(_Section):
     )
 
 
+class TrainConfig(_Section):
+    auto: bool = Field(True, description="train by itself once enrolment has enough data")
+    target_far: float = Field(
+        0.01, gt=0, lt=0.5, description="owner false-alarm rate per scored action at the threshold"
+    )
+    holdout: float = Field(
+        0.25, gt=0.05, lt=0.75, description="share of the owner's latest data held out to calibrate"
+    )
+    pointer_detector: str = Field("", description="pointer detector ('' = the project default)")
+    keys_detector: str = Field("", description="keyboard detector ('' = the project default)")
+    retrain_days: float = Field(
+        7.0, ge=0, description="re-train from recent confident owner data this often (0 = never)"
+    )
+    max_drift: float = Field(
+        0.25, gt=0, le=1, description="most of the profile a re-training may replace"
+    )
+
+
+class ActionsConfig(_Section):
+    on_notify: list[str] = Field(
+        default_factory=lambda: ["notify", "alertlog"], description="actions when trust drops"
+    )
+    on_lock: list[str] = Field(
+        default_factory=lambda: ["lock", "notify", "alertlog"],
+        description="actions when trust falls below the lock level",
+    )
+    on_gate: list[str] = Field(
+        default_factory=lambda: ["alertlog"],
+        description="actions for app gating (add 'gate' and its rules to restrict apps)",
+    )
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per-action parameters, e.g. [actions.params.gate] rules = [...]",
+    )
+
+
 class Settings(BaseSettings):
     """All of ActiveSec's settings."""
 
@@ -90,6 +126,12 @@ class Settings(BaseSettings):
     capture: CaptureConfig = Field(default_factory=CaptureConfig)  # type: ignore[arg-type]
     store: StoreConfig = Field(default_factory=StoreConfig)  # type: ignore[arg-type]
     enrol: EnrolConfig = Field(default_factory=EnrolConfig)  # type: ignore[arg-type]
+    train: TrainConfig = Field(default_factory=TrainConfig)  # type: ignore[arg-type]
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)  # type: ignore[arg-type]
+    engine: dict[str, Any] = Field(
+        default_factory=dict,
+        description="trust, policy and scoring options ([engine.trust], [engine.policy], ...)",
+    )
 
     toml_path: ClassVar[Path | None] = None
 
@@ -164,6 +206,8 @@ def default_toml(user: str = "") -> str:
             return "true" if v else "false"
         if isinstance(v, str):
             return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(fmt(x) for x in v) + "]"
         return repr(v)
 
     top = Settings.model_fields
@@ -171,13 +215,22 @@ def default_toml(user: str = "") -> str:
         f = top[name]
         value = user if name == "user" else f.default
         lines += [f"# {f.description}", f"{name} = {fmt(value)}", ""]
-    for section in ("capture", "store", "enrol"):
+    for section in ("capture", "store", "enrol", "train", "actions"):
         model = top[section].default_factory()  # type: ignore[misc,call-arg]
         lines.append(f"[{section}]")
         for key, f in type(model).model_fields.items():
+            value = getattr(model, key)
             lines.append(f"# {f.description}")
-            lines.append(f"{key} = {fmt(getattr(model, key))}")
+            if isinstance(value, dict):
+                lines.append(f"# {key} = {{}}")
+                continue
+            lines.append(f"{key} = {fmt(value)}")
         lines.append("")
+    lines += [
+        "# Trust, policy and streaming options live under [engine.trust], [engine.policy] and",
+        "# [engine.scoring]; `activesec run --help` points to their documentation.",
+        "",
+    ]
     return "\n".join(lines)
 
 
