@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     store: StoreConfig = Field(default_factory=StoreConfig)  # type: ignore[arg-type]
     enrol: EnrolConfig = Field(default_factory=EnrolConfig)  # type: ignore[arg-type]
     train: TrainConfig = Field(default_factory=TrainConfig)  # type: ignore[arg-type]
-    actions: ActionsConfig = Field(default_factory=ActionsConfig)  # type: ignore[arg-type]
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
     engine: dict[str, Any] = Field(
         default_factory=dict,
         description="trust, policy and scoring options ([engine.trust], [engine.policy], ...)",
