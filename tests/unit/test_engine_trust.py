@@ -106,9 +106,9 @@ def test_response_is_monotonic_in_score(model: str) -> None:
     assert d.min() >= -bound - 1e-9
 
 
-def test_mondal_bours_zero_at_threshold_and_capped() -> None:
+def test_mondal_bours_zero_at_neutral_point_and_capped() -> None:
     cfg = TrustConfig()
-    _, d = deltas([0.0, -50.0, 50.0, np.inf, -np.inf], cfg)
+    _, d = deltas([cfg.neutral_z, -50.0, 50.0, np.inf, -np.inf], cfg)
     assert d[0] == pytest.approx(0.0, abs=1e-12)
     assert d[1] == pytest.approx(cfg.max_reward)
     assert d[2] == pytest.approx(-cfg.max_penalty)
@@ -153,11 +153,12 @@ def test_idle_decay_only_lowers_trust() -> None:
     m = MondalBoursTrust(cfg, {"p": cal})
     m.update("p", -5.0, 0)
     assert m.trust == 100.0
-    after = m.update("p", 0.0, int(3600e9)).trust  # an hour idle, then a neutral action
+    neutral = cfg.neutral_z  # threshold 0, scale 1: this score changes nothing by itself
+    after = m.update("p", neutral, int(3600e9)).trust  # an hour idle, then a neutral action
     assert cfg.idle_neutral <= after < 100.0
     # a low trust never rises by waiting
     m.trust = 50.0
-    assert m.update("p", 0.0, int(7200e9)).trust == pytest.approx(50.0)
+    assert m.update("p", neutral, int(7200e9)).trust == pytest.approx(50.0)
 
 
 def test_injected_observation_costs_full_penalty() -> None:
