@@ -1,1 +1,23 @@
-"""Detectors: owner-vs-impostor scorers (higher score = more likely an impostor)."""
+"""Detectors: owner-vs-impostor scorers (higher score = more likely an impostor).
+
+Modules: :mod:`.base` (the contract), :mod:`.oneclass` (owner data only), :mod:`.population`
+(owner vs a background of other people), :mod:`.plda` (learns how people differ from a
+labelled background), :mod:`.fusion` (rolling fusion, trust model, SPRT), :mod:`.calibrate`
+(thresholds outside the model), :mod:`.registry` (names, defaults, plug-ins) and
+:mod:`.persist` (skops + model card, never pickle).
+
+Defaults per modality (:func:`.registry.default_for`), chosen by measurement on public data
+(quick protocol runs in development; the evaluation harness gives the reference numbers):
+
+* pointer -> ``extra_trees`` (owner vs equal-sized background, 100-300 trees). Balabit, one
+  model per user from ``training_files``, session score = mean action score over the 816
+  labelled test sessions: AUC 0.967, pooled EER 7.5 %, mean per-user EER 4.7 % — vs random
+  forest 0.953 / 9.4 %, a 10x larger background 0.925 / 15 % (probabilities squeeze toward
+  the owner's side), PLDA 0.65 (9 background people are too few to learn a metric).
+* keys -> ``plda`` (needs ``background_groups``). Aalto 136M, enrol 5 sentences, genuine = the
+  other 10, impostors = one sentence of each of 99 other users, background = 800 disjoint
+  users: mean per-user EER 4.9 % vs scaled Manhattan 15.5 %, Mahalanobis 16.9 %, nearest
+  neighbour 16.6 %, GMM 17.5 % (100 users evaluated).
+
+Importing this package is cheap; scikit-learn loads with the first detector created.
+"""

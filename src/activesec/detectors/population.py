@@ -3,8 +3,9 @@ people's rows (label 1); ``score = P(impostor)``. This wins in the mouse-dynamic
 (Antal & Egyed-Zsigmond 2019) because the background shows which features separate people.
 
 Classes are balanced (``class_weight='balanced'``) and the background is subsampled to at most
-``max_background_ratio`` times the owner's rows (seeded), which bounds training time on large
-backgrounds without changing the balanced objective much.
+``max_background_ratio`` times the owner's rows (seeded). The default ratio 1 was measured
+best on Balabit (extra trees: AUC 0.967 at 1x, 0.966 at 3x, 0.925 at 10x the owner's rows):
+a larger background pushes the owner's own new actions toward "impostor" and trains slower.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class RandomForestPopulation(_Population):
     """Class-balanced random forest, owner vs background."""
 
     def __init__(self, n_estimators: int = 200, max_features: str | float = "sqrt",
-                 min_samples_leaf: int = 1, max_background_ratio: float = 10.0,
+                 min_samples_leaf: int = 1, max_background_ratio: float = 1.0,
                  n_jobs: int | None = 1, random_state: int | None = 0) -> None:
         self.n_estimators = n_estimators
         self.max_features = max_features
@@ -70,8 +71,8 @@ class RandomForestPopulation(_Population):
 class ExtraTreesPopulation(_Population):
     """Class-balanced extremely randomised trees, owner vs background."""
 
-    def __init__(self, n_estimators: int = 300, max_features: str | float = "sqrt",
-                 min_samples_leaf: int = 1, max_background_ratio: float = 10.0,
+    def __init__(self, n_estimators: int = 200, max_features: str | float = "sqrt",
+                 min_samples_leaf: int = 1, max_background_ratio: float = 1.0,
                  n_jobs: int | None = 1, random_state: int | None = 0) -> None:
         self.n_estimators = n_estimators
         self.max_features = max_features
@@ -92,7 +93,7 @@ class HistGBPopulation(_Population):
     """Class-balanced histogram gradient boosting, owner vs background."""
 
     def __init__(self, max_iter: int = 200, learning_rate: float = 0.1, max_leaf_nodes: int = 31,
-                 max_background_ratio: float = 10.0, random_state: int | None = 0) -> None:
+                 max_background_ratio: float = 1.0, random_state: int | None = 0) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes

@@ -19,9 +19,9 @@ ENTRY_POINT_GROUP = "activesec.detectors"
 _BUILTIN_MODULES = ("activesec.detectors.oneclass", "activesec.detectors.population",
                     "activesec.detectors.plda")
 
-#: The project's default per modality, chosen by measurement (see the report in
-#: ``activesec.detectors`` docs): population contrast wins on both modalities.
-DEFAULTS = {"pointer": "extra_trees", "keys": "extra_trees"}
+#: The project's default per modality, chosen by measurement (figures in the
+#: ``activesec.detectors`` package docstring).
+DEFAULTS = {"pointer": "extra_trees", "keys": "plda"}
 
 _REGISTRY: dict[str, type] = {}
 _loaded = False
