@@ -94,3 +94,19 @@ def test_pmap_reports_progress_in_order() -> None:
     seen: list[tuple[str, int, int]] = []
     assert pmap(abs, [-1, -2, -3], progress=lambda *a: seen.append(a), stage="s") == [1, 2, 3]
     assert seen == [("s", 0, 3), ("s", 1, 3), ("s", 2, 3), ("s", 3, 3)]
+
+
+def test_person_ids_of_the_background_reach_plda() -> None:
+    rng = np.random.default_rng(5)
+    t = _task(rng)
+    people = rng.normal(0, 3, (8, 4))
+    t.background = np.concatenate([p + rng.normal(0, 1, (25, 4)) for p in people])
+    t.background_groups = np.repeat([f"p{i}" for i in range(8)], 25)
+    t.enrol = rng.normal(0, 1, (5, 4))
+    t.units = [Unit("g", True, rng.normal(0, 1, (6, 4))),
+               Unit("i", False, people[3] + rng.normal(0, 1, (6, 4)))]
+    out = run_user(t, DetectorSpec("plda", {"n_components": 3}))
+    assert out.skipped_reason is None
+    assert out.impostor[ALL][0] > out.genuine[ALL][0]
+    t.background_groups = None
+    assert "person ids" in (run_user(t, DetectorSpec("plda")).skipped_reason or "")

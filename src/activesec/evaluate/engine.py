@@ -43,6 +43,7 @@ class UserTask:
     user: str
     enrol: np.ndarray
     background: np.ndarray | None = None
+    background_groups: np.ndarray | None = None  # person id per background row (PLDA-type)
     units: list[Unit] = field(default_factory=list)
     skipped_reason: str | None = None
 
@@ -92,14 +93,22 @@ def run_user(task: UserTask, spec: DetectorSpec, amounts: Sequence[int] = ()) ->
         out.skipped_reason = "no test unit with data"
         return out
     det = create(spec.name, **spec.params)
-    bg = None
+    bg, groups = None, None
     if getattr(det, "needs_background", False):
-        bg = None if task.background is None else _finite_rows(task.background)
-        if bg is None or len(bg) < 2:
+        if task.background is None or len(task.background) < 2:
             out.skipped_reason = f"{spec.name} needs background rows and the protocol has none"
             return out
+        bg = np.asarray(task.background, dtype=np.float64)
+        ok = np.all(np.isfinite(bg), axis=1)
+        bg = bg[ok]
+        if getattr(det, "needs_groups", False):
+            if task.background_groups is None:
+                out.skipped_reason = (f"{spec.name} needs the background's person ids and the "
+                                      "protocol has none")
+                return out
+            groups = np.asarray(task.background_groups)[ok]
     try:
-        det.fit(enrol, bg)
+        det.fit(enrol, bg, groups) if groups is not None else det.fit(enrol, bg)
     except ActiveSecError as e:  # too little or unusable data for this user: a reported skip
         out.skipped_reason = f"cannot fit: {e.message}"
         return out

@@ -82,9 +82,14 @@ def key_rows(events: np.ndarray, window: int, step: int) -> tuple[np.ndarray, np
 
 def sample_rows(X: np.ndarray, limit: int | None, rng: np.random.Generator) -> np.ndarray:
     """At most ``limit`` rows of X, drawn without replacement (all of them if fewer)."""
-    if limit is None or len(X) <= limit:
-        return X
-    return X[np.sort(rng.choice(len(X), size=limit, replace=False))]
+    return X[sample_index(len(X), limit, rng)]
+
+
+def sample_index(n: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of at most ``limit`` of ``n`` rows (all of them if fewer)."""
+    if limit is None or n <= limit:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=limit, replace=False))
 
 
 def stack(parts: Sequence[np.ndarray], n_features: int) -> np.ndarray:
@@ -95,13 +100,18 @@ def stack(parts: Sequence[np.ndarray], n_features: int) -> np.ndarray:
 def background_tasks(
     tasks: list[UserTask], own: dict[str, np.ndarray], limit: int | None, seed: int
 ) -> None:
-    """Give each task the other users' enrolment rows as background (seeded cap per user)."""
+    """Give each task the other users' enrolment rows as background (seeded cap per user),
+    with the person id of every row (``background_groups``, for PLDA-type detectors)."""
     names = list(own)
     nf = next((v.shape[1] for v in own.values() if v.ndim == 2 and len(v)), 0)
     for t in tasks:
         rng = np.random.default_rng([seed, user_seed(t.user)])
-        others = stack([own[n] for n in names if n != t.user], nf)
-        t.background = sample_rows(others, limit, rng)
+        others = [n for n in names if n != t.user and len(own[n])]
+        X = stack([own[n] for n in others], nf)
+        g = np.concatenate([np.full(len(own[n]), n, dtype=object) for n in others]) \
+            if others else np.empty(0, dtype=object)
+        idx = sample_index(len(X), limit, rng)
+        t.background, t.background_groups = X[idx], g[idx].astype(str)
 
 
 def user_seed(user: str) -> int:

@@ -25,7 +25,7 @@ import numpy as np
 from activesec.core.errors import DataError
 from activesec.evaluate.engine import Unit, UserTask
 from activesec.evaluate.parallel import pmap
-from activesec.evaluate.protocols._common import Options, Prepared, sample_rows, user_seed
+from activesec.evaluate.protocols._common import Options, Prepared, sample_index, user_seed
 from activesec.evaluate.protocols.keys_common import (
     default_amounts,
     unit_rows,
@@ -36,7 +36,7 @@ from activesec.evaluate.result import Skip
 ENROL = 5
 IMPOSTORS_PER_USER = 100
 DEFAULT_WINDOW, DEFAULT_STEP = 0, 1
-MAX_BACKGROUND = 3000  # background rows shared by every evaluated user (seeded sample)
+MAX_BACKGROUND = 20000  # background rows shared by every evaluated user (seeded sample)
 
 
 def _featurise(args: tuple[list[tuple[str, list[np.ndarray]]], int, int, tuple[int, ...]]
@@ -99,10 +99,14 @@ def prepare(path: str | Path, opts: Options, *, background_users: int | None = N
         X, _, nested = r
         return X[-1:] if nested else X  # nested: the last row is the whole sentence
 
-    bg = [whole(r) for u in bg_users for r in rows[u]]
-    background = np.concatenate([b for b in bg if len(b)]) if bg else None
-    if background is not None:
-        background = sample_rows(background, max_bg, np.random.default_rng(opts.seed))
+    bg = [(u, whole(r)) for u in bg_users for r in rows[u]]
+    bg = [(u, b) for u, b in bg if len(b)]
+    background, groups = None, None
+    if bg:
+        background = np.concatenate([b for _, b in bg])
+        groups = np.concatenate([np.full(len(b), u, dtype=object) for u, b in bg]).astype(str)
+        idx = sample_index(len(background), max_bg, np.random.default_rng(opts.seed))
+        background, groups = background[idx], groups[idx]
 
     tasks: list[UserTask] = []
     for u in ev_users:
@@ -120,7 +124,8 @@ def prepare(path: str | Path, opts: Options, *, background_users: int | None = N
         nf = next((e.shape[1] for e in enrol if e.ndim == 2), 0)
         E = np.concatenate([e for e in enrol if len(e)]) if any(len(e) for e in enrol) \
             else np.zeros((0, nf))
-        tasks.append(UserTask(user=u, enrol=E, background=background, units=units))
+        tasks.append(UserTask(user=u, enrol=E, background=background,
+                              background_groups=groups, units=units))
     params: dict[str, Any] = {
         "fusion": opts.fusion, "window": window, "step": step, "enrol_sentences": enrol_n,
         "impostors_per_user": impostors_per_user, "background_users": len(bg_users),

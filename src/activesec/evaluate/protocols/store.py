@@ -135,14 +135,17 @@ def prepare(path: str | Path, opts: Options) -> Prepared:
     else:
         enrol = np.zeros((0, nf))
         split = "no owner session with data"
-    bg = []
+    bg, groups = [], []
     for s in theirs:
         X, amt = rows[s.id]
         first, second, a = _halves(X, amt)
         bg.append(first)
+        groups.append(np.full(len(first), s.label, dtype=object))
         if len(second):
             units.append(Unit(f"{s.label}/{s.id}#2", False, second, a))
-    task = UserTask(opts.owner, enrol, background=stack(bg, nf), units=units)
+    task = UserTask(opts.owner, enrol, background=stack(bg, nf),
+                    background_groups=np.concatenate(groups).astype(str) if groups else None,
+                    units=units)
     by_label: dict[str, list[np.ndarray]] = {}
     for s in sessions:
         by_label.setdefault(s.label, []).append(rows[s.id][0])
