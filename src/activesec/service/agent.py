@@ -1,0 +1,544 @@
+"""The live agent: capture -> store and engine -> policy decisions -> actions, in the foreground.
+
+One :class:`Agent` runs one capture backend through :class:`~activesec.capture.runner.CaptureRunner`
+(the store path, batch writer, retention, pause/wipe handling are capture's own) and *tees* every
+batch the backend delivers to the engine, after the same kind filter the runner applies, so the
+engine scores exactly the events that are stored. The backend thread only appends to a bounded
+queue (never blocks the OS hook; overflow is counted); the runner's 4 Hz tick drains it into
+:class:`~activesec.engine.pipeline.Engine` and runs everything else:
+
+* **enrolment**: with no usable model the agent captures and reports progress (owner pointer
+  events and keystrokes against ``settings.enrol``). Once enough data is stored and
+  ``settings.train.auto`` is on, it trains by itself — in a child process (``activesec train``),
+  so the always-on agent never imports the training libraries — and loads the result.
+* **models** come from :func:`activesec.service.models.load_models`; a missing, stale or tampered
+  model (:class:`~activesec.core.errors.ModelError`) is refused: enrolment continues and the
+  reason is logged and shown in the status file.
+* **decisions -> actions**: ``notify``/``lock``/``gate`` fire ``settings.actions.on_<level>``,
+  ``restore`` reverts ``on_gate``; each action is built once with ``settings.actions.params[name]``
+  (``dry_run`` builds the actions' dry-run twins). When the lock fails (every lock method failed),
+  the ``on_notify`` actions are fired with the failure as reason, and the failure is recorded.
+  Every decision is appended with its evidence and the actions' outcomes to the decision log
+  (:mod:`activesec.service.decisions`).
+* **screen lock awareness**: after a lock that succeeded the policy is told the screen is locked
+  (no decisions; typing a password is not evidence) until it is unlocked. On Linux the agent
+  polls ``org.freedesktop.ScreenSaver.GetActive`` on the session bus (dbus-fast) once a second;
+  where that does not answer (no bus, no screensaver service, other platforms) it assumes the
+  owner unlocked when input resumes at least ``UNLOCK_QUIET_S`` after the lock — X11 lockers grab
+  the input, so the agent sees nothing until the session is back. The policy then grants its
+  grace period and resets trust.
+* **pause / resume / wipe** are honoured at once: the writer discards paused input and the engine
+  is told ``paused``; a wipe (store wipe generation changes, models deleted) drops the loaded
+  models, clears the decision log and returns to enrolment.
+* **status**: ``<run dir>/agent.json`` (0600, rewritten atomically every second; see
+  :meth:`Agent.status`), read by ``activesec status`` and the dashboard.
+
+Single instance: the CLI holds ``<run dir>/capture.lock`` (the same lock as ``activesec capture``,
+so capture and the agent never run together). SIGTERM -> :meth:`Agent.stop`: the runner stops
+the backend, the writer flushes, the last status is written with ``running: false``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from activesec.actions.base import Action, Decision
+from activesec.capture.base import CaptureBackend, Sink
+from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
+from activesec.core.clock import Clock
+from activesec.core.config import Settings
+from activesec.core.errors import ActiveSecError, ConfigError, ModelError
+from activesec.core.events import EVENT_DTYPE
+from activesec.core.paths import Paths, write_private_text
+from activesec.engine.pipeline import Engine, EngineConfig
+from activesec.engine.policy import AgentState, Context
+from activesec.engine.scoring import ModalityModel
+from activesec.service.decisions import ActionOutcome, DecisionLog, decisions_path
+
+log = logging.getLogger(__name__)
+
+STATUS_FILE = "agent.json"
+STATUS_EVERY_S = 1.0
+HOUSEKEEP_EVERY_S = 10.0  # enrolment counts, wipe and model checks
+TRAIN_RETRY_S = 600.0  # after a failed automatic training
+UNLOCK_QUIET_S = 2.0  # fallback unlock detection: input this long after the lock
+QUEUE_MAX_EVENTS = 200_000
+
+ModelLoader = Callable[[Paths], Mapping[str, ModalityModel]]
+Trainer = Callable[[Paths, Settings], None]
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    """``[engine]`` of the config file, validated (a ConfigError names the bad key)."""
+    try:
+        return EngineConfig.model_validate(settings.engine)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise ConfigError(f"invalid configuration value for 'engine.{key}': {first['msg']}",
+                          "see the engine documentation (activesec run --help)") from None
+
+
+def build_actions(settings: Settings, dry_run: bool = False) -> dict[str, Action]:
+    """One instance per action name used by any level, with ``actions.params[name]``."""
+    from activesec.actions import registry
+
+    a = settings.actions
+    out: dict[str, Action] = {}
+    for name in (*a.on_notify, *a.on_lock, *a.on_gate):
+        if name not in out:
+            params = dict(a.params.get(name, {}))
+            params.pop("dry_run", None)
+            out[name] = registry.create(name, **params, dry_run=dry_run)
+    return out
+
+
+def status_path(paths: Paths) -> Any:
+    return paths.run_dir / STATUS_FILE
+
+
+def read_status(paths: Paths) -> dict[str, Any] | None:
+    """The agent's last status (None when it never ran)."""
+    try:
+        data: dict[str, Any] = json.loads(status_path(paths).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data
+
+
+def default_loader(paths: Paths) -> Mapping[str, ModalityModel]:
+    try:
+        from activesec.service.models import load_models
+    except ImportError as exc:  # pragma: no cover - until the model module is installed
+        raise ModelError(f"model loading is not available: {exc}",
+                         "update ActiveSec") from None
+    return load_models(paths)
+
+
+def subprocess_trainer(paths: Paths, settings: Settings) -> None:
+    """``activesec train`` in a child process (training libraries stay out of the agent)."""
+    env = {**os.environ, "ACTIVESEC_HOME": str(paths.data_dir.parent)} \
+        if os.environ.get("ACTIVESEC_HOME") else dict(os.environ)
+    proc = subprocess.run([sys.executable, "-m", "activesec.cli.main", "train", "--json"],
+                          capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        msg = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        raise ModelError(f"automatic training failed: {msg}", "run `activesec train` to see why")
+
+
+class ScreenWatch:
+    """Is the session locked? Known after our own lock fired; see the module docstring."""
+
+    def __init__(self, clock: Clock, query: Callable[[], bool | None] | None = None) -> None:
+        self.clock = clock
+        self.locked = False
+        self._since = 0
+        self._query = query if query is not None else _screensaver_active
+        self._last_poll = 0
+        self._answer: bool | None = None
+
+    def lock_fired(self) -> None:
+        self.locked = True
+        self._since = self.clock.monotonic_ns()
+        self._last_poll = 0  # ask at the next update
+
+    def update(self, last_input_ns: int | None) -> bool:
+        """Re-evaluate (call about once a second); True while locked."""
+        if not self.locked:
+            return False
+        now = self.clock.monotonic_ns()
+        if now - self._last_poll >= 1_000_000_000:
+            self._last_poll = now
+            self._answer = self._query()
+            if self._answer is False:
+                self.locked = False
+                log.info("screen unlocked (screensaver reports inactive)")
+        if self._answer is None and last_input_ns is not None \
+                and last_input_ns - self._since >= UNLOCK_QUIET_S * 1e9:
+            self.locked = False
+            log.info("screen assumed unlocked: input resumed after the lock")
+        return self.locked
+
+
+def _screensaver_active() -> bool | None:
+    """``org.freedesktop.ScreenSaver.GetActive`` on the session bus; None when unanswerable."""
+    if sys.platform != "linux" or not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return None
+    try:
+        from activesec.actions import _dbus
+
+        body = _dbus.call("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver",
+                          "org.freedesktop.ScreenSaver", "GetActive", timeout_s=0.5)
+    except Exception:  # no bus, no service, no dbus-fast: fall back on input
+        return None
+    return bool(body[0]) if body else None
+
+
+class _Tee(CaptureBackend):
+    """The real backend, with every delivered batch also handed to ``also``."""
+
+    def __init__(self, inner: CaptureBackend, also: Sink) -> None:
+        super().__init__()
+        self.inner = inner
+        self.name = inner.name
+        self._also = also
+
+    @classmethod
+    def probe(cls) -> Any:  # pragma: no cover - the inner backend was probed
+        raise NotImplementedError
+
+    def start(self, sink: Sink) -> None:
+        def both(batch: np.ndarray) -> None:
+            sink(batch)
+            self._also(batch)
+
+        self.inner.start(both)
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+    def info(self) -> Any:
+        return self.inner.info()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.inner.error
+
+    @error.setter
+    def error(self, value: BaseException | None) -> None:
+        pass  # the base class initialises it; the inner backend owns it
+
+
+@dataclass
+class AgentSummary:
+    """What :meth:`Agent.run` returns."""
+
+    state: str
+    stats: LiveStats | None
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None
+
+
+class Agent:
+    """The foreground agent (module docstring)."""
+
+    def __init__(self, paths: Paths, settings: Settings, backend: CaptureBackend, clock: Clock,
+                 *, dry_run: bool = False, owner: str | None = None,
+                 loader: ModelLoader | None = None, trainer: Trainer | None = None,
+                 app_probe: AppProbe | None = None,
+                 screen: ScreenWatch | None = None) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.clock = clock
+        self.dry_run = dry_run
+        self.owner = owner or settings.user or "owner"
+        self.cfg = engine_config(settings)
+        self.actions = build_actions(settings, dry_run)  # bad action config fails here
+        self.loader = loader or default_loader
+        self.trainer = trainer or subprocess_trainer
+        self.screen = screen or ScreenWatch(clock)
+        self.log = DecisionLog(decisions_path(paths))
+        self.backend = backend
+        self.runner = CaptureRunner(_Tee(backend, self._enqueue), paths.database, settings, clock,
+                                    app_probe=app_probe, owner=self.owner)
+        self._kinds = CaptureRunner._kept_kinds(settings)
+        self._queue: deque[np.ndarray] = deque()
+        self._queued = 0
+        self._lock = threading.Lock()
+        self.queue_dropped = 0
+        self.engine: Engine | None = None
+        self.models: dict[str, ModalityModel] = {}
+        self.reason: str | None = None
+        self.enrolment: dict[str, Any] = {}
+        self.training = "idle"
+        self._train_thread: threading.Thread | None = None
+        self._train_after = 0
+        self._wipe_gen: int | None = None
+        self._tried_stamp: tuple[tuple[str, int, int], ...] | None = None
+        self._next_status = 0
+        self._next_house = 0
+        self._last_decision: dict[str, Any] | None = None
+        self.decisions: list[dict[str, Any]] = []
+        self._stats: LiveStats | None = None
+        self._started_wall = clock.wall_ns()
+        self._running = False
+
+    # ------------------------------------------------------------------------------ public
+    def run(self, duration_s: float | None = None,
+            stop_event: threading.Event | None = None) -> AgentSummary:
+        """Run until ``duration_s``, ``stop_event`` or :meth:`stop`; flush and report."""
+        for a in self.actions.values():
+            a.start()
+        self._running = True
+        self._load_models()
+        try:
+            stats = self.runner.run(duration_s, stop_event, on_tick=self._tick)
+            self._stats = stats
+            self._drain(final=True)
+            self._housekeep(final=True)
+        finally:
+            self._running = False
+            for a in self.actions.values():
+                a.stop()
+            self._write_status()
+        if self.runner.error is not None:
+            raise self.runner.error
+        return AgentSummary(self.state.value, self._stats, list(self.decisions), self.reason)
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    @property
+    def state(self) -> AgentState:
+        if self._stats is not None and self._stats.paused:
+            return AgentState.PAUSED
+        if self.engine is None:
+            return AgentState.ENROLLING
+        if self.screen.locked:
+            return AgentState.LOCKED
+        return self.engine.status().state
+
+    def status(self) -> dict[str, Any]:
+        """The status file's content (shape documented in the CLI's run --help)."""
+        st = self._stats
+        eng = self.engine.status() if self.engine is not None else None
+        return {
+            "running": self._running,
+            "pid": os.getpid(),
+            "updated_wall_ns": self.clock.wall_ns(),
+            "started_wall_ns": self._started_wall,
+            "state": self.state.value,
+            "trust": None if eng is None or eng.n_updates == 0 else round(eng.trust, 2),
+            "scores": 0 if eng is None else eng.n_updates,
+            "reason": self.reason,
+            "dry_run": self.dry_run,
+            "backend": self.backend.name,
+            "models": sorted(self.models),
+            "training": self.training,
+            "enrolment": self.enrolment,
+            "screen_locked": self.screen.locked,
+            "events": 0 if st is None else st.received,
+            "stored": 0 if st is None else st.stored,
+            "dropped": (0 if st is None else st.dropped) + self.queue_dropped,
+            "last_decision": self._last_decision,
+            "decisions": len(self.decisions),
+        }
+
+    # ------------------------------------------------------------------------------ capture side
+    def _enqueue(self, batch: np.ndarray) -> None:
+        """Backend thread: never blocks; overflow is counted."""
+        if self._kinds is not None:
+            batch = batch[np.isin(batch["kind"], self._kinds)]
+        n = len(batch)
+        if not n:
+            return
+        with self._lock:
+            if self._queued + n > QUEUE_MAX_EVENTS:
+                self.queue_dropped += n
+                return
+            self._queue.append(np.array(batch, dtype=EVENT_DTYPE, copy=True))
+            self._queued += n
+
+    def _take(self) -> np.ndarray:
+        with self._lock:
+            parts = list(self._queue)
+            self._queue.clear()
+            self._queued = 0
+        if not parts:
+            return np.zeros(0, EVENT_DTYPE)
+        ev = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        t = ev["t_ns"]
+        if len(t) > 1 and not bool(np.all(t[1:] >= t[:-1])):
+            ev = ev[np.argsort(t, kind="stable")]
+        return ev
+
+    # ------------------------------------------------------------------------------ the tick
+    def _tick(self, stats: LiveStats) -> None:
+        self._stats = stats
+        now = self.clock.monotonic_ns()
+        if now >= self._next_house:
+            self._next_house = now + int(HOUSEKEEP_EVERY_S * 1e9)
+            self._housekeep()
+        self._drain(final=False)
+        if now >= self._next_status:
+            self._next_status = now + int(STATUS_EVERY_S * 1e9)
+            if self.engine is not None:
+                self._handle(self.engine.tick(self._context()))
+            self._write_status()
+
+    def _context(self) -> Context:
+        eng = self.engine
+        last = eng.scorer.last_event_ns if eng is not None else None
+        locked = self.screen.update(last)
+        paused = self._stats.paused if self._stats is not None else False
+        return Context(screen_locked=locked, paused=paused, enrolling=eng is None)
+
+    def _drain(self, final: bool) -> None:
+        ev = self._take()
+        eng = self.engine
+        if eng is None:
+            return
+        ctx = self._context()
+        out = eng.feed(ev, ctx) if len(ev) else []
+        if final:
+            out += eng.finish(ctx)
+        self._handle(out)
+
+    # ------------------------------------------------------------------------------ decisions
+    def _fire(self, names: list[str], op: str, d: Decision) -> list[ActionOutcome]:
+        out = []
+        for name in names:
+            act = self.actions[name]
+            r = act.fire(d) if op == "fire" else act.revert(d)
+            out.append(ActionOutcome(name, op, r.ok, r.detail))
+            (log.info if r.ok else log.warning)("action %s %s: %s", name, op, r.detail)
+        return out
+
+    def _handle(self, decisions: list[Decision]) -> None:
+        a = self.settings.actions
+        for d in decisions:
+            log.warning("decision %s (trust %.1f): %s", d.level, d.trust, d.reason)
+            if d.level == "restore":
+                outcomes = self._fire(list(a.on_gate), "revert", d)
+            elif d.level == "lock":
+                outcomes = self._fire(list(a.on_lock), "fire", d)
+                lockers = [o for o in outcomes if o.name == "lock"] or outcomes
+                if lockers and all(not o.ok for o in lockers):
+                    why = "; ".join(o.detail for o in lockers)
+                    failed = dataclasses.replace(d, reason=f"LOCK FAILED ({why}); {d.reason}")
+                    rest = [n for n in a.on_notify if n not in a.on_lock]
+                    notify = [n for n in a.on_notify if n in a.on_lock and n != "lock"]
+                    outcomes += self._fire(rest + notify, "fire", failed)
+                    log.error("lock failed: %s", why)
+                elif lockers and not self.dry_run:
+                    self.screen.lock_fired()
+            else:
+                names = a.on_notify if d.level == "notify" else a.on_gate
+                outcomes = self._fire(list(names), "fire", d)
+            rec = self.log.append(d, outcomes, dry_run=self.dry_run)
+            self.decisions.append(rec)
+            self._last_decision = {k: rec[k] for k in ("level", "state", "trust", "t_wall_ns",
+                                                       "reason", "actions")}
+
+    # ------------------------------------------------------------------------------ models
+    def _models_stamp(self) -> tuple[tuple[str, int, int], ...]:
+        """Names, sizes and mtimes under the models dir: reload only when it changed (a
+        refused model is not re-read, and re-logged, every few seconds)."""
+        d = self.paths.models_dir
+        if not d.is_dir():
+            return ()
+        out = []
+        for f in sorted(d.rglob("*")):
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            out.append((str(f), st.st_size, st.st_mtime_ns))
+        return tuple(out)
+
+    def _load_models(self) -> None:
+        self._tried_stamp = self._models_stamp()
+        d = self.paths.models_dir
+        if not d.is_dir() or not any(d.iterdir()):
+            self._set_models({}, "no model yet: enrolling")
+            return
+        try:
+            models = dict(self.loader(self.paths))
+        except ActiveSecError as exc:
+            self._set_models({}, f"model refused: {exc}")
+            log.warning("model refused, enrolment continues: %s", exc)
+            return
+        if not models:
+            self._set_models({}, "no model yet: enrolling")
+            return
+        self._set_models(models, None)
+        log.info("models loaded: %s", ", ".join(sorted(models)))
+
+    def _set_models(self, models: dict[str, ModalityModel], reason: str | None) -> None:
+        self.models = models
+        self.reason = reason
+        devices = {d.index: d.type for d in self.backend.info().devices}
+        self.engine = Engine(models, self.cfg, devices=devices, clock=self.clock) \
+            if models else None
+
+    def _housekeep(self, final: bool = False) -> None:
+        from activesec.store.db import Store
+
+        try:
+            store = Store.open(self.paths.database)
+        except ActiveSecError as exc:
+            log.debug("store not readable for housekeeping: %s", exc)
+            return
+        try:
+            gen = store.wipe_generation()
+            sessions = store.sessions(label=self.owner)
+        finally:
+            store.close()
+        if self._wipe_gen is not None and gen != self._wipe_gen:
+            log.warning("store wiped: models dropped, decision log cleared, enrolling again")
+            self.log.clear()
+            self.decisions.clear()
+            self._last_decision = None
+            self._set_models({}, "wiped: enrolling again")
+        self._wipe_gen = gen
+        e = self.settings.enrol
+        ptr = sum(s.n_pointer for s in sessions)
+        keys = sum(s.n_keys for s in sessions) // 2
+        progress = max(min(1.0, ptr / e.pointer_events), min(1.0, keys / e.keystrokes))
+        self.enrolment = {"pointer_events": ptr, "pointer_needed": e.pointer_events,
+                          "keystrokes": keys, "keystrokes_needed": e.keystrokes,
+                          "progress": round(progress, 4)}
+        if final:
+            return
+        if self.engine is not None and not self.paths.models_dir.is_dir():
+            self._set_models({}, "models deleted: enrolling again")
+        if self.engine is None and self._train_thread is None:
+            if self._models_stamp() != self._tried_stamp:
+                self._load_models()  # a model trained elsewhere (`activesec train`)
+            now = self.clock.monotonic_ns()
+            if (self.engine is None and self.settings.train.auto and progress >= 1.0
+                    and now >= self._train_after):
+                self._start_training()
+        elif self._train_thread is not None and not self._train_thread.is_alive():
+            self._train_thread = None
+            if self.training == "done":
+                self._load_models()
+
+    def _start_training(self) -> None:
+        self.training = "running"
+        log.info("enrolment complete: training the owner's model")
+
+        def work() -> None:
+            try:
+                self.trainer(self.paths, self.settings)
+                self.training = "done"
+            except Exception as exc:
+                self.training = "failed"
+                self.reason = f"training failed: {exc}"
+                log.error("automatic training failed: %s", exc)
+                self._train_after = self.clock.monotonic_ns() + int(TRAIN_RETRY_S * 1e9)
+
+        self._train_thread = threading.Thread(target=work, name="activesec-train", daemon=True)
+        self._train_thread.start()
+
+    # ------------------------------------------------------------------------------ status
+    def _write_status(self) -> None:
+        try:
+            self.paths.run_dir.mkdir(parents=True, exist_ok=True)
+            write_private_text(status_path(self.paths),
+                               json.dumps(self.status(), default=str, indent=1) + "\n")
+        except OSError as exc:
+            log.warning("cannot write the status file: %s", exc)

@@ -1,0 +1,363 @@
+"""The live agent with a fake clock, a scripted backend, a real store, real actions.
+
+The backend delivers a synthetic recording as the fake clock reaches each event's time (the
+runner's sleeps drive the clock), so a whole capture -> engine -> policy -> actions run is
+deterministic and instant. Models are fitted here on a synthetic owner (the model files of
+service/models.py are exercised by the integration tests).
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
+from activesec.core import paths as paths_mod
+from activesec.core.clock import FakeClock
+from activesec.core.config import Settings
+from activesec.core.errors import ConfigError, ModelError
+from activesec.core.events import DeviceType, Kind, make
+from activesec.detectors.oneclass import ScaledManhattan
+from activesec.engine.scoring import ModalityModel
+from activesec.engine.trust import Calibration
+from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
+from activesec.service.agent import Agent, AgentSummary, ScreenWatch, read_status, status_path
+from activesec.service.decisions import DecisionLog, decisions_path
+from activesec.store.db import Store
+
+S = 1_000_000_000
+
+
+def person(n: int, seed: int, *, speed: float = 1.0, dwell: float = 0.09,
+           wobble: float = 1.0, t0: float = 0.0) -> np.ndarray:
+    """Point-and-click actions at 125 Hz; ``speed``/``dwell``/``wobble`` make the person."""
+    rng = np.random.default_rng(seed)
+    t, x, y = t0, 800.0, 500.0
+    parts = []
+    for _ in range(n):
+        t += rng.uniform(0.3, 1.0)
+        tx, ty = rng.uniform(50, 1800), rng.uniform(50, 1000)
+        dist = float(np.hypot(tx - x, ty - y))
+        k = max(int(dist / (8 * speed) * rng.uniform(0.8, 1.2)), 6)
+        tau = np.linspace(0, 1, k)
+        s = 10 * tau**3 - 15 * tau**4 + 6 * tau**5
+        xs = x + (tx - x) * s + rng.normal(0, wobble, k) + wobble * 20 * np.sin(np.pi * tau)
+        ys = y + (ty - y) * s + rng.normal(0, wobble, k)
+        ts = t + np.arange(k) * 0.008
+        parts.append(make((ts * S).astype(np.int64), Kind.MOVE, xs.astype(int), ys.astype(int)))
+        t, x, y = float(ts[-1]), float(xs[-1]), float(ys[-1])
+        t += rng.uniform(0.05, 0.2)
+        parts.append(make([int(t * S)], Kind.BUTTON_DOWN, int(x), int(y), code=1))
+        t += dwell * rng.uniform(0.8, 1.2)
+        parts.append(make([int(t * S)], Kind.BUTTON_UP, int(x), int(y), code=1))
+    return np.concatenate(parts)
+
+
+def owner(n: int, seed: int, t0: float = 0.0) -> np.ndarray:
+    return person(n, seed, t0=t0)
+
+
+def stranger(n: int, seed: int, t0: float = 0.0) -> np.ndarray:
+    return person(n, seed, speed=2.6, dwell=0.25, wobble=6.0, t0=t0)
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, ModalityModel]:
+    X = pointer_features(owner(300, 1)).X
+    det = ScaledManhattan().fit(X)
+    held = pointer_features(owner(200, 2)).X
+    cal = Calibration.from_scores(det.score(held), 0.05)
+    return {"pointer:mouse": ModalityModel.pointer(
+        det, cal, feature_center=np.median(X, axis=0),
+        feature_scale=np.percentile(X, 75, axis=0) - np.percentile(X, 25, axis=0))}
+
+
+class StepClock(FakeClock):
+    """A fake clock whose sleeps also let the scripted backend deliver what is due."""
+
+    def __init__(self) -> None:
+        super().__init__(monotonic_ns=1_000 * S)
+        self.hooks: list[Callable[[], None]] = []
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        for h in self.hooks:
+            h()
+
+
+class Scripted(CaptureBackend):
+    """Delivers ``events`` (times relative to start) in 0.25 s batches as the clock passes."""
+
+    name = "scripted"
+
+    def __init__(self, clock: StepClock, events: np.ndarray) -> None:
+        super().__init__()
+        self.clock = clock
+        self.events = events
+        self.sink: Sink | None = None
+        self.t0 = 0
+        self.pos = 0
+        clock.hooks.append(self._deliver)
+
+    @classmethod
+    def probe(cls) -> Probe:
+        return Probe(cls.name, True)
+
+    def start(self, sink: Sink) -> None:
+        self.sink = sink
+        self.t0 = self.clock.monotonic_ns() - (int(self.events["t_ns"][0]) if len(self.events)
+                                               else 0)
+
+    def _deliver(self) -> None:
+        if self.sink is None or self.pos >= len(self.events):
+            return
+        now = self.clock.monotonic_ns() - self.t0
+        stop = int(np.searchsorted(self.events["t_ns"], now, side="right"))
+        if stop > self.pos:
+            batch = self.events[self.pos:stop].copy()
+            batch["t_ns"] += self.t0
+            self.pos = stop
+            self.sink(batch)
+
+    def stop(self) -> None:
+        self.sink = None
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(self.name, screen=(1920, 1080),
+                           devices=[Device(0, "Test USB Mouse", DeviceType.MOUSE)])
+
+
+def marker_cmd(path: Path) -> list[str]:
+    """A real command that appends the decision it receives on stdin to ``path``."""
+    code = ("import sys; d = sys.stdin.read(); "
+            f"open({str(path)!r}, 'a').write(d.strip() + '\\n')")
+    return [sys.executable, "-c", code]
+
+
+def make_settings(tmp: Path, **kw: Any) -> Settings:
+    base: dict[str, Any] = {
+        "user": "alice",
+        "capture": {"flush_interval_s": 0.5},
+        "train": {"auto": False},
+        "actions": {"on_notify": [], "on_lock": ["command"], "on_gate": [],
+                    "params": {"command": {"argv": marker_cmd(tmp / "locked.jsonl")}}},
+    }
+    base.update(kw)
+    return Settings.model_validate(base)
+
+
+@pytest.fixture
+def p(home: Path) -> paths_mod.Paths:
+    return paths_mod.resolve(home).ensure()
+
+
+def put_model_file(p: paths_mod.Paths) -> None:
+    (p.models_dir / "pointer").mkdir(parents=True, exist_ok=True)
+    (p.models_dir / "pointer" / "card.json").write_text("{}")
+
+
+def run_agent(p: paths_mod.Paths, settings: Settings, events: np.ndarray,
+              models: dict[str, ModalityModel] | None, *, duration: float | None = None,
+              **kw: Any) -> tuple[Agent, AgentSummary]:
+    clock = StepClock()
+    be = Scripted(clock, events)
+    if models is not None:
+        put_model_file(p)
+    loader = kw.pop("loader", None) or (lambda _p: models or {})
+    agent = Agent(p, settings, be, clock, loader=loader,
+                  screen=ScreenWatch(clock, query=lambda: None), **kw)
+    span = (int(events["t_ns"][-1] - events["t_ns"][0]) / S) if len(events) else 0.0
+    summary = agent.run(duration_s=duration if duration is not None else span + 10)
+    return agent, summary
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, actions={
+        "on_notify": ["alertlog"], "on_lock": ["command"], "on_gate": [],
+        "params": {"command": {"argv": marker_cmd(tmp_path / "locked.jsonl")},
+                   "alertlog": {"path": str(tmp_path / "alerts.jsonl")}}})
+
+
+def test_owner_is_not_locked_and_engine_sees_what_is_stored(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel],
+        tmp_path: Path) -> None:
+    ev = owner(150, 7)
+    agent, _ = run_agent(p, settings, ev, models)
+    assert not (tmp_path / "locked.jsonl").exists()
+    assert not [d for d in agent.decisions if d["level"] == "lock"]
+    assert agent.engine is not None
+    status = agent.engine.status()
+    assert status.n_updates >= 140  # ~one score per action
+    assert status.state.value == "confident"
+    store = Store.open(p.database)
+    try:
+        stored = sum(s.n_pointer for s in store.sessions())
+    finally:
+        store.close()
+    assert stored == len(ev)  # every delivered event stored, and the engine saw them all
+    assert agent.engine.scorer.last_event_ns is not None
+
+
+def test_stranger_is_locked_with_evidence(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel],
+        tmp_path: Path) -> None:
+    ev = np.concatenate([owner(40, 8), stranger(60, 9, t0=60.0)])
+    agent, _ = run_agent(p, settings, ev, models)
+    locks = [d for d in agent.decisions if d["level"] == "lock"]
+    assert locks, [d["level"] for d in agent.decisions]
+    first = locks[0]
+    assert first["trust"] < 40
+    assert first["actions"][0]["name"] == "command" and first["actions"][0]["ok"]
+    ev_ = first["evidence"]
+    assert ev_["deviating_features"] and ev_["deviating_features"][0][0] in POINTER_FEATURE_NAMES
+    assert ev_["recent"] and "trust_trajectory" in ev_
+    # the real command received the decision as JSON on stdin
+    lines = (tmp_path / "locked.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["level"] == "lock"
+    # the decision log holds the same, 0600, and no content
+    stored = list(DecisionLog(decisions_path(p)))
+    assert [d["level"] for d in stored] == [d["level"] for d in agent.decisions]
+    assert stat.S_IMODE(decisions_path(p).stat().st_mode) == 0o600
+    # the stranger's first lock came from the stranger's actions, after the owner's 40
+    t_lock = first["evidence"]["t_mono_ns"]
+    assert agent.engine is not None
+    n_before = len([s for s in agent.engine.trajectory if s.t_ns <= t_lock])
+    assert 40 < n_before <= 40 + 15
+
+
+def test_status_file(p: paths_mod.Paths, settings: Settings,
+                     models: dict[str, ModalityModel]) -> None:
+    run_agent(p, settings, owner(30, 3), models)
+    st = read_status(p)
+    assert st is not None
+    assert stat.S_IMODE(status_path(p).stat().st_mode) == 0o600
+    assert st["running"] is False
+    assert st["state"] == "confident"
+    assert 70 <= st["trust"] <= 100
+    assert st["models"] == ["pointer:mouse"]
+    assert st["events"] > 0 and st["last_decision"] is None
+
+
+def test_failed_lock_notifies_and_is_recorded(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    s = make_settings(tmp_path, actions={
+        "on_notify": ["command"], "on_lock": ["lock"], "on_gate": [],
+        "params": {"lock": {"methods": ["xdg-screensaver", "dm-tool"], "path": str(empty)},
+                   "command": {"argv": marker_cmd(tmp_path / "notified.jsonl")}}})
+    agent, _ = run_agent(p, s, stranger(40, 11), models)
+    locks = [d for d in agent.decisions if d["level"] == "lock"]
+    assert locks
+    outcomes = locks[0]["actions"]
+    assert outcomes[0]["name"] == "lock" and not outcomes[0]["ok"]
+    assert outcomes[1]["name"] == "command" and outcomes[1]["ok"]
+    notified = [json.loads(x) for x in (tmp_path / "notified.jsonl").read_text().splitlines()]
+    assert any(n["level"] == "lock" and n["reason"].startswith("LOCK FAILED") for n in notified)
+    assert not agent.screen.locked  # the policy keeps retrying
+
+
+def test_dry_run_acts_on_nothing(p: paths_mod.Paths, settings: Settings,
+                                 models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    agent, _ = run_agent(p, settings, stranger(40, 12), models, dry_run=True)
+    locks = [d for d in agent.decisions if d["level"] == "lock"]
+    assert locks and locks[0]["dry_run"] is True
+    assert locks[0]["actions"][0]["detail"].startswith("dry-run:")
+    assert not (tmp_path / "locked.jsonl").exists()
+
+
+def test_lock_then_screen_locked_no_more_decisions(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    clock_query: list[bool | None] = [True]  # the screensaver reports active: stays locked
+    clock = StepClock()
+    put_model_file(p)
+    agent = Agent(p, settings, Scripted(clock, stranger(80, 13)), clock,
+                  loader=lambda _p: models,
+                  screen=ScreenWatch(clock, query=lambda: clock_query[0]))
+    agent.run(duration_s=200)
+    assert [d["level"] for d in agent.decisions].count("lock") == 1
+    assert agent.screen.locked and agent.status()["state"] == "locked"
+
+
+def test_no_model_enrols(p: paths_mod.Paths, settings: Settings) -> None:
+    _, summary = run_agent(p, settings, owner(20, 4), None)
+    assert summary.state == "enrolling"
+    st = read_status(p)
+    assert st is not None and st["state"] == "enrolling" and "no model" in st["reason"]
+    assert st["enrolment"]["pointer_events"] > 0
+    assert 0 < st["enrolment"]["progress"] < 1
+
+
+def test_refused_model_keeps_enrolling(p: paths_mod.Paths, settings: Settings,
+                                       models: dict[str, ModalityModel]) -> None:
+    def tampered(_p: paths_mod.Paths) -> dict[str, ModalityModel]:
+        raise ModelError("model pointer: SHA-256 mismatch (file changed since training)",
+                         "retrain with `activesec train`")
+
+    agent, summary = run_agent(p, settings, stranger(30, 5), models, loader=tampered)
+    assert summary.state == "enrolling"
+    assert agent.decisions == []
+    st = read_status(p)
+    assert st is not None and "model refused" in st["reason"] and "SHA-256" in st["reason"]
+
+
+def test_auto_training_when_enrolled(p: paths_mod.Paths, tmp_path: Path,
+                                     models: dict[str, ModalityModel]) -> None:
+    s = make_settings(tmp_path, train={"auto": True}, enrol={"pointer_events": 500},
+                      actions={"on_notify": [], "on_lock": [], "on_gate": []})
+    trained: list[int] = []
+
+    def trainer(pp: paths_mod.Paths, _s: Settings) -> None:
+        trained.append(1)
+        put_model_file(pp)
+
+    clock = StepClock()
+    agent = Agent(p, s, Scripted(clock, owner(200, 6)), clock, loader=lambda _p: models,
+                  trainer=trainer, screen=ScreenWatch(clock, query=lambda: None))
+    agent.run(duration_s=180)
+    assert trained == [1]
+    assert agent.models and agent.engine is not None
+    assert agent.engine.status().n_updates > 0  # scoring started once the model arrived
+
+
+def test_paused_takes_no_decisions(p: paths_mod.Paths, settings: Settings,
+                                   models: dict[str, ModalityModel]) -> None:
+    store = Store.open(p.database, create=True)
+    store.set_paused(True)
+    store.close()
+    agent, summary = run_agent(p, settings, stranger(40, 14), models)
+    assert agent.decisions == []
+    assert summary.state == "paused"
+
+
+def test_bad_config_fails_before_running(p: paths_mod.Paths, tmp_path: Path) -> None:
+    clock = StepClock()
+    be = Scripted(clock, owner(5, 1))
+    with pytest.raises(ConfigError, match="engine"):
+        Agent(p, make_settings(tmp_path, engine={"trust": {"nonsense": 1}}), be, clock)
+    with pytest.raises(ConfigError, match="unknown action"):
+        Agent(p, make_settings(tmp_path, actions={"on_lock": ["no-such-action"]}), be, clock)
+
+
+def test_decision_log_rotates_and_survives_a_torn_line(tmp_path: Path) -> None:
+    from activesec.actions.base import Decision
+
+    log = DecisionLog(tmp_path / "d.jsonl", max_bytes=2000)
+    d = Decision("notify", "suspicious", 55.0, 1, "trust 55 < 70", {"modality": "keyboard"})
+    for _ in range(20):
+        log.append(d)
+    assert (tmp_path / "d.jsonl.1").exists()
+    with open(tmp_path / "d.jsonl", "a") as fh:
+        fh.write('{"level": "no')  # a crash mid-line
+    got = list(log)
+    assert got and all(g["level"] == "notify" for g in got)
+    log.clear()
+    assert list(log) == []
