@@ -71,7 +71,7 @@ class RandomForestPopulation(_Population):
 class ExtraTreesPopulation(_Population):
     """Class-balanced extremely randomised trees, owner vs background."""
 
-    def __init__(self, n_estimators: int = 200, max_features: str | float = "sqrt",
+    def __init__(self, n_estimators: int = 100, max_features: str | float = "sqrt",
                  min_samples_leaf: int = 1, max_background_ratio: float = 1.0,
                  n_jobs: int | None = 1, random_state: int | None = 0) -> None:
         self.n_estimators = n_estimators

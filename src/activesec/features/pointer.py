@@ -5,9 +5,12 @@ dropping sentinel coordinates (``|x|`` or ``|y|`` above ``max_abs_coord``, e.g. 
 65535) and a stable sort by time (out-of-order rows are reordered, never dropped):
 
 1. A **pause** longer than ``pause_s`` between two consecutive events ends an action. Default
-   1.0 s: reaching a target and the corrective sub-movements after it come well within
-   ~0.5 s (Fitts-law movement times of 0.3-1.2 s), while a longer stillness means the user
-   stopped to read or think, so the next movement is a new intention. Two exceptions keep an
+   0.5 s: an aimed movement with its corrective sub-movements runs without a still gap of
+   that length (Fitts-law movement times are 0.3-1.2 s, sub-movements follow each other within
+   ~0.2 s), while a longer stillness means the user stopped to read or think, so the next
+   movement is a new intention. Measured on Balabit (extra trees, session = mean of actions):
+   pause 0.5 s gave AUC 0.969 / EER 6.6 %, 1 s 0.967 / 7.5 %, 2 s 0.969 / 7.2 %, 4 s
+   0.969 / 8.3 %; shorter pauses give more, shorter actions per session. Two exceptions keep an
    intention whole: a wait of up to ``click_wait_s`` before a button *press* (aiming, then
    clicking — that wait is the "pause before click" feature), and any stillness while a
    button is *held* (a drag is one action however long it lasts).
@@ -57,7 +60,7 @@ _POINTER_KINDS = np.array([Kind.MOVE, Kind.BUTTON_DOWN, Kind.BUTTON_UP, Kind.SCR
 class PointerConfig:
     """Segmentation and feature parameters (see the module docstring for the rules)."""
 
-    pause_s: float = 1.0
+    pause_s: float = 0.5
     click_wait_s: float = 3.0
     drag_px: float = 5.0
     min_events: int = 4
