@@ -1,0 +1,131 @@
+"""``activesec train`` and ``activesec background build``: enrolment -> calibrated models.
+
+Both show a progress bar on a terminal and stay quiet under ``--json`` (one JSON object on
+stdout). scikit-learn and the datasets are imported only inside the commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+
+from activesec.cli._common import err, interactive, out, print_json, settings, state_paths
+from activesec.core import profile
+
+Progress = Callable[[str, int, int], None]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    bg = typer.Typer(help="The background population (other people) for population detectors.",
+                     no_args_is_help=True)
+    bg.command("build")(build)
+    app.add_typer(bg, name="background")
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Progress | None]:
+    """A rich progress bar on stderr (one task per stage), or None when quiet."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    tasks: dict[str, Any] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=err, transient=True) as bar:
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or None)
+            bar.update(tasks[stage], completed=done, total=total or None)
+
+        yield update
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4g}"
+
+
+def train(
+    reset: bool = typer.Option(
+        False, "--reset",
+        help="Delete the trained models and restart enrolment from now (e.g. new mouse, "
+             "injured hand); the agent enrols again and trains when it has enough data."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Train the owner's models from the captured sessions (one per pointer device type, one
+    for the keyboard), each calibrated on held-out owner data to the target false-alarm rate.
+
+    Modalities without enough data are skipped with what is missing; with nothing trainable
+    the command fails and says how far enrolment has come.
+    """
+    from activesec.service.train import train as do_train
+
+    p = state_paths()
+    profile.require(p)
+    s = settings(p)
+    with _progress(not json_out and interactive()) as progress:
+        summary = do_train(p, s, progress=progress, reset=reset)
+    data = summary.as_dict()
+    if json_out:
+        print_json(data)
+        return
+    if reset:
+        out.print("models deleted; enrolment restarts now — keep using the machine, then run "
+                  "`activesec train` (or let the agent train by itself)")
+        return
+    for r in summary.trained:
+        q = r.holdout_scores
+        out.print(f"[bold]{r.modality}[/bold]: {r.detector} on {r.rows_train:,} rows "
+                  f"({r.events:,} events, {r.sessions} sessions); threshold {_fmt(r.threshold)} "
+                  f"at {r.target_far:.1%} owner false alarms; held-out owner scores "
+                  f"p05 {_fmt(q.get('p05'))} · median {_fmt(q.get('p50'))} · "
+                  f"p95 {_fmt(q.get('p95'))} (n={int(q.get('n', 0))})")
+        if r.fallback:
+            out.print(f"  [yellow]note[/yellow]: {r.fallback}")
+    for r in summary.skipped:
+        out.print(f"[dim]{r.modality}: skipped — {r.reason}[/dim]")
+
+
+def build(
+    balabit: str | None = typer.Option(
+        None, "--balabit", help="Balabit Mouse Dynamics Challenge folder (pointer background)."),
+    aalto: str | None = typer.Option(
+        None, "--aalto", help="Aalto 136M keystrokes (tsv/tsv.gz or folder; keyboard background)."),
+    max_rows: int = typer.Option(20_000, "--max-rows", min=10,
+                                 help="Most feature rows kept per modality."),
+    max_people: int | None = typer.Option(
+        None, "--max-people", min=3, help="Read at most N Aalto participants."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the subsample."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Build the background population from public datasets you have: feature vectors only
+    (no events, no keys, no user names), subsampled with a seed, into the models directory.
+
+    It is never shipped with ActiveSec (Aalto 136M is licensed for non-commercial use): build
+    it from your own copies. Re-running with the same data and seed gives the same rows.
+    """
+    from activesec.service import background as bgm
+
+    p = state_paths()
+    profile.require(p)
+    with _progress(not json_out and interactive()) as progress:
+        built = bgm.build(balabit=balabit, aalto=aalto, max_rows=max_rows, seed=seed,
+                          aalto_users=max_people, progress=progress)
+    result: dict[str, Any] = {}
+    for name, b in built.items():
+        path = bgm.save(p, b, seed=seed)
+        card = bgm.read_card(p, name) or {}
+        result[name] = {"file": str(path), "rows": len(b.X), "people": b.n_people,
+                        "sources": b.sources, "sha256": card.get("sha256")}
+    if json_out:
+        print_json({"backgrounds": result})
+        return
+    for name, r in result.items():
+        out.print(f"[bold]{name}[/bold] background: {r['rows']:,} rows from {r['people']} "
+                  f"people -> {r['file']}")
+    out.print("run `activesec train` to use it")

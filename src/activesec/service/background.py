@@ -1,0 +1,229 @@
+"""A privacy-safe background population for population detectors on a real install.
+
+Population detectors (the pointer default ``extra_trees``, the keyboard default ``plda``) learn
+the owner *against other people*. On a user's machine there are no other people, so
+``activesec background build --balabit PATH --aalto PATH`` derives them from public datasets:
+
+* pointer: every Balabit ``training_files`` session through
+  :func:`activesec.features.pointer.pointer_features` (one row per action);
+* keyboard: each Aalto 136M participant's sentences joined into one stream (2 s apart, as if
+  typed in a row) through :func:`activesec.features.keys.keystroke_windows` with the live
+  agent's window and step, so background rows are exactly what the agent scores.
+
+Only **feature vectors** and an anonymous person number per row are kept — no events, no keys,
+no dataset user names — subsampled with a seed (at most ``max_rows`` per modality, spread
+evenly over people). Each file ``<data_dir>/models/background-<modality>.npz`` has a JSON card
+beside it (feature-schema hash, source datasets, counts, seed, SHA-256 of the npz).
+
+The files are never shipped with ActiveSec: the Aalto data are licensed for non-commercial use
+only (Dhakal et al., CHI 2018), so each user builds the background from copies they obtained
+themselves; the command is deterministic (same data + seed -> same file hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from activesec.core.errors import DataError, ModelError
+from activesec.core.events import EVENT_DTYPE
+from activesec.core.paths import Paths, make_private_dir
+from activesec.detectors.persist import schema_hash
+from activesec.features.keys import KEY_FEATURE_NAMES, keystroke_windows
+from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
+
+FORMAT = "activesec-background/1"
+MODALITIES = ("pointer", "keyboard")
+KEY_WINDOW, KEY_STEP = 50, 10  # the live keyboard model's windows (engine.scoring defaults)
+SENTENCE_GAP_NS = 2_000_000_000
+DEFAULT_MAX_ROWS = 20_000
+REBUILD = "rebuild it with `activesec background build` (or delete it to train one-class)"
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+@dataclass(frozen=True)
+class Background:
+    """Feature rows of other people, one anonymous person number per row."""
+
+    modality: str
+    X: np.ndarray
+    groups: np.ndarray
+    sources: dict[str, Any]
+
+    @property
+    def n_people(self) -> int:
+        return len(np.unique(self.groups)) if len(self.groups) else 0
+
+
+def feature_names(modality: str) -> list[str]:
+    if modality == "pointer":
+        return list(POINTER_FEATURE_NAMES)
+    if modality == "keyboard":
+        return list(KEY_FEATURE_NAMES)
+    raise ValueError(f"unknown modality {modality!r}")
+
+
+def file_for(paths: Paths, modality: str) -> Path:
+    return paths.models_dir / f"background-{modality}.npz"
+
+
+def _subsample(per_person: list[np.ndarray], max_rows: int, seed: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_rows`` rows, an even share per person (people with less give all)."""
+    rng = np.random.default_rng(seed)
+    people = [x for x in per_person if len(x)]
+    if not people:
+        return np.zeros((0, 0)), np.zeros(0, np.int32)
+    sizes = np.array([len(x) for x in people])
+    cap = max(1, max_rows // len(people))
+    # water-filling: raise the per-person cap while the total stays within max_rows
+    while np.minimum(sizes, cap + 1).sum() <= max_rows and cap < sizes.max():
+        cap += 1
+    Xs, gs = [], []
+    for i, x in enumerate(people):
+        take = np.sort(rng.choice(len(x), size=min(cap, len(x)), replace=False))
+        Xs.append(x[take])
+        gs.append(np.full(len(take), i, np.int32))
+    return np.vstack(Xs), np.concatenate(gs)
+
+
+def pointer_rows(balabit: str | os.PathLike[str], users: Iterable[str | int] | None = None,
+                 progress: Progress | None = None) -> tuple[list[np.ndarray], int]:
+    """Per Balabit training user, their action feature rows; and the sessions read."""
+    from activesec.recordings import iter_balabit
+
+    by_user: dict[str, list[np.ndarray]] = {}
+    n = 0
+    for rec in iter_balabit(Path(balabit), "training", users=users):
+        by_user.setdefault(rec.user, []).append(pointer_features(rec.events).X)
+        n += 1
+        if progress:
+            progress("pointer", n, 0)
+    return [np.vstack(v) for v in by_user.values()], n
+
+
+def keyboard_rows(aalto: str | os.PathLike[str], max_users: int | None = None,
+                  progress: Progress | None = None) -> tuple[list[np.ndarray], int]:
+    """Per Aalto participant, keystroke-window rows over their sentences typed in a row."""
+    from activesec.recordings import iter_aalto
+
+    by_user: dict[str, list[np.ndarray]] = {}
+    for rec in iter_aalto(Path(aalto), max_users=max_users):
+        by_user.setdefault(rec.user, []).append(rec.events)
+    out = []
+    for i, sentences in enumerate(by_user.values()):
+        parts, t_off, x_off = [], 0, 0
+        for ev in sentences:
+            if not len(ev):
+                continue
+            e = ev.copy()
+            e["t_ns"] += t_off
+            e["x"] += x_off
+            parts.append(e)
+            t_off = int(e["t_ns"].max()) + SENTENCE_GAP_NS
+            x_off = int(e["x"].max()) + 1
+        stream = np.concatenate(parts) if parts else np.zeros(0, EVENT_DTYPE)
+        out.append(keystroke_windows(stream, KEY_WINDOW, KEY_STEP).X)
+        if progress:
+            progress("keyboard", i + 1, len(by_user))
+    return out, len(by_user)
+
+
+def build(*, balabit: str | os.PathLike[str] | None = None,
+          aalto: str | os.PathLike[str] | None = None, max_rows: int = DEFAULT_MAX_ROWS,
+          seed: int = 0, balabit_users: Iterable[str | int] | None = None,
+          aalto_users: int | None = None, progress: Progress | None = None
+          ) -> dict[str, Background]:
+    """Backgrounds for the datasets given (pointer from Balabit, keyboard from Aalto)."""
+    if balabit is None and aalto is None:
+        raise DataError("no dataset given", "pass --balabit PATH and/or --aalto PATH")
+    if max_rows < 10:
+        raise DataError(f"--max-rows {max_rows} is too small", "use at least 10 (default 20000)")
+    out: dict[str, Background] = {}
+    if balabit is not None:
+        rows, n_sessions = pointer_rows(balabit, balabit_users, progress)
+        X, g = _subsample(rows, max_rows, seed)
+        out["pointer"] = Background("pointer", X, g, {"balabit": {
+            "split": "training", "people": len(rows), "sessions": n_sessions,
+            "rows_available": int(sum(len(r) for r in rows))}})
+    if aalto is not None:
+        rows, n_people = keyboard_rows(aalto, aalto_users, progress)
+        X, g = _subsample(rows, max_rows, seed)
+        out["keyboard"] = Background("keyboard", X, g, {"aalto136m": {
+            "people": n_people, "window": KEY_WINDOW, "step": KEY_STEP,
+            "sentence_gap_s": SENTENCE_GAP_NS / 1e9,
+            "rows_available": int(sum(len(r) for r in rows))}})
+    for bg in out.values():
+        if bg.n_people < 3:
+            raise DataError(f"the {bg.modality} background holds {bg.n_people} people with data",
+                            "use a dataset with at least 3 people")
+    return out
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save(paths: Paths, bg: Background, *, seed: int = 0) -> Path:
+    """Write ``background-<modality>.npz`` (0600) and its JSON card; returns the npz path."""
+    from activesec.core.paths import write_private_text
+
+    make_private_dir(paths.models_dir)
+    dest = file_for(paths, bg.modality)
+    tmp = dest.with_name(f".{dest.name}.tmp.npz")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        np.savez(fh, X=bg.X.astype(np.float64), groups=bg.groups.astype(np.int32))
+    os.replace(tmp, dest)
+    names = feature_names(bg.modality)
+    card = {
+        "format": FORMAT, "modality": bg.modality,
+        "feature_schema": {"sha256": schema_hash(names), "n_features": len(names)},
+        "rows": len(bg.X), "people": bg.n_people, "seed": seed, "sources": bg.sources,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sha256": _sha256(dest),
+        "licence_note": "derived from public datasets; do not redistribute (Aalto 136M: "
+                        "non-commercial use with attribution)",
+    }
+    write_private_text(dest.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
+    return dest
+
+
+def read_card(paths: Paths, modality: str) -> dict[str, Any] | None:
+    p = file_for(paths, modality).with_suffix(".json")
+    if not p.is_file():
+        return None
+    try:
+        card = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"background card {p} is unreadable ({exc})", REBUILD) from exc
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        raise ModelError(f"{p} is not an {FORMAT} card", REBUILD)
+    return card
+
+
+def load_background(paths: Paths, modality: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(X, groups)`` of the installed background, ``None`` when there is none; a
+    ModelError when it is altered (hash) or built for another feature schema."""
+    card = read_card(paths, modality)
+    f = file_for(paths, modality)
+    if card is None or not f.is_file():
+        return None
+    if _sha256(f) != card.get("sha256"):
+        raise ModelError(f"background file {f} was modified (hash mismatch)", REBUILD)
+    if card.get("feature_schema", {}).get("sha256") != schema_hash(feature_names(modality)):
+        raise ModelError(f"background {f} was built for another feature schema", REBUILD)
+    with np.load(f, allow_pickle=False) as z:
+        X, g = np.asarray(z["X"], np.float64), np.asarray(z["groups"])
+    if X.ndim != 2 or len(X) != len(g) or X.shape[1] != len(feature_names(modality)):
+        raise ModelError(f"background {f} does not match its card", REBUILD)
+    return X, g

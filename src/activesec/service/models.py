@@ -1,0 +1,204 @@
+"""Trained models on disk, and loading them for the agent and ``replay``.
+
+Each modality has a directory under ``<data_dir>/models/`` (``pointer-mouse``, ``keyboard``, …)::
+
+    model.json    the model card (detectors.persist): schema, versions, calibration, hashes
+    model.skops   the fitted detector (scikit-learn; used by training and as a fallback)
+    compact.npz   its NumPy-only twin (detectors.compact) — what the agent scores with
+    rows.npz      the owner feature rows it was fitted on (for bounded drift re-training)
+    agent.json    format, SHA-256 of compact.npz and rows.npz, and the card's model hash
+
+:func:`load_models` verifies everything before returning engine
+:class:`~activesec.engine.scoring.ModalityModel` objects: the card parses, the SHA-256 of each
+file matches, activesec / scikit-learn / NumPy versions and the feature schema are those of
+this install. Any failure is a :class:`ModelError` naming the model and the fix — the agent then
+keeps enrolling and says why. With a compact twin present scikit-learn is never imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from activesec.core.errors import ModelError
+from activesec.core.paths import Paths, write_private_text
+from activesec.detectors import persist
+from activesec.detectors.compact import CompactScorer
+from activesec.engine.scoring import KEYBOARD, ModalityModel
+from activesec.engine.trust import Calibration
+from activesec.features.keys import KEY_FEATURE_NAMES
+from activesec.features.pointer import POINTER_FEATURE_NAMES
+
+COMPACT_FILE = "compact.npz"
+ROWS_FILE = "rows.npz"
+AGENT_CARD = "agent.json"
+AGENT_FORMAT = "activesec-agent-model/1"
+RETRAIN = "retrain with `activesec train` (the agent keeps enrolling meanwhile)"
+
+
+def dir_name(modality: str) -> str:
+    """``pointer:mouse`` -> ``pointer-mouse`` (a file-system-safe directory name)."""
+    return modality.replace(":", "-")
+
+
+def model_dir(paths: Paths, modality: str) -> Path:
+    return paths.models_dir / dir_name(modality)
+
+
+def model_dirs(paths: Paths) -> list[Path]:
+    """Directories that hold a model card (staging directories start with a dot)."""
+    d = paths.models_dir
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and (p / persist.CARD_FILE).exists())
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        np.savez(fh, allow_pickle=False, **arrays)
+    os.replace(tmp, path)
+
+
+def write_agent_files(directory: Path, scorer: CompactScorer | None, rows: np.ndarray,
+                      rows_t_end_ns: np.ndarray) -> None:
+    """Write compact.npz (if any), rows.npz and agent.json beside an existing model card."""
+    card = persist.read_card(directory)
+    info: dict[str, Any] = {"format": AGENT_FORMAT, "model_sha256": card.get("model_sha256")}
+    if scorer is not None:
+        arrays, meta = scorer.to_arrays()
+        _write_npz(directory / COMPACT_FILE, arrays)
+        info["compact"] = {"sha256": _sha256(directory / COMPACT_FILE), "meta": meta}
+    _write_npz(directory / ROWS_FILE, {"X": np.asarray(rows, np.float64),
+                                       "t_end_ns": np.asarray(rows_t_end_ns, np.int64)})
+    info["rows_sha256"] = _sha256(directory / ROWS_FILE)
+    write_private_text(directory / AGENT_CARD, json.dumps(info, indent=2) + "\n")
+
+
+def _agent_info(directory: Path, card: dict[str, Any]) -> dict[str, Any]:
+    p = directory / AGENT_CARD
+    try:
+        info = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"model at {directory} has no readable {AGENT_CARD} ({exc})",
+                         RETRAIN) from exc
+    if info.get("format") != AGENT_FORMAT or info.get("model_sha256") != card.get("model_sha256"):
+        raise ModelError(f"{p} does not belong to the model card beside it", RETRAIN)
+    return dict(info)
+
+
+def expected_schema(card: dict[str, Any]) -> list[str]:
+    modality = str((card.get("extra") or {}).get("modality", ""))
+    return list(KEY_FEATURE_NAMES if modality == KEYBOARD else POINTER_FEATURE_NAMES)
+
+
+def verify_card(directory: Path) -> dict[str, Any]:
+    """The card of the model in ``directory`` after every check that needs no scikit-learn."""
+    card = persist.read_card(directory)
+    model_file = directory / str(card.get("model_file", persist.MODEL_FILE))
+    if not model_file.is_file():
+        raise ModelError(f"model file {model_file} is missing", RETRAIN)
+    if _sha256(model_file) != card.get("model_sha256"):
+        raise ModelError(f"model file {model_file} was modified (hash mismatch)", RETRAIN)
+    saved, now = card.get("versions") or {}, persist.library_versions()
+    for pkg, strict in (("activesec", True), ("scikit-learn", True), ("numpy", False)):
+        a, b = str(saved.get(pkg)), now[pkg]
+        if (a != b) if strict else (a.split(".")[:2] != b.split(".")[:2]):
+            raise ModelError(f"model at {directory} was built with {pkg} {a}, this is {b}",
+                             RETRAIN)
+    if (card.get("feature_schema") or {}).get("sha256") != persist.schema_hash(
+            expected_schema(card)):
+        raise ModelError(f"model at {directory} was trained on a different feature schema",
+                         RETRAIN)
+    if not (card.get("extra") or {}).get("modality"):
+        raise ModelError(f"model card in {directory} names no modality", RETRAIN)
+    return card
+
+
+def load_scorer(directory: Path, *, allow_sklearn: bool = True) -> tuple[dict[str, Any], Any]:
+    """(card, scorer): the compact twin when there is one, else the full detector."""
+    card = verify_card(directory)
+    info = _agent_info(directory, card)
+    comp = info.get("compact")
+    if comp:
+        f = directory / COMPACT_FILE
+        if not f.is_file() or _sha256(f) != comp.get("sha256"):
+            raise ModelError(f"compact model {f} is missing or was modified (hash mismatch)",
+                             RETRAIN)
+        with np.load(f, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        scorer = CompactScorer.from_arrays(arrays, dict(comp.get("meta") or {}))
+        if scorer.n_features_in_ != card.get("n_features"):
+            raise ModelError(f"compact model {f} does not match its card", RETRAIN)
+        return card, scorer
+    if not allow_sklearn:
+        raise ModelError(f"model at {directory} has no compact form", RETRAIN)
+    return card, persist.load_model(directory, feature_names=expected_schema(card)).detector
+
+
+def load_rows(directory: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The owner rows a model was fitted on (verified against agent.json)."""
+    card = verify_card(directory)
+    info = _agent_info(directory, card)
+    f = directory / ROWS_FILE
+    if not f.is_file() or _sha256(f) != info.get("rows_sha256"):
+        raise ModelError(f"training rows {f} are missing or were modified", RETRAIN)
+    with np.load(f, allow_pickle=False) as z:
+        return np.asarray(z["X"], np.float64), np.asarray(z["t_end_ns"], np.int64)
+
+
+def calibration_of(card: dict[str, Any]) -> Calibration:
+    cal = card.get("calibration") or {}
+    try:
+        return Calibration(threshold=float(cal["threshold"]), scale=float(cal["scale"]),
+                           center=float(cal["center"]),
+                           target_far=float(cal.get("target_far", 0.05)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"model card calibration is incomplete ({exc})", RETRAIN) from exc
+
+
+def modality_model(card: dict[str, Any], scorer: Any) -> ModalityModel:
+    extra = card.get("extra") or {}
+    cal = calibration_of(card)
+    center = extra.get("feature_center")
+    scale = extra.get("feature_scale")
+    kw: dict[str, Any] = {}
+    if center is not None and scale is not None:
+        kw = {"feature_center": np.asarray(center, np.float64),
+              "feature_scale": np.asarray(scale, np.float64)}
+    if extra.get("modality") == KEYBOARD:
+        return ModalityModel.keyboard(scorer, cal, window=int(extra.get("window", 50)),
+                                      step=int(extra.get("step", 10)), **kw)
+    return ModalityModel.pointer(scorer, cal, **kw)
+
+
+def load_models(paths: Paths, *, allow_sklearn: bool = False) -> dict[str, ModalityModel]:
+    """Every trained modality as an engine model, keyed ``pointer:<type>`` / ``keyboard``.
+
+    A missing, stale or tampered model raises ModelError (nothing is half-loaded): the agent
+    keeps enrolling and shows the message. ``allow_sklearn`` permits models without a compact
+    twin (then scikit-learn is imported)."""
+    dirs = model_dirs(paths)
+    if not dirs:
+        raise ModelError(f"no trained model in {paths.models_dir}",
+                         "keep capturing until enrolment completes, or run `activesec train`")
+    out: dict[str, ModalityModel] = {}
+    for d in dirs:
+        card, scorer = load_scorer(d, allow_sklearn=allow_sklearn)
+        out[str(card["extra"]["modality"])] = modality_model(card, scorer)
+    return out

@@ -1,0 +1,499 @@
+"""Enrolment and training: the owner's stored sessions -> calibrated per-modality models.
+
+:func:`train` reads the sessions labelled with the profile's user (other labels are never
+owner data), turns them into feature rows with the very functions the agent scores with —
+:func:`~activesec.features.pointer.pointer_features` per pointer device type (one model per
+type: mouse, touchpad, pen, …; events of unknown devices count as mouse, as the live scorer
+routes them; XTEST/virtual devices and events flagged injected are never training data) and
+:func:`~activesec.features.keys.keystroke_windows` (window 50, step 10) — and, per modality:
+
+1. **enough data?** at least ``enrol.pointer_events`` pointer events of that type /
+   ``enrol.keystrokes`` keystrokes, and enough rows to hold some out; otherwise the modality is
+   *skipped* with "need N more …" (an error only when nothing at all can be trained);
+2. **chronological split**: the latest ``train.holdout`` share of rows is held out; for
+   overlapping keystroke windows the windows that share keys with the held-out ones are
+   dropped (a purge gap), so held-out scores are honest;
+3. **fit** the configured detector (``train.pointer_detector`` / ``keys_detector``, else the
+   project default); a population detector uses the installed background
+   (:mod:`activesec.service.background`). Without one it falls back to the best one-class
+   detector measured for the modality (``FALLBACK``: ``gmm`` for pointer, ``scaled_manhattan``
+   for keys; figures beside it) — weaker, and said so in the summary and the card;
+4. **calibrate** on the held-out owner scores at ``train.target_far``
+   (:class:`~activesec.engine.trust.Calibration`);
+5. **save** with the model card (:func:`~activesec.detectors.persist.save_model`), a NumPy-only
+   twin (:mod:`activesec.detectors.compact`) and the fitted rows, into a staging directory that
+   replaces the old model in one rename — a crash never leaves half a model.
+
+:func:`retrain` is the drift update: rows since the last training that the current model
+scores at or below its threshold (confidently the owner — flagged rows are never learnt) replace
+at most ``train.max_drift`` of the training rows, oldest first; if more recent rows than
+``3 x target_far`` (at least 5 %) are flagged, it refuses to learn at all — a patient impostor
+cannot teach the profile. :func:`reset_enrolment` deletes the models and restarts enrolment
+from now.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from activesec.core import profile
+from activesec.core.clock import Clock, SystemClock
+from activesec.core.config import Settings
+from activesec.core.errors import DataError, ModelError
+from activesec.core.events import DeviceType, Flag, Kind
+from activesec.core.paths import Paths, make_private_dir, write_private_text
+from activesec.engine.scoring import KEYBOARD, pointer_modality
+from activesec.engine.trust import Calibration
+from activesec.features.keys import KEY_FEATURE_NAMES, keystroke_windows
+from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
+from activesec.service import models as model_files
+from activesec.service.background import load_background
+
+#: one-class detector used when a population detector has no background, chosen by
+#: measurement. Pointer — Balabit, per-user models from training_files, 816 labelled test
+#: sessions (``activesec evaluate balabit --detector NAME``), pooled AUC / EER: gmm 0.771 / 30.1 %,
+#: scaled_manhattan 0.742 / 33.3 %, isolation_forest 0.718 / 34.8 %. Keys — Aalto, mean
+#: per-user EER: scaled_manhattan 15.5 % (best of the one-class detectors, see
+#: :mod:`activesec.detectors`). Both have NumPy-only compact forms.
+FALLBACK = {"pointer": "gmm", KEYBOARD: "scaled_manhattan"}
+KEY_WINDOW, KEY_STEP = 50, 10
+MIN_HOLDOUT_ROWS = 10
+MIN_TRAIN_ROWS = 10
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+ENROLMENT_FILE = "enrolment.json"
+_POINTER_KINDS = np.array([Kind.MOVE, Kind.BUTTON_DOWN, Kind.BUTTON_UP, Kind.SCROLL], np.uint8)
+
+#: progress(stage, done, total)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ModalityResult:
+    """What happened to one modality (``status``: trained | skipped)."""
+
+    modality: str
+    status: str
+    reason: str = ""
+    detector: str = ""
+    fallback: str = ""
+    sessions: int = 0
+    events: int = 0
+    rows_train: int = 0
+    rows_holdout: int = 0
+    threshold: float | None = None
+    target_far: float | None = None
+    holdout_scores: dict[str, float] = field(default_factory=dict)
+    drift: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class TrainSummary:
+    user: str
+    results: list[ModalityResult]
+    enrolment: dict[str, Any]
+    reset: bool = False
+    seconds: float = 0.0
+
+    @property
+    def trained(self) -> list[ModalityResult]:
+        return [r for r in self.results if r.status == "trained"]
+
+    @property
+    def skipped(self) -> list[ModalityResult]:
+        return [r for r in self.results if r.status != "trained"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"user": self.user, "reset": self.reset, "seconds": round(self.seconds, 3),
+                "enrolment": self.enrolment,
+                "trained": [asdict(r) for r in self.trained],
+                "skipped": [{"modality": r.modality, "reason": r.reason} for r in self.skipped]}
+
+
+@dataclass
+class _Rows:
+    """One modality's owner rows in time order, and what they came from."""
+
+    X: list[np.ndarray] = field(default_factory=list)
+    t_end: list[np.ndarray] = field(default_factory=list)
+    events: int = 0
+    sessions: set[int] = field(default_factory=set)
+
+    def add(self, sid: int, X: np.ndarray, t_end_wall: np.ndarray, n_events: int) -> None:
+        self.events += n_events
+        if n_events:
+            self.sessions.add(sid)
+        if len(X):
+            self.X.append(X)
+            self.t_end.append(t_end_wall)
+
+    def arrays(self, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+        if not self.X:
+            return np.zeros((0, n_features)), np.zeros(0, np.int64)
+        X, t = np.vstack(self.X), np.concatenate(self.t_end)
+        order = np.argsort(t, kind="stable")
+        return X[order], t[order]
+
+
+# --------------------------------------------------------------------------- owner data
+def enrolment_since(paths: Paths) -> int | None:
+    """Wall time (ns) enrolment (re)started at after a reset, else None (all data)."""
+    f = paths.models_dir / ENROLMENT_FILE
+    try:
+        return int(json.loads(f.read_text(encoding="utf-8"))["since_wall_ns"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def owner_rows(store: Any, user: str, since_wall_ns: int | None = None,
+               progress: Progress | None = None) -> dict[str, _Rows]:
+    """Feature rows per modality from the owner's sessions, events after ``since_wall_ns``."""
+    out: dict[str, _Rows] = {}
+    sessions = store.sessions(label=user, since_wall_ns=since_wall_ns)
+    for i, s in enumerate(sessions):
+        ev = store.events(s.id)
+        off = s.started_wall_ns - s.started_mono_ns  # wall = t_ns + off
+        keep = (ev["flags"] & int(Flag.INJECTED)) == 0
+        if since_wall_ns is not None:
+            keep &= ev["t_ns"] + off >= since_wall_ns
+        types = {d.index: DeviceType(d.type) if d.type in DeviceType._value2member_map_
+                 else DeviceType.UNKNOWN for d in store.devices(s.id)}
+        virtual = [i for i, t in types.items() if t == DeviceType.VIRTUAL]
+        if virtual:
+            keep &= ~np.isin(ev["device"], virtual)
+        ev = ev[keep]
+        k = ev["kind"]
+        keys = ev[(k == Kind.KEY_DOWN) | (k == Kind.KEY_UP)]
+        if len(keys):
+            w = keystroke_windows(keys, KEY_WINDOW, KEY_STEP)
+            out.setdefault(KEYBOARD, _Rows()).add(
+                s.id, w.X, w.t_end_ns + off, int(np.count_nonzero(keys["kind"] == Kind.KEY_DOWN)))
+        ptr = ev[np.isin(k, _POINTER_KINDS)]
+        for dev in np.unique(ptr["device"]):
+            dt = types.get(int(dev), DeviceType.UNKNOWN)
+            if dt in (DeviceType.UNKNOWN, DeviceType.KEYBOARD):
+                dt = DeviceType.MOUSE  # the live scorer routes unknown devices to the mouse model
+            sel = ptr[ptr["device"] == dev]
+            a = pointer_features(sel)
+            out.setdefault(pointer_modality(dt), _Rows()).add(s.id, a.X, a.t_end_ns + off, len(sel))
+        if progress:
+            progress("reading sessions", i + 1, len(sessions))
+    return out
+
+
+def enrolment_progress(paths: Paths, settings: Settings, store: Any | None = None
+                       ) -> dict[str, Any]:
+    """Owner pointer events (per device type) and keystrokes since enrolment started, against
+    what training needs — what ``status`` shows while enrolling."""
+    user = settings.user or profile.require(paths).user
+    since = enrolment_since(paths)
+    if store is None:
+        st = _open_store(paths)
+        try:
+            rows = owner_rows(st, user, since)
+        finally:
+            st.close()
+    else:
+        rows = owner_rows(store, user, since)
+    out: dict[str, Any] = {"since_wall_ns": since}
+    for name, r in sorted(rows.items()):
+        need = settings.enrol.keystrokes if name == KEYBOARD else settings.enrol.pointer_events
+        out[name] = {"have": r.events, "need": need,
+                     "progress": round(min(1.0, r.events / need), 4)}
+    return out
+
+
+# --------------------------------------------------------------------------- fitting
+def _detector_name(settings: Settings, modality: str) -> str:
+    from activesec.detectors import registry
+
+    if modality == KEYBOARD:
+        return settings.train.keys_detector or registry.default_for("keys")
+    return settings.train.pointer_detector or registry.default_for("pointer")
+
+
+def _fit(paths: Paths, name: str, params: dict[str, Any], modality: str, X: np.ndarray
+         ) -> tuple[Any, str, dict[str, Any] | None]:
+    """(fitted detector, fallback reason or '', background info)."""
+    from activesec.detectors import registry
+
+    det = registry.create(name, **params)
+    if not det.needs_background:
+        return det.fit(X), "", None
+    bg_key = KEYBOARD if modality == KEYBOARD else "pointer"
+    why = ""
+    try:
+        bg = load_background(paths, bg_key)
+    except ModelError as exc:
+        bg, why = None, f"{exc}"
+    if bg is None:
+        why = why or (f"{name} needs a background population and none is installed "
+                      "(`activesec background build`)")
+        fb = FALLBACK[bg_key]
+        return registry.create(fb).fit(X), f"{why}; used the one-class {fb}", None
+    Xb, groups = bg
+    return det.fit(X, Xb, groups), "", {"rows": len(Xb),
+                                         "people": len(np.unique(groups))}
+
+
+def _purge(modality: str) -> int:
+    """Rows before the split that share events with held-out rows (overlapping windows)."""
+    return max(0, math.ceil(KEY_WINDOW / KEY_STEP) - 1) if modality == KEYBOARD else 0
+
+
+def _robust(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    center = np.median(X, axis=0)
+    q75, q25 = np.percentile(X, [75, 25], axis=0)
+    scale = (q75 - q25) / 1.349
+    return center, np.where(scale > 0, scale, np.maximum(np.abs(center) * 0.1, 1e-9))
+
+
+def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[str],
+          X_train: np.ndarray, t_train: np.ndarray, extra: dict[str, Any]) -> None:
+    """Write the model into a staging directory, then swap it in with one rename."""
+    from activesec.detectors import compact, persist
+
+    make_private_dir(paths.models_dir)
+    final = model_files.model_dir(paths, modality)
+    stage = paths.models_dir / f".staging-{final.name}"
+    shutil.rmtree(stage, ignore_errors=True)
+    center, scale = _robust(X_train)
+    extra = {**extra, "modality": modality, "feature_center": center.tolist(),
+             "feature_scale": scale.tolist()}
+    if modality == KEYBOARD:
+        extra.update(window=KEY_WINDOW, step=KEY_STEP)
+    persist.save_model(det, stage, feature_names=names,
+                       calibration={"threshold": cal.threshold, "scale": cal.scale,
+                                    "center": cal.center, "target_far": cal.target_far},
+                       extra=extra)
+    try:
+        scorer = compact.compact(det) if compact.supports(det.name) else None
+    except ModelError:  # e.g. a non-default scaler: the agent then loads the full model
+        scorer = None
+    model_files.write_agent_files(stage, scorer, X_train, t_train)
+    old = paths.models_dir / f".old-{final.name}"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    stage.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _quantiles(s: np.ndarray) -> dict[str, float]:
+    qs = np.quantile(s, QUANTILES)
+    return {f"p{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, qs, strict=True)} | {
+        "mean": float(np.mean(s)), "n": float(len(s))}
+
+
+def _need(modality: str, have: int, need: int) -> str:
+    what = "keystrokes" if modality == KEYBOARD else f"{modality.split(':')[-1]} pointer events"
+    return f"need {need - have:,} more {what} (have {have:,} of {need:,})"
+
+
+def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows) -> ModalityResult:
+    t0 = time.perf_counter()
+    names = list(KEY_FEATURE_NAMES if modality == KEYBOARD else POINTER_FEATURE_NAMES)
+    need = settings.enrol.keystrokes if modality == KEYBOARD else settings.enrol.pointer_events
+    res = ModalityResult(modality, "skipped", sessions=len(rows.sessions), events=rows.events)
+    if rows.events < need:
+        res.reason = _need(modality, rows.events, need)
+        return res
+    X, t = rows.arrays(len(names))
+    n = len(X)
+    n_hold = max(MIN_HOLDOUT_ROWS, round(settings.train.holdout * n))
+    n_fit = n - n_hold - _purge(modality)
+    if n_fit < MIN_TRAIN_ROWS:
+        unit = "keystroke windows" if modality == KEYBOARD else "pointer actions"
+        res.reason = (f"only {n} {unit} from {rows.events:,} events; need about "
+                      f"{MIN_TRAIN_ROWS + MIN_HOLDOUT_ROWS + _purge(modality)} — keep enrolling")
+        return res
+    Xf, tf, Xh = X[:n_fit], t[:n_fit], X[n - n_hold:]
+    name = _detector_name(settings, modality)
+    det, fallback, bg = _fit(paths, name, {}, modality, Xf)
+    hs = det.score(Xh)
+    try:
+        cal = Calibration.from_scores(hs, settings.train.target_far)
+    except (DataError, ModelError) as exc:
+        res.reason = f"cannot calibrate: {exc}"
+        return res
+    quant = _quantiles(hs)
+    extra = {"data": {"sessions": len(rows.sessions), "events": rows.events,
+                      "rows_train": int(n_fit), "rows_holdout": int(n_hold),
+                      "from_wall_ns": int(t[0]), "until_wall_ns": int(t[-1])},
+             "holdout_scores": quant, "background": bg, "fallback": fallback or None,
+             "requested_detector": name, "trained_by": "train"}
+    _save(paths, modality, det, cal, names, Xf, tf, extra)
+    res.status = "trained"
+    res.detector, res.fallback = det.name, fallback
+    res.rows_train, res.rows_holdout = int(n_fit), int(n_hold)
+    res.threshold, res.target_far = cal.threshold, cal.target_far
+    res.holdout_scores = quant
+    res.seconds = round(time.perf_counter() - t0, 3)
+    return res
+
+
+def _open_store(paths: Paths) -> Any:
+    from activesec.store.db import Store
+
+    return Store.open(paths.database)
+
+
+def _owner(paths: Paths, settings: Settings) -> str:
+    return settings.user or profile.require(paths).user
+
+
+def reset_enrolment(paths: Paths, clock: Clock | None = None) -> None:
+    """Delete every trained model and restart enrolment from now (the background stays; the
+    stored events stay too, for `evaluate store`, but no longer train the profile)."""
+    clock = clock or SystemClock()
+    for d in model_files.model_dirs(paths):
+        shutil.rmtree(d)
+    make_private_dir(paths.models_dir)
+    write_private_text(paths.models_dir / ENROLMENT_FILE,
+                       json.dumps({"since_wall_ns": clock.wall_ns()}) + "\n")
+
+
+def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
+          reset: bool = False, clock: Clock | None = None) -> TrainSummary:
+    """Train every modality that has enough owner data (module docstring).
+
+    ``reset=True`` only deletes the models and restarts enrolment (nothing is trained: the
+    data to train on has yet to be captured). Raises ModelError when no modality could be
+    trained, with the enrolment progress in the message."""
+    t0 = time.perf_counter()
+    user = _owner(paths, settings)
+    if reset:
+        reset_enrolment(paths, clock)
+        return TrainSummary(user, [], {"restarted": True}, reset=True,
+                            seconds=time.perf_counter() - t0)
+    store = _open_store(paths)
+    try:
+        by_mod = owner_rows(store, user, enrolment_since(paths), progress)
+    finally:
+        store.close()
+    wanted = [KEYBOARD, pointer_modality(DeviceType.MOUSE)]
+    mods = sorted(set(by_mod) | set(wanted))
+    results = []
+    for i, m in enumerate(mods):
+        if (m == KEYBOARD and not settings.capture.keyboard) or (
+                m != KEYBOARD and not settings.capture.pointer):
+            continue
+        results.append(_train_one(paths, settings, m, by_mod.get(m, _Rows())))
+        if progress:
+            progress("training", i + 1, len(mods))
+    enrol = {m: {"have": by_mod[m].events if m in by_mod else 0,
+                 "need": settings.enrol.keystrokes if m == KEYBOARD
+                 else settings.enrol.pointer_events} for m in mods}
+    summary = TrainSummary(user, results, enrol, seconds=time.perf_counter() - t0)
+    if not summary.trained:
+        why = "; ".join(f"{r.modality}: {r.reason}" for r in results) or "no owner data"
+        raise ModelError(f"nothing to train yet for {user!r} — {why}",
+                         "keep capturing (`activesec capture`) and run `activesec train` later")
+    return summary
+
+
+# --------------------------------------------------------------------------- drift
+def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows
+                 ) -> ModalityResult:
+    t0 = time.perf_counter()
+    card, scorer = model_files.load_scorer(directory, allow_sklearn=True)
+    extra = card.get("extra") or {}
+    modality = str(extra["modality"])
+    names = list(card["feature_schema"]["names"])
+    res = ModalityResult(modality, "skipped", detector=str(card.get("detector")))
+    until = int((extra.get("data") or {}).get("until_wall_ns", 0))
+    X_old, t_old = model_files.load_rows(directory)
+    X, t = rows.arrays(len(names))
+    new = t > until
+    X, t = X[new], t[new]
+    n_hold = max(MIN_HOLDOUT_ROWS, round(settings.train.holdout * len(X)))
+    if len(X) < n_hold + MIN_TRAIN_ROWS + _purge(modality):
+        res.reason = f"only {len(X)} new rows since the last training; keeping the model"
+        return res
+    thr = float(card["calibration"]["threshold"])
+    s = np.asarray(scorer.score(X))
+    flagged = float(np.mean(s > thr))
+    limit = max(3 * settings.train.target_far, 0.05)
+    if flagged > limit:
+        res.reason = (f"{flagged:.0%} of recent rows score above the threshold (expected "
+                      f"<= {limit:.0%}): not learning from data that may not be the owner")
+        return res
+    pool_end = len(X) - n_hold - _purge(modality)
+    ok = np.flatnonzero(s[:pool_end] <= thr)  # never a flagged row
+    k = min(len(ok), math.floor(settings.train.max_drift * len(X_old)))
+    take = ok[len(ok) - k:]
+    X_fit = np.vstack([X_old[k:], X[take]])
+    t_fit = np.concatenate([t_old[k:], t[take]])
+    det, fallback, bg = _fit(paths, str(card["detector"]), dict(card.get("params") or {}),
+                             modality, X_fit)
+    hs = det.score(X[len(X) - n_hold:])
+    cal = Calibration.from_scores(hs, settings.train.target_far)
+    quant = _quantiles(hs)
+    drift = {"replaced_rows": int(k), "of_rows": len(X_old),
+             "max_drift": settings.train.max_drift, "recent_rows": len(X),
+             "recent_flagged_share": round(flagged, 4)}
+    _save(paths, modality, det, cal, names, X_fit, t_fit, {
+        "data": {"sessions": len(rows.sessions), "events": rows.events,
+                 "rows_train": len(X_fit), "rows_holdout": int(n_hold),
+                 "from_wall_ns": int(t_fit.min()), "until_wall_ns": int(t[-1])},
+        "holdout_scores": quant, "background": bg, "fallback": fallback or None,
+        "requested_detector": card.get("detector"), "trained_by": "retrain", "drift": drift})
+    res.status, res.fallback, res.drift = "trained", fallback, drift
+    res.rows_train, res.rows_holdout = len(X_fit), int(n_hold)
+    res.threshold, res.target_far, res.holdout_scores = cal.threshold, cal.target_far, quant
+    res.seconds = round(time.perf_counter() - t0, 3)
+    return res
+
+
+def retrain(paths: Paths, settings: Settings, *, progress: Progress | None = None,
+            clock: Clock | None = None) -> TrainSummary:
+    """Bounded drift update of every trained model (module docstring). A model that cannot be
+    loaded (stale, altered) is skipped with the reason: run :func:`train` instead."""
+    t0 = time.perf_counter()
+    user = _owner(paths, settings)
+    dirs = model_files.model_dirs(paths)
+    if not dirs:
+        raise ModelError("no trained model to update", "run `activesec train` first")
+    store = _open_store(paths)
+    try:
+        by_mod = owner_rows(store, user, enrolment_since(paths), progress)
+    finally:
+        store.close()
+    results = []
+    for d in dirs:
+        try:
+            card = model_files.verify_card(d)
+            m = str(card["extra"]["modality"])
+            results.append(_retrain_one(paths, settings, d, by_mod.get(m, _Rows())))
+        except ModelError as exc:
+            results.append(ModalityResult(d.name, "skipped", reason=str(exc)))
+    return TrainSummary(user, results, {}, seconds=time.perf_counter() - t0)
+
+
+def retrain_due(paths: Paths, settings: Settings, clock: Clock | None = None) -> bool:
+    """True when the newest model is older than ``train.retrain_days`` (0 = never)."""
+    days = settings.train.retrain_days
+    if days <= 0:
+        return False
+    clock = clock or SystemClock()
+    newest = 0.0
+    for d in model_files.model_dirs(paths):
+        try:
+            created = str(model_files.verify_card(d).get("created", ""))
+            ts = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            newest = max(newest, ts.timestamp())
+        except (ModelError, ValueError):
+            continue
+    return bool(newest) and clock.wall_ns() / 1e9 - newest >= days * 86400
