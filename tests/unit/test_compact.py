@@ -1,0 +1,76 @@
+"""NumPy-only compact scorers score exactly like the scikit-learn detectors they come from."""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+
+from activesec.core.errors import ModelError
+from activesec.detectors import registry
+from activesec.detectors.compact import CompactScorer, compact, ndtri
+
+RNG = np.random.default_rng(7)
+X_OWNER = RNG.normal(0.0, 1.0, size=(200, 12))
+X_BG = RNG.normal(0.4, 1.4, size=(400, 12))
+GROUPS = np.repeat(np.arange(8), 50)
+X_TEST = np.vstack([RNG.normal(0.2, 2.0, size=(500, 12)),
+                    RNG.standard_cauchy(size=(50, 12)) * 10])  # far outside the training range
+
+
+def _fit(name: str, **params: object) -> object:
+    return registry.create(name, **params).fit(X_OWNER, X_BG, GROUPS)
+
+
+@pytest.mark.parametrize("name,params", [
+    ("extra_trees", {"n_estimators": 30}),
+    ("random_forest", {"n_estimators": 30, "min_samples_leaf": 2}),
+    ("plda", {"n_components": 5}),
+    ("scaled_manhattan", {}),
+    ("gmm", {}),
+])
+def test_compact_scores_like_the_sklearn_model(name: str, params: dict[str, object]) -> None:
+    det = _fit(name, **params)
+    c = compact(det)
+    want = det.score(X_TEST)  # type: ignore[attr-defined]
+    got = c.score(X_TEST)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    # and after a round trip through plain arrays (what lands in the npz)
+    arrays, meta = c.to_arrays()
+    again = CompactScorer.from_arrays({k: np.array(v) for k, v in arrays.items()}, meta)
+    np.testing.assert_array_equal(again.score(X_TEST), got)
+
+
+def test_trees_agree_on_rows_exactly_at_split_thresholds() -> None:
+    """scikit-learn compares float32(x) <= threshold: rows placed on the thresholds must take
+    the same branches (the stored float32 floor keeps that decision exact)."""
+    det = _fit("extra_trees", n_estimators=10)
+    tree = det.model_.estimators_[0].tree_  # type: ignore[attr-defined]
+    inner = tree.children_left >= 0
+    X = np.tile(X_OWNER[:1], (int(inner.sum()), 1))
+    X[np.arange(len(X)), tree.feature[inner]] = tree.threshold[inner]
+    np.testing.assert_array_equal(compact(det).score(X), det.score(X))  # type: ignore[attr-defined]
+
+
+def test_ndtri_matches_the_normal_quantile_function() -> None:
+    p = np.array([1e-12, 1e-7, 0.001, 0.02425, 0.1, 0.5, 0.77, 0.975, 1 - 1e-7])
+    want = np.array([NormalDist().inv_cdf(float(v)) for v in p])
+    np.testing.assert_allclose(ndtri(p), want, rtol=1e-9)
+    assert np.isneginf(ndtri(np.array(0.0))) and np.isposinf(ndtri(np.array(1.0)))
+
+
+def test_unsupported_detector_and_bad_input_are_model_errors() -> None:
+    with pytest.raises(ModelError, match="no compact form"):
+        compact(_fit("isolation_forest", n_estimators=5))
+    with pytest.raises(ModelError, match="not fitted"):
+        compact(registry.create("extra_trees"))
+    c = compact(_fit("scaled_manhattan"))
+    with pytest.raises(ModelError, match="features"):
+        c.score(np.zeros((2, 3)))
+    arrays, meta = c.to_arrays()
+    del arrays["mad"]
+    with pytest.raises(ModelError, match="missing mad"):
+        CompactScorer.from_arrays(arrays, meta)
+    with pytest.raises(ModelError):
+        CompactScorer.from_arrays(arrays, {**meta, "format": "pickle"})

@@ -1,0 +1,238 @@
+"""Training from a real store: per-modality models, hold-out calibration, fallbacks, skips,
+refusal of altered or stale models, reset, and bounded drift re-training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from activesec.core import paths as paths_mod
+from activesec.core import profile
+from activesec.core.clock import FakeClock
+from activesec.core.config import Settings
+from activesec.core.errors import ModelError
+from activesec.core.events import DeviceType, Flag
+from activesec.detectors import persist
+from activesec.detectors.compact import CompactScorer
+from activesec.engine.scoring import KEYBOARD
+from activesec.recordings import iter_aalto, iter_balabit
+from activesec.service import background as bgm
+from activesec.service import models as model_files
+from activesec.service import train as tr
+from activesec.store.db import Store, StoredDevice
+from tests.conftest import dataset
+from tests.unit.test_background import slice_aalto, slice_balabit
+
+DAY = 86_400 * 10**9
+WALL0 = 1_700_000_000 * 10**9
+MOUSE = "pointer:mouse"
+DEVICES = [StoredDevice(2, "Logitech USB Optical Mouse", int(DeviceType.MOUSE)),
+           StoredDevice(9, "Virtual core XTEST pointer", int(DeviceType.VIRTUAL))]
+
+
+def settings(**train: object) -> Settings:
+    return Settings(user="owner", enrol={"pointer_events": 3000, "keystrokes": 300},
+                    train={"target_far": 0.05, **train})
+
+
+def owner_pointer(n_sessions: int = 2, per_session: int = 6000, user: str = "user7"
+                  ) -> list[np.ndarray]:
+    out = []
+    for rec in iter_balabit(dataset("balabit"), "training", users=[user]):
+        ev = rec.events[:per_session].copy()
+        ev["device"] = 2
+        out.append(ev)
+        if len(out) == n_sessions:
+            break
+    return out
+
+
+def owner_keys(path: Path, user_index: int = 0) -> np.ndarray:
+    """One Aalto participant's sentences typed in a row (as the background builder joins them)."""
+    by_user: dict[str, list[np.ndarray]] = {}
+    for rec in iter_aalto(path):
+        by_user.setdefault(rec.user, []).append(rec.events)
+    sentences = list(by_user.values())[user_index]
+    parts, t_off, x_off = [], 0, 0
+    for ev in sentences:
+        e = ev.copy()
+        e["t_ns"] += t_off
+        e["x"] += x_off
+        parts.append(e)
+        t_off, x_off = int(e["t_ns"].max()) + 2 * 10**9, int(e["x"].max()) + 1
+    return np.concatenate(parts)
+
+
+def add_session(store: Store, events: np.ndarray, day: int, label: str = "owner") -> int:
+    ev = np.sort(events, order="t_ns")
+    sid = store.begin_session(label, "test", devices=DEVICES, wall_ns=WALL0 + day * DAY,
+                              mono_ns=int(ev["t_ns"][0]))
+    store.append(sid, ev)
+    store.commit()
+    store.end_session(sid, WALL0 + day * DAY + int(ev["t_ns"][-1] - ev["t_ns"][0]))
+    return sid
+
+
+@pytest.fixture
+def owner(home: Path, tmp_path: Path) -> paths_mod.Paths:
+    """A profile whose store holds two Balabit user7 sessions and one Aalto typist's text."""
+    p = paths_mod.resolve().ensure()
+    profile.create(p, "owner")
+    aalto = slice_aalto(tmp_path / "aalto.tsv", lines=3000)
+    with Store.open(p.database, create=True) as store:
+        ptr = owner_pointer()
+        keys = owner_keys(aalto)
+        keys["t_ns"] += ptr[0]["t_ns"][0]
+        add_session(store, np.concatenate([ptr[0], keys]), day=0)
+        add_session(store, ptr[1], day=1)
+    return p
+
+
+def install_backgrounds(p: paths_mod.Paths, tmp_path: Path) -> None:
+    bal = slice_balabit(tmp_path / "bal", ("user9", "user12", "user15"), lines=2500)
+    aalto = slice_aalto(tmp_path / "aalto-bg.tsv", lines=8000)
+    for bg in bgm.build(balabit=bal, aalto=aalto, max_rows=800).values():
+        bgm.save(p, bg)
+
+
+def test_train_with_backgrounds_then_load_compact_models(owner: paths_mod.Paths,
+                                                         tmp_path: Path) -> None:
+    install_backgrounds(owner, tmp_path)
+    s = settings()
+    summary = tr.train(owner, s)
+    by = {r.modality: r for r in summary.trained}
+    assert set(by) == {MOUSE, KEYBOARD} and not summary.skipped
+    assert by[MOUSE].detector == "extra_trees" and by[KEYBOARD].detector == "plda"
+    assert not by[MOUSE].fallback
+    for r in by.values():
+        assert r.rows_train > 10 and r.rows_holdout >= 10
+        q = r.holdout_scores
+        assert q["p05"] <= q["p50"] <= q["p95"] and r.threshold is not None
+    card = persist.read_card(owner.models_dir / "pointer-mouse")
+    assert card["calibration"]["target_far"] == 0.05
+    assert card["extra"]["data"]["rows_holdout"] == by[MOUSE].rows_holdout
+    assert card["extra"]["background"]["people"] == 3
+    models = model_files.load_models(owner)
+    assert set(models) == {MOUSE, KEYBOARD}
+    assert models[KEYBOARD].weight == pytest.approx(10 / 50)
+    # the compact scorer the agent uses scores exactly like the saved scikit-learn model
+    X, _ = model_files.load_rows(owner.models_dir / "keyboard")
+    for name, d in ((MOUSE, "pointer-mouse"), (KEYBOARD, "keyboard")):
+        assert isinstance(models[name].detector, CompactScorer)
+        full = persist.load_model(owner.models_dir / d).detector
+        rows = X if name == KEYBOARD else model_files.load_rows(owner.models_dir / d)[0]
+        np.testing.assert_allclose(models[name].detector.score(rows), full.score(rows),
+                                   rtol=1e-9, atol=1e-9)
+    cal = models[MOUSE].calibration
+    assert cal.threshold == pytest.approx(by[MOUSE].threshold)
+
+
+def test_without_background_falls_back_to_one_class_and_says_so(owner: paths_mod.Paths) -> None:
+    summary = tr.train(owner, settings())
+    by = {r.modality: r for r in summary.trained}
+    assert by[MOUSE].detector == "gmm" and by[KEYBOARD].detector == "scaled_manhattan"
+    assert "background" in by[MOUSE].fallback and "gmm" in by[MOUSE].fallback
+    out = summary.as_dict()
+    assert json.loads(json.dumps(out))["trained"][0]["fallback"]
+
+
+def test_too_little_data_skips_a_modality_or_fails_with_progress(owner: paths_mod.Paths) -> None:
+    s = Settings(user="owner", enrol={"pointer_events": 3000, "keystrokes": 50_000},
+                 train={"pointer_detector": "scaled_manhattan"})
+    summary = tr.train(owner, s)
+    assert [r.modality for r in summary.trained] == [MOUSE]
+    (skip,) = summary.skipped
+    assert skip.modality == KEYBOARD and skip.reason.startswith("need ")
+    assert "more keystrokes" in skip.reason
+    s2 = Settings(user="owner", enrol={"pointer_events": 900_000, "keystrokes": 50_000})
+    with pytest.raises(ModelError, match=r"nothing to train yet.*need [\d,]+ more mouse pointer"):
+        tr.train(owner, s2)
+
+
+def test_injected_and_virtual_device_events_are_never_training_data(home: Path) -> None:
+    p = paths_mod.resolve().ensure()
+    profile.create(p, "owner")
+    ev = owner_pointer(1, 3000)[0]
+    fake = ev.copy()
+    fake["device"] = 9  # the XTEST pointer
+    bot = ev.copy()
+    bot["flags"] |= int(Flag.INJECTED)
+    with Store.open(p.database, create=True) as store:
+        add_session(store, np.concatenate([ev, fake, bot]), day=0)
+        add_session(store, owner_pointer(1, 500, user="user9")[0], day=1, label="guest")
+        rows = tr.owner_rows(store, "owner")
+    assert set(rows) == {MOUSE}
+    assert rows[MOUSE].events == len(ev)
+
+
+def test_altered_or_stale_models_are_refused(owner: paths_mod.Paths) -> None:
+    tr.train(owner, settings(pointer_detector="scaled_manhattan"))
+    d = owner.models_dir / "pointer-mouse"
+    model_files.load_models(owner)
+    comp = d / model_files.COMPACT_FILE
+    good = comp.read_bytes()
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0xFF  # one flipped byte
+    comp.write_bytes(bytes(bad))
+    with pytest.raises(ModelError, match="compact.*modified"):
+        model_files.load_models(owner)
+    comp.write_bytes(good)
+    card_file = d / persist.CARD_FILE
+    card = json.loads(card_file.read_text())
+    card["versions"]["activesec"] = "0.0.1"
+    card_file.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="built with activesec 0.0.1"):
+        model_files.load_models(owner)
+    card["versions"] = persist.library_versions()
+    card["feature_schema"]["sha256"] = "f" * 64
+    card_file.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="different feature schema"):
+        model_files.load_models(owner)
+    (d / persist.MODEL_FILE).unlink()
+    with pytest.raises(ModelError, match="missing"):
+        model_files.load_models(owner)
+
+
+def test_reset_deletes_models_and_restarts_enrolment(owner: paths_mod.Paths,
+                                                    tmp_path: Path) -> None:
+    tr.train(owner, settings(pointer_detector="scaled_manhattan"))
+    bgm.save(owner, bgm.Background("pointer", np.zeros((6, len(bgm.feature_names("pointer")))),
+                                   np.arange(6), {}))
+    clock = FakeClock(wall_ns=WALL0 + 5 * DAY)
+    out = tr.train(owner, settings(), reset=True, clock=clock)
+    assert out.reset and not out.results
+    assert model_files.model_dirs(owner) == []
+    assert bgm.file_for(owner, "pointer").exists()  # the background is not the owner's
+    with pytest.raises(ModelError, match="no trained model"):
+        model_files.load_models(owner)
+    with pytest.raises(ModelError, match="nothing to train yet"):
+        tr.train(owner, settings())  # the old sessions no longer count
+
+
+def test_retrain_replaces_at_most_max_drift_and_refuses_strangers(owner: paths_mod.Paths,
+                                                                   tmp_path: Path) -> None:
+    install_backgrounds(owner, tmp_path)
+    s = settings(max_drift=0.2)
+    first = {r.modality: r for r in tr.train(owner, s).trained}[MOUSE]
+    more = owner_pointer(3, 6000)[2]
+    with Store.open(owner.database) as store:
+        add_session(store, more, day=3)
+    again = {r.modality: r for r in tr.retrain(owner, s).results}
+    r = again[MOUSE]
+    assert r.status == "trained", r.reason
+    assert 0 < r.drift["replaced_rows"] <= int(0.2 * first.rows_train)
+    assert r.rows_train == first.rows_train  # rows replaced, not added
+    assert persist.read_card(owner.models_dir / "pointer-mouse")["extra"]["trained_by"] \
+        == "retrain"
+    # another person's input under the owner's label (Balabit user 35, not in the background)
+    stranger = owner_pointer(1, 6000, user="user35")[0]
+    with Store.open(owner.database) as store:
+        add_session(store, stranger, day=4)
+    before = (owner.models_dir / "pointer-mouse" / persist.CARD_FILE).read_bytes()
+    r2 = {x.modality: x for x in tr.retrain(owner, s).results}[MOUSE]
+    assert r2.status == "skipped" and "not learning" in r2.reason
+    assert (owner.models_dir / "pointer-mouse" / persist.CARD_FILE).read_bytes() == before
+
