@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import dataset
 
 from activesec.core import paths as paths_mod
 from activesec.core.errors import DataError, ModelError
 from activesec.features.keys import KEY_FEATURE_NAMES
 from activesec.features.pointer import POINTER_FEATURE_NAMES
 from activesec.service import background as bgm
-from tests.conftest import dataset
 
 
 def test_subsample_is_seeded_capped_and_spread_over_people() -> None:
@@ -24,7 +24,7 @@ def test_subsample_is_seeded_capped_and_spread_over_people() -> None:
     assert len(X) <= 300 and len(X) >= 290
     counts = np.bincount(g)
     assert counts[0] == 5 and abs(int(counts[1]) - int(counts[2])) <= 1  # the small one gives all
-    X2, g2 = bgm._subsample(people, 300, seed=1)
+    X2, _g2 = bgm._subsample(people, 300, seed=1)
     np.testing.assert_array_equal(X, X2)
     X3, _ = bgm._subsample(people, 300, seed=2)
     assert not np.array_equal(X, X3)

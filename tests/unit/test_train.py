@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import dataset
+from tests.unit.test_background import slice_aalto, slice_balabit
 
 from activesec.core import paths as paths_mod
 from activesec.core import profile
@@ -23,8 +25,6 @@ from activesec.service import background as bgm
 from activesec.service import models as model_files
 from activesec.service import train as tr
 from activesec.store.db import Store, StoredDevice
-from tests.conftest import dataset
-from tests.unit.test_background import slice_aalto, slice_balabit
 
 DAY = 86_400 * 10**9
 WALL0 = 1_700_000_000 * 10**9
@@ -177,14 +177,14 @@ def test_altered_or_stale_models_are_refused(owner: paths_mod.Paths) -> None:
     bad = bytearray(good)
     bad[len(bad) // 2] ^= 0xFF  # one flipped byte
     comp.write_bytes(bytes(bad))
-    with pytest.raises(ModelError, match="compact.*modified"):
+    with pytest.raises(ModelError, match=r"compact.*modified"):
         model_files.load_models(owner)
     comp.write_bytes(good)
     card_file = d / persist.CARD_FILE
     card = json.loads(card_file.read_text())
     card["versions"]["activesec"] = "0.0.1"
     card_file.write_text(json.dumps(card))
-    with pytest.raises(ModelError, match="built with activesec 0.0.1"):
+    with pytest.raises(ModelError, match=r"built with activesec 0\.0\.1"):
         model_files.load_models(owner)
     card["versions"] = persist.library_versions()
     card["feature_schema"]["sha256"] = "f" * 64

@@ -28,8 +28,8 @@ routes them; XTEST/virtual devices and events flagged injected are never trainin
 scores at or below its threshold (confidently the owner — flagged rows are never learnt) replace
 at most ``train.max_drift`` of the training rows, oldest first; if the recent rows as a whole
 do not look like the owner (too many flagged, or their median shifted — ``SUSPECT_*``), it
-refuses to learn at all — a patient impostor cannot teach the profile. :func:`reset_enrolment` deletes the models and restarts enrolment
-from now.
+refuses to learn at all — a patient impostor cannot teach the profile.
+:func:`reset_enrolment` deletes the models and restarts enrolment from now.
 """
 
 from __future__ import annotations
