@@ -51,6 +51,8 @@ def test_straight_constant_speed_line() -> None:
     assert x[F["dir_cos"]] == pytest.approx(1.0)
     assert x[F["dir_sector"]] == 0
     assert x[F["curv_mean_abs"]] == 0 and x[F["n_critical"]] == 0
+    assert x[F["t_half_dist_frac"]] == pytest.approx(0.5, abs=0.03)
+    assert x[F["v_cv"]] == pytest.approx(0.0) and x[F["still_frac"]] == 0
     assert x[F["duration_s"]] == pytest.approx(0.19)
     assert a.n_events[0] == 20
     assert a.t_start_ns[0] == 0 and a.t_end_ns[0] == 190 * MS

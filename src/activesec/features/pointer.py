@@ -318,9 +318,8 @@ def features_of_segments(segs: Segments, cfg: PointerConfig | None = None) -> Ac
     half = csum_seg >= 0.5 * traveled[sgid]
     half &= traveled[sgid] > 0
     first_half = g.gmin(np.where(half, stm, np.inf), sgid, n, fill=np.inf)
-    X[:, F["t_half_dist_frac"]] = np.where(np.isfinite(first_half),
-                                           _safe_div(np.where(np.isfinite(first_half),
-                                                              first_half, 0.0), dur), 0.0)
+    first_half[~np.isfinite(first_half)] = 0.0
+    X[:, F["t_half_dist_frac"]] = _safe_div(first_half, dur)
 
     # --- acceleration and jerk (between consecutive steps of one action)
     sa = sgid[1:] == sgid[:-1]
