@@ -151,28 +151,41 @@ class _Rows:
 
 
 # --------------------------------------------------------------------------- owner data
-def enrolment_since(paths: Paths) -> int | None:
-    """Wall time (ns) enrolment (re)started at after a reset, else None (all data)."""
+@dataclass(frozen=True)
+class EnrolmentStart:
+    """Where enrolment restarted (after ``train --reset``): sessions up to ``last_session``
+    are not owner training data, except, if that last session was still capturing, its
+    events at or after ``wall_ns``."""
+
+    wall_ns: int
+    last_session: int
+
+
+def enrolment_since(paths: Paths) -> EnrolmentStart | None:
+    """Where enrolment (re)started after a reset, else None (all owner data counts)."""
     f = paths.models_dir / ENROLMENT_FILE
     try:
-        return int(json.loads(f.read_text(encoding="utf-8"))["since_wall_ns"])
+        raw = json.loads(f.read_text(encoding="utf-8"))
+        return EnrolmentStart(int(raw["since_wall_ns"]), int(raw.get("last_session", 0)))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"enrolment state {f} is damaged ({exc.__class__.__name__})",
+                         "run `activesec train --reset` to restart enrolment") from None
 
 
-def owner_rows(store: Any, user: str, since_wall_ns: int | None = None,
+def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
                progress: Progress | None = None) -> dict[str, _Rows]:
-    """Feature rows per modality from the owner's sessions, events after ``since_wall_ns``."""
+    """Feature rows per modality from the owner's sessions since enrolment started."""
     out: dict[str, _Rows] = {}
-    sessions = store.sessions(label=user, since_wall_ns=since_wall_ns)
+    sessions = [s for s in store.sessions(label=user) if since is None or s.id > since.last_session
+                or (s.id == since.last_session and s.ended_wall_ns is None)]
     for i, s in enumerate(sessions):
         ev = store.events(s.id)
         off = s.started_wall_ns - s.started_mono_ns  # wall = t_ns + off
         keep = (ev["flags"] & int(Flag.INJECTED)) == 0
-        if since_wall_ns is not None:
-            keep &= ev["t_ns"] + off >= since_wall_ns
+        if since is not None and s.id == since.last_session:
+            keep &= ev["t_ns"] + off >= since.wall_ns
         types = {d.index: DeviceType(d.type) if d.type in DeviceType._value2member_map_
                  else DeviceType.UNKNOWN for d in store.devices(s.id)}
         virtual = [i for i, t in types.items() if t == DeviceType.VIRTUAL]
@@ -212,7 +225,7 @@ def enrolment_progress(paths: Paths, settings: Settings, store: Any | None = Non
             st.close()
     else:
         rows = owner_rows(store, user, since)
-    out: dict[str, Any] = {"since_wall_ns": since}
+    out: dict[str, Any] = {"since_wall_ns": None if since is None else since.wall_ns}
     for name, r in sorted(rows.items()):
         need = settings.enrol.keystrokes if name == KEYBOARD else settings.enrol.pointer_events
         out[name] = {"have": r.events, "need": need,
@@ -363,11 +376,13 @@ def reset_enrolment(paths: Paths, clock: Clock | None = None) -> None:
     """Delete every trained model and restart enrolment from now (the background stays; the
     stored events stay too, for `evaluate store`, but no longer train the profile)."""
     clock = clock or SystemClock()
+    with _open_store(paths) as store:
+        last = max((s.id for s in store.sessions()), default=0)
     for d in model_files.model_dirs(paths):
         shutil.rmtree(d)
     make_private_dir(paths.models_dir)
-    write_private_text(paths.models_dir / ENROLMENT_FILE,
-                       json.dumps({"since_wall_ns": clock.wall_ns()}) + "\n")
+    write_private_text(paths.models_dir / ENROLMENT_FILE, json.dumps(
+        {"since_wall_ns": clock.wall_ns(), "last_session": last}) + "\n")
 
 
 def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,

@@ -1,0 +1,142 @@
+"""The real CLI in subprocesses: import recordings, build a background, train, reset — and the
+agent's model loading and scoring without scikit-learn."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.conftest import dataset
+from tests.helpers.cli import env_for, one_line_error
+from tests.unit.test_background import slice_aalto, slice_balabit
+from tests.unit.test_train import owner_keys
+
+from activesec.recordings import iter_balabit, write_keys_csv, write_mouse_csv
+
+# `activesec train` / `background` as the console script runs them; registers the commands
+# itself only while cli/main.py does not yet (the module is added there by its owner).
+_MAIN = (
+    "import sys\n"
+    "from activesec.cli import cmd_train, main\n"
+    "names = {c.name or getattr(c.callback, '__name__', '')\n"
+    "         for c in main.app.registered_commands}\n"
+    "if 'train' not in names:\n"
+    "    cmd_train.register(main.app)\n"
+    "main.main(sys.argv[1:])\n"
+)
+
+# What the agent does to score: load the models, stream a recording through the engine.
+_AGENT = (
+    "import json, resource, sys\n"
+    "from activesec.core import paths\n"
+    "from activesec.engine.scoring import StreamScorer\n"
+    "from activesec.recordings import read_mouse_csv\n"
+    "from activesec.service.models import load_models\n"
+    "models = load_models(paths.resolve())\n"
+    "ev = read_mouse_csv(sys.argv[1])\n"
+    "sc = StreamScorer(models)\n"
+    "out = []\n"
+    "for i in range(0, len(ev), 64):\n"
+    "    out += sc.feed(ev[i:i + 64])\n"
+    "out += sc.flush()\n"
+    "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy', 'skops'))\n"
+    "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+    "print(json.dumps({'models': sorted(models), 'n': len(out), 'heavy': heavy,\n"
+    "                  'max_rss_mb': rss, 'scores': [s.score for s in out]}))\n"
+)
+
+
+def run(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _MAIN, *args], env=dict(env),
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def recordings(tmp_path: Path) -> Path:
+    """Generic layouts: Balabit user7's first three sessions (sliced) and one Aalto typist."""
+    root = tmp_path / "rec"
+    (root / "mouse" / "owner").mkdir(parents=True)
+    (root / "keys" / "owner").mkdir(parents=True)
+    for i, rec in enumerate(iter_balabit(dataset("balabit"), "training", users=[7])):
+        write_mouse_csv(root / "mouse" / "owner" / f"s{i}.csv", rec.events[:6000])
+        if i == 2:
+            break
+    keys = owner_keys(slice_aalto(tmp_path / "aalto-owner.tsv", lines=3000))
+    write_keys_csv(root / "keys" / "owner" / "s0.csv", keys)
+    return root
+
+
+def _env(home: Path) -> dict[str, str]:
+    return env_for(home, ACTIVESEC_ENROL__POINTER_EVENTS="3000",
+                   ACTIVESEC_ENROL__KEYSTROKES="300", ACTIVESEC_TRAIN__TARGET_FAR="0.05")
+
+
+def test_background_train_and_agent_scoring_without_sklearn(tmp_path: Path,
+                                                            recordings: Path) -> None:
+    env = _env(tmp_path / "home")
+    assert run("init", "--user", "owner", env=env).returncode == 0
+    holdout = recordings / "mouse" / "owner" / "s2.csv"
+    held = tmp_path / "held.csv"
+    holdout.rename(held)  # the agent scores a session training never saw
+    r = run("import", str(recordings), env=env)
+    assert r.returncode == 0, r.stderr
+    bal = slice_balabit(tmp_path / "bal", ("user9", "user12", "user15"), lines=2500)
+    aalto = slice_aalto(tmp_path / "aalto.tsv", lines=8000)
+    r = run("background", "build", "--balabit", str(bal), "--aalto", str(aalto),
+            "--max-rows", "800", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    bgs = json.loads(r.stdout)["backgrounds"]
+    assert bgs["pointer"]["people"] == 3 and bgs["keyboard"]["people"] >= 3
+    r = run("train", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""  # quiet under --json
+    out = json.loads(r.stdout)
+    by = {m["modality"]: m for m in out["trained"]}
+    assert set(by) == {"pointer:mouse", "keyboard"} and out["skipped"] == []
+    assert by["pointer:mouse"]["detector"] == "extra_trees"
+    assert by["keyboard"]["detector"] == "plda"
+    for m in by.values():
+        assert m["rows_train"] > 0 and m["rows_holdout"] >= 10 and m["threshold"] is not None
+        assert m["holdout_scores"]["p50"] <= m["holdout_scores"]["p99"]
+    models = tmp_path / "home" / "models"
+    for f in (models / "pointer-mouse").iterdir():
+        assert (f.stat().st_mode & 0o777) == 0o600
+    # the agent: compact models only, scikit-learn never imported
+    a = subprocess.run([sys.executable, "-c", _AGENT, str(held)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert a.returncode == 0, a.stderr
+    res = json.loads(a.stdout)
+    assert res["heavy"] == [] and res["models"] == ["keyboard", "pointer:mouse"]
+    assert res["n"] > 50
+    scores = np.asarray(res["scores"])
+    assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
+    print(f"agent max RSS {res['max_rss_mb']:.1f} MB scoring {res['n']} actions")
+
+
+def test_nothing_to_train_is_one_clear_line(tmp_path: Path) -> None:
+    env = _env(tmp_path / "home")
+    assert run("init", "--user", "owner", env=env).returncode == 0
+    line = one_line_error(run("train", env=env))
+    assert "nothing to train yet" in line and "need 3,000 more mouse pointer events" in line
+
+
+def test_reset_deletes_models_and_restarts_enrolment(tmp_path: Path, recordings: Path) -> None:
+    env = {**_env(tmp_path / "home"), "ACTIVESEC_TRAIN__POINTER_DETECTOR": "scaled_manhattan",
+           "ACTIVESEC_TRAIN__KEYS_DETECTOR": "scaled_manhattan"}
+    assert run("init", "--user", "owner", env=env).returncode == 0
+    assert run("import", str(recordings), env=env).returncode == 0
+    r = run("train", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "pointer:mouse" in r.stdout and "threshold" in r.stdout
+    assert (tmp_path / "home" / "models" / "keyboard" / "model.json").exists()
+    r = run("train", "--reset", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["reset"] is True
+    assert not (tmp_path / "home" / "models" / "keyboard").exists()
+    line = one_line_error(run("train", env=env))  # the old data no longer enrols
+    assert "nothing to train yet" in line
