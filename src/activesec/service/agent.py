@@ -61,7 +61,7 @@ from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
 from activesec.core.clock import Clock
 from activesec.core.config import Settings
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError
-from activesec.core.events import EVENT_DTYPE
+from activesec.core.events import EVENT_DTYPE, DeviceType
 from activesec.core.paths import Paths, write_private_text
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import AgentState, Context
@@ -372,6 +372,8 @@ class Agent:
         if now >= self._next_house:
             self._next_house = now + int(HOUSEKEEP_EVERY_S * 1e9)
             self._housekeep()
+            if self.engine is not None:  # devices plugged in since
+                self.engine.scorer.devices.update(self._devices())
         self._drain(final=False)
         if now >= self._next_status:
             self._next_status = now + int(STATUS_EVERY_S * 1e9)
@@ -428,7 +430,9 @@ class Agent:
             else:
                 names = a.on_notify if d.level == "notify" else a.on_gate
                 outcomes = self._fire(list(names), "fire", d)
-            rec = self.log.append(d, outcomes, dry_run=self.dry_run)
+            n = self.engine.trust.n_updates if self.engine is not None else 0
+            rec = self.log.append(d, outcomes, dry_run=self.dry_run,
+                                  extra={"scores_so_far": n})
             self.decisions.append(rec)
             self._last_decision = {k: rec[k] for k in ("level", "state", "trust", "t_wall_ns",
                                                        "reason", "actions")}
@@ -470,9 +474,19 @@ class Agent:
     def _set_models(self, models: dict[str, ModalityModel], reason: str | None) -> None:
         self.models = models
         self.reason = reason
-        devices = {d.index: d.type for d in self.backend.info().devices}
-        self.engine = Engine(models, self.cfg, devices=devices, clock=self.clock) \
+        self.engine = Engine(models, self.cfg, devices=self._devices(), clock=self.clock) \
             if models else None
+
+    def _devices(self) -> dict[int, DeviceType]:
+        """Device index -> type, as the backend knows them now (some learn them once started).
+        With ``engine.scoring.injected = "score"`` a virtual (XTEST, uinput) pointer is scored
+        as a mouse: injected input is then meant to be judged like any other."""
+        score_virtual = self.cfg.scoring.injected == "score"
+        out = {}
+        for d in self.backend.info().devices:
+            t = DeviceType(int(d.type))
+            out[d.index] = DeviceType.MOUSE if score_virtual and t == DeviceType.VIRTUAL else t
+        return out
 
     def _housekeep(self, final: bool = False) -> None:
         from activesec.store.db import Store

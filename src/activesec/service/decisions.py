@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,9 +50,11 @@ def decisions_path(paths: Paths) -> Path:
 
 
 def record(decision: Decision, outcomes: Sequence[ActionOutcome] = (), *,
-           dry_run: bool = False) -> dict[str, Any]:
-    """The JSON object stored for one decision."""
-    return {**decision.to_dict(), "actions": [o.as_dict() for o in outcomes], "dry_run": dry_run}
+           dry_run: bool = False, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON object stored for one decision (``extra``: agent counters such as
+    ``scores_so_far``, the number of scored actions/windows since the agent started)."""
+    return {**decision.to_dict(), "actions": [o.as_dict() for o in outcomes],
+            "dry_run": dry_run, **dict(extra or {})}
 
 
 class DecisionLog:
@@ -64,8 +66,8 @@ class DecisionLog:
         self._lock = threading.Lock()
 
     def append(self, decision: Decision, outcomes: Sequence[ActionOutcome] = (), *,
-               dry_run: bool = False) -> dict[str, Any]:
-        rec = record(decision, outcomes, dry_run=dry_run)
+               dry_run: bool = False, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        rec = record(decision, outcomes, dry_run=dry_run, extra=extra)
         line = json.dumps(rec, sort_keys=True, separators=(",", ":"), allow_nan=False,
                           default=_default) + "\n"
         with self._lock:

@@ -1,0 +1,262 @@
+"""Commands around the live agent: ``run``, ``replay`` and ``service install|uninstall|status``.
+
+``run`` is the agent in the foreground (:mod:`activesec.service.agent`); ``replay`` is
+fail2ban-regex's role: recorded sessions through the very engine, trust model and policy the
+agent runs, printing the decisions it would take; ``service`` wraps
+:mod:`activesec.service.installers`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from activesec.cli._common import err, out, print_json, settings, state_paths
+from activesec.core.errors import ActiveSecError, CaptureError, DataError
+from activesec.core.paths import Paths
+
+service_app = typer.Typer(help="Start the agent at log-in (systemd user unit, LaunchAgent, "
+                                "Task Scheduler log-on task).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(replay)
+    app.add_typer(service_app, name="service")
+
+
+# ---------------------------------------------------------------------------------------- run
+def run(
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="Decide, log and record, but act on nothing."),
+    duration: float | None = typer.Option(None, "--duration", "-d", min=0.0,
+                                          help="Stop after S seconds (default: until SIGTERM)."),
+    backend: str | None = typer.Option(None, "--backend", "-b",
+                                       help="auto | x11 | pynput | evdev (default from config)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live status line."),
+) -> None:
+    """Run the agent in the foreground: capture, score, decide, act.
+
+    Enrols first when there is no model and trains by itself once enrolment is complete
+    (train.auto). Trust below the notify, lock or gate level fires the actions listed in
+    actions.on_notify, on_lock, on_gate; scoring, trust and policy are set in the config's
+    engine.scoring, engine.trust and engine.policy sections.
+
+    Live status: DATA_DIR/run/agent.json (every second). Decisions with their evidence and
+    what each action did: DATA_DIR/decisions.jsonl. SIGTERM flushes and exits 0.
+    """
+    from activesec.capture.apps import foreground_app
+    from activesec.capture.select import choose_backend, create_backend
+    from activesec.core import logs, profile
+    from activesec.core.clock import SystemClock
+    from activesec.core.instance import InstanceLock
+    from activesec.service.agent import Agent
+
+    p = state_paths()
+    prof = profile.require(p)
+    overrides: dict[str, Any] = {"capture": {"backend": backend}} if backend else {}
+    s = settings(p, overrides)
+    logs.setup(p, s.log_level)
+    name, reason = choose_backend(s.capture.backend)
+    lock = InstanceLock(p.run_dir / "capture.lock", "agent or capture").acquire()
+    try:
+        be = create_backend(name, settings=s)
+        probe = type(be).probe()
+        if not probe.available:
+            raise CaptureError(f"{name} backend unavailable: {probe.reason}", probe.hint)
+        agent = Agent(p, s, be, SystemClock(), dry_run=dry_run, owner=prof.user,
+                      app_probe=foreground_app)
+        stop = threading.Event()
+
+        def _on_signal(signum: int, frame: object) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        if not quiet:
+            err.print(f"agent running with [bold]{name}[/bold] ({reason})"
+                      f"{' [yellow]dry-run[/yellow]' if dry_run else ''}; Ctrl-C to stop")
+        summary = agent.run(duration_s=duration, stop_event=stop)
+    finally:
+        lock.release()
+    if not quiet:
+        st = agent.status()
+        trust = "-" if st["trust"] is None else f"{st['trust']:.1f}"
+        err.print(f"stopped: state {st['state']}, trust {trust}, "
+                  f"{len(summary.decisions)} decision(s), {st['stored']:,} events stored"
+                  + (f" ({st['reason']})" if st["reason"] else ""))
+
+
+# ---------------------------------------------------------------------------------------- replay
+@dataclass(frozen=True)
+class _ModelPaths(Paths):
+    """Paths whose models directory is the one given with ``--model``."""
+
+    models: Path = Path()
+
+    @property
+    def models_dir(self) -> Path:
+        return self.models
+
+
+def _recordings(path: Path) -> Any:
+    from activesec.recordings import detect_layout, iter_balabit, iter_layout
+
+    layout = detect_layout(path)
+    if layout == "balabit":
+        for split in ("training", "test"):
+            if (path / f"{split}_files").is_dir():
+                yield from iter_balabit(path, split)
+    elif layout in ("mouse-csv", "keys-csv"):
+        yield from iter_layout(path, "mouse" if layout == "mouse-csv" else "keys")
+    elif layout == "mixed-export":
+        if (path / "mouse").is_dir():
+            yield from iter_layout(path / "mouse", "mouse")
+        if (path / "keys").is_dir():
+            yield from iter_layout(path / "keys", "keys")
+    else:
+        raise DataError(f"{path} holds the {layout} layout, which has no replayable sessions "
+                        "for the agent", "pass a Balabit folder, a mouse/keys layout or an export")
+
+
+def _load(model: Path | None, p: Paths) -> Any:
+    from activesec.service.models import load_models
+
+    if model is None:
+        return load_models(p)
+    if not model.is_dir():
+        raise ActiveSecError(f"model directory {model} does not exist",
+                             "pass the models folder (<data dir>/models) of a trained profile")
+    mp = _ModelPaths(p.config_dir, p.data_dir, p.log_dir, model)
+    return load_models(mp)
+
+
+def replay(
+    path: Path = typer.Argument(..., help="Recorded sessions: a Balabit folder, a mouse/keys "
+                                          "layout ROOT/<user>/<session>.csv, or an export."),
+    model: Path | None = typer.Option(None, "--model", "-m",
+                                      help="Models folder (default: this profile's)."),
+    json_out: bool = typer.Option(False, "--json", help="Decisions and per-session summaries."),
+    speed: float = typer.Option(0.0, "--speed", min=0.0,
+                                help="Pace the replay at X times the recorded speed "
+                                     "(0 = as fast as possible)."),
+    user: list[str] = typer.Option([], "--user", "-u", help="Only these users (repeatable)."),
+) -> None:
+    """Run recorded sessions through the live engine and print the decisions it would take.
+
+    Nothing is acted on and nothing is stored. Each session starts from a fresh engine at full
+    trust; after a lock the owner is assumed to unlock (trust reset, grace period), as live.
+    """
+    from activesec.evaluate.continuous import replay_session, summarize
+    from activesec.service.agent import engine_config
+
+    p = state_paths()
+    s = settings(p)
+    cfg = engine_config(s)
+    models = _load(model, p)
+    results = []
+    decisions: list[dict[str, Any]] = []
+    wanted = set(user)
+    for rec in _recordings(path):
+        if wanted and rec.user not in wanted:
+            continue
+        if rec.meta.get("empty") or not len(rec.events):
+            continue
+        t0 = time.monotonic()
+        genuine = None if "is_illegal" not in rec.meta else not bool(int(rec.meta["is_illegal"]))
+        o = replay_session(models, rec.events, cfg, user=rec.user, session=rec.session,
+                           genuine=genuine)
+        if speed > 0:  # pace: the session takes its recorded time / speed
+            time.sleep(max(0.0, o.duration_s / speed - (time.monotonic() - t0)))
+        results.append(o)
+        for d in o.decisions:
+            decisions.append({"user": rec.user, "session": rec.session, **d.to_dict()})
+        if not json_out:
+            _print_session(o)
+    if not results:
+        raise DataError(f"no replayable session in {path}", "check the path and --user")
+    summary = summarize(results)
+    if json_out:
+        print_json({"decisions": decisions, "sessions": [o.summary() for o in results],
+                    "summary": summary if summary["impostor_sessions"]
+                    or summary["genuine_sessions"] else None})
+        return
+    if summary["impostor_sessions"] or summary["genuine_sessions"]:
+        ania, anga = summary["ania"], summary["anga"]
+        out.print(f"labelled sessions: ANIA {'-' if ania is None else f'{ania:.1f}'} actions "
+                  f"({summary['impostor_locked']}/{summary['impostor_sessions']} impostor "
+                  f"sessions locked), ANGA {anga:.0f} actions "
+                  f"({summary['false_locks']} false lock(s))")
+
+
+def _print_session(o: Any) -> None:
+    label = "" if o.genuine is None else (" genuine" if o.genuine else " impostor")
+    first = o.lock_actions[0] if o.lock_actions else None
+    out.print(f"[bold]{o.user}/{o.session}[/bold]{label}: {o.n_actions} actions, "
+              f"{len(o.decisions)} decision(s), final trust {o.final_trust:.1f}"
+              + (f", first lock after {first} actions ({o.first_lock_s:.1f} s)" if first else ""))
+    for d in o.decisions:
+        dev = d.evidence.get("deviating_features") or []
+        why = ", ".join(f"{n} {v:+.1f}" for n, v in dev[:3])
+        tail = f"  [{why}]" if why else ""
+        out.print(f"  {d.level:<7} trust {d.trust:5.1f}  {d.reason}{tail}")
+
+
+# ---------------------------------------------------------------------------------------- service
+def _show(res: Any, json_out: bool) -> None:
+    if json_out:
+        print_json({"kind": res.kind, "path": str(res.path), "ok": res.ok,
+                    "installed": res.installed, "running": res.running, "detail": res.detail,
+                    "commands": res.commands})
+    else:
+        (out if res.ok else err).print(f"{res.kind}: {res.detail}")
+    if not res.ok:
+        raise typer.Exit(1)
+
+
+@service_app.command("install")
+def service_install(
+    kind: str | None = typer.Option(None, "--kind", help="systemd | launchd | task "
+                                                         "(default: this platform's)."),
+    exe: str | None = typer.Option(None, "--exe", help="Path of the activesec executable."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Install and start `activesec run` at log-in."""
+    from activesec.service import installers
+
+    _show(installers.install(kind, exe), json_out)
+
+
+@service_app.command("uninstall")
+def service_uninstall(
+    kind: str | None = typer.Option(None, "--kind", help="systemd | launchd | task."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Stop and remove the log-in service (not installed is fine)."""
+    from activesec.service import installers
+
+    _show(installers.uninstall(kind), json_out)
+
+
+@service_app.command("status")
+def service_status(
+    kind: str | None = typer.Option(None, "--kind", help="systemd | launchd | task."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Is the log-in service installed and running?"""
+    from activesec.service import installers
+
+    res = installers.status(kind)
+    if json_out:
+        print_json({"kind": res.kind, "path": str(res.path), "ok": res.ok,
+                    "installed": res.installed, "running": res.running, "detail": res.detail})
+    else:
+        out.print(f"{res.kind}: {res.detail}")
+
+

@@ -1,0 +1,224 @@
+"""Continuous-authentication evaluation: recorded sessions through the live trust model and policy.
+
+:func:`replay_session` feeds one recording to a fresh :class:`~activesec.engine.pipeline.Engine`
+on a fake clock that follows the events (as :func:`~activesec.engine.pipeline.replay_events`
+does) and plays the owner's part after every lock: the batch after a lock is fed with the
+screen locked, the next one unlocked — the policy then resets trust and grants its grace
+period, as it does live when the owner unlocks. So a genuine session can be falsely locked more
+than once, and each lock counts. ``activesec replay`` prints these outcomes; ``evaluate
+--continuous`` summarises them (:func:`summarize`):
+
+* **ANIA** — average number of impostor actions (scored actions or keystroke windows) before the
+  first lock, over impostor sessions that were locked; impostor sessions never locked are
+  reported separately (``impostor_not_locked``), and ``ania_censored`` counts them at their
+  full length (a lower bound on the truth);
+* **ANGA** — average number of genuine actions before a false lock: all genuine actions divided
+  by the number of false locks (``inf`` without any);
+* **seconds to lock** — from an impostor session's first event to its first lock (mean, median).
+
+:func:`balabit_continuous` runs the Balabit labelled test sessions: per user, the project's
+pointer detector is fitted on the first ``1 - holdout`` of the user's training actions (with the
+other users' training actions as background), calibrated on the last ``holdout`` (never on test
+data), and every labelled test session of that user is replayed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from activesec.actions.base import Decision
+from activesec.core.clock import FakeClock
+from activesec.engine.pipeline import Engine, EngineConfig
+from activesec.engine.policy import Context
+from activesec.engine.scoring import ModalityModel
+
+
+@dataclass
+class SessionOutcome:
+    """One replayed session: its decisions and where the first lock fell."""
+
+    user: str
+    session: str
+    genuine: bool | None  # None: unlabelled
+    n_events: int
+    n_actions: int  # scores that moved trust
+    duration_s: float
+    decisions: list[Decision] = field(default_factory=list)
+    lock_actions: list[int] = field(default_factory=list)  # actions scored before each lock
+    first_lock_s: float | None = None
+    final_trust: float = 100.0
+
+    @property
+    def n_locks(self) -> int:
+        return len(self.lock_actions)
+
+    def summary(self) -> dict[str, Any]:
+        return {"user": self.user, "session": self.session, "genuine": self.genuine,
+                "events": self.n_events, "actions": self.n_actions,
+                "duration_s": round(self.duration_s, 3),
+                "decisions": len(self.decisions), "locks": self.n_locks,
+                "actions_to_first_lock": self.lock_actions[0] if self.lock_actions else None,
+                "seconds_to_first_lock": None if self.first_lock_s is None
+                else round(self.first_lock_s, 3),
+                "final_trust": round(self.final_trust, 2)}
+
+
+def replay_session(models: Mapping[str, ModalityModel], events: np.ndarray,
+                   cfg: EngineConfig | None = None, *, user: str = "", session: str = "",
+                   genuine: bool | None = None, batch_s: float = 0.25,
+                   devices: Mapping[int, Any] | None = None) -> SessionOutcome:
+    """Replay one recording through the live engine (module docstring)."""
+    cfg = (cfg or EngineConfig()).model_copy(update={"trajectory": 10**7})
+    ev = np.asarray(events)
+    ev = ev[np.argsort(ev["t_ns"], kind="stable")] if len(ev) else ev
+    t0 = int(ev["t_ns"][0]) if len(ev) else 0
+    clock = FakeClock(monotonic_ns=t0)
+    eng = Engine(models, cfg, devices=devices, clock=clock)
+    out = SessionOutcome(user, session, genuine, len(ev), 0,
+                         (int(ev["t_ns"][-1]) - t0) / 1e9 if len(ev) else 0.0)
+    if not len(ev):
+        return out
+    step = max(int(batch_s * 1e9), 1)
+    p = cfg.policy
+    horizon = int((max(cfg.scoring.flush_after_s, cfg.idle_s, p.restore_after_s, p.grace_s)
+                   + 2.0) * 1e9)
+    locked = False
+
+    def take(decisions: list[Decision]) -> None:
+        nonlocal locked
+        for d in decisions:
+            out.decisions.append(d)
+            if d.level == "lock":
+                t_lock = int(d.evidence.get("t_mono_ns", clock.monotonic_ns()))
+                n = sum(1 for s in eng.trajectory if s.t_ns <= t_lock)
+                out.lock_actions.append(n)
+                if out.first_lock_s is None:
+                    out.first_lock_s = (t_lock - t0) / 1e9
+                locked = True
+
+    def ctx() -> Context:
+        nonlocal locked
+        if locked:  # the screen is locked for this one step, then the owner unlocks
+            locked = False
+            return Context(screen_locked=True)
+        return Context()
+
+    batch = (ev["t_ns"] - t0) // step
+    starts = np.flatnonzero(np.r_[True, batch[1:] != batch[:-1]])
+    stops = np.r_[starts[1:], len(ev)]
+    for i, (lo, hi) in enumerate(zip(starts.tolist(), stops.tolist(), strict=True)):
+        end = t0 + (int(batch[lo]) + 1) * step
+        clock.advance((end - clock.monotonic_ns()) / 1e9)
+        take(eng.feed(ev[lo:hi], ctx()))
+        nxt = t0 + int(batch[starts[i + 1]]) * step if i + 1 < len(starts) else end + horizon
+        tick_until = min(nxt, end + horizon)
+        while clock.monotonic_ns() + 1_000_000_000 <= tick_until:
+            clock.advance(1.0)
+            take(eng.tick(ctx()))
+    take(eng.finish(ctx()))
+    out.n_actions = eng.trust.n_updates
+    out.final_trust = float(eng.trust.trust)
+    return out
+
+
+def _mean(xs: Sequence[float]) -> float | None:
+    return float(np.mean(xs)) if len(xs) else None
+
+
+def summarize(outcomes: Iterable[SessionOutcome]) -> dict[str, Any]:
+    """ANIA, ANGA and seconds to lock over labelled sessions (module docstring)."""
+    items = list(outcomes)
+    gen = [o for o in items if o.genuine is True]
+    imp = [o for o in items if o.genuine is False]
+    genuine_actions = sum(o.n_actions for o in gen)
+    false_locks = sum(o.n_locks for o in gen)
+    caught = [o for o in imp if o.lock_actions]
+    first = [o.lock_actions[0] for o in caught]
+    censored = first + [o.n_actions for o in imp if not o.lock_actions]
+    secs = [o.first_lock_s for o in caught if o.first_lock_s is not None]
+    return {
+        "ania": _mean(first),
+        "ania_median": float(np.median(first)) if first else None,
+        "ania_censored": _mean(censored),
+        "anga": genuine_actions / false_locks if false_locks else math.inf,
+        "seconds_to_lock": _mean(secs),
+        "seconds_to_lock_median": float(np.median(secs)) if secs else None,
+        "impostor_sessions": len(imp),
+        "impostor_locked": len(caught),
+        "impostor_not_locked": len(imp) - len(caught),
+        "genuine_sessions": len(gen),
+        "genuine_actions": genuine_actions,
+        "false_locks": false_locks,
+        "genuine_sessions_locked": sum(1 for o in gen if o.lock_actions),
+    }
+
+
+def fit_pointer_model(enrol: np.ndarray, background: np.ndarray | None, *, detector: str = "",
+                      params: Mapping[str, Any] | None = None, holdout: float = 0.2,
+                      target_far: float = 0.05) -> ModalityModel:
+    """A pointer :class:`ModalityModel` from action feature rows: fit on the first part, calibrate
+    on the last ``holdout`` (time order), with the owner's feature median/IQR for evidence."""
+    from activesec.detectors.registry import create, default_for
+    from activesec.engine.trust import Calibration
+
+    X = np.asarray(enrol, np.float64)
+    X = X[np.all(np.isfinite(X), axis=1)]
+    cut = int(len(X) * (1 - holdout))
+    det = create(detector or default_for("pointer"), **dict(params or {}))
+    if getattr(det, "needs_background", False):
+        det.fit(X[:cut], background)
+    else:
+        det.fit(X[:cut])
+    cal = Calibration.from_scores(det.score(X[cut:]), target_far)
+    q1, med, q3 = np.percentile(X[:cut], [25, 50, 75], axis=0)
+    return ModalityModel.pointer(det, cal, feature_center=med, feature_scale=q3 - q1)
+
+
+def balabit_continuous(root: str | Path, *, users: Sequence[str] | None = None,
+                       detector: str = "", params: Mapping[str, Any] | None = None,
+                       cfg: EngineConfig | None = None, holdout: float = 0.2,
+                       target_far: float = 0.05, max_background: int = 20000, seed: int = 0,
+                       progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Replay Balabit's labelled test sessions through trust + policy (module docstring).
+
+    Returns ``summarize(...)`` plus ``per_user`` and ``sessions`` (per-session summaries)."""
+    from activesec.evaluate.protocols._common import pointer_rows
+    from activesec.evaluate.protocols.balabit import check_layout
+    from activesec.recordings import iter_balabit
+
+    root = Path(root)
+    all_users = check_layout(root)
+    chosen = [u for u in all_users if not users or u in set(users)]
+    train = {u: [pointer_rows(r.events) for r in iter_balabit(root, "training", [u])]
+             for u in all_users}
+    own = {u: np.vstack([x for x in xs if len(x)]) for u, xs in train.items()}
+    outcomes: list[SessionOutcome] = []
+    per_user: dict[str, Any] = {}
+    rng = np.random.default_rng(seed)
+    for u in chosen:
+        bg = np.vstack([own[o] for o in all_users if o != u])
+        if len(bg) > max_background:
+            bg = bg[np.sort(rng.choice(len(bg), max_background, replace=False))]
+        model = fit_pointer_model(own[u], bg, detector=detector, params=params,
+                                  holdout=holdout, target_far=target_far)
+        mine = []
+        for r in iter_balabit(root, "test", [u]):
+            if "is_illegal" not in r.meta:
+                continue
+            o = replay_session({"pointer": model}, r.events, cfg, user=u, session=r.session,
+                               genuine=not bool(int(r.meta["is_illegal"])))
+            mine.append(o)
+        outcomes += mine
+        per_user[u] = summarize(mine)
+        if progress is not None:
+            progress(u)
+    res = summarize(outcomes)
+    res["per_user"] = per_user
+    res["sessions"] = [o.summary() for o in outcomes]
+    return res
