@@ -11,7 +11,7 @@ import sys
 import typer
 
 from activesec import __version__
-from activesec.cli import cmd_capture, cmd_data, cmd_evaluate
+from activesec.cli import cmd_agent, cmd_capture, cmd_data, cmd_evaluate
 from activesec.core.errors import ActiveSecError
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ def _root(
 cmd_capture.register(app)
 cmd_data.register(app)
 cmd_evaluate.register(app)
+cmd_agent.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
