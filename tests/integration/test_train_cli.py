@@ -16,7 +16,7 @@ from tests.helpers.cli import env_for, one_line_error
 from tests.unit.test_background import slice_aalto, slice_balabit
 from tests.unit.test_train import owner_keys
 
-from activesec.recordings import iter_balabit, write_keys_csv, write_mouse_csv
+from activesec.recordings import iter_balabit, read_mouse_csv, write_keys_csv, write_mouse_csv
 
 # `activesec train` / `background` as the console script runs them; registers the commands
 # itself only while cli/main.py does not yet (the module is added there by its owner).
@@ -32,20 +32,23 @@ _MAIN = (
 
 # What the agent does to score: load the models, stream a recording through the engine.
 _AGENT = (
-    "import json, resource, sys\n"
+    "import json, sys\n"
     "from activesec.core import paths\n"
     "from activesec.engine.scoring import StreamScorer\n"
-    "from activesec.recordings import read_mouse_csv\n"
+    "import numpy as np\n"
     "from activesec.service.models import load_models\n"
     "models = load_models(paths.resolve())\n"
-    "ev = read_mouse_csv(sys.argv[1])\n"
+    "ev = np.load(sys.argv[1])  # events as capture delivers them (no CSV reader, no pyarrow)\n"
     "sc = StreamScorer(models)\n"
     "out = []\n"
     "for i in range(0, len(ev), 64):\n"
     "    out += sc.feed(ev[i:i + 64])\n"
     "out += sc.flush()\n"
-    "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy', 'skops'))\n"
-    "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+    "heavy = sorted(m for m in sys.modules\n"
+    "               if m.split('.')[0] in ('sklearn', 'scipy', 'skops', 'pyarrow'))\n"
+    "# VmHWM: this program's peak RSS (ru_maxrss would include the forking pytest's pages)\n"
+    "hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')]\n"
+    "rss = int(hwm[0].split()[1]) / 1024 if hwm else -1.0\n"
     "print(json.dumps({'models': sorted(models), 'n': len(out), 'heavy': heavy,\n"
     "                  'max_rss_mb': rss, 'scores': [s.score for s in out]}))\n"
 )
@@ -107,7 +110,8 @@ def test_background_train_and_agent_scoring_without_sklearn(tmp_path: Path,
     for f in (models / "pointer-mouse").iterdir():
         assert (f.stat().st_mode & 0o777) == 0o600
     # the agent: compact models only, scikit-learn never imported
-    a = subprocess.run([sys.executable, "-c", _AGENT, str(held)], env=env,
+    np.save(tmp_path / "held.npy", read_mouse_csv(held))
+    a = subprocess.run([sys.executable, "-c", _AGENT, str(tmp_path / "held.npy")], env=env,
                        capture_output=True, text=True, timeout=120)
     assert a.returncode == 0, a.stderr
     res = json.loads(a.stdout)
