@@ -163,12 +163,13 @@ def run_users(
 ) -> list[UserScores]:
     """:func:`run_user` over all tasks, in parallel on the active backend.
 
-    Tasks travel in chunks (about four per worker), so a background array shared by many users
-    is serialised once per chunk rather than once per user.
+    Tasks travel in chunks (at least four per worker, up to 32 for a smooth progress bar), so
+    a background array shared by many users is serialised once per chunk, not once per user.
     """
     a = tuple(int(k) for k in amounts)
     n_workers = jobs if jobs > 0 else 4
-    size = max(1, -(-len(tasks) // (4 * n_workers))) if jobs != 1 else 1
+    n_chunks = max(4 * n_workers, min(len(tasks), 32))
+    size = max(1, -(-len(tasks) // n_chunks)) if jobs != 1 else 1
     chunks = [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
     done = pmap(_run_chunk, [(c, spec, a) for c in chunks], jobs=jobs, progress=progress,
                 stage=f"users ({spec.name})")
