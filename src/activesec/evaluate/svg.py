@@ -38,7 +38,7 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[Tick]:
     step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=raw)
     start = np.ceil(lo / step) * step
     vals = np.arange(start, hi + step * 1e-9, step)
-    return [(float(v), f"{float(v):.4g}") for v in vals]
+    return [(float(v), f"{float(v) + 0.0:.4g}") for v in vals]  # + 0.0: no "-0"
 
 
 def chart(
