@@ -138,6 +138,11 @@ def test_reset_deletes_models_and_restarts_enrolment(tmp_path: Path, recordings:
     assert r.returncode == 0, r.stderr
     assert "pointer:mouse" in r.stdout and "threshold" in r.stdout
     assert (tmp_path / "home" / "models" / "keyboard" / "model.json").exists()
+    r = run("train", "--update", "--json", env=env)  # drift update: nothing new to learn from
+    assert r.returncode == 0, r.stderr
+    reasons = [s["reason"] for s in json.loads(r.stdout)["skipped"]]
+    assert len(reasons) == 2 and all("0 new rows" in x for x in reasons)
+    assert "exclude each other" in one_line_error(run("train", "--reset", "--update", env=env))
     r = run("train", "--reset", "--json", env=env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["reset"] is True

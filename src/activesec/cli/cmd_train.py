@@ -55,6 +55,10 @@ def train(
         False, "--reset",
         help="Delete the trained models and restart enrolment from now (e.g. new mouse, "
              "injured hand); the agent enrols again and trains when it has enough data."),
+    update: bool = typer.Option(
+        False, "--update",
+        help="Drift update instead of a full training: learn from recent rows the current "
+             "models scored as the owner, replacing at most train.max_drift of the profile."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Train the owner's models from the captured sessions (one per pointer device type, one
@@ -63,13 +67,21 @@ def train(
     Modalities without enough data are skipped with what is missing; with nothing trainable
     the command fails and says how far enrolment has come.
     """
+    from activesec.core.errors import ConfigError
+    from activesec.service.train import retrain as do_retrain
     from activesec.service.train import train as do_train
 
+    if reset and update:
+        raise ConfigError("--reset and --update exclude each other",
+                          "use --reset to re-enrol, or --update to follow slow drift")
     p = state_paths()
     profile.require(p)
     s = settings(p)
     with _progress(not json_out and interactive()) as progress:
-        summary = do_train(p, s, progress=progress, reset=reset)
+        if update:
+            summary = do_retrain(p, s, progress=progress)
+        else:
+            summary = do_train(p, s, progress=progress, reset=reset)
     data = summary.as_dict()
     if json_out:
         print_json(data)
@@ -87,6 +99,9 @@ def train(
                   f"p95 {_fmt(q.get('p95'))} (n={int(q.get('n', 0))})")
         if r.fallback:
             out.print(f"  [yellow]note[/yellow]: {r.fallback}")
+        if r.drift:
+            out.print(f"  drift update: {r.drift['replaced_rows']:,} of {r.drift['of_rows']:,} "
+                      f"rows replaced (cap {r.drift['max_drift']:.0%})")
     for r in summary.skipped:
         out.print(f"[dim]{r.modality}: skipped — {r.reason}[/dim]")
 
