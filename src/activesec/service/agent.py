@@ -135,7 +135,8 @@ def subprocess_trainer(paths: Paths, settings: Settings) -> None:
     proc = subprocess.run([sys.executable, "-m", "activesec.cli.main", "train", "--json"],
                           capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
-        msg = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        lines = [ln.strip(" │╭╰╮╯─\t") for ln in proc.stderr.splitlines()]
+        msg = ([ln for ln in lines if ln] or [f"exit code {proc.returncode}"])[-1]
         raise ModelError(f"automatic training failed: {msg}", "run `activesec train` to see why")
 
 
@@ -541,7 +542,8 @@ class Agent:
                 self.training = "done"
             except Exception as exc:
                 self.training = "failed"
-                self.reason = f"training failed: {exc}"
+                refused = self.reason if self.reason and "refused" in self.reason else None
+                self.reason = "; ".join(x for x in (refused, f"training failed: {exc}") if x)
                 log.error("automatic training failed: %s", exc)
                 self._train_after = self.clock.monotonic_ns() + int(TRAIN_RETRY_S * 1e9)
 

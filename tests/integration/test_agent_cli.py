@@ -1,0 +1,151 @@
+"""The agent's commands in a subprocess, as a user runs them: replay, run's bad input, service.
+
+A small real profile (module fixture): two of a Balabit user's training sessions imported with
+``activesec import`` and trained by :func:`activesec.service.train.train` (no background
+installed, so the one-class fallback — fast). ``run`` uses the real X11 backend on Xvfb.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from tests.conftest import dataset
+from tests.helpers.cli import cli, env_for, one_line_error
+
+from activesec.core import config, paths
+from activesec.core.instance import InstanceLock
+from activesec.recordings import iter_balabit, write_mouse_csv
+
+OWNER, OTHER = "user7", "user23"
+
+
+@pytest.fixture(scope="module")
+def profile_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = dataset("balabit")
+    base = tmp_path_factory.mktemp("agentcli")
+    home = base / "home"
+    env = env_for(home)
+    assert cli("init", "--user", "owner", env=env).returncode == 0
+    rec = base / "rec" / "owner"
+    rec.mkdir(parents=True)
+    for r in list(iter_balabit(root, "training", [OWNER]))[:2]:
+        write_mouse_csv(rec / f"{r.session}.csv", r.events)
+    r = cli("import", str(base / "rec"), "--label", "owner", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    write_config(home)
+    from activesec.service.train import train
+
+    p = paths.resolve(home)
+    assert train(p, config.load(p)).trained
+    return home
+
+
+def write_config(home: Path, extra: str = "") -> None:
+    (home / "config.toml").write_text(
+        'user = "owner"\n[enrol]\npointer_events = 1000\n[capture]\nbackend = "x11"\n'
+        '[train]\nauto = false\n'
+        '[actions]\non_notify = []\non_lock = []\non_gate = []\n' + extra)
+
+
+@pytest.fixture
+def home(profile_home: Path, tmp_path: Path) -> Path:
+    """A private copy per test (tests tamper with it)."""
+    h = tmp_path / "home"
+    shutil.copytree(profile_home, h)
+    return h
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two labelled test sessions in the generic mouse layout: the owner's and another user's."""
+    root = dataset("balabit")
+    out = tmp_path_factory.mktemp("sessions")
+    for user in (OWNER, OTHER):  # each user's own (genuine) session
+        r = max((r for r in iter_balabit(root, "test", [user])
+                 if "is_illegal" in r.meta and not int(r.meta["is_illegal"])),
+                key=lambda r: len(r.events))
+        (out / user).mkdir()
+        write_mouse_csv(out / user / f"{r.session}.csv", r.events)
+    return out
+
+
+def test_replay_json_prints_the_decisions(home: Path, sessions: Path) -> None:
+    r = cli("replay", str(sessions), "--json", env=env_for(home), timeout=300)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    by_user = {s["user"]: s for s in data["sessions"]}
+    assert set(by_user) == {OWNER, OTHER}
+    assert by_user[OWNER]["actions"] > 10 and by_user[OTHER]["actions"] > 10
+    # exactly what the live engine decides on the same events, in this process
+    from activesec.engine.pipeline import EngineConfig
+    from activesec.evaluate.continuous import replay_session
+    from activesec.recordings import iter_layout
+    from activesec.service.models import load_models
+
+    models = load_models(paths.resolve(home))
+    for rec in iter_layout(sessions, "mouse"):
+        o = replay_session(models, rec.events, EngineConfig(), user=rec.user, session=rec.session)
+        assert o.summary() == by_user[rec.user]
+    n_decisions = sum(s["decisions"] for s in data["sessions"])
+    assert len(data["decisions"]) == n_decisions
+    for d in data["decisions"]:
+        assert set(d) >= {"user", "session", "level", "trust", "reason", "evidence"}
+        assert "deviating_features" in d["evidence"]
+    # human output: one block per session
+    r = cli("replay", str(sessions), "--user", OTHER, env=env_for(home), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"{OTHER}/" in r.stdout and "actions" in r.stdout and OWNER not in r.stdout
+
+
+def test_replay_with_model_dir_and_bad_paths(home: Path, sessions: Path, tmp_path: Path) -> None:
+    models = tmp_path / "copied-models"
+    shutil.copytree(home / "models", models)
+    empty = tmp_path / "blank"
+    env = env_for(empty)
+    r = cli("replay", str(sessions), "--model", str(models), "--json", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["sessions"]
+    assert "no trained model" in one_line_error(cli("replay", str(sessions), env=env))
+    assert "does not exist" in one_line_error(
+        cli("replay", str(tmp_path / "nope"), "--model", str(models), env=env))
+
+
+def test_tampered_model_is_refused_and_enrolment_continues(home: Path, xdisplay: str) -> None:
+    p = paths.resolve(home)
+    compact = next(p.models_dir.glob("pointer-*/compact.npz"))
+    with open(compact, "ab") as fh:
+        fh.write(b"x")
+    before = compact.read_bytes()
+    r = cli("run", "--duration", "2", "--quiet", env=env_for(home, DISPLAY=xdisplay))
+    assert r.returncode == 0, r.stderr
+    st = json.loads((home / "run" / "agent.json").read_text())
+    assert st["state"] == "enrolling" and st["models"] == []
+    assert "model refused" in st["reason"] and "pointer" in st["reason"]
+    assert compact.read_bytes() == before  # refused, never repaired or deleted
+    assert "model refused" in (home / "logs" / "activesec.log").read_text()
+
+
+def test_second_instance_is_refused(home: Path, xdisplay: str) -> None:
+    p = paths.resolve(home)
+    with InstanceLock(p.run_dir / "capture.lock"):
+        line = one_line_error(cli("run", "--duration", "1", env=env_for(home, DISPLAY=xdisplay)))
+    assert "already running" in line
+
+
+def test_bad_action_config_is_one_line(home: Path, xdisplay: str) -> None:
+    (home / "config.toml").write_text(
+        (home / "config.toml").read_text().replace('on_lock = []', 'on_lock = ["lock", "pager"]'))
+    line = one_line_error(cli("run", "--duration", "1", env=env_for(home, DISPLAY=xdisplay)))
+    assert "unknown action 'pager'" in line
+
+
+def test_service_status_json(home: Path, tmp_path: Path) -> None:
+    r = cli("service", "status", "--json", "--kind", "systemd",
+            env=env_for(home, HOME=str(tmp_path)))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["kind"] == "systemd" and data["installed"] is False
+    assert data["path"].startswith(str(tmp_path))
