@@ -31,10 +31,10 @@ def profile_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert cli("init", "--user", "owner", env=env).returncode == 0
     rec = base / "rec" / "owner"
     rec.mkdir(parents=True)
-    for r in list(iter_balabit(root, "training", [OWNER]))[:2]:
-        write_mouse_csv(rec / f"{r.session}.csv", r.events)
-    r = cli("import", str(base / "rec"), "--label", "owner", env=env, timeout=300)
-    assert r.returncode == 0, r.stderr
+    for one in list(iter_balabit(root, "training", [OWNER]))[:2]:
+        write_mouse_csv(rec / f"{one.session}.csv", one.events)
+    res = cli("import", str(base / "rec"), "--label", "owner", env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
     write_config(home)
     from activesec.service.train import train
 
