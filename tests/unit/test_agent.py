@@ -361,3 +361,19 @@ def test_decision_log_rotates_and_survives_a_torn_line(tmp_path: Path) -> None:
     assert got and all(g["level"] == "notify" for g in got)
     log.clear()
     assert list(log) == []
+
+
+def test_gate_naming_a_missing_app_is_recorded_and_lock_still_fires(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    s = make_settings(
+        tmp_path, engine={"policy": {"gate_apps": ["nosuchapp"]}},
+        actions={"on_notify": [], "on_lock": ["command"], "on_gate": ["gate"],
+                 "params": {"command": {"argv": marker_cmd(tmp_path / "locked.jsonl")},
+                            "gate": {"rules": [{"name": "nosuchapp",
+                                                "match": "no-such-process-xyz"}]}}})
+    agent, _ = run_agent(p, s, stranger(40, 15), models)
+    gates = [d for d in agent.decisions if d["level"] == "gate"]
+    assert gates and gates[0]["actions"][0]["name"] == "gate"
+    assert "nosuchapp" in gates[0]["actions"][0]["detail"]
+    assert any(d["level"] == "lock" for d in agent.decisions)
+    assert (tmp_path / "locked.jsonl").exists()
