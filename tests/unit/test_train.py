@@ -4,6 +4,7 @@ refusal of altered or stale models, reset, and bounded drift re-training."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -236,3 +237,37 @@ def test_retrain_replaces_at_most_max_drift_and_refuses_strangers(owner: paths_m
     assert r2.status == "skipped" and "not learning" in r2.reason
     assert (owner.models_dir / "pointer-mouse" / persist.CARD_FILE).read_bytes() == before
 
+
+
+def test_one_model_per_pointer_device_type(home: Path) -> None:
+    p = paths_mod.resolve().ensure()
+    profile.create(p, "owner")
+    mouse, pad = owner_pointer(2, 4000)
+    pad["device"] = 5
+    pad["t_ns"] += mouse["t_ns"][-1] + 10**9
+    devices = [*DEVICES, StoredDevice(5, "SynPS/2 Synaptics TouchPad", int(DeviceType.TOUCHPAD))]
+    with Store.open(p.database, create=True) as store:
+        ev = np.concatenate([mouse, pad])
+        sid = store.begin_session("owner", "test", devices=devices, wall_ns=WALL0,
+                                  mono_ns=int(ev["t_ns"][0]))
+        store.append(sid, ev)
+        store.commit()
+    s = Settings(user="owner", enrol={"pointer_events": 3000, "keystrokes": 300},
+                 train={"pointer_detector": "scaled_manhattan"})
+    summary = tr.train(p, s)
+    assert sorted(r.modality for r in summary.trained) == [MOUSE, "pointer:touchpad"]
+    assert {r.events for r in summary.trained} == {4000}
+    assert set(model_files.load_models(p)) == {MOUSE, "pointer:touchpad"}
+    progress = tr.enrolment_progress(p, s)
+    assert progress[MOUSE] == {"have": 4000, "need": 3000, "progress": 1.0}
+
+
+def test_retrain_is_due_after_retrain_days(owner: paths_mod.Paths) -> None:
+    s = settings(pointer_detector="scaled_manhattan", retrain_days=7)
+    assert not tr.retrain_due(owner, s)  # no model yet
+    tr.train(owner, s)
+    now = FakeClock(wall_ns=time.time_ns())
+    assert not tr.retrain_due(owner, s, now)
+    now.jump_wall(8 * 86400)
+    assert tr.retrain_due(owner, s, now)
+    assert not tr.retrain_due(owner, settings(retrain_days=0), now)
