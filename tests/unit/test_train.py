@@ -271,3 +271,15 @@ def test_retrain_is_due_after_retrain_days(owner: paths_mod.Paths) -> None:
     now.jump_wall(8 * 86400)
     assert tr.retrain_due(owner, s, now)
     assert not tr.retrain_due(owner, settings(retrain_days=0), now)
+
+
+def test_training_rows_are_capped_to_the_most_recent(owner: paths_mod.Paths,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tr, "MAX_TRAIN_ROWS", 50)
+    r = {x.modality: x for x in tr.train(owner, settings(pointer_detector="scaled_manhattan"))
+         .trained}[MOUSE]
+    assert r.rows_train == 50
+    X, t = model_files.load_rows(owner.models_dir / "pointer-mouse")
+    card = persist.read_card(owner.models_dir / "pointer-mouse")
+    assert len(X) == 50 and int(t[0]) == card["extra"]["data"]["from_wall_ns"]
+    assert np.all(np.diff(t) >= 0) and t[-1] <= card["extra"]["data"]["until_wall_ns"]
