@@ -283,3 +283,13 @@ def test_training_rows_are_capped_to_the_most_recent(owner: paths_mod.Paths,
     card = persist.read_card(owner.models_dir / "pointer-mouse")
     assert len(X) == 50 and int(t[0]) == card["extra"]["data"]["from_wall_ns"]
     assert np.all(np.diff(t) >= 0) and t[-1] <= card["extra"]["data"]["until_wall_ns"]
+
+
+def test_a_detector_without_compact_form_loads_through_skops(owner: paths_mod.Paths) -> None:
+    tr.train(owner, settings(pointer_detector="isolation_forest",
+                             keys_detector="scaled_manhattan"))
+    models = model_files.load_models(owner)
+    assert not isinstance(models[MOUSE].detector, CompactScorer)
+    assert isinstance(models[KEYBOARD].detector, CompactScorer)
+    with pytest.raises(ModelError, match="no compact form"):
+        model_files.load_models(owner, allow_sklearn=False)

@@ -187,12 +187,14 @@ def modality_model(card: dict[str, Any], scorer: Any) -> ModalityModel:
     return ModalityModel.pointer(scorer, cal, **kw)
 
 
-def load_models(paths: Paths, *, allow_sklearn: bool = False) -> dict[str, ModalityModel]:
+def load_models(paths: Paths, *, allow_sklearn: bool = True) -> dict[str, ModalityModel]:
     """Every trained modality as an engine model, keyed ``pointer:<type>`` / ``keyboard``.
 
     A missing, stale or tampered model raises ModelError (nothing is half-loaded): the agent
-    keeps enrolling and shows the message. ``allow_sklearn`` permits models without a compact
-    twin (then scikit-learn is imported)."""
+    keeps enrolling and shows the message. Models with a compact twin (every default and
+    fallback detector) score with NumPy only; one without (a detector configured by name that
+    has no compact form) loads through skops and imports scikit-learn, unless
+    ``allow_sklearn=False``, which refuses it instead."""
     dirs = model_dirs(paths)
     if not dirs:
         raise ModelError(f"no trained model in {paths.models_dir}",
