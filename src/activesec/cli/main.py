@@ -11,7 +11,7 @@ import sys
 import typer
 
 from activesec import __version__
-from activesec.cli import cmd_agent, cmd_capture, cmd_data, cmd_evaluate
+from activesec.cli import cmd_agent, cmd_capture, cmd_data, cmd_evaluate, cmd_train
 from activesec.core.errors import ActiveSecError
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ cmd_capture.register(app)
 cmd_data.register(app)
 cmd_evaluate.register(app)
 cmd_agent.register(app)
+cmd_train.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
