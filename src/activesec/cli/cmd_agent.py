@@ -21,8 +21,10 @@ from activesec.cli._common import err, out, print_json, settings, state_paths
 from activesec.core.errors import ActiveSecError, CaptureError, DataError
 from activesec.core.paths import Paths
 
-service_app = typer.Typer(help="Start the agent at log-in (systemd user unit, LaunchAgent, "
-                                "Task Scheduler log-on task).", no_args_is_help=True)
+service_app = typer.Typer(
+    help="Start the agent at log-in (systemd user unit, LaunchAgent, Task Scheduler log-on task).",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -33,12 +35,15 @@ def register(app: typer.Typer) -> None:
 
 # ---------------------------------------------------------------------------------------- run
 def run(
-    dry_run: bool = typer.Option(False, "--dry-run",
-                                 help="Decide, log and record, but act on nothing."),
-    duration: float | None = typer.Option(None, "--duration", "-d", min=0.0,
-                                          help="Stop after S seconds (default: until SIGTERM)."),
-    backend: str | None = typer.Option(None, "--backend", "-b",
-                                       help="auto | x11 | pynput | evdev (default from config)."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Decide, log and record, but act on nothing."
+    ),
+    duration: float | None = typer.Option(
+        None, "--duration", "-d", min=0.0, help="Stop after S seconds (default: until SIGTERM)."
+    ),
+    backend: str | None = typer.Option(
+        None, "--backend", "-b", help="auto | x11 | pynput | evdev (default from config)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live status line."),
 ) -> None:
     """Run the agent in the foreground: capture, score, decide, act.
@@ -70,8 +75,9 @@ def run(
         probe = type(be).probe()
         if not probe.available:
             raise CaptureError(f"{name} backend unavailable: {probe.reason}", probe.hint)
-        agent = Agent(p, s, be, SystemClock(), dry_run=dry_run, owner=prof.user,
-                      app_probe=foreground_app)
+        agent = Agent(
+            p, s, be, SystemClock(), dry_run=dry_run, owner=prof.user, app_probe=foreground_app
+        )
         stop = threading.Event()
 
         def _on_signal(signum: int, frame: object) -> None:
@@ -80,17 +86,21 @@ def run(
         signal.signal(signal.SIGTERM, _on_signal)
         signal.signal(signal.SIGINT, _on_signal)
         if not quiet:
-            err.print(f"agent running with [bold]{name}[/bold] ({reason})"
-                      f"{' [yellow]dry-run[/yellow]' if dry_run else ''}; Ctrl-C to stop")
+            err.print(
+                f"agent running with [bold]{name}[/bold] ({reason})"
+                f"{' [yellow]dry-run[/yellow]' if dry_run else ''}; Ctrl-C to stop"
+            )
         summary = agent.run(duration_s=duration, stop_event=stop)
     finally:
         lock.release()
     if not quiet:
         st = agent.status()
         trust = "-" if st["trust"] is None else f"{st['trust']:.1f}"
-        err.print(f"stopped: state {st['state']}, trust {trust}, "
-                  f"{len(summary.decisions)} decision(s), {st['stored']:,} events stored"
-                  + (f" ({st['reason']})" if st["reason"] else ""))
+        err.print(
+            f"stopped: state {st['state']}, trust {trust}, "
+            f"{len(summary.decisions)} decision(s), {st['stored']:,} events stored"
+            + (f" ({st['reason']})" if st["reason"] else "")
+        )
 
 
 # ---------------------------------------------------------------------------------------- replay
@@ -121,8 +131,10 @@ def _recordings(path: Path) -> Any:
         if (path / "keys").is_dir():
             yield from iter_layout(path / "keys", "keys")
     else:
-        raise DataError(f"{path} holds the {layout} layout, which has no replayable sessions "
-                        "for the agent", "pass a Balabit folder, a mouse/keys layout or an export")
+        raise DataError(
+            f"{path} holds the {layout} layout, which has no replayable sessions for the agent",
+            "pass a Balabit folder, a mouse/keys layout or an export",
+        )
 
 
 def _load(model: Path | None, p: Paths) -> Any:
@@ -131,21 +143,30 @@ def _load(model: Path | None, p: Paths) -> Any:
     if model is None:
         return load_models(p)
     if not model.is_dir():
-        raise ActiveSecError(f"model directory {model} does not exist",
-                             "pass the models folder (<data dir>/models) of a trained profile")
+        raise ActiveSecError(
+            f"model directory {model} does not exist",
+            "pass the models folder (<data dir>/models) of a trained profile",
+        )
     mp = _ModelPaths(p.config_dir, p.data_dir, p.log_dir, model)
     return load_models(mp)
 
 
 def replay(
-    path: Path = typer.Argument(..., help="Recorded sessions: a Balabit folder, a mouse/keys "
-                                          "layout ROOT/<user>/<session>.csv, or an export."),
-    model: Path | None = typer.Option(None, "--model", "-m",
-                                      help="Models folder (default: this profile's)."),
+    path: Path = typer.Argument(
+        ...,
+        help="Recorded sessions: a Balabit folder, a mouse/keys "
+        "layout ROOT/<user>/<session>.csv, or an export.",
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", "-m", help="Models folder (default: this profile's)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Decisions and per-session summaries."),
-    speed: float = typer.Option(0.0, "--speed", min=0.0,
-                                help="Pace the replay at X times the recorded speed "
-                                     "(0 = as fast as possible)."),
+    speed: float = typer.Option(
+        0.0,
+        "--speed",
+        min=0.0,
+        help="Pace the replay at X times the recorded speed (0 = as fast as possible).",
+    ),
     user: list[str] = typer.Option([], "--user", "-u", help="Only these users (repeatable)."),
 ) -> None:
     """Run recorded sessions through the live engine and print the decisions it would take.
@@ -170,8 +191,9 @@ def replay(
             continue
         t0 = time.monotonic()
         genuine = None if "is_illegal" not in rec.meta else not bool(int(rec.meta["is_illegal"]))
-        o = replay_session(models, rec.events, cfg, user=rec.user, session=rec.session,
-                           genuine=genuine)
+        o = replay_session(
+            models, rec.events, cfg, user=rec.user, session=rec.session, genuine=genuine
+        )
         if speed > 0:  # pace: the session takes its recorded time / speed
             time.sleep(max(0.0, o.duration_s / speed - (time.monotonic() - t0)))
         results.append(o)
@@ -183,24 +205,34 @@ def replay(
         raise DataError(f"no replayable session in {path}", "check the path and --user")
     summary = summarize(results)
     if json_out:
-        print_json({"decisions": decisions, "sessions": [o.summary() for o in results],
-                    "summary": summary if summary["impostor_sessions"]
-                    or summary["genuine_sessions"] else None})
+        print_json(
+            {
+                "decisions": decisions,
+                "sessions": [o.summary() for o in results],
+                "summary": summary
+                if summary["impostor_sessions"] or summary["genuine_sessions"]
+                else None,
+            }
+        )
         return
     if summary["impostor_sessions"] or summary["genuine_sessions"]:
         ania, anga = summary["ania"], summary["anga"]
-        out.print(f"labelled sessions: ANIA {'-' if ania is None else f'{ania:.1f}'} actions "
-                  f"({summary['impostor_locked']}/{summary['impostor_sessions']} impostor "
-                  f"sessions locked), ANGA {anga:.0f} actions "
-                  f"({summary['false_locks']} false lock(s))")
+        out.print(
+            f"labelled sessions: ANIA {'-' if ania is None else f'{ania:.1f}'} actions "
+            f"({summary['impostor_locked']}/{summary['impostor_sessions']} impostor "
+            f"sessions locked), ANGA {anga:.0f} actions "
+            f"({summary['false_locks']} false lock(s))"
+        )
 
 
 def _print_session(o: Any) -> None:
     label = "" if o.genuine is None else (" genuine" if o.genuine else " impostor")
     first = o.lock_actions[0] if o.lock_actions else None
-    out.print(f"[bold]{o.user}/{o.session}[/bold]{label}: {o.n_actions} actions, "
-              f"{len(o.decisions)} decision(s), final trust {o.final_trust:.1f}"
-              + (f", first lock after {first} actions ({o.first_lock_s:.1f} s)" if first else ""))
+    out.print(
+        f"[bold]{o.user}/{o.session}[/bold]{label}: {o.n_actions} actions, "
+        f"{len(o.decisions)} decision(s), final trust {o.final_trust:.1f}"
+        + (f", first lock after {first} actions ({o.first_lock_s:.1f} s)" if first else "")
+    )
     for d in o.decisions:
         dev = d.evidence.get("deviating_features") or []
         why = ", ".join(f"{n} {v:+.1f}" for n, v in dev[:3])
@@ -211,9 +243,17 @@ def _print_session(o: Any) -> None:
 # ---------------------------------------------------------------------------------------- service
 def _show(res: Any, json_out: bool) -> None:
     if json_out:
-        print_json({"kind": res.kind, "path": str(res.path), "ok": res.ok,
-                    "installed": res.installed, "running": res.running, "detail": res.detail,
-                    "commands": res.commands})
+        print_json(
+            {
+                "kind": res.kind,
+                "path": str(res.path),
+                "ok": res.ok,
+                "installed": res.installed,
+                "running": res.running,
+                "detail": res.detail,
+                "commands": res.commands,
+            }
+        )
     else:
         (out if res.ok else err).print(f"{res.kind}: {res.detail}")
     if not res.ok:
@@ -222,8 +262,9 @@ def _show(res: Any, json_out: bool) -> None:
 
 @service_app.command("install")
 def service_install(
-    kind: str | None = typer.Option(None, "--kind", help="systemd | launchd | task "
-                                                         "(default: this platform's)."),
+    kind: str | None = typer.Option(
+        None, "--kind", help="systemd | launchd | task (default: this platform's)."
+    ),
     exe: str | None = typer.Option(None, "--exe", help="Path of the activesec executable."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -254,9 +295,15 @@ def service_status(
 
     res = installers.status(kind)
     if json_out:
-        print_json({"kind": res.kind, "path": str(res.path), "ok": res.ok,
-                    "installed": res.installed, "running": res.running, "detail": res.detail})
+        print_json(
+            {
+                "kind": res.kind,
+                "path": str(res.path),
+                "ok": res.ok,
+                "installed": res.installed,
+                "running": res.running,
+                "detail": res.detail,
+            }
+        )
     else:
         out.print(f"{res.kind}: {res.detail}")
-
-

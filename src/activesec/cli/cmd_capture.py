@@ -202,9 +202,35 @@ def _progress(n: int, need: int) -> float:
     return round(min(1.0, n / need), 4) if need else 1.0
 
 
+def _models(p: Paths) -> list[dict[str, Any]]:
+    """Each trained model with its detector and threshold, or why it would be refused."""
+    from activesec.service.models import model_dirs, verify_card
+
+    out: list[dict[str, Any]] = []
+    for d in model_dirs(p):
+        try:
+            card = verify_card(d)
+        except ActiveSecError as exc:
+            out.append({"name": d.name, "ok": False, "problem": str(exc)})
+            continue
+        cal = card.get("calibration") or {}
+        out.append(
+            {
+                "name": d.name,
+                "ok": True,
+                "detector": card.get("detector"),
+                "threshold": cal.get("threshold"),
+                "created": card.get("created"),
+            }
+        )
+    return out
+
+
 def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Profile, sessions, events per kind, enrolment progress, store size, drops."""
     from activesec.core.instance import is_locked, read_pid
+    from activesec.service.agent import read_status
+    from activesec.service.train import enrolment_since
     from activesec.store.db import KIND_NAMES
 
     p = state_paths()
@@ -220,10 +246,20 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     finally:
         store.close()
     by_kind = {name: int(c.get(name, 0)) for name in KIND_NAMES.values()}
-    owner_pointer = sum(si.n_pointer for si in sessions if si.label == prof.user)
-    owner_keys = sum(si.n_keys for si in sessions if si.label == prof.user) // 2
+    # enrolment counts the owner's own (not injected) input since enrolment last (re)started;
+    # session counters make this cheap, the trainer itself decides on feature rows
+    since = enrolment_since(p)
+    enrolling = [
+        si
+        for si in sessions
+        if si.label == prof.user and (since is None or si.id >= since.last_session)
+    ]
+    owner_pointer = sum(max(0, si.n_pointer - si.n_injected) for si in enrolling)
+    owner_keys = sum(si.n_keys for si in enrolling) // 2
     lock = p.run_dir / "capture.lock"
     running = is_locked(lock)
+    agent = read_status(p)
+    agent_running = bool(running and agent and agent.get("pid") == read_pid(lock))
     data = {
         "user": prof.user,
         "current_label": current_label,
@@ -239,6 +275,14 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         "injected": int(c.get("injected", 0)),
         "store_bytes": int(size),
         "database": str(p.database),
+        "agent": {
+            "running": agent_running,
+            "state": (agent or {}).get("state") if agent_running else None,
+            "trust": (agent or {}).get("trust") if agent_running else None,
+            "reason": (agent or {}).get("reason") if agent_running else None,
+            "last_decision": (agent or {}).get("last_decision"),
+        },
+        "models": _models(p),
         "enrolment": {
             "pointer_events": owner_pointer,
             "pointer_needed": s.enrol.pointer_events,
@@ -252,7 +296,12 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         print_json(data)
         return
     e = data["enrolment"]
-    state = "capturing" if running else "not capturing"
+    ag = data["agent"]
+    if ag["running"]:
+        trust = "" if ag["trust"] is None else f", trust {ag['trust']:.0f}/100"
+        state = f"agent {ag['state']}{trust}"
+    else:
+        state = "capturing" if running else "not capturing"
     if paused:
         state += " (paused)"
     out.print(f"[bold]ActiveSec[/bold] — owner {prof.user}, {state}")
@@ -268,6 +317,20 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         f"({e['pointer_progress']:.0%}), keys {e['keystrokes']:,}/{e['keystrokes_needed']:,} "
         f"({e['keys_progress']:.0%})"
     )
+    for m in data["models"]:
+        if m["ok"]:
+            out.print(
+                f"  model        {m['name']}: {m['detector']} (threshold {m['threshold']:.3g})"
+            )
+        else:
+            out.print(f"  model        {m['name']}: [red]refused[/red] — {m['problem']}")
+    if not data["models"]:
+        out.print("  model        none yet (trains by itself when enrolment is complete)")
+    if ag["running"] and ag["reason"]:
+        out.print(f"  why          {ag['reason']}")
+    last = ag["last_decision"]
+    if last:
+        out.print(f"  last alert   {last.get('level')}: {last.get('reason')}")
 
 
 def pause() -> None:

@@ -20,8 +20,10 @@ Progress = Callable[[str, int, int], None]
 
 def register(app: typer.Typer) -> None:
     app.command()(train)
-    bg = typer.Typer(help="The background population (other people) for population detectors.",
-                     no_args_is_help=True)
+    bg = typer.Typer(
+        help="The background population (other people) for population detectors.",
+        no_args_is_help=True,
+    )
     bg.command("build")(build)
     app.add_typer(bg, name="background")
 
@@ -35,8 +37,13 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     tasks: dict[str, Any] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -52,13 +59,17 @@ def _fmt(v: float | None) -> str:
 
 def train(
     reset: bool = typer.Option(
-        False, "--reset",
+        False,
+        "--reset",
         help="Delete the trained models and restart enrolment from now (e.g. new mouse, "
-             "injured hand); the agent enrols again and trains when it has enough data."),
+        "injured hand); the agent enrols again and trains when it has enough data.",
+    ),
     update: bool = typer.Option(
-        False, "--update",
+        False,
+        "--update",
         help="Drift update instead of a full training: learn from recent rows the current "
-             "models scored as the owner, replacing at most train.max_drift of the profile."),
+        "models scored as the owner, replacing at most train.max_drift of the profile.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Train the owner's models from the captured sessions (one per pointer device type, one
@@ -72,8 +83,10 @@ def train(
     from activesec.service.train import train as do_train
 
     if reset and update:
-        raise ConfigError("--reset and --update exclude each other",
-                          "use --reset to re-enrol, or --update to follow slow drift")
+        raise ConfigError(
+            "--reset and --update exclude each other",
+            "use --reset to re-enrol, or --update to follow slow drift",
+        )
     p = state_paths()
     profile.require(p)
     s = settings(p)
@@ -87,34 +100,44 @@ def train(
         print_json(data)
         return
     if reset:
-        out.print("models deleted; enrolment restarts now — keep using the machine, then run "
-                  "`activesec train` (or let the agent train by itself)")
+        out.print(
+            "models deleted; enrolment restarts now — keep using the machine, then run "
+            "`activesec train` (or let the agent train by itself)"
+        )
         return
     for r in summary.trained:
         q = r.holdout_scores
-        out.print(f"[bold]{r.modality}[/bold]: {r.detector} on {r.rows_train:,} rows "
-                  f"({r.events:,} events, {r.sessions} sessions); threshold {_fmt(r.threshold)} "
-                  f"at {r.target_far:.1%} owner false alarms; held-out owner scores "
-                  f"p05 {_fmt(q.get('p05'))} · median {_fmt(q.get('p50'))} · "
-                  f"p95 {_fmt(q.get('p95'))} (n={int(q.get('n', 0))})")
+        out.print(
+            f"[bold]{r.modality}[/bold]: {r.detector} on {r.rows_train:,} rows "
+            f"({r.events:,} events, {r.sessions} sessions); threshold {_fmt(r.threshold)} "
+            f"at {r.target_far:.1%} owner false alarms; held-out owner scores "
+            f"p05 {_fmt(q.get('p05'))} · median {_fmt(q.get('p50'))} · "
+            f"p95 {_fmt(q.get('p95'))} (n={int(q.get('n', 0))})"
+        )
         if r.fallback:
             out.print(f"  [yellow]note[/yellow]: {r.fallback}")
         if r.drift:
-            out.print(f"  drift update: {r.drift['replaced_rows']:,} of {r.drift['of_rows']:,} "
-                      f"rows replaced (cap {r.drift['max_drift']:.0%})")
+            out.print(
+                f"  drift update: {r.drift['replaced_rows']:,} of {r.drift['of_rows']:,} "
+                f"rows replaced (cap {r.drift['max_drift']:.0%})"
+            )
     for r in summary.skipped:
         out.print(f"[dim]{r.modality}: skipped — {r.reason}[/dim]")
 
 
 def build(
     balabit: str | None = typer.Option(
-        None, "--balabit", help="Balabit Mouse Dynamics Challenge folder (pointer background)."),
+        None, "--balabit", help="Balabit Mouse Dynamics Challenge folder (pointer background)."
+    ),
     aalto: str | None = typer.Option(
-        None, "--aalto", help="Aalto 136M keystrokes (tsv/tsv.gz or folder; keyboard background)."),
-    max_rows: int = typer.Option(20_000, "--max-rows", min=10,
-                                 help="Most feature rows kept per modality."),
+        None, "--aalto", help="Aalto 136M keystrokes (tsv/tsv.gz or folder; keyboard background)."
+    ),
+    max_rows: int = typer.Option(
+        20_000, "--max-rows", min=10, help="Most feature rows kept per modality."
+    ),
     max_people: int | None = typer.Option(
-        None, "--max-people", min=3, help="Read at most N Aalto participants."),
+        None, "--max-people", min=3, help="Read at most N Aalto participants."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed for the subsample."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -129,18 +152,31 @@ def build(
     p = state_paths()
     profile.require(p)
     with _progress(not json_out and interactive()) as progress:
-        built = bgm.build(balabit=balabit, aalto=aalto, max_rows=max_rows, seed=seed,
-                          aalto_users=max_people, progress=progress)
+        built = bgm.build(
+            balabit=balabit,
+            aalto=aalto,
+            max_rows=max_rows,
+            seed=seed,
+            aalto_users=max_people,
+            progress=progress,
+        )
     result: dict[str, Any] = {}
     for name, b in built.items():
         path = bgm.save(p, b, seed=seed)
         card = bgm.read_card(p, name) or {}
-        result[name] = {"file": str(path), "rows": len(b.X), "people": b.n_people,
-                        "sources": b.sources, "sha256": card.get("sha256")}
+        result[name] = {
+            "file": str(path),
+            "rows": len(b.X),
+            "people": b.n_people,
+            "sources": b.sources,
+            "sha256": card.get("sha256"),
+        }
     if json_out:
         print_json({"backgrounds": result})
         return
     for name, r in result.items():
-        out.print(f"[bold]{name}[/bold] background: {r['rows']:,} rows from {r['people']} "
-                  f"people -> {r['file']}")
+        out.print(
+            f"[bold]{name}[/bold] background: {r['rows']:,} rows from {r['people']} "
+            f"people -> {r['file']}"
+        )
     out.print("run `activesec train` to use it")
