@@ -1,0 +1,53 @@
+"""Continuous evaluation (evaluate.continuous): replay through the live engine, ANIA/ANGA."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from tests.unit.test_agent import models, owner, stranger  # noqa: F401 - fixture re-export
+
+from activesec.engine.pipeline import EngineConfig, replay_events
+from activesec.engine.scoring import ModalityModel
+from activesec.evaluate.continuous import SessionOutcome, replay_session, summarize
+
+
+def test_owner_session_matches_the_engine_replay(models: dict[str, ModalityModel]) -> None:  # noqa: F811
+    ev = owner(120, 21)
+    o = replay_session(models, ev, user="u", session="s", genuine=True)
+    decisions, eng = replay_events(models, ev)
+    assert o.n_actions == eng.trust.n_updates  # no lock: identical to the engine's own replay
+    assert [d.level for d in o.decisions] == [d.level for d in decisions]
+    assert o.lock_actions == [] and o.final_trust == pytest.approx(eng.trust.trust)
+    assert o.summary()["actions_to_first_lock"] is None
+
+
+def test_stranger_locks_within_few_actions(models: dict[str, ModalityModel]) -> None:  # noqa: F811
+    o = replay_session(models, stranger(60, 22), genuine=False)
+    assert o.lock_actions and 6 <= o.lock_actions[0] <= 15  # one odd action never locks
+    assert o.first_lock_s is not None and 0 < o.first_lock_s < o.duration_s
+    assert o.decisions[[d.level for d in o.decisions].index("lock")].trust < 40
+
+
+def test_after_a_lock_the_owner_unlocks_and_trust_is_reset(
+        models: dict[str, ModalityModel]) -> None:  # noqa: F811
+    ev = np.concatenate([stranger(30, 23), owner(250, 24, t0=200.0)])
+    o = replay_session(models, ev, genuine=False)
+    locks = [d for d in o.decisions if d.level == "lock"]
+    assert locks and o.n_locks == len(locks) and o.lock_actions[0] <= 15
+    # each lock is followed by an unlock (trust reset): the owner's actions then rebuild trust
+    assert o.final_trust > 70
+
+
+def test_summarize() -> None:
+    def mk(genuine: bool, n: int, locks: list[int], t: float | None = None) -> SessionOutcome:
+        return SessionOutcome("u", "s", genuine, 10, n, 60.0, [], locks, t, 50.0)
+
+    s = summarize([mk(True, 1000, []), mk(True, 3000, [500]), mk(False, 30, [8], 12.0),
+                   mk(False, 40, [12], 20.0), mk(False, 20, [])])
+    assert s["anga"] == 4000 and s["false_locks"] == 1
+    assert s["ania"] == 10 and s["ania_censored"] == pytest.approx((8 + 12 + 20) / 3)
+    assert s["impostor_not_locked"] == 1 and s["seconds_to_lock"] == 16.0
+    assert math.isinf(summarize([mk(True, 10, [])])["anga"])
+    assert EngineConfig().policy.lock_below == 40
