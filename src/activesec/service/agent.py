@@ -74,6 +74,7 @@ STATUS_FILE = "agent.json"
 STATUS_EVERY_S = 1.0
 HOUSEKEEP_EVERY_S = 10.0  # enrolment counts, wipe and model checks
 TRAIN_RETRY_S = 600.0  # after a failed automatic training
+DRIFT_CHECK_S = 3600.0  # how often the agent asks whether a drift update is due
 UNLOCK_QUIET_S = 2.0  # fallback unlock detection: input this long after the lock
 QUEUE_MAX_EVENTS = 200_000
 
@@ -128,11 +129,13 @@ def default_loader(paths: Paths) -> Mapping[str, ModalityModel]:
     return load_models(paths)
 
 
-def subprocess_trainer(paths: Paths, settings: Settings) -> None:
-    """``activesec train`` in a child process (training libraries stay out of the agent)."""
+def subprocess_trainer(paths: Paths, settings: Settings, *, update: bool = False) -> None:
+    """``activesec train`` (``--update``: the bounded drift update) in a child process, so the
+    training libraries stay out of the always-on agent."""
     env = {**os.environ, "ACTIVESEC_HOME": str(paths.data_dir.parent)} \
         if os.environ.get("ACTIVESEC_HOME") else dict(os.environ)
-    proc = subprocess.run([sys.executable, "-m", "activesec.cli.main", "train", "--json"],
+    argv = [sys.executable, "-m", "activesec.cli.main", "train", "--json"]
+    proc = subprocess.run(argv + (["--update"] if update else []),
                           capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         lines = [ln.strip(" │╭╰╮╯─\t") for ln in proc.stderr.splitlines()]
@@ -172,6 +175,10 @@ class ScreenWatch:
             self.locked = False
             log.info("screen assumed unlocked: input resumed after the lock")
         return self.locked
+
+
+def subprocess_updater(paths: Paths, settings: Settings) -> None:
+    subprocess_trainer(paths, settings, update=True)
 
 
 def _screensaver_active() -> bool | None:
@@ -239,6 +246,7 @@ class Agent:
     def __init__(self, paths: Paths, settings: Settings, backend: CaptureBackend, clock: Clock,
                  *, dry_run: bool = False, owner: str | None = None,
                  loader: ModelLoader | None = None, trainer: Trainer | None = None,
+                 updater: Trainer | None = None,
                  app_probe: AppProbe | None = None,
                  screen: ScreenWatch | None = None) -> None:
         self.paths = paths
@@ -250,6 +258,8 @@ class Agent:
         self.actions = build_actions(settings, dry_run)  # bad action config fails here
         self.loader = loader or default_loader
         self.trainer = trainer or subprocess_trainer
+        self.updater = updater or subprocess_updater
+        self._next_drift = 0
         self.screen = screen or ScreenWatch(clock)
         self.log = DecisionLog(decisions_path(paths))
         self.backend = backend
@@ -527,24 +537,43 @@ class Agent:
             if (self.engine is None and self.settings.train.auto and progress >= 1.0
                     and now >= self._train_after):
                 self._start_training()
-        elif self._train_thread is not None and not self._train_thread.is_alive():
-            self._train_thread = None
-            if self.training == "done":
-                self._load_models()
+        elif self._train_thread is not None:
+            if not self._train_thread.is_alive():
+                self._train_thread = None
+                if self.training == "done":
+                    self._load_models()
+        elif self.engine is not None and self._drift_due():
+            self._start_training(update=True)
 
-    def _start_training(self) -> None:
-        self.training = "running"
-        log.info("enrolment complete: training the owner's model")
+    def _drift_due(self) -> bool:
+        """Hourly: is the newest model older than ``train.retrain_days``?"""
+        now = self.clock.monotonic_ns()
+        if self.settings.train.retrain_days <= 0 or now < self._next_drift:
+            return False
+        self._next_drift = now + int(DRIFT_CHECK_S * 1e9)
+        from activesec.service.train import retrain_due
+
+        try:
+            return retrain_due(self.paths, self.settings, self.clock)
+        except ActiveSecError as exc:
+            log.warning("cannot tell whether a drift update is due: %s", exc)
+            return False
+
+    def _start_training(self, update: bool = False) -> None:
+        self.training = "updating" if update else "running"
+        log.info("drift update of the owner's model" if update
+                 else "enrolment complete: training the owner's model")
 
         def work() -> None:
             try:
-                self.trainer(self.paths, self.settings)
+                (self.updater if update else self.trainer)(self.paths, self.settings)
                 self.training = "done"
             except Exception as exc:
                 self.training = "failed"
+                what = "drift update failed" if update else "training failed"
                 refused = self.reason if self.reason and "refused" in self.reason else None
-                self.reason = "; ".join(x for x in (refused, f"training failed: {exc}") if x)
-                log.error("automatic training failed: %s", exc)
+                self.reason = "; ".join(x for x in (refused, f"{what}: {exc}") if x)
+                log.error("%s: %s", what, exc)
                 self._train_after = self.clock.monotonic_ns() + int(TRAIN_RETRY_S * 1e9)
 
         self._train_thread = threading.Thread(target=work, name="activesec-train", daemon=True)
