@@ -467,7 +467,9 @@ class Agent:
     def _load_models(self) -> None:
         self._tried_stamp = self._models_stamp()
         d = self.paths.models_dir
-        if not d.is_dir() or not any(d.iterdir()):
+        # one directory per modality (loose files such as an installed background are not models)
+        if not d.is_dir() or not any(p.is_dir() and not p.name.startswith(".")
+                                     for p in d.iterdir()):
             self._set_models({}, "no model yet: enrolling")
             return
         try:
