@@ -132,8 +132,9 @@ def default_loader(paths: Paths) -> Mapping[str, ModalityModel]:
 def subprocess_trainer(paths: Paths, settings: Settings, *, update: bool = False) -> None:
     """``activesec train`` (``--update``: the bounded drift update) in a child process, so the
     training libraries stay out of the always-on agent."""
-    env = {**os.environ, "ACTIVESEC_HOME": str(paths.data_dir.parent)} \
-        if os.environ.get("ACTIVESEC_HOME") else dict(os.environ)
+    env = dict(os.environ)
+    if paths.config_dir == paths.data_dir:  # a relocated home (ACTIVESEC_HOME): the child's too
+        env["ACTIVESEC_HOME"] = str(paths.data_dir)
     argv = [sys.executable, "-m", "activesec.cli.main", "train", "--json"]
     proc = subprocess.run(argv + (["--update"] if update else []),
                           capture_output=True, text=True, env=env, check=False)
