@@ -190,3 +190,10 @@ def test_every_command_has_help(env: dict[str, str]) -> None:
     ):
         r = cli(c, "--help", env=env)
         assert r.returncode == 0 and "Usage" in r.stdout, c
+
+
+def test_continuous_is_refused_where_not_implemented(env: dict[str, str], tmp_path: Path) -> None:
+    line = one_line_error(
+        cli("evaluate", "mouse-csv", "--data", str(tmp_path), "--continuous", env=env)
+    )
+    assert "balabit" in line and "replay" in line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from enum import Enum
 from typing import Any
 
@@ -39,6 +40,17 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
         except ValueError:
             params[key] = raw
     return params
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no infinity: an ANGA with no false lock at all becomes null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def evaluate(
@@ -79,6 +91,13 @@ def evaluate(
         [], "--param", help="Detector parameter KEY=VALUE (repeatable)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for sampling and detectors."),
+    continuous: bool = typer.Option(
+        False,
+        "--continuous",
+        help="Also replay the test sessions through the live trust model and policy: "
+        "ania (impostor actions before lock), anga (genuine actions per false lock), "
+        "seconds to lock. Balabit.",
+    ),
 ) -> None:
     """Measure detectors with the literature's protocols: ROC/DET, AUC, EER (pooled and per user).
 
@@ -88,6 +107,13 @@ def evaluate(
     from activesec.evaluate.api import Options, evaluate_all, results_json
     from activesec.evaluate.api import evaluate as run_one
 
+    if continuous and dataset is not Dataset.balabit:
+        raise ActiveSecError(
+            "--continuous is implemented for the balabit protocol",
+            "for your own recordings use `activesec replay PATH --json`",
+        )
+    if continuous and detector == "all":
+        raise ActiveSecError("--continuous runs one detector", "name it with --detector")
     if dataset is Dataset.store:
         path: str = data or str(state_paths().database)
     elif data is None:
@@ -145,6 +171,34 @@ def evaluate(
         if progress_bar is not None:
             progress_bar.stop()
 
+    cont: dict[str, Any] | None = None
+    if continuous:
+        from activesec.evaluate.continuous import balabit_continuous
+
+        if progress_bar is not None:
+            progress_bar.start()
+            total = len(results[0].to_json()["per_user"])
+            done = [0]
+
+            def _user(_u: str) -> None:
+                done[0] += 1
+                _progress("continuous", done[0], total)
+
+        try:
+            cont = balabit_continuous(
+                path,
+                detector=results[0].to_json()["detector"],
+                users=[u["user"] for u in results[0].to_json()["per_user"]] if max_users else None,
+                params=_parse_params(param),
+                seed=seed,
+                progress=_user if progress_bar is not None else None,
+            )
+        finally:
+            if progress_bar is not None:
+                progress_bar.stop()
+        cont.pop("sessions", None)
+        cont = _finite(cont)
+
     report_path = None
     if report:
         from activesec.evaluate.report import write_report
@@ -157,6 +211,8 @@ def evaluate(
         )
         if report_path is not None:
             payload["report"] = str(report_path)
+        if cont is not None:
+            payload.update(cont)
         print_json(payload)
         return
     for r in results:
@@ -169,5 +225,13 @@ def evaluate(
         )
         if j.get("skipped"):
             out.print(f"  skipped: {len(j['skipped'])} (see --json for reasons)")
+    if cont is not None:
+        anga = "no false lock" if cont["anga"] is None else f"{cont['anga']:,.0f}"
+        ania = "never locked" if cont["ania"] is None else f"{cont['ania']:.1f}"
+        out.print(
+            f"  continuous: ANIA {ania} actions, ANGA {anga} actions, "
+            f"{cont['impostor_locked']}/{cont['impostor_sessions']} impostor sessions locked, "
+            f"{cont['false_locks']} false locks"
+        )
     if report_path is not None:
         out.print(f"report: {report_path}")
