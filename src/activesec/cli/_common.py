@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
@@ -39,3 +44,49 @@ def human_bytes(n: float) -> str:
 
 def interactive() -> bool:
     return sys.stderr.isatty()
+
+
+@dataclass
+class Foreground:
+    """What `capture` and `run` share: state paths, owner, settings and a probed backend."""
+
+    paths: Paths
+    owner: str
+    settings: Settings
+    backend_name: str
+    reason: str
+    backend: Any
+    stop: threading.Event
+
+
+@contextmanager
+def foreground_backend(backend: str | None, what: str) -> Iterator[Foreground]:
+    """Hold the single-instance lock, create and probe the capture backend, and turn SIGTERM /
+    Ctrl-C into ``stop`` — everything a foreground `capture` or `run` needs, released after."""
+    from activesec.capture.select import choose_backend, create_backend
+    from activesec.core import logs, profile
+    from activesec.core.errors import CaptureError
+    from activesec.core.instance import InstanceLock
+
+    p = state_paths()
+    prof = profile.require(p)
+    s = settings(p, {"capture": {"backend": backend}} if backend else {})
+    logs.setup(p, s.log_level)
+    name, reason = choose_backend(s.capture.backend)
+    # capture and the agent share one lock: they never record at the same time
+    lock = InstanceLock(p.run_dir / "capture.lock", what).acquire()
+    try:
+        be = create_backend(name, settings=s)
+        probe = type(be).probe()
+        if not probe.available:
+            raise CaptureError(f"{name} backend unavailable: {probe.reason}", probe.hint)
+        stop = threading.Event()
+
+        def _on_signal(signum: int, frame: object) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        yield Foreground(p, prof.user, s, name, reason, be, stop)
+    finally:
+        lock.release()

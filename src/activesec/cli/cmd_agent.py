@@ -8,8 +8,6 @@ agent runs, printing the decisions it would take; ``service`` wraps
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +15,8 @@ from typing import Any
 
 import typer
 
-from activesec.cli._common import err, out, print_json, settings, state_paths
-from activesec.core.errors import ActiveSecError, CaptureError, DataError
+from activesec.cli._common import err, foreground_backend, out, print_json, settings, state_paths
+from activesec.core.errors import ActiveSecError, DataError
 from activesec.core.paths import Paths
 
 service_app = typer.Typer(
@@ -57,42 +55,25 @@ def run(
     what each action did: DATA_DIR/decisions.jsonl. SIGTERM flushes and exits 0.
     """
     from activesec.capture.apps import foreground_app
-    from activesec.capture.select import choose_backend, create_backend
-    from activesec.core import logs, profile
     from activesec.core.clock import SystemClock
-    from activesec.core.instance import InstanceLock
     from activesec.service.agent import Agent
 
-    p = state_paths()
-    prof = profile.require(p)
-    overrides: dict[str, Any] = {"capture": {"backend": backend}} if backend else {}
-    s = settings(p, overrides)
-    logs.setup(p, s.log_level)
-    name, reason = choose_backend(s.capture.backend)
-    lock = InstanceLock(p.run_dir / "capture.lock", "agent or capture").acquire()
-    try:
-        be = create_backend(name, settings=s)
-        probe = type(be).probe()
-        if not probe.available:
-            raise CaptureError(f"{name} backend unavailable: {probe.reason}", probe.hint)
+    with foreground_backend(backend, "agent or capture") as fg:
         agent = Agent(
-            p, s, be, SystemClock(), dry_run=dry_run, owner=prof.user, app_probe=foreground_app
+            fg.paths,
+            fg.settings,
+            fg.backend,
+            SystemClock(),
+            dry_run=dry_run,
+            owner=fg.owner,
+            app_probe=foreground_app,
         )
-        stop = threading.Event()
-
-        def _on_signal(signum: int, frame: object) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _on_signal)
-        signal.signal(signal.SIGINT, _on_signal)
         if not quiet:
             err.print(
-                f"agent running with [bold]{name}[/bold] ({reason})"
+                f"agent running with [bold]{fg.backend_name}[/bold] ({fg.reason})"
                 f"{' [yellow]dry-run[/yellow]' if dry_run else ''}; Ctrl-C to stop"
             )
-        summary = agent.run(duration_s=duration, stop_event=stop)
-    finally:
-        lock.release()
+        summary = agent.run(duration_s=duration, stop_event=fg.stop)
     if not quiet:
         st = agent.status()
         trust = "-" if st["trust"] is None else f"{st['trust']:.1f}"

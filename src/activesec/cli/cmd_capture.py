@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from typing import Any
 
@@ -11,6 +9,7 @@ import typer
 
 from activesec.cli._common import (
     err,
+    foreground_backend,
     human_bytes,
     interactive,
     out,
@@ -18,8 +17,8 @@ from activesec.cli._common import (
     settings,
     state_paths,
 )
-from activesec.core import config, logs, profile
-from activesec.core.errors import ActiveSecError, CaptureError
+from activesec.core import config, profile
+from activesec.core.errors import ActiveSecError
 from activesec.core.paths import Paths
 
 
@@ -113,42 +112,22 @@ def capture(
     """
     from activesec.capture.apps import foreground_app
     from activesec.capture.runner import CaptureRunner
-    from activesec.capture.select import choose_backend, create_backend
     from activesec.core.clock import SystemClock
-    from activesec.core.instance import InstanceLock
 
-    p = state_paths()
-    prof = profile.require(p)
-    overrides: dict[str, Any] = {}
-    if backend:
-        overrides["capture"] = {"backend": backend}
-    s = settings(p, overrides)
-    logs.setup(p, s.log_level)
-    name, reason = choose_backend(s.capture.backend)
-    lock = InstanceLock(p.run_dir / "capture.lock", "capture").acquire()
-    try:
-        be = create_backend(name, settings=s)
-        probe = type(be).probe()
-        if not probe.available:
-            raise CaptureError(f"{name} backend unavailable: {probe.reason}", probe.hint)
+    with foreground_backend(backend, "capture") as fg:
         runner = CaptureRunner(
-            be,
-            p.database,
-            s,
+            fg.backend,
+            fg.paths.database,
+            fg.settings,
             SystemClock(),
             app_probe=foreground_app,
             label=label_,
-            owner=prof.user,
+            owner=fg.owner,
         )
-        stop = threading.Event()
-
-        def _on_signal(signum: int, frame: object) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _on_signal)
-        signal.signal(signal.SIGINT, _on_signal)
         if not quiet:
-            err.print(f"capturing with [bold]{name}[/bold] ({reason}); Ctrl-C to stop")
+            err.print(
+                f"capturing with [bold]{fg.backend_name}[/bold] ({fg.reason}); Ctrl-C to stop"
+            )
         live = interactive() and not quiet
         last = [0.0]
 
@@ -163,9 +142,7 @@ def capture(
                 end="",
             )
 
-        stats = runner.run(duration_s=duration, stop_event=stop, on_tick=_tick)
-    finally:
-        lock.release()
+        stats = runner.run(duration_s=duration, stop_event=fg.stop, on_tick=_tick)
     if live:
         err.print()
     if not quiet:
