@@ -31,30 +31,7 @@ from activesec.core.clock import SystemClock
 from activesec.capture.replay import ReplayBackend
 from activesec.recordings.base import Recording
 from activesec.service.agent import Agent
-import numpy as np
-from activesec.core.events import Kind, make
-
-def pointer_person(n, seed):  # test_bench_engine's stream (its module imports scikit-learn)
-    S = 1_000_000_000
-    rng = np.random.default_rng(seed)
-    t, x, y = 0.0, 800.0, 500.0
-    parts = []
-    for _ in range(n):
-        t += rng.uniform(0.3, 2.0)
-        tx, ty = rng.uniform(50, 1800), rng.uniform(50, 1000)
-        k = max(int(float(np.hypot(tx - x, ty - y)) * 0.9 * rng.uniform(0.8, 1.2) / 8), 6)
-        tau = np.linspace(0, 1, k)
-        s = 10 * tau**3 - 15 * tau**4 + 6 * tau**5
-        xs = x + (tx - x) * s + rng.normal(0, 1, k)
-        ys = y + (ty - y) * s + rng.normal(0, 1, k)
-        ts = t + np.arange(k) * 0.008  # 125 Hz
-        parts.append(make((ts * S).astype(np.int64), Kind.MOVE, xs.astype(int), ys.astype(int)))
-        t, x, y = float(ts[-1]), float(xs[-1]), float(ys[-1])
-        t += rng.uniform(0.05, 0.3)
-        parts.append(make([int(t * S)], Kind.BUTTON_DOWN, int(x), int(y), code=1))
-        t += rng.uniform(0.06, 0.12)
-        parts.append(make([int(t * S)], Kind.BUTTON_UP, int(x), int(y), code=1))
-    return np.concatenate(parts)
+from tests.helpers.synthetic import pointer_person  # NumPy only: no scikit-learn
 
 p = paths.resolve({home!r})
 s = config.load(p)
