@@ -222,19 +222,20 @@ def _print_session(o: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------- service
+def _result_json(res: Any) -> dict[str, Any]:
+    return {
+        "kind": res.kind,
+        "path": str(res.path),
+        "ok": res.ok,
+        "installed": res.installed,
+        "running": res.running,
+        "detail": res.detail,
+    }
+
+
 def _show(res: Any, json_out: bool) -> None:
     if json_out:
-        print_json(
-            {
-                "kind": res.kind,
-                "path": str(res.path),
-                "ok": res.ok,
-                "installed": res.installed,
-                "running": res.running,
-                "detail": res.detail,
-                "commands": res.commands,
-            }
-        )
+        print_json({**_result_json(res), "commands": res.commands})
     else:
         (out if res.ok else err).print(f"{res.kind}: {res.detail}")
     if not res.ok:
@@ -276,15 +277,6 @@ def service_status(
 
     res = installers.status(kind)
     if json_out:
-        print_json(
-            {
-                "kind": res.kind,
-                "path": str(res.path),
-                "ok": res.ok,
-                "installed": res.installed,
-                "running": res.running,
-                "detail": res.detail,
-            }
-        )
+        print_json(_result_json(res))
     else:
         out.print(f"{res.kind}: {res.detail}")

@@ -310,27 +310,26 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         out.print(f"  last alert   {last.get('level')}: {last.get('reason')}")
 
 
-def pause() -> None:
-    """Stop recording at once (a running capture discards input until `resume`)."""
+def _set_paused(paused: bool) -> None:
+    """Flip the store's pause flag; a running capture or agent reads it within one poll."""
     p = state_paths()
     profile.require(p)
     store = _open_store(p)
     try:
-        store.set_paused(True)
+        store.set_paused(paused)
     finally:
         store.close()
+
+
+def pause() -> None:
+    """Stop recording at once (a running capture discards input until `resume`)."""
+    _set_paused(True)
     out.print("paused: input is not being recorded")
 
 
 def resume() -> None:
     """Resume recording after `pause`."""
-    p = state_paths()
-    profile.require(p)
-    store = _open_store(p)
-    try:
-        store.set_paused(False)
-    finally:
-        store.close()
+    _set_paused(False)
     out.print("resumed")
 
 
