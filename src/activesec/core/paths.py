@@ -7,6 +7,7 @@ and files 0600: the data is the user's own.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,3 +94,12 @@ def write_private_text(path: Path, text: str) -> None:
         os.fsync(fh.fileno())
     os.chmod(tmp, PRIVATE_FILE_MODE)
     os.replace(tmp, path)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (model and background integrity checks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from activesec.core.errors import ModelError
+from activesec.core.paths import sha256_file
 from activesec.detectors import registry
 from activesec.detectors.base import Detector
 
@@ -65,14 +66,6 @@ def library_versions() -> dict[str, str]:
 
 def schema_hash(feature_names: list[str]) -> str:
     return hashlib.sha256("\n".join(feature_names).encode()).hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -140,7 +133,7 @@ def save_model(
         "calibration": _jsonable(calibration) if calibration is not None else None,
         "created": created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "model_file": MODEL_FILE,
-        "model_sha256": _sha256(model_path),
+        "model_sha256": sha256_file(model_path),
         "extra": _jsonable(extra or {}),
     }
     card_path = d / CARD_FILE
@@ -176,7 +169,7 @@ def load_model(
     model_path = d / str(card.get("model_file", MODEL_FILE))
     if not model_path.is_file():
         raise ModelError(f"model file {model_path} is missing", RETRAIN)
-    if _sha256(model_path) != card.get("model_sha256"):
+    if sha256_file(model_path) != card.get("model_sha256"):
         raise ModelError(f"model file {model_path} was modified (hash mismatch)", RETRAIN)
     saved = card.get("versions", {})
     now = library_versions()

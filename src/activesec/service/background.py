@@ -22,7 +22,6 @@ themselves; the command is deterministic (same data + seed -> same file hash).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -35,7 +34,7 @@ import numpy as np
 
 from activesec.core.errors import DataError, ModelError
 from activesec.core.events import EVENT_DTYPE
-from activesec.core.paths import Paths, make_private_dir
+from activesec.core.paths import Paths, make_private_dir, sha256_file
 from activesec.detectors.persist import schema_hash
 from activesec.features.keys import KEY_FEATURE_NAMES, keystroke_windows
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
@@ -169,10 +168,6 @@ def build(*, balabit: str | os.PathLike[str] | None = None,
     return out
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def save(paths: Paths, bg: Background, *, seed: int = 0) -> Path:
     """Write ``background-<modality>.npz`` (0600) and its JSON card; returns the npz path."""
     from activesec.core.paths import write_private_text
@@ -190,7 +185,7 @@ def save(paths: Paths, bg: Background, *, seed: int = 0) -> Path:
         "feature_schema": {"sha256": schema_hash(names), "n_features": len(names)},
         "rows": len(bg.X), "people": bg.n_people, "seed": seed, "sources": bg.sources,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "sha256": _sha256(dest),
+        "sha256": sha256_file(dest),
         "licence_note": "derived from public datasets; do not redistribute (Aalto 136M: "
                         "non-commercial use with attribution)",
     }
@@ -218,7 +213,7 @@ def load_background(paths: Paths, modality: str) -> tuple[np.ndarray, np.ndarray
     f = file_for(paths, modality)
     if card is None or not f.is_file():
         return None
-    if _sha256(f) != card.get("sha256"):
+    if sha256_file(f) != card.get("sha256"):
         raise ModelError(f"background file {f} was modified (hash mismatch)", REBUILD)
     if card.get("feature_schema", {}).get("sha256") != schema_hash(feature_names(modality)):
         raise ModelError(f"background {f} was built for another feature schema", REBUILD)

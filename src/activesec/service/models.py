@@ -17,7 +17,6 @@ keeps enrolling and says why. With a compact twin present scikit-learn is never 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from activesec.core.errors import ModelError
-from activesec.core.paths import Paths, write_private_text
+from activesec.core.paths import Paths, sha256_file, write_private_text
 from activesec.detectors import persist
 from activesec.detectors.compact import CompactScorer
 from activesec.engine.scoring import KEYBOARD, ModalityModel
@@ -59,14 +58,6 @@ def model_dirs(paths: Paths) -> list[Path]:
                   if p.is_dir() and not p.name.startswith(".") and (p / persist.CARD_FILE).exists())
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp = path.with_name(f".{path.name}.tmp.npz")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
@@ -83,10 +74,10 @@ def write_agent_files(directory: Path, scorer: CompactScorer | None, rows: np.nd
     if scorer is not None:
         arrays, meta = scorer.to_arrays()
         _write_npz(directory / COMPACT_FILE, arrays)
-        info["compact"] = {"sha256": _sha256(directory / COMPACT_FILE), "meta": meta}
+        info["compact"] = {"sha256": sha256_file(directory / COMPACT_FILE), "meta": meta}
     _write_npz(directory / ROWS_FILE, {"X": np.asarray(rows, np.float64),
                                        "t_end_ns": np.asarray(rows_t_end_ns, np.int64)})
-    info["rows_sha256"] = _sha256(directory / ROWS_FILE)
+    info["rows_sha256"] = sha256_file(directory / ROWS_FILE)
     write_private_text(directory / AGENT_CARD, json.dumps(info, indent=2) + "\n")
 
 
@@ -113,7 +104,7 @@ def verify_card(directory: Path) -> dict[str, Any]:
     model_file = directory / str(card.get("model_file", persist.MODEL_FILE))
     if not model_file.is_file():
         raise ModelError(f"model file {model_file} is missing", RETRAIN)
-    if _sha256(model_file) != card.get("model_sha256"):
+    if sha256_file(model_file) != card.get("model_sha256"):
         raise ModelError(f"model file {model_file} was modified (hash mismatch)", RETRAIN)
     saved, now = card.get("versions") or {}, persist.library_versions()
     for pkg, strict in (("activesec", True), ("scikit-learn", True), ("numpy", False)):
@@ -137,7 +128,7 @@ def load_scorer(directory: Path, *, allow_sklearn: bool = True) -> tuple[dict[st
     comp = info.get("compact")
     if comp:
         f = directory / COMPACT_FILE
-        if not f.is_file() or _sha256(f) != comp.get("sha256"):
+        if not f.is_file() or sha256_file(f) != comp.get("sha256"):
             raise ModelError(f"compact model {f} is missing or was modified (hash mismatch)",
                              RETRAIN)
         with np.load(f, allow_pickle=False) as z:
@@ -156,7 +147,7 @@ def load_rows(directory: Path) -> tuple[np.ndarray, np.ndarray]:
     card = verify_card(directory)
     info = _agent_info(directory, card)
     f = directory / ROWS_FILE
-    if not f.is_file() or _sha256(f) != info.get("rows_sha256"):
+    if not f.is_file() or sha256_file(f) != info.get("rows_sha256"):
         raise ModelError(f"training rows {f} are missing or were modified", RETRAIN)
     with np.load(f, allow_pickle=False) as z:
         return np.asarray(z["X"], np.float64), np.asarray(z["t_end_ns"], np.int64)
