@@ -70,8 +70,7 @@ def init(
     if created or not p.config_file.exists():
         config.write_default(p, prof.user)
     config.load(p)  # validate what is there now
-    store = _open_store(p, create=True)
-    store.close()
+    _open_store(p, create=True).close()  # creates the store, or checks an existing one
     if json_out:
         print_json(
             {
@@ -167,11 +166,8 @@ def label(
     new = prof.user if owner else name.strip()
     if not new or any(c in new for c in "/\\\0") or new in (".", ".."):
         raise ActiveSecError(f"invalid label {name!r}", "use letters, digits, '-' or '_'")
-    store = _open_store(p)
-    try:
+    with _open_store(p) as store:
         store.set_current_label(new)
-    finally:
-        store.close()
     out.print(f"sessions from now on are labelled [bold]{new}[/bold]")
 
 
@@ -213,15 +209,12 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     p = state_paths()
     prof = profile.require(p)
     s = settings(p)
-    store = _open_store(p)
-    try:
+    with _open_store(p) as store:
         c = store.counts()
         sessions = store.sessions()
         size = store.size_bytes()
         paused = store.is_paused()
         current_label = store.current_label() or prof.user
-    finally:
-        store.close()
     by_kind = {name: int(c.get(name, 0)) for name in KIND_NAMES.values()}
     # enrolment counts the owner's own (not injected) input since enrolment last (re)started;
     # session counters make this cheap, the trainer itself decides on feature rows
@@ -314,11 +307,8 @@ def _set_paused(paused: bool) -> None:
     """Flip the store's pause flag; a running capture or agent reads it within one poll."""
     p = state_paths()
     profile.require(p)
-    store = _open_store(p)
-    try:
+    with _open_store(p) as store:
         store.set_paused(paused)
-    finally:
-        store.close()
 
 
 def pause() -> None:
@@ -345,11 +335,8 @@ def wipe(
         if not interactive():
             raise ActiveSecError("wipe needs confirmation", "run `activesec wipe --yes`")
         typer.confirm("Delete all recorded events and models?", abort=True)
-    store = _open_store(p)
-    try:
+    with _open_store(p) as store:
         store.wipe()
-    finally:
-        store.close()
     if p.models_dir.exists():
         shutil.rmtree(p.models_dir)
         p.ensure()

@@ -67,11 +67,8 @@ def export(
     p = state_paths()
     profile.require(p)
     since_ns = parse_since(since) if since else None
-    store = _open_store(p)
-    try:
+    with _open_store(p) as store:
         summary = do_export(store, out_path, fmt=formats[fmt], since_wall_ns=since_ns)
-    finally:
-        store.close()
     if json_out:
         print_json(summary)
     else:
@@ -99,11 +96,8 @@ def import_(
         raise ActiveSecError(
             f"{source} does not exist", "give a directory written by `activesec export`"
         )
-    store = _open_store(p)
-    try:
+    with _open_store(p) as store:
         summary = import_recordings(store, source, label=label_)
-    finally:
-        store.close()
     if json_out:
         print_json(summary)
     else:
