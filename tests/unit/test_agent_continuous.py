@@ -51,3 +51,22 @@ def test_summarize() -> None:
     assert s["impostor_not_locked"] == 1 and s["seconds_to_lock"] == 16.0
     assert math.isinf(summarize([mk(True, 10, [])])["anga"])
     assert EngineConfig().policy.lock_below == 40
+
+
+def test_fit_pointer_model_scores_with_the_agents_numpy_twin() -> None:
+    from activesec.detectors.compact import CompactScorer
+    from activesec.detectors.registry import create
+    from activesec.evaluate.continuous import fit_pointer_model
+    from activesec.features.pointer import POINTER_FEATURE_NAMES
+
+    rng = np.random.default_rng(5)
+    n_f = len(POINTER_FEATURE_NAMES)
+    own, bg = rng.normal(0.0, 1.0, (300, n_f)), rng.normal(0.7, 1.2, (300, n_f))
+    m = fit_pointer_model(own, bg, detector="extra_trees", params={"n_estimators": 10})
+    assert isinstance(m.detector, CompactScorer)  # what the live agent loads, not scikit-learn
+    full = create("extra_trees", n_estimators=10)
+    full.fit(own[:240], bg)
+    probe = rng.normal(0.3, 1.1, (50, n_f))
+    np.testing.assert_allclose(m.detector.score(probe), full.score(probe), rtol=0, atol=1e-12)
+    # calibrated on the held-out last 20 %, as the full model would have been
+    assert m.calibration.center == pytest.approx(float(np.median(full.score(own[240:]))))
