@@ -6,9 +6,14 @@ pointer background), then a child process runs the real :class:`~activesec.servi
 :class:`~activesec.capture.replay.ReplayBackend` that delivers a synthetic 125 Hz point-and-click
 stream at its recorded pace (``speed=1``) for ``SECONDS``. The child reports its peak RSS
 (``VmHWM``), its CPU time during the run (after start-up) divided by the run's wall time,
-whether scikit-learn was imported, and how many actions it scored.
+whether scikit-learn was imported, how many actions it scored, and the **latency** of every
+trust update: the monotonic time when trust changed minus the end time of the action that
+changed it (the replay backend stamps events on the same monotonic clock; every action of this
+stream ends with a click release, so no segmentation pause is hidden in it). The run is repeated
+with the agent ticking at capture's 0.25 s instead of its own ``TICK_S`` — the baseline of the
+ratio, measured in the same session.
 
-Targets (issue 4): RSS <= 120 MB, CPU <= 2 % of a core.
+Targets (issue 4): RSS <= 120 MB, CPU <= 2 % of a core, latency <= 100 ms p99.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import dataset
@@ -25,13 +31,36 @@ SECONDS = 60.0
 
 CHILD = r"""
 import json, sys, time
+import numpy as np
 sys.path.insert(0, {repo!r})
 from activesec.core import config, paths
 from activesec.core.clock import SystemClock
 from activesec.capture.replay import ReplayBackend
 from activesec.recordings.base import Recording
+from activesec.engine import pipeline
+from activesec.service import agent as agent_mod
 from activesec.service.agent import Agent
 from tests.helpers.synthetic import pointer_person  # NumPy only: no scikit-learn
+
+agent_mod.TICK_S = {tick}
+lat = []
+_make_trust = pipeline.make_trust
+
+
+def _timed_trust(*a, **k):
+    tr = _make_trust(*a, **k)
+    update = tr.update
+
+    def timed(modality, score, t_ns):
+        st = update(modality, score, t_ns)
+        lat.append((time.monotonic_ns() - t_ns) / 1e6)
+        return st
+
+    tr.update = timed
+    return tr
+
+
+pipeline.make_trust = _timed_trust
 
 p = paths.resolve({home!r})
 s = config.load(p)
@@ -51,7 +80,10 @@ print(json.dumps({{"rss_mb": kb["VmHWM"],
                   "rss_anon_mb": kb.get("RssAnon"), "rss_file_mb": kb.get("RssFile"),
                   "cpu_share": cpu / wall, "wall_s": wall, "scores": st["scores"],
                   "events": st["events"], "state": st["state"],
-                  "sklearn": "sklearn" in sys.modules}}))
+                  "sklearn": "sklearn" in sys.modules,
+                  "lat_p50_ms": float(np.percentile(lat, 50)) if lat else None,
+                  "lat_p99_ms": float(np.percentile(lat, 99)) if lat else None,
+                  "lat_max_ms": max(lat) if lat else None}}))
 """
 
 
@@ -65,18 +97,33 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return h
 
 
-def test_agent_footprint_125hz(home: Path) -> None:
+def _run_child(home: Path, tick: float) -> dict[str, Any]:
     repo = str(Path(__file__).resolve().parents[2])
-    code = CHILD.format(repo=repo, home=str(home), seconds=SECONDS)
+    code = CHILD.format(repo=repo, home=str(home), seconds=SECONDS, tick=tick)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=SECONDS + 120, cwd=repo)
     assert r.returncode == 0, r.stderr
-    res = json.loads(r.stdout.strip().splitlines()[-1])
-    print(f"\nagent on a 125 Hz stream for {res['wall_s']:.0f} s: peak RSS {res['rss_mb']:.0f} MB "
-          f"(at the end: anonymous {res['rss_anon_mb']:.0f} MB, file-backed "
-          f"{res['rss_file_mb']:.0f} MB), "
-          f"CPU {100 * res['cpu_share']:.2f} % of a core, {res['scores']} actions scored, "
-          f"{res['events']} events, state {res['state']}, scikit-learn imported: {res['sklearn']}")
-    assert res["scores"] > 0.3 * SECONDS  # it really scored (an action every ~1.5 s)
-    assert not res["sklearn"]  # the always-on agent scores without the training libraries
-    assert res["rss_mb"] < 500  # a sanity bound; the figure itself is printed
+    res: dict[str, Any] = json.loads(r.stdout.strip().splitlines()[-1])
+    return res
+
+
+def test_agent_footprint_125hz(home: Path) -> None:
+    from activesec.capture.runner import TICK_S as CAPTURE_TICK_S
+    from activesec.service.agent import TICK_S
+
+    base = _run_child(home, CAPTURE_TICK_S)
+    res = _run_child(home, TICK_S)
+    for name, r in ((f"baseline tick {CAPTURE_TICK_S} s", base), (f"agent tick {TICK_S} s", res)):
+        print(f"\n{name}: agent on a 125 Hz stream for {r['wall_s']:.0f} s: peak RSS "
+              f"{r['rss_mb']:.0f} MB (at the end: anonymous {r['rss_anon_mb']:.0f} MB, "
+              f"file-backed {r['rss_file_mb']:.0f} MB), CPU {100 * r['cpu_share']:.2f} % of a "
+              f"core, {r['scores']} actions scored, {r['events']} events, state {r['state']}, "
+              f"scikit-learn imported: {r['sklearn']}; latency action end -> trust p50 "
+              f"{r['lat_p50_ms']:.1f} ms, p99 {r['lat_p99_ms']:.1f} ms, "
+              f"max {r['lat_max_ms']:.1f} ms")
+    print(f"agent tick vs baseline: CPU x{res['cpu_share'] / base['cpu_share']:.2f}, "
+          f"latency p99 x{res['lat_p99_ms'] / base['lat_p99_ms']:.2f}")
+    for r in (base, res):
+        assert r["scores"] > 0.3 * SECONDS  # it really scored (an action every ~1.5 s)
+        assert not r["sklearn"]  # the always-on agent scores without the training libraries
+        assert r["rss_mb"] < 500  # a sanity bound; the figure itself is printed

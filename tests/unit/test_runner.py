@@ -156,6 +156,17 @@ def test_stop_and_stop_event(db: Path) -> None:
     assert stats.elapsed_s == 0.0
 
 
+@pytest.mark.parametrize("tick_s", [0.25, 0.05])
+def test_on_tick_runs_every_tick_s(db: Path, tick_s: float) -> None:
+    """The agent drains its scoring queue on this tick, so the period must be what it asks."""
+    clock = FakeClock()
+    seen: list[float] = []
+    CaptureRunner(ScriptedBackend(), db, _settings(), clock).run(
+        duration_s=1.0, on_tick=lambda st: seen.append(st.elapsed_s), tick_s=tick_s)
+    assert np.diff(seen) == pytest.approx(np.full(len(seen) - 1, tick_s))
+    assert len(seen) == round(1.0 / tick_s)
+
+
 def test_an_exception_still_flushes_and_ends_the_session(db: Path) -> None:
     clock, be = FakeClock(), ScriptedBackend()
 

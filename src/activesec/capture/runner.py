@@ -151,9 +151,13 @@ class CaptureRunner:
         duration_s: float | None = None,
         stop_event: threading.Event | None = None,
         on_tick: Callable[[LiveStats], None] | None = None,
+        tick_s: float = TICK_S,
     ) -> LiveStats:
         """Capture until ``duration_s`` passes, ``stop_event`` is set or :meth:`stop` is
-        called; returns the final statistics (a backend failure is in ``error``)."""
+        called; returns the final statistics (a backend failure is in ``error``).
+
+        ``on_tick`` runs every ``tick_s`` on this thread (the agent drains its scoring queue
+        there, so its tick bounds the delay from an action's last event to its score)."""
         cfg, clock = self.settings.capture, self.clock
         store = Store.open(self.store_path, create=True)
         writer: BatchWriter | None = None
@@ -173,7 +177,7 @@ class CaptureRunner:
             writer.start()
             self.backend.start(self._sink)
             writer.submit(self._record_devices)  # some backends know them once started
-            self._loop(writer, t0, duration_s, stop_event, on_tick, keep_days)
+            self._loop(writer, t0, duration_s, stop_event, on_tick, keep_days, tick_s)
         finally:
             self._finish(store, writer, session_id)
         assert writer is not None
@@ -187,6 +191,7 @@ class CaptureRunner:
         stop_event: threading.Event | None,
         on_tick: Callable[[LiveStats], None] | None,
         keep_days: int,
+        tick_s: float,
     ) -> None:
         clock = self.clock
         app_every = int(self.settings.capture.app_poll_s * 1e9)
@@ -225,7 +230,7 @@ class CaptureRunner:
                 rate = (received - last_received) / dt if dt > 0 else 0.0
                 last_t, last_received = now, received
                 on_tick(LiveStats._from(self, w, (now - t0) / 1e9, rate))
-            clock.sleep(TICK_S)
+            clock.sleep(tick_s)
 
     def _compact(self, store: Store) -> None:
         sid = self._writer.session_id if self._writer is not None else None

@@ -26,7 +26,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -58,6 +58,9 @@ class WriterStats:
     session_id: int | None = None
     sessions_started: int = 0  # new sessions begun after wipes
     error: ActiveSecError | None = None  # the last write error, kept for the runner to report
+
+
+_STATS_FIELDS = tuple(f.name for f in fields(WriterStats))
 
 
 @dataclass
@@ -186,8 +189,10 @@ class BatchWriter:
 
     @property
     def stats(self) -> WriterStats:
+        # a shallow field copy: asdict() deep-copies (the error too), and the agent reads this
+        # on every 50 ms tick
         with self._cond:
-            return WriterStats(**asdict(self._s))
+            return WriterStats(**{k: getattr(self._s, k) for k in _STATS_FIELDS})
 
     @property
     def session_id(self) -> int | None:
