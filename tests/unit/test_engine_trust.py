@@ -16,6 +16,7 @@ from activesec.engine.trust import (
     actions_to_lock,
     deltas,
     make_trust,
+    rolling_mean,
     simulate,
 )
 
@@ -72,8 +73,9 @@ def test_owner_stream_never_locks_in_10000_steps(model: str, cal: Calibration) -
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_impostor_stream_locks_within_few_actions(model: str, cal: Calibration) -> None:
+def test_impostor_stream_locks_within_few_actions(model: str) -> None:
     cfg = TrustConfig(model=model)
+    cal = Calibration.from_scores(np.random.default_rng(99).standard_t(4, 20000), window=5)
     rng = np.random.default_rng(5)
     counts = []
     for _ in range(50):
@@ -83,7 +85,7 @@ def test_impostor_stream_locks_within_few_actions(model: str, cal: Calibration) 
         assert i is not None
         counts.append(i + 1)
     assert np.mean(counts) <= 15  # the issue's ANIA target
-    assert min(counts) >= 6  # never faster than the worst-case bound allows
+    assert min(counts) >= (6 if model == "sprt" else 10)  # the worst-case bound (D = 6)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -210,7 +212,111 @@ def test_config_rejects_unsafe_values(kw: dict[str, object]) -> None:
 
 def test_actions_to_lock_index_semantics() -> None:
     cfg = TrustConfig()
-    z = np.full(20, np.inf)  # every action costs D = 10: 100 -> 90 ... -> 30 after the 7th
-    assert actions_to_lock(z, cfg) == 6
+    z = np.full(20, np.inf)  # every action costs D = 6: 100 -> 94 ... -> 34 after the 11th
+    assert actions_to_lock(z, cfg) == 10
     assert actions_to_lock(np.full(20, -np.inf), cfg) is None
     assert actions_to_lock([], cfg) is None
+
+
+# --------------------------------------------------------------------------- fusion window
+
+
+def _naive_rolling(s: np.ndarray, w: int, starts: np.ndarray) -> np.ndarray:
+    out, buf = np.full(len(s), np.nan), []
+    for i, x in enumerate(s):
+        if starts[i]:
+            buf = []
+        if np.isnan(x):
+            continue
+        buf = [*buf, x][-w:]
+        out[i] = np.mean(buf)
+    return out
+
+
+def test_rolling_mean_matches_a_plain_loop() -> None:
+    rng = np.random.default_rng(8)
+    s = rng.normal(0, 1, 500)
+    s[rng.random(500) < 0.05] = np.nan
+    starts = rng.random(500) < 0.02
+    for w in (1, 2, 5):
+        np.testing.assert_allclose(rolling_mean(s, w, starts), _naive_rolling(s, w, starts),
+                                   atol=1e-12)
+    assert np.isposinf(rolling_mean([0.0, np.inf, 1.0, 2.0, 3.0], 3)[1:4]).all()
+    assert rolling_mean([0.0, np.inf, 1.0, 2.0, 3.0], 3)[4] == 2.0
+
+
+def test_windowed_calibration_is_of_the_averaged_scores_and_affine_invariant() -> None:
+    s = np.random.default_rng(0).normal(3.0, 2.0, 50000)
+    c = Calibration.from_scores(s, window=4)
+    assert c.window == 4 and c.fused is not None
+    assert c.scale == pytest.approx(2.0, rel=0.05)  # the single scores' statistics stay
+    assert c.fused[1] == pytest.approx(2.0 / 2.0, rel=0.05)  # σ/√4 for independent scores
+    assert c.fused[2] == pytest.approx(3.0, abs=0.05)
+    c2 = Calibration.from_scores(10.0 * s - 7.0, window=4)  # a detector's new score scale
+    x = np.array([-1.0, 3.0, 9.0])
+    for fused in (False, True):
+        np.testing.assert_allclose(c2.z(10.0 * x - 7.0, fused=fused), c.z(x, fused=fused),
+                                   atol=1e-9)
+        np.testing.assert_allclose(c2.u(10.0 * x - 7.0, fused=fused), c.u(x, fused=fused),
+                                   atol=1e-9)
+
+
+@pytest.mark.parametrize("window", [0, 2.5])
+def test_calibration_refuses_bad_window(window: object) -> None:
+    with pytest.raises(DataError):
+        Calibration.from_scores(np.arange(100.0), window=window)  # type: ignore[arg-type]
+    with pytest.raises(ModelError):
+        Calibration(threshold=1.0, scale=1.0, center=0.0, window=window,  # type: ignore[arg-type]
+                    fused=(1.0, 0.5, 0.0))
+    with pytest.raises(ModelError):  # a window without the statistics of its means
+        Calibration(threshold=1.0, scale=1.0, center=0.0, window=5)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_windowed_simulate_equals_sequential_updates(model: str) -> None:
+    rng = np.random.default_rng(11)
+    cal_p = Calibration.from_scores(owner_stream(5000, 7), window=5)
+    cal_k = Calibration(threshold=10.0, scale=2.0, center=7.0)
+    cfg = TrustConfig(model=model)
+    n = 600
+    mods = rng.choice(["pointer:mouse", "keyboard", INJECTED], n, p=[0.7, 0.28, 0.02]).tolist()
+    s = np.where(np.array(mods) == "keyboard", rng.normal(8, 3, n), owner_stream(n, 8))
+    s[300:400] += 3.0  # an impostor stretch
+    s[rng.random(n) < 0.03] = np.nan
+    t = np.cumsum(rng.exponential(2.0, n) * 1e9).astype(np.int64)
+    t[200:] += int(1800e9)  # a half-hour break empties the fusion window
+    cals = {"pointer:mouse": cal_p, "keyboard": cal_k}
+    m = make_trust(cfg, cals)
+    seq = np.array([m.update(mo, float(x), int(ti)).trust
+                    for mo, x, ti in zip(mods, s, t, strict=True)])
+    vec = simulate(s, cfg, cals, modalities=mods, t_ns=t)
+    assert vec.min() < cfg.lock_level
+    np.testing.assert_allclose(vec, seq, atol=1e-9)
+
+
+def test_windowed_model_one_odd_action_never_locks_and_reset_empties_the_window() -> None:
+    cal = Calibration.from_scores(owner_stream(5000, 9), window=5)
+    m = MondalBoursTrust(None, {"p": cal})
+    for i in range(5):
+        m.update("p", 0.0, i)
+    st = m.update("p", 1e9, 5)  # an extreme action is averaged with four ordinary ones
+    assert not m.locked and st.delta >= -TrustConfig().max_penalty
+    m.reset()
+    st = m.update("p", 0.0, 6)
+    assert st.z == pytest.approx(float(cal.z(0.0, fused=True)))  # the window restarted
+
+
+def test_windowed_impostor_stream_locks_within_few_actions() -> None:
+    rng = np.random.default_rng(12)
+    cal = Calibration.from_scores(rng.standard_t(4, 20000), window=5)
+    cfg = TrustConfig()
+    counts = []
+    for _ in range(50):  # d' = 1.5 owner-σ per action (AUC ≈ 0.85)
+        i = actions_to_lock(rng.standard_t(4, 500) + 1.5 * cal.scale, cfg, cal)
+        assert i is not None
+        counts.append(i + 1)
+    assert min(counts) >= 10 and np.mean(counts) <= 15  # measured ~13 (one action at a time: 18)
+    own, i, locks = rng.standard_t(4, 200_000), 0, 0  # the owner: measured ~1 lock / 35,000
+    while (k := actions_to_lock(own[i:], cfg, cal)) is not None:
+        locks, i = locks + 1, i + k + 1
+    assert locks <= 20  # at least 10,000 owner actions per false lock

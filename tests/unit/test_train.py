@@ -140,6 +140,28 @@ def test_without_background_falls_back_to_one_class_and_says_so(owner: paths_mod
     assert json.loads(json.dumps(out))["trained"][0]["fallback"]
 
 
+
+def test_calibration_with_its_fusion_window_round_trips_through_the_card(
+        owner: paths_mod.Paths) -> None:
+    from activesec.engine.trust import FUSION_WINDOW
+
+    tr.train(owner, settings())
+    models = model_files.load_models(owner)
+    cal, kcal = models[MOUSE].calibration, models[KEYBOARD].calibration
+    for c in (cal, kcal):
+        assert c.window == FUSION_WINDOW and c.fused is not None
+        assert c.fused[1] < c.scale  # averaged scores spread less than single ones
+    card = persist.read_card(owner.models_dir / "pointer-mouse")
+    assert model_files.calibration_of(card) == cal
+    # a card written before fusion windows loads as it was calibrated: on single scores
+    old = {k: v for k, v in card["calibration"].items() if k not in ("window", "fused")}
+    legacy = model_files.calibration_of({**card, "calibration": old})
+    assert legacy.window == 1 and legacy.fused is None and legacy.threshold == cal.threshold
+    for bad in ({**old, "window": 5}, {**old, "window": 5, "fused": [1.0, 0.0, 0.0]},
+                {**old, "fused": ["x"]}):
+        with pytest.raises(ModelError, match="retrain"):
+            model_files.calibration_of({**card, "calibration": bad})
+
 def test_too_little_data_skips_a_modality_or_fails_with_progress(owner: paths_mod.Paths) -> None:
     s = Settings(user="owner", enrol={"pointer_events": 3000, "keystrokes": 50_000},
                  train={"pointer_detector": "scaled_manhattan"})

@@ -14,29 +14,52 @@ calibration (:class:`Calibration`, from the owner's held-out scores), so pointer
 evidence is commensurable. The paper writes the same sigmoid for similarity scores
 (higher = owner); ours are impostor scores (DESIGN.md), hence ``+z`` in the exponent. ΔT is 0 at
 ``z = A``, tends to ``+C`` (reward) for scores well below it and to ``-D`` (penalty) above it,
-and is strictly decreasing in the score. Defaults and why:
+and is strictly decreasing in the score.
 
-* ``max_penalty`` D = 10 and ``lock_level`` 40: from full trust no single action, nor five in a
-  row, can lock (60 / 10 = 6 worst-case actions) — "one odd action never locks" holds by
-  construction, not by luck.
-* ``max_reward`` C = 1: trust is rebuilt slowly (a penalty of 10 takes ~10 owner-like actions
+**Fusion window**: ``z`` is not computed from one action's score but from the mean of the
+modality's last ``window`` scores (:class:`Calibration` ``window``, :data:`FUSION_WINDOW` = 5;
+fewer right after a reset or an idle gap of more than ``idle_after_s``, which empty it), and
+normalised by the statistics of the owner's held-out scores averaged the same way
+(``Calibration.fused``). One action's score is weak evidence (per-action AUC ≈ 0.72 for most
+Balabit users); a short mean is stronger and still reacts within a few actions, and the trust
+recursion then needs a smaller per-step penalty for the same false-lock rate. Training and
+evaluation calibrate with the same window (``activesec train``, ``evaluate --continuous``); a
+model card without one loads as window 1, exactly as it was calibrated.
+
+Defaults and how they were chosen:
+
+* ``max_penalty`` D = 6 and ``lock_level`` 40: from full trust no single action, nor nine in a
+  row, can lock (60 / 6 = 10 worst-case actions) — "one odd action never locks" holds by
+  construction, not by luck (with the fusion window one extreme score is also averaged with
+  its neighbours).
+* ``max_reward`` C = 1: trust is rebuilt slowly (a penalty of 6 takes ~6 owner-like actions
   to repay), so an impostor cannot wash out penalties with a few lucky actions.
 * ``width`` B = 0.5 (in owner-σ units): the sigmoid is nearly saturated one σ from ``A``, so a
   clear impostor action costs almost the full D while the owner's typical action (≈ 1.6 σ
   below a 5 %-FAR threshold) earns almost the full C.
-* ``neutral_z`` A = -0.5: the break-even point sits half an owner-σ *below* the 5 %-FAR
-  threshold (≈ the owner's 85th percentile). Impostor actions of a weak per-action detector
-  mostly fall between the owner's median and that threshold; with A = 0 they earned rewards.
-  On Balabit (the project's default ExtraTrees population detector, 150 trees, calibrated on
-  the last 20 % of each user's training actions; 816 labelled test sessions, 34,788 genuine
-  actions, per-action AUC 0.76 in that quick setup): A = 0 locked 113 / 405 impostor sessions
-  before they ended, with no false lock; A = -0.5 locks 292 / 405 (ANIA 33 actions, median 29)
-  with 3 false locks (ANGA ≈ 11,600 actions); A = -1 locks 383 / 405 but ANGA falls to 113.
-  These were chosen on those labelled sessions, so treat them as optimistic.
+* ``neutral_z`` A = -0.3: the break-even point sits 0.3 owner-σ below the owner's 5 %-FAR
+  threshold: impostor actions of a weak per-action detector mostly fall between the owner's
+  median and that threshold, and with A = 0 they earned rewards.
+* How (window, D, A) were chosen — on **training data only**: per Balabit user, the default
+  population detector fitted on the first 80 % of the training actions, its owner's last 20 %
+  as an owner stream (24,104 actions over 10 users) and other users' held-out training actions
+  (100-action chunks) as impostors; a grid window ∈ {3, 4, 5, 8} × D ∈ {5, 6, 8} ×
+  A ∈ {-0.6 … 0}; keep the settings whose owner streams had at most 6 false locks (the
+  one-sided 95 % Poisson bound then stays below one lock per 2,000 actions, issue 4's ANGA
+  target) with both detector versions of this session (raw and owner-normalised extra
+  trees), and of those the lowest worst-case mean impostor actions to lock: (5, 6, -0.3).
+  Replaying the labelled test sessions (offline simulation of the continuous evaluator on
+  cached scores): ANIA 28.3 / 29.6 actions (ANGA 2,052 / 1,856) against 34.5 / 34.6
+  (ANGA 1,695 / 2,293) for the former defaults (no window, D = 10, A = -0.5, which had been
+  chosen on the test sessions). At equal ANGA the window saves ~4-6 impostor actions; neither
+  setting reaches ANIA <= 15 — with per-action AUC ≈ 0.72 a sequential test needs ~20+ actions
+  for a false-lock rate of 1 in 2,000 (see :mod:`activesec.evaluate.continuous`).
 
-On a synthetic heavy-tailed owner stream (Student-t, 5 % of actions above the threshold) these
-defaults locked 7 times in 600,000 owner actions, and impostors separated by d' = 2.3
-(per-action AUC ≈ 0.95) locked after 9 actions on average (d' = 1.5: 18; d' = 3: 8).
+On a synthetic heavy-tailed owner stream (Student-t, 4 dof; calibrated on 20,000 of its scores)
+these defaults locked 17 times in 600,000 owner actions (former defaults: 12), and impostors
+shifted by d' owner-σ locked after 20.7 actions on average at d' = 1 (former: 40), 13.0 at
+d' = 1.5 (18.3), 11.1 at d' = 2.3 (9.5) and 11.0 at d' = 3 (7.6): a weak detector's impostor
+is caught much sooner, a strong one's a little later (D = 6 needs at least 10 actions).
 
 **Sequential probability ratio test** (:class:`SprtTrust`): the owner's normalised score
 ``u = (score - center) / scale`` is modelled N(0, 1), an impostor's N(δ, 1); each observation adds
@@ -51,7 +74,13 @@ one odd action then costs at most ~10 trust, as in the model above. On the same 
 streams: no lock in 600,000 owner actions; impostors at d' = 2.3 locked after 8 actions
 (d' = 1.5: 17; d' = 3: 7). It relies on a Gaussian owner: on Balabit's heavy-tailed scores it
 locked 228 / 405 impostor sessions (ANIA 28) with 4 false locks (ANGA ≈ 8,700) — less
-separation than Mondal & Bours with A = -0.5 there, hence not the default.
+separation than Mondal & Bours with A = -0.5 there, hence not the default. (Those figures
+predate the fusion window, which it uses too: ``u`` is then of the window mean.) A per-user
+*fitted* LLR instead of the Gaussian one — logistic or isotonic regression of each owner's
+held-out scores against other people's held-out scores, class-balanced — was tried in the same
+offline simulation and did not do better than the model above (ANIA 30-33 at ANGA 1,700-2,050,
+locking fewer impostor sessions); even an LLR fitted on the test labels themselves reached
+only ANIA 21.5 at ANGA 400: the per-action separation, not the shape of the update, limits.
 
 **Idle decay** (both models): a gap of more than ``idle_after_s`` between two scored actions lets
 trust decay toward ``idle_neutral`` with time constant ``idle_tau_s`` — but only *downward*.
@@ -65,6 +94,7 @@ full penalty; a NaN score is ignored.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -78,6 +108,52 @@ from activesec.detectors.calibrate import calibrate
 
 INJECTED = "injected"  # modality of synthetic impostor observations for injected input
 MAX_TRUST = 100.0
+#: scores of one modality averaged before normalisation (module docstring, *fusion window*)
+FUSION_WINDOW = 5
+
+
+def rolling_mean(scores: object, window: int, starts: object = None) -> np.ndarray:
+    """Mean of each score with up to ``window - 1`` scores before it (vectorised).
+
+    The first scores of a run average fewer (a run starts at index 0 and wherever ``starts``,
+    a boolean mask, is true — after a reset or an idle gap). NaN stays NaN and is left out of
+    the later means, as the live model ignores it; a window holding +inf (or -inf) averages to
+    it (both: NaN)."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if window <= 1 or not len(s):
+        return s.copy()
+    idx = np.flatnonzero(~np.isnan(s))
+    v = s[idx]
+    run = np.zeros(len(s), np.int64) if starts is None else np.cumsum(
+        np.asarray(starts, dtype=bool).ravel())
+    r = run[idx]
+    first = np.r_[True, r[1:] != r[:-1]]  # the first valid score of each run
+    run_start = np.maximum.accumulate(np.where(first, np.arange(len(v)), 0))
+    i = np.arange(1, len(v) + 1)
+    lo = np.maximum(run_start, i - window)
+
+    def win_sum(x: np.ndarray) -> np.ndarray:
+        c = np.r_[0.0, np.cumsum(x)]
+        return c[i] - c[lo]
+
+    fin = np.isfinite(v)
+    m = win_sum(np.where(fin, v, 0.0)) / (i - lo)
+    if not fin.all():
+        pos, neg = win_sum(v == np.inf) > 0, win_sum(v == -np.inf) > 0
+        m = np.where(pos & neg, np.nan, np.where(pos, np.inf, np.where(neg, -np.inf, m)))
+    out = np.full(len(s), np.nan)
+    out[idx] = m
+    return out
+
+
+def _owner_stats(s: np.ndarray, target_far: float) -> tuple[float, float, float]:
+    """(threshold, scale, center) of owner scores (see :class:`Calibration`)."""
+    center = float(np.median(s))
+    threshold = calibrate(s, target_far)  # the project's one definition of the threshold
+    scale = (threshold - center) / NormalDist().inv_cdf(1.0 - target_far)
+    if not scale > 0:  # degenerate (most scores equal): fall back to the spread, then 1e-9
+        scale = float(np.std(s)) or 1e-9
+    return threshold, float(scale), center
 
 
 @dataclass(frozen=True)
@@ -87,24 +163,46 @@ class Calibration:
     ``threshold``: the owner score exceeded by at most ``target_far`` of the owner's scores
     (:func:`activesec.detectors.calibrate.calibrate`); ``center``: the owner's
     median score; ``scale``: the owner's spread, ``(threshold - center) / Φ⁻¹(1 - far)`` — σ for a
-    normal owner distribution, robust to a heavy upper tail."""
+    normal owner distribution, robust to a heavy upper tail.
+
+    ``window`` and ``fused``: the trust model averages the modality's last ``window`` scores
+    before normalising them (module docstring, *fusion window*); ``fused`` holds the same three
+    statistics ``(threshold, scale, center)`` of the owner's held-out scores averaged that way
+    (None when ``window`` is 1). All of them move with an affine change of the detector's score
+    scale, so the trust model's input does not."""
 
     threshold: float
     scale: float
     center: float
     target_far: float = 0.05
+    window: int = 1
+    fused: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.threshold) and math.isfinite(self.center)):
-            raise ModelError("calibration threshold/center must be finite",
-                             "retrain with `activesec train`")
-        if not (self.scale > 0 and math.isfinite(self.scale)):
-            raise ModelError(f"calibration scale must be > 0, got {self.scale}",
+        stats = [(self.threshold, self.scale, self.center)]
+        if self.fused is not None:
+            if len(self.fused) != 3:
+                raise ModelError("calibration 'fused' must be (threshold, scale, center)",
+                                 "retrain with `activesec train`")
+            stats.append(tuple(self.fused))  # type: ignore[arg-type]
+        for thr, scale, center in stats:
+            if not (math.isfinite(thr) and math.isfinite(center)):
+                raise ModelError("calibration threshold/center must be finite",
+                                 "retrain with `activesec train`")
+            if not (scale > 0 and math.isfinite(scale)):
+                raise ModelError(f"calibration scale must be > 0, got {scale}",
+                                 "retrain with `activesec train`")
+        if not (isinstance(self.window, int) and self.window >= 1) or (
+                self.window > 1 and self.fused is None):
+            raise ModelError(f"calibration window must be an integer >= 1 (with fused "
+                             f"statistics when > 1), got {self.window!r}",
                              "retrain with `activesec train`")
 
     @classmethod
-    def from_scores(cls, genuine_scores: object, target_far: float = 0.05) -> Calibration:
-        """Calibrate on the owner's held-out scores (at least 10, finite)."""
+    def from_scores(cls, genuine_scores: object, target_far: float = 0.05,
+                    window: int = 1) -> Calibration:
+        """Calibrate on the owner's held-out scores (at least 10, finite), in time order when
+        ``window`` > 1 (``fused`` is then of their means over ``window`` consecutive scores)."""
         s = np.asarray(genuine_scores, dtype=np.float64).ravel()
         s = s[np.isfinite(s)]
         if len(s) < 10:
@@ -113,21 +211,29 @@ class Calibration:
         if not 0.0 < target_far < 0.5:
             raise DataError(f"target_far must be in (0, 0.5), got {target_far}",
                             "use e.g. 0.05")
-        center = float(np.median(s))
-        threshold = calibrate(s, target_far)  # the project's one definition of the threshold
-        q = NormalDist().inv_cdf(1.0 - target_far)
-        scale = (threshold - center) / q
-        if not scale > 0:  # degenerate (most scores equal): fall back to the spread, then 1e-9
-            scale = float(np.std(s)) or 1e-9
-        return cls(threshold=threshold, scale=float(scale), center=center, target_far=target_far)
+        if not (isinstance(window, int) and window >= 1):
+            raise DataError(f"window must be an integer >= 1, got {window!r}", "use e.g. 5")
+        threshold, scale, center = _owner_stats(s, target_far)
+        fused = _owner_stats(rolling_mean(s, window), target_far) if window > 1 else None
+        return cls(threshold=threshold, scale=scale, center=center, target_far=target_far,
+                   window=window, fused=fused)
 
-    def z(self, score: np.ndarray | float) -> np.ndarray:
-        """Distance above the threshold in owner-σ units (Mondal & Bours model input)."""
-        return (np.asarray(score, dtype=np.float64) - self.threshold) / self.scale
+    def _stats(self, fused: bool) -> tuple[float, float, float]:
+        if fused and self.fused is not None:
+            return self.fused
+        return self.threshold, self.scale, self.center
 
-    def u(self, score: np.ndarray | float) -> np.ndarray:
-        """Distance above the owner's median in owner-σ units (SPRT model input)."""
-        return (np.asarray(score, dtype=np.float64) - self.center) / self.scale
+    def z(self, score: np.ndarray | float, *, fused: bool = False) -> np.ndarray:
+        """Distance above the threshold in owner-σ units (Mondal & Bours model input); with
+        ``fused``, of a mean over the fusion window."""
+        thr, scale, _ = self._stats(fused)
+        return (np.asarray(score, dtype=np.float64) - thr) / scale
+
+    def u(self, score: np.ndarray | float, *, fused: bool = False) -> np.ndarray:
+        """Distance above the owner's median in owner-σ units (SPRT model input); with
+        ``fused``, of a mean over the fusion window."""
+        _, scale, center = self._stats(fused)
+        return (np.asarray(score, dtype=np.float64) - center) / scale
 
 
 class TrustConfig(BaseModel):
@@ -138,10 +244,10 @@ class TrustConfig(BaseModel):
     model: Literal["mondal_bours", "sprt"] = "mondal_bours"
     lock_level: float = Field(default=40.0, gt=0.0, lt=MAX_TRUST)
     # Mondal & Bours (in owner-σ units relative to the calibrated threshold)
-    neutral_z: float = Field(default=-0.5, description="A: z where an action changes nothing")
+    neutral_z: float = Field(default=-0.3, description="A: z where an action changes nothing")
     width: float = Field(default=0.5, gt=0.0, description="B: sigmoid width")
     max_reward: float = Field(default=1.0, gt=0.0, description="C: largest gain per action")
-    max_penalty: float = Field(default=10.0, gt=0.0, description="D: largest loss per action")
+    max_penalty: float = Field(default=6.0, gt=0.0, description="D: largest loss per action")
     # SPRT / CUSUM
     sprt_shift: float = Field(default=2.0, gt=0.0, description="δ: impostor mean, owner-σ units")
     sprt_alpha: float = Field(default=1e-5, gt=0.0, lt=0.5, description="false locks/test")
@@ -218,12 +324,22 @@ def _normalised(
     modalities: Sequence[str] | None,
     cal: Calibration | Mapping[str, Calibration] | None,
     cfg: TrustConfig,
+    runs: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The model input (z or u) per score; injected observations (+inf) stay +inf."""
+    """The model input (z or u) per score, each modality's scores first averaged over its
+    calibration's fusion window (within ``runs``: a run id per score; a new id = buffers
+    cleared); injected observations (+inf) stay +inf."""
     if cal is None:
         return scores.copy()
+
+    def norm(c: Calibration, x: np.ndarray, r: np.ndarray | None) -> np.ndarray:
+        if c.window > 1:
+            starts = None if r is None else np.r_[False, r[1:] != r[:-1]]
+            x = rolling_mean(x, c.window, starts)
+        return c.z(x, fused=True) if cfg.model == "mondal_bours" else c.u(x, fused=True)
+
     if isinstance(cal, Calibration):
-        return cal.z(scores) if cfg.model == "mondal_bours" else cal.u(scores)
+        return norm(cal, scores, runs)
     if modalities is None:
         raise DataError("a per-modality calibration needs the modality of every score",
                         "pass modalities=...")
@@ -234,8 +350,8 @@ def _normalised(
         if m == INJECTED:
             out[sel] = np.inf
             continue
-        c = _calibration_for(cal, str(m))
-        out[sel] = c.z(scores[sel]) if cfg.model == "mondal_bours" else c.u(scores[sel])
+        out[sel] = norm(_calibration_for(cal, str(m)), scores[sel],
+                        None if runs is None else runs[sel])
     return out
 
 
@@ -252,10 +368,20 @@ def deltas(
     cfg: TrustConfig,
     calibration: Calibration | Mapping[str, Calibration] | None = None,
     modalities: Sequence[str] | None = None,
+    t_ns: object = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(normalised input, trust change) per score, vectorised; NaN scores change nothing."""
+    """(normalised input, trust change) per score, vectorised; NaN scores change nothing.
+
+    With ``t_ns`` (end time per score), a gap of more than ``idle_after_s`` empties the fusion
+    windows, as in the live model."""
     s = np.asarray(scores, dtype=np.float64).ravel()
-    x = _normalised(s, modalities, calibration, cfg)
+    runs = None
+    if t_ns is not None:
+        t = np.asarray(t_ns, dtype=np.int64).ravel()
+        if len(t) != len(s):
+            raise DataError("t_ns must have one time per score", "pass matching arrays")
+        runs = np.cumsum(np.r_[False, np.diff(t) > cfg.idle_after_s * 1e9])
+    x = _normalised(s, modalities, calibration, cfg, runs)
     if cfg.model == "mondal_bours":
         d = mondal_bours_delta(x, cfg)
     else:
@@ -295,6 +421,7 @@ class _TrustModel:
         self.trust = MAX_TRUST
         self.n_updates = 0
         self._last_t_ns: int | None = None
+        self._recent: dict[str, deque[float]] = {}  # each modality's fusion window
 
     @property
     def lock_level(self) -> float:
@@ -307,9 +434,18 @@ class _TrustModel:
                                                                             modality)}
         if modality == INJECTED:
             score = math.inf
-        x, d = deltas([score], self.cfg, cal, mods)
-        if self._last_t_ns is not None:
-            self.trust = _decay(self.trust, (t_ns - self._last_t_ns) / 1e9, self.cfg)
+        gap_s = None if self._last_t_ns is None else (t_ns - self._last_t_ns) / 1e9
+        if gap_s is not None and gap_s > self.cfg.idle_after_s:
+            self._recent.clear()  # evidence from before an absence is not about who is back
+        value = score
+        if cal is not None and cal[modality].window > 1 and not math.isnan(score):
+            recent = self._recent.setdefault(modality, deque(maxlen=cal[modality].window))
+            recent.append(float(score))
+            with np.errstate(invalid="ignore"):  # +inf and -inf in one window: NaN
+                value = float(np.mean(recent))
+        x, d = deltas([value], self.cfg, cal, mods)
+        if gap_s is not None:
+            self.trust = _decay(self.trust, gap_s, self.cfg)
         delta = float(d[0])
         self.trust = _step(self.trust, delta)
         self._last_t_ns = t_ns
@@ -390,7 +526,7 @@ def simulate(
     binds is finished with the plain loop, as is a sequence with idle gaps.
     """
     cfg = cfg or TrustConfig()
-    _, d = deltas(scores, cfg, calibration, modalities)
+    _, d = deltas(scores, cfg, calibration, modalities, t_ns)
     if len(d) == 0:
         return d
     gaps = None

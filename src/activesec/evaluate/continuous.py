@@ -172,9 +172,11 @@ def summarize(outcomes: Iterable[SessionOutcome]) -> dict[str, Any]:
 
 def fit_pointer_model(enrol: np.ndarray, background: np.ndarray | None, *, detector: str = "",
                       params: Mapping[str, Any] | None = None, holdout: float = 0.2,
-                      target_far: float = 0.05) -> ModalityModel:
+                      target_far: float = 0.05, window: int | None = None) -> ModalityModel:
     """A pointer :class:`ModalityModel` from action feature rows: fit on the first part, calibrate
-    on the last ``holdout`` (time order), with the owner's feature median/IQR for evidence.
+    on the last ``holdout`` (time order; with the trust model's fusion ``window``, by default
+    :data:`~activesec.engine.trust.FUSION_WINDOW` as ``activesec train`` uses), with
+    the owner's feature median/IQR for evidence.
 
     The model scores with the detector's NumPy-only twin (:func:`activesec.detectors.compact
     .compact`) when it has one — what the live agent loads from ``compact.npz`` — so replay
@@ -182,7 +184,7 @@ def fit_pointer_model(enrol: np.ndarray, background: np.ndarray | None, *, detec
     ``predict_proba`` on one row (the evaluation's former bottleneck)."""
     from activesec.detectors import compact
     from activesec.detectors.registry import create, default_for
-    from activesec.engine.trust import Calibration
+    from activesec.engine.trust import FUSION_WINDOW, Calibration
 
     X = np.asarray(enrol, np.float64)
     X = X[np.all(np.isfinite(X), axis=1)]
@@ -198,7 +200,8 @@ def fit_pointer_model(enrol: np.ndarray, background: np.ndarray | None, *, detec
             scorer = compact.compact(det)
         except ModelError:  # e.g. a non-default scaler: score with the full model
             scorer = det
-    cal = Calibration.from_scores(scorer.score(X[cut:]), target_far)
+    cal = Calibration.from_scores(scorer.score(X[cut:]), target_far,
+                                  FUSION_WINDOW if window is None else window)
     q1, med, q3 = np.percentile(X[:cut], [25, 50, 75], axis=0)
     return ModalityModel.pointer(scorer, cal, feature_center=med, feature_scale=q3 - q1)
 

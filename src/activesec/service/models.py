@@ -153,13 +153,28 @@ def load_rows(directory: Path) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(z["X"], np.float64), np.asarray(z["t_end_ns"], np.int64)
 
 
+def calibration_dict(cal: Calibration) -> dict[str, Any]:
+    """The model card's ``calibration`` section (read back by :func:`calibration_of`)."""
+    out: dict[str, Any] = {"threshold": cal.threshold, "scale": cal.scale, "center": cal.center,
+                           "target_far": cal.target_far, "window": cal.window}
+    if cal.fused is not None:
+        out["fused"] = list(cal.fused)
+    return out
+
+
 def calibration_of(card: dict[str, Any]) -> Calibration:
+    """The card's calibration. Cards written before fusion windows existed have neither
+    ``window`` nor ``fused``: they were calibrated on single scores, and load as window 1."""
     cal = card.get("calibration") or {}
     try:
+        fused = cal.get("fused")
         return Calibration(threshold=float(cal["threshold"]), scale=float(cal["scale"]),
                            center=float(cal["center"]),
-                           target_far=float(cal.get("target_far", 0.05)))
-    except (KeyError, TypeError, ValueError) as exc:
+                           target_far=float(cal.get("target_far", 0.05)),
+                           window=int(cal.get("window", 1)),
+                           fused=None if fused is None else (float(fused[0]), float(fused[1]),
+                                                             float(fused[2])))
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ModelError(f"model card calibration is incomplete ({exc})", RETRAIN) from exc
 
 

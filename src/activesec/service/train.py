@@ -19,7 +19,8 @@ routes them; XTEST/virtual devices and events flagged injected are never trainin
    detector measured for the modality (``FALLBACK``: ``gmm`` for pointer, ``scaled_manhattan``
    for keys; figures beside it) — weaker, and said so in the summary and the card;
 4. **calibrate** on the held-out owner scores at ``train.target_far``
-   (:class:`~activesec.engine.trust.Calibration`);
+   (:class:`~activesec.engine.trust.Calibration`, with the statistics of those scores
+   averaged, in time order, over the trust model's fusion window);
 5. **save** with the model card (:func:`~activesec.detectors.persist.save_model`), a NumPy-only
    twin (:mod:`activesec.detectors.compact`) and the fitted rows, into a staging directory that
    replaces the old model in one rename — a crash never leaves half a model.
@@ -53,7 +54,7 @@ from activesec.core.errors import DataError, ModelError
 from activesec.core.events import DeviceType, Flag, Kind
 from activesec.core.paths import Paths, make_private_dir, write_private_text
 from activesec.engine.scoring import KEYBOARD, pointer_modality
-from activesec.engine.trust import Calibration
+from activesec.engine.trust import FUSION_WINDOW, Calibration
 from activesec.features.keys import KEY_FEATURE_NAMES, keystroke_windows
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
 from activesec.service import models as model_files
@@ -297,8 +298,7 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
     if modality == KEYBOARD:
         extra.update(window=KEY_WINDOW, step=KEY_STEP)
     persist.save_model(det, stage, feature_names=names,
-                       calibration={"threshold": cal.threshold, "scale": cal.scale,
-                                    "center": cal.center, "target_far": cal.target_far},
+                       calibration=model_files.calibration_dict(cal),
                        extra=extra)
     try:
         scorer = compact.compact(det) if compact.supports(det.name) else None
@@ -348,7 +348,7 @@ def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows) -> 
     det, fallback, bg = _fit(paths, name, {}, modality, Xf)
     hs = det.score(Xh)
     try:
-        cal = Calibration.from_scores(hs, settings.train.target_far)
+        cal = Calibration.from_scores(hs, settings.train.target_far, FUSION_WINDOW)
     except (DataError, ModelError) as exc:
         res.reason = f"cannot calibrate: {exc}"
         return res
@@ -468,7 +468,7 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows
     det, fallback, bg = _fit(paths, str(card["detector"]), dict(card.get("params") or {}),
                              modality, X_fit)
     hs = det.score(X[len(X) - n_hold:])
-    cal = Calibration.from_scores(hs, settings.train.target_far)
+    cal = Calibration.from_scores(hs, settings.train.target_far, FUSION_WINDOW)
     quant = _quantiles(hs)
     drift = {"replaced_rows": int(k), "of_rows": len(X_old),
              "max_drift": settings.train.max_drift, "recent_rows": len(X),
