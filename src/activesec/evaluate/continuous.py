@@ -206,14 +206,31 @@ def fit_pointer_model(enrol: np.ndarray, background: np.ndarray | None, *, detec
     return ModalityModel.pointer(scorer, cal, feature_center=med, feature_scale=q3 - q1)
 
 
+def _replay_user(task: tuple[Any, ...]) -> list[SessionOutcome]:
+    """One user's part of :func:`balabit_continuous` (a top-level function: runs in workers)."""
+    from activesec.recordings import iter_balabit
+
+    root, u, own, bg, detector, params, cfg, holdout, target_far = task
+    model = fit_pointer_model(own, bg, detector=detector, params=params, holdout=holdout,
+                              target_far=target_far)
+    return [replay_session({"pointer": model}, r.events, cfg, user=u, session=r.session,
+                           genuine=not bool(int(r.meta["is_illegal"])))
+            for r in iter_balabit(root, "test", [u]) if "is_illegal" in r.meta]
+
+
 def balabit_continuous(root: str | Path, *, users: Sequence[str] | None = None,
                        detector: str = "", params: Mapping[str, Any] | None = None,
                        cfg: EngineConfig | None = None, holdout: float = 0.2,
                        target_far: float = 0.05, max_background: int = 20000, seed: int = 0,
+                       jobs: int = 1,
                        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Replay Balabit's labelled test sessions through trust + policy (module docstring).
 
-    Returns ``summarize(...)`` plus ``per_user`` and ``sessions`` (per-session summaries)."""
+    Users run in parallel with ``jobs`` > 1 (:func:`activesec.evaluate.parallel.pmap`); each
+    user's background sample is drawn beforehand in user order, so the result does not depend
+    on ``jobs``. Returns ``summarize(...)`` plus ``per_user`` and ``sessions`` (per-session
+    summaries)."""
+    from activesec.evaluate.parallel import pmap
     from activesec.evaluate.protocols._common import pointer_rows
     from activesec.evaluate.protocols.balabit import check_layout
     from activesec.recordings import iter_balabit
@@ -224,27 +241,21 @@ def balabit_continuous(root: str | Path, *, users: Sequence[str] | None = None,
     train = {u: [pointer_rows(r.events) for r in iter_balabit(root, "training", [u])]
              for u in all_users}
     own = {u: np.vstack([x for x in xs if len(x)]) for u, xs in train.items()}
-    outcomes: list[SessionOutcome] = []
-    per_user: dict[str, Any] = {}
     rng = np.random.default_rng(seed)
+    tasks = []
     for u in chosen:
         bg = np.vstack([own[o] for o in all_users if o != u])
         if len(bg) > max_background:
             bg = bg[np.sort(rng.choice(len(bg), max_background, replace=False))]
-        model = fit_pointer_model(own[u], bg, detector=detector, params=params,
-                                  holdout=holdout, target_far=target_far)
-        mine = []
-        for r in iter_balabit(root, "test", [u]):
-            if "is_illegal" not in r.meta:
-                continue
-            o = replay_session({"pointer": model}, r.events, cfg, user=u, session=r.session,
-                               genuine=not bool(int(r.meta["is_illegal"])))
-            mine.append(o)
-        outcomes += mine
-        per_user[u] = summarize(mine)
-        if progress is not None:
-            progress(u)
+        tasks.append((root, u, own[u], bg, detector, params, cfg, holdout, target_far))
+
+    def done(_stage: str, n: int, _total: int) -> None:
+        if progress is not None and n:
+            progress(chosen[n - 1])
+
+    results = pmap(_replay_user, tasks, jobs=jobs, progress=done, stage="continuous")
+    outcomes = [o for mine in results for o in mine]
     res = summarize(outcomes)
-    res["per_user"] = per_user
+    res["per_user"] = {u: summarize(mine) for u, mine in zip(chosen, results, strict=True)}
     res["sessions"] = [o.summary() for o in outcomes]
     return res
