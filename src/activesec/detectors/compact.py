@@ -8,7 +8,8 @@ rows to floating-point round-off (the tests assert ``allclose`` against the scik
   into one set of arrays (children, split feature, threshold, leaf P(impostor)) and all
   (row, tree) pairs descend together, one vectorised step per tree level. scikit-learn compares
   ``float32(x) <= threshold``; the threshold is stored as the largest float32 not above it,
-  which gives the same decision for every float32 ``x`` at half the memory.
+  which gives the same decision for every float32 ``x`` at half the memory. The detector's
+  owner normalisation (``score_center`` / ``score_scale`` in ``meta``) is applied after.
 * ``plda``: the quantile transform (interpolation on the stored quantiles, then the normal
   quantile function — Acklam's approximation refined by one Halley step, so SciPy is not
   needed either), the LDA projection and the two-covariance log-likelihood ratio.
@@ -128,6 +129,8 @@ class CompactScorer:
             s = self._gmm(a)
         else:
             s = np.abs((a - self.arrays["mean"]) / self.arrays["mad"]).sum(axis=1) / a.shape[1]
+        if "score_center" in self.meta:  # the detector's own score normalisation (population)
+            s = (s - float(self.meta["score_center"])) / float(self.meta["score_scale"])
         big = np.finfo(np.float64).max
         return np.nan_to_num(s, nan=big, posinf=big, neginf=-big)
 
@@ -275,7 +278,10 @@ def compact(detector: Any) -> CompactScorer:
         raise ModelError(f"{name} is not fitted", "fit it before compacting")
     n = int(detector.n_features_in_)
     if name in ("extra_trees", "random_forest"):
-        return _trees(detector.model_, n)
+        sc = _trees(detector.model_, n)
+        sc.meta.update(score_center=float(getattr(detector, "score_center_", 0.0)),
+                       score_scale=float(getattr(detector, "score_scale_", 1.0)))
+        return sc
     if name == "plda":
         return _plda(detector)
     if name == "gmm" and getattr(detector, "scaler", "") == "quantile" \

@@ -1,0 +1,106 @@
+"""Population detectors' owner normalisation: scores in owner-σ units, learnt by cross-fitting
+(each group of trees scores the owner rows it never saw)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from activesec.core.errors import ConfigError
+from activesec.detectors import registry
+from activesec.detectors.compact import CompactScorer, compact
+from activesec.detectors.persist import load_model, save_model
+from activesec.detectors.population import owner_norm
+
+D = 6
+
+
+def people(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Owner rows, background rows (other people), fresh owner rows, impostor rows."""
+    rng = np.random.default_rng(seed)
+    owner = rng.normal(0.0, 1.0, (400, D))
+    bg = np.vstack([rng.normal(rng.normal(0, 1.5, D), 1.0, (40, D)) for _ in range(15)])
+    fresh = rng.normal(0.0, 1.0, (2000, D))
+    impostor = rng.normal(np.r_[2.0, 2.0, np.zeros(D - 2)], 1.0, (500, D))
+    return owner, bg, fresh, impostor
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return people()
+
+
+@pytest.mark.parametrize("name", ["extra_trees", "random_forest"])
+def test_owner_normalised_scores_centre_on_unseen_owner_rows(name: str, data) -> None:
+    """Documented: score = (P(impostor) - mean) / SD of the owner's held-out scores, so the
+    owner's *new* rows (same person, never seen) score about N(0, 1) in mean and spread."""
+    owner, bg, fresh, impostor = data
+    det = registry.create(name, n_estimators=60).fit(owner, bg)
+    s = det.score(fresh)
+    assert abs(float(np.mean(s))) < 0.25
+    assert 0.7 < float(np.std(s)) < 1.3
+    assert float(np.mean(det.score(impostor))) > 1.0  # impostors sit well above the owner
+    # the fold groups are merged into one forest of the requested size
+    assert len(det.model_.estimators_) == det.model_.n_estimators == 60
+
+
+def test_normalisation_is_an_affine_map_of_the_forest_probability(data) -> None:
+    owner, bg, fresh, _ = data
+    det = registry.create("extra_trees", n_estimators=30).fit(owner, bg)
+    p = det.model_.predict_proba(fresh)[:, 1]
+    assert det.score_scale_ > 0 and 0.0 < det.score_center_ < 1.0
+    np.testing.assert_allclose(det.score(fresh),
+                               (p - det.score_center_) / det.score_scale_, rtol=1e-12)
+
+
+def test_normalise_none_keeps_the_raw_probability(data) -> None:
+    owner, bg, fresh, _ = data
+    det = registry.create("extra_trees", n_estimators=30, normalise="none").fit(owner, bg)
+    s = det.score(fresh)
+    np.testing.assert_array_equal(s, det.model_.predict_proba(fresh)[:, 1])
+    assert det.model_.bootstrap is False  # the unnormalised model is the plain one
+
+
+def test_unknown_normalisation_is_a_config_error(data) -> None:
+    owner, bg, _, _ = data
+    with pytest.raises(ConfigError, match="normalise"):
+        registry.create("extra_trees", n_estimators=5, normalise="tnorm").fit(owner, bg)
+
+
+def test_models_saved_without_normalisation_still_score_raw(data) -> None:
+    owner, bg, fresh, _ = data
+    det = registry.create("extra_trees", n_estimators=10).fit(owner, bg)
+    del det.score_center_, det.score_scale_  # as a model saved before normalisation existed
+    np.testing.assert_array_equal(det.score(fresh), det.model_.predict_proba(fresh)[:, 1])
+
+
+def test_cross_fitting_is_seeded_and_falls_back_when_too_small(data) -> None:
+    owner, bg, fresh, _ = data
+    a = registry.create("extra_trees", n_estimators=10, random_state=3).fit(owner, bg)
+    b = registry.create("extra_trees", n_estimators=10, random_state=3).fit(owner, bg)
+    np.testing.assert_array_equal(a.score(fresh), b.score(fresh))
+    one = registry.create("extra_trees", n_estimators=1).fit(owner, bg)  # no second group
+    assert (one.score_center_, one.score_scale_) == (0.0, 1.0)
+
+
+def test_owner_norm_guards_degenerate_scores() -> None:
+    assert owner_norm(np.array([0.2, np.nan, 0.4])) == pytest.approx((0.3, 0.1))
+    assert owner_norm(np.array([0.3, 0.3, 0.3])) == (0.0, 1.0)  # no spread: leave raw
+    assert owner_norm(np.array([np.nan, 0.5])) == (0.0, 1.0)  # too few finite scores
+
+
+def test_saved_and_compact_models_score_identically(tmp_path, data) -> None:
+    """The agent loads the saved model or its NumPy twin: both give the detector's scores."""
+    owner, bg, fresh, impostor = data
+    det = registry.create("extra_trees", n_estimators=40).fit(owner, bg)
+    X = np.vstack([fresh[:300], impostor[:300]])
+    want = det.score(X)
+    names = [f"f{i}" for i in range(D)]
+    save_model(det, tmp_path / "m", feature_names=names)
+    loaded = load_model(tmp_path / "m", feature_names=names).detector
+    np.testing.assert_array_equal(loaded.score(X), want)
+    c = compact(det)
+    arrays, meta = c.to_arrays()
+    again = CompactScorer.from_arrays(arrays, meta)
+    assert meta["score_center"] == det.score_center_
+    np.testing.assert_allclose(again.score(X), want, rtol=1e-9, atol=1e-9)
