@@ -104,3 +104,18 @@ def test_saved_and_compact_models_score_identically(tmp_path, data) -> None:
     again = CompactScorer.from_arrays(arrays, meta)
     assert meta["score_center"] == det.score_center_
     np.testing.assert_allclose(again.score(X), want, rtol=1e-9, atol=1e-9)
+
+
+def test_live_trust_calibration_is_blind_to_the_normalisation(data) -> None:
+    """The agent's trust model sees z = (score - threshold) / scale from a calibration on the
+    owner's held-out scores; an affine per-model normalisation leaves every z unchanged."""
+    from activesec.engine.trust import Calibration
+
+    owner, bg, fresh, impostor = data
+    det = registry.create("extra_trees", n_estimators=30).fit(owner, bg)
+    assert det.score_scale_ != 1.0
+    held, stream = fresh[:500], np.vstack([fresh[500:800], impostor[:300]])
+    raw = Calibration.from_scores(det.model_.predict_proba(held)[:, 1])
+    norm = Calibration.from_scores(det.score(held))
+    np.testing.assert_allclose(norm.z(det.score(stream)),
+                               raw.z(det.model_.predict_proba(stream)[:, 1]), atol=1e-9)
