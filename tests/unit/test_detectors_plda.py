@@ -102,3 +102,21 @@ def test_saved_model_scores_the_same(tmp_path: Path) -> None:
     save_model(det, tmp_path / "m", feature_names=FEATS)  # type: ignore[arg-type]
     back = load_model(tmp_path / "m", feature_names=FEATS).detector
     np.testing.assert_array_equal(back.score(X_TEST), det.score(X_TEST))  # type: ignore[attr-defined]
+
+
+def test_model_space_whitens_within_and_diagonalises_between() -> None:
+    """The projection makes the pooled within-person covariance of the background the identity
+    and the between-person covariance diagonal (``between_``): the diagonal scoring is then
+    the full-covariance two-covariance model."""
+    det = _fit()
+    Y = det._project(X_BG)  # type: ignore[attr-defined]
+    _, gid = np.unique(GROUPS, return_inverse=True)
+    counts = np.bincount(gid).astype(float)
+    means = np.stack([np.bincount(gid, Y[:, j]) for j in range(Y.shape[1])], 1) / counts[:, None]
+    R = Y - means[gid]
+    W = R.T @ R / (len(Y) - len(counts))
+    B = np.cov(means.T, bias=True) - W / counts.mean()
+    k = Y.shape[1]
+    np.testing.assert_allclose(W, np.eye(k), atol=1e-6)
+    np.testing.assert_allclose(B, np.diag(det.between_), atol=1e-6)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(Y.mean(0), 0.0, atol=1e-9)
