@@ -21,15 +21,20 @@ pointer detector is fitted on the first ``1 - holdout`` of the user's training a
 other users' training actions as background), calibrated on the last ``holdout`` (never on test
 data), and every labelled test session of that user is replayed.
 
-Measured (2026-11-21; default engine configuration, ``extra_trees`` with a background of up to
-20,000 other users' actions, ``target_far`` 0.05, holdout 0.2; all 10 users, 816 labelled
-sessions, 36,823 genuine actions, ~24 min on a shared 2-core machine): **ANIA 34.7** actions
-(median 27; 319 / 405 impostor sessions locked, 86 never), **ANGA 1,534** actions (24 false locks
-in 23 of 411 genuine sessions), seconds to lock: mean 256, median 96. Both miss issue 4's
-targets (ANIA <= 15, ANGA >= 2,000): per user ANIA ranges from 7.5 (user7, user9) to 70
-(user23), and two users (user12, user29) account for 14 of the false locks — the per-action
-detector, not the trust recursion, is the limit (the trust model cannot lock in fewer than 6
-actions by design).
+Measured (2026-11-22; ``activesec evaluate balabit --data …/balabit --continuous --json --jobs 2``;
+default engine configuration — trust with a fusion window of 5 scores, D = 6, A = -0.3 (see
+:mod:`activesec.engine.trust`) —, the ``extra_trees`` population detector as it stood in the
+working tree that night (200 trees, owner-normalised scores), a background of up to 20,000
+other users' actions, ``target_far`` 0.05, holdout 0.2; all 10 users, 816 labelled sessions,
+37,974 genuine actions; ~15 min of the 19-min command on a shared 2-core machine):
+**ANIA 29.6** actions (median 20; 330 / 405 impostor sessions locked, 75 never; censored
+mean 33.6), **ANGA 2,373** actions (16 false locks in 15 of 411 genuine sessions), seconds to
+lock: mean 233, median 86. Before (2026-11-21: no fusion window, D = 10, A = -0.5, 150-tree
+raw-probability detector): ANIA 34.7 (319 locked), ANGA 1,534 (24 false locks). ANGA now meets
+issue 4's target (>= 2,000); ANIA (<= 15) does not: most users' per-action AUC is ≈ 0.72, and
+at that separation a sequential test needs ~20-30 actions for one false lock in 2,000 owner
+actions. Trading the other way (window 5, A = -0.8, D = 10) gives ANIA ≈ 15 at ANGA ≈ 150 (offline
+simulation). The per-action detector, not the trust recursion, is the limit.
 """
 
 from __future__ import annotations
@@ -210,9 +215,9 @@ def _replay_user(task: tuple[Any, ...]) -> list[SessionOutcome]:
     """One user's part of :func:`balabit_continuous` (a top-level function: runs in workers)."""
     from activesec.recordings import iter_balabit
 
-    root, u, own, bg, detector, params, cfg, holdout, target_far = task
+    root, u, own, bg, detector, params, cfg, holdout, target_far, window = task
     model = fit_pointer_model(own, bg, detector=detector, params=params, holdout=holdout,
-                              target_far=target_far)
+                              target_far=target_far, window=window)
     return [replay_session({"pointer": model}, r.events, cfg, user=u, session=r.session,
                            genuine=not bool(int(r.meta["is_illegal"])))
             for r in iter_balabit(root, "test", [u]) if "is_illegal" in r.meta]
@@ -222,14 +227,15 @@ def balabit_continuous(root: str | Path, *, users: Sequence[str] | None = None,
                        detector: str = "", params: Mapping[str, Any] | None = None,
                        cfg: EngineConfig | None = None, holdout: float = 0.2,
                        target_far: float = 0.05, max_background: int = 20000, seed: int = 0,
-                       jobs: int = 1,
+                       jobs: int = 1, window: int | None = None,
                        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Replay Balabit's labelled test sessions through trust + policy (module docstring).
 
     Users run in parallel with ``jobs`` > 1 (:func:`activesec.evaluate.parallel.pmap`); each
     user's background sample is drawn beforehand in user order, so the result does not depend
-    on ``jobs``. Returns ``summarize(...)`` plus ``per_user`` and ``sessions`` (per-session
-    summaries)."""
+    on ``jobs``. ``window``: the trust model's fusion window (default
+    :data:`~activesec.engine.trust.FUSION_WINDOW`). Returns ``summarize(...)`` plus
+    ``per_user`` and ``sessions`` (per-session summaries)."""
     from activesec.evaluate.parallel import pmap
     from activesec.evaluate.protocols._common import pointer_rows
     from activesec.evaluate.protocols.balabit import check_layout
@@ -247,7 +253,7 @@ def balabit_continuous(root: str | Path, *, users: Sequence[str] | None = None,
         bg = np.vstack([own[o] for o in all_users if o != u])
         if len(bg) > max_background:
             bg = bg[np.sort(rng.choice(len(bg), max_background, replace=False))]
-        tasks.append((root, u, own[u], bg, detector, params, cfg, holdout, target_far))
+        tasks.append((root, u, own[u], bg, detector, params, cfg, holdout, target_far, window))
 
     def done(_stage: str, n: int, _total: int) -> None:
         if progress is not None and n:
