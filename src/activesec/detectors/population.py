@@ -22,7 +22,8 @@ spread far more widely than impostor sessions do, while the owner's held-out mea
 the owner's genuine session mean closely (within 0.02 for every Balabit user).
 
 Balabit, 816 labelled test sessions, default extra_trees (``activesec evaluate balabit --data
-PATH --jobs 2 --json``): AUC 0.974, pooled EER 7.1%, mean per-user EER 4.7%, 175 s; before (100
+PATH --jobs 2 --json``): AUC 0.974, pooled EER 7.1%, mean per-user EER 4.7%, 175-203 s (2 shared
+cores); before (100
 trees, no normalisation) 0.967 / 6.6% / 4.7% / 103 s. With ``--param random_state=1``: 0.974 /
 6.7% / 5.3% against 0.969 / 6.4% / 4.9% before. In exploration on cached features (seeds 0-2),
 normalisation moved the same forest's AUC by +0.004 with 200 trees and by -0.001 to +0.003 with
