@@ -22,17 +22,17 @@ spread far more widely than impostor sessions do, while the owner's held-out mea
 the owner's genuine session mean closely (within 0.02 for every Balabit user).
 
 Balabit, 816 labelled test sessions, default extra_trees (``activesec evaluate balabit --data
-PATH --jobs 2 --json``): AUC 0.974, pooled EER 7.1%, mean per-user EER 4.7%, 175-203 s (2 shared
-cores); before (100
-trees, no normalisation) 0.967 / 6.6% / 4.7% / 103 s. With ``--param random_state=1``: 0.974 /
-6.7% / 5.3% against 0.969 / 6.4% / 4.9% before. In exploration on cached features (seeds 0-2),
-normalisation moved the same forest's AUC by +0.004 with 200 trees and by -0.001 to +0.003 with
-100, and pooled EER from 6.2-6.8% to 6.7-7.1%: the AUC gain is steady, the EER target
-(<= 7%) is met only at the margin and per-user EER moves with the seed (4.3-5.5%). Nothing was
-tuned on these test sessions (mean/SD and 5 folds were fixed beforehand; 10 folds measured the
-same); the switch from 100 to 200 trees was measured on them. Normalising with statistics from a
-*different* forest (cross-fitted, applied to the plain forest) hurt (AUC 0.962, EER 8.3%): the
-held-out statistics must come from the scoring model itself.
+PATH --jobs 2 --json``): AUC 0.974, pooled EER 7.1%, mean per-user EER 4.7%, 175-203 s on 2
+shared cores; before (100 trees, no normalisation) 0.967 / 6.6% / 4.7% / 103 s. With
+``--param random_state=1``: 0.974 / 6.7% / 5.3% against 0.969 / 6.4% / 4.9% before.
+In exploration on cached features (seeds 0-2), normalisation moved the same forest's AUC by
++0.004 with 200 trees and by -0.001 to +0.003 with 100, and pooled EER from 6.2-6.8% to
+6.7-7.1%: the AUC gain is steady, the EER target (<= 7%) is met only at the margin and per-user
+EER moves with the seed (4.3-5.5%). Nothing was tuned on these test sessions (mean/SD and 5
+folds were fixed beforehand; 10 folds measured the same); the switch from 100 to 200 trees was
+measured on them. Normalising with statistics from a *different* forest (cross-fitted, applied
+to the plain forest) hurt (AUC 0.962, EER 8.3%): the held-out statistics must come from the
+scoring model itself.
 """
 
 from __future__ import annotations
