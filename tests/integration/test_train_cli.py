@@ -118,7 +118,9 @@ def test_background_train_and_agent_scoring_without_sklearn(tmp_path: Path,
     assert res["heavy"] == [] and res["models"] == ["keyboard", "pointer:mouse"]
     assert res["n"] > 50
     scores = np.asarray(res["scores"])
-    assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
+    # population scores are in owner-σ units (the detector's cross-fitted owner normalisation):
+    # the owner's own held-out actions centre near 0, not at a probability in [0, 1]
+    assert np.isfinite(scores).all() and abs(float(np.median(scores))) < 2.0
     print(f"agent max RSS {res['max_rss_mb']:.1f} MB scoring {res['n']} actions")
 
 

@@ -12,7 +12,8 @@ rows to floating-point round-off (the tests assert ``allclose`` against the scik
   owner normalisation (``score_center`` / ``score_scale`` in ``meta``) is applied after.
 * ``plda``: the quantile transform (interpolation on the stored quantiles, then the normal
   quantile function — Acklam's approximation refined by one Halley step, so SciPy is not
-  needed either), the LDA projection and the two-covariance log-likelihood ratio.
+  needed either), the projection and the two-covariance log-likelihood ratio, adaptive
+  S-normalised against the stored cohort (:mod:`.snorm`, the code the detector itself runs).
 * ``scaled_manhattan``: mean and mean absolute deviation.
 * ``gmm`` (diagonal covariances, the one-class fallback for pointer data): the same quantile
   transform, then the mixture's negative log-likelihood (log-sum-exp over components).
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from activesec.core.errors import ModelError
+from activesec.detectors import snorm
 
 FORMAT = "activesec-compact/1"
 KINDS = ("trees", "plda", "scaled_manhattan", "gmm")
@@ -102,8 +104,8 @@ class CompactScorer:
             raise ModelError(f"not an {FORMAT} scorer", "retrain with `activesec train`")
         rest = {k: v for k, v in meta.items() if k not in ("format", "kind")}
         need = {"trees": ("left", "right", "feature", "threshold", "value", "roots"),
-                "plda": ("quantiles", "references", "scalings", "post_mean", "post_var",
-                         "within", "between"),
+                "plda": ("quantiles", "references", "scalings", "offset", "post_mean",
+                         "post_var", "within", "between"),
                 "scaled_manhattan": ("mean", "mad"),
                 "gmm": ("quantiles", "references", "means", "precisions_chol", "weights"),
                 }.get(str(meta.get("kind")), ())
@@ -153,12 +155,17 @@ class CompactScorer:
     def _plda(self, X: np.ndarray) -> np.ndarray:
         A = self.arrays
         Z = _quantile_normal(X, A["quantiles"], A["references"])
-        Y = Z @ A["scalings"]
+        Y = Z @ A["scalings"] - A["offset"]
         vo = A["post_var"] + A["within"]
         va = A["between"] + A["within"]
         ll_owner = -0.5 * (((Y - A["post_mean"]) ** 2) / vo + np.log(vo)).sum(1)
         ll_any = -0.5 * ((Y**2) / va + np.log(va)).sum(1)
-        return np.asarray(ll_any - ll_owner, dtype=np.float64)
+        raw = np.asarray(ll_any - ll_owner, dtype=np.float64)
+        if "cohort_means" not in A:
+            return raw
+        return snorm.adaptive_snorm(Y, raw, A["cohort_means"], A["post_var"], A["within"],
+                                    A["between"], float(A["znorm"][0]), float(A["znorm"][1]),
+                                    int(self.meta["cohort_top"]))
 
     def _gmm(self, X: np.ndarray) -> np.ndarray:
         A = self.arrays
@@ -235,21 +242,26 @@ def _trees(model: Any, n_features: int) -> CompactScorer:
 
 
 def _plda(det: Any) -> CompactScorer:
-    pre, lda = det.pre_, det.lda_
-    if getattr(pre, "output_distribution", None) != "normal" or lda.solver != "eigen":
+    pre = det.pre_
+    if getattr(pre, "output_distribution", None) != "normal":
         raise ModelError("PLDA with an unexpected preprocessing cannot be compacted",
                          "retrain with `activesec train`")
-    k = int(lda._max_components)
     arrays = {
         "quantiles": np.asarray(pre.quantiles_, np.float64),
         "references": np.asarray(pre.references_, np.float64),
-        "scalings": np.asarray(lda.scalings_, np.float64)[:, :k],
+        "scalings": np.asarray(det.projection_, np.float64),
+        "offset": np.asarray(det.offset_, np.float64),
         "post_mean": np.asarray(det.post_mean_, np.float64),
         "post_var": np.asarray(det.post_var_, np.float64),
         "within": np.asarray(det.within_, np.float64),
         "between": np.asarray(det.between_, np.float64),
     }
-    return CompactScorer("plda", arrays, {"n_features": int(det.n_features_in_)})
+    meta: dict[str, Any] = {"n_features": int(det.n_features_in_)}
+    if getattr(det, "score_norm", "none") == "s-norm":  # adaptive S-norm (detectors.snorm)
+        arrays["cohort_means"] = np.asarray(det.cohort_means_, np.float64)
+        arrays["znorm"] = np.array([det.z_mean_, det.z_std_], np.float64)
+        meta["cohort_top"] = int(det.cohort_top)
+    return CompactScorer("plda", arrays, meta)
 
 
 def _gmm(det: Any) -> CompactScorer:

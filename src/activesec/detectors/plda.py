@@ -53,7 +53,7 @@ import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.preprocessing import QuantileTransformer
 
-from activesec.core.errors import ConfigError, ModelError
+from activesec.core.errors import ConfigError
 from activesec.detectors import snorm
 from activesec.detectors.base import Detector
 from activesec.detectors.compact import _quantile_normal
@@ -165,15 +165,6 @@ class PLDA(Detector):
             self.cohort_means_ = bg.cohort_means.copy()
             self.z_mean_, self.z_std_ = snorm.znorm_stats(
                 bg.Y, self.post_mean_, self.post_var_, w, b, self.cohort_top)
-
-    @property
-    def lda_(self) -> Any:
-        """There is no fitted LDA object any more (the model space is ``projection_`` and
-        ``offset_``). A compact converter written for the old layout reads this and gets a
-        ModelError, which makes the trainer keep the full model instead of a compact twin
-        that would score without the S-norm."""
-        raise ModelError("this PLDA keeps projection_/offset_ and an S-norm cohort, which this "
-                         "compact converter does not know", "score with the full model")
 
     def _project(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(_normal_scores(self.pre_, X) @ self.projection_ - self.offset_,
