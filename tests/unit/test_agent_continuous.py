@@ -77,28 +77,11 @@ def test_fit_pointer_model_scores_with_the_agents_numpy_twin() -> None:
 def test_balabit_continuous_in_parallel_equals_serial(tmp_path: Path) -> None:
     """A small real Balabit slice (3 users; 2 labelled test sessions each, one of them an
     impostor's where the labels allow): the result does not depend on ``jobs``."""
-    from tests.conftest import dataset
+    from tests.helpers.slices import labelled_balabit
 
     from activesec.evaluate.continuous import balabit_continuous
 
-    src = dataset("balabit")
-    labels = dict(line.split(",") for line in
-                  (src / "public_labels.csv").read_text().split()[1:])
-    keep = ["filename,is_illegal"]
-    for u in ("user7", "user9", "user12"):
-        for split, n, lines in (("training_files", 2, 4000), ("test_files", 2, 1500)):
-            (tmp_path / split / u).mkdir(parents=True)
-            files = sorted((src / split / u).iterdir())
-            if split == "test_files":  # one genuine and one impostor session
-                files = [next(f for f in files if labels.get(f.name, "").strip() == v)
-                         for v in ("0", "1")]
-            for f in files[:n]:
-                with open(f) as fh:
-                    (tmp_path / split / u / f.name).write_text(
-                        "".join(next(fh, "") for _ in range(lines)))
-                if split == "test_files":
-                    keep.append(f"{f.name},{labels[f.name].strip()}")
-    (tmp_path / "public_labels.csv").write_text("\n".join(keep) + "\n")
+    labelled_balabit(tmp_path)
     kw: dict[str, Any] = {"detector": "extra_trees", "params": {"n_estimators": 10},
                           "max_background": 500}
     serial = balabit_continuous(tmp_path, **kw)

@@ -191,6 +191,7 @@ def evaluate(
                 users=[u["user"] for u in results[0].to_json()["per_user"]] if max_users else None,
                 params=_parse_params(param),
                 seed=seed,
+                jobs=jobs,
                 progress=_user if progress_bar is not None else None,
             )
         finally:

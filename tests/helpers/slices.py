@@ -1,0 +1,33 @@
+"""Small real slices of the shared datasets, written in their own layout for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import dataset
+
+
+def labelled_balabit(dest: Path, users: tuple[str, ...] = ("user7", "user9", "user12"),
+                     train_lines: int = 4000, test_lines: int = 1500) -> Path:
+    """A Balabit layout with two training sessions per user and two labelled test sessions —
+    one genuine, one an impostor's — each cut to its first lines; ``public_labels.csv`` lists
+    only those test sessions."""
+    src = dataset("balabit")
+    labels = dict(line.split(",") for line in
+                  (src / "public_labels.csv").read_text().split()[1:])
+    keep = ["filename,is_illegal"]
+    for u in users:
+        for split, lines in (("training_files", train_lines), ("test_files", test_lines)):
+            (dest / split / u).mkdir(parents=True)
+            files = sorted((src / split / u).iterdir())
+            if split == "test_files":
+                files = [next(f for f in files if labels.get(f.name, "").strip() == v)
+                         for v in ("0", "1")]
+            for f in files[:2]:
+                with open(f) as fh:
+                    (dest / split / u / f.name).write_text(
+                        "".join(next(fh, "") for _ in range(lines)))
+                if split == "test_files":
+                    keep.append(f"{f.name},{labels[f.name].strip()}")
+    (dest / "public_labels.csv").write_text("\n".join(keep) + "\n")
+    return dest
