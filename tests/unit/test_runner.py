@@ -161,10 +161,18 @@ def test_on_tick_runs_every_tick_s(db: Path, tick_s: float) -> None:
     """The agent drains its scoring queue on this tick, so the period must be what it asks."""
     clock = FakeClock()
     seen: list[float] = []
+    stats: list[float] = []
+
+    def on_tick(st: LiveStats) -> None:
+        seen.append(clock.monotonic_ns() / 1e9)
+        stats.append(st.elapsed_s)
+
     CaptureRunner(ScriptedBackend(), db, _settings(), clock).run(
-        duration_s=1.0, on_tick=lambda st: seen.append(st.elapsed_s), tick_s=tick_s)
+        duration_s=1.0, on_tick=on_tick, tick_s=tick_s)
     assert np.diff(seen) == pytest.approx(np.full(len(seen) - 1, tick_s))
     assert len(seen) == round(1.0 / tick_s)
+    # statistics are refreshed at capture's own 0.25 s pace, however fast the tick
+    assert np.unique(stats) == pytest.approx(np.arange(0.0, 1.0, 0.25))
 
 
 def test_an_exception_still_flushes_and_ends_the_session(db: Path) -> None:

@@ -4,8 +4,9 @@ One :class:`Agent` runs one capture backend through :class:`~activesec.capture.r
 (the store path, batch writer, retention, pause/wipe handling are capture's own) and *tees* every
 batch the backend delivers to the engine, after the same kind filter the runner applies, so the
 engine scores exactly the events that are stored. The backend thread only appends to a bounded
-queue (never blocks the OS hook; overflow is counted); the runner's tick (every ``TICK_S``,
-50 ms) drains it into
+queue (:mod:`.handover`: never blocks the OS hook, overflow is counted); the runner's tick
+(every ``TICK_S``, 50 ms) hands what is due — at once anything that can complete an action, pure
+motion at least every 0.25 s — to
 :class:`~activesec.engine.pipeline.Engine` and runs everything else:
 
 * **enrolment**: with no usable model the agent captures and reports progress (owner pointer
@@ -48,7 +49,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,20 +62,22 @@ from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
 from activesec.core.clock import Clock
 from activesec.core.config import Settings
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError
-from activesec.core.events import EVENT_DTYPE, DeviceType
+from activesec.core.events import DeviceType
 from activesec.core.paths import Paths, write_private_text
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import AgentState, Context
 from activesec.engine.scoring import ModalityModel
 from activesec.service.decisions import ActionOutcome, DecisionLog, decisions_path
+from activesec.service.handover import HandOver
 
 log = logging.getLogger(__name__)
 
 STATUS_FILE = "agent.json"
-# The runner's tick drains the queue into the engine, so it bounds the wait from an action's
-# last event to its trust update (issue 4: <= 100 ms p99). Agent bench, 125 Hz click stream,
-# same run: at capture's 0.25 s tick p99 249 ms; at 0.05 s p99 76 ms for 1.28x the CPU
-# (tests/bench/test_bench_agent.py).
+# The runner's tick hands due input to the engine (:mod:`.handover`), so it bounds the wait from
+# a click or key that ends an action to its trust update (issue 4: <= 100 ms p99). Agent bench
+# (125 Hz click stream in 20 ms batches, same run): at capture's 0.25 s tick p99 278 ms; at
+# 0.05 s p99 73 ms for 1.2x the CPU (1.96 % of a core while scoring; see
+# tests/bench/test_bench_agent.py).
 TICK_S = 0.05
 STATUS_EVERY_S = 1.0
 HOUSEKEEP_EVERY_S = 10.0  # enrolment counts, wipe and model checks
@@ -273,10 +275,7 @@ class Agent:
         self.runner = CaptureRunner(_Tee(backend, self._enqueue), paths.database, settings, clock,
                                     app_probe=app_probe, owner=self.owner)
         self._kinds = CaptureRunner._kept_kinds(settings)
-        self._queue: deque[np.ndarray] = deque()
-        self._queued = 0
-        self._lock = threading.Lock()
-        self.queue_dropped = 0
+        self.handover = HandOver(QUEUE_MAX_EVENTS)
         self.engine: Engine | None = None
         self.models: dict[str, ModalityModel] = {}
         self.reason: str | None = None
@@ -357,39 +356,14 @@ class Agent:
 
     # ------------------------------------------------------------------------------ capture side
     def _enqueue(self, batch: np.ndarray) -> None:
-        """Backend thread: never blocks; overflow is counted."""
+        """Backend thread: never blocks; overflow is counted (:mod:`.handover`)."""
         if self._kinds is not None:
             batch = batch[np.isin(batch["kind"], self._kinds)]
-        n = len(batch)
-        if not n:
-            return
-        with self._lock:
-            if self._queued + n > QUEUE_MAX_EVENTS:
-                self.queue_dropped += n
-                return
-            self._queue.append(batch.copy() if batch.dtype == EVENT_DTYPE
-                               else np.array(batch, dtype=EVENT_DTYPE))
-            self._queued += n
+        self.handover.put(batch, self.clock.monotonic_ns())
 
-    def _take(self) -> np.ndarray:
-        with self._lock:
-            parts = list(self._queue)
-            self._queue.clear()
-            self._queued = 0
-        if not parts:
-            return np.zeros(0, EVENT_DTYPE)
-        if len(parts) == 1:
-            ev = parts[0]
-        else:  # filled in place: np.concatenate re-promotes the structured dtype every call
-            ev = np.empty(sum(len(q) for q in parts), EVENT_DTYPE)
-            i = 0
-            for q in parts:
-                ev[i:i + len(q)] = q
-                i += len(q)
-        t = ev["t_ns"]
-        if len(t) > 1 and not bool(np.all(t[1:] >= t[:-1])):
-            ev = ev[np.argsort(t, kind="stable")]
-        return ev
+    @property
+    def queue_dropped(self) -> int:
+        return self.handover.dropped
 
     # ------------------------------------------------------------------------------ the tick
     def _tick(self, stats: LiveStats) -> None:
@@ -415,9 +389,9 @@ class Agent:
         return Context(screen_locked=locked, paused=paused, enrolling=eng is None)
 
     def _drain(self, final: bool) -> None:
-        ev = self._take()
+        ev = self.handover.take(self.clock.monotonic_ns(), force=final)
         eng = self.engine
-        if eng is None:
+        if eng is None or not (len(ev) or final):
             return
         ctx = self._context()
         out = eng.feed(ev, ctx) if len(ev) else []

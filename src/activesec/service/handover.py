@@ -1,0 +1,86 @@
+"""The hand-over queue between the capture thread and the agent's engine.
+
+The capture backend's thread appends event batches (:meth:`HandOver.put`, never blocks, bounded:
+overflow is counted, not queued); the agent's tick takes them (:meth:`HandOver.take`) and feeds
+the engine. *When* to take is the trade-off between latency and CPU:
+
+* an action can only be completed by an event that is not a pointer move — a button release, a
+  scroll, a key — or by silence (the segmenter's pause, which the engine's own timer flushes).
+  Batches holding such an event are due at the next tick (the agent ticks every 50 ms), so a
+  click-ended action reaches the trust model within one tick of its release;
+* pure pointer motion is the bulk of the stream (125-1000 Hz) and can at most *start* the next
+  action after a pause; it is handed over at least every ``max_wait_s`` (0.25 s), which bounds
+  the engine's buffer and the delay of a pause-ended action without running the segmentation
+  probe 20 times a second on half-finished movements.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+import numpy as np
+
+from activesec.core.events import EVENT_DTYPE, Kind
+
+MAX_WAIT_S = 0.25
+_EMPTY = np.zeros(0, EVENT_DTYPE)
+_EMPTY.flags.writeable = False  # shared by every tick that finds nothing due
+
+
+class HandOver:
+    """Thread-safe, bounded batch queue with the due rule of the module docstring."""
+
+    def __init__(self, max_events: int, max_wait_s: float = MAX_WAIT_S) -> None:
+        self.max_events = max_events
+        self.max_wait_ns = int(max_wait_s * 1e9)
+        self.dropped = 0
+        self._parts: deque[np.ndarray] = deque()
+        self._n = 0
+        self._since_ns: int | None = None  # when the oldest queued batch arrived
+        self._urgent = False  # a queued batch can complete an action
+        self._lock = threading.Lock()
+
+    def put(self, batch: np.ndarray, now_ns: int) -> None:
+        """Queue a copy of ``batch`` (capture thread); counted as dropped when full."""
+        n = len(batch)
+        if not n:
+            return
+        urgent = bool((batch["kind"] != Kind.MOVE).any())
+        part = batch.copy() if batch.dtype == EVENT_DTYPE else np.array(batch, dtype=EVENT_DTYPE)
+        with self._lock:
+            if self._n + n > self.max_events:
+                self.dropped += n
+                return
+            self._parts.append(part)
+            self._n += n
+            self._urgent = self._urgent or urgent
+            if self._since_ns is None:
+                self._since_ns = now_ns
+
+    def due(self, now_ns: int) -> bool:
+        with self._lock:
+            return self._n > 0 and (self._urgent or self._since_ns is None
+                                    or now_ns - self._since_ns >= self.max_wait_ns)
+
+    def take(self, now_ns: int, *, force: bool = False) -> np.ndarray:
+        """Everything queued, in time order, if due (or ``force``); else an empty array."""
+        with self._lock:
+            if not self._n or not (force or self._urgent or self._since_ns is None
+                                   or now_ns - self._since_ns >= self.max_wait_ns):
+                return np.zeros(0, EVENT_DTYPE)
+            parts = list(self._parts)
+            self._parts.clear()
+            self._n, self._since_ns, self._urgent = 0, None, False
+        if len(parts) == 1:
+            ev = parts[0]
+        else:  # filled in place: np.concatenate re-promotes the structured dtype every call
+            ev = np.empty(sum(len(q) for q in parts), EVENT_DTYPE)
+            i = 0
+            for q in parts:
+                ev[i:i + len(q)] = q
+                i += len(q)
+        t = ev["t_ns"]
+        if len(t) > 1 and not bool(np.all(t[1:] >= t[:-1])):
+            ev = ev[np.argsort(t, kind="stable")]
+        return ev

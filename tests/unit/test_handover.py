@@ -1,0 +1,58 @@
+"""The capture -> engine hand-over queue: what is due when, order, bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from activesec.core.events import EVENT_DTYPE, Kind, make
+from activesec.service.handover import HandOver
+
+MS = 1_000_000
+
+
+def moves(t0_ms: int, n: int = 3) -> np.ndarray:
+    return make((t0_ms + np.arange(n) * 8) * MS, Kind.MOVE, np.arange(n), np.arange(n))
+
+
+def test_motion_waits_up_to_max_wait_a_release_is_due_at_once() -> None:
+    h = HandOver(1000, max_wait_s=0.25)
+    h.put(moves(0), now_ns=0)
+    assert not h.due(100 * MS) and len(h.take(100 * MS)) == 0  # kept, not lost
+    h.put(moves(100), now_ns=100 * MS)
+    assert h.due(250 * MS)  # the oldest batch has waited 0.25 s
+    assert len(h.take(250 * MS)) == 6
+    h.put(moves(300), now_ns=300 * MS)
+    h.put(make([330 * MS], Kind.BUTTON_UP, 0, 0, code=1), now_ns=330 * MS)
+    assert h.due(330 * MS)  # a release can complete an action: no waiting
+    got = h.take(330 * MS)
+    assert list(got["kind"]) == [Kind.MOVE] * 3 + [Kind.BUTTON_UP]
+    assert not h.due(10_000 * MS) and len(h.take(10_000 * MS)) == 0  # empty
+
+
+def test_keys_and_scrolls_are_due_at_once_force_takes_motion() -> None:
+    for kind in (Kind.KEY_DOWN, Kind.KEY_UP, Kind.SCROLL, Kind.BUTTON_DOWN):
+        h = HandOver(1000)
+        h.put(make([5 * MS], kind, 0, 0, code=1), now_ns=5 * MS)
+        assert h.due(5 * MS), kind
+    h = HandOver(1000)
+    h.put(moves(0), now_ns=0)
+    assert len(h.take(1 * MS, force=True)) == 3  # the agent's final drain
+
+
+def test_batches_come_out_in_time_order_and_copied() -> None:
+    h = HandOver(1000)
+    late, early = moves(100), moves(0)
+    h.put(late, now_ns=0)
+    h.put(early, now_ns=0)
+    late["x"][:] = -7  # the backend reuses its buffer
+    got = h.take(0, force=True)
+    assert np.all(np.diff(got["t_ns"]) >= 0) and got.dtype == EVENT_DTYPE
+    assert not (got["x"] == -7).any()
+
+
+def test_full_queue_counts_drops_and_keeps_what_it_has() -> None:
+    h = HandOver(5)
+    h.put(moves(0, 4), now_ns=0)
+    h.put(moves(100, 3), now_ns=0)  # would exceed 5
+    assert h.dropped == 3
+    assert len(h.take(0, force=True)) == 4
