@@ -9,7 +9,9 @@ stream at its recorded pace (``speed=1``) in 20 ms batches — as the live backe
 child reports its peak RSS (``VmHWM``), its CPU time during the run (model loading included)
 divided by the run's wall time,
 its CPU share from the first scored action on (model loading and verification excluded),
-whether scikit-learn was imported, how many actions it scored, and the **latency** of every
+its CPU per thread (the replay thread stands in for the capture backend, whose own cost is
+measured in ``test_bench_capture``), whether scikit-learn was imported, how many actions it
+scored, and the **latency** of every
 trust update: the monotonic time when trust changed minus the end time of the action that
 changed it (the replay backend stamps events on the same monotonic clock; every action of this
 stream ends with a click release, so no segmentation pause is hidden in it). The run is repeated
@@ -33,7 +35,7 @@ from tests.conftest import dataset
 SECONDS = 60.0
 
 CHILD = r"""
-import json, sys, time
+import json, os, sys, threading, time
 import numpy as np
 sys.path.insert(0, {repo!r})
 from activesec.core import config, paths
@@ -75,6 +77,29 @@ ev = pointer_person(int({seconds}), 5)
 # delivered in 20 ms batches, as every live backend (x11, pynput, evdev) delivers them
 be = ReplayBackend([Recording("owner", "bench", ev, "synthetic")], speed=1.0, batch_ms=20.0)
 agent = Agent(p, s, be, SystemClock(), owner="owner")
+threads = {{}}
+
+
+def _thread_cpu():
+    tick = os.sysconf("SC_CLK_TCK")
+    names = {{t.native_id: t.name for t in threading.enumerate()}}
+    out = {{}}
+    for tid in os.listdir("/proc/self/task"):
+        f = open(f"/proc/self/task/{{tid}}/stat").read().rsplit(")", 1)[1].split()
+        out[names.get(int(tid), tid)] = (int(f[11]) + int(f[12])) / tick  # utime + stime
+    return out
+
+
+def _sample():  # per-thread CPU over the steady middle of the run (10 s .. end - 2 s)
+    time.sleep(10)
+    a, t0 = _thread_cpu(), time.monotonic()
+    time.sleep({seconds} - 12)
+    b, t1 = _thread_cpu(), time.monotonic()
+    threads.update({{k: (v - a.get(k, 0.0)) / (t1 - t0) for k, v in b.items()
+                     if k in a and v > a[k]}})
+
+
+threading.Thread(target=_sample, name="bench-sampler", daemon=True).start()
 c0, w0 = time.process_time(), time.monotonic()
 agent.run(duration_s={seconds})
 cpu, wall = time.process_time() - c0, time.monotonic() - w0
@@ -94,7 +119,7 @@ print(json.dumps({{"rss_mb": kb["VmHWM"],
                   "sklearn": "sklearn" in sys.modules,
                   "lat_p50_ms": float(np.percentile(lat, 50)) if lat else None,
                   "lat_p99_ms": float(np.percentile(lat, 99)) if lat else None,
-                  "lat_max_ms": max(lat) if lat else None}}))
+                  "lat_max_ms": max(lat) if lat else None, "threads": threads}}))
 """
 
 
@@ -133,6 +158,8 @@ def test_agent_footprint_125hz(home: Path) -> None:
               f"scikit-learn imported: {r['sklearn']}; latency action end -> trust p50 "
               f"{r['lat_p50_ms']:.1f} ms, p99 {r['lat_p99_ms']:.1f} ms, "
               f"max {r['lat_max_ms']:.1f} ms")
+        print("  CPU per thread (share of a core, steady part of the run): " + ", ".join(
+            f"{k} {100 * v:.2f} %" for k, v in sorted(r["threads"].items())))
     print(f"agent tick vs baseline: CPU x{res['cpu_share'] / base['cpu_share']:.2f} "
           f"(scoring x{res['cpu_share_scoring'] / base['cpu_share_scoring']:.2f}), "
           f"latency p99 x{res['lat_p99_ms'] / base['lat_p99_ms']:.2f}")

@@ -76,8 +76,8 @@ STATUS_FILE = "agent.json"
 # The runner's tick hands due input to the engine (:mod:`.handover`), so it bounds the wait from
 # a click or key that ends an action to its trust update (issue 4: <= 100 ms p99). Agent bench
 # (125 Hz click stream in 20 ms batches, same run): at capture's 0.25 s tick p99 278 ms; at
-# 0.05 s p99 73 ms for 1.2x the CPU (1.96 % of a core while scoring; see
-# tests/bench/test_bench_agent.py).
+# 0.05 s p99 72 ms for 1.1-1.2x the CPU (1.7-2.0 % of a core while scoring, of which the main
+# thread 0.75 %; see tests/bench/test_bench_agent.py).
 TICK_S = 0.05
 STATUS_EVERY_S = 1.0
 HOUSEKEEP_EVERY_S = 10.0  # enrolment counts, wipe and model checks
