@@ -64,6 +64,20 @@ def test_rollover_pauses_and_digraph_classes() -> None:
     assert x[F["dwell_space"]] == pytest.approx(0.06)
 
 
+def test_a_flight_of_exactly_pause_s_is_not_a_pause() -> None:
+    """The pause rule compares integer nanoseconds: as float seconds since the first stroke,
+    1.001000143 s -> 2.001000143 s is a hair above 1.0 s (millisecond stamps hit such edges)."""
+    a = 1_001_000_143
+    e = np.concatenate([make(0, Kind.KEY_DOWN, 0, 0, L), make(80 * MS, Kind.KEY_UP, 0, 0, L),
+                        make(a, Kind.KEY_DOWN, 1, 0, L), make(a + 80 * MS, Kind.KEY_UP, 1, 0, L),
+                        make(a + 1000 * MS, Kind.KEY_DOWN, 2, 0, L),
+                        make(a + 1080 * MS, Kind.KEY_UP, 2, 0, L)])
+    # flights: 1.001000143 s (a pause) and exactly 1 s (not one)
+    assert keystroke_windows(e, window=0).X[0][F["pause_rate"]] == 1 / 2
+    e["t_ns"][4:] += 1  # one nanosecond more is a pause
+    assert keystroke_windows(e, window=0).X[0][F["pause_rate"]] == 1
+
+
 def test_imputation_keeps_rows_finite() -> None:
     x = keystroke_windows(typed(regular(10)), window=0).X[0]
     # no space, backspace or digraph L->S in the window: the window's own statistic fills in

@@ -181,7 +181,10 @@ def keystroke_windows(
     rp = p[:, 1:] - r[:, :-1]
     rr = r[:, 1:] - r[:, :-1]
     pr = r[:, 1:] - p[:, :-1]
-    pause = pp > pause_s
+    # the pause rule on integer ns: float seconds since the first stroke put a flight of exactly
+    # pause_s a hair above or below it, depending on where the stroke sits in the recording
+    pns = s.press_ns[idx]
+    pause = (pns[:, 1:] - pns[:, :-1]) > round(pause_s * 1e9)
     typing = ~pause
     cols: list[np.ndarray] = []
 
