@@ -156,11 +156,7 @@ class CompactScorer:
         A = self.arrays
         Z = _quantile_normal(X, A["quantiles"], A["references"])
         Y = Z @ A["scalings"] - A["offset"]
-        vo = A["post_var"] + A["within"]
-        va = A["between"] + A["within"]
-        ll_owner = -0.5 * (((Y - A["post_mean"]) ** 2) / vo + np.log(vo)).sum(1)
-        ll_any = -0.5 * ((Y**2) / va + np.log(va)).sum(1)
-        raw = np.asarray(ll_any - ll_owner, dtype=np.float64)
+        raw = snorm.two_cov_llr(Y, A["post_mean"], A["post_var"], A["within"], A["between"])
         if "cohort_means" not in A:
             return raw
         return snorm.adaptive_snorm(Y, raw, A["cohort_means"], A["post_var"], A["within"],
