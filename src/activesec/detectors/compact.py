@@ -154,7 +154,7 @@ class CompactScorer:
 
     def _plda(self, X: np.ndarray) -> np.ndarray:
         A = self.arrays
-        Z = _quantile_normal(X, A["quantiles"], A["references"])
+        Z = quantile_normal(X, A["quantiles"], A["references"])
         Y = Z @ A["scalings"] - A["offset"]
         raw = snorm.two_cov_llr(Y, A["post_mean"], A["post_var"], A["within"], A["between"])
         if "cohort_means" not in A:
@@ -165,7 +165,7 @@ class CompactScorer:
 
     def _gmm(self, X: np.ndarray) -> np.ndarray:
         A = self.arrays
-        Z = _quantile_normal(X, A["quantiles"], A["references"])
+        Z = quantile_normal(X, A["quantiles"], A["references"])
         mu, pc, w = A["means"], A["precisions_chol"], A["weights"]
         prec = pc**2
         log_det = np.log(pc).sum(axis=1)
@@ -175,7 +175,7 @@ class CompactScorer:
         return -(m[:, 0] + np.log(np.exp(lp - m).sum(axis=1)))
 
 
-def _quantile_normal(X: np.ndarray, quantiles: np.ndarray, references: np.ndarray) -> np.ndarray:
+def quantile_normal(X: np.ndarray, quantiles: np.ndarray, references: np.ndarray) -> np.ndarray:
     """scikit-learn's ``QuantileTransformer(output_distribution='normal').transform``."""
     out = np.empty_like(X)
     clip_min = float(ndtri(np.array(_BOUNDS_THRESHOLD - np.spacing(1))))

@@ -56,7 +56,7 @@ from sklearn.preprocessing import QuantileTransformer
 from activesec.core.errors import ConfigError
 from activesec.detectors import snorm
 from activesec.detectors.base import Detector
-from activesec.detectors.compact import _quantile_normal
+from activesec.detectors.compact import quantile_normal
 from activesec.detectors.registry import register
 
 SCORE_NORMS = ("none", "s-norm")
@@ -80,7 +80,7 @@ _CACHE_SIZE = 2
 def _normal_scores(pre: Any, X: np.ndarray) -> np.ndarray:
     """``pre.transform(X)`` through the compact scorer's NumPy code: the same numbers as
     scikit-learn's (asserted by the compact tests) at a fraction of its per-column cost."""
-    return _quantile_normal(np.asarray(X, dtype=np.float64), pre.quantiles_, pre.references_)
+    return quantile_normal(np.asarray(X, dtype=np.float64), pre.quantiles_, pre.references_)
 
 
 def _fit_background(Xb: np.ndarray, groups: np.ndarray, n_components: int, n_features: int,
