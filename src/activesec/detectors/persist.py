@@ -141,17 +141,23 @@ def save_model(
     return card_path
 
 
+def load_json_card(p: Path, fmt: str, what: str, hint: str) -> dict[str, Any]:
+    """The JSON object at ``p`` whose ``format`` is ``fmt``, or a ModelError naming ``what``
+    (e.g. "model card") with ``hint`` — shared by model and background cards."""
+    try:
+        card = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{what} {p} is unreadable ({exc})", hint) from exc
+    if not isinstance(card, dict) or card.get("format") != fmt:
+        raise ModelError(f"{what} {p} is not an {fmt} card", hint)
+    return card
+
+
 def read_card(directory: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(directory) / CARD_FILE
     if not p.is_file():
         raise ModelError(f"no model card at {p}", "train a model with `activesec train`")
-    try:
-        card = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"model card {p} is unreadable ({exc})", RETRAIN) from exc
-    if not isinstance(card, dict) or card.get("format") != FORMAT:
-        raise ModelError(f"model card {p} is not an {FORMAT} card", RETRAIN)
-    return card
+    return load_json_card(p, FORMAT, "model card", RETRAIN)
 
 
 def _major_minor(v: str) -> str:

@@ -35,7 +35,7 @@ import numpy as np
 from activesec.core.errors import DataError, ModelError
 from activesec.core.events import EVENT_DTYPE
 from activesec.core.paths import Paths, make_private_dir, sha256_file
-from activesec.detectors.persist import schema_hash
+from activesec.detectors.persist import load_json_card, schema_hash
 from activesec.features.keys import KEY_FEATURE_NAMES, keystroke_windows
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
 
@@ -197,13 +197,7 @@ def read_card(paths: Paths, modality: str) -> dict[str, Any] | None:
     p = file_for(paths, modality).with_suffix(".json")
     if not p.is_file():
         return None
-    try:
-        card = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"background card {p} is unreadable ({exc})", REBUILD) from exc
-    if not isinstance(card, dict) or card.get("format") != FORMAT:
-        raise ModelError(f"{p} is not an {FORMAT} card", REBUILD)
-    return card
+    return load_json_card(p, FORMAT, "background card", REBUILD)
 
 
 def load_background(paths: Paths, modality: str) -> tuple[np.ndarray, np.ndarray] | None:
