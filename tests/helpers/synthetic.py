@@ -1,4 +1,5 @@
-"""Synthetic input streams for benchmarks: a 125 Hz point-and-click person and a typist.
+"""Synthetic input for tests and benchmarks: a 125 Hz point-and-click person whose motor style
+is a handful of keywords, and a typist.
 
 NumPy only (no scikit-learn), so a child process measuring the agent's footprint can import it.
 """
@@ -12,25 +13,36 @@ from activesec.core.events import Kind, make
 S = 1_000_000_000
 
 
-def pointer_person(n: int, seed: int, t0: float = 0.0) -> np.ndarray:
+def pointer_person(n: int, seed: int, t0: float = 0.0, *, ms_per_px: float = 0.9,
+                   bend: float = 0.0, jitter_px: float = 1.0, dwell: float = 0.09,
+                   gap_s: tuple[float, float] = (0.3, 2.0)) -> np.ndarray:
+    """``n`` point-and-click actions at 125 Hz from a person whose style is the keywords.
+
+    Each action: a pause of ``gap_s`` (uniform), a minimum-jerk movement to a random target
+    taking ``ms_per_px`` ms per pixel (±20 %), bowed sideways by ``bend`` times its length
+    (±50 %) with ``jitter_px`` of positional noise, a wait of 50-300 ms, then a press held for
+    ``dwell`` s (±30 %). Every draw is made whatever the keywords, so two people built from one
+    seed differ only in style, never in their random targets."""
     rng = np.random.default_rng(seed)
     t, x, y = t0, 800.0, 500.0
     parts = []
     for _ in range(n):
-        t += rng.uniform(0.3, 2.0)
+        t += rng.uniform(*gap_s)
         tx, ty = rng.uniform(50, 1800), rng.uniform(50, 1000)
         dist = float(np.hypot(tx - x, ty - y))
-        k = max(int(dist * 0.9 * rng.uniform(0.8, 1.2) / 8), 6)
+        k = max(int(dist * ms_per_px * rng.uniform(0.8, 1.2) / 8), 6)
         tau = np.linspace(0, 1, k)
-        s = 10 * tau**3 - 15 * tau**4 + 6 * tau**5
-        xs = x + (tx - x) * s + rng.normal(0, 1, k)
-        ys = y + (ty - y) * s + rng.normal(0, 1, k)
+        s = 10 * tau**3 - 15 * tau**4 + 6 * tau**5  # minimum-jerk position profile
+        side = bend * dist * np.sin(np.pi * tau) * rng.uniform(0.5, 1.5)
+        nx, ny = -(ty - y) / max(dist, 1.0), (tx - x) / max(dist, 1.0)
+        xs = x + (tx - x) * s + side * nx + rng.normal(0, jitter_px, k)
+        ys = y + (ty - y) * s + side * ny + rng.normal(0, jitter_px, k)
         ts = t + np.arange(k) * 0.008  # 125 Hz
         parts.append(make((ts * S).astype(np.int64), Kind.MOVE, xs.astype(int), ys.astype(int)))
         t, x, y = float(ts[-1]), float(xs[-1]), float(ys[-1])
         t += rng.uniform(0.05, 0.3)
         parts.append(make([int(t * S)], Kind.BUTTON_DOWN, int(x), int(y), code=1))
-        t += rng.uniform(0.06, 0.12)
+        t += dwell * rng.uniform(0.7, 1.3)
         parts.append(make([int(t * S)], Kind.BUTTON_UP, int(x), int(y), code=1))
     return np.concatenate(parts)
 

@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.helpers.synthetic import pointer_person
 
 from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
 from activesec.core import paths as paths_mod
 from activesec.core.clock import FakeClock
 from activesec.core.config import Settings
 from activesec.core.errors import ConfigError, ModelError
-from activesec.core.events import DeviceType, Kind, make
+from activesec.core.events import DeviceType
 from activesec.detectors.oneclass import ScaledManhattan
 from activesec.engine.scoring import ModalityModel
 from activesec.engine.trust import Calibration
@@ -35,37 +36,14 @@ from activesec.store.db import Store
 S = 1_000_000_000
 
 
-def person(n: int, seed: int, *, speed: float = 1.0, dwell: float = 0.09,
-           wobble: float = 1.0, t0: float = 0.0) -> np.ndarray:
-    """Point-and-click actions at 125 Hz; ``speed``/``dwell``/``wobble`` make the person."""
-    rng = np.random.default_rng(seed)
-    t, x, y = t0, 800.0, 500.0
-    parts = []
-    for _ in range(n):
-        t += rng.uniform(0.3, 1.0)
-        tx, ty = rng.uniform(50, 1800), rng.uniform(50, 1000)
-        dist = float(np.hypot(tx - x, ty - y))
-        k = max(int(dist / (8 * speed) * rng.uniform(0.8, 1.2)), 6)
-        tau = np.linspace(0, 1, k)
-        s = 10 * tau**3 - 15 * tau**4 + 6 * tau**5
-        xs = x + (tx - x) * s + rng.normal(0, wobble, k) + wobble * 20 * np.sin(np.pi * tau)
-        ys = y + (ty - y) * s + rng.normal(0, wobble, k)
-        ts = t + np.arange(k) * 0.008
-        parts.append(make((ts * S).astype(np.int64), Kind.MOVE, xs.astype(int), ys.astype(int)))
-        t, x, y = float(ts[-1]), float(xs[-1]), float(ys[-1])
-        t += rng.uniform(0.05, 0.2)
-        parts.append(make([int(t * S)], Kind.BUTTON_DOWN, int(x), int(y), code=1))
-        t += dwell * rng.uniform(0.8, 1.2)
-        parts.append(make([int(t * S)], Kind.BUTTON_UP, int(x), int(y), code=1))
-    return np.concatenate(parts)
-
-
 def owner(n: int, seed: int, t0: float = 0.0) -> np.ndarray:
-    return person(n, seed, t0=t0)
+    return pointer_person(n, seed, t0, ms_per_px=1.0, bend=0.02, gap_s=(0.3, 1.0))
 
 
 def stranger(n: int, seed: int, t0: float = 0.0) -> np.ndarray:
-    return person(n, seed, speed=2.6, dwell=0.25, wobble=6.0, t0=t0)
+    """Faster, more bowed and noisier paths and a longer click than the owner's."""
+    return pointer_person(n, seed, t0, ms_per_px=0.4, bend=0.13, jitter_px=6.0, dwell=0.25,
+                          gap_s=(0.3, 1.0))
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pydantic import ValidationError
+from tests.helpers.synthetic import pointer_person
 
 from activesec.core.clock import FakeClock
-from activesec.core.events import DeviceType, Flag, Kind, make
+from activesec.core.events import DeviceType, Flag
 from activesec.detectors.oneclass import ScaledManhattan
 from activesec.engine.pipeline import Engine, EngineConfig, replay_events
 from activesec.engine.policy import AgentState, Context, PolicyConfig
@@ -18,35 +19,13 @@ from activesec.features.pointer import pointer_features
 S = 1_000_000_000
 
 
-def person(n_actions: int, seed: int, *, ms_per_px: float, wobble: float, dwell: float,
-           t0: float = 100.0) -> np.ndarray:
-    """Point-and-click actions at 125 Hz whose speed, path wobble and click dwell are personal."""
-    rng = np.random.default_rng(seed)
-    t, x, y = t0, 800.0, 500.0
-    parts = []
-    for _ in range(n_actions):
-        t += rng.uniform(0.3, 2.0)
-        tx, ty = rng.uniform(50, 1800), rng.uniform(50, 1000)
-        dist = float(np.hypot(tx - x, ty - y))
-        n = max(int(dist * ms_per_px * rng.uniform(0.8, 1.2) / 8), 6)
-        tau = np.linspace(0, 1, n)
-        s = 10 * tau**3 - 15 * tau**4 + 6 * tau**5
-        bend = wobble * dist * np.sin(np.pi * tau) * rng.uniform(0.5, 1.5)
-        nx, ny = -(ty - y) / max(dist, 1), (tx - x) / max(dist, 1)
-        xs = x + (tx - x) * s + bend * nx + rng.normal(0, 1, n)
-        ys = y + (ty - y) * s + bend * ny + rng.normal(0, 1, n)
-        ts = t + np.arange(n) * 0.008
-        parts.append(make((ts * S).astype(np.int64), Kind.MOVE, xs.astype(int), ys.astype(int)))
-        t, x, y = float(ts[-1]), float(xs[-1]), float(ys[-1])
-        t += rng.uniform(0.05, 0.3)
-        parts.append(make([int(t * S)], Kind.BUTTON_DOWN, int(x), int(y), code=1))
-        t += dwell * rng.uniform(0.7, 1.3)
-        parts.append(make([int(t * S)], Kind.BUTTON_UP, int(x), int(y), code=1))
-    return np.concatenate(parts)
+def person(n_actions: int, seed: int, *, t0: float = 100.0, **style: float) -> np.ndarray:
+    """Point-and-click actions at 125 Hz whose speed, path bend and click dwell are personal."""
+    return pointer_person(n_actions, seed, t0, **style)
 
 
-OWNER = {"ms_per_px": 0.9, "wobble": 0.02, "dwell": 0.09}
-OTHER = {"ms_per_px": 1.8, "wobble": 0.12, "dwell": 0.2}
+OWNER = {"ms_per_px": 0.9, "bend": 0.02, "dwell": 0.09}
+OTHER = {"ms_per_px": 1.8, "bend": 0.12, "dwell": 0.2}
 
 
 @pytest.fixture(scope="module")
