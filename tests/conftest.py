@@ -36,6 +36,19 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield h
 
 
+@pytest.fixture(params=["arrow", "pure"])
+def csv_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a reading test on both CSV paths (pyarrow's and the pure-Python fallback): they must
+    agree. The name of the path in use is the fixture's value."""
+    from activesec.recordings import _table
+
+    if request.param == "arrow":
+        pytest.importorskip("pyarrow")
+    else:
+        monkeypatch.setattr(_table, "DISABLE_ARROW", True)
+    return str(request.param)
+
+
 def dataset(*parts: str) -> Path:
     """Path under ../shared/datasets, or skip the test with a clear reason."""
     p = DATASETS.joinpath(*parts)

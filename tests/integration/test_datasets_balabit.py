@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import dataset
 
 from activesec.core.events import Kind
-from activesec.recordings import _table, detect_layout, iter_balabit
+from activesec.recordings import detect_layout, iter_balabit
 
 pytestmark = pytest.mark.datasets
 
@@ -35,16 +35,7 @@ def oracle(path: Path) -> dict[str, int]:
     return counts
 
 
-@pytest.fixture(params=["arrow", "pure"])
-def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "arrow":
-        pytest.importorskip("pyarrow")
-    else:
-        monkeypatch.setattr(_table, "DISABLE_ARROW", True)
-    return str(request.param)
-
-
-def test_first_training_session_of_user7(parser: str) -> None:
+def test_first_training_session_of_user7(csv_parser: str) -> None:
     root = dataset("balabit")
     r = next(iter_balabit(root, "training", users=["user7"]))
     assert (r.user, r.session) == ("user7", "session_0041905381")
@@ -60,7 +51,7 @@ def test_first_training_session_of_user7(parser: str) -> None:
     assert x.min() >= 0 and y.min() >= 0 and x.max() < 16384 and y.max() < 16384
 
 
-def test_sentinel_rows_are_dropped_and_counted(parser: str) -> None:
+def test_sentinel_rows_are_dropped_and_counted(csv_parser: str) -> None:
     root = dataset("balabit")
     (r,) = [
         s for s in iter_balabit(root, "training", users=[7]) if s.session == "session_3826583375"

@@ -9,19 +9,9 @@ import pytest
 
 from activesec.core.errors import DataError
 from activesec.core.events import Kind
-from activesec.recordings import _table
 from activesec.recordings.balabit import iter_balabit
 
 HEADER = "record timestamp,client timestamp,button,state,x,y\n"
-
-
-@pytest.fixture(params=["arrow", "pure"])
-def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "arrow":
-        pytest.importorskip("pyarrow")
-    else:
-        monkeypatch.setattr(_table, "DISABLE_ARROW", True)
-    return str(request.param)
 
 
 def put(path: Path, text: str) -> None:
@@ -56,7 +46,7 @@ def root(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_training_order_sentinels_and_sorting(root: Path, parser: str) -> None:
+def test_training_order_sentinels_and_sorting(root: Path, csv_parser: str) -> None:
     recs = list(iter_balabit(root, "training"))
     assert [(r.user, r.session) for r in recs] == [
         ("user7", "session_2"), ("user7", "session_10"), ("user12", "session_1"),
@@ -75,7 +65,7 @@ def test_training_order_sentinels_and_sorting(root: Path, parser: str) -> None:
     assert ev["t_ns"][1] == 100_000_000  # the client timestamp, not the record one
 
 
-def test_test_split_labels_and_unlabelled_skipped(root: Path, parser: str) -> None:
+def test_test_split_labels_and_unlabelled_skipped(root: Path, csv_parser: str) -> None:
     recs = list(iter_balabit(root, "test"))
     assert [(r.user, r.session, r.meta["is_illegal"]) for r in recs] == [
         ("user7", "session_a", False), ("user7", "session_b", True), ("user12", "session_c", False),

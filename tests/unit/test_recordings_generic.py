@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from activesec.core.errors import DataError
 from activesec.core.events import Button, Flag, Kind, make
 from activesec.core.keys import KeyClass
-from activesec.recordings import _table
 from activesec.recordings.base import natural_key
 from activesec.recordings.generic import (
     iter_layout,
@@ -28,16 +27,6 @@ from activesec.recordings.generic import (
 
 MOUSE = "timestamp,button,state,x,y\n"
 KEYS = "key,press,release\n"
-
-
-@pytest.fixture(params=["arrow", "pure"])
-def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every reading test runs on both CSV paths: they must agree."""
-    if request.param == "arrow":
-        pytest.importorskip("pyarrow")
-    else:
-        monkeypatch.setattr(_table, "DISABLE_ARROW", True)
-    return str(request.param)
 
 
 def write(path: Path, text: str) -> Path:
@@ -54,7 +43,7 @@ def one(root: Path, modality: str) -> dict:
 # ---------------------------------------------------------------------------- mouse
 
 
-def test_mouse_vocabulary(tmp_path: Path, parser: str) -> None:
+def test_mouse_vocabulary(tmp_path: Path, csv_parser: str) -> None:
     f = write(
         tmp_path / "s.csv",
         MOUSE + "0.5,NoButton,Move,10,20\n"
@@ -77,7 +66,7 @@ def test_mouse_vocabulary(tmp_path: Path, parser: str) -> None:
     assert ev["x"][2] == 12 and ev["y"][2] == 22
 
 
-def test_mouse_malformed_rows_are_skipped_and_counted(tmp_path: Path, parser: str) -> None:
+def test_mouse_malformed_rows_are_skipped_and_counted(tmp_path: Path, csv_parser: str) -> None:
     write(
         tmp_path / "u" / "s.csv",
         MOUSE + "0.1,NoButton,Move,1,1\n"
@@ -100,7 +89,7 @@ def test_mouse_malformed_rows_are_skipped_and_counted(tmp_path: Path, parser: st
     assert meta["skipped_rows"] == 7
 
 
-def test_mouse_rows_out_of_order_are_sorted_stably(tmp_path: Path, parser: str) -> None:
+def test_mouse_rows_out_of_order_are_sorted_stably(tmp_path: Path, csv_parser: str) -> None:
     f = write(
         tmp_path / "s.csv",
         MOUSE + "2,NoButton,Move,2,0\n1,NoButton,Move,1,0\n2,NoButton,Move,3,0\n"
@@ -110,7 +99,7 @@ def test_mouse_rows_out_of_order_are_sorted_stably(tmp_path: Path, parser: str) 
     assert ev["x"].tolist() == [1, 4, 2, 3]
 
 
-def test_mouse_header_order_and_case_do_not_matter(tmp_path: Path, parser: str) -> None:
+def test_mouse_header_order_and_case_do_not_matter(tmp_path: Path, csv_parser: str) -> None:
     f = write(tmp_path / "s.csv", "X, Y ,Timestamp,State,Button\n3,4,1.5,Move,NoButton\n")
     ev = read_mouse_csv(f)
     assert (ev["x"][0], ev["y"][0], ev["t_ns"][0]) == (3, 4, 1_500_000_000)
@@ -136,7 +125,7 @@ def test_missing_file_is_a_data_error(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- keys
 
 
-def test_keys_pairs_share_stroke_ids_and_classes(tmp_path: Path, parser: str) -> None:
+def test_keys_pairs_share_stroke_ids_and_classes(tmp_path: Path, csv_parser: str) -> None:
     f = write(
         tmp_path / "s.csv",
         KEYS + "shift,0.9,1.3\nA,1.0,1.1\nspace,1.2,1.25\nletter,1.4,1.5\nBackSpace,2,2.1\n",
@@ -155,7 +144,7 @@ def test_keys_pairs_share_stroke_ids_and_classes(tmp_path: Path, parser: str) ->
     assert np.all(np.diff(ev["t_ns"]) >= 0)
 
 
-def test_keys_bad_rows(tmp_path: Path, parser: str) -> None:
+def test_keys_bad_rows(tmp_path: Path, csv_parser: str) -> None:
     write(
         tmp_path / "u" / "s.csv",
         KEYS + "a,1.0,1.1\n"
@@ -176,7 +165,7 @@ def test_keys_bad_rows(tmp_path: Path, parser: str) -> None:
     assert rec.events["kind"].tolist() == [Kind.KEY_DOWN, Kind.KEY_UP, Kind.KEY_DOWN]
 
 
-def test_zero_dwell_press_precedes_release(tmp_path: Path, parser: str) -> None:
+def test_zero_dwell_press_precedes_release(tmp_path: Path, csv_parser: str) -> None:
     ev = read_keys_csv(write(tmp_path / "s.csv", KEYS + "a,1,1\nb,1,1\n"))
     assert ev["kind"].tolist() == [Kind.KEY_DOWN, Kind.KEY_DOWN, Kind.KEY_UP, Kind.KEY_UP]
 
@@ -287,7 +276,7 @@ def canonical_keys(ev: np.ndarray) -> list[tuple[int, int, int | None]]:
     ]
 
 
-def test_mouse_round_trip_through_csv(tmp_path: Path, parser: str) -> None:
+def test_mouse_round_trip_through_csv(tmp_path: Path, csv_parser: str) -> None:
     ev = sample_pointer()
     assert write_mouse_csv(tmp_path / "u" / "s.csv", ev) == 10
     back = read_mouse_csv(tmp_path / "u" / "s.csv")
@@ -306,7 +295,7 @@ def test_mouse_writer_to_file_object_and_multi_step_scroll() -> None:
     ]  # fmt: skip
 
 
-def test_keys_round_trip_through_csv(tmp_path: Path, parser: str) -> None:
+def test_keys_round_trip_through_csv(tmp_path: Path, csv_parser: str) -> None:
     ev = sample_keys()
     assert write_keys_csv(tmp_path / "k.csv", ev) == 4
     text = (tmp_path / "k.csv").read_text()
