@@ -64,6 +64,31 @@ def test_rollover_pauses_and_digraph_classes() -> None:
     assert x[F["dwell_space"]] == pytest.approx(0.06)
 
 
+def test_rhythm_features_on_constructed_typing() -> None:
+    # steady typing: no variance, so no correlation, spread or skew; LL tails = the one flight
+    x = keystroke_windows(typed(regular(20)), window=0).X[0]
+    for name in ("pp_lag1_corr", "dwell_lag1_corr", "pp_rel_iqr", "pp_log_skew",
+                 "pp_half_log_ratio", "backspace_run"):
+        assert x[F[name]] == pytest.approx(0.0), name
+    assert x[F["pp_LL_p10"]] == pytest.approx(0.2) and x[F["pp_LL_p90"]] == pytest.approx(0.2)
+    assert x[F["rr_LL"]] == pytest.approx(0.2) and x[F["rp_LL_mean"]] == pytest.approx(0.12)
+    assert x[F["dwell_letter_mean"]] == pytest.approx(0.08)
+    # short-long alternation: consecutive flights perfectly anti-correlated
+    t = np.cumsum([0] + [100, 300] * 10)
+    x = keystroke_windows(typed([(p, p + 80, L) for p in t]), window=0).X[0]
+    assert x[F["pp_lag1_corr"]] == pytest.approx(-1.0)
+    # twice as slow in the second half: the log ratio of the halves' median flights
+    t = np.cumsum([0] + [100] * 10 + [200] * 10)
+    x = keystroke_windows(typed([(p, p + 80, L) for p in t]), window=0).X[0]
+    assert x[F["pp_half_log_ratio"]] == pytest.approx(np.log(2))
+    # L L B B L B: two backspace runs of 3 presses; the letter before the space held 150 ms
+    s = [(0, 80, L), (200, 280, L), (400, 480, B), (600, 680, B), (800, 880, L),
+         (1000, 1080, B), (1200, 1350, L), (1400, 1480, S), (1600, 1680, L)]
+    x = keystroke_windows(typed(s), window=0).X[0]
+    assert x[F["backspace_run"]] == pytest.approx(1.5)
+    assert x[F["dwell_letter_before_space"]] == pytest.approx(0.15)
+
+
 def test_a_flight_of_exactly_pause_s_is_not_a_pause() -> None:
     """The pause rule compares integer nanoseconds: as float seconds since the first stroke,
     1.001000143 s -> 2.001000143 s is a hair above 1.0 s (millisecond stamps hit such edges)."""

@@ -21,7 +21,13 @@ Per window of ``window`` consecutive strokes (every ``step`` strokes), features
 * typing rate (keys per second while typing), pause structure (a PP flight above
   ``pause_s`` is a pause: their rate and mean length, capped at ``max_pause_s``), rollover
   rate (share of negative RP flights), class shares — correction rate (BACKSPACE share),
-  modifier usage, spaces, digits, punctuation.
+  modifier usage, spaces, digits, punctuation;
+* rhythm and shape (:func:`_rhythm`): lag-1 correlations of consecutive flights and dwells,
+  dwell-flight correlations, spread and skew of the timings, letter->letter and letter-dwell
+  tails, backspace run length, slowing down within the window. On Aalto 136M (mean per-user
+  EER, PLDA, the first 400 / next 400 evaluated users, chosen on the first 400 only) they
+  take 4.65 / 4.99 % to 4.45 / 4.82 % (a prototype with the correlations alone: 4.64 / 4.97; the
+  letter tails alone: 4.55 / 4.94) — shape and sequence, which per-class medians lack.
 
 Flights longer than ``pause_s`` are excluded from the flight statistics (they measure thinking,
 not typing) and counted as pauses instead.
@@ -65,7 +71,18 @@ def _names() -> list[str]:
     names += [f"share_{KeyClass(c).name.lower()}" for c in _SHARE_CLASSES]
     names += [f"dwell_{KeyClass(c).name.lower()}" for c in _DWELL_CLASSES]
     names += [f"pp_{d}" for d in _DIGRAPHS] + [f"rp_{d}" for d in _DIGRAPHS]
+    names += _RHYTHM_NAMES
     return names
+
+
+# Rhythm and shape features (see :func:`_rhythm`), appended after the digraph medians.
+_RHYTHM_NAMES = [
+    "pp_lag1_corr", "dwell_lag1_corr", "dwell_rp_corr", "dwell_pp_corr", "dwell_trend_corr",
+    "pp_rel_iqr", "dwell_rel_iqr", "pp_log_skew", "dwell_log_skew",
+    "pp_LL_p10", "pp_LL_p90", "pp_LL_mean", "rp_LL_mean", "rr_LL",
+    "dwell_letter_p10", "dwell_letter_p90", "dwell_letter_mean",
+    "backspace_run", "pp_half_log_ratio", "dwell_letter_before_space", "pp_SL_p90",
+]
 
 
 KEY_FEATURE_NAMES: list[str] = _names()
@@ -152,6 +169,95 @@ def _masked_median(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return _nanstats(np.where(mask, a, np.nan))[3 + 2]  # index of the 0.5 quantile
 
 
+def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise Pearson correlation over the positions where both are finite (0 with fewer
+    than 3 such pairs or no variance beyond float round-off)."""
+    ok = ~np.isnan(a) & ~np.isnan(b)
+    n = ok.sum(1)
+    has = n > 2
+    ma = np.divide(np.where(ok, a, 0.0).sum(1), n, out=np.zeros(len(a)), where=has)
+    mb = np.divide(np.where(ok, b, 0.0).sum(1), n, out=np.zeros(len(a)), where=has)
+    da = np.where(ok, a - ma[:, None], 0.0)
+    db = np.where(ok, b - mb[:, None], 0.0)
+    den = np.sqrt((da**2).sum(1) * (db**2).sum(1))
+    return np.divide((da * db).sum(1), den, out=np.zeros(len(a)), where=has & (den > 1e-18))
+
+
+def _skew(a: np.ndarray) -> np.ndarray:
+    """Row-wise skewness ignoring NaN (0 without variance beyond float round-off)."""
+    ok = ~np.isnan(a)
+    n = np.maximum(ok.sum(1), 1)
+    mu = np.where(ok, a, 0.0).sum(1) / n
+    d = np.where(ok, a - mu[:, None], 0.0)
+    var = (d**2).sum(1) / n
+    return np.divide((d**3).sum(1) / n, var**1.5, out=np.zeros(len(a)), where=var > 1e-18)
+
+
+def _rhythm(dwell: np.ndarray, pp: np.ndarray, rp: np.ndarray, rr: np.ndarray,
+            c: np.ndarray, typing: np.ndarray, med: dict[str, np.ndarray]) -> np.ndarray:
+    """The :data:`_RHYTHM_NAMES` columns: how consecutive timings depend on each other and
+    the shape of their distributions — what per-class medians cannot express.
+
+    * lag-1 correlations of log PP flights and of log dwells, dwell vs the release-press flight
+      after it and vs the press-press flight into it, log dwell vs position (slowing down);
+    * relative spread ((p75 - p25) / p50) and skewness of log PP and log dwell;
+    * letter->letter PP tails and mean, RP mean, median RR; letter dwell tails and mean;
+    * mean backspace run length, log ratio of the median PP of the window's second half to its
+      first half, median dwell of a letter typed before a space, space->letter PP p90.
+
+    Flights are typing flights only (pauses excluded, as elsewhere). Absent statistics take the
+    window's own statistic of the same kind (an LL quantile: the window's PP quantile), and a
+    correlation without three pairs is 0."""
+    n_win = len(c)
+    pp = np.where(typing, pp, np.nan)
+    rp = np.where(typing, rp, np.nan)
+    log_pp = np.log(np.maximum(pp, 1e-3))
+    log_dw = np.log(np.maximum(dwell, 1e-3))
+    pos = np.broadcast_to(np.arange(dwell.shape[1], dtype=np.float64), dwell.shape)
+    cols = [_corr(log_pp[:, :-1], log_pp[:, 1:]), _corr(log_dw[:, :-1], log_dw[:, 1:]),
+            _corr(dwell[:, :-1], rp), _corr(dwell[:, 1:], pp), _corr(pos, log_dw)]
+
+    def q(a: np.ndarray) -> dict[str, np.ndarray]:
+        _, mean, _, p10, p25, p50, p75, p90 = _nanstats(a)
+        return {"mean": mean, "p10": p10, "p25": p25, "p50": p50, "p75": p75, "p90": p90}
+
+    def fill(a: np.ndarray, default: np.ndarray | float) -> np.ndarray:
+        return np.where(np.isnan(a), default, a)
+
+    all_pp, all_dw = q(pp), q(dwell)
+    for st in (all_pp, all_dw):
+        cols.append(np.divide(st["p75"] - st["p25"], st["p50"], out=np.zeros(n_win),
+                              where=st["p50"] > 0))
+    cols += [_skew(log_pp), _skew(log_dw)]
+
+    letter = c == KeyClass.LETTER
+    ll = letter[:, :-1] & letter[:, 1:]
+    ll_pp, ll_rp = q(np.where(ll, pp, np.nan)), q(np.where(ll, rp, np.nan))
+    ll_rr = q(np.where(ll & typing, rr, np.nan))
+    l_dw = q(np.where(letter, dwell, np.nan))
+    cols += [fill(ll_pp["p10"], fill(all_pp["p10"], DEFAULTS["pp"])),
+             fill(ll_pp["p90"], fill(all_pp["p90"], DEFAULTS["pp"])),
+             fill(ll_pp["mean"], med["pp"]), fill(ll_rp["mean"], med["rp"]),
+             fill(ll_rr["p50"], med["rr"]),
+             fill(l_dw["p10"], fill(all_dw["p10"], DEFAULTS["dwell"])),
+             fill(l_dw["p90"], fill(all_dw["p90"], DEFAULTS["dwell"])),
+             fill(l_dw["mean"], med["dwell"])]
+
+    bs = c == KeyClass.BACKSPACE
+    runs = (bs[:, 1:] & ~bs[:, :-1]).sum(1) + bs[:, 0]
+    cols.append(np.divide(bs.sum(1), runs, out=np.zeros(n_win), where=runs > 0))
+    h = max(1, pp.shape[1] // 2)
+    first, second = q(pp[:, :h])["p50"], q(pp[:, h:])["p50"]
+    first, second = fill(first, med["pp"]), fill(second, med["pp"])
+    cols.append(np.log(np.maximum(second, 1e-3) / np.maximum(first, 1e-3)))
+    before_space = np.zeros_like(letter)
+    before_space[:, :-1] = letter[:, :-1] & (c[:, 1:] == KeyClass.SPACE)
+    cols.append(fill(q(np.where(before_space, dwell, np.nan))["p50"], med["dwell"]))
+    sl = (c[:, :-1] == KeyClass.SPACE) & letter[:, 1:]
+    cols.append(fill(q(np.where(sl, pp, np.nan))["p90"], fill(all_pp["p90"], DEFAULTS["pp"])))
+    return np.stack(cols, 1)
+
+
 def keystroke_windows(
     events: np.ndarray,
     window: int = 50,
@@ -231,6 +337,8 @@ def keystroke_windows(
                 a, dig == _GROUP_NAMES.index(d[0]) * 5 + _GROUP_NAMES.index(d[1]))),
                 med[name], m)
             for d in _DIGRAPHS], 1))
+
+    cols.append(_rhythm(dwell, pp, rp, rr, c, typing, med))
 
     X = np.concatenate(cols, axis=1)
     np.nan_to_num(X, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
