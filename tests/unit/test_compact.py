@@ -27,6 +27,7 @@ def _fit(name: str, **params: object) -> object:
     ("extra_trees", {"n_estimators": 30}),
     ("random_forest", {"n_estimators": 30, "min_samples_leaf": 2}),
     ("plda", {"n_components": 5}),
+    ("plda", {"n_components": 5, "t_weight": 0.5}),  # a non-default S-norm weight travels
     ("scaled_manhattan", {}),
     ("gmm", {}),
 ])

@@ -60,6 +60,24 @@ def test_tnorm_penalises_a_row_close_to_many_cohort_people() -> None:
     assert (z - s_a)[0] == pytest.approx((z - s_a)[1])
 
 
+def test_t_weight_shares_the_snorm_between_its_t_and_z_parts() -> None:
+    k = 2
+    pv, w, b = np.full(k, 0.2), np.ones(k), np.full(k, 4.0)
+    rng = np.random.default_rng(1)
+    Y, cohort = rng.normal(0.0, 2.0, (6, k)), rng.normal(0.0, 2.0, (40, k))
+    raw = snorm.two_cov_llr(Y, np.zeros(k), pv, w, b)
+
+    def s(z_mean: float, z_std: float, t_weight: float) -> np.ndarray:
+        return snorm.adaptive_snorm(Y, raw, cohort, pv, w, b, z_mean, z_std, 10, t_weight)
+
+    t_only, z_only = s(7.0, 3.0, 1.0), s(7.0, 3.0, 0.0)
+    np.testing.assert_allclose(t_only, s(-2.0, 0.5, 1.0))  # the Z statistics drop out
+    np.testing.assert_allclose(z_only, (raw - 7.0) / 3.0)
+    np.testing.assert_allclose(s(7.0, 3.0, 0.85), 0.85 * t_only + 0.15 * z_only)
+    np.testing.assert_allclose(snorm.adaptive_snorm(Y, raw, cohort, pv, w, b, 7.0, 3.0, 10),
+                               0.5 * (t_only + z_only))  # default: the symmetric S-norm
+
+
 def test_znorm_stats_use_the_rows_closest_to_the_owner() -> None:
     k = 2
     pv, w, b = np.full(k, 0.2), np.ones(k), np.full(k, 4.0)
@@ -74,6 +92,7 @@ def test_snorm_separates_owner_and_others_and_is_the_default() -> None:
 
     det = _fit()
     assert det.get_params()["score_norm"] == "s-norm"  # type: ignore[attr-defined]
+    assert det.get_params()["t_weight"] == 0.85  # type: ignore[attr-defined]
     y = np.r_[np.zeros(40), np.ones(80)]
     s = det.score(X_TEST)  # type: ignore[attr-defined]
     raw = _fit(score_norm="none").score(X_TEST)  # type: ignore[attr-defined]
@@ -95,6 +114,9 @@ def test_bad_parameters_are_config_errors() -> None:
         _fit(score_norm="z-norm")
     with pytest.raises(ConfigError, match="cohort_top"):
         _fit(cohort_top=1)
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ConfigError, match="t_weight"):
+            _fit(t_weight=bad)
 
 
 def test_saved_model_scores_the_same(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ rows to floating-point round-off (the tests assert ``allclose`` against the scik
 * ``plda``: the quantile transform (interpolation on the stored quantiles, then the normal
   quantile function — Acklam's approximation refined by one Halley step, so SciPy is not
   needed either), the projection and the two-covariance log-likelihood ratio, adaptive
-  S-normalised against the stored cohort (:mod:`.snorm`, the code the detector itself runs).
+  S-normalised against the stored cohort with the detector's T-part weight (``t_weight`` in
+  ``meta``; cards without it score with the symmetric 0.5) through :mod:`.snorm`, the code
+  the detector itself runs.
 * ``scaled_manhattan``: mean and mean absolute deviation.
 * ``gmm`` (diagonal covariances, the one-class fallback for pointer data): the same quantile
   transform, then the mixture's negative log-likelihood (log-sum-exp over components).
@@ -161,7 +163,8 @@ class CompactScorer:
             return raw
         return snorm.adaptive_snorm(Y, raw, A["cohort_means"], A["post_var"], A["within"],
                                     A["between"], float(A["znorm"][0]), float(A["znorm"][1]),
-                                    int(self.meta["cohort_top"]))
+                                    int(self.meta["cohort_top"]),
+                                    float(self.meta.get("t_weight", 0.5)))
 
     def _gmm(self, X: np.ndarray) -> np.ndarray:
         A = self.arrays
@@ -257,6 +260,7 @@ def _plda(det: Any) -> CompactScorer:
         arrays["cohort_means"] = np.asarray(det.cohort_means_, np.float64)
         arrays["znorm"] = np.array([det.z_mean_, det.z_std_], np.float64)
         meta["cohort_top"] = int(det.cohort_top)
+        meta["t_weight"] = float(det.t_weight)
     return CompactScorer("plda", arrays, meta)
 
 

@@ -18,9 +18,13 @@ Interspeech 2017): a raw score is compared with two cohort distributions made on
 * Z-part: the owner's model scored against the cohort's rows; the ``top`` rows closest to
   the owner give a mean and SD *per owner* (computed at enrolment, two floats);
 
-and the normalised score is the average of the two standardised scores. The T-part is what
-changes a single owner's ranking of test rows: a row that is close to many people (a
-"generic" typist) no longer looks like the owner just because it is close to the owner.
+and the normalised score is the weighted average ``t_weight * T + (1 - t_weight) * Z`` of the
+two standardised scores (``t_weight=0.5``: the symmetric S-norm of the paper). The T-part is
+what changes a single owner's ranking of test rows: a row that is close to many people (a
+"generic" typist) no longer looks like the owner just because it is close to the owner; the
+Z-part is one affine map per owner (it only puts owners on one scale), so for a per-owner
+ranking it acts only through its share of the sum — a larger ``t_weight`` hands more of the
+ranking to the T-part.
 """
 
 from __future__ import annotations
@@ -66,9 +70,9 @@ def znorm_stats(Y_cohort: np.ndarray, post_mean: np.ndarray, post_var: np.ndarra
 
 def adaptive_snorm(Y: np.ndarray, raw: np.ndarray, cohort_means: np.ndarray,
                    post_var: np.ndarray, within: np.ndarray, between: np.ndarray,
-                   z_mean: float, z_std: float, top: int) -> np.ndarray:
+                   z_mean: float, z_std: float, top: int, t_weight: float = 0.5) -> np.ndarray:
     """S-normalised scores of the rows ``Y`` whose raw scores are ``raw``."""
     t = _lowest(cohort_llr(Y, cohort_means, post_var, within, between), top)
     t_std = np.maximum(t.std(1), 1e-9)
-    return np.asarray(0.5 * ((raw - t.mean(1)) / t_std + (raw - z_mean) / z_std),
-                      dtype=np.float64)
+    return np.asarray(t_weight * (raw - t.mean(1)) / t_std
+                      + (1.0 - t_weight) * (raw - z_mean) / z_std, dtype=np.float64)
