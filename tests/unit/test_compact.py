@@ -26,6 +26,8 @@ def _fit(name: str, **params: object) -> object:
 @pytest.mark.parametrize("name,params", [
     ("extra_trees", {"n_estimators": 30}),
     ("random_forest", {"n_estimators": 30, "min_samples_leaf": 2}),
+    ("hist_gb", {"max_iter": 20}),
+    ("hist_gb", {"max_iter": 20, "normalise": "none"}),  # one plain model, raw P(impostor)
     ("plda", {"n_components": 5}),
     ("plda", {"n_components": 5, "t_weight": 0.5}),  # a non-default S-norm weight travels
     ("scaled_manhattan", {}),
@@ -52,6 +54,29 @@ def test_trees_agree_on_rows_exactly_at_split_thresholds() -> None:
     X = np.tile(X_OWNER[:1], (int(inner.sum()), 1))
     X[np.arange(len(X)), tree.feature[inner]] = tree.threshold[inner]
     np.testing.assert_array_equal(compact(det).score(X), det.score(X))  # type: ignore[attr-defined]
+
+
+def test_boosted_trees_agree_at_thresholds_and_send_nan_where_the_model_does() -> None:
+    """Histogram boosting compares float64 x <= threshold and routes NaN by a learnt flag;
+    rows on every threshold, and NaN rows, score as scikit-learn scores them."""
+    det = _fit("hist_gb", max_iter=10)
+    X = []
+    for m in det.model_:  # type: ignore[attr-defined]
+        for (pred,) in m._predictors:
+            inner = pred.nodes[pred.nodes["is_leaf"] == 0]
+            rows = np.tile(X_OWNER[:1], (len(inner), 1))
+            rows[np.arange(len(inner)), inner["feature_idx"]] = inner["num_threshold"]
+            X.append(rows)
+    Xt = np.vstack(X)
+    np.testing.assert_allclose(compact(det).score(Xt), det.score(Xt),  # type: ignore[attr-defined]
+                               rtol=1e-12, atol=1e-12)
+    nan = X_TEST[:40].copy()
+    nan[::2, 3] = np.nan
+    nan[1::4, 0] = np.nan
+    # the detector refuses NaN rows (check_X); its models' own predictions are the reference
+    p = np.mean([m.predict_proba(nan)[:, 1] for m in det.model_], axis=0)  # type: ignore[attr-defined]
+    want = (p - det.score_center_) / det.score_scale_  # type: ignore[attr-defined]
+    np.testing.assert_allclose(compact(det).score(nan), want, rtol=1e-12, atol=1e-12)
 
 
 def test_ndtri_matches_the_normal_quantile_function() -> None:

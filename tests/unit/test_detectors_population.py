@@ -44,6 +44,25 @@ def test_owner_normalised_scores_centre_on_unseen_owner_rows(name: str, data) ->
     assert len(det.model_.estimators_) == det.model_.n_estimators == 60
 
 
+def test_boosting_is_an_ensemble_of_cross_fitted_models_with_owner_normalised_scores(data) -> None:
+    """hist_gb: OWNER_FOLDS boosted models, model j never sees owner fold j; the score is their
+    mean P(impostor) in owner-σ units, so the owner's new rows score about N(0, 1)."""
+    from activesec.detectors.population import OWNER_FOLDS
+
+    owner, bg, fresh, impostor = data
+    det = registry.create("hist_gb", max_iter=30).fit(owner, bg)
+    assert isinstance(det.model_, list) and len(det.model_) == OWNER_FOLDS
+    p = np.mean([m.predict_proba(fresh)[:, 1] for m in det.model_], axis=0)
+    np.testing.assert_allclose(det.score(fresh), (p - det.score_center_) / det.score_scale_,
+                               rtol=1e-12)
+    s = det.score(fresh)
+    assert abs(float(np.mean(s))) < 0.35
+    assert 0.6 < float(np.std(s)) < 1.4
+    assert float(np.mean(det.score(impostor))) > 1.0
+    plain = registry.create("hist_gb", max_iter=30, normalise="none").fit(owner, bg)
+    np.testing.assert_array_equal(plain.score(fresh), plain.model_.predict_proba(fresh)[:, 1])
+
+
 def test_normalisation_is_an_affine_map_of_the_forest_probability(data) -> None:
     owner, bg, fresh, _ = data
     det = registry.create("extra_trees", n_estimators=30).fit(owner, bg)
@@ -89,10 +108,12 @@ def test_owner_norm_guards_degenerate_scores() -> None:
     assert owner_norm(np.array([np.nan, 0.5])) == (0.0, 1.0)  # too few finite scores
 
 
-def test_saved_and_compact_models_score_identically(tmp_path, data) -> None:
+@pytest.mark.parametrize("name,params", [("extra_trees", {"n_estimators": 40}),
+                                         ("hist_gb", {"max_iter": 20})])
+def test_saved_and_compact_models_score_identically(tmp_path, data, name, params) -> None:
     """The agent loads the saved model or its NumPy twin: both give the detector's scores."""
     owner, bg, fresh, impostor = data
-    det = registry.create("extra_trees", n_estimators=40).fit(owner, bg)
+    det = registry.create(name, **params).fit(owner, bg)
     X = np.vstack([fresh[:300], impostor[:300]])
     want = det.score(X)
     names = [f"f{i}" for i in range(D)]

@@ -10,6 +10,10 @@ rows to floating-point round-off (the tests assert ``allclose`` against the scik
   ``float32(x) <= threshold``; the threshold is stored as the largest float32 not above it,
   which gives the same decision for every float32 ``x`` at half the memory. The detector's
   owner normalisation (``score_center`` / ``score_scale`` in ``meta``) is applied after.
+* ``hist_gb`` (:mod:`.population`): the same flattened trees, descended the same way but on
+  float64 rows (scikit-learn's histogram boosting compares raw float64 values, NaN going where
+  the tree learned); each boosted model's log-odds (baseline + its trees' leaf values) passes
+  through the logistic function and the models' P(impostor) are averaged, then owner-normalised.
 * ``plda``: the quantile transform (interpolation on the stored quantiles, then the normal
   quantile function — Acklam's approximation refined by one Halley step, so SciPy is not
   needed either), the projection and the two-covariance log-likelihood ratio, adaptive
@@ -36,7 +40,7 @@ from activesec.core.errors import ModelError
 from activesec.detectors import snorm
 
 FORMAT = "activesec-compact/1"
-KINDS = ("trees", "plda", "scaled_manhattan", "gmm")
+KINDS = ("trees", "boosted", "plda", "scaled_manhattan", "gmm")
 _BOUNDS_THRESHOLD = 1e-7  # scikit-learn's QuantileTransformer clip (preprocessing._data)
 
 
@@ -106,6 +110,8 @@ class CompactScorer:
             raise ModelError(f"not an {FORMAT} scorer", "retrain with `activesec train`")
         rest = {k: v for k, v in meta.items() if k not in ("format", "kind")}
         need = {"trees": ("left", "right", "feature", "threshold", "value", "roots"),
+                "boosted": ("left", "right", "feature", "threshold", "value", "roots",
+                            "missing_left", "model", "baseline"),
                 "plda": ("quantiles", "references", "scalings", "offset", "post_mean",
                          "post_var", "within", "between"),
                 "scaled_manhattan": ("mean", "mad"),
@@ -127,6 +133,8 @@ class CompactScorer:
             return np.zeros(0, np.float64)
         if self.kind == "trees":
             s = self._trees(a)
+        elif self.kind == "boosted":
+            s = self._boosted(a)
         elif self.kind == "plda":
             s = self._plda(a)
         elif self.kind == "gmm":
@@ -138,21 +146,40 @@ class CompactScorer:
         big = np.finfo(np.float64).max
         return np.nan_to_num(s, nan=big, posinf=big, neginf=-big)
 
-    def _trees(self, X: np.ndarray) -> np.ndarray:
+    def _leaves(self, X: np.ndarray) -> np.ndarray:
+        """Leaf node of every (row, tree) pair, shape (rows, trees): all pairs descend
+        together, one vectorised step per tree level. ``missing_left`` (boosted trees): where
+        a NaN goes."""
         A = self.arrays
         left, right, feat, thr = A["left"], A["right"], A["feature"], A["threshold"]
+        miss = A.get("missing_left")
         roots = A["roots"]
-        Xf = X.astype(np.float32)
-        n, t = len(Xf), len(roots)
+        n, t = len(X), len(roots)
         rows = np.repeat(np.arange(n), t)
         node = np.tile(roots, n)
         active = np.flatnonzero(left[node] >= 0)
         while len(active):
             nd = node[active]
-            go_left = Xf[rows[active], feat[nd]] <= thr[nd]
+            x = X[rows[active], feat[nd]]
+            go_left = x <= thr[nd]
+            if miss is not None:
+                go_left |= np.isnan(x) & (miss[nd] > 0)
             node[active] = np.where(go_left, left[nd], right[nd])
             active = active[left[node[active]] >= 0]
-        return A["value"][node].reshape(n, t).sum(axis=1) / t
+        return node.reshape(n, t)
+
+    def _trees(self, X: np.ndarray) -> np.ndarray:
+        leaves = self._leaves(X.astype(np.float32))
+        return self.arrays["value"][leaves].sum(axis=1) / leaves.shape[1]
+
+    def _boosted(self, X: np.ndarray) -> np.ndarray:
+        A = self.arrays
+        leaf_values = A["value"][self._leaves(X)]  # (rows, trees)
+        base = A["baseline"]
+        raw = np.zeros((len(X), len(base)))
+        for j in range(len(base)):  # a handful of models; their trees are summed vectorised
+            raw[:, j] = base[j] + leaf_values[:, A["model"] == j].sum(axis=1)
+        return (1.0 / (1.0 + np.exp(-raw))).mean(axis=1)
 
     def _plda(self, X: np.ndarray) -> np.ndarray:
         A = self.arrays
@@ -240,6 +267,46 @@ def _trees(model: Any, n_features: int) -> CompactScorer:
                                            "n_trees": len(roots), "n_nodes": int(off)})
 
 
+def _boosted(models: list[Any], n_features: int) -> CompactScorer:
+    """Binary histogram-boosting models (owner 0 vs impostor 1) as one set of flat trees."""
+    lefts, rights, feats, thrs, vals, miss, roots, owner, base = [], [], [], [], [], [], [], [], []
+    off = 0
+    for j, m in enumerate(models):
+        if list(np.asarray(m.classes_).tolist()) != [0, 1] or m.n_trees_per_iteration_ != 1:
+            raise ModelError("boosted model was not fitted on owner (0) vs impostor (1) labels",
+                             "retrain with `activesec train`")
+        if getattr(m, "is_categorical_", None) is not None and np.any(m.is_categorical_):
+            raise ModelError("boosted model with categorical features cannot be compacted",
+                             "retrain with `activesec train`")
+        base.append(float(np.ravel(m._baseline_prediction)[0]))
+        for (pred,) in m._predictors:
+            nodes = pred.nodes
+            leaf = nodes["is_leaf"].astype(bool)
+            lefts.append(np.where(leaf, -1, nodes["left"].astype(np.int64) + off))
+            rights.append(np.where(leaf, -1, nodes["right"].astype(np.int64) + off))
+            feats.append(np.where(leaf, 0, nodes["feature_idx"]))
+            thrs.append(np.where(leaf, 0.0, nodes["num_threshold"]))
+            vals.append(np.where(leaf, nodes["value"], 0.0))
+            miss.append(nodes["missing_go_to_left"])
+            roots.append(off)
+            owner.append(j)
+            off += len(nodes)
+    idx = np.int32 if off < 2**31 else np.int64
+    arrays = {
+        "left": np.concatenate(lefts).astype(idx),
+        "right": np.concatenate(rights).astype(idx),
+        "feature": np.concatenate(feats).astype(np.int32),
+        "threshold": np.concatenate(thrs).astype(np.float64),
+        "value": np.concatenate(vals).astype(np.float64),
+        "missing_left": np.concatenate(miss).astype(np.uint8),
+        "roots": np.asarray(roots, dtype=idx),
+        "model": np.asarray(owner, dtype=np.int32),
+        "baseline": np.asarray(base, dtype=np.float64),
+    }
+    return CompactScorer("boosted", arrays, {"n_features": n_features, "n_models": len(models),
+                                             "n_trees": len(roots), "n_nodes": int(off)})
+
+
 def _plda(det: Any) -> CompactScorer:
     pre = det.pre_
     if getattr(pre, "output_distribution", None) != "normal":
@@ -280,7 +347,8 @@ def _gmm(det: Any) -> CompactScorer:
 
 
 def supports(detector_name: str) -> bool:
-    return detector_name in ("extra_trees", "random_forest", "plda", "scaled_manhattan", "gmm")
+    return detector_name in ("extra_trees", "random_forest", "hist_gb", "plda",
+                             "scaled_manhattan", "gmm")
 
 
 def compact(detector: Any) -> CompactScorer:
@@ -291,6 +359,12 @@ def compact(detector: Any) -> CompactScorer:
     n = int(detector.n_features_in_)
     if name in ("extra_trees", "random_forest"):
         sc = _trees(detector.model_, n)
+        sc.meta.update(score_center=float(getattr(detector, "score_center_", 0.0)),
+                       score_scale=float(getattr(detector, "score_scale_", 1.0)))
+        return sc
+    if name == "hist_gb":
+        models = detector.model_ if isinstance(detector.model_, list) else [detector.model_]
+        sc = _boosted(models, n)
         sc.meta.update(score_center=float(getattr(detector, "score_center_", 0.0)),
                        score_scale=float(getattr(detector, "score_scale_", 1.0)))
         return sc
