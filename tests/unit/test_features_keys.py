@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -19,7 +21,7 @@ MS = 1_000_000
 L, S, B, M = KeyClass.LETTER, KeyClass.SPACE, KeyClass.BACKSPACE, KeyClass.MODIFIER
 
 
-def typed(strokes: list[tuple[float, float | None, int]]) -> np.ndarray:
+def typed(strokes: Sequence[tuple[float, float | None, int]]) -> np.ndarray:
     """Events from (press_ms, release_ms or None, class); stroke id = position."""
     parts = []
     for i, (p, r, c) in enumerate(strokes):
