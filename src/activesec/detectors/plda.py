@@ -39,12 +39,13 @@ on cached rows; every choice made on the first 400 only): the 5.11 % model above
 rhythm features 4.45 / 4.82 (full run 4.89 %); ``t_weight`` 0.5 / 0.7 / 0.85 / 1.0 on the old
 features 4.65 / 4.58 / 4.50 / 4.52 (first 400), on the new ones 0.5 / 0.7 / 0.85 give 4.45 /
 4.42 / 4.38 and 4.82 / 4.73 / 4.71 (pooled EER 5.5 -> 5.2 % and 5.7 -> 5.4 %). Tried and not
-kept: 50, 80 and all 111 components on the old features, 40 on the new ones (no better); fusing
-the S-normed PLDA score with a second S-normed detector (nearest-mean L2 or cosine in the
-within-whitened PLDA space, scaled Manhattan on the normal scores with the background's
-within-person spread, a per-owner logistic regression against the background rows): alone 7-14
-%, and every fused weight (0.15-0.75) worse than PLDA alone — a much weaker score, largely
-correlated with PLDA, only adds noise.
+kept: 50, 80 and all 111 components on the old features, 40 on the new ones (no better; with
+the new ones and t_weight 0.85, cohort_top 50 / 100 / 200 give 4.37 / 4.38 / 4.39 and 20
+components 4.48 on the first 400); fusing the S-normed PLDA score with a second S-normed
+detector (nearest-mean L2 or cosine in the within-whitened PLDA space, scaled Manhattan on the
+normal scores with the background's within-person spread, a per-owner logistic regression
+against the background rows): alone 7-14 %, and every fused weight (0.15-0.75) worse than PLDA
+alone — a much weaker score, largely correlated with PLDA, only adds noise.
 
 The background part of the fit (transform, LDA, variances, projected rows and cohort means)
 depends only on the background and ``n_components`` and costs ~2 s for 8,700 rows;
