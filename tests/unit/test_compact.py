@@ -56,6 +56,43 @@ def test_trees_agree_on_rows_exactly_at_split_thresholds() -> None:
     np.testing.assert_array_equal(compact(det).score(X), det.score(X))  # type: ignore[attr-defined]
 
 
+def test_forest_stores_right_children_only_and_scores_like_the_explicit_layout() -> None:
+    """A forest's left children are implicit (parent + 1, scikit-learn's depth-first order)
+    and its split features one byte each; scorers written with an explicit ``left`` array
+    (older compact files, other node orders) still load and score the same rows the same."""
+    det = _fit("extra_trees", n_estimators=10)
+    c = compact(det)
+    arrays, meta = c.to_arrays()
+    assert "left" not in arrays and arrays["feature"].dtype == np.uint8
+    right = arrays["right"]
+    left = np.where(right >= 0, np.arange(len(right)) + 1, -1).astype(right.dtype)
+    explicit = CompactScorer.from_arrays(
+        {**arrays, "left": left, "feature": arrays["feature"].astype(np.int32)}, meta)
+    np.testing.assert_array_equal(explicit.score(X_TEST), c.score(X_TEST))
+    # a tree not in depth-first order keeps its left array and still scores correctly
+    tree = det.model_.estimators_[0].tree_  # type: ignore[attr-defined]
+    assert np.array_equal(np.flatnonzero(tree.children_left >= 0) + 1,
+                          tree.children_left[tree.children_left >= 0])
+    scrambled = _reversed_node_order(arrays)
+    np.testing.assert_array_equal(CompactScorer.from_arrays(scrambled, meta).score(X_TEST),
+                                  c.score(X_TEST))
+
+
+def _reversed_node_order(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The same trees with every node renumbered in reverse (children before parents)."""
+    right = arrays["right"].astype(np.int64)
+    n = len(right)
+    left = np.where(right >= 0, np.arange(n) + 1, -1)
+    new_id = n - 1 - np.arange(n)  # old id -> new id
+    order = new_id.argsort()  # new id -> old id
+    remap = np.where(right >= 0, 1, 0)
+    out = {k: v[order] for k, v in arrays.items() if k in ("feature", "threshold", "value")}
+    out["left"] = np.where(remap[order] > 0, new_id[left[order] % n], -1).astype(np.int32)
+    out["right"] = np.where(remap[order] > 0, new_id[right[order] % n], -1).astype(np.int32)
+    out["roots"] = new_id[arrays["roots"]].astype(np.int32)
+    return out
+
+
 def test_boosted_trees_agree_at_thresholds_and_send_nan_where_the_model_does() -> None:
     """Histogram boosting compares float64 x <= threshold and routes NaN by a learnt flag;
     rows on every threshold, and NaN rows, score as scikit-learn scores them."""

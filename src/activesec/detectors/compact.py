@@ -6,7 +6,12 @@ rows to floating-point round-off (the tests assert ``allclose`` against the scik
 
 * ``extra_trees`` / ``random_forest`` (:mod:`.population`): every tree's nodes are flattened
   into one set of arrays (children, split feature, threshold, leaf P(impostor)) and all
-  (row, tree) pairs descend together, one vectorised step per tree level. scikit-learn compares
+  (row, tree) pairs descend together, one vectorised step per tree level. Memory is most of
+  the agent's footprint (fully grown trees: ~2.5 M nodes for the largest Balabit owner at the
+  training cap), so a node costs 17 bytes, not 24: scikit-learn numbers nodes depth first, a
+  left child is always its parent + 1 and only right children are stored (checked at
+  conversion; other orders keep a ``left`` array), and the split feature takes the smallest
+  integer type that holds it. scikit-learn compares
   ``float32(x) <= threshold``; the threshold is stored as the largest float32 not above it,
   which gives the same decision for every float32 ``x`` at half the memory. The detector's
   owner normalisation (``score_center`` / ``score_scale`` in ``meta``) is applied after.
@@ -109,7 +114,7 @@ class CompactScorer:
         if meta.get("format") != FORMAT:
             raise ModelError(f"not an {FORMAT} scorer", "retrain with `activesec train`")
         rest = {k: v for k, v in meta.items() if k not in ("format", "kind")}
-        need = {"trees": ("left", "right", "feature", "threshold", "value", "roots"),
+        need = {"trees": ("right", "feature", "threshold", "value", "roots"),
                 "boosted": ("left", "right", "feature", "threshold", "value", "roots",
                             "missing_left", "model", "baseline"),
                 "plda": ("quantiles", "references", "scalings", "offset", "post_mean",
@@ -151,21 +156,22 @@ class CompactScorer:
         together, one vectorised step per tree level. ``missing_left`` (boosted trees): where
         a NaN goes."""
         A = self.arrays
-        left, right, feat, thr = A["left"], A["right"], A["feature"], A["threshold"]
+        right, feat, thr = A["right"], A["feature"], A["threshold"]
+        left = A.get("left")  # absent: depth-first order, the left child is the next node
         miss = A.get("missing_left")
         roots = A["roots"]
         n, t = len(X), len(roots)
         rows = np.repeat(np.arange(n), t)
         node = np.tile(roots, n)
-        active = np.flatnonzero(left[node] >= 0)
+        active = np.flatnonzero(right[node] >= 0)
         while len(active):
             nd = node[active]
             x = X[rows[active], feat[nd]]
             go_left = x <= thr[nd]
             if miss is not None:
                 go_left |= np.isnan(x) & (miss[nd] > 0)
-            node[active] = np.where(go_left, left[nd], right[nd])
-            active = active[left[node[active]] >= 0]
+            node[active] = np.where(go_left, nd + 1 if left is None else left[nd], right[nd])
+            active = active[right[node[active]] >= 0]
         return node.reshape(n, t)
 
     def _trees(self, X: np.ndarray) -> np.ndarray:
@@ -255,14 +261,17 @@ def _trees(model: Any, n_features: int) -> CompactScorer:
         roots.append(off)
         off += tr.node_count
     idx = np.int32 if off < 2**31 else np.int64
+    left, right = np.concatenate(lefts), np.concatenate(rights)
+    inner = np.flatnonzero(right >= 0)
     arrays = {
-        "left": np.concatenate(lefts).astype(idx),
-        "right": np.concatenate(rights).astype(idx),
-        "feature": np.concatenate(feats).astype(np.int32),
+        "right": right.astype(idx),
+        "feature": np.concatenate(feats).astype(np.min_scalar_type(max(n_features - 1, 0))),
         "threshold": _float32_floor(np.concatenate(thrs)),
         "value": np.concatenate(vals),
         "roots": np.asarray(roots, dtype=idx),
     }
+    if not np.array_equal(left[inner], inner + 1):  # not depth-first order: keep left children
+        arrays["left"] = left.astype(idx)
     return CompactScorer("trees", arrays, {"n_features": n_features,
                                            "n_trees": len(roots), "n_nodes": int(off)})
 
