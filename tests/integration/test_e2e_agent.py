@@ -18,7 +18,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,14 +99,17 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
     yield build_home(dataset("balabit"), tmp_path_factory.mktemp("e2e"))
 
 
-def build_home(root: Path, base: Path) -> tuple[Path, Path]:
-    """A profile trained on the owner's Balabit training sessions (module docstring)."""
+def build_home(root: Path, base: Path, owner: str = OWNER,
+               background_users: Sequence[str] = BACKGROUND,
+               background_rows: int = 4000) -> tuple[Path, Path]:
+    """A profile trained on ``owner``'s Balabit training sessions (module docstring), against a
+    background of ``background_rows`` actions of ``background_users``."""
     home = base / "home"
     env = env_for(home)
     r = cli("init", "--user", "owner", env=env)
     assert r.returncode == 0, r.stderr
     rec = base / "rec"
-    _write_layout(rec, list(iter_balabit(root, "training", [OWNER])), "owner")
+    _write_layout(rec, list(iter_balabit(root, "training", [owner])), "owner")
     r = cli("import", str(rec), "--label", "owner", env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     marker = base / "locked.jsonl"
@@ -135,7 +138,8 @@ injected = "score"
     from activesec.service.train import train
 
     p = paths.resolve(home)
-    bg = background.build(balabit=root, balabit_users=list(BACKGROUND), max_rows=4000)
+    bg = background.build(balabit=root, balabit_users=list(background_users),
+                          max_rows=background_rows)
     background.save(p, bg["pointer"])
     summary = train(p, config.load(p))
     assert summary.trained, summary.as_dict()
