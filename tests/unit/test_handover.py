@@ -29,6 +29,21 @@ def test_motion_waits_up_to_max_wait_a_release_is_due_at_once() -> None:
     assert not h.due(10_000 * MS) and len(h.take(10_000 * MS)) == 0  # empty
 
 
+def test_input_that_can_complete_an_action_wakes_the_agent_motion_does_not() -> None:
+    h = HandOver(1000)
+    h.put(moves(0), now_ns=0)
+    assert not h.wake.is_set()  # motion waits for the tick
+    h.put(make([30 * MS], Kind.BUTTON_UP, 0, 0, code=1), now_ns=30 * MS)
+    assert h.wake.is_set()  # a release ends the agent's wait at once
+    h.wake.clear()
+    h.put(make([40 * MS], Kind.KEY_DOWN, 0, 0, code=1), now_ns=40 * MS)
+    assert h.wake.is_set()
+    h.wake.clear()
+    full = HandOver(2)
+    full.put(make([0, 1, 2], Kind.KEY_DOWN, 0, 0, code=1), now_ns=0)
+    assert not full.wake.is_set() and full.dropped == 3  # nothing queued: nothing to wake for
+
+
 def test_keys_and_scrolls_are_due_at_once_force_takes_motion() -> None:
     for kind in (Kind.KEY_DOWN, Kind.KEY_UP, Kind.SCROLL, Kind.BUTTON_DOWN):
         h = HandOver(1000)

@@ -12,7 +12,7 @@ import pytest
 from activesec.capture import runner as runner_mod
 from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
 from activesec.capture.runner import CaptureRunner, LiveStats
-from activesec.core.clock import FakeClock
+from activesec.core.clock import FakeClock, SystemClock
 from activesec.core.config import Settings
 from activesec.core.events import DeviceType, Kind, make
 from activesec.store.db import NS_PER_DAY, Store
@@ -173,6 +173,34 @@ def test_on_tick_runs_every_tick_s(db: Path, tick_s: float) -> None:
     assert len(seen) == round(1.0 / tick_s)
     # statistics are refreshed at capture's own 0.25 s pace, however fast the tick
     assert np.unique(stats) == pytest.approx(np.arange(0.0, 1.0, 0.25))
+
+
+def test_wake_runs_on_tick_at_once_instead_of_after_tick_s(db: Path) -> None:
+    """With a real clock and a 30 s tick, three wakes give three more ticks and a stop ends
+    the run at once: without the wake this run would last two minutes and tick once."""
+    be = ScriptedBackend()
+    r = CaptureRunner(be, db, _settings(), SystemClock())
+    wake, stop = threading.Event(), threading.Event()
+    ticked = threading.Semaphore(0)
+    ticks: list[int] = []
+
+    def on_tick(_st: LiveStats) -> None:
+        ticks.append(1)
+        ticked.release()
+
+    def poke() -> None:
+        for _ in range(3):
+            if ticked.acquire(timeout=20):
+                wake.set()
+        ticked.acquire(timeout=20)
+        stop.set()
+        wake.set()
+
+    th = threading.Thread(target=poke)
+    th.start()
+    r.run(stop_event=stop, on_tick=on_tick, tick_s=30.0, wake=wake)
+    th.join()
+    assert len(ticks) == 4 and not wake.is_set()
 
 
 def test_an_exception_still_flushes_and_ends_the_session(db: Path) -> None:

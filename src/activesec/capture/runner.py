@@ -152,12 +152,15 @@ class CaptureRunner:
         stop_event: threading.Event | None = None,
         on_tick: Callable[[LiveStats], None] | None = None,
         tick_s: float = TICK_S,
+        wake: threading.Event | None = None,
     ) -> LiveStats:
         """Capture until ``duration_s`` passes, ``stop_event`` is set or :meth:`stop` is
         called; returns the final statistics (a backend failure is in ``error``).
 
         ``on_tick`` runs every ``tick_s`` on this thread (the agent drains its scoring queue
-        there, so its tick bounds the delay from an action's last event to its score)."""
+        there, so its tick bounds the delay from an action's last event to its score), and at
+        once whenever ``wake`` is set (the agent sets it when input that can complete an action
+        arrives; the loop clears it)."""
         cfg, clock = self.settings.capture, self.clock
         store = Store.open(self.store_path, create=True)
         writer: BatchWriter | None = None
@@ -177,7 +180,7 @@ class CaptureRunner:
             writer.start()
             self.backend.start(self._sink)
             writer.submit(self._record_devices)  # some backends know them once started
-            self._loop(writer, t0, duration_s, stop_event, on_tick, keep_days, tick_s)
+            self._loop(writer, t0, duration_s, stop_event, on_tick, keep_days, tick_s, wake)
         finally:
             self._finish(store, writer, session_id)
         assert writer is not None
@@ -192,6 +195,7 @@ class CaptureRunner:
         on_tick: Callable[[LiveStats], None] | None,
         keep_days: int,
         tick_s: float,
+        wake: threading.Event | None = None,
     ) -> None:
         clock = self.clock
         app_every = int(self.settings.capture.app_poll_s * 1e9)
@@ -234,7 +238,11 @@ class CaptureRunner:
                     last_t, last_received = now, received
                     stats = LiveStats._from(self, w, (now - t0) / 1e9, rate)
                 on_tick(stats)
-            clock.sleep(tick_s)
+            if wake is None:
+                clock.sleep(tick_s)
+            else:
+                clock.wait(wake, tick_s)
+                wake.clear()  # what set it is queued; the next on_tick takes it
 
     def _compact(self, store: Store) -> None:
         sid = self._writer.session_id if self._writer is not None else None

@@ -5,6 +5,7 @@ Nothing below the CLI reads ``time`` directly, so tests drive time with :class:`
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Protocol
 
@@ -16,6 +17,10 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Sleep up to ``seconds``, less if ``event`` is set; whether it is set."""
+        ...
+
 
 class SystemClock:
     def monotonic_ns(self) -> int:
@@ -26,6 +31,9 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return event.wait(seconds)
 
 
 class FakeClock:
@@ -43,6 +51,11 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.advance(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """The whole ``seconds`` pass whatever the event (fake time stays deterministic)."""
+        self.sleep(seconds)
+        return event.is_set()
 
     def advance(self, seconds: float) -> None:
         step = int(seconds * 1e9)

@@ -6,8 +6,11 @@ the engine. *When* to take is the trade-off between latency and CPU:
 
 * an action can only be completed by an event that is not a pointer move — a button release, a
   scroll, a key — or by silence (the segmenter's pause, which the engine's own timer flushes).
-  Batches holding such an event are due at the next tick (the agent ticks every 50 ms), so a
-  click-ended action reaches the trust model within one tick of its release;
+  Batches holding such an event are due at once: they set :attr:`HandOver.wake`, which ends the
+  agent's wait for its next tick (every 0.25 s otherwise), so a click-ended action reaches the
+  trust model within the capture backend's batching (20 ms) plus the engine's work, not a
+  polling interval later. Such batches come a few times a second (clicks, keys), so waking for
+  them costs little;
 * pure pointer motion is the bulk of the stream (125-1000 Hz) and can at most *start* the next
   action after a pause; it is handed over at least every ``max_wait_s`` (0.25 s), which bounds
   the engine's buffer and the delay of a pause-ended action without running the segmentation
@@ -40,6 +43,7 @@ class HandOver:
         self._since_ns: int | None = None  # when the oldest queued batch arrived
         self._urgent = False  # a queued batch can complete an action
         self._lock = threading.Lock()
+        self.wake = threading.Event()  # set with every batch that can complete an action
 
     def put(self, batch: np.ndarray, now_ns: int) -> None:
         """Queue a copy of ``batch`` (capture thread); counted as dropped when full."""
@@ -57,6 +61,8 @@ class HandOver:
             self._urgent = self._urgent or urgent
             if self._since_ns is None:
                 self._since_ns = now_ns
+        if urgent:
+            self.wake.set()
 
     def due(self, now_ns: int) -> bool:
         with self._lock:
