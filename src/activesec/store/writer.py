@@ -190,7 +190,7 @@ class BatchWriter:
     @property
     def stats(self) -> WriterStats:
         # a shallow field copy: asdict() deep-copies (the error too), and the agent reads this
-        # on every 50 ms tick
+        # on every tick (and every wake on input)
         with self._cond:
             return WriterStats(**{k: getattr(self._s, k) for k in _STATS_FIELDS})
 
