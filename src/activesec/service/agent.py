@@ -79,7 +79,9 @@ STATUS_FILE = "agent.json"
 # status and housekeeping. Agent bench (tests/bench/test_bench_agent.py: 125 Hz click stream in
 # 20 ms batches; both designs in one run): polling at 0.05 s without the wake — the former
 # design — p50 42 ms; waking, with capture's 0.25 s tick, p50 16 ms at less CPU. The figures of
-# the latest run are in the README.
+# the latest run are in the README. The price: a movement that ends in stillness (no click) is
+# known complete only after the segmenter's 0.5 s pause, and is now scored at the tick after
+# that (up to 0.25 s later, formerly 0.05 s) — seconds-to-lock, not actions, move by that.
 TICK_S = 0.25
 WAKE_ON_INPUT = True
 STATUS_EVERY_S = 1.0
