@@ -121,9 +121,9 @@ class _Population(Detector):
 
     def _cross_fit(self, Xa: np.ndarray, y: np.ndarray, n_owner: int, k: int,
                    n_trees: int) -> tuple[Any, np.ndarray]:
-        """One forest of ``n_trees`` grown in ``k`` groups; group j never sees owner fold j,
-        which it scores unseen. Returns the merged forest and every owner row's held-out
-        score."""
+        """``n_trees`` grown in ``k`` groups (boosting: ``k`` models); group j never sees owner
+        fold j, which it scores unseen. Returns the groups as one model (:meth:`_combine`) and
+        every owner row's held-out score."""
         rng = np.random.default_rng([0 if self.random_state is None else self.random_state, 1])
         fold = rng.permutation(n_owner) % k
         held = np.empty(n_owner)
@@ -134,10 +134,14 @@ class _Population(Detector):
             m = self._model(len(trees), seed).fit(Xa[keep], y[keep])
             held[fold == j] = m.predict_proba(Xa[:n_owner][fold == j])[:, 1]
             parts.append(m)
+        return self._combine(parts), held
+
+    def _combine(self, parts: list[Any]) -> Any:
+        """The fold models as one model: the forests' trees merged into one forest."""
         forest = parts[0]
         forest.estimators_ = [t for m in parts for t in m.estimators_]
         forest.n_estimators = len(forest.estimators_)
-        return forest, held
+        return forest
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         p = np.asarray(self.model_.predict_proba(X)[:, 1], dtype=np.float64)
@@ -220,27 +224,16 @@ class HistGBPopulation(_Population):
         return OWNER_FOLDS
 
     def _model(self, n_estimators: int | None = None, random_state: int | None = None) -> Any:
+        """One boosted model (``n_estimators``, a forest's group size, does not apply)."""
         return HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
             early_stopping=False,
             random_state=self.random_state if random_state is None else random_state)
 
-    def _cross_fit(self, Xa: np.ndarray, y: np.ndarray, n_owner: int, k: int,
-                   n_trees: int) -> tuple[Any, np.ndarray]:
-        """``k`` boosted models, model j without owner fold j; returns the list and every owner
-        row's held-out P(impostor)."""
-        rng = np.random.default_rng([0 if self.random_state is None else self.random_state, 1])
-        fold = rng.permutation(n_owner) % k
-        held = np.empty(n_owner)
-        models: list[Any] = []
-        for j in range(k):
-            seed = None if self.random_state is None else int(rng.integers(2**31))
-            keep = np.r_[fold != j, np.ones(len(y) - n_owner, dtype=bool)]
-            m = self._model(random_state=seed).fit(Xa[keep], y[keep])
-            held[fold == j] = m.predict_proba(Xa[:n_owner][fold == j])[:, 1]
-            models.append(m)
-        return models, held
+    def _combine(self, parts: list[Any]) -> Any:
+        """Boosted models cannot be merged: the ensemble is the list (scores are averaged)."""
+        return parts
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         models = self.model_ if isinstance(self.model_, list) else [self.model_]
