@@ -229,7 +229,7 @@ class CaptureRunner:
                 writer.submit(self._compact)
                 next_compact = now + int(COMPACT_EVERY_S * 1e9)
             if on_tick is not None:
-                # statistics at capture's own pace; a faster tick (the agent's) reuses them
+                # statistics at capture's own pace; a wake or a faster tick reuses them
                 if stats is None or now - last_t >= TICK_S * 1e9:
                     w = writer.stats
                     received = w.accepted + w.dropped + w.paused_discarded

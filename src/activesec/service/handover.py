@@ -64,17 +64,21 @@ class HandOver:
         if urgent:
             self.wake.set()
 
+    def _due(self, now_ns: int) -> bool:
+        """The due rule (module docstring); call with the lock held."""
+        return self._n > 0 and (self._urgent or self._since_ns is None
+                                or now_ns - self._since_ns >= self.max_wait_ns)
+
     def due(self, now_ns: int) -> bool:
         with self._lock:
-            return self._n > 0 and (self._urgent or self._since_ns is None
-                                    or now_ns - self._since_ns >= self.max_wait_ns)
+            return self._due(now_ns)
 
     def take(self, now_ns: int, *, force: bool = False) -> np.ndarray:
-        """Everything queued, in time order, if due (or ``force``); else an empty array."""
+        """Everything queued, in time order, if due (or ``force``); else an empty array
+        (shared and read-only)."""
         with self._lock:
-            if not self._n or not (force or self._urgent or self._since_ns is None
-                                   or now_ns - self._since_ns >= self.max_wait_ns):
-                return np.zeros(0, EVENT_DTYPE)
+            if not (self._due(now_ns) or (force and self._n)):
+                return _EMPTY
             parts = list(self._parts)
             self._parts.clear()
             self._n, self._since_ns, self._urgent = 0, None, False
