@@ -233,12 +233,11 @@ def _rhythm(dwell: np.ndarray, pp: np.ndarray, rp: np.ndarray, rr: np.ndarray,
     letter = c == KeyClass.LETTER
     ll = letter[:, :-1] & letter[:, 1:]
     ll_pp, ll_rp = q(np.where(ll, pp, np.nan)), q(np.where(ll, rp, np.nan))
-    ll_rr = q(np.where(ll & typing, rr, np.nan))
     l_dw = q(np.where(letter, dwell, np.nan))
     cols += [fill(ll_pp["p10"], fill(all_pp["p10"], DEFAULTS["pp"])),
              fill(ll_pp["p90"], fill(all_pp["p90"], DEFAULTS["pp"])),
              fill(ll_pp["mean"], med["pp"]), fill(ll_rp["mean"], med["rp"]),
-             fill(ll_rr["p50"], med["rr"]),
+             fill(_masked_median(rr, ll & typing), med["rr"]),
              fill(l_dw["p10"], fill(all_dw["p10"], DEFAULTS["dwell"])),
              fill(l_dw["p90"], fill(all_dw["p90"], DEFAULTS["dwell"])),
              fill(l_dw["mean"], med["dwell"])]
@@ -252,7 +251,7 @@ def _rhythm(dwell: np.ndarray, pp: np.ndarray, rp: np.ndarray, rr: np.ndarray,
     cols.append(np.log(np.maximum(second, 1e-3) / np.maximum(first, 1e-3)))
     before_space = np.zeros_like(letter)
     before_space[:, :-1] = letter[:, :-1] & (c[:, 1:] == KeyClass.SPACE)
-    cols.append(fill(q(np.where(before_space, dwell, np.nan))["p50"], med["dwell"]))
+    cols.append(fill(_masked_median(dwell, before_space), med["dwell"]))
     sl = (c[:, :-1] == KeyClass.SPACE) & letter[:, 1:]
     cols.append(fill(q(np.where(sl, pp, np.nan))["p90"], fill(all_pp["p90"], DEFAULTS["pp"])))
     return np.stack(cols, 1)
