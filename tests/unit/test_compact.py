@@ -79,17 +79,16 @@ def test_forest_stores_right_children_only_and_scores_like_the_explicit_layout()
 
 
 def _reversed_node_order(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The same trees with every node renumbered in reverse (children before parents)."""
+    """The same trees with node i renumbered n - 1 - i (children before parents): an inner
+    node's left child (old id + 1) becomes new id - 1, so ``left`` must be stored."""
     right = arrays["right"].astype(np.int64)
     n = len(right)
-    left = np.where(right >= 0, np.arange(n) + 1, -1)
-    new_id = n - 1 - np.arange(n)  # old id -> new id
-    order = new_id.argsort()  # new id -> old id
-    remap = np.where(right >= 0, 1, 0)
-    out = {k: v[order] for k, v in arrays.items() if k in ("feature", "threshold", "value")}
-    out["left"] = np.where(remap[order] > 0, new_id[left[order] % n], -1).astype(np.int32)
-    out["right"] = np.where(remap[order] > 0, new_id[right[order] % n], -1).astype(np.int32)
-    out["roots"] = new_id[arrays["roots"]].astype(np.int32)
+    rev = n - 1 - np.arange(n)  # old id <-> new id (the map is its own inverse)
+    inner = right[rev] >= 0
+    out = {k: arrays[k][rev] for k in ("feature", "threshold", "value")}
+    out["left"] = np.where(inner, np.arange(n) - 1, -1).astype(np.int32)
+    out["right"] = np.where(inner, rev[right[rev]], -1).astype(np.int32)
+    out["roots"] = rev[arrays["roots"]].astype(np.int32)
     return out
 
 
