@@ -216,14 +216,10 @@ def fit_pointer_model(enrol: np.ndarray, background: np.ndarray | None, *, detec
 
 
 def _training_rows(task: tuple[Path, str]) -> np.ndarray:
-    """One user's training actions as feature rows, sessions in file order (runs in workers:
-    featurising all users in the parent was ~1 min of the serial start-up)."""
-    from activesec.evaluate.protocols._common import pointer_rows
-    from activesec.recordings import iter_balabit
+    """:func:`~activesec.evaluate.protocols.balabit.training_rows` for one (root, user) task."""
+    from activesec.evaluate.protocols.balabit import training_rows
 
-    root, u = task
-    xs = [pointer_rows(r.events) for r in iter_balabit(root, "training", [u])]
-    return np.vstack([x for x in xs if len(x)])
+    return training_rows(*task)
 
 
 def _replay_user(task: tuple[Any, ...]) -> list[SessionOutcome]:
@@ -257,6 +253,7 @@ def balabit_continuous(root: str | Path, *, users: Sequence[str] | None = None,
     root = Path(root)
     all_users = check_layout(root)
     chosen = [u for u in all_users if not users or u in set(users)]
+    # featurised in the workers: all users in the parent was ~1 min of serial start-up
     rows = pmap(_training_rows, [(root, u) for u in all_users], jobs=jobs, stage="features")
     own = dict(zip(all_users, rows, strict=True))
     rng = np.random.default_rng(seed)

@@ -59,14 +59,21 @@ def check_layout(root: Path) -> list[str]:
     return users
 
 
-def _load_user(args: tuple[Path, str]) -> dict[str, Any]:
+def training_rows(root: Path, user: str) -> np.ndarray:
+    """``user``'s training actions as feature rows, sessions in file order (also what
+    ``evaluate --continuous`` enrols on)."""
     from activesec.features.pointer import POINTER_FEATURE_NAMES
     from activesec.recordings import iter_balabit
 
-    root, user = args
-    nf = len(POINTER_FEATURE_NAMES)
-    skips: list[Skip] = []
     train = [pointer_rows(r.events) for r in iter_balabit(root, split="training", users=[user])]
+    return stack(train, len(POINTER_FEATURE_NAMES))
+
+
+def _load_user(args: tuple[Path, str]) -> dict[str, Any]:
+    from activesec.recordings import iter_balabit
+
+    root, user = args
+    skips: list[Skip] = []
     tests = []
     for r in iter_balabit(root, split="test", users=[user]):
         sid = f"{user}/{r.session}"
@@ -78,7 +85,7 @@ def _load_user(args: tuple[Path, str]) -> dict[str, Any]:
             skips.append(Skip("session", sid, "no complete pointer action"))
             continue
         tests.append((sid, not bool(int(r.meta["is_illegal"])), X))
-    return {"user": user, "train": stack(train, nf), "tests": tests, "skips": skips}
+    return {"user": user, "train": training_rows(root, user), "tests": tests, "skips": skips}
 
 
 def prepare(root: str | Path, opts: Options) -> Prepared:
