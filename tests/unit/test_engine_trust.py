@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -16,6 +18,7 @@ from activesec.engine.trust import (
     actions_to_lock,
     deltas,
     make_trust,
+    mondal_bours_delta,
     rolling_mean,
     simulate,
 )
@@ -29,6 +32,14 @@ def owner_stream(n: int, seed: int) -> np.ndarray:
     s = rng.standard_t(4, n)
     s[rng.random(n) < 0.01] += 4.0  # one in a hundred actions is clearly odd
     return s
+
+
+def fewest_actions_to_lock(cfg: TrustConfig) -> int:
+    """From full trust, the fewest actions that can lock: each costs at most ``max_step``
+    (``max_penalty`` without the extreme-evidence penalty) and trust must fall *below* the
+    lock level."""
+    step = cfg.max_penalty if cfg.extreme_z is None else cfg.max_step
+    return math.floor((100 - cfg.lock_level) / step) + 1
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +96,7 @@ def test_impostor_stream_locks_within_few_actions(model: str) -> None:
         assert i is not None
         counts.append(i + 1)
     assert np.mean(counts) <= 15  # the issue's ANIA target
-    assert min(counts) >= (6 if model == "sprt" else 10)  # the worst-case bound (D = 6)
+    assert min(counts) >= (6 if model == "sprt" else fewest_actions_to_lock(cfg))
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -315,8 +326,50 @@ def test_windowed_impostor_stream_locks_within_few_actions() -> None:
         i = actions_to_lock(rng.standard_t(4, 500) + 1.5 * cal.scale, cfg, cal)
         assert i is not None
         counts.append(i + 1)
-    assert min(counts) >= 10 and np.mean(counts) <= 15  # measured ~13 (one action at a time: 18)
+    # measured 11 (13 without the extreme-evidence penalty; one action at a time: 18)
+    assert min(counts) >= fewest_actions_to_lock(cfg) and np.mean(counts) <= 15
     own, i, locks = rng.standard_t(4, 200_000), 0, 0  # the owner: measured ~1 lock / 35,000
     while (k := actions_to_lock(own[i:], cfg, cal)) is not None:
         locks, i = locks + 1, i + k + 1
     assert locks <= 20  # at least 10,000 owner actions per false lock
+
+
+def test_extreme_evidence_penalty_grows_past_d_only_with_fused_statistics() -> None:
+    cfg = TrustConfig()
+    assert cfg.extreme_z is not None
+    z = np.array([cfg.extreme_z - 0.5, cfg.extreme_z, cfg.extreme_z + 1.0, 50.0, np.inf])
+    d = mondal_bours_delta(z, cfg, extreme=True)
+    assert d[0] == pytest.approx(mondal_bours_delta(z[:1], cfg, extreme=False)[0])
+    assert d[1] > -cfg.max_penalty - 1e-6  # it starts at extreme_z ...
+    assert d[2] == pytest.approx(-cfg.max_penalty - cfg.extreme_slope, abs=0.01)  # ... linearly
+    assert d[3] == pytest.approx(-cfg.max_step)  # ... up to max_step
+    assert d[4] == pytest.approx(-cfg.max_penalty)  # injected input keeps its own cost
+    # per-action statistics (window 1: heavy-tailed, older model cards) never get it
+    np.testing.assert_allclose(mondal_bours_delta(z, cfg, extreme=False),
+                               mondal_bours_delta(z, TrustConfig(extreme_z=None)))
+    c1 = Calibration(threshold=0.0, scale=1.0, center=-1.6)
+    c5 = Calibration.from_scores(owner_stream(5000, 4), window=5)
+    assert deltas([1e6], cfg, c1)[1][0] == pytest.approx(-cfg.max_penalty)
+    assert deltas([1e6] * 5, cfg, c5)[1][-1] == pytest.approx(-cfg.max_step)
+
+
+def test_one_unbounded_score_in_a_window_never_locks() -> None:
+    """Every window holding it would be extreme without the clip at center + 6 scale: it
+    then costs at most D in each of the windows it sits in, as before the extreme-evidence
+    penalty (measured: 100 -> 73)."""
+    cal = Calibration.from_scores(owner_stream(5000, 9), window=5)
+    cfg = TrustConfig()
+    s = owner_stream(200, 10)
+    s[100] = 1e12
+    traj = simulate(s, cfg, cal)
+    assert traj.min() >= 100 - cal.window * cfg.max_penalty
+    assert float(cal.clip(1e12)) == pytest.approx(cal.center + 6 * cal.scale)
+    assert float(cal.clip(np.inf)) == np.inf and np.isnan(cal.clip(np.nan))
+
+
+@pytest.mark.parametrize("kw", [{"max_step": 60.0}, {"max_step": 5.0},
+                                {"extreme_slope": -1.0}])
+def test_extreme_evidence_config_is_validated(kw: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        TrustConfig(**kw)  # type: ignore[arg-type]
+    TrustConfig(extreme_z=None, **{k: v for k, v in kw.items() if k == "max_step"})

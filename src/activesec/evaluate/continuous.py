@@ -35,7 +35,12 @@ settings with tonight's detector (``balabit_continuous(root, detector="extra_tre
 cfg=EngineConfig(trust=TrustConfig(neutral_z=-0.5, max_penalty=10)), jobs=2)``): ANIA 33.4
 (318 locked), ANGA 1,860 (20 false locks) — the fusion window accounts for ANIA 33.4 -> 29.6
 and ANGA 1,860 -> 2,373 at the same detector. ANGA now meets
-issue 4's target (>= 2,000); ANIA (<= 15) does not: most users' per-action AUC is ≈ 0.72, and
+issue 4's target (>= 2,000). With the extreme-evidence penalty (``extreme_z`` 2.5, slope 12,
+``max_step`` 30; same command, 2026-11-22, 9.6 min): **ANIA 27.0** (median 19; 330 locked),
+**ANGA 2,374** (16 false locks), seconds to lock mean 179, median 81 — user7 and user9, whose
+impostors the detector separates well, are now locked after ~4 actions (the floor of 11 that
+D = 6 alone sets is gone for them); for the other eight users ANIA stays at 29-47. ANIA (<= 15)
+is not met: most users' per-action AUC is ≈ 0.72, and
 at that separation a sequential test needs ~20-30 actions for one false lock in 2,000 owner
 actions. Trading the other way (window 5, A = -0.8, D = 10) gives ANIA ≈ 15 at ANGA ≈ 150 (offline
 simulation). The per-action detector, not the trust recursion, is the limit.
