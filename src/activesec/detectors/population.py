@@ -56,6 +56,15 @@ impostors sooner: ANIA 22.4 actions (median 14; 342 / 405 impostor sessions lock
 (16). Its compact twin is small: 1.8 MB of arrays for a Balabit user against 91 MB for the
 200-tree forest (user12, all 21k training actions; 43 MB at the live training cap of 10k
 rows), at the same per-row scoring cost (~0.3 ms).
+
+Also measured and not kept (2026-11-22): the mean of the extra_trees and hist_gb scores (on the
+training-only split per-action AUC 0.829 against 0.806 / 0.835, but 19 owner false locks in
+24,104 actions through the trust model against extra_trees' 13 — hist_gb alone: 23);
+``criterion='entropy'`` (0.807, 17 false locks); ``max_depth`` 20 (0.804); and reweighting each
+action's score by how well actions of its length separate people (a linear LLR per length bin,
+from held-out owner and background scores): with one map pooled over the ten Balabit users,
+pooled EER 6.7 -> 6.3 % and 6.8 -> 6.6 % on two seeds, but with each owner's own map — all a
+real install has — 7.3 -> 8.2 %, so it is not used.
 """
 
 from __future__ import annotations
