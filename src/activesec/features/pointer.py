@@ -51,8 +51,9 @@ Also measured and not added (2026-11-22, cross-fitted extra trees on the labelle
 sessions, same seed): the **time since the previous action ended** (log, capped at 30 s) —
 pooled EER 6.6 -> 7.3 %, first-action EER 26 -> 33 % —, with the **previous action's kind**
 as well (7.4 %); and a classifier over **5-action windows** (mean and SD of each feature over
-the last 5 actions) instead of averaging 5 action scores: per-user EER after 5 actions worse
-for 8 of 10 users (e.g. 13 -> 21 %, 21 -> 29 %). The inter-action pause reflects the task as
+the last 5 actions; plain 100-tree forests for both sides) instead of averaging 5 action
+scores: per-user EER after 5 actions worse for 6 of 9 users (e.g. 13 -> 21 %, 21 -> 30 %),
+equal for 2 (0 %), better for 1 (13.8 -> 13.3 %). The inter-action pause reflects the task as
 much as the person, and averaging scores already uses what a window of features adds.
 
 Robustness: samples with the same timestamp inside an action are merged (the last position is
