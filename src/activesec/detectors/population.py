@@ -53,7 +53,9 @@ drift away from the boosted model's sharper owner region. Through the live trust
 ``activesec evaluate balabit --data PATH --detector hist_gb --continuous``; 850 s) it locks
 impostors sooner: ANIA 22.4 actions (median 14; 342 / 405 impostor sessions locked), ANGA
 1,990 (19 false locks), against extra_trees' ANIA 29.6 (median 20, 330 locked) / ANGA 2,373
-(16). Its compact twin is small: 1.8 MB of arrays for a Balabit user against 91 MB for the
+(16); with the trust model's extreme-evidence penalty (:mod:`activesec.engine.trust`; ``--jobs
+2``, 8.8 min) ANIA 20.3 (median 14, 343 locked) / ANGA 1,991 (19), extra_trees 27.0 / 2,374.
+Its compact twin is small: 1.8 MB of arrays for a Balabit user against 91 MB for the
 200-tree forest (user12, all 21k training actions; 43 MB at the live training cap of 10k
 rows), at the same per-row scoring cost (~0.3 ms).
 
