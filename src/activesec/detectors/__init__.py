@@ -16,7 +16,7 @@ Reference figures (``activesec evaluate balabit|aalto --jobs 2 --json``, 2-core 
 * pointer -> ``extra_trees`` (200 trees, owner vs an equal-sized background of other people,
   scores in owner-σ units from cross-fitted held-out owner scores). Balabit, one model per user
   from ``training_files``, session score = mean action score, 816 labelled test sessions:
-  AUC 0.974, pooled EER 7.06 %, mean per-user EER 4.69 % (~3 min).
+  AUC 0.982, pooled EER 6.4 %, mean per-user EER 4.69 % (~1 min).
 * keys -> ``plda`` (needs ``background_groups``; full-covariance two-covariance model on 30
   components, adaptive S-norm with its T-part weighted 0.85). Aalto 136M, enrol 5 sentences,
   genuine = the other 10, impostors = other users' sentences, 582 disjoint background users,
