@@ -70,7 +70,7 @@ On the labelled test sessions (``activesec evaluate balabit --data PATH --detect
 --jobs 1 --json``, 277 s): first-k pooled EER 25.8 / 16.1 / 13.3 / 10.9 % for k = 1/5/10/20
 (extra_trees 26.8 / 17.3 / 14.3 / 9.9 %), but whole sessions AUC 0.957, pooled EER 7.7 %,
 mean per-user EER 6.5 % (extra_trees 0.974 / 7.1 % / 4.7 %): one user's genuine test sessions
-drift away from the boosted model's sharper owner region. With the block scale (below; ``--jobs
+drift away from the boosted model's sharper owner region. With the block scale (above; ``--jobs
 2``, 90 s): AUC 0.958, pooled EER 7.4 %, first-k 25.1 / 17.3 / 12.7 / 10.6 % (extra_trees
 0.982 / 6.4 %). Through the live trust model
 (``evaluate.continuous.balabit_continuous(root, detector="hist_gb", jobs=1)``, the code path of
