@@ -8,7 +8,8 @@ best on Balabit (extra trees: AUC 0.967 at 1x, 0.966 at 3x, 0.925 at 10x the own
 a larger background pushes the owner's own new actions toward "impostor" and trains slower.
 
 **Owner normalisation** (forests, ``normalise='owner'``, the default): the score is
-``(P(impostor) - mean) / scale`` of the owner's *held-out* P(impostor), i.e. in owner-σ units, so
+``(P(impostor) - mean) / scale`` of the owner's *held-out* P(impostor) (the scale: their block
+spread, below), i.e. in owner-σ units, so
 one threshold means the same for every owner (a pooled ROC, a fleet-wide policy) — the
 speaker-verification practice of normalising each model's scores. Held-out scores come from
 cross-fitting, at no extra cost: the trees grow in ``OWNER_FOLDS`` groups, group j never sees
@@ -21,8 +22,9 @@ unseen background rows) was measured and *hurt*: Balabit AUC 0.955, EER 10.5% �
 spread far more widely than impostor sessions do, while the owner's held-out mean predicts
 the owner's genuine session mean closely (within 0.02 for every Balabit user).
 
-Balabit, 816 labelled test sessions, default extra_trees (``activesec evaluate balabit --data
-PATH --jobs 2 --json``): AUC 0.974, pooled EER 7.1%, mean per-user EER 4.7%, 175-203 s on 2
+Balabit, 816 labelled test sessions, default extra_trees with the per-row SD as the scale (the
+first version; ``activesec evaluate balabit --data PATH --jobs 2 --json``): AUC 0.974, pooled
+EER 7.1%, mean per-user EER 4.7%, 175-203 s on 2
 shared cores; before (100 trees, no normalisation) 0.967 / 6.6% / 4.7% / 103 s. With
 ``--param random_state=1``: 0.974 / 6.7% / 5.3% against 0.969 / 6.4% / 4.9% before.
 In exploration on cached features (seeds 0-2), normalisation moved the same forest's AUC by
