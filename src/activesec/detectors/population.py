@@ -190,8 +190,12 @@ class _Population(Detector):
         return forest
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        p = np.asarray(self.model_.predict_proba(X)[:, 1], dtype=np.float64)
-        # models saved before normalisation existed carry no center/scale: raw P(impostor)
+        return self._owner_normalised(self.model_.predict_proba(X)[:, 1])
+
+    def _owner_normalised(self, p: np.ndarray) -> np.ndarray:
+        """P(impostor) in owner units; models saved before normalisation existed carry no
+        center/scale and score raw P(impostor)."""
+        p = np.asarray(p, dtype=np.float64)
         return (p - getattr(self, "score_center_", 0.0)) / getattr(self, "score_scale_", 1.0)
 
 
@@ -283,5 +287,4 @@ class HistGBPopulation(_Population):
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         models = self.model_ if isinstance(self.model_, list) else [self.model_]
-        p = np.mean([m.predict_proba(X)[:, 1] for m in models], axis=0)
-        return (p - self.score_center_) / self.score_scale_
+        return self._owner_normalised(np.mean([m.predict_proba(X)[:, 1] for m in models], axis=0))
