@@ -56,6 +56,20 @@ scores: per-user EER after 5 actions worse for 6 of 9 users (e.g. 13 -> 21 %, 21
 equal for 2 (0 %), better for 1 (13.8 -> 13.3 %). The inter-action pause reflects the task as
 much as the person, and averaging scores already uses what a window of features adds.
 
+Pixel- and sampling-rate-dependent features stay in, although a live impostor uses the owner's
+own mouse, pointer acceleration and screen while the background was recorded on other
+machines — so these features might teach "this machine", not "this person". Measured
+(2026-12-04, default extra trees fitted on each Balabit user's first 80 % of training actions
+against the other users' first 80 %; mean over the 10 users of the per-action AUC on the training
+split's last 20 % / on the labelled test sessions / of 5-action means on the test sessions):
+all 61 features 0.814 / 0.786 / 0.881; without the 26 pixel-magnitude ones (distances,
+velocities, accelerations, jerks, curvatures, deviations in px, scroll rate) 0.801 / 0.772 /
+0.864; without the 3 sampling-rate ones (``dt_median_s``, ``n_points``, ``critical_rate``)
+0.809 / 0.782 / 0.877; without both 0.793 / 0.768 / 0.861. The test sessions, which should
+gain if the forest had learnt machines, lost as much as the training split (without the pixel
+features 7 of 10 users 0.014-0.029 lower, 3 within 0.001): the magnitudes carry how the person
+moves, not only the machine.
+
 Robustness: samples with the same timestamp inside an action are merged (the last position is
 kept), so duplicate timestamps never divide by zero; zero-length steps count as stillness and
 carry no angle; the output is always finite (empty statistics are 0).
