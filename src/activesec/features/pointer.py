@@ -10,10 +10,18 @@ dropping sentinel coordinates (``|x|`` or ``|y|`` above ``max_abs_coord``, e.g. 
    ~0.2 s), while a longer stillness means the user stopped to read or think, so the next
    movement is a new intention. Measured on Balabit (extra trees, session = mean of actions):
    pause 0.5 s gave AUC 0.969 / EER 6.6 %, 1 s 0.967 / 7.5 %, 2 s 0.969 / 7.2 %, 4 s
-   0.969 / 8.3 %; shorter pauses give more, shorter actions per session. Two exceptions keep an
-   intention whole: a wait of up to ``click_wait_s`` before a button *press* (aiming, then
-   clicking — that wait is the "pause before click" feature), and any stillness while a
-   button is *held* (a drag is one action however long it lasts).
+   0.969 / 8.3 %; shorter pauses give more, shorter actions per session. Continuously
+   (2026-12-04, ``evaluate balabit --continuous``, default trust): 0.5 s locks impostors after
+   27.0 actions (330 of 405 sessions locked; 179 s mean, 81 s median) with 16 false locks in
+   37,978 owner actions; 1 s after 23.3 (333; 177 s, 82 s) with 26 false locks in 33,255; 2 s
+   after 21.7 (336; 172 s, 79 s) with 28 in 31,034. Longer actions need fewer of them, but
+   falsely lock the owner more often in the same 162,379 s of work; made as rare as at 0.5 s
+   (2 s with A = -0.1: 16 false locks), 2 s locks 308 sessions after 24.4 actions but 198 s
+   (median 85 s) — fewer impostors, later: the saving in actions comes from a longer unit,
+   not from better detection. Two exceptions keep an intention whole: a wait of up to
+   ``click_wait_s`` before a button *press* (aiming, then clicking — that wait is the "pause
+   before click" feature), and any stillness while a button is *held* (a drag is one action
+   however long it lasts).
 2. A **button release** ends the action that contains its press: *point-click* = moves then
    press and release within ``drag_px`` of the press; *drag-drop* = press, moves, release
    farther than ``drag_px`` away — the press then also *starts* the drag action, so the
