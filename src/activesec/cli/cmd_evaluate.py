@@ -98,6 +98,21 @@ def evaluate(
         "ania (impostor actions before lock), anga (genuine actions per false lock), "
         "seconds to lock. Balabit.",
     ),
+    tune_trust: bool = typer.Option(
+        False,
+        "--tune-trust",
+        help="Instead of evaluating: choose trust settings on the training files only "
+        "(owner false locks and impostor actions to lock per setting). Balabit.",
+    ),
+    grid: list[str] = typer.Option(
+        [],
+        "--grid",
+        help="With --tune-trust: KEY=V1,V2 (repeatable; window, neutral_z, max_penalty, ...).",
+    ),
+    target_anga: float = typer.Option(
+        2000.0, "--target-anga", min=1.0,
+        help="With --tune-trust: owner actions per false lock a setting must keep.",
+    ),
 ) -> None:
     """Measure detectors with the literature's protocols: ROC/DET, AUC, EER (pooled and per user).
 
@@ -107,6 +122,9 @@ def evaluate(
     from activesec.evaluate.api import Options, evaluate_all, results_json
     from activesec.evaluate.api import evaluate as run_one
 
+    if tune_trust or grid:
+        _tune(dataset, data, detector, grid, target_anga, param, seed, jobs, json_out)
+        return
     if continuous and dataset is not Dataset.balabit:
         raise ActiveSecError(
             "--continuous is implemented for the balabit protocol",
@@ -236,3 +254,52 @@ def evaluate(
         )
     if report_path is not None:
         out.print(f"report: {report_path}")
+
+
+def _tune(dataset: Dataset, data: str | None, detector: str | None, grid: list[str],
+          target_anga: float, param: list[str], seed: int, jobs: int, json_out: bool) -> None:
+    """``--tune-trust``: :func:`activesec.evaluate.trust_tuning.tune_trust`, as JSON or a table."""
+    from activesec.evaluate.trust_tuning import parse_grid, tune_trust
+
+    if dataset is not Dataset.balabit:
+        raise ActiveSecError("--tune-trust is implemented for the balabit protocol",
+                             "run `activesec evaluate balabit --data PATH --tune-trust`")
+    if data is None:
+        raise ActiveSecError("balabit needs --data PATH", "point it at your copy of the dataset")
+    if detector == "all":
+        raise ActiveSecError("--tune-trust runs one detector", "name it with --detector")
+    res = tune_trust(data, grid=parse_grid(grid) or None, detector=detector or "",
+                     params=_parse_params(param), target_anga=target_anga, seed=seed,
+                     jobs=jobs,
+                     progress=None if json_out else lambda u: err.print(f"  {u} done"))
+    if json_out:
+        print_json(_finite(res))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{res['detector']} · {res['protocol']}")
+    for col in ("window", "A", "D", "false locks", "ANGA", f"ANGA ≥ {target_anga:,.0f} (95 %)",
+                "ANIA", "locked"):
+        table.add_column(col, justify="right")
+    for s in res["settings"]:
+        t = s["trust"]
+        table.add_row(str(s["window"]), f"{t['neutral_z']:g}", f"{t['max_penalty']:g}",
+                      f"{s['false_locks']} / {s['owner_actions']:,}",
+                      "∞" if math.isinf(s["anga"]) else f"{s['anga']:,.0f}",
+                      "yes" if s["eligible"] else "no",
+                      "-" if s["ania"] is None else f"{s['ania']:.1f}",
+                      f"{s['impostor_locked']} / {s['impostor_chunks']}")
+    out.print(table)
+    b = res["best"]
+    have = res["settings"][0]["owner_actions"] if res["settings"] else 0
+    if b is None and have < res["owner_actions_needed"]:
+        out.print(f"the owner streams hold {have:,} actions: even without a false lock that "
+                  f"cannot show one per {target_anga:,.0f} (needs "
+                  f"{res['owner_actions_needed']:,}); use more users or longer recordings")
+    elif b is None:
+        out.print("no setting keeps the owner's false-lock rate within the target; "
+                  "try a larger --grid window, a higher neutral_z or a smaller max_penalty")
+    else:
+        out.print(f"best: window {b['window']}, neutral_z {b['trust']['neutral_z']:g}, "
+                  f"max_penalty {b['trust']['max_penalty']:g} — ANIA {b['ania']:.1f}, "
+                  f"{b['false_locks']} false locks")
