@@ -63,3 +63,5 @@ def test_evaluate_tune_trust_bad_input_is_one_clear_line(tmp_path: Path) -> None
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = cli("evaluate", "aalto", "--data", str(data), "--tune-trust", env=env)
     assert r.returncode != 0 and "balabit" in r.stderr and "Traceback" not in r.stderr
+    r = cli("evaluate", "balabit", "--data", str(data), "--tune-trust", "--continuous", env=env)
+    assert r.returncode != 0 and "test sessions" in r.stderr and "Traceback" not in r.stderr

@@ -12,6 +12,7 @@ from activesec.evaluate.trust_tuning import (
     _replay,
     _setting_summary,
     _UserResult,
+    best_setting,
     parse_grid,
     poisson_upper,
     settings_of,
@@ -91,3 +92,11 @@ def test_setting_summary_pools_users_and_marks_eligibility() -> None:
     assert s["per_user"]["a"] == {"false_locks": 3, "ania": 10.0}
     users[0].false_locks[0] = 4  # 7 in all: the upper bound passes 1 / 2,000
     assert not _setting_summary(5, TrustConfig(), 0, users, 100, 2000)["eligible"]
+
+
+def test_best_is_the_eligible_setting_with_fewest_censored_impostor_actions() -> None:
+    a = {"eligible": True, "ania": 20.0, "ania_censored": 60.0}  # locks few impostors
+    b = {"eligible": True, "ania": 25.0, "ania_censored": 40.0}
+    c = {"eligible": False, "ania": 10.0, "ania_censored": 15.0}  # too many false locks
+    assert best_setting([a, b, c]) is b
+    assert best_setting([c]) is None and best_setting([]) is None

@@ -122,6 +122,9 @@ def evaluate(
     from activesec.evaluate.api import Options, evaluate_all, results_json
     from activesec.evaluate.api import evaluate as run_one
 
+    if (tune_trust or grid) and (continuous or report):
+        raise ActiveSecError("--tune-trust does not evaluate on the test sessions",
+                             "run it without --continuous and --report")
     if tune_trust or grid:
         _tune(dataset, data, detector, grid, target_anga, param, seed, jobs, json_out)
         return
@@ -279,7 +282,7 @@ def _tune(dataset: Dataset, data: str | None, detector: str | None, grid: list[s
 
     table = Table(title=f"{res['detector']} · {res['protocol']}")
     for col in ("window", "A", "D", "false locks", "ANGA", f"ANGA ≥ {target_anga:,.0f} (95 %)",
-                "ANIA", "locked"):
+                "ANIA (censored)", "locked"):
         table.add_column(col, justify="right")
     for s in res["settings"]:
         t = s["trust"]
@@ -287,8 +290,9 @@ def _tune(dataset: Dataset, data: str | None, detector: str | None, grid: list[s
                       f"{s['false_locks']} / {s['owner_actions']:,}",
                       "∞" if math.isinf(s["anga"]) else f"{s['anga']:,.0f}",
                       "yes" if s["eligible"] else "no",
-                      "-" if s["ania"] is None else f"{s['ania']:.1f}",
-                      f"{s['impostor_locked']} / {s['impostor_chunks']}")
+                      "-" if s["ania"] is None
+                      else f"{s['ania']:.1f} ({s['ania_censored']:.1f})",
+                      f"{s['impostor_locked']:,} / {s['impostor_chunks']:,}")
     out.print(table)
     b = res["best"]
     have = res["settings"][0]["owner_actions"] if res["settings"] else 0
@@ -298,8 +302,9 @@ def _tune(dataset: Dataset, data: str | None, detector: str | None, grid: list[s
                   f"{res['owner_actions_needed']:,}); use more users or longer recordings")
     elif b is None:
         out.print("no setting keeps the owner's false-lock rate within the target; "
-                  "try a larger --grid window, a higher neutral_z or a smaller max_penalty")
+                  "try a smaller --grid window, a higher neutral_z or a smaller max_penalty")
     else:
         out.print(f"best: window {b['window']}, neutral_z {b['trust']['neutral_z']:g}, "
-                  f"max_penalty {b['trust']['max_penalty']:g} — ANIA {b['ania']:.1f}, "
+                  f"max_penalty {b['trust']['max_penalty']:g} — ANIA {b['ania']:.1f} "
+                  f"({b['ania_censored']:.1f} counting impostors never locked), "
                   f"{b['false_locks']} false locks")

@@ -56,6 +56,10 @@ Defaults and how they were chosen:
   chosen on the test sessions). At equal ANGA the window saves ~4-6 impostor actions; neither
   setting reaches ANIA <= 15 — with per-action AUC ≈ 0.72 a sequential test needs ~20+ actions
   for a false-lock rate of 1 in 2,000 (see :mod:`activesec.evaluate.continuous`).
+  The simulation is a command: ``activesec evaluate balabit --data PATH --tune-trust --grid
+  window=3,5 --grid neutral_z=-0.3,-0.1`` (:mod:`activesec.evaluate.trust_tuning`, with the
+  figures of 2026-12-04: with the current detector and the extreme-evidence penalty below, the
+  defaults have 15 owner false locks on that split, more than the 6 of the rule above).
 
 **Extreme evidence** (``extreme_z`` = 2.5, ``extreme_slope`` = 12, ``max_step`` = 30): Mondal &
 Bours' penalty saturates at D, so a window mean far beyond anything the owner produces costs no
