@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 from activesec.core.errors import ConfigError
 from activesec.evaluate.engine import DetectorSpec, Unit, UserTask, run_user, run_users
-from activesec.evaluate.parallel import backend, pmap
+from activesec.evaluate.parallel import LOKY_RESTART, backend, pmap
 from activesec.evaluate.result import ALL
 
 
@@ -110,3 +112,17 @@ def test_person_ids_of_the_background_reach_plda() -> None:
     assert out.impostor[ALL][0] > out.genuine[ALL][0]
     t.background_groups = None
     assert "person ids" in (run_user(t, DetectorSpec("plda")).skipped_reason or "")
+
+
+def _warn_restart(x: int) -> int:
+    warnings.warn(LOKY_RESTART + ". This can be caused by a too short worker timeout or by a "
+                  "memory leak.", UserWarning, stacklevel=1)
+    warnings.warn("any other warning", UserWarning, stacklevel=1)
+    return x
+
+
+def test_pmap_hides_only_lokys_worker_restart_notice() -> None:
+    with warnings.catch_warnings(record=True) as seen, backend("threading", 2):
+        warnings.simplefilter("always")
+        assert pmap(_warn_restart, [1, 2], jobs=2) == [1, 2]
+    assert [str(w.message) for w in seen] == ["any other warning"] * 2

@@ -14,6 +14,7 @@ needs no cooperation from workers.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -25,6 +26,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 BACKENDS = ("loky", "threading", "dask", "ray")
+#: start of loky's warning when it replaces a worker (see :func:`pmap`)
+LOKY_RESTART = "A worker stopped while some jobs were given to the executor"
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: stage is e.g. ``"features"`` or ``"users"``."""
@@ -95,9 +98,14 @@ def pmap(
             if progress:
                 progress(stage, n, total)
         return out
-    gen = Parallel(n_jobs=jobs, return_as="generator")(delayed(fn)(item) for item in items)
-    for n, r in enumerate(gen, 1):
-        out.append(r)
-        if progress:
-            progress(stage, n, total)
+    with warnings.catch_warnings():
+        # loky replaces a worker that exited cleanly (its idle timeout, or its memory grew, as
+        # it does fitting large forests) and says so with a UserWarning: no job is lost, so
+        # users of `evaluate --jobs N` need not see it. A worker that dies still raises.
+        warnings.filterwarnings("ignore", message=LOKY_RESTART, category=UserWarning)
+        gen = Parallel(n_jobs=jobs, return_as="generator")(delayed(fn)(item) for item in items)
+        for n, r in enumerate(gen, 1):
+            out.append(r)
+            if progress:
+                progress(stage, n, total)
     return out
