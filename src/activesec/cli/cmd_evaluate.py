@@ -280,22 +280,27 @@ def _tune(dataset: Dataset, data: str | None, detector: str | None, grid: list[s
         return
     from rich.table import Table
 
-    table = Table(title=f"{res['detector']} · {res['protocol']}")
-    for col in ("window", "A", "D", "false locks", "ANGA", f"ANGA ≥ {target_anga:,.0f} (95 %)",
-                "ANIA (censored)", "locked"):
+    first = res["settings"][0] if res["settings"] else {"owner_actions": 0, "impostor_chunks": 0}
+    out.print(f"{res['detector']} · {res['protocol']}\n"
+              f"owner streams: {first['owner_actions']:,} actions · impostor chunks: "
+              f"{first['impostor_chunks']:,} · eligible: ANGA >= {target_anga:,.0f} at 95 % "
+              "confidence · ANIA over locked chunks (censored: unlocked ones count in full)")
+    table = Table()
+    for col in ("window", "A", "D", "false locks", "ANGA", "eligible", "ANIA", "censored",
+                "locked"):
         table.add_column(col, justify="right")
     for s in res["settings"]:
         t = s["trust"]
         table.add_row(str(s["window"]), f"{t['neutral_z']:g}", f"{t['max_penalty']:g}",
-                      f"{s['false_locks']} / {s['owner_actions']:,}",
+                      str(s["false_locks"]),
                       "∞" if math.isinf(s["anga"]) else f"{s['anga']:,.0f}",
                       "yes" if s["eligible"] else "no",
-                      "-" if s["ania"] is None
-                      else f"{s['ania']:.1f} ({s['ania_censored']:.1f})",
-                      f"{s['impostor_locked']:,} / {s['impostor_chunks']:,}")
+                      "-" if s["ania"] is None else f"{s['ania']:.1f}",
+                      "-" if s["ania_censored"] is None else f"{s['ania_censored']:.1f}",
+                      f"{s['impostor_locked']:,}")
     out.print(table)
     b = res["best"]
-    have = res["settings"][0]["owner_actions"] if res["settings"] else 0
+    have = first["owner_actions"]
     if b is None and have < res["owner_actions_needed"]:
         out.print(f"the owner streams hold {have:,} actions: even without a false lock that "
                   f"cannot show one per {target_anga:,.0f} (needs "

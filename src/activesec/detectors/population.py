@@ -81,6 +81,13 @@ impostors sooner: ANIA 22.4 actions (median 14; 342 / 405 impostor sessions lock
 1,990 (19 false locks), against extra_trees' ANIA 29.6 (median 20, 330 locked) / ANGA 2,373
 (16); with the trust model's extreme-evidence penalty (:mod:`activesec.engine.trust`; ``--jobs
 2``, 8.8 min) ANIA 20.3 (median 14, 343 locked) / ANGA 1,991 (19), extra_trees 27.0 / 2,374.
+On the training-only trust split (``activesec evaluate balabit --tune-trust --detector
+hist_gb``; :mod:`activesec.evaluate.trust_tuning`, 2026-12-04) it is also the better continuous
+detector: at A = -0.3, D = 5 it falsely locks 16 of 24,104 owner actions and locks 1,959 of
+2,124 impostor chunks (22.4 actions; 28.4 counting the rest in full), where extra_trees' defaults
+(D = 6) lock 1,843 (22.4; 32.7) at 15 false locks. It stays an option, not the default, because
+its whole-session figures (above) miss issue 3's Balabit targets (AUC >= 0.97, EER <= 7 %) that
+extra_trees meets.
 Its compact twin is small: 1.8 MB of arrays for a Balabit user against 91 MB for the
 200-tree forest (user12, all 21k training actions; 43 MB at the live training cap of 10k
 rows), at the same per-row scoring cost (~0.3 ms).

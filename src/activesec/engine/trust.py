@@ -56,6 +56,12 @@ Defaults and how they were chosen:
   chosen on the test sessions). At equal ANGA the window saves ~4-6 impostor actions; neither
   setting reaches ANIA <= 15 — with per-action AUC ≈ 0.72 a sequential test needs ~20+ actions
   for a false-lock rate of 1 in 2,000 (see :mod:`activesec.evaluate.continuous`).
+  Weighting the window's mean by action length (longer actions separate people better, see
+  :mod:`activesec.features.pointer`) was measured on that split and not kept: with weights
+  √n, log(1 + n) or min(n, 30) of the action's points, fewer impostor chunks were locked at
+  the same number of owner false locks (e.g. 6 false locks: 37.9 impostor actions, unlocked
+  chunks counted at 100, unweighted; 43.7 with log(1 + n)) — the forest's probability already
+  stays near 0.5 for short actions.
   The simulation is a command: ``activesec evaluate balabit --data PATH --tune-trust --grid
   window=3,5 --grid neutral_z=-0.3,-0.1`` (:mod:`activesec.evaluate.trust_tuning`, with the
   figures of 2026-12-04: with the current detector and the extreme-evidence penalty below, the
