@@ -100,3 +100,9 @@ def test_best_is_the_eligible_setting_with_fewest_censored_impostor_actions() ->
     c = {"eligible": False, "ania": 10.0, "ania_censored": 15.0}  # too many false locks
     assert best_setting([a, b, c]) is b
     assert best_setting([c]) is None and best_setting([]) is None
+
+
+def test_an_empty_owner_stream_is_never_eligible() -> None:
+    s = _setting_summary(5, TrustConfig(), 0, [_UserResult("a", 0, [0], [[]])], 100, 2000)
+    assert s["eligible"] is False and s["ania"] is None and s["ania_censored"] is None
+    assert best_setting([s]) is None

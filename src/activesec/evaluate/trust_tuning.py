@@ -1,9 +1,9 @@
 """Choosing trust settings on training data only (``activesec evaluate balabit --tune-trust``).
 
 The trust model's defaults (:mod:`activesec.engine.trust`: fusion window, penalty D,
-break-even A, extreme-evidence penalty) were chosen by this simulation, never on the labelled
-test sessions; this module makes it a command, so the choice can be re-run, checked and
-repeated for another detector. Per Balabit user (:func:`training_split`):
+break-even A, extreme-evidence penalty) were chosen with this simulation (then a one-off
+script), never on the labelled test sessions; this module makes it a command, so the choice
+can be re-run, checked and repeated for another detector. Per Balabit user (:func:`tune_trust`):
 
 * the pointer model is fitted on the first 64 % of the user's **training** actions against the
   other users' first 80 % (:func:`~activesec.evaluate.continuous.fit_pointer_model`, as
@@ -169,7 +169,7 @@ def _setting_summary(window: int, cfg: TrustConfig, j: int, users: list[_UserRes
         "owner_actions": owner_actions,
         "false_locks": fl,
         "anga": owner_actions / fl if fl else math.inf,
-        "eligible": poisson_upper(fl) / owner_actions <= 1.0 / target_anga,
+        "eligible": owner_actions > 0 and poisson_upper(fl) / owner_actions <= 1 / target_anga,
         "impostor_chunks": len(firsts),
         "impostor_locked": len(locked),
         "ania": float(np.mean(locked)) if locked else None,
@@ -197,6 +197,7 @@ def tune_trust(root: str | Path, *, grid: Mapping[str, Sequence[float]] | None =
                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every setting of ``grid`` (default :data:`DEFAULT_GRID`) on Balabit's training split
     (module docstring). Returns ``settings`` (one summary each, in grid order) and ``best``."""
+    from activesec.detectors.registry import default_for
     from activesec.evaluate.continuous import _training_rows
     from activesec.evaluate.parallel import pmap
     from activesec.evaluate.protocols.balabit import check_layout
@@ -207,6 +208,9 @@ def tune_trust(root: str | Path, *, grid: Mapping[str, Sequence[float]] | None =
     root = Path(root)
     all_users = check_layout(root)
     chosen = [u for u in all_users if not users or u in set(users)]
+    if not chosen:
+        raise ConfigError(f"none of the users {list(users or [])} is in {root}",
+                          f"choose among {', '.join(all_users)}")
     rows = pmap(_training_rows, [(root, u) for u in all_users], jobs=jobs, stage="features")
     own = {u: r[np.all(np.isfinite(r), axis=1)] for u, r in zip(all_users, rows, strict=True)}
     rng = np.random.default_rng(seed)
@@ -228,8 +232,6 @@ def tune_trust(root: str | Path, *, grid: Mapping[str, Sequence[float]] | None =
     summaries = [_setting_summary(w, cfg, j, results, chunk, target_anga)
                  for j, (w, cfg) in enumerate(settings)]
     best = best_setting(summaries)
-    from activesec.detectors.registry import default_for
-
     return {"protocol": "balabit training split (64 % fit, 16 % calibration, last 20 % owner "
                         f"stream; other users' last 20 % in chunks of {chunk} as impostors)",
             "detector": detector or default_for("pointer"), "users": chosen,
