@@ -64,6 +64,12 @@ Defaults and how they were chosen:
   on that split the impostors' mean score sits 1.2 owner-σ above the owner's for actions of
   < 6 points and 5.0 for 30+; why weighting did not turn that into earlier locks is not
   understood (one hypothesis: the rarer long actions then dominate whole windows).
+  Normalising each score by the owner's own statistics for its length bin (< 6, 6-9, 10-15,
+  16-29, 30+ points; median and spread from the calibration rows, clipped at 6) before the
+  window, same split: 13 false locks and 1,891 chunks locked (30.7 actions, censored) against
+  13 and 1,861 (32.0) without; at 23-25 false locks 26.2 against 27.0 — a steady gain of 1-1.5
+  actions, too small for the model-format change it needs (per-bin statistics in the card,
+  the action's length passed to the trust model), so not built.
   The simulation is a command: ``activesec evaluate balabit --data PATH --tune-trust --grid
   window=3,5 --grid neutral_z=-0.3,-0.1`` (:mod:`activesec.evaluate.trust_tuning`, with the
   figures of 2026-12-04: with the current detector and the extreme-evidence penalty below, the
