@@ -122,12 +122,15 @@ def evaluate(
     from activesec.evaluate.api import Options, evaluate_all, results_json
     from activesec.evaluate.api import evaluate as run_one
 
-    if (tune_trust or grid) and (continuous or report):
+    tuning = tune_trust or bool(grid)
+    if tuning and (continuous or report):
         raise ActiveSecError("--tune-trust does not evaluate on the test sessions",
                              "run it without --continuous and --report")
-    if tune_trust or grid:
-        _tune(dataset, data, detector, grid, target_anga, param, seed, jobs, json_out)
-        return
+    if tuning and dataset is not Dataset.balabit:
+        raise ActiveSecError("--tune-trust is implemented for the balabit protocol",
+                             "run `activesec evaluate balabit --data PATH --tune-trust`")
+    if tuning and detector == "all":
+        raise ActiveSecError("--tune-trust runs one detector", "name it with --detector")
     if continuous and dataset is not Dataset.balabit:
         raise ActiveSecError(
             "--continuous is implemented for the balabit protocol",
@@ -143,6 +146,9 @@ def evaluate(
         )
     else:
         path = data
+    if tuning:
+        _tune(path, detector, grid, target_anga, param, seed, jobs, json_out)
+        return
 
     owner = "owner"
     if dataset is Dataset.store:
@@ -259,18 +265,11 @@ def evaluate(
         out.print(f"report: {report_path}")
 
 
-def _tune(dataset: Dataset, data: str | None, detector: str | None, grid: list[str],
-          target_anga: float, param: list[str], seed: int, jobs: int, json_out: bool) -> None:
+def _tune(data: str, detector: str | None, grid: list[str], target_anga: float,
+          param: list[str], seed: int, jobs: int, json_out: bool) -> None:
     """``--tune-trust``: :func:`activesec.evaluate.trust_tuning.tune_trust`, as JSON or a table."""
     from activesec.evaluate.trust_tuning import parse_grid, tune_trust
 
-    if dataset is not Dataset.balabit:
-        raise ActiveSecError("--tune-trust is implemented for the balabit protocol",
-                             "run `activesec evaluate balabit --data PATH --tune-trust`")
-    if data is None:
-        raise ActiveSecError("balabit needs --data PATH", "point it at your copy of the dataset")
-    if detector == "all":
-        raise ActiveSecError("--tune-trust runs one detector", "name it with --detector")
     res = tune_trust(data, grid=parse_grid(grid) or None, detector=detector or "",
                      params=_parse_params(param), target_anga=target_anga, seed=seed,
                      jobs=jobs,

@@ -84,8 +84,8 @@ impostors sooner: ANIA 22.4 actions (median 14; 342 / 405 impostor sessions lock
 On the training-only trust split (``activesec evaluate balabit --tune-trust --detector
 hist_gb``; :mod:`activesec.evaluate.trust_tuning`, 2026-12-04) it is also the better continuous
 detector: at A = -0.3, D = 5 it falsely locks 16 of 24,104 owner actions and locks 1,959 of
-2,124 impostor chunks (22.4 actions; 28.4 counting the rest in full), where extra_trees' defaults
-(D = 6) lock 1,843 (22.4; 32.7) at 15 false locks. It stays an option, not the default, because
+2,124 impostor chunks (22.5 actions; 28.5 counting the rest in full), where extra_trees' defaults
+(D = 6) lock 1,840 (22.4; 32.8) at 15 false locks. It stays an option, not the default, because
 its whole-session figures (above) miss issue 3's Balabit targets (AUC >= 0.97, EER <= 7 %) that
 extra_trees meets.
 Its compact twin is small: 1.8 MB of arrays for a Balabit user against 91 MB for the
