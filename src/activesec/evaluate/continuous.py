@@ -63,6 +63,29 @@ sessions — one false lock per 10,149 s of the owner's work. Measured and not k
   0.61-0.62: they add nothing the background contrast lacks.
 * Longer actions (segmentation pause) and scale-free features only: see
   :mod:`activesec.features.pointer`.
+
+Two more measured and not kept (2026-12-04, second session; the training split of
+:mod:`activesec.evaluate.trust_tuning`: each user's last 20 % of training actions as the owner
+stream, 24,104 actions in all, and 2,124 impostor chunks of 100 actions from the other users'
+last 20 %; for reference, the product's detector and trust lock 1,840 chunks there at 15 owner
+false locks, censored mean 32.8 actions):
+
+* **A cohort test** (generalised likelihood ratio: an impostor is *one* consistent other
+  person, while the owner's odd actions each resemble someone different). One class-balanced
+  10-class extra-trees model (200 trees) over all users' first 80 %; per other person ``j`` a
+  CUSUM of ``log p_j - log p_owner``, locking when any crosses the threshold (drift and
+  threshold chosen for 15 owner false locks). Against the same model's owner-vs-everyone CUSUM
+  it locked chunks after 39.8 actions (censored) instead of 44.1 — but only because the
+  impostors were among the modelled people. With the impostor's class left out of the model,
+  as it would be for a stranger at the owner's desk: 50.6 against 50.9, no gain. The
+  background people cannot stand in for an unknown impostor.
+* **Blending extra trees and hist_gb** (``(1 - w)`` times the one's owner-normalised score plus
+  ``w`` times the other's, calibrated and fed to the live trust recursion): w = 0, A = -0.3: 13
+  false locks, 1,860 chunks locked (censored 32.0); w = 0.5, A = -0.1: 14, 1,874 (30.9);
+  w = 1, A = -0.1: 17, 1,927 (28.7). Along the trade-off between false locks and impostor
+  actions the blend gains about one action; the per-user whole-session AUC on the labelled
+  test sessions falls from 0.976 (w = 0) to 0.973 (0.5) and 0.964 (1). So the detectors tried
+  here all sit on about the same frontier.
 """
 
 from __future__ import annotations
