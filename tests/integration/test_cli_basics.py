@@ -42,6 +42,9 @@ def test_init_is_private_and_idempotent(env: dict[str, str]) -> None:
     again = json.loads(cli("init", "--json", env=env).stdout)
     assert again["created"] is False
     assert (home / "profile.json").read_bytes() == before
+    human = cli("init", env=env)  # the human form points at the main command, not at a step
+    assert human.returncode == 0 and "`activesec run` starts the agent" in " ".join(
+        human.stdout.split())
     # never clobbers another owner's profile without --force
     assert "already exists" in one_line_error(cli("init", "--user", "bob", env=env))
     r = cli("init", "--user", "bob", "--force", "--json", env=env)
