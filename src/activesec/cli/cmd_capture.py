@@ -86,8 +86,10 @@ def init(
     out.print(f"{verb} profile for [bold]{prof.user}[/bold]")
     out.print(f"  config   {p.config_file}")
     out.print(f"  database {p.database}")
-    out.print("Next: `activesec doctor` checks this machine; `activesec run` starts the agent, "
-              "which enrols you and then protects the session.")
+    out.print(
+        "Next: `activesec doctor` checks this machine; `activesec run` starts the agent, "
+        "which enrols you and then protects the session."
+    )
 
 
 def capture(

@@ -110,7 +110,9 @@ def evaluate(
         help="With --tune-trust: KEY=V1,V2 (repeatable; window, neutral_z, max_penalty, ...).",
     ),
     target_anga: float = typer.Option(
-        2000.0, "--target-anga", min=1.0,
+        2000.0,
+        "--target-anga",
+        min=1.0,
         help="With --tune-trust: owner actions per false lock a setting must keep.",
     ),
 ) -> None:
@@ -124,11 +126,15 @@ def evaluate(
 
     tuning = tune_trust or bool(grid)
     if tuning and (continuous or report):
-        raise ActiveSecError("--tune-trust does not evaluate on the test sessions",
-                             "run it without --continuous and --report")
+        raise ActiveSecError(
+            "--tune-trust does not evaluate on the test sessions",
+            "run it without --continuous and --report",
+        )
     if tuning and dataset is not Dataset.balabit:
-        raise ActiveSecError("--tune-trust is implemented for the balabit protocol",
-                             "run `activesec evaluate balabit --data PATH --tune-trust`")
+        raise ActiveSecError(
+            "--tune-trust is implemented for the balabit protocol",
+            "run `activesec evaluate balabit --data PATH --tune-trust`",
+        )
     if tuning and detector == "all":
         raise ActiveSecError("--tune-trust runs one detector", "name it with --detector")
     if continuous and dataset is not Dataset.balabit:
@@ -265,50 +271,85 @@ def evaluate(
         out.print(f"report: {report_path}")
 
 
-def _tune(data: str, detector: str | None, grid: list[str], target_anga: float,
-          param: list[str], seed: int, jobs: int, json_out: bool) -> None:
+def _tune(
+    data: str,
+    detector: str | None,
+    grid: list[str],
+    target_anga: float,
+    param: list[str],
+    seed: int,
+    jobs: int,
+    json_out: bool,
+) -> None:
     """``--tune-trust``: :func:`activesec.evaluate.trust_tuning.tune_trust`, as JSON or a table."""
     from activesec.evaluate.trust_tuning import parse_grid, tune_trust
 
-    res = tune_trust(data, grid=parse_grid(grid) or None, detector=detector or "",
-                     params=_parse_params(param), target_anga=target_anga, seed=seed,
-                     jobs=jobs,
-                     progress=None if json_out else lambda u: err.print(f"  {u} done"))
+    res = tune_trust(
+        data,
+        grid=parse_grid(grid) or None,
+        detector=detector or "",
+        params=_parse_params(param),
+        target_anga=target_anga,
+        seed=seed,
+        jobs=jobs,
+        progress=None if json_out else lambda u: err.print(f"  {u} done"),
+    )
     if json_out:
         print_json(_finite(res))
         return
     from rich.table import Table
 
     first = res["settings"][0] if res["settings"] else {"owner_actions": 0, "impostor_chunks": 0}
-    out.print(f"{res['detector']} · {res['protocol']}\n"
-              f"owner streams: {first['owner_actions']:,} actions · impostor chunks: "
-              f"{first['impostor_chunks']:,} · eligible: ANGA >= {target_anga:,.0f} at 95 % "
-              "confidence · ANIA over locked chunks (censored: unlocked ones count in full)")
+    out.print(
+        f"{res['detector']} · {res['protocol']}\n"
+        f"owner streams: {first['owner_actions']:,} actions · impostor chunks: "
+        f"{first['impostor_chunks']:,} · eligible: ANGA >= {target_anga:,.0f} at 95 % "
+        "confidence · ANIA over locked chunks (censored: unlocked ones count in full)"
+    )
     table = Table()
-    for col in ("window", "A", "D", "false locks", "ANGA", "eligible", "ANIA", "censored",
-                "locked"):
+    for col in (
+        "window",
+        "A",
+        "D",
+        "false locks",
+        "ANGA",
+        "eligible",
+        "ANIA",
+        "censored",
+        "locked",
+    ):
         table.add_column(col, justify="right")
     for s in res["settings"]:
         t = s["trust"]
-        table.add_row(str(s["window"]), f"{t['neutral_z']:g}", f"{t['max_penalty']:g}",
-                      str(s["false_locks"]),
-                      "∞" if math.isinf(s["anga"]) else f"{s['anga']:,.0f}",
-                      "yes" if s["eligible"] else "no",
-                      "-" if s["ania"] is None else f"{s['ania']:.1f}",
-                      "-" if s["ania_censored"] is None else f"{s['ania_censored']:.1f}",
-                      f"{s['impostor_locked']:,}")
+        table.add_row(
+            str(s["window"]),
+            f"{t['neutral_z']:g}",
+            f"{t['max_penalty']:g}",
+            str(s["false_locks"]),
+            "∞" if math.isinf(s["anga"]) else f"{s['anga']:,.0f}",
+            "yes" if s["eligible"] else "no",
+            "-" if s["ania"] is None else f"{s['ania']:.1f}",
+            "-" if s["ania_censored"] is None else f"{s['ania_censored']:.1f}",
+            f"{s['impostor_locked']:,}",
+        )
     out.print(table)
     b = res["best"]
     have = first["owner_actions"]
     if b is None and have < res["owner_actions_needed"]:
-        out.print(f"the owner streams hold {have:,} actions: even without a false lock that "
-                  f"cannot show one per {target_anga:,.0f} (needs "
-                  f"{res['owner_actions_needed']:,}); use more users or longer recordings")
+        out.print(
+            f"the owner streams hold {have:,} actions: even without a false lock that "
+            f"cannot show one per {target_anga:,.0f} (needs "
+            f"{res['owner_actions_needed']:,}); use more users or longer recordings"
+        )
     elif b is None:
-        out.print("no setting keeps the owner's false-lock rate within the target; "
-                  "try a smaller --grid window, a higher neutral_z or a smaller max_penalty")
+        out.print(
+            "no setting keeps the owner's false-lock rate within the target; "
+            "try a smaller --grid window, a higher neutral_z or a smaller max_penalty"
+        )
     else:
-        out.print(f"best: window {b['window']}, neutral_z {b['trust']['neutral_z']:g}, "
-                  f"max_penalty {b['trust']['max_penalty']:g} — ANIA {b['ania']:.1f} "
-                  f"({b['ania_censored']:.1f} counting impostors never locked), "
-                  f"{b['false_locks']} false locks")
+        out.print(
+            f"best: window {b['window']}, neutral_z {b['trust']['neutral_z']:g}, "
+            f"max_penalty {b['trust']['max_penalty']:g} — ANIA {b['ania']:.1f} "
+            f"({b['ania_censored']:.1f} counting impostors never locked), "
+            f"{b['false_locks']} false locks"
+        )

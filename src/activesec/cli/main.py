@@ -6,6 +6,7 @@ Heavy modules (scikit-learn, X11, the store) are imported inside the commands th
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 import typer
@@ -47,6 +48,27 @@ cmd_data.register(app)
 cmd_evaluate.register(app)
 cmd_agent.register(app)
 cmd_train.register(app)
+
+
+def _reflow(doc: str) -> str:
+    """A docstring as help text: paragraphs kept, the source's line breaks inside them joined."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(p.split("\n")) for p in paragraphs)
+
+
+def _reflow_help(group: typer.Typer) -> None:
+    """Typer's rich help keeps a docstring's single line breaks, so text wrapped at 100 columns
+    in the source wraps raggedly in an 80-column terminal: give every command its docstring
+    with those breaks joined (an explicit ``help=`` is left alone)."""
+    for info in group.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            info.help = _reflow(info.callback.__doc__)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _reflow_help(sub.typer_instance)
+
+
+_reflow_help(app)
 
 
 def main(argv: list[str] | None = None) -> None:
