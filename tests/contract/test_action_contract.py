@@ -24,7 +24,7 @@ NAMES = registry.names()
 
 def sandbox(name: str, tmp: Path) -> dict[str, Any]:
     """Parameters under which the real action can run here without touching the machine."""
-    return {
+    params: dict[str, dict[str, Any]] = {
         "alertlog": {"path": tmp / "alerts.jsonl"},
         "command": {"argv": [sys.executable, "-c", "import sys; sys.stdin.read()"]},
         "gate": {"rules": [{"name": "absent", "match": "activesec-no-such-app"}]},
@@ -34,7 +34,8 @@ def sandbox(name: str, tmp: Path) -> dict[str, Any]:
             "bus_address": f"unix:path={tmp / 'no-bus'}",
         },
         "notify": {"bus_address": f"unix:path={tmp / 'no-bus'}", "platform": "linux"},
-    }.get(name, {})
+    }
+    return params.get(name, {})
 
 
 def decisions() -> list[Decision]:

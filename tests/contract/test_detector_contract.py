@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from activesec.core.errors import DataError, ModelError
 from activesec.detectors import registry
+from activesec.detectors.base import Detector
 from activesec.detectors.persist import load_model, save_model
 
 NAMES = registry.names()
@@ -34,6 +35,7 @@ def people(seed: int = 0):
 
 def make(name: str):
     cls = registry.get(name)
+    assert issubclass(cls, Detector), f"{name!r} is not a Detector"
     params = {k: v for k, v in FAST.items() if k in cls._param_names()}
     return registry.create(name, **params)
 

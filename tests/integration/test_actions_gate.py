@@ -69,6 +69,12 @@ class Counter:
     def status(self) -> str:
         return str(psutil.Process(self.proc.pid).status())
 
+    def stopped(self) -> bool:
+        return self.status() == psutil.STATUS_STOPPED
+
+    def running(self) -> bool:
+        return self.status() != psutil.STATUS_STOPPED
+
     def advances(self, window_s: float = 10.0) -> bool:
         """Does the counter move within ``window_s``? Returns as soon as it does, so a long
         window costs nothing for a live process and keeps a loaded machine from failing it."""
@@ -113,7 +119,7 @@ def test_suspend_freezes_and_revert_resumes_a_real_process(spawn: Callable[..., 
     assert result.ok, result.detail
     assert sorted(result.info["acted"]["suspended game"]) == sorted([a.proc.pid, b.proc.pid])
     for c in (a, b):
-        wait_until(lambda c=c: c.status() == psutil.STATUS_STOPPED, "SIGSTOP to land")
+        wait_until(c.stopped, "SIGSTOP to land")
         assert not c.advances(window_s=1.0)
 
     again = gate.fire(DECISION)  # idempotent: nothing suspended twice
@@ -123,7 +129,7 @@ def test_suspend_freezes_and_revert_resumes_a_real_process(spawn: Callable[..., 
     assert back.ok, back.detail
     assert sorted(back.info["resumed"]) == sorted([a.proc.pid, b.proc.pid])
     for c in (a, b):
-        wait_until(lambda c=c: c.status() != psutil.STATUS_STOPPED, "SIGCONT to land")
+        wait_until(c.running, "SIGCONT to land")
         assert c.advances()
     assert gate.suspended_pids == []
 

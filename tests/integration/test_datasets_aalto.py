@@ -18,7 +18,8 @@ pytestmark = pytest.mark.datasets
 
 
 def first_rows(path: Path, n_users: int) -> list[list[str]]:
-    rows, users = [], []
+    rows: list[list[str]] = []
+    users: list[str] = []
     with gzip.open(path, "rt", encoding="utf-8", newline="\n") as fh:
         next(fh)
         for line in fh:

@@ -291,7 +291,8 @@ def test_aalto_protocol_disjoint_background(tmp_path: Path) -> None:
     assert pop["auc"] > 0.85
     # PLDA learns from the background's person ids: only background-pool users appear there
     t0 = prep.tasks[0]
-    assert t0.background_groups is not None and len(t0.background_groups) == len(t0.background)
+    assert t0.background_groups is not None and t0.background is not None
+    assert len(t0.background_groups) == len(t0.background)
     assert set(t0.background_groups) <= set(prep_users := {str(1000 + u) for u in range(12)})
     assert not set(t0.background_groups) & evaluated and len(prep_users) == 12
     plda = run_prepared(prep, "plda", Options(params={"n_components": 2})).to_json()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -47,7 +49,7 @@ def _session_events() -> np.ndarray:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     s = Store.open(tmp_path / "data" / "activesec.db", create=True)
     sid = s.begin_session("alice", "x11", wall_ns=1_700_000_000 * 10**9, mono_ns=MONO0)
     s.append(sid, _session_events())
@@ -103,7 +105,8 @@ def test_export_writes_the_generic_layouts(store: Store, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_round_trip_store_export_import(store: Store, tmp_path: Path, fmt: str) -> None:
+def test_round_trip_store_export_import(store: Store, tmp_path: Path,
+                                       fmt: exchange.Format) -> None:
     out = tmp_path / "out"
     exchange.export(store, out, fmt=fmt)
     with Store.open(tmp_path / "other.db", create=True) as other:
@@ -166,7 +169,7 @@ def test_url_without_fsspec_names_the_extra(store: Store, monkeypatch: pytest.Mo
 
     real_import = builtins.__import__
 
-    def no_fsspec(name: str, *a: object, **k: object) -> object:
+    def no_fsspec(name: str, *a: Any, **k: Any) -> Any:
         if name == "fsspec" or name.startswith("fsspec."):
             raise ImportError("No module named 'fsspec'")
         return real_import(name, *a, **k)

@@ -47,7 +47,7 @@ def test_pause_resume_and_wipe_reach_a_running_capture(
     from activesec.capture.x11 import X11Backend  # needs python-xlib: after the fixture's skip
 
     db = tmp_path / "data" / "activesec.db"
-    r = CaptureRunner(X11Backend(), db, Settings(user="alice"), SystemClock(),
+    r = CaptureRunner(X11Backend(), db, Settings.model_validate({"user": "alice"}), SystemClock(),
                       app_probe=lambda: "xterm")
     result: dict[str, object] = {}
 

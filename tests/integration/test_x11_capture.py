@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -23,6 +24,9 @@ from activesec.capture.x11 import X11Backend
 from activesec.core.errors import CaptureError
 from activesec.core.events import DeviceType, Flag, Kind
 from activesec.core.keys import KeyClass
+
+if TYPE_CHECKING:
+    from tests.helpers.xinject import XInjector
 
 pytestmark = pytest.mark.x11
 
@@ -47,7 +51,7 @@ def events_of(batches: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(batches)
 
 
-def injector(display: str):  # type: ignore[no-untyped-def]
+def injector(display: str) -> XInjector:
     from tests.helpers.xinject import XInjector
 
     return XInjector(display)

@@ -38,7 +38,12 @@ class Runner:
 
 def test_windows_lock_calls_lockworkstation() -> None:
     calls: list[int] = []
-    ok = LockAction(platform="win32", win_lock=lambda: calls.append(1) or True).fire(D)
+
+    def win_lock() -> bool:
+        calls.append(1)
+        return True
+
+    ok = LockAction(platform="win32", win_lock=win_lock).fire(D)
     assert ok.ok and ok.info["method"] == "LockWorkStation" and calls == [1]
     refused = LockAction(platform="win32", win_lock=lambda: False).fire(D)
     assert not refused.ok

@@ -76,12 +76,13 @@ def fake_appkit(pid: int, localized: str) -> Any:
 
 
 def test_macos_front_window_owner_skipping_menu_bar_layers() -> None:
-    windows = [
+    windows: list[dict[str, Any]] = [
         {"kCGWindowLayer": 25, "kCGWindowOwnerPID": 1},  # menu bar / status items
         {"kCGWindowLayer": 0, "kCGWindowOwnerPID": os.getpid(), "kCGWindowName": "secret.txt"},
         {"kCGWindowLayer": 0, "kCGWindowOwnerPID": 1},
     ]
     name = apps.macos_foreground(fake_quartz(windows), fake_appkit(1, "Finder"))
+    assert name is not None
     assert name == ME and "secret" not in name
 
 

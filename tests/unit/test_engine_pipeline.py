@@ -19,9 +19,10 @@ from activesec.features.pointer import pointer_features
 S = 1_000_000_000
 
 
-def person(n_actions: int, seed: int, *, t0: float = 100.0, **style: float) -> np.ndarray:
+def person(n_actions: int, seed: int, *, t0: float = 100.0, ms_per_px: float, bend: float,
+           dwell: float) -> np.ndarray:
     """Point-and-click actions at 125 Hz whose speed, path bend and click dwell are personal."""
-    return pointer_person(n_actions, seed, t0, **style)
+    return pointer_person(n_actions, seed, t0, ms_per_px=ms_per_px, bend=bend, dwell=dwell)
 
 
 OWNER = {"ms_per_px": 0.9, "bend": 0.02, "dwell": 0.09}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -23,7 +24,8 @@ from activesec.engine.trust import (
     simulate,
 )
 
-MODELS = ["mondal_bours", "sprt"]
+TrustModel = Literal["mondal_bours", "sprt"]
+MODELS: list[TrustModel] = ["mondal_bours", "sprt"]
 
 
 def owner_stream(n: int, seed: int) -> np.ndarray:
@@ -73,7 +75,7 @@ def test_calibration_rejects_bad_scale() -> None:
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_owner_stream_never_locks_in_10000_steps(model: str, cal: Calibration) -> None:
+def test_owner_stream_never_locks_in_10000_steps(model: TrustModel, cal: Calibration) -> None:
     cfg = TrustConfig(model=model)
     for seed in range(3):
         s = owner_stream(10_000, seed)
@@ -84,7 +86,7 @@ def test_owner_stream_never_locks_in_10000_steps(model: str, cal: Calibration) -
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_impostor_stream_locks_within_few_actions(model: str) -> None:
+def test_impostor_stream_locks_within_few_actions(model: TrustModel) -> None:
     cfg = TrustConfig(model=model)
     cal = Calibration.from_scores(np.random.default_rng(99).standard_t(4, 20000), window=5)
     rng = np.random.default_rng(5)
@@ -100,7 +102,7 @@ def test_impostor_stream_locks_within_few_actions(model: str) -> None:
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_one_odd_action_never_locks_from_full_trust(model: str, cal: Calibration) -> None:
+def test_one_odd_action_never_locks_from_full_trust(model: TrustModel, cal: Calibration) -> None:
     m = make_trust(TrustConfig(model=model), {"pointer:mouse": cal})
     st = m.update("pointer:mouse", 1e9, 0)
     assert st.trust >= m.lock_level
@@ -108,7 +110,7 @@ def test_one_odd_action_never_locks_from_full_trust(model: str, cal: Calibration
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_response_is_monotonic_in_score(model: str) -> None:
+def test_response_is_monotonic_in_score(model: TrustModel) -> None:
     cfg = TrustConfig(model=model)
     z = np.linspace(-10, 10, 2001)
     _, d = deltas(z, cfg)
@@ -130,7 +132,7 @@ def test_mondal_bours_zero_at_neutral_point_and_capped() -> None:
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_simulate_equals_sequential_updates(model: str, cal: Calibration) -> None:
+def test_simulate_equals_sequential_updates(model: TrustModel, cal: Calibration) -> None:
     cfg = TrustConfig(model=model)
     rng = np.random.default_rng(3)
     # owner then impostor, so both the ceiling and the floor at 0 are exercised
@@ -233,7 +235,8 @@ def test_actions_to_lock_index_semantics() -> None:
 
 
 def _naive_rolling(s: np.ndarray, w: int, starts: np.ndarray) -> np.ndarray:
-    out, buf = np.full(len(s), np.nan), []
+    out = np.full(len(s), np.nan)
+    buf: list[float] = []
     for i, x in enumerate(s):
         if starts[i]:
             buf = []
@@ -284,7 +287,7 @@ def test_calibration_refuses_bad_window(window: object) -> None:
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_windowed_simulate_equals_sequential_updates(model: str) -> None:
+def test_windowed_simulate_equals_sequential_updates(model: TrustModel) -> None:
     rng = np.random.default_rng(11)
     cal_p = Calibration.from_scores(owner_stream(5000, 7), window=5)
     cal_k = Calibration(threshold=10.0, scale=2.0, center=7.0)
@@ -371,5 +374,6 @@ def test_one_unbounded_score_in_a_window_never_locks() -> None:
                                 {"extreme_slope": -1.0}])
 def test_extreme_evidence_config_is_validated(kw: dict[str, float]) -> None:
     with pytest.raises(ValidationError):
-        TrustConfig(**kw)  # type: ignore[arg-type]
-    TrustConfig(extreme_z=None, **{k: v for k, v in kw.items() if k == "max_step"})
+        TrustConfig.model_validate(kw)
+    TrustConfig.model_validate(
+        {"extreme_z": None, **{k: v for k, v in kw.items() if k == "max_step"}})

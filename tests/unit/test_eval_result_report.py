@@ -98,7 +98,9 @@ def test_report_sections_and_valid_svg(tmp_path) -> None:
         assert sec in html
     svgs = _svgs(html)  # the whole body parses as XML: every SVG is well-formed
     assert len(svgs) >= 6
-    titles = [s.find("{http://www.w3.org/2000/svg}title").text for s in svgs]
+    title_els = [s.find("{http://www.w3.org/2000/svg}title") for s in svgs]
+    assert all(t is not None for t in title_els), "every SVG has a <title>"
+    titles = [t.text for t in title_els if t is not None]
     assert "ROC" in titles and "DET (probit axes)" in titles
     # offline: no script, no external resource
     assert "<script" not in html and "src=" not in html and "@import" not in html

@@ -11,7 +11,7 @@ import errno
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +234,7 @@ PEN_CAPS = {e.EV_KEY: [e.BTN_TOOL_PEN, e.BTN_TOUCH, e.BTN_STYLUS], e.EV_ABS: [e.
          DeviceType.MOUSE, True),
     ],
 )
-def test_classify_devices_from_capabilities(name: str, caps: dict[int, list[int]],
+def test_classify_devices_from_capabilities(name: str, caps: dict[int, Sequence[int]],
                                             props: list[int], pointer: DeviceType | None,
                                             keyboard: bool) -> None:
     role = classify(name, caps, props)

@@ -143,7 +143,7 @@ def test_scale_free_features_ignore_screen_scale() -> None:
 def test_vectorised_matches_a_per_action_reference() -> None:
     rng = np.random.default_rng(7)
     parts = [moves(i * 2000, np.cumsum(rng.integers(0, 9, 40)), np.cumsum(rng.integers(-4, 5, 40)),
-                   dt_ms=rng.integers(5, 20)) for i in range(6)]
+                   dt_ms=int(rng.integers(5, 20))) for i in range(6)]
     e = cat(*parts)
     a = pointer_features(e)
     assert len(a) == 6

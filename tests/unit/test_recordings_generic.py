@@ -365,7 +365,7 @@ def test_parquet_with_wrong_columns(tmp_path: Path) -> None:
         max_size=40,
     )
 )
-def test_mouse_round_trip_property(rows: list[tuple[int, int, int, int]]) -> None:
+def test_mouse_round_trip_property(rows: list[tuple[int, Kind, int, int]]) -> None:
     t = np.sort(np.array([r[0] for r in rows], dtype=np.int64))
     kind = [r[1] for r in rows]
     code = [{Kind.MOVE: 0, Kind.SCROLL: -1}.get(k, int(Button.RIGHT)) for k in kind]
@@ -388,11 +388,20 @@ def test_mouse_round_trip_property(rows: list[tuple[int, int, int, int]]) -> Non
     )
 )
 def test_keys_round_trip_property(strokes: list[tuple[int, int | None, KeyClass]]) -> None:
-    t, kind, x, code = [], [], [], []
+    t: list[int] = []
+    kind: list[Kind] = []
+    x: list[int] = []
+    code: list[KeyClass] = []
     for sid, (press, dwell, cls) in enumerate(strokes):
-        t.append(press), kind.append(Kind.KEY_DOWN), x.append(sid), code.append(cls)
+        t.append(press)
+        kind.append(Kind.KEY_DOWN)
+        x.append(sid)
+        code.append(cls)
         if dwell is not None:
-            t.append(press + dwell), kind.append(Kind.KEY_UP), x.append(sid), code.append(cls)
+            t.append(press + dwell)
+            kind.append(Kind.KEY_UP)
+            x.append(sid)
+            code.append(cls)
     ev = make(t, kind, x=x, code=code)
     ev = ev[np.argsort(ev["t_ns"], kind="stable")]
     with tempfile.TemporaryDirectory() as d:

@@ -162,7 +162,7 @@ def test_through_the_real_runner_into_the_store(home: Path) -> None:
         {"screen": (1280, 1024)},
     )
     be = ReplayBackend([both], clock=clock)
-    runner = CaptureRunner(be, home / "a.db", Settings(user="alice"), clock)
+    runner = CaptureRunner(be, home / "a.db", Settings.model_validate({"user": "alice"}), clock)
     stats = runner.run(stop_event=be.finished)
     assert stats.error is None and stats.dropped == 0
     with Store.open(home / "a.db") as s:

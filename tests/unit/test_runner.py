@@ -57,7 +57,8 @@ def db(home: Path) -> Path:
 
 
 def _settings(**capture: object) -> Settings:
-    return Settings(user="alice", capture={"flush_interval_s": 0.5, **capture})
+    return Settings.model_validate({"user": "alice",
+                                    "capture": {"flush_interval_s": 0.5, **capture}})
 
 
 def _emitting(be: ScriptedBackend, clock: FakeClock, per_tick: int = 10):
@@ -240,8 +241,8 @@ def test_retention_at_start_and_periodically(db: Path, monkeypatch: pytest.Monke
             s.append(sid, make([1, 2, 3], Kind.MOVE))
             s.end_session(sid, clock.wall_ns() - age_days * NS_PER_DAY + 10**9)
     monkeypatch.setattr(runner_mod, "RETENTION_EVERY_S", 1.0)
-    settings = Settings(user="alice", store={"keep_days": 30})
-    jumped = []
+    settings = Settings.model_validate({"user": "alice", "store": {"keep_days": 30}})
+    jumped: list[bool] = []
 
     def on_tick(stats: LiveStats) -> None:
         if not jumped:

@@ -35,8 +35,9 @@ DEVICES = [StoredDevice(2, "Logitech USB Optical Mouse", int(DeviceType.MOUSE)),
 
 
 def settings(**train: object) -> Settings:
-    return Settings(user="owner", enrol={"pointer_events": 3000, "keystrokes": 300},
-                    train={"target_far": 0.05, **train})
+    return Settings.model_validate({"user": "owner",
+                                    "enrol": {"pointer_events": 3000, "keystrokes": 300},
+                                    "train": {"target_far": 0.05, **train}})
 
 
 def owner_pointer(n_sessions: int = 2, per_session: int = 6000, user: str = "user7"
@@ -163,14 +164,16 @@ def test_calibration_with_its_fusion_window_round_trips_through_the_card(
             model_files.calibration_of({**card, "calibration": bad})
 
 def test_too_little_data_skips_a_modality_or_fails_with_progress(owner: paths_mod.Paths) -> None:
-    s = Settings(user="owner", enrol={"pointer_events": 3000, "keystrokes": 50_000},
-                 train={"pointer_detector": "scaled_manhattan"})
+    s = Settings.model_validate({"user": "owner",
+                                 "enrol": {"pointer_events": 3000, "keystrokes": 50_000},
+                                 "train": {"pointer_detector": "scaled_manhattan"}})
     summary = tr.train(owner, s)
     assert [r.modality for r in summary.trained] == [MOUSE]
     (skip,) = summary.skipped
     assert skip.modality == KEYBOARD and skip.reason.startswith("need ")
     assert "more keystrokes" in skip.reason
-    s2 = Settings(user="owner", enrol={"pointer_events": 900_000, "keystrokes": 50_000})
+    s2 = Settings.model_validate({"user": "owner",
+                                  "enrol": {"pointer_events": 900_000, "keystrokes": 50_000}})
     with pytest.raises(ModelError, match=r"nothing to train yet.*need [\d,]+ more mouse pointer"):
         tr.train(owner, s2)
 
@@ -274,8 +277,9 @@ def test_one_model_per_pointer_device_type(home: Path) -> None:
                                   mono_ns=int(ev["t_ns"][0]))
         store.append(sid, ev)
         store.commit()
-    s = Settings(user="owner", enrol={"pointer_events": 3000, "keystrokes": 300},
-                 train={"pointer_detector": "scaled_manhattan"})
+    s = Settings.model_validate({"user": "owner",
+                                 "enrol": {"pointer_events": 3000, "keystrokes": 300},
+                                 "train": {"pointer_detector": "scaled_manhattan"}})
     summary = tr.train(p, s)
     assert sorted(r.modality for r in summary.trained) == [MOUSE, "pointer:touchpad"]
     assert {r.events for r in summary.trained} == {4000}
