@@ -35,59 +35,71 @@ class _Section(BaseModel):
 
 
 class CaptureConfig(_Section):
-    backend: BackendName = Field("auto", description="auto | x11 | pynput | evdev")
-    pointer: bool = Field(True, description="capture pointer movement, clicks and scrolls")
-    keyboard: bool = Field(True, description="capture keystroke timing (key classes only)")
+    backend: BackendName = Field(default="auto", description="auto | x11 | pynput | evdev")
+    pointer: bool = Field(default=True, description="capture pointer movement, clicks and scrolls")
+    keyboard: bool = Field(default=True, description="capture keystroke timing (key classes only)")
     flush_interval_s: float = Field(
-        1.0,
+        default=1.0,
         gt=0,
         le=60,
         description="commit to disk at least this often (max data lost on a crash)",
     )
     flush_events: int = Field(
-        8192, ge=16, le=1_000_000, description="commit when this many events wait"
+        default=8192, ge=16, le=1_000_000, description="commit when this many events wait"
     )
     queue_max_events: int = Field(
-        262_144,
+        default=262_144,
         ge=1024,
         le=50_000_000,
         description="bound on buffered events; beyond it events are dropped and counted",
     )
     app_poll_s: float = Field(
-        1.0, gt=0, le=60, description="how often the foreground app name is sampled"
+        default=1.0, gt=0, le=60, description="how often the foreground app name is sampled"
     )
 
 
 class StoreConfig(_Section):
     keep_days: int = Field(
-        90, ge=0, description="delete events older than this many days (0 = keep forever)"
+        default=90, ge=0, description="delete events older than this many days (0 = keep forever)"
     )
 
 
 class EnrolConfig(_Section):
     pointer_events: int = Field(
-        15_000, ge=100, description="pointer events needed before a pointer model can train"
+        default=15_000, ge=100, description="pointer events needed before a pointer model can train"
     )
     keystrokes: int = Field(
-        2_000, ge=50, description="keystrokes needed before a keyboard model can train"
+        default=2_000, ge=50, description="keystrokes needed before a keyboard model can train"
     )
 
 
 class TrainConfig(_Section):
-    auto: bool = Field(True, description="train by itself once enrolment has enough data")
+    auto: bool = Field(default=True, description="train by itself once enrolment has enough data")
     target_far: float = Field(
-        0.01, gt=0, lt=0.5, description="owner false-alarm rate per scored action at the threshold"
+        default=0.01,
+        gt=0,
+        lt=0.5,
+        description="owner false-alarm rate per scored action at the threshold",
     )
     holdout: float = Field(
-        0.25, gt=0.05, lt=0.75, description="share of the owner's latest data held out to calibrate"
+        default=0.25,
+        gt=0.05,
+        lt=0.75,
+        description="share of the owner's latest data held out to calibrate",
     )
-    pointer_detector: str = Field("", description="pointer detector ('' = the project default)")
-    keys_detector: str = Field("", description="keyboard detector ('' = the project default)")
+    pointer_detector: str = Field(
+        default="", description="pointer detector ('' = the project default)"
+    )
+    keys_detector: str = Field(
+        default="", description="keyboard detector ('' = the project default)"
+    )
     retrain_days: float = Field(
-        7.0, ge=0, description="re-train from recent confident owner data this often (0 = never)"
+        default=7.0,
+        ge=0,
+        description="re-train from recent confident owner data this often (0 = never)",
     )
     max_drift: float = Field(
-        0.25, gt=0, le=1, description="most of the profile a re-training may replace"
+        default=0.25, gt=0, le=1, description="most of the profile a re-training may replace"
     )
 
 
@@ -119,14 +131,14 @@ class Settings(BaseSettings):
         validate_assignment=True,
     )
 
-    user: str = Field("", description="the owner's label (set by `activesec init --user`)")
+    user: str = Field(default="", description="the owner's label (set by `activesec init --user`)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", description="log verbosity"
+        default="INFO", description="log verbosity"
     )
-    capture: CaptureConfig = Field(default_factory=CaptureConfig)  # type: ignore[arg-type]
-    store: StoreConfig = Field(default_factory=StoreConfig)  # type: ignore[arg-type]
-    enrol: EnrolConfig = Field(default_factory=EnrolConfig)  # type: ignore[arg-type]
-    train: TrainConfig = Field(default_factory=TrainConfig)  # type: ignore[arg-type]
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    enrol: EnrolConfig = Field(default_factory=EnrolConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     engine: dict[str, Any] = Field(
         default_factory=dict,
