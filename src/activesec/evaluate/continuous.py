@@ -95,16 +95,16 @@ false locks, censored mean 32.8 actions):
   z-scores summed: 0.857), over 5-action means 0.931 (0.905; summed 0.940), on the labelled test
   sessions 0.790 (0.788; summed 0.814) — the largest per-action gain measured for this project.
   Through the trust recursion (offline simulation: fitted on 64 %, calibrated on the next 16 %),
-  the sum locked the training split's chunks after 29.8 actions at 9 false locks, against 38.5
-  at 11 for extra trees. On the test sessions (fitted on 80 %, calibrated on 20 %, as
-  ``--continuous``) the gain shrinks, because the CNN's owner scores drift from session to
-  session (CNN alone, A = -0.3: 56 false locks, against 22 for extra trees in the same
-  simulation). Extra trees: ANIA 24.4 at ANGA 1,772 (A = -0.3) and 26.8 at 3,899 (A = -0.1). The
-  sum: 22.4 at ANGA 1,695 (A = -0.1) and 22.8 at 2,785 (A = 0.1), with 292-326 of 405 impostor
-  sessions locked. That is about 2-3 actions at equal ANGA. The same CNN without the time
-  channel did worse: ANIA 25.0 at ANGA 2,293. Not built: scoring sequences in the agent needs
-  its own feature path, background rows that keep the sequences, a NumPy twin of the network and
-  torch for training, all for a gain far short of ANIA <= 15.
+  the sum locked the training split's chunks after 29.8 actions (unlocked chunks counted at 100)
+  at 9 false locks, against 38.5 at 11 for extra trees. On the test sessions (fitted on 80 %,
+  calibrated on 20 %, as ``--continuous``) the gain shrinks, because the CNN's owner scores
+  drift from session to session (CNN alone, A = -0.3: 56 false locks, against 22 for extra trees
+  in the same simulation). Extra trees: ANIA 24.4 at ANGA 1,772 (A = -0.3) and 26.8 at 3,899 (A
+  = -0.1). The sum: 22.4 at ANGA 1,695 (A = -0.1) and 22.8 at 2,785 (A = 0.1), with 292-326 of
+  405 impostor sessions locked. That is about 2-3 actions at equal ANGA. The same CNN without
+  the time channel did worse: ANIA 25.0 at ANGA 2,293. Not built: scoring sequences in the agent
+  needs its own feature path, background rows that keep the sequences, a NumPy twin of the
+  network and torch for training, all for a gain far short of ANIA <= 15.
 """
 
 from __future__ import annotations
