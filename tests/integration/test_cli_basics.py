@@ -44,7 +44,8 @@ def test_init_is_private_and_idempotent(env: dict[str, str]) -> None:
     assert (home / "profile.json").read_bytes() == before
     human = cli("init", env=env)  # the human form points at the main command, not at a step
     assert human.returncode == 0 and "`activesec run` starts the agent" in " ".join(
-        human.stdout.split())
+        human.stdout.split()
+    )
     # never clobbers another owner's profile without --force
     assert "already exists" in one_line_error(cli("init", "--user", "bob", env=env))
     r = cli("init", "--user", "bob", "--force", "--json", env=env)
@@ -175,6 +176,22 @@ def test_capture_without_display_says_what_to_do(env: dict[str, str]) -> None:
     _init(env)
     line = one_line_error(cli("capture", "--backend", "x11", "--duration", "1", env=env))
     assert "DISPLAY" in line or "display" in line
+
+
+def test_init_documents_the_engine_and_doctor_checks_it(env: dict[str, str]) -> None:
+    _init(env)
+    cfg = _home(env) / "config.toml"
+    text = cfg.read_text()
+    assert "[engine.trust]\n" in text and "# neutral_z = -0.3\n" in text
+    ok = json.loads(cli("doctor", "--json", env=env).stdout)
+    (check,) = [c for c in ok["checks"] if c["name"] == "config"]
+    assert check["status"] == "ok"
+    cfg.write_text(text.replace("# neutral_z = -0.3\n", 'neutral_z = "low"\n'))
+    r = cli("doctor", env=env)  # `run` would refuse this file: doctor must not call it valid
+    assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr
+    flat = " ".join(r.stdout.split())
+    assert "FAIL config: invalid configuration value for 'engine.trust.neutral_z'" in flat
+    assert "(default -0.3)" in flat
 
 
 def test_every_command_has_help(env: dict[str, str]) -> None:

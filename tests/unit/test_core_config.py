@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from activesec.core import config, paths
 from activesec.core.errors import ConfigError
+from activesec.engine.pipeline import EngineConfig
+from activesec.service.agent import engine_config
 
 
 @pytest.fixture
@@ -46,20 +50,91 @@ def test_default_file_is_private_and_valid(p: paths.Paths) -> None:
 
 
 @pytest.mark.parametrize(
-    ("snippet", "key"),
+    ("snippet", "key", "hint"),
     [
-        ("[capture]\nflush_interval_s = -1\n", "capture.flush_interval_s"),
-        ("[capture]\nbackend = 'wayland'\n", "capture.backend"),
-        ("[store]\nkeepdays = 3\n", "store.keepdays"),
-        ("[enrol]\nkeystrokes = 'many'\n", "enrol.keystrokes"),
+        (
+            "[capture]\nflush_interval_s = -1\n",
+            "capture.flush_interval_s",
+            "commit to disk at least this often",
+        ),
+        (
+            "[capture]\nbackend = 'wayland'\n",
+            "capture.backend",
+            'x11 | pynput | evdev (default "auto")',
+        ),
+        ("[store]\nkeepdays = 3\n", "store.keepdays", "settings in [store]: keep_days"),
+        ("[enrol]\nkeystrokes = 'many'\n", "enrol.keystrokes", "enrol.keystrokes: "),
+        ("colour = 3\n", "colour", "settings at the top level: user, log_level, capture"),
     ],
 )
-def test_invalid_values_name_the_key(p: paths.Paths, snippet: str, key: str) -> None:
+def test_invalid_values_name_the_key(p: paths.Paths, snippet: str, key: str, hint: str) -> None:
     p.config_file.write_text(snippet)
     with pytest.raises(ConfigError) as exc:
         config.load(p)
     assert key in exc.value.message
+    assert hint in exc.value.hint  # what the setting means and its default, or what exists
     assert "\n" not in str(exc.value)
+
+
+def _leaves(model: type[BaseModel], section: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, f in model.model_fields.items():
+        sub = f.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            out += _leaves(sub, f"{section}.{key}")
+        else:
+            out.append((section, key))
+    return out
+
+
+def test_default_file_documents_every_engine_setting_commented_out(p: paths.Paths) -> None:
+    f = config.write_default(p, "alice", {"engine": EngineConfig})
+    text = f.read_text()
+    s = config.load(p)
+    # commented out: the file pins nothing, so the engine runs on the code's defaults
+    assert engine_config(s) == EngineConfig()
+    leaves = _leaves(EngineConfig, "engine")
+    assert len(leaves) > 30
+    sections = text.split("\n[")
+    for section, key in leaves:
+        (body,) = [b for b in sections if b.startswith(f"{section}]\n")]
+        assert f"\n# {key} = " in body, f"{section}.{key} missing from the file"
+
+
+def test_uncommenting_an_engine_line_changes_that_setting(p: paths.Paths) -> None:
+    f = config.write_default(p, "alice", {"engine": EngineConfig})
+    text = f.read_text()
+    assert text.count("# neutral_z = -0.3\n") == 1
+    f.write_text(text.replace("# neutral_z = -0.3\n", "neutral_z = -0.5\n"))
+    cfg = engine_config(config.load(p))
+    assert cfg.trust.neutral_z == -0.5
+    assert cfg.model_dump(exclude={"trust"}) == EngineConfig().model_dump(exclude={"trust"})
+
+
+@pytest.mark.parametrize(
+    ("engine", "key", "hint"),
+    [
+        (
+            {"trust": {"neutral_z": "abc"}},
+            "engine.trust.neutral_z",
+            "changes nothing (default -0.3)",
+        ),
+        (
+            {"trust": {"neutralz": 1}},
+            "engine.trust.neutralz",
+            "settings in [engine.trust]: model, ",
+        ),
+        ({"scoring": {"injected": "x"}}, "engine.scoring.injected", '(default "distrust")'),
+        ({"bogus": {}}, "engine.bogus", "settings in [engine]: trust, policy, scoring"),
+    ],
+)
+def test_invalid_engine_values_say_what_the_setting_is(
+    engine: dict[str, Any], key: str, hint: str
+) -> None:
+    with pytest.raises(ConfigError) as exc:
+        engine_config(config.Settings.model_validate({"engine": engine}))
+    assert f"'{key}'" in exc.value.message
+    assert hint in exc.value.hint
 
 
 def test_invalid_env_names_the_key(p: paths.Paths, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ variables with a double underscore: ``capture.flush_interval_s`` is
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -162,6 +163,26 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+def field_hint(model: type[BaseModel], loc: Sequence[str | int], section: str = "") -> str:
+    """What the setting at ``loc`` means and its default — or, when ``loc`` does not name one,
+    which settings its section has. ``section``: where ``model`` sits in the file."""
+    m, parts = model, [str(p) for p in loc]
+    for i, part in enumerate(parts):
+        f = m.model_fields.get(part)
+        if f is None:
+            break
+        sub = f.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            m = sub
+            continue
+        name = ".".join([*filter(None, [section]), *parts[: i + 1]])
+        default = toml_value(f.get_default(call_default_factory=True))
+        return f"{name}: {f.description or 'see the documentation'} (default {default})"
+    known = list(m.model_fields)
+    where = ".".join([*filter(None, [section]), *parts[: max(len(parts) - 1, 0)]])
+    return f"settings {f'in [{where}]' if where else 'at the top level'}: {', '.join(known)}"
+
+
 def _describe(err: ValidationError, origin: str) -> str:
     first = err.errors()[0]
     key = ".".join(str(p) for p in first["loc"]) or "(root)"
@@ -197,14 +218,49 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
             if file
             else "from ACTIVESEC_* environment or flags"
         )
-        raise ConfigError(
-            _describe(exc, origin), "see `activesec init --help` for valid values"
-        ) from None
+        hint = field_hint(Settings, exc.errors()[0]["loc"])
+        raise ConfigError(_describe(exc, origin), hint) from None
     return Settings.model_validate(s.model_dump())
 
 
-def default_toml(user: str = "") -> str:
-    """A commented config file with every setting at its default."""
+def toml_value(v: Any) -> str:
+    """``v`` as a TOML value (booleans, strings, numbers, lists, tables inline)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + "}"
+    return repr(v)
+
+
+def section_toml(model: type[BaseModel], section: str, *, commented: bool = False) -> list[str]:
+    """``[section]`` with each field of ``model`` at its default under its description; nested
+    models become ``[section.field]`` tables after it. ``commented``: every value line is a
+    comment (a reference the user uncomments); empty tables are always commented out."""
+    lines, nested = [f"[{section}]"], []
+    for key, f in model.model_fields.items():
+        sub = f.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            nested.append((key, sub))
+            continue
+        value = f.get_default(call_default_factory=True)
+        if f.description:
+            lines.append(f"# {f.description}")
+        line = f"{key} = {toml_value(value)}"
+        lines.append(f"# {line}" if commented or value == {} else line)
+    lines.append("")
+    for key, sub in nested:
+        lines += section_toml(sub, f"{section}.{key}", commented=commented)
+    return lines
+
+
+def default_toml(user: str = "", reference: dict[str, type[BaseModel]] | None = None) -> str:
+    """A commented config file with every setting at its default. ``reference``: more sections
+    (e.g. ``{"engine": EngineConfig}``, which this layer cannot import) written with their
+    values commented out, so they follow the defaults of later versions until uncommented."""
     lines = [
         "# ActiveSec configuration.",
         "# Precedence: defaults < this file < ACTIVESEC_* environment < command-line flags.",
@@ -212,40 +268,31 @@ def default_toml(user: str = "") -> str:
         "# e.g. ACTIVESEC_CAPTURE__FLUSH_INTERVAL_S=0.5",
         "",
     ]
-
-    def fmt(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, list):
-            return "[" + ", ".join(fmt(x) for x in v) + "]"
-        return repr(v)
-
     top = Settings.model_fields
     for name in ("user", "log_level"):
         f = top[name]
         value = user if name == "user" else f.default
-        lines += [f"# {f.description}", f"{name} = {fmt(value)}", ""]
+        lines += [f"# {f.description}", f"{name} = {toml_value(value)}", ""]
     for section in ("capture", "store", "enrol", "train", "actions"):
-        model = top[section].default_factory()  # type: ignore[misc,call-arg]
-        lines.append(f"[{section}]")
-        for key, f in type(model).model_fields.items():
-            value = getattr(model, key)
-            lines.append(f"# {f.description}")
-            if isinstance(value, dict):
-                lines.append(f"# {key} = {{}}")
-                continue
-            lines.append(f"{key} = {fmt(value)}")
-        lines.append("")
-    lines += [
-        "# Trust, policy and streaming options live under [engine.trust], [engine.policy] and",
-        "# [engine.scoring]; `activesec run --help` points to their documentation.",
-        "",
-    ]
+        lines += section_toml(top[section].annotation, section)  # type: ignore[arg-type]
+    if not reference:
+        lines += [
+            "# Trust, policy and streaming options live under [engine.trust], [engine.policy] and",
+            "# [engine.scoring]; `activesec run --help` points to their documentation.",
+            "",
+        ]
+    for section, model in (reference or {}).items():
+        lines += [
+            f"# [{section}]: every setting below is at its default, commented out so that it",
+            "# follows the defaults of later versions. Uncomment a line to change it.",
+            "",
+            *section_toml(model, section, commented=True),
+        ]
     return "\n".join(lines)
 
 
-def write_default(paths: Paths, user: str) -> Path:
-    write_private_text(paths.config_file, default_toml(user))
+def write_default(
+    paths: Paths, user: str, reference: dict[str, type[BaseModel]] | None = None
+) -> Path:
+    write_private_text(paths.config_file, default_toml(user, reference))
     return paths.config_file

@@ -78,17 +78,33 @@ class PolicyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    notify_below: float = Field(default=70.0, gt=0.0, le=100.0)
-    lock_below: float = Field(default=40.0, gt=0.0, le=100.0)
-    gate_below: float = Field(default=40.0, gt=0.0, le=100.0)
+    notify_below: float = Field(default=70.0, gt=0.0, le=100.0, description="notify below this")
+    lock_below: float = Field(
+        default=40.0, gt=0.0, le=100.0, description="lock below this (= trust.lock_level)"
+    )
+    gate_below: float = Field(
+        default=40.0, gt=0.0, le=100.0, description="gate the gate_apps below this"
+    )
     gate_apps: list[str] = Field(default_factory=list, description="app rule names to gate")
-    restore_above: float = Field(default=70.0, gt=0.0, le=100.0)
-    restore_after_s: float = Field(default=60.0, ge=0.0)
-    notify_cooldown_s: float = Field(default=60.0, ge=0.0)
-    lock_cooldown_s: float = Field(default=30.0, gt=0.0)
-    escalate_after: int = Field(default=3, ge=0, description="0 = never escalate")
-    escalate_window_s: float = Field(default=600.0, gt=0.0)
-    grace_s: float = Field(default=30.0, ge=0.0)
+    restore_above: float = Field(
+        default=70.0, gt=0.0, le=100.0, description="restore gated apps above this..."
+    )
+    restore_after_s: float = Field(default=60.0, ge=0.0, description="...held this long")
+    notify_cooldown_s: float = Field(
+        default=60.0, ge=0.0, description="at most one notification this often"
+    )
+    lock_cooldown_s: float = Field(
+        default=30.0, gt=0.0, description="retry a lock that did not take this often"
+    )
+    escalate_after: int = Field(
+        default=3, ge=0, description="this many notifications within the window lock (0 = never)"
+    )
+    escalate_window_s: float = Field(
+        default=600.0, gt=0.0, description="the escalation window"
+    )
+    grace_s: float = Field(
+        default=30.0, ge=0.0, description="no decisions this long after the owner unlocks"
+    )
     history: int = Field(default=20, ge=1, description="trust states kept as evidence")
 
     @model_validator(mode="after")

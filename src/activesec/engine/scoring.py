@@ -170,13 +170,27 @@ class ScoringConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    injected: Literal["score", "distrust", "ignore"] = "distrust"
-    burst_gap_s: float = Field(default=1.0, gt=0.0)
-    burst_min_events: int = Field(default=2, ge=1)
-    flush_after_s: float = Field(default=3.0, gt=0.0)
-    max_buffer_events: int = Field(default=20_000, ge=100)
+    injected: Literal["score", "distrust", "ignore"] = Field(
+        default="distrust",
+        description="injected input (XTEST, SendInput): distrust (each burst is an impostor "
+        "action) | score (like any input) | ignore",
+    )
+    burst_gap_s: float = Field(
+        default=1.0, gt=0.0, description="injected events closer than this form one burst"
+    )
+    burst_min_events: int = Field(
+        default=2, ge=1, description="smaller injected bursts are not charged"
+    )
+    flush_after_s: float = Field(
+        default=3.0, gt=0.0, description="score an unfinished action after this much silence"
+    )
+    max_buffer_events: int = Field(
+        default=20_000, ge=100, description="cap on one modality's buffer of events"
+    )
     stuck_s: float = Field(default=10.0, gt=0.0, description="a longer hold is a stuck key")
-    top_deviations: int = Field(default=3, ge=0)
+    top_deviations: int = Field(
+        default=3, ge=0, description="most-deviating features stored with each score"
+    )
 
 
 @dataclass(frozen=True)

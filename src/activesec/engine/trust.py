@@ -295,16 +295,23 @@ class TrustConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: Literal["mondal_bours", "sprt"] = "mondal_bours"
-    lock_level: float = Field(default=40.0, gt=0.0, lt=MAX_TRUST)
+    model: Literal["mondal_bours", "sprt"] = Field(
+        default="mondal_bours", description="mondal_bours (trust level) | sprt (sequential test)"
+    )
+    lock_level: float = Field(
+        default=40.0,
+        gt=0.0,
+        lt=MAX_TRUST,
+        description="trust below this locks (= policy.lock_below)",
+    )
     # Mondal & Bours (in owner-σ units relative to the calibrated threshold)
     neutral_z: float = Field(default=-0.3, description="A: z where an action changes nothing")
     width: float = Field(default=0.5, gt=0.0, description="B: sigmoid width")
     max_reward: float = Field(default=1.0, gt=0.0, description="C: largest gain per action")
     max_penalty: float = Field(default=6.0, gt=0.0, description="D: largest loss per action")
     # extreme evidence (module docstring): beyond extreme_z the penalty keeps growing
-    extreme_z: float | None = Field(default=2.5, description="z where the penalty passes D; "
-                                    "None: Mondal & Bours' saturating penalty only")
+    extreme_z: float | None = Field(default=2.5, description="z where the penalty passes D "
+                                    "(very large: Mondal & Bours' saturating penalty only)")
     extreme_slope: float = Field(default=12.0, ge=0.0, description="extra loss per σ beyond it")
     max_step: float = Field(default=30.0, gt=0.0, description="largest loss per action overall")
     # SPRT / CUSUM
@@ -313,11 +320,17 @@ class TrustConfig(BaseModel):
     sprt_beta: float = Field(default=0.01, gt=0.0, lt=0.5, description="missed impostors")
     sprt_llr_clip: float = Field(default=2.0, gt=0.0, description="max |llr| per step")
     # fusion weight per modality (e.g. {"keyboard": 2.0}); missing modalities weigh 1
-    modality_weights: dict[str, float] = Field(default_factory=dict)
+    modality_weights: dict[str, float] = Field(
+        default_factory=dict, description='weight per modality, e.g. {keyboard = 2.0}; others 1'
+    )
     # idle decay (downward only)
-    idle_after_s: float = Field(default=60.0, gt=0.0)
-    idle_neutral: float = Field(default=85.0, ge=0.0, le=MAX_TRUST)
-    idle_tau_s: float = Field(default=600.0, gt=0.0)
+    idle_after_s: float = Field(
+        default=60.0, gt=0.0, description="a longer gap between scores starts idle decay"
+    )
+    idle_neutral: float = Field(
+        default=85.0, ge=0.0, le=MAX_TRUST, description="idle decay lowers trust toward this"
+    )
+    idle_tau_s: float = Field(default=600.0, gt=0.0, description="idle decay time constant")
 
     @model_validator(mode="after")
     def _check(self) -> TrustConfig:

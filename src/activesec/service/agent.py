@@ -60,7 +60,7 @@ from activesec.actions.base import Action, Decision
 from activesec.capture.base import CaptureBackend, Sink
 from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
 from activesec.core.clock import Clock
-from activesec.core.config import Settings
+from activesec.core.config import Settings, field_hint
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError
 from activesec.core.events import DeviceType
 from activesec.core.paths import Paths, write_private_text
@@ -101,9 +101,10 @@ def engine_config(settings: Settings) -> EngineConfig:
         return EngineConfig.model_validate(settings.engine)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise ConfigError(f"invalid configuration value for 'engine.{key}': {first['msg']}",
-                          "see the engine documentation (activesec run --help)") from None
+        key = ".".join(["engine", *(str(p) for p in first["loc"])])
+        msg = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ConfigError(f"invalid configuration value for '{key}': {msg}",
+                          field_hint(EngineConfig, first["loc"], "engine")) from None
 
 
 def build_actions(settings: Settings, dry_run: bool = False) -> dict[str, Action]:
