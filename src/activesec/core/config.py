@@ -166,21 +166,21 @@ class Settings(BaseSettings):
 def field_hint(model: type[BaseModel], loc: Sequence[str | int], section: str = "") -> str:
     """What the setting at ``loc`` means and its default — or, when ``loc`` does not name one,
     which settings its section has. ``section``: where ``model`` sits in the file."""
-    m, parts = model, [str(p) for p in loc]
+    m, parts, depth = model, [str(p) for p in loc], 0  # depth: parts that named a section
     for i, part in enumerate(parts):
         f = m.model_fields.get(part)
         if f is None:
             break
         sub = f.annotation
         if isinstance(sub, type) and issubclass(sub, BaseModel):
-            m = sub
+            m, depth = sub, i + 1
             continue
         name = ".".join([*filter(None, [section]), *parts[: i + 1]])
         default = toml_value(f.get_default(call_default_factory=True))
         return f"{name}: {f.description or 'see the documentation'} (default {default})"
-    known = list(m.model_fields)
-    where = ".".join([*filter(None, [section]), *parts[: max(len(parts) - 1, 0)]])
-    return f"settings {f'in [{where}]' if where else 'at the top level'}: {', '.join(known)}"
+    where = ".".join([*filter(None, [section]), *parts[:depth]])
+    known = ", ".join(m.model_fields)
+    return f"settings {f'in [{where}]' if where else 'at the top level'}: {known}"
 
 
 def _describe(err: ValidationError, origin: str) -> str:
