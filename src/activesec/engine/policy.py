@@ -97,10 +97,10 @@ class PolicyConfig(BaseModel):
         default=30.0, gt=0.0, description="retry a lock that did not take this often"
     )
     escalate_after: int = Field(
-        default=3, ge=0, description="this many notifications within the window lock (0 = never)"
+        default=3, ge=0, description="this many notifications in the window lock (0 = never)"
     )
     escalate_window_s: float = Field(
-        default=600.0, gt=0.0, description="the escalation window"
+        default=600.0, gt=0.0, description="window for escalate_after"
     )
     grace_s: float = Field(
         default=30.0, ge=0.0, description="no decisions this long after the owner unlocks"
