@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import stat
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from tests.helpers.cli import cli, env_for, one_line_error
 
 from activesec.core import events as ev
 from activesec.recordings.generic import write_keys_csv, write_mouse_csv
+from activesec.store.db import Store
 
 
 @pytest.fixture
@@ -192,6 +194,25 @@ def test_init_documents_the_engine_and_doctor_checks_it(env: dict[str, str]) -> 
     flat = " ".join(r.stdout.split())
     assert "FAIL config: invalid configuration value for 'engine.trust.neutral_z'" in flat
     assert "(default -0.3)" in flat
+
+
+def test_status_lists_the_apps_used_lately(env: dict[str, str]) -> None:
+    _init(env)
+    now = time.time_ns()
+    with Store.open(_home(env) / "activesec.db") as s:  # what a capture records, app by app
+        old = s.begin_session("alice", "x11", wall_ns=now - 30 * 86_400 * 10**9, mono_ns=0)
+        s.record_app(old, 10**9, "oldgame")  # a month ago: not listed
+        sid = s.begin_session("alice", "x11", wall_ns=now - 600 * 10**9, mono_ns=0)
+        for i, app in enumerate(["/usr/games/supertux2", "xterm"]):
+            s.record_app(sid, (i + 1) * 60 * 10**9, app)
+        s.commit()
+    data = json.loads(cli("status", "--json", env=env).stdout)["apps"]
+    assert data["days"] == 7
+    assert [a["name"] for a in data["recent"]] == ["xterm", "supertux2"]
+    assert data["recent"][0]["last_seen_wall_ns"] == now - 480 * 10**9
+    human = " ".join(cli("status", env=env).stdout.split())
+    assert "apps xterm, supertux2 (in front in the last 7 days, latest first;" in human
+    assert "oldgame" not in human
 
 
 def test_every_command_has_help(env: dict[str, str]) -> None:

@@ -65,10 +65,13 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 
 def test_session_round_trip_with_counts_devices_and_apps(store: Store) -> None:
-    dev = [Device(0, "Logitech USB Optical Mouse", DeviceType.MOUSE),
-           Device(1, "Virtual core XTEST pointer", DeviceType.VIRTUAL)]
-    sid = store.begin_session("alice", "x11", screen=(1920, 1080), devices=dev,
-                              wall_ns=WALL0, mono_ns=MONO0)
+    dev = [
+        Device(0, "Logitech USB Optical Mouse", DeviceType.MOUSE),
+        Device(1, "Virtual core XTEST pointer", DeviceType.VIRTUAL),
+    ]
+    sid = store.begin_session(
+        "alice", "x11", screen=(1920, 1080), devices=dev, wall_ns=WALL0, mono_ns=MONO0
+    )
     ev = _moves(100)
     ev["kind"][10] = Kind.BUTTON_DOWN
     ev["kind"][20] = Kind.BUTTON_UP
@@ -83,16 +86,44 @@ def test_session_round_trip_with_counts_devices_and_apps(store: Store) -> None:
     (info,) = store.sessions()
     assert (info.id, info.label, info.backend, info.screen) == (sid, "alice", "x11", (1920, 1080))
     assert info.ended_wall_ns == WALL0 + 10**9
-    assert info.counts == {"move": 93, "button_down": 1, "button_up": 1, "scroll": 1,
-                           "key_down": 2, "key_up": 2}
+    assert info.counts == {
+        "move": 93,
+        "button_down": 1,
+        "button_up": 1,
+        "scroll": 1,
+        "key_down": 2,
+        "key_up": 2,
+    }
     assert (info.n_events, info.n_pointer, info.n_keys, info.n_injected) == (100, 96, 4, 5)
     assert store.events(sid).tobytes() == ev.tobytes()
     assert [(d.index, d.name, d.type) for d in store.devices(sid)] == [
         (0, "Logitech USB Optical Mouse", DeviceType.MOUSE),
-        (1, "Virtual core XTEST pointer", DeviceType.VIRTUAL)]
+        (1, "Virtual core XTEST pointer", DeviceType.VIRTUAL),
+    ]
     assert store.apps(sid) == [(MONO0, "firefox")]  # a process name, never a path or title
     c = store.counts()
     assert (c["events"], c["pointer"], c["keys"], c["sessions"], c["drops"]) == (100, 96, 4, 1, 0)
+
+
+def test_recent_apps_are_the_process_names_latest_first(store: Store) -> None:
+    s = 10**9
+    old = store.begin_session("alice", "x11", wall_ns=WALL0, mono_ns=MONO0)
+    store.record_app(old, MONO0 + 5 * s, "/usr/games/supertux2")  # a path keeps its name only
+    store.record_app(old, MONO0 + 60 * s, "xterm")
+    # a later session on another monotonic base (a reboot): wall time comes from its anchor
+    new = store.begin_session("alice", "x11", wall_ns=WALL0 + 3600 * s, mono_ns=7 * s)
+    store.record_app(new, 8 * s, "firefox")
+    store.record_app(new, 20 * s, "supertux2")
+    store.commit()
+    assert store.recent_apps() == [
+        ("supertux2", WALL0 + 3600 * s + 13 * s),
+        ("firefox", WALL0 + 3601 * s),
+        ("xterm", WALL0 + 60 * s),
+    ]
+    assert [n for n, _ in store.recent_apps(since_wall_ns=WALL0 + 61 * s)] == [
+        "supertux2",
+        "firefox",
+    ]
 
 
 def test_large_appends_split_into_chunks_and_come_back_sorted(store: Store) -> None:

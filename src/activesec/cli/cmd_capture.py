@@ -204,12 +204,17 @@ def _models(p: Paths) -> list[dict[str, Any]]:
     return out
 
 
+APP_DAYS = 7  # `status` lists the apps in front in this many days (names gate rules match)
+APP_SHOWN = 8
+
+
 def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Profile, sessions, events per kind, enrolment progress, store size, drops."""
+    """Profile, sessions, events per kind, enrolment progress, store size, drops, the apps
+    in front lately (the names gate rules match), the agent's state and its last alert."""
     from activesec.core.instance import is_locked, read_pid
     from activesec.service.agent import read_status
     from activesec.service.train import enrolment_since
-    from activesec.store.db import KIND_NAMES
+    from activesec.store.db import KIND_NAMES, NS_PER_DAY
 
     p = state_paths()
     prof = profile.require(p)
@@ -220,6 +225,7 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         size = store.size_bytes()
         paused = store.is_paused()
         current_label = store.current_label() or prof.user
+        apps = store.recent_apps(since_wall_ns=time.time_ns() - APP_DAYS * NS_PER_DAY)
     by_kind = {name: int(c.get(name, 0)) for name in KIND_NAMES.values()}
     # enrolment counts the owner's own (not injected) input since enrolment last (re)started;
     # session counters make this cheap, the trainer itself decides on feature rows
@@ -258,6 +264,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             "last_decision": (agent or {}).get("last_decision"),
         },
         "models": _models(p),
+        "apps": {
+            "days": APP_DAYS,
+            "recent": [{"name": name, "last_seen_wall_ns": t} for name, t in apps],
+        },
         "enrolment": {
             "pointer_events": owner_pointer,
             "pointer_needed": s.enrol.pointer_events,
@@ -301,6 +311,13 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             out.print(f"  model        {m['name']}: [red]refused[/red] — {m['problem']}")
     if not data["models"]:
         out.print("  model        none yet (trains by itself when enrolment is complete)")
+    if apps:
+        shown = ", ".join(name for name, _ in apps[:APP_SHOWN])
+        more = f" +{len(apps) - APP_SHOWN} more" if len(apps) > APP_SHOWN else ""
+        out.print(
+            f"  apps         {shown}{more} (in front in the last {APP_DAYS} days, latest "
+            "first; gate rules match these names)"
+        )
     if ag["running"] and ag["reason"]:
         out.print(f"  why          {ag['reason']}")
     last = ag["last_decision"]

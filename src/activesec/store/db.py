@@ -471,6 +471,24 @@ class Store:
         return [(int(t), str(a)) for t, a in rows]
 
     @_guarded("reading")
+    def recent_apps(self, since_wall_ns: int | None = None) -> list[tuple[str, int]]:
+        """(process name, wall time it last came to the foreground), most recent first: the
+        names gate rules match. Only when an app came to the front is stored, not how long
+        it was used: input time per app is not kept (sessions' chunks are merged hourly)."""
+        rows = self._conn.execute(
+            """
+            SELECT a.app, max(s.started_wall_ns + a.t_ns - s.started_mono_ns) AS last
+            FROM app_spans a JOIN sessions s ON s.id = a.session_id
+            WHERE a.app != ''
+            GROUP BY a.app
+            HAVING last >= ?
+            ORDER BY last DESC, a.app
+            """,
+            (int(since_wall_ns) if since_wall_ns is not None else -(2**63),),
+        ).fetchall()
+        return [(str(name), int(last)) for name, last in rows]
+
+    @_guarded("reading")
     def sessions(
         self, label: str | None = None, since_wall_ns: int | None = None
     ) -> list[SessionInfo]:
