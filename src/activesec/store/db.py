@@ -473,8 +473,9 @@ class Store:
     @_guarded("reading")
     def recent_apps(self, since_wall_ns: int | None = None) -> list[tuple[str, int]]:
         """(process name, wall time it last came to the foreground), most recent first: the
-        names gate rules match. Only when an app came to the front is stored, not how long
-        it was used: input time per app is not kept (sessions' chunks are merged hourly)."""
+        names gate rules match. The store keeps when an app came to the front, not how long it
+        was used (a finished session's chunks are merged into blocks of up to an hour, so input
+        cannot be credited to apps afterwards)."""
         rows = self._conn.execute(
             """
             SELECT a.app, max(s.started_wall_ns + a.t_ns - s.started_mono_ns) AS last
