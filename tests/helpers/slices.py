@@ -31,3 +31,18 @@ def labelled_balabit(dest: Path, users: tuple[str, ...] = ("user7", "user9", "us
                     keep.append(f"{f.name},{labels[f.name].strip()}")
     (dest / "public_labels.csv").write_text("\n".join(keep) + "\n")
     return dest
+
+
+def mouse_layout(dest: Path, users: tuple[str, ...] = ("user7", "user9", "user12"),
+                 sessions: int = 3, events: int = 4000) -> Path:
+    """A generic mouse layout ``dest/<user>/s<i>.csv``: the first ``sessions`` Balabit training
+    sessions of each user, each cut to its first ``events`` events — recordings as a user
+    brings them to ``evaluate mouse-csv`` or ``import``."""
+    from activesec.recordings import iter_balabit, write_mouse_csv
+
+    for u in users:
+        for i, r in enumerate(iter_balabit(dataset("balabit"), "training", [u])):
+            if i == sessions:
+                break
+            write_mouse_csv(dest / u / f"s{i + 1}.csv", r.events[:events])
+    return dest

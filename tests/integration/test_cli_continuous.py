@@ -1,13 +1,14 @@
-"""`activesec evaluate balabit --continuous` as a user runs it: the real CLI in a subprocess on
-a small real Balabit slice, with ``--jobs 2`` (the replay then runs users in parallel)."""
+"""`activesec evaluate balabit|mouse-csv --continuous` as a user runs it: the real CLI in a
+subprocess on small real Balabit slices (for mouse-csv written as a user's own recordings in the
+generic layout), with ``--jobs 2`` (the replay then runs users in parallel)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from tests.helpers.cli import cli, env_for
-from tests.helpers.slices import labelled_balabit
+from tests.helpers.cli import cli, env_for, one_line_error
+from tests.helpers.slices import labelled_balabit, mouse_layout
 
 
 def test_evaluate_balabit_continuous_json_with_jobs(tmp_path: Path) -> None:
@@ -65,3 +66,35 @@ def test_evaluate_tune_trust_bad_input_is_one_clear_line(tmp_path: Path) -> None
     assert r.returncode != 0 and "balabit" in r.stderr and "Traceback" not in r.stderr
     r = cli("evaluate", "balabit", "--data", str(data), "--tune-trust", "--continuous", env=env)
     assert r.returncode != 0 and "test sessions" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_evaluate_mouse_csv_continuous_on_your_own_recordings(tmp_path: Path) -> None:
+    data = mouse_layout(tmp_path / "mine")  # 3 users x 3 sessions
+    mouse_layout(tmp_path / "mine", users=("user15",), sessions=1)  # too few to enrol + test
+    env = env_for(tmp_path / "home")
+    r = cli("evaluate", "mouse-csv", "--data", str(data), "--continuous", "--json", "--jobs", "2",
+            "--enrol-sessions", "1", "--param", "n_estimators=10", env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    # the session protocol's split: per user 1 session enrols, 2 are genuine tests, and every
+    # other user's 2 test sessions are impostors
+    assert set(out["per_user"]) == {"user7", "user9", "user12"}
+    assert out["genuine_sessions"] == 3 * 2 and out["impostor_sessions"] == 3 * 2 * 2
+    assert out["impostor_locked"] + out["impostor_not_locked"] == 12
+    assert out["genuine_actions"] > 0 and {"ania", "anga", "seconds_to_lock"} <= set(out)
+    assert "user15" in out["skipped_users"] and "need 1 to enrol + 1 to test" in (
+        out["skipped_users"]["user15"])
+    human = cli("evaluate", "mouse-csv", "--data", str(data), "--continuous",
+                "--param", "n_estimators=10", env=env, timeout=600)
+    assert human.returncode == 0 and "continuous: ANIA" in human.stdout
+    # nobody can enrol and test: one line saying what to record
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(data), "--continuous",
+                              "--enrol-sessions", "3", "--param", "n_estimators=10", env=env,
+                              timeout=600))
+    assert "need 3 to enrol + 1 to test" in line
+    # enrolment sessions too short to calibrate on (5 held-out actions or fewer): said per user
+    small = mouse_layout(tmp_path / "short", events=400)
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(small), "--continuous",
+                              "--param", "n_estimators=10", env=env, timeout=600))
+    assert "user7: need >= 10 finite held-out owner scores to calibrate" in line
+

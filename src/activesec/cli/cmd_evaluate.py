@@ -96,7 +96,7 @@ def evaluate(
         "--continuous",
         help="Also replay the test sessions through the live trust model and policy: "
         "ania (impostor actions before lock), anga (genuine actions per false lock), "
-        "seconds to lock. Balabit.",
+        "seconds to lock. Balabit and mouse-csv.",
     ),
     tune_trust: bool = typer.Option(
         False,
@@ -137,10 +137,10 @@ def evaluate(
         )
     if tuning and detector == "all":
         raise ActiveSecError("--tune-trust runs one detector", "name it with --detector")
-    if continuous and dataset is not Dataset.balabit:
+    if continuous and dataset not in (Dataset.balabit, Dataset.mouse_csv):
         raise ActiveSecError(
-            "--continuous is implemented for the balabit protocol",
-            "for your own recordings use `activesec replay PATH --json`",
+            "--continuous is implemented for the balabit and mouse-csv protocols",
+            "for other recordings use `activesec replay PATH --json`",
         )
     if continuous and detector == "all":
         raise ActiveSecError("--continuous runs one detector", "name it with --detector")
@@ -206,7 +206,7 @@ def evaluate(
 
     cont: dict[str, Any] | None = None
     if continuous:
-        from activesec.evaluate.continuous import balabit_continuous
+        from activesec.evaluate.continuous import balabit_continuous, layout_continuous
 
         if progress_bar is not None:
             progress_bar.start()
@@ -217,16 +217,20 @@ def evaluate(
                 done[0] += 1
                 _progress("continuous", done[0], total)
 
+        chosen = [u["user"] for u in results[0].to_json()["per_user"]] if max_users else None
+        common: dict[str, Any] = {
+            "detector": results[0].to_json()["detector"],
+            "users": chosen,
+            "params": _parse_params(param),
+            "seed": seed,
+            "jobs": jobs,
+            "progress": _user if progress_bar is not None else None,
+        }
         try:
-            cont = balabit_continuous(
-                path,
-                detector=results[0].to_json()["detector"],
-                users=[u["user"] for u in results[0].to_json()["per_user"]] if max_users else None,
-                params=_parse_params(param),
-                seed=seed,
-                jobs=jobs,
-                progress=_user if progress_bar is not None else None,
-            )
+            if dataset is Dataset.balabit:
+                cont = balabit_continuous(path, **common)
+            else:  # the mouse-csv session protocol: the same enrolment split
+                cont = layout_continuous(path, enrol_sessions=enrol_sessions or 1, **common)
         finally:
             if progress_bar is not None:
                 progress_bar.stop()

@@ -20,6 +20,10 @@ than once, and each lock counts. ``activesec replay`` prints these outcomes; ``e
 pointer detector is fitted on the first ``1 - holdout`` of the user's training actions (with the
 other users' training actions as background), calibrated on the last ``holdout`` (never on test
 data), and every labelled test session of that user is replayed.
+:func:`layout_continuous` does the same for recordings in the generic mouse layout (your own,
+or any dataset converted to it), with the session split of ``evaluate mouse-csv``: each user's
+first ``enrol_sessions`` sessions enrol, their later sessions are genuine and the other users'
+later sessions are impostors (``activesec evaluate mouse-csv --data DIR --continuous``).
 
 Measured (2026-11-22; ``activesec evaluate balabit --data …/balabit --continuous --json --jobs 2``;
 default engine configuration — trust with a fusion window of 5 scores, D = 6, A = -0.3 (see
@@ -119,7 +123,7 @@ import numpy as np
 
 from activesec.actions.base import Decision
 from activesec.core.clock import FakeClock
-from activesec.core.errors import ModelError
+from activesec.core.errors import ActiveSecError, DataError, ModelError
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import Context
 from activesec.engine.scoring import ModalityModel
@@ -340,3 +344,106 @@ def balabit_continuous(root: str | Path, *, users: Sequence[str] | None = None,
     res["per_user"] = {u: summarize(mine) for u, mine in zip(chosen, results, strict=True)}
     res["sessions"] = [o.summary() for o in outcomes]
     return res
+
+
+def _layout_sessions(task: tuple[Path, str]) -> tuple[str, list[tuple[str, np.ndarray]]]:
+    """One user's sessions of a generic mouse layout as (session, action rows), file order."""
+    from activesec.evaluate.protocols._common import pointer_rows
+    from activesec.recordings import iter_layout
+
+    root, user = task
+    return user, [(r.session, pointer_rows(r.events))
+                  for r in iter_layout(root, "mouse", users=[user])]
+
+
+def _replay_layout_user(task: tuple[Any, ...]) -> list[SessionOutcome] | str:
+    """One owner's part of :func:`layout_continuous`: its own test sessions as genuine, the
+    other users' test sessions as impostors; a reason string when no model can be made."""
+    from activesec.recordings import iter_layout
+
+    root, u, enrol, bg, tests, detector, params, cfg, holdout, target_far, window = task
+    try:
+        model = fit_pointer_model(enrol, bg, detector=detector, params=params, holdout=holdout,
+                                  target_far=target_far, window=window)
+    except ActiveSecError as exc:  # e.g. too few held-out actions to calibrate on
+        return exc.message
+    out = []
+    for owner, sessions in tests.items():
+        wanted = set(sessions)
+        for r in iter_layout(root, "mouse", users=[owner]):
+            if r.session in wanted:
+                out.append(replay_session({"pointer": model}, r.events, cfg, user=u,
+                                          session=f"{owner}/{r.session}", genuine=owner == u))
+    return out
+
+
+def layout_continuous(root: str | Path, *, enrol_sessions: int = 1,
+                      users: Sequence[str] | None = None, detector: str = "",
+                      params: Mapping[str, Any] | None = None, cfg: EngineConfig | None = None,
+                      holdout: float = 0.2, target_far: float = 0.05,
+                      max_background: int = 20000, seed: int = 0, jobs: int = 1,
+                      window: int | None = None,
+                      progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Your own recordings (generic mouse layout ``ROOT/<user>/<session>.csv``) through trust and
+    policy, with the session protocol of ``evaluate mouse-csv``: per user the first
+    ``enrol_sessions`` sessions (those with at least one complete action) enrol — the model is
+    fitted on their first ``1 - holdout`` and calibrated on the rest, against a background of
+    the other users' enrolment actions —, the user's later sessions are replayed as genuine and
+    every other user's later sessions as impostors. Users with too few sessions to enrol and
+    test, or too few actions to calibrate, are listed in ``skipped_users`` with the reason.
+    Returns what :func:`balabit_continuous` returns."""
+    from activesec.evaluate.parallel import pmap
+    from activesec.evaluate.protocols.layout import _users
+
+    root = Path(root)
+    all_users = _users(root, "mouse")
+    if users:
+        all_users = [u for u in all_users if u in set(users)]
+    loaded = dict(pmap(_layout_sessions, [(root, u) for u in all_users], jobs=jobs,
+                       stage="features"))
+    enrol: dict[str, np.ndarray] = {}
+    tests: dict[str, list[str]] = {}
+    skipped: dict[str, str] = {}
+    for u in all_users:
+        usable = [(sid, X) for sid, X in loaded[u] if len(X)]
+        if len(usable) <= enrol_sessions:
+            skipped[u] = (f"only {len(usable)} sessions with a complete action "
+                          f"(need {enrol_sessions} to enrol + 1 to test)")
+            continue
+        enrol[u] = np.vstack([X for _, X in usable[:enrol_sessions]])
+        tests[u] = [sid for sid, _ in usable[enrol_sessions:]]
+    chosen = list(enrol)
+    rng = np.random.default_rng(seed)
+    tasks = []
+    for u in chosen:
+        others = [o for o in chosen if o != u]
+        bg = np.vstack([enrol[o] for o in others]) if others else None
+        if bg is not None and len(bg) > max_background:
+            bg = bg[np.sort(rng.choice(len(bg), max_background, replace=False))]
+        tasks.append((root, u, enrol[u], bg, {u: tests[u], **{o: tests[o] for o in others}},
+                      detector, params, cfg, holdout, target_far, window))
+
+    def done(_stage: str, n: int, _total: int) -> None:
+        if progress is not None and n:
+            progress(chosen[n - 1])
+
+    results = pmap(_replay_layout_user, tasks, jobs=jobs, progress=done, stage="continuous")
+    per_user: dict[str, Any] = {}
+    outcomes: list[SessionOutcome] = []
+    for u, mine in zip(chosen, results, strict=True):
+        if isinstance(mine, str):
+            skipped[u] = mine
+            continue
+        per_user[u] = summarize(mine)
+        outcomes += mine
+    if not outcomes:
+        raise DataError(f"no user of {root} could be replayed: "
+                        + "; ".join(f"{u}: {why}" for u, why in skipped.items()),
+                        "each user needs sessions to enrol and to test, and enough actions in "
+                        "the enrolment to calibrate on: record more, or change --enrol-sessions")
+    res = summarize(outcomes)
+    res["per_user"] = per_user
+    res["skipped_users"] = skipped
+    res["sessions"] = [o.summary() for o in outcomes]
+    return res
+
