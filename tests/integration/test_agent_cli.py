@@ -78,7 +78,9 @@ def test_replay_json_prints_the_decisions(home: Path, sessions: Path) -> None:
     data = json.loads(r.stdout)
     by_user = {s["user"]: s for s in data["sessions"]}
     assert set(by_user) == {OWNER, OTHER}
-    assert by_user[OWNER]["actions"] > 10 and by_user[OTHER]["actions"] > 10
+    # both sessions were scored; the other user's stops counting once it is locked (8 actions
+    # with the default target_far 0.05)
+    assert by_user[OWNER]["actions"] > 10 and by_user[OTHER]["actions"] > 0
     # exactly what the live engine decides on the same events, in this process
     from activesec.engine.pipeline import EngineConfig
     from activesec.evaluate.continuous import replay_session
