@@ -318,6 +318,7 @@ def balabit_continuous(root: str | Path, *, users: Sequence[str] | None = None,
     :data:`~activesec.engine.trust.FUSION_WINDOW`). Returns ``summarize(...)`` plus
     ``per_user`` and ``sessions`` (per-session summaries)."""
     from activesec.evaluate.parallel import pmap
+    from activesec.evaluate.protocols._common import sample_rows
     from activesec.evaluate.protocols.balabit import check_layout
 
     root = Path(root)
@@ -329,9 +330,7 @@ def balabit_continuous(root: str | Path, *, users: Sequence[str] | None = None,
     rng = np.random.default_rng(seed)
     tasks = []
     for u in chosen:
-        bg = np.vstack([own[o] for o in all_users if o != u])
-        if len(bg) > max_background:
-            bg = bg[np.sort(rng.choice(len(bg), max_background, replace=False))]
+        bg = sample_rows(np.vstack([own[o] for o in all_users if o != u]), max_background, rng)
         tasks.append((root, u, own[u], bg, detector, params, cfg, holdout, target_far, window))
 
     def done(_stage: str, n: int, _total: int) -> None:
@@ -393,6 +392,7 @@ def layout_continuous(root: str | Path, *, enrol_sessions: int = 1,
     test, or too few actions to calibrate, are listed in ``skipped_users`` with the reason.
     Returns what :func:`balabit_continuous` returns."""
     from activesec.evaluate.parallel import pmap
+    from activesec.evaluate.protocols._common import sample_rows
     from activesec.evaluate.protocols.layout import _users
 
     root = Path(root)
@@ -417,9 +417,8 @@ def layout_continuous(root: str | Path, *, enrol_sessions: int = 1,
     tasks = []
     for u in chosen:
         others = [o for o in chosen if o != u]
-        bg = np.vstack([enrol[o] for o in others]) if others else None
-        if bg is not None and len(bg) > max_background:
-            bg = bg[np.sort(rng.choice(len(bg), max_background, replace=False))]
+        bg = sample_rows(np.vstack([enrol[o] for o in others]), max_background, rng) \
+            if others else None
         tasks.append((root, u, enrol[u], bg, {u: tests[u], **{o: tests[o] for o in others}},
                       detector, params, cfg, holdout, target_far, window))
 
