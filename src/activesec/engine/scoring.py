@@ -48,7 +48,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from activesec.core.events import EVENT_DTYPE, DeviceType, Flag, Kind
 from activesec.engine.trust import INJECTED, Calibration
-from activesec.features.keys import KEY_FEATURE_NAMES, keystroke_windows, keystrokes
+from activesec.features.keys import (
+    KEY_FEATURE_NAMES,
+    KEY_STEP,
+    KEY_WINDOW,
+    keystroke_windows,
+    keystrokes,
+)
 from activesec.features.pointer import (
     POINTER_FEATURE_NAMES,
     PointerConfig,
@@ -127,6 +133,16 @@ def keys_probe(window: int, step: int) -> Probe:
     return probe
 
 
+def owner_spread(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The owner's per-feature median and robust spread (IQR / 1.349, the σ of a normal; a
+    feature without spread gets 10 % of its median) — ``ModalityModel.feature_center`` and
+    ``feature_scale``, from the rows the detector was fitted on."""
+    center = np.median(X, axis=0)
+    q75, q25 = np.percentile(X, [75, 25], axis=0)
+    scale = (q75 - q25) / 1.349
+    return center, np.where(scale > 0, scale, np.maximum(np.abs(center) * 0.1, 1e-9))
+
+
 @dataclass
 class ModalityModel:
     """A modality's feature function, fitted detector and owner calibration.
@@ -157,8 +173,8 @@ class ModalityModel:
                    feature_names=POINTER_FEATURE_NAMES, probe=pointer_probe(cfg), **kw)
 
     @classmethod
-    def keyboard(cls, detector: Scorer, calibration: Calibration, window: int = 50,
-                 step: int = 10, **kw: Any) -> ModalityModel:
+    def keyboard(cls, detector: Scorer, calibration: Calibration, window: int = KEY_WINDOW,
+                 step: int = KEY_STEP, **kw: Any) -> ModalityModel:
         """Keystroke windows: :func:`keystroke_windows` with the model's window and step."""
         kw.setdefault("weight", min(step / window, 1.0) if window else 1.0)
         return cls(detector, calibration, partial(keystroke_windows, window=window, step=step),

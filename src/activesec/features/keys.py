@@ -61,6 +61,16 @@ _SHARE_CLASSES = [KeyClass.LETTER, KeyClass.SPACE, KeyClass.MODIFIER, KeyClass.B
 
 _QS = (0.1, 0.25, 0.5, 0.75, 0.9)
 
+# The live keyboard model's windows: 50 keystrokes every 10 (the agent, training, background
+# and the layout/store evaluations all use these).
+KEY_WINDOW, KEY_STEP = 50, 10
+
+
+def overlap_rows(window: int = KEY_WINDOW, step: int = KEY_STEP) -> int:
+    """How many earlier windows share keystrokes with a given one — the purge gap between
+    rows fitted on and held-out rows, so held-out scores are not of keys the model saw."""
+    return max(0, -(-window // step) - 1) if window > 0 else 0
+
 
 def _names() -> list[str]:
     stats = ["mean", "std", "p10", "p25", "p50", "p75", "p90"]
@@ -259,8 +269,8 @@ def _rhythm(dwell: np.ndarray, pp: np.ndarray, rp: np.ndarray, rr: np.ndarray,
 
 def keystroke_windows(
     events: np.ndarray,
-    window: int = 50,
-    step: int = 10,
+    window: int = KEY_WINDOW,
+    step: int = KEY_STEP,
     *,
     pause_s: float = 1.0,
     max_pause_s: float = 10.0,

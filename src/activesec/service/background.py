@@ -36,12 +36,11 @@ from activesec.core.errors import DataError, ModelError
 from activesec.core.events import EVENT_DTYPE
 from activesec.core.paths import Paths, make_private_dir, sha256_file
 from activesec.detectors.persist import load_json_card, schema_hash
-from activesec.features.keys import KEY_FEATURE_NAMES, keystroke_windows
+from activesec.features.keys import KEY_FEATURE_NAMES, KEY_STEP, KEY_WINDOW, keystroke_windows
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
 
 FORMAT = "activesec-background/1"
 MODALITIES = ("pointer", "keyboard")
-KEY_WINDOW, KEY_STEP = 50, 10  # the live keyboard model's windows (engine.scoring defaults)
 SENTENCE_GAP_NS = 2_000_000_000
 DEFAULT_MAX_ROWS = 20_000
 REBUILD = "rebuild it with `activesec background build` (or delete it to train one-class)"

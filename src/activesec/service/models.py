@@ -30,7 +30,7 @@ from activesec.detectors import persist
 from activesec.detectors.compact import CompactScorer
 from activesec.engine.scoring import KEYBOARD, ModalityModel
 from activesec.engine.trust import Calibration
-from activesec.features.keys import KEY_FEATURE_NAMES
+from activesec.features.keys import KEY_FEATURE_NAMES, KEY_STEP, KEY_WINDOW
 from activesec.features.pointer import POINTER_FEATURE_NAMES
 
 COMPACT_FILE = "compact.npz"
@@ -188,8 +188,8 @@ def modality_model(card: dict[str, Any], scorer: Any) -> ModalityModel:
         kw = {"feature_center": np.asarray(center, np.float64),
               "feature_scale": np.asarray(scale, np.float64)}
     if extra.get("modality") == KEYBOARD:
-        return ModalityModel.keyboard(scorer, cal, window=int(extra.get("window", 50)),
-                                      step=int(extra.get("step", 10)), **kw)
+        return ModalityModel.keyboard(scorer, cal, window=int(extra.get("window", KEY_WINDOW)),
+                                      step=int(extra.get("step", KEY_STEP)), **kw)
     return ModalityModel.pointer(scorer, cal, **kw)
 
 

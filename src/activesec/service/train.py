@@ -53,9 +53,15 @@ from activesec.core.config import Settings
 from activesec.core.errors import DataError, ModelError
 from activesec.core.events import DeviceType, Flag, Kind
 from activesec.core.paths import Paths, make_private_dir, write_private_text
-from activesec.engine.scoring import KEYBOARD, pointer_modality
+from activesec.engine.scoring import KEYBOARD, owner_spread, pointer_modality
 from activesec.engine.trust import FUSION_WINDOW, Calibration
-from activesec.features.keys import KEY_FEATURE_NAMES, keystroke_windows
+from activesec.features.keys import (
+    KEY_FEATURE_NAMES,
+    KEY_STEP,
+    KEY_WINDOW,
+    keystroke_windows,
+    overlap_rows,
+)
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
 from activesec.service import models as model_files
 from activesec.service.background import load_background
@@ -67,7 +73,6 @@ from activesec.service.background import load_background
 #: per-user EER: scaled_manhattan 15.5 % (best of the one-class detectors, see
 #: :mod:`activesec.detectors`). Both have NumPy-only compact forms.
 FALLBACK = {"pointer": "gmm", KEYBOARD: "scaled_manhattan"}
-KEY_WINDOW, KEY_STEP = 50, 10
 MIN_HOLDOUT_ROWS = 10
 MIN_TRAIN_ROWS = 10
 #: most owner rows a model is fitted on (the most recent): a tree ensemble's size grows with
@@ -275,14 +280,7 @@ def _fit(paths: Paths, name: str, params: dict[str, Any], modality: str, X: np.n
 
 def _purge(modality: str) -> int:
     """Rows before the split that share events with held-out rows (overlapping windows)."""
-    return max(0, math.ceil(KEY_WINDOW / KEY_STEP) - 1) if modality == KEYBOARD else 0
-
-
-def _robust(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    center = np.median(X, axis=0)
-    q75, q25 = np.percentile(X, [75, 25], axis=0)
-    scale = (q75 - q25) / 1.349
-    return center, np.where(scale > 0, scale, np.maximum(np.abs(center) * 0.1, 1e-9))
+    return overlap_rows(KEY_WINDOW, KEY_STEP) if modality == KEYBOARD else 0
 
 
 def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[str],
@@ -294,7 +292,7 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
     final = model_files.model_dir(paths, modality)
     stage = paths.models_dir / f".staging-{final.name}"
     shutil.rmtree(stage, ignore_errors=True)
-    center, scale = _robust(X_train)
+    center, scale = owner_spread(X_train)
     extra = {**extra, "modality": modality, "feature_center": center.tolist(),
              "feature_scale": scale.tolist()}
     if modality == KEYBOARD:

@@ -29,9 +29,9 @@ from activesec.evaluate.protocols._common import (
 )
 from activesec.evaluate.protocols.keys_common import default_amounts, unit_rows
 from activesec.evaluate.result import Skip
+from activesec.features.keys import KEY_STEP, KEY_WINDOW
 
 ENROL = 1
-KEY_WINDOW, KEY_STEP = 50, 10
 MAX_BACKGROUND = 20000
 _SUFFIXES = (".csv", ".parquet")
 

@@ -32,8 +32,8 @@ from activesec.evaluate.protocols._common import (
 )
 from activesec.evaluate.protocols.keys_common import default_amounts, unit_rows
 from activesec.evaluate.result import Skip
+from activesec.features.keys import KEY_STEP, KEY_WINDOW
 
-KEY_WINDOW, KEY_STEP = 50, 10
 N_DIST_FEATURES = 12
 N_BINS = 30
 
