@@ -46,3 +46,28 @@ def mouse_layout(dest: Path, users: tuple[str, ...] = ("user7", "user9", "user12
                 break
             write_mouse_csv(dest / u / f"s{i + 1}.csv", r.events[:events])
     return dest
+
+
+def keys_layout(dest: Path, users: int = 4, split: tuple[int, ...] = (12, 3)) -> Path:
+    """A generic keys layout ``dest/<participant>/s<i>.csv`` from the first ``users`` Aalto 136M
+    participants: each session joins the next ``split[i]`` of the participant's typed sentences
+    (with the real pauses between them) — free typing as ``evaluate keys-csv`` reads it."""
+    import numpy as np
+
+    from activesec.recordings import iter_aalto, write_keys_csv
+
+    by_user: dict[str, list[np.ndarray]] = {}
+    t0: dict[str, float] = {}
+    for r in iter_aalto(dataset("aalto136m"), max_users=users):
+        ev = r.events.copy()  # each sentence's times start at 0: put it back at its wall time
+        ev["t_ns"] += round((r.meta["wall_time"] - t0.setdefault(r.user, r.meta["wall_time"]))
+                            * 1e9)
+        ev["x"] += sum(len(e) for e in by_user.get(r.user, []))  # stroke ids stay unique
+        by_user.setdefault(r.user, []).append(ev)
+    for user, sentences in by_user.items():
+        start = 0
+        for i, n in enumerate(split):
+            write_keys_csv(dest / user / f"s{i + 1}.csv",
+                           np.concatenate(sentences[start:start + n]))
+            start += n
+    return dest

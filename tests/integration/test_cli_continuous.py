@@ -1,6 +1,7 @@
-"""`activesec evaluate balabit|mouse-csv --continuous` as a user runs it: the real CLI in a
-subprocess on small real Balabit slices (for mouse-csv written as a user's own recordings in the
-generic layout), with ``--jobs 2`` (the replay then runs users in parallel)."""
+"""`activesec evaluate balabit|mouse-csv|keys-csv --continuous` as a user runs it: the real CLI
+in a subprocess on small real slices — Balabit (for mouse-csv written as a user's own
+recordings in the generic layout) and Aalto 136M (keys-csv) —, with ``--jobs 2`` where the
+replay then runs users in parallel."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from pathlib import Path
 
 from tests.helpers.cli import cli, env_for, one_line_error
-from tests.helpers.slices import labelled_balabit, mouse_layout
+from tests.helpers.slices import keys_layout, labelled_balabit, mouse_layout
 
 
 def test_evaluate_balabit_continuous_json_with_jobs(tmp_path: Path) -> None:
@@ -92,9 +93,35 @@ def test_evaluate_mouse_csv_continuous_on_your_own_recordings(tmp_path: Path) ->
                               "--enrol-sessions", "3", "--param", "n_estimators=10", env=env,
                               timeout=600))
     assert "need 3 to enrol + 1 to test" in line
-    # enrolment sessions too short to calibrate on (5 held-out actions or fewer): said per user
+    # enrolment sessions too short to fit and calibrate on (a handful of actions): said per user
     small = mouse_layout(tmp_path / "short", events=400)
     line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(small), "--continuous",
                               "--param", "n_estimators=10", env=env, timeout=600))
-    assert "user7: need >= 10 finite held-out owner scores to calibrate" in line
+    assert "user7: only 5 enrolment actions to fit on (of 7; need 10)" in line
+    assert "user12: need >= 10 finite held-out owner scores to calibrate, got 5" in line
 
+
+
+def test_evaluate_keys_csv_continuous_counts_keystroke_windows(tmp_path: Path) -> None:
+    # 4 Aalto participants; per participant 12 sentences enrol, the next 3 are tested
+    data = keys_layout(tmp_path / "typing", users=4, split=(12, 3))
+    env = env_for(tmp_path / "home")
+    r = cli("evaluate", "keys-csv", "--data", str(data), "--continuous", "--json",
+            env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["unit"] == "keystroke windows" and out["modality"] == "keys"
+    # two participants typed too little in 12 sentences to hold 10 windows out: said per user
+    assert set(out["skipped_users"]) == {"1005", "1011"}
+    assert all("held-out owner scores" in why for why in out["skipped_users"].values())
+    # the other two are replayed: their own test session, and 3 other people's as impostors
+    assert set(out["per_user"]) == {"1002", "1010"}
+    assert out["genuine_sessions"] == 2 and out["impostor_sessions"] == 2 * 3
+    assert out["impostor_locked"] >= 1 and out["false_locks"] == 0
+    assert out["ania"] is not None and out["ania"] >= 5  # one odd window never locks
+    human = cli("evaluate", "keys-csv", "--data", str(data), "--continuous", env=env,
+                timeout=600)
+    assert human.returncode == 0 and "keystroke windows" in human.stdout
+    r = cli("evaluate", "cmu", "--data", str(data), "--continuous", env=env)
+    line = one_line_error(r)
+    assert "balabit, mouse-csv and keys-csv" in line

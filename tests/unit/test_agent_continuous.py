@@ -55,16 +55,16 @@ def test_summarize() -> None:
     assert EngineConfig().policy.lock_below == 40
 
 
-def test_fit_pointer_model_scores_with_the_agents_numpy_twin() -> None:
+def test_fit_model_scores_with_the_agents_numpy_twin() -> None:
     from activesec.detectors.compact import CompactScorer
     from activesec.detectors.registry import create
-    from activesec.evaluate.continuous import fit_pointer_model
+    from activesec.evaluate.continuous import fit_model
     from activesec.features.pointer import POINTER_FEATURE_NAMES
 
     rng = np.random.default_rng(5)
     n_f = len(POINTER_FEATURE_NAMES)
     own, bg = rng.normal(0.0, 1.0, (300, n_f)), rng.normal(0.7, 1.2, (300, n_f))
-    m = fit_pointer_model(own, bg, detector="extra_trees", params={"n_estimators": 10})
+    m = fit_model(own, bg, detector="extra_trees", params={"n_estimators": 10})
     assert isinstance(m.detector, CompactScorer)  # what the live agent loads, not scikit-learn
     full = create("extra_trees", n_estimators=10)
     full.fit(own[:240], bg)
@@ -72,6 +72,33 @@ def test_fit_pointer_model_scores_with_the_agents_numpy_twin() -> None:
     np.testing.assert_allclose(m.detector.score(probe), full.score(probe), rtol=0, atol=1e-12)
     # calibrated on the held-out last 20 %, as the full model would have been
     assert m.calibration.center == pytest.approx(float(np.median(full.score(own[240:]))))
+
+
+def test_fit_model_keyboard_purges_overlapping_windows_and_uses_groups() -> None:
+    """Keyboard rows are overlapping windows: the 4 windows before the held-out ones share
+    keys with them and are fitted on by neither side (as `activesec train` does); PLDA, the
+    keyboard default, learns from the background's person ids."""
+    from activesec.core.errors import DataError
+    from activesec.detectors.compact import CompactScorer
+    from activesec.detectors.registry import create
+    from activesec.evaluate.continuous import fit_model
+    from activesec.features.keys import KEY_FEATURE_NAMES, KEY_STEP, KEY_WINDOW
+
+    rng = np.random.default_rng(6)
+    n_f = len(KEY_FEATURE_NAMES)
+    own = rng.normal(0.0, 1.0, (100, n_f))
+    bg = np.vstack([rng.normal(rng.normal(0, 1, n_f), 1.0, (60, n_f)) for _ in range(8)])
+    groups = np.repeat([f"p{i}" for i in range(8)], 60)
+    m = fit_model(own, bg, modality="keyboard", groups=groups)
+    assert isinstance(m.detector, CompactScorer) and m.detector.kind == "plda"
+    assert m.weight == KEY_STEP / KEY_WINDOW  # a window brings 10 new keys of its 50
+    full = create("plda").fit(own[:76], bg, groups)  # 80 held back 20, 4 purged
+    probe = rng.normal(0.2, 1.1, (30, n_f))
+    np.testing.assert_allclose(m.detector.score(probe), full.score(probe), atol=1e-6)
+    assert m.calibration.center == pytest.approx(float(np.median(full.score(own[80:]))),
+                                                 abs=1e-6)
+    with pytest.raises(DataError, match="only 8 enrolment keystroke windows to fit on"):
+        fit_model(own[:15], bg, modality="keyboard", groups=groups)
 
 
 def test_balabit_continuous_in_parallel_equals_serial(tmp_path: Path) -> None:

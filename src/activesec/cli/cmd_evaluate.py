@@ -96,7 +96,7 @@ def evaluate(
         "--continuous",
         help="Also replay the test sessions through the live trust model and policy: "
         "ania (impostor actions before lock), anga (genuine actions per false lock), "
-        "seconds to lock. Balabit and mouse-csv.",
+        "seconds to lock. Balabit, mouse-csv and keys-csv (counted in keystroke windows).",
     ),
     tune_trust: bool = typer.Option(
         False,
@@ -137,9 +137,9 @@ def evaluate(
         )
     if tuning and detector == "all":
         raise ActiveSecError("--tune-trust runs one detector", "name it with --detector")
-    if continuous and dataset not in (Dataset.balabit, Dataset.mouse_csv):
+    if continuous and dataset not in (Dataset.balabit, Dataset.mouse_csv, Dataset.keys_csv):
         raise ActiveSecError(
-            "--continuous is implemented for the balabit and mouse-csv protocols",
+            "--continuous is implemented for the balabit, mouse-csv and keys-csv protocols",
             "for other recordings use `activesec replay PATH --json`",
         )
     if continuous and detector == "all":
@@ -229,8 +229,13 @@ def evaluate(
         try:
             if dataset is Dataset.balabit:
                 cont = balabit_continuous(path, **common)
-            else:  # the mouse-csv session protocol: the same enrolment split
-                cont = layout_continuous(path, enrol_sessions=enrol_sessions or 1, **common)
+            else:  # the mouse-/keys-csv session protocol: the same enrolment split
+                cont = layout_continuous(
+                    path,
+                    kind="mouse" if dataset is Dataset.mouse_csv else "keys",
+                    enrol_sessions=enrol_sessions or 1,
+                    **common,
+                )
         finally:
             if progress_bar is not None:
                 progress_bar.stop()
@@ -264,10 +269,11 @@ def evaluate(
         if j.get("skipped"):
             out.print(f"  skipped: {len(j['skipped'])} (see --json for reasons)")
     if cont is not None:
-        anga = "no false lock" if cont["anga"] is None else f"{cont['anga']:,.0f}"
-        ania = "never locked" if cont["ania"] is None else f"{cont['ania']:.1f}"
+        unit = cont.get("unit", "actions")
+        anga = "no false lock" if cont["anga"] is None else f"{cont['anga']:,.0f} {unit}"
+        ania = "never locked" if cont["ania"] is None else f"{cont['ania']:.1f} {unit}"
         out.print(
-            f"  continuous: ANIA {ania} actions, ANGA {anga} actions, "
+            f"  continuous: ANIA {ania}, ANGA {anga}, "
             f"{cont['impostor_locked']}/{cont['impostor_sessions']} impostor sessions locked, "
             f"{cont['false_locks']} false locks"
         )

@@ -20,10 +20,23 @@ than once, and each lock counts. ``activesec replay`` prints these outcomes; ``e
 pointer detector is fitted on the first ``1 - holdout`` of the user's training actions (with the
 other users' training actions as background), calibrated on the last ``holdout`` (never on test
 data), and every labelled test session of that user is replayed.
-:func:`layout_continuous` does the same for recordings in the generic mouse layout (your own,
-or any dataset converted to it), with the session split of ``evaluate mouse-csv``: each user's
-first ``enrol_sessions`` sessions enrol, their later sessions are genuine and the other users'
-later sessions are impostors (``activesec evaluate mouse-csv --data DIR --continuous``).
+:func:`layout_continuous` does the same for recordings in the generic mouse or keys layout
+(your own, or any dataset converted to it), with the session split of ``evaluate mouse-csv`` /
+``keys-csv``: each user's first ``enrol_sessions`` sessions enrol, their later sessions are
+genuine and the other users' later sessions are impostors (``activesec evaluate mouse-csv|keys-csv
+--data DIR --continuous``). The keyboard model is made as ``activesec train`` makes it
+(:func:`fit_model`: windows of 50 keystrokes every 10, the windows overlapping the held-out ones
+purged, PLDA against the other users' enrolment windows with their person ids); ANIA and ANGA
+then count keystroke windows — each scored window is 10 new keystrokes. Measured (2026-12-05)
+on the first 100 Aalto 136M participants written in the keys layout, each participant's first
+12 sentences as one enrolment session and the next 3 as one test session
+(``tests.helpers.slices.keys_layout``; ``evaluate keys-csv --continuous --json --jobs 2``, 63
+min): 91 participants typed enough to hold 10 windows out (9 skipped with that reason);
+3,524 of 9,009 impostor sessions were locked, after 11.0 windows (median 11, about 150
+keystrokes; 73 s, median 52 s) — the rest ended first: a test session is only ~10 windows —,
+and 1 of 91 genuine sessions was falsely locked in 923 owner windows, far too few to state a
+false-lock rate. Transcribed sentences are thin data for a continuous claim; your own
+exported typing is the better test.
 
 Measured (2026-11-22; ``activesec evaluate balabit --data …/balabit --continuous --json --jobs 2``;
 default engine configuration — trust with a fusion window of 5 scores, D = 6, A = -0.3 (see
@@ -117,7 +130,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -126,7 +139,11 @@ from activesec.core.clock import FakeClock
 from activesec.core.errors import ActiveSecError, DataError, ModelError
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import Context
-from activesec.engine.scoring import ModalityModel
+from activesec.engine.scoring import KEYBOARD, POINTER, ModalityModel, owner_spread
+from activesec.features.keys import KEY_STEP, KEY_WINDOW, overlap_rows
+
+MIN_FIT_ROWS = 10  # as `activesec train` (MIN_TRAIN_ROWS)
+Layout = Literal["mouse", "keys"]
 
 
 @dataclass
@@ -249,13 +266,20 @@ def summarize(outcomes: Iterable[SessionOutcome]) -> dict[str, Any]:
     }
 
 
-def fit_pointer_model(enrol: np.ndarray, background: np.ndarray | None, *, detector: str = "",
-                      params: Mapping[str, Any] | None = None, holdout: float = 0.2,
-                      target_far: float = 0.05, window: int | None = None) -> ModalityModel:
-    """A pointer :class:`ModalityModel` from action feature rows: fit on the first part, calibrate
-    on the last ``holdout`` (time order; with the trust model's fusion ``window``, by default
-    :data:`~activesec.engine.trust.FUSION_WINDOW` as ``activesec train`` uses), with
-    the owner's feature median/IQR for evidence.
+def fit_model(enrol: np.ndarray, background: np.ndarray | None, *, modality: str = POINTER,
+              groups: np.ndarray | None = None, detector: str = "",
+              params: Mapping[str, Any] | None = None, holdout: float = 0.2,
+              target_far: float = 0.05, window: int | None = None) -> ModalityModel:
+    """A pointer or ``keyboard`` :class:`ModalityModel` from the owner's feature rows (actions, or
+    keystroke windows of :data:`~activesec.features.keys.KEY_WINDOW` keys every
+    :data:`~activesec.features.keys.KEY_STEP`), made as ``activesec train`` makes it: fit on the
+    first ``1 - holdout`` of the rows (for overlapping keystroke windows, less the windows that
+    share keys with the held-out ones), calibrate on the last ``holdout`` (time order; with the
+    trust model's fusion ``window``, by default :data:`~activesec.engine.trust.FUSION_WINDOW`),
+    with the owner's feature spread for evidence (:func:`~activesec.engine.scoring
+    .owner_spread`). ``background`` (other people's rows, with their person ids in ``groups``
+    for detectors that need them) serves population detectors; the default detector is the
+    project's for the modality.
 
     The model scores with the detector's NumPy-only twin (:func:`activesec.detectors.compact
     .compact`) when it has one — what the live agent loads from ``compact.npz`` — so replay
@@ -265,14 +289,21 @@ def fit_pointer_model(enrol: np.ndarray, background: np.ndarray | None, *, detec
     from activesec.detectors.registry import create, default_for
     from activesec.engine.trust import FUSION_WINDOW, Calibration
 
+    keyboard = modality == KEYBOARD
     X = np.asarray(enrol, np.float64)
     X = X[np.all(np.isfinite(X), axis=1)]
     cut = int(len(X) * (1 - holdout))
-    det = create(detector or default_for("pointer"), **dict(params or {}))
+    fit_end = cut - (overlap_rows() if keyboard else 0)
+    if fit_end < MIN_FIT_ROWS:
+        what = "keystroke windows" if keyboard else "actions"
+        raise DataError(f"only {fit_end} enrolment {what} to fit on (of {len(X)}; need "
+                        f"{MIN_FIT_ROWS})", "enrol with more or longer sessions")
+    det = create(detector or default_for("keys" if keyboard else "pointer"),
+                 **dict(params or {}))
     if getattr(det, "needs_background", False):
-        det.fit(X[:cut], background)
+        det.fit(X[:fit_end], background, groups)
     else:
-        det.fit(X[:cut])
+        det.fit(X[:fit_end])
     scorer: Any = det
     if compact.supports(det.name):
         try:
@@ -281,8 +312,11 @@ def fit_pointer_model(enrol: np.ndarray, background: np.ndarray | None, *, detec
             scorer = det
     cal = Calibration.from_scores(scorer.score(X[cut:]), target_far,
                                   FUSION_WINDOW if window is None else window)
-    q1, med, q3 = np.percentile(X[:cut], [25, 50, 75], axis=0)
-    return ModalityModel.pointer(scorer, cal, feature_center=med, feature_scale=q3 - q1)
+    center, scale = owner_spread(X[:fit_end])
+    if keyboard:
+        return ModalityModel.keyboard(scorer, cal, window=KEY_WINDOW, step=KEY_STEP,
+                                      feature_center=center, feature_scale=scale)
+    return ModalityModel.pointer(scorer, cal, feature_center=center, feature_scale=scale)
 
 
 def _training_rows(task: tuple[Path, str]) -> np.ndarray:
@@ -297,8 +331,8 @@ def _replay_user(task: tuple[Any, ...]) -> list[SessionOutcome]:
     from activesec.recordings import iter_balabit
 
     root, u, own, bg, detector, params, cfg, holdout, target_far, window = task
-    model = fit_pointer_model(own, bg, detector=detector, params=params, holdout=holdout,
-                              target_far=target_far, window=window)
+    model = fit_model(own, bg, detector=detector, params=params, holdout=holdout,
+                      target_far=target_far, window=window)
     return [replay_session({"pointer": model}, r.events, cfg, user=u, session=r.session,
                            genuine=not bool(int(r.meta["is_illegal"])))
             for r in iter_balabit(root, "test", [u]) if "is_illegal" in r.meta]
@@ -345,14 +379,18 @@ def balabit_continuous(root: str | Path, *, users: Sequence[str] | None = None,
     return res
 
 
-def _layout_sessions(task: tuple[Path, str]) -> tuple[str, list[tuple[str, np.ndarray]]]:
-    """One user's sessions of a generic mouse layout as (session, action rows), file order."""
-    from activesec.evaluate.protocols._common import pointer_rows
+def _layout_sessions(task: tuple[Path, Layout, str]
+                     ) -> tuple[str, list[tuple[str, np.ndarray]]]:
+    """One user's sessions of a generic layout as (session, feature rows), file order: action
+    rows for ``mouse``, the live keyboard model's window rows for ``keys``."""
+    from activesec.evaluate.protocols._common import key_rows, pointer_rows
     from activesec.recordings import iter_layout
 
-    root, user = task
-    return user, [(r.session, pointer_rows(r.events))
-                  for r in iter_layout(root, "mouse", users=[user])]
+    root, kind, user = task
+    recs = iter_layout(root, kind, users=[user])
+    if kind == "mouse":
+        return user, [(r.session, pointer_rows(r.events)) for r in recs]
+    return user, [(r.session, key_rows(r.events, KEY_WINDOW, KEY_STEP)[0]) for r in recs]
 
 
 def _replay_layout_user(task: tuple[Any, ...]) -> list[SessionOutcome] | str:
@@ -360,54 +398,61 @@ def _replay_layout_user(task: tuple[Any, ...]) -> list[SessionOutcome] | str:
     other users' test sessions as impostors; a reason string when no model can be made."""
     from activesec.recordings import iter_layout
 
-    root, u, enrol, bg, tests, detector, params, cfg, holdout, target_far, window = task
+    (root, kind, u, enrol, bg, groups, tests, detector, params, cfg, holdout, target_far,
+     window) = task
+    modality = POINTER if kind == "mouse" else KEYBOARD
     try:
-        model = fit_pointer_model(enrol, bg, detector=detector, params=params, holdout=holdout,
-                                  target_far=target_far, window=window)
-    except ActiveSecError as exc:  # e.g. too few held-out actions to calibrate on
+        model = fit_model(enrol, bg, modality=modality, groups=groups, detector=detector,
+                          params=params, holdout=holdout, target_far=target_far, window=window)
+    except ActiveSecError as exc:  # e.g. too few held-out rows to calibrate on
         return exc.message
     out = []
     for owner, sessions in tests.items():
         wanted = set(sessions)
-        for r in iter_layout(root, "mouse", users=[owner]):
+        for r in iter_layout(root, kind, users=[owner]):
             if r.session in wanted:
-                out.append(replay_session({"pointer": model}, r.events, cfg, user=u,
+                out.append(replay_session({modality: model}, r.events, cfg, user=u,
                                           session=f"{owner}/{r.session}", genuine=owner == u))
     return out
 
 
-def layout_continuous(root: str | Path, *, enrol_sessions: int = 1,
+def layout_continuous(root: str | Path, *, kind: Layout = "mouse", enrol_sessions: int = 1,
                       users: Sequence[str] | None = None, detector: str = "",
                       params: Mapping[str, Any] | None = None, cfg: EngineConfig | None = None,
                       holdout: float = 0.2, target_far: float = 0.05,
                       max_background: int = 20000, seed: int = 0, jobs: int = 1,
                       window: int | None = None,
                       progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Your own recordings (generic mouse layout ``ROOT/<user>/<session>.csv``) through trust and
-    policy, with the session protocol of ``evaluate mouse-csv``: per user the first
-    ``enrol_sessions`` sessions (those with at least one complete action) enrol — the model is
-    fitted on their first ``1 - holdout`` and calibrated on the rest, against a background of
-    the other users' enrolment actions —, the user's later sessions are replayed as genuine and
-    every other user's later sessions as impostors. Users with too few sessions to enrol and
-    test, or too few actions to calibrate, are listed in ``skipped_users`` with the reason.
-    Returns what :func:`balabit_continuous` returns."""
+    """Your own recordings (generic ``kind`` layout, ``mouse`` or ``keys``:
+    ``ROOT/<user>/<session>.csv``) through trust and policy, with the session protocol of
+    ``evaluate mouse-csv`` / ``keys-csv``: per user the first ``enrol_sessions`` sessions (those
+    with at least one complete action or keystroke window) enrol — the model is made from them
+    by :func:`fit_model`, against a background of the other users' enrolment rows —, the user's
+    later sessions are replayed as genuine and every other user's later sessions as impostors.
+    Users with too few sessions to enrol and test, or too few rows to fit and calibrate, are
+    listed in ``skipped_users`` with the reason. Returns what :func:`balabit_continuous`
+    returns, plus ``unit``: what ANIA and ANGA count (actions, or keystroke windows — each
+    scored window brings :data:`~activesec.features.keys.KEY_STEP` new keystrokes)."""
     from activesec.evaluate.parallel import pmap
-    from activesec.evaluate.protocols._common import sample_rows
+    from activesec.evaluate.protocols._common import sample_index
     from activesec.evaluate.protocols.layout import _users
 
+    if kind not in ("mouse", "keys"):
+        raise ValueError(f"kind must be 'mouse' or 'keys', not {kind!r}")
     root = Path(root)
-    all_users = _users(root, "mouse")
+    all_users = _users(root, kind)
     if users:
         all_users = [u for u in all_users if u in set(users)]
-    loaded = dict(pmap(_layout_sessions, [(root, u) for u in all_users], jobs=jobs,
+    loaded = dict(pmap(_layout_sessions, [(root, kind, u) for u in all_users], jobs=jobs,
                        stage="features"))
+    what = "action" if kind == "mouse" else f"{KEY_WINDOW}-keystroke window"
     enrol: dict[str, np.ndarray] = {}
     tests: dict[str, list[str]] = {}
     skipped: dict[str, str] = {}
     for u in all_users:
         usable = [(sid, X) for sid, X in loaded[u] if len(X)]
         if len(usable) <= enrol_sessions:
-            skipped[u] = (f"only {len(usable)} sessions with a complete action "
+            skipped[u] = (f"only {len(usable)} sessions with a complete {what} "
                           f"(need {enrol_sessions} to enrol + 1 to test)")
             continue
         enrol[u] = np.vstack([X for _, X in usable[:enrol_sessions]])
@@ -417,9 +462,13 @@ def layout_continuous(root: str | Path, *, enrol_sessions: int = 1,
     tasks = []
     for u in chosen:
         others = [o for o in chosen if o != u]
-        bg = sample_rows(np.vstack([enrol[o] for o in others]), max_background, rng) \
-            if others else None
-        tasks.append((root, u, enrol[u], bg, {u: tests[u], **{o: tests[o] for o in others}},
+        bg = groups = None
+        if others:
+            idx = sample_index(sum(len(enrol[o]) for o in others), max_background, rng)
+            bg = np.vstack([enrol[o] for o in others])[idx]
+            groups = np.concatenate([np.full(len(enrol[o]), o) for o in others])[idx]
+        tasks.append((root, kind, u, enrol[u], bg, groups,
+                      {u: tests[u], **{o: tests[o] for o in others}},
                       detector, params, cfg, holdout, target_far, window))
 
     def done(_stage: str, n: int, _total: int) -> None:
@@ -438,9 +487,11 @@ def layout_continuous(root: str | Path, *, enrol_sessions: int = 1,
     if not outcomes:
         raise DataError(f"no user of {root} could be replayed: "
                         + "; ".join(f"{u}: {why}" for u, why in skipped.items()),
-                        "each user needs sessions to enrol and to test, and enough actions in "
-                        "the enrolment to calibrate on: record more, or change --enrol-sessions")
+                        f"each user needs sessions to enrol and to test, and enough {what}s in "
+                        "the enrolment to fit and calibrate on: record more, or change "
+                        "--enrol-sessions")
     res = summarize(outcomes)
+    res["unit"] = "actions" if kind == "mouse" else "keystroke windows"
     res["per_user"] = per_user
     res["skipped_users"] = skipped
     res["sessions"] = [o.summary() for o in outcomes]

@@ -6,7 +6,7 @@ script), never on the labelled test sessions; this module makes it a command, so
 can be re-run, checked and repeated for another detector. Per Balabit user (:func:`tune_trust`):
 
 * the pointer model is fitted on the first 64 % of the user's **training** actions against the
-  other users' first 80 % (:func:`~activesec.evaluate.continuous.fit_pointer_model`, as
+  other users' first 80 % (:func:`~activesec.evaluate.continuous.fit_model`, as
   ``evaluate --continuous`` fits), and calibrated on the next 16 %;
 * **owner stream**: the user's last 20 % in time order, replayed through the live trust model
   (:func:`~activesec.engine.trust.make_trust`, the agent's own recursion); every lock is a false
@@ -120,18 +120,18 @@ def _replay(scores: np.ndarray, cal: Calibration, cfg: TrustConfig, *,
 
 def _user_task(task: tuple[Any, ...]) -> _UserResult:
     """One user's model, scores and replays for every setting (a top-level function: workers)."""
-    from activesec.evaluate.continuous import fit_pointer_model
+    from activesec.evaluate.continuous import fit_model
 
     user, own, background, impostors, detector, params, chunk, settings, target_far = task
     b = int(len(own) * (FIT_SHARE + CAL_SHARE))
     holdout = CAL_SHARE / (FIT_SHARE + CAL_SHARE)
-    model = fit_pointer_model(own[:b], background, detector=detector, params=params,
-                              holdout=holdout, target_far=target_far)
+    model = fit_model(own[:b], background, detector=detector, params=params,
+                      holdout=holdout, target_far=target_far)
     owner = model.detector.score(own[b:])
     chunks = [x[i:i + chunk] for x in impostors for i in range(0, len(x) - chunk + 1, chunk)]
     imp = [model.detector.score(c) for c in chunks]
     # the model comes calibrated for the default window; other windows recalibrate on the
-    # same held-out rows (fit_pointer_model's own split)
+    # same held-out rows (fit_model's own split)
     cals: dict[int, Calibration] = {model.calibration.window: model.calibration}
     hold: np.ndarray | None = None
     false_locks, firsts = [], []
