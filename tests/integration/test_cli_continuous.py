@@ -101,7 +101,6 @@ def test_evaluate_mouse_csv_continuous_on_your_own_recordings(tmp_path: Path) ->
     assert "user12: need >= 10 finite held-out owner scores to calibrate, got 5" in line
 
 
-
 def test_evaluate_keys_csv_continuous_counts_keystroke_windows(tmp_path: Path) -> None:
     # 4 Aalto participants; per participant 12 sentences enrol, the next 3 are tested
     data = keys_layout(tmp_path / "typing", users=4, split=(12, 3))
@@ -122,6 +121,3 @@ def test_evaluate_keys_csv_continuous_counts_keystroke_windows(tmp_path: Path) -
     human = cli("evaluate", "keys-csv", "--data", str(data), "--continuous", env=env,
                 timeout=600)
     assert human.returncode == 0 and "keystroke windows" in human.stdout
-    r = cli("evaluate", "cmu", "--data", str(data), "--continuous", env=env)
-    line = one_line_error(r)
-    assert "balabit, mouse-csv and keys-csv" in line

@@ -130,7 +130,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -141,9 +141,9 @@ from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import Context
 from activesec.engine.scoring import KEYBOARD, POINTER, ModalityModel, owner_spread
 from activesec.features.keys import KEY_STEP, KEY_WINDOW, overlap_rows
+from activesec.recordings.generic import Modality as Layout
 
 MIN_FIT_ROWS = 10  # as `activesec train` (MIN_TRAIN_ROWS)
-Layout = Literal["mouse", "keys"]
 
 
 @dataclass
@@ -464,8 +464,9 @@ def layout_continuous(root: str | Path, *, kind: Layout = "mouse", enrol_session
         others = [o for o in chosen if o != u]
         bg = groups = None
         if others:
-            idx = sample_index(sum(len(enrol[o]) for o in others), max_background, rng)
-            bg = np.vstack([enrol[o] for o in others])[idx]
+            pool = np.vstack([enrol[o] for o in others])
+            idx = sample_index(len(pool), max_background, rng)
+            bg = pool[idx]
             groups = np.concatenate([np.full(len(enrol[o]), o) for o in others])[idx]
         tasks.append((root, kind, u, enrol[u], bg, groups,
                       {u: tests[u], **{o: tests[o] for o in others}},
