@@ -145,9 +145,13 @@ def test_reset_deletes_models_and_restarts_enrolment(tmp_path: Path, recordings:
     reasons = [s["reason"] for s in json.loads(r.stdout)["skipped"]]
     assert len(reasons) == 2 and all("0 new rows" in x for x in reasons)
     assert "exclude each other" in one_line_error(run("train", "--reset", "--update", env=env))
+    enrolled = json.loads(run("status", "--json", env=env).stdout)["enrolment"]
+    assert enrolled["pointer_events"] > 0 and enrolled["keystrokes"] > 0
     r = run("train", "--reset", "--json", env=env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["reset"] is True
+    enrolling = json.loads(run("status", "--json", env=env).stdout)["enrolment"]
+    assert (enrolling["pointer_events"], enrolling["keystrokes"]) == (0, 0)  # starts over
     assert not (tmp_path / "home" / "models" / "keyboard").exists()
     line = one_line_error(run("train", env=env))  # the old data no longer enrols
     assert "nothing to train yet" in line

@@ -24,13 +24,14 @@ from activesec.core import paths as paths_mod
 from activesec.core.clock import FakeClock
 from activesec.core.config import Settings
 from activesec.core.errors import ConfigError, ModelError
-from activesec.core.events import DeviceType
+from activesec.core.events import DeviceType, Flag
 from activesec.detectors.oneclass import ScaledManhattan
 from activesec.engine.scoring import ModalityModel
 from activesec.engine.trust import Calibration
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
 from activesec.service.agent import Agent, AgentSummary, ScreenWatch, read_status, status_path
 from activesec.service.decisions import DecisionLog, decisions_path
+from activesec.service.train import reset_enrolment
 from activesec.store.db import Store
 
 S = 1_000_000_000
@@ -272,6 +273,28 @@ def test_no_model_enrols(p: paths_mod.Paths, settings: Settings) -> None:
     assert st is not None and st["state"] == "enrolling" and "no model" in st["reason"]
     assert st["enrolment"]["pointer_events"] > 0
     assert 0 < st["enrolment"]["progress"] < 1
+
+
+def test_enrolment_counts_own_input_since_the_last_reset(p: paths_mod.Paths,
+                                                          settings: Settings) -> None:
+    """Injected input never counts toward enrolment (training never uses it), and after
+    `activesec train --reset` only what comes later does — else the agent would report
+    enrolment complete and start trainings that find nothing to train on."""
+    first = owner(20, 4)
+    run_agent(p, settings, first, None)
+    before = read_status(p)
+    assert before is not None and before["enrolment"]["pointer_events"] == len(first)
+    reset_enrolment(p)
+    bot = owner(20, 5)
+    bot["flags"] |= int(Flag.INJECTED)
+    run_agent(p, settings, bot, None)
+    st = read_status(p)
+    assert st is not None and st["enrolment"]["pointer_events"] == 0
+    assert st["enrolment"]["progress"] == 0
+    again = owner(10, 6)
+    run_agent(p, settings, again, None)
+    st = read_status(p)
+    assert st is not None and st["enrolment"]["pointer_events"] == len(again)
 
 
 def test_refused_model_keeps_enrolling(p: paths_mod.Paths, settings: Settings,

@@ -12,8 +12,9 @@ import pytest
 from activesec.capture.base import Device
 from activesec.core.errors import StoreError
 from activesec.core.events import DeviceType, Flag, Kind, make
+from activesec.store import codec
 from activesec.store.db import CHUNK_MAX_EVENTS, NS_PER_DAY, Store
-from activesec.store.schema import SCHEMA_VERSION
+from activesec.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 WALL0 = 1_700_000_000 * 10**9
 MONO0 = 5 * 10**9
@@ -49,7 +50,8 @@ def test_empty_file_is_not_a_store_unless_creating(tmp_path: Path) -> None:
 def test_schema_is_versioned_with_named_migrations(store: Store) -> None:
     assert store.schema_version() == SCHEMA_VERSION
     conn = sqlite3.connect(store.path)
-    assert [r[0] for r in conn.execute("SELECT name FROM migrations")] == ["0001_initial"]
+    assert [r[0] for r in conn.execute("SELECT name FROM migrations")] == [
+        m.name for m in MIGRATIONS]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
 
@@ -95,6 +97,7 @@ def test_session_round_trip_with_counts_devices_and_apps(store: Store) -> None:
         "key_up": 2,
     }
     assert (info.n_events, info.n_pointer, info.n_keys, info.n_injected) == (100, 96, 4, 5)
+    assert info.n_injected_keys == 0
     assert store.events(sid).tobytes() == ev.tobytes()
     assert [(d.index, d.name, d.type) for d in store.devices(sid)] == [
         (0, "Logitech USB Optical Mouse", DeviceType.MOUSE),
@@ -103,6 +106,75 @@ def test_session_round_trip_with_counts_devices_and_apps(store: Store) -> None:
     assert store.apps(sid) == [(MONO0, "firefox")]  # a process name, never a path or title
     c = store.counts()
     assert (c["events"], c["pointer"], c["keys"], c["sessions"], c["drops"]) == (100, 96, 4, 1, 0)
+
+
+def _typed(n_keys: int, t0: int, flags: int = 0) -> np.ndarray:
+    """``n_keys`` keystrokes (down and up) 100 ms apart."""
+    t = t0 + np.arange(2 * n_keys, dtype=np.int64) * 50_000_000
+    kind = np.where(np.arange(2 * n_keys) % 2 == 0, Kind.KEY_DOWN, Kind.KEY_UP)
+    ev = make(t, kind, code=np.repeat(np.arange(n_keys), 2))
+    ev["flags"] = flags
+    return ev
+
+
+def test_own_input_leaves_out_injected_events_of_either_kind(store: Store) -> None:
+    sid = store.begin_session("alice", "x11", wall_ns=WALL0, mono_ns=MONO0)
+    store.append(sid, _moves(100))
+    injected = _moves(30, t0=MONO0 + 10**9, step_ms=1)
+    injected["flags"] = int(Flag.INJECTED)
+    store.append(sid, injected)
+    store.append(sid, _typed(40, MONO0 + 2 * 10**9))
+    store.append(sid, _typed(25, MONO0 + 7 * 10**9, flags=int(Flag.INJECTED)))
+    other = store.begin_session("bob", "x11", wall_ns=WALL0, mono_ns=MONO0)
+    store.append(other, _moves(500))
+    store.commit()
+    (info,) = store.sessions(label="alice")
+    assert (info.n_pointer, info.n_keys) == (130, 130)
+    assert (info.n_injected, info.n_injected_keys) == (80, 50)
+    assert store.own_input("alice") == (100, 40)
+    assert store.own_input("nobody") == (0, 0)
+
+
+def test_own_input_after_a_restart_counts_the_open_session_from_then_on(store: Store) -> None:
+    first = store.begin_session("alice", "x11", wall_ns=WALL0, mono_ns=MONO0)
+    store.append(first, _moves(100))  # before the restart (wall WALL0 + 0..0.8 s)
+    store.append(first, _moves(60, t0=MONO0 + 5 * 10**9))  # after it
+    second = store.begin_session("alice", "x11", wall_ns=WALL0 + 10 * 10**9, mono_ns=MONO0)
+    store.append(second, _typed(20, MONO0))
+    store.commit()
+    assert store.own_input("alice") == (160, 20)
+    assert store.own_input("alice", after_session=first) == (0, 20)  # it had ended
+    assert store.own_input("alice", after_session=first, open_session=first,
+                           since_wall_ns=WALL0 + 2 * 10**9) == (60, 20)
+    assert store.own_input("alice", after_session=second, open_session=second,
+                           since_wall_ns=WALL0 + 20 * 10**9) == (0, 0)
+
+
+def test_a_schema_1_store_gains_injected_key_counts_from_its_events(tmp_path: Path) -> None:
+    """A store written before migration 0002 is migrated on open: injected key events are
+    counted from the stored blobs, so enrolment does not count injected typing."""
+    p = tmp_path / "old.db"
+    conn = sqlite3.connect(p, isolation_level=None)
+    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    conn.executescript(MIGRATIONS[0].sql)
+    conn.execute("INSERT INTO migrations(name) VALUES ('0001_initial')")
+    conn.execute("PRAGMA user_version=1")
+    conn.execute("INSERT INTO sessions(label, backend, started_wall_ns, started_mono_ns)"
+                 " VALUES ('alice', 'x11', ?, ?)", (WALL0, MONO0))
+    ev = np.concatenate([_moves(10), _typed(6, MONO0 + 10**9, flags=int(Flag.INJECTED)),
+                         _typed(4, MONO0 + 2 * 10**9)])
+    ev["flags"][:3] = int(Flag.INJECTED)
+    conn.execute("INSERT INTO chunks(session_id, t0_ns, t1_ns, wall_t0_ns, wall_t1_ns, n, n_move,"
+                 " n_button_down, n_button_up, n_scroll, n_key_down, n_key_up, n_injected, blob)"
+                 " VALUES (1, 0, 0, ?, ?, 30, 10, 0, 0, 0, 10, 10, 15, ?)",
+                 (WALL0, WALL0, codec.encode(ev)))
+    conn.close()
+    with Store.open(p) as s:
+        assert s.schema_version() == SCHEMA_VERSION
+        (info,) = s.sessions()
+        assert (info.n_injected, info.n_injected_keys) == (15, 12)
+        assert s.own_input("alice") == (7, 4)
+        assert s.events(info.id).tobytes() == ev.tobytes()  # the events themselves untouched
 
 
 def test_recent_apps_are_the_process_names_latest_first(store: Store) -> None:

@@ -194,6 +194,33 @@ def test_injected_and_virtual_device_events_are_never_training_data(home: Path) 
     assert rows[MOUSE].events == len(ev)
 
 
+def test_enrolment_after_a_reset_counts_the_open_session_from_the_reset_on(home: Path) -> None:
+    """The session running at the reset (the agent's) keeps enrolling after it, also once it has
+    ended; what came before the reset counts for neither the progress nor training."""
+    p = paths_mod.resolve().ensure()
+    profile.create(p, "owner")
+    ev = owner_pointer(1, 6000)[0]
+    cut = 3000 + int(np.argmax(np.diff(ev["t_ns"][2999:]) > 0))  # first new time from 3000 on
+    t0 = int(ev["t_ns"][0])
+    typing = owner_keys(slice_aalto(home / "aalto.tsv", lines=400))
+    typing["t_ns"] += int(ev["t_ns"][-1]) - int(typing["t_ns"][0]) + 10**9
+    typing["flags"][: len(typing) // 2] |= int(Flag.INJECTED)
+    with Store.open(p.database, create=True) as store:
+        sid = store.begin_session("owner", "test", devices=DEVICES, wall_ns=WALL0, mono_ns=t0)
+        store.append(sid, ev[:cut])
+        store.commit()
+        tr.reset_enrolment(p, FakeClock(wall_ns=WALL0 + int(ev["t_ns"][cut]) - t0))
+        store.append(sid, np.concatenate([ev[cut:], typing]))
+        store.end_session(sid, WALL0 + int(typing["t_ns"][-1]) - t0)
+        store.commit()
+        since = tr.enrolment_since(p)
+        own_keys = int(np.count_nonzero(typing["flags"] == 0)) // 2
+        assert tr.enrolment_counts(store, "owner") == (len(ev), own_keys)
+        assert tr.enrolment_counts(store, "owner", since) == (len(ev) - cut, own_keys)
+        rows = tr.owner_rows(store, "owner", since)
+    assert rows[MOUSE].events == len(ev) - cut
+
+
 def test_altered_or_stale_models_are_refused(owner: paths_mod.Paths) -> None:
     tr.train(owner, settings(pointer_detector="scaled_manhattan"))
     d = owner.models_dir / "pointer-mouse"
@@ -284,8 +311,8 @@ def test_one_model_per_pointer_device_type(home: Path) -> None:
     assert sorted(r.modality for r in summary.trained) == [MOUSE, "pointer:touchpad"]
     assert {r.events for r in summary.trained} == {4000}
     assert set(model_files.load_models(p)) == {MOUSE, "pointer:touchpad"}
-    progress = tr.enrolment_progress(p, s)
-    assert progress[MOUSE] == {"have": 4000, "need": 3000, "progress": 1.0}
+    with Store.open(p.database) as store:
+        assert tr.enrolment_counts(store, "owner") == (8000, 0)  # both devices' events
 
 
 def test_retrain_is_due_after_retrain_days(owner: paths_mod.Paths) -> None:

@@ -213,7 +213,7 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     in front lately (the names gate rules match), the agent's state and its last alert."""
     from activesec.core.instance import is_locked, read_pid
     from activesec.service.agent import read_status
-    from activesec.service.train import enrolment_since
+    from activesec.service.train import enrolment_counts, enrolment_since
     from activesec.store.db import KIND_NAMES, NS_PER_DAY
 
     p = state_paths()
@@ -226,17 +226,9 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         paused = store.is_paused()
         current_label = store.current_label() or prof.user
         apps = store.recent_apps(since_wall_ns=time.time_ns() - APP_DAYS * NS_PER_DAY)
+        # the owner's own (not injected) input since enrolment last (re)started
+        owner_pointer, owner_keys = enrolment_counts(store, prof.user, enrolment_since(p))
     by_kind = {name: int(c.get(name, 0)) for name in KIND_NAMES.values()}
-    # enrolment counts the owner's own (not injected) input since enrolment last (re)started;
-    # session counters make this cheap, the trainer itself decides on feature rows
-    since = enrolment_since(p)
-    enrolling = [
-        si
-        for si in sessions
-        if si.label == prof.user and (since is None or si.id >= since.last_session)
-    ]
-    owner_pointer = sum(max(0, si.n_pointer - si.n_injected) for si in enrolling)
-    owner_keys = sum(si.n_keys for si in enrolling) // 2
     lock = p.run_dir / "capture.lock"
     running = is_locked(lock)
     agent = read_status(p)

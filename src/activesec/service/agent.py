@@ -498,16 +498,23 @@ class Agent:
         return out
 
     def _housekeep(self, final: bool = False) -> None:
+        from activesec.service.train import enrolment_counts, enrolment_since
         from activesec.store.db import Store
 
         try:
-            store = Store.open(self.paths.database)
+            # every HOUSEKEEP_EVERY_S: no page-by-page integrity check, counters only
+            store = Store.open(self.paths.database, check=False)
         except ActiveSecError as exc:
             log.debug("store not readable for housekeeping: %s", exc)
             return
+        counted: tuple[int, int] | None = None
         try:
             gen = store.wipe_generation()
-            sessions = store.sessions(label=self.owner)
+            try:
+                counted = enrolment_counts(store, self.owner, enrolment_since(self.paths))
+            except ActiveSecError as exc:  # a damaged enrolment.json: training says the same
+                if self.engine is None:
+                    self.reason = f"cannot count enrolment data: {exc}"
         finally:
             store.close()
         if self._wipe_gen is not None and gen != self._wipe_gen:
@@ -517,9 +524,10 @@ class Agent:
             self._last_decision = None
             self._set_models({}, "wiped: enrolling again")
         self._wipe_gen = gen
+        if counted is None:
+            return
+        ptr, keys = counted
         e = self.settings.enrol
-        ptr = sum(s.n_pointer for s in sessions)
-        keys = sum(s.n_keys for s in sessions) // 2
         progress = max(min(1.0, ptr / e.pointer_events), min(1.0, keys / e.keystrokes))
         self.enrolment = {"pointer_events": ptr, "pointer_needed": e.pointer_events,
                           "keystrokes": keys, "keystrokes_needed": e.keystrokes,

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -65,6 +65,9 @@ from activesec.features.keys import (
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
 from activesec.service import models as model_files
 from activesec.service.background import load_background
+
+if TYPE_CHECKING:
+    from activesec.store.db import Store
 
 #: one-class detector used when a population detector has no background, chosen by
 #: measurement. Pointer — Balabit, per-user models from training_files, 816 labelled test
@@ -166,11 +169,12 @@ class _Rows:
 @dataclass(frozen=True)
 class EnrolmentStart:
     """Where enrolment restarted (after ``train --reset``): sessions up to ``last_session``
-    are not owner training data, except, if that last session was still capturing, its
-    events at or after ``wall_ns``."""
+    are not owner training data, except the events at or after ``wall_ns`` of ``open_session``
+    — the session that was still capturing at the reset (the running agent's), if any."""
 
     wall_ns: int
     last_session: int
+    open_session: int | None = None
 
 
 def enrolment_since(paths: Paths) -> EnrolmentStart | None:
@@ -178,7 +182,9 @@ def enrolment_since(paths: Paths) -> EnrolmentStart | None:
     f = paths.models_dir / ENROLMENT_FILE
     try:
         raw = json.loads(f.read_text(encoding="utf-8"))
-        return EnrolmentStart(int(raw["since_wall_ns"]), int(raw.get("last_session", 0)))
+        open_session = raw.get("open_session")
+        return EnrolmentStart(int(raw["since_wall_ns"]), int(raw.get("last_session", 0)),
+                              None if open_session is None else int(open_session))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -190,13 +196,15 @@ def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
                progress: Progress | None = None) -> dict[str, _Rows]:
     """Feature rows per modality from the owner's sessions since enrolment started."""
     out: dict[str, _Rows] = {}
-    sessions = [s for s in store.sessions(label=user) if since is None or s.id > since.last_session
-                or (s.id == since.last_session and s.ended_wall_ns is None)]
+    # the session capturing at the reset counts from the reset on (filtered below), also once
+    # it has ended
+    sessions = [s for s in store.sessions(label=user) if since is None
+                or s.id > since.last_session or s.id == since.open_session]
     for i, s in enumerate(sessions):
         ev = store.events(s.id)
         off = s.started_wall_ns - s.started_mono_ns  # wall = t_ns + off
         keep = (ev["flags"] & int(Flag.INJECTED)) == 0
-        if since is not None and s.id == since.last_session:
+        if since is not None and s.id == since.open_session:
             keep &= ev["t_ns"] + off >= since.wall_ns
         types = {d.index: DeviceType(d.type) if d.type in DeviceType._value2member_map_
                  else DeviceType.UNKNOWN for d in store.devices(s.id)}
@@ -223,26 +231,15 @@ def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
     return out
 
 
-def enrolment_progress(paths: Paths, settings: Settings, store: Any | None = None
-                       ) -> dict[str, Any]:
-    """Owner pointer events (per device type) and keystrokes since enrolment started, against
-    what training needs — what ``status`` shows while enrolling."""
-    user = settings.user or profile.require(paths).user
-    since = enrolment_since(paths)
-    if store is None:
-        st = _open_store(paths)
-        try:
-            rows = owner_rows(st, user, since)
-        finally:
-            st.close()
-    else:
-        rows = owner_rows(store, user, since)
-    out: dict[str, Any] = {"since_wall_ns": None if since is None else since.wall_ns}
-    for name, r in sorted(rows.items()):
-        need = settings.enrol.keystrokes if name == KEYBOARD else settings.enrol.pointer_events
-        out[name] = {"have": r.events, "need": need,
-                     "progress": round(min(1.0, r.events / need), 4)}
-    return out
+def enrolment_counts(store: Store, user: str, since: EnrolmentStart | None = None
+                     ) -> tuple[int, int]:
+    """The owner's own (not injected) pointer events and keystrokes since enrolment (re)started:
+    what ``status`` and the agent compare with ``settings.enrol``. Cheap (stored counters);
+    training itself then decides per device type on the feature rows (:func:`owner_rows`)."""
+    if since is None:
+        return store.own_input(user)
+    return store.own_input(user, after_session=since.last_session,
+                           open_session=since.open_session, since_wall_ns=since.wall_ns)
 
 
 # --------------------------------------------------------------------------- fitting
@@ -383,12 +380,15 @@ def reset_enrolment(paths: Paths, clock: Clock | None = None) -> None:
     stored events stay too, for `evaluate store`, but no longer train the profile)."""
     clock = clock or SystemClock()
     with _open_store(paths) as store:
-        last = max((s.id for s in store.sessions()), default=0)
+        sessions = store.sessions()
+    last = max((s.id for s in sessions), default=0)
+    capturing = [s.id for s in sessions if s.id == last and s.ended_wall_ns is None]
     for d in model_files.model_dirs(paths):
         shutil.rmtree(d)
     make_private_dir(paths.models_dir)
     write_private_text(paths.models_dir / ENROLMENT_FILE, json.dumps(
-        {"since_wall_ns": clock.wall_ns(), "last_session": last}) + "\n")
+        {"since_wall_ns": clock.wall_ns(), "last_session": last,
+         "open_session": capturing[0] if capturing else None}) + "\n")
 
 
 def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,

@@ -87,6 +87,7 @@ class SessionInfo:
     source: str | None
     counts: dict[str, int] = field(default_factory=dict)  # events per kind name (KIND_NAMES)
     n_injected: int = 0
+    n_injected_keys: int = 0  # of n_injected, key events
 
     @property
     def n_events(self) -> int:
@@ -327,6 +328,8 @@ class Store:
                 c.execute("BEGIN IMMEDIATE")
                 for stmt in _statements(migration.sql):
                     c.execute(stmt)
+                if migration.backfill is not None:
+                    migration.backfill(c)
                 c.execute("INSERT INTO migrations(name) VALUES (?)", (migration.name,))
                 c.execute(f"PRAGMA user_version={i}")
                 c.execute("COMMIT")
@@ -507,7 +510,7 @@ class Store:
         sql = (
             "SELECT s.id, s.label, s.backend, s.started_wall_ns, s.started_mono_ns,"
             f" s.ended_wall_ns, s.screen_w, s.screen_h, s.source, {sums},"
-            " coalesce(sum(c.n_injected), 0)"
+            " coalesce(sum(c.n_injected), 0), coalesce(sum(c.n_injected_keys), 0)"
             " FROM sessions s LEFT JOIN chunks c ON c.session_id = s.id"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " GROUP BY s.id ORDER BY s.started_wall_ns, s.id"
@@ -522,9 +525,33 @@ class Store:
                     started_wall_ns=int(r[3]), started_mono_ns=int(r[4]),
                     ended_wall_ns=None if r[5] is None else int(r[5]),
                     screen=screen, source=r[8], counts=counts, n_injected=int(r[15]),
+                    n_injected_keys=int(r[16]),
                 )
             )
         return out
+
+    @_guarded("reading")
+    def own_input(self, label: str, *, after_session: int | None = None,
+                  open_session: int | None = None, since_wall_ns: int = 0) -> tuple[int, int]:
+        """Pointer events and keystrokes of ``label``'s sessions that were not injected — what
+        enrolment counts, from the chunk counters (nothing is decoded).
+
+        With ``after_session`` (enrolment restarted when that was the newest session): only
+        later sessions, and of ``open_session`` (the one capturing at the restart) the chunks
+        that begin at ``since_wall_ns`` or later.
+        """
+        ptr = " + ".join(f"c.n_{k}" for k in _POINTER)
+        keys = " + ".join(f"c.n_{k}" for k in _KEYS)
+        sql = (f"SELECT coalesce(sum({ptr} - c.n_injected + c.n_injected_keys), 0),"
+               f" coalesce(sum({keys} - c.n_injected_keys), 0)"
+               " FROM chunks c JOIN sessions s ON c.session_id = s.id WHERE s.label = ?")
+        args: list[object] = [label]
+        if after_session is not None:
+            sql += " AND (s.id > ? OR (s.id = ? AND c.wall_t0_ns >= ?))"
+            args += [after_session, -1 if open_session is None else open_session,
+                     int(since_wall_ns)]
+        row = self._conn.execute(sql, args).fetchone()
+        return max(0, int(row[0])), max(0, int(row[1])) // 2
 
     def session(self, session_id: int) -> SessionInfo:
         for s in self.sessions():
@@ -558,15 +585,18 @@ class Store:
         for part in _pieces(ev):
             t0, t1 = int(part["t_ns"][0]), int(part["t_ns"][-1])
             per_kind = np.bincount(part["kind"], minlength=len(Kind) + 1)
-            injected = int(np.count_nonzero(part["flags"] & int(Flag.INJECTED)))
+            injected = (part["flags"] & int(Flag.INJECTED)) != 0
+            keys = (part["kind"] == Kind.KEY_DOWN) | (part["kind"] == Kind.KEY_UP)
             rows.append(
                 (session_id, t0, t1, wall0 + t0 - mono0, wall0 + t1 - mono0, len(part),
-                 *(int(per_kind[int(k)]) for k in KIND_NAMES), injected, codec.encode(part))
+                 *(int(per_kind[int(k)]) for k in KIND_NAMES), int(injected.sum()),
+                 int((injected & keys).sum()), codec.encode(part))
             )
         self._conn.executemany(
             "INSERT INTO chunks(session_id, t0_ns, t1_ns, wall_t0_ns, wall_t1_ns, n, "
             + ", ".join(_KIND_COLS)
-            + ", n_injected, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            + ", n_injected, n_injected_keys, blob)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         return len(ev)

@@ -7,6 +7,8 @@ Append new migrations at the end; never edit or reorder a released one.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from typing import NamedTuple
 
 #: ``PRAGMA application_id`` of an ActiveSec store ("AcSe"): tells our files from other
@@ -17,6 +19,22 @@ APPLICATION_ID = 0x41635365
 class Migration(NamedTuple):
     name: str
     sql: str
+    #: fills what SQL cannot compute (e.g. from the compressed event blobs); runs after ``sql``
+    #: in the same transaction
+    backfill: Callable[[sqlite3.Connection], None] | None = None
+
+
+def _count_injected_keys(conn: sqlite3.Connection) -> None:
+    """Injected key events per existing chunk (only chunks with injected events are decoded)."""
+    from activesec.core.events import Flag, Kind
+    from activesec.store import codec
+
+    rows = conn.execute("SELECT id, blob FROM chunks WHERE n_injected > 0").fetchall()
+    for chunk_id, blob in rows:
+        ev = codec.decode(blob)
+        keys = (ev["kind"] == Kind.KEY_DOWN) | (ev["kind"] == Kind.KEY_UP)
+        n = int((keys & ((ev["flags"] & int(Flag.INJECTED)) != 0)).sum())
+        conn.execute("UPDATE chunks SET n_injected_keys=? WHERE id=?", (n, chunk_id))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -82,6 +100,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         INSERT INTO control(key, value) VALUES ('paused', '0'), ('wipe_generation', '0');
         INSERT INTO counters(name, value) VALUES ('drops', 0), ('paused_discarded', 0);
         """,
+    ),
+    # Enrolment counts the owner's own input from these counters; with only ``n_injected`` the
+    # injected events could not be told apart by modality (injected keys counted as typing).
+    Migration(
+        "0002_injected_keys",
+        "ALTER TABLE chunks ADD COLUMN n_injected_keys INTEGER NOT NULL DEFAULT 0;",
+        _count_injected_keys,
     ),
 )
 
