@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from activesec.cli._common import err, foreground_backend, out, print_json, settings, state_paths
 from activesec.core.errors import ActiveSecError, DataError
@@ -218,7 +219,7 @@ def _print_session(o: Any) -> None:
         dev = d.evidence.get("deviating_features") or []
         why = ", ".join(f"{n} {v:+.1f}" for n, v in dev[:3])
         tail = f"  [{why}]" if why else ""
-        out.print(f"  {d.level:<7} trust {d.trust:5.1f}  {d.reason}{tail}")
+        out.print(f"  {d.level:<7} trust {d.trust:5.1f}  {escape(d.reason)}{escape(tail)}")
 
 
 # ---------------------------------------------------------------------------------------- service
@@ -279,4 +280,4 @@ def service_status(
     if json_out:
         print_json(_result_json(res))
     else:
-        out.print(f"{res.kind}: {res.detail}")
+        out.print(f"{res.kind}: {escape(res.detail)}")

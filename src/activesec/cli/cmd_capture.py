@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from activesec.cli._common import (
     err,
@@ -85,7 +86,7 @@ def init(
         )
         return
     verb = "Created" if created else "Already set up:"
-    out.print(f"{verb} profile for [bold]{prof.user}[/bold]")
+    out.print(f"{verb} profile for [bold]{escape(prof.user)}[/bold]")
     out.print(f"  config   {p.config_file}")
     out.print(f"  database {p.database}")
     out.print(
@@ -173,7 +174,7 @@ def label(
         raise ActiveSecError(f"invalid label {name!r}", "use letters, digits, '-' or '_'")
     with _open_store(p) as store:
         store.set_current_label(new)
-    out.print(f"sessions from now on are labelled [bold]{new}[/bold]")
+    out.print(f"sessions from now on are labelled [bold]{escape(new)}[/bold]")
 
 
 def _progress(n: int, need: int) -> float:
@@ -281,10 +282,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         state = "capturing" if running else "not capturing"
     if paused:
         state += " (paused)"
-    out.print(f"[bold]ActiveSec[/bold] — owner {prof.user}, {state}")
+    out.print(f"[bold]ActiveSec[/bold] — owner {escape(prof.user)}, {state}")
     out.print(
         f"  sessions     {len(sessions)} "
-        f"(labels: {', '.join(data['labels']) or '-'}; next: {current_label})"
+        f"(labels: {escape(', '.join(data['labels'])) or '-'}; next: {escape(current_label)})"
     )
     out.print("  events       " + ", ".join(f"{k} {v:,}" for k, v in by_kind.items()))
     out.print(f"  dropped      {data['dropped']:,}")
@@ -300,7 +301,7 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
                 f"  model        {m['name']}: {m['detector']} (threshold {m['threshold']:.3g})"
             )
         else:
-            out.print(f"  model        {m['name']}: [red]refused[/red] — {m['problem']}")
+            out.print(f"  model        {m['name']}: [red]refused[/red] — {escape(m['problem'])}")
     if not data["models"]:
         out.print("  model        none yet (trains by itself when enrolment is complete)")
     if apps:
@@ -311,10 +312,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             "first; gate rules match these names)"
         )
     if ag["running"] and ag["reason"]:
-        out.print(f"  why          {ag['reason']}")
+        out.print(f"  why          {escape(str(ag['reason']))}")
     last = ag["last_decision"]
     if last:
-        out.print(f"  last alert   {last.get('level')}: {last.get('reason')}")
+        out.print(f"  last alert   {last.get('level')}: {escape(str(last.get('reason')))}")
 
 
 def _set_paused(paused: bool) -> None:
@@ -391,8 +392,10 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             "fail": "[red]FAIL[/red]",
         }
         for r in rows:
-            out.print(f"{marks.get(r['status'], r['status'])} {r['name']}: {r['detail']}")
+            # details quote file contents and paths: never rich markup ("[enforced]")
+            out.print(f"{marks.get(r['status'], r['status'])} {r['name']}: "
+                      f"{escape(r['detail'])}")
             if r["hint"] and r["status"] != "ok":
-                out.print(f"       → {r['hint']}")
+                out.print(f"       → {escape(r['hint'])}")
     if failed:
         raise typer.Exit(1)

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from activesec.cli._common import err, interactive, out, print_json, settings, state_paths
 from activesec.core import profile
@@ -115,14 +116,14 @@ def train(
             f"p95 {_fmt(q.get('p95'))} (n={int(q.get('n', 0))})"
         )
         if r.fallback:
-            out.print(f"  [yellow]note[/yellow]: {r.fallback}")
+            out.print(f"  [yellow]note[/yellow]: {escape(r.fallback)}")
         if r.drift:
             out.print(
                 f"  drift update: {r.drift['replaced_rows']:,} of {r.drift['of_rows']:,} "
                 f"rows replaced (cap {r.drift['max_drift']:.0%})"
             )
     for r in summary.skipped:
-        out.print(f"[dim]{r.modality}: skipped — {r.reason}[/dim]")
+        out.print(f"[dim]{r.modality}: skipped — {escape(r.reason)}[/dim]")
 
 
 def build(
