@@ -167,10 +167,10 @@ def test_foreign_file_is_refused(env: dict[str, str]) -> None:
 def test_invalid_config_names_the_key(env: dict[str, str]) -> None:
     _init(env)
     cfg = _home(env) / "config.toml"
-    cfg.write_text(cfg.read_text().replace("keep_days = 90", "keep_days = -1"))
+    cfg.write_text(cfg.read_text().replace("# keep_days = 90", "keep_days = -1"))
     assert "store.keep_days" in one_line_error(cli("capture", "--duration", "1", env=env))
     env_bad = dict(env, ACTIVESEC_CAPTURE__BACKEND="telepathy")
-    cfg.write_text(cfg.read_text().replace("keep_days = -1", "keep_days = 90"))
+    cfg.write_text(cfg.read_text().replace("keep_days = -1", "# keep_days = 90"))
     assert "capture.backend" in one_line_error(cli("capture", "--duration", "1", env=env_bad))
 
 
@@ -238,3 +238,26 @@ def test_continuous_is_refused_where_not_implemented(env: dict[str, str], tmp_pa
         cli("evaluate", "aalto", "--data", str(tmp_path), "--continuous", env=env)
     )
     assert "balabit, mouse-csv and keys-csv" in line and "replay" in line
+
+
+def test_machine_policy_enforces_over_the_users_config(env: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    """An admin's (or parent's) policy file: the account's own config cannot switch the lock
+    off; doctor says so; a broken policy stops every command with one line, touching nothing."""
+    _init(env)
+    site = tmp_path / "policy.toml"
+    site.write_text('[enforced.actions]\non_lock = ["lock", "alertlog"]\n')
+    cfg = _home(env) / "config.toml"
+    cfg.write_text(cfg.read_text().replace("# on_lock = ", "on_lock = []  # was "))
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site))
+    checks = json.loads(cli("doctor", "--json", env=env).stdout)["checks"]
+    (policy,) = [c for c in checks if c["name"] == "machine policy"]
+    assert policy["status"] == "warn"
+    assert "it overrides your actions.on_lock (config.toml)" in policy["detail"]
+    site.write_text("[enforced.actions]\non_lock = 3\n")
+    db = (_home(env) / "activesec.db").read_bytes()
+    line = one_line_error(cli("status", env=env))
+    assert "'actions.on_lock'" in line and f"from [enforced] in the machine policy {site}" in line
+    r = cli("doctor", env=env)  # brackets in a finding are text, not rich markup
+    assert r.returncode == 1 and "(from [enforced] in the machine policy" in r.stdout
+    assert (_home(env) / "activesec.db").read_bytes() == db

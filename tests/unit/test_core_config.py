@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from activesec.core import config, paths
+from activesec.core import site as site_mod
 from activesec.core.errors import ConfigError
 from activesec.engine.pipeline import EngineConfig
 from activesec.service.agent import engine_config
@@ -28,7 +29,7 @@ def test_defaults_without_file(p: paths.Paths) -> None:
 
 def test_precedence_file_env_flags(p: paths.Paths, monkeypatch: pytest.MonkeyPatch) -> None:
     config.write_default(p, "alice")
-    text = p.config_file.read_text().replace("keep_days = 90", "keep_days = 30")
+    text = p.config_file.read_text().replace("# keep_days = 90", "keep_days = 30")
     p.config_file.write_text(text)
     assert config.load(p).store.keep_days == 30
     assert config.load(p).user == "alice"
@@ -159,3 +160,98 @@ def test_home_relocates_everything(home: Path) -> None:
         assert home in f.parents
     p.ensure()
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+# ---------------------------------------------------------------- machine-wide policy file
+SITE = """
+[defaults]
+store = { keep_days = 30 }
+train = { target_far = 0.02 }
+
+[enforced.actions]
+on_lock = ["lock", "alertlog"]
+
+[enforced.actions.params.alertlog]
+syslog = "udp://10.0.0.5:514"
+"""
+
+
+@pytest.fixture
+def site(p: paths.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    f = tmp_path / "site.toml"
+    f.write_text(SITE)
+    monkeypatch.setenv(site_mod.ENV, str(f))
+    return f
+
+
+def test_init_pins_nothing_so_machine_defaults_apply(p: paths.Paths, site: Path) -> None:
+    config.write_default(p, "alice")
+    s = config.load(p)
+    assert (s.user, s.store.keep_days, s.train.target_far) == ("alice", 30, 0.02)
+
+
+def test_precedence_with_the_machine_policy(p: paths.Paths, site: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """defaults < machine [defaults] < user file < env < flags < machine [enforced]."""
+    p.config_file.write_text('[store]\nkeep_days = 60\n[actions]\non_lock = []\n'
+                             '[actions.params.alertlog]\npath = "/tmp/a.jsonl"\n')
+    s = config.load(p)
+    assert s.store.keep_days == 60 and s.train.target_far == 0.02
+    assert s.actions.on_lock == ["lock", "alertlog"]  # the user's [] does not switch it off
+    # tables merge key by key: the user's path stays beside the enforced syslog
+    assert s.actions.params["alertlog"] == {"path": "/tmp/a.jsonl",
+                                            "syslog": "udp://10.0.0.5:514"}
+    monkeypatch.setenv("ACTIVESEC_STORE__KEEP_DAYS", "10")
+    monkeypatch.setenv("ACTIVESEC_ACTIONS__ON_LOCK", "[]")
+    assert config.load(p).store.keep_days == 10
+    s = config.load(p, {"store": {"keep_days": 5}, "actions": {"on_lock": ["notify"]}})
+    assert s.store.keep_days == 5 and s.actions.on_lock == ["lock", "alertlog"]
+    policy, clashes = config.overridden_by_policy(p)
+    assert policy.path == site
+    assert policy.enforced_keys == ["actions.on_lock", "actions.params.alertlog.syslog"]
+    assert clashes == [("actions.on_lock", "config.toml"),
+                       ("actions.on_lock", "ACTIVESEC_ACTIONS__ON_LOCK")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[enforced.train]\ntarget_far = 3\n",
+         "'train.target_far': Input should be less than 0.5 (from [enforced] in the machine "
+         "policy"),
+        ("[defaults.store]\nkeepdays = 3\n", "'store.keepdays': unknown setting (from [defaults]"),
+        ("[policy]\nx = 1\n", "unknown table [policy] (it has [defaults] and [enforced])"),
+        ("enforced = 3\n", "'enforced' must be a table"),
+        ("[enforced\n", "is not valid TOML"),
+    ],
+)
+def test_a_broken_machine_policy_is_an_error_naming_it(p: paths.Paths, site: Path, text: str,
+                                                       message: str) -> None:
+    """Never ignored: a policy that silently stopped applying would unlock what it locks."""
+    site.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        config.load(p)
+    assert message in exc.value.message and str(site) in str(exc.value)
+    assert site.read_text() == text
+
+
+def test_a_named_policy_file_that_is_missing_is_an_error(p: paths.Paths, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(site_mod.ENV, str(tmp_path / "nope.toml"))
+    with pytest.raises(ConfigError, match=f"named by {site_mod.ENV}.*does not exist"):
+        config.load(p)
+
+
+def test_the_platform_policy_file_cannot_be_displaced_by_the_variable(tmp_path: Path) -> None:
+    machine = tmp_path / "ProgramData" / "ActiveSec" / "config.toml"
+    other = tmp_path / "mine.toml"
+    env = {"PROGRAMDATA": str(tmp_path / "ProgramData"), site_mod.ENV: str(other)}
+    assert site_mod.platform_file("win32", env) == machine
+    assert site_mod.site_file("win32", env) == other  # no machine file: the variable is used
+    machine.parent.mkdir(parents=True)
+    machine.write_text("[enforced.store]\nkeep_days = 7\n")
+    assert site_mod.site_file("win32", env) == machine
+    assert site_mod.load_site("win32", env).enforced == {"store": {"keep_days": 7}}
+    assert site_mod.platform_file("linux", {}) == Path("/etc/activesec/config.toml")
+    assert site_mod.platform_file("darwin", {}) == Path(
+        "/Library/Application Support/ActiveSec/config.toml")

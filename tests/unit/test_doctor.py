@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def devices(tmp_path: Path) -> str:
     return str(d)
 
 
-def probes(**available: bool) -> object:
+def probes(**available: bool) -> Callable[[str], Probe]:
     def probe(name: str) -> Probe:
         ok = available.get(name, True)
         return Probe(name, ok, "" if ok else f"{name} is broken here", f"fix {name}")
@@ -54,7 +55,7 @@ def by_name(checks: list[Check]) -> dict[str, Check]:
 def linux(paths: core_paths.Paths, env: dict[str, str], dev_dir: str, group: str = "active",
           **available: bool) -> dict[str, Check]:
     return by_name(run_checks(config.load(paths), env, "linux", paths=paths, dev_dir=dev_dir,
-                              probe=probes(**available),  # type: ignore[arg-type]
+                              probe=probes(**available),
                               group_status=lambda: group))
 
 
@@ -162,7 +163,7 @@ def test_invalid_config_is_a_failure_naming_the_key(paths: core_paths.Paths,
                                                     no_devices: str) -> None:
     paths.config_file.write_text("[capture]\nflush_interval_s = -1\n")
     c = by_name(run_checks(None, {"DISPLAY": ":0"}, "linux", paths=paths, dev_dir=no_devices,
-                           probe=probes(), group_status=lambda: "active"))  # type: ignore[arg-type]
+                           probe=probes(), group_status=lambda: "active"))
     assert c["config"].status == "fail" and "capture.flush_interval_s" in c["config"].detail
     assert c["backend"].status == "ok"  # the rest is still checked, with the default backend
 
@@ -170,7 +171,7 @@ def test_invalid_config_is_a_failure_naming_the_key(paths: core_paths.Paths,
 def test_valid_config_file(paths: core_paths.Paths, no_devices: str) -> None:
     config.write_default(paths, "alice")
     c = by_name(run_checks(None, {"DISPLAY": ":0"}, "linux", paths=paths, dev_dir=no_devices,
-                           probe=probes(), group_status=lambda: "active"))  # type: ignore[arg-type]
+                           probe=probes(), group_status=lambda: "active"))
     assert c["config"].status == "ok" and "valid" in c["config"].detail
 
 
@@ -179,7 +180,7 @@ def test_data_dir_states(home: Path, no_devices: str, monkeypatch: pytest.Monkey
 
     def data() -> Check:
         return by_name(run_checks(None, {"DISPLAY": ":0"}, "linux", paths=p, dev_dir=no_devices,
-                                  probe=probes(),  # type: ignore[arg-type]
+                                  probe=probes(),
                                   group_status=lambda: "active"))["data dir"]
 
     assert data().status == "warn" and "activesec init" in data().hint  # not created yet
@@ -202,7 +203,7 @@ def test_data_dir_states(home: Path, no_devices: str, monkeypatch: pytest.Monkey
 # --------------------------------------------------------------------------- macOS, Windows
 def mac_checks(paths: core_paths.Paths, perm: MacPermissions) -> dict[str, Check]:
     return by_name(run_checks(config.load(paths), {}, "darwin", paths=paths,
-                              probe=probes(), mac=lambda: perm))  # type: ignore[arg-type]
+                              probe=probes(), mac=lambda: perm))
 
 
 def test_macos_permissions(paths: core_paths.Paths) -> None:
@@ -220,7 +221,7 @@ def test_macos_permissions(paths: core_paths.Paths) -> None:
 
 def win_checks(paths: core_paths.Paths, ws: WindowsSession) -> dict[str, Check]:
     return by_name(run_checks(config.load(paths), {}, "win32", paths=paths,
-                              probe=probes(), win=lambda: ws))  # type: ignore[arg-type]
+                              probe=probes(), win=lambda: ws))
 
 
 def test_windows_session_zero_and_uipi(paths: core_paths.Paths) -> None:
@@ -249,3 +250,29 @@ def test_real_x_server_probe(paths: core_paths.Paths, no_devices: str, xdisplay:
                            dev_dir=no_devices))  # nothing listens there
     assert c["x11 backend"].status == "fail" and c["x11 backend"].detail
     assert os.environ.get("DISPLAY") != ":4999"
+
+
+def test_machine_policy_is_listed_with_what_it_overrides(paths: core_paths.Paths, no_devices: str,
+                                                         tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"DISPLAY": ":0"}
+    c = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes(x11=True)))
+    assert c["machine policy"].status == "ok"
+    assert "none (/etc/activesec/config.toml does not exist)" in c["machine policy"].detail
+    site = tmp_path / "site.toml"
+    site.write_text('[defaults.store]\nkeep_days = 30\n[enforced.engine.policy]\nlock_below = 30\n')
+    paths.config_file.write_text("[engine.policy]\nlock_below = 20\n")
+    env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
+    monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))  # what config.load reads
+    c = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes(x11=True)))
+    m = c["machine policy"]
+    assert m.status == "warn"
+    assert m.detail == (f"{site}: enforces engine.policy.lock_below; 1 default(s); it overrides "
+                        "your engine.policy.lock_below (config.toml)")
+    assert "decided by the machine policy" in m.hint
+    paths.config_file.unlink()
+    c = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes(x11=True)))
+    assert c["machine policy"].status == "ok" and c["config"].status == "ok"

@@ -176,6 +176,8 @@ def run_checks(
             checks.append(Check("config", "ok", _config_detail(paths)))
     else:
         checks.append(Check("config", "ok", _config_detail(paths)))
+    if settings is not None:
+        checks.append(_policy_check(paths, env, platform))
     wanted = settings.capture.backend if settings is not None else "auto"
 
     # -- backend --------------------------------------------------------------------------
@@ -210,6 +212,31 @@ def run_checks(
 def _config_detail(paths: Any) -> str:
     f = paths.config_file
     return f"valid ({f})" if f.exists() else f"defaults (no {f} yet: `activesec init` writes one)"
+
+
+def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
+    """The machine-wide policy file (:mod:`activesec.core.site`): what it enforces, and which of
+    the user's own settings that overrides."""
+    from activesec.core import config
+    from activesec.core.site import dotted_keys, platform_file
+
+    try:
+        policy, clashes = config.overridden_by_policy(paths, env, platform)
+    except ActiveSecError as exc:  # settings were handed in: the files were not read here
+        return Check("machine policy", "fail", exc.message, exc.hint)
+    if policy.path is None:
+        return Check("machine policy", "ok",
+                     f"none ({platform_file(platform, env)} does not exist)")
+    enforced = policy.enforced_keys
+    n_def = len(dotted_keys(policy.defaults))
+    what = f"enforces {', '.join(enforced)}" if enforced else "enforces nothing"
+    detail = f"{policy.path}: {what}; {n_def} default(s)"
+    if not clashes:
+        return Check("machine policy", "ok", detail)
+    mine = ", ".join(f"{k} ({where})" for k, where in clashes)
+    return Check("machine policy", "warn", f"{detail}; it overrides your {mine}",
+                 "those settings are decided by the machine policy: remove them from your "
+                 "config or environment, or ask whoever manages this machine")
 
 
 def _linux_checks(

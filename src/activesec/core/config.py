@@ -1,20 +1,24 @@
-"""Validated configuration: packaged defaults < user file < ``ACTIVESEC_*`` env < CLI flags.
+"""Validated configuration: packaged defaults < machine ``[defaults]`` < user file <
+``ACTIVESEC_*`` env < CLI flags < machine ``[enforced]``.
 
 The user file is TOML (``config.toml`` in the config dir). Nested keys map to environment
 variables with a double underscore: ``capture.flush_interval_s`` is
-``ACTIVESEC_CAPTURE__FLUSH_INTERVAL_S``. Every error names the offending key.
+``ACTIVESEC_CAPTURE__FLUSH_INTERVAL_S``. The machine-wide policy file (:mod:`.site`) is the
+administrator's or parent's. Every error names the offending key and the file it came from.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -22,6 +26,8 @@ from pydantic_settings import (
 
 from activesec.core.errors import ConfigError
 from activesec.core.paths import Paths, write_private_text
+from activesec.core.site import ENV as SITE_ENV
+from activesec.core.site import SitePolicy, dotted_keys, load_site
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -148,6 +154,7 @@ class Settings(BaseSettings):
     )
 
     toml_path: ClassVar[Path | None] = None
+    site: ClassVar[SitePolicy] = SitePolicy()
 
     @classmethod
     def settings_customise_sources(
@@ -158,10 +165,27 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [
+            InitSettingsSource(settings_cls, cls.site.enforced), init_settings, env_settings]
         if cls.toml_path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        sources.append(InitSettingsSource(settings_cls, cls.site.defaults))
         return tuple(sources)
+
+
+class _TableOnly(Settings):
+    """Validates one table on its own (no environment, no files)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 def field_hint(model: type[BaseModel], loc: Sequence[str | int], section: str = "") -> str:
@@ -208,8 +232,18 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
         except OSError as exc:
             raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
 
+    policy = load_site()
+    for name in ("defaults", "enforced"):
+        try:
+            _TableOnly(**getattr(policy, name))
+        except ValidationError as exc:
+            raise ConfigError(
+                _describe(exc, f"from [{name}] in the machine policy {policy.path}"),
+                field_hint(Settings, exc.errors()[0]["loc"])) from None
+
     class _Bound(Settings):
         toml_path: ClassVar[Path | None] = file
+        site: ClassVar[SitePolicy] = policy
 
     try:
         s = _Bound(**(overrides or {}))
@@ -222,6 +256,30 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
         hint = field_hint(Settings, exc.errors()[0]["loc"])
         raise ConfigError(_describe(exc, origin), hint) from None
     return Settings.model_validate(s.model_dump())
+
+
+def overridden_by_policy(paths: Paths, env: Mapping[str, str] | None = None,
+                         platform: str | None = None) -> tuple[SitePolicy, list[tuple[str, str]]]:
+    """The machine policy and the user's own settings its ``[enforced]`` table overrides, as
+    (dotted key, where the user set it) — what ``activesec doctor`` reports. Assumes
+    :func:`load` succeeded (files readable and valid)."""
+    env = os.environ if env is None else env
+    policy = load_site(platform, env)
+    enforced = policy.enforced_keys
+    if not enforced:
+        return policy, []
+    mine: list[tuple[str, str]] = []
+    if paths.config_file.exists():
+        with open(paths.config_file, "rb") as fh:
+            mine += [(k, paths.config_file.name) for k in dotted_keys(tomllib.load(fh))]
+    prefix = "ACTIVESEC_"
+    mine += [(k[len(prefix):].lower().replace("__", "."), k) for k in env
+             if k.startswith(prefix) and k != SITE_ENV]
+
+    def clash(a: str, b: str) -> bool:
+        return a == b or a.startswith(f"{b}.") or b.startswith(f"{a}.")
+
+    return policy, [(k, where) for k, where in mine if any(clash(k, e) for e in enforced)]
 
 
 def toml_value(v: Any) -> str:
@@ -259,12 +317,15 @@ def section_toml(model: type[BaseModel], section: str, *, commented: bool = Fals
 
 
 def default_toml(user: str = "", reference: dict[str, type[BaseModel]] | None = None) -> str:
-    """A commented config file with every setting at its default. ``reference``: more sections
-    (e.g. ``{"engine": EngineConfig}``, which this layer cannot import) written with their
-    values commented out, so they follow the defaults of later versions until uncommented."""
+    """The config file ``init`` writes: ``user``, then every setting at its default, commented
+    out (a reference the user uncomments). ``reference``: more sections (e.g.
+    ``{"engine": EngineConfig}``, which this layer cannot import) written the same way."""
     lines = [
         "# ActiveSec configuration.",
-        "# Precedence: defaults < this file < ACTIVESEC_* environment < command-line flags.",
+        "# Every setting below but `user` is at its default and commented out, so that it follows",
+        "# the defaults of later versions and of this machine's policy file; uncomment a line to",
+        "# change it. Precedence: defaults < machine [defaults] < this file < ACTIVESEC_*",
+        "# environment < command-line flags < machine [enforced] (`activesec doctor` lists them).",
         "# Environment names: ACTIVESEC_<SECTION>__<KEY>,",
         "# e.g. ACTIVESEC_CAPTURE__FLUSH_INTERVAL_S=0.5",
         "",
@@ -272,10 +333,11 @@ def default_toml(user: str = "", reference: dict[str, type[BaseModel]] | None = 
     top = Settings.model_fields
     for name in ("user", "log_level"):
         f = top[name]
-        value = user if name == "user" else f.default
-        lines += [f"# {f.description}", f"{name} = {toml_value(value)}", ""]
+        line = f"{name} = {toml_value(user if name == 'user' else f.default)}"
+        lines += [f"# {f.description}", line if name == "user" else f"# {line}", ""]
     for section in ("capture", "store", "enrol", "train", "actions"):
-        lines += section_toml(top[section].annotation, section)  # type: ignore[arg-type]
+        lines += section_toml(top[section].annotation,  # type: ignore[arg-type]
+                              section, commented=True)
     if not reference:
         lines += [
             "# Trust, policy and streaming options live under [engine.trust], [engine.policy] and",
@@ -284,8 +346,7 @@ def default_toml(user: str = "", reference: dict[str, type[BaseModel]] | None = 
         ]
     for section, model in (reference or {}).items():
         lines += [
-            f"# [{section}]: every setting below is at its default, commented out so that it",
-            "# follows the defaults of later versions. Uncomment a line to change it.",
+            f"# [{section}]: trust, policy and streaming options.",
             "",
             *section_toml(model, section, commented=True),
         ]

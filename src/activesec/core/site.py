@@ -1,0 +1,122 @@
+"""The machine-wide policy file: settings an administrator (or a parent) sets for every account.
+
+Where it lives (written by root / an administrator, readable by everyone):
+
+* Linux and other Unix: ``/etc/activesec/config.toml``
+* macOS: ``/Library/Application Support/ActiveSec/config.toml``
+* Windows: ``%ProgramData%\\ActiveSec\\config.toml``
+
+``ACTIVESEC_SITE_CONFIG`` names another file, but only while none exists at that place
+(machines where the administrator cannot write there, and tests): an account cannot displace
+a policy that exists by setting a variable.
+
+It has two tables, each with the sections of the user's ``config.toml``:
+
+* ``[defaults]`` — the machine's defaults; the user's file, ``ACTIVESEC_*`` variables and flags
+  still change them;
+* ``[enforced]`` — win over everything the user sets; ``activesec doctor`` lists them and says
+  which of the user's own settings they override.
+
+Precedence, lowest first: packaged defaults < ``[defaults]`` < user file < environment < flags <
+``[enforced]``. Tables merge key by key; a list (``actions.on_lock``) is replaced whole.
+
+What it is not: the agent runs as the user, and an account can always stop its own processes.
+Enforced settings keep an account from *reconfiguring* the agent (a child's account cannot write
+``/etc``); they are not a security boundary against someone with that account's shell.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from activesec.core.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ENV = "ACTIVESEC_SITE_CONFIG"
+TABLES = ("defaults", "enforced")
+
+
+def platform_file(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """Where this platform keeps the machine-wide policy file."""
+    platform = platform or sys.platform
+    env = os.environ if env is None else env
+    if platform == "win32":
+        return Path(env.get("PROGRAMDATA") or r"C:\ProgramData") / "ActiveSec" / "config.toml"
+    if platform == "darwin":
+        return Path("/Library/Application Support/ActiveSec/config.toml")
+    return Path("/etc/activesec/config.toml")
+
+
+def site_file(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The policy file in force, or None (module docstring: the platform's place wins)."""
+    env = os.environ if env is None else env
+    fixed = platform_file(platform, env)
+    if fixed.exists():
+        return fixed
+    named = env.get(ENV)
+    return Path(named).expanduser() if named else None
+
+
+@dataclass(frozen=True)
+class SitePolicy:
+    """The parsed (not yet validated) policy file; empty when there is none."""
+
+    path: Path | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    enforced: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def enforced_keys(self) -> list[str]:
+        return dotted_keys(self.enforced)
+
+
+def dotted_keys(table: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Leaf keys of nested tables as ``section.key`` paths."""
+    out: list[str] = []
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out += dotted_keys(value, f"{name}.")
+        else:
+            out.append(name)
+    return out
+
+
+def load_site(platform: str | None = None, env: Mapping[str, str] | None = None) -> SitePolicy:
+    """Read the policy file; a broken one is a ConfigError naming it (never ignored: a policy
+    that silently stops applying is worse than an agent that refuses to start)."""
+    path = site_file(platform, env)
+    if path is None:
+        return SitePolicy()
+    hint = f"ask whoever manages this machine to fix {path}"
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"machine policy file {path} (named by {ENV}) does not exist",
+                          f"unset {ENV} or create the file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"machine policy file {path} is not valid TOML: {exc}", hint) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read machine policy file {path}: {exc.strerror}",
+                          hint) from None
+    unknown = sorted(set(raw) - set(TABLES))
+    if unknown:
+        raise ConfigError(f"machine policy file {path}: unknown table [{unknown[0]}] "
+                          "(it has [defaults] and [enforced])", hint)
+    tables = {}
+    for name in TABLES:
+        value = raw.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"machine policy file {path}: '{name}' must be a table", hint)
+        tables[name] = value
+    return SitePolicy(path, tables["defaults"], tables["enforced"])
