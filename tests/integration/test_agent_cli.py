@@ -113,6 +113,8 @@ def test_replay_with_model_dir_and_bad_paths(home: Path, sessions: Path, tmp_pat
     assert "no trained model" in one_line_error(cli("replay", str(sessions), env=env))
     assert "does not exist" in one_line_error(
         cli("replay", str(tmp_path / "nope"), "--model", str(models), env=env))
+    # a wrong path is named first, even without a model to replay with
+    assert "does not exist" in one_line_error(cli("replay", str(tmp_path / "nope"), env=env))
 
 
 def test_tampered_model_is_refused_and_enrolment_continues(home: Path, xdisplay: str) -> None:

@@ -9,6 +9,7 @@ agent runs, printing the decisions it would take; ``service`` wraps
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,26 +98,31 @@ class _ModelPaths(Paths):
         return self.models
 
 
-def _recordings(path: Path) -> Any:
+def _recordings(path: Path) -> Iterator[Any]:
+    """The recordings under ``path``; the layout is checked now (a wrong path is reported
+    before anything else is loaded), the files are read as the iterator is consumed."""
     from activesec.recordings import detect_layout, iter_balabit, iter_layout
 
     layout = detect_layout(path)
-    if layout == "balabit":
-        for split in ("training", "test"):
-            if (path / f"{split}_files").is_dir():
-                yield from iter_balabit(path, split)
-    elif layout in ("mouse-csv", "keys-csv"):
-        yield from iter_layout(path, "mouse" if layout == "mouse-csv" else "keys")
-    elif layout == "mixed-export":
-        if (path / "mouse").is_dir():
-            yield from iter_layout(path / "mouse", "mouse")
-        if (path / "keys").is_dir():
-            yield from iter_layout(path / "keys", "keys")
-    else:
+    if layout not in ("balabit", "mouse-csv", "keys-csv", "mixed-export"):
         raise DataError(
             f"{path} holds the {layout} layout, which has no replayable sessions for the agent",
             "pass a Balabit folder, a mouse/keys layout or an export",
         )
+
+    def read() -> Iterator[Any]:
+        if layout == "balabit":
+            for split in ("training", "test"):
+                if (path / f"{split}_files").is_dir():
+                    yield from iter_balabit(path, split)
+        elif layout in ("mouse-csv", "keys-csv"):
+            yield from iter_layout(path, "mouse" if layout == "mouse-csv" else "keys")
+        else:
+            for kind in ("mouse", "keys"):
+                if (path / kind).is_dir():
+                    yield from iter_layout(path / kind, kind)
+
+    return read()
 
 
 def _load(model: Path | None, p: Paths) -> Any:
@@ -162,11 +168,12 @@ def replay(
     p = state_paths()
     s = settings(p)
     cfg = engine_config(s)
+    recordings = _recordings(path)
     models = _load(model, p)
     results = []
     decisions: list[dict[str, Any]] = []
     wanted = set(user)
-    for rec in _recordings(path):
+    for rec in recordings:
         if wanted and rec.user not in wanted:
             continue
         if rec.meta.get("empty") or not len(rec.events):
