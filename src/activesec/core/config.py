@@ -155,6 +155,7 @@ class Settings(BaseSettings):
 
     toml_path: ClassVar[Path | None] = None
     site: ClassVar[SitePolicy] = SitePolicy()
+    table_only: ClassVar[bool] = False
 
     @classmethod
     def settings_customise_sources(
@@ -165,6 +166,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if cls.table_only:
+            return (init_settings,)
         sources: list[PydanticBaseSettingsSource] = [
             InitSettingsSource(settings_cls, cls.site.enforced), init_settings, env_settings]
         if cls.toml_path is not None:
@@ -176,16 +179,7 @@ class Settings(BaseSettings):
 class _TableOnly(Settings):
     """Validates one table on its own (no environment, no files)."""
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
+    table_only: ClassVar[bool] = True
 
 
 def field_hint(model: type[BaseModel], loc: Sequence[str | int], section: str = "") -> str:
