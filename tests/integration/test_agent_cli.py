@@ -153,3 +153,10 @@ def test_service_status_json(home: Path, tmp_path: Path) -> None:
     data = json.loads(r.stdout)
     assert data["kind"] == "systemd" and data["installed"] is False
     assert data["path"].startswith(str(tmp_path))
+    # the machine-wide form reads /Library/LaunchAgents here (never there on Linux): no effects
+    r = cli("service", "status", "--all-users", "--json", "--kind", "launchd",
+            env=env_for(home, HOME=str(tmp_path)))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["installed"] is False
+    assert data["path"] == "/Library/LaunchAgents/org.activesec.agent.plist"

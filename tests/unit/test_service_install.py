@@ -99,8 +99,8 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path, exe: Path) -> N
             capture_output=True, text=True, env=env, timeout=120,
         )  # fmt: skip
 
-    for path in (exe, weird):
-        r = verify(systemd_unit(str(path), home=str(tmp_path / "h o%me")))
+    for path, home in ((exe, str(tmp_path / "h o%me")), (weird, None)):  # None: --all-users
+        r = verify(systemd_unit(str(path), home=home))
         assert r.returncode == 0 and not r.stderr.strip(), r.stderr
     # The check can fail: a bad value and a missing executable are reported.
     bad = systemd_unit(str(tmp_path / "missing" / "activesec")).replace("on-failure", "often")
@@ -260,3 +260,73 @@ def test_bad_kind_or_missing_exe_is_a_config_error(tmp_path: Path) -> None:
 def test_status_when_not_installed(tmp_path: Path) -> None:
     st = Installer("systemd", base=tmp_path, runner=refuse, platform="linux").status()
     assert st.ok and not st.installed and st.detail.startswith("not installed")
+
+
+# -- for every account ----------------------------------------------------------------------------
+def test_systemd_for_every_account_is_a_global_unit(tmp_path: Path, exe: Path) -> None:
+    (tmp_path / "sd").mkdir()
+    rec = Recorder()
+    root = tmp_path / "root"
+    kw = dict(base=tmp_path / "admin", runner=rec, platform="linux",
+              systemd_dir=tmp_path / "sd", all_users=True, root=root)
+    env = {"ACTIVESEC_HOME": str(tmp_path / "admins-own-state")}
+    result = install("systemd", str(exe), environ=env, **kw)
+    assert result.ok and result.running is None, result.detail
+    assert result.path == root / "etc/systemd/user" / UNIT_NAME
+    assert (result.path.stat().st_mode & 0o777) == 0o644  # every account's manager reads it
+    assert "every account's next log-in" in result.detail
+    assert rec.calls == [["systemctl", "--global", "enable", UNIT_NAME]]
+    unit = parse_unit(result.path.read_text())
+    assert "Environment" not in unit["Service"]  # each account keeps its own data
+    assert not (tmp_path / "admin").exists()  # nothing in the admin's own home
+
+    rec.calls.clear()
+    st = status("systemd", **kw)
+    assert st.installed and "for every account, enabled" in st.detail
+    assert rec.calls == [["systemctl", "--global", "is-enabled", "--quiet", UNIT_NAME]]
+
+    rec.calls.clear()
+    assert uninstall("systemd", **kw).ok and not result.path.exists()
+    assert rec.calls == [["systemctl", "--global", "disable", UNIT_NAME]]
+
+
+def test_every_account_without_systemd_or_rights(tmp_path: Path, exe: Path) -> None:
+    kw = dict(runner=refuse, platform="linux", systemd_dir=tmp_path / "no-systemd",
+              all_users=True)
+    result = install("systemd", str(exe), root=tmp_path, **kw)
+    assert result.ok and "systemctl --global enable activesec.service" in result.detail
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")  # /etc cannot be made below a file: the write fails for real
+    with pytest.raises(ConfigError) as exc:
+        install("systemd", str(exe), root=blocked, **kw)
+    assert "cannot write" in exc.value.message and "--all-users" in exc.value.hint
+
+
+def test_launchd_for_every_account(tmp_path: Path, exe: Path) -> None:
+    inst = Installer("launchd", runner=refuse, environ={"ACTIVESEC_HOME": "/x"},
+                     platform="darwin", all_users=True, root=tmp_path)
+    result = inst.install(str(exe))  # launchd loads it at each log-in: no command
+    assert result.ok and result.path == tmp_path / "Library/LaunchAgents" / f"{LABEL}.plist"
+    job = plistlib.loads(result.path.read_bytes())
+    assert job["ProgramArguments"] == [str(exe), "run"] and job["LimitLoadToSessionType"] == "Aqua"
+    assert not {"StandardOutPath", "StandardErrorPath", "EnvironmentVariables"} & set(job)
+    assert "for every account" in inst.status().detail
+    assert inst.uninstall().ok and not result.path.exists()
+
+
+def test_task_for_every_account_runs_as_whoever_logs_on(tmp_path: Path, exe: Path) -> None:
+    text = task_xml(r"C:\Program Files\ActiveSec\activesec.exe", user=None)
+    root = ET.fromstring(text.split("\n", 1)[1])
+    assert root.find("t:Triggers/t:LogonTrigger/t:UserId", NS) is None  # any account's log-on
+    principal = root.find("t:Principals/t:Principal", NS)
+    assert principal is not None and principal.find("t:UserId", NS) is None
+    assert principal.find("t:GroupId", NS).text == "S-1-5-32-545"  # type: ignore[union-attr]
+    rec = Recorder()
+    env = {"PROGRAMDATA": str(tmp_path / "ProgramData"), "USERNAME": "admin"}
+    result = Installer("task", runner=rec, environ=env, platform="win32",
+                       all_users=True).install(str(exe))
+    assert result.ok and result.path == tmp_path / "ProgramData/ActiveSec/activesec-logon-task.xml"
+    assert rec.calls == [["schtasks", "/Create", "/XML", str(result.path), "/TN", "ActiveSec",
+                          "/F"]]  # not /Run: that would start it in the administrator's session
+    written = ET.parse(result.path).getroot()
+    assert written.find("t:Principals/t:Principal/t:GroupId", NS) is not None

@@ -245,7 +245,7 @@ def _show(res: Any, json_out: bool) -> None:
     if json_out:
         print_json({**_result_json(res), "commands": res.commands})
     else:
-        (out if res.ok else err).print(f"{res.kind}: {res.detail}")
+        (out if res.ok else err).print(f"{res.kind}: {escape(res.detail)}")
     if not res.ok:
         raise typer.Exit(1)
 
@@ -256,34 +256,46 @@ def service_install(
         None, "--kind", help="systemd | launchd | task (default: this platform's)."
     ),
     exe: str | None = typer.Option(None, "--exe", help="Path of the activesec executable."),
+    all_users: bool = typer.Option(
+        False, "--all-users",
+        help="For every account on this machine (run as root / an administrator).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Install and start `activesec run` at log-in."""
+    """Install and start `activesec run` at log-in (yours, or with --all-users everyone's)."""
     from activesec.service import installers
 
-    _show(installers.install(kind, exe), json_out)
+    _show(installers.install(kind, exe, all_users=all_users), json_out)
 
 
 @service_app.command("uninstall")
 def service_uninstall(
     kind: str | None = typer.Option(None, "--kind", help="systemd | launchd | task."),
+    all_users: bool = typer.Option(
+        False, "--all-users",
+        help="For every account on this machine (run as root / an administrator).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Stop and remove the log-in service (not installed is fine)."""
     from activesec.service import installers
 
-    _show(installers.uninstall(kind), json_out)
+    _show(installers.uninstall(kind, all_users=all_users), json_out)
 
 
 @service_app.command("status")
 def service_status(
     kind: str | None = typer.Option(None, "--kind", help="systemd | launchd | task."),
+    all_users: bool = typer.Option(
+        False, "--all-users",
+        help="For every account on this machine (run as root / an administrator).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Is the log-in service installed and running?"""
     from activesec.service import installers
 
-    res = installers.status(kind)
+    res = installers.status(kind, all_users=all_users)
     if json_out:
         print_json(_result_json(res))
     else:

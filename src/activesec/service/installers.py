@@ -18,6 +18,14 @@ desktop:
   carried into the task (tasks see the user's persistent environment): use ``setx``. The
   console launcher opens a console window at log-on (known limitation).
 
+**For every account** (``--all-users``, run as root / an administrator; a fleet or a family
+machine): the same agent, started at each user's own log-in with that user's own data —
+``/etc/systemd/user/activesec.service`` enabled with ``systemctl --global enable``,
+``/Library/LaunchAgents/org.activesec.agent.plist`` (launchd loads it in every Aqua session), or
+the log-on task for the built-in Users group (``%ProgramData%\\ActiveSec``). Files are 0644 (every
+account reads them); ``ACTIVESEC_HOME`` is not carried over (each account keeps its own data).
+Pair it with the machine policy file (:mod:`activesec.core.site`).
+
 The generators (:func:`systemd_unit`, :func:`launchd_plist`, :func:`task_xml`) are pure
 functions returning text. :class:`Installer` does the I/O with an injectable ``base`` (the
 user's home directory) and ``runner``, so tests never touch the real user's configuration.
@@ -46,6 +54,7 @@ UNIT_NAME = "activesec.service"
 LABEL = "org.activesec.agent"
 TASK_NAME = "ActiveSec"
 TASK_NS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
+USERS_GROUP_SID = "S-1-5-32-545"  # BUILTIN\Users: every interactive account
 DESCRIPTION = "ActiveSec continuous authentication agent"
 
 
@@ -92,11 +101,13 @@ def systemd_unit(
 def launchd_plist(
     exe: str,
     *,
-    log_dir: str,
+    log_dir: str | None,
     home: str | None = None,
     args: Sequence[str] = ("run",),
 ) -> str:
-    """The LaunchAgent property list (XML) that runs ``exe run`` in the user's Aqua session."""
+    """The LaunchAgent property list (XML) that runs ``exe run`` in the user's Aqua session.
+    ``log_dir=None`` (a LaunchAgent for every account, which cannot name a per-user folder):
+    stdout/stderr are not kept — the agent writes its own log in each user's log folder."""
     job: dict[str, object] = {
         "Label": LABEL,
         "ProgramArguments": [exe, *args],
@@ -105,16 +116,18 @@ def launchd_plist(
         "ThrottleInterval": 10,
         "ProcessType": "Interactive",
         "LimitLoadToSessionType": "Aqua",
-        "StandardOutPath": str(Path(log_dir) / "agent.out.log"),
-        "StandardErrorPath": str(Path(log_dir) / "agent.err.log"),
     }
+    if log_dir is not None:
+        job["StandardOutPath"] = str(Path(log_dir) / "agent.out.log")
+        job["StandardErrorPath"] = str(Path(log_dir) / "agent.err.log")
     if home:
         job["EnvironmentVariables"] = {"ACTIVESEC_HOME": home}
     return plistlib.dumps(job, fmt=plistlib.FMT_XML).decode("utf-8")
 
 
-def task_xml(exe: str, *, user: str, args: Sequence[str] = ("run",)) -> str:
-    """Task Scheduler XML: at ``user``'s log-on, run ``exe run`` with the interactive token."""
+def task_xml(exe: str, *, user: str | None, args: Sequence[str] = ("run",)) -> str:
+    """Task Scheduler XML: at ``user``'s log-on, run ``exe run`` with the interactive token;
+    ``user=None``: at any account's log-on, as that account (the built-in Users group)."""
     ET.register_namespace("", TASK_NS)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -130,10 +143,13 @@ def task_xml(exe: str, *, user: str, args: Sequence[str] = ("run",)) -> str:
     sub(reg, "URI", "\\" + TASK_NAME)
     logon = sub(sub(task, "Triggers"), "LogonTrigger")
     sub(logon, "Enabled", "true")
-    sub(logon, "UserId", user)
     principal = sub(sub(task, "Principals"), "Principal", id="Author")
-    sub(principal, "UserId", user)
-    sub(principal, "LogonType", "InteractiveToken")
+    if user is not None:
+        sub(logon, "UserId", user)
+        sub(principal, "UserId", user)
+        sub(principal, "LogonType", "InteractiveToken")
+    else:  # no UserId on the trigger: any log-on; a group principal runs as whoever logged on
+        sub(principal, "GroupId", USERS_GROUP_SID)
     sub(principal, "RunLevel", "LeastPrivilege")
     settings = sub(task, "Settings")
     for tag, text in (
@@ -220,7 +236,9 @@ class Installer:
     ``base`` is the user's home directory (default ``Path.home()``); ``runner`` runs
     systemctl/launchctl/schtasks (default ``subprocess.run``); ``environ`` is where
     ``ACTIVESEC_HOME`` is read; ``systemd_dir`` exists when systemd is the running init;
-    ``platform`` decides whether the platform's tool is called at all.
+    ``platform`` decides whether the platform's tool is called at all. ``all_users``: the
+    machine-wide form (module docstring) under ``root`` (default ``/``; Windows:
+    ``%ProgramData%``).
     """
 
     def __init__(
@@ -233,6 +251,8 @@ class Installer:
         platform: str | None = None,
         systemd_dir: str | os.PathLike[str] = "/run/systemd/system",
         user: str | None = None,
+        all_users: bool = False,
+        root: str | os.PathLike[str] = "/",
     ) -> None:
         self.platform = platform or sys.platform
         k = kind or default_kind(self.platform)
@@ -244,10 +264,20 @@ class Installer:
         self.environ = os.environ if environ is None else environ
         self.systemd_dir = Path(systemd_dir)
         self._user = user
+        self.all_users = all_users
+        self.root = Path(root)
 
     # -- where things go ----------------------------------------------------------------------
     @property
     def path(self) -> Path:
+        if self.all_users:
+            if self.kind == "systemd":
+                return self.root / "etc" / "systemd" / "user" / UNIT_NAME
+            if self.kind == "launchd":
+                return self.root / "Library" / "LaunchAgents" / f"{LABEL}.plist"
+            data = self.environ.get("PROGRAMDATA")
+            return ((Path(data) if data else self.root / "ProgramData") / "ActiveSec"
+                    / "activesec-logon-task.xml")
         if self.kind == "systemd":
             return self.base / ".config" / "systemd" / "user" / UNIT_NAME
         if self.kind == "launchd":
@@ -256,6 +286,8 @@ class Installer:
 
     @property
     def home(self) -> str | None:
+        if self.all_users:  # each account keeps its own data
+            return None
         h = self.environ.get("ACTIVESEC_HOME")
         return str(Path(h).expanduser().resolve()) if h else None
 
@@ -270,11 +302,13 @@ class Installer:
         if self.kind == "systemd":
             return systemd_unit(exe, home=self.home)
         if self.kind == "launchd":
+            if self.all_users:
+                return launchd_plist(exe, log_dir=None)
             log_dir = (
                 Path(self.home) / "logs" if self.home else self.base / "Library/Logs/activesec"
             )
             return launchd_plist(exe, log_dir=str(log_dir), home=self.home)
-        return task_xml(exe, user=self.user)
+        return task_xml(exe, user=None if self.all_users else self.user)
 
     def _native(self) -> bool:
         """Can the platform's service manager be called here?"""
@@ -305,10 +339,19 @@ class Installer:
                 f"{exe_path} does not exist", "pass the path of the activesec executable"
             )
         text = self.render(str(exe_path))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-16" if self.kind == "task" else "utf-8")
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(text, encoding="utf-16" if self.kind == "task" else "utf-8")
+            if self.all_users:
+                tmp.chmod(0o644)  # every account's service manager reads it
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write {self.path}: {exc.strerror}",
+                "run it as root / an administrator (sudo activesec service install --all-users)"
+                if self.all_users else f"make {self.path.parent} writable by you",
+            ) from None
         done: list[list[str]] = []
         if not self._native():
             return ServiceResult(
@@ -323,6 +366,12 @@ class Installer:
                     f"wrote {self.path} but {why}; {self._manual_start()}", done,
                 )  # fmt: skip
         extra = ""
+        if self.all_users:
+            return ServiceResult(
+                self.kind, self.path, True, True, None,
+                f"installed {self.path}: the agent starts at every account's next log-in",
+                done,
+            )  # fmt: skip
         if self.kind == "task" and self.home:
             extra = (
                 f"; the task does not inherit ACTIVESEC_HOME: run `setx ACTIVESEC_HOME {self.home}`"
@@ -342,8 +391,12 @@ class Installer:
                     problems.append(why)
         existed = self.path.exists()
         if existed:
-            self.path.unlink()
-        if self.kind == "systemd" and self._native() and existed:
+            try:
+                self.path.unlink()
+            except OSError as exc:
+                raise ConfigError(f"cannot remove {self.path}: {exc.strerror}",
+                                  "run it as root / an administrator") from None
+        if self.kind == "systemd" and self._native() and existed and not self.all_users:
             self._call(["systemctl", "--user", "daemon-reload"], done)
         detail = f"removed {self.path}" if existed else f"not installed ({self.path} absent)"
         if problems:
@@ -362,6 +415,8 @@ class Installer:
                 self.kind, self.path, True, True, None,
                 f"installed at {self.path}; cannot query the service manager here",
             )  # fmt: skip
+        if self.all_users:
+            return self._machine_status(done)
         if self.kind == "systemd":
             running, _ = self._call(
                 ["systemctl", "--user", "is-active", "--quiet", UNIT_NAME], done
@@ -377,7 +432,26 @@ class Installer:
             self.kind, self.path, True, True, running, f"installed at {self.path}, {state}", done
         )
 
+    def _machine_status(self, done: list[list[str]]) -> ServiceResult:
+        """For every account: enabled/registered is what can be asked (running is per user)."""
+        if self.kind == "launchd":  # launchd loads the file at each log-in: nothing to ask
+            return ServiceResult(self.kind, self.path, True, True, None,
+                                 f"installed at {self.path} for every account")
+        argv = (["systemctl", "--global", "is-enabled", "--quiet", UNIT_NAME]
+                if self.kind == "systemd" else ["schtasks", "/Query", "/TN", TASK_NAME])
+        on, _ = self._call(argv, done)
+        state = "enabled" if self.kind == "systemd" else "registered"
+        return ServiceResult(self.kind, self.path, True, True, None,
+                             f"installed at {self.path} for every account, "
+                             f"{state if on else 'not ' + state}", done)
+
     def _install_commands(self) -> list[list[str]]:
+        if self.all_users:
+            if self.kind == "systemd":
+                return [["systemctl", "--global", "enable", UNIT_NAME]]
+            if self.kind == "launchd":
+                return []
+            return [["schtasks", "/Create", "/XML", str(self.path), "/TN", TASK_NAME, "/F"]]
         if self.kind == "systemd":
             return [
                 ["systemctl", "--user", "daemon-reload"],
@@ -392,6 +466,12 @@ class Installer:
         ]
 
     def _uninstall_commands(self) -> list[list[str]]:
+        if self.all_users:
+            if self.kind == "systemd":
+                return [["systemctl", "--global", "disable", UNIT_NAME]]
+            if self.kind == "launchd":
+                return []
+            return [["schtasks", "/Delete", "/TN", TASK_NAME, "/F"]]
         if self.kind == "systemd":
             return [["systemctl", "--user", "disable", "--now", UNIT_NAME]]
         if self.kind == "launchd":
@@ -399,6 +479,13 @@ class Installer:
         return [["schtasks", "/Delete", "/TN", TASK_NAME, "/F"]]
 
     def _manual_start(self) -> str:
+        if self.all_users:
+            if self.kind == "systemd":
+                return (f"systemd is not running here: enable it for every account with "
+                        f"`systemctl --global enable {UNIT_NAME}`")
+            if self.kind == "launchd":
+                return "launchd loads it at every account's next log-in"
+            return f'register it with `schtasks /Create /XML "{self.path}" /TN {TASK_NAME}`'
         if self.kind == "systemd":
             return (
                 "systemd is not running here: at your next graphical log-in run "
