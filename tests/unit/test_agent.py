@@ -29,6 +29,7 @@ from activesec.detectors.oneclass import ScaledManhattan
 from activesec.engine.scoring import ModalityModel
 from activesec.engine.trust import Calibration
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
+from activesec.service import agent as agent_mod
 from activesec.service.agent import Agent, AgentSummary, ScreenWatch, read_status, status_path
 from activesec.service.decisions import DecisionLog, decisions_path
 from activesec.service.train import reset_enrolment
@@ -212,6 +213,25 @@ def test_stranger_is_locked_with_evidence(
     assert 40 < n_before <= 40 + 15
 
 
+def test_an_unwritable_decision_log_does_not_stop_the_protection(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel],
+        tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk or a broken decisions.jsonl (here a directory in its place: appending fails
+    for real) loses the log line, not the lock; memory keeps only the newest decisions."""
+    monkeypatch.setattr(agent_mod, "KEEP_DECISIONS", 2)
+    decisions_path(p).mkdir(parents=True)
+    agent, summary = run_agent(p, settings, stranger(120, 12), models)
+    locks = (tmp_path / "locked.jsonl").read_text().splitlines()
+    assert locks and json.loads(locks[0])["level"] == "lock"  # the lock command still ran
+    assert summary.n_decisions > 2 and len(agent.decisions) == 2
+    assert agent.decisions[-1] == summary.decisions[-1]
+    st = read_status(p)
+    assert st is not None and st["decisions"] == summary.n_decisions
+    assert st["last_decision"]["level"] in ("lock", "notify", "gate")
+    assert "cannot append to" in caplog.text and "kept in memory" in caplog.text
+
+
 def test_status_file(p: paths_mod.Paths, settings: Settings,
                      models: dict[str, ModalityModel]) -> None:
     run_agent(p, settings, owner(30, 3), models)
@@ -305,7 +325,7 @@ def test_refused_model_keeps_enrolling(p: paths_mod.Paths, settings: Settings,
 
     agent, summary = run_agent(p, settings, stranger(30, 5), models, loader=tampered)
     assert summary.state == "enrolling"
-    assert agent.decisions == []
+    assert not agent.decisions
     st = read_status(p)
     assert st is not None and "model refused" in st["reason"] and "SHA-256" in st["reason"]
 
@@ -335,7 +355,7 @@ def test_paused_takes_no_decisions(p: paths_mod.Paths, settings: Settings,
     store.set_paused(True)
     store.close()
     agent, summary = run_agent(p, settings, stranger(40, 14), models)
-    assert agent.decisions == []
+    assert not agent.decisions
     assert summary.state == "paused"
 
 

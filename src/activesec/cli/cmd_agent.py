@@ -81,7 +81,7 @@ def run(
         trust = "-" if st["trust"] is None else f"{st['trust']:.1f}"
         err.print(
             f"stopped: state {st['state']}, trust {trust}, "
-            f"{len(summary.decisions)} decision(s), {st['stored']:,} events stored"
+            f"{summary.n_decisions} decision(s), {st['stored']:,} events stored"
             + (f" ({st['reason']})" if st["reason"] else "")
         )
 

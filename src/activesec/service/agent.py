@@ -49,6 +49,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,7 +68,7 @@ from activesec.core.paths import Paths, write_private_text
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import AgentState, Context
 from activesec.engine.scoring import ModalityModel
-from activesec.service.decisions import ActionOutcome, DecisionLog, decisions_path
+from activesec.service.decisions import ActionOutcome, DecisionLog, decisions_path, record
 from activesec.service.handover import HandOver
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ TICK_S = 0.25
 WAKE_ON_INPUT = True
 STATUS_EVERY_S = 1.0
 HOUSEKEEP_EVERY_S = 10.0  # enrolment counts, wipe and model checks
+KEEP_DECISIONS = 200  # decisions held in memory
 TRAIN_RETRY_S = 600.0  # after a failed automatic training
 DRIFT_CHECK_S = 3600.0  # how often the agent asks whether a drift update is due
 UNLOCK_QUIET_S = 2.0  # fallback unlock detection: input this long after the lock
@@ -251,8 +253,9 @@ class AgentSummary:
 
     state: str
     stats: LiveStats | None
-    decisions: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # the last KEEP_DECISIONS
     reason: str | None = None
+    n_decisions: int = 0
 
 
 class Agent:
@@ -294,7 +297,9 @@ class Agent:
         self._next_status = 0
         self._next_house = 0
         self._last_decision: dict[str, Any] | None = None
-        self.decisions: list[dict[str, Any]] = []
+        # the newest in memory (all of them are in decisions.jsonl): an agent runs for weeks
+        self.decisions: deque[dict[str, Any]] = deque(maxlen=KEEP_DECISIONS)
+        self.n_decisions = 0
         self._stats: LiveStats | None = None
         self._started_wall = clock.wall_ns()
         self._running = False
@@ -320,7 +325,8 @@ class Agent:
             self._write_status()
         if self.runner.error is not None:
             raise self.runner.error
-        return AgentSummary(self.state.value, self._stats, list(self.decisions), self.reason)
+        return AgentSummary(self.state.value, self._stats, list(self.decisions), self.reason,
+                            self.n_decisions)
 
     def stop(self) -> None:
         self.runner.stop()
@@ -358,7 +364,7 @@ class Agent:
             "stored": 0 if st is None else st.stored,
             "dropped": (0 if st is None else st.dropped) + self.queue_dropped,
             "last_decision": self._last_decision,
-            "decisions": len(self.decisions),
+            "decisions": self.n_decisions,
         }
 
     # ------------------------------------------------------------------------------ capture side
@@ -438,9 +444,15 @@ class Agent:
                 names = a.on_notify if d.level == "notify" else a.on_gate
                 outcomes = self._fire(list(names), "fire", d)
             n = self.engine.trust.n_updates if self.engine is not None else 0
-            rec = self.log.append(d, outcomes, dry_run=self.dry_run,
-                                  extra={"scores_so_far": n})
+            try:
+                rec = self.log.append(d, outcomes, dry_run=self.dry_run,
+                                      extra={"scores_so_far": n})
+            except OSError as exc:  # a full disk must not stop the protection itself
+                rec = record(d, outcomes, dry_run=self.dry_run, extra={"scores_so_far": n})
+                log.error("cannot append to %s (%s): the decision is kept in memory and in "
+                          "the status file only", self.log.path, exc.strerror or exc)
             self.decisions.append(rec)
+            self.n_decisions += 1
             self._last_decision = {k: rec[k] for k in ("level", "state", "trust", "t_wall_ns",
                                                        "reason", "actions")}
 
@@ -521,6 +533,7 @@ class Agent:
             log.warning("store wiped: models dropped, decision log cleared, enrolling again")
             self.log.clear()
             self.decisions.clear()
+            self.n_decisions = 0
             self._last_decision = None
             self._set_models({}, "wiped: enrolling again")
         self._wipe_gen = gen
