@@ -175,6 +175,26 @@ def test_valid_config_file(paths: core_paths.Paths, no_devices: str) -> None:
     assert c["config"].status == "ok" and "valid" in c["config"].detail
 
 
+def test_config_check_shows_what_differs_from_the_defaults(paths: core_paths.Paths,
+                                                            no_devices: str) -> None:
+    """An old init pinned the then-defaults (target_far 0.01): doctor makes that visible."""
+    paths.config_file.write_text('user = "alice"\n[capture]\n[store]\nkeep_days = 90\n'
+                                 "[train]\ntarget_far = 0.01\n[engine.trust]\nneutral_z = -1\n")
+    c = by_name(run_checks(None, {"DISPLAY": ":0"}, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes()))
+    assert c["config"].status == "ok"
+    assert c["config"].detail.endswith(
+        "; differs from the defaults: train.target_far = 0.01 (default 0.05)")
+    paths.config_file.write_text("[enrol]\n" + "".join(
+        f"{k} = {v}\n" for k, v in (("pointer_events", 1000), ("keystrokes", 1000))) +
+        "[capture]\nflush_events = 100\nflush_interval_s = 2.0\napp_poll_s = 5.0\n"
+        "queue_max_events = 5000\n")
+    c = by_name(run_checks(None, {"DISPLAY": ":0"}, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes()))
+    assert c["config"].detail.count("(default ") == 5 and c["config"].detail.endswith(
+        "and 1 more")
+
+
 def test_data_dir_states(home: Path, no_devices: str, monkeypatch: pytest.MonkeyPatch) -> None:
     p = core_paths.resolve(home)
 

@@ -210,8 +210,18 @@ def run_checks(
 
 
 def _config_detail(paths: Any) -> str:
+    from activesec.core import config
+
     f = paths.config_file
-    return f"valid ({f})" if f.exists() else f"defaults (no {f} yet: `activesec init` writes one)"
+    if not f.exists():
+        return f"defaults (no {f} yet: `activesec init` writes one)"
+    changed = config.changed_settings(paths)
+    if not changed:
+        return f"valid ({f})"
+    shown = ", ".join(f"{k} = {config.toml_value(v)} (default {config.toml_value(d)})"
+                      for k, v, d in changed[:5])
+    more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+    return f"valid ({f}); differs from the defaults: {shown}{more}"
 
 
 def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:

@@ -252,6 +252,30 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
     return Settings.model_validate(s.model_dump())
 
 
+def changed_settings(paths: Paths) -> list[tuple[str, Any, Any]]:
+    """(key, value, packaged default) for what the user's file sets to something other than the
+    packaged default — ``doctor`` shows them, so a file written by an older ``init`` that pins an
+    old default (``train.target_far = 0.01``) is seen. ``user`` and ``[engine]`` (defaults in
+    :mod:`activesec.engine`) are left out. Assumes :func:`load` succeeded."""
+    if not paths.config_file.exists():
+        return []
+    with open(paths.config_file, "rb") as fh:
+        mine = tomllib.load(fh)
+    defaults = _TableOnly().model_dump()
+    out = []
+    for key in dotted_keys(mine):
+        if key == "user" or key.split(".")[0] == "engine":
+            continue
+        value: Any = mine
+        default: Any = defaults
+        for part in key.split("."):
+            value = value[part]
+            default = default.get(part) if isinstance(default, dict) else None
+        if value != default and value != {}:  # an empty [section] sets nothing
+            out.append((key, value, default))
+    return out
+
+
 def overridden_by_policy(paths: Paths, env: Mapping[str, str] | None = None,
                          platform: str | None = None) -> tuple[SitePolicy, list[tuple[str, str]]]:
     """The machine policy and the user's own settings its ``[enforced]`` table overrides, as
