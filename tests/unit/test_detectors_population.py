@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,11 @@ from activesec.detectors import registry
 from activesec.detectors.compact import CompactScorer, compact
 from activesec.detectors.persist import load_model, save_model
 from activesec.detectors.population import owner_norm
+
+
+def _create(name: str, **params: Any) -> Any:
+    """A population detector; Any: the tests read its fitted attributes (model_, score_*_)."""
+    return registry.create(name, **params)
 
 D = 6
 
@@ -35,7 +42,7 @@ def test_owner_normalised_scores_centre_on_unseen_owner_rows(name: str, data) ->
     """Documented: score = (P(impostor) - mean) / SD of the owner's held-out scores, so the
     owner's *new* rows (same person, never seen) score about N(0, 1) in mean and spread."""
     owner, bg, fresh, impostor = data
-    det = registry.create(name, n_estimators=60).fit(owner, bg)
+    det = _create(name, n_estimators=60).fit(owner, bg)
     s = det.score(fresh)
     assert abs(float(np.mean(s))) < 0.25
     # the scale comes from 20 blocks of 20 held-out rows: ±16 % sampling error on its own
@@ -51,7 +58,7 @@ def test_boosting_is_an_ensemble_of_cross_fitted_models_with_owner_normalised_sc
     from activesec.detectors.population import OWNER_FOLDS
 
     owner, bg, fresh, impostor = data
-    det = registry.create("hist_gb", max_iter=30).fit(owner, bg)
+    det = _create("hist_gb", max_iter=30).fit(owner, bg)
     assert isinstance(det.model_, list) and len(det.model_) == OWNER_FOLDS
     p = np.mean([m.predict_proba(fresh)[:, 1] for m in det.model_], axis=0)
     np.testing.assert_allclose(det.score(fresh), (p - det.score_center_) / det.score_scale_,
@@ -60,13 +67,13 @@ def test_boosting_is_an_ensemble_of_cross_fitted_models_with_owner_normalised_sc
     assert abs(float(np.mean(s))) < 0.35
     assert 0.6 < float(np.std(s)) < 1.4
     assert float(np.mean(det.score(impostor))) > 1.0
-    plain = registry.create("hist_gb", max_iter=30, normalise="none").fit(owner, bg)
+    plain = _create("hist_gb", max_iter=30, normalise="none").fit(owner, bg)
     np.testing.assert_array_equal(plain.score(fresh), plain.model_.predict_proba(fresh)[:, 1])
 
 
 def test_normalisation_is_an_affine_map_of_the_forest_probability(data) -> None:
     owner, bg, fresh, _ = data
-    det = registry.create("extra_trees", n_estimators=30).fit(owner, bg)
+    det = _create("extra_trees", n_estimators=30).fit(owner, bg)
     p = det.model_.predict_proba(fresh)[:, 1]
     assert det.score_scale_ > 0 and 0.0 < det.score_center_ < 1.0
     np.testing.assert_allclose(det.score(fresh),
@@ -75,7 +82,7 @@ def test_normalisation_is_an_affine_map_of_the_forest_probability(data) -> None:
 
 def test_normalise_none_keeps_the_raw_probability(data) -> None:
     owner, bg, fresh, _ = data
-    det = registry.create("extra_trees", n_estimators=30, normalise="none").fit(owner, bg)
+    det = _create("extra_trees", n_estimators=30, normalise="none").fit(owner, bg)
     s = det.score(fresh)
     np.testing.assert_array_equal(s, det.model_.predict_proba(fresh)[:, 1])
     assert det.model_.bootstrap is False  # the unnormalised model is the plain one
@@ -84,22 +91,22 @@ def test_normalise_none_keeps_the_raw_probability(data) -> None:
 def test_unknown_normalisation_is_a_config_error(data) -> None:
     owner, bg, _, _ = data
     with pytest.raises(ConfigError, match="normalise"):
-        registry.create("extra_trees", n_estimators=5, normalise="tnorm").fit(owner, bg)
+        _create("extra_trees", n_estimators=5, normalise="tnorm").fit(owner, bg)
 
 
 def test_models_saved_without_normalisation_still_score_raw(data) -> None:
     owner, bg, fresh, _ = data
-    det = registry.create("extra_trees", n_estimators=10).fit(owner, bg)
+    det = _create("extra_trees", n_estimators=10).fit(owner, bg)
     del det.score_center_, det.score_scale_  # as a model saved before normalisation existed
     np.testing.assert_array_equal(det.score(fresh), det.model_.predict_proba(fresh)[:, 1])
 
 
 def test_cross_fitting_is_seeded_and_falls_back_when_too_small(data) -> None:
     owner, bg, fresh, _ = data
-    a = registry.create("extra_trees", n_estimators=10, random_state=3).fit(owner, bg)
-    b = registry.create("extra_trees", n_estimators=10, random_state=3).fit(owner, bg)
+    a = _create("extra_trees", n_estimators=10, random_state=3).fit(owner, bg)
+    b = _create("extra_trees", n_estimators=10, random_state=3).fit(owner, bg)
     np.testing.assert_array_equal(a.score(fresh), b.score(fresh))
-    one = registry.create("extra_trees", n_estimators=1).fit(owner, bg)  # no second group
+    one = _create("extra_trees", n_estimators=1).fit(owner, bg)  # no second group
     assert (one.score_center_, one.score_scale_) == (0.0, 1.0)
 
 
@@ -129,7 +136,7 @@ def test_owner_norm_guards_degenerate_scores() -> None:
 def test_saved_and_compact_models_score_identically(tmp_path, data, name, params) -> None:
     """The agent loads the saved model or its NumPy twin: both give the detector's scores."""
     owner, bg, fresh, impostor = data
-    det = registry.create(name, **params).fit(owner, bg)
+    det = _create(name, **params).fit(owner, bg)
     X = np.vstack([fresh[:300], impostor[:300]])
     want = det.score(X)
     names = [f"f{i}" for i in range(D)]
@@ -149,7 +156,7 @@ def test_live_trust_calibration_is_blind_to_the_normalisation(data) -> None:
     from activesec.engine.trust import Calibration
 
     owner, bg, fresh, impostor = data
-    det = registry.create("extra_trees", n_estimators=30).fit(owner, bg)
+    det = _create("extra_trees", n_estimators=30).fit(owner, bg)
     assert det.score_scale_ != 1.0
     held, stream = fresh[:500], np.vstack([fresh[500:800], impostor[:300]])
     raw = Calibration.from_scores(det.model_.predict_proba(held)[:, 1])

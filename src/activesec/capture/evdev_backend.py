@@ -38,7 +38,7 @@ import selectors
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -303,7 +303,7 @@ class Role:
     keyboard: bool
 
 
-def classify(name: str, caps: dict[int, Sequence[int]], props: Sequence[int] = ()) -> Role:
+def classify(name: str, caps: Mapping[int, Sequence[int]], props: Sequence[int] = ()) -> Role:
     """What a device is, from its capabilities (``capabilities(absinfo=False)``), input
     properties and name."""
     keys = set(caps.get(EV_KEY, ()))

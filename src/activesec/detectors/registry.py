@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 from activesec.core.errors import ConfigError
+from activesec.detectors.base import Detector
 
 ENTRY_POINT_GROUP = "activesec.detectors"
 _BUILTIN_MODULES = ("activesec.detectors.oneclass", "activesec.detectors.population",
@@ -23,9 +24,9 @@ _BUILTIN_MODULES = ("activesec.detectors.oneclass", "activesec.detectors.populat
 #: ``activesec.detectors`` package docstring).
 DEFAULTS = {"pointer": "extra_trees", "keys": "plda"}
 
-_REGISTRY: dict[str, type] = {}
+_REGISTRY: dict[str, type[Detector]] = {}
 _loaded = False
-T = TypeVar("T", bound=type)
+T = TypeVar("T", bound=type[Detector])
 
 
 def register(name: str) -> Callable[[T], T]:
@@ -35,7 +36,7 @@ def register(name: str) -> Callable[[T], T]:
         prev = _REGISTRY.get(name)
         if prev is not None and prev is not cls:
             raise ValueError(f"detector name {name!r} is already registered by {prev.__name__}")
-        cls.name = name  # type: ignore[attr-defined]
+        cls.name = name
         _REGISTRY[name] = cls
         return cls
 
@@ -70,7 +71,8 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get(name: str) -> type:
+def get(name: str) -> type[Detector]:
+    """The detector class registered as ``name`` (plug-ins follow the same interface)."""
     _load()
     if name not in _REGISTRY:
         why = f" (plug-in failed to load: {_BROKEN[name]})" if name in _BROKEN else ""
@@ -79,7 +81,7 @@ def get(name: str) -> type:
     return _REGISTRY[name]
 
 
-def create(name: str, **params: Any) -> Any:
+def create(name: str, **params: Any) -> Detector:
     """A new, unfitted detector ``name`` with ``params``."""
     cls = get(name)
     try:
