@@ -177,99 +177,16 @@ def label(
     out.print(f"sessions from now on are labelled [bold]{escape(new)}[/bold]")
 
 
-def _progress(n: int, need: int) -> float:
-    return round(min(1.0, n / need), 4) if need else 1.0
-
-
-def _models(p: Paths) -> list[dict[str, Any]]:
-    """Each trained model with its detector and threshold, or why it would be refused."""
-    from activesec.service.models import model_dirs, verify_card
-
-    out: list[dict[str, Any]] = []
-    for d in model_dirs(p):
-        try:
-            card = verify_card(d)
-        except ActiveSecError as exc:
-            out.append({"name": d.name, "ok": False, "problem": str(exc)})
-            continue
-        cal = card.get("calibration") or {}
-        out.append(
-            {
-                "name": d.name,
-                "ok": True,
-                "detector": card.get("detector"),
-                "threshold": cal.get("threshold"),
-                "created": card.get("created"),
-            }
-        )
-    return out
-
-
-APP_DAYS = 7  # `status` lists the apps in front in this many days (names gate rules match)
 APP_SHOWN = 8
 
 
 def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Profile, sessions, events per kind, enrolment progress, store size, drops, the apps
     in front lately (the names gate rules match), the agent's state and its last alert."""
-    from activesec.core.instance import is_locked, read_pid
-    from activesec.service.agent import read_status
-    from activesec.service.train import enrolment_counts, enrolment_since
-    from activesec.store.db import KIND_NAMES, NS_PER_DAY
+    from activesec.service.report import APP_DAYS, status_data
 
     p = state_paths()
-    prof = profile.require(p)
-    s = settings(p)
-    with _open_store(p) as store:
-        c = store.counts()
-        sessions = store.sessions()
-        size = store.size_bytes()
-        paused = store.is_paused()
-        current_label = store.current_label() or prof.user
-        apps = store.recent_apps(since_wall_ns=time.time_ns() - APP_DAYS * NS_PER_DAY)
-        # the owner's own (not injected) input since enrolment last (re)started
-        owner_pointer, owner_keys = enrolment_counts(store, prof.user, enrolment_since(p))
-    by_kind = {name: int(c.get(name, 0)) for name in KIND_NAMES.values()}
-    lock = p.run_dir / "capture.lock"
-    running = is_locked(lock)
-    agent = read_status(p)
-    agent_running = bool(running and agent and agent.get("pid") == read_pid(lock))
-    data = {
-        "user": prof.user,
-        "current_label": current_label,
-        "capturing": running,
-        "capture_pid": read_pid(lock) if running else None,
-        "paused": paused,
-        "sessions": len(sessions),
-        "labels": sorted({si.label for si in sessions}),
-        "events": by_kind,
-        "events_total": int(sum(by_kind.values())),
-        "dropped": int(c.get("drops", 0)),
-        "discarded_while_paused": int(c.get("paused_discarded", 0)),
-        "injected": int(c.get("injected", 0)),
-        "store_bytes": int(size),
-        "database": str(p.database),
-        "agent": {
-            "running": agent_running,
-            "state": (agent or {}).get("state") if agent_running else None,
-            "trust": (agent or {}).get("trust") if agent_running else None,
-            "reason": (agent or {}).get("reason") if agent_running else None,
-            "last_decision": (agent or {}).get("last_decision"),
-        },
-        "models": _models(p),
-        "apps": {
-            "days": APP_DAYS,
-            "recent": [{"name": name, "last_seen_wall_ns": t} for name, t in apps],
-        },
-        "enrolment": {
-            "pointer_events": owner_pointer,
-            "pointer_needed": s.enrol.pointer_events,
-            "pointer_progress": _progress(owner_pointer, s.enrol.pointer_events),
-            "keystrokes": owner_keys,
-            "keystrokes_needed": s.enrol.keystrokes,
-            "keys_progress": _progress(owner_keys, s.enrol.keystrokes),
-        },
-    }
+    data = status_data(p, settings(p))
     if json_out:
         print_json(data)
         return
@@ -279,17 +196,17 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         trust = "" if ag["trust"] is None else f", trust {ag['trust']:.0f}/100"
         state = f"agent {ag['state']}{trust}"
     else:
-        state = "capturing" if running else "not capturing"
-    if paused:
+        state = "capturing" if data["capturing"] else "not capturing"
+    if data["paused"]:
         state += " (paused)"
-    out.print(f"[bold]ActiveSec[/bold] — owner {escape(prof.user)}, {state}")
+    out.print(f"[bold]ActiveSec[/bold] — owner {escape(data['user'])}, {state}")
     out.print(
-        f"  sessions     {len(sessions)} "
-        f"(labels: {escape(', '.join(data['labels'])) or '-'}; next: {escape(current_label)})"
+        f"  sessions     {data['sessions']} (labels: {escape(', '.join(data['labels'])) or '-'}; "
+        f"next: {escape(data['current_label'])})"
     )
-    out.print("  events       " + ", ".join(f"{k} {v:,}" for k, v in by_kind.items()))
+    out.print("  events       " + ", ".join(f"{k} {v:,}" for k, v in data["events"].items()))
     out.print(f"  dropped      {data['dropped']:,}")
-    out.print(f"  store        {human_bytes(size)} at {p.database}")
+    out.print(f"  store        {human_bytes(data['store_bytes'])} at {data['database']}")
     out.print(
         f"  enrolment    pointer {e['pointer_events']:,}/{e['pointer_needed']:,} "
         f"({e['pointer_progress']:.0%}), keys {e['keystrokes']:,}/{e['keystrokes_needed']:,} "
@@ -304,8 +221,9 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             out.print(f"  model        {m['name']}: [red]refused[/red] — {escape(m['problem'])}")
     if not data["models"]:
         out.print("  model        none yet (trains by itself when enrolment is complete)")
+    apps = [a["name"] for a in data["apps"]["recent"]]
     if apps:
-        shown = ", ".join(name for name, _ in apps[:APP_SHOWN])
+        shown = ", ".join(escape(name) for name in apps[:APP_SHOWN])
         more = f" +{len(apps) - APP_SHOWN} more" if len(apps) > APP_SHOWN else ""
         out.print(
             f"  apps         {shown}{more} (in front in the last {APP_DAYS} days, latest "

@@ -1,0 +1,98 @@
+"""What ``activesec status`` and the dashboard show: one snapshot of the profile, the store,
+enrolment, models and the running agent, as plain JSON-ready data (no text, no colours)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from activesec.core import profile
+from activesec.core.config import Settings
+from activesec.core.errors import ActiveSecError
+from activesec.core.paths import Paths
+
+APP_DAYS = 7  # the apps in front in this many days are listed (the names gate rules match)
+
+
+def _progress(n: int, need: int) -> float:
+    return round(min(1.0, n / need), 4) if need else 1.0
+
+
+def models(paths: Paths) -> list[dict[str, Any]]:
+    """Each trained model with its detector and threshold, or why it would be refused."""
+    from activesec.service.models import model_dirs, verify_card
+
+    out: list[dict[str, Any]] = []
+    for d in model_dirs(paths):
+        try:
+            card = verify_card(d)
+        except ActiveSecError as exc:
+            out.append({"name": d.name, "ok": False, "problem": str(exc)})
+            continue
+        cal = card.get("calibration") or {}
+        out.append({"name": d.name, "ok": True, "detector": card.get("detector"),
+                    "threshold": cal.get("threshold"), "created": card.get("created")})
+    return out
+
+
+def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
+    """The snapshot (``activesec status --json`` prints exactly this)."""
+    from activesec.core.instance import is_locked, read_pid
+    from activesec.service.agent import read_status
+    from activesec.service.train import enrolment_counts, enrolment_since
+    from activesec.store.db import KIND_NAMES, NS_PER_DAY, Store
+
+    prof = profile.require(paths)
+    if not paths.database.exists():
+        raise ActiveSecError(f"no event store at {paths.database}", "run `activesec init` first")
+    with Store.open(paths.database) as store:
+        c = store.counts()
+        sessions = store.sessions()
+        size = store.size_bytes()
+        paused = store.is_paused()
+        current_label = store.current_label() or prof.user
+        apps = store.recent_apps(since_wall_ns=time.time_ns() - APP_DAYS * NS_PER_DAY)
+        # the owner's own (not injected) input since enrolment last (re)started
+        owner_pointer, owner_keys = enrolment_counts(store, prof.user, enrolment_since(paths))
+    by_kind = {name: int(c.get(name, 0)) for name in KIND_NAMES.values()}
+    lock = paths.run_dir / "capture.lock"
+    running = is_locked(lock)
+    agent = read_status(paths)
+    agent_running = bool(running and agent and agent.get("pid") == read_pid(lock))
+    e = settings.enrol
+    return {
+        "user": prof.user,
+        "current_label": current_label,
+        "capturing": running,
+        "capture_pid": read_pid(lock) if running else None,
+        "paused": paused,
+        "sessions": len(sessions),
+        "labels": sorted({si.label for si in sessions}),
+        "events": by_kind,
+        "events_total": int(sum(by_kind.values())),
+        "dropped": int(c.get("drops", 0)),
+        "discarded_while_paused": int(c.get("paused_discarded", 0)),
+        "injected": int(c.get("injected", 0)),
+        "store_bytes": int(size),
+        "database": str(paths.database),
+        "agent": {
+            "running": agent_running,
+            "state": (agent or {}).get("state") if agent_running else None,
+            "trust": (agent or {}).get("trust") if agent_running else None,
+            "reason": (agent or {}).get("reason") if agent_running else None,
+            "last_decision": (agent or {}).get("last_decision"),
+        },
+        "models": models(paths),
+        "apps": {
+            "days": APP_DAYS,
+            "recent": [{"name": name, "last_seen_wall_ns": t} for name, t in apps],
+        },
+        "enrolment": {
+            "pointer_events": owner_pointer,
+            "pointer_needed": e.pointer_events,
+            "pointer_progress": _progress(owner_pointer, e.pointer_events),
+            "keystrokes": owner_keys,
+            "keystrokes_needed": e.keystrokes,
+            "keys_progress": _progress(owner_keys, e.keystrokes),
+        },
+    }
