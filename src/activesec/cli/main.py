@@ -12,7 +12,14 @@ import sys
 import typer
 
 from activesec import __version__
-from activesec.cli import cmd_agent, cmd_capture, cmd_data, cmd_evaluate, cmd_train
+from activesec.cli import (
+    cmd_agent,
+    cmd_capture,
+    cmd_dashboard,
+    cmd_data,
+    cmd_evaluate,
+    cmd_train,
+)
 from activesec.core.errors import ActiveSecError
 
 app = typer.Typer(
@@ -48,6 +55,7 @@ cmd_data.register(app)
 cmd_evaluate.register(app)
 cmd_agent.register(app)
 cmd_train.register(app)
+cmd_dashboard.register(app)
 
 
 def _reflow(doc: str) -> str:

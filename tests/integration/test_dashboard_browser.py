@@ -1,0 +1,94 @@
+"""The real ``activesec dashboard`` in a subprocess, driven in Debian's Chromium by Playwright:
+the page a user opens from the printed URL, its content, the pause button, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+from tests.helpers.cli import cli, env_for
+
+from activesec.actions.base import Decision
+from activesec.core import paths as paths_mod
+from activesec.service.decisions import ActionOutcome, DecisionLog, decisions_path
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[str]]]:
+    home = tmp_path / "home"
+    env = env_for(home)
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    DecisionLog(decisions_path(paths_mod.resolve(home))).append(
+        Decision("lock", "suspicious", 33.0, 1_764_000_000 * 10**9,
+                 "trust 33.0 < 40: pointer actions unlike the owner's",
+                 {"deviating_features": [["curvature_mean", 4.25], ["speed_max", 3.5]]}),
+        [ActionOutcome("lock", "fire", True, "loginctl lock-session")])
+    proc = subprocess.Popen([sys.executable, "-m", "activesec.cli.main", "dashboard",
+                             "--no-open"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    m = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", line)
+    assert m, (line, proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
+    yield m.group(0), env, proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_the_printed_url_opens_the_dashboard_and_pause_works(
+        browser: Browser, served: tuple[str, dict[str, str], subprocess.Popen[str]]) -> None:
+    url, env, proc = served
+    page = browser.new_page()
+    page.goto(url)
+    assert page.url.endswith("/") and "token=" not in page.url  # the secret left the URL
+    expect(page.locator("#owner")).to_have_text("alice")
+    expect(page.locator("#state")).to_have_text("agent not running")
+    expect(page.locator("#enrol-pointer")).to_contain_text("of 15,000 events (0%)")
+    row = page.locator("#decisions tr").first
+    expect(row).to_contain_text("pointer actions unlike the owner's")
+    expect(row).to_contain_text("curvature_mean (4.3)")
+    expect(row).to_contain_text("lock")
+
+    page.locator("#toggle").click()
+    expect(page.locator("#toggle")).to_have_text("Resume recording")
+    expect(page.locator("#paused")).to_have_text("recording paused")
+    assert json.loads(cli("status", "--json", env=env).stdout)["paused"] is True
+    page.locator("#toggle").click()
+    expect(page.locator("#toggle")).to_have_text("Pause recording")
+    assert json.loads(cli("status", "--json", env=env).stdout)["paused"] is False
+
+    # another page without the secret sees nothing
+    other = browser.new_context().new_page()
+    r = other.goto(url.split("?")[0])
+    assert r is not None and r.status == 403 and "alice" not in other.content()
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(15) == 0
+
+
+def test_a_taken_port_is_a_one_line_error(tmp_path: Path,
+                                          served: tuple[str, dict[str, str],
+                                                        subprocess.Popen[str]]) -> None:
+    url, env, _ = served
+    port = url.split(":")[2].split("/")[0]
+    r = cli("dashboard", "--no-open", "--port", port, env=env)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "--port" in r.stderr

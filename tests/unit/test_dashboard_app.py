@@ -1,0 +1,93 @@
+"""The dashboard's HTTP application over a real profile (store, decision log) through HTTP:
+who may read it, what it shows, pause/resume, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from activesec.actions.base import Decision
+from activesec.core import config, profile
+from activesec.core import paths as paths_mod
+from activesec.dashboard.app import COOKIE, create_app
+from activesec.service.decisions import ActionOutcome, DecisionLog, decisions_path
+from activesec.store.db import Store
+
+TOKEN = "s3cret-token_value"
+WALL = 1_764_000_000 * 10**9
+
+
+@pytest.fixture
+def p(home: Path) -> paths_mod.Paths:
+    p = paths_mod.resolve().ensure()
+    profile.create(p, "alice")
+    config.write_default(p, "alice")
+    Store.open(p.database, create=True).close()
+    return p
+
+
+def client(p: paths_mod.Paths) -> TestClient:
+    return TestClient(create_app(p, lambda: config.load(p), TOKEN), base_url="http://127.0.0.1",
+                      follow_redirects=False)
+
+
+def test_nothing_without_the_secret(p: paths_mod.Paths) -> None:
+    c = client(p)
+    assert c.get("/").status_code == 403
+    assert c.get("/?token=wrong").status_code == 403
+    assert c.get("/api/status").status_code == 403
+    assert c.get("/api/status", headers={"X-ActiveSec-Token": "wrong"}).status_code == 403
+    assert c.post("/api/pause").status_code == 403
+    # another host name (DNS rebinding) is refused even with the secret
+    evil = TestClient(create_app(p, lambda: config.load(p), TOKEN), base_url="http://evil.test")
+    assert evil.get("/api/status", headers={"X-ActiveSec-Token": TOKEN}).status_code == 400
+
+
+def test_the_secret_becomes_a_strict_cookie_and_leaves_the_url(p: paths_mod.Paths) -> None:
+    c = client(p)
+    r = c.get(f"/?token={TOKEN}")
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    cookie = r.headers["set-cookie"]
+    assert f"{COOKIE}={TOKEN}" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    page = c.get("/")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert f'content="{TOKEN}"' in page.text and "{{TOKEN}}" not in page.text
+    assert "http://" not in page.text.replace('"http://www.w3.org/2000/svg"', "")  # all local
+    assert c.get("/api/status").json()["user"] == "alice"
+
+
+def test_status_carries_the_snapshot_and_the_decisions(p: paths_mod.Paths) -> None:
+    log = DecisionLog(decisions_path(p))
+    d = Decision("lock", "suspicious", 31.5, WALL, "trust 31.5 < 40 after 12 odd actions",
+                 {"deviating_features": [["curvature_mean", 4.2], ["speed_max", 3.1]]})
+    log.append(d, [ActionOutcome("lock", "fire", False, "no locker")])
+    s = client(p).get("/api/status", headers={"X-ActiveSec-Token": TOKEN}).json()
+    assert s["enrolment"]["pointer_needed"] == 15000 and s["agent"]["running"] is False
+    (got,) = s["decisions"]
+    assert got["reason"] == d.reason and got["actions"][0]["ok"] is False
+    assert got["evidence"]["deviating_features"][0] == ["curvature_mean", 4.2]
+
+
+def test_pause_and_resume_need_the_header(p: paths_mod.Paths) -> None:
+    c = client(p)
+    c.get(f"/?token={TOKEN}")  # the cookie alone (what another page could make a browser send)
+    assert c.post("/api/pause").status_code == 403
+    with Store.open(p.database) as store:
+        assert not store.is_paused()
+    assert c.post("/api/pause", headers={"X-ActiveSec-Token": TOKEN}).json() == {"paused": True}
+    with Store.open(p.database) as store:
+        assert store.is_paused()
+    assert c.post("/api/resume", headers={"X-ActiveSec-Token": TOKEN}).json() == {"paused": False}
+    with Store.open(p.database) as store:
+        assert not store.is_paused()
+
+
+def test_a_missing_store_is_an_error_the_page_can_show(p: paths_mod.Paths) -> None:
+    p.database.unlink()
+    r = client(p).get("/api/status", headers={"X-ActiveSec-Token": TOKEN})
+    assert r.status_code == 503
+    assert r.json() == {"error": f"no event store at {p.database}",
+                        "hint": "run `activesec init` first"}
+    assert not p.database.exists()  # reading never creates it
