@@ -33,7 +33,8 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[str]]]:
     home = tmp_path / "home"
-    env = env_for(home)
+    env = env_for(home, ACTIVESEC_ENGINE__POLICY__LOCK_BELOW="35",
+                  ACTIVESEC_ENGINE__TRUST__LOCK_LEVEL="35")
     assert cli("init", "--user", "alice", env=env).returncode == 0
     DecisionLog(decisions_path(paths_mod.resolve(home))).append(
         Decision("lock", "suspicious", 33.0, 1_764_000_000 * 10**9,
@@ -61,6 +62,7 @@ def test_the_printed_url_opens_the_dashboard_and_pause_works(
     assert page.url.endswith("/") and "token=" not in page.url  # the secret left the URL
     expect(page.locator("#owner")).to_have_text("alice")
     expect(page.locator("#state")).to_have_text("agent not running")
+    expect(page.locator("#lock-level")).to_have_text("35")  # the configured level
     expect(page.locator("#enrol-pointer")).to_contain_text("of 15,000 events (0%)")
     row = page.locator("#decisions tr").first
     expect(row).to_contain_text("pointer actions unlike the owner's")

@@ -65,6 +65,7 @@ def test_status_carries_the_snapshot_and_the_decisions(p: paths_mod.Paths) -> No
     log.append(d, [ActionOutcome("lock", "fire", False, "no locker")])
     s = client(p).get("/api/status", headers={"X-ActiveSec-Token": TOKEN}).json()
     assert s["enrolment"]["pointer_needed"] == 15000 and s["agent"]["running"] is False
+    assert s["levels"] == {"notify_below": 70.0, "lock_below": 40.0}
     (got,) = s["decisions"]
     assert got["reason"] == d.reason and got["actions"][0]["ok"] is False
     assert got["evidence"]["deviating_features"][0] == ["curvature_mean", 4.2]

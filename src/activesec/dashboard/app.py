@@ -42,6 +42,7 @@ def _page(token: str) -> str:
 def create_app(paths: Paths, settings: Callable[[], Settings], token: str) -> FastAPI:
     """The application for one profile; ``settings`` is called per request (config edits show
     without a restart)."""
+    from activesec.service.agent import engine_config
     from activesec.service.decisions import DecisionLog, decisions_path
     from activesec.service.report import status_data
     from activesec.store.db import Store
@@ -79,9 +80,12 @@ def create_app(paths: Paths, settings: Callable[[], Settings], token: str) -> Fa
         if not (ok(request.cookies.get(COOKIE)) or ok(request.headers.get(HEADER))):
             return denied()
         try:
-            data: dict[str, Any] = status_data(paths, settings())
+            s = settings()
+            data: dict[str, Any] = status_data(paths, s)
+            policy = engine_config(s).policy
         except ActiveSecError as exc:
             return failed(exc)
+        data["levels"] = {"notify_below": policy.notify_below, "lock_below": policy.lock_below}
         data["decisions"] = DecisionLog(decisions_path(paths)).last(DECISIONS_SHOWN)
         return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
