@@ -12,11 +12,13 @@ from activesec.core.events import EVENT_DTYPE, DeviceType, Flag, Kind, make
 from activesec.core.keys import KeyClass
 from activesec.detectors.oneclass import ScaledManhattan
 from activesec.engine.scoring import (
+    DEVIATION_CAP,
     KEYBOARD,
     ModalityModel,
     Score,
     ScoringConfig,
     StreamScorer,
+    owner_spread,
     pointer_modality,
 )
 from activesec.engine.trust import INJECTED, Calibration
@@ -323,3 +325,32 @@ def test_balabit_session_incremental_equals_batch(pointer_model: ModalityModel) 
     assert [(a, b) for a, b, _ in key_of(got)] == [(a, b) for a, b, _ in expected]
     np.testing.assert_allclose([s for *_, s in key_of(got)], [s for *_, s in expected],
                                rtol=1e-9, atol=1e-9)
+
+
+def test_owner_spread_survives_quantised_and_constant_features() -> None:
+    rng = np.random.default_rng(0)
+    X = np.zeros((400, 3))
+    X[:, 0] = rng.normal(5.0, 2.0, 400)
+    X[:360, 1], X[360:, 1] = 0.0, 0.016  # a recorder's quantised time step: IQR 0
+    center, scale = owner_spread(X)  # column 2: a feature the owner never varied
+    assert scale[0] == pytest.approx(2.0, rel=0.15)
+    assert scale[1] == pytest.approx(0.0016 * 1.2533) and center[1] == 0.0
+    assert scale[2] == 1e-9
+
+
+def test_deviations_name_the_feature_and_stay_readable() -> None:
+    """An explanation says which features deviated; a feature the owner never varied cannot
+    give it an astronomically large number (seen live: 1.6e16 for dt_median_s)."""
+    X = pointer_features(pointer_stream(200, seed=100)).X
+    X_owner = X.copy()
+    j = POINTER_FEATURE_NAMES.index("dt_median_s")
+    X_owner[:, j] = 0.0
+    center, scale = owner_spread(X_owner)
+    model = ModalityModel.pointer(ScaledManhattan().fit(X_owner), CAL, feature_center=center,
+                                  feature_scale=scale)
+    scores = StreamScorer({"pointer:mouse": model}, {0: DeviceType.MOUSE}).feed(
+        pointer_stream(20, seed=7))
+    assert scores
+    top = scores[0].deviations[0]
+    assert top == ("dt_median_s", DEVIATION_CAP)  # its time steps are not the owner's 0
+    assert all(abs(v) <= DEVIATION_CAP for s in scores for _, v in s.deviations)

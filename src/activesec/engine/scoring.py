@@ -133,14 +133,27 @@ def keys_probe(window: int, step: int) -> Probe:
     return probe
 
 
+#: largest deviation an explanation states, in owner-σ: beyond it the owner's own spread (a
+#: feature they never varied) makes the number meaningless — it only says "far outside"
+DEVIATION_CAP = 99.0
+
+
 def owner_spread(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The owner's per-feature median and robust spread (IQR / 1.349, the σ of a normal; a
-    feature without spread gets 10 % of its median) — ``ModalityModel.feature_center`` and
-    ``feature_scale``, from the rows the detector was fitted on."""
+    """The owner's per-feature median and robust spread — ``ModalityModel.feature_center`` and
+    ``feature_scale``, from the rows the detector was fitted on; they only explain scores (which
+    features deviated most), never make them.
+
+    Spread: IQR / 1.349 (the σ of a normal). A feature whose middle half is one value (timing
+    quantised by the recorder: most Balabit actions have a median time step of 0) has no IQR;
+    it gets the mean absolute deviation from the median × 1.2533 (also σ for a normal), and a
+    feature the owner never varied 10 % of its median (1e-9 at 0; such deviations are capped when
+    shown, :data:`DEVIATION_CAP`)."""
     center = np.median(X, axis=0)
     q75, q25 = np.percentile(X, [75, 25], axis=0)
-    scale = (q75 - q25) / 1.349
-    return center, np.where(scale > 0, scale, np.maximum(np.abs(center) * 0.1, 1e-9))
+    iqr = (q75 - q25) / 1.349
+    mad = np.mean(np.abs(X - center), axis=0) * 1.2533 if len(X) else np.zeros_like(center)
+    fallback = np.where(mad > 0, mad, np.maximum(np.abs(center) * 0.1, 1e-9))
+    return center, np.where(iqr > 0, iqr, fallback)
 
 
 @dataclass
@@ -340,7 +353,7 @@ class _Stream:
                 or m.feature_scale is None:
             return [()] * len(X)
         sc = np.where(np.asarray(m.feature_scale) > 0, m.feature_scale, 1.0)
-        d = (X - np.asarray(m.feature_center)) / sc
+        d = np.clip((X - np.asarray(m.feature_center)) / sc, -DEVIATION_CAP, DEVIATION_CAP)
         top = np.argsort(-np.abs(d), axis=1)[:, :k]
         names = list(m.feature_names)
         return [tuple((names[c], round(float(d[r, c]), 2)) for c in top[r])
