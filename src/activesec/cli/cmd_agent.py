@@ -161,6 +161,9 @@ def replay(
 
     Nothing is acted on and nothing is stored. Each session starts from a fresh engine at full
     trust; after a lock the owner is assumed to unlock (trust reset, grace period), as live.
+    Labelled recordings (Balabit's test sessions) also get ANIA/ANGA; a label says whether a
+    session is its own user's, so those figures describe a model trained on that user (pick
+    the user with --user).
     """
     from activesec.evaluate.continuous import replay_session, summarize
     from activesec.service.agent import engine_config
