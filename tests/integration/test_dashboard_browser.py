@@ -46,7 +46,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Pop
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    m = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", line)
+    m = re.search(r"http://127\.0\.0\.1:\d+/#token=\S+", line)
     assert m, (line, proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
     yield m.group(0), env, proc
     if proc.poll() is None:
@@ -59,7 +59,8 @@ def test_the_printed_url_opens_the_dashboard_and_pause_works(
     url, env, proc = served
     page = browser.new_page()
     page.goto(url)
-    assert page.url.endswith("/") and "token=" not in page.url  # the secret left the URL
+    expect(page.locator("#owner")).to_have_text("alice")
+    assert page.url == url.split("#")[0]  # the secret left the address bar
     expect(page.locator("#owner")).to_have_text("alice")
     expect(page.locator("#state")).to_have_text("agent not running")
     expect(page.locator("#lock-level")).to_have_text("35")  # the configured level
@@ -77,10 +78,14 @@ def test_the_printed_url_opens_the_dashboard_and_pause_works(
     expect(page.locator("#toggle")).to_have_text("Pause recording")
     assert json.loads(cli("status", "--json", env=env).stdout)["paused"] is False
 
-    # another page without the secret sees nothing
+    page.reload()  # the secret stays with this tab
+    expect(page.locator("#owner")).to_have_text("alice")
+
+    # another browser context (no secret) gets the page shell and no data
     other = browser.new_context().new_page()
-    r = other.goto(url.split("?")[0])
-    assert r is not None and r.status == 403 and "alice" not in other.content()
+    other.goto(url.split("#")[0])
+    expect(other.locator("#error")).to_contain_text("missing or wrong dashboard secret")
+    assert "alice" not in other.content()
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(15) == 0
@@ -90,7 +95,7 @@ def test_a_taken_port_is_a_one_line_error(tmp_path: Path,
                                           served: tuple[str, dict[str, str],
                                                         subprocess.Popen[str]]) -> None:
     url, env, _ = served
-    port = url.split(":")[2].split("/")[0]
+    port = url.split(":")[2].split("/")[0]  # http://127.0.0.1:PORT/#token=…
     r = cli("dashboard", "--no-open", "--port", port, env=env)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "--port" in r.stderr

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from activesec.actions.base import Decision
 from activesec.core import config, profile
 from activesec.core import paths as paths_mod
-from activesec.dashboard.app import COOKIE, create_app
+from activesec.dashboard.app import create_app
 from activesec.service.decisions import ActionOutcome, DecisionLog, decisions_path
 from activesec.store.db import Store
 
@@ -29,33 +29,25 @@ def p(home: Path) -> paths_mod.Paths:
 
 
 def client(p: paths_mod.Paths) -> TestClient:
-    return TestClient(create_app(p, lambda: config.load(p), TOKEN), base_url="http://127.0.0.1",
-                      follow_redirects=False)
+    return TestClient(create_app(p, lambda: config.load(p), TOKEN), base_url="http://127.0.0.1")
 
 
-def test_nothing_without_the_secret(p: paths_mod.Paths) -> None:
+def test_no_data_without_the_secret_in_the_header(p: paths_mod.Paths) -> None:
     c = client(p)
-    assert c.get("/").status_code == 403
-    assert c.get("/?token=wrong").status_code == 403
+    page = c.get("/")  # the page is a shell without data or secret: it may be served to anyone
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert "alice" not in page.text and TOKEN not in page.text
+    assert "http://" not in page.text.replace('"http://www.w3.org/2000/svg"', "")  # all local
     assert c.get("/api/status").status_code == 403
+    assert c.get(f"/api/status?token={TOKEN}").status_code == 403  # only the header counts
     assert c.get("/api/status", headers={"X-ActiveSec-Token": "wrong"}).status_code == 403
+    c.cookies.set("activesec_token", TOKEN)
+    assert c.get("/api/status").status_code == 403  # cookies are shared by every port: unused
     assert c.post("/api/pause").status_code == 403
+    assert c.get("/api/status", headers={"X-ActiveSec-Token": TOKEN}).json()["user"] == "alice"
     # another host name (DNS rebinding) is refused even with the secret
     evil = TestClient(create_app(p, lambda: config.load(p), TOKEN), base_url="http://evil.test")
     assert evil.get("/api/status", headers={"X-ActiveSec-Token": TOKEN}).status_code == 400
-
-
-def test_the_secret_becomes_a_strict_cookie_and_leaves_the_url(p: paths_mod.Paths) -> None:
-    c = client(p)
-    r = c.get(f"/?token={TOKEN}")
-    assert r.status_code == 303 and r.headers["location"] == "/"
-    cookie = r.headers["set-cookie"]
-    assert f"{COOKIE}={TOKEN}" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
-    page = c.get("/")
-    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
-    assert f'content="{TOKEN}"' in page.text and "{{TOKEN}}" not in page.text
-    assert "http://" not in page.text.replace('"http://www.w3.org/2000/svg"', "")  # all local
-    assert c.get("/api/status").json()["user"] == "alice"
 
 
 def test_status_carries_the_snapshot_and_the_decisions(p: paths_mod.Paths) -> None:
@@ -73,7 +65,6 @@ def test_status_carries_the_snapshot_and_the_decisions(p: paths_mod.Paths) -> No
 
 def test_pause_and_resume_need_the_header(p: paths_mod.Paths) -> None:
     c = client(p)
-    c.get(f"/?token={TOKEN}")  # the cookie alone (what another page could make a browser send)
     assert c.post("/api/pause").status_code == 403
     with Store.open(p.database) as store:
         assert not store.is_paused()

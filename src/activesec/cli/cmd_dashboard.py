@@ -46,7 +46,7 @@ def dashboard(
                              "choose another --port, or 0 for any free one") from None
     sock.listen(16)
     token = new_token()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}/?token={token}"
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/#token={token}"  # a fragment: never sent
     typer.echo(f"dashboard: {url}  (Ctrl-C to stop)")  # not rich: a wrapped URL breaks
     app = create_app(p, lambda: config.load(p), token)
     if open_browser:

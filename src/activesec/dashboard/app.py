@@ -1,13 +1,15 @@
 """The dashboard's HTTP application (FastAPI), served by ``activesec dashboard`` on loopback.
 
-Who may read it: the page and the API show the owner's state and decisions, and another local
-account can reach any 127.0.0.1 port, so every request needs the secret that
-``activesec dashboard`` prints in its URL (a fresh one per run). The first visit trades the
-``?token=`` in the URL for an HttpOnly, SameSite=Strict cookie and redirects to the bare URL
-(the secret leaves the address bar and history); state-changing requests (pause, resume) must
-also carry the secret in an ``X-ActiveSec-Token`` header, which a page of another origin cannot
-set (no CSRF). Requests whose ``Host`` is not ``127.0.0.1`` / ``localhost`` are refused (DNS
-rebinding). Nothing is fetched from the network: the page is one file with its script inline.
+Who may read it: the API shows the owner's state and decisions, and another local account can
+reach any 127.0.0.1 port, so every API request must carry the secret that ``activesec
+dashboard`` prints in its URL (a fresh one per run) in an ``X-ActiveSec-Token`` header. The
+secret travels in the URL's *fragment* (``/#token=…``), which browsers never send to a server;
+the page's script moves it to ``sessionStorage`` (scoped to this exact origin, port included)
+and clears the address bar. No cookie: cookies are shared by every port of 127.0.0.1, so another
+local server could receive one; and a header cannot be set by a page of another origin (no
+CSRF). The page itself is a data-free shell. Requests whose ``Host`` is not ``127.0.0.1`` /
+``localhost`` are refused (DNS rebinding). Nothing is fetched from the network: the page is one
+file with its script inline.
 """
 
 from __future__ import annotations
@@ -18,14 +20,13 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from activesec.core.config import Settings
 from activesec.core.errors import ActiveSecError
 from activesec.core.paths import Paths
 
-COOKIE = "activesec_token"
 HEADER = "x-activesec-token"
 DECISIONS_SHOWN = 20
 
@@ -34,9 +35,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _page(token: str) -> str:
-    html = resources.files("activesec.dashboard").joinpath("page.html").read_text("utf-8")
-    return html.replace("{{TOKEN}}", token)  # the token is URL-safe base64: no escaping needed
+PAGE = resources.files("activesec.dashboard").joinpath("page.html").read_text("utf-8")
 
 
 def create_app(paths: Paths, settings: Callable[[], Settings], token: str) -> FastAPI:
@@ -61,23 +60,12 @@ def create_app(paths: Paths, settings: Callable[[], Settings], token: str) -> Fa
         return JSONResponse({"error": exc.message, "hint": exc.hint}, 503)
 
     @app.get("/", response_model=None)
-    def index(request: Request) -> Response:
-        q = request.query_params.get("token")
-        if q is not None:
-            if not ok(q):
-                return HTMLResponse("<p>Wrong secret: open the URL <code>activesec dashboard"
-                                    "</code> printed.</p>", 403)
-            r = RedirectResponse("/", status_code=303)
-            r.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
-            return r
-        if not ok(request.cookies.get(COOKIE)):
-            return HTMLResponse("<p>Open the URL <code>activesec dashboard</code> printed "
-                                "(it carries this run's secret).</p>", 403)
-        return HTMLResponse(_page(token), headers={"Cache-Control": "no-store"})
+    def index() -> Response:
+        return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
 
     @app.get("/api/status", response_model=None)
     def status(request: Request) -> Response:
-        if not (ok(request.cookies.get(COOKIE)) or ok(request.headers.get(HEADER))):
+        if not ok(request.headers.get(HEADER)):
             return denied()
         try:
             s = settings()
@@ -90,7 +78,7 @@ def create_app(paths: Paths, settings: Callable[[], Settings], token: str) -> Fa
         return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
     def set_paused(request: Request, paused: bool) -> Response:
-        if not ok(request.headers.get(HEADER)):  # a header: no other origin can send it
+        if not ok(request.headers.get(HEADER)):
             return denied()
         try:
             with Store.open(paths.database, check=False) as store:
