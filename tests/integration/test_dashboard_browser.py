@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import re
 import signal
+import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +101,38 @@ def test_a_taken_port_is_a_one_line_error(tmp_path: Path,
     r = cli("dashboard", "--no-open", "--port", port, env=env)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "--port" in r.stderr
+
+
+def test_the_browser_is_handed_a_private_forwarding_file_not_the_secret(
+        browser: Browser, tmp_path: Path) -> None:
+    """A browser's command line is visible to every account (ps): it gets a 0600 file that
+    forwards to the URL; the file goes when the dashboard stops."""
+    home = tmp_path / "home"
+    argv_log = tmp_path / "browser-argv.txt"
+    fake = tmp_path / "fake-browser"
+    fake.write_text(f"#!{sys.executable}\nimport sys\n"
+                    f"open({str(argv_log)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n")
+    fake.chmod(0o755)
+    env = env_for(home, BROWSER=str(fake))
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "activesec.cli.main", "dashboard"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[1]
+        token = url.split("#token=")[1]
+        deadline = time.monotonic() + 20
+        while not argv_log.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        handed = argv_log.read_text().strip()
+        opener = home / "run" / "dashboard.html"
+        assert handed == opener.as_uri() and token not in handed
+        assert stat.S_IMODE(opener.stat().st_mode) == 0o600
+        page = browser.new_page()
+        page.goto(handed)  # what the real browser does with it
+        expect(page.locator("#owner")).to_have_text("alice")
+        assert page.url == url.split("#")[0]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(15)
+    assert code == 0 and not opener.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 
@@ -10,6 +11,7 @@ import typer
 from activesec.cli._common import settings, state_paths
 from activesec.core import profile
 from activesec.core.errors import ActiveSecError
+from activesec.core.paths import make_private_dir, write_private_text
 
 
 def register(app: typer.Typer) -> None:
@@ -49,11 +51,26 @@ def dashboard(
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/#token={token}"  # a fragment: never sent
     typer.echo(f"dashboard: {url}  (Ctrl-C to stop)")  # not rich: a wrapped URL breaks
     app = create_app(p, lambda: config.load(p), token)
+    opener = p.run_dir / "dashboard.html"
     if open_browser:
-        webbrowser.open(url)
+        # the browser gets a private file that forwards to the URL, not the URL itself: a
+        # command line is visible to every account (ps), the file only to you
+        make_private_dir(p.run_dir)
+        write_private_text(opener, _forwarder(url))
+        webbrowser.open(opener.as_uri())
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     # uvicorn shuts down on SIGINT / SIGTERM, restores the handlers it found and re-raises the
     # signal; with these no-op handlers found, a stop is a clean exit 0 (as `run` and `capture`)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        opener.unlink(missing_ok=True)  # its secret dies with this server anyway
+
+
+def _forwarder(url: str) -> str:
+    return ("<!doctype html><meta charset=\"utf-8\">"
+            f'<meta http-equiv="refresh" content="0; url={url}">'
+            f"<script>location.replace({json.dumps(url)})</script>"
+            f'<a href="{url}">ActiveSec dashboard</a>\n')
