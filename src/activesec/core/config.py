@@ -252,15 +252,21 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
     return Settings.model_validate(s.model_dump())
 
 
+def _user_table(paths: Paths) -> dict[str, Any]:
+    """The user's config file as parsed TOML ({} without one); for reports after :func:`load`
+    has checked that it reads and parses."""
+    if not paths.config_file.exists():
+        return {}
+    with open(paths.config_file, "rb") as fh:
+        return tomllib.load(fh)
+
+
 def changed_settings(paths: Paths) -> list[tuple[str, Any, Any]]:
     """(key, value, packaged default) for what the user's file sets to something other than the
     packaged default — ``doctor`` shows them, so a file written by an older ``init`` that pins an
     old default (``train.target_far = 0.01``) is seen. ``user`` and ``[engine]`` (defaults in
     :mod:`activesec.engine`) are left out. Assumes :func:`load` succeeded."""
-    if not paths.config_file.exists():
-        return []
-    with open(paths.config_file, "rb") as fh:
-        mine = tomllib.load(fh)
+    mine = _user_table(paths)
     defaults = _TableOnly().model_dump()
     out = []
     for key in dotted_keys(mine):
@@ -286,10 +292,7 @@ def overridden_by_policy(paths: Paths, env: Mapping[str, str] | None = None,
     enforced = policy.enforced_keys
     if not enforced:
         return policy, []
-    mine: list[tuple[str, str]] = []
-    if paths.config_file.exists():
-        with open(paths.config_file, "rb") as fh:
-            mine += [(k, paths.config_file.name) for k in dotted_keys(tomllib.load(fh))]
+    mine = [(k, paths.config_file.name) for k in dotted_keys(_user_table(paths))]
     prefix = "ACTIVESEC_"
     mine += [(k[len(prefix):].lower().replace("__", "."), k) for k in env
              if k.startswith(prefix) and k != SITE_ENV]

@@ -102,6 +102,14 @@ def keys_only(events: np.ndarray) -> np.ndarray:
     return events[np.isin(events["kind"], [int(k) for k in KEY_KINDS])]
 
 
+def injected_counts(events: np.ndarray) -> tuple[int, int]:
+    """(injected events, of them key events): the store's per-chunk counters, so enrolment can
+    leave injected input out of either modality without decoding the events."""
+    injected = (events["flags"] & int(Flag.INJECTED)) != 0
+    keys = np.isin(events["kind"], [int(k) for k in KEY_KINDS])
+    return int(injected.sum()), int((injected & keys).sum())
+
+
 class DeviceType(IntEnum):
     """What produced pointer input: separate profiles are learnt per type."""
 

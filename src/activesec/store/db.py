@@ -36,7 +36,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from activesec.core.errors import StoreError
-from activesec.core.events import EVENT_DTYPE, Flag, Kind
+from activesec.core.events import EVENT_DTYPE, Kind, injected_counts
 from activesec.core.paths import PRIVATE_FILE_MODE, make_private_dir
 from activesec.store import codec
 from activesec.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
@@ -585,12 +585,10 @@ class Store:
         for part in _pieces(ev):
             t0, t1 = int(part["t_ns"][0]), int(part["t_ns"][-1])
             per_kind = np.bincount(part["kind"], minlength=len(Kind) + 1)
-            injected = (part["flags"] & int(Flag.INJECTED)) != 0
-            keys = (part["kind"] == Kind.KEY_DOWN) | (part["kind"] == Kind.KEY_UP)
             rows.append(
                 (session_id, t0, t1, wall0 + t0 - mono0, wall0 + t1 - mono0, len(part),
-                 *(int(per_kind[int(k)]) for k in KIND_NAMES), int(injected.sum()),
-                 int((injected & keys).sum()), codec.encode(part))
+                 *(int(per_kind[int(k)]) for k in KIND_NAMES), *injected_counts(part),
+                 codec.encode(part))
             )
         self._conn.executemany(
             "INSERT INTO chunks(session_id, t0_ns, t1_ns, wall_t0_ns, wall_t1_ns, n, "

@@ -26,15 +26,13 @@ class Migration(NamedTuple):
 
 def _count_injected_keys(conn: sqlite3.Connection) -> None:
     """Injected key events per existing chunk (only chunks with injected events are decoded)."""
-    from activesec.core.events import Flag, Kind
+    from activesec.core.events import injected_counts
     from activesec.store import codec
 
     rows = conn.execute("SELECT id, blob FROM chunks WHERE n_injected > 0").fetchall()
     for chunk_id, blob in rows:
-        ev = codec.decode(blob)
-        keys = (ev["kind"] == Kind.KEY_DOWN) | (ev["kind"] == Kind.KEY_UP)
-        n = int((keys & ((ev["flags"] & int(Flag.INJECTED)) != 0)).sum())
-        conn.execute("UPDATE chunks SET n_injected_keys=? WHERE id=?", (n, chunk_id))
+        _, n_keys = injected_counts(codec.decode(blob))
+        conn.execute("UPDATE chunks SET n_injected_keys=? WHERE id=?", (n_keys, chunk_id))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
