@@ -29,6 +29,27 @@ def test_motion_waits_up_to_max_wait_a_release_is_due_at_once() -> None:
     assert not h.due(10_000 * MS) and len(h.take(10_000 * MS)) == 0  # empty
 
 
+def test_the_first_move_after_a_pause_is_due_at_once() -> None:
+    """It ends the movement before it (the segmenter's pause): no reason to wait for a tick.
+    Keys typed meanwhile do not shorten the pause — they are another stream."""
+    h = HandOver(1000, max_wait_s=0.25, pause_s=0.5)
+    h.put(moves(0), now_ns=0)
+    assert not h.due(10 * MS) and not h.wake.is_set()
+    assert len(h.take(10 * MS, force=True)) == 3
+    h.put(moves(400), now_ns=400 * MS)  # 0.38 s after the last move: the same movement
+    assert not h.due(410 * MS) and not h.wake.is_set()
+    assert len(h.take(700 * MS)) == 3
+    h.put(make([800 * MS], Kind.KEY_DOWN, 1, 0, 1), now_ns=800 * MS)
+    assert len(h.take(800 * MS)) == 1
+    h.wake.clear()
+    h.put(moves(1000), now_ns=1000 * MS)  # 0.58 s after the last move
+    assert h.due(1000 * MS) and h.wake.is_set()
+    assert len(h.take(1000 * MS)) == 3
+    h.wake.clear()
+    h.put(np.concatenate([moves(1100), moves(1700)]), now_ns=1700 * MS)  # a pause inside
+    assert h.due(1700 * MS) and h.wake.is_set()
+
+
 def test_input_that_can_complete_an_action_wakes_the_agent_motion_does_not() -> None:
     h = HandOver(1000)
     h.put(moves(0), now_ns=0)
