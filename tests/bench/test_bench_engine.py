@@ -23,11 +23,6 @@ from typing import Any
 import numpy as np
 import pytest
 from tests.conftest import dataset
-from tests.helpers.synthetic import (
-    S,
-    pointer_person,
-    typing,
-)
 
 from activesec.core.clock import FakeClock
 from activesec.core.events import Kind
@@ -37,6 +32,11 @@ from activesec.engine.scoring import KEYBOARD, ModalityModel
 from activesec.engine.trust import Calibration
 from activesec.features.keys import keystroke_windows
 from activesec.features.pointer import pointer_features
+from activesec.recordings.synthetic import (
+    S,
+    pointer_person,
+    typing,
+)
 
 
 def build_models() -> dict[str, ModalityModel]:

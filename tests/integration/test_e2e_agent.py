@@ -180,6 +180,12 @@ def test_owner_passes_stranger_is_locked(trained: tuple[Path, Path], xdisplay: s
         assert owner_scores >= 10, st
         assert not marker.exists(), marker.read_text()
         assert st["state"] == "confident", st
+        # how fast it reacted to real X11 input, by the agent's own record, in `status`
+        lat = st["latency_ms"]
+        assert lat["n"] > 0 and lat["p50"] <= lat["p99"] <= lat["max"], lat
+        print(f"live latency action end -> trust under Xvfb: {lat}")
+        assert json.loads(cli("status", "--json", env=env).stdout)["agent"]["latency_ms"]
+        assert "reaction" in cli("status", env=env).stdout
         _inject(xdisplay, stranger)
         st = _wait_status(home, lambda s: s["last_decision"] is not None
                           and s["last_decision"]["level"] == "lock", timeout=10)

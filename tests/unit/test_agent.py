@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.helpers.synthetic import pointer_person
 
 from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
 from activesec.core import paths as paths_mod
@@ -29,6 +28,7 @@ from activesec.detectors.oneclass import ScaledManhattan
 from activesec.engine.scoring import ModalityModel
 from activesec.engine.trust import Calibration
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
+from activesec.recordings.synthetic import pointer_person
 from activesec.service import agent as agent_mod
 from activesec.service.agent import Agent, AgentSummary, ScreenWatch, read_status, status_path
 from activesec.service.decisions import DecisionLog, decisions_path
@@ -243,6 +243,27 @@ def test_status_file(p: paths_mod.Paths, settings: Settings,
     assert 70 <= st["trust"] <= 100
     assert st["models"] == ["pointer:mouse"]
     assert st["events"] > 0 and st["last_decision"] is None
+
+
+def test_status_reports_the_latency_from_action_end_to_trust(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """Every live trust update is timed against the stamp of the action's last event; the
+    clock here only moves when the agent sleeps, so each wait is a whole number of its sleeps."""
+    agent, _ = run_agent(p, settings, owner(30, 3), models)
+    assert agent.engine is not None
+    lat = list(agent.latencies_ms)
+    assert 0 < len(lat) <= agent.engine.status().n_updates
+    assert min(lat) >= 0 and max(lat) <= 1000 * agent_mod.TICK_S + 1e-6
+    st = read_status(p)
+    assert st is not None
+    summary = st["latency_ms"]
+    assert summary["n"] == len(lat)
+    assert summary["p50"] <= summary["p99"] <= summary["max"] == round(max(lat), 2)
+
+
+def test_no_latency_before_the_first_score(p: paths_mod.Paths, settings: Settings) -> None:
+    agent, _ = run_agent(p, settings, owner(5, 3), None)
+    assert agent.status()["latency_ms"] is None
 
 
 def test_failed_lock_notifies_and_is_recorded(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pydantic import ValidationError
-from tests.helpers.synthetic import pointer_person
 
 from activesec.core.clock import FakeClock
 from activesec.core.events import DeviceType, Flag
@@ -15,6 +14,7 @@ from activesec.engine.policy import AgentState, Context, PolicyConfig
 from activesec.engine.scoring import ModalityModel, ScoringConfig
 from activesec.engine.trust import Calibration, TrustConfig
 from activesec.features.pointer import pointer_features
+from activesec.recordings.synthetic import pointer_person
 
 S = 1_000_000_000
 

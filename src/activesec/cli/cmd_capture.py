@@ -231,6 +231,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         )
     if ag["running"] and ag["reason"]:
         out.print(f"  why          {escape(str(ag['reason']))}")
+    lat = ag.get("latency_ms")
+    if lat:
+        out.print(f"  reaction     trust updated {lat['p50']:.0f} ms (p50) / {lat['p99']:.0f} ms "
+                  f"(p99) after an action ends (last {lat['n']} actions)")
     last = ag["last_decision"]
     if last:
         out.print(f"  last alert   {last.get('level')}: {escape(str(last.get('reason')))}")

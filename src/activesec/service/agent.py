@@ -33,7 +33,16 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   is told ``paused``; a wipe (store wipe generation changes, models deleted) drops the loaded
   models, clears the decision log and returns to enrolment.
 * **status**: ``<run dir>/agent.json`` (0600, rewritten atomically every second; see
-  :meth:`Agent.status`), read by ``activesec status`` and the dashboard.
+  :meth:`Agent.status`), read by ``activesec status`` and the dashboard. It includes how fast the
+  agent reacts on this machine, over the last ``KEEP_LATENCIES`` scores: the time from the input
+  that completed an action to the trust level updated by it (stamps on the monotonic clock
+  capture stamps with). For an action ended by a click release, a scroll or a key, that input is
+  its last event; a movement that ends in stillness is known complete only when the next input
+  arrives, so it is timed from the first event of the batch that brought it (a bound the true
+  wait cannot exceed: it was in that batch) — not from its own end, which would count the
+  person's pause as the agent's delay (live under Xvfb: p99 1.5 s that way, all of it pauses
+  between Balabit movements). Actions completed by silence alone (``flush_after_s``) are not
+  timed. ``activesec bench`` reports these figures.
 
 Single instance: the CLI holds ``<run dir>/capture.lock`` (the same lock as ``activesec capture``,
 so capture and the agent never run together). SIGTERM -> :meth:`Agent.stop`: the runner stops
@@ -88,6 +97,7 @@ WAKE_ON_INPUT = True
 STATUS_EVERY_S = 1.0
 HOUSEKEEP_EVERY_S = 10.0  # enrolment counts, wipe and model checks
 KEEP_DECISIONS = 200  # decisions held in memory
+KEEP_LATENCIES = 1000  # action end -> trust updated, the newest scores
 TRAIN_RETRY_S = 600.0  # after a failed automatic training
 DRIFT_CHECK_S = 3600.0  # how often the agent asks whether a drift update is due
 UNLOCK_QUIET_S = 2.0  # fallback unlock detection: input this long after the lock
@@ -300,6 +310,7 @@ class Agent:
         # the newest in memory (all of them are in decisions.jsonl): an agent runs for weeks
         self.decisions: deque[dict[str, Any]] = deque(maxlen=KEEP_DECISIONS)
         self.n_decisions = 0
+        self.latencies_ms: deque[float] = deque(maxlen=KEEP_LATENCIES)
         self._stats: LiveStats | None = None
         self._started_wall = clock.wall_ns()
         self._running = False
@@ -365,7 +376,18 @@ class Agent:
             "dropped": (0 if st is None else st.dropped) + self.queue_dropped,
             "last_decision": self._last_decision,
             "decisions": self.n_decisions,
+            "latency_ms": self.latency_summary(),
         }
+
+    def latency_summary(self) -> dict[str, float] | None:
+        """Action end -> trust updated over the newest scores: ``p50``, ``p99``, ``max`` (ms)
+        and ``n``; None before the first score."""
+        if not self.latencies_ms:
+            return None
+        a = np.fromiter(self.latencies_ms, float)
+        p50, p99 = np.percentile(a, [50, 99])
+        return {"p50": round(float(p50), 2), "p99": round(float(p99), 2),
+                "max": round(float(a.max()), 2), "n": len(a)}
 
     # ------------------------------------------------------------------------------ capture side
     def _enqueue(self, batch: np.ndarray) -> None:
@@ -407,10 +429,24 @@ class Agent:
         if eng is None or not (len(ev) or final):
             return
         ctx = self._context()
+        last = eng.trajectory[-1] if eng.trajectory else None
         out = eng.feed(ev, ctx) if len(ev) else []
-        if final:
+        if not final and len(ev):  # the drain at shutdown is not a live reaction
+            self._time_updates(eng, last, int(ev["t_ns"][0]))
+        else:
             out += eng.finish(ctx)
         self._handle(out)
+
+    def _time_updates(self, eng: Engine, last: Any, batch_start_ns: int) -> None:
+        """Record completing input -> now (module docstring) for the trust updates the last
+        feed made: those after ``last`` in the engine's trajectory."""
+        now = self.clock.monotonic_ns()
+        new = []
+        for st in reversed(eng.trajectory):
+            if st is last:
+                break
+            new.append((now - max(st.t_ns, batch_start_ns)) / 1e6)
+        self.latencies_ms.extend(reversed(new))
 
     # ------------------------------------------------------------------------------ decisions
     def _fire(self, names: list[str], op: str, d: Decision) -> list[ActionOutcome]:

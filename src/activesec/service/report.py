@@ -80,6 +80,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "state": (agent or {}).get("state") if agent_running else None,
             "trust": (agent or {}).get("trust") if agent_running else None,
             "reason": (agent or {}).get("reason") if agent_running else None,
+            "latency_ms": (agent or {}).get("latency_ms") if agent_running else None,
             "last_decision": (agent or {}).get("last_decision"),
         },
         "models": models(paths),

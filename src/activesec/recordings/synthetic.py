@@ -1,16 +1,41 @@
-"""Synthetic input for tests and benchmarks: a 125 Hz point-and-click person whose motor style
-is a handful of keywords, and a typist.
+"""Synthetic input: a 125 Hz point-and-click person whose motor style is a handful of
+keywords, and a typist.
 
-NumPy only (no scikit-learn), so a child process measuring the agent's footprint can import it.
+Made for measuring, not for learning anyone: ``activesec bench`` replays these to time the
+agent on a machine without touching its owner's recordings, and tests use them where a dataset
+would be slower than the point. NumPy only (no scikit-learn), so the agent's process measuring
+its own footprint can import it. :data:`STYLES` are a few motor styles far enough apart for a
+detector to tell them apart.
 """
 
 from __future__ import annotations
+
+from typing import TypedDict
 
 import numpy as np
 
 from activesec.core.events import Kind, make
 
 S = 1_000_000_000
+
+
+
+class Style(TypedDict):
+    """Keywords of :func:`pointer_person` that make one person's motor style."""
+
+    ms_per_px: float
+    bend: float
+    jitter_px: float
+    dwell: float
+
+
+#: an owner and the people of a synthetic background
+STYLES: dict[str, Style] = {
+    "owner": {"ms_per_px": 1.0, "bend": 0.02, "jitter_px": 1.0, "dwell": 0.09},
+    "quick": {"ms_per_px": 0.4, "bend": 0.13, "jitter_px": 6.0, "dwell": 0.25},
+    "slow": {"ms_per_px": 1.8, "bend": 0.06, "jitter_px": 2.0, "dwell": 0.14},
+    "shaky": {"ms_per_px": 0.8, "bend": 0.10, "jitter_px": 4.0, "dwell": 0.06},
+}
 
 
 def pointer_person(n: int, seed: int, t0: float = 0.0, *, ms_per_px: float = 0.9,
@@ -48,6 +73,7 @@ def pointer_person(n: int, seed: int, t0: float = 0.0, *, ms_per_px: float = 0.9
 
 
 def typing(n: int, seed: int, t0: float = 0.0) -> np.ndarray:
+    """``n`` keystrokes (press and release) in a handful of key classes, ~6 per second."""
     rng = np.random.default_rng(seed)
     press = t0 + np.cumsum(rng.gamma(4, 0.04, n) + 0.02)
     dwell = rng.gamma(8, 0.012, n)
