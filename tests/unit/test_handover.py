@@ -29,9 +29,10 @@ def test_motion_waits_up_to_max_wait_a_release_is_due_at_once() -> None:
     assert not h.due(10_000 * MS) and len(h.take(10_000 * MS)) == 0  # empty
 
 
-def test_the_first_move_after_a_pause_is_due_at_once() -> None:
-    """It ends the movement before it (the segmenter's pause): no reason to wait for a tick.
-    Keys typed meanwhile do not shorten the pause — they are another stream."""
+def test_moves_that_end_an_action_are_due_at_once() -> None:
+    """It ends the movement before it (the segmenter's pause), as the first move after a scroll
+    ends the scroll: no reason to wait for a tick. Keys typed meanwhile do not shorten the
+    pause — they are another stream."""
     h = HandOver(1000, max_wait_s=0.25, pause_s=0.5)
     h.put(moves(0), now_ns=0)
     assert not h.due(10 * MS) and not h.wake.is_set()
@@ -48,6 +49,18 @@ def test_the_first_move_after_a_pause_is_due_at_once() -> None:
     h.wake.clear()
     h.put(np.concatenate([moves(1100), moves(1700)]), now_ns=1700 * MS)  # a pause inside
     assert h.due(1700 * MS) and h.wake.is_set()
+    h.take(1700 * MS)
+    h.put(make([1800 * MS], Kind.BUTTON_UP, 0, 0, code=1), now_ns=1800 * MS)
+    h.take(1800 * MS)
+    h.wake.clear()
+    h.put(moves(2600), now_ns=2600 * MS)  # after a click, which ended its action itself
+    assert not h.due(2600 * MS) and not h.wake.is_set()
+    h.take(2600 * MS, force=True)
+    h.put(make([2700 * MS], Kind.SCROLL, 0, 0, code=1), now_ns=2700 * MS)
+    h.take(2700 * MS)
+    h.wake.clear()
+    h.put(moves(2750), now_ns=2750 * MS)  # no pause, but it ends the scroll action
+    assert h.due(2750 * MS) and h.wake.is_set()
 
 
 def test_input_that_can_complete_an_action_wakes_the_agent_motion_does_not() -> None:
