@@ -30,7 +30,14 @@ from activesec.engine.trust import Calibration
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
 from activesec.recordings.synthetic import pointer_person
 from activesec.service import agent as agent_mod
-from activesec.service.agent import Agent, AgentSummary, ScreenWatch, read_status, status_path
+from activesec.service.agent import (
+    Agent,
+    AgentSummary,
+    ScreenWatch,
+    completed_at,
+    read_status,
+    status_path,
+)
 from activesec.service.decisions import DecisionLog, decisions_path
 from activesec.service.train import reset_enrolment
 from activesec.store.db import Store
@@ -259,6 +266,24 @@ def test_status_reports_the_latency_from_action_end_to_trust(
     summary = st["latency_ms"]
     assert summary["n"] == len(lat)
     assert summary["p50"] <= summary["p99"] <= summary["max"] == round(max(lat), 2)
+
+
+def test_an_action_is_timed_from_the_input_that_completed_it() -> None:
+    from activesec.core.events import Kind, make
+
+    ms = 1_000_000
+    click = np.concatenate([make([100 * ms, 110 * ms], Kind.MOVE, 0, 0),
+                            make([200 * ms], Kind.BUTTON_UP, 0, 0, code=1),
+                            make([900 * ms], Kind.MOVE, 0, 0)])
+    assert completed_at(click, 200 * ms) == 200 * ms  # the release itself
+    assert completed_at(click, 110 * ms) == 200 * ms  # the next event after a movement
+    # a movement that ended in an earlier batch: this batch's first move ended it
+    assert completed_at(click[3:], 150 * ms) == 900 * ms
+    # a keystroke window: the first event a settle time after its end
+    keys = make(np.array([300, 700, 1400, 1600]) * ms, Kind.KEY_DOWN, 0, 0, 1)
+    assert completed_at(keys, 300 * ms, settle_ns=1000 * ms) == 1400 * ms
+    # nothing later in the batch (completed by other means): never before the batch
+    assert completed_at(keys, 100 * ms, settle_ns=5000 * ms) == 300 * ms
 
 
 def test_no_latency_before_the_first_score(p: paths_mod.Paths, settings: Settings) -> None:

@@ -36,13 +36,13 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   :meth:`Agent.status`), read by ``activesec status`` and the dashboard. It includes how fast the
   agent reacts on this machine, over the last ``KEEP_LATENCIES`` scores: the time from the input
   that completed an action to the trust level updated by it (stamps on the monotonic clock
-  capture stamps with). For an action ended by a click release, a scroll or a key, that input is
-  its last event; a movement that ends in stillness is known complete only when the next input
-  arrives, so it is timed from the first event of the batch that brought it (a bound the true
-  wait cannot exceed: it was in that batch) — not from its own end, which would count the
-  person's pause as the agent's delay (live under Xvfb: p99 1.5 s that way, all of it pauses
-  between Balabit movements). Actions completed by silence alone (``flush_after_s``) are not
-  timed. ``activesec bench`` reports these figures.
+  capture stamps with; :func:`completed_at`). For a click that is its release, the
+  action's last event; a movement that ends in stillness is known complete only when the next
+  input arrives, and a keystroke window once an event ``settle_s`` after it shows every key was
+  released — timing those from their own end would count the person's pause as the agent's
+  delay (live under Xvfb, Balabit movements: p99 1.5 s that way). Actions completed by silence
+  alone (``flush_after_s``, the engine's timer) are not timed. ``activesec bench`` reports
+  these figures.
 
 Single instance: the CLI holds ``<run dir>/capture.lock`` (the same lock as ``activesec capture``,
 so capture and the agent never run together). SIGTERM -> :meth:`Agent.stop`: the runner stops
@@ -72,7 +72,7 @@ from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
 from activesec.core.clock import Clock
 from activesec.core.config import Settings, field_hint
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError
-from activesec.core.events import DeviceType
+from activesec.core.events import DeviceType, Kind
 from activesec.core.paths import Paths, write_private_text
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import AgentState, Context
@@ -168,6 +168,22 @@ def subprocess_trainer(paths: Paths, settings: Settings, *, update: bool = False
         lines = [ln.strip(" │╭╰╮╯─\t") for ln in proc.stderr.splitlines()]
         msg = ([ln for ln in lines if ln] or [f"exit code {proc.returncode}"])[-1]
         raise ModelError(f"automatic training failed: {msg}", "run `activesec train` to see why")
+
+
+def completed_at(ev: np.ndarray, t_end: int, settle_ns: int = 0) -> int:
+    """When the input in batch ``ev`` showed that the action or window ending at ``t_end`` was
+    complete: a release at its end ends a click at once; a keystroke window (``settle_ns`` > 0)
+    needs an event that long after it; otherwise the first event after its end (the next
+    movement, a switch from scrolling). Never before the batch's first event."""
+    t = ev["t_ns"]
+    lo, hi = int(np.searchsorted(t, t_end, "left")), int(np.searchsorted(t, t_end, "right"))
+    if settle_ns:
+        i = int(np.searchsorted(t, t_end + settle_ns, "left"))
+    elif (ev["kind"][lo:hi] == Kind.BUTTON_UP).any():
+        return t_end
+    else:
+        i = hi
+    return int(t[i]) if i < len(t) else max(t_end, int(t[0]))
 
 
 class ScreenWatch:
@@ -432,20 +448,22 @@ class Agent:
         last = eng.trajectory[-1] if eng.trajectory else None
         out = eng.feed(ev, ctx) if len(ev) else []
         if not final and len(ev):  # the drain at shutdown is not a live reaction
-            self._time_updates(eng, last, int(ev["t_ns"][0]))
+            self._time_updates(eng, last, ev)
         else:
             out += eng.finish(ctx)
         self._handle(out)
 
-    def _time_updates(self, eng: Engine, last: Any, batch_start_ns: int) -> None:
-        """Record completing input -> now (module docstring) for the trust updates the last
-        feed made: those after ``last`` in the engine's trajectory."""
+    def _time_updates(self, eng: Engine, last: Any, ev: np.ndarray) -> None:
+        """Record completing input -> now (module docstring) for the trust updates the feed of
+        ``ev`` made: those after ``last`` in the engine's trajectory."""
         now = self.clock.monotonic_ns()
         new = []
         for st in reversed(eng.trajectory):
             if st is last:
                 break
-            new.append((now - max(st.t_ns, batch_start_ns)) / 1e6)
+            model = self.models.get(st.modality)
+            settle = int(model.settle_s * 1e9) if model is not None else 0
+            new.append((now - completed_at(ev, st.t_ns, settle)) / 1e6)
         self.latencies_ms.extend(reversed(new))
 
     # ------------------------------------------------------------------------------ decisions
