@@ -160,3 +160,61 @@ def test_service_status_json(home: Path, tmp_path: Path) -> None:
     data = json.loads(r.stdout)
     assert data["installed"] is False
     assert data["path"] == "/Library/LaunchAgents/org.activesec.agent.plist"
+
+
+def _tree(home: Path) -> dict[str, str]:
+    from activesec.core.paths import sha256_file
+
+    return {f.relative_to(home).as_posix(): sha256_file(f) for f in sorted(home.rglob("*"))
+            if f.is_file()}
+
+
+def test_bench_measures_the_agent_with_the_profiles_models(home: Path, tmp_path: Path) -> None:
+    """`activesec bench` runs the real agent twice in a throwaway home: the profile is neither
+    read for recordings nor changed, and the temporary home is gone afterwards."""
+    before = _tree(home)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    r = cli("bench", "--seconds", "5", "--json", env=env_for(home, TMPDIR=str(scratch)),
+            timeout=300)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["models"] == {"origin": "profile", "modalities": ["pointer:mouse"],
+                             "refused": None}
+    en, sc = res["enrolling"], res["scoring"]
+    assert en["models"] == [] and en["scores"] == 0 and en["latency_ms"] is None
+    assert sc["models"] == ["pointer:mouse"] and sc["scores"] > 0
+    assert sc["latency_ms"]["n"] > 0 and 0 < sc["latency_ms"]["p50"] <= sc["latency_ms"]["p99"]
+    for run in (en, sc):
+        assert run["events"] > 100 and run["dropped"] == 0
+        assert run["stored"] == run["events"]  # the real store writer took every event
+        assert run["sklearn_imported"] is False
+        assert run["rss_mb"] > 10 and run["cpu_percent"] > 0
+    assert set(res["targets"]) == {"rss_mb", "cpu_percent", "latency_p99_ms"}
+    assert res["targets"]["latency_p99_ms"]["value"] == sc["latency_ms"]["p99"]
+    assert _tree(home) == before
+    assert list(scratch.iterdir()) == []
+
+
+def test_bench_says_when_the_profiles_model_is_refused(home: Path, tmp_path: Path) -> None:
+    p = paths.resolve(home)
+    compact = next(p.models_dir.glob("pointer-*/compact.npz"))
+    with open(compact, "ab") as fh:
+        fh.write(b"x")
+    r = cli("bench", "--seconds", "5", env=env_for(home), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "your models were refused" in r.stdout and "pointer" in r.stdout
+    assert "synthetic owner's model" in r.stdout
+    for row in ("peak memory (MB)", "CPU, steady", "action -> trust p99 (ms)", "machine:"):
+        assert row in r.stdout
+
+
+def test_bench_without_a_profile_and_with_bad_input(tmp_path: Path) -> None:
+    """An admin benches a machine before anyone enrolled: nothing is created in the home."""
+    home = tmp_path / "nobody"
+    r = cli("bench", "--seconds", "5", "--json", env=env_for(home), timeout=300)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["models"]["origin"] == "synthetic" and res["scoring"]["scores"] > 0
+    assert not home.exists()
+    assert "at least 5" in one_line_error(cli("bench", "--seconds", "1", env=env_for(home)))

@@ -14,6 +14,7 @@ import typer
 from activesec import __version__
 from activesec.cli import (
     cmd_agent,
+    cmd_bench,
     cmd_capture,
     cmd_dashboard,
     cmd_data,
@@ -56,6 +57,7 @@ cmd_evaluate.register(app)
 cmd_agent.register(app)
 cmd_train.register(app)
 cmd_dashboard.register(app)
+cmd_bench.register(app)
 
 
 def _reflow(doc: str) -> str:
