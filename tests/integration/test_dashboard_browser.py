@@ -93,6 +93,39 @@ def test_the_printed_url_opens_the_dashboard_and_pause_works(
     assert proc.wait(15) == 0
 
 
+def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
+        browser: Browser, served: tuple[str, dict[str, str], subprocess.Popen[str]]) -> None:
+    """This process plays the agent: it holds the single-instance lock and writes the status
+    file the real agent writes (its shape: ``Agent.status``)."""
+    import os
+
+    from activesec.core.instance import InstanceLock
+    from activesec.core.paths import write_private_text
+    from activesec.service.agent import status_path
+
+    url, env, proc = served
+    p = paths_mod.resolve(env["ACTIVESEC_HOME"])
+    with InstanceLock(p.run_dir / "capture.lock"):
+        write_private_text(status_path(p), json.dumps({
+            "running": True, "pid": os.getpid(), "state": "suspicious", "trust": 52.4,
+            "reason": "pointer actions unlike the owner's (curvature_mean)",
+            "last_decision": None,
+            "latency_ms": {"p50": 23.4, "p99": 38.8, "max": 41.8, "n": 22}}))
+        page = browser.new_page()
+        page.goto(url)
+        expect(page.locator("#state")).to_have_text("suspicious")
+        expect(page.locator("#trust")).to_have_text("52 / 100")
+        expect(page.locator("#reason")).to_contain_text("unlike the owner's")
+        expect(page.locator("#latency")).to_have_text(
+            "Reacts 23 ms after an action ends (p99 39 ms, last 22 actions)")
+        st = json.loads(cli("status", "--json", env=env).stdout)["agent"]
+        assert st["running"] and st["latency_ms"]["n"] == 22
+        assert "reaction     trust updated 23 ms (p50) / 39 ms (p99)" in cli(
+            "status", env=env).stdout
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(15) == 0
+
+
 def test_a_taken_port_is_a_one_line_error(tmp_path: Path,
                                           served: tuple[str, dict[str, str],
                                                         subprocess.Popen[str]]) -> None:
