@@ -19,7 +19,6 @@ from activesec.core.events import Kind, make
 S = 1_000_000_000
 
 
-
 class Style(TypedDict):
     """Keywords of :func:`pointer_person` that make one person's motor style."""
 

@@ -97,7 +97,7 @@ WAKE_ON_INPUT = True
 STATUS_EVERY_S = 1.0
 HOUSEKEEP_EVERY_S = 10.0  # enrolment counts, wipe and model checks
 KEEP_DECISIONS = 200  # decisions held in memory
-KEEP_LATENCIES = 1000  # action end -> trust updated, the newest scores
+KEEP_LATENCIES = 1000  # completing input -> trust updated, the newest scores
 TRAIN_RETRY_S = 600.0  # after a failed automatic training
 DRIFT_CHECK_S = 3600.0  # how often the agent asks whether a drift update is due
 UNLOCK_QUIET_S = 2.0  # fallback unlock detection: input this long after the lock
@@ -396,8 +396,8 @@ class Agent:
         }
 
     def latency_summary(self) -> dict[str, float] | None:
-        """Action end -> trust updated over the newest scores: ``p50``, ``p99``, ``max`` (ms)
-        and ``n``; None before the first score."""
+        """Completing input -> trust updated (module docstring) over the newest scores:
+        ``p50``, ``p99``, ``max`` (ms) and ``n``; None before the first score."""
         if not self.latencies_ms:
             return None
         a = np.fromiter(self.latencies_ms, float)

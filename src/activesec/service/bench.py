@@ -23,9 +23,12 @@ It runs twice, in the same session: **enrolling** (no model: capture and store o
 agent costs before it has learnt anyone) and **scoring**; the ratios say what scoring adds on
 this machine, whatever else is running on it. Reported: peak resident memory, CPU as a share of
 one core over the whole run and over its steady part (model loading excluded) with the share of
-each thread, whether scikit-learn was imported (it must not be), and the latency from the end of
-each action to the trust level it updated (the agent's own record, :meth:`Agent.latency_summary`),
-against issue 4's targets: RSS <= 120 MB, CPU <= 2 % of a core, latency <= 100 ms at p99.
+each thread, whether scikit-learn was imported (it must not be), and the latency from the input
+that completed each action — here each action's click release — to the trust level it updated
+(the agent's own record, :meth:`~activesec.service.agent.Agent.latency_summary`), against issue
+4's targets: RSS <= 120 MB, CPU <= 2 % of a core, latency <= 100 ms at p99. The stream is a
+mouse's only: a keyboard model, if the profile has one, is loaded (its memory counts) but not
+exercised.
 ``tests/bench/test_bench_agent.py`` runs the same child for the README's figures.
 """
 
