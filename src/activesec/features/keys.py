@@ -54,12 +54,15 @@ DEFAULTS = {"dwell": 0.10, "pp": 0.22, "rp": 0.12, "rr": 0.22, "pr": 0.32, "pp2"
 _GROUP = np.array([4, 0, 4, 1, 4, 3, 2, 4, 4], np.int8)  # indexed by KeyClass value
 _GROUP_NAMES = "LSMBO"
 _DIGRAPHS = [a + b for a in "LSMBO" for b in "LSMBO"]
+_DIGRAPH_CODES = np.array([_GROUP_NAMES.index(d[0]) * 5 + _GROUP_NAMES.index(d[1])
+                           for d in _DIGRAPHS], np.int64)
 _DWELL_CLASSES = [KeyClass.LETTER, KeyClass.SPACE, KeyClass.MODIFIER, KeyClass.BACKSPACE,
                   KeyClass.PUNCTUATION, KeyClass.DIGIT]
 _SHARE_CLASSES = [KeyClass.LETTER, KeyClass.SPACE, KeyClass.MODIFIER, KeyClass.BACKSPACE,
                   KeyClass.PUNCTUATION, KeyClass.DIGIT, KeyClass.ENTER, KeyClass.NAVIGATION]
 
 _QS = (0.1, 0.25, 0.5, 0.75, 0.9)
+_QS_COL = np.array(_QS)[:, None]
 
 # The live keyboard model's windows: 50 keystrokes every 10 (the agent, training, background
 # and the layout/store evaluations all use these).
@@ -166,17 +169,31 @@ def _nanstats(a: np.ndarray) -> tuple[np.ndarray, ...]:
     mean = np.divide(z.sum(1), cnt, out=np.full(len(a), np.nan), where=cnt > 0)
     dev = np.where(ok, a - mean[:, None], 0.0)
     std = np.sqrt(np.divide((dev**2).sum(1), cnt, out=np.full(len(a), np.nan), where=cnt > 0))
+    if not a.shape[1]:
+        return (cnt, mean, std, *(np.full(len(a), np.nan) for _ in _QS))
     srt = np.sort(a, axis=1)  # NaN last
-    qs = []
-    for q in _QS:
-        i = np.floor(q * np.maximum(cnt - 1, 0)).astype(np.int64)[:, None]
-        v = np.take_along_axis(srt, i, axis=1)[:, 0] if a.shape[1] else np.full(len(a), np.nan)
-        qs.append(np.where(cnt > 0, v, np.nan))
-    return (cnt, mean, std, *qs)
+    i = np.floor(_QS_COL * np.maximum(cnt - 1, 0)).astype(np.int64).T  # (n, len(_QS))
+    v = np.where(cnt[:, None] > 0, np.take_along_axis(srt, i, axis=1), np.nan)
+    return (cnt, mean, std, *v.T)
+
+
+def _masked_medians(a: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Row-wise medians of ``a`` (n, L) under each of ``masks`` (n, k, L) -> (n, k), with
+    NaN ignored and NaN where nothing is selected — the 0.5 quantile of :func:`_nanstats`
+    (lower median), in one sort for all ``k``: the agent computes a handful of windows at a
+    time, where the number of NumPy calls, not the data, is the cost."""
+    m = np.where(masks, a[:, None, :], np.nan)
+    n, k, width = m.shape
+    if not width:
+        return np.full((n, k), np.nan)
+    cnt = (~np.isnan(m)).sum(2)
+    i = np.floor(0.5 * np.maximum(cnt - 1, 0)).astype(np.int64)[:, :, None]
+    v = np.take_along_axis(np.sort(m, axis=2), i, axis=2)[:, :, 0]
+    return np.where(cnt > 0, v, np.nan)
 
 
 def _masked_median(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return _nanstats(np.where(mask, a, np.nan))[3 + 2]  # index of the 0.5 quantile
+    return _masked_medians(a, mask[:, None, :])[:, 0]
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -333,19 +350,15 @@ def keystroke_windows(
     cols.append(np.stack([rate, n_pause / (w - 1), pause_mean, rollover, dwell_over_pp], 1))
 
     cols.append(np.stack([(c == k).mean(1) for k in _SHARE_CLASSES], 1))
-    cols.append(np.stack([
-        np.where(np.isnan(m := _masked_median(dwell, c == k)), med["dwell"], m)
-        for k in _DWELL_CLASSES], 1))
+    m = _masked_medians(dwell, c[:, None, :] == np.array(_DWELL_CLASSES)[None, :, None])
+    cols.append(np.where(np.isnan(m), med["dwell"][:, None], m))
 
     grp = _GROUP[c]
     dig = grp[:, :-1].astype(np.int64) * 5 + grp[:, 1:]
+    digraph_masks = dig[:, None, :] == _DIGRAPH_CODES[None, :, None]
     for name, a in (("pp", pp), ("rp", rp)):
-        a = np.where(typing, a, np.nan)
-        cols.append(np.stack([
-            np.where(np.isnan(m := _masked_median(
-                a, dig == _GROUP_NAMES.index(d[0]) * 5 + _GROUP_NAMES.index(d[1]))),
-                med[name], m)
-            for d in _DIGRAPHS], 1))
+        m = _masked_medians(np.where(typing, a, np.nan), digraph_masks)
+        cols.append(np.where(np.isnan(m), med[name][:, None], m))
 
     cols.append(_rhythm(dwell, pp, rp, rr, c, typing, med))
 
