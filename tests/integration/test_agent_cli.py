@@ -204,8 +204,9 @@ def test_bench_says_when_the_profiles_model_is_refused(home: Path, tmp_path: Pat
     r = cli("bench", "--seconds", "5", env=env_for(home), timeout=300)
     assert r.returncode == 0, r.stderr
     assert "your models were refused" in r.stdout and "pointer" in r.stdout
-    assert "synthetic owner's model" in r.stdout
-    for row in ("peak memory (MB)", "CPU, steady", "action -> trust p99 (ms)", "machine:"):
+    assert "scoring with a synthetic owner's models" in r.stdout
+    for row in ("memory, peak (MB)", "CPU, steady", "reaction p99 (ms)", "scores by model: ",
+                "machine:"):
         assert row in r.stdout
 
 

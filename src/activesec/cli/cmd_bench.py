@@ -47,9 +47,9 @@ def _fmt(v: Any, unit: str = "") -> str:
 def _show(res: dict[str, Any]) -> None:
     m, en, sc = res["models"], res["enrolling"], res["scoring"]
     whose = ("your profile's models" if m["origin"] == "profile"
-             else "a synthetic owner's model (your profile has no trained model)")
-    out.print(f"[bold]ActiveSec bench[/bold] — {res['stream']}, {res['seconds']:g} s per run; "
-              f"scoring with {whose}: {escape(', '.join(m['modalities']))}")
+             else "a synthetic owner's models (your profile has no usable one)")
+    out.print(f"[bold]ActiveSec bench[/bold] — {res['seconds']:g} s per run of {res['stream']}")
+    out.print(f"  scoring with {whose}: {escape(', '.join(m['modalities']))}")
     if m["refused"]:
         out.print(f"  [yellow]your models were refused[/yellow]: {escape(m['refused'])}")
     lat = sc.get("latency_ms") or {}
@@ -64,27 +64,32 @@ def _show(res: dict[str, Any]) -> None:
         return lim if met is None else f"{lim} [green]met[/green]" if met \
             else f"{lim} [red]missed[/red]"
 
-    t.add_row("peak memory (MB)", _fmt(en["rss_mb"]), _fmt(sc["rss_mb"]),
+    t.add_row("memory, peak (MB)", _fmt(en["rss_mb"]), _fmt(sc["rss_mb"]),
               _fmt(res["ratios"]["rss"], "x"), mark("rss_mb"))
-    t.add_row("CPU, steady (% of a core)", f"{en['cpu_percent_steady']:.2f}",
+    t.add_row("CPU, steady (%)", f"{en['cpu_percent_steady']:.2f}",
               f"{sc['cpu_percent_steady']:.2f}", _fmt(res["ratios"]["cpu"], "x"),
               mark("cpu_percent"))
     t.add_row("CPU, whole run (%)", f"{en['cpu_percent']:.2f}", f"{sc['cpu_percent']:.2f}",
               "", "")
-    t.add_row("action -> trust p50 (ms)", "", _fmt(lat.get("p50")), "", "")
-    t.add_row("action -> trust p99 (ms)", "", _fmt(lat.get("p99")), "", mark("latency_p99_ms"))
-    t.add_row("actions scored", "", str(sc["scores"]), "", "")
+    t.add_row("reaction p50 (ms)", "", _fmt(lat.get("p50")), "", "")
+    t.add_row("reaction p99 (ms)", "", _fmt(lat.get("p99")), "", mark("latency_p99_ms"))
+    t.add_row("scores", "", str(sc["scores"]), "", "")
     t.add_row("events (dropped)", f"{en['events']} ({en['dropped']})",
               f"{sc['events']} ({sc['dropped']})", "", "")
     out.print(t)
+    out.print("  CPU is the share of one core; reaction: from the input that completed an action "
+              "to its trust update")
+    by = ", ".join(f"{escape(k)} {v}" for k, v in sorted(sc["scores_by_modality"].items()))
+    out.print(f"  scores by model: {by or '-'}")
     threads = ", ".join(f"{escape(k)} {v:.2f} %" for k, v in sorted(sc["threads"].items()))
     out.print(f"  threads while scoring: {threads or '-'}")
     if sc["sklearn_imported"]:
         out.print("  [red]scikit-learn was imported by the agent[/red] — it should score with "
                   "the NumPy-only model twins; retrain with `activesec train`")
     if not sc["scores"]:
-        out.print("  [yellow]no action was scored[/yellow]: the models cover "
-                  f"{escape(', '.join(m['modalities']))}, the stream is a mouse's")
+        out.print("  [yellow]nothing was scored[/yellow]: the models cover "
+                  f"{escape(', '.join(m['modalities']))}, the stream is a mouse's and a "
+                  "keyboard's")
     mc = res["machine"]
     out.print(f"  machine: {mc['system']} {mc['machine']}, {mc['cpus']} CPUs, "
               f"{mc['memory_gb']:g} GB, load {_fmt(mc['load_1min'])}; Python {mc['python']}")

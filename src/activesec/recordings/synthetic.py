@@ -1,11 +1,11 @@
 """Synthetic input: a 125 Hz point-and-click person whose motor style is a handful of
-keywords, and a typist.
+keywords, a typist whose rhythm is two, and desktop work that alternates the two.
 
 Made for measuring, not for learning anyone: ``activesec bench`` replays these to time the
 agent on a machine without touching its owner's recordings, and tests use them where a dataset
 would be slower than the point. NumPy only (no scikit-learn), so the agent's process measuring
-its own footprint can import it. :data:`STYLES` are a few motor styles far enough apart for a
-detector to tell them apart.
+its own footprint can import it. :data:`STYLES` and :data:`TYPISTS` are a few people far
+enough apart for a detector to tell them apart.
 """
 
 from __future__ import annotations
@@ -71,13 +71,51 @@ def pointer_person(n: int, seed: int, t0: float = 0.0, *, ms_per_px: float = 0.9
     return np.concatenate(parts)
 
 
-def typing(n: int, seed: int, t0: float = 0.0) -> np.ndarray:
-    """``n`` keystrokes (press and release) in a handful of key classes, ~6 per second."""
+class Typist(TypedDict):
+    """Keywords of :func:`typing` that make one typist's rhythm."""
+
+    flight_s: float
+    dwell_s: float
+
+
+#: a typist per :data:`STYLES` person
+TYPISTS: dict[str, Typist] = {
+    "owner": {"flight_s": 0.16, "dwell_s": 0.096},
+    "quick": {"flight_s": 0.09, "dwell_s": 0.070},
+    "slow": {"flight_s": 0.30, "dwell_s": 0.130},
+    "shaky": {"flight_s": 0.20, "dwell_s": 0.080},
+}
+
+
+def typing(n: int, seed: int, t0: float = 0.0, *, flight_s: float = 0.16,
+           dwell_s: float = 0.096, first_stroke: int = 1) -> np.ndarray:
+    """``n`` keystrokes (press and release) in a handful of key classes: press-to-press gaps of
+    ``flight_s`` + 20 ms on average (~6 keys per second by default), holds of ``dwell_s``
+    (both gamma-distributed); stroke numbers from ``first_stroke``."""
     rng = np.random.default_rng(seed)
-    press = t0 + np.cumsum(rng.gamma(4, 0.04, n) + 0.02)
-    dwell = rng.gamma(8, 0.012, n)
+    press = t0 + np.cumsum(rng.gamma(4, flight_s / 4, n) + 0.02)
+    dwell = rng.gamma(8, dwell_s / 8, n)
     cls = rng.choice([1, 1, 1, 1, 3, 5, 6, 8], n)
-    sid = np.arange(n) + 1
+    sid = np.arange(n) + first_stroke
     e = np.concatenate([make((press * S).astype(np.int64), Kind.KEY_DOWN, sid, 0, cls),
                         make(((press + dwell) * S).astype(np.int64), Kind.KEY_UP, sid, 0, cls)])
     return e[np.argsort(e["t_ns"], kind="stable")]
+
+
+def desktop(seconds: float, seed: int, person: str = "owner", *,
+            gap_s: tuple[float, float] = (0.3, 1.0), actions: int = 4, keys: int = 30,
+            first_keys: int | None = None) -> np.ndarray:
+    """``seconds`` of desktop work by one :data:`STYLES` / :data:`TYPISTS` person: blocks of
+    ``actions`` point-and-click actions and a burst of ``keys`` keystrokes (``first_keys`` in
+    the first burst), 0.5 s apart."""
+    parts, t, stroke, block = [], 0.0, 1, 0
+    while t < seconds:
+        ptr = pointer_person(actions, seed + block, t, gap_s=gap_s, **STYLES[person])
+        t = float(ptr["t_ns"][-1]) / S + 0.5
+        n = first_keys if block == 0 and first_keys is not None else keys
+        typed = typing(n, seed + block, t, first_stroke=stroke, **TYPISTS[person])
+        t = float(typed["t_ns"][-1]) / S + 0.5
+        parts += [ptr, typed]
+        stroke += n
+        block += 1
+    return np.concatenate(parts)

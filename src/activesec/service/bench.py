@@ -5,30 +5,30 @@ figures the README states were measured on one shared 2-core machine, this measu
 
 The real :class:`~activesec.service.agent.Agent` — store, batch writer, engine, policy, decision
 log, status file; actions as their dry-run twins, so nothing is locked — runs in a child process
-(so its memory and CPU are its own) on a
-:class:`~activesec.capture.replay.ReplayBackend` that delivers a synthetic 125 Hz
-point-and-click stream (:mod:`activesec.recordings.synthetic`) at its recorded pace in 20 ms
-batches, as the live backends deliver, for ``seconds``. Everything happens in a throwaway home
-under the system's temporary directory: your recordings are never read and nothing is added to
+(so its memory and CPU are its own) on a :class:`~activesec.capture.replay.ReplayBackend` that
+delivers synthetic desktop work (:func:`activesec.recordings.synthetic.desktop`: eight
+point-and-click actions at 125 Hz, then a burst of typing — fifty keystrokes the first time,
+twenty after —, again and again) at its recorded pace in 20 ms batches, as the live backends
+deliver, for ``seconds``. Everything happens in a throwaway home under the system's temporary
+directory: your recordings are never read and nothing is added to
 them. The models scored with are
 
 * a copy of **your profile's** trained models when it has verified ones (the same files the agent
   loads), or
-* a **synthetic owner's**, trained for the run by :func:`activesec.service.train.train` — the
-  code ``activesec train`` runs, with your detector settings — against a background of three
-  other synthetic people, when the profile has none (or no profile exists yet: an admin can
-  bench a machine before deploying).
+* a **synthetic owner's** (pointer and keyboard), trained for the run by
+  :func:`activesec.service.train.train` — the code ``activesec train`` runs, with your detector
+  settings — against backgrounds of three other synthetic people, when the profile has none
+  (or no profile exists yet: an admin can bench a machine before deploying).
 
 It runs twice, in the same session: **enrolling** (no model: capture and store only — what the
 agent costs before it has learnt anyone) and **scoring**; the ratios say what scoring adds on
 this machine, whatever else is running on it. Reported: peak resident memory, CPU as a share of
 one core over the whole run and over its steady part (model loading excluded) with the share of
 each thread, whether scikit-learn was imported (it must not be), and the latency from the input
-that completed each action — here each action's click release — to the trust level it updated
-(the agent's own record, :meth:`~activesec.service.agent.Agent.latency_summary`), against issue
-4's targets: RSS <= 120 MB, CPU <= 2 % of a core, latency <= 100 ms at p99. The stream is a
-mouse's only: a keyboard model, if the profile has one, is loaded (its memory counts) but not
-exercised.
+that completed each action — a click's release; for a keystroke window, the first key a
+``settle_s`` after it — to the trust level it updated (the agent's own record,
+:meth:`~activesec.service.agent.Agent.latency_summary`), against issue 4's targets:
+RSS <= 120 MB, CPU <= 2 % of a core, latency <= 100 ms at p99.
 ``tests/bench/test_bench_agent.py`` runs the same child for the README's figures.
 """
 
@@ -43,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,9 @@ TARGETS = {"rss_mb": 120.0, "cpu_percent": 2.0, "latency_p99_ms": 100.0}  # issu
 OWNER = "owner"
 SYNTHETIC_OWNER_ACTIONS = 400
 SYNTHETIC_BACKGROUND_ACTIONS = 600
+SYNTHETIC_KEYSTROKES = 2_000  # the owner's and each background typist's
 STREAM_GAP_S = (0.3, 1.0)  # pause before each action: a busy person, more scores per second
+STREAM_ACTIONS, STREAM_KEYS = 8, 20  # per block of the desktop stream: clicks, then typing
 
 Progress = Callable[[str], None]
 
@@ -91,26 +94,32 @@ def _synthetic_models(dest: Paths, settings: Settings) -> list[str]:
     in the bench's parent process, never in the measured agent)."""
     import numpy as np
 
+    from activesec.features.keys import KEY_STEP, KEY_WINDOW, keystroke_windows
     from activesec.features.pointer import pointer_features
-    from activesec.recordings.synthetic import STYLES, pointer_person
+    from activesec.recordings.synthetic import STYLES, TYPISTS, pointer_person, typing
     from activesec.service import background
     from activesec.service.train import train
     from activesec.store.db import Store
 
     ev = pointer_person(SYNTHETIC_OWNER_ACTIONS, 1, **STYLES[OWNER], gap_s=STREAM_GAP_S)
+    keys = typing(SYNTHETIC_KEYSTROKES, 1, float(ev["t_ns"][-1]) / 1e9 + 1.0, **TYPISTS[OWNER])
     with Store.open(dest.database) as store:
         sid = store.begin_session(OWNER, "bench", wall_ns=time.time_ns(), mono_ns=0,
                                   source="synthetic")
-        store.append(sid, ev)
+        store.append(sid, np.concatenate([ev, keys]))
         store.end_session(sid, time.time_ns())
     others = [s for s in STYLES if s != OWNER]
-    rows = [pointer_features(pointer_person(SYNTHETIC_BACKGROUND_ACTIONS, 10 + i,
-                                            **STYLES[s])).X for i, s in enumerate(others)]
-    bg = background.Background(
-        "pointer", np.concatenate(rows),
-        np.concatenate([np.full(len(r), i, dtype=np.int32) for i, r in enumerate(rows)]),
-        {"synthetic": {"people": others, "actions_each": SYNTHETIC_BACKGROUND_ACTIONS}})
-    background.save(dest, bg)
+    for modality, rows in (
+            ("pointer", [pointer_features(pointer_person(
+                SYNTHETIC_BACKGROUND_ACTIONS, 10 + i, **STYLES[s])).X
+                for i, s in enumerate(others)]),
+            ("keyboard", [keystroke_windows(typing(
+                SYNTHETIC_KEYSTROKES, 10 + i, **TYPISTS[s]), KEY_WINDOW, KEY_STEP).X
+                for i, s in enumerate(others)])):
+        background.save(dest, background.Background(
+            modality, np.concatenate(rows),
+            np.concatenate([np.full(len(r), i, dtype=np.int32) for i, r in enumerate(rows)]),
+            {"synthetic": {"people": others}}))
     summary = train(dest, settings)
     return sorted(r.modality for r in summary.trained)
 
@@ -194,8 +203,9 @@ def measure(source: Paths | None, settings: Settings, seconds: float = DEFAULT_S
     values = {"rss_mb": agent["rss_mb"], "cpu_percent": agent["cpu_percent_steady"],
               "latency_p99_ms": lat.get("p99")}
     return {
-        "seconds": seconds, "stream": f"synthetic point-and-click, {STREAM_HZ} Hz, "
-                                      f"{BATCH_MS:g} ms batches",
+        "seconds": seconds,
+        "stream": f"synthetic desktop work: {STREAM_ACTIONS} point-and-click actions at "
+                  f"{STREAM_HZ} Hz and {STREAM_KEYS} keystrokes in turn, {BATCH_MS:g} ms batches",
         "models": {"origin": origin, "modalities": models, "refused": refused},
         "machine": machine(), "enrolling": enrolling, "scoring": agent,
         "ratios": {"rss": _ratio(agent["rss_mb"], enrolling["rss_mb"]),
@@ -250,8 +260,9 @@ def child(spec_file: str) -> dict[str, Any]:
     from activesec.capture.replay import ReplayBackend
     from activesec.core import paths as paths_mod
     from activesec.core.clock import SystemClock
+    from activesec.features.keys import KEY_WINDOW
     from activesec.recordings.base import Recording
-    from activesec.recordings.synthetic import STYLES, pointer_person
+    from activesec.recordings.synthetic import desktop
     from activesec.service import agent as agent_mod
 
     spec = json.loads(Path(spec_file).read_text(encoding="utf-8"))
@@ -262,8 +273,10 @@ def child(spec_file: str) -> dict[str, Any]:
         agent_mod.WAKE_ON_INPUT = bool(spec["wake_on_input"])
     p = paths_mod.resolve(spec["home"])
     settings = Settings.model_validate(spec["settings"])
-    # more actions than the run can replay (each takes >= 0.35 s), one every ~1.2 s
-    ev = pointer_person(int(seconds * 3) + 10, 5, **STYLES[OWNER], gap_s=STREAM_GAP_S)
+    # more than the run replays; its first typing is one keystroke window long, so the keyboard
+    # model scores from the first burst on (~20 s in)
+    ev = desktop(seconds + 20, 5, OWNER, gap_s=STREAM_GAP_S, actions=STREAM_ACTIONS,
+                 keys=STREAM_KEYS, first_keys=KEY_WINDOW)
     be = ReplayBackend([Recording(OWNER, "bench", ev, "synthetic")], speed=1.0,
                        batch_ms=BATCH_MS)
     clock = SystemClock()
@@ -295,6 +308,8 @@ def child(spec_file: str) -> dict[str, Any]:
             "cpu_percent_steady": round(100 * steady["cpu"], 3) if steady else None,
             "threads": steady.get("threads", {}),
             "models": st["models"], "state": st["state"], "scores": st["scores"],
+            "scores_by_modality": dict(Counter(
+                s.modality for s in (agent.engine.trajectory if agent.engine else ()))),
             "events": st["events"], "stored": st["stored"], "dropped": st["dropped"],
             "sklearn_imported": "sklearn" in sys.modules, "latency_ms": st["latency_ms"]}
 
