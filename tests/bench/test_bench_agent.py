@@ -4,17 +4,19 @@ A profile is trained from one Balabit user (the end-to-end test's set-up: import
 pointer background), then :func:`activesec.service.bench.run_agent` — the child process
 ``activesec bench`` measures with — runs the real :class:`~activesec.service.agent.Agent` (store,
 batch writer, engine, policy, decision log, status file; dry-run actions) on a
-:class:`~activesec.capture.replay.ReplayBackend` that delivers a synthetic 125 Hz
-point-and-click stream at its recorded pace in 20 ms batches — as the live backends deliver
-(the replay default of 5 ms cost the replay thread alone ~1.3 % of a core) — for ``SECONDS``. The
-child reports its peak RSS (``VmHWM``), its CPU over the whole run (model loading included) and
-over the steady part (from 10 s to 2 s before the end) with the share of each thread (the replay
+:class:`~activesec.capture.replay.ReplayBackend` that delivers synthetic desktop work — eight
+point-and-click actions at 125 Hz, then a burst of typing, and again — at its recorded pace in
+20 ms batches — as the live backends deliver (the replay default of 5 ms cost the replay thread
+alone ~1.3 % of a core) — for ``SECONDS``; this profile has no keyboard model, so the keys are
+stored, not scored (``activesec bench`` with a synthetic owner scores both). The child
+reports its peak RSS (``VmHWM``), its CPU over the whole run (model loading included) and over
+the steady part (from 10 s to 2 s before the end) with the share of each thread (the replay
 thread stands in for the capture backend, whose own cost is measured in
 ``test_bench_capture``), whether scikit-learn was imported, how many actions it scored, and the
 agent's own record of the **latency** of every live trust update: the monotonic time when the
-engine returned the updated trust minus the end time of the action that changed it (the replay
-backend stamps events on the same monotonic clock; every action of this stream ends with a
-click release, so no segmentation pause is hidden in it). The run is repeated with the former
+engine returned the updated trust minus the time of the input that completed the action (the
+replay backend stamps events on the same monotonic clock; every pointer action of this stream
+ends with a click release, which is that input). The run is repeated with the former
 design — polling every 50 ms, no wake on input — as the baseline of the ratios, measured in the
 same session.
 
