@@ -219,3 +219,27 @@ def test_bench_without_a_profile_and_with_bad_input(tmp_path: Path) -> None:
     assert res["models"]["origin"] == "synthetic" and res["scoring"]["scores"] > 0
     assert not home.exists()
     assert "at least 5" in one_line_error(cli("bench", "--seconds", "1", env=env_for(home)))
+
+
+def test_bench_on_a_full_temporary_directory_is_one_line(home: Path, tmp_path: Path) -> None:
+    """TMPDIR on a 64 KiB filesystem: the copied models do not fit. One line, nothing of the
+    profile touched."""
+    from tests.integration.test_store_files import _in_user_namespace
+
+    before = _tree(home)
+    r = _in_user_namespace(f"""
+        import os, subprocess, sys
+        env = {{k: v for k, v in os.environ.items() if not k.startswith("ACTIVESEC_")}}
+        env.update(TMPDIR=os.environ["MNT"], ACTIVESEC_HOME={str(home)!r})
+        r = subprocess.run([sys.executable, "-m", "activesec.cli.main", "bench", "--seconds",
+                            "5"], env=env, capture_output=True, text=True)
+        print("RC", r.returncode)
+        sys.stdout.write(r.stderr)
+        """, tmp_path, size="64k")
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
+    assert lines[0] == "RC 2", r.stdout
+    assert len(lines) == 2 and lines[1].startswith("error: cannot bench in the temporary "
+                                                   "directory"), r.stdout
+    assert ("No space left" in lines[1] or "disk full" in lines[1]) and "TMPDIR" in lines[1]
+    assert _tree(home) == before

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from activesec.core.config import Settings
-from activesec.core.errors import ActiveSecError, ModelError
+from activesec.core.errors import ActiveSecError, ModelError, StoreError
 from activesec.core.paths import Paths
 
 DEFAULT_SECONDS = 30.0
@@ -171,6 +171,28 @@ def machine() -> dict[str, Any]:
             "load_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
 
 
+def _runs(work: Path, source: Paths | None, settings: Settings, seconds: float,
+          say: Progress) -> tuple[str, str | None, list[str], dict[str, Any], dict[str, Any]]:
+    """Prepare the homes in ``work`` and run the agent enrolling, then scoring."""
+    scoring = _home(work, "scoring")
+    origin, refused, models = "synthetic", None, []
+    if source is not None and source.models_dir.is_dir():
+        try:
+            models = _copy_models(source, scoring)
+            origin = "profile" if models else "synthetic"
+        except ModelError as exc:
+            refused = str(exc)
+            shutil.rmtree(scoring.models_dir)
+            scoring.ensure()
+    if origin == "synthetic":
+        say("training a synthetic owner's model (your recordings are not used)")
+        models = _synthetic_models(scoring, settings)
+    say(f"enrolling: capture and store only, {seconds:g} s")
+    enrolling = run_agent(_home(work, "enrolling"), settings, seconds)
+    say(f"scoring with {', '.join(models)}, {seconds:g} s")
+    return origin, refused, models, enrolling, run_agent(scoring, settings, seconds)
+
+
 def measure(source: Paths | None, settings: Settings, seconds: float = DEFAULT_SECONDS, *,
             progress: Progress | None = None) -> dict[str, Any]:
     """Bench the agent (module docstring): ``source`` is the profile whose models to use when
@@ -180,25 +202,16 @@ def measure(source: Paths | None, settings: Settings, seconds: float = DEFAULT_S
                              "the agent needs a few seconds to score anything")
     say = progress or (lambda _msg: None)
     settings = _bench_settings(settings)
-    with tempfile.TemporaryDirectory(prefix="activesec-bench-") as tmp:
-        work = Path(tmp)
-        scoring = _home(work, "scoring")
-        origin, refused = "synthetic", None
-        if source is not None and source.models_dir.is_dir():
-            try:
-                models = _copy_models(source, scoring)
-                origin = "profile" if models else "synthetic"
-            except ModelError as exc:
-                refused = str(exc)
-                shutil.rmtree(scoring.models_dir)
-                scoring.ensure()
-        if origin == "synthetic":
-            say("training a synthetic owner's model (your recordings are not used)")
-            models = _synthetic_models(scoring, settings)
-        say(f"enrolling: capture and store only, {seconds:g} s")
-        enrolling = run_agent(_home(work, "enrolling"), settings, seconds)
-        say(f"scoring with {', '.join(models)}, {seconds:g} s")
-        agent = run_agent(scoring, settings, seconds)
+    try:
+        with tempfile.TemporaryDirectory(prefix="activesec-bench-") as tmp:
+            origin, refused, models, enrolling, agent = _runs(Path(tmp), source, settings,
+                                                              seconds, say)
+    except (OSError, StoreError) as exc:  # a full or unwritable temporary directory (the
+        # only stores opened here are the throwaway ones)
+        why = exc.message if isinstance(exc, StoreError) else exc.strerror or str(exc)
+        raise ActiveSecError(
+            f"cannot bench in the temporary directory {tempfile.gettempdir()}: {why}",
+            "free some space there, or point TMPDIR at another directory") from None
     lat = agent.get("latency_ms") or {}
     values = {"rss_mb": agent["rss_mb"], "cpu_percent": agent["cpu_percent_steady"],
               "latency_p99_ms": lat.get("p99")}
