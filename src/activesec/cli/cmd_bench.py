@@ -24,8 +24,9 @@ def bench(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Measure what the agent costs here: memory, CPU and the time from an action to its trust
-    update, on a synthetic 125 Hz stream, enrolling and scoring (your models if trained), in a
-    throwaway home: your recordings are neither read nor changed, nothing is locked."""
+    update, on synthetic desktop work (clicks at 125 Hz, typing), enrolling and scoring (your
+    models if trained), in a throwaway home: your recordings are neither read nor changed,
+    nothing is locked."""
     from activesec.service.bench import measure
 
     p = state_paths()
