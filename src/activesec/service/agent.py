@@ -447,10 +447,10 @@ class Agent:
         ctx = self._context()
         last = eng.trajectory[-1] if eng.trajectory else None
         out = eng.feed(ev, ctx) if len(ev) else []
-        if not final and len(ev):  # the drain at shutdown is not a live reaction
-            self._time_updates(eng, last, ev)
-        else:
+        if final:
             out += eng.finish(ctx)
+        else:  # live input (a non-final drain always has some); shutdown is not a reaction
+            self._time_updates(eng, last, ev)
         self._handle(out)
 
     def _time_updates(self, eng: Engine, last: Any, ev: np.ndarray) -> None:

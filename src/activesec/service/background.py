@@ -94,6 +94,13 @@ def _subsample(per_person: list[np.ndarray], max_rows: int, seed: int
     return np.vstack(Xs), np.concatenate(gs)
 
 
+def from_people(modality: str, per_person: list[np.ndarray], sources: dict[str, Any], *,
+                max_rows: int = DEFAULT_MAX_ROWS, seed: int = 0) -> Background:
+    """A background from each person's feature rows (subsampled as :func:`_subsample`)."""
+    X, g = _subsample(per_person, max_rows, seed)
+    return Background(modality, X, g, sources)
+
+
 def pointer_rows(balabit: str | os.PathLike[str], users: Iterable[str | int] | None = None,
                  progress: Progress | None = None) -> tuple[list[np.ndarray], int]:
     """Per Balabit training user, their action feature rows; and the sessions read."""
@@ -149,17 +156,15 @@ def build(*, balabit: str | os.PathLike[str] | None = None,
     out: dict[str, Background] = {}
     if balabit is not None:
         rows, n_sessions = pointer_rows(balabit, balabit_users, progress)
-        X, g = _subsample(rows, max_rows, seed)
-        out["pointer"] = Background("pointer", X, g, {"balabit": {
+        out["pointer"] = from_people("pointer", rows, {"balabit": {
             "split": "training", "people": len(rows), "sessions": n_sessions,
-            "rows_available": int(sum(len(r) for r in rows))}})
+            "rows_available": int(sum(len(r) for r in rows))}}, max_rows=max_rows, seed=seed)
     if aalto is not None:
         rows, n_people = keyboard_rows(aalto, aalto_users, progress)
-        X, g = _subsample(rows, max_rows, seed)
-        out["keyboard"] = Background("keyboard", X, g, {"aalto136m": {
+        out["keyboard"] = from_people("keyboard", rows, {"aalto136m": {
             "people": n_people, "window": KEY_WINDOW, "step": KEY_STEP,
             "sentence_gap_s": SENTENCE_GAP_NS / 1e9,
-            "rows_available": int(sum(len(r) for r in rows))}})
+            "rows_available": int(sum(len(r) for r in rows))}}, max_rows=max_rows, seed=seed)
     for bg in out.values():
         if bg.n_people < 3:
             raise DataError(f"the {bg.modality} background holds {bg.n_people} people with data",

@@ -116,10 +116,8 @@ def _synthetic_models(dest: Paths, settings: Settings) -> list[str]:
             ("keyboard", [keystroke_windows(typing(
                 SYNTHETIC_KEYSTROKES, 10 + i, **TYPISTS[s]), KEY_WINDOW, KEY_STEP).X
                 for i, s in enumerate(others)])):
-        background.save(dest, background.Background(
-            modality, np.concatenate(rows),
-            np.concatenate([np.full(len(r), i, dtype=np.int32) for i, r in enumerate(rows)]),
-            {"synthetic": {"people": others}}))
+        background.save(dest, background.from_people(modality, rows,
+                                                     {"synthetic": {"people": others}}))
     summary = train(dest, settings)
     return sorted(r.modality for r in summary.trained)
 
@@ -230,33 +228,34 @@ def measure(source: Paths | None, settings: Settings, seconds: float = DEFAULT_S
 
 
 # --------------------------------------------------------------------------- child side
-def _peak_rss_mb() -> float:
-    """Peak resident set of this process. Linux: VmHWM (ru_maxrss carries the parent's peak
-    across exec); Windows: peak working set; macOS: ru_maxrss (bytes there)."""
-    if sys.platform.startswith("linux"):
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    if sys.platform == "win32":
+def _proc_status_mb() -> dict[str, float]:
+    """Linux: the memory lines of /proc/self/status (kB) in MB, e.g. ``VmHWM``, ``RssAnon``."""
+    if not sys.platform.startswith("linux"):
+        return {}
+    with open("/proc/self/status", encoding="ascii") as fh:
+        return {k: int(v.split()[0]) / 1024 for k, v in
+                (line.split(":", 1) for line in fh) if v.strip().endswith("kB")}
+
+
+def _memory_mb() -> dict[str, float | None]:
+    """Peak resident set of this process (``rss_mb``) and, on Linux, the resident memory now,
+    anonymous and file-backed (shared libraries). Linux: VmHWM (ru_maxrss carries the parent's
+    peak across exec); Windows: peak working set; macOS: ru_maxrss (bytes there)."""
+    st = _proc_status_mb()
+    if st:
+        peak = st["VmHWM"]
+    elif sys.platform == "win32":
         import psutil
 
-        return float(getattr(psutil.Process().memory_info(), "peak_wset", 0)) / 2**20
-    import resource
+        peak = float(getattr(psutil.Process().memory_info(), "peak_wset", 0)) / 2**20
+    else:
+        import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-def _rss_now_mb() -> dict[str, float | None]:
-    """Resident memory now, anonymous and file-backed (shared libraries); Linux only."""
-    out: dict[str, float | None] = {"rss_anon_mb": None, "rss_file_mb": None}
-    if sys.platform.startswith("linux"):
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith(("RssAnon:", "RssFile:")):
-                    key = "rss_anon_mb" if line.startswith("RssAnon") else "rss_file_mb"
-                    out[key] = round(int(line.split()[1]) / 1024, 1)
-    return out
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    anon, file = st.get("RssAnon"), st.get("RssFile")
+    return {"rss_mb": round(peak, 1),
+            "rss_anon_mb": None if anon is None else round(anon, 1),
+            "rss_file_mb": None if file is None else round(file, 1)}
 
 
 def _thread_cpu() -> dict[str, float]:
@@ -316,7 +315,7 @@ def child(spec_file: str) -> dict[str, Any]:
     cpu, wall = time.process_time() - c0, time.monotonic() - w0
     sampler.join(timeout=5)
     st = agent.status()
-    return {"rss_mb": round(_peak_rss_mb(), 1), **_rss_now_mb(), "wall_s": round(wall, 2),
+    return {**_memory_mb(), "wall_s": round(wall, 2),
             "cpu_percent": round(100 * cpu / wall, 3),
             "cpu_percent_steady": round(100 * steady["cpu"], 3) if steady else None,
             "threads": steady.get("threads", {}),
