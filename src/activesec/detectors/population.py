@@ -206,9 +206,10 @@ class _Population(Detector):
         return (p - getattr(self, "score_center_", 0.0)) / getattr(self, "score_scale_", 1.0)
 
 
-@register("random_forest")
-class RandomForestPopulation(_Population):
-    """Class-balanced random forest, owner vs background."""
+class _Forest(_Population):
+    """Class-balanced tree ensemble, owner vs background; subclasses name the estimator."""
+
+    _estimator: Any = None
 
     def __init__(self, n_estimators: int = 200, max_features: str | float = "sqrt",
                  min_samples_leaf: int = 1, max_background_ratio: float = 1.0,
@@ -223,35 +224,25 @@ class RandomForestPopulation(_Population):
         self.random_state = random_state
 
     def _model(self, n_estimators: int | None = None, random_state: int | None = None) -> Any:
-        return RandomForestClassifier(
+        return self._estimator(
             n_estimators=n_estimators or self.n_estimators, max_features=self.max_features,
             min_samples_leaf=self.min_samples_leaf, class_weight="balanced",
             n_jobs=self.n_jobs,
             random_state=self.random_state if random_state is None else random_state)
+
+
+@register("random_forest")
+class RandomForestPopulation(_Forest):
+    """Class-balanced random forest, owner vs background."""
+
+    _estimator = RandomForestClassifier
 
 
 @register("extra_trees")
-class ExtraTreesPopulation(_Population):
+class ExtraTreesPopulation(_Forest):
     """Class-balanced extremely randomised trees, owner vs background."""
 
-    def __init__(self, n_estimators: int = 200, max_features: str | float = "sqrt",
-                 min_samples_leaf: int = 1, max_background_ratio: float = 1.0,
-                 normalise: str = "owner", n_jobs: int | None = 1,
-                 random_state: int | None = 0) -> None:
-        self.n_estimators = n_estimators
-        self.max_features = max_features
-        self.min_samples_leaf = min_samples_leaf
-        self.max_background_ratio = max_background_ratio
-        self.normalise = normalise
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-
-    def _model(self, n_estimators: int | None = None, random_state: int | None = None) -> Any:
-        return ExtraTreesClassifier(
-            n_estimators=n_estimators or self.n_estimators, max_features=self.max_features,
-            min_samples_leaf=self.min_samples_leaf, class_weight="balanced",
-            n_jobs=self.n_jobs,
-            random_state=self.random_state if random_state is None else random_state)
+    _estimator = ExtraTreesClassifier
 
 
 @register("hist_gb")
