@@ -12,8 +12,12 @@ import numpy as np
 import pytest
 from tests.helpers.cli import cli, env_for, one_line_error
 
+from activesec.actions.base import Decision
 from activesec.core import events as ev
+from activesec.core import paths as paths_mod
 from activesec.recordings.generic import write_keys_csv, write_mouse_csv
+from activesec.service import history
+from activesec.service.decisions import DecisionLog, decisions_path
 from activesec.store.db import Store
 
 
@@ -138,11 +142,24 @@ def test_wipe(env: dict[str, str], tmp_path: Path) -> None:
     src = tmp_path / "rec"
     _recordings(src)
     assert cli("import", str(src), env=env).returncode == 0
+    # what an agent derived from those events: a decision and a minute of trust history
+    p = paths_mod.resolve(env["ACTIVESEC_HOME"])
+    DecisionLog(decisions_path(p)).append(
+        Decision("notify", "suspicious", 60.0, time.time_ns(), "trust 60.0 < 70", {}))
+    h = history.TrustHistory(history.history_path(p))
+    h.observe(time.time() - 600, 60.0)
+    h.close()
     assert "--yes" in one_line_error(cli("wipe", env=env))  # no terminal: never a silent wipe
-    assert json.loads(cli("status", "--json", env=env).stdout)["events_total"] > 0
-    assert cli("wipe", "--yes", env=env).returncode == 0
+    s = json.loads(cli("status", "--json", env=env).stdout)
+    assert s["events_total"] > 0
+    assert s["trust_history"]["minutes"] == 1 and s["trust_history"]["lowest"] == 60.0
+    assert "trust        lowest 60/100 in the last 24 h" in cli("status", env=env).stdout
+    r = cli("wipe", "--yes", env=env)
+    assert r.returncode == 0 and "decisions and trust history" in r.stdout
     s = json.loads(cli("status", "--json", env=env).stdout)
     assert s["events_total"] == 0 and s["sessions"] == 0
+    assert s["trust_history"]["minutes"] == 0 and "trust " not in cli("status", env=env).stdout
+    assert not decisions_path(p).exists() and not history.history_path(p).exists()
 
 
 def test_corrupt_database_is_refused_and_untouched(env: dict[str, str]) -> None:

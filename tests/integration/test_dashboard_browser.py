@@ -19,6 +19,7 @@ from tests.helpers.cli import cli, env_for
 
 from activesec.actions.base import Decision
 from activesec.core import paths as paths_mod
+from activesec.service import history
 from activesec.service.decisions import ActionOutcome, DecisionLog, decisions_path
 
 CHROMIUM = "/usr/bin/chromium"
@@ -111,8 +112,18 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
             "reason": "pointer actions unlike the owner's (curvature_mean)",
             "last_decision": None,
             "latency_ms": {"p50": 23.4, "p99": 38.8, "max": 41.8, "n": 22}}))
+        # the agent's trust history: two joined minutes, then one after a gap of an hour
+        now = int(time.time()) // 60 * 60
+        h = history.TrustHistory(history.history_path(p))
+        for t, trust in ((now - 3720, 90.0), (now - 3660, 31.6), (now - 60, 88.0)):
+            h.observe(t + 5, trust)
+        h.close()
         page = browser.new_page()
         page.goto(url)
+        expect(page.locator("#history")).to_contain_text("Lowest in the last 24 h: 32 at")
+        expect(page.locator("#history")).to_contain_text("(3 minutes with input)")
+        d = page.locator("#line").get_attribute("d") or ""
+        assert [seg[0] for seg in d.split()[:3]] == ["M", "L", "M"], d  # the gap is not joined
         expect(page.locator("#state")).to_have_text("suspicious")
         expect(page.locator("#trust")).to_have_text("52 / 100")
         expect(page.locator("#reason")).to_contain_text("unlike the owner's")

@@ -9,6 +9,7 @@ service/models.py are exercised by the integration tests).
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 import sys
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from activesec.engine.trust import Calibration
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
 from activesec.recordings.synthetic import pointer_person
 from activesec.service import agent as agent_mod
+from activesec.service import history
 from activesec.service.agent import (
     Agent,
     AgentSummary,
@@ -218,6 +220,50 @@ def test_stranger_is_locked_with_evidence(
     assert agent.engine is not None
     n_before = len([s for s in agent.engine.trajectory if s.t_ns <= t_lock])
     assert 40 < n_before <= 40 + 15
+
+
+def test_the_trust_history_holds_every_update_by_minute(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """What the dashboard draws after the fact: each minute's lowest trust, the lock's dip
+    included, and every update counted once (the stream spans several minutes)."""
+    agent, _ = run_agent(p, settings, np.concatenate([owner(60, 8), stranger(80, 9, t0=90.0)]),
+                         models)
+    assert agent.engine is not None
+    traj = list(agent.engine.trajectory)
+    assert 0 < len(traj) < agent.engine.cfg.trajectory  # all of them still in memory
+    path = history.history_path(p)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    rows = history.read(path)
+    assert len(rows) >= 2 and sum(r["n"] for r in rows) == len(traj)
+    assert min(r["lo"] for r in rows) == round(min(st.trust for st in traj), 2)
+    assert rows[-1]["last"] == round(traj[-1].trust, 2)
+    locks = [d for d in agent.decisions if d["level"] == "lock"]
+    assert locks and min(r["lo"] for r in rows) <= locks[0]["trust"]
+
+
+def test_a_wipe_while_running_clears_decisions_and_history_and_enrols_again(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """``activesec wipe`` from another process: the agent sees the store's new generation."""
+    clock = StepClock()
+    put_model_file(p)
+    agent = Agent(p, settings, Scripted(clock, stranger(120, 12)), clock,
+                  loader=lambda _p: models, screen=ScreenWatch(clock, query=lambda: False))
+    wiped: list[int] = []
+
+    def wipe_at_60s() -> None:
+        if not wiped and clock.monotonic_ns() >= 1_060 * S:
+            wiped.append(len(agent.decisions))
+            with Store.open(p.database) as store:
+                store.wipe()
+            shutil.rmtree(p.models_dir)
+
+    clock.hooks.append(wipe_at_60s)
+    summary = agent.run(duration_s=150)
+    assert wiped and wiped[0] > 0  # decisions were taken before the wipe
+    assert summary.state == "enrolling" and summary.decisions == []
+    assert not decisions_path(p).exists() and history.read(history.history_path(p)) == []
+    st = read_status(p)
+    assert st is not None and st["decisions"] == 0 and st["state"] == "enrolling"
 
 
 def test_an_unwritable_decision_log_does_not_stop_the_protection(

@@ -3,6 +3,7 @@ who may read it, what it shows, pause/resume, errors."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from activesec.actions.base import Decision
 from activesec.core import config, profile
 from activesec.core import paths as paths_mod
 from activesec.dashboard.app import create_app
+from activesec.service import history
 from activesec.service.decisions import ActionOutcome, DecisionLog, decisions_path
 from activesec.store.db import Store
 
@@ -44,6 +46,7 @@ def test_no_data_without_the_secret_in_the_header(p: paths_mod.Paths) -> None:
     c.cookies.set("activesec_token", TOKEN)
     assert c.get("/api/status").status_code == 403  # cookies are shared by every port: unused
     assert c.post("/api/pause").status_code == 403
+    assert c.get("/api/history").status_code == 403
     assert c.get("/api/status", headers={"X-ActiveSec-Token": TOKEN}).json()["user"] == "alice"
     # another host name (DNS rebinding) is refused even with the secret
     evil = TestClient(create_app(p, lambda: config.load(p), TOKEN), base_url="http://evil.test")
@@ -83,3 +86,22 @@ def test_a_missing_store_is_an_error_the_page_can_show(p: paths_mod.Paths) -> No
     assert r.json() == {"error": f"no event store at {p.database}",
                         "hint": "run `activesec init` first"}
     assert not p.database.exists()  # reading never creates it
+
+
+def test_history_is_the_last_day_of_the_agents_trust(p: paths_mod.Paths) -> None:
+    now = int(time.time()) // 60 * 60
+    h = history.TrustHistory(history.history_path(p))
+    for t, trust in ((now - 2 * 86_400, 10.0), (now - 7200, 45.0), (now - 120, 80.0)):
+        h.observe(t, trust)
+    h.close()
+    r = client(p).get("/api/history", headers={"X-ActiveSec-Token": TOKEN})
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    got = r.json()
+    assert got["hours"] == 24 and [m["t"] for m in got["minutes"]] == [now - 7200, now - 120]
+    assert got["summary"]["lowest"] == 45.0 and got["summary"]["lowest_at_s"] == now - 7200
+
+
+def test_an_unreadable_history_is_an_error_the_page_can_show(p: paths_mod.Paths) -> None:
+    history.history_path(p).mkdir(parents=True)
+    r = client(p).get("/api/history", headers={"X-ActiveSec-Token": TOKEN})
+    assert r.status_code == 503 and "cannot read the trust history" in r.json()["error"]

@@ -54,7 +54,8 @@ def run(
     engine.scoring, engine.trust and engine.policy sections.
 
     Live status: DATA_DIR/run/agent.json (every second). Decisions with their evidence and
-    what each action did: DATA_DIR/decisions.jsonl. SIGTERM flushes and exits 0.
+    what each action did: DATA_DIR/decisions.jsonl; trust per minute with input, kept a week:
+    DATA_DIR/trust-history.jsonl. SIGTERM flushes and exits 0.
     """
     from activesec.capture.apps import foreground_app
     from activesec.core.clock import SystemClock

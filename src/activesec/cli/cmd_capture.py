@@ -235,6 +235,11 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     if lat:
         out.print(f"  reaction     trust updated {lat['p50']:.0f} ms (p50) / {lat['p99']:.0f} ms "
                   f"(p99) after an action ends (last {lat['n']} actions)")
+    th = data["trust_history"]
+    if th["minutes"]:
+        at = time.strftime("%a %H:%M", time.localtime(th["lowest_at_s"]))
+        out.print(f"  trust        lowest {th['lowest']:.0f}/100 in the last {th['hours']} h, "
+                  f"at {at} ({th['updates']:,} updates in {th['minutes']:,} minutes with input)")
     last = ag["last_decision"]
     if last:
         out.print(f"  last alert   {last.get('level')}: {escape(str(last.get('reason')))}")
@@ -263,8 +268,12 @@ def resume() -> None:
 def wipe(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Delete every recorded event, session and model. The profile and config are kept."""
+    """Delete every recorded event, session and model, the decision log and the trust history.
+    The profile and config are kept."""
     import shutil
+
+    from activesec.service import history
+    from activesec.service.decisions import DecisionLog, decisions_path
 
     p = state_paths()
     profile.require(p)
@@ -277,7 +286,10 @@ def wipe(
     if p.models_dir.exists():
         shutil.rmtree(p.models_dir)
         p.ensure()
-    out.print("wiped: all events, sessions and models deleted")
+    # derived from what was wiped; a running agent clears them too when it sees the wipe
+    DecisionLog(decisions_path(p)).clear()
+    history.clear(history.history_path(p))
+    out.print("wiped: all events, sessions, models, decisions and trust history deleted")
 
 
 def _with_engine_check(checks: list[Any]) -> list[Any]:

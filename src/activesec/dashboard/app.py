@@ -15,6 +15,7 @@ file with its script inline.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -41,9 +42,10 @@ PAGE = resources.files("activesec.dashboard").joinpath("page.html").read_text("u
 def create_app(paths: Paths, settings: Callable[[], Settings], token: str) -> FastAPI:
     """The application for one profile; ``settings`` is called per request (config edits show
     without a restart)."""
+    from activesec.service import history
     from activesec.service.agent import engine_config
     from activesec.service.decisions import DecisionLog, decisions_path
-    from activesec.service.report import status_data
+    from activesec.service.report import HISTORY_HOURS, status_data
     from activesec.store.db import Store
 
     app = FastAPI(title="ActiveSec", docs_url=None, redoc_url=None, openapi_url=None)
@@ -76,6 +78,19 @@ def create_app(paths: Paths, settings: Callable[[], Settings], token: str) -> Fa
         data["levels"] = {"notify_below": policy.notify_below, "lock_below": policy.lock_below}
         data["decisions"] = DecisionLog(decisions_path(paths)).last(DECISIONS_SHOWN)
         return JSONResponse(data, headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/history", response_model=None)
+    def trust_history(request: Request) -> Response:
+        """The agent's trust per minute over the last ``HISTORY_HOURS`` (:mod:`.history`)."""
+        if not ok(request.headers.get(HEADER)):
+            return denied()
+        try:
+            rows = history.read(history.history_path(paths), time.time() - HISTORY_HOURS * 3600)
+        except ActiveSecError as exc:
+            return failed(exc)
+        return JSONResponse({"hours": HISTORY_HOURS, "minutes": rows,
+                             "summary": history.summary(rows)},
+                            headers={"Cache-Control": "no-store"})
 
     def set_paused(request: Request, paused: bool) -> Response:
         if not ok(request.headers.get(HEADER)):

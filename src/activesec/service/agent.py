@@ -32,6 +32,9 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
 * **pause / resume / wipe** are honoured at once: the writer discards paused input and the engine
   is told ``paused``; a wipe (store wipe generation changes, models deleted) drops the loaded
   models, clears the decision log and returns to enrolment.
+* **trust history**: each trust update goes into the minute it happened in; finished minutes are
+  appended to ``<data dir>/trust-history.jsonl`` at the status tick (:mod:`.history`), for the
+  dashboard's chart and ``status`` after the fact. A wipe clears it with the decision log.
 * **status**: ``<run dir>/agent.json`` (0600, rewritten atomically every second; see
   :meth:`Agent.status`), read by ``activesec status`` and the dashboard. It includes how fast the
   agent reacts on this machine, over the last ``KEEP_LATENCIES`` scores: the time from the input
@@ -59,7 +62,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,8 +80,10 @@ from activesec.core.paths import Paths, write_private_text
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import AgentState, Context
 from activesec.engine.scoring import ModalityModel
+from activesec.engine.trust import TrustState
 from activesec.service.decisions import ActionOutcome, DecisionLog, decisions_path, record
 from activesec.service.handover import HandOver
+from activesec.service.history import TrustHistory, history_path
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +173,16 @@ def subprocess_trainer(paths: Paths, settings: Settings, *, update: bool = False
         lines = [ln.strip(" │╭╰╮╯─\t") for ln in proc.stderr.splitlines()]
         msg = ([ln for ln in lines if ln] or [f"exit code {proc.returncode}"])[-1]
         raise ModelError(f"automatic training failed: {msg}", "run `activesec train` to see why")
+
+
+def _since(trajectory: Sequence[TrustState], last: TrustState | None) -> list[TrustState]:
+    """The states after ``last`` (all when it is None or has left the bounded trajectory)."""
+    new: list[TrustState] = []
+    for st in reversed(trajectory):
+        if st is last:
+            break
+        new.append(st)
+    return new[::-1]
 
 
 def completed_at(ev: np.ndarray, t_end: int, settle_ns: int = 0) -> int:
@@ -306,6 +321,7 @@ class Agent:
         self._next_drift = 0
         self.screen = screen or ScreenWatch(clock)
         self.log = DecisionLog(decisions_path(paths))
+        self.history = TrustHistory(history_path(paths))
         self.backend = backend
         self.runner = CaptureRunner(_Tee(backend, self._enqueue), paths.database, settings, clock,
                                     app_probe=app_probe, owner=self.owner)
@@ -349,6 +365,7 @@ class Agent:
             self._running = False
             for a in self.actions.values():
                 a.stop()
+            self.history.close()
             self._write_status()
         if self.runner.error is not None:
             raise self.runner.error
@@ -430,6 +447,7 @@ class Agent:
             self._next_status = now + int(STATUS_EVERY_S * 1e9)
             if self.engine is not None:
                 self._handle(self.engine.tick(self._context()))
+            self.history.tick(self.clock.wall_ns() / 1e9)
             self._write_status()
 
     def _context(self) -> Context:
@@ -449,22 +467,24 @@ class Agent:
         out = eng.feed(ev, ctx) if len(ev) else []
         if final:
             out += eng.finish(ctx)
-        else:  # live input (a non-final drain always has some); shutdown is not a reaction
-            self._time_updates(eng, last, ev)
+        updates = _since(eng.trajectory, last)
+        if not final:  # live input (a non-final drain always has some); shutdown is no reaction
+            self._time_updates(updates, ev)
+        wall_s = self.clock.wall_ns() / 1e9
+        for st in updates:
+            self.history.observe(wall_s, st.trust)
         self._handle(out)
 
-    def _time_updates(self, eng: Engine, last: Any, ev: np.ndarray) -> None:
-        """Record completing input -> now (module docstring) for the trust updates the feed of
-        ``ev`` made: those after ``last`` in the engine's trajectory."""
+    def _time_updates(self, updates: list[TrustState], ev: np.ndarray) -> None:
+        """Record completing input -> now (module docstring) for the trust ``updates`` the feed
+        of ``ev`` made."""
         now = self.clock.monotonic_ns()
         new = []
-        for st in reversed(eng.trajectory):
-            if st is last:
-                break
+        for st in updates:
             model = self.models.get(st.modality)
             settle = int(model.settle_s * 1e9) if model is not None else 0
             new.append((now - completed_at(ev, st.t_ns, settle)) / 1e6)
-        self.latencies_ms.extend(reversed(new))
+        self.latencies_ms.extend(new)
 
     # ------------------------------------------------------------------------------ decisions
     def _fire(self, names: list[str], op: str, d: Decision) -> list[ActionOutcome]:
@@ -584,8 +604,10 @@ class Agent:
         finally:
             store.close()
         if self._wipe_gen is not None and gen != self._wipe_gen:
-            log.warning("store wiped: models dropped, decision log cleared, enrolling again")
+            log.warning("store wiped: models dropped, decision log and trust history cleared, "
+                        "enrolling again")
             self.log.clear()
+            self.history.clear()
             self.decisions.clear()
             self.n_decisions = 0
             self._last_decision = None

@@ -7,10 +7,10 @@ evidence: recent scores, trust trajectory, thresholds, the features that deviate
 on disk next to the scores that caused it, and ``status`` can say why trust fell.
 
 Why a separate file and not a table in the event store: the store's schema belongs to the
-capture layer and its retention deletes events by age; decisions are few (a handful a day),
-must survive ``wipe`` of the events only when the user wants (``wipe`` removes the data dir's
-models, this file is removed by :meth:`DecisionLog.clear`), and are read by people and SIEM
-shippers, for which JSON lines are the usual format. Evidence never carries key identities,
+capture layer and its retention deletes events by age; decisions are few (a handful a day)
+and are read by people and SIEM shippers, for which JSON lines are the usual format. ``wipe``
+deletes it with the events it was derived from (:meth:`DecisionLog.clear`; a running agent does
+the same when it sees the wipe). Evidence never carries key identities,
 text or window titles: :class:`Decision` refuses them at construction.
 
 The file is rotated at ``max_bytes`` (one backup, ``decisions.jsonl.1``).

@@ -12,6 +12,7 @@ from activesec.core.errors import ActiveSecError
 from activesec.core.paths import Paths
 
 APP_DAYS = 7  # the apps in front in this many days are listed (the names gate rules match)
+HISTORY_HOURS = 24  # the trust history summarised by status and drawn by the dashboard
 
 
 def _progress(n: int, need: int) -> float:
@@ -38,6 +39,7 @@ def models(paths: Paths) -> list[dict[str, Any]]:
 def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     """The snapshot (``activesec status --json`` prints exactly this)."""
     from activesec.core.instance import is_locked, read_pid
+    from activesec.service import history
     from activesec.service.agent import read_status
     from activesec.service.train import enrolment_counts, enrolment_since
     from activesec.store.db import KIND_NAMES, NS_PER_DAY, Store
@@ -83,6 +85,8 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "latency_ms": (agent or {}).get("latency_ms") if agent_running else None,
             "last_decision": (agent or {}).get("last_decision"),
         },
+        "trust_history": {"hours": HISTORY_HOURS, **history.summary(history.read(
+            history.history_path(paths), time.time() - HISTORY_HOURS * 3600))},
         "models": models(paths),
         "apps": {
             "days": APP_DAYS,
