@@ -24,7 +24,7 @@ from activesec.core import paths as paths_mod
 from activesec.core.clock import FakeClock
 from activesec.core.config import Settings
 from activesec.core.errors import ConfigError, ModelError
-from activesec.core.events import DeviceType, Flag
+from activesec.core.events import DeviceType, Flag, Kind
 from activesec.detectors.oneclass import ScaledManhattan
 from activesec.engine.scoring import ModalityModel
 from activesec.engine.trust import Calibration
@@ -239,6 +239,23 @@ def test_the_trust_history_holds_every_update_by_minute(
     assert rows[-1]["last"] == round(traj[-1].trust, 2)
     locks = [d for d in agent.decisions if d["level"] == "lock"]
     assert locks and min(r["lo"] for r in rows) <= locks[0]["trust"]
+
+
+def test_actions_completed_by_silence_reach_the_trust_history_too(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """Movements without clicks, 4-5 s apart: each is scored by the engine's timer
+    (``flush_after_s`` of silence), not by the input that follows it."""
+    ev = pointer_person(40, 8, ms_per_px=1.0, bend=0.02, gap_s=(4.0, 5.0))
+    ev = ev[ev["kind"] == Kind.MOVE]  # unlike the clicking owner: no lock, keep scoring
+    quiet = settings.model_copy(update={"actions": settings.actions.model_copy(
+        update={"on_notify": [], "on_lock": [], "on_gate": []})})
+    agent, _ = run_agent(p, quiet, ev, models)
+    assert agent.engine is not None
+    n = agent.engine.status().n_updates
+    assert n == 40
+    rows = history.read(history.history_path(p))
+    assert sum(r["n"] for r in rows) == n
+    assert len(agent.latencies_ms) < n / 2  # most were completed by silence (not timed)
 
 
 def test_a_wipe_while_running_clears_decisions_and_history_and_enrols_again(

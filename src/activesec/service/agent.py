@@ -445,8 +445,12 @@ class Agent:
         self._drain(final=False)
         if now >= self._next_status:
             self._next_status = now + int(STATUS_EVERY_S * 1e9)
-            if self.engine is not None:
-                self._handle(self.engine.tick(self._context()))
+            eng = self.engine
+            if eng is not None:  # actions completed by silence, time-based rules
+                last = eng.trajectory[-1] if eng.trajectory else None
+                out = eng.tick(self._context())
+                self._observe(_since(eng.trajectory, last))
+                self._handle(out)
             self.history.tick(self.clock.wall_ns() / 1e9)
             self._write_status()
 
@@ -470,10 +474,14 @@ class Agent:
         updates = _since(eng.trajectory, last)
         if not final:  # live input (a non-final drain always has some); shutdown is no reaction
             self._time_updates(updates, ev)
+        self._observe(updates)
+        self._handle(out)
+
+    def _observe(self, updates: list[TrustState]) -> None:
+        """Every trust update, whatever completed it, goes into the trust history."""
         wall_s = self.clock.wall_ns() / 1e9
         for st in updates:
             self.history.observe(wall_s, st.trust)
-        self._handle(out)
 
     def _time_updates(self, updates: list[TrustState], ev: np.ndarray) -> None:
         """Record completing input -> now (module docstring) for the trust ``updates`` the feed
