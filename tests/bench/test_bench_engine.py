@@ -128,3 +128,39 @@ def test_latency_balabit_session(benchmark: Any, models: dict[str, ModalityModel
     benchmark.extra_info.update(res)
     print(res)
     assert res["compute_p99_ms"] <= 100
+
+
+def idle(models: dict[str, ModalityModel], ev: np.ndarray, seconds: int) -> dict[str, Any]:
+    """After ``ev``, ``seconds`` of silence with the agent's 1 s engine tick: CPU per tick,
+    against what each tick cost before a flushed buffer was marked settled — running every
+    stream's feature function on its anchor (timed on the same anchors, same run)."""
+    ev = ev[np.argsort(ev["t_ns"], kind="stable")]
+    clock = FakeClock(monotonic_ns=int(ev["t_ns"][0]))
+    eng = Engine(models, clock=clock)
+    eng.feed(ev)
+    clock.advance((int(ev["t_ns"][-1]) - int(ev["t_ns"][0])) / 1e9 + 5)
+    eng.tick()  # scores what silence completed; the buffers keep their anchors
+    c0 = time.process_time()
+    for _ in range(seconds):
+        clock.advance(1.0)
+        eng.tick()
+    tick = (time.process_time() - c0) / seconds
+    anchors = [(s.model.features, s.buf) for s in eng.scorer.streams.values() if len(s.buf)]
+    c0 = time.process_time()
+    for _ in range(seconds):
+        for fn, buf in anchors:
+            fn(buf)
+    recompute = (time.process_time() - c0) / seconds
+    return {"idle_tick_ms": round(1e3 * tick, 3), "anchor_recompute_ms": round(1e3 * recompute, 3),
+            "ratio": round(tick / (tick + recompute), 3),
+            "idle_cpu_percent": round(100 * tick, 3),
+            "idle_cpu_percent_before": round(100 * (tick + recompute), 3)}
+
+
+@pytest.mark.benchmark(group="engine")
+def test_idle_ticks_cost_little(benchmark: Any, models: dict[str, ModalityModel]) -> None:
+    ev = np.concatenate([pointer_person(20, 12), typing(200, 13, t0=5.0)])
+    res = benchmark.pedantic(idle, args=(models, ev, 300), rounds=1, iterations=1)
+    benchmark.extra_info.update(res)
+    print(res)
+    assert res["idle_tick_ms"] < res["anchor_recompute_ms"]

@@ -15,6 +15,7 @@ from activesec.engine.scoring import (
     DEVIATION_CAP,
     KEYBOARD,
     ModalityModel,
+    Rows,
     Score,
     ScoringConfig,
     StreamScorer,
@@ -190,6 +191,30 @@ def test_trailing_action_is_held_back_until_idle_flush(pointer_model: ModalityMo
     assert s.t_end_ns == last and s.modality == "pointer:mouse"
     assert len(s.deviations) == 3 and s.deviations[0][0] in POINTER_FEATURE_NAMES
     assert sc.flush(last + int(10 * S)) == []  # never twice
+
+
+def test_silence_recomputes_nothing_until_new_input(pointer_model: ModalityModel) -> None:
+    """The agent flushes every second: after a flush has scored the buffer, later flushes must
+    not run the feature function again on the anchor (idle CPU), yet the next action counts."""
+    calls = []
+
+    def counted(ev: np.ndarray) -> Rows:
+        calls.append(len(ev))
+        return pointer_features(ev)
+
+    m = ModalityModel(pointer_model.detector, CAL, counted, probe=pointer_model.probe)
+    sc = StreamScorer({"pointer:mouse": m}, {0: DeviceType.MOUSE})
+    ev = pointer_stream(3, 21)
+    sc.feed(ev)
+    last = int(ev["t_ns"][-1])
+    assert len(sc.flush(last + 4 * S)) == 1 and calls
+    n = len(calls)
+    for k in range(5, 60):
+        assert sc.flush(last + k * S) == []
+    assert len(calls) == n
+    more = pointer_stream(2, 22, t0=(last + 61 * S) / S)
+    got = sc.feed(more) + sc.flush(int(more["t_ns"][-1]) + 4 * S)
+    assert len(got) == 2 and len(calls) > n
 
 
 def test_no_flush_while_a_button_is_held(pointer_model: ModalityModel) -> None:
