@@ -149,6 +149,9 @@ def test_wipe(env: dict[str, str], tmp_path: Path) -> None:
     h = history.TrustHistory(history.history_path(p))
     h.observe(time.time() - 600, 60.0)
     h.close()
+    (p.models_dir / "pointer").mkdir(parents=True)
+    (p.models_dir / "pointer" / "card.json").write_text("{}")
+    (p.models_dir / "background-pointer.npz").write_bytes(b"other people's features")
     assert "--yes" in one_line_error(cli("wipe", env=env))  # no terminal: never a silent wipe
     s = json.loads(cli("status", "--json", env=env).stdout)
     assert s["events_total"] > 0
@@ -160,6 +163,9 @@ def test_wipe(env: dict[str, str], tmp_path: Path) -> None:
     assert s["events_total"] == 0 and s["sessions"] == 0
     assert s["trust_history"]["minutes"] == 0 and "trust " not in cli("status", env=env).stdout
     assert not decisions_path(p).exists() and not history.history_path(p).exists()
+    # the owner's model is gone; the background population (public data) is not theirs: kept
+    assert not (p.models_dir / "pointer").exists()
+    assert (p.models_dir / "background-pointer.npz").read_bytes() == b"other people's features"
 
 
 def test_corrupt_database_is_refused_and_untouched(env: dict[str, str]) -> None:

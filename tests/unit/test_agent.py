@@ -493,10 +493,15 @@ def test_decision_log_rotates_and_survives_a_torn_line(tmp_path: Path) -> None:
     assert list(log) == []
 
 
+@pytest.mark.parametrize("engine", [{"policy": {"gate_apps": ["nosuchapp"]}}, {}],
+                         ids=["gate_apps", "from-the-rules"])
 def test_gate_naming_a_missing_app_is_recorded_and_lock_still_fires(
-        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path,
+        engine: dict[str, Any]) -> None:
+    """The policy gates the apps it is told to, by default those the gate action's rules name
+    (the README's configuration names them once)."""
     s = make_settings(
-        tmp_path, engine={"policy": {"gate_apps": ["nosuchapp"]}},
+        tmp_path, engine=engine,
         actions={"on_notify": [], "on_lock": ["command"], "on_gate": ["gate"],
                  "params": {"command": {"argv": marker_cmd(tmp_path / "locked.jsonl")},
                             "gate": {"rules": [{"name": "nosuchapp",
@@ -505,6 +510,7 @@ def test_gate_naming_a_missing_app_is_recorded_and_lock_still_fires(
     gates = [d for d in agent.decisions if d["level"] == "gate"]
     assert gates and gates[0]["actions"][0]["name"] == "gate"
     assert "nosuchapp" in gates[0]["actions"][0]["detail"]
+    assert gates[0]["evidence"]["apps"] == ["nosuchapp"]
     assert any(d["level"] == "lock" for d in agent.decisions)
     assert (tmp_path / "locked.jsonl").exists()
 

@@ -269,7 +269,7 @@ def wipe(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete every recorded event, session and model, the decision log and the trust history.
-    The profile and config are kept."""
+    The profile, the config and the background population are kept."""
     import shutil
 
     from activesec.service import history
@@ -283,13 +283,22 @@ def wipe(
         typer.confirm("Delete all recorded events and models?", abort=True)
     with _open_store(p) as store:
         store.wipe()
-    if p.models_dir.exists():
-        shutil.rmtree(p.models_dir)
-        p.ensure()
+    # the owner's models go; the background population (other people's public-data feature
+    # vectors, `background build`) is not the owner's data and stays, as `train --reset` keeps it
+    if p.models_dir.is_dir():
+        for f in p.models_dir.iterdir():
+            if f.name.startswith("background-") and f.is_file():
+                continue
+            if f.is_dir() and not f.is_symlink():
+                shutil.rmtree(f)
+            else:
+                f.unlink()
+    p.ensure()
     # derived from what was wiped; a running agent clears them too when it sees the wipe
     DecisionLog(decisions_path(p)).clear()
     history.clear(history.history_path(p))
-    out.print("wiped: all events, sessions, models, decisions and trust history deleted")
+    out.print("wiped: all events, sessions, models, decisions and trust history deleted "
+              "(the background population is kept)")
 
 
 def _with_engine_check(checks: list[Any]) -> list[Any]:

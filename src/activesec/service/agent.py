@@ -113,15 +113,26 @@ Trainer = Callable[[Paths, Settings], None]
 
 
 def engine_config(settings: Settings) -> EngineConfig:
-    """``[engine]`` of the config file, validated (a ConfigError names the bad key)."""
+    """``[engine]`` of the config file, validated (a ConfigError names the bad key).
+
+    The policy gates only when it has apps to gate (``engine.policy.gate_apps``); left empty,
+    these are the names of the ``gate`` action's rules when ``on_gate`` runs it — so rules
+    configured for gating gate, without naming the same apps twice."""
     try:
-        return EngineConfig.model_validate(settings.engine)
+        cfg = EngineConfig.model_validate(settings.engine)
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(["engine", *(str(p) for p in first["loc"])])
         msg = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
         raise ConfigError(f"invalid configuration value for '{key}': {msg}",
                           field_hint(EngineConfig, first["loc"], "engine")) from None
+    if not cfg.policy.gate_apps and "gate" in settings.actions.on_gate:
+        rules = settings.actions.params.get("gate", {}).get("rules") or []
+        names = [str(r.get("name") or r.get("match")) for r in rules if isinstance(r, Mapping)]
+        if names:
+            cfg = cfg.model_copy(update={"policy": cfg.policy.model_copy(
+                update={"gate_apps": names})})
+    return cfg
 
 
 def build_actions(settings: Settings, dry_run: bool = False) -> dict[str, Action]:
