@@ -32,3 +32,24 @@ def test_every_command_has_help_without_source_line_breaks() -> None:
         assert not re.search(r"(?<!\n)\n(?!\n)", cmd.help.strip()), (
             f"{path}: single line break in its help text"
         )
+
+
+def test_flags_show_no_value_type_and_options_keep_theirs() -> None:
+    """``--json`` takes no value, so its help must not read ``--json <bool>``."""
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    for args in (["--help"], ["status", "--help"], ["evaluate", "--help"]):
+        r = runner.invoke(app, args, env={"COLUMNS": "100"})
+        assert r.exit_code == 0 and "--help" in r.output
+        assert "<bool>" not in r.output, args
+    assert "<int" in runner.invoke(app, ["evaluate", "--help"], env={"COLUMNS": "100"}).output
+
+
+def test_console_prints_modality_names_not_emoji() -> None:
+    """rich turns ``:mouse:`` into an emoji unless told not to: ``pointer:mouse: skipped``."""
+    from activesec.cli._common import out
+
+    with out.capture() as cap:
+        out.print("pointer:mouse: skipped")
+    assert cap.get().strip() == "pointer:mouse: skipped"

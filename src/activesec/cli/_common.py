@@ -17,8 +17,8 @@ from activesec.core import config, paths
 from activesec.core.config import Settings
 from activesec.core.paths import Paths
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, emoji=False)  # "pointer:mouse:" is a modality, not 🐭
+err = Console(stderr=True, highlight=False, emoji=False)
 
 
 def state_paths() -> Paths:

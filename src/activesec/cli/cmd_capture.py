@@ -182,7 +182,8 @@ APP_SHOWN = 8
 
 def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Profile, sessions, events per kind, enrolment progress, store size, drops, the apps
-    in front lately (the names gate rules match), the agent's state and its last alert."""
+    in front lately (the names gate rules match), the agent's state, its lowest trust in the last
+    24 hours and its last alert."""
     from activesec.service.report import APP_DAYS, status_data
 
     p = state_paths()

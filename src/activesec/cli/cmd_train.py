@@ -123,7 +123,7 @@ def train(
                 f"rows replaced (cap {r.drift['max_drift']:.0%})"
             )
     for r in summary.skipped:
-        out.print(f"[dim]{r.modality}: skipped — {escape(r.reason)}[/dim]")
+        out.print(f"[dim]{escape(r.modality)}: skipped — {escape(r.reason)}[/dim]")
 
 
 def build(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from typing import Any
 
 import typer
 
@@ -22,6 +23,26 @@ from activesec.cli import (
     cmd_train,
 )
 from activesec.core.errors import ActiveSecError
+
+
+def _flags_take_no_value() -> None:
+    """Typer 0.29 shows a flag's type in help (``--json <bool>``) as if it took a value, and
+    ``--json true`` is then an error. Flags take none: show no type for them. Guarded, since it
+    reaches into Typer's option class; tests/unit/test_cli_help.py fails if it stops working."""
+    import typer.core
+
+    option = getattr(typer.core, "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if option is None or shown is None:
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_bool_flag", False) else shown(self, ctx)
+
+    option.display_type_rich = display_type_rich
+
+
+_flags_take_no_value()
 
 app = typer.Typer(
     name="activesec",
