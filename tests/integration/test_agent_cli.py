@@ -132,6 +132,30 @@ def test_tampered_model_is_refused_and_enrolment_continues(home: Path, xdisplay:
     assert "model refused" in (home / "logs" / "activesec.log").read_text()
 
 
+def test_one_damaged_model_does_not_switch_off_the_others(home: Path, xdisplay: str) -> None:
+    """A second, intact model (the pointer model again, for touchpads) keeps scoring while the
+    damaged one is refused; `status` shows which one and why."""
+    p = paths.resolve(home)
+    mouse = next(p.models_dir.glob("pointer-*"))
+    pad = p.models_dir / "pointer-touchpad"
+    shutil.copytree(mouse, pad)
+    card = json.loads((pad / "model.json").read_text())
+    card["extra"]["modality"] = "pointer:touchpad"
+    (pad / "model.json").write_text(json.dumps(card))
+    with open(mouse / "compact.npz", "ab") as fh:
+        fh.write(b"x")
+    st = json.loads(cli("status", "--json", env=env_for(home)).stdout)
+    ok = {m["name"]: m["ok"] for m in st["models"]}
+    assert ok == {mouse.name: False, "pointer-touchpad": True}
+    assert "hash mismatch" in next(m["problem"] for m in st["models"] if not m["ok"])
+    r = cli("run", "--duration", "2", "--quiet", env=env_for(home, DISPLAY=xdisplay))
+    assert r.returncode == 0, r.stderr
+    ag = json.loads((home / "run" / "agent.json").read_text())
+    assert ag["models"] == ["pointer:touchpad"] and ag["state"] != "enrolling"
+    assert f"model refused: {mouse.name}" in ag["reason"]
+    assert "run `activesec train`" in ag["reason"]
+
+
 def test_second_instance_is_refused(home: Path, xdisplay: str) -> None:
     p = paths.resolve(home)
     with InstanceLock(p.run_dir / "capture.lock"):

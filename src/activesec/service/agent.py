@@ -13,9 +13,10 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   events and keystrokes against ``settings.enrol``). Once enough data is stored and
   ``settings.train.auto`` is on, it trains by itself — in a child process (``activesec train``),
   so the always-on agent never imports the training libraries — and loads the result.
-* **models** come from :func:`activesec.service.models.load_models`; a missing, stale or tampered
-  model (:class:`~activesec.core.errors.ModelError`) is refused: enrolment continues and the
-  reason is logged and shown in the status file.
+* **models** come from :func:`activesec.service.models.load_each`; a missing, stale or tampered
+  model (:class:`~activesec.core.errors.ModelError`) is refused, the reason logged and shown in
+  the status file. The others keep scoring (one damaged file must not switch off protection);
+  with none left, enrolment continues and the agent retrains by itself.
 * **decisions -> actions**: ``notify``/``lock``/``gate`` fire ``settings.actions.on_<level>``,
   ``restore`` reverts ``on_gate``; each action is built once with ``settings.actions.params[name]``
   (``dry_run`` builds the actions' dry-run twins). When the lock fails (every lock method failed),
@@ -164,11 +165,11 @@ def read_status(paths: Paths) -> dict[str, Any] | None:
 
 def default_loader(paths: Paths) -> Mapping[str, ModalityModel]:
     try:
-        from activesec.service.models import load_models
+        from activesec.service.models import load_each
     except ImportError as exc:  # pragma: no cover - until the model module is installed
         raise ModelError(f"model loading is not available: {exc}",
                          "update ActiveSec") from None
-    return load_models(paths)
+    return load_each(paths)
 
 
 def subprocess_trainer(paths: Paths, settings: Settings, *, update: bool = False) -> None:
@@ -574,15 +575,23 @@ class Agent:
             self._set_models({}, "no model yet: enrolling")
             return
         try:
-            models = dict(self.loader(self.paths))
+            loaded = self.loader(self.paths)
         except ActiveSecError as exc:
             self._set_models({}, f"model refused: {exc}")
             log.warning("model refused, enrolment continues: %s", exc)
             return
+        models = dict(loaded)
+        refused = list(getattr(loaded, "refused", []))  # load_each: the ones that failed checks
+        why = ""
+        if refused:
+            why = "; ".join(f"{name}: {exc}" for name, exc in refused)
+            log.warning("model refused: %s", why)
         if not models:
-            self._set_models({}, "no model yet: enrolling")
+            self._set_models({}, f"model refused: {why}" if refused else "no model yet: enrolling")
             return
-        self._set_models(models, None)
+        self._set_models(models, f"model refused: {why}; scoring with "
+                                 f"{', '.join(sorted(models))} — run `activesec train`"
+                         if refused else None)
         log.info("models loaded: %s", ", ".join(sorted(models)))
 
     def _set_models(self, models: dict[str, ModalityModel], reason: str | None) -> None:

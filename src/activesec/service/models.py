@@ -193,20 +193,54 @@ def modality_model(card: dict[str, Any], scorer: Any) -> ModalityModel:
     return ModalityModel.pointer(scorer, cal, **kw)
 
 
+class LoadedModels(dict[str, ModalityModel]):
+    """The models that loaded, keyed by modality; ``refused``: ``(directory name, why)`` for
+    each one that did not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: list[tuple[str, ModelError]] = []
+
+
+def load_each(paths: Paths, *, allow_sklearn: bool = True) -> LoadedModels:
+    """Every trained modality that passes its checks; the others in ``refused``. The agent
+    scores with what it has: one damaged or tampered model must not switch off the others."""
+    out = LoadedModels()
+    for d in model_dirs(paths):
+        try:
+            card, scorer = load_scorer(d, allow_sklearn=allow_sklearn)
+            out[str(card["extra"]["modality"])] = modality_model(card, scorer)
+        except ModelError as exc:
+            out.refused.append((d.name, exc))
+    return out
+
+
 def load_models(paths: Paths, *, allow_sklearn: bool = True) -> dict[str, ModalityModel]:
     """Every trained modality as an engine model, keyed ``pointer:<type>`` / ``keyboard``.
 
-    A missing, stale or tampered model raises ModelError (nothing is half-loaded): the agent
-    keeps enrolling and shows the message. Models with a compact twin (every default and
-    fallback detector) score with NumPy only; one without (a detector configured by name that
-    has no compact form) loads through skops and imports scikit-learn, unless
-    ``allow_sklearn=False``, which refuses it instead."""
-    dirs = model_dirs(paths)
-    if not dirs:
+    A missing, stale or tampered model raises ModelError (nothing is half-loaded: ``replay``
+    and ``bench`` ask for exactly what is trained; the agent uses :func:`load_each`). Models
+    with a compact twin (every default and fallback detector) score with NumPy only; one
+    without (a detector configured by name that has no compact form) loads through skops and
+    imports scikit-learn, unless ``allow_sklearn=False``, which refuses it instead."""
+    if not model_dirs(paths):
         raise ModelError(f"no trained model in {paths.models_dir}",
                          "keep capturing until enrolment completes, or run `activesec train`")
-    out: dict[str, ModalityModel] = {}
-    for d in dirs:
-        card, scorer = load_scorer(d, allow_sklearn=allow_sklearn)
-        out[str(card["extra"]["modality"])] = modality_model(card, scorer)
-    return out
+    out = load_each(paths, allow_sklearn=allow_sklearn)
+    if out.refused:
+        raise out.refused[0][1]
+    return dict(out)
+
+
+def verify_model(directory: Path) -> dict[str, Any]:
+    """The card after every check loading would make, without loading: card and model hash,
+    versions, schema, the agent files and the compact twin's hash (``activesec status``)."""
+    card = verify_card(directory)
+    comp = _agent_info(directory, card).get("compact")
+    if comp:
+        f = directory / COMPACT_FILE
+        if not f.is_file() or sha256_file(f) != comp.get("sha256"):
+            raise ModelError(f"compact model {f} is missing or was modified (hash mismatch)",
+                             RETRAIN)
+    calibration_of(card)
+    return card

@@ -21,12 +21,12 @@ def _progress(n: int, need: int) -> float:
 
 def models(paths: Paths) -> list[dict[str, Any]]:
     """Each trained model with its detector and threshold, or why it would be refused."""
-    from activesec.service.models import model_dirs, verify_card
+    from activesec.service.models import model_dirs, verify_model
 
     out: list[dict[str, Any]] = []
     for d in model_dirs(paths):
         try:
-            card = verify_card(d)
+            card = verify_model(d)
         except ActiveSecError as exc:
             out.append({"name": d.name, "ok": False, "problem": str(exc)})
             continue
