@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.helpers.unprivileged import NOBODY, run_unprivileged, shared_tmp_dir
 
 from activesec.core.errors import StoreError
 from activesec.core.events import Kind, make
@@ -214,13 +215,31 @@ def test_read_only_data_directory(tmp_path: Path) -> None:
     assert "new.db" in errors[1] and "ACTIVESEC_HOME" in errors[1]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
-def test_unwritable_data_directory_by_permissions(tmp_path: Path) -> None:
-    d = tmp_path / "data"
-    Store.open(d / "activesec.db", create=True).close()
-    d.chmod(0o500)
-    try:
-        with pytest.raises(StoreError, match="read-only"):
-            Store.open(d / "activesec.db")
-    finally:
-        d.chmod(0o700)
+def test_unwritable_data_directory_by_permissions() -> None:
+    # Root ignores directory permissions: the store is opened by an unprivileged child.
+    with shared_tmp_dir() as tmp:
+        d = tmp / "data"
+        Store.open(d / "activesec.db", create=True).close()
+        os.chown(tmp, NOBODY, NOBODY)
+        for p in [d, *d.iterdir()]:
+            os.chown(p, NOBODY, NOBODY)
+        r = run_unprivileged(
+            "from pathlib import Path\n"
+            "from activesec.core.errors import StoreError\n"
+            "from activesec.store.db import Store\n",
+            f"""
+            d = Path({str(d)!r})
+            Store.open(d / "activesec.db").close()
+            print("OPENED writable")
+            d.chmod(0o500)
+            try:
+                Store.open(d / "activesec.db")
+                print("OPENED read-only")
+            except StoreError as e:
+                print("ERROR", e)
+            """,
+        )
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    assert lines[0] == "OPENED writable" and len(lines) == 2, r.stdout
+    assert lines[1].startswith("ERROR") and "read-only" in lines[1] and str(d) in lines[1], r.stdout
