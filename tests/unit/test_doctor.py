@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.helpers.unprivileged import run_unprivileged, shared_tmp_dir
 
 from activesec.capture import doctor
 from activesec.capture.base import Probe
@@ -195,7 +196,7 @@ def test_config_check_shows_what_differs_from_the_defaults(paths: core_paths.Pat
         "and 1 more")
 
 
-def test_data_dir_states(home: Path, no_devices: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_data_dir_states(home: Path, no_devices: str) -> None:
     p = core_paths.resolve(home)
 
     def data() -> Check:
@@ -214,10 +215,42 @@ def test_data_dir_states(home: Path, no_devices: str, monkeypatch: pytest.Monkey
     p.data_dir.chmod(0o755)
     assert data().status == "warn"
     p.data_dir.chmod(0o700)
-    # this suite runs as root, for whom every directory is writable: deny like for a user
-    monkeypatch.setattr(doctor.os, "access", lambda path, mode: False)
-    c = data()
-    assert c.status == "fail" and "not writable" in c.detail
+
+
+def test_data_dir_of_another_user_is_not_writable() -> None:
+    """A home (config and data directory) the user cannot write, e.g. made by `sudo activesec
+    init`, or a missing one in a directory they cannot write. The suite runs as root, for whom
+    every directory is writable: the doctor runs in a child that dropped to uid 65534, against
+    real root-owned directories."""
+    with shared_tmp_dir() as tmp:
+        root_home, missing = tmp / "made-by-root", tmp / "missing" / "home"
+        core_paths.resolve(root_home).ensure()
+        (root_home / "config.toml").write_text('user = "alice"\n')
+        root_home.chmod(0o700)
+        r = run_unprivileged(
+            """
+            from activesec.capture.base import Probe
+            from activesec.capture.doctor import run_checks
+            from activesec.core import config, site  # noqa: F401  (imported while root)
+            from activesec.core import paths as core_paths
+            """,
+            f"""
+            for home in [{str(root_home)!r}, {str(missing)!r}]:
+                for c in run_checks(
+                        None, {{"DISPLAY": ":0"}}, "linux", paths=core_paths.resolve(home),
+                        dev_dir={str(tmp)!r}, probe=lambda n: Probe(n, True, ""),
+                        group_status=lambda: "active"):
+                    if c.name in ("config", "data dir"):
+                        print(c.name, "|", c.status, "|", c.detail)
+            """,
+        )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.splitlines() == [
+        f"config | fail | cannot read config file {root_home / 'config.toml'}: Permission denied",
+        f"data dir | fail | {root_home} is not writable",
+        f"config | ok | defaults (no {missing / 'config.toml'} yet: `activesec init` writes one)",
+        f"data dir | fail | {missing} does not exist and {tmp} is not writable",
+    ]
 
 
 # --------------------------------------------------------------------------- macOS, Windows

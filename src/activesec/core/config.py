@@ -213,7 +213,10 @@ def _describe(err: ValidationError, origin: str) -> str:
 
 def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
     """Load settings for ``paths``; ``overrides`` are CLI flags (nested dicts allowed)."""
-    file = paths.config_file if paths.config_file.exists() else None
+    try:  # exists() raises PermissionError in a directory of another user
+        file = paths.config_file if paths.config_file.exists() else None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {paths.config_file}: {exc.strerror}") from None
     if file is not None:
         try:
             with open(file, "rb") as fh:
