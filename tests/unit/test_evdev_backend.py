@@ -21,6 +21,7 @@ import pytest
 evdev = pytest.importorskip("evdev")
 from evdev import InputEvent  # noqa: E402
 from evdev import ecodes as e  # noqa: E402
+from tests.helpers.unprivileged import run_unprivileged, shared_tmp_dir  # noqa: E402
 
 from activesec.capture import evdev_backend as eb  # noqa: E402
 from activesec.capture.evdev_backend import (  # noqa: E402
@@ -249,18 +250,27 @@ def test_virtual_devices() -> None:
                           "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0/input/input3")
 
 
-def test_probe_explains_the_input_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    p = EvdevBackend.probe(str(tmp_path))
-    assert not p.available and "none exist" in p.reason
-    assert "sudo usermod -aG input $USER" in p.hint
-    for i in (0, 1):
-        (tmp_path / f"event{i}").touch()
-    # this suite runs as root here, for whom everything is readable: deny as a normal user is
-    monkeypatch.setattr(eb.os, "access", lambda path, mode: False)
-    p = EvdevBackend.probe(str(tmp_path))
-    assert not p.available and "permission denied" in p.reason and "'input' group" in p.hint
-    monkeypatch.undo()
-    assert EvdevBackend.probe(str(tmp_path)).available
+def test_probe_explains_the_input_group() -> None:
+    with shared_tmp_dir() as tmp:
+        p = EvdevBackend.probe(str(tmp))
+        assert not p.available and "none exist" in p.reason
+        assert "sudo usermod -aG input $USER" in p.hint
+        for i in (0, 1):  # root-owned 0600 nodes, as /dev/input/event* are (crw-rw---- input)
+            (tmp / f"event{i}").touch()
+            (tmp / f"event{i}").chmod(0o600)
+        assert EvdevBackend.probe(str(tmp)).available  # root reads them
+        # a user outside the input group cannot: this suite runs as root, so ask a child that
+        # dropped to uid 65534
+        r = run_unprivileged(
+            "import evdev\nfrom activesec.capture.evdev_backend import EvdevBackend\n",
+            f"p = EvdevBackend.probe({str(tmp)!r})\nprint(p.available)\nprint(p.reason)\n"
+            "print(p.hint)",
+        )
+    assert r.returncode == 0, r.stderr[-3000:]
+    available, reason, hint = r.stdout.splitlines()
+    assert available == "False"
+    assert reason == f"no readable {tmp}/event* devices (2 exist, permission denied)"
+    assert "'input' group" in hint
 
 
 # --------------------------------------------------------------------------- I/O loop
