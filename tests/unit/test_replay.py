@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -101,15 +101,25 @@ def test_paced_replay_follows_the_recording(speed: float) -> None:
 
 def test_stop_interrupts_a_paced_replay() -> None:
     clock = SystemClock()
-    be = ReplayBackend([rec(100, step_ms=1000.0)], speed=1.0, clock=clock)  # 100 s
+    # events 100 s apart: the replay ends within the test only if stop() cuts a pacing sleep
+    be = ReplayBackend([rec(3, step_ms=100_000.0)], speed=1.0, clock=clock)
     sink = Collect(clock)
-    be.start(sink)
-    time.sleep(0.2)
-    t = time.monotonic()
-    be.stop()
-    assert time.monotonic() - t < 1.0
-    assert be.finished.is_set() and be.error is None
-    assert 1 <= be.events_sent < 100
+    first = threading.Event()
+
+    def collect(batch: np.ndarray) -> None:
+        sink(batch)
+        first.set()
+
+    be.start(collect)
+    assert first.wait(30), "the first batch is due at once"
+    stopper = threading.Thread(target=be.stop, daemon=True)  # stop() joins: bound a hang
+    stopper.start()
+    # the 200 s replay ends on stop(); 30 s only bounds a hang, it times nothing
+    assert be.finished.wait(30), "stop() did not interrupt the paced replay"
+    stopper.join(30)
+    assert not stopper.is_alive() and be.error is None
+    assert be.events_sent == 1  # it stopped early, not by running out of events
+    assert be.events_sent == len(sink.events)
     be.stop()  # idempotent
 
 
