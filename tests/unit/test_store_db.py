@@ -351,4 +351,15 @@ def test_chunks_never_span_more_than_an_hour(store: Store) -> None:
     store.commit()
     spans = sqlite3.connect(store.path).execute("SELECT t1_ns - t0_ns FROM chunks").fetchall()
     assert len(spans) == 5 and max(s for (s,) in spans) < 3600 * 10**9
-    assert store.apply_retention(1, WALL0 + NS_PER_DAY + 2 * 3600 * 10**9 + 1) == 240
+    ev = store.events(sid)
+    now = WALL0 + NS_PER_DAY + 2 * 3600 * 10**9 + 1
+    assert store.apply_retention(1, now) == 240
+    # what went: the two chunks of the first two hours, wholly; what stayed: the rest
+    assert store.counts()["events"] == 360
+    assert store.events(sid).tobytes() == ev[240:].tobytes()
+    kept = sqlite3.connect(store.path).execute("SELECT wall_t0_ns, wall_t1_ns FROM chunks")
+    cutoff = now - NS_PER_DAY
+    kept_rows = kept.fetchall()
+    # a kept chunk still holds an event at or after the cutoff (whole chunks go)
+    assert len(kept_rows) == 3 and all(t1 >= cutoff for _, t1 in kept_rows)
+    assert min(t0 for t0, _ in kept_rows) == WALL0 + 2 * 3600 * 10**9
