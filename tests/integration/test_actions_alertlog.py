@@ -55,7 +55,10 @@ def test_lines_carry_no_key_identity_text_or_title(tmp_path: Path) -> None:
     action = AlertLogAction(path=path)
     for level in ("notify", "lock", "gate", "restore"):
         assert action.fire(decision(level)).ok
-    for row in lines(path):
+    rows = lines(path)
+    assert [(r["op"], r["level"]) for r in rows] == [
+        ("fire", "notify"), ("fire", "lock"), ("fire", "gate"), ("fire", "restore")]
+    for row in rows:
         check_private(row)  # raises on any forbidden key, at any depth
         assert not FORBIDDEN_EVIDENCE_KEYS & set(row)
     with pytest.raises(ValueError, match="privacy rule"):
