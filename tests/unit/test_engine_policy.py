@@ -127,6 +127,24 @@ def test_flags_suppress_decisions(flag: str) -> None:
     assert levels(d.at(10.0, after_s=100)) == ["lock"]  # and decisions resume
 
 
+@pytest.mark.parametrize("flag", ["paused", "screen_locked", "enrolling"])
+def test_scores_while_paused_enrolling_or_locked_are_ignored(flag: str) -> None:
+    """Input while paused, enrolling or behind the lock screen (the owner typing a password,
+    say) is no evidence about the session: it must not enter the trust history."""
+    d = Driver()
+    assert d.at(95.0) == []
+    for _ in range(5):
+        assert d.at(10.0, **{flag: True}) == []
+        assert d.policy.trust == 95.0
+    if flag == "screen_locked":
+        return  # unlocking clears the history anyway (test_grace_after_unlock_...)
+    d.at(None)  # the flag clears
+    assert d.policy.trust == 95.0
+    out = d.at(50.0)
+    assert levels(out) == ["notify"]
+    assert [t for _, t in out[0].evidence["trust_trajectory"]] == [95.0, 50.0]
+
+
 def test_idle_still_restores_gates() -> None:
     d = Driver(gate_apps=["game"], restore_after_s=10, lock_below=20)
     d.at(30.0)
