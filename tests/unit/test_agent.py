@@ -26,6 +26,7 @@ from activesec.core.config import Settings
 from activesec.core.errors import ConfigError, ModelError
 from activesec.core.events import DeviceType, Flag, Kind
 from activesec.detectors.oneclass import ScaledManhattan
+from activesec.engine.policy import AgentState
 from activesec.engine.scoring import ModalityModel
 from activesec.engine.trust import Calibration
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
@@ -466,6 +467,19 @@ def test_paused_takes_no_decisions(p: paths_mod.Paths, settings: Settings,
     agent, summary = run_agent(p, settings, stranger(40, 14), models)
     assert not agent.decisions
     assert summary.state == "paused"
+
+
+def test_paused_without_a_model_reports_paused_not_enrolling(p: paths_mod.Paths,
+                                                             settings: Settings) -> None:
+    """`activesec pause` during enrolment: the state says paused (no input is being taken)."""
+    store = Store.open(p.database, create=True)
+    store.set_paused(True)
+    store.close()
+    agent, summary = run_agent(p, settings, owner(20, 4), None)
+    assert agent.engine is None and not agent.models
+    assert summary.state == "paused" and agent.state is AgentState.PAUSED
+    st = read_status(p)
+    assert st is not None and st["state"] == "paused"
 
 
 def test_bad_config_fails_before_running(p: paths_mod.Paths, tmp_path: Path) -> None:
