@@ -1,5 +1,6 @@
 """Windows and macOS paths of notify and lock. Their OS APIs cannot exist here, so the
-program runner and ``LockWorkStation`` are fakes that record what would have been called."""
+program runner and ``LockWorkStation`` are fakes that record what would have been called.
+Linux's ``loginctl`` is a real script on the action's PATH, run by the real runner."""
 
 from __future__ import annotations
 
@@ -114,28 +115,33 @@ def test_missing_notification_program_is_a_result() -> None:
 def test_loginctl_locks_the_users_graphical_session_from_a_user_service(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A systemd user service is in no logind session: the user's Display session is locked."""
+    """A systemd user service is in no logind session: the user's Display session is locked.
+    ``loginctl`` is a real program on the action's PATH that logs its arguments, answers
+    ``show-user`` with a session id and fails for anything else it does not know."""
     monkeypatch.delenv("XDG_SESSION_ID", raising=False)
-    (tmp_path / "loginctl").write_text("")
-    (tmp_path / "loginctl").chmod(0o755)
-    (tmp_path / "seats").mkdir()
-
-    class Logind(Runner):
-        def __call__(self, argv: Sequence[str], **kw: object) -> subprocess.CompletedProcess[str]:
-            self.calls.append((list(argv), None))
-            out = "c7\n" if "show-user" in argv else ""
-            return subprocess.CompletedProcess(list(argv), 0, out, "")
-
-    runner = Logind()
-    action = LockAction(
-        methods=["loginctl"], path=str(tmp_path), logind_dir=tmp_path / "seats", runner=runner
+    bindir, log = tmp_path / "bin", tmp_path / "loginctl.log"
+    bindir.mkdir()
+    (bindir / "loginctl").write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> "{log}"\n'
+        'case "$1" in\n'
+        '  show-user) [ "$2" = "$(id -u)" ] && echo c7 ;;\n'
+        '  lock-session) [ "$#" -le 2 ] ;;\n'
+        "  *) exit 1 ;;\n"
+        "esac\n"
     )
-    assert action.fire(D).ok
-    assert [c[0][1:] for c in runner.calls] == [
-        ["show-user", str(os.getuid()), "--property=Display", "--value"],
-        ["lock-session", "c7"],
-    ]
+    (bindir / "loginctl").chmod(0o755)
+    (tmp_path / "seats").mkdir()
+    action = LockAction(methods=["loginctl"], path=str(bindir), logind_dir=tmp_path / "seats")
+
+    def calls() -> list[str]:
+        out = log.read_text().splitlines() if log.exists() else []
+        log.unlink(missing_ok=True)
+        return out
+
+    r = action.fire(D)
+    assert r.ok, r
+    assert calls() == [f"show-user {os.getuid()} --property=Display --value", "lock-session c7"]
     monkeypatch.setenv("XDG_SESSION_ID", "3")
-    runner.calls.clear()
     assert action.fire(D).ok
-    assert [c[0][1:] for c in runner.calls] == [["lock-session", "3"]]
+    assert calls() == ["lock-session 3"]
