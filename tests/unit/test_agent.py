@@ -527,27 +527,3 @@ def test_gate_naming_a_missing_app_is_recorded_and_lock_still_fires(
     assert gates[0]["evidence"]["apps"] == ["nosuchapp"]
     assert any(d["level"] == "lock" for d in agent.decisions)
     assert (tmp_path / "locked.jsonl").exists()
-
-
-def test_subprocess_trainer_passes_the_relocated_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The training child must see the same ACTIVESEC_HOME as the agent, not its parent."""
-    import subprocess as sp
-
-    from activesec.core import config as cfg_mod
-    from activesec.core import paths as paths_mod
-    from activesec.service import agent as agent_mod
-
-    seen: dict[str, str] = {}
-
-    def fake_run(argv: list[str], **kw: Any) -> sp.CompletedProcess[str]:
-        seen.update(kw["env"])
-        return sp.CompletedProcess(argv, 0, "", "")
-
-    home = tmp_path / "h"
-    monkeypatch.setenv("ACTIVESEC_HOME", str(home))
-    p = paths_mod.resolve().ensure()
-    monkeypatch.setattr(agent_mod.subprocess, "run", fake_run)
-    agent_mod.subprocess_trainer(p, cfg_mod.load(p))
-    assert seen["ACTIVESEC_HOME"] == str(home.resolve())
