@@ -2,6 +2,10 @@
 
 Every fake event is followed by an ``XSync``, so it has been processed by the server (and
 stamped with its server time) when the call returns; holds and intervals are real sleeps.
+``stamps`` brackets each request on the monotonic clock (before sending, after the sync): the
+server stamped it in between, so an interval the server saw between two requests is at most
+``later.after - earlier.before`` and at least ``later.before - earlier.after`` however
+loaded the machine is (``Stamp.most_between``, ``Stamp.least_between``).
 This is what a user's input looks like to capture, except that XInput2 reports the source
 as the "Virtual core XTEST pointer/keyboard" — which is how capture tells injected input.
 (``xdotool click`` holds buttons for 0 ms and ``xdotool mousemove`` warps the pointer without
@@ -18,12 +22,30 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
+from typing import NamedTuple
 
 from Xlib import XK, X
 from Xlib.display import Display
 from Xlib.ext import xtest
 
 _CHAR_NAMES = {" ": "space", "\n": "Return", "\t": "Tab", "\b": "BackSpace"}
+
+
+class Stamp(NamedTuple):
+    """One XTEST request: its X event type and detail, and monotonic ns around it."""
+
+    kind: int
+    detail: int
+    before_ns: int
+    after_ns: int
+
+    def most_between(self, later: Stamp) -> int:
+        """The longest the server can have seen between this request and ``later`` (ns)."""
+        return later.after_ns - self.before_ns
+
+    def least_between(self, later: Stamp) -> int:
+        """The shortest the server can have seen between this request and ``later`` (ns)."""
+        return later.before_ns - self.after_ns
 
 
 class XInjector:
@@ -34,6 +56,7 @@ class XInjector:
         if not self.d.query_extension("XTEST"):
             raise RuntimeError("the X server has no XTEST extension")
         self._shift = self._keycode("Shift_L")
+        self.stamps: list[Stamp] = []
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
@@ -51,11 +74,13 @@ class XInjector:
         self.close()
 
     def _fake(self, kind: int, detail: int = 0, x: int = 0, y: int = 0) -> None:
+        before = time.monotonic_ns()
         if kind == X.MotionNotify:
             xtest.fake_input(self.d, kind, x=x, y=y)
         else:
             xtest.fake_input(self.d, kind, detail)
         self.d.sync()
+        self.stamps.append(Stamp(kind, detail, before, time.monotonic_ns()))
 
     # -- pointer -------------------------------------------------------------------------
     def move(self, x: int, y: int) -> None:
