@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,44 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "tests/bench/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(skip)
+
+
+# In CI (env CI set; .ci/run exports CI=true) a skip because a required tool or package is
+# missing means a broken install, not a pass: it fails instead. Skips that cannot run here by
+# design stay skips: live evdev needs real /dev/input devices, benchmarks need --bench.
+_MISSING_TOOL = re.compile(
+    r"not installed|is needed|\bneeds\b|not available|unavailable|could not import|no \w+ binary",
+    re.IGNORECASE,
+)
+_SKIPS_BY_DESIGN = ("/dev/input", "benchmark: run with")
+
+
+def _skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str:
+    lr = report.longrepr
+    if isinstance(lr, tuple) and len(lr) == 3:
+        return str(lr[2])
+    return str(lr)
+
+
+def _fail_missing_tool_in_ci(report: pytest.CollectReport | pytest.TestReport) -> None:
+    if not os.environ.get("CI") or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = _skip_reason(report)
+    if _MISSING_TOOL.search(reason) and not any(k in reason for k in _SKIPS_BY_DESIGN):
+        report.outcome = "failed"
+        report.longrepr = f"CI is set and a required tool is missing, so this did not run: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    _fail_missing_tool_in_ci(outcome.get_result())  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    outcome = yield  # a module-level importorskip/skip skips the whole file at collection
+    _fail_missing_tool_in_ci(outcome.get_result())  # type: ignore[attr-defined]
 
 
 @pytest.fixture
