@@ -56,7 +56,7 @@ def shared_tmp_dir() -> Iterator[Path]:
     candidates = [Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/dev/shm")]
     base = next((c for c in candidates if _reachable_by_others(c)), None)
     if base is None:
-        pytest.skip(f"no temp directory reachable by an unprivileged user among {candidates}")
+        pytest.skip(f"a temp directory an unprivileged user can reach is unavailable: {candidates}")
     d = Path(tempfile.mkdtemp(prefix="activesec-unpriv-", dir=base))
     try:
         d.chmod(0o755)
