@@ -68,7 +68,7 @@ def test_trainer_trains_then_updates_in_a_real_child_on_the_agents_home(
         subprocess_trainer(p, settings, update=True)
     line = one_line_error(cli("train", "--update", "--json", env=agent_env))
     assert "no trained model to update" in line
-    assert info.value.message == f"automatic training failed: {line}"
+    assert info.value.message == f"automatic training failed: {line.removeprefix('error: ')}"
 
     subprocess_trainer(p, settings)
     assert sorted(load_models(p)) == ["keyboard", "pointer:mouse"]
@@ -89,6 +89,6 @@ def test_trainer_failure_carries_the_clis_one_line_error(
         subprocess_trainer(p, config.load(p))
     line = one_line_error(cli("train", "--json", env=agent_env))
     assert "nothing to train yet" in line
-    assert info.value.message == f"automatic training failed: {line}"
+    assert info.value.message == f"automatic training failed: {line.removeprefix('error: ')}"
     assert info.value.hint == "run `activesec train` to see why"
     assert not p.models_dir.exists() or not any(p.models_dir.iterdir())

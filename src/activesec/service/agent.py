@@ -184,6 +184,7 @@ def subprocess_trainer(paths: Paths, settings: Settings, *, update: bool = False
     if proc.returncode != 0:
         lines = [ln.strip(" │╭╰╮╯─\t") for ln in proc.stderr.splitlines()]
         msg = ([ln for ln in lines if ln] or [f"exit code {proc.returncode}"])[-1]
+        msg = msg.removeprefix("error: ")  # the child's own one-line error, once prefixed
         raise ModelError(f"automatic training failed: {msg}", "run `activesec train` to see why")
 
 
