@@ -38,7 +38,9 @@ BackendName = Literal["auto", "x11", "pynput", "evdev"]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # a NaN compares false with every bound (gt=0 ...), so it would pass them and then switch
+    # checks off: no setting takes a non-finite number
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class CaptureConfig(_Section):
@@ -137,6 +139,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         validate_assignment=True,
+        allow_inf_nan=False,
     )
 
     user: str = Field(default="", description="the owner's label (set by `activesec init --user`)")

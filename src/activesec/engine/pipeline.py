@@ -43,7 +43,7 @@ from activesec.engine.trust import TrustConfig, TrustState, make_trust
 class EngineConfig(BaseModel):
     """Everything the engine needs to know, one section per stage."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     trust: TrustConfig = Field(default_factory=TrustConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)

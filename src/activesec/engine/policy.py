@@ -76,7 +76,7 @@ class Context:
 class PolicyConfig(BaseModel):
     """Thresholds and timings (module docstring explains each rule and default)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     notify_below: float = Field(default=70.0, gt=0.0, le=100.0, description="notify below this")
     lock_below: float = Field(

@@ -197,7 +197,7 @@ class ModalityModel:
 class ScoringConfig(BaseModel):
     """Streaming options (module docstring)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     injected: Literal["score", "distrust", "ignore"] = Field(
         default="distrust",

@@ -293,7 +293,7 @@ class Calibration:
 class TrustConfig(BaseModel):
     """Trust model parameters (module docstring explains the defaults)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model: Literal["mondal_bours", "sprt"] = Field(
         default="mondal_bours", description="mondal_bours (trust level) | sprt (sequential test)"

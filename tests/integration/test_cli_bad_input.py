@@ -1,0 +1,71 @@
+"""Bad input to the real CLI (an audit's findings): each is refused with one line naming what is
+wrong, never a traceback and never accepted silently."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.helpers.cli import cli, env_for, one_line_error
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = env_for(tmp_path / "home")
+    r = cli("init", "--user", "alice", env=env)
+    assert r.returncode == 0, r.stderr
+    return env
+
+
+def _config(env: dict[str, str]) -> Path:
+    return Path(env["ACTIVESEC_HOME"]) / "config.toml"
+
+
+def _set(env: dict[str, str], section: str, line: str) -> None:
+    """Add ``line`` under ``[section]`` of the config file ``init`` wrote."""
+    cfg = _config(env)
+    text = cfg.read_text()
+    assert f"\n[{section}]\n" in text
+    cfg.write_text(text.replace(f"\n[{section}]\n", f"\n[{section}]\n{line}\n", 1))
+
+
+def _doctor_config(env: dict[str, str]) -> dict[str, str]:
+    r = cli("doctor", "--json", env=env)
+    assert "Traceback" not in r.stderr, r.stderr
+    (check,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "config"]
+    return dict(check)
+
+
+@pytest.mark.parametrize(("section", "line", "key"), [
+    ("engine.trust", "neutral_z = nan", "engine.trust.neutral_z"),
+    ("engine.trust", "extreme_z = nan", "engine.trust.extreme_z"),
+    ("engine.trust", "modality_weights = {mouse = nan}", "engine.trust.modality_weights.mouse"),
+    ("engine.policy", "restore_after_s = inf", "engine.policy.restore_after_s"),
+    ("engine.scoring", "flush_after_s = inf", "engine.scoring.flush_after_s"),
+    ("engine", "idle_s = nan", "engine.idle_s"),
+])
+def test_non_finite_engine_settings_are_refused(env: dict[str, str], section: str, line: str,
+                                                key: str) -> None:
+    """A NaN passes every bound (all comparisons are false) and then disables the check it
+    feeds: with neutral_z = nan trust never fell and a replay never locked."""
+    _set(env, section, line)
+    check = _doctor_config(env)
+    assert check["status"] == "fail", check
+    assert f"'{key}'" in check["detail"] and "finite" in check["detail"]
+    assert f"'{key}'" in one_line_error(cli("replay", "/nonexistent", env=env))
+    assert f"'{key}'" in one_line_error(cli("run", "--duration", "1", env=env))
+
+
+@pytest.mark.parametrize(("section", "line", "key"), [
+    ("train", "target_far = nan", "train.target_far"),
+    ("capture", "flush_interval_s = nan", "capture.flush_interval_s"),
+    ("train", "retrain_days = nan", "train.retrain_days"),
+    ("train", "retrain_days = inf", "train.retrain_days"),
+])
+def test_non_finite_settings_are_refused(env: dict[str, str], section: str, line: str,
+                                         key: str) -> None:
+    _set(env, section, line)
+    assert f"'{key}'" in one_line_error(cli("status", env=env))
+    check = _doctor_config(env)
+    assert check["status"] == "fail" and f"'{key}'" in check["detail"], check
