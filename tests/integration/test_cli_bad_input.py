@@ -69,3 +69,18 @@ def test_non_finite_settings_are_refused(env: dict[str, str], section: str, line
     assert f"'{key}'" in one_line_error(cli("status", env=env))
     check = _doctor_config(env)
     assert check["status"] == "fail" and f"'{key}'" in check["detail"], check
+
+
+def test_config_files_that_are_not_utf8_are_refused_in_one_line(env: dict[str, str],
+                                                               tmp_path: Path) -> None:
+    """tomllib raises UnicodeDecodeError, not TOMLDecodeError, on bytes that are not UTF-8."""
+    latin1 = 'user = "J\u00fcrgen"\n'.encode("latin-1")
+    site = tmp_path / "policy.toml"
+    site.write_bytes(b"[defaults]\n" + latin1)
+    line = one_line_error(cli("status", env=dict(env, ACTIVESEC_SITE_CONFIG=str(site))))
+    assert f"machine policy file {site} is not valid TOML: not UTF-8" in line
+    _config(env).write_bytes(latin1)
+    line = one_line_error(cli("status", env=env))
+    assert f"config file {_config(env)} is not valid TOML: not UTF-8" in line
+    check = _doctor_config(env)
+    assert check["status"] == "fail" and "not UTF-8" in check["detail"], check

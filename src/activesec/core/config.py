@@ -27,7 +27,7 @@ from pydantic_settings import (
 from activesec.core.errors import ConfigError
 from activesec.core.paths import Paths, write_private_text
 from activesec.core.site import ENV as SITE_ENV
-from activesec.core.site import SitePolicy, dotted_keys, load_site
+from activesec.core.site import SitePolicy, dotted_keys, load_site, toml_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -224,9 +224,9 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
         try:
             with open(file, "rb") as fh:
                 tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(
-                f"config file {file} is not valid TOML: {exc}",
+                f"config file {file} is not valid TOML: {toml_problem(exc)}",
                 "fix the file or recreate it with `activesec init --force`",
             ) from None
         except OSError as exc:

@@ -91,6 +91,15 @@ def dotted_keys(table: Mapping[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
+def toml_problem(exc: ValueError) -> str:
+    """What is wrong with a TOML file, for an error line; TOML files are UTF-8 text, and
+    tomllib raises UnicodeDecodeError (not TOMLDecodeError) for other bytes."""
+    if isinstance(exc, UnicodeDecodeError):
+        return (f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                "save it as UTF-8")
+    return str(exc)
+
+
 def load_site(platform: str | None = None, env: Mapping[str, str] | None = None) -> SitePolicy:
     """Read the policy file; a broken one is a ConfigError naming it (never ignored: a policy
     that silently stops applying is worse than an agent that refuses to start)."""
@@ -104,8 +113,9 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
     except FileNotFoundError:
         raise ConfigError(f"machine policy file {path} (named by {ENV}) does not exist",
                           f"unset {ENV} or create the file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"machine policy file {path} is not valid TOML: {exc}", hint) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"machine policy file {path} is not valid TOML: {toml_problem(exc)}",
+                          hint) from None
     except OSError as exc:
         raise ConfigError(f"cannot read machine policy file {path}: {exc.strerror}",
                           hint) from None
