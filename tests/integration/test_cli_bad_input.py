@@ -84,3 +84,9 @@ def test_config_files_that_are_not_utf8_are_refused_in_one_line(env: dict[str, s
     assert f"config file {_config(env)} is not valid TOML: not UTF-8" in line
     check = _doctor_config(env)
     assert check["status"] == "fail" and "not UTF-8" in check["detail"], check
+
+
+def test_bench_seconds_must_be_finite(env: dict[str, str]) -> None:
+    for value in ("inf", "1e300"):
+        assert "--seconds must be at most 86400" in one_line_error(
+            cli("bench", "--seconds", value, env=env))

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 def bench(
     seconds: float = typer.Option(
-        30.0, "--seconds", help="How long each of the two runs lasts (at least 5)."
+        30.0, "--seconds", help="How long each of the two runs lasts (5 to 86400)."
     ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:

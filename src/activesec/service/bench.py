@@ -54,6 +54,7 @@ from activesec.core.paths import Paths
 
 DEFAULT_SECONDS = 30.0
 MIN_SECONDS = 5.0
+MAX_SECONDS = 86_400.0  # a day; each run's subprocess timeout is computed from it
 STREAM_HZ = 125
 BATCH_MS = 20.0  # as the live backends (x11, pynput, evdev) deliver
 TARGETS = {"rss_mb": 120.0, "cpu_percent": 2.0, "latency_p99_ms": 100.0}  # issue 4
@@ -198,6 +199,9 @@ def measure(source: Paths | None, settings: Settings, seconds: float = DEFAULT_S
     if not seconds >= MIN_SECONDS:
         raise ActiveSecError(f"--seconds must be at least {MIN_SECONDS:g}, got {seconds:g}",
                              "the agent needs a few seconds to score anything")
+    if not seconds <= MAX_SECONDS:  # inf overflowed in the run's timeout
+        raise ActiveSecError(f"--seconds must be at most {MAX_SECONDS:g}, got {seconds:g}",
+                             "the default 30 s per run is enough for stable figures")
     say = progress or (lambda _msg: None)
     settings = _bench_settings(settings)
     try:
