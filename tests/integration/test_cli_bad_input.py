@@ -90,3 +90,40 @@ def test_bench_seconds_must_be_finite(env: dict[str, str]) -> None:
     for value in ("inf", "1e300"):
         assert "--seconds must be at most 86400" in one_line_error(
             cli("bench", "--seconds", value, env=env))
+
+
+
+@pytest.fixture(scope="module")
+def balabit_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.helpers.slices import labelled_balabit
+
+    return labelled_balabit(tmp_path_factory.mktemp("balabit"))
+
+
+@pytest.mark.parametrize(("args", "expect"), [
+    (("--fusion", "nope"), "unknown --fusion 'nope' — use one of mean, trimmed, median"),
+    (("--report", "/proc/activesec-report"), "cannot create the report directory"),
+    (("--backend", "nope"), "unknown parallel backend 'nope'"),
+])
+def test_bad_evaluate_options_fail_in_one_line(env: dict[str, str], balabit_slice: Path,
+                                               args: tuple[str, ...], expect: str) -> None:
+    line = one_line_error(cli("evaluate", "balabit", "--data", str(balabit_slice), *args,
+                              env=env))
+    assert expect in line
+
+
+def test_a_negative_seed_is_a_usage_error(env: dict[str, str], balabit_slice: Path) -> None:
+    r = cli("evaluate", "balabit", "--data", str(balabit_slice), "--seed", "-1", env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "'--seed'" in r.stderr and "greater than or equal to 0" in r.stderr
+
+
+def test_balabit_labels_that_are_not_utf8(env: dict[str, str], balabit_slice: Path,
+                                          tmp_path: Path) -> None:
+    import shutil
+
+    root = shutil.copytree(balabit_slice, tmp_path / "latin1")
+    labels = root / "public_labels.csv"
+    labels.write_bytes(labels.read_bytes().replace(b"session_", b"s\xe9ssion_", 1))
+    line = one_line_error(cli("evaluate", "balabit", "--data", str(root), env=env))
+    assert f"{labels} is not UTF-8 text (byte 0xe9" in line

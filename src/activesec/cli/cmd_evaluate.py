@@ -84,13 +84,15 @@ def evaluate(
     max_users: int | None = typer.Option(
         None, "--max-users", min=2, help="Evaluate at most N users."
     ),
-    fusion: str = typer.Option(
-        "mean", "--fusion", help="Session score from action scores: mean | trimmed | median."
+    fusion: str | None = typer.Option(
+        None,
+        "--fusion",
+        help="Session score from action scores: mean | trimmed | median (default mean).",
     ),
     param: list[str] = typer.Option(
         [], "--param", help="Detector parameter KEY=VALUE (repeatable)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for sampling and detectors."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for sampling and detectors."),
     continuous: bool = typer.Option(
         False,
         "--continuous",
@@ -121,9 +123,12 @@ def evaluate(
     Examples: `activesec evaluate balabit --data ~/datasets/balabit`,
     `activesec evaluate keys-csv --data ./export/keys --enrol-sessions 3 --report out/`.
     """
+    from activesec.detectors.fusion import METHODS
     from activesec.evaluate.api import Options, evaluate_all, results_json
     from activesec.evaluate.api import evaluate as run_one
 
+    if fusion is not None and fusion not in METHODS:
+        raise ActiveSecError(f"unknown --fusion {fusion!r}", f"use one of {', '.join(METHODS)}")
     tuning = tune_trust or bool(grid)
     if tuning and (continuous or report):
         raise ActiveSecError(
@@ -152,6 +157,11 @@ def evaluate(
         )
     else:
         path = data
+    report_dir = None
+    if report:  # a directory that cannot be written fails now, not after the evaluation
+        from activesec.evaluate.report import report_dir as check_report_dir
+
+        report_dir = check_report_dir(report)
     if tuning:
         _tune(path, detector, grid, target_anga, param, seed, jobs, json_out)
         return
@@ -178,7 +188,7 @@ def evaluate(
         seed=seed,
         enrol_sessions=enrol_sessions,
         max_users=max_users,
-        fusion=fusion,
+        fusion=fusion or "mean",
         params=_parse_params(param),
         owner=owner,
         progress=_progress,
@@ -243,10 +253,10 @@ def evaluate(
         cont = _finite(cont)
 
     report_path = None
-    if report:
+    if report_dir is not None:
         from activesec.evaluate.report import write_report
 
-        report_path = write_report(results if detector == "all" else results[0], report)
+        report_path = write_report(results if detector == "all" else results[0], report_dir)
 
     if json_out:
         payload = (

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+METHODS = ("mean", "trimmed", "median")
+
 
 def fuse(scores: np.ndarray, method: str = "mean", k: int = 10, trim: float = 0.2) -> np.ndarray:
     """Rolling fusion of the last ``k`` scores; element ``i`` fuses ``scores[max(0,i-k+1):i+1]``.
@@ -30,7 +32,7 @@ def fuse(scores: np.ndarray, method: str = "mean", k: int = 10, trim: float = 0.
         hi = np.arange(1, n + 1)
         lo = np.maximum(hi - k, 0)
         return (c[hi] - c[lo]) / (hi - lo)
-    if method not in ("median", "trimmed"):
+    if method not in METHODS:
         raise ValueError(f"unknown fusion method {method!r}: use mean, median or trimmed")
     kk = min(k, n)
     pad = np.r_[np.full(kk - 1, np.nan), s]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -264,13 +265,30 @@ def render(results: EvalResult | Sequence[EvalResult]) -> str:
             + "\n".join(p for p in parts if p) + "</body></html>\n")
 
 
-def write_report(results: EvalResult | Sequence[EvalResult], out_dir: str | Path) -> Path:
-    """Write ``report.html`` into ``out_dir`` (created if needed) and return its path."""
-    out = Path(out_dir)
+def report_dir(out_dir: str | Path) -> Path:
+    """``out_dir``, created if needed and checked writable — the CLI calls it before a long
+    evaluation, so a bad ``--report`` fails at once rather than after it."""
+    out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise DataError(f"report path {out} exists and is not a directory",
                         "pass a directory to --report")
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "report.html"
-    write_private_text(path, render(results))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the report directory {out}: {exc.strerror}",
+                        "pass a directory you can write to --report") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write into the report directory {out}",
+                        "pass a directory you can write to --report")
+    return out
+
+
+def write_report(results: EvalResult | Sequence[EvalResult], out_dir: str | Path) -> Path:
+    """Write ``report.html`` into ``out_dir`` (created if needed) and return its path."""
+    path = report_dir(out_dir) / "report.html"
+    try:
+        write_private_text(path, render(results))
+    except OSError as exc:
+        raise DataError(f"cannot write {path}: {exc.strerror}",
+                        "pass a directory you can write to --report") from None
     return path

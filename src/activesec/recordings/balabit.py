@@ -38,6 +38,15 @@ def read_labels(root: Path) -> dict[str, bool]:
     path = require_exists(
         root / "public_labels.csv", "Balabit's public_labels.csv (filename,is_illegal)"
     )
+    try:
+        return _parse_labels(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                        f"offset {exc.start})",
+                        "restore the challenge's public_labels.csv (plain ASCII)") from None
+
+
+def _parse_labels(path: Path) -> dict[str, bool]:
     labels: dict[str, bool] = {}
     with open(path, newline="", encoding="utf-8-sig") as fh:
         rows = csv.reader(fh)
