@@ -127,3 +127,14 @@ def test_balabit_labels_that_are_not_utf8(env: dict[str, str], balabit_slice: Pa
     labels.write_bytes(labels.read_bytes().replace(b"session_", b"s\xe9ssion_", 1))
     line = one_line_error(cli("evaluate", "balabit", "--data", str(root), env=env))
     assert f"{labels} is not UTF-8 text (byte 0xe9" in line
+
+
+def test_balabit_protocol_counts_the_sessions_it_tests(env: dict[str, str],
+                                                       balabit_slice: Path) -> None:
+    """The protocol line said "816 labelled test sessions" whatever the data held."""
+    r = cli("evaluate", "balabit", "--data", str(balabit_slice), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    n = sum(u["n_genuine"] + u["n_impostor"] for u in res["per_user"])
+    assert n == 6  # the slice: 3 users x (1 genuine + 1 impostor) labelled test sessions
+    assert "tests = 6 labelled test sessions" in res["protocol"]
