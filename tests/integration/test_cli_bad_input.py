@@ -138,3 +138,17 @@ def test_balabit_protocol_counts_the_sessions_it_tests(env: dict[str, str],
     n = sum(u["n_genuine"] + u["n_impostor"] for u in res["per_user"])
     assert n == 6  # the slice: 3 users x (1 genuine + 1 impostor) labelled test sessions
     assert "tests = 6 labelled test sessions" in res["protocol"]
+
+
+def test_tune_trust_honours_max_users_and_backend_and_refuses_the_rest(
+        env: dict[str, str], balabit_slice: Path) -> None:
+    base = ("evaluate", "balabit", "--data", str(balabit_slice), "--tune-trust",
+            "--grid", "window=1", "--grid", "neutral_z=-0.3", "--grid", "max_penalty=6")
+    r = cli(*base, "--max-users", "2", "--backend", "threading", "--jobs", "2", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["users"] == ["user12", "user7"]  # the first two, folder order
+    assert "unknown parallel backend 'nope'" in one_line_error(cli(*base, "--backend", "nope",
+                                                                   env=env))
+    for extra in (("--fusion", "median"), ("--enrol-sessions", "2")):
+        line = one_line_error(cli(*base, *extra, env=env))
+        assert "run it without --fusion and --enrol-sessions" in line, extra

@@ -135,6 +135,12 @@ def evaluate(
             "--tune-trust does not evaluate on the test sessions",
             "run it without --continuous and --report",
         )
+    if tuning and (fusion is not None or enrol_sessions is not None):
+        raise ActiveSecError(
+            "--tune-trust replays action streams from the training files: it has no session "
+            "score to fuse and no enrolment sessions to choose",
+            "run it without --fusion and --enrol-sessions",
+        )
     if tuning and dataset is not Dataset.balabit:
         raise ActiveSecError(
             "--tune-trust is implemented for the balabit protocol",
@@ -163,7 +169,8 @@ def evaluate(
 
         report_dir = check_report_dir(report)
     if tuning:
-        _tune(path, detector, grid, target_anga, param, seed, jobs, json_out)
+        _tune(path, detector, grid, target_anga, param, seed, jobs, json_out,
+              backend=backend, max_users=max_users)
         return
 
     owner = "owner"
@@ -300,20 +307,26 @@ def _tune(
     seed: int,
     jobs: int,
     json_out: bool,
+    *,
+    backend: str = "loky",
+    max_users: int | None = None,
 ) -> None:
     """``--tune-trust``: :func:`activesec.evaluate.trust_tuning.tune_trust`, as JSON or a table."""
+    from activesec.evaluate.parallel import backend as parallel_backend
     from activesec.evaluate.trust_tuning import parse_grid, tune_trust
 
-    res = tune_trust(
-        data,
-        grid=parse_grid(grid) or None,
-        detector=detector or "",
-        params=_parse_params(param),
-        target_anga=target_anga,
-        seed=seed,
-        jobs=jobs,
-        progress=None if json_out else lambda u: err.print(f"  {u} done"),
-    )
+    with parallel_backend(backend, jobs):
+        res = tune_trust(
+            data,
+            grid=parse_grid(grid) or None,
+            detector=detector or "",
+            params=_parse_params(param),
+            target_anga=target_anga,
+            seed=seed,
+            jobs=jobs,
+            max_users=max_users,
+            progress=None if json_out else lambda u: err.print(f"  {u} done"),
+        )
     if json_out:
         print_json(_finite(res))
         return

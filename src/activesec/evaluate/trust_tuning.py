@@ -197,9 +197,12 @@ def tune_trust(root: str | Path, *, grid: Mapping[str, Sequence[float]] | None =
                users: Sequence[str] | None = None, chunk: int = 100,
                target_anga: float = 2000.0, target_far: float = 0.05,
                max_background: int = 20000, seed: int = 0, jobs: int = 1,
+               max_users: int | None = None,
                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every setting of ``grid`` (default :data:`DEFAULT_GRID`) on Balabit's training split
-    (module docstring). Returns ``settings`` (one summary each, in grid order) and ``best``."""
+    (module docstring). Returns ``settings`` (one summary each, in grid order) and ``best``.
+    ``max_users``: only the first N users (in folder-name order) take part, as owners and as
+    impostors — as ``evaluate balabit --max-users`` limits the protocol."""
     from activesec.detectors.registry import default_for
     from activesec.evaluate.continuous import _training_rows
     from activesec.evaluate.parallel import pmap
@@ -210,6 +213,8 @@ def tune_trust(root: str | Path, *, grid: Mapping[str, Sequence[float]] | None =
     settings = settings_of(grid or DEFAULT_GRID)
     root = Path(root)
     all_users = check_layout(root)
+    if max_users:
+        all_users = all_users[:max_users]
     chosen = [u for u in all_users if not users or u in set(users)]
     if not chosen:
         raise ConfigError(f"none of the users {list(users or [])} is in {root}",
