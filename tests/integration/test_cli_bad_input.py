@@ -152,3 +152,18 @@ def test_tune_trust_honours_max_users_and_backend_and_refuses_the_rest(
     for extra in (("--fusion", "median"), ("--enrol-sessions", "2")):
         line = one_line_error(cli(*base, *extra, env=env))
         assert "run it without --fusion and --enrol-sessions" in line, extra
+
+
+def test_evaluate_json_shows_why_no_user_could_be_evaluated(env: dict[str, str]) -> None:
+    """The error's hint says "see the skip reasons with --json": with --json they are there."""
+    from tests.conftest import dataset
+
+    head = dataset("cmu_keystroke", "DSL-StrongPasswordData.HEAD10.csv")
+    r = cli("evaluate", "cmu", "--data", str(head), "--json", env=env)
+    line = one_line_error(r)
+    assert "no user of cmu could be evaluated" in line and "--json" in line
+    res = json.loads(r.stdout)
+    assert res["ok"] is False and res["error"] in line
+    assert res["per_user"] and all("repetitions" in u["skipped_reason"]
+                                   for u in res["per_user"])
+    assert res["skipped"][0]["reason"] == res["per_user"][0]["skipped_reason"]

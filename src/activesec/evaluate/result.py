@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 import activesec
+from activesec.core.errors import DataError
 from activesec.evaluate import metrics
 
 ALL = "all"  # the amount key meaning "every action / keystroke of the test unit"
@@ -47,6 +48,16 @@ class Skip:
 
     def to_json(self) -> dict[str, str]:
         return {"what": self.what, "id": self.id, "reason": self.reason}
+
+
+class NoUserEvaluated(DataError):
+    """No user could be evaluated; ``details`` is the result's JSON without figures (dataset,
+    protocol, detector, ``per_user`` with each ``skipped_reason``, ``skipped``) — what
+    ``evaluate --json`` prints before failing."""
+
+    def __init__(self, message: str, hint: str, details: dict[str, Any]) -> None:
+        super().__init__(message, hint)
+        self.details = details
 
 
 def _f(x: float | None) -> float | None:
@@ -196,9 +207,8 @@ def build_result(
     day_bins: list[float] | None = None,
     params: dict[str, Any] | None = None,
 ) -> EvalResult:
-    """Summarise per-user scores; raises DataError if no user could be evaluated at all."""
-    from activesec.core.errors import DataError
-
+    """Summarise per-user scores; raises :class:`NoUserEvaluated` (a DataError) if no user
+    could be evaluated at all."""
     skipped = list(skipped)
     per_user: list[dict[str, Any]] = []
     ok: list[UserScores] = []
@@ -226,10 +236,14 @@ def build_result(
         reasons = sorted({r["skipped_reason"] for r in per_user if r.get("skipped_reason")})
         why = f": {reasons[0]}" + (f" (and {len(reasons) - 1} other reasons)"
                                    if len(reasons) > 1 else "") if reasons else ""
-        raise DataError(
+        raise NoUserEvaluated(
             f"no user of {dataset} could be evaluated{why}",
             "each user needs enrolment data, a genuine and an impostor test unit; "
             "see the skip reasons with --json",
+            {"dataset": dataset, "protocol": protocol, "detector": detector,
+             "modality": modality, "n_users": 0, "per_user": per_user,
+             "skipped": [s.to_json() for s in skipped], "params": params or {},
+             "version": activesec.__version__},
         )
     g, i = _pooled(ok, ALL)
     pooled = metrics.summarise(g, i)
