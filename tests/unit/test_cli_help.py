@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import typer.main
+from tests.conftest import ROOT
 
 from activesec.cli.main import app
 
@@ -53,3 +54,20 @@ def test_console_prints_modality_names_not_emoji() -> None:
     with out.capture() as cap:
         out.print("pointer:mouse: skipped")
     assert cap.get().strip() == "pointer:mouse: skipped"
+
+
+def test_help_names_only_extras_that_exist() -> None:
+    """`export --help` once pointed to a "fsspec extra" that pyproject.toml does not define."""
+    from activesec.core.config import tomllib  # tomli before Python 3.11
+
+    pyproject = ROOT / "pyproject.toml"
+    extras = set(tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"])
+    named: list[tuple[str, str]] = []
+    for path, cmd in _commands():
+        texts = [cmd.help or "", *(getattr(p, "help", None) or "" for p in cmd.params)]
+        for text in texts:
+            named += [(path, x) for x in re.findall(r"activesec\[(\w+)\]", text)]
+            named += [(path, x) for x in re.findall(r"(\w+) extra\b", text)]
+    assert any(path == "activesec export" for path, _ in named)
+    unknown = [(path, x) for path, x in named if x not in extras]
+    assert not unknown, f"help names extras pyproject.toml does not define: {unknown}"

@@ -44,7 +44,11 @@ def register(app: typer.Typer) -> None:
 
 def export(
     out_path: str = typer.Option(
-        ..., "--out", "-o", help="Directory or URL (s3://, gs://, … with the fsspec extra)."
+        ...,
+        "--out",
+        "-o",
+        help="Directory or URL: s3:// needs the s3 extra, gs:// the gcs extra, other fsspec "
+        "URLs (memory://, …) the cloud extra.",
     ),
     fmt: str = typer.Option("csv", "--format", "-f", help="csv | parquet"),
     since: str | None = typer.Option(
