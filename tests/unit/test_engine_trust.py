@@ -377,3 +377,16 @@ def test_extreme_evidence_config_is_validated(kw: dict[str, float]) -> None:
         TrustConfig.model_validate(kw)
     TrustConfig.model_validate(
         {"extreme_z": None, **{k: v for k, v in kw.items() if k == "max_step"}})
+
+
+def test_modality_weights_name_the_engines_modalities() -> None:
+    """A misspelt modality weighed nothing, silently; the names are the engine's model keys."""
+    from activesec.core.events import DeviceType
+    from activesec.engine.scoring import KEYBOARD, pointer_modality
+    from activesec.engine.trust import MODALITIES
+
+    assert {KEYBOARD, INJECTED, *(pointer_modality(d) for d in DeviceType)} == set(MODALITIES)
+    assert TrustConfig(modality_weights={"keyboard": 2.0, "pointer:touchpad": 0.5})
+    for bad in ("typo", "mouse", "pointer"):
+        with pytest.raises(ValidationError, match=f"unknown modality '{bad}'.*pointer:mouse"):
+            TrustConfig(modality_weights={bad: 2.0})

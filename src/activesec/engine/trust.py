@@ -144,12 +144,16 @@ from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from activesec.core.errors import DataError, ModelError
+from activesec.core.events import DeviceType
 from activesec.detectors.calibrate import calibrate
 
 INJECTED = "injected"  # modality of synthetic impostor observations for injected input
+#: the modalities trust fuses, keyed as the engine's models are (``scoring.KEYBOARD``,
+#: ``scoring.pointer_modality``), and injected input: what ``modality_weights`` may name
+MODALITIES = ("keyboard", *(f"pointer:{d.name.lower()}" for d in DeviceType), INJECTED)
 MAX_TRUST = 100.0
 #: scores of one modality averaged before normalisation (module docstring, *fusion window*)
 FUSION_WINDOW = 5
@@ -290,6 +294,8 @@ class Calibration:
         return (np.asarray(score, dtype=np.float64) - center) / scale
 
 
+
+
 class TrustConfig(BaseModel):
     """Trust model parameters (module docstring explains the defaults)."""
 
@@ -321,7 +327,9 @@ class TrustConfig(BaseModel):
     sprt_llr_clip: float = Field(default=2.0, gt=0.0, description="max |llr| per step")
     # fusion weight per modality (e.g. {"keyboard": 2.0}); missing modalities weigh 1
     modality_weights: dict[str, float] = Field(
-        default_factory=dict, description='weight per modality, e.g. {keyboard = 2.0}; others 1'
+        default_factory=dict,
+        description='weight per modality, e.g. {keyboard = 2.0, "pointer:touchpad" = 0.5}; '
+        "others 1",
     )
     # idle decay (downward only)
     idle_after_s: float = Field(
@@ -331,6 +339,15 @@ class TrustConfig(BaseModel):
         default=85.0, ge=0.0, le=MAX_TRUST, description="idle decay lowers trust toward this"
     )
     idle_tau_s: float = Field(default=600.0, gt=0.0, description="idle decay time constant")
+
+    @field_validator("modality_weights")
+    @classmethod
+    def _known_modalities(cls, weights: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(weights) - set(MODALITIES))
+        if unknown:  # a misspelt name would weigh nothing, silently
+            raise ValueError(f"unknown modality {unknown[0]!r} (modalities: "
+                             f"{', '.join(MODALITIES)})")
+        return weights
 
     @model_validator(mode="after")
     def _check(self) -> TrustConfig:
