@@ -40,7 +40,8 @@ def _doctor_config(env: dict[str, str]) -> dict[str, str]:
 @pytest.mark.parametrize(("section", "line", "key"), [
     ("engine.trust", "neutral_z = nan", "engine.trust.neutral_z"),
     ("engine.trust", "extreme_z = nan", "engine.trust.extreme_z"),
-    ("engine.trust", "modality_weights = {mouse = nan}", "engine.trust.modality_weights.mouse"),
+    ("engine.trust", 'modality_weights = {"pointer:mouse" = nan}',
+     "engine.trust.modality_weights.pointer:mouse"),
     ("engine.policy", "restore_after_s = inf", "engine.policy.restore_after_s"),
     ("engine.scoring", "flush_after_s = inf", "engine.scoring.flush_after_s"),
     ("engine", "idle_s = nan", "engine.idle_s"),
@@ -167,3 +168,25 @@ def test_evaluate_json_shows_why_no_user_could_be_evaluated(env: dict[str, str])
     assert res["per_user"] and all("repetitions" in u["skipped_reason"]
                                    for u in res["per_user"])
     assert res["skipped"][0]["reason"] == res["per_user"][0]["skipped_reason"]
+
+
+@pytest.mark.parametrize(("section", "line", "key", "hint"), [
+    ("train", 'pointer_detector = "nosuch"', "train.pointer_detector", "extra_trees"),
+    ("train", 'keys_detector = "nosuch"', "train.keys_detector", "plda"),
+    ("actions.params.lokc", "command = 1", "actions.params.lokc", "alertlog, command, gate, lock"),
+    ("actions", 'on_lock = ["lokc"]', "actions.on_lock", "alertlog, command, gate, lock"),
+    ("engine.trust", "modality_weights = {typo = 2.0}", "engine.trust.modality_weights",
+     "pointer:mouse"),
+])
+def test_config_names_doctor_used_to_pass(env: dict[str, str], section: str, line: str,
+                                          key: str, hint: str) -> None:
+    """Names only a later stage resolves (a detector at training, an action's parameters never)
+    were reported valid by doctor."""
+    if section == "actions.params.lokc":  # a table of its own, at the end of the file
+        _config(env).write_text(_config(env).read_text() + f"\n[{section}]\n{line}\n")
+    else:
+        _set(env, section, line)
+    check = _doctor_config(env)
+    assert check["status"] == "fail" and f"'{key}'" in check["detail"], check
+    assert hint in check["detail"] + check["hint"], check
+    assert f"'{key}'" in one_line_error(cli("run", "--duration", "1", env=env))

@@ -59,9 +59,9 @@ def run(
     """
     from activesec.capture.apps import foreground_app
     from activesec.core.clock import SystemClock
-    from activesec.service.agent import Agent, engine_config
+    from activesec.service.agent import Agent, check_settings
 
-    engine_config(settings(state_paths()))  # a bad [engine] is refused before capture starts
+    check_settings(settings(state_paths()))  # a bad config is refused before capture starts
     with foreground_backend(backend, "agent or capture") as fg:
         agent = Agent(
             fg.paths,

@@ -303,16 +303,17 @@ def wipe(
 
 
 def _with_engine_check(checks: list[Any]) -> list[Any]:
-    """The capture layer's config check cannot see ``[engine]`` (its models sit in a higher
-    layer): validate it here too, so `doctor` never says "valid" to a file `run` refuses."""
+    """The capture layer's config check cannot see ``[engine]``, detectors or actions (they sit
+    in higher layers): validate them here too, so `doctor` never says "valid" to a file `run`
+    refuses."""
     from dataclasses import replace
 
-    from activesec.service.agent import engine_config
+    from activesec.service.agent import check_settings
 
     for i, c in enumerate(checks):
         if c.name == "config" and c.status == "ok":
             try:
-                engine_config(settings(state_paths()))
+                check_settings(settings(state_paths()))
             except ActiveSecError as exc:
                 checks[i] = replace(c, status="fail", detail=exc.message, hint=exc.hint)
     return checks

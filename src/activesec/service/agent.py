@@ -136,6 +136,38 @@ def engine_config(settings: Settings) -> EngineConfig:
     return cfg
 
 
+def check_settings(settings: Settings) -> EngineConfig:
+    """:func:`engine_config`, and the names the config file gives to plug-ins — detectors and
+    actions, which :mod:`activesec.core.config` cannot see (they sit in higher layers): what
+    ``doctor`` reports and ``run`` refuses before it starts, rather than failing at the first
+    training or decision, or silently ignoring a misspelt ``[actions.params.lokc]``."""
+    from activesec.actions import registry as actions
+    from activesec.detectors import registry as detectors
+
+    cfg = engine_config(settings)
+    for key in ("pointer_detector", "keys_detector"):
+        name = getattr(settings.train, key)
+        if name:
+            try:
+                detectors.get(name)
+            except ConfigError as exc:
+                raise ConfigError(f"invalid configuration value for 'train.{key}': "
+                                  f"{exc.message}", exc.hint) from None
+    a = settings.actions
+    known = actions.names()
+    for level in ("on_notify", "on_lock", "on_gate"):
+        for name in getattr(a, level):
+            if name not in known:
+                raise ConfigError(f"invalid configuration value for 'actions.{level}': "
+                                  f"unknown action {name!r}", f"actions: {', '.join(known)}")
+    for name in a.params:
+        if name not in known:
+            raise ConfigError(f"invalid configuration value for 'actions.params.{name}': "
+                              f"no action is called {name!r}",
+                              f"[actions.params.<action>] configures one of: {', '.join(known)}")
+    return cfg
+
+
 def build_actions(settings: Settings, dry_run: bool = False) -> dict[str, Action]:
     """One instance per action name used by any level, with ``actions.params[name]``."""
     from activesec.actions import registry
