@@ -190,3 +190,59 @@ def test_config_names_doctor_used_to_pass(env: dict[str, str], section: str, lin
     assert check["status"] == "fail" and f"'{key}'" in check["detail"], check
     assert hint in check["detail"] + check["hint"], check
     assert f"'{key}'" in one_line_error(cli("run", "--duration", "1", env=env))
+
+
+@pytest.mark.parametrize("bad", ["../x", "a\nb", "x" * 300, "", ".hidden", "a b"])
+def test_every_label_input_follows_one_rule(tmp_path: Path, bad: str) -> None:
+    """`label` said "use letters, digits, '-' or '_'" but took a newline or 300 characters
+    (export then failed, "File name too long"); capture, import and init took "../x"."""
+    env = env_for(tmp_path / "fresh")
+    line = one_line_error(cli("init", "--user", bad, env=env))
+    assert f"invalid user {bad!r}" in line and "at most 64 characters" in line
+    assert not (tmp_path / "fresh" / "profile.json").exists()
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    recordings = tmp_path / "rec"
+    (recordings / "mouse" / "bob").mkdir(parents=True)
+    for args in (("label", bad), ("capture", "--label", bad, "--duration", "1"),
+                 ("import", str(recordings), "--label", bad)):
+        if not bad and args[0] == "label":
+            continue  # `label ''` asks for a label or --owner
+        assert f"invalid label {bad!r}" in one_line_error(cli(*args, env=env)), args
+
+
+def test_label_accepts_any_script_and_refuses_a_name_with_owner(env: dict[str, str]) -> None:
+    r = cli("label", "Jürgen.M@home", env=env)
+    assert r.returncode == 0 and "Jürgen.M@home" in r.stdout, r.stderr
+    assert json.loads(cli("status", "--json", env=env).stdout)["current_label"] == "Jürgen.M@home"
+    line = one_line_error(cli("label", "bob", "--owner", env=env))
+    assert "not both" in line
+    assert json.loads(cli("status", "--json", env=env).stdout)["current_label"] == "Jürgen.M@home"
+    assert cli("label", "--owner", env=env).returncode == 0
+    assert json.loads(cli("status", "--json", env=env).stdout)["current_label"] == "alice"
+
+
+def test_labels_stored_by_older_versions_still_work(tmp_path: Path) -> None:
+    """A profile made from a login name with a space, and sessions under such a label, from
+    before the rule: they load, `label --owner` uses the name, and export still writes them."""
+    from activesec.core import events as ev
+    from activesec.store.db import Store
+
+    env = env_for(tmp_path / "home")
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    prof = tmp_path / "home" / "profile.json"
+    prof.write_text(prof.read_text().replace('"alice"', '"Jane Doe"'))
+    with Store.open(tmp_path / "home" / "activesec.db") as s:
+        sid = s.begin_session("old label", "x11", wall_ns=10**18, mono_ns=0)
+        e = ev.empty(2)
+        e["t_ns"] = [0, 10**6]
+        e["kind"] = ev.Kind.MOVE
+        s.append(sid, e)
+        s.end_session(sid, 10**18 + 10**6)
+        s.commit()
+    assert cli("label", "--owner", env=env).returncode == 0
+    status = json.loads(cli("status", "--json", env=env).stdout)
+    assert status["user"] == "Jane Doe" and status["current_label"] == "Jane Doe"
+    assert "old label" in status["labels"]
+    r = cli("export", "--out", str(tmp_path / "out"), env=env)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / "mouse" / "old label").is_dir()

@@ -20,6 +20,7 @@ from activesec.cli._common import (
 )
 from activesec.core import config, profile
 from activesec.core.errors import ActiveSecError
+from activesec.core.labels import check_label
 from activesec.core.paths import Paths
 
 
@@ -43,8 +44,8 @@ def register(app: typer.Typer) -> None:
 
 
 def init(
-    user: str = typer.Option(
-        "", "--user", "-u", help="The owner's label (default: your login name)."
+    user: str | None = typer.Option(
+        None, "--user", "-u", help="The owner's label (default: your login name)."
     ),
     force: bool = typer.Option(
         False, "--force", help="Recreate the profile and config file (recorded events are kept)."
@@ -55,6 +56,8 @@ def init(
 
     Idempotent: running it again changes nothing unless --force is given.
     """
+    if user is not None:
+        user = check_label(user, "user")
     p = state_paths().ensure()
     existing = profile.load(p) if p.profile_file.exists() and not force else None
     if existing is not None:
@@ -119,6 +122,9 @@ def capture(
     from activesec.capture.runner import CaptureRunner
     from activesec.core.clock import SystemClock
 
+    if label_ is not None:
+        label_ = check_label(label_)
+
     with foreground_backend(backend, "capture") as fg:
         runner = CaptureRunner(
             fg.backend,
@@ -165,13 +171,15 @@ def label(
     ),
 ) -> None:
     """Mark the sessions that follow as NAME, e.g. to record another person for evaluation."""
-    p = state_paths()
-    prof = profile.require(p)
+    if name and owner:
+        raise ActiveSecError(f"give a label or --owner, not both (got {name!r} and --owner)",
+                             "`activesec label --owner` goes back to the owner's label")
     if not name and not owner:
         raise ActiveSecError("give a label or --owner", "e.g. `activesec label guest1`")
-    new = prof.user if owner else name.strip()
-    if not new or any(c in new for c in "/\\\0") or new in (".", ".."):
-        raise ActiveSecError(f"invalid label {name!r}", "use letters, digits, '-' or '_'")
+    new = check_label(name) if name else ""
+    p = state_paths()
+    prof = profile.require(p)
+    new = new or prof.user
     with _open_store(p) as store:
         store.set_current_label(new)
     out.print(f"sessions from now on are labelled [bold]{escape(new)}[/bold]")

@@ -92,8 +92,11 @@ def import_(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Add recordings made elsewhere (generic layouts, e.g. an export) as labelled sessions."""
+    from activesec.core.labels import check_label
     from activesec.store.exchange import import_recordings
 
+    if label_ is not None:
+        label_ = check_label(label_)
     p = state_paths()
     profile.require(p)
     if "://" not in source and not Path(source).exists():

@@ -10,6 +10,7 @@ from typing import Any
 
 from activesec import __version__
 from activesec.core.errors import ConfigError
+from activesec.core.labels import as_label
 from activesec.core.paths import Paths, write_private_text
 
 
@@ -21,8 +22,9 @@ class Profile:
 
 
 def default_user() -> str:
+    """The login name as a label (:func:`activesec.core.labels.as_label`), else ``owner``."""
     try:
-        return getpass.getuser() or "owner"
+        return as_label(getpass.getuser() or "owner")
     except Exception:  # no passwd entry in some containers
         return "owner"
 
