@@ -17,6 +17,7 @@ from activesec.core.errors import ActiveSecError
 
 _REL = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_MAX_WALL_S = (2**63 - 1) / 1e9
 
 
 def parse_since(text: str, now_s: float | None = None) -> int:
@@ -25,16 +26,24 @@ def parse_since(text: str, now_s: float | None = None) -> int:
     t = text.strip().lower()
     m = _REL.match(t)
     if m:
-        return int((now - float(m.group(1)) * _UNIT_S[m.group(2)]) * 1e9)
-    try:
-        dt = datetime.fromisoformat(text.strip())
-    except ValueError:
+        seconds = now - float(m.group(1)) * _UNIT_S[m.group(2)]
+    else:
+        try:
+            dt = datetime.fromisoformat(text.strip())
+            if dt.tzinfo is None:
+                dt = dt.astimezone()  # local time, as a user means it
+            seconds = dt.astimezone(timezone.utc).timestamp()
+        except (ValueError, OverflowError, OSError):
+            raise ActiveSecError(
+                f"cannot read --since {text!r}",
+                "use e.g. 7d, 12h, 2026-11-01 or 2026-11-01T08:00",
+            ) from None
+    if not 0 <= seconds < _MAX_WALL_S:  # the store keeps wall times as int64 ns since 1970
         raise ActiveSecError(
-            f"cannot read --since {text!r}", "use e.g. 7d, 12h, 2026-11-01 or 2026-11-01T08:00"
-        ) from None
-    if dt.tzinfo is None:
-        dt = dt.astimezone()  # local time, as a user means it
-    return int(dt.astimezone(timezone.utc).timestamp() * 1e9)
+            f"--since {text!r} is {'before 1970' if seconds < 0 else 'after the year 2262'}",
+            "give e.g. 30d or 2026-11-01, or leave --since out to export everything",
+        )
+    return int(seconds * 1e9)
 
 
 def register(app: typer.Typer) -> None:

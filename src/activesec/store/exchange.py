@@ -14,15 +14,19 @@ press/release pairing) comes back exactly.
 
 A destination or source given as a URL (``s3://``, ``gs://``, ``memory://`` …) goes through
 fsspec, staged in a private temporary directory; without fsspec the error names the extra to
-install. Local exports are private like the store: directories 0700, files 0600.
+install. Local exports are private like the store: the directories an export creates
+are 0700 and its files 0600 from creation; existing directories keep their mode and
+existing files are never overwritten.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,7 +35,7 @@ import numpy as np
 from activesec.core.clock import Clock, SystemClock
 from activesec.core.errors import ActiveSecError, DataError
 from activesec.core.events import EVENT_DTYPE, KEY_KINDS, POINTER_KINDS
-from activesec.core.paths import PRIVATE_FILE_MODE, make_private_dir
+from activesec.core.paths import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 from activesec.recordings import generic
 from activesec.store.db import SessionInfo, Store
 
@@ -41,6 +45,9 @@ Format = Literal["csv", "parquet"]
 _POINTER = np.array([int(k) for k in POINTER_KINDS], dtype=np.uint8)
 _KEYS = np.array([int(k) for k in KEY_KINDS], dtype=np.uint8)
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+# the schemes ActiveSec supports (object stores through their fsspec extras; memory://
+# for tests); anything else, e.g. ftp://, is refused before any connection is tried
+URL_SCHEMES = ("s3", "s3a", "gs", "gcs", "memory", "file")
 IMPORT_BACKEND = "import"
 
 
@@ -76,6 +83,11 @@ def _fsspec(url: str) -> Any:
         raise ActiveSecError(
             f"{url}: no filesystem for {protocol}:// ({exc})", f"pip install 'activesec[{extra}]'"
         ) from None
+    except Exception as exc:  # the filesystem connects when made: DNS, refused, credentials
+        raise ActiveSecError(
+            f"cannot reach {url}: {exc.__class__.__name__}: {exc}",
+            "check the URL, the network and the credentials",
+        ) from None
     return fs, path
 
 
@@ -84,6 +96,37 @@ def _private_tree(root: Path) -> None:
         os.chmod(d, 0o700)
         for f in files:
             os.chmod(os.path.join(d, f), PRIVATE_FILE_MODE)
+
+
+def _check_url(url: str) -> None:
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in URL_SCHEMES:
+        raise ActiveSecError(
+            f"unsupported URL scheme {scheme}:// in {url}",
+            f"use a local directory or one of {', '.join(s + '://' for s in URL_SCHEMES)}",
+        )
+
+
+def _make_dirs(path: Path) -> None:
+    """Create ``path`` and its missing parents 0700; directories that already exist are left
+    exactly as they are (an export into a shared folder must not change its mode)."""
+    missing: list[Path] = []
+    d = path
+    while not d.exists():
+        missing.append(d)
+        if d.parent == d:
+            break
+        d = d.parent
+    if d.exists() and not d.is_dir():
+        raise FileExistsError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(d))
+    for new in reversed(missing):
+        try:
+            os.mkdir(new, PRIVATE_DIR_MODE)
+        except FileExistsError:
+            if not new.is_dir():
+                raise
+            continue  # made by someone else meanwhile: not ours to change
+        os.chmod(new, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
 # --------------------------------------------------------------------------- export
@@ -98,12 +141,20 @@ def export(
 ) -> dict[str, Any]:
     """Write the store's sessions (optionally since a wall time / of one label) under ``out``.
 
-    Returns a summary: ``sessions``, ``files``, ``mouse_events``, ``key_events``, ``out``.
+    Directories the export creates are 0700 and its files 0600 from their creation; existing
+    directories keep their mode, and an existing file is never overwritten (the export stops
+    before writing anything). Returns a summary: ``sessions``, ``files``, ``mouse_events``,
+    ``key_events``, ``out``.
     """
     if fmt not in ("csv", "parquet"):
         raise ActiveSecError(f"unknown export format {fmt!r}", "use csv or parquet")
+    if not str(out).strip():
+        raise ActiveSecError(
+            "the export destination is empty", "give a directory, e.g. --out ~/activesec-export"
+        )
     if _is_url(out):
         url = str(out).rstrip("/")
+        _check_url(url)
         fs, base = _fsspec(url)
         with tempfile.TemporaryDirectory(prefix="activesec-export-") as tmp:
             summary = _export_local(store, Path(tmp), fmt, since_wall_ns, label)
@@ -111,12 +162,8 @@ def export(
         summary["out"] = url
         return summary
     root = Path(out).expanduser()
-    try:
-        make_private_dir(root)
-    except OSError as exc:
-        raise ActiveSecError(
-            f"cannot create {root}: {exc.strerror}", "choose another --out"
-        ) from None
+    if root.exists() and not root.is_dir():
+        raise ActiveSecError(f"{root} is not a directory", "give a directory to --out")
     return _export_local(store, root, fmt, since_wall_ns, label)
 
 
@@ -131,31 +178,73 @@ def _export_local(
     summary: dict[str, Any] = {
         "sessions": 0, "files": 0, "mouse_events": 0, "key_events": 0, "out": str(root)
     }
-    for info in store.sessions(label=label, since_wall_ns=since_wall_ns):
-        if info.n_events == 0:
-            continue
+    sessions = [s for s in store.sessions(label=label, since_wall_ns=since_wall_ns)
+                if s.n_events > 0]
+
+    def target(info: SessionInfo, modality: str) -> Path:
+        return root / modality / _safe_component(info.label) / (
+            session_file_name(info) + "." + fmt
+        )
+
+    # every file this export will write, checked before the first is written
+    for info in sessions:
+        for modality, n in (("mouse", info.n_pointer), ("keys", info.n_keys)):
+            if n and os.path.lexists(target(info, modality)):
+                raise ActiveSecError(
+                    f"{target(info, modality)} already exists (an earlier export?); "
+                    "nothing was written",
+                    "export into a new or empty directory, or move the earlier export away",
+                )
+    try:
+        _make_dirs(root)
+    except OSError as exc:
+        raise ActiveSecError(
+            f"cannot create {root}: {exc.strerror}", "choose another --out"
+        ) from None
+    for info in sessions:
         ev = store.events(info.id)
         ev["t_ns"] -= info.started_mono_ns  # seconds since the session's start
         parts = {"mouse": ev[np.isin(ev["kind"], _POINTER)], "keys": ev[np.isin(ev["kind"], _KEYS)]}
         for modality, part in parts.items():
             if len(part) == 0:
                 continue
-            path = root / modality / _safe_component(info.label) / (
-                session_file_name(info) + "." + fmt
-            )
-            try:
-                make_private_dir(path.parent.parent)  # mkdir gives the mode to the leaf only
-                make_private_dir(path.parent)
-                writers[modality](path, part)
-                os.chmod(path, PRIVATE_FILE_MODE)
-            except OSError as exc:
-                raise ActiveSecError(
-                    f"cannot write {path}: {exc.strerror}", "check free space and permissions"
-                ) from None
+            path = target(info, modality)
+            _write_new_file(path, functools.partial(_write_part, writers[modality], part),
+                            summary)
             summary["files"] += 1
             summary["mouse_events" if modality == "mouse" else "key_events"] += len(part)
         summary["sessions"] += 1
     return summary
+
+
+def _write_part(writer: Callable[[Path, np.ndarray], int], part: np.ndarray, path: Path) -> int:
+    return writer(path, part)
+
+
+def _write_new_file(path: Path, write: Callable[[Path], object], summary: dict[str, Any]) -> None:
+    """Create ``path`` 0600 (never replacing a file), fill it with ``write``; on failure the
+    partial file is removed and the error says what the export had written before."""
+    created = False
+    try:
+        _make_dirs(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        created = True
+        os.close(fd)
+        write(path)  # the writers open the existing 0600 file: it never has a looser mode
+    except BaseException as exc:
+        if created:
+            with suppress(OSError):
+                path.unlink()
+        if not isinstance(exc, OSError):
+            raise
+        done = summary["files"]
+        what = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        kept = (f"; the {done} complete file(s) written before it are kept" if done
+                else "; nothing else was written")
+        raise ActiveSecError(
+            f"cannot write {path}: {what}; the partial file was removed{kept}",
+            "free disk space or fix permissions, then export again into a new directory",
+        ) from None
 
 
 def _upload(fs: Any, local: Path, base: str) -> None:
@@ -186,6 +275,7 @@ def _local_source(source: str | os.PathLike[str]) -> Iterator[Path]:
         yield p
         return
     url = str(source).rstrip("/")
+    _check_url(url)
     fs, base = _fsspec(url)
     with tempfile.TemporaryDirectory(prefix="activesec-import-") as tmp:
         try:
