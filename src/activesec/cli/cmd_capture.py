@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import time
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -69,12 +72,17 @@ def init(
         created = False
         prof = existing
     else:
-        prof = profile.create(p, user or profile.default_user())
+        # nothing is written unless both files can be: a directory in the place of either is
+        # the user's, so it is named, never deleted
+        _check_replaceable(p.profile_file, p.config_file)
+        prof = _writing(p.profile_file, lambda: profile.create(p, user or profile.default_user()))
         created = True
     if created or not p.config_file.exists():
         from activesec.engine.pipeline import EngineConfig
 
-        config.write_default(p, prof.user, {"engine": EngineConfig})
+        _check_replaceable(p.config_file)
+        _writing(p.config_file,
+                 lambda: config.write_default(p, prof.user, {"engine": EngineConfig}))
     config.load(p)  # validate what is there now
     _open_store(p, create=True).close()  # creates the store, or checks an existing one
     if json_out:
@@ -96,6 +104,32 @@ def init(
         "Next: `activesec doctor` checks this machine; `activesec run` starts the agent, "
         "which enrols you and then protects the session."
     )
+
+
+def _check_replaceable(*files: Path) -> None:
+    for f in files:
+        if f.exists() and not f.is_file():
+            kind = "a directory" if f.is_dir() else "not a regular file"
+            raise ActiveSecError(
+                f"{f} is {kind}, so `init` cannot write it; nothing was changed",
+                f"move {f} out of the way (init never deletes it) and run init again",
+            )
+
+
+T = TypeVar("T")
+
+
+def _writing(f: Path, write: Callable[[], T]) -> T:
+    """Run ``write`` (which writes ``f``); an OSError (a full disk) becomes a one-line error."""
+    try:
+        return write()
+    except OSError as exc:
+        why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise ActiveSecError(
+            f"cannot write {f}: {why}",
+            "free disk space and run `activesec init --force` again"
+            if exc.errno == errno.ENOSPC else f"check the permissions of {f.parent}",
+        ) from None
 
 
 def capture(

@@ -229,6 +229,12 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
                 f"config file {file} is not valid TOML: {toml_problem(exc)}",
                 "fix the file or recreate it with `activesec init --force`",
             ) from None
+        except IsADirectoryError:
+            raise ConfigError(
+                f"config file {file} is a directory",
+                f"move {file} out of the way (ActiveSec never deletes it), then run "
+                "`activesec init --force`",
+            ) from None
         except OSError as exc:
             raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
 

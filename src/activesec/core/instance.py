@@ -25,7 +25,19 @@ class InstanceLock:
         self._fd: int | None = None
 
     def acquire(self) -> InstanceLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        except IsADirectoryError:
+            raise ActiveSecError(
+                f"the lock file {self.path} is a directory",
+                f"move {self.path} out of the way (ActiveSec never deletes it); "
+                "the lock is recreated as a file",
+            ) from None
+        except OSError as exc:
+            raise ActiveSecError(
+                f"cannot open the lock file {self.path}: {exc.strerror}",
+                f"make {self.path.parent} a writable directory of yours",
+            ) from None
         try:
             _lock(fd)
         except OSError:

@@ -7,12 +7,15 @@ and files 0600: the data is the user's own.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
+
+from activesec.core.errors import ConfigError
 
 APP = "activesec"
 PRIVATE_DIR_MODE = 0o700
@@ -51,6 +54,11 @@ class Paths:
 
     def ensure(self) -> Paths:
         for d in (self.config_dir, self.data_dir, self.log_dir, self.models_dir, self.run_dir):
+            if d.exists() and not d.is_dir():
+                raise ConfigError(
+                    f"{d} is not a directory",
+                    f"move {d} out of the way (ActiveSec never deletes it); it is recreated",
+                )
             make_private_dir(d)
         return self
 
@@ -88,12 +96,17 @@ def write_private_text(path: Path, text: str) -> None:
     """Atomically write a 0600 text file (temp file + rename: a crash leaves the old one)."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, PRIVATE_FILE_MODE)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, PRIVATE_FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, or ``path`` is a directory: no temp file left behind
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -40,6 +40,12 @@ def load(paths: Paths) -> Profile | None:
     f = paths.profile_file
     if not f.exists():
         return None
+    if not f.is_file():
+        raise ConfigError(
+            f"profile file {f} is a directory or other non-file",
+            f"move {f} out of the way (ActiveSec never deletes it), then run "
+            "`activesec init --force` (events are kept)",
+        )
     try:
         raw: Any = json.loads(f.read_text(encoding="utf-8"))
         return Profile(

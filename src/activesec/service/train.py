@@ -180,6 +180,7 @@ class EnrolmentStart:
 def enrolment_since(paths: Paths) -> EnrolmentStart | None:
     """Where enrolment (re)started after a reset, else None (all owner data counts)."""
     f = paths.models_dir / ENROLMENT_FILE
+    _require_models_dir(paths)
     try:
         raw = json.loads(f.read_text(encoding="utf-8"))
         open_session = raw.get("open_session")
@@ -187,9 +188,23 @@ def enrolment_since(paths: Paths) -> EnrolmentStart | None:
                               None if open_session is None else int(open_session))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"enrolment state {f} is damaged ({exc.__class__.__name__})",
-                         "run `activesec train --reset` to restart enrolment") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        # only where enrolment restarted is lost: a missing file is the default (all the
+        # owner's sessions count), so deleting it is the repair; `train --reset` would
+        # delete working models as well
+        raise ModelError(
+            f"enrolment state {f} is damaged ({exc.__class__.__name__})",
+            f"delete {f} (your models are kept; enrolment then counts all your sessions)",
+        ) from None
+
+
+def _require_models_dir(paths: Paths) -> None:
+    d = paths.models_dir
+    if d.exists() and not d.is_dir():
+        raise ModelError(
+            f"the models directory {d} is not a directory",
+            f"move {d} out of the way (ActiveSec never deletes it); it is recreated empty",
+        )
 
 
 def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
@@ -379,6 +394,7 @@ def reset_enrolment(paths: Paths, clock: Clock | None = None) -> None:
     """Delete every trained model and restart enrolment from now (the background stays; the
     stored events stay too, for `evaluate store`, but no longer train the profile)."""
     clock = clock or SystemClock()
+    _require_models_dir(paths)
     with _open_store(paths) as store:
         sessions = store.sessions()
     last = max((s.id for s in sessions), default=0)

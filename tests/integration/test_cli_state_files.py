@@ -1,0 +1,121 @@
+"""State files that are not what ActiveSec wrote (a directory in a file's place, a file in a
+directory's place, a damaged enrolment file, a full disk): the hint given must work, nothing
+is half-written and nothing of the user's is deleted."""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+import pytest
+from tests.helpers.cli import cli, env_for, one_line_error
+from tests.integration.test_store_files import _in_user_namespace
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = env_for(tmp_path / "home")
+    r = cli("init", "--user", "alice", env=env)
+    assert r.returncode == 0, r.stderr
+    return env
+
+
+def _home(env: dict[str, str]) -> Path:
+    return Path(env["ACTIVESEC_HOME"])
+
+
+def _listing(home: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(home)): (p.read_bytes() if p.is_file() else None)
+            for p in sorted(home.rglob("*")) if "logs" not in p.parts}
+
+
+@pytest.mark.parametrize("name", ["config.toml", "profile.json"])
+def test_init_force_names_a_directory_in_a_files_place(env: dict[str, str], name: str) -> None:
+    home = _home(env)
+    (home / name).unlink()
+    (home / name).mkdir()
+    (home / name / "mine.txt").write_text("the user's")
+    assert str(home / name) in one_line_error(cli("status", env=env))
+    before = _listing(home)
+    line = one_line_error(cli("init", "--force", "--user", "bob", env=env))
+    assert str(home / name) in line and "directory" in line and "move" in line
+    assert _listing(home) == before  # nothing half-written, no temp file, the directory kept
+
+
+def test_a_file_in_place_of_the_models_directory(env: dict[str, str]) -> None:
+    home = _home(env)
+    (home / "models").rmdir()
+    (home / "models").write_text("not a directory")
+    for args in (("status",), ("train", "--reset"), ("train",), ("init",)):
+        line = one_line_error(cli(*args, env=env))
+        assert f"{home / 'models'} is not a directory" in line, args
+    assert (home / "models").read_text() == "not a directory"
+
+
+def test_a_directory_in_place_of_the_capture_lock(env: dict[str, str], xdisplay: str) -> None:
+    lock = _home(env) / "run" / "capture.lock"
+    lock.mkdir()
+    line = one_line_error(cli("capture", "-d", "1", "-q", env=env | {"DISPLAY": xdisplay}))
+    assert f"lock file {lock} is a directory" in line
+    assert lock.is_dir()
+
+
+def test_a_damaged_enrolment_file_is_named_and_deleting_it_is_the_repair(
+    env: dict[str, str],
+) -> None:
+    home = _home(env)
+    f = home / "models" / "enrolment.json"
+    f.write_text("{not json")
+    card = home / "models" / "pointer-mouse" / "card.json"  # a working model must survive
+    card.parent.mkdir()
+    card.write_text("{}")
+    line = one_line_error(cli("status", env=env))
+    assert str(f) in line and f"delete {f}" in line and "--reset" not in line
+    f.unlink()
+    assert cli("status", "--json", env=env).returncode == 0
+    assert card.exists()
+
+
+def test_init_force_on_a_full_disk(tmp_path: Path) -> None:
+    r = _in_user_namespace(
+        """
+        import os, subprocess, sys
+        from pathlib import Path
+
+        home = Path(os.environ["MNT"]) / "home"
+        env = dict(os.environ, ACTIVESEC_HOME=str(home))
+        run = lambda *a: subprocess.run([sys.executable, "-m", "activesec.cli.main", *a],
+                                        env=env, capture_output=True, text=True)
+        assert run("init", "--user", "alice").returncode == 0
+        fd = os.open(Path(os.environ["MNT"]) / "filler", os.O_WRONLY | os.O_CREAT)
+        try:  # fill the disk
+            while True:
+                os.write(fd, b"x" * 4096)
+        except OSError:
+            os.close(fd)
+        before = sorted(p.name for p in home.iterdir())
+        r = run("init", "--force", "--user", "bob")
+        print("RC", r.returncode)
+        print("ERR", repr(r.stderr))
+        print("SAME", sorted(p.name for p in home.iterdir()) == before)
+        print("PROFILE", (home / "profile.json").read_text().count("alice"))
+        """,
+        tmp_path,
+        size="2m",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = dict(line.split(" ", 1) for line in r.stdout.splitlines())
+    err = ast.literal_eval(out["ERR"])
+    assert out["RC"] == "2" and "Traceback" not in err and err.count("\n") == 1, err
+    assert "disk is full" in err and "profile.json" in err
+    assert out["SAME"] == "True" and out["PROFILE"] == "1"
+
+
+def test_write_private_text_leaves_no_temp_file(tmp_path: Path) -> None:
+    from activesec.core.paths import write_private_text
+
+    (tmp_path / "target").mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_private_text(tmp_path / "target", "x")
+    assert sorted(os.listdir(tmp_path)) == ["target"]
