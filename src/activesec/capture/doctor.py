@@ -206,7 +206,34 @@ def run_checks(
 
     # -- storage ----------------------------------------------------------------------------
     checks.append(_data_dir_check(paths, platform))
+    checks.append(_free_space_check(paths))
     return checks
+
+
+def _free_space_check(paths: Any) -> Check:
+    """Room left for the store, its WAL and the log on the data directory's filesystem (a full
+    disk shows up elsewhere only as SQLite's "disk I/O error")."""
+    from activesec.core.paths import (
+        FREE_SPACE_FAIL_BYTES,
+        FREE_SPACE_WARN_BYTES,
+        free_bytes,
+        size_text,
+    )
+
+    d = paths.data_dir
+    free = free_bytes(d)
+    if free is None:
+        return Check("free space", "warn", f"cannot tell how much space is free for {d}")
+    detail = f"{size_text(free)} free for {d}"
+    if free < FREE_SPACE_FAIL_BYTES:
+        return Check("free space", "fail", f"only {detail}: the disk is (nearly) full, "
+                     "the store and the log cannot be written",
+                     "free disk space (or lower store.keep_days), or set ACTIVESEC_HOME to "
+                     "another filesystem")
+    if free < FREE_SPACE_WARN_BYTES:
+        return Check("free space", "warn", f"only {detail}: capture stops when it runs out",
+                     "free disk space or lower store.keep_days")
+    return Check("free space", "ok", detail)
 
 
 def _config_detail(paths: Any) -> str:

@@ -362,7 +362,8 @@ def _with_engine_check(checks: list[Any]) -> list[Any]:
 
 
 def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Which capture backend will be used and why; display, permission and platform problems."""
+    """Which capture backend will be used and why; display, permission and platform problems;
+    the data directory's free space."""
     from activesec.capture.doctor import run_checks
 
     checks = _with_engine_check(run_checks(None))  # loads and validates the config itself

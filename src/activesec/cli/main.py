@@ -7,6 +7,7 @@ Heavy modules (scikit-learn, X11, the store) are imported inside the commands th
 from __future__ import annotations
 
 import inspect
+import logging
 import sys
 from typing import Any
 
@@ -108,6 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     Typer (standalone mode) handles usage errors and ``--help`` itself and exits; everything an
     ActiveSec module raises as :class:`ActiveSecError` is printed without a traceback.
     """
+    # a log handler that fails (a full disk) must never print tracebacks over the real error;
+    # ActiveSec's own file handler reports its failure once itself
+    logging.raiseExceptions = False
     try:
         app(args=argv)
     except ActiveSecError as exc:

@@ -48,8 +48,11 @@ class InstanceLock:
                 + (f" (pid {pid})" if pid else ""),
                 "stop it first, or check `activesec status`",
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:  # a full disk: the lock holds without it, the pid is only a courtesy
+            pass
         self._fd = fd
         return self
 

@@ -6,9 +6,12 @@ Log lines carry counts, states and errors — never key identities, characters o
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import logging.handlers
 import os
+import sys
 
 from activesec.core.paths import PRIVATE_FILE_MODE, Paths, make_private_dir, make_private_file
 
@@ -16,7 +19,39 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
-    """A rotating handler whose files (current and rotated) are always 0600."""
+    """A rotating handler whose files (current and rotated) are always 0600.
+
+    When the log file cannot be written (a full disk, a read-only or vanished directory) it
+    says so once, in one line on stderr, and stops logging to the file: the logging module's
+    default is a ``--- Logging error ---`` traceback for every record, hundreds of them when
+    capture runs on a full disk, burying the error that matters.
+    """
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):  # a bad record (a format bug), not the file
+            super().handleError(record)
+            return
+        self.failed = True
+        why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                f"warning: cannot write the log file {self.baseFilename} ({why}); "
+                "logging to it is off until the next start\n"
+            )
+        with contextlib.suppress(Exception):
+            if self.stream is not None:
+                self.stream.close()
+        self.stream = None
 
     def _open(self):  # typeshed's return type is private
         make_private_file(self.baseFilename)

@@ -20,6 +20,10 @@ from activesec.core.errors import ConfigError
 APP = "activesec"
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
+# free space on the data directory's filesystem: below WARN `doctor` warns and store errors
+# name a full disk as the likely cause; below FAIL capture cannot keep its store and log going
+FREE_SPACE_WARN_BYTES = 256 * 2**20
+FREE_SPACE_FAIL_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True)
@@ -116,3 +120,30 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def free_bytes(path: str | os.PathLike[str]) -> int | None:
+    """Bytes an unprivileged user may still write on the filesystem holding ``path`` (its
+    nearest existing ancestor), or None when that cannot be asked."""
+    p = Path(path)
+    while not p.exists() and p.parent != p:
+        p = p.parent
+    try:
+        st = os.statvfs(p)
+    except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
+        try:
+            import shutil
+
+            return shutil.disk_usage(p).free
+        except OSError:
+            return None
+    return st.f_bavail * st.f_frsize
+
+
+def size_text(n: float) -> str:
+    """``512 B``, ``3.2 MiB``: sizes in messages."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

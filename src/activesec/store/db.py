@@ -37,7 +37,13 @@ import numpy as np
 
 from activesec.core.errors import StoreError
 from activesec.core.events import EVENT_DTYPE, Kind, injected_counts
-from activesec.core.paths import PRIVATE_FILE_MODE, make_private_dir
+from activesec.core.paths import (
+    FREE_SPACE_WARN_BYTES,
+    PRIVATE_FILE_MODE,
+    free_bytes,
+    make_private_dir,
+    size_text,
+)
 from activesec.store import codec
 from activesec.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
@@ -149,6 +155,15 @@ def _translate(exc: sqlite3.Error, path: Path, action: str) -> StoreError:
             f"the event store {path} is locked by another process",
             "retry in a moment; check for a stuck `activesec` process",
         )
+    if code == sqlite3.SQLITE_IOERR:
+        free = free_bytes(path.parent)
+        if free is not None and free < FREE_SPACE_WARN_BYTES:
+            # SQLite says "disk I/O error", not "full", when the WAL or its index cannot grow
+            return StoreError(
+                f"error while {action} {path}: {exc} (only {size_text(free)} free on its "
+                "filesystem: a full disk is the likely cause)",
+                "free disk space, then retry; `activesec doctor` checks the rest",
+            )
     return StoreError(f"error while {action} {path}: {exc}", "run `activesec doctor`")
 
 
@@ -191,6 +206,11 @@ def _check_application_id(path: Path, app_id: int, allow_zero: bool = False) -> 
 
 def _check_dir_writable(path: Path) -> None:
     d = path.parent
+    if os.access(d, os.W_OK | os.X_OK) and path.exists() and not os.access(path, os.W_OK):
+        raise StoreError(
+            f"the event store {path} is read-only (its directory is writable)",
+            f"make the file writable by you (chmod u+w {path}) or run as its owner",
+        )
     if not os.access(d, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise StoreError(
             f"the data directory {d} is read-only (the store needs to write {path.name} and its "

@@ -1,0 +1,150 @@
+"""The store and the log on a full disk (a real tmpfs in a user namespace), a read-only store
+file (the CLI run without root's permission override): clear one-line errors naming the
+cause, and `doctor` says what is wrong."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.helpers.cli import cli, env_for, one_line_error
+from tests.integration.test_store_files import _in_user_namespace
+
+FILL = """
+def fill(mnt):
+    fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"x" * 4096)
+    except OSError:
+        os.close(fd)
+"""
+
+
+def _doctor(env: dict[str, str]) -> dict[str, dict[str, str]]:
+    r = cli("doctor", "--json", env=env)
+    return {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+
+
+def test_a_log_file_on_a_full_disk_fails_once_without_tracebacks(tmp_path: Path) -> None:
+    r = _in_user_namespace(
+        "import os\n" + FILL + """
+        import logging
+        from pathlib import Path
+        from activesec.core import logs, paths
+
+        mnt = Path(os.environ["MNT"])
+        p = paths.resolve(mnt / "home")
+        logs.setup(p)
+        fill(mnt)
+        log = logging.getLogger("activesec.capture.runner")
+        for i in range(200):
+            log.warning("write error %d: disk full", i)
+        print("DONE")
+        """.replace("\n        ", "\n"),
+        tmp_path,
+    )
+    assert r.returncode == 0 and "DONE" in r.stdout, r.stderr[-3000:]
+    assert "Logging error" not in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and "activesec.log" in lines[0] and "disk is full" in lines[0], lines
+
+
+def test_a_full_disk_is_named_by_store_errors_and_by_doctor(tmp_path: Path) -> None:
+    r = _in_user_namespace(
+        "import os\n" + FILL + """
+        import json, subprocess, sys
+        from pathlib import Path
+
+        mnt = Path(os.environ["MNT"])
+        env = dict(os.environ, ACTIVESEC_HOME=str(mnt / "home"))
+        run = lambda *a: subprocess.run([sys.executable, "-m", "activesec.cli.main", *a],
+                                        env=env, capture_output=True, text=True)
+        assert run("init", "--user", "alice").returncode == 0
+        fill(mnt)
+        for cmd in (["status"], ["label", "bob"]):
+            r = run(*cmd)
+            print("ERR", repr(r.stderr))
+        r = run("doctor", "--json")
+        print("DOCTOR", json.dumps({c["name"]: c for c in json.loads(r.stdout)["checks"]}))
+        """.replace("\n        ", "\n"),
+        tmp_path,
+        size="2m",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    errs = [ast.literal_eval(ln.split(" ", 1)[1]) for ln in r.stdout.splitlines()
+            if ln.startswith("ERR ")]
+    assert len(errs) == 2
+    for e in errs:
+        assert e.count("\n") == 1 and "Traceback" not in e, e
+        assert "full disk" in e and "free" in e and "activesec.db" in e, e
+    doctor = json.loads(next(ln for ln in r.stdout.splitlines()
+                             if ln.startswith("DOCTOR ")).split(" ", 1)[1])
+    assert doctor["free space"]["status"] == "fail", doctor
+    assert "free for" in doctor["free space"]["detail"]
+
+
+def test_doctor_warns_when_free_space_is_low(tmp_path: Path) -> None:
+    r = _in_user_namespace(
+        """
+        import json, os, subprocess, sys
+        from pathlib import Path
+
+        env = dict(os.environ, ACTIVESEC_HOME=str(Path(os.environ["MNT"]) / "home"))
+        run = lambda *a: subprocess.run([sys.executable, "-m", "activesec.cli.main", *a],
+                                        env=env, capture_output=True, text=True)
+        assert run("init").returncode == 0
+        r = run("doctor", "--json")
+        print(json.dumps({c["name"]: c for c in json.loads(r.stdout)["checks"]}))
+        """,
+        tmp_path,
+        size="64m",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    free = json.loads(r.stdout)["free space"]
+    assert free["status"] == "warn" and "MiB free for" in free["detail"], free
+    # and on this machine's own disk (the tests need far more than the threshold anyway)
+    env = env_for(tmp_path / "home")
+    assert cli("init", env=env).returncode == 0
+    if shutil.disk_usage(tmp_path).free > 2**30:
+        assert _doctor(env)["free space"]["status"] == "ok"
+
+
+def test_a_read_only_store_file_is_named(tmp_path: Path) -> None:
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) not available")
+    home = tmp_path / "home"
+    env = env_for(home)
+    assert cli("init", env=env).returncode == 0
+    db = home / "activesec.db"
+    db.chmod(0o444)
+    # root ignores permissions: drop the capabilities that let it
+    r = subprocess.run(
+        ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
+         "-dac_override,-dac_read_search", sys.executable, "-m", "activesec.cli.main",
+         "status"], env=env, capture_output=True, text=True, timeout=120)
+    line = one_line_error(r)
+    assert f"event store {db} is read-only" in line and "directory is writable" in line
+    assert f"chmod u+w {db}" in line
+
+
+def test_the_capture_lock_holds_on_a_full_disk(tmp_path: Path) -> None:
+    r = _in_user_namespace(
+        "import os\n" + FILL + """
+        from pathlib import Path
+        from activesec.core.instance import InstanceLock, is_locked
+
+        mnt = Path(os.environ["MNT"])
+        fill(mnt)
+        with InstanceLock(mnt / "capture.lock") as lock:  # its pid cannot be written
+            print("LOCKED", is_locked(lock.path))
+        """.replace("\n        ", "\n"),
+        tmp_path,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split() == ["LOCKED", "True"]
