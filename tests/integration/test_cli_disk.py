@@ -1,12 +1,13 @@
 """The store and the log on a full disk (a real tmpfs in a user namespace), a read-only store
-file (the CLI run without root's permission override): clear one-line errors naming the
-cause, and `doctor` says what is wrong."""
+file (the CLI run without root's permission override) and a store missing a table: clear
+one-line errors naming the cause, and `doctor` says what is wrong."""
 
 from __future__ import annotations
 
 import ast
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -131,6 +132,22 @@ def test_a_read_only_store_file_is_named(tmp_path: Path) -> None:
     line = one_line_error(r)
     assert f"event store {db} is read-only" in line and "directory is writable" in line
     assert f"chmod u+w {db}" in line
+
+
+def test_a_store_missing_a_table_is_refused_and_doctor_says_so(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = env_for(home)
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    assert _doctor(env)["store"]["status"] == "ok"
+    conn = sqlite3.connect(home / "activesec.db")
+    conn.execute("DROP TABLE sessions")
+    conn.commit()
+    conn.close()
+    store = _doctor(env)["store"]
+    assert store["status"] == "fail" and "lacks table sessions" in store["detail"], store
+    assert "activesec init" in store["hint"]
+    for args in (("label", "bob"), ("init",), ("status",)):
+        assert "lacks table sessions" in one_line_error(cli(*args, env=env)), args
 
 
 def test_the_capture_lock_holds_on_a_full_disk(tmp_path: Path) -> None:

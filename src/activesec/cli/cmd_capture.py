@@ -361,12 +361,35 @@ def _with_engine_check(checks: list[Any]) -> list[Any]:
     return checks
 
 
+def _store_check() -> Any:
+    """The event store opened as every command opens it (header, schema, quick check) plus a
+    full integrity pass: a damaged store otherwise shows only in the commands that use it."""
+    from activesec.capture.doctor import Check
+    from activesec.store.db import Store
+
+    p = state_paths()
+    if not p.database.exists():
+        return Check("store", "warn", f"no event store at {p.database} yet",
+                     "run `activesec init`")
+    try:
+        with Store.open(p.database) as store:
+            result = store.integrity_check()
+            n = store.counts().get("sessions", 0)
+    except ActiveSecError as exc:
+        return Check("store", "fail", exc.message, exc.hint)
+    if result != "ok":
+        return Check("store", "fail", f"the event store {p.database} is damaged ({result})",
+                     "move the file aside (or restore a backup) and run `activesec init`")
+    return Check("store", "ok", f"{p.database}: {n} sessions, schema and integrity ok")
+
+
 def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Which capture backend will be used and why; display, permission and platform problems;
-    the data directory's free space."""
+    the data directory's free space and the event store's integrity."""
     from activesec.capture.doctor import run_checks
 
     checks = _with_engine_check(run_checks(None))  # loads and validates the config itself
+    checks.append(_store_check())
     rows = [
         {"name": c.name, "status": c.status, "detail": c.detail, "hint": c.hint} for c in checks
     ]

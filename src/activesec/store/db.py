@@ -167,6 +167,23 @@ def _translate(exc: sqlite3.Error, path: Path, action: str) -> StoreError:
     return StoreError(f"error while {action} {path}: {exc}", "run `activesec doctor`")
 
 
+@functools.cache
+def _expected_schema() -> tuple[tuple[str, str], ...]:
+    """(type, name) of every table and index the migrations create, in creation order."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for migration in MIGRATIONS:
+            for stmt in _statements(migration.sql):
+                conn.execute(stmt)
+        return tuple(
+            (str(kind), str(name)) for kind, name in conn.execute(
+                "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index') "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY rowid")
+        )
+    finally:
+        conn.close()
+
+
 def _check_header(path: Path) -> bool:
     """Validate an existing file without writing; return True when it is empty (a fresh file)."""
     try:
@@ -317,6 +334,13 @@ class Store:
         try:
             store._configure()
             store._migrate()
+            if check:
+                missing = store.missing_schema()
+                if missing:
+                    raise StoreError(
+                        f"the event store {p} is damaged: it lacks {', '.join(missing)}",
+                        _RESTORE_HINT,
+                    )
         except BaseException:
             conn.close()
             raise
@@ -374,6 +398,14 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @_guarded("checking")
+    def missing_schema(self) -> list[str]:
+        """The tables and indexes of this schema version that the file lacks (``table
+        sessions``), e.g. after someone dropped one by hand; empty when all are there."""
+        have = set(self._conn.execute("SELECT type, name FROM sqlite_master").fetchall())
+        return [f"{kind} {name}" for kind, name in _expected_schema()
+                if (kind, name) not in have]
 
     @_guarded("checking")
     def integrity_check(self) -> str:
