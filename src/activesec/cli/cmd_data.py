@@ -117,6 +117,16 @@ def import_(
     if json_out:
         print_json(summary)
     else:
+        notes = []
+        if summary.get("already_present"):
+            notes.append(f"{summary['already_present']} already present (imported before), "
+                         "skipped")
+        if summary.get("empty_sessions"):
+            notes.append(f"{summary['empty_sessions']} without any readable row, skipped")
+        if summary.get("skipped_rows"):
+            notes.append(f"{summary['skipped_rows']:,} rows with missing, non-numeric or "
+                         "out-of-range values skipped")
         out.print(
             f"imported {summary.get('sessions', 0)} sessions ({summary.get('events', 0):,} events)"
+            + "".join(f"; {n}" for n in notes)
         )

@@ -335,22 +335,39 @@ def import_recordings(
 
     The mouse and keys files of one ``<user>/<session>`` become one session. Sessions already
     imported under the same label and name are skipped, so re-running an import is harmless.
-    Returns ``sessions``, ``events``, ``skipped_rows`` and ``already_present``.
+    Files with no readable row are not imported (``empty_sessions``); a source holding no
+    recording file at all is an error naming what it holds instead. Returns ``sessions``,
+    ``events``, ``skipped_rows``, ``already_present``, ``files`` and ``empty_sessions``.
     """
     clock = clock or SystemClock()
-    summary = {"sessions": 0, "events": 0, "skipped_rows": 0, "already_present": 0}
+    summary = {"sessions": 0, "events": 0, "skipped_rows": 0, "already_present": 0,
+               "files": 0, "empty_sessions": 0}
     with _local_source(source) as root:
         merged: dict[tuple[str, str], list[np.ndarray]] = {}
+        skipped: dict[tuple[str, str], int] = {}  # rows left out, counted for new sessions only
         for modality in _modalities(root):
             for rec in generic.iter_layout(root, modality):
                 merged.setdefault((rec.user, rec.session), []).append(rec.events)
-                summary["skipped_rows"] += int(rec.meta.get("skipped_rows", 0) or 0)
+                skipped[(rec.user, rec.session)] = skipped.get((rec.user, rec.session), 0) + int(
+                    rec.meta.get("skipped_rows", 0) or 0)
+                summary["files"] += 1
+        if not summary["files"]:
+            raise DataError(
+                f"{source} holds no recording files in the generic layouts"
+                f" ({_found(root)})",
+                "expected mouse/<user>/<session>.csv and/or keys/<user>/<session>.csv "
+                "(or .parquet; not compressed, one folder per user)",
+            )
         existing = {(s.label, s.source) for s in store.sessions() if s.backend == IMPORT_BACKEND}
         for (user, session), parts in merged.items():
             name = _safe_component(label or user)
             source_name = f"{user}/{session}"
             if (name, source_name) in existing:
                 summary["already_present"] += 1
+                continue
+            summary["skipped_rows"] += skipped[(user, session)]
+            if not any(len(part) for part in parts):  # header only, or every row unreadable
+                summary["empty_sessions"] += 1
                 continue
             ev = np.concatenate(parts) if parts else np.zeros(0, dtype=EVENT_DTYPE)
             ev = ev[np.argsort(ev["t_ns"], kind="stable")]
@@ -369,4 +386,23 @@ def import_recordings(
                 raise
             summary["sessions"] += 1
             summary["events"] += len(ev)
+    if not summary["sessions"] and not summary["already_present"]:
+        raise DataError(
+            f"{source}: none of its {summary['files']} recording file(s) holds a readable row"
+            + (f" ({summary['skipped_rows']} rows skipped)" if summary["skipped_rows"] else ""),
+            "check the files' values: times in seconds, the layout's vocabulary; nothing was "
+            "imported",
+        )
     return summary
+
+
+def _found(root: Path) -> str:
+    """What a directory holds instead of recordings, for the error message."""
+    if root.is_file():
+        return f"{root.name} is not a .csv or .parquet file"
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    if not files:
+        return "it holds no files"
+    shown = ", ".join(str(p.relative_to(root)) for p in files[:3])
+    more = f" and {len(files) - 3} more" if len(files) > 3 else ""
+    return f"found {shown}{more}"
