@@ -124,6 +124,26 @@ def test_systemd_without_systemd_writes_the_unit_and_says_how_to_start(
     assert inst.uninstall().ok and not result.path.exists()
 
 
+def test_systemd_user_unit_follows_xdg_config_home(tmp_path: Path, exe: Path) -> None:
+    """systemd reads user units from $XDG_CONFIG_HOME/systemd/user: a unit under ~/.config
+    would never be found when it is set elsewhere (a relative value is ignored, per XDG)."""
+    xdg = tmp_path / "xdg"
+
+    def make(xdg_config_home: str) -> Installer:
+        return Installer("systemd", base=tmp_path / "home", runner=refuse, platform="linux",
+                         systemd_dir=tmp_path / "no-systemd",
+                         environ={"XDG_CONFIG_HOME": xdg_config_home})
+
+    inst = make(str(xdg))
+    result = inst.install(str(exe))
+    assert result.ok and result.path == xdg / "systemd" / "user" / "activesec.service"
+    assert result.path.is_file() and not (tmp_path / "home" / ".config").exists()
+    assert inst.status().installed
+    assert inst.uninstall().ok and not result.path.exists()
+    default = tmp_path / "home" / ".config" / "systemd" / "user" / "activesec.service"
+    assert make("rel/cfg").path == default
+
+
 def test_systemd_with_systemd_enables_checks_and_disables(tmp_path: Path, exe: Path) -> None:
     (tmp_path / "sd").mkdir()
     rec = Recorder()

@@ -4,7 +4,8 @@ One mechanism per platform, always *per user* and *in the graphical session*, be
 capture needs the user's display (X11/Wayland), the Aqua session, or the interactive Windows
 desktop:
 
-* **systemd** (Linux): a user unit ``~/.config/systemd/user/activesec.service``, ordered after
+* **systemd** (Linux): a user unit ``$XDG_CONFIG_HOME/systemd/user/activesec.service``
+  (``~/.config/…`` when XDG_CONFIG_HOME is unset or relative), ordered after
   and bound to ``graphical-session.target`` (started by GNOME, KDE and other systemd-managed
   sessions, which also import ``DISPLAY``/``WAYLAND_DISPLAY`` into the user manager), restarted
   on failure. Enabled with ``systemctl --user enable --now`` when systemd runs; otherwise the
@@ -262,6 +263,7 @@ class Installer:
         self.base = Path(base) if base is not None else Path.home()
         self.runner = runner or _run
         self.environ = os.environ if environ is None else environ
+        self._xdg_applies = base is None or environ is not None
         self.systemd_dir = Path(systemd_dir)
         self._user = user
         self.all_users = all_users
@@ -279,10 +281,18 @@ class Installer:
             return ((Path(data) if data else self.root / "ProgramData") / "ActiveSec"
                     / "activesec-logon-task.xml")
         if self.kind == "systemd":
-            return self.base / ".config" / "systemd" / "user" / UNIT_NAME
+            return self._config_home / "systemd" / "user" / UNIT_NAME
         if self.kind == "launchd":
             return self.base / "Library" / "LaunchAgents" / f"{LABEL}.plist"
         return self.base / "AppData" / "Local" / "activesec" / "activesec-logon-task.xml"
+
+    @property
+    def _config_home(self) -> Path:
+        """``$XDG_CONFIG_HOME`` (where systemd looks for user units; the XDG spec ignores a
+        relative value), else ``~/.config``. A ``base`` given without ``environ`` stands in for
+        the whole home, so the process's own XDG_CONFIG_HOME does not apply to it."""
+        xdg = self.environ.get("XDG_CONFIG_HOME", "") if self._xdg_applies else ""
+        return Path(xdg) if xdg and os.path.isabs(xdg) else self.base / ".config"
 
     @property
     def home(self) -> str | None:
