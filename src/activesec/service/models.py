@@ -121,16 +121,24 @@ def verify_card(directory: Path) -> dict[str, Any]:
     return card
 
 
-def load_scorer(directory: Path, *, allow_sklearn: bool = True) -> tuple[dict[str, Any], Any]:
-    """(card, scorer): the compact twin when there is one, else the full detector."""
+def _verified(directory: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(card, compact section of agent.json or None) after every check loading makes without
+    loading: card and model hash, versions, schema, the agent files, the compact twin's hash."""
     card = verify_card(directory)
-    info = _agent_info(directory, card)
-    comp = info.get("compact")
+    comp = _agent_info(directory, card).get("compact")
     if comp:
         f = directory / COMPACT_FILE
         if not f.is_file() or sha256_file(f) != comp.get("sha256"):
             raise ModelError(f"compact model {f} is missing or was modified (hash mismatch)",
                              RETRAIN)
+    return card, comp
+
+
+def load_scorer(directory: Path, *, allow_sklearn: bool = True) -> tuple[dict[str, Any], Any]:
+    """(card, scorer): the compact twin when there is one, else the full detector."""
+    card, comp = _verified(directory)
+    if comp:
+        f = directory / COMPACT_FILE
         with np.load(f, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         scorer = CompactScorer.from_arrays(arrays, dict(comp.get("meta") or {}))
@@ -233,14 +241,7 @@ def load_models(paths: Paths, *, allow_sklearn: bool = True) -> dict[str, Modali
 
 
 def verify_model(directory: Path) -> dict[str, Any]:
-    """The card after every check loading would make, without loading: card and model hash,
-    versions, schema, the agent files and the compact twin's hash (``activesec status``)."""
-    card = verify_card(directory)
-    comp = _agent_info(directory, card).get("compact")
-    if comp:
-        f = directory / COMPACT_FILE
-        if not f.is_file() or sha256_file(f) != comp.get("sha256"):
-            raise ModelError(f"compact model {f} is missing or was modified (hash mismatch)",
-                             RETRAIN)
+    """The card after every check loading would make, without loading (``activesec status``)."""
+    card, _ = _verified(directory)
     calibration_of(card)
     return card
