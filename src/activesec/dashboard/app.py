@@ -15,7 +15,6 @@ file with its script inline.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -45,7 +44,7 @@ def create_app(paths: Paths, settings: Callable[[], Settings], token: str) -> Fa
     from activesec.service import history
     from activesec.service.agent import engine_config
     from activesec.service.decisions import DecisionLog, decisions_path
-    from activesec.service.report import HISTORY_HOURS, status_data
+    from activesec.service.report import HISTORY_HOURS, recent_history, status_data
     from activesec.store.db import Store
 
     app = FastAPI(title="ActiveSec", docs_url=None, redoc_url=None, openapi_url=None)
@@ -85,7 +84,7 @@ def create_app(paths: Paths, settings: Callable[[], Settings], token: str) -> Fa
         if not ok(request.headers.get(HEADER)):
             return denied()
         try:
-            rows = history.read(history.history_path(paths), time.time() - HISTORY_HOURS * 3600)
+            rows = recent_history(paths)
         except ActiveSecError as exc:
             return failed(exc)
         return JSONResponse({"hours": HISTORY_HOURS, "minutes": rows,

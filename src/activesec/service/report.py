@@ -36,6 +36,14 @@ def models(paths: Paths) -> list[dict[str, Any]]:
     return out
 
 
+def recent_history(paths: Paths) -> list[dict[str, Any]]:
+    """The agent's trust minutes of the last ``HISTORY_HOURS`` (what status and the dashboard
+    show)."""
+    from activesec.service import history
+
+    return history.read(history.history_path(paths), time.time() - HISTORY_HOURS * 3600)
+
+
 def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     """The snapshot (``activesec status --json`` prints exactly this)."""
     from activesec.core.instance import is_locked, read_pid
@@ -85,8 +93,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "latency_ms": (agent or {}).get("latency_ms") if agent_running else None,
             "last_decision": (agent or {}).get("last_decision"),
         },
-        "trust_history": {"hours": HISTORY_HOURS, **history.summary(history.read(
-            history.history_path(paths), time.time() - HISTORY_HOURS * 3600))},
+        "trust_history": {"hours": HISTORY_HOURS, **history.summary(recent_history(paths))},
         "models": models(paths),
         "apps": {
             "days": APP_DAYS,
