@@ -17,6 +17,14 @@ def env_for(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def initialised(home: Path, user: str = "alice") -> dict[str, str]:
+    """The environment of a fresh profile at ``home``, made by the real ``activesec init``."""
+    env = env_for(home)
+    r = cli("init", "--user", user, env=env)
+    assert r.returncode == 0, r.stderr
+    return env
+
+
 def cli(
     *args: str, env: Mapping[str, str], timeout: float = 120, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:

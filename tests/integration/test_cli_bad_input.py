@@ -7,15 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.helpers.cli import cli, env_for, one_line_error
+from tests.helpers.cli import cli, env_for, initialised, one_line_error
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    env = env_for(tmp_path / "home")
-    r = cli("init", "--user", "alice", env=env)
-    assert r.returncode == 0, r.stderr
-    return env
+    return initialised(tmp_path / "home")
 
 
 def _config(env: dict[str, str]) -> Path:

@@ -9,16 +9,13 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.helpers.cli import cli, env_for, one_line_error
+from tests.helpers.cli import cli, initialised, one_line_error
 from tests.integration.test_store_files import _in_user_namespace
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    env = env_for(tmp_path / "home")
-    r = cli("init", "--user", "alice", env=env)
-    assert r.returncode == 0, r.stderr
-    return env
+    return initialised(tmp_path / "home")
 
 
 def _home(env: dict[str, str]) -> Path:

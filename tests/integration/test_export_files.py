@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.helpers.cli import cli, env_for, one_line_error
+from tests.helpers.cli import cli, initialised, one_line_error
 from tests.integration.test_store_files import _in_user_namespace
 
 from activesec.core import events as ev
@@ -29,8 +29,7 @@ def _pythonpath() -> str:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    env = env_for(tmp_path / "home")
-    assert cli("init", "--user", "alice", env=env).returncode == 0
+    env = initialised(tmp_path / "home")
     src = tmp_path / "rec" / "mouse" / "alice"
     src.mkdir(parents=True)
     generic.write_mouse_csv(src / "s1.csv", ev.make(np.arange(50) * 10**7, ev.Kind.MOVE,

@@ -8,16 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.helpers.cli import cli, env_for, one_line_error
+from tests.helpers.cli import cli, initialised, one_line_error
 
 HEADER = "timestamp,button,state,x,y\n"
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    env = env_for(tmp_path / "home")
-    assert cli("init", "--user", "alice", env=env).returncode == 0
-    return env
+    return initialised(tmp_path / "home")
 
 
 def _write(path: Path, text: str) -> Path:
