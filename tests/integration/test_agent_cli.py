@@ -17,6 +17,7 @@ from tests.helpers.cli import cli, env_for, one_line_error
 
 from activesec.core import config, paths
 from activesec.core.instance import InstanceLock
+from activesec.detectors import persist
 from activesec.recordings import iter_balabit, write_mouse_csv
 
 OWNER, OTHER = "user7", "user23"
@@ -132,6 +133,19 @@ def test_tampered_model_is_refused_and_enrolment_continues(home: Path, xdisplay:
     assert "model refused" in (home / "logs" / "activesec.log").read_text()
 
 
+def test_edited_calibration_is_refused(home: Path) -> None:
+    """Raising the threshold in model.json would switch locking off; the card's own hash
+    refuses it, `status` names the file, and nothing is rewritten."""
+    card_file = next(paths.resolve(home).models_dir.glob("pointer-*/model.json"))
+    card = json.loads(card_file.read_text())
+    card["calibration"]["threshold"] = 1e9
+    card_file.write_text(json.dumps(card))
+    st = json.loads(cli("status", "--json", env=env_for(home)).stdout)
+    bad = [m for m in st["models"] if not m["ok"]]
+    assert len(bad) == 1 and "model.json was modified (hash mismatch)" in bad[0]["problem"]
+    assert json.loads(card_file.read_text())["calibration"]["threshold"] == 1e9
+
+
 def test_one_damaged_model_does_not_switch_off_the_others(home: Path, xdisplay: str) -> None:
     """A second, intact model (the pointer model again, for touchpads) keeps scoring while the
     damaged one is refused; `status` shows which one and why."""
@@ -141,7 +155,7 @@ def test_one_damaged_model_does_not_switch_off_the_others(home: Path, xdisplay: 
     shutil.copytree(mouse, pad)
     card = json.loads((pad / "model.json").read_text())
     card["extra"]["modality"] = "pointer:touchpad"
-    (pad / "model.json").write_text(json.dumps(card))
+    (pad / "model.json").write_text(json.dumps(persist.seal(card)))
     with open(mouse / "compact.npz", "ab") as fh:
         fh.write(b"x")
     st = json.loads(cli("status", "--json", env=env_for(home)).stdout)

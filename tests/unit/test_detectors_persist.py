@@ -20,6 +20,7 @@ from activesec.detectors.persist import (
     read_card,
     save_model,
     schema_hash,
+    seal,
 )
 
 FEATS = ["a", "b", "c", "d"]
@@ -75,10 +76,32 @@ def test_schema_and_version_mismatch_say_retrain(saved) -> None:
         load_model(d, feature_names=["a", "b", "c", "e"])
     card = json.loads((d / CARD_FILE).read_text())
     card["versions"]["scikit-learn"] = "0.1.0"
-    (d / CARD_FILE).write_text(json.dumps(card))
+    (d / CARD_FILE).write_text(json.dumps(seal(card)))  # as an old scikit-learn wrote it
     with pytest.raises(ModelError, match=r"scikit-learn 0\.1\.0") as ei:
         load_model(d)
     assert "retrain" in ei.value.hint
+
+
+def test_edited_card_is_refused(saved) -> None:
+    """The calibration decides what locks, so the card is hashed like the model: a raised
+    threshold, a card stripped of its hash, or a reformatted-but-equal card."""
+    d, _, _ = saved
+    original = (d / CARD_FILE).read_text()
+    card = json.loads(original)
+    (d / CARD_FILE).write_text(json.dumps(card))  # same content, other layout: still valid
+    assert load_model(d).threshold == 0.7
+    card["calibration"]["threshold"] = 1e9
+    (d / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=r"model card .* was modified \(hash mismatch\)") as ei:
+        load_model(d)
+    assert "activesec train" in ei.value.hint
+    del card["card_sha256"]
+    (d / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=r"no card_sha256 .*older ActiveSec"):
+        read_card(d)
+    assert json.loads((d / CARD_FILE).read_text())["calibration"]["threshold"] == 1e9  # kept
+    (d / CARD_FILE).write_text(original)
+    assert load_model(d).threshold == 0.7
 
 
 def test_missing_or_broken_card(tmp_path: Path, saved) -> None:
@@ -95,7 +118,7 @@ def test_untrusted_type_is_refused(saved) -> None:
     # a card that claims another detector: the saved class is then not in the trusted list
     card = json.loads((d / CARD_FILE).read_text())
     card["detector"] = "scaled_manhattan"
-    (d / CARD_FILE).write_text(json.dumps(card))
+    (d / CARD_FILE).write_text(json.dumps(seal(card)))
     with pytest.raises(ModelError, match="untrusted types"):
         load_model(d)
 

@@ -235,13 +235,19 @@ def test_altered_or_stale_models_are_refused(owner: paths_mod.Paths) -> None:
     comp.write_bytes(good)
     card_file = d / persist.CARD_FILE
     card = json.loads(card_file.read_text())
-    card["versions"]["activesec"] = "0.0.1"
+    card["calibration"]["threshold"] *= 100  # "never lock": the card's own hash refuses it
     card_file.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=r"model card.*modified"):
+        model_files.load_models(owner)
+    card = json.loads(card_file.read_text())
+    card["calibration"]["threshold"] /= 100
+    card["versions"]["activesec"] = "0.0.1"
+    card_file.write_text(json.dumps(persist.seal(card)))  # as an older ActiveSec wrote it
     with pytest.raises(ModelError, match=r"built with activesec 0\.0\.1"):
         model_files.load_models(owner)
     card["versions"] = persist.library_versions()
     card["feature_schema"]["sha256"] = "f" * 64
-    card_file.write_text(json.dumps(card))
+    card_file.write_text(json.dumps(persist.seal(card)))
     with pytest.raises(ModelError, match="different feature schema"):
         model_files.load_models(owner)
     (d / persist.MODEL_FILE).unlink()

@@ -9,14 +9,18 @@ loaded against an explicit list of trusted types, never by executing pickled cod
      "versions": {"numpy": "2.4.6", "scikit-learn": "1.9.1", "skops": "0.16.0",
                   "activesec": "0.1.0"},
      "calibration": {"threshold": 0.61, "target_far": 0.01}, "created": "2026-...Z",
-     "model_file": "model.skops", "model_sha256": "...", "extra": {...}}
+     "model_file": "model.skops", "model_sha256": "...", "extra": {...},
+     "card_sha256": "..."}
 
-:func:`load_model` verifies, in order: the card parses; the model file's SHA-256 matches (an
-altered file is refused); the library versions and, when given, the caller's feature schema
-match (a mismatch means retrain — a model is never "repaired"); skops finds no type outside the
-trusted list. Every failure is a :class:`~activesec.core.errors.ModelError` with the fix.
-The card's hash detects accidental or naive tampering; an attacker who can rewrite both files
-can also replace the agent, which is outside this check's reach.
+:func:`load_model` verifies, in order: the card parses and its own SHA-256 (``card_sha256``,
+over the canonical JSON of every other field) matches — the calibration that decides what
+locks lives in the card, so an edited threshold is refused like an edited model; the model
+file's SHA-256 matches (an altered file is refused); the library versions and, when given, the
+caller's feature schema match (a mismatch means retrain — a model is never "repaired"); skops
+finds no type outside the trusted list. Every failure is a
+:class:`~activesec.core.errors.ModelError` with the fix. The hashes detect accidental or naive
+tampering; an attacker who can rewrite both files can also replace the agent, which is outside
+this check's reach.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from activesec.detectors.base import Detector
 FORMAT = "activesec-model/1"
 MODEL_FILE = "model.skops"
 CARD_FILE = "model.json"
+CARD_HASH = "card_sha256"
 RETRAIN = "retrain with `activesec train`"
 
 # scikit-learn internals our built-in detectors contain; skops asks for them explicitly.
@@ -66,6 +71,18 @@ def library_versions() -> dict[str, str]:
 
 def schema_hash(feature_names: list[str]) -> str:
     return hashlib.sha256("\n".join(feature_names).encode()).hexdigest()
+
+
+def card_hash(card: dict[str, Any]) -> str:
+    """SHA-256 of the card's canonical JSON without its own ``card_sha256`` field."""
+    body = {k: v for k, v in card.items() if k != CARD_HASH}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"))
+                          .encode()).hexdigest()
+
+
+def seal(card: dict[str, Any]) -> dict[str, Any]:
+    """``card`` with its ``card_sha256`` set (what :func:`save_model` writes)."""
+    return {**card, CARD_HASH: card_hash(card)}
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -137,7 +154,7 @@ def save_model(
         "extra": _jsonable(extra or {}),
     }
     card_path = d / CARD_FILE
-    _write_private(card_path, (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
+    _write_private(card_path, (json.dumps(seal(card), indent=2, sort_keys=True) + "\n").encode())
     return card_path
 
 
@@ -157,7 +174,12 @@ def read_card(directory: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(directory) / CARD_FILE
     if not p.is_file():
         raise ModelError(f"no model card at {p}", "train a model with `activesec train`")
-    return load_json_card(p, FORMAT, "model card", RETRAIN)
+    card = load_json_card(p, FORMAT, "model card", RETRAIN)
+    if card.get(CARD_HASH) != card_hash(card):
+        why = ("carries no card_sha256 (written by an older ActiveSec)"
+               if CARD_HASH not in card else "was modified (hash mismatch)")
+        raise ModelError(f"model card {p} {why}", RETRAIN)
+    return card
 
 
 def _major_minor(v: str) -> str:
