@@ -186,6 +186,16 @@ def _major_minor(v: str) -> str:
     return ".".join(v.split(".")[:2])
 
 
+def check_versions(card: dict[str, Any], where: Path) -> None:
+    """A ModelError (retrain) unless the card was written by this ActiveSec and scikit-learn
+    and a NumPy of the same minor version."""
+    saved, now = card.get("versions") or {}, library_versions()
+    for pkg, strict in (("activesec", True), ("scikit-learn", True), ("numpy", False)):
+        a, b = str(saved.get(pkg)), now[pkg]
+        if (a != b) if strict else (_major_minor(a) != _major_minor(b)):
+            raise ModelError(f"model at {where} was built with {pkg} {a}, this is {b}", RETRAIN)
+
+
 def load_model(
     directory: str | os.PathLike[str], *, feature_names: list[str] | None = None
 ) -> LoadedModel:
@@ -199,12 +209,7 @@ def load_model(
         raise ModelError(f"model file {model_path} is missing", RETRAIN)
     if sha256_file(model_path) != card.get("model_sha256"):
         raise ModelError(f"model file {model_path} was modified (hash mismatch)", RETRAIN)
-    saved = card.get("versions", {})
-    now = library_versions()
-    for pkg, strict in (("activesec", True), ("scikit-learn", True), ("numpy", False)):
-        a, b = str(saved.get(pkg)), now[pkg]
-        if (a != b) if strict else (_major_minor(a) != _major_minor(b)):
-            raise ModelError(f"model at {d} was built with {pkg} {a}, this is {b}", RETRAIN)
+    check_versions(card, d)
     schema = card.get("feature_schema", {})
     if feature_names is not None and schema.get("sha256") != schema_hash(feature_names):
         raise ModelError(f"model at {d} was trained on a different feature schema", RETRAIN)

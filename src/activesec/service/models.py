@@ -106,12 +106,7 @@ def verify_card(directory: Path) -> dict[str, Any]:
         raise ModelError(f"model file {model_file} is missing", RETRAIN)
     if sha256_file(model_file) != card.get("model_sha256"):
         raise ModelError(f"model file {model_file} was modified (hash mismatch)", RETRAIN)
-    saved, now = card.get("versions") or {}, persist.library_versions()
-    for pkg, strict in (("activesec", True), ("scikit-learn", True), ("numpy", False)):
-        a, b = str(saved.get(pkg)), now[pkg]
-        if (a != b) if strict else (a.split(".")[:2] != b.split(".")[:2]):
-            raise ModelError(f"model at {directory} was built with {pkg} {a}, this is {b}",
-                             RETRAIN)
+    persist.check_versions(card, directory)
     if (card.get("feature_schema") or {}).get("sha256") != persist.schema_hash(
             expected_schema(card)):
         raise ModelError(f"model at {directory} was trained on a different feature schema",
