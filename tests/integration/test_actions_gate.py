@@ -6,90 +6,27 @@ so a rule can never match another process on this machine — other test runs in
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import stat
 import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+from tests.helpers.procs import Counter, unique, wait_until
 
 from activesec.actions.base import Decision
 from activesec.actions.gate import GateAction
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and symlinks")
 
-COUNTER = """
-import signal, sys, time
-if sys.argv[2] == "ignore-term":
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-path, n = sys.argv[1], 0
-while True:
-    n += 1
-    with open(path + ".tmp", "w") as fh:
-        fh.write(str(n))
-    import os; os.replace(path + ".tmp", path)
-    time.sleep(0.01)
-"""
-
 DECISION = Decision("gate", "suspicious", 0.05, 1_700_000_000 * 10**9, "unlike owner", {})
 RESTORE = Decision("restore", "confident", 0.9, 1_700_000_060 * 10**9, "trust recovered", {})
-
-
-def wait_until(cond: Callable[[], bool], what: str, limit_s: float = 20.0) -> None:
-    """Wait for a state change (not a timing assertion: the limit only bounds a hang)."""
-    end = time.monotonic() + limit_s
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-class Counter:
-    """A child process under a unique name that keeps incrementing a number in a file."""
-
-    def __init__(self, tmp: Path, name: str, mode: str = "") -> None:
-        link = tmp / name
-        if not link.exists():
-            link.symlink_to(os.path.realpath(sys.executable))
-        self.file = tmp / f"{name}-{uuid.uuid4().hex[:6]}.count"
-        self.proc = subprocess.Popen([str(link), "-c", COUNTER, str(self.file), mode or "-"])
-        wait_until(lambda: self.value() > 2, "the counter to start")
-
-    def value(self) -> int:
-        try:
-            return int(self.file.read_text() or 0)
-        except (FileNotFoundError, ValueError):
-            return 0
-
-    def status(self) -> str:
-        return str(psutil.Process(self.proc.pid).status())
-
-    def stopped(self) -> bool:
-        return self.status() == psutil.STATUS_STOPPED
-
-    def running(self) -> bool:
-        return self.status() != psutil.STATUS_STOPPED
-
-    def advances(self, window_s: float = 10.0) -> bool:
-        """Does the counter move within ``window_s``? Returns as soon as it does, so a long
-        window costs nothing for a live process and keeps a loaded machine from failing it."""
-        before = self.value()
-        end = time.monotonic() + window_s
-        while time.monotonic() < end:
-            if self.value() != before:
-                return True
-            time.sleep(0.02)
-        return False
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 @pytest.fixture
@@ -104,10 +41,6 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Counter]]:
     yield make
     for c in made:
         c.kill()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"  # <= 15 chars: the kernel's comm limit
 
 
 def test_suspend_freezes_and_revert_resumes_a_real_process(spawn: Callable[..., Counter]) -> None:
@@ -221,3 +154,67 @@ def test_sleep_binary_is_matched_by_its_name(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def test_stopping_resumes_what_it_suspended(spawn: Callable[..., Counter],
+                                            tmp_path: Path) -> None:
+    """The agent's end (SIGTERM, `run` returning) must not leave an app frozen with nothing
+    left to resume it; while it is suspended, its pid is kept in a private state file."""
+    name = unique("asg")
+    c = spawn(name)
+    state = tmp_path / "run" / "gated.json"
+    gate = GateAction(rules=[{"name": "game", "match": name}], state_file=state)
+    gate.start()
+    assert gate.fire(DECISION).ok
+    wait_until(c.stopped, "SIGSTOP to land")
+    saved = json.loads(state.read_text())["suspended"]
+    assert [e["pid"] for e in saved] == [c.proc.pid] and saved[0]["rule"] == "game"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    gate.stop()
+    wait_until(c.running, "SIGCONT to land")
+    assert c.advances() and not state.exists()
+
+
+def test_start_resumes_what_a_killed_agent_left_frozen(spawn: Callable[..., Counter],
+                                                       tmp_path: Path) -> None:
+    """An agent that was killed never ran its stop: the next one finds the state file and
+    resumes exactly those processes — not a process stopped by someone else, nor a pid
+    since reused (its start time differs)."""
+    name = unique("asg")
+    ours, theirs = spawn(name), spawn(unique("asx"))
+    state = tmp_path / "gated.json"
+    first = GateAction(rules=[{"name": "game", "match": name}], state_file=state)
+    first.start()
+    assert first.fire(DECISION).ok
+    wait_until(ours.stopped, "SIGSTOP to land")
+    del first  # killed: no stop()
+    os.kill(theirs.proc.pid, signal.SIGSTOP)  # stopped by the user, listed under a stale time
+    wait_until(theirs.stopped, "the user's SIGSTOP")
+    entries = json.loads(state.read_text())["suspended"]
+    entries.append({"pid": theirs.proc.pid, "create_time": 1.0, "rule": "old"})
+    state.write_text(json.dumps({"suspended": entries}))
+    GateAction(rules=[{"name": "game", "match": name}], state_file=state).start()
+    wait_until(ours.running, "the new agent's SIGCONT")
+    assert ours.advances() and theirs.stopped() and not state.exists()
+    os.kill(theirs.proc.pid, signal.SIGCONT)
+
+
+def test_unreadable_state_file_is_ignored_with_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    state = tmp_path / "gated.json"
+    state.write_text("{not json")
+    gate = GateAction(rules=[{"name": "game", "match": unique("asg")}], state_file=state)
+    gate.start()  # does not raise: gating still works
+    assert "ignoring unreadable" in caplog.text and "kill -CONT" in caplog.text
+    assert gate.fire(DECISION).ok
+    gate.stop()
+
+
+def test_dry_run_keeps_no_state(tmp_path: Path) -> None:
+    state = tmp_path / "gated.json"
+    gate = GateAction(rules=[{"name": "game", "match": unique("asg")}], state_file=state,
+                      dry_run=True)
+    gate.start()
+    gate.fire(DECISION)
+    gate.stop()
+    assert not state.exists()

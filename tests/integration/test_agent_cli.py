@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import dataset
-from tests.helpers.cli import cli, env_for, one_line_error
+from tests.helpers.cli import cli, env_for, one_line_error, popen
+from tests.helpers.procs import Counter, unique, wait_until
 
 from activesec.core import config, paths
 from activesec.core.instance import InstanceLock
@@ -44,11 +48,11 @@ def profile_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def write_config(home: Path, extra: str = "") -> None:
+def write_config(home: Path, extra: str = "", on_gate: str = "[]") -> None:
     (home / "config.toml").write_text(
         'user = "owner"\n[enrol]\npointer_events = 1000\n[capture]\nbackend = "x11"\n'
         '[train]\nauto = false\n'
-        '[actions]\non_notify = []\non_lock = []\non_gate = []\n' + extra)
+        f'[actions]\non_notify = []\non_lock = []\non_gate = {on_gate}\n' + extra)
 
 
 @pytest.fixture
@@ -168,6 +172,76 @@ def test_one_damaged_model_does_not_switch_off_the_others(home: Path, xdisplay: 
     assert ag["models"] == ["pointer:touchpad"] and ag["state"] != "enrolling"
     assert f"model refused: {mouse.name}" in ag["reason"]
     assert "run `activesec train`" in ag["reason"]
+
+
+def _wait_agent(home: Path, pred: Any, what: str, limit_s: float = 30.0) -> dict[str, Any]:
+    """The agent's status once ``pred`` holds (the limit only bounds a hang)."""
+    end = time.monotonic() + limit_s
+    last: dict[str, Any] = {}
+    while time.monotonic() < end:
+        try:
+            last = json.loads((home / "run" / "agent.json").read_text())
+            if pred(last):
+                return last
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}; last status: {last}")
+
+
+def _gate_by_injected_input(home: Path, xdisplay: str, counter: Counter) -> None:
+    """XTEST bursts (distrusted: each one a clear impostor action) until the agent gates."""
+    from tests.helpers.xinject import XInjector
+
+    end = time.monotonic() + 60
+    with XInjector(xdisplay) as inj:
+        while not counter.stopped():
+            assert time.monotonic() < end, json.loads((home / "run" / "agent.json").read_text())
+            inj.path([(100 + 7 * i, 200 + 3 * i) for i in range(12)], dt=0.01)
+            time.sleep(1.3)  # > burst_gap_s: the next burst is another observation
+
+
+def test_gated_apps_are_resumed_when_the_agent_stops_or_after_it_was_killed(
+        home: Path, xdisplay: str, tmp_path: Path) -> None:
+    """The real agent gates a real process on injected input; SIGTERM resumes it; after a
+    SIGKILL it stays frozen until the next agent starts, which resumes it."""
+    name = unique("asgate")
+    counter = Counter(tmp_path, name)
+    write_config(home, f'[actions.params.gate]\nrules = [{{name = "game", match = "{name}"}}]\n',
+                 on_gate='["gate"]')
+    env = env_for(home, DISPLAY=xdisplay)
+    state = paths.resolve(home).run_dir / "gated.json"
+    try:
+        for ending in ("SIGTERM", "SIGKILL"):
+            agent = popen("run", "--quiet", env=env)
+            try:
+                _wait_agent(home, lambda s: s["running"] and s["models"], "the models")
+                _gate_by_injected_input(home, xdisplay, counter)
+                assert json.loads(state.read_text())["suspended"][0]["pid"] == counter.proc.pid
+                if ending == "SIGTERM":
+                    agent.send_signal(signal.SIGTERM)
+                    assert agent.wait(60) == 0, agent.communicate()
+                    wait_until(counter.running, "the stopping agent's SIGCONT")
+                    assert counter.advances() and not state.exists()
+                else:
+                    agent.kill()
+                    agent.wait(60)
+                    assert counter.stopped() and state.exists()  # nobody left to resume it
+            finally:
+                if agent.poll() is None:
+                    agent.kill()
+                    agent.wait(60)
+        agent = popen("run", "--quiet", env=env)
+        try:
+            wait_until(counter.running, "the next agent's SIGCONT")
+            assert counter.advances() and not state.exists()
+            log = (home / "logs" / "activesec.log").read_text()
+            assert "resumed apps a previous agent suspended" in log
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            agent.wait(60)
+    finally:
+        counter.kill()
 
 
 def test_second_instance_is_refused(home: Path, xdisplay: str) -> None:

@@ -16,6 +16,13 @@ compared case-insensitively and without a trailing ``.exe``. An app that is not 
 fine — nothing to do, and the result says so. ``fire`` is idempotent: calling it again while
 trust stays low also catches apps started since.
 
+Suspended processes are never left frozen by the agent's own end: stopping the action (the
+agent's SIGTERM, ``activesec run`` ending) resumes them, and the list of what it suspended is
+kept in ``state_file`` (default ``<run dir>/gated.json``, 0600) while any is suspended, so an
+agent that was killed or crashed resumes them when it starts again — a new agent starts at full
+trust and would not have gated them. (Gating runs in the gated account, which can always stop its
+own agent; it keeps a child from playing while trust is low, it is not a security boundary.)
+
 Never touched, whatever the rules say: ActiveSec's own process and its ancestors, pid 0/1,
 kernel threads, the session leader, other users' processes, and system-critical programs
 (:data:`PROTECTED_NAMES`: init, display servers and compositors, session and login managers).
@@ -25,16 +32,24 @@ A rule naming one of those is a :class:`~activesec.core.errors.ConfigError`.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import psutil
 
 from activesec.actions.base import Action, ActionResult, Decision
+from activesec.core import paths as core_paths
 from activesec.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "gated.json"
 
 Mode = Literal["suspend", "close"]
 MODES: tuple[str, ...] = ("suspend", "close")
@@ -145,8 +160,9 @@ def _is_foreign(p: psutil.Process) -> bool:
 class GateAction(Action):
     """Suspend or close the processes of configured applications; resume what it suspended.
 
-    Parameters: ``rules`` (mappings or :class:`GateRule`), ``process_iter`` (test seam: which
-    processes to consider; default all of them).
+    Parameters: ``rules`` (mappings or :class:`GateRule`), ``state_file`` (where the suspended
+    pids are kept while the action is started; default ``<run dir>/gated.json``),
+    ``process_iter`` (test seam: which processes to consider; default all of them).
     """
 
     name = "gate"
@@ -157,12 +173,62 @@ class GateAction(Action):
         rules: Iterable[Mapping[str, Any] | GateRule] = (),
         process_iter: Callable[[], Iterable[psutil.Process]] | None = None,
         dry_run: bool = False,
+        state_file: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(dry_run=dry_run)
         self.rules = parse_rules(rules)
         self._process_iter = process_iter or psutil.process_iter
+        self._state_arg = state_file
+        #: the file the suspended pids are kept in; set by start(), None before (no file).
+        self.state_file: Path | None = None
         #: pid -> (create_time, rule name) for every process this action suspended.
         self._suspended: dict[int, tuple[float, str]] = {}
+
+    # -- lifecycle: never leave an app frozen ---------------------------------------------------
+    def _start(self) -> None:
+        self.state_file = (Path(self._state_arg) if self._state_arg is not None
+                           else core_paths.resolve().run_dir / STATE_FILE)
+        left = self._read_state()
+        if left:
+            self._suspended = left
+            result = self._revert(None)
+            log.warning("gate: resumed apps a previous agent suspended and did not resume "
+                        "(it was killed or crashed): %s", result.detail)
+
+    def _stop(self) -> None:
+        if self._suspended:
+            log.info("gate: agent stopping, %s", self._revert(None).detail)
+
+    def _read_state(self) -> dict[int, tuple[float, str]]:
+        f = self.state_file
+        if f is None or not f.exists():
+            return {}
+        try:
+            raw = json.loads(f.read_text(encoding="utf-8"))
+            return {int(e["pid"]): (float(e["create_time"]), str(e["rule"]))
+                    for e in raw["suspended"]}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("gate: ignoring unreadable %s (%s); processes it listed stay as they "
+                        "are (resume one with `kill -CONT PID`)", f, exc)
+            return {}
+
+    def _save_state(self) -> None:
+        """Keep the file in step with ``_suspended``: written while any is suspended, removed
+        after. Failing to write it (a full disk) is logged, never fatal to gating."""
+        f = self.state_file
+        if f is None:
+            return
+        try:
+            if self._suspended:
+                core_paths.make_private_dir(f.parent)
+                entries = [{"pid": pid, "create_time": ct, "rule": rule}
+                           for pid, (ct, rule) in sorted(self._suspended.items())]
+                core_paths.write_private_text(f, json.dumps({"suspended": entries}) + "\n")
+            else:
+                f.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("gate: cannot keep %s up to date (%s): apps suspended now would stay "
+                        "frozen if the agent were killed", f, exc)
 
     @property
     def suspended_pids(self) -> list[int]:
@@ -246,6 +312,7 @@ class GateAction(Action):
                 closed.update(how)
                 if error:
                     errors.append(f"{rule.name}: {error}")
+        self._save_state()
         parts = [f"{what} (pids {', '.join(map(str, pids))})" for what, pids in done.items()]
         detail = "; ".join(parts + notes + errors) or "nothing to do"
         info = {"acted": dict(done), "closed": closed, "notes": notes, "errors": errors}
@@ -275,7 +342,7 @@ class GateAction(Action):
         error = f"no permission to close pids {denied}" if denied else ""
         return how, error
 
-    def _revert(self, decision: Decision) -> ActionResult:
+    def _revert(self, decision: Decision | None) -> ActionResult:
         resumed: list[int] = []
         gone: list[int] = []
         errors: list[str] = []
@@ -295,6 +362,7 @@ class GateAction(Action):
         self._suspended = {
             pid: v for pid, v in self._suspended.items() if pid not in resumed and pid not in gone
         }
+        self._save_state()
         closing = [r.name for r in self.rules if r.mode == "close"]
         parts = [f"resumed pids {', '.join(map(str, resumed))}" if resumed else "nothing to resume"]
         if gone:
