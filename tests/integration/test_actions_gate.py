@@ -67,6 +67,44 @@ def test_suspend_freezes_and_revert_resumes_a_real_process(spawn: Callable[..., 
     assert gate.suspended_pids == []
 
 
+def test_hold_catches_apps_started_or_resumed_since_and_is_quiet_otherwise(
+    spawn: Callable[..., Counter],
+) -> None:
+    """What the agent calls every few seconds while gated: None when nothing changed, else the
+    result naming what it caught — a new instance, one resumed by hand, a closed app reopened."""
+    name, other = unique("ash"), unique("ash")
+    a = spawn(name)
+    gate = GateAction(rules=[{"name": "game", "match": name},
+                             {"name": "chat", "match": other, "mode": "close", "grace_s": 5}])
+    assert gate.fire(DECISION).info["new_pids"] == [a.proc.pid]
+    assert gate.hold(DECISION) is None  # nothing new: nothing to record
+
+    b, c = spawn(name), spawn(other)  # the game started again, the closed chat reopened
+    caught = gate.hold(DECISION)
+    assert caught is not None and caught.ok, caught
+    assert caught.info["new_pids"] == sorted([b.proc.pid, c.proc.pid])
+    assert f"suspended game (pids {b.proc.pid})" in caught.detail
+    assert caught.info["closed"] == {c.proc.pid: "terminated"}
+    wait_until(b.stopped, "SIGSTOP to land")
+
+    os.kill(a.proc.pid, signal.SIGCONT)  # resumed by hand
+    wait_until(a.running, "the manual SIGCONT")
+    again = gate.hold(DECISION)
+    assert again is not None and again.info["new_pids"] == [a.proc.pid]
+    assert "suspended game again (resumed meanwhile)" in again.detail
+    wait_until(a.stopped, "SIGSTOP to land again")
+    assert gate.held() == [
+        {"app": "game", "match": name, "mode": "suspend",
+         "suspended_pids": sorted([a.proc.pid, b.proc.pid])},
+        {"app": "chat", "match": other, "mode": "close", "suspended_pids": []}]
+
+    back = gate.revert(RESTORE)
+    both = ", ".join(map(str, sorted([a.proc.pid, b.proc.pid])))
+    assert back.detail.startswith(f"resumed game (pids {both})"), back.detail
+    for x in (a, b):
+        wait_until(x.running, "SIGCONT to land")
+
+
 def test_revert_never_resumes_a_process_it_did_not_suspend(
     spawn: Callable[..., Counter],
 ) -> None:

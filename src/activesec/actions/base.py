@@ -209,6 +209,13 @@ class Action(ABC):
     def _revert(self, decision: Decision) -> ActionResult:
         return ActionResult(True, f"{self.name}: nothing to revert")
 
+    def hold(self, decision: Decision) -> ActionResult | None:
+        """Apply ``decision`` again while its level lasts: the agent calls this every few
+        seconds from a ``gate`` to its ``restore``, on each ``on_gate`` action. Return the
+        result when it changed something (it is then recorded), else None. Default: nothing
+        to hold (a notification, a lock, a log line happen once)."""
+        return None
+
     @abstractmethod
     def plan(self, op: Literal["fire", "revert"], decision: Decision) -> str:
         """Describe, without side effects, what ``op`` would do (the dry-run record)."""

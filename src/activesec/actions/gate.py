@@ -14,7 +14,9 @@ Rules name an application and what to do with it::
 ``match`` is a process name (``psutil.Process.name()``, or the file name of its executable),
 compared case-insensitively and without a trailing ``.exe``. An app that is not running is
 fine — nothing to do, and the result says so. ``fire`` is idempotent: calling it again while
-trust stays low also catches apps started since.
+trust stays low also catches apps started since, and suspends again one it had suspended that
+was resumed by hand (``kill -CONT``). The agent does so every few seconds from the gate to the
+restore (:meth:`GateAction.hold`), so a game restarted or resumed meanwhile does not run.
 
 Suspended processes are never left frozen by the agent's own end: stopping the action (the
 agent's SIGTERM, ``activesec run`` ending) resumes them, and the list of what it suspended is
@@ -183,6 +185,7 @@ class GateAction(Action):
         self.state_file: Path | None = None
         #: pid -> (create_time, rule name) for every process this action suspended.
         self._suspended: dict[int, tuple[float, str]] = {}
+        self._hold_error = ""  # the last failure while holding, logged once
 
     # -- lifecycle: never leave an app frozen ---------------------------------------------------
     def _start(self) -> None:
@@ -234,6 +237,12 @@ class GateAction(Action):
     def suspended_pids(self) -> list[int]:
         return sorted(self._suspended)
 
+    def held(self) -> list[dict[str, Any]]:
+        """Per rule, what the gate does and which pids it holds suspended now (for status)."""
+        return [{"app": r.name, "match": r.match, "mode": r.mode,
+                 "suspended_pids": sorted(pid for pid, (_, rule) in self._suspended.items()
+                                          if rule == r.name)} for r in self.rules]
+
     # -- finding processes --------------------------------------------------------------------
     def _matches(self) -> Iterator[tuple[GateRule, psutil.Process | None, str]]:
         """(rule, process, "") for each match; (rule, None, why) for a rule with none usable."""
@@ -282,6 +291,7 @@ class GateAction(Action):
         notes: list[str] = []
         errors: list[str] = []
         to_close: dict[str, list[psutil.Process]] = {}
+        new: list[int] = []  # pids suspended or closed by this call
         for rule, p, why in self._matches():
             if p is None:
                 notes.append(f"{rule.name}: {why}")
@@ -290,15 +300,25 @@ class GateAction(Action):
                 if rule.mode == "close":
                     to_close.setdefault(rule.name, []).append(p)
                     continue
-                if p.pid in self._suspended:
-                    done.setdefault(f"{rule.name} (already suspended)", []).append(p.pid)
+                ours = self._suspended.get(p.pid)
+                stopped = p.status() == psutil.STATUS_STOPPED
+                if ours is not None and ours[0] == p.create_time():
+                    if stopped:
+                        done.setdefault(f"{rule.name} (already suspended)", []).append(p.pid)
+                        continue
+                    # resumed by hand (kill -CONT) while the gate holds: suspend it again
+                    p.suspend()
+                    done.setdefault(f"suspended {rule.name} again (resumed meanwhile)",
+                                    []).append(p.pid)
+                    new.append(p.pid)
                     continue
-                if p.status() == psutil.STATUS_STOPPED:
+                if stopped:
                     notes.append(f"{rule.name}: pid {p.pid} was already stopped, left as is")
                     continue
                 p.suspend()
                 self._suspended[p.pid] = (p.create_time(), rule.name)
                 done.setdefault(f"suspended {rule.name}", []).append(p.pid)
+                new.append(p.pid)
             except psutil.NoSuchProcess:
                 continue
             except psutil.AccessDenied:
@@ -310,13 +330,28 @@ class GateAction(Action):
                 how, error = self._close(procs, rule.grace_s)
                 done[f"closed {rule.name}"] = sorted(how)
                 closed.update(how)
+                new += sorted(how)
                 if error:
                     errors.append(f"{rule.name}: {error}")
         self._save_state()
         parts = [f"{what} (pids {', '.join(map(str, pids))})" for what, pids in done.items()]
         detail = "; ".join(parts + notes + errors) or "nothing to do"
-        info = {"acted": dict(done), "closed": closed, "notes": notes, "errors": errors}
+        info = {"acted": dict(done), "closed": closed, "notes": notes, "errors": errors,
+                "new_pids": sorted(new)}
         return ActionResult(not errors, detail, info)
+
+    def hold(self, decision: Decision) -> ActionResult | None:
+        """Fire again while the gate holds: the result when it suspended or closed anything
+        (an app started since, or one resumed by hand), else None."""
+        if self.dry_run:
+            return None
+        result = self.fire(decision)
+        if result.info.get("new_pids"):
+            return result
+        if not result.ok and result.detail != self._hold_error:
+            log.warning("gate: holding the gate: %s", result.detail)
+        self._hold_error = "" if result.ok else result.detail
+        return None
 
     @staticmethod
     def _close(procs: list[psutil.Process], grace_s: float) -> tuple[dict[int, str], str]:
@@ -344,6 +379,7 @@ class GateAction(Action):
 
     def _revert(self, decision: Decision | None) -> ActionResult:
         resumed: list[int] = []
+        by_rule: dict[str, list[int]] = {}
         gone: list[int] = []
         errors: list[str] = []
         for pid, (created, rule) in sorted(self._suspended.items()):
@@ -354,6 +390,7 @@ class GateAction(Action):
                     continue
                 p.resume()
                 resumed.append(pid)
+                by_rule.setdefault(rule, []).append(pid)
             except psutil.NoSuchProcess:
                 gone.append(pid)
             except psutil.AccessDenied:
@@ -364,7 +401,8 @@ class GateAction(Action):
         }
         self._save_state()
         closing = [r.name for r in self.rules if r.mode == "close"]
-        parts = [f"resumed pids {', '.join(map(str, resumed))}" if resumed else "nothing to resume"]
+        parts = [f"resumed {rule} (pids {', '.join(map(str, pids))})"
+                 for rule, pids in by_rule.items()] or ["nothing to resume"]
         if gone:
             parts.append(f"pids {', '.join(map(str, gone))} exited meanwhile")
         if closing:
