@@ -8,6 +8,7 @@ installed, so the one-class fallback — fast). ``run`` uses the real X11 backen
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import time
@@ -242,6 +243,39 @@ def test_gated_apps_are_resumed_when_the_agent_stops_or_after_it_was_killed(
             agent.wait(60)
     finally:
         counter.kill()
+
+
+def test_the_gate_holds_while_trust_stays_low(home: Path, xdisplay: str, tmp_path: Path) -> None:
+    """A parent's first question: while trust stays low, a game started after the gate (or
+    resumed by hand with SIGCONT) is suspended too, not only those running when it fired; the
+    decision log says which app was caught and why."""
+    name = unique("ashold")
+    first = Counter(tmp_path, name)
+    write_config(home, f'[actions.params.gate]\nrules = [{{name = "game", match = "{name}"}}]\n',
+                 on_gate='["gate"]')
+    agent = popen("run", "--quiet", env=env_for(home, DISPLAY=xdisplay))
+    later: Counter | None = None
+    try:
+        _wait_agent(home, lambda s: s["running"] and s["models"], "the models")
+        _gate_by_injected_input(home, xdisplay, first)
+        later = Counter(tmp_path, name)  # the child starts the game again
+        wait_until(later.stopped, "the held gate to catch the game started since")
+        os.kill(first.proc.pid, signal.SIGCONT)  # ... or resumes the frozen one by hand
+        wait_until(first.stopped, "the held gate to suspend the resumed game again")
+        assert not later.advances(window_s=1.0)
+        gates = [d for d in map(json.loads, (home / "decisions.jsonl").read_text().splitlines())
+                 if d["level"] == "gate"]
+        held = [d for d in gates if str(later.proc.pid) in d["actions"][0]["detail"]]
+        assert len(gates) >= 2 and held, gates
+        assert "started or resumed since" in held[0]["reason"], held[0]
+        assert held[0]["evidence"]["gated_since_wall_ns"] == gates[0]["t_wall_ns"]
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(60) == 0, agent.communicate()
+        for c in (first, later):
+            if c is not None:
+                wait_until(c.running, "the stopping agent's SIGCONT")
+                c.kill()
 
 
 def test_second_instance_is_refused(home: Path, xdisplay: str) -> None:

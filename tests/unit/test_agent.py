@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.helpers.procs import Counter, unique
 
 from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
 from activesec.core import paths as paths_mod
@@ -527,3 +528,53 @@ def test_gate_naming_a_missing_app_is_recorded_and_lock_still_fires(
     assert gates[0]["evidence"]["apps"] == ["nosuchapp"]
     assert any(d["level"] == "lock" for d in agent.decisions)
     assert (tmp_path / "locked.jsonl").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and symlinks")
+@pytest.mark.parametrize("change", ["wipe", "new-models"])
+def test_the_gate_outlives_a_model_reload_and_is_lifted_by_a_wipe(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path,
+        change: str) -> None:
+    """Models replaced while gated (a drift update): the new policy keeps the gate until trust
+    recovers. Models dropped (a wipe): nothing can restore by evidence any more, so the gate is
+    lifted at once and a restore entry says why — a real process is suspended, then resumed."""
+    name = unique("asunit")
+    game = Counter(tmp_path, name)
+    s = make_settings(tmp_path, actions={
+        "on_notify": [], "on_lock": [], "on_gate": ["gate"],
+        "params": {"gate": {"rules": [{"name": "game", "match": name}]}}})
+    clock = StepClock()
+    put_model_file(p)
+    agent = Agent(p, s, Scripted(clock, stranger(120, 12)), clock,
+                  loader=lambda _p: models, screen=ScreenWatch(clock, query=lambda: None))
+    seen: dict[str, Any] = {}
+
+    def change_at_60s() -> None:
+        now = clock.monotonic_ns()
+        if "before" not in seen and now >= 1_060 * S:
+            seen["before"] = (agent.engine is not None and agent.engine.policy.gated,
+                              game.stopped())
+            if change == "wipe":
+                with Store.open(p.database) as store:
+                    store.wipe()
+                shutil.rmtree(p.models_dir)
+            else:
+                agent._set_models(dict(models), None)  # what the drift update's reload does
+        if "before" in seen and "after" not in seen and now >= 1_075 * S:
+            seen["after"] = (agent.engine is not None and agent.engine.policy.gated,
+                             game.stopped())
+
+    clock.hooks.append(change_at_60s)
+    try:
+        agent.run(duration_s=90)
+        assert seen["before"] == (True, True)  # gated, the game frozen
+        if change == "wipe":
+            assert seen["after"] == (False, False)
+            (lifted,) = agent.decisions  # the log was cleared by the wipe, then this
+            assert lifted["level"] == "restore" and "gate lifted: wiped" in lifted["reason"]
+            assert f"resumed game (pids {game.proc.pid})" in lifted["actions"][0]["detail"]
+        else:
+            assert seen["after"] == (True, True)
+            assert agent.decisions[-1]["level"] != "restore"
+    finally:
+        game.kill()

@@ -95,6 +95,17 @@ def test_gate_fires_once_and_restores_after_sustained_recovery() -> None:
     assert not d.policy.gated
 
 
+def test_a_carried_gate_holds_until_trust_recovers_here() -> None:
+    """A policy taking over a gate (the agent replaced its models) restores it only on the same
+    evidence, and does not gate a second time."""
+    d = Driver(gate_apps=["game"], restore_after_s=60, lock_below=20)
+    d.policy.carry_gate()
+    assert d.policy.gated and d.at(None, after_s=120) == []  # no trust yet: nothing to go by
+    assert "gate" not in levels(d.at(30.0))
+    assert d.at(80.0) == [] and d.at(80.0, after_s=59) == []
+    assert levels(d.at(80.0, after_s=1)) == ["restore"]
+
+
 def test_no_gate_without_configured_apps() -> None:
     d = Driver(lock_below=20)
     assert "gate" not in levels(d.at(30.0))

@@ -18,6 +18,8 @@ Rules (thresholds on trust, :class:`PolicyConfig`):
 * **gate** configured apps (``gate_apps``) when trust < ``gate_below`` (40), once; **restore**
   them (the gate's revert) when trust has stayed >= ``restore_above`` (70) for
   ``restore_after_s`` (60 s) — fail2ban's ban time, driven by evidence rather than a timer.
+  In between the gate holds (:attr:`Policy.gated`): the agent applies it again every few
+  seconds, so apps started meanwhile are gated too (one decision here, not one per app).
 * **grace**: when the screen goes from locked to unlocked the owner has just proved who they are,
   so the policy asks for a trust reset (:meth:`Policy.take_reset`) and fires nothing for
   ``grace_s`` (30 s) — the owner's first clumsy actions after unlocking must not re-lock.
@@ -148,6 +150,12 @@ class Policy:
 
     def in_grace(self, now_ns: int) -> bool:
         return self._grace_until is not None and now_ns < self._grace_until
+
+    def carry_gate(self) -> None:
+        """Take over a gate a previous policy left in place (the agent replaced its models):
+        the apps stay gated until trust recovers here, as they would have there."""
+        self._gated = True
+        self._recovered_since = None
 
     def take_reset(self) -> bool:
         """True once after the owner unlocked: the caller resets its trust model."""

@@ -23,6 +23,14 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   the ``on_notify`` actions are fired with the failure as reason, and the failure is recorded.
   Every decision is appended with its evidence and the actions' outcomes to the decision log
   (:mod:`activesec.service.decisions`).
+* **the gate holds** from a ``gate`` decision to its ``restore``: every ``HOLD_GATE_EVERY_S``
+  the agent calls :meth:`~activesec.actions.base.Action.hold` on the ``on_gate`` actions, so a
+  gated app started (or resumed by hand) meanwhile is suspended or closed as well — the policy
+  decides once, the gate keeps applying. Whatever a hold catches is logged as a ``gate`` entry
+  (``reason`` "still gated since ...", ``evidence.gated_since_wall_ns``). When the models are
+  replaced (a drift update) the new policy takes the gate over; when they are dropped (a wipe,
+  deleted models) nothing is left to judge trust by and the gate is lifted (a ``restore`` entry
+  says why). The status file's ``gate`` says what is gated now, since when and why.
 * **screen lock awareness**: after a lock that succeeded the policy is told the screen is locked
   (no decisions; typing a password is not evidence) until it is unlocked. On Linux the agent
   polls ``org.freedesktop.ScreenSaver.GetActive`` on the session bus (dbus-fast) once a second;
@@ -62,6 +70,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +80,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from activesec.actions.base import Action, Decision
+from activesec.actions.gate import GateAction
 from activesec.capture.base import CaptureBackend, Sink
 from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
 from activesec.core.clock import Clock
@@ -107,6 +117,10 @@ KEEP_LATENCIES = 1000  # completing input -> trust updated, the newest scores
 TRAIN_RETRY_S = 600.0  # after a failed automatic training
 DRIFT_CHECK_S = 3600.0  # how often the agent asks whether a drift update is due
 UNLOCK_QUIET_S = 2.0  # fallback unlock detection: input this long after the lock
+# While gated, the on_gate actions are applied again this often: a game restarted meanwhile
+# runs at most this long. A pass over ~80 processes costs ~6 ms of CPU here (psutil), so
+# ~0.3% of a core on a desktop's few hundred, only while gated.
+HOLD_GATE_EVERY_S = 2.0
 QUEUE_MAX_EVENTS = 200_000
 
 ModelLoader = Callable[[Paths], Mapping[str, ModalityModel]]
@@ -391,6 +405,8 @@ class Agent:
         self._stats: LiveStats | None = None
         self._started_wall = clock.wall_ns()
         self._running = False
+        self._gated_by: Decision | None = None  # the gate decision in force, until restored
+        self._next_hold = 0
 
     # ------------------------------------------------------------------------------ public
     def run(self, duration_s: float | None = None,
@@ -455,6 +471,7 @@ class Agent:
             "last_decision": self._last_decision,
             "decisions": self.n_decisions,
             "latency_ms": self.latency_summary(),
+            "gate": self._gate_status(),
         }
 
     def latency_summary(self) -> dict[str, float] | None:
@@ -496,6 +513,7 @@ class Agent:
                 out = eng.tick(self._context())
                 self._observe(_since(eng.trajectory, last))
                 self._handle(out)
+                self._hold_gate(now)
             self.history.tick(self.clock.wall_ns() / 1e9)
             self._write_status()
 
@@ -570,18 +588,66 @@ class Agent:
             else:
                 names = a.on_notify if d.level == "notify" else a.on_gate
                 outcomes = self._fire(list(names), "fire", d)
-            n = self.engine.trust.n_updates if self.engine is not None else 0
-            try:
-                rec = self.log.append(d, outcomes, dry_run=self.dry_run,
-                                      extra={"scores_so_far": n})
-            except OSError as exc:  # a full disk must not stop the protection itself
-                rec = record(d, outcomes, dry_run=self.dry_run, extra={"scores_so_far": n})
-                log.error("cannot append to %s (%s): the decision is kept in memory and in "
-                          "the status file only", self.log.path, exc.strerror or exc)
-            self.decisions.append(rec)
-            self.n_decisions += 1
-            self._last_decision = {k: rec[k] for k in ("level", "state", "trust", "t_wall_ns",
-                                                       "reason", "actions")}
+            if d.level == "gate":
+                self._gated_by = d
+                self._next_hold = self.clock.monotonic_ns() + int(HOLD_GATE_EVERY_S * 1e9)
+            elif d.level == "restore":
+                self._gated_by = None
+            self._record(d, outcomes)
+
+    def _record(self, d: Decision, outcomes: list[ActionOutcome]) -> None:
+        """Append ``d`` and what the actions did to the decision log and the status."""
+        n = self.engine.trust.n_updates if self.engine is not None else 0
+        try:
+            rec = self.log.append(d, outcomes, dry_run=self.dry_run,
+                                  extra={"scores_so_far": n})
+        except OSError as exc:  # a full disk must not stop the protection itself
+            rec = record(d, outcomes, dry_run=self.dry_run, extra={"scores_so_far": n})
+            log.error("cannot append to %s (%s): the decision is kept in memory and in "
+                      "the status file only", self.log.path, exc.strerror or exc)
+        self.decisions.append(rec)
+        self.n_decisions += 1
+        self._last_decision = {k: rec[k] for k in ("level", "state", "trust", "t_wall_ns",
+                                                   "reason", "actions")}
+
+    def _hold_gate(self, now: int) -> None:
+        """While gated, apply the gate again (module docstring); record what it caught."""
+        d, eng = self._gated_by, self.engine
+        if d is None or eng is None or not eng.policy.gated or self.dry_run \
+                or now < self._next_hold:
+            return
+        self._next_hold = now + int(HOLD_GATE_EVERY_S * 1e9)
+        outcomes = []
+        for name in self.settings.actions.on_gate:
+            r = self.actions[name].hold(d)
+            if r is not None:
+                outcomes.append(ActionOutcome(name, "fire", r.ok, r.detail))
+                (log.info if r.ok else log.warning)("action %s hold: %s", name, r.detail)
+        if not outcomes:
+            return
+        since = time.strftime("%H:%M:%S", time.localtime(d.t_wall_ns / 1e9))
+        trust = eng.trust.trust
+        held = Decision(
+            level="gate", state=eng.policy.state.value, trust=float(trust),
+            t_wall_ns=self.clock.wall_ns(),
+            reason=f"still gated since {since} ({d.reason}), trust now {trust:.1f}: "
+                   "caught gated apps started or resumed since",
+            evidence={"gated_since_wall_ns": d.t_wall_ns, "gate_reason": d.reason,
+                      **{k: d.evidence[k] for k in ("apps", "thresholds") if k in d.evidence}})
+        log.warning("decision gate (trust %.1f): %s", held.trust, held.reason)
+        self._record(held, outcomes)
+
+    def _gate_status(self) -> dict[str, Any] | None:
+        """What is gated now, since when and why (the status file's ``gate``); None if not."""
+        d = self._gated_by
+        if d is None:
+            return None
+        c = self.cfg.policy
+        apps = [app for name in self.settings.actions.on_gate
+                if isinstance(act := self.actions[name], GateAction) for app in act.held()]
+        return {"since_wall_ns": d.t_wall_ns, "reason": d.reason, "trust_at_gate": d.trust,
+                "apps": apps, "dry_run": self.dry_run,
+                "until": f"trust stays >= {c.restore_above:g} for {c.restore_after_s:g} s"}
 
     # ------------------------------------------------------------------------------ models
     def _models_stamp(self) -> tuple[tuple[str, int, int], ...]:
@@ -628,10 +694,24 @@ class Agent:
         log.info("models loaded: %s", ", ".join(sorted(models)))
 
     def _set_models(self, models: dict[str, ModalityModel], reason: str | None) -> None:
+        before = self.engine
         self.models = models
         self.reason = reason
         self.engine = Engine(models, self.cfg, devices=self._devices(), clock=self.clock) \
             if models else None
+        if self._gated_by is None:
+            return
+        if self.engine is not None:  # new models (a drift update): the gate stays until trust
+            self.engine.policy.carry_gate()  # recovers, as the old policy would have required
+            return
+        # no model left (a wipe, deleted models): nothing can ever restore by evidence
+        trust = before.trust.trust if before is not None else self._gated_by.trust
+        self._handle([Decision(
+            level="restore", state=AgentState.ENROLLING.value, trust=float(trust),
+            t_wall_ns=self.clock.wall_ns(),
+            reason=f"gate lifted: {reason or 'no model'} (no model left to judge trust by)",
+            evidence={"gated_since_wall_ns": self._gated_by.t_wall_ns,
+                      "gate_reason": self._gated_by.reason})])
 
     def _devices(self) -> dict[int, DeviceType]:
         """Device index -> type, as the backend knows them now (some learn them once started).
