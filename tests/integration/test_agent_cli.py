@@ -228,6 +228,13 @@ def test_gated_apps_are_resumed_when_the_agent_stops_or_after_it_was_killed(
                     agent.kill()
                     agent.wait(60)
                     assert counter.stopped() and state.exists()  # nobody left to resume it
+                    # ... and the parent can see it
+                    left = json.loads(cli("status", "--json", env=env).stdout)
+                    assert left["gate_left_frozen"] == [{"pid": counter.proc.pid, "app": "game"}]
+                    assert left["agent"]["gate"] is None
+                    text = " ".join(cli("status", env=env).stdout.split())
+                    assert f"left suspended by an agent that was killed: game pid " \
+                           f"{counter.proc.pid} — the next `activesec run` resumes them" in text
             finally:
                 if agent.poll() is None:
                     agent.kill()
@@ -269,6 +276,13 @@ def test_the_gate_holds_while_trust_stays_low(home: Path, xdisplay: str, tmp_pat
         assert len(gates) >= 2 and held, gates
         assert "started or resumed since" in held[0]["reason"], held[0]
         assert held[0]["evidence"]["gated_since_wall_ns"] == gates[0]["t_wall_ns"]
+        env = env_for(home)
+        shown = json.loads(cli("status", "--json", env=env).stdout)["agent"]["gate"]
+        assert shown["apps"] == [{"app": "game", "match": name, "mode": "suspend", "suspended_pids":
+                                  sorted([first.proc.pid, later.proc.pid])}], shown
+        assert "gate level" in shown["reason"] and shown["since_wall_ns"] == gates[0]["t_wall_ns"]
+        text = " ".join(cli("status", env=env).stdout.split())  # rich wraps at 80 columns
+        assert f"gated game suspended (pids {min(first.proc.pid, later.proc.pid)}, " in text, text
     finally:
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(60) == 0, agent.communicate()

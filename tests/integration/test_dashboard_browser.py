@@ -111,7 +111,14 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
             "running": True, "pid": os.getpid(), "state": "suspicious", "trust": 52.4,
             "reason": "pointer actions unlike the owner's (curvature_mean)",
             "last_decision": None,
-            "latency_ms": {"p50": 23.4, "p99": 38.8, "max": 41.8, "n": 22}}))
+            "latency_ms": {"p50": 23.4, "p99": 38.8, "max": 41.8, "n": 22},
+            "gate": {"since_wall_ns": time.time_ns(), "reason": "trust 34.0 < 40 (gate level)",
+                     "trust_at_gate": 34.0, "dry_run": False,
+                     "until": "trust stays >= 70 for 60 s",
+                     "apps": [{"app": "game", "match": "supertux2", "mode": "suspend",
+                               "suspended_pids": [4242, 4243]},
+                              {"app": "chat", "match": "discord", "mode": "close",
+                               "suspended_pids": []}]}}))
         # the agent's trust history: two joined minutes, then one after a gap of an hour
         now = int(time.time()) // 60 * 60
         h = history.TrustHistory(history.history_path(p))
@@ -129,10 +136,17 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
         expect(page.locator("#reason")).to_contain_text("unlike the owner's")
         expect(page.locator("#latency")).to_have_text(
             "Reacts 23 ms after an action ends (p99 39 ms, last 22 actions)")
+        expect(page.locator("#gate")).to_contain_text(
+            "Gated: game suspended (pids 4242, 4243); chat closed when started — since ")
+        expect(page.locator("#gate")).to_contain_text(
+            "trust 34.0 < 40 (gate level); lifted once trust stays >= 70 for 60 s")
         st = json.loads(cli("status", "--json", env=env).stdout)["agent"]
         assert st["running"] and st["latency_ms"]["n"] == 22
-        assert "reaction     trust updated 23 ms (p50) / 39 ms (p99)" in cli(
-            "status", env=env).stdout
+        assert st["gate"]["apps"][0]["suspended_pids"] == [4242, 4243]
+        text = " ".join(cli("status", env=env).stdout.split())  # rich wraps at 80 columns
+        assert "reaction trust updated 23 ms (p50) / 39 ms (p99)" in text
+        assert "gated game suspended (pids 4242, 4243); chat closed when started — since" in text
+        assert "lifted once trust stays >= 70 for 60 s" in text
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(15) == 0
 

@@ -283,9 +283,33 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         at = time.strftime("%a %H:%M", time.localtime(th["lowest_at_s"]))
         out.print(f"  trust        lowest {th['lowest']:.0f}/100 in the last {th['hours']} h, "
                   f"at {at} ({th['updates']:,} updates in {th['minutes']:,} minutes with input)")
+    gate = ag.get("gate")
+    if gate:
+        out.print(f"  gated        {escape(gate_line(gate))}")
+    left = data["gate_left_frozen"]
+    if left:
+        pids = ", ".join(f"{e['app']} pid {e['pid']}" for e in left)
+        out.print(f"  gated        [red]left suspended by an agent that was killed[/red]: "
+                  f"{escape(pids)} — the next `activesec run` resumes them")
     last = ag["last_decision"]
     if last:
         out.print(f"  last alert   {last.get('level')}: {escape(str(last.get('reason')))}")
+
+
+def gate_line(gate: dict[str, Any]) -> str:
+    """The agent's gate (status file ``gate``) in one line: what, since when, why, until."""
+    apps = []
+    for a in gate["apps"]:
+        if a["mode"] == "close":
+            apps.append(f"{a['app']} closed when started")
+        elif a["suspended_pids"]:
+            apps.append(f"{a['app']} suspended (pids {', '.join(map(str, a['suspended_pids']))})")
+        else:
+            apps.append(f"{a['app']} suspended when started (not running)")
+    since = time.strftime("%a %H:%M:%S", time.localtime(gate["since_wall_ns"] / 1e9))
+    dry = " [dry run: nothing touched]" if gate.get("dry_run") else ""
+    return (f"{'; '.join(apps) or 'no gate rules'}{dry} — since {since}, {gate['reason']}; "
+            f"lifted once {gate['until']}")
 
 
 def _set_paused(paused: bool) -> None:

@@ -44,6 +44,20 @@ def recent_history(paths: Paths) -> list[dict[str, Any]]:
     return history.read(history.history_path(paths), time.time() - HISTORY_HOURS * 3600)
 
 
+def left_frozen(paths: Paths) -> list[dict[str, Any]]:
+    """Apps an agent suspended and could not resume because it was killed (``gated.json``,
+    :mod:`activesec.actions.gate`): the next agent resumes them; [] when there are none."""
+    import json
+
+    from activesec.actions.gate import STATE_FILE
+
+    try:
+        raw = json.loads((paths.run_dir / STATE_FILE).read_text(encoding="utf-8"))
+        return [{"pid": int(e["pid"]), "app": str(e["rule"])} for e in raw["suspended"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
 def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     """The snapshot (``activesec status --json`` prints exactly this)."""
     from activesec.core.instance import is_locked, read_pid
@@ -92,7 +106,9 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "reason": (agent or {}).get("reason") if agent_running else None,
             "latency_ms": (agent or {}).get("latency_ms") if agent_running else None,
             "last_decision": (agent or {}).get("last_decision"),
+            "gate": (agent or {}).get("gate") if agent_running else None,
         },
+        "gate_left_frozen": [] if agent_running else left_frozen(paths),
         "trust_history": {"hours": HISTORY_HOURS, **history.summary(recent_history(paths))},
         "models": models(paths),
         "apps": {
