@@ -576,5 +576,8 @@ def test_the_gate_outlives_a_model_reload_and_is_lifted_by_a_wipe(
         else:
             assert seen["after"] == (True, True)
             assert agent.decisions[-1]["level"] != "restore"
+        # no on_lock action: no lock decided (it used to be retried every 30 s, doing nothing)
+        assert "lock" not in {d["level"] for d in agent.decisions}
+        assert agent.engine is None or agent.engine.status().state is not AgentState.LOCKED
     finally:
         game.kill()

@@ -106,6 +106,15 @@ def test_a_carried_gate_holds_until_trust_recovers_here() -> None:
     assert levels(d.at(80.0, after_s=1)) == ["restore"]
 
 
+def test_without_locks_low_trust_gates_and_notifies_but_never_locks() -> None:
+    """A parent gating apps without locking the session (no on_lock action)."""
+    d = Driver(gate_apps=["game"], locks=False, notify_cooldown_s=60, escalate_after=3)
+    assert levels(d.at(30.0)) == ["gate", "notify"]
+    later = [levels(d.at(20.0, after_s=61)) for _ in range(4)]
+    assert later == [["notify"]] * 4  # no lock, no escalation to one
+    assert d.policy.state is AgentState.SUSPICIOUS
+
+
 def test_no_gate_without_configured_apps() -> None:
     d = Driver(lock_below=20)
     assert "gate" not in levels(d.at(30.0))

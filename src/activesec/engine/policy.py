@@ -14,7 +14,9 @@ Rules (thresholds on trust, :class:`PolicyConfig`):
   under the notify level is still stopped (fail2ban's ``maxretry`` within ``findtime``).
 * **lock** when trust < ``lock_below`` (40; the trust model's ``lock_level``). If the screen does
   not report locked (the lock command failed) and trust is still low, the lock is retried every
-  ``lock_cooldown_s`` (30 s) — never silently dropped.
+  ``lock_cooldown_s`` (30 s) — never silently dropped. With ``locks`` off (no ``on_lock``
+  action: a parent who gates apps without locking the session) no lock is decided at all —
+  rather than a lock that nothing carries out, retried every 30 s and reported as "locked".
 * **gate** configured apps (``gate_apps``) when trust < ``gate_below`` (40), once; **restore**
   them (the gate's revert) when trust has stayed >= ``restore_above`` (70) for
   ``restore_after_s`` (60 s) — fail2ban's ban time, driven by evidence rather than a timer.
@@ -97,6 +99,10 @@ class PolicyConfig(BaseModel):
     )
     lock_cooldown_s: float = Field(
         default=30.0, gt=0.0, description="retry a lock that did not take this often"
+    )
+    locks: bool = Field(
+        default=True,
+        description="take lock decisions (the agent turns this off when on_lock runs nothing)",
     )
     escalate_after: int = Field(
         default=3, ge=0, description="this many notifications in the window lock (0 = never)"
@@ -188,7 +194,7 @@ class Policy:
             out.append(self._decision("gate", trust, now_ns, ctx,
                                       f"trust {trust:.1f} < {c.gate_below:g} (gate level)",
                                       apps=list(c.gate_apps)))
-        if trust < c.lock_below and self._lock_due(now_ns):
+        if c.locks and trust < c.lock_below and self._lock_due(now_ns):
             locking = True
             out.append(self._lock(trust, now_ns, ctx,
                                   f"trust {trust:.1f} < {c.lock_below:g} (lock level)"))
@@ -203,7 +209,8 @@ class Policy:
             out.append(self._decision("notify", trust, now_ns, ctx,
                                       f"trust {trust:.1f} < {c.notify_below:g} (notify level)",
                                       notifications_in_window=n))
-            if c.escalate_after and n >= c.escalate_after and self._lock_due(now_ns):
+            if c.locks and c.escalate_after and n >= c.escalate_after \
+                    and self._lock_due(now_ns):
                 out.append(self._lock(trust, now_ns, ctx,
                                       f"escalation: {n} notifications within "
                                       f"{c.escalate_window_s:g} s (trust {trust:.1f})"))

@@ -130,6 +130,9 @@ Trainer = Callable[[Paths, Settings], None]
 def engine_config(settings: Settings) -> EngineConfig:
     """``[engine]`` of the config file, validated (a ConfigError names the bad key).
 
+    With no ``on_lock`` action the policy takes no lock decisions (``policy.locks``): a lock
+    nothing carries out was retried every 30 s, filled the decision log and showed "locked".
+
     The policy gates only when it has apps to gate (``engine.policy.gate_apps``); left empty,
     these are the names of the ``gate`` action's rules when ``on_gate`` runs it — so rules
     configured for gating gate, without naming the same apps twice."""
@@ -141,6 +144,8 @@ def engine_config(settings: Settings) -> EngineConfig:
         msg = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
         raise ConfigError(f"invalid configuration value for '{key}': {msg}",
                           field_hint(EngineConfig, first["loc"], "engine")) from None
+    if not settings.actions.on_lock and cfg.policy.locks:  # nothing would lock: decide none
+        cfg = cfg.model_copy(update={"policy": cfg.policy.model_copy(update={"locks": False})})
     if not cfg.policy.gate_apps and "gate" in settings.actions.on_gate:
         rules = settings.actions.params.get("gate", {}).get("rules") or []
         names = [str(r.get("name") or r.get("match")) for r in rules if isinstance(r, Mapping)]
