@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.helpers.cli import cli, env_for, one_line_error
+from tests.helpers.procs import Counter, unique
 
 from activesec.actions.base import Decision
 from activesec.core import events as ev
@@ -236,6 +237,41 @@ def test_status_lists_the_apps_used_lately(env: dict[str, str]) -> None:
     human = " ".join(cli("status", env=env).stdout.split())
     assert "apps xterm, supertux2 (in front in the last 7 days, latest first;" in human
     assert "oldgame" not in human
+
+
+def test_doctor_says_when_gate_rules_would_gate_nothing(env: dict[str, str],
+                                                        tmp_path: Path) -> None:
+    """A parent's silent failures: rules that on_gate never runs, and a misspelt app name."""
+    _init(env)
+    with Store.open(_home(env) / "activesec.db") as s:
+        sid = s.begin_session("alice", "x11", wall_ns=time.time_ns() - 600 * 10**9, mono_ns=0)
+        s.record_app(sid, 60 * 10**9, "/usr/games/supertux2")
+        s.commit()
+    running = unique("asdoc")
+    game = Counter(tmp_path, running)
+    cfg = _home(env) / "config.toml"
+    base = cfg.read_text()
+
+    def gate_check(on_gate: str, *matches: str) -> dict[str, str]:
+        rules = ", ".join(f'{{name = "r{i}", match = "{m}"}}' for i, m in enumerate(matches))
+        cfg.write_text(base.replace("[actions]\n", f"[actions]\non_gate = {on_gate}\n"
+                                    f"params = {{gate = {{rules = [{rules}]}}}}\n", 1))
+        checks = json.loads(cli("doctor", "--json", env=env).stdout)["checks"]
+        (found,) = [c for c in checks if c["name"] == "gate"]
+        return found
+
+    try:
+        c = gate_check('["alertlog"]', "supertux2")
+        assert c["status"] == "warn" and "does not run 'gate': nothing will be gated" in c["detail"]
+        c = gate_check('["gate"]', "supertux2", running)
+        assert c["status"] == "ok", c
+        assert c["detail"] == ("r0 (suspend 'supertux2'): in front in the last 7 days; "
+                               f"r1 (suspend '{running}'): running now")
+        c = gate_check('["gate"]', "supertux2", "supertuxx2")
+        assert c["status"] == "warn" and "no process matches r1 ('supertuxx2') now" in c["detail"]
+        assert "activesec status" in c["hint"]
+    finally:
+        game.kill()
 
 
 def test_every_command_has_help(env: dict[str, str]) -> None:

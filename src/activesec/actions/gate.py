@@ -271,6 +271,14 @@ class GateAction(Action):
                     why = f"only protected processes match ({skipped[rule.name]} left alone)"
                 yield rule, None, why
 
+    def running(self) -> dict[str, list[int]]:
+        """Rule name -> the pids it would act on now ([] for a rule matching nothing)."""
+        out: dict[str, list[int]] = {r.name: [] for r in self.rules}
+        for rule, p, _ in self._matches():
+            if p is not None:
+                out[rule.name].append(p.pid)
+        return out
+
     # -- dry run ------------------------------------------------------------------------------
     def plan(self, op: Literal["fire", "revert"], decision: Decision) -> str:
         if op == "revert":

@@ -407,12 +407,62 @@ def _store_check() -> Any:
     return Check("store", "ok", f"{p.database}: {n} sessions, schema and integrity ok")
 
 
+def _gate_check() -> Any:
+    """Will the gate rules gate anything? Rules that ``on_gate`` never runs, and rules whose
+    name matches no process now and no app in front lately (a typo gates nothing, silently)."""
+    from activesec.actions.gate import GateAction, normalise
+    from activesec.capture.doctor import Check
+    from activesec.service.report import APP_DAYS
+    from activesec.store.db import NS_PER_DAY, Store
+
+    p = state_paths()
+    try:
+        s = settings(p)
+        rules = s.actions.params.get("gate", {}).get("rules") or []
+        gate = GateAction(rules=rules)
+    except ActiveSecError:
+        return None  # the config check reports it
+    if not gate.rules:
+        return None
+    if "gate" not in s.actions.on_gate:
+        return Check("gate", "warn", f"{len(gate.rules)} gate rule(s) configured, but "
+                     f"actions.on_gate = {list(s.actions.on_gate)} does not run 'gate': "
+                     "nothing will be gated", 'set on_gate = ["gate", "alertlog"]')
+    seen: set[str] = set()
+    if p.database.exists():
+        try:
+            with Store.open(p.database, check=False) as store:
+                since = time.time_ns() - APP_DAYS * NS_PER_DAY
+                seen = {normalise(name) for name, _ in store.recent_apps(since_wall_ns=since)}
+        except ActiveSecError:
+            pass  # the store check reports it
+    running = gate.running()
+    parts, unknown = [], []
+    for r in gate.rules:
+        if running[r.name]:
+            parts.append(f"{r.name} ({r.mode} '{r.match}'): running now")
+        elif normalise(r.match) in seen:
+            parts.append(f"{r.name} ({r.mode} '{r.match}'): in front in the last {APP_DAYS} days")
+        else:
+            unknown.append(f"{r.name} ('{r.match}')")
+    if unknown:
+        return Check("gate", "warn", f"no process matches {', '.join(unknown)} now, and no app "
+                     f"of that name was in front in the last {APP_DAYS} days: a misspelt name "
+                     "gates nothing", "`activesec status` lists the app names gate rules match "
+                     "(or `ps -e` while the app runs)")
+    return Check("gate", "ok", "; ".join(parts))
+
+
 def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Which capture backend will be used and why; display, permission and platform problems;
-    the data directory's free space and the event store's integrity."""
+    whether the gate rules name apps seen on this machine; the data directory's free space and
+    the event store's integrity."""
     from activesec.capture.doctor import run_checks
 
     checks = _with_engine_check(run_checks(None))  # loads and validates the config itself
+    gate = _gate_check()
+    if gate is not None:
+        checks.append(gate)
     checks.append(_store_check())
     rows = [
         {"name": c.name, "status": c.status, "detail": c.detail, "hint": c.hint} for c in checks
