@@ -40,6 +40,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Pop
                   ACTIVESEC_ENGINE__TRUST__LOCK_LEVEL="35")
     assert cli("init", "--user", "alice", env=env).returncode == 0
     DecisionLog(decisions_path(paths_mod.resolve(home))).append(
+        Decision("gate", "suspicious", 34.0, 1_763_999_990 * 10**9,
+                 "trust 34.0 < 40 (gate level)", {"apps": ["game"]}),
+        [ActionOutcome("gate", "fire", True, "suspended game (pids 4242)")])
+    DecisionLog(decisions_path(paths_mod.resolve(home))).append(
         Decision("lock", "suspicious", 33.0, 1_764_000_000 * 10**9,
                  "trust 33.0 < 40: pointer actions unlike the owner's",
                  {"deviating_features": [["curvature_mean", 4.25], ["speed_max", 3.5]]}),
@@ -72,6 +76,9 @@ def test_the_printed_url_opens_the_dashboard_and_pause_works(
     expect(row).to_contain_text("pointer actions unlike the owner's")
     expect(row).to_contain_text("curvature_mean (4.3)")
     expect(row).to_contain_text("lock")
+    gated = page.locator("#decisions tr").nth(1)  # the gate before it names what it did
+    expect(gated).to_contain_text("trust 34.0 < 40 (gate level)")
+    expect(gated).to_contain_text("gate: suspended game (pids 4242)")
 
     page.locator("#toggle").click()
     expect(page.locator("#toggle")).to_have_text("Resume recording")
