@@ -159,6 +159,15 @@ def _is_foreign(p: psutil.Process) -> bool:
     return sys.platform.startswith("linux") and p.ppid() == 2
 
 
+def _alive(pid: int, created: float) -> bool:
+    """Is ``pid`` still the process that was created at ``created`` (not exited, not reused)?"""
+    try:
+        p = psutil.Process(pid)
+        return p.create_time() == created and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 class GateAction(Action):
     """Suspend or close the processes of configured applications; resume what it suspended.
 
@@ -238,10 +247,13 @@ class GateAction(Action):
         return sorted(self._suspended)
 
     def held(self) -> list[dict[str, Any]]:
-        """Per rule, what the gate does and which pids it holds suspended now (for status)."""
+        """Per rule, what the gate does and which pids it holds suspended now (for status;
+        a suspended app killed meanwhile is no longer listed)."""
+        alive = [pid for pid, (created, _) in self._suspended.items() if _alive(pid, created)]
         return [{"app": r.name, "match": r.match, "mode": r.mode,
-                 "suspended_pids": sorted(pid for pid, (_, rule) in self._suspended.items()
-                                          if rule == r.name)} for r in self.rules]
+                 "suspended_pids": sorted(pid for pid in alive
+                                          if self._suspended[pid][1] == r.name)}
+                for r in self.rules]
 
     # -- finding processes --------------------------------------------------------------------
     def _matches(self) -> Iterator[tuple[GateRule, psutil.Process | None, str]]:
