@@ -130,9 +130,6 @@ Trainer = Callable[[Paths, Settings], None]
 def engine_config(settings: Settings) -> EngineConfig:
     """``[engine]`` of the config file, validated (a ConfigError names the bad key).
 
-    With no ``on_lock`` action the policy takes no lock decisions (``policy.locks``): a lock
-    nothing carries out was retried every 30 s, filled the decision log and showed "locked".
-
     The policy gates only when it has apps to gate (``engine.policy.gate_apps``); left empty,
     these are the names of the ``gate`` action's rules when ``on_gate`` runs it — so rules
     configured for gating gate, without naming the same apps twice."""
@@ -144,8 +141,6 @@ def engine_config(settings: Settings) -> EngineConfig:
         msg = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
         raise ConfigError(f"invalid configuration value for '{key}': {msg}",
                           field_hint(EngineConfig, first["loc"], "engine")) from None
-    if not settings.actions.on_lock and cfg.policy.locks:  # nothing would lock: decide none
-        cfg = cfg.model_copy(update={"policy": cfg.policy.model_copy(update={"locks": False})})
     if not cfg.policy.gate_apps and "gate" in settings.actions.on_gate:
         rules = settings.actions.params.get("gate", {}).get("rules") or []
         names = [str(r.get("name") or r.get("match")) for r in rules if isinstance(r, Mapping)]
@@ -378,6 +373,12 @@ class Agent:
         self.dry_run = dry_run
         self.owner = owner or settings.user or "owner"
         self.cfg = engine_config(settings)
+        if not settings.actions.on_lock and self.cfg.policy.locks:
+            # nothing would lock: decide none (policy.locks) — a lock nothing carries out was
+            # retried every 30 s, filled the decision log and showed "locked". `replay` still
+            # shows where the policy locks: it measures, it does not act.
+            self.cfg = self.cfg.model_copy(update={"policy": self.cfg.policy.model_copy(
+                update={"locks": False})})
         self.actions = build_actions(settings, dry_run)  # bad action config fails here
         self.loader = loader or default_loader
         self.trainer = trainer or subprocess_trainer
