@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import socket
 import stat
@@ -98,11 +99,73 @@ def test_syslog_over_udp_reaches_a_local_socket(tmp_path: Path, udp_server: sock
     payload = udp_server.recv(65536).decode()
     # <PRI> = facility auth (4) * 8 + severity crit (2) = 34
     assert payload.startswith("<34>activesec[")
-    body = json.loads(payload.split("]: ", 1)[1].rstrip("\x00"))
+    # no trailing NUL: RFC 3164 parsers (go-syslog, Alloy) drop a datagram that ends in one
+    assert not payload.endswith("\x00"), repr(payload[-5:])
+    body = json.loads(payload.split("]: ", 1)[1])
     assert body["level"] == "lock" and body["evidence"] == EVIDENCE
+    # a SIEM collects from many machines and accounts: each message names both
+    assert body["host"] == socket.gethostname() and body["user"] == getpass.getuser()
+    assert "host" not in lines(tmp_path / "a.jsonl")[0]  # the account's own file is unchanged
     action.fire(decision("restore", 0.9))
     assert udp_server.recv(65536).decode().startswith("<38>")  # auth.info
     action.stop()
+
+
+def test_syslog_over_tcp_is_one_lf_ended_message_per_decision(tmp_path: Path) -> None:
+    """rsyslog, syslog-ng, Graylog and fluentd split a TCP stream on LF: CPython's handler ends
+    each message with NUL instead, and every decision after the first ran into it."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(10)
+    port = server.getsockname()[1]
+    try:
+        action = AlertLogAction(path=tmp_path / "a.jsonl", syslog=f"tcp://127.0.0.1:{port}")
+        action.start()
+        assert action.fire(decision("notify", 0.6)).ok
+        conn, _ = server.accept()
+        conn.settimeout(10)
+        assert action.fire(decision("lock")).ok
+        assert action.revert(decision("lock")).ok
+        action.stop()  # closes the connection: the stream ends
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+        conn.close()
+    finally:
+        server.close()
+    assert b"\x00" not in data
+    messages = data.decode().split("\n")
+    assert messages[-1] == "" and len(messages) == 4, messages  # three, each ended by LF
+    bodies = [json.loads(m.split("]: ", 1)[1]) for m in messages[:3]]
+    assert [(b["op"], b["level"]) for b in bodies] == [
+        ("fire", "notify"), ("fire", "lock"), ("revert", "lock")
+    ]
+    assert messages[0].startswith("<36>") and messages[1].startswith("<34>")  # warning, crit
+
+
+def test_syslog_over_tcp_cannot_stall_the_agent(tmp_path: Path) -> None:
+    """Actions run in the agent's loop: a SIEM that drops packets must not hold it for the
+    system's TCP timeout (minutes). The socket carries the handler's own timeout."""
+    from activesec.actions.alertlog import SEND_TIMEOUT_S
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    try:
+        port = server.getsockname()[1]
+        action = AlertLogAction(path=tmp_path / "a.jsonl", syslog=f"tcp://127.0.0.1:{port}")
+        action.start()
+        assert action.fire(decision()).ok
+        assert action._sys is not None and action._sys.socket is not None
+        assert action._sys.socket.gettimeout() == SEND_TIMEOUT_S
+        action.stop()
+    finally:
+        server.close()
+    refused = AlertLogAction(path=tmp_path / "b.jsonl", syslog=f"tcp://127.0.0.1:{port}")
+    result = refused.fire(decision())  # nobody listens any more: the file still gets it
+    assert not result.ok and "unavailable" in result.detail
+    assert len(lines(tmp_path / "b.jsonl")) == 1
 
 
 def test_syslog_over_a_unix_socket(tmp_path: Path) -> None:
@@ -115,7 +178,9 @@ def test_syslog_over_a_unix_socket(tmp_path: Path) -> None:
             path=tmp_path / "a.jsonl", syslog=f"unix://{sock_path}", facility="local3"
         )
         assert action.fire(decision("notify")).ok
-        assert server.recv(65536).decode().startswith(f"<{19 * 8 + 4}>")  # local3.warning
+        payload = server.recv(65536).decode()
+        assert payload.startswith(f"<{19 * 8 + 4}>activesec[")  # local3.warning
+        assert json.loads(payload.split("]: ", 1)[1])["level"] == "notify"  # no NUL, no LF
     finally:
         server.close()
 

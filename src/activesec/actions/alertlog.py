@@ -6,7 +6,10 @@
 * Syslog (``syslog = ...``): ``"local"`` (``/dev/log``), ``"unix:///path/to/socket"``,
   ``"udp://host:port"``, ``"tcp://host:port"`` or plain ``"host:port"`` (UDP), through
   :class:`logging.handlers.SysLogHandler`, facility ``auth`` by default; lock and gate are sent
-  as ``crit``, notify as ``warning``, restore as ``info``.
+  as ``crit``, notify as ``warning``, restore as ``info``. The message is
+  ``activesec[PID]: JSON`` (RFC 3164's tag; the receiver stamps time and sender), the JSON being
+  the file's line plus ``host`` (this machine's name) and ``user`` (the account's login name);
+  over TCP each message ends with LF (RFC 6587 non-transparent framing), never with NUL.
 * Privacy: what is written is :meth:`Decision.to_json`, and a :class:`Decision` cannot hold key
   identities, text or window titles — nothing here can leak content.
 
@@ -16,6 +19,7 @@ failed sink, and the next decision tries to reconnect.
 
 from __future__ import annotations
 
+import getpass
 import io
 import json
 import logging
@@ -79,6 +83,14 @@ def parse_syslog(spec: str) -> SyslogTarget:
     return SyslogTarget("udp" if u.scheme == "udp" else "tcp", u.hostname, port)
 
 
+def _login_name() -> str:
+    """The account the agent runs as (what an administrator knows it by), or its uid."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no name for this uid (a container's user)
+        return str(os.getuid()) if hasattr(os, "getuid") else ""
+
+
 class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
     """A RotatingFileHandler whose files are created 0600."""
 
@@ -94,13 +106,53 @@ class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
         return fh
 
 
+SEND_TIMEOUT_S = 5.0
+
+
 class _Syslog(logging.handlers.SysLogHandler):
-    """SysLogHandler that keeps the last send error instead of printing it to stderr."""
+    """SysLogHandler that keeps the last send error instead of printing it to stderr, frames
+    messages as syslog receivers expect and never blocks the agent for long.
+
+    * No trailing NUL (CPython appends one by default): rsyslog, syslog-ng, Graylog and fluentd
+      split a TCP stream on LF only (RFC 6587 non-transparent framing), so NUL-ended messages
+      ran together into one; several RFC 3164 parsers drop a datagram that ends in NUL.
+    * A stream (TCP, or a unix stream socket) ends each message with LF; the JSON has none.
+    * Connecting and sending over the network time out after ``SEND_TIMEOUT_S``: actions run in
+      the agent's loop, and a SIEM that drops packets would otherwise stall it for the system's
+      TCP connect timeout (about two minutes on Linux) at every decision.
+    """
 
     last_error: BaseException | None = None
+    append_nul = False
 
     def handleError(self, record: logging.LogRecord) -> None:
         self.last_error = sys.exc_info()[1]
+
+    def format(self, record: logging.LogRecord) -> str:
+        msg = super().format(record)
+        return msg + "\n" if self.socktype == socket.SOCK_STREAM else msg
+
+    def createSocket(self) -> None:
+        if isinstance(self.address, str):  # a local socket: the standard handling
+            super().createSocket()
+            return
+        self.unixsocket = False
+        host, port = self.address
+        kind = self.socktype or socket.SOCK_DGRAM
+        err: OSError | None = None
+        for af, socktype, proto, _, sa in socket.getaddrinfo(host, port, 0, kind):
+            sock = socket.socket(af, socktype, proto)
+            sock.settimeout(SEND_TIMEOUT_S)
+            try:
+                if socktype == socket.SOCK_STREAM:
+                    sock.connect(sa)
+            except OSError as exc:
+                err = exc
+                sock.close()
+                continue
+            self.socket, self.socktype = sock, socktype
+            return
+        raise err or OSError(f"no address for {host}:{port}")
 
 
 class AlertLogAction(Action):
@@ -139,6 +191,8 @@ class AlertLogAction(Action):
         self.facility = facility
         self._file: _PrivateRotatingFile | None = None
         self._sys: _Syslog | None = None
+        self._host = socket.gethostname()
+        self._user = _login_name()
 
     def plan(self, op: Literal["fire", "revert"], decision: Decision) -> str:
         where = str(self.path) + (f" and syslog {self.syslog.describe()}" if self.syslog else "")
@@ -168,10 +222,19 @@ class AlertLogAction(Action):
         if self._sys is None:
             t = self.syslog
             address: Any = t.address if t.transport == "unix" else (t.address, t.port)
-            kind = socket.SOCK_STREAM if t.transport == "tcp" else socket.SOCK_DGRAM
+            # a local socket: datagram, else stream (syslog-ng's unix-stream("/dev/log"))
+            kind = {"tcp": socket.SOCK_STREAM, "udp": socket.SOCK_DGRAM}.get(t.transport)
             self._sys = _Syslog(address=address, facility=self.facility, socktype=kind)
             self._sys.setFormatter(logging.Formatter("activesec[%(process)d]: %(message)s"))
         return self._sys
+
+    def _forwarded(self, row: dict[str, Any], level: int) -> logging.LogRecord:
+        """The syslog record: the file's line plus which machine and account it is about (a
+        SIEM collects from many machines, each with several accounts; relays and NAT hide the
+        sender's address, and the account is only known here)."""
+        line = json.dumps({**row, "host": self._host, "user": self._user}, sort_keys=True,
+                          separators=(",", ":"))
+        return logging.LogRecord("activesec.alerts", level, "", 0, line, None, None)
 
     # -- ban / unban --------------------------------------------------------------------------
     def _fire(self, decision: Decision) -> ActionResult:
@@ -181,13 +244,10 @@ class AlertLogAction(Action):
         return self._write("revert", decision)
 
     def _write(self, op: str, decision: Decision) -> ActionResult:
-        line = json.dumps(
-            {"op": op, **json.loads(decision.to_json())}, sort_keys=True, separators=(",", ":")
-        )
-        record = logging.LogRecord(
-            "activesec.alerts", _LEVELS.get(decision.level, logging.WARNING), "", 0, line, None,
-            None,
-        )  # fmt: skip
+        row = {"op": op, **json.loads(decision.to_json())}
+        line = json.dumps(row, sort_keys=True, separators=(",", ":"))
+        level = _LEVELS.get(decision.level, logging.WARNING)
+        record = logging.LogRecord("activesec.alerts", level, "", 0, line, None, None)
         done, failed = [], []
         try:
             handler = self._open_file()
@@ -202,7 +262,7 @@ class AlertLogAction(Action):
             try:
                 sys_handler = self._open_syslog()
                 sys_handler.last_error = None
-                sys_handler.handle(record)
+                sys_handler.handle(self._forwarded(row, level))
                 if sys_handler.last_error is not None:
                     raise sys_handler.last_error
                 done.append(f"syslog {target}")
