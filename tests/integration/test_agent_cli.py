@@ -318,8 +318,17 @@ def test_service_status_json(home: Path, tmp_path: Path) -> None:
             env=env_for(home, HOME=str(tmp_path)))
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    assert data["installed"] is False
+    assert data["installed"] is False and data["enabled"] is False
     assert data["path"] == "/Library/LaunchAgents/org.activesec.agent.plist"
+    # every `service` command prints the same documented object (README, "Scripts")
+    keys = {"kind", "path", "ok", "installed", "running", "enabled", "detail", "remains",
+            "commands"}
+    assert set(data) == keys
+    r = cli("service", "uninstall", "--json", "--kind", "systemd",
+            env=env_for(home, HOME=str(tmp_path)))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert set(data) == keys and data["remains"] == [] and data["detail"].startswith("not inst")
 
 
 def _tree(home: Path) -> dict[str, str]:

@@ -8,8 +8,9 @@ import os
 import plistlib
 import shutil
 import subprocess
+import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -283,46 +284,126 @@ def test_status_when_not_installed(tmp_path: Path) -> None:
 
 
 # -- for every account ----------------------------------------------------------------------------
-def test_systemd_for_every_account_is_a_global_unit(tmp_path: Path, exe: Path) -> None:
-    (tmp_path / "sd").mkdir()
-    rec = Recorder()
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    """A folder every account can enter: pytest's tmp_path sits in a 0700 folder, which the
+    --all-users check rightly refuses."""
+    top = Path(tempfile.mkdtemp(prefix="activesec-public-"))
+    try:
+        top.chmod(0o755)
+        yield top
+    finally:
+        shutil.rmtree(top)
+
+
+@pytest.fixture
+def public_exe(public_dir: Path) -> Path:
+    """A launcher every account can run."""
+    p = public_dir / "bin dir" / "activesec"
+    p.parent.mkdir(mode=0o755)
+    p.write_text("#!/bin/sh\nexit 0\n")
+    p.chmod(0o755)
+    return p
+
+
+SYSTEMCTL = shutil.which("systemctl")
+
+
+@pytest.mark.skipif(SYSTEMCTL is None, reason="systemctl not installed")
+def test_systemd_for_every_account_is_a_global_unit(tmp_path: Path, public_exe: Path) -> None:
+    """The real systemctl, in a temporary root: `--global enable` only edits files, so it works
+    where systemd is not running (this container; a chroot building a machine image)."""
     root = tmp_path / "root"
-    kw = dict(base=tmp_path / "admin", runner=rec, platform="linux",
-              systemd_dir=tmp_path / "sd", all_users=True, root=root)
-    env = {"ACTIVESEC_HOME": str(tmp_path / "admins-own-state")}
-    result = install("systemd", str(exe), environ=env, **kw)
-    assert result.ok and result.running is None, result.detail
+    kw = dict(base=tmp_path / "admin", platform="linux", systemd_dir=tmp_path / "no-systemd",
+              all_users=True, root=root)
+    env = {"ACTIVESEC_HOME": str(tmp_path / "admins-own-state"), "PATH": os.environ["PATH"]}
+    result = install("systemd", str(public_exe), environ=env, **kw)
+    assert result.ok and result.running is None and result.enabled, result.detail
     assert result.path == root / "etc/systemd/user" / UNIT_NAME
     assert (result.path.stat().st_mode & 0o777) == 0o644  # every account's manager reads it
     assert "every account's next log-in" in result.detail
-    assert rec.calls == [["systemctl", "--global", "enable", UNIT_NAME]]
+    assert result.commands == [["systemctl", "--root", str(root), "--global", "enable", UNIT_NAME]]
+    wants = root / "etc/systemd/user/graphical-session.target.wants" / UNIT_NAME
+    assert wants.is_symlink() and os.readlink(wants) == f"/etc/systemd/user/{UNIT_NAME}"
     unit = parse_unit(result.path.read_text())
     assert "Environment" not in unit["Service"]  # each account keeps its own data
     assert not (tmp_path / "admin").exists()  # nothing in the admin's own home
 
-    rec.calls.clear()
-    st = status("systemd", **kw)
-    assert st.installed and "for every account, enabled" in st.detail
-    assert rec.calls == [["systemctl", "--global", "is-enabled", "--quiet", UNIT_NAME]]
+    st = status("systemd", environ=env, **kw)
+    assert st.installed and st.enabled and "for every account, enabled" in st.detail
+    wants.unlink()  # disabled by hand: status says so (the check can fail)
+    st = status("systemd", environ=env, **kw)
+    assert st.installed and st.enabled is False and "not enabled" in st.detail
+    install("systemd", str(public_exe), environ=env, **kw)
 
-    rec.calls.clear()
-    assert uninstall("systemd", **kw).ok and not result.path.exists()
-    assert rec.calls == [["systemctl", "--global", "disable", UNIT_NAME]]
+    policy = root / "etc/activesec/config.toml"
+    policy.parent.mkdir(parents=True)
+    policy.write_text("[enforced.train]\ntarget_far = 0.02\n")
+    gone = uninstall("systemd", environ=env, **kw)
+    assert gone.ok and not result.path.exists() and not wants.exists() and not gone.enabled
+    # it says what it leaves: running agents, each account's data, the policy file
+    assert len(gone.remains) == 3 and "left in place" in gone.detail
+    assert "systemctl --user stop" in gone.remains[0]
+    assert "~/.local/share/activesec" in gone.remains[1] and "activesec wipe" in gone.remains[1]
+    assert str(policy) in gone.remains[2]
+    again = uninstall("systemd", environ=env, **kw)
+    assert again.ok and again.detail.startswith("not installed") and not again.remains
+    assert not status("systemd", environ=env, **kw).enabled
 
 
-def test_every_account_without_systemd_or_rights(tmp_path: Path, exe: Path) -> None:
+def test_every_account_without_systemctl_or_rights(tmp_path: Path, public_exe: Path) -> None:
     kw = dict(runner=refuse, platform="linux", systemd_dir=tmp_path / "no-systemd",
-              all_users=True)
-    result = install("systemd", str(exe), root=tmp_path, **kw)
+              all_users=True, environ={"PATH": str(tmp_path / "no-tools")})
+    result = install("systemd", str(public_exe), root=tmp_path, **kw)
     assert result.ok and "systemctl --global enable activesec.service" in result.detail
     blocked = tmp_path / "a-file"
     blocked.write_text("")  # /etc cannot be made below a file: the write fails for real
     with pytest.raises(ConfigError) as exc:
-        install("systemd", str(exe), root=blocked, **kw)
+        install("systemd", str(public_exe), root=blocked, **kw)
     assert "cannot write" in exc.value.message and "--all-users" in exc.value.hint
 
 
-def test_launchd_for_every_account(tmp_path: Path, exe: Path) -> None:
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
+def test_every_account_refuses_a_launcher_other_accounts_cannot_run(
+    tmp_path: Path, public_dir: Path, public_exe: Path
+) -> None:
+    """A venv in root's or the admin's home (0700/0750): the unit would be installed and enabled,
+    and every account's agent would fail at each log-in. Refused, with where to install."""
+    kw = dict(runner=refuse, platform="linux", systemd_dir=tmp_path / "no-systemd",
+              all_users=True, root=tmp_path / "root", environ={"PATH": ""})
+    private = public_dir / "home" / "admin"
+    (private / "venv/bin").mkdir(parents=True)
+    private.chmod(0o750)
+    launcher = private / "venv/bin/activesec"
+    shutil.copy(public_exe, launcher)
+    launcher.chmod(0o755)
+    with pytest.raises(ConfigError) as exc:
+        install("systemd", str(launcher), **kw)
+    assert f"{private} is not open to other accounts (mode 0750)" in exc.value.message
+    assert "/opt/activesec" in exc.value.hint
+    assert not (tmp_path / "root").exists()  # nothing written
+
+    # the launcher is open, but its interpreter (the venv's python) is not
+    interp_dir = public_dir / "pyenv"
+    interp_dir.mkdir(mode=0o700)
+    interp = interp_dir / "python"
+    interp.write_text("")
+    interp.chmod(0o755)
+    script = public_exe.parent / "activesec-script"
+    script.write_text(f"#!{interp}\n")
+    script.chmod(0o755)
+    with pytest.raises(ConfigError, match=f"{interp_dir} is not open"):
+        install("systemd", str(script), **kw)
+    public_exe.chmod(0o750)  # not executable by others
+    with pytest.raises(ConfigError, match="cannot be run by other accounts"):
+        install("systemd", str(public_exe), **kw)
+    assert Installer("systemd", base=tmp_path, runner=refuse, platform="linux",
+                     systemd_dir=tmp_path / "no-systemd",
+                     environ={}).install(str(launcher)).ok  # for one's own account: fine
+
+
+def test_launchd_for_every_account(tmp_path: Path, public_exe: Path) -> None:
+    exe = public_exe
     inst = Installer("launchd", runner=refuse, environ={"ACTIVESEC_HOME": "/x"},
                      platform="darwin", all_users=True, root=tmp_path)
     result = inst.install(str(exe))  # launchd loads it at each log-in: no command
@@ -334,7 +415,10 @@ def test_launchd_for_every_account(tmp_path: Path, exe: Path) -> None:
     assert inst.uninstall().ok and not result.path.exists()
 
 
-def test_task_for_every_account_runs_as_whoever_logs_on(tmp_path: Path, exe: Path) -> None:
+def test_task_for_every_account_runs_as_whoever_logs_on(
+    tmp_path: Path, public_exe: Path
+) -> None:
+    exe = public_exe
     text = task_xml(r"C:\Program Files\ActiveSec\activesec.exe", user=None)
     root = ET.fromstring(text.split("\n", 1)[1])
     assert root.find("t:Triggers/t:LogonTrigger/t:UserId", NS) is None  # any account's log-on

@@ -242,13 +242,16 @@ def _result_json(res: Any) -> dict[str, Any]:
         "ok": res.ok,
         "installed": res.installed,
         "running": res.running,
+        "enabled": res.enabled,
         "detail": res.detail,
+        "remains": res.remains,
+        "commands": res.commands,
     }
 
 
 def _show(res: Any, json_out: bool) -> None:
     if json_out:
-        print_json({**_result_json(res), "commands": res.commands})
+        print_json(_result_json(res))
     else:
         (out if res.ok else err).print(f"{res.kind}: {escape(res.detail)}")
     if not res.ok:

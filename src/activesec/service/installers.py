@@ -25,7 +25,12 @@ machine): the same agent, started at each user's own log-in with that user's own
 ``/Library/LaunchAgents/org.activesec.agent.plist`` (launchd loads it in every Aqua session), or
 the log-on task for the built-in Users group (``%ProgramData%\\ActiveSec``). Files are 0644 (every
 account reads them); ``ACTIVESEC_HOME`` is not carried over (each account keeps its own data).
-Pair it with the machine policy file (:mod:`activesec.core.site`).
+``systemctl --global`` only edits files, so it runs wherever systemctl is installed (also when
+systemd is not running: an image being built; ``root`` other than ``/`` adds ``--root``). A
+launcher other accounts cannot run (a venv in a 0700/0750 home) is refused
+(:func:`unreachable_for_others`). Uninstalling names what it leaves (``remains``): agents in
+open sessions, each account's data, the policy file. Pair it with the machine policy file
+(:mod:`activesec.core.site`).
 
 The generators (:func:`systemd_unit`, :func:`launchd_plist`, :func:`task_xml`) are pure
 functions returning text. :class:`Installer` does the I/O with an injectable ``base`` (the
@@ -47,6 +52,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from activesec.core.errors import ConfigError
+from activesec.core.paths import resolve as resolve_paths
+from activesec.core.site import platform_file
 
 Kind = Literal["systemd", "launchd", "task"]
 KINDS: tuple[str, ...] = ("systemd", "launchd", "task")
@@ -194,6 +201,8 @@ class ServiceResult:
     running: bool | None
     detail: str
     commands: list[list[str]] = field(default_factory=list)
+    enabled: bool | None = None  # --all-users: enabled for every account (None: not asked)
+    remains: list[str] = field(default_factory=list)  # uninstall: what it leaves, and why
 
 
 def default_kind(platform: str | None = None) -> Kind:
@@ -222,6 +231,49 @@ def find_exe() -> str:
         "cannot find the activesec executable to start at log-in",
         "install ActiveSec (pip install activesec) or pass its path with --exe",
     )
+
+
+def unreachable_for_others(exe: Path) -> str | None:
+    """Why another account could not run ``exe`` (POSIX modes), or None. The unit of
+    ``--all-users`` runs as each account that logs in, so the launcher, its interpreter (a
+    venv's ``#!`` line) and every folder above them must be open to *others*: a venv in root's
+    or the admin's home (0700/0750) is not, and every account's agent would fail at log-in."""
+    if os.name != "posix":
+        return None
+    targets = [exe]
+    try:
+        with open(exe, "rb") as fh:
+            first = fh.readline(4096)
+    except OSError:
+        first = b""
+    if first.startswith(b"#!"):
+        words = first[2:].decode("utf-8", "replace").split()
+        if words and os.path.isabs(words[0]):
+            targets.append(Path(words[0]))
+    for target in targets:
+        try:
+            real = target.resolve(strict=True)
+            mode = real.stat().st_mode
+        except OSError as exc:
+            return f"{target}: {exc.strerror}"
+        # the folders of the path as written and, for a symlink (a venv's python), its target's
+        for folder in (*reversed(Path(os.path.abspath(target)).parents), *reversed(real.parents)):
+            try:
+                fmode = folder.stat().st_mode
+            except OSError:
+                continue
+            if not fmode & 0o001:
+                return f"{folder} is not open to other accounts (mode {fmode & 0o777:04o})"
+        if (mode & 0o005) != 0o005:
+            return f"{real} cannot be run by other accounts (mode {mode & 0o777:04o})"
+    return None
+
+
+EVERYONE_HINT = (
+    "install ActiveSec where every account can run it, e.g. `sudo python3 -m venv "
+    "/opt/activesec && sudo /opt/activesec/bin/pip install .`, then `sudo "
+    "/opt/activesec/bin/activesec service install --all-users`"
+)
 
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
@@ -321,9 +373,16 @@ class Installer:
         return task_xml(exe, user=None if self.all_users else self.user)
 
     def _native(self) -> bool:
-        """Can the platform's service manager be called here?"""
+        """Can the platform's service manager be called here? ``systemctl --global`` only
+        edits files (no manager is asked), so it works where systemd is installed but not
+        running: a container or chroot building a machine image."""
         if self.kind == "systemd":
-            return self.platform.startswith("linux") and self.systemd_dir.is_dir()
+            if not self.platform.startswith("linux"):
+                return False
+            if self.all_users:
+                found = shutil.which("systemctl", path=self.environ.get("PATH", os.defpath))
+                return self.systemd_dir.is_dir() or found is not None
+            return self.systemd_dir.is_dir()
         return self.platform == ("darwin" if self.kind == "launchd" else "win32")
 
     def _call(self, argv: list[str], done: list[list[str]]) -> tuple[bool, str]:
@@ -348,6 +407,11 @@ class Installer:
             raise ConfigError(
                 f"{exe_path} does not exist", "pass the path of the activesec executable"
             )
+        if self.all_users:
+            why = unreachable_for_others(exe_path)
+            if why:
+                raise ConfigError(f"every account would fail to start {exe_path}: {why}",
+                                  EVERYONE_HINT)
         text = self.render(str(exe_path))
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
@@ -380,7 +444,7 @@ class Installer:
             return ServiceResult(
                 self.kind, self.path, True, True, None,
                 f"installed {self.path}: the agent starts at every account's next log-in",
-                done,
+                done, enabled=True,
             )  # fmt: skip
         if self.kind == "task" and self.home:
             extra = (
@@ -411,14 +475,48 @@ class Installer:
         detail = f"removed {self.path}" if existed else f"not installed ({self.path} absent)"
         if problems:
             detail += "; " + "; ".join(problems)
-        return ServiceResult(self.kind, self.path, not problems, False, False, detail, done)
+        remains = self._remains() if existed else []
+        if remains:
+            detail += "; left in place: " + "; ".join(remains)
+        return ServiceResult(self.kind, self.path, not problems, False, False, detail, done,
+                             enabled=False if self.all_users else None, remains=remains)
+
+    def _remains(self) -> list[str]:
+        """What uninstalling does not touch, each with what to do about it: agents already
+        running (for every account: in sessions open now) and the accounts' own data."""
+        if not self.all_users:
+            p = resolve_paths(self.home)
+            folders = sorted({str(d) for d in (p.config_dir, p.data_dir, p.log_dir)})
+            return [f"your profile and recordings in {', '.join(folders)} "
+                    "(`activesec wipe` deletes the recordings and models; delete the folders "
+                    "to remove everything)"]
+        left = []
+        if self.kind == "systemd":
+            left.append(f"agents in sessions open now run until those sessions end (in one: "
+                        f"`systemctl --user stop {UNIT_NAME}`)")
+            where = "~/.config/activesec, ~/.local/share/activesec, ~/.local/state/activesec"
+        elif self.kind == "launchd":
+            left.append("agents in sessions open now run until those sessions end")
+            where = ("~/Library/Application Support/activesec, ~/Library/Logs/activesec")
+        else:
+            left.append("agents in sessions open now run until those sessions end")
+            where = r"%LOCALAPPDATA%\activesec"
+        left.append(f"each account's profile and recordings ({where} in its home; "
+                    "`activesec wipe` as that account deletes the recordings and models)")
+        policy = platform_file(self.platform, self.environ)
+        if self.root.resolve() != Path("/").resolve() and policy.is_absolute():
+            policy = self.root / policy.relative_to(policy.anchor)
+        if policy.exists():
+            left.append(f"the machine policy {policy} (delete it if no agent should follow it)")
+        return left
 
     def status(self) -> ServiceResult:
         installed = self.path.exists()
         done: list[list[str]] = []
         if not installed:
             return ServiceResult(
-                self.kind, self.path, True, False, False, f"not installed ({self.path} absent)"
+                self.kind, self.path, True, False, False, f"not installed ({self.path} absent)",
+                enabled=False if self.all_users else None,
             )
         if not self._native():
             return ServiceResult(
@@ -442,23 +540,29 @@ class Installer:
             self.kind, self.path, True, True, running, f"installed at {self.path}, {state}", done
         )
 
+    @property
+    def _global(self) -> list[str]:
+        """``systemctl`` options for every account, under ``root`` when it is not ``/``."""
+        at_root = self.root.resolve() != Path("/").resolve()
+        return (["--root", str(self.root)] if at_root else []) + ["--global"]
+
     def _machine_status(self, done: list[list[str]]) -> ServiceResult:
         """For every account: enabled/registered is what can be asked (running is per user)."""
         if self.kind == "launchd":  # launchd loads the file at each log-in: nothing to ask
             return ServiceResult(self.kind, self.path, True, True, None,
                                  f"installed at {self.path} for every account")
-        argv = (["systemctl", "--global", "is-enabled", "--quiet", UNIT_NAME]
+        argv = (["systemctl", *self._global, "is-enabled", "--quiet", UNIT_NAME]
                 if self.kind == "systemd" else ["schtasks", "/Query", "/TN", TASK_NAME])
         on, _ = self._call(argv, done)
         state = "enabled" if self.kind == "systemd" else "registered"
         return ServiceResult(self.kind, self.path, True, True, None,
                              f"installed at {self.path} for every account, "
-                             f"{state if on else 'not ' + state}", done)
+                             f"{state if on else 'not ' + state}", done, enabled=on)
 
     def _install_commands(self) -> list[list[str]]:
         if self.all_users:
             if self.kind == "systemd":
-                return [["systemctl", "--global", "enable", UNIT_NAME]]
+                return [["systemctl", *self._global, "enable", UNIT_NAME]]
             if self.kind == "launchd":
                 return []
             return [["schtasks", "/Create", "/XML", str(self.path), "/TN", TASK_NAME, "/F"]]
@@ -478,7 +582,7 @@ class Installer:
     def _uninstall_commands(self) -> list[list[str]]:
         if self.all_users:
             if self.kind == "systemd":
-                return [["systemctl", "--global", "disable", UNIT_NAME]]
+                return [["systemctl", *self._global, "disable", UNIT_NAME]]
             if self.kind == "launchd":
                 return []
             return [["schtasks", "/Delete", "/TN", TASK_NAME, "/F"]]
