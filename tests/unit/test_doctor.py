@@ -329,3 +329,32 @@ def test_machine_policy_is_listed_with_what_it_overrides(paths: core_paths.Paths
     c = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
                            probe=probes(x11=True)))
     assert c["machine policy"].status == "ok" and c["config"].status == "ok"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
+def test_a_policy_other_accounts_can_write_is_flagged(paths: core_paths.Paths, no_devices: str,
+                                                      tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """[enforced] in a file (or folder) every account may write enforces nothing."""
+    folder = tmp_path / "policy"
+    folder.mkdir(mode=0o755)
+    site = folder / "config.toml"
+    site.write_text("[enforced.engine.policy]\nlock_below = 30\n")
+    site.chmod(0o644)
+    env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
+    monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))
+
+    def policy() -> Check:
+        return by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                                  probe=probes(x11=True)))["machine policy"]
+
+    assert policy().status == "ok"
+    site.chmod(0o666)
+    m = policy()
+    assert m.status == "warn" and f"{site} is writable by other accounts (mode 0666)" in m.detail
+    assert "any account can change what it enforces" in m.detail and "chmod go-w" in m.hint
+    site.chmod(0o644)
+    folder.chmod(0o777)  # the file could be replaced
+    assert f"{folder} is writable by other accounts (mode 0777)" in policy().detail
+    folder.chmod(0o1777)  # sticky, as /tmp: others cannot replace a file they do not own
+    assert policy().status == "ok"

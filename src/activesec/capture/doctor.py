@@ -16,6 +16,7 @@ import stat
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from activesec.capture.base import Probe
@@ -251,6 +252,25 @@ def _config_detail(paths: Any) -> str:
     return f"valid ({f}); differs from the defaults: {shown}{more}"
 
 
+def _writable_by_others(path: os.PathLike[str]) -> str | None:
+    """Which of the policy file and its folder other accounts may write (POSIX modes), or None:
+    an [enforced] table that every account can edit (or replace) enforces nothing."""
+    if os.name != "posix":
+        return None
+    file = Path(path)
+    for target, is_dir in ((file, False), (file.parent, True)):
+        try:
+            st = target.stat()
+        except OSError:
+            continue
+        if is_dir and st.st_mode & stat.S_ISVTX:  # /tmp: others cannot replace the file
+            continue
+        others = st.st_mode & 0o002 or (st.st_mode & 0o020 and st.st_gid != 0)
+        if others:
+            return f"{target} is writable by other accounts (mode {st.st_mode & 0o777:04o})"
+    return None
+
+
 def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
     """The machine-wide policy file (:mod:`activesec.core.site`): what it enforces, and which of
     the user's own settings that overrides."""
@@ -268,6 +288,12 @@ def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
     n_def = len(dotted_keys(policy.defaults))
     what = f"enforces {', '.join(enforced)}" if enforced else "enforces nothing"
     detail = f"{policy.path}: {what}; {n_def} default(s)"
+    open_to = _writable_by_others(policy.path)
+    if open_to:
+        return Check("machine policy", "warn", f"{detail}; but {open_to}, so any account can "
+                     "change what it enforces",
+                     f"sudo chown root: {policy.path} {policy.path.parent} && sudo chmod go-w "
+                     f"{policy.path} {policy.path.parent}")
     if not clashes:
         return Check("machine policy", "ok", detail)
     mine = ", ".join(f"{k} ({where})" for k, where in clashes)
