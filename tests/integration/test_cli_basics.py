@@ -80,6 +80,28 @@ def test_status_label_pause_resume(env: dict[str, str]) -> None:
     one_line_error(cli("label", "../evil", env=env))
 
 
+def test_json_outputs_keep_their_documented_keys(env: dict[str, str]) -> None:
+    """README, "Scripts and monitoring": the keys monitoring scripts read, and doctor's exit
+    code agreeing with its `ok`."""
+    _init(env)
+    s = json.loads(cli("status", "--json", env=env).stdout)
+    assert {"user", "capturing", "paused", "sessions", "events", "dropped", "agent",
+            "trust_history", "models", "enrolment", "apps"} <= set(s)
+    assert {"running", "state", "trust", "reason", "last_decision"} <= set(s["agent"])
+    assert {"lowest", "lowest_at_s"} <= set(s["trust_history"])
+    r = cli("doctor", "--json", env=env)
+    d = json.loads(r.stdout)
+    assert set(d) == {"ok", "checks"} and d["checks"]
+    for c in d["checks"]:
+        assert set(c) == {"name", "status", "detail", "hint"} and c["status"] in (
+            "ok", "warn", "fail")
+    assert d["ok"] == all(c["status"] != "fail" for c in d["checks"])
+    assert r.returncode == (0 if d["ok"] else 1), r.stderr
+    broken = cli("status", "--json", env={**env, "ACTIVESEC_HOME": str(_home(env) / "none")})
+    one_line_error(broken)
+    assert broken.stdout == ""
+
+
 def _recordings(root: Path) -> None:
     t = np.arange(200) * 10_000_000
     mouse = ev.make(t, ev.Kind.MOVE, x=np.arange(200) * 3, y=100)
