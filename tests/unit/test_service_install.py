@@ -8,6 +8,7 @@ import os
 import plistlib
 import shutil
 import subprocess
+import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
@@ -434,3 +435,33 @@ def test_task_for_every_account_runs_as_whoever_logs_on(
                           "/F"]]  # not /Run: that would start it in the administrator's session
     written = ET.parse(result.path).getroot()
     assert written.find("t:Principals/t:Principal/t:GroupId", NS) is not None
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX launcher layout")
+def test_the_launcher_beside_this_python_wins_over_path(tmp_path: Path) -> None:
+    """`sudo /opt/activesec/bin/activesec service install`: sudo's PATH may hold an older
+    system-wide activesec; the unit must start the one that was run."""
+    venv_bin, other = tmp_path / "venv" / "bin", tmp_path / "usr-local-bin"
+    venv_bin.mkdir(parents=True)
+    other.mkdir()
+    (venv_bin / "python").symlink_to(os.path.realpath(sys.executable))
+    for d in (venv_bin, other):
+        (d / "activesec").write_text("#!/bin/sh\nexit 0\n")
+        (d / "activesec").chmod(0o755)
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PATH": f"{other}:{os.environ.get('PATH', '')}",
+           "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run(
+        [str(venv_bin / "python"), "-c",
+         "from activesec.service.installers import find_exe; print(find_exe())"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str((venv_bin / "activesec").resolve())
+    (venv_bin / "activesec").unlink()  # none beside it: the one on PATH
+    r = subprocess.run(
+        [str(venv_bin / "python"), "-c",
+         "from activesec.service.installers import find_exe; print(find_exe())"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert r.stdout.strip() == str((other / "activesec").resolve()), r.stderr

@@ -215,7 +215,9 @@ def default_kind(platform: str | None = None) -> Kind:
 
 
 def find_exe() -> str:
-    """Absolute path of the ``activesec`` launcher this Python would run."""
+    """Absolute path of the ``activesec`` launcher this Python would run: the one beside this
+    interpreter first (``sudo /opt/activesec/bin/activesec service install`` must not register
+    an older ``activesec`` that happens to be first on root's PATH), else the one on PATH."""
     candidates = [
         Path(sys.executable).with_name("activesec"),
         Path(sys.executable).with_name("activesec.exe"),
@@ -223,7 +225,7 @@ def find_exe() -> str:
     ]
     found = shutil.which("activesec")
     if found:
-        candidates.insert(0, Path(found))
+        candidates.append(Path(found))
     for c in candidates:
         if c.is_file() and os.access(c, os.X_OK):
             return str(c.resolve())
