@@ -306,6 +306,24 @@ def test_bad_action_config_is_one_line(home: Path, xdisplay: str) -> None:
     assert "unknown action 'pager'" in line
 
 
+def test_run_init_creates_a_first_log_ins_profile(tmp_path: Path, xdisplay: str) -> None:
+    """The service for every account runs `run --init`: at an account's first log-in there is
+    no profile, which plain `run` refuses (and the service manager restarts it for ever)."""
+    import getpass
+
+    fresh = tmp_path / "first-login"
+    line = one_line_error(cli("run", "--duration", "1", env=env_for(fresh, DISPLAY=xdisplay)))
+    assert "no ActiveSec profile" in line
+    r = cli("run", "--init", "--duration", "1", "--quiet", env=env_for(fresh, DISPLAY=xdisplay))
+    assert r.returncode == 0, r.stderr
+    st = json.loads(cli("status", "--json", env=env_for(fresh)).stdout)
+    assert st["user"] == getpass.getuser() and (fresh / "config.toml").is_file()
+    before = (fresh / "profile.json").read_bytes()
+    r = cli("run", "--init", "--duration", "1", "--quiet", env=env_for(fresh, DISPLAY=xdisplay))
+    assert r.returncode == 0, r.stderr  # an existing profile is used as it is
+    assert (fresh / "profile.json").read_bytes() == before
+
+
 def test_service_status_json(home: Path, tmp_path: Path) -> None:
     r = cli("service", "status", "--json", "--kind", "systemd",
             env=env_for(home, HOME=str(tmp_path)))

@@ -328,6 +328,8 @@ def test_systemd_for_every_account_is_a_global_unit(tmp_path: Path, public_exe: 
     assert wants.is_symlink() and os.readlink(wants) == f"/etc/systemd/user/{UNIT_NAME}"
     unit = parse_unit(result.path.read_text())
     assert "Environment" not in unit["Service"]  # each account keeps its own data
+    # an account's first log-in has no profile: plain `run` would refuse and be restarted
+    assert unit["Service"]["ExecStart"].endswith("/activesec\" run --init")
     assert not (tmp_path / "admin").exists()  # nothing in the admin's own home
 
     st = status("systemd", environ=env, **kw)
@@ -410,7 +412,8 @@ def test_launchd_for_every_account(tmp_path: Path, public_exe: Path) -> None:
     result = inst.install(str(exe))  # launchd loads it at each log-in: no command
     assert result.ok and result.path == tmp_path / "Library/LaunchAgents" / f"{LABEL}.plist"
     job = plistlib.loads(result.path.read_bytes())
-    assert job["ProgramArguments"] == [str(exe), "run"] and job["LimitLoadToSessionType"] == "Aqua"
+    assert job["ProgramArguments"] == [str(exe), "run", "--init"]
+    assert job["LimitLoadToSessionType"] == "Aqua"
     assert not {"StandardOutPath", "StandardErrorPath", "EnvironmentVariables"} & set(job)
     assert "for every account" in inst.status().detail
     assert inst.uninstall().ok and not result.path.exists()
@@ -435,6 +438,7 @@ def test_task_for_every_account_runs_as_whoever_logs_on(
                           "/F"]]  # not /Run: that would start it in the administrator's session
     written = ET.parse(result.path).getroot()
     assert written.find("t:Principals/t:Principal/t:GroupId", NS) is not None
+    assert written.find("t:Actions/t:Exec/t:Arguments", NS).text == "run --init"  # type: ignore[union-attr]
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX launcher layout")

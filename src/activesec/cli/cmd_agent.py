@@ -18,6 +18,7 @@ import typer
 from rich.markup import escape
 
 from activesec.cli._common import err, foreground_backend, out, print_json, settings, state_paths
+from activesec.core import profile
 from activesec.core.errors import ActiveSecError, DataError
 from activesec.core.paths import Paths
 
@@ -45,6 +46,11 @@ def run(
         None, "--backend", "-b", help="auto | x11 | pynput | evdev (default from config)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live status line."),
+    init: bool = typer.Option(
+        False, "--init",
+        help="Create the profile first when there is none, as `activesec init` does (the "
+        "log-in service for every account uses it: an account's first log-in has none).",
+    ),
 ) -> None:
     """Run the agent in the foreground: capture, score, decide, act.
 
@@ -61,6 +67,10 @@ def run(
     from activesec.core.clock import SystemClock
     from activesec.service.agent import Agent, check_settings
 
+    if init and profile.load(state_paths()) is None:
+        from activesec.cli.cmd_capture import init as init_profile
+
+        init_profile(user=None, force=False, json_out=False)
     check_settings(settings(state_paths()))  # a bad config is refused before capture starts
     with foreground_backend(backend, "agent or capture") as fg:
         agent = Agent(

@@ -20,7 +20,8 @@ desktop:
   console launcher opens a console window at log-on (known limitation).
 
 **For every account** (``--all-users``, run as root / an administrator; a fleet or a family
-machine): the same agent, started at each user's own log-in with that user's own data —
+machine): ``activesec run --init`` (an account's first log-in creates its profile), started at
+each user's own log-in with that user's own data —
 ``/etc/systemd/user/activesec.service`` enabled with ``systemctl --global enable``,
 ``/Library/LaunchAgents/org.activesec.agent.plist`` (launchd loads it in every Aqua session), or
 the log-on task for the built-in Users group (``%ProgramData%\\ActiveSec``). Files are 0644 (every
@@ -362,17 +363,24 @@ class Installer:
         domain, name = self.environ.get("USERDOMAIN"), self.environ.get("USERNAME")
         return f"{domain}\\{name}" if domain and name else getpass.getuser()
 
+    @property
+    def args(self) -> tuple[str, ...]:
+        """What the service runs: for every account ``run --init``, since an account's first
+        log-in has no profile yet (plain ``run`` refuses that, and the service manager would
+        restart it every few seconds for ever)."""
+        return ("run", "--init") if self.all_users else ("run",)
+
     def render(self, exe: str) -> str:
         if self.kind == "systemd":
-            return systemd_unit(exe, home=self.home)
+            return systemd_unit(exe, home=self.home, args=self.args)
         if self.kind == "launchd":
             if self.all_users:
-                return launchd_plist(exe, log_dir=None)
+                return launchd_plist(exe, log_dir=None, args=self.args)
             log_dir = (
                 Path(self.home) / "logs" if self.home else self.base / "Library/Logs/activesec"
             )
             return launchd_plist(exe, log_dir=str(log_dir), home=self.home)
-        return task_xml(exe, user=None if self.all_users else self.user)
+        return task_xml(exe, user=None if self.all_users else self.user, args=self.args)
 
     def _native(self) -> bool:
         """Can the platform's service manager be called here? ``systemctl --global`` only
