@@ -38,6 +38,10 @@ def test_after_a_lock_the_owner_unlocks_and_trust_is_reset(
     o = replay_session(models, ev, genuine=False)
     locks = [d for d in o.decisions if d.level == "lock"]
     assert locks and o.n_locks == len(locks) and o.lock_actions[0] <= 15
+    # the session's actions are all of its 30 + 250 (bar one swallowed by each locked
+    # screen), not only those since the last unlock: they are ANGA's numerator
+    assert o.n_actions >= 30 + 250 - o.n_locks
+    assert o.summary()["actions"] >= o.summary()["actions_to_first_lock"]
     # each lock is followed by an unlock (trust reset): the owner's actions then rebuild trust
     assert o.final_trust > 70
 

@@ -154,7 +154,7 @@ class SessionOutcome:
     session: str
     genuine: bool | None  # None: unlabelled
     n_events: int
-    n_actions: int  # scores that moved trust
+    n_actions: int  # scores that moved trust, over the whole session (across unlocks)
     duration_s: float
     decisions: list[Decision] = field(default_factory=list)
     lock_actions: list[int] = field(default_factory=list)  # actions scored before each lock
@@ -229,7 +229,9 @@ def replay_session(models: Mapping[str, ModalityModel], events: np.ndarray,
             clock.advance(1.0)
             take(eng.tick(ctx()))
     take(eng.finish(ctx()))
-    out.n_actions = eng.trust.n_updates
+    # counted as lock_actions are: the trust model's own count restarts at every unlock, so
+    # after a false lock it held only the actions since — ANGA's numerator lost the rest
+    out.n_actions = len(eng.trajectory)
     out.final_trust = float(eng.trust.trust)
     return out
 
