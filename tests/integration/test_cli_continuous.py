@@ -25,6 +25,11 @@ def test_evaluate_balabit_continuous_json_with_jobs(tmp_path: Path) -> None:
     assert out["genuine_actions"] > 0 and out["false_locks"] >= 0
     assert {"ania", "anga", "seconds_to_lock"} <= set(out)
     assert out["params"]["jobs"] == 2
+    # per_user stays the session-level rows; each replayed user's figures join its row
+    rows = out["per_user"]
+    assert {r["user"] for r in rows} == {"user7", "user9", "user12"}
+    assert all("eer" in r and "auc" in r for r in rows)
+    assert sum(r["continuous"]["impostor_sessions"] for r in rows) == 3
 
 
 def test_evaluate_balabit_tune_trust_grid_json(tmp_path: Path) -> None:
@@ -79,7 +84,10 @@ def test_evaluate_mouse_csv_continuous_on_your_own_recordings(tmp_path: Path) ->
     out = json.loads(r.stdout)
     # the session protocol's split: per user 1 session enrols, 2 are genuine tests, and every
     # other user's 2 test sessions are impostors
-    assert set(out["per_user"]) == {"user7", "user9", "user12"}
+    replayed = {r["user"]: r["continuous"] for r in out["per_user"] if "continuous" in r}
+    assert set(replayed) == {"user7", "user9", "user12"}
+    assert all("eer" in r for r in out["per_user"])  # the session-level rows are kept
+    assert sum(c["genuine_actions"] for c in replayed.values()) == out["genuine_actions"]
     assert out["genuine_sessions"] == 3 * 2 and out["impostor_sessions"] == 3 * 2 * 2
     assert out["impostor_locked"] + out["impostor_not_locked"] == 12
     assert out["genuine_actions"] > 0 and {"ania", "anga", "seconds_to_lock"} <= set(out)
@@ -114,7 +122,7 @@ def test_evaluate_keys_csv_continuous_counts_keystroke_windows(tmp_path: Path) -
     assert set(out["skipped_users"]) == {"1005", "1011"}
     assert all("held-out owner scores" in why for why in out["skipped_users"].values())
     # the other two are replayed: their own test session, and 3 other people's as impostors
-    assert set(out["per_user"]) == {"1002", "1010"}
+    assert {r["user"] for r in out["per_user"] if "continuous" in r} == {"1002", "1010"}
     assert out["genuine_sessions"] == 2 and out["impostor_sessions"] == 2 * 3
     assert out["impostor_locked"] >= 1 and out["false_locks"] == 0
     assert out["ania"] is not None and out["ania"] >= 5  # one odd window never locks

@@ -277,6 +277,12 @@ def evaluate(
         if report_path is not None:
             payload["report"] = str(report_path)
         if cont is not None:
+            # per_user stays the list of session-level rows whatever the flags: a replayed
+            # user's ANIA/ANGA join its row, not replace the list (the per-user EERs were lost)
+            replayed = cont.pop("per_user", {})
+            for row in payload["per_user"]:
+                if row["user"] in replayed:
+                    row["continuous"] = replayed[row["user"]]
             payload.update(cont)
         print_json(payload)
         return
