@@ -228,7 +228,7 @@ def test_too_few_sessions_is_a_reported_skip(tmp_path: Path) -> None:
     assert js["n_users"] == 2 and per["user3"]["eer"] is None
     assert "only 2 usable sessions" in per["user3"]["skipped_reason"]
     assert {"what": "session", "id": "user3/s3",
-            "reason": "no complete action"} in js["skipped"]
+            "reason": "no complete action (no data row)"} in js["skipped"]
     # every session enrolling leaves nothing to test: a clear error, not a number
     with pytest.raises(DataError, match="no user"):
         evaluate("mouse-csv", root, detector="scaled_manhattan",

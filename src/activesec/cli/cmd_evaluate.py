@@ -294,8 +294,12 @@ def evaluate(
             f"{j['mean_user_eer']:.1%} (SD {j.get('sd_user_eer', 0.0):.1%})   "
             f"users {j['n_users']}   {j['runtime_s']:.0f} s"
         )
-        if j.get("skipped"):
-            out.print(f"  skipped: {len(j['skipped'])} (see --json for reasons)")
+        left_out = [s for s in j.get("skipped", []) if s["what"] != "rows"]
+        partial = [s for s in j.get("skipped", []) if s["what"] == "rows"]
+        if left_out:
+            out.print(f"  skipped: {len(left_out)} (see --json for reasons)")
+        if partial:
+            out.print(f"  unreadable rows left out of {len(partial)} session(s) (see --json)")
     if cont is not None:
         unit = cont.get("unit", "actions")
         anga = "no false lock" if cont["anga"] is None else f"{cont['anga']:,.0f} {unit}"

@@ -42,7 +42,7 @@ class UserScores:
 
 @dataclass
 class Skip:
-    what: str  # "user" or "session"
+    what: str  # "user", "session", or "rows" (a session evaluated without its unreadable rows)
     id: str
     reason: str
 

@@ -36,40 +36,99 @@ MAX_BACKGROUND = 20000
 _SUFFIXES = (".csv", ".parquet")
 
 
-def _load_user(args: tuple[Path, str, str, int, int]) -> tuple[str, list[tuple[str, Any]]]:
+#: the readers' counts of skipped rows (``Recording.meta``) and what each means
+_BAD_ROWS = {
+    "bad_shape": "a wrong number of fields",
+    "bad_vocabulary": "a button/state outside the vocabulary",
+    "bad_time": "a time that is not a number of seconds",
+    "bad_coordinates": "x/y not numbers in range",
+    "release_before_press": "a release before its press",
+}
+_LAYOUT_HINT = {
+    "mouse": "rows are timestamp (seconds),button (NoButton|Left|Right|Middle|Scroll),state "
+             "(Move|Pressed|Released|Drag|Down|Up),x,y — README: the generic layouts",
+    "keys": "rows are key,press (seconds),release (seconds) — README: the generic layouts",
+}
+
+
+def _bad_rows(meta: dict[str, Any]) -> str:
+    """``"12 of 300 rows unreadable: 12 with a time ..."``, or ``""`` when every row was read."""
+    bad = int(meta.get("skipped_rows", 0))
+    if not bad:
+        return ""
+    return f"{bad:,} of {int(meta.get('rows', 0)):,} rows unreadable: {_why_bad(meta)}"
+
+
+def _why_bad(meta: dict[str, Any]) -> str:
+    return ", ".join(f"{meta[k]:,} with {label}" for k, label in _BAD_ROWS.items() if meta.get(k))
+
+
+def _looks_like_ms(events: np.ndarray) -> bool:
+    """Consecutive events a median of over 2 s apart: no one points or types that slowly, but
+    milliseconds read as seconds look like that."""
+    gaps = np.diff(events["t_ns"]) if len(events) > 2 else np.empty(0)
+    return bool(len(gaps)) and float(np.median(gaps)) > 2e9
+
+
+def _load_user(args: tuple[Path, str, str, int, int]
+               ) -> tuple[str, list[tuple[str, Any, str, str]]]:
+    """One user's sessions: (session, feature rows, why it may hold no unit, unreadable rows).
+    A file none of whose rows is readable is an error naming it (the header was right, the
+    content is not), not a silently empty session."""
     from activesec.recordings import iter_layout
 
     root, kind, user, window, step = args
-    out: list[tuple[str, Any]] = []
+    out: list[tuple[str, Any, str, str]] = []
     for r in iter_layout(root, "mouse" if kind == "mouse" else "keys", users=[user]):
-        if kind == "mouse":
-            X = pointer_rows(r.events)
-            out.append((r.session, (X, None, False)))
+        bad = _bad_rows(r.meta)
+        if r.meta.get("rows", 0) and r.meta.get("skipped_rows", 0) == r.meta["rows"]:
+            raise DataError(f"{r.meta['path']}: none of its {r.meta['rows']:,} rows is readable "
+                            f"({_why_bad(r.meta)})", _LAYOUT_HINT[kind])
+        if not r.meta.get("rows", 0):
+            why = "no data row"
+        elif _looks_like_ms(r.events):
+            why = "its times are far apart: are they milliseconds? the layout wants seconds"
         else:
-            out.append((r.session, unit_rows(r.events, window, step)))
+            why = f"{len(r.events):,} events"
+        data = ((pointer_rows(r.events), None, False) if kind == "mouse"
+                else unit_rows(r.events, window, step))
+        out.append((r.session, data, why, bad))
     return user, out
 
 
-def _users(root: Path, kind: str) -> list[str]:
-    """User folders of the layout (an export's ``ROOT/<kind>/`` sub-folder is descended)."""
+def _user_folders(root: Path, kind: str) -> tuple[list[str], list[str]]:
+    """(user folders holding sessions, folders holding none), each in natural order; an
+    export's ``ROOT/<kind>/`` sub-folder is descended."""
     from activesec.recordings.base import natural_key
 
     if not root.is_dir():
         raise DataError(f"{root} is not a folder",
                         f"the {kind} layout is ROOT/<user>/<session>.csv")
     base = root / kind if (root / kind).is_dir() else root
-    users = sorted((p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")
-                    and any(f.suffix.lower() in _SUFFIXES for f in p.iterdir())),
-                   key=natural_key)
+    dirs = sorted((p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                  key=lambda p: natural_key(p.name))
+    with_sessions = [p.name for p in dirs
+                     if any(f.suffix.lower() in _SUFFIXES for f in p.iterdir())]
+    return with_sessions, [p.name for p in dirs if p.name not in set(with_sessions)]
+
+
+def _users(root: Path, kind: str) -> list[str]:
+    """User folders of the layout that hold sessions; at least 2 or a :class:`DataError`."""
+    users, without = _user_folders(root, kind)
     if len(users) < 2:
-        raise DataError(f"{root} holds {len(users)} user folder(s) with sessions",
-                        f"the {kind} layout needs ROOT/<user>/<session>.csv for at least 2 users")
+        also = (f"; {len(without)} folder(s) hold no .csv or .parquet file "
+                f"({', '.join(without[:3])}{', …' if len(without) > 3 else ''})"
+                if without else "")
+        raise DataError(f"{root} holds {len(users)} user folder(s) with sessions{also}",
+                        f"the {kind} layout needs ROOT/<user>/<session>.csv for at least 2 users "
+                        "(uncompressed .csv or .parquet)")
     return users
 
 
 def _prepare(root: Path, opts: Options, kind: str) -> Prepared:
     t0 = time.perf_counter()
     users = _users(root, kind)
+    _, without = _user_folders(root, kind)
     if opts.users:
         users = [u for u in users if u in set(opts.users)]
     if opts.max_users:
@@ -79,21 +138,28 @@ def _prepare(root: Path, opts: Options, kind: str) -> Prepared:
     step = KEY_STEP if opts.step is None else opts.step
     loaded = pmap(_load_user, [(root, kind, u, window, step) for u in users], jobs=opts.jobs,
                   progress=opts.progress, stage="features")
-    skipped: list[Skip] = []
+    # a folder without a session file is named, not silently left out (e.g. .csv.gz files)
+    skipped = [Skip("user", u, "its folder holds no .csv or .parquet file (compressed files "
+                    "are not read)") for u in without]
     enrol: dict[str, np.ndarray] = {}
     tests: dict[str, list[Unit]] = {}
     reasons: dict[str, str] = {}
     what = "action" if kind == "mouse" else f"{window}-keystroke window"
     for user, sess in loaded:
         usable = []
-        for sid, (X, amt, nested) in sess:
+        first_skip = ""
+        for sid, (X, amt, nested), why, bad in sess:
             if len(X) == 0:
-                skipped.append(Skip("session", f"{user}/{sid}", f"no complete {what}"))
-            else:
-                usable.append((sid, X, amt, nested))
+                detail = "; ".join(x for x in (why, bad) if x)
+                skipped.append(Skip("session", f"{user}/{sid}", f"no complete {what} ({detail})"))
+                first_skip = first_skip or f"; {sid}: no complete {what} ({detail})"
+                continue
+            if bad:  # evaluated on the rows that were read: say what was left out
+                skipped.append(Skip("rows", f"{user}/{sid}", bad))
+            usable.append((sid, X, amt, nested))
         if len(usable) <= enrol_n:
             reasons[user] = (f"only {len(usable)} usable sessions "
-                             f"(need {enrol_n} to enrol + 1 to test)")
+                             f"(need {enrol_n} to enrol + 1 to test){first_skip}")
         nf = usable[0][1].shape[1] if usable else 0
         enrol[user] = stack([X for _, X, _, _ in usable[:enrol_n]], nf)
         tests[user] = [Unit(f"{user}/{sid}", True, X, amt, nested=nested)

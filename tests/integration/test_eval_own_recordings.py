@@ -1,0 +1,141 @@
+"""`activesec evaluate mouse-csv` on a researcher's own recordings, as an audit wrote them: valid
+but unusual files are evaluated, and what is left out is said (which folder, which rows, why);
+files whose every row is wrong fail in one line naming the file. The real CLI in a subprocess
+on small synthetic people (:mod:`activesec.recordings.synthetic`), written to disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.helpers.cli import cli, env_for, one_line_error
+
+from activesec.recordings import synthetic as syn
+from activesec.recordings.generic import to_text
+
+HEADER = "timestamp,button,state,x,y"
+
+
+def _sessions(person: str, n: int = 3, t0: float = 0.0) -> list[list[str]]:
+    """``n`` sessions of 40 point-and-click actions by one synthetic person, as CSV lines."""
+    i = list(syn.STYLES).index(person)
+    return [to_text(syn.pointer_person(40, seed=100 * i + s, t0=t0 + 1000.0 * s,
+                                       **syn.STYLES[person]), "mouse").splitlines()
+            for s in range(n)]
+
+
+def _write(path: Path, lines: list[str], *, newline: str = "\n", bom: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + (newline.join(lines) + newline).encode())
+
+
+def _evaluate(root: Path, tmp_path: Path, *extra: str) -> dict[str, Any]:
+    r = cli("evaluate", "mouse-csv", "--data", str(root), "--json", "--detector",
+            "scaled_manhattan", *extra, env=env_for(tmp_path / "home"))
+    assert r.returncode == 0, r.stderr
+    return dict(json.loads(r.stdout))
+
+
+@pytest.fixture
+def clean(tmp_path: Path) -> Path:
+    root = tmp_path / "mine"
+    for person in ("owner", "quick", "slow"):
+        for s, lines in enumerate(_sessions(person), 1):
+            _write(root / person / f"s{s}.csv", lines)
+    return root
+
+
+def test_unusual_but_valid_recordings_are_evaluated(tmp_path: Path) -> None:
+    root = tmp_path / "mine"
+    # a UTF-8 BOM and Windows line endings, in a folder named in another script
+    for s, lines in enumerate(_sessions("owner", t0=1.7e9), 1):
+        _write(root / "José" / f"session{s}.csv", lines, newline="\r\n", bom=True)
+    # columns reordered, capitalised and padded, plus one the layout does not have
+    for s, lines in enumerate(_sessions("quick"), 1):
+        fields = [ln.split(",") for ln in lines[1:]]
+        _write(root / "李雷" / f"{s}.csv", [" Y,x ,Timestamp,STATE,Button,window"]
+               + [f"{y},{x},{t},{st},{b},editor" for t, b, st, x, y in fields])
+    # rows out of time order, some twice
+    for s, lines in enumerate(_sessions("slow"), 1):
+        data = lines[1:] + lines[1:30]
+        _write(root / "ольга" / f"s{s}.csv", [lines[0], *data[1::2], *data[::2]])
+    # one session only, and a folder of gzipped files (not read): both said, not dropped
+    _write(root / "Zoë" / "s1.csv", _sessions("shaky", 1)[0])
+    (root / "gz" / "s1.csv.gz").parent.mkdir()
+    (root / "gz" / "s1.csv.gz").write_bytes(b"\x1f\x8b")
+    js = _evaluate(root, tmp_path)
+    rows = {r["user"]: r for r in js["per_user"]}
+    assert set(rows) == {"José", "李雷", "ольга", "Zoë"} and js["n_users"] == 3
+    assert all(rows[u]["n_genuine"] == 2 and rows[u]["n_impostor"] == 4
+               for u in ("José", "李雷", "ольга"))
+    assert all(rows[u]["n_enrol"] == 40 for u in ("José", "李雷", "ольга"))  # every action
+    assert js["auc"] > 0.9  # three distinct styles
+    assert "only 1 usable sessions" in rows["Zoë"]["skipped_reason"]
+    assert {"what": "user", "id": "gz", "reason": "its folder holds no .csv or .parquet file "
+            "(compressed files are not read)"} in js["skipped"]
+    assert not [s for s in js["skipped"] if s["what"] == "rows"]  # every row was read
+
+
+def test_unreadable_rows_are_left_out_and_said(clean: Path, tmp_path: Path) -> None:
+    f = clean / "slow" / "s2.csv"
+    lines = f.read_text().splitlines()
+    rows = [("nan" + ln[ln.index(","):]) if i % 3 == 0 else ln for i, ln in enumerate(lines[1:])]
+    rows[1] = "1.5,NoButton,Hover,3,4"
+    f.write_text("\n".join([lines[0], *rows]) + "\n")
+    (clean / "owner" / "s3.csv").write_text(HEADER + "\n")  # a header and nothing else
+    js = _evaluate(clean, tmp_path)
+    bad = (len(rows) + 2) // 3
+    assert {"what": "rows", "id": "slow/s2",
+            "reason": f"{bad + 1:,} of {len(rows):,} rows unreadable: 1 with a button/state "
+                      f"outside the vocabulary, {bad:,} with a time that is not a number of "
+                      "seconds"} in js["skipped"]
+    assert {"what": "session", "id": "owner/s3",
+            "reason": "no complete action (no data row)"} in js["skipped"]
+    assert js["n_users"] == 3
+    text = cli("evaluate", "mouse-csv", "--data", str(clean), "--detector", "scaled_manhattan",
+               env=env_for(tmp_path / "home"))
+    assert text.returncode == 0, text.stderr
+    assert "skipped: 1 " in text.stdout and "unreadable rows left out of 1 session" in text.stdout
+
+
+def test_a_file_with_no_readable_row_is_one_line_naming_it(clean: Path, tmp_path: Path) -> None:
+    f = clean / "quick" / "s2.csv"
+    lines = f.read_text().splitlines()
+    # coordinates as words: the header is right, no row is
+    f.write_text("\n".join([lines[0]] + [",".join([*ln.split(",")[:3], "left", "top"])
+                                         for ln in lines[1:]]) + "\n")
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(clean),
+                              env=env_for(tmp_path / "home")))
+    assert f"{f}: none of its {len(lines) - 1:,} rows is readable" in line
+    assert "x/y not numbers in range" in line and "README" in line
+
+
+def test_milliseconds_instead_of_seconds_are_named(clean: Path, tmp_path: Path) -> None:
+    env = env_for(tmp_path / "home")
+    for f in clean.rglob("*.csv"):
+        lines = f.read_text().splitlines()
+        f.write_text("\n".join([lines[0]] + [f"{round(float(ln.split(',')[0]) * 1000)},"
+                                             + ln.split(",", 1)[1] for ln in lines[1:]]) + "\n")
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(clean), env=env))
+    assert "are they milliseconds? the layout wants seconds" in line
+    # epoch milliseconds are beyond any time in seconds: every row is unreadable
+    f = clean / "owner" / "s1.csv"
+    lines = f.read_text().splitlines()
+    f.write_text("\n".join([lines[0]] + [f"{1_700_000_000_000 + int(ln.split(',')[0])},"
+                                         + ln.split(",", 1)[1] for ln in lines[1:]]) + "\n")
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(clean), env=env))
+    assert f"{f}: none of its" in line and "with a time that is not a number of seconds" in line
+
+
+def test_folders_without_session_files_are_named_when_too_few_users(tmp_path: Path) -> None:
+    root = tmp_path / "mine"
+    _write(root / "owner" / "s1.csv", _sessions("owner", 1)[0])
+    for name in ("quick", "slow"):
+        (root / name).mkdir()
+        (root / name / "s1.csv.gz").write_bytes(b"\x1f\x8b")
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(root),
+                              env=env_for(tmp_path / "home")))
+    assert "holds 1 user folder(s) with sessions; 2 folder(s) hold no .csv or .parquet " \
+           "file (quick, slow)" in line
