@@ -6,6 +6,7 @@ on small synthetic people (:mod:`activesec.recordings.synthetic`), written to di
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,76 @@ def test_folders_without_session_files_are_named_when_too_few_users(tmp_path: Pa
                               env=env_for(tmp_path / "home")))
     assert "holds 1 user folder(s) with sessions; 2 folder(s) hold no .csv or .parquet " \
            "file (quick, slow)" in line
+
+
+CENTROID = '''
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Centroid(Detector):
+    def __init__(self, eps: float = 1e-6) -> None:
+        self.eps = eps
+
+    def fit(self, X, X_background=None, background_groups=None):
+        X = np.asarray(X, dtype=float)
+        self.mu_, self.sd_ = X.mean(axis=0), X.std(axis=0) + self.eps
+        return self
+
+    def score(self, X):
+        return np.abs((np.asarray(X, dtype=float) - self.mu_) / self.sd_).mean(axis=1)
+'''
+
+
+def test_a_detector_written_from_the_readme_is_compared(clean: Path, tmp_path: Path) -> None:
+    """README's plug-in recipe, installed as pip would (a module and its dist-info's entry
+    points on the path), is evaluated by name and within `--detector all`."""
+    site = tmp_path / "site"
+    (site / "mypkg").mkdir(parents=True)
+    (site / "mypkg" / "__init__.py").write_text("")
+    (site / "mypkg" / "detectors.py").write_text(CENTROID)
+    (site / "mypkg" / "broken.py").write_text("raise ImportError('no numpy here')\n")
+    info = site / "mypkg-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mypkg\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[activesec.detectors]\n"
+                                           "centroid = mypkg.detectors:Centroid\n"
+                                           "broken = mypkg.broken:Nothing\n")
+    env = env_for(tmp_path / "home")
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+    r = cli("evaluate", "mouse-csv", "--data", str(clean), "--json", "--detector", "centroid",
+            "--param", "eps=0.01", env=env)
+    assert r.returncode == 0, r.stderr
+    js = json.loads(r.stdout)
+    assert js["detector"] == "centroid" and js["auc"] > 0.9
+    assert js["params"]["detector_params"] == {"eps": 0.01}
+    r = cli("evaluate", "mouse-csv", "--data", str(clean), "--json", "--detector", "all",
+            env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "centroid" in [d["detector"] for d in json.loads(r.stdout)["detectors"]]
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(clean), "--detector",
+                              "broken", env=env))
+    assert "plug-in failed to load: ImportError: no numpy here" in line
+
+
+def test_three_typists_are_evaluated_without_plda(tmp_path: Path) -> None:
+    """PLDA, the keys default, needs 3 people besides the owner: with 3 typists the default
+    falls back to a one-class detector, `--detector all` runs the others, and naming plda says
+    why it cannot run (all three used to end in 'no user could be evaluated')."""
+    root = tmp_path / "typing"
+    for i, (person, rhythm) in enumerate(list(syn.TYPISTS.items())[:3]):
+        for s in range(3):
+            _write(root / person / f"s{s + 1}.csv",
+                   to_text(syn.typing(600, seed=10 * i + s, **rhythm), "keys").splitlines())
+    env = env_for(tmp_path / "home")
+    r = cli("evaluate", "keys-csv", "--data", str(root), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    js = json.loads(r.stdout)
+    assert js["detector"] == "scaled_manhattan" and js["n_users"] == 3 and js["auc"] > 0.6
+    r = cli("evaluate", "keys-csv", "--data", str(root), "--json", "--detector", "all",
+            env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    names = [d["detector"] for d in json.loads(r.stdout)["detectors"]]
+    assert "plda" not in names and {"scaled_manhattan", "extra_trees"} <= set(names)
+    line = one_line_error(cli("evaluate", "keys-csv", "--data", str(root), "--detector", "plda",
+                              env=env))
+    assert "holds only 2 (the other users)" in line and "at least 4 users" in line

@@ -56,12 +56,46 @@ def _needs_background(name: str) -> bool:
     return bool(getattr(create(name), "needs_background", False))
 
 
+def _needs_groups(name: str) -> bool:
+    from activesec.detectors.registry import get
+
+    return bool(getattr(get(name), "needs_groups", False))
+
+
+#: people a detector that learns how people differ (PLDA) needs in its background
+MIN_BACKGROUND_PEOPLE = 3
+
+
+def _background_people(prep: Prepared) -> int:
+    """The fewest people in any evaluated user's background (the other users, in the generic
+    layouts: 3 users leave each one 2)."""
+    counts = [len(set(t.background_groups.tolist())) for t in prep.tasks
+              if t.skipped_reason is None and t.background_groups is not None]
+    return min(counts) if counts else 0
+
+
+def _too_few_people(prep: Prepared, name: str) -> bool:
+    return (prep.use_background and _needs_groups(name)
+            and _background_people(prep) < MIN_BACKGROUND_PEOPLE)
+
+
 def _choose(prep: Prepared, detector: str | None) -> str:
     """The detector to run: the modality's default unless named; population detectors only
-    where the protocol defines a background."""
+    where the protocol defines a background, and those that learn how people differ only where
+    it holds enough people (else the default falls back to a one-class detector)."""
     from activesec.detectors.registry import default_for
 
     name = detector or str(default_for(prep.modality))
+    if _too_few_people(prep, name):
+        if detector is None:
+            return ONE_CLASS_FALLBACK
+        raise DataError(
+            f"{name} learns how people differ from at least {MIN_BACKGROUND_PEOPLE} other "
+            f"people, but a {prep.dataset} user's background holds only "
+            f"{_background_people(prep)} (the other users)",
+            f"evaluate at least {MIN_BACKGROUND_PEOPLE + 1} users, or choose another detector "
+            f"(e.g. {ONE_CLASS_FALLBACK})",
+        )
     if not prep.use_background and _needs_background(name):
         if detector is None:
             return ONE_CLASS_FALLBACK
@@ -113,4 +147,5 @@ def evaluate_all(dataset: str, data: str | Path, *, detectors: Sequence[str] | N
     todo = list(detectors or names())
     if not prep.use_background:  # population detectors do not apply to this protocol
         todo = [d for d in todo if not _needs_background(d)]
+    todo = [d for d in todo if not _too_few_people(prep, d)]  # e.g. plda with 3 users
     return [run_prepared(prep, d, opts) for d in todo]
