@@ -84,9 +84,11 @@ def test_replay_json_prints_the_decisions(home: Path, sessions: Path) -> None:
     data = json.loads(r.stdout)
     by_user = {s["user"]: s for s in data["sessions"]}
     assert set(by_user) == {OWNER, OTHER}
-    # both sessions were scored; the other user's stops counting once it is locked (8 actions
-    # with the default target_far 0.05)
-    assert by_user[OWNER]["actions"] > 10 and by_user[OTHER]["actions"] > 0
+    # both sessions were scored, each in full (a lock and the owner's unlock do not restart
+    # the count: it once held only the actions since the last unlock)
+    assert by_user[OWNER]["actions"] > 10
+    assert by_user[OTHER]["actions"] >= (by_user[OTHER]["actions_to_first_lock"] or 1)
+    assert data["skipped"] == []
     # exactly what the live engine decides on the same events, in this process
     from activesec.engine.pipeline import EngineConfig
     from activesec.evaluate.continuous import replay_session
@@ -106,6 +108,33 @@ def test_replay_json_prints_the_decisions(home: Path, sessions: Path) -> None:
     r = cli("replay", str(sessions), "--user", OTHER, env=env_for(home), timeout=300)
     assert r.returncode == 0, r.stderr
     assert f"{OTHER}/" in r.stdout and "actions" in r.stdout and OWNER not in r.stdout
+
+
+def test_replay_names_the_sessions_and_rows_it_left_out(home: Path, sessions: Path,
+                                                         tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    shutil.copytree(sessions, mine)
+    f = next((mine / OWNER).glob("*.csv"))
+    lines = f.read_text().splitlines()
+    lines[1:4] = [",".join(["nan", *ln.split(",")[1:]]) for ln in lines[1:4]]
+    f.write_text("\n".join(lines) + "\n")
+    (mine / OTHER / "blank.csv").write_text("timestamp,button,state,x,y\n")
+    (mine / OTHER / "words.csv").write_text("timestamp,button,state,x,y\n1.0,NoButton,Move,a,b\n")
+    r = cli("replay", str(mine), "--json", env=env_for(home), timeout=300)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert len(data["sessions"]) == 2
+    assert data["skipped"] == [
+        {"what": "rows", "id": f"{OWNER}/{f.stem}", "reason": f"3 of {len(lines) - 1:,} rows "
+         "unreadable: 3 with a time that is not a number of seconds"},
+        {"what": "session", "id": f"{OTHER}/blank", "reason": "no event (no data row)"},
+        {"what": "session", "id": f"{OTHER}/words", "reason": "no event (1 of 1 rows "
+         "unreadable: 1 with x/y not numbers in range)"},
+    ]
+    r = cli("replay", str(mine), "--user", OTHER, env=env_for(home), timeout=300)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert f"{OTHER}/blank: not replayed — no event (no data row)" in text
 
 
 def test_replay_with_model_dir_and_bad_paths(home: Path, sessions: Path, tmp_path: Path) -> None:

@@ -178,6 +178,7 @@ def replay(
     the user with --user).
     """
     from activesec.evaluate.continuous import replay_session, summarize
+    from activesec.recordings.base import unreadable_rows
     from activesec.service.agent import engine_config
 
     p = state_paths()
@@ -187,12 +188,21 @@ def replay(
     models = _load(model, p)
     results = []
     decisions: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []  # sessions not replayed, and rows left out: said, not lost
     wanted = set(user)
     for rec in recordings:
         if wanted and rec.user not in wanted:
             continue
+        bad = unreadable_rows(rec.meta)
         if rec.meta.get("empty") or not len(rec.events):
+            skipped.append({"what": "session", "id": f"{rec.user}/{rec.session}",
+                            "reason": f"no event ({bad or 'no data row'})"})
+            if not json_out:
+                out.print(f"[bold]{escape(rec.user)}/{escape(rec.session)}[/bold]: not replayed"
+                          f" — no event ({escape(bad or 'no data row')})")
             continue
+        if bad:
+            skipped.append({"what": "rows", "id": f"{rec.user}/{rec.session}", "reason": bad})
         t0 = time.monotonic()
         genuine = None if "is_illegal" not in rec.meta else not bool(int(rec.meta["is_illegal"]))
         o = replay_session(
@@ -205,6 +215,8 @@ def replay(
             decisions.append({"user": rec.user, "session": rec.session, **d.to_dict()})
         if not json_out:
             _print_session(o)
+            if bad:
+                out.print(f"  left out: {escape(bad)}")
     if not results:
         raise DataError(f"no replayable session in {path}", "check the path and --user")
     summary = summarize(results)
@@ -213,6 +225,7 @@ def replay(
             {
                 "decisions": decisions,
                 "sessions": [o.summary() for o in results],
+                "skipped": skipped,
                 "summary": summary
                 if summary["impostor_sessions"] or summary["genuine_sessions"]
                 else None,

@@ -69,6 +69,29 @@ def finish(
     return Recording(user=user, session=session, events=events, source=source, meta=meta)
 
 
+#: the readers' counts of skipped rows (``Recording.meta``) and what each means
+BAD_ROWS = {
+    "bad_shape": "a wrong number of fields",
+    "bad_vocabulary": "a button/state outside the vocabulary",
+    "bad_time": "a time that is not a number of seconds",
+    "bad_coordinates": "x/y not numbers in range",
+    "release_before_press": "a release before its press",
+}
+
+
+def why_unreadable(meta: dict[str, Any]) -> str:
+    """``"12 with a time that is not a number of seconds, 1 with ..."`` from a reader's meta."""
+    return ", ".join(f"{meta[k]:,} with {label}" for k, label in BAD_ROWS.items() if meta.get(k))
+
+
+def unreadable_rows(meta: dict[str, Any]) -> str:
+    """``"12 of 300 rows unreadable: 12 with ..."``, or ``""`` when every row was read."""
+    bad = int(meta.get("skipped_rows", 0))
+    if not bad:
+        return ""
+    return f"{bad:,} of {int(meta.get('rows', 0)):,} rows unreadable: {why_unreadable(meta)}"
+
+
 def require_exists(path: Path, what: str) -> Path:
     """``path`` or a DataError naming it and what was expected there."""
     if not path.exists():

@@ -36,31 +36,11 @@ MAX_BACKGROUND = 20000
 _SUFFIXES = (".csv", ".parquet")
 
 
-#: the readers' counts of skipped rows (``Recording.meta``) and what each means
-_BAD_ROWS = {
-    "bad_shape": "a wrong number of fields",
-    "bad_vocabulary": "a button/state outside the vocabulary",
-    "bad_time": "a time that is not a number of seconds",
-    "bad_coordinates": "x/y not numbers in range",
-    "release_before_press": "a release before its press",
-}
 _LAYOUT_HINT = {
     "mouse": "rows are timestamp (seconds),button (NoButton|Left|Right|Middle|Scroll),state "
              "(Move|Pressed|Released|Drag|Down|Up),x,y — README: the generic layouts",
     "keys": "rows are key,press (seconds),release (seconds) — README: the generic layouts",
 }
-
-
-def _bad_rows(meta: dict[str, Any]) -> str:
-    """``"12 of 300 rows unreadable: 12 with a time ..."``, or ``""`` when every row was read."""
-    bad = int(meta.get("skipped_rows", 0))
-    if not bad:
-        return ""
-    return f"{bad:,} of {int(meta.get('rows', 0)):,} rows unreadable: {_why_bad(meta)}"
-
-
-def _why_bad(meta: dict[str, Any]) -> str:
-    return ", ".join(f"{meta[k]:,} with {label}" for k, label in _BAD_ROWS.items() if meta.get(k))
 
 
 def _looks_like_ms(events: np.ndarray) -> bool:
@@ -76,14 +56,15 @@ def _load_user(args: tuple[Path, str, str, int, int]
     A file none of whose rows is readable is an error naming it (the header was right, the
     content is not), not a silently empty session."""
     from activesec.recordings import iter_layout
+    from activesec.recordings.base import unreadable_rows, why_unreadable
 
     root, kind, user, window, step = args
     out: list[tuple[str, Any, str, str]] = []
     for r in iter_layout(root, "mouse" if kind == "mouse" else "keys", users=[user]):
-        bad = _bad_rows(r.meta)
+        bad = unreadable_rows(r.meta)
         if r.meta.get("rows", 0) and r.meta.get("skipped_rows", 0) == r.meta["rows"]:
             raise DataError(f"{r.meta['path']}: none of its {r.meta['rows']:,} rows is readable "
-                            f"({_why_bad(r.meta)})", _LAYOUT_HINT[kind])
+                            f"({why_unreadable(r.meta)})", _LAYOUT_HINT[kind])
         if not r.meta.get("rows", 0):
             why = "no data row"
         elif _looks_like_ms(r.events):
