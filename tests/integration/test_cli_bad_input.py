@@ -102,6 +102,7 @@ def balabit_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (("--fusion", "nope"), "unknown --fusion 'nope' — use one of mean, trimmed, median"),
     (("--report", "/proc/activesec-report"), "cannot create the report directory"),
     (("--backend", "nope"), "unknown parallel backend 'nope'"),
+    (("--enrol-sessions", "3"), "the balabit protocol's enrolment is fixed by the dataset"),
 ])
 def test_bad_evaluate_options_fail_in_one_line(env: dict[str, str], balabit_slice: Path,
                                                args: tuple[str, ...], expect: str) -> None:
