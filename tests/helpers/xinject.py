@@ -28,6 +28,8 @@ from Xlib import XK, X
 from Xlib.display import Display
 from Xlib.ext import xtest
 
+from activesec.core.clock import monotonic_ns
+
 _CHAR_NAMES = {" ": "space", "\n": "Return", "\t": "Tab", "\b": "BackSpace"}
 
 
@@ -74,13 +76,13 @@ class XInjector:
         self.close()
 
     def _fake(self, kind: int, detail: int = 0, x: int = 0, y: int = 0) -> None:
-        before = time.monotonic_ns()
+        before = monotonic_ns()  # the agent's clock: event times are on it
         if kind == X.MotionNotify:
             xtest.fake_input(self.d, kind, x=x, y=y)
         else:
             xtest.fake_input(self.d, kind, detail)
         self.d.sync()
-        self.stamps.append(Stamp(kind, detail, before, time.monotonic_ns()))
+        self.stamps.append(Stamp(kind, detail, before, monotonic_ns()))
 
     # -- pointer -------------------------------------------------------------------------
     def move(self, x: int, y: int) -> None:

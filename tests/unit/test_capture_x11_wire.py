@@ -54,10 +54,10 @@ def assembler(anchor_ms: int = 1000) -> Assembler:
 
 
 def feed(asm: Assembler, core: list[bytes], raw: list[bytes], now: int = 0,
-         final: bool = False) -> np.ndarray:
+         final: bool = False, suspended: int = 0) -> np.ndarray:
     rec, _ = split_record(b"".join(record_reply(0, c) for c in core))
     xi, _ = split_xi(b"".join(raw), XI)
-    asm.add(rec.events, xi.raw, now)
+    asm.add(rec.events, xi.raw, now, suspended)
     return asm.take(now, final=final)
 
 
@@ -106,6 +106,22 @@ def test_event_times_come_from_the_server_clock_across_a_wrap() -> None:
     ev = feed(asm, [core_event(6, 0, 2**32 - 5, 1, 1), core_event(6, 0, 3, 2, 2)],
               [raw_event(17, 2**32 - 5, 0, MOUSE), raw_event(17, 3, 0, MOUSE)])
     assert ((ev["t_ns"] - 10**12) // MS).tolist() == [5, 13]
+
+
+def test_a_suspend_moves_event_times_on_by_its_length() -> None:
+    """The X server's clock (CLOCK_MONOTONIC) stops while the laptop sleeps: two moves 2 s
+    apart in server time, either side of a 3-hour suspend, are 3 h 2 s apart on the agent's
+    clock — and the move read before the suspend, but delivered after it, keeps its time."""
+    asm = assembler()
+    night = 3 * 3600 * 10**9
+    assert len(feed(asm, [core_event(6, 0, 1005, 1, 1)], [], now=0, suspended=7 * MS)) == 0
+    ev = feed(asm, [core_event(6, 0, 3005, 2, 2)],
+              [raw_event(17, 1005, 0, MOUSE), raw_event(17, 3005, 0, MOUSE)],
+              now=10**9, suspended=7 * MS + night + 123)  # whole ms: reads cannot reorder
+    assert ((ev["t_ns"] - 10**12) // MS).tolist() == [5 + 7, 2005 + 7 + night // MS]
+    later = feed(asm, [core_event(6, 0, 3006, 3, 3)], [raw_event(17, 3006, 0, MOUSE)],
+                 now=2 * 10**9, suspended=7 * MS + night)  # one total read a little lower
+    assert int(later["t_ns"][0]) == int(ev["t_ns"][-1]) + MS
 
 
 # -- matching and flags -----------------------------------------------------------------------

@@ -146,9 +146,12 @@ def split_xi(buf: bytes | bytearray, extension: int) -> tuple[XIChunk, int]:
 class ServerClock:
     """Server time (32-bit ms, wraps every 49.7 days) -> the monotonic ns timeline.
 
-    Anchored once: server time ``anchor_ms`` happened at ``anchor_ns`` (``time.monotonic_ns``).
-    Each stream unwraps its own 32-bit times against the previous one, so a wrap between two
-    events is one step forward, never 49 days back.
+    Anchored once: server time ``anchor_ms`` happened at ``anchor_ns`` (``time.monotonic_ns``,
+    ``CLOCK_MONOTONIC``: the X server's own base on Linux). Each stream unwraps its own 32-bit
+    times against the previous one, so a wrap between two events is one step forward, never 49
+    days back. Neither clock counts a suspend; :meth:`to_ns` adds the time spent suspended
+    (:func:`activesec.core.clock.suspended_ns`, recorded per event when it arrives), which puts
+    event times on the agent's timeline, where a night with the lid closed is a night.
     """
 
     def __init__(self, anchor_ms: int, anchor_ns: int) -> None:
@@ -173,8 +176,9 @@ class ServerClock:
         self._last32 = int(t[-1])
         return out
 
-    def to_ns(self, ms: np.ndarray) -> np.ndarray:
-        return self.anchor_ns + (np.asarray(ms, np.int64) - self.anchor_ms) * 1_000_000
+    def to_ns(self, ms: np.ndarray, suspended_ns: object = 0) -> np.ndarray:
+        return (self.anchor_ns + (np.asarray(ms, np.int64) - self.anchor_ms) * 1_000_000
+                + np.asarray(suspended_ns, np.int64))
 
 
 # Lookup tables: one indexing operation instead of a comparison per case.
@@ -224,6 +228,8 @@ class Assembler:
         self._core = np.empty(0, CORE_DTYPE)
         self._core_ms = np.empty(0, np.int64)
         self._core_arrival = np.empty(0, np.int64)
+        self._core_suspended = np.empty(0, np.int64)
+        self._suspended = 0  # the newest suspend total seen, in whole ms (it only grows)
         self._raw_key = np.empty(0, np.int64)
         self._raw_src = np.empty(0, np.uint16)
         self._raw_max_ms = [clock.anchor_ms, clock.anchor_ms]  # newest raw ms: keys, pointer
@@ -243,8 +249,11 @@ class Assembler:
         low |= detail & 0xFF
         return (ms << 16) | low
 
-    def add(self, core: np.ndarray, raw: np.ndarray, now_ns: int) -> None:
-        """Queue what one read of both connections produced."""
+    def add(self, core: np.ndarray, raw: np.ndarray, now_ns: int, suspended_ns: int = 0) -> None:
+        """Queue what one read of both connections produced; ``suspended_ns``: the machine's
+        suspend total when it was read (:class:`ServerClock`)."""
+        # whole ms and never lower: two reads of one suspend total must not reorder events
+        self._suspended = max(self._suspended, suspended_ns // 1_000_000 * 1_000_000)
         if len(raw):
             ms = self._raw_clock.unwrap(raw["time"])
             ctype = _RAW_CTYPE[raw["evtype"]]  # split_xi keeps only the types in the table
@@ -267,12 +276,15 @@ class Assembler:
                 core = core[wanted]
             ms = self.clock.unwrap(core["time"])
             arrival = np.full(len(core), now_ns, np.int64)
+            susp = np.full(len(core), self._suspended, np.int64)
             if len(self._core):
                 self._core = np.concatenate([self._core, core])
                 self._core_ms = np.concatenate([self._core_ms, ms])
                 self._core_arrival = np.concatenate([self._core_arrival, arrival])
+                self._core_suspended = np.concatenate([self._core_suspended, susp])
             else:
                 self._core, self._core_ms, self._core_arrival = core, ms, arrival
+                self._core_suspended = susp
 
     @property
     def pending(self) -> int:
@@ -295,10 +307,12 @@ class Assembler:
                 ready_n = n if ready.all() else int(np.argmin(ready))  # keep server order
         if ready_n == 0:
             return np.empty(0, EVENT_DTYPE)
-        out = self._convert(core[:ready_n], ms[:ready_n], ctype[:ready_n])
+        out = self._convert(core[:ready_n], ms[:ready_n], ctype[:ready_n],
+                            self._core_suspended[:ready_n])
         self._core = core[ready_n:]
         self._core_ms = ms[ready_n:]
         self._core_arrival = self._core_arrival[ready_n:]
+        self._core_suspended = self._core_suspended[ready_n:]
         # The core stream is in server order: older raw events can match nothing still to come.
         oldest = int(self._core_ms[0]) if len(self._core_ms) else int(ms[ready_n - 1])
         self._forget_raw(oldest - self.near_ms - 1)
@@ -347,7 +361,8 @@ class Assembler:
             src[todo[near]] = srcs[cand[best[near]]]
         return src
 
-    def _convert(self, core: np.ndarray, ms: np.ndarray, ctype: np.ndarray) -> np.ndarray:
+    def _convert(self, core: np.ndarray, ms: np.ndarray, ctype: np.ndarray,
+                 suspended: np.ndarray) -> np.ndarray:
         detail = core["detail"]
         src = self._sources(ms, ctype, detail)
         moves_only = bool((ctype == MOTION_NOTIFY).all())
@@ -358,12 +373,12 @@ class Assembler:
             drop = (wheel & (ctype == BUTTON_RELEASE)) | self._repeats(ctype, detail)
             if drop.any():
                 keep = ~drop
-                core, ms, ctype, detail, src = (
-                    core[keep], ms[keep], ctype[keep], detail[keep], src[keep])
+                core, ms, ctype, detail, src, suspended = (
+                    core[keep], ms[keep], ctype[keep], detail[keep], src[keep], suspended[keep])
                 wheel = wheel[keep]
 
         out = np.empty(len(core), EVENT_DTYPE)
-        out["t_ns"] = self.clock.to_ns(ms)
+        out["t_ns"] = self.clock.to_ns(ms, suspended)
         out["device"] = src
         out["x"] = core["root_x"]
         out["y"] = core["root_y"]

@@ -12,9 +12,10 @@ Split in two:
   device fds, batching, hot-plug rescans.
 
 What evdev can and cannot tell
-    * Time: the kernel stamps every event. The backend asks for ``CLOCK_MONOTONIC`` stamps
-      (``EVIOCSCLOCKID``); if the ioctl is refused, realtime stamps are shifted onto the
-      monotonic clock with the offset sampled at read time.
+    * Time: the kernel stamps every event. The backend asks for ``CLOCK_BOOTTIME`` stamps
+      (``EVIOCSCLOCKID``), the agent's clock (:func:`activesec.core.clock.monotonic_ns`:
+      monotonic, suspend included); if the ioctl is refused, realtime stamps are shifted onto
+      that clock with the offset sampled at read time.
     * Position: a relative mouse only reports motion, never where the cursor is. The backend
       integrates motion into a position clamped to the screen (the compositor's pointer
       acceleration is not applied, so positions drift from the real cursor; intervals and
@@ -48,6 +49,7 @@ import numpy as np
 
 from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
 from activesec.capture.stamping import StrokePairer
+from activesec.core.clock import monotonic_ns
 from activesec.core.errors import CaptureError
 from activesec.core.events import EVENT_DTYPE, DeviceType, Flag, Kind, classify_device
 from activesec.core.keys import KeyClass, key_class
@@ -78,7 +80,7 @@ KEY_OK = 0x160  # codes from here up are keys again (media, programmable...)
 KEY_A, KEY_Z, KEY_SPACE = 30, 44, 57
 INPUT_PROP_DIRECT = 0x01
 EVIOCSCLOCKID = 0x400445A0  # _IOW('E', 0xa0, int)
-CLOCK_MONOTONIC = 1
+CLOCK_BOOTTIME = 7  # Linux's clock id; evdev stamps with it since Linux 3.17 (EV_CLK_BOOT)
 
 DEFAULT_SCREEN = (1920, 1080)
 
@@ -147,7 +149,7 @@ class DeviceState:
     """Per-device translation state.
 
     ``abs_x``/``abs_y`` are the axis ranges (min, max) of an absolute device; ``offset_ns`` is
-    added to kernel stamps: 0 when the device stamps with CLOCK_MONOTONIC, else (``realtime``)
+    added to kernel stamps: 0 when the device stamps with CLOCK_BOOTTIME, else (``realtime``)
     the monotonic-minus-realtime offset sampled at each read.
     """
 
@@ -555,7 +557,7 @@ class EvdevBackend(CaptureBackend):
         parts = []
         for state, events in pending.values():
             if state.realtime:
-                state.offset_ns = time.monotonic_ns() - time.time_ns()
+                state.offset_ns = monotonic_ns() - time.time_ns()
             parts.append(translate(events, state))
         batch = np.concatenate(parts) if len(parts) > 1 else parts[0]
         if len(parts) > 1:  # several devices: one time-ordered batch
@@ -591,15 +593,15 @@ def _open_evdev(path: str) -> Any:
 
 
 def _set_monotonic(dev: Any, state: DeviceState) -> None:
-    """Ask the kernel for CLOCK_MONOTONIC stamps (python-evdev has no call for it). On
-    refusal, realtime stamps are shifted by an offset refreshed at each read."""
+    """Ask the kernel for CLOCK_BOOTTIME stamps, the agent's clock (python-evdev has no call
+    for it). On refusal, realtime stamps are shifted by an offset refreshed at each read."""
     import fcntl  # POSIX only: this module stays importable everywhere
 
     try:
-        fcntl.ioctl(dev.fileno(), EVIOCSCLOCKID, struct.pack("i", CLOCK_MONOTONIC))
+        fcntl.ioctl(dev.fileno(), EVIOCSCLOCKID, struct.pack("i", CLOCK_BOOTTIME))
         state.realtime, state.offset_ns = False, 0
     except (OSError, ValueError, TypeError):
-        state.realtime, state.offset_ns = True, time.monotonic_ns() - time.time_ns()
+        state.realtime, state.offset_ns = True, monotonic_ns() - time.time_ns()
 
 
 def _axis(dev: Any, code: int) -> tuple[int, int] | None:

@@ -18,9 +18,11 @@ by NumPy (:mod:`activesec.capture._x11_wire`), core events are matched to raw ev
 beyond that header pass, which is what keeps capture far cheaper than a per-event callback.
 
 Timing is the server's: its millisecond clock is anchored to ``time.monotonic_ns`` once, from
-the RECORD StartOfData reply (the round trip bounds the error), and unwrapped across its 32-bit
-wrap. Keys leave as classes with stroke ids; keycodes stay in memory only to pair a release
-with its press, and the server's auto-repeat presses are dropped (a held key is one stroke).
+the RECORD StartOfData reply (the round trip bounds the error), unwrapped across its 32-bit
+wrap, and moved on by the time the machine spent suspended (which neither clock counts), so
+event times are on the agent's clock (:func:`activesec.core.clock.monotonic_ns`). Keys leave
+as classes with stroke ids; keycodes stay in memory only to pair a release with its press, and
+the server's auto-repeat presses are dropped (a held key is one stroke).
 Pointer events that no input device produced — ``XWarpPointer``, e.g. ``xdotool mousemove`` —
 carry device 0 and the INJECTED flag. python-xlib is imported lazily, so this module imports
 without X; the backend needs an X server with RECORD and XInput 2.1+ (see :meth:`probe`).
@@ -50,6 +52,7 @@ from activesec.capture._x11_wire import (
     split_xi,
 )
 from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
+from activesec.core.clock import suspended_ns
 from activesec.core.errors import CaptureError
 from activesec.core.events import classify_device
 from activesec.core.keys import KeyClass, key_class
@@ -422,7 +425,7 @@ class X11Backend(CaptureBackend):
             self._refresh_devices(asm)
         if rec.mapping_changed or xic.mapping_changed:
             asm.key_classes = _key_classes(self._x["ctrl"])
-        asm.add(rec.events, xic.raw, time.monotonic_ns())
+        asm.add(rec.events, xic.raw, time.monotonic_ns(), suspended_ns())
         events = asm.take(time.monotonic_ns(), final=final)
         self.stats.unmatched = asm.unmatched
         if len(events):

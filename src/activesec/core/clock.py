@@ -1,6 +1,18 @@
 """Injected clocks: monotonic for intervals, wall for display and retention.
 
 Nothing below the CLI reads ``time`` directly, so tests drive time with :class:`FakeClock`.
+
+"Monotonic" is :func:`monotonic_ns`: on Linux ``CLOCK_BOOTTIME``, which never steps like the
+wall clock and, unlike ``CLOCK_MONOTONIC``, keeps counting while the machine is suspended. A
+laptop closed for the night is then a night-long gap, as it is for the person: trust's idle
+decay and fusion-window reset, the policy's cool-downs, escalation window and grace, idle
+detection and the event store's wall times (``session start + elapsed``) all see it. With
+``CLOCK_MONOTONIC`` a suspend of hours looked like seconds: evidence from before it was fused
+with the next person's, notifications before and after it escalated together, and stored
+events drifted behind the wall clock by every suspend of the session. Elsewhere (no
+``CLOCK_BOOTTIME``) it is :func:`time.monotonic_ns`. :func:`suspended_ns` is the time spent
+suspended (``BOOTTIME - MONOTONIC``), for platform clocks that stop during suspend (the X
+server's time).
 """
 
 from __future__ import annotations
@@ -22,9 +34,28 @@ class Clock(Protocol):
         ...
 
 
+_BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)
+
+
+def monotonic_ns() -> int:
+    """The monotonic timeline (module docstring): suspend included where the OS can say."""
+    if _BOOTTIME is not None:
+        return time.clock_gettime_ns(_BOOTTIME)
+    return time.monotonic_ns()
+
+
+def suspended_ns() -> int:
+    """How long the machine was suspended since boot (``BOOTTIME - MONOTONIC``; 0 where the
+    monotonic timeline has no suspend in it): add it to a time on ``CLOCK_MONOTONIC``'s base to
+    put it on :func:`monotonic_ns`'s."""
+    if _BOOTTIME is None:
+        return 0
+    return max(0, time.clock_gettime_ns(_BOOTTIME) - time.monotonic_ns())
+
+
 class SystemClock:
     def monotonic_ns(self) -> int:
-        return time.monotonic_ns()
+        return monotonic_ns()
 
     def wall_ns(self) -> int:
         return time.time_ns()
