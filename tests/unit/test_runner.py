@@ -242,17 +242,62 @@ def test_retention_at_start_and_periodically(db: Path, monkeypatch: pytest.Monke
             s.end_session(sid, clock.wall_ns() - age_days * NS_PER_DAY + 10**9)
     monkeypatch.setattr(runner_mod, "RETENTION_EVERY_S", 1.0)
     settings = Settings.model_validate({"user": "alice", "store": {"keep_days": 30}})
-    jumped: list[bool] = []
+    ticks: list[int] = []
+    stop = threading.Event()
 
     def on_tick(stats: LiveStats) -> None:
-        if not jumped:
-            clock.jump_wall(40 * 86_400)  # the wall clock moves on 40 days during the run
-            jumped.append(True)
+        ticks.append(len(ticks))
+        if len(ticks) == 1:
+            clock.advance(40 * 86_400)  # 40 days pass during the run (a suspend, say)
+        elif len(ticks) == 8:
+            stop.set()
 
-    CaptureRunner(ScriptedBackend(), db, settings, clock).run(duration_s=2.0, on_tick=on_tick)
+    CaptureRunner(ScriptedBackend(), db, settings, clock).run(stop_event=stop, on_tick=on_tick)
     with Store.open(db) as s:
         # the 100-day-old session went at start, the 5-day-old one hourly; ours is kept
         assert [x.backend for x in s.sessions()] == ["scripted"]
+
+
+def test_a_wall_clock_stepped_ahead_does_not_delete_the_recordings(
+        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone sets the date a year ahead (a game's timer, a typo) while the agent runs: the
+    hourly retention goes by the session's own time, so the 5-day-old recording and the running
+    session's events stay; once 40 days really pass (the monotonic clock counts them, suspend
+    included), the old one goes as configured."""
+    clock, be = FakeClock(), ScriptedBackend()
+    with Store.open(db, create=True) as s:
+        sid = s.begin_session("alice", "old", wall_ns=clock.wall_ns() - 5 * NS_PER_DAY, mono_ns=0)
+        s.append(sid, make([1, 2, 3], Kind.MOVE))
+        s.end_session(sid, clock.wall_ns() - 5 * NS_PER_DAY + 10**9)
+    monkeypatch.setattr(runner_mod, "RETENTION_EVERY_S", 1.0)
+    settings = Settings.model_validate({"user": "alice", "store": {"keep_days": 30},
+                                        "capture": {"flush_interval_s": 0.5}})
+    emit, stop, seen = _emitting(be, clock), threading.Event(), list[int]()
+
+    def on_tick(stats: LiveStats) -> None:
+        n = len(seen)
+        seen.append(n)
+        if n == 0:
+            emit(stats)
+        elif n == 2:
+            clock.jump_wall(365 * 86_400)
+        elif n == 12:  # retention ran (hourly = every 1 s here) with the wall clock ahead
+            with Store.open(db) as s:
+                assert [x.backend for x in s.sessions()] == ["old", "scripted"]
+                assert s.counts()["move"] == 3 + 10
+            clock.jump_wall(-365 * 86_400)
+            clock.advance(40 * 86_400)
+        elif n == 13:
+            emit(stats)
+        elif n == 20:
+            stop.set()
+
+    CaptureRunner(be, db, settings, clock).run(stop_event=stop, on_tick=on_tick)
+    with Store.open(db) as s:
+        assert [x.backend for x in s.sessions()] == ["scripted"]
+        # our first 10 moves are 40 days old by now; the 10 after the 40 days stay
+        assert s.counts()["move"] == 10
+        assert s.events(s.sessions()[0].id)["t_ns"].min() > 40 * NS_PER_DAY
 
 
 def test_wipe_during_capture_continues_in_a_new_session(db: Path) -> None:

@@ -2,8 +2,12 @@
 
 It begins a session (label, backend, screen geometry, devices), hands the backend a sink that
 never blocks (the writer's bounded queue), samples the foreground application's process name
-through an injected probe, applies retention at start and hourly, merges the small per-flush
-chunks every few minutes (:meth:`Store.compact`), and reports live statistics.
+through an injected probe, applies retention at start and hourly (while running, "now" is the
+session's own timeline — its start plus the monotonic time since — whenever the wall clock is
+ahead of it: a wall clock stepped a year ahead, by mistake or to cheat a game's timer, must not
+delete every recording, this session's included; a clock stepped back only delays pruning),
+merges the small per-flush chunks every few minutes (:meth:`Store.compact`), and reports live
+statistics.
 :meth:`CaptureRunner.run` always ends the same way, whatever stopped it (duration, stop event,
 :meth:`CaptureRunner.stop`, a backend failure or an exception): the backend is stopped, the
 writer flushes everything it holds, and the session is closed.
@@ -36,6 +40,9 @@ log = logging.getLogger(__name__)
 
 AppProbe = Callable[[], "str | None"]
 RETENTION_EVERY_S = 3600.0
+#: how far the wall clock may run ahead of the session's timeline before retention ignores it
+#: (NTP slews and small steps are not worth a log line)
+RETENTION_SLACK_NS = 3600 * 10**9
 COMPACT_EVERY_S = 300.0  # merge the small per-flush chunks (bytes on disk per event)
 TICK_S = 0.25
 
@@ -222,7 +229,7 @@ class CaptureRunner:
             if now >= next_retention:
                 writer.submit(functools.partial(
                     _retention, keep_days=keep_days, now_wall_ns=clock.wall_ns(),
-                    keep_session=writer.session_id,
+                    keep_session=writer.session_id, now_mono_ns=now,
                 ))
                 next_retention = now + int(RETENTION_EVERY_S * 1e9)
             if now >= next_compact:
@@ -282,7 +289,21 @@ class CaptureRunner:
             store.close()
 
 
-def _retention(store: Store, *, keep_days: int, now_wall_ns: int, keep_session: int | None) -> None:
+def _retention(store: Store, *, keep_days: int, now_wall_ns: int, keep_session: int | None,
+               now_mono_ns: int | None = None) -> None:
+    """Apply retention at ``now_wall_ns``, or at the running session's own "now" when the wall
+    clock is ahead of it (module docstring)."""
+    if keep_session is not None and now_mono_ns is not None:
+        try:
+            s = store.session(keep_session)
+        except ActiveSecError:  # wiped meanwhile: its successor starts on the wall clock
+            s = None
+        timeline = now_wall_ns if s is None else s.started_wall_ns + (now_mono_ns
+                                                                      - s.started_mono_ns)
+        if now_wall_ns > timeline + RETENTION_SLACK_NS:
+            log.warning("the wall clock is %.0f s ahead of this session's own time: retention "
+                        "goes by the session's time", (now_wall_ns - timeline) / 1e9)
+            now_wall_ns = timeline
     n = store.apply_retention(keep_days, now_wall_ns, keep_session=keep_session)
     if n:
         log.info("retention: %d events older than %d days deleted", n, keep_days)
