@@ -58,6 +58,43 @@ def test_a_clock_set_back_closes_the_minute_and_the_reader_sorts(tmp_path: Path)
     assert [r["t"] for r in history.read(path)] == [T0 - 3600, T0]
 
 
+def test_a_minute_written_twice_after_the_clock_went_back_is_one_minute(tmp_path: Path) -> None:
+    """NTP sets the clock back 5 minutes while the agent scores: the minutes it lives again are
+    written a second time; the chart and the summary see each minute once."""
+    path = tmp_path / "h.jsonl"
+    h = TrustHistory(path)
+    h.observe(T0 + 10, 80.0)
+    h.observe(T0 + 70, 75.0)
+    h.tick(T0 - 180)  # set back: minutes T0 and T0 + 60 come again
+    h.observe(T0 + 20, 50.0)
+    h.observe(T0 + 30, 60.0)
+    h.close()
+    assert [r["t"] for r in lines(path)] == [T0, T0 + 60, T0]
+    rows = history.read(path)
+    assert rows == [{"t": T0, "lo": 50.0, "hi": 80.0, "last": 60.0, "n": 3},
+                    {"t": T0 + 60, "lo": 75.0, "hi": 75.0, "last": 75.0, "n": 1}]
+    assert history.summary(rows)["minutes"] == 2
+
+
+def test_minutes_dated_by_a_clock_that_ran_ahead_are_not_today_and_get_pruned(
+        tmp_path: Path) -> None:
+    """The date was set two days ahead for a while, then corrected: the minutes scored
+    meanwhile are not "the last 24 hours" (``status`` names the lowest of those), and the next
+    prune drops them instead of keeping them for two days and a week."""
+    path = tmp_path / "h.jsonl"
+    ahead = T0 + 2 * 86_400
+    h = TrustHistory(path)
+    h.observe(ahead + 5, 12.0)  # the agent's first write prunes: nothing to drop yet
+    h.observe(T0 + 65, 90.0)  # the clock is right again
+    h.close()
+    assert history.read(path, since_s=T0 - 86_400, until_s=T0 + 120) == [
+        {"t": T0 + 60, "lo": 90.0, "hi": 90.0, "last": 90.0, "n": 1}]
+    h = TrustHistory(path)  # a new agent prunes at its first write
+    h.observe(T0 + 125, 91.0)
+    h.close()
+    assert [r["t"] for r in lines(path)] == [T0 + 60, T0 + 120]
+
+
 def test_damaged_lines_are_skipped_and_a_partial_line_is_not_glued_to_the_next(
         tmp_path: Path) -> None:
     path = tmp_path / "h.jsonl"

@@ -20,8 +20,14 @@ one short write a minute, never on the path from input to trust. Lines older tha
 
 Why a file of its own and not the event store: as for the decision log (:mod:`.decisions`) —
 the store's schema and retention belong to capture. A crash mid-line leaves a partial line: the
-reader skips lines it cannot parse and the writer starts a fresh line after one. Wall-clock
-jumps can put lines out of order; the reader sorts them.
+reader skips lines it cannot parse and the writer starts a fresh line after one.
+
+Wall-clock steps: minutes are keyed by the wall clock, as the person reading the chart is. A
+clock set back puts lines out of order and can write a minute twice; the reader sorts them and
+merges a minute's lines into one. A clock that ran ahead leaves minutes dated in the future:
+the reader leaves out those after ``until_s`` (``status`` and the dashboard: now), and pruning
+drops those more than a day past the minute being written — else they would sit in "the last
+24 hours" until real time caught up with them.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ BUCKET_S = 60
 KEEP_DAYS = 7.0
 PRUNE_EVERY = 60  # lines written between prunes: hourly at one line a minute
 MAX_T = 2**33  # year 2242: a larger minute is a damaged line, not a date
+FUTURE_S = 86_400  # a minute this far past the one being written was dated by a clock ahead
 
 
 def history_path(paths: Paths) -> Path:
@@ -127,16 +134,19 @@ class TrustHistory:
 
     def _prune(self, now_s: float) -> None:
         rows = read(self.path)
-        keep = [r for r in rows if r["t"] >= now_s - self.keep_s]
+        keep = [r for r in rows if now_s - self.keep_s <= r["t"] <= now_s + FUTURE_S]
         if len(keep) < len(rows):
             write_private_text(self.path, "".join(
                 json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in keep))
 
 
-def read(path: str | os.PathLike[str], since_s: float | None = None) -> list[dict[str, Any]]:
-    """The minutes at or after ``since_s`` (all when None), oldest first; lines that do not
-    parse as a minute are skipped (a partial last line after a crash). A missing file is an
-    empty history."""
+def read(path: str | os.PathLike[str], since_s: float | None = None,
+         until_s: float | None = None) -> list[dict[str, Any]]:
+    """The minutes from ``since_s`` to ``until_s`` (either unbounded when None), oldest first,
+    one per minute (lines of the same minute, written twice after the clock was set back, are
+    merged: lowest, highest, the last line's last, updates summed); lines that do not parse as
+    a minute are skipped (a partial last line after a crash). A missing file is an empty
+    history."""
     try:
         text = Path(path).read_text("utf-8", errors="replace")
     except FileNotFoundError:
@@ -145,7 +155,7 @@ def read(path: str | os.PathLike[str], since_s: float | None = None) -> list[dic
         raise DataError(f"cannot read the trust history {path}: {exc.strerror or exc}",
                         "check its permissions, or delete it (only the chart's past is lost)"
                         ) from exc
-    rows: list[dict[str, Any]] = []
+    minutes: dict[int, Minute] = {}
     for ln in text.splitlines():
         try:
             r = json.loads(ln)
@@ -155,10 +165,13 @@ def read(path: str | os.PathLike[str], since_s: float | None = None) -> list[dic
             continue
         if not (0 <= m.t < MAX_T and all(map(math.isfinite, (m.lo, m.hi, m.last)))):
             continue
-        if since_s is None or m.t >= since_s:
-            rows.append(m.as_dict())
-    rows.sort(key=lambda r: r["t"])
-    return rows
+        if (since_s is not None and m.t < since_s) or (until_s is not None and m.t > until_s):
+            continue
+        seen = minutes.get(m.t)
+        if seen is not None:
+            m = Minute(m.t, min(seen.lo, m.lo), max(seen.hi, m.hi), m.last, seen.n + m.n)
+        minutes[m.t] = m
+    return [minutes[t].as_dict() for t in sorted(minutes)]
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -41,7 +41,8 @@ def recent_history(paths: Paths) -> list[dict[str, Any]]:
     show)."""
     from activesec.service import history
 
-    return history.read(history.history_path(paths), time.time() - HISTORY_HOURS * 3600)
+    now = time.time()  # not later than now: minutes a clock running ahead dated in the future
+    return history.read(history.history_path(paths), now - HISTORY_HOURS * 3600, now)
 
 
 def left_frozen(paths: Paths) -> list[dict[str, Any]]:
