@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+import pytest
 
 from activesec.capture._x11_wire import (
     Assembler,
@@ -99,6 +100,22 @@ def test_server_time_unwraps_across_the_32_bit_wrap() -> None:
     assert ms.tolist() == [2**32 - 2, 2**32 - 1, 2**32, 2**32 + 1]
     assert clock.unwrap(np.array([4], np.uint32)).tolist() == [2**32 + 4]
     assert clock.to_ns(ms).tolist() == [5 * 10**9 + k * MS for k in (1, 2, 3, 4)]
+
+
+@pytest.mark.parametrize("days", [20, 30, 60, 100])
+def test_a_long_silence_is_never_read_as_a_step_back(days: int) -> None:
+    """No input at all for weeks (a desktop left on over the holidays): the 32-bit server time
+    alone cannot tell 30 days from 30 - 49.7; when the batch was read can. Event times go
+    forward by the silence, never weeks back (idle detection, stored order, wall times)."""
+    asm = assembler(anchor_ms=1000)
+    first = feed(asm, [core_event(6, 0, 1005, 1, 1)], [raw_event(17, 1005, 0, MOUSE)],
+                 now=10**12 + 6 * MS)
+    later_ms = 1005 + days * 86_400_000
+    ev = feed(asm, [core_event(6, 0, later_ms % 2**32, 2, 2)],
+              [raw_event(17, later_ms % 2**32, 0, MOUSE)],
+              now=10**12 + 6 * MS + days * 86_400 * 10**9)
+    assert ev["device"].tolist() == [MOUSE]  # the raw twin unwrapped alike: still matched
+    assert int(ev["t_ns"][0] - first["t_ns"][0]) == days * 86_400 * 10**9
 
 
 def test_event_times_come_from_the_server_clock_across_a_wrap() -> None:

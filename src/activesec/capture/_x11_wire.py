@@ -159,18 +159,28 @@ class ServerClock:
         self.anchor_ns = int(anchor_ns)
         self._last32 = self.anchor_ms & 0xFFFFFFFF
         self._last = self.anchor_ms
+        self._last_read_ns = self.anchor_ns
 
-    def unwrap(self, t32: np.ndarray) -> np.ndarray:
+    def unwrap(self, t32: np.ndarray, now_ns: int | None = None) -> np.ndarray:
         """Unwrapped server ms (int64) for a batch of 32-bit server times, in stream order.
 
         Each time is read as the signed 32-bit step from the previous batch's last one, which
-        is right as long as a batch spans less than 24 days.
+        is right as long as a batch spans less than 24 days. ``now_ns`` (when the batch was
+        read, on the anchor's clock) settles how many wraps lie between two batches: after 25
+        days without any input (a desktop left on over the holidays) the signed step alone
+        would put the next event 24 days *before* the last one.
         """
         t = np.asarray(t32, np.uint32)
         if len(t) == 0:
             return np.empty(0, np.int64)
         step = (t - np.uint32(self._last32)).view(np.int32)  # uint32 subtraction wraps
         out = step.astype(np.int64)
+        if now_ns is not None:
+            elapsed_ms = (int(now_ns) - self._last_read_ns) // 1_000_000
+            wraps = round((elapsed_ms - int(out[0])) / 2**32)  # 0 unless 24.8+ days apart
+            if wraps:
+                out += wraps << 32
+            self._last_read_ns = int(now_ns)
         out += self._last
         self._last = int(out[-1])
         self._last32 = int(t[-1])
@@ -250,12 +260,13 @@ class Assembler:
         return (ms << 16) | low
 
     def add(self, core: np.ndarray, raw: np.ndarray, now_ns: int, suspended_ns: int = 0) -> None:
-        """Queue what one read of both connections produced; ``suspended_ns``: the machine's
-        suspend total when it was read (:class:`ServerClock`)."""
+        """Queue what one read of both connections produced at ``now_ns`` (the anchor's clock,
+        ``CLOCK_MONOTONIC``); ``suspended_ns``: the machine's suspend total then
+        (:class:`ServerClock`)."""
         # whole ms and never lower: two reads of one suspend total must not reorder events
         self._suspended = max(self._suspended, suspended_ns // 1_000_000 * 1_000_000)
         if len(raw):
-            ms = self._raw_clock.unwrap(raw["time"])
+            ms = self._raw_clock.unwrap(raw["time"], now_ns)
             ctype = _RAW_CTYPE[raw["evtype"]]  # split_xi keeps only the types in the table
             key = self._match_key(ms, ctype, raw["detail"])
             self._raw_key = np.concatenate([self._raw_key, key]) if len(self._raw_key) else key
@@ -274,7 +285,7 @@ class Assembler:
             wanted = (t >= KEY_PRESS) & (t <= MOTION_NOTIFY)
             if not wanted.all():
                 core = core[wanted]
-            ms = self.clock.unwrap(core["time"])
+            ms = self.clock.unwrap(core["time"], now_ns)
             arrival = np.full(len(core), now_ns, np.int64)
             susp = np.full(len(core), self._suspended, np.int64)
             if len(self._core):
