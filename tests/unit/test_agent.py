@@ -260,6 +260,49 @@ def test_actions_completed_by_silence_reach_the_trust_history_too(
     assert len(agent.latencies_ms) < n / 2  # most were completed by silence (not timed)
 
 
+def test_a_night_with_the_lid_closed_is_an_absence_to_trust_store_and_history(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """The owner works, the laptop sleeps 8 h, work resumes. The agent's clock counts the
+    suspend (CLOCK_BOOTTIME; :mod:`activesec.core.clock`), so the real agent sees a night: trust
+    has decayed toward its neutral level by the first action after it (evidence from before
+    the night does not vouch for who is back), the events stored after it carry the wall-clock
+    time they happened at, and the trust history has the night as a gap."""
+    night_s = 8 * 3600.0
+    before = owner(40, 8)
+    span_s = int(before["t_ns"][-1] - before["t_ns"][0]) / S
+    ev = np.concatenate([before, owner(40, 11, t0=span_s + night_s + 5.0)])
+    clock = StepClock()
+    be = Scripted(clock, ev)
+    slept: list[int] = []
+
+    def suspend() -> None:  # the lid closes 2 s after the last action, opens 8 h later
+        if not slept and be.t0 and clock.monotonic_ns() - be.t0 > (span_s + 2.0) * S:
+            slept.append(clock.monotonic_ns())
+            clock.advance(night_s)
+
+    clock.hooks.append(suspend)
+    put_model_file(p)
+    agent = Agent(p, settings, be, clock, loader=lambda _p: models,
+                  screen=ScreenWatch(clock, query=lambda: None))
+    agent.run(duration_s=span_s + night_s + 60.0)
+    assert slept and agent.engine is not None
+    traj = list(agent.engine.trajectory)
+    pre = [st for st in traj if st.t_ns < slept[0]]
+    post = [st for st in traj if st.t_ns > slept[0]]
+    assert len(pre) >= 35 and len(post) >= 35
+    assert pre[-1].trust > 90.0  # the owner, before the night
+    cfg = agent.cfg.trust
+    assert post[0].trust <= cfg.idle_neutral + cfg.max_reward + 1e-9  # decayed over the night
+    assert not [d for d in agent.decisions if d["level"] in ("notify", "lock")]
+    with Store.open(p.database) as store:
+        (sess,) = store.sessions()
+        last_wall = sess.started_wall_ns + int(store.events(sess.id)["t_ns"].max()) \
+            - sess.started_mono_ns
+    assert clock.wall_ns() - 60 * S < last_wall <= clock.wall_ns()  # no 8 h behind
+    minutes = [r["t"] for r in history.read(history.history_path(p))]
+    assert max(np.diff(minutes)) >= night_s
+
+
 def test_a_wipe_while_running_clears_decisions_and_history_and_enrols_again(
         p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
     """``activesec wipe`` from another process: the agent sees the store's new generation."""
