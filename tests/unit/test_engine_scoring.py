@@ -166,6 +166,30 @@ def test_keyboard_incremental_equals_batch(seed: int) -> None:
                                rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("gap_s", [61.0, 8 * 3600.0])
+def test_no_keystroke_window_spans_an_absence(gap_s: float) -> None:
+    """Lunch, or a night with the lid closed, between two stretches of typing: the windows
+    after it hold only keys typed after it (with the overlap of 50 keys every 10, the first
+    four were mostly the keys typed before), and each side scores as a recording of its own
+    would. Without ``absence_s`` (as offline on one recording) windows do span it."""
+    m = key_model()
+    before = key_stream(200, 4)
+    t_gap = int(before["t_ns"].max()) + int(gap_s * 1e9)
+    after = key_stream(120, 5, t0=t_gap / 1e9)
+    ev = np.concatenate([before, after])
+    expected = batch_scores(m, before) + batch_scores(m, after)
+    for absence_s, spans in ((60.0, False), (None, True)):
+        sc = StreamScorer({KEYBOARD: m}, absence_s=absence_s)
+        got: list[Score] = []
+        for c in chunks(ev, 4, 15):
+            got += sc.feed(c)
+        got += sc.flush()
+        across = [s for s in got if s.t_start_ns < t_gap - gap_s * 1e9 + 1 < s.t_end_ns]
+        assert bool(across) is spans
+        if not spans:
+            assert [(a, b) for a, b, _ in key_of(got)] == [(a, b) for a, b, _ in expected]
+
+
 def test_scores_arrive_as_actions_complete_and_memory_stays_bounded(
         pointer_model: ModalityModel) -> None:
     ev = pointer_stream(250, 7)

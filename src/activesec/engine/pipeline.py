@@ -84,7 +84,9 @@ class Engine:
                  clock: Clock | None = None) -> None:
         self.cfg = cfg or EngineConfig()
         self.clock: Clock = clock or SystemClock()
-        self.scorer = StreamScorer(models, devices, self.cfg.scoring)
+        # no keystroke window spans a gap the trust model treats as an absence
+        self.scorer = StreamScorer(models, devices, self.cfg.scoring,
+                                   absence_s=self.cfg.trust.idle_after_s)
         weights = {n: m.weight for n, m in models.items() if m.weight != 1.0}
         weights.update(self.cfg.trust.modality_weights)  # explicit configuration wins
         tcfg = self.cfg.trust.model_copy(update={"modality_weights": weights})
