@@ -263,7 +263,7 @@ def test_a_wall_clock_stepped_ahead_does_not_delete_the_recordings(
     """Someone sets the date a year ahead (a game's timer, a typo) while the agent runs: the
     hourly retention goes by the session's own time, so the 5-day-old recording and the running
     session's events stay; once 40 days really pass (the monotonic clock counts them, suspend
-    included), the old one goes as configured."""
+    included), the old ones go as configured."""
     clock, be = FakeClock(), ScriptedBackend()
     with Store.open(db, create=True) as s:
         sid = s.begin_session("alice", "old", wall_ns=clock.wall_ns() - 5 * NS_PER_DAY, mono_ns=0)
@@ -281,23 +281,27 @@ def test_a_wall_clock_stepped_ahead_does_not_delete_the_recordings(
             emit(stats)
         elif n == 2:
             clock.jump_wall(365 * 86_400)
-        elif n == 12:  # retention ran (hourly = every 1 s here) with the wall clock ahead
-            with Store.open(db) as s:
-                assert [x.backend for x in s.sessions()] == ["old", "scripted"]
-                assert s.counts()["move"] == 3 + 10
-            clock.jump_wall(-365 * 86_400)
-            clock.advance(40 * 86_400)
-        elif n == 13:
-            emit(stats)
-        elif n == 20:
+        elif n == 12:  # retention was due (hourly = every 1 s here) twice with the clock ahead
             stop.set()
 
+    # the writer runs each retention after the events queued before it, its last at close
     CaptureRunner(be, db, settings, clock).run(stop_event=stop, on_tick=on_tick)
     with Store.open(db) as s:
-        assert [x.backend for x in s.sessions()] == ["scripted"]
-        # our first 10 moves are 40 days old by now; the 10 after the 40 days stay
-        assert s.counts()["move"] == 10
-        assert s.events(s.sessions()[0].id)["t_ns"].min() > 40 * NS_PER_DAY
+        assert [x.backend for x in s.sessions()] == ["old", "scripted"]
+        assert s.counts()["move"] == 3 + 10 + 1
+
+    clock.jump_wall(-365 * 86_400)  # set right; then 40 days pass
+    clock.advance(40 * 86_400)
+    seen.clear()
+    stop.clear()
+    be = ScriptedBackend()
+    emit = _emitting(be, clock)
+    CaptureRunner(be, db, settings, clock).run(stop_event=stop, on_tick=on_tick)
+    with Store.open(db) as s:
+        assert "old" not in [x.backend for x in s.sessions()]
+        t = np.concatenate([s.events(x.id)["t_ns"] for x in s.sessions()])
+    assert (t > 40 * NS_PER_DAY).sum() == 10  # the new run's moves
+    assert not ((t > 1) & (t < 40 * NS_PER_DAY)).any()  # the first run's: 40 days old
 
 
 def test_wipe_during_capture_continues_in_a_new_session(db: Path) -> None:
