@@ -194,6 +194,9 @@ class GateAction(Action):
         self.state_file: Path | None = None
         #: pid -> (create_time, rule name) for every process this action suspended.
         self._suspended: dict[int, tuple[float, str]] = {}
+        #: what the state file holds now (None: unknown), so holding the gate every few
+        #: seconds does not rewrite (and fsync) an unchanged file
+        self._saved: dict[int, tuple[float, str]] | None = None
         self._hold_error = ""  # the last failure while holding, logged once
 
     # -- lifecycle: never leave an app frozen ---------------------------------------------------
@@ -228,7 +231,7 @@ class GateAction(Action):
         """Keep the file in step with ``_suspended``: written while any is suspended, removed
         after. Failing to write it (a full disk) is logged, never fatal to gating."""
         f = self.state_file
-        if f is None:
+        if f is None or self._suspended == self._saved:
             return
         try:
             if self._suspended:
@@ -238,6 +241,7 @@ class GateAction(Action):
                 core_paths.write_private_text(f, json.dumps({"suspended": entries}) + "\n")
             else:
                 f.unlink(missing_ok=True)
+            self._saved = dict(self._suspended)
         except OSError as exc:
             log.warning("gate: cannot keep %s up to date (%s): apps suspended now would stay "
                         "frozen if the agent were killed", f, exc)
