@@ -260,6 +260,33 @@ def test_actions_completed_by_silence_reach_the_trust_history_too(
     assert len(agent.latencies_ms) < n / 2  # most were completed by silence (not timed)
 
 
+def test_an_action_completed_by_silence_is_scored_at_the_next_tick(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """The silence flush runs at every tick, not only at the 1 s status tick: a movement with
+    no input after it is scored at most ``TICK_S`` after ``flush_after_s`` of silence."""
+    ev = pointer_person(12, 8, ms_per_px=1.0, bend=0.02, gap_s=(4.0, 5.0))
+    ev = ev[ev["kind"] == Kind.MOVE]
+    quiet = settings.model_copy(update={"actions": settings.actions.model_copy(
+        update={"on_notify": [], "on_lock": [], "on_gate": []})})
+    seen: list[tuple[int, int]] = []  # (scored at, action's last event)
+
+    class Watched(Agent):
+        def _observe(self, updates: list[Any]) -> None:
+            seen.extend((self.clock.monotonic_ns(), st.t_ns) for st in updates)
+            super()._observe(updates)
+
+    clock = StepClock()
+    be = Scripted(clock, ev)
+    put_model_file(p)
+    agent = Watched(p, quiet, be, clock, loader=lambda _p: models,
+                    screen=ScreenWatch(clock, query=lambda: None))
+    agent.run(duration_s=int(ev["t_ns"][-1] - ev["t_ns"][0]) / S + 10)
+    flush_ns = agent.cfg.scoring.flush_after_s * S
+    waits = [(at - end - flush_ns) / S for at, end in seen if at - end >= flush_ns]
+    assert len(waits) >= 10  # the movements 4-5 s apart, each ended by silence
+    assert max(waits) <= agent_mod.TICK_S + 1e-9
+
+
 def test_a_night_with_the_lid_closed_is_an_absence_to_trust_store_and_history(
         p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
     """The owner works, the laptop sleeps 8 h, work resumes. The agent's clock counts the

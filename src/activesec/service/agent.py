@@ -105,9 +105,12 @@ STATUS_FILE = "agent.json"
 # status and housekeeping. Agent bench (tests/bench/test_bench_agent.py: 125 Hz click stream in
 # 20 ms batches; both designs in one run): polling at 0.05 s without the wake — the former
 # design — p50 42 ms; waking, with capture's 0.25 s tick, p50 16 ms at less CPU. The figures of
-# the latest run are in the README. The price: a movement that ends in stillness (no click) is
-# known complete only after the segmenter's 0.5 s pause, and is now scored at the tick after
-# that (up to 0.25 s later, formerly 0.05 s) — seconds-to-lock, not actions, move by that.
+# the latest run are in the README. The price: pure motion waits for the tick — a movement that
+# ends in stillness (no click) is known complete when the next input arrives (handed over at
+# once, :mod:`.handover`) or, if none comes, after the scorer's ``flush_after_s`` (3 s, the
+# segmenter's longest wait for a click) of silence; that flush runs at every tick, so it is
+# scored at most ``TICK_S`` later (it ran at the 1 s status tick until 2026-12-06) —
+# seconds-to-lock, not actions, move by that.
 TICK_S = 0.25
 WAKE_ON_INPUT = True
 STATUS_EVERY_S = 1.0
@@ -511,15 +514,15 @@ class Agent:
             if self.engine is not None:  # devices plugged in since
                 self.engine.scorer.devices.update(self._devices())
         self._drain(final=False)
+        eng = self.engine
+        if eng is not None:  # actions completed by silence, time-based rules: every tick
+            last = eng.trajectory[-1] if eng.trajectory else None
+            out = eng.tick(self._context())
+            self._observe(_since(eng.trajectory, last))
+            self._handle(out)
+            self._hold_gate(now)
         if now >= self._next_status:
             self._next_status = now + int(STATUS_EVERY_S * 1e9)
-            eng = self.engine
-            if eng is not None:  # actions completed by silence, time-based rules
-                last = eng.trajectory[-1] if eng.trajectory else None
-                out = eng.tick(self._context())
-                self._observe(_since(eng.trajectory, last))
-                self._handle(out)
-                self._hold_gate(now)
             self.history.tick(self.clock.wall_ns() / 1e9)
             self._write_status()
 
