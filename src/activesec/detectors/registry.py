@@ -66,7 +66,7 @@ _BROKEN: dict[str, str] = {}
 
 
 def names() -> list[str]:
-    """All detector names: built-ins first, then plug-ins, each group sorted."""
+    """All detector names, built-ins and plug-ins, sorted (as the actions registry lists)."""
     _load()
     return sorted(_REGISTRY)
 
