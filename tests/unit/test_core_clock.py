@@ -1,5 +1,5 @@
-"""The agent's clock counts a suspend (CLOCK_BOOTTIME), the wall clock is only for display and
-retention, and :class:`FakeClock` keeps the two apart for tests."""
+"""The agent's clock counts a suspend (Linux CLOCK_BOOTTIME, macOS CLOCK_MONOTONIC), the wall
+clock is only for display and retention, and :class:`FakeClock` keeps the two apart for tests."""
 
 from __future__ import annotations
 
@@ -35,12 +35,37 @@ def test_the_system_clock_counts_the_time_the_machine_was_suspended(
     assert NIGHT_NS - 10**9 < suspended_ns() <= NIGHT_NS
 
 
-def test_without_boottime_the_clock_is_the_plain_monotonic_one(
+def test_without_a_clock_that_counts_suspend_the_clock_is_the_plain_monotonic_one(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock_mod, "_BOOTTIME", None)
+    monkeypatch.setattr(clock_mod, "_WITH_SUSPEND", None)
     before = time.monotonic_ns()
     assert before <= SystemClock().monotonic_ns() <= time.monotonic_ns()
     assert suspended_ns() == 0
+
+
+def test_each_platform_gets_its_clock_that_counts_suspend(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Linux: BOOTTIME (its MONOTONIC stops in suspend). macOS: MONOTONIC, which counts sleep
+    there, against UPTIME_RAW, which does not (macOS's ids, absent on Linux, stand in).
+    Windows: none known, so time.monotonic_ns."""
+    monkeypatch.setattr(time, "CLOCK_BOOTTIME", 7, raising=False)
+    monkeypatch.setattr(time, "CLOCK_UPTIME_RAW", 8, raising=False)
+    assert clock_mod.clock_ids("linux") == (7, time.CLOCK_MONOTONIC)
+    assert clock_mod.clock_ids("darwin") == (time.CLOCK_MONOTONIC, 8)
+    assert clock_mod.clock_ids("win32") == (None, None)
+    monkeypatch.delattr(time, "CLOCK_UPTIME_RAW")
+    assert clock_mod.clock_ids("darwin") == (time.CLOCK_MONOTONIC, None)
+
+
+def test_suspended_time_is_the_difference_of_the_two_clocks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a Mac that slept 8 h: the suspend-counting clock is 8 h ahead of the other."""
+    monkeypatch.setattr(clock_mod, "_WITH_SUSPEND", 101)
+    monkeypatch.setattr(clock_mod, "_WITHOUT_SUSPEND", 102)
+    monkeypatch.setattr(time, "clock_gettime_ns",
+                        lambda clk: {101: 5 * NIGHT_NS, 102: 4 * NIGHT_NS}[clk])
+    assert SystemClock().monotonic_ns() == 5 * NIGHT_NS
+    assert suspended_ns() == NIGHT_NS
 
 
 def test_fake_clock_advance_is_time_passing_and_jump_wall_a_clock_step() -> None:

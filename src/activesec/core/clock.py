@@ -3,20 +3,27 @@
 Nothing below the CLI reads ``time`` directly, so tests drive time with :class:`FakeClock`.
 
 "Monotonic" is :func:`monotonic_ns`: on Linux ``CLOCK_BOOTTIME``, which never steps like the
-wall clock and, unlike ``CLOCK_MONOTONIC``, keeps counting while the machine is suspended. A
+wall clock and, unlike Linux's ``CLOCK_MONOTONIC``, keeps counting while the machine is
+suspended; on macOS ``CLOCK_MONOTONIC``, which there does count sleep (:func:`time.monotonic`
+reads ``mach_absolute_time``, which does not: Apple's clock_gettime(3), and libc++'s
+steady_clock moved off ``CLOCK_UPTIME_RAW`` for that reason). A
 laptop closed for the night is then a night-long gap, as it is for the person: trust's idle
 decay and fusion-window reset, the policy's cool-downs, escalation window and grace, idle
 detection and the event store's wall times (``session start + elapsed``) all see it. With
 ``CLOCK_MONOTONIC`` a suspend of hours looked like seconds: evidence from before it was fused
 with the next person's, notifications before and after it escalated together, and stored
-events drifted behind the wall clock by every suspend of the session. Elsewhere (no
-``CLOCK_BOOTTIME``) it is :func:`time.monotonic_ns`. :func:`suspended_ns` is the time spent
-suspended (``BOOTTIME - MONOTONIC``), for platform clocks that stop during suspend (the X
-server's time).
+events drifted behind the wall clock by every suspend of the session. Elsewhere it is
+:func:`time.monotonic_ns` (Windows: ``QueryPerformanceCounter`` or ``GetTickCount64`` by Python
+version; whether a night of sleep shows there is not verified on a real machine).
+:func:`suspended_ns` is the time spent suspended (Linux ``BOOTTIME - MONOTONIC``, macOS
+``MONOTONIC - UPTIME_RAW``), for platform clocks that stop during suspend (the X server's time;
+macOS event stamps are mach ticks, re-anchored by
+:class:`~activesec.capture.stamping.TickClock` when they fall behind).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Protocol
@@ -34,23 +41,33 @@ class Clock(Protocol):
         ...
 
 
-_BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)
+def clock_ids(platform: str = sys.platform) -> tuple[int | None, int | None]:
+    """``(with suspend, without suspend)`` clock ids for ``platform``; ``(None, None)`` where
+    no clock that counts suspend is known (module docstring)."""
+    if platform.startswith("linux"):
+        return getattr(time, "CLOCK_BOOTTIME", None), getattr(time, "CLOCK_MONOTONIC", None)
+    if platform == "darwin":
+        return getattr(time, "CLOCK_MONOTONIC", None), getattr(time, "CLOCK_UPTIME_RAW", None)
+    return None, None
+
+
+_WITH_SUSPEND, _WITHOUT_SUSPEND = clock_ids()
 
 
 def monotonic_ns() -> int:
     """The monotonic timeline (module docstring): suspend included where the OS can say."""
-    if _BOOTTIME is not None:
-        return time.clock_gettime_ns(_BOOTTIME)
+    if _WITH_SUSPEND is not None:
+        return time.clock_gettime_ns(_WITH_SUSPEND)
     return time.monotonic_ns()
 
 
 def suspended_ns() -> int:
-    """How long the machine was suspended since boot (``BOOTTIME - MONOTONIC``; 0 where the
-    monotonic timeline has no suspend in it): add it to a time on ``CLOCK_MONOTONIC``'s base to
-    put it on :func:`monotonic_ns`'s."""
-    if _BOOTTIME is None:
+    """How long the machine was suspended since boot (0 where the monotonic timeline has no
+    suspend in it): add it to a time on the suspend-free clock's base (Linux
+    ``CLOCK_MONOTONIC``, the X server's) to put it on :func:`monotonic_ns`'s."""
+    if _WITH_SUSPEND is None or _WITHOUT_SUSPEND is None:
         return 0
-    return max(0, time.clock_gettime_ns(_BOOTTIME) - time.monotonic_ns())
+    return max(0, time.clock_gettime_ns(_WITH_SUSPEND) - time.clock_gettime_ns(_WITHOUT_SUSPEND))
 
 
 class SystemClock:
