@@ -321,6 +321,38 @@ def test_the_gate_holds_while_trust_stays_low(home: Path, xdisplay: str, tmp_pat
                 c.kill()
 
 
+def test_the_running_agent_applies_an_edit_and_refuses_a_broken_one(
+        home: Path, xdisplay: str) -> None:
+    """The real agent, then the user edits config.toml: a broken value is refused (the agent
+    keeps running with its settings and says why; `status` names the key and says the agent
+    still protects), the fixed file applies — all without a restart."""
+    env = env_for(home, DISPLAY=xdisplay)
+    agent = popen("run", "--quiet", env=env)
+    try:
+        _wait_agent(home, lambda s: s["running"] and s["models"], "the models")
+        write_config(home, "[engine.policy]\nnotify_below = 300\n")
+        st = _wait_agent(home, lambda s: s.get("config"), "the refused edit")
+        assert "not applied" in st["config"] and "engine.policy.notify_below" in st["config"]
+        shown = cli("status", env=env)  # status reads no [engine]: it shows the agent's word
+        assert shown.returncode == 0 and "engine.policy.notify_below" in shown.stdout
+        write_config(home, "[store]\nkeep_days = -1\n")  # a key every command reads
+        _wait_agent(home, lambda s: "store.keep_days" in (s.get("config") or ""),
+                    "the second refused edit")
+        line = one_line_error(cli("status", env=env))
+        assert "store.keep_days" in line
+        assert f"running agent (pid {agent.pid}) has not applied it" in line
+        write_config(home, "[engine.policy]\nnotify_below = 60\n[store]\nkeep_days = 30\n")
+        st = _wait_agent(home, lambda s: s.get("config") and "restart" in s["config"],
+                         "the applied edit")
+        assert st["config"] == ("store settings changed: they apply when the agent is "
+                                "restarted") and st["running"]
+        shown = cli("status", env=env)
+        assert shown.returncode == 0 and "apply when the agent is restarted" in shown.stdout
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(60) == 0, agent.communicate()
+
+
 def test_second_instance_is_refused(home: Path, xdisplay: str) -> None:
     p = paths.resolve(home)
     with InstanceLock(p.run_dir / "capture.lock"):

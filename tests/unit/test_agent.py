@@ -21,6 +21,7 @@ import pytest
 from tests.helpers.procs import Counter, unique
 
 from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
+from activesec.core import config
 from activesec.core import paths as paths_mod
 from activesec.core.clock import FakeClock
 from activesec.core.config import Settings
@@ -175,6 +176,77 @@ def settings(tmp_path: Path) -> Settings:
         "on_notify": ["alertlog"], "on_lock": ["command"], "on_gate": [],
         "params": {"command": {"argv": marker_cmd(tmp_path / "locked.jsonl")},
                    "alertlog": {"path": str(tmp_path / "alerts.jsonl")}}})
+
+
+def write_config(p: paths_mod.Paths, tmp: Path, on_lock: str = "[]", extra: str = "",
+                 on_gate: str = "[]") -> None:
+    """The account's config.toml as a user edits it: the command action writes the lock."""
+    argv = json.dumps(marker_cmd(tmp / "locked.jsonl"))
+    p.config_file.write_text(
+        f'user = "alice"\n[capture]\nflush_interval_s = 0.5\n[train]\nauto = false\n'
+        f"[actions]\non_notify = []\non_lock = {on_lock}\non_gate = {on_gate}\n"
+        f"[actions.params.command]\nargv = {argv}\n{extra}")
+
+
+def run_editing_config(p: paths_mod.Paths, tmp: Path, models: dict[str, ModalityModel],
+                       edit: Callable[[], object] | None) -> Agent:
+    """The owner for 40 actions, then a stranger from t = 60 s; ``edit`` runs at t = 30 s."""
+    write_config(p, tmp)
+    ev = np.concatenate([owner(40, 8), stranger(60, 9, t0=60.0)])
+    clock = StepClock()
+    start = clock.monotonic_ns()
+
+    def edit_once() -> None:
+        nonlocal edit
+        if edit is not None and clock.monotonic_ns() >= start + 30 * S:
+            edit()
+            edit = None
+
+    clock.hooks.append(edit_once)
+    be = Scripted(clock, ev)
+    put_model_file(p)
+    agent = Agent(p, config.load(p), be, clock, loader=lambda _p: models,
+                  screen=ScreenWatch(clock, query=lambda: None),
+                  reload_settings=lambda: config.load(p))
+    agent.run(duration_s=int(ev["t_ns"][-1] - ev["t_ns"][0]) / S + 10)
+    return agent
+
+
+def test_an_edited_config_applies_while_the_agent_runs(
+        p: paths_mod.Paths, tmp_path: Path, models: dict[str, ModalityModel]) -> None:
+    """Started without a lock action (no lock is decided), the user adds one at t = 30 s: the
+    stranger who sits down at t = 60 s is locked out by the running agent, no restart."""
+    unchanged = run_editing_config(p, tmp_path, models, None)
+    assert not [d for d in unchanged.decisions if d["level"] == "lock"]
+    assert not (tmp_path / "locked.jsonl").exists()
+
+    agent = run_editing_config(
+        p, tmp_path, models, lambda: write_config(p, tmp_path, on_lock='["command"]'))
+    assert agent.settings.actions.on_lock == ["command"]
+    assert [d for d in agent.decisions if d["level"] == "lock"]
+    assert json.loads((tmp_path / "locked.jsonl").read_text().splitlines()[0])["level"] == "lock"
+    assert agent.status()["config"] is None
+
+
+def test_an_invalid_edit_keeps_the_running_settings_and_says_why(
+        p: paths_mod.Paths, tmp_path: Path, models: dict[str, ModalityModel]) -> None:
+    """A typo in the file must not stop the protection, nor half-apply: the edit that also
+    adds the lock action is refused whole, and the status file names the bad key."""
+    agent = run_editing_config(p, tmp_path, models, lambda: write_config(
+        p, tmp_path, on_lock='["command"]', extra="[engine.policy]\nlock_below = -5\n"))
+    assert agent.settings.actions.on_lock == []
+    assert not (tmp_path / "locked.jsonl").exists()
+    note = read_status(p)["config"]  # type: ignore[index]
+    assert "not applied" in note and "engine.policy.lock_below" in note
+
+
+def test_capture_settings_edited_while_running_wait_for_a_restart(
+        p: paths_mod.Paths, tmp_path: Path, models: dict[str, ModalityModel]) -> None:
+    agent = run_editing_config(p, tmp_path, models, lambda: p.config_file.write_text(
+        p.config_file.read_text().replace("flush_interval_s = 0.5", "flush_interval_s = 2.0")))
+    assert agent.settings.capture.flush_interval_s == 2.0
+    assert agent.status()["config"] == ("capture settings changed: they apply when the agent "
+                                        "is restarted")
 
 
 def test_owner_is_not_locked_and_engine_sees_what_is_stored(
@@ -598,6 +670,41 @@ def test_gate_naming_a_missing_app_is_recorded_and_lock_still_fires(
     assert gates[0]["evidence"]["apps"] == ["nosuchapp"]
     assert any(d["level"] == "lock" for d in agent.decisions)
     assert (tmp_path / "locked.jsonl").exists()
+
+
+def test_a_config_edited_while_gated_waits_for_the_gate_to_lift(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    """Gated by a stranger, the config loses its gate rules (as a child with the account's
+    shell could do): the gate keeps holding the real process until trust recovers, and the
+    status says the edit waits — swapping the gate action would have resumed the game."""
+    name = unique("asunit")
+    game = Counter(tmp_path, name)
+    gate = f'[actions.params.gate]\nrules = [{{ name = "game", match = "{name}" }}]\n'
+    write_config(p, tmp_path, on_gate='["gate"]', extra=gate)
+    clock = StepClock()
+    put_model_file(p)
+    agent = Agent(p, config.load(p), Scripted(clock, stranger(120, 12)), clock,
+                  loader=lambda _p: models, screen=ScreenWatch(clock, query=lambda: None),
+                  reload_settings=lambda: config.load(p))
+    seen: dict[str, Any] = {}
+
+    def edit_at_60s() -> None:
+        now = clock.monotonic_ns()
+        if "before" not in seen and now >= 1_060 * S:
+            seen["before"] = game.stopped()
+            write_config(p, tmp_path)  # on_gate = [], no rules
+        if "before" in seen and "after" not in seen and now >= 1_075 * S:
+            seen["after"] = (game.stopped(), agent.status()["config"])
+
+    clock.hooks.append(edit_at_60s)
+    try:
+        agent.run(duration_s=90)
+        assert seen["before"] is True
+        stopped, note = seen["after"]
+        assert stopped and note == "the configuration changed: it applies once the gate is lifted"
+        assert agent.settings.actions.on_gate == ["gate"]
+    finally:
+        game.kill()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and symlinks")

@@ -81,6 +81,9 @@ def run(
             dry_run=dry_run,
             owner=fg.owner,
             app_probe=foreground_app,
+            # an edited config file or machine policy applies while running (same flags)
+            reload_settings=lambda: settings(
+                state_paths(), {"capture": {"backend": backend}} if backend else {}),
         )
         if not quiet:
             err.print(

@@ -226,10 +226,20 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     """Profile, sessions, events per kind, enrolment progress, store size, drops, the apps
     in front lately (the names gate rules match), the agent's state, its lowest trust in the last
     24 hours and its last alert."""
-    from activesec.service.report import APP_DAYS, status_data
+    from activesec.core.errors import ConfigError
+    from activesec.service.report import APP_DAYS, running_agent, status_data
 
     p = state_paths()
-    data = status_data(p, settings(p))
+    try:
+        s = settings(p)
+    except ConfigError as exc:  # an edit the running agent refused too: say it still protects
+        agent = running_agent(p)
+        if agent is None:
+            raise
+        raise ConfigError(exc.message, f"{exc.hint + '; ' if exc.hint else ''}the running agent "
+                          f"(pid {agent.get('pid')}) has not applied it and keeps protecting "
+                          "with the settings it had") from None
+    data = status_data(p, s)
     if json_out:
         print_json(data)
         return
@@ -274,6 +284,8 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         )
     if ag["running"] and ag["reason"]:
         out.print(f"  why          {escape(str(ag['reason']))}")
+    if ag["running"] and ag.get("config"):
+        out.print(f"  [yellow]config[/yellow]       {escape(str(ag['config']))}")
     lat = ag.get("latency_ms")
     if lat:
         out.print(f"  reaction     trust updated {lat['p50']:.0f} ms (p50) / {lat['p99']:.0f} ms "

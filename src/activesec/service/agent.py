@@ -41,6 +41,16 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
 * **pause / resume / wipe** are honoured at once: the writer discards paused input and the engine
   is told ``paused``; a wipe (store wipe generation changes, models deleted) drops the loaded
   models, clears the decision log and returns to enrolment.
+* **settings** follow the files they come from: every ``HOUSEKEEP_EVERY_S`` the agent looks at
+  the account's config file and the machine policy (path, mtime, size) and, when one changed,
+  loads the settings again (with the flags it was started with). A valid change applies at
+  once: new actions (the old ones stopped), and with changed scoring, trust or policy a new
+  engine, whose trust starts afresh; ``capture``, ``store``, ``log_level`` and ``user`` are read
+  once at start (``RESTART_SECTIONS``), so the status file's ``config`` says they wait for a
+  restart. An invalid change is refused whole — the agent keeps protecting with the settings
+  it has, logs the error and shows it in ``config`` — rather than stopping; a parent's or an
+  admin's edit therefore reaches running agents without a log-in. While the gate holds, the
+  change waits until it is lifted (replacing the gate action would resume the gated apps).
 * **trust history**: each trust update goes into the minute it happened in; finished minutes are
   appended to ``<data dir>/trust-history.jsonl`` at the status tick (:mod:`.history`), for the
   dashboard's chart and ``status`` after the fact. A wipe clears it with the decision log.
@@ -124,6 +134,8 @@ UNLOCK_QUIET_S = 2.0  # fallback unlock detection: input this long after the loc
 # runs at most this long. A pass costs ~6 ms of CPU per 80 processes here (psutil: 0.3% of a
 # core at this pace), so ~1.5% on a desktop's 400 — only while gated.
 HOLD_GATE_EVERY_S = 2.0
+# read by the capture runner and the backend when the agent starts: an edit applies at restart
+RESTART_SECTIONS = ("capture", "store", "log_level", "user")
 QUEUE_MAX_EVENTS = 200_000
 
 ModelLoader = Callable[[Paths], Mapping[str, ModalityModel]]
@@ -151,6 +163,34 @@ def engine_config(settings: Settings) -> EngineConfig:
             cfg = cfg.model_copy(update={"policy": cfg.policy.model_copy(
                 update={"gate_apps": names})})
     return cfg
+
+
+def agent_engine_config(settings: Settings) -> EngineConfig:
+    """:func:`engine_config` as the agent runs it: with no ``on_lock`` action the policy decides
+    no lock at all (``policy.locks``) — a lock nothing carries out was retried every 30 s,
+    filled the decision log and showed "locked". `replay` still shows where the policy locks:
+    it measures, it does not act."""
+    cfg = engine_config(settings)
+    if not settings.actions.on_lock and cfg.policy.locks:
+        cfg = cfg.model_copy(update={"policy": cfg.policy.model_copy(update={"locks": False})})
+    return cfg
+
+
+def config_stamp(paths: Paths) -> tuple[tuple[str, int, int], ...]:
+    """Path, mtime and size of the files settings come from (the account's config file, the
+    machine policy): the agent reloads its settings when this changes."""
+    from activesec.core.site import site_file
+
+    out = []
+    for f in (paths.config_file, site_file()):
+        if f is None:
+            continue
+        try:
+            st = f.stat()
+            out.append((str(f), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(f), -1, -1))
+    return tuple(out)
 
 
 def check_settings(settings: Settings) -> EngineConfig:
@@ -369,20 +409,18 @@ class Agent:
                  loader: ModelLoader | None = None, trainer: Trainer | None = None,
                  updater: Trainer | None = None,
                  app_probe: AppProbe | None = None,
-                 screen: ScreenWatch | None = None) -> None:
+                 screen: ScreenWatch | None = None,
+                 reload_settings: Callable[[], Settings] | None = None) -> None:
         self.paths = paths
         self.settings = settings
         self.clock = clock
         self.dry_run = dry_run
         self.owner = owner or settings.user or "owner"
-        self.cfg = engine_config(settings)
-        if not settings.actions.on_lock and self.cfg.policy.locks:
-            # nothing would lock: decide none (policy.locks) — a lock nothing carries out was
-            # retried every 30 s, filled the decision log and showed "locked". `replay` still
-            # shows where the policy locks: it measures, it does not act.
-            self.cfg = self.cfg.model_copy(update={"policy": self.cfg.policy.model_copy(
-                update={"locks": False})})
+        self.cfg = agent_engine_config(settings)
         self.actions = build_actions(settings, dry_run)  # bad action config fails here
+        self.reload_settings = reload_settings
+        self._config_stamp = config_stamp(paths)
+        self.config_note: str | None = None  # a configuration change refused or not yet applied
         self.loader = loader or default_loader
         self.trainer = trainer or subprocess_trainer
         self.updater = updater or subprocess_updater
@@ -481,6 +519,7 @@ class Agent:
             "decisions": self.n_decisions,
             "latency_ms": self.latency_summary(),
             "gate": self._gate_status(),
+            "config": self.config_note,
         }
 
     def latency_summary(self) -> dict[str, float] | None:
@@ -773,6 +812,7 @@ class Agent:
                           "progress": round(progress, 4)}
         if final:
             return
+        self._check_config()
         if self.engine is not None and not self.paths.models_dir.is_dir():
             self._set_models({}, "models deleted: enrolling again")
         if self.engine is None and self._train_thread is None:
@@ -789,6 +829,45 @@ class Agent:
                     self._load_models()
         elif self.engine is not None and self._drift_due():
             self._start_training(update=True)
+
+    def _check_config(self) -> None:
+        """Apply an edited config file or machine policy (module docstring, *settings*)."""
+        if self.reload_settings is None:
+            return
+        stamp = config_stamp(self.paths)
+        if stamp == self._config_stamp:
+            return
+        if self._gated_by is not None:  # the gate action holds the suspended apps: keep it
+            self.config_note = ("the configuration changed: it applies once the gate is lifted")
+            return
+        self._config_stamp = stamp
+        try:
+            new = self.reload_settings()
+            check_settings(new)
+            cfg = agent_engine_config(new)
+            actions = build_actions(new, self.dry_run)
+        except ActiveSecError as exc:
+            self.config_note = (f"configuration change not applied, still running with the "
+                                f"settings it started with or last applied: {exc}")
+            log.error("%s", self.config_note)
+            return
+        old, self.settings = self.settings, new
+        for a in self.actions.values():
+            a.stop()
+        self.actions = actions
+        for a in actions.values():
+            a.start()
+        changed = [k for k in type(new).model_fields if getattr(new, k) != getattr(old, k)]
+        later = [k for k in changed if k in RESTART_SECTIONS]
+        if cfg != self.cfg:
+            self.cfg = cfg
+            if self.engine is not None:  # scoring, trust or policy changed: trust starts afresh
+                self._set_models(self.models, self.reason)
+        self.config_note = (
+            f"{', '.join(later)} settings changed: they apply when the agent is restarted"
+            if later else None)
+        log.info("configuration reloaded (%s changed)%s", ", ".join(changed) or "nothing",
+                 f"; {self.config_note}" if later else "")
 
     def _drift_due(self) -> bool:
         """Hourly: is the newest model older than ``train.retrain_days``?"""

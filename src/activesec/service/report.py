@@ -59,6 +59,17 @@ def left_frozen(paths: Paths) -> list[dict[str, Any]]:
         return []
 
 
+def running_agent(paths: Paths) -> dict[str, Any] | None:
+    """The running agent's status file; None when no agent runs (a capture may hold the lock,
+    or the file is a dead agent's)."""
+    from activesec.core.instance import is_locked, read_pid
+    from activesec.service.agent import read_status
+
+    lock = paths.run_dir / "capture.lock"
+    agent = read_status(paths) if is_locked(lock) else None
+    return agent if agent and agent.get("pid") == read_pid(lock) else None
+
+
 def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     """The snapshot (``activesec status --json`` prints exactly this)."""
     from activesec.core.instance import is_locked, read_pid
@@ -82,8 +93,9 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     by_kind = {name: int(c.get(name, 0)) for name in KIND_NAMES.values()}
     lock = paths.run_dir / "capture.lock"
     running = is_locked(lock)
-    agent = read_status(paths)
-    agent_running = bool(running and agent and agent.get("pid") == read_pid(lock))
+    agent = running_agent(paths)
+    agent_running = agent is not None
+    agent = agent or read_status(paths)  # a stopped agent's last decision is still shown
     e = settings.enrol
     return {
         "user": prof.user,
@@ -108,6 +120,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "latency_ms": (agent or {}).get("latency_ms") if agent_running else None,
             "last_decision": (agent or {}).get("last_decision"),
             "gate": (agent or {}).get("gate") if agent_running else None,
+            "config": (agent or {}).get("config") if agent_running else None,
         },
         "gate_left_frozen": [] if agent_running else left_frozen(paths),
         "trust_history": {"hours": HISTORY_HOURS, **history.summary(recent_history(paths))},
