@@ -48,9 +48,10 @@ def popen(*args: str, env: Mapping[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def one_line_error(r: subprocess.CompletedProcess[str]) -> str:
-    """Assert a clean expected failure: exit 2, one ``error:`` line, no traceback."""
-    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+def one_line_error(r: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    """Assert a clean expected failure: exit ``code`` (2; the agent's permanent failures 78),
+    one ``error:`` line, no traceback."""
+    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr, r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from tests.helpers.cli import cli, env_for, initialised, one_line_error
 
+from activesec.core.errors import EX_CONFIG
+
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
@@ -52,7 +54,7 @@ def test_non_finite_engine_settings_are_refused(env: dict[str, str], section: st
     assert check["status"] == "fail", check
     assert f"'{key}'" in check["detail"] and "finite" in check["detail"]
     assert f"'{key}'" in one_line_error(cli("replay", "/nonexistent", env=env))
-    assert f"'{key}'" in one_line_error(cli("run", "--duration", "1", env=env))
+    assert f"'{key}'" in one_line_error(cli("run", "--duration", "1", env=env), EX_CONFIG)
 
 
 @pytest.mark.parametrize(("section", "line", "key"), [
@@ -187,7 +189,7 @@ def test_config_names_doctor_used_to_pass(env: dict[str, str], section: str, lin
     check = _doctor_config(env)
     assert check["status"] == "fail" and f"'{key}'" in check["detail"], check
     assert hint in check["detail"] + check["hint"], check
-    assert f"'{key}'" in one_line_error(cli("run", "--duration", "1", env=env))
+    assert f"'{key}'" in one_line_error(cli("run", "--duration", "1", env=env), EX_CONFIG)
 
 
 @pytest.mark.parametrize("bad", ["../x", "a\nb", "x" * 300, "", ".hidden", "a b"])

@@ -87,7 +87,7 @@ def test_json_outputs_keep_their_documented_keys(env: dict[str, str]) -> None:
     s = json.loads(cli("status", "--json", env=env).stdout)
     assert {"user", "capturing", "paused", "sessions", "events", "dropped", "agent",
             "trust_history", "models", "enrolment", "apps"} <= set(s)
-    assert {"running", "state", "trust", "reason", "last_decision"} <= set(s["agent"])
+    assert {"running", "state", "trust", "reason", "last_decision", "stopped"} <= set(s["agent"])
     assert {"lowest", "lowest_at_s"} <= set(s["trust_history"])
     r = cli("doctor", "--json", env=env)
     d = json.loads(r.stdout)

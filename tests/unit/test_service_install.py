@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from activesec.core.errors import ConfigError
+from activesec.core import paths
+from activesec.core.errors import EX_CONFIG, ConfigError
+from activesec.service import stopped
 from activesec.service.installers import (
     LABEL,
     TASK_NS,
@@ -24,6 +26,7 @@ from activesec.service.installers import (
     Installer,
     install,
     launchd_plist,
+    restart,
     status,
     systemd_unit,
     task_xml,
@@ -266,6 +269,62 @@ def test_task_install_registers_with_schtasks(tmp_path: Path, exe: Path) -> None
     assert raw[:2] in (b"\xff\xfe", b"\xfe\xff")  # UTF-16 with BOM, as schtasks expects
     root = ET.parse(result.path).getroot()  # the declared encoding matches the bytes
     assert root.find("t:Triggers/t:LogonTrigger/t:UserId", NS).text == r"PC\alice"  # type: ignore[union-attr]
+
+
+# -- after the agent stopped ----------------------------------------------------------------------
+def test_status_says_why_the_agent_stopped(tmp_path: Path, exe: Path) -> None:
+    """The reason the agent left (a real file in the data folder named by ACTIVESEC_HOME, as
+    the unit carries it) is in status while the agent does not run, with the restart command."""
+    (tmp_path / "sd").mkdir()
+    env = {"ACTIVESEC_HOME": str(tmp_path / "state")}
+    kw = dict(base=tmp_path, environ=env, platform="linux", systemd_dir=tmp_path / "sd")
+    assert install("systemd", str(exe), runner=Recorder(), **kw).ok
+    p = paths.resolve(tmp_path / "state")
+    stopped.record(p, ConfigError("invalid configuration value for 'store.keep_days'",
+                                  "set it to 0 or more"), EX_CONFIG)
+    down = status("systemd", runner=Recorder(rc=3), **kw)
+    assert down.running is False and down.stopped == stopped.read(p)
+    assert down.detail.startswith(f"installed at {down.path}, not running; the agent stopped at ")
+    assert "'store.keep_days' — set it to 0 or more; after fixing it" in down.detail
+    assert down.detail.endswith("`activesec service restart`")
+    up = status("systemd", runner=Recorder(), **kw)  # running: a reason left is not shown
+    assert up.running and up.stopped is None and "stopped" not in up.detail
+
+
+def test_restart_clears_systemds_failed_state_first(tmp_path: Path, exe: Path) -> None:
+    """After the start limit, systemd refuses a start until reset-failed; reset-failed itself
+    fails harmlessly when nothing failed. The restart's own failure is reported."""
+    (tmp_path / "sd").mkdir()
+    kw = dict(base=tmp_path, platform="linux", systemd_dir=tmp_path / "sd")
+    rec = Recorder()
+    res = restart("systemd", runner=rec, **kw)
+    assert res.ok and res.running
+    assert rec.calls == [["systemctl", "--user", "reset-failed", UNIT_NAME],
+                         ["systemctl", "--user", "restart", UNIT_NAME]]
+
+    def only_restart_fails(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        rc = 1 if "restart" in argv else 0
+        return subprocess.CompletedProcess(list(argv), rc, "", "Unit activesec.service not found.")
+
+    res = restart("systemd", runner=only_restart_fails, **kw)
+    assert not res.ok and res.detail.endswith("exited 1: Unit activesec.service not found.")
+    res = restart("systemd", runner=Recorder(rc=1, stderr="Unit not loaded."), **kw)
+    assert not res.ok and len(res.commands) == 2  # reset-failed's failure did not stop it
+    none = restart("systemd", base=tmp_path, runner=refuse, platform="linux",
+                   systemd_dir=tmp_path / "absent")
+    assert not none.ok and "activesec run" in none.detail
+
+
+def test_restart_on_launchd_and_task_scheduler(tmp_path: Path) -> None:
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX uid")
+    rec = Recorder()
+    assert restart("launchd", base=tmp_path, runner=rec, platform="darwin").ok
+    assert rec.calls == [["launchctl", "kickstart", "-k", f"gui/{os.getuid()}/{LABEL}"]]
+    rec = Recorder()
+    assert restart("task", base=tmp_path, runner=rec, platform="win32").ok
+    assert rec.calls == [["schtasks", "/End", "/TN", "ActiveSec"],
+                         ["schtasks", "/Run", "/TN", "ActiveSec"]]
 
 
 # -- bad input ------------------------------------------------------------------------------------

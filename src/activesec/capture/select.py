@@ -63,11 +63,13 @@ def choose_backend(
             raise CaptureError(
                 f"unknown capture backend '{settings_backend}'",
                 f"set capture.backend to one of: auto, {', '.join(LIVE_BACKENDS)}",
+                permanent=True,  # a config value: no retry changes it
             )
         if name in _LINUX_ONLY and not platform.startswith("linux"):
             raise CaptureError(
                 f"the {name} backend runs on Linux only (this is {platform})",
                 "set capture.backend = \"auto\" (pynput on Windows and macOS)",
+                permanent=True,
             )
         return name, "chosen in the configuration (capture.backend)"
     if platform == "win32":

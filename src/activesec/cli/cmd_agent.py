@@ -1,6 +1,8 @@
-"""Commands around the live agent: ``run``, ``replay`` and ``service install|uninstall|status``.
+"""The live agent's commands: ``run``, ``replay``, ``service install|uninstall|status|restart``.
 
-``run`` is the agent in the foreground (:mod:`activesec.service.agent`); ``replay`` is
+``run`` is the agent in the foreground (:mod:`activesec.service.agent`); it exits 78
+(``EX_CONFIG``) on a permanent failure and leaves the reason of any failure for ``status``
+(:mod:`activesec.service.stopped`); ``replay`` is
 fail2ban-regex's role: recorded sessions through the very engine, trust model and policy the
 agent runs, printing the decisions it would take; ``service`` wraps
 :mod:`activesec.service.installers`.
@@ -19,7 +21,8 @@ from rich.markup import escape
 
 from activesec.cli._common import err, foreground_backend, out, print_json, settings, state_paths
 from activesec.core import profile
-from activesec.core.errors import ActiveSecError, DataError
+from activesec.core.errors import EX_CONFIG, ActiveSecError, DataError
+from activesec.core.instance import AlreadyRunning
 from activesec.core.paths import Paths
 
 service_app = typer.Typer(
@@ -62,9 +65,31 @@ def run(
     Live status: DATA_DIR/run/agent.json (every second). Decisions with their evidence and
     what each action did: DATA_DIR/decisions.jsonl; trust per minute with input, kept a week:
     DATA_DIR/trust-history.jsonl. SIGTERM flushes and exits 0.
+
+    A configuration error (or an event store that is not ActiveSec's or damaged) exits 78
+    (EX_CONFIG), which the log-in service does not restart; other errors exit 2 and are
+    retried. Either way the reason is left in DATA_DIR/run/stopped.json for `activesec
+    status`, `doctor` and `service status`, until the agent next starts.
     """
+    from activesec.service import stopped
+
+    p = state_paths()
+    try:
+        _run(dry_run, duration, backend, quiet, init)
+    except AlreadyRunning:
+        raise  # the agent that runs is fine: nothing to leave for status
+    except ActiveSecError as exc:
+        if exc.permanent:  # the log-in service does not restart on this status
+            exc.exit_code = EX_CONFIG
+        stopped.record(p, exc, exc.exit_code)
+        raise
+
+
+def _run(dry_run: bool, duration: float | None, backend: str | None, quiet: bool,
+         init: bool) -> None:
     from activesec.capture.apps import foreground_app
     from activesec.core.clock import SystemClock
+    from activesec.service import stopped
     from activesec.service.agent import Agent, check_settings
 
     if init and profile.load(state_paths()) is None:
@@ -85,6 +110,7 @@ def run(
             reload_settings=lambda: settings(
                 state_paths(), {"capture": {"backend": backend}} if backend else {}),
         )
+        stopped.clear(fg.paths)  # started: a failure left by the last start is over
         if not quiet:
             err.print(
                 f"agent running with [bold]{fg.backend_name}[/bold] ({fg.reason})"
@@ -272,6 +298,7 @@ def _result_json(res: Any) -> dict[str, Any]:
         "detail": res.detail,
         "remains": res.remains,
         "commands": res.commands,
+        "stopped": res.stopped,
     }
 
 
@@ -317,6 +344,20 @@ def service_uninstall(
     _show(installers.uninstall(kind, all_users=all_users), json_out)
 
 
+@service_app.command("restart")
+def service_restart(
+    kind: str | None = typer.Option(None, "--kind", help="systemd | launchd | task."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Start your agent again now, e.g. after fixing the configuration error it stopped on (the
+    log-in service does not restart it after one). The configuration is checked first."""
+    from activesec.service import installers
+    from activesec.service.agent import check_settings
+
+    check_settings(settings(state_paths()))  # still invalid: said here, not in the journal
+    _show(installers.restart(kind), json_out)
+
+
 @service_app.command("status")
 def service_status(
     kind: str | None = typer.Option(None, "--kind", help="systemd | launchd | task."),
@@ -326,7 +367,8 @@ def service_status(
     ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Is the log-in service installed and running?"""
+    """Is the log-in service installed and running? When the agent is not running, why it
+    last stopped on an error (and how to start it again)."""
     from activesec.service import installers
 
     res = installers.status(kind, all_users=all_users)

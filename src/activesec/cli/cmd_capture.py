@@ -22,7 +22,8 @@ from activesec.cli._common import (
     state_paths,
 )
 from activesec.core import config, profile
-from activesec.core.errors import ActiveSecError
+from activesec.core.errors import ActiveSecError, ConfigError
+from activesec.core.instance import is_locked
 from activesec.core.labels import check_label
 from activesec.core.paths import Paths
 
@@ -226,20 +227,11 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     """Profile, sessions, events per kind, enrolment progress, store size, drops, the apps
     in front lately (the names gate rules match), the agent's state, its lowest trust in the last
     24 hours and its last alert."""
-    from activesec.core.errors import ConfigError
-    from activesec.service.report import APP_DAYS, running_agent, status_data
+    from activesec.service.report import APP_DAYS, status_data
+    from activesec.service.stopped import describe
 
     p = state_paths()
-    try:
-        s = settings(p)
-    except ConfigError as exc:  # an edit the running agent refused too: say it still protects
-        agent = running_agent(p)
-        if agent is None:
-            raise
-        raise ConfigError(exc.message, f"{exc.hint + '; ' if exc.hint else ''}the running agent "
-                          f"(pid {agent.get('pid')}) has not applied it and keeps protecting "
-                          "with the settings it had") from None
-    data = status_data(p, s)
+    data = status_data(p, _settings_for_status(p))
     if json_out:
         print_json(data)
         return
@@ -286,6 +278,9 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         out.print(f"  why          {escape(str(ag['reason']))}")
     if ag["running"] and ag.get("config"):
         out.print(f"  [yellow]config[/yellow]       {escape(str(ag['config']))}")
+    if ag["stopped"]:
+        colour = "red" if ag["stopped"].get("permanent") else "yellow"
+        out.print(f"  agent        [{colour}]{escape(describe(ag['stopped']))}[/{colour}]")
     lat = ag.get("latency_ms")
     if lat:
         out.print(f"  reaction     trust updated {lat['p50']:.0f} ms (p50) / {lat['p99']:.0f} ms "
@@ -306,6 +301,27 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     last = ag["last_decision"]
     if last:
         out.print(f"  last alert   {last.get('level')}: {escape(str(last.get('reason')))}")
+
+
+def _settings_for_status(p: Paths) -> Any:
+    """The settings; when they cannot load, the error also says what the agent did about them
+    — a running agent refused the edit and still protects, or they stopped it and how to
+    restart it (status cannot show the rest without them)."""
+    from activesec.service import stopped
+    from activesec.service.report import running_agent
+
+    try:
+        return settings(p)
+    except ConfigError as exc:
+        agent = running_agent(p)
+        entry = stopped.read(p)
+        if agent is not None:  # an edit the running agent refused too: it still protects
+            exc.hint = "; ".join(x for x in (
+                exc.hint, f"the running agent (pid {agent.get('pid')}) has not applied it and "
+                "keeps protecting with the settings it had") if x)
+        elif entry and entry.get("permanent") and not is_locked(p.run_dir / "capture.lock"):
+            exc.hint = "; ".join(x for x in (exc.hint, stopped.restart_note(entry)) if x)
+        raise
 
 
 def gate_line(gate: dict[str, Any]) -> str:
@@ -419,6 +435,22 @@ def _store_check() -> Any:
     return Check("store", "ok", f"{p.database}: {n} sessions, schema and integrity ok")
 
 
+def _agent_check() -> Any:
+    """Why the agent last stopped, when it stopped on an error and none runs since: a
+    permanent failure fails the check (the log-in service does not restart it)."""
+    from activesec.capture.doctor import Check
+    from activesec.service import stopped
+
+    p = state_paths()
+    entry = stopped.read(p)
+    if entry is None or is_locked(p.run_dir / "capture.lock"):
+        return None
+    hint = "; ".join(x for x in (entry.get("hint"), f"then `{stopped.RESTART}`") if x)
+    return Check("agent", "fail" if entry.get("permanent") else "warn",
+                 f"the agent {stopped.headline(entry)}: {entry['message']}",
+                 hint)
+
+
 def _gate_check() -> Any:
     """Will the gate rules gate anything? Rules that ``on_gate`` never runs, and rules whose
     name matches no process now and no app in front lately (a typo gates nothing, silently)."""
@@ -468,7 +500,7 @@ def _gate_check() -> Any:
 def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Which capture backend will be used and why; display, permission and platform problems;
     whether the gate rules name apps seen on this machine; the data directory's free space and
-    the event store's integrity."""
+    the event store's integrity; why the agent stopped, when it stopped on an error."""
     from activesec.capture.doctor import run_checks
 
     checks = _with_engine_check(run_checks(None))  # loads and validates the config itself
@@ -476,6 +508,9 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     if gate is not None:
         checks.append(gate)
     checks.append(_store_check())
+    agent = _agent_check()
+    if agent is not None:
+        checks.append(agent)
     rows = [
         {"name": c.name, "status": c.status, "detail": c.detail, "hint": c.hint} for c in checks
     ]

@@ -1,20 +1,45 @@
 """Expected failures carry a one-line message and what to do about it.
 
-The CLI prints ``error: <message> (<hint>)`` and exits non-zero, never a traceback.
+The CLI prints ``error: <message> (<hint>)`` and exits non-zero, never a traceback: every
+command exits 2, except the agent (``activesec run``), which exits ``EX_CONFIG`` (78, sysexits)
+on a *permanent* failure, so the log-in service stops restarting it
+(:mod:`activesec.service.installers`, :mod:`activesec.service.stopped`).
+
+Permanent means: starting the agent again, unchanged, fails the same way until someone changes a
+file. Transient means it may work by itself a few seconds later, so the service manager retries
+(a bounded number of times). Misjudging a transient failure as permanent leaves the agent down
+for the session; the reverse costs a few retries. So only failures that certainly need a person
+are permanent:
+
+* :class:`ConfigError` — permanent: an invalid config value, policy file, profile file or data
+  path; nothing changes until the file is edited.
+* :class:`StoreError` — transient (a full disk, the store busy in another process), except a
+  store file that is not ActiveSec's, damaged, from a newer version or unreadable by its
+  permissions: those are raised with ``permanent=True`` (:mod:`activesec.store.db`).
+* :class:`CaptureError` — transient: no display yet at log-in, the X server restarting, the
+  input devices not yet readable; a backend that never works ends at the start limit.
+* :class:`ModelError`, :class:`DataError` — transient (the default): the agent refuses a
+  damaged model and keeps enrolling, it does not stop on one; recordings are not its input.
+* :class:`~activesec.core.instance.AlreadyRunning` and anything unclassified — transient.
 """
 
 from __future__ import annotations
+
+EX_CONFIG = 78  # sysexits.h: "something was found in an unconfigured or misconfigured state"
 
 
 class ActiveSecError(Exception):
     """An expected failure the user can act on."""
 
     exit_code = 2
+    permanent = False  # would the agent fail the same way at every restart? (module docstring)
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", *, permanent: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if permanent is not None:
+            self.permanent = permanent
 
     def __str__(self) -> str:
         return f"{self.message} — {self.hint}" if self.hint else self.message
@@ -22,6 +47,8 @@ class ActiveSecError(Exception):
 
 class ConfigError(ActiveSecError):
     """Invalid configuration value or file."""
+
+    permanent = True
 
 
 class StoreError(ActiveSecError):

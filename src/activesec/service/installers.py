@@ -1,4 +1,4 @@
-"""Start the agent at user log-in: ``activesec service install | uninstall | status``.
+"""Start the agent at user log-in: ``activesec service install | uninstall | status | restart``.
 
 One mechanism per platform, always *per user* and *in the graphical session*, because input
 capture needs the user's display (X11/Wayland), the Aqua session, or the interactive Windows
@@ -18,6 +18,11 @@ desktop:
   Registered with ``schtasks /Create /XML <file> /TN ActiveSec``. ``ACTIVESEC_HOME`` is not
   carried into the task (tasks see the user's persistent environment): use ``setx``. The
   console launcher opens a console window at log-on (known limitation).
+
+Whatever the platform, the agent leaves why it stopped for ``service status``, ``status`` and
+``doctor`` (:mod:`activesec.service.stopped`), and ``service restart`` starts it again through
+the service manager once it is fixed (systemd: ``reset-failed`` first, which a start limit
+hit needs; launchd: ``kickstart -k``; Task Scheduler: ``/End`` then ``/Run``).
 
 **For every account** (``--all-users``, run as root / an administrator; a fleet or a family
 machine): ``activesec run --init`` (an account's first log-in creates its profile), started at
@@ -55,6 +60,8 @@ from typing import Any, Literal
 from activesec.core.errors import ConfigError
 from activesec.core.paths import resolve as resolve_paths
 from activesec.core.site import platform_file
+from activesec.service.stopped import describe
+from activesec.service.stopped import read as read_stopped
 
 Kind = Literal["systemd", "launchd", "task"]
 KINDS: tuple[str, ...] = ("systemd", "launchd", "task")
@@ -204,6 +211,9 @@ class ServiceResult:
     commands: list[list[str]] = field(default_factory=list)
     enabled: bool | None = None  # --all-users: enabled for every account (None: not asked)
     remains: list[str] = field(default_factory=list)  # uninstall: what it leaves, and why
+    # status: why the agent last stopped on an error (:mod:`activesec.service.stopped`), while
+    # it is not running; None otherwise
+    stopped: dict[str, Any] | None = None
 
 
 def default_kind(platform: str | None = None) -> Kind:
@@ -528,13 +538,17 @@ class Installer:
                 self.kind, self.path, True, False, False, f"not installed ({self.path} absent)",
                 enabled=False if self.all_users else None,
             )
+        if self.all_users:  # running, and why not, is each account's own
+            return (self._machine_status(done) if self._native() else ServiceResult(
+                self.kind, self.path, True, True, None,
+                f"installed at {self.path}; cannot query the service manager here"))
         if not self._native():
+            why = self._stopped()
             return ServiceResult(
                 self.kind, self.path, True, True, None,
-                f"installed at {self.path}; cannot query the service manager here",
+                f"installed at {self.path}; cannot query the service manager here"
+                + (f"; the agent {describe(why)}" if why else ""), stopped=why,
             )  # fmt: skip
-        if self.all_users:
-            return self._machine_status(done)
         if self.kind == "systemd":
             running, _ = self._call(
                 ["systemctl", "--user", "is-active", "--quiet", UNIT_NAME], done
@@ -544,11 +558,48 @@ class Installer:
         else:
             running, _ = self._call(["schtasks", "/Query", "/TN", TASK_NAME], done)
         state = "running" if running else "not running"
-        if self.kind == "task":
+        if self.kind == "task":  # registered, not running: schtasks /Query does not say that
             state = "registered" if running else "not registered"
-        return ServiceResult(
-            self.kind, self.path, True, True, running, f"installed at {self.path}, {state}", done
-        )
+        why = None if running and self.kind != "task" else self._stopped()
+        detail = f"installed at {self.path}, {state}"
+        return ServiceResult(self.kind, self.path, True, True, running,
+                             detail + (f"; the agent {describe(why)}" if why else ""), done,
+                             stopped=why)
+
+    def _stopped(self) -> dict[str, Any] | None:
+        """The reason the agent left when it last stopped on an error (the same data folder
+        the service's agent uses: ACTIVESEC_HOME as installed, else the platform's)."""
+        return read_stopped(resolve_paths(self.home))
+
+    def restart(self) -> ServiceResult:
+        """Start the agent again now (after fixing what stopped it): the service manager stops
+        it if it runs, forgets a failed state that would refuse the start (systemd's start
+        limit), and starts it. Whether the unit file is yours or every account's, it is your
+        agent that restarts."""
+        done: list[list[str]] = []
+        if not self._native():
+            return ServiceResult(self.kind, self.path, False, self.path.exists(), None,
+                                 "cannot reach the service manager here: start the agent with "
+                                 "`activesec run`")
+        for argv, needed in self._restart_commands():
+            ok, why = self._call(argv, done)
+            if not ok and needed:
+                return ServiceResult(self.kind, self.path, False, self.path.exists(), False,
+                                     f"could not restart the agent: {why}", done)
+        return ServiceResult(self.kind, self.path, True, True, True,
+                             "restarted the agent; `activesec service status` says whether it "
+                             "stays up", done)
+
+    def _restart_commands(self) -> list[tuple[list[str], bool]]:
+        """(argv, must succeed): clearing a failed state, or ending a task that does not
+        run, may fail harmlessly."""
+        if self.kind == "systemd":
+            return [(["systemctl", "--user", "reset-failed", UNIT_NAME], False),
+                    (["systemctl", "--user", "restart", UNIT_NAME], True)]
+        if self.kind == "launchd":
+            return [(["launchctl", "kickstart", "-k", f"gui/{os.getuid()}/{LABEL}"], True)]
+        return [(["schtasks", "/End", "/TN", TASK_NAME], False),
+                (["schtasks", "/Run", "/TN", TASK_NAME], True)]
 
     @property
     def _global(self) -> list[str]:
@@ -630,6 +681,11 @@ def install(kind: str | None = None, exe: str | None = None, **kw: Any) -> Servi
 def uninstall(kind: str | None = None, **kw: Any) -> ServiceResult:
     """Stop and remove the log-in service; not installed is fine (``ok``, says so)."""
     return Installer(kind, **kw).uninstall()
+
+
+def restart(kind: str | None = None, **kw: Any) -> ServiceResult:
+    """Start the agent again now through the service manager (after a permanent error)."""
+    return Installer(kind, **kw).restart()
 
 
 def status(kind: str | None = None, **kw: Any) -> ServiceResult:

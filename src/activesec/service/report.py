@@ -73,7 +73,7 @@ def running_agent(paths: Paths) -> dict[str, Any] | None:
 def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     """The snapshot (``activesec status --json`` prints exactly this)."""
     from activesec.core.instance import is_locked, read_pid
-    from activesec.service import history
+    from activesec.service import history, stopped
     from activesec.service.agent import read_status
     from activesec.service.train import enrolment_counts, enrolment_since
     from activesec.store.db import KIND_NAMES, NS_PER_DAY, Store
@@ -121,6 +121,8 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "last_decision": (agent or {}).get("last_decision"),
             "gate": (agent or {}).get("gate") if agent_running else None,
             "config": (agent or {}).get("config") if agent_running else None,
+            # why the last start failed, while no agent runs (:mod:`activesec.service.stopped`)
+            "stopped": None if running else stopped.read(paths),
         },
         "gate_left_frozen": [] if agent_running else left_frozen(paths),
         "trust_history": {"hours": HISTORY_HOURS, **history.summary(recent_history(paths))},

@@ -15,6 +15,9 @@ Safety rules kept here:
 * The database, its ``-wal`` and ``-shm`` are 0600 in a 0700 directory (SQLite gives the side
   files the database file's mode).
 * Every SQLite failure surfaces as a one-line :class:`StoreError` naming the path and what to do.
+  A store that is not ActiveSec's, damaged, newer or unreadable by its permissions is
+  ``permanent`` (:mod:`activesec.core.errors`): the agent exits 78 on it and the log-in
+  service stops restarting it.
 
 A :class:`Store` is one connection: use it from one thread at a time (the batch writer owns its
 own). :meth:`Store.append` leaves the transaction open so a batch of appends costs one commit.
@@ -149,7 +152,8 @@ def _translate(exc: sqlite3.Error, path: Path, action: str) -> StoreError:
             f"make {path.parent} writable by you or set ACTIVESEC_HOME to a writable directory",
         )
     if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
-        return StoreError(f"the event store {path} is damaged ({exc})", _RESTORE_HINT)
+        return StoreError(f"the event store {path} is damaged ({exc})", _RESTORE_HINT,
+                          permanent=True)
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return StoreError(
             f"the event store {path} is locked by another process",
@@ -189,13 +193,14 @@ def _check_header(path: Path) -> bool:
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):
-            raise StoreError(f"{path} is not a regular file", "point ACTIVESEC_HOME elsewhere")
+            raise StoreError(f"{path} is not a regular file", "point ACTIVESEC_HOME elsewhere",
+                             permanent=True)
         with open(path, "rb") as fh:
             header = fh.read(100)
     except PermissionError:
         raise StoreError(
             f"cannot read the event store {path} (permission denied)",
-            "run as the user who owns it or fix its permissions",
+            "run as the user who owns it or fix its permissions", permanent=True,
         ) from None
     except OSError as exc:
         raise StoreError(f"cannot read the event store {path}: {exc.strerror}") from None
@@ -204,7 +209,7 @@ def _check_header(path: Path) -> bool:
     if not header.startswith(SQLITE_MAGIC) or len(header) < 100:
         raise StoreError(
             f"{path} is not an ActiveSec event store (not an SQLite database, or damaged)",
-            _RESTORE_HINT,
+            _RESTORE_HINT, permanent=True,
         )
     # 0 may still be ours with the id in the WAL (not yet checkpointed): the read-only
     # connection decides then; any other value is settled here without opening the file.
@@ -218,6 +223,7 @@ def _check_application_id(path: Path, app_id: int, allow_zero: bool = False) -> 
     raise StoreError(
         f"{path} is an SQLite database of another program (application_id {app_id:#x})",
         "choose another location (ACTIVESEC_HOME); the file was left untouched",
+        permanent=True,
     )
 
 
@@ -227,12 +233,14 @@ def _check_dir_writable(path: Path) -> None:
         raise StoreError(
             f"the event store {path} is read-only (its directory is writable)",
             f"make the file writable by you (chmod u+w {path}) or run as its owner",
+            permanent=True,
         )
     if not os.access(d, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise StoreError(
             f"the data directory {d} is read-only (the store needs to write {path.name} and its "
             "-wal/-shm files there)",
             f"make {d} writable by you or set ACTIVESEC_HOME to a writable directory",
+            permanent=True,
         )
 
 
@@ -251,7 +259,8 @@ def _validate_readonly(path: Path, check: bool) -> int:
                 result = str(conn.execute("PRAGMA quick_check(1)").fetchone()[0])
                 if result != "ok":
                     detail = " ".join(result.replace("*** in database main ***", "").split())
-                    raise StoreError(f"the event store {path} is damaged ({detail})", _RESTORE_HINT)
+                    raise StoreError(f"the event store {path} is damaged ({detail})", _RESTORE_HINT,
+                                     permanent=True)
         finally:
             conn.close()
     except (sqlite3.Error, StoreError) as exc:
@@ -265,7 +274,7 @@ def _validate_readonly(path: Path, check: bool) -> int:
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path} was written by a newer ActiveSec (schema {version} > {SCHEMA_VERSION})",
-            "upgrade ActiveSec",
+            "upgrade ActiveSec", permanent=True,
         )
     return version
 
@@ -339,7 +348,7 @@ class Store:
                 if missing:
                     raise StoreError(
                         f"the event store {p} is damaged: it lacks {', '.join(missing)}",
-                        _RESTORE_HINT,
+                        _RESTORE_HINT, permanent=True,
                     )
         except BaseException:
             conn.close()
