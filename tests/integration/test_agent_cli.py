@@ -397,6 +397,8 @@ def test_a_configuration_error_stops_the_agent_for_good_and_says_why(
     assert exe is not None
     r = cli("service", "install", "--kind", "systemd", "--exe", exe, "--json", env=env)
     assert r.returncode == 0, r.stderr
+    unit = json.loads(r.stdout)["path"]
+    assert "RestartPreventExitStatus=78" in Path(unit).read_text()
     r = cli("service", "status", "--kind", "systemd", "--json", env=env)
     assert r.returncode == 0, r.stderr
     svc = json.loads(r.stdout)

@@ -75,6 +75,11 @@ def test_systemd_unit_keys() -> None:
     assert unit["Unit"]["PartOf"] == "graphical-session.target"
     assert unit["Service"]["ExecStart"] == "/opt/activesec/bin/activesec run"
     assert unit["Service"]["Restart"] == "on-failure"
+    # a configuration error (78) is not restarted; anything else at most 10 times in 5 minutes
+    assert unit["Service"]["RestartPreventExitStatus"] == str(EX_CONFIG) == "78"
+    assert unit["Service"]["RestartSec"] == "5"
+    assert unit["Unit"]["StartLimitIntervalSec"] == "300"
+    assert unit["Unit"]["StartLimitBurst"] == "10"
     assert unit["Service"]["Environment"] == '"ACTIVESEC_HOME=/srv/as home"'
     assert unit["Install"]["WantedBy"] == "graphical-session.target"
     assert "Environment" not in parse_unit(systemd_unit("/usr/bin/activesec"))["Service"]
@@ -111,6 +116,12 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path, exe: Path) -> N
     bad = systemd_unit(str(tmp_path / "missing" / "activesec")).replace("on-failure", "often")
     r = verify(bad)
     assert r.returncode != 0 and "not executable" in r.stderr and "restart" in r.stderr
+    # Only directives this systemd knows: the growing delay of systemd >= 254 is not one of
+    # them where it is older (Debian 12: 252), and the check says so.
+    newer = systemd_unit(str(exe)).replace("RestartSec=5\n", "RestartSec=5\nRestartSteps=5\n")
+    version = subprocess.run(["systemd-analyze", "--version"], capture_output=True, text=True)
+    if int(version.stdout.split()[1]) < 254:
+        assert "Unknown key 'RestartSteps'" in verify(newer).stderr
 
 
 def test_systemd_without_systemd_writes_the_unit_and_says_how_to_start(
@@ -200,7 +211,7 @@ def test_launchd_plist_round_trips() -> None:
         "ProgramArguments": ["/usr/local/bin/activesec", "run"],
         "RunAtLoad": True,
         "KeepAlive": {"SuccessfulExit": False},
-        "ThrottleInterval": 10,
+        "ThrottleInterval": 30,  # KeepAlive cannot exempt exit 78: a retry at most every 30 s
         "ProcessType": "Interactive",
         "LimitLoadToSessionType": "Aqua",
         "StandardOutPath": "/Users/a/Library/Logs/activesec/agent.out.log",
@@ -245,6 +256,9 @@ def test_task_xml_has_logon_trigger_interactive_token_and_command() -> None:
     assert settings is not None
     assert settings.find("t:ExecutionTimeLimit", NS).text == "PT0S"  # type: ignore[union-attr]
     assert settings.find("t:MultipleInstancesPolicy", NS).text == "IgnoreNew"  # type: ignore[union-attr]
+    # a failure (a configuration error too: no exit-status condition) is retried 3 times, no more
+    assert settings.find("t:RestartOnFailure/t:Count", NS).text == "3"  # type: ignore[union-attr]
+    assert settings.find("t:RestartOnFailure/t:Interval", NS).text == "PT1M"  # type: ignore[union-attr]
 
 
 def test_task_install_registers_with_schtasks(tmp_path: Path, exe: Path) -> None:

@@ -8,16 +8,20 @@ desktop:
   (``~/.config/…`` when XDG_CONFIG_HOME is unset or relative), ordered after
   and bound to ``graphical-session.target`` (started by GNOME, KDE and other systemd-managed
   sessions, which also import ``DISPLAY``/``WAYLAND_DISPLAY`` into the user manager), restarted
-  on failure. Enabled with ``systemctl --user enable --now`` when systemd runs; otherwise the
-  file is written and the result says how to start the agent.
+  on failure — not on exit status 78 (a configuration error), and not after ten starts in five
+  minutes (:func:`systemd_unit`). Enabled with ``systemctl --user enable --now`` when systemd
+  runs; otherwise the file is written and the result says how to start the agent.
 * **launchd** (macOS): a LaunchAgent ``~/Library/LaunchAgents/org.activesec.agent.plist``
   loaded in the Aqua session, run at load, restarted after a crash (not after a clean exit),
-  stdout/stderr in ``~/Library/Logs/activesec``.
+  stdout/stderr in ``~/Library/Logs/activesec``. ``KeepAlive`` cannot exempt an exit status, so
+  a configuration error is retried too, at most every ``THROTTLE_S`` (30 s).
 * **task** (Windows): a Task Scheduler log-on task running with the user's interactive token —
   not a Windows service: services live in session 0, where input hooks see no user input.
   Registered with ``schtasks /Create /XML <file> /TN ActiveSec``. ``ACTIVESEC_HOME`` is not
   carried into the task (tasks see the user's persistent environment): use ``setx``. The
-  console launcher opens a console window at log-on (known limitation).
+  console launcher opens a console window at log-on (known limitation). A failed run is
+  restarted at most 3 times, a minute apart (``RestartOnFailure``; its shortest interval), the
+  configuration error included: the format has no exit-status condition.
 
 Whatever the platform, the agent leaves why it stopped for ``service status``, ``status`` and
 ``doctor`` (:mod:`activesec.service.stopped`), and ``service restart`` starts it again through
@@ -57,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from activesec.core.errors import ConfigError
+from activesec.core.errors import EX_CONFIG, ConfigError
 from activesec.core.paths import resolve as resolve_paths
 from activesec.core.site import platform_file
 from activesec.service.stopped import describe
@@ -72,6 +76,14 @@ TASK_NAME = "ActiveSec"
 TASK_NS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
 USERS_GROUP_SID = "S-1-5-32-545"  # BUILTIN\Users: every interactive account
 DESCRIPTION = "ActiveSec continuous authentication agent"
+# systemd: retry a failure after RESTART_SEC, at most START_LIMIT_BURST starts per
+# START_LIMIT_INTERVAL_S (systemd_unit); the defaults (5 per 10 s) never stop a 5 s loop
+RESTART_SEC = 5
+START_LIMIT_INTERVAL_S = 300
+START_LIMIT_BURST = 10
+# launchd restarts after any non-zero exit, 78 included (KeepAlive cannot exempt a status): one
+# failing start costs ~0.6 s of CPU, so at most one per THROTTLE_S (launchd_plist)
+THROTTLE_S = 30
 
 
 # -- pure generators ------------------------------------------------------------------------------
@@ -90,7 +102,18 @@ def systemd_unit(
     args: Sequence[str] = ("run",),
     target: str = "graphical-session.target",
 ) -> str:
-    """The user unit that runs ``exe run`` in the graphical session."""
+    """The user unit that runs ``exe run`` in the graphical session.
+
+    Restarted 5 s after a failure, except exit status 78 (``EX_CONFIG``: a configuration error,
+    :mod:`activesec.core.errors`), which the same start would hit again: the unit stays failed
+    and the agent's reason is in ``status``. A failure that persists otherwise (no display ever
+    comes) ends at the start limit: ``START_LIMIT_BURST`` starts within
+    ``START_LIMIT_INTERVAL_S`` — about a minute of retries at 5 s — then the unit is failed
+    (``start-limit-hit``) instead of restarting every 5 s for the whole session; an agent that
+    fails rarely (a crash an hour) is restarted every time. systemd >= 254 could instead
+    lengthen the delay at each retry (``RestartSteps=``, ``RestartMaxDelaySec=``: 5 s up to
+    minutes, retrying longer at less cost); Debian 12 and Ubuntu 22.04 ship 252 and 249, which
+    reject those keys (``systemd-analyze verify``), so they are not used."""
     env = ""
     if home:
         value = f"ACTIVESEC_HOME={home}".replace("%", "%%")
@@ -101,13 +124,17 @@ def systemd_unit(
         f"Description={DESCRIPTION}\n"
         f"After={target}\n"
         f"PartOf={target}\n"
+        f"StartLimitIntervalSec={START_LIMIT_INTERVAL_S}\n"
+        f"StartLimitBurst={START_LIMIT_BURST}\n"
         "\n"
         "[Service]\n"
         "Type=simple\n"
         f"ExecStart={exec_start}\n"
         f"{env}"
         "Restart=on-failure\n"
-        "RestartSec=5\n"
+        f"RestartSec={RESTART_SEC}\n"
+        f"# {EX_CONFIG}: a configuration error; fix it, then `activesec service restart`\n"
+        f"RestartPreventExitStatus={EX_CONFIG}\n"
         "\n"
         "[Install]\n"
         f"WantedBy={target}\n"
@@ -129,7 +156,7 @@ def launchd_plist(
         "ProgramArguments": [exe, *args],
         "RunAtLoad": True,
         "KeepAlive": {"SuccessfulExit": False},  # restart after a crash, not after a clean exit
-        "ThrottleInterval": 10,
+        "ThrottleInterval": THROTTLE_S,
         "ProcessType": "Interactive",
         "LimitLoadToSessionType": "Aqua",
     }
