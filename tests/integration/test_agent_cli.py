@@ -480,6 +480,8 @@ def test_run_init_creates_a_first_log_ins_profile(tmp_path: Path, xdisplay: str)
     line = one_line_error(cli("run", "--duration", "1", env=env_for(fresh, DISPLAY=xdisplay)),
                           EX_CONFIG)
     assert "no ActiveSec profile" in line
+    assert json.loads((fresh / "run" / "stopped.json").read_text())["permanent"] is True
+    assert fresh.stat().st_mode & 0o777 == 0o700  # the reason made the data dir: private
     r = cli("run", "--init", "--duration", "1", "--quiet", env=env_for(fresh, DISPLAY=xdisplay))
     assert r.returncode == 0, r.stderr
     st = json.loads(cli("status", "--json", env=env_for(fresh)).stdout)

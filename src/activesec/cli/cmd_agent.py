@@ -1,11 +1,12 @@
 """The live agent's commands: ``run``, ``replay``, ``service install|uninstall|status|restart``.
 
 ``run`` is the agent in the foreground (:mod:`activesec.service.agent`); it exits 78
-(``EX_CONFIG``) on a permanent failure and leaves the reason of any failure for ``status``
-(:mod:`activesec.service.stopped`); ``replay`` is
-fail2ban-regex's role: recorded sessions through the very engine, trust model and policy the
-agent runs, printing the decisions it would take; ``service`` wraps
-:mod:`activesec.service.installers`.
+(``EX_CONFIG``) on a permanent failure (:mod:`activesec.core.errors`), which the log-in service
+does not restart, and leaves the reason of any failure for ``status``
+(:mod:`activesec.service.stopped`). ``replay`` is fail2ban-regex's role: recorded sessions
+through the very engine, trust model and policy the agent runs, printing the decisions it would
+take; ``service`` wraps :mod:`activesec.service.installers` (``restart`` checks the config
+first).
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ def record(paths: Paths, exc: ActiveSecError, exit_status: int) -> None:
     entry = {"message": exc.message, "hint": exc.hint, "permanent": exc.permanent,
              "exit_status": exit_status, "error": type(exc).__name__, "at_wall_ns": time.time_ns()}
     try:
+        make_private_dir(paths.data_dir)  # no profile yet: the data dir is created private
         make_private_dir(paths.run_dir)
         write_private_text(stopped_path(paths), json.dumps(entry, indent=1) + "\n")
     except OSError as exc_:
