@@ -125,7 +125,8 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
                      "apps": [{"app": "game", "match": "supertux2", "mode": "suspend",
                                "suspended_pids": [4242, 4243]},
                               {"app": "chat", "match": "discord", "mode": "close",
-                               "suspended_pids": []}]}}))
+                               "suspended_pids": []}]},
+            "config": "the configuration changed: it applies once the gate is lifted"}))
         # the agent's trust history: two joined minutes, then one after a gap of an hour
         now = int(time.time()) // 60 * 60
         h = history.TrustHistory(history.history_path(p))
@@ -147,13 +148,17 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
             "Gated: game suspended (pids 4242, 4243); chat closed when started — since ")
         expect(page.locator("#gate")).to_contain_text(
             "trust 34.0 < 40 (gate level); lifted once trust stays >= 70 for 60 s")
+        expect(page.locator("#config")).to_have_text(
+            "the configuration changed: it applies once the gate is lifted")
         st = json.loads(cli("status", "--json", env=env).stdout)["agent"]
         assert st["running"] and st["latency_ms"]["n"] == 22
+        assert st["config"] == "the configuration changed: it applies once the gate is lifted"
         assert st["gate"]["apps"][0]["suspended_pids"] == [4242, 4243]
         text = " ".join(cli("status", env=env).stdout.split())  # rich wraps at 80 columns
         assert "reaction trust updated 23 ms (p50) / 39 ms (p99)" in text
         assert "gated game suspended (pids 4242, 4243); chat closed when started — since" in text
         assert "lifted once trust stays >= 70 for 60 s" in text
+        assert "config the configuration changed: it applies once the gate is lifted" in text
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(15) == 0
 
