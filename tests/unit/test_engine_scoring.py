@@ -208,17 +208,20 @@ def test_trailing_action_is_held_back_until_idle_flush(pointer_model: ModalityMo
     xs = np.arange(20) * 10
     ev = make((np.arange(20) * 8_000_000 + S).astype(np.int64), Kind.MOVE, xs, 100)
     sc = StreamScorer({"pointer:mouse": pointer_model}, {0: DeviceType.MOUSE})
+    assert sc.next_flush_ns() is None  # nothing buffered
     assert sc.feed(ev) == []
     last = int(ev["t_ns"][-1])
+    assert sc.next_flush_ns() == last + 3 * S  # when the agent wakes to flush it
     assert sc.flush(last + int(2.0 * S)) == []  # 2 s of silence: a click could still follow
     (s,) = sc.flush(last + int(3.0 * S))
     assert s.t_end_ns == last and s.modality == "pointer:mouse"
     assert len(s.deviations) == 3 and s.deviations[0][0] in POINTER_FEATURE_NAMES
+    assert sc.next_flush_ns() is None  # flushed: only input can complete anything now
     assert sc.flush(last + int(10 * S)) == []  # never twice
 
 
 def test_silence_recomputes_nothing_until_new_input(pointer_model: ModalityModel) -> None:
-    """The agent flushes every second: after a flush has scored the buffer, later flushes must
+    """The agent flushes at every tick: after a flush has scored the buffer, later flushes must
     not run the feature function again on the anchor (idle CPU), yet the next action counts."""
     calls = []
 
@@ -249,6 +252,7 @@ def test_no_flush_while_a_button_is_held(pointer_model: ModalityModel) -> None:
     ])
     sc = StreamScorer({"pointer:mouse": pointer_model}, {0: DeviceType.MOUSE})
     assert sc.feed(ev) == []
+    assert sc.next_flush_ns() is None  # a held button: silence completes nothing
     assert sc.flush(int(ev["t_ns"][-1]) + 5 * S) == []  # a drag paused mid-way
     (s,) = sc.feed(make([int(ev["t_ns"][-1]) + 6 * S], Kind.BUTTON_UP, 190, 100, code=1))
     assert s.t_start_ns == S  # the release completes it at once
@@ -313,6 +317,16 @@ def test_injected_input_score_and_ignore(pointer_model: ModalityModel) -> None:
     assert key_of(out) == pytest.approx(batch_scores(pointer_model, bot))
     ignored = StreamScorer(models, cfg=ScoringConfig(injected="ignore"))
     assert ignored.feed(bot) + ignored.flush() == []
+
+
+def test_the_next_flush_includes_the_end_of_an_open_injected_burst() -> None:
+    sc = StreamScorer({}, cfg=ScoringConfig(burst_gap_s=0.5))
+    bot = injected(make(S + np.arange(5) * 10_000_000, Kind.MOVE, 1, 1))
+    assert sc.feed(bot) == []
+    due = sc.next_flush_ns()
+    assert due == int(bot["t_ns"][-1]) + S // 2 + 1
+    assert sc.flush(due - 1) == [] and len(sc.flush(due)) == 1
+    assert sc.next_flush_ns() is None
 
 
 def test_a_single_injected_event_is_not_a_burst() -> None:

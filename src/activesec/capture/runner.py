@@ -160,6 +160,7 @@ class CaptureRunner:
         on_tick: Callable[[LiveStats], None] | None = None,
         tick_s: float = TICK_S,
         wake: threading.Event | None = None,
+        next_wait_s: Callable[[], float] | None = None,
     ) -> LiveStats:
         """Capture until ``duration_s`` passes, ``stop_event`` is set or :meth:`stop` is
         called; returns the final statistics (a backend failure is in ``error``).
@@ -167,7 +168,8 @@ class CaptureRunner:
         ``on_tick`` runs every ``tick_s`` on this thread (the agent drains its scoring queue
         there, so its tick bounds the delay from an action's last event to its score), and at
         once whenever ``wake`` is set (the agent sets it when input that can complete an action
-        arrives; the loop clears it)."""
+        arrives; the loop clears it) or ``next_wait_s()`` seconds after the last call when that
+        is sooner (the agent: when silence completes an action)."""
         cfg, clock = self.settings.capture, self.clock
         store = Store.open(self.store_path, create=True)
         writer: BatchWriter | None = None
@@ -187,7 +189,8 @@ class CaptureRunner:
             writer.start()
             self.backend.start(self._sink)
             writer.submit(self._record_devices)  # some backends know them once started
-            self._loop(writer, t0, duration_s, stop_event, on_tick, keep_days, tick_s, wake)
+            self._loop(writer, t0, duration_s, stop_event, on_tick, keep_days, tick_s, wake,
+                       next_wait_s)
         finally:
             self._finish(store, writer, session_id)
         assert writer is not None
@@ -203,6 +206,7 @@ class CaptureRunner:
         keep_days: int,
         tick_s: float,
         wake: threading.Event | None = None,
+        next_wait_s: Callable[[], float] | None = None,
     ) -> None:
         clock = self.clock
         app_every = int(self.settings.capture.app_poll_s * 1e9)
@@ -245,10 +249,11 @@ class CaptureRunner:
                     last_t, last_received = now, received
                     stats = LiveStats._from(self, w, (now - t0) / 1e9, rate)
                 on_tick(stats)
+            wait_s = tick_s if next_wait_s is None else min(tick_s, max(0.0, next_wait_s()))
             if wake is None:
-                clock.sleep(tick_s)
+                clock.sleep(wait_s)
             else:
-                clock.wait(wake, tick_s)
+                clock.wait(wake, wait_s)
                 wake.clear()  # what set it is queued; the next on_tick takes it
 
     def _compact(self, store: Store) -> None:

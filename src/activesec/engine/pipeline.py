@@ -105,6 +105,11 @@ class Engine:
         the time-based rules (restore, grace, unlock)."""
         return self._apply(self.scorer.flush(self._clock_now()), context)
 
+    def next_flush_ns(self) -> int | None:
+        """When :meth:`tick` will next score something completed by silence (None: only input
+        can; :meth:`StreamScorer.next_flush_ns`)."""
+        return self.scorer.next_flush_ns()
+
     def finish(self, context: Context | None = None) -> list[Decision]:
         """End of a recording: score everything still pending."""
         return self._apply(self.scorer.flush(None), context)

@@ -262,8 +262,8 @@ class _Stream:
         self.n_new = 0  # events appended since the last pull
         self.dropped = 0
         # a final pull saw everything in the buffer: until new events arrive, another would
-        # only recompute the anchor — each second while the machine sits idle, since the agent
-        # flushes every second (tests/bench/test_bench_engine.py, idle tick)
+        # only recompute the anchor — at every agent tick while the machine sits idle
+        # (tests/bench/test_bench_engine.py, idle tick)
         self.settled = False
 
     def push(self, ev: np.ndarray) -> None:
@@ -474,6 +474,19 @@ class StreamScorer:
             out += st.pull(final=False)
         out.sort(key=lambda s: s.t_end_ns)
         return out
+
+    def next_flush_ns(self) -> int | None:
+        """When :meth:`flush` will next have something to score if no input comes: the earliest
+        ``flush_after_s`` of silence after a stream's last event (streams holding a button or
+        key, or already flushed, wait for input) or the end of an open injected burst; None
+        when only input can complete anything. The agent wakes then, so an action completed
+        by silence is scored at that moment, not at its next tick."""
+        horizon = int(self.cfg.flush_after_s * 1e9)
+        due = [last + horizon for st in self.streams.values()
+               if not st.settled and (last := st.last_t) is not None and st.held_since() is None]
+        if self._burst_last is not None:
+            due.append(self._burst_last + int(self.cfg.burst_gap_s * 1e9) + 1)
+        return min(due) if due else None
 
     def flush(self, now_ns: int | None = None) -> list[Score]:
         """Score what silence has completed: rows idle for ``flush_after_s`` at ``now_ns`` (a

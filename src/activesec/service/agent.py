@@ -62,9 +62,10 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   action's last event; a movement that ends in stillness is known complete only when the next
   input arrives, and a keystroke window once an event ``settle_s`` after it shows every key was
   released — timing those from their own end would count the person's pause as the agent's
-  delay (live under Xvfb, Balabit movements: p99 1.5 s that way). Actions completed by silence
-  alone (``flush_after_s``, the engine's timer) are not timed. ``activesec bench`` reports
-  these figures.
+  delay (live under Xvfb, Balabit movements: p99 1.5 s that way). An action that only silence
+  completes (no input after it for the scorer's ``flush_after_s``, 3 s) is timed from that
+  moment: the loop wakes then (:meth:`Agent._next_wait_s`) instead of at its next tick.
+  ``activesec bench`` reports these figures.
 
 Single instance: the CLI holds ``<run dir>/capture.lock`` (the same lock as ``activesec capture``,
 so capture and the agent never run together). SIGTERM -> :meth:`Agent.stop`: the runner stops
@@ -115,12 +116,11 @@ STATUS_FILE = "agent.json"
 # status and housekeeping. Agent bench (tests/bench/test_bench_agent.py: 125 Hz click stream in
 # 20 ms batches; both designs in one run): polling at 0.05 s without the wake — the former
 # design — p50 42 ms; waking, with capture's 0.25 s tick, p50 16 ms at less CPU. The figures of
-# the latest run are in the README. The price: pure motion waits for the tick — a movement that
-# ends in stillness (no click) is known complete when the next input arrives (handed over at
-# once, :mod:`.handover`) or, if none comes, after the scorer's ``flush_after_s`` (3 s, the
-# segmenter's longest wait for a click) of silence; that flush runs at every tick, so it is
-# scored at most ``TICK_S`` later (it ran at the 1 s status tick until 2026-12-06) —
-# seconds-to-lock, not actions, move by that.
+# the latest run are in the README. A movement that ends in stillness (no click) is known
+# complete when the next input arrives (handed over at once, :mod:`.handover`) or, if none
+# comes, after the scorer's ``flush_after_s`` (3 s, the segmenter's longest wait for a click) of
+# silence: the loop then wakes at that moment (``Agent._next_wait_s``). Until 2026-12-06 that
+# flush waited for the 1 s status tick — up to a second more to lock, and untimed.
 TICK_S = 0.25
 WAKE_ON_INPUT = True
 STATUS_EVERY_S = 1.0
@@ -465,7 +465,8 @@ class Agent:
         self._load_models()
         try:
             stats = self.runner.run(duration_s, stop_event, on_tick=self._tick, tick_s=TICK_S,
-                                    wake=self.handover.wake if WAKE_ON_INPUT else None)
+                                    wake=self.handover.wake if WAKE_ON_INPUT else None,
+                                    next_wait_s=self._next_wait_s)
             self._stats = stats
             self._drain(final=True)
             self._housekeep(final=True)
@@ -556,14 +557,30 @@ class Agent:
         eng = self.engine
         if eng is not None:  # actions completed by silence, time-based rules: every tick
             last = eng.trajectory[-1] if eng.trajectory else None
+            due = eng.next_flush_ns()
             out = eng.tick(self._context())
-            self._observe(_since(eng.trajectory, last))
+            updates = _since(eng.trajectory, last)
+            if updates and due is not None:  # silence completed them at ``due``
+                done = self.clock.monotonic_ns()
+                self.latencies_ms.extend([(done - due) / 1e6] * len(updates))
+            self._observe(updates)
             self._handle(out)
             self._hold_gate(now)
         if now >= self._next_status:
             self._next_status = now + int(STATUS_EVERY_S * 1e9)
             self.history.tick(self.clock.wall_ns() / 1e9)
             self._write_status()
+
+    def _next_wait_s(self) -> float:
+        """Until silence completes an action (:meth:`Engine.next_flush_ns`), for the runner's
+        wait; ``TICK_S`` when nothing waits for silence or it is already due (the tick that
+        just ran flushed what it could: never spin)."""
+        eng = self.engine
+        due = eng.next_flush_ns() if eng is not None else None
+        if due is None:
+            return TICK_S
+        left = (due - self.clock.monotonic_ns()) / 1e9
+        return left if left > 0 else TICK_S
 
     def _context(self) -> Context:
         eng = self.engine
