@@ -240,6 +240,21 @@ def test_an_invalid_edit_keeps_the_running_settings_and_says_why(
     assert "not applied" in note and "engine.policy.lock_below" in note
 
 
+def test_an_edit_whose_action_cannot_start_is_refused_and_the_old_actions_keep_working(
+        p: paths_mod.Paths, tmp_path: Path, models: dict[str, ModalityModel]) -> None:
+    """The edit adds the lock action and an alert log under a regular file (its folder cannot
+    be made): refused whole — the agent neither dies nor half-applies it."""
+    (tmp_path / "a-file").write_text("")
+    bad = json.dumps(str(tmp_path / "a-file" / "alerts.jsonl"))
+    agent = run_editing_config(p, tmp_path, models, lambda: write_config(
+        p, tmp_path, on_lock='["command", "alertlog"]',
+        extra=f"[actions.params.alertlog]\npath = {bad}\n"))
+    assert agent.settings.actions.on_lock == []
+    assert agent.actions == {}  # as it started: no level runs any action
+    assert "not applied" in (agent.status()["config"] or "")
+    assert not (tmp_path / "locked.jsonl").exists()
+
+
 def test_capture_settings_edited_while_running_wait_for_a_restart(
         p: paths_mod.Paths, tmp_path: Path, models: dict[str, ModalityModel]) -> None:
     agent = run_editing_config(p, tmp_path, models, lambda: p.config_file.write_text(

@@ -858,12 +858,19 @@ class Agent:
             self.config_note = ("the configuration changed: it applies once the gate is lifted")
             return
         self._config_stamp = stamp
+        actions: dict[str, Action] = {}
         try:
             new = self.reload_settings()
             check_settings(new)
             cfg = agent_engine_config(new)
             actions = build_actions(new, self.dry_run)
-        except ActiveSecError as exc:
+            for a in actions.values():  # e.g. an alert log path that cannot be opened
+                a.start()
+        except Exception as exc:  # whatever it is, the running protection must not end here
+            if not isinstance(exc, ActiveSecError):
+                log.exception("reloading the configuration failed")
+            for a in actions.values():
+                a.stop()
             self.config_note = (f"configuration change not applied, still running with the "
                                 f"settings it started with or last applied: {exc}")
             log.error("%s", self.config_note)
@@ -872,8 +879,6 @@ class Agent:
         for a in self.actions.values():
             a.stop()
         self.actions = actions
-        for a in actions.values():
-            a.start()
         changed = [k for k in type(new).model_fields if getattr(new, k) != getattr(old, k)]
         later = [k for k in changed if k in RESTART_SECTIONS]
         if cfg != self.cfg:
