@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,45 @@ def test_dunst_displays_the_notification(display: str) -> None:
     assert shown["appname"] == "ActiveSec"
     assert shown["summary"] == "ActiveSec: Apps paused: input did not match the owner"
     assert "keystroke timing unlike owner" in shown["body"]
+
+
+FAILED_START = r"""
+import json, subprocess, sys, time
+
+def run(*flags):
+    return subprocess.run([sys.executable, "-m", "activesec.cli.main", "run", *flags],
+                          capture_output=True, text=True, timeout=120).returncode
+
+codes = [run(), run("--notify-failure")]
+history = []
+for _ in range(100):  # dunst moves a closed notification to its history asynchronously
+    subprocess.run(["dunstctl", "close-all"], capture_output=True)
+    out = subprocess.run(["dunstctl", "history"], capture_output=True, text=True).stdout
+    history = [{k: v["data"] for k, v in n.items() if k in ("summary", "body", "urgency")}
+               for n in json.loads(out)["data"][0]]
+    if history:
+        break
+    time.sleep(0.05)
+print(json.dumps({"codes": codes, "history": history}))
+"""
+
+
+def test_a_failed_start_at_log_in_is_announced_on_the_desktop(
+        display: str, tmp_path: Path) -> None:
+    """`run --notify-failure` (what the log-in service runs) on a configuration no restart
+    fixes: exit 78 as without the flag, and dunst shows why the session is unprotected —
+    only with the flag (a terminal user reads the error line)."""
+    from tests.helpers.cli import initialised
+
+    env = initialised(tmp_path / "home")
+    (tmp_path / "home" / "config.toml").write_text("[store]\nkeep_days = -1\n")
+    env = {k: v for k, v in env.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    env["DISPLAY"] = display
+    proc = subprocess.run(["dbus-run-session", "--", sys.executable, "-c", FAILED_START],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["codes"] == [78, 78]
+    (shown,) = out["history"]  # one notification: the run with the flag
+    assert shown["summary"] == "ActiveSec is not protecting this session"
+    assert "store.keep_days" in shown["body"] and "activesec service restart" in shown["body"]

@@ -135,7 +135,9 @@ def test_systemd_without_systemd_writes_the_unit_and_says_how_to_start(
     assert result.ok and result.installed and result.running is None
     assert result.path == tmp_path / ".config/systemd/user/activesec.service"
     assert "systemctl --user enable --now activesec.service" in result.detail
-    assert parse_unit(result.path.read_text())["Service"]["ExecStart"].startswith(f'"{exe}"')
+    # the owner hears of a start that fails for good: nobody reads a service's terminal
+    assert parse_unit(result.path.read_text())["Service"]["ExecStart"] == (
+        f'"{exe}" run --notify-failure')
     assert inst.status().installed
     assert inst.uninstall().ok and not result.path.exists()
 
@@ -231,7 +233,7 @@ def test_launchd_install_bootstraps_in_the_gui_domain(tmp_path: Path, exe: Path)
     assert result.path == path
     assert rec.calls == [["launchctl", "bootstrap", f"gui/{os.getuid()}", str(path)]]
     job = plistlib.loads(path.read_bytes())
-    assert job["ProgramArguments"] == [str(exe), "run"]
+    assert job["ProgramArguments"] == [str(exe), "run", "--notify-failure"]
     assert job["StandardErrorPath"] == str(tmp_path / "Library/Logs/activesec/agent.err.log")
     inst.uninstall()
     assert rec.calls[-1] == ["launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}"]
@@ -402,7 +404,7 @@ def test_systemd_for_every_account_is_a_global_unit(tmp_path: Path, public_exe: 
     unit = parse_unit(result.path.read_text())
     assert "Environment" not in unit["Service"]  # each account keeps its own data
     # an account's first log-in has no profile: plain `run` would refuse and be restarted
-    assert unit["Service"]["ExecStart"].endswith("/activesec\" run --init")
+    assert unit["Service"]["ExecStart"].endswith("/activesec\" run --init --notify-failure")
     assert not (tmp_path / "admin").exists()  # nothing in the admin's own home
 
     st = status("systemd", environ=env, **kw)
@@ -485,7 +487,7 @@ def test_launchd_for_every_account(tmp_path: Path, public_exe: Path) -> None:
     result = inst.install(str(exe))  # launchd loads it at each log-in: no command
     assert result.ok and result.path == tmp_path / "Library/LaunchAgents" / f"{LABEL}.plist"
     job = plistlib.loads(result.path.read_bytes())
-    assert job["ProgramArguments"] == [str(exe), "run", "--init"]
+    assert job["ProgramArguments"] == [str(exe), "run", "--init", "--notify-failure"]
     assert job["LimitLoadToSessionType"] == "Aqua"
     assert not {"StandardOutPath", "StandardErrorPath", "EnvironmentVariables"} & set(job)
     assert "for every account" in inst.status().detail
@@ -511,7 +513,7 @@ def test_task_for_every_account_runs_as_whoever_logs_on(
                           "/F"]]  # not /Run: that would start it in the administrator's session
     written = ET.parse(result.path).getroot()
     assert written.find("t:Principals/t:Principal/t:GroupId", NS) is not None
-    assert written.find("t:Actions/t:Exec/t:Arguments", NS).text == "run --init"  # type: ignore[union-attr]
+    assert written.find("t:Actions/t:Exec/t:Arguments", NS).text == "run --init --notify-failure"  # type: ignore[union-attr]
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX launcher layout")

@@ -103,16 +103,20 @@ class NotifyAction(Action):
 
     def _fire(self, decision: Decision) -> ActionResult:
         summary, body = message(decision, self.title)
+        return self.show(summary, body, critical=decision.level in ("lock", "gate"))
+
+    def show(self, summary: str, body: str, *, critical: bool = False) -> ActionResult:
+        """Show one notification, decision or not (e.g. ``run --notify-failure``: the agent
+        could not start); never raises. Not gated by ``dry_run``, which is about decisions."""
         if self.platform == "darwin":
             return self._run("osascript", [*_OSASCRIPT, summary, body])
         if self.platform == "win32":
             env = {**os.environ, "ACTIVESEC_TITLE": summary, "ACTIVESEC_BODY": body}
             argv = ["powershell", "-NoProfile", "-NonInteractive", "-Command", _TOAST_PS]
             return self._run("windows toast", argv, env)
-        return self._freedesktop(decision, summary, body)
+        return self._freedesktop(critical, summary, body)
 
-    def _freedesktop(self, decision: Decision, summary: str, body: str) -> ActionResult:
-        critical = decision.level in ("lock", "gate")
+    def _freedesktop(self, critical: bool, summary: str, body: str) -> ActionResult:
         try:
             from dbus_fast import Variant
         except ImportError:

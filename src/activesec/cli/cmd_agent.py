@@ -55,6 +55,11 @@ def run(
         help="Create the profile first when there is none, as `activesec init` does (the "
         "log-in service for every account uses it: an account's first log-in has none).",
     ),
+    notify_failure: bool = typer.Option(
+        False, "--notify-failure",
+        help="When the agent cannot start for a reason no restart fixes, also say so in a "
+        "desktop notification (the log-in service uses it: nobody reads its terminal).",
+    ),
 ) -> None:
     """Run the agent in the foreground: capture, score, decide, act.
 
@@ -82,8 +87,30 @@ def run(
     except ActiveSecError as exc:
         if exc.permanent:  # the log-in service does not restart on this status
             exc.exit_code = EX_CONFIG
+            if notify_failure:
+                _notify_failure(exc)
         stopped.record(p, exc, exc.exit_code)
         raise
+
+
+def _notify_failure(exc: ActiveSecError) -> None:
+    """The owner would otherwise not know the session is unprotected (module docstring of
+    :mod:`activesec.service.stopped`); best effort: a failure to notify is only logged."""
+    import logging
+
+    from activesec.actions.notify import NotifyAction
+    from activesec.service.stopped import RESTART
+
+    body = f"{exc}. After fixing it, start it again: {RESTART}"
+    try:
+        result = NotifyAction().show("ActiveSec is not protecting this session", body,
+                                     critical=True)
+    except Exception as exc_:  # never hide the error being reported
+        result = None
+        logging.getLogger(__name__).warning("cannot notify that the agent stopped: %s", exc_)
+    if result is not None and not result.ok:
+        logging.getLogger(__name__).warning("cannot notify that the agent stopped: %s",
+                                            result.detail)
 
 
 def _run(dry_run: bool, duration: float | None, backend: str | None, quiet: bool,

@@ -76,6 +76,7 @@ TASK_NAME = "ActiveSec"
 TASK_NS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
 USERS_GROUP_SID = "S-1-5-32-545"  # BUILTIN\Users: every interactive account
 DESCRIPTION = "ActiveSec continuous authentication agent"
+NOTIFY = ("--notify-failure",)  # what `run` adds under a service manager (Installer.args)
 # systemd: retry a failure after RESTART_SEC, at most START_LIMIT_BURST starts per
 # START_LIMIT_INTERVAL_S (systemd_unit); the defaults (5 per 10 s) never stop a 5 s loop
 RESTART_SEC = 5
@@ -404,8 +405,10 @@ class Installer:
     def args(self) -> tuple[str, ...]:
         """What the service runs: for every account ``run --init``, since an account's first
         log-in has no profile yet (plain ``run`` refuses that, and the service manager would
-        restart it every few seconds for ever)."""
-        return ("run", "--init") if self.all_users else ("run",)
+        restart it every few seconds for ever); and ``--notify-failure`` everywhere, since no
+        one reads the service's terminal: when the agent cannot start for a reason no restart
+        fixes, the owner learns from a desktop notification that the session is unprotected."""
+        return ("run", "--init", *NOTIFY) if self.all_users else ("run", *NOTIFY)
 
     def render(self, exe: str) -> str:
         if self.kind == "systemd":
@@ -416,7 +419,7 @@ class Installer:
             log_dir = (
                 Path(self.home) / "logs" if self.home else self.base / "Library/Logs/activesec"
             )
-            return launchd_plist(exe, log_dir=str(log_dir), home=self.home)
+            return launchd_plist(exe, log_dir=str(log_dir), home=self.home, args=self.args)
         return task_xml(exe, user=None if self.all_users else self.user, args=self.args)
 
     def _native(self) -> bool:

@@ -5,7 +5,8 @@ once it has started successfully (:func:`clear`), so the file exists only while 
 failed. ``activesec status``, ``doctor`` and ``service status`` read it (:func:`read`) and show the
 one-line reason and, for a permanent failure (exit status 78, :mod:`activesec.core.errors`), how
 to start the agent again after fixing it (``activesec service restart``): the log-in service does
-not restart it by itself then.
+not restart it by itself then. Under the service (``run --notify-failure``) such a failure is
+also shown as a desktop notification: nobody reads the service's terminal.
 
 The data directory comes from ``ACTIVESEC_HOME`` or the platform's user directories, never from
 the config file, so the reason can be left even when the config is what is invalid. A failure
