@@ -22,7 +22,8 @@ from activesec.engine.scoring import (
     owner_spread,
     pointer_modality,
 )
-from activesec.engine.trust import INJECTED, Calibration
+from activesec.engine.trust import IDLE_AFTER_S, INJECTED, Calibration
+from activesec.features.keys import keystroke_windows, keystroke_windows_between_absences
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
 
 CAL = Calibration(threshold=1.0, scale=1.0, center=0.0)
@@ -188,6 +189,63 @@ def test_no_keystroke_window_spans_an_absence(gap_s: float) -> None:
         assert bool(across) is spans
         if not spans:
             assert [(a, b) for a, b, _ in key_of(got)] == [(a, b) for a, b, _ in expected]
+
+
+class RowRecorder(Linear):
+    """Linear, keeping every row it scores (to compare the live rows themselves)."""
+
+    def __init__(self) -> None:
+        self.rows: list[np.ndarray] = []
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        self.rows.append(np.array(X, copy=True))
+        return super().score(X)
+
+
+def test_training_windows_are_exactly_the_live_windows_across_absences() -> None:
+    """:func:`keystroke_windows_between_absences` (what training and evaluation fit and
+    calibrate on) gives row for row, with the same start and end times, what the live scorer
+    scores, over a day with lunch, a pause of exactly ``idle_after_s`` (not an absence), a
+    short burst between two absences (no window), a key held across an absence, a night, and
+    mouse moves during a keyboard absence (the keyboard still sees a gap)."""
+    gap = int(IDLE_AFTER_S * S)
+
+    def after(prev: np.ndarray, ev: np.ndarray, gap_ns: int) -> np.ndarray:
+        e = ev.copy()
+        e["t_ns"] += int(prev["t_ns"].max()) + gap_ns - int(e["t_ns"].min())
+        e["x"] += int(prev["x"].max())
+        return e
+
+    parts = [key_stream(230, 6)]
+    for n, seed, gap_ns in ((120, 7, gap + 1), (90, 8, gap), (30, 9, 2 * gap),
+                            (140, 10, 3 * gap), (200, 11, 8 * 3600 * S)):
+        parts.append(after(parts[-1], key_stream(n, seed), gap_ns))
+    held = parts[3]  # the last stroke of the short burst is released after the next absence
+    last_up = np.flatnonzero(held["kind"] == Kind.KEY_UP)[-1]
+    held["t_ns"][last_up] = int(parts[4]["t_ns"].min()) - 1
+    mouse = make(int(parts[1]["t_ns"].max()) + np.arange(1, 40) * S, Kind.MOVE, 5, 5)
+    ev = np.concatenate([*parts, mouse])
+    ev = ev[np.argsort(ev["t_ns"], kind="stable")]
+
+    rec = RowRecorder()
+    sc = StreamScorer({KEYBOARD: ModalityModel.keyboard(rec, CAL, window=50, step=10)},
+                      absence_s=IDLE_AFTER_S)
+    got: list[Score] = []
+    for c in chunks(ev, 6, 25):
+        got += sc.feed(c)
+    got += sc.flush()
+    w = keystroke_windows_between_absences(ev, IDLE_AFTER_S, 50, 10)
+
+    # 3 stretches of typing between absences windowed (230 keys, 120 + 90, 140, 200): 19 + 17
+    # + 10 + 16 windows; the 30-key burst gives none
+    assert len(w) == 62
+    assert [(s.t_start_ns, s.t_end_ns) for s in got] == list(zip(
+        w.t_start_ns.tolist(), w.t_end_ns.tolist(), strict=True))
+    # the features of a window the live scorer recomputes from its buffer's anchor differ in
+    # the last bits only (times are taken relative to the buffer's first press)
+    np.testing.assert_allclose(np.vstack(rec.rows), w.X, rtol=1e-9, atol=1e-9)
+    # and the whole-session windows it replaces straddled the absences
+    assert len(keystroke_windows(ev, 50, 10)) == 77
 
 
 def test_scores_arrive_as_actions_complete_and_memory_stays_bounded(

@@ -13,7 +13,9 @@ from activesec.features.keys import (
     DEFAULTS,
     KEY_FEATURE_NAMES,
     keystroke_windows,
+    keystroke_windows_between_absences,
     keystrokes,
+    split_at_absences,
 )
 
 F = {n: i for i, n in enumerate(KEY_FEATURE_NAMES)}
@@ -148,6 +150,32 @@ def test_empty_and_pointer_only_input() -> None:
     assert keystroke_windows(make(np.arange(5), Kind.MOVE, 1, 1)).X.shape == (0, len(F))
     with pytest.raises(ValueError):
         keystroke_windows(typed(regular(5)), window=5, step=0)
+
+
+def test_sessions_split_at_absences_as_live_scoring_does() -> None:
+    """A gap of more than ``absence_s`` between two key events cuts (exactly ``absence_s``
+    does not); pointer events neither cut nor bridge a gap; input order does not matter.
+    (That the windows equal the live scorer's: tests/unit/test_engine_scoring.py.)"""
+    blocks = [typed(regular(n)) for n in (60, 60, 55)]
+    for i, gap_ns in ((1, 60 * 10**9), (2, 60 * 10**9 + 1)):
+        prev, b = blocks[i - 1], blocks[i]
+        b["t_ns"] += int(prev["t_ns"].max()) + gap_ns
+        b["x"] += int(prev["x"].max())
+    e = np.concatenate(blocks)
+    gaps = np.diff(np.sort(e["t_ns"]))
+    assert sorted(gaps)[-2:] == [60_000 * MS, 60_000 * MS + 1]
+    moves = make(int(84_000 * MS) + np.arange(100) * 500 * MS, Kind.MOVE, 1, 1)
+    mixed = np.concatenate([e, moves])[np.random.default_rng(1).permutation(len(e) + 100)]
+    parts = split_at_absences(mixed, 60.0)
+    assert [len(p) for p in parts] == [240, 110]
+    assert all((np.diff(p["t_ns"]) >= 0).all() for p in parts)
+    w = keystroke_windows_between_absences(mixed, 60.0, 50, 10)
+    whole, tail = keystroke_windows(parts[0], 50, 10), keystroke_windows(parts[1], 50, 10)
+    assert (len(whole), len(tail), len(w)) == (8, 1, 9)
+    np.testing.assert_array_equal(w.X, np.vstack([whole.X, tail.X]))
+    np.testing.assert_array_equal(w.t_end_ns, np.r_[whole.t_end_ns, tail.t_end_ns])
+    assert len(keystroke_windows_between_absences(moves, 60.0)) == 0
+    assert split_at_absences(moves, 60.0) == []
 
 
 def test_masked_medians_in_one_sort_equal_the_per_mask_quantile() -> None:

@@ -159,6 +159,10 @@ MAX_TRUST = 100.0
 FUSION_WINDOW = 5
 #: a score enters a fusion window clipped at the owner's median + this many owner-σ
 WINDOW_CLIP = 6.0
+#: default ``idle_after_s``: a longer gap is an absence — trust decays, and no keystroke window
+#: spans it, live (:mod:`activesec.engine.scoring`, *Absences*) nor in training and evaluation
+#: (:func:`activesec.features.keys.keystroke_windows_between_absences`)
+IDLE_AFTER_S = 60.0
 
 
 def rolling_mean(scores: object, window: int, starts: object = None) -> np.ndarray:
@@ -333,7 +337,8 @@ class TrustConfig(BaseModel):
     )
     # idle decay (downward only)
     idle_after_s: float = Field(
-        default=60.0, gt=0.0, description="a longer gap between scores starts idle decay"
+        default=IDLE_AFTER_S, gt=0.0,
+        description="a longer gap between scores starts idle decay"
     )
     idle_neutral: float = Field(
         default=85.0, ge=0.0, le=MAX_TRUST, description="idle decay lowers trust toward this"

@@ -29,6 +29,14 @@ Per window of ``window`` consecutive strokes (every ``step`` strokes), features
   take 4.65 / 4.99 % to 4.45 / 4.82 % (a prototype with the correlations alone: 4.64 / 4.97; the
   letter tails alone: 4.55 / 4.94) — shape and sequence, which per-class medians lack.
 
+**Absences** (:func:`keystroke_windows_between_absences`): the live agent never lets a window
+span a gap of more than the trust model's ``idle_after_s`` (60 s) between two key events — it
+scores what it holds and starts afresh (:mod:`activesec.engine.scoring`). Training (``activesec
+train``) and the evaluations that window long sessions (``evaluate keys-csv``, ``evaluate
+store``, ``--continuous``) cut sessions the same way, so models are fitted and calibrated on
+exactly the windows the agent scores. Per-sentence protocols (Aalto, CMU, Freihaut) keep a
+sentence or passphrase as one unit, as the published figures they are compared with do.
+
 Flights longer than ``pause_s`` are excluded from the flight statistics (they measure thinking,
 not typing) and counted as pauses instead.
 
@@ -372,3 +380,42 @@ def keystroke_windows(
         t_end_ns=t_end.astype(np.int64),
         n_keys=np.full(len(idx), w, np.int32),
     )
+
+
+def split_at_absences(events: np.ndarray, absence_s: float) -> list[np.ndarray]:
+    """The key events (time order) cut wherever the next comes more than ``absence_s`` after
+    the last — where the live scorer starts afresh (:mod:`activesec.engine.scoring`,
+    *Absences*). A stroke held across an absence is cut too, as live: its press stays on one
+    side without a release, its release on the other is ignored."""
+    ev = np.asarray(events)
+    ev = ev[(ev["kind"] == Kind.KEY_DOWN) | (ev["kind"] == Kind.KEY_UP)]
+    if not len(ev):
+        return []
+    ev = ev[np.argsort(ev["t_ns"], kind="stable")]
+    t = ev["t_ns"].astype(np.int64)
+    cuts = np.flatnonzero(np.diff(t) > int(absence_s * 1e9)) + 1  # the live scorer's rule
+    return np.split(ev, cuts)
+
+
+def keystroke_windows_between_absences(
+    events: np.ndarray,
+    absence_s: float,
+    window: int = KEY_WINDOW,
+    step: int = KEY_STEP,
+) -> WindowSet:
+    """:func:`keystroke_windows` over each stretch between absences (:func:`split_at_absences`),
+    in time order: exactly the windows the live scorer emits for the same key events (given the
+    trust model's ``idle_after_s`` as ``absence_s``; injected input already removed, as the
+    scorer removes it by default), so a model is trained, calibrated and
+    evaluated on the windows it will score — never on one straddling a lunch break. A stretch
+    with fewer than ``window`` keystrokes gives no window, as live."""
+    parts = [keystroke_windows(p, window, step) for p in split_at_absences(events, absence_s)]
+    parts = [w for w in parts if len(w)]
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return keystroke_windows(events[:0], window, step)
+    return WindowSet(X=np.concatenate([w.X for w in parts]),
+                     t_start_ns=np.concatenate([w.t_start_ns for w in parts]),
+                     t_end_ns=np.concatenate([w.t_end_ns for w in parts]),
+                     n_keys=np.concatenate([w.n_keys for w in parts]))
