@@ -244,6 +244,36 @@ def test_keys_csv_separates_users(tmp_path: Path) -> None:
     assert js["by_keystrokes"][0]["n"] == 30 and js["by_keystrokes"][-1]["n"] == "all"
 
 
+def test_keys_windows_of_long_sessions_never_span_an_absence(tmp_path: Path) -> None:
+    """keys-csv (session-level and --continuous) windows each session as the live agent scores
+    it: a lunch break of 2 minutes after the 80th of 150 keys leaves 6 + 5 windows of 30 every
+    10 (13 across it), and the keystrokes consumed at each window's end count the ones before
+    the break (what the by_keystrokes curve reads)."""
+    from activesec.evaluate.continuous import _layout_sessions
+    from activesec.features.keys import keystroke_windows_between_absences
+
+    root = write_keys_layout(tmp_path / "keys")
+    for f in sorted(root.glob("*/*.csv")):
+        lines = f.read_text().splitlines()
+        rows = [ln.split(",") for ln in lines[1:]]
+        rows[80:] = [[k, f"{float(p) + 120:.4f}", f"{float(r) + 120:.4f}"] for k, p, r in
+                     rows[80:]]
+        f.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
+    prep = prepare("keys-csv", root, Options(enrol_sessions=2, window=30, step=10))
+    assert prep.params["absence_s"] == 60.0
+    unit = next(u for t in prep.tasks for u in t.units)
+    assert unit.amount is not None and len(unit.X) == 11
+    assert unit.amount.tolist() == [30, 40, 50, 60, 70, 80, 110, 120, 130, 140, 150]
+    # --continuous fits on the live windows of 50 every 10: 4 + 3 here, never 11 across
+    from activesec.recordings import iter_layout
+
+    rec = next(iter_layout(root, "keys", users=["u1"]))
+    _, sessions = _layout_sessions((root, "keys", "u1", 60.0))
+    live = keystroke_windows_between_absences(rec.events, 60.0, 50, 10)
+    assert len(sessions[0][1]) == len(live) == 7
+    np.testing.assert_array_equal(sessions[0][1], live.X)
+
+
 def test_wrong_layout_is_a_data_error(tmp_path: Path, mouse_root: Path) -> None:
     with pytest.raises(DataError):
         prepare("balabit", mouse_root)

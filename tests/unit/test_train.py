@@ -21,6 +21,12 @@ from activesec.core.events import DeviceType, Flag
 from activesec.detectors import persist
 from activesec.detectors.compact import CompactScorer
 from activesec.engine.scoring import KEYBOARD
+from activesec.engine.trust import IDLE_AFTER_S
+from activesec.features.keys import (
+    KEY_FEATURE_NAMES,
+    keystroke_windows,
+    keystroke_windows_between_absences,
+)
 from activesec.recordings import iter_aalto, iter_balabit
 from activesec.service import background as bgm
 from activesec.service import models as model_files
@@ -219,6 +225,33 @@ def test_enrolment_after_a_reset_counts_the_open_session_from_the_reset_on(home:
         assert tr.enrolment_counts(store, "owner", since) == (len(ev) - cut, own_keys)
         rows = tr.owner_rows(store, "owner", since)
     assert rows[MOUSE].events == len(ev) - cut
+
+
+def test_no_keystroke_window_spans_an_absence_in_training(home: Path) -> None:
+    """A lunch break in a session: the agent never scores a window across it (it starts afresh
+    after ``engine.trust.idle_after_s``), so training never fits or calibrates on one either —
+    the windows are those of each stretch; with the configured absence longer than the break,
+    they span it as the agent's would."""
+    p = paths_mod.resolve().ensure()
+    profile.create(p, "owner")
+    morning = owner_keys(slice_aalto(home / "aalto.tsv", lines=1200))
+    afternoon = morning.copy()
+    afternoon["t_ns"] += int(morning["t_ns"].max()) - int(morning["t_ns"].min()) + 45 * 60 * 10**9
+    afternoon["x"] += int(morning["x"].max()) + 1
+    day = np.concatenate([morning, afternoon])
+    with Store.open(p.database, create=True) as store:
+        add_session(store, day, day=0)
+        rows = tr.owner_rows(store, "owner")
+        longer = tr.owner_rows(store, "owner", absence_s=3600.0)
+    apart = keystroke_windows_between_absences(day, IDLE_AFTER_S)
+    n_half = len(keystroke_windows(morning))
+    assert len(apart) == 2 * n_half > 0
+    assert len(rows[KEYBOARD].arrays(len(KEY_FEATURE_NAMES))[0]) == len(apart)
+    assert len(longer[KEYBOARD].arrays(len(KEY_FEATURE_NAMES))[0]) \
+        == len(keystroke_windows(day)) > len(apart)
+    # train and retrain take the absence from the agent's own configuration
+    s = Settings.model_validate({"user": "owner", "engine": {"trust": {"idle_after_s": 3600}}})
+    assert tr._absence_s(s) == 3600.0 and tr._absence_s(settings()) == IDLE_AFTER_S
 
 
 def test_altered_or_stale_models_are_refused(owner: paths_mod.Paths) -> None:

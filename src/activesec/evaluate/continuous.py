@@ -386,18 +386,20 @@ def balabit_continuous(root: str | Path, *, users: Sequence[str] | None = None,
     return res
 
 
-def _layout_sessions(task: tuple[Path, Layout, str]
+def _layout_sessions(task: tuple[Path, Layout, str, float]
                      ) -> tuple[str, list[tuple[str, np.ndarray]]]:
     """One user's sessions of a generic layout as (session, feature rows), file order: action
-    rows for ``mouse``, the live keyboard model's window rows for ``keys``."""
+    rows for ``mouse``, the live keyboard model's window rows for ``keys`` — none spanning an
+    absence (the replay's ``idle_after_s``), as the engine the model is replayed in scores."""
     from activesec.evaluate.protocols._common import key_rows, pointer_rows
     from activesec.recordings import iter_layout
 
-    root, kind, user = task
+    root, kind, user, absence_s = task
     recs = iter_layout(root, kind, users=[user])
     if kind == "mouse":
         return user, [(r.session, pointer_rows(r.events)) for r in recs]
-    return user, [(r.session, key_rows(r.events, KEY_WINDOW, KEY_STEP)[0]) for r in recs]
+    return user, [(r.session, key_rows(r.events, KEY_WINDOW, KEY_STEP, absence_s)[0])
+                  for r in recs]
 
 
 def _replay_layout_user(task: tuple[Any, ...]) -> list[SessionOutcome] | str:
@@ -450,8 +452,9 @@ def layout_continuous(root: str | Path, *, kind: Layout = "mouse", enrol_session
     all_users = _users(root, kind)
     if users:
         all_users = [u for u in all_users if u in set(users)]
-    loaded = dict(pmap(_layout_sessions, [(root, kind, u) for u in all_users], jobs=jobs,
-                       stage="features"))
+    absence_s = (cfg or EngineConfig()).trust.idle_after_s
+    loaded = dict(pmap(_layout_sessions, [(root, kind, u, absence_s) for u in all_users],
+                       jobs=jobs, stage="features"))
     what = "action" if kind == "mouse" else f"{KEY_WINDOW}-keystroke window"
     enrol: dict[str, np.ndarray] = {}
     tests: dict[str, list[str]] = {}

@@ -5,7 +5,11 @@ owner data), turns them into feature rows with the very functions the agent scor
 :func:`~activesec.features.pointer.pointer_features` per pointer device type (one model per
 type: mouse, touchpad, pen, …; events of unknown devices count as mouse, as the live scorer
 routes them; XTEST/virtual devices and events flagged injected are never training data) and
-:func:`~activesec.features.keys.keystroke_windows` (window 50, step 10) — and, per modality:
+:func:`~activesec.features.keys.keystroke_windows` (window 50, step 10; a session is windowed
+stretch by stretch between absences — gaps of over ``engine.trust.idle_after_s``, 60 s, between
+key events — as the agent scores it, :func:`~activesec.features.keys
+.keystroke_windows_between_absences`, so no model is fitted or calibrated on a window straddling
+a lunch break, which the agent never scores) — and, per modality:
 
 1. **enough data?** at least ``enrol.pointer_events`` pointer events of that type /
    ``enrol.keystrokes`` keystrokes, and enough rows to hold some out; otherwise the modality is
@@ -54,12 +58,12 @@ from activesec.core.errors import DataError, ModelError
 from activesec.core.events import DeviceType, Flag, Kind
 from activesec.core.paths import Paths, make_private_dir, write_private_text
 from activesec.engine.scoring import KEYBOARD, owner_spread, pointer_modality
-from activesec.engine.trust import FUSION_WINDOW, Calibration
+from activesec.engine.trust import FUSION_WINDOW, IDLE_AFTER_S, Calibration
 from activesec.features.keys import (
     KEY_FEATURE_NAMES,
     KEY_STEP,
     KEY_WINDOW,
-    keystroke_windows,
+    keystroke_windows_between_absences,
     overlap_rows,
 )
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
@@ -208,8 +212,10 @@ def _require_models_dir(paths: Paths) -> None:
 
 
 def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
-               progress: Progress | None = None) -> dict[str, _Rows]:
-    """Feature rows per modality from the owner's sessions since enrolment started."""
+               progress: Progress | None = None, absence_s: float = IDLE_AFTER_S
+               ) -> dict[str, _Rows]:
+    """Feature rows per modality from the owner's sessions since enrolment started; no
+    keystroke window spans a gap of more than ``absence_s`` (the agent's ``idle_after_s``)."""
     out: dict[str, _Rows] = {}
     # the session capturing at the reset counts from the reset on (filtered below), also once
     # it has ended
@@ -230,7 +236,7 @@ def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
         k = ev["kind"]
         keys = ev[(k == Kind.KEY_DOWN) | (k == Kind.KEY_UP)]
         if len(keys):
-            w = keystroke_windows(keys, KEY_WINDOW, KEY_STEP)
+            w = keystroke_windows_between_absences(keys, absence_s, KEY_WINDOW, KEY_STEP)
             out.setdefault(KEYBOARD, _Rows()).add(
                 s.id, w.X, w.t_end_ns + off, int(np.count_nonzero(keys["kind"] == Kind.KEY_DOWN)))
         ptr = ev[np.isin(k, _POINTER_KINDS)]
@@ -255,6 +261,13 @@ def enrolment_counts(store: Store, user: str, since: EnrolmentStart | None = Non
         return store.own_input(user)
     return store.own_input(user, after_session=since.last_session,
                            open_session=since.open_session, since_wall_ns=since.wall_ns)
+
+
+def _absence_s(settings: Settings) -> float:
+    """The agent's ``engine.trust.idle_after_s``: where its keystroke windows start afresh."""
+    from activesec.service.agent import engine_config
+
+    return engine_config(settings).trust.idle_after_s
 
 
 # --------------------------------------------------------------------------- fitting
@@ -420,9 +433,10 @@ def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
         reset_enrolment(paths, clock)
         return TrainSummary(user, [], {"restarted": True}, reset=True,
                             seconds=time.perf_counter() - t0)
+    absence_s = _absence_s(settings)
     store = _open_store(paths)
     try:
-        by_mod = owner_rows(store, user, enrolment_since(paths), progress)
+        by_mod = owner_rows(store, user, enrolment_since(paths), progress, absence_s)
     finally:
         store.close()
     wanted = [KEYBOARD, pointer_modality(DeviceType.MOUSE)]
@@ -511,9 +525,10 @@ def retrain(paths: Paths, settings: Settings, *, progress: Progress | None = Non
     dirs = model_files.model_dirs(paths)
     if not dirs:
         raise ModelError("no trained model to update", "run `activesec train` first")
+    absence_s = _absence_s(settings)
     store = _open_store(paths)
     try:
-        by_mod = owner_rows(store, user, enrolment_since(paths), progress)
+        by_mod = owner_rows(store, user, enrolment_since(paths), progress, absence_s)
     finally:
         store.close()
     results = []

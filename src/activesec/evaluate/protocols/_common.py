@@ -2,7 +2,9 @@
 
 Feature extraction calls the live agent's functions (:func:`pointer_features`,
 :func:`keystroke_windows`) on each recording separately — actions and windows never span two
-sessions or sentences, as in live use where a session boundary is a gap in activity.
+sessions or sentences, as in live use where a session boundary is a gap in activity. Protocols
+that window long sessions pass ``absence_s`` to :func:`key_rows`, so no window spans an absence
+either (:func:`activesec.features.keys.keystroke_windows_between_absences`).
 """
 
 from __future__ import annotations
@@ -67,17 +69,31 @@ def pointer_rows(events: np.ndarray) -> np.ndarray:
     return np.asarray(pointer_features(events).X, dtype=np.float64)
 
 
-def key_rows(events: np.ndarray, window: int, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """Window feature rows of one recording and, per row, the keystrokes consumed at its end."""
-    from activesec.features.keys import keystroke_windows
+def key_rows(events: np.ndarray, window: int, step: int, absence_s: float | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Window feature rows of one recording and, per row, the keystrokes consumed at its end.
 
-    ws = keystroke_windows(events, window=window, step=step)
-    n = len(ws)
-    if window == 0:
-        amount = np.asarray(ws.n_keys, dtype=np.int64)
-    else:
-        amount = np.arange(n, dtype=np.int64) * step + window
-    return np.asarray(ws.X, dtype=np.float64), amount
+    With ``absence_s`` (and ``window > 0``), no window spans a gap of more than that between
+    key events: the recording is windowed stretch by stretch, as the live agent scores it
+    (:func:`~activesec.features.keys.keystroke_windows_between_absences`); the keystrokes
+    consumed then include those of earlier stretches, windowed or not."""
+    from activesec.features.keys import keystroke_windows, keystrokes, split_at_absences
+
+    if absence_s is None or window == 0:
+        ws = keystroke_windows(events, window=window, step=step)
+        if window == 0:
+            return np.asarray(ws.X, dtype=np.float64), np.asarray(ws.n_keys, dtype=np.int64)
+        return (np.asarray(ws.X, dtype=np.float64),
+                np.arange(len(ws), dtype=np.int64) * step + window)
+    rows, amounts, before = [], [], 0
+    for part in split_at_absences(events, absence_s):
+        ws = keystroke_windows(part, window=window, step=step)
+        rows.append(np.asarray(ws.X, dtype=np.float64))
+        amounts.append(before + np.arange(len(ws), dtype=np.int64) * step + window)
+        before += len(keystrokes(part))
+    if not rows:
+        return key_rows(events[:0], window, step)
+    return np.concatenate(rows), np.concatenate(amounts)
 
 
 def sample_rows(X: np.ndarray, limit: int | None, rng: np.random.Generator) -> np.ndarray:

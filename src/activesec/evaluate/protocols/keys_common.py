@@ -32,11 +32,13 @@ def first_keystrokes(events: np.ndarray, n: int) -> np.ndarray:
 
 
 def unit_rows(
-    events: np.ndarray, window: int, step: int, prefixes: Sequence[int] = ()
+    events: np.ndarray, window: int, step: int, prefixes: Sequence[int] = (),
+    absence_s: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(rows, amount per row, nested) for one test or enrolment unit."""
+    """(rows, amount per row, nested) for one test or enrolment unit; with ``absence_s``, sliding
+    windows never span a longer gap (:func:`~activesec.evaluate.protocols._common.key_rows`)."""
     if window > 0:
-        X, amount = key_rows(events, window, step)
+        X, amount = key_rows(events, window, step, absence_s)
         return X, amount, False
     rows, amounts = [], []
     n_press = int(np.count_nonzero(events["kind"] == Kind.KEY_DOWN))

@@ -5,7 +5,9 @@ the rest are genuine tests; impostor tests are the other users' *test* sessions 
 enrolment sessions are never scored, and never used as anyone's background either: the
 background of a population detector is the other users' enrolment data). A session's score
 fuses its actions (mouse) or keystroke windows (keys), with ``by_actions`` / ``by_keystrokes``
-curves over the first k actions or n keystrokes.
+curves over the first k actions or n keystrokes. Keystroke windows never span an absence (a gap
+of over the trust model's ``idle_after_s``, 60 s, between key events): your sessions are windowed
+as the live agent scores them (:func:`activesec.features.keys.keystroke_windows_between_absences`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from activesec.core.errors import DataError
+from activesec.engine.trust import IDLE_AFTER_S
 from activesec.evaluate.engine import Unit, UserTask
 from activesec.evaluate.parallel import pmap
 from activesec.evaluate.protocols._common import (
@@ -72,7 +75,7 @@ def _load_user(args: tuple[Path, str, str, int, int]
         else:
             why = f"{len(r.events):,} events"
         data = ((pointer_rows(r.events), None, False) if kind == "mouse"
-                else unit_rows(r.events, window, step))
+                else unit_rows(r.events, window, step, absence_s=IDLE_AFTER_S))
         out.append((r.session, data, why, bad))
     return user, out
 
@@ -161,7 +164,7 @@ def _prepare(root: Path, opts: Options, kind: str) -> Prepared:
         params: dict[str, Any] = {}
     else:
         curve, amounts = "by_keystrokes", default_amounts(window, step)
-        params = {"window": window, "step": step}
+        params = {"window": window, "step": step, "absence_s": IDLE_AFTER_S}
     protocol = (f"first {enrol_n} session(s) of each user enrol, the rest genuine; impostors = "
                 "other users' test sessions; background = other users' enrolment data")
     return Prepared(dataset=f"{kind}-csv", protocol=protocol,

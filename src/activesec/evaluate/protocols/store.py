@@ -9,6 +9,10 @@ Chronological, so a model is never tested on data older than its enrolment:
   the background of population detectors, its second half is an impostor test — so no
   impostor row is both learnt from and tested on.
 
+Keystroke windows never span an absence (a gap of over the trust model's ``idle_after_s``, 60 s,
+between key events), as the live agent scores them
+(:func:`activesec.features.keys.keystroke_windows_between_absences`).
+
 The report adds per-label distributions of the features that separate the owner most (the
 "labelled data collection + exploratory analysis" step): histograms per label on shared bins.
 """
@@ -22,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from activesec.core.errors import DataError
+from activesec.engine.trust import IDLE_AFTER_S
 from activesec.evaluate.engine import Unit, UserTask
 from activesec.evaluate.protocols._common import (
     ACTION_AMOUNTS,
@@ -42,7 +47,7 @@ def _rows(events: np.ndarray, modality: str, window: int, step: int
           ) -> tuple[np.ndarray, np.ndarray | None]:
     if modality == "pointer":
         return pointer_rows(events), None
-    X, amount, _ = unit_rows(events, window, step)
+    X, amount, _ = unit_rows(events, window, step, absence_s=IDLE_AFTER_S)
     return X, amount
 
 
@@ -159,5 +164,6 @@ def prepare(path: str | Path, opts: Options) -> Prepared:
     return Prepared(dataset="store", protocol=protocol, modality=modality, tasks=[task],
                     skipped=skipped, curve_name=curve, amounts=amounts,
                     params={"fusion": opts.fusion, "owner": opts.owner, "window": window,
-                            "step": step},
+                            "step": step,
+                            **({"absence_s": IDLE_AFTER_S} if modality == "keys" else {})},
                     feature_distributions=dist, prepare_s=time.perf_counter() - t0)
