@@ -12,6 +12,10 @@
 * A sentence is a unit: with ``window=0`` (default) the whole sentence is one feature row, and
   ``by_keystrokes`` scores its first n keystrokes; with ``window > 0`` sliding windows are fused.
 * Users with fewer than 6 sentences are skipped with their reason.
+* Sentences are never cut at absences (the live agent starts its keystroke windows afresh after
+  a gap of over ``idle_after_s``, 60 s; ``keys-csv``, ``store`` and training do the same): a
+  sentence is typed in seconds, and it stays one unit — one row, or windows within it — as in
+  the published results these figures are compared with.
 """
 
 from __future__ import annotations

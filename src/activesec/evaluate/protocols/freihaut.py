@@ -6,7 +6,8 @@ days elapsed since the last enrolment session; impostor tests are all sessions o
 users. ``by_days`` then gives the EER of genuine sessions in each age bin (0-1, 1-3, 3-7,
 7-14, 14-28, 28-56, 56+ days) against all impostor sessions — how a profile ages, the drift
 the live agent faces. Each session (one typed passphrase) is one feature window
-(``window=0``) by default.
+(``window=0``) by default, never cut at an absence (a pause of over a minute) as the live
+agent's windows are: a passphrase is one unit, as in the published protocol.
 """
 
 from __future__ import annotations
