@@ -170,6 +170,41 @@ def test_evaluate_json_shows_why_no_user_could_be_evaluated(env: dict[str, str])
     assert res["skipped"][0]["reason"] == res["per_user"][0]["skipped_reason"]
 
 
+def test_a_failed_json_command_prints_its_error_as_json_on_stdout(env: dict[str, str],
+                                                                  tmp_path: Path) -> None:
+    """A script parsing stdout gets one line ``{"ok": false, "error": …, "hint": …}``, not an
+    empty string, from evaluate and every other --json command (train: nothing to train on);
+    the ``error:`` line still goes to stderr, exit 2. Without --json stdout stays empty."""
+    for args, says in (
+            (("evaluate", "keys-csv", "--data", str(tmp_path / "nowhere"), "--json"),
+             "does not exist"),
+            (("train", "--json"), "nothing to train yet")):
+        r = cli(*args, env=env)
+        line = one_line_error(r)
+        assert len(r.stdout.splitlines()) == 1, r.stdout
+        res = json.loads(r.stdout)
+        assert set(res) == {"ok", "error", "hint"} and res["ok"] is False
+        assert says in res["error"] and line == f"error: {res['error']} — {res['hint']}"
+        assert cli(*args[:-1], env=env).stdout == ""
+
+
+def test_a_failed_evaluation_removes_only_the_report_folders_it_made(env: dict[str, str],
+                                                                   tmp_path: Path) -> None:
+    """--report DIR is checked before the evaluation; when the evaluation then fails, the
+    folders made for the report are gone again — never one that existed before, even empty."""
+    from tests.conftest import dataset
+
+    head = dataset("cmu_keystroke", "DSL-StrongPasswordData.HEAD10.csv")
+    mine = tmp_path / "reports"
+    (mine / "old").mkdir(parents=True)
+    for target in (tmp_path / "new" / "deeper", mine / "old", mine / "new" / "x"):
+        line = one_line_error(cli("evaluate", "cmu", "--data", str(head), "--report",
+                                  str(target), env=env))
+        assert "no user of cmu could be evaluated" in line
+    assert not (tmp_path / "new").exists()
+    assert [p.name for p in mine.iterdir()] == ["old"] and not any((mine / "old").iterdir())
+
+
 @pytest.mark.parametrize(("section", "line", "key", "hint"), [
     ("train", 'pointer_detector = "nosuch"', "train.pointer_detector", "extra_trees"),
     ("train", 'keys_detector = "nosuch"', "train.keys_detector", "plda"),

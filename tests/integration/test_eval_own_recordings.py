@@ -79,6 +79,16 @@ def test_unusual_but_valid_recordings_are_evaluated(tmp_path: Path) -> None:
     assert not [s for s in js["skipped"] if s["what"] == "rows"]  # every row was read
 
 
+def test_the_report_folder_is_made_when_the_report_is_written(clean: Path,
+                                                             tmp_path: Path) -> None:
+    """--report checks its folder before the evaluation and makes it for the report (a failed
+    evaluation leaves none behind: tests/integration/test_cli_bad_input.py)."""
+    target = tmp_path / "out" / "run1"
+    js = _evaluate(clean, tmp_path, "--report", str(target))
+    assert js["report"] == str(target / "report.html")
+    assert [p.name for p in target.iterdir()] == ["report.html"]
+
+
 def test_unreadable_rows_are_left_out_and_said(clean: Path, tmp_path: Path) -> None:
     f = clean / "slow" / "s2.csv"
     lines = f.read_text().splitlines()

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from activesec.core import config, paths
 from activesec.core.config import Settings
+from activesec.core.errors import ActiveSecError
 from activesec.core.paths import Paths
 
 out = Console(highlight=False, emoji=False)  # "pointer:mouse:" is a modality, not 🐭
@@ -29,8 +30,27 @@ def settings(p: Paths, overrides: dict[str, Any] | None = None) -> Settings:
     return config.load(p, overrides)
 
 
+#: a command printed its JSON object: an error after it adds no second one (:func:`json_error`)
+_json_printed = False
+
+
 def print_json(obj: Any) -> None:
+    global _json_printed
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+    _json_printed = True
+
+
+def json_error(exc: ActiveSecError) -> None:
+    """An expected failure under ``--json``, as one line on stdout — ``{"ok": false, "error":
+    …, "hint": …}`` plus the error's ``details`` if it has any (``evaluate``: why no user could
+    be evaluated) — so a script reading stdout gets an object, not an empty string. Nothing when
+    the command had already printed its object. The ``error:`` line still goes to stderr."""
+    if _json_printed:
+        return
+    details = getattr(exc, "details", None) or {}
+    obj = {"ok": False, "error": exc.message, "hint": exc.hint, **details}
+    sys.stdout.write(json.dumps(obj, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
 
 

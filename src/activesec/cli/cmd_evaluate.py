@@ -127,7 +127,6 @@ def evaluate(
     from activesec.detectors.fusion import METHODS
     from activesec.evaluate.api import Options, evaluate_all, results_json
     from activesec.evaluate.api import evaluate as run_one
-    from activesec.evaluate.result import NoUserEvaluated
 
     if fusion is not None and fusion not in METHODS:
         raise ActiveSecError(f"unknown --fusion {fusion!r}", f"use one of {', '.join(METHODS)}")
@@ -226,10 +225,6 @@ def evaluate(
             results = evaluate_all(dataset.value, path, options=opts)
         else:
             results = [run_one(dataset.value, path, detector=detector, options=opts)]
-    except NoUserEvaluated as exc:
-        if json_out:  # the reasons the hint points to; the error line still goes to stderr
-            print_json({"ok": False, "error": exc.message, "hint": exc.hint, **exc.details})
-        raise
     finally:
         if progress_bar is not None:
             progress_bar.stop()

@@ -1,5 +1,9 @@
 """The ``activesec`` command line (Typer): every command has ``--help``, machine output ``--json``.
 
+An expected failure (:class:`ActiveSecError`) is one ``error: … — what to do`` line on stderr and
+exit code 2; under ``--json`` stdout also gets it as one JSON line, ``{"ok": false, "error": …,
+"hint": …}``, so a script parsing stdout never reads an empty string.
+
 Heavy modules (scikit-learn, X11, the store) are imported inside the commands that need them, so
 ``activesec --help`` and the always-on capture path stay light.
 """
@@ -23,6 +27,7 @@ from activesec.cli import (
     cmd_evaluate,
     cmd_train,
 )
+from activesec.cli._common import json_error
 from activesec.core.errors import ActiveSecError
 
 
@@ -107,14 +112,18 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: expected failures become one line on stderr and exit code 2.
 
     Typer (standalone mode) handles usage errors and ``--help`` itself and exits; everything an
-    ActiveSec module raises as :class:`ActiveSecError` is printed without a traceback.
+    ActiveSec module raises as :class:`ActiveSecError` is printed without a traceback — and,
+    under ``--json``, also as one JSON line on stdout (:func:`~activesec.cli._common.json_error`).
     """
     # a log handler that fails (a full disk) must never print tracebacks over the real error;
     # ActiveSec's own file handler reports its failure once itself
     logging.raiseExceptions = False
+    args = sys.argv[1:] if argv is None else argv
     try:
         app(args=argv)
     except ActiveSecError as exc:
+        if "--json" in (args[:args.index("--")] if "--" in args else args):
+            json_error(exc)
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

@@ -5,6 +5,10 @@ curves (DET on probit axes), genuine/impostor score distributions, EER against t
 data (actions, keystrokes or days since enrolment), per-user table, skips, and — for the user's
 own store — feature distributions per label. Charts are inline SVG (:mod:`.svg`); there is no
 script, stylesheet link or font to fetch.
+
+The report's folder is made when the report is written; ``evaluate --report DIR`` checks it
+beforehand (:func:`report_dir`) without keeping the folders it had to make, so a failed
+evaluation leaves none behind — and never removes one that existed before.
 """
 
 from __future__ import annotations
@@ -267,8 +271,18 @@ def render(results: EvalResult | Sequence[EvalResult]) -> str:
 
 def report_dir(out_dir: str | Path) -> Path:
     """``out_dir``, created if needed and checked writable — the CLI calls it before a long
-    evaluation, so a bad ``--report`` fails at once rather than after it."""
+    evaluation, so a bad ``--report`` fails at once rather than after it. The folders it had to
+    create are removed again (:func:`_unmake`): a failed evaluation leaves no empty report
+    folder behind, and :func:`write_report` makes them once there is a report to write."""
     out = Path(out_dir).expanduser()
+    made = _missing(out)
+    try:
+        return _writable_dir(out)
+    finally:
+        _unmake(made)
+
+
+def _writable_dir(out: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise DataError(f"report path {out} exists and is not a directory",
                         "pass a directory to --report")
@@ -283,12 +297,34 @@ def report_dir(out_dir: str | Path) -> Path:
     return out
 
 
+def _missing(out: Path) -> list[Path]:
+    """The folders creating ``out`` makes, deepest first (none existed before)."""
+    return [p for p in (out, *out.parents) if not p.exists() and not p.is_symlink()]
+
+
+def _unmake(made: list[Path]) -> None:
+    """Remove the folders this process made, deepest first, while they are still empty — never
+    one that held something (or existed) before."""
+    for p in made:
+        try:
+            p.rmdir()
+        except OSError:
+            return
+
+
 def write_report(results: EvalResult | Sequence[EvalResult], out_dir: str | Path) -> Path:
-    """Write ``report.html`` into ``out_dir`` (created if needed) and return its path."""
-    path = report_dir(out_dir) / "report.html"
+    """Write ``report.html`` into ``out_dir`` (created if needed) and return its path; if it
+    cannot be written, the folders made for it are removed again."""
+    out = Path(out_dir).expanduser()
+    made = _missing(out)
+    path = out / "report.html"
     try:
-        write_private_text(path, render(results))
-    except OSError as exc:
-        raise DataError(f"cannot write {path}: {exc.strerror}",
-                        "pass a directory you can write to --report") from None
+        try:
+            write_private_text(_writable_dir(out) / path.name, render(results))
+        except OSError as exc:
+            raise DataError(f"cannot write {path}: {exc.strerror}",
+                            "pass a directory you can write to --report") from None
+    except BaseException:
+        _unmake(made)
+        raise
     return path
