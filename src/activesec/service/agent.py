@@ -555,9 +555,12 @@ class Agent:
                 self.engine.scorer.devices.update(self._devices())
         self._drain(final=False)
         eng = self.engine
-        if eng is not None:  # actions completed by silence, time-based rules: every tick
+        due = eng.next_flush_ns() if eng is not None else None
+        status_due = now >= self._next_status
+        # actions completed by silence as soon as they are (the loop wakes then), time-based
+        # rules (restore, grace, unlock) and the gate's hold once a second
+        if eng is not None and (status_due or (due is not None and due <= now)):
             last = eng.trajectory[-1] if eng.trajectory else None
-            due = eng.next_flush_ns()
             out = eng.tick(self._context())
             updates = _since(eng.trajectory, last)
             if updates and due is not None:  # silence completed them at ``due``
@@ -566,7 +569,7 @@ class Agent:
             self._observe(updates)
             self._handle(out)
             self._hold_gate(now)
-        if now >= self._next_status:
+        if status_due:
             self._next_status = now + int(STATUS_EVERY_S * 1e9)
             self.history.tick(self.clock.wall_ns() / 1e9)
             self._write_status()
