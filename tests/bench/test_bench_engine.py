@@ -131,13 +131,9 @@ def test_latency_balabit_session(benchmark: Any, models: dict[str, ModalityModel
 
 
 def idle(models: dict[str, ModalityModel], ev: np.ndarray, seconds: int) -> dict[str, Any]:
-    """After ``ev``, ``seconds`` of silence with the agent's engine tick (every ``TICK_S``,
-    0.25 s; once a second until 2026-12-06): CPU per tick, against what each tick cost before
-    a flushed buffer was marked settled — running every stream's feature function on its
-    anchor (timed on the same anchors, same run)."""
-    from activesec.service.agent import TICK_S
-
-    ticks = int(seconds / TICK_S)
+    """After ``ev``, ``seconds`` of silence with the agent's 1 s engine tick: CPU per tick,
+    against what each tick cost before a flushed buffer was marked settled — running every
+    stream's feature function on its anchor (timed on the same anchors, same run)."""
     ev = ev[np.argsort(ev["t_ns"], kind="stable")]
     clock = FakeClock(monotonic_ns=int(ev["t_ns"][0]))
     eng = Engine(models, clock=clock)
@@ -145,20 +141,20 @@ def idle(models: dict[str, ModalityModel], ev: np.ndarray, seconds: int) -> dict
     clock.advance((int(ev["t_ns"][-1]) - int(ev["t_ns"][0])) / 1e9 + 5)
     eng.tick()  # scores what silence completed; the buffers keep their anchors
     c0 = time.process_time()
-    for _ in range(ticks):
-        clock.advance(TICK_S)
+    for _ in range(seconds):
+        clock.advance(1.0)
         eng.tick()
-    tick = (time.process_time() - c0) / ticks
+    tick = (time.process_time() - c0) / seconds
     anchors = [(s.model.features, s.buf) for s in eng.scorer.streams.values() if len(s.buf)]
     c0 = time.process_time()
-    for _ in range(ticks):
+    for _ in range(seconds):
         for fn, buf in anchors:
             fn(buf)
-    recompute = (time.process_time() - c0) / ticks
+    recompute = (time.process_time() - c0) / seconds
     return {"idle_tick_ms": round(1e3 * tick, 3), "anchor_recompute_ms": round(1e3 * recompute, 3),
             "ratio": round(tick / (tick + recompute), 3),
-            "idle_cpu_percent": round(100 * tick / TICK_S, 3),
-            "idle_cpu_percent_before": round(100 * (tick + recompute) / TICK_S, 3)}
+            "idle_cpu_percent": round(100 * tick, 3),
+            "idle_cpu_percent_before": round(100 * (tick + recompute), 3)}
 
 
 @pytest.mark.benchmark(group="engine")
