@@ -453,6 +453,7 @@ class Agent:
         self._started_wall = clock.wall_ns()
         self._running = False
         self._gated_by: Decision | None = None  # the gate decision in force, until restored
+        self._due: int | None = None  # when silence completes an action (Engine.next_flush_ns)
         self._next_hold = 0
 
     # ------------------------------------------------------------------------------ public
@@ -569,6 +570,8 @@ class Agent:
             self._observe(updates)
             self._handle(out)
             self._hold_gate(now)
+            due = eng.next_flush_ns() if self.engine is eng else None
+        self._due = due  # for the runner's wait, until the next pass
         if status_due:
             self._next_status = now + int(STATUS_EVERY_S * 1e9)
             self.history.tick(self.clock.wall_ns() / 1e9)
@@ -578,8 +581,7 @@ class Agent:
         """Until silence completes an action (:meth:`Engine.next_flush_ns`), for the runner's
         wait; ``TICK_S`` when nothing waits for silence or it is already due (the tick that
         just ran flushed what it could: never spin)."""
-        eng = self.engine
-        due = eng.next_flush_ns() if eng is not None else None
+        due = self._due if self.engine is not None else None
         if due is None:
             return TICK_S
         left = (due - self.clock.monotonic_ns()) / 1e9
