@@ -189,18 +189,23 @@ def write_config(p: paths_mod.Paths, tmp: Path, on_lock: str = "[]", extra: str 
 
 
 def run_editing_config(p: paths_mod.Paths, tmp: Path, models: dict[str, ModalityModel],
-                       edit: Callable[[], object] | None) -> Agent:
-    """The owner for 40 actions, then a stranger from t = 60 s; ``edit`` runs at t = 30 s."""
+                       edit: Callable[[], object] | None,
+                       later: Callable[[], object] | None = None) -> Agent:
+    """The owner for 40 actions, then a stranger from t = 60 s; ``edit`` runs at t = 30 s,
+    ``later`` at t = 50 s."""
     write_config(p, tmp)
     ev = np.concatenate([owner(40, 8), stranger(60, 9, t0=60.0)])
     clock = StepClock()
     start = clock.monotonic_ns()
 
     def edit_once() -> None:
-        nonlocal edit
+        nonlocal edit, later
         if edit is not None and clock.monotonic_ns() >= start + 30 * S:
             edit()
             edit = None
+        if later is not None and clock.monotonic_ns() >= start + 50 * S:
+            later()
+            later = None
 
     clock.hooks.append(edit_once)
     be = Scripted(clock, ev)
@@ -262,6 +267,23 @@ def test_capture_settings_edited_while_running_wait_for_a_restart(
     assert agent.settings.capture.flush_interval_s == 2.0
     assert agent.status()["config"] == ("capture settings changed: they apply when the agent "
                                         "is restarted")
+
+
+def test_an_edit_undone_while_running_needs_no_restart(
+        p: paths_mod.Paths, tmp_path: Path, models: dict[str, ModalityModel]) -> None:
+    """Changed at 30 s, changed back at 50 s: what runs is what the file says again."""
+    def edit_and_undo() -> None:
+        original = p.config_file.read_text()
+        p.config_file.write_text(original.replace("flush_interval_s = 0.5",
+                                                  "flush_interval_s = 2.0"))
+        undo.append(original)
+
+    undo: list[str] = []
+    agent = run_editing_config(p, tmp_path, models, edit_and_undo,
+                               later=lambda: p.config_file.write_text(undo[0] + "\n"))
+    assert undo  # both ran
+    assert agent.settings.capture.flush_interval_s == 0.5
+    assert agent.status()["config"] is None
 
 
 def test_owner_is_not_locked_and_engine_sees_what_is_stored(

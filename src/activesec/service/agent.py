@@ -419,6 +419,7 @@ class Agent:
         self.cfg = agent_engine_config(settings)
         self.actions = build_actions(settings, dry_run)  # bad action config fails here
         self.reload_settings = reload_settings
+        self._started_as = settings  # what RESTART_SECTIONS run with until a restart
         self._config_stamp = config_stamp(paths)
         self.config_note: str | None = None  # a configuration change refused or not yet applied
         self.loader = loader or default_loader
@@ -552,6 +553,7 @@ class Agent:
         if now >= self._next_house:
             self._next_house = now + int(HOUSEKEEP_EVERY_S * 1e9)
             self._housekeep()
+            self._check_config()
             if self.engine is not None:  # devices plugged in since
                 self.engine.scorer.devices.update(self._devices())
         self._drain(final=False)
@@ -834,7 +836,6 @@ class Agent:
                           "progress": round(progress, 4)}
         if final:
             return
-        self._check_config()
         if self.engine is not None and not self.paths.models_dir.is_dir():
             self._set_models({}, "models deleted: enrolling again")
         if self.engine is None and self._train_thread is None:
@@ -885,7 +886,8 @@ class Agent:
             a.stop()
         self.actions = actions
         changed = [k for k in type(new).model_fields if getattr(new, k) != getattr(old, k)]
-        later = [k for k in changed if k in RESTART_SECTIONS]
+        # against what runs since the start: an edit undone needs no restart any more
+        later = [k for k in RESTART_SECTIONS if getattr(new, k) != getattr(self._started_as, k)]
         if cfg != self.cfg:
             self.cfg = cfg
             if self.engine is not None:  # scoring, trust or policy changed: trust starts afresh
