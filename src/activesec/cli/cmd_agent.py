@@ -85,15 +85,32 @@ def run(
     except AlreadyRunning:
         raise  # the agent that runs is fine: nothing to leave for status
     except ActiveSecError as exc:
+        notified = None
         if exc.permanent:  # the log-in service does not restart on this status
             exc.exit_code = EX_CONFIG
             if notify_failure:
-                _notify_failure(exc)
-        stopped.record(p, exc, exc.exit_code)
+                notified = _told_lately(stopped.read(p), exc)
+                if notified is None:
+                    notified = time.time_ns() if _notify_failure(exc) else None
+        stopped.record(p, exc, exc.exit_code, notified_wall_ns=notified)
         raise
 
 
-def _notify_failure(exc: ActiveSecError) -> None:
+NOTIFY_AGAIN_S = 3600.0
+
+
+def _told_lately(last: dict[str, Any] | None, exc: ActiveSecError) -> int | None:
+    """When the owner was last notified of this same error, if less than ``NOTIFY_AGAIN_S`` ago
+    (else None): launchd retries a failed agent every 30 s whatever the failure — one
+    notification an hour is news, one every 30 s is noise."""
+    if not last or last.get("message") != exc.message:
+        return None
+    at = last.get("notified_wall_ns")
+    fresh = isinstance(at, int) and 0 <= time.time_ns() - at < NOTIFY_AGAIN_S * 1e9
+    return at if fresh else None
+
+
+def _notify_failure(exc: ActiveSecError) -> bool:
     """The owner would otherwise not know the session is unprotected (module docstring of
     :mod:`activesec.service.stopped`); best effort: a failure to notify is only logged."""
     import logging
@@ -111,6 +128,7 @@ def _notify_failure(exc: ActiveSecError) -> None:
     if result is not None and not result.ok:
         logging.getLogger(__name__).warning("cannot notify that the agent stopped: %s",
                                             result.detail)
+    return result is not None and result.ok
 
 
 def _run(dry_run: bool, duration: float | None, backend: str | None, quiet: bool,

@@ -36,11 +36,14 @@ def stopped_path(paths: Paths) -> Any:
     return paths.run_dir / STOPPED_FILE
 
 
-def record(paths: Paths, exc: ActiveSecError, exit_status: int) -> None:
-    """Leave the reason the agent exits with; a failure to write it is logged, never raised
-    (the error being reported is the one that matters)."""
+def record(paths: Paths, exc: ActiveSecError, exit_status: int, *,
+           notified_wall_ns: int | None = None) -> None:
+    """Leave the reason the agent exits with (and when the owner was last notified of it, see
+    ``run --notify-failure``); a failure to write it is logged, never raised (the error being
+    reported is the one that matters)."""
     entry = {"message": exc.message, "hint": exc.hint, "permanent": exc.permanent,
-             "exit_status": exit_status, "error": type(exc).__name__, "at_wall_ns": time.time_ns()}
+             "exit_status": exit_status, "error": type(exc).__name__, "at_wall_ns": time.time_ns(),
+             "notified_wall_ns": notified_wall_ns}
     try:
         make_private_dir(paths.data_dir)  # no profile yet: the data dir is created private
         make_private_dir(paths.run_dir)
