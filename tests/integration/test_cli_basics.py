@@ -98,8 +98,10 @@ def test_json_outputs_keep_their_documented_keys(env: dict[str, str]) -> None:
     assert d["ok"] == all(c["status"] != "fail" for c in d["checks"])
     assert r.returncode == (0 if d["ok"] else 1), r.stderr
     broken = cli("status", "--json", env={**env, "ACTIVESEC_HOME": str(_home(env) / "none")})
-    one_line_error(broken)
-    assert broken.stdout == ""
+    one_line_error(broken)  # and the same error as the one object on stdout
+    err = json.loads(broken.stdout)
+    assert set(err) == {"ok", "error", "hint"} and err["ok"] is False
+    assert "no ActiveSec profile" in err["error"] and err["hint"] == "run `activesec init` first"
 
 
 def _recordings(root: Path) -> None:
