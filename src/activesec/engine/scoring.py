@@ -262,8 +262,8 @@ class _Stream:
         self.n_new = 0  # events appended since the last pull
         self.dropped = 0
         # a final pull saw everything in the buffer: until new events arrive, another would
-        # only recompute the anchor — at every agent tick while the machine sits idle
-        # (tests/bench/test_bench_engine.py, idle tick)
+        # only recompute the anchor — at every timer call (the agent's: once a second) while the
+        # machine sits idle (tests/bench/test_bench_engine.py, idle tick)
         self.settled = False
         self._held: tuple[tuple[int, int, int], int | None] | None = None  # held_since's memo
 
