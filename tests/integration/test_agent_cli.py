@@ -354,6 +354,34 @@ def test_the_running_agent_applies_an_edit_and_refuses_a_broken_one(
         assert agent.wait(60) == 0, agent.communicate()
 
 
+def test_wait_for_fix_starts_the_agent_once_the_file_is_fixed(
+        home: Path, xdisplay: str) -> None:
+    """What the log-in service runs: on an invalid config the agent does not exit 78 but says
+    why and waits; the user fixes the file and protection starts, with no restart command.
+    SIGTERM ends the wait with exit status 0, as it ends the agent."""
+    good = (home / "config.toml").read_text()
+    env = env_for(home, DISPLAY=xdisplay)
+    stopped = home / "run" / "stopped.json"
+    for fix in (True, False):
+        (home / "config.toml").write_text(good + "[store]\nkeep_days = -1\n")
+        agent = popen("run", "--quiet", "--wait-for-fix", env=env)
+        try:
+            wait_until(stopped.exists, "the reason it waits")
+            entry = json.loads(stopped.read_text())
+            assert entry["permanent"] is True and entry["waiting"] is True
+            assert agent.poll() is None  # waiting, not exited 78
+            line = one_line_error(cli("status", env=env))  # status reads the broken key too
+            assert "store.keep_days" in line and "waiting since" in line
+            assert "starts by itself" in line and "service restart" not in line
+            if fix:
+                (home / "config.toml").write_text(good)
+                st = _wait_agent(home, lambda s: s["running"] and s["models"], "the fixed start")
+                assert st["pid"] == agent.pid and not stopped.exists()
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            assert agent.wait(60) == 0, agent.communicate()
+
+
 def test_second_instance_is_refused(home: Path, xdisplay: str) -> None:
     p = paths.resolve(home)
     with InstanceLock(p.run_dir / "capture.lock"):

@@ -137,7 +137,7 @@ def test_systemd_without_systemd_writes_the_unit_and_says_how_to_start(
     assert "systemctl --user enable --now activesec.service" in result.detail
     # the owner hears of a start that fails for good: nobody reads a service's terminal
     assert parse_unit(result.path.read_text())["Service"]["ExecStart"] == (
-        f'"{exe}" run --notify-failure')
+        f'"{exe}" run --notify-failure --wait-for-fix')
     assert inst.status().installed
     assert inst.uninstall().ok and not result.path.exists()
 
@@ -233,7 +233,7 @@ def test_launchd_install_bootstraps_in_the_gui_domain(tmp_path: Path, exe: Path)
     assert result.path == path
     assert rec.calls == [["launchctl", "bootstrap", f"gui/{os.getuid()}", str(path)]]
     job = plistlib.loads(path.read_bytes())
-    assert job["ProgramArguments"] == [str(exe), "run", "--notify-failure"]
+    assert job["ProgramArguments"] == [str(exe), "run", "--notify-failure", "--wait-for-fix"]
     assert job["StandardErrorPath"] == str(tmp_path / "Library/Logs/activesec/agent.err.log")
     inst.uninstall()
     assert rec.calls[-1] == ["launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}"]
@@ -305,6 +305,13 @@ def test_status_says_why_the_agent_stopped(tmp_path: Path, exe: Path) -> None:
     assert down.detail.endswith("`activesec service restart`")
     up = status("systemd", runner=Recorder(), **kw)  # running: a reason left is not shown
     assert up.running and up.stopped is None and "stopped" not in up.detail
+    # ... unless the running service is an agent waiting for the file (run --wait-for-fix)
+    stopped.record(p, ConfigError("invalid configuration value for 'store.keep_days'"),
+                   EX_CONFIG, waiting=True)
+    waiting = status("systemd", runner=Recorder(), **kw)
+    assert waiting.running and waiting.stopped == stopped.read(p)
+    assert "the agent has been waiting since " in waiting.detail
+    assert "starts by itself" in waiting.detail and "service restart" not in waiting.detail
 
 
 def test_restart_clears_systemds_failed_state_first(tmp_path: Path, exe: Path) -> None:
@@ -404,7 +411,8 @@ def test_systemd_for_every_account_is_a_global_unit(tmp_path: Path, public_exe: 
     unit = parse_unit(result.path.read_text())
     assert "Environment" not in unit["Service"]  # each account keeps its own data
     # an account's first log-in has no profile: plain `run` would refuse and be restarted
-    assert unit["Service"]["ExecStart"].endswith("/activesec\" run --init --notify-failure")
+    assert unit["Service"]["ExecStart"].endswith(
+        "/activesec\" run --init --notify-failure --wait-for-fix")
     assert not (tmp_path / "admin").exists()  # nothing in the admin's own home
 
     st = status("systemd", environ=env, **kw)
@@ -487,7 +495,8 @@ def test_launchd_for_every_account(tmp_path: Path, public_exe: Path) -> None:
     result = inst.install(str(exe))  # launchd loads it at each log-in: no command
     assert result.ok and result.path == tmp_path / "Library/LaunchAgents" / f"{LABEL}.plist"
     job = plistlib.loads(result.path.read_bytes())
-    assert job["ProgramArguments"] == [str(exe), "run", "--init", "--notify-failure"]
+    assert job["ProgramArguments"] == [str(exe), "run", "--init", "--notify-failure",
+                                       "--wait-for-fix"]
     assert job["LimitLoadToSessionType"] == "Aqua"
     assert not {"StandardOutPath", "StandardErrorPath", "EnvironmentVariables"} & set(job)
     assert "for every account" in inst.status().detail
@@ -513,7 +522,8 @@ def test_task_for_every_account_runs_as_whoever_logs_on(
                           "/F"]]  # not /Run: that would start it in the administrator's session
     written = ET.parse(result.path).getroot()
     assert written.find("t:Principals/t:Principal/t:GroupId", NS) is not None
-    assert written.find("t:Actions/t:Exec/t:Arguments", NS).text == "run --init --notify-failure"  # type: ignore[union-attr]
+    args = written.find("t:Actions/t:Exec/t:Arguments", NS)
+    assert args is not None and args.text == "run --init --notify-failure --wait-for-fix"
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX launcher layout")

@@ -22,7 +22,7 @@ from rich.markup import escape
 
 from activesec.cli._common import err, foreground_backend, out, print_json, settings, state_paths
 from activesec.core import profile
-from activesec.core.errors import EX_CONFIG, ActiveSecError, DataError
+from activesec.core.errors import EX_CONFIG, ActiveSecError, ConfigError, DataError
 from activesec.core.instance import AlreadyRunning
 from activesec.core.paths import Paths
 
@@ -60,6 +60,12 @@ def run(
         help="When the agent cannot start for a reason no restart fixes, also say so in a "
         "desktop notification (the log-in service uses it: nobody reads its terminal).",
     ),
+    wait_for_fix: bool = typer.Option(
+        False, "--wait-for-fix",
+        help="When the configuration (config file, machine policy, profile) is invalid, wait "
+        "until one of those files changes and start then, instead of exiting 78 (the log-in "
+        "service uses it: fixing the file is enough, no restart or log-in).",
+    ),
 ) -> None:
     """Run the agent in the foreground: capture, score, decide, act.
 
@@ -80,20 +86,52 @@ def run(
     from activesec.service import stopped
 
     p = state_paths()
-    try:
-        _run(dry_run, duration, backend, quiet, init)
-    except AlreadyRunning:
-        raise  # the agent that runs is fine: nothing to leave for status
-    except ActiveSecError as exc:
-        notified = None
-        if exc.permanent:  # the log-in service does not restart on this status
-            exc.exit_code = EX_CONFIG
-            if notify_failure:
-                notified = _told_lately(stopped.read(p), exc)
-                if notified is None:
-                    notified = time.time_ns() if _notify_failure(exc) else None
-        stopped.record(p, exc, exc.exit_code, notified_wall_ns=notified)
-        raise
+    while True:
+        try:
+            _run(dry_run, duration, backend, quiet, init)
+            return
+        except AlreadyRunning:
+            raise  # the agent that runs is fine: nothing to leave for status
+        except ActiveSecError as exc:
+            notified = None
+            waits = wait_for_fix and isinstance(exc, ConfigError)
+            if exc.permanent:  # the log-in service does not restart on this status
+                exc.exit_code = EX_CONFIG
+                if notify_failure:
+                    notified = _told_lately(stopped.read(p), exc)
+                    if notified is None:
+                        notified = time.time_ns() if _notify_failure(exc, waits) else None
+            stopped.record(p, exc, exc.exit_code, notified_wall_ns=notified, waiting=waits)
+            if not waits:
+                raise
+            err.print(f"error: {escape(str(exc))}; waiting for the configuration to change "
+                      "(Ctrl-C to stop)")
+            _wait_for_change(p)
+
+
+WAIT_POLL_S = 2.0  # how often --wait-for-fix looks at the files
+
+
+def _wait_for_change(p: Paths) -> None:
+    """Until the config file, the machine policy or the profile changes (path, mtime, size);
+    SIGTERM ends the wait, and the command, with exit status 0 as it ends the agent."""
+    import signal
+    import sys
+
+    from activesec.service.agent import config_stamp
+
+    def stamp() -> tuple[object, ...]:
+        try:
+            st = p.profile_file.stat()
+            prof: tuple[int, int] = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            prof = (-1, -1)
+        return (*config_stamp(p), prof)
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    before = stamp()
+    while stamp() == before:
+        time.sleep(WAIT_POLL_S)
 
 
 NOTIFY_AGAIN_S = 3600.0
@@ -110,7 +148,7 @@ def _told_lately(last: dict[str, Any] | None, exc: ActiveSecError) -> int | None
     return at if fresh else None
 
 
-def _notify_failure(exc: ActiveSecError) -> bool:
+def _notify_failure(exc: ActiveSecError, waits: bool = False) -> bool:
     """The owner would otherwise not know the session is unprotected (module docstring of
     :mod:`activesec.service.stopped`); best effort: a failure to notify is only logged."""
     import logging
@@ -118,7 +156,8 @@ def _notify_failure(exc: ActiveSecError) -> bool:
     from activesec.actions.notify import NotifyAction
     from activesec.service.stopped import RESTART
 
-    body = f"{exc}. After fixing it, start it again: {RESTART}"
+    body = (f"{exc}. It starts by itself once the file is fixed." if waits
+            else f"{exc}. After fixing it, start it again: {RESTART}")
     try:
         result = NotifyAction().show("ActiveSec is not protecting this session", body,
                                      critical=True)

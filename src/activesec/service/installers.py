@@ -76,7 +76,8 @@ TASK_NAME = "ActiveSec"
 TASK_NS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
 USERS_GROUP_SID = "S-1-5-32-545"  # BUILTIN\Users: every interactive account
 DESCRIPTION = "ActiveSec continuous authentication agent"
-NOTIFY = ("--notify-failure",)  # what `run` adds under a service manager (Installer.args)
+# what `run` adds under a service manager (Installer.args)
+SERVICE_FLAGS = ("--notify-failure", "--wait-for-fix")
 # systemd: retry a failure after RESTART_SEC, at most START_LIMIT_BURST starts per
 # START_LIMIT_INTERVAL_S (systemd_unit); the defaults (5 per 10 s) never stop a 5 s loop
 RESTART_SEC = 5
@@ -405,10 +406,14 @@ class Installer:
     def args(self) -> tuple[str, ...]:
         """What the service runs: for every account ``run --init``, since an account's first
         log-in has no profile yet (plain ``run`` refuses that, and the service manager would
-        restart it every few seconds for ever); and ``--notify-failure`` everywhere, since no
-        one reads the service's terminal: when the agent cannot start for a reason no restart
-        fixes, the owner learns from a desktop notification that the session is unprotected."""
-        return ("run", "--init", *NOTIFY) if self.all_users else ("run", *NOTIFY)
+        restart it every few seconds for ever); and everywhere ``--notify-failure``, since no
+        one reads the service's terminal (when the agent cannot start for a reason no restart
+        fixes, the owner learns from a desktop notification that the session is unprotected),
+        and ``--wait-for-fix``: an invalid configuration — a typo, or a machine policy pushed
+        with a mistake — is waited out, so fixing the file restarts protection everywhere
+        without a restart command or a new log-in."""
+        flags = ("run", "--init") if self.all_users else ("run",)
+        return (*flags, *SERVICE_FLAGS)
 
     def render(self, exe: str) -> str:
         if self.kind == "systemd":
@@ -590,7 +595,9 @@ class Installer:
         state = "running" if running else "not running"
         if self.kind == "task":  # registered, not running: schtasks /Query does not say that
             state = "registered" if running else "not registered"
-        why = None if running and self.kind != "task" else self._stopped()
+        why = self._stopped()  # a running service may be an agent waiting for a fixed file
+        if running and self.kind != "task" and not (why and why.get("waiting")):
+            why = None
         detail = f"installed at {self.path}, {state}"
         return ServiceResult(self.kind, self.path, True, True, running,
                              detail + (f"; the agent {describe(why)}" if why else ""), done,

@@ -37,13 +37,14 @@ def stopped_path(paths: Paths) -> Any:
 
 
 def record(paths: Paths, exc: ActiveSecError, exit_status: int, *,
-           notified_wall_ns: int | None = None) -> None:
-    """Leave the reason the agent exits with (and when the owner was last notified of it, see
-    ``run --notify-failure``); a failure to write it is logged, never raised (the error being
-    reported is the one that matters)."""
+           notified_wall_ns: int | None = None, waiting: bool = False) -> None:
+    """Leave the reason the agent exits with — or, with ``waiting`` (``run --wait-for-fix``),
+    waits on — and when the owner was last notified of it (``run --notify-failure``); a
+    failure to write it is logged, never raised (the error being reported is the one that
+    matters)."""
     entry = {"message": exc.message, "hint": exc.hint, "permanent": exc.permanent,
              "exit_status": exit_status, "error": type(exc).__name__, "at_wall_ns": time.time_ns(),
-             "notified_wall_ns": notified_wall_ns}
+             "notified_wall_ns": notified_wall_ns, "waiting": waiting}
     try:
         make_private_dir(paths.data_dir)  # no profile yet: the data dir is created private
         make_private_dir(paths.run_dir)
@@ -76,6 +77,9 @@ def _at(entry: dict[str, Any]) -> str:
 
 def headline(entry: dict[str, Any]) -> str:
     """When, and whether anything restarts it: "stopped at Mon 09:12 and is not restarted"."""
+    if entry.get("waiting"):
+        return (f"has been waiting since {_at(entry)} for the file to be fixed (it starts by "
+                "itself then)")
     if entry.get("permanent"):
         return f"stopped at {_at(entry)} and is not restarted by itself"
     return f"failed at {_at(entry)} (the log-in service retries a few times)"
@@ -84,11 +88,16 @@ def headline(entry: dict[str, Any]) -> str:
 def describe(entry: dict[str, Any]) -> str:
     """One line for the user: when, why, and what to do."""
     why = entry["message"] + (f" — {entry['hint']}" if entry.get("hint") else "")
+    if entry.get("waiting"):
+        return f"{headline(entry)}: {why}"
     then = "after fixing it, start it again" if entry.get("permanent") else "start it again"
     return f"{headline(entry)}: {why}; {then} with `{RESTART}`"
 
 
 def restart_note(entry: dict[str, Any]) -> str:
     """What to add to the same error shown again by another command."""
+    if entry.get("waiting"):
+        return (f"the agent has been waiting since {_at(entry)} for it to be fixed and starts "
+                "by itself then")
     return (f"the agent stopped on it at {_at(entry)} and is not restarted by itself: after "
             f"fixing it, start it again with `{RESTART}`")
