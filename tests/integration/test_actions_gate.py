@@ -20,7 +20,7 @@ import psutil
 import pytest
 from tests.helpers.procs import Counter, unique, wait_until
 
-from activesec.actions.base import Decision
+from activesec.actions.base import ActionResult, Decision
 from activesec.actions.gate import GateAction
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and symlinks")
@@ -126,22 +126,54 @@ def test_revert_never_resumes_a_process_it_did_not_suspend(
     assert not users.advances(window_s=1.0)
 
 
-def test_close_terminates_then_kills_after_the_grace(spawn: Callable[..., Counter]) -> None:
-    polite, stubborn = unique("asc"), unique("asc")
+def test_close_asks_at_once_and_kills_after_the_grace_without_waiting_for_it(
+    spawn: Callable[..., Counter],
+) -> None:
+    """fire() returns at once (an app that ignores SIGTERM with a grace of 60 s still runs
+    after it); the kill comes from the hold after the grace, and a restore before the grace
+    ends kills nothing."""
+    polite, stubborn, patient = unique("asc"), unique("asc"), unique("asc")
     p = spawn(polite)
     s = spawn(stubborn, "ignore-term")
+    t = spawn(patient, "ignore-term")
     gate = GateAction(
         rules=[
             {"name": "polite", "match": polite, "mode": "close", "grace_s": 5},
             {"name": "stubborn", "match": stubborn, "mode": "close", "grace_s": 0.3},
+            {"name": "patient", "match": patient, "mode": "close", "grace_s": 60},
         ]
     )
     result = gate.fire(DECISION)
     assert result.ok, result.detail
-    assert result.info["closed"] == {p.proc.pid: "terminated", s.proc.pid: "killed"}
-    for c in (p, s):  # psutil reaped them: gone for good
-        assert not psutil.pid_exists(c.proc.pid) or c.status() == psutil.STATUS_ZOMBIE
-    assert "closed apps are not restarted" in gate.revert(RESTORE).detail
+    pids = {c.proc.pid: "terminated" for c in (p, s, t)}
+    assert result.info["closed"] == pids
+    assert sorted(result.info["new_pids"]) == sorted(pids)
+    assert f"asked patient to close, killed if still running after 60 s (pids {t.proc.pid})" \
+        in result.detail
+    assert t.proc.poll() is None and t.advances()  # not waited for: still running, still its own
+    wait_until(lambda: p.proc.poll() is not None, "the polite app to exit")
+
+    caught: list[ActionResult] = []
+
+    def held_something() -> bool:
+        r = gate.hold(DECISION)  # what the agent calls every 2 s while gated
+        if r is not None:
+            caught.append(r)
+        return r is not None
+
+    wait_until(held_something, "the hold after the 0.3 s grace")
+    assert caught[0].info["closed"] == {s.proc.pid: "killed"}
+    assert caught[0].info["new_pids"] == [s.proc.pid]
+    assert f"killed stubborn (still running after its grace) (pids {s.proc.pid})" \
+        in caught[0].detail
+    wait_until(lambda: s.proc.poll() is not None, "the stubborn app to die")
+
+    assert gate.hold(DECISION) is None  # the patient app is not asked again, nor killed yet
+    assert gate.closing_pids == [t.proc.pid] and t.advances()
+    back = gate.revert(RESTORE)
+    assert f"pids {t.proc.pid} asked to close are left to finish by themselves" in back.detail
+    assert "closed apps are not restarted" in back.detail
+    assert gate.closing_pids == [] and t.advances()
 
 
 def test_rule_for_an_app_that_is_not_running_is_reported_not_an_error() -> None:

@@ -8,8 +8,14 @@ Rules name an application and what to do with it::
 * ``suspend`` stops every matching process (SIGSTOP; ``NtSuspendProcess`` on Windows, through
   psutil) and ``revert`` resumes exactly those — never a process it did not stop itself, never
   one the user had already stopped, never a new process that reused the pid.
-* ``close`` terminates matching processes and kills those still alive after ``grace_s``;
-  closed apps cannot be restored (``revert`` says so).
+* ``close`` terminates matching processes (SIGTERM; ``TerminateProcess`` on Windows) and kills
+  those still alive ``grace_s`` later; closed apps cannot be restored (``revert`` says so).
+  ``fire`` never waits for the grace: an app asking whether to save its work would otherwise
+  hold the agent — scoring, status, other actions — for up to ``grace_s`` per rule (60 s
+  each at most). The kill is done by the next ``fire`` or ``hold`` after the grace ends,
+  which the agent calls every 2 s while gated; an app already asked to close is not asked
+  again while it closes (many apps take a second request as "quit now, unsaved"), and a
+  restore before its grace ends lets it finish closing by itself.
 
 ``match`` is a process name (``psutil.Process.name()``, or the file name of its executable),
 compared case-insensitively and without a trailing ``.exe``. An app that is not running is
@@ -33,11 +39,11 @@ A rule naming one of those is a :class:`~activesec.core.errors.ConfigError`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,6 +204,10 @@ class GateAction(Action):
         #: seconds does not rewrite (and fsync) an unchanged file
         self._saved: dict[int, tuple[float, str]] | None = None
         self._hold_error = ""  # the last failure while holding, logged once
+        #: pid -> (create_time, rule name, monotonic deadline) for every process this action
+        #: asked to close and that has not exited yet: killed once the deadline has passed.
+        self._closing: dict[int, tuple[float, str, float]] = {}
+        self._clock = time.monotonic
 
     # -- lifecycle: never leave an app frozen ---------------------------------------------------
     def _start(self) -> None:
@@ -275,6 +285,8 @@ class GateAction(Action):
                 if p.pid in protected or names & PROTECTED_NAMES or _is_foreign(p):
                     skipped[hits[0].name] += 1
                     continue
+                if p.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped: nothing runs
+                    continue
                 found[hits[0].name].append(p)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
@@ -322,7 +334,9 @@ class GateAction(Action):
                 continue
             try:
                 if rule.mode == "close":
-                    to_close.setdefault(rule.name, []).append(p)
+                    closing = self._closing.get(p.pid)
+                    if closing is None or closing[0] != p.create_time():
+                        to_close.setdefault(rule.name, []).append(p)
                     continue
                 ours = self._suspended.get(p.pid)
                 stopped = p.status() == psutil.STATUS_STOPPED
@@ -351,12 +365,18 @@ class GateAction(Action):
         for rule in self.rules:
             procs = to_close.get(rule.name)
             if procs:
-                how, error = self._close(procs, rule.grace_s)
-                done[f"closed {rule.name}"] = sorted(how)
-                closed.update(how)
-                new += sorted(how)
+                asked, error = self._terminate(procs, rule)
+                if asked:
+                    done[f"asked {rule.name} to close, killed if still running after "
+                         f"{rule.grace_s:g} s"] = asked
+                    closed.update(dict.fromkeys(asked, "terminated"))
+                    new += asked
                 if error:
                     errors.append(f"{rule.name}: {error}")
+        for rule_name, pids in self._kill_overdue().items():
+            done[f"killed {rule_name} (still running after its grace)"] = pids
+            closed.update(dict.fromkeys(pids, "killed"))
+            new += pids
         self._save_state()
         parts = [f"{what} (pids {', '.join(map(str, pids))})" for what, pids in done.items()]
         detail = "; ".join(parts + notes + errors) or "nothing to do"
@@ -377,29 +397,51 @@ class GateAction(Action):
         self._hold_error = "" if result.ok else result.detail
         return None
 
-    @staticmethod
-    def _close(procs: list[psutil.Process], grace_s: float) -> tuple[dict[int, str], str]:
-        """Terminate, wait ``grace_s``, kill the rest: {pid: 'terminated' | 'killed'}."""
-        how: dict[int, str] = {}
+    def _terminate(self, procs: list[psutil.Process], rule: GateRule
+                   ) -> tuple[list[int], str]:
+        """Ask ``procs`` to close now and note when to kill them: (pids asked, error)."""
+        asked: list[int] = []
         denied: list[int] = []
+        deadline = self._clock() + rule.grace_s
         for p in procs:
             try:
+                created = p.create_time()
                 p.terminate()
             except psutil.NoSuchProcess:
-                pass
+                continue
             except psutil.AccessDenied:
                 denied.append(p.pid)
-        _, alive = psutil.wait_procs([p for p in procs if p.pid not in denied], timeout=grace_s)
-        for p in procs:
-            if p.pid not in denied:
-                how[p.pid] = "terminated"
-        for p in alive:  # ignored the polite request: kill
-            with contextlib.suppress(psutil.NoSuchProcess):
-                p.kill()
-            how[p.pid] = "killed"
-        psutil.wait_procs(alive, timeout=grace_s)
-        error = f"no permission to close pids {denied}" if denied else ""
-        return how, error
+                continue
+            self._closing[p.pid] = (created, rule.name, deadline)
+            asked.append(p.pid)
+        error = f"no permission to close pids {sorted(denied)}" if denied else ""
+        return sorted(asked), error
+
+    def _kill_overdue(self) -> dict[str, list[int]]:
+        """Kill the processes asked to close whose grace has ended and that still run; forget
+        those that exited. Rule name -> pids killed."""
+        now = self._clock()
+        killed: dict[str, list[int]] = {}
+        for pid, (created, rule, deadline) in sorted(self._closing.items()):
+            try:
+                p = psutil.Process(pid)
+                if p.create_time() != created or p.status() == psutil.STATUS_ZOMBIE:
+                    del self._closing[pid]  # exited (the pid may be another process's now)
+                elif now >= deadline:
+                    del self._closing[pid]
+                    p.kill()
+                    killed.setdefault(rule, []).append(pid)
+            except psutil.NoSuchProcess:
+                self._closing.pop(pid, None)
+            except psutil.AccessDenied:  # it was ours to terminate: should not happen
+                self._closing.pop(pid, None)
+                log.warning("gate: no permission to kill pid %d (%s)", pid, rule)
+        return killed
+
+    @property
+    def closing_pids(self) -> list[int]:
+        """Processes asked to close that had not exited when last looked at."""
+        return sorted(self._closing)
 
     def _revert(self, decision: Decision | None) -> ActionResult:
         resumed: list[int] = []
@@ -429,6 +471,12 @@ class GateAction(Action):
                  for rule, pids in by_rule.items()] or ["nothing to resume"]
         if gone:
             parts.append(f"pids {', '.join(map(str, gone))} exited meanwhile")
+        still = [pid for pid, (created, _, _) in sorted(self._closing.items())
+                 if _alive(pid, created)]
+        self._closing.clear()  # trust recovered: no kill after all
+        if still:
+            parts.append(f"pids {', '.join(map(str, still))} asked to close are left to finish "
+                         "by themselves (not killed)")
         if closing:
             parts.append(f"closed apps are not restarted ({', '.join(closing)})")
         return ActionResult(
