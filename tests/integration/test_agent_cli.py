@@ -471,7 +471,8 @@ def test_an_invalid_config_file_keeps_its_error_and_adds_the_agents(home: Path,
 
 
 def test_a_foreign_event_store_stops_the_agent_for_good(home: Path, xdisplay: str) -> None:
-    """Another program's SQLite file where the store belongs: no restart fixes that."""
+    """Another program's SQLite file where the store belongs: no restart fixes that. The error
+    is the only line (not quiet): "agent running" is said once the store is open, not before."""
     import sqlite3
 
     (home / "activesec.db").unlink()
@@ -481,8 +482,8 @@ def test_a_foreign_event_store_stops_the_agent_for_good(home: Path, xdisplay: st
         db.execute("PRAGMA application_id = 1234")
         db.execute("CREATE TABLE notes (t TEXT)")
     foreign = (home / "activesec.db").read_bytes()
-    line = one_line_error(cli("run", "--duration", "1", "--quiet",
-                              env=env_for(home, DISPLAY=xdisplay)), EX_CONFIG)
+    line = one_line_error(cli("run", "--duration", "1", env=env_for(home, DISPLAY=xdisplay)),
+                          EX_CONFIG)
     assert "another program" in line
     assert _stopped(home)["error"] == "StoreError"
     assert (home / "activesec.db").read_bytes() == foreign  # left untouched

@@ -161,6 +161,7 @@ class CaptureRunner:
         tick_s: float = TICK_S,
         wake: threading.Event | None = None,
         next_wait_s: Callable[[], float] | None = None,
+        on_started: Callable[[], None] | None = None,
     ) -> LiveStats:
         """Capture until ``duration_s`` passes, ``stop_event`` is set or :meth:`stop` is
         called; returns the final statistics (a backend failure is in ``error``).
@@ -169,7 +170,9 @@ class CaptureRunner:
         there, so its tick bounds the delay from an action's last event to its score), and at
         once whenever ``wake`` is set (the agent sets it when input that can complete an action
         arrives; the loop clears it) or ``next_wait_s()`` seconds after the last call when that
-        is sooner (the agent: when silence completes an action)."""
+        is sooner (the agent: when silence completes an action). ``on_started`` runs once the
+        store is open and the backend started (the CLI says "running" then, not before a
+        store or display error)."""
         cfg, clock = self.settings.capture, self.clock
         store = Store.open(self.store_path, create=True)
         writer: BatchWriter | None = None
@@ -189,6 +192,8 @@ class CaptureRunner:
             writer.start()
             self.backend.start(self._sink)
             writer.submit(self._record_devices)  # some backends know them once started
+            if on_started is not None:
+                on_started()
             self._loop(writer, t0, duration_s, stop_event, on_tick, keep_days, tick_s, wake,
                        next_wait_s)
         finally:

@@ -196,12 +196,15 @@ def _run(dry_run: bool, duration: float | None, backend: str | None, quiet: bool
                 state_paths(), {"capture": {"backend": backend}} if backend else {}),
         )
         stopped.clear(fg.paths)  # started: a failure left by the last start is over
-        if not quiet:
-            err.print(
-                f"agent running with [bold]{fg.backend_name}[/bold] ({fg.reason})"
-                f"{' [yellow]dry-run[/yellow]' if dry_run else ''}; Ctrl-C to stop"
-            )
-        summary = agent.run(duration_s=duration, stop_event=fg.stop)
+
+        def started() -> None:  # once the store is open and capture runs, not before
+            if not quiet:
+                err.print(
+                    f"agent running with [bold]{fg.backend_name}[/bold] ({fg.reason})"
+                    f"{' [yellow]dry-run[/yellow]' if dry_run else ''}; Ctrl-C to stop"
+                )
+
+        summary = agent.run(duration_s=duration, stop_event=fg.stop, on_started=started)
     if not quiet:
         st = agent.status()
         trust = "-" if st["trust"] is None else f"{st['trust']:.1f}"

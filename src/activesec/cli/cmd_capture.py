@@ -170,10 +170,13 @@ def capture(
             label=label_,
             owner=fg.owner,
         )
-        if not quiet:
-            err.print(
-                f"capturing with [bold]{fg.backend_name}[/bold] ({fg.reason}); Ctrl-C to stop"
-            )
+        def started() -> None:  # once the store is open and capture runs, not before
+            if not quiet:
+                err.print(
+                    f"capturing with [bold]{fg.backend_name}[/bold] ({fg.reason}); "
+                    "Ctrl-C to stop"
+                )
+
         live = interactive() and not quiet
         last = [0.0]
 
@@ -188,7 +191,8 @@ def capture(
                 end="",
             )
 
-        stats = runner.run(duration_s=duration, stop_event=fg.stop, on_tick=_tick)
+        stats = runner.run(duration_s=duration, stop_event=fg.stop, on_tick=_tick,
+                           on_started=started)
     if live:
         err.print()
     if not quiet:

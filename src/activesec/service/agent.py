@@ -459,8 +459,10 @@ class Agent:
 
     # ------------------------------------------------------------------------------ public
     def run(self, duration_s: float | None = None,
-            stop_event: threading.Event | None = None) -> AgentSummary:
-        """Run until ``duration_s``, ``stop_event`` or :meth:`stop`; flush and report."""
+            stop_event: threading.Event | None = None,
+            on_started: Callable[[], None] | None = None) -> AgentSummary:
+        """Run until ``duration_s``, ``stop_event`` or :meth:`stop`; flush and report.
+        ``on_started`` runs once capture is running (store open, backend started)."""
         for a in self.actions.values():
             a.start()
         self._running = True
@@ -468,7 +470,7 @@ class Agent:
         try:
             stats = self.runner.run(duration_s, stop_event, on_tick=self._tick, tick_s=TICK_S,
                                     wake=self.handover.wake if WAKE_ON_INPUT else None,
-                                    next_wait_s=self._next_wait_s)
+                                    next_wait_s=self._next_wait_s, on_started=on_started)
             self._stats = stats
             self._drain(final=True)
             self._housekeep(final=True)
