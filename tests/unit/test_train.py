@@ -200,6 +200,30 @@ def test_injected_and_virtual_device_events_are_never_training_data(home: Path) 
     assert rows[MOUSE].events == len(ev)
 
 
+def test_a_virtual_machines_mouse_recorded_as_virtual_is_training_data(home: Path) -> None:
+    """Before 2026-12-06 a VMware guest's mouse was stored as VIRTUAL (its name says
+    "VirtualPS/2"): training left out all of the VM owner's pointer input. The XTEST pointer
+    beside it stays out."""
+    p = paths_mod.resolve().ensure()
+    profile.create(p, "owner")
+    ev = owner_pointer(1, 3000)[0]
+    ev["device"] = 4
+    fake = ev.copy()
+    fake["device"] = 9  # the XTEST pointer
+    devices = [StoredDevice(4, "VirtualPS/2 VMware VMMouse", int(DeviceType.VIRTUAL)),
+               DEVICES[1]]
+    with Store.open(p.database, create=True) as store:
+        order = np.sort(np.concatenate([ev, fake]), order="t_ns")
+        sid = store.begin_session("owner", "test", devices=devices, wall_ns=WALL0,
+                                  mono_ns=int(order["t_ns"][0]))
+        store.append(sid, order)
+        store.commit()
+        store.end_session(sid, WALL0 + DAY // 2)
+        rows = tr.owner_rows(store, "owner")
+    assert set(rows) == {MOUSE}
+    assert rows[MOUSE].events == len(ev)
+
+
 def test_enrolment_after_a_reset_counts_the_open_session_from_the_reset_on(home: Path) -> None:
     """The session running at the reset (the agent's) keeps enrolling after it, also once it has
     ended; what came before the reset counts for neither the progress nor training."""

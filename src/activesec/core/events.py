@@ -122,9 +122,24 @@ class DeviceType(IntEnum):
     VIRTUAL = 6  # software injection device (XTEST, uinput without a physical device)
 
 
+#: Words in the names of the input hardware a hypervisor emulates for its guest — the guest
+#: owner's own mouse and keyboard, although some of the names say "virtual" ("VirtualPS/2
+#: VMware VMMouse", "VirtualBox mouse integration", "VMware Virtual USB Mouse").
+HYPERVISOR_INPUT = ("vmware", "virtualbox", "vbox", "qemu", "hyper-v", "vmbus", "parallels",
+                    "virtio", "spice", "vmmouse")
+
+
 def classify_device(name: str) -> DeviceType:
-    """Guess a device type from its OS name (X11/XInput2, evdev, Windows, macOS names)."""
+    """Guess a device type from its OS name (X11/XInput2, evdev, Windows, macOS names).
+
+    ``VIRTUAL`` (software injection: XTEST, uinput tools such as ydotool) by name, except for a
+    hypervisor's emulated hardware (:data:`HYPERVISOR_INPUT`): in a virtual machine that *is*
+    the owner's input, and taking it for injection distrusted every movement (evdev flags
+    virtual devices as injected) or left the pointer out of training. Its pointers are mice
+    — a VM's "USB Tablet" follows the host's mouse, it is no pen."""
     n = name.lower()
+    if any(w in n for w in HYPERVISOR_INPUT):
+        return DeviceType.KEYBOARD if "keyboard" in n else DeviceType.MOUSE
     if "xtest" in n or "virtual" in n or "uinput" in n:
         return DeviceType.VIRTUAL
     if any(w in n for w in ("touchpad", "trackpad", "synaptics", "elan", "glidepoint")):
@@ -138,3 +153,13 @@ def classify_device(name: str) -> DeviceType:
     if any(w in n for w in ("mouse", "pointer", "trackball", "trackpoint")):
         return DeviceType.MOUSE
     return DeviceType.UNKNOWN
+
+
+def stored_device_type(type_value: int, name: str) -> DeviceType:
+    """The type of a device as recorded in the store, judged again by its name when it was
+    recorded as ``VIRTUAL``: recordings made before hypervisor hardware was told apart from
+    injection (2026-12-06) hold a VM owner's own mouse that way. Unknown values are UNKNOWN."""
+    if type_value not in DeviceType._value2member_map_:
+        return DeviceType.UNKNOWN
+    t = DeviceType(type_value)
+    return classify_device(name) if t == DeviceType.VIRTUAL else t

@@ -1,0 +1,52 @@
+"""Device types from OS names: software injection is VIRTUAL, a hypervisor's emulated mouse and
+keyboard are the guest owner's own input (names as X11/XInput2 and evdev report them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from activesec.capture.evdev_backend import is_virtual
+from activesec.core.events import DeviceType, classify_device, stored_device_type
+
+V, M, K = DeviceType.VIRTUAL, DeviceType.MOUSE, DeviceType.KEYBOARD
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("Virtual core XTEST pointer", V),  # xdotool, Barrier, VNC servers on X11
+    ("Virtual core XTEST keyboard", V),
+    ("ydotoold virtual device", V),
+    ("py-evdev-uinput", V),
+    ("VirtualPS/2 VMware VMMouse", M),  # VMware guests: the host's mouse
+    ("VMware VMware Virtual USB Mouse", M),
+    ("VirtualBox mouse integration", M),
+    ("VirtualBox USB Tablet", M),  # absolute, follows the host mouse: no pen
+    ("QEMU USB Tablet", M),
+    ("QEMU Virtio Keyboard", K),
+    ("Microsoft Vmbus HID-compliant Mouse", M),  # Hyper-V
+    ("Logitech USB Optical Mouse", M),
+    ("SynPS/2 Synaptics TouchPad", DeviceType.TOUCHPAD),
+    ("Wacom Intuos S Pen", DeviceType.PEN),
+    ("AT Translated Set 2 keyboard", K),
+])
+def test_names_tell_injection_from_a_virtual_machines_hardware(name: str,
+                                                                expected: DeviceType) -> None:
+    assert classify_device(name) == expected
+
+
+def test_evdev_flags_uinput_tools_but_not_a_vms_mouse() -> None:
+    """evdev marks virtual devices' events INJECTED, which the agent distrusts by default: a
+    VMware guest's mouse has a physical path and an i8042 sysfs path, and is not one."""
+    assert not is_virtual("VirtualPS/2 VMware VMMouse", "isa0060/serio1/input0",
+                          "/sys/devices/platform/i8042/serio1/input/input4")
+    assert is_virtual("ydotoold virtual device", "", "/sys/devices/virtual/input/input20")
+    # a uinput device cannot pass for VM hardware by its name: sysfs says where it lives
+    assert is_virtual("VirtualBox mouse integration", "x", "/sys/devices/virtual/input/input21")
+
+
+def test_stored_types_recorded_as_virtual_are_judged_again_by_name() -> None:
+    """Recordings made before 2026-12-06 hold a VM owner's mouse as VIRTUAL; training reads
+    them as what they are. Other stored types stand; unknown values are UNKNOWN."""
+    assert stored_device_type(int(V), "VirtualPS/2 VMware VMMouse") == M
+    assert stored_device_type(int(V), "Virtual core XTEST pointer") == V
+    assert stored_device_type(int(DeviceType.TOUCHPAD), "VMware thing") == DeviceType.TOUCHPAD
+    assert stored_device_type(99, "Logitech USB Optical Mouse") == DeviceType.UNKNOWN
