@@ -39,6 +39,10 @@ def test_evdev_flags_uinput_tools_but_not_a_vms_mouse() -> None:
     assert not is_virtual("VirtualPS/2 VMware VMMouse", "isa0060/serio1/input0",
                           "/sys/devices/platform/i8042/serio1/input/input4")
     assert is_virtual("ydotoold virtual device", "", "/sys/devices/virtual/input/input20")
+    # VirtualBox's mouse integration has no physical path but sits on the PCI bus
+    assert not is_virtual("VirtualBox mouse integration", "",
+                          "/sys/devices/pci0000:00/0000:00:04.0/input/input7")
+    assert is_virtual("VirtualBox mouse integration", "", "")  # where it sits unknown
     # a uinput device cannot pass for VM hardware by its name: sysfs says where it lives
     assert is_virtual("VirtualBox mouse integration", "x", "/sys/devices/virtual/input/input21")
 

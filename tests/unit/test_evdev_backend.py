@@ -11,6 +11,7 @@ import errno
 import os
 import threading
 import time
+import types
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,19 @@ def test_touchscreen_scales_its_axis_range_and_contact_is_the_primary_button() -
         (Kind.BUTTON_UP, 999, 499, 1)]
 
 
+def test_an_absolute_mouse_puts_the_cursor_where_its_axes_say() -> None:
+    """A VM's pointer reports where the host's mouse is on the guest screen (0..32767)."""
+    s = DeviceState(5, DeviceType.MOUSE, Cursor(SCREEN), abs_x=(0, 32767), abs_y=(0, 32767))
+    out = translate([
+        ev(1, e.EV_ABS, e.ABS_X, 0), ev(1, e.EV_ABS, e.ABS_Y, 32767), syn(1),
+        ev(2, e.EV_ABS, e.ABS_X, 32767), syn(2),
+        ev(3, e.EV_KEY, e.BTN_LEFT, 1), syn(3), ev(4, e.EV_KEY, e.BTN_LEFT, 0), syn(4),
+    ], s)
+    assert rows(out, "kind", "x", "y", "code") == [
+        (Kind.MOVE, 0, 499, 0), (Kind.MOVE, 999, 499, 0), (Kind.BUTTON_DOWN, 999, 499, 1),
+        (Kind.BUTTON_UP, 999, 499, 1)]
+
+
 def test_pen_barrel_button_and_tip() -> None:
     s = DeviceState(4, DeviceType.PEN, Cursor(SCREEN), abs_x=(0, 100), abs_y=(0, 100))
     out = translate([ev(1, e.EV_ABS, e.ABS_X, 0), ev(1, e.EV_KEY, e.BTN_TOOL_PEN, 1),
@@ -233,6 +247,12 @@ PEN_CAPS = {e.EV_KEY: [e.BTN_TOOL_PEN, e.BTN_TOUCH, e.BTN_STYLUS], e.EV_ABS: [e.
         ("Power Button", {e.EV_KEY: [e.KEY_POWER]}, [], None, False),
         ("Keyboard with pointing stick", {**KBD_CAPS, e.EV_REL: [e.REL_X, e.REL_Y]}, [],
          DeviceType.MOUSE, True),
+        # absolute mice: a VM's pointer that follows the host's mouse (evtest's capabilities)
+        ("VirtualBox mouse integration", {e.EV_KEY: [e.BTN_LEFT], e.EV_ABS: [e.ABS_X, e.ABS_Y]},
+         [], DeviceType.MOUSE, False),
+        ("QEMU QEMU USB Tablet", {e.EV_KEY: [e.BTN_LEFT, e.BTN_RIGHT, e.BTN_MIDDLE],
+                                  e.EV_ABS: [e.ABS_X, e.ABS_Y], e.EV_REL: [e.REL_WHEEL]},
+         [], DeviceType.MOUSE, False),
     ],
 )
 def test_classify_devices_from_capabilities(name: str, caps: dict[int, Sequence[int]],
@@ -369,6 +389,41 @@ def test_reader_loop_batches_devices_survives_unplug_and_flushes_on_stop(tmp_pat
     assert [bool(f & Flag.INJECTED) for f in keys["flags"]] == [False, True, False, False]
     assert keys["t_ns"][2] - keys["t_ns"][0] == 80_000_000
     assert all(d.closed for d in devs.values())
+
+
+class AbsolutePipeDevice(PipeDevice):
+    """An absolute pointer's axes: 0..32767, as VirtualBox and QEMU report them."""
+
+    def absinfo(self, code: int) -> Any:
+        return types.SimpleNamespace(min=0, max=32767)
+
+
+def test_a_virtual_machines_absolute_mouse_is_captured_as_the_owners_mouse(
+        tmp_path: Path) -> None:
+    """VirtualBox's mouse integration has no physical path, but lives on the PCI bus, not
+    under /devices/virtual: a mouse, not injection; its clicks land where its axes put the
+    cursor."""
+    dev = AbsolutePipeDevice("event6", "VirtualBox mouse integration",
+                             {e.EV_KEY: [e.BTN_LEFT], e.EV_ABS: [e.ABS_X, e.ABS_Y]}, phys="")
+    (tmp_path / "event6").touch()
+    batches: list[np.ndarray] = []
+    b = EvdevBackend(dev_dir=str(tmp_path), screen=SCREEN, batch_interval_s=0.01,
+                     open_device=lambda p: dev)
+    b.start(batches.append)
+    try:
+        assert [(d.name, d.type) for d in b.info().devices] == [
+            ("VirtualBox mouse integration", DeviceType.MOUSE)]
+        now = time.time() * 1000
+        dev.feed([ev(now, e.EV_ABS, e.ABS_X, 32767), ev(now, e.EV_ABS, e.ABS_Y, 0), syn(now),
+                  ev(now + 5, e.EV_KEY, e.BTN_LEFT, 1), syn(now + 5)])
+        deadline = time.monotonic() + 5
+        while sum(map(len, batches)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        b.stop()
+    out = np.concatenate(batches)
+    assert rows(out, "kind", "x", "y") == [(Kind.MOVE, 999, 0), (Kind.BUTTON_DOWN, 999, 0)]
+    assert not (out["flags"] & int(Flag.INJECTED)).any()
 
 
 def test_hot_plugged_device_is_picked_up(tmp_path: Path) -> None:

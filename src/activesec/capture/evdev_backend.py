@@ -51,7 +51,14 @@ from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, S
 from activesec.capture.stamping import StrokePairer
 from activesec.core.clock import monotonic_ns
 from activesec.core.errors import CaptureError
-from activesec.core.events import EVENT_DTYPE, DeviceType, Flag, Kind, classify_device
+from activesec.core.events import (
+    EVENT_DTYPE,
+    DeviceType,
+    Flag,
+    Kind,
+    classify_device,
+    is_hypervisor_input,
+)
 from activesec.core.keys import KeyClass, key_class
 
 __all__ = [
@@ -325,17 +332,22 @@ def classify(name: str, caps: Mapping[int, Sequence[int]], props: Sequence[int] 
             pointer = DeviceType.TOUCHPAD
         elif BTN_TOUCH in keys:
             pointer = DeviceType.TOUCHSCREEN
+        elif BTN_LEFT in keys:
+            # an absolute mouse: a virtual machine's pointer that follows the host's mouse
+            # ("VirtualBox mouse integration", "QEMU USB Tablet"), a KVM switch's or a remote
+            # desktop's absolute pointer
+            pointer = DeviceType.MOUSE
     keyboard = {KEY_A, KEY_Z, KEY_SPACE} <= keys
     return Role(pointer, keyboard)
 
 
 def is_virtual(name: str, phys: str, sysfs_path: str = "") -> bool:
-    """A software (uinput) device rather than hardware."""
-    return (
-        "/devices/virtual/" in sysfs_path
-        or classify_device(name) == DeviceType.VIRTUAL
-        or not phys
-    )
+    """A software (uinput) device rather than hardware. No physical path says software,
+    except for a hypervisor's emulated hardware that lives on a bus ("VirtualBox mouse
+    integration" has none, on the PCI bus); uinput devices live under /devices/virtual."""
+    if "/devices/virtual/" in sysfs_path or classify_device(name) == DeviceType.VIRTUAL:
+        return True
+    return not phys and not (sysfs_path and is_hypervisor_input(name))
 
 
 def readable_devices(dev_dir: str = "/dev/input") -> tuple[list[str], list[str]]:
@@ -485,7 +497,8 @@ class EvdevBackend(CaptureBackend):
             self._sel.register(dev.fileno(), selectors.EVENT_READ, path)
 
     def _state_for(self, dev: Any) -> DeviceState | None:
-        role = classify(dev.name, dev.capabilities(absinfo=False), dev.input_props())
+        caps = dev.capabilities(absinfo=False)
+        role = classify(dev.name, caps, dev.input_props())
         pointer = self.pointer and role.pointer is not None
         keyboard = self.keyboard and role.keyboard
         if not (pointer or keyboard):
@@ -496,7 +509,7 @@ class EvdevBackend(CaptureBackend):
         index = len(self._known)
         self._known.append(Device(index, dev.name, DeviceType.VIRTUAL if injected else dtype))
         state = DeviceState(index, dtype, self.cursor, self._pairer, injected, pointer, keyboard)
-        if pointer and dtype != DeviceType.MOUSE:
+        if pointer and (dtype != DeviceType.MOUSE or {ABS_X, ABS_Y} <= set(caps.get(EV_ABS, ()))):
             state.abs_x = _axis(dev, ABS_X)
             state.abs_y = _axis(dev, ABS_Y)
         return state

@@ -129,6 +129,12 @@ HYPERVISOR_INPUT = ("vmware", "virtualbox", "vbox", "qemu", "hyper-v", "vmbus", 
                     "virtio", "spice", "vmmouse")
 
 
+def is_hypervisor_input(name: str) -> bool:
+    """Does ``name`` name input hardware a hypervisor emulates (:data:`HYPERVISOR_INPUT`)?"""
+    n = name.lower()
+    return any(w in n for w in HYPERVISOR_INPUT)
+
+
 def classify_device(name: str) -> DeviceType:
     """Guess a device type from its OS name (X11/XInput2, evdev, Windows, macOS names).
 
@@ -138,7 +144,7 @@ def classify_device(name: str) -> DeviceType:
     virtual devices as injected) or left the pointer out of training. Its pointers are mice
     — a VM's "USB Tablet" follows the host's mouse, it is no pen."""
     n = name.lower()
-    if any(w in n for w in HYPERVISOR_INPUT):
+    if is_hypervisor_input(n):
         return DeviceType.KEYBOARD if "keyboard" in n else DeviceType.MOUSE
     if "xtest" in n or "virtual" in n or "uinput" in n:
         return DeviceType.VIRTUAL
