@@ -302,6 +302,32 @@ def test_no_key_identity_reaches_the_events(xdisplay: str) -> None:  # noqa: F81
     assert len(runs[0]) == 12
 
 
+def test_letters_of_a_non_latin_layout_are_letters(xdisplay: str) -> None:  # noqa: F811
+    """A Russian-only layout maps the letter keys to legacy Cyrillic keysyms (0x6c6 on the
+    A key), which python-xlib cannot name: they were OTHER, so a Russian typist had no
+    letters. Greek and Hebrew alike; Return keeps its class."""
+    from Xlib import XK
+    from Xlib.display import Display
+
+    for group in ("cyrillic", "greek", "hebrew"):
+        XK.load_keysym_group(group)
+    d = Display(xdisplay)
+    try:  # the A, S and D keys (keycodes 38-40 on Xvfb's evdev keymap) become ф, ы, в / α / א
+        lower = [XK.string_to_keysym(n) for n in ("Cyrillic_ef", "Greek_alpha", "hebrew_aleph")]
+        upper = [XK.string_to_keysym(n) for n in ("Cyrillic_EF", "Greek_ALPHA", "hebrew_aleph")]
+        assert all(lower) and all(upper)
+        d.change_keyboard_mapping(38, [(lo, up) for lo, up in zip(lower, upper, strict=True)])
+        d.sync()
+    finally:
+        d.close()
+    with injector(xdisplay) as inj, capturing(xdisplay) as got:
+        for name in ("Cyrillic_ef", "Greek_alpha", "hebrew_aleph", "Return"):
+            inj.key(name, hold_s=0.03)
+            time.sleep(0.03)
+    keys = kinds(events_of(got), Kind.KEY_DOWN)
+    assert keys["code"].tolist() == [KeyClass.LETTER] * 3 + [KeyClass.ENTER]
+
+
 def test_pointer_warp_without_a_device_is_flagged_injected(xdisplay: str) -> None:  # noqa: F811
     """`xdotool mousemove` warps the pointer: no input device produced that motion."""
     if shutil.which("xdotool") is None:

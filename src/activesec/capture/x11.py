@@ -31,6 +31,7 @@ without X; the backend needs an X server with RECORD and XInput 2.1+ (see :meth:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import select
@@ -38,6 +39,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,11 +136,39 @@ def _keysym_names() -> dict[int, str]:
     return names
 
 
+@functools.cache
+def _keysym_to_utf32() -> Callable[[int], int] | None:
+    """libxkbcommon's ``xkb_keysym_to_utf32`` (on every X11 and Wayland desktop), None
+    without the library."""
+    import ctypes
+    import ctypes.util
+
+    for lib in (ctypes.util.find_library("xkbcommon"), "libxkbcommon.so.0"):
+        if not lib:
+            continue
+        try:
+            fn = ctypes.CDLL(lib).xkb_keysym_to_utf32
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes, fn.restype = [ctypes.c_uint32], ctypes.c_uint32
+        return fn
+    return None
+
+
 def _keysym_class(keysym: int, names: dict[int, str]) -> KeyClass:
+    """The class of the character a keysym types. The legacy keysyms of other scripts
+    (Cyrillic ``0x6c6``, Greek, Arabic, Hebrew, Thai, kana, Hangul…) are what a layout of
+    those scripts alone maps its letter keys to: they are turned into their character by
+    libxkbcommon; python-xlib names none of them, which made every letter of a Russian or
+    Greek typist OTHER. Function and keypad keys (``0xfe00`` up) keep their names."""
     if 0x20 <= keysym <= 0xFF:  # Latin-1: the keysym is the character
         return key_class(chr(keysym))
     if 0x1000100 <= keysym <= 0x110FFFF:  # Unicode keysyms
         return key_class(chr(keysym - 0x1000000))
+    if 0x100 <= keysym < 0xFE00 and (to_utf32 := _keysym_to_utf32()) is not None:
+        code = int(to_utf32(keysym))
+        if 0x20 <= code <= 0x10FFFF:
+            return key_class(chr(code))
     return key_class(names.get(keysym, ""))
 
 
