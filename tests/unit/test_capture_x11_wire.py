@@ -165,13 +165,15 @@ def test_a_core_event_waits_for_its_raw_twin_on_the_other_connection() -> None:
 
 
 def test_pointer_motion_no_device_made_is_flagged_after_the_grace() -> None:
-    """XWarpPointer (`xdotool mousemove`) moves the pointer with no raw event at all."""
+    """XWarpPointer (an app re-centring the cursor, `xdotool mousemove`) moves the pointer with
+    no raw event at all: a warp. A click no device made is injected input, not a warp."""
     asm = assembler()
-    feed(asm, [core_event(6, 0, 1005, 3, 4)], [], now=0)
-    assert asm.pending == 1
+    feed(asm, [core_event(6, 0, 1005, 3, 4), core_event(4, 1, 1006, 3, 4)], [], now=0)
+    assert asm.pending == 2
     ev = asm.take(asm.grace_ns)
-    assert ev["device"].tolist() == [0] and ev["flags"].tolist() == [Flag.INJECTED]
-    assert asm.unmatched == 1
+    assert ev["device"].tolist() == [0, 0]
+    assert ev["flags"].tolist() == [Flag.INJECTED | Flag.WARPED, Flag.INJECTED]
+    assert asm.unmatched == 2
 
 
 def test_events_derived_from_device_input_take_the_nearest_raw_source() -> None:

@@ -377,6 +377,34 @@ def test_injected_input_score_and_ignore(pointer_model: ModalityModel) -> None:
     assert ignored.feed(bot) + ignored.flush() == []
 
 
+def warped(ev: np.ndarray) -> np.ndarray:
+    ev = ev.copy()
+    ev["flags"] |= int(Flag.INJECTED | Flag.WARPED)
+    return ev
+
+
+@pytest.mark.parametrize("mode", ["distrust", "score", "ignore"])
+def test_pointer_warps_are_never_charged_nor_scored(pointer_model: ModalityModel,
+                                                     mode: str) -> None:
+    """A game's mouse look re-centres the cursor (XWarpPointer) many times a second while the
+    owner moves the mouse: the warps are no input (not charged as injected, which locked a
+    gaming owner out) and no movement (not in the features: the owner's actions score as if
+    they were not there). A bot's XTEST clicks among them are still charged."""
+    own = pointer_stream(20, 1, t0=10.0)
+    warps = warped(make(10 * S + np.arange(1, 200) * 50_000_000, Kind.MOVE, 640, 512))
+    ev = np.concatenate([own, warps])
+    ev = ev[np.argsort(ev["t_ns"], kind="stable")]
+    sc = StreamScorer({"pointer:mouse": pointer_model}, {0: DeviceType.MOUSE},
+                      cfg=ScoringConfig(injected=mode))  # type: ignore[arg-type]
+    out = [s for c in chunks(ev, 7) for s in sc.feed(c)] + sc.flush()
+    assert not [s for s in out if s.injected]
+    assert key_of(out) == pytest.approx(batch_scores(pointer_model, own))
+    if mode == "distrust":
+        clicks = injected(pointer_stream(20, 2, t0=30.0))
+        clicks = clicks[clicks["t_ns"] < 30.5 * S]
+        assert [s.modality for s in sc.feed(clicks) + sc.flush()] == [INJECTED]
+
+
 def test_the_next_flush_includes_the_end_of_an_open_injected_burst() -> None:
     sc = StreamScorer({}, cfg=ScoringConfig(burst_gap_s=0.5))
     bot = injected(make(S + np.arange(5) * 10_000_000, Kind.MOVE, 1, 1))

@@ -247,9 +247,10 @@ class Assembler:
         self._next_stroke = 1
 
     def set_injectors(self, device_ids: Iterable[int]) -> None:
-        """XI2 devices whose events are injected; device 0 (no device at all) always is."""
+        """XI2 devices whose events are injected; device 0 (no device at all) always is, and
+        its pointer motion is a warp (:attr:`Flag.WARPED`)."""
         self._src_flags[:] = 0
-        self._src_flags[0] = Flag.INJECTED
+        self._src_flags[0] = Flag.INJECTED | Flag.WARPED
         self._src_flags[list(device_ids)] = Flag.INJECTED
 
     @staticmethod
@@ -395,8 +396,9 @@ class Assembler:
         out["y"] = core["root_y"]
         out["kind"] = _KIND_OF[ctype]
         out["code"] = 0
-        # XTEST devices, and pointer events no device produced at all: XWarpPointer
-        # (`xdotool mousemove`) moves the pointer without any input device, i.e. by software.
+        # XTEST devices, and pointer events no device produced at all: XWarpPointer (an app
+        # re-centring the cursor, `xdotool mousemove`) moves the pointer without any input
+        # device, i.e. by software — a warp, not input.
         flags = self._src_flags[src]
         orphans = src == 0
         if orphans.any():
@@ -406,6 +408,7 @@ class Assembler:
             return out
 
         buttons = ~_is_key(ctype) & (ctype != MOTION_NOTIFY)
+        flags[orphans & buttons] &= ~np.uint8(Flag.WARPED)  # a click no device made: injected
         out["code"][buttons] = detail[buttons]
         if wheel.any():
             out["kind"][wheel] = Kind.SCROLL
@@ -413,7 +416,7 @@ class Assembler:
             flags = flags | _WHEEL_FLAGS[np.where(wheel, detail, 0)]
         keys = np.flatnonzero(_is_key(ctype))
         if len(keys):
-            flags[keys[src[keys] == 0]] &= ~np.uint8(Flag.INJECTED)  # not a warp: unknown
+            flags[keys[src[keys] == 0]] &= ~np.uint8(Flag.INJECTED | Flag.WARPED)  # unknown
             codes = detail[keys]
             out["code"][keys] = self.key_classes[codes]
             out["x"][keys] = self._strokes(codes.tolist(), (ctype[keys] == KEY_PRESS).tolist())

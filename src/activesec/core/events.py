@@ -57,6 +57,11 @@ class Flag(IntFlag):
     NONE = 0
     INJECTED = 1  # produced by software (XTEST, SendInput, CGEventPost), not by a device
     HSCROLL = 2  # SCROLL event on the horizontal axis
+    #: with INJECTED: the pointer was *warped* — moved by software with no input at all
+    #: (X11 XWarpPointer: a game's mouse look, a browser's pointer lock, Blender's continuous
+    #: grab re-centring the cursor, or `xdotool mousemove`). Never the owner's movement, so
+    #: never scored or trained on; and no input either, so not charged as injected input.
+    WARPED = 4
 
 
 class Button(IntEnum):

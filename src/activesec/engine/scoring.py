@@ -41,7 +41,11 @@ from the feature streams and grouped into bursts (events less than ``burst_gap_s
 burst of at least ``burst_min_events`` events becomes one observation of the ``injected``
 modality with score +inf, which the trust model charges as a clear impostor action. Bots and
 remote injection cannot pass for the owner by replaying the owner's timing, while one
-password-manager auto-type costs no more than one odd action.
+password-manager auto-type costs no more than one odd action. Pointer *warps*
+(:attr:`Flag.WARPED`: software moved the cursor, no input at all — a game's mouse look or a
+browser's pointer lock re-centring it many times a second) are dropped in every mode and never
+charged: charging them locked the owner out of a game within seconds, while a bot that only
+warps the cursor cannot click (its clicks are injected input, and charged).
 """
 
 from __future__ import annotations
@@ -473,12 +477,17 @@ class StreamScorer:
             return []
         self.last_event_ns = int(ev["t_ns"][-1])
         out: list[Score] = []
+        flags = ev["flags"]
         if self.cfg.injected != "score":
-            inj = (ev["flags"] & int(Flag.INJECTED)) != 0
-            if inj.any():
-                if self.cfg.injected == "distrust":
-                    out += self._bursts(ev["t_ns"][inj])
-                ev = ev[~inj]
+            drop = (flags & int(Flag.INJECTED)) != 0
+            if drop.any() and self.cfg.injected == "distrust":
+                charged = drop & ((flags & int(Flag.WARPED)) == 0)
+                if charged.any():
+                    out += self._bursts(ev["t_ns"][charged])
+        else:
+            drop = (flags & int(Flag.WARPED)) != 0
+        if drop.any():
+            ev = ev[~drop]
         for name in sorted(self._route(ev)):
             st = self.streams[name]
             if st.before_absence:
