@@ -386,22 +386,30 @@ def warped(ev: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("mode", ["distrust", "score", "ignore"])
 def test_pointer_warps_are_never_charged_nor_scored(pointer_model: ModalityModel,
                                                      mode: str) -> None:
-    """A game's mouse look re-centres the cursor (XWarpPointer) many times a second while the
-    owner moves the mouse: the warps are no input (not charged as injected, which locked a
-    gaming owner out) and no movement (not in the features: the owner's actions score as if
-    they were not there). A bot's XTEST clicks among them are still charged."""
+    """A game's mouse look re-centres the cursor (XWarpPointer) every frame while the owner
+    moves the mouse: the warps are no input (not charged as injected, which could lock a gaming
+    owner out), and the motion between them is the game's zigzag around the centre (not
+    scored, in any mode). The owner's actions before and after the game score as if the game
+    had not been there; a bot's XTEST clicks are still charged."""
     own = pointer_stream(20, 1, t0=10.0)
-    warps = warped(make(10 * S + np.arange(1, 200) * 50_000_000, Kind.MOVE, 640, 512))
-    ev = np.concatenate([own, warps])
+    g0 = int(own["t_ns"].max()) // S + 5  # a 3-second game, 60 frames a second
+    frames = g0 * S + np.arange(180) * (S // 60)
+    warps = warped(make(frames, Kind.MOVE, 640, 512))
+    game = make(frames + S // 120, Kind.MOVE, 640, 512)
+    game["x"] += np.resize([7, -3, 12, -9], len(game))
+    after = pointer_stream(10, 3, t0=g0 + 4.0)
+    ev = np.concatenate([own, warps, game, after])
     ev = ev[np.argsort(ev["t_ns"], kind="stable")]
     sc = StreamScorer({"pointer:mouse": pointer_model}, {0: DeviceType.MOUSE},
                       cfg=ScoringConfig(injected=mode))  # type: ignore[arg-type]
     out = [s for c in chunks(ev, 7) for s in sc.feed(c)] + sc.flush()
     assert not [s for s in out if s.injected]
-    assert key_of(out) == pytest.approx(batch_scores(pointer_model, own))
+    assert key_of(out) == pytest.approx(batch_scores(pointer_model,
+                                                     np.concatenate([own, after])))
+    assert sc.steered == len(game)
     if mode == "distrust":
-        clicks = injected(pointer_stream(20, 2, t0=30.0))
-        clicks = clicks[clicks["t_ns"] < 30.5 * S]
+        clicks = injected(pointer_stream(20, 2, t0=g0 + 60.0))
+        clicks = clicks[clicks["t_ns"] < (g0 + 60.5) * S]
         assert [s.modality for s in sc.feed(clicks) + sc.flush()] == [INJECTED]
 
 

@@ -44,8 +44,11 @@ remote injection cannot pass for the owner by replaying the owner's timing, whil
 password-manager auto-type costs no more than one odd action. Pointer *warps*
 (:attr:`Flag.WARPED`: software moved the cursor, no input at all — a game's mouse look or a
 browser's pointer lock re-centring it many times a second) are dropped in every mode and never
-charged: charging them locked the owner out of a game within seconds, while a bot that only
-warps the cursor cannot click (its clicks are injected input, and charged).
+charged — charging them could lock a gaming owner out —, while a bot that only warps the
+cursor cannot click (its clicks are injected input, and charged). Nor is the pointer input
+within ``warp_hold_s`` (0.5 s) after a warp scored (counted in ``steered``): while an app keeps
+re-centring the cursor, the positions the owner's mouse produces are zigzags around the centre
+that the app's warps shape, not the owner's trajectories; keys are scored as ever.
 """
 
 from __future__ import annotations
@@ -221,6 +224,10 @@ class ScoringConfig(BaseModel):
     )
     burst_min_events: int = Field(
         default=2, ge=1, description="smaller injected bursts are not charged"
+    )
+    warp_hold_s: float = Field(
+        default=0.5, ge=0.0, description="pointer input this soon after an app warped the "
+        "pointer is steered by the app (a game's mouse look), not scored"
     )
     flush_after_s: float = Field(
         default=3.0, gt=0.0, description="score an unfinished action after this much silence"
@@ -424,6 +431,8 @@ class StreamScorer:
         self.streams = {name: _Stream(name, m, self.cfg, absence_ns)
                         for name, m in self.models.items()}
         self.unmodelled = 0  # events no model covers (counted, never silently lost)
+        self.steered = 0  # pointer events left out as steered by an app's warps
+        self._warp_last: int | None = None
         self._burst_n = 0
         self._burst_start = 0
         self._burst_last: int | None = None
@@ -478,6 +487,7 @@ class StreamScorer:
         self.last_event_ns = int(ev["t_ns"][-1])
         out: list[Score] = []
         flags = ev["flags"]
+        warps = ev["t_ns"][(flags & int(Flag.WARPED)) != 0]
         if self.cfg.injected != "score":
             drop = (flags & int(Flag.INJECTED)) != 0
             if drop.any() and self.cfg.injected == "distrust":
@@ -488,6 +498,8 @@ class StreamScorer:
             drop = (flags & int(Flag.WARPED)) != 0
         if drop.any():
             ev = ev[~drop]
+        if len(warps) or self._warp_last is not None:
+            ev = self._unsteered(ev, warps)
         for name in sorted(self._route(ev)):
             st = self.streams[name]
             if st.before_absence:
@@ -528,6 +540,25 @@ class StreamScorer:
         return out
 
     # --------------------------------------------------------------------------- injected
+    def _unsteered(self, ev: np.ndarray, warps: np.ndarray) -> np.ndarray:
+        """``ev`` less the pointer events within ``warp_hold_s`` after a warp (module
+        docstring): while an app keeps re-centring the cursor, what the pointer does is the
+        app's doing as much as the person's."""
+        marks = warps if self._warp_last is None else np.concatenate(
+            [np.array([self._warp_last], np.int64), warps])
+        if len(warps):
+            self._warp_last = int(warps[-1])
+        hold = int(self.cfg.warp_hold_s * 1e9)
+        t = ev["t_ns"]
+        last = np.searchsorted(marks, t, side="right") - 1
+        steered = (last >= 0) & (t - marks[np.maximum(last, 0)] <= hold)
+        k = ev["kind"]
+        steered &= (k != Kind.KEY_DOWN) & (k != Kind.KEY_UP)
+        if steered.any():
+            self.steered += int(steered.sum())
+            return ev[~steered]
+        return ev
+
     def _bursts(self, t: np.ndarray) -> list[Score]:
         out: list[Score] = []
         gap = int(self.cfg.burst_gap_s * 1e9)
