@@ -263,6 +263,28 @@ def test_status_lists_the_apps_used_lately(env: dict[str, str]) -> None:
     assert "oldgame" not in human
 
 
+def test_doctor_names_an_injecting_tool_this_account_runs(env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    """A real process named like an on-screen keyboard: doctor warns while injected input is
+    distrusted, and says it is fine once the config scores it."""
+    _init(env)
+    tool = Counter(tmp_path, "mousetweaks")
+    try:
+        checks = json.loads(cli("doctor", "--json", env=env).stdout)["checks"]
+        (found,) = [c for c in checks if c["name"] == "injected input"]
+        assert found["status"] == "warn", found
+        assert found["detail"].startswith("mousetweaks (dwell clicking) running")
+        cfg = _home(env) / "config.toml"
+        text = cfg.read_text()
+        assert '# injected = "distrust"' in text
+        cfg.write_text(text.replace('# injected = "distrust"', 'injected = "score"', 1))
+        checks = json.loads(cli("doctor", "--json", env=env).stdout)["checks"]
+        (found,) = [c for c in checks if c["name"] == "injected input"]
+        assert found["status"] == "ok", found
+    finally:
+        tool.kill()
+
+
 def test_doctor_says_when_gate_rules_would_gate_nothing(env: dict[str, str],
                                                         tmp_path: Path) -> None:
     """A parent's silent failures: rules that on_gate never runs, and a misspelt app name."""

@@ -358,3 +358,17 @@ def test_a_policy_other_accounts_can_write_is_flagged(paths: core_paths.Paths, n
     assert f"{folder} is writable by other accounts (mode 0777)" in policy().detail
     folder.chmod(0o1777)  # sticky, as /tmp: others cannot replace a file they do not own
     assert policy().status == "ok"
+
+
+def test_an_injecting_tool_running_while_injection_is_distrusted_is_a_warning() -> None:
+    """An on-screen keyboard or a VNC server delivers its user's own input by injecting it:
+    with the default distrust that input counts against them. Other processes are ignored."""
+    c = doctor.injector_check("distrust", ["bash", "Onboard", "x11vnc", "firefox"])
+    assert c is not None and c.status == "warn"
+    assert c.detail.startswith("onboard (on-screen keyboard), x11vnc (VNC server) running")
+    assert 'injected = "score"' in c.hint
+    ok = doctor.injector_check("score", ["TeamViewer.exe"])
+    assert ok is not None and ok.status == "ok"
+    assert ok.detail == "teamviewer (remote control) running; injected input is 'score' " \
+        "(engine.scoring.injected)"
+    assert doctor.injector_check("distrust", ["bash", "python3"]) is None

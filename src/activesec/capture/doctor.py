@@ -14,7 +14,7 @@ import ctypes
 import os
 import stat
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,9 +24,11 @@ from activesec.capture.select import choose_backend, is_wayland
 from activesec.core.errors import ActiveSecError, CaptureError
 
 __all__ = [
+    "INJECTING_TOOLS",
     "Check",
     "MacPermissions",
     "WindowsSession",
+    "injector_check",
     "input_group_status",
     "mac_permissions",
     "run_checks",
@@ -50,6 +52,40 @@ class Check:
     status: Status
     detail: str
     hint: str = ""
+
+
+#: Programs that deliver a person's own input by injecting it (XTEST, uinput, SendInput):
+#: normalised process name -> what it is. With ``engine.scoring.injected = "distrust"`` (the
+#: default) that input counts against its user.
+INJECTING_TOOLS = {
+    "onboard": "on-screen keyboard", "mousetweaks": "dwell clicking",
+    "x11vnc": "VNC server", "x0vncserver": "VNC server", "x0tigervncserver": "VNC server",
+    "barrierc": "keyboard and mouse sharing", "input-leapc": "keyboard and mouse sharing",
+    "synergyc": "keyboard and mouse sharing", "synergy-core": "keyboard and mouse sharing",
+    "teamviewer": "remote control", "teamviewerd": "remote control",
+    "anydesk": "remote control", "rustdesk": "remote control",
+    "espanso": "text expander", "autokey-gtk": "text expander", "autokey-qt": "text expander",
+    "ydotoold": "input automation", "talon": "voice control",
+}
+
+
+def injector_check(injected_mode: str, process_names: Iterable[str]) -> Check | None:
+    """Warn when a known injecting tool (:data:`INJECTING_TOOLS`) runs while injected input
+    is distrusted: its user's own input through it would lower trust and lock them out. None
+    when no such tool runs."""
+    found = sorted({n for n in (name.lower().removesuffix(".exe") for name in process_names)
+                    if n in INJECTING_TOOLS})
+    if not found:
+        return None
+    tools = ", ".join(f"{n} ({INJECTING_TOOLS[n]})" for n in found)
+    if injected_mode != "distrust":
+        return Check("injected input", "ok", f"{tools} running; injected input is "
+                     f"'{injected_mode}' (engine.scoring.injected)")
+    return Check("injected input", "warn",
+                 f"{tools} running: it injects input, and injected input is distrusted, so "
+                 "input you give through it lowers trust and can lock you out",
+                 'if you use it, set [engine.scoring] injected = "score" (judged by your '
+                 'profile) or "ignore" in config.toml')
 
 
 @dataclass(frozen=True)

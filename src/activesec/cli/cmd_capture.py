@@ -501,6 +501,25 @@ def _gate_check() -> Any:
     return Check("gate", "ok", "; ".join(parts))
 
 
+def _injector_check() -> Any:
+    """Known injecting tools (on-screen keyboards, VNC servers…) running as this account while
+    injected input is distrusted; None when none runs or the config does not load."""
+    import psutil
+
+    from activesec.capture.doctor import injector_check
+    from activesec.service.agent import engine_config
+
+    try:
+        mode = engine_config(settings(state_paths())).scoring.injected
+    except ActiveSecError:
+        return None  # the config check reports it
+    me = psutil.Process().username()  # this account's tools only (a VNC server of another
+    names = [proc.info.get("name") or ""  # account's session injects into that session)
+             for proc in psutil.process_iter(["name", "username"])
+             if proc.info.get("username") == me]
+    return injector_check(mode, names)
+
+
 def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Which capture backend will be used and why; display, permission and platform problems;
     whether the gate rules name apps seen on this machine; the data directory's free space and
@@ -508,9 +527,9 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     from activesec.capture.doctor import run_checks
 
     checks = _with_engine_check(run_checks(None))  # loads and validates the config itself
-    gate = _gate_check()
-    if gate is not None:
-        checks.append(gate)
+    for extra in (_gate_check(), _injector_check()):
+        if extra is not None:
+            checks.append(extra)
     checks.append(_store_check())
     agent = _agent_check()
     if agent is not None:
