@@ -66,6 +66,11 @@ INJECTING_TOOLS = {
     "anydesk": "remote control", "rustdesk": "remote control",
     "espanso": "text expander", "autokey-gtk": "text expander", "autokey-qt": "text expander",
     "ydotoold": "input automation", "talon": "voice control",
+    # Windows (SendInput) and macOS (CGEventPost)
+    "osk": "on-screen keyboard", "autohotkey": "key remapping", "autohotkey64": "key remapping",
+    "autohotkeyu64": "key remapping", "autohotkey32": "key remapping",
+    "powertoys.keyboardmanagerengine": "key remapping",
+    "bettertouchtool": "input automation", "keyboard maestro engine": "input automation",
 }
 
 
