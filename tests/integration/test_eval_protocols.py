@@ -387,3 +387,50 @@ def test_store_owner_against_other_labels(tmp_path: Path) -> None:
     assert 'id="features"' in html
     with pytest.raises(DataError, match="no session labelled"):
         evaluate("store", db, detector="scaled_manhattan", options=Options(owner="nobody"))
+
+
+def test_store_evaluates_only_what_the_owner_made_with_a_device(tmp_path: Path) -> None:
+    """Injected input, pointer warps and a software device's events in the sessions change
+    nothing (training never learns them, the agent never takes them for the owner); a second
+    pointing device used alongside is segmented on its own, as the live scorer streams it."""
+    from activesec.core.events import DeviceType, Flag
+    from activesec.evaluate.protocols.store import _rows
+    from activesec.store.db import Store, StoredDevice
+
+    devices = [StoredDevice(1, "Logitech USB Optical Mouse", int(DeviceType.MOUSE)),
+               StoredDevice(9, "Virtual core XTEST pointer", int(DeviceType.VIRTUAL))]
+
+    def build(db: Path, extra: bool) -> None:
+        rng = np.random.default_rng(12)
+        with Store.open(db, create=True) as st:
+            for n, (label, style) in enumerate([("owner", 0), ("owner", 0), ("owner", 0),
+                                                ("guest", 1), ("owner", 0), ("kid", 2)]):
+                wall = 1_700_000_000_000_000_000 + n * 3600 * 10**9
+                sid = st.begin_session(label, "replay", devices=devices, wall_ns=wall,
+                                       mono_ns=n * 10**13)
+                ev = _pointer_events(mouse_session(rng, style), n * 10_000.0)
+                ev["device"] = 1
+                noise = _pointer_events(mouse_session(rng, 2), n * 10_000.0 + 0.3)
+                if extra:  # a bot, warps, and the XTEST pointer, between the owner's moves
+                    noise["flags"][0::3] |= int(Flag.INJECTED)
+                    noise["flags"][1::3] |= int(Flag.INJECTED | Flag.WARPED)
+                    noise["device"][2::3] = 9
+                    ev = np.sort(np.concatenate([ev, noise]), order="t_ns")
+                st.append(sid, ev)
+                st.end_session(sid, wall + 600 * 10**9)
+
+    build(tmp_path / "clean.db", extra=False)
+    build(tmp_path / "noisy.db", extra=True)
+    clean = evaluate("store", tmp_path / "clean.db", detector="scaled_manhattan",
+                     options=Options(owner="owner")).to_json()
+    noisy = evaluate("store", tmp_path / "noisy.db", detector="scaled_manhattan",
+                     options=Options(owner="owner")).to_json()
+    assert noisy["per_user"] == clean["per_user"] and noisy["auc"] == clean["auc"]
+
+    rng = np.random.default_rng(3)
+    mouse = _pointer_events(mouse_session(rng, 0, n_actions=10), 0.0)
+    pad = _pointer_events(mouse_session(rng, 1, n_actions=10), 0.4)
+    mouse["device"], pad["device"] = 1, 2
+    both = np.sort(np.concatenate([mouse, pad]), order="t_ns")
+    X, _ = _rows(both, "pointer", 0, 0)
+    assert len(X) == len(_rows(mouse, "pointer", 0, 0)[0]) + len(_rows(pad, "pointer", 0, 0)[0])

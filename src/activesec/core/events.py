@@ -23,6 +23,7 @@ one); wall-clock time is derived per session, so clock jumps never bend interval
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum, IntFlag
 
 import numpy as np
@@ -174,3 +175,15 @@ def stored_device_type(type_value: int, name: str) -> DeviceType:
         return DeviceType.UNKNOWN
     t = DeviceType(type_value)
     return classify_device(name) if t == DeviceType.VIRTUAL else t
+
+
+def own_input(events: np.ndarray, device_types: Mapping[int, DeviceType]) -> np.ndarray:
+    """The events a person made with a device: without those flagged :attr:`Flag.INJECTED`
+    (warps included) and those of ``VIRTUAL`` devices (``device_types``: index -> type, e.g.
+    from :func:`stored_device_type`). What training learns from and what an evaluation of
+    one's own recordings should test, as the live agent never takes the rest for the owner."""
+    keep = (events["flags"] & int(Flag.INJECTED)) == 0
+    virtual = [i for i, t in device_types.items() if t == DeviceType.VIRTUAL]
+    if virtual:
+        keep &= ~np.isin(events["device"], virtual)
+    return events if keep.all() else events[keep]

@@ -55,7 +55,7 @@ from activesec.core import profile
 from activesec.core.clock import Clock, SystemClock
 from activesec.core.config import Settings
 from activesec.core.errors import DataError, ModelError
-from activesec.core.events import DeviceType, Flag, Kind, stored_device_type
+from activesec.core.events import DeviceType, Kind, own_input, stored_device_type
 from activesec.core.paths import Paths, make_private_dir, write_private_text
 from activesec.engine.scoring import KEYBOARD, owner_spread, pointer_modality
 from activesec.engine.trust import FUSION_WINDOW, IDLE_AFTER_S, Calibration
@@ -224,14 +224,10 @@ def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
     for i, s in enumerate(sessions):
         ev = store.events(s.id)
         off = s.started_wall_ns - s.started_mono_ns  # wall = t_ns + off
-        keep = (ev["flags"] & int(Flag.INJECTED)) == 0
         if since is not None and s.id == since.open_session:
-            keep &= ev["t_ns"] + off >= since.wall_ns
+            ev = ev[ev["t_ns"] + off >= since.wall_ns]
         types = {d.index: stored_device_type(d.type, d.name) for d in store.devices(s.id)}
-        virtual = [i for i, t in types.items() if t == DeviceType.VIRTUAL]
-        if virtual:
-            keep &= ~np.isin(ev["device"], virtual)
-        ev = ev[keep]
+        ev = own_input(ev, types)
         k = ev["kind"]
         keys = ev[(k == Kind.KEY_DOWN) | (k == Kind.KEY_UP)]
         if len(keys):

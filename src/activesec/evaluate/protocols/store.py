@@ -9,9 +9,12 @@ Chronological, so a model is never tested on data older than its enrolment:
   the background of population detectors, its second half is an impostor test — so no
   impostor row is both learnt from and tested on.
 
-Keystroke windows never span an absence (a gap of over the trust model's ``idle_after_s``, 60 s,
-between key events), as the live agent scores them
-(:func:`activesec.features.keys.keystroke_windows_between_absences`).
+Only what a person made with a device is used, as ``activesec train`` uses it
+(:func:`activesec.core.events.own_input`: no injected input, no pointer warps, no software
+devices), and pointer actions are segmented per device (a mouse and a touchpad used in turn
+are two streams to the live scorer, not one). Keystroke windows never span an absence (a gap
+of over the trust model's ``idle_after_s``, 60 s, between key events), as the live agent scores
+them (:func:`activesec.features.keys.keystroke_windows_between_absences`).
 
 The report adds per-label distributions of the features that separate the owner most (the
 "labelled data collection + exploratory analysis" step): histograms per label on shared bins.
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from activesec.core.errors import DataError
+from activesec.core.events import Kind, own_input, stored_device_type
 from activesec.engine.trust import IDLE_AFTER_S
 from activesec.evaluate.engine import Unit, UserTask
 from activesec.evaluate.protocols._common import (
@@ -45,8 +49,20 @@ N_BINS = 30
 
 def _rows(events: np.ndarray, modality: str, window: int, step: int
           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Feature rows of a session's own input (module docstring): pointer actions segmented
+    per device, as the live scorer streams each device apart, in the order they ended."""
     if modality == "pointer":
-        return pointer_rows(events), None
+        from activesec.features.pointer import pointer_features
+
+        k = events["kind"]
+        ptr = events[(k != Kind.KEY_DOWN) & (k != Kind.KEY_UP)]
+        devices = np.unique(ptr["device"])
+        if len(devices) <= 1:
+            return pointer_rows(ptr), None
+        parts = [pointer_features(ptr[ptr["device"] == d]) for d in devices]
+        t_end = np.concatenate([a.t_end_ns for a in parts])
+        X = np.concatenate([np.asarray(a.X, np.float64) for a in parts])
+        return X[np.argsort(t_end, kind="stable")], None
     X, amount, _ = unit_rows(events, window, step, absence_s=IDLE_AFTER_S)
     return X, amount
 
@@ -119,7 +135,8 @@ def prepare(path: str | Path, opts: Options) -> Prepared:
             raise DataError(f"unknown modality {modality!r}", "use pointer or keys")
         rows: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         for s in sessions:
-            rows[s.id] = _rows(st.events(s.id), modality, window, step)
+            types = {d.index: stored_device_type(d.type, d.name) for d in st.devices(s.id)}
+            rows[s.id] = _rows(own_input(st.events(s.id), types), modality, window, step)
     nf = len(POINTER_FEATURE_NAMES if modality == "pointer" else KEY_FEATURE_NAMES)
     for s in sessions:
         if not len(rows[s.id][0]):
