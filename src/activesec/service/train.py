@@ -40,7 +40,6 @@ refuses to learn at all — a patient impostor cannot teach the profile.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from collections.abc import Callable
@@ -57,6 +56,15 @@ from activesec.core.config import Settings
 from activesec.core.errors import DataError, ModelError
 from activesec.core.events import DeviceType, Kind, own_input, stored_device_type
 from activesec.core.paths import Paths, make_private_dir, write_private_text
+from activesec.engine.drift import (  # noqa: F401  (SUSPECT_*: the gate's limits, re-exported)
+    MIN_HOLDOUT_ROWS,
+    MIN_TRAIN_ROWS,
+    SUSPECT_FLAGGED_MIN,
+    SUSPECT_FLAGGED_X,
+    SUSPECT_SHIFT,
+    drift_update,
+    recalibrate,
+)
 from activesec.engine.scoring import KEYBOARD, owner_spread, pointer_modality
 from activesec.engine.trust import FUSION_WINDOW, IDLE_AFTER_S, Calibration
 from activesec.features.keys import (
@@ -80,8 +88,6 @@ if TYPE_CHECKING:
 #: per-user EER: scaled_manhattan 15.5 % (best of the one-class detectors, see
 #: :mod:`activesec.detectors`). Both have NumPy-only compact forms.
 FALLBACK = {"pointer": "gmm", KEYBOARD: "scaled_manhattan"}
-MIN_HOLDOUT_ROWS = 10
-MIN_TRAIN_ROWS = 10
 #: most owner rows a model is fitted on (the most recent): a tree ensemble's size grows with
 #: its training rows (and with how hard the owner is to tell from the background), and the
 #: agent holds it in memory — Balabit user7 (8,600 rows): a 19 MB compact model, agent peak RSS
@@ -90,11 +96,6 @@ MIN_TRAIN_ROWS = 10
 MAX_TRAIN_ROWS = 10_000
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 ENROLMENT_FILE = "enrolment.json"
-#: drift gate: recent rows are refused as a whole when more than max(4 x target_far, 20 %) of
-#: them are flagged, or their median sits more than 1 owner-σ above the owner's median. The
-#: owner's own next Balabit session flags ~15 % at a 5 % target (real day-to-day variation),
-#: while a stranger moves the whole distribution.
-SUSPECT_FLAGGED_X, SUSPECT_FLAGGED_MIN, SUSPECT_SHIFT = 4.0, 0.20, 1.0
 _POINTER_KINDS = np.array([Kind.MOVE, Kind.BUTTON_DOWN, Kind.BUTTON_UP, Kind.SCROLL], np.uint8)
 
 #: progress(stage, done, total)
@@ -469,31 +470,18 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows
     X, t = rows.arrays(len(names))
     new = t > until
     X, t = X[new], t[new]
-    n_hold = max(MIN_HOLDOUT_ROWS, round(settings.train.holdout * len(X)))
-    if len(X) < n_hold + MIN_TRAIN_ROWS + _purge(modality):
-        res.reason = f"only {len(X)} new rows since the last training; keeping the model"
+    up = drift_update(X_old, t_old, X, t, scorer.score, lambda: model_files.calibration_of(card),
+                      settings.train, purge=_purge(modality))
+    if not up.learn:
+        res.reason = up.reason
         return res
-    cal = model_files.calibration_of(card)
-    thr = cal.threshold
-    s = np.asarray(scorer.score(X))
-    flagged = float(np.mean(s > thr))
-    shift = float(np.median(cal.u(s)))
-    limit = max(SUSPECT_FLAGGED_X * settings.train.target_far, SUSPECT_FLAGGED_MIN)
-    if flagged > limit or shift > SUSPECT_SHIFT:
-        res.reason = (f"recent data do not look like the owner ({flagged:.0%} of rows above "
-                      f"the threshold, limit {limit:.0%}; median {shift:+.2f} owner-σ from the "
-                      f"owner's, limit +{SUSPECT_SHIFT}): not learning from them")
-        return res
-    pool_end = len(X) - n_hold - _purge(modality)
-    ok = np.flatnonzero(s[:pool_end] <= thr)  # never a flagged row
-    k = min(len(ok), math.floor(settings.train.max_drift * len(X_old)))
-    take = ok[len(ok) - k:]
-    X_fit = np.vstack([X_old[k:], X[take]])
-    t_fit = np.concatenate([t_old[k:], t[take]])
+    assert up.X_fit is not None and up.t_fit is not None and up.X_hold is not None
+    X_fit, t_fit, k, n_hold = up.X_fit, up.t_fit, up.replaced, up.n_hold
+    flagged, shift = up.flagged, up.shift
     det, fallback, bg = _fit(paths, str(card["detector"]), dict(card.get("params") or {}),
                              modality, X_fit)
-    hs = det.score(X[len(X) - n_hold:])
-    cal = Calibration.from_scores(hs, settings.train.target_far, FUSION_WINDOW)
+    hs = det.score(up.X_hold)
+    cal = recalibrate(hs, settings.train.target_far)
     quant = _quantiles(hs)
     drift = {"replaced_rows": int(k), "of_rows": len(X_old),
              "max_drift": settings.train.max_drift, "recent_rows": len(X),
