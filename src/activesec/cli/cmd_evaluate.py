@@ -101,6 +101,13 @@ def evaluate(
         "ania (impostor actions before lock), anga (genuine actions per false lock), "
         "seconds to lock. Balabit, mouse-csv and keys-csv (counted in keystroke windows).",
     ),
+    drift: bool = typer.Option(
+        False,
+        "--drift",
+        help="Also replay the later sessions through the agent's drift update (every "
+        "train.retrain_days): EER by days with and without updates, and an attack feeding "
+        "another user's sessions to the update. Freihaut.",
+    ),
     tune_trust: bool = typer.Option(
         False,
         "--tune-trust",
@@ -131,10 +138,10 @@ def evaluate(
     if fusion is not None and fusion not in METHODS:
         raise ActiveSecError(f"unknown --fusion {fusion!r}", f"use one of {', '.join(METHODS)}")
     tuning = tune_trust or bool(grid)
-    if tuning and (continuous or report):
+    if tuning and (continuous or report or drift):
         raise ActiveSecError(
             "--tune-trust does not evaluate on the test sessions",
-            "run it without --continuous and --report",
+            "run it without --continuous, --drift and --report",
         )
     if tuning and (fusion is not None or enrol_sessions is not None):
         raise ActiveSecError(
@@ -161,6 +168,13 @@ def evaluate(
             "--continuous is implemented for the balabit, mouse-csv and keys-csv protocols",
             "for other recordings use `activesec replay PATH --json`",
         )
+    if drift and dataset is not Dataset.freihaut:
+        raise ActiveSecError(
+            "--drift is implemented for the freihaut protocol (sessions over weeks)",
+            "run `activesec evaluate freihaut --data PATH --drift`",
+        )
+    if drift and detector == "all":
+        raise ActiveSecError("--drift runs one detector", "name it with --detector")
     if continuous and detector == "all":
         raise ActiveSecError("--continuous runs one detector", "name it with --detector")
     if dataset is Dataset.store:
@@ -267,6 +281,19 @@ def evaluate(
         cont.pop("sessions", None)
         cont = _finite(cont)
 
+    drift_res: dict[str, Any] | None = None
+    if drift:
+        from activesec.evaluate.drift import freihaut_drift
+
+        drift_res = freihaut_drift(
+            path,
+            detector=results[0].to_json()["detector"],
+            params=_parse_params(param),
+            enrol_sessions=enrol_sessions,
+            max_users=max_users,
+            seed=seed,
+        )
+
     report_path = None
     if report_dir is not None:
         from activesec.evaluate.report import write_report
@@ -287,6 +314,8 @@ def evaluate(
                 if row["user"] in replayed:
                     row["continuous"] = replayed[row["user"]]
             payload.update(cont)
+        if drift_res is not None:
+            payload["drift"] = drift_res
         print_json(payload)
         return
     for r in results:
@@ -312,8 +341,32 @@ def evaluate(
             f"{cont['impostor_locked']}/{cont['impostor_sessions']} impostor sessions locked, "
             f"{cont['false_locks']} false locks"
         )
+    if drift_res is not None:
+        _print_drift(drift_res)
     if report_path is not None:
         out.print(f"report: {report_path}")
+
+
+def _print_drift(d: dict[str, Any]) -> None:
+    """``--drift``'s figures: EER by days with/without updates, the owner's updates, the attack."""
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1%}"
+
+    without = {r["days_from"]: r for r in d["by_days_without_updates"]}
+    for r in d["by_days_with_updates"]:
+        w = without.get(r["days_from"])
+        to = "" if r["days_to"] is None else f"{r['days_to']:g}"
+        out.print(f"  drift {r['days_from']:g}-{to} d: EER {pct(r['eer'])} with updates, "
+                  f"{pct(w['eer'] if w else None)} without ({r['n_genuine']} sessions)")
+    o, a = d["owner_updates"], d["attack"]
+    out.print(f"  owner updates: {o['learnt']} learnt, {o['refused']} refused by the gate "
+              f"({o['users_updated']} of {d['n_users']} users updated)")
+    out.print(f"  attack ({a['pairs']} owner/attacker pairs): {a['refused']} of "
+              f"{a['attempted']} updates refused, {a['pairs_learnt']} pairs learnt from; "
+              f"attacker rows in the profile {pct(a['foreign_share'])} (max "
+              f"{pct(a['foreign_share_max'])}); attacker accepted {pct(a['accept_before'])} "
+              f"before, {pct(a['accept_after'])} after")
 
 
 def _tune(
