@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from activesec.core.errors import ModelError
 from activesec.core.events import DeviceType, Flag
 from activesec.detectors import persist
 from activesec.detectors.compact import CompactScorer
+from activesec.engine.drift import DriftUpdate, drift_update
 from activesec.engine.scoring import KEYBOARD
 from activesec.engine.trust import IDLE_AFTER_S
 from activesec.features.keys import (
@@ -27,6 +29,7 @@ from activesec.features.keys import (
     keystroke_windows,
     keystroke_windows_between_absences,
 )
+from activesec.features.pointer import POINTER_FEATURE_NAMES
 from activesec.recordings import iter_aalto, iter_balabit
 from activesec.service import background as bgm
 from activesec.service import models as model_files
@@ -328,9 +331,19 @@ def test_reset_deletes_models_and_restarts_enrolment(owner: paths_mod.Paths,
         tr.train(owner, settings())  # the old sessions no longer count
 
 
-def test_retrain_replaces_at_most_max_drift_and_refuses_strangers(owner: paths_mod.Paths,
-                                                                   tmp_path: Path) -> None:
+def test_retrain_replaces_at_most_max_drift_and_refuses_strangers(
+        owner: paths_mod.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     install_backgrounds(owner, tmp_path)
+    # the update decides through engine.drift.drift_update, the function the evaluation
+    # (`evaluate freihaut --drift`) runs: record what it decided for each model
+    decided: dict[int, DriftUpdate] = {}
+
+    def spy(X_old: np.ndarray, *a: Any, **kw: Any) -> DriftUpdate:
+        up = drift_update(X_old, *a, **kw)
+        decided[X_old.shape[1]] = up
+        return up
+
+    monkeypatch.setattr(tr, "drift_update", spy)
     s = settings(max_drift=0.2)
     first = {r.modality: r for r in tr.train(owner, s).trained}[MOUSE]
     more = owner_pointer(3, 6000)[2]
@@ -340,6 +353,10 @@ def test_retrain_replaces_at_most_max_drift_and_refuses_strangers(owner: paths_m
     r = again[MOUSE]
     assert r.status == "trained", r.reason
     assert 0 < r.drift["replaced_rows"] <= int(0.2 * first.rows_train)
+    up = decided[len(POINTER_FEATURE_NAMES)]
+    assert up.learn and r.drift["replaced_rows"] == up.replaced
+    assert r.rows_train == len(up.X_fit) and r.rows_holdout == up.n_hold  # type: ignore[arg-type]
+    assert r.drift["recent_flagged_share"] == round(up.flagged, 4)
     assert r.rows_train == first.rows_train  # rows replaced, not added
     assert persist.read_card(owner.models_dir / "pointer-mouse")["extra"]["trained_by"] \
         == "retrain"
@@ -350,6 +367,8 @@ def test_retrain_replaces_at_most_max_drift_and_refuses_strangers(owner: paths_m
     before = (owner.models_dir / "pointer-mouse" / persist.CARD_FILE).read_bytes()
     r2 = {x.modality: x for x in tr.retrain(owner, s).results}[MOUSE]
     assert r2.status == "skipped" and "not learning" in r2.reason
+    assert decided[len(POINTER_FEATURE_NAMES)].refused
+    assert r2.reason == decided[len(POINTER_FEATURE_NAMES)].reason
     assert (owner.models_dir / "pointer-mouse" / persist.CARD_FILE).read_bytes() == before
 
 
