@@ -39,7 +39,8 @@ def test_evaluate_freihaut_drift_json(tmp_path: Path) -> None:
     assert o["attempted"] == o["learnt"] + o["refused"] and o["users_updated"] <= USERS
     a = d["attack"]
     assert a["pairs"] == USERS * (USERS - 1)  # every owner against every other user
-    assert a["attempted"] == a["learnt"] + a["refused"] and a["pairs_learnt"] <= a["pairs"]
+    assert a["attempted"] == a["learnt"] + a["refused"]
+    assert a["pairs_learnt"] <= a["pairs_decided"] <= a["pairs"]
     assert 0.0 <= a["foreign_share"] <= a["foreign_share_max"] <= 0.25  # max_drift bounds it
     assert 0.0 <= a["accept_before"] <= 1.0 and 0.0 <= a["accept_after"] <= 1.0
     assert set(a["learnt_pairs"]) == {"foreign_share", "accept_before", "accept_after"}
