@@ -365,11 +365,28 @@ def test_retrain_replaces_at_most_max_drift_and_refuses_strangers(
     with Store.open(owner.database) as store:
         add_session(store, stranger, day=4)
     before = (owner.models_dir / "pointer-mouse" / persist.CARD_FILE).read_bytes()
-    r2 = {x.modality: x for x in tr.retrain(owner, s).results}[MOUSE]
+    day = 86400 * 10**9
+    t_refused = time.time_ns() + 8 * day  # the model is 8 days old when the update refuses
+    r2 = {x.modality: x for x in tr.retrain(owner, s, clock=FakeClock(wall_ns=t_refused))
+          .results}[MOUSE]
     assert r2.status == "skipped" and "not learning" in r2.reason
     assert decided[len(POINTER_FEATURE_NAMES)].refused
+    r2_rows = decided[len(POINTER_FEATURE_NAMES)].recent_rows
     assert r2.reason == decided[len(POINTER_FEATURE_NAMES)].reason
     assert (owner.models_dir / "pointer-mouse" / persist.CARD_FILE).read_bytes() == before
+    # a refusal is a decision: its rows are never offered again, the next update is due
+    # retrain_days later, and the owner's next session is judged on its own (before, the
+    # stranger's rows stayed in every retry and kept refusing the owner with them)
+    s7 = settings(max_drift=0.2, retrain_days=7)
+    assert not tr.retrain_due(owner, s7, FakeClock(wall_ns=t_refused + day))  # model: 9 days
+    assert tr.retrain_due(owner, s7, FakeClock(wall_ns=t_refused + 7 * day))
+    assert (owner.models_dir / tr.DRIFT_STATE).stat().st_mode & 0o777 == 0o600
+    with Store.open(owner.database) as store:
+        add_session(store, owner_pointer(4, 6000)[3], day=5)
+    r3 = {x.modality: x for x in tr.retrain(owner, s).results}[MOUSE]
+    assert r3.status == "trained", r3.reason
+    assert r3.drift["recent_rows"] == decided[len(POINTER_FEATURE_NAMES)].recent_rows
+    assert r3.drift["recent_rows"] < r2_rows
 
 
 

@@ -39,7 +39,10 @@ not flag moves it by at most ``max_drift`` per update. The decision is
 measures (Freihaut & Göritz, 2026-12-06: EER 7-14 days after enrolment 27.8 % with updates
 against 30.6 % without; another user's sessions fed as the owner's were learnt from in 1,125 of
 the 1,632 owner/attacker pairs that reached a decision — attackers the model already
-accepted —, refused in the rest).
+accepted —, refused in the rest). A refusal is a decision like a learnt update: the rows it
+judged are never offered again (``models/drift.json``) and the next update is due
+``retrain_days`` later. Before, refused rows stayed in every hourly retry, so one bad stretch
+kept the owner's later typing refused with it and the profile froze until ``train --reset``.
 :func:`reset_enrolment` deletes the models and restarts enrolment from now.
 """
 
@@ -463,8 +466,25 @@ def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
 
 
 # --------------------------------------------------------------------------- drift
-def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows
-                 ) -> ModalityResult:
+DRIFT_STATE = "drift.json"
+
+
+def _drift_state(paths: Paths) -> dict[str, Any]:
+    """``{"refused_until": {model dir: wall ns}, "decided_wall_ns": wall ns}``: rows an update
+    refused (never offered again) and when the last update decided (:func:`retrain`). A
+    missing or unreadable file is an empty state: it only holds the update's schedule."""
+    f = paths.models_dir / DRIFT_STATE
+    try:
+        raw = json.loads(f.read_text(encoding="utf-8"))
+        until = {str(k): int(v) for k, v in dict(raw.get("refused_until") or {}).items()}
+        return {"refused_until": until, "decided_wall_ns": int(raw.get("decided_wall_ns", 0))}
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass  # missing, or damaged: rewritten at the next refusal
+    return {"refused_until": {}, "decided_wall_ns": 0}
+
+
+def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
+                 refused_until: dict[str, int] | None = None) -> ModalityResult:
     t0 = time.perf_counter()
     card, scorer = model_files.load_scorer(directory, allow_sklearn=True)
     extra = card.get("extra") or {}
@@ -472,6 +492,8 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows
     names = list(card["feature_schema"]["names"])
     res = ModalityResult(modality, "skipped", detector=str(card.get("detector")))
     until = int((extra.get("data") or {}).get("until_wall_ns", 0))
+    if refused_until is not None:  # rows a refused update judged are never offered again
+        until = max(until, refused_until.get(directory.name, 0))
     X_old, t_old = model_files.load_rows(directory)
     X, t = rows.arrays(len(names))
     new = t > until
@@ -480,6 +502,8 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows
                       settings.train, purge=_purge(modality))
     if not up.learn:
         res.reason = up.reason
+        if up.refused and refused_until is not None:
+            refused_until[directory.name] = int(t[-1])
         return res
     assert up.X_fit is not None and up.t_fit is not None and up.X_hold is not None
     X_fit, t_fit, k, n_hold = up.X_fit, up.t_fit, up.replaced, up.n_hold
@@ -521,18 +545,25 @@ def retrain(paths: Paths, settings: Settings, *, progress: Progress | None = Non
     finally:
         store.close()
     results = []
+    state = _drift_state(paths)
+    refused = dict(state["refused_until"])
     for d in dirs:
         try:
             card = model_files.verify_card(d)
             m = str(card["extra"]["modality"])
-            results.append(_retrain_one(paths, settings, d, by_mod.get(m, _Rows())))
+            results.append(_retrain_one(paths, settings, d, by_mod.get(m, _Rows()), refused))
         except ModelError as exc:
             results.append(ModalityResult(d.name, "skipped", reason=str(exc)))
+    if refused != state["refused_until"]:  # a refusal is a decision: next one in retrain_days
+        now = (clock or SystemClock()).wall_ns()
+        write_private_text(paths.models_dir / DRIFT_STATE, json.dumps(
+            {"refused_until": refused, "decided_wall_ns": now}) + "\n")
     return TrainSummary(user, results, {}, seconds=time.perf_counter() - t0)
 
 
 def retrain_due(paths: Paths, settings: Settings, clock: Clock | None = None) -> bool:
-    """True when the newest model is older than ``train.retrain_days`` (0 = never)."""
+    """True when the newest model, and the last update that refused (:func:`retrain`), are
+    older than ``train.retrain_days`` (0 = never)."""
     days = settings.train.retrain_days
     if days <= 0:
         return False
@@ -545,4 +576,7 @@ def retrain_due(paths: Paths, settings: Settings, clock: Clock | None = None) ->
             newest = max(newest, ts.timestamp())
         except (ModelError, ValueError):
             continue
-    return bool(newest) and clock.wall_ns() / 1e9 - newest >= days * 86400
+    if not newest:
+        return False
+    newest = max(newest, _drift_state(paths)["decided_wall_ns"] / 1e9)
+    return clock.wall_ns() / 1e9 - newest >= days * 86400
