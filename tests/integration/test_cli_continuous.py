@@ -93,6 +93,23 @@ def test_evaluate_mouse_csv_continuous_on_your_own_recordings(tmp_path: Path) ->
     assert out["genuine_actions"] > 0 and {"ania", "anga", "seconds_to_lock"} <= set(out)
     assert "user15" in out["skipped_users"] and "need 1 to enrol + 1 to test" in (
         out["skipped_users"]["user15"])
+    assert out["engine"] == {}  # the shipped trust model and policy
+    # a researcher's own trust setting for the replay: a break-even point far below the owner's
+    # scores makes every action count against whoever acts, so more sessions lock
+    r = cli("evaluate", "mouse-csv", "--data", str(data), "--continuous", "--json", "--jobs", "2",
+            "--enrol-sessions", "1", "--param", "n_estimators=10", "--engine",
+            "trust.neutral_z=-3", "--engine", "window=1", env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    eager = json.loads(r.stdout)
+    assert eager["engine"] == {"trust.neutral_z": -3, "window": 1}
+    assert eager["impostor_locked"] + eager["false_locks"] > (
+        out["impostor_locked"] + out["false_locks"])
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(data), "--continuous",
+                              "--engine", "trust.speed=1", env=env))
+    assert "bad --engine value for 'trust.speed': unknown setting" in line
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(data), "--engine",
+                              "window=3", env=env))
+    assert "--engine sets the replay's trust model and policy" in line
     human = cli("evaluate", "mouse-csv", "--data", str(data), "--continuous",
                 "--param", "n_estimators=10", env=env, timeout=600)
     assert human.returncode == 0 and "continuous: ANIA" in human.stdout

@@ -42,6 +42,53 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
     return params
 
 
+def _engine_overrides(items: list[str]) -> tuple[Any, int | None, dict[str, Any]]:
+    """``--engine`` items (``trust.neutral_z=-0.5``, ``policy.lock_below=30``, ``window=3``)
+    -> (the validated EngineConfig, the fusion window or None, the overrides as given)."""
+    from pydantic import ValidationError
+
+    from activesec.core.config import field_hint
+    from activesec.core.errors import ConfigError
+    from activesec.engine.pipeline import EngineConfig
+
+    given: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    window: int | None = None
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"bad --engine {item!r}",
+                              "use KEY=VALUE, e.g. --engine trust.neutral_z=-0.5 or window=3")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        given[key] = value
+        if key == "window":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"bad --engine {item!r}: the fusion window is an integer "
+                                  ">= 1", "e.g. --engine window=3")
+            window = value
+            continue
+        *parents, leaf = key.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"bad --engine {item!r}", "e.g. --engine trust.neutral_z=-0.5")
+        node[leaf] = value
+    try:
+        cfg = EngineConfig.model_validate(nested)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(x) for x in first["loc"])
+        msg = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ConfigError(f"bad --engine value for '{key}': {msg}",
+                          field_hint(EngineConfig, first["loc"], "engine")) from None
+    return cfg, window, given
+
+
 def _finite(obj: Any) -> Any:
     """JSON has no infinity: an ANGA with no false lock at all becomes null."""
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -100,6 +147,13 @@ def evaluate(
         help="Also replay the test sessions through the live trust model and policy: "
         "ania (impostor actions before lock), anga (genuine actions per false lock), "
         "seconds to lock. Balabit, mouse-csv and keys-csv (counted in keystroke windows).",
+    ),
+    engine: list[str] = typer.Option(
+        [],
+        "--engine",
+        help="With --continuous: a trust model or policy setting KEY=VALUE for the replay "
+        "(repeatable; trust.neutral_z=-0.5, policy.lock_below=30, window=3; default: the "
+        "shipped defaults, not your config file).",
     ),
     drift: bool = typer.Option(
         False,
@@ -177,6 +231,11 @@ def evaluate(
         raise ActiveSecError("--drift runs one detector", "name it with --detector")
     if continuous and detector == "all":
         raise ActiveSecError("--continuous runs one detector", "name it with --detector")
+    if engine and not continuous:
+        raise ActiveSecError("--engine sets the replay's trust model and policy",
+                             "add --continuous (to choose settings on the training files "
+                             "only, use --tune-trust --grid)")
+    engine_cfg, engine_window, engine_given = _engine_overrides(engine)
     if dataset is Dataset.store:
         path: str = data or str(state_paths().database)
     elif data is None:
@@ -264,6 +323,8 @@ def evaluate(
             "seed": seed,
             "jobs": jobs,
             "progress": _user if progress_bar is not None else None,
+            "cfg": engine_cfg,
+            "window": engine_window,
         }
         try:
             if dataset is Dataset.balabit:
@@ -279,6 +340,7 @@ def evaluate(
             if progress_bar is not None:
                 progress_bar.stop()
         cont.pop("sessions", None)
+        cont["engine"] = engine_given  # the settings the replay ran with, besides defaults
         cont = _finite(cont)
 
     drift_res: dict[str, Any] | None = None
