@@ -554,6 +554,8 @@ class StreamScorer:
         steered = (last >= 0) & (t - marks[np.maximum(last, 0)] <= hold)
         k = ev["kind"]
         steered &= (k != Kind.KEY_DOWN) & (k != Kind.KEY_UP)
+        if len(t) and self._warp_last is not None and int(t[-1]) - self._warp_last > hold:
+            self._warp_last = None  # the hold is over: later batches skip this check
         if steered.any():
             self.steered += int(steered.sum())
             return ev[~steered]
