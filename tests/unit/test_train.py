@@ -372,6 +372,10 @@ def test_retrain_replaces_at_most_max_drift_and_refuses_strangers(
     assert r2.status == "skipped" and "not learning" in r2.reason
     assert decided[len(POINTER_FEATURE_NAMES)].refused
     r2_rows = decided[len(POINTER_FEATURE_NAMES)].recent_rows
+    from activesec.service import report  # what `status` shows: why the profile stays as it is
+
+    (mouse,) = [m for m in report.models(owner) if m["name"] == "pointer-mouse"]
+    assert mouse["update_refused"] == {"at_wall_ns": t_refused, "reason": r2.reason}
     assert r2.reason == decided[len(POINTER_FEATURE_NAMES)].reason
     assert (owner.models_dir / "pointer-mouse" / persist.CARD_FILE).read_bytes() == before
     # a refusal is a decision: its rows are never offered again, the next update is due

@@ -266,6 +266,13 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             out.print(
                 f"  model        {m['name']}: {m['detector']} (threshold {m['threshold']:.3g})"
             )
+            refused = m.get("update_refused")
+            if refused:
+                when = time.strftime("%Y-%m-%d %H:%M",
+                                     time.localtime(refused["at_wall_ns"] / 1e9))
+                out.print(f"               last update refused {when}: "
+                          f"{escape(refused['reason'])} (if your input changed for good, "
+                          "`activesec train --reset` re-enrols)")
         else:
             out.print(f"  model        {m['name']}: [red]refused[/red] — {escape(m['problem'])}")
     if not data["models"]:

@@ -21,8 +21,12 @@ def _progress(n: int, need: int) -> float:
 
 def models(paths: Paths) -> list[dict[str, Any]]:
     """Each trained model with its detector and threshold, or why it would be refused."""
-    from activesec.service.models import model_dirs, verify_model
+    from datetime import datetime, timezone
 
+    from activesec.service.models import model_dirs, verify_model
+    from activesec.service.train import drift_state
+
+    refusals = drift_state(paths)["refusals"]
     out: list[dict[str, Any]] = []
     for d in model_dirs(paths):
         try:
@@ -31,8 +35,18 @@ def models(paths: Paths) -> list[dict[str, Any]]:
             out.append({"name": d.name, "ok": False, "problem": str(exc)})
             continue
         cal = card.get("calibration") or {}
+        created = str(card.get("created") or "")
+        try:
+            created_ns = int(datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
+                             .replace(tzinfo=timezone.utc).timestamp() * 1e9)
+        except ValueError:
+            created_ns = 0
+        refusal = refusals.get(d.name)
         out.append({"name": d.name, "ok": True, "detector": card.get("detector"),
-                    "threshold": cal.get("threshold"), "created": card.get("created")})
+                    "threshold": cal.get("threshold"), "created": card.get("created"),
+                    # the last drift update refused the recent input, and none learnt since
+                    "update_refused": refusal if refusal and refusal["at_wall_ns"] > created_ns
+                    else None})
     return out
 
 

@@ -469,22 +469,27 @@ def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
 DRIFT_STATE = "drift.json"
 
 
-def _drift_state(paths: Paths) -> dict[str, Any]:
-    """``{"refused_until": {model dir: wall ns}, "decided_wall_ns": wall ns}``: rows an update
-    refused (never offered again) and when the last update decided (:func:`retrain`). A
-    missing or unreadable file is an empty state: it only holds the update's schedule."""
+def drift_state(paths: Paths) -> dict[str, Any]:
+    """``{"refused_until": {model dir: wall ns}, "refusals": {model dir: {"at_wall_ns",
+    "reason"}}, "decided_wall_ns": wall ns}``: rows an update refused (never offered again),
+    why and when (``status`` shows it), and when the last update decided (:func:`retrain`).
+    A missing or unreadable file is an empty state: it only holds the update's schedule."""
     f = paths.models_dir / DRIFT_STATE
     try:
         raw = json.loads(f.read_text(encoding="utf-8"))
         until = {str(k): int(v) for k, v in dict(raw.get("refused_until") or {}).items()}
-        return {"refused_until": until, "decided_wall_ns": int(raw.get("decided_wall_ns", 0))}
-    except (OSError, ValueError, TypeError, AttributeError):
+        why = {str(k): {"at_wall_ns": int(v["at_wall_ns"]), "reason": str(v["reason"])}
+               for k, v in dict(raw.get("refusals") or {}).items()}
+        return {"refused_until": until, "refusals": why,
+                "decided_wall_ns": int(raw.get("decided_wall_ns", 0))}
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):
         pass  # missing, or damaged: rewritten at the next refusal
-    return {"refused_until": {}, "decided_wall_ns": 0}
+    return {"refused_until": {}, "refusals": {}, "decided_wall_ns": 0}
 
 
 def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
-                 refused_until: dict[str, int] | None = None) -> ModalityResult:
+                 refused_until: dict[str, int] | None = None,
+                 refused_why: dict[str, str] | None = None) -> ModalityResult:
     t0 = time.perf_counter()
     card, scorer = model_files.load_scorer(directory, allow_sklearn=True)
     extra = card.get("extra") or {}
@@ -504,6 +509,8 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
         res.reason = up.reason
         if up.refused and refused_until is not None:
             refused_until[directory.name] = int(t[-1])
+            if refused_why is not None:
+                refused_why[directory.name] = up.reason
         return res
     assert up.X_fit is not None and up.t_fit is not None and up.X_hold is not None
     X_fit, t_fit, k, n_hold = up.X_fit, up.t_fit, up.replaced, up.n_hold
@@ -545,19 +552,23 @@ def retrain(paths: Paths, settings: Settings, *, progress: Progress | None = Non
     finally:
         store.close()
     results = []
-    state = _drift_state(paths)
+    state = drift_state(paths)
     refused = dict(state["refused_until"])
+    why: dict[str, str] = {}
     for d in dirs:
         try:
             card = model_files.verify_card(d)
             m = str(card["extra"]["modality"])
-            results.append(_retrain_one(paths, settings, d, by_mod.get(m, _Rows()), refused))
+            results.append(_retrain_one(paths, settings, d, by_mod.get(m, _Rows()), refused,
+                                        why))
         except ModelError as exc:
             results.append(ModalityResult(d.name, "skipped", reason=str(exc)))
-    if refused != state["refused_until"]:  # a refusal is a decision: next one in retrain_days
+    if why:  # a refusal is a decision: the next one in retrain_days
         now = (clock or SystemClock()).wall_ns()
+        refusals = {**state["refusals"],
+                    **{k: {"at_wall_ns": now, "reason": r} for k, r in why.items()}}
         write_private_text(paths.models_dir / DRIFT_STATE, json.dumps(
-            {"refused_until": refused, "decided_wall_ns": now}) + "\n")
+            {"refused_until": refused, "refusals": refusals, "decided_wall_ns": now}) + "\n")
     return TrainSummary(user, results, {}, seconds=time.perf_counter() - t0)
 
 
@@ -578,5 +589,5 @@ def retrain_due(paths: Paths, settings: Settings, clock: Clock | None = None) ->
             continue
     if not newest:
         return False
-    newest = max(newest, _drift_state(paths)["decided_wall_ns"] / 1e9)
+    newest = max(newest, drift_state(paths)["decided_wall_ns"] / 1e9)
     return clock.wall_ns() / 1e9 - newest >= days * 86400
