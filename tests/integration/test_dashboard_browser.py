@@ -206,3 +206,60 @@ def test_the_browser_is_handed_a_private_forwarding_file_not_the_secret(
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(15)
     assert code == 0 and not opener.exists()
+
+
+def test_a_refused_profile_update_says_when_why_and_the_way_out(
+        browser: Browser, tmp_path: Path) -> None:
+    """A real model (one Balabit session imported and trained by the CLI) whose last drift
+    update was refused: the page says so, as ``status`` does, and drops it once a model newer
+    than the refusal replaces it (``models[].update_refused`` is null then)."""
+    from tests.conftest import dataset
+
+    from activesec.core.paths import write_private_text
+    from activesec.recordings import iter_balabit, write_mouse_csv
+    from activesec.service.train import DRIFT_STATE
+
+    home = tmp_path / "home"
+    env = env_for(home)
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    (home / "config.toml").write_text('user = "alice"\n[enrol]\npointer_events = 1000\n'
+                                      '[train]\nauto = false\n')
+    rec = tmp_path / "rec" / "alice"
+    rec.mkdir(parents=True)
+    one = next(iter(iter_balabit(dataset("balabit"), "training", ["user7"])))
+    write_mouse_csv(rec / f"{one.session}.csv", one.events)
+    assert cli("import", str(tmp_path / "rec"), "--label", "alice", env=env,
+               timeout=300).returncode == 0
+    r = cli("train", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    p = paths_mod.resolve(home)
+    (model,) = [m["name"] for m in json.loads(cli("status", "--json", env=env).stdout)["models"]]
+    reason = "58 % of the recent rows look unlike the owner (more than 20 %): not learning"
+    write_private_text(p.models_dir / DRIFT_STATE, json.dumps(
+        {"refused_until": {model: 1}, "refusals": {model: {"at_wall_ns": time.time_ns(),
+                                                          "reason": reason}},
+         "decided_wall_ns": time.time_ns()}))
+    proc = subprocess.Popen([sys.executable, "-m", "activesec.cli.main", "dashboard",
+                             "--no-open"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[1]
+        page = browser.new_page()
+        page.goto(url)
+        item = page.locator("#models li").first
+        expect(item).to_contain_text(f"{model}: ")
+        expect(item).to_contain_text("last update refused ")
+        expect(item).to_contain_text(reason + " (if your input changed for good, "
+                                     "`activesec train --reset` re-enrols)")
+        # an earlier refusal than the model's own training is history, not news
+        write_private_text(p.models_dir / DRIFT_STATE, json.dumps(
+            {"refused_until": {model: 1}, "refusals": {model: {"at_wall_ns": 10**18,
+                                                              "reason": reason}},
+             "decided_wall_ns": 10**18}))
+        page.reload()
+        expect(page.locator("#models li").first).to_contain_text(f"{model}: ")
+        expect(page.locator("#models")).not_to_contain_text("refused")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
