@@ -304,6 +304,65 @@ def test_a_wall_clock_stepped_ahead_does_not_delete_the_recordings(
     assert not ((t > 1) & (t < 40 * NS_PER_DAY)).any()  # the first run's: 40 days old
 
 
+def _recorded(db: Path, clock: FakeClock, *ages_days: int) -> None:
+    with Store.open(db, create=True) as s:
+        for age in ages_days:
+            sid = s.begin_session("alice", f"{age}d", mono_ns=0,
+                                  wall_ns=clock.wall_ns() - age * NS_PER_DAY)
+            s.append(sid, make([1, 2, 3], Kind.MOVE))
+            s.end_session(sid, clock.wall_ns() - age * NS_PER_DAY + 10**9)
+
+
+def test_a_machine_started_with_its_date_a_year_ahead_keeps_its_recordings(
+        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The date is a year ahead when the agent starts (a reset clock set by hand, a wrong
+    RTC) and NTP sets it right a moment later: nothing says at start which date is right, so
+    start-up retention goes no further than an hour past the newest recording and the
+    recordings of the last 30 days stay."""
+    clock = FakeClock()
+    _recorded(db, clock, 20, 5)
+    monkeypatch.setattr(runner_mod, "RETENTION_EVERY_S", 1.0)
+    settings = Settings.model_validate({"user": "alice", "store": {"keep_days": 30}})
+    stop, seen = threading.Event(), list[int]()
+
+    def set_right(stats: LiveStats) -> None:
+        seen.append(len(seen))
+        if len(seen) == 2:
+            clock.jump_wall(-365 * 86_400)  # NTP
+        elif len(seen) == 10:  # hourly retention (every 1 s here) ran with the right date
+            stop.set()
+
+    clock.jump_wall(365 * 86_400)
+    CaptureRunner(ScriptedBackend(), db, settings, clock).run(stop_event=stop, on_tick=set_right)
+    with Store.open(db) as s:
+        assert [x.backend for x in s.sessions()] == ["20d", "5d", "scripted"]
+        assert s.counts()["move"] == 3 + 3 + 1  # the run stores the pointer's position
+
+
+def test_after_an_absence_longer_than_keep_days_old_recordings_go_an_hour_in(
+        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The price of the rule above: back after 45 days, the old recordings are not deleted at
+    start (the date may be wrong) but by the run's first hourly retention."""
+    clock = FakeClock()
+    _recorded(db, clock, 60, 45)
+    monkeypatch.setattr(runner_mod, "RETENTION_EVERY_S", 1.0)
+    settings = Settings.model_validate({"user": "alice", "store": {"keep_days": 30}})
+    stop, kept = threading.Event(), list[list[str]]()
+
+    def away(stats: LiveStats) -> None:
+        with Store.open(db) as s:
+            kept.append([x.backend for x in s.sessions()])
+        if len(kept) == 10:
+            stop.set()
+
+    CaptureRunner(ScriptedBackend(), db, settings, clock).run(stop_event=stop, on_tick=away)
+    assert kept[0] == ["60d", "45d", "scripted"]
+    assert kept[-1] == ["scripted"]
+    with Store.open(db) as s:
+        assert [x.backend for x in s.sessions()] == ["scripted"]
+        assert s.counts()["move"] == 1
+
+
 def test_wipe_during_capture_continues_in_a_new_session(db: Path) -> None:
     clock, be = FakeClock(), ScriptedBackend()
     emit = _emitting(be, clock)

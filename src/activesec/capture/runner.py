@@ -5,7 +5,11 @@ never blocks (the writer's bounded queue), samples the foreground application's 
 through an injected probe, applies retention at start and hourly (while running, "now" is the
 session's own timeline — its start plus the monotonic time since — whenever the wall clock is
 ahead of it: a wall clock stepped a year ahead, by mistake or to cheat a game's timer, must not
-delete every recording, this session's included; a clock stepped back only delays pruning),
+delete every recording, this session's included; a clock stepped back only delays pruning;
+at start, when nothing yet says whether the wall clock is right — a machine booted with its
+date a year ahead, set right by NTP a minute later —, "now" is at most an hour past the newest
+recording, so only what is ``keep_days`` older than it goes, and the rest an hour into the
+run),
 merges the small per-flush chunks every few minutes (:meth:`Store.compact`), and reports live
 statistics.
 :meth:`CaptureRunner.run` always ends the same way, whatever stopped it (duration, stop event,
@@ -31,7 +35,7 @@ from activesec.core.clock import Clock
 from activesec.core.config import Settings
 from activesec.core.errors import ActiveSecError, CaptureError
 from activesec.core.events import KEY_KINDS, POINTER_KINDS
-from activesec.store.db import Store
+from activesec.store.db import NS_PER_DAY, Store
 from activesec.store.writer import BatchWriter, WriterStats
 
 __all__ = ["AppProbe", "CaptureRunner", "LiveStats"]
@@ -180,7 +184,7 @@ class CaptureRunner:
         t0 = self._t0 = clock.monotonic_ns()
         try:
             keep_days = self.settings.store.keep_days
-            store.apply_retention(keep_days, clock.wall_ns())
+            _retention_at_start(store, keep_days=keep_days, now_wall_ns=clock.wall_ns())
             self.label = self._label_override or store.current_label() or self._owner
             session_id = self._begin(store, self.backend.info())
             writer = self._writer = BatchWriter(
@@ -297,6 +301,21 @@ class CaptureRunner:
                 store.compact(session_id)
         finally:
             store.close()
+
+
+def _retention_at_start(store: Store, *, keep_days: int, now_wall_ns: int) -> None:
+    """Apply retention at ``now_wall_ns`` or an hour past the newest recording, whichever is
+    sooner (module docstring). The cost: after an absence longer than ``keep_days``, the old
+    recordings stay until the run's first hourly retention instead of going at start."""
+    newest = store.newest_wall_ns() if keep_days > 0 else None
+    if newest is not None and now_wall_ns > newest + RETENTION_SLACK_NS:
+        if now_wall_ns - keep_days * NS_PER_DAY > newest:
+            log.info("the wall clock is %.1f days past the newest recording: retention waits "
+                     "an hour (the clock may be wrong)", (now_wall_ns - newest) / NS_PER_DAY)
+        now_wall_ns = newest + RETENTION_SLACK_NS
+    n = store.apply_retention(keep_days, now_wall_ns)
+    if n:
+        log.info("retention: %d events older than %d days deleted", n, keep_days)
 
 
 def _retention(store: Store, *, keep_days: int, now_wall_ns: int, keep_session: int | None,

@@ -785,6 +785,12 @@ class Store:
     def current_label(self) -> str | None:
         return self._get_control("current_label")
 
+    @_guarded("reading")
+    def newest_wall_ns(self) -> int | None:
+        """Wall time of the newest stored event (``None`` when the store holds none)."""
+        v = self._conn.execute("SELECT max(wall_t1_ns) FROM chunks").fetchone()[0]
+        return None if v is None else int(v)
+
     # ---------------------------------------------------------------- deletion
     @_guarded("wiping")
     def wipe(self) -> None:
