@@ -670,6 +670,12 @@ def test_bad_config_fails_before_running(p: paths_mod.Paths, tmp_path: Path) -> 
         Agent(p, make_settings(tmp_path, engine={"trust": {"nonsense": 1}}), be, clock)
     with pytest.raises(ConfigError, match="unknown action"):
         Agent(p, make_settings(tmp_path, actions={"on_lock": ["no-such-action"]}), be, clock)
+    # a check across sections names the section and reads as a sentence, not pydantic's
+    with pytest.raises(ConfigError) as err:
+        Agent(p, make_settings(tmp_path, engine={"trust": {"lock_level": 20},
+                                                 "policy": {"lock_below": 30}}), be, clock)
+    assert err.value.message == ("invalid configuration value for 'engine': policy.lock_below "
+                                 "(30) must equal trust.lock_level (20): one lock level")
 
 
 def test_decision_log_rotates_and_survives_a_torn_line(tmp_path: Path) -> None:

@@ -71,3 +71,18 @@ def test_help_names_only_extras_that_exist() -> None:
     assert any(path == "activesec export" for path, _ in named)
     unknown = [(path, x) for path, x in named if x not in extras]
     assert not unknown, f"help names extras pyproject.toml does not define: {unknown}"
+
+
+def test_the_engine_examples_the_help_and_readme_give_are_accepted() -> None:
+    """`--engine policy.lock_below=30`, the help's own example, was refused: it did not also
+    set trust.lock_level."""
+    from activesec.cli.cmd_evaluate import _engine_overrides
+
+    readme = (ROOT / "README.md").read_text()
+    examples = set(re.findall(r"`((?:trust|policy|scoring)\.\w+=[-\w.]+)`", readme))
+    assert "policy.lock_below=30" in examples
+    for example in examples:
+        cfg, _, given = _engine_overrides([example])
+        key = example.split("=")[0]
+        section, leaf = key.split(".")
+        assert getattr(getattr(cfg, section), leaf) == given[key], example

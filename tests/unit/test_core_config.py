@@ -128,7 +128,8 @@ def test_uncommenting_an_engine_line_changes_that_setting(p: paths.Paths) -> Non
         ({"scoring": {"injected": "x"}}, "engine.scoring.injected", '(default "distrust")'),
         ({"bogus": {}}, "engine.bogus", "settings in [engine]: trust, policy, scoring"),
         # a rule across settings of one section: the hint lists that section, not its parent
-        ({"policy": {"lock_below": 80}}, "engine.policy", "settings in [engine.policy]: notify_"),
+        ({"policy": {"restore_above": 30}}, "engine.policy",
+         "settings in [engine.policy]: notify_"),
     ],
 )
 def test_invalid_engine_values_say_what_the_setting_is(

@@ -119,6 +119,15 @@ def test_engine_config_needs_one_lock_level() -> None:
     EngineConfig(trust=TrustConfig(lock_level=30), policy=PolicyConfig(lock_below=30))
 
 
+@pytest.mark.parametrize("given", [{"policy": {"lock_below": 30}}, {"trust": {"lock_level": 30}},
+                                   {"policy": PolicyConfig(lock_below=30)}])
+def test_setting_either_lock_level_sets_both(given: dict[str, object]) -> None:
+    """The README's `--engine policy.lock_below=30` and `[engine.policy] lock_below = 30`
+    were refused for not also naming trust.lock_level: one level, one setting."""
+    cfg = EngineConfig.model_validate(given)
+    assert cfg.policy.lock_below == cfg.trust.lock_level == 30
+
+
 def test_status_is_json_ready(models: dict[str, ModalityModel]) -> None:
     eng = Engine(models, clock=FakeClock())
     d = eng.status().as_dict()

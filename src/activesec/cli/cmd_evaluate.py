@@ -47,7 +47,7 @@ def _engine_overrides(items: list[str]) -> tuple[Any, int | None, dict[str, Any]
     -> (the validated EngineConfig, the fusion window or None, the overrides as given)."""
     from pydantic import ValidationError
 
-    from activesec.core.config import field_hint
+    from activesec.core.config import error_key_msg, field_hint
     from activesec.core.errors import ConfigError
     from activesec.engine.pipeline import EngineConfig
 
@@ -81,11 +81,9 @@ def _engine_overrides(items: list[str]) -> tuple[Any, int | None, dict[str, Any]
     try:
         cfg = EngineConfig.model_validate(nested)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(x) for x in first["loc"])
-        msg = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
-        raise ConfigError(f"bad --engine value for '{key}': {msg}",
-                          field_hint(EngineConfig, first["loc"], "engine")) from None
+        key, msg = error_key_msg(exc, "engine")
+        raise ConfigError(f"bad --engine value for '{key.removeprefix('engine.')}': {msg}",
+                          field_hint(EngineConfig, exc.errors()[0]["loc"], "engine")) from None
     return cfg, window, given
 
 

@@ -205,12 +205,21 @@ def field_hint(model: type[BaseModel], loc: Sequence[str | int], section: str = 
     return f"settings {f'in [{where}]' if where else 'at the top level'}: {known}"
 
 
-def _describe(err: ValidationError, origin: str) -> str:
+def error_key_msg(err: ValidationError, section: str = "") -> tuple[str, str]:
+    """The first error of ``err`` as (dotted key under ``section``, message a user reads):
+    pydantic's "Value error, " prefix goes, a whole-section check names the section."""
     first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(root)"
-    msg = first["msg"]
+    key = ".".join([*filter(None, [section]), *(str(p) for p in first["loc"])]) or "(top level)"
     if first["type"] == "extra_forbidden":
-        msg = "unknown setting"
+        return key, "unknown setting"
+    msg = str(first["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    return key, msg
+
+
+def _describe(err: ValidationError, origin: str) -> str:
+    key, msg = error_key_msg(err)
     return f"invalid configuration value for '{key}': {msg} ({origin})"
 
 

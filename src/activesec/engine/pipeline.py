@@ -51,12 +51,47 @@ class EngineConfig(BaseModel):
     idle_s: float = Field(default=30.0, gt=0.0, description="no input this long = idle")
     trajectory: int = Field(default=1000, ge=1, description="trust states kept for status")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_lock_level(cls, data: Any) -> Any:
+        """``policy.lock_below`` and ``trust.lock_level`` are one level: setting either sets
+        both (setting both to different values is the error below)."""
+        if not isinstance(data, Mapping):
+            return data
+        sections = {name: _given(data.get(name)) for name in ("policy", "trust")}
+        pol, tr = sections["policy"], sections["trust"]
+        # an invalid level is not copied: its own check then names the key that was given
+        if "lock_below" in pol and "lock_level" not in tr and _level(pol["lock_below"]):
+            tr["lock_level"] = pol["lock_below"]
+        elif "lock_level" in tr and "lock_below" not in pol and _level(tr["lock_level"]):
+            pol["lock_below"] = tr["lock_level"]
+        else:
+            return data
+        return {**data, "policy": pol, "trust": tr}
+
     @model_validator(mode="after")
     def _check(self) -> EngineConfig:
         if self.policy.lock_below != self.trust.lock_level:
             raise ValueError(f"policy.lock_below ({self.policy.lock_below:g}) must equal "
                              f"trust.lock_level ({self.trust.lock_level:g}): one lock level")
         return self
+
+
+def _given(section: Any) -> dict[str, Any]:
+    """The settings a section was given explicitly, as a dict (a model: the fields set)."""
+    if isinstance(section, BaseModel):
+        return section.model_dump(exclude_unset=True)
+    return dict(section) if isinstance(section, Mapping) else {}
+
+
+def _level(value: Any) -> bool:
+    """Is ``value`` a trust level a lock can be set at (a number strictly between 0 and 100)?"""
+    if isinstance(value, bool):
+        return False
+    try:
+        return 0.0 < float(value) < 100.0
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ class PolicyConfig(BaseModel):
 
     notify_below: float = Field(default=70.0, gt=0.0, le=100.0, description="notify below this")
     lock_below: float = Field(
-        default=40.0, gt=0.0, le=100.0, description="lock below this (= trust.lock_level)"
+        default=40.0, gt=0.0, lt=100.0, description="lock below this (sets trust.lock_level too)"
     )
     gate_below: float = Field(
         default=40.0, gt=0.0, le=100.0, description="gate the gate_apps below this"

@@ -312,7 +312,7 @@ class TrustConfig(BaseModel):
         default=40.0,
         gt=0.0,
         lt=MAX_TRUST,
-        description="trust below this locks (= policy.lock_below)",
+        description="trust below this locks (sets policy.lock_below too)",
     )
     # Mondal & Bours (in owner-σ units relative to the calibrated threshold)
     neutral_z: float = Field(default=-0.3, description="A: z where an action changes nothing")
@@ -363,7 +363,8 @@ class TrustConfig(BaseModel):
                 self.max_penalty <= self.max_step < MAX_TRUST - self.lock_level):
             raise ValueError(f"max_step {self.max_step} must be >= max_penalty "
                              f"({self.max_penalty}) and below {MAX_TRUST - self.lock_level:g} "
-                             f"(one action must never lock from full trust)")
+                             f"= 100 - the lock level {self.lock_level:g} (one action must never "
+                             f"lock from full trust)")
         if self.model == "sprt" and self.sprt_llr_clip >= self.sprt_h:
             raise ValueError(f"sprt_llr_clip {self.sprt_llr_clip} would let one action lock "
                              f"(boundary h = {self.sprt_h:.2f}); lower it")

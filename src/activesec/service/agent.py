@@ -95,7 +95,7 @@ from activesec.actions.gate import GateAction
 from activesec.capture.base import CaptureBackend, Sink
 from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
 from activesec.core.clock import Clock
-from activesec.core.config import Settings, field_hint
+from activesec.core.config import Settings, error_key_msg, field_hint
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError
 from activesec.core.events import DeviceType, Kind
 from activesec.core.paths import Paths, write_private_text
@@ -151,11 +151,9 @@ def engine_config(settings: Settings) -> EngineConfig:
     try:
         cfg = EngineConfig.model_validate(settings.engine)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(["engine", *(str(p) for p in first["loc"])])
-        msg = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
+        key, msg = error_key_msg(exc, "engine")
         raise ConfigError(f"invalid configuration value for '{key}': {msg}",
-                          field_hint(EngineConfig, first["loc"], "engine")) from None
+                          field_hint(EngineConfig, exc.errors()[0]["loc"], "engine")) from None
     if not cfg.policy.gate_apps and "gate" in settings.actions.on_gate:
         rules = settings.actions.params.get("gate", {}).get("rules") or []
         names = [str(r.get("name") or r.get("match")) for r in rules if isinstance(r, Mapping)]
