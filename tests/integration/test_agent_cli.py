@@ -334,14 +334,16 @@ def test_the_running_agent_applies_an_edit_and_refuses_a_broken_one(
         write_config(home, "[engine.policy]\nnotify_below = 300\n")
         st = _wait_agent(home, lambda s: s.get("config"), "the refused edit")
         assert "not applied" in st["config"] and "engine.policy.notify_below" in st["config"]
-        shown = cli("status", env=env)  # status reads no [engine]: it shows the agent's word
-        assert shown.returncode == 0 and "engine.policy.notify_below" in shown.stdout
-        write_config(home, "[store]\nkeep_days = -1\n")  # a key every command reads
-        _wait_agent(home, lambda s: "store.keep_days" in (s.get("config") or ""),
-                    "the second refused edit")
-        line = one_line_error(cli("status", env=env))
-        assert "store.keep_days" in line
-        assert f"running agent (pid {agent.pid}) has not applied it" in line
+        # status checks the file as `run` does, [engine] included, and says who still protects
+        for key, edit in (("engine.policy.notify_below", None),
+                          ("store.keep_days", "[store]\nkeep_days = -1\n")):
+            if edit:
+                write_config(home, edit)
+                _wait_agent(home, lambda s, k=key: k in (s.get("config") or ""),
+                            "the second refused edit")
+            line = one_line_error(cli("status", env=env))
+            assert key in line
+            assert f"running agent (pid {agent.pid}) has not applied it" in line
         write_config(home, "[engine.policy]\nnotify_below = 60\n[store]\nkeep_days = 30\n")
         st = _wait_agent(home, lambda s: s.get("config") and "restart" in s["config"],
                          "the applied edit")
@@ -434,12 +436,13 @@ def test_a_configuration_error_stops_the_agent_for_good_and_says_why(
     assert "not restarted by itself" in svc["detail"] and entry["message"] in svc["detail"]
     assert svc["detail"].endswith("start it again with `activesec service restart`")
 
-    st = json.loads(cli("status", "--json", env=env).stdout)
-    assert st["agent"]["running"] is False and st["agent"]["stopped"] == entry
-    text = " ".join(cli("status", env=env).stdout.split())  # rich wraps at 80 columns
-    at = time.strftime("%a %H:%M", time.localtime(entry["at_wall_ns"] / 1e9))
-    assert f"agent stopped at {at} and is not restarted by itself" in text, text
-    assert "'engine.policy.notify_below'" in text and "`activesec service restart`" in text
+    # status checks the file as `run` did: the same error, and that the agent stopped on it
+    for args in (("status",), ("status", "--json")):
+        text = one_line_error(cli(*args, env=env))
+        at = time.strftime("%a %H:%M", time.localtime(entry["at_wall_ns"] / 1e9))
+        assert text.startswith(f"error: {entry['message']}"), text
+        assert f"the agent stopped on it at {at} and is not restarted by itself" in text, text
+        assert "`activesec service restart`" in text
     doctor = json.loads(cli("doctor", "--json", env={**env, "DISPLAY": xdisplay}).stdout)
     (check,) = [c for c in doctor["checks"] if c["name"] == "agent"]
     assert check["status"] == "fail" and "'engine.policy.notify_below'" in check["detail"]

@@ -242,6 +242,35 @@ def test_init_documents_the_engine_and_doctor_checks_it(env: dict[str, str]) -> 
     flat = " ".join(r.stdout.split())
     assert "FAIL config: invalid configuration value for 'engine.trust.neutral_z'" in flat
     assert "(default -0.3)" in flat
+    # status said nothing and exited 0 on a file `run` refuses
+    line = one_line_error(cli("status", env=env))
+    assert "invalid configuration value for 'engine.trust.neutral_z'" in line
+
+
+@pytest.mark.parametrize(("gate", "said"), [
+    ('rules = [{ name = "games", match = "steam", mode = "freeze" }]',
+     "gate.rules[0]: 'mode' must be 'suspend' or 'close', got 'freeze'"),
+    ('rulez = [{ name = "games", match = "steam" }]',
+     "unknown setting(s) rulez in [actions.params.gate]"),
+])
+def test_doctor_and_status_check_the_gate_rules_as_run_does(env: dict[str, str], gate: str,
+                                                           said: str) -> None:
+    """A parent's misspelt rule: doctor called the file valid and status was silent, then
+    `run` refused it (exit 78) — or a misspelt key surfaced as Python's "__init__() got an
+    unexpected keyword argument"."""
+    _init(env)
+    cfg = _home(env) / "config.toml"
+    cfg.write_text(cfg.read_text().replace(
+        "[actions]\n", '[actions]\non_gate = ["gate"]\n', 1) + f"\n[actions.params.gate]\n{gate}\n")
+    r = cli("doctor", env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr
+    flat = " ".join(r.stdout.split())
+    assert said in flat and "FAIL config:" in flat
+    line = one_line_error(cli("status", env=env))
+    assert said in line
+    if "rulez" in said:  # and which settings there are
+        assert "the gate action takes: rules, state_file" in flat
+        assert "the gate action takes: rules, state_file" in line
 
 
 def test_status_lists_the_apps_used_lately(env: dict[str, str]) -> None:

@@ -23,7 +23,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,9 @@ class Action(ABC):
     ``_revert`` defaults to a no-op (one-way actions such as notify or lock)."""
 
     name: str = "action"
+    #: constructor arguments that are test seams, not settings (left out of the settings a
+    #: configuration error lists)
+    seams: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, *, dry_run: bool = False) -> None:
         self.dry_run = dry_run

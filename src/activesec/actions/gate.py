@@ -183,6 +183,7 @@ class GateAction(Action):
     """
 
     name = "gate"
+    seams = frozenset({"process_iter"})
 
     def __init__(
         self,

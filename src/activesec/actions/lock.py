@@ -113,6 +113,7 @@ class LockAction(Action):
     """
 
     name = "lock"
+    seams = frozenset({"platform", "runner", "win_lock"})
 
     def __init__(
         self,

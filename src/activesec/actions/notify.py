@@ -72,6 +72,7 @@ class NotifyAction(Action):
     """
 
     name = "notify"
+    seams = frozenset({"platform", "runner"})
 
     def __init__(
         self,

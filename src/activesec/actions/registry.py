@@ -15,6 +15,7 @@ with a warning.
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -80,6 +81,15 @@ def create(name: str, **params: Any) -> Action:
     """Build the action ``name`` with its configuration ``params`` (``dry_run=True`` for its
     dry-run twin). Unknown names and bad parameters are ConfigErrors."""
     cls = load(name)
+    accepted = _settings(cls)
+    unknown = [] if accepted is None else sorted(set(params) - set(accepted) - {"dry_run"})
+    if accepted is not None and unknown:
+        raise ConfigError(
+            f"invalid parameters for action {name!r}: unknown setting(s) {', '.join(unknown)} "
+            f"in [actions.params.{name}]",
+            f"the {name} action takes: "
+            f"{', '.join(a for a in accepted if a not in cls.seams) or 'no settings'}",
+        )
     try:
         return cls(**params)
     except TypeError as exc:
@@ -87,3 +97,18 @@ def create(name: str, **params: Any) -> Action:
             f"invalid parameters for action {name!r}: {exc}",
             f"see the documentation of {cls.__module__}.{cls.__qualname__}",
         ) from None
+
+
+def _settings(cls: type[Action]) -> list[str] | None:
+    """The keyword arguments ``cls`` takes besides ``dry_run`` (None: it takes any)."""
+    try:
+        sig = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return None
+    out = []
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            return None
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "dry_run":
+            out.append(p.name)
+    return out

@@ -315,14 +315,18 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
 
 
 def _settings_for_status(p: Paths) -> Any:
-    """The settings; when they cannot load, the error also says what the agent did about them
+    """The settings, checked as `run` checks them; when they are invalid, the error also says
+    what the agent did about them
     — a running agent refused the edit and still protects, or they stopped it and how to
     restart it (status cannot show the rest without them)."""
     from activesec.service import stopped
+    from activesec.service.agent import check_settings
     from activesec.service.report import running_agent
 
     try:
-        return settings(p)
+        s = settings(p)
+        check_settings(s)  # [engine] and actions too: what `run` would refuse
+        return s
     except ConfigError as exc:
         agent = running_agent(p)
         entry = stopped.read(p)

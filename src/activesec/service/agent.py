@@ -220,6 +220,7 @@ def check_settings(settings: Settings) -> EngineConfig:
             raise ConfigError(f"invalid configuration value for 'actions.params.{name}': "
                               f"no action is called {name!r}",
                               f"[actions.params.<action>] configures one of: {', '.join(known)}")
+    build_actions(settings, dry_run=True)  # their parameters (gate rules, commands, …): pure
     return cfg
 
 
