@@ -235,7 +235,13 @@ def test_init_documents_the_engine_and_doctor_checks_it(env: dict[str, str]) -> 
     assert "[engine.trust]\n" in text and "# neutral_z = -0.3\n" in text
     ok = json.loads(cli("doctor", "--json", env=env).stdout)
     (check,) = [c for c in ok["checks"] if c["name"] == "config"]
-    assert check["status"] == "ok"
+    assert check["status"] == "ok" and "differs" not in check["detail"]
+    # what the file sets unlike the defaults, [engine] included
+    cfg.write_text(text.replace("# neutral_z = -0.3\n", "neutral_z = -1\n"))
+    (check,) = [c for c in json.loads(cli("doctor", "--json", env=env).stdout)["checks"]
+                if c["name"] == "config"]
+    assert check["detail"].endswith("differs from the defaults: engine.trust.neutral_z = -1 "
+                                    "(default -0.3)"), check
     cfg.write_text(text.replace("# neutral_z = -0.3\n", 'neutral_z = "low"\n'))
     r = cli("doctor", env=env)  # `run` would refuse this file: doctor must not call it valid
     assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr

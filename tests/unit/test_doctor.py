@@ -325,6 +325,12 @@ def test_machine_policy_is_listed_with_what_it_overrides(paths: core_paths.Paths
     assert m.detail == (f"{site}: enforces engine.policy.lock_below; 1 default(s); it overrides "
                         "your engine.policy.lock_below (config.toml)")
     assert "decided by the machine policy" in m.hint
+    # the file `init` writes: section headers with every key commented out set nothing, so
+    # the policy overrides none of them (doctor warned on every fresh account)
+    paths.config_file.write_text("[engine.policy]\n# lock_below = 40.0\n[engine.trust]\n")
+    c = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes(x11=True)))
+    assert c["machine policy"].status == "ok" and "overrides" not in c["machine policy"].detail
     paths.config_file.unlink()
     c = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
                            probe=probes(x11=True)))

@@ -215,9 +215,9 @@ def run_checks(
         except ActiveSecError as exc:
             checks.append(Check("config", "fail", exc.message, exc.hint))
         else:
-            checks.append(Check("config", "ok", _config_detail(paths)))
+            checks.append(Check("config", "ok", config_detail(paths)))
     else:
-        checks.append(Check("config", "ok", _config_detail(paths)))
+        checks.append(Check("config", "ok", config_detail(paths)))
     if settings is not None:
         checks.append(_policy_check(paths, env, platform))
     wanted = settings.capture.backend if settings is not None else "auto"
@@ -278,13 +278,15 @@ def _free_space_check(paths: Any) -> Check:
     return Check("free space", "ok", detail)
 
 
-def _config_detail(paths: Any) -> str:
+def config_detail(paths: Any, sections: Mapping[str, Any] | None = None) -> str:
+    """The config check's line: the file, and what it sets that differs from the defaults
+    (``sections``: defaults of sections this layer cannot see, such as ``engine``)."""
     from activesec.core import config
 
     f = paths.config_file
     if not f.exists():
         return f"defaults (no {f} yet: `activesec init` writes one)"
-    changed = config.changed_settings(paths)
+    changed = config.changed_settings(paths, sections)
     if not changed:
         return f"valid ({f})"
     shown = ", ".join(f"{k} = {config.toml_value(v)} (default {config.toml_value(d)})"

@@ -417,14 +417,20 @@ def _with_engine_check(checks: list[Any]) -> list[Any]:
     refuses."""
     from dataclasses import replace
 
+    from activesec.capture.doctor import config_detail
+    from activesec.engine.pipeline import EngineConfig
     from activesec.service.agent import check_settings
 
     for i, c in enumerate(checks):
         if c.name == "config" and c.status == "ok":
+            p = state_paths()
             try:
-                check_settings(settings(state_paths()))
+                check_settings(settings(p))
             except ActiveSecError as exc:
                 checks[i] = replace(c, status="fail", detail=exc.message, hint=exc.hint)
+            else:  # and what [engine] sets unlike its defaults
+                checks[i] = replace(c, detail=config_detail(
+                    p, {"engine": EngineConfig().model_dump()}))
     return checks
 
 

@@ -282,23 +282,26 @@ def _user_table(paths: Paths) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-def changed_settings(paths: Paths) -> list[tuple[str, Any, Any]]:
+def changed_settings(paths: Paths, sections: Mapping[str, Any] | None = None,
+                     ) -> list[tuple[str, Any, Any]]:
     """(key, value, packaged default) for what the user's file sets to something other than the
     packaged default — ``doctor`` shows them, so a file written by an older ``init`` that pins an
-    old default (``train.target_far = 0.01``) is seen. ``user`` and ``[engine]`` (defaults in
-    :mod:`activesec.engine`) are left out. Assumes :func:`load` succeeded."""
+    old default (``train.target_far = 0.01``) is seen. ``user`` is left out, and ``[engine]``
+    unless ``sections`` gives its defaults (they live in :mod:`activesec.engine`, above this
+    layer). Assumes :func:`load` succeeded."""
     mine = _user_table(paths)
-    defaults = _TableOnly().model_dump()
+    sections = sections or {}
+    defaults = {**_TableOnly().model_dump(), **sections}
     out = []
     for key in dotted_keys(mine):
-        if key == "user" or key.split(".")[0] == "engine":
+        if key == "user" or (key.split(".")[0] == "engine" and "engine" not in sections):
             continue
         value: Any = mine
         default: Any = defaults
         for part in key.split("."):
             value = value[part]
             default = default.get(part) if isinstance(default, dict) else None
-        if value != default and value != {}:  # an empty [section] sets nothing
+        if value != default:
             out.append((key, value, default))
     return out
 

@@ -80,11 +80,12 @@ class SitePolicy:
 
 
 def dotted_keys(table: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Leaf keys of nested tables as ``section.key`` paths."""
+    """Leaf keys of nested tables as ``section.key`` paths. An empty table sets nothing (tables
+    merge key by key) and has none: ``init`` writes ``[actions]`` with every key commented out."""
     out: list[str] = []
     for key, value in table.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, Mapping):
             out += dotted_keys(value, f"{name}.")
         else:
             out.append(name)
