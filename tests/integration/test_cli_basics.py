@@ -59,6 +59,30 @@ def test_init_is_private_and_idempotent(env: dict[str, str]) -> None:
     assert r.returncode == 0 and json.loads(r.stdout)["user"] == "bob"
 
 
+def test_init_force_keeps_an_edited_config_file(env: dict[str, str]) -> None:
+    """`init --force` (the hint for a broken file) silently replaced a parent's gate rules."""
+    _init(env)
+    cfg = _home(env) / "config.toml"
+    edited = cfg.read_text() + '\n[actions.params.gate]\nrules = [{ name = "games" }]\n'
+    cfg.write_text(edited)
+    r = cli("init", "--force", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    kept = Path(json.loads(r.stdout)["config_backup"])
+    assert kept.parent == cfg.parent and kept.name.startswith("config.toml.bak-")
+    assert kept.read_text() == edited and stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert "games" not in cfg.read_text()  # the fresh file
+    # a file that is already what init writes is not copied again; a broken one is
+    again = json.loads(cli("init", "--force", "--json", env=env).stdout)
+    assert again["config_backup"] is None
+    cfg.write_text("[store\n")
+    hint = one_line_error(cli("status", env=env))
+    assert "`activesec init --force` (which keeps this one as config.toml.bak-<time>)" in hint
+    human = cli("init", "--force", env=env)
+    assert human.returncode == 0 and "previous config kept as" in human.stdout
+    assert sorted(p.read_text() for p in cfg.parent.glob("config.toml.bak-*")) == sorted(
+        [edited, "[store\n"])
+
+
 def test_commands_before_init_say_what_to_do(env: dict[str, str]) -> None:
     for args in (("status",), ("pause",), ("label", "x"), ("export", "--out", "/tmp/x")):
         assert "activesec init" in one_line_error(cli(*args, env=env))

@@ -25,7 +25,7 @@ from activesec.core import config, profile
 from activesec.core.errors import ActiveSecError, ConfigError
 from activesec.core.instance import is_locked
 from activesec.core.labels import check_label
-from activesec.core.paths import Paths
+from activesec.core.paths import Paths, keep_copy, write_private_text
 
 
 def _open_store(p: Paths, create: bool = False) -> Any:
@@ -52,7 +52,8 @@ def init(
         None, "--user", "-u", help="The owner's label (default: your login name)."
     ),
     force: bool = typer.Option(
-        False, "--force", help="Recreate the profile and config file (recorded events are kept)."
+        False, "--force", help="Recreate the profile and config file (recorded events are "
+        "kept, and an edited config file as config.toml.bak-<time>)."
     ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -78,12 +79,16 @@ def init(
         _check_replaceable(p.profile_file, p.config_file)
         prof = _writing(p.profile_file, lambda: profile.create(p, user or profile.default_user()))
         created = True
+    backup: Path | None = None
     if created or not p.config_file.exists():
         from activesec.engine.pipeline import EngineConfig
 
         _check_replaceable(p.config_file)
-        _writing(p.config_file,
-                 lambda: config.write_default(p, prof.user, {"engine": EngineConfig}))
+        text = config.default_toml(prof.user, {"engine": EngineConfig})
+        if p.config_file.exists() and p.config_file.read_bytes() != text.encode():
+            # --force replaces a file the user may have edited (gate rules, levels): keep it
+            backup = _writing(p.config_file, lambda: keep_copy(p.config_file))
+        _writing(p.config_file, lambda: write_private_text(p.config_file, text))
     config.load(p)  # validate what is there now
     _open_store(p, create=True).close()  # creates the store, or checks an existing one
     if json_out:
@@ -94,12 +99,15 @@ def init(
                 "config": str(p.config_file),
                 "database": str(p.database),
                 "data_dir": str(p.data_dir),
+                "config_backup": None if backup is None else str(backup),
             }
         )
         return
     verb = "Created" if created else "Already set up:"
     out.print(f"{verb} profile for [bold]{escape(prof.user)}[/bold]")
     out.print(f"  config   {p.config_file}")
+    if backup is not None:
+        out.print(f"  previous config kept as {backup} (copy back what you need)")
     out.print(f"  database {p.database}")
     out.print(
         "Next: `activesec doctor` checks this machine; `activesec run` starts the agent, "

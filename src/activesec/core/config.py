@@ -236,7 +236,8 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(
                 f"config file {file} is not valid TOML: {toml_problem(exc)}",
-                "fix the file or recreate it with `activesec init --force`",
+                "fix the file, or recreate it with `activesec init --force` (which keeps "
+                "this one as config.toml.bak-<time>)",
             ) from None
         except IsADirectoryError:
             raise ConfigError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +112,31 @@ def write_private_text(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def keep_copy(path: Path, when: float | None = None) -> Path:
+    """Copy ``path`` to ``<name>.bak-YYYYmmdd-HHMMSS`` beside it, private (0600) from its first
+    byte and never over an earlier copy; the copy's path. What a command that replaces a file
+    the user may have edited does first."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
+    data = path.read_bytes()
+    for n in range(1000):
+        copy = path.with_name(f"{path.name}.bak-{stamp}" + (f"-{n}" if n else ""))
+        try:
+            fd = os.open(copy, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE)
+        except FileExistsError:
+            continue
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:  # a full disk: no half copy left to be mistaken for the file
+            with contextlib.suppress(OSError):
+                os.unlink(copy)
+            raise
+        return copy
+    raise FileExistsError(f"too many copies of {path} made this second")
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
