@@ -13,6 +13,7 @@ import pytest
 from tests.helpers.cli import cli, env_for, one_line_error
 from tests.helpers.procs import Counter, unique
 
+from activesec.actions.alertlog import AlertLogAction
 from activesec.actions.base import Decision
 from activesec.core import events as ev
 from activesec.core import paths as paths_mod
@@ -201,13 +202,28 @@ def test_wipe(env: dict[str, str], tmp_path: Path) -> None:
     (p.models_dir / "pointer").mkdir(parents=True)
     (p.models_dir / "pointer" / "card.json").write_text("{}")
     (p.models_dir / "background-pointer.npz").write_bytes(b"other people's features")
+    # ... and its copies: the alert log where the config puts it (rotated once), the agent log
+    audit = tmp_path / "audit" / "alerts.jsonl"
+    with (p.config_file).open("a") as fh:
+        fh.write(f'\n[actions.params.alertlog]\npath = "{audit}"\n')
+    alerts = AlertLogAction(path=audit, max_bytes=1024, backups=2)
+    alerts.start()
+    for _ in range(12):  # ~150 bytes each: past 1 KiB, rotated
+        assert alerts.fire(Decision("lock", "locked", 30.0, time.time_ns(), "trust 30 < 40",
+                                    {})).ok
+    alerts.stop()
+    assert audit.stat().st_size > 0 and Path(f"{audit}.1").exists()
+    p.log_dir.mkdir(parents=True, exist_ok=True)
+    p.log_file.write_text("... activesec.service.agent WARNING decision lock: trust 30 < 40\n")
     assert "--yes" in one_line_error(cli("wipe", env=env))  # no terminal: never a silent wipe
     s = json.loads(cli("status", "--json", env=env).stdout)
     assert s["events_total"] > 0
     assert s["trust_history"]["minutes"] == 1 and s["trust_history"]["lowest"] == 60.0
     assert "trust        lowest 60/100 in the last 24 h" in cli("status", env=env).stdout
     r = cli("wipe", "--yes", env=env)
-    assert r.returncode == 0 and "decisions and trust history" in r.stdout
+    assert r.returncode == 0 and "decisions, trust history and logs" in r.stdout
+    assert audit.stat().st_size == 0 and list(audit.parent.iterdir()) == [audit]
+    assert p.log_file.stat().st_size == 0
     s = json.loads(cli("status", "--json", env=env).stdout)
     assert s["events_total"] == 0 and s["sessions"] == 0
     assert s["trust_history"]["minutes"] == 0 and "trust " not in cli("status", env=env).stdout

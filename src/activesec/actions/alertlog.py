@@ -83,6 +83,26 @@ def parse_syslog(spec: str) -> SyslogTarget:
     return SyslogTarget("udp" if u.scheme == "udp" else "tcp", u.hostname, port)
 
 
+def clear(path: Path) -> list[Path]:
+    """Empty the alert log at ``path`` and delete its rotated files (``path.1`` …): what
+    ``activesec wipe`` does, as the decisions it copies are the owner's data. The current file
+    is truncated, not deleted, so a running agent's handler (appending) keeps writing to the
+    file everyone reads. The files that held lines."""
+    cleared = []
+    for f in (path, *path.parent.glob(f"{path.name}.[0-9]*")):
+        try:
+            if not f.is_file() or f.stat().st_size == 0:
+                continue
+            if f == path:
+                os.truncate(f, 0)
+            else:
+                f.unlink()
+        except FileNotFoundError:
+            continue
+        cleared.append(f)
+    return cleared
+
+
 def _login_name() -> str:
     """The account the agent runs as (what an administrator knows it by), or its uid."""
     try:

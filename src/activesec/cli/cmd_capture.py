@@ -386,8 +386,9 @@ def resume() -> None:
 def wipe(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Delete every recorded event, session and model, the decision log and the trust history.
-    The profile, the config and the background population are kept."""
+    """Delete every recorded event, session and model, the decision log, the trust history and
+    the logs that copy decisions (alert log, agent log). The profile, the config and the
+    background population are kept."""
     import shutil
 
     from activesec.service import history
@@ -415,8 +416,26 @@ def wipe(
     # derived from what was wiped; a running agent clears them too when it sees the wipe
     DecisionLog(decisions_path(p)).clear()
     history.clear(history.history_path(p))
-    out.print("wiped: all events, sessions, models, decisions and trust history deleted "
-              "(the background population is kept)")
+    # copies of those decisions: the alert log, and the agent's log (which notes each one)
+    from activesec.actions import alertlog
+
+    for f in (_alert_log_path(p), p.log_file):
+        alertlog.clear(f)
+    out.print("wiped: all events, sessions, models, decisions, trust history and logs deleted "
+              "(the background population is kept; decisions already sent to syslog are not "
+              "recalled)")
+
+
+def _alert_log_path(p: Paths) -> Path:
+    """Where the alert log is (``[actions.params.alertlog] path``), also when the settings do
+    not load: wipe must still work then, and clears the default place."""
+    from activesec.actions.alertlog import FILE_NAME
+
+    try:
+        configured = settings(p).actions.params.get("alertlog", {}).get("path")
+    except ActiveSecError:
+        configured = None
+    return Path(configured) if configured else p.log_dir / FILE_NAME
 
 
 def _with_engine_check(checks: list[Any]) -> list[Any]:
