@@ -441,3 +441,15 @@ def test_machine_policy_enforces_over_the_users_config(env: dict[str, str],
     r = cli("doctor", env=env)  # brackets in a finding are text, not rich markup
     assert r.returncode == 1 and "(from [enforced] in the machine policy" in r.stdout
     assert (_home(env) / "activesec.db").read_bytes() == db
+    # the tables only higher layers check ([engine], action parameters) name the policy too,
+    # not the account's config.toml that inherited them
+    for table, said in (
+            ("[defaults.engine.policy]\nnotify_below = 300\n",
+             "'engine.policy.notify_below': Input should be less than or equal to 100 (from "
+             "[defaults] in the machine policy"),
+            ('[enforced.actions.params.gate]\nrules = [{ match = "steam", mode = "freeze" }]\n',
+             "gate.rules[0]: 'mode' must be 'suspend' or 'close', got 'freeze' (from [enforced] "
+             "in the machine policy")):
+        site.write_text(table)
+        line = one_line_error(cli("status", env=env))
+        assert said in line and f"ask whoever manages this machine to fix {site}" in line

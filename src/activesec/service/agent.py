@@ -196,6 +196,33 @@ def check_settings(settings: Settings) -> EngineConfig:
     actions, which :mod:`activesec.core.config` cannot see (they sit in higher layers): what
     ``doctor`` reports and ``run`` refuses before it starts, rather than failing at the first
     training or decision, or silently ignoring a misspelt ``[actions.params.lokc]``."""
+    _check_machine_policy()
+    return _check(settings)
+
+
+def _check_machine_policy() -> None:
+    """The machine policy's ``[engine]`` and ``[actions]`` tables checked on their own, so an
+    error in them names the policy file — an administrator's to fix — and not the account's
+    config file, which merely inherited it (the core layer checks the other tables so)."""
+    from activesec.core.site import load_site
+
+    policy = load_site()
+    for table in ("defaults", "enforced"):
+        given = {k: v for k, v in getattr(policy, table).items() if k in ("engine", "actions")}
+        if not given:
+            continue
+        try:
+            _check(Settings.model_validate(given))
+        except ConfigError as exc:
+            raise ConfigError(f"{exc.message} (from [{table}] in the machine policy "
+                              f"{policy.path})", "; ".join(filter(None, (
+                                  exc.hint, f"ask whoever manages this machine to fix "
+                                  f"{policy.path}")))) from None
+        except ValidationError as exc:  # the core layer checked these tables' shapes
+            raise ConfigError(f"invalid machine policy {policy.path}: {exc}") from None
+
+
+def _check(settings: Settings) -> EngineConfig:
     from activesec.actions import registry as actions
     from activesec.detectors import registry as detectors
 
@@ -220,7 +247,12 @@ def check_settings(settings: Settings) -> EngineConfig:
             raise ConfigError(f"invalid configuration value for 'actions.params.{name}': "
                               f"no action is called {name!r}",
                               f"[actions.params.<action>] configures one of: {', '.join(known)}")
-    build_actions(settings, dry_run=True)  # their parameters (gate rules, commands, …): pure
+    # their parameters (gate rules, commands, …), also of an action no level runs yet: built
+    # as dry-run twins, which touch nothing
+    for name in dict.fromkeys([*a.on_notify, *a.on_lock, *a.on_gate, *a.params]):
+        params = dict(a.params.get(name, {}))
+        params.pop("dry_run", None)
+        actions.create(name, **params, dry_run=True)
     return cfg
 
 
