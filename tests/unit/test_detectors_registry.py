@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 
+import numpy as np
 import pytest
 
 from activesec.core.errors import ConfigError
@@ -30,6 +31,30 @@ def test_create_with_params_and_errors() -> None:
         registry.create("nope")
     with pytest.raises(ConfigError, match="bad parameters"):
         registry.create("nearest_neighbor", kk=3)
+
+
+@pytest.mark.parametrize(("name", "params", "said"), [
+    ("nearest_neighbor", {"k": "abc"}, "k='abc' is not int"),
+    ("extra_trees", {"n_estimators": 2.5}, "n_estimators=2.5 is not int"),
+    ("gmm", {"n_components": "abc"}, "n_components='abc' is not int"),
+])
+def test_a_parameter_of_the_wrong_type_is_refused_when_the_detector_is_made(
+        name: str, params: dict[str, object], said: str) -> None:
+    """`--param k=abc` failed deep in fit with "'<' not supported between 'int' and 'str'"."""
+    with pytest.raises(ConfigError, match=said):
+        registry.create(name, **params)
+    assert registry.create("extra_trees", n_estimators="20").get_params()["n_estimators"] == 20
+
+
+@pytest.mark.parametrize(("name", "params"), [("extra_trees", {"n_estimators": 0}),
+                                              ("nearest_neighbor", {"k": -1})])
+def test_a_parameter_out_of_range_is_a_config_error_at_fit(name: str,
+                                                          params: dict[str, object]) -> None:
+    """scikit-learn checks ranges in fit: a traceback of InvalidParameterError before."""
+    rng = np.random.default_rng(0)
+    det = registry.create(name, **params)
+    with pytest.raises(ConfigError, match=f"bad parameter for detector {name}: The '"):
+        det.fit(rng.normal(size=(40, 4)), rng.normal(size=(40, 4)))
 
 
 def test_duplicate_name_rejected() -> None:

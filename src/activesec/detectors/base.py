@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from activesec.core.errors import DataError, ModelError
+from activesec.core.errors import ConfigError, DataError, ModelError
 
 
 def check_X(X: Any, *, name: str = "X", n_features: int | None = None) -> np.ndarray:
@@ -106,10 +106,18 @@ class Detector:
                 raise DataError("the background must hold at least 3 people",
                                 "use a larger background")
         self.n_features_in_ = Xo.shape[1]
-        if self.needs_groups:
-            self._fit_groups(Xo, Xb, groups)
-        else:
-            self._fit(Xo, Xb)
+        try:
+            if self.needs_groups:
+                self._fit_groups(Xo, Xb, groups)
+            else:
+                self._fit(Xo, Xb)
+        except ValueError as exc:
+            # scikit-learn checks ranges (n_estimators=0) only here; matched by name, so this
+            # module stays free of scikit-learn, which the scoring agent must not import
+            if type(exc).__name__ != "InvalidParameterError":
+                raise
+            raise ConfigError(f"bad parameter for detector {who}: {exc}",
+                              "change that --param value") from None
         return self
 
     def score(self, X: Any) -> np.ndarray:

@@ -9,6 +9,7 @@ load on the first :func:`create` / :func:`names` / :func:`get` call.
 from __future__ import annotations
 
 import importlib
+import typing
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
@@ -84,6 +85,7 @@ def get(name: str) -> type[Detector]:
 def create(name: str, **params: Any) -> Detector:
     """A new, unfitted detector ``name`` with ``params``."""
     cls = get(name)
+    params = _typed(name, cls, params)
     try:
         return cls(**params)
     except TypeError as exc:
@@ -96,3 +98,31 @@ def default_for(modality: str) -> str:
     if modality not in DEFAULTS:
         raise ConfigError(f"unknown modality {modality!r}", "use 'pointer' or 'keys'")
     return DEFAULTS[modality]
+
+
+def _typed(name: str, cls: type[Detector], params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` checked against the types the constructor declares (``k: int``): a wrong
+    type ("abc", 2.5 for an integer) failed deep in fit with a bare TypeError. Values are
+    converted as pydantic does in lax mode ("3" -> 3); parameters without a resolvable
+    annotation pass unchanged."""
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # a plug-in's annotations that do not resolve: nothing to check by
+        return params
+    out = dict(params)
+    for key, value in params.items():
+        hint = hints.get(key)
+        if hint is None:
+            continue
+        try:
+            out[key] = TypeAdapter(hint).validate_python(value)
+        except ValidationError as exc:
+            want = str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
+            raise ConfigError(f"bad parameter for detector {name!r}: {key}={value!r} is not "
+                              f"{want} ({exc.errors()[0]['msg']})",
+                              "change that --param value") from None
+        except Exception:  # a type pydantic cannot check (a plug-in's own class)
+            continue
+    return out

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from activesec.core.errors import ActiveSecError
+from activesec.core.errors import ActiveSecError, ConfigError
 from activesec.evaluate.parallel import Progress, pmap
 from activesec.evaluate.result import ALL, UserScores
 
@@ -109,6 +109,8 @@ def run_user(task: UserTask, spec: DetectorSpec, amounts: Sequence[int] = ()) ->
             groups = np.asarray(task.background_groups)[ok]
     try:
         det.fit(enrol, bg, groups) if groups is not None else det.fit(enrol, bg)
+    except ConfigError:  # a bad detector parameter fails every user alike: said once
+        raise
     except ActiveSecError as e:  # too little or unusable data for this user: a reported skip
         out.skipped_reason = f"cannot fit: {e.message}"
         return out
