@@ -113,6 +113,18 @@ def test_injected_rule(models: dict[str, ModalityModel], mode: str, expect_lock:
     assert bool([d for d in out if d.level == "lock"]) is expect_lock
 
 
+def test_a_bot_is_locked_out_at_its_eleventh_burst(models: dict[str, ModalityModel]) -> None:
+    """The README's figure: each injected burst costs D = 6, so from full trust (100) ten
+    bursts reach the lock level (40) and the eleventh locks (trust < 40)."""
+    bot = person(14, 10, **OWNER)
+    bot["flags"] |= int(Flag.INJECTED)
+    out, eng = replay_events(models, bot)
+    trust = [s.trust for s in eng.trajectory]
+    assert trust[:11] == pytest.approx([100 - 6 * (i + 1) for i in range(11)])
+    (lock, *_) = [d for d in out if d.level == "lock"]
+    assert lock.trust == pytest.approx(34.0)
+
+
 def test_engine_config_needs_one_lock_level() -> None:
     with pytest.raises(ValidationError, match="one lock level"):
         EngineConfig(trust=TrustConfig(lock_level=30), policy=PolicyConfig(lock_below=40))
