@@ -72,6 +72,10 @@ def test_evaluate_tune_trust_bad_input_is_one_clear_line(tmp_path: Path) -> None
     assert r.returncode != 0 and "balabit" in r.stderr and "Traceback" not in r.stderr
     r = cli("evaluate", "balabit", "--data", str(data), "--tune-trust", "--continuous", env=env)
     assert r.returncode != 0 and "test sessions" in r.stderr and "Traceback" not in r.stderr
+    # a tuning option without tuning was silently ignored
+    line = one_line_error(cli("evaluate", "balabit", "--data", str(data), "--target-anga", "500",
+                              env=env))
+    assert "--target-anga only applies to --tune-trust" in line
 
 
 def test_evaluate_mouse_csv_continuous_on_your_own_recordings(tmp_path: Path) -> None:

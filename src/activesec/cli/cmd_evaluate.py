@@ -171,11 +171,12 @@ def evaluate(
         "--grid",
         help="With --tune-trust: KEY=V1,V2 (repeatable; window, neutral_z, max_penalty, ...).",
     ),
-    target_anga: float = typer.Option(
-        2000.0,
+    target_anga: float | None = typer.Option(
+        None,
         "--target-anga",
         min=1.0,
-        help="With --tune-trust: owner actions per false lock a setting must keep.",
+        help="With --tune-trust: owner actions per false lock a setting must keep "
+        "(default 2000).",
     ),
 ) -> None:
     """Measure detectors with the literature's protocols: ROC/DET, AUC, EER (pooled and per user).
@@ -190,6 +191,9 @@ def evaluate(
     if fusion is not None and fusion not in METHODS:
         raise ActiveSecError(f"unknown --fusion {fusion!r}", f"use one of {', '.join(METHODS)}")
     tuning = tune_trust or bool(grid)
+    if target_anga is not None and not tuning:  # it was silently ignored
+        raise ActiveSecError("--target-anga only applies to --tune-trust",
+                             "add --tune-trust, or leave --target-anga out")
     if tuning and (continuous or report or drift):
         raise ActiveSecError(
             "--tune-trust does not evaluate on the test sessions",
@@ -248,7 +252,7 @@ def evaluate(
 
         report_dir = check_report_dir(report)
     if tuning:
-        _tune(path, detector, grid, target_anga, param, seed, jobs, json_out,
+        _tune(path, detector, grid, target_anga or 2000.0, param, seed, jobs, json_out,
               backend=backend, max_users=max_users)
         return
 
