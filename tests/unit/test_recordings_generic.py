@@ -144,6 +144,27 @@ def test_keys_pairs_share_stroke_ids_and_classes(tmp_path: Path, csv_parser: str
     assert np.all(np.diff(ev["t_ns"]) >= 0)
 
 
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+def test_times_in_milliseconds_are_refused_not_read_as_seconds(tmp_path: Path,
+                                                               scale: float) -> None:
+    """A logger's milliseconds read as seconds: every movement 1,000 times slower, trained and
+    evaluated on in silence."""
+    t = np.arange(40) * 0.012  # a 83 Hz pointer; keys typed every 0.2 s, held 0.1 s
+    mouse = write(tmp_path / "m.csv", MOUSE + "".join(
+        f"{v * scale:.6f},NoButton,Move,{i},{i}\n" for i, v in enumerate(t)))
+    keys = write(tmp_path / "k.csv", KEYS + "".join(
+        f"a,{(0.2 * i) * scale:.6f},{(0.2 * i + 0.1) * scale:.6f}\n" for i in range(30)))
+    if scale == 1.0:
+        assert len(read_mouse_csv(mouse)) == 40 and len(read_keys_csv(keys)) == 60
+        return
+    with pytest.raises(DataError, match=r"m.csv: the median step between pointer moves is 12 s:"
+                                        r" its times look like milliseconds"):
+        read_mouse_csv(mouse)
+    with pytest.raises(DataError, match=r"k.csv: the median key hold is 100 s: its times look "
+                                        r"like milliseconds"):
+        read_keys_csv(keys)
+
+
 def test_keys_bad_rows(tmp_path: Path, csv_parser: str) -> None:
     write(
         tmp_path / "u" / "s.csv",

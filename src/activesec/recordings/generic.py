@@ -152,9 +152,41 @@ def _keys_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
     return ev, meta
 
 
+#: the layouts' times are seconds; a median above these is a file in milliseconds (a pointer
+#: samples every 4-20 ms and rarely pauses between moves for a second; a key is held ~0.1 s)
+MAX_MEDIAN_MOVE_STEP_S = 1.0
+MAX_MEDIAN_KEY_HOLD_S = 2.0
+_MIN_FOR_UNIT_CHECK = 20
+
+
+def _check_seconds(path: Path, ev: np.ndarray, modality: Modality) -> None:
+    """Refuse a file whose times are evidently not seconds: read as seconds, milliseconds made
+    every movement 1,000 times slower — features, training and evaluation silently absurd."""
+    if modality == "mouse":
+        t = ev["t_ns"][ev["kind"] == Kind.MOVE]
+        steps = np.diff(np.sort(t)) / 1e9
+        what, limit = "step between pointer moves", MAX_MEDIAN_MOVE_STEP_S
+    else:
+        down = ev[ev["kind"] == Kind.KEY_DOWN]
+        up = ev[ev["kind"] == Kind.KEY_UP]
+        pressed = dict(zip(down["x"].tolist(), down["t_ns"].tolist(), strict=True))
+        steps = np.array([t - pressed[k] for k, t in zip(up["x"].tolist(), up["t_ns"].tolist(),
+                                                        strict=True) if k in pressed]) / 1e9
+        what, limit = "key hold", MAX_MEDIAN_KEY_HOLD_S
+    if len(steps) < _MIN_FOR_UNIT_CHECK:
+        return
+    median = float(np.median(steps))
+    if median > limit:
+        raise DataError(
+            f"{path}: the median {what} is {median:,.3g} s: its times look like milliseconds "
+            "(the layout's times are seconds)",
+            "divide the time columns by 1000 and try again; nothing was read from it")
+
+
 def _read(path: Path, modality: Modality) -> tuple[np.ndarray, dict[str, Any]]:
     tab = _table(Path(path), modality)
     ev, meta = _mouse_from_table(tab) if modality == "mouse" else _keys_from_table(tab)
+    _check_seconds(Path(path), ev, modality)
     # downs precede ups at equal times because they come first in the array
     return ev[np.argsort(ev["t_ns"], kind="stable")], meta
 
