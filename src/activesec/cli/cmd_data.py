@@ -89,6 +89,10 @@ def export(
             f"exported {summary.get('sessions', 0)} sessions, "
             f"{summary.get('files', 0)} files to {out_path}"
         )
+        if summary.get("injected_left_out"):
+            out.print(f"left out {summary['injected_left_out']:,} injected events (XTEST, "
+                      "SendInput): the layouts cannot mark them, and imported back they would "
+                      "count as your own input")
 
 
 def import_(

@@ -6,7 +6,9 @@ class names), or ``.parquet`` files with the same columns. Times are seconds sin
 start. The rows are written by :mod:`activesec.recordings.generic`, the same module that reads
 them, so an export replays and evaluates like any recording and imports back.
 
-What the layouts cannot carry (documented loss of the round trip): the ``injected`` flag and the
+What the layouts cannot carry (documented loss of the round trip): the ``injected`` flag — so
+injected events are left out of an export (counted as ``injected_left_out``): written as plain
+rows they would import back as the owner's own input, which training learns from — and the
 device index; a scroll of ``n`` steps becomes ``n`` one-step rows; buttons the vocabulary cannot
 name are left out; key stroke ids are renumbered in press order and a release without its press
 is dropped. Everything else (times to the nanosecond, positions, buttons, drags, key classes and
@@ -34,7 +36,7 @@ import numpy as np
 
 from activesec.core.clock import Clock, SystemClock
 from activesec.core.errors import ActiveSecError, DataError
-from activesec.core.events import EVENT_DTYPE, KEY_KINDS, POINTER_KINDS
+from activesec.core.events import EVENT_DTYPE, KEY_KINDS, POINTER_KINDS, Flag
 from activesec.core.paths import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 from activesec.recordings import generic
 from activesec.store.db import SessionInfo, Store
@@ -144,7 +146,7 @@ def export(
     Directories the export creates are 0700 and its files 0600 from their creation; existing
     directories keep their mode, and an existing file is never overwritten (the export stops
     before writing anything). Returns a summary: ``sessions``, ``files``, ``mouse_events``,
-    ``key_events``, ``out``.
+    ``key_events``, ``injected_left_out``, ``out``.
     """
     if fmt not in ("csv", "parquet"):
         raise ActiveSecError(f"unknown export format {fmt!r}", "use csv or parquet")
@@ -176,7 +178,8 @@ def _export_local(
         else {"mouse": generic.write_mouse_parquet, "keys": generic.write_keys_parquet}
     )
     summary: dict[str, Any] = {
-        "sessions": 0, "files": 0, "mouse_events": 0, "key_events": 0, "out": str(root)
+        "sessions": 0, "files": 0, "mouse_events": 0, "key_events": 0, "injected_left_out": 0,
+        "out": str(root)
     }
     sessions = [s for s in store.sessions(label=label, since_wall_ns=since_wall_ns)
                 if s.n_events > 0]
@@ -204,6 +207,11 @@ def _export_local(
     for info in sessions:
         ev = store.events(info.id)
         ev["t_ns"] -= info.started_mono_ns  # seconds since the session's start
+        # the layouts cannot mark injected input (XTEST, SendInput): written, a bot's input
+        # would import back as the owner's own and be trained on
+        injected = (ev["flags"] & int(Flag.INJECTED)) != 0
+        summary["injected_left_out"] += int(np.count_nonzero(injected))
+        ev = ev[~injected]
         parts = {"mouse": ev[np.isin(ev["kind"], _POINTER)], "keys": ev[np.isin(ev["kind"], _KEYS)]}
         for modality, part in parts.items():
             if len(part) == 0:
