@@ -196,6 +196,10 @@ def test_a_detector_written_from_the_readme_is_compared(clean: Path, tmp_path: P
             env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "centroid" in [d["detector"] for d in json.loads(r.stdout)["detectors"]]
+    # the broken one is not silently missing from the comparison
+    assert json.loads(r.stdout)["detectors_not_loaded"] == {"broken": "ImportError: no numpy here"}
+    assert ("warning: plug-in detector 'broken' failed to load (ImportError: no numpy here): "
+            "left out of --detector all") in " ".join(r.stderr.split())
     line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(clean), "--detector",
                               "broken", env=env))
     assert "plug-in failed to load: ImportError: no numpy here" in line

@@ -7,7 +7,7 @@ import importlib.metadata as md
 import numpy as np
 import pytest
 
-from activesec.core.errors import ConfigError
+from activesec.core.errors import ConfigError, ModelError
 from activesec.detectors import registry
 from activesec.detectors.base import Detector
 from activesec.features.keys import KEY_FEATURE_NAMES  # noqa: F401  (features import cleanly)
@@ -84,3 +84,21 @@ def test_entry_point_plugins_are_discovered_lazily(monkeypatch: pytest.MonkeyPat
     assert registry.create("my_plugin", bias=1.0).get_params() == {"bias": 1.0}
     with pytest.raises(ConfigError, match="plug-in failed to load"):
         registry.create("broken_plugin")
+
+
+def test_a_detector_returning_the_wrong_number_of_scores_is_named() -> None:
+    """A plug-in's bug surfaced as an IndexError deep in the evaluation."""
+
+    class Short(PluginDetector):
+        name = "short"
+
+        def _fit(self, X: np.ndarray, X_background: np.ndarray | None) -> None:
+            pass
+
+        def _score(self, X: np.ndarray) -> np.ndarray:
+            return np.zeros(len(X) - 1)
+
+    det = Short()
+    det.fit(np.random.default_rng(0).normal(size=(10, 3)))
+    with pytest.raises(ModelError, match="detector 'short' returned 4 scores for 5 rows"):
+        det.score(np.zeros((5, 3)))

@@ -364,10 +364,20 @@ def evaluate(
 
         report_path = write_report(results if detector == "all" else results[0], report_dir)
 
+    broken: dict[str, str] = {}
+    if detector == "all":
+        from activesec.detectors.registry import not_loaded
+
+        broken = not_loaded()
+        for name, why in broken.items():
+            err.print(f"warning: plug-in detector {name!r} failed to load ({why}): left out of "
+                      "--detector all", markup=False)
     if json_out:
         payload = (
             results_json(dataset.value, results) if detector == "all" else results[0].to_json()
         )
+        if broken:
+            payload["detectors_not_loaded"] = broken
         if report_path is not None:
             payload["report"] = str(report_path)
         if cont is not None:

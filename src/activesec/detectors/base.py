@@ -127,6 +127,10 @@ class Detector:
         if len(a) == 0:
             return np.zeros(0, dtype=np.float64)
         s = np.asarray(self._score(a), dtype=np.float64).reshape(-1)
+        if len(s) != len(a):  # a plug-in's bug: said here, not as an IndexError far away
+            raise ModelError(f"detector {self.name!r} returned {len(s)} scores for {len(a)} "
+                             "rows", "report it to the detector's author; choose another "
+                             "detector meanwhile")
         return np.nan_to_num(s, nan=np.finfo(np.float64).max, posinf=np.finfo(np.float64).max,
                              neginf=-np.finfo(np.float64).max)
 

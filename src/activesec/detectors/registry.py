@@ -66,6 +66,13 @@ def _load() -> None:
 _BROKEN: dict[str, str] = {}
 
 
+def not_loaded() -> dict[str, str]:
+    """Plug-in detectors whose entry point failed to import: name -> why (``all`` lists them,
+    so a comparison never silently lacks one)."""
+    _load()
+    return dict(_BROKEN)
+
+
 def names() -> list[str]:
     """All detector names, built-ins and plug-ins, sorted (as the actions registry lists)."""
     _load()
