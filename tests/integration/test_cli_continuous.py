@@ -24,6 +24,7 @@ def test_evaluate_balabit_continuous_json_with_jobs(tmp_path: Path) -> None:
     assert out["impostor_locked"] + out["impostor_not_locked"] == 3
     assert out["genuine_actions"] > 0 and out["false_locks"] >= 0
     assert {"ania", "anga", "seconds_to_lock"} <= set(out)
+    assert out["unit"] == "actions" and out["skipped_users"] == {}  # as README documents
     assert out["params"]["jobs"] == 2
     # per_user stays the session-level rows; each replayed user's figures join its row
     rows = out["per_user"]

@@ -416,6 +416,10 @@ def balabit_continuous(root: str | Path, *, users: Sequence[str] | None = None,
     res = summarize(outcomes)
     res["per_user"] = {u: summarize(mine) for u, mine in zip(chosen, results, strict=True)}
     res["sessions"] = [o.summary() for o in outcomes]
+    # the keys every --continuous result documents (the layouts fill them; Balabit's protocol
+    # replays every chosen user or fails)
+    res["unit"] = "actions"
+    res["skipped_users"] = {}
     return res
 
 
