@@ -739,13 +739,25 @@ def test_a_config_edited_while_gated_waits_for_the_gate_to_lift(
             write_config(p, tmp_path)  # on_gate = [], no rules
         if "before" in seen and "after" not in seen and now >= 1_075 * S:
             seen["after"] = (game.stopped(), agent.status()["config"])
+            write_config(p, tmp_path, extra="[store]\nkeep_days = -1\n")  # invalid
+        if "after" in seen and "invalid" not in seen and now >= 1_088 * S:
+            seen["invalid"] = (game.stopped(), agent.status()["config"])
+            write_config(p, tmp_path, on_gate='["gate"]', extra=gate)  # the edits undone
+        if "invalid" in seen and "undone" not in seen and now >= 1_101 * S:
+            seen["undone"] = (game.stopped(), agent.status()["config"])
 
     clock.hooks.append(edit_at_60s)
     try:
-        agent.run(duration_s=90)
+        agent.run(duration_s=105)
         assert seen["before"] is True
         stopped, note = seen["after"]
         assert stopped and note == "the configuration changed: it applies once the gate is lifted"
+        # an invalid edit would not apply after the gate either: said now, not "applies once"
+        stopped, note = seen["invalid"]
+        assert stopped and note.startswith("configuration change not applied") and (
+            "store.keep_days" in note)
+        stopped, note = seen["undone"]  # nothing waits any more
+        assert stopped and note is None
         assert agent.settings.actions.on_gate == ["gate"]
     finally:
         game.kill()

@@ -174,6 +174,11 @@ def agent_engine_config(settings: Settings) -> EngineConfig:
     return cfg
 
 
+def _not_applied(exc: BaseException) -> str:
+    return ("configuration change not applied, still running with the settings it started "
+            f"with or last applied: {exc}")
+
+
 def config_stamp(paths: Paths) -> tuple[tuple[str, int, int], ...]:
     """Path, mtime and size of the files settings come from (the account's config file, the
     machine policy): the agent reloads its settings when this changes."""
@@ -453,6 +458,7 @@ class Agent:
         self._started_as = settings  # what RESTART_SECTIONS run with until a restart
         self._config_stamp = config_stamp(paths)
         self.config_note: str | None = None  # a configuration change refused or not yet applied
+        self._applied_note: str | None = None  # config_note as the last applied change left it
         self.loader = loader or default_loader
         self.trainer = trainer or subprocess_trainer
         self.updater = updater or subprocess_updater
@@ -894,7 +900,7 @@ class Agent:
         if stamp == self._config_stamp:
             return
         if self._gated_by is not None:  # the gate action holds the suspended apps: keep it
-            self.config_note = ("the configuration changed: it applies once the gate is lifted")
+            self._note_pending(stamp)
             return
         self._config_stamp = stamp
         actions: dict[str, Action] = {}
@@ -910,8 +916,7 @@ class Agent:
                 log.exception("reloading the configuration failed")
             for a in actions.values():
                 a.stop()
-            self.config_note = (f"configuration change not applied, still running with the "
-                                f"settings it started with or last applied: {exc}")
+            self.config_note = _not_applied(exc)
             log.error("%s", self.config_note)
             return
         old, self.settings = self.settings, new
@@ -925,11 +930,27 @@ class Agent:
             self.cfg = cfg
             if self.engine is not None:  # scoring, trust or policy changed: trust starts afresh
                 self._set_models(self.models, self.reason)
-        self.config_note = (
+        self.config_note = self._applied_note = (
             f"{', '.join(later)} settings changed: they apply when the agent is restarted"
             if later else None)
         log.info("configuration reloaded (%s changed)%s", ", ".join(changed) or "nothing",
                  f"; {self.config_note}" if later else "")
+
+    def _note_pending(self, stamp: tuple[tuple[str, int, int], ...]) -> None:
+        """While gated, an edit waits; the status says whether it is valid (an invalid one
+        would not apply after the gate either) or, undone, that nothing waits any more."""
+        assert self.reload_settings is not None
+        try:
+            new = self.reload_settings()
+            check_settings(new)
+        except Exception as exc:
+            self.config_note = _not_applied(exc)
+            return
+        if new == self.settings:  # the edit was undone: nothing waits
+            self._config_stamp = stamp
+            self.config_note = self._applied_note
+            return
+        self.config_note = "the configuration changed: it applies once the gate is lifted"
 
     def _drift_due(self) -> bool:
         """Hourly: is the newest model older than ``train.retrain_days``?"""
