@@ -495,6 +495,7 @@ def test_status_file(p: paths_mod.Paths, settings: Settings,
     assert 70 <= st["trust"] <= 100
     assert st["models"] == ["pointer:mouse"]
     assert st["events"] > 0 and st["last_decision"] is None
+    assert st["trust_minute"] is None  # the open minute was written when the agent stopped
 
 
 def test_status_reports_the_latency_from_action_end_to_trust(

@@ -151,3 +151,25 @@ def test_clear_deletes_the_file(tmp_path: Path) -> None:
     h.clear()
     h.close()  # the open minute went with it
     assert not path.exists() and history.read(path) == []
+
+
+def test_the_open_minute_joins_what_status_summarises(tmp_path: Path) -> None:
+    """Status said "lowest 80 in the last 24 h" while the agent showed trust 35: this minute's
+    updates are only written when it is over. The agent's status file carries the open minute
+    and the summary merges it (into its own row, if the file already holds that minute)."""
+    h = TrustHistory(tmp_path / "h.jsonl")
+    h.observe(60.0, 80.0)
+    h.observe(125.0, 90.0)  # closes minute 60
+    h.observe(130.0, 35.0)
+    rows = history.read(h.path)
+    assert history.summary(rows)["lowest"] == 80.0
+    merged = history.with_open_minute(rows, h.open_minute())
+    assert history.summary(merged)["lowest"] == 35.0 and merged[-1] == {
+        "t": 120, "lo": 35.0, "hi": 90.0, "last": 35.0, "n": 2}
+    # the file holding that minute too (a clock set back): one row, both counted
+    doubled = history.with_open_minute([*rows, {"t": 120, "lo": 50.0, "hi": 95.0,
+                                                "last": 50.0, "n": 3}], h.open_minute())
+    assert [r["t"] for r in doubled] == [60, 120] and doubled[-1]["n"] == 5
+    assert doubled[-1]["lo"] == 35.0 and doubled[-1]["hi"] == 95.0
+    assert history.with_open_minute(rows, None) == rows
+    assert history.with_open_minute(rows, {"t": "x"}) == rows  # another version's status

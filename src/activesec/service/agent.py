@@ -547,6 +547,7 @@ class Agent:
             "state": self.state.value,
             "trust": None if eng is None or eng.n_updates == 0 else round(eng.trust, 2),
             "scores": 0 if eng is None else eng.n_updates,
+            "trust_minute": self.history.open_minute(),  # not in the history file yet
             "reason": self.reason,
             "dry_run": self.dry_run,
             "backend": self.backend.name,

@@ -98,6 +98,11 @@ class TrustHistory:
             return
         cur.lo, cur.hi, cur.last, cur.n = min(cur.lo, trust), max(cur.hi, trust), trust, cur.n + 1
 
+    def open_minute(self) -> dict[str, Any] | None:
+        """The minute being aggregated (not yet in the file), as a line would hold it: the
+        status file carries it, so the last 24 h shown include the trust of this minute."""
+        return None if self._cur is None else self._cur.as_dict()
+
     def tick(self, wall_s: float) -> None:
         """Write the open minute once it is over (or the clock went back before it)."""
         cur = self._cur
@@ -172,6 +177,25 @@ def read(path: str | os.PathLike[str], since_s: float | None = None,
             m = Minute(m.t, min(seen.lo, m.lo), max(seen.hi, m.hi), m.last, seen.n + m.n)
         minutes[m.t] = m
     return [minutes[t].as_dict() for t in sorted(minutes)]
+
+
+def with_open_minute(rows: list[dict[str, Any]],
+                     open_minute: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """``rows`` (from :func:`read`) and the agent's open minute, merged into its minute's row
+    when the file already holds one (the clock was set back), oldest first."""
+    if not open_minute:
+        return rows
+    try:
+        m = Minute(int(open_minute["t"]), float(open_minute["lo"]), float(open_minute["hi"]),
+                   float(open_minute["last"]), int(open_minute["n"]))
+    except (KeyError, TypeError, ValueError):  # a status file from another version
+        return rows
+    out = [r for r in rows if r["t"] != m.t]
+    for r in rows:
+        if r["t"] == m.t:
+            m = Minute(m.t, min(m.lo, r["lo"]), max(m.hi, r["hi"]), m.last, m.n + r["n"])
+    out.append(m.as_dict())
+    return sorted(out, key=lambda r: r["t"])
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -52,11 +52,14 @@ def models(paths: Paths) -> list[dict[str, Any]]:
 
 def recent_history(paths: Paths) -> list[dict[str, Any]]:
     """The agent's trust minutes of the last ``HISTORY_HOURS`` (what status and the dashboard
-    show)."""
+    show), the running agent's open minute included — else the lowest trust "in the last 24 h"
+    could be above the trust it shows now."""
     from activesec.service import history
 
     now = time.time()  # not later than now: minutes a clock running ahead dated in the future
-    return history.read(history.history_path(paths), now - HISTORY_HOURS * 3600, now)
+    rows = history.read(history.history_path(paths), now - HISTORY_HOURS * 3600, now)
+    agent = running_agent(paths)
+    return history.with_open_minute(rows, agent.get("trust_minute") if agent else None)
 
 
 def left_frozen(paths: Paths) -> list[dict[str, Any]]:
