@@ -111,6 +111,28 @@ def test_replay_json_prints_the_decisions(home: Path, sessions: Path) -> None:
     assert f"{OTHER}/" in r.stdout and "actions" in r.stdout and OWNER not in r.stdout
 
 
+def test_replay_of_an_export_replays_each_session_whole(home: Path, sessions: Path,
+                                                        tmp_path: Path) -> None:
+    """An export holds a session's pointer and keys in two files: replayed as two sessions,
+    the keys never met the pointer's trust, unlike in the agent that recorded them."""
+    from activesec.recordings import write_keys_csv
+    from activesec.recordings.synthetic import typing
+
+    export = tmp_path / "export"
+    (export / "mouse" / OTHER).mkdir(parents=True)
+    (export / "keys" / OTHER).mkdir(parents=True)
+    (mouse,) = (sessions / OTHER).iterdir()
+    shutil.copy(mouse, export / "mouse" / OTHER / "session_1.csv")
+    write_keys_csv(export / "keys" / OTHER / "session_1.csv", typing(200, seed=3, t0=5.0))
+    r = cli("replay", str(export), "--json", env=env_for(home), timeout=300)
+    assert r.returncode == 0, r.stderr
+    (one,) = json.loads(r.stdout)["sessions"]
+    alone = json.loads(cli("replay", str(export / "mouse"), "--json", env=env_for(home),
+                           timeout=300).stdout)["sessions"][0]
+    assert (one["user"], one["session"]) == (OTHER, "session_1")
+    assert one["actions"] == alone["actions"]  # the pointer model scores the same actions
+
+
 def test_replay_names_the_sessions_and_rows_it_left_out(home: Path, sessions: Path,
                                                          tmp_path: Path) -> None:
     mine = tmp_path / "mine"

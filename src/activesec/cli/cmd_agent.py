@@ -246,12 +246,36 @@ def _recordings(path: Path) -> Iterator[Any]:
                     yield from iter_balabit(path, split)
         elif layout in ("mouse-csv", "keys-csv"):
             yield from iter_layout(path, "mouse" if layout == "mouse-csv" else "keys")
-        else:
+        else:  # an export: a session's mouse and keys files are one session, as the agent
+            # saw it (replayed apart, the keyboard never met the pointer's trust)
+            parts: dict[tuple[str, str], list[Any]] = {}
             for kind in ("mouse", "keys"):
                 if (path / kind).is_dir():
-                    yield from iter_layout(path / kind, kind)
+                    for rec in iter_layout(path / kind, kind):
+                        parts.setdefault((rec.user, rec.session), []).append(rec)
+            yield from (_merged(recs) for recs in parts.values())
 
     return read()
+
+
+def _merged(recs: list[Any]) -> Any:
+    """One session from its per-modality recordings: events in time order, row counts added."""
+    import numpy as np
+
+    from activesec.recordings.base import Recording
+
+    if len(recs) == 1:
+        return recs[0]
+    ev = np.concatenate([r.events for r in recs])
+    meta: dict[str, Any] = {}
+    for r in recs:
+        for k, v in r.meta.items():
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                meta[k] = meta.get(k, 0) + v
+    meta["empty"] = all(r.meta.get("empty") for r in recs)
+    meta["path"] = "; ".join(str(r.meta.get("path", "")) for r in recs)
+    return Recording(recs[0].user, recs[0].session, ev[np.argsort(ev["t_ns"], kind="stable")],
+                     "export", meta)
 
 
 def _load(model: Path | None, p: Paths) -> Any:
