@@ -176,6 +176,19 @@ def test_valid_config_file(paths: core_paths.Paths, no_devices: str) -> None:
     assert c["config"].status == "ok" and "valid" in c["config"].detail
 
 
+def test_a_misspelt_environment_variable_is_a_warning(paths: core_paths.Paths,
+                                                      no_devices: str) -> None:
+    """ACTIVESEC_CAPTUR__BACKEND=x11 was silently ignored (a misspelt key inside a section is
+    an error already); the variables a command hook inherits are not settings, nor misspelt."""
+    env = {"DISPLAY": ":0", "ACTIVESEC_CAPTUR__BACKEND": "x11", "ACTIVESEC_TRUST": "35",
+           "ACTIVESEC_STORE__KEEP_DAYS": "30", "ACTIVESEC_HOME": str(paths.data_dir)}
+    c = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes()))
+    assert c["config"].status == "warn"
+    assert c["config"].detail.endswith("ignored: ACTIVESEC_CAPTUR__BACKEND name(s) no setting")
+    assert "ACTIVESEC_<SECTION>__<KEY>" in c["config"].hint
+
+
 def test_config_check_shows_what_differs_from_the_defaults(paths: core_paths.Paths,
                                                             no_devices: str) -> None:
     """An old init pinned the then-defaults (target_far 0.01): doctor makes that visible."""

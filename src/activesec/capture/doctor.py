@@ -215,9 +215,9 @@ def run_checks(
         except ActiveSecError as exc:
             checks.append(Check("config", "fail", exc.message, exc.hint))
         else:
-            checks.append(Check("config", "ok", config_detail(paths)))
+            checks.append(_config_check(paths, env))
     else:
-        checks.append(Check("config", "ok", config_detail(paths)))
+        checks.append(_config_check(paths, env))
     if settings is not None:
         checks.append(_policy_check(paths, env, platform))
     wanted = settings.capture.backend if settings is not None else "auto"
@@ -276,6 +276,19 @@ def _free_space_check(paths: Any) -> Check:
         return Check("free space", "warn", f"only {detail}: capture stops when it runs out",
                      "free disk space or lower store.keep_days")
     return Check("free space", "ok", detail)
+
+
+def _config_check(paths: Any, env: Mapping[str, str]) -> Check:
+    """The loaded configuration, and ``ACTIVESEC_*`` variables that name no setting."""
+    from activesec.core import config
+
+    unknown = config.unknown_env(env)
+    if unknown:
+        return Check("config", "warn", f"{config_detail(paths)}; ignored: "
+                     f"{', '.join(unknown)} name(s) no setting",
+                     "check the spelling: ACTIVESEC_<SECTION>__<KEY>, e.g. "
+                     "ACTIVESEC_CAPTURE__BACKEND=x11")
+    return Check("config", "ok", config_detail(paths))
 
 
 def config_detail(paths: Any, sections: Mapping[str, Any] | None = None) -> str:

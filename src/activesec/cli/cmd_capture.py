@@ -449,15 +449,16 @@ def _with_engine_check(checks: list[Any]) -> list[Any]:
     from activesec.service.agent import check_settings
 
     for i, c in enumerate(checks):
-        if c.name == "config" and c.status == "ok":
+        if c.name == "config" and c.status in ("ok", "warn"):
             p = state_paths()
             try:
                 check_settings(settings(p))
             except ActiveSecError as exc:
                 checks[i] = replace(c, status="fail", detail=exc.message, hint=exc.hint)
             else:  # and what [engine] sets unlike its defaults
-                checks[i] = replace(c, detail=config_detail(
-                    p, {"engine": EngineConfig().model_dump()}))
+                ours = config_detail(p)
+                checks[i] = replace(c, detail=c.detail.replace(ours, config_detail(
+                    p, {"engine": EngineConfig().model_dump()}), 1))
     return checks
 
 

@@ -328,6 +328,28 @@ def overridden_by_policy(paths: Paths, env: Mapping[str, str] | None = None,
     return policy, [(k, where) for k, where in mine if any(clash(k, e) for e in enforced)]
 
 
+#: ACTIVESEC_* variables that are not settings: where state lives, the machine policy file,
+#: and what the command and notify actions hand their child process (a hook that runs
+#: ``activesec`` inherits them)
+OTHER_ENV = frozenset({"ACTIVESEC_HOME", SITE_ENV, "ACTIVESEC_OP", "ACTIVESEC_LEVEL",
+                       "ACTIVESEC_STATE", "ACTIVESEC_TRUST", "ACTIVESEC_TITLE", "ACTIVESEC_BODY"})
+
+
+def unknown_env(env: Mapping[str, str]) -> list[str]:
+    """``ACTIVESEC_*`` variables in ``env`` that name no section or setting: pydantic-settings
+    ignores them, so a misspelt ``ACTIVESEC_CAPTUR__BACKEND`` silently did nothing (a
+    misspelt key inside a known section is already an error)."""
+    prefix = "ACTIVESEC_"
+    out = []
+    for name in sorted(env):
+        if not name.startswith(prefix) or name in OTHER_ENV:
+            continue
+        top = name[len(prefix):].split("__", 1)[0].lower()
+        if top not in Settings.model_fields:
+            out.append(name)
+    return out
+
+
 def toml_value(v: Any) -> str:
     """``v`` as a TOML value (booleans, strings, numbers, lists, tables inline)."""
     if isinstance(v, bool):
