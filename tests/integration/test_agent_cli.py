@@ -541,6 +541,8 @@ def test_run_init_creates_a_first_log_ins_profile(tmp_path: Path, xdisplay: str)
     assert fresh.stat().st_mode & 0o777 == 0o700  # the reason made the data dir: private
     r = cli("run", "--init", "--duration", "1", "--quiet", env=env_for(fresh, DISPLAY=xdisplay))
     assert r.returncode == 0, r.stderr
+    # it says what it created, not "Next: `activesec run`", which is what is running
+    assert "Created profile" in r.stdout and "Next:" not in r.stdout
     st = json.loads(cli("status", "--json", env=env_for(fresh)).stdout)
     assert st["user"] == getpass.getuser() and (fresh / "config.toml").is_file()
     before = (fresh / "profile.json").read_bytes()

@@ -178,9 +178,9 @@ def _run(dry_run: bool, duration: float | None, backend: str | None, quiet: bool
     from activesec.service.agent import Agent, check_settings
 
     if init and profile.load(state_paths()) is None:
-        from activesec.cli.cmd_capture import init as init_profile
+        from activesec.cli.cmd_capture import set_up
 
-        init_profile(user=None, force=False, json_out=False)
+        set_up(None, False, False, next_step=False)  # this is `activesec run` already
     check_settings(settings(state_paths()))  # a bad config is refused before capture starts
     with foreground_backend(backend, "agent or capture") as fg:
         agent = Agent(

@@ -61,6 +61,12 @@ def init(
 
     Idempotent: running it again changes nothing unless --force is given.
     """
+    set_up(user, force, json_out)
+
+
+def set_up(user: str | None, force: bool, json_out: bool, *, next_step: bool = True) -> None:
+    """What `init` does; ``next_step``: end by pointing at `doctor` and `run` (not when `run
+    --init` is what runs it)."""
     if user is not None:
         user = check_label(user, "user")
     p = state_paths().ensure()
@@ -109,10 +115,11 @@ def init(
     if backup is not None:
         out.print(f"  previous config kept as {backup} (copy back what you need)")
     out.print(f"  database {p.database}")
-    out.print(
-        "Next: `activesec doctor` checks this machine; `activesec run` starts the agent, "
-        "which enrols you and then protects the session."
-    )
+    if next_step:
+        out.print(
+            "Next: `activesec doctor` checks this machine; `activesec run` starts the agent, "
+            "which enrols you and then protects the session."
+        )
 
 
 def _check_replaceable(*files: Path) -> None:
