@@ -130,7 +130,8 @@ def test_milliseconds_instead_of_seconds_are_named(clean: Path, tmp_path: Path) 
         f.write_text("\n".join([lines[0]] + [f"{round(float(ln.split(',')[0]) * 1000)},"
                                              + ln.split(",", 1)[1] for ln in lines[1:]]) + "\n")
     line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(clean), env=env))
-    assert "are they milliseconds? the layout wants seconds" in line
+    # refused by the reader, as import and replay refuse it
+    assert "its times look like milliseconds (the layout's times are seconds)" in line
     # epoch milliseconds are beyond any time in seconds: every row is unreadable
     f = clean / "owner" / "s1.csv"
     lines = f.read_text().splitlines()
