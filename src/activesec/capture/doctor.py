@@ -189,9 +189,11 @@ def run_checks(
     group_status: Callable[[], str] | None = None,
     mac: Callable[[], MacPermissions] = mac_permissions,
     win: Callable[[], WindowsSession] = windows_session,
+    sections: Mapping[str, Any] | None = None,
 ) -> list[Check]:
     """All checks for this machine and session. ``settings=None`` loads (and checks) the
-    configuration itself."""
+    configuration itself; ``sections``: defaults of config sections this layer cannot see
+    (``engine``), so the config check also lists what the file sets unlike them."""
     from activesec.core import config
     from activesec.core import paths as core_paths
 
@@ -215,9 +217,9 @@ def run_checks(
         except ActiveSecError as exc:
             checks.append(Check("config", "fail", exc.message, exc.hint))
         else:
-            checks.append(_config_check(paths, env))
+            checks.append(_config_check(paths, env, sections))
     else:
-        checks.append(_config_check(paths, env))
+        checks.append(_config_check(paths, env, sections))
     if settings is not None:
         checks.append(_policy_check(paths, env, platform))
     wanted = settings.capture.backend if settings is not None else "auto"
@@ -278,22 +280,22 @@ def _free_space_check(paths: Any) -> Check:
     return Check("free space", "ok", detail)
 
 
-def _config_check(paths: Any, env: Mapping[str, str]) -> Check:
+def _config_check(paths: Any, env: Mapping[str, str],
+                  sections: Mapping[str, Any] | None) -> Check:
     """The loaded configuration, and ``ACTIVESEC_*`` variables that name no setting."""
     from activesec.core import config
 
+    detail = _config_detail(paths, sections)
     unknown = config.unknown_env(env)
     if unknown:
-        return Check("config", "warn", f"{config_detail(paths)}; ignored: "
-                     f"{', '.join(unknown)} name(s) no setting",
-                     "check the spelling: ACTIVESEC_<SECTION>__<KEY>, e.g. "
+        return Check("config", "warn", f"{detail}; ignored: {', '.join(unknown)} name(s) no "
+                     "setting", "check the spelling: ACTIVESEC_<SECTION>__<KEY>, e.g. "
                      "ACTIVESEC_CAPTURE__BACKEND=x11")
-    return Check("config", "ok", config_detail(paths))
+    return Check("config", "ok", detail)
 
 
-def config_detail(paths: Any, sections: Mapping[str, Any] | None = None) -> str:
-    """The config check's line: the file, and what it sets that differs from the defaults
-    (``sections``: defaults of sections this layer cannot see, such as ``engine``)."""
+def _config_detail(paths: Any, sections: Mapping[str, Any] | None) -> str:
+    """The config check's line: the file, and what it sets that differs from the defaults."""
     from activesec.core import config
 
     f = paths.config_file

@@ -451,21 +451,14 @@ def _with_engine_check(checks: list[Any]) -> list[Any]:
     refuses."""
     from dataclasses import replace
 
-    from activesec.capture.doctor import config_detail
-    from activesec.engine.pipeline import EngineConfig
     from activesec.service.agent import check_settings
 
     for i, c in enumerate(checks):
         if c.name == "config" and c.status in ("ok", "warn"):
-            p = state_paths()
             try:
-                check_settings(settings(p))
+                check_settings(settings(state_paths()))
             except ActiveSecError as exc:
                 checks[i] = replace(c, status="fail", detail=exc.message, hint=exc.hint)
-            else:  # and what [engine] sets unlike its defaults
-                ours = config_detail(p)
-                checks[i] = replace(c, detail=c.detail.replace(ours, config_detail(
-                    p, {"engine": EngineConfig().model_dump()}), 1))
     return checks
 
 
@@ -577,8 +570,10 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     whether the gate rules name apps seen on this machine; the data directory's free space and
     the event store's integrity; why the agent stopped, when it stopped on an error."""
     from activesec.capture.doctor import run_checks
+    from activesec.engine.pipeline import EngineConfig
 
-    checks = _with_engine_check(run_checks(None))  # loads and validates the config itself
+    # loads and validates the config itself; lists what [engine] sets unlike its defaults
+    checks = _with_engine_check(run_checks(None, sections={"engine": EngineConfig().model_dump()}))
     for extra in (_gate_check(), _injector_check()):
         if extra is not None:
             checks.append(extra)
