@@ -83,12 +83,12 @@ def create(name: str, **params: Any) -> Action:
     cls = load(name)
     accepted = _settings(cls)
     unknown = [] if accepted is None else sorted(set(params) - set(accepted) - {"dry_run"})
-    if accepted is not None and unknown:
+    if unknown:
+        takes = [a for a in accepted or () if a not in cls.seams]
         raise ConfigError(
             f"invalid parameters for action {name!r}: unknown setting(s) {', '.join(unknown)} "
             f"in [actions.params.{name}]",
-            f"the {name} action takes: "
-            f"{', '.join(a for a in accepted if a not in cls.seams) or 'no settings'}",
+            f"the {name} action takes: {', '.join(takes) or 'no settings'}",
         )
     try:
         return cls(**params)
