@@ -231,6 +231,7 @@ def _recordings(path: Path) -> Iterator[Any]:
     """The recordings under ``path``; the layout is checked now (a wrong path is reported
     before anything else is loaded), the files are read as the iterator is consumed."""
     from activesec.recordings import detect_layout, iter_balabit, iter_layout
+    from activesec.recordings.base import by_session
 
     layout = detect_layout(path)
     if layout not in ("balabit", "mouse-csv", "keys-csv", "mixed-export"):
@@ -248,34 +249,10 @@ def _recordings(path: Path) -> Iterator[Any]:
             yield from iter_layout(path, "mouse" if layout == "mouse-csv" else "keys")
         else:  # an export: a session's mouse and keys files are one session, as the agent
             # saw it (replayed apart, the keyboard never met the pointer's trust)
-            parts: dict[tuple[str, str], list[Any]] = {}
-            for kind in ("mouse", "keys"):
-                if (path / kind).is_dir():
-                    for rec in iter_layout(path / kind, kind):
-                        parts.setdefault((rec.user, rec.session), []).append(rec)
-            yield from (_merged(recs) for recs in parts.values())
+            yield from by_session(rec for kind in ("mouse", "keys") if (path / kind).is_dir()
+                                  for rec in iter_layout(path / kind, kind))
 
     return read()
-
-
-def _merged(recs: list[Any]) -> Any:
-    """One session from its per-modality recordings: events in time order, row counts added."""
-    import numpy as np
-
-    from activesec.recordings.base import Recording
-
-    if len(recs) == 1:
-        return recs[0]
-    ev = np.concatenate([r.events for r in recs])
-    meta: dict[str, Any] = {}
-    for r in recs:
-        for k, v in r.meta.items():
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                meta[k] = meta.get(k, 0) + v
-    meta["empty"] = all(r.meta.get("empty") for r in recs)
-    meta["path"] = "; ".join(str(r.meta.get("path", "")) for r in recs)
-    return Recording(recs[0].user, recs[0].session, ev[np.argsort(ev["t_ns"], kind="stable")],
-                     "export", meta)
 
 
 def _load(model: Path | None, p: Paths) -> Any:

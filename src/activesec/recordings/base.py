@@ -84,6 +84,31 @@ def why_unreadable(meta: dict[str, Any]) -> str:
     return ", ".join(f"{meta[k]:,} with {label}" for k, label in BAD_ROWS.items() if meta.get(k))
 
 
+def by_session(recs: Iterable[Recording]) -> list[Recording]:
+    """The recordings of one ``(user, session)`` — an export's mouse and keys files — merged
+    into one, in first-seen order: events in time order, numeric ``meta`` (row counts) added.
+    What the agent saw as one session stays one; a session in one file is returned as read."""
+    groups: dict[tuple[str, str], list[Recording]] = {}
+    for r in recs:
+        groups.setdefault((r.user, r.session), []).append(r)
+    out = []
+    for (user, session), parts in groups.items():
+        if len(parts) == 1:
+            out.append(parts[0])
+            continue
+        ev = np.concatenate([r.events for r in parts])
+        meta: dict[str, Any] = {}
+        for r in parts:
+            for k, v in r.meta.items():
+                if isinstance(v, int | float) and not isinstance(v, bool):
+                    meta[k] = meta.get(k, 0) + v
+        meta["empty"] = all(r.meta.get("empty") for r in parts)
+        meta["path"] = "; ".join(str(r.meta.get("path", "")) for r in parts)
+        out.append(Recording(user, session, ev[np.argsort(ev["t_ns"], kind="stable")],
+                             "export", meta))
+    return out
+
+
 def unreadable_rows(meta: dict[str, Any]) -> str:
     """``"12 of 300 rows unreadable: 12 with ..."``, or ``""`` when every row was read."""
     bad = int(meta.get("skipped_rows", 0))

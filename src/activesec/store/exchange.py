@@ -36,9 +36,10 @@ import numpy as np
 
 from activesec.core.clock import Clock, SystemClock
 from activesec.core.errors import ActiveSecError, DataError
-from activesec.core.events import EVENT_DTYPE, KEY_KINDS, POINTER_KINDS, Flag
+from activesec.core.events import KEY_KINDS, POINTER_KINDS, Flag
 from activesec.core.paths import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 from activesec.recordings import generic
+from activesec.recordings.base import by_session
 from activesec.store.db import SessionInfo, Store
 
 __all__ = ["export", "import_recordings", "session_file_name"]
@@ -351,14 +352,9 @@ def import_recordings(
     summary = {"sessions": 0, "events": 0, "skipped_rows": 0, "already_present": 0,
                "files": 0, "empty_sessions": 0}
     with _local_source(source) as root:
-        merged: dict[tuple[str, str], list[np.ndarray]] = {}
-        skipped: dict[tuple[str, str], int] = {}  # rows left out, counted for new sessions only
-        for modality in _modalities(root):
-            for rec in generic.iter_layout(root, modality):
-                merged.setdefault((rec.user, rec.session), []).append(rec.events)
-                skipped[(rec.user, rec.session)] = skipped.get((rec.user, rec.session), 0) + int(
-                    rec.meta.get("skipped_rows", 0) or 0)
-                summary["files"] += 1
+        files = [rec for modality in _modalities(root)
+                 for rec in generic.iter_layout(root, modality)]
+        summary["files"] = len(files)
         if not summary["files"]:
             raise DataError(
                 f"{source} holds no recording files in the generic layouts"
@@ -367,18 +363,18 @@ def import_recordings(
                 "(or .parquet; not compressed, one folder per user)",
             )
         existing = {(s.label, s.source) for s in store.sessions() if s.backend == IMPORT_BACKEND}
-        for (user, session), parts in merged.items():
-            name = _safe_component(label or user)
-            source_name = f"{user}/{session}"
+        for rec in by_session(files):  # a session's mouse and keys files are one session
+            name = _safe_component(label or rec.user)
+            source_name = f"{rec.user}/{rec.session}"
             if (name, source_name) in existing:
                 summary["already_present"] += 1
                 continue
-            summary["skipped_rows"] += skipped[(user, session)]
-            if not any(len(part) for part in parts):  # header only, or every row unreadable
+            # rows left out, counted for new sessions only
+            summary["skipped_rows"] += int(rec.meta.get("skipped_rows", 0) or 0)
+            ev = rec.events
+            if not len(ev):  # header only, or every row unreadable
                 summary["empty_sessions"] += 1
                 continue
-            ev = np.concatenate(parts) if parts else np.zeros(0, dtype=EVENT_DTYPE)
-            ev = ev[np.argsort(ev["t_ns"], kind="stable")]
             # the original wall-clock time is not in the layouts: the import is the anchor
             wall = clock.wall_ns()
             store.begin()  # one transaction per session: never half an import
