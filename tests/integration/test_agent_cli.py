@@ -131,6 +131,25 @@ def test_replay_of_an_export_replays_each_session_whole(home: Path, sessions: Pa
                            timeout=300).stdout)["sessions"][0]
     assert (one["user"], one["session"]) == (OTHER, "session_1")
     assert one["actions"] == alone["actions"]  # the pointer model scores the same actions
+    assert one["unscored_events"] == 400  # 200 keystrokes, and this profile has no keys model
+
+
+def test_replay_of_keys_on_a_pointer_profile_says_nothing_was_scored(home: Path,
+                                                                      tmp_path: Path) -> None:
+    """It once printed "final trust 100.0" for a session no model had scored."""
+    from activesec.recordings import write_keys_csv
+    from activesec.recordings.synthetic import typing
+
+    (tmp_path / "keys" / "owner").mkdir(parents=True)
+    write_keys_csv(tmp_path / "keys" / "owner" / "s1.csv", typing(200, seed=3, t0=5.0))
+    r = cli("replay", str(tmp_path / "keys"), "--json", env=env_for(home), timeout=300)
+    assert r.returncode == 0, r.stderr
+    (one,) = json.loads(r.stdout)["sessions"]
+    assert (one["actions"], one["final_trust"], one["unscored_events"]) == (0, None, 400)
+    text = " ".join(cli("replay", str(tmp_path / "keys"), env=env_for(home)).stdout.split())
+    assert "0 actions, 0 decision(s), trust never scored" in text
+    assert "400 event(s) not scored: no model for them (models: pointer:mouse)" in text
+    assert "final trust" not in text
 
 
 def test_replay_names_the_sessions_and_rows_it_left_out(home: Path, sessions: Path,

@@ -332,7 +332,7 @@ def replay(
         for d in o.decisions:
             decisions.append({"user": rec.user, "session": rec.session, **d.to_dict()})
         if not json_out:
-            _print_session(o)
+            _print_session(o, ", ".join(sorted(models)) or "none")
             if bad:
                 out.print(f"  left out: {escape(bad)}")
     if not results:
@@ -360,13 +360,17 @@ def replay(
         )
 
 
-def _print_session(o: Any) -> None:
+def _print_session(o: Any, modelled: str) -> None:
     label = "" if o.genuine is None else (" genuine" if o.genuine else " impostor")
     first = o.lock_actions[0] if o.lock_actions else None
+    trust = f"final trust {o.final_trust:.1f}" if o.n_actions else "trust never scored"
+    unscored = (f"; {o.unmodelled} event(s) not scored: no model for them (models: {modelled})"
+                if o.unmodelled else "")
     out.print(
-        f"[bold]{o.user}/{o.session}[/bold]{label}: {o.n_actions} actions, "
-        f"{len(o.decisions)} decision(s), final trust {o.final_trust:.1f}"
+        f"[bold]{escape(o.user)}/{escape(o.session)}[/bold]{label}: {o.n_actions} actions, "
+        f"{len(o.decisions)} decision(s), {trust}"
         + (f", first lock after {first} actions ({o.first_lock_s:.1f} s)" if first else "")
+        + escape(unscored)
     )
     for d in o.decisions:
         dev = d.evidence.get("deviating_features") or []

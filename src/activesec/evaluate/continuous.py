@@ -198,6 +198,8 @@ class SessionOutcome:
     lock_actions: list[int] = field(default_factory=list)  # actions scored before each lock
     first_lock_s: float | None = None
     final_trust: float = 100.0
+    unmodelled: int = 0  # events of a modality no loaded model scores (a keys-only session
+    # replayed on a pointer-only profile scores nothing: said, not shown as full trust)
 
     @property
     def n_locks(self) -> int:
@@ -211,7 +213,8 @@ class SessionOutcome:
                 "actions_to_first_lock": self.lock_actions[0] if self.lock_actions else None,
                 "seconds_to_first_lock": None if self.first_lock_s is None
                 else round(self.first_lock_s, 3),
-                "final_trust": round(self.final_trust, 2)}
+                "final_trust": round(self.final_trust, 2) if self.n_actions else None,
+                "unscored_events": self.unmodelled}
 
 
 def replay_session(models: Mapping[str, ModalityModel], events: np.ndarray,
@@ -271,6 +274,7 @@ def replay_session(models: Mapping[str, ModalityModel], events: np.ndarray,
     # after a false lock it held only the actions since — ANGA's numerator lost the rest
     out.n_actions = len(eng.trajectory)
     out.final_trust = float(eng.trust.trust)
+    out.unmodelled = eng.scorer.unmodelled
     return out
 
 
