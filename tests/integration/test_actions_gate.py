@@ -182,6 +182,34 @@ def test_rule_for_an_app_that_is_not_running_is_reported_not_an_error() -> None:
     assert result.detail == "game: not running"
 
 
+def test_a_decision_naming_apps_gates_only_those_rules(spawn: Callable[..., Counter]) -> None:
+    """``[engine.policy] gate_apps`` picks rules by name: it once gated every rule anyway."""
+    game, chat = unique("asg"), unique("asg")
+    g, c = spawn(game), spawn(chat)
+    rules = [{"name": "game", "match": game}, {"name": "chat", "match": chat}]
+    only_game = Decision("gate", "suspicious", 0.05, DECISION.t_wall_ns, "unlike owner",
+                         {"apps": ["game"]})
+    twin = GateAction(rules=rules, dry_run=True)
+    assert twin.fire(only_game).detail == f"dry-run: would suspend game: pid {g.proc.pid}"
+    gate = GateAction(rules=rules)
+    result = gate.fire(only_game)
+    assert result.ok and gate.suspended_pids == [g.proc.pid], result.detail
+    wait_until(g.stopped, "SIGSTOP to land")
+    assert c.advances()
+    assert gate.hold(only_game) is None  # holding keeps to the same rules
+    assert c.advances()
+    assert gate.revert(RESTORE).ok
+    wait_until(g.running, "SIGCONT to land")
+    # no rule of that name: nothing gated, and it says so (the config check refuses it first)
+    ghost = Decision("gate", "suspicious", 0.05, DECISION.t_wall_ns, "x", {"apps": ["steam"]})
+    miss = gate.fire(ghost)
+    assert not miss.ok and gate.suspended_pids == []
+    assert miss.detail == "no gate rule is called steam (rules: game, chat): nothing gated"
+    # no apps in the evidence (a plug-in policy's decision): every rule
+    assert sorted(gate.fire(DECISION).info["new_pids"]) == sorted([g.proc.pid, c.proc.pid])
+    gate.revert(RESTORE)
+
+
 def test_never_touches_its_own_process_or_parents() -> None:
     """A rule matching the test runner's own name: the runner and its parents are left alone.
     Only those processes are offered, so no other process on the machine can match."""

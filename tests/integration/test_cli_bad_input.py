@@ -227,6 +227,24 @@ def test_config_names_doctor_used_to_pass(env: dict[str, str], section: str, lin
     assert f"'{key}'" in one_line_error(cli("run", "--duration", "1", env=env), EX_CONFIG)
 
 
+def test_gate_apps_naming_no_gate_rule_is_refused(env: dict[str, str]) -> None:
+    """`gate_apps` picks the gate rules to apply by name; a name no rule has gated nothing
+    (and, before the gate action read it, every rule) and was accepted."""
+    _set(env, "actions", 'on_gate = ["gate", "alertlog"]')
+    _set(env, "engine.policy", 'gate_apps = ["steam"]')
+    _config(env).write_text(_config(env).read_text() + '\n[actions.params.gate]\n'
+                            'rules = [{ name = "games", match = "steam" }]\n')
+    check = _doctor_config(env)
+    assert check["status"] == "fail", check
+    assert "'engine.policy.gate_apps': no gate rule is called 'steam'" in check["detail"]
+    assert "(games)" in check["hint"], check
+    line = one_line_error(cli("run", "--duration", "1", env=env), EX_CONFIG)
+    assert "no gate rule is called 'steam'" in line
+    text = _config(env).read_text()
+    _config(env).write_text(text.replace('gate_apps = ["steam"]', 'gate_apps = ["games"]'))
+    assert _doctor_config(env)["status"] == "ok"
+
+
 @pytest.mark.parametrize("bad", ["../x", "a\nb", "x" * 300, "", ".hidden", "a b"])
 def test_every_label_input_follows_one_rule(tmp_path: Path, bad: str) -> None:
     """`label` said "use letters, digits, '-' or '_'" but took a newline or 300 characters

@@ -271,12 +271,22 @@ class GateAction(Action):
                 for r in self.rules]
 
     # -- finding processes --------------------------------------------------------------------
-    def _matches(self) -> Iterator[tuple[GateRule, psutil.Process | None, str]]:
+    def chosen(self, decision: Decision | None) -> tuple[GateRule, ...]:
+        """The rules a decision gates: those its ``apps`` evidence names (the policy's
+        ``gate_apps``), all of them when it names none."""
+        apps = decision.evidence.get("apps") if decision is not None else None
+        if not apps or not isinstance(apps, list):
+            return self.rules
+        return tuple(r for r in self.rules if r.name in apps)
+
+    def _matches(self, rules: tuple[GateRule, ...] | None = None
+                 ) -> Iterator[tuple[GateRule, psutil.Process | None, str]]:
         """(rule, process, "") for each match; (rule, None, why) for a rule with none usable."""
+        rules = self.rules if rules is None else rules
         protected = protected_pids()
-        wanted = {normalise(r.match): r for r in self.rules}
-        found: dict[str, list[psutil.Process]] = {r.name: [] for r in self.rules}
-        skipped: dict[str, int] = {r.name: 0 for r in self.rules}
+        wanted = {normalise(r.match): r for r in rules}
+        found: dict[str, list[psutil.Process]] = {r.name: [] for r in rules}
+        skipped: dict[str, int] = {r.name: 0 for r in rules}
         for p in self._process_iter():
             try:
                 names = _names(p)
@@ -291,7 +301,7 @@ class GateAction(Action):
                 found[hits[0].name].append(p)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
-        for rule in self.rules:
+        for rule in rules:
             for p in found[rule.name]:
                 yield rule, p, ""
             if not found[rule.name]:
@@ -315,21 +325,31 @@ class GateAction(Action):
             return f"would resume the processes it suspended (pids {pids})"
         if not self.rules:
             return "no gate rules configured: nothing to do"
+        rules = self.chosen(decision)
+        if not rules:
+            return self._none_chosen(decision)
         parts = []
-        for rule, p, why in self._matches():
+        for rule, p, why in self._matches(rules):
             parts.append(f"{rule.mode} {rule.name}: " + (f"pid {p.pid}" if p else why))
         return "would " + "; ".join(parts)
+
+    def _none_chosen(self, decision: Decision) -> str:
+        return (f"no gate rule is called {', '.join(map(str, decision.evidence['apps']))} "
+                f"(rules: {', '.join(r.name for r in self.rules)}): nothing gated")
 
     # -- ban / unban -------------------------------------------------------------------------
     def _fire(self, decision: Decision) -> ActionResult:
         if not self.rules:
             return ActionResult(True, "no gate rules configured: nothing to do")
+        rules = self.chosen(decision)
+        if not rules:
+            return ActionResult(False, self._none_chosen(decision))
         done: dict[str, list[int]] = {}
         notes: list[str] = []
         errors: list[str] = []
         to_close: dict[str, list[psutil.Process]] = {}
         new: list[int] = []  # pids suspended or closed by this call
-        for rule, p, why in self._matches():
+        for rule, p, why in self._matches(rules):
             if p is None:
                 notes.append(f"{rule.name}: {why}")
                 continue

@@ -89,7 +89,9 @@ class PolicyConfig(BaseModel):
     gate_below: float = Field(
         default=40.0, gt=0.0, le=100.0, description="gate the gate_apps below this"
     )
-    gate_apps: list[str] = Field(default_factory=list, description="app rule names to gate")
+    gate_apps: list[str] = Field(
+        default_factory=list, description="gate rules to apply, by name (empty: all)"
+    )
     restore_above: float = Field(
         default=70.0, gt=0.0, le=100.0, description="restore gated apps above this..."
     )

@@ -156,7 +156,8 @@ def engine_config(settings: Settings) -> EngineConfig:
                           field_hint(EngineConfig, exc.errors()[0]["loc"], "engine")) from None
     if not cfg.policy.gate_apps and "gate" in settings.actions.on_gate:
         rules = settings.actions.params.get("gate", {}).get("rules") or []
-        names = [str(r.get("name") or r.get("match")) for r in rules if isinstance(r, Mapping)]
+        names = [str(r.get("name") or r.get("match")).strip() for r in rules
+                 if isinstance(r, Mapping)]
         if names:
             cfg = cfg.model_copy(update={"policy": cfg.policy.model_copy(
                 update={"gate_apps": names})})
@@ -257,8 +258,23 @@ def _check(settings: Settings) -> EngineConfig:
     for name in dict.fromkeys([*a.on_notify, *a.on_lock, *a.on_gate, *a.params]):
         params = dict(a.params.get(name, {}))
         params.pop("dry_run", None)
-        actions.create(name, **params, dry_run=True)
+        twin = actions.create(name, **params, dry_run=True)
+        if isinstance(twin, GateAction) and name in a.on_gate:
+            _check_gate_apps(cfg.policy.gate_apps, twin)
     return cfg
+
+
+def _check_gate_apps(apps: list[str], gate: GateAction) -> None:
+    """``gate_apps`` picks gate rules by name: a name no rule has would gate nothing."""
+    names = [r.name for r in gate.rules]
+    missing = [app for app in apps if app not in names]
+    if missing:
+        raise ConfigError(
+            "invalid configuration value for 'engine.policy.gate_apps': no gate rule is called "
+            + ", ".join(map(repr, missing)),
+            f"name one of the [actions.params.gate] rules ({', '.join(names)}), or leave "
+            "gate_apps out to gate them all" if names else
+            "add rules = [{ name = ..., match = ... }] under [actions.params.gate]")
 
 
 def build_actions(settings: Settings, dry_run: bool = False) -> dict[str, Action]:
