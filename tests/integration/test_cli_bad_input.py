@@ -86,6 +86,27 @@ def test_config_files_that_are_not_utf8_are_refused_in_one_line(env: dict[str, s
     assert check["status"] == "fail" and "not UTF-8" in check["detail"], check
 
 
+def test_a_readme_snippet_appended_to_the_init_file_says_where_it_goes(
+        env: dict[str, str]) -> None:
+    """`init` writes every section, so the README's `[actions]` block pasted at the end declares
+    `[actions]` twice: tomllib's "Cannot declare ('actions',) twice" now says what to do."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    snippet = readme.split("```toml\n[actions]\n", 1)[1].split("```", 1)[0]
+    before = _config(env).read_text()
+    _config(env).write_text(before + "\n[actions]\n" + snippet)
+    line = one_line_error(cli("status", env=env))
+    assert "Cannot declare ('actions',) twice" in line
+    assert "the file already has a [actions] table — put these lines under that one" in line
+    _config(env).write_text(before.replace("\n[store]\n", "\n[store]\nkeep_days = 3\n"
+                                           "keep_days = 4\n"))
+    assert "a setting given twice — keep one of them" in one_line_error(cli("status", env=env))
+    # what the README asks: the lines under init's [actions], the params tables after it
+    lines = snippet.split("\n\n", 1)
+    _config(env).write_text(before.replace("\n[actions]\n", "\n[actions]\n" + lines[0] + "\n")
+                            + "\n" + lines[1])
+    assert cli("status", env=env).returncode == 0
+
+
 def test_bench_seconds_must_be_finite(env: dict[str, str]) -> None:
     for value in ("inf", "1e300"):
         assert "--seconds must be at most 86400" in one_line_error(

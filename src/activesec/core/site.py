@@ -28,6 +28,7 @@ Enforced settings keep an account from *reconfiguring* the agent (a child's acco
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -98,7 +99,15 @@ def toml_problem(exc: ValueError) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return (f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
                 "save it as UTF-8")
-    return str(exc)
+    text = str(exc)
+    twice = re.match(r"Cannot declare \(((?:'[^']*',? ?)+)\) twice", text)
+    if twice:  # a README snippet pasted below the sections `init` wrote
+        table = ".".join(re.findall(r"'([^']*)'", twice.group(1)))
+        return (f"{text}: the file already has a [{table}] table — put these lines under that "
+                "one instead of starting it again")
+    if text.startswith("Cannot overwrite a value"):
+        return f"{text}: a setting given twice — keep one of them"
+    return text
 
 
 def load_site(platform: str | None = None, env: Mapping[str, str] | None = None) -> SitePolicy:
