@@ -311,6 +311,10 @@ def test_aalto_protocol_disjoint_background(tmp_path: Path) -> None:
         imp = [u for u in t.units if not u.genuine]
         assert len(gen) == 10 and len(imp) == 8
         assert all(u.id.split("/")[0] in evaluated - {t.user} for u in imp)
+    # 9 evaluated users: 8 others each, not the 100 impostors a full dataset gives (the
+    # protocol text once said 100 whatever --max-users left)
+    assert prep.params["impostors_per_user"] == 8
+    assert "1 random sentence from each of 8 other evaluated users" in prep.protocol
     from activesec.evaluate.api import run_prepared
 
     res = run_prepared(prep, "scaled_manhattan").to_json()

@@ -112,6 +112,8 @@ def prepare(path: str | Path, opts: Options, *, background_users: int | None = N
         idx = sample_index(len(background), max_bg, np.random.default_rng(opts.seed))
         background, groups = background[idx], groups[idx]
 
+    # with few users (--max-users) each has fewer others to draw impostors from: said so
+    n_imp = min(impostors_per_user, len(ev_users) - 1)
     tasks: list[UserTask] = []
     for u in ev_users:
         urng = np.random.default_rng([opts.seed, user_seed(u)])
@@ -119,7 +121,7 @@ def prepare(path: str | Path, opts: Options, *, background_users: int | None = N
         units = [Unit(f"{u}/{j}", True, X, amt, nested=nested)
                  for j, (X, amt, nested) in enumerate(rows[u][enrol_n:], start=enrol_n)]
         others = [o for o in ev_users if o != u]
-        pick = urng.choice(len(others), size=min(impostors_per_user, len(others)), replace=False)
+        pick = urng.choice(len(others), size=n_imp, replace=False)
         for k in np.sort(pick):
             o = others[int(k)]
             j = int(urng.integers(len(rows[o])))
@@ -132,11 +134,11 @@ def prepare(path: str | Path, opts: Options, *, background_users: int | None = N
                               background_groups=groups, units=units))
     params: dict[str, Any] = {
         "fusion": opts.fusion, "window": window, "step": step, "enrol_sentences": enrol_n,
-        "impostors_per_user": impostors_per_user, "background_users": len(bg_users),
+        "impostors_per_user": n_imp, "background_users": len(bg_users),
         "evaluated_users": len(ev_users), "max_background": max_bg,
     }
     protocol = (f"enrol on each user's first {enrol_n} sentences; genuine = their other "
-                f"sentences; impostors = 1 random sentence from each of {impostors_per_user} "
+                f"sentences; impostors = 1 random sentence from each of {n_imp} "
                 f"other evaluated users (seed {opts.seed}); background from "
                 f"{len(bg_users)} disjoint users")
     return Prepared(dataset="aalto", protocol=protocol, modality="keys", tasks=tasks,
