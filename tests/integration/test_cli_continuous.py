@@ -125,10 +125,20 @@ def test_evaluate_mouse_csv_continuous_on_your_own_recordings(tmp_path: Path) ->
     assert "need 3 to enrol + 1 to test" in line
     # enrolment sessions too short to fit and calibrate on (a handful of actions): said per user
     small = mouse_layout(tmp_path / "short", events=400)
-    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(small), "--continuous",
-                              "--param", "n_estimators=10", env=env, timeout=600))
+    r = cli("evaluate", "mouse-csv", "--data", str(small), "--continuous",
+            "--param", "n_estimators=10", env=env, timeout=600)
+    line = one_line_error(r)
     assert "user7: only 5 enrolment actions to fit on (of 7; need 10)" in line
     assert "user12: need >= 10 finite held-out owner scores to calibrate, got 5" in line
+    # ... after the session-level figures computed before it, which were once lost with it
+    assert "AUC" in r.stdout and "EER" in r.stdout and "continuous:" not in r.stdout
+    r = cli("evaluate", "mouse-csv", "--data", str(small), "--continuous", "--json",
+            "--param", "n_estimators=10", env=env, timeout=600)
+    assert r.returncode == 2 and r.stderr.startswith("error: no user of"), r.stderr
+    got = json.loads(r.stdout)  # one object: the figures, and the error as `ok: false`
+    assert got["ok"] is False and got["error"].startswith("no user of") and got["hint"]
+    assert 0 <= got["auc"] <= 1 and len(got["per_user"]) == 3
+    assert not any("continuous" in row for row in got["per_user"])
 
 
 def test_evaluate_keys_csv_continuous_counts_keystroke_windows(tmp_path: Path) -> None:

@@ -305,6 +305,9 @@ def evaluate(
             progress_bar.stop()
 
     cont: dict[str, Any] | None = None
+    # a --continuous or --drift failure: the session-level figures computed before it (minutes
+    # on a full dataset) are still printed, then the error, and the exit code says it failed
+    late: ActiveSecError | None = None
     if continuous:
         from activesec.evaluate.continuous import balabit_continuous, layout_continuous
 
@@ -338,25 +341,31 @@ def evaluate(
                     enrol_sessions=enrol_sessions or 1,
                     **common,
                 )
+        except ActiveSecError as exc:
+            late = exc
         finally:
             if progress_bar is not None:
                 progress_bar.stop()
-        cont.pop("sessions", None)
-        cont["engine"] = engine_given  # the settings the replay ran with, besides defaults
-        cont = _finite(cont)
+        if cont is not None:
+            cont.pop("sessions", None)
+            cont["engine"] = engine_given  # the settings the replay ran with, besides defaults
+            cont = _finite(cont)
 
     drift_res: dict[str, Any] | None = None
     if drift:
         from activesec.evaluate.drift import freihaut_drift
 
-        drift_res = freihaut_drift(
-            path,
-            detector=results[0].to_json()["detector"],
-            params=_parse_params(param),
-            enrol_sessions=enrol_sessions,
-            max_users=max_users,
-            seed=seed,
-        )
+        try:
+            drift_res = freihaut_drift(
+                path,
+                detector=results[0].to_json()["detector"],
+                params=_parse_params(param),
+                enrol_sessions=enrol_sessions,
+                max_users=max_users,
+                seed=seed,
+            )
+        except ActiveSecError as exc:
+            late = exc
 
     report_path = None
     if report_dir is not None:
@@ -390,7 +399,11 @@ def evaluate(
             payload.update(cont)
         if drift_res is not None:
             payload["drift"] = drift_res
+        if late is not None:  # as an error alone would say it (json_error), after the figures
+            payload.update(ok=False, error=late.message, hint=late.hint)
         print_json(payload)
+        if late is not None:
+            raise late
         return
     for r in results:
         j = r.to_json()
@@ -419,6 +432,8 @@ def evaluate(
         _print_drift(drift_res)
     if report_path is not None:
         out.print(f"report: {report_path}")
+    if late is not None:
+        raise late
 
 
 def _print_drift(d: dict[str, Any]) -> None:
