@@ -115,6 +115,27 @@ def test_no_display_no_devices(paths: core_paths.Paths, no_devices: str) -> None
     assert c["input group"].status == "fail" and "udev" in c["input group"].hint
 
 
+@pytest.mark.parametrize(("group", "nodes", "hint"), [
+    ("root", False, "pass them through"),
+    ("active", False, "pass them through"),
+    ("missing", True, "sudo usermod -aG input $USER"),
+    ("active", True, "ls -l"),
+    ("root", True, "ls -l"),
+])
+def test_unreadable_devices_hint_fits_the_case(paths: core_paths.Paths, tmp_path: Path,
+                                               group: str, nodes: bool, hint: str) -> None:
+    """Joining the 'input' group was the hint whatever the case: with no device at all, as
+    root, or already in the group."""
+    d = tmp_path / "input"
+    d.mkdir()
+    if nodes:
+        (d / "event0").symlink_to(d / "gone")  # a node no one can read, even root
+    c = linux(paths, {"WAYLAND_DISPLAY": "w"}, str(d), group=group, evdev=False)
+    assert c["input devices"].status == "fail" and hint in c["input devices"].hint
+    if hint != "sudo usermod -aG input $USER":
+        assert "usermod" not in c["input devices"].hint
+
+
 def test_no_display_with_devices_runs_as_root(paths: core_paths.Paths, devices: str) -> None:
     c = linux(paths, {}, devices, group="root")
     assert c["backend"].detail.startswith("evdev:")

@@ -62,7 +62,16 @@ def test_no_display_and_no_devices_says_what_to_do(no_devices: str) -> None:
     with pytest.raises(CaptureError) as err:
         choose_backend("auto", {}, "linux", no_devices)
     assert "no display" in err.value.message and "none exist" in err.value.message
-    assert "input" in err.value.hint and "usermod" in err.value.hint
+    assert "pass the input devices through" in err.value.hint
+    assert "usermod" not in err.value.hint  # no device to be allowed to read
+
+
+def test_no_display_and_unreadable_devices_names_the_input_group(tmp_path: Path) -> None:
+    (tmp_path / "event0").symlink_to(tmp_path / "gone")  # unreadable, even for root
+    with pytest.raises(CaptureError) as err:
+        choose_backend("auto", {}, "linux", str(tmp_path))
+    assert "1 exist but are not readable" in err.value.message
+    assert "sudo usermod -aG input $USER" in err.value.hint
 
 
 def test_explicit_choice_is_kept_and_validated(no_devices: str) -> None:

@@ -367,7 +367,7 @@ def _linux_checks(
     probe: Callable[[str], Probe],
     group_status: Callable[[], str] | None,
 ) -> list[Check]:
-    from activesec.capture.evdev_backend import readable_devices
+    from activesec.capture.evdev_backend import NONE_EXIST_HINT, readable_devices
 
     out: list[Check] = []
     wayland = is_wayland(env)
@@ -398,19 +398,22 @@ def _linux_checks(
     needed = chosen == "evdev" or chosen is None
     blocking = needed and not readable
     total = len(readable) + len(unreadable)
+    gs = (group_status or input_group_status)()
     if readable:
         out.append(Check("input devices", "ok",
                          f"{len(readable)} of {total} {dev_dir}/event* devices readable"))
     else:
         why = f"{len(unreadable)} exist, none readable" if unreadable else "none exist"
-        if needed:
+        if needed:  # the 'input' group helps only where devices exist and it is not yet held
+            hint = (NONE_EXIST_HINT if not unreadable else
+                    f"see who may read them: ls -l {dev_dir}/event* (a udev rule can give the "
+                    "'input' group access)" if gs in ("root", "active") else INPUT_GROUP_HINT)
             out.append(Check("input devices", "fail", f"no readable {dev_dir}/event* devices "
-                             f"({why})", INPUT_GROUP_HINT))
+                             f"({why})", hint))
         else:
             out.append(Check("input devices", "ok", f"no readable {dev_dir}/event* devices "
                              f"({why}); not needed by the {chosen} backend"))
 
-    gs = (group_status or input_group_status)()
     if gs == "root":
         out.append(Check("input group", "ok",
                          "running as root: every existing device is readable"))

@@ -380,6 +380,11 @@ def screen_size_from_drm(root: str = "/sys/class/drm") -> tuple[int, int] | None
 _NO_DEVICES_HINT = (
     "add your user to the 'input' group (sudo usermod -aG input $USER), log out and back in"
 )
+#: where no device node exists at all, the 'input' group cannot help
+NONE_EXIST_HINT = (
+    "this machine shows no input devices: in a container or VM, pass them through; on a "
+    "desktop, run activesec inside its session (the display backends need no devices)"
+)
 
 
 # --------------------------------------------------------------------------- backend
@@ -432,7 +437,7 @@ class EvdevBackend(CaptureBackend):
                          f"no readable {dev_dir}/event* devices ({len(unreadable)} exist, "
                          "permission denied)", _NO_DEVICES_HINT)
         return Probe(cls.name, False, f"no readable {dev_dir}/event* devices (none exist)",
-                     _NO_DEVICES_HINT + "; in a container or VM, pass the devices through")
+                     NONE_EXIST_HINT)
 
     def info(self) -> BackendInfo:
         return BackendInfo(self.name, screen=self.cursor.screen, devices=list(self._known))

@@ -91,7 +91,9 @@ def choose_backend(
         f"no display (DISPLAY and WAYLAND_DISPLAY are unset) and no readable "
         f"{dev_dir}/event* devices ({why})",
         "run inside the desktop session, or add your user to the 'input' group "
-        "(sudo usermod -aG input $USER) and log in again",
+        "(sudo usermod -aG input $USER) and log in again" if unreadable else
+        "run inside the desktop session (in a container or VM without one, pass the input "
+        "devices through)",
     )
 
 
