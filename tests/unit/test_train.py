@@ -427,6 +427,16 @@ def test_retrain_is_due_after_retrain_days(owner: paths_mod.Paths) -> None:
     now.jump_wall(8 * 86400)
     assert tr.retrain_due(owner, s, now)
     assert not tr.retrain_due(owner, settings(retrain_days=0), now)
+    # trained while the clock ran 30 days ahead, since corrected: due, not in 37 days
+    back = FakeClock(wall_ns=time.time_ns() - 30 * 86400 * 10**9)
+    assert tr.retrain_due(owner, s, back)
+    assert not tr.retrain_due(owner, s, FakeClock(wall_ns=time.time_ns() - 3600 * 10**9))
+    # ... and once an update decided (refused) at the corrected time, not again for 7 days
+    (owner.models_dir / tr.DRIFT_STATE).write_text(json.dumps(
+        {"refused_until": {}, "refusals": {}, "decided_wall_ns": back.wall_ns()}))
+    assert not tr.retrain_due(owner, s, back)
+    back.jump_wall(7 * 86400)
+    assert tr.retrain_due(owner, s, back)
 
 
 def test_training_rows_are_capped_to_the_most_recent(owner: paths_mod.Paths,

@@ -574,20 +574,24 @@ def retrain(paths: Paths, settings: Settings, *, progress: Progress | None = Non
 
 def retrain_due(paths: Paths, settings: Settings, clock: Clock | None = None) -> bool:
     """True when the newest model, and the last update that refused (:func:`retrain`), are
-    older than ``train.retrain_days`` (0 = never)."""
+    older than ``train.retrain_days`` (0 = never). A stamp more than a day ahead of the clock
+    was made while the clock ran ahead (since corrected): its age is unknown, and waiting for
+    the clock to reach it could hold off every update for years — so only the other stamps
+    count, and with none left an update is due (it restamps)."""
     days = settings.train.retrain_days
     if days <= 0:
         return False
-    clock = clock or SystemClock()
-    newest = 0.0
+    now = (clock or SystemClock()).wall_ns() / 1e9
+    stamps = []
     for d in model_files.model_dirs(paths):
         try:
             created = str(model_files.verify_card(d).get("created", ""))
             ts = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-            newest = max(newest, ts.timestamp())
+            stamps.append(ts.timestamp())
         except (ModelError, ValueError):
             continue
-    if not newest:
+    if not stamps:
         return False
-    newest = max(newest, drift_state(paths)["decided_wall_ns"] / 1e9)
-    return clock.wall_ns() / 1e9 - newest >= days * 86400
+    stamps.append(drift_state(paths)["decided_wall_ns"] / 1e9)
+    known = [t for t in stamps if t <= now + 86400]
+    return not known or now - max(known) >= days * 86400
