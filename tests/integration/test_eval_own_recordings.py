@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,17 @@ def test_the_report_folder_is_made_when_the_report_is_written(clean: Path,
     js = _evaluate(clean, tmp_path, "--report", str(target))
     assert js["report"] == str(target / "report.html")
     assert [p.name for p in target.iterdir()] == ["report.html"]
+    assert "earlier_report" not in js
+    first = (target / "report.html").read_bytes()
+    os.utime(target / "report.html", (1_700_000_000, 1_700_000_000))
+    # a second run into the same folder keeps the first report (it was silently replaced)
+    again = _evaluate(clean, tmp_path, "--report", str(target), "--detector", "gmm")
+    stamp = datetime.fromtimestamp(1_700_000_000).strftime("%Y%m%d-%H%M%S")
+    assert again["earlier_report"] == str(target / f"report-{stamp}.html")
+    assert (target / f"report-{stamp}.html").read_bytes() == first
+    assert sorted(p.name for p in target.iterdir()) == ["report-" + stamp + ".html",
+                                                        "report.html"]
+    assert "gmm" in (target / "report.html").read_text()
 
 
 def test_unreadable_rows_are_left_out_and_said(clean: Path, tmp_path: Path) -> None:

@@ -367,10 +367,11 @@ def evaluate(
         except ActiveSecError as exc:
             late = exc
 
-    report_path = None
+    report_path = earlier = None
     if report_dir is not None:
-        from activesec.evaluate.report import write_report
+        from activesec.evaluate.report import keep_earlier, write_report
 
+        earlier = keep_earlier(report_dir)
         report_path = write_report(results if detector == "all" else results[0], report_dir)
 
     broken: dict[str, str] = {}
@@ -389,6 +390,8 @@ def evaluate(
             payload["detectors_not_loaded"] = broken
         if report_path is not None:
             payload["report"] = str(report_path)
+        if earlier is not None:
+            payload["earlier_report"] = str(earlier)
         if cont is not None:
             # per_user stays the list of session-level rows whatever the flags: a replayed
             # user's ANIA/ANGA join its row, not replace the list (the per-user EERs were lost)
@@ -431,7 +434,8 @@ def evaluate(
     if drift_res is not None:
         _print_drift(drift_res)
     if report_path is not None:
-        out.print(f"report: {report_path}")
+        out.print(f"report: {report_path}"
+                  + (f" (the earlier one kept as {earlier.name})" if earlier else ""))
     if late is not None:
         raise late
 

@@ -312,6 +312,27 @@ def _unmake(made: list[Path]) -> None:
             return
 
 
+def keep_earlier(out_dir: str | Path) -> Path | None:
+    """Rename an earlier ``report.html`` in ``out_dir`` to ``report-<its time>.html`` (never
+    over another file) before a new one is written; its new path, None if there was none. A
+    researcher comparing detectors in one folder keeps every run's report."""
+    path = Path(out_dir).expanduser() / "report.html"
+    if not path.is_file():
+        return None
+    try:
+        stamp = _dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
+        for n in range(1000):
+            kept = path.with_name(f"report-{stamp}" + (f"-{n}" if n else "") + ".html")
+            if not kept.exists():
+                os.rename(path, kept)
+                return kept
+    except OSError as exc:
+        raise DataError(f"cannot keep the earlier report {path}: {exc.strerror}",
+                        "move it away, or pass another directory to --report") from None
+    raise DataError(f"cannot keep the earlier report {path}: too many kept reports",
+                    "clear out the folder, or pass another directory to --report")
+
+
 def write_report(results: EvalResult | Sequence[EvalResult], out_dir: str | Path) -> Path:
     """Write ``report.html`` into ``out_dir`` (created if needed) and return its path; if it
     cannot be written, the folders made for it are removed again."""
