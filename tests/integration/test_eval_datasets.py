@@ -7,8 +7,12 @@ detector code of the agent and produce plausible numbers; full-size figures are 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from tests.conftest import dataset
+from tests.helpers.cli import cli, env_for
 
 from activesec.core.errors import DataError
 from activesec.evaluate.api import Options, evaluate
@@ -41,6 +45,26 @@ def test_aalto_twenty_users() -> None:
     assert all(r["n_genuine"] == 10 and r["n_impostor"] == 14 for r in js["per_user"])
     assert js["auc"] > 0.75 and js["mean_user_eer"] < 0.35
     assert js["by_keystrokes"][-1]["n"] == "all"
+
+
+def test_detector_all_goes_on_without_the_detectors_that_cannot_run(tmp_path: Path) -> None:
+    """8 Aalto users enrol on 5 sentences each: hist_gb cannot split so few rows (it scored
+    everyone alike, AUC 0.500) and plda has too few people — said, and the rest compared; one
+    failing detector used to end the whole comparison."""
+    path = dataset("aalto136m", "keystrokes.tsv.gz")
+    r = cli("evaluate", "aalto", "--data", str(path), "--max-users", "8", "--detector", "all",
+            "--json", env=env_for(tmp_path / "home"), timeout=600)
+    assert r.returncode == 0, r.stderr
+    js = json.loads(r.stdout)
+    missing = js["detectors_not_evaluated"]
+    assert set(missing) == {"hist_gb", "plda"}
+    assert "hist_gb learns nothing from 5 owner rows (needs 40" in missing["hist_gb"]
+    assert "a user's background holds 2" in missing["plda"]
+    ran = {d["detector"] for d in js["detectors"]}
+    assert {"extra_trees", "scaled_manhattan"} <= ran and not ran & set(missing)
+    assert all(d["auc"] > 0.5 for d in js["detectors"] if d["detector"] == "scaled_manhattan")
+    text = " ".join(r.stderr.split())
+    assert "warning: hist_gb left out of --detector all: " in text
 
 
 def test_freihaut_drift_curve() -> None:

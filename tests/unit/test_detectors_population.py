@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from activesec.core.errors import ConfigError
+from activesec.core.errors import ConfigError, DataError
 from activesec.detectors import registry
 from activesec.detectors.compact import CompactScorer, compact
 from activesec.detectors.persist import load_model, save_model
@@ -163,3 +163,13 @@ def test_live_trust_calibration_is_blind_to_the_normalisation(data) -> None:
     norm = Calibration.from_scores(det.score(held))
     np.testing.assert_allclose(norm.z(det.score(stream)),
                                raw.z(det.model_.predict_proba(stream)[:, 1]), atol=1e-9)
+
+
+def test_boosting_refuses_owner_data_too_small_to_split(data) -> None:
+    """With fewer owner rows than 2 x min_samples_leaf no tree splits: hist_gb scored every row
+    alike (AUC 0.500 in `evaluate aalto --max-users 20 --detector all`, as a result)."""
+    owner, bg, fresh, impostor = data
+    with pytest.raises(DataError, match=r"learns nothing from 39 owner rows \(needs 40"):
+        _create("hist_gb").fit(owner[:39], bg)
+    few = _create("hist_gb", min_samples_leaf=5).fit(owner[:39], bg)  # lowered: it learns
+    assert np.ptp(few.score(np.vstack([fresh[:50], impostor[:50]]))) > 0

@@ -295,9 +295,11 @@ def evaluate(
             transient=True,
         )
         progress_bar.start()
+    not_evaluated: dict[str, str] = {}  # --detector all: detectors no user could be run with
     try:
         if detector == "all":
-            results = evaluate_all(dataset.value, path, options=opts)
+            results = evaluate_all(dataset.value, path, options=opts,
+                                   not_evaluated=not_evaluated)
         else:
             results = [run_one(dataset.value, path, detector=detector, options=opts)]
     finally:
@@ -382,12 +384,16 @@ def evaluate(
         for name, why in broken.items():
             err.print(f"warning: plug-in detector {name!r} failed to load ({why}): left out of "
                       "--detector all", markup=False)
+        for name, why in not_evaluated.items():
+            err.print(f"warning: {name} left out of --detector all: {why}", markup=False)
     if json_out:
         payload = (
             results_json(dataset.value, results) if detector == "all" else results[0].to_json()
         )
         if broken:
             payload["detectors_not_loaded"] = broken
+        if not_evaluated:
+            payload["detectors_not_evaluated"] = not_evaluated
         if report_path is not None:
             payload["report"] = str(report_path)
         if earlier is not None:

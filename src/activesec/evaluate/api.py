@@ -138,14 +138,39 @@ def evaluate(dataset: str, data: str | Path, *, detector: str | None = None,
 
 
 def evaluate_all(dataset: str, data: str | Path, *, detectors: Sequence[str] | None = None,
-                 options: Options | None = None) -> list[EvalResult]:
-    """Evaluate several detectors (``None`` = every registered one) on one preparation."""
+                 options: Options | None = None,
+                 not_evaluated: dict[str, str] | None = None) -> list[EvalResult]:
+    """Evaluate several detectors (``None`` = every registered one) on one preparation.
+
+    With ``not_evaluated``, a detector that can evaluate no user (``hist_gb`` on 5 sentences
+    each) is recorded there with the reason and the comparison goes on without it — one such
+    detector used to end the whole comparison; a DataError only when none is left."""
     from activesec.detectors.registry import names
 
     opts = options or Options()
     prep = prepare(dataset, data, opts)
     todo = list(detectors or names())
-    if not prep.use_background:  # population detectors do not apply to this protocol
-        todo = [d for d in todo if not _needs_background(d)]
-    todo = [d for d in todo if not _too_few_people(prep, d)]  # e.g. plda with 3 users
-    return [run_prepared(prep, d, opts) for d in todo]
+    left_out: dict[str, str] = {}
+    for d in todo:
+        if not prep.use_background and _needs_background(d):
+            left_out[d] = f"the {prep.dataset} protocol has no background population"
+        elif _too_few_people(prep, d):  # e.g. plda with 3 users
+            left_out[d] = (f"learns how people differ from at least {MIN_BACKGROUND_PEOPLE} "
+                           f"other people; a user's background holds {_background_people(prep)}")
+    todo = [d for d in todo if d not in left_out]
+    if not_evaluated is not None:
+        not_evaluated.update(left_out)
+    if not_evaluated is None:
+        return [run_prepared(prep, d, opts) for d in todo]
+    results = []
+    first: DataError | None = None
+    for d in todo:
+        try:
+            results.append(run_prepared(prep, d, opts))
+        except DataError as exc:
+            not_evaluated[d] = exc.message
+            first = first or exc
+    if not results:  # every detector failed: most likely the data (as one detector says it)
+        raise first or DataError(f"no detector applies to the {dataset} protocol here: "
+                                 + "; ".join(f"{d}: {why}" for d, why in left_out.items()))
+    return results
