@@ -412,3 +412,35 @@ def test_an_injecting_tool_running_while_injection_is_distrusted_is_a_warning() 
     assert ok.detail == "teamviewer (remote control) running; injected input is 'score' " \
         "(engine.scoring.injected)"
     assert doctor.injector_check("distrust", ["bash", "python3"]) is None
+
+
+def test_a_policy_enforcing_gate_rules_also_needs_gate_apps(paths: core_paths.Paths,
+                                                            no_devices: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """`gate_apps` picks which gate rules apply: a policy enforcing the rules alone lets the
+    account choose a harmless one (a child's `gate_apps = ["chat"]` and the games run on)."""
+    from activesec.service.agent import engine_config
+
+    site = tmp_path / "site.toml"
+    rules = ('[enforced.actions]\non_gate = ["gate"]\n[enforced.actions.params.gate]\n'
+             'rules = [{ name = "games", match = "steam" }, { name = "chat", match = "irc" }]\n')
+    site.write_text(rules)
+    paths.config_file.write_text('[engine.policy]\ngate_apps = ["chat"]\n')
+    env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
+    monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))
+
+    def policy() -> Check:
+        return by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                                  probe=probes(x11=True)))["machine policy"]
+
+    m = policy()
+    assert m.status == "warn" and "an account's [engine.policy] gate_apps may still pick" in (
+        m.detail)
+    assert "gate_apps = [] (every rule) under [enforced.engine.policy]" in m.hint
+    assert engine_config(config.load(paths)).policy.gate_apps == ["chat"]
+    site.write_text(rules + "[enforced.engine.policy]\ngate_apps = []\n")
+    m = policy()
+    assert m.status == "warn" and "gate_apps may still pick" not in m.detail  # overrides yours
+    assert "it overrides your engine.policy.gate_apps (config.toml)" in m.detail
+    assert engine_config(config.load(paths)).policy.gate_apps == ["games", "chat"]

@@ -352,6 +352,11 @@ def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
                      "change what it enforces",
                      f"sudo chown root: {policy.path} {policy.path.parent} && sudo chmod go-w "
                      f"{policy.path} {policy.path.parent}")
+    if "actions.params.gate.rules" in enforced and "engine.policy.gate_apps" not in enforced:
+        return Check("machine policy", "warn", f"{detail}; it enforces gate rules, but an "
+                     "account's [engine.policy] gate_apps may still pick which of them apply",
+                     f"add gate_apps = [] (every rule) under [enforced.engine.policy] in "
+                     f"{policy.path}")
     if not clashes:
         return Check("machine policy", "ok", detail)
     mine = ", ".join(f"{k} ({where})" for k, where in clashes)
