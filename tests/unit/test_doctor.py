@@ -444,3 +444,20 @@ def test_a_policy_enforcing_gate_rules_also_needs_gate_apps(paths: core_paths.Pa
     assert m.status == "warn" and "gate_apps may still pick" not in m.detail  # overrides yours
     assert "it overrides your engine.policy.gate_apps (config.toml)" in m.detail
     assert engine_config(config.load(paths)).policy.gate_apps == ["games", "chat"]
+
+
+def test_the_readme_machine_policy_is_valid_and_complete(paths: core_paths.Paths,
+                                                         no_devices: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policy an admin or parent copies from the README: valid, and doctor finds no gap."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("```toml\n[defaults.train]\n", 1)[1].split("```", 1)[0]
+    site = tmp_path / "site.toml"
+    site.write_text("[defaults.train]\n" + block)
+    env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
+    monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))
+    c = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes(x11=True)))
+    assert c["machine policy"].status == "ok", c["machine policy"]
+    assert "engine.policy.gate_apps" in c["machine policy"].detail
+    assert c["config"].status == "ok", c["config"]
