@@ -461,7 +461,8 @@ def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
     if not summary.trained:
         why = "; ".join(f"{r.modality}: {r.reason}" for r in results) or "no owner data"
         raise ModelError(f"nothing to train yet for {user!r} — {why}",
-                         "keep capturing (`activesec capture`) and run `activesec train` later")
+                         "keep `activesec run` going: it trains by itself once enrolment is "
+                         "complete (or record with `activesec capture`, then `activesec train`)")
     return summary
 
 
