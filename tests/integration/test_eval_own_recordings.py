@@ -235,8 +235,22 @@ def test_three_typists_are_evaluated_without_plda(tmp_path: Path) -> None:
     r = cli("evaluate", "keys-csv", "--data", str(root), "--json", "--detector", "all",
             env=env, timeout=300)
     assert r.returncode == 0, r.stderr
-    names = [d["detector"] for d in json.loads(r.stdout)["detectors"]]
+    js = json.loads(r.stdout)
+    names = [d["detector"] for d in js["detectors"]]
     assert "plda" not in names and {"scaled_manhattan", "extra_trees"} <= set(names)
+    assert "a user's background holds 2" in js["detectors_not_evaluated"]["plda"]
+    # as a person reads it: the protocol once, then one row per detector, best first
+    r = cli("evaluate", "keys-csv", "--data", str(root), "--detector", "all", env=env,
+            timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert r.stdout.count("impostors =") == 1  # it was repeated for every detector
+    assert "user EER" in r.stdout
+    rows = [ln.split("│")[0].strip() for ln in lines if "│" in ln]
+    assert sorted(rows) == sorted(names)
+    eers = {d["detector"]: d["mean_user_eer"] for d in js["detectors"]}
+    assert [eers[n] for n in rows] == sorted(eers.values())
+    assert "warning: plda left out of --detector all" in " ".join(r.stderr.split())
     line = one_line_error(cli("evaluate", "keys-csv", "--data", str(root), "--detector", "plda",
                               env=env))
     assert "holds only 2 (the other users)" in line and "at least 4 users" in line

@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from activesec.cli._common import err, interactive, out, print_json, state_paths
 from activesec.core.errors import ActiveSecError
@@ -414,7 +415,9 @@ def evaluate(
         if late is not None:
             raise late
         return
-    for r in results:
+    if detector == "all":
+        _print_comparison([r.to_json() for r in results])
+    for r in results if detector != "all" else []:
         j = r.to_json()
         out.print(
             f"[bold]{j['dataset']}[/bold] · {j['detector']} · {j['protocol']}\n"
@@ -422,12 +425,7 @@ def evaluate(
             f"{j['mean_user_eer']:.1%} (SD {j.get('sd_user_eer', 0.0):.1%})   "
             f"users {j['n_users']}   {j['runtime_s']:.0f} s"
         )
-        left_out = [s for s in j.get("skipped", []) if s["what"] != "rows"]
-        partial = [s for s in j.get("skipped", []) if s["what"] == "rows"]
-        if left_out:
-            out.print(f"  skipped: {len(left_out)} (see --json for reasons)")
-        if partial:
-            out.print(f"  unreadable rows left out of {len(partial)} session(s) (see --json)")
+        _print_skips(j)
     if cont is not None:
         unit = cont.get("unit", "actions")
         anga = "no false lock" if cont["anga"] is None else f"{cont['anga']:,.0f} {unit}"
@@ -444,6 +442,38 @@ def evaluate(
                   + (f" (the earlier one kept as {earlier.name})" if earlier else ""))
     if late is not None:
         raise late
+
+
+def _print_skips(j: dict[str, Any]) -> None:
+    left_out = [s for s in j.get("skipped", []) if s["what"] != "rows"]
+    partial = [s for s in j.get("skipped", []) if s["what"] == "rows"]
+    if left_out:
+        out.print(f"  skipped: {len(left_out)} (see --json for reasons)")
+    if partial:
+        out.print(f"  unreadable rows left out of {len(partial)} session(s) (see --json)")
+
+
+def _print_comparison(rows: list[dict[str, Any]]) -> None:
+    """``--detector all``: the protocol once (the same preparation for every detector), then
+    one row per detector, best mean per-user EER ("user EER", its SD beside it) first."""
+    from rich.table import Table
+
+    first = rows[0]
+    out.print(f"[bold]{first['dataset']}[/bold] · {escape(first['protocol'])}")
+    table = Table(show_edge=False)
+    for col in ("detector", "AUC", "EER", "user EER", "SD", "users", "skipped", "s"):
+        table.add_column(col, justify="left" if col == "detector" else "right", no_wrap=True)
+    for j in sorted(rows, key=lambda j: (j["mean_user_eer"], j["eer"])):
+        skipped = sum(1 for s in j.get("skipped", []) if s["what"] != "rows")
+        table.add_row(j["detector"], f"{j['auc']:.3f}", f"{j['eer']:.1%}",
+                      f"{j['mean_user_eer']:.1%}", f"{j.get('sd_user_eer', 0.0):.1%}",
+                      str(j["n_users"]), str(skipped), f"{j['runtime_s']:.0f}")
+    out.print(table)
+    if any(s["what"] != "rows" for j in rows for s in j.get("skipped", [])):
+        out.print("  skipped: users or sessions left out (see --json for reasons)")
+    partial = [s for s in first.get("skipped", []) if s["what"] == "rows"]
+    if partial:
+        out.print(f"  unreadable rows left out of {len(partial)} session(s) (see --json)")
 
 
 def _print_drift(d: dict[str, Any]) -> None:
