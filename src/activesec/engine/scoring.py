@@ -162,13 +162,16 @@ def owner_spread(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     quantised by the recorder: most Balabit actions have a median time step of 0) has no IQR;
     it gets the mean absolute deviation from the median × 1.2533 (also σ for a normal), and a
     feature the owner never varied 10 % of its median (1e-9 at 0; such deviations are capped when
-    shown, :data:`DEVIATION_CAP`)."""
+    shown, :data:`DEVIATION_CAP`). "Never varied" includes rounding noise: a spread below a
+    millionth of the median (a 16 ms time step stored as 0.016000000000000014 in some rows
+    had a spread of 1e-17, and a replayed impostor's 0.0156 read as 99 σ in every decision)."""
     center = np.median(X, axis=0)
     q75, q25 = np.percentile(X, [75, 25], axis=0)
     iqr = (q75 - q25) / 1.349
     mad = np.mean(np.abs(X - center), axis=0) * 1.2533 if len(X) else np.zeros_like(center)
-    fallback = np.where(mad > 0, mad, np.maximum(np.abs(center) * 0.1, 1e-9))
-    return center, np.where(iqr > 0, iqr, fallback)
+    noise = np.abs(center) * 1e-6
+    fallback = np.where(mad > noise, mad, np.maximum(np.abs(center) * 0.1, 1e-9))
+    return center, np.where(iqr > noise, iqr, fallback)
 
 
 @dataclass
