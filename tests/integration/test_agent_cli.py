@@ -134,6 +134,24 @@ def test_replay_of_an_export_replays_each_session_whole(home: Path, sessions: Pa
     assert one["unscored_events"] == 400  # 200 keystrokes, and this profile has no keys model
 
 
+def test_replay_of_a_flagged_export_charges_injected_input(home: Path, sessions: Path,
+                                                           tmp_path: Path) -> None:
+    """`export --with-injected` keeps the flag, so replay charges a bot's bursts as the agent
+    did (before, the export left them out and replay never saw the bot)."""
+    from activesec.core.events import Flag
+    from activesec.recordings import read_mouse_csv
+
+    (mine,) = (sessions / OWNER).iterdir()
+    bot = read_mouse_csv(mine)
+    bot["flags"] |= int(Flag.INJECTED)
+    (tmp_path / "mouse" / "bot").mkdir(parents=True)
+    write_mouse_csv(tmp_path / "mouse" / "bot" / "s1.csv", bot, injected=True)
+    r = cli("replay", str(tmp_path), "--json", env=env_for(home), timeout=300)
+    assert r.returncode == 0, r.stderr
+    (one,) = json.loads(r.stdout)["sessions"]
+    assert one["actions_to_first_lock"] == 11  # the README's figure: the 11th burst locks
+
+
 def test_replay_of_keys_on_a_pointer_profile_says_nothing_was_scored(home: Path,
                                                                       tmp_path: Path) -> None:
     """It once printed "final trust 100.0" for a session no model had scored."""

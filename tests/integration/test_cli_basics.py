@@ -180,6 +180,34 @@ def test_import_export_round_trip(env: dict[str, str], tmp_path: Path) -> None:
     assert s2["events"] == s["events"]
 
 
+def test_export_with_injected_through_the_cli(env: dict[str, str], tmp_path: Path) -> None:
+    """A bot's moves (the `injected` column of an import) are left out of an export and said;
+    `--with-injected` keeps them flagged, and they import back as injected, not as input."""
+    _init(env)
+    src = tmp_path / "rec"
+    (src / "mouse" / "alice").mkdir(parents=True)
+    moves = ev.make([i * 8_000_000 for i in range(50)], [ev.Kind.MOVE] * 50,
+                    x=list(range(50)), y=[5] * 50)
+    moves["flags"][25:] = int(ev.Flag.INJECTED)
+    write_mouse_csv(src / "mouse" / "alice" / "s1.csv", moves, injected=True)
+    assert cli("import", str(src), env=env).returncode == 0
+    s = json.loads(cli("status", "--json", env=env).stdout)
+    assert s["events"]["move"] == 50 and s["injected"] == 25
+    r = cli("export", "--out", str(tmp_path / "plain"), env=env)
+    assert r.returncode == 0 and "left out 25 injected events" in " ".join(r.stdout.split())
+    assert "--with-injected keeps them" in " ".join(r.stdout.split())
+    r = cli("export", "--out", str(tmp_path / "all"), "--with-injected", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["injected_left_out"] == 0
+    rows = next((tmp_path / "all" / "mouse" / "alice").glob("*.csv")).read_text().splitlines()
+    assert rows[0].endswith(",injected") and [r[-1] for r in rows[1:]] == ["0"] * 25 + ["1"] * 25
+    env2 = env_for(tmp_path / "home2")
+    _init(env2, "alice")
+    assert cli("import", str(tmp_path / "all"), env=env2).returncode == 0
+    s2 = json.loads(cli("status", "--json", env=env2).stdout)
+    assert (s2["events"]["move"], s2["injected"]) == (50, 25)
+
+
 def test_export_since_and_bad_values(env: dict[str, str], tmp_path: Path) -> None:
     _init(env)
     one_line_error(cli("export", "--out", str(tmp_path / "o"), "--since", "yesterday-ish", env=env))

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from tests.helpers.cli import cli, env_for, one_line_error
 
@@ -254,3 +255,21 @@ def test_three_typists_are_evaluated_without_plda(tmp_path: Path) -> None:
     line = one_line_error(cli("evaluate", "keys-csv", "--data", str(root), "--detector", "plda",
                               env=env))
     assert "holds only 2 (the other users)" in line and "at least 4 users" in line
+
+
+def test_injected_rows_are_not_evaluated_as_the_person(clean: Path, tmp_path: Path) -> None:
+    """A file with the `injected` column (an `export --with-injected`): its flagged rows are a
+    bot's, which training never learns from — evaluation leaves them out the same way."""
+    from activesec.core.events import Flag
+    from activesec.recordings import read_mouse_csv, write_mouse_csv
+
+    before = _evaluate(clean, tmp_path)
+    f = clean / "owner" / "s1.csv"
+    own = read_mouse_csv(f)
+    bot = syn.pointer_person(40, seed=99, t0=float(own["t_ns"][-1]) / 1e9 + 5.0)
+    bot["flags"] |= int(Flag.INJECTED)
+    write_mouse_csv(f, np.concatenate([own, bot]), injected=True)
+    after = _evaluate(clean, tmp_path / "2")
+    strip = ("runtime_s", "params")
+    assert {k: v for k, v in after.items() if k not in strip} == {
+        k: v for k, v in before.items() if k not in strip}

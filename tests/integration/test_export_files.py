@@ -108,8 +108,8 @@ def test_export_files_are_private_from_their_creation(
     seen: list[int] = []
     real = generic.write_mouse_csv
 
-    def spy(path: Path, events: np.ndarray) -> int:
-        n = real(path, events)
+    def spy(path: Path, events: np.ndarray, *, injected: bool = False) -> int:
+        n = real(path, events, injected=injected)
         seen.append(stat.S_IMODE(os.stat(path).st_mode))  # before any chmod after writing
         return n
 

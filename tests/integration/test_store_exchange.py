@@ -107,6 +107,44 @@ def test_export_writes_the_generic_layouts(store: Store, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_with_injected_keeps_injected_input_flagged_through_import(
+        store: Store, tmp_path: Path, fmt: exchange.Format) -> None:
+    """Left out by default; `--with-injected` writes it with the `injected` column (1 injected,
+    2 a pointer warp) and an import flags it again — never the owner's own input."""
+    sid = store.begin_session("alice", "x11", wall_ns=1_700_000_200 * 10**9, mono_ns=MONO0)
+    ev = _session_events()
+    ev[0]["flags"] = int(Flag.INJECTED | Flag.WARPED)  # a game re-centring the pointer
+    ev[10]["flags"] = ev[13]["flags"] = int(Flag.INJECTED)  # a bot's shift, down and up
+    store.append(sid, ev)
+    store.end_session(sid, 1_700_000_201 * 10**9)
+    store.commit()
+    out = tmp_path / "out"
+    summary = exchange.export(store, out, fmt=fmt, label="alice", with_injected=True)
+    assert summary["injected_left_out"] == 0
+    assert (summary["mouse_events"], summary["key_events"]) == (2 * 11, 2 * 6)
+    if fmt == "csv":
+        mouse = _rows(out / "mouse" / "alice" / f"session_{sid}.csv")
+        assert mouse[0] == ["timestamp", "button", "state", "x", "y", "injected"]
+        assert [r[5] for r in mouse[1:4]] == ["2", "1", "0"]
+        keys = _rows(out / "keys" / "alice" / f"session_{sid}.csv")
+        assert keys[0][-1] == "injected" and [r[3] for r in keys[1:]] == ["1", "0", "0"]
+    with Store.open(tmp_path / "other.db", create=True) as other:
+        exchange.import_recordings(other, out, clock=FakeClock())
+        infos = {i.n_injected: i for i in other.sessions()}
+        # the fixture's session: its injected move; this one: the warp, that move, two keys
+        assert set(infos) == {1, 4}
+        got = other.events(infos[4].id)
+        want = ev.copy()
+        want["t_ns"] -= MONO0
+        mask = int(Flag.INJECTED | Flag.WARPED | Flag.HSCROLL)
+        assert np.array_equal(got["flags"] & mask, want["flags"] & mask)
+        assert infos[4].n_injected_keys == 2
+    # and without the column, exactly the old layout
+    plain = exchange.export(store, tmp_path / "plain", fmt=fmt, label="alice")
+    assert plain["injected_left_out"] == 1 + 4
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_round_trip_store_export_import(store: Store, tmp_path: Path,
                                        fmt: exchange.Format) -> None:
     out = tmp_path / "out"

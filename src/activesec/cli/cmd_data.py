@@ -63,6 +63,10 @@ def export(
     since: str | None = typer.Option(
         None, "--since", help="Only sessions since: 7d, 12h, or an ISO date."
     ),
+    with_injected: bool = typer.Option(
+        False, "--with-injected",
+        help="Keep injected input (XTEST, SendInput), flagged in an `injected` column.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Write recordings in the generic layouts: OUT/mouse/<label>/<session>.csv and OUT/keys/….
@@ -81,7 +85,8 @@ def export(
     profile.require(p)
     since_ns = parse_since(since) if since else None
     with _open_store(p) as store:
-        summary = do_export(store, out_path, fmt=formats[fmt], since_wall_ns=since_ns)
+        summary = do_export(store, out_path, fmt=formats[fmt], since_wall_ns=since_ns,
+                            with_injected=with_injected)
     if json_out:
         print_json(summary)
     else:
@@ -91,8 +96,8 @@ def export(
         )
         if summary.get("injected_left_out"):
             out.print(f"left out {summary['injected_left_out']:,} injected events (XTEST, "
-                      "SendInput): the layouts cannot mark them, and imported back they would "
-                      "count as your own input")
+                      "SendInput): as plain rows they would import back as your own input; "
+                      "--with-injected keeps them, flagged")
 
 
 def import_(

@@ -68,8 +68,10 @@ def decode(
     x: np.ndarray,
     y: np.ndarray,
     coord_range: tuple[int, int] = INT32,
+    origin: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
-    """Events (file order, not yet sorted) and counts of rows dropped per reason."""
+    """Events (file order, not yet sorted) and counts of rows dropped per reason. ``origin``:
+    the optional ``injected`` column, per row (:func:`origin_flags`)."""
     nb, ns = len(button.values), len(state.values)
     lut = np.zeros((max(nb, 1), max(ns, 1), 3), dtype=np.int64)
     for i, bv in enumerate(button.values):
@@ -95,7 +97,30 @@ def decode(
     ev["flags"] = rule[keep, 2]
     ev["x"] = np.rint(x[keep]).astype(np.int64)
     ev["y"] = np.rint(y[keep]).astype(np.int64)
+    if origin is not None:
+        ev["flags"] |= origin_flags(origin[keep])
     return ev, counts
+
+
+#: the optional ``injected`` column: 0 a device's input, 1 injected by software (XTEST,
+#: SendInput), 2 a pointer warp (moved by software with no input at all: never scored)
+ORIGIN_VALUES = {0: Flag.NONE, 1: Flag.INJECTED, 2: Flag.INJECTED | Flag.WARPED}
+
+
+def origin_flags(values: np.ndarray) -> np.ndarray:
+    """Event flags for ``injected`` column values (other values, empty included: 0)."""
+    v = np.nan_to_num(np.asarray(values, np.float64), nan=0.0)
+    out = np.zeros(len(v), np.uint8)  # EVENT_DTYPE's flags
+    out[v == 1] = int(Flag.INJECTED)
+    out[v == 2] = int(Flag.INJECTED | Flag.WARPED)
+    return out
+
+
+def origin_value(flags: int) -> int:
+    """The ``injected`` column value of an event's flags (:data:`ORIGIN_VALUES`)."""
+    if not flags & Flag.INJECTED:
+        return 0
+    return 2 if flags & Flag.WARPED else 1
 
 
 def format_seconds(t_ns: int) -> str:
@@ -105,8 +130,9 @@ def format_seconds(t_ns: int) -> str:
     return "-" + s if t_ns < 0 else s
 
 
-def encode(events: np.ndarray) -> Iterator[tuple[int, str, str, int, int]]:
-    """Rows ``(t_ns, button, state, x, y)`` for the pointer events of ``events``.
+def encode(events: np.ndarray) -> Iterator[tuple[int, str, str, int, int, int]]:
+    """Rows ``(t_ns, button, state, x, y, origin)`` for the pointer events of ``events``
+    (``origin``: :func:`origin_value`).
 
     Moves while a button is held are written ``NoButton,Drag`` as Balabit does; a scroll of
     ``n`` steps becomes ``|n|`` rows at the same time (the layout has one step per row).
@@ -118,16 +144,17 @@ def encode(events: np.ndarray) -> Iterator[tuple[int, str, str, int, int]]:
     held = np.cumsum(kind == Kind.BUTTON_DOWN) - np.cumsum(kind == Kind.BUTTON_UP)
     for e, h in zip(events.tolist(), held.tolist(), strict=True):
         t, k, flags, _dev, x, y, code = e
+        o = origin_value(flags)
         if k == Kind.MOVE:
-            yield t, "NoButton", "Drag" if h > 0 else "Move", x, y
+            yield t, "NoButton", "Drag" if h > 0 else "Move", x, y, o
         elif k in (Kind.BUTTON_DOWN, Kind.BUTTON_UP):
             name = _BUTTON_NAMES.get(code)
             if name is not None:
-                yield t, name, "Pressed" if k == Kind.BUTTON_DOWN else "Released", x, y
+                yield t, name, "Pressed" if k == Kind.BUTTON_DOWN else "Released", x, y, o
         elif k == Kind.SCROLL and code != 0:
             if flags & Flag.HSCROLL:
                 state = "Right" if code > 0 else "Left"
             else:
                 state = "Up" if code > 0 else "Down"
             for _ in range(abs(code)):
-                yield t, "Scroll", state, x, y
+                yield t, "Scroll", state, x, y, o

@@ -14,6 +14,11 @@ into the modality's subtree.
   keeps the press alone (a key still held when the recording ended); a release before the press
   or an unparseable time skips the row.
 
+Both layouts take an optional last column ``injected``: 0 a device's input, 1 injected by
+software (XTEST, SendInput), 2 a pointer warp (:data:`activesec.recordings._mouse.ORIGIN_VALUES`);
+without it every row is a device's input. ``export --with-injected`` writes it, so a bot's
+input replays as the agent saw it and imports back flagged, never as the owner's.
+
 Writers emit exactly these layouts (keys as class names), so export -> read round-trips;
 times are written as exact decimal seconds and read back as float64, exact to the nanosecond
 for monotonic times (to ~0.2 µs for epoch-based ones).
@@ -33,11 +38,18 @@ from activesec.core.errors import DataError
 from activesec.core.events import EVENT_DTYPE, Kind, empty
 from activesec.core.keys import N_KEY_CLASSES, class_name, key_class
 from activesec.recordings import _mouse
-from activesec.recordings._table import Categorical, Table, have_arrow, read_csv_table
+from activesec.recordings._table import (
+    Categorical,
+    Table,
+    have_arrow,
+    read_csv_table,
+    read_header,
+)
 from activesec.recordings.base import Recording, finish, natural_key, require_exists, select_users
 
 MOUSE_COLUMNS = ("timestamp", "button", "state", "x", "y")
 KEYS_COLUMNS = ("key", "press", "release")
+INJECTED = "injected"  # the optional origin column (module docstring)
 _NUMERIC = {"mouse": ("timestamp", "x", "y"), "keys": ("press", "release")}
 _COLUMNS = {"mouse": MOUSE_COLUMNS, "keys": KEYS_COLUMNS}
 SUFFIXES = (".csv", ".parquet")
@@ -48,7 +60,8 @@ Modality = Literal["mouse", "keys"]
 # --------------------------------------------------------------------------- reading
 
 
-def _read_parquet(path: Path, expected: tuple[str, ...], numeric: tuple[str, ...]) -> Table:
+def _read_parquet(path: Path, expected: tuple[str, ...], numeric: tuple[str, ...],
+                  optional: tuple[str, ...] = ()) -> Table:
     if not have_arrow():
         raise DataError(
             f"{path}: reading parquet needs pyarrow", "pip install 'activesec[parquet]'"
@@ -70,6 +83,7 @@ def _read_parquet(path: Path, expected: tuple[str, ...], numeric: tuple[str, ...
             f"{path}: columns {', '.join(schema.names)} lack {', '.join(missing)}",
             f"expected columns {','.join(expected)}",
         )
+    expected = (*expected, *(c for c in optional if c in names))
     t = pq.read_table(path, columns=[names[c] for c in expected])
     num: dict[str, np.ndarray] = {}
     text: dict[str, Categorical] = {}
@@ -95,9 +109,12 @@ def _read_parquet(path: Path, expected: tuple[str, ...], numeric: tuple[str, ...
 
 def _table(path: Path, modality: Modality) -> Table:
     require_exists(path, f"a {modality} recording ({','.join(_COLUMNS[modality])})")
+    columns, numeric = _COLUMNS[modality], _NUMERIC[modality]
     if path.suffix.lower() == ".parquet":
-        return _read_parquet(path, _COLUMNS[modality], _NUMERIC[modality])
-    return read_csv_table(path, _COLUMNS[modality], _NUMERIC[modality])
+        return _read_parquet(path, columns, (*numeric, INJECTED), optional=(INJECTED,))
+    if INJECTED in read_header(path):
+        columns, numeric = (*columns, INJECTED), (*numeric, INJECTED)
+    return read_csv_table(path, columns, numeric)
 
 
 def _mouse_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
@@ -107,6 +124,7 @@ def _mouse_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
         tab.text["state"],
         tab.numeric["x"],
         tab.numeric["y"],
+        origin=tab.numeric.get(INJECTED),
     )
     meta: dict[str, Any] = {"rows": tab.n_rows + tab.bad_shape, "bad_shape": tab.bad_shape}
     meta.update(counts)
@@ -141,6 +159,10 @@ def _keys_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
     ev["kind"][n:] = Kind.KEY_UP
     ev["x"][n:] = stroke[has_up]
     ev["code"][n:] = cls[order][has_up]
+    if INJECTED in tab.numeric:
+        flags = _mouse.origin_flags(tab.numeric[INJECTED][order])
+        ev["flags"][:n] = flags
+        ev["flags"][n:] = flags[has_up]
     meta: dict[str, Any] = {
         "rows": tab.n_rows + tab.bad_shape,
         "bad_shape": tab.bad_shape,
@@ -262,31 +284,35 @@ def _open_out(path_or_fileobj: str | Path | IO[str]) -> tuple[IO[str], bool]:
     return path_or_fileobj, False
 
 
-def mouse_rows(events: np.ndarray) -> list[tuple[str, str, str, int, int]]:
-    """Rows of the mouse layout for the pointer events in ``events`` (key events ignored)."""
-    return [(_mouse.format_seconds(t), b, s, x, y) for t, b, s, x, y in _mouse.encode(events)]
+def mouse_rows(events: np.ndarray, injected: bool = False) -> list[tuple[Any, ...]]:
+    """Rows of the mouse layout for the pointer events in ``events`` (key events ignored);
+    with ``injected``, each ends with its ``injected`` column value."""
+    return [(_mouse.format_seconds(t), b, s, x, y, *((o,) if injected else ()))
+            for t, b, s, x, y, o in _mouse.encode(events)]
 
 
-def keys_rows(events: np.ndarray) -> list[tuple[str, str, str]]:
+def keys_rows(events: np.ndarray, injected: bool = False) -> list[tuple[Any, ...]]:
     """Rows of the keys layout: one per stroke (press order); ``release`` empty when the key
     was never released; releases without their press are not written. A press pairs with the
-    next release carrying its stroke id, so ids reused later in a session pair correctly."""
+    next release carrying its stroke id, so ids reused later in a session pair correctly.
+    With ``injected``, each row ends with its press's ``injected`` column value."""
     if events.dtype != EVENT_DTYPE:
         raise TypeError(f"events must be EVENT_DTYPE, got {events.dtype}")
     ev = events[np.isin(events["kind"], (int(Kind.KEY_DOWN), int(Kind.KEY_UP)))]
     ev = ev[np.argsort(ev["t_ns"], kind="stable")]
-    strokes: list[list[Any]] = []  # [press t, class, release t | None]
+    strokes: list[list[Any]] = []  # [press t, class, release t | None, press flags]
     open_: dict[int, int] = {}  # stroke id -> index in strokes while held
-    for t, kind, sid, code in zip(
+    for t, kind, sid, code, flags in zip(
         ev["t_ns"].tolist(),
         ev["kind"].tolist(),
         ev["x"].tolist(),
         ev["code"].tolist(),
+        ev["flags"].tolist(),
         strict=True,
     ):
         if kind == Kind.KEY_DOWN:
             open_[sid] = len(strokes)
-            strokes.append([t, code, None])
+            strokes.append([t, code, None, flags])
         elif sid in open_:
             strokes[open_.pop(sid)][2] = t
     return [
@@ -294,8 +320,9 @@ def keys_rows(events: np.ndarray) -> list[tuple[str, str, str]]:
             class_name(code) if 0 <= code < N_KEY_CLASSES else "other",
             _mouse.format_seconds(t),
             "" if r is None else _mouse.format_seconds(r),
+            *((_mouse.origin_value(flags),) if injected else ()),
         )
-        for t, code, r in strokes
+        for t, code, r, flags in strokes
     ]
 
 
@@ -311,14 +338,22 @@ def _write(path_or_fileobj: str | Path | IO[str], header: tuple[str, ...], rows:
     return len(rows)
 
 
-def write_mouse_csv(path_or_fileobj: str | Path | IO[str], events: np.ndarray) -> int:
-    """Write the pointer events of ``events`` in the mouse layout; returns rows written."""
-    return _write(path_or_fileobj, MOUSE_COLUMNS, mouse_rows(events))
+def _header(columns: tuple[str, ...], injected: bool) -> tuple[str, ...]:
+    return (*columns, INJECTED) if injected else columns
 
 
-def write_keys_csv(path_or_fileobj: str | Path | IO[str], events: np.ndarray) -> int:
-    """Write the key events of ``events`` in the keys layout (classes only); returns rows."""
-    return _write(path_or_fileobj, KEYS_COLUMNS, keys_rows(events))
+def write_mouse_csv(path_or_fileobj: str | Path | IO[str], events: np.ndarray, *,
+                    injected: bool = False) -> int:
+    """Write the pointer events of ``events`` in the mouse layout; returns rows written.
+    ``injected`` adds the origin column (module docstring)."""
+    return _write(path_or_fileobj, _header(MOUSE_COLUMNS, injected), mouse_rows(events, injected))
+
+
+def write_keys_csv(path_or_fileobj: str | Path | IO[str], events: np.ndarray, *,
+                   injected: bool = False) -> int:
+    """Write the key events of ``events`` in the keys layout (classes only); returns rows.
+    ``injected`` adds the origin column (module docstring)."""
+    return _write(path_or_fileobj, _header(KEYS_COLUMNS, injected), keys_rows(events, injected))
 
 
 def _write_parquet(
@@ -334,6 +369,8 @@ def _write_parquet(
     for name, col in zip(header, cols, strict=True):
         if name in ("x", "y"):
             arrays.append(pa.array(col, type=pa.int32()))
+        elif name == INJECTED:
+            arrays.append(pa.array(col, type=pa.int8()))
         elif name in numeric:
             arrays.append(pa.array([float(v) if v != "" else None for v in col], pa.float64()))
         else:
@@ -344,14 +381,16 @@ def _write_parquet(
     return len(rows)
 
 
-def write_mouse_parquet(path: str | Path, events: np.ndarray) -> int:
+def write_mouse_parquet(path: str | Path, events: np.ndarray, *, injected: bool = False) -> int:
     """The mouse layout as parquet (same columns; timestamps as float64 seconds)."""
-    return _write_parquet(path, MOUSE_COLUMNS, mouse_rows(events), _NUMERIC["mouse"])
+    return _write_parquet(path, _header(MOUSE_COLUMNS, injected), mouse_rows(events, injected),
+                          _NUMERIC["mouse"])
 
 
-def write_keys_parquet(path: str | Path, events: np.ndarray) -> int:
+def write_keys_parquet(path: str | Path, events: np.ndarray, *, injected: bool = False) -> int:
     """The keys layout as parquet (same columns; ``release`` null when never released)."""
-    return _write_parquet(path, KEYS_COLUMNS, keys_rows(events), _NUMERIC["keys"])
+    return _write_parquet(path, _header(KEYS_COLUMNS, injected), keys_rows(events, injected),
+                          _NUMERIC["keys"])
 
 
 def to_text(events: np.ndarray, modality: Modality) -> str:

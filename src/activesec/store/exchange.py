@@ -6,13 +6,16 @@ class names), or ``.parquet`` files with the same columns. Times are seconds sin
 start. The rows are written by :mod:`activesec.recordings.generic`, the same module that reads
 them, so an export replays and evaluates like any recording and imports back.
 
-What the layouts cannot carry (documented loss of the round trip): the ``injected`` flag — so
-injected events are left out of an export (counted as ``injected_left_out``): written as plain
-rows they would import back as the owner's own input, which training learns from — and the
-device index; a scroll of ``n`` steps becomes ``n`` one-step rows; buttons the vocabulary cannot
-name are left out; key stroke ids are renumbered in press order and a release without its press
-is dropped. Everything else (times to the nanosecond, positions, buttons, drags, key classes and
-press/release pairing) comes back exactly.
+Injected events (XTEST, SendInput, pointer warps) are left out of an export by default
+(counted as ``injected_left_out``): written as plain rows they would import back as the owner's
+own input, which training learns from. ``with_injected`` keeps them, with the layouts' optional
+``injected`` column on every file (:mod:`activesec.recordings.generic`), so a bot's input
+replays as the agent saw it and imports back flagged. What the layouts cannot carry
+(documented loss of the round trip): the device index; a scroll of ``n`` steps becomes ``n``
+one-step rows; buttons the vocabulary cannot name are left out; key stroke ids are renumbered
+in press order and a release without its press is dropped. Everything else (times to the
+nanosecond, positions, buttons, drags, key classes and press/release pairing) comes back
+exactly.
 
 A destination or source given as a URL (``s3://``, ``gs://``, ``memory://`` …) goes through
 fsspec, staged in a private temporary directory; without fsspec the error names the extra to
@@ -141,8 +144,10 @@ def export(
     fmt: Format = "csv",
     since_wall_ns: int | None = None,
     label: str | None = None,
+    with_injected: bool = False,
 ) -> dict[str, Any]:
-    """Write the store's sessions (optionally since a wall time / of one label) under ``out``.
+    """Write the store's sessions (optionally since a wall time / of one label) under ``out``;
+    ``with_injected``: injected input too, flagged (module docstring).
 
     Directories the export creates are 0700 and its files 0600 from their creation; existing
     directories keep their mode, and an existing file is never overwritten (the export stops
@@ -160,24 +165,27 @@ def export(
         _check_url(url)
         fs, base = _fsspec(url)
         with tempfile.TemporaryDirectory(prefix="activesec-export-") as tmp:
-            summary = _export_local(store, Path(tmp), fmt, since_wall_ns, label)
+            summary = _export_local(store, Path(tmp), fmt, since_wall_ns, label,
+                                    with_injected)
             _upload(fs, Path(tmp), base)
         summary["out"] = url
         return summary
     root = Path(out).expanduser()
     if root.exists() and not root.is_dir():
         raise ActiveSecError(f"{root} is not a directory", "give a directory to --out")
-    return _export_local(store, root, fmt, since_wall_ns, label)
+    return _export_local(store, root, fmt, since_wall_ns, label, with_injected)
 
 
 def _export_local(
-    store: Store, root: Path, fmt: Format, since_wall_ns: int | None, label: str | None
+    store: Store, root: Path, fmt: Format, since_wall_ns: int | None, label: str | None,
+    with_injected: bool = False,
 ) -> dict[str, Any]:
-    writers: dict[str, Callable[[Path, np.ndarray], int]] = (
+    writers: dict[str, Callable[..., int]] = (
         {"mouse": generic.write_mouse_csv, "keys": generic.write_keys_csv}
         if fmt == "csv"
         else {"mouse": generic.write_mouse_parquet, "keys": generic.write_keys_parquet}
     )
+    writers = {m: functools.partial(w, injected=with_injected) for m, w in writers.items()}
     summary: dict[str, Any] = {
         "sessions": 0, "files": 0, "mouse_events": 0, "key_events": 0, "injected_left_out": 0,
         "out": str(root)
@@ -210,9 +218,10 @@ def _export_local(
         ev["t_ns"] -= info.started_mono_ns  # seconds since the session's start
         # the layouts cannot mark injected input (XTEST, SendInput): written, a bot's input
         # would import back as the owner's own and be trained on
-        injected = (ev["flags"] & int(Flag.INJECTED)) != 0
-        summary["injected_left_out"] += int(np.count_nonzero(injected))
-        ev = ev[~injected]
+        if not with_injected:
+            injected = (ev["flags"] & int(Flag.INJECTED)) != 0
+            summary["injected_left_out"] += int(np.count_nonzero(injected))
+            ev = ev[~injected]
         parts = {"mouse": ev[np.isin(ev["kind"], _POINTER)], "keys": ev[np.isin(ev["kind"], _KEYS)]}
         for modality, part in parts.items():
             if len(part) == 0:
@@ -226,7 +235,7 @@ def _export_local(
     return summary
 
 
-def _write_part(writer: Callable[[Path, np.ndarray], int], part: np.ndarray, path: Path) -> int:
+def _write_part(writer: Callable[..., int], part: np.ndarray, path: Path) -> int:
     return writer(path, part)
 
 

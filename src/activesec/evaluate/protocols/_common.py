@@ -63,10 +63,12 @@ class Prepared:
 
 
 def pointer_rows(events: np.ndarray) -> np.ndarray:
-    """Action feature rows (time order) of one recording, through the live feature code."""
+    """Action feature rows (time order) of one recording, through the live feature code: of
+    a person's own input only (a recording's ``injected`` column, as training learns)."""
+    from activesec.core.events import own_input
     from activesec.features.pointer import pointer_features
 
-    return np.asarray(pointer_features(events).X, dtype=np.float64)
+    return np.asarray(pointer_features(own_input(events, {})).X, dtype=np.float64)
 
 
 def key_rows(events: np.ndarray, window: int, step: int, absence_s: float | None = None
@@ -77,8 +79,10 @@ def key_rows(events: np.ndarray, window: int, step: int, absence_s: float | None
     key events: the recording is windowed stretch by stretch, as the live agent scores it
     (:func:`~activesec.features.keys.keystroke_windows_between_absences`); the keystrokes
     consumed then include those of earlier stretches, windowed or not."""
+    from activesec.core.events import own_input
     from activesec.features.keys import keystroke_windows, keystrokes, split_at_absences
 
+    events = own_input(events, {})  # a person's keys only (the layouts' `injected` column)
     if absence_s is None or window == 0:
         ws = keystroke_windows(events, window=window, step=step)
         if window == 0:
