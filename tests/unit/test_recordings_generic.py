@@ -433,3 +433,40 @@ def test_keys_round_trip_property(strokes: list[tuple[int, int | None, KeyClass]
         return (r[0], r[1], -1 if r[2] is None else r[2])
 
     assert sorted(canonical_keys(back), key=order) == sorted(canonical_keys(ev), key=order)
+
+
+# ---------------------------------------------------------------------------- injected column
+
+
+def test_the_injected_column_flags_rows_and_refuses_unknown_values(tmp_path: Path,
+                                                                  csv_parser: str) -> None:
+    """0 a device, 1 injected, 2 a warp; anything else could be a bot's row read as a person's:
+    left out and counted, like any unreadable row."""
+    write(tmp_path / "m" / "u" / "s.csv", MOUSE.rstrip("\n") + ",injected\n"
+          "0.0,NoButton,Move,1,2,0\n0.01,NoButton,Move,2,2,1\n0.02,NoButton,Move,3,2,\n"
+          "0.03,NoButton,Move,4,2,2\n0.04,NoButton,Move,5,2,yes\n")
+    (rec,) = list(iter_layout(tmp_path / "m", "mouse"))
+    assert rec.events["flags"].tolist() == [0, Flag.INJECTED, Flag.INJECTED | Flag.WARPED]
+    assert (rec.meta["bad_injected"], rec.meta["skipped_rows"]) == (2, 2)
+    write(tmp_path / "k" / "u" / "s.csv", KEYS.rstrip("\n") + ",injected\n"
+          "a,1.0,1.1,1\nb,2.0,2.1,0\nc,3.0,3.1,7\n")
+    (rec,) = list(iter_layout(tmp_path / "k", "keys"))
+    assert rec.events["flags"].tolist() == [Flag.INJECTED, Flag.INJECTED, 0, 0]
+    assert rec.meta["bad_injected"] == 1
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_injected_round_trip(tmp_path: Path, fmt: str) -> None:
+    mouse = make([0, 10, 20], [Kind.MOVE] * 3, x=[1, 2, 3], y=[0, 0, 0])
+    mouse["flags"] = [0, Flag.INJECTED, Flag.INJECTED | Flag.WARPED]
+    keys = make([0, 5, 10, 15], [Kind.KEY_DOWN, Kind.KEY_UP, Kind.KEY_DOWN, Kind.KEY_UP],
+                x=[0, 0, 1, 1], code=[KeyClass.LETTER] * 4)
+    keys["flags"] = [Flag.INJECTED, Flag.INJECTED, 0, 0]
+    wm, wk = ((write_mouse_csv, write_keys_csv) if fmt == "csv"
+              else (write_mouse_parquet, write_keys_parquet))
+    wm(tmp_path / f"m.{fmt}", mouse, injected=True)
+    wk(tmp_path / f"k.{fmt}", keys, injected=True)
+    assert read_mouse_csv(tmp_path / f"m.{fmt}")["flags"].tolist() == mouse["flags"].tolist()
+    assert read_keys_csv(tmp_path / f"k.{fmt}")["flags"].tolist() == keys["flags"].tolist()
+    wm(tmp_path / f"plain.{fmt}", mouse)  # without the column: exactly the old layout
+    assert read_mouse_csv(tmp_path / f"plain.{fmt}")["flags"].tolist() == [0, 0, 0]

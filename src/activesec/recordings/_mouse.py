@@ -90,6 +90,10 @@ def decode(
         "bad_time": int(np.count_nonzero(ok_vocab & ~ok_time)),
         "bad_coordinates": int(np.count_nonzero(ok_vocab & ok_time & ~ok_xy)),
     }
+    if origin is not None:  # an unreadable origin could be a bot's row: never read as a person's
+        ok_origin = origin_known(origin)
+        counts["bad_injected"] = int(np.count_nonzero(keep & ~ok_origin))
+        keep &= ok_origin
     ev = empty(int(np.count_nonzero(keep)))
     ev["t_ns"] = np.rint(t_s[keep] * 1e9).astype(np.int64)
     ev["kind"] = rule[keep, 0]
@@ -107,8 +111,13 @@ def decode(
 ORIGIN_VALUES = {0: Flag.NONE, 1: Flag.INJECTED, 2: Flag.INJECTED | Flag.WARPED}
 
 
+def origin_known(values: np.ndarray) -> np.ndarray:
+    """Which ``injected`` column values are one of :data:`ORIGIN_VALUES` (empty ones are not)."""
+    return np.isin(np.asarray(values, np.float64), list(ORIGIN_VALUES))
+
+
 def origin_flags(values: np.ndarray) -> np.ndarray:
-    """Event flags for ``injected`` column values (other values, empty included: 0)."""
+    """Event flags for ``injected`` column values (:func:`origin_known` ones)."""
     v = np.nan_to_num(np.asarray(values, np.float64), nan=0.0)
     out = np.zeros(len(v), np.uint8)  # EVENT_DTYPE's flags
     out[v == 1] = int(Flag.INJECTED)

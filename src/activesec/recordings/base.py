@@ -76,6 +76,7 @@ BAD_ROWS = {
     "bad_time": "a time that is not a number of seconds",
     "bad_coordinates": "x/y not numbers in range",
     "release_before_press": "a release before its press",
+    "bad_injected": "an `injected` value other than 0, 1 or 2",
 }
 
 

@@ -143,6 +143,11 @@ def _keys_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
         backwards = ok_press & ok_release & (release < press)
     unreleased = ok_press & ~ok_release
     keep = ok_press & ~backwards
+    bad_injected = 0
+    if INJECTED in tab.numeric:  # an unreadable origin could be a bot's: never a person's
+        ok_origin = _mouse.origin_known(tab.numeric[INJECTED])
+        bad_injected = int(np.count_nonzero(keep & ~ok_origin))
+        keep &= ok_origin
     order = np.flatnonzero(keep)
     order = order[np.argsort(press[order], kind="stable")]
     n = len(order)
@@ -169,8 +174,10 @@ def _keys_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
         "bad_time": int(np.count_nonzero(~ok_press)),
         "release_before_press": int(np.count_nonzero(backwards)),
         "unreleased": int(np.count_nonzero(unreleased & keep)),
+        "bad_injected": bad_injected,
     }
-    meta["skipped_rows"] = tab.bad_shape + meta["bad_time"] + meta["release_before_press"]
+    meta["skipped_rows"] = (tab.bad_shape + meta["bad_time"] + meta["release_before_press"]
+                            + bad_injected)
     return ev, meta
 
 
