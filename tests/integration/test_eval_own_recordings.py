@@ -252,6 +252,7 @@ def test_three_typists_are_evaluated_without_plda(tmp_path: Path) -> None:
     eers = {d["detector"]: d["mean_user_eer"] for d in js["detectors"]}
     assert [eers[n] for n in rows] == sorted(eers.values())
     assert "warning: plda left out of --detector all" in " ".join(r.stderr.split())
+    assert "reading and features took" in r.stdout  # once: "s" is each detector's own time
     line = one_line_error(cli("evaluate", "keys-csv", "--data", str(root), "--detector", "plda",
                               env=env))
     assert "holds only 2 (the other users)" in line and "at least 4 users" in line

@@ -467,8 +467,13 @@ def _print_comparison(rows: list[dict[str, Any]]) -> None:
         skipped = sum(1 for s in j.get("skipped", []) if s["what"] != "rows")
         table.add_row(j["detector"], f"{j['auc']:.3f}", f"{j['eer']:.1%}",
                       f"{j['mean_user_eer']:.1%}", f"{j.get('sd_user_eer', 0.0):.1%}",
-                      str(j["n_users"]), str(skipped), f"{j['runtime_s']:.0f}")
+                      str(j["n_users"]), str(skipped),
+                      f"{j.get('params', {}).get('detector_s', j['runtime_s']):.0f}")
     out.print(table)
+    prep_s = first.get("params", {}).get("prepare_s")
+    if prep_s is not None:  # "s" is each detector's own time; reading and features are shared
+        out.print(f"  s: each detector's fit and scoring; reading and features took "
+                  f"{prep_s:.0f} s once")
     if any(s["what"] != "rows" for j in rows for s in j.get("skipped", [])):
         out.print("  skipped: users or sessions left out (see --json for reasons)")
     partial = [s for s in first.get("skipped", []) if s["what"] == "rows"]
