@@ -158,10 +158,9 @@ def evaluate_all(dataset: str, data: str | Path, *, detectors: Sequence[str] | N
             left_out[d] = (f"learns how people differ from at least {MIN_BACKGROUND_PEOPLE} "
                            f"other people; a user's background holds {_background_people(prep)}")
     todo = [d for d in todo if d not in left_out]
-    if not_evaluated is not None:
-        not_evaluated.update(left_out)
     if not_evaluated is None:
         return [run_prepared(prep, d, opts) for d in todo]
+    not_evaluated.update(left_out)
     results = []
     first: DataError | None = None
     for d in todo:

@@ -14,7 +14,7 @@ into the modality's subtree.
   keeps the press alone (a key still held when the recording ended); a release before the press
   or an unparseable time skips the row.
 
-Both layouts take an optional last column ``injected``: 0 a device's input, 1 injected by
+Both layouts take an optional column ``injected``: 0 a device's input, 1 injected by
 software (XTEST, SendInput), 2 a pointer warp (:data:`activesec.recordings._mouse.ORIGIN_VALUES`);
 without it every row is a device's input. ``export --with-injected`` writes it, so a bot's
 input replays as the agent saw it and imports back flagged, never as the owner's.
