@@ -160,6 +160,12 @@ variants lock fewer impostors than main's calibration (321-323 at ANGA 1,503-1,6
 343 at 1,776 and 352 at 1,221). The new calibration mostly moves false locks between users
 (model on 80 %, A = -0.3: user29 7 -> 2, user23 1 -> 5, user12 1 -> 3): a per-user threshold
 from more sessions is not a better one, and the frontier does not move.
+
+Measured and not kept (2026-12-06, third session): **leaving scroll actions out of trust**
+(their per-action AUC is the lowest, 0.66), same command and code otherwise: ANIA 24.8 (median
+20; 325 of 405 locked, censored 29.6; 192 s to lock against 185 s), ANGA 2,737 (12 false locks
+in 32,846 owner actions). The lower count is the unit again — scrolls no longer count as
+actions —, while fewer impostors lock and later in seconds: no better detection.
 """
 
 from __future__ import annotations
