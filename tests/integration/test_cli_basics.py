@@ -208,6 +208,24 @@ def test_export_with_injected_through_the_cli(env: dict[str, str], tmp_path: Pat
     assert (s2["events"]["move"], s2["injected"]) == (50, 25)
 
 
+def test_import_says_why_rows_were_unreadable(env: dict[str, str], tmp_path: Path) -> None:
+    """It said "rows with missing, non-numeric or out-of-range values" whatever the reason."""
+    _init(env)
+    f = tmp_path / "rec" / "mouse" / "bob" / "s1.csv"
+    f.parent.mkdir(parents=True)
+    f.write_text("timestamp,button,state,x,y,injected\n0.0,NoButton,Move,1,2,0\n"
+                 "0.01,NoButton,Wiggle,2,2,0\n0.02,NoButton,Move,3,2,9\n"
+                 "0.03,NoButton,Move,4,2,1\n")
+    r = cli("import", str(tmp_path / "rec"), env=env)
+    assert r.returncode == 0, r.stderr
+    assert ("imported 1 sessions (2 events); 2 unreadable rows skipped (1 with a button/state "
+            "outside the vocabulary, 1 with an `injected` value other than 0, 1 or 2)"
+            ) in " ".join(r.stdout.split())
+    again = json.loads(cli("import", str(tmp_path / "rec"), "--label", "x", "--json",
+                           env=env).stdout)
+    assert again["unreadable"] == {"bad_vocabulary": 1, "bad_injected": 1}
+
+
 def test_export_since_and_bad_values(env: dict[str, str], tmp_path: Path) -> None:
     _init(env)
     one_line_error(cli("export", "--out", str(tmp_path / "o"), "--since", "yesterday-ish", env=env))

@@ -111,6 +111,7 @@ def import_(
 ) -> None:
     """Add recordings made elsewhere (generic layouts, e.g. an export) as labelled sessions."""
     from activesec.core.labels import check_label
+    from activesec.recordings.base import why_unreadable
     from activesec.store.exchange import import_recordings
 
     if label_ is not None:
@@ -133,8 +134,8 @@ def import_(
         if summary.get("empty_sessions"):
             notes.append(f"{summary['empty_sessions']} without any readable row, skipped")
         if summary.get("skipped_rows"):
-            notes.append(f"{summary['skipped_rows']:,} rows with missing, non-numeric or "
-                         "out-of-range values skipped")
+            notes.append(f"{summary['skipped_rows']:,} unreadable rows skipped ("
+                         f"{why_unreadable(summary.get('unreadable', {}))})")
         out.print(
             f"imported {summary.get('sessions', 0)} sessions ({summary.get('events', 0):,} events)"
             + "".join(f"; {n}" for n in notes)

@@ -42,7 +42,7 @@ from activesec.core.errors import ActiveSecError, DataError
 from activesec.core.events import KEY_KINDS, POINTER_KINDS, Flag
 from activesec.core.paths import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 from activesec.recordings import generic
-from activesec.recordings.base import by_session
+from activesec.recordings.base import BAD_ROWS, by_session, why_unreadable
 from activesec.store.db import SessionInfo, Store
 
 __all__ = ["export", "import_recordings", "session_file_name"]
@@ -355,11 +355,13 @@ def import_recordings(
     imported under the same label and name are skipped, so re-running an import is harmless.
     Files with no readable row are not imported (``empty_sessions``); a source holding no
     recording file at all is an error naming what it holds instead. Returns ``sessions``,
-    ``events``, ``skipped_rows``, ``already_present``, ``files`` and ``empty_sessions``.
+    ``events``, ``skipped_rows`` (and ``unreadable``: how many per reason, the readers'
+    :data:`~activesec.recordings.base.BAD_ROWS` keys), ``already_present``, ``files`` and
+    ``empty_sessions``.
     """
     clock = clock or SystemClock()
-    summary = {"sessions": 0, "events": 0, "skipped_rows": 0, "already_present": 0,
-               "files": 0, "empty_sessions": 0}
+    summary: dict[str, Any] = {"sessions": 0, "events": 0, "skipped_rows": 0, "unreadable": {},
+                               "already_present": 0, "files": 0, "empty_sessions": 0}
     with _local_source(source) as root:
         files = [rec for modality in _modalities(root)
                  for rec in generic.iter_layout(root, modality)]
@@ -380,6 +382,10 @@ def import_recordings(
                 continue
             # rows left out, counted for new sessions only
             summary["skipped_rows"] += int(rec.meta.get("skipped_rows", 0) or 0)
+            for why in BAD_ROWS:
+                if rec.meta.get(why):
+                    summary["unreadable"][why] = (summary["unreadable"].get(why, 0)
+                                                  + int(rec.meta[why]))
             ev = rec.events
             if not len(ev):  # header only, or every row unreadable
                 summary["empty_sessions"] += 1
@@ -402,7 +408,8 @@ def import_recordings(
     if not summary["sessions"] and not summary["already_present"]:
         raise DataError(
             f"{source}: none of its {summary['files']} recording file(s) holds a readable row"
-            + (f" ({summary['skipped_rows']} rows skipped)" if summary["skipped_rows"] else ""),
+            + (f" ({summary['skipped_rows']} rows skipped: "
+               f"{why_unreadable(summary['unreadable'])})" if summary["skipped_rows"] else ""),
             "check the files' values: times in seconds, the layout's vocabulary; nothing was "
             "imported",
         )
