@@ -90,7 +90,15 @@ def test_capture_sigterm_counts_and_privacy(xdisplay: str, tmp_path: Path) -> No
     # privacy: neither the database, its WAL, the logs nor an export holds the text
     exp = tmp_path / "export"
     assert cli("export", "--out", str(exp), env=env).returncode == 0
-    blobs = _all_bytes(home) + _all_bytes(exp)
+    # ... also with the injected input kept (all of it here: XTEST), flagged, as key classes
+    flagged = tmp_path / "flagged"
+    assert cli("export", "--out", str(flagged), "--with-injected", env=env).returncode == 0
+    (keys_file,) = (flagged / "keys").rglob("*.csv")
+    rows = keys_file.read_text().splitlines()
+    assert rows[0] == "key,press,release,injected" and len(rows) == 1 + n_keys
+    assert {r.split(",")[0] for r in rows[1:]} == {"letter", "space"}
+    assert all(r.endswith(",1") for r in rows[1:])
+    blobs = _all_bytes(home) + _all_bytes(exp) + _all_bytes(flagged)
     for needle in (SENTENCE, *SECRET_WORDS):
         assert needle.encode() not in blobs
         assert needle.encode("utf-16-le") not in blobs
