@@ -87,16 +87,19 @@ def read_csv_table(
     numeric: Sequence[str],
     *,
     also_required: Sequence[str] = (),
+    optional: Sequence[str] = (),
     use_arrow: bool | None = None,
 ) -> Table:
     """Read columns ``expected`` (normalised names, any order, extra columns ignored).
 
     Columns in ``numeric`` become float64; the others :class:`Categorical`. Columns in
-    ``also_required`` must be in the header but are not read. ``use_arrow=None`` uses pyarrow
-    when importable.
+    ``also_required`` must be in the header but are not read; those in ``optional`` are read
+    when the header has them. ``use_arrow=None`` uses pyarrow when importable.
     """
     header = read_header(path)
     _positions(path, header, list(dict.fromkeys([*also_required, *expected])))
+    expected = [*expected, *(c for c in optional if c in header)]
+    numeric = [c for c in numeric if c in expected]
     if use_arrow or (use_arrow is None and have_arrow()):
         if not have_arrow():
             raise DataError("pyarrow is not installed", "pip install 'activesec[parquet]'")

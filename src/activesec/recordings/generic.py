@@ -38,13 +38,7 @@ from activesec.core.errors import DataError
 from activesec.core.events import EVENT_DTYPE, Kind, empty
 from activesec.core.keys import N_KEY_CLASSES, class_name, key_class
 from activesec.recordings import _mouse
-from activesec.recordings._table import (
-    Categorical,
-    Table,
-    have_arrow,
-    read_csv_table,
-    read_header,
-)
+from activesec.recordings._table import Categorical, Table, have_arrow, read_csv_table
 from activesec.recordings.base import Recording, finish, natural_key, require_exists, select_users
 
 MOUSE_COLUMNS = ("timestamp", "button", "state", "x", "y")
@@ -109,12 +103,10 @@ def _read_parquet(path: Path, expected: tuple[str, ...], numeric: tuple[str, ...
 
 def _table(path: Path, modality: Modality) -> Table:
     require_exists(path, f"a {modality} recording ({','.join(_COLUMNS[modality])})")
-    columns, numeric = _COLUMNS[modality], _NUMERIC[modality]
+    columns, numeric = _COLUMNS[modality], (*_NUMERIC[modality], INJECTED)
     if path.suffix.lower() == ".parquet":
-        return _read_parquet(path, columns, (*numeric, INJECTED), optional=(INJECTED,))
-    if INJECTED in read_header(path):
-        columns, numeric = (*columns, INJECTED), (*numeric, INJECTED)
-    return read_csv_table(path, columns, numeric)
+        return _read_parquet(path, columns, numeric, optional=(INJECTED,))
+    return read_csv_table(path, columns, numeric, optional=(INJECTED,))
 
 
 def _mouse_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
@@ -143,9 +135,10 @@ def _keys_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
         backwards = ok_press & ok_release & (release < press)
     unreleased = ok_press & ~ok_release
     keep = ok_press & ~backwards
+    origin = tab.numeric.get(INJECTED)
     bad_injected = 0
-    if INJECTED in tab.numeric:  # an unreadable origin could be a bot's: never a person's
-        ok_origin = _mouse.origin_known(tab.numeric[INJECTED])
+    if origin is not None:  # an unreadable origin could be a bot's: never a person's
+        ok_origin = _mouse.origin_known(origin)
         bad_injected = int(np.count_nonzero(keep & ~ok_origin))
         keep &= ok_origin
     order = np.flatnonzero(keep)
@@ -164,8 +157,8 @@ def _keys_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
     ev["kind"][n:] = Kind.KEY_UP
     ev["x"][n:] = stroke[has_up]
     ev["code"][n:] = cls[order][has_up]
-    if INJECTED in tab.numeric:
-        flags = _mouse.origin_flags(tab.numeric[INJECTED][order])
+    if origin is not None:
+        flags = _mouse.origin_flags(origin[order])
         ev["flags"][:n] = flags
         ev["flags"][n:] = flags[has_up]
     meta: dict[str, Any] = {

@@ -216,8 +216,8 @@ def _export_local(
     for info in sessions:
         ev = store.events(info.id)
         ev["t_ns"] -= info.started_mono_ns  # seconds since the session's start
-        # the layouts cannot mark injected input (XTEST, SendInput): written, a bot's input
-        # would import back as the owner's own and be trained on
+        # injected input (XTEST, SendInput) written as plain rows would import back as the
+        # owner's own and be trained on: left out unless the `injected` column marks it
         if not with_injected:
             injected = (ev["flags"] & int(Flag.INJECTED)) != 0
             summary["injected_left_out"] += int(np.count_nonzero(injected))
