@@ -417,8 +417,8 @@ def evaluate(
         return
     if detector == "all":
         _print_comparison([r.to_json() for r in results])
-    for r in results if detector != "all" else []:
-        j = r.to_json()
+    else:
+        j = results[0].to_json()
         out.print(
             f"[bold]{j['dataset']}[/bold] · {j['detector']} · {j['protocol']}\n"
             f"  AUC {j['auc']:.3f}   EER {j['eer']:.1%}   mean per-user EER "
@@ -444,13 +444,21 @@ def evaluate(
         raise late
 
 
-def _print_skips(j: dict[str, Any]) -> None:
-    left_out = [s for s in j.get("skipped", []) if s["what"] != "rows"]
+def _left_out(j: dict[str, Any]) -> int:
+    """Users and sessions a result left out (not sessions read without some rows)."""
+    return sum(1 for s in j.get("skipped", []) if s["what"] != "rows")
+
+
+def _print_partial(j: dict[str, Any]) -> None:
     partial = [s for s in j.get("skipped", []) if s["what"] == "rows"]
-    if left_out:
-        out.print(f"  skipped: {len(left_out)} (see --json for reasons)")
     if partial:
         out.print(f"  unreadable rows left out of {len(partial)} session(s) (see --json)")
+
+
+def _print_skips(j: dict[str, Any]) -> None:
+    if _left_out(j):
+        out.print(f"  skipped: {_left_out(j)} (see --json for reasons)")
+    _print_partial(j)
 
 
 def _print_comparison(rows: list[dict[str, Any]]) -> None:
@@ -464,21 +472,18 @@ def _print_comparison(rows: list[dict[str, Any]]) -> None:
     for col in ("detector", "AUC", "EER", "user EER", "SD", "users", "skipped", "s"):
         table.add_column(col, justify="left" if col == "detector" else "right", no_wrap=True)
     for j in sorted(rows, key=lambda j: (j["mean_user_eer"], j["eer"])):
-        skipped = sum(1 for s in j.get("skipped", []) if s["what"] != "rows")
         table.add_row(j["detector"], f"{j['auc']:.3f}", f"{j['eer']:.1%}",
                       f"{j['mean_user_eer']:.1%}", f"{j.get('sd_user_eer', 0.0):.1%}",
-                      str(j["n_users"]), str(skipped),
+                      str(j["n_users"]), str(_left_out(j)),
                       f"{j.get('params', {}).get('detector_s', j['runtime_s']):.0f}")
     out.print(table)
     prep_s = first.get("params", {}).get("prepare_s")
     if prep_s is not None:  # "s" is each detector's own time; reading and features are shared
         out.print(f"  s: each detector's fit and scoring; reading and features took "
                   f"{prep_s:.0f} s once")
-    if any(s["what"] != "rows" for j in rows for s in j.get("skipped", [])):
+    if any(_left_out(j) for j in rows):
         out.print("  skipped: users or sessions left out (see --json for reasons)")
-    partial = [s for s in first.get("skipped", []) if s["what"] == "rows"]
-    if partial:
-        out.print(f"  unreadable rows left out of {len(partial)} session(s) (see --json)")
+    _print_partial(first)  # the reading is shared: the same for every detector
 
 
 def _print_drift(d: dict[str, Any]) -> None:
