@@ -256,9 +256,7 @@ def _check(settings: Settings) -> EngineConfig:
     # their parameters (gate rules, commands, …), also of an action no level runs yet: built
     # as dry-run twins, which touch nothing
     for name in dict.fromkeys([*a.on_notify, *a.on_lock, *a.on_gate, *a.params]):
-        params = dict(a.params.get(name, {}))
-        params.pop("dry_run", None)
-        twin = actions.create(name, **params, dry_run=True)
+        twin = _create_action(settings, name, dry_run=True)
         if isinstance(twin, GateAction) and name in a.on_gate:
             _check_gate_apps(cfg.policy.gate_apps, twin)
     return cfg
@@ -277,18 +275,20 @@ def _check_gate_apps(apps: list[str], gate: GateAction) -> None:
             "add rules = [{ name = ..., match = ... }] under [actions.params.gate]")
 
 
-def build_actions(settings: Settings, dry_run: bool = False) -> dict[str, Action]:
-    """One instance per action name used by any level, with ``actions.params[name]``."""
+def _create_action(settings: Settings, name: str, dry_run: bool) -> Action:
+    """Action ``name`` with its ``actions.params[name]`` (a ``dry_run`` there is the flag's)."""
     from activesec.actions import registry
 
+    params = dict(settings.actions.params.get(name, {}))
+    params.pop("dry_run", None)
+    return registry.create(name, **params, dry_run=dry_run)
+
+
+def build_actions(settings: Settings, dry_run: bool = False) -> dict[str, Action]:
+    """One instance per action name used by any level, with ``actions.params[name]``."""
     a = settings.actions
-    out: dict[str, Action] = {}
-    for name in (*a.on_notify, *a.on_lock, *a.on_gate):
-        if name not in out:
-            params = dict(a.params.get(name, {}))
-            params.pop("dry_run", None)
-            out[name] = registry.create(name, **params, dry_run=dry_run)
-    return out
+    return {name: _create_action(settings, name, dry_run)
+            for name in dict.fromkeys([*a.on_notify, *a.on_lock, *a.on_gate])}
 
 
 def status_path(paths: Paths) -> Any:
