@@ -25,7 +25,7 @@ from activesec.core import config, profile
 from activesec.core.errors import ActiveSecError, ConfigError
 from activesec.core.instance import is_locked
 from activesec.core.labels import check_label
-from activesec.core.paths import Paths, keep_copy, write_private_text
+from activesec.core.paths import Paths, keep_copy
 
 
 def _open_store(p: Paths, create: bool = False) -> Any:
@@ -90,11 +90,12 @@ def set_up(user: str | None, force: bool, json_out: bool, *, next_step: bool = T
         from activesec.engine.pipeline import EngineConfig
 
         _check_replaceable(p.config_file)
-        text = config.default_toml(prof.user, {"engine": EngineConfig})
+        reference = {"engine": EngineConfig}
+        text = config.default_toml(prof.user, reference)
         if p.config_file.exists() and p.config_file.read_bytes() != text.encode():
             # --force replaces a file the user may have edited (gate rules, levels): keep it
             backup = _writing(p.config_file, lambda: keep_copy(p.config_file))
-        _writing(p.config_file, lambda: write_private_text(p.config_file, text))
+        _writing(p.config_file, lambda: config.write_default(p, prof.user, reference))
     config.load(p)  # validate what is there now
     _open_store(p, create=True).close()  # creates the store, or checks an existing one
     if json_out:

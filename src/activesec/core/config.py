@@ -384,7 +384,8 @@ def section_toml(model: type[BaseModel], section: str, *, commented: bool = Fals
     return lines
 
 
-def default_toml(user: str = "", reference: dict[str, type[BaseModel]] | None = None) -> str:
+def default_toml(user: str = "",
+                 reference: Mapping[str, type[BaseModel]] | None = None) -> str:
     """The config file ``init`` writes: ``user``, then every setting at its default, commented
     out (a reference the user uncomments). ``reference``: more sections (e.g.
     ``{"engine": EngineConfig}``, which this layer cannot import) written the same way."""
@@ -422,7 +423,8 @@ def default_toml(user: str = "", reference: dict[str, type[BaseModel]] | None = 
 
 
 def write_default(
-    paths: Paths, user: str, reference: dict[str, type[BaseModel]] | None = None
+    paths: Paths, user: str, reference: Mapping[str, type[BaseModel]] | None = None
 ) -> Path:
+    """Write :func:`default_toml` as the profile's config file (0600) and return its path."""
     write_private_text(paths.config_file, default_toml(user, reference))
     return paths.config_file
