@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from tests.helpers.cli import cli, env_for, one_line_error
 from tests.helpers.procs import Counter, unique
+from tests.unit.test_background import slice_balabit
 
 from activesec.actions.alertlog import AlertLogAction
 from activesec.actions.base import Decision
@@ -499,3 +500,40 @@ def test_machine_policy_enforces_over_the_users_config(env: dict[str, str],
         site.write_text(table)
         line = one_line_error(cli("status", env=env))
         assert said in line and f"ask whoever manages this machine to fix {site}" in line
+
+
+def test_doctor_says_whether_training_has_a_background(env: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    """Every check passed on a fresh machine, then training quietly fell back to the one-class
+    detectors (Balabit EER 30 % against 6 %): doctor names the fallback and the command that
+    avoids it, and what is installed once it is."""
+    _init(env)
+
+    def check() -> dict[str, str]:
+        (c,) = [c for c in json.loads(cli("doctor", "--json", env=env).stdout)["checks"]
+                if c["name"] == "background"]
+        return c
+
+    c = check()
+    assert c["status"] == "warn" and "background build --balabit PATH --aalto PATH" in c["hint"]
+    assert "gmm for pointer instead of extra_trees" in c["detail"]
+    assert "scaled_manhattan for keyboard instead of plda" in c["detail"]
+    bal = slice_balabit(tmp_path / "bal", ("user9", "user12", "user15"), lines=1500)
+    r = cli("background", "build", "--balabit", str(bal), "--max-rows", "300", env=env)
+    assert r.returncode == 0, r.stderr
+    c = check()  # the keyboard still has none
+    assert c["status"] == "warn" and "for pointer" not in c["detail"], c
+    assert "scaled_manhattan for keyboard" in c["detail"]
+    cfg = _home(env) / "config.toml"
+    cfg.write_text(cfg.read_text().replace('# keys_detector = ""', 'keys_detector = '
+                                           '"scaled_manhattan"', 1))
+    c = check()
+    assert c["status"] == "ok", c
+    assert "pointer: extra_trees, " in c["detail"] and "rows of 3 people" in c["detail"]
+    assert "keyboard: scaled_manhattan, needs no background" in c["detail"]
+    f = _home(env) / "models" / "background-pointer.npz"
+    f.write_bytes(f.read_bytes()[:-4] + b"0000")
+    c = check()
+    assert c["status"] == "warn" and "hash mismatch" in c["detail"], c
+    assert "falls back to the one-class gmm" in c["detail"]
+    assert "background build" in c["hint"]

@@ -284,6 +284,41 @@ def _detector_name(settings: Settings, modality: str) -> str:
     return settings.train.pointer_detector or registry.default_for("pointer")
 
 
+@dataclass(frozen=True)
+class BackgroundUse:
+    """What training will contrast one modality's owner with (``activesec doctor`` shows it)."""
+
+    modality: str  # "pointer" | "keyboard"
+    detector: str  # the configured detector
+    state: str  # "not needed" | "installed" | "missing" | "unusable"
+    detail: str  # rows and people when installed; why, when unusable
+
+
+def background_use(paths: Paths, settings: Settings) -> list[BackgroundUse]:
+    """Per modality: does its detector need other people's rows, and would training find a
+    usable background (the same check :func:`_fit` makes) or fall back to ``FALLBACK``?"""
+    from activesec.detectors import registry
+
+    out = []
+    for modality in ("pointer", KEYBOARD):
+        name = _detector_name(settings, modality)
+        if not registry.get(name).needs_background:
+            out.append(BackgroundUse(modality, name, "not needed", ""))
+            continue
+        try:
+            bg = load_background(paths, modality)
+        except ModelError as exc:
+            out.append(BackgroundUse(modality, name, "unusable", exc.message))
+            continue
+        if bg is None:
+            out.append(BackgroundUse(modality, name, "missing", ""))
+        else:
+            people = len(np.unique(bg[1]))
+            out.append(BackgroundUse(modality, name, "installed",
+                                     f"{len(bg[0]):,} rows of {people} people"))
+    return out
+
+
 def _fit(paths: Paths, name: str, params: dict[str, Any], modality: str, X: np.ndarray
          ) -> tuple[Any, str, dict[str, Any] | None]:
     """(fitted detector, fallback reason or '', background info)."""
