@@ -227,6 +227,17 @@ def test_tampered_model_is_refused_and_enrolment_continues(home: Path, xdisplay:
     assert "model refused" in (home / "logs" / "activesec.log").read_text()
 
 
+def test_status_says_a_model_is_a_one_class_fallback(home: Path) -> None:
+    """The agent trains by itself, so the fallback note `train` prints was never seen by someone
+    who only ran `activesec run`: status carries it with what to do."""
+    st = json.loads(cli("status", "--json", env=env_for(home)).stdout)
+    (m,) = st["models"]
+    assert m["detector"] == "gmm" and "needs a background population" in m["fallback"]
+    text = " ".join(cli("status", env=env_for(home)).stdout.split())
+    assert "one-class fallback: extra_trees needs a background population" in text
+    assert "then `activesec train` retrains with it" in text
+
+
 def test_edited_calibration_is_refused(home: Path) -> None:
     """Raising the threshold in model.json would switch locking off; the card's own hash
     refuses it, `status` names the file, and nothing is rewritten."""

@@ -282,6 +282,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             out.print(
                 f"  model        {m['name']}: {m['detector']} (threshold {m['threshold']:.3g})"
             )
+            if m.get("fallback"):
+                out.print("               [yellow]one-class fallback[/yellow]: "
+                          f"{escape(m['fallback'])} — `activesec doctor` says how to build a "
+                          "background, then `activesec train` retrains with it")
             refused = m.get("update_refused")
             if refused:
                 when = time.strftime("%Y-%m-%d %H:%M",

@@ -44,6 +44,8 @@ def models(paths: Paths) -> list[dict[str, Any]]:
         refusal = refusals.get(d.name)
         out.append({"name": d.name, "ok": True, "detector": card.get("detector"),
                     "threshold": cal.get("threshold"), "created": card.get("created"),
+                    # why a one-class detector stands in for the configured one (no background)
+                    "fallback": (card.get("extra") or {}).get("fallback"),
                     # the last drift update refused the recent input, and none learnt since
                     "update_refused": refusal if refusal and refusal["at_wall_ns"] > created_ns
                     else None})
