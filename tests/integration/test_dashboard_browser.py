@@ -250,6 +250,10 @@ def test_a_refused_profile_update_says_when_why_and_the_way_out(
         item = page.locator("#models li").first
         expect(item).to_contain_text(f"{model}: ")
         expect(item).to_contain_text("last update refused ")
+        # trained without a background population: the page says so and what to do
+        expect(item).to_contain_text("one-class fallback: extra_trees needs a background "
+                                     "population")
+        expect(item).to_contain_text("then `activesec train` retrains with it")
         expect(item).to_contain_text(reason + " (if your input changed for good, "
                                      "`activesec train --reset` re-enrols)")
         # an earlier refusal than the model's own training is history, not news
