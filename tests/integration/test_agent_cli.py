@@ -25,6 +25,7 @@ from activesec.core.errors import EX_CONFIG
 from activesec.core.instance import InstanceLock
 from activesec.detectors import persist
 from activesec.recordings import iter_balabit, write_mouse_csv
+from activesec.store.db import Store
 
 OWNER, OTHER = "user7", "user23"
 
@@ -300,6 +301,35 @@ def _gate_by_injected_input(home: Path, xdisplay: str, counter: Counter) -> None
             assert time.monotonic() < end, json.loads((home / "run" / "agent.json").read_text())
             inj.path([(100 + 7 * i, 200 + 3 * i) for i in range(12)], dt=0.01)
             time.sleep(1.3)  # > burst_gap_s: the next burst is another observation
+
+
+def test_pause_then_resume_from_the_cli_reach_the_running_agent(home: Path,
+                                                                xdisplay: str) -> None:
+    """The agent re-opens the store for housekeeping (from its first tick, then every 10 s).
+    That dropped SQLite's locks; `pause` then deleted the WAL under the agent, which never saw
+    the `resume`: it discarded all input until restarted."""
+    from tests.helpers.xinject import XInjector
+
+    env = env_for(home, DISPLAY=xdisplay)
+    agent = popen("run", "--quiet", env=env)
+    try:
+        _wait_agent(home, lambda s: s["running"] and s["enrolment"], "housekeeping")
+        assert cli("pause", env=env).returncode == 0
+        _wait_agent(home, lambda s: s["state"] == "paused", "the pause")
+        assert cli("resume", env=env).returncode == 0
+        _wait_agent(home, lambda s: s["state"] != "paused", "the resume")
+        with XInjector(xdisplay) as inj:
+            def stored() -> bool:
+                inj.path([(100 + 7 * i, 300) for i in range(12)], dt=0.01)
+                return _wait_agent(home, lambda s: True, "status")["stored"] > 0
+
+            wait_until(stored, "input after the resume to be stored")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(60) == 0, agent.communicate()
+    with Store.open(home / "activesec.db") as store:  # in the file, not in a deleted WAL
+        (live,) = [i for i in store.sessions() if i.backend == "x11"]
+        assert live.n_events > 0 and store.integrity_check() == "ok"
 
 
 def test_gated_apps_are_resumed_when_the_agent_stops_or_after_it_was_killed(

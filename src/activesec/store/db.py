@@ -14,6 +14,13 @@ Safety rules kept here:
   do not linger in free pages or old WAL frames.
 * The database, its ``-wal`` and ``-shm`` are 0600 in a 0700 directory (SQLite gives the side
   files the database file's mode).
+* The file is never opened outside SQLite while this process holds a connection to it: closing
+  *any* descriptor of a file drops every POSIX lock the process holds on it (fcntl semantics),
+  SQLite's shared lock included. Another process's last close then checkpointed and deleted
+  the WAL under the running agent (whose housekeeping re-opened the store with a header read),
+  which from then on read a stale world (``resume`` never arrived) and wrote into a deleted
+  file. :data:`_OPEN_HERE` counts this process's connections per file; the raw header check
+  runs only when there are none.
 * Every SQLite failure surfaces as a one-line :class:`StoreError` naming the path and what to do.
   A store that is not ActiveSec's, damaged, newer or unreadable by its permissions is
   ``permanent`` (:mod:`activesec.core.errors`): the agent exits 78 on it and the log-in
@@ -25,10 +32,12 @@ own). :meth:`Store.append` leaves the transaction open so a batch of appends cos
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -53,6 +62,9 @@ from activesec.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 __all__ = ["KIND_NAMES", "SessionInfo", "Store", "StoredDevice"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+#: this process's open connections per store file, by (st_dev, st_ino) (module docstring)
+_OPEN_HERE: collections.Counter[tuple[int, int]] = collections.Counter()
+_OPEN_LOCK = threading.Lock()
 #: Largest number of events per chunk row (bigger appends are split).
 CHUNK_MAX_EVENTS = 65_536
 #: Longest time a chunk spans: the granularity of retention.
@@ -293,6 +305,21 @@ def _create_private_file(path: Path) -> None:
         ) from None
 
 
+def _file_key(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise StoreError(f"cannot read the event store {path}: {exc.strerror}") from None
+    return st.st_dev, st.st_ino
+
+
+def _release(key: tuple[int, int]) -> None:
+    with _OPEN_LOCK:
+        _OPEN_HERE[key] -= 1
+        if _OPEN_HERE[key] <= 0:
+            del _OPEN_HERE[key]
+
+
 def _restrict_side_files(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         p = Path(f"{path}{suffix}")
@@ -311,6 +338,7 @@ class Store:
         self.path = path
         self._anchors: dict[int, tuple[int, int]] = {}
         self._closed = False
+        self._key: tuple[int, int] | None = None  # its entry in _OPEN_HERE
 
     # ---------------------------------------------------------------- lifecycle
     @classmethod
@@ -326,7 +354,21 @@ class Store:
             if not create:
                 raise StoreError(f"no event store at {p}", "run `activesec init` first")
             _create_private_file(p)
-        fresh = _check_header(p)
+        key = _file_key(p)
+        with _OPEN_LOCK:  # held until registered: no raw read may start meanwhile
+            # open here already: it was checked then, and reading it raw would drop the locks
+            fresh = False if _OPEN_HERE[key] else _check_header(p)
+            _OPEN_HERE[key] += 1
+        try:
+            store = cls._connect(p, create, check, fresh)
+        except BaseException:
+            _release(key)
+            raise
+        store._key = key
+        return store
+
+    @classmethod
+    def _connect(cls, p: Path, create: bool, check: bool, fresh: bool) -> Store:
         if fresh and not create:
             raise StoreError(f"{p} is empty, not an initialised store", "run `activesec init`")
         _check_dir_writable(p)
@@ -401,6 +443,8 @@ class Store:
         finally:
             self._closed = True
             self._conn.close()
+            if self._key is not None:
+                _release(self._key)
 
     def __enter__(self) -> Store:
         return self
