@@ -106,6 +106,43 @@ def test_status_label_pause_resume(env: dict[str, str]) -> None:
     one_line_error(cli("label", "../evil", env=env))
 
 
+def test_every_command_agrees_on_who_the_owner_is(env: dict[str, str]) -> None:
+    """`label --owner` stored the owner's name, so after `init --force --user` new sessions
+    still went to the old name; and `train` read the config's `user` while `run` and `status`
+    read the profile's — whatever was recorded never counted towards training."""
+    _init(env, "bob")
+
+    def who() -> tuple[str, str]:
+        s = json.loads(cli("status", "--json", env=env).stdout)
+        return s["user"], s["current_label"]
+
+    assert cli("label", "--owner", env=env).returncode == 0
+    r = cli("init", "--force", "--user", "carol", "--json", env=env)
+    assert json.loads(r.stdout)["previous_owner"] == "bob"
+    assert who() == ("carol", "carol")
+    with Store.open(_home(env) / "activesec.db") as s:
+        s.set_current_label("carol")  # what `label --owner` stored before this fix
+    (_home(env) / "models" / "pointer-mouse").mkdir(parents=True)
+    (_home(env) / "models" / "pointer-mouse" / "model.json").write_text("{}")
+    r = cli("init", "--force", "--user", "dave", env=env)
+    flat = " ".join(r.stdout.split())
+    assert "the models learnt that person — `activesec train --reset` re-enrols dave" in flat
+    assert who() == ("dave", "dave")  # the stale name went with the rename
+    assert cli("label", "guest", env=env).returncode == 0
+    assert cli("init", "--force", "--user", "erin", env=env).returncode == 0
+    assert who() == ("erin", "guest")  # another person's label is kept
+    assert cli("label", "--owner", env=env).returncode == 0
+    # the config's `user`, when edited, is the owner for every command
+    cfg = _home(env) / "config.toml"
+    cfg.write_text(cfg.read_text().replace('user = "erin"', 'user = "frank"', 1))
+    assert who() == ("frank", "frank")
+    assert "nothing to train yet for 'frank'" in one_line_error(cli("train", env=env))
+    cfg.write_text(cfg.read_text().replace('user = "frank"', 'user = ".frank"', 1))
+    line = one_line_error(cli("status", env=env))
+    assert "invalid configuration value for 'user': '.frank' is not a label" in line
+    assert cli("doctor", env=env).returncode == 1
+
+
 def test_json_outputs_keep_their_documented_keys(env: dict[str, str]) -> None:
     """README, "Scripts and monitoring": the keys monitoring scripts read, and doctor's exit
     code agreeing with its `ok`."""

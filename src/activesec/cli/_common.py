@@ -85,7 +85,7 @@ def foreground_backend(backend: str | None, what: str) -> Iterator[Foreground]:
     from activesec.core.instance import InstanceLock
 
     p = state_paths()
-    prof = profile.require(p)
+    profile.require(p)
     s = settings(p, {"capture": {"backend": backend}} if backend else {})
     logs.setup(p, s.log_level)
     name, reason = choose_backend(s.capture.backend)
@@ -103,6 +103,6 @@ def foreground_backend(backend: str | None, what: str) -> Iterator[Foreground]:
 
         signal.signal(signal.SIGTERM, _on_signal)
         signal.signal(signal.SIGINT, _on_signal)
-        yield Foreground(p, prof.user, s, name, reason, be, stop)
+        yield Foreground(p, profile.owner(p, s.user), s, name, reason, be, stop)
     finally:
         lock.release()

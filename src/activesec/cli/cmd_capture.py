@@ -71,6 +71,7 @@ def set_up(user: str | None, force: bool, json_out: bool, *, next_step: bool = T
         user = check_label(user, "user")
     p = state_paths().ensure()
     existing = profile.load(p) if p.profile_file.exists() and not force else None
+    renamed_from: str | None = None
     if existing is not None:
         if user and user != existing.user:
             raise ActiveSecError(
@@ -83,8 +84,11 @@ def set_up(user: str | None, force: bool, json_out: bool, *, next_step: bool = T
         # nothing is written unless both files can be: a directory in the place of either is
         # the user's, so it is named, never deleted
         _check_replaceable(p.profile_file, p.config_file)
+        before = _previous_owner(p) if force else None
         prof = _writing(p.profile_file, lambda: profile.create(p, user or profile.default_user()))
         created = True
+        if before is not None and before != prof.user:
+            renamed_from = before
     backup: Path | None = None
     if created or not p.config_file.exists():
         from activesec.engine.pipeline import EngineConfig
@@ -97,7 +101,18 @@ def set_up(user: str | None, force: bool, json_out: bool, *, next_step: bool = T
             backup = _writing(p.config_file, lambda: keep_copy(p.config_file))
         _writing(p.config_file, lambda: config.write_default(p, prof.user, reference))
     config.load(p)  # validate what is there now
-    _open_store(p, create=True).close()  # creates the store, or checks an existing one
+    with _open_store(p, create=True) as store:  # creates the store, or checks an existing one
+        if renamed_from is not None and store.current_label() == renamed_from:
+            store.set_current_label(None)  # `label --owner` once stored the owner's name
+    if renamed_from is not None:
+        from activesec.service.models import model_dirs
+
+        models = bool(model_dirs(p))
+    else:
+        models = False
+    owner_note = (f"the owner was '{renamed_from}': recordings keep that label, and the models "
+                  f"learnt that person — `activesec train --reset` re-enrols {prof.user}"
+                  if models else None)
     if json_out:
         print_json(
             {
@@ -107,6 +122,8 @@ def set_up(user: str | None, force: bool, json_out: bool, *, next_step: bool = T
                 "database": str(p.database),
                 "data_dir": str(p.data_dir),
                 "config_backup": None if backup is None else str(backup),
+                "previous_owner": renamed_from,
+                "note": owner_note,
             }
         )
         return
@@ -116,11 +133,22 @@ def set_up(user: str | None, force: bool, json_out: bool, *, next_step: bool = T
     if backup is not None:
         out.print(f"  previous config kept as {backup} (copy back what you need)")
     out.print(f"  database {p.database}")
+    if owner_note is not None:
+        out.print(f"  [yellow]note[/yellow]: {escape(owner_note)}")
     if next_step:
         out.print(
             "Next: `activesec doctor` checks this machine; `activesec run` starts the agent, "
             "which enrols you and then protects the session."
         )
+
+
+def _previous_owner(p: Paths) -> str | None:
+    """The profile's user before `init --force` replaces it (None: none, or unreadable)."""
+    try:
+        before = profile.load(p)
+    except ActiveSecError:
+        return None
+    return None if before is None else before.user
 
 
 def _check_replaceable(*files: Path) -> None:
@@ -231,13 +259,21 @@ def label(
                              "`activesec label --owner` goes back to the owner's label")
     if not name and not owner:
         raise ActiveSecError("give a label or --owner", "e.g. `activesec label guest1`")
-    new = check_label(name) if name else ""
+    new = check_label(name) if name else None
     p = state_paths()
-    prof = profile.require(p)
-    new = new or prof.user
+    # --owner clears the label rather than storing the owner's name: renaming the owner later
+    # (`init --force --user`, the config's `user`) then relabels what follows too
+    if new is None:
+        try:
+            shown = profile.owner(p, settings(p).user)
+        except ConfigError:  # a broken config file must not stop relabelling (`status` says)
+            shown = profile.require(p).user
+    else:
+        shown = new
     with _open_store(p) as store:
         store.set_current_label(new)
-    out.print(f"sessions from now on are labelled [bold]{escape(new)}[/bold]")
+    out.print(f"sessions from now on are labelled [bold]{escape(shown)}[/bold]"
+              + ("" if new else " (the owner)"))
 
 
 APP_SHOWN = 8

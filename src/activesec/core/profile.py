@@ -35,6 +35,13 @@ def create(paths: Paths, user: str) -> Profile:
     return p
 
 
+def owner(paths: Paths, user_setting: str = "") -> str:
+    """The owner's label: the config's ``user`` when set (it may be edited), else the profile's.
+    Every command that records, counts or trains the owner's sessions asks this one function,
+    so they never disagree on who the owner is."""
+    return user_setting or require(paths).user
+
+
 def load(paths: Paths) -> Profile | None:
     """The profile, or ``None`` before `activesec init`."""
     f = paths.profile_file

@@ -97,7 +97,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     from activesec.service.train import enrolment_counts, enrolment_since
     from activesec.store.db import KIND_NAMES, NS_PER_DAY, Store
 
-    prof = profile.require(paths)
+    owner = profile.owner(paths, settings.user)
     if not paths.database.exists():
         raise ActiveSecError(f"no event store at {paths.database}", "run `activesec init` first")
     with Store.open(paths.database) as store:
@@ -105,10 +105,10 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
         sessions = store.sessions()
         size = store.size_bytes()
         paused = store.is_paused()
-        current_label = store.current_label() or prof.user
+        current_label = store.current_label() or owner
         apps = store.recent_apps(since_wall_ns=time.time_ns() - APP_DAYS * NS_PER_DAY)
         # the owner's own (not injected) input since enrolment last (re)started
-        owner_pointer, owner_keys = enrolment_counts(store, prof.user, enrolment_since(paths))
+        owner_pointer, owner_keys = enrolment_counts(store, owner, enrolment_since(paths))
     by_kind = {name: int(c.get(name, 0)) for name in KIND_NAMES.values()}
     lock = paths.run_dir / "capture.lock"
     running = is_locked(lock)
@@ -117,7 +117,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     agent = agent or read_status(paths)  # a stopped agent's last decision is still shown
     e = settings.enrol
     return {
-        "user": prof.user,
+        "user": owner,
         "current_label": current_label,
         "capturing": running,
         "capture_pid": read_pid(lock) if running else None,

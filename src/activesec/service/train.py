@@ -440,7 +440,7 @@ def _open_store(paths: Paths) -> Any:
 
 
 def _owner(paths: Paths, settings: Settings) -> str:
-    return settings.user or profile.require(paths).user
+    return profile.owner(paths, settings.user)
 
 
 def reset_enrolment(paths: Paths, clock: Clock | None = None) -> None:
