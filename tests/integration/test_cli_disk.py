@@ -165,3 +165,36 @@ def test_the_capture_lock_holds_on_a_full_disk(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.split() == ["LOCKED", "True"]
+
+
+def test_run_and_capture_on_a_read_only_data_directory_say_so(tmp_path: Path) -> None:
+    """Both started by setting up the log, whose OSError reached the user as a traceback."""
+    r = _in_user_namespace(
+        """
+        import os, subprocess, sys
+        from pathlib import Path
+
+        mnt = Path(os.environ["MNT"])
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env["ACTIVESEC_HOME"] = str(mnt / "home")
+        run = lambda *a: subprocess.run([sys.executable, "-m", "activesec.cli.main", *a],
+                                        env=env, capture_output=True, text=True)
+        assert run("init", "--user", "alice").returncode == 0
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        for cmd in (["run", "--dry-run", "--duration", "1"], ["capture", "--duration", "1"]):
+            r = run(*cmd)
+            print("RESULT", r.returncode, repr(r.stderr))
+        """,
+        tmp_path,
+        size="4m",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    results = [ln.split(" ", 2) for ln in r.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert [code for _, code, _ in results] == ["78", "2"], results  # the agent: permanent
+    for _, _, err in results:
+        *before, e = ast.literal_eval(err).splitlines()
+        assert "Traceback" not in err, err
+        assert "cannot write the log" in e and "Read-only file system" in e, e
+        assert "ACTIVESEC_HOME" in e, e
+        # the agent also says it could not leave that reason for `status` (same cause)
+        assert all("stopped.json: Read-only file system" in b for b in before), before

@@ -13,6 +13,7 @@ import logging.handlers
 import os
 import sys
 
+from activesec.core.errors import ActiveSecError
 from activesec.core.paths import PRIVATE_FILE_MODE, Paths, make_private_dir, make_private_file
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -73,7 +74,14 @@ def setup(paths: Paths, level: str = "INFO", max_bytes: int = 2_000_000, backups
     for h in root.handlers:
         if isinstance(h, logging.FileHandler) and h.baseFilename == target:
             return
-    make_private_dir(paths.log_dir)
-    handler = _PrivateRotatingHandler(target, maxBytes=max_bytes, backupCount=backups)
+    try:
+        make_private_dir(paths.log_dir)
+        handler = _PrivateRotatingHandler(target, maxBytes=max_bytes, backupCount=backups)
+    except OSError as exc:  # a read-only or full data directory: say so, as the store does
+        raise ActiveSecError(
+            f"cannot write the log {target}: {exc.strerror}",
+            f"make {paths.log_dir.parent} writable by you (and free space there) or set "
+            "ACTIVESEC_HOME to a writable directory",
+            permanent=exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)) from None
     handler.setFormatter(logging.Formatter(_FORMAT))
     root.addHandler(handler)
