@@ -320,3 +320,22 @@ def test_labels_stored_by_older_versions_still_work(tmp_path: Path) -> None:
     r = cli("export", "--out", str(tmp_path / "out"), env=env)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out" / "mouse" / "old label").is_dir()
+
+
+@pytest.mark.parametrize(("enforced", "said"), [
+    ('[enforced.actions.params.gate]\nrules = [{ name = "games", match = "steam", '
+     'mode = "freeze" }]\n', "'mode' must be"),
+    ("[enforced.engine.policy]\ngate_below = 400.0\n", "gate_below"),
+])
+def test_train_refuses_a_broken_machine_policy_as_status_does(env: dict[str, str],
+                                                             tmp_path: Path, enforced: str,
+                                                             said: str) -> None:
+    """`train` went on to "nothing to train yet" under a policy `status` and `run` refuse, or
+    blamed the account's own file for the policy's value."""
+    site = tmp_path / "policy.toml"
+    site.write_text(enforced)
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site))
+    for cmd in ("status", "train"):
+        line = one_line_error(cli(cmd, env=env))
+        assert said in line and f"in the machine policy {site}" in line, (cmd, line)
+        assert "ask whoever manages this machine" in line, (cmd, line)

@@ -88,9 +88,14 @@ def train(
             "--reset and --update exclude each other",
             "use --reset to re-enrol, or --update to follow slow drift",
         )
+    from activesec.service.agent import check_settings
+
     p = state_paths()
     profile.require(p)
     s = settings(p)
+    # checked as `run` and `status` check them: a broken machine policy (its gate rules too)
+    # stops training with the policy named, not halfway with the account's file blamed
+    check_settings(s)
     with _progress(not json_out and interactive()) as progress:
         if update:
             summary = do_retrain(p, s, progress=progress)
