@@ -61,6 +61,25 @@ def test_init_is_private_and_idempotent(env: dict[str, str]) -> None:
     assert r.returncode == 0 and json.loads(r.stdout)["user"] == "bob"
 
 
+def test_init_in_the_platform_directories_makes_them_private(tmp_path: Path) -> None:
+    """Without ACTIVESEC_HOME, the XDG directories: `mkdir -p` made ~/.local/state/activesec
+    0755 around its 0700 log directory; what the user already had keeps its mode."""
+    home = tmp_path / "user"
+    (home / ".config").mkdir(parents=True, mode=0o755)
+    (home / ".config").chmod(0o755)
+    xdg = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+           "XDG_DATA_HOME": str(home / ".local" / "share"),
+           "XDG_STATE_HOME": str(home / ".local" / "state")}
+    env = {**{k: v for k, v in env_for(tmp_path).items() if k != "ACTIVESEC_HOME"}, **xdg}
+    r = cli("init", "--user", "alice", env=env)
+    assert r.returncode == 0, r.stderr
+    made = [p for p in home.rglob("*") if p.is_dir()]
+    assert home / ".local" / "state" / "activesec" / "log" in made
+    for d in made:
+        want = 0o755 if d == home / ".config" else 0o700
+        assert stat.S_IMODE(d.stat().st_mode) == want, d
+
+
 def test_init_force_keeps_an_edited_config_file(env: dict[str, str]) -> None:
     """`init --force` (the hint for a broken file) silently replaced a parent's gate rules."""
     _init(env)

@@ -82,12 +82,17 @@ def resolve(home: str | os.PathLike[str] | None = None) -> Paths:
 
 
 def make_private_dir(path: Path) -> None:
+    """``path`` as a 0700 directory, and every parent this call creates 0700 too (``mkdir -p``
+    gives those the umask's mode: ``~/.local/state/activesec`` was 0755 around a 0700
+    ``log``), as the XDG base-directory spec asks; existing parents are left alone."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
     path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
-    try:
-        if path.stat().st_mode & 0o077:
-            path.chmod(PRIVATE_DIR_MODE)
-    except PermissionError:  # not ours to fix; the store reports unwritable dirs itself
-        pass
+    for d in (path, *missing):
+        try:
+            if d.stat().st_mode & 0o077:
+                d.chmod(PRIVATE_DIR_MODE)
+        except OSError:  # not ours to fix (or gone); the store reports unwritable dirs itself
+            pass
 
 
 def make_private_file(path: str | os.PathLike[str]) -> None:
