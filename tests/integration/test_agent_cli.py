@@ -518,11 +518,28 @@ def test_a_configuration_error_stops_the_agent_for_good_and_says_why(
     good = (home / "config.toml").read_text()
     (home / "config.toml").write_text(good + "[engine.policy]\nnotify_below = 300\n")
     env = env_for(home, HOME=str(tmp_path))
+    # by hand: a usage error in a flag is not a configuration the agent stopped on
+    r = cli("run", "--backend", "x1l", env={**env, "DISPLAY": xdisplay})
+    said = " ".join(r.stderr.replace("│", " ").split())  # rich's box wraps the message
+    assert r.returncode == 2 and "'x1l' is not one of auto, x11, pynput, evdev" in said, said
+    assert not (home / "run" / "stopped.json").exists()
+    # by hand, the file's error: started again by running it again, not by a service
     line = one_line_error(cli("run", "--duration", "1", env={**env, "DISPLAY": xdisplay}),
                           EX_CONFIG)
+    assert _stopped(home)["service"] is False
+    for text in (one_line_error(cli("status", env=env)),
+                 json.loads(cli("doctor", "--json", env={**env, "DISPLAY": xdisplay}).stdout)[
+                     "checks"][-1]["hint"]):
+        assert "`activesec run`" in text and "service restart" not in text, text
+    # as the log-in service starts it (its flags): `service restart` starts it again
+    r = cli("run", "--duration", "1", "--notify-failure", env={**env, "DISPLAY": xdisplay})
+    # (no session bus here: it also says it could not notify)
+    assert r.returncode == EX_CONFIG and "Traceback" not in r.stderr
+    line = r.stderr.strip().splitlines()[-1]
     assert "'engine.policy.notify_below'" in line
     entry = _stopped(home)
     assert entry["permanent"] is True and entry["exit_status"] == EX_CONFIG
+    assert entry["service"] is True
     assert line == f"error: {entry['message']} — {entry['hint']}"
     assert (home / "run").stat().st_mode & 0o777 == 0o700
 
@@ -573,7 +590,7 @@ def test_an_invalid_config_file_keeps_its_error_and_adds_the_agents(home: Path,
     assert "'store.keep_days'" in line
     status = one_line_error(cli("status", env=env_for(home)))
     assert status.startswith(line + "; the agent stopped on it at ")
-    assert status.endswith("start it again with `activesec service restart`")
+    assert status.endswith("start it again with `activesec run`")  # it was started by hand
 
 
 def test_a_foreign_event_store_stops_the_agent_for_good(home: Path, xdisplay: str) -> None:
@@ -598,12 +615,15 @@ def test_a_foreign_event_store_stops_the_agent_for_good(home: Path, xdisplay: st
 def test_no_display_is_retried_and_said(home: Path) -> None:
     """No display yet at log-in: exit 2, which the service retries; status says so meanwhile."""
     env = env_for(home)  # no DISPLAY
-    line = one_line_error(cli("run", "--duration", "1", env=env))
+    line = one_line_error(cli("run", "--duration", "1", "--notify-failure", env=env))
     entry = _stopped(home)
     assert entry["permanent"] is False and entry["exit_status"] == 2
     assert line == f"error: {entry['message']} — {entry['hint']}"
     text = " ".join(cli("status", env=env).stdout.split())
     assert "(the log-in service retries a few times)" in text, text
+    one_line_error(cli("run", "--duration", "1", env=env))  # by hand: nothing retries it
+    text = " ".join(cli("status", env=env).stdout.split())
+    assert "is not restarted by itself" in text and "start it again with `activesec run`" in text
 
 
 def test_run_init_creates_a_first_log_ins_profile(tmp_path: Path, xdisplay: str) -> None:

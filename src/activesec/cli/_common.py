@@ -9,17 +9,27 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
+import typer
 from rich.console import Console
 
 from activesec.core import config, paths
-from activesec.core.config import Settings
+from activesec.core.config import BackendName, Settings
 from activesec.core.errors import ActiveSecError
 from activesec.core.paths import Paths
 
 out = Console(highlight=False, emoji=False)  # "pointer:mouse:" is a modality, not 🐭
 err = Console(stderr=True, highlight=False, emoji=False)
+
+
+def backend_choice(value: str | None) -> str | None:
+    """``--backend`` of `run` and `capture`: a misspelt flag is a usage error (exit 2), not a
+    configuration error the agent would record as why it stopped (exit 78)."""
+    names = get_args(BackendName)
+    if value is not None and value not in names:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(names)}")
+    return value
 
 
 def state_paths() -> Paths:

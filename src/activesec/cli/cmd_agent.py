@@ -20,7 +20,15 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from activesec.cli._common import err, foreground_backend, out, print_json, settings, state_paths
+from activesec.cli._common import (
+    backend_choice,
+    err,
+    foreground_backend,
+    out,
+    print_json,
+    settings,
+    state_paths,
+)
 from activesec.core import profile
 from activesec.core.errors import EX_CONFIG, ActiveSecError, ConfigError, DataError
 from activesec.core.instance import AlreadyRunning
@@ -47,7 +55,8 @@ def run(
         None, "--duration", "-d", min=0.0, help="Stop after S seconds (default: until SIGTERM)."
     ),
     backend: str | None = typer.Option(
-        None, "--backend", "-b", help="auto | x11 | pynput | evdev (default from config)."
+        None, "--backend", "-b", callback=backend_choice,
+        help="auto | x11 | pynput | evdev (default from config).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live status line."),
     init: bool = typer.Option(
@@ -101,7 +110,8 @@ def run(
                     notified = _told_lately(stopped.read(p), exc)
                     if notified is None:
                         notified = time.time_ns() if _notify_failure(exc, waits) else None
-            stopped.record(p, exc, exc.exit_code, notified_wall_ns=notified, waiting=waits)
+            stopped.record(p, exc, exc.exit_code, notified_wall_ns=notified, waiting=waits,
+                           service=notify_failure or wait_for_fix)
             if not waits:
                 raise
             err.print(f"error: {escape(str(exc))}; waiting for the configuration to change "

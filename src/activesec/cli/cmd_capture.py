@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from activesec.cli._common import (
+    backend_choice,
     err,
     foreground_backend,
     human_bytes,
@@ -186,7 +187,8 @@ def capture(
         help="Stop after S seconds (default: until Ctrl-C or SIGTERM).",
     ),
     backend: str | None = typer.Option(
-        None, "--backend", "-b", help="auto | x11 | pynput | evdev (default from config)."
+        None, "--backend", "-b", callback=backend_choice,
+        help="auto | x11 | pynput | evdev (default from config).",
     ),
     label_: str | None = typer.Option(
         None, "--label", help="Label for this session (default: the current label, see `label`)."
@@ -535,7 +537,8 @@ def _agent_check() -> Any:
     entry = stopped.read(p)
     if entry is None or is_locked(p.run_dir / "capture.lock"):
         return None
-    hint = "; ".join(x for x in (entry.get("hint"), f"then `{stopped.RESTART}`") if x)
+    hint = "; ".join(x for x in (entry.get("hint"), f"then `{stopped.restart_command(entry)}`")
+                     if x)
     return Check("agent", "fail" if entry.get("permanent") else "warn",
                  f"the agent {stopped.headline(entry)}: {entry['message']}",
                  hint)

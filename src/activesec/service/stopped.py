@@ -4,9 +4,10 @@
 once it has started successfully (:func:`clear`), so the file exists only while the last start
 failed. ``activesec status``, ``doctor`` and ``service status`` read it (:func:`read`) and show the
 one-line reason and, for a permanent failure (exit status 78, :mod:`activesec.core.errors`), how
-to start the agent again after fixing it (``activesec service restart``): the log-in service does
-not restart it by itself then. Under the service (``run --notify-failure``) such a failure is
-also shown as a desktop notification: nobody reads the service's terminal.
+to start the agent again after fixing it (``activesec service restart``, or ``activesec run``
+for an agent someone started by hand): the log-in service does not restart it by itself then.
+Under the service (``run --notify-failure``) such a failure is also shown as a desktop
+notification: nobody reads the service's terminal.
 
 The data directory comes from ``ACTIVESEC_HOME`` or the platform's user directories, never from
 the config file, so the reason can be left even when the config is what is invalid. A failure
@@ -37,14 +38,16 @@ def stopped_path(paths: Paths) -> Any:
 
 
 def record(paths: Paths, exc: ActiveSecError, exit_status: int, *,
-           notified_wall_ns: int | None = None, waiting: bool = False) -> None:
+           notified_wall_ns: int | None = None, waiting: bool = False,
+           service: bool = True) -> None:
     """Leave the reason the agent exits with — or, with ``waiting`` (``run --wait-for-fix``),
     waits on — and when the owner was last notified of it (``run --notify-failure``); a
     failure to write it is logged, never raised (the error being reported is the one that
-    matters)."""
+    matters). ``service``: started by the log-in service (its flags), so `service restart`
+    starts it again; else someone ran `activesec run` by hand, and runs it again."""
     entry = {"message": exc.message, "hint": exc.hint, "permanent": exc.permanent,
              "exit_status": exit_status, "error": type(exc).__name__, "at_wall_ns": time.time_ns(),
-             "notified_wall_ns": notified_wall_ns, "waiting": waiting}
+             "notified_wall_ns": notified_wall_ns, "waiting": waiting, "service": service}
     try:
         make_private_dir(paths.data_dir)  # no profile yet: the data dir is created private
         make_private_dir(paths.run_dir)
@@ -71,6 +74,12 @@ def read(paths: Paths) -> dict[str, Any] | None:
     return data
 
 
+def restart_command(entry: dict[str, Any]) -> str:
+    """What starts the agent again: the log-in service's restart, or (an agent started by
+    hand) `activesec run`; entries written before the key existed count as the service's."""
+    return RESTART if entry.get("service", True) else "activesec run"
+
+
 def _at(entry: dict[str, Any]) -> str:
     return time.strftime("%a %H:%M", time.localtime(int(entry.get("at_wall_ns") or 0) / 1e9))
 
@@ -80,7 +89,7 @@ def headline(entry: dict[str, Any]) -> str:
     if entry.get("waiting"):
         return (f"has been waiting since {_at(entry)} for the file to be fixed (it starts by "
                 "itself then)")
-    if entry.get("permanent"):
+    if entry.get("permanent") or not entry.get("service", True):
         return f"stopped at {_at(entry)} and is not restarted by itself"
     return f"failed at {_at(entry)} (the log-in service retries a few times)"
 
@@ -91,7 +100,7 @@ def describe(entry: dict[str, Any]) -> str:
     if entry.get("waiting"):
         return f"{headline(entry)}: {why}"
     then = "after fixing it, start it again" if entry.get("permanent") else "start it again"
-    return f"{headline(entry)}: {why}; {then} with `{RESTART}`"
+    return f"{headline(entry)}: {why}; {then} with `{restart_command(entry)}`"
 
 
 def restart_note(entry: dict[str, Any]) -> str:
@@ -100,4 +109,4 @@ def restart_note(entry: dict[str, Any]) -> str:
         return (f"the agent has been waiting since {_at(entry)} for it to be fixed and starts "
                 "by itself then")
     return (f"the agent stopped on it at {_at(entry)} and is not restarted by itself: after "
-            f"fixing it, start it again with `{RESTART}`")
+            f"fixing it, start it again with `{restart_command(entry)}`")
