@@ -593,3 +593,35 @@ def test_doctor_says_whether_training_has_a_background(env: dict[str, str],
     assert c["status"] == "warn" and "hash mismatch" in c["detail"], c
     assert "falls back to the one-class gmm" in c["detail"]
     assert "background build" in c["hint"]
+
+
+def test_doctor_checks_the_profile_gating_without_rules_and_a_broken_policy(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """Three things doctor called fine: a damaged profile.json (`run` exits 78 on it), on_gate
+    running 'gate' with no rule (nothing is ever gated), and a machine policy enforcing a
+    misspelt key (listed as enforced, "ok", beside the config check's failure)."""
+    _init(env)
+
+    def doctor(e: dict[str, str] = env) -> tuple[int, dict[str, dict[str, str]]]:
+        r = cli("doctor", "--json", env=e)
+        return r.returncode, {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+
+    _, checks = doctor()
+    assert checks["profile"]["status"] == "ok" and "owner alice" in checks["profile"]["detail"]
+    assert "gate" not in checks  # nothing configured, nothing to say
+    cfg = _home(env) / "config.toml"
+    cfg.write_text(cfg.read_text().replace("[actions]\n", '[actions]\non_gate = ["gate"]\n', 1))
+    _, checks = doctor()
+    assert checks["gate"]["status"] == "warn", checks["gate"]
+    assert "there are no gate rules: nothing will be gated" in checks["gate"]["detail"]
+    site = tmp_path / "policy.toml"
+    site.write_text("[enforced.engine.policy]\ngate_belw = 40.0\n")
+    code, checks = doctor({**env, "ACTIVESEC_SITE_CONFIG": str(site)})
+    assert code == 1 and checks["config"]["status"] == "fail"
+    assert checks["machine policy"]["status"] == "fail", checks["machine policy"]
+    assert "but it is invalid" in checks["machine policy"]["detail"]
+    (_home(env) / "profile.json").write_text('{"user": ')
+    code, checks = doctor()
+    assert code == 1 and checks["profile"]["status"] == "fail"
+    assert "unreadable or damaged" in checks["profile"]["detail"]
+    assert "activesec init --force" in checks["profile"]["hint"]

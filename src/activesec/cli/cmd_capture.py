@@ -502,7 +502,33 @@ def _with_engine_check(checks: list[Any]) -> list[Any]:
                 check_settings(settings(state_paths()))
             except ActiveSecError as exc:
                 checks[i] = replace(c, status="fail", detail=exc.message, hint=exc.hint)
+                if "in the machine policy" in exc.message:  # it is the policy's, not "ok"
+                    checks = [replace(m, status="fail", detail=f"{m.detail}; but it is invalid "
+                                      "(the config check above says why)",
+                                      hint="ask whoever manages this machine to fix it")
+                              if m.name == "machine policy" else m for m in checks]
     return checks
+
+
+def _profile_check() -> Any:
+    """The owner profile every command reads first: a damaged one stops `run` (exit 78)."""
+    from activesec.capture.doctor import Check
+
+    p = state_paths()
+    try:
+        prof = profile.load(p)
+    except ActiveSecError as exc:
+        return Check("profile", "fail", exc.message, exc.hint)
+    if prof is None:
+        return Check("profile", "fail", f"no ActiveSec profile in {p.data_dir}",
+                     "run `activesec init` first")
+    try:
+        named = settings(p).user
+    except ActiveSecError:
+        named = ""  # the config check reports it
+    owner = (f"owner {named} (the config's `user`; the profile's is {prof.user})"
+             if named and named != prof.user else f"owner {prof.user}")
+    return Check("profile", "ok", f"{p.profile_file}: {owner}")
 
 
 def _store_check() -> Any:
@@ -598,7 +624,11 @@ def _gate_check() -> Any:
     except ActiveSecError:
         return None  # the config check reports it
     if not gate.rules:
-        return None
+        if "gate" not in s.actions.on_gate:
+            return None
+        return Check("gate", "warn", "actions.on_gate runs 'gate', but there are no gate rules: "
+                     "nothing will be gated", "add rules under [actions.params.gate], e.g. "
+                     'rules = [{ name = "games", match = "steam", mode = "suspend" }]')
     if "gate" not in s.actions.on_gate:
         return Check("gate", "warn", f"{len(gate.rules)} gate rule(s) configured, but "
                      f"actions.on_gate = {list(s.actions.on_gate)} does not run 'gate': "
@@ -657,7 +687,7 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
 
     # loads and validates the config itself; lists what [engine] sets unlike its defaults
     checks = _with_engine_check(run_checks(None, sections={"engine": EngineConfig().model_dump()}))
-    for extra in (_background_check(), _gate_check(), _injector_check()):
+    for extra in (_profile_check(), _background_check(), _gate_check(), _injector_check()):
         if extra is not None:
             checks.append(extra)
     checks.append(_store_check())
