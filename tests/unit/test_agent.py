@@ -465,6 +465,36 @@ def test_a_wipe_while_running_clears_decisions_and_history_and_enrols_again(
     assert st is not None and st["decisions"] == 0 and st["state"] == "enrolling"
 
 
+def test_a_wipe_the_writer_has_seen_is_acted_on_at_once(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """The writer notices a wipe within its 0.25 s poll and begins a new session; the agent
+    kept the models, the suspicion and a gate until its next housekeeping round (up to 10 s
+    later). A new session id is the writer's word that it happened."""
+    from activesec.capture.runner import LiveStats
+
+    clock = StepClock()
+    put_model_file(p)
+    Store.open(p.database, create=True).close()
+    agent = Agent(p, settings, Scripted(clock, stranger(10, 1)), clock,
+                  loader=lambda _p: models, screen=ScreenWatch(clock, query=lambda: False))
+    agent._load_models()
+
+    def tick(session_id: int) -> None:
+        agent._tick(LiveStats(session_id=session_id, label="alice", backend="scripted",
+                              elapsed_s=1.0, events_per_s=0.0, received=0, stored=0, queued=0,
+                              dropped=0, paused_discarded=0, paused=False, app=None, error=None))
+
+    tick(1)  # the first housekeeping round notes the store's wipe generation
+    assert agent.engine is not None
+    with Store.open(p.database) as store:
+        store.wipe()
+    shutil.rmtree(p.models_dir)
+    tick(1)  # before the writer has seen it, and before the next round: nothing yet
+    assert agent.engine is not None
+    tick(2)  # the writer began the session that follows the wipe
+    assert agent.engine is None and agent.state == AgentState.ENROLLING
+
+
 def test_an_unwritable_decision_log_does_not_stop_the_protection(
         p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel],
         tmp_path: Path, caplog: pytest.LogCaptureFixture,

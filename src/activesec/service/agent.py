@@ -604,9 +604,13 @@ class Agent:
 
     # ------------------------------------------------------------------------------ the tick
     def _tick(self, stats: LiveStats) -> None:
-        self._stats = stats
+        before, self._stats = self._stats, stats
         now = self.clock.monotonic_ns()
-        if now >= self._next_house:
+        # the writer began a new session: a wipe (within its 0.25 s poll) — drop the models,
+        # the gate and the logs now, not at the next housekeeping round up to 10 s later
+        wiped = (before is not None and before.session_id is not None
+                 and stats.session_id != before.session_id)
+        if now >= self._next_house or wiped:
             self._next_house = now + int(HOUSEKEEP_EVERY_S * 1e9)
             self._housekeep()
             self._check_config()
