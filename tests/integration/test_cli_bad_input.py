@@ -339,3 +339,16 @@ def test_train_refuses_a_broken_machine_policy_as_status_does(env: dict[str, str
         line = one_line_error(cli(cmd, env=env))
         assert said in line and f"in the machine policy {site}" in line, (cmd, line)
         assert "ask whoever manages this machine" in line, (cmd, line)
+
+
+def test_an_environment_variable_in_error_is_named(env: dict[str, str]) -> None:
+    """The error blamed "config.toml, ACTIVESEC_* environment or flags", and the user went
+    looking in a file that never had the key."""
+    line = one_line_error(cli("status", env={**env, "ACTIVESEC_TRAIN__BOGUS": "1"}))
+    assert "'train.bogus': unknown setting (from the environment variable " \
+        "ACTIVESEC_TRAIN__BOGUS)" in line
+    line = one_line_error(cli("status", env={**env, "ACTIVESEC_STORE__KEEP_DAYS": "-3"}))
+    assert "(from the environment variable ACTIVESEC_STORE__KEEP_DAYS)" in line
+    _set(env, "store", "keep_days = -3")  # the file's own error still names the file
+    assert f"(from {_config(env)}, ACTIVESEC_* environment or flags)" in one_line_error(
+        cli("status", env=env))

@@ -275,14 +275,23 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
     try:
         s = _Bound(**(overrides or {}))
     except ValidationError as exc:
+        loc = exc.errors()[0]["loc"]
+        var = _env_var_for(loc)
         origin = (
-            f"from {file}, ACTIVESEC_* environment or flags"
-            if file
+            f"from the environment variable {var}" if var
+            else f"from {file}, ACTIVESEC_* environment or flags" if file
             else "from ACTIVESEC_* environment or flags"
         )
-        hint = field_hint(Settings, exc.errors()[0]["loc"])
+        hint = field_hint(Settings, loc)
         raise ConfigError(_describe(exc, origin), hint) from None
     return Settings.model_validate(s.model_dump())
+
+
+def _env_var_for(loc: Sequence[str | int]) -> str | None:
+    """The ``ACTIVESEC_*`` variable (as set, any case) that gives the setting at ``loc``, when
+    one does — so an error in it names the variable, not a config file that never had the key."""
+    want = "ACTIVESEC_" + "__".join(str(p) for p in loc).upper()
+    return next((k for k in os.environ if k.upper() == want), None)
 
 
 def _user_table(paths: Paths) -> dict[str, Any]:
