@@ -303,8 +303,9 @@ def test_labels_stored_by_older_versions_still_work(tmp_path: Path) -> None:
 
     env = env_for(tmp_path / "home")
     assert cli("init", "--user", "alice", env=env).returncode == 0
-    prof = tmp_path / "home" / "profile.json"
-    prof.write_text(prof.read_text().replace('"alice"', '"Jane Doe"'))
+    for f in ("profile.json", "config.toml"):  # an older `init` wrote the name in both
+        made = tmp_path / "home" / f
+        made.write_text(made.read_text().replace('"alice"', '"Jane Doe"', 1))
     with Store.open(tmp_path / "home" / "activesec.db") as s:
         sid = s.begin_session("old label", "x11", wall_ns=10**18, mono_ns=0)
         e = ev.empty(2)

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -25,8 +25,6 @@ from pydantic_settings import (
 )
 
 from activesec.core.errors import ConfigError
-from activesec.core.labels import HINT as LABEL_HINT
-from activesec.core.labels import is_label
 from activesec.core.paths import Paths, write_private_text
 from activesec.core.site import ENV as SITE_ENV
 from activesec.core.site import SitePolicy, dotted_keys, load_site, toml_problem
@@ -145,14 +143,6 @@ class Settings(BaseSettings):
     )
 
     user: str = Field(default="", description="the owner's label (set by `activesec init --user`)")
-
-    @field_validator("user")
-    @classmethod
-    def _user_is_a_label(cls, v: str) -> str:
-        """The owner's sessions are recorded under it, as under `init --user`: the same rule."""
-        if v and not is_label(v):
-            raise ValueError(f"{v!r} is not a label: {LABEL_HINT}")
-        return v
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="log verbosity"
