@@ -89,7 +89,7 @@ def test_export_writes_the_generic_layouts(store: Store, tmp_path: Path) -> None
     summary = exchange.export(store, out)
     # the injected move is left out: as a plain row it would import back as the owner's own
     assert summary == {"sessions": 1, "files": 2, "mouse_events": 10, "key_events": 6,
-                       "injected_left_out": 1, "out": str(out)}
+                       "injected_left_out": 1, "injected_only_sessions": 0, "out": str(out)}
     sid = store.sessions()[0].id
     mouse = _rows(out / "mouse" / "alice" / f"session_{sid}.csv")
     assert mouse[0] == ["timestamp", "button", "state", "x", "y"]

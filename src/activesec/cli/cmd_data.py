@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import typer
+from rich.markup import escape
 
 from activesec.cli._common import out, print_json, state_paths
 from activesec.cli.cmd_capture import _open_store
@@ -44,6 +45,11 @@ def parse_since(text: str, now_s: float | None = None) -> int:
             "give e.g. 30d or 2026-11-01, or leave --since out to export everything",
         )
     return int(seconds * 1e9)
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 session``, ``2 sessions``, ``1,234 events``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def register(app: typer.Typer) -> None:
@@ -90,14 +96,15 @@ def export(
     if json_out:
         print_json(summary)
     else:
-        out.print(
-            f"exported {summary.get('sessions', 0)} sessions, "
-            f"{summary.get('files', 0)} files to {out_path}"
-        )
-        if summary.get("injected_left_out"):
-            out.print(f"left out {summary['injected_left_out']:,} injected events (XTEST, "
+        out.print(f"exported {_n(summary['sessions'], 'session')}, "
+                  f"{_n(summary['files'], 'file')} to {escape(out_path)}")
+        if summary["injected_left_out"]:
+            out.print(f"left out {_n(summary['injected_left_out'], 'injected event')} (XTEST, "
                       "SendInput): as plain rows they would import back as your own input; "
                       "--with-injected keeps them, flagged")
+        if summary["injected_only_sessions"]:
+            only = summary["injected_only_sessions"]
+            out.print(f"not exported: {_n(only, 'session')} that held only injected input")
 
 
 def import_(

@@ -7,10 +7,12 @@ start. The rows are written by :mod:`activesec.recordings.generic`, the same mod
 them, so an export replays and evaluates like any recording and imports back.
 
 Injected events (XTEST, SendInput, pointer warps) are left out of an export by default
-(counted as ``injected_left_out``): written as plain rows they would import back as the owner's
-own input, which training learns from. ``with_injected`` keeps them, with the layouts' optional
-``injected`` column on every file (:mod:`activesec.recordings.generic`), so a bot's input
-replays as the agent saw it and imports back flagged. What the layouts cannot carry
+(counted as ``injected_left_out``; a session that held nothing else writes no file and is
+counted as ``injected_only_sessions``, not in ``sessions``): written as plain rows they would
+import back as the owner's own input, which training learns from. ``with_injected`` keeps
+them, with the layouts' optional ``injected`` column on every file
+(:mod:`activesec.recordings.generic`), so a bot's input replays as the agent saw it and
+imports back flagged. What the layouts cannot carry
 (documented loss of the round trip): the device index; a scroll of ``n`` steps becomes ``n``
 one-step rows; buttons the vocabulary cannot name are left out; key stroke ids are renumbered
 in press order and a release without its press is dropped. Everything else (times to the
@@ -151,8 +153,9 @@ def export(
 
     Directories the export creates are 0700 and its files 0600 from their creation; existing
     directories keep their mode, and an existing file is never overwritten (the export stops
-    before writing anything). Returns a summary: ``sessions``, ``files``, ``mouse_events``,
-    ``key_events``, ``injected_left_out``, ``out``.
+    before writing anything). Returns a summary: ``sessions`` (those with a file written),
+    ``files``, ``mouse_events``, ``key_events``, ``injected_left_out``,
+    ``injected_only_sessions``, ``out``.
     """
     if fmt not in ("csv", "parquet"):
         raise ActiveSecError(f"unknown export format {fmt!r}", "use csv or parquet")
@@ -188,7 +191,7 @@ def _export_local(
     writers = {m: functools.partial(w, injected=with_injected) for m, w in writers.items()}
     summary: dict[str, Any] = {
         "sessions": 0, "files": 0, "mouse_events": 0, "key_events": 0, "injected_left_out": 0,
-        "out": str(root)
+        "injected_only_sessions": 0, "out": str(root)
     }
     sessions = [s for s in store.sessions(label=label, since_wall_ns=since_wall_ns)
                 if s.n_events > 0]
@@ -222,6 +225,9 @@ def _export_local(
             injected = (ev["flags"] & int(Flag.INJECTED)) != 0
             summary["injected_left_out"] += int(np.count_nonzero(injected))
             ev = ev[~injected]
+        if not len(ev):  # it held only injected input: no file, not an exported session
+            summary["injected_only_sessions"] += 1
+            continue
         parts = {"mouse": ev[np.isin(ev["kind"], _POINTER)], "keys": ev[np.isin(ev["kind"], _KEYS)]}
         for modality, part in parts.items():
             if len(part) == 0:
