@@ -180,3 +180,19 @@ def test_export_counts_what_it_wrote(env: dict[str, str], tmp_path: Path) -> Non
             summary["injected_only_sessions"]) == (1, 1, 2, 1)
     r = cli("export", "--out", str(tmp_path / "all"), "--with-injected", env=env)
     assert "exported 2 sessions, 2 files" in " ".join(r.stdout.split())
+
+
+def test_reimporting_an_export_into_its_profile_adds_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert cli("export", "--out", str(out), env=env).returncode == 0
+    r = cli("import", str(out), env=env)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert "imported 0 sessions (0 events); 1 already present" in text
+    assert json.loads(cli("status", "--json", env=env).stdout)["sessions"] == 1
+    (out / exchange.MANIFEST).write_text("{truncated")
+    line = one_line_error(cli("import", str(out), "--label", "guest", env=env))
+    assert "is not an export description" in line and "nothing was imported" in line
+    assert json.loads(cli("status", "--json", env=env).stdout)["sessions"] == 1

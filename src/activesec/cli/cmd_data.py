@@ -136,8 +136,8 @@ def import_(
     else:
         notes = []
         if summary.get("already_present"):
-            notes.append(f"{summary['already_present']} already present (imported before), "
-                         "skipped")
+            notes.append(f"{summary['already_present']} already present (imported before, or "
+                         "exported from this profile), skipped")
         if summary.get("empty_sessions"):
             notes.append(f"{summary['empty_sessions']} without any readable row, skipped")
         if summary.get("skipped_rows"):

@@ -19,6 +19,14 @@ in press order and a release without its press is dropped. Everything else (time
 nanosecond, positions, buttons, drags, key classes and press/release pairing) comes back
 exactly.
 
+Beside the recordings, an export writes ``OUT/activesec-export.json``: for each exported
+``<label>/<session>``, the session's original start (``started_wall_ns``, the wall time its
+times count from). Import dates those sessions by it, so an export keeps its dates through a
+round trip, and recognises a session already in the store — same label, same start to the
+nanosecond (a session of this profile, or one imported from the same export) — as already
+present: re-importing an export into the profile it came from adds nothing. Other files (and
+exports without the file) are dated as below; a damaged file is an error, nothing imported.
+
 A destination or source given as a URL (``s3://``, ``gs://``, ``memory://`` …) goes through
 fsspec, staged in a private temporary directory; without fsspec the error names the extra to
 install. Local exports are private like the store: the directories an export creates
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -57,6 +66,9 @@ _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 # for tests); anything else, e.g. ftp://, is refused before any connection is tried
 URL_SCHEMES = ("s3", "s3a", "gs", "gcs", "memory", "file")
 IMPORT_BACKEND = "import"
+#: the export's description of its sessions (module docstring)
+MANIFEST = "activesec-export.json"
+MANIFEST_VERSION = 1
 
 
 def session_file_name(info: SessionInfo) -> str:
@@ -210,12 +222,18 @@ def _export_local(
                     "nothing was written",
                     "export into a new or empty directory, or move the earlier export away",
                 )
+    if sessions and os.path.lexists(root / MANIFEST):
+        raise ActiveSecError(
+            f"{root / MANIFEST} already exists (an earlier export?); nothing was written",
+            "export into a new or empty directory, or move the earlier export away",
+        )
     try:
         _make_dirs(root)
     except OSError as exc:
         raise ActiveSecError(
             f"cannot create {root}: {exc.strerror}", "choose another --out"
         ) from None
+    manifest: list[dict[str, Any]] = []
     for info in sessions:
         ev = store.events(info.id)
         ev["t_ns"] -= info.started_mono_ns  # seconds since the session's start
@@ -238,6 +256,12 @@ def _export_local(
             summary["files"] += 1
             summary["mouse_events" if modality == "mouse" else "key_events"] += len(part)
         summary["sessions"] += 1
+        manifest.append({"label": _safe_component(info.label),
+                         "session": session_file_name(info),
+                         "started_wall_ns": info.started_wall_ns})
+    if manifest:
+        text = json.dumps({"activesec_export": MANIFEST_VERSION, "sessions": manifest}, indent=1)
+        _write_new_file(root / MANIFEST, lambda p: p.write_text(text + "\n"), summary)
     return summary
 
 
@@ -303,7 +327,8 @@ def _local_source(source: str | os.PathLike[str]) -> Iterator[Path]:
     fs, base = _fsspec(url)
     with tempfile.TemporaryDirectory(prefix="activesec-import-") as tmp:
         try:
-            remote = [f for f in fs.find(base) if f.lower().endswith(generic.SUFFIXES)]
+            remote = [f for f in fs.find(base) if f.lower().endswith(generic.SUFFIXES)
+                      or f.rstrip("/").rsplit("/", 1)[-1] == MANIFEST]
         except Exception as exc:
             raise DataError(f"cannot list {url}: {exc}", "check the URL and credentials") from None
         if not remote:
@@ -347,6 +372,28 @@ def _header(path: Path) -> list[str] | None:
         return None
 
 
+def _read_manifest(root: Path) -> dict[tuple[str, str], int]:
+    """``(label folder, session) -> started_wall_ns`` from an export's manifest, if any."""
+    path = root / MANIFEST
+    if not root.is_dir() or not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if raw.get("activesec_export") != MANIFEST_VERSION:
+            raise ValueError(f"version {raw.get('activesec_export')!r}")
+        starts = {(str(e["label"]), str(e["session"])): e["started_wall_ns"]
+                  for e in raw["sessions"]}
+        if not all(type(t) is int and 0 <= t < 2**63 for t in starts.values()):
+            raise ValueError("a start that is not a wall time in ns")
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DataError(
+            f"{path} is not an export description ActiveSec can read "
+            f"({exc.__class__.__name__}: {str(exc)[:60]}); nothing was imported",
+            f"move {MANIFEST} away to import the recordings dated by their own times",
+        ) from None
+    return starts
+
+
 def import_recordings(
     store: Store,
     source: str | os.PathLike[str],
@@ -358,7 +405,8 @@ def import_recordings(
     sessions labelled ``label`` or, by default, their ``<user>`` folder.
 
     The mouse and keys files of one ``<user>/<session>`` become one session. Sessions already
-    imported under the same label and name are skipped, so re-running an import is harmless.
+    imported under the same label and name, or (an export's) already in the store under the
+    same label and start, are skipped, so re-running an import is harmless.
     Files with no readable row are not imported (``empty_sessions``); a source holding no
     recording file at all is an error naming what it holds instead. Returns ``sessions``,
     ``events``, ``skipped_rows`` (and ``unreadable``: how many per reason, the readers'
@@ -379,11 +427,15 @@ def import_recordings(
                 "expected mouse/<user>/<session>.csv and/or keys/<user>/<session>.csv "
                 "(or .parquet; not compressed, one folder per user)",
             )
-        existing = {(s.label, s.source) for s in store.sessions() if s.backend == IMPORT_BACKEND}
+        starts = _read_manifest(root)
+        known = store.sessions()
+        existing = {(s.label, s.source) for s in known if s.backend == IMPORT_BACKEND}
+        started = {(s.label, s.started_wall_ns) for s in known}
         for rec in by_session(files):  # a session's mouse and keys files are one session
             name = _safe_component(label or rec.user)
             source_name = f"{rec.user}/{rec.session}"
-            if (name, source_name) in existing:
+            start = starts.get((rec.user, rec.session))  # an export's own session
+            if (name, source_name) in existing or (name, start) in started:
                 summary["already_present"] += 1
                 continue
             # rows left out, counted for new sessions only
@@ -396,8 +448,8 @@ def import_recordings(
             if not len(ev):  # header only, or every row unreadable
                 summary["empty_sessions"] += 1
                 continue
-            # the original wall-clock time is not in the layouts: the import is the anchor
-            wall = clock.wall_ns()
+            # an export's times count from the session's start, which its manifest gives
+            wall = clock.wall_ns() if start is None else start
             store.begin()  # one transaction per session: never half an import
             try:
                 sid = store.begin_session(
