@@ -11,7 +11,7 @@ from typing import Literal
 import typer
 from rich.markup import escape
 
-from activesec.cli._common import out, print_json, state_paths
+from activesec.cli._common import out, print_json, settings, state_paths
 from activesec.cli.cmd_capture import _open_store
 from activesec.core import profile
 from activesec.core.errors import ActiveSecError
@@ -129,8 +129,9 @@ def import_(
         raise ActiveSecError(
             f"{source} does not exist", "give a directory written by `activesec export`"
         )
+    keep_days = settings(p).store.keep_days
     with _open_store(p) as store:
-        summary = import_recordings(store, source, label=label_)
+        summary = import_recordings(store, source, label=label_, keep_days=keep_days)
     if json_out:
         print_json(summary)
     else:
@@ -143,7 +144,13 @@ def import_(
         if summary.get("skipped_rows"):
             notes.append(f"{summary['skipped_rows']:,} unreadable rows skipped ("
                          f"{why_unreadable(summary.get('unreadable', {}))})")
+        if summary.get("dated_by_file"):
+            notes.append(f"{summary['dated_by_file']} dated by their files' Unix times")
         out.print(
             f"imported {summary.get('sessions', 0)} sessions ({summary.get('events', 0):,} events)"
             + "".join(f"; {n}" for n in notes)
         )
+        if summary.get("past_keep_days"):
+            out.print(f"{summary['past_keep_days']} of them ended over {keep_days} days ago: "
+                      "the agent's retention (\\[store] keep_days) deletes them when it next runs; "
+                      "set keep_days = 0 in the config to keep them")

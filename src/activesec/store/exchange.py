@@ -27,6 +27,16 @@ nanosecond (a session of this profile, or one imported from the same export) —
 present: re-importing an export into the profile it came from adds nothing. Other files (and
 exports without the file) are dated as below; a damaged file is an error, nothing imported.
 
+Import dates any other recording by its first event (the layouts' times have any origin:
+seconds since the recording started, since boot, or Unix-epoch seconds): a session spans
+exactly its own elapsed time, and every event keeps its time relative to the first one
+exactly. When the first time reads as a real date — Unix-epoch seconds from 2000-01-01 up to
+now (plus a day of clock skew) — the session is dated by it, as the recording says
+(``[store] keep_days`` retention and ``export --since`` then go by that date;
+``dated_by_file`` counts them, and ``past_keep_days`` the imported sessions already older than
+``keep_days``); any other first time (from zero, since boot: 30 years of uptime would be needed
+to reach 2000) starts the session at the import.
+
 A destination or source given as a URL (``s3://``, ``gs://``, ``memory://`` …) goes through
 fsspec, staged in a private temporary directory; without fsspec the error names the extra to
 install. Local exports are private like the store: the directories an export creates
@@ -54,7 +64,7 @@ from activesec.core.events import KEY_KINDS, POINTER_KINDS, Flag
 from activesec.core.paths import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 from activesec.recordings import generic
 from activesec.recordings.base import BAD_ROWS, by_session, why_unreadable
-from activesec.store.db import SessionInfo, Store
+from activesec.store.db import NS_PER_DAY, SessionInfo, Store
 
 __all__ = ["export", "import_recordings", "session_file_name"]
 
@@ -69,6 +79,9 @@ IMPORT_BACKEND = "import"
 #: the export's description of its sessions (module docstring)
 MANIFEST = "activesec-export.json"
 MANIFEST_VERSION = 1
+#: a recording's first time in [2000-01-01, now + a day] is a Unix-epoch date (module docstring)
+EPOCH_MIN_NS = 946_684_800 * 10**9
+EPOCH_SKEW_NS = 86_400 * 10**9
 
 
 def session_file_name(info: SessionInfo) -> str:
@@ -400,9 +413,11 @@ def import_recordings(
     label: str | None = None,
     *,
     clock: Clock | None = None,
+    keep_days: int = 0,
 ) -> dict[str, Any]:
     """Add the recordings under ``source`` (a directory or URL in the generic layouts) as
-    sessions labelled ``label`` or, by default, their ``<user>`` folder.
+    sessions labelled ``label`` or, by default, their ``<user>`` folder, dated as the module
+    docstring says (``keep_days``: the store's retention, for ``past_keep_days``).
 
     The mouse and keys files of one ``<user>/<session>`` become one session. Sessions already
     imported under the same label and name, or (an export's) already in the store under the
@@ -411,11 +426,12 @@ def import_recordings(
     recording file at all is an error naming what it holds instead. Returns ``sessions``,
     ``events``, ``skipped_rows`` (and ``unreadable``: how many per reason, the readers'
     :data:`~activesec.recordings.base.BAD_ROWS` keys), ``already_present``, ``files`` and
-    ``empty_sessions``.
+    ``empty_sessions``, ``dated_by_file`` and ``past_keep_days``.
     """
     clock = clock or SystemClock()
     summary: dict[str, Any] = {"sessions": 0, "events": 0, "skipped_rows": 0, "unreadable": {},
-                               "already_present": 0, "files": 0, "empty_sessions": 0}
+                               "already_present": 0, "files": 0, "empty_sessions": 0,
+                               "dated_by_file": 0, "past_keep_days": 0}
     with _local_source(source) as root:
         files = [rec for modality in _modalities(root)
                  for rec in generic.iter_layout(root, modality)]
@@ -448,21 +464,29 @@ def import_recordings(
             if not len(ev):  # header only, or every row unreadable
                 summary["empty_sessions"] += 1
                 continue
-            # an export's times count from the session's start, which its manifest gives
-            wall = clock.wall_ns() if start is None else start
+            now = clock.wall_ns()
+            first, last = int(ev["t_ns"][0]), int(ev["t_ns"][-1])
+            dated = start is None and _is_epoch_date(first, now)
+            if start is not None:  # an export's times count from its session's start
+                wall, mono = start, 0
+            else:  # from its first event (module docstring)
+                wall, mono = (first if dated else now), first
             store.begin()  # one transaction per session: never half an import
             try:
                 sid = store.begin_session(
-                    name, IMPORT_BACKEND, wall_ns=wall, mono_ns=0, source=source_name
+                    name, IMPORT_BACKEND, wall_ns=wall, mono_ns=mono, source=source_name
                 )
                 store.append(sid, ev)
-                store.end_session(sid, wall + (int(ev["t_ns"][-1]) if len(ev) else 0))
+                store.end_session(sid, wall + last - mono)
                 store.commit()
             except BaseException:
                 store.rollback()
                 raise
             summary["sessions"] += 1
             summary["events"] += len(ev)
+            summary["dated_by_file"] += int(dated)
+            if keep_days and wall + last - mono < now - keep_days * NS_PER_DAY:
+                summary["past_keep_days"] += 1
     if not summary["sessions"] and not summary["already_present"]:
         raise DataError(
             f"{source}: none of its {summary['files']} recording file(s) holds a readable row"
@@ -472,6 +496,12 @@ def import_recordings(
             "imported",
         )
     return summary
+
+
+def _is_epoch_date(first_ns: int, now_wall_ns: int) -> bool:
+    """Whether a recording's first time reads as a real date, Unix-epoch seconds: the session
+    is then dated by it, else by the import (module docstring)."""
+    return EPOCH_MIN_NS <= first_ns <= now_wall_ns + EPOCH_SKEW_NS
 
 
 def _found(root: Path) -> str:
