@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import time
 from pathlib import Path
 
@@ -134,3 +135,22 @@ def test_a_session_spans_its_own_time_and_epoch_times_date_it(
     r = cli("export", "--out", str(recent), "--since", "30d", env=env)
     assert r.returncode == 0, r.stderr
     assert sorted(p.parent.name for p in recent.rglob("*.csv")) == ["boot", "zero"]
+
+
+def test_a_binary_file_is_said_to_be_no_text_csv_without_echoing_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    junk = random.Random(7).randbytes(4000)
+    (tmp_path / "bin" / "mouse" / "u").mkdir(parents=True)
+    (tmp_path / "bin" / "mouse" / "u" / "b.csv").write_bytes(junk)
+    line = one_line_error(cli("import", str(tmp_path / "bin"), env=env))
+    assert "b.csv is not a text CSV file" in line and len(line) < 300 and line.isprintable()
+    r = cli("import", str(tmp_path / "bin"), "--json", env=env)
+    error = json.loads(r.stdout)["error"]
+    assert "not a text CSV file" in error and len(error) < 200 and error.isprintable()
+    # a long text header that is not the layout's is shown cut short
+    _write(tmp_path / "long" / "mouse" / "u" / "l.csv", "zeit," + "x" * 500 + "\n1,2\n")
+    line = one_line_error(cli("import", str(tmp_path / "long"), env=env))
+    assert "header 'zeit,xxx" in line and "…' lacks column(s) timestamp" in line
+    assert len(line) < 300
+    assert _sessions(env) == 0
