@@ -58,7 +58,7 @@ def test_skipped_rows_and_already_present_sessions_are_said(
     r = cli("import", str(tmp_path / "rec"), env=env)
     assert r.returncode == 0, r.stderr
     text = " ".join(r.stdout.split())
-    assert ("imported 1 sessions (2 events); 3 unreadable rows skipped (2 with a time that is "
+    assert ("imported 1 session (2 events); 3 unreadable rows skipped (2 with a time that is "
             "not a number of seconds, 1 with x/y not numbers in range)") in text
     again = cli("import", str(tmp_path / "rec"), env=env)
     assert again.returncode == 0, again.stderr

@@ -142,12 +142,12 @@ def import_(
         if summary.get("empty_sessions"):
             notes.append(f"{summary['empty_sessions']} without any readable row, skipped")
         if summary.get("skipped_rows"):
-            notes.append(f"{summary['skipped_rows']:,} unreadable rows skipped ("
+            notes.append(f"{_n(summary['skipped_rows'], 'unreadable row')} skipped ("
                          f"{why_unreadable(summary.get('unreadable', {}))})")
         if summary.get("dated_by_file"):
             notes.append(f"{summary['dated_by_file']} dated by their files' Unix times")
         out.print(
-            f"imported {summary.get('sessions', 0)} sessions ({summary.get('events', 0):,} events)"
+            f"imported {_n(summary['sessions'], 'session')} ({_n(summary['events'], 'event')})"
             + "".join(f"; {n}" for n in notes)
         )
         if summary.get("past_keep_days"):
