@@ -271,7 +271,7 @@ def test_import_says_why_rows_were_unreadable(env: dict[str, str], tmp_path: Pat
                  "0.03,NoButton,Move,4,2,1\n")
     r = cli("import", str(tmp_path / "rec"), env=env)
     assert r.returncode == 0, r.stderr
-    assert ("imported 1 sessions (2 events); 2 unreadable rows skipped (1 with a button/state "
+    assert ("imported 1 session (2 events); 2 unreadable rows skipped (1 with a button/state "
             "outside the vocabulary, 1 with an `injected` value other than 0, 1 or 2)"
             ) in " ".join(r.stdout.split())
     again = json.loads(cli("import", str(tmp_path / "rec"), "--label", "x", "--json",

@@ -3,6 +3,7 @@ overwritten, files are private from their creation and a full disk leaves no par
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -156,3 +157,42 @@ def test_full_disk_during_export_leaves_no_partial_file(tmp_path: Path) -> None:
     assert 0 < len(files) < 4, lines
     assert all(mode == "0o600" and same == "True" for _, _, mode, same in files), files
     assert f"the {len(files)} complete file(s) written before it are kept" in err
+
+
+def test_export_counts_what_it_wrote(env: dict[str, str], tmp_path: Path) -> None:
+    """A session that held only injected input writes no file: not counted as exported, but
+    said, with why; one session is "1 session"."""
+    bot = tmp_path / "bot" / "mouse" / "alice" / "s2.csv"
+    bot.parent.mkdir(parents=True)
+    bot.write_text("timestamp,button,state,x,y,injected\n0.1,NoButton,Move,1,2,1\n"
+                   "0.2,NoButton,Move,3,4,1\n")
+    assert cli("import", str(tmp_path / "bot"), env=env).returncode == 0
+    r = cli("export", "--out", str(tmp_path / "out"), env=env)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert f"exported 1 session, 1 file to {tmp_path / 'out'}" in text
+    assert "left out 2 injected events" in text
+    assert "not exported: 1 session that held only injected input" in text
+    assert len(list((tmp_path / "out").rglob("*.csv"))) == 1
+    r = cli("export", "--out", str(tmp_path / "json"), "--json", env=env)
+    summary = json.loads(r.stdout)
+    assert (summary["sessions"], summary["files"], summary["injected_left_out"],
+            summary["injected_only_sessions"]) == (1, 1, 2, 1)
+    r = cli("export", "--out", str(tmp_path / "all"), "--with-injected", env=env)
+    assert "exported 2 sessions, 2 files" in " ".join(r.stdout.split())
+
+
+def test_reimporting_an_export_into_its_profile_adds_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert cli("export", "--out", str(out), env=env).returncode == 0
+    r = cli("import", str(out), env=env)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert "imported 0 sessions (0 events); 1 already present" in text
+    assert json.loads(cli("status", "--json", env=env).stdout)["sessions"] == 1
+    (out / exchange.MANIFEST).write_text("{truncated")
+    line = one_line_error(cli("import", str(out), "--label", "guest", env=env))
+    assert "is not an export description" in line and "nothing was imported" in line
+    assert json.loads(cli("status", "--json", env=env).stdout)["sessions"] == 1

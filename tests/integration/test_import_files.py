@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tests.helpers.cli import cli, initialised, one_line_error
+
+from activesec.store.db import Store
 
 HEADER = "timestamp,button,state,x,y\n"
 
@@ -53,7 +58,7 @@ def test_skipped_rows_and_already_present_sessions_are_said(
     r = cli("import", str(tmp_path / "rec"), env=env)
     assert r.returncode == 0, r.stderr
     text = " ".join(r.stdout.split())
-    assert ("imported 1 sessions (2 events); 3 unreadable rows skipped (2 with a time that is "
+    assert ("imported 1 session (2 events); 3 unreadable rows skipped (2 with a time that is "
             "not a number of seconds, 1 with x/y not numbers in range)") in text
     again = cli("import", str(tmp_path / "rec"), env=env)
     assert again.returncode == 0, again.stderr
@@ -74,3 +79,78 @@ def test_files_without_a_readable_row_make_no_session(env: dict[str, str], tmp_p
     summary = json.loads(r.stdout)
     assert (summary["sessions"], summary["empty_sessions"], summary["files"]) == (1, 1, 2)
     assert _sessions(env) == 1
+
+
+def _dates(home: Path) -> dict[str, tuple[int, int, int, int]]:
+    """Per session label: (start wall, end wall, first and last chunk wall time), in ns."""
+    with Store.open(home / "activesec.db") as s:
+        out = {}
+        for info in s.sessions():
+            ev = s.events(info.id)
+            off = info.started_wall_ns - info.started_mono_ns
+            assert info.ended_wall_ns is not None
+            out[info.label] = (info.started_wall_ns, info.ended_wall_ns,
+                               int(ev["t_ns"][0]) + off, int(ev["t_ns"][-1]) + off)
+        return out
+
+
+def test_a_session_spans_its_own_time_and_epoch_times_date_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Unix-epoch times (2016) date the session by them; times from zero or from boot start it
+    at the import; either way it spans exactly its first to its last event (epoch times are
+    float seconds: read to within ~0.2 µs)."""
+    epoch = 1471948496.25
+    _write(tmp_path / "rec" / "keys" / "old" / "s.csv",
+           f"key,press,release\na,{epoch + 1},{epoch + 1.1}\nb,{epoch + 2},{epoch + 2.125}\n")
+    _write(tmp_path / "rec" / "mouse" / "old" / "s.csv",
+           HEADER + f"{epoch},NoButton,Move,1,2\n{epoch + 3.5},NoButton,Move,3,4\n")
+    _write(tmp_path / "rec" / "mouse" / "zero" / "s.csv",
+           HEADER + "0,NoButton,Move,1,2\n1.5,NoButton,Move,3,4\n")
+    _write(tmp_path / "rec" / "mouse" / "boot" / "s.csv",
+           HEADER + "259200.5,NoButton,Move,1,2\n259202.5,NoButton,Move,3,4\n")
+    before = time.time_ns()
+    r = cli("import", str(tmp_path / "rec"), env=env)
+    after = time.time_ns()
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert "imported 3 sessions" in text and "1 dated by their files' Unix times" in text
+    assert "1 of them ended over 90 days ago" in text and "keep_days = 0" in text
+    dates = _dates(Path(env["ACTIVESEC_HOME"]))
+    t0, t1, c0, c1 = dates["old"]
+    assert (c0, c1) == (t0, t1)
+    assert abs(t0 - epoch * 1e9) < 1000 and abs(t1 - t0 - 3_500_000_000) < 1000
+    for label, span in (("zero", 1_500_000_000), ("boot", 2_000_000_000)):
+        t0, t1, c0, c1 = dates[label]
+        assert before <= t0 <= after and (t1, c0, c1) == (t0 + span, t0, t0 + span), label
+    # export --since goes by those dates; times come back relative to the first event, exact
+    out = tmp_path / "out"
+    r = cli("export", "--out", str(out), "--since", "2016-08-23", env=env)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.parent.name for p in out.rglob("*.csv")) == ["boot", "old", "old", "zero"]
+    (keys,) = (out / "keys" / "old").glob("*.csv")
+    times = [float(t) for row in keys.read_text().splitlines()[1:] for t in row.split(",")[1:]]
+    assert np.allclose(times, [1, 1.1, 2, 2.125], rtol=0, atol=1e-6)
+    recent = tmp_path / "recent"
+    r = cli("export", "--out", str(recent), "--since", "30d", env=env)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.parent.name for p in recent.rglob("*.csv")) == ["boot", "zero"]
+
+
+def test_a_binary_file_is_said_to_be_no_text_csv_without_echoing_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    junk = random.Random(7).randbytes(4000)
+    (tmp_path / "bin" / "mouse" / "u").mkdir(parents=True)
+    (tmp_path / "bin" / "mouse" / "u" / "b.csv").write_bytes(junk)
+    line = one_line_error(cli("import", str(tmp_path / "bin"), env=env))
+    assert "b.csv is not a text CSV file" in line and len(line) < 300 and line.isprintable()
+    r = cli("import", str(tmp_path / "bin"), "--json", env=env)
+    error = json.loads(r.stdout)["error"]
+    assert "not a text CSV file" in error and len(error) < 200 and error.isprintable()
+    # a long text header that is not the layout's is shown cut short
+    _write(tmp_path / "long" / "mouse" / "u" / "l.csv", "zeit," + "x" * 500 + "\n1,2\n")
+    line = one_line_error(cli("import", str(tmp_path / "long"), env=env))
+    assert "header 'zeit,xxx" in line and "…' lacks column(s) timestamp" in line
+    assert len(line) < 300
+    assert _sessions(env) == 0

@@ -89,7 +89,7 @@ def test_export_writes_the_generic_layouts(store: Store, tmp_path: Path) -> None
     summary = exchange.export(store, out)
     # the injected move is left out: as a plain row it would import back as the owner's own
     assert summary == {"sessions": 1, "files": 2, "mouse_events": 10, "key_events": 6,
-                       "injected_left_out": 1, "out": str(out)}
+                       "injected_left_out": 1, "injected_only_sessions": 0, "out": str(out)}
     sid = store.sessions()[0].id
     mouse = _rows(out / "mouse" / "alice" / f"session_{sid}.csv")
     assert mouse[0] == ["timestamp", "button", "state", "x", "y"]
@@ -199,9 +199,10 @@ def test_memory_url_round_trip(store: Store, tmp_path: Path) -> None:
     fs = fsspec.filesystem("memory")
     names = sorted(fs.find("/bucket/export"))
     assert [n.split("/export/", 1)[1].split("/session_")[0] for n in names] == [
-        "keys/alice", "mouse/alice"]
+        exchange.MANIFEST, "keys/alice", "mouse/alice"]
     with Store.open(tmp_path / "other.db", create=True) as other:
         assert exchange.import_recordings(other, "memory://bucket/export")["events"] == 16
+        assert other.sessions()[0].started_wall_ns == 1_700_000_000 * 10**9  # the manifest's
     fs.rm("/bucket", recursive=True)
 
 
@@ -237,3 +238,38 @@ def test_bad_inputs_are_clear_errors(store: Store, tmp_path: Path) -> None:
     with pytest.raises(DataError):
         exchange.import_recordings(store, tmp_path / "bad")
     assert store.counts()["events"] == n_before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_keeps_its_dates_and_is_recognised_where_it_came_from(
+        store: Store, tmp_path: Path, fmt: exchange.Format) -> None:
+    out = tmp_path / "out"
+    exchange.export(store, out, fmt=fmt)
+    (original,) = [s for s in store.sessions() if s.n_events]
+    again = exchange.import_recordings(store, out, clock=FakeClock())
+    assert (again["sessions"], again["already_present"]) == (0, 1)
+    assert len(store.sessions()) == 2  # alice's and bob's empty one: nothing added
+    with Store.open(tmp_path / "other.db", create=True) as other:
+        exchange.import_recordings(other, out, clock=FakeClock(wall_ns=1_800_000_000 * 10**9))
+        (info,) = other.sessions()
+        assert (info.started_wall_ns, info.ended_wall_ns) == (
+            original.started_wall_ns, original.started_wall_ns + 400_000_123)
+        # its export describes it the same way: recognised in the first profile too
+        exchange.export(other, tmp_path / "again", fmt=fmt)
+    assert exchange.import_recordings(store, tmp_path / "again")["already_present"] == 1
+    # under another label it is a new session, as with any import
+    assert exchange.import_recordings(store, out, label="guest")["sessions"] == 1
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"activesec_export": 9, "sessions": []}',
+                                  '{"activesec_export": 1, "sessions": [{"label": "alice"}]}',
+                                  '{"activesec_export": 1, "sessions": [{"label": "a", '
+                                  '"session": "s", "started_wall_ns": "soon"}]}'])
+def test_a_damaged_export_description_imports_nothing(store: Store, tmp_path: Path,
+                                                      text: str) -> None:
+    exchange.export(store, tmp_path / "out")
+    (tmp_path / "out" / exchange.MANIFEST).write_text(text)
+    with Store.open(tmp_path / "other.db", create=True) as other:
+        with pytest.raises(DataError, match=r"activesec-export\.json is not an export description"):
+            exchange.import_recordings(other, tmp_path / "out")
+        assert other.sessions() == []

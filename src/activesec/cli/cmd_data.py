@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Literal
 
 import typer
+from rich.markup import escape
 
-from activesec.cli._common import out, print_json, state_paths
+from activesec.cli._common import out, print_json, settings, state_paths
 from activesec.cli.cmd_capture import _open_store
 from activesec.core import profile
 from activesec.core.errors import ActiveSecError
@@ -44,6 +45,11 @@ def parse_since(text: str, now_s: float | None = None) -> int:
             "give e.g. 30d or 2026-11-01, or leave --since out to export everything",
         )
     return int(seconds * 1e9)
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 session``, ``2 sessions``, ``1,234 events``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def register(app: typer.Typer) -> None:
@@ -90,14 +96,15 @@ def export(
     if json_out:
         print_json(summary)
     else:
-        out.print(
-            f"exported {summary.get('sessions', 0)} sessions, "
-            f"{summary.get('files', 0)} files to {out_path}"
-        )
-        if summary.get("injected_left_out"):
-            out.print(f"left out {summary['injected_left_out']:,} injected events (XTEST, "
+        out.print(f"exported {_n(summary['sessions'], 'session')}, "
+                  f"{_n(summary['files'], 'file')} to {escape(out_path)}")
+        if summary["injected_left_out"]:
+            out.print(f"left out {_n(summary['injected_left_out'], 'injected event')} (XTEST, "
                       "SendInput): as plain rows they would import back as your own input; "
                       "--with-injected keeps them, flagged")
+        if summary["injected_only_sessions"]:
+            only = summary["injected_only_sessions"]
+            out.print(f"not exported: {_n(only, 'session')} that held only injected input")
 
 
 def import_(
@@ -122,21 +129,28 @@ def import_(
         raise ActiveSecError(
             f"{source} does not exist", "give a directory written by `activesec export`"
         )
+    keep_days = settings(p).store.keep_days
     with _open_store(p) as store:
-        summary = import_recordings(store, source, label=label_)
+        summary = import_recordings(store, source, label=label_, keep_days=keep_days)
     if json_out:
         print_json(summary)
     else:
         notes = []
         if summary.get("already_present"):
-            notes.append(f"{summary['already_present']} already present (imported before), "
-                         "skipped")
+            notes.append(f"{summary['already_present']} already present (imported before, or "
+                         "exported from this profile), skipped")
         if summary.get("empty_sessions"):
             notes.append(f"{summary['empty_sessions']} without any readable row, skipped")
         if summary.get("skipped_rows"):
-            notes.append(f"{summary['skipped_rows']:,} unreadable rows skipped ("
+            notes.append(f"{_n(summary['skipped_rows'], 'unreadable row')} skipped ("
                          f"{why_unreadable(summary.get('unreadable', {}))})")
+        if summary.get("dated_by_file"):
+            notes.append(f"{summary['dated_by_file']} dated by their files' Unix times")
         out.print(
-            f"imported {summary.get('sessions', 0)} sessions ({summary.get('events', 0):,} events)"
+            f"imported {_n(summary['sessions'], 'session')} ({_n(summary['events'], 'event')})"
             + "".join(f"; {n}" for n in notes)
         )
+        if summary.get("past_keep_days"):
+            out.print(f"{summary['past_keep_days']} of them ended over {keep_days} days ago: "
+                      "the agent's retention (\\[store] keep_days) deletes them when it next runs; "
+                      "set keep_days = 0 in the config to keep them")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from activesec.core.errors import DataError
+from activesec.recordings.base import excerpt, looks_binary
 
 
 def have_arrow() -> bool:
@@ -57,11 +58,14 @@ def _norm(name: str) -> str:
     return name.strip().lower()
 
 
+_MAX_HEADER_CHARS = 65536
+
+
 def read_header(path: Path) -> list[str]:
     """The first line of ``path`` split as CSV (BOM and surrounding spaces removed)."""
     try:
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-            first = fh.readline()
+            first = fh.readline(_MAX_HEADER_CHARS)  # a binary file may have no newline
     except OSError as e:
         raise DataError(
             f"cannot read {path}: {e.strerror}", "check the path and permissions"
@@ -73,9 +77,14 @@ def _positions(path: Path, header: list[str], expected: Sequence[str]) -> list[i
     if not header:
         raise DataError(f"{path} is empty", f"expected a CSV header {','.join(expected)}")
     missing = [c for c in expected if c not in header]
+    if missing and looks_binary(",".join(header)):
+        raise DataError(
+            f"{path} is not a text CSV file (its first line holds binary data)",
+            f"give a CSV file with the header {','.join(expected)}",
+        )
     if missing:
         raise DataError(
-            f"{path}: header {','.join(header)!r} lacks column(s) {', '.join(missing)}",
+            f"{path}: header {excerpt(','.join(header))} lacks column(s) {', '.join(missing)}",
             f"expected a CSV header {','.join(expected)}",
         )
     return [header.index(c) for c in expected]

@@ -21,7 +21,14 @@ from typing import Any, Literal
 from activesec.core.errors import DataError
 from activesec.recordings import _mouse
 from activesec.recordings._table import read_csv_table
-from activesec.recordings.base import Recording, finish, natural_key, require_exists, select_users
+from activesec.recordings.base import (
+    Recording,
+    excerpt,
+    finish,
+    natural_key,
+    require_exists,
+    select_users,
+)
 
 COLUMNS = ("record timestamp", "client timestamp", "button", "state", "x", "y")
 READ = ("client timestamp", "button", "state", "x", "y")
@@ -53,7 +60,7 @@ def _parse_labels(path: Path) -> dict[str, bool]:
         header = [c.strip().lower() for c in next(rows, [])]
         if header[:2] != ["filename", "is_illegal"]:
             raise DataError(
-                f"{path}: header {','.join(header)!r} is not Balabit's labels file",
+                f"{path}: header {excerpt(','.join(header))} is not Balabit's labels file",
                 "expected header filename,is_illegal",
             )
         for i, row in enumerate(rows, start=2):

@@ -118,6 +118,23 @@ def unreadable_rows(meta: dict[str, Any]) -> str:
     return f"{bad:,} of {int(meta.get('rows', 0)):,} rows unreadable: {why_unreadable(meta)}"
 
 
+#: how much of a file's text an error message shows
+EXCERPT_CHARS = 60
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` quoted for a one-line message: control and unprintable characters escaped as
+    ``repr`` does, cut to ``limit`` characters (a binary file's "header" is hundreds of them)."""
+    shown = repr(text)[1:-1]
+    return f"'{shown[:limit]}…'" if len(shown) > limit else f"'{shown}'"
+
+
+def looks_binary(text: str) -> bool:
+    """Whether a line read with ``errors="replace"`` came from binary data, not text: a NUL, an
+    undecodable byte or another control character than tab/CR/LF."""
+    return any(c in "\0\ufffd" or (ord(c) < 32 and c not in "\t\r\n") for c in text)
+
+
 def require_exists(path: Path, what: str) -> Path:
     """``path`` or a DataError naming it and what was expected there."""
     if not path.exists():

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from activesec.core.errors import DataError
-from activesec.recordings.base import require_exists
+from activesec.recordings.base import excerpt, require_exists
 
 FILE_NAME = "DSL-StrongPasswordData.csv"
 FULL_ROWS = 20_400
@@ -65,7 +65,7 @@ def load_cmu(path: str | Path) -> CmuData:
     if header != HEADER:
         raise DataError(
             f"{p} is not DSL-StrongPasswordData.csv (header starts "
-            f"{','.join(header[:4])!r}, {len(header)} columns)",
+            f"{excerpt(','.join(header[:4]))}, {len(header)} columns)",
             f"expected {len(HEADER)} columns: subject,sessionIndex,rep,H.period,… ,H.Return",
         )
     subjects, sess, rep, feats = [], [], [], []

@@ -39,7 +39,14 @@ from activesec.core.events import EVENT_DTYPE, Kind, empty
 from activesec.core.keys import N_KEY_CLASSES, class_name, key_class
 from activesec.recordings import _mouse
 from activesec.recordings._table import Categorical, Table, have_arrow, read_csv_table
-from activesec.recordings.base import Recording, finish, natural_key, require_exists, select_users
+from activesec.recordings.base import (
+    Recording,
+    excerpt,
+    finish,
+    natural_key,
+    require_exists,
+    select_users,
+)
 
 MOUSE_COLUMNS = ("timestamp", "button", "state", "x", "y")
 KEYS_COLUMNS = ("key", "press", "release")
@@ -74,7 +81,7 @@ def _read_parquet(path: Path, expected: tuple[str, ...], numeric: tuple[str, ...
     missing = [c for c in expected if c not in names]
     if missing:
         raise DataError(
-            f"{path}: columns {', '.join(schema.names)} lack {', '.join(missing)}",
+            f"{path}: columns {excerpt(', '.join(schema.names))} lack {', '.join(missing)}",
             f"expected columns {','.join(expected)}",
         )
     expected = (*expected, *(c for c in optional if c in names))

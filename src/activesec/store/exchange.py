@@ -7,15 +7,35 @@ start. The rows are written by :mod:`activesec.recordings.generic`, the same mod
 them, so an export replays and evaluates like any recording and imports back.
 
 Injected events (XTEST, SendInput, pointer warps) are left out of an export by default
-(counted as ``injected_left_out``): written as plain rows they would import back as the owner's
-own input, which training learns from. ``with_injected`` keeps them, with the layouts' optional
-``injected`` column on every file (:mod:`activesec.recordings.generic`), so a bot's input
-replays as the agent saw it and imports back flagged. What the layouts cannot carry
+(counted as ``injected_left_out``; a session that held nothing else writes no file and is
+counted as ``injected_only_sessions``, not in ``sessions``): written as plain rows they would
+import back as the owner's own input, which training learns from. ``with_injected`` keeps
+them, with the layouts' optional ``injected`` column on every file
+(:mod:`activesec.recordings.generic`), so a bot's input replays as the agent saw it and
+imports back flagged. What the layouts cannot carry
 (documented loss of the round trip): the device index; a scroll of ``n`` steps becomes ``n``
 one-step rows; buttons the vocabulary cannot name are left out; key stroke ids are renumbered
 in press order and a release without its press is dropped. Everything else (times to the
 nanosecond, positions, buttons, drags, key classes and press/release pairing) comes back
 exactly.
+
+Beside the recordings, an export writes ``OUT/activesec-export.json``: for each exported
+``<label>/<session>``, the session's original start (``started_wall_ns``, the wall time its
+times count from). Import dates those sessions by it, so an export keeps its dates through a
+round trip, and recognises a session already in the store — same label, same start to the
+nanosecond (a session of this profile, or one imported from the same export) — as already
+present: re-importing an export into the profile it came from adds nothing. Other files (and
+exports without the file) are dated as below; a damaged file is an error, nothing imported.
+
+Import dates any other recording by its first event (the layouts' times have any origin:
+seconds since the recording started, since boot, or Unix-epoch seconds): a session spans
+exactly its own elapsed time, and every event keeps its time relative to the first one
+exactly. When the first time reads as a real date — Unix-epoch seconds from 2000-01-01 up to
+now (plus a day of clock skew) — the session is dated by it, as the recording says
+(``[store] keep_days`` retention and ``export --since`` then go by that date;
+``dated_by_file`` counts them, and ``past_keep_days`` the imported sessions already older than
+``keep_days``); any other first time (from zero, since boot: 30 years of uptime would be needed
+to reach 2000) starts the session at the import.
 
 A destination or source given as a URL (``s3://``, ``gs://``, ``memory://`` …) goes through
 fsspec, staged in a private temporary directory; without fsspec the error names the extra to
@@ -28,6 +48,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -43,7 +64,7 @@ from activesec.core.events import KEY_KINDS, POINTER_KINDS, Flag
 from activesec.core.paths import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 from activesec.recordings import generic
 from activesec.recordings.base import BAD_ROWS, by_session, why_unreadable
-from activesec.store.db import SessionInfo, Store
+from activesec.store.db import NS_PER_DAY, SessionInfo, Store
 
 __all__ = ["export", "import_recordings", "session_file_name"]
 
@@ -55,6 +76,12 @@ _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 # for tests); anything else, e.g. ftp://, is refused before any connection is tried
 URL_SCHEMES = ("s3", "s3a", "gs", "gcs", "memory", "file")
 IMPORT_BACKEND = "import"
+#: the export's description of its sessions (module docstring)
+MANIFEST = "activesec-export.json"
+MANIFEST_VERSION = 1
+#: a recording's first time in [2000-01-01, now + a day] is a Unix-epoch date (module docstring)
+EPOCH_MIN_NS = 946_684_800 * 10**9
+EPOCH_SKEW_NS = 86_400 * 10**9
 
 
 def session_file_name(info: SessionInfo) -> str:
@@ -151,8 +178,9 @@ def export(
 
     Directories the export creates are 0700 and its files 0600 from their creation; existing
     directories keep their mode, and an existing file is never overwritten (the export stops
-    before writing anything). Returns a summary: ``sessions``, ``files``, ``mouse_events``,
-    ``key_events``, ``injected_left_out``, ``out``.
+    before writing anything). Returns a summary: ``sessions`` (those with a file written),
+    ``files``, ``mouse_events``, ``key_events``, ``injected_left_out``,
+    ``injected_only_sessions``, ``out``.
     """
     if fmt not in ("csv", "parquet"):
         raise ActiveSecError(f"unknown export format {fmt!r}", "use csv or parquet")
@@ -188,7 +216,7 @@ def _export_local(
     writers = {m: functools.partial(w, injected=with_injected) for m, w in writers.items()}
     summary: dict[str, Any] = {
         "sessions": 0, "files": 0, "mouse_events": 0, "key_events": 0, "injected_left_out": 0,
-        "out": str(root)
+        "injected_only_sessions": 0, "out": str(root)
     }
     sessions = [s for s in store.sessions(label=label, since_wall_ns=since_wall_ns)
                 if s.n_events > 0]
@@ -207,12 +235,18 @@ def _export_local(
                     "nothing was written",
                     "export into a new or empty directory, or move the earlier export away",
                 )
+    if sessions and os.path.lexists(root / MANIFEST):
+        raise ActiveSecError(
+            f"{root / MANIFEST} already exists (an earlier export?); nothing was written",
+            "export into a new or empty directory, or move the earlier export away",
+        )
     try:
         _make_dirs(root)
     except OSError as exc:
         raise ActiveSecError(
             f"cannot create {root}: {exc.strerror}", "choose another --out"
         ) from None
+    manifest: list[dict[str, Any]] = []
     for info in sessions:
         ev = store.events(info.id)
         ev["t_ns"] -= info.started_mono_ns  # seconds since the session's start
@@ -222,6 +256,9 @@ def _export_local(
             injected = (ev["flags"] & int(Flag.INJECTED)) != 0
             summary["injected_left_out"] += int(np.count_nonzero(injected))
             ev = ev[~injected]
+        if not len(ev):  # it held only injected input: no file, not an exported session
+            summary["injected_only_sessions"] += 1
+            continue
         parts = {"mouse": ev[np.isin(ev["kind"], _POINTER)], "keys": ev[np.isin(ev["kind"], _KEYS)]}
         for modality, part in parts.items():
             if len(part) == 0:
@@ -232,6 +269,12 @@ def _export_local(
             summary["files"] += 1
             summary["mouse_events" if modality == "mouse" else "key_events"] += len(part)
         summary["sessions"] += 1
+        manifest.append({"label": _safe_component(info.label),
+                         "session": session_file_name(info),
+                         "started_wall_ns": info.started_wall_ns})
+    if manifest:
+        text = json.dumps({"activesec_export": MANIFEST_VERSION, "sessions": manifest}, indent=1)
+        _write_new_file(root / MANIFEST, lambda p: p.write_text(text + "\n"), summary)
     return summary
 
 
@@ -297,7 +340,8 @@ def _local_source(source: str | os.PathLike[str]) -> Iterator[Path]:
     fs, base = _fsspec(url)
     with tempfile.TemporaryDirectory(prefix="activesec-import-") as tmp:
         try:
-            remote = [f for f in fs.find(base) if f.lower().endswith(generic.SUFFIXES)]
+            remote = [f for f in fs.find(base) if f.lower().endswith(generic.SUFFIXES)
+                      or f.rstrip("/").rsplit("/", 1)[-1] == MANIFEST]
         except Exception as exc:
             raise DataError(f"cannot list {url}: {exc}", "check the URL and credentials") from None
         if not remote:
@@ -341,27 +385,53 @@ def _header(path: Path) -> list[str] | None:
         return None
 
 
+def _read_manifest(root: Path) -> dict[tuple[str, str], int]:
+    """``(label folder, session) -> started_wall_ns`` from an export's manifest, if any."""
+    path = root / MANIFEST
+    if not root.is_dir() or not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if raw.get("activesec_export") != MANIFEST_VERSION:
+            raise ValueError(f"version {raw.get('activesec_export')!r}")
+        starts = {(str(e["label"]), str(e["session"])): e["started_wall_ns"]
+                  for e in raw["sessions"]}
+        if not all(type(t) is int and 0 <= t < 2**63 for t in starts.values()):
+            raise ValueError("a start that is not a wall time in ns")
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DataError(
+            f"{path} is not an export description ActiveSec can read "
+            f"({exc.__class__.__name__}: {str(exc)[:60]}); nothing was imported",
+            f"move {MANIFEST} away to import the recordings dated by their own times",
+        ) from None
+    return starts
+
+
 def import_recordings(
     store: Store,
     source: str | os.PathLike[str],
     label: str | None = None,
     *,
     clock: Clock | None = None,
+    keep_days: int = 0,
 ) -> dict[str, Any]:
     """Add the recordings under ``source`` (a directory or URL in the generic layouts) as
-    sessions labelled ``label`` or, by default, their ``<user>`` folder.
+    sessions labelled ``label`` or, by default, their ``<user>`` folder, dated as the module
+    docstring says (``keep_days``: the store's retention, for ``past_keep_days``).
 
     The mouse and keys files of one ``<user>/<session>`` become one session. Sessions already
-    imported under the same label and name are skipped, so re-running an import is harmless.
+    imported under the same label and name, or (an export's) already in the store under the
+    same label and start, are skipped, so re-running an import is harmless.
     Files with no readable row are not imported (``empty_sessions``); a source holding no
     recording file at all is an error naming what it holds instead. Returns ``sessions``,
     ``events``, ``skipped_rows`` (and ``unreadable``: how many per reason, the readers'
     :data:`~activesec.recordings.base.BAD_ROWS` keys), ``already_present``, ``files`` and
-    ``empty_sessions``.
+    ``empty_sessions``, ``dated_by_file`` and ``past_keep_days``.
     """
     clock = clock or SystemClock()
     summary: dict[str, Any] = {"sessions": 0, "events": 0, "skipped_rows": 0, "unreadable": {},
-                               "already_present": 0, "files": 0, "empty_sessions": 0}
+                               "already_present": 0, "files": 0, "empty_sessions": 0,
+                               "dated_by_file": 0, "past_keep_days": 0}
     with _local_source(source) as root:
         files = [rec for modality in _modalities(root)
                  for rec in generic.iter_layout(root, modality)]
@@ -373,11 +443,15 @@ def import_recordings(
                 "expected mouse/<user>/<session>.csv and/or keys/<user>/<session>.csv "
                 "(or .parquet; not compressed, one folder per user)",
             )
-        existing = {(s.label, s.source) for s in store.sessions() if s.backend == IMPORT_BACKEND}
+        starts = _read_manifest(root)
+        known = store.sessions()
+        existing = {(s.label, s.source) for s in known if s.backend == IMPORT_BACKEND}
+        started = {(s.label, s.started_wall_ns) for s in known}
         for rec in by_session(files):  # a session's mouse and keys files are one session
             name = _safe_component(label or rec.user)
             source_name = f"{rec.user}/{rec.session}"
-            if (name, source_name) in existing:
+            start = starts.get((rec.user, rec.session))  # an export's own session
+            if (name, source_name) in existing or (name, start) in started:
                 summary["already_present"] += 1
                 continue
             # rows left out, counted for new sessions only
@@ -390,21 +464,29 @@ def import_recordings(
             if not len(ev):  # header only, or every row unreadable
                 summary["empty_sessions"] += 1
                 continue
-            # the original wall-clock time is not in the layouts: the import is the anchor
-            wall = clock.wall_ns()
+            now = clock.wall_ns()
+            first, last = int(ev["t_ns"][0]), int(ev["t_ns"][-1])
+            dated = start is None and _is_epoch_date(first, now)
+            if start is not None:  # an export's times count from its session's start
+                wall, mono = start, 0
+            else:  # from its first event (module docstring)
+                wall, mono = (first if dated else now), first
             store.begin()  # one transaction per session: never half an import
             try:
                 sid = store.begin_session(
-                    name, IMPORT_BACKEND, wall_ns=wall, mono_ns=0, source=source_name
+                    name, IMPORT_BACKEND, wall_ns=wall, mono_ns=mono, source=source_name
                 )
                 store.append(sid, ev)
-                store.end_session(sid, wall + (int(ev["t_ns"][-1]) if len(ev) else 0))
+                store.end_session(sid, wall + last - mono)
                 store.commit()
             except BaseException:
                 store.rollback()
                 raise
             summary["sessions"] += 1
             summary["events"] += len(ev)
+            summary["dated_by_file"] += int(dated)
+            if keep_days and wall + last - mono < now - keep_days * NS_PER_DAY:
+                summary["past_keep_days"] += 1
     if not summary["sessions"] and not summary["already_present"]:
         raise DataError(
             f"{source}: none of its {summary['files']} recording file(s) holds a readable row"
@@ -414,6 +496,12 @@ def import_recordings(
             "imported",
         )
     return summary
+
+
+def _is_epoch_date(first_ns: int, now_wall_ns: int) -> bool:
+    """Whether a recording's first time reads as a real date, Unix-epoch seconds: the session
+    is then dated by it, else by the import (module docstring)."""
+    return EPOCH_MIN_NS <= first_ns <= now_wall_ns + EPOCH_SKEW_NS
 
 
 def _found(root: Path) -> str:
