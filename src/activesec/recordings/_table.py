@@ -138,7 +138,10 @@ def _read_arrow(
     try:
         t = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+            # one thread: Arrow's pool (calling back into Python for invalid rows) could still
+            # run at interpreter exit and abort the process after a one-line error ("terminate
+            # called without an active exception", apache/arrow#34314); files here are small
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, use_threads=False),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types=types, include_columns=list(expected), strings_can_be_null=False

@@ -85,7 +85,8 @@ def _read_parquet(path: Path, expected: tuple[str, ...], numeric: tuple[str, ...
             f"expected columns {','.join(expected)}",
         )
     expected = (*expected, *(c for c in optional if c in names))
-    t = pq.read_table(path, columns=[names[c] for c in expected])
+    t = pq.read_table(path, columns=[names[c] for c in expected],
+                      use_threads=False)  # no Arrow pool left at exit (see _table._read_arrow)
     num: dict[str, np.ndarray] = {}
     text: dict[str, Categorical] = {}
     for c in expected:
