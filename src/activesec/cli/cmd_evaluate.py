@@ -435,6 +435,10 @@ def evaluate(
             f"{cont['impostor_locked']}/{cont['impostor_sessions']} impostor sessions locked, "
             f"{cont['false_locks']} false locks"
         )
+        skipped = cont.get("skipped_users") or {}  # only --json said who was not replayed
+        _print_skips({"skipped": [{"what": "user", "id": u, "reason": why}
+                                  for u, why in skipped.items()]},
+                     "users left out of the replay")
     if drift_res is not None:
         _print_drift(drift_res)
     if report_path is not None:
@@ -455,9 +459,9 @@ def _print_partial(j: dict[str, Any]) -> None:
         out.print(f"  unreadable rows left out of {len(partial)} session(s) (see --json)")
 
 
-def _print_skips(j: dict[str, Any]) -> None:
+def _print_skips(j: dict[str, Any], label: str = "skipped") -> None:
     if _left_out(j):
-        out.print(f"  skipped: {_left_out(j)} (see --json for reasons)")
+        out.print(f"  {label}: {_left_out(j)} (see --json for reasons)")
     _print_partial(j)
 
 
