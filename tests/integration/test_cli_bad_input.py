@@ -205,6 +205,21 @@ def test_every_bad_detector_parameter_is_one_line(typing_slice: Path, tmp_path: 
                                     "hint": "change that --param value"}
 
 
+def test_a_tuning_option_without_tune_trust_says_so_first(tmp_path: Path) -> None:
+    """`mouse-csv --enrol-sessions 2 --grid window=3` was told to run "without --fusion and
+    --enrol-sessions" (--grid alone counted as --tune-trust); dropping those then led to
+    "--tune-trust is implemented for the balabit protocol"."""
+    env = env_for(tmp_path / "home")
+    mine = ("evaluate", "mouse-csv", "--data", str(tmp_path), "--enrol-sessions", "2")
+    line = one_line_error(cli(*mine, "--grid", "window=3", env=env))
+    assert "--grid only applies to --tune-trust" in line and "--enrol-sessions" not in line
+    line = one_line_error(cli(*mine, "--grid", "window=3", "--tune-trust", env=env))
+    assert "--tune-trust is implemented for the balabit protocol" in line
+    line = one_line_error(cli("evaluate", "balabit", "--data", str(tmp_path), "--grid",
+                              "window=3", env=env))  # no longer tunes unasked
+    assert "--grid only applies to --tune-trust" in line
+
+
 def test_evaluate_json_shows_why_no_user_could_be_evaluated(env: dict[str, str]) -> None:
     """The error's hint says "see the skip reasons with --json": with --json they are there."""
     from tests.conftest import dataset

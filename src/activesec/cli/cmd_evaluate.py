@@ -191,27 +191,32 @@ def evaluate(
 
     if fusion is not None and fusion not in METHODS:
         raise ActiveSecError(f"unknown --fusion {fusion!r}", f"use one of {', '.join(METHODS)}")
-    tuning = tune_trust or bool(grid)
-    if target_anga is not None and not tuning:  # it was silently ignored
+    # the tuning options' own errors first: each names the option that is wrong, not one the
+    # user did not give (--grid without --tune-trust was told to drop --enrol-sessions)
+    if grid and not tune_trust:
+        raise ActiveSecError("--grid only applies to --tune-trust (balabit)",
+                             "add --tune-trust, or leave --grid out (to replay one setting on "
+                             "test sessions: --continuous --engine KEY=VALUE)")
+    if target_anga is not None and not tune_trust:  # it was silently ignored
         raise ActiveSecError("--target-anga only applies to --tune-trust",
                              "add --tune-trust, or leave --target-anga out")
-    if tuning and (continuous or report or drift):
+    if tune_trust and dataset is not Dataset.balabit:
+        raise ActiveSecError(
+            "--tune-trust is implemented for the balabit protocol",
+            "run `activesec evaluate balabit --data PATH --tune-trust`",
+        )
+    if tune_trust and (continuous or report or drift):
         raise ActiveSecError(
             "--tune-trust does not evaluate on the test sessions",
             "run it without --continuous, --drift and --report",
         )
-    if tuning and (fusion is not None or enrol_sessions is not None):
+    if tune_trust and (fusion is not None or enrol_sessions is not None):
         raise ActiveSecError(
             "--tune-trust replays action streams from the training files: it has no session "
             "score to fuse and no enrolment sessions to choose",
             "run it without --fusion and --enrol-sessions",
         )
-    if tuning and dataset is not Dataset.balabit:
-        raise ActiveSecError(
-            "--tune-trust is implemented for the balabit protocol",
-            "run `activesec evaluate balabit --data PATH --tune-trust`",
-        )
-    if tuning and detector == "all":
+    if tune_trust and detector == "all":
         raise ActiveSecError("--tune-trust runs one detector", "name it with --detector")
     if enrol_sessions is not None and dataset in (Dataset.balabit, Dataset.cmu):
         # their enrolment is the dataset's own (training files; first 200 repetitions): an
@@ -252,7 +257,7 @@ def evaluate(
         from activesec.evaluate.report import report_dir as check_report_dir
 
         report_dir = check_report_dir(report)
-    if tuning:
+    if tune_trust:
         _tune(path, detector, grid, target_anga or 2000.0, param, seed, jobs, json_out,
               backend=backend, max_users=max_users)
         return
