@@ -220,6 +220,14 @@ def test_a_tuning_option_without_tune_trust_says_so_first(tmp_path: Path) -> Non
     assert "--grid only applies to --tune-trust" in line
 
 
+def test_an_unknown_engine_key_lists_every_key_engine_takes(tmp_path: Path) -> None:
+    """The hint listed [engine]'s settings only, not `window`, the shorthand --help documents."""
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(tmp_path), "--continuous",
+                              "--engine", "bogus=1", env=env_for(tmp_path / "home")))
+    assert line == ("error: bad --engine value for 'bogus': unknown setting — --engine takes "
+                    "window, trust.KEY, policy.KEY, scoring.KEY, idle_s, trajectory")
+
+
 def test_evaluate_json_shows_why_no_user_could_be_evaluated(env: dict[str, str]) -> None:
     """The error's hint says "see the skip reasons with --json": with --json they are there."""
     from tests.conftest import dataset

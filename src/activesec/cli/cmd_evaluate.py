@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import math
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 
 from activesec.cli._common import err, interactive, out, print_json, state_paths
 from activesec.core.errors import ActiveSecError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 class Dataset(str, Enum):
@@ -83,9 +86,25 @@ def _engine_overrides(items: list[str]) -> tuple[Any, int | None, dict[str, Any]
         cfg = EngineConfig.model_validate(nested)
     except ValidationError as exc:
         key, msg = error_key_msg(exc, "engine")
+        loc = exc.errors()[0]["loc"]
+        # a key of no [engine] section: list what --engine takes, window (no setting) included
+        hint = (field_hint(EngineConfig, loc, "engine") if loc and loc[0] in
+                EngineConfig.model_fields else f"--engine takes {_engine_keys(EngineConfig)}")
         raise ConfigError(f"bad --engine value for '{key.removeprefix('engine.')}': {msg}",
-                          field_hint(EngineConfig, exc.errors()[0]["loc"], "engine")) from None
+                          hint) from None
     return cfg, window, given
+
+
+def _engine_keys(model: type[BaseModel]) -> str:
+    """``--engine``'s top-level keys: window, then ``model``'s settings (sections as NAME.KEY)."""
+    from pydantic import BaseModel
+
+    keys = ["window"]
+    for name, f in model.model_fields.items():
+        sub = f.annotation
+        keys.append(f"{name}.KEY" if isinstance(sub, type) and issubclass(sub, BaseModel)
+                    else name)
+    return ", ".join(keys)
 
 
 def _finite(obj: Any) -> Any:
