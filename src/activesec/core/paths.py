@@ -8,6 +8,7 @@ and files 0600: the data is the user's own.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import time
@@ -88,6 +89,29 @@ def make_private_dir(path: Path) -> None:
             path.chmod(PRIVATE_DIR_MODE)
     except PermissionError:  # not ours to fix; the store reports unwritable dirs itself
         pass
+
+
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and its missing parents 0700; directories that already exist are left
+    exactly as they are: an export or a report into a shared folder must not change its mode
+    (:func:`make_private_dir` tightens an existing folder and makes parents by the umask)."""
+    missing: list[Path] = []
+    d = path
+    while not d.exists():
+        missing.append(d)
+        if d.parent == d:
+            break
+        d = d.parent
+    if d.exists() and not d.is_dir():
+        raise FileExistsError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(d))
+    for new in reversed(missing):
+        try:
+            os.mkdir(new, PRIVATE_DIR_MODE)
+        except FileExistsError:
+            if not new.is_dir():
+                raise
+            continue  # made by someone else meanwhile: not ours to change
+        os.chmod(new, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
 def make_private_file(path: str | os.PathLike[str]) -> None:
