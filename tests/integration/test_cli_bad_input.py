@@ -176,6 +176,58 @@ def test_tune_trust_honours_max_users_and_backend_and_refuses_the_rest(
         assert "run it without --fusion and --enrol-sessions" in line, extra
 
 
+@pytest.fixture(scope="module")
+def typing_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.helpers.slices import keys_layout
+
+    return keys_layout(tmp_path_factory.mktemp("typing"), users=4, split=(12, 3))
+
+
+@pytest.mark.parametrize(("detector", "param", "said"), [
+    ("gmm", "scaler=bogus", "scaler='bogus' is not one of standard, robust, quantile, none"),
+    ("mahalanobis", "scaler=bogus", "scaler='bogus' is not one of standard"),
+    ("gmm", "n_components=-5", "n_components=-5 is not an integer >= 1"),
+    ("lof", "n_neighbors=0", "n_neighbors=0 is not an integer >= 1"),
+    ("extra_trees", "random_state=-1", "random_state=-1 is not null or an integer"),
+])
+def test_every_bad_detector_parameter_is_one_line(typing_slice: Path, tmp_path: Path,
+                                                  detector: str, param: str, said: str) -> None:
+    """As `--param nu=5` already was: scaler=bogus ended in a 64-line traceback (exit 1, nothing
+    on stdout with --json); n_components=-5 and n_neighbors=0 ran as 1, reported as given."""
+    args = ("evaluate", "keys-csv", "--data", str(typing_slice), "--enrol-sessions", "1",
+            "--detector", detector, "--param", param)
+    env = env_for(tmp_path / "home")
+    line = one_line_error(cli(*args, env=env))
+    assert f"bad parameter for detector '{detector}': {said}" in line
+    assert line.endswith(" — change that --param value")
+    r = cli(*args, "--json", env=env)
+    assert json.loads(r.stdout) == {"ok": False, "error": line[len("error: "):].split(" — ")[0],
+                                    "hint": "change that --param value"}
+
+
+def test_a_tuning_option_without_tune_trust_says_so_first(tmp_path: Path) -> None:
+    """`mouse-csv --enrol-sessions 2 --grid window=3` was told to run "without --fusion and
+    --enrol-sessions" (--grid alone counted as --tune-trust); dropping those then led to
+    "--tune-trust is implemented for the balabit protocol"."""
+    env = env_for(tmp_path / "home")
+    mine = ("evaluate", "mouse-csv", "--data", str(tmp_path), "--enrol-sessions", "2")
+    line = one_line_error(cli(*mine, "--grid", "window=3", env=env))
+    assert "--grid only applies to --tune-trust" in line and "--enrol-sessions" not in line
+    line = one_line_error(cli(*mine, "--grid", "window=3", "--tune-trust", env=env))
+    assert "--tune-trust is implemented for the balabit protocol" in line
+    line = one_line_error(cli("evaluate", "balabit", "--data", str(tmp_path), "--grid",
+                              "window=3", env=env))  # no longer tunes unasked
+    assert "--grid only applies to --tune-trust" in line
+
+
+def test_an_unknown_engine_key_lists_every_key_engine_takes(tmp_path: Path) -> None:
+    """The hint listed [engine]'s settings only, not `window`, the shorthand --help documents."""
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(tmp_path), "--continuous",
+                              "--engine", "bogus=1", env=env_for(tmp_path / "home")))
+    assert line == ("error: bad --engine value for 'bogus': unknown setting — --engine takes "
+                    "window, trust.KEY, policy.KEY, scoring.KEY, idle_s, trajectory")
+
+
 def test_evaluate_json_shows_why_no_user_could_be_evaluated(env: dict[str, str]) -> None:
     """The error's hint says "see the skip reasons with --json": with --json they are there."""
     from tests.conftest import dataset

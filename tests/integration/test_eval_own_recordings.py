@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,27 @@ def test_the_report_folder_is_made_when_the_report_is_written(clean: Path,
     assert sorted(p.name for p in target.iterdir()) == ["report-" + stamp + ".html",
                                                         "report.html"]
     assert "gmm" in (target / "report.html").read_text()
+
+
+def test_the_report_folders_it_makes_are_private(clean: Path, tmp_path: Path) -> None:
+    """README: directories 0700, files 0600 — the folders --report made were 0755 (the umask's),
+    beside a 0600 report.html. A folder that existed keeps its mode, as with `export`."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    old_umask = os.umask(0o022)  # the usual one: what the CLI would otherwise make folders with
+    try:
+        _evaluate(clean, tmp_path, "--report", str(shared / "out" / "run1"))
+        _evaluate(clean, tmp_path, "--report", str(shared))
+    finally:
+        os.umask(old_umask)
+
+    def mode(p: Path) -> int:
+        return stat.S_IMODE(p.stat().st_mode)
+
+    assert mode(shared) == 0o1777
+    assert mode(shared / "out") == mode(shared / "out" / "run1") == 0o700
+    assert mode(shared / "out" / "run1" / "report.html") == mode(shared / "report.html") == 0o600
 
 
 def test_unreadable_rows_are_left_out_and_said(clean: Path, tmp_path: Path) -> None:

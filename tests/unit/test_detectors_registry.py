@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import re
 
 import numpy as np
 import pytest
@@ -47,7 +48,7 @@ def test_a_parameter_of_the_wrong_type_is_refused_when_the_detector_is_made(
 
 
 @pytest.mark.parametrize(("name", "params"), [("extra_trees", {"n_estimators": 0}),
-                                              ("nearest_neighbor", {"k": -1})])
+                                              ("ocsvm", {"nu": 5})])
 def test_a_parameter_out_of_range_is_a_config_error_at_fit(name: str,
                                                           params: dict[str, object]) -> None:
     """scikit-learn checks ranges in fit: a traceback of InvalidParameterError before."""
@@ -55,6 +56,38 @@ def test_a_parameter_out_of_range_is_a_config_error_at_fit(name: str,
     det = registry.create(name, **params)
     with pytest.raises(ConfigError, match=f"bad parameter for detector {name}: The '"):
         det.fit(rng.normal(size=(40, 4)), rng.normal(size=(40, 4)))
+
+
+@pytest.mark.parametrize(("name", "params", "said"), [
+    *[(n, {"scaler": "bogus"}, "scaler='bogus' is not one of standard, robust, quantile, none")
+      for n in ("gmm", "ocsvm", "lof", "isolation_forest", "mahalanobis")],
+    ("gmm", {"n_components": 0}, "n_components=0 is not an integer >= 1"),
+    ("gmm", {"n_components": -5}, "n_components=-5 is not an integer >= 1"),
+    ("lof", {"n_neighbors": 0}, "n_neighbors=0 is not an integer >= 1"),
+    ("nearest_neighbor", {"k": 0}, "k=0 is not an integer >= 1"),
+    ("plda", {"n_components": 0}, "n_components=0 is not an integer >= 1"),
+    ("hist_gb", {"min_samples_leaf": 0}, "min_samples_leaf=0 is not an integer >= 1"),
+    ("extra_trees", {"max_background_ratio": 0.5}, "max_background_ratio=0.5 is not a number >= 1"),
+    ("hist_gb", {"max_background_ratio": float("nan")},
+     "max_background_ratio=nan is not a number >= 1"),
+    ("extra_trees", {"random_state": -1},
+     "random_state=-1 is not null or an integer from 0 to 4294967295"),
+    ("gmm", {"random_state": -1}, "random_state=-1 is not null or an integer from 0 to"),
+    ("random_forest", {"n_jobs": 0}, "n_jobs=0 is not null or a non-zero integer"),
+    ("extra_trees", {"normalise": "tnorm"}, "normalise='tnorm' is not one of owner, none"),
+])
+def test_a_value_the_detector_cannot_use_is_refused_when_it_is_made(
+        name: str, params: dict[str, object], said: str) -> None:
+    """scaler='bogus' ended in a ValueError traceback, n_components=0 and max_background_ratio=0.5
+    ran as 1 (reported as given), a negative seed crashed NumPy: a ConfigError when the registry
+    makes the detector, and from fit when it was made or changed directly."""
+    said_in_full = f"bad parameter for detector '{name}': {said}"
+    with pytest.raises(ConfigError, match=re.escape(said_in_full)):
+        registry.create(name, **params)
+    det = registry.get(name)().set_params(**params)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        det.fit(rng.normal(size=(40, 4)), rng.normal(size=(40, 4)), np.repeat(np.arange(4), 10))
 
 
 def test_duplicate_name_rejected() -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import math
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 
 from activesec.cli._common import err, interactive, out, print_json, state_paths
 from activesec.core.errors import ActiveSecError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 class Dataset(str, Enum):
@@ -83,9 +86,25 @@ def _engine_overrides(items: list[str]) -> tuple[Any, int | None, dict[str, Any]
         cfg = EngineConfig.model_validate(nested)
     except ValidationError as exc:
         key, msg = error_key_msg(exc, "engine")
+        loc = exc.errors()[0]["loc"]
+        # a key of no [engine] section: list what --engine takes, window (no setting) included
+        hint = (field_hint(EngineConfig, loc, "engine") if loc and loc[0] in
+                EngineConfig.model_fields else f"--engine takes {_engine_keys(EngineConfig)}")
         raise ConfigError(f"bad --engine value for '{key.removeprefix('engine.')}': {msg}",
-                          field_hint(EngineConfig, exc.errors()[0]["loc"], "engine")) from None
+                          hint) from None
     return cfg, window, given
+
+
+def _engine_keys(model: type[BaseModel]) -> str:
+    """``--engine``'s top-level keys: window, then ``model``'s settings (sections as NAME.KEY)."""
+    from pydantic import BaseModel
+
+    keys = ["window"]
+    for name, f in model.model_fields.items():
+        sub = f.annotation
+        keys.append(f"{name}.KEY" if isinstance(sub, type) and issubclass(sub, BaseModel)
+                    else name)
+    return ", ".join(keys)
 
 
 def _finite(obj: Any) -> Any:
@@ -191,27 +210,32 @@ def evaluate(
 
     if fusion is not None and fusion not in METHODS:
         raise ActiveSecError(f"unknown --fusion {fusion!r}", f"use one of {', '.join(METHODS)}")
-    tuning = tune_trust or bool(grid)
-    if target_anga is not None and not tuning:  # it was silently ignored
+    # the tuning options' own errors first: each names the option that is wrong, not one the
+    # user did not give (--grid without --tune-trust was told to drop --enrol-sessions)
+    if grid and not tune_trust:
+        raise ActiveSecError("--grid only applies to --tune-trust (balabit)",
+                             "add --tune-trust, or leave --grid out (to replay one setting on "
+                             "test sessions: --continuous --engine KEY=VALUE)")
+    if target_anga is not None and not tune_trust:  # it was silently ignored
         raise ActiveSecError("--target-anga only applies to --tune-trust",
                              "add --tune-trust, or leave --target-anga out")
-    if tuning and (continuous or report or drift):
+    if tune_trust and dataset is not Dataset.balabit:
+        raise ActiveSecError(
+            "--tune-trust is implemented for the balabit protocol",
+            "run `activesec evaluate balabit --data PATH --tune-trust`",
+        )
+    if tune_trust and (continuous or report or drift):
         raise ActiveSecError(
             "--tune-trust does not evaluate on the test sessions",
             "run it without --continuous, --drift and --report",
         )
-    if tuning and (fusion is not None or enrol_sessions is not None):
+    if tune_trust and (fusion is not None or enrol_sessions is not None):
         raise ActiveSecError(
             "--tune-trust replays action streams from the training files: it has no session "
             "score to fuse and no enrolment sessions to choose",
             "run it without --fusion and --enrol-sessions",
         )
-    if tuning and dataset is not Dataset.balabit:
-        raise ActiveSecError(
-            "--tune-trust is implemented for the balabit protocol",
-            "run `activesec evaluate balabit --data PATH --tune-trust`",
-        )
-    if tuning and detector == "all":
+    if tune_trust and detector == "all":
         raise ActiveSecError("--tune-trust runs one detector", "name it with --detector")
     if enrol_sessions is not None and dataset in (Dataset.balabit, Dataset.cmu):
         # their enrolment is the dataset's own (training files; first 200 repetitions): an
@@ -252,7 +276,7 @@ def evaluate(
         from activesec.evaluate.report import report_dir as check_report_dir
 
         report_dir = check_report_dir(report)
-    if tuning:
+    if tune_trust:
         _tune(path, detector, grid, target_anga or 2000.0, param, seed, jobs, json_out,
               backend=backend, max_users=max_users)
         return
@@ -435,6 +459,10 @@ def evaluate(
             f"{cont['impostor_locked']}/{cont['impostor_sessions']} impostor sessions locked, "
             f"{cont['false_locks']} false locks"
         )
+        skipped = cont.get("skipped_users") or {}  # only --json said who was not replayed
+        _print_skips({"skipped": [{"what": "user", "id": u, "reason": why}
+                                  for u, why in skipped.items()]},
+                     "users left out of the replay")
     if drift_res is not None:
         _print_drift(drift_res)
     if report_path is not None:
@@ -455,9 +483,9 @@ def _print_partial(j: dict[str, Any]) -> None:
         out.print(f"  unreadable rows left out of {len(partial)} session(s) (see --json)")
 
 
-def _print_skips(j: dict[str, Any]) -> None:
+def _print_skips(j: dict[str, Any], label: str = "skipped") -> None:
     if _left_out(j):
-        out.print(f"  skipped: {_left_out(j)} (see --json for reasons)")
+        out.print(f"  {label}: {_left_out(j)} (see --json for reasons)")
     _print_partial(j)
 
 

@@ -8,6 +8,7 @@ and files 0600: the data is the user's own.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import time
@@ -93,6 +94,29 @@ def make_private_dir(path: Path) -> None:
                 d.chmod(PRIVATE_DIR_MODE)
         except OSError:  # not ours to fix (or gone); the store reports unwritable dirs itself
             pass
+
+
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and its missing parents 0700; directories that already exist are left
+    exactly as they are: an export or a report into a shared folder must not change its mode
+    (:func:`make_private_dir`, for ActiveSec's own directories, tightens an existing one)."""
+    missing: list[Path] = []
+    d = path
+    while not d.exists():
+        missing.append(d)
+        if d.parent == d:
+            break
+        d = d.parent
+    if d.exists() and not d.is_dir():
+        raise FileExistsError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(d))
+    for new in reversed(missing):
+        try:
+            os.mkdir(new, PRIVATE_DIR_MODE)
+        except FileExistsError:
+            if not new.is_dir():
+                raise
+            continue  # made by someone else meanwhile: not ours to change
+        os.chmod(new, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
 def make_private_file(path: str | os.PathLike[str]) -> None:

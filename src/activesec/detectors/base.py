@@ -2,6 +2,9 @@
 
 * ``__init__`` only stores its keyword parameters (no validation, no work), so
   :meth:`Detector.get_params` can read them back and a model card can record them.
+* ``check_params()`` refuses values the detector cannot use with a :class:`ConfigError`; the
+  registry calls it on every detector it creates, ``fit`` before fitting, so a bad value fails
+  before any model is fitted — never deep in scikit-learn, never clamped to a valid one unsaid.
 * ``fit(X, X_background=None, background_groups=None) -> self``: one-class detectors learn
   from the owner's rows ``X`` alone and ignore the background; population detectors
   (``needs_background = True``) contrast the owner with ``X_background`` (other people) and
@@ -16,6 +19,9 @@
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,6 +42,11 @@ def check_X(X: Any, *, name: str = "X", n_features: int | None = None) -> np.nda
         raise DataError(f"{name} has {a.shape[1]} features, the model was fitted on {n_features}",
                         "retrain with `activesec train`")
     return a
+
+
+def _as_int(v: Any) -> int | None:
+    """``v`` as an int when it is an integer (a bool is not), else None."""
+    return int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else None
 
 
 class Detector:
@@ -75,8 +86,40 @@ class Detector:
         ps = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({ps})"
 
+    # --- parameter checks ---------------------------------------------------------------
+    def check_params(self) -> None:
+        """Refuse parameter values this detector cannot use (a ConfigError). Built-ins check
+        what scikit-learn does not, or only in fit; the default (plug-ins) checks nothing."""
+
+    def _require(self, key: str, ok: bool, want: str) -> None:
+        """A ConfigError unless ``ok``: parameter ``key`` must be ``want``."""
+        if not ok:
+            raise ConfigError(f"bad parameter for detector {self.name or type(self).__name__!r}"
+                              f": {key}={getattr(self, key)!r} is not {want}",
+                              "change that --param value")
+
+    def _require_int(self, key: str, low: int) -> None:
+        n = _as_int(getattr(self, key))
+        self._require(key, n is not None and n >= low, f"an integer >= {low}")
+
+    def _require_one_of(self, key: str, choices: Sequence[str]) -> None:
+        self._require(key, getattr(self, key) in choices, f"one of {', '.join(choices)}")
+
+    def _require_seed(self, key: str = "random_state") -> None:
+        """None or a seed NumPy and scikit-learn accept (0 to 2**32 - 1)."""
+        v = getattr(self, key)
+        n = _as_int(v)
+        self._require(key, v is None or (n is not None and 0 <= n < 2**32),
+                      "null or an integer from 0 to 4294967295")
+
+    def _require_number(self, key: str, low: float) -> None:
+        v = getattr(self, key)
+        x = float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else math.nan
+        self._require(key, math.isfinite(x) and x >= low, f"a number >= {low:g}")
+
     # --- the contract -------------------------------------------------------------------
     def fit(self, X: Any, X_background: Any = None, background_groups: Any = None) -> Detector:
+        self.check_params()
         Xo = check_X(X)
         who = self.name or type(self).__name__
         if len(Xo) < self.min_samples:

@@ -25,6 +25,7 @@ from activesec.detectors.base import Detector
 from activesec.detectors.registry import register
 
 _EPS = 1e-9
+SCALERS = ("standard", "robust", "quantile", "none")
 
 
 def make_scaler(kind: str, n_samples: int, random_state: int | None = 0) -> Any:
@@ -39,7 +40,7 @@ def make_scaler(kind: str, n_samples: int, random_state: int | None = 0) -> Any:
                                    output_distribution="normal", random_state=random_state)
     if kind == "none":
         return "passthrough"
-    raise ValueError(f"unknown scaler {kind!r}: use standard, robust, quantile or none")
+    raise ValueError(f"unknown scaler {kind!r}: use {', '.join(SCALERS)}")
 
 
 def _mad_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +72,9 @@ class Mahalanobis(Detector):
     def __init__(self, scaler: str = "standard") -> None:
         self.scaler = scaler
 
+    def check_params(self) -> None:
+        self._require_one_of("scaler", SCALERS)
+
     def _fit(self, X: np.ndarray, X_background: np.ndarray | None) -> None:
         self.scaler_ = make_scaler(self.scaler, len(X))
         Z = X if self.scaler_ == "passthrough" else self.scaler_.fit_transform(X)
@@ -88,6 +92,9 @@ class NearestNeighbor(Detector):
     def __init__(self, k: int = 1) -> None:
         self.k = k
 
+    def check_params(self) -> None:
+        self._require_int("k", 1)
+
     def _fit(self, X: np.ndarray, X_background: np.ndarray | None) -> None:
         self.mean_, self.mad_ = _mad_scale(X)
         self.nn_ = NearestNeighbors(n_neighbors=min(self.k, len(X)), metric="manhattan")
@@ -103,6 +110,9 @@ class _SklearnOneClass(Detector):
 
     scaler: str
     random_state: int | None
+
+    def check_params(self) -> None:
+        self._require_one_of("scaler", SCALERS)
 
     def _model(self, n_samples: int) -> Any:
         raise NotImplementedError
@@ -127,6 +137,11 @@ class GaussianMixtureDetector(_SklearnOneClass):
         self.covariance_type = covariance_type
         self.scaler = scaler
         self.random_state = random_state
+
+    def check_params(self) -> None:
+        super().check_params()
+        self._require_int("n_components", 1)  # fewer rows than 2 per component: fewer used
+        self._require_seed()
 
     def _model(self, n_samples: int) -> Any:
         return GaussianMixture(n_components=max(1, min(self.n_components, n_samples // 2)),
@@ -159,6 +174,10 @@ class IsolationForestDetector(_SklearnOneClass):
         self.scaler = scaler
         self.random_state = random_state
 
+    def check_params(self) -> None:
+        super().check_params()
+        self._require_seed()
+
     def _model(self, n_samples: int) -> Any:
         return IsolationForest(n_estimators=self.n_estimators, max_samples=self.max_samples,
                                random_state=self.random_state)
@@ -173,6 +192,10 @@ class LOFDetector(_SklearnOneClass):
     def __init__(self, n_neighbors: int = 20, scaler: str = "quantile") -> None:
         self.n_neighbors = n_neighbors
         self.scaler = scaler
+
+    def check_params(self) -> None:
+        super().check_params()
+        self._require_int("n_neighbors", 1)  # at most the enrolment rows but one are used
 
     def _model(self, n_samples: int) -> Any:
         return LocalOutlierFactor(n_neighbors=max(1, min(self.n_neighbors, n_samples - 1)),

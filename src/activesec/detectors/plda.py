@@ -161,9 +161,9 @@ class PLDA(Detector):
         self.t_weight = t_weight
         self.random_state = random_state
 
-    def _fit_groups(self, X: np.ndarray, X_background: np.ndarray | None,
-                    groups: np.ndarray | None) -> None:
-        assert X_background is not None and groups is not None
+    def check_params(self) -> None:
+        self._require_int("n_components", 1)
+        self._require_seed()
         if self.score_norm not in SCORE_NORMS:
             raise ConfigError(f"PLDA score_norm must be one of {', '.join(SCORE_NORMS)}, "
                               f"not {self.score_norm!r}", "pass score_norm='s-norm' or 'none'")
@@ -173,6 +173,10 @@ class PLDA(Detector):
         if not 0.0 <= self.t_weight <= 1.0:
             raise ConfigError(f"PLDA t_weight must be between 0 and 1, not {self.t_weight}",
                               "pass t_weight=0.85 (0.5: the symmetric S-norm)")
+
+    def _fit_groups(self, X: np.ndarray, X_background: np.ndarray | None,
+                    groups: np.ndarray | None) -> None:
+        assert X_background is not None and groups is not None
         bg = _fit_background(X_background, groups, self.n_components, X.shape[1],
                              self.random_state)
         self.pre_ = copy.deepcopy(bg.pre)

@@ -113,7 +113,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
 )
 
-from activesec.core.errors import ConfigError, DataError
+from activesec.core.errors import DataError
 from activesec.detectors.base import Detector
 from activesec.detectors.registry import register
 
@@ -147,17 +147,19 @@ class _Population(Detector):
     max_background_ratio: float
     normalise: str = "none"
 
+    def check_params(self) -> None:
+        self._require_one_of("normalise", NORMALISE)
+        self._require_number("max_background_ratio", 1.0)  # less was used as 1, unsaid
+        self._require_seed()  # NumPy's generators refuse a negative seed
+
     def _model(self, n_estimators: int | None = None, random_state: int | None = None) -> Any:
         """A fresh scikit-learn model; the arguments override the parameters (cross-fitting)."""
         raise NotImplementedError
 
     def _fit(self, X: np.ndarray, X_background: np.ndarray | None) -> None:
         assert X_background is not None
-        if self.normalise not in NORMALISE:
-            raise ConfigError(f"unknown normalise={self.normalise!r}",
-                              f"use one of {', '.join(NORMALISE)}")
         Xb = X_background
-        cap = int(max(1.0, self.max_background_ratio) * len(X))
+        cap = int(self.max_background_ratio * len(X))
         if len(Xb) > cap:
             rng = np.random.default_rng(self.random_state)
             Xb = Xb[np.sort(rng.choice(len(Xb), size=cap, replace=False))]
@@ -223,6 +225,10 @@ class _Forest(_Population):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
+    def check_params(self) -> None:
+        super().check_params()
+        self._require("n_jobs", self.n_jobs != 0, "null or a non-zero integer (-1: every core)")
+
     def _model(self, n_estimators: int | None = None, random_state: int | None = None) -> Any:
         return self._estimator(
             n_estimators=n_estimators or self.n_estimators, max_features=self.max_features,
@@ -265,6 +271,10 @@ class HistGBPopulation(_Population):
         self.max_background_ratio = max_background_ratio
         self.normalise = normalise
         self.random_state = random_state
+
+    def check_params(self) -> None:
+        super().check_params()
+        self._require_int("min_samples_leaf", 1)  # _fit's row count needs it before sklearn
 
     @property
     def n_estimators(self) -> int:

@@ -90,14 +90,17 @@ def get(name: str) -> type[Detector]:
 
 
 def create(name: str, **params: Any) -> Detector:
-    """A new, unfitted detector ``name`` with ``params``."""
+    """A new, unfitted detector ``name`` with ``params`` (checked: a ConfigError names a bad
+    one)."""
     cls = get(name)
     params = _typed(name, cls, params)
     try:
-        return cls(**params)
+        det = cls(**params)
     except TypeError as exc:
         raise ConfigError(f"bad parameters for detector {name!r}: {exc}",
                           "see the detector's documentation for its parameters") from exc
+    det.check_params()
+    return det
 
 
 def default_for(modality: str) -> str:

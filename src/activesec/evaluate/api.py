@@ -110,8 +110,11 @@ def _choose(prep: Prepared, detector: str | None) -> str:
 def run_prepared(prep: Prepared, detector: str | None, options: Options | None = None
                  ) -> EvalResult:
     """Run one detector (``None`` = the modality's default) over prepared tasks."""
+    from activesec.detectors.registry import create
+
     opts = options or Options()
     name = _choose(prep, detector)
+    create(name, **opts.params)  # a bad --param fails here, once, not in each user's worker
     spec = DetectorSpec(name=name, params=dict(opts.params), fusion=opts.fusion)
     t0 = time.perf_counter()
     with backend(opts.backend, opts.jobs):

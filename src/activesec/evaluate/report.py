@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from activesec.core.errors import DataError
-from activesec.core.paths import write_private_text
+from activesec.core.paths import make_private_dirs, write_private_text
 from activesec.evaluate import metrics
 from activesec.evaluate.result import EvalResult
 from activesec.evaluate.svg import PALETTE, Series, chart, step_xy
@@ -287,7 +287,7 @@ def _writable_dir(out: Path) -> Path:
         raise DataError(f"report path {out} exists and is not a directory",
                         "pass a directory to --report")
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(out)  # what it makes is private, what exists keeps its mode
     except OSError as exc:
         raise DataError(f"cannot create the report directory {out}: {exc.strerror}",
                         "pass a directory you can write to --report") from None

@@ -61,7 +61,7 @@ import numpy as np
 from activesec.core.clock import Clock, SystemClock
 from activesec.core.errors import ActiveSecError, DataError
 from activesec.core.events import KEY_KINDS, POINTER_KINDS, Flag
-from activesec.core.paths import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
+from activesec.core.paths import PRIVATE_FILE_MODE, make_private_dirs
 from activesec.recordings import generic
 from activesec.recordings.base import BAD_ROWS, by_session, why_unreadable
 from activesec.store.db import NS_PER_DAY, SessionInfo, Store
@@ -138,28 +138,6 @@ def _check_url(url: str) -> None:
             f"unsupported URL scheme {scheme}:// in {url}",
             f"use a local directory or one of {', '.join(s + '://' for s in URL_SCHEMES)}",
         )
-
-
-def _make_dirs(path: Path) -> None:
-    """Create ``path`` and its missing parents 0700; directories that already exist are left
-    exactly as they are (an export into a shared folder must not change its mode)."""
-    missing: list[Path] = []
-    d = path
-    while not d.exists():
-        missing.append(d)
-        if d.parent == d:
-            break
-        d = d.parent
-    if d.exists() and not d.is_dir():
-        raise FileExistsError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(d))
-    for new in reversed(missing):
-        try:
-            os.mkdir(new, PRIVATE_DIR_MODE)
-        except FileExistsError:
-            if not new.is_dir():
-                raise
-            continue  # made by someone else meanwhile: not ours to change
-        os.chmod(new, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
 # --------------------------------------------------------------------------- export
@@ -241,7 +219,7 @@ def _export_local(
             "export into a new or empty directory, or move the earlier export away",
         )
     try:
-        _make_dirs(root)
+        make_private_dirs(root)
     except OSError as exc:
         raise ActiveSecError(
             f"cannot create {root}: {exc.strerror}", "choose another --out"
@@ -287,7 +265,7 @@ def _write_new_file(path: Path, write: Callable[[Path], object], summary: dict[s
     partial file is removed and the error says what the export had written before."""
     created = False
     try:
-        _make_dirs(path.parent)
+        make_private_dirs(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
         created = True
         os.close(fd)
