@@ -38,10 +38,10 @@ def create(paths: Paths, user: str) -> Profile:
 def owner(paths: Paths, user_setting: str = "") -> str:
     """The owner's label: the config's ``user`` when set (it may be edited), else the profile's.
     Every command that records, counts or trains the owner's sessions asks this one function,
-    so they never disagree on who the owner is. The profile is read either way: a missing or
-    damaged one is an error whatever the config says."""
-    prof = require(paths)
-    return user_setting or prof.user
+    so they never disagree on who the owner is. (Commands that need a valid profile whatever
+    the config says — `status`, `run` — check it themselves; training a home without one, as
+    `bench` does for a synthetic owner, needs only the name.)"""
+    return user_setting or require(paths).user
 
 
 def load(paths: Paths) -> Profile | None:

@@ -97,6 +97,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     from activesec.service.train import enrolment_counts, enrolment_since
     from activesec.store.db import KIND_NAMES, NS_PER_DAY, Store
 
+    profile.require(paths)  # a missing or damaged profile is an error whatever the config says
     owner = profile.owner(paths, settings.user)
     if not paths.database.exists():
         raise ActiveSecError(f"no event store at {paths.database}", "run `activesec init` first")
