@@ -105,15 +105,14 @@ def set_up(user: str | None, force: bool, json_out: bool, *, next_step: bool = T
     with _open_store(p, create=True) as store:  # creates the store, or checks an existing one
         if renamed_from is not None and store.current_label() == renamed_from:
             store.set_current_label(None)  # `label --owner` once stored the owner's name
+    owner_note: str | None = None
     if renamed_from is not None:
         from activesec.service.models import model_dirs
 
-        models = bool(model_dirs(p))
-    else:
-        models = False
-    owner_note = (f"the owner was '{renamed_from}': recordings keep that label, and the models "
-                  f"learnt that person — `activesec train --reset` re-enrols {prof.user}"
-                  if models else None)
+        if model_dirs(p):
+            owner_note = (f"the owner was '{renamed_from}': recordings keep that label, and the "
+                          f"models learnt that person — `activesec train --reset` re-enrols "
+                          f"{prof.user}")
     if json_out:
         print_json(
             {

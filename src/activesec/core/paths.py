@@ -86,7 +86,7 @@ def make_private_dir(path: Path) -> None:
     """``path`` as a 0700 directory, and every parent this call creates 0700 too (``mkdir -p``
     gives those the umask's mode: ``~/.local/state/activesec`` was 0755 around a 0700
     ``log``), as the XDG base-directory spec asks; existing parents are left alone."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
+    missing = [p for p in path.parents if not p.exists()]
     path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
     for d in (path, *missing):
         try:

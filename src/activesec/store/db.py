@@ -305,11 +305,13 @@ def _create_private_file(path: Path) -> None:
         ) from None
 
 
-def _file_key(path: Path) -> tuple[int, int]:
+def _file_key(path: Path) -> tuple[int, int] | None:
+    """``path``'s (st_dev, st_ino); None when it cannot be read (the header check then says
+    why, with the error it has always given)."""
     try:
         st = path.stat()
-    except OSError as exc:
-        raise StoreError(f"cannot read the event store {path}: {exc.strerror}") from None
+    except OSError:
+        return None
     return st.st_dev, st.st_ino
 
 
@@ -357,12 +359,14 @@ class Store:
         key = _file_key(p)
         with _OPEN_LOCK:  # held until registered: no raw read may start meanwhile
             # open here already: it was checked then, and reading it raw would drop the locks
-            fresh = False if _OPEN_HERE[key] else _check_header(p)
-            _OPEN_HERE[key] += 1
+            fresh = False if key is not None and _OPEN_HERE[key] else _check_header(p)
+            if key is not None:
+                _OPEN_HERE[key] += 1
         try:
             store = cls._connect(p, create, check, fresh)
         except BaseException:
-            _release(key)
+            if key is not None:
+                _release(key)
             raise
         store._key = key
         return store
