@@ -280,6 +280,28 @@ def test_three_typists_are_evaluated_without_plda(tmp_path: Path) -> None:
     assert "holds only 2 (the other users)" in line and "at least 4 users" in line
 
 
+def test_detector_all_gives_each_param_to_the_detectors_that_take_it(tmp_path: Path) -> None:
+    """`--detector all --param n_estimators=20`: the forests get it, the others run without it
+    (every comparison with a --param used to end at the first detector that lacks it, gmm); a
+    parameter no detector takes is refused in one line before the data is read."""
+    root = tmp_path / "typing"
+    for i, (person, rhythm) in enumerate(list(syn.TYPISTS.items())[:3]):
+        for s in range(3):
+            _write(root / person / f"s{s + 1}.csv",
+                   to_text(syn.typing(600, seed=10 * i + s, **rhythm), "keys").splitlines())
+    env = env_for(tmp_path / "home")
+    r = cli("evaluate", "keys-csv", "--data", str(root), "--json", "--detector", "all",
+            "--param", "n_estimators=20", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    js = json.loads(r.stdout)
+    given = {d["detector"]: d["params"]["detector_params"] for d in js["detectors"]}
+    assert given["extra_trees"] == {"n_estimators": 20}
+    assert given["scaled_manhattan"] == {} and given["gmm"] == {}
+    line = one_line_error(cli("evaluate", "keys-csv", "--data", str(tmp_path / "nowhere"),
+                              "--detector", "all", "--param", "n_estimatrs=20", env=env))
+    assert "no detector in the comparison takes --param n_estimatrs" in line
+
+
 def test_injected_rows_are_not_evaluated_as_the_person(clean: Path, tmp_path: Path) -> None:
     """A file with the `injected` column (an `export --with-injected`): its flagged rows are a
     bot's, which training never learns from — evaluation leaves them out the same way."""

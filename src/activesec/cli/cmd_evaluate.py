@@ -331,6 +331,7 @@ def evaluate(
         if progress_bar is not None:
             progress_bar.stop()
 
+    head = results[0].to_json()  # --continuous and --drift replay the first detector run
     cont: dict[str, Any] | None = None
     # a --continuous or --drift failure: the session-level figures computed before it (minutes
     # on a full dataset) are still printed, then the error, and the exit code says it failed
@@ -340,18 +341,18 @@ def evaluate(
 
         if progress_bar is not None:
             progress_bar.start()
-            total = len(results[0].to_json()["per_user"])
+            total = len(head["per_user"])
             done = [0]
 
             def _user(_u: str) -> None:
                 done[0] += 1
                 _progress("continuous", done[0], total)
 
-        chosen = [u["user"] for u in results[0].to_json()["per_user"]] if max_users else None
+        chosen = [u["user"] for u in head["per_user"]] if max_users else None
         common: dict[str, Any] = {
-            "detector": results[0].to_json()["detector"],
+            "detector": head["detector"],
             "users": chosen,
-            "params": _parse_params(param),
+            "params": head["params"]["detector_params"],  # what it ran with
             "seed": seed,
             "jobs": jobs,
             "progress": _user if progress_bar is not None else None,
@@ -385,8 +386,8 @@ def evaluate(
         try:
             drift_res = freihaut_drift(
                 path,
-                detector=results[0].to_json()["detector"],
-                params=_parse_params(param),
+                detector=head["detector"],
+                params=head["params"]["detector_params"],
                 enrol_sessions=enrol_sessions,
                 max_users=max_users,
                 seed=seed,

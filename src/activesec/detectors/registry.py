@@ -9,6 +9,7 @@ load on the first :func:`create` / :func:`names` / :func:`get` call.
 from __future__ import annotations
 
 import importlib
+import inspect
 import typing
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -101,6 +102,16 @@ def create(name: str, **params: Any) -> Detector:
                           "see the detector's documentation for its parameters") from exc
     det.check_params()
     return det
+
+
+def accepted(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The part of ``params`` that detector ``name``'s constructor takes (all of them when it
+    takes ``**kwargs``) — how ``--detector all`` shares one ``--param`` list among detectors
+    with different parameters."""
+    sig = inspect.signature(get(name).__init__)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+        return dict(params)
+    return {k: v for k, v in params.items() if k in sig.parameters and k != "self"}
 
 
 def default_for(modality: str) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from activesec.core.errors import DataError
+from activesec.core.errors import ConfigError, DataError
 from activesec.evaluate.engine import DetectorSpec, run_users
 from activesec.evaluate.parallel import backend
 from activesec.evaluate.protocols import aalto, balabit, cmu, freihaut, layout, store
@@ -140,6 +141,14 @@ def evaluate(dataset: str, data: str | Path, *, detector: str | None = None,
     return run_prepared(prepare(dataset, data, opts), detector, opts)
 
 
+def _for(detector: str, opts: Options) -> Options:
+    """``opts`` with only the ``--param`` values ``detector`` takes (``n_estimators`` goes to
+    the forests, not to ``gmm``, whose constructor would refuse it)."""
+    from activesec.detectors.registry import accepted
+
+    return replace(opts, params=accepted(detector, opts.params))
+
+
 def evaluate_all(dataset: str, data: str | Path, *, detectors: Sequence[str] | None = None,
                  options: Options | None = None,
                  not_evaluated: dict[str, str] | None = None) -> list[EvalResult]:
@@ -148,11 +157,15 @@ def evaluate_all(dataset: str, data: str | Path, *, detectors: Sequence[str] | N
     With ``not_evaluated``, a detector that can evaluate no user (``hist_gb`` on 5 sentences
     each) is recorded there with the reason and the comparison goes on without it — one such
     detector used to end the whole comparison; a DataError only when none is left."""
-    from activesec.detectors.registry import names
+    from activesec.detectors.registry import accepted, names
 
     opts = options or Options()
-    prep = prepare(dataset, data, opts)
     todo = list(detectors or names())
+    taken = {k for d in todo for k in accepted(d, opts.params)}
+    if unused := [k for k in opts.params if k not in taken]:  # checked before the slow part
+        raise ConfigError(f"no detector in the comparison takes --param {', '.join(unused)}",
+                          "check the spelling; each --param goes to the detectors that have it")
+    prep = prepare(dataset, data, opts)
     left_out: dict[str, str] = {}
     for d in todo:
         if not prep.use_background and _needs_background(d):
@@ -162,13 +175,13 @@ def evaluate_all(dataset: str, data: str | Path, *, detectors: Sequence[str] | N
                            f"other people; a user's background holds {_background_people(prep)}")
     todo = [d for d in todo if d not in left_out]
     if not_evaluated is None:
-        return [run_prepared(prep, d, opts) for d in todo]
+        return [run_prepared(prep, d, _for(d, opts)) for d in todo]
     not_evaluated.update(left_out)
     results = []
     first: DataError | None = None
     for d in todo:
         try:
-            results.append(run_prepared(prep, d, opts))
+            results.append(run_prepared(prep, d, _for(d, opts)))
         except DataError as exc:
             not_evaluated[d] = exc.message
             first = first or exc
