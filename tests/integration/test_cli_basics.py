@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -107,6 +109,19 @@ def test_init_force_keeps_an_edited_config_file(env: dict[str, str]) -> None:
 def test_commands_before_init_say_what_to_do(env: dict[str, str]) -> None:
     for args in (("status",), ("pause",), ("label", "x"), ("export", "--out", "/tmp/x")):
         assert "activesec init" in one_line_error(cli(*args, env=env))
+
+
+def test_python_dash_m_activesec_is_the_same_command(env: dict[str, str]) -> None:
+    """For an environment whose scripts are not on PATH; its usage line says `activesec`."""
+    run = [sys.executable, "-m", "activesec"]
+    r = subprocess.run([*run, "init", "--user", "bob", "--json"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([*run, "status", "--json"], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and json.loads(r.stdout)["user"] == "bob"
+    r = subprocess.run([*run, "nonsense"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.startswith("Usage: activesec ")
 
 
 def test_status_label_pause_resume(env: dict[str, str]) -> None:

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.raiseExceptions = False
     args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=argv)
+        app(args=argv, prog_name="activesec")  # also as `python -m activesec`, not __main__.py
     except ActiveSecError as exc:
         if "--json" in (args[:args.index("--")] if "--" in args else args):
             json_error(exc)
