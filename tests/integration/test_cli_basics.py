@@ -631,6 +631,11 @@ def test_doctor_checks_the_profile_gating_without_rules_and_a_broken_policy(
     assert code == 1 and checks["config"]["status"] == "fail"
     assert checks["machine policy"]["status"] == "fail", checks["machine policy"]
     assert "but it is invalid" in checks["machine policy"]["detail"]
+    site.write_text("[enforced.actions]\non_lock = 5\n")  # a table the core layer checks
+    code, checks = doctor({**env, "ACTIVESEC_SITE_CONFIG": str(site)})
+    assert code == 1 and "in the machine policy" in checks["config"]["detail"]
+    assert checks["machine policy"]["status"] == "fail", checks  # was left out of the list
+    assert "ask whoever manages this machine" in checks["machine policy"]["hint"]
     (_home(env) / "profile.json").write_text('{"user": ')
     code, checks = doctor()
     assert code == 1 and checks["profile"]["status"] == "fail"

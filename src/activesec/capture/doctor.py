@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from activesec.capture.base import Probe
 from activesec.capture.select import choose_backend, is_wayland
-from activesec.core.errors import ActiveSecError, CaptureError
+from activesec.core.errors import ActiveSecError, CaptureError, PolicyError
 
 __all__ = [
     "INJECTING_TOOLS",
@@ -53,6 +53,12 @@ class Check:
     detail: str
     hint: str = ""
 
+
+#: The machine policy check when the policy makes the configuration invalid (a PolicyError):
+#: the config check beside it holds the error itself.
+INVALID_POLICY = Check("machine policy", "fail",
+                       "the machine policy is invalid (the config check above says why)",
+                       "ask whoever manages this machine to fix it")
 
 #: Programs that deliver a person's own input by injecting it (XTEST, uinput, SendInput):
 #: normalised process name -> what it is. With ``engine.scoring.injected = "distrust"`` (the
@@ -216,6 +222,8 @@ def run_checks(
             settings = config.load(paths)
         except ActiveSecError as exc:
             checks.append(Check("config", "fail", exc.message, exc.hint))
+            if isinstance(exc, PolicyError):  # not "ok" by omission: it is the policy's fault
+                checks.append(INVALID_POLICY)
         else:
             checks.append(_config_check(paths, env, sections))
     else:

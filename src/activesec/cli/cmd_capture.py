@@ -23,7 +23,7 @@ from activesec.cli._common import (
     state_paths,
 )
 from activesec.core import config, profile
-from activesec.core.errors import ActiveSecError, ConfigError
+from activesec.core.errors import ActiveSecError, ConfigError, PolicyError
 from activesec.core.instance import is_locked
 from activesec.core.labels import check_label
 from activesec.core.paths import Paths, keep_copy
@@ -493,6 +493,7 @@ def _with_engine_check(checks: list[Any]) -> list[Any]:
     refuses."""
     from dataclasses import replace
 
+    from activesec.capture.doctor import INVALID_POLICY
     from activesec.service.agent import check_settings
 
     for i, c in enumerate(checks):
@@ -501,10 +502,10 @@ def _with_engine_check(checks: list[Any]) -> list[Any]:
                 check_settings(settings(state_paths()))
             except ActiveSecError as exc:
                 checks[i] = replace(c, status="fail", detail=exc.message, hint=exc.hint)
-                if "in the machine policy" in exc.message:  # it is the policy's, not "ok"
+                if isinstance(exc, PolicyError):  # it is the policy's, not "ok"
                     checks = [replace(m, status="fail", detail=f"{m.detail}; but it is invalid "
                                       "(the config check above says why)",
-                                      hint="ask whoever manages this machine to fix it")
+                                      hint=INVALID_POLICY.hint)
                               if m.name == "machine policy" else m for m in checks]
     return checks
 

@@ -24,7 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from activesec.core.errors import ConfigError
+from activesec.core.errors import ConfigError, PolicyError
 from activesec.core.paths import Paths, write_private_text
 from activesec.core.site import ENV as SITE_ENV
 from activesec.core.site import SitePolicy, dotted_keys, load_site, toml_problem
@@ -254,7 +254,7 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
         try:
             _TableOnly(**getattr(policy, name))
         except ValidationError as exc:
-            raise ConfigError(
+            raise PolicyError(
                 _describe(exc, f"from [{name}] in the machine policy {policy.path}"),
                 field_hint(Settings, exc.errors()[0]["loc"])) from None
 

@@ -51,6 +51,11 @@ class ConfigError(ActiveSecError):
     permanent = True
 
 
+class PolicyError(ConfigError):
+    """The machine policy (an administrator's file) is unreadable or sets an invalid value: an
+    account's own config is not at fault, and its owner may not be able to fix it."""
+
+
 class StoreError(ActiveSecError):
     """The event store cannot be opened, read or written."""
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from activesec.core.errors import ConfigError
+from activesec.core.errors import PolicyError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -111,7 +111,7 @@ def toml_problem(exc: ValueError) -> str:
 
 
 def load_site(platform: str | None = None, env: Mapping[str, str] | None = None) -> SitePolicy:
-    """Read the policy file; a broken one is a ConfigError naming it (never ignored: a policy
+    """Read the policy file; a broken one is a PolicyError naming it (never ignored: a policy
     that silently stops applying is worse than an agent that refuses to start)."""
     path = site_file(platform, env)
     if path is None:
@@ -121,22 +121,22 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"machine policy file {path} (named by {ENV}) does not exist",
+        raise PolicyError(f"machine policy file {path} (named by {ENV}) does not exist",
                           f"unset {ENV} or create the file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"machine policy file {path} is not valid TOML: {toml_problem(exc)}",
+        raise PolicyError(f"machine policy file {path} is not valid TOML: {toml_problem(exc)}",
                           hint) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read machine policy file {path}: {exc.strerror}",
+        raise PolicyError(f"cannot read machine policy file {path}: {exc.strerror}",
                           hint) from None
     unknown = sorted(set(raw) - set(TABLES))
     if unknown:
-        raise ConfigError(f"machine policy file {path}: unknown table [{unknown[0]}] "
+        raise PolicyError(f"machine policy file {path}: unknown table [{unknown[0]}] "
                           "(it has [defaults] and [enforced])", hint)
     tables = {}
     for name in TABLES:
         value = raw.get(name, {})
         if not isinstance(value, dict):
-            raise ConfigError(f"machine policy file {path}: '{name}' must be a table", hint)
+            raise PolicyError(f"machine policy file {path}: '{name}' must be a table", hint)
         tables[name] = value
     return SitePolicy(path, tables["defaults"], tables["enforced"])

@@ -96,7 +96,7 @@ from activesec.capture.base import CaptureBackend, Sink
 from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
 from activesec.core.clock import Clock
 from activesec.core.config import Settings, error_key_msg, field_hint
-from activesec.core.errors import ActiveSecError, ConfigError, ModelError
+from activesec.core.errors import ActiveSecError, ConfigError, ModelError, PolicyError
 from activesec.core.events import DeviceType, Kind
 from activesec.core.paths import Paths, write_private_text
 from activesec.engine.pipeline import Engine, EngineConfig
@@ -220,12 +220,12 @@ def _check_machine_policy() -> None:
         try:
             _check(Settings.model_validate(given))
         except ConfigError as exc:
-            raise ConfigError(f"{exc.message} (from [{table}] in the machine policy "
+            raise PolicyError(f"{exc.message} (from [{table}] in the machine policy "
                               f"{policy.path})", "; ".join(filter(None, (
                                   exc.hint, f"ask whoever manages this machine to fix "
                                   f"{policy.path}")))) from None
         except ValidationError as exc:  # the core layer checked these tables' shapes
-            raise ConfigError(f"invalid machine policy {policy.path}: {exc}") from None
+            raise PolicyError(f"invalid machine policy {policy.path}: {exc}") from None
 
 
 def _check(settings: Settings) -> EngineConfig:
