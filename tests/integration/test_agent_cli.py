@@ -236,7 +236,7 @@ def test_status_says_a_model_is_a_one_class_fallback(home: Path) -> None:
     assert m["detector"] == "gmm" and "needs a background population" in m["fallback"]
     text = " ".join(cli("status", env=env_for(home)).stdout.split())
     assert "one-class fallback: extra_trees needs a background population" in text
-    assert "then `activesec train` retrains with it" in text
+    assert "the agent refits it by itself, or now with `activesec train --upgrade`" in text
 
 
 def test_edited_calibration_is_refused(home: Path) -> None:
@@ -330,6 +330,76 @@ def test_pause_then_resume_from_the_cli_reach_the_running_agent(home: Path,
     with Store.open(home / "activesec.db") as store:  # in the file, not in a deleted WAL
         (live,) = [i for i in store.sessions() if i.backend == "x11"]
         assert live.n_events > 0 and store.integrity_check() == "ok"
+
+
+def test_the_running_agent_refits_its_fallback_model_once_a_background_is_built(
+        home: Path, xdisplay: str, tmp_path: Path) -> None:
+    """Trained on a fresh machine, the model is the weak one-class fallback; `background build`
+    then used to help only after a full `activesec train` the user had to know about. The
+    running agent notices the new background and refits the model (`train --upgrade`) on the
+    rows the fallback was fitted on; status and doctor say so until it has."""
+    from tests.unit.test_background import slice_balabit
+
+    env = env_for(home, DISPLAY=xdisplay)
+    before = json.loads(cli("status", "--json", env=env).stdout)["models"]
+    assert [m["detector"] for m in before] == ["gmm"]
+    agent = popen("run", "--quiet", env=env)
+    try:
+        _wait_agent(home, lambda s: s["running"] and s["state"] != "enrolling", "the model")
+        bal = slice_balabit(tmp_path / "bal", ("user9", "user12", "user15"), lines=2500)
+        built = cli("background", "build", "--balabit", str(bal), "--max-rows", "800",
+                    "--json", env=env, timeout=300)
+        assert built.returncode == 0, built.stderr
+        assert json.loads(built.stdout)["upgradable"] == [before[0]["name"]]
+
+        def refitted() -> bool:
+            return [m["detector"] for m in json.loads(
+                cli("status", "--json", env=env).stdout)["models"]] == ["extra_trees"]
+
+        wait_until(refitted, "the agent to refit the fallback model", limit_s=240)
+        log = home / "logs" / "activesec.log"
+        wait_until(lambda: log.read_text().count("models loaded: pointer") == 2,
+                   "the agent to load the refitted model", limit_s=60)
+        assert "refitting the one-class fallback model" in log.read_text()
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(60) == 0, agent.communicate()
+    card = persist.read_card(next(paths.resolve(home).models_dir.glob("pointer-*")))
+    assert card["extra"]["trained_by"] == "upgrade" and card["extra"]["fallback"] is None
+    assert card["extra"]["upgraded_from"] == "gmm"
+    line = one_line_error(cli("train", "--upgrade", env=env))
+    assert "nothing to upgrade" in line
+
+
+def test_doctor_then_train_upgrade_without_a_running_agent(home: Path, tmp_path: Path) -> None:
+    """No agent running: doctor says the fallback model is still in use beside the new
+    background and what to run; `train --upgrade` refits it; doctor then says only what is
+    still missing."""
+    from tests.unit.test_background import slice_balabit
+
+    env = env_for(home)
+
+    def background_check() -> dict[str, str]:
+        checks = json.loads(cli("doctor", "--json", env=env).stdout)["checks"]
+        return next(c for c in checks if c["name"] == "background")
+
+    bal = slice_balabit(tmp_path / "bal", ("user9", "user12", "user15"), lines=2500)
+    built = cli("background", "build", "--balabit", str(bal), "--max-rows", "800", env=env,
+                timeout=300)
+    assert built.returncode == 0, built.stderr
+    assert "`activesec train --upgrade`" in " ".join(built.stdout.split())
+    c = background_check()
+    assert c["status"] == "warn" and "still use the one-class fallback" in c["detail"], c
+    assert "no usable background for keyboard" in c["detail"]
+    assert "activesec train --upgrade" in c["hint"]
+    r = cli("train", "--upgrade", "--json", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    (m,) = json.loads(r.stdout)["trained"]
+    assert m["detector"] == "extra_trees" and m["upgraded_from"] == "gmm"
+    c = background_check()  # what is left: no keyboard background (Aalto) was built
+    assert "still use" not in c["detail"] and "for keyboard instead of plda" in c["detail"], c
+    assert "--reset, --update and --upgrade exclude each other" in one_line_error(
+        cli("train", "--upgrade", "--update", env=env))
 
 
 def test_gated_apps_are_resumed_when_the_agent_stops_or_after_it_was_killed(

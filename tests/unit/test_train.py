@@ -151,6 +151,40 @@ def test_without_background_falls_back_to_one_class_and_says_so(owner: paths_mod
 
 
 
+def test_upgrade_refits_fallback_models_on_their_own_rows_once_a_background_exists(
+        owner: paths_mod.Paths, tmp_path: Path) -> None:
+    """A fallback model (trained before any background) is refitted with the detector it asked
+    for on exactly the rows it was fitted on: input recorded since — here another person's,
+    under the owner's label — is not learnt, as a full `train` would."""
+    s = settings()
+    tr.train(owner, s)
+    with pytest.raises(ModelError, match="no usable background population"):
+        tr.upgrade(owner, s)
+    assert tr.fallback_upgrades(owner) == []
+    rows = {d.name: model_files.load_rows(d) for d in model_files.model_dirs(owner)}
+    with Store.open(owner.database) as store:
+        add_session(store, owner_pointer(1, user="user9")[0], day=2)
+    install_backgrounds(owner, tmp_path)
+    assert [d.name for d in tr.fallback_upgrades(owner)] == ["keyboard", "pointer-mouse"]
+    summary = tr.upgrade(owner, s)
+    by = {r.modality: r for r in summary.trained}
+    assert by[MOUSE].detector == "extra_trees" and by[MOUSE].upgraded_from == "gmm"
+    assert by[KEYBOARD].detector == "plda" and by[KEYBOARD].upgraded_from == "scaled_manhattan"
+    for d in model_files.model_dirs(owner):
+        X, t = model_files.load_rows(d)
+        X0, t0 = rows[d.name]
+        n = len(X)  # the earlier rows, the latest held out to calibrate: none added
+        assert n + by[str(persist.read_card(d)["extra"]["modality"])].rows_holdout <= len(X0)
+        np.testing.assert_array_equal(X, X0[:n])
+        np.testing.assert_array_equal(t, t0[:n])
+        extra = persist.read_card(d)["extra"]
+        assert extra["trained_by"] == "upgrade" and extra["fallback"] is None
+    assert set(model_files.load_models(owner)) == {MOUSE, KEYBOARD}
+    assert tr.fallback_upgrades(owner) == []
+    with pytest.raises(ModelError, match="nothing to upgrade"):
+        tr.upgrade(owner, s)
+
+
 def test_calibration_with_its_fusion_window_round_trips_through_the_card(
         owner: paths_mod.Paths) -> None:
     from activesec.engine.trust import FUSION_WINDOW

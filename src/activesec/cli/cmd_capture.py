@@ -321,8 +321,9 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             )
             if m.get("fallback"):
                 out.print("               [yellow]one-class fallback[/yellow]: "
-                          f"{escape(m['fallback'])} — `activesec doctor` says how to build a "
-                          "background, then `activesec train` retrains with it")
+                          f"{escape(m['fallback'])} — once a background is built (`activesec "
+                          "doctor` says how) the agent refits it by itself, or now with "
+                          "`activesec train --upgrade`")
             refused = m.get("update_refused")
             if refused:
                 when = time.strftime("%Y-%m-%d %H:%M",
@@ -576,7 +577,7 @@ def _background_check() -> Any:
     (the config check reports it)."""
     from activesec.capture.doctor import Check
     from activesec.service.background import REBUILD
-    from activesec.service.train import FALLBACK, background_use
+    from activesec.service.train import FALLBACK, background_use, fallback_upgrades
 
     p = state_paths()
     try:
@@ -585,6 +586,13 @@ def _background_check() -> Any:
         return None
     missing = [u for u in uses if u.state == "missing"]
     unusable = [u for u in uses if u.state == "unusable"]
+    if ups := fallback_upgrades(p):  # built after training: the fallback models still score
+        rest = "".join(f"; no usable background for {u.modality}: training uses the one-class "
+                       f"{FALLBACK[u.modality]}" for u in missing + unusable)
+        return Check("background", "warn", f"{', '.join(d.name for d in ups)} still use the "
+                     "one-class fallback they were trained with, though a background for them "
+                     f"is installed now{rest}",
+                     "a running agent refits them by itself; or now: `activesec train --upgrade`")
     if unusable:
         return Check("background", "warn", "; ".join(
             f"{u.detail}: training falls back to the one-class {FALLBACK[u.modality]}"

@@ -71,6 +71,13 @@ def train(
         help="Drift update instead of a full training: learn from recent rows the current "
         "models scored as the owner, replacing at most train.max_drift of the profile.",
     ),
+    upgrade: bool = typer.Option(
+        False,
+        "--upgrade",
+        help="Refit models trained with the one-class fallback with the detector they asked "
+        "for, now that a background population is installed (on the rows they were fitted on; "
+        "the agent does it by itself).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Train the owner's models from the captured sessions (one per pointer device type, one
@@ -82,11 +89,13 @@ def train(
     from activesec.core.errors import ConfigError
     from activesec.service.train import retrain as do_retrain
     from activesec.service.train import train as do_train
+    from activesec.service.train import upgrade as do_upgrade
 
-    if reset and update:
+    if reset + update + upgrade > 1:
         raise ConfigError(
-            "--reset and --update exclude each other",
-            "use --reset to re-enrol, or --update to follow slow drift",
+            "--reset, --update and --upgrade exclude each other",
+            "use --reset to re-enrol, --update to follow slow drift, or --upgrade after "
+            "`activesec background build`",
         )
     from activesec.service.agent import check_settings
 
@@ -97,7 +106,9 @@ def train(
     # stops training with the policy named, not halfway with the account's file blamed
     check_settings(s)
     with _progress(not json_out and interactive()) as progress:
-        if update:
+        if upgrade:
+            summary = do_upgrade(p, s)
+        elif update:
             summary = do_retrain(p, s, progress=progress)
         else:
             summary = do_train(p, s, progress=progress, reset=reset)
@@ -122,6 +133,9 @@ def train(
         )
         if r.fallback:
             out.print(f"  [yellow]note[/yellow]: {escape(r.fallback)}")
+        if r.upgraded_from:
+            out.print(f"  upgraded from the one-class {r.upgraded_from}, on the rows it was "
+                      "fitted on")
         if r.drift:
             out.print(
                 f"  drift update: {r.drift['replaced_rows']:,} of {r.drift['of_rows']:,} "
@@ -177,12 +191,22 @@ def build(
             "sources": b.sources,
             "sha256": card.get("sha256"),
         }
+    from activesec.service.models import model_dirs
+    from activesec.service.train import fallback_upgrades
+
+    ups = fallback_upgrades(p)  # fallback models this background can now upgrade
     if json_out:
-        print_json({"backgrounds": result})
+        print_json({"backgrounds": result, "upgradable": [d.name for d in ups]})
         return
     for name, r in result.items():
         out.print(
             f"[bold]{name}[/bold] background: {r['rows']:,} rows from {r['people']} "
             f"people -> {r['file']}"
         )
-    out.print("run `activesec train` to use it")
+    if ups:
+        out.print("your models were trained without it: a running agent refits them by itself "
+                  "(on the rows they were fitted on) — or now: `activesec train --upgrade`")
+    elif model_dirs(p):
+        out.print("`activesec train` refits your models against it")
+    else:
+        out.print("training uses it (the agent trains by itself once you are enrolled)")

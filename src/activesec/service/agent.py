@@ -83,9 +83,10 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import ValidationError
@@ -313,15 +314,17 @@ def default_loader(paths: Paths) -> Mapping[str, ModalityModel]:
     return load_each(paths)
 
 
-def subprocess_trainer(paths: Paths, settings: Settings, *, update: bool = False) -> None:
-    """``activesec train`` (``--update``: the bounded drift update) in a child process, so the
-    training libraries stay out of the always-on agent."""
+def subprocess_trainer(paths: Paths, settings: Settings, *, update: bool = False,
+                       upgrade: bool = False) -> None:
+    """``activesec train`` (``--update``: the bounded drift update; ``--upgrade``: fallback
+    models refitted against a newly installed background) in a child process, so the training
+    libraries stay out of the always-on agent."""
     env = dict(os.environ)
     if paths.config_dir == paths.data_dir:  # a relocated home (ACTIVESEC_HOME): the child's too
         env["ACTIVESEC_HOME"] = str(paths.data_dir)
     argv = [sys.executable, "-m", "activesec.cli.main", "train", "--json"]
-    proc = subprocess.run(argv + (["--update"] if update else []),
-                          capture_output=True, text=True, env=env, check=False)
+    argv += ["--update"] if update else ["--upgrade"] if upgrade else []
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         lines = [ln.strip(" │╭╰╮╯─\t") for ln in proc.stderr.splitlines()]
         msg = ([ln for ln in lines if ln] or [f"exit code {proc.returncode}"])[-1]
@@ -393,6 +396,10 @@ def subprocess_updater(paths: Paths, settings: Settings) -> None:
     subprocess_trainer(paths, settings, update=True)
 
 
+def subprocess_upgrader(paths: Paths, settings: Settings) -> None:
+    subprocess_trainer(paths, settings, upgrade=True)
+
+
 def _screensaver_active() -> bool | None:
     """``org.freedesktop.ScreenSaver.GetActive`` on the session bus; None when unanswerable."""
     if sys.platform != "linux" or not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
@@ -459,7 +466,7 @@ class Agent:
     def __init__(self, paths: Paths, settings: Settings, backend: CaptureBackend, clock: Clock,
                  *, dry_run: bool = False, owner: str | None = None,
                  loader: ModelLoader | None = None, trainer: Trainer | None = None,
-                 updater: Trainer | None = None,
+                 updater: Trainer | None = None, upgrader: Trainer | None = None,
                  app_probe: AppProbe | None = None,
                  screen: ScreenWatch | None = None,
                  reload_settings: Callable[[], Settings] | None = None) -> None:
@@ -478,7 +485,9 @@ class Agent:
         self.loader = loader or default_loader
         self.trainer = trainer or subprocess_trainer
         self.updater = updater or subprocess_updater
+        self.upgrader = upgrader or subprocess_upgrader
         self._next_drift = 0
+        self._bg_stamp: tuple[tuple[str, int, int], ...] | None = None
         self.screen = screen or ScreenWatch(clock)
         self.log = DecisionLog(decisions_path(paths))
         self.history = TrustHistory(history_path(paths))
@@ -786,10 +795,13 @@ class Agent:
         """Names, sizes and mtimes under the models dir: reload only when it changed (a
         refused model is not re-read, and re-logged, every few seconds)."""
         d = self.paths.models_dir
-        if not d.is_dir():
-            return ()
+        return self._files_stamp(sorted(d.rglob("*"))) if d.is_dir() else ()
+
+    @staticmethod
+    def _files_stamp(files: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+        """(name, size, mtime) of those of ``files`` that exist."""
         out = []
-        for f in sorted(d.rglob("*")):
+        for f in files:
             try:
                 st = f.stat()
             except OSError:
@@ -910,8 +922,10 @@ class Agent:
                 self._train_thread = None
                 if self.training == "done":
                     self._load_models()
+        elif self.engine is not None and self._upgrade_due():
+            self._start_training("upgrade")
         elif self.engine is not None and self._drift_due():
-            self._start_training(update=True)
+            self._start_training("update")
 
     def _check_config(self) -> None:
         """Apply an edited config file or machine policy (module docstring, *settings*)."""
@@ -987,18 +1001,37 @@ class Agent:
             log.warning("cannot tell whether a drift update is due: %s", exc)
             return False
 
-    def _start_training(self, update: bool = False) -> None:
-        self.training = "updating" if update else "running"
-        log.info("drift update of the owner's model" if update
-                 else "enrolment complete: training the owner's model")
+    def _upgrade_due(self) -> bool:
+        """A background population appeared or changed since the last look (or the agent
+        started) while a model is a one-class fallback: refit it (``train --upgrade``)."""
+        from activesec.service.background import MODALITIES, file_for
+
+        stamp = self._files_stamp(f for m in MODALITIES  # the data, then its card
+                                  for f in (file_for(self.paths, m),
+                                            file_for(self.paths, m).with_suffix(".json")))
+        if stamp == self._bg_stamp:
+            return False
+        self._bg_stamp = stamp
+        from activesec.service.train import fallback_upgrades
+
+        return bool(fallback_upgrades(self.paths))
+
+    def _start_training(self, kind: Literal["train", "update", "upgrade"] = "train") -> None:
+        self.training = {"train": "running", "update": "updating", "upgrade": "upgrading"}[kind]
+        log.info({"train": "enrolment complete: training the owner's model",
+                  "update": "drift update of the owner's model",
+                  "upgrade": "background population installed: refitting the one-class "
+                             "fallback model"}[kind])
+        run = {"train": self.trainer, "update": self.updater, "upgrade": self.upgrader}[kind]
 
         def work() -> None:
             try:
-                (self.updater if update else self.trainer)(self.paths, self.settings)
+                run(self.paths, self.settings)
                 self.training = "done"
             except Exception as exc:
                 self.training = "failed"
-                what = "drift update failed" if update else "training failed"
+                what = {"train": "training failed", "update": "drift update failed",
+                        "upgrade": "refitting the fallback model failed"}[kind]
                 refused = self.reason if self.reason and "refused" in self.reason else None
                 self.reason = "; ".join(x for x in (refused, f"{what}: {exc}") if x)
                 log.error("%s: %s", what, exc)

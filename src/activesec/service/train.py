@@ -43,6 +43,9 @@ accepted —, refused in the rest). A refusal is a decision like a learnt update
 judged are never offered again (``models/drift.json``) and the next update is due
 ``retrain_days`` later. Before, refused rows stayed in every hourly retry, so one bad stretch
 kept the owner's later typing refused with it and the profile froze until ``train --reset``.
+:func:`upgrade` refits models trained with the one-class fallback once a background population
+is installed (``train --upgrade``; the agent runs it when a background file appears or changes):
+with the detector they asked for, on the rows they were fitted on only.
 :func:`reset_enrolment` deletes the models and restarts enrolment from now.
 """
 
@@ -128,6 +131,7 @@ class ModalityResult:
     target_far: float | None = None
     holdout_scores: dict[str, float] = field(default_factory=dict)
     drift: dict[str, Any] = field(default_factory=dict)
+    upgraded_from: str = ""  # :func:`upgrade`: the one-class fallback it replaced
     seconds: float = 0.0
 
 
@@ -319,6 +323,11 @@ def background_use(paths: Paths, settings: Settings) -> list[BackgroundUse]:
     return out
 
 
+def _bg_key(modality: str) -> str:
+    """The background a model of ``modality`` (``pointer:touchpad``…) contrasts with."""
+    return KEYBOARD if modality == KEYBOARD else "pointer"
+
+
 def _fit(paths: Paths, name: str, params: dict[str, Any], modality: str, X: np.ndarray
          ) -> tuple[Any, str, dict[str, Any] | None]:
     """(fitted detector, fallback reason or '', background info)."""
@@ -327,7 +336,7 @@ def _fit(paths: Paths, name: str, params: dict[str, Any], modality: str, X: np.n
     det = registry.create(name, **params)
     if not det.needs_background:
         return det.fit(X), "", None
-    bg_key = KEYBOARD if modality == KEYBOARD else "pointer"
+    bg_key = _bg_key(modality)
     why = ""
     try:
         bg = load_background(paths, bg_key)
@@ -606,6 +615,98 @@ def retrain(paths: Paths, settings: Settings, *, progress: Progress | None = Non
         write_private_text(paths.models_dir / DRIFT_STATE, json.dumps(
             {"refused_until": refused, "refusals": refusals, "decided_wall_ns": now}) + "\n")
     return TrainSummary(user, results, {}, seconds=time.perf_counter() - t0)
+
+
+def fallback_upgrades(paths: Paths) -> list[Path]:
+    """Model directories trained with the one-class fallback (their detector wanted a
+    background population) whose background is now installed and loads: :func:`upgrade` can
+    refit them with the detector they asked for. Reads cards and backgrounds only (no
+    scikit-learn): the agent asks whenever a background file changes."""
+    out = []
+    for d in model_files.model_dirs(paths):
+        try:
+            extra = model_files.verify_card(d).get("extra") or {}
+            if (extra.get("fallback") and extra.get("requested_detector")
+                    and load_background(paths, _bg_key(str(extra["modality"]))) is not None):
+                out.append(d)
+        except (ModelError, KeyError):  # a refused model or background: `status` says why
+            continue
+    return out
+
+
+def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityResult:
+    """Refit a fallback model with its requested detector on the rows it was fitted on; the
+    latest ``train.holdout`` of them calibrate, as :func:`_train_one` splits."""
+    t0 = time.perf_counter()
+    card = model_files.verify_card(directory)
+    extra = dict(card.get("extra") or {})
+    modality, want = str(extra["modality"]), str(extra["requested_detector"])
+    res = ModalityResult(modality, "skipped", detector=str(card.get("detector")))
+    X, t = model_files.load_rows(directory)
+    n = len(X)
+    n_hold = max(MIN_HOLDOUT_ROWS, round(settings.train.holdout * n))
+    n_fit = n - n_hold - _purge(modality)
+    if n_fit < MIN_TRAIN_ROWS:
+        res.reason = f"only {n} rows to refit {want} on: `activesec train` with more data"
+        return res
+    det, fallback, bg = _fit(paths, want, {}, modality, X[:n_fit])  # card's params: fallback's
+    if fallback:  # the background went away or broke since it was looked at
+        res.reason = fallback
+        return res
+    hs = det.score(X[n - n_hold:])
+    try:
+        cal = Calibration.from_scores(hs, settings.train.target_far, FUSION_WINDOW)
+    except (DataError, ModelError) as exc:
+        res.reason = f"cannot calibrate: {exc}"
+        return res
+    quant = _quantiles(hs)
+    data = {**dict(extra.get("data") or {}), "rows_train": int(n_fit), "rows_holdout": int(n_hold),
+            "from_wall_ns": int(t[0])}
+    _save(paths, modality, det, cal, list(card["feature_schema"]["names"]), X[:n_fit],
+          t[:n_fit], {"data": data, "holdout_scores": quant, "background": bg, "fallback": None,
+                      "requested_detector": want, "trained_by": "upgrade",
+                      "upgraded_from": card.get("detector")})
+    res.status, res.detector, res.upgraded_from = "trained", det.name, res.detector
+    res.rows_train, res.rows_holdout = int(n_fit), int(n_hold)
+    res.threshold, res.target_far, res.holdout_scores = cal.threshold, cal.target_far, quant
+    res.seconds = round(time.perf_counter() - t0, 3)
+    return res
+
+
+def upgrade(paths: Paths, settings: Settings) -> TrainSummary:
+    """Refit every model trained with the one-class fallback (:data:`FALLBACK`) with the
+    detector it asked for, once a background population is installed (``activesec train
+    --upgrade``; the agent does it by itself). Only on the rows the fallback model was fitted on
+    — the enrolment's, and what drift updates judged the owner's —, never on input recorded
+    since: a stranger the weaker model accepted cannot be learnt by the upgrade."""
+    t0 = time.perf_counter()
+    user = _owner(paths, settings)
+    dirs = fallback_upgrades(paths)
+    if not dirs:
+        fallbacks = [d for d in model_files.model_dirs(paths) if _is_fallback(d)]
+        if not model_files.model_dirs(paths):
+            raise ModelError("no trained model to upgrade", "run `activesec train` first")
+        if not fallbacks:
+            raise ModelError("no model uses the one-class fallback: nothing to upgrade",
+                             "`activesec status` lists each model's detector")
+        raise ModelError(f"{len(fallbacks)} model(s) use the one-class fallback, but no usable "
+                         "background population for them is installed",
+                         "build it with `activesec background build` (`activesec doctor` says "
+                         "what is missing)")
+    results = []
+    for d in dirs:
+        try:
+            results.append(_upgrade_one(paths, settings, d))
+        except ModelError as exc:
+            results.append(ModalityResult(d.name, "skipped", reason=str(exc)))
+    return TrainSummary(user, results, {}, seconds=time.perf_counter() - t0)
+
+
+def _is_fallback(directory: Path) -> bool:
+    try:
+        return bool((model_files.verify_card(directory).get("extra") or {}).get("fallback"))
+    except ModelError:
+        return False
 
 
 def retrain_due(paths: Paths, settings: Settings, clock: Clock | None = None) -> bool:
