@@ -253,7 +253,7 @@ def test_a_refused_profile_update_says_when_why_and_the_way_out(
         # trained without a background population: the page says so and what to do
         expect(item).to_contain_text("one-class fallback: extra_trees needs a background "
                                      "population")
-        expect(item).to_contain_text("then `activesec train` retrains with it")
+        expect(item).to_contain_text("the agent then refits it by itself")
         expect(item).to_contain_text(reason + " (if your input changed for good, "
                                      "`activesec train --reset` re-enrols)")
         # an earlier refusal than the model's own training is history, not news
