@@ -173,9 +173,11 @@ def machine() -> dict[str, Any]:
 def _runs(work: Path, source: Paths | None, settings: Settings, seconds: float,
           say: Progress) -> tuple[str, str | None, list[str], dict[str, Any], dict[str, Any]]:
     """Prepare the homes in ``work`` and run the agent enrolling, then scoring."""
+    from activesec.service.models import model_dirs
+
     scoring = _home(work, "scoring")
     origin, refused, models = "synthetic", None, []
-    if source is not None and source.models_dir.is_dir():
+    if source is not None and model_dirs(source):  # a profile still enrolling has none
         try:
             models = _copy_models(source, scoring)
             origin = "profile" if models else "synthetic"
