@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -735,6 +736,18 @@ def test_bench_on_a_profile_still_enrolling_refuses_nothing(tmp_path: Path) -> N
     assert r.returncode == 0, r.stderr
     assert "scoring with a synthetic owner's models" in r.stdout
     assert "refused" not in r.stdout
+
+
+def test_the_measured_agents_spec_file_is_private(tmp_path: Path) -> None:
+    """The file handing the settings (syslog target, gate rules) to the measured agent is
+    0600 like every file ActiveSec writes (README, Privacy), not the umask's 0644."""
+    from activesec.service import bench
+
+    p = bench._home(tmp_path, "scoring")
+    report = bench.run_agent(p, bench._bench_settings(config.load(p)), 1.0)
+    assert report["events"] > 0
+    spec = p.data_dir / "bench-spec.json"
+    assert stat.S_IMODE(spec.stat().st_mode) == 0o600
 
 
 def test_bench_without_a_profile_and_with_bad_input(tmp_path: Path) -> None:
