@@ -140,6 +140,15 @@ def test_a_negative_seed_is_a_usage_error(env: dict[str, str], balabit_slice: Pa
     assert "'--seed'" in r.stderr and "greater than or equal to 0" in r.stderr
 
 
+def test_a_negative_background_seed_is_a_usage_error(env: dict[str, str],
+                                                     balabit_slice: Path) -> None:
+    """NumPy refuses a negative seed: it was a traceback after the dataset had been read."""
+    r = cli("background", "build", "--balabit", str(balabit_slice), "--seed", "-1", env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "'--seed'" in r.stderr and "greater than or equal to 0" in r.stderr
+    assert not list((Path(env["ACTIVESEC_HOME"]) / "models").glob("background-*"))
+
+
 def test_balabit_labels_that_are_not_utf8(env: dict[str, str], balabit_slice: Path,
                                           tmp_path: Path) -> None:
     import shutil
