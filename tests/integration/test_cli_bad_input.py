@@ -198,6 +198,9 @@ def typing_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ("gmm", "n_components=-5", "n_components=-5 is not an integer >= 1"),
     ("lof", "n_neighbors=0", "n_neighbors=0 is not an integer >= 1"),
     ("extra_trees", "random_state=-1", "random_state=-1 is not null or an integer"),
+    # it was "_Forest.__init__() got an unexpected keyword argument 'scaler'"
+    ("extra_trees", "scaler=bogus", "it has no parameter 'scaler' (its parameters: "
+                                    "n_estimators,"),
 ])
 def test_every_bad_detector_parameter_is_one_line(typing_slice: Path, tmp_path: Path,
                                                   detector: str, param: str, said: str) -> None:

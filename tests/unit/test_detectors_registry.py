@@ -31,7 +31,7 @@ def test_create_with_params_and_errors() -> None:
     assert isinstance(d, Detector) and d.get_params() == {"k": 3} and d.name == "nearest_neighbor"
     with pytest.raises(ConfigError, match="unknown detector"):
         registry.create("nope")
-    with pytest.raises(ConfigError, match="bad parameters"):
+    with pytest.raises(ConfigError, match=r"it has no parameter 'kk' \(its parameters: k\)"):
         registry.create("nearest_neighbor", kk=3)
 
 
