@@ -11,13 +11,14 @@ import json
 import os
 import shutil
 import signal
+import stat
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.conftest import dataset
-from tests.helpers.cli import cli, env_for, one_line_error, popen
+from tests.helpers.cli import cli, env_for, initialised, one_line_error, popen
 from tests.helpers.procs import Counter, unique, wait_until
 
 from activesec.core import config, paths
@@ -790,6 +791,33 @@ def test_bench_says_when_the_profiles_model_is_refused(home: Path, tmp_path: Pat
     for row in ("memory, peak (MB)", "CPU, steady", "reaction p99 (ms)", "scores by model: ",
                 "machine:"):
         assert row in r.stdout
+
+
+def test_bench_on_a_profile_still_enrolling_refuses_nothing(tmp_path: Path) -> None:
+    """A new owner has a profile and an empty models folder: no model of theirs was refused
+    (it used to say "your models were refused: no trained model in <the throwaway home>")."""
+    env = initialised(tmp_path / "home")
+    r = cli("bench", "--seconds", "5", "--json", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["models"] == {"origin": "synthetic",
+                                              "modalities": ["keyboard", "pointer:mouse"],
+                                              "refused": None}
+    r = cli("bench", "--seconds", "5", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "scoring with a synthetic owner's models" in r.stdout
+    assert "refused" not in r.stdout
+
+
+def test_the_measured_agents_spec_file_is_private(tmp_path: Path) -> None:
+    """The file handing the settings (syslog target, gate rules) to the measured agent is
+    0600 like every file ActiveSec writes (README, Privacy), not the umask's 0644."""
+    from activesec.service import bench
+
+    p = bench._home(tmp_path, "scoring")
+    report = bench.run_agent(p, bench._bench_settings(config.load(p)), 1.0)
+    assert report["events"] > 0
+    spec = p.data_dir / "bench-spec.json"
+    assert stat.S_IMODE(spec.stat().st_mode) == 0o600
 
 
 def test_bench_without_a_profile_and_with_bad_input(tmp_path: Path) -> None:

@@ -140,6 +140,15 @@ def test_a_negative_seed_is_a_usage_error(env: dict[str, str], balabit_slice: Pa
     assert "'--seed'" in r.stderr and "greater than or equal to 0" in r.stderr
 
 
+def test_a_negative_background_seed_is_a_usage_error(env: dict[str, str],
+                                                     balabit_slice: Path) -> None:
+    """NumPy refuses a negative seed: it was a traceback after the dataset had been read."""
+    r = cli("background", "build", "--balabit", str(balabit_slice), "--seed", "-1", env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "'--seed'" in r.stderr and "greater than or equal to 0" in r.stderr
+    assert not list((Path(env["ACTIVESEC_HOME"]) / "models").glob("background-*"))
+
+
 def test_balabit_labels_that_are_not_utf8(env: dict[str, str], balabit_slice: Path,
                                           tmp_path: Path) -> None:
     import shutil
@@ -189,6 +198,9 @@ def typing_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ("gmm", "n_components=-5", "n_components=-5 is not an integer >= 1"),
     ("lof", "n_neighbors=0", "n_neighbors=0 is not an integer >= 1"),
     ("extra_trees", "random_state=-1", "random_state=-1 is not null or an integer"),
+    # it was "_Forest.__init__() got an unexpected keyword argument 'scaler'"
+    ("extra_trees", "scaler=bogus", "it has no parameter 'scaler' (its parameters: "
+                                    "n_estimators,"),
 ])
 def test_every_bad_detector_parameter_is_one_line(typing_slice: Path, tmp_path: Path,
                                                   detector: str, param: str, said: str) -> None:

@@ -20,8 +20,10 @@ from activesec.actions.alertlog import AlertLogAction
 from activesec.actions.base import Decision
 from activesec.core import events as ev
 from activesec.core import paths as paths_mod
+from activesec.core.paths import write_private_text
 from activesec.recordings.generic import write_keys_csv, write_mouse_csv
 from activesec.service import history
+from activesec.service.agent import status_path
 from activesec.service.decisions import DecisionLog, decisions_path
 from activesec.store.db import Store
 
@@ -329,9 +331,15 @@ def test_wipe(env: dict[str, str], tmp_path: Path) -> None:
     assert audit.stat().st_size > 0 and Path(f"{audit}.1").exists()
     p.log_dir.mkdir(parents=True, exist_ok=True)
     p.log_file.write_text("... activesec.service.agent WARNING decision lock: trust 30 < 40\n")
+    # ... and the stopped agent's status file, whose last decision status shows
+    last = {"level": "lock", "state": "locked", "trust": 30.0, "t_wall_ns": time.time_ns(),
+            "reason": "trust 30 < 40", "actions": []}
+    write_private_text(status_path(p), json.dumps({"running": False, "pid": 1,
+                                                   "last_decision": last}))
     assert "--yes" in one_line_error(cli("wipe", env=env))  # no terminal: never a silent wipe
     s = json.loads(cli("status", "--json", env=env).stdout)
     assert s["events_total"] > 0
+    assert s["agent"]["last_decision"] == last
     assert s["trust_history"]["minutes"] == 1 and s["trust_history"]["lowest"] == 60.0
     assert "trust        lowest 60/100 in the last 24 h" in cli("status", env=env).stdout
     r = cli("wipe", "--yes", env=env)
@@ -340,6 +348,7 @@ def test_wipe(env: dict[str, str], tmp_path: Path) -> None:
     assert p.log_file.stat().st_size == 0
     s = json.loads(cli("status", "--json", env=env).stdout)
     assert s["events_total"] == 0 and s["sessions"] == 0
+    assert s["agent"]["last_decision"] is None  # it was still shown after the wipe
     assert s["trust_history"]["minutes"] == 0 and "trust " not in cli("status", env=env).stdout
     assert not decisions_path(p).exists() and not history.history_path(p).exists()
     # the owner's model is gone; the background population (public data) is not theirs: kept

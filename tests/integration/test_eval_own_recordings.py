@@ -256,12 +256,19 @@ def test_three_typists_are_evaluated_without_plda(tmp_path: Path) -> None:
     js = json.loads(r.stdout)
     assert js["detector"] == "scaled_manhattan" and js["n_users"] == 3 and js["auc"] > 0.6
     r = cli("evaluate", "keys-csv", "--data", str(root), "--json", "--detector", "all",
-            env=env, timeout=300)
+            "--report", str(tmp_path / "report"), env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     js = json.loads(r.stdout)
     names = [d["detector"] for d in js["detectors"]]
     assert "plda" not in names and {"scaled_manhattan", "extra_trees"} <= set(names)
     assert "a user's background holds 2" in js["detectors_not_evaluated"]["plda"]
+    # the report says so too: it read "Nothing skipped." while leaving plda out unsaid
+    html = (tmp_path / "report" / "report.html").read_text()
+    skipped = html[html.index('<section id="skipped">'):]
+    skipped = skipped[:skipped.index("</section>")]
+    assert "Nothing skipped" not in skipped
+    assert "<td>detector</td><td>plda</td>" in skipped
+    assert "a user&#x27;s background holds 2" in skipped
     # as a person reads it: the protocol once, then one row per detector, best first
     r = cli("evaluate", "keys-csv", "--data", str(root), "--detector", "all", env=env,
             timeout=300)

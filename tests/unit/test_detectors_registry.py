@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ def test_create_with_params_and_errors() -> None:
     assert isinstance(d, Detector) and d.get_params() == {"k": 3} and d.name == "nearest_neighbor"
     with pytest.raises(ConfigError, match="unknown detector"):
         registry.create("nope")
-    with pytest.raises(ConfigError, match="bad parameters"):
+    with pytest.raises(ConfigError, match=r"it has no parameter 'kk' \(its parameters: k\)"):
         registry.create("nearest_neighbor", kk=3)
 
 
@@ -135,3 +136,23 @@ def test_a_detector_returning_the_wrong_number_of_scores_is_named() -> None:
     det.fit(np.random.default_rng(0).normal(size=(10, 3)))
     with pytest.raises(ModelError, match="detector 'short' returned 4 scores for 5 rows"):
         det.score(np.zeros((5, 3)))
+
+
+def test_a_readme_plug_in_overriding_score_returning_the_wrong_count_is_named() -> None:
+    """README's recipe overrides ``score`` itself, bypassing the base class's check: the
+    evaluation died in an IndexError ("boolean index did not match") instead."""
+
+    class Short(PluginDetector):
+        name = "short"
+
+        def fit(self, X: Any, X_background: Any = None,
+                background_groups: Any = None) -> Short:
+            return self
+
+        def score(self, X: Any) -> np.ndarray:
+            return np.zeros(len(X) - 1)
+
+    det = Short().fit(np.zeros((10, 3)))
+    with pytest.raises(ModelError, match="detector 'short' returned 4 scores for 5 rows"):
+        det.score(np.zeros((5, 3)))
+    assert Short.score.__name__ == "score"

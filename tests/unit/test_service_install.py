@@ -135,6 +135,10 @@ def test_systemd_without_systemd_writes_the_unit_and_says_how_to_start(
     assert result.ok and result.installed and result.running is None
     assert result.path == tmp_path / ".config/systemd/user/activesec.service"
     assert "systemctl --user enable --now activesec.service" in result.detail
+    # the folders it made are private (README: directories 0700, the platform's own parents
+    # too; only the unit file is the exception): they were 0755
+    for d in (tmp_path / ".config", tmp_path / ".config/systemd", result.path.parent):
+        assert (d.stat().st_mode & 0o777) == 0o700, d
     # the owner hears of a start that fails for good: nobody reads a service's terminal
     assert parse_unit(result.path.read_text())["Service"]["ExecStart"] == (
         f'"{exe}" run --notify-failure --wait-for-fix')

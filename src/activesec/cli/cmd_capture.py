@@ -442,7 +442,9 @@ def wipe(
     import shutil
 
     from activesec.service import history
+    from activesec.service.agent import status_path
     from activesec.service.decisions import DecisionLog, decisions_path
+    from activesec.service.report import running_agent
 
     p = state_paths()
     profile.require(p)
@@ -466,6 +468,10 @@ def wipe(
     # derived from what was wiped; a running agent clears them too when it sees the wipe
     DecisionLog(decisions_path(p)).clear()
     history.clear(history.history_path(p))
+    # a stopped agent's status file keeps its last decision and enrolment counts, which
+    # `status` and the dashboard show while no agent runs: it goes too
+    if running_agent(p) is None:
+        status_path(p).unlink(missing_ok=True)
     # copies of those decisions: the alert log, and the agent's log (which notes each one)
     from activesec.actions import alertlog
 

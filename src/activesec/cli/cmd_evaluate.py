@@ -395,18 +395,21 @@ def evaluate(
         except ActiveSecError as exc:
             late = exc
 
-    report_path = earlier = None
-    if report_dir is not None:
-        from activesec.evaluate.report import keep_earlier, write_report
-
-        earlier = keep_earlier(report_dir)
-        report_path = write_report(results if detector == "all" else results[0], report_dir)
-
     broken: dict[str, str] = {}
     if detector == "all":
         from activesec.detectors.registry import not_loaded
 
         broken = not_loaded()
+
+    report_path = earlier = None
+    if report_dir is not None:
+        from activesec.evaluate.report import keep_earlier, write_report
+
+        earlier = keep_earlier(report_dir)
+        report_path = write_report(results if detector == "all" else results[0], report_dir,
+                                   {**broken, **not_evaluated})
+
+    if detector == "all":
         for name, why in broken.items():
             err.print(f"warning: plug-in detector {name!r} failed to load ({why}): left out of "
                       "--detector all", markup=False)

@@ -158,7 +158,7 @@ def build(
     max_people: int | None = typer.Option(
         None, "--max-people", min=3, help="Read at most N Aalto participants."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for the subsample."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the subsample."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Build the background population from public datasets you have: feature vectors only

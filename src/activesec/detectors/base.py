@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -60,6 +61,21 @@ class Detector:
     needs_groups: ClassVar[bool] = False
     #: smallest number of owner rows ``fit`` accepts
     min_samples: ClassVar[int] = 2
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("score")
+        if own is None:
+            return
+
+        # a plug-in written to the README overrides ``score`` itself: its count is checked too
+        @functools.wraps(own)
+        def score(self: Detector, X: Any) -> np.ndarray:
+            s = np.asarray(own(self, X), dtype=np.float64).reshape(-1)
+            self._check_count(s, len(X))
+            return s
+
+        cls.score = score  # type: ignore[method-assign]
 
     def __init__(self, **params: Any) -> None:  # subclasses list their params explicitly
         for k, v in params.items():
@@ -170,12 +186,15 @@ class Detector:
         if len(a) == 0:
             return np.zeros(0, dtype=np.float64)
         s = np.asarray(self._score(a), dtype=np.float64).reshape(-1)
-        if len(s) != len(a):  # a plug-in's bug: said here, not as an IndexError far away
-            raise ModelError(f"detector {self.name!r} returned {len(s)} scores for {len(a)} "
-                             "rows", "report it to the detector's author; choose another "
-                             "detector meanwhile")
+        self._check_count(s, len(a))
         return np.nan_to_num(s, nan=np.finfo(np.float64).max, posinf=np.finfo(np.float64).max,
                              neginf=-np.finfo(np.float64).max)
+
+    def _check_count(self, s: np.ndarray, rows: int) -> None:
+        if len(s) != rows:  # a plug-in's bug: said here, not as an IndexError far away
+            raise ModelError(f"detector {self.name!r} returned {len(s)} scores for {rows} "
+                             "rows", "report it to the detector's author; choose another "
+                             "detector meanwhile")
 
     # --- what subclasses implement --------------------------------------------------------
     def _fit(self, X: np.ndarray, X_background: np.ndarray | None) -> None:

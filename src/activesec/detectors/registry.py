@@ -94,6 +94,14 @@ def create(name: str, **params: Any) -> Detector:
     """A new, unfitted detector ``name`` with ``params`` (checked: a ConfigError names a bad
     one)."""
     cls = get(name)
+    takes = cls._param_names()
+    accepts_any = any(p.kind is p.VAR_KEYWORD
+                      for p in inspect.signature(cls.__init__).parameters.values())
+    unknown = sorted(set(params) - set(takes))
+    if unknown and not accepts_any:  # said so, not as Python's "unexpected keyword argument"
+        raise ConfigError(f"bad parameter for detector {name!r}: it has no parameter "
+                          f"{', '.join(map(repr, unknown))} (its parameters: "
+                          f"{', '.join(takes) or 'none'})", "change that --param value")
     params = _typed(name, cls, params)
     try:
         det = cls(**params)

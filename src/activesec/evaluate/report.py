@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -223,8 +223,8 @@ def _per_user(results: Sequence[EvalResult]) -> str:
             f'{head}{"".join(body)}</table></div></section>')
 
 
-def _skipped(results: Sequence[EvalResult]) -> str:
-    seen: dict[tuple[str, str], str] = {}
+def _skipped(results: Sequence[EvalResult], left_out: Mapping[str, str]) -> str:
+    seen: dict[tuple[str, str], str] = {("detector", d): why for d, why in left_out.items()}
     for r in results:
         for s in r.skipped:
             seen.setdefault((s.what, s.id), s.reason)
@@ -256,13 +256,15 @@ def _features(results: Sequence[EvalResult]) -> str:
             "</section>")
 
 
-def render(results: EvalResult | Sequence[EvalResult]) -> str:
-    """The report as one HTML string."""
+def render(results: EvalResult | Sequence[EvalResult],
+           left_out: Mapping[str, str] | None = None) -> str:
+    """The report as one HTML string; ``left_out``: the detectors ``--detector all`` could not
+    load or evaluate, and why (listed under *Skipped*, as stderr and the JSON name them)."""
     rs = [results] if isinstance(results, EvalResult) else list(results)
     if not rs:
         raise DataError("no evaluation result to report", "run an evaluation first")
     parts = [_header(rs), _summary(rs), _roc_det(rs), _distributions(rs), _amount_curves(rs),
-             _per_user(rs), _skipped(rs), _features(rs)]
+             _per_user(rs), _skipped(rs, left_out or {}), _features(rs)]
     title = f"ActiveSec evaluation — {rs[0].dataset}"
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
@@ -333,15 +335,17 @@ def keep_earlier(out_dir: str | Path) -> Path | None:
                     "clear out the folder, or pass another directory to --report")
 
 
-def write_report(results: EvalResult | Sequence[EvalResult], out_dir: str | Path) -> Path:
+def write_report(results: EvalResult | Sequence[EvalResult], out_dir: str | Path,
+                 left_out: Mapping[str, str] | None = None) -> Path:
     """Write ``report.html`` into ``out_dir`` (created if needed) and return its path; if it
-    cannot be written, the folders made for it are removed again."""
+    cannot be written, the folders made for it are removed again. ``left_out``: as
+    :func:`render`."""
     out = Path(out_dir).expanduser()
     made = _missing(out)
     path = out / "report.html"
     try:
         try:
-            write_private_text(_writable_dir(out) / path.name, render(results))
+            write_private_text(_writable_dir(out) / path.name, render(results, left_out))
         except OSError as exc:
             raise DataError(f"cannot write {path}: {exc.strerror}",
                             "pass a directory you can write to --report") from None

@@ -50,7 +50,7 @@ from typing import Any
 
 from activesec.core.config import Settings
 from activesec.core.errors import ActiveSecError, ModelError, StoreError
-from activesec.core.paths import Paths
+from activesec.core.paths import Paths, write_private_text
 
 DEFAULT_SECONDS = 30.0
 MIN_SECONDS = 5.0
@@ -139,7 +139,7 @@ def run_agent(paths: Paths, settings: Settings, seconds: float, *,
     spec = {"home": str(paths.data_dir), "settings": settings.model_dump(mode="json"),
             "seconds": seconds, "tick_s": tick_s, "wake_on_input": wake_on_input}
     spec_file = paths.data_dir / "bench-spec.json"
-    spec_file.write_text(json.dumps(spec), encoding="utf-8")
+    write_private_text(spec_file, json.dumps(spec))  # the settings: private like the rest
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIVESEC_")}
     try:
         r = subprocess.run([sys.executable, "-m", "activesec.service.bench", str(spec_file)],
@@ -173,9 +173,11 @@ def machine() -> dict[str, Any]:
 def _runs(work: Path, source: Paths | None, settings: Settings, seconds: float,
           say: Progress) -> tuple[str, str | None, list[str], dict[str, Any], dict[str, Any]]:
     """Prepare the homes in ``work`` and run the agent enrolling, then scoring."""
+    from activesec.service.models import model_dirs
+
     scoring = _home(work, "scoring")
     origin, refused, models = "synthetic", None, []
-    if source is not None and source.models_dir.is_dir():
+    if source is not None and model_dirs(source):  # a profile still enrolling has none
         try:
             models = _copy_models(source, scoring)
             origin = "profile" if models else "synthetic"

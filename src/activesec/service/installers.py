@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from activesec.core.errors import EX_CONFIG, ConfigError
+from activesec.core.paths import make_private_dirs
 from activesec.core.paths import resolve as resolve_paths
 from activesec.core.site import platform_file
 from activesec.service.stopped import describe
@@ -470,7 +471,10 @@ class Installer:
         text = self.render(str(exe_path))
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.all_users:  # every account's service manager reads the folders too
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            else:  # the folders it makes in your home are private, as every other (README)
+                make_private_dirs(self.path.parent)
             tmp.write_text(text, encoding="utf-16" if self.kind == "task" else "utf-8")
             if self.all_users:
                 tmp.chmod(0o644)  # every account's service manager reads it
