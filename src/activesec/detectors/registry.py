@@ -95,10 +95,8 @@ def create(name: str, **params: Any) -> Detector:
     one)."""
     cls = get(name)
     takes = cls._param_names()
-    accepts_any = any(p.kind is p.VAR_KEYWORD
-                      for p in inspect.signature(cls.__init__).parameters.values())
     unknown = sorted(set(params) - set(takes))
-    if unknown and not accepts_any:  # said so, not as Python's "unexpected keyword argument"
+    if unknown and not _takes_any(cls):  # said so, not as Python's "unexpected keyword argument"
         raise ConfigError(f"bad parameter for detector {name!r}: it has no parameter "
                           f"{', '.join(map(repr, unknown))} (its parameters: "
                           f"{', '.join(takes) or 'none'})", "change that --param value")
@@ -116,10 +114,16 @@ def accepted(name: str, params: dict[str, Any]) -> dict[str, Any]:
     """The part of ``params`` that detector ``name``'s constructor takes (all of them when it
     takes ``**kwargs``) — how ``--detector all`` shares one ``--param`` list among detectors
     with different parameters."""
-    sig = inspect.signature(get(name).__init__)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+    cls = get(name)
+    if _takes_any(cls):
         return dict(params)
-    return {k: v for k, v in params.items() if k in sig.parameters and k != "self"}
+    takes = set(cls._param_names())
+    return {k: v for k, v in params.items() if k in takes}
+
+
+def _takes_any(cls: type[Detector]) -> bool:
+    """Does the constructor take ``**kwargs`` (a plug-in may)?"""
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
 
 
 def default_for(modality: str) -> str:
