@@ -48,6 +48,7 @@ kept the owner's later typing refused with it and the profile froze until ``trai
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 import time
@@ -353,23 +354,35 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
     """Write the model into a staging directory, then swap it in with one rename."""
     from activesec.detectors import compact, persist
 
-    make_private_dir(paths.models_dir)
     final = model_files.model_dir(paths, modality)
     stage = paths.models_dir / f".staging-{final.name}"
-    shutil.rmtree(stage, ignore_errors=True)
     center, scale = owner_spread(X_train)
     extra = {**extra, "modality": modality, "feature_center": center.tolist(),
              "feature_scale": scale.tolist()}
     if modality == KEYBOARD:
         extra.update(window=KEY_WINDOW, step=KEY_STEP)
-    persist.save_model(det, stage, feature_names=names,
-                       calibration=model_files.calibration_dict(cal),
-                       extra=extra)
     try:
         scorer = compact.compact(det) if compact.supports(det.name) else None
     except ModelError:  # e.g. a non-default scaler: the agent then loads the full model
         scorer = None
-    model_files.write_agent_files(stage, scorer, X_train, t_train)
+    try:
+        make_private_dir(paths.models_dir)
+        shutil.rmtree(stage, ignore_errors=True)
+        persist.save_model(det, stage, feature_names=names,
+                           calibration=model_files.calibration_dict(cal),
+                           extra=extra)
+        model_files.write_agent_files(stage, scorer, X_train, t_train)
+    except OSError as exc:
+        # a half-written staging folder (megabytes) must not keep the disk full for the store
+        shutil.rmtree(stage, ignore_errors=True)
+        full = exc.errno == errno.ENOSPC
+        raise ModelError(
+            f"cannot save the {modality} model in {paths.models_dir}: "
+            f"{'the disk is full' if full else exc.strerror or exc}; the previous model, if "
+            "any, is kept",
+            f"{'free disk space' if full else f'make {paths.models_dir} writable by you'}, "
+            "then run `activesec train` again",
+        ) from None
     old = paths.models_dir / f".old-{final.name}"
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
