@@ -213,3 +213,26 @@ def test_a_model_that_cannot_be_saved_is_one_line_and_leaves_no_staging(
     assert "model in" in err and "the disk is full" in err and "free disk space" in err, err
     left = ast.literal_eval(out["LEFT"])  # the keyboard model fitted, the pointer one not
     assert not [f for f in left if f.startswith(".")], left  # no staging folder holds space
+
+
+def test_reset_that_cannot_delete_a_model_is_one_line(tmp_path: Path) -> None:
+    """`train --reset` with a models folder it may not change ended in a traceback."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) not available")
+    env = _env(tmp_path / "home")
+    assert run("init", "--user", "owner", env=env).returncode == 0
+    models = tmp_path / "home" / "models"
+    (models / "pointer-mouse").mkdir(parents=True)
+    (models / "pointer-mouse" / "model.json").write_text("{}")
+    models.chmod(0o500)
+    try:  # root ignores permissions: drop the capabilities that let it
+        r = subprocess.run(
+            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
+             "-dac_override,-dac_read_search", sys.executable, "-c", _MAIN, "train", "--reset"],
+            env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        models.chmod(0o700)
+    line = one_line_error(r)
+    assert f"cannot reset enrolment: {models / 'pointer-mouse'}: Permission denied" in line
+    assert "`activesec train --reset` again" in line
+    assert run("train", "--reset", env=env).returncode == 0  # permissions fixed: it resets

@@ -465,12 +465,20 @@ def reset_enrolment(paths: Paths, clock: Clock | None = None) -> None:
         sessions = store.sessions()
     last = max((s.id for s in sessions), default=0)
     capturing = [s.id for s in sessions if s.id == last and s.ended_wall_ns is None]
-    for d in model_files.model_dirs(paths):
-        shutil.rmtree(d)
-    make_private_dir(paths.models_dir)
-    write_private_text(paths.models_dir / ENROLMENT_FILE, json.dumps(
-        {"since_wall_ns": clock.wall_ns(), "last_session": last,
-         "open_session": capturing[0] if capturing else None}) + "\n")
+    try:
+        for d in model_files.model_dirs(paths):
+            shutil.rmtree(d)
+        make_private_dir(paths.models_dir)
+        write_private_text(paths.models_dir / ENROLMENT_FILE, json.dumps(
+            {"since_wall_ns": clock.wall_ns(), "last_session": last,
+             "open_session": capturing[0] if capturing else None}) + "\n")
+    except OSError as exc:
+        where = exc.filename or paths.models_dir
+        raise ModelError(
+            f"cannot reset enrolment: {where}: {exc.strerror or exc}",
+            f"make {paths.models_dir} and what it holds writable by you (or free disk space), "
+            "then run `activesec train --reset` again",
+        ) from None
 
 
 def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
