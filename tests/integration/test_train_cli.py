@@ -236,3 +236,26 @@ def test_reset_that_cannot_delete_a_model_is_one_line(tmp_path: Path) -> None:
     assert f"cannot reset enrolment: {models / 'pointer-mouse'}: Permission denied" in line
     assert "`activesec train --reset` again" in line
     assert run("train", "--reset", env=env).returncode == 0  # permissions fixed: it resets
+
+
+def test_a_background_that_cannot_be_saved_is_one_line(tmp_path: Path) -> None:
+    """`background build` into a models folder it may not write ended in a traceback."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) not available")
+    env = _env(tmp_path / "home")
+    assert run("init", "--user", "owner", env=env).returncode == 0
+    bal = slice_balabit(tmp_path / "bal", ("user9", "user12", "user15"), lines=2500)
+    models = tmp_path / "home" / "models"
+    models.chmod(0o500)
+    try:  # root ignores permissions: drop the capabilities that let it
+        r = subprocess.run(
+            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
+             "-dac_override,-dac_read_search", sys.executable, "-c", _MAIN, "background",
+             "build", "--balabit", str(bal), "--max-rows", "100"],
+            env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        models.chmod(0o700)
+    line = one_line_error(r)
+    assert f"cannot save the pointer background in {models}: Permission denied" in line
+    assert "`activesec background build` again" in line
+    assert list(models.iterdir()) == []
