@@ -86,6 +86,27 @@ def test_config_files_that_are_not_utf8_are_refused_in_one_line(env: dict[str, s
     assert check["status"] == "fail" and "not UTF-8" in check["detail"], check
 
 
+@pytest.mark.parametrize("value", ["[" * 1000 + "]" * 1000, "{a=" * 1000 + "1" + "}" * 1000])
+def test_config_files_nested_too_deeply_are_refused_in_one_line(env: dict[str, str],
+                                                                tmp_path: Path,
+                                                                value: str) -> None:
+    """tomllib recurses per nesting level and raised RecursionError: a traceback, from a
+    config file or from a machine policy (every account's agent)."""
+    site = tmp_path / "policy.toml"
+    site.write_text(f"[defaults]\nx = {value}\n")
+    line = one_line_error(cli("status", env=dict(env, ACTIVESEC_SITE_CONFIG=str(site))))
+    assert f"machine policy file {site} is not valid TOML: " in line
+    assert "nested too deeply" in line
+    _config(env).write_text(f"x = {value}\n")
+    line = one_line_error(cli("status", env=env))
+    assert f"config file {_config(env)} is not valid TOML: " in line
+    assert "nested too deeply" in line
+    check = _doctor_config(env)
+    assert check["status"] == "fail" and "nested too deeply" in check["detail"], check
+    line = one_line_error(cli("run", "--duration", "1", env=env), EX_CONFIG)
+    assert "nested too deeply" in line
+
+
 def test_a_readme_snippet_appended_to_the_init_file_says_where_it_goes(
         env: dict[str, str]) -> None:
     """`init` writes every section, so the README's `[actions]` block pasted at the end declares
