@@ -107,6 +107,32 @@ def test_config_files_nested_too_deeply_are_refused_in_one_line(env: dict[str, s
     assert "nested too deeply" in line
 
 
+def test_json_files_nested_too_deeply_are_refused_or_ignored_without_traceback(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """json raises RecursionError (neither ValueError nor JSONDecodeError) on arrays nested a
+    few thousand deep: an export's activesec-export.json (a foreign file `import` reads) or a
+    damaged profile ended in a traceback, and so did `status` and `doctor` over the agent's
+    own state files, which they otherwise ignore when unreadable."""
+    deep = "[" * 100_000 + "]" * 100_000
+    rec = tmp_path / "export"
+    (rec / "mouse" / "u").mkdir(parents=True)
+    (rec / "mouse" / "u" / "s.csv").write_text(
+        "timestamp,button,state,x,y\n0.1,NoButton,Move,1,2\n")
+    (rec / "activesec-export.json").write_text(deep)
+    line = one_line_error(cli("import", str(rec), env=env))
+    assert "activesec-export.json is not an export description" in line
+    home = Path(env["ACTIVESEC_HOME"])
+    for f in ("run/agent.json", "run/stopped.json"):
+        (home / f).write_text(deep)
+        for cmd in ("status", "doctor"):
+            r = cli(cmd, env=env)
+            assert "Traceback" not in r.stderr and r.returncode in (0, 1), (f, cmd, r.stderr)
+        (home / f).unlink()
+    (home / "profile.json").write_text(deep)
+    line = one_line_error(cli("status", env=env))
+    assert "profile.json is unreadable or damaged" in line
+
+
 def test_a_readme_snippet_appended_to_the_init_file_says_where_it_goes(
         env: dict[str, str]) -> None:
     """`init` writes every section, so the README's `[actions]` block pasted at the end declares

@@ -203,7 +203,8 @@ def enrolment_since(paths: Paths) -> EnrolmentStart | None:
                               None if open_session is None else int(open_session))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError,
+            RecursionError) as exc:
         # only where enrolment restarted is lost: a missing file is the default (all the
         # owner's sessions count), so deleting it is the repair; `train --reset` would
         # delete working models as well
@@ -539,7 +540,7 @@ def drift_state(paths: Paths) -> dict[str, Any]:
                for k, v in dict(raw.get("refusals") or {}).items()}
         return {"refused_until": until, "refusals": why,
                 "decided_wall_ns": int(raw.get("decided_wall_ns", 0))}
-    except (OSError, ValueError, TypeError, AttributeError, KeyError):
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
         pass  # missing, or damaged: rewritten at the next refusal
     return {"refused_until": {}, "refusals": {}, "decided_wall_ns": 0}
 

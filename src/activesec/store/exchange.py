@@ -376,7 +376,8 @@ def _read_manifest(root: Path) -> dict[tuple[str, str], int]:
                   for e in raw["sessions"]}
         if not all(type(t) is int and 0 <= t < 2**63 for t in starts.values()):
             raise ValueError("a start that is not a wall time in ns")
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError,
+            RecursionError) as exc:
         raise DataError(
             f"{path} is not an export description ActiveSec can read "
             f"({exc.__class__.__name__}: {str(exc)[:60]}); nothing was imported",
