@@ -347,6 +347,26 @@ def test_config_names_doctor_used_to_pass(env: dict[str, str], section: str, lin
     assert f"'{key}'" in one_line_error(cli("run", "--duration", "1", env=env), EX_CONFIG)
 
 
+def test_an_alert_log_path_that_is_a_directory_is_refused(env: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    """`[actions.params.alertlog] path` naming a folder passed doctor; the agent then failed to
+    write every alert (the audit trail an admin set it up for) and nothing said so up front."""
+    folder = tmp_path / "audit"
+    folder.mkdir()
+    _config(env).write_text(_config(env).read_text()
+                            + f'\n[actions.params.alertlog]\npath = "{folder}"\n')
+    check = _doctor_config(env)
+    assert check["status"] == "fail", check
+    assert f"alertlog.path {folder} is a directory" in check["detail"], check
+    assert str(folder / "alerts.jsonl") in check["hint"], check
+    assert "is a directory" in one_line_error(cli("status", env=env))
+    assert "is a directory" in one_line_error(cli("run", "--duration", "1", env=env), EX_CONFIG)
+    text = _config(env).read_text().replace(f'path = "{folder}"',
+                                            f'path = "{folder / "alerts.jsonl"}"')
+    _config(env).write_text(text)
+    assert _doctor_config(env)["status"] == "ok"
+
+
 def test_gate_apps_naming_no_gate_rule_is_refused(env: dict[str, str]) -> None:
     """`gate_apps` picks the gate rules to apply by name; a name no rule has gated nothing
     (and, before the gate action read it, every rule) and was accepted."""
