@@ -86,6 +86,53 @@ def test_config_files_that_are_not_utf8_are_refused_in_one_line(env: dict[str, s
     assert check["status"] == "fail" and "not UTF-8" in check["detail"], check
 
 
+@pytest.mark.parametrize("value", ["[" * 1000 + "]" * 1000, "{a=" * 1000 + "1" + "}" * 1000])
+def test_config_files_nested_too_deeply_are_refused_in_one_line(env: dict[str, str],
+                                                                tmp_path: Path,
+                                                                value: str) -> None:
+    """tomllib recurses per nesting level and raised RecursionError: a traceback, from a
+    config file or from a machine policy (every account's agent)."""
+    site = tmp_path / "policy.toml"
+    site.write_text(f"[defaults]\nx = {value}\n")
+    line = one_line_error(cli("status", env=dict(env, ACTIVESEC_SITE_CONFIG=str(site))))
+    assert f"machine policy file {site} is not valid TOML: " in line
+    assert "nested too deeply" in line
+    _config(env).write_text(f"x = {value}\n")
+    line = one_line_error(cli("status", env=env))
+    assert f"config file {_config(env)} is not valid TOML: " in line
+    assert "nested too deeply" in line
+    check = _doctor_config(env)
+    assert check["status"] == "fail" and "nested too deeply" in check["detail"], check
+    line = one_line_error(cli("run", "--duration", "1", env=env), EX_CONFIG)
+    assert "nested too deeply" in line
+
+
+def test_json_files_nested_too_deeply_are_refused_or_ignored_without_traceback(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """json raises RecursionError (neither ValueError nor JSONDecodeError) on arrays nested a
+    few thousand deep: an export's activesec-export.json (a foreign file `import` reads) or a
+    damaged profile ended in a traceback, and so did `status` and `doctor` over the agent's
+    own state files, which they otherwise ignore when unreadable."""
+    deep = "[" * 100_000 + "]" * 100_000
+    rec = tmp_path / "export"
+    (rec / "mouse" / "u").mkdir(parents=True)
+    (rec / "mouse" / "u" / "s.csv").write_text(
+        "timestamp,button,state,x,y\n0.1,NoButton,Move,1,2\n")
+    (rec / "activesec-export.json").write_text(deep)
+    line = one_line_error(cli("import", str(rec), env=env))
+    assert "activesec-export.json is not an export description" in line
+    home = Path(env["ACTIVESEC_HOME"])
+    for f in ("run/agent.json", "run/stopped.json"):
+        (home / f).write_text(deep)
+        for cmd in ("status", "doctor"):
+            r = cli(cmd, env=env)
+            assert "Traceback" not in r.stderr and r.returncode in (0, 1), (f, cmd, r.stderr)
+        (home / f).unlink()
+    (home / "profile.json").write_text(deep)
+    line = one_line_error(cli("status", env=env))
+    assert "profile.json is unreadable or damaged" in line
+
+
 def test_a_readme_snippet_appended_to_the_init_file_says_where_it_goes(
         env: dict[str, str]) -> None:
     """`init` writes every section, so the README's `[actions]` block pasted at the end declares
@@ -310,6 +357,26 @@ def test_config_names_doctor_used_to_pass(env: dict[str, str], section: str, lin
     assert check["status"] == "fail" and f"'{key}'" in check["detail"], check
     assert hint in check["detail"] + check["hint"], check
     assert f"'{key}'" in one_line_error(cli("run", "--duration", "1", env=env), EX_CONFIG)
+
+
+def test_an_alert_log_path_that_is_a_directory_is_refused(env: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    """`[actions.params.alertlog] path` naming a folder passed doctor; the agent then failed to
+    write every alert (the audit trail an admin set it up for) and nothing said so up front."""
+    folder = tmp_path / "audit"
+    folder.mkdir()
+    _config(env).write_text(_config(env).read_text()
+                            + f'\n[actions.params.alertlog]\npath = "{folder}"\n')
+    check = _doctor_config(env)
+    assert check["status"] == "fail", check
+    assert f"alertlog.path {folder} is a directory" in check["detail"], check
+    assert str(folder / "alerts.jsonl") in check["hint"], check
+    assert "is a directory" in one_line_error(cli("status", env=env))
+    assert "is a directory" in one_line_error(cli("run", "--duration", "1", env=env), EX_CONFIG)
+    text = _config(env).read_text().replace(f'path = "{folder}"',
+                                            f'path = "{folder / "alerts.jsonl"}"')
+    _config(env).write_text(text)
+    assert _doctor_config(env)["status"] == "ok"
 
 
 def test_gate_apps_naming_no_gate_rule_is_refused(env: dict[str, str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import stat
 import subprocess
 import sys
@@ -354,6 +355,47 @@ def test_wipe(env: dict[str, str], tmp_path: Path) -> None:
     # the owner's model is gone; the background population (public data) is not theirs: kept
     assert not (p.models_dir / "pointer").exists()
     assert (p.models_dir / "background-pointer.npz").read_bytes() == b"other people's features"
+
+
+def test_wipe_that_cannot_delete_a_file_says_which_and_deletes_the_rest(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """A models folder it may not change, or a rotated alert log in a folder it may not write,
+    ended `wipe` in a traceback after the events were gone, and left the logs after it."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) not available")
+    _init(env)
+    p = paths_mod.resolve(env["ACTIVESEC_HOME"])
+    (p.models_dir / "pointer").mkdir(parents=True)
+    (p.models_dir / "pointer" / "card.json").write_text("{}")
+    audit = tmp_path / "audit" / "alerts.jsonl"
+    audit.parent.mkdir()
+    audit.write_text("lock\n")
+    Path(f"{audit}.1").write_text("lock\n")
+    with p.config_file.open("a") as fh:
+        fh.write(f'\n[actions.params.alertlog]\npath = "{audit}"\n')
+    p.log_file.write_text("... decision lock: trust 30 < 40\n")
+    DecisionLog(decisions_path(p)).append(
+        Decision("notify", "suspicious", 60.0, time.time_ns(), "trust 60.0 < 70", {}))
+    p.models_dir.chmod(0o500)
+    audit.parent.chmod(0o500)
+    try:  # root ignores permissions: drop the capabilities that let it
+        r = subprocess.run(
+            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
+             "-dac_override,-dac_read_search", sys.executable, "-m", "activesec.cli.main",
+             "wipe", "--yes"], env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        p.models_dir.chmod(0o700)
+        audit.parent.chmod(0o700)
+    line = one_line_error(r)
+    assert f"but not {p.models_dir / 'pointer'} (and 1 more): Permission denied" in line
+    assert f"make {p.models_dir} writable" in line and "`activesec wipe --yes` again" in line
+    # everything it could delete is gone, as it says
+    assert json.loads(cli("status", "--json", env=env).stdout)["events_total"] == 0
+    assert not decisions_path(p).exists()
+    assert p.log_file.stat().st_size == 0 and audit.stat().st_size == 0
+    r = cli("wipe", "--yes", env=env)  # with the permissions fixed, again: all of it
+    assert r.returncode == 0, r.stderr
+    assert not (p.models_dir / "pointer").exists() and list(audit.parent.iterdir()) == [audit]
 
 
 def test_corrupt_database_is_refused_and_untouched(env: dict[str, str]) -> None:

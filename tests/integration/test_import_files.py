@@ -68,6 +68,25 @@ def test_skipped_rows_and_already_present_sessions_are_said(
     assert _sessions(env) == 1
 
 
+def test_another_folder_with_the_same_file_names_is_imported(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Two machines' recordings both named u/session1.csv: the second was skipped as
+    "1 already present (imported before …)" — a recording never imported, lost to the profile
+    with a message saying the opposite. The same file again is still recognised."""
+    _write(tmp_path / "a" / "mouse" / "u" / "session1.csv",
+           HEADER + "0.1,NoButton,Move,1,2\n0.5,NoButton,Move,5,6\n")
+    _write(tmp_path / "b" / "mouse" / "u" / "session1.csv",
+           HEADER + "0.2,NoButton,Move,7,8\n0.3,NoButton,Move,9,9\n0.9,NoButton,Move,1,1\n")
+    for folder, imported in (("a", 1), ("b", 1), ("a", 0), ("b", 0)):
+        r = cli("import", str(tmp_path / folder), "--json", env=env)
+        assert r.returncode == 0, r.stderr
+        summary = json.loads(r.stdout)
+        assert (summary["sessions"], summary["already_present"]) == (imported, 1 - imported), (
+            folder, summary)
+    assert _sessions(env) == 2
+
+
 def test_files_without_a_readable_row_make_no_session(env: dict[str, str], tmp_path: Path) -> None:
     _write(tmp_path / "hdr" / "mouse" / "u" / "h.csv", HEADER)
     line = one_line_error(cli("import", str(tmp_path / "hdr"), env=env))

@@ -3,7 +3,9 @@ agent's model loading and scoring without scikit-learn."""
 
 from __future__ import annotations
 
+import ast
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -13,6 +15,8 @@ import numpy as np
 import pytest
 from tests.conftest import dataset
 from tests.helpers.cli import env_for, one_line_error
+from tests.integration.test_cli_disk import FILL
+from tests.integration.test_store_files import _in_user_namespace
 from tests.unit.test_background import slice_aalto, slice_balabit
 from tests.unit.test_train import owner_keys
 
@@ -155,3 +159,103 @@ def test_reset_deletes_models_and_restarts_enrolment(tmp_path: Path, recordings:
     assert not (tmp_path / "home" / "models" / "keyboard").exists()
     line = one_line_error(run("train", env=env))  # the old data no longer enrols
     assert "nothing to train yet" in line
+
+
+def test_a_model_that_cannot_be_saved_is_one_line_and_leaves_no_staging(
+        tmp_path: Path, recordings: Path) -> None:
+    """A read-only models folder, or a disk that fills while the model is written, ended
+    `train` in a traceback; the full disk also kept its half-written staging folder (megabytes),
+    so that even `status` then failed for want of space."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) not available")
+    env = {**_env(tmp_path / "home"), "ACTIVESEC_TRAIN__POINTER_DETECTOR": "scaled_manhattan"}
+    assert run("init", "--user", "owner", env=env).returncode == 0
+    assert run("import", str(recordings), env=env).returncode == 0
+    models = tmp_path / "home" / "models"
+    models.chmod(0o500)
+    try:  # root ignores permissions: drop the capabilities that let it
+        r = subprocess.run(
+            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
+             "-dac_override,-dac_read_search", sys.executable, "-c", _MAIN, "train"],
+            env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        models.chmod(0o700)
+    line = one_line_error(r)
+    assert "cannot save the " in line and f" model in {models}: Permission denied" in line
+    assert f"make {models} writable" in line and "`activesec train` again" in line
+
+    (tmp_path / "ns").mkdir()
+    r = _in_user_namespace(
+        "import os\n" + FILL + f"""
+        import subprocess, sys
+        from pathlib import Path
+
+        mnt = Path(os.environ["MNT"])
+        env = dict({dict(env)!r}, ACTIVESEC_HOME=str(mnt / "home"))
+        run = lambda *a: subprocess.run([sys.executable, "-c", {_MAIN!r}, *a], env=env,
+                                        capture_output=True, text=True)
+        assert run("init", "--user", "owner").returncode == 0
+        assert run("import", {str(recordings)!r}).returncode == 0
+        fill(mnt)
+        os.truncate(mnt / "filler", (mnt / "filler").stat().st_size - 96 * 1024)  # room
+        r = run("train")  # for the store, not for the model
+        print("RESULT", r.returncode, repr(r.stderr))
+        print("LEFT", sorted(p.name for p in (mnt / "home" / "models").iterdir()))
+        """.replace("\n        ", "\n"),
+        tmp_path / "ns",
+        size="4m",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = dict(ln.split(" ", 1) for ln in r.stdout.splitlines())
+    code, err = out["RESULT"].split(" ", 1)
+    err = ast.literal_eval(err)
+    assert code == "2" and "Traceback" not in err and err.count("\n") == 1, err
+    assert "model in" in err and "the disk is full" in err and "free disk space" in err, err
+    left = ast.literal_eval(out["LEFT"])  # the keyboard model fitted, the pointer one not
+    assert not [f for f in left if f.startswith(".")], left  # no staging folder holds space
+
+
+def test_reset_that_cannot_delete_a_model_is_one_line(tmp_path: Path) -> None:
+    """`train --reset` with a models folder it may not change ended in a traceback."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) not available")
+    env = _env(tmp_path / "home")
+    assert run("init", "--user", "owner", env=env).returncode == 0
+    models = tmp_path / "home" / "models"
+    (models / "pointer-mouse").mkdir(parents=True)
+    (models / "pointer-mouse" / "model.json").write_text("{}")
+    models.chmod(0o500)
+    try:  # root ignores permissions: drop the capabilities that let it
+        r = subprocess.run(
+            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
+             "-dac_override,-dac_read_search", sys.executable, "-c", _MAIN, "train", "--reset"],
+            env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        models.chmod(0o700)
+    line = one_line_error(r)
+    assert f"cannot reset enrolment: {models / 'pointer-mouse'}: Permission denied" in line
+    assert "`activesec train --reset` again" in line
+    assert run("train", "--reset", env=env).returncode == 0  # permissions fixed: it resets
+
+
+def test_a_background_that_cannot_be_saved_is_one_line(tmp_path: Path) -> None:
+    """`background build` into a models folder it may not write ended in a traceback."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) not available")
+    env = _env(tmp_path / "home")
+    assert run("init", "--user", "owner", env=env).returncode == 0
+    bal = slice_balabit(tmp_path / "bal", ("user9", "user12", "user15"), lines=2500)
+    models = tmp_path / "home" / "models"
+    models.chmod(0o500)
+    try:  # root ignores permissions: drop the capabilities that let it
+        r = subprocess.run(
+            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
+             "-dac_override,-dac_read_search", sys.executable, "-c", _MAIN, "background",
+             "build", "--balabit", str(bal), "--max-rows", "100"],
+            env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        models.chmod(0o700)
+    line = one_line_error(r)
+    assert f"cannot save the pointer background in {models}: Permission denied" in line
+    assert "`activesec background build` again" in line
+    assert list(models.iterdir()) == []

@@ -175,6 +175,13 @@ class _Syslog(logging.handlers.SysLogHandler):
         raise err or OSError(f"no address for {host}:{port}")
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # unreadable parent: writing says why when it fails
+        return False
+
+
 class AlertLogAction(Action):
     """Append each decision to the JSON-lines alert log; forward it to syslog if configured.
 
@@ -205,6 +212,9 @@ class AlertLogAction(Action):
                 "use auth, authpriv, daemon, user or local0..local7",
             )
         self.path = Path(path) if path else core_paths.resolve().log_dir / FILE_NAME
+        if _is_dir(self.path):  # every alert would fail to be written, and none would say so
+            raise ConfigError(f"alertlog.path {self.path} is a directory",
+                              f"name a file in it, e.g. {self.path / FILE_NAME}")
         self.max_bytes = max_bytes
         self.backups = backups
         self.syslog = parse_syslog(syslog) if syslog else None

@@ -233,7 +233,7 @@ class GateAction(Action):
             raw = json.loads(f.read_text(encoding="utf-8"))
             return {int(e["pid"]): (float(e["create_time"]), str(e["rule"]))
                     for e in raw["suspended"]}
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             log.warning("gate: ignoring unreadable %s (%s); processes it listed stay as they "
                         "are (resume one with `kill -CONT PID`)", f, exc)
             return {}

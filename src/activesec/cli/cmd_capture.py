@@ -454,6 +454,18 @@ def wipe(
         typer.confirm("Delete all recorded events and models?", abort=True)
     with _open_store(p) as store:
         store.wipe()
+    from activesec.actions import alertlog
+
+    # what follows deletes files: one that cannot be deleted (a read-only folder, an alert log
+    # elsewhere) must not keep the others, nor end in a traceback that hides what is left
+    failed: list[OSError] = []
+
+    def attempt(delete: Callable[..., object], *args: Any) -> None:
+        try:
+            delete(*args)
+        except OSError as exc:
+            failed.append(exc)
+
     # the owner's models go; the background population (other people's public-data feature
     # vectors, `background build`) is not the owner's data and stays, as `train --reset` keeps it
     if p.models_dir.is_dir():
@@ -461,22 +473,30 @@ def wipe(
             if f.name.startswith("background-") and f.is_file():
                 continue
             if f.is_dir() and not f.is_symlink():
-                shutil.rmtree(f)
+                attempt(shutil.rmtree, f)
             else:
-                f.unlink()
-    p.ensure()
+                attempt(f.unlink)
+    attempt(p.ensure)
     # derived from what was wiped; a running agent clears them too when it sees the wipe
-    DecisionLog(decisions_path(p)).clear()
-    history.clear(history.history_path(p))
+    attempt(DecisionLog(decisions_path(p)).clear)
+    attempt(history.clear, history.history_path(p))
     # a stopped agent's status file keeps its last decision and enrolment counts, which
-    # `status` and the dashboard show while no agent runs: it goes too
+    # described the wiped data (a running agent rewrites its own once it sees the wipe)
     if running_agent(p) is None:
-        status_path(p).unlink(missing_ok=True)
+        attempt(status_path(p).unlink, True)
     # copies of those decisions: the alert log, and the agent's log (which notes each one)
-    from activesec.actions import alertlog
-
     for f in (_alert_log_path(p), p.log_file):
-        alertlog.clear(f)
+        attempt(alertlog.clear, f)
+    if failed:
+        first = failed[0]
+        where = Path(first.filename) if first.filename else p.data_dir
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise ActiveSecError(
+            f"wipe deleted every event and session, but not {where}{more}: "
+            f"{first.strerror or first}",
+            f"delete it yourself or make {where.parent} writable by you, then run "
+            "`activesec wipe --yes` again",
+        )
     out.print("wiped: all events, sessions, models, decisions, trust history and logs deleted "
               "(the background population is kept; decisions already sent to syslog are not "
               "recalled)")

@@ -41,7 +41,7 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
             )
         try:
             params[key] = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             params[key] = raw
     return params
 
@@ -66,7 +66,7 @@ def _engine_overrides(items: list[str]) -> tuple[Any, int | None, dict[str, Any]
                               "use KEY=VALUE, e.g. --engine trust.neutral_z=-0.5 or window=3")
         try:
             value = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             value = raw
         given[key] = value
         if key == "window":

@@ -234,7 +234,7 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
         try:
             with open(file, "rb") as fh:
                 tomllib.load(fh)
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise ConfigError(
                 f"config file {file} is not valid TOML: {toml_problem(exc)}",
                 "fix the file, or recreate it with `activesec init --force` (which keeps "

@@ -62,7 +62,7 @@ def load(paths: Paths) -> Profile | None:
             created_wall_ns=int(raw["created_wall_ns"]),
             version=str(raw.get("version", "")),
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ConfigError(
             f"profile file {f} is unreadable or damaged ({exc.__class__.__name__})",
             "recreate it with `activesec init --force` (events are kept)",

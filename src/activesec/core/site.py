@@ -93,9 +93,12 @@ def dotted_keys(table: Mapping[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def toml_problem(exc: ValueError) -> str:
+def toml_problem(exc: ValueError | RecursionError) -> str:
     """What is wrong with a TOML file, for an error line; TOML files are UTF-8 text, and
-    tomllib raises UnicodeDecodeError (not TOMLDecodeError) for other bytes."""
+    tomllib raises UnicodeDecodeError (not TOMLDecodeError) for other bytes, and
+    RecursionError for arrays or inline tables nested a few hundred deep."""
+    if isinstance(exc, RecursionError):
+        return "arrays or inline tables nested too deeply to read"
     if isinstance(exc, UnicodeDecodeError):
         return (f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
                 "save it as UTF-8")
@@ -123,7 +126,7 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
     except FileNotFoundError:
         raise PolicyError(f"machine policy file {path} (named by {ENV}) does not exist",
                           f"unset {ENV} or create the file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise PolicyError(f"machine policy file {path} is not valid TOML: {toml_problem(exc)}",
                           hint) from None
     except OSError as exc:

@@ -163,7 +163,7 @@ def load_json_card(p: Path, fmt: str, what: str, hint: str) -> dict[str, Any]:
     (e.g. "model card") with ``hint`` — shared by model and background cards."""
     try:
         card = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ModelError(f"{what} {p} is unreadable ({exc})", hint) from exc
     if not isinstance(card, dict) or card.get("format") != fmt:
         raise ModelError(f"{what} {p} is not an {fmt} card", hint)

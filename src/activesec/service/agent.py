@@ -300,7 +300,7 @@ def read_status(paths: Paths) -> dict[str, Any] | None:
     """The agent's last status (None when it never ran)."""
     try:
         data: dict[str, Any] = json.loads(status_path(paths).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, RecursionError):
         return None
     return data
 

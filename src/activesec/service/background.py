@@ -22,6 +22,7 @@ themselves; the command is deterministic (same data + seed -> same file hash).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -176,24 +177,34 @@ def save(paths: Paths, bg: Background, *, seed: int = 0) -> Path:
     """Write ``background-<modality>.npz`` (0600) and its JSON card; returns the npz path."""
     from activesec.core.paths import write_private_text
 
-    make_private_dir(paths.models_dir)
     dest = file_for(paths, bg.modality)
     tmp = dest.with_name(f".{dest.name}.tmp.npz")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        np.savez(fh, X=bg.X.astype(np.float64), groups=bg.groups.astype(np.int32))
-    os.replace(tmp, dest)
     names = feature_names(bg.modality)
-    card = {
-        "format": FORMAT, "modality": bg.modality,
-        "feature_schema": {"sha256": schema_hash(names), "n_features": len(names)},
-        "rows": len(bg.X), "people": bg.n_people, "seed": seed, "sources": bg.sources,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "sha256": sha256_file(dest),
-        "licence_note": "derived from public datasets; do not redistribute (Aalto 136M: "
-                        "non-commercial use with attribution)",
-    }
-    write_private_text(dest.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
+    try:
+        make_private_dir(paths.models_dir)
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, X=bg.X.astype(np.float64), groups=bg.groups.astype(np.int32))
+        os.replace(tmp, dest)
+        card = {
+            "format": FORMAT, "modality": bg.modality,
+            "feature_schema": {"sha256": schema_hash(names), "n_features": len(names)},
+            "rows": len(bg.X), "people": bg.n_people, "seed": seed, "sources": bg.sources,
+            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "sha256": sha256_file(dest),
+            "licence_note": "derived from public datasets; do not redistribute (Aalto 136M: "
+                            "non-commercial use with attribution)",
+        }
+        write_private_text(dest.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # a half-written file must not keep the disk full
+        full = exc.errno == errno.ENOSPC
+        raise ModelError(
+            f"cannot save the {bg.modality} background in {paths.models_dir}: "
+            f"{'the disk is full' if full else exc.strerror or exc}",
+            f"{'free disk space' if full else f'make {paths.models_dir} writable by you'}, "
+            "then run `activesec background build` again",
+        ) from None
     return dest
 
 

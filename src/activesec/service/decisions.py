@@ -91,7 +91,8 @@ class DecisionLog:
                     if line:
                         try:
                             yield json.loads(line)
-                        except json.JSONDecodeError:  # a torn last line after a crash
+                        # a torn last line after a crash (or a line nested too deep to read)
+                        except (json.JSONDecodeError, RecursionError):
                             continue
 
     def last(self, n: int = 10) -> list[dict[str, Any]]:

@@ -166,7 +166,7 @@ def read(path: str | os.PathLike[str], since_s: float | None = None,
             r = json.loads(ln)
             m = Minute(int(r["t"]), float(r["lo"]), float(r["hi"]), float(r["last"]),
                        int(r["n"]))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             continue
         if not (0 <= m.t < MAX_T and all(map(math.isfinite, (m.lo, m.hi, m.last)))):
             continue

@@ -85,7 +85,7 @@ def _agent_info(directory: Path, card: dict[str, Any]) -> dict[str, Any]:
     p = directory / AGENT_CARD
     try:
         info = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ModelError(f"model at {directory} has no readable {AGENT_CARD} ({exc})",
                          RETRAIN) from exc
     if info.get("format") != AGENT_FORMAT or info.get("model_sha256") != card.get("model_sha256"):

@@ -74,7 +74,7 @@ def left_frozen(paths: Paths) -> list[dict[str, Any]]:
     try:
         raw = json.loads((paths.run_dir / STATE_FILE).read_text(encoding="utf-8"))
         return [{"pid": int(e["pid"]), "app": str(e["rule"])} for e in raw["suspended"]]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return []
 
 

@@ -67,7 +67,7 @@ def read(paths: Paths) -> dict[str, Any] | None:
     """The last failure (keys as written by :func:`record`), or None."""
     try:
         data = json.loads(stopped_path(paths).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("message"), str):
         return None

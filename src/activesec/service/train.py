@@ -51,6 +51,7 @@ with the detector they asked for, on the rows they were fitted on only.
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 import time
@@ -206,7 +207,8 @@ def enrolment_since(paths: Paths) -> EnrolmentStart | None:
                               None if open_session is None else int(open_session))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError,
+            RecursionError) as exc:
         # only where enrolment restarted is lost: a missing file is the default (all the
         # owner's sessions count), so deleting it is the repair; `train --reset` would
         # delete working models as well
@@ -362,23 +364,35 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
     """Write the model into a staging directory, then swap it in with one rename."""
     from activesec.detectors import compact, persist
 
-    make_private_dir(paths.models_dir)
     final = model_files.model_dir(paths, modality)
     stage = paths.models_dir / f".staging-{final.name}"
-    shutil.rmtree(stage, ignore_errors=True)
     center, scale = owner_spread(X_train)
     extra = {**extra, "modality": modality, "feature_center": center.tolist(),
              "feature_scale": scale.tolist()}
     if modality == KEYBOARD:
         extra.update(window=KEY_WINDOW, step=KEY_STEP)
-    persist.save_model(det, stage, feature_names=names,
-                       calibration=model_files.calibration_dict(cal),
-                       extra=extra)
     try:
         scorer = compact.compact(det) if compact.supports(det.name) else None
     except ModelError:  # e.g. a non-default scaler: the agent then loads the full model
         scorer = None
-    model_files.write_agent_files(stage, scorer, X_train, t_train)
+    try:
+        make_private_dir(paths.models_dir)
+        shutil.rmtree(stage, ignore_errors=True)
+        persist.save_model(det, stage, feature_names=names,
+                           calibration=model_files.calibration_dict(cal),
+                           extra=extra)
+        model_files.write_agent_files(stage, scorer, X_train, t_train)
+    except OSError as exc:
+        # a half-written staging folder (megabytes) must not keep the disk full for the store
+        shutil.rmtree(stage, ignore_errors=True)
+        full = exc.errno == errno.ENOSPC
+        raise ModelError(
+            f"cannot save the {modality} model in {paths.models_dir}: "
+            f"{'the disk is full' if full else exc.strerror or exc}; the previous model, if "
+            "any, is kept",
+            f"{'free disk space' if full else f'make {paths.models_dir} writable by you'}, "
+            "then run `activesec train` again",
+        ) from None
     old = paths.models_dir / f".old-{final.name}"
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
@@ -461,12 +475,20 @@ def reset_enrolment(paths: Paths, clock: Clock | None = None) -> None:
         sessions = store.sessions()
     last = max((s.id for s in sessions), default=0)
     capturing = [s.id for s in sessions if s.id == last and s.ended_wall_ns is None]
-    for d in model_files.model_dirs(paths):
-        shutil.rmtree(d)
-    make_private_dir(paths.models_dir)
-    write_private_text(paths.models_dir / ENROLMENT_FILE, json.dumps(
-        {"since_wall_ns": clock.wall_ns(), "last_session": last,
-         "open_session": capturing[0] if capturing else None}) + "\n")
+    try:
+        for d in model_files.model_dirs(paths):
+            shutil.rmtree(d)
+        make_private_dir(paths.models_dir)
+        write_private_text(paths.models_dir / ENROLMENT_FILE, json.dumps(
+            {"since_wall_ns": clock.wall_ns(), "last_session": last,
+             "open_session": capturing[0] if capturing else None}) + "\n")
+    except OSError as exc:
+        where = exc.filename or paths.models_dir
+        raise ModelError(
+            f"cannot reset enrolment: {where}: {exc.strerror or exc}",
+            f"make {paths.models_dir} and what it holds writable by you (or free disk space), "
+            "then run `activesec train --reset` again",
+        ) from None
 
 
 def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
@@ -527,7 +549,7 @@ def drift_state(paths: Paths) -> dict[str, Any]:
                for k, v in dict(raw.get("refusals") or {}).items()}
         return {"refused_until": until, "refusals": why,
                 "decided_wall_ns": int(raw.get("decided_wall_ns", 0))}
-    except (OSError, ValueError, TypeError, AttributeError, KeyError):
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
         pass  # missing, or damaged: rewritten at the next refusal
     return {"refused_until": {}, "refusals": {}, "decided_wall_ns": 0}
 

@@ -376,7 +376,8 @@ def _read_manifest(root: Path) -> dict[tuple[str, str], int]:
                   for e in raw["sessions"]}
         if not all(type(t) is int and 0 <= t < 2**63 for t in starts.values()):
             raise ValueError("a start that is not a wall time in ns")
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError,
+            RecursionError) as exc:
         raise DataError(
             f"{path} is not an export description ActiveSec can read "
             f"({exc.__class__.__name__}: {str(exc)[:60]}); nothing was imported",
@@ -398,8 +399,9 @@ def import_recordings(
     docstring says (``keep_days``: the store's retention, for ``past_keep_days``).
 
     The mouse and keys files of one ``<user>/<session>`` become one session. Sessions already
-    imported under the same label and name, or (an export's) already in the store under the
-    same label and start, are skipped, so re-running an import is harmless.
+    imported under the same label and name with the same length, or (an export's) already in
+    the store under the same label and start, are skipped, so re-running an import is
+    harmless.
     Files with no readable row are not imported (``empty_sessions``); a source holding no
     recording file at all is an error naming what it holds instead. Returns ``sessions``,
     ``events``, ``skipped_rows`` (and ``unreadable``: how many per reason, the readers'
@@ -423,13 +425,23 @@ def import_recordings(
             )
         starts = _read_manifest(root)
         known = store.sessions()
-        existing = {(s.label, s.source) for s in known if s.backend == IMPORT_BACKEND}
+        # how long each imported session lasted: the same name from another folder (two
+        # machines' session1.csv) is another recording, not one imported before (its length
+        # to the nanosecond tells them apart; retention, which drops events, keeps it)
+        existing: dict[tuple[str, str | None], set[int | None]] = {}
+        for s in known:
+            if s.backend == IMPORT_BACKEND:
+                span = None if s.ended_wall_ns is None else s.ended_wall_ns - s.started_wall_ns
+                existing.setdefault((s.label, s.source), set()).add(span)
         started = {(s.label, s.started_wall_ns) for s in known}
         for rec in by_session(files):  # a session's mouse and keys files are one session
             name = _safe_component(label or rec.user)
             source_name = f"{rec.user}/{rec.session}"
             start = starts.get((rec.user, rec.session))  # an export's own session
-            if (name, source_name) in existing or (name, start) in started:
+            ev = rec.events
+            span = (int(ev["t_ns"][-1]) - (0 if start is not None else int(ev["t_ns"][0]))
+                    if len(ev) else None)
+            if span in existing.get((name, source_name), ()) or (name, start) in started:
                 summary["already_present"] += 1
                 continue
             # rows left out, counted for new sessions only
@@ -438,7 +450,6 @@ def import_recordings(
                 if rec.meta.get(why):
                     summary["unreadable"][why] = (summary["unreadable"].get(why, 0)
                                                   + int(rec.meta[why]))
-            ev = rec.events
             if not len(ev):  # header only, or every row unreadable
                 summary["empty_sessions"] += 1
                 continue
