@@ -608,6 +608,29 @@ def test_lock_then_screen_locked_no_more_decisions(
     assert agent.screen.locked and agent.status()["state"] == "locked"
 
 
+@pytest.mark.parametrize("on_lock, params", [
+    (["alertlog"], {}),
+    (["command"], {"command": {"argv": ["true"], "locks": False}}),
+])
+def test_a_lock_decision_no_action_carried_out_does_not_reset_trust(
+        p: paths_mod.Paths, tmp_path: Path, models: dict[str, ModalityModel],
+        on_lock: list[str], params: dict[str, Any]) -> None:
+    """on_lock that only reports (the alert log, a pager command): nothing locked the screen,
+    so nothing unlocks it — the agent took the screen for locked, assumed the unlock when input
+    resumed and gave the stranger still at the keyboard full trust and a grace period, again
+    after every lock decision."""
+    s = make_settings(tmp_path, actions={
+        "on_notify": [], "on_lock": on_lock, "on_gate": [],
+        "params": {"alertlog": {"path": str(tmp_path / "alerts.jsonl")}, **params}})
+    agent, _ = run_agent(p, s, stranger(120, 13), models)
+    locks = [d for d in agent.decisions if d["level"] == "lock"]
+    assert len(locks) >= 2 and all(d["actions"][0]["ok"] for d in locks)
+    assert not agent.screen.locked and agent.engine is not None
+    levels = [st.trust for st in agent.engine.trajectory]
+    first_low = next(i for i, t in enumerate(levels) if t < 40)  # the first lock decision
+    assert max(levels[first_low:]) < 50  # trust was never given back (it was reset to 100)
+
+
 def test_no_model_enrols(p: paths_mod.Paths, settings: Settings) -> None:
     _, summary = run_agent(p, settings, owner(20, 4), None)
     assert summary.state == "enrolling"

@@ -151,6 +151,11 @@ class Action(ABC):
     ``_revert`` defaults to a no-op (one-way actions such as notify or lock)."""
 
     name: str = "action"
+    #: does firing it lock the session? After a lock decision that such an action carried
+    #: out, the agent takes the screen for locked (no decisions) until it is unlocked, then
+    #: grants the grace period and resets trust. An action that only reports (``notify``,
+    #: ``alertlog``) must not: the person still at the keyboard would get full trust back.
+    locks_session: bool = False
     #: constructor arguments that are test seams, not settings (left out of the settings a
     #: configuration error lists)
     seams: ClassVar[frozenset[str]] = frozenset()
@@ -235,6 +240,7 @@ class DryRun(Action):
         super().__init__(dry_run=True)
         self.inner = inner
         self.name = inner.name
+        self.locks_session = inner.locks_session
 
     def _fire(self, decision: Decision) -> ActionResult:  # pragma: no cover - dry-run only
         raise AssertionError("DryRun never acts")

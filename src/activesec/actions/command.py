@@ -8,6 +8,11 @@ does not do itself (turn off notifications, mute a microphone, page an admin, ..
 * ``timeout_s`` bounds it; on POSIX the command runs in its own process group, so a timeout
   kills whatever it started too. Exit code, and the tail of its output, are in the result.
 * ``revert_argv`` (optional) runs on ``revert``; without it revert is a no-op.
+* ``locks`` (default true): in ``on_lock`` the command is taken for a session locker of your
+  own (``i3lock``, ``swaylock``), so the agent waits for the unlock as after its ``lock``; set it
+  false for a command that only reports (pages an admin), or trust is reset once input
+  resumes, with the same person at the keyboard. Beside ``lock`` in ``on_lock``, only ``lock``
+  counts.
 """
 
 from __future__ import annotations
@@ -55,9 +60,13 @@ class CommandAction(Action):
         shell: bool = False,
         cwd: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
+        locks: bool = True,
         dry_run: bool = False,
     ) -> None:
         super().__init__(dry_run=dry_run)
+        if not isinstance(locks, bool):
+            raise ConfigError(f"command.locks must be true or false, got {locks!r}")
+        self.locks_session = locks
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0:
             raise ConfigError(f"command.timeout_s must be a positive number, got {timeout_s!r}")
         fire = _argv(argv, "argv", shell)

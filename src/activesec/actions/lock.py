@@ -113,6 +113,7 @@ class LockAction(Action):
     """
 
     name = "lock"
+    locks_session = True
     seams = frozenset({"platform", "runner", "win_lock"})
 
     def __init__(

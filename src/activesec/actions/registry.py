@@ -6,6 +6,9 @@ A plug-in package declares, in its ``pyproject.toml``::
     [project.entry-points."activesec.actions"]
     pager = "mypkg.pager:PagerAction"     # a subclass of activesec.actions.Action
 
+A plug-in that locks the session (another screen locker) sets ``locks_session = True`` on its
+class, so the agent waits for the unlock after it fires; one that only reports leaves it false.
+
 Everything is imported lazily: listing names reads only package metadata, and ``create``
 imports just the one module it needs. A built-in name cannot be taken over by a plug-in (a
 third-party package must not be able to replace ``lock`` silently); such a plug-in is ignored

@@ -31,9 +31,12 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   replaced (a drift update) the new policy takes the gate over; when they are dropped (a wipe,
   deleted models) nothing is left to judge trust by and the gate is lifted (a ``restore`` entry
   says why). The status file's ``gate`` says what is gated now, since when and why.
-* **screen lock awareness**: after a lock that succeeded the policy is told the screen is locked
-  (no decisions; typing a password is not evidence) until it is unlocked. On Linux the agent
-  polls ``org.freedesktop.ScreenSaver.GetActive`` on the session bus (dbus-fast) once a second;
+* **screen lock awareness**: after a lock that succeeded — carried out by an action that locks
+  the session (``lock``; a ``command`` unless its ``locks`` is false), never by one that only
+  reports (``notify``, ``alertlog``: the person is still at the keyboard) — the policy is told
+  the screen is locked (no decisions; typing a password is not evidence) until it is unlocked.
+  On Linux the agent polls ``org.freedesktop.ScreenSaver.GetActive`` on the session bus
+  (dbus-fast) once a second;
   where that does not answer (no bus, no screensaver service, other platforms) it assumes the
   owner unlocked when input resumes at least ``UNLOCK_QUIET_S`` after the lock — X11 lockers grab
   the input, so the agent sees nothing until the session is back. The policy then grants its
@@ -716,7 +719,8 @@ class Agent:
                 outcomes = self._fire(list(a.on_gate), "revert", d)
             elif d.level == "lock":
                 outcomes = self._fire(list(a.on_lock), "fire", d)
-                lockers = [o for o in outcomes if o.name == "lock"] or outcomes
+                lockers = [o for o in outcomes if o.name == "lock"] or [
+                    o for o in outcomes if self.actions[o.name].locks_session]
                 if lockers and all(not o.ok for o in lockers):
                     why = "; ".join(o.detail for o in lockers)
                     failed = dataclasses.replace(d, reason=f"LOCK FAILED ({why}); {d.reason}")
