@@ -253,6 +253,18 @@ def test_edited_calibration_is_refused(home: Path) -> None:
     assert json.loads(card_file.read_text())["calibration"]["threshold"] == 1e9
 
 
+def test_a_model_whose_card_was_deleted_is_refused_not_hidden(home: Path, sessions: Path) -> None:
+    """Deleting model.json made status say "none yet" and replay "no trained model": the
+    model vanished without a word. It is refused by name, like an edited one."""
+    mouse = next(paths.resolve(home).models_dir.glob("pointer-*"))
+    (mouse / "model.json").unlink()
+    st = json.loads(cli("status", "--json", env=env_for(home)).stdout)
+    (bad,) = st["models"]
+    assert not bad["ok"] and "model.json is missing" in bad["problem"], bad
+    line = one_line_error(cli("replay", str(sessions), env=env_for(home), timeout=300))
+    assert "model.json is missing" in line and "activesec train" in line
+
+
 def test_one_damaged_model_does_not_switch_off_the_others(home: Path, xdisplay: str) -> None:
     """A second, intact model (the pointer model again, for touchpads) keeps scoring while the
     damaged one is refused; `status` shows which one and why."""

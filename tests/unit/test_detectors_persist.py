@@ -105,7 +105,7 @@ def test_edited_card_is_refused(saved) -> None:
 
 
 def test_missing_or_broken_card(tmp_path: Path, saved) -> None:
-    with pytest.raises(ModelError, match="no model card"):
+    with pytest.raises(ModelError, match=r"model\.json is missing"):
         load_model(tmp_path / "nothing")
     d, _, _ = saved
     (d / CARD_FILE).write_text("{not json")

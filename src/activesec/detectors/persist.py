@@ -173,7 +173,7 @@ def load_json_card(p: Path, fmt: str, what: str, hint: str) -> dict[str, Any]:
 def read_card(directory: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(directory) / CARD_FILE
     if not p.is_file():
-        raise ModelError(f"no model card at {p}", "train a model with `activesec train`")
+        raise ModelError(f"model card {p} is missing", RETRAIN)
     card = load_json_card(p, FORMAT, "model card", RETRAIN)
     if card.get(CARD_HASH) != card_hash(card):
         why = ("carries no card_sha256 (written by an older ActiveSec)"

@@ -50,12 +50,13 @@ def model_dir(paths: Paths, modality: str) -> Path:
 
 
 def model_dirs(paths: Paths) -> list[Path]:
-    """Directories that hold a model card (staging directories start with a dot)."""
+    """Directories that hold a model (staging directories start with a dot): any non-empty
+    one — a model whose card was deleted is refused with that reason, not taken for none."""
     d = paths.models_dir
     if not d.is_dir():
         return []
     return sorted(p for p in d.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and (p / persist.CARD_FILE).exists())
+                  if p.is_dir() and not p.name.startswith(".") and any(p.iterdir()))
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
