@@ -66,6 +66,9 @@ def test_default_file_is_private_and_valid(p: paths.Paths) -> None:
         ("[store]\nkeepdays = 3\n", "store.keepdays", "settings in [store]: keep_days"),
         ("[enrol]\nkeystrokes = 'many'\n", "enrol.keystrokes", "enrol.keystrokes: "),
         ("colour = 3\n", "colour", "settings at the top level: user, log_level, capture"),
+        # not the label rule (older configs hold "Jane Doe"), but no newline or page of text
+        ('user = "../../evil\\nline2"\n', "user", "the owner's label"),
+        (f'user = "{"x" * 65}"\n', "user", "the owner's label"),
     ],
 )
 def test_invalid_values_name_the_key(p: paths.Paths, snippet: str, key: str, hint: str) -> None:
@@ -75,6 +78,11 @@ def test_invalid_values_name_the_key(p: paths.Paths, snippet: str, key: str, hin
     assert key in exc.value.message
     assert hint in exc.value.hint  # what the setting means and its default, or what exists
     assert "\n" not in str(exc.value)
+
+
+def test_a_login_name_an_older_init_wrote_is_still_a_valid_user(p: paths.Paths) -> None:
+    p.config_file.write_text('user = "Jane Doe"\n')
+    assert config.load(p).user == "Jane Doe"
 
 
 def _leaves(model: type[BaseModel], section: str) -> list[tuple[str, str]]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import sys
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -25,6 +26,7 @@ from pydantic_settings import (
 )
 
 from activesec.core.errors import ConfigError, PolicyError
+from activesec.core.labels import MAX_LENGTH
 from activesec.core.paths import Paths, write_private_text
 from activesec.core.site import ENV as SITE_ENV
 from activesec.core.site import SitePolicy, dotted_keys, load_site, toml_problem
@@ -143,6 +145,17 @@ class Settings(BaseSettings):
     )
 
     user: str = Field(default="", description="the owner's label (set by `activesec init --user`)")
+
+    @field_validator("user")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        """Not the full label rule (:mod:`activesec.core.labels`): configs written before it
+        hold login names such as "Jane Doe". But a control character (a newline) or a page of
+        text is no name: sessions were stored under it."""
+        if len(v) > MAX_LENGTH or any(unicodedata.category(c)[0] == "C" for c in v):
+            raise ValueError(f"must be a name of at most {MAX_LENGTH} printable characters "
+                             "(`activesec init --user NAME` writes one)")
+        return v
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="log verbosity"
