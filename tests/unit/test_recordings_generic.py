@@ -165,6 +165,27 @@ def test_times_in_milliseconds_are_refused_not_read_as_seconds(tmp_path: Path,
         read_keys_csv(keys)
 
 
+@pytest.mark.parametrize(("scale", "unit", "divisor"), [
+    (1e3, "milliseconds", "1000"), (1e6, "microseconds", "1,000,000"),
+    (1e9, "nanoseconds", "1,000,000,000")])
+def test_unix_epoch_times_in_a_finer_unit_say_so(tmp_path: Path, scale: float, unit: str,
+                                                 divisor: str) -> None:
+    """`Date.now()` times (1471948496904): every row was skipped as "a time that is not a
+    number of seconds", which did not say why; epoch seconds read as ever."""
+    t = 1_471_948_496.904 + np.arange(40) * 0.012
+    mouse = write(tmp_path / "m.csv", MOUSE + "".join(
+        f"{v * scale:.0f},NoButton,Move,{i},{i}\n" for i, v in enumerate(t)))
+    keys = write(tmp_path / "k.csv", KEYS + "".join(
+        f"a,{(t[i]) * scale:.0f},{(t[i] + 0.1) * scale:.0f}\n" for i in range(30)))
+    for path, read in ((mouse, read_mouse_csv), (keys, read_keys_csv)):
+        with pytest.raises(DataError, match=f"{path.name}: its times look like Unix-epoch "
+                                            f"{unit} .* divide the time columns by {divisor}"):
+            read(path)
+    seconds = write(tmp_path / "s.csv", MOUSE + "".join(
+        f"{v:.3f},NoButton,Move,{i},{i}\n" for i, v in enumerate(t)))
+    assert len(read_mouse_csv(seconds)) == 40
+
+
 def test_keys_bad_rows(tmp_path: Path, csv_parser: str) -> None:
     write(
         tmp_path / "u" / "s.csv",

@@ -214,8 +214,32 @@ def _check_seconds(path: Path, ev: np.ndarray, modality: Modality) -> None:
             "divide the time columns by 1000 and try again; nothing was read from it")
 
 
+#: Unix-epoch times in a finer unit than seconds (JavaScript's ``Date.now()``, Aalto's
+#: PRESS_TIME: milliseconds): (lower bound of the magnitude, unit, divisor). Epoch seconds are
+#: about 1.7e9 and pass; these are dropped as out of range (``MAX_SECONDS``) row by row.
+_EPOCH_UNITS = ((1e17, "nanoseconds", "1,000,000,000"), (1e14, "microseconds", "1,000,000"),
+                (1e11, "milliseconds", "1000"))
+
+
+def _check_epoch_unit(path: Path, t: np.ndarray) -> None:
+    """Refuse a file whose times are mostly Unix-epoch milliseconds (or finer): every row was
+    otherwise skipped as "a time that is not a number of seconds", which did not say why."""
+    with np.errstate(invalid="ignore"):
+        big = np.abs(t[np.isfinite(t)])
+    if len(big) == 0:
+        return
+    for lower, unit, divisor in _EPOCH_UNITS:
+        inside = (big >= lower) & (big < lower * 1000)
+        if np.count_nonzero(inside) > len(big) / 2:
+            raise DataError(
+                f"{path}: its times look like Unix-epoch {unit} (e.g. {np.median(big):.0f}; the "
+                "layout's times are seconds)",
+                f"divide the time columns by {divisor} and try again; nothing was read from it")
+
+
 def _read(path: Path, modality: Modality) -> tuple[np.ndarray, dict[str, Any]]:
     tab = _table(Path(path), modality)
+    _check_epoch_unit(Path(path), tab.numeric["timestamp" if modality == "mouse" else "press"])
     ev, meta = _mouse_from_table(tab) if modality == "mouse" else _keys_from_table(tab)
     _check_seconds(Path(path), ev, modality)
     # downs precede ups at equal times because they come first in the array
