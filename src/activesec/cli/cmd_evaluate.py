@@ -31,6 +31,11 @@ def register(app: typer.Typer) -> None:
     app.command()(evaluate)
 
 
+def _plural(n: int, what: str) -> str:
+    """``1 false lock``, ``2 false locks``."""
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
 def _parse_params(items: list[str]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for item in items:
@@ -461,7 +466,7 @@ def evaluate(
         out.print(
             f"  continuous: ANIA {ania}, ANGA {anga}, "
             f"{cont['impostor_locked']}/{cont['impostor_sessions']} impostor sessions locked, "
-            f"{cont['false_locks']} false locks"
+            f"{_plural(cont['false_locks'], 'false lock')}"
         )
         skipped = cont.get("skipped_users") or {}  # only --json said who was not replayed
         _print_skips({"skipped": [{"what": "user", "id": u, "reason": why}
@@ -626,5 +631,5 @@ def _tune(
             f"best: window {b['window']}, neutral_z {b['trust']['neutral_z']:g}, "
             f"max_penalty {b['trust']['max_penalty']:g} — ANIA {b['ania']:.1f} "
             f"({b['ania_censored']:.1f} counting impostors never locked), "
-            f"{b['false_locks']} false locks"
+            f"{_plural(b['false_locks'], 'false lock')}"
         )
