@@ -65,6 +65,8 @@ def test_the_printed_url_opens_the_dashboard_and_pause_works(
         browser: Browser, served: tuple[str, dict[str, str], subprocess.Popen[str]]) -> None:
     url, env, proc = served
     page = browser.new_page()
+    failed: list[str] = []  # every request the page makes is answered
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
     page.goto(url)
     expect(page.locator("#owner")).to_have_text("alice")
     assert page.url == url.split("#")[0]  # the secret left the address bar
@@ -90,6 +92,7 @@ def test_the_printed_url_opens_the_dashboard_and_pause_works(
 
     page.reload()  # the secret stays with this tab
     expect(page.locator("#owner")).to_have_text("alice")
+    assert failed == []
 
     # another browser context (no secret) gets the page shell and no data
     other = browser.new_context().new_page()
