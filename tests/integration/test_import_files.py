@@ -116,16 +116,17 @@ def _dates(home: Path) -> dict[str, tuple[int, int, int, int]]:
 def test_a_session_spans_its_own_time_and_epoch_times_date_it(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    """Unix-epoch times (2016) date the session by them; times from zero or from boot start it
-    at the import; either way it spans exactly its first to its last event (epoch times are
-    float seconds: read to within ~0.2 µs)."""
+    """Unix-epoch times (2016) date the session by them; times from zero or from boot end it
+    at the import (it was recorded before: starting then, it ended in the future); either way
+    it spans exactly its first to its last event (epoch times are float seconds: read to
+    within ~0.2 µs)."""
     epoch = 1471948496.25
     _write(tmp_path / "rec" / "keys" / "old" / "s.csv",
            f"key,press,release\na,{epoch + 1},{epoch + 1.1}\nb,{epoch + 2},{epoch + 2.125}\n")
     _write(tmp_path / "rec" / "mouse" / "old" / "s.csv",
            HEADER + f"{epoch},NoButton,Move,1,2\n{epoch + 3.5},NoButton,Move,3,4\n")
     _write(tmp_path / "rec" / "mouse" / "zero" / "s.csv",
-           HEADER + "0,NoButton,Move,1,2\n1.5,NoButton,Move,3,4\n")
+           HEADER + "0,NoButton,Move,1,2\n3600.5,NoButton,Move,3,4\n")  # an hour
     _write(tmp_path / "rec" / "mouse" / "boot" / "s.csv",
            HEADER + "259200.5,NoButton,Move,1,2\n259202.5,NoButton,Move,3,4\n")
     before = time.time_ns()
@@ -139,9 +140,9 @@ def test_a_session_spans_its_own_time_and_epoch_times_date_it(
     t0, t1, c0, c1 = dates["old"]
     assert (c0, c1) == (t0, t1)
     assert abs(t0 - epoch * 1e9) < 1000 and abs(t1 - t0 - 3_500_000_000) < 1000
-    for label, span in (("zero", 1_500_000_000), ("boot", 2_000_000_000)):
+    for label, span in (("zero", 3_600_500_000_000), ("boot", 2_000_000_000)):
         t0, t1, c0, c1 = dates[label]
-        assert before <= t0 <= after and (t1, c0, c1) == (t0 + span, t0, t0 + span), label
+        assert before <= t1 <= after and (t1, c0, c1) == (t0 + span, t0, t0 + span), label
     # export --since goes by those dates; times come back relative to the first event, exact
     out = tmp_path / "out"
     r = cli("export", "--out", str(out), "--since", "2016-08-23", env=env)

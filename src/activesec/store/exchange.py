@@ -35,7 +35,8 @@ now (plus a day of clock skew) — the session is dated by it, as the recording 
 (``[store] keep_days`` retention and ``export --since`` then go by that date;
 ``dated_by_file`` counts them, and ``past_keep_days`` the imported sessions already older than
 ``keep_days``); any other first time (from zero, since boot: 30 years of uptime would be needed
-to reach 2000) starts the session at the import.
+to reach 2000) dates the session to end at the import — it was recorded before, and a session
+starting at the import would end hours in the future, where ``export --since 1h`` found it.
 
 A destination or source given as a URL (``s3://``, ``gs://``, ``memory://`` …) goes through
 fsspec, staged in a private temporary directory; without fsspec the error names the extra to
@@ -458,8 +459,8 @@ def import_recordings(
             dated = start is None and _is_epoch_date(first, now)
             if start is not None:  # an export's times count from its session's start
                 wall, mono = start, 0
-            else:  # from its first event (module docstring)
-                wall, mono = (first if dated else now), first
+            else:  # from its first event; undated, it ends at the import (module docstring)
+                wall, mono = (first if dated else now - (last - first)), first
             store.begin()  # one transaction per session: never half an import
             try:
                 sid = store.begin_session(
