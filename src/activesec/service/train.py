@@ -407,6 +407,21 @@ def _quantiles(s: np.ndarray) -> dict[str, float]:
         "mean": float(np.mean(s)), "n": float(len(s))}
 
 
+def _split(n: int, settings: Settings, modality: str) -> tuple[int, int]:
+    """(rows to fit, rows held out) of ``n`` in time order: the latest ``train.holdout`` share
+    is held out, and the overlapping windows before it are purged (:func:`_purge`)."""
+    n_hold = max(MIN_HOLDOUT_ROWS, round(settings.train.holdout * n))
+    return n - n_hold - _purge(modality), n_hold
+
+
+def _calibration(det: Any, X_hold: np.ndarray, settings: Settings
+                 ) -> tuple[Calibration, dict[str, float]]:
+    """The calibration at ``train.target_far`` from the owner's held-out scores, and their
+    quantiles (a DataError or ModelError when they cannot calibrate)."""
+    hs = det.score(X_hold)
+    return Calibration.from_scores(hs, settings.train.target_far, FUSION_WINDOW), _quantiles(hs)
+
+
 def _need(modality: str, have: int, need: int) -> str:
     what = "keystrokes" if modality == KEYBOARD else f"{modality.split(':')[-1]} pointer events"
     return f"need {need - have:,} more {what} (have {have:,} of {need:,})"
@@ -422,8 +437,7 @@ def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows) -> 
         return res
     X, t = rows.arrays(len(names))
     n = len(X)
-    n_hold = max(MIN_HOLDOUT_ROWS, round(settings.train.holdout * n))
-    n_fit = n - n_hold - _purge(modality)
+    n_fit, n_hold = _split(n, settings, modality)
     if n_fit < MIN_TRAIN_ROWS:
         unit = "keystroke windows" if modality == KEYBOARD else "pointer actions"
         res.reason = (f"only {n} {unit} from {rows.events:,} events; need about "
@@ -434,13 +448,11 @@ def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows) -> 
     n_fit -= first
     name = _detector_name(settings, modality)
     det, fallback, bg = _fit(paths, name, {}, modality, Xf)
-    hs = det.score(Xh)
     try:
-        cal = Calibration.from_scores(hs, settings.train.target_far, FUSION_WINDOW)
+        cal, quant = _calibration(det, Xh, settings)
     except (DataError, ModelError) as exc:
         res.reason = f"cannot calibrate: {exc}"
         return res
-    quant = _quantiles(hs)
     extra = {"data": {"sessions": len(rows.sessions), "events": rows.events,
                       "rows_train": int(n_fit), "rows_holdout": int(n_hold),
                       "from_wall_ns": int(tf[0]), "until_wall_ns": int(t[-1])},
@@ -666,8 +678,7 @@ def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityR
     res = ModalityResult(modality, "skipped", detector=str(card.get("detector")))
     X, t = model_files.load_rows(directory)
     n = len(X)
-    n_hold = max(MIN_HOLDOUT_ROWS, round(settings.train.holdout * n))
-    n_fit = n - n_hold - _purge(modality)
+    n_fit, n_hold = _split(n, settings, modality)
     if n_fit < MIN_TRAIN_ROWS:
         res.reason = f"only {n} rows to refit {want} on: `activesec train` with more data"
         return res
@@ -675,13 +686,11 @@ def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityR
     if fallback:  # the background went away or broke since it was looked at
         res.reason = fallback
         return res
-    hs = det.score(X[n - n_hold:])
     try:
-        cal = Calibration.from_scores(hs, settings.train.target_far, FUSION_WINDOW)
+        cal, quant = _calibration(det, X[n - n_hold:], settings)
     except (DataError, ModelError) as exc:
         res.reason = f"cannot calibrate: {exc}"
         return res
-    quant = _quantiles(hs)
     data = {**dict(extra.get("data") or {}), "rows_train": int(n_fit), "rows_holdout": int(n_hold),
             "from_wall_ns": int(t[0])}
     _save(paths, modality, det, cal, list(card["feature_schema"]["names"]), X[:n_fit],
