@@ -241,15 +241,20 @@ def test_a_detector_written_from_the_readme_is_compared(clean: Path, tmp_path: P
     assert "plug-in failed to load: ImportError: no numpy here" in line
 
 
-def test_three_typists_are_evaluated_without_plda(tmp_path: Path) -> None:
-    """PLDA, the keys default, needs 3 people besides the owner: with 3 typists the default
-    falls back to a one-class detector, `--detector all` runs the others, and naming plda says
-    why it cannot run (all three used to end in 'no user could be evaluated')."""
-    root = tmp_path / "typing"
+def _three_typists(root: Path) -> Path:
+    """Three synthetic typists, three keys-layout sessions each, under ``root``."""
     for i, (person, rhythm) in enumerate(list(syn.TYPISTS.items())[:3]):
         for s in range(3):
             _write(root / person / f"s{s + 1}.csv",
                    to_text(syn.typing(600, seed=10 * i + s, **rhythm), "keys").splitlines())
+    return root
+
+
+def test_three_typists_are_evaluated_without_plda(tmp_path: Path) -> None:
+    """PLDA, the keys default, needs 3 people besides the owner: with 3 typists the default
+    falls back to a one-class detector, `--detector all` runs the others, and naming plda says
+    why it cannot run (all three used to end in 'no user could be evaluated')."""
+    root = _three_typists(tmp_path / "typing")
     env = env_for(tmp_path / "home")
     r = cli("evaluate", "keys-csv", "--data", str(root), "--json", env=env)
     assert r.returncode == 0, r.stderr
@@ -291,11 +296,7 @@ def test_detector_all_gives_each_param_to_the_detectors_that_take_it(tmp_path: P
     """`--detector all --param n_estimators=20`: the forests get it, the others run without it
     (every comparison with a --param used to end at the first detector that lacks it, gmm); a
     parameter no detector takes is refused in one line before the data is read."""
-    root = tmp_path / "typing"
-    for i, (person, rhythm) in enumerate(list(syn.TYPISTS.items())[:3]):
-        for s in range(3):
-            _write(root / person / f"s{s + 1}.csv",
-                   to_text(syn.typing(600, seed=10 * i + s, **rhythm), "keys").splitlines())
+    root = _three_typists(tmp_path / "typing")
     env = env_for(tmp_path / "home")
     r = cli("evaluate", "keys-csv", "--data", str(root), "--json", "--detector", "all",
             "--param", "n_estimators=20", env=env, timeout=300)

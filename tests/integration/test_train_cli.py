@@ -161,23 +161,28 @@ def test_reset_deletes_models_and_restarts_enrolment(tmp_path: Path, recordings:
     assert "nothing to train yet" in line
 
 
+def _unprivileged(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI without root's power to ignore file permissions (these tests run as root)."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) not available")
+    caps = "-dac_override,-dac_read_search"
+    return subprocess.run(["setpriv", "--bounding-set", caps, "--inh-caps", caps, sys.executable,
+                           "-c", _MAIN, *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
 def test_a_model_that_cannot_be_saved_is_one_line_and_leaves_no_staging(
         tmp_path: Path, recordings: Path) -> None:
     """A read-only models folder, or a disk that fills while the model is written, ended
     `train` in a traceback; the full disk also kept its half-written staging folder (megabytes),
     so that even `status` then failed for want of space."""
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) not available")
     env = {**_env(tmp_path / "home"), "ACTIVESEC_TRAIN__POINTER_DETECTOR": "scaled_manhattan"}
     assert run("init", "--user", "owner", env=env).returncode == 0
     assert run("import", str(recordings), env=env).returncode == 0
     models = tmp_path / "home" / "models"
     models.chmod(0o500)
     try:  # root ignores permissions: drop the capabilities that let it
-        r = subprocess.run(
-            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
-             "-dac_override,-dac_read_search", sys.executable, "-c", _MAIN, "train"],
-            env=env, capture_output=True, text=True, timeout=300)
+        r = _unprivileged(env, "train")
     finally:
         models.chmod(0o700)
     line = one_line_error(r)
@@ -217,8 +222,6 @@ def test_a_model_that_cannot_be_saved_is_one_line_and_leaves_no_staging(
 
 def test_reset_that_cannot_delete_a_model_is_one_line(tmp_path: Path) -> None:
     """`train --reset` with a models folder it may not change ended in a traceback."""
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) not available")
     env = _env(tmp_path / "home")
     assert run("init", "--user", "owner", env=env).returncode == 0
     models = tmp_path / "home" / "models"
@@ -226,10 +229,7 @@ def test_reset_that_cannot_delete_a_model_is_one_line(tmp_path: Path) -> None:
     (models / "pointer-mouse" / "model.json").write_text("{}")
     models.chmod(0o500)
     try:  # root ignores permissions: drop the capabilities that let it
-        r = subprocess.run(
-            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
-             "-dac_override,-dac_read_search", sys.executable, "-c", _MAIN, "train", "--reset"],
-            env=env, capture_output=True, text=True, timeout=300)
+        r = _unprivileged(env, "train", "--reset")
     finally:
         models.chmod(0o700)
     line = one_line_error(r)
@@ -240,19 +240,13 @@ def test_reset_that_cannot_delete_a_model_is_one_line(tmp_path: Path) -> None:
 
 def test_a_background_that_cannot_be_saved_is_one_line(tmp_path: Path) -> None:
     """`background build` into a models folder it may not write ended in a traceback."""
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) not available")
     env = _env(tmp_path / "home")
     assert run("init", "--user", "owner", env=env).returncode == 0
     bal = slice_balabit(tmp_path / "bal", ("user9", "user12", "user15"), lines=2500)
     models = tmp_path / "home" / "models"
     models.chmod(0o500)
     try:  # root ignores permissions: drop the capabilities that let it
-        r = subprocess.run(
-            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
-             "-dac_override,-dac_read_search", sys.executable, "-c", _MAIN, "background",
-             "build", "--balabit", str(bal), "--max-rows", "100"],
-            env=env, capture_output=True, text=True, timeout=300)
+        r = _unprivileged(env, "background", "build", "--balabit", str(bal), "--max-rows", "100")
     finally:
         models.chmod(0o700)
     line = one_line_error(r)
