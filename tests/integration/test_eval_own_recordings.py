@@ -167,13 +167,14 @@ def test_milliseconds_instead_of_seconds_are_named(clean: Path, tmp_path: Path) 
     line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(clean), env=env))
     # refused by the reader, as import and replay refuse it
     assert "its times look like milliseconds (the layout's times are seconds)" in line
-    # epoch milliseconds are beyond any time in seconds: every row is unreadable
+    # epoch milliseconds: named as such, with the divisor (every row was "not seconds")
     f = clean / "owner" / "s1.csv"
     lines = f.read_text().splitlines()
     f.write_text("\n".join([lines[0]] + [f"{1_700_000_000_000 + int(ln.split(',')[0])},"
                                          + ln.split(",", 1)[1] for ln in lines[1:]]) + "\n")
     line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(clean), env=env))
-    assert f"{f}: none of its" in line and "with a time that is not a number of seconds" in line
+    assert f"{f}: its times look like Unix-epoch milliseconds" in line
+    assert "divide the time columns by 1000" in line
 
 
 def test_folders_without_session_files_are_named_when_too_few_users(tmp_path: Path) -> None:
