@@ -64,6 +64,11 @@ def json_error(exc: ActiveSecError) -> None:
     sys.stdout.flush()
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 session``, ``2 sessions``, ``1,234 events``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def human_bytes(n: float) -> str:
     return paths.size_text(n)
 

@@ -11,7 +11,7 @@ from typing import Literal
 import typer
 from rich.markup import escape
 
-from activesec.cli._common import out, print_json, settings, state_paths
+from activesec.cli._common import out, plural, print_json, settings, state_paths
 from activesec.cli.cmd_capture import _open_store
 from activesec.core import profile
 from activesec.core.errors import ActiveSecError
@@ -45,11 +45,6 @@ def parse_since(text: str, now_s: float | None = None) -> int:
             "give e.g. 30d or 2026-11-01, or leave --since out to export everything",
         )
     return int(seconds * 1e9)
-
-
-def _n(count: int, noun: str) -> str:
-    """``1 session``, ``2 sessions``, ``1,234 events``."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def register(app: typer.Typer) -> None:
@@ -96,15 +91,15 @@ def export(
     if json_out:
         print_json(summary)
     else:
-        out.print(f"exported {_n(summary['sessions'], 'session')}, "
-                  f"{_n(summary['files'], 'file')} to {escape(out_path)}")
+        out.print(f"exported {plural(summary['sessions'], 'session')}, "
+                  f"{plural(summary['files'], 'file')} to {escape(out_path)}")
         if summary["injected_left_out"]:
-            out.print(f"left out {_n(summary['injected_left_out'], 'injected event')} (XTEST, "
+            out.print(f"left out {plural(summary['injected_left_out'], 'injected event')} (XTEST, "
                       "SendInput): as plain rows they would import back as your own input; "
                       "--with-injected keeps them, flagged")
         if summary["injected_only_sessions"]:
             only = summary["injected_only_sessions"]
-            out.print(f"not exported: {_n(only, 'session')} that held only injected input")
+            out.print(f"not exported: {plural(only, 'session')} that held only injected input")
 
 
 def import_(
@@ -142,12 +137,13 @@ def import_(
         if summary.get("empty_sessions"):
             notes.append(f"{summary['empty_sessions']} without any readable row, skipped")
         if summary.get("skipped_rows"):
-            notes.append(f"{_n(summary['skipped_rows'], 'unreadable row')} skipped ("
+            notes.append(f"{plural(summary['skipped_rows'], 'unreadable row')} skipped ("
                          f"{why_unreadable(summary.get('unreadable', {}))})")
         if summary.get("dated_by_file"):
             notes.append(f"{summary['dated_by_file']} dated by their files' Unix times")
         out.print(
-            f"imported {_n(summary['sessions'], 'session')} ({_n(summary['events'], 'event')})"
+            f"imported {plural(summary['sessions'], 'session')} "
+            f"({plural(summary['events'], 'event')})"
             + "".join(f"; {n}" for n in notes)
         )
         if summary.get("past_keep_days"):

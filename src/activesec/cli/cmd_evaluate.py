@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from activesec.cli._common import err, interactive, out, print_json, state_paths
+from activesec.cli._common import err, interactive, out, plural, print_json, state_paths
 from activesec.core.errors import ActiveSecError
 
 if TYPE_CHECKING:
@@ -29,11 +29,6 @@ class Dataset(str, Enum):
 
 def register(app: typer.Typer) -> None:
     app.command()(evaluate)
-
-
-def _plural(n: int, what: str) -> str:
-    """``1 false lock``, ``2 false locks``."""
-    return f"{n:,} {what}{'' if n == 1 else 's'}"
 
 
 def _parse_params(items: list[str]) -> dict[str, Any]:
@@ -466,7 +461,7 @@ def evaluate(
         out.print(
             f"  continuous: ANIA {ania}, ANGA {anga}, "
             f"{cont['impostor_locked']}/{cont['impostor_sessions']} impostor sessions locked, "
-            f"{_plural(cont['false_locks'], 'false lock')}"
+            f"{plural(cont['false_locks'], 'false lock')}"
         )
         skipped = cont.get("skipped_users") or {}  # only --json said who was not replayed
         _print_skips({"skipped": [{"what": "user", "id": u, "reason": why}
@@ -631,5 +626,5 @@ def _tune(
             f"best: window {b['window']}, neutral_z {b['trust']['neutral_z']:g}, "
             f"max_penalty {b['trust']['max_penalty']:g} — ANIA {b['ania']:.1f} "
             f"({b['ania_censored']:.1f} counting impostors never locked), "
-            f"{_plural(b['false_locks'], 'false lock')}"
+            f"{plural(b['false_locks'], 'false lock')}"
         )
