@@ -23,7 +23,7 @@ from activesec.cli._common import (
     state_paths,
 )
 from activesec.core import config, profile
-from activesec.core.errors import ActiveSecError, ConfigError, PolicyError
+from activesec.core.errors import ActiveSecError, ConfigError, PolicyError, os_reason
 from activesec.core.instance import is_locked
 from activesec.core.labels import check_label
 from activesec.core.paths import Paths, keep_copy
@@ -169,9 +169,8 @@ def _writing(f: Path, write: Callable[[], T]) -> T:
     try:
         return write()
     except OSError as exc:
-        why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise ActiveSecError(
-            f"cannot write {f}: {why}",
+            f"cannot write {f}: {os_reason(exc)}",
             "free disk space and run `activesec init --force` again"
             if exc.errno == errno.ENOSPC else f"check the permissions of {f.parent}",
         ) from None

@@ -25,6 +25,9 @@ are permanent:
 
 from __future__ import annotations
 
+import errno
+import os
+
 EX_CONFIG = 78  # sysexits.h: "something was found in an unconfigured or misconfigured state"
 
 
@@ -70,3 +73,18 @@ class DataError(ActiveSecError):
 
 class ModelError(ActiveSecError):
     """A saved model is missing, altered or does not match this installation."""
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a write failed, for a one-line message: a full disk said in words, else the OS's."""
+    return "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+
+
+def save_error(exc: OSError, what: str, where: str | os.PathLike[str], rerun: str,
+               note: str = "") -> ModelError:
+    """The ModelError for ``what`` (a model, a background) that could not be saved in the
+    folder ``where``: why, then free space or a writable folder, then ``rerun`` again."""
+    remedy = ("free disk space" if exc.errno == errno.ENOSPC
+              else f"make {where} writable by you")
+    return ModelError(f"cannot save {what} in {where}: {os_reason(exc)}{note}",
+                      f"{remedy}, then run `{rerun}` again")

@@ -13,7 +13,7 @@ import logging.handlers
 import os
 import sys
 
-from activesec.core.errors import ActiveSecError
+from activesec.core.errors import ActiveSecError, os_reason
 from activesec.core.paths import PRIVATE_FILE_MODE, Paths, make_private_dir, make_private_file
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -43,7 +43,7 @@ class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
             super().handleError(record)
             return
         self.failed = True
-        why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        why = os_reason(exc)
         with contextlib.suppress(Exception):
             sys.stderr.write(
                 f"warning: cannot write the log file {self.baseFilename} ({why}); "

@@ -22,7 +22,6 @@ themselves; the command is deterministic (same data + seed -> same file hash).
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -33,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from activesec.core.errors import DataError, ModelError
+from activesec.core.errors import DataError, ModelError, save_error
 from activesec.core.events import EVENT_DTYPE
 from activesec.core.paths import Paths, make_private_dir, sha256_file
 from activesec.detectors.persist import load_json_card, schema_hash
@@ -198,13 +197,8 @@ def save(paths: Paths, bg: Background, *, seed: int = 0) -> Path:
         write_private_text(dest.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
     except OSError as exc:
         tmp.unlink(missing_ok=True)  # a half-written file must not keep the disk full
-        full = exc.errno == errno.ENOSPC
-        raise ModelError(
-            f"cannot save the {bg.modality} background in {paths.models_dir}: "
-            f"{'the disk is full' if full else exc.strerror or exc}",
-            f"{'free disk space' if full else f'make {paths.models_dir} writable by you'}, "
-            "then run `activesec background build` again",
-        ) from None
+        raise save_error(exc, f"the {bg.modality} background", paths.models_dir,
+                         "activesec background build") from None
     return dest
 
 

@@ -51,7 +51,6 @@ with the detector they asked for, on the rows they were fitted on only.
 
 from __future__ import annotations
 
-import errno
 import json
 import shutil
 import time
@@ -66,7 +65,7 @@ import numpy as np
 from activesec.core import profile
 from activesec.core.clock import Clock, SystemClock
 from activesec.core.config import Settings
-from activesec.core.errors import DataError, ModelError
+from activesec.core.errors import DataError, ModelError, save_error
 from activesec.core.events import DeviceType, Kind, own_input, stored_device_type
 from activesec.core.paths import Paths, make_private_dir, write_private_text
 from activesec.engine.drift import (  # noqa: F401  (SUSPECT_*: the gate's limits, re-exported)
@@ -385,14 +384,8 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
     except OSError as exc:
         # a half-written staging folder (megabytes) must not keep the disk full for the store
         shutil.rmtree(stage, ignore_errors=True)
-        full = exc.errno == errno.ENOSPC
-        raise ModelError(
-            f"cannot save the {modality} model in {paths.models_dir}: "
-            f"{'the disk is full' if full else exc.strerror or exc}; the previous model, if "
-            "any, is kept",
-            f"{'free disk space' if full else f'make {paths.models_dir} writable by you'}, "
-            "then run `activesec train` again",
-        ) from None
+        raise save_error(exc, f"the {modality} model", paths.models_dir, "activesec train",
+                         "; the previous model, if any, is kept") from None
     old = paths.models_dir / f".old-{final.name}"
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
