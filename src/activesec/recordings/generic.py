@@ -224,8 +224,7 @@ _EPOCH_UNITS = ((1e17, "nanoseconds", "1,000,000,000"), (1e14, "microseconds", "
 def _check_epoch_unit(path: Path, t: np.ndarray) -> None:
     """Refuse a file whose times are mostly Unix-epoch milliseconds (or finer): every row was
     otherwise skipped as "a time that is not a number of seconds", which did not say why."""
-    with np.errstate(invalid="ignore"):
-        big = np.abs(t[np.isfinite(t)])
+    big = np.abs(t[np.isfinite(t)])
     if len(big) == 0:
         return
     for lower, unit, divisor in _EPOCH_UNITS:

@@ -651,14 +651,23 @@ def fallback_upgrades(paths: Paths) -> list[Path]:
     scikit-learn): the agent asks whenever a background file changes."""
     out = []
     for d in model_files.model_dirs(paths):
+        extra = _fallback_extra(d)
         try:
-            extra = model_files.verify_card(d).get("extra") or {}
-            if (extra.get("fallback") and extra.get("requested_detector")
-                    and load_background(paths, _bg_key(str(extra["modality"]))) is not None):
+            if extra and load_background(paths, _bg_key(str(extra["modality"]))) is not None:
                 out.append(d)
-        except (ModelError, KeyError):  # a refused model or background: `status` says why
+        except (ModelError, KeyError):  # a refused background or card: `status` says why
             continue
     return out
+
+
+def _fallback_extra(directory: Path) -> dict[str, Any] | None:
+    """The card's ``extra`` when the model in ``directory`` is a one-class fallback (its
+    detector wanted a background); None otherwise, and for a model refused by its checks."""
+    try:
+        extra = model_files.verify_card(directory).get("extra") or {}
+    except ModelError:
+        return None
+    return extra if extra.get("fallback") and extra.get("requested_detector") else None
 
 
 def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityResult:
@@ -707,9 +716,10 @@ def upgrade(paths: Paths, settings: Settings) -> TrainSummary:
     user = _owner(paths, settings)
     dirs = fallback_upgrades(paths)
     if not dirs:
-        fallbacks = [d for d in model_files.model_dirs(paths) if _is_fallback(d)]
-        if not model_files.model_dirs(paths):
+        models = model_files.model_dirs(paths)
+        if not models:
             raise ModelError("no trained model to upgrade", "run `activesec train` first")
+        fallbacks = [d for d in models if _fallback_extra(d)]
         if not fallbacks:
             raise ModelError("no model uses the one-class fallback: nothing to upgrade",
                              "`activesec status` lists each model's detector")
@@ -724,13 +734,6 @@ def upgrade(paths: Paths, settings: Settings) -> TrainSummary:
         except ModelError as exc:
             results.append(ModalityResult(d.name, "skipped", reason=str(exc)))
     return TrainSummary(user, results, {}, seconds=time.perf_counter() - t0)
-
-
-def _is_fallback(directory: Path) -> bool:
-    try:
-        return bool((model_files.verify_card(directory).get("extra") or {}).get("fallback"))
-    except ModelError:
-        return False
 
 
 def retrain_due(paths: Paths, settings: Settings, clock: Clock | None = None) -> bool:
