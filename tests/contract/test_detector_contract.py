@@ -1,4 +1,5 @@
-"""One contract, every registered detector (built-ins and installed plug-ins).
+"""One contract, every registered detector (built-ins and installed plug-ins), and the README's
+plug-in recipe, which relies on the base class's wrappers to keep it.
 
 Synthetic data: the owner is one Gaussian "person", the background several other people, the
 impostor a person the model never saw, shifted from the owner on a few features.
@@ -9,13 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
+from tests.helpers.plugins import recipe_class
 
 from activesec.core.errors import DataError, ModelError
 from activesec.detectors import registry
 from activesec.detectors.base import Detector
 from activesec.detectors.persist import load_model, save_model
 
-NAMES = registry.names()
+RECIPE = "readme_centroid"
+NAMES = [*registry.names(), RECIPE]
 D = 8
 FAST = {"n_estimators": 40, "max_iter": 40}
 
@@ -31,6 +34,15 @@ def people(seed: int = 0):
     genuine = rng.normal(owner_c, 1.0, (100, D))
     impostor = rng.normal(owner_c + shift, 1.0, (100, D))
     return owner, (bg, groups), genuine, impostor
+
+
+@pytest.fixture(autouse=True)
+def _recipe_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's plug-in, registered as its entry point would register it."""
+    cls = recipe_class()
+    registry.names()  # built-ins and installed plug-ins first
+    monkeypatch.setattr(cls, "name", RECIPE)
+    monkeypatch.setitem(registry._REGISTRY, RECIPE, cls)
 
 
 def make(name: str):

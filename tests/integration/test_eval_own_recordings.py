@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from tests.helpers.cli import cli, env_for, one_line_error
+from tests.helpers.plugins import recipe_source
 
 from activesec.recordings import synthetic as syn
 from activesec.recordings.generic import to_text
@@ -189,31 +190,13 @@ def test_folders_without_session_files_are_named_when_too_few_users(tmp_path: Pa
            "file (quick, slow)" in line
 
 
-CENTROID = '''
-import numpy as np
-from activesec.detectors.base import Detector
-
-class Centroid(Detector):
-    def __init__(self, eps: float = 1e-6) -> None:
-        self.eps = eps
-
-    def fit(self, X, X_background=None, background_groups=None):
-        X = np.asarray(X, dtype=float)
-        self.mu_, self.sd_ = X.mean(axis=0), X.std(axis=0) + self.eps
-        return self
-
-    def score(self, X):
-        return np.abs((np.asarray(X, dtype=float) - self.mu_) / self.sd_).mean(axis=1)
-'''
-
-
 def test_a_detector_written_from_the_readme_is_compared(clean: Path, tmp_path: Path) -> None:
     """README's plug-in recipe, installed as pip would (a module and its dist-info's entry
     points on the path), is evaluated by name and within `--detector all`."""
     site = tmp_path / "site"
     (site / "mypkg").mkdir(parents=True)
     (site / "mypkg" / "__init__.py").write_text("")
-    (site / "mypkg" / "detectors.py").write_text(CENTROID)
+    (site / "mypkg" / "detectors.py").write_text(recipe_source())
     (site / "mypkg" / "broken.py").write_text("raise ImportError('no numpy here')\n")
     info = site / "mypkg-0.1.dist-info"
     info.mkdir()

@@ -64,18 +64,33 @@ class Detector:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        own = cls.__dict__.get("score")
-        if own is None:
-            return
+        # A plug-in written to the README overrides ``fit`` and ``score`` themselves: wrapped
+        # here, it gets the built-ins' input checks, parameter check, ``n_features_in_`` and
+        # score-count check, so it keeps the same contract (tests/contract) without knowing it.
+        own_fit = cls.__dict__.get("fit")
+        if own_fit is not None:
+            @functools.wraps(own_fit)
+            def fit(self: Detector, X: Any, X_background: Any = None,
+                    background_groups: Any = None) -> Detector:
+                Xo, Xb, groups = self._checked_fit_input(X, X_background, background_groups)
+                if self.needs_groups:
+                    own_fit(self, Xo, Xb, groups)
+                else:
+                    own_fit(self, Xo, Xb)
+                self.n_features_in_ = Xo.shape[1]
+                return self
 
-        # a plug-in written to the README overrides ``score`` itself: its count is checked too
-        @functools.wraps(own)
-        def score(self: Detector, X: Any) -> np.ndarray:
-            s = np.asarray(own(self, X), dtype=np.float64).reshape(-1)
-            self._check_count(s, len(X))
-            return s
+            cls.fit = fit  # type: ignore[method-assign]
+        own_score = cls.__dict__.get("score")
+        if own_score is not None:
+            @functools.wraps(own_score)
+            def score(self: Detector, X: Any) -> np.ndarray:
+                a = self._checked_score_input(X)
+                if len(a) == 0:
+                    return np.zeros(0, dtype=np.float64)
+                return self._finite(np.asarray(own_score(self, a), np.float64).reshape(-1), len(a))
 
-        cls.score = score  # type: ignore[method-assign]
+            cls.score = score  # type: ignore[method-assign]
 
     def __init__(self, **params: Any) -> None:  # subclasses list their params explicitly
         for k, v in params.items():
@@ -135,6 +150,27 @@ class Detector:
 
     # --- the contract -------------------------------------------------------------------
     def fit(self, X: Any, X_background: Any = None, background_groups: Any = None) -> Detector:
+        Xo, Xb, groups = self._checked_fit_input(X, X_background, background_groups)
+        who = self.name or type(self).__name__
+        self.n_features_in_ = Xo.shape[1]
+        try:
+            if self.needs_groups:
+                self._fit_groups(Xo, Xb, groups)
+            else:
+                self._fit(Xo, Xb)
+        except ValueError as exc:
+            # scikit-learn checks ranges (n_estimators=0) only here; matched by name, so this
+            # module stays free of scikit-learn, which the scoring agent must not import
+            if type(exc).__name__ != "InvalidParameterError":
+                raise
+            raise ConfigError(f"bad parameter for detector {who}: {exc}",
+                              "change that --param value") from None
+        return self
+
+    def _checked_fit_input(self, X: Any, X_background: Any, background_groups: Any
+                           ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """The parameter check and the owner rows, background and person ids ``fit`` needs,
+        validated (a ConfigError or DataError saying what is wrong)."""
         self.check_params()
         Xo = check_X(X)
         who = self.name or type(self).__name__
@@ -164,29 +200,22 @@ class Detector:
             if len(np.unique(groups)) < 3:
                 raise DataError("the background must hold at least 3 people",
                                 "use a larger background")
-        self.n_features_in_ = Xo.shape[1]
-        try:
-            if self.needs_groups:
-                self._fit_groups(Xo, Xb, groups)
-            else:
-                self._fit(Xo, Xb)
-        except ValueError as exc:
-            # scikit-learn checks ranges (n_estimators=0) only here; matched by name, so this
-            # module stays free of scikit-learn, which the scoring agent must not import
-            if type(exc).__name__ != "InvalidParameterError":
-                raise
-            raise ConfigError(f"bad parameter for detector {who}: {exc}",
-                              "change that --param value") from None
-        return self
+        return Xo, Xb, groups
 
     def score(self, X: Any) -> np.ndarray:
-        if not hasattr(self, "n_features_in_"):
-            raise ModelError(f"{type(self).__name__} is not fitted", "call fit() or load a model")
-        a = check_X(X, n_features=self.n_features_in_)
+        a = self._checked_score_input(X)
         if len(a) == 0:
             return np.zeros(0, dtype=np.float64)
-        s = np.asarray(self._score(a), dtype=np.float64).reshape(-1)
-        self._check_count(s, len(a))
+        return self._finite(np.asarray(self._score(a), dtype=np.float64).reshape(-1), len(a))
+
+    def _checked_score_input(self, X: Any) -> np.ndarray:
+        if not hasattr(self, "n_features_in_"):
+            raise ModelError(f"{type(self).__name__} is not fitted", "call fit() or load a model")
+        return check_X(X, n_features=self.n_features_in_)
+
+    def _finite(self, s: np.ndarray, rows: int) -> np.ndarray:
+        """One finite score per row: NaN and +inf become the largest float (impostor)."""
+        self._check_count(s, rows)
         return np.nan_to_num(s, nan=np.finfo(np.float64).max, posinf=np.finfo(np.float64).max,
                              neginf=-np.finfo(np.float64).max)
 
