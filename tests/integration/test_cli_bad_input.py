@@ -288,15 +288,19 @@ def test_an_unknown_engine_key_lists_every_key_engine_takes(tmp_path: Path) -> N
 
 
 def test_evaluate_json_shows_why_no_user_could_be_evaluated(env: dict[str, str]) -> None:
-    """The error's hint says "see the skip reasons with --json": with --json they are there."""
+    """The error's hint says "see the skip reasons with --json": with --json they are there,
+    and the hint (stderr and stdout) says so instead of sending the user to --json again."""
     from tests.conftest import dataset
 
     head = dataset("cmu_keystroke", "DSL-StrongPasswordData.HEAD10.csv")
+    plain = one_line_error(cli("evaluate", "cmu", "--data", str(head), env=env))
+    assert plain.endswith("see the skip reasons with --json")
     r = cli("evaluate", "cmu", "--data", str(head), "--json", env=env)
     line = one_line_error(r)
-    assert "no user of cmu could be evaluated" in line and "--json" in line
+    assert "no user of cmu could be evaluated" in line and "--json" not in line
+    assert line.endswith("each user's skip reason is in per_user on stdout")
     res = json.loads(r.stdout)
-    assert res["ok"] is False and res["error"] in line
+    assert res["ok"] is False and res["error"] in line and "--json" not in res["hint"]
     assert res["per_user"] and all("repetitions" in u["skipped_reason"]
                                    for u in res["per_user"])
     assert res["skipped"][0]["reason"] == res["per_user"][0]["skipped_reason"]

@@ -207,6 +207,7 @@ def evaluate(
     from activesec.detectors.fusion import METHODS
     from activesec.evaluate.api import Options, evaluate_all, results_json
     from activesec.evaluate.api import evaluate as run_one
+    from activesec.evaluate.result import NoUserEvaluated
 
     if fusion is not None and fusion not in METHODS:
         raise ActiveSecError(f"unknown --fusion {fusion!r}", f"use one of {', '.join(METHODS)}")
@@ -327,6 +328,10 @@ def evaluate(
                                    not_evaluated=not_evaluated)
         else:
             results = [run_one(dataset.value, path, detector=detector, options=opts)]
+    except NoUserEvaluated as exc:
+        if json_out:  # the skip reasons are printed with it: no "see … with --json"
+            exc.for_json()
+        raise
     finally:
         if progress_bar is not None:
             progress_bar.stop()
