@@ -207,7 +207,7 @@ def evaluate(
     from activesec.detectors.fusion import METHODS
     from activesec.evaluate.api import Options, evaluate_all, results_json
     from activesec.evaluate.api import evaluate as run_one
-    from activesec.evaluate.result import NoUserEvaluated
+    from activesec.evaluate.result import NoUserEvaluated, best_first
 
     if fusion is not None and fusion not in METHODS:
         raise ActiveSecError(f"unknown --fusion {fusion!r}", f"use one of {', '.join(METHODS)}")
@@ -449,7 +449,7 @@ def evaluate(
             raise late
         return
     if detector == "all":
-        _print_comparison([r.to_json() for r in results])
+        _print_comparison([r.to_json() for r in best_first(results)])
     else:
         j = results[0].to_json()
         out.print(
@@ -500,7 +500,8 @@ def _print_skips(j: dict[str, Any], label: str = "skipped") -> None:
 
 def _print_comparison(rows: list[dict[str, Any]]) -> None:
     """``--detector all``: the protocol once (the same preparation for every detector), then
-    one row per detector, best mean per-user EER ("user EER", its SD beside it) first."""
+    one row per detector in the order given (best first: :func:`~activesec.evaluate.result.
+    best_first`, the report's order too), mean per-user EER ("user EER") with its SD beside it."""
     from rich.table import Table
 
     first = rows[0]
@@ -508,7 +509,7 @@ def _print_comparison(rows: list[dict[str, Any]]) -> None:
     table = Table(show_edge=False)
     for col in ("detector", "AUC", "EER", "user EER", "SD", "users", "skipped", "s"):
         table.add_column(col, justify="left" if col == "detector" else "right", no_wrap=True)
-    for j in sorted(rows, key=lambda j: (j["mean_user_eer"], j["eer"])):
+    for j in rows:
         table.add_row(j["detector"], f"{j['auc']:.3f}", f"{j['eer']:.1%}",
                       f"{j['mean_user_eer']:.1%}", f"{j.get('sd_user_eer', 0.0):.1%}",
                       str(j["n_users"]), str(_left_out(j)),

@@ -26,7 +26,7 @@ import numpy as np
 from activesec.core.errors import DataError
 from activesec.core.paths import make_private_dirs, write_private_text
 from activesec.evaluate import metrics
-from activesec.evaluate.result import EvalResult
+from activesec.evaluate.result import EvalResult, best_first
 from activesec.evaluate.svg import PALETTE, Series, chart, step_xy
 
 _CSS = """
@@ -260,7 +260,8 @@ def render(results: EvalResult | Sequence[EvalResult],
            left_out: Mapping[str, str] | None = None) -> str:
     """The report as one HTML string; ``left_out``: the detectors ``--detector all`` could not
     load or evaluate, and why (listed under *Skipped*, as stderr and the JSON name them)."""
-    rs = [results] if isinstance(results, EvalResult) else list(results)
+    # best first, as `evaluate --detector all` prints them: every table and legend in that order
+    rs = [results] if isinstance(results, EvalResult) else best_first(results)
     if not rs:
         raise DataError("no evaluation result to report", "run an evaluation first")
     parts = [_header(rs), _summary(rs), _roc_det(rs), _distributions(rs), _amount_curves(rs),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -289,6 +290,18 @@ def _natural(s: str) -> tuple[Any, ...]:
     import re
 
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", s))
+
+
+def best_first(results: Sequence[EvalResult]) -> list[EvalResult]:
+    """``--detector all``'s order, on stdout and in the report: the lowest mean per-user EER
+    first, then the lowest pooled EER (an undefined figure last)."""
+    def last(x: float) -> float:
+        return x if math.isfinite(x) else math.inf
+
+    def key(r: EvalResult) -> tuple[float, float]:
+        return last(r.mean_user_eer), last(r.eer)
+
+    return sorted(results, key=key)
 
 
 def results_json(dataset: str, results: list[EvalResult]) -> dict[str, Any]:
