@@ -155,9 +155,31 @@ def test_a_readme_snippet_appended_to_the_init_file_says_where_it_goes(
 
 
 def test_bench_seconds_must_be_finite(env: dict[str, str]) -> None:
-    for value in ("inf", "1e300"):
-        assert "--seconds must be at most 86400" in one_line_error(
-            cli("bench", "--seconds", value, env=env))
+    assert "--seconds must be at most 86400" in one_line_error(
+        cli("bench", "--seconds", "1e300", env=env))
+
+
+@pytest.mark.parametrize(("args", "instead"), [
+    (("capture", "--duration"), "leave --duration out to capture until Ctrl-C or SIGTERM"),
+    (("run", "--duration"), "leave --duration out to run until SIGTERM or Ctrl-C"),
+    (("replay", "recordings", "--speed"), "or 0 to replay as fast as possible"),
+    (("bench", "--seconds"), "give 5 to 86400 seconds"),
+    (("evaluate", "balabit", "--tune-trust", "--target-anga"), "e.g. 2000 (the default)"),
+])
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_number_options_refuse_nan_and_inf(env: dict[str, str], args: tuple[str, ...],
+                                           instead: str, value: str) -> None:
+    """`capture --duration inf` captured forever (as no limit), `--duration nan` was refused as
+    "not greater than or equal to 0", bench's --seconds nan as "at least 5, got nan": every
+    number option refuses a non-finite value in one line that says what to pass instead."""
+    line = one_line_error(cli(*args, value, env=env, timeout=60))
+    assert line.startswith(f"error: {args[-1]} must be a finite number, got {value} — ")
+    assert instead in line
+
+
+def test_a_negative_duration_is_one_line_too(env: dict[str, str]) -> None:
+    line = one_line_error(cli("capture", "--duration", "-1", env=env))
+    assert "--duration must be at least 0, got -1" in line
 
 
 

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from activesec.cli._common import err, interactive, out, plural, print_json, state_paths
+from activesec.cli._common import (
+    err,
+    finite,
+    interactive,
+    out,
+    plural,
+    print_json,
+    state_paths,
+)
 from activesec.core.errors import ActiveSecError
 
 if TYPE_CHECKING:
@@ -194,7 +202,8 @@ def evaluate(
     target_anga: float | None = typer.Option(
         None,
         "--target-anga",
-        min=1.0,
+        callback=finite("--target-anga", "give owner actions per false lock, e.g. 2000 (the "
+                        "default)", minimum=1.0),
         help="With --tune-trust: owner actions per false lock a setting must keep "
         "(default 2000).",
     ),
