@@ -441,6 +441,44 @@ def test_every_label_input_follows_one_rule(tmp_path: Path, bad: str) -> None:
         assert f"invalid label {bad!r}" in one_line_error(cli(*args, env=env)), args
 
 
+@pytest.mark.parametrize(("bad", "why"), [
+    ("\u115f", "shows nothing"),  # HANGUL CHOOSEONG FILLER: a letter (Lo) that renders blank
+    ("\u3164\u3164", "shows nothing"),  # HANGUL FILLER
+    ("\u200b\u200d", "shows nothing"),  # zero-width space and joiner (Cf)
+    ("\ufeff", "shows nothing"),  # a byte-order mark
+    ("\u3000 ", "shows nothing"),  # spaces only (the config's `user` took them)
+    ("-x", "starts with '-'"),
+])
+def test_names_that_show_nothing_or_read_as_options_are_refused(tmp_path: Path, bad: str,
+                                                                 why: str) -> None:
+    """A name of Hangul fillers (letters, so the label rule took them) showed as nothing in
+    `status` and exported to an invisible folder; "-x" exported to a folder shell tools read as
+    an option. init, label, capture, import and the config's `user` all refuse them now."""
+    env = env_for(tmp_path / "fresh")
+    line = one_line_error(cli("init", f"--user={bad}", env=env))
+    assert line.startswith(f"error: invalid user {bad!a}: it {why}"), line
+    assert not (tmp_path / "fresh" / "profile.json").exists()
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    recordings = tmp_path / "rec"
+    (recordings / "mouse" / "bob").mkdir(parents=True)
+    for args in (("label", "--", bad), ("capture", f"--label={bad}", "--duration", "1"),
+                 ("import", str(recordings), f"--label={bad}")):
+        line = one_line_error(cli(*args, env=env))
+        assert line.startswith(f"error: invalid label {bad!a}: it {why}"), (args, line)
+    config = tmp_path / "fresh" / "config.toml"
+    escaped = "".join(f"\\u{ord(c):04x}" for c in bad)  # TOML's escapes: the file stays ASCII
+    config.write_text(config.read_text().replace('user = "alice"', f'user = "{escaped}"'))
+    line = one_line_error(cli("status", env=env))
+    assert f"'user': {bad!a} is no name: it {why}" in line, line
+
+
+def test_a_login_name_starting_with_a_dash_becomes_a_label() -> None:
+    from activesec.core.labels import as_label, is_label
+
+    assert as_label("-jane") == "jane" and as_label("\u3164") == "owner"
+    assert not is_label("-jane") and is_label("jane-doe") and is_label("\u3164a")
+
+
 def test_label_accepts_any_script_and_refuses_a_name_with_owner(env: dict[str, str]) -> None:
     r = cli("label", "Jürgen.M@home", env=env)
     assert r.returncode == 0 and "Jürgen.M@home" in r.stdout, r.stderr
