@@ -78,7 +78,10 @@ def _stopped_by_sigterm(p: Paths) -> Iterator[None]:
         raise _Stopped
 
     def identities() -> dict[str, int]:  # a swapped-in model is another directory
-        return {d.name: d.stat().st_ino for d in model_dirs(p)}
+        try:
+            return {d.name: d.stat().st_ino for d in model_dirs(p)}
+        except OSError:  # an unreadable models folder: training says so itself
+            return {}
 
     before = identities()
     previous = signal.signal(signal.SIGTERM, stop)
