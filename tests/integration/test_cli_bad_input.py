@@ -155,9 +155,31 @@ def test_a_readme_snippet_appended_to_the_init_file_says_where_it_goes(
 
 
 def test_bench_seconds_must_be_finite(env: dict[str, str]) -> None:
-    for value in ("inf", "1e300"):
-        assert "--seconds must be at most 86400" in one_line_error(
-            cli("bench", "--seconds", value, env=env))
+    assert "--seconds must be at most 86400" in one_line_error(
+        cli("bench", "--seconds", "1e300", env=env))
+
+
+@pytest.mark.parametrize(("args", "instead"), [
+    (("capture", "--duration"), "leave --duration out to capture until Ctrl-C or SIGTERM"),
+    (("run", "--duration"), "leave --duration out to run until SIGTERM or Ctrl-C"),
+    (("replay", "recordings", "--speed"), "or 0 to replay as fast as possible"),
+    (("bench", "--seconds"), "give 5 to 86400 seconds"),
+    (("evaluate", "balabit", "--tune-trust", "--target-anga"), "e.g. 2000 (the default)"),
+])
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_number_options_refuse_nan_and_inf(env: dict[str, str], args: tuple[str, ...],
+                                           instead: str, value: str) -> None:
+    """`capture --duration inf` captured forever (as no limit), `--duration nan` was refused as
+    "not greater than or equal to 0", bench's --seconds nan as "at least 5, got nan": every
+    number option refuses a non-finite value in one line that says what to pass instead."""
+    line = one_line_error(cli(*args, value, env=env, timeout=60))
+    assert line.startswith(f"error: {args[-1]} must be a finite number, got {value} — ")
+    assert instead in line
+
+
+def test_a_negative_duration_is_one_line_too(env: dict[str, str]) -> None:
+    line = one_line_error(cli("capture", "--duration", "-1", env=env))
+    assert "--duration must be at least 0, got -1" in line
 
 
 
@@ -288,15 +310,19 @@ def test_an_unknown_engine_key_lists_every_key_engine_takes(tmp_path: Path) -> N
 
 
 def test_evaluate_json_shows_why_no_user_could_be_evaluated(env: dict[str, str]) -> None:
-    """The error's hint says "see the skip reasons with --json": with --json they are there."""
+    """The error's hint says "see the skip reasons with --json": with --json they are there,
+    and the hint (stderr and stdout) says so instead of sending the user to --json again."""
     from tests.conftest import dataset
 
     head = dataset("cmu_keystroke", "DSL-StrongPasswordData.HEAD10.csv")
+    plain = one_line_error(cli("evaluate", "cmu", "--data", str(head), env=env))
+    assert plain.endswith("see the skip reasons with --json")
     r = cli("evaluate", "cmu", "--data", str(head), "--json", env=env)
     line = one_line_error(r)
-    assert "no user of cmu could be evaluated" in line and "--json" in line
+    assert "no user of cmu could be evaluated" in line and "--json" not in line
+    assert line.endswith("each user's skip reason is in per_user on stdout")
     res = json.loads(r.stdout)
-    assert res["ok"] is False and res["error"] in line
+    assert res["ok"] is False and res["error"] in line and "--json" not in res["hint"]
     assert res["per_user"] and all("repetitions" in u["skipped_reason"]
                                    for u in res["per_user"])
     assert res["skipped"][0]["reason"] == res["per_user"][0]["skipped_reason"]
@@ -413,6 +439,44 @@ def test_every_label_input_follows_one_rule(tmp_path: Path, bad: str) -> None:
         if not bad and args[0] == "label":
             continue  # `label ''` asks for a label or --owner
         assert f"invalid label {bad!r}" in one_line_error(cli(*args, env=env)), args
+
+
+@pytest.mark.parametrize(("bad", "why"), [
+    ("\u115f", "shows nothing"),  # HANGUL CHOOSEONG FILLER: a letter (Lo) that renders blank
+    ("\u3164\u3164", "shows nothing"),  # HANGUL FILLER
+    ("\u200b\u200d", "shows nothing"),  # zero-width space and joiner (Cf)
+    ("\ufeff", "shows nothing"),  # a byte-order mark
+    ("\u3000 ", "shows nothing"),  # spaces only (the config's `user` took them)
+    ("-x", "starts with '-'"),
+])
+def test_names_that_show_nothing_or_read_as_options_are_refused(tmp_path: Path, bad: str,
+                                                                 why: str) -> None:
+    """A name of Hangul fillers (letters, so the label rule took them) showed as nothing in
+    `status` and exported to an invisible folder; "-x" exported to a folder shell tools read as
+    an option. init, label, capture, import and the config's `user` all refuse them now."""
+    env = env_for(tmp_path / "fresh")
+    line = one_line_error(cli("init", f"--user={bad}", env=env))
+    assert line.startswith(f"error: invalid user {bad!a}: it {why}"), line
+    assert not (tmp_path / "fresh" / "profile.json").exists()
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    recordings = tmp_path / "rec"
+    (recordings / "mouse" / "bob").mkdir(parents=True)
+    for args in (("label", "--", bad), ("capture", f"--label={bad}", "--duration", "1"),
+                 ("import", str(recordings), f"--label={bad}")):
+        line = one_line_error(cli(*args, env=env))
+        assert line.startswith(f"error: invalid label {bad!a}: it {why}"), (args, line)
+    config = tmp_path / "fresh" / "config.toml"
+    escaped = "".join(f"\\u{ord(c):04x}" for c in bad)  # TOML's escapes: the file stays ASCII
+    config.write_text(config.read_text().replace('user = "alice"', f'user = "{escaped}"'))
+    line = one_line_error(cli("status", env=env))
+    assert f"'user': {bad!a} is no name: it {why}" in line, line
+
+
+def test_a_login_name_starting_with_a_dash_becomes_a_label() -> None:
+    from activesec.core.labels import as_label, is_label
+
+    assert as_label("-jane") == "jane" and as_label("\u3164") == "owner"
+    assert not is_label("-jane") and is_label("jane-doe") and is_label("\u3164a")
 
 
 def test_label_accepts_any_script_and_refuses_a_name_with_owner(env: dict[str, str]) -> None:

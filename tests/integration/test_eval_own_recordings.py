@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +35,9 @@ def _write(path: Path, lines: list[str], *, newline: str = "\n", bom: bool = Fal
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + (newline.join(lines) + newline).encode())
 
 
-def _evaluate(root: Path, tmp_path: Path, *extra: str) -> dict[str, Any]:
+def _evaluate(root: Path, tmp_path: Path, *extra: str, **env: str) -> dict[str, Any]:
     r = cli("evaluate", "mouse-csv", "--data", str(root), "--json", "--detector",
-            "scaled_manhattan", *extra, env=env_for(tmp_path / "home"))
+            "scaled_manhattan", *extra, env=env_for(tmp_path / "home", **env))
     assert r.returncode == 0, r.stderr
     return dict(json.loads(r.stdout))
 
@@ -94,9 +93,11 @@ def test_the_report_folder_is_made_when_the_report_is_written(clean: Path,
     assert "earlier_report" not in js
     first = (target / "report.html").read_bytes()
     os.utime(target / "report.html", (1_700_000_000, 1_700_000_000))
-    # a second run into the same folder keeps the first report (it was silently replaced)
-    again = _evaluate(clean, tmp_path, "--report", str(target), "--detector", "gmm")
-    stamp = datetime.fromtimestamp(1_700_000_000).strftime("%Y%m%d-%H%M%S")
+    # a second run into the same folder keeps the first report (it was silently replaced),
+    # named by its time in UTC (not the machine's zone, here 5:45 east of UTC)
+    again = _evaluate(clean, tmp_path, "--report", str(target), "--detector", "gmm",
+                      TZ="XYZ-5:45")
+    stamp = "20231114-221320Z"  # 1,700,000,000 s in UTC, as the report's "Generated" line
     assert again["earlier_report"] == str(target / f"report-{stamp}.html")
     assert (target / f"report-{stamp}.html").read_bytes() == first
     assert sorted(p.name for p in target.iterdir()) == ["report-" + stamp + ".html",

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -253,3 +257,78 @@ def test_a_background_that_cannot_be_saved_is_one_line(tmp_path: Path) -> None:
     assert f"cannot save the pointer background in {models}: Permission denied" in line
     assert "`activesec background build` again" in line
     assert list(models.iterdir()) == []
+
+
+def _handles_sigterm(pid: int) -> bool:
+    """Whether process ``pid`` has a SIGTERM handler (bit 15 of SigCgt), i.e. `train` is past
+    its start-up and into the command."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(ln.split()[1] for ln in status.splitlines() if ln.startswith("SigCgt:"))
+    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def _in_command(proc: subprocess.Popen[str]) -> bool:
+    """`train` handles SIGTERM, or (a version that does not) reads the event store, or ended."""
+    if _handles_sigterm(proc.pid) or proc.poll() is not None:
+        return True
+    try:
+        fds = list(Path(f"/proc/{proc.pid}/fd").iterdir())
+        return any(os.readlink(fd).endswith("activesec.db") for fd in fds)
+    except OSError:
+        return False
+
+
+def test_sigterm_during_training_says_so_and_keeps_the_previous_model(tmp_path: Path) -> None:
+    """SIGTERM (a log-out, `kill`) ended `train` with status 143 and no word. Now it says, in
+    one line, that training stopped and the previous model is unchanged — which it is, byte for
+    byte and the same directory — exits 143 and leaves no staging folder or temporary file."""
+    from tests.helpers.cli import popen
+    from tests.helpers.procs import wait_until
+
+    from activesec.recordings import synthetic as syn
+    from activesec.recordings.generic import to_text
+
+    keys = tmp_path / "rec" / "keys" / "owner"
+    keys.mkdir(parents=True)
+    for s in range(3):  # a small synthetic profile: keys only (pointer is skipped)
+        (keys / f"s{s}.csv").write_text(
+            to_text(syn.typing(2000, seed=s, **syn.TYPISTS["owner"]), "keys"))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**_env(tmp_path / "home"), "ACTIVESEC_TRAIN__KEYS_DETECTOR": "scaled_manhattan",
+           "TMPDIR": str(temp)}
+    assert run("init", "--user", "owner", env=env).returncode == 0
+    assert run("import", str(tmp_path / "rec"), env=env).returncode == 0
+    assert run("train", env=env).returncode == 0
+    models = tmp_path / "home" / "models"
+    stopped = 0
+    for delay in (0.0, 0.3, 0.8):  # into training by that much; a late one may finish first
+        model = models / "keyboard"
+        before = ({f.name: f.read_bytes() for f in model.iterdir()}, model.stat().st_ino)
+        proc = popen("train", env=env)
+        wait_until(partial(_in_command, proc), "train to start", 120)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        assert not [p.name for p in models.iterdir() if p.name.startswith(".")]
+        assert not list(temp.iterdir())
+        if proc.returncode == 0:
+            continue  # it had finished: the model is the new one
+        line = one_line_error(subprocess.CompletedProcess(proc.args, proc.returncode, "", err),
+                              143)
+        after = ({f.name: f.read_bytes() for f in model.iterdir()}, model.stat().st_ino)
+        if "had been saved" in line:  # stopped after the swap (while printing): it says so
+            assert line.startswith("error: training stopped by SIGTERM: the new keyboard "
+                                   "model had been saved — "), line
+            assert after[1] != before[1]
+            continue
+        assert line == ("error: training stopped by SIGTERM: the previous models are "
+                        "unchanged — run `activesec train` again to train (or let the agent "
+                        "train by itself)"), (delay, line)
+        assert after == before
+        stopped += 1
+    assert stopped, "SIGTERM never stopped a training"
+    assert run("status", env=env).returncode == 0  # the kept model loads

@@ -11,7 +11,14 @@ import pytest
 
 from activesec.core.errors import DataError
 from activesec.evaluate.report import render, write_report
-from activesec.evaluate.result import ALL, Skip, UserScores, build_result, results_json
+from activesec.evaluate.result import (
+    ALL,
+    Skip,
+    UserScores,
+    best_first,
+    build_result,
+    results_json,
+)
 
 SVG = "{http://www.w3.org/2000/svg}svg"
 
@@ -107,6 +114,19 @@ def test_report_sections_and_valid_svg(tmp_path) -> None:
     assert "https://" not in html
     assert html.count("http://") == html.count('xmlns="http://www.w3.org/2000/svg"')
     assert "only 2 enrolment rows" in html and "user10" in html
+
+
+def test_report_lists_detectors_best_first_as_stdout_does() -> None:
+    """The report's tables followed the evaluation's (alphabetical) order while `evaluate
+    --detector all` printed the best mean per-user EER first: both use best_first now."""
+    worse, better = _result(detector="a_worse", gap=0.5), _result(detector="b_better", gap=3.0)
+    assert better.mean_user_eer < worse.mean_user_eer
+    assert [r.detector for r in best_first([worse, better])] == ["b_better", "a_worse"]
+    html = render([worse, better])
+    summary = html[html.index('id="summary"'):html.index('id="roc"')]
+    assert summary.index("b_better") < summary.index("a_worse")
+    per_user = html[html.index('id="per-user"'):html.index('id="skipped"')]
+    assert per_user.index("EER b_better") < per_user.index("EER a_worse")
 
 
 def test_report_escapes_names_and_single_result() -> None:

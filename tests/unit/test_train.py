@@ -493,3 +493,27 @@ def test_a_detector_without_compact_form_loads_through_skops(owner: paths_mod.Pa
     assert isinstance(models[KEYBOARD].detector, CompactScorer)
     with pytest.raises(ModelError, match="no compact form"):
         model_files.load_models(owner, allow_sklearn=False)
+
+
+def test_a_signal_during_a_model_swap_waits_until_the_swap_is_done() -> None:
+    """The swap is two renames (the old model aside, the new one in): SIGTERM between them
+    would leave the model only under .old-<name>. Signals wait for the end of the swap, then
+    act as they would have — here the CLI's handler, raising."""
+    import signal
+
+    class Stop(BaseException):
+        pass
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise Stop
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    done = []
+    try:
+        with pytest.raises(Stop), tr._signals_held():
+            signal.raise_signal(signal.SIGTERM)
+            done.append("swapped")
+        assert done == ["swapped"]
+        assert signal.getsignal(signal.SIGTERM) is stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)

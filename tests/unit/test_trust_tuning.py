@@ -31,6 +31,13 @@ def test_parse_grid_rejects_bad_items_with_a_hint(item: str) -> None:
     assert "--grid" in str(exc.value) and exc.value.hint
 
 
+@pytest.mark.parametrize("item", ["window=nan", "window=3,inf", "neutral_z=-inf"])
+def test_parse_grid_refuses_values_that_are_not_finite(item: str) -> None:
+    """`--grid window=nan` (or inf) ended `evaluate --tune-trust` in a traceback (int(nan))."""
+    with pytest.raises(ConfigError, match="values must be finite numbers"):
+        settings_of(parse_grid([item]))
+
+
 def test_settings_are_the_product_in_grid_order_and_validated() -> None:
     s = settings_of({"window": [3, 5], "neutral_z": [-0.3, -0.1]})
     assert [(w, c.neutral_z) for w, c in s] == [(3, -0.3), (3, -0.1), (5, -0.3), (5, -0.1)]

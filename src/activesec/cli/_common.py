@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -30,6 +31,28 @@ def backend_choice(value: str | None) -> str | None:
     if value is not None and value not in names:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(names)}")
     return value
+
+
+def finite(option: str, hint: str, minimum: float | None = None,
+           maximum: float | None = None) -> Callable[[float | None], float | None]:
+    """The callback of a number option (``--duration``, ``--speed``…) that refuses ``nan`` and
+    ``inf`` — ``inf`` was taken as no limit and ``nan`` refused as "not greater than or equal
+    to 0" — and a value outside ``minimum``…``maximum``, with one ``error:`` line (exit 2)
+    ending in ``hint``: what to pass instead. The bounds are checked here, not by Typer's
+    ``min=``, which refuses ``nan`` first with that confusing message."""
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return None
+        if not math.isfinite(value):
+            raise ActiveSecError(f"{option} must be a finite number, got {value}", hint)
+        if minimum is not None and value < minimum:
+            raise ActiveSecError(f"{option} must be at least {minimum:g}, got {value:g}", hint)
+        if maximum is not None and value > maximum:
+            raise ActiveSecError(f"{option} must be at most {maximum:g}, got {value:g}", hint)
+        return value
+
+    return check
 
 
 def state_paths() -> Paths:

@@ -23,6 +23,7 @@ from rich.markup import escape
 from activesec.cli._common import (
     backend_choice,
     err,
+    finite,
     foreground_backend,
     out,
     print_json,
@@ -52,7 +53,10 @@ def run(
         False, "--dry-run", help="Decide, log and record, but act on nothing."
     ),
     duration: float | None = typer.Option(
-        None, "--duration", "-d", min=0.0, help="Stop after S seconds (default: until SIGTERM)."
+        None, "--duration", "-d",
+        callback=finite("--duration", "give seconds, e.g. --duration 60, or leave --duration "
+                        "out to run until SIGTERM or Ctrl-C", minimum=0.0),
+        help="Stop after S seconds (default: until SIGTERM).",
     ),
     backend: str | None = typer.Option(
         None, "--backend", "-b", callback=backend_choice,
@@ -292,7 +296,8 @@ def replay(
     speed: float = typer.Option(
         0.0,
         "--speed",
-        min=0.0,
+        callback=finite("--speed", "give a factor such as 2 (twice the recorded speed), or 0 "
+                        "to replay as fast as possible", minimum=0.0),
         help="Pace the replay at X times the recorded speed (0 = as fast as possible).",
     ),
     user: list[str] = typer.Option([], "--user", "-u", help="Only these users (repeatable)."),

@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from activesec.cli._common import err, interactive, out, print_json, settings, state_paths
+from activesec.cli._common import (
+    err,
+    finite,
+    interactive,
+    out,
+    print_json,
+    settings,
+    state_paths,
+)
 from activesec.core import profile
 
 
@@ -19,7 +27,9 @@ def register(app: typer.Typer) -> None:
 
 def bench(
     seconds: float = typer.Option(
-        30.0, "--seconds", help="How long each of the two runs lasts (5 to 86400)."
+        30.0, "--seconds", help="How long each of the two runs lasts (5 to 86400).",
+        callback=finite("--seconds", "give 5 to 86400 seconds; the default 30 s per run is "
+                        "enough for stable figures"),
     ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:

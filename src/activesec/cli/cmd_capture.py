@@ -14,6 +14,7 @@ from rich.markup import escape
 from activesec.cli._common import (
     backend_choice,
     err,
+    finite,
     foreground_backend,
     human_bytes,
     interactive,
@@ -181,7 +182,8 @@ def capture(
         None,
         "--duration",
         "-d",
-        min=0.0,
+        callback=finite("--duration", "give seconds, e.g. --duration 60, or leave --duration "
+                        "out to capture until Ctrl-C or SIGTERM", minimum=0.0),
         help="Stop after S seconds (default: until Ctrl-C or SIGTERM).",
     ),
     backend: str | None = typer.Option(

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from activesec.cli._common import err, interactive, out, plural, print_json, state_paths
+from activesec.cli._common import (
+    err,
+    finite,
+    interactive,
+    out,
+    plural,
+    print_json,
+    state_paths,
+)
 from activesec.core.errors import ActiveSecError
 
 if TYPE_CHECKING:
@@ -194,7 +202,8 @@ def evaluate(
     target_anga: float | None = typer.Option(
         None,
         "--target-anga",
-        min=1.0,
+        callback=finite("--target-anga", "give owner actions per false lock, e.g. 2000 (the "
+                        "default)", minimum=1.0),
         help="With --tune-trust: owner actions per false lock a setting must keep "
         "(default 2000).",
     ),
@@ -207,6 +216,7 @@ def evaluate(
     from activesec.detectors.fusion import METHODS
     from activesec.evaluate.api import Options, evaluate_all, results_json
     from activesec.evaluate.api import evaluate as run_one
+    from activesec.evaluate.result import NoUserEvaluated, best_first
 
     if fusion is not None and fusion not in METHODS:
         raise ActiveSecError(f"unknown --fusion {fusion!r}", f"use one of {', '.join(METHODS)}")
@@ -327,6 +337,10 @@ def evaluate(
                                    not_evaluated=not_evaluated)
         else:
             results = [run_one(dataset.value, path, detector=detector, options=opts)]
+    except NoUserEvaluated as exc:
+        if json_out:  # the skip reasons are printed with it: no "see … with --json"
+            exc.for_json()
+        raise
     finally:
         if progress_bar is not None:
             progress_bar.stop()
@@ -444,7 +458,7 @@ def evaluate(
             raise late
         return
     if detector == "all":
-        _print_comparison([r.to_json() for r in results])
+        _print_comparison([r.to_json() for r in best_first(results)])
     else:
         j = results[0].to_json()
         out.print(
@@ -495,7 +509,8 @@ def _print_skips(j: dict[str, Any], label: str = "skipped") -> None:
 
 def _print_comparison(rows: list[dict[str, Any]]) -> None:
     """``--detector all``: the protocol once (the same preparation for every detector), then
-    one row per detector, best mean per-user EER ("user EER", its SD beside it) first."""
+    one row per detector in the order given (best first: :func:`~activesec.evaluate.result.
+    best_first`, the report's order too), mean per-user EER ("user EER") with its SD beside it."""
     from rich.table import Table
 
     first = rows[0]
@@ -503,7 +518,7 @@ def _print_comparison(rows: list[dict[str, Any]]) -> None:
     table = Table(show_edge=False)
     for col in ("detector", "AUC", "EER", "user EER", "SD", "users", "skipped", "s"):
         table.add_column(col, justify="left" if col == "detector" else "right", no_wrap=True)
-    for j in sorted(rows, key=lambda j: (j["mean_user_eer"], j["eer"])):
+    for j in rows:
         table.add_row(j["detector"], f"{j['auc']:.3f}", f"{j['eer']:.1%}",
                       f"{j['mean_user_eer']:.1%}", f"{j.get('sd_user_eer', 0.0):.1%}",
                       str(j["n_users"]), str(_left_out(j)),

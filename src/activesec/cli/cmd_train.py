@@ -6,6 +6,7 @@ stdout). scikit-learn and the datasets are imported only inside the commands.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from rich.markup import escape
 
 from activesec.cli._common import err, interactive, out, print_json, settings, state_paths
 from activesec.core import profile
+from activesec.core.paths import Paths
 
 Progress = Callable[[str, int, int], None]
 
@@ -54,6 +56,59 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         yield update
 
 
+class _Stopped(BaseException):
+    """SIGTERM during `train`, raised wherever training is (not an Exception: nothing on the
+    way catches it) and turned into one line by :func:`_stopped_by_sigterm`."""
+
+
+#: SIGTERM's conventional exit status (128 + 15), which it had when it killed `train` silently
+EXIT_SIGTERM = 143
+
+
+@contextmanager
+def _stopped_by_sigterm(p: Paths) -> Iterator[None]:
+    """SIGTERM (`kill`, a log-out) ends training with one ``error:`` line saying which models
+    are as before — all of them unless one was swapped in before the signal (each swap is one
+    step: :func:`activesec.service.train._save` holds signals through it) — and exit 143. A
+    model being written is deleted with its staging folder; nothing temporary is left."""
+    from activesec.core.errors import ActiveSecError
+    from activesec.service.models import model_dirs
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise _Stopped
+
+    def identities() -> dict[str, int]:  # a swapped-in model is another directory
+        try:
+            return {d.name: d.stat().st_ino for d in model_dirs(p)}
+        except OSError:  # an unreadable models folder: training says so itself
+            return {}
+
+    before = identities()
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except _Stopped:
+        after = identities()
+        saved = sorted(n for n, ino in after.items() if before.get(n) != ino)
+        gone = sorted(set(before) - set(after))
+        if not saved and not gone:
+            kept = "the previous models are unchanged" if before else "no model was saved"
+        else:
+            kept = "; ".join(x for x in (
+                f"the new {', '.join(saved)} model{'s' if len(saved) > 1 else ''} had been "
+                "saved" if saved else "",
+                f"{', '.join(gone)} deleted" if gone else "",
+                "the others are unchanged" if set(before) - set(saved) - set(gone) else ""
+            ) if x)
+        exc = ActiveSecError(f"training stopped by SIGTERM: {kept}",
+                             "run `activesec train` again to train (or let the agent train by "
+                             "itself)")
+        exc.exit_code = EXIT_SIGTERM
+        raise exc from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.4g}"
 
@@ -86,6 +141,11 @@ def train(
     Modalities without enough data are skipped with what is missing; with nothing trainable
     the command fails and says how far enrolment has come.
     """
+    with _stopped_by_sigterm(state_paths()):  # from the start: a SIGTERM is always said
+        _train(reset, update, upgrade, json_out)
+
+
+def _train(reset: bool, update: bool, upgrade: bool, json_out: bool) -> None:
     from activesec.core.errors import ConfigError
     from activesec.service.train import retrain as do_retrain
     from activesec.service.train import train as do_train

@@ -26,7 +26,7 @@ from pydantic_settings import (
 )
 
 from activesec.core.errors import ConfigError, PolicyError
-from activesec.core.labels import MAX_LENGTH
+from activesec.core.labels import MAX_LENGTH, name_problem
 from activesec.core.paths import Paths, write_private_text
 from activesec.core.site import ENV as SITE_ENV
 from activesec.core.site import SitePolicy, dotted_keys, load_site, toml_problem
@@ -151,7 +151,12 @@ class Settings(BaseSettings):
     def _printable(cls, v: str) -> str:
         """Not the full label rule (:mod:`activesec.core.labels`): configs written before it
         hold login names such as "Jane Doe". But a control character (a newline) or a page of
-        text is no name: sessions were stored under it."""
+        text is no name: sessions were stored under it. Nor is one that shows nothing or
+        starts with '-' (:func:`~activesec.core.labels.name_problem`)."""
+        problem = name_problem(v)
+        if problem is not None:
+            raise ValueError(f"{v!a} is no name: {problem} (`activesec init --user NAME` "
+                             "writes one; or leave `user` out to use the profile's)")
         if len(v) > MAX_LENGTH or any(unicodedata.category(c)[0] == "C" for c in v):
             raise ValueError(f"must be a name of at most {MAX_LENGTH} printable characters "
                              "(`activesec init --user NAME` writes one)")

@@ -26,7 +26,7 @@ import numpy as np
 from activesec.core.errors import DataError
 from activesec.core.paths import make_private_dirs, write_private_text
 from activesec.evaluate import metrics
-from activesec.evaluate.result import EvalResult
+from activesec.evaluate.result import EvalResult, best_first
 from activesec.evaluate.svg import PALETTE, Series, chart, step_xy
 
 _CSS = """
@@ -260,7 +260,8 @@ def render(results: EvalResult | Sequence[EvalResult],
            left_out: Mapping[str, str] | None = None) -> str:
     """The report as one HTML string; ``left_out``: the detectors ``--detector all`` could not
     load or evaluate, and why (listed under *Skipped*, as stderr and the JSON name them)."""
-    rs = [results] if isinstance(results, EvalResult) else list(results)
+    # best first, as `evaluate --detector all` prints them: every table and legend in that order
+    rs = [results] if isinstance(results, EvalResult) else best_first(results)
     if not rs:
         raise DataError("no evaluation result to report", "run an evaluation first")
     parts = [_header(rs), _summary(rs), _roc_det(rs), _distributions(rs), _amount_curves(rs),
@@ -314,15 +315,22 @@ def _unmake(made: list[Path]) -> None:
             return
 
 
+def kept_stamp(mtime_s: float) -> str:
+    """``<its time>`` in a kept report's name: its modification time in UTC, as the report's
+    "Generated" line (``20261207-044800Z``), so the two agree on any machine's time zone."""
+    return _dt.datetime.fromtimestamp(mtime_s, _dt.timezone.utc).strftime("%Y%m%d-%H%M%SZ")
+
+
 def keep_earlier(out_dir: str | Path) -> Path | None:
-    """Rename an earlier ``report.html`` in ``out_dir`` to ``report-<its time>.html`` (never
-    over another file) before a new one is written; its new path, None if there was none. A
-    researcher comparing detectors in one folder keeps every run's report."""
+    """Rename an earlier ``report.html`` in ``out_dir`` to ``report-<its time>.html`` (its
+    time in UTC, :func:`kept_stamp`; never over another file) before a new one is written; its
+    new path, None if there was none. A researcher comparing detectors in one folder keeps
+    every run's report."""
     path = Path(out_dir).expanduser() / "report.html"
     if not path.is_file():
         return None
     try:
-        stamp = _dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
+        stamp = kept_stamp(path.stat().st_mtime)
         for n in range(1000):
             kept = path.with_name(f"report-{stamp}" + (f"-{n}" if n else "") + ".html")
             if not kept.exists():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,9 +56,17 @@ class NoUserEvaluated(DataError):
     protocol, detector, ``per_user`` with each ``skipped_reason``, ``skipped``) — what
     ``evaluate --json`` prints before failing."""
 
-    def __init__(self, message: str, hint: str, details: dict[str, Any]) -> None:
-        super().__init__(message, hint)
+    #: what each user needs; the hint adds where the reasons are (:meth:`for_json`)
+    NEEDS = "each user needs enrolment data, a genuine and an impostor test unit"
+
+    def __init__(self, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message, f"{self.NEEDS}; see the skip reasons with --json")
         self.details = details
+
+    def for_json(self) -> None:
+        """Word the hint as ``--json`` reports it: the reasons are in its JSON on stdout
+        already (``per_user``, ``skipped``), so it does not send the user to --json."""
+        self.hint = f"{self.NEEDS}; each user's skip reason is in per_user on stdout"
 
 
 def _f(x: float | None) -> float | None:
@@ -238,8 +247,6 @@ def build_result(
                                    if len(reasons) > 1 else "") if reasons else ""
         raise NoUserEvaluated(
             f"no user of {dataset} could be evaluated{why}",
-            "each user needs enrolment data, a genuine and an impostor test unit; "
-            "see the skip reasons with --json",
             {"dataset": dataset, "protocol": protocol, "detector": detector,
              "modality": modality, "n_users": 0, "per_user": per_user,
              "skipped": [s.to_json() for s in skipped], "params": params or {},
@@ -283,6 +290,18 @@ def _natural(s: str) -> tuple[Any, ...]:
     import re
 
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", s))
+
+
+def best_first(results: Sequence[EvalResult]) -> list[EvalResult]:
+    """``--detector all``'s order, on stdout and in the report: the lowest mean per-user EER
+    first, then the lowest pooled EER (an undefined figure last)."""
+    def last(x: float) -> float:
+        return x if math.isfinite(x) else math.inf
+
+    def key(r: EvalResult) -> tuple[float, float]:
+        return last(r.mean_user_eer), last(r.eer)
+
+    return sorted(results, key=key)
 
 
 def results_json(dataset: str, results: list[EvalResult]) -> dict[str, Any]:

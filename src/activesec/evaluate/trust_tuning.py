@@ -81,6 +81,9 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[float]]:
                               "e.g. --grid neutral_z=-0.4,-0.3") from None
         if not grid[key]:
             raise ConfigError(f"bad --grid {item!r}: no values", "e.g. --grid max_penalty=6,8")
+        if not all(math.isfinite(v) for v in grid[key]):  # window=nan was a traceback
+            raise ConfigError(f"bad --grid {item!r}: values must be finite numbers",
+                              "e.g. --grid window=3,5")
     return grid
 
 

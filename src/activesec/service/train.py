@@ -53,8 +53,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -386,12 +389,40 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
         shutil.rmtree(stage, ignore_errors=True)
         raise save_error(exc, f"the {modality} model", paths.models_dir, "activesec train",
                          "; the previous model, if any, is kept") from None
+    except BaseException:  # stopped (SIGTERM, Ctrl-C) while writing: nothing left behind
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     old = paths.models_dir / f".old-{final.name}"
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    stage.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    # two renames: a stop between them would leave the model only under .old-, so signals
+    # wait until the swap is done and the previous model deleted
+    with _signals_held():
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        stage.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGTERM and SIGINT wait until the block ends, then act as they would have (the CLI's
+    "training stopped", the default's exit). Python runs signal handlers in the main thread
+    only, so only there can they interrupt the block (and be held)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    held = [s for s, h in previous.items() if h is not None]  # None: set outside Python
+    for s in held:
+        signal.signal(s, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for s in held:
+            signal.signal(s, previous[s])
+        for signum in caught:
+            signal.raise_signal(signum)
 
 
 def _quantiles(s: np.ndarray) -> dict[str, float]:
