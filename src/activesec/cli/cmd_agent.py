@@ -402,6 +402,7 @@ def _result_json(res: Any) -> dict[str, Any]:
         "remains": res.remains,
         "commands": res.commands,
         "stopped": res.stopped,
+        "outdated": res.outdated,
     }
 
 

@@ -596,6 +596,35 @@ def _agent_check() -> Any:
                  hint)
 
 
+def _service_check(**kw: Any) -> Any:
+    """The log-in service file (yours, and every account's when there is one) against what
+    `service install` writes now: an install from an older version keeps running the old unit
+    and nothing else tells the user. None when no service is installed; ``kw``:
+    :class:`~activesec.service.installers.Installer`'s (tests)."""
+    from activesec.capture.doctor import Check
+    from activesec.service.installers import OUTDATED_WHY, Installer
+
+    found = []
+    for all_users in (False, True):
+        try:
+            inst = Installer(all_users=all_users, **kw)
+            if inst.path.exists():
+                found.append((inst, inst.outdated()))
+        except (ActiveSecError, OSError):
+            continue
+    if not found:
+        return None
+    old = [i for i, outdated in found if outdated]
+    if not old:
+        return Check("service", "ok", "; ".join(f"{i.path}: as this version installs it"
+                                                for i, _ in found))
+    return Check("service", "warn", "; ".join(f"the log-in service file {i.path} {OUTDATED_WHY}"
+                                              for i in old),
+                 " and ".join("run `activesec service install --all-users` again as root / "
+                              "an administrator" if i.all_users
+                              else "run `activesec service install` again" for i in old))
+
+
 def _background_check() -> Any:
     """Whether training will contrast the owner with other people, as the default detectors
     do, or fall back to a much weaker one-class detector; None when the config does not load
@@ -720,7 +749,8 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
 
     # loads and validates the config itself; lists what [engine] sets unlike its defaults
     checks = _with_engine_check(run_checks(None, sections={"engine": EngineConfig().model_dump()}))
-    for extra in (_profile_check(), _background_check(), _gate_check(), _injector_check()):
+    for extra in (_profile_check(), _background_check(), _gate_check(), _injector_check(),
+                  _service_check()):
         if extra is not None:
             checks.append(extra)
     checks.append(_store_check())
