@@ -346,6 +346,13 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         out.print(f"  why          {escape(str(ag['reason']))}")
     if ag["running"] and ag.get("config"):
         out.print(f"  [yellow]config[/yellow]       {escape(str(ag['config']))}")
+    retry = ag.get("upgrade_retry")
+    if retry:
+        at = time.strftime("%a %H:%M", time.localtime(retry["at_wall_ns"] / 1e9))
+        out.print(f"  [yellow]upgrade[/yellow]      refitting the fallback model failed "
+                  f"({escape(str(retry['error']))}): the agent tries again at {at}, then less "
+                  "often (up to once a day); a new background file or `activesec train "
+                  "--upgrade` tries now")
     if ag["stopped"]:
         colour = "red" if ag["stopped"].get("permanent") else "yellow"
         out.print(f"  agent        [{colour}]{escape(describe(ag['stopped']))}[/{colour}]")
