@@ -135,7 +135,8 @@ def train(
             out.print(f"  [yellow]note[/yellow]: {escape(r.fallback)}")
         if r.upgraded_from:
             out.print(f"  upgraded from the one-class {r.upgraded_from}, on the rows it was "
-                      "fitted on")
+                      "fitted on" + (f"; with {escape(r.detector_note)}" if r.detector_note
+                                     else ""))
         if r.drift:
             out.print(
                 f"  drift update: {r.drift['replaced_rows']:,} of {r.drift['of_rows']:,} "
