@@ -526,3 +526,23 @@ def test_upgrade_to_the_default_once_the_configured_detector_is_removed(
     assert m.detector_note == ("extra_trees, the default (train.pointer_detector is not set), "
                                "not hist_gb, which the configuration named when it was trained")
 
+
+def test_a_drift_update_keeps_a_fallback_model_a_fallback(owner: paths_mod.Paths,
+                                                          tmp_path: Path) -> None:
+    """A drift update of a one-class fallback model (every retrain_days, by the agent) wrote a
+    card with no fallback and the fallback as the detector asked for: the model was no longer
+    upgraded once a background was built, and status stopped calling it a fallback."""
+    s = settings()
+    tr.train(owner, s)  # no background yet: gmm instead of extra_trees
+    with Store.open(owner.database) as store:
+        add_session(store, owner_pointer(3, 6000)[2], day=3)
+    r = {x.modality: x for x in tr.retrain(owner, s).results}[MOUSE]
+    assert r.status == "trained", r.reason
+    extra = persist.read_card(owner.models_dir / "pointer-mouse")["extra"]
+    assert extra["trained_by"] == "retrain"
+    assert extra["requested_detector"] == "extra_trees" and "background" in extra["fallback"]
+    assert "background" in r.fallback
+    install_backgrounds(owner, tmp_path)
+    assert "pointer-mouse" in [d.name for d in tr.fallback_upgrades(owner)]
+    (m,) = [x for x in tr.upgrade(owner, s).trained if x.modality == MOUSE]
+    assert m.detector == "extra_trees" and m.upgraded_from == "gmm"

@@ -592,6 +592,10 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
     flagged, shift = up.flagged, up.shift
     det, fallback, bg = _fit(paths, str(card["detector"]), dict(card.get("params") or {}),
                              modality, X_fit)
+    # a one-class fallback refitted stays one, for the detector it stands in for: else the
+    # card no longer says so and the model is never upgraded once a background exists
+    fallback = fallback or (str(extra.get("fallback")) if _fallback_extra(directory) else "")
+    asked = extra.get("requested_detector") if fallback else card.get("detector")
     hs = det.score(up.X_hold)
     cal = recalibrate(hs, settings.train.target_far)
     quant = _quantiles(hs)
@@ -603,7 +607,7 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
                  "rows_train": len(X_fit), "rows_holdout": int(n_hold),
                  "from_wall_ns": int(t_fit.min()), "until_wall_ns": int(t[-1])},
         "holdout_scores": quant, "background": bg, "fallback": fallback or None,
-        "requested_detector": card.get("detector"), "trained_by": "retrain", "drift": drift})
+        "requested_detector": asked, "trained_by": "retrain", "drift": drift})
     res.status, res.fallback, res.drift = "trained", fallback, drift
     res.rows_train, res.rows_holdout = len(X_fit), int(n_hold)
     res.threshold, res.target_far, res.holdout_scores = cal.threshold, cal.target_far, quant
