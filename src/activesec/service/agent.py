@@ -102,7 +102,7 @@ from activesec.core.clock import Clock
 from activesec.core.config import Settings, error_key_msg, field_hint
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError, PolicyError
 from activesec.core.events import DeviceType, Kind
-from activesec.core.paths import Paths, write_private_text
+from activesec.core.paths import Paths, make_private_dirs, write_private_text
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import AgentState, Context
 from activesec.engine.scoring import ModalityModel
@@ -1083,7 +1083,7 @@ class Agent:
     # ------------------------------------------------------------------------------ status
     def _write_status(self) -> None:
         try:
-            self.paths.run_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(self.paths.run_dir)  # 0700, as every folder (a removed one too)
             write_private_text(status_path(self.paths),
                                json.dumps(self.status(), default=str, indent=1) + "\n")
         except OSError as exc:
