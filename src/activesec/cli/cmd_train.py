@@ -7,7 +7,7 @@ stdout). scikit-learn and the datasets are imported only inside the commands.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import typer
@@ -105,7 +105,7 @@ def train(
     # checked as `run` and `status` check them: a broken machine policy (its gate rules too)
     # stops training with the policy named, not halfway with the account's file blamed
     check_settings(s)
-    with _progress(not json_out and interactive()) as progress:
+    with _training_lock(p), _progress(not json_out and interactive()) as progress:
         if upgrade:
             summary = do_upgrade(p, s)
         elif update:
@@ -144,6 +144,28 @@ def train(
             )
     for r in summary.skipped:
         out.print(f"[dim]{escape(r.modality)}: skipped — {escape(r.reason)}[/dim]")
+
+
+@contextmanager
+def _training_lock(p: Any) -> Iterator[None]:
+    """One training at a time per profile: the agent's automatic training, drift update or
+    upgrade (a `train` child) and one typed by the user shared the models' staging folder,
+    and the second ended in "cannot save ...: No such file or directory" or a mixed model."""
+    from activesec.core.instance import AlreadyRunning, InstanceLock
+    from activesec.core.paths import make_private_dirs
+
+    with suppress(OSError):  # the lock's own error says what is wrong with the folder
+        make_private_dirs(p.run_dir)
+    try:
+        lock = InstanceLock(p.run_dir / "train.lock", "training").acquire()
+    except AlreadyRunning as exc:
+        exc.hint = ("wait until it has finished (the agent trains by itself; `activesec status` "
+                    "shows its models), then run this again")
+        raise
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def build(
