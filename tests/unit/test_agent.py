@@ -920,8 +920,9 @@ def test_a_failed_upgrade_is_retried_after_a_doubling_back_off(
     assert max(gaps) == agent_mod.UPGRADE_RETRY_MAX_S / 3600
 
     # a new background file: tried at once, and the back-off starts from 1 h again
-    monkeypatch.setattr(agent_mod.Agent, "_files_stamp",
-                        staticmethod(lambda _files: (("new", 1, 1),)))
+    from activesec.service.background import file_for
+
+    file_for(p, "pointer").write_bytes(b"a new background")  # fallback_upgrades is faked
     n = len(tries)
     housekeep_for(1.0)
     assert len(tries) == n + 1 and agent.status()["upgrade_retry"]["after_s"] == 3600
@@ -930,3 +931,37 @@ def test_a_failed_upgrade_is_retried_after_a_doubling_back_off(
     assert len(tries) == n + 2 and agent.status()["upgrade_retry"] is None  # done: no retry
     housekeep_for(3 * 24 * 3600, step=600)
     assert len(tries) == n + 2  # a success is not retried
+
+
+def test_a_model_retrained_or_reset_by_hand_applies_while_running(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """`activesec train --reset` (your input changed for good: re-enrol) while the agent ran:
+    it went on scoring — and locking — with the deleted model until restarted, while `status`
+    said there was none. A model retrained by hand was not loaded either. Other files in the
+    models folder (a background built) are not a model change."""
+    from activesec.service.background import file_for
+
+    clock = StepClock()
+    put_model_file(p)
+    Store.open(p.database, create=True).close()
+    loads: list[int] = []
+
+    def loader(_p: paths_mod.Paths) -> dict[str, ModalityModel]:
+        loads.append(1)
+        return models
+
+    agent = Agent(p, settings, Scripted(clock, stranger(10, 1)), clock, loader=loader,
+                  screen=ScreenWatch(clock, query=lambda: False))
+    agent._load_models()
+    agent._housekeep()
+    assert agent.engine is not None and len(loads) == 1  # unchanged: not read again
+    file_for(p, "pointer").write_bytes(b"a background, not a model")
+    agent._housekeep()
+    assert len(loads) == 1
+    (p.models_dir / "pointer" / "card.json").write_text('{"retrained": true}')
+    agent._housekeep()
+    assert len(loads) == 2 and agent.engine is not None  # `activesec train` by hand
+    shutil.rmtree(p.models_dir / "pointer")  # `activesec train --reset`
+    agent._housekeep()
+    assert agent.engine is None and agent.state == AgentState.ENROLLING
+    assert agent.status()["models"] == [] and agent.reason == "no model yet: enrolling"

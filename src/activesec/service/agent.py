@@ -810,10 +810,15 @@ class Agent:
 
     # ------------------------------------------------------------------------------ models
     def _models_stamp(self) -> tuple[tuple[str, int, int], ...]:
-        """Names, sizes and mtimes under the models dir: reload only when it changed (a
-        refused model is not re-read, and re-logged, every few seconds)."""
+        """Names, sizes and mtimes of the model folders' files: reload only when they changed
+        (a refused model is not re-read, and re-logged, every few seconds). Loose files beside
+        them (a background population, the drift state) and staging folders are not models."""
         d = self.paths.models_dir
-        return self._files_stamp(sorted(d.rglob("*"))) if d.is_dir() else ()
+        try:
+            dirs = sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
+        except OSError:
+            return ()
+        return self._files_stamp(f for m in dirs for f in sorted(m.rglob("*")))
 
     @staticmethod
     def _files_stamp(files: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -940,6 +945,10 @@ class Agent:
                 self._train_thread = None
                 if self.training == "done":
                     self._load_models()
+        elif self.engine is not None and self._models_stamp() != self._tried_stamp:
+            # `activesec train` run by hand (a new model) or `train --reset` (none: enrolling
+            # again): the agent went on scoring with the model it had loaded until restarted
+            self._load_models()
         elif self.engine is not None and self._upgrade_due():
             self._start_training("upgrade")
         elif self.engine is not None and self._drift_due():
