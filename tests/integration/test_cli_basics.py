@@ -692,3 +692,32 @@ def test_doctor_checks_the_profile_gating_without_rules_and_a_broken_policy(
     assert code == 1 and checks["profile"]["status"] == "fail"
     assert "unreadable or damaged" in checks["profile"]["detail"]
     assert "activesec init --force" in checks["profile"]["hint"]
+
+
+@pytest.mark.parametrize(("training", "said"), [
+    ("running", "the agent is training your model now"),
+    ("updating", "the agent is updating your model for drift now"),
+    ("upgrading", "the agent is refitting the one-class fallback model"),
+    ("idle", None), ("done", None),
+])
+def test_status_says_the_agent_is_training_now(env: dict[str, str], training: str,
+                                               said: str | None) -> None:
+    """While the running agent trained in the background, `status` (and `--json`) did not say
+    so: enrolment at 100 %, "why: no model yet: enrolling", and nothing about the training."""
+    import os
+
+    from activesec.core.instance import InstanceLock
+
+    _init(env)
+    p = paths_mod.resolve(_home(env))
+    with InstanceLock(p.run_dir / "capture.lock", "agent"):  # this process: the running agent
+        write_private_text(status_path(p), json.dumps({
+            "running": True, "pid": os.getpid(), "state": "enrolling", "trust": None,
+            "reason": "no model yet: enrolling", "training": training}))
+        data = json.loads(cli("status", "--json", env=env).stdout)
+        text = " ".join(cli("status", env=env).stdout.split())
+    assert data["agent"]["running"] and data["agent"]["training"] == training
+    if said:
+        assert said in text.split(" training ", 1)[1], text
+    else:
+        assert " training " not in text, text
