@@ -721,3 +721,36 @@ def test_status_says_the_agent_is_training_now(env: dict[str, str], training: st
         assert said in text.split(" training ", 1)[1], text
     else:
         assert " training " not in text, text
+
+
+@pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 0), ("SIGINT", 130)])
+def test_an_agent_stopped_while_waiting_for_a_fix_is_not_said_to_start_by_itself(
+        env: dict[str, str], sig: str, code: int) -> None:
+    """`run --wait-for-fix` (the log-in service) waiting on an invalid config, then stopped
+    (log-out, `systemctl stop`, Ctrl-C): status, doctor and service status went on saying it
+    "has been waiting … (it starts by itself then)" — fixing the file started nothing."""
+    import signal
+
+    from tests.helpers.cli import popen
+    from tests.helpers.procs import wait_until
+
+    _init(env)
+    home = _home(env)
+    good = (home / "config.toml").read_text()
+    (home / "config.toml").write_text(good.replace("# keep_days = 90", "keep_days = -1"))
+    stopped = home / "run" / "stopped.json"
+    agent = popen("run", "--quiet", "--wait-for-fix", env=env)
+    try:
+        wait_until(lambda: stopped.exists() and json.loads(stopped.read_text())["waiting"],
+                   "the agent to wait")
+        time.sleep(0.5)
+    finally:
+        agent.send_signal(getattr(signal, sig))
+        assert agent.wait(60) == code, agent.communicate()
+    assert "Traceback" not in agent.communicate()[1]
+    entry = json.loads(stopped.read_text())
+    assert entry["waiting"] is False and "store.keep_days" in entry["message"]
+    (home / "config.toml").write_text(good)  # fixed: but no agent is there to start
+    text = " ".join(cli("status", env=env).stdout.split())
+    assert "starts by itself" not in text and "waiting since" not in text, text
+    assert "stopped at" in text and "start it again with `activesec service restart`" in text
