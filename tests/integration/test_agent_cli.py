@@ -748,8 +748,8 @@ def test_service_status_json(home: Path, tmp_path: Path) -> None:
     assert data["path"] == "/Library/LaunchAgents/org.activesec.agent.plist"
     # every `service` command prints the same documented object (README, "Scripts")
     keys = {"kind", "path", "ok", "installed", "running", "enabled", "detail", "remains",
-            "commands", "stopped"}
-    assert set(data) == keys
+            "commands", "stopped", "outdated"}
+    assert set(data) == keys and data["outdated"] is False
     r = cli("service", "uninstall", "--json", "--kind", "systemd",
             env=env_for(home, HOME=str(tmp_path)))
     assert r.returncode == 0, r.stderr

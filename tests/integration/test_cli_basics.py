@@ -692,3 +692,65 @@ def test_doctor_checks_the_profile_gating_without_rules_and_a_broken_policy(
     assert code == 1 and checks["profile"]["status"] == "fail"
     assert "unreadable or damaged" in checks["profile"]["detail"]
     assert "activesec init --force" in checks["profile"]["hint"]
+
+
+@pytest.mark.parametrize(("training", "said"), [
+    ("running", "the agent is training your model now"),
+    ("updating", "the agent is updating your model for drift now"),
+    ("upgrading", "the agent is refitting the one-class fallback model"),
+    ("idle", None), ("done", None),
+])
+def test_status_says_the_agent_is_training_now(env: dict[str, str], training: str,
+                                               said: str | None) -> None:
+    """While the running agent trained in the background, `status` (and `--json`) did not say
+    so: enrolment at 100 %, "why: no model yet: enrolling", and nothing about the training."""
+    import os
+
+    from activesec.core.instance import InstanceLock
+
+    _init(env)
+    p = paths_mod.resolve(_home(env))
+    with InstanceLock(p.run_dir / "capture.lock", "agent"):  # this process: the running agent
+        write_private_text(status_path(p), json.dumps({
+            "running": True, "pid": os.getpid(), "state": "enrolling", "trust": None,
+            "reason": "no model yet: enrolling", "training": training}))
+        data = json.loads(cli("status", "--json", env=env).stdout)
+        text = " ".join(cli("status", env=env).stdout.split())
+    assert data["agent"]["running"] and data["agent"]["training"] == training
+    if said:
+        assert said in text.split(" training ", 1)[1], text
+    else:
+        assert " training " not in text, text
+
+
+@pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 0), ("SIGINT", 130)])
+def test_an_agent_stopped_while_waiting_for_a_fix_is_not_said_to_start_by_itself(
+        env: dict[str, str], sig: str, code: int) -> None:
+    """`run --wait-for-fix` (the log-in service) waiting on an invalid config, then stopped
+    (log-out, `systemctl stop`, Ctrl-C): status, doctor and service status went on saying it
+    "has been waiting … (it starts by itself then)" — fixing the file started nothing."""
+    import signal
+
+    from tests.helpers.cli import popen
+    from tests.helpers.procs import wait_until
+
+    _init(env)
+    home = _home(env)
+    good = (home / "config.toml").read_text()
+    (home / "config.toml").write_text(good.replace("# keep_days = 90", "keep_days = -1"))
+    stopped = home / "run" / "stopped.json"
+    agent = popen("run", "--quiet", "--wait-for-fix", env=env)
+    try:
+        wait_until(lambda: stopped.exists() and json.loads(stopped.read_text())["waiting"],
+                   "the agent to wait")
+        time.sleep(0.5)
+    finally:
+        agent.send_signal(getattr(signal, sig))
+        assert agent.wait(60) == code, agent.communicate()
+    assert "Traceback" not in agent.communicate()[1]
+    entry = json.loads(stopped.read_text())
+    assert entry["waiting"] is False and "store.keep_days" in entry["message"]
+    (home / "config.toml").write_text(good)  # fixed: but no agent is there to start
+    text = " ".join(cli("status", env=env).stdout.split())
+    assert "starts by itself" not in text and "waiting since" not in text, text
+    assert "stopped at" in text and "start it again with `activesec service restart`" in text

@@ -332,3 +332,24 @@ def test_sigterm_during_training_says_so_and_keeps_the_previous_model(tmp_path: 
         stopped += 1
     assert stopped, "SIGTERM never stopped a training"
     assert run("status", env=env).returncode == 0  # the kept model loads
+
+
+def test_a_second_training_at_once_is_refused_in_one_line(tmp_path: Path) -> None:
+    """`activesec train` while another runs (the agent's automatic training, drift update or
+    upgrade is such a `train` child): both staged the model in the same folder, and one of them
+    failed with "cannot save ...: No such file or directory — make ... writable" (or left a
+    model mixed from both). The second is refused at once, naming the first."""
+    from tests.helpers.cli import cli, initialised
+
+    from activesec.core import paths
+    from activesec.core.instance import InstanceLock
+
+    env = initialised(tmp_path / "home")
+    p = paths.resolve(tmp_path / "home")
+    with InstanceLock(p.run_dir / "train.lock", "training"):
+        for args in (("train",), ("train", "--update"), ("train", "--upgrade"),
+                     ("train", "--reset")):
+            line = one_line_error(cli(*args, env=env))
+            assert line.startswith(f"error: another ActiveSec training is already running "
+                                   f"(pid {os.getpid()}) — wait until it has finished"), line
+    assert "nothing to train yet" in one_line_error(cli("train", env=env))  # released

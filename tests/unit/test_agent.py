@@ -8,6 +8,7 @@ service/models.py are exercised by the integration tests).
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import stat
@@ -868,3 +869,99 @@ def test_the_gate_outlives_a_model_reload_and_is_lifted_by_a_wipe(
         assert agent.engine is None or agent.engine.status().state is not AgentState.LOCKED
     finally:
         game.kill()
+
+
+def test_a_failed_upgrade_is_retried_after_a_doubling_back_off(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed automatic refit of a fallback model was tried again only when a background
+    file changed or the agent restarted: for an agent that runs for weeks, never. It is retried
+    after 1 h, then 2 h, 4 h … up to a day; a success or a changed background resets that, and
+    the status file says when the next try is and why the last one failed."""
+    import activesec.service.agent as agent_mod
+    import activesec.service.train as train_mod
+
+    monkeypatch.setattr(train_mod, "fallback_upgrades", lambda _p: [p.models_dir / "pointer"])
+    clock = StepClock()
+    put_model_file(p)
+    Store.open(p.database, create=True).close()
+    tries: list[float] = []
+    fail = [True]
+
+    def upgrader(_p: paths_mod.Paths, _s: Settings) -> None:
+        tries.append(clock.monotonic_ns() / S)
+        if fail[0]:
+            raise RuntimeError("cannot save the model: disk full")
+
+    agent = Agent(p, settings, Scripted(clock, stranger(10, 1)), clock, upgrader=upgrader,
+                  loader=lambda _p: models, screen=ScreenWatch(clock, query=lambda: False))
+    agent._load_models()
+    t0 = clock.monotonic_ns() / S
+
+    def housekeep_for(seconds: float, step: float = 60.0) -> None:
+        end = clock.monotonic_ns() + int(seconds * S)
+        while clock.monotonic_ns() < end:
+            agent._housekeep()
+            if agent._train_thread is not None:
+                agent._train_thread.join(10)
+                agent._housekeep()  # collects the finished thread
+            clock.advance(step)
+
+    housekeep_for(1.0)  # the agent's start: a fallback beside a background, tried at once
+    assert tries == [t0]
+    retry = agent.status()["upgrade_retry"]
+    assert retry["after_s"] == 3600 and "disk full" in retry["error"]
+    assert retry["at_wall_ns"] == clock.wall_ns() + 3600 * S - 60 * S
+    housekeep_for(26 * 3600)
+    assert [round((t - t0) / 3600, 2) for t in tries] == [0, 1, 3, 7, 15]  # 1 h, 2, 4, 8 …
+    housekeep_for(3 * 24 * 3600, step=600)
+    gaps = [round((b - a) / 3600, 1) for a, b in itertools.pairwise(tries)]
+    assert gaps == [1, 2, 4, 8, 16, 24, 24]  # at most once a day
+    assert max(gaps) == agent_mod.UPGRADE_RETRY_MAX_S / 3600
+
+    # a new background file: tried at once, and the back-off starts from 1 h again
+    from activesec.service.background import file_for
+
+    file_for(p, "pointer").write_bytes(b"a new background")  # fallback_upgrades is faked
+    n = len(tries)
+    housekeep_for(1.0)
+    assert len(tries) == n + 1 and agent.status()["upgrade_retry"]["after_s"] == 3600
+    fail[0] = False
+    housekeep_for(3601)
+    assert len(tries) == n + 2 and agent.status()["upgrade_retry"] is None  # done: no retry
+    housekeep_for(3 * 24 * 3600, step=600)
+    assert len(tries) == n + 2  # a success is not retried
+
+
+def test_a_model_retrained_or_reset_by_hand_applies_while_running(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """`activesec train --reset` (your input changed for good: re-enrol) while the agent ran:
+    it went on scoring — and locking — with the deleted model until restarted, while `status`
+    said there was none. A model retrained by hand was not loaded either. Other files in the
+    models folder (a background built) are not a model change."""
+    from activesec.service.background import file_for
+
+    clock = StepClock()
+    put_model_file(p)
+    Store.open(p.database, create=True).close()
+    loads: list[int] = []
+
+    def loader(_p: paths_mod.Paths) -> dict[str, ModalityModel]:
+        loads.append(1)
+        return models
+
+    agent = Agent(p, settings, Scripted(clock, stranger(10, 1)), clock, loader=loader,
+                  screen=ScreenWatch(clock, query=lambda: False))
+    agent._load_models()
+    agent._housekeep()
+    assert agent.engine is not None and len(loads) == 1  # unchanged: not read again
+    file_for(p, "pointer").write_bytes(b"a background, not a model")
+    agent._housekeep()
+    assert len(loads) == 1
+    (p.models_dir / "pointer" / "card.json").write_text('{"retrained": true}')
+    agent._housekeep()
+    assert len(loads) == 2 and agent.engine is not None  # `activesec train` by hand
+    shutil.rmtree(p.models_dir / "pointer")  # `activesec train --reset`
+    agent._housekeep()
+    assert agent.engine is None and agent.state == AgentState.ENROLLING
+    assert agent.status()["models"] == [] and agent.reason == "no model yet: enrolling"

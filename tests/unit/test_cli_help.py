@@ -86,3 +86,26 @@ def test_the_engine_examples_the_help_and_readme_give_are_accepted() -> None:
         key = example.split("=")[0]
         section, leaf = key.split(".")
         assert getattr(getattr(cfg, section), leaf) == given[key], example
+
+
+def test_ctrl_c_while_the_cli_loads_is_one_line_not_a_traceback() -> None:
+    """Ctrl-C in the first second of any command (its modules loading) printed a
+    KeyboardInterrupt traceback: main() catches it only once they are loaded."""
+    import subprocess
+    import sys
+
+    trip = (
+        "import importlib.abc, os, runpy, signal, sys\n"
+        "class Trip(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'typer':  # the CLI's first heavy import\n"
+        "            sys.meta_path.remove(self)\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Trip())\n"
+        "sys.argv = ['activesec', '--version']\n"
+        "runpy.run_module('activesec.cli.main', run_name='__main__')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", trip], capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert (r.returncode, r.stderr) == (130, "interrupted\n")

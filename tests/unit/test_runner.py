@@ -393,3 +393,34 @@ class _Runner(CaptureRunner):
     def stats_session_changed(self, old: int | None) -> bool:
         w = self._writer
         return w is not None and w.session_id != old
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_store_removed_while_capturing_stops_capture_and_says_so(
+        db: Path, how: str) -> None:
+    """The data folder deleted (or the store swapped for another file) while capture ran: the
+    runner went on writing into the unlinked file for as long as it ran — hours of input lost
+    with `capturing` shown — and the agent with it. It stops within STORE_CHECK_S with why."""
+    import shutil
+
+    clock, be = FakeClock(), ScriptedBackend()
+    emit = _emitting(be, clock)
+    gone = [False]
+
+    def on_tick(stats: LiveStats) -> None:
+        emit(stats)
+        if stats.elapsed_s >= 1.0 and not gone[0]:
+            gone[0] = True
+            if how == "deleted":
+                shutil.rmtree(db.parent)
+            else:
+                db.rename(db.with_name("old.db"))
+                Store.open(db, create=True).close()
+
+    r = CaptureRunner(be, db, _settings(), clock)
+    stats = r.run(duration_s=60, on_tick=on_tick)
+    assert stats.elapsed_s < 5  # it had run the whole 60 s
+    assert r.error is not None and r.error.message.startswith(
+        f"the event store {db} was removed (or replaced) while capture ran")
+    assert "`activesec init`" in r.error.hint
+    assert stats.error is not None and "removed" in stats.error

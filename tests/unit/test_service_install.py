@@ -558,3 +558,103 @@ def test_the_launcher_beside_this_python_wins_over_path(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert r.stdout.strip() == str((other / "activesec").resolve()), r.stderr
+
+
+# -- an install from an older version ------------------------------------------------------------
+def _old(inst: Installer, exe: str, **kw: object) -> str:
+    """What ``inst`` wrote before 2026-12-06: plain ``run``, no --notify-failure/--wait-for-fix."""
+    if inst.kind == "systemd":
+        return systemd_unit(exe, home=inst.home, args=("run",))
+    if inst.kind == "launchd":
+        return launchd_plist(exe, log_dir=str(kw["log_dir"]), home=inst.home, args=("run",))
+    return task_xml(exe, user=inst.user, args=("run",))
+
+
+def test_status_finds_a_unit_written_by_an_older_version(tmp_path: Path) -> None:
+    """A real systemd user unit written by the generator of before 2026-12-06 is told apart from
+    a current one, launcher path (spaces, %, $) and ACTIVESEC_HOME read back from the file."""
+    exe = tmp_path / "my venv %h $X" / "activesec"
+    exe.parent.mkdir()
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    state = tmp_path / "state 50%"
+    env = {"ACTIVESEC_HOME": str(state)}
+    inst = Installer("systemd", base=tmp_path, runner=refuse, environ=env, platform="linux",
+                     systemd_dir=tmp_path / "no-systemd")
+    assert inst.install(str(exe)).ok
+    current = inst.status()
+    assert current.installed and not current.outdated and "again" not in current.detail
+    # asked without ACTIVESEC_HOME (another shell): the file's own home is what it is checked with
+    assert not Installer("systemd", base=tmp_path, runner=refuse, environ={}, platform="linux",
+                         systemd_dir=tmp_path / "no-systemd").status().outdated
+
+    inst.path.write_text(_old(inst, str(exe)))
+    old = inst.status()
+    assert old.installed and old.outdated
+    assert old.detail == (f"installed at {inst.path}; cannot query the service manager here; "
+                          "that file differs from what this version of ActiveSec installs (it "
+                          "lacks later fixes): run `activesec service install` again")
+    assert "\n" not in old.detail
+    inst.path.write_text("not a unit\n")  # hand-edited beyond recognition: not what we write
+    assert inst.status().outdated
+    assert inst.install(str(exe)).ok and not inst.status().outdated  # the fix it names works
+
+
+def test_status_finds_an_old_unit_while_systemd_runs(tmp_path: Path, exe: Path) -> None:
+    (tmp_path / "sd").mkdir()
+    kw = dict(base=tmp_path, runner=Recorder(), environ={}, platform="linux",
+              systemd_dir=tmp_path / "sd")
+    inst = Installer("systemd", **kw)  # type: ignore[arg-type]
+    assert inst.install(str(exe)).ok
+    inst.path.write_text(_old(inst, str(exe)))
+    st = status("systemd", **kw)
+    assert st.running and st.outdated
+    assert st.detail.startswith(f"installed at {inst.path}, running; that file differs")
+
+
+def test_status_finds_an_old_launch_agent_and_task(tmp_path: Path, exe: Path) -> None:
+    agent = Installer("launchd", base=tmp_path, runner=Recorder(), environ={}, platform="darwin")
+    if hasattr(os, "getuid"):
+        assert agent.install(str(exe)).ok
+        assert not agent.status().outdated
+        agent.path.write_text(_old(agent, str(exe),
+                                   log_dir=tmp_path / "Library/Logs/activesec"))
+        st = agent.status()
+        assert st.outdated and st.detail.endswith("run `activesec service install` again")
+    env = {"USERDOMAIN": "PC", "USERNAME": "alice"}
+    task = Installer("task", base=tmp_path, runner=Recorder(), environ=env, platform="win32")
+    assert task.install(str(exe)).ok
+    assert not task.status().outdated
+    # the account comes from the file: a status run with another USERNAME does not misread it
+    assert not Installer("task", base=tmp_path, runner=Recorder(), environ={"USERNAME": "bob"},
+                         platform="win32").status().outdated
+    task.path.write_text(_old(task, str(exe)), encoding="utf-16")
+    st = task.status()
+    assert st.outdated and st.detail.endswith("run `activesec service install` again")
+
+
+def test_every_account_unit_from_an_older_version(tmp_path: Path, public_exe: Path) -> None:
+    inst = Installer("systemd", all_users=True, root=tmp_path, runner=Recorder(), environ={},
+                     platform="linux", systemd_dir=tmp_path / "no-systemd")
+    assert inst.install(str(public_exe)).ok
+    assert not inst.status().outdated
+    inst.path.write_text(systemd_unit(str(public_exe), args=("run",)))  # before `run --init`
+    assert inst.status().outdated
+
+
+def test_doctor_says_the_service_file_is_outdated(tmp_path: Path, exe: Path) -> None:
+    from activesec.cli.cmd_capture import _service_check
+
+    kw = dict(base=tmp_path, environ={}, platform="linux", systemd_dir=tmp_path / "no-systemd",
+              root=tmp_path / "machine", runner=refuse)
+    assert _service_check(**kw) is None  # nothing installed: nothing to say
+    inst = Installer("systemd", **kw)  # type: ignore[arg-type]
+    inst.install(str(exe))
+    check = _service_check(**kw)
+    assert check.status == "ok"
+    inst.path.write_text(_old(inst, str(exe)))
+    check = _service_check(**kw)
+    assert check.status == "warn" and check.name == "service"
+    assert check.detail == (f"the log-in service file {inst.path} differs from what this version "
+                            "of ActiveSec installs (it lacks later fixes)")
+    assert check.hint == "run `activesec service install` again"

@@ -153,9 +153,10 @@ def test_without_background_falls_back_to_one_class_and_says_so(owner: paths_mod
 
 def test_upgrade_refits_fallback_models_on_their_own_rows_once_a_background_exists(
         owner: paths_mod.Paths, tmp_path: Path) -> None:
-    """A fallback model (trained before any background) is refitted with the detector it asked
-    for on exactly the rows it was fitted on: input recorded since — here another person's,
-    under the owner's label — is not learnt, as a full `train` would."""
+    """A fallback model (trained before any background) is refitted with the configured
+    detector (the one it was trained for) on exactly the rows it was fitted on: input recorded
+    since — here another person's, under the owner's label — is not learnt, as a full `train`
+    would."""
     s = settings()
     tr.train(owner, s)
     with pytest.raises(ModelError, match="no usable background population"):
@@ -517,3 +518,55 @@ def test_a_signal_during_a_model_swap_waits_until_the_swap_is_done() -> None:
         assert signal.getsignal(signal.SIGTERM) is stop
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_upgrade_uses_the_detector_configured_now_and_says_why(
+        owner: paths_mod.Paths, tmp_path: Path) -> None:
+    """The fallback model was trained while the default (extra_trees) was asked for; the user
+    has since configured train.pointer_detector = random_forest. The upgrade fits what the
+    configuration asks for now — it had fitted the card's extra_trees, silently ignoring the
+    edit — and says why it is not the detector the model was trained for."""
+    tr.train(owner, settings())
+    install_backgrounds(owner, tmp_path)
+    summary = tr.upgrade(owner, settings(pointer_detector="random_forest"))
+    by = {r.modality: r for r in summary.trained}
+    assert by[MOUSE].detector == "random_forest" and by[MOUSE].upgraded_from == "gmm"
+    assert by[MOUSE].detector_note == ("random_forest, the configured train.pointer_detector, "
+                                       "not extra_trees, which the configuration named when it "
+                                       "was trained")
+    assert by[KEYBOARD].detector == "plda" and by[KEYBOARD].detector_note == ""
+    card = persist.read_card(owner.models_dir / "pointer-mouse")
+    assert card["detector"] == "random_forest"
+    assert card["extra"]["requested_detector"] == "random_forest"
+    assert json.loads(json.dumps(summary.as_dict()))["trained"][0]["detector_note"] is not None
+
+
+def test_upgrade_to_the_default_once_the_configured_detector_is_removed(
+        owner: paths_mod.Paths, tmp_path: Path) -> None:
+    tr.train(owner, settings(pointer_detector="hist_gb"))
+    install_backgrounds(owner, tmp_path)
+    (m,) = [r for r in tr.upgrade(owner, settings()).trained if r.modality == MOUSE]
+    assert m.detector == "extra_trees"
+    assert m.detector_note == ("extra_trees, the default (train.pointer_detector is not set), "
+                               "not hist_gb, which the configuration named when it was trained")
+
+
+def test_a_drift_update_keeps_a_fallback_model_a_fallback(owner: paths_mod.Paths,
+                                                          tmp_path: Path) -> None:
+    """A drift update of a one-class fallback model (every retrain_days, by the agent) wrote a
+    card with no fallback and the fallback as the detector asked for: the model was no longer
+    upgraded once a background was built, and status stopped calling it a fallback."""
+    s = settings()
+    tr.train(owner, s)  # no background yet: gmm instead of extra_trees
+    with Store.open(owner.database) as store:
+        add_session(store, owner_pointer(3, 6000)[2], day=3)
+    r = {x.modality: x for x in tr.retrain(owner, s).results}[MOUSE]
+    assert r.status == "trained", r.reason
+    extra = persist.read_card(owner.models_dir / "pointer-mouse")["extra"]
+    assert extra["trained_by"] == "retrain"
+    assert extra["requested_detector"] == "extra_trees" and "background" in extra["fallback"]
+    assert "background" in r.fallback
+    install_backgrounds(owner, tmp_path)
+    assert "pointer-mouse" in [d.name for d in tr.fallback_upgrades(owner)]
+    (m,) = [x for x in tr.upgrade(owner, s).trained if x.modality == MOUSE]
+    assert m.detector == "extra_trees" and m.upgraded_from == "gmm"

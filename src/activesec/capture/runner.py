@@ -33,7 +33,7 @@ import numpy as np
 from activesec.capture.base import BackendInfo, CaptureBackend
 from activesec.core.clock import Clock
 from activesec.core.config import Settings
-from activesec.core.errors import ActiveSecError, CaptureError
+from activesec.core.errors import ActiveSecError, CaptureError, StoreError
 from activesec.core.events import KEY_KINDS, POINTER_KINDS
 from activesec.store.db import NS_PER_DAY, Store
 from activesec.store.writer import BatchWriter, WriterStats
@@ -47,6 +47,7 @@ RETENTION_EVERY_S = 3600.0
 #: how far the wall clock may run ahead of the session's timeline before retention ignores it
 #: (NTP slews and small steps are not worth a log line)
 RETENTION_SLACK_NS = 3600 * 10**9
+STORE_CHECK_S = 2.0  # is the store file still there (not deleted with the data folder)?
 COMPACT_EVERY_S = 300.0  # merge the small per-flush chunks (bytes on disk per event)
 TICK_S = 0.25
 
@@ -199,7 +200,7 @@ class CaptureRunner:
             if on_started is not None:
                 on_started()
             self._loop(writer, t0, duration_s, stop_event, on_tick, keep_days, tick_s, wake,
-                       next_wait_s)
+                       next_wait_s, store)
         finally:
             self._finish(store, writer, session_id)
         assert writer is not None
@@ -216,8 +217,10 @@ class CaptureRunner:
         tick_s: float,
         wake: threading.Event | None = None,
         next_wait_s: Callable[[], float] | None = None,
+        store: Store | None = None,
     ) -> None:
         clock = self.clock
+        next_store_check = t0 + int(STORE_CHECK_S * 1e9)
         app_every = int(self.settings.capture.app_poll_s * 1e9)
         next_app, next_retention = t0, t0 + int(RETENTION_EVERY_S * 1e9)
         next_compact = t0 + int(COMPACT_EVERY_S * 1e9)
@@ -236,6 +239,16 @@ class CaptureRunner:
                 )
                 log.error("%s", self.error)
                 break
+            if store is not None and now >= next_store_check:
+                next_store_check = now + int(STORE_CHECK_S * 1e9)
+                if store.file_gone():  # capturing on would write into a deleted file
+                    self.error = StoreError(
+                        f"the event store {self.store_path} was removed (or replaced) while "
+                        "capture ran: stopped, since nothing more could be kept",
+                        "if you removed the data on purpose, nothing more is needed; else "
+                        "`activesec init` makes a new store, then start capture again")
+                    log.error("%s", self.error)
+                    break
             if self.app_probe is not None and now >= next_app:
                 self._sample_app(writer, now)
                 next_app = now + app_every

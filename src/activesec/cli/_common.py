@@ -141,6 +141,31 @@ def foreground_backend(backend: str | None, what: str) -> Iterator[Foreground]:
 
         signal.signal(signal.SIGTERM, _on_signal)
         signal.signal(signal.SIGINT, _on_signal)
-        yield Foreground(p, profile.owner(p, s.user), s, name, reason, be, stop)
+        done = threading.Event()
+        keeper = threading.Thread(target=_keep_lock, args=(lock, stop, done, what),
+                                  name="activesec-lock", daemon=True)
+        keeper.start()
+        try:
+            yield Foreground(p, profile.owner(p, s.user), s, name, reason, be, stop)
+        finally:
+            done.set()
+            keeper.join(5)
     finally:
         lock.release()
+
+
+LOCK_CHECK_S = 2.0
+
+
+def _keep_lock(lock: Any, stop: threading.Event, done: threading.Event, what: str) -> None:
+    """Every LOCK_CHECK_S, put the single-instance lock's file back if it was deleted (a
+    cleaned run folder); if another agent took the new one meanwhile, this one stops."""
+    import logging
+
+    while not done.wait(LOCK_CHECK_S):
+        if not lock.restore():
+            logging.getLogger(__name__).error(
+                "the lock file %s was deleted and another ActiveSec %s started meanwhile: "
+                "stopping this one", lock.path, what)
+            stop.set()
+            return

@@ -120,7 +120,14 @@ def run(
                 raise
             err.print(f"error: {escape(str(exc))}; waiting for the configuration to change "
                       "(Ctrl-C to stop)")
-            _wait_for_change(p)
+            try:
+                _wait_for_change(p)
+            except (SystemExit, KeyboardInterrupt):
+                # stopped while waiting (SIGTERM, Ctrl-C): nothing starts by itself any more
+                # once the file is fixed, so status must not say it does
+                stopped.record(p, exc, exc.exit_code, notified_wall_ns=notified,
+                               service=notify_failure or wait_for_fix)
+                raise
 
 
 WAIT_POLL_S = 2.0  # how often --wait-for-fix looks at the files
@@ -407,6 +414,7 @@ def _result_json(res: Any) -> dict[str, Any]:
         "remains": res.remains,
         "commands": res.commands,
         "stopped": res.stopped,
+        "outdated": res.outdated,
     }
 
 

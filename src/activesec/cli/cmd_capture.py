@@ -279,6 +279,15 @@ def label(
 
 
 APP_SHOWN = 8
+#: what `status` says while the running agent trains in the background (its ``training``)
+TRAINING_NOW = {
+    "running": "enrolment is complete: the agent is training your model now (scoring starts "
+               "once it is loaded, within a minute or two)",
+    "updating": "the agent is updating your model for drift now (it scores with the current "
+                "one meanwhile)",
+    "upgrading": "the agent is refitting the one-class fallback model against the background "
+                 "now (it scores with the current one meanwhile)",
+}
 
 
 def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
@@ -346,8 +355,17 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         )
     if ag["running"] and ag["reason"]:
         out.print(f"  why          {escape(str(ag['reason']))}")
+    if ag["running"] and ag.get("training") in TRAINING_NOW:
+        out.print(f"  training     {TRAINING_NOW[ag['training']]}")
     if ag["running"] and ag.get("config"):
         out.print(f"  [yellow]config[/yellow]       {escape(str(ag['config']))}")
+    retry = ag.get("upgrade_retry")
+    if retry:
+        at = time.strftime("%a %H:%M", time.localtime(retry["at_wall_ns"] / 1e9))
+        out.print(f"  [yellow]upgrade[/yellow]      refitting the fallback model failed "
+                  f"({escape(str(retry['error']))}): the agent tries again at {at}, then less "
+                  "often (up to once a day); a new background file or `activesec train "
+                  "--upgrade` tries now")
     if ag["stopped"]:
         colour = "red" if ag["stopped"].get("permanent") else "yellow"
         out.print(f"  agent        [{colour}]{escape(describe(ag['stopped']))}[/{colour}]")
@@ -598,6 +616,35 @@ def _agent_check() -> Any:
                  hint)
 
 
+def _service_check(**kw: Any) -> Any:
+    """The log-in service file (yours, and every account's when there is one) against what
+    `service install` writes now: an install from an older version keeps running the old unit
+    and nothing else tells the user. None when no service is installed; ``kw``:
+    :class:`~activesec.service.installers.Installer`'s (tests)."""
+    from activesec.capture.doctor import Check
+    from activesec.service.installers import OUTDATED_WHY, Installer
+
+    found = []
+    for all_users in (False, True):
+        try:
+            inst = Installer(all_users=all_users, **kw)
+            if inst.path.exists():
+                found.append((inst, inst.outdated()))
+        except (ActiveSecError, OSError):
+            continue
+    if not found:
+        return None
+    old = [i for i, outdated in found if outdated]
+    if not old:
+        return Check("service", "ok", "; ".join(f"{i.path}: as this version installs it"
+                                                for i, _ in found))
+    return Check("service", "warn", "; ".join(f"the log-in service file {i.path} {OUTDATED_WHY}"
+                                              for i in old),
+                 " and ".join("run `activesec service install --all-users` again as root / "
+                              "an administrator" if i.all_users
+                              else "run `activesec service install` again" for i in old))
+
+
 def _background_check() -> Any:
     """Whether training will contrast the owner with other people, as the default detectors
     do, or fall back to a much weaker one-class detector; None when the config does not load
@@ -722,7 +769,8 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
 
     # loads and validates the config itself; lists what [engine] sets unlike its defaults
     checks = _with_engine_check(run_checks(None, sections={"engine": EngineConfig().model_dump()}))
-    for extra in (_profile_check(), _background_check(), _gate_check(), _injector_check()):
+    for extra in (_profile_check(), _background_check(), _gate_check(), _injector_check(),
+                  _service_check()):
         if extra is not None:
             checks.append(extra)
     checks.append(_store_check())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import typer
@@ -165,7 +165,7 @@ def _train(reset: bool, update: bool, upgrade: bool, json_out: bool) -> None:
     # checked as `run` and `status` check them: a broken machine policy (its gate rules too)
     # stops training with the policy named, not halfway with the account's file blamed
     check_settings(s)
-    with _progress(not json_out and interactive()) as progress:
+    with _training_lock(p), _progress(not json_out and interactive()) as progress:
         if upgrade:
             summary = do_upgrade(p, s)
         elif update:
@@ -195,7 +195,8 @@ def _train(reset: bool, update: bool, upgrade: bool, json_out: bool) -> None:
             out.print(f"  [yellow]note[/yellow]: {escape(r.fallback)}")
         if r.upgraded_from:
             out.print(f"  upgraded from the one-class {r.upgraded_from}, on the rows it was "
-                      "fitted on")
+                      "fitted on" + (f"; with {escape(r.detector_note)}" if r.detector_note
+                                     else ""))
         if r.drift:
             out.print(
                 f"  drift update: {r.drift['replaced_rows']:,} of {r.drift['of_rows']:,} "
@@ -203,6 +204,28 @@ def _train(reset: bool, update: bool, upgrade: bool, json_out: bool) -> None:
             )
     for r in summary.skipped:
         out.print(f"[dim]{escape(r.modality)}: skipped — {escape(r.reason)}[/dim]")
+
+
+@contextmanager
+def _training_lock(p: Any) -> Iterator[None]:
+    """One training at a time per profile: the agent's automatic training, drift update or
+    upgrade (a `train` child) and one typed by the user shared the models' staging folder,
+    and the second ended in "cannot save ...: No such file or directory" or a mixed model."""
+    from activesec.core.instance import AlreadyRunning, InstanceLock
+    from activesec.core.paths import make_private_dirs
+
+    with suppress(OSError):  # the lock's own error says what is wrong with the folder
+        make_private_dirs(p.run_dir)
+    try:
+        lock = InstanceLock(p.run_dir / "train.lock", "training").acquire()
+    except AlreadyRunning as exc:
+        exc.hint = ("wait until it has finished (the agent trains by itself; `activesec status` "
+                    "shows its models), then run this again")
+        raise
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def build(

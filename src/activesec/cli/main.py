@@ -10,15 +10,32 @@ Heavy modules (scikit-learn, X11, the store) are imported inside the commands th
 
 from __future__ import annotations
 
-import inspect
-import logging
+import os
+import signal
 import sys
-from typing import Any
+import threading
 
-import typer
 
-from activesec import __version__
-from activesec.cli import (
+def _interrupted_while_loading(signum: int, frame: object) -> None:
+    """Ctrl-C while the modules below load (a second or more): a KeyboardInterrupt there is
+    raised before :func:`main` can catch it, a traceback instead of `interrupted`, exit 130."""
+    sys.stderr.write("interrupted\n")
+    os._exit(130)  # nothing has been opened or written yet
+
+
+_LOADING = (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+if _LOADING:
+    signal.signal(signal.SIGINT, _interrupted_while_loading)
+
+import inspect  # noqa: E402
+import logging  # noqa: E402
+from typing import Any  # noqa: E402
+
+import typer  # noqa: E402
+
+from activesec import __version__  # noqa: E402
+from activesec.cli import (  # noqa: E402
     cmd_agent,
     cmd_bench,
     cmd_capture,
@@ -27,8 +44,11 @@ from activesec.cli import (
     cmd_evaluate,
     cmd_train,
 )
-from activesec.cli._common import json_error
-from activesec.core.errors import ActiveSecError
+from activesec.cli._common import json_error  # noqa: E402
+from activesec.core.errors import ActiveSecError  # noqa: E402
+
+if _LOADING:  # loaded: main() turns Ctrl-C into `interrupted` from here on
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _flags_take_no_value() -> None:

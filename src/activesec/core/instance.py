@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 
 from activesec.core.errors import ActiveSecError
-from activesec.core.paths import PRIVATE_FILE_MODE
+from activesec.core.paths import PRIVATE_FILE_MODE, make_private_dirs
 
 
 class AlreadyRunning(ActiveSecError):
@@ -55,6 +55,40 @@ class InstanceLock:
             pass
         self._fd = fd
         return self
+
+    def restore(self) -> bool:
+        """Put the lock back when its file was deleted or replaced while held (a cleaned-up
+        run folder, the data folder removed): the lock lived on in the unlinked file only, so
+        `status` said no agent ran and a second one could start beside this one. False when
+        another process already holds the new file (it started meanwhile)."""
+        if self._fd is None:
+            return True
+        try:
+            st, held = os.stat(self.path), os.fstat(self._fd)
+            if (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+                return True
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return True  # cannot tell: leave it as it is
+        try:
+            make_private_dirs(self.path.parent)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        except OSError:
+            return True  # cannot put it back now; tried again at the next call
+        try:
+            _lock(fd)
+        except OSError:
+            os.close(fd)
+            return False
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass
+        os.close(self._fd)
+        self._fd = fd
+        return True
 
     def release(self) -> None:
         if self._fd is not None:

@@ -102,7 +102,7 @@ from activesec.core.clock import Clock
 from activesec.core.config import Settings, error_key_msg, field_hint
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError, PolicyError
 from activesec.core.events import DeviceType, Kind
-from activesec.core.paths import Paths, write_private_text
+from activesec.core.paths import Paths, make_private_dirs, write_private_text
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import AgentState, Context
 from activesec.engine.scoring import ModalityModel
@@ -133,6 +133,11 @@ KEEP_DECISIONS = 200  # decisions held in memory
 KEEP_LATENCIES = 1000  # completing input -> trust updated, the newest scores
 TRAIN_RETRY_S = 600.0  # after a failed automatic training
 DRIFT_CHECK_S = 3600.0  # how often the agent asks whether a drift update is due
+# a failed automatic upgrade of a fallback model is tried again after UPGRADE_RETRY_S, the
+# delay doubling after each failure up to UPGRADE_RETRY_MAX_S; a success or a changed
+# background file starts again from UPGRADE_RETRY_S
+UPGRADE_RETRY_S = 3600.0
+UPGRADE_RETRY_MAX_S = 86400.0
 UNLOCK_QUIET_S = 2.0  # fallback unlock detection: input this long after the lock
 # While gated, the on_gate actions are applied again this often: a game restarted meanwhile
 # runs at most this long. A pass costs ~6 ms of CPU per 80 processes here (psutil: 0.3% of a
@@ -335,6 +340,11 @@ def subprocess_trainer(paths: Paths, settings: Settings, *, update: bool = False
         raise ModelError(f"automatic training failed: {msg}", "run `activesec train` to see why")
 
 
+def _duration(seconds: float) -> str:
+    """``3600`` -> "1 h", ``86400`` -> "24 h", ``90`` -> "2 min"."""
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{round(seconds / 60)} min"
+
+
 def _since(trajectory: Sequence[TrustState], last: TrustState | None) -> list[TrustState]:
     """The states after ``last`` (all when it is None or has left the bounded trajectory)."""
     new: list[TrustState] = []
@@ -491,6 +501,9 @@ class Agent:
         self.upgrader = upgrader or subprocess_upgrader
         self._next_drift = 0
         self._bg_stamp: tuple[tuple[str, int, int], ...] | None = None
+        self._upgrade_delay_s = UPGRADE_RETRY_S  # the next failure's back-off
+        self._upgrade_retry_ns: int | None = None  # monotonic: when a failed upgrade is retried
+        self.upgrade_retry: dict[str, Any] | None = None  # the status file's ``upgrade_retry``
         self.screen = screen or ScreenWatch(clock)
         self.log = DecisionLog(decisions_path(paths))
         self.history = TrustHistory(history_path(paths))
@@ -591,6 +604,7 @@ class Agent:
             "latency_ms": self.latency_summary(),
             "gate": self._gate_status(),
             "config": self.config_note,
+            "upgrade_retry": self.upgrade_retry,
         }
 
     def latency_summary(self) -> dict[str, float] | None:
@@ -796,10 +810,15 @@ class Agent:
 
     # ------------------------------------------------------------------------------ models
     def _models_stamp(self) -> tuple[tuple[str, int, int], ...]:
-        """Names, sizes and mtimes under the models dir: reload only when it changed (a
-        refused model is not re-read, and re-logged, every few seconds)."""
+        """Names, sizes and mtimes of the model folders' files: reload only when they changed
+        (a refused model is not re-read, and re-logged, every few seconds). Loose files beside
+        them (a background population, the drift state) and staging folders are not models."""
         d = self.paths.models_dir
-        return self._files_stamp(sorted(d.rglob("*"))) if d.is_dir() else ()
+        try:
+            dirs = sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
+        except OSError:
+            return ()
+        return self._files_stamp(f for m in dirs for f in sorted(m.rglob("*")))
 
     @staticmethod
     def _files_stamp(files: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -926,6 +945,10 @@ class Agent:
                 self._train_thread = None
                 if self.training == "done":
                     self._load_models()
+        elif self.engine is not None and self._models_stamp() != self._tried_stamp:
+            # `activesec train` run by hand (a new model) or `train --reset` (none: enrolling
+            # again): the agent went on scoring with the model it had loaded until restarted
+            self._load_models()
         elif self.engine is not None and self._upgrade_due():
             self._start_training("upgrade")
         elif self.engine is not None and self._drift_due():
@@ -1013,12 +1036,30 @@ class Agent:
         stamp = self._files_stamp(f for m in MODALITIES  # the data, then its card
                                   for f in (file_for(self.paths, m),
                                             file_for(self.paths, m).with_suffix(".json")))
-        if stamp == self._bg_stamp:
+        if stamp != self._bg_stamp:  # a new background: at once, and a fresh back-off
+            self._bg_stamp = stamp
+            self._upgrade_delay_s = UPGRADE_RETRY_S
+        elif (self._upgrade_retry_ns is None
+              or self.clock.monotonic_ns() < self._upgrade_retry_ns):
             return False
-        self._bg_stamp = stamp
+        self._upgrade_retry_ns = self.upgrade_retry = None
         from activesec.service.train import fallback_upgrades
 
         return bool(fallback_upgrades(self.paths))
+
+    def _upgrade_done(self, error: BaseException | None) -> None:
+        """After an automatic upgrade: a failure is retried after the back-off (doubled for
+        the next one, up to UPGRADE_RETRY_MAX_S), a success resets it."""
+        if error is None:
+            self._upgrade_delay_s = UPGRADE_RETRY_S
+            self._upgrade_retry_ns = self.upgrade_retry = None
+            return
+        delay = self._upgrade_delay_s
+        self._upgrade_retry_ns = self.clock.monotonic_ns() + int(delay * 1e9)
+        self.upgrade_retry = {"at_wall_ns": self.clock.wall_ns() + int(delay * 1e9),
+                              "after_s": delay, "error": str(error)}
+        self._upgrade_delay_s = min(2 * delay, UPGRADE_RETRY_MAX_S)
+        log.info("refitting the fallback model is tried again in %s", _duration(delay))
 
     def _start_training(self, kind: Literal["train", "update", "upgrade"] = "train") -> None:
         self.training = {"train": "running", "update": "updating", "upgrade": "upgrading"}[kind]
@@ -1032,7 +1073,11 @@ class Agent:
             try:
                 run(self.paths, self.settings)
                 self.training = "done"
+                if kind == "upgrade":
+                    self._upgrade_done(None)
             except Exception as exc:
+                if kind == "upgrade":
+                    self._upgrade_done(exc)
                 self.training = "failed"
                 what = {"train": "training failed", "update": "drift update failed",
                         "upgrade": "refitting the fallback model failed"}[kind]
@@ -1047,7 +1092,7 @@ class Agent:
     # ------------------------------------------------------------------------------ status
     def _write_status(self) -> None:
         try:
-            self.paths.run_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(self.paths.run_dir)  # 0700, as every folder (a removed one too)
             write_private_text(status_path(self.paths),
                                json.dumps(self.status(), default=str, indent=1) + "\n")
         except OSError as exc:

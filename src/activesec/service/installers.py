@@ -57,7 +57,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -227,6 +227,66 @@ def task_xml(exe: str, *, user: str | None, args: Sequence[str] = ("run",)) -> s
     return '<?xml version="1.0" encoding="UTF-16"?>\n' + body + "\n"
 
 
+class _Unset:
+    """The default of :meth:`Installer.render`'s overrides (None is a value there)."""
+
+
+UNSET = _Unset()
+#: what `service status` and `doctor` say of a file :meth:`Installer.outdated` finds
+OUTDATED_WHY = "differs from what this version of ActiveSec installs (it lacks later fixes)"
+OUTDATED = f"that file {OUTDATED_WHY}: run `activesec service install` again"
+
+
+def _systemd_unword(text: str, *, dollars: bool = True) -> tuple[str, str]:
+    """The first word of a unit value as :func:`_systemd_word` wrote it, and the rest
+    (``dollars=False``: an ``Environment=`` value, where only ``%`` is doubled)."""
+    text = text.lstrip()
+    if text.startswith('"'):
+        out, i = [], 1
+        while i < len(text) and text[i] != '"':
+            if text[i] == "\\" and i + 1 < len(text):
+                i += 1
+            out.append(text[i])
+            i += 1
+        word, rest = "".join(out), text[i + 1:]
+    else:
+        word, _, rest = text.partition(" ")
+    word = word.replace("%%", "%")
+    return (word.replace("$$", "$") if dollars else word), rest
+
+
+def _installed_as(kind: str, text: str) -> tuple[str, str | None, str | None] | None:
+    """(launcher, ACTIVESEC_HOME, task account) an installed file names; None when it is not
+    a file ``install`` could have written."""
+    try:
+        if kind == "systemd":
+            exe = home = None
+            for line in text.splitlines():
+                if line.startswith("ExecStart="):
+                    exe = _systemd_unword(line[len("ExecStart="):])[0]
+                elif line.startswith("Environment="):
+                    value = _systemd_unword(line[len("Environment="):], dollars=False)[0]
+                    if value.startswith("ACTIVESEC_HOME="):
+                        home = value[len("ACTIVESEC_HOME="):]
+            return (exe, home, None) if exe else None
+        if kind == "launchd":
+            job = plistlib.loads(text.encode("utf-8"))
+            argv = job.get("ProgramArguments") or []
+            env = job.get("EnvironmentVariables") or {}
+            if not argv or not isinstance(argv[0], str) or not isinstance(env, dict):
+                return None
+            return argv[0], env.get("ACTIVESEC_HOME"), None
+        root = ET.fromstring(text.split("\n", 1)[1] if text.startswith("<?xml") else text)
+        ns = {"t": TASK_NS}
+        command = root.find("t:Actions/t:Exec/t:Command", ns)
+        user = root.find("t:Principals/t:Principal/t:UserId", ns)
+        if command is None or not command.text:
+            return None
+        return command.text, None, user.text if user is not None else None
+    except (ValueError, ET.ParseError, plistlib.InvalidFileException, AttributeError):
+        return None
+
+
 # -- I/O -------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ServiceResult:
@@ -244,6 +304,8 @@ class ServiceResult:
     # status: why the agent last stopped on an error (:mod:`activesec.service.stopped`), while
     # it is not running; None otherwise
     stopped: dict[str, Any] | None = None
+    # status: the installed file differs from what install writes now (OUTDATED)
+    outdated: bool = False
 
 
 def default_kind(platform: str | None = None) -> Kind:
@@ -416,17 +478,42 @@ class Installer:
         flags = ("run", "--init") if self.all_users else ("run",)
         return (*flags, *SERVICE_FLAGS)
 
-    def render(self, exe: str) -> str:
+    def render(self, exe: str, *, home: str | _Unset | None = UNSET,
+               user: str | _Unset | None = UNSET) -> str:
+        """The file ``install`` writes for ``exe``; ``home``/``user`` default to this
+        process's (``outdated`` passes the ones an installed file names instead)."""
+        h = self.home if isinstance(home, _Unset) else home
         if self.kind == "systemd":
-            return systemd_unit(exe, home=self.home, args=self.args)
+            return systemd_unit(exe, home=h, args=self.args)
         if self.kind == "launchd":
             if self.all_users:
                 return launchd_plist(exe, log_dir=None, args=self.args)
-            log_dir = (
-                Path(self.home) / "logs" if self.home else self.base / "Library/Logs/activesec"
-            )
-            return launchd_plist(exe, log_dir=str(log_dir), home=self.home, args=self.args)
-        return task_xml(exe, user=None if self.all_users else self.user, args=self.args)
+            log_dir = Path(h) / "logs" if h else self.base / "Library/Logs/activesec"
+            return launchd_plist(exe, log_dir=str(log_dir), home=h, args=self.args)
+        u = (None if self.all_users else self.user) if isinstance(user, _Unset) else user
+        return task_xml(exe, user=u, args=self.args)
+
+    def outdated(self) -> bool:
+        """Does the installed file differ from what ``install`` would write now (with the
+        launcher, ACTIVESEC_HOME and account that file names)? The generated content changes
+        between versions (2026-12-06: ``--notify-failure --wait-for-fix``, exit 78 not
+        restarted), and the service manager keeps running the old one until ``install`` runs
+        again. A file that cannot be read or parsed is outdated too. False when none is
+        installed."""
+        try:
+            if self.kind == "task":
+                text = self.path.read_bytes().decode("utf-16")
+            else:
+                text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return False
+        except (OSError, UnicodeError):
+            return True
+        named = _installed_as(self.kind, text)
+        if named is None:
+            return True
+        exe, home, user = named
+        return text != self.render(exe, home=home, user=user)
 
     def _native(self) -> bool:
         """Can the platform's service manager be called here? ``systemctl --global`` only
@@ -570,6 +657,12 @@ class Installer:
         return left
 
     def status(self) -> ServiceResult:
+        res = self._status()
+        if res.installed and self.outdated():
+            return replace(res, outdated=True, detail=f"{res.detail}; {OUTDATED}")
+        return res
+
+    def _status(self) -> ServiceResult:
         installed = self.path.exists()
         done: list[list[str]] = []
         if not installed:

@@ -141,6 +141,10 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "last_decision": (agent or {}).get("last_decision"),
             "gate": (agent or {}).get("gate") if agent_running else None,
             "config": (agent or {}).get("config") if agent_running else None,
+            # idle | running | updating | upgrading | done | failed (Agent._start_training)
+            "training": (agent or {}).get("training") if agent_running else None,
+            # a failed automatic upgrade of a fallback model: when it is tried again, and why
+            "upgrade_retry": (agent or {}).get("upgrade_retry") if agent_running else None,
             # why the last start failed, while no agent runs (:mod:`activesec.service.stopped`)
             "stopped": None if running else stopped.read(paths),
         },

@@ -135,6 +135,9 @@ class ModalityResult:
     holdout_scores: dict[str, float] = field(default_factory=dict)
     drift: dict[str, Any] = field(default_factory=dict)
     upgraded_from: str = ""  # :func:`upgrade`: the one-class fallback it replaced
+    # :func:`upgrade`: why ``detector`` and not the one the fallback model was trained for
+    # (the configuration names another now); "" when they are the same
+    detector_note: str = ""
     seconds: float = 0.0
 
 
@@ -620,6 +623,10 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
     flagged, shift = up.flagged, up.shift
     det, fallback, bg = _fit(paths, str(card["detector"]), dict(card.get("params") or {}),
                              modality, X_fit)
+    # a one-class fallback refitted stays one, for the detector it stands in for: else the
+    # card no longer says so and the model is never upgraded once a background exists
+    fallback = fallback or (str(extra.get("fallback")) if _fallback_extra(directory) else "")
+    asked = extra.get("requested_detector") if fallback else card.get("detector")
     hs = det.score(up.X_hold)
     cal = recalibrate(hs, settings.train.target_far)
     quant = _quantiles(hs)
@@ -631,7 +638,7 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
                  "rows_train": len(X_fit), "rows_holdout": int(n_hold),
                  "from_wall_ns": int(t_fit.min()), "until_wall_ns": int(t[-1])},
         "holdout_scores": quant, "background": bg, "fallback": fallback or None,
-        "requested_detector": card.get("detector"), "trained_by": "retrain", "drift": drift})
+        "requested_detector": asked, "trained_by": "retrain", "drift": drift})
     res.status, res.fallback, res.drift = "trained", fallback, drift
     res.rows_train, res.rows_holdout = len(X_fit), int(n_hold)
     res.threshold, res.target_far, res.holdout_scores = cal.threshold, cal.target_far, quant
@@ -678,7 +685,7 @@ def retrain(paths: Paths, settings: Settings, *, progress: Progress | None = Non
 def fallback_upgrades(paths: Paths) -> list[Path]:
     """Model directories trained with the one-class fallback (their detector wanted a
     background population) whose background is now installed and loads: :func:`upgrade` can
-    refit them with the detector they asked for. Reads cards and backgrounds only (no
+    refit them with the configured detector. Reads cards and backgrounds only (no
     scikit-learn): the agent asks whenever a background file changes."""
     out = []
     for d in model_files.model_dirs(paths):
@@ -702,12 +709,21 @@ def _fallback_extra(directory: Path) -> dict[str, Any] | None:
 
 
 def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityResult:
-    """Refit a fallback model with its requested detector on the rows it was fitted on; the
-    latest ``train.holdout`` of them calibrate, as :func:`_train_one` splits."""
+    """Refit a fallback model on the rows it was fitted on with the detector the configuration
+    names now (the one it was trained for, unless ``train.pointer_detector`` /
+    ``keys_detector`` changed since: what the user asks for now); the latest ``train.holdout``
+    of them calibrate, as :func:`_train_one` splits."""
     t0 = time.perf_counter()
     card = model_files.verify_card(directory)
     extra = dict(card.get("extra") or {})
-    modality, want = str(extra["modality"]), str(extra["requested_detector"])
+    modality, asked = str(extra["modality"]), str(extra["requested_detector"])
+    want = _detector_name(settings, modality)
+    note = ""
+    if want != asked:
+        key = "train.keys_detector" if modality == KEYBOARD else "train.pointer_detector"
+        named = (f"the configured {key}" if getattr(settings.train, key.split(".")[1])
+                 else f"the default ({key} is not set)")
+        note = f"{want}, {named}, not {asked}, which the configuration named when it was trained"
     res = ModalityResult(modality, "skipped", detector=str(card.get("detector")))
     X, t = model_files.load_rows(directory)
     n = len(X)
@@ -731,6 +747,7 @@ def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityR
                       "requested_detector": want, "trained_by": "upgrade",
                       "upgraded_from": card.get("detector")})
     res.status, res.detector, res.upgraded_from = "trained", det.name, res.detector
+    res.detector_note = note
     res.rows_train, res.rows_holdout = int(n_fit), int(n_hold)
     res.threshold, res.target_far, res.holdout_scores = cal.threshold, cal.target_far, quant
     res.seconds = round(time.perf_counter() - t0, 3)
@@ -739,10 +756,11 @@ def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityR
 
 def upgrade(paths: Paths, settings: Settings) -> TrainSummary:
     """Refit every model trained with the one-class fallback (:data:`FALLBACK`) with the
-    detector it asked for, once a background population is installed (``activesec train
-    --upgrade``; the agent does it by itself). Only on the rows the fallback model was fitted on
-    — the enrolment's, and what drift updates judged the owner's —, never on input recorded
-    since: a stranger the weaker model accepted cannot be learnt by the upgrade."""
+    configured detector (:func:`_upgrade_one`), once a background population is installed
+    (``activesec train --upgrade``; the agent does it by itself). Only on the rows the
+    fallback model was fitted on — the enrolment's, and what drift updates judged the
+    owner's —, never on input recorded since: a stranger the weaker model accepted cannot be
+    learnt by the upgrade."""
     t0 = time.perf_counter()
     user = _owner(paths, settings)
     dirs = fallback_upgrades(paths)

@@ -438,6 +438,11 @@ class Store:
                 raise
         c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file's own header now says "ours"
 
+    def file_gone(self) -> bool:
+        """Is the file this store was opened from no longer at its path — deleted (the data
+        folder removed), or replaced by another file? Whatever is written then is lost."""
+        return self._key is not None and _file_key(self.path) != self._key
+
     def close(self) -> None:
         """Commit what is pending and close the connection (idempotent)."""
         if self._closed:
