@@ -1,7 +1,8 @@
 """Labels: the names sessions are recorded under (the owner's user name, another person's
 label). They become folder names on export, so one rule holds wherever a label comes in (``init
 --user``, ``label``, ``capture --label``, ``import --label``): letters (any script), digits,
-``-``, ``_``, ``.`` and ``@``, not starting with ``.`` or ``-``, not only invisible letters
+``-``, ``_``, ``.`` and ``@`` (and the combining marks of scripts such as Devanagari), not
+starting with ``.``, ``-`` or a mark, not only invisible letters
 (:func:`name_problem`), at most :data:`MAX_LENGTH` characters.
 
 Labels already stored are never re-checked: data recorded by an older version stays readable.
@@ -37,13 +38,16 @@ def name_problem(name: str) -> str | None:
 
 
 def _ok(c: str) -> bool:
-    return c in PUNCTUATION or unicodedata.category(c)[0] in "LN"
+    return c in PUNCTUATION or unicodedata.category(c)[0] in "LNM"
 
 
 def is_label(name: str) -> bool:
-    """Whether ``name`` (NFC-normalised) follows the module docstring's rule."""
+    """Whether ``name`` (NFC-normalised) follows the module docstring's rule. Combining marks
+    (the vowel signs of Devanagari or Tamil, which NFC does not fold into their letter) belong
+    to the letter before them, so they may not begin a name."""
     name = unicodedata.normalize("NFC", name)
     return (0 < len(name) <= MAX_LENGTH and not name.startswith(".")
+            and unicodedata.category(name[0])[0] != "M"
             and name_problem(name) is None and all(_ok(c) for c in name))
 
 
