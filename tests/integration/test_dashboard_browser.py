@@ -129,7 +129,10 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
                                "suspended_pids": [4242, 4243]},
                               {"app": "chat", "match": "discord", "mode": "close",
                                "suspended_pids": []}]},
-            "config": "the configuration changed: it applies once the gate is lifted"}))
+            "config": "the configuration changed: it applies once the gate is lifted",
+            "training": "updating",
+            "upgrade_retry": {"at_wall_ns": time.time_ns() + 3600 * 10**9, "after_s": 3600.0,
+                              "error": "automatic training failed: disk full"}}))
         # the agent's trust history: two joined minutes, then one after a gap of an hour
         now = int(time.time()) // 60 * 60
         h = history.TrustHistory(history.history_path(p))
@@ -153,8 +156,14 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
             "trust 34.0 < 40 (gate level); lifted once trust stays >= 70 for 60 s")
         expect(page.locator("#config")).to_have_text(
             "the configuration changed: it applies once the gate is lifted")
+        # what it is doing to the model now, as `status` says it (the page said nothing)
+        expect(page.locator("#training")).to_contain_text(
+            "the agent is updating your model for drift now (it scores with the current one "
+            "meanwhile) — Refitting the fallback model failed (automatic training failed: disk "
+            "full): the agent tries again at ")
         st = json.loads(cli("status", "--json", env=env).stdout)["agent"]
         assert st["running"] and st["latency_ms"]["n"] == 22
+        assert st["training_note"].startswith("the agent is updating your model for drift now")
         assert st["config"] == "the configuration changed: it applies once the gate is lifted"
         assert st["gate"]["apps"][0]["suspended_pids"] == [4242, 4243]
         text = " ".join(cli("status", env=env).stdout.split())  # rich wraps at 80 columns

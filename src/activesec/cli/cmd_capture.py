@@ -279,15 +279,6 @@ def label(
 
 
 APP_SHOWN = 8
-#: what `status` says while the running agent trains in the background (its ``training``)
-TRAINING_NOW = {
-    "running": "enrolment is complete: the agent is training your model now (scoring starts "
-               "once it is loaded, within a minute or two)",
-    "updating": "the agent is updating your model for drift now (it scores with the current "
-                "one meanwhile)",
-    "upgrading": "the agent is refitting the one-class fallback model against the background "
-                 "now (it scores with the current one meanwhile)",
-}
 
 
 def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
@@ -355,8 +346,8 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         )
     if ag["running"] and ag["reason"]:
         out.print(f"  why          {escape(str(ag['reason']))}")
-    if ag["running"] and ag.get("training") in TRAINING_NOW:
-        out.print(f"  training     {TRAINING_NOW[ag['training']]}")
+    if ag.get("training_note"):
+        out.print(f"  training     {ag['training_note']}")
     if ag["running"] and ag.get("config"):
         out.print(f"  [yellow]config[/yellow]       {escape(str(ag['config']))}")
     retry = ag.get("upgrade_retry")

@@ -89,6 +89,18 @@ def running_agent(paths: Paths) -> dict[str, Any] | None:
     return agent if agent and agent.get("pid") == read_pid(lock) else None
 
 
+#: what `status` and the dashboard say while the running agent trains in the background
+#: (its ``training``)
+TRAINING_NOW = {
+    "running": "enrolment is complete: the agent is training your model now (scoring starts "
+               "once it is loaded, within a minute or two)",
+    "updating": "the agent is updating your model for drift now (it scores with the current "
+                "one meanwhile)",
+    "upgrading": "the agent is refitting the one-class fallback model against the background "
+                 "now (it scores with the current one meanwhile)",
+}
+
+
 def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     """The snapshot (``activesec status --json`` prints exactly this)."""
     from activesec.core.instance import is_locked, read_pid
@@ -143,6 +155,8 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "config": (agent or {}).get("config") if agent_running else None,
             # idle | running | updating | upgrading | done | failed (Agent._start_training)
             "training": (agent or {}).get("training") if agent_running else None,
+            "training_note": (TRAINING_NOW.get(str((agent or {}).get("training")))
+                              if agent_running else None),
             # a failed automatic upgrade of a fallback model: when it is tried again, and why
             "upgrade_retry": (agent or {}).get("upgrade_retry") if agent_running else None,
             # why the last start failed, while no agent runs (:mod:`activesec.service.stopped`)
