@@ -127,6 +127,9 @@ def test_report_lists_detectors_best_first_as_stdout_does() -> None:
     assert summary.index("b_better") < summary.index("a_worse")
     per_user = html[html.index('id="per-user"'):html.index('id="skipped"')]
     assert per_user.index("EER b_better") < per_user.index("EER a_worse")
+    # and --json, which listed them in the order they were evaluated
+    js = results_json("mouse-csv", [worse, better])
+    assert [d["detector"] for d in js["detectors"]] == ["b_better", "a_worse"]
 
 
 def test_report_escapes_names_and_single_result() -> None:

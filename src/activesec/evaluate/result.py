@@ -305,5 +305,6 @@ def best_first(results: Sequence[EvalResult]) -> list[EvalResult]:
 
 
 def results_json(dataset: str, results: list[EvalResult]) -> dict[str, Any]:
-    """The ``--detector all`` shape: ``{"dataset": ..., "detectors": [result, ...]}``."""
-    return {"dataset": dataset, "detectors": [r.to_json() for r in results]}
+    """The ``--detector all`` shape: ``{"dataset": ..., "detectors": [result, ...]}``, best
+    first (:func:`best_first`) as the terminal table and the report list them."""
+    return {"dataset": dataset, "detectors": [r.to_json() for r in best_first(results)]}
