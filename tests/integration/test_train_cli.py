@@ -334,6 +334,51 @@ def test_sigterm_during_training_says_so_and_keeps_the_previous_model(tmp_path: 
     assert run("status", env=env).returncode == 0  # the kept model loads
 
 
+def test_sigterm_during_background_build_says_so_and_keeps_data_and_card_together(
+        tmp_path: Path) -> None:
+    """SIGTERM during `background build` ended it silently (143), and one between writing the
+    data and its card left a background whose card's hash no longer matched: every later
+    training refused it as altered. Now it says in one line what was kept, the data and card
+    are saved as one step, and no temporary file is left."""
+    from tests.helpers.cli import popen
+    from tests.helpers.procs import wait_until
+
+    from activesec.core import paths as paths_mod
+    from activesec.service import background as bgm
+
+    env = _env(tmp_path / "home")
+    assert run("init", "--user", "owner", env=env).returncode == 0
+    bal = slice_balabit(tmp_path / "bal", ("user9", "user12", "user15"), lines=2500)
+    assert run("background", "build", "--balabit", str(bal), "--max-rows", "300",
+               env=env).returncode == 0
+    p = paths_mod.resolve(str(tmp_path / "home"))
+    models = tmp_path / "home" / "models"
+    stopped = 0
+    for seed, delay in enumerate((0.0, 0.2, 0.5, 1.0), start=1):
+        before = bgm.file_for(p, "pointer").read_bytes()
+        proc = popen("background", "build", "--balabit", str(bal), "--max-rows", "300",
+                     "--seed", str(seed), env=env)
+        wait_until(partial(_in_command, proc), "background build to start", 120)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        assert not [f.name for f in models.iterdir() if f.name.startswith(".")]
+        assert bgm.load_background(p, "pointer") is not None  # data and card agree
+        if proc.returncode == 0:
+            continue  # it had finished
+        line = one_line_error(subprocess.CompletedProcess(proc.args, proc.returncode, "", err),
+                              143)
+        if "was saved" in line:
+            assert line.startswith("error: background build stopped by SIGTERM: the new "
+                                   "pointer background was saved, nothing else changed"), line
+            continue
+        assert line == ("error: background build stopped by SIGTERM: the installed background "
+                        "is unchanged — run `activesec background build` again"), line
+        assert bgm.file_for(p, "pointer").read_bytes() == before
+        stopped += 1
+    assert stopped, "SIGTERM never stopped a build"
+
+
 def test_a_second_training_at_once_is_refused_in_one_line(tmp_path: Path) -> None:
     """`activesec train` while another runs (the agent's automatic training, drift update or
     upgrade is such a `train` child): both staged the model in the same folder, and one of them

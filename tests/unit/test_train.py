@@ -19,6 +19,7 @@ from activesec.core.clock import FakeClock
 from activesec.core.config import Settings
 from activesec.core.errors import ModelError
 from activesec.core.events import DeviceType, Flag
+from activesec.core.signals import signals_held
 from activesec.detectors import persist
 from activesec.detectors.compact import CompactScorer
 from activesec.engine.drift import DriftUpdate, drift_update
@@ -511,7 +512,7 @@ def test_a_signal_during_a_model_swap_waits_until_the_swap_is_done() -> None:
     previous = signal.signal(signal.SIGTERM, stop)
     done = []
     try:
-        with pytest.raises(Stop), tr._signals_held():
+        with pytest.raises(Stop), signals_held():
             signal.raise_signal(signal.SIGTERM)
             done.append("swapped")
         assert done == ["swapped"]

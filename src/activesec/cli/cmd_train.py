@@ -6,7 +6,6 @@ stdout). scikit-learn and the datasets are imported only inside the commands.
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -17,6 +16,7 @@ from rich.markup import escape
 from activesec.cli._common import err, interactive, out, print_json, settings, state_paths
 from activesec.core import profile
 from activesec.core.paths import Paths
+from activesec.core.signals import EXIT_SIGTERM, Stopped, signals_held, sigterm_raises
 
 Progress = Callable[[str, int, int], None]
 
@@ -56,26 +56,13 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         yield update
 
 
-class _Stopped(BaseException):
-    """SIGTERM during `train`, raised wherever training is (not an Exception: nothing on the
-    way catches it) and turned into one line by :func:`_stopped_by_sigterm`."""
-
-
-#: SIGTERM's conventional exit status (128 + 15), which it had when it killed `train` silently
-EXIT_SIGTERM = 143
-
-
 @contextmanager
 def _stopped_by_sigterm(p: Paths) -> Iterator[None]:
     """SIGTERM (`kill`, a log-out) ends training with one ``error:`` line saying which models
     are as before — all of them unless one was swapped in before the signal (each swap is one
     step: :func:`activesec.service.train._save` holds signals through it) — and exit 143. A
     model being written is deleted with its staging folder; nothing temporary is left."""
-    from activesec.core.errors import ActiveSecError
     from activesec.service.models import model_dirs
-
-    def stop(_signum: int, _frame: object) -> None:
-        raise _Stopped
 
     def identities() -> dict[str, int]:  # a swapped-in model is another directory
         try:
@@ -84,10 +71,10 @@ def _stopped_by_sigterm(p: Paths) -> Iterator[None]:
             return {}
 
     before = identities()
-    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        yield
-    except _Stopped:
+        with sigterm_raises():
+            yield
+    except Stopped:
         after = identities()
         saved = sorted(n for n, ino in after.items() if before.get(n) != ino)
         gone = sorted(set(before) - set(after))
@@ -100,13 +87,17 @@ def _stopped_by_sigterm(p: Paths) -> Iterator[None]:
                 f"{', '.join(gone)} deleted" if gone else "",
                 "the others are unchanged" if set(before) - set(saved) - set(gone) else ""
             ) if x)
-        exc = ActiveSecError(f"training stopped by SIGTERM: {kept}",
+        raise _sigterm_error(f"training stopped by SIGTERM: {kept}",
                              "run `activesec train` again to train (or let the agent train by "
-                             "itself)")
-        exc.exit_code = EXIT_SIGTERM
-        raise exc from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+                             "itself)") from None
+
+
+def _sigterm_error(message: str, hint: str) -> Exception:
+    from activesec.core.errors import ActiveSecError
+
+    exc = ActiveSecError(message, hint)
+    exc.exit_code = EXIT_SIGTERM
+    return exc
 
 
 def _fmt(v: float | None) -> str:
@@ -250,10 +241,25 @@ def build(
     It is never shipped with ActiveSec (Aalto 136M is licensed for non-commercial use): build
     it from your own copies. Re-running with the same data and seed gives the same rows.
     """
-    from activesec.service import background as bgm
-
     p = state_paths()
     profile.require(p)
+    saved: list[str] = []
+    try:
+        with sigterm_raises():  # from the start: a SIGTERM is always said
+            _build(p, saved, balabit=balabit, aalto=aalto, max_rows=max_rows,
+                   max_people=max_people, seed=seed, json_out=json_out)
+    except Stopped:
+        kept = (f"the new {' and '.join(saved)} background was saved, nothing else changed"
+                if saved else "the installed background is unchanged")
+        raise _sigterm_error(f"background build stopped by SIGTERM: {kept}",
+                             "run `activesec background build` again") from None
+
+
+def _build(p: Paths, saved: list[str], *, balabit: str | None, aalto: str | None,
+           max_rows: int, max_people: int | None, seed: int, json_out: bool) -> None:
+    """`background build` itself; ``saved`` gets each modality whose background is saved."""
+    from activesec.service import background as bgm
+
     with _progress(not json_out and interactive()) as progress:
         built = bgm.build(
             balabit=balabit,
@@ -265,7 +271,9 @@ def build(
         )
     result: dict[str, Any] = {}
     for name, b in built.items():
-        path = bgm.save(p, b, seed=seed)
+        with signals_held():  # its data and its card: one step (the card's hash matches)
+            path = bgm.save(p, b, seed=seed)
+            saved.append(name)
         card = bgm.read_card(p, name) or {}
         result[name] = {
             "file": str(path),

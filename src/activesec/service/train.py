@@ -53,11 +53,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,6 +68,7 @@ from activesec.core.config import Settings
 from activesec.core.errors import DataError, ModelError, save_error
 from activesec.core.events import DeviceType, Kind, own_input, stored_device_type
 from activesec.core.paths import Paths, make_private_dir, write_private_text
+from activesec.core.signals import signals_held
 from activesec.engine.drift import (  # noqa: F401  (SUSPECT_*: the gate's limits, re-exported)
     MIN_HOLDOUT_ROWS,
     MIN_TRAIN_ROWS,
@@ -398,34 +396,12 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
     old = paths.models_dir / f".old-{final.name}"
     # two renames: a stop between them would leave the model only under .old-, so signals
     # wait until the swap is done and the previous model deleted
-    with _signals_held():
+    with signals_held():
         shutil.rmtree(old, ignore_errors=True)
         if final.exists():
             final.rename(old)
         stage.rename(final)
         shutil.rmtree(old, ignore_errors=True)
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """SIGTERM and SIGINT wait until the block ends, then act as they would have (the CLI's
-    "training stopped", the default's exit). Python runs signal handlers in the main thread
-    only, so only there can they interrupt the block (and be held)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    held = [s for s, h in previous.items() if h is not None]  # None: set outside Python
-    for s in held:
-        signal.signal(s, lambda signum, _frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        for s in held:
-            signal.signal(s, previous[s])
-        for signum in caught:
-            signal.raise_signal(signum)
 
 
 def _quantiles(s: np.ndarray) -> dict[str, float]:
