@@ -994,3 +994,22 @@ def test_a_locker_that_comes_up_after_the_lock_command_returns_still_counts_as_l
     assert locked_at_100 == [True]  # the policy is told: no decisions, no evidence
     assert [d["level"] for d in agent.decisions].count("lock") == 1  # the owner is not locked
     assert agent.engine is not None and agent.engine.trust.trust > 90  # full trust given back
+
+
+def test_scores_so_far_counts_every_score_since_the_agent_started(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """A decision's ``scores_so_far`` is documented as the scores since the agent started; it
+    was the trust model's count, which the owner's unlock sets back to 0 — a lock after an
+    unlock said the agent had scored a handful of actions when it had scored them all."""
+    clock = StepClock()
+    put_model_file(p)
+    ev = np.concatenate([stranger(16, 13), stranger(30, 15, t0=200.0)])
+    agent = Agent(p, settings, Scripted(clock, ev), clock, loader=lambda _p: models,
+                  screen=ScreenWatch(clock, query=lambda: clock.monotonic_ns() < 1_190 * S))
+    agent.run(duration_s=int(ev["t_ns"][-1] - ev["t_ns"][0]) / S + 10)
+    locks = [d for d in agent.decisions if d["level"] == "lock"]
+    assert len(locks) == 2  # the first stranger, and the second after the owner's unlock
+    assert agent.engine is not None
+    scored = [st.t_ns for st in agent.engine.trajectory]  # every trust update, in order
+    assert [d["scores_so_far"] for d in locks] == [
+        sum(t <= d["evidence"]["t_end_ns"] for t in scored) for d in locks]

@@ -545,6 +545,7 @@ class Agent:
         # the newest in memory (all of them are in decisions.jsonl): an agent runs for weeks
         self.decisions: deque[dict[str, Any]] = deque(maxlen=KEEP_DECISIONS)
         self.n_decisions = 0
+        self.n_scored = 0  # trust updates since the agent started (an unlock resets trust's)
         self.latencies_ms: deque[float] = deque(maxlen=KEEP_LATENCIES)
         self._stats: LiveStats | None = None
         self._started_wall = clock.wall_ns()
@@ -717,8 +718,10 @@ class Agent:
         self._handle(out)
 
     def _observe(self, updates: list[TrustState]) -> None:
-        """Every trust update, whatever completed it, goes into the trust history."""
+        """Every trust update, whatever completed it, goes into the trust history (and the count
+        of scores since the agent started)."""
         wall_s = self.clock.wall_ns() / 1e9
+        self.n_scored += len(updates)
         for st in updates:
             self.history.observe(wall_s, st.trust)
 
@@ -774,7 +777,7 @@ class Agent:
 
     def _record(self, d: Decision, outcomes: list[ActionOutcome]) -> None:
         """Append ``d`` and what the actions did to the decision log and the status."""
-        n = self.engine.trust.n_updates if self.engine is not None else 0
+        n = self.n_scored
         try:
             rec = self.log.append(d, outcomes, dry_run=self.dry_run,
                                   extra={"scores_so_far": n})
