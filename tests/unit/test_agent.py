@@ -965,3 +965,51 @@ def test_a_model_retrained_or_reset_by_hand_applies_while_running(
     agent._housekeep()
     assert agent.engine is None and agent.state == AgentState.ENROLLING
     assert agent.status()["models"] == [] and agent.reason == "no model yet: enrolling"
+
+
+def test_a_locker_that_comes_up_after_the_lock_command_returns_still_counts_as_locked(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """``loginctl lock-session`` returns before the session's locker is up: the screensaver
+    first answers "not active". That answer was taken for the owner's unlock at once, so the
+    agent never knew the screen was locked — it scored the lock screen, gave no grace period
+    and no fresh trust when the owner came back, and locked them out again and again."""
+    clock = StepClock()
+    fired: list[int] = []
+
+    def query() -> bool:  # not active for 1.5 s after the first question, then locked till 190 s
+        now = clock.monotonic_ns()
+        if not fired:
+            fired.append(now)
+        return fired[0] + int(1.5 * S) <= now < 1_190 * S
+
+    ev = np.concatenate([stranger(16, 13), owner(40, 14, t0=200.0)])
+    put_model_file(p)
+    agent = Agent(p, settings, Scripted(clock, ev), clock, loader=lambda _p: models,
+                  screen=ScreenWatch(clock, query=query))
+    locked_at_100: list[bool] = []
+    clock.hooks.append(lambda: locked_at_100.append(agent.screen.locked)
+                       if not locked_at_100 and clock.monotonic_ns() >= 1_100 * S else None)
+    agent.run(duration_s=int(ev["t_ns"][-1] - ev["t_ns"][0]) / S + 10)
+    assert fired and fired[0] < 1_100 * S  # the stranger was locked out before 100 s
+    assert locked_at_100 == [True]  # the policy is told: no decisions, no evidence
+    assert [d["level"] for d in agent.decisions].count("lock") == 1  # the owner is not locked
+    assert agent.engine is not None and agent.engine.trust.trust > 90  # full trust given back
+
+
+def test_scores_so_far_counts_every_score_since_the_agent_started(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """A decision's ``scores_so_far`` is documented as the scores since the agent started; it
+    was the trust model's count, which the owner's unlock sets back to 0 — a lock after an
+    unlock said the agent had scored a handful of actions when it had scored them all."""
+    clock = StepClock()
+    put_model_file(p)
+    ev = np.concatenate([stranger(16, 13), stranger(30, 15, t0=200.0)])
+    agent = Agent(p, settings, Scripted(clock, ev), clock, loader=lambda _p: models,
+                  screen=ScreenWatch(clock, query=lambda: clock.monotonic_ns() < 1_190 * S))
+    agent.run(duration_s=int(ev["t_ns"][-1] - ev["t_ns"][0]) / S + 10)
+    locks = [d for d in agent.decisions if d["level"] == "lock"]
+    assert len(locks) == 2  # the first stranger, and the second after the owner's unlock
+    assert agent.engine is not None
+    scored = [st.t_ns for st in agent.engine.trajectory]  # every trust update, in order
+    assert [d["scores_so_far"] for d in locks] == [
+        sum(t <= d["evidence"]["t_end_ns"] for t in scored) for d in locks]

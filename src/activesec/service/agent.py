@@ -36,7 +36,9 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   reports (``notify``, ``alertlog``: the person is still at the keyboard) — the policy is told
   the screen is locked (no decisions; typing a password is not evidence) until it is unlocked.
   On Linux the agent polls ``org.freedesktop.ScreenSaver.GetActive`` on the session bus
-  (dbus-fast) once a second;
+  (dbus-fast) once a second; the screen counts as locked once that reports it active (a lock
+  command returns before the locker is up: still inactive ``LOCK_SETTLE_S`` after it, the lock
+  did not take and the policy retries it);
   where that does not answer (no bus, no screensaver service, other platforms) it assumes the
   owner unlocked when input resumes at least ``UNLOCK_QUIET_S`` after the lock — X11 lockers grab
   the input, so the agent sees nothing until the session is back. The policy then grants its
@@ -139,6 +141,9 @@ DRIFT_CHECK_S = 3600.0  # how often the agent asks whether a drift update is due
 UPGRADE_RETRY_S = 3600.0
 UPGRADE_RETRY_MAX_S = 86400.0
 UNLOCK_QUIET_S = 2.0  # fallback unlock detection: input this long after the lock
+# a lock counts once the screensaver reports it active; inactive this long after the lock command
+# returned, the lock did not take (the policy then retries it)
+LOCK_SETTLE_S = 10.0
 # While gated, the on_gate actions are applied again this often: a game restarted meanwhile
 # runs at most this long. A pass costs ~6 ms of CPU per 80 processes here (psutil: 0.3% of a
 # core at this pace), so ~1.5% on a desktop's 400 — only while gated.
@@ -381,17 +386,30 @@ class ScreenWatch:
         self._query = query if query is not None else _screensaver_active
         self._last_poll = 0
         self._answer: bool | None = None
+        self._pending = False  # a lock fired, the screensaver has not said "active" yet
 
     def lock_fired(self) -> None:
-        self.locked = True
+        self._pending = True
         self._since = self.clock.monotonic_ns()
         self._last_poll = 0  # ask at the next update
 
     def update(self, last_input_ns: int | None) -> bool:
         """Re-evaluate (call about once a second); True while locked."""
+        now = self.clock.monotonic_ns()
+        if self._pending and now - self._last_poll >= 1_000_000_000:
+            # a lock command returns before the locker is up (loginctl only signals it): a
+            # screensaver still inactive then is no unlock, and for LOCK_SETTLE_S not yet a lock
+            # that failed — the screen counts as locked once it says so (or cannot say)
+            self._last_poll = now
+            self._answer = self._query()
+            if self._answer is not False:
+                self._pending, self.locked = False, True
+            elif now - self._since >= LOCK_SETTLE_S * 1e9:
+                self._pending = False
+                log.warning("the screen did not lock: the screensaver stayed inactive")
+            return self.locked
         if not self.locked:
             return False
-        now = self.clock.monotonic_ns()
         if now - self._last_poll >= 1_000_000_000:
             self._last_poll = now
             self._answer = self._query()
@@ -527,6 +545,7 @@ class Agent:
         # the newest in memory (all of them are in decisions.jsonl): an agent runs for weeks
         self.decisions: deque[dict[str, Any]] = deque(maxlen=KEEP_DECISIONS)
         self.n_decisions = 0
+        self.n_scored = 0  # trust updates since the agent started (an unlock resets trust's)
         self.latencies_ms: deque[float] = deque(maxlen=KEEP_LATENCIES)
         self._stats: LiveStats | None = None
         self._started_wall = clock.wall_ns()
@@ -699,8 +718,10 @@ class Agent:
         self._handle(out)
 
     def _observe(self, updates: list[TrustState]) -> None:
-        """Every trust update, whatever completed it, goes into the trust history."""
+        """Every trust update, whatever completed it, goes into the trust history (and the count
+        of scores since the agent started)."""
         wall_s = self.clock.wall_ns() / 1e9
+        self.n_scored += len(updates)
         for st in updates:
             self.history.observe(wall_s, st.trust)
 
@@ -756,7 +777,7 @@ class Agent:
 
     def _record(self, d: Decision, outcomes: list[ActionOutcome]) -> None:
         """Append ``d`` and what the actions did to the decision log and the status."""
-        n = self.engine.trust.n_updates if self.engine is not None else 0
+        n = self.n_scored
         try:
             rec = self.log.append(d, outcomes, dry_run=self.dry_run,
                                   extra={"scores_so_far": n})
