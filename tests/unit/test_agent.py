@@ -1013,3 +1013,25 @@ def test_scores_so_far_counts_every_score_since_the_agent_started(
     scored = [st.t_ns for st in agent.engine.trajectory]  # every trust update, in order
     assert [d["scores_so_far"] for d in locks] == [
         sum(t <= d["evidence"]["t_end_ns"] for t in scored) for d in locks]
+
+
+def test_new_models_or_settings_keep_the_trust_earned_so_far(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """Replacing the engine (a model trained by hand or by a drift update, a changed
+    configuration) started it at full trust: a stranger whose trust had fallen could run
+    `activesec train`, or edit a setting, and be trusted fully again. Trust is about who is at
+    the keyboard now, not about the model: the new engine takes over the level."""
+    clock = StepClock()
+    put_model_file(p)
+    ev = stranger(6, 13)
+    agent = Agent(p, settings, Scripted(clock, ev), clock, loader=lambda _p: models,
+                  screen=ScreenWatch(clock, query=lambda: False))
+    agent.run(duration_s=int(ev["t_ns"][-1] - ev["t_ns"][0]) / S + 2)
+    assert agent.engine is not None
+    fallen = agent.engine.trust.trust
+    assert fallen < 90 and not [d for d in agent.decisions if d["level"] == "lock"]
+    (p.models_dir / "pointer" / "card.json").write_text('{"retrained": true}')
+    agent._housekeep()  # a model trained by hand: loaded, and a new engine
+    assert agent.engine.trust.trust == fallen
+    agent._set_models(agent.models, None)  # what a changed configuration does
+    assert agent.engine.trust.trust == fallen

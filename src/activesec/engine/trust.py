@@ -533,6 +533,14 @@ class _TrustModel:
         self._last_t_ns: int | None = None
         self._recent: dict[str, deque[float]] = {}  # each modality's fusion window
 
+    def carry(self, other: _TrustModel) -> None:
+        """Take over ``other``'s level and the time of its last score (the agent replaced its
+        models or settings): trust is evidence about who is at the keyboard now, not about the
+        model, so a new model must not hand whoever is there full trust. The fusion windows
+        are not carried (scores of another model or calibration)."""
+        self.trust = other.trust
+        self._last_t_ns = other._last_t_ns
+
     @property
     def lock_level(self) -> float:
         return self.cfg.lock_level

@@ -887,6 +887,10 @@ class Agent:
         self.reason = reason
         self.engine = Engine(models, self.cfg, devices=self._devices(), clock=self.clock) \
             if models else None
+        if before is not None and self.engine is not None:
+            # new models (by hand, a drift update) or settings: not full trust for whoever is
+            # at the keyboard — a stranger could otherwise run `activesec train` to be trusted
+            self.engine.trust.carry(before.trust)
         if self._gated_by is None:
             return
         if self.engine is not None:  # new models (a drift update): the gate stays until trust
