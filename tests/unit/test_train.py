@@ -570,3 +570,44 @@ def test_a_drift_update_keeps_a_fallback_model_a_fallback(owner: paths_mod.Paths
     assert "pointer-mouse" in [d.name for d in tr.fallback_upgrades(owner)]
     (m,) = [x for x in tr.upgrade(owner, s).trained if x.modality == MOUSE]
     assert m.detector == "extra_trees" and m.upgraded_from == "gmm"
+
+
+def test_an_edited_agent_json_is_refused_like_an_edited_card(owner: paths_mod.Paths) -> None:
+    """agent.json tells the agent how to score (the compact twin's hash and its ``meta``,
+    e.g. the owner normalisation) and which rows updates learn from: a score_scale of 1e12
+    written there makes every input score as the owner's. The sealed card binds them."""
+    tr.train(owner, settings(pointer_detector="scaled_manhattan"))
+    d = owner.models_dir / "pointer-mouse"
+    model_files.load_models(owner)
+    agent_file = d / model_files.AGENT_CARD
+    good = agent_file.read_text()
+    info = json.loads(good)
+    info["compact"]["meta"].update(score_center=-1e12, score_scale=1e12)  # "never lock"
+    agent_file.write_text(json.dumps(info))
+    with pytest.raises(ModelError, match=r"agent\.json.*does not match the model card"):
+        model_files.load_models(owner)
+    # the twin swapped for another one, its hash written into agent.json
+    info = json.loads(good)
+    comp = d / model_files.COMPACT_FILE
+    twin = comp.read_bytes()
+    with np.load(comp) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["mad"] = arrays["mad"] * 1e12
+    with comp.open("wb") as fh:
+        np.savez(fh, **arrays)
+    info["compact"]["sha256"] = paths_mod.sha256_file(comp)
+    agent_file.write_text(json.dumps(info))
+    with pytest.raises(ModelError, match=r"agent\.json.*does not match the model card"):
+        model_files.load_models(owner)
+    # and the training rows drift updates learn from
+    info = json.loads(good)
+    info["rows_sha256"] = "0" * 64
+    agent_file.write_text(json.dumps(info))
+    with pytest.raises(ModelError, match=r"agent\.json.*does not match the model card"):
+        model_files.load_rows(d)
+    agent_file.write_text("[]\n")  # damaged: JSON, but not an object (was an AttributeError)
+    with pytest.raises(ModelError, match="does not belong to the model card"):
+        model_files.load_models(owner)
+    agent_file.write_text(good)
+    comp.write_bytes(twin)
+    model_files.load_models(owner)

@@ -383,10 +383,13 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
     try:
         make_private_dir(paths.models_dir)
         shutil.rmtree(stage, ignore_errors=True)
+        make_private_dir(stage)
+        # the twin and the rows first: the sealed card binds their hashes and the twin's meta
+        twin = model_files.write_twin_files(stage, scorer, X_train, t_train)
         persist.save_model(det, stage, feature_names=names,
                            calibration=model_files.calibration_dict(cal),
-                           extra=extra)
-        model_files.write_agent_files(stage, scorer, X_train, t_train)
+                           extra={**extra, "agent_files": twin})
+        model_files.write_agent_files(stage, scorer, X_train, t_train, twin)
     except OSError as exc:
         # a half-written staging folder (megabytes) must not keep the disk full for the store
         shutil.rmtree(stage, ignore_errors=True)
