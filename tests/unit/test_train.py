@@ -4,6 +4,7 @@ refusal of altered or stale models, reset, and bounded drift re-training."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -611,3 +612,27 @@ def test_an_edited_agent_json_is_refused_like_an_edited_card(owner: paths_mod.Pa
     agent_file.write_text(good)
     comp.write_bytes(twin)
     model_files.load_models(owner)
+
+
+def test_a_model_a_stopped_swap_left_as_old_is_still_the_model(owner: paths_mod.Paths) -> None:
+    """The swap is two renames (the model aside as .old-<name>, the new one in); a stop between
+    them that signals cannot hold off (power loss, SIGKILL, the OOM killer) left the only model
+    under .old-<name>, which nothing read: the agent went back to enrolling, unprotected, and
+    `status` listed no model. It is still the model until a new one replaces it."""
+    from activesec.service import report
+
+    tr.train(owner, settings(pointer_detector="scaled_manhattan"))
+    d = owner.models_dir / "keyboard"
+    old = owner.models_dir / ".old-keyboard"
+    d.rename(old)  # stopped after the first rename; the staging folder is never a model
+    (owner.models_dir / ".staging-keyboard").mkdir()
+    (owner.models_dir / ".staging-keyboard" / "model.skops").write_bytes(b"half")
+    assert set(model_files.load_models(owner)) == {MOUSE, KEYBOARD}
+    assert [m["ok"] for m in report.models(owner)] == [True, True]
+    tr.train(owner, settings(pointer_detector="scaled_manhattan"))  # the next swap replaces it
+    assert d.is_dir() and not old.exists()
+    assert [p.name for p in model_files.model_dirs(owner)] == ["keyboard", "pointer-mouse"]
+    # both there (stopped after the second rename): the new one is the model
+    shutil.copytree(d, old)
+    (old / persist.CARD_FILE).unlink()
+    assert [p.name for p in model_files.model_dirs(owner)] == ["keyboard", "pointer-mouse"]

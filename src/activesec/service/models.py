@@ -49,14 +49,25 @@ def model_dir(paths: Paths, modality: str) -> Path:
     return paths.models_dir / dir_name(modality)
 
 
+OLD_PREFIX = ".old-"  # a model set aside during the swap (service.train._save)
+
+
 def model_dirs(paths: Paths) -> list[Path]:
     """Directories that hold a model (staging directories start with a dot): any non-empty
-    one — a model whose card was deleted is refused with that reason, not taken for none."""
+    one — a model whose card was deleted is refused with that reason, not taken for none.
+    ``.old-<name>`` without ``<name>``: a swap stopped between its two renames (power loss,
+    SIGKILL) set the model aside and put none in — it is still the model, until a new one
+    replaces it (the next swap deletes it)."""
     d = paths.models_dir
     if not d.is_dir():
         return []
-    return sorted(p for p in d.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and any(p.iterdir()))
+    found: dict[str, Path] = {}
+    for p in d.iterdir():
+        name = p.name.removeprefix(OLD_PREFIX)
+        if (p.name == name or p.name.startswith(OLD_PREFIX)) and not name.startswith(".") \
+                and p.is_dir() and any(p.iterdir()) and (p.name == name or name not in found):
+            found[name] = p
+    return [found[k] for k in sorted(found)]
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
