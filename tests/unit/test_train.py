@@ -636,3 +636,33 @@ def test_a_model_a_stopped_swap_left_as_old_is_still_the_model(owner: paths_mod.
     shutil.copytree(d, old)
     (old / persist.CARD_FILE).unlink()
     assert [p.name for p in model_files.model_dirs(owner)] == ["keyboard", "pointer-mouse"]
+
+
+def test_a_detector_that_cannot_fit_so_few_rows_skips_that_modality_only(
+        home: Path, tmp_path: Path) -> None:
+    """hist_gb refuses fewer than 40 owner rows (a DataError), more than training's own
+    minimum: a device type with enough events in few actions (a pen's long strokes, here a
+    short mouse recording) ended the whole `activesec train` — and `train --upgrade` — in that
+    error, the keyboard model beside it unsaid. That modality is skipped, saying why."""
+    p = paths_mod.resolve().ensure()
+    profile.create(p, "owner")
+    keys = owner_keys(slice_aalto(tmp_path / "aalto.tsv", lines=3000))
+    ptr = owner_pointer(1, 2000)[0]
+    keys["t_ns"] += ptr["t_ns"][0]
+    with Store.open(p.database, create=True) as store:
+        add_session(store, np.concatenate([ptr, keys]), day=0)
+    s = Settings.model_validate({"user": "owner", "enrol": {"pointer_events": 100,
+                                                            "keystrokes": 300},
+                                 "train": {"pointer_detector": "hist_gb"}})
+    first = tr.train(p, s)  # no background yet: the one-class fallbacks fit these rows
+    assert {r.modality for r in first.trained} == {MOUSE, KEYBOARD}
+    assert 20 <= len(model_files.load_rows(p.models_dir / "pointer-mouse")[0]) < 40
+    install_backgrounds(p, tmp_path)
+    up = tr.upgrade(p, s)
+    assert [r.modality for r in up.trained] == [KEYBOARD]
+    (skip,) = up.skipped
+    assert skip.modality == MOUSE and "hist_gb learns nothing from" in skip.reason
+    summary = tr.train(p, s)
+    assert [r.modality for r in summary.trained] == [KEYBOARD]
+    (skip,) = summary.skipped
+    assert skip.modality == MOUSE and "hist_gb learns nothing from" in skip.reason

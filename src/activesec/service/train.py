@@ -477,7 +477,11 @@ def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows) -> 
     Xf, tf, Xh = X[first:n_fit], t[first:n_fit], X[n - n_hold:]
     n_fit -= first
     name = _detector_name(settings, modality)
-    det, fallback, bg = _fit(paths, name, {}, modality, Xf)
+    try:
+        det, fallback, bg = _fit(paths, name, {}, modality, Xf)
+    except DataError as exc:  # rows enough to train, too few for it (hist_gb: 40)
+        res.reason = f"cannot fit {name}: {exc}"
+        return res
     try:
         cal, quant = _calibration(det, Xh, settings)
     except (DataError, ModelError) as exc:
@@ -734,7 +738,11 @@ def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityR
     if n_fit < MIN_TRAIN_ROWS:
         res.reason = f"only {n} rows to refit {want} on: `activesec train` with more data"
         return res
-    det, fallback, bg = _fit(paths, want, {}, modality, X[:n_fit])  # card's params: fallback's
+    try:
+        det, fallback, bg = _fit(paths, want, {}, modality, X[:n_fit])  # card's params: fallback's
+    except DataError as exc:  # rows enough for the fallback, too few for it (hist_gb: 40)
+        res.reason = f"cannot fit {want}: {exc}"
+        return res
     if fallback:  # the background went away or broke since it was looked at
         res.reason = fallback
         return res
