@@ -666,3 +666,24 @@ def test_a_detector_that_cannot_fit_so_few_rows_skips_that_modality_only(
     assert [r.modality for r in summary.trained] == [KEYBOARD]
     (skip,) = summary.skipped
     assert skip.modality == MOUSE and "hist_gb learns nothing from" in skip.reason
+
+
+def test_the_next_swap_keeps_a_model_left_as_old_until_the_new_one_is_in(
+        owner: paths_mod.Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a stopped swap the model is .old-<name> (above); the next swap deleted it first,
+    then renamed the new one in — stopped there too (the deletion of megabytes is no
+    instant), no model was left at all."""
+    tr.train(owner, settings(pointer_detector="scaled_manhattan"))
+    (owner.models_dir / "keyboard").rename(owner.models_dir / ".old-keyboard")
+    real = Path.rename
+
+    def stop_at_the_swap(self: Path, target: Any) -> Any:
+        if self.name.startswith(".staging-"):
+            raise SystemExit("killed")
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", stop_at_the_swap)
+    with pytest.raises(SystemExit):
+        tr.train(owner, settings(pointer_detector="scaled_manhattan"))
+    monkeypatch.undo()
+    assert set(model_files.load_models(owner)) == {MOUSE, KEYBOARD}

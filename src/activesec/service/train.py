@@ -402,8 +402,8 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
     # two renames: a stop between them would leave the model only under .old-, so signals
     # wait until the swap is done and the previous model deleted
     with _signals_held():
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
+        if final.exists():  # else .old- may be the model a stopped swap left: kept until
+            shutil.rmtree(old, ignore_errors=True)  # the new one is in (models.model_dirs)
             final.rename(old)
         stage.rename(final)
         shutil.rmtree(old, ignore_errors=True)
