@@ -4,6 +4,7 @@ refusal of altered or stale models, reset, and bounded drift re-training."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -571,3 +572,119 @@ def test_a_drift_update_keeps_a_fallback_model_a_fallback(owner: paths_mod.Paths
     assert "pointer-mouse" in [d.name for d in tr.fallback_upgrades(owner)]
     (m,) = [x for x in tr.upgrade(owner, s).trained if x.modality == MOUSE]
     assert m.detector == "extra_trees" and m.upgraded_from == "gmm"
+
+
+def test_an_edited_agent_json_is_refused_like_an_edited_card(owner: paths_mod.Paths) -> None:
+    """agent.json tells the agent how to score (the compact twin's hash and its ``meta``,
+    e.g. the owner normalisation) and which rows updates learn from: a score_scale of 1e12
+    written there makes every input score as the owner's. The sealed card binds them."""
+    tr.train(owner, settings(pointer_detector="scaled_manhattan"))
+    d = owner.models_dir / "pointer-mouse"
+    model_files.load_models(owner)
+    agent_file = d / model_files.AGENT_CARD
+    good = agent_file.read_text()
+    info = json.loads(good)
+    info["compact"]["meta"].update(score_center=-1e12, score_scale=1e12)  # "never lock"
+    agent_file.write_text(json.dumps(info))
+    with pytest.raises(ModelError, match=r"agent\.json.*does not match the model card"):
+        model_files.load_models(owner)
+    # the twin swapped for another one, its hash written into agent.json
+    info = json.loads(good)
+    comp = d / model_files.COMPACT_FILE
+    twin = comp.read_bytes()
+    with np.load(comp) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["mad"] = arrays["mad"] * 1e12
+    with comp.open("wb") as fh:
+        np.savez(fh, **arrays)
+    info["compact"]["sha256"] = paths_mod.sha256_file(comp)
+    agent_file.write_text(json.dumps(info))
+    with pytest.raises(ModelError, match=r"agent\.json.*does not match the model card"):
+        model_files.load_models(owner)
+    # and the training rows drift updates learn from
+    info = json.loads(good)
+    info["rows_sha256"] = "0" * 64
+    agent_file.write_text(json.dumps(info))
+    with pytest.raises(ModelError, match=r"agent\.json.*does not match the model card"):
+        model_files.load_rows(d)
+    agent_file.write_text("[]\n")  # damaged: JSON, but not an object (was an AttributeError)
+    with pytest.raises(ModelError, match="does not belong to the model card"):
+        model_files.load_models(owner)
+    agent_file.write_text(good)
+    comp.write_bytes(twin)
+    model_files.load_models(owner)
+
+
+def test_a_model_a_stopped_swap_left_as_old_is_still_the_model(owner: paths_mod.Paths) -> None:
+    """The swap is two renames (the model aside as .old-<name>, the new one in); a stop between
+    them that signals cannot hold off (power loss, SIGKILL, the OOM killer) left the only model
+    under .old-<name>, which nothing read: the agent went back to enrolling, unprotected, and
+    `status` listed no model. It is still the model until a new one replaces it."""
+    from activesec.service import report
+
+    tr.train(owner, settings(pointer_detector="scaled_manhattan"))
+    d = owner.models_dir / "keyboard"
+    old = owner.models_dir / ".old-keyboard"
+    d.rename(old)  # stopped after the first rename; the staging folder is never a model
+    (owner.models_dir / ".staging-keyboard").mkdir()
+    (owner.models_dir / ".staging-keyboard" / "model.skops").write_bytes(b"half")
+    assert set(model_files.load_models(owner)) == {MOUSE, KEYBOARD}
+    assert [m["ok"] for m in report.models(owner)] == [True, True]
+    tr.train(owner, settings(pointer_detector="scaled_manhattan"))  # the next swap replaces it
+    assert d.is_dir() and not old.exists()
+    assert [p.name for p in model_files.model_dirs(owner)] == ["keyboard", "pointer-mouse"]
+    # both there (stopped after the second rename): the new one is the model
+    shutil.copytree(d, old)
+    (old / persist.CARD_FILE).unlink()
+    assert [p.name for p in model_files.model_dirs(owner)] == ["keyboard", "pointer-mouse"]
+
+
+def test_a_detector_that_cannot_fit_so_few_rows_skips_that_modality_only(
+        home: Path, tmp_path: Path) -> None:
+    """hist_gb refuses fewer than 40 owner rows (a DataError), more than training's own
+    minimum: a device type with enough events in few actions (a pen's long strokes, here a
+    short mouse recording) ended the whole `activesec train` — and `train --upgrade` — in that
+    error, the keyboard model beside it unsaid. That modality is skipped, saying why."""
+    p = paths_mod.resolve().ensure()
+    profile.create(p, "owner")
+    keys = owner_keys(slice_aalto(tmp_path / "aalto.tsv", lines=3000))
+    ptr = owner_pointer(1, 2000)[0]
+    keys["t_ns"] += ptr["t_ns"][0]
+    with Store.open(p.database, create=True) as store:
+        add_session(store, np.concatenate([ptr, keys]), day=0)
+    s = Settings.model_validate({"user": "owner", "enrol": {"pointer_events": 100,
+                                                            "keystrokes": 300},
+                                 "train": {"pointer_detector": "hist_gb"}})
+    first = tr.train(p, s)  # no background yet: the one-class fallbacks fit these rows
+    assert {r.modality for r in first.trained} == {MOUSE, KEYBOARD}
+    assert 20 <= len(model_files.load_rows(p.models_dir / "pointer-mouse")[0]) < 40
+    install_backgrounds(p, tmp_path)
+    up = tr.upgrade(p, s)
+    assert [r.modality for r in up.trained] == [KEYBOARD]
+    (skip,) = up.skipped
+    assert skip.modality == MOUSE and "hist_gb learns nothing from" in skip.reason
+    summary = tr.train(p, s)
+    assert [r.modality for r in summary.trained] == [KEYBOARD]
+    (skip,) = summary.skipped
+    assert skip.modality == MOUSE and "hist_gb learns nothing from" in skip.reason
+
+
+def test_the_next_swap_keeps_a_model_left_as_old_until_the_new_one_is_in(
+        owner: paths_mod.Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a stopped swap the model is .old-<name> (above); the next swap deleted it first,
+    then renamed the new one in — stopped there too (the deletion of megabytes is no
+    instant), no model was left at all."""
+    tr.train(owner, settings(pointer_detector="scaled_manhattan"))
+    (owner.models_dir / "keyboard").rename(owner.models_dir / ".old-keyboard")
+    real = Path.rename
+
+    def stop_at_the_swap(self: Path, target: Any) -> Any:
+        if self.name.startswith(".staging-"):
+            raise SystemExit("killed")
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", stop_at_the_swap)
+    with pytest.raises(SystemExit):
+        tr.train(owner, settings(pointer_detector="scaled_manhattan"))
+    monkeypatch.undo()
+    assert set(model_files.load_models(owner)) == {MOUSE, KEYBOARD}

@@ -834,9 +834,10 @@ class Agent:
         """Names, sizes and mtimes of the model folders' files: reload only when they changed
         (a refused model is not re-read, and re-logged, every few seconds). Loose files beside
         them (a background population, the drift state) and staging folders are not models."""
-        d = self.paths.models_dir
+        from activesec.service.models import model_dirs
+
         try:
-            dirs = sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
+            dirs = model_dirs(self.paths)  # with a model a stopped swap left as .old-<name>
         except OSError:
             return ()
         return self._files_stamp(f for m in dirs for f in sorted(m.rglob("*")))
@@ -855,10 +856,10 @@ class Agent:
 
     def _load_models(self) -> None:
         self._tried_stamp = self._models_stamp()
-        d = self.paths.models_dir
+        from activesec.service.models import model_dirs
+
         # one directory per modality (loose files such as an installed background are not models)
-        if not d.is_dir() or not any(p.is_dir() and not p.name.startswith(".")
-                                     for p in d.iterdir()):
+        if not model_dirs(self.paths):
             self._set_models({}, "no model yet: enrolling")
             return
         try:

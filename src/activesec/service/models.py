@@ -49,14 +49,25 @@ def model_dir(paths: Paths, modality: str) -> Path:
     return paths.models_dir / dir_name(modality)
 
 
+OLD_PREFIX = ".old-"  # a model set aside during the swap (service.train._save)
+
+
 def model_dirs(paths: Paths) -> list[Path]:
     """Directories that hold a model (staging directories start with a dot): any non-empty
-    one — a model whose card was deleted is refused with that reason, not taken for none."""
+    one — a model whose card was deleted is refused with that reason, not taken for none.
+    ``.old-<name>`` without ``<name>``: a swap stopped between its two renames (power loss,
+    SIGKILL) set the model aside and put none in — it is still the model, until a new one
+    replaces it (the next swap deletes it)."""
     d = paths.models_dir
     if not d.is_dir():
         return []
-    return sorted(p for p in d.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and any(p.iterdir()))
+    found: dict[str, Path] = {}
+    for p in d.iterdir():
+        name = p.name.removeprefix(OLD_PREFIX)
+        if (p.name == name or p.name.startswith(OLD_PREFIX)) and not name.startswith(".") \
+                and p.is_dir() and any(p.iterdir()) and (p.name == name or name not in found):
+            found[name] = p
+    return [found[k] for k in sorted(found)]
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -67,11 +78,12 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     os.replace(tmp, path)
 
 
-def write_agent_files(directory: Path, scorer: CompactScorer | None, rows: np.ndarray,
-                      rows_t_end_ns: np.ndarray) -> None:
-    """Write compact.npz (if any), rows.npz and agent.json beside an existing model card."""
-    card = persist.read_card(directory)
-    info: dict[str, Any] = {"format": AGENT_FORMAT, "model_sha256": card.get("model_sha256")}
+def write_twin_files(directory: Path, scorer: CompactScorer | None, rows: np.ndarray,
+                     rows_t_end_ns: np.ndarray) -> dict[str, Any]:
+    """Write compact.npz (if any) and rows.npz; returns what agent.json says of them (their
+    SHA-256, the twin's ``meta``) — the model card carries it too (``extra.agent_files``), so
+    the sealed card binds the files the agent scores with and updates learn from."""
+    info: dict[str, Any] = {}
     if scorer is not None:
         arrays, meta = scorer.to_arrays()
         _write_npz(directory / COMPACT_FILE, arrays)
@@ -79,6 +91,18 @@ def write_agent_files(directory: Path, scorer: CompactScorer | None, rows: np.nd
     _write_npz(directory / ROWS_FILE, {"X": np.asarray(rows, np.float64),
                                        "t_end_ns": np.asarray(rows_t_end_ns, np.int64)})
     info["rows_sha256"] = sha256_file(directory / ROWS_FILE)
+    return info
+
+
+def write_agent_files(directory: Path, scorer: CompactScorer | None, rows: np.ndarray,
+                      rows_t_end_ns: np.ndarray, twin: dict[str, Any] | None = None) -> None:
+    """Write compact.npz (if any), rows.npz and agent.json beside an existing model card
+    (``twin``: what :func:`write_twin_files` returned when they are written already)."""
+    card = persist.read_card(directory)
+    if twin is None:
+        twin = write_twin_files(directory, scorer, rows, rows_t_end_ns)
+    info: dict[str, Any] = {"format": AGENT_FORMAT, "model_sha256": card.get("model_sha256"),
+                            **twin}
     write_private_text(directory / AGENT_CARD, json.dumps(info, indent=2) + "\n")
 
 
@@ -89,8 +113,14 @@ def _agent_info(directory: Path, card: dict[str, Any]) -> dict[str, Any]:
     except (OSError, ValueError, RecursionError) as exc:
         raise ModelError(f"model at {directory} has no readable {AGENT_CARD} ({exc})",
                          RETRAIN) from exc
-    if info.get("format") != AGENT_FORMAT or info.get("model_sha256") != card.get("model_sha256"):
+    if not isinstance(info, dict) or info.get("format") != AGENT_FORMAT or info.get(
+            "model_sha256") != card.get("model_sha256"):
         raise ModelError(f"{p} does not belong to the model card beside it", RETRAIN)
+    # the twin's hash and meta (how it scores) and the rows' hash, as the sealed card has them
+    # (cards written before it carry none: their agent.json is taken as it is)
+    bound = (card.get("extra") or {}).get("agent_files")
+    if bound is not None and any(info.get(k) != bound.get(k) for k in ("compact", "rows_sha256")):
+        raise ModelError(f"{p} was modified: it does not match the model card", RETRAIN)
     return dict(info)
 
 

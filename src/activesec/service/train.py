@@ -381,10 +381,13 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
     try:
         make_private_dir(paths.models_dir)
         shutil.rmtree(stage, ignore_errors=True)
+        make_private_dir(stage)
+        # the twin and the rows first: the sealed card binds their hashes and the twin's meta
+        twin = model_files.write_twin_files(stage, scorer, X_train, t_train)
         persist.save_model(det, stage, feature_names=names,
                            calibration=model_files.calibration_dict(cal),
-                           extra=extra)
-        model_files.write_agent_files(stage, scorer, X_train, t_train)
+                           extra={**extra, "agent_files": twin})
+        model_files.write_agent_files(stage, scorer, X_train, t_train, twin)
     except OSError as exc:
         # a half-written staging folder (megabytes) must not keep the disk full for the store
         shutil.rmtree(stage, ignore_errors=True)
@@ -397,8 +400,8 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
     # two renames: a stop between them would leave the model only under .old-, so signals
     # wait until the swap is done and the previous model deleted
     with signals_held():
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
+        if final.exists():  # else .old- may be the model a stopped swap left: kept until
+            shutil.rmtree(old, ignore_errors=True)  # the new one is in (models.model_dirs)
             final.rename(old)
         stage.rename(final)
         shutil.rmtree(old, ignore_errors=True)
@@ -450,7 +453,11 @@ def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows) -> 
     Xf, tf, Xh = X[first:n_fit], t[first:n_fit], X[n - n_hold:]
     n_fit -= first
     name = _detector_name(settings, modality)
-    det, fallback, bg = _fit(paths, name, {}, modality, Xf)
+    try:
+        det, fallback, bg = _fit(paths, name, {}, modality, Xf)
+    except DataError as exc:  # rows enough to train, too few for it (hist_gb: 40)
+        res.reason = f"cannot fit {name}: {exc}"
+        return res
     try:
         cal, quant = _calibration(det, Xh, settings)
     except (DataError, ModelError) as exc:
@@ -707,7 +714,11 @@ def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityR
     if n_fit < MIN_TRAIN_ROWS:
         res.reason = f"only {n} rows to refit {want} on: `activesec train` with more data"
         return res
-    det, fallback, bg = _fit(paths, want, {}, modality, X[:n_fit])  # card's params: fallback's
+    try:
+        det, fallback, bg = _fit(paths, want, {}, modality, X[:n_fit])  # card's params: fallback's
+    except DataError as exc:  # rows enough for the fallback, too few for it (hist_gb: 40)
+        res.reason = f"cannot fit {want}: {exc}"
+        return res
     if fallback:  # the background went away or broke since it was looked at
         res.reason = fallback
         return res
