@@ -176,6 +176,19 @@ def test_idle_decay_only_lowers_trust() -> None:
     assert m.update("p", neutral, int(7200e9)).trust == pytest.approx(50.0)
 
 
+def test_a_score_out_of_order_does_not_move_the_idle_clock_back() -> None:
+    cal = Calibration(threshold=0.0, scale=1.0, center=-1.6)
+    cfg = TrustConfig()
+    m = MondalBoursTrust(cfg, {"p": cal, "k": cal})
+    neutral = cfg.neutral_z
+    s = int(1e9)
+    m.update("p", neutral, 100 * s)
+    m.update("k", neutral, 40 * s)  # a keystroke window that ended before that action
+    # the next action comes just under the idle gap after the latest one: no decay
+    after = m.update("p", neutral, 100 * s + int((cfg.idle_after_s - 1) * 1e9)).trust
+    assert after == pytest.approx(100.0)
+
+
 def test_injected_observation_costs_full_penalty() -> None:
     cfg = TrustConfig()
     m = MondalBoursTrust(cfg)

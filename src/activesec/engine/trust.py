@@ -566,7 +566,11 @@ class _TrustModel:
             self.trust = _decay(self.trust, gap_s, self.cfg)
         delta = float(d[0])
         self.trust = _step(self.trust, delta)
-        self._last_t_ns = t_ns
+        if self._last_t_ns is None or t_ns > self._last_t_ns:
+            # a score that ended before the last one (a keystroke window finished after a
+            # later pointer action) must not move the clock back: the next gap would then
+            # span the two and could start idle decay, or empty the fusion windows, mid-work
+            self._last_t_ns = t_ns
         if not math.isnan(score):
             self.n_updates += 1
         return TrustState(self.trust, int(t_ns), modality, float(score), float(x[0]), delta,
