@@ -38,11 +38,13 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   On Linux the agent polls ``org.freedesktop.ScreenSaver.GetActive`` on the session bus
   (dbus-fast) once a second; the screen counts as locked once that reports it active (a lock
   command returns before the locker is up: still inactive ``LOCK_SETTLE_S`` after it, the lock
-  did not take and the policy retries it);
-  where that does not answer (no bus, no screensaver service, other platforms) it assumes the
-  owner unlocked when input resumes at least ``UNLOCK_QUIET_S`` after the lock — X11 lockers grab
-  the input, so the agent sees nothing until the session is back. The policy then grants its
-  grace period and resets trust.
+  did not take and the policy retries it) — unless an X11 locker the service does not know
+  (``i3lock`` as the lock ``command``; :mod:`activesec.capture.screenlock`) holds the display:
+  then the screen is locked until that locker lets go of it;
+  where nothing answers (no bus, no screensaver service, other platforms) it assumes the
+  owner unlocked when input resumes at least ``UNLOCK_QUIET_S`` after the lock, unless an X11
+  locker still holds the display (that input is a password typed into it). The policy then
+  grants its grace period and resets trust.
 * **pause / resume / wipe** are honoured at once: the writer discards paused input and the engine
   is told ``paused``; a wipe (store wipe generation changes, models deleted) drops the loaded
   models, clears the decision log and returns to enrolment.
@@ -100,6 +102,7 @@ from activesec.actions.base import Action, Decision
 from activesec.actions.gate import GateAction
 from activesec.capture.base import CaptureBackend, Sink
 from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
+from activesec.capture.screenlock import x11_locker_up
 from activesec.core.clock import Clock
 from activesec.core.config import Settings, error_key_msg, field_hint
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError, PolicyError
@@ -377,50 +380,79 @@ def completed_at(ev: np.ndarray, t_end: int, settle_ns: int = 0) -> int:
 
 
 class ScreenWatch:
-    """Is the session locked? Known after our own lock fired; see the module docstring."""
+    """Is the session locked? Known after our own lock fired; see the module docstring.
 
-    def __init__(self, clock: Clock, query: Callable[[], bool | None] | None = None) -> None:
+    ``query`` asks the screensaver service (True active, False inactive, None no answer) and
+    ``locker`` whether an X11 locker holds the display (:func:`x11_locker_up`; same answers).
+    By default the real ones; a test passing its own ``query`` gets no locker probe unless it
+    passes one too."""
+
+    def __init__(self, clock: Clock, query: Callable[[], bool | None] | None = None,
+                 locker: Callable[[], bool | None] | None = None) -> None:
         self.clock = clock
         self.locked = False
         self._since = 0
         self._query = query if query is not None else _screensaver_active
+        self._locker = locker if locker is not None else (
+            x11_locker_up if query is None else _cannot_tell)
         self._last_poll = 0
         self._answer: bool | None = None
         self._pending = False  # a lock fired, the screensaver has not said "active" yet
+        self._by_locker = False  # locked, as a locker unknown to the screensaver service says
 
     def lock_fired(self) -> None:
         self._pending = True
+        self._by_locker = False
         self._since = self.clock.monotonic_ns()
         self._last_poll = 0  # ask at the next update
 
     def update(self, last_input_ns: int | None) -> bool:
-        """Re-evaluate (call about once a second); True while locked."""
+        """Re-evaluate (call about once a second; asks at most that often); True while
+        locked."""
         now = self.clock.monotonic_ns()
-        if self._pending and now - self._last_poll >= 1_000_000_000:
+        if not (self._pending or self.locked) or now - self._last_poll < 1_000_000_000:
+            return self.locked
+        self._last_poll = now
+        if self._pending:
             # a lock command returns before the locker is up (loginctl only signals it): a
             # screensaver still inactive then is no unlock, and for LOCK_SETTLE_S not yet a lock
-            # that failed — the screen counts as locked once it says so (or cannot say)
-            self._last_poll = now
+            # that failed — the screen counts as locked once it says so (or cannot say), or
+            # once a locker it does not know holds the display
             self._answer = self._query()
             if self._answer is not False:
                 self._pending, self.locked = False, True
+            elif self._locker() is True:
+                self._pending, self.locked, self._by_locker = False, True, True
+                log.info("screen locked by a locker the screensaver service does not know")
             elif now - self._since >= LOCK_SETTLE_S * 1e9:
                 self._pending = False
                 log.warning("the screen did not lock: the screensaver stayed inactive")
             return self.locked
-        if not self.locked:
-            return False
-        if now - self._last_poll >= 1_000_000_000:
-            self._last_poll = now
+        if self._by_locker:
+            up = self._locker()
+            if up is False:
+                return self._unlocked("screen unlocked (the locker let go of the display)")
+            self._answer = None if up is None else False
+        else:
             self._answer = self._query()
             if self._answer is False:
-                self.locked = False
-                log.info("screen unlocked (screensaver reports inactive)")
+                return self._unlocked("screen unlocked (screensaver reports inactive)")
+        # nothing answers: input resuming after the lock is the owner back — unless a locker
+        # still holds the display (that input is a password typed into it)
         if self._answer is None and last_input_ns is not None \
-                and last_input_ns - self._since >= UNLOCK_QUIET_S * 1e9:
-            self.locked = False
-            log.info("screen assumed unlocked: input resumed after the lock")
+                and last_input_ns - self._since >= UNLOCK_QUIET_S * 1e9 \
+                and self._locker() is not True:
+            return self._unlocked("screen assumed unlocked: input resumed after the lock")
         return self.locked
+
+    def _unlocked(self, why: str) -> bool:
+        self.locked = self._by_locker = False
+        log.info(why)
+        return False
+
+
+def _cannot_tell() -> bool | None:
+    return None
 
 
 def subprocess_updater(paths: Paths, settings: Settings) -> None:

@@ -1,0 +1,147 @@
+"""A locker the screensaver service does not know (i3lock), on a real X server (Xvfb).
+
+Before: with ``command = i3lock`` on a desktop whose ``org.freedesktop.ScreenSaver`` is another
+program (xfce, say), that service kept answering "inactive", so the agent counted the lock as
+failed after 10 s, retried it every ``lock_cooldown_s`` and never saw the owner unlock — no
+grace period, no fresh trust: locked again at once. Where no service answered at all, the
+password typed into the locker counted as the owner back.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from activesec.capture.screenlock import x11_locker_up
+from activesec.core.clock import FakeClock
+from activesec.service.agent import LOCK_SETTLE_S, ScreenWatch
+
+pytestmark = pytest.mark.x11
+
+# an X client holding both grabs: a menu (small override-redirect window) or, with "cover",
+# a full-screen override-redirect window that grabs nothing (an overlay)
+CLIENT = r"""
+import sys
+from Xlib import X, display
+d = display.Display()
+s = d.screen()
+cover = sys.argv[1] == "cover"
+size = (s.width_in_pixels, s.height_in_pixels) if cover else (200, 300)
+w = s.root.create_window(0, 0, size[0], size[1], 0, s.root_depth, override_redirect=True)
+w.map()
+d.sync()
+if not cover:
+    assert w.grab_keyboard(False, X.GrabModeAsync, X.GrabModeAsync, X.CurrentTime) == 0
+    assert w.grab_pointer(False, 0, X.GrabModeAsync, X.GrabModeAsync, X.NONE, X.NONE,
+                          X.CurrentTime) == 0
+d.sync()
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+def until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def i3lock_exe(xdisplay: str) -> str:
+    exe = shutil.which("i3lock")
+    if exe is None:
+        pytest.skip("i3lock not installed (apt-get install i3lock)")
+    return exe
+
+
+@contextmanager
+def locker(exe: str) -> Iterator[None]:
+    """i3lock in the foreground (-n) until the block ends: killing it is the owner's unlock."""
+    proc = subprocess.Popen([exe, "-n"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        until(lambda: x11_locker_up() is True or proc.poll() is not None)
+        assert proc.poll() is None, "i3lock ended at once"
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def client(kind: str) -> Iterator[None]:
+    proc = subprocess.Popen([sys.executable, "-c", CLIENT, kind], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+
+
+def test_the_probe_tells_a_locker_from_a_menu_and_an_overlay(i3lock_exe: str) -> None:
+    assert x11_locker_up() is False
+    with client("menu"):  # both grabs, little of the screen
+        assert x11_locker_up() is False
+    with client("cover"):  # the whole screen, no grab: the probe's own grabs are granted
+        assert x11_locker_up() is False
+    assert x11_locker_up() is False  # ... and given back: nothing is left grabbed
+    with locker(i3lock_exe):
+        assert x11_locker_up() is True
+    until(lambda: x11_locker_up() is False)
+
+
+def test_no_display_cannot_tell(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert x11_locker_up() is None
+    assert x11_locker_up(":9999") is None  # no such server
+
+
+S = 1_000_000_000
+
+
+def test_a_locker_the_screensaver_does_not_know_locks_and_unlocks(i3lock_exe: str) -> None:
+    clock = FakeClock()
+    watch = ScreenWatch(clock, query=lambda: False, locker=x11_locker_up)  # "inactive" always
+    watch.lock_fired()
+    with locker(i3lock_exe):
+        for _ in range(int(LOCK_SETTLE_S) + 5):  # past the settle time: still a lock
+            clock.advance(1.0)
+            assert watch.update(clock.monotonic_ns()) is True
+    clock.advance(1.0)
+    assert watch.update(clock.monotonic_ns()) is False  # the owner unlocked: seen
+
+
+def test_without_a_locker_the_lock_still_fails(xdisplay: str) -> None:
+    clock = FakeClock()
+    watch = ScreenWatch(clock, query=lambda: False, locker=x11_locker_up)
+    watch.lock_fired()
+    for _ in range(int(LOCK_SETTLE_S) + 1):
+        clock.advance(1.0)
+        watch.update(None)
+    assert watch.locked is False
+    clock.advance(60.0)
+    assert watch.update(clock.monotonic_ns()) is False  # input later is no unlock either
+
+
+def test_with_no_screensaver_service_typing_into_the_locker_is_no_unlock(
+        i3lock_exe: str) -> None:
+    clock = FakeClock()
+    watch = ScreenWatch(clock, query=lambda: None, locker=x11_locker_up)  # nothing answers
+    watch.lock_fired()
+    with locker(i3lock_exe):
+        clock.advance(1.0)
+        assert watch.update(None) is True
+        for _ in range(5):  # a password typed 30 s later: input resumes, the locker holds
+            clock.advance(30.0)
+            assert watch.update(clock.monotonic_ns() - S // 2) is True
+    clock.advance(1.0)
+    assert watch.update(clock.monotonic_ns() - S // 2) is False
