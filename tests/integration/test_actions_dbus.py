@@ -2,7 +2,9 @@
 
 Each test starts its own ``dbus-daemon --session`` (what ``dbus-run-session`` runs) and owns the
 service it talks to with dbus-fast — a tiny ``org.freedesktop.Notifications`` or
-``org.freedesktop.ScreenSaver`` — so the assertion is on the call that actually arrived.
+``org.freedesktop.ScreenSaver`` — so the assertion is on the call that actually arrived; the
+screensavers that answer ``GetActive`` are GNOME's, KDE's, Cinnamon's and MATE's as the agent
+asks them after its lock fired.
 """
 
 import asyncio
@@ -17,7 +19,7 @@ from typing import Annotated, Any
 import pytest
 
 from activesec.actions.base import Decision
-from activesec.actions.lock import LINUX_METHODS, LockAction
+from activesec.actions.lock import LINUX_METHODS, LockAction, screensaver_active
 from activesec.actions.notify import NotifyAction
 
 pytest.importorskip("dbus_fast")
@@ -286,3 +288,91 @@ def test_without_dbus_fast_notify_send_reaches_the_server(
     assert server.calls[0][0] == "ActiveSec" and server.calls[0][3] == 2
     assert not locked.ok
     assert "skipped: dbus-fast is not installed" in locked.detail
+
+
+# -- is the lock up? (GetActive, what the agent polls after its lock fired) --------------------
+
+
+class ActiveSaver(ServiceInterface):
+    """A screensaver that answers ``GetActive`` on ``interface``."""
+
+    def __init__(self, interface: str, active: bool = True) -> None:
+        super().__init__(interface)
+        self.active = active
+
+    @method()
+    def GetActive(self) -> Annotated[bool, DBusSignature("b")]:
+        return self.active
+
+
+class InhibitOnly(ServiceInterface):
+    """GNOME's ``org.freedesktop.ScreenSaver``: inhibition only, no ``GetActive``."""
+
+    def __init__(self) -> None:
+        super().__init__("org.freedesktop.ScreenSaver")
+
+    @method()
+    def Inhibit(self, app: DBusStr, reason: DBusStr) -> DBusUInt32:
+        return 1
+
+
+FREEDESKTOP = ("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver")
+
+
+@pytest.mark.parametrize(("name", "path"), [
+    FREEDESKTOP,
+    ("org.freedesktop.ScreenSaver", "/ScreenSaver"),  # KDE's path: it was never asked
+    ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver"),
+    ("org.cinnamon.ScreenSaver", "/org/cinnamon/ScreenSaver"),
+    ("org.mate.ScreenSaver", "/org/mate/ScreenSaver"),
+])
+def test_each_desktops_screensaver_answers_whether_it_is_active(
+        bus_address: str, name: str, path: str) -> None:
+    saver = ActiveSaver(name)
+    with Service(bus_address, name, path, saver):
+        assert screensaver_active(bus_address)[0] is True
+        saver.active = False
+        active, query = screensaver_active(bus_address)
+        assert active is False and query == (name, path, name)
+
+
+def test_gnome_is_asked_when_its_freedesktop_service_lacks_getactive(bus_address: str) -> None:
+    """GNOME owns org.freedesktop.ScreenSaver for inhibition only: asking it alone gave no
+    answer, so the agent took every lock for unverifiable and guessed the unlock from input."""
+    with Service(bus_address, *FREEDESKTOP, InhibitOnly()), \
+            Service(bus_address, "org.gnome.ScreenSaver", "/org/gnome/ScreenSaver",
+                    ActiveSaver("org.gnome.ScreenSaver")):
+        active, query = screensaver_active(bus_address)
+    assert active is True and query is not None and query[0] == "org.gnome.ScreenSaver"
+
+
+def test_no_screensaver_or_no_bus_cannot_tell(bus_address: str, tmp_path: Path) -> None:
+    with Service(bus_address, *FREEDESKTOP, InhibitOnly()):
+        assert screensaver_active(bus_address) == (None, None)
+    assert screensaver_active(f"unix:path={tmp_path / 'no-bus'}") == (None, None)
+
+
+def test_the_agent_sees_gnomes_lock_and_unlock(bus_address: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent's own screen watch (default query, the session bus from the environment)."""
+    from activesec.core.clock import FakeClock
+    from activesec.service.agent import ScreenWatch
+
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus_address)
+    monkeypatch.delenv("DISPLAY", raising=False)  # no X locker probe: the bus alone decides
+    saver = ActiveSaver("org.gnome.ScreenSaver", active=False)
+    clock = FakeClock()
+    watch = ScreenWatch(clock)
+    with Service(bus_address, *FREEDESKTOP, InhibitOnly()), \
+            Service(bus_address, "org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", saver):
+        watch.lock_fired()
+        clock.advance(1.0)
+        assert watch.update(None) is False  # the locker is not up yet
+        saver.active = True
+        clock.advance(1.0)
+        assert watch.update(None) is True
+        clock.advance(30.0)  # a password typed into the lock screen is no unlock
+        assert watch.update(clock.monotonic_ns()) is True
+        saver.active = False
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is False

@@ -79,6 +79,42 @@ _DBUS: dict[str, tuple[tuple[str, ...], str]] = {
     "org.gnome.ScreenSaver": (("/org/gnome/ScreenSaver",), "org.gnome.ScreenSaver"),
 }
 
+#: Where ``GetActive`` (is the screensaver, hence the lock, up?) is asked, in order: KDE and
+#: xfce answer on ``org.freedesktop.ScreenSaver`` (KDE also at ``/ScreenSaver``); GNOME does not
+#: implement ``GetActive`` there (only inhibition) but on ``org.gnome.ScreenSaver``; Cinnamon
+#: and MATE have their own names. (bus name, object path, interface)
+ACTIVE_QUERIES: tuple[tuple[str, str, str], ...] = (
+    ("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver", "org.freedesktop.ScreenSaver"),
+    ("org.freedesktop.ScreenSaver", "/ScreenSaver", "org.freedesktop.ScreenSaver"),
+    ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", "org.gnome.ScreenSaver"),
+    ("org.cinnamon.ScreenSaver", "/org/cinnamon/ScreenSaver", "org.cinnamon.ScreenSaver"),
+    ("org.mate.ScreenSaver", "/org/mate/ScreenSaver", "org.mate.ScreenSaver"),
+)
+
+
+def screensaver_active(address: str | None = None, timeout_s: float = 0.5,
+                       first: tuple[str, str, str] | None = None,
+                       ) -> tuple[bool | None, tuple[str, str, str] | None]:
+    """Is the session's screensaver (hence its lock) active? Asks :data:`ACTIVE_QUERIES` in
+    turn (``first``, the one that answered last time, before the rest) and returns the first
+    answer with the query that gave it; ``(None, None)`` when none answers (no session bus, no
+    dbus-fast, no such service, a service that does not implement ``GetActive``)."""
+    order = ACTIVE_QUERIES if first is None else (first, *(q for q in ACTIVE_QUERIES
+                                                           if q != first))
+    for query in order:
+        name, path, interface = query
+        try:
+            body = _dbus.call(name, path, interface, "GetActive", address=address,
+                              timeout_s=timeout_s)
+        except _dbus.BusUnavailable:
+            return None, None  # no bus (or no dbus-fast): nobody else can answer either
+        except (_dbus.CallFailed, TimeoutError):
+            continue  # not on the bus, or no GetActive at that path: the next one
+        if body and isinstance(body[0], int):  # 'b' arrives as bool
+            return bool(body[0]), query
+    return None, None
+
+
 _CAVEATS = {
     "pmset": "display put to sleep; this locks only if a password is required immediately",
 }

@@ -35,16 +35,18 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   the session (``lock``; a ``command`` unless its ``locks`` is false), never by one that only
   reports (``notify``, ``alertlog``: the person is still at the keyboard) — the policy is told
   the screen is locked (no decisions; typing a password is not evidence) until it is unlocked.
-  On Linux the agent polls ``org.freedesktop.ScreenSaver.GetActive`` on the session bus
-  (dbus-fast) once a second; the screen counts as locked once that reports it active (a lock
-  command returns before the locker is up: still inactive ``LOCK_SETTLE_S`` after it, the lock
-  did not take and the policy retries it) — unless an X11 locker the service does not know
-  (``i3lock`` as the lock ``command``; :mod:`activesec.capture.screenlock`) holds the display:
-  then the screen is locked until that locker lets go of it;
-  where nothing answers (no bus, no screensaver service, other platforms) it assumes the
-  owner unlocked when input resumes at least ``UNLOCK_QUIET_S`` after the lock, unless an X11
-  locker still holds the display (that input is a password typed into it). The policy then
-  grants its grace period and resets trust.
+  On Linux the agent polls the screensaver's ``GetActive`` on the session bus (dbus-fast) once
+  a second — ``org.freedesktop.ScreenSaver`` (KDE, xfce), ``org.gnome.ScreenSaver`` (GNOME,
+  whose freedesktop service lacks it), Cinnamon's and MATE's
+  (:func:`activesec.actions.lock.screensaver_active`); the screen counts as locked once that
+  reports it active (a lock command returns before the locker is up: still inactive
+  ``LOCK_SETTLE_S`` after it, the lock did not take and the policy retries it) — unless an X11
+  locker the service does not know (``i3lock`` as the lock ``command``;
+  :mod:`activesec.capture.screenlock`) holds the display: then the screen is locked until that
+  locker lets go of it. Where nothing answers (no bus, no screensaver service, other
+  platforms) it assumes the owner unlocked when input resumes at least ``UNLOCK_QUIET_S`` after
+  the lock, unless an X11 locker still holds the display (that input is a password typed into
+  it). The policy then grants its grace period and resets trust.
 * **pause / resume / wipe** are honoured at once: the writer discards paused input and the engine
   is told ``paused``; a wipe (store wipe generation changes, models deleted) drops the loaded
   models, clears the decision log and returns to enrolment.
@@ -392,7 +394,7 @@ class ScreenWatch:
         self.clock = clock
         self.locked = False
         self._since = 0
-        self._query = query if query is not None else _screensaver_active
+        self._query = query if query is not None else _ScreensaverQuery()
         self._locker = locker if locker is not None else (
             x11_locker_up if query is None else _cannot_tell)
         self._last_poll = 0
@@ -463,18 +465,23 @@ def subprocess_upgrader(paths: Paths, settings: Settings) -> None:
     subprocess_trainer(paths, settings, upgrade=True)
 
 
-def _screensaver_active() -> bool | None:
-    """``org.freedesktop.ScreenSaver.GetActive`` on the session bus; None when unanswerable."""
-    if sys.platform != "linux" or not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
-        return None
-    try:
-        from activesec.actions import _dbus
+class _ScreensaverQuery:
+    """``GetActive`` of the session's screensaver (:func:`activesec.actions.lock.
+    screensaver_active`), the service that answered last asked first; None when unanswerable."""
 
-        body = _dbus.call("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver",
-                          "org.freedesktop.ScreenSaver", "GetActive", timeout_s=0.5)
-    except Exception:  # no bus, no service, no dbus-fast: fall back on input
-        return None
-    return bool(body[0]) if body else None
+    def __init__(self) -> None:
+        self._answered: tuple[str, str, str] | None = None
+
+    def __call__(self) -> bool | None:
+        if sys.platform != "linux" or not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+            return None
+        from activesec.actions.lock import screensaver_active
+
+        try:
+            active, self._answered = screensaver_active(first=self._answered)
+        except Exception:  # never let a bus problem stop the agent: fall back on input
+            return None
+        return active
 
 
 class _Tee(CaptureBackend):
