@@ -376,3 +376,30 @@ def test_the_agent_sees_gnomes_lock_and_unlock(bus_address: str,
         saver.active = False
         clock.advance(1.0)
         assert watch.update(clock.monotonic_ns()) is False
+
+
+def test_doctor_names_the_screensaver_that_locks_and_answers(bus_address: str,
+                                                             tmp_path: Path) -> None:
+    """`activesec doctor`'s lock check on a real bus: GNOME's names, as a GNOME session has."""
+    import json
+
+    from tests.helpers.cli import cli, initialised
+
+    home = tmp_path / "home"
+    env = initialised(home)
+    (home / "config.toml").write_text('user = "alice"\n[actions.params.lock]\nmethods = '
+                                      '["org.freedesktop.ScreenSaver", "org.gnome.ScreenSaver"]\n')
+    env["DBUS_SESSION_BUS_ADDRESS"] = bus_address
+    env.pop("DISPLAY", None)
+    with Service(bus_address, *FREEDESKTOP, InhibitOnly()), \
+            Service(bus_address, "org.gnome.ScreenSaver", "/org/gnome/ScreenSaver",
+                    ActiveSaver("org.gnome.ScreenSaver", active=False)):
+        r = cli("doctor", "--json", env=env)
+    check = next(c for c in json.loads(r.stdout)["checks"] if c["name"] == "lock")
+    assert check["status"] == "ok", check
+    assert check["detail"] == ("lock tries org.freedesktop.ScreenSaver, org.gnome.ScreenSaver; "
+                               "the agent learns lock and unlock from org.gnome.ScreenSaver "
+                               "(active now: False)")
+    r = cli("doctor", "--json", env=env)  # the services gone: nothing on the bus any more
+    check = next(c for c in json.loads(r.stdout)["checks"] if c["name"] == "lock")
+    assert check["status"] == "warn" and "not on the session bus" in check["detail"], check

@@ -210,6 +210,40 @@ class LockAction(Action):
             {"method": None, "tried": [asdict(a) for a in tried]},
         )
 
+    def available(self) -> list[Attempt]:
+        """Which methods could run here, without locking anything (``activesec doctor``): a
+        command on the PATH, a D-Bus name someone owns, systemd-logind running, Windows. That
+        one runs is no proof that it locks: ``loginctl lock-session`` only asks the desktop,
+        which locks when something listens (GNOME, KDE, xss-lock) — the agent checks after
+        each lock that the screensaver reports it active."""
+        out = []
+        for method in self.methods:
+            if method == "LockWorkStation":
+                ok = self.platform == "win32"
+                out.append(Attempt(method, ok, "" if ok else "Windows only"))
+            elif method in _DBUS:
+                out.append(self._owned(method))
+            elif method == "loginctl" and not self.logind_dir.is_dir():
+                out.append(Attempt(method, False, "systemd-logind is not running"))
+            else:
+                exe = _COMMANDS[method][0]
+                found = os.path.exists(exe) if os.path.isabs(exe) else \
+                    shutil.which(exe, path=self.path) is not None
+                out.append(Attempt(method, found, "" if found else "not installed"))
+        return out
+
+    def _owned(self, bus_name: str) -> Attempt:
+        try:
+            body = _dbus.call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                              "org.freedesktop.DBus", "NameHasOwner", "s", [bus_name],
+                              address=self.bus_address, timeout_s=min(self.timeout_s, 2.0))
+        except _dbus.BusUnavailable as exc:
+            return Attempt(bus_name, False, f"no D-Bus session bus ({exc})")
+        except (_dbus.CallFailed, TimeoutError) as exc:
+            return Attempt(bus_name, False, f"the bus did not answer ({exc})")
+        owned = bool(body and body[0])
+        return Attempt(bus_name, owned, "" if owned else "not on the session bus")
+
     # -- one method -------------------------------------------------------------------------------
     def _try(self, method: str) -> Attempt:
         if method == "LockWorkStation":

@@ -731,6 +731,70 @@ def _gate_check() -> Any:
     return Check("gate", "ok", "; ".join(parts))
 
 
+def _lock_check() -> Any:
+    """Can a lock decision lock this session here, and will the agent know it is locked?
+    None when the config does not load (the config check reports it)."""
+    import os
+    import shutil
+    import sys
+
+    from activesec.actions import registry
+    from activesec.actions.command import CommandAction
+    from activesec.actions.lock import LockAction, screensaver_active
+    from activesec.capture.doctor import Check
+
+    try:
+        s = settings(state_paths())
+        on_lock = list(s.actions.on_lock)
+        actions = {n: registry.create(n, **s.actions.params.get(n, {})) for n in on_lock}
+    except ActiveSecError:
+        return None
+    if not on_lock:
+        return Check("lock", "ok", "locking is off (actions.on_lock = []): trust below the lock "
+                     "level notifies instead")
+    lockers = [n for n, a in actions.items() if a.locks_session]
+    if not lockers:
+        return Check("lock", "warn", f"actions.on_lock = {on_lock} runs nothing that locks the "
+                     "session: a lock decision only reports, and is repeated while trust stays "
+                     "low", 'add "lock" to on_lock (or a command that runs your own locker)')
+    parts, missing = [], []
+    lock = actions.get("lock")
+    if isinstance(lock, LockAction):
+        tried = lock.available()
+        usable = [a.method for a in tried if a.ok]
+        if usable:
+            parts.append(f"lock tries {', '.join(usable)}")
+        else:
+            missing.append("lock: no method is available here ("
+                           + "; ".join(f"{a.method}: {a.detail}" for a in tried) + ")")
+    command = actions.get("command")
+    if isinstance(command, CommandAction) and command.locks_session:
+        exe = command.argv[0]
+        if command.shell or shutil.which(exe):  # a path, or a name on the PATH
+            parts.append(f"command runs {exe}")
+        else:
+            missing.append(f"command: {exe} is not installed")
+    parts += [f"{n} (a plug-in)" for n in lockers if n not in ("lock", "command")]
+    hint = ("install a locker the lock action knows (xdg-utils' xdg-screensaver, xscreensaver, "
+            "light-locker's dm-tool; a desktop with systemd-logind), or set [actions.params."
+            'command] argv to yours (e.g. i3lock) and add "command" to on_lock')
+    if not parts:
+        return Check("lock", "warn", "a lock decision would lock nothing: " + "; ".join(missing),
+                     hint)
+    active, query = (None, None)
+    if sys.platform == "linux" and os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        active, query = screensaver_active()
+    if query is not None:
+        watch = f"the agent learns lock and unlock from {query[0]} (active now: {active})"
+    elif os.environ.get("DISPLAY"):
+        watch = ("no screensaver service answers: after a lock, an X11 locker holding the "
+                 "display counts as locked, and otherwise input resuming counts as the unlock")
+    else:
+        watch = "no screensaver service answers: input resuming after a lock counts as the unlock"
+    return Check("lock", "warn" if missing else "ok", "; ".join([*parts, *missing, watch]),
+                 hint if missing else "")
+
+
 def _injector_check() -> Any:
     """Known injecting tools (on-screen keyboards, VNC servers…) running as this account while
     injected input is distrusted; None when none runs or the config does not load."""
@@ -753,15 +817,15 @@ def _injector_check() -> Any:
 def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Which capture backend will be used and why; display, permission and platform problems;
     whether training has a background population; whether the gate rules name apps seen on
-    this machine; the data directory's free space and
-    the event store's integrity; why the agent stopped, when it stopped on an error."""
+    this machine; whether a lock decision can lock the session here; the data directory's free
+    space and the event store's integrity; why the agent stopped, when it stopped on an error."""
     from activesec.capture.doctor import run_checks
     from activesec.engine.pipeline import EngineConfig
 
     # loads and validates the config itself; lists what [engine] sets unlike its defaults
     checks = _with_engine_check(run_checks(None, sections={"engine": EngineConfig().model_dump()}))
-    for extra in (_profile_check(), _background_check(), _gate_check(), _injector_check(),
-                  _service_check()):
+    for extra in (_profile_check(), _background_check(), _gate_check(), _lock_check(),
+                  _injector_check(), _service_check()):
         if extra is not None:
             checks.append(extra)
     checks.append(_store_check())
