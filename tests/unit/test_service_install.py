@@ -633,6 +633,19 @@ def test_status_finds_an_old_launch_agent_and_task(tmp_path: Path, exe: Path) ->
     assert st.outdated and st.detail.endswith("run `activesec service install` again")
 
 
+def test_a_task_file_with_windows_line_ends_is_current(tmp_path: Path, exe: Path) -> None:
+    """On Windows ``write_text`` turns each ``\\n`` into CRLF: the file install just wrote must not
+    read as outdated there (every ``service status`` and ``doctor`` said to install again)."""
+    env = {"USERDOMAIN": "PC", "USERNAME": "alice"}
+    task = Installer("task", base=tmp_path, runner=Recorder(), environ=env, platform="win32")
+    assert task.install(str(exe)).ok
+    text = task.path.read_bytes().decode("utf-16")
+    task.path.write_bytes(text.replace("\n", "\r\n").encode("utf-16"))  # as Windows writes it
+    assert not task.status().outdated
+    task.path.write_bytes(_old(task, str(exe)).replace("\n", "\r\n").encode("utf-16"))
+    assert task.status().outdated
+
+
 def test_every_account_unit_from_an_older_version(tmp_path: Path, public_exe: Path) -> None:
     inst = Installer("systemd", all_users=True, root=tmp_path, runner=Recorder(), environ={},
                      platform="linux", systemd_dir=tmp_path / "no-systemd")

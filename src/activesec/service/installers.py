@@ -501,8 +501,8 @@ class Installer:
         again. A file that cannot be read or parsed is outdated too. False when none is
         installed."""
         try:
-            if self.kind == "task":
-                text = self.path.read_bytes().decode("utf-16")
+            if self.kind == "task":  # written in text mode: CRLF line ends on Windows
+                text = self.path.read_bytes().decode("utf-16").replace("\r\n", "\n")
             else:
                 text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
