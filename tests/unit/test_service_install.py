@@ -530,6 +530,16 @@ def test_task_for_every_account_runs_as_whoever_logs_on(
     assert args is not None and args.text == "run --init --notify-failure --wait-for-fix"
 
 
+def test_task_for_every_account_starts_at_each_accounts_log_on() -> None:
+    """Task Scheduler counts a task's instances whatever the account: IgnoreNew would skip
+    the second account's log-on (fast user switching) while the first one's agent runs."""
+    root = ET.fromstring(task_xml(r"C:\as\activesec.exe", user=None).split("\n", 1)[1])
+    policy = root.find("t:Settings/t:MultipleInstancesPolicy", NS)
+    assert policy is not None and policy.text == "Parallel"
+    mine = ET.fromstring(task_xml(r"C:\as\activesec.exe", user=r"PC\a").split("\n", 1)[1])
+    assert mine.find("t:Settings/t:MultipleInstancesPolicy", NS).text == "IgnoreNew"  # type: ignore[union-attr]
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX launcher layout")
 def test_the_launcher_beside_this_python_wins_over_path(tmp_path: Path) -> None:
     """`sudo /opt/activesec/bin/activesec service install`: sudo's PATH may hold an older

@@ -198,8 +198,10 @@ def task_xml(exe: str, *, user: str | None, args: Sequence[str] = ("run",)) -> s
         sub(principal, "GroupId", USERS_GROUP_SID)
     sub(principal, "RunLevel", "LeastPrivilege")
     settings = sub(task, "Settings")
+    # instances are counted per task, not per account: with IgnoreNew the task for every
+    # account would not start at a second account's log-on while the first one's agent runs
     for tag, text in (
-        ("MultipleInstancesPolicy", "IgnoreNew"),
+        ("MultipleInstancesPolicy", "IgnoreNew" if user is not None else "Parallel"),
         ("DisallowStartIfOnBatteries", "false"),
         ("StopIfGoingOnBatteries", "false"),
         ("AllowHardTerminate", "true"),
