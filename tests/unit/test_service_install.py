@@ -235,12 +235,62 @@ def test_launchd_install_bootstraps_in_the_gui_domain(tmp_path: Path, exe: Path)
     assert result.ok, result.detail
     path = tmp_path / "Library/LaunchAgents/org.activesec.agent.plist"
     assert result.path == path
-    assert rec.calls == [["launchctl", "bootstrap", f"gui/{os.getuid()}", str(path)]]
+    assert rec.calls == [["launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}"],
+                         ["launchctl", "bootstrap", f"gui/{os.getuid()}", str(path)]]
     job = plistlib.loads(path.read_bytes())
     assert job["ProgramArguments"] == [str(exe), "run", "--notify-failure", "--wait-for-fix"]
     assert job["StandardErrorPath"] == str(tmp_path / "Library/Logs/activesec/agent.err.log")
     inst.uninstall()
     assert rec.calls[-1] == ["launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}"]
+
+
+class Launchd:
+    """launchctl as it answers: ``bootstrap`` of a job still loaded fails with 5 (EIO), for
+    ``lag`` more tries after a ``bootout`` (which returns before the job is gone)."""
+
+    def __init__(self, lag: int = 0) -> None:
+        self.calls: list[list[str]] = []
+        self.loaded, self.lag, self.left = False, lag, 0
+
+    def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        self.calls.append(list(argv))
+        if argv[1] == "bootout":
+            if not self.loaded:
+                return subprocess.CompletedProcess(list(argv), 3, "",
+                                                   "Boot-out failed: 3: No such process")
+            self.loaded, self.left = False, self.lag
+        elif argv[1] == "bootstrap":
+            if self.loaded or self.left:
+                self.left = max(0, self.left - 1)
+                return subprocess.CompletedProcess(list(argv), 5, "",
+                                                   "Bootstrap failed: 5: Input/output error")
+            self.loaded = True
+        return subprocess.CompletedProcess(list(argv), 0, "", "")
+
+
+def test_launchd_install_again_replaces_the_loaded_agent(tmp_path: Path, exe: Path) -> None:
+    """`service install` again (what `service status` says to do for an outdated file): launchd
+    refuses to bootstrap a job that is loaded, so the old one is booted out first, and the
+    bootstrap retried while launchd is still removing it."""
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX uid")
+    launchctl = Launchd(lag=2)
+    waits: list[float] = []
+    inst = Installer("launchd", base=tmp_path, runner=launchctl, environ={}, platform="darwin",
+                     sleep=waits.append)
+    first = inst.install(str(exe))  # nothing loaded yet: the failed bootout is harmless
+    assert first.ok and launchctl.loaded, first.detail
+    assert waits == []
+    again = inst.install(str(exe))
+    assert again.ok and launchctl.loaded, again.detail
+    assert [c[1] for c in launchctl.calls[2:]] == ["bootout", "bootstrap", "bootstrap",
+                                                    "bootstrap"]
+    assert waits == [1.0, 1.0]
+    stuck = Installer("launchd", base=tmp_path, runner=Launchd(lag=99), environ={},
+                      platform="darwin", sleep=waits.append)
+    stuck.install(str(exe))
+    result = stuck.install(str(exe))  # it never goes: said, not waited for forever
+    assert not result.ok and "Input/output error" in result.detail
 
 
 # -- Windows task --------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ desktop:
 * **launchd** (macOS): a LaunchAgent ``~/Library/LaunchAgents/org.activesec.agent.plist``
   loaded in the Aqua session, run at load, restarted after a crash (not after a clean exit),
   stdout/stderr in ``~/Library/Logs/activesec``. ``KeepAlive`` cannot exempt an exit status, so
-  a configuration error is retried too, at most every ``THROTTLE_S`` (30 s).
+  a configuration error is retried too, at most every ``THROTTLE_S`` (30 s). Loaded with
+  ``launchctl bootstrap gui/<uid>``, after ``bootout`` of the job an earlier install loaded
+  (bootstrap refuses a loaded job).
 * **task** (Windows): a Task Scheduler log-on task running with the user's interactive token —
   not a Windows service: services live in session 0, where input hooks see no user input.
   Registered with ``schtasks /Create /XML <file> /TN ActiveSec``. ``ACTIVESEC_HOME`` is not
@@ -55,6 +57,7 @@ import plistlib
 import shutil
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -87,6 +90,11 @@ START_LIMIT_BURST = 10
 # launchd restarts after any non-zero exit, 78 included (KeepAlive cannot exempt a status): one
 # failing start costs ~0.6 s of CPU, so at most one per THROTTLE_S (launchd_plist)
 THROTTLE_S = 30
+# launchd: `bootstrap` refuses a job that is still loaded, and `bootout` may return before the
+# old job is gone, so a reinstall's bootstrap is tried BOOTSTRAP_TRIES times, BOOTSTRAP_WAIT_S
+# apart
+BOOTSTRAP_TRIES = 5
+BOOTSTRAP_WAIT_S = 1.0
 
 
 # -- pure generators ------------------------------------------------------------------------------
@@ -398,7 +406,7 @@ class Installer:
     ``ACTIVESEC_HOME`` is read; ``systemd_dir`` exists when systemd is the running init;
     ``platform`` decides whether the platform's tool is called at all. ``all_users``: the
     machine-wide form (module docstring) under ``root`` (default ``/``; Windows:
-    ``%ProgramData%``).
+    ``%ProgramData%``). ``sleep`` waits between retries of a launchd bootstrap (a test seam).
     """
 
     def __init__(
@@ -413,6 +421,7 @@ class Installer:
         user: str | None = None,
         all_users: bool = False,
         root: str | os.PathLike[str] = "/",
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.platform = platform or sys.platform
         k = kind or default_kind(self.platform)
@@ -427,6 +436,7 @@ class Installer:
         self._user = user
         self.all_users = all_users
         self.root = Path(root)
+        self._sleep = sleep
 
     # -- where things go ----------------------------------------------------------------------
     @property
@@ -580,9 +590,18 @@ class Installer:
                 self.kind, self.path, True, True, None,
                 f"wrote {self.path}; {self._manual_start()}", done,
             )  # fmt: skip
-        for argv in self._install_commands():
+        unloaded = False
+        for argv, needed in self._install_commands():
             ok, why = self._call(argv, done)
-            if not ok:
+            if argv[:2] == ["launchctl", "bootout"]:
+                unloaded = ok
+            elif argv[:2] == ["launchctl", "bootstrap"] and unloaded:
+                for _ in range(BOOTSTRAP_TRIES - 1):  # the old job may not be gone yet
+                    if ok:
+                        break
+                    self._sleep(BOOTSTRAP_WAIT_S)
+                    ok, why = self._call(argv, done)
+            if not ok and needed:
                 return ServiceResult(
                     self.kind, self.path, False, True, False,
                     f"wrote {self.path} but {why}; {self._manual_start()}", done,
@@ -756,24 +775,29 @@ class Installer:
                              f"installed at {self.path} for every account, "
                              f"{state if on else 'not ' + state}", done, enabled=on)
 
-    def _install_commands(self) -> list[list[str]]:
+    def _install_commands(self) -> list[tuple[list[str], bool]]:
+        """(argv, must succeed): unloading a LaunchAgent that is not loaded fails harmlessly."""
         if self.all_users:
             if self.kind == "systemd":
-                return [["systemctl", *self._global, "enable", UNIT_NAME]]
+                return [(["systemctl", *self._global, "enable", UNIT_NAME], True)]
             if self.kind == "launchd":
                 return []
-            return [["schtasks", "/Create", "/XML", str(self.path), "/TN", TASK_NAME, "/F"]]
+            return [(["schtasks", "/Create", "/XML", str(self.path), "/TN", TASK_NAME, "/F"],
+                     True)]
         if self.kind == "systemd":
             return [
-                ["systemctl", "--user", "daemon-reload"],
-                ["systemctl", "--user", "enable", "--now", UNIT_NAME],
+                (["systemctl", "--user", "daemon-reload"], True),
+                (["systemctl", "--user", "enable", "--now", UNIT_NAME], True),
             ]
         if self.kind == "launchd":
+            # a loaded job (an earlier install) makes bootstrap fail ("Bootstrap failed: 5:
+            # Input/output error") and keeps running the old file: unload it first
             domain = f"gui/{os.getuid()}"
-            return [["launchctl", "bootstrap", domain, str(self.path)]]
+            return [(["launchctl", "bootout", f"{domain}/{LABEL}"], False),
+                    (["launchctl", "bootstrap", domain, str(self.path)], True)]
         return [
-            ["schtasks", "/Create", "/XML", str(self.path), "/TN", TASK_NAME, "/F"],
-            ["schtasks", "/Run", "/TN", TASK_NAME],
+            (["schtasks", "/Create", "/XML", str(self.path), "/TN", TASK_NAME, "/F"], True),
+            (["schtasks", "/Run", "/TN", TASK_NAME], True),
         ]
 
     def _uninstall_commands(self) -> list[list[str]]:
