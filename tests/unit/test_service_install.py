@@ -244,6 +244,24 @@ def test_launchd_install_bootstraps_in_the_gui_domain(tmp_path: Path, exe: Path)
     assert rec.calls[-1] == ["launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}"]
 
 
+def test_launchd_install_makes_the_log_folder_first(tmp_path: Path, exe: Path) -> None:
+    """launchd opens StandardOutPath/StandardErrorPath itself and creates no folder: an install
+    before the agent ever ran (no ~/Library/Logs/activesec yet) would fail every start."""
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX uid")
+    inst = Installer("launchd", base=tmp_path, runner=Recorder(), environ={}, platform="darwin")
+    assert inst.install(str(exe)).ok
+    logs = tmp_path / "Library/Logs/activesec"
+    assert logs.is_dir() and (logs.stat().st_mode & 0o777) == 0o700
+    job = plistlib.loads(inst.path.read_bytes())
+    assert Path(job["StandardOutPath"]).parent == logs
+    home = tmp_path / "as home"
+    inst = Installer("launchd", base=tmp_path, runner=Recorder(),
+                     environ={"ACTIVESEC_HOME": str(home)}, platform="darwin")
+    assert inst.install(str(exe)).ok
+    assert (home.resolve() / "logs").is_dir()
+
+
 class Launchd:
     """launchctl as it answers: ``bootstrap`` of a job still loaded fails with 5 (EIO), for
     ``lag`` more tries after a ``bootout`` (which returns before the job is gone)."""

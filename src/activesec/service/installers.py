@@ -500,10 +500,13 @@ class Installer:
         if self.kind == "launchd":
             if self.all_users:
                 return launchd_plist(exe, log_dir=None, args=self.args)
-            log_dir = Path(h) / "logs" if h else self.base / "Library/Logs/activesec"
-            return launchd_plist(exe, log_dir=str(log_dir), home=h, args=self.args)
+            return launchd_plist(exe, log_dir=str(self._log_dir(h)), home=h, args=self.args)
         u = (None if self.all_users else self.user) if isinstance(user, _Unset) else user
         return task_xml(exe, user=u, args=self.args)
+
+    def _log_dir(self, home: str | None) -> Path:
+        """The LaunchAgent's folder for stdout/stderr (the agent's own log folder)."""
+        return Path(home) / "logs" if home else self.base / "Library/Logs/activesec"
 
     def outdated(self) -> bool:
         """Does the installed file differ from what ``install`` would write now (with the
@@ -574,6 +577,8 @@ class Installer:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             else:  # the folders it makes in your home are private, as every other (README)
                 make_private_dirs(self.path.parent)
+                if self.kind == "launchd":  # launchd opens the log files, never makes a folder:
+                    make_private_dirs(self._log_dir(self.home))  # the start fails without it
             tmp.write_text(text, encoding="utf-16" if self.kind == "task" else "utf-8")
             if self.all_users:
                 tmp.chmod(0o644)  # every account's service manager reads it
