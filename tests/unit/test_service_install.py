@@ -330,7 +330,7 @@ def test_task_xml_has_logon_trigger_interactive_token_and_command() -> None:
     assert settings is not None
     assert settings.find("t:ExecutionTimeLimit", NS).text == "PT0S"  # type: ignore[union-attr]
     assert settings.find("t:MultipleInstancesPolicy", NS).text == "IgnoreNew"  # type: ignore[union-attr]
-    # a failure (a configuration error too: no exit-status condition) is retried 3 times, no more
+    # a launch that failed is retried 3 times, no more (an agent that exited is not: MS-TSCH)
     assert settings.find("t:RestartOnFailure/t:Count", NS).text == "3"  # type: ignore[union-attr]
     assert settings.find("t:RestartOnFailure/t:Interval", NS).text == "PT1M"  # type: ignore[union-attr]
 

@@ -21,9 +21,11 @@ desktop:
   not a Windows service: services live in session 0, where input hooks see no user input.
   Registered with ``schtasks /Create /XML <file> /TN ActiveSec``. ``ACTIVESEC_HOME`` is not
   carried into the task (tasks see the user's persistent environment): use ``setx``. The
-  console launcher opens a console window at log-on (known limitation). A failed run is
-  restarted at most 3 times, a minute apart (``RestartOnFailure``; its shortest interval), the
-  configuration error included: the format has no exit-status condition.
+  console launcher opens a console window at log-on (known limitation). An agent that exits
+  (crashes, or fails to start) is *not* started again until the next log-on or ``service
+  restart``: ``RestartOnFailure`` (3 tries, a minute apart) only retries a task that could not
+  be launched — a start condition not met, the launcher missing — not a process that ended
+  with an error ([MS-TSCH] 2.5.4.2); ``--notify-failure`` tells the user.
 
 Whatever the platform, the agent leaves why it stopped for ``service status``, ``status`` and
 ``doctor`` (:mod:`activesec.service.stopped`), and ``service restart`` starts it again through
