@@ -39,13 +39,13 @@ NS = {"t": TASK_NS}
 class Recorder:
     """Stands in for systemctl/launchctl/schtasks: records argv, answers with ``rc``."""
 
-    def __init__(self, rc: int = 0, stderr: str = "") -> None:
+    def __init__(self, rc: int = 0, stderr: str = "", stdout: str = "") -> None:
         self.calls: list[list[str]] = []
-        self.rc, self.stderr = rc, stderr
+        self.rc, self.stderr, self.stdout = rc, stderr, stdout
 
     def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         self.calls.append(list(argv))
-        return subprocess.CompletedProcess(list(argv), self.rc, "", self.stderr)
+        return subprocess.CompletedProcess(list(argv), self.rc, self.stdout, self.stderr)
 
 
 def refuse(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
@@ -384,6 +384,29 @@ def test_status_says_why_the_agent_stopped(tmp_path: Path, exe: Path) -> None:
     assert waiting.running and waiting.stopped == stopped.read(p)
     assert "the agent has been waiting since " in waiting.detail
     assert "starts by itself" in waiting.detail and "service restart" not in waiting.detail
+
+
+def test_launchd_status_tells_a_loaded_job_from_a_running_agent(tmp_path: Path,
+                                                                exe: Path) -> None:
+    """`launchctl print` succeeds for any loaded job: an agent that exited (between throttled
+    restarts) was reported running, and the reason it stopped was hidden."""
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX uid")
+    env = {"ACTIVESEC_HOME": str(tmp_path / "state")}
+
+    def launchctl(state: str) -> Recorder:  # `launchctl print gui/<uid>/<label>`, abridged
+        return Recorder(stdout=f"gui/501/{LABEL} = {{\n\tactive count = 0\n\tstate = {state}"
+                               "\n\tlast exit code = 2\n}\n")
+
+    kw = dict(base=tmp_path, environ=env, platform="darwin")
+    assert install("launchd", str(exe), runner=Recorder(), **kw).ok
+    p = paths.resolve(tmp_path / "state")
+    stopped.record(p, ConfigError("the event store is damaged"), EX_CONFIG)
+    down = status("launchd", runner=launchctl("not running"), **kw)
+    assert down.running is False and down.stopped == stopped.read(p)
+    assert down.detail.startswith(f"installed at {down.path}, not running; the agent stopped")
+    up = status("launchd", runner=launchctl("running"), **kw)
+    assert up.running and up.stopped is None
 
 
 def test_restart_clears_systemds_failed_state_first(tmp_path: Path, exe: Path) -> None:

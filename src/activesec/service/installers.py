@@ -56,6 +56,7 @@ from __future__ import annotations
 import getpass
 import os
 import plistlib
+import re
 import shutil
 import subprocess
 import sys
@@ -714,7 +715,7 @@ class Installer:
                 ["systemctl", "--user", "is-active", "--quiet", UNIT_NAME], done
             )
         elif self.kind == "launchd":
-            running, _ = self._call(["launchctl", "print", f"gui/{os.getuid()}/{LABEL}"], done)
+            running = self._launchd_running(done)
         else:
             running, _ = self._call(["schtasks", "/Query", "/TN", TASK_NAME], done)
         state = "running" if running else "not running"
@@ -727,6 +728,21 @@ class Installer:
         return ServiceResult(self.kind, self.path, True, True, running,
                              detail + (f"; the agent {describe(why)}" if why else ""), done,
                              stopped=why)
+
+    def _launchd_running(self, done: list[list[str]]) -> bool:
+        """``launchctl print`` succeeds for any *loaded* job — also between the throttled
+        restarts of an agent that keeps failing, or after it exited: its first ``state =``
+        line says whether the process runs."""
+        argv = ["launchctl", "print", f"gui/{os.getuid()}/{LABEL}"]
+        done.append(argv)
+        try:
+            proc = self.runner(argv)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        if proc.returncode != 0:
+            return False
+        state = re.search(r"^\s*state = (.*?)\s*$", proc.stdout or "", re.MULTILINE)
+        return state is not None and state.group(1) == "running"
 
     def _stopped(self) -> dict[str, Any] | None:
         """The reason the agent left when it last stopped on an error (the same data folder
