@@ -631,6 +631,34 @@ def test_task_for_every_account_starts_at_each_accounts_log_on() -> None:
     assert mine.find("t:Settings/t:MultipleInstancesPolicy", NS).text == "IgnoreNew"  # type: ignore[union-attr]
 
 
+def test_task_for_every_account_refuses_a_launcher_in_the_admins_profile(
+    tmp_path: Path,
+) -> None:
+    """Windows profiles admit only their account (and SYSTEM, administrators): the task for
+    every account would fail for everyone else with Python installed "for me only" (the
+    python.org default, %LOCALAPPDATA%\\Programs\\Python) or a venv based on it."""
+    profile = tmp_path / "Users" / "admin"
+    own = profile / "AppData/Local/Programs/Python/Python312/Scripts/activesec.exe"
+    venv = tmp_path / "ActiveSec"
+    shared = venv / "Scripts" / "activesec.exe"
+    for exe in (own, shared):
+        exe.parent.mkdir(parents=True)
+        exe.write_bytes(b"MZ")
+    (venv / "pyvenv.cfg").write_text(f"home = {own.parent.parent}\nversion = 3.12.1\n")
+    env = {"PROGRAMDATA": str(tmp_path / "ProgramData"), "USERPROFILE": str(profile)}
+    for exe in (own, shared):
+        with pytest.raises(ConfigError, match="other accounts cannot open") as err:
+            Installer("task", runner=refuse, environ=env, platform="win32",
+                      all_users=True).install(str(exe))
+        assert "install Python for all users" in err.value.hint
+    (venv / "pyvenv.cfg").write_text("home = C:\\Program Files\\Python312\n")
+    assert Installer("task", runner=Recorder(), environ=env, platform="win32",
+                     all_users=True).install(str(shared)).ok
+    # for one's own account, one's own profile is fine
+    assert Installer("task", base=profile, runner=Recorder(), environ=env,
+                     platform="win32").install(str(own)).ok
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX launcher layout")
 def test_the_launcher_beside_this_python_wins_over_path(tmp_path: Path) -> None:
     """`sudo /opt/activesec/bin/activesec service install`: sudo's PATH may hold an older

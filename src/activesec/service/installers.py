@@ -53,6 +53,7 @@ user's home directory) and ``runner``, so tests never touch the real user's conf
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import plistlib
@@ -64,7 +65,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any, Literal
 
 from activesec.core.errors import EX_CONFIG, ConfigError
@@ -351,11 +352,30 @@ def find_exe() -> str:
     )
 
 
-def unreachable_for_others(exe: Path) -> str | None:
+def unreachable_for_others(exe: Path, *, platform: str | None = None,
+                           environ: Mapping[str, str] | None = None) -> str | None:
     """Why another account could not run ``exe`` (POSIX modes), or None. The unit of
     ``--all-users`` runs as each account that logs in, so the launcher, its interpreter (a
     venv's ``#!`` line) and every folder above them must be open to *others*: a venv in root's
-    or the admin's home (0700/0750) is not, and every account's agent would fail at log-in."""
+    or the admin's home (0700/0750) is not, and every account's agent would fail at log-in.
+    Windows: a launcher inside the installing account's profile (``%USERPROFILE%``, whose access
+    list admits only that account, SYSTEM and the administrators) — Python installed "for me
+    only" (``%LOCALAPPDATA%\\Programs\\Python``, the python.org installer's default), a venv
+    there, or a venv elsewhere whose base Python (``pyvenv.cfg``'s ``home``) is there."""
+    if (platform or sys.platform) == "win32":
+        profile = (os.environ if environ is None else environ).get("USERPROFILE")
+        if not profile:
+            return None
+        places = [str(exe)]
+        with contextlib.suppress(OSError, ValueError):  # a venv runs its base Python (home)
+            for line in (exe.parent.parent / "pyvenv.cfg").read_text("utf-8").splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() == "home" and value.strip():
+                    places.append(value.strip())
+        for place in places:
+            if PureWindowsPath(place).is_relative_to(PureWindowsPath(profile)):
+                return f"{place} is inside {profile}, which other accounts cannot open"
+        return None
     if os.name != "posix":
         return None
     targets = [exe]
@@ -391,6 +411,11 @@ EVERYONE_HINT = (
     "install ActiveSec where every account can run it, e.g. `sudo python3 -m venv "
     "/opt/activesec && sudo /opt/activesec/bin/pip install .`, then `sudo "
     "/opt/activesec/bin/activesec service install --all-users`"
+)
+EVERYONE_HINT_WINDOWS = (
+    "install Python for all users (C:\\Program Files\\Python3x), then from an elevated prompt "
+    "`py -m venv C:\\ActiveSec && C:\\ActiveSec\\Scripts\\pip install activesec` (outside your "
+    "profile) and `C:\\ActiveSec\\Scripts\\activesec service install --all-users`"
 )
 
 
@@ -569,10 +594,11 @@ class Installer:
                 f"{exe_path} does not exist", "pass the path of the activesec executable"
             )
         if self.all_users:
-            why = unreachable_for_others(exe_path)
+            why = unreachable_for_others(exe_path, platform=self.platform, environ=self.environ)
             if why:
                 raise ConfigError(f"every account would fail to start {exe_path}: {why}",
-                                  EVERYONE_HINT)
+                                  EVERYONE_HINT_WINDOWS if self.platform == "win32"
+                                  else EVERYONE_HINT)
         text = self.render(str(exe_path))
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
