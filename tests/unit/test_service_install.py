@@ -262,6 +262,16 @@ def test_launchd_install_makes_the_log_folder_first(tmp_path: Path, exe: Path) -
     assert (home.resolve() / "logs").is_dir()
 
 
+def test_launchd_manual_load_command_quotes_the_path(tmp_path: Path, exe: Path) -> None:
+    """Where launchctl cannot be called, the command to run by hand must survive a home with a
+    space in it (`launchctl bootstrap gui/501 /Users/J Doe/...` names two paths)."""
+    home = tmp_path / "J Doe"
+    result = Installer("launchd", base=home, runner=refuse, environ={},
+                       platform="linux").install(str(exe))
+    assert result.ok and result.running is None
+    assert f"`launchctl bootstrap gui/$(id -u) '{result.path}'`" in result.detail
+
+
 class Launchd:
     """launchctl as it answers: ``bootstrap`` of a job still loaded fails with 5 (EIO), for
     ``lag`` more tries after a ``bootout`` (which returns before the job is gone)."""
@@ -337,7 +347,7 @@ def test_task_xml_has_logon_trigger_interactive_token_and_command() -> None:
 
 def test_task_install_registers_with_schtasks(tmp_path: Path, exe: Path) -> None:
     rec = Recorder()
-    env = {"USERDOMAIN": "PC", "USERNAME": "alice", "ACTIVESEC_HOME": str(tmp_path / "h")}
+    env = {"USERDOMAIN": "PC", "USERNAME": "alice", "ACTIVESEC_HOME": str(tmp_path / "my h")}
     result = Installer("task", base=tmp_path, runner=rec, environ=env, platform="win32").install(
         str(exe)
     )
@@ -352,7 +362,8 @@ def test_task_install_registers_with_schtasks(tmp_path: Path, exe: Path) -> None
         "/F",
     ]
     assert rec.calls[1] == ["schtasks", "/Run", "/TN", "ActiveSec"]
-    assert "setx ACTIVESEC_HOME" in result.detail
+    # quoted: `setx ACTIVESEC_HOME C:\Users\J Doe\as` is refused ("Invalid syntax")
+    assert f'`setx ACTIVESEC_HOME "{(tmp_path / "my h").resolve()}"`' in result.detail
     raw = result.path.read_bytes()
     assert raw[:2] in (b"\xff\xfe", b"\xfe\xff")  # UTF-16 with BOM, as schtasks expects
     root = ET.parse(result.path).getroot()  # the declared encoding matches the bytes

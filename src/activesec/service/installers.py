@@ -58,6 +58,7 @@ import getpass
 import os
 import plistlib
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -649,7 +650,8 @@ class Installer:
             )  # fmt: skip
         if self.kind == "task" and self.home:
             extra = (
-                f"; the task does not inherit ACTIVESEC_HOME: run `setx ACTIVESEC_HOME {self.home}`"
+                "; the task does not inherit ACTIVESEC_HOME: run "
+                f'`setx ACTIVESEC_HOME "{self.home}"`'  # quoted: setx refuses a path with spaces
             )
         return ServiceResult(
             self.kind, self.path, True, True, True,
@@ -877,7 +879,7 @@ class Installer:
                 "from your session's autostart"
             )
         if self.kind == "launchd":
-            return f"load it with `launchctl bootstrap gui/$(id -u) {self.path}`"
+            return f"load it with `launchctl bootstrap gui/$(id -u) {shlex.quote(str(self.path))}`"
         return f'register it with `schtasks /Create /XML "{self.path}" /TN {TASK_NAME}`'
 
 
