@@ -272,6 +272,21 @@ def test_launchd_manual_load_command_quotes_the_path(tmp_path: Path, exe: Path) 
     assert f"`launchctl bootstrap gui/$(id -u) '{result.path}'`" in result.detail
 
 
+def test_launchd_plist_is_0644_whatever_the_umask(tmp_path: Path, exe: Path) -> None:
+    """launchd refuses a plist the group or others may write (bad ownership/permissions): a
+    umask of 002 (shared-group setups) made the agent never start."""
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX uid")
+    old = os.umask(0o002)
+    try:
+        inst = Installer("launchd", base=tmp_path, runner=Recorder(), environ={},
+                         platform="darwin")
+        assert inst.install(str(exe)).ok
+    finally:
+        os.umask(old)
+    assert (inst.path.stat().st_mode & 0o777) == 0o644
+
+
 class Launchd:
     """launchctl as it answers: ``bootstrap`` of a job still loaded fails with 5 (EIO), for
     ``lag`` more tries after a ``bootout`` (which returns before the job is gone)."""

@@ -610,8 +610,9 @@ class Installer:
                 if self.kind == "launchd":  # launchd opens the log files, never makes a folder:
                     make_private_dirs(self._log_dir(self.home))  # the start fails without it
             tmp.write_text(text, encoding="utf-16" if self.kind == "task" else "utf-8")
-            if self.all_users:
-                tmp.chmod(0o644)  # every account's service manager reads it
+            # every account's service manager reads it; launchd also refuses a plist that the
+            # group or others may write, which a umask of 002 would have left
+            tmp.chmod(0o644)
             os.replace(tmp, self.path)
         except OSError as exc:
             raise ConfigError(
