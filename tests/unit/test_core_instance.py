@@ -62,3 +62,52 @@ def test_a_deleted_lock_file_is_put_back_while_held(tmp_path: Path) -> None:
         path.unlink()  # deleted again, and another agent starts before it is put back
         with InstanceLock(path, "agent"):
             assert not lock.restore()  # this one gives way
+
+
+class FakeMsvcrt:
+    """msvcrt.locking as Windows applies it: from the file position, ``n`` bytes, and
+    mandatory — no other process may read a locked byte (ERROR_LOCK_VIOLATION)."""
+
+    LK_NBLCK = 2
+
+    def __init__(self) -> None:
+        self.locks: list[tuple[int, int, int]] = []  # (inode, first byte, length)
+
+    def locking(self, fd: int, mode: int, n: int) -> None:
+        import os
+
+        ino, start = os.fstat(fd).st_ino, os.lseek(fd, 0, os.SEEK_CUR)
+        if any(i == ino and start < s + m and s < start + n for i, s, m in self.locks):
+            raise PermissionError(13, "Permission denied")
+        self.locks.append((ino, start, n))
+
+    def readable(self, path: Path) -> bool:
+        """Could another process read the whole file (what `status` does for the pid)?"""
+        ino, size = path.stat().st_ino, path.stat().st_size
+        return not any(i == ino and s < size for i, s, _ in self.locks)
+
+
+def test_windows_lock_leaves_the_pid_readable(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Windows a locked byte cannot be read by anyone else: locking the pid's own first
+    byte hid the running agent's pid from `status` (and so the agent's live state)."""
+    import importlib.util
+    import os
+
+    import activesec.core.instance as real
+
+    fake = FakeMsvcrt()
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+    monkeypatch.setattr(sys, "platform", "win32")
+    spec = importlib.util.spec_from_file_location("instance_on_windows", real.__file__)
+    assert spec is not None and spec.loader is not None
+    win = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(win)  # the module as Windows imports it
+    monkeypatch.undo()
+    path = tmp_path / "capture.lock"
+    with win.InstanceLock(path):
+        assert fake.locks and fake.readable(path)
+        assert path.read_text() == f"{os.getpid()}\n"  # at the start, no gap before it
+        assert win.read_pid(path) == os.getpid()
+        with pytest.raises(win.AlreadyRunning, match=f"pid {os.getpid()}"):
+            win.InstanceLock(path).acquire()  # the second agent is told which one runs

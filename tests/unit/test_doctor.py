@@ -320,6 +320,15 @@ def test_windows_session_zero_and_uipi(paths: core_paths.Paths) -> None:
     assert c["data dir"].status in ("ok", "warn")  # POSIX modes are not checked on Windows
 
 
+def test_windows_data_dir_is_not_called_private(paths: core_paths.Paths) -> None:
+    """0700/0600 mean nothing to Windows (chmod sets only the read-only flag): a folder's
+    access list decides, and ActiveSec does not check it, so doctor must not say "private"."""
+    paths.ensure()
+    c = win_checks(paths, WindowsSession(2, False))["data dir"]
+    assert c.status == "ok" and "private" not in c.detail
+    assert "access list" in c.detail and "%LOCALAPPDATA%" in c.detail
+
+
 def test_platform_queries_degrade_to_unknown_here() -> None:
     # pyobjc and windll do not exist on Linux: the queries answer "cannot tell"
     assert doctor.mac_permissions() == MacPermissions(None, None)

@@ -39,13 +39,13 @@ NS = {"t": TASK_NS}
 class Recorder:
     """Stands in for systemctl/launchctl/schtasks: records argv, answers with ``rc``."""
 
-    def __init__(self, rc: int = 0, stderr: str = "") -> None:
+    def __init__(self, rc: int = 0, stderr: str = "", stdout: str = "") -> None:
         self.calls: list[list[str]] = []
-        self.rc, self.stderr = rc, stderr
+        self.rc, self.stderr, self.stdout = rc, stderr, stdout
 
     def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         self.calls.append(list(argv))
-        return subprocess.CompletedProcess(list(argv), self.rc, "", self.stderr)
+        return subprocess.CompletedProcess(list(argv), self.rc, self.stdout, self.stderr)
 
 
 def refuse(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
@@ -235,12 +235,105 @@ def test_launchd_install_bootstraps_in_the_gui_domain(tmp_path: Path, exe: Path)
     assert result.ok, result.detail
     path = tmp_path / "Library/LaunchAgents/org.activesec.agent.plist"
     assert result.path == path
-    assert rec.calls == [["launchctl", "bootstrap", f"gui/{os.getuid()}", str(path)]]
+    assert rec.calls == [["launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}"],
+                         ["launchctl", "bootstrap", f"gui/{os.getuid()}", str(path)]]
     job = plistlib.loads(path.read_bytes())
     assert job["ProgramArguments"] == [str(exe), "run", "--notify-failure", "--wait-for-fix"]
     assert job["StandardErrorPath"] == str(tmp_path / "Library/Logs/activesec/agent.err.log")
     inst.uninstall()
     assert rec.calls[-1] == ["launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}"]
+
+
+def test_launchd_install_makes_the_log_folder_first(tmp_path: Path, exe: Path) -> None:
+    """launchd opens StandardOutPath/StandardErrorPath itself and creates no folder: an install
+    before the agent ever ran (no ~/Library/Logs/activesec yet) would fail every start."""
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX uid")
+    inst = Installer("launchd", base=tmp_path, runner=Recorder(), environ={}, platform="darwin")
+    assert inst.install(str(exe)).ok
+    logs = tmp_path / "Library/Logs/activesec"
+    assert logs.is_dir() and (logs.stat().st_mode & 0o777) == 0o700
+    job = plistlib.loads(inst.path.read_bytes())
+    assert Path(job["StandardOutPath"]).parent == logs
+    home = tmp_path / "as home"
+    inst = Installer("launchd", base=tmp_path, runner=Recorder(),
+                     environ={"ACTIVESEC_HOME": str(home)}, platform="darwin")
+    assert inst.install(str(exe)).ok
+    assert (home.resolve() / "logs").is_dir()
+
+
+def test_launchd_manual_load_command_quotes_the_path(tmp_path: Path, exe: Path) -> None:
+    """Where launchctl cannot be called, the command to run by hand must survive a home with a
+    space in it (`launchctl bootstrap gui/501 /Users/J Doe/...` names two paths)."""
+    home = tmp_path / "J Doe"
+    result = Installer("launchd", base=home, runner=refuse, environ={},
+                       platform="linux").install(str(exe))
+    assert result.ok and result.running is None
+    assert f"`launchctl bootstrap gui/$(id -u) '{result.path}'`" in result.detail
+
+
+def test_launchd_plist_is_0644_whatever_the_umask(tmp_path: Path, exe: Path) -> None:
+    """launchd refuses a plist the group or others may write (bad ownership/permissions): a
+    umask of 002 (shared-group setups) made the agent never start."""
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX uid")
+    old = os.umask(0o002)
+    try:
+        inst = Installer("launchd", base=tmp_path, runner=Recorder(), environ={},
+                         platform="darwin")
+        assert inst.install(str(exe)).ok
+    finally:
+        os.umask(old)
+    assert (inst.path.stat().st_mode & 0o777) == 0o644
+
+
+class Launchd:
+    """launchctl as it answers: ``bootstrap`` of a job still loaded fails with 5 (EIO), for
+    ``lag`` more tries after a ``bootout`` (which returns before the job is gone)."""
+
+    def __init__(self, lag: int = 0) -> None:
+        self.calls: list[list[str]] = []
+        self.loaded, self.lag, self.left = False, lag, 0
+
+    def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        self.calls.append(list(argv))
+        if argv[1] == "bootout":
+            if not self.loaded:
+                return subprocess.CompletedProcess(list(argv), 3, "",
+                                                   "Boot-out failed: 3: No such process")
+            self.loaded, self.left = False, self.lag
+        elif argv[1] == "bootstrap":
+            if self.loaded or self.left:
+                self.left = max(0, self.left - 1)
+                return subprocess.CompletedProcess(list(argv), 5, "",
+                                                   "Bootstrap failed: 5: Input/output error")
+            self.loaded = True
+        return subprocess.CompletedProcess(list(argv), 0, "", "")
+
+
+def test_launchd_install_again_replaces_the_loaded_agent(tmp_path: Path, exe: Path) -> None:
+    """`service install` again (what `service status` says to do for an outdated file): launchd
+    refuses to bootstrap a job that is loaded, so the old one is booted out first, and the
+    bootstrap retried while launchd is still removing it."""
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX uid")
+    launchctl = Launchd(lag=2)
+    waits: list[float] = []
+    inst = Installer("launchd", base=tmp_path, runner=launchctl, environ={}, platform="darwin",
+                     sleep=waits.append)
+    first = inst.install(str(exe))  # nothing loaded yet: the failed bootout is harmless
+    assert first.ok and launchctl.loaded, first.detail
+    assert waits == []
+    again = inst.install(str(exe))
+    assert again.ok and launchctl.loaded, again.detail
+    assert [c[1] for c in launchctl.calls[2:]] == ["bootout", "bootstrap", "bootstrap",
+                                                    "bootstrap"]
+    assert waits == [1.0, 1.0]
+    stuck = Installer("launchd", base=tmp_path, runner=Launchd(lag=99), environ={},
+                      platform="darwin", sleep=waits.append)
+    stuck.install(str(exe))
+    result = stuck.install(str(exe))  # it never goes: said, not waited for forever
+    assert not result.ok and "Input/output error" in result.detail
 
 
 # -- Windows task --------------------------------------------------------------------------------
@@ -262,14 +355,14 @@ def test_task_xml_has_logon_trigger_interactive_token_and_command() -> None:
     assert settings is not None
     assert settings.find("t:ExecutionTimeLimit", NS).text == "PT0S"  # type: ignore[union-attr]
     assert settings.find("t:MultipleInstancesPolicy", NS).text == "IgnoreNew"  # type: ignore[union-attr]
-    # a failure (a configuration error too: no exit-status condition) is retried 3 times, no more
+    # a launch that failed is retried 3 times, no more (an agent that exited is not: MS-TSCH)
     assert settings.find("t:RestartOnFailure/t:Count", NS).text == "3"  # type: ignore[union-attr]
     assert settings.find("t:RestartOnFailure/t:Interval", NS).text == "PT1M"  # type: ignore[union-attr]
 
 
 def test_task_install_registers_with_schtasks(tmp_path: Path, exe: Path) -> None:
     rec = Recorder()
-    env = {"USERDOMAIN": "PC", "USERNAME": "alice", "ACTIVESEC_HOME": str(tmp_path / "h")}
+    env = {"USERDOMAIN": "PC", "USERNAME": "alice", "ACTIVESEC_HOME": str(tmp_path / "my h")}
     result = Installer("task", base=tmp_path, runner=rec, environ=env, platform="win32").install(
         str(exe)
     )
@@ -284,7 +377,8 @@ def test_task_install_registers_with_schtasks(tmp_path: Path, exe: Path) -> None
         "/F",
     ]
     assert rec.calls[1] == ["schtasks", "/Run", "/TN", "ActiveSec"]
-    assert "setx ACTIVESEC_HOME" in result.detail
+    # quoted: `setx ACTIVESEC_HOME C:\Users\J Doe\as` is refused ("Invalid syntax")
+    assert f'`setx ACTIVESEC_HOME "{(tmp_path / "my h").resolve()}"`' in result.detail
     raw = result.path.read_bytes()
     assert raw[:2] in (b"\xff\xfe", b"\xfe\xff")  # UTF-16 with BOM, as schtasks expects
     root = ET.parse(result.path).getroot()  # the declared encoding matches the bytes
@@ -316,6 +410,29 @@ def test_status_says_why_the_agent_stopped(tmp_path: Path, exe: Path) -> None:
     assert waiting.running and waiting.stopped == stopped.read(p)
     assert "the agent has been waiting since " in waiting.detail
     assert "starts by itself" in waiting.detail and "service restart" not in waiting.detail
+
+
+def test_launchd_status_tells_a_loaded_job_from_a_running_agent(tmp_path: Path,
+                                                                exe: Path) -> None:
+    """`launchctl print` succeeds for any loaded job: an agent that exited (between throttled
+    restarts) was reported running, and the reason it stopped was hidden."""
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX uid")
+    env = {"ACTIVESEC_HOME": str(tmp_path / "state")}
+
+    def launchctl(state: str) -> Recorder:  # `launchctl print gui/<uid>/<label>`, abridged
+        return Recorder(stdout=f"gui/501/{LABEL} = {{\n\tactive count = 0\n\tstate = {state}"
+                               "\n\tlast exit code = 2\n}\n")
+
+    kw = dict(base=tmp_path, environ=env, platform="darwin")
+    assert install("launchd", str(exe), runner=Recorder(), **kw).ok
+    p = paths.resolve(tmp_path / "state")
+    stopped.record(p, ConfigError("the event store is damaged"), EX_CONFIG)
+    down = status("launchd", runner=launchctl("not running"), **kw)
+    assert down.running is False and down.stopped == stopped.read(p)
+    assert down.detail.startswith(f"installed at {down.path}, not running; the agent stopped")
+    up = status("launchd", runner=launchctl("running"), **kw)
+    assert up.running and up.stopped is None
 
 
 def test_restart_clears_systemds_failed_state_first(tmp_path: Path, exe: Path) -> None:
@@ -530,6 +647,44 @@ def test_task_for_every_account_runs_as_whoever_logs_on(
     assert args is not None and args.text == "run --init --notify-failure --wait-for-fix"
 
 
+def test_task_for_every_account_starts_at_each_accounts_log_on() -> None:
+    """Task Scheduler counts a task's instances whatever the account: IgnoreNew would skip
+    the second account's log-on (fast user switching) while the first one's agent runs."""
+    root = ET.fromstring(task_xml(r"C:\as\activesec.exe", user=None).split("\n", 1)[1])
+    policy = root.find("t:Settings/t:MultipleInstancesPolicy", NS)
+    assert policy is not None and policy.text == "Parallel"
+    mine = ET.fromstring(task_xml(r"C:\as\activesec.exe", user=r"PC\a").split("\n", 1)[1])
+    assert mine.find("t:Settings/t:MultipleInstancesPolicy", NS).text == "IgnoreNew"  # type: ignore[union-attr]
+
+
+def test_task_for_every_account_refuses_a_launcher_in_the_admins_profile(
+    tmp_path: Path,
+) -> None:
+    """Windows profiles admit only their account (and SYSTEM, administrators): the task for
+    every account would fail for everyone else with Python installed "for me only" (the
+    python.org default, %LOCALAPPDATA%\\Programs\\Python) or a venv based on it."""
+    profile = tmp_path / "Users" / "admin"
+    own = profile / "AppData/Local/Programs/Python/Python312/Scripts/activesec.exe"
+    venv = tmp_path / "ActiveSec"
+    shared = venv / "Scripts" / "activesec.exe"
+    for exe in (own, shared):
+        exe.parent.mkdir(parents=True)
+        exe.write_bytes(b"MZ")
+    (venv / "pyvenv.cfg").write_text(f"home = {own.parent.parent}\nversion = 3.12.1\n")
+    env = {"PROGRAMDATA": str(tmp_path / "ProgramData"), "USERPROFILE": str(profile)}
+    for exe in (own, shared):
+        with pytest.raises(ConfigError, match="other accounts cannot open") as err:
+            Installer("task", runner=refuse, environ=env, platform="win32",
+                      all_users=True).install(str(exe))
+        assert "install Python for all users" in err.value.hint
+    (venv / "pyvenv.cfg").write_text("home = C:\\Program Files\\Python312\n")
+    assert Installer("task", runner=Recorder(), environ=env, platform="win32",
+                     all_users=True).install(str(shared)).ok
+    # for one's own account, one's own profile is fine
+    assert Installer("task", base=profile, runner=Recorder(), environ=env,
+                     platform="win32").install(str(own)).ok
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX launcher layout")
 def test_the_launcher_beside_this_python_wins_over_path(tmp_path: Path) -> None:
     """`sudo /opt/activesec/bin/activesec service install`: sudo's PATH may hold an older
@@ -631,6 +786,19 @@ def test_status_finds_an_old_launch_agent_and_task(tmp_path: Path, exe: Path) ->
     task.path.write_text(_old(task, str(exe)), encoding="utf-16")
     st = task.status()
     assert st.outdated and st.detail.endswith("run `activesec service install` again")
+
+
+def test_a_task_file_with_windows_line_ends_is_current(tmp_path: Path, exe: Path) -> None:
+    """On Windows ``write_text`` turns each ``\\n`` into CRLF: the file install just wrote must not
+    read as outdated there (every ``service status`` and ``doctor`` said to install again)."""
+    env = {"USERDOMAIN": "PC", "USERNAME": "alice"}
+    task = Installer("task", base=tmp_path, runner=Recorder(), environ=env, platform="win32")
+    assert task.install(str(exe)).ok
+    text = task.path.read_bytes().decode("utf-16")
+    task.path.write_bytes(text.replace("\n", "\r\n").encode("utf-16"))  # as Windows writes it
+    assert not task.status().outdated
+    task.path.write_bytes(_old(task, str(exe)).replace("\n", "\r\n").encode("utf-16"))
+    assert task.status().outdated
 
 
 def test_every_account_unit_from_an_older_version(tmp_path: Path, public_exe: Path) -> None:

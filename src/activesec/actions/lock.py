@@ -19,9 +19,12 @@ macOS — what works on current releases, stated honestly (none of it could be r
   (fast user switching to the login window) is widely reported gone since macOS 11 Big Sur;
   it is tried only when the file exists.
 * The Lock Screen shortcut (Control-Command-Q, macOS 10.13+) sent through ``osascript`` and
-  System Events locks immediately on current releases, but needs the Accessibility permission
-  for the agent (System Settings > Privacy & Security > Accessibility); without it osascript
-  fails and the next method runs.
+  System Events locks immediately on current releases, but needs two permissions for the agent:
+  Accessibility (System Settings > Privacy & Security > Accessibility), to send keystrokes, and
+  since macOS 10.14 Automation of System Events (> Automation; asked once in a dialog, else
+  osascript fails with -1743 "Not authorized to send Apple events"); without either osascript
+  fails and the next method runs. Grant both before relying on it: a lock that first waits
+  for a consent dialog does not lock.
 * ``pmset displaysleepnow`` only sleeps the display: it *locks* only when "Require password
   immediately after screen saver begins or display is turned off" is set, which pmset cannot
   check — the result says so.

@@ -503,11 +503,14 @@ def _data_dir_check(paths: Any, platform: str) -> Check:
     if not os.access(d, os.W_OK | os.X_OK):
         return Check("data dir", "fail", f"{d} is not writable",
                      "fix its ownership (it should be yours, mode 0700) or set ACTIVESEC_HOME")
-    if platform != "win32":
-        loose = [p for p in (d, paths.database) if p.exists()
-                 and stat.S_IMODE(p.stat().st_mode) & 0o077]
-        if loose:
-            modes = ", ".join(f"{p} is {stat.S_IMODE(p.stat().st_mode):04o}" for p in loose)
-            return Check("data dir", "warn", f"readable by others: {modes}",
-                         f"chmod 700 {d} && chmod 600 {paths.database}")
+    if platform == "win32":  # chmod only sets the read-only flag there: the ACL decides
+        return Check("data dir", "ok", f"{d} is writable; who else may read it is its folder's "
+                     "access list, which ActiveSec neither sets nor checks on Windows (the "
+                     "default, in %LOCALAPPDATA%, is your account's and the administrators')")
+    loose = [p for p in (d, paths.database) if p.exists()
+             and stat.S_IMODE(p.stat().st_mode) & 0o077]
+    if loose:
+        modes = ", ".join(f"{p} is {stat.S_IMODE(p.stat().st_mode):04o}" for p in loose)
+        return Check("data dir", "warn", f"readable by others: {modes}",
+                     f"chmod 700 {d} && chmod 600 {paths.database}")
     return Check("data dir", "ok", f"{d} is writable and private")

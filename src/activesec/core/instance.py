@@ -128,11 +128,21 @@ def read_pid(path: Path) -> int | None:
         return None
 
 
+#: Windows: where the locked byte lies. Its locks are mandatory (no other process may read a
+#: locked byte), so a lock on the pid's own bytes left `status` unable to read the pid of the
+#: agent that runs; a lock may lie beyond the end of the file.
+WINDOWS_LOCK_OFFSET = 1 << 30
+
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
     def _lock(fd: int) -> None:
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        at = os.lseek(fd, 0, os.SEEK_CUR)
+        os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)  # msvcrt locks from the file position
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        finally:
+            os.lseek(fd, at, os.SEEK_SET)
 
 else:
     import fcntl

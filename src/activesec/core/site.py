@@ -4,7 +4,9 @@ Where it lives (written by root / an administrator, readable by everyone):
 
 * Linux and other Unix: ``/etc/activesec/config.toml``
 * macOS: ``/Library/Application Support/ActiveSec/config.toml``
-* Windows: ``%ProgramData%\\ActiveSec\\config.toml``
+* Windows: ``%ProgramData%\\ActiveSec\\config.toml`` — by default every account may create files
+  and folders under ``%ProgramData%``, and nothing here checks the file's owner or access list:
+  the administrator must create the folder first and restrict it (README)
 
 ``ACTIVESEC_SITE_CONFIG`` names another file, but only while none exists at that place
 (machines where the administrator cannot write there, and tests): an account cannot displace

@@ -14,14 +14,18 @@ desktop:
 * **launchd** (macOS): a LaunchAgent ``~/Library/LaunchAgents/org.activesec.agent.plist``
   loaded in the Aqua session, run at load, restarted after a crash (not after a clean exit),
   stdout/stderr in ``~/Library/Logs/activesec``. ``KeepAlive`` cannot exempt an exit status, so
-  a configuration error is retried too, at most every ``THROTTLE_S`` (30 s).
+  a configuration error is retried too, at most every ``THROTTLE_S`` (30 s). Loaded with
+  ``launchctl bootstrap gui/<uid>``, after ``bootout`` of the job an earlier install loaded
+  (bootstrap refuses a loaded job).
 * **task** (Windows): a Task Scheduler log-on task running with the user's interactive token —
   not a Windows service: services live in session 0, where input hooks see no user input.
   Registered with ``schtasks /Create /XML <file> /TN ActiveSec``. ``ACTIVESEC_HOME`` is not
   carried into the task (tasks see the user's persistent environment): use ``setx``. The
-  console launcher opens a console window at log-on (known limitation). A failed run is
-  restarted at most 3 times, a minute apart (``RestartOnFailure``; its shortest interval), the
-  configuration error included: the format has no exit-status condition.
+  console launcher opens a console window at log-on (known limitation). An agent that exits
+  (crashes, or fails to start) is *not* started again until the next log-on or ``service
+  restart``: ``RestartOnFailure`` (3 tries, a minute apart) only retries a task that could not
+  be launched — a start condition not met, the launcher missing — not a process that ended
+  with an error ([MS-TSCH] 2.5.4.2); ``--notify-failure`` tells the user.
 
 Whatever the platform, the agent leaves why it stopped for ``service status``, ``status`` and
 ``doctor`` (:mod:`activesec.service.stopped`), and ``service restart`` starts it again through
@@ -49,16 +53,20 @@ user's home directory) and ``runner``, so tests never touch the real user's conf
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import plistlib
+import re
+import shlex
 import shutil
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any, Literal
 
 from activesec.core.errors import EX_CONFIG, ConfigError
@@ -87,6 +95,11 @@ START_LIMIT_BURST = 10
 # launchd restarts after any non-zero exit, 78 included (KeepAlive cannot exempt a status): one
 # failing start costs ~0.6 s of CPU, so at most one per THROTTLE_S (launchd_plist)
 THROTTLE_S = 30
+# launchd: `bootstrap` refuses a job that is still loaded, and `bootout` may return before the
+# old job is gone, so a reinstall's bootstrap is tried BOOTSTRAP_TRIES times, BOOTSTRAP_WAIT_S
+# apart
+BOOTSTRAP_TRIES = 5
+BOOTSTRAP_WAIT_S = 1.0
 
 
 # -- pure generators ------------------------------------------------------------------------------
@@ -198,8 +211,10 @@ def task_xml(exe: str, *, user: str | None, args: Sequence[str] = ("run",)) -> s
         sub(principal, "GroupId", USERS_GROUP_SID)
     sub(principal, "RunLevel", "LeastPrivilege")
     settings = sub(task, "Settings")
+    # instances are counted per task, not per account: with IgnoreNew the task for every
+    # account would not start at a second account's log-on while the first one's agent runs
     for tag, text in (
-        ("MultipleInstancesPolicy", "IgnoreNew"),
+        ("MultipleInstancesPolicy", "IgnoreNew" if user is not None else "Parallel"),
         ("DisallowStartIfOnBatteries", "false"),
         ("StopIfGoingOnBatteries", "false"),
         ("AllowHardTerminate", "true"),
@@ -338,11 +353,30 @@ def find_exe() -> str:
     )
 
 
-def unreachable_for_others(exe: Path) -> str | None:
+def unreachable_for_others(exe: Path, *, platform: str | None = None,
+                           environ: Mapping[str, str] | None = None) -> str | None:
     """Why another account could not run ``exe`` (POSIX modes), or None. The unit of
     ``--all-users`` runs as each account that logs in, so the launcher, its interpreter (a
     venv's ``#!`` line) and every folder above them must be open to *others*: a venv in root's
-    or the admin's home (0700/0750) is not, and every account's agent would fail at log-in."""
+    or the admin's home (0700/0750) is not, and every account's agent would fail at log-in.
+    Windows: a launcher inside the installing account's profile (``%USERPROFILE%``, whose access
+    list admits only that account, SYSTEM and the administrators) — Python installed "for me
+    only" (``%LOCALAPPDATA%\\Programs\\Python``, the python.org installer's default), a venv
+    there, or a venv elsewhere whose base Python (``pyvenv.cfg``'s ``home``) is there."""
+    if (platform or sys.platform) == "win32":
+        profile = (os.environ if environ is None else environ).get("USERPROFILE")
+        if not profile:
+            return None
+        places = [str(exe)]
+        with contextlib.suppress(OSError, ValueError):  # a venv runs its base Python (home)
+            for line in (exe.parent.parent / "pyvenv.cfg").read_text("utf-8").splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() == "home" and value.strip():
+                    places.append(value.strip())
+        for place in places:
+            if PureWindowsPath(place).is_relative_to(PureWindowsPath(profile)):
+                return f"{place} is inside {profile}, which other accounts cannot open"
+        return None
     if os.name != "posix":
         return None
     targets = [exe]
@@ -379,6 +413,11 @@ EVERYONE_HINT = (
     "/opt/activesec && sudo /opt/activesec/bin/pip install .`, then `sudo "
     "/opt/activesec/bin/activesec service install --all-users`"
 )
+EVERYONE_HINT_WINDOWS = (
+    "install Python for all users (C:\\Program Files\\Python3x), then from an elevated prompt "
+    "`py -m venv C:\\ActiveSec && C:\\ActiveSec\\Scripts\\pip install activesec` (outside your "
+    "profile) and `C:\\ActiveSec\\Scripts\\activesec service install --all-users`"
+)
 
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
@@ -396,7 +435,7 @@ class Installer:
     ``ACTIVESEC_HOME`` is read; ``systemd_dir`` exists when systemd is the running init;
     ``platform`` decides whether the platform's tool is called at all. ``all_users``: the
     machine-wide form (module docstring) under ``root`` (default ``/``; Windows:
-    ``%ProgramData%``).
+    ``%ProgramData%``). ``sleep`` waits between retries of a launchd bootstrap (a test seam).
     """
 
     def __init__(
@@ -411,6 +450,7 @@ class Installer:
         user: str | None = None,
         all_users: bool = False,
         root: str | os.PathLike[str] = "/",
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.platform = platform or sys.platform
         k = kind or default_kind(self.platform)
@@ -425,6 +465,7 @@ class Installer:
         self._user = user
         self.all_users = all_users
         self.root = Path(root)
+        self._sleep = sleep
 
     # -- where things go ----------------------------------------------------------------------
     @property
@@ -488,10 +529,13 @@ class Installer:
         if self.kind == "launchd":
             if self.all_users:
                 return launchd_plist(exe, log_dir=None, args=self.args)
-            log_dir = Path(h) / "logs" if h else self.base / "Library/Logs/activesec"
-            return launchd_plist(exe, log_dir=str(log_dir), home=h, args=self.args)
+            return launchd_plist(exe, log_dir=str(self._log_dir(h)), home=h, args=self.args)
         u = (None if self.all_users else self.user) if isinstance(user, _Unset) else user
         return task_xml(exe, user=u, args=self.args)
+
+    def _log_dir(self, home: str | None) -> Path:
+        """The LaunchAgent's folder for stdout/stderr (the agent's own log folder)."""
+        return Path(home) / "logs" if home else self.base / "Library/Logs/activesec"
 
     def outdated(self) -> bool:
         """Does the installed file differ from what ``install`` would write now (with the
@@ -501,8 +545,8 @@ class Installer:
         again. A file that cannot be read or parsed is outdated too. False when none is
         installed."""
         try:
-            if self.kind == "task":
-                text = self.path.read_bytes().decode("utf-16")
+            if self.kind == "task":  # written in text mode: CRLF line ends on Windows
+                text = self.path.read_bytes().decode("utf-16").replace("\r\n", "\n")
             else:
                 text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -551,10 +595,11 @@ class Installer:
                 f"{exe_path} does not exist", "pass the path of the activesec executable"
             )
         if self.all_users:
-            why = unreachable_for_others(exe_path)
+            why = unreachable_for_others(exe_path, platform=self.platform, environ=self.environ)
             if why:
                 raise ConfigError(f"every account would fail to start {exe_path}: {why}",
-                                  EVERYONE_HINT)
+                                  EVERYONE_HINT_WINDOWS if self.platform == "win32"
+                                  else EVERYONE_HINT)
         text = self.render(str(exe_path))
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
@@ -562,9 +607,12 @@ class Installer:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             else:  # the folders it makes in your home are private, as every other (README)
                 make_private_dirs(self.path.parent)
+                if self.kind == "launchd":  # launchd opens the log files, never makes a folder:
+                    make_private_dirs(self._log_dir(self.home))  # the start fails without it
             tmp.write_text(text, encoding="utf-16" if self.kind == "task" else "utf-8")
-            if self.all_users:
-                tmp.chmod(0o644)  # every account's service manager reads it
+            # every account's service manager reads it; launchd also refuses a plist that the
+            # group or others may write, which a umask of 002 would have left
+            tmp.chmod(0o644)
             os.replace(tmp, self.path)
         except OSError as exc:
             raise ConfigError(
@@ -578,9 +626,18 @@ class Installer:
                 self.kind, self.path, True, True, None,
                 f"wrote {self.path}; {self._manual_start()}", done,
             )  # fmt: skip
-        for argv in self._install_commands():
+        unloaded = False
+        for argv, needed in self._install_commands():
             ok, why = self._call(argv, done)
-            if not ok:
+            if argv[:2] == ["launchctl", "bootout"]:
+                unloaded = ok
+            elif argv[:2] == ["launchctl", "bootstrap"] and unloaded:
+                for _ in range(BOOTSTRAP_TRIES - 1):  # the old job may not be gone yet
+                    if ok:
+                        break
+                    self._sleep(BOOTSTRAP_WAIT_S)
+                    ok, why = self._call(argv, done)
+            if not ok and needed:
                 return ServiceResult(
                     self.kind, self.path, False, True, False,
                     f"wrote {self.path} but {why}; {self._manual_start()}", done,
@@ -594,7 +651,8 @@ class Installer:
             )  # fmt: skip
         if self.kind == "task" and self.home:
             extra = (
-                f"; the task does not inherit ACTIVESEC_HOME: run `setx ACTIVESEC_HOME {self.home}`"
+                "; the task does not inherit ACTIVESEC_HOME: run "
+                f'`setx ACTIVESEC_HOME "{self.home}"`'  # quoted: setx refuses a path with spaces
             )
         return ServiceResult(
             self.kind, self.path, True, True, True,
@@ -686,7 +744,7 @@ class Installer:
                 ["systemctl", "--user", "is-active", "--quiet", UNIT_NAME], done
             )
         elif self.kind == "launchd":
-            running, _ = self._call(["launchctl", "print", f"gui/{os.getuid()}/{LABEL}"], done)
+            running = self._launchd_running(done)
         else:
             running, _ = self._call(["schtasks", "/Query", "/TN", TASK_NAME], done)
         state = "running" if running else "not running"
@@ -699,6 +757,21 @@ class Installer:
         return ServiceResult(self.kind, self.path, True, True, running,
                              detail + (f"; the agent {describe(why)}" if why else ""), done,
                              stopped=why)
+
+    def _launchd_running(self, done: list[list[str]]) -> bool:
+        """``launchctl print`` succeeds for any *loaded* job — also between the throttled
+        restarts of an agent that keeps failing, or after it exited: its first ``state =``
+        line says whether the process runs."""
+        argv = ["launchctl", "print", f"gui/{os.getuid()}/{LABEL}"]
+        done.append(argv)
+        try:
+            proc = self.runner(argv)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        if proc.returncode != 0:
+            return False
+        state = re.search(r"^\s*state = (.*?)\s*$", proc.stdout or "", re.MULTILINE)
+        return state is not None and state.group(1) == "running"
 
     def _stopped(self) -> dict[str, Any] | None:
         """The reason the agent left when it last stopped on an error (the same data folder
@@ -754,24 +827,29 @@ class Installer:
                              f"installed at {self.path} for every account, "
                              f"{state if on else 'not ' + state}", done, enabled=on)
 
-    def _install_commands(self) -> list[list[str]]:
+    def _install_commands(self) -> list[tuple[list[str], bool]]:
+        """(argv, must succeed): unloading a LaunchAgent that is not loaded fails harmlessly."""
         if self.all_users:
             if self.kind == "systemd":
-                return [["systemctl", *self._global, "enable", UNIT_NAME]]
+                return [(["systemctl", *self._global, "enable", UNIT_NAME], True)]
             if self.kind == "launchd":
                 return []
-            return [["schtasks", "/Create", "/XML", str(self.path), "/TN", TASK_NAME, "/F"]]
+            return [(["schtasks", "/Create", "/XML", str(self.path), "/TN", TASK_NAME, "/F"],
+                     True)]
         if self.kind == "systemd":
             return [
-                ["systemctl", "--user", "daemon-reload"],
-                ["systemctl", "--user", "enable", "--now", UNIT_NAME],
+                (["systemctl", "--user", "daemon-reload"], True),
+                (["systemctl", "--user", "enable", "--now", UNIT_NAME], True),
             ]
         if self.kind == "launchd":
+            # a loaded job (an earlier install) makes bootstrap fail ("Bootstrap failed: 5:
+            # Input/output error") and keeps running the old file: unload it first
             domain = f"gui/{os.getuid()}"
-            return [["launchctl", "bootstrap", domain, str(self.path)]]
+            return [(["launchctl", "bootout", f"{domain}/{LABEL}"], False),
+                    (["launchctl", "bootstrap", domain, str(self.path)], True)]
         return [
-            ["schtasks", "/Create", "/XML", str(self.path), "/TN", TASK_NAME, "/F"],
-            ["schtasks", "/Run", "/TN", TASK_NAME],
+            (["schtasks", "/Create", "/XML", str(self.path), "/TN", TASK_NAME, "/F"], True),
+            (["schtasks", "/Run", "/TN", TASK_NAME], True),
         ]
 
     def _uninstall_commands(self) -> list[list[str]]:
@@ -802,7 +880,7 @@ class Installer:
                 "from your session's autostart"
             )
         if self.kind == "launchd":
-            return f"load it with `launchctl bootstrap gui/$(id -u) {self.path}`"
+            return f"load it with `launchctl bootstrap gui/$(id -u) {shlex.quote(str(self.path))}`"
         return f'register it with `schtasks /Create /XML "{self.path}" /TN {TASK_NAME}`'
 
 
