@@ -403,3 +403,67 @@ def test_doctor_names_the_screensaver_that_locks_and_answers(bus_address: str,
     r = cli("doctor", "--json", env=env)  # the services gone: nothing on the bus any more
     check = next(c for c in json.loads(r.stdout)["checks"] if c["name"] == "lock")
     assert check["status"] == "warn" and "not on the session bus" in check["detail"], check
+
+
+@pytest.mark.x11
+def test_the_real_agent_keeps_no_input_typed_while_the_screen_is_locked(
+        bus_address: str, xdisplay: str, tmp_path: Path) -> None:
+    """The owner's own lock (GNOME here): what they type into the lock screen — a password —
+    reached the event store with its keystroke timing. Now it is withheld until the
+    screensaver goes off, and counted."""
+    import json
+    import signal
+    import time
+
+    from tests.helpers.cli import initialised, popen
+    from tests.helpers.procs import wait_until
+    from tests.helpers.xinject import XInjector
+
+    from activesec.store.db import Store
+
+    home = tmp_path / "home"
+    env = initialised(home)
+    env.update(DISPLAY=xdisplay, DBUS_SESSION_BUS_ADDRESS=bus_address)
+
+    def status() -> dict[str, Any]:
+        try:
+            return dict(json.loads((home / "run" / "agent.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    saver = ActiveSaver("org.gnome.ScreenSaver", active=False)
+    with Service(bus_address, "org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", saver):
+        agent = popen("run", "--quiet", env=env)
+        try:
+            with XInjector(xdisplay) as inj:
+                def moved_and_stored() -> bool:
+                    inj.path([(100 + 7 * i, 300) for i in range(12)], dt=0.01)
+                    return bool(status().get("stored"))
+
+                wait_until(moved_and_stored, "pointer input to be stored", limit_s=30)
+                saver.active = True  # the owner locks the screen
+                wait_until(lambda: status().get("screensaver_active") is True,
+                           "the agent to see the screensaver on")
+                time.sleep(2.0)  # what was queued before is written
+                before = status()["stored"]
+                inj.type_text("hunter2 hunter2", hold_s=0.03, gap_s=0.05)  # the password
+                wait_until(lambda: status().get("withheld_locked", 0) >= 28,
+                           "the typed keys to be withheld")
+                time.sleep(2.0)
+                assert status()["stored"] == before
+                saver.active = False  # unlocked
+                wait_until(lambda: status().get("screensaver_active") is False,
+                           "the agent to see the screensaver off")
+
+                def moved_and_stored_again() -> bool:
+                    inj.path([(300, 100 + 5 * i) for i in range(12)], dt=0.01)
+                    return int(status()["stored"]) > before
+
+                wait_until(moved_and_stored_again, "input after the unlock to be stored")
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            _, err = agent.communicate(timeout=60)
+        assert agent.returncode == 0, err
+    with Store.open(home / "activesec.db") as store:
+        assert sum(s.n_keys for s in store.sessions()) == 0  # not one keystroke of it
+        assert sum(s.n_pointer for s in store.sessions()) > 0

@@ -1035,3 +1035,57 @@ def test_new_models_or_settings_keep_the_trust_earned_so_far(
     assert agent.engine.trust.trust == fallen
     agent._set_models(agent.models, None)  # what a changed configuration does
     assert agent.engine.trust.trust == fallen
+
+
+def test_the_screensaver_coming_on_by_itself_is_watched_every_few_seconds() -> None:
+    """The owner's own lock (or a blank screen) is no lock of ours: it withholds input, and
+    its end gives no fresh trust (a blank screen wakes without a password)."""
+    from activesec.service.agent import PASSIVE_POLL_S
+
+    clock = FakeClock()
+    answer = [False]
+    asked: list[int] = []
+
+    def query() -> bool:
+        asked.append(clock.monotonic_ns())
+        return answer[0]
+
+    watch = ScreenWatch(clock, query=query, watch_always=True)
+    assert watch.update(None) is False and len(asked) == 1
+    clock.advance(PASSIVE_POLL_S / 2)
+    watch.update(None)
+    assert len(asked) == 1  # between locks: asked every PASSIVE_POLL_S, not every tick
+    answer[0] = True
+    clock.advance(PASSIVE_POLL_S / 2)
+    assert watch.update(None) is False  # not locked by us: the policy is not told
+    assert watch.saver_active and watch.withholding
+    answer[0] = False
+    clock.advance(1.0)  # while it is on: asked every second
+    watch.update(clock.monotonic_ns())
+    assert not watch.withholding and not watch.locked
+    assert not ScreenWatch(clock, query=lambda: True).update(None)  # a test's query: no watch
+
+
+def test_input_while_the_screen_is_locked_is_neither_stored_nor_scored(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """A password typed into the lock screen (the owner's own lock here) reached the event
+    store and the scorer like any input: its keystroke timing was kept on disk."""
+    clock = StepClock()
+    ev = owner(120, 4)
+    on, off = 1_020 * S, 1_040 * S  # the screensaver is on from 20 s to 40 s (agent time)
+    put_model_file(p)
+    agent = Agent(p, settings, Scripted(clock, ev), clock, loader=lambda _p: models,
+                  screen=ScreenWatch(clock, query=lambda: on <= clock.monotonic_ns() < off,
+                                     watch_always=True))
+    agent.run(duration_s=int(ev["t_ns"][-1] - ev["t_ns"][0]) / S + 10)
+    with Store.open(p.database) as store:
+        t = np.concatenate([store.events(s.id)["t_ns"] for s in store.sessions()])
+    withheld = read_status(p)["withheld_locked"]  # type: ignore[index]
+    assert withheld > 0 and len(t) + withheld == len(ev)  # nothing lost, nothing stored
+    # the screensaver is asked every 5 s between locks, every second while it is on
+    late_on, late_off = on + 5 * S, off + 1 * S
+    assert not ((t >= late_on) & (t < off)).any()
+    assert (t < on).any() and (t >= late_off).any()
+    assert agent.engine is not None
+    scored = np.array([st.t_ns for st in agent.engine.trajectory])
+    assert not ((scored >= late_on) & (scored < off)).any() and (scored >= late_off).any()

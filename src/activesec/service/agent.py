@@ -46,7 +46,12 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   locker lets go of it. Where nothing answers (no bus, no screensaver service, other
   platforms) it assumes the owner unlocked when input resumes at least ``UNLOCK_QUIET_S`` after
   the lock, unless an X11 locker still holds the display (that input is a password typed into
-  it). The policy then grants its grace period and resets trust.
+  it). The policy then grants its grace period and resets trust. Between its own locks the
+  agent asks the screensaver every ``PASSIVE_POLL_S`` whether it came on by itself (the owner
+  locked the screen, or it blanked): that withholds input too, but its end gives no fresh
+  trust — a blank screen wakes without a password. While the screen is locked either way,
+  input is neither stored nor scored (:class:`_Tee`: a password's keystroke timing never
+  reaches the disk), only counted (``withheld_locked`` in the status file).
 * **pause / resume / wipe** are honoured at once: the writer discards paused input and the engine
   is told ``paused``; a wipe (store wipe generation changes, models deleted) drops the loaded
   models, clears the decision log and returns to enrolment.
@@ -149,6 +154,9 @@ UNLOCK_QUIET_S = 2.0  # fallback unlock detection: input this long after the loc
 # a lock counts once the screensaver reports it active; inactive this long after the lock command
 # returned, the lock did not take (the policy then retries it)
 LOCK_SETTLE_S = 10.0
+# between locks of ours, how often the screensaver is asked whether it came on by itself (the
+# owner locked the screen): ~2 ms of CPU a question where it answers, ~7 ms where nothing does
+PASSIVE_POLL_S = 5.0
 # While gated, the on_gate actions are applied again this often: a game restarted meanwhile
 # runs at most this long. A pass costs ~6 ms of CPU per 80 processes here (psutil: 0.3% of a
 # core at this pace), so ~1.5% on a desktop's 400 — only while gated.
@@ -387,32 +395,52 @@ class ScreenWatch:
     ``query`` asks the screensaver service (True active, False inactive, None no answer) and
     ``locker`` whether an X11 locker holds the display (:func:`x11_locker_up`; same answers).
     By default the real ones; a test passing its own ``query`` gets no locker probe unless it
-    passes one too."""
+    passes one too, and no watching between locks unless ``watch_always``.
+
+    ``locked``: a lock of ours took (unlocking it proves the owner: grace and full trust).
+    ``saver_active``: the screensaver came on without a lock of ours — the owner locked the
+    screen, or it blanked — as asked every ``PASSIVE_POLL_S`` (the D-Bus service only: the
+    X11 probe's grab would flicker a full-screen game that often). Its end proves nothing (a
+    blank screen wakes without a password), so trust goes on from where it was; meanwhile,
+    as while ``locked``, input is withheld (:attr:`withholding`)."""
 
     def __init__(self, clock: Clock, query: Callable[[], bool | None] | None = None,
-                 locker: Callable[[], bool | None] | None = None) -> None:
+                 locker: Callable[[], bool | None] | None = None,
+                 watch_always: bool | None = None) -> None:
         self.clock = clock
         self.locked = False
+        self.saver_active = False
         self._since = 0
         self._query = query if query is not None else _ScreensaverQuery()
         self._locker = locker if locker is not None else (
             x11_locker_up if query is None else _cannot_tell)
-        self._last_poll = 0
+        self._watch_always = query is None if watch_always is None else watch_always
+        self._last_poll: int | None = None  # None: ask at the next update
         self._answer: bool | None = None
         self._pending = False  # a lock fired, the screensaver has not said "active" yet
         self._by_locker = False  # locked, as a locker unknown to the screensaver service says
 
+    @property
+    def withholding(self) -> bool:
+        """Input now is typed into a lock screen (a password) or wakes a screensaver: neither
+        stored nor scored."""
+        return self.locked or self.saver_active
+
     def lock_fired(self) -> None:
         self._pending = True
         self._by_locker = False
+        self.saver_active = False
         self._since = self.clock.monotonic_ns()
-        self._last_poll = 0  # ask at the next update
+        self._last_poll = None  # ask at the next update
 
     def update(self, last_input_ns: int | None) -> bool:
         """Re-evaluate (call about once a second; asks at most that often); True while
         locked."""
         now = self.clock.monotonic_ns()
-        if not (self._pending or self.locked) or now - self._last_poll < 1_000_000_000:
+        if not (self._pending or self.locked):
+            self._watch(now)
+            return False
+        if self._last_poll is not None and now - self._last_poll < 1_000_000_000:
             return self.locked
         self._last_poll = now
         if self._pending:
@@ -452,6 +480,19 @@ class ScreenWatch:
         log.info(why)
         return False
 
+    def _watch(self, now: int) -> None:
+        """Between locks of ours: has the screensaver come on (or gone off) by itself?"""
+        every = 1_000_000_000 if self.saver_active else int(PASSIVE_POLL_S * 1e9)
+        if not self._watch_always or (self._last_poll is not None
+                                      and now - self._last_poll < every):
+            return
+        self._last_poll = now
+        active = self._query() is True
+        if active != self.saver_active:
+            self.saver_active = active
+            log.info("the screensaver came on: input is neither stored nor scored until it "
+                     "goes off" if active else "the screensaver went off")
+
 
 def _cannot_tell() -> bool | None:
     return None
@@ -485,13 +526,19 @@ class _ScreensaverQuery:
 
 
 class _Tee(CaptureBackend):
-    """The real backend, with every delivered batch also handed to ``also``."""
+    """The real backend, with every delivered batch also handed to ``also`` — or to neither
+    while ``withhold`` (set by the agent's thread: the screen is locked, so the input is a
+    password typed into the lock screen, or wakes a screensaver): such batches are only
+    counted, and their last time kept (the unlock may be known by input resuming)."""
 
     def __init__(self, inner: CaptureBackend, also: Sink) -> None:
         super().__init__()
         self.inner = inner
         self.name = inner.name
         self._also = also
+        self.withhold = False
+        self.withheld = 0
+        self.last_withheld_ns: int | None = None
 
     @classmethod
     def probe(cls) -> Any:  # pragma: no cover - the inner backend was probed
@@ -499,6 +546,11 @@ class _Tee(CaptureBackend):
 
     def start(self, sink: Sink) -> None:
         def both(batch: np.ndarray) -> None:
+            if self.withhold:
+                if len(batch):
+                    self.withheld += len(batch)
+                    self.last_withheld_ns = int(batch["t_ns"].max())
+                return
             sink(batch)
             self._also(batch)
 
@@ -565,7 +617,8 @@ class Agent:
         self.log = DecisionLog(decisions_path(paths))
         self.history = TrustHistory(history_path(paths))
         self.backend = backend
-        self.runner = CaptureRunner(_Tee(backend, self._enqueue), paths.database, settings, clock,
+        self._tee = _Tee(backend, self._enqueue)
+        self.runner = CaptureRunner(self._tee, paths.database, settings, clock,
                                     app_probe=app_probe, owner=self.owner)
         self._kinds = CaptureRunner._kept_kinds(settings)
         self.handover = HandOver(QUEUE_MAX_EVENTS)
@@ -630,7 +683,7 @@ class Agent:
             return AgentState.PAUSED
         if self.engine is None:
             return AgentState.ENROLLING
-        if self.screen.locked:
+        if self.screen.withholding:
             return AgentState.LOCKED
         return self.engine.status().state
 
@@ -654,6 +707,8 @@ class Agent:
             "training": self.training,
             "enrolment": self.enrolment,
             "screen_locked": self.screen.locked,
+            "screensaver_active": self.screen.saver_active,
+            "withheld_locked": self._tee.withheld,
             "events": 0 if st is None else st.received,
             "stored": 0 if st is None else st.stored,
             "dropped": (0 if st is None else st.dropped) + self.queue_dropped,
@@ -706,6 +761,9 @@ class Agent:
         status_due = now >= self._next_status
         # actions completed by silence as soon as they are (the loop wakes then), time-based
         # rules (restore, grace, unlock) and the gate's hold once a second
+        if eng is None and status_due:  # enrolling: a locked screen's input is no enrolment
+            self.screen.update(None)
+            self._tee.withhold = self.screen.withholding
         if eng is not None and (status_due or (due is not None and due <= now)):
             last = eng.trajectory[-1] if eng.trajectory else None
             out = eng.tick(self._context())
@@ -736,7 +794,11 @@ class Agent:
     def _context(self) -> Context:
         eng = self.engine
         last = eng.scorer.last_event_ns if eng is not None else None
+        withheld = self._tee.last_withheld_ns  # input at the lock screen reaches no scorer
+        if withheld is not None and (last is None or withheld > last):
+            last = withheld
         locked = self.screen.update(last)
+        self._tee.withhold = self.screen.withholding
         paused = self._stats.paused if self._stats is not None else False
         return Context(screen_locked=locked, paused=paused, enrolling=eng is None)
 
