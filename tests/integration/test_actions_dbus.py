@@ -415,7 +415,7 @@ def test_the_real_agent_keeps_no_input_typed_while_the_screen_is_locked(
     import signal
     import time
 
-    from tests.helpers.cli import initialised, popen
+    from tests.helpers.cli import cli, initialised, popen
     from tests.helpers.procs import wait_until
     from tests.helpers.xinject import XInjector
 
@@ -451,6 +451,11 @@ def test_the_real_agent_keeps_no_input_typed_while_the_screen_is_locked(
                            "the typed keys to be withheld")
                 time.sleep(2.0)
                 assert status()["stored"] == before
+                shown = json.loads(cli("status", "--json", env=env).stdout)["agent"]
+                assert shown["screensaver_active"] is True and shown["screen_locked"] is False
+                assert shown["withheld_locked"] >= 28
+                assert "locked by you or the screensaver: input is neither stored nor " \
+                    "scored" in " ".join(cli("status", env=env).stdout.split())
                 saver.active = False  # unlocked
                 wait_until(lambda: status().get("screensaver_active") is False,
                            "the agent to see the screensaver off")

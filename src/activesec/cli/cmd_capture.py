@@ -309,6 +309,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     )
     out.print("  events       " + ", ".join(f"{k} {v:,}" for k, v in data["events"].items()))
     out.print(f"  dropped      {data['dropped']:,}")
+    if ag["running"] and (ag["screen_locked"] or ag["screensaver_active"]):
+        by = "by the agent" if ag["screen_locked"] else "by you or the screensaver"
+        out.print(f"  screen       locked {by}: input is neither stored nor scored "
+                  f"({ag['withheld_locked']:,} events withheld since the agent started)")
     out.print(f"  store        {human_bytes(data['store_bytes'])} at {data['database']}")
     out.print(
         f"  enrolment    pointer {e['pointer_events']:,}/{e['pointer_needed']:,} "

@@ -159,6 +159,13 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
                               if agent_running else None),
             # a failed automatic upgrade of a fallback model: when it is tried again, and why
             "upgrade_retry": (agent or {}).get("upgrade_retry") if agent_running else None,
+            # locked by the agent / the screensaver on by itself (the owner's own lock), and
+            # the input events withheld meanwhile (neither stored nor scored)
+            "screen_locked": bool((agent or {}).get("screen_locked")) if agent_running else None,
+            "screensaver_active": (bool((agent or {}).get("screensaver_active"))
+                                   if agent_running else None),
+            "withheld_locked": (int((agent or {}).get("withheld_locked") or 0)
+                                if agent_running else None),
             # why the last start failed, while no agent runs (:mod:`activesec.service.stopped`)
             "stopped": None if running else stopped.read(paths),
         },
