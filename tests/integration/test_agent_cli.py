@@ -865,3 +865,22 @@ def test_bench_on_a_full_temporary_directory_is_one_line(home: Path, tmp_path: P
                                                    "directory"), r.stdout
     assert ("No space left" in lines[1] or "disk full" in lines[1]) and "TMPDIR" in lines[1]
     assert _tree(home) == before
+
+
+def _strict(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")
+
+
+def test_replay_json_of_labelled_sessions_is_strict_json(home: Path, tmp_path: Path) -> None:
+    """The labelled summary's ANGA with no false lock was written as ``Infinity``, which JSON
+    has not (``JSON.parse``, Go, serde refuse it); ``evaluate --continuous`` writes null."""
+    from tests.helpers.slices import labelled_balabit
+
+    root = labelled_balabit(tmp_path / "balabit", users=(OWNER,))
+    r = cli("replay", str(root), "--user", OWNER, "--json", env=env_for(home), timeout=300)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout, parse_constant=_strict)["summary"]
+    assert (summary["genuine_sessions"], summary["impostor_sessions"]) == (1, 1)
+    assert summary["false_locks"] == 0 and summary["anga"] is None
+    text = " ".join(cli("replay", str(root), "--user", OWNER, env=env_for(home)).stdout.split())
+    assert "ANGA no false lock (0 false lock(s))" in text and "inf" not in text
