@@ -265,6 +265,22 @@ def test_a_model_whose_card_was_deleted_is_refused_not_hidden(home: Path, sessio
     assert "model.json is missing" in line and "activesec train" in line
 
 
+def test_status_json_models_carry_the_same_keys_in_use_or_refused(home: Path) -> None:
+    """The README documents ``name``, ``ok``, ``problem``, ``update_refused`` for each model:
+    a model in use had no ``problem`` and a refused one no ``update_refused`` (KeyError)."""
+    p = paths.resolve(home)
+    mouse = next(p.models_dir.glob("pointer-*"))
+    shutil.copytree(mouse, p.models_dir / "pointer-touchpad")
+    with open(p.models_dir / "pointer-touchpad" / "compact.npz", "ab") as fh:
+        fh.write(b"x")
+    st = json.loads(cli("status", "--json", env=env_for(home)).stdout)
+    by_name = {m["name"]: m for m in st["models"]}
+    good, bad = by_name[mouse.name], by_name["pointer-touchpad"]
+    assert good["ok"] and good["problem"] is None and good["update_refused"] is None
+    assert not bad["ok"] and "hash mismatch" in bad["problem"] and bad["update_refused"] is None
+    assert set(good) == set(bad) >= {"name", "ok", "problem", "update_refused", "detector"}
+
+
 def test_one_damaged_model_does_not_switch_off_the_others(home: Path, xdisplay: str) -> None:
     """A second, intact model (the pointer model again, for touchpads) keeps scoring while the
     damaged one is refused; `status` shows which one and why."""
@@ -865,3 +881,22 @@ def test_bench_on_a_full_temporary_directory_is_one_line(home: Path, tmp_path: P
                                                    "directory"), r.stdout
     assert ("No space left" in lines[1] or "disk full" in lines[1]) and "TMPDIR" in lines[1]
     assert _tree(home) == before
+
+
+def _strict(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")
+
+
+def test_replay_json_of_labelled_sessions_is_strict_json(home: Path, tmp_path: Path) -> None:
+    """The labelled summary's ANGA with no false lock was written as ``Infinity``, which JSON
+    has not (``JSON.parse``, Go, serde refuse it); ``evaluate --continuous`` writes null."""
+    from tests.helpers.slices import labelled_balabit
+
+    root = labelled_balabit(tmp_path / "balabit", users=(OWNER,))
+    r = cli("replay", str(root), "--user", OWNER, "--json", env=env_for(home), timeout=300)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout, parse_constant=_strict)["summary"]
+    assert (summary["genuine_sessions"], summary["impostor_sessions"]) == (1, 1)
+    assert summary["false_locks"] == 0 and summary["anga"] is None
+    text = " ".join(cli("replay", str(root), "--user", OWNER, env=env_for(home)).stdout.split())
+    assert "ANGA no false lock (0 false lock(s))" in text and "inf" not in text

@@ -67,9 +67,24 @@ def settings(p: Paths, overrides: dict[str, Any] | None = None) -> Settings:
 _json_printed = False
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every infinite or NaN float made null: JSON has neither (RFC 8259), and
+    ``json.dumps`` would write ``Infinity`` — which ``JSON.parse``, Go, serde and other strict
+    readers refuse. An ANGA with no false lock at all is such a value."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def print_json(obj: Any) -> None:
+    """Every command's ``--json`` object: one strict JSON object on stdout (:func:`json_safe`)."""
     global _json_printed
-    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(json_safe(obj), indent=2, sort_keys=False, default=str,
+                                allow_nan=False) + "\n")
     sys.stdout.flush()
     _json_printed = True
 
@@ -83,7 +98,8 @@ def json_error(exc: ActiveSecError) -> None:
         return
     details = getattr(exc, "details", None) or {}
     obj = {"ok": False, "error": exc.message, "hint": exc.hint, **details}
-    sys.stdout.write(json.dumps(obj, sort_keys=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(json_safe(obj), sort_keys=False, default=str, allow_nan=False)
+                     + "\n")
     sys.stdout.flush()
 
 

@@ -374,10 +374,13 @@ def replay(
         return
     if summary["impostor_sessions"] or summary["genuine_sessions"]:
         ania, anga = summary["ania"], summary["anga"]
+        # as `evaluate --continuous` says it: "ANGA inf actions" read as a number of actions
+        anga_text = ("no false lock" if not summary["false_locks"]
+                     else f"{anga:,.0f} actions")
         out.print(
             f"labelled sessions: ANIA {'-' if ania is None else f'{ania:.1f}'} actions "
             f"({summary['impostor_locked']}/{summary['impostor_sessions']} impostor "
-            f"sessions locked), ANGA {anga:.0f} actions "
+            f"sessions locked), ANGA {anga_text} "
             f"({summary['false_locks']} false lock(s))"
         )
 

@@ -20,7 +20,10 @@ def _progress(n: int, need: int) -> float:
 
 
 def models(paths: Paths) -> list[dict[str, Any]]:
-    """Each trained model with its detector and threshold, or why it would be refused."""
+    """Each trained model with its detector and threshold, or why it would be refused —
+    ``problem``, null for a model in use. Both carry the same keys (null where they do not
+    apply): ``status --json`` documents ``name``, ``ok``, ``problem`` and ``update_refused`` for
+    every model, and a script reading ``m["problem"]`` of a good one got a KeyError."""
     from datetime import datetime, timezone
 
     from activesec.service.models import model_dirs, verify_model
@@ -32,7 +35,9 @@ def models(paths: Paths) -> list[dict[str, Any]]:
         try:
             card = verify_model(d)
         except ActiveSecError as exc:
-            out.append({"name": d.name, "ok": False, "problem": str(exc)})
+            out.append({"name": d.name, "ok": False, "problem": str(exc), "detector": None,
+                        "threshold": None, "created": None, "fallback": None,
+                        "update_refused": None})
             continue
         cal = card.get("calibration") or {}
         created = str(card.get("created") or "")
@@ -42,7 +47,8 @@ def models(paths: Paths) -> list[dict[str, Any]]:
         except ValueError:
             created_ns = 0
         refusal = refusals.get(d.name)
-        out.append({"name": d.name, "ok": True, "detector": card.get("detector"),
+        out.append({"name": d.name, "ok": True, "problem": None,
+                    "detector": card.get("detector"),
                     "threshold": cal.get("threshold"), "created": card.get("created"),
                     # why a one-class detector stands in for the configured one (no background)
                     "fallback": (card.get("extra") or {}).get("fallback"),
