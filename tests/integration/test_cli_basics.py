@@ -623,7 +623,7 @@ def test_machine_policy_enforces_over_the_users_config(env: dict[str, str],
 def test_doctor_says_whether_training_has_a_background(env: dict[str, str],
                                                        tmp_path: Path) -> None:
     """Every check passed on a fresh machine, then training quietly fell back to the one-class
-    detectors (Balabit EER 30 % against 6 %): doctor names the fallback and the command that
+    detectors (Balabit EER 29 % against 6 %): doctor names the fallback and the command that
     avoids it, and what is installed once it is."""
     _init(env)
 

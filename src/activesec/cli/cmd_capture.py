@@ -678,7 +678,7 @@ def _background_check() -> Any:
 
 
 #: what the one-class fallback costs (README, *Evaluation*: the fallbacks measured the same way)
-FALLBACK_COST = {"pointer": "Balabit pooled EER 30 % against 6 %",
+FALLBACK_COST = {"pointer": "Balabit pooled EER 29 % against 6 %",
                  "keyboard": "Aalto mean per-user EER 15 % against 5 %"}
 #: where `doctor` and the README send a user without a background population
 BUILD_HINT = ("build it from public data you download: `activesec background build --balabit "
