@@ -60,7 +60,8 @@ def test_nested_units_use_the_last_prefix_within_k() -> None:
 def test_too_little_enrolment_or_no_background_is_a_skip() -> None:
     rng = np.random.default_rng(3)
     t = _task(rng, n_enrol=3)
-    assert "enrolment rows" in (run_user(t, DetectorSpec("scaled_manhattan")).skipped_reason or "")
+    why = run_user(t, DetectorSpec("scaled_manhattan")).skipped_reason or ""
+    assert "enrolment rows" in why and "a larger --enrol-sessions" in why  # what to do
     t = _task(rng)
     t.background = None
     out = run_user(t, DetectorSpec("random_forest", {"n_estimators": 5}))

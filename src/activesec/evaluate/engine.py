@@ -85,7 +85,8 @@ def run_user(task: UserTask, spec: DetectorSpec, amounts: Sequence[int] = ()) ->
         return out
     if enrol.shape[0] < spec.min_enrol:
         out.skipped_reason = (
-            f"only {enrol.shape[0]} enrolment rows (need {spec.min_enrol})"
+            f"only {enrol.shape[0]} enrolment rows (need {spec.min_enrol}: enrol on more "
+            "data, e.g. a larger --enrol-sessions; an Aalto sentence is one row)"
         )
         return out
     units = [u for u in task.units if len(u.X)]
