@@ -52,3 +52,18 @@ def test_no_rules_is_nothing_to_do() -> None:
 
     result = GateAction().fire(Decision("gate", "suspicious", 0.1, 0, "r", {}))
     assert result.ok and result.detail == "no gate rules configured: nothing to do"
+
+
+@pytest.mark.parametrize(
+    "rules, kind",
+    [
+        ({"name": "games", "match": "steam"}, "got one table"),  # rules = { ... }, no brackets
+        ("steam", "got a string"),
+    ],
+)
+def test_rules_that_are_not_a_list_are_refused_as_such(rules: Any, kind: str) -> None:
+    """`rules = { name = "games", match = "steam" }` was iterated key by key: the error said
+    the rule "must be a table like {name, match, mode}, got 'name'" — of a table."""
+    with pytest.raises(ConfigError, match=f"gate.rules must be a list of tables, {kind}") as e:
+        GateAction(rules=rules)
+    assert "rules = [{" in e.value.hint

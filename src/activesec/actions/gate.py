@@ -99,6 +99,12 @@ class GateRule:
 
 def parse_rules(rules: Iterable[Mapping[str, Any] | GateRule]) -> tuple[GateRule, ...]:
     """Validate rules from the configuration; every problem is a one-line ConfigError."""
+    if isinstance(rules, str | Mapping):  # iterating would yield its characters or keys
+        kind = "a string" if isinstance(rules, str) else "one table"
+        raise ConfigError(
+            f"gate.rules must be a list of tables, got {kind}: {rules!r}",
+            'write rules = [{ name = "games", match = "steam" }] (brackets around the '
+            "tables, one per app)")
     out: list[GateRule] = []
     for i, raw in enumerate(rules):
         where = f"gate.rules[{i}]"
