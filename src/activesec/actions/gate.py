@@ -138,7 +138,18 @@ def parse_rules(rules: Iterable[Mapping[str, Any] | GateRule]) -> tuple[GateRule
                 f"{where}: refusing to gate {match!r}, a system-critical process",
                 "gate applications, not the display server, session or system services",
             )
-        out.append(GateRule(name.strip(), match.strip(), mode, float(grace)))
+        rule = GateRule(name.strip(), match.strip(), mode, float(grace))
+        for other in out:  # each process and each name belongs to one rule
+            if other.name == rule.name:
+                raise ConfigError(
+                    f"{where}: another rule is already called {rule.name!r}",
+                    "give each rule its own name (gate_apps picks rules by name; a rule "
+                    "matches one app)")
+            if normalise(other.match) == normalise(rule.match):
+                raise ConfigError(
+                    f"{where}: rule {other.name!r} already matches {rule.match!r}",
+                    "one rule per app: keep the one whose mode you want")
+        out.append(rule)
     return tuple(out)
 
 
