@@ -217,6 +217,9 @@ class AlertLogAction(Action):
                               f"name a file in it, e.g. {self.path / FILE_NAME}")
         self.max_bytes = max_bytes
         self.backups = backups
+        if syslog is not None and not isinstance(syslog, str):  # 514, true: no target
+            raise ConfigError(f"alertlog.syslog must be a string, got {syslog!r}",
+                              'e.g. syslog = "udp://siem.example.org:514" or "local"')
         self.syslog = parse_syslog(syslog) if syslog else None
         self.facility = facility
         self._file: _PrivateRotatingFile | None = None

@@ -212,6 +212,10 @@ class GateAction(Action):
     ) -> None:
         super().__init__(dry_run=dry_run)
         self.rules = parse_rules(rules)
+        if state_file is not None and (not isinstance(state_file, str | os.PathLike)
+                                       or not str(state_file).strip()):
+            raise ConfigError(f"gate.state_file must be a file path, got {state_file!r}",
+                              "leave it out to keep the state in <data dir>/run/gated.json")
         self._process_iter = process_iter or psutil.process_iter
         self._state_arg = state_file
         #: the file the suspended pids are kept in; set by start(), None before (no file).
