@@ -222,6 +222,26 @@ def test_precedence_with_the_machine_policy(p: paths.Paths, site: Path,
                        ("actions.on_lock", "ACTIVESEC_ACTIONS__ON_LOCK")]
 
 
+@pytest.mark.parametrize(("enforced", "mine"), [("policy.lock_below", "trust.lock_level"),
+                                               ("trust.lock_level", "policy.lock_below")])
+def test_an_enforced_lock_level_wins_over_the_accounts_other_name_for_it(
+        p: paths.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, enforced: str,
+        mine: str) -> None:
+    """One level under two names: a policy enforcing `lock_below = 30` met an account's
+    `lock_level = 50` as "must equal" — an error that stopped every command (and the agent at
+    its next start), naming neither the policy nor what it enforces. Enforced, it sets both."""
+    site = tmp_path / "site.toml"
+    sec, key = enforced.split(".")
+    site.write_text(f"[enforced.engine.{sec}]\n{key} = 30.0\n")
+    monkeypatch.setenv(site_mod.ENV, str(site))
+    sec, key = mine.split(".")
+    p.config_file.write_text(f"[engine.{sec}]\n{key} = 50.0\n")
+    cfg = engine_config(config.load(p))
+    assert cfg.policy.lock_below == cfg.trust.lock_level == 30.0
+    _, clashes = config.overridden_by_policy(p)
+    assert clashes == [(f"engine.{mine}", "config.toml")]  # doctor: it overrides yours
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

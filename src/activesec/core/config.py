@@ -29,7 +29,7 @@ from activesec.core.errors import ConfigError, PolicyError
 from activesec.core.labels import MAX_LENGTH, name_problem
 from activesec.core.paths import Paths, write_private_text
 from activesec.core.site import ENV as SITE_ENV
-from activesec.core.site import SitePolicy, dotted_keys, load_site, toml_problem
+from activesec.core.site import SitePolicy, dotted_keys, load_site, one_lock_level, toml_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -276,9 +276,12 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
                 _describe(exc, f"from [{name}] in the machine policy {policy.path}"),
                 field_hint(Settings, exc.errors()[0]["loc"])) from None
 
+    # the lock level under both its names when the policy enforces one: it wins over both
+    merged = SitePolicy(policy.path, policy.defaults, one_lock_level(policy.enforced))
+
     class _Bound(Settings):
         toml_path: ClassVar[Path | None] = file
-        site: ClassVar[SitePolicy] = policy
+        site: ClassVar[SitePolicy] = merged
 
     try:
         s = _Bound(**(overrides or {}))
@@ -342,7 +345,7 @@ def overridden_by_policy(paths: Paths, env: Mapping[str, str] | None = None,
     :func:`load` succeeded (files readable and valid)."""
     env = os.environ if env is None else env
     policy = load_site(platform, env)
-    enforced = policy.enforced_keys
+    enforced = dotted_keys(one_lock_level(policy.enforced))  # either lock level name: both
     if not enforced:
         return policy, []
     mine = [(k, paths.config_file.name) for k in dotted_keys(_user_table(paths))]

@@ -143,3 +143,27 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
             raise PolicyError(f"machine policy file {path}: '{name}' must be a table", hint)
         tables[name] = value
     return SitePolicy(path, tables["defaults"], tables["enforced"])
+
+
+#: the lock level's two names (``[engine.policy] lock_below``, ``[engine.trust] lock_level``)
+LOCK_LEVEL = (("policy", "lock_below"), ("trust", "lock_level"))
+
+
+def one_lock_level(table: dict[str, Any]) -> dict[str, Any]:
+    """``table`` with the lock level under both its names when it gives it under one: setting
+    either sets both, so an enforced ``lock_below`` also wins over an account's ``lock_level``
+    (which else clashed with it and stopped every command)."""
+    engine = table.get("engine")
+    if not isinstance(engine, dict):
+        return table
+    given = [(sec, key) for sec, key in LOCK_LEVEL
+             if isinstance(engine.get(sec), dict) and key in engine[sec]]
+    if len(given) != 1:
+        return table
+    (sec, key), = given
+    (other_sec, other_key), = [k for k in LOCK_LEVEL if k != (sec, key)]
+    other = engine.get(other_sec, {})
+    if not isinstance(other, dict):
+        return table
+    engine = {**engine, other_sec: {**other, other_key: engine[sec][key]}}
+    return {**table, "engine": engine}
