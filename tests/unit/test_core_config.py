@@ -222,6 +222,31 @@ def test_precedence_with_the_machine_policy(p: paths.Paths, site: Path,
                        ("actions.on_lock", "ACTIVESEC_ACTIONS__ON_LOCK")]
 
 
+def test_an_accounts_setting_that_conflicts_with_an_enforced_one_says_so(
+        p: paths.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A policy pushed with `gate_below = 50` met an account's own `restore_above = 35`: the
+    error said "restore_above must be >= gate_below" — the account never set gate_below, and
+    neither the values nor the policy that set one were named."""
+    site = tmp_path / "site.toml"
+    site.write_text("[enforced.engine.policy]\ngate_below = 50.0\n")
+    monkeypatch.setenv(site_mod.ENV, str(site))
+    p.config_file.write_text("[engine.policy]\nrestore_above = 35.0\n")
+    with pytest.raises(ConfigError) as exc:
+        engine_config(config.load(p))
+    assert exc.value.message == (
+        "invalid configuration value for 'engine.policy': restore_above (35) must be >= "
+        f"gate_below (50) (or gates would flap) (the machine policy {site} enforces "
+        "engine.policy.gate_below = 50.0: change your own settings to fit it)")
+    site.write_text("[enforced.engine.policy]\nnotify_cooldown_s = 60.0\n")  # not in it
+    with pytest.raises(ConfigError) as exc:
+        engine_config(config.load(p))
+    assert "machine policy" not in exc.value.message  # the account's own values clash
+    p.config_file.write_text("[engine.policy]\nnotify_below = 50.0\nlock_below = 55.0\n")
+    with pytest.raises(ConfigError) as exc:
+        engine_config(config.load(p))
+    assert exc.value.message.endswith("lock_below (55) must not exceed notify_below (50)")
+
+
 @pytest.mark.parametrize(("enforced", "mine"), [("policy.lock_below", "trust.lock_level"),
                                                ("trust.lock_level", "policy.lock_below")])
 def test_an_enforced_lock_level_wins_over_the_accounts_other_name_for_it(

@@ -101,7 +101,7 @@ from activesec.actions.gate import GateAction
 from activesec.capture.base import CaptureBackend, Sink
 from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
 from activesec.core.clock import Clock
-from activesec.core.config import Settings, error_key_msg, field_hint
+from activesec.core.config import Settings, error_key_msg, field_hint, toml_value
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError, PolicyError
 from activesec.core.events import DeviceType, Kind
 from activesec.core.paths import Paths, make_private_dirs, write_private_text
@@ -166,7 +166,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         cfg = EngineConfig.model_validate(settings.engine)
     except ValidationError as exc:
         key, msg = error_key_msg(exc, "engine")
-        raise ConfigError(f"invalid configuration value for '{key}': {msg}",
+        raise ConfigError(f"invalid configuration value for '{key}': {msg}{_enforced_in(key, msg)}",
                           field_hint(EngineConfig, exc.errors()[0]["loc"], "engine")) from None
     if not cfg.policy.gate_apps and "gate" in settings.actions.on_gate:
         rules = settings.actions.params.get("gate", {}).get("rules") or []
@@ -176,6 +176,33 @@ def engine_config(settings: Settings) -> EngineConfig:
             cfg = cfg.model_copy(update={"policy": cfg.policy.model_copy(
                 update={"gate_apps": names})})
     return cfg
+
+
+def _enforced_in(key: str, msg: str) -> str:
+    """What the machine policy enforces at ``key``, or under it among the settings the error
+    ``msg`` names (an error there may come from the account's own setting meeting an enforced
+    one: `restore_above = 35` against an enforced `gate_below = 50`), as a note for the error
+    line; "" when it enforces none of them."""
+    from activesec.core.site import dotted_keys, load_site, one_lock_level
+
+    try:
+        policy = load_site()
+    except PolicyError:  # reported by whoever loaded the settings
+        return ""
+    table = one_lock_level(policy.enforced)
+    given = []
+    for k in dotted_keys(table):
+        name = k.rsplit(".", 1)[-1]
+        if k == key or (k.startswith(f"{key}.") and (
+                name in msg or name.replace("_", " ") in msg)):
+            value: Any = table
+            for part in k.split("."):
+                value = value[part]
+            given.append(f"{k} = {toml_value(value)}")
+    if not given:
+        return ""
+    return (f" (the machine policy {policy.path} enforces {', '.join(given)}: change your own "
+            "settings to fit it)")
 
 
 def agent_engine_config(settings: Settings) -> EngineConfig:
