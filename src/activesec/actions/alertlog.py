@@ -175,6 +175,19 @@ class _Syslog(logging.handlers.SysLogHandler):
         raise err or OSError(f"no address for {host}:{port}")
 
 
+def configured_path(path: str | os.PathLike[str] | None) -> Path:
+    """The alert log ``path`` a configuration gives (``~`` is the home folder), or the default
+    place; a relative path would follow the agent's working folder (its service's, not
+    yours), so `wipe` and you would look elsewhere: a ConfigError."""
+    if not path:
+        return core_paths.resolve().log_dir / FILE_NAME
+    out = Path(path).expanduser()
+    if not out.is_absolute():
+        raise ConfigError(f"alertlog.path must be an absolute path, got {str(path)!r}",
+                          f"e.g. path = \"~/{FILE_NAME}\" or \"/var/log/activesec/{FILE_NAME}\"")
+    return out
+
+
 def _is_dir(path: Path) -> bool:
     try:
         return path.is_dir()
@@ -211,7 +224,7 @@ class AlertLogAction(Action):
                 f"unknown syslog facility {facility!r}",
                 "use auth, authpriv, daemon, user or local0..local7",
             )
-        self.path = Path(path) if path else core_paths.resolve().log_dir / FILE_NAME
+        self.path = configured_path(path)
         if _is_dir(self.path):  # every alert would fail to be written, and none would say so
             raise ConfigError(f"alertlog.path {self.path} is a directory",
                               f"name a file in it, e.g. {self.path / FILE_NAME}")
