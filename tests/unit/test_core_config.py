@@ -64,6 +64,8 @@ def test_default_file_is_private_and_valid(p: paths.Paths) -> None:
             'x11 | pynput | evdev (default "auto")',
         ),
         ("[store]\nkeepdays = 3\n", "store.keepdays", "settings in [store]: keep_days"),
+        # a huge number of days ended capture and the agent in an OverflowError (SQLite)
+        ("[store]\nkeep_days = 999999999999\n", "store.keep_days", "0 = keep forever"),
         ("[enrol]\nkeystrokes = 'many'\n", "enrol.keystrokes", "enrol.keystrokes: "),
         ("colour = 3\n", "colour", "settings at the top level: user, log_level, capture"),
         # not the label rule (older configs hold "Jane Doe"), but no newline or page of text
@@ -220,6 +222,19 @@ def test_precedence_with_the_machine_policy(p: paths.Paths, site: Path,
     assert policy.enforced_keys == ["actions.on_lock", "actions.params.alertlog.syslog"]
     assert clashes == [("actions.on_lock", "config.toml"),
                        ("actions.on_lock", "ACTIVESEC_ACTIONS__ON_LOCK")]
+
+
+@pytest.mark.parametrize("key", ["policy.restore_after_s", "policy.grace_s",
+                                 "scoring.flush_after_s", "idle_s"])
+def test_an_engine_duration_beyond_a_year_is_refused(p: paths.Paths, key: str) -> None:
+    """`restore_after_s = 1e300` (a parent's "never") passed, then `replay` — and the agent at
+    an unlock with such a grace_s — ended in an OverflowError: int() of infinite nanoseconds."""
+    section, _, name = key.rpartition(".")
+    p.config_file.write_text(f"[engine{'.' + section if section else ''}]\n{name} = 1e300\n")
+    with pytest.raises(ConfigError) as exc:
+        engine_config(config.load(p))
+    assert exc.value.message == ("invalid configuration value for 'engine': "
+                                 f"{key} (1e+300 s) must be at most 31,536,000 s (a year)")
 
 
 def test_an_accounts_setting_that_conflicts_with_an_enforced_one_says_so(

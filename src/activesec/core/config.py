@@ -70,8 +70,9 @@ class CaptureConfig(_Section):
 
 
 class StoreConfig(_Section):
-    keep_days: int = Field(
-        default=90, ge=0, description="delete events older than this many days (0 = keep forever)"
+    keep_days: int = Field(  # bounded: the cut-off is a 64-bit nanosecond time in SQLite
+        default=90, ge=0, le=36_500,
+        description="delete events older than this many days (0 = keep forever)"
     )
 
 
