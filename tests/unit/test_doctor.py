@@ -488,6 +488,26 @@ def test_a_policy_enforcing_gate_rules_also_needs_gate_apps(paths: core_paths.Pa
     assert engine_config(config.load(paths)).policy.gate_apps == ["games", "chat"]
 
 
+def test_a_policy_enforcing_gate_rules_also_needs_on_gate(paths: core_paths.Paths,
+                                                           no_devices: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """Rules and gate_apps enforced, on_gate not: the child's `on_gate = ["alertlog"]` gates
+    nothing. The policy check said ok (only the gate check's hint spoke, pointing at the
+    account's own config)."""
+    site = tmp_path / "site.toml"
+    site.write_text('[enforced.actions.params.gate]\nrules = [{ name = "games", match = '
+                    '"steam" }]\n[enforced.engine.policy]\ngate_apps = []\n')
+    paths.config_file.write_text('[actions]\non_gate = ["alertlog"]\n')
+    env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
+    monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))
+    m = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes(x11=True)))["machine policy"]
+    assert m.status == "warn", m
+    assert "an account's [actions] on_gate may leave 'gate' out" in m.detail
+    assert 'on_gate = ["gate", "alertlog"] under [enforced.actions]' in m.hint
+
+
 def test_the_readme_machine_policy_is_valid_and_complete(paths: core_paths.Paths,
                                                          no_devices: str, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:

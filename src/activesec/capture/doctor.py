@@ -380,6 +380,11 @@ def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
         found.append((f"but {open_to}",
                       f"sudo chown root: {policy.path} {policy.path.parent} && sudo chmod go-w "
                       f"{policy.path} {policy.path.parent}"))
+    if "actions.params.gate.rules" in enforced and "actions.on_gate" not in enforced:
+        found.append(("it enforces gate rules, but an account's [actions] on_gate may leave "
+                      "'gate' out, and then nothing is gated",
+                      f'add on_gate = ["gate", "alertlog"] under [enforced.actions] in '
+                      f"{policy.path}"))
     if "actions.params.gate.rules" in enforced and "engine.policy.gate_apps" not in enforced:
         found.append(("it enforces gate rules, but an account's [engine.policy] gate_apps may "
                       "still pick which of them apply",
