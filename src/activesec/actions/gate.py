@@ -5,6 +5,9 @@ Rules name an application and what to do with it::
     [{name = "game", match = "supertux2", mode = "suspend"},
      {name = "browser", match = "firefox", mode = "close", grace_s = 5}]
 
+* Each rule acts on its matching processes and on the processes they started (a game is a
+  child of the store app a rule names; a browser's pages are its children), except one that
+  another rule matches itself.
 * ``suspend`` stops every matching process (SIGSTOP; ``NtSuspendProcess`` on Windows, through
   psutil) and ``revert`` resumes exactly those — never a process it did not stop itself, never
   one the user had already stopped, never a new process that reused the pid.
@@ -322,14 +325,39 @@ class GateAction(Action):
                 found[hits[0].name].append(p)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
+        direct = {p.pid for procs in found.values() for p in procs}
         for rule in rules:
-            for p in found[rule.name]:
+            for p in found[rule.name] + self._descendants(found[rule.name], direct, protected):
                 yield rule, p, ""
             if not found[rule.name]:
                 why = "not running"
                 if skipped[rule.name]:
                     why = f"only protected processes match ({skipped[rule.name]} left alone)"
                 yield rule, None, why
+
+    @staticmethod
+    def _descendants(procs: list[psutil.Process], taken: set[int], protected: set[int]
+                     ) -> list[psutil.Process]:
+        """The processes ``procs`` started (and those they started), which the gate takes with
+        them: a game runs as a child of the store app a rule names (Steam), a browser's pages in
+        its children. Never one that is protected, another user's, or ``taken`` (matched or
+        already listed: its own rule acts on it)."""
+        out: list[psutil.Process] = []
+        for parent in procs:
+            try:
+                children = parent.children(recursive=True)
+            except psutil.Error:
+                continue
+            for c in children:
+                try:
+                    if (c.pid in taken or c.pid in protected or _names(c) & PROTECTED_NAMES
+                            or _is_foreign(c) or c.status() == psutil.STATUS_ZOMBIE):
+                        continue
+                except psutil.Error:
+                    continue
+                taken.add(c.pid)
+                out.append(c)
+        return out
 
     def running(self) -> dict[str, list[int]]:
         """Rule name -> the pids it would act on now ([] for a rule matching nothing)."""
