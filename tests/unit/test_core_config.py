@@ -13,7 +13,7 @@ from activesec.core import config, paths
 from activesec.core import site as site_mod
 from activesec.core.errors import ConfigError
 from activesec.engine.pipeline import EngineConfig
-from activesec.service.agent import engine_config
+from activesec.service.agent import check_settings, engine_config
 
 
 @pytest.fixture
@@ -252,6 +252,11 @@ def test_an_accounts_setting_that_conflicts_with_an_enforced_one_says_so(
         "invalid configuration value for 'engine.policy': restore_above (35) must be >= "
         f"gate_below (50) (or gates would flap) (the machine policy {site} enforces "
         "engine.policy.gate_below = 50.0: change your own settings to fit it)")
+    site.write_text("[enforced.engine.policy]\ngate_below = 400.0\n")  # the policy's own error
+    with pytest.raises(ConfigError) as exc:
+        check_settings(config.load(p))
+    assert "should be less than or equal to 100 (from [enforced] in the machine policy" in (
+        exc.value.message) and "change your own" not in exc.value.message
     site.write_text("[enforced.engine.policy]\nnotify_cooldown_s = 60.0\n")  # not in it
     with pytest.raises(ConfigError) as exc:
         engine_config(config.load(p))

@@ -156,7 +156,7 @@ ModelLoader = Callable[[Paths], Mapping[str, ModalityModel]]
 Trainer = Callable[[Paths, Settings], None]
 
 
-def engine_config(settings: Settings) -> EngineConfig:
+def engine_config(settings: Settings, *, policy_note: bool = True) -> EngineConfig:
     """``[engine]`` of the config file, validated (a ConfigError names the bad key).
 
     The policy gates only when it has apps to gate (``engine.policy.gate_apps``); left empty,
@@ -166,7 +166,8 @@ def engine_config(settings: Settings) -> EngineConfig:
         cfg = EngineConfig.model_validate(settings.engine)
     except ValidationError as exc:
         key, msg = error_key_msg(exc, "engine")
-        raise ConfigError(f"invalid configuration value for '{key}': {msg}{_enforced_in(key, msg)}",
+        note = _enforced_in(key, msg) if policy_note else ""
+        raise ConfigError(f"invalid configuration value for '{key}': {msg}{note}",
                           field_hint(EngineConfig, exc.errors()[0]["loc"], "engine")) from None
     if not cfg.policy.gate_apps and "gate" in settings.actions.on_gate:
         rules = settings.actions.params.get("gate", {}).get("rules") or []
@@ -179,8 +180,8 @@ def engine_config(settings: Settings) -> EngineConfig:
 
 
 def _enforced_in(key: str, msg: str) -> str:
-    """What the machine policy enforces at ``key``, or under it among the settings the error
-    ``msg`` names (an error there may come from the account's own setting meeting an enforced
+    """What the machine policy enforces under ``key`` among the settings the error ``msg``
+    names (a whole-section error may come from the account's own setting meeting an enforced
     one: `restore_above = 35` against an enforced `gate_below = 50`), as a note for the error
     line; "" when it enforces none of them."""
     from activesec.core.site import dotted_keys, load_site, one_lock_level
@@ -193,8 +194,7 @@ def _enforced_in(key: str, msg: str) -> str:
     given = []
     for k in dotted_keys(table):
         name = k.rsplit(".", 1)[-1]
-        if k == key or (k.startswith(f"{key}.") and (
-                name in msg or name.replace("_", " ") in msg)):
+        if k.startswith(f"{key}.") and (name in msg or name.replace("_", " ") in msg):
             value: Any = table
             for part in k.split("."):
                 value = value[part]
@@ -259,7 +259,7 @@ def _check_machine_policy() -> None:
         if not given:
             continue
         try:
-            _check(Settings.model_validate(given))
+            _check(Settings.model_validate(given), policy_note=False)  # its own values
         except ConfigError as exc:
             raise PolicyError(f"{exc.message} (from [{table}] in the machine policy "
                               f"{policy.path})", "; ".join(filter(None, (
@@ -269,11 +269,11 @@ def _check_machine_policy() -> None:
             raise PolicyError(f"invalid machine policy {policy.path}: {exc}") from None
 
 
-def _check(settings: Settings) -> EngineConfig:
+def _check(settings: Settings, *, policy_note: bool = True) -> EngineConfig:
     from activesec.actions import registry as actions
     from activesec.detectors import registry as detectors
 
-    cfg = engine_config(settings)
+    cfg = engine_config(settings, policy_note=policy_note)
     for key in ("pointer_detector", "keys_detector"):
         name = getattr(settings.train, key)
         if name:
