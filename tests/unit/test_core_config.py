@@ -309,6 +309,20 @@ def test_a_broken_machine_policy_is_an_error_naming_it(p: paths.Paths, site: Pat
     assert site.read_text() == text
 
 
+def test_files_saved_with_a_byte_order_mark_are_read(p: paths.Paths, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows Notepad's "UTF-8 with BOM" and PowerShell 5's `Set-Content -Encoding UTF8` start
+    the file with EF BB BF: the policy an admin pushed that way, and such a config.toml, were
+    refused as "not valid TOML: Invalid statement (at line 1, column 1)"."""
+    site = tmp_path / "site.toml"
+    site.write_bytes(b"\xef\xbb\xbf[enforced.train]\r\ntarget_far = 0.02\r\n")
+    monkeypatch.setenv(site_mod.ENV, str(site))
+    p.config_file.write_bytes(b"\xef\xbb\xbf[store]\r\nkeep_days = 30\r\n")
+    s = config.load(p)
+    assert (s.train.target_far, s.store.keep_days) == (0.02, 30)
+    assert config.changed_settings(p) == [("store.keep_days", 30, 90)]
+
+
 def test_a_named_policy_file_that_is_missing_is_an_error(p: paths.Paths, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(site_mod.ENV, str(tmp_path / "nope.toml"))

@@ -22,14 +22,20 @@ from pydantic_settings import (
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from activesec.core.errors import ConfigError, PolicyError
 from activesec.core.labels import MAX_LENGTH, name_problem
 from activesec.core.paths import Paths, write_private_text
 from activesec.core.site import ENV as SITE_ENV
-from activesec.core.site import SitePolicy, dotted_keys, load_site, one_lock_level, toml_problem
+from activesec.core.site import (
+    SitePolicy,
+    dotted_keys,
+    load_site,
+    one_lock_level,
+    read_toml,
+    toml_problem,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -193,8 +199,8 @@ class Settings(BaseSettings):
             return (init_settings,)
         sources: list[PydanticBaseSettingsSource] = [
             InitSettingsSource(settings_cls, cls.site.enforced), init_settings, env_settings]
-        if cls.toml_path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        if cls.toml_path is not None:  # read as load() checked it (a BOM is no statement)
+            sources.append(InitSettingsSource(settings_cls, read_toml(cls.toml_path)))
         sources.append(InitSettingsSource(settings_cls, cls.site.defaults))
         return tuple(sources)
 
@@ -251,8 +257,7 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
         raise ConfigError(f"cannot read config file {paths.config_file}: {exc.strerror}") from None
     if file is not None:
         try:
-            with open(file, "rb") as fh:
-                tomllib.load(fh)
+            read_toml(file)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise ConfigError(
                 f"config file {file} is not valid TOML: {toml_problem(exc)}",
@@ -311,8 +316,7 @@ def _user_table(paths: Paths) -> dict[str, Any]:
     has checked that it reads and parses."""
     if not paths.config_file.exists():
         return {}
-    with open(paths.config_file, "rb") as fh:
-        return tomllib.load(fh)
+    return read_toml(paths.config_file)
 
 
 def changed_settings(paths: Paths, sections: Mapping[str, Any] | None = None,

@@ -113,6 +113,16 @@ def toml_problem(exc: ValueError | RecursionError) -> str:
     return text
 
 
+BOM = b"\xef\xbb\xbf"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The tables of the TOML file at ``path``. A leading UTF-8 byte-order mark — Windows
+    Notepad's "UTF-8 with BOM", PowerShell 5's ``Set-Content -Encoding UTF8`` — is not part of
+    the text: tomllib took it for an "Invalid statement (at line 1, column 1)"."""
+    return tomllib.loads(path.read_bytes().removeprefix(BOM).decode("utf-8"))
+
+
 def load_site(platform: str | None = None, env: Mapping[str, str] | None = None) -> SitePolicy:
     """Read the policy file; a broken one is a PolicyError naming it (never ignored: a policy
     that silently stops applying is worse than an agent that refuses to start)."""
@@ -121,8 +131,7 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
         return SitePolicy()
     hint = f"ask whoever manages this machine to fix {path}"
     try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+        raw = read_toml(path)
     except FileNotFoundError:
         raise PolicyError(f"machine policy file {path} (named by {ENV}) does not exist",
                           f"unset {ENV} or create the file") from None
