@@ -600,6 +600,13 @@ class Agent:
             self._housekeep(final=True)
         finally:
             self._running = False
+            if self._gated_by is not None:  # the apps are resumed: the logs (a SIEM) say so
+                try:
+                    trust = self.engine.trust.trust if self.engine is not None else (
+                        self._gated_by.trust)
+                    self._lift_gate(float(trust), self.state.value, "the agent stopped")
+                except Exception:  # stopping the actions below still resumes the apps
+                    log.exception("recording that the gate is lifted failed")
             for a in self.actions.values():
                 a.stop()
             self.history.close()
@@ -926,10 +933,16 @@ class Agent:
             return
         # no model left (a wipe, deleted models): nothing can ever restore by evidence
         trust = before.trust.trust if before is not None else self._gated_by.trust
+        self._lift_gate(float(trust), AgentState.ENROLLING.value,
+                        f"{reason or 'no model'} (no model left to judge trust by)")
+
+    def _lift_gate(self, trust: float, state: str, why: str) -> None:
+        """Restore the gated apps now, with a restore decision that says ``why`` (the decision
+        log, the alert log and syslog record it as the gate's end)."""
+        assert self._gated_by is not None
         self._handle([Decision(
-            level="restore", state=AgentState.ENROLLING.value, trust=float(trust),
-            t_wall_ns=self.clock.wall_ns(),
-            reason=f"gate lifted: {reason or 'no model'} (no model left to judge trust by)",
+            level="restore", state=state, trust=trust, t_wall_ns=self.clock.wall_ns(),
+            reason=f"gate lifted: {why}",
             evidence={"gated_since_wall_ns": self._gated_by.t_wall_ns,
                       "gate_reason": self._gated_by.reason})])
 
