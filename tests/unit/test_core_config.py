@@ -309,6 +309,25 @@ def test_a_broken_machine_policy_is_an_error_naming_it(p: paths.Paths, site: Pat
     assert site.read_text() == text
 
 
+@pytest.mark.parametrize("on_gate", ['["gate"]', '["alertlog"]'])
+def test_a_policy_whose_gate_apps_names_none_of_its_rules_is_its_error(
+        p: paths.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on_gate: str) -> None:
+    """`gate_apps = ["game"]` beside the policy's own rule "games": the error blamed the
+    account's config (and told it to leave gate_apps out, which it cannot), or — when the
+    account's on_gate did not run the gate — there was none at all."""
+    site = tmp_path / "site.toml"
+    site.write_text('[enforced.actions.params.gate]\nrules = [{ name = "games", match = '
+                    '"steam" }]\n[enforced.engine.policy]\ngate_apps = ["game"]\n')
+    monkeypatch.setenv(site_mod.ENV, str(site))
+    p.config_file.write_text(f"[actions]\non_gate = {on_gate}\n")
+    with pytest.raises(ConfigError) as exc:
+        check_settings(config.load(p))
+    assert exc.value.message == (
+        "invalid configuration value for 'engine.policy.gate_apps': no gate rule is called "
+        f"'game' (from [enforced] in the machine policy {site})")
+    assert f"ask whoever manages this machine to fix {site}" in exc.value.hint
+
+
 def test_files_saved_with_a_byte_order_mark_are_read(p: paths.Paths, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Windows Notepad's "UTF-8 with BOM" and PowerShell 5's `Set-Content -Encoding UTF8` start

@@ -259,7 +259,13 @@ def _check_machine_policy() -> None:
         if not given:
             continue
         try:
-            _check(Settings.model_validate(given), policy_note=False)  # its own values
+            checked = Settings.model_validate(given)
+            cfg = _check(checked, policy_note=False)  # its own values
+            gate = (_create_action(checked, "gate", dry_run=True)
+                    if "gate" in checked.actions.params else None)
+            if isinstance(gate, GateAction) and cfg.policy.gate_apps:
+                # the names it picks among its own rules, whatever runs the gate
+                _check_gate_apps(cfg.policy.gate_apps, gate)
         except ConfigError as exc:
             raise PolicyError(f"{exc.message} (from [{table}] in the machine policy "
                               f"{policy.path})", "; ".join(filter(None, (
