@@ -903,6 +903,33 @@ def test_an_agent_that_stops_while_gated_records_the_gates_end(
         game.kill()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and symlinks")
+def test_apps_a_killed_agent_left_frozen_are_resumed_when_no_level_runs_the_gate_any_more(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    """After a kill -9 while gated, the next agent resumes the apps — only when a level still
+    ran `gate`: with it taken out of on_gate meanwhile, they stayed frozen for good, while
+    `status` kept saying "the next `activesec run` resumes them"."""
+    import psutil
+
+    game = Counter(tmp_path, unique("asunit"))
+    try:
+        proc = psutil.Process(game.proc.pid)
+        proc.suspend()
+        wait_until(game.stopped, "SIGSTOP to land")
+        state = p.run_dir / "gated.json"
+        state.write_text(json.dumps({"suspended": [
+            {"pid": proc.pid, "create_time": proc.create_time(), "rule": "game"}]}))
+        clock = StepClock()
+        agent = Agent(p, make_settings(tmp_path), Scripted(clock, stranger(2, 12)), clock,
+                      loader=lambda _p: models, screen=ScreenWatch(clock, query=lambda: None))
+        assert "gate" not in agent.actions
+        agent.run(duration_s=2)
+        wait_until(game.running, "SIGCONT to land")
+        assert not state.exists()
+    finally:
+        game.kill()
+
+
 def test_a_failed_upgrade_is_retried_after_a_doubling_back_off(
         p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel],
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -331,6 +331,18 @@ def _create_action(settings: Settings, name: str, dry_run: bool) -> Action:
     return registry.create(name, **params, dry_run=dry_run)
 
 
+def _resume_left_gate(settings: Settings) -> None:
+    """Resume what a killed agent left suspended when no level runs the gate any more (the
+    gate action does it as it starts; an edit made meanwhile — `gate` taken out of on_gate —
+    left the apps frozen for good)."""
+    try:
+        gate = _create_action(settings, "gate", dry_run=False)
+        gate.start()
+        gate.stop()
+    except (ActiveSecError, OSError) as exc:
+        log.warning("gate: cannot resume apps a previous agent left suspended: %s", exc)
+
+
 def build_actions(settings: Settings, dry_run: bool = False) -> dict[str, Action]:
     """One instance per action name used by any level, with ``actions.params[name]``."""
     a = settings.actions
@@ -595,6 +607,8 @@ class Agent:
         ``on_started`` runs once capture is running (store open, backend started)."""
         for a in self.actions.values():
             a.start()
+        if "gate" not in self.actions and not self.dry_run:
+            _resume_left_gate(self.settings)
         self._running = True
         self._load_models()
         try:
