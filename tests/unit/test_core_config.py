@@ -237,6 +237,24 @@ def test_an_engine_duration_beyond_a_year_is_refused(p: paths.Paths, key: str) -
                                  f"{key} (1e+300 s) must be at most 31,536,000 s (a year)")
 
 
+@pytest.mark.parametrize(("default", "mine"), [("policy.lock_below", "trust.lock_level"),
+                                              ("trust.lock_level", "policy.lock_below")])
+def test_the_accounts_lock_level_replaces_a_machine_default_under_the_other_name(
+        p: paths.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default: str,
+        mine: str) -> None:
+    """A machine default `lock_below = 30` is the account's to change: its `lock_level = 50`
+    met it as "must equal" — an error that stopped every command."""
+    site = tmp_path / "site.toml"
+    sec, key = default.split(".")
+    site.write_text(f"[defaults.engine.{sec}]\n{key} = 30.0\n")
+    monkeypatch.setenv(site_mod.ENV, str(site))
+    assert engine_config(config.load(p)).policy.lock_below == 30.0  # the default applies
+    sec, key = mine.split(".")
+    p.config_file.write_text(f"[engine.{sec}]\n{key} = 50.0\n")
+    cfg = engine_config(config.load(p))
+    assert cfg.policy.lock_below == cfg.trust.lock_level == 50.0
+
+
 def test_an_accounts_setting_that_conflicts_with_an_enforced_one_says_so(
         p: paths.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A policy pushed with `gate_below = 50` met an account's own `restore_above = 35`: the

@@ -34,7 +34,9 @@ from activesec.core.site import (
     load_site,
     one_lock_level,
     read_toml,
+    sets_lock_level,
     toml_problem,
+    without_lock_level,
 )
 
 if sys.version_info >= (3, 11):
@@ -255,9 +257,10 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
         file = paths.config_file if paths.config_file.exists() else None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {paths.config_file}: {exc.strerror}") from None
+    mine: dict[str, Any] = {}
     if file is not None:
         try:
-            read_toml(file)
+            mine = read_toml(file)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise ConfigError(
                 f"config file {file} is not valid TOML: {toml_problem(exc)}",
@@ -282,8 +285,14 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
                 _describe(exc, f"from [{name}] in the machine policy {policy.path}"),
                 field_hint(Settings, exc.errors()[0]["loc"])) from None
 
-    # the lock level under both its names when the policy enforces one: it wins over both
-    merged = SitePolicy(policy.path, policy.defaults, one_lock_level(policy.enforced))
+    # the lock level under both its names when the policy enforces one: it wins over both; and
+    # one the account sets (file, environment, flags) replaces the machine default's, both names
+    defaults = policy.defaults
+    env_names = {"ACTIVESEC_ENGINE__POLICY__LOCK_BELOW", "ACTIVESEC_ENGINE__TRUST__LOCK_LEVEL"}
+    if sets_lock_level(mine) or sets_lock_level(overrides or {}) or any(
+            k.upper() in env_names for k in os.environ):
+        defaults = without_lock_level(defaults)
+    merged = SitePolicy(policy.path, defaults, one_lock_level(policy.enforced))
 
     class _Bound(Settings):
         toml_path: ClassVar[Path | None] = file

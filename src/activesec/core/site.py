@@ -158,6 +158,26 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
 LOCK_LEVEL = (("policy", "lock_below"), ("trust", "lock_level"))
 
 
+def sets_lock_level(table: Mapping[str, Any]) -> bool:
+    """Does ``table`` give the lock level, under either name?"""
+    engine = table.get("engine")
+    return isinstance(engine, Mapping) and any(
+        isinstance(engine.get(sec), Mapping) and key in engine[sec] for sec, key in LOCK_LEVEL)
+
+
+def without_lock_level(table: dict[str, Any]) -> dict[str, Any]:
+    """``table`` without the lock level under either name: machine defaults the account's own
+    lock level replaces whole (its ``lock_level`` met a default ``lock_below``: "must equal")."""
+    engine = table.get("engine")
+    if not isinstance(engine, dict):
+        return table
+    engine = dict(engine)
+    for sec, key in LOCK_LEVEL:
+        if isinstance(engine.get(sec), dict):
+            engine[sec] = {k: v for k, v in engine[sec].items() if k != key}
+    return {**table, "engine": engine}
+
+
 def one_lock_level(table: dict[str, Any]) -> dict[str, Any]:
     """``table`` with the lock level under both its names when it gives it under one: setting
     either sets both, so an enforced ``lock_below`` also wins over an account's ``lock_level``
