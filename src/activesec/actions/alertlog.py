@@ -2,7 +2,8 @@
 
 * File: ``alerts.jsonl`` in the log dir (:func:`activesec.core.paths.resolve`), created 0600
   in a 0700 directory, rotated by size (``max_bytes``, ``backups`` old files kept:
-  ``alerts.jsonl.1`` ...). Each line is the decision's JSON plus ``"op"`` (``fire``/``revert``).
+  ``alerts.jsonl.1`` ...; with 0 the file starts afresh when it is full). Each line is the
+  decision's JSON plus ``"op"`` (``fire``/``revert``).
 * Syslog (``syslog = ...``): ``"local"`` (``/dev/log``), ``"unix:///path/to/socket"``,
   ``"udp://host:port"``, ``"tcp://host:port"`` or plain ``"host:port"`` (UDP), through
   :class:`logging.handlers.SysLogHandler`, facility ``auth`` by default; lock and gate are sent
@@ -124,6 +125,18 @@ class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
         os.chmod(self.baseFilename, core_paths.PRIVATE_FILE_MODE)
         assert isinstance(fh, io.TextIOWrapper)
         return fh
+
+    def doRollover(self) -> None:
+        """With ``backups = 0`` no old file is kept: the log starts afresh. The standard
+        handler then never rolled over and the file grew past ``max_bytes`` without end."""
+        if self.backupCount > 0:
+            super().doRollover()
+            return
+        if self.stream:
+            self.stream.close()
+            self.stream = None
+        os.truncate(self.baseFilename, 0)
+        self.stream = self._open()
 
 
 SEND_TIMEOUT_S = 5.0
