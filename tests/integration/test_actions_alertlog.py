@@ -82,6 +82,20 @@ def test_rotation_by_size_keeps_private_backups(tmp_path: Path) -> None:
         assert all(row["op"] == "fire" for row in lines(p))  # whole lines, never split
 
 
+def test_no_backups_keeps_the_file_under_max_bytes(tmp_path: Path) -> None:
+    """`backups = 0` ("keep no old file"): Python's handler then never rolls over, and the
+    alert log grew past max_bytes without end. It starts afresh instead."""
+    path = tmp_path / "logs" / "alerts.jsonl"
+    action = AlertLogAction(path=path, max_bytes=1024, backups=0)
+    for _ in range(40):
+        assert action.fire(decision()).ok
+    action.stop()
+    assert [p.name for p in path.parent.iterdir()] == ["alerts.jsonl"]
+    assert 0 < path.stat().st_size <= 1024
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert all(row["op"] == "fire" for row in lines(path))  # whole lines, never split
+
+
 @pytest.fixture
 def udp_server() -> Iterator[socket.socket]:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -238,6 +238,52 @@ def test_dry_run_names_the_processes_without_touching_them(
     assert c.advances()
 
 
+def test_suspending_an_app_also_suspends_the_processes_it_started(tmp_path: Path) -> None:
+    """A game runs as a child of the store app a rule names (the README's `match = "steam"`):
+    only the launcher was stopped, and the game went on. Its children are suspended with it
+    and resumed with it; one matched by a rule of its own stays that rule's."""
+    from tests.helpers.procs import COUNTER
+
+    launcher_name, game_name = unique("asl"), unique("asc")
+    launcher_link, game_link = tmp_path / launcher_name, tmp_path / game_name
+    for link in (launcher_link, game_link):
+        link.symlink_to(os.path.realpath(sys.executable))
+    count = tmp_path / "game.count"
+    launcher = subprocess.Popen([str(launcher_link), "-c",
+                                 "import subprocess, sys; subprocess.Popen(sys.argv[1:]).wait()",
+                                 str(game_link), "-c", COUNTER, str(count), "-"])
+    try:
+        def value() -> int:
+            try:
+                return int(count.read_text() or 0)
+            except (FileNotFoundError, ValueError):
+                return 0
+
+        wait_until(lambda: value() > 2, "the game to start")
+        (game,) = psutil.Process(launcher.pid).children()
+        gate = GateAction(rules=[{"name": "games", "match": launcher_name}])
+        fired = gate.fire(DECISION)
+        assert fired.info["acted"]["suspended games"] == [launcher.pid, game.pid], fired.detail
+        wait_until(lambda: game.status() == psutil.STATUS_STOPPED, "SIGSTOP to the game")
+        assert gate.held()[0]["suspended_pids"] == sorted([launcher.pid, game.pid])
+        back = gate.revert(RESTORE)
+        assert sorted(back.info["resumed"]) == sorted([launcher.pid, game.pid])
+        wait_until(lambda: game.status() != psutil.STATUS_STOPPED, "SIGCONT to the game")
+        before = value()
+        wait_until(lambda: value() != before, "the game to run again")
+        # a child with a rule of its own is that rule's, not taken twice
+        gate = GateAction(rules=[{"name": "store", "match": launcher_name},
+                                 {"name": "game", "match": game_name}])
+        acted = gate.fire(DECISION).info["acted"]
+        assert acted == {"suspended store": [launcher.pid], "suspended game": [game.pid]}
+        gate.revert(RESTORE)
+    finally:
+        for proc in psutil.Process(launcher.pid).children(recursive=True):
+            proc.kill()
+        launcher.kill()
+        launcher.wait(10)
+
+
 def test_sleep_binary_is_matched_by_its_name(tmp_path: Path) -> None:
     sleep = shutil.which("sleep")
     if sleep is None:

@@ -357,6 +357,31 @@ def test_wipe(env: dict[str, str], tmp_path: Path) -> None:
     assert (p.models_dir / "background-pointer.npz").read_bytes() == b"other people's features"
 
 
+def test_an_alert_log_path_in_the_home_folder_is_where_wipe_clears(env: dict[str, str],
+                                                                   tmp_path: Path) -> None:
+    """`path = "~/audit/alerts.jsonl"` was taken literally: the agent wrote into a folder named
+    `~` under its working folder (its service's), and `wipe` — run from elsewhere — cleared
+    nothing. A relative path has the same flaw: refused, in one line."""
+    _init(env)
+    env = dict(env, HOME=str(tmp_path / "user"))
+    audit = tmp_path / "user" / "audit" / "alerts.jsonl"
+    cfg = _home(env) / "config.toml"
+    text = cfg.read_text()
+    cfg.write_text(text + '\n[actions.params.alertlog]\npath = "~/audit/alerts.jsonl"\n')
+    assert cli("status", env=env).returncode == 0
+    alerts = AlertLogAction(path=audit)
+    alerts.start()
+    assert alerts.fire(Decision("lock", "locked", 30.0, time.time_ns(), "trust 30 < 40", {})).ok
+    alerts.stop()
+    assert audit.stat().st_size > 0
+    r = cli("wipe", "--yes", env=env)
+    assert r.returncode == 0, r.stderr
+    assert audit.stat().st_size == 0
+    cfg.write_text(text + '\n[actions.params.alertlog]\npath = "audit/alerts.jsonl"\n')
+    line = one_line_error(cli("status", env=env))
+    assert "alertlog.path must be an absolute path, got 'audit/alerts.jsonl'" in line
+
+
 def test_wipe_that_cannot_delete_a_file_says_which_and_deletes_the_rest(
         env: dict[str, str], tmp_path: Path) -> None:
     """A models folder it may not change, or a rotated alert log in a folder it may not write,

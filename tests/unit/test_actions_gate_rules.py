@@ -52,3 +52,32 @@ def test_no_rules_is_nothing_to_do() -> None:
 
     result = GateAction().fire(Decision("gate", "suspicious", 0.1, 0, "r", {}))
     assert result.ok and result.detail == "no gate rules configured: nothing to do"
+
+
+@pytest.mark.parametrize(
+    "rules, kind",
+    [
+        ({"name": "games", "match": "steam"}, "got one table"),  # rules = { ... }, no brackets
+        ("steam", "got a string"),
+    ],
+)
+def test_rules_that_are_not_a_list_are_refused_as_such(rules: Any, kind: str) -> None:
+    """`rules = { name = "games", match = "steam" }` was iterated key by key: the error said
+    the rule "must be a table like {name, match, mode}, got 'name'" — of a table."""
+    with pytest.raises(ConfigError, match=f"gate.rules must be a list of tables, {kind}") as e:
+        GateAction(rules=rules)
+    assert "rules = [{" in e.value.hint
+
+
+def test_two_rules_with_one_name_or_one_app_are_refused() -> None:
+    """Two rules called "games" (steam, minecraft) acted on and listed every process twice;
+    two rules matching "steam" (suspend and close) left the first one silently unused — it
+    said "not running" while the other closed the app."""
+    with pytest.raises(ConfigError, match=r"gate.rules\[1\]: another rule is already called "
+                                          "'games'"):
+        parse_rules([{"name": "games", "match": "steam"},
+                     {"name": "games", "match": "minecraft"}])
+    with pytest.raises(ConfigError, match=r"gate.rules\[1\]: rule 'games' already matches "
+                                          "'Steam.exe'"):
+        parse_rules([{"name": "games", "match": "steam"},
+                     {"name": "quit-steam", "match": "Steam.exe", "mode": "close"}])

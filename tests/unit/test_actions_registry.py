@@ -80,3 +80,32 @@ def test_bad_plugins_and_names_are_config_errors(plugin_dist: Path) -> None:
         registry.create("nope")
     with pytest.raises(ConfigError, match="invalid parameters for action 'lock'"):
         registry.create("lock", colour="red")
+
+
+@pytest.mark.parametrize(
+    "name, params, message",
+    [
+        ("alertlog", {"syslog": 514}, "alertlog.syslog must be a string, got 514"),
+        ("alertlog", {"syslog": True}, "alertlog.syslog must be a string"),
+        ("gate", {"state_file": 5}, "gate.state_file must be a file path, got 5"),
+        ("gate", {"state_file": ""}, "gate.state_file must be a file path"),
+        ("lock", {"methods": "loginctl"}, "lock.methods must be a list of methods, got "
+                                          "'loginctl'"),
+        ("lock", {"timeout_s": "5"}, r"lock.timeout_s must be seconds in \(0, 600\], got '5'"),
+        ("lock", {"timeout_s": 1e12}, "lock.timeout_s must be seconds"),
+        ("lock", {"path": ["/usr/bin"]}, "lock.path must be a string"),
+        ("command", {"argv": ["logger"], "env": {"A": 1}}, "command.env must be a table of "
+                                                           "strings"),
+        ("command", {"argv": ["logger"], "env": ["A=1"]}, "command.env must be a table"),
+        ("command", {"argv": ["logger"], "cwd": 5}, "command.cwd must be a folder path"),
+        ("command", {"argv": ["logger"], "shell": "yes"}, "command.shell must be true or false"),
+    ],
+)
+def test_parameters_of_the_wrong_type_are_config_errors(name: str, params: dict[str, object],
+                                                        message: str) -> None:
+    """What `doctor`, `status` and `run` check before the agent starts. These passed the check
+    and then failed when the action ran (every lock of a policy with timeout_s = "5"; the
+    gate's state file at the agent's start, a traceback), or ended the check in a traceback
+    (`syslog = 514`, `env = ["A=1"]`), or spoke of letters (`methods = "loginctl"`)."""
+    with pytest.raises(ConfigError, match=message):
+        registry.create(name, **params, dry_run=True)

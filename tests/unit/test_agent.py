@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.helpers.procs import Counter, unique
+from tests.helpers.procs import Counter, unique, wait_until
 
 from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
 from activesec.core import config
@@ -863,10 +863,69 @@ def test_the_gate_outlives_a_model_reload_and_is_lifted_by_a_wipe(
             assert f"resumed game (pids {game.proc.pid})" in lifted["actions"][0]["detail"]
         else:
             assert seen["after"] == (True, True)
-            assert agent.decisions[-1]["level"] != "restore"
+            restores = [d["reason"] for d in agent.decisions if d["level"] == "restore"]
+            assert restores == ["gate lifted: the agent stopped"]  # only at the end
         # no on_lock action: no lock decided (it used to be retried every 30 s, doing nothing)
         assert "lock" not in {d["level"] for d in agent.decisions}
         assert agent.engine is None or agent.engine.status().state is not AgentState.LOCKED
+    finally:
+        game.kill()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and symlinks")
+def test_an_agent_that_stops_while_gated_records_the_gates_end(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    """Stopping the agent resumes the gated apps; it did so silently: the decision log, the
+    alert log and the SIEM kept a gate that never ended (the parent's `status` said nothing
+    was gated, the SIEM that the game was still frozen)."""
+    name = unique("asunit")
+    game = Counter(tmp_path, name)
+    alerts = tmp_path / "alerts.jsonl"
+    s = make_settings(tmp_path, actions={
+        "on_notify": [], "on_lock": [], "on_gate": ["gate", "alertlog"],
+        "params": {"gate": {"rules": [{"name": "game", "match": name}]},
+                   "alertlog": {"path": str(alerts)}}})
+    clock = StepClock()
+    put_model_file(p)
+    agent = Agent(p, s, Scripted(clock, stranger(120, 12)), clock,
+                  loader=lambda _p: models, screen=ScreenWatch(clock, query=lambda: None))
+    try:
+        agent.run(duration_s=60)
+        levels = [d["level"] for d in agent.decisions]
+        assert "gate" in levels and levels[-1] == "restore", levels
+        lifted = agent.decisions[-1]
+        assert lifted["reason"] == "gate lifted: the agent stopped"
+        assert f"resumed game (pids {game.proc.pid})" in lifted["actions"][0]["detail"]
+        logged = [json.loads(line) for line in alerts.read_text().splitlines()]
+        assert (logged[-1]["op"], logged[-1]["level"]) == ("revert", "restore")
+        wait_until(game.running, "SIGCONT to land")
+    finally:
+        game.kill()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and symlinks")
+def test_apps_a_killed_agent_left_frozen_are_resumed_when_no_level_runs_the_gate_any_more(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    """After a kill -9 while gated, the next agent resumes the apps — only when a level still
+    ran `gate`: with it taken out of on_gate meanwhile, they stayed frozen for good, while
+    `status` kept saying "the next `activesec run` resumes them"."""
+    import psutil
+
+    game = Counter(tmp_path, unique("asunit"))
+    try:
+        proc = psutil.Process(game.proc.pid)
+        proc.suspend()
+        wait_until(game.stopped, "SIGSTOP to land")
+        state = p.run_dir / "gated.json"
+        state.write_text(json.dumps({"suspended": [
+            {"pid": proc.pid, "create_time": proc.create_time(), "rule": "game"}]}))
+        clock = StepClock()
+        agent = Agent(p, make_settings(tmp_path), Scripted(clock, stranger(2, 12)), clock,
+                      loader=lambda _p: models, screen=ScreenWatch(clock, query=lambda: None))
+        assert "gate" not in agent.actions
+        agent.run(duration_s=2)
+        wait_until(game.running, "SIGCONT to land")
+        assert not state.exists()
     finally:
         game.kill()
 

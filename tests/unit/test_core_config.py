@@ -13,7 +13,7 @@ from activesec.core import config, paths
 from activesec.core import site as site_mod
 from activesec.core.errors import ConfigError
 from activesec.engine.pipeline import EngineConfig
-from activesec.service.agent import engine_config
+from activesec.service.agent import check_settings, engine_config
 
 
 @pytest.fixture
@@ -64,6 +64,8 @@ def test_default_file_is_private_and_valid(p: paths.Paths) -> None:
             'x11 | pynput | evdev (default "auto")',
         ),
         ("[store]\nkeepdays = 3\n", "store.keepdays", "settings in [store]: keep_days"),
+        # a huge number of days ended capture and the agent in an OverflowError (SQLite)
+        ("[store]\nkeep_days = 999999999999\n", "store.keep_days", "0 = keep forever"),
         ("[enrol]\nkeystrokes = 'many'\n", "enrol.keystrokes", "enrol.keystrokes: "),
         ("colour = 3\n", "colour", "settings at the top level: user, log_level, capture"),
         # not the label rule (older configs hold "Jane Doe"), but no newline or page of text
@@ -222,6 +224,87 @@ def test_precedence_with_the_machine_policy(p: paths.Paths, site: Path,
                        ("actions.on_lock", "ACTIVESEC_ACTIONS__ON_LOCK")]
 
 
+@pytest.mark.parametrize("key", ["policy.restore_after_s", "policy.grace_s",
+                                 "scoring.flush_after_s", "idle_s"])
+def test_an_engine_duration_beyond_a_year_is_refused(p: paths.Paths, key: str) -> None:
+    """`restore_after_s = 1e300` (a parent's "never") passed, then `replay` — and the agent at
+    an unlock with such a grace_s — ended in an OverflowError: int() of infinite nanoseconds."""
+    section, _, name = key.rpartition(".")
+    p.config_file.write_text(f"[engine{'.' + section if section else ''}]\n{name} = 1e300\n")
+    with pytest.raises(ConfigError) as exc:
+        engine_config(config.load(p))
+    assert exc.value.message == ("invalid configuration value for 'engine': "
+                                 f"{key} (1e+300 s) must be at most 31,536,000 s (a year)")
+
+
+@pytest.mark.parametrize(("default", "mine"), [("policy.lock_below", "trust.lock_level"),
+                                              ("trust.lock_level", "policy.lock_below")])
+def test_the_accounts_lock_level_replaces_a_machine_default_under_the_other_name(
+        p: paths.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default: str,
+        mine: str) -> None:
+    """A machine default `lock_below = 30` is the account's to change: its `lock_level = 50`
+    met it as "must equal" — an error that stopped every command."""
+    site = tmp_path / "site.toml"
+    sec, key = default.split(".")
+    site.write_text(f"[defaults.engine.{sec}]\n{key} = 30.0\n")
+    monkeypatch.setenv(site_mod.ENV, str(site))
+    assert engine_config(config.load(p)).policy.lock_below == 30.0  # the default applies
+    sec, key = mine.split(".")
+    p.config_file.write_text(f"[engine.{sec}]\n{key} = 50.0\n")
+    cfg = engine_config(config.load(p))
+    assert cfg.policy.lock_below == cfg.trust.lock_level == 50.0
+
+
+def test_an_accounts_setting_that_conflicts_with_an_enforced_one_says_so(
+        p: paths.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A policy pushed with `gate_below = 50` met an account's own `restore_above = 35`: the
+    error said "restore_above must be >= gate_below" — the account never set gate_below, and
+    neither the values nor the policy that set one were named."""
+    site = tmp_path / "site.toml"
+    site.write_text("[enforced.engine.policy]\ngate_below = 50.0\n")
+    monkeypatch.setenv(site_mod.ENV, str(site))
+    p.config_file.write_text("[engine.policy]\nrestore_above = 35.0\n")
+    with pytest.raises(ConfigError) as exc:
+        engine_config(config.load(p))
+    assert exc.value.message == (
+        "invalid configuration value for 'engine.policy': restore_above (35) must be >= "
+        f"gate_below (50) (or gates would flap) (the machine policy {site} enforces "
+        "engine.policy.gate_below = 50.0: change your own settings to fit it)")
+    site.write_text("[enforced.engine.policy]\ngate_below = 400.0\n")  # the policy's own error
+    with pytest.raises(ConfigError) as exc:
+        check_settings(config.load(p))
+    assert "should be less than or equal to 100 (from [enforced] in the machine policy" in (
+        exc.value.message) and "change your own" not in exc.value.message
+    site.write_text("[enforced.engine.policy]\nnotify_cooldown_s = 60.0\n")  # not in it
+    with pytest.raises(ConfigError) as exc:
+        engine_config(config.load(p))
+    assert "machine policy" not in exc.value.message  # the account's own values clash
+    p.config_file.write_text("[engine.policy]\nnotify_below = 50.0\nlock_below = 55.0\n")
+    with pytest.raises(ConfigError) as exc:
+        engine_config(config.load(p))
+    assert exc.value.message.endswith("lock_below (55) must not exceed notify_below (50)")
+
+
+@pytest.mark.parametrize(("enforced", "mine"), [("policy.lock_below", "trust.lock_level"),
+                                               ("trust.lock_level", "policy.lock_below")])
+def test_an_enforced_lock_level_wins_over_the_accounts_other_name_for_it(
+        p: paths.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, enforced: str,
+        mine: str) -> None:
+    """One level under two names: a policy enforcing `lock_below = 30` met an account's
+    `lock_level = 50` as "must equal" — an error that stopped every command (and the agent at
+    its next start), naming neither the policy nor what it enforces. Enforced, it sets both."""
+    site = tmp_path / "site.toml"
+    sec, key = enforced.split(".")
+    site.write_text(f"[enforced.engine.{sec}]\n{key} = 30.0\n")
+    monkeypatch.setenv(site_mod.ENV, str(site))
+    sec, key = mine.split(".")
+    p.config_file.write_text(f"[engine.{sec}]\n{key} = 50.0\n")
+    cfg = engine_config(config.load(p))
+    assert cfg.policy.lock_below == cfg.trust.lock_level == 30.0
+    _, clashes = config.overridden_by_policy(p)
+    assert clashes == [(f"engine.{mine}", "config.toml")]  # doctor: it overrides yours
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -242,6 +325,39 @@ def test_a_broken_machine_policy_is_an_error_naming_it(p: paths.Paths, site: Pat
         config.load(p)
     assert message in exc.value.message and str(site) in str(exc.value)
     assert site.read_text() == text
+
+
+@pytest.mark.parametrize("on_gate", ['["gate"]', '["alertlog"]'])
+def test_a_policy_whose_gate_apps_names_none_of_its_rules_is_its_error(
+        p: paths.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on_gate: str) -> None:
+    """`gate_apps = ["game"]` beside the policy's own rule "games": the error blamed the
+    account's config (and told it to leave gate_apps out, which it cannot), or — when the
+    account's on_gate did not run the gate — there was none at all."""
+    site = tmp_path / "site.toml"
+    site.write_text('[enforced.actions.params.gate]\nrules = [{ name = "games", match = '
+                    '"steam" }]\n[enforced.engine.policy]\ngate_apps = ["game"]\n')
+    monkeypatch.setenv(site_mod.ENV, str(site))
+    p.config_file.write_text(f"[actions]\non_gate = {on_gate}\n")
+    with pytest.raises(ConfigError) as exc:
+        check_settings(config.load(p))
+    assert exc.value.message == (
+        "invalid configuration value for 'engine.policy.gate_apps': no gate rule is called "
+        f"'game' (from [enforced] in the machine policy {site})")
+    assert f"ask whoever manages this machine to fix {site}" in exc.value.hint
+
+
+def test_files_saved_with_a_byte_order_mark_are_read(p: paths.Paths, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows Notepad's "UTF-8 with BOM" and PowerShell 5's `Set-Content -Encoding UTF8` start
+    the file with EF BB BF: the policy an admin pushed that way, and such a config.toml, were
+    refused as "not valid TOML: Invalid statement (at line 1, column 1)"."""
+    site = tmp_path / "site.toml"
+    site.write_bytes(b"\xef\xbb\xbf[enforced.train]\r\ntarget_far = 0.02\r\n")
+    monkeypatch.setenv(site_mod.ENV, str(site))
+    p.config_file.write_bytes(b"\xef\xbb\xbf[store]\r\nkeep_days = 30\r\n")
+    s = config.load(p)
+    assert (s.train.target_far, s.store.keep_days) == (0.02, 30)
+    assert config.changed_settings(p) == [("store.keep_days", 30, 90)]
 
 
 def test_a_named_policy_file_that_is_missing_is_an_error(p: paths.Paths, tmp_path: Path,

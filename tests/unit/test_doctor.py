@@ -18,6 +18,14 @@ from activesec.core import config
 from activesec.core import paths as core_paths
 
 
+@pytest.fixture(autouse=True)
+def _tester_stands_in_for_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Policy files a test writes are its account's: that account counts as root's here (a
+    test of the owner check sets ADMIN_UIDS back)."""
+    if hasattr(os, "getuid"):
+        monkeypatch.setattr(doctor, "ADMIN_UIDS", frozenset({0, os.getuid()}), raising=False)
+
+
 @pytest.fixture
 def paths(home: Path) -> core_paths.Paths:
     return core_paths.resolve(home).ensure()
@@ -409,6 +417,40 @@ def test_a_policy_other_accounts_can_write_is_flagged(paths: core_paths.Paths, n
     assert policy().status == "ok"
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX owners")
+def test_a_policy_owned_by_another_account_than_root_is_flagged(
+        paths: core_paths.Paths, no_devices: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A policy file at 0644 but owned by an account (the child's, say, after a `chown`) is
+    that account's to edit: what it enforces is enforced on nobody. Doctor called it ok, while
+    the README says to keep file and folder root's. The other findings are still given."""
+    import pwd
+
+    folder = tmp_path / "policy"
+    folder.mkdir(mode=0o755)
+    site = folder / "config.toml"
+    site.write_text("[enforced.engine.policy]\nlock_below = 30\n")
+    site.chmod(0o644)
+    paths.config_file.write_text("[engine.policy]\nlock_below = 20\n")
+    if os.getuid() == 0:  # else the file is the test's account's, not root's, already
+        os.chown(site, 65534, -1)
+    monkeypatch.setattr(doctor, "ADMIN_UIDS", frozenset({0}), raising=False)
+    monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))
+    env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
+    m = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes(x11=True)))["machine policy"]
+    uid = site.stat().st_uid
+    try:
+        owner = f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        owner = f"uid {uid}"
+    assert m.status == "warn", m
+    assert f"but {site} is owned by {owner}, not root, so that account can change what it " \
+           "enforces" in m.detail
+    assert "it overrides your engine.policy.lock_below (config.toml)" in m.detail
+    assert f"sudo chown root: {site} {folder}" in m.hint and "decided by the machine" in m.hint
+
+
 def test_an_injecting_tool_running_while_injection_is_distrusted_is_a_warning() -> None:
     """An on-screen keyboard or a VNC server delivers its user's own input by injecting it:
     with the default distrust that input counts against them. Other processes are ignored."""
@@ -453,6 +495,26 @@ def test_a_policy_enforcing_gate_rules_also_needs_gate_apps(paths: core_paths.Pa
     assert m.status == "warn" and "gate_apps may still pick" not in m.detail  # overrides yours
     assert "it overrides your engine.policy.gate_apps (config.toml)" in m.detail
     assert engine_config(config.load(paths)).policy.gate_apps == ["games", "chat"]
+
+
+def test_a_policy_enforcing_gate_rules_also_needs_on_gate(paths: core_paths.Paths,
+                                                           no_devices: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """Rules and gate_apps enforced, on_gate not: the child's `on_gate = ["alertlog"]` gates
+    nothing. The policy check said ok (only the gate check's hint spoke, pointing at the
+    account's own config)."""
+    site = tmp_path / "site.toml"
+    site.write_text('[enforced.actions.params.gate]\nrules = [{ name = "games", match = '
+                    '"steam" }]\n[enforced.engine.policy]\ngate_apps = []\n')
+    paths.config_file.write_text('[actions]\non_gate = ["alertlog"]\n')
+    env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
+    monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))
+    m = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes(x11=True)))["machine policy"]
+    assert m.status == "warn", m
+    assert "an account's [actions] on_gate may leave 'gate' out" in m.detail
+    assert 'on_gate = ["gate", "alertlog"] under [enforced.actions]' in m.hint
 
 
 def test_the_readme_machine_policy_is_valid_and_complete(paths: core_paths.Paths,

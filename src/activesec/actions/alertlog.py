@@ -2,7 +2,8 @@
 
 * File: ``alerts.jsonl`` in the log dir (:func:`activesec.core.paths.resolve`), created 0600
   in a 0700 directory, rotated by size (``max_bytes``, ``backups`` old files kept:
-  ``alerts.jsonl.1`` ...). Each line is the decision's JSON plus ``"op"`` (``fire``/``revert``).
+  ``alerts.jsonl.1`` ...; with 0 the file starts afresh when it is full). Each line is the
+  decision's JSON plus ``"op"`` (``fire``/``revert``).
 * Syslog (``syslog = ...``): ``"local"`` (``/dev/log``), ``"unix:///path/to/socket"``,
   ``"udp://host:port"``, ``"tcp://host:port"`` or plain ``"host:port"`` (UDP), through
   :class:`logging.handlers.SysLogHandler`, facility ``auth`` by default; lock and gate are sent
@@ -125,6 +126,18 @@ class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
         assert isinstance(fh, io.TextIOWrapper)
         return fh
 
+    def doRollover(self) -> None:
+        """With ``backups = 0`` no old file is kept: the log starts afresh. The standard
+        handler then never rolled over and the file grew past ``max_bytes`` without end."""
+        if self.backupCount > 0:
+            super().doRollover()
+            return
+        if self.stream:
+            self.stream.close()
+            self.stream = None
+        os.truncate(self.baseFilename, 0)
+        self.stream = self._open()
+
 
 SEND_TIMEOUT_S = 5.0
 
@@ -175,6 +188,19 @@ class _Syslog(logging.handlers.SysLogHandler):
         raise err or OSError(f"no address for {host}:{port}")
 
 
+def configured_path(path: str | os.PathLike[str] | None) -> Path:
+    """The alert log ``path`` a configuration gives (``~`` is the home folder), or the default
+    place; a relative path would follow the agent's working folder (its service's, not
+    yours), so `wipe` and you would look elsewhere: a ConfigError."""
+    if not path:
+        return core_paths.resolve().log_dir / FILE_NAME
+    out = Path(path).expanduser()
+    if not out.is_absolute():
+        raise ConfigError(f"alertlog.path must be an absolute path, got {str(path)!r}",
+                          f"e.g. path = \"~/{FILE_NAME}\" or \"/var/log/activesec/{FILE_NAME}\"")
+    return out
+
+
 def _is_dir(path: Path) -> bool:
     try:
         return path.is_dir()
@@ -211,12 +237,15 @@ class AlertLogAction(Action):
                 f"unknown syslog facility {facility!r}",
                 "use auth, authpriv, daemon, user or local0..local7",
             )
-        self.path = Path(path) if path else core_paths.resolve().log_dir / FILE_NAME
+        self.path = configured_path(path)
         if _is_dir(self.path):  # every alert would fail to be written, and none would say so
             raise ConfigError(f"alertlog.path {self.path} is a directory",
                               f"name a file in it, e.g. {self.path / FILE_NAME}")
         self.max_bytes = max_bytes
         self.backups = backups
+        if syslog is not None and not isinstance(syslog, str):  # 514, true: no target
+            raise ConfigError(f"alertlog.syslog must be a string, got {syslog!r}",
+                              'e.g. syslog = "udp://siem.example.org:514" or "local"')
         self.syslog = parse_syslog(syslog) if syslog else None
         self.facility = facility
         self._file: _PrivateRotatingFile | None = None

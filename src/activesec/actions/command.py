@@ -67,6 +67,14 @@ class CommandAction(Action):
         if not isinstance(locks, bool):
             raise ConfigError(f"command.locks must be true or false, got {locks!r}")
         self.locks_session = locks
+        if not isinstance(shell, bool):
+            raise ConfigError(f"command.shell must be true or false, got {shell!r}")
+        if cwd is not None and not isinstance(cwd, str | os.PathLike):
+            raise ConfigError(f"command.cwd must be a folder path, got {cwd!r}")
+        if env is not None and not (isinstance(env, Mapping) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
+            raise ConfigError(f"command.env must be a table of strings, got {env!r}",
+                              'e.g. env = { PAGER_TEAM = "secops", RETRIES = "3" }')
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0:
             raise ConfigError(f"command.timeout_s must be a positive number, got {timeout_s!r}")
         fire = _argv(argv, "argv", shell)

@@ -5,6 +5,9 @@ Rules name an application and what to do with it::
     [{name = "game", match = "supertux2", mode = "suspend"},
      {name = "browser", match = "firefox", mode = "close", grace_s = 5}]
 
+* Each rule acts on its matching processes and on the processes they started (a game is a
+  child of the store app a rule names; a browser's pages are its children), except one that
+  another rule matches itself.
 * ``suspend`` stops every matching process (SIGSTOP; ``NtSuspendProcess`` on Windows, through
   psutil) and ``revert`` resumes exactly those — never a process it did not stop itself, never
   one the user had already stopped, never a new process that reused the pid.
@@ -99,6 +102,12 @@ class GateRule:
 
 def parse_rules(rules: Iterable[Mapping[str, Any] | GateRule]) -> tuple[GateRule, ...]:
     """Validate rules from the configuration; every problem is a one-line ConfigError."""
+    if isinstance(rules, str | Mapping):  # iterating would yield its characters or keys
+        kind = "a string" if isinstance(rules, str) else "one table"
+        raise ConfigError(
+            f"gate.rules must be a list of tables, got {kind}: {rules!r}",
+            'write rules = [{ name = "games", match = "steam" }] (brackets around the '
+            "tables, one per app)")
     out: list[GateRule] = []
     for i, raw in enumerate(rules):
         where = f"gate.rules[{i}]"
@@ -132,7 +141,18 @@ def parse_rules(rules: Iterable[Mapping[str, Any] | GateRule]) -> tuple[GateRule
                 f"{where}: refusing to gate {match!r}, a system-critical process",
                 "gate applications, not the display server, session or system services",
             )
-        out.append(GateRule(name.strip(), match.strip(), mode, float(grace)))
+        rule = GateRule(name.strip(), match.strip(), mode, float(grace))
+        for other in out:  # each process and each name belongs to one rule
+            if other.name == rule.name:
+                raise ConfigError(
+                    f"{where}: another rule is already called {rule.name!r}",
+                    "give each rule its own name (gate_apps picks rules by name; a rule "
+                    "matches one app)")
+            if normalise(other.match) == normalise(rule.match):
+                raise ConfigError(
+                    f"{where}: rule {other.name!r} already matches {rule.match!r}",
+                    "one rule per app: keep the one whose mode you want")
+        out.append(rule)
     return tuple(out)
 
 
@@ -195,6 +215,10 @@ class GateAction(Action):
     ) -> None:
         super().__init__(dry_run=dry_run)
         self.rules = parse_rules(rules)
+        if state_file is not None and (not isinstance(state_file, str | os.PathLike)
+                                       or not str(state_file).strip()):
+            raise ConfigError(f"gate.state_file must be a file path, got {state_file!r}",
+                              "leave it out to keep the state in <data dir>/run/gated.json")
         self._process_iter = process_iter or psutil.process_iter
         self._state_arg = state_file
         #: the file the suspended pids are kept in; set by start(), None before (no file).
@@ -301,14 +325,39 @@ class GateAction(Action):
                 found[hits[0].name].append(p)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
+        direct = {p.pid for procs in found.values() for p in procs}
         for rule in rules:
-            for p in found[rule.name]:
+            for p in found[rule.name] + self._descendants(found[rule.name], direct, protected):
                 yield rule, p, ""
             if not found[rule.name]:
                 why = "not running"
                 if skipped[rule.name]:
                     why = f"only protected processes match ({skipped[rule.name]} left alone)"
                 yield rule, None, why
+
+    @staticmethod
+    def _descendants(procs: list[psutil.Process], taken: set[int], protected: set[int]
+                     ) -> list[psutil.Process]:
+        """The processes ``procs`` started (and those they started), which the gate takes with
+        them: a game runs as a child of the store app a rule names (Steam), a browser's pages in
+        its children. Never one that is protected, another user's, or ``taken`` (matched or
+        already listed: its own rule acts on it)."""
+        out: list[psutil.Process] = []
+        for parent in procs:
+            try:
+                children = parent.children(recursive=True)
+            except psutil.Error:
+                continue
+            for c in children:
+                try:
+                    if (c.pid in taken or c.pid in protected or _names(c) & PROTECTED_NAMES
+                            or _is_foreign(c) or c.status() == psutil.STATUS_ZOMBIE):
+                        continue
+                except psutil.Error:
+                    continue
+                taken.add(c.pid)
+                out.append(c)
+        return out
 
     def running(self) -> dict[str, list[int]]:
         """Rule name -> the pids it would act on now ([] for a rule matching nothing)."""

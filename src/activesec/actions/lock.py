@@ -147,7 +147,8 @@ class LockAction(Action):
 
     Parameters: ``methods`` (names, in order; default: the platform's list above), ``path``
     (the PATH to find commands in; default ``$PATH``), ``bus_address`` (default: the session
-    bus), ``logind_dir`` (its presence means systemd-logind runs), ``timeout_s`` per method;
+    bus), ``logind_dir`` (its presence means systemd-logind runs), ``timeout_s`` per method
+    (at most 600 s);
     ``platform``, ``runner`` and ``win_lock`` are test seams.
     """
 
@@ -170,6 +171,15 @@ class LockAction(Action):
     ) -> None:
         super().__init__(dry_run=dry_run)
         self.platform = platform or sys.platform
+        if isinstance(methods, str):  # iterating it would give letters as method names
+            raise ConfigError(f"lock.methods must be a list of methods, got {methods!r}",
+                              f"e.g. methods = [{methods!r}]")
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not (
+                0 < timeout_s <= 600):
+            raise ConfigError(f"lock.timeout_s must be seconds in (0, 600], got {timeout_s!r}")
+        for key, value in (("path", path), ("bus_address", bus_address)):
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"lock.{key} must be a string, got {value!r}")
         chosen = tuple(methods) if methods is not None else default_methods(self.platform)
         known = set(LINUX_METHODS) | set(MACOS_METHODS) | set(WINDOWS_METHODS)
         unknown = [m for m in chosen if m not in known]

@@ -318,9 +318,15 @@ def _config_detail(paths: Any, sections: Mapping[str, Any] | None) -> str:
     return f"valid ({f}); differs from the defaults: {shown}{more}"
 
 
+#: accounts that may own the policy file and its folder: root (an account owning them can
+#: change what they enforce whatever their modes)
+ADMIN_UIDS = frozenset({0})
+
+
 def _writable_by_others(path: os.PathLike[str]) -> str | None:
-    """Which of the policy file and its folder other accounts may write (POSIX modes), or None:
-    an [enforced] table that every account can edit (or replace) enforces nothing."""
+    """Which of the policy file and its folder other accounts may write (POSIX owners and
+    modes), or None: an [enforced] table that an account can edit (or replace) enforces
+    nothing on it."""
     if os.name != "posix":
         return None
     file = Path(path)
@@ -329,12 +335,26 @@ def _writable_by_others(path: os.PathLike[str]) -> str | None:
             st = target.stat()
         except OSError:
             continue
+        if st.st_uid not in ADMIN_UIDS:
+            return (f"{target} is owned by {_account(st.st_uid)}, not root, so that account "
+                    "can change what it enforces")
         if is_dir and st.st_mode & stat.S_ISVTX:  # /tmp: others cannot replace the file
             continue
         others = st.st_mode & 0o002 or (st.st_mode & 0o020 and st.st_gid != 0)
         if others:
-            return f"{target} is writable by other accounts (mode {st.st_mode & 0o777:04o})"
+            return (f"{target} is writable by other accounts (mode {st.st_mode & 0o777:04o}), "
+                    "so any account can change what it enforces")
     return None
+
+
+def _account(uid: int) -> str:
+    """An account's login name and uid (the uid alone when it has no name)."""
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
 
 
 def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
@@ -354,23 +374,31 @@ def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
     n_def = len(dotted_keys(policy.defaults))
     what = f"enforces {', '.join(enforced)}" if enforced else "enforces nothing"
     detail = f"{policy.path}: {what}; {n_def} default(s)"
+    found: list[tuple[str, str]] = []  # (what is wrong, what to do), all of them
     open_to = _writable_by_others(policy.path)
     if open_to:
-        return Check("machine policy", "warn", f"{detail}; but {open_to}, so any account can "
-                     "change what it enforces",
-                     f"sudo chown root: {policy.path} {policy.path.parent} && sudo chmod go-w "
-                     f"{policy.path} {policy.path.parent}")
+        found.append((f"but {open_to}",
+                      f"sudo chown root: {policy.path} {policy.path.parent} && sudo chmod go-w "
+                      f"{policy.path} {policy.path.parent}"))
+    if "actions.params.gate.rules" in enforced and "actions.on_gate" not in enforced:
+        found.append(("it enforces gate rules, but an account's [actions] on_gate may leave "
+                      "'gate' out, and then nothing is gated",
+                      f'add on_gate = ["gate", "alertlog"] under [enforced.actions] in '
+                      f"{policy.path}"))
     if "actions.params.gate.rules" in enforced and "engine.policy.gate_apps" not in enforced:
-        return Check("machine policy", "warn", f"{detail}; it enforces gate rules, but an "
-                     "account's [engine.policy] gate_apps may still pick which of them apply",
-                     f"add gate_apps = [] (every rule) under [enforced.engine.policy] in "
-                     f"{policy.path}")
-    if not clashes:
+        found.append(("it enforces gate rules, but an account's [engine.policy] gate_apps may "
+                      "still pick which of them apply",
+                      f"add gate_apps = [] (every rule) under [enforced.engine.policy] in "
+                      f"{policy.path}"))
+    if clashes:
+        mine = ", ".join(f"{k} ({where})" for k, where in clashes)
+        found.append((f"it overrides your {mine}",
+                      "those settings are decided by the machine policy: remove them from your "
+                      "config or environment, or ask whoever manages this machine"))
+    if not found:
         return Check("machine policy", "ok", detail)
-    mine = ", ".join(f"{k} ({where})" for k, where in clashes)
-    return Check("machine policy", "warn", f"{detail}; it overrides your {mine}",
-                 "those settings are decided by the machine policy: remove them from your "
-                 "config or environment, or ask whoever manages this machine")
+    return Check("machine policy", "warn", "; ".join([detail, *(w for w, _ in found)]),
+                 "; ".join(h for _, h in found))
 
 
 def _linux_checks(

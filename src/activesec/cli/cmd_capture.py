@@ -519,13 +519,13 @@ def wipe(
 def _alert_log_path(p: Paths) -> Path:
     """Where the alert log is (``[actions.params.alertlog] path``), also when the settings do
     not load: wipe must still work then, and clears the default place."""
-    from activesec.actions.alertlog import FILE_NAME
+    from activesec.actions.alertlog import FILE_NAME, configured_path
 
     try:
         configured = settings(p).actions.params.get("alertlog", {}).get("path")
-    except ActiveSecError:
-        configured = None
-    return Path(configured) if configured else p.log_dir / FILE_NAME
+        return configured_path(configured) if configured else p.log_dir / FILE_NAME
+    except (ActiveSecError, TypeError):  # not a path: the agent refuses it, wipe goes on
+        return p.log_dir / FILE_NAME
 
 
 def _with_engine_check(checks: list[Any]) -> list[Any]:

@@ -22,14 +22,22 @@ from pydantic_settings import (
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from activesec.core.errors import ConfigError, PolicyError
 from activesec.core.labels import MAX_LENGTH, name_problem
 from activesec.core.paths import Paths, write_private_text
 from activesec.core.site import ENV as SITE_ENV
-from activesec.core.site import SitePolicy, dotted_keys, load_site, toml_problem
+from activesec.core.site import (
+    SitePolicy,
+    dotted_keys,
+    load_site,
+    one_lock_level,
+    read_toml,
+    sets_lock_level,
+    toml_problem,
+    without_lock_level,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,8 +78,9 @@ class CaptureConfig(_Section):
 
 
 class StoreConfig(_Section):
-    keep_days: int = Field(
-        default=90, ge=0, description="delete events older than this many days (0 = keep forever)"
+    keep_days: int = Field(  # bounded: the cut-off is a 64-bit nanosecond time in SQLite
+        default=90, ge=0, le=36_500,
+        description="delete events older than this many days (0 = keep forever)"
     )
 
 
@@ -192,8 +201,8 @@ class Settings(BaseSettings):
             return (init_settings,)
         sources: list[PydanticBaseSettingsSource] = [
             InitSettingsSource(settings_cls, cls.site.enforced), init_settings, env_settings]
-        if cls.toml_path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        if cls.toml_path is not None:  # read as load() checked it (a BOM is no statement)
+            sources.append(InitSettingsSource(settings_cls, read_toml(cls.toml_path)))
         sources.append(InitSettingsSource(settings_cls, cls.site.defaults))
         return tuple(sources)
 
@@ -248,10 +257,10 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
         file = paths.config_file if paths.config_file.exists() else None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {paths.config_file}: {exc.strerror}") from None
+    mine: dict[str, Any] = {}
     if file is not None:
         try:
-            with open(file, "rb") as fh:
-                tomllib.load(fh)
+            mine = read_toml(file)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise ConfigError(
                 f"config file {file} is not valid TOML: {toml_problem(exc)}",
@@ -276,9 +285,18 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
                 _describe(exc, f"from [{name}] in the machine policy {policy.path}"),
                 field_hint(Settings, exc.errors()[0]["loc"])) from None
 
+    # the lock level under both its names when the policy enforces one: it wins over both; and
+    # one the account sets (file, environment, flags) replaces the machine default's, both names
+    defaults = policy.defaults
+    env_names = {"ACTIVESEC_ENGINE__POLICY__LOCK_BELOW", "ACTIVESEC_ENGINE__TRUST__LOCK_LEVEL"}
+    if sets_lock_level(mine) or sets_lock_level(overrides or {}) or any(
+            k.upper() in env_names for k in os.environ):
+        defaults = without_lock_level(defaults)
+    merged = SitePolicy(policy.path, defaults, one_lock_level(policy.enforced))
+
     class _Bound(Settings):
         toml_path: ClassVar[Path | None] = file
-        site: ClassVar[SitePolicy] = policy
+        site: ClassVar[SitePolicy] = merged
 
     try:
         s = _Bound(**(overrides or {}))
@@ -307,8 +325,7 @@ def _user_table(paths: Paths) -> dict[str, Any]:
     has checked that it reads and parses."""
     if not paths.config_file.exists():
         return {}
-    with open(paths.config_file, "rb") as fh:
-        return tomllib.load(fh)
+    return read_toml(paths.config_file)
 
 
 def changed_settings(paths: Paths, sections: Mapping[str, Any] | None = None,
@@ -342,7 +359,7 @@ def overridden_by_policy(paths: Paths, env: Mapping[str, str] | None = None,
     :func:`load` succeeded (files readable and valid)."""
     env = os.environ if env is None else env
     policy = load_site(platform, env)
-    enforced = policy.enforced_keys
+    enforced = dotted_keys(one_lock_level(policy.enforced))  # either lock level name: both
     if not enforced:
         return policy, []
     mine = [(k, paths.config_file.name) for k in dotted_keys(_user_table(paths))]

@@ -115,6 +115,16 @@ def toml_problem(exc: ValueError | RecursionError) -> str:
     return text
 
 
+BOM = b"\xef\xbb\xbf"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The tables of the TOML file at ``path``. A leading UTF-8 byte-order mark — Windows
+    Notepad's "UTF-8 with BOM", PowerShell 5's ``Set-Content -Encoding UTF8`` — is not part of
+    the text: tomllib took it for an "Invalid statement (at line 1, column 1)"."""
+    return tomllib.loads(path.read_bytes().removeprefix(BOM).decode("utf-8"))
+
+
 def load_site(platform: str | None = None, env: Mapping[str, str] | None = None) -> SitePolicy:
     """Read the policy file; a broken one is a PolicyError naming it (never ignored: a policy
     that silently stops applying is worse than an agent that refuses to start)."""
@@ -123,8 +133,7 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
         return SitePolicy()
     hint = f"ask whoever manages this machine to fix {path}"
     try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+        raw = read_toml(path)
     except FileNotFoundError:
         raise PolicyError(f"machine policy file {path} (named by {ENV}) does not exist",
                           f"unset {ENV} or create the file") from None
@@ -145,3 +154,47 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
             raise PolicyError(f"machine policy file {path}: '{name}' must be a table", hint)
         tables[name] = value
     return SitePolicy(path, tables["defaults"], tables["enforced"])
+
+
+#: the lock level's two names (``[engine.policy] lock_below``, ``[engine.trust] lock_level``)
+LOCK_LEVEL = (("policy", "lock_below"), ("trust", "lock_level"))
+
+
+def sets_lock_level(table: Mapping[str, Any]) -> bool:
+    """Does ``table`` give the lock level, under either name?"""
+    engine = table.get("engine")
+    return isinstance(engine, Mapping) and any(
+        isinstance(engine.get(sec), Mapping) and key in engine[sec] for sec, key in LOCK_LEVEL)
+
+
+def without_lock_level(table: dict[str, Any]) -> dict[str, Any]:
+    """``table`` without the lock level under either name: machine defaults the account's own
+    lock level replaces whole (its ``lock_level`` met a default ``lock_below``: "must equal")."""
+    engine = table.get("engine")
+    if not isinstance(engine, dict):
+        return table
+    engine = dict(engine)
+    for sec, key in LOCK_LEVEL:
+        if isinstance(engine.get(sec), dict):
+            engine[sec] = {k: v for k, v in engine[sec].items() if k != key}
+    return {**table, "engine": engine}
+
+
+def one_lock_level(table: dict[str, Any]) -> dict[str, Any]:
+    """``table`` with the lock level under both its names when it gives it under one: setting
+    either sets both, so an enforced ``lock_below`` also wins over an account's ``lock_level``
+    (which else clashed with it and stopped every command)."""
+    engine = table.get("engine")
+    if not isinstance(engine, dict):
+        return table
+    given = [(sec, key) for sec, key in LOCK_LEVEL
+             if isinstance(engine.get(sec), dict) and key in engine[sec]]
+    if len(given) != 1:
+        return table
+    (sec, key), = given
+    (other_sec, other_key), = [k for k in LOCK_LEVEL if k != (sec, key)]
+    other = engine.get(other_sec, {})
+    if not isinstance(other, dict):
+        return table
+    engine = {**engine, other_sec: {**other, other_key: engine[sec][key]}}
+    return {**table, "engine": engine}

@@ -71,10 +71,28 @@ class EngineConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> EngineConfig:
+        for key, value in self._durations():
+            if value > MAX_SECONDS:  # in ns, 1e300 s is no number: int() of it raised
+                raise ValueError(f"{key} ({value:g} s) must be at most {MAX_SECONDS:,} s "
+                                 "(a year)")
         if self.policy.lock_below != self.trust.lock_level:
             raise ValueError(f"policy.lock_below ({self.policy.lock_below:g}) must equal "
                              f"trust.lock_level ({self.trust.lock_level:g}): one lock level")
         return self
+
+    def _durations(self) -> list[tuple[str, float]]:
+        """Every setting in seconds (named ``*_s``), as (dotted key, value)."""
+        out = [(key, float(getattr(self, key))) for key in type(self).model_fields
+               if key.endswith("_s")]
+        for name in ("trust", "policy", "scoring"):
+            section = getattr(self, name)
+            out += [(f"{name}.{key}", float(getattr(section, key)))
+                    for key in type(section).model_fields if key.endswith("_s")]
+        return out
+
+
+#: the longest any engine duration (a cool-down, a grace, a hold) may be: one year
+MAX_SECONDS = 365 * 86_400
 
 
 def _given(section: Any) -> dict[str, Any]:

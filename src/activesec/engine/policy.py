@@ -120,9 +120,11 @@ class PolicyConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> PolicyConfig:
         if self.lock_below > self.notify_below:
-            raise ValueError("lock_below must not exceed notify_below")
+            raise ValueError(f"lock_below ({self.lock_below:g}) must not exceed notify_below "
+                             f"({self.notify_below:g})")
         if self.restore_above < self.gate_below:
-            raise ValueError("restore_above must be >= gate_below (or gates would flap)")
+            raise ValueError(f"restore_above ({self.restore_above:g}) must be >= gate_below "
+                             f"({self.gate_below:g}) (or gates would flap)")
         return self
 
 

@@ -111,7 +111,7 @@ from activesec.capture.base import CaptureBackend, Sink
 from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
 from activesec.capture.screenlock import x11_locker_up
 from activesec.core.clock import Clock
-from activesec.core.config import Settings, error_key_msg, field_hint
+from activesec.core.config import Settings, error_key_msg, field_hint, toml_value
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError, PolicyError
 from activesec.core.events import DeviceType, Kind
 from activesec.core.paths import Paths, make_private_dirs, write_private_text
@@ -169,7 +169,7 @@ ModelLoader = Callable[[Paths], Mapping[str, ModalityModel]]
 Trainer = Callable[[Paths, Settings], None]
 
 
-def engine_config(settings: Settings) -> EngineConfig:
+def engine_config(settings: Settings, *, policy_note: bool = True) -> EngineConfig:
     """``[engine]`` of the config file, validated (a ConfigError names the bad key).
 
     The policy gates only when it has apps to gate (``engine.policy.gate_apps``); left empty,
@@ -179,7 +179,8 @@ def engine_config(settings: Settings) -> EngineConfig:
         cfg = EngineConfig.model_validate(settings.engine)
     except ValidationError as exc:
         key, msg = error_key_msg(exc, "engine")
-        raise ConfigError(f"invalid configuration value for '{key}': {msg}",
+        note = _enforced_in(key, msg) if policy_note else ""
+        raise ConfigError(f"invalid configuration value for '{key}': {msg}{note}",
                           field_hint(EngineConfig, exc.errors()[0]["loc"], "engine")) from None
     if not cfg.policy.gate_apps and "gate" in settings.actions.on_gate:
         rules = settings.actions.params.get("gate", {}).get("rules") or []
@@ -189,6 +190,32 @@ def engine_config(settings: Settings) -> EngineConfig:
             cfg = cfg.model_copy(update={"policy": cfg.policy.model_copy(
                 update={"gate_apps": names})})
     return cfg
+
+
+def _enforced_in(key: str, msg: str) -> str:
+    """What the machine policy enforces under ``key`` among the settings the error ``msg``
+    names (a whole-section error may come from the account's own setting meeting an enforced
+    one: `restore_above = 35` against an enforced `gate_below = 50`), as a note for the error
+    line; "" when it enforces none of them."""
+    from activesec.core.site import dotted_keys, load_site, one_lock_level
+
+    try:
+        policy = load_site()
+    except PolicyError:  # reported by whoever loaded the settings
+        return ""
+    table = one_lock_level(policy.enforced)
+    given = []
+    for k in dotted_keys(table):
+        name = k.rsplit(".", 1)[-1]
+        if k.startswith(f"{key}.") and (name in msg or name.replace("_", " ") in msg):
+            value: Any = table
+            for part in k.split("."):
+                value = value[part]
+            given.append(f"{k} = {toml_value(value)}")
+    if not given:
+        return ""
+    return (f" (the machine policy {policy.path} enforces {', '.join(given)}: change your own "
+            "settings to fit it)")
 
 
 def agent_engine_config(settings: Settings) -> EngineConfig:
@@ -245,7 +272,13 @@ def _check_machine_policy() -> None:
         if not given:
             continue
         try:
-            _check(Settings.model_validate(given))
+            checked = Settings.model_validate(given)
+            cfg = _check(checked, policy_note=False)  # its own values
+            gate = (_create_action(checked, "gate", dry_run=True)
+                    if "gate" in checked.actions.params else None)
+            if isinstance(gate, GateAction) and cfg.policy.gate_apps:
+                # the names it picks among its own rules, whatever runs the gate
+                _check_gate_apps(cfg.policy.gate_apps, gate)
         except ConfigError as exc:
             raise PolicyError(f"{exc.message} (from [{table}] in the machine policy "
                               f"{policy.path})", "; ".join(filter(None, (
@@ -255,11 +288,11 @@ def _check_machine_policy() -> None:
             raise PolicyError(f"invalid machine policy {policy.path}: {exc}") from None
 
 
-def _check(settings: Settings) -> EngineConfig:
+def _check(settings: Settings, *, policy_note: bool = True) -> EngineConfig:
     from activesec.actions import registry as actions
     from activesec.detectors import registry as detectors
 
-    cfg = engine_config(settings)
+    cfg = engine_config(settings, policy_note=policy_note)
     for key in ("pointer_detector", "keys_detector"):
         name = getattr(settings.train, key)
         if name:
@@ -309,6 +342,18 @@ def _create_action(settings: Settings, name: str, dry_run: bool) -> Action:
     params = dict(settings.actions.params.get(name, {}))
     params.pop("dry_run", None)
     return registry.create(name, **params, dry_run=dry_run)
+
+
+def _resume_left_gate(settings: Settings) -> None:
+    """Resume what a killed agent left suspended when no level runs the gate any more (the
+    gate action does it as it starts; an edit made meanwhile — `gate` taken out of on_gate —
+    left the apps frozen for good)."""
+    try:
+        gate = _create_action(settings, "gate", dry_run=False)
+        gate.start()
+        gate.stop()
+    except (ActiveSecError, OSError) as exc:
+        log.warning("gate: cannot resume apps a previous agent left suspended: %s", exc)
 
 
 def build_actions(settings: Settings, dry_run: bool = False) -> dict[str, Action]:
@@ -654,6 +699,8 @@ class Agent:
         ``on_started`` runs once capture is running (store open, backend started)."""
         for a in self.actions.values():
             a.start()
+        if "gate" not in self.actions and not self.dry_run:
+            _resume_left_gate(self.settings)
         self._running = True
         self._load_models()
         try:
@@ -665,6 +712,13 @@ class Agent:
             self._housekeep(final=True)
         finally:
             self._running = False
+            if self._gated_by is not None:  # the apps are resumed: the logs (a SIEM) say so
+                try:
+                    trust = self.engine.trust.trust if self.engine is not None else (
+                        self._gated_by.trust)
+                    self._lift_gate(float(trust), self.state.value, "the agent stopped")
+                except Exception:  # stopping the actions below still resumes the apps
+                    log.exception("recording that the gate is lifted failed")
             for a in self.actions.values():
                 a.stop()
             self.history.close()
@@ -1000,10 +1054,16 @@ class Agent:
             return
         # no model left (a wipe, deleted models): nothing can ever restore by evidence
         trust = before.trust.trust if before is not None else self._gated_by.trust
+        self._lift_gate(float(trust), AgentState.ENROLLING.value,
+                        f"{reason or 'no model'} (no model left to judge trust by)")
+
+    def _lift_gate(self, trust: float, state: str, why: str) -> None:
+        """Restore the gated apps now, with a restore decision that says ``why`` (the decision
+        log, the alert log and syslog record it as the gate's end)."""
+        assert self._gated_by is not None
         self._handle([Decision(
-            level="restore", state=AgentState.ENROLLING.value, trust=float(trust),
-            t_wall_ns=self.clock.wall_ns(),
-            reason=f"gate lifted: {reason or 'no model'} (no model left to judge trust by)",
+            level="restore", state=state, trust=trust, t_wall_ns=self.clock.wall_ns(),
+            reason=f"gate lifted: {why}",
             evidence={"gated_since_wall_ns": self._gated_by.t_wall_ns,
                       "gate_reason": self._gated_by.reason})])
 
