@@ -78,6 +78,12 @@ at that separation a sequential test needs ~20-30 actions for one false lock in 
 actions. Trading the other way (window 5, A = -0.8, D = 10) gives ANIA ≈ 15 at ANGA ≈ 150 (offline
 simulation). The per-action detector, not the trust recursion, is the limit.
 
+Re-measured 2026-12-07 (same command, 2.5 min; the same with the code of 2026-12-06, cf61300):
+ANIA 27.0 (median 19; 330 of 405 locked, censored 31.5), ANGA 2,442 (16 false locks in 39,079
+genuine actions: since 2026-12-05 a falsely locked session's owner actions count from its start,
+not from its last unlock, hence more than above),
+seconds to lock mean 179, median 81.
+
 Re-measured on a fresh machine (2026-12-04, same command and code): the same figures to the
 action (the evaluation is seeded), with ``ania_censored`` 31.5 and 162,379 s of genuine
 sessions — one false lock per 10,149 s of the owner's work. Measured and not kept that day:
