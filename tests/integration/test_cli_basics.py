@@ -779,3 +779,28 @@ def test_an_agent_stopped_while_waiting_for_a_fix_is_not_said_to_start_by_itself
     text = " ".join(cli("status", env=env).stdout.split())
     assert "starts by itself" not in text and "waiting since" not in text, text
     assert "stopped at" in text and "start it again with `activesec service restart`" in text
+
+
+def test_the_readmes_machine_policy_example_loads_and_wins(env: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    """The policy an admin or parent copies from the README (read from it, so the two never
+    drift) is valid, and an account's weaker trust setting is overridden, as doctor says."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, flags=re.S)
+                if "[enforced.engine.policy]" in b]
+    site = tmp_path / "policy.toml"
+    site.write_text(block)
+    _init(env)
+    cfg = _home(env) / "config.toml"
+    cfg.write_text(cfg.read_text().replace("[engine.trust]\n",
+                                           "[engine.trust]\nmax_penalty = 0.1\n", 1))
+    r = cli("doctor", "--json", env={**env, "ACTIVESEC_SITE_CONFIG": str(site)})
+    checks = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    assert checks["config"]["status"] == "ok", checks["config"]
+    policy = checks["machine policy"]
+    assert policy["status"] == "warn" and "it overrides your engine.trust.max_penalty" in " ".join(
+        policy["detail"].split()), policy
+    for key in ("engine.scoring.injected", "engine.policy.gate_apps", "actions.on_lock"):
+        assert key in policy["detail"], (key, policy)
