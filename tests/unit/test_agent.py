@@ -904,11 +904,14 @@ def test_an_agent_that_stops_while_gated_records_the_gates_end(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and symlinks")
+@pytest.mark.parametrize("on_gate", [[], ["gate", "alertlog"]])
 def test_apps_a_killed_agent_left_frozen_are_resumed_when_no_level_runs_the_gate_any_more(
-        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path,
+        on_gate: list[str]) -> None:
     """After a kill -9 while gated, the next agent resumes the apps — only when a level still
     ran `gate`: with it taken out of on_gate meanwhile, they stayed frozen for good, while
-    `status` kept saying "the next `activesec run` resumes them"."""
+    `status` kept saying "the next `activesec run` resumes them". Either way the gate's end is
+    recorded: the decision log, the alert log and a SIEM had a gate that never ended."""
     import psutil
 
     game = Counter(tmp_path, unique("asunit"))
@@ -920,12 +923,23 @@ def test_apps_a_killed_agent_left_frozen_are_resumed_when_no_level_runs_the_gate
         state.write_text(json.dumps({"suspended": [
             {"pid": proc.pid, "create_time": proc.create_time(), "rule": "game"}]}))
         clock = StepClock()
-        agent = Agent(p, make_settings(tmp_path), Scripted(clock, stranger(2, 12)), clock,
+        alerts = tmp_path / "alerts.jsonl"
+        settings = make_settings(tmp_path, actions={
+            "on_notify": [], "on_lock": [], "on_gate": on_gate,
+            "params": {"alertlog": {"path": str(alerts)},
+                       "gate": {"rules": [{"name": "game", "match": "nothing-matches-this"}]}}})
+        agent = Agent(p, settings, Scripted(clock, stranger(2, 12)), clock,
                       loader=lambda _p: models, screen=ScreenWatch(clock, query=lambda: None))
-        assert "gate" not in agent.actions
+        assert ("gate" in agent.actions) == bool(on_gate)
         agent.run(duration_s=2)
         wait_until(game.running, "SIGCONT to land")
         assert not state.exists()
+        (restore,) = [d for d in agent.decisions if d["level"] == "restore"]
+        assert "the previous agent stopped without lifting it" in restore["reason"]
+        assert restore["reason"].endswith(f"resumed game (pids {proc.pid})")  # what and which
+        if on_gate:
+            (line,) = [json.loads(x) for x in alerts.read_text().splitlines()]
+            assert line["level"] == "restore" and line["reason"] == restore["reason"]
     finally:
         game.kill()
 

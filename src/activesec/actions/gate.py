@@ -221,6 +221,9 @@ class GateAction(Action):
                               "leave it out to keep the state in <data dir>/run/gated.json")
         self._process_iter = process_iter or psutil.process_iter
         self._state_arg = state_file
+        #: what start() resumed that a killed agent had left suspended (the agent records it as
+        #: the gate's end), else None
+        self.resumed_at_start: str | None = None
         #: the file the suspended pids are kept in; set by start(), None before (no file).
         self.state_file: Path | None = None
         #: pid -> (create_time, rule name) for every process this action suspended.
@@ -242,6 +245,7 @@ class GateAction(Action):
         if left:
             self._suspended = left
             result = self._revert(None)
+            self.resumed_at_start = result.detail
             log.warning("gate: resumed apps a previous agent suspended and did not resume "
                         "(it was killed or crashed): %s", result.detail)
 

@@ -118,7 +118,7 @@ from activesec.core.paths import Paths, make_private_dirs, write_private_text
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import AgentState, Context
 from activesec.engine.scoring import ModalityModel
-from activesec.engine.trust import TrustState
+from activesec.engine.trust import MAX_TRUST, TrustState
 from activesec.service.decisions import ActionOutcome, DecisionLog, decisions_path, record
 from activesec.service.handover import HandOver
 from activesec.service.history import TrustHistory, history_path
@@ -344,16 +344,18 @@ def _create_action(settings: Settings, name: str, dry_run: bool) -> Action:
     return registry.create(name, **params, dry_run=dry_run)
 
 
-def _resume_left_gate(settings: Settings) -> None:
+def _resume_left_gate(settings: Settings) -> str | None:
     """Resume what a killed agent left suspended when no level runs the gate any more (the
     gate action does it as it starts; an edit made meanwhile — `gate` taken out of on_gate —
-    left the apps frozen for good)."""
+    left the apps frozen for good); what was resumed, or None."""
     try:
         gate = _create_action(settings, "gate", dry_run=False)
         gate.start()
         gate.stop()
     except (ActiveSecError, OSError) as exc:
         log.warning("gate: cannot resume apps a previous agent left suspended: %s", exc)
+        return None
+    return gate.resumed_at_start if isinstance(gate, GateAction) else None
 
 
 def build_actions(settings: Settings, dry_run: bool = False) -> dict[str, Action]:
@@ -699,10 +701,17 @@ class Agent:
         ``on_started`` runs once capture is running (store open, backend started)."""
         for a in self.actions.values():
             a.start()
-        if "gate" not in self.actions and not self.dry_run:
-            _resume_left_gate(self.settings)
+        gate = self.actions.get("gate")
+        left = gate.resumed_at_start if isinstance(gate, GateAction) else (
+            _resume_left_gate(self.settings) if not self.dry_run else None)
         self._running = True
         self._load_models()
+        if left:  # the decision log, alert log and SIEM saw a gate that never ended: end it
+            self._handle([Decision(
+                level="restore", state=self.state.value, trust=MAX_TRUST,
+                t_wall_ns=self.clock.wall_ns(),
+                reason="gate lifted: the previous agent stopped without lifting it (killed or "
+                       f"crashed); {left}", evidence={})])
         try:
             stats = self.runner.run(duration_s, stop_event, on_tick=self._tick, tick_s=TICK_S,
                                     wake=self.handover.wake if WAKE_ON_INPUT else None,
