@@ -8,6 +8,7 @@ asks them after its lock fired.
 """
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -472,3 +473,48 @@ def test_the_real_agent_keeps_no_input_typed_while_the_screen_is_locked(
     with Store.open(home / "activesec.db") as store:
         assert sum(s.n_keys for s in store.sessions()) == 0  # not one keystroke of it
         assert sum(s.n_pointer for s in store.sessions()) > 0
+
+
+class StuckSaver(ServiceInterface):
+    """A screensaver whose ``GetActive`` never replies (a hung gnome-shell)."""
+
+    def __init__(self, interface: str) -> None:
+        super().__init__(interface)
+
+    @method()
+    async def GetActive(self) -> Annotated[bool, DBusSignature("b")]:
+        await asyncio.sleep(3600)
+        return True
+
+
+def test_the_screensaver_restarting_or_hanging_while_locked_unlocks_nothing(
+        bus_address: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the agent's lock took, GNOME's screensaver left the bus (a restart), then hung:
+    nothing answered, so input at the lock screen counted as the owner's unlock — the
+    stranger got the grace period and full trust. Now only its "inactive" unlocks."""
+    from activesec.core.clock import FakeClock
+    from activesec.service.agent import ScreenWatch
+
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus_address)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    gnome = ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver")
+    clock = FakeClock()
+    watch = ScreenWatch(clock)
+    with Service(bus_address, *gnome, ActiveSaver(gnome[0])):
+        watch.lock_fired()
+        clock.advance(1.0)
+        assert watch.update(None) is True
+    for iface in (None, StuckSaver(gnome[0])):  # gone from the bus, then hung
+        with contextlib.ExitStack() as stack:
+            if iface is not None:
+                stack.enter_context(Service(bus_address, *gnome, iface))
+            for _ in range(3):  # the stranger moves the mouse at the lock screen
+                clock.advance(3.0)
+                assert watch.update(clock.monotonic_ns()) is True
+    saver = ActiveSaver(gnome[0], active=True)
+    with Service(bus_address, *gnome, saver):  # restarted, the lock screen still up
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is True
+        saver.active = False  # the owner's password
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is False

@@ -1162,3 +1162,37 @@ def test_input_while_the_screen_is_locked_is_neither_stored_nor_scored(
     assert agent.engine is not None
     scored = np.array([st.t_ns for st in agent.engine.trajectory])
     assert not ((scored >= late_on) & (scored < off)).any() and (scored >= late_off).any()
+
+
+def test_a_screensaver_that_stops_answering_while_locked_is_no_unlock() -> None:
+    """The screensaver said "active" after the agent's lock; then it restarted (or its
+    GetActive hung, or the bus went away): nothing answered, so the agent guessed the unlock
+    from input — the stranger moving the mouse at the lock screen was given the grace period
+    and full trust, and what they typed was stored and scored. Only its "inactive" unlocks."""
+    clock = FakeClock()
+    answer: list[bool | None] = [True]
+    watch = ScreenWatch(clock, query=lambda: answer[0], locker=lambda: False)
+    watch.lock_fired()
+    clock.advance(1.0)
+    assert watch.update(None) is True
+    answer[0] = None  # the service left the bus (or timed out): cannot tell
+    for _ in range(30):  # the stranger keeps wiggling the mouse at the lock screen
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is True
+        assert watch.withholding
+    answer[0] = True  # back (restarted), the lock screen still up
+    clock.advance(1.0)
+    assert watch.update(clock.monotonic_ns()) is True
+    answer[0] = False  # the owner typed the password
+    clock.advance(1.0)
+    assert watch.update(clock.monotonic_ns()) is False and not watch.withholding
+
+
+def test_where_no_screensaver_ever_answers_input_after_the_lock_is_still_the_unlock() -> None:
+    clock = FakeClock()
+    watch = ScreenWatch(clock, query=lambda: None, locker=lambda: False)
+    watch.lock_fired()
+    clock.advance(1.0)
+    assert watch.update(None) is True
+    clock.advance(2.0)
+    assert watch.update(clock.monotonic_ns()) is False
