@@ -518,3 +518,30 @@ def test_the_screensaver_restarting_or_hanging_while_locked_unlocks_nothing(
         saver.active = False  # the owner's password
         clock.advance(1.0)
         assert watch.update(clock.monotonic_ns()) is False
+
+
+def test_a_hung_bus_holds_the_agent_up_for_one_timeout_not_one_per_screensaver(
+        tmp_path: Path) -> None:
+    """The agent asks GetActive from its main loop (every 5 s between locks). With the session
+    bus hung (dbus-daemon stopped), each of the five screensaver names waited out its own
+    0.5 s: the loop stood still 2.5 s of every 5 — no scoring, no decisions meanwhile."""
+    import os
+    import signal
+    import time
+
+    config = tmp_path / "bus.conf"
+    config.write_text(BUS_CONFIG.format(dir=tmp_path))
+    proc = subprocess.Popen(["dbus-daemon", f"--config-file={config}", "--nofork",
+                             "--print-address=1"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    address = proc.stdout.readline().strip()
+    try:
+        os.kill(proc.pid, signal.SIGSTOP)
+        t0 = time.monotonic()
+        assert screensaver_active(address, timeout_s=0.5) == (None, None)
+        took = time.monotonic() - t0
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert took < 1.2, took
