@@ -1196,3 +1196,24 @@ def test_where_no_screensaver_ever_answers_input_after_the_lock_is_still_the_unl
     assert watch.update(None) is True
     clock.advance(2.0)
     assert watch.update(clock.monotonic_ns()) is False
+
+
+def test_a_screensaver_that_answered_before_the_lock_and_hangs_after_it_is_no_unlock() -> None:
+    """Between locks the screensaver answered "inactive" every 5 s; right after the agent's
+    lock its GetActive hung (nothing answered): the lock counted, but input at the lock
+    screen 2 s later was taken for the owner's unlock — full trust for the stranger."""
+    clock = FakeClock()
+    answer: list[bool | None] = [False]
+    watch = ScreenWatch(clock, query=lambda: answer[0], locker=lambda: False,
+                        watch_always=True)
+    assert watch.update(None) is False  # asked between locks: it answers
+    answer[0] = None
+    watch.lock_fired()
+    clock.advance(1.0)
+    assert watch.update(None) is True  # cannot tell: the lock counts
+    for _ in range(10):
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is True
+    answer[0] = False
+    clock.advance(1.0)
+    assert watch.update(clock.monotonic_ns()) is False

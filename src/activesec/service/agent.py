@@ -43,9 +43,9 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   ``LOCK_SETTLE_S`` after it, the lock did not take and the policy retries it) — unless an X11
   locker the service does not know (``i3lock`` as the lock ``command``;
   :mod:`activesec.capture.screenlock`) holds the display: then the screen is locked until that
-  locker lets go of it. Once the screensaver said "active" for a lock, only its "inactive"
-  ends it: its silence (a restart, a hung ``GetActive``, the bus gone) keeps the screen locked.
-  Where nothing answered (no bus, no screensaver service, other platforms) it assumes the
+  locker lets go of it. Once a screensaver service has answered, only its "inactive" ends a
+  lock: its silence (a restart, a hung ``GetActive``, the bus gone) keeps the screen locked.
+  Where nothing ever answered (no bus, no screensaver service, other platforms) it assumes the
   owner unlocked when input resumes at least ``UNLOCK_QUIET_S`` after the lock, unless an X11
   locker still holds the display (that input is a password typed into it). The policy then
   grants its grace period and resets trust. Between its own locks the
@@ -468,8 +468,8 @@ class ScreenWatch:
         self._answer: bool | None = None
         self._pending = False  # a lock fired, the screensaver has not said "active" yet
         self._by_locker = False  # locked, as a locker unknown to the screensaver service says
-        # the screensaver said "active" for this lock: only its "inactive" ends it (its silence
-        # — a restart, a stuck GetActive, the bus gone — is no unlock)
+        # a screensaver service answered since the agent started: only its "inactive" ends a
+        # lock (its silence — a restart, a stuck GetActive, the bus gone — is no unlock)
         self._heard = False
 
     @property
@@ -480,7 +480,7 @@ class ScreenWatch:
 
     def lock_fired(self) -> None:
         self._pending = True
-        self._by_locker = self._heard = False
+        self._by_locker = False
         self.saver_active = False
         self._since = self.clock.monotonic_ns()
         self._last_poll = None  # ask at the next update
@@ -500,9 +500,9 @@ class ScreenWatch:
             # screensaver still inactive then is no unlock, and for LOCK_SETTLE_S not yet a lock
             # that failed — the screen counts as locked once it says so (or cannot say), or
             # once a locker it does not know holds the display
-            self._answer = self._query()
+            self._answer = self._ask()
             if self._answer is not False:
-                self._pending, self.locked, self._heard = False, True, self._answer is True
+                self._pending, self.locked = False, True
             elif self._locker() is True:
                 self._pending, self.locked, self._by_locker = False, True, True
                 log.info("screen locked by a locker the screensaver service does not know")
@@ -516,15 +516,13 @@ class ScreenWatch:
                 return self._unlocked("screen unlocked (the locker let go of the display)")
             self._answer = None if up is None else False
         else:
-            self._answer = self._query()
+            self._answer = self._ask()
             if self._answer is False:
                 return self._unlocked("screen unlocked (screensaver reports inactive)")
             if self._answer is None and self._heard:
-                # it said "active" for this lock: the person typing at the lock screen while
-                # it restarts (or hangs) is not the owner back — wait for its "inactive"
+                # it answered before: the person typing at the lock screen while it restarts
+                # (or hangs) is not the owner back — wait for its "inactive"
                 return self.locked
-            if self._answer is True:
-                self._heard = True
         # nothing answers: input resuming after the lock is the owner back — unless a locker
         # still holds the display (that input is a password typed into it)
         if self._answer is None and last_input_ns is not None \
@@ -533,8 +531,13 @@ class ScreenWatch:
             return self._unlocked("screen assumed unlocked: input resumed after the lock")
         return self.locked
 
+    def _ask(self) -> bool | None:
+        answer = self._query()
+        self._heard = self._heard or answer is not None
+        return answer
+
     def _unlocked(self, why: str) -> bool:
-        self.locked = self._by_locker = self._heard = False
+        self.locked = self._by_locker = False
         log.info(why)
         return False
 
@@ -545,7 +548,7 @@ class ScreenWatch:
                                       and now - self._last_poll < every):
             return
         self._last_poll = now
-        active = self._query() is True
+        active = self._ask() is True
         if active != self.saver_active:
             self.saver_active = active
             log.info("the screensaver came on: input is neither stored nor scored until it "
