@@ -1200,8 +1200,9 @@ def test_where_no_screensaver_ever_answers_input_after_the_lock_is_still_the_unl
 
 def test_a_screensaver_that_answered_before_the_lock_and_hangs_after_it_is_no_unlock() -> None:
     """Between locks the screensaver answered "inactive" every 5 s; right after the agent's
-    lock its GetActive hung (nothing answered): the lock counted, but input at the lock
-    screen 2 s later was taken for the owner's unlock — full trust for the stranger."""
+    lock its GetActive hung (nothing answered). That silence counted as a lock and input at
+    the lock screen 2 s later as the owner's unlock — full trust for the stranger. Now the
+    lock counts once the screensaver says "active", and only its "inactive" ends it."""
     clock = FakeClock()
     answer: list[bool | None] = [False]
     watch = ScreenWatch(clock, query=lambda: answer[0], locker=lambda: False,
@@ -1209,11 +1210,33 @@ def test_a_screensaver_that_answered_before_the_lock_and_hangs_after_it_is_no_un
     assert watch.update(None) is False  # asked between locks: it answers
     answer[0] = None
     watch.lock_fired()
+    for _ in range(5):
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is False and not watch.locked
+    answer[0] = True
     clock.advance(1.0)
-    assert watch.update(None) is True  # cannot tell: the lock counts
+    assert watch.update(clock.monotonic_ns()) is True
+    answer[0] = None
     for _ in range(10):
         clock.advance(1.0)
         assert watch.update(clock.monotonic_ns()) is True
     answer[0] = False
     clock.advance(1.0)
     assert watch.update(clock.monotonic_ns()) is False
+
+
+def test_a_lock_that_never_took_is_not_unlocked_after_one_silent_answer() -> None:
+    """The lock command ran but nothing locked (the screensaver stays "inactive"); one
+    GetActive that timed out right after it counted as "locked", and the next "inactive" as
+    the owner's unlock: the grace period and full trust for the stranger at the keyboard."""
+    clock = FakeClock()
+    answers: list[bool | None] = [False, None]
+    watch = ScreenWatch(clock, query=lambda: answers.pop(0) if answers else False,
+                        locker=lambda: False, watch_always=True)
+    assert watch.update(None) is False
+    watch.lock_fired()
+    seen = []
+    for _ in range(15):
+        clock.advance(1.0)
+        seen.append(watch.update(clock.monotonic_ns()))
+    assert not any(seen) and not watch.locked  # the lock did not take: no unlock to give

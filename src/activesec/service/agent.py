@@ -499,9 +499,11 @@ class ScreenWatch:
             # a lock command returns before the locker is up (loginctl only signals it): a
             # screensaver still inactive then is no unlock, and for LOCK_SETTLE_S not yet a lock
             # that failed — the screen counts as locked once it says so (or cannot say), or
-            # once a locker it does not know holds the display
+            # once a locker it does not know holds the display. A service that answered
+            # before and is silent now cannot say: counted locked, its next "inactive" would
+            # be the owner's unlock — fresh trust for the stranger of a lock that never took
             self._answer = self._ask()
-            if self._answer is not False:
+            if self._answer is True or (self._answer is None and not self._heard):
                 self._pending, self.locked = False, True
             elif self._locker() is True:
                 self._pending, self.locked, self._by_locker = False, True, True
