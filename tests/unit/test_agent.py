@@ -1240,3 +1240,23 @@ def test_a_lock_that_never_took_is_not_unlocked_after_one_silent_answer() -> Non
         clock.advance(1.0)
         seen.append(watch.update(clock.monotonic_ns()))
     assert not any(seen) and not watch.locked  # the lock did not take: no unlock to give
+
+
+def test_the_owners_own_lock_is_not_ended_by_one_silent_answer() -> None:
+    """The owner's own lock screen was on; one GetActive that timed out (a busy machine, a
+    restarting screensaver) ended it for the agent, which then asked again only 5 s later:
+    the password typed meanwhile was stored with its keystroke timing."""
+    clock = FakeClock()
+    answer: list[bool | None] = [True]
+    watch = ScreenWatch(clock, query=lambda: answer[0], watch_always=True)
+    watch.update(None)
+    assert watch.saver_active and watch.withholding
+    answer[0] = None
+    for _ in range(8):
+        clock.advance(1.0)
+        watch.update(clock.monotonic_ns())
+        assert watch.withholding
+    answer[0] = False
+    clock.advance(1.0)
+    watch.update(clock.monotonic_ns())
+    assert not watch.withholding

@@ -550,7 +550,10 @@ class ScreenWatch:
                                       and now - self._last_poll < every):
             return
         self._last_poll = now
-        active = self._ask() is True
+        answer = self._ask()
+        if answer is None and self.saver_active:
+            return  # silent (restarting, hung): only its "inactive" ends it, as for our locks
+        active = answer is True
         if active != self.saver_active:
             self.saver_active = active
             log.info("the screensaver came on: input is neither stored nor scored until it "
