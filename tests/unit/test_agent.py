@@ -1260,3 +1260,22 @@ def test_the_owners_own_lock_is_not_ended_by_one_silent_answer() -> None:
     clock.advance(1.0)
     watch.update(clock.monotonic_ns())
     assert not watch.withholding
+
+
+def test_a_locker_probe_that_cannot_tell_is_no_unlock() -> None:
+    """i3lock held the display (the screensaver service said "inactive"); one probe that could
+    not connect to the X server (it refuses clients past its limit) made input at the lock
+    screen count as the owner's unlock: grace and full trust for the stranger."""
+    clock = FakeClock()
+    up: list[bool | None] = [True]
+    watch = ScreenWatch(clock, query=lambda: False, locker=lambda: up[0])
+    watch.lock_fired()
+    clock.advance(1.0)
+    assert watch.update(None) is True
+    up[0] = None
+    for _ in range(5):
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is True
+    up[0] = False
+    clock.advance(1.0)
+    assert watch.update(clock.monotonic_ns()) is False

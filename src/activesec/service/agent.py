@@ -513,10 +513,11 @@ class ScreenWatch:
                 log.warning("the screen did not lock: the screensaver stayed inactive")
             return self.locked
         if self._by_locker:
-            up = self._locker()
-            if up is False:
+            # a locker held the display: only its letting go is the unlock (a probe that
+            # cannot tell — a refused connection — is no unlock, whatever input resumes)
+            if self._locker() is False:
                 return self._unlocked("screen unlocked (the locker let go of the display)")
-            self._answer = None if up is None else False
+            return self.locked
         else:
             self._answer = self._ask()
             if self._answer is False:
