@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,44 @@ def test_with_no_screensaver_service_typing_into_the_locker_is_no_unlock(
             assert watch.update(clock.monotonic_ns() - S // 2) is True
     clock.advance(1.0)
     assert watch.update(clock.monotonic_ns() - S // 2) is False
+
+
+def test_the_real_agent_started_under_i3lock_keeps_no_password(
+        i3lock_exe: str, xdisplay: str, tmp_path: Path) -> None:
+    """A bare window manager, no screensaver service: the agent (re)started while i3lock held
+    the display, and what the owner typed into i3lock — the password — was stored with its
+    keystroke timing (the watch between locks asks D-Bus only)."""
+    import json
+    import signal
+
+    from tests.helpers.cli import initialised, popen
+    from tests.helpers.procs import wait_until
+    from tests.helpers.xinject import XInjector
+
+    from activesec.store.db import Store
+
+    home = tmp_path / "home"
+    env = initialised(home)
+    env["DISPLAY"] = xdisplay
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+
+    def status() -> dict[str, object]:
+        try:
+            return dict(json.loads((home / "run" / "agent.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    with locker(i3lock_exe), XInjector(xdisplay) as inj:
+        agent = popen("run", "--quiet", env=env)
+        try:
+            wait_until(lambda: status().get("screensaver_active") is True,
+                       "the agent to see the locker", limit_s=30)
+            inj.type_text("hunter2", hold_s=0.03, gap_s=0.05)
+            wait_until(lambda: int(str(status().get("withheld_locked") or 0)) >= 14,
+                       "the typed keys to be withheld")
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            _, err = agent.communicate(timeout=60)
+    assert agent.returncode == 0, err
+    with Store.open(home / "activesec.db") as store:
+        assert sum(s.n_keys for s in store.sessions()) == 0

@@ -1279,3 +1279,33 @@ def test_a_locker_probe_that_cannot_tell_is_no_unlock() -> None:
     up[0] = False
     clock.advance(1.0)
     assert watch.update(clock.monotonic_ns()) is False
+
+
+def test_an_agent_started_under_an_x11_locker_keeps_nothing_typed_into_it() -> None:
+    """On a bare window manager (no screensaver service answers) the agent restarted while
+    its i3lock held the display: the watch between locks asks D-Bus only, so the password
+    the owner then typed into i3lock was stored and scored. The locker is now looked for
+    once at the start, and input withheld until it lets go."""
+    clock = FakeClock()
+    up: list[bool | None] = [True]
+    probes: list[int] = []
+
+    def locker() -> bool | None:
+        probes.append(clock.monotonic_ns())
+        return up[0]
+
+    watch = ScreenWatch(clock, query=lambda: None, locker=locker, watch_always=True)
+    watch.update(None)
+    assert watch.withholding and not watch.locked  # not a lock of ours: no fresh trust after
+    clock.advance(1.0)
+    watch.update(clock.monotonic_ns())
+    assert watch.withholding
+    up[0] = False
+    clock.advance(1.0)
+    watch.update(clock.monotonic_ns())
+    assert not watch.withholding
+    n = len(probes)
+    for _ in range(20):  # between locks the X11 probe is not asked again (its grab flickers)
+        clock.advance(1.0)
+        watch.update(clock.monotonic_ns())
+    assert len(probes) == n

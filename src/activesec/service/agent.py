@@ -51,7 +51,9 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   grants its grace period and resets trust. Between its own locks the
   agent asks the screensaver every ``PASSIVE_POLL_S`` whether it came on by itself (the owner
   locked the screen, or it blanked): that withholds input too, but its end gives no fresh
-  trust — a blank screen wakes without a password. While the screen is locked either way,
+  trust — a blank screen wakes without a password; where no service answers, an X11 locker
+  holding the display as the agent starts (it was restarted under its own ``i3lock``) counts
+  so until it lets go. While the screen is locked either way,
   input is neither stored nor scored (:class:`_Tee`: a password's keystroke timing never
   reaches the disk), only counted (``withheld_locked`` in the status file).
 * **pause / resume / wipe** are honoured at once: the writer discards paused input and the engine
@@ -468,6 +470,7 @@ class ScreenWatch:
         self._answer: bool | None = None
         self._pending = False  # a lock fired, the screensaver has not said "active" yet
         self._by_locker = False  # locked, as a locker unknown to the screensaver service says
+        self._saver_by_locker = False  # such a locker held the display as the agent started
         # a screensaver service answered since the agent started: only its "inactive" ends a
         # lock (its silence — a restart, a stuck GetActive, the bus gone — is no unlock)
         self._heard = False
@@ -480,7 +483,7 @@ class ScreenWatch:
 
     def lock_fired(self) -> None:
         self._pending = True
-        self._by_locker = False
+        self._by_locker = self._saver_by_locker = False
         self.saver_active = False
         self._since = self.clock.monotonic_ns()
         self._last_poll = None  # ask at the next update
@@ -550,10 +553,22 @@ class ScreenWatch:
         if not self._watch_always or (self._last_poll is not None
                                       and now - self._last_poll < every):
             return
-        self._last_poll = now
+        first, self._last_poll = self._last_poll is None, now
+        if self._saver_by_locker:  # found at the start: until it lets go of the display
+            if self._locker() is False:
+                self.saver_active = self._saver_by_locker = False
+                log.info("the screen locker let go of the display")
+            return
         answer = self._ask()
         if answer is None and self.saver_active:
             return  # silent (restarting, hung): only its "inactive" ends it, as for our locks
+        if answer is None and first and not self._heard and self._locker() is True:
+            # started (restarted) under an X11 locker no service knows — once: the probe's
+            # grab would flicker a full-screen game if it were asked every few seconds
+            self.saver_active = self._saver_by_locker = True
+            log.info("a screen locker holds the display: input is neither stored nor scored "
+                     "until it lets go")
+            return
         active = answer is True
         if active != self.saver_active:
             self.saver_active = active
