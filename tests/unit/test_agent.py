@@ -1164,7 +1164,8 @@ def test_input_while_the_screen_is_locked_is_neither_stored_nor_scored(
     assert not ((scored >= late_on) & (scored < off)).any() and (scored >= late_off).any()
 
 
-def test_a_screensaver_that_stops_answering_while_locked_is_no_unlock() -> None:
+def test_a_screensaver_that_stops_answering_while_locked_is_no_unlock(
+        caplog: pytest.LogCaptureFixture) -> None:
     """The screensaver said "active" after the agent's lock; then it restarted (or its
     GetActive hung, or the bus went away): nothing answered, so the agent guessed the unlock
     from input — the stranger moving the mouse at the lock screen was given the grace period
@@ -1180,6 +1181,8 @@ def test_a_screensaver_that_stops_answering_while_locked_is_no_unlock() -> None:
         clock.advance(1.0)
         assert watch.update(clock.monotonic_ns()) is True
         assert watch.withholding
+    said = [r for r in caplog.records if "does not answer" in r.getMessage()]
+    assert len(said) == 1  # why the agent stays locked, once
     answer[0] = True  # back (restarted), the lock screen still up
     clock.advance(1.0)
     assert watch.update(clock.monotonic_ns()) is True

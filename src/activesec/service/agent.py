@@ -474,6 +474,7 @@ class ScreenWatch:
         # a screensaver service answered since the agent started: only its "inactive" ends a
         # lock (its silence — a restart, a stuck GetActive, the bus gone — is no unlock)
         self._heard = False
+        self._silent = False  # said so in the log: it stopped answering while we are locked
 
     @property
     def withholding(self) -> bool:
@@ -528,6 +529,11 @@ class ScreenWatch:
             if self._answer is None and self._heard:
                 # it answered before: the person typing at the lock screen while it restarts
                 # (or hangs) is not the owner back — wait for its "inactive"
+                if not self._silent:
+                    self._silent = True
+                    log.warning("the screensaver service does not answer: the screen counts as "
+                                "locked until it says it is not (if it is unlocked, restart "
+                                "the agent)")
                 return self.locked
         # nothing answers: input resuming after the lock is the owner back — unless a locker
         # still holds the display (that input is a password typed into it)
@@ -540,6 +546,7 @@ class ScreenWatch:
     def _ask(self) -> bool | None:
         answer = self._query()
         self._heard = self._heard or answer is not None
+        self._silent = self._silent and answer is None
         return answer
 
     def _unlocked(self, why: str) -> bool:
