@@ -187,3 +187,38 @@ def test_the_real_agent_started_under_i3lock_keeps_no_password(
     assert agent.returncode == 0, err
     with Store.open(home / "activesec.db") as store:
         assert sum(s.n_keys for s in store.sessions()) == 0
+
+
+def test_i3lock_as_the_lock_command_locks_and_stays(i3lock_exe: str, xdisplay: str) -> None:
+    """`[actions.params.command] argv = ["i3lock"]`: i3lock forks into the background, and
+    the action waited for its output to end — 10 s, then killed it: the lock failed."""
+    import contextlib
+    import os
+    import signal
+
+    import psutil
+
+    from activesec.actions.base import Decision
+    from activesec.actions.command import CommandAction
+
+    def lockers() -> list[psutil.Process]:
+        out = []
+        for proc in psutil.process_iter(["name"]):
+            with contextlib.suppress(psutil.Error):
+                if proc.info["name"] == "i3lock" and proc.environ().get("DISPLAY") == xdisplay:
+                    out.append(proc)
+        return out
+
+    d = Decision("lock", "locked", 20.0, 1_700_000_000 * S, "trust 20 < 40", {})
+    t0 = time.monotonic()
+    result = CommandAction(argv=[i3lock_exe], timeout_s=10).fire(d)
+    try:
+        assert result.ok and time.monotonic() - t0 < 5, result.detail
+        until(lambda: x11_locker_up() is True)
+        time.sleep(1.0)
+        assert x11_locker_up() is True and lockers()  # still locked: not killed
+    finally:
+        for proc in lockers():
+            with contextlib.suppress(ProcessLookupError):  # it may have gone by itself
+                os.kill(proc.pid, signal.SIGTERM)
+    until(lambda: x11_locker_up() is False)
