@@ -545,3 +545,26 @@ def test_a_hung_bus_holds_the_agent_up_for_one_timeout_not_one_per_screensaver(
         proc.terminate()
         proc.wait(timeout=10)
     assert took < 1.2, took
+
+
+@pytest.mark.x11
+def test_doctor_says_a_lock_command_is_seen_on_the_display(bus_address: str, xdisplay: str,
+                                                           tmp_path: Path) -> None:
+    """i3lock as the lock command where xfce's screensaver answers GetActive: doctor said the
+    agent learns lock and unlock from that service — which never knows i3lock; the agent
+    learns it from the locker holding the X display."""
+    import json
+
+    from tests.helpers.cli import cli, initialised
+
+    home = tmp_path / "home"
+    env = initialised(home)
+    (home / "config.toml").write_text('user = "alice"\n[actions]\non_lock = ["command"]\n'
+                                      '[actions.params.command]\nargv = ["sh", "-c", "true"]\n')
+    env.update(DBUS_SESSION_BUS_ADDRESS=bus_address, DISPLAY=xdisplay)
+    with Service(bus_address, *FREEDESKTOP, ActiveSaver(FREEDESKTOP[0], active=False)):
+        r = cli("doctor", "--json", env=env)
+    check = next(c for c in json.loads(r.stdout)["checks"] if c["name"] == "lock")
+    assert check["status"] == "ok", check
+    assert "learns lock and unlock from org.freedesktop.ScreenSaver" in check["detail"]
+    assert "holds the X display" in check["detail"], check
