@@ -112,3 +112,38 @@ def test_dry_run_runs_nothing(tmp_path: Path) -> None:
         f"dry-run: would run touch {marker} with the gate decision on stdin"
     )
     assert not marker.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="fork")
+def test_a_command_that_forks_into_the_background_is_done_when_it_exits(tmp_path: Path) -> None:
+    """i3lock forks its locker into the background and exits 0; the child keeps the output
+    open. The action waited for the end of that output: the timeout, then it killed the
+    locker and reported the lock failed — `command = i3lock`, the README's own example,
+    never locked for more than 10 s."""
+    import contextlib
+    import signal
+
+    pidfile = tmp_path / "locker.pid"
+    script = (
+        "import os, sys, time\n"
+        "if os.fork() == 0:\n"
+        f"    open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(120)\n"
+        "print('forked')\n"
+    )
+    t0 = time.monotonic()
+    result = CommandAction(argv=[PY, "-c", script], timeout_s=10).fire(D)
+    took = time.monotonic() - t0
+    try:
+        assert result.ok, result.detail
+        assert took < 5, took
+        assert result.info["stdout"] == "forked\n"
+        end = time.monotonic() + 10
+        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < end:
+            time.sleep(0.05)
+        child = psutil.Process(int(pidfile.read_text()))
+        assert child.status() != psutil.STATUS_ZOMBIE  # the locker still runs
+    finally:
+        if pidfile.exists() and pidfile.read_text():
+            with contextlib.suppress(ProcessLookupError):  # it may have ended by itself
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)

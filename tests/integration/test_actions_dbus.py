@@ -8,6 +8,7 @@ asks them after its lock fired.
 """
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -472,3 +473,98 @@ def test_the_real_agent_keeps_no_input_typed_while_the_screen_is_locked(
     with Store.open(home / "activesec.db") as store:
         assert sum(s.n_keys for s in store.sessions()) == 0  # not one keystroke of it
         assert sum(s.n_pointer for s in store.sessions()) > 0
+
+
+class StuckSaver(ServiceInterface):
+    """A screensaver whose ``GetActive`` never replies (a hung gnome-shell)."""
+
+    def __init__(self, interface: str) -> None:
+        super().__init__(interface)
+
+    @method()
+    async def GetActive(self) -> Annotated[bool, DBusSignature("b")]:
+        await asyncio.sleep(3600)
+        return True
+
+
+def test_the_screensaver_restarting_or_hanging_while_locked_unlocks_nothing(
+        bus_address: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the agent's lock took, GNOME's screensaver left the bus (a restart), then hung:
+    nothing answered, so input at the lock screen counted as the owner's unlock — the
+    stranger got the grace period and full trust. Now only its "inactive" unlocks."""
+    from activesec.core.clock import FakeClock
+    from activesec.service.agent import ScreenWatch
+
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus_address)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    gnome = ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver")
+    clock = FakeClock()
+    watch = ScreenWatch(clock)
+    with Service(bus_address, *gnome, ActiveSaver(gnome[0])):
+        watch.lock_fired()
+        clock.advance(1.0)
+        assert watch.update(None) is True
+    for iface in (None, StuckSaver(gnome[0])):  # gone from the bus, then hung
+        with contextlib.ExitStack() as stack:
+            if iface is not None:
+                stack.enter_context(Service(bus_address, *gnome, iface))
+            for _ in range(3):  # the stranger moves the mouse at the lock screen
+                clock.advance(3.0)
+                assert watch.update(clock.monotonic_ns()) is True
+    saver = ActiveSaver(gnome[0], active=True)
+    with Service(bus_address, *gnome, saver):  # restarted, the lock screen still up
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is True
+        saver.active = False  # the owner's password
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is False
+
+
+def test_a_hung_bus_holds_the_agent_up_for_one_timeout_not_one_per_screensaver(
+        tmp_path: Path) -> None:
+    """The agent asks GetActive from its main loop (every 5 s between locks). With the session
+    bus hung (dbus-daemon stopped), each of the five screensaver names waited out its own
+    0.5 s: the loop stood still 2.5 s of every 5 — no scoring, no decisions meanwhile."""
+    import os
+    import signal
+    import time
+
+    config = tmp_path / "bus.conf"
+    config.write_text(BUS_CONFIG.format(dir=tmp_path))
+    proc = subprocess.Popen(["dbus-daemon", f"--config-file={config}", "--nofork",
+                             "--print-address=1"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    address = proc.stdout.readline().strip()
+    try:
+        os.kill(proc.pid, signal.SIGSTOP)
+        t0 = time.monotonic()
+        assert screensaver_active(address, timeout_s=0.5) == (None, None)
+        took = time.monotonic() - t0
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert took < 1.2, took
+
+
+@pytest.mark.x11
+def test_doctor_says_a_lock_command_is_seen_on_the_display(bus_address: str, xdisplay: str,
+                                                           tmp_path: Path) -> None:
+    """i3lock as the lock command where xfce's screensaver answers GetActive: doctor said the
+    agent learns lock and unlock from that service — which never knows i3lock; the agent
+    learns it from the locker holding the X display."""
+    import json
+
+    from tests.helpers.cli import cli, initialised
+
+    home = tmp_path / "home"
+    env = initialised(home)
+    (home / "config.toml").write_text('user = "alice"\n[actions]\non_lock = ["command"]\n'
+                                      '[actions.params.command]\nargv = ["sh", "-c", "true"]\n')
+    env.update(DBUS_SESSION_BUS_ADDRESS=bus_address, DISPLAY=xdisplay)
+    with Service(bus_address, *FREEDESKTOP, ActiveSaver(FREEDESKTOP[0], active=False)):
+        r = cli("doctor", "--json", env=env)
+    check = next(c for c in json.loads(r.stdout)["checks"] if c["name"] == "lock")
+    assert check["status"] == "ok", check
+    assert "learns lock and unlock from org.freedesktop.ScreenSaver" in check["detail"]
+    assert "holds the X display" in check["detail"], check

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,79 @@ def test_with_no_screensaver_service_typing_into_the_locker_is_no_unlock(
             assert watch.update(clock.monotonic_ns() - S // 2) is True
     clock.advance(1.0)
     assert watch.update(clock.monotonic_ns() - S // 2) is False
+
+
+def test_the_real_agent_started_under_i3lock_keeps_no_password(
+        i3lock_exe: str, xdisplay: str, tmp_path: Path) -> None:
+    """A bare window manager, no screensaver service: the agent (re)started while i3lock held
+    the display, and what the owner typed into i3lock — the password — was stored with its
+    keystroke timing (the watch between locks asks D-Bus only)."""
+    import json
+    import signal
+
+    from tests.helpers.cli import initialised, popen
+    from tests.helpers.procs import wait_until
+    from tests.helpers.xinject import XInjector
+
+    from activesec.store.db import Store
+
+    home = tmp_path / "home"
+    env = initialised(home)
+    env["DISPLAY"] = xdisplay
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+
+    def status() -> dict[str, object]:
+        try:
+            return dict(json.loads((home / "run" / "agent.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    with locker(i3lock_exe), XInjector(xdisplay) as inj:
+        agent = popen("run", "--quiet", env=env)
+        try:
+            wait_until(lambda: status().get("screensaver_active") is True,
+                       "the agent to see the locker", limit_s=30)
+            inj.type_text("hunter2", hold_s=0.03, gap_s=0.05)
+            wait_until(lambda: int(str(status().get("withheld_locked") or 0)) >= 14,
+                       "the typed keys to be withheld")
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            _, err = agent.communicate(timeout=60)
+    assert agent.returncode == 0, err
+    with Store.open(home / "activesec.db") as store:
+        assert sum(s.n_keys for s in store.sessions()) == 0
+
+
+def test_i3lock_as_the_lock_command_locks_and_stays(i3lock_exe: str, xdisplay: str) -> None:
+    """`[actions.params.command] argv = ["i3lock"]`: i3lock forks into the background, and
+    the action waited for its output to end — 10 s, then killed it: the lock failed."""
+    import contextlib
+    import os
+    import signal
+
+    import psutil
+
+    from activesec.actions.base import Decision
+    from activesec.actions.command import CommandAction
+
+    def lockers() -> list[psutil.Process]:
+        out = []
+        for proc in psutil.process_iter(["name"]):
+            with contextlib.suppress(psutil.Error):
+                if proc.info["name"] == "i3lock" and proc.environ().get("DISPLAY") == xdisplay:
+                    out.append(proc)
+        return out
+
+    d = Decision("lock", "locked", 20.0, 1_700_000_000 * S, "trust 20 < 40", {})
+    t0 = time.monotonic()
+    result = CommandAction(argv=[i3lock_exe], timeout_s=10).fire(d)
+    try:
+        assert result.ok and time.monotonic() - t0 < 5, result.detail
+        until(lambda: x11_locker_up() is True)
+        time.sleep(1.0)
+        assert x11_locker_up() is True and lockers()  # still locked: not killed
+    finally:
+        for proc in lockers():
+            with contextlib.suppress(ProcessLookupError):  # it may have gone by itself
+                os.kill(proc.pid, signal.SIGTERM)
+    until(lambda: x11_locker_up() is False)

@@ -1162,3 +1162,153 @@ def test_input_while_the_screen_is_locked_is_neither_stored_nor_scored(
     assert agent.engine is not None
     scored = np.array([st.t_ns for st in agent.engine.trajectory])
     assert not ((scored >= late_on) & (scored < off)).any() and (scored >= late_off).any()
+
+
+def test_a_screensaver_that_stops_answering_while_locked_is_no_unlock(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The screensaver said "active" after the agent's lock; then it restarted (or its
+    GetActive hung, or the bus went away): nothing answered, so the agent guessed the unlock
+    from input — the stranger moving the mouse at the lock screen was given the grace period
+    and full trust, and what they typed was stored and scored. Only its "inactive" unlocks."""
+    clock = FakeClock()
+    answer: list[bool | None] = [True]
+    watch = ScreenWatch(clock, query=lambda: answer[0], locker=lambda: False)
+    watch.lock_fired()
+    clock.advance(1.0)
+    assert watch.update(None) is True
+    answer[0] = None  # the service left the bus (or timed out): cannot tell
+    for _ in range(30):  # the stranger keeps wiggling the mouse at the lock screen
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is True
+        assert watch.withholding
+    said = [r for r in caplog.records if "does not answer" in r.getMessage()]
+    assert len(said) == 1  # why the agent stays locked, once
+    answer[0] = True  # back (restarted), the lock screen still up
+    clock.advance(1.0)
+    assert watch.update(clock.monotonic_ns()) is True
+    answer[0] = False  # the owner typed the password
+    clock.advance(1.0)
+    assert watch.update(clock.monotonic_ns()) is False and not watch.withholding
+
+
+def test_where_no_screensaver_ever_answers_input_after_the_lock_is_still_the_unlock() -> None:
+    clock = FakeClock()
+    watch = ScreenWatch(clock, query=lambda: None, locker=lambda: False)
+    watch.lock_fired()
+    clock.advance(1.0)
+    assert watch.update(None) is True
+    clock.advance(2.0)
+    assert watch.update(clock.monotonic_ns()) is False
+
+
+def test_a_screensaver_that_answered_before_the_lock_and_hangs_after_it_is_no_unlock() -> None:
+    """Between locks the screensaver answered "inactive" every 5 s; right after the agent's
+    lock its GetActive hung (nothing answered). That silence counted as a lock and input at
+    the lock screen 2 s later as the owner's unlock — full trust for the stranger. Now the
+    lock counts once the screensaver says "active", and only its "inactive" ends it."""
+    clock = FakeClock()
+    answer: list[bool | None] = [False]
+    watch = ScreenWatch(clock, query=lambda: answer[0], locker=lambda: False,
+                        watch_always=True)
+    assert watch.update(None) is False  # asked between locks: it answers
+    answer[0] = None
+    watch.lock_fired()
+    for _ in range(5):
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is False and not watch.locked
+    answer[0] = True
+    clock.advance(1.0)
+    assert watch.update(clock.monotonic_ns()) is True
+    answer[0] = None
+    for _ in range(10):
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is True
+    answer[0] = False
+    clock.advance(1.0)
+    assert watch.update(clock.monotonic_ns()) is False
+
+
+def test_a_lock_that_never_took_is_not_unlocked_after_one_silent_answer() -> None:
+    """The lock command ran but nothing locked (the screensaver stays "inactive"); one
+    GetActive that timed out right after it counted as "locked", and the next "inactive" as
+    the owner's unlock: the grace period and full trust for the stranger at the keyboard."""
+    clock = FakeClock()
+    answers: list[bool | None] = [False, None]
+    watch = ScreenWatch(clock, query=lambda: answers.pop(0) if answers else False,
+                        locker=lambda: False, watch_always=True)
+    assert watch.update(None) is False
+    watch.lock_fired()
+    seen = []
+    for _ in range(15):
+        clock.advance(1.0)
+        seen.append(watch.update(clock.monotonic_ns()))
+    assert not any(seen) and not watch.locked  # the lock did not take: no unlock to give
+
+
+def test_the_owners_own_lock_is_not_ended_by_one_silent_answer() -> None:
+    """The owner's own lock screen was on; one GetActive that timed out (a busy machine, a
+    restarting screensaver) ended it for the agent, which then asked again only 5 s later:
+    the password typed meanwhile was stored with its keystroke timing."""
+    clock = FakeClock()
+    answer: list[bool | None] = [True]
+    watch = ScreenWatch(clock, query=lambda: answer[0], watch_always=True)
+    watch.update(None)
+    assert watch.saver_active and watch.withholding
+    answer[0] = None
+    for _ in range(8):
+        clock.advance(1.0)
+        watch.update(clock.monotonic_ns())
+        assert watch.withholding
+    answer[0] = False
+    clock.advance(1.0)
+    watch.update(clock.monotonic_ns())
+    assert not watch.withholding
+
+
+def test_a_locker_probe_that_cannot_tell_is_no_unlock() -> None:
+    """i3lock held the display (the screensaver service said "inactive"); one probe that could
+    not connect to the X server (it refuses clients past its limit) made input at the lock
+    screen count as the owner's unlock: grace and full trust for the stranger."""
+    clock = FakeClock()
+    up: list[bool | None] = [True]
+    watch = ScreenWatch(clock, query=lambda: False, locker=lambda: up[0])
+    watch.lock_fired()
+    clock.advance(1.0)
+    assert watch.update(None) is True
+    up[0] = None
+    for _ in range(5):
+        clock.advance(1.0)
+        assert watch.update(clock.monotonic_ns()) is True
+    up[0] = False
+    clock.advance(1.0)
+    assert watch.update(clock.monotonic_ns()) is False
+
+
+def test_an_agent_started_under_an_x11_locker_keeps_nothing_typed_into_it() -> None:
+    """On a bare window manager (no screensaver service answers) the agent restarted while
+    its i3lock held the display: the watch between locks asks D-Bus only, so the password
+    the owner then typed into i3lock was stored and scored. The locker is now looked for
+    once at the start, and input withheld until it lets go."""
+    clock = FakeClock()
+    up: list[bool | None] = [True]
+    probes: list[int] = []
+
+    def locker() -> bool | None:
+        probes.append(clock.monotonic_ns())
+        return up[0]
+
+    watch = ScreenWatch(clock, query=lambda: None, locker=locker, watch_always=True)
+    watch.update(None)
+    assert watch.withholding and not watch.locked  # not a lock of ours: no fresh trust after
+    clock.advance(1.0)
+    watch.update(clock.monotonic_ns())
+    assert watch.withholding
+    up[0] = False
+    clock.advance(1.0)
+    watch.update(clock.monotonic_ns())
+    assert not watch.withholding
+    n = len(probes)
+    for _ in range(20):  # between locks the X11 probe is not asked again (its grab flickers)
+        clock.advance(1.0)
+        watch.update(clock.monotonic_ns())
+    assert len(probes) == n

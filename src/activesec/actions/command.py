@@ -6,7 +6,9 @@ does not do itself (turn off notifications, mute a microphone, page an admin, ..
 * The decision arrives as one JSON line on stdin, and as ``ACTIVESEC_OP`` (``fire``/``revert``),
   ``ACTIVESEC_LEVEL``, ``ACTIVESEC_STATE`` and ``ACTIVESEC_TRUST`` in the environment.
 * ``timeout_s`` bounds it; on POSIX the command runs in its own process group, so a timeout
-  kills whatever it started too. Exit code, and the tail of its output, are in the result.
+  kills whatever it started too. It is done when its own process exits: what it leaves running
+  in the background (``i3lock`` forks its locker) runs on. Exit code, and the tail of its
+  output, are in the result.
 * ``revert_argv`` (optional) runs on ``revert``; without it revert is a no-op.
 * ``locks`` (default true): in ``on_lock`` the command is taken for a session locker of your
   own (``i3lock``, ``swaylock``), so the agent waits for the unlock as after its ``lock``; set it
@@ -22,8 +24,9 @@ import os
 import shlex
 import signal
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import IO, Literal
 
 from activesec.actions.base import Action, ActionResult, Decision
 from activesec.core.errors import ConfigError
@@ -44,6 +47,13 @@ def _argv(value: Sequence[str] | str | None, key: str, shell: bool) -> list[str]
             'e.g. argv = ["/usr/local/bin/on-alert", "--quiet"]',
         )
     return argv
+
+
+def _tail(f: IO[bytes]) -> str:
+    """The last ``OUTPUT_LIMIT`` characters written to ``f`` (a temporary file)."""
+    f.seek(0, os.SEEK_END)
+    f.seek(max(f.tell() - 4 * OUTPUT_LIMIT, 0))
+    return f.read().decode(errors="replace")[-OUTPUT_LIMIT:]
 
 
 class CommandAction(Action):
@@ -111,29 +121,40 @@ class CommandAction(Action):
             "ACTIVESEC_TRUST": f"{decision.trust:.6g}",
         }
         shown = argv[0] if self.shell else shlex.join(argv)
-        try:
-            proc = subprocess.Popen(
-                argv[0] if self.shell else argv,
-                shell=self.shell,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=self.cwd,
-                env=env,
-                start_new_session=os.name == "posix",
-            )
-        except FileNotFoundError:
-            return ActionResult(False, f"command not found: {argv[0]}", {"returncode": None})
-        except OSError as exc:
-            return ActionResult(
-                False, f"cannot run {shown}: {exc.strerror or exc}", {"returncode": None}
-            )
-        try:
-            out, err = proc.communicate(decision.to_json() + "\n", timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            self._kill(proc)
-            out, err = proc.communicate()
+        # files, not pipes: a locker that forks into the background (i3lock, xsecurelock)
+        # keeps the pipes open, and waiting for their end waited out the timeout — then
+        # killed the locker. The command is done when its own process exits.
+        with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stdout, \
+                tempfile.TemporaryFile() as stderr:
+            stdin.write((decision.to_json() + "\n").encode())
+            stdin.seek(0)
+            try:
+                proc = subprocess.Popen(
+                    argv[0] if self.shell else argv,
+                    shell=self.shell,
+                    stdin=stdin,
+                    stdout=stdout,
+                    stderr=stderr,
+                    cwd=self.cwd,
+                    env=env,
+                    start_new_session=os.name == "posix",
+                )
+            except FileNotFoundError:
+                return ActionResult(False, f"command not found: {argv[0]}",
+                                    {"returncode": None})
+            except OSError as exc:
+                return ActionResult(
+                    False, f"cannot run {shown}: {exc.strerror or exc}", {"returncode": None}
+                )
+            try:
+                proc.wait(timeout=self.timeout_s)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                self._kill(proc)
+                proc.wait()
+                timed_out = True
+            out, err = _tail(stdout), _tail(stderr)
+        if timed_out:
             return ActionResult(
                 False,
                 f"{shown} timed out after {self.timeout_s:g} s and was killed",
@@ -151,7 +172,7 @@ class CommandAction(Action):
         return ActionResult(False, detail, info)
 
     @staticmethod
-    def _kill(proc: subprocess.Popen[str]) -> None:
+    def _kill(proc: subprocess.Popen[bytes]) -> None:
         if os.name == "posix":
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)

@@ -37,6 +37,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -101,14 +102,20 @@ def screensaver_active(address: str | None = None, timeout_s: float = 0.5,
     """Is the session's screensaver (hence its lock) active? Asks :data:`ACTIVE_QUERIES` in
     turn (``first``, the one that answered last time, before the rest) and returns the first
     answer with the query that gave it; ``(None, None)`` when none answers (no session bus, no
-    dbus-fast, no such service, a service that does not implement ``GetActive``)."""
+    dbus-fast, no such service, a service that does not implement ``GetActive``).
+    ``timeout_s`` bounds all the questions together: the agent asks from its main loop, and a
+    hung bus made each of the five wait it out (2.5 s every poll, no scoring meanwhile)."""
     order = ACTIVE_QUERIES if first is None else (first, *(q for q in ACTIVE_QUERIES
                                                            if q != first))
+    deadline = time.monotonic() + timeout_s
     for query in order:
         name, path, interface = query
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
         try:
             body = _dbus.call(name, path, interface, "GetActive", address=address,
-                              timeout_s=timeout_s)
+                              timeout_s=left)
         except _dbus.BusUnavailable:
             return None, None  # no bus (or no dbus-fast): nobody else can answer either
         except (_dbus.CallFailed, TimeoutError):

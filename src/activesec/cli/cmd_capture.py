@@ -790,6 +790,10 @@ def _lock_check() -> Any:
         active, query = screensaver_active()
     if query is not None:
         watch = f"the agent learns lock and unlock from {query[0]} (active now: {active})"
+        if isinstance(command, CommandAction) and command.locks_session \
+                and os.environ.get("DISPLAY"):  # i3lock on xfce: that service never knows it
+            watch += (", and that your command's locker is up while it holds the X display "
+                      "(a locker that service does not know)")
     elif os.environ.get("DISPLAY"):
         watch = ("no screensaver service answers: after a lock, an X11 locker holding the "
                  "display counts as locked, and otherwise input resuming counts as the unlock")

@@ -43,13 +43,17 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   ``LOCK_SETTLE_S`` after it, the lock did not take and the policy retries it) — unless an X11
   locker the service does not know (``i3lock`` as the lock ``command``;
   :mod:`activesec.capture.screenlock`) holds the display: then the screen is locked until that
-  locker lets go of it. Where nothing answers (no bus, no screensaver service, other
-  platforms) it assumes the owner unlocked when input resumes at least ``UNLOCK_QUIET_S`` after
-  the lock, unless an X11 locker still holds the display (that input is a password typed into
-  it). The policy then grants its grace period and resets trust. Between its own locks the
+  locker lets go of it. Once a screensaver service has answered, only its "inactive" ends a
+  lock: its silence (a restart, a hung ``GetActive``, the bus gone) keeps the screen locked.
+  Where nothing ever answered (no bus, no screensaver service, other platforms) it assumes the
+  owner unlocked when input resumes at least ``UNLOCK_QUIET_S`` after the lock, unless an X11
+  locker still holds the display (that input is a password typed into it). The policy then
+  grants its grace period and resets trust. Between its own locks the
   agent asks the screensaver every ``PASSIVE_POLL_S`` whether it came on by itself (the owner
   locked the screen, or it blanked): that withholds input too, but its end gives no fresh
-  trust — a blank screen wakes without a password. While the screen is locked either way,
+  trust — a blank screen wakes without a password; where no service answers, an X11 locker
+  holding the display as the agent starts (it was restarted under its own ``i3lock``) counts
+  so until it lets go. While the screen is locked either way,
   input is neither stored nor scored (:class:`_Tee`: a password's keystroke timing never
   reaches the disk), only counted (``withheld_locked`` in the status file).
 * **pause / resume / wipe** are honoured at once: the writer discards paused input and the engine
@@ -466,6 +470,11 @@ class ScreenWatch:
         self._answer: bool | None = None
         self._pending = False  # a lock fired, the screensaver has not said "active" yet
         self._by_locker = False  # locked, as a locker unknown to the screensaver service says
+        self._saver_by_locker = False  # such a locker held the display as the agent started
+        # a screensaver service answered since the agent started: only its "inactive" ends a
+        # lock (its silence — a restart, a stuck GetActive, the bus gone — is no unlock)
+        self._heard = False
+        self._silent = False  # said so in the log: it stopped answering while we are locked
 
     @property
     def withholding(self) -> bool:
@@ -475,7 +484,7 @@ class ScreenWatch:
 
     def lock_fired(self) -> None:
         self._pending = True
-        self._by_locker = False
+        self._by_locker = self._saver_by_locker = False
         self.saver_active = False
         self._since = self.clock.monotonic_ns()
         self._last_poll = None  # ask at the next update
@@ -494,9 +503,11 @@ class ScreenWatch:
             # a lock command returns before the locker is up (loginctl only signals it): a
             # screensaver still inactive then is no unlock, and for LOCK_SETTLE_S not yet a lock
             # that failed — the screen counts as locked once it says so (or cannot say), or
-            # once a locker it does not know holds the display
-            self._answer = self._query()
-            if self._answer is not False:
+            # once a locker it does not know holds the display. A service that answered
+            # before and is silent now cannot say: counted locked, its next "inactive" would
+            # be the owner's unlock — fresh trust for the stranger of a lock that never took
+            self._answer = self._ask()
+            if self._answer is True or (self._answer is None and not self._heard):
                 self._pending, self.locked = False, True
             elif self._locker() is True:
                 self._pending, self.locked, self._by_locker = False, True, True
@@ -506,14 +517,24 @@ class ScreenWatch:
                 log.warning("the screen did not lock: the screensaver stayed inactive")
             return self.locked
         if self._by_locker:
-            up = self._locker()
-            if up is False:
+            # a locker held the display: only its letting go is the unlock (a probe that
+            # cannot tell — a refused connection — is no unlock, whatever input resumes)
+            if self._locker() is False:
                 return self._unlocked("screen unlocked (the locker let go of the display)")
-            self._answer = None if up is None else False
+            return self.locked
         else:
-            self._answer = self._query()
+            self._answer = self._ask()
             if self._answer is False:
                 return self._unlocked("screen unlocked (screensaver reports inactive)")
+            if self._answer is None and self._heard:
+                # it answered before: the person typing at the lock screen while it restarts
+                # (or hangs) is not the owner back — wait for its "inactive"
+                if not self._silent:
+                    self._silent = True
+                    log.warning("the screensaver service does not answer: the screen counts as "
+                                "locked until it says it is not (if it is unlocked, restart "
+                                "the agent)")
+                return self.locked
         # nothing answers: input resuming after the lock is the owner back — unless a locker
         # still holds the display (that input is a password typed into it)
         if self._answer is None and last_input_ns is not None \
@@ -521,6 +542,12 @@ class ScreenWatch:
                 and self._locker() is not True:
             return self._unlocked("screen assumed unlocked: input resumed after the lock")
         return self.locked
+
+    def _ask(self) -> bool | None:
+        answer = self._query()
+        self._heard = self._heard or answer is not None
+        self._silent = self._silent and answer is None
+        return answer
 
     def _unlocked(self, why: str) -> bool:
         self.locked = self._by_locker = False
@@ -533,8 +560,23 @@ class ScreenWatch:
         if not self._watch_always or (self._last_poll is not None
                                       and now - self._last_poll < every):
             return
-        self._last_poll = now
-        active = self._query() is True
+        first, self._last_poll = self._last_poll is None, now
+        if self._saver_by_locker:  # found at the start: until it lets go of the display
+            if self._locker() is False:
+                self.saver_active = self._saver_by_locker = False
+                log.info("the screen locker let go of the display")
+            return
+        answer = self._ask()
+        if answer is None and self.saver_active:
+            return  # silent (restarting, hung): only its "inactive" ends it, as for our locks
+        if answer is None and first and not self._heard and self._locker() is True:
+            # started (restarted) under an X11 locker no service knows — once: the probe's
+            # grab would flicker a full-screen game if it were asked every few seconds
+            self.saver_active = self._saver_by_locker = True
+            log.info("a screen locker holds the display: input is neither stored nor scored "
+                     "until it lets go")
+            return
+        active = answer is True
         if active != self.saver_active:
             self.saver_active = active
             log.info("the screensaver came on: input is neither stored nor scored until it "
