@@ -1265,6 +1265,30 @@ def test_the_owners_own_lock_is_not_ended_by_one_silent_answer() -> None:
     assert not watch.withholding
 
 
+def test_a_screensaver_silent_for_good_does_not_switch_scoring_off() -> None:
+    """The owner's own lock (or a blank screen) is watched for privacy: a service that stops
+    answering for good (the bus gone) kept every later input withheld — nothing stored, nothing
+    scored, no decision — until the agent was restarted."""
+    from activesec.service.agent import PASSIVE_SILENCE_S
+
+    clock = FakeClock()
+    answer: list[bool | None] = [True]
+    watch = ScreenWatch(clock, query=lambda: answer[0], watch_always=True)
+    watch.update(None)
+    assert watch.withholding
+    answer[0] = None  # the bus is gone
+    for _ in range(int(PASSIVE_SILENCE_S) - 1):
+        clock.advance(1.0)
+        watch.update(None)
+        assert watch.withholding  # a moment of silence ends nothing
+    clock.advance(2.0)
+    watch.update(None)
+    assert not watch.withholding and not watch.locked
+    clock.advance(60.0)
+    watch.update(None)
+    assert not watch.withholding  # nor does it come back on while nothing answers
+
+
 def test_a_locker_probe_that_cannot_tell_is_no_unlock() -> None:
     """i3lock held the display (the screensaver service said "inactive"); one probe that could
     not connect to the X server (it refuses clients past its limit) made input at the lock

@@ -161,6 +161,9 @@ LOCK_SETTLE_S = 10.0
 # between locks of ours, how often the screensaver is asked whether it came on by itself (the
 # owner locked the screen): ~2 ms of CPU a question where it answers, ~7 ms where nothing does
 PASSIVE_POLL_S = 5.0
+# a screensaver that came on by itself and then stops answering for this long (the bus gone)
+# no longer withholds input: that watch is for privacy, and must not switch scoring off
+PASSIVE_SILENCE_S = 10.0
 # While gated, the on_gate actions are applied again this often: a game restarted meanwhile
 # runs at most this long. A pass costs ~6 ms of CPU per 80 processes here (psutil: 0.3% of a
 # core at this pace), so ~1.5% on a desktop's 400 — only while gated.
@@ -475,6 +478,7 @@ class ScreenWatch:
         # lock (its silence — a restart, a stuck GetActive, the bus gone — is no unlock)
         self._heard = False
         self._silent = False  # said so in the log: it stopped answering while we are locked
+        self._silent_since: int | None = None  # the screensaver on by itself went silent then
 
     @property
     def withholding(self) -> bool:
@@ -568,7 +572,17 @@ class ScreenWatch:
             return
         answer = self._ask()
         if answer is None and self.saver_active:
-            return  # silent (restarting, hung): only its "inactive" ends it, as for our locks
+            # silent (restarting, hung): a moment of it ends nothing — a password typed then
+            # would be kept —, but this lock is the owner's own or a blank screen, watched for
+            # privacy only: a service silent for PASSIVE_SILENCE_S (the bus gone) must not
+            # switch scoring off for good
+            if self._silent_since is None:
+                self._silent_since = now
+            if now - self._silent_since < PASSIVE_SILENCE_S * 1e9:
+                return
+            log.warning("the screensaver service stopped answering: input is scored again")
+            answer = False
+        self._silent_since = None
         if answer is None and first and not self._heard and self._locker() is True:
             # started (restarted) under an X11 locker no service knows — once: the probe's
             # grab would flicker a full-screen game if it were asked every few seconds
