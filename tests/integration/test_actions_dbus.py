@@ -521,14 +521,25 @@ def test_the_screensaver_restarting_or_hanging_while_locked_unlocks_nothing(
 
 
 def test_a_hung_bus_holds_the_agent_up_for_one_timeout_not_one_per_screensaver(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The agent asks GetActive from its main loop (every 5 s between locks). With the session
     bus hung (dbus-daemon stopped), each of the five screensaver names waited out its own
-    0.5 s: the loop stood still 2.5 s of every 5 — no scoring, no decisions meanwhile."""
+    0.5 s: the loop stood still 2.5 s of every 5 — no scoring, no decisions meanwhile. (What
+    is checked is the time each question was given, not the time it took: no timed
+    assertion on a shared machine.)"""
     import os
     import signal
-    import time
 
+    from activesec.actions import _dbus
+
+    given: list[float] = []
+    real_call = _dbus.call
+
+    def spy(*args: Any, **kw: Any) -> list[Any]:
+        given.append(float(kw["timeout_s"]))
+        return real_call(*args, **kw)
+
+    monkeypatch.setattr(_dbus, "call", spy)
     config = tmp_path / "bus.conf"
     config.write_text(BUS_CONFIG.format(dir=tmp_path))
     proc = subprocess.Popen(["dbus-daemon", f"--config-file={config}", "--nofork",
@@ -537,14 +548,12 @@ def test_a_hung_bus_holds_the_agent_up_for_one_timeout_not_one_per_screensaver(
     address = proc.stdout.readline().strip()
     try:
         os.kill(proc.pid, signal.SIGSTOP)
-        t0 = time.monotonic()
         assert screensaver_active(address, timeout_s=0.5) == (None, None)
-        took = time.monotonic() - t0
     finally:
         os.kill(proc.pid, signal.SIGCONT)
         proc.terminate()
         proc.wait(timeout=10)
-    assert took < 1.2, took
+    assert given and sum(given) <= 0.5 + 1e-6, given  # all the questions shared the 0.5 s
 
 
 @pytest.mark.x11
