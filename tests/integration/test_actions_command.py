@@ -131,12 +131,9 @@ def test_a_command_that_forks_into_the_background_is_done_when_it_exits(tmp_path
         "    time.sleep(120)\n"
         "print('forked')\n"
     )
-    t0 = time.monotonic()
     result = CommandAction(argv=[PY, "-c", script], timeout_s=10).fire(D)
-    took = time.monotonic() - t0
     try:
-        assert result.ok, result.detail
-        assert took < 5, took
+        assert result.ok, result.detail  # not "timed out after 10 s and was killed"
         assert result.info["stdout"] == "forked\n"
         end = time.monotonic() + 10
         while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < end:

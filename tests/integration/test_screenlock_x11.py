@@ -210,10 +210,9 @@ def test_i3lock_as_the_lock_command_locks_and_stays(i3lock_exe: str, xdisplay: s
         return out
 
     d = Decision("lock", "locked", 20.0, 1_700_000_000 * S, "trust 20 < 40", {})
-    t0 = time.monotonic()
     result = CommandAction(argv=[i3lock_exe], timeout_s=10).fire(d)
     try:
-        assert result.ok and time.monotonic() - t0 < 5, result.detail
+        assert result.ok, result.detail  # not "timed out after 10 s and was killed"
         until(lambda: x11_locker_up() is True)
         time.sleep(1.0)
         assert x11_locker_up() is True and lockers()  # still locked: not killed
