@@ -31,6 +31,7 @@ from activesec.core.site import ENV as SITE_ENV
 from activesec.core.site import (
     SitePolicy,
     dotted_keys,
+    dotted_value,
     load_site,
     one_lock_level,
     read_toml,
@@ -184,7 +185,7 @@ class Settings(BaseSettings):
         description="trust, policy and scoring options ([engine.trust], [engine.policy], ...)",
     )
 
-    toml_path: ClassVar[Path | None] = None
+    toml_table: ClassVar[dict[str, Any]] = {}  # the account's file, as load() read it
     site: ClassVar[SitePolicy] = SitePolicy()
     table_only: ClassVar[bool] = False
 
@@ -201,8 +202,7 @@ class Settings(BaseSettings):
             return (init_settings,)
         sources: list[PydanticBaseSettingsSource] = [
             InitSettingsSource(settings_cls, cls.site.enforced), init_settings, env_settings]
-        if cls.toml_path is not None:  # read as load() checked it (a BOM is no statement)
-            sources.append(InitSettingsSource(settings_cls, read_toml(cls.toml_path)))
+        sources.append(InitSettingsSource(settings_cls, cls.toml_table))
         sources.append(InitSettingsSource(settings_cls, cls.site.defaults))
         return tuple(sources)
 
@@ -295,7 +295,7 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
     merged = SitePolicy(policy.path, defaults, one_lock_level(policy.enforced))
 
     class _Bound(Settings):
-        toml_path: ClassVar[Path | None] = file
+        toml_table: ClassVar[dict[str, Any]] = mine  # checked above: not read a second time
         site: ClassVar[SitePolicy] = merged
 
     try:
@@ -342,11 +342,7 @@ def changed_settings(paths: Paths, sections: Mapping[str, Any] | None = None,
     for key in dotted_keys(mine):
         if key == "user" or (key.split(".")[0] == "engine" and "engine" not in sections):
             continue
-        value: Any = mine
-        default: Any = defaults
-        for part in key.split("."):
-            value = value[part]
-            default = default.get(part) if isinstance(default, dict) else None
+        value, default = dotted_value(mine, key), dotted_value(defaults, key)
         if value != default:
             out.append((key, value, default))
     return out

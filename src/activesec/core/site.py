@@ -95,6 +95,15 @@ def dotted_keys(table: Mapping[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
+def dotted_value(table: Mapping[str, Any], key: str) -> Any:
+    """The value at a ``section.key`` path of :func:`dotted_keys`, None where the path is not
+    there."""
+    value: Any = table
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
 def toml_problem(exc: ValueError | RecursionError) -> str:
     """What is wrong with a TOML file, for an error line; TOML files are UTF-8 text, and
     tomllib raises UnicodeDecodeError (not TOMLDecodeError) for other bytes, and

@@ -204,7 +204,7 @@ def _enforced_in(key: str, msg: str) -> str:
     names (a whole-section error may come from the account's own setting meeting an enforced
     one: `restore_above = 35` against an enforced `gate_below = 50`), as a note for the error
     line; "" when it enforces none of them."""
-    from activesec.core.site import dotted_keys, load_site, one_lock_level
+    from activesec.core.site import dotted_keys, dotted_value, load_site, one_lock_level
 
     try:
         policy = load_site()
@@ -215,10 +215,7 @@ def _enforced_in(key: str, msg: str) -> str:
     for k in dotted_keys(table):
         name = k.rsplit(".", 1)[-1]
         if k.startswith(f"{key}.") and (name in msg or name.replace("_", " ") in msg):
-            value: Any = table
-            for part in k.split("."):
-                value = value[part]
-            given.append(f"{k} = {toml_value(value)}")
+            given.append(f"{k} = {toml_value(dotted_value(table, k))}")
     if not given:
         return ""
     return (f" (the machine policy {policy.path} enforces {', '.join(given)}: change your own "
