@@ -467,7 +467,6 @@ class ScreenWatch:
             x11_locker_up if query is None else _cannot_tell)
         self._watch_always = query is None if watch_always is None else watch_always
         self._last_poll: int | None = None  # None: ask at the next update
-        self._answer: bool | None = None
         self._pending = False  # a lock fired, the screensaver has not said "active" yet
         self._by_locker = False  # locked, as a locker unknown to the screensaver service says
         self._saver_by_locker = False  # such a locker held the display as the agent started
@@ -507,8 +506,8 @@ class ScreenWatch:
             # once a locker it does not know holds the display. A service that answered
             # before and is silent now cannot say: counted locked, its next "inactive" would
             # be the owner's unlock — fresh trust for the stranger of a lock that never took
-            self._answer = self._ask()
-            if self._answer is True or (self._answer is None and not self._heard):
+            answer = self._ask()
+            if answer is True or (answer is None and not self._heard):
                 self._pending, self.locked = False, True
             elif self._locker() is True:
                 self._pending, self.locked, self._by_locker = False, True, True
@@ -523,22 +522,21 @@ class ScreenWatch:
             if self._locker() is False:
                 return self._unlocked("screen unlocked (the locker let go of the display)")
             return self.locked
-        else:
-            self._answer = self._ask()
-            if self._answer is False:
-                return self._unlocked("screen unlocked (screensaver reports inactive)")
-            if self._answer is None and self._heard:
-                # it answered before: the person typing at the lock screen while it restarts
-                # (or hangs) is not the owner back — wait for its "inactive"
-                if not self._silent:
-                    self._silent = True
-                    log.warning("the screensaver service does not answer: the screen counts as "
-                                "locked until it says it is not (if it is unlocked, restart "
-                                "the agent)")
-                return self.locked
+        answer = self._ask()
+        if answer is False:
+            return self._unlocked("screen unlocked (screensaver reports inactive)")
+        if answer is None and self._heard:
+            # it answered before: the person typing at the lock screen while it restarts
+            # (or hangs) is not the owner back — wait for its "inactive"
+            if not self._silent:
+                self._silent = True
+                log.warning("the screensaver service does not answer: the screen counts as "
+                            "locked until it says it is not (if it is unlocked, restart "
+                            "the agent)")
+            return self.locked
         # nothing answers: input resuming after the lock is the owner back — unless a locker
         # still holds the display (that input is a password typed into it)
-        if self._answer is None and last_input_ns is not None \
+        if answer is None and last_input_ns is not None \
                 and last_input_ns - self._since >= UNLOCK_QUIET_S * 1e9 \
                 and self._locker() is not True:
             return self._unlocked("screen assumed unlocked: input resumed after the lock")
@@ -878,8 +876,7 @@ class Agent:
         # actions completed by silence as soon as they are (the loop wakes then), time-based
         # rules (restore, grace, unlock) and the gate's hold once a second
         if eng is None and status_due:  # enrolling: a locked screen's input is no enrolment
-            self.screen.update(None)
-            self._tee.withhold = self.screen.withholding
+            self._watch_screen(None)
         if eng is not None and (status_due or (due is not None and due <= now)):
             last = eng.trajectory[-1] if eng.trajectory else None
             out = eng.tick(self._context())
@@ -913,10 +910,16 @@ class Agent:
         withheld = self._tee.last_withheld_ns  # input at the lock screen reaches no scorer
         if withheld is not None and (last is None or withheld > last):
             last = withheld
-        locked = self.screen.update(last)
-        self._tee.withhold = self.screen.withholding
+        locked = self._watch_screen(last)
         paused = self._stats.paused if self._stats is not None else False
         return Context(screen_locked=locked, paused=paused, enrolling=eng is None)
+
+    def _watch_screen(self, last_input_ns: int | None) -> bool:
+        """Ask the screen watch (True: our lock holds), and let the capture tee withhold
+        input exactly while the screen is locked."""
+        locked = self.screen.update(last_input_ns)
+        self._tee.withhold = self.screen.withholding
+        return locked
 
     def _drain(self, final: bool) -> None:
         ev = self.handover.take(self.clock.monotonic_ns(), force=final)
