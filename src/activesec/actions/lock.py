@@ -246,11 +246,15 @@ class LockAction(Action):
             elif method == "loginctl" and not self.logind_dir.is_dir():
                 out.append(Attempt(method, False, "systemd-logind is not running"))
             else:
-                exe = _COMMANDS[method][0]
-                found = os.path.exists(exe) if os.path.isabs(exe) else \
-                    shutil.which(exe, path=self.path) is not None
+                found = self._executable(method) is not None
                 out.append(Attempt(method, found, "" if found else "not installed"))
         return out
+
+    def _executable(self, method: str) -> str | None:
+        """The command ``method`` runs, found (on ``path`` unless absolute), or None."""
+        exe = _COMMANDS[method][0]
+        found = exe if os.path.isabs(exe) else shutil.which(exe, path=self.path)
+        return found if found is not None and os.path.exists(found) else None
 
     def _owned(self, bus_name: str) -> Attempt:
         try:
@@ -279,8 +283,8 @@ class LockAction(Action):
                 method, False, f"skipped: systemd-logind is not running ({self.logind_dir} missing)"
             )
         argv = list(_COMMANDS[method])
-        exe = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0], path=self.path)
-        if exe is None or not os.path.exists(exe):
+        exe = self._executable(method)
+        if exe is None:
             return Attempt(method, False, "skipped: not installed")
         if method == "loginctl":
             sid = self._logind_session(exe)

@@ -772,7 +772,9 @@ def _lock_check() -> Any:
             missing.append("lock: no method is available here ("
                            + "; ".join(f"{a.method}: {a.detail}" for a in tried) + ")")
     command = actions.get("command")
-    if isinstance(command, CommandAction) and command.locks_session:
+    if not (isinstance(command, CommandAction) and command.locks_session):
+        command = None  # a pager command that locks nothing, or none
+    if command is not None:
         exe = command.argv[0]
         if command.shell or shutil.which(exe):  # a path, or a name on the PATH
             parts.append(f"command runs {exe}")
@@ -790,8 +792,7 @@ def _lock_check() -> Any:
         active, query = screensaver_active()
     if query is not None:
         watch = f"the agent learns lock and unlock from {query[0]} (active now: {active})"
-        if isinstance(command, CommandAction) and command.locks_session \
-                and os.environ.get("DISPLAY"):  # i3lock on xfce: that service never knows it
+        if command is not None and os.environ.get("DISPLAY"):  # i3lock on xfce: unknown to it
             watch += (", and that your command's locker is up while it holds the X display "
                       "(a locker that service does not know)")
     elif os.environ.get("DISPLAY"):
