@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from activesec.capture.screenlock import x11_locker_up
+from activesec.capture import screenlock
+from activesec.capture.screenlock import X11LockerWatch, x11_locker_up
 from activesec.core.clock import FakeClock
 from activesec.service.agent import LOCK_SETTLE_S, ScreenWatch
 
@@ -104,6 +105,58 @@ def test_no_display_cannot_tell(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     assert x11_locker_up() is None
     assert x11_locker_up(":9999") is None  # no such server
+
+
+def test_the_watch_sees_a_locker_come_and_go_and_tests_an_overlay_once(
+        i3lock_exe: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watch the agent asks every second between its locks: X events tell it when an
+    override-redirect window appears, and a full-screen one that is no locker is grabbed at
+    once only (each grab is a focus change its window sees), not at every question."""
+    grabs: list[bool] = []
+    real = screenlock._grabs_refused
+
+    def counted(d: object, root: object) -> bool:
+        grabs.append(real(d, root))
+        return grabs[-1]
+
+    monkeypatch.setattr(screenlock, "_grabs_refused", counted)
+    now = [0.0]
+    watch = X11LockerWatch(monotonic=lambda: now[0])
+    try:
+        assert watch() is False
+        with client("menu"):
+            for _ in range(5):
+                now[0] += 1.0
+                assert watch() is False
+        with client("cover"):
+            def tested() -> bool:  # once its map event arrived and it stayed SETTLE_S
+                now[0] += 1.0
+                assert watch() is False
+                return bool(grabs)
+
+            until(tested)
+            for _ in range(10):
+                now[0] += 1.0
+                assert watch() is False
+        assert grabs == [False]  # tested once, granted and given back
+        with locker(i3lock_exe):
+
+            def seen() -> bool:
+                now[0] += 1.0
+                return watch() is True
+            until(seen)
+        until(lambda: watch() is False)
+        assert grabs[1:] and all(grabs[1:])
+        assert x11_locker_up() is False  # nothing is left grabbed
+    finally:
+        watch.close()
+
+
+def test_the_watch_without_a_display_cannot_tell(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert X11LockerWatch()() is None
+    watch = X11LockerWatch(":9999")  # no such server: None, and asked again next time
+    assert watch() is None and watch() is None
 
 
 S = 1_000_000_000
@@ -221,3 +274,49 @@ def test_i3lock_as_the_lock_command_locks_and_stays(i3lock_exe: str, xdisplay: s
             with contextlib.suppress(ProcessLookupError):  # it may have gone by itself
                 os.kill(proc.pid, signal.SIGTERM)
     until(lambda: x11_locker_up() is False)
+
+
+def test_the_real_agent_keeps_no_password_typed_into_the_owners_own_i3lock(
+        i3lock_exe: str, xdisplay: str, tmp_path: Path) -> None:
+    """``xss-lock -- i3lock`` on a bare window manager, no screensaver service: the owner
+    locked the screen with i3lock while the agent ran, and the password typed into it was
+    stored with its keystroke timing (the agent looked for a locker at its start only)."""
+    import json
+    import signal
+
+    from tests.helpers.cli import initialised, popen
+    from tests.helpers.procs import wait_until
+    from tests.helpers.xinject import XInjector
+
+    from activesec.store.db import Store
+
+    home = tmp_path / "home"
+    env = initialised(home)
+    env["DISPLAY"] = xdisplay
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+
+    def status() -> dict[str, object]:
+        try:
+            return dict(json.loads((home / "run" / "agent.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    with XInjector(xdisplay) as inj:
+        agent = popen("run", "--quiet", env=env)
+        try:
+            wait_until(lambda: status().get("running") is True, "the agent to start",
+                       limit_s=30)
+            with locker(i3lock_exe):
+                wait_until(lambda: status().get("screensaver_active") is True,
+                           "the agent to see the locker", limit_s=30)
+                inj.type_text("hunter2", hold_s=0.03, gap_s=0.05)
+                wait_until(lambda: int(str(status().get("withheld_locked") or 0)) >= 14,
+                           "the typed keys to be withheld")
+            wait_until(lambda: status().get("screensaver_active") is False,
+                       "the agent to see the locker go")
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            _, err = agent.communicate(timeout=60)
+    assert agent.returncode == 0, err
+    with Store.open(home / "activesec.db") as store:
+        assert sum(s.n_keys for s in store.sessions()) == 0

@@ -37,6 +37,7 @@ from activesec.recordings.synthetic import pointer_person
 from activesec.service import agent as agent_mod
 from activesec.service import history
 from activesec.service.agent import (
+    PASSIVE_SILENCE_S,
     Agent,
     AgentSummary,
     ScreenWatch,
@@ -1269,7 +1270,6 @@ def test_a_screensaver_silent_for_good_does_not_switch_scoring_off() -> None:
     """The owner's own lock (or a blank screen) is watched for privacy: a service that stops
     answering for good (the bus gone) kept every later input withheld — nothing stored, nothing
     scored, no decision — until the agent was restarted."""
-    from activesec.service.agent import PASSIVE_SILENCE_S
 
     clock = FakeClock()
     answer: list[bool | None] = [True]
@@ -1310,18 +1310,12 @@ def test_a_locker_probe_that_cannot_tell_is_no_unlock() -> None:
 
 def test_an_agent_started_under_an_x11_locker_keeps_nothing_typed_into_it() -> None:
     """On a bare window manager (no screensaver service answers) the agent restarted while
-    its i3lock held the display: the watch between locks asks D-Bus only, so the password
-    the owner then typed into i3lock was stored and scored. The locker is now looked for
-    once at the start, and input withheld until it lets go."""
+    its i3lock held the display: the watch between locks asked D-Bus only, so the password
+    the owner then typed into i3lock was stored and scored. The locker is now watched, and
+    input withheld until it lets go."""
     clock = FakeClock()
     up: list[bool | None] = [True]
-    probes: list[int] = []
-
-    def locker() -> bool | None:
-        probes.append(clock.monotonic_ns())
-        return up[0]
-
-    watch = ScreenWatch(clock, query=lambda: None, locker=locker, watch_always=True)
+    watch = ScreenWatch(clock, query=lambda: None, locker=lambda: up[0], watch_always=True)
     watch.update(None)
     assert watch.withholding and not watch.locked  # not a lock of ours: no fresh trust after
     clock.advance(1.0)
@@ -1331,8 +1325,51 @@ def test_an_agent_started_under_an_x11_locker_keeps_nothing_typed_into_it() -> N
     clock.advance(1.0)
     watch.update(clock.monotonic_ns())
     assert not watch.withholding
-    n = len(probes)
-    for _ in range(20):  # between locks the X11 probe is not asked again (its grab flickers)
+
+
+def test_a_locker_the_owner_starts_between_locks_withholds_their_password() -> None:
+    """``xss-lock -- i3lock`` on a bare window manager: the owner's own lock, with no
+    screensaver service to say so. The locker was looked for once, at the start, so what
+    the owner typed into it later — the password — was stored with its keystroke timing."""
+    clock = FakeClock()
+    up: list[bool | None] = [False]
+    asked: list[int] = []
+
+    def locker() -> bool | None:
+        asked.append(clock.monotonic_ns())
+        return up[0]
+
+    watch = ScreenWatch(clock, query=lambda: None, locker=locker, watch_always=True)
+    for _ in range(30):  # the owner works: nothing withheld
+        clock.advance(0.25)
+        watch.update(clock.monotonic_ns())
+        assert not watch.withholding
+    assert len(asked) <= 8  # asked about once a second, not at every update
+    up[0] = True  # the owner locks the screen with i3lock
+    clock.advance(1.0)
+    watch.update(clock.monotonic_ns())
+    assert watch.withholding and not watch.locked  # its end proves nothing: no fresh trust
+    up[0] = None  # the X server refuses a connection for a moment: the password stays out
+    for _ in range(int(PASSIVE_SILENCE_S) - 1):
         clock.advance(1.0)
         watch.update(clock.monotonic_ns())
-    assert len(probes) == n
+        assert watch.withholding
+    up[0] = False  # the owner unlocked
+    clock.advance(1.0)
+    watch.update(clock.monotonic_ns())
+    assert not watch.withholding
+
+
+def test_a_locker_watch_that_cannot_tell_for_long_stops_withholding() -> None:
+    """As with a silent screensaver service: withholding is for privacy and must not switch
+    scoring off for good when the X server cannot be asked any more."""
+    clock = FakeClock()
+    up: list[bool | None] = [True]
+    watch = ScreenWatch(clock, query=lambda: None, locker=lambda: up[0], watch_always=True)
+    watch.update(None)
+    assert watch.withholding
+    up[0] = None
+    for _ in range(int(PASSIVE_SILENCE_S) + 2):
+        clock.advance(1.0)
+        watch.update(clock.monotonic_ns())
+    assert not watch.withholding

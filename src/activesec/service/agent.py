@@ -51,9 +51,10 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   grants its grace period and resets trust. Between its own locks the
   agent asks the screensaver every ``PASSIVE_POLL_S`` whether it came on by itself (the owner
   locked the screen, or it blanked): that withholds input too, but its end gives no fresh
-  trust — a blank screen wakes without a password; where no service answers, an X11 locker
-  holding the display as the agent starts (it was restarted under its own ``i3lock``) counts
-  so until it lets go. While the screen is locked either way,
+  trust — a blank screen wakes without a password; an X11 locker no service knows (the
+  owner's own ``xss-lock -- i3lock``, or the one the agent was restarted under) counts so until
+  it lets go, watched through the X server's window events
+  (:class:`~activesec.capture.screenlock.X11LockerWatch`). While the screen is locked either way,
   input is neither stored nor scored (:class:`_Tee`: a password's keystroke timing never
   reaches the disk), only counted (``withheld_locked`` in the status file).
 * **pause / resume / wipe** are honoured at once: the writer discards paused input and the engine
@@ -113,7 +114,7 @@ from activesec.actions.base import Action, Decision
 from activesec.actions.gate import GateAction
 from activesec.capture.base import CaptureBackend, Sink
 from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
-from activesec.capture.screenlock import x11_locker_up
+from activesec.capture.screenlock import X11LockerWatch
 from activesec.core.clock import Clock
 from activesec.core.config import Settings, error_key_msg, field_hint, toml_value
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError, PolicyError
@@ -444,37 +445,46 @@ class ScreenWatch:
     """Is the session locked? Known after our own lock fired; see the module docstring.
 
     ``query`` asks the screensaver service (True active, False inactive, None no answer) and
-    ``locker`` whether an X11 locker holds the display (:func:`x11_locker_up`; same answers).
-    By default the real ones; a test passing its own ``query`` gets no locker probe unless it
-    passes one too, and no watching between locks unless ``watch_always``.
+    ``locker`` whether an X11 locker holds the display (same answers). By default the real
+    ones: :class:`_ScreensaverQuery` and :class:`~activesec.capture.screenlock.X11LockerWatch`,
+    which is event-driven and cheap to ask every second. A test passing its own ``query``
+    gets no locker unless it passes one too, and no watching between locks unless
+    ``watch_always``.
 
     ``locked``: a lock of ours took (unlocking it proves the owner: grace and full trust).
-    ``saver_active``: the screensaver came on without a lock of ours — the owner locked the
-    screen, or it blanked — as asked every ``PASSIVE_POLL_S`` (the D-Bus service only: the
-    X11 probe's grab would flicker a full-screen game that often). Its end proves nothing (a
-    blank screen wakes without a password), so trust goes on from where it was; meanwhile,
-    as while ``locked``, input is withheld (:attr:`withholding`)."""
+    ``saver_active``: the screen locked or blanked without a lock of ours — the screensaver
+    service says so when asked every ``PASSIVE_POLL_S``, or an X11 locker holds the display
+    (the owner's own ``i3lock``, asked every second). Its end proves nothing (a blank screen
+    wakes without a password), so trust goes on from where it was; meanwhile, as while
+    ``locked``, input is withheld (:attr:`withholding`)."""
 
     def __init__(self, clock: Clock, query: Callable[[], bool | None] | None = None,
                  locker: Callable[[], bool | None] | None = None,
                  watch_always: bool | None = None) -> None:
         self.clock = clock
         self.locked = False
-        self.saver_active = False
         self._since = 0
         self._query = query if query is not None else _ScreensaverQuery()
         self._locker = locker if locker is not None else (
-            x11_locker_up if query is None else _cannot_tell)
+            X11LockerWatch() if query is None else _cannot_tell)
         self._watch_always = query is None if watch_always is None else watch_always
         self._last_poll: int | None = None  # None: ask at the next update
+        self._last_locker: int | None = None  # the locker, between locks of ours
         self._pending = False  # a lock fired, the screensaver has not said "active" yet
         self._by_locker = False  # locked, as a locker unknown to the screensaver service says
-        self._saver_by_locker = False  # such a locker held the display as the agent started
+        self._saver_by_service = False  # between locks of ours: the service says active
+        self._saver_by_locker = False  # between locks of ours: an X11 locker holds the display
         # a screensaver service answered since the agent started: only its "inactive" ends a
         # lock (its silence — a restart, a stuck GetActive, the bus gone — is no unlock)
         self._heard = False
         self._silent = False  # said so in the log: it stopped answering while we are locked
         self._silent_since: int | None = None  # the screensaver on by itself went silent then
+        self._locker_silent_since: int | None = None  # ... the locker watch could not tell
+
+    @property
+    def saver_active(self) -> bool:
+        """The screen locked or blanked without a lock of ours."""
+        return self._saver_by_service or self._saver_by_locker
 
     @property
     def withholding(self) -> bool:
@@ -484,8 +494,7 @@ class ScreenWatch:
 
     def lock_fired(self) -> None:
         self._pending = True
-        self._by_locker = self._saver_by_locker = False
-        self.saver_active = False
+        self._by_locker = self._saver_by_locker = self._saver_by_service = False
         self._since = self.clock.monotonic_ns()
         self._last_poll = None  # ask at the next update
 
@@ -554,19 +563,18 @@ class ScreenWatch:
         return False
 
     def _watch(self, now: int) -> None:
-        """Between locks of ours: has the screensaver come on (or gone off) by itself?"""
-        every = 1_000_000_000 if self.saver_active else int(PASSIVE_POLL_S * 1e9)
-        if not self._watch_always or (self._last_poll is not None
-                                      and now - self._last_poll < every):
+        """Between locks of ours: has the screen locked or blanked by itself (or ended so)?"""
+        if not self._watch_always:
             return
-        first, self._last_poll = self._last_poll is None, now
-        if self._saver_by_locker:  # found at the start: until it lets go of the display
-            if self._locker() is False:
-                self.saver_active = self._saver_by_locker = False
-                log.info("the screen locker let go of the display")
+        if self._last_locker is None or now - self._last_locker >= 1_000_000_000:
+            self._last_locker = now
+            self._watch_locker(now)
+        every = 1_000_000_000 if self._saver_by_service else int(PASSIVE_POLL_S * 1e9)
+        if self._last_poll is not None and now - self._last_poll < every:
             return
+        self._last_poll = now
         answer = self._ask()
-        if answer is None and self.saver_active:
+        if answer is None and self._saver_by_service:
             # silent (restarting, hung): a moment of it ends nothing — a password typed then
             # would be kept —, but this lock is the owner's own or a blank screen, watched for
             # privacy only: a service silent for PASSIVE_SILENCE_S (the bus gone) must not
@@ -578,18 +586,39 @@ class ScreenWatch:
             log.warning("the screensaver service stopped answering: input is scored again")
             answer = False
         self._silent_since = None
-        if answer is None and first and not self._heard and self._locker() is True:
-            # started (restarted) under an X11 locker no service knows — once: the probe's
-            # grab would flicker a full-screen game if it were asked every few seconds
-            self.saver_active = self._saver_by_locker = True
-            log.info("a screen locker holds the display: input is neither stored nor scored "
-                     "until it lets go")
-            return
         active = answer is True
-        if active != self.saver_active:
-            self.saver_active = active
+        if active != self._saver_by_service:
+            self._saver_by_service = active
             log.info("the screensaver came on: input is neither stored nor scored until it "
                      "goes off" if active else "the screensaver went off")
+
+    def _watch_locker(self, now: int) -> None:
+        """An X11 locker no screensaver service knows (``xss-lock -- i3lock`` on a bare window
+        manager, or the agent restarted under its own i3lock): what is typed into it is a
+        password."""
+        held = self._locker()
+        if held is True:
+            self._locker_silent_since = None
+            if not self._saver_by_locker:
+                self._saver_by_locker = True
+                log.info("a screen locker holds the display: input is neither stored nor "
+                         "scored until it lets go")
+            return
+        if not self._saver_by_locker:
+            return
+        if held is None:  # cannot tell (the X server refused us): as the service's silence
+            if self._locker_silent_since is None:
+                self._locker_silent_since = now
+            if now - self._locker_silent_since < PASSIVE_SILENCE_S * 1e9:
+                return
+        self._saver_by_locker, self._locker_silent_since = False, None
+        log.info("the screen locker let go of the display")
+
+    def close(self) -> None:
+        """Let go of the locker watch's X connection."""
+        close = getattr(self._locker, "close", None)
+        if callable(close):
+            close()
 
 
 def _cannot_tell() -> bool | None:
@@ -782,6 +811,7 @@ class Agent:
             for a in self.actions.values():
                 a.stop()
             self.history.close()
+            self.screen.close()
             self._write_status()
         if self.runner.error is not None:
             raise self.runner.error
