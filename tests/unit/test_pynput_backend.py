@@ -559,3 +559,63 @@ def test_x11_fallback_real_listener_captures_pointer_and_keys() -> None:
     for sid in downs["x"]:  # a release carries the class of its press
         assert len(set(keys[keys["x"] == sid]["code"].tolist())) == 1
     assert (np.diff(ev["t_ns"][ev["kind"] >= Kind.KEY_DOWN]) >= 0).all()
+
+
+# --------------------------------------------------------------------------- macOS tap off
+
+class FakeQuartzListener:
+    """pynput's darwin ListenerMixin as far as the subclass relies on it: ``_run`` creates
+    the tap with ``_create_event_tap`` and macOS calls ``_handler`` for every event."""
+
+    __module__ = "pynput.mouse._darwin"
+
+    def __init__(self, **kw: Any) -> None:
+        self.kw = kw
+        self.dispatched: list[int] = []
+
+    def _create_event_tap(self) -> object:
+        return "the-tap"
+
+    def _handler(self, proxy: Any, event_type: int, event: Any, refcon: Any) -> Any:
+        self.dispatched.append(event_type)
+        return self.kw["darwin_intercept"](event_type, event)
+
+
+def test_a_tap_macos_switches_off_is_turned_back_on(caplog: pytest.LogCaptureFixture) -> None:
+    """macOS switches an active event tap off when its callback is slow (the agent busy) and
+    says so through the callback; pynput passed that on as an input event and never turned
+    the tap on again: capture stopped for the rest of the session, silently."""
+    q = fake_quartz()
+    enabled: list[tuple[object, bool]] = []
+    q.CGEventTapEnable = lambda tap, on: enabled.append((tap, on))
+    b = PynputBackend(platform="darwin", clock=FakeClock(), quartz=q, tick_ns=1.0)
+    mouse = types.SimpleNamespace(Listener=FakeQuartzListener)
+    listener = b._make_mouse_listener(mouse)
+    tap = listener._create_event_tap()  # as pynput's _run does
+    ev = hw(5)
+    with caplog.at_level("WARNING"):
+        assert listener._handler(None, pb.TAP_DISABLED_BY_TIMEOUT, ev, None) is ev
+    assert enabled == [(tap, True)]
+    assert listener.dispatched == [] and b.tap_reenabled == 1
+    assert "turned back on" in caplog.text
+    assert listener._handler(None, 5, ev, None) is ev  # an ordinary event: pynput's dispatch
+    assert listener.dispatched == [5]
+    keyboard = types.SimpleNamespace(Listener=FakeQuartzListener)
+    klistener = b._make_key_listener(keyboard)
+    klistener._create_event_tap()
+    klistener._handler(None, pb.TAP_DISABLED_BY_USER_INPUT, ev, None)
+    assert b.tap_reenabled == 2 and klistener.dispatched == []
+
+
+def test_pynput_s_quartz_listener_still_has_what_the_subclass_overrides() -> None:
+    """The subclass relies on two internals of pynput's darwin listener (importable on macOS
+    only): read its source, so an upgrade that renames them fails here, not on a Mac."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("pynput")
+    assert spec is not None and spec.origin is not None
+    src = (Path(spec.origin).parent / "_util" / "darwin.py").read_text()
+    assert "tap = self._create_event_tap()" in src
+    assert "def _handler(self, proxy, event_type, event, refcon):" in src
+    assert "self._handler," in src  # the bound method macOS calls

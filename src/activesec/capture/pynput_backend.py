@@ -17,7 +17,12 @@ Where events get their stamps
       state id (a hardware event comes from the HID system state with no pid), the key code
       and the tablet subtype. Callbacks park a partial event which the intercept completes.
       The intercept always returns the event unchanged (returning ``None`` would swallow the
-      user's input: pynput installs an active tap when an intercept is given).
+      user's input: pynput installs an active tap when an intercept is given). macOS switches
+      an event tap off when its callback is too slow (``kCGEventTapDisabledByTimeout``: the
+      agent busy scoring, the GIL held) or on secure input (``…ByUserInput``), and tells the
+      callback so; pynput ignores that, so capture silently stopped for the rest of the
+      session. A listener subclass (:func:`_darwin_reenabling`) keeps its tap and turns it
+      back on at once (counted in ``tap_reenabled``, logged).
     * X11 fallback: a listener subclass reads the X event's server time and keycode in
       ``_handle_message`` (pynput's internal, stable since 1.4) before the callbacks run.
       XTEST input is not flagged as injected here (pynput only sees ``send_event``): the
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import sys
 import threading
@@ -57,6 +63,8 @@ from activesec.core.clock import Clock, SystemClock
 from activesec.core.errors import CaptureError
 from activesec.core.events import EVENT_DTYPE, DeviceType, Flag, Kind
 from activesec.core.keys import key_class
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEVICES",
@@ -289,6 +297,7 @@ class PynputBackend(CaptureBackend):
         self._wake = threading.Event()  # set by the first event of a batch
         self._drain: threading.Thread | None = None
         self._screen: tuple[int, int] | None = None
+        self.tap_reenabled = 0  # macOS: times an event tap was switched off and turned back on
 
     # ------------------------------------------------------------------ probe / info
     @classmethod
@@ -364,6 +373,7 @@ class PynputBackend(CaptureBackend):
             kw["win32_event_filter"] = self.win_mouse_filter
         elif self.platform == "darwin":
             kw["darwin_intercept"] = self.mac_mouse_intercept
+            cls = _darwin_reenabling(cls, self._quartz_module, self._tap_disabled)
         else:
             cls = _xorg_stamping(cls, self._pointer_ch, self._x_stamp)
         return cls(**kw)
@@ -375,6 +385,7 @@ class PynputBackend(CaptureBackend):
             kw["win32_event_filter"] = self.win_key_filter
         elif self.platform == "darwin":
             kw["darwin_intercept"] = self.mac_key_intercept
+            cls = _darwin_reenabling(cls, self._quartz_module, self._tap_disabled)
         else:
             cls = _xorg_stamping(cls, self._key_ch, self._x_stamp)
         return cls(**kw)
@@ -541,6 +552,17 @@ class PynputBackend(CaptureBackend):
             self._fail(exc)
         return event
 
+    def _tap_disabled(self, event_type: int, reenabled: bool) -> None:
+        self.tap_reenabled += reenabled
+        why = "its callback was too slow" if event_type == TAP_DISABLED_BY_TIMEOUT else (
+            "secure input")
+        if reenabled:
+            log.warning("macOS switched the input tap off (%s) and it was turned back on: "
+                        "input in between was not captured", why)
+        else:
+            log.error("macOS switched the input tap off (%s) and it could not be turned back "
+                      "on: restart the agent", why)
+
     def _x_stamp(self, event: Any, key: bool) -> Stamp:
         if key:
             return Stamp(self._to_ns(self._key_ch, event.time), event.detail,
@@ -610,6 +632,40 @@ def _xorg_stamping(base: type, channel: _Channel,
         base._handle_message(self, display, event, injected)
 
     return type(f"Stamping{base.__name__}", (base,), {"_handle_message": _handle_message})
+
+
+TAP_DISABLED_BY_TIMEOUT = 0xFFFFFFFE  # kCGEventTapDisabledByTimeout
+TAP_DISABLED_BY_USER_INPUT = 0xFFFFFFFF  # kCGEventTapDisabledByUserInput
+
+
+def _darwin_reenabling(base: type, quartz: Callable[[], Any],
+                       on_disabled: Callable[[int, bool], None]) -> type:
+    """A subclass of pynput's Quartz listener that keeps the event tap it creates and, when
+    macOS reports the tap switched off, turns it back on instead of passing that notice to
+    pynput's dispatch (which reads it as an input event); ``on_disabled(type, reenabled)``
+    is told either way."""
+    if not hasattr(base, "_create_event_tap"):  # pragma: no cover - not pynput's darwin one
+        return base
+    parent: Any = base
+
+    def _create_event_tap(self: Any) -> Any:
+        self._activesec_tap = parent._create_event_tap(self)
+        return self._activesec_tap
+
+    def _handler(self: Any, proxy: Any, event_type: int, event: Any, refcon: Any) -> Any:
+        if event_type in (TAP_DISABLED_BY_TIMEOUT, TAP_DISABLED_BY_USER_INPUT):
+            tap, ok = getattr(self, "_activesec_tap", None), False
+            if tap is not None:
+                with contextlib.suppress(Exception):
+                    quartz().CGEventTapEnable(tap, True)
+                    ok = True
+            with contextlib.suppress(Exception):  # a log failing must not stop the tap
+                on_disabled(event_type, ok)
+            return event
+        return parent._handler(self, proxy, event_type, event, refcon)
+
+    return type(f"Reenabling{base.__name__}", (base,),
+                {"_create_event_tap": _create_event_tap, "_handler": _handler})
 
 
 def _unblock_xorg(listener: Any) -> None:
