@@ -145,3 +145,91 @@ def test_loginctl_locks_the_users_graphical_session_from_a_user_service(
     monkeypatch.setenv("XDG_SESSION_ID", "3")
     assert action.fire(D).ok
     assert calls() == ["lock-session 3"]
+
+
+# ---------------------------------------------------------------- is the session locked?
+
+class Fn:
+    """A ctypes foreign function as far as the code uses it: attributes and a call."""
+
+    def __init__(self, impl: object) -> None:
+        self.impl = impl
+        self.calls: list[tuple[object, ...]] = []
+        self.restype: object = None
+        self.argtypes: object = None
+
+    def __call__(self, *args: object) -> object:
+        self.calls.append(args)
+        return self.impl(*args)  # type: ignore[operator]
+
+
+class User32:
+    def __init__(self, handle: int, desktop: str = "Default", named: bool = True) -> None:
+        def info(_desk: object, _index: int, buf: object, _size: int, _needed: object) -> int:
+            if named:
+                buf.value = desktop  # type: ignore[attr-defined]
+            return int(named)
+
+        self.OpenInputDesktop = Fn(lambda *_: handle)
+        self.GetUserObjectInformationW = Fn(info)
+        self.CloseDesktop = Fn(lambda _desk: 1)
+
+
+def test_windows_lock_is_known_from_the_input_desktop() -> None:
+    from activesec.actions.lock import windows_session_locked
+
+    big = 0x7FF6_0000_1234  # a 64-bit handle: kept whole (restype), passed back to CloseDesktop
+    u = User32(big)
+    assert windows_session_locked(u, lambda: 0) is False
+    assert u.OpenInputDesktop.restype is not None
+    assert u.CloseDesktop.calls == [(big,)]
+    assert windows_session_locked(User32(big, "Winlogon"), lambda: 0) is True  # a secure desktop
+    assert windows_session_locked(User32(0), lambda: 5) is True  # access denied: Winlogon's
+    assert windows_session_locked(User32(0), lambda: 6) is None  # anything else: cannot tell
+    u = User32(big, named=False)
+    assert windows_session_locked(u, lambda: 0) is None and u.CloseDesktop.calls == [(big,)]
+
+
+def test_macos_lock_is_known_from_the_window_servers_session() -> None:
+    import types
+
+    from activesec.actions.lock import macos_session_locked
+
+    def quartz(session: object) -> object:
+        return types.SimpleNamespace(CGSessionCopyCurrentDictionary=lambda: session)
+
+    assert macos_session_locked(quartz({"kCGSSessionOnConsoleKey": 1})) is False
+    assert macos_session_locked(quartz({"CGSSessionScreenIsLocked": 1})) is True
+    assert macos_session_locked(quartz(None)) is None  # over ssh: no window-server session
+
+
+@pytest.mark.parametrize("platform", ["win32", "darwin"])
+def test_the_agent_sees_its_lock_and_the_owners_own_on_windows_and_macos(platform: str) -> None:
+    """Only Linux's screensaver was asked: on Windows and macOS the agent never knew its lock
+    took (the unlock was guessed from input resuming) nor that the owner locked the screen."""
+    from activesec.core.clock import FakeClock
+    from activesec.service.agent import ScreenWatch, _ScreensaverQuery
+
+    clock = FakeClock()
+    locked: list[bool | None] = [False]
+    watch = ScreenWatch(clock, query=_ScreensaverQuery(platform, ask=lambda: locked[0]),
+                        watch_always=True)
+    watch.lock_fired()
+    locked[0] = True
+    clock.advance(1.0)
+    assert watch.update(None) is True
+    for _ in range(5):  # a password typed meanwhile is no unlock
+        clock.advance(5.0)
+        assert watch.update(clock.monotonic_ns()) is True
+    locked[0] = False
+    clock.advance(1.0)
+    assert watch.update(clock.monotonic_ns()) is False  # unlocked: grace and full trust
+    locked[0] = True  # the owner's own Win+L / Ctrl-Cmd-Q
+    clock.advance(6.0)
+    watch.update(clock.monotonic_ns())
+    assert watch.withholding and not watch.locked
+
+    def broken() -> bool | None:
+        raise OSError("the platform's API failed")
+
+    assert _ScreensaverQuery(platform, ask=broken)() is None  # no answer, the agent goes on

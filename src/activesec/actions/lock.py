@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from activesec.actions import _dbus, _proc
 from activesec.actions.base import Action, ActionResult, Decision
@@ -123,6 +123,48 @@ def screensaver_active(address: str | None = None, timeout_s: float = 0.5,
         if body and isinstance(body[0], int):  # 'b' arrives as bool
             return bool(body[0]), query
     return None, None
+
+
+def windows_session_locked(user32: Any = None,
+                           last_error: Callable[[], int] | None = None) -> bool | None:
+    """Is this Windows session locked (or at another secure-desktop prompt)? The input
+    desktop is then Winlogon's, which a user's process may not open (``OpenInputDesktop``
+    fails with access denied) or which opens under another name than ``Default``. None when
+    it cannot be told (any other failure): a wrong "locked" would withhold all input."""
+    if user32 is None:  # pragma: no cover - Windows only
+        user32 = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined]
+        last_error = ctypes.get_last_error  # type: ignore[attr-defined]
+    # handles are pointer-sized: not ctypes' default int
+    user32.OpenInputDesktop.restype = ctypes.c_void_p
+    user32.OpenInputDesktop.argtypes = [ctypes.c_uint32, ctypes.c_bool, ctypes.c_uint32]
+    user32.GetUserObjectInformationW.argtypes = [
+        ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32,
+        ctypes.POINTER(ctypes.c_uint32)]
+    user32.CloseDesktop.argtypes = [ctypes.c_void_p]
+    desk = user32.OpenInputDesktop(0, False, 0x0001)  # DESKTOP_READOBJECTS
+    if not desk:
+        return True if last_error is not None and last_error() == 5 else None  # ACCESS_DENIED
+    try:
+        name = ctypes.create_unicode_buffer(64)
+        needed = ctypes.c_uint32(0)
+        if not user32.GetUserObjectInformationW(desk, 2, name, ctypes.sizeof(name),  # UOI_NAME
+                                                ctypes.byref(needed)):
+            return None
+        return name.value.lower() != "default"
+    finally:
+        user32.CloseDesktop(desk)
+
+
+def macos_session_locked(quartz: Any = None) -> bool | None:
+    """Is this macOS session's screen locked? ``CGSSessionScreenIsLocked`` in the window
+    server's session dictionary (absent while unlocked); None without a window-server session
+    (over ssh) or pyobjc."""
+    if quartz is None:  # pragma: no cover - macOS only
+        import Quartz as quartz  # type: ignore[no-redef]  # pyobjc
+    session = quartz.CGSessionCopyCurrentDictionary()
+    if session is None:
+        return None
+    return bool(session.get("CGSSessionScreenIsLocked", False))
 
 
 _CAVEATS = {

@@ -790,7 +790,11 @@ def _lock_check() -> Any:
     active, query = (None, None)
     if sys.platform == "linux" and os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
         active, query = screensaver_active()
-    if query is not None:
+    if sys.platform == "win32":
+        watch = "the agent learns lock and unlock from the input desktop (Winlogon's: locked)"
+    elif sys.platform == "darwin":
+        watch = "the agent learns lock and unlock from the window server's session"
+    elif query is not None:
         watch = f"the agent learns lock and unlock from {query[0]} (active now: {active})"
         if command is not None and os.environ.get("DISPLAY"):  # i3lock on xfce: unknown to it
             watch += (", and that your command's locker is up while it holds the X display "

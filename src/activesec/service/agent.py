@@ -45,7 +45,9 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   :mod:`activesec.capture.screenlock`) holds the display: then the screen is locked until that
   locker lets go of it. Once a screensaver service has answered, only its "inactive" ends a
   lock: its silence (a restart, a hung ``GetActive``, the bus gone) keeps the screen locked.
-  Where nothing ever answered (no bus, no screensaver service, other platforms) it assumes the
+  On Windows the question is whether the input desktop is Winlogon's, on macOS the window
+  server's ``CGSSessionScreenIsLocked`` (:class:`_ScreensaverQuery`), with the same rules.
+  Where nothing ever answered (no bus, no screensaver service) it assumes the
   owner unlocked when input resumes at least ``UNLOCK_QUIET_S`` after the lock, unless an X11
   locker still holds the display (that input is a password typed into it). The policy then
   grants its grace period and resets trust. Between its own locks the
@@ -634,14 +636,31 @@ def subprocess_upgrader(paths: Paths, settings: Settings) -> None:
 
 
 class _ScreensaverQuery:
-    """``GetActive`` of the session's screensaver (:func:`activesec.actions.lock.
-    screensaver_active`), the service that answered last asked first; None when unanswerable."""
+    """Is the screen locked? Linux: ``GetActive`` of the session's screensaver
+    (:func:`activesec.actions.lock.screensaver_active`), the service that answered last asked
+    first; Windows: whether the input desktop is Winlogon's
+    (:func:`~activesec.actions.lock.windows_session_locked`); macOS: the window server's
+    ``CGSSessionScreenIsLocked`` (:func:`~activesec.actions.lock.macos_session_locked`).
+    None when unanswerable. ``platform`` and ``ask`` are test seams (``ask`` replaces the
+    Windows or macOS question)."""
 
-    def __init__(self) -> None:
+    def __init__(self, platform: str = sys.platform,
+                 ask: Callable[[], bool | None] | None = None) -> None:
         self._answered: tuple[str, str, str] | None = None
+        self._platform = platform
+        self._ask = ask
 
     def __call__(self) -> bool | None:
-        if sys.platform != "linux" or not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        if self._platform in ("win32", "darwin"):
+            from activesec.actions import lock
+
+            ask = self._ask or (lock.windows_session_locked if self._platform == "win32"
+                                else lock.macos_session_locked)
+            try:
+                return ask()
+            except Exception:  # never let the platform's API stop the agent: fall back on input
+                return None
+        if self._platform != "linux" or not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
             return None
         from activesec.actions.lock import screensaver_active
 
