@@ -13,6 +13,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -367,6 +368,7 @@ def test_task_install_registers_with_schtasks(tmp_path: Path, exe: Path) -> None
         str(exe)
     )
     assert result.ok, result.detail
+    assert rec.calls.pop(0) == ["schtasks", "/Query", "/TN", "ActiveSec", "/XML"]  # whose?
     assert rec.calls[0] == [
         "schtasks",
         "/Create",
@@ -826,3 +828,45 @@ def test_doctor_says_the_service_file_is_outdated(tmp_path: Path, exe: Path) -> 
     assert check.detail == (f"the log-in service file {inst.path} differs from what this version "
                             "of ActiveSec installs (it lacks later fixes)")
     assert check.hint == "run `activesec service install` again"
+
+
+class Schtasks:
+    """schtasks with a task registered as ActiveSec, defined by ``xml`` (None: none)."""
+
+    def __init__(self, xml: str | None) -> None:
+        self.xml = xml
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        self.calls.append(list(argv))
+        if argv[1] == "/Query":
+            if self.xml is None:
+                return subprocess.CompletedProcess(list(argv), 1, "", "ERROR: cannot find it")
+            return subprocess.CompletedProcess(list(argv), 0, self.xml, "")
+        return subprocess.CompletedProcess(list(argv), 0, "", "")
+
+
+def test_an_accounts_own_install_leaves_every_accounts_task_alone(
+        tmp_path: Path, exe: Path) -> None:
+    """Task names are machine-wide: a parent who set up the family's task (--all-users) and
+    then ran `service install` in their own (administrator) account replaced it with theirs
+    (schtasks /Create /F) — no agent for the children any more —, and `service uninstall`
+    there deleted it."""
+    everyone = Schtasks(task_xml(r"C:\as\activesec.exe", user=None))
+    env = {"USERDOMAIN": "PC", "USERNAME": "parent"}
+    kw: dict[str, Any] = dict(base=tmp_path, environ=env, platform="win32")
+    with pytest.raises(ConfigError, match="every account's"):
+        Installer("task", runner=everyone, **kw).install(str(exe))
+    assert [c[1] for c in everyone.calls] == ["/Query"]  # nothing created
+    assert not Installer("task", runner=refuse, **kw).path.exists()
+    result = Installer("task", runner=everyone, **kw).uninstall()
+    assert result.ok and "left in place" in result.detail
+    assert [c[1] for c in everyone.calls] == ["/Query", "/Query"]  # nothing deleted
+    mine = Schtasks(task_xml(r"C:\as\activesec.exe", user=r"PC\parent"))  # an earlier own
+    assert Installer("task", runner=mine, **kw).install(str(exe)).ok
+    assert [c[1] for c in mine.calls] == ["/Query", "/Create", "/Run"]
+    assert Installer("task", runner=mine, **kw).uninstall().ok
+    assert [c[1] for c in mine.calls][-1] == "/Delete"
+    none = Schtasks(None)
+    assert Installer("task", runner=none, **kw).install(str(exe)).ok
+    assert [c[1] for c in none.calls] == ["/Query", "/Create", "/Run"]

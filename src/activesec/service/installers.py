@@ -600,6 +600,14 @@ class Installer:
                 raise ConfigError(f"every account would fail to start {exe_path}: {why}",
                                   EVERYONE_HINT_WINDOWS if self.platform == "win32"
                                   else EVERYONE_HINT)
+        if self._everyones_task([]):
+            raise ConfigError(
+                f"the {TASK_NAME} log-on task on this machine is every account's (installed "
+                "with --all-users): it already starts the agent at your log-in, and yours "
+                "would replace it for everyone",
+                "keep it; or, to use a task of your own, have an administrator run "
+                "`activesec service uninstall --all-users` first",
+            )
         text = self.render(str(exe_path))
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
@@ -662,6 +670,17 @@ class Installer:
     def uninstall(self) -> ServiceResult:
         done: list[list[str]] = []
         problems: list[str] = []
+        if self._everyones_task(done):  # not yours to delete: every account's agent
+            had_file = self.path.exists()
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            return ServiceResult(
+                self.kind, self.path, True, False, None,
+                (f"removed {self.path}; " if had_file else "")
+                + f"the {TASK_NAME} task registered here is every account's (installed with "
+                "--all-users) and starts your agent too: left in place (an administrator "
+                "removes it with `activesec service uninstall --all-users`)", done,
+            )  # fmt: skip
         if self._native():
             for argv in self._uninstall_commands():
                 ok, why = self._call(argv, done)
@@ -757,6 +776,28 @@ class Installer:
         return ServiceResult(self.kind, self.path, True, True, running,
                              detail + (f"; the agent {describe(why)}" if why else ""), done,
                              stopped=why)
+
+    def _everyones_task(self, done: list[list[str]]) -> bool:
+        """Windows, per account: is the task registered as ``ActiveSec`` the all-users one
+        (a group principal)? Task names are machine-wide: ``schtasks /Create /F`` by an
+        administrator's own install would turn it into theirs — no agent for anyone else —,
+        and their uninstall would delete it."""
+        if self.kind != "task" or self.all_users or not self._native():
+            return False
+        argv = ["schtasks", "/Query", "/TN", TASK_NAME, "/XML"]
+        done.append(argv)
+        try:
+            proc = self.runner(argv)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        if proc.returncode != 0 or not proc.stdout:
+            return False  # none registered (or it cannot be read: schtasks will say)
+        try:
+            root = ET.fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", proc.stdout))
+        except ET.ParseError:
+            return False
+        return root.find(f"{{{TASK_NS}}}Principals/{{{TASK_NS}}}Principal/"
+                         f"{{{TASK_NS}}}GroupId") is not None
 
     def _launchd_running(self, done: list[list[str]]) -> bool:
         """``launchctl print`` succeeds for any *loaded* job — also between the throttled
