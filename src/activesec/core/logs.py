@@ -12,11 +12,13 @@ import logging
 import logging.handlers
 import os
 import sys
+import time
 
 from activesec.core.errors import ActiveSecError, os_reason
 from activesec.core.paths import PRIVATE_FILE_MODE, Paths, make_private_dir, make_private_file
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+ROLLOVER_RETRY_S = 60.0  # a rotation another process's open file refused is tried again then
 
 
 class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
@@ -58,8 +60,25 @@ class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
         make_private_file(self.baseFilename)
         return super()._open()
 
+    # Windows: the file cannot be renamed while another process has it open (the training
+    # child, another command logging at that moment: WinError 32, a PermissionError); the
+    # default handler then called handleError — logging off until the next start, above.
+    # The rotation waits instead, and the records go on into the current file.
+    _retry_at = 0.0
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
+        if time.monotonic() < self._retry_at:
+            return False
+        return bool(super().shouldRollover(record))
+
     def doRollover(self) -> None:
-        super().doRollover()
+        try:
+            super().doRollover()
+        except PermissionError:
+            self._retry_at = time.monotonic() + ROLLOVER_RETRY_S
+            if self.stream is None:
+                self.stream = self._open()
+            return
         for i in range(1, self.backupCount + 1):
             f = f"{self.baseFilename}.{i}"
             if os.path.exists(f):
