@@ -409,3 +409,35 @@ def test_a_second_training_at_once_is_refused_in_one_line(tmp_path: Path) -> Non
             assert line.startswith(f"error: another ActiveSec training is already running "
                                    f"(pid {os.getpid()}) — wait until it has finished"), line
     assert "nothing to train yet" in one_line_error(cli("train", env=env))  # released
+
+
+def test_an_administrators_background_serves_every_account(tmp_path: Path,
+                                                           recordings: Path) -> None:
+    """`background build --all-users`: built once by the administrator (who has no profile
+    of their own), used by an account that never built one — before, each account trained
+    with the much weaker one-class fallback unless it built its own."""
+    machine = tmp_path / "var" / "background"
+    admin = _env(tmp_path / "admin")
+    admin["ACTIVESEC_SITE_BACKGROUND"] = str(machine)
+    bal = slice_balabit(tmp_path / "bal", ("user9", "user12", "user15"), lines=2500)
+    aalto = slice_aalto(tmp_path / "aalto.tsv", lines=8000)
+    r = run("background", "build", "--all-users", "--balabit", str(bal), "--aalto", str(aalto),
+            "--max-rows", "800", env=admin)
+    assert r.returncode == 0, r.stderr
+    assert "for every account" in r.stdout
+    for f in machine.iterdir():
+        assert (f.stat().st_mode & 0o777) == 0o644, f
+    assert not (tmp_path / "admin" / "models").exists()  # nothing of the administrator's
+    child = _env(tmp_path / "child")
+    child["ACTIVESEC_SITE_BACKGROUND"] = str(machine)
+    assert run("init", "--user", "owner", env=child).returncode == 0  # the recordings' label
+    r = run("doctor", "--json", env=child)
+    checks = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    assert checks["background"]["status"] == "ok", checks["background"]
+    assert f"the machine's, {machine}" in checks["background"]["detail"]
+    assert run("import", str(recordings), env=child).returncode == 0
+    r = run("train", "--json", env=child)
+    assert r.returncode == 0, r.stderr
+    by = {m["modality"]: m for m in json.loads(r.stdout)["trained"]}
+    assert by["pointer:mouse"]["detector"] == "extra_trees"  # not the one-class gmm
+    assert by["keyboard"]["detector"] == "plda"

@@ -61,6 +61,70 @@ def test_save_load_round_trip_and_refusals(home: Path) -> None:
         bgm.load_background(p, "pointer")
 
 
+def test_an_account_without_a_background_uses_the_machines(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A background was each account's own: on a family machine or a fleet every account —
+    and each one created later — trained with the one-class fallback (EER 28.6 % against
+    5.8 % on Balabit) unless it built one itself from the public datasets."""
+    import os
+
+    machine = tmp_path / "machine" / "background"
+    monkeypatch.setenv(bgm.SITE_ENV, str(machine))
+    old = os.umask(0o077)  # an administrator's strict umask: the files must still be readable
+    try:
+        f = bgm.save(paths_mod.resolve(), _bg("pointer", 60), machine=bgm.machine_dir())
+    finally:
+        os.umask(old)
+    assert f == machine / "background-pointer.npz"
+    for d in (machine, machine.parent):  # made here, parent included: every account reads
+        assert (d.stat().st_mode & 0o777) == 0o755
+    for item in (f, f.with_suffix(".json")):
+        assert (item.stat().st_mode & 0o777) == 0o644
+    p = paths_mod.resolve()
+    assert bgm.located(p, "pointer") == f and bgm.located(p, "keyboard") is None
+    loaded = bgm.load_background(p, "pointer")
+    assert loaded is not None and len(loaded[0]) == 60
+    own = bgm.save(p, _bg("pointer", 30))  # an account's own one wins
+    assert bgm.located(p, "pointer") == own
+    assert len(bgm.load_background(p, "pointer")[0]) == 30  # type: ignore[index]
+
+
+@pytest.mark.parametrize("change", ["writable", "other owner", "folder writable"])
+def test_a_machine_background_another_account_could_change_is_refused(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    """Every account's training would learn from whatever that account put there."""
+    import os
+
+    machine = tmp_path / "machine"
+    monkeypatch.setenv(bgm.SITE_ENV, str(machine))
+    f = bgm.save(paths_mod.resolve(), _bg("pointer"), machine=machine)
+    if change == "writable":
+        f.chmod(0o666)
+    elif change == "folder writable":
+        machine.chmod(0o777)
+    else:
+        if os.getuid() != 0:
+            pytest.skip("only root can give a file to another account")
+        os.chown(f.with_suffix(".json"), 65534, 65534)
+    with pytest.raises(ModelError, match="machine's pointer background is refused") as exc:
+        bgm.load_background(paths_mod.resolve(), "pointer")
+    assert "chmod" in (exc.value.hint or "")
+
+
+def test_the_platforms_folder_wins_over_the_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As for the policy file: an account cannot displace the machine's folder by setting a
+    variable, only name one where the platform's does not exist."""
+    assert bgm.platform_dir("linux", {}) == Path("/var/lib/activesec/background")
+    assert bgm.platform_dir("win32", {"PROGRAMDATA": "D:/PD"}) == Path("D:/PD/ActiveSec/background")
+    fixed = tmp_path / "var-lib"
+    monkeypatch.setattr(bgm, "platform_dir", lambda *a, **k: fixed)
+    env = {bgm.SITE_ENV: str(tmp_path / "mine")}
+    assert bgm.machine_dir(env=env) == tmp_path / "mine"
+    fixed.mkdir()
+    assert bgm.machine_dir(env=env) == fixed
+
+
 def test_build_needs_a_dataset_and_enough_people(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no dataset"):
         bgm.build()

@@ -6,8 +6,10 @@ stdout). scikit-learn and the datasets are imported only inside the commands.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -233,6 +235,11 @@ def build(
         None, "--max-people", min=3, help="Read at most N Aalto participants."
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed for the subsample."),
+    all_users: bool = typer.Option(
+        False, "--all-users",
+        help="As root / an administrator: into the machine's folder, for every account "
+        "without a background of its own.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Build the background population from public datasets you have: feature vectors only
@@ -241,13 +248,17 @@ def build(
     It is never shipped with ActiveSec (Aalto 136M is licensed for non-commercial use): build
     it from your own copies. Re-running with the same data and seed gives the same rows.
     """
+    from activesec.service.background import machine_dir
+
     p = state_paths()
-    profile.require(p)
+    if not all_users:  # the machine's folder needs no profile of the administrator's
+        profile.require(p)
     saved: list[str] = []
     try:
         with sigterm_raises():  # from the start: a SIGTERM is always said
             _build(p, saved, balabit=balabit, aalto=aalto, max_rows=max_rows,
-                   max_people=max_people, seed=seed, json_out=json_out)
+                   max_people=max_people, seed=seed, json_out=json_out,
+                   machine=machine_dir() if all_users else None)
     except Stopped:
         kept = (f"the new {' and '.join(saved)} background was saved, nothing else changed"
                 if saved else "the installed background is unchanged")
@@ -256,8 +267,10 @@ def build(
 
 
 def _build(p: Paths, saved: list[str], *, balabit: str | None, aalto: str | None,
-           max_rows: int, max_people: int | None, seed: int, json_out: bool) -> None:
-    """`background build` itself; ``saved`` gets each modality whose background is saved."""
+           max_rows: int, max_people: int | None, seed: int, json_out: bool,
+           machine: Path | None = None) -> None:
+    """`background build` itself; ``saved`` gets each modality whose background is saved
+    (into ``machine``, a folder, for every account)."""
     from activesec.service import background as bgm
 
     with _progress(not json_out and interactive()) as progress:
@@ -272,9 +285,9 @@ def _build(p: Paths, saved: list[str], *, balabit: str | None, aalto: str | None
     result: dict[str, Any] = {}
     for name, b in built.items():
         with signals_held():  # its data and its card: one step (the card's hash matches)
-            path = bgm.save(p, b, seed=seed)
+            path = bgm.save(p, b, seed=seed, machine=machine)
             saved.append(name)
-        card = bgm.read_card(p, name) or {}
+        card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         result[name] = {
             "file": str(path),
             "rows": len(b.X),
@@ -282,6 +295,16 @@ def _build(p: Paths, saved: list[str], *, balabit: str | None, aalto: str | None
             "sources": b.sources,
             "sha256": card.get("sha256"),
         }
+    if machine is not None:
+        if json_out:
+            print_json({"backgrounds": result, "upgradable": []})
+            return
+        for name, r in result.items():
+            out.print(f"[bold]{name}[/bold] background for every account: {r['rows']:,} rows "
+                      f"from {r['people']} people -> {r['file']}")
+        out.print("every account without a background of its own trains against it; running "
+                  "agents refit their one-class fallback models by themselves")
+        return
     from activesec.service.models import model_dirs
     from activesec.service.train import fallback_upgrades
 

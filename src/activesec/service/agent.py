@@ -1332,11 +1332,11 @@ class Agent:
     def _upgrade_due(self) -> bool:
         """A background population appeared or changed since the last look (or the agent
         started) while a model is a one-class fallback: refit it (``train --upgrade``)."""
-        from activesec.service.background import MODALITIES, file_for
+        from activesec.service.background import MODALITIES, candidates
 
-        stamp = self._files_stamp(f for m in MODALITIES  # the data, then its card
-                                  for f in (file_for(self.paths, m),
-                                            file_for(self.paths, m).with_suffix(".json")))
+        stamp = self._files_stamp(f for m in MODALITIES  # the data, then its card: the
+                                  for c in candidates(self.paths, m)  # account's, the machine's
+                                  for f in (c, c.with_suffix(".json")))
         if stamp != self._bg_stamp:  # a new background: at once, and a fresh back-off
             self._bg_stamp = stamp
             self._upgrade_delay_s = UPGRADE_RETRY_S

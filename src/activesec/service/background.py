@@ -18,13 +18,26 @@ beside it (feature-schema hash, source datasets, counts, seed, SHA-256 of the np
 The files are never shipped with ActiveSec: the Aalto data are licensed for non-commercial use
 only (Dhakal et al., CHI 2018), so each user builds the background from copies they obtained
 themselves; the command is deterministic (same data + seed -> same file hash).
+
+**For every account** (an admin's fleet, a family machine): ``background build --all-users``,
+run as root / an administrator, writes the same files (0644) into the machine's folder
+(:func:`platform_dir`: ``/var/lib/activesec/background``, ``/Library/Application
+Support/ActiveSec/background``, ``%ProgramData%\\ActiveSec\\background``). An account without
+a background of its own trains against that one (:func:`located`), so accounts created later
+get the population detectors, not the much weaker one-class fallback. On Linux and macOS a
+machine background that another account could have changed (not owned by root or the
+account, or writable by group or others — the file, its card or the folder) is refused:
+every account's training would otherwise learn from whatever that account put there.
+``ACTIVESEC_SITE_BACKGROUND`` names another folder, but only while the platform's folder does
+not exist (as ``ACTIVESEC_SITE_CONFIG`` for the policy file).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,7 +84,60 @@ def feature_names(modality: str) -> list[str]:
 
 
 def file_for(paths: Paths, modality: str) -> Path:
+    """The account's own background file (whether or not it exists)."""
     return paths.models_dir / f"background-{modality}.npz"
+
+
+SITE_ENV = "ACTIVESEC_SITE_BACKGROUND"
+
+
+def platform_dir(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """Where this platform keeps the background every account may use."""
+    platform = platform or sys.platform
+    env = os.environ if env is None else env
+    if platform == "win32":
+        return Path(env.get("PROGRAMDATA") or r"C:\ProgramData") / "ActiveSec" / "background"
+    if platform == "darwin":
+        return Path("/Library/Application Support/ActiveSec/background")
+    return Path("/var/lib/activesec/background")
+
+
+def machine_dir(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """The machine's background folder in force: the platform's once it exists, else
+    ``ACTIVESEC_SITE_BACKGROUND`` when set, else the platform's (to be made)."""
+    env = os.environ if env is None else env
+    fixed = platform_dir(platform, env)
+    named = env.get(SITE_ENV)
+    return Path(named).expanduser() if named and not fixed.exists() else fixed
+
+
+def candidates(paths: Paths, modality: str) -> tuple[Path, Path]:
+    """The account's own background file, then the machine's."""
+    return file_for(paths, modality), machine_dir() / f"background-{modality}.npz"
+
+
+def located(paths: Paths, modality: str) -> Path | None:
+    """The background file training uses: the account's own, else the machine's — the first
+    whose data and card both exist; None when neither does."""
+    for f in candidates(paths, modality):
+        if f.is_file() and f.with_suffix(".json").is_file():
+            return f
+    return None
+
+
+def _shared_by_others(f: Path) -> str:
+    """Why another account could have changed the machine's background ``f`` ('' if none
+    could): not owned by root or this account, or writable by group or others."""
+    if sys.platform == "win32":  # access lists, not modes: the administrator's part (README)
+        return ""
+    me = os.getuid()
+    for item in (f, f.with_suffix(".json"), f.parent):
+        st = item.stat()
+        if st.st_uid not in (0, me):
+            return f"{item} belongs to another account (uid {st.st_uid})"
+        if st.st_mode & 0o022:
+            return f"{item} is writable by other accounts (mode {st.st_mode & 0o777:o})"
+    return ""
 
 
 def _subsample(per_person: list[np.ndarray], max_rows: int, seed: int
@@ -172,17 +238,25 @@ def build(*, balabit: str | os.PathLike[str] | None = None,
     return out
 
 
-def save(paths: Paths, bg: Background, *, seed: int = 0) -> Path:
-    """Write ``background-<modality>.npz`` (0600) and its JSON card; returns the npz path."""
+def save(paths: Paths, bg: Background, *, seed: int = 0, machine: Path | None = None) -> Path:
+    """Write ``background-<modality>.npz`` (0600) and its JSON card into the account's models
+    folder — or, with ``machine`` (a folder), for every account (folder 0755, files 0644,
+    each replaced whole); returns the npz path."""
     from activesec.core.paths import write_private_text
 
-    dest = file_for(paths, bg.modality)
+    dest = file_for(paths, bg.modality) if machine is None else (
+        machine / f"background-{bg.modality}.npz")
     tmp = dest.with_name(f".{dest.name}.tmp.npz")
     names = feature_names(bg.modality)
+    mode = 0o600 if machine is None else 0o644
     try:
-        make_private_dir(paths.models_dir)
-        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        if machine is None:
+            make_private_dir(paths.models_dir)
+        else:
+            _make_shared_dirs(machine)
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
         with os.fdopen(fd, "wb") as fh:
+            os.chmod(tmp, mode)  # whatever the umask
             np.savez(fh, X=bg.X.astype(np.float64), groups=bg.groups.astype(np.int32))
         os.replace(tmp, dest)
         card = {
@@ -194,27 +268,62 @@ def save(paths: Paths, bg: Background, *, seed: int = 0) -> Path:
             "licence_note": "derived from public datasets; do not redistribute (Aalto 136M: "
                             "non-commercial use with attribution)",
         }
-        write_private_text(dest.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
+        text = json.dumps(card, indent=2) + "\n"
+        if machine is None:
+            write_private_text(dest.with_suffix(".json"), text)
+        else:  # every account reads it: readable from the moment it is in place
+            staged = dest.with_name(f".{dest.stem}.json.staged")
+            write_private_text(staged, text)
+            os.chmod(staged, 0o644)
+            os.replace(staged, dest.with_suffix(".json"))
     except OSError as exc:
         tmp.unlink(missing_ok=True)  # a half-written file must not keep the disk full
+        if machine is not None:
+            raise save_error(exc, f"the {bg.modality} background", machine,
+                             "sudo activesec background build --all-users") from None
         raise save_error(exc, f"the {bg.modality} background", paths.models_dir,
                          "activesec background build") from None
     return dest
 
 
+def _make_shared_dirs(folder: Path) -> None:
+    """Make ``folder`` and its missing parents 0755 whatever the umask (an administrator's
+    077 would leave every other account unable to read the background); existing folders are
+    left as they are."""
+    missing = []
+    for d in (folder, *folder.parents):
+        if d.exists():
+            break
+        missing.append(d)
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True)
+        os.chmod(d, 0o755)
+
+
 def read_card(paths: Paths, modality: str) -> dict[str, Any] | None:
-    p = file_for(paths, modality).with_suffix(".json")
-    if not p.is_file():
+    f = located(paths, modality)
+    if f is None:
         return None
-    return load_json_card(p, FORMAT, "background card", REBUILD)
+    return load_json_card(f.with_suffix(".json"), FORMAT, "background card", REBUILD)
 
 
 def load_background(paths: Paths, modality: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(X, groups)`` of the installed background, ``None`` when there is none; a
-    ModelError when it is altered (hash) or built for another feature schema."""
+    """``(X, groups)`` of the background training uses (:func:`located`), ``None`` when there
+    is none; a ModelError when it is altered (hash), built for another feature schema, or a
+    machine background another account could have changed."""
+    f = located(paths, modality)
+    if f is None:
+        return None
+    if f != file_for(paths, modality):
+        why = _shared_by_others(f)
+        if why:
+            raise ModelError(
+                f"the machine's {modality} background is refused: {why}",
+                f"an administrator should own {f.parent} and its files and make them "
+                "writable by the owner only (chown -R root; chmod 755 the folder, 644 the "
+                "files), or rebuild it with `sudo activesec background build --all-users`")
     card = read_card(paths, modality)
-    f = file_for(paths, modality)
-    if card is None or not f.is_file():
+    if card is None:
         return None
     if sha256_file(f) != card.get("sha256"):
         raise ModelError(f"background file {f} was modified (hash mismatch)", REBUILD)

@@ -89,7 +89,7 @@ from activesec.features.keys import (
 )
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
 from activesec.service import models as model_files
-from activesec.service.background import load_background
+from activesec.service.background import file_for, load_background, located
 
 if TYPE_CHECKING:
     from activesec.store.db import Store
@@ -323,8 +323,11 @@ def background_use(paths: Paths, settings: Settings) -> list[BackgroundUse]:
             out.append(BackgroundUse(modality, name, "missing", ""))
         else:
             people = len(np.unique(bg[1]))
+            where = located(paths, modality)
+            whose = (f" (the machine's, {where.parent})"
+                     if where is not None and where != file_for(paths, modality) else "")
             out.append(BackgroundUse(modality, name, "installed",
-                                     f"{len(bg[0]):,} rows of {people} people"))
+                                     f"{len(bg[0]):,} rows of {people} people{whose}"))
     return out
 
 
@@ -353,8 +356,11 @@ def _fit(paths: Paths, name: str, params: dict[str, Any], modality: str, X: np.n
         fb = FALLBACK[bg_key]
         return registry.create(fb).fit(X), f"{why}; used the one-class {fb}", None
     Xb, groups = bg
-    return det.fit(X, Xb, groups), "", {"rows": len(Xb),
-                                         "people": len(np.unique(groups))}
+    info: dict[str, Any] = {"rows": len(Xb), "people": len(np.unique(groups))}
+    where = located(paths, bg_key)
+    if where is not None and where != file_for(paths, bg_key):
+        info["machine"] = str(where.parent)  # every account's (`background build --all-users`)
+    return det.fit(X, Xb, groups), "", info
 
 
 def _purge(modality: str) -> int:
