@@ -956,6 +956,8 @@ def test_a_failed_upgrade_is_retried_after_a_doubling_back_off(
     import activesec.service.train as train_mod
 
     monkeypatch.setattr(train_mod, "fallback_upgrades", lambda _p: [p.models_dir / "pointer"])
+    machine = p.data_dir / "machine-background"  # `background build --all-users`, later
+    monkeypatch.setenv("ACTIVESEC_SITE_BACKGROUND", str(machine))
     clock = StepClock()
     put_model_file(p)
     Store.open(p.database, create=True).close()
@@ -1005,6 +1007,10 @@ def test_a_failed_upgrade_is_retried_after_a_doubling_back_off(
     assert len(tries) == n + 2 and agent.status()["upgrade_retry"] is None  # done: no retry
     housekeep_for(3 * 24 * 3600, step=600)
     assert len(tries) == n + 2  # a success is not retried
+    machine.mkdir()  # the administrator's background for every account: tried at once
+    (machine / "background-pointer.npz").write_bytes(b"every account's background")
+    housekeep_for(1.0)
+    assert len(tries) == n + 3
 
 
 def test_a_model_retrained_or_reset_by_hand_applies_while_running(
