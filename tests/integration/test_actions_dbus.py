@@ -26,7 +26,7 @@ from activesec.actions.notify import NotifyAction
 pytest.importorskip("dbus_fast")
 from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusDict, DBusInt32, DBusSignature, DBusStr, DBusUInt32
-from dbus_fast.service import ServiceInterface, method
+from dbus_fast.service import ServiceInterface, method, signal
 
 pytestmark = pytest.mark.skipif(
     shutil.which("dbus-daemon") is None, reason="dbus-daemon not installed (apt-get install dbus)"
@@ -306,6 +306,14 @@ class ActiveSaver(ServiceInterface):
         return self.active
 
 
+class SignallingSaver(ActiveSaver):
+    """GNOME's screensaver as it is: ``GetActive``, and ``ActiveChanged`` when it changes."""
+
+    @signal()
+    def ActiveChanged(self, active: bool) -> Annotated[bool, DBusSignature("b")]:
+        return active
+
+
 class InhibitOnly(ServiceInterface):
     """GNOME's ``org.freedesktop.ScreenSaver``: inhibition only, no ``GetActive``."""
 
@@ -377,6 +385,45 @@ def test_the_agent_sees_gnomes_lock_and_unlock(bus_address: str,
         saver.active = False
         clock.advance(1.0)
         assert watch.update(clock.monotonic_ns()) is False
+
+
+def test_the_owners_own_lock_is_known_when_the_screensaver_announces_it(
+        bus_address: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between its own locks the agent asked the screensaver every 5 s: the owner's own lock
+    was seen up to 5 s late, and keys typed meanwhile were kept. Its ActiveChanged signal
+    now makes the agent ask at once."""
+    import time
+
+    from activesec.core.clock import FakeClock
+    from activesec.service.agent import PASSIVE_POLL_S, ScreenWatch
+
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus_address)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    saver = SignallingSaver("org.gnome.ScreenSaver", active=False)
+    clock = FakeClock()
+    watch = ScreenWatch(clock)
+    service = Service(bus_address, "org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", saver)
+    try:
+        with service:
+            watch.update(None)  # the first look: asks, and starts listening
+            assert not watch.withholding
+            listener = watch._query._listener  # type: ignore[attr-defined]
+            assert listener is not None and listener.ready.wait(10) and not listener.error
+            for state in (True, False):  # the owner locks, then unlocks
+                saver.active = state
+                assert service._loop is not None
+                service._loop.call_soon_threadsafe(saver.ActiveChanged, state)
+                start, deadline = clock.monotonic_ns(), time.monotonic() + 10
+                while watch.withholding != state:
+                    assert time.monotonic() < deadline, "the signal was not acted on"
+                    time.sleep(0.01)
+                    clock.advance(0.01)
+                    watch.update(None)
+                # well before the next poll: it was the signal, not the poll
+                assert clock.monotonic_ns() - start < PASSIVE_POLL_S * 1e9 / 2
+    finally:
+        watch.close()
+    assert not listener.alive
 
 
 def test_doctor_names_the_screensaver_that_locks_and_answers(bus_address: str,

@@ -52,7 +52,8 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   locker still holds the display (that input is a password typed into it). The policy then
   grants its grace period and resets trust. Between its own locks the
   agent asks the screensaver every ``PASSIVE_POLL_S`` whether it came on by itself (the owner
-  locked the screen, or it blanked): that withholds input too, but its end gives no fresh
+  locked the screen, or it blanked) — at once when it announces a change (its
+  ``ActiveChanged`` signal, :class:`~activesec.actions._dbus.SignalListener`): that withholds input too, but its end gives no fresh
   trust — a blank screen wakes without a password; an X11 locker no service knows (the
   owner's own ``xss-lock -- i3lock``, or the one the agent was restarted under) counts so until
   it lets go, watched through the X server's window events
@@ -571,6 +572,9 @@ class ScreenWatch:
         if self._last_locker is None or now - self._last_locker >= 1_000_000_000:
             self._last_locker = now
             self._watch_locker(now)
+        changed = getattr(self._query, "changed", None)
+        if callable(changed) and changed():
+            self._last_poll = None  # the screensaver says it changed: ask it now
         every = 1_000_000_000 if self._saver_by_service else int(PASSIVE_POLL_S * 1e9)
         if self._last_poll is not None and now - self._last_poll < every:
             return
@@ -617,10 +621,11 @@ class ScreenWatch:
         log.info("the screen locker let go of the display")
 
     def close(self) -> None:
-        """Let go of the locker watch's X connection."""
-        close = getattr(self._locker, "close", None)
-        if callable(close):
-            close()
+        """Let go of the locker watch's X connection and the screensaver's signal listener."""
+        for part in (self._locker, self._query):
+            close = getattr(part, "close", None)
+            if callable(close):
+                close()
 
 
 def _cannot_tell() -> bool | None:
@@ -649,6 +654,27 @@ class _ScreensaverQuery:
         self._answered: tuple[str, str, str] | None = None
         self._platform = platform
         self._ask = ask
+        self._listener: Any = None  # activesec.actions._dbus.SignalListener
+        self._listening_since = 0.0
+
+    def changed(self) -> bool:
+        """Linux: a screensaver announced a change (its ``ActiveChanged`` signal) since the
+        last look — ask it now rather than at the next poll, so the owner's own lock is known
+        at once, not up to ``PASSIVE_POLL_S`` later. Listening starts at the first look; a
+        listener that ended (the bus restarted) is started again at most once a minute."""
+        if self._platform != "linux" or not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+            return False
+        now = time.monotonic()
+        if self._listener is None or (not self._listener.alive
+                                      and now - self._listening_since >= 60.0):
+            from activesec.actions._dbus import SignalListener
+
+            self._listener, self._listening_since = SignalListener("ActiveChanged"), now
+        return bool(self._listener.fired())
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
 
     def __call__(self) -> bool | None:
         if self._platform in ("win32", "darwin"):
