@@ -1366,6 +1366,27 @@ def test_a_locker_the_owner_starts_between_locks_withholds_their_password() -> N
     assert not watch.withholding
 
 
+def test_where_a_screensaver_answers_the_x11_locker_is_not_watched_between_locks() -> None:
+    """The desktop's screensaver knows its own lock; a full-screen game holding both grabs in
+    an override-redirect window would pass for a locker and go unscored."""
+    clock = FakeClock()
+    asked: list[int] = []
+    up = [False]
+
+    def locker() -> bool | None:
+        asked.append(clock.monotonic_ns())
+        return up[0]
+
+    watch = ScreenWatch(clock, query=lambda: False, locker=locker, watch_always=True)
+    watch.update(None)  # the first look, before the service answered (a restart under i3lock
+    assert len(asked) == 1  # would be noticed)
+    up[0] = True  # the game
+    for _ in range(30):
+        clock.advance(1.0)
+        watch.update(clock.monotonic_ns())
+    assert len(asked) == 1 and not watch.withholding
+
+
 def test_a_locker_watch_that_cannot_tell_for_long_stops_withholding() -> None:
     """As with a silent screensaver service: withholding is for privacy and must not switch
     scoring off for good when the X server cannot be asked any more."""

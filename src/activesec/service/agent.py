@@ -456,8 +456,9 @@ class ScreenWatch:
 
     ``locked``: a lock of ours took (unlocking it proves the owner: grace and full trust).
     ``saver_active``: the screen locked or blanked without a lock of ours — the screensaver
-    service says so when asked every ``PASSIVE_POLL_S``, or an X11 locker holds the display
-    (the owner's own ``i3lock``, asked every second). Its end proves nothing (a blank screen
+    service says so when asked every ``PASSIVE_POLL_S`` (at once when it announces a change),
+    or, where no service answers, an X11 locker holds the display (the owner's own ``i3lock``,
+    asked every second). Its end proves nothing (a blank screen
     wakes without a password), so trust goes on from where it was; meanwhile, as while
     ``locked``, input is withheld (:attr:`withholding`)."""
 
@@ -569,7 +570,11 @@ class ScreenWatch:
         """Between locks of ours: has the screen locked or blanked by itself (or ended so)?"""
         if not self._watch_always:
             return
-        if self._last_locker is None or now - self._last_locker >= 1_000_000_000:
+        # the X11 locker, where no screensaver service answers (a bare window manager): where
+        # one does, it knows the desktop's own lock, and a full-screen game holding both grabs
+        # in an override-redirect window would pass for a locker and go unscored
+        if (not self._heard or self._saver_by_locker) and (
+                self._last_locker is None or now - self._last_locker >= 1_000_000_000):
             self._last_locker = now
             self._watch_locker(now)
         changed = getattr(self._query, "changed", None)
