@@ -53,9 +53,10 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
   grants its grace period and resets trust. Between its own locks the
   agent asks the screensaver every ``PASSIVE_POLL_S`` whether it came on by itself (the owner
   locked the screen, or it blanked) — at once when it announces a change (its
-  ``ActiveChanged`` signal, :class:`~activesec.actions._dbus.SignalListener`): that withholds input too, but its end gives no fresh
-  trust — a blank screen wakes without a password; an X11 locker no service knows (the
-  owner's own ``xss-lock -- i3lock``, or the one the agent was restarted under) counts so until
+  ``ActiveChanged`` signal, :class:`~activesec.actions._dbus.SignalListener`): that withholds
+  input too, but its end gives no fresh trust — a blank screen wakes without a password;
+  where no service answers, an X11 locker (the owner's own ``xss-lock -- i3lock``, or the one
+  the agent was restarted under) counts so until
   it lets go, watched through the X server's window events
   (:class:`~activesec.capture.screenlock.X11LockerWatch`). While the screen is locked either way,
   input is neither stored nor scored (:class:`_Tee`: a password's keystroke timing never
