@@ -9,7 +9,9 @@ password typed into the locker counted as the owner back.
 
 from __future__ import annotations
 
+import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -18,11 +20,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from tests.helpers.cli import initialised, popen
+from tests.helpers.procs import wait_until
+from tests.helpers.xinject import XInjector
 
 from activesec.capture import screenlock
 from activesec.capture.screenlock import X11LockerWatch, x11_locker_up
 from activesec.core.clock import FakeClock
 from activesec.service.agent import LOCK_SETTLE_S, ScreenWatch
+from activesec.store.db import Store
 
 pytestmark = pytest.mark.x11
 
@@ -201,21 +207,10 @@ def test_with_no_screensaver_service_typing_into_the_locker_is_no_unlock(
     assert watch.update(clock.monotonic_ns() - S // 2) is False
 
 
-def test_the_real_agent_started_under_i3lock_keeps_no_password(
-        i3lock_exe: str, xdisplay: str, tmp_path: Path) -> None:
-    """A bare window manager, no screensaver service: the agent (re)started while i3lock held
-    the display, and what the owner typed into i3lock — the password — was stored with its
-    keystroke timing (the watch between locks asks D-Bus only)."""
-    import json
-    import signal
-
-    from tests.helpers.cli import initialised, popen
-    from tests.helpers.procs import wait_until
-    from tests.helpers.xinject import XInjector
-
-    from activesec.store.db import Store
-
-    home = tmp_path / "home"
+def bare_window_manager(home: Path, xdisplay: str
+                        ) -> tuple[dict[str, str], Callable[[], dict[str, object]]]:
+    """An initialised profile in ``home`` whose agent runs on ``xdisplay`` with no session bus
+    (no screensaver service: a bare window manager), and a reader of its status file."""
     env = initialised(home)
     env["DISPLAY"] = xdisplay
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
@@ -226,6 +221,16 @@ def test_the_real_agent_started_under_i3lock_keeps_no_password(
         except (OSError, ValueError):
             return {}
 
+    return env, status
+
+
+def test_the_real_agent_started_under_i3lock_keeps_no_password(
+        i3lock_exe: str, xdisplay: str, tmp_path: Path) -> None:
+    """A bare window manager, no screensaver service: the agent (re)started while i3lock held
+    the display, and what the owner typed into i3lock — the password — was stored with its
+    keystroke timing (the watch between locks asks D-Bus only)."""
+    home = tmp_path / "home"
+    env, status = bare_window_manager(home, xdisplay)
     with locker(i3lock_exe), XInjector(xdisplay) as inj:
         agent = popen("run", "--quiet", env=env)
         try:
@@ -247,7 +252,6 @@ def test_i3lock_as_the_lock_command_locks_and_stays(i3lock_exe: str, xdisplay: s
     the action waited for its output to end — 10 s, then killed it: the lock failed."""
     import contextlib
     import os
-    import signal
 
     import psutil
 
@@ -281,26 +285,8 @@ def test_the_real_agent_keeps_no_password_typed_into_the_owners_own_i3lock(
     """``xss-lock -- i3lock`` on a bare window manager, no screensaver service: the owner
     locked the screen with i3lock while the agent ran, and the password typed into it was
     stored with its keystroke timing (the agent looked for a locker at its start only)."""
-    import json
-    import signal
-
-    from tests.helpers.cli import initialised, popen
-    from tests.helpers.procs import wait_until
-    from tests.helpers.xinject import XInjector
-
-    from activesec.store.db import Store
-
     home = tmp_path / "home"
-    env = initialised(home)
-    env["DISPLAY"] = xdisplay
-    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-
-    def status() -> dict[str, object]:
-        try:
-            return dict(json.loads((home / "run" / "agent.json").read_text()))
-        except (OSError, ValueError):
-            return {}
-
+    env, status = bare_window_manager(home, xdisplay)
     with XInjector(xdisplay) as inj:
         agent = popen("run", "--quiet", env=env)
         try:

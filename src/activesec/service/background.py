@@ -48,6 +48,7 @@ import numpy as np
 from activesec.core.errors import DataError, ModelError, save_error
 from activesec.core.events import EVENT_DTYPE
 from activesec.core.paths import Paths, make_private_dir, sha256_file
+from activesec.core.site import platform_file
 from activesec.detectors.persist import load_json_card, schema_hash
 from activesec.features.keys import KEY_FEATURE_NAMES, KEY_STEP, KEY_WINDOW, keystroke_windows
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
@@ -94,12 +95,9 @@ SITE_ENV = "ACTIVESEC_SITE_BACKGROUND"
 def platform_dir(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path:
     """Where this platform keeps the background every account may use."""
     platform = platform or sys.platform
-    env = os.environ if env is None else env
-    if platform == "win32":
-        return Path(env.get("PROGRAMDATA") or r"C:\ProgramData") / "ActiveSec" / "background"
-    if platform == "darwin":
-        return Path("/Library/Application Support/ActiveSec/background")
-    return Path("/var/lib/activesec/background")
+    if platform in ("win32", "darwin"):  # beside the machine policy, in the folder it is in
+        return platform_file(platform, env).parent / "background"
+    return Path("/var/lib/activesec/background")  # /etc is for configuration
 
 
 def machine_dir(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path:
