@@ -1336,3 +1336,37 @@ def test_an_agent_started_under_an_x11_locker_keeps_nothing_typed_into_it() -> N
         clock.advance(1.0)
         watch.update(clock.monotonic_ns())
     assert len(probes) == n
+
+
+def test_a_model_swap_keeps_the_policys_cool_downs_and_escalation(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    """New models (a drift update, `activesec train`, an edited [engine] setting) made a new
+    policy from scratch: the stranger was notified again at once (no 60 s cool-down), the
+    notifications that escalate to a lock were forgotten, and `status` said "trained" while
+    trust stayed low — a swap right after each notification held escalation off for good."""
+    s = make_settings(tmp_path, actions={
+        "on_notify": ["alertlog"], "on_lock": ["command"], "on_gate": [],
+        "params": {"command": {"argv": marker_cmd(tmp_path / "locked.jsonl")},
+                   "alertlog": {"path": str(tmp_path / "alerts.jsonl")}}},
+        engine={"policy": {"lock_below": 1.0, "gate_below": 1.0}})  # locks by escalation only
+    clock = StepClock()
+    put_model_file(p)
+    agent = Agent(p, s, Scripted(clock, stranger(400, 14)), clock,
+                  loader=lambda _p: models, screen=ScreenWatch(clock, query=lambda: None))
+    swapped: list[tuple[AgentState, AgentState]] = []
+
+    def swap_after_each_notify() -> None:  # a model reload right after every notification
+        notifies = sum(d["level"] == "notify" for d in agent.decisions)
+        if agent.engine is not None and notifies > len(swapped):
+            before = agent.engine.status().state
+            agent._set_models(dict(models), None)  # what a reload does
+            swapped.append((before, agent.engine.status().state))
+
+    clock.hooks.append(swap_after_each_notify)
+    agent.run(duration_s=300)
+    notes = [d for d in agent.decisions if d["level"] in ("notify", "lock")]
+    assert swapped and all(after == before for before, after in swapped), swapped
+    times = [d["evidence"]["t_mono_ns"] for d in notes if d["level"] == "notify"]
+    assert all(b - a >= 60 * S for a, b in itertools.pairwise(times)), times
+    # three notifications within 10 minutes escalate to a lock, swaps or not
+    assert "lock" in [d["level"] for d in notes], [d["reason"] for d in notes]

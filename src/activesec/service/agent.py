@@ -1112,6 +1112,7 @@ class Agent:
             # new models (by hand, a drift update) or settings: not full trust for whoever is
             # at the keyboard — a stranger could otherwise run `activesec train` to be trusted
             self.engine.trust.carry(before.trust)
+            self.engine.policy.carry(before.policy)  # cool-downs, escalation, grace
         if self._gated_by is None:
             return
         if self.engine is not None:  # new models (a drift update): the gate stays until trust
