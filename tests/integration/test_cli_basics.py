@@ -748,6 +748,34 @@ def test_status_says_the_agent_is_training_now(env: dict[str, str], training: st
         assert " training " not in text, text
 
 
+def test_status_says_why_trust_fell_and_that_the_lock_failed(env: dict[str, str]) -> None:
+    """An owner locked out on an unusual day ran `status`: "agent locked, last alert lock:
+    trust 38.2 < 40 (lock level)" — not which features fell out of their profile, nor what to
+    do, nor that the lock had failed (no locker answered: the session stayed open)."""
+    import os
+
+    from activesec.core.instance import InstanceLock
+
+    _init(env)
+    p = paths_mod.resolve(_home(env))
+    last = {"level": "lock", "state": "locked", "trust": 38.2, "t_wall_ns": 1,
+            "reason": "trust 38.2 < 40 (lock level)",
+            "actions": [{"name": "lock", "op": "fire", "ok": False,
+                         "detail": "could not lock the session, tried loginctl"},
+                        {"name": "alertlog", "op": "fire", "ok": True, "detail": "logged"}],
+            "deviating_features": [["vx_mean", -3.74], ["j_min", -1.79]]}
+    with InstanceLock(p.run_dir / "capture.lock", "agent"):  # this process: the running agent
+        write_private_text(status_path(p), json.dumps({
+            "running": True, "pid": os.getpid(), "state": "locked", "trust": 27.0,
+            "last_decision": last}))
+        data = json.loads(cli("status", "--json", env=env).stdout)
+        text = " ".join(cli("status", env=env).stdout.split())
+    assert data["agent"]["last_decision"]["deviating_features"] == last["deviating_features"]
+    assert "lock failed: could not lock the session, tried loginctl" in text, text
+    assert "alertlog failed" not in text, text
+    assert "vx_mean -3.7, j_min -1.8" in text and "`activesec train --reset` re-enrols" in text
+
+
 @pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 0), ("SIGINT", 130)])
 def test_an_agent_stopped_while_waiting_for_a_fix_is_not_said_to_start_by_itself(
         env: dict[str, str], sig: str, code: int) -> None:

@@ -1370,3 +1370,15 @@ def test_a_model_swap_keeps_the_policys_cool_downs_and_escalation(
     assert all(b - a >= 60 * S for a, b in itertools.pairwise(times)), times
     # three notifications within 10 minutes escalate to a lock, swaps or not
     assert "lock" in [d["level"] for d in notes], [d["reason"] for d in notes]
+
+
+def test_the_status_names_the_features_behind_the_last_alert(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """`status` is said to tell why trust fell, but the agent's status held only the alert's
+    threshold ("trust 38.2 < 40"): the features that deviated stayed in the decision log."""
+    agent, _ = run_agent(p, settings, stranger(60, 12), models)
+    last = read_status(p)["last_decision"]
+    assert last["level"] in ("notify", "lock"), last
+    names = [n for n, _ in last["deviating_features"]]
+    assert names and set(names) <= set(POINTER_FEATURE_NAMES), last
+    assert last["deviating_features"] == agent.decisions[-1]["evidence"]["deviating_features"]

@@ -384,6 +384,17 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     last = ag["last_decision"]
     if last:
         out.print(f"  last alert   {last.get('level')}: {escape(str(last.get('reason')))}")
+        for a in last.get("actions") or []:
+            if not a.get("ok", True):  # e.g. a lock that could not lock: the session is open
+                out.print(f"               [red]{escape(str(a.get('name')))} failed[/red]: "
+                          f"{escape(str(a.get('detail')))}")
+        dev = last.get("deviating_features") or []
+        if dev and last.get("level") in ("notify", "lock", "gate"):
+            feats = ", ".join(f"{escape(str(n))} {float(v):+.1f}" for n, v in dev)
+            out.print(f"               why: the last action differed most from your profile in "
+                      f"{feats} (your usual spreads above + or below - your usual value); "
+                      "if it was you on an unusual day — a new mouse, an injured hand — "
+                      "`activesec train --reset` re-enrols")
 
 
 def _settings_for_status(p: Paths) -> Any:

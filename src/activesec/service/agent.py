@@ -1009,6 +1009,10 @@ class Agent:
         self.n_decisions += 1
         self._last_decision = {k: rec[k] for k in ("level", "state", "trust", "t_wall_ns",
                                                    "reason", "actions")}
+        # why trust fell, for `status`: the features of the last scored action or window that
+        # lay furthest from the owner's profile (names and spreads only)
+        evidence = rec.get("evidence") or {}
+        self._last_decision["deviating_features"] = evidence.get("deviating_features") or []
 
     def _hold_gate(self, now: int) -> None:
         """While gated, apply the gate again (module docstring); record what it caught."""
