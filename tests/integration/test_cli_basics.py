@@ -763,7 +763,7 @@ def test_status_says_why_trust_fell_and_that_the_lock_failed(env: dict[str, str]
             "actions": [{"name": "lock", "op": "fire", "ok": False,
                          "detail": "could not lock the session, tried loginctl"},
                         {"name": "alertlog", "op": "fire", "ok": True, "detail": "logged"}],
-            "deviating_features": [["vx_mean", -3.74], ["j_min", -1.79]]}
+            "deviating_features": [["vx_mean", -3.74], ["j_min", -1.79], ["vy_mean", 12.25]]}
     with InstanceLock(p.run_dir / "capture.lock", "agent"):  # this process: the running agent
         write_private_text(status_path(p), json.dumps({
             "running": True, "pid": os.getpid(), "state": "locked", "trust": 27.0,
@@ -773,7 +773,8 @@ def test_status_says_why_trust_fell_and_that_the_lock_failed(env: dict[str, str]
     assert data["agent"]["last_decision"]["deviating_features"] == last["deviating_features"]
     assert "lock failed: could not lock the session, tried loginctl" in text, text
     assert "alertlog failed" not in text, text
-    assert "vx_mean -3.7, j_min -1.8" in text and "`activesec train --reset` re-enrols" in text
+    # rounded as the dashboard rounds them (12.25: 12.3 there)
+    assert "vx_mean -3.7, j_min -1.8, vy_mean +12.3" in text and "`activesec train --reset` re-enrols" in text
 
 
 @pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 0), ("SIGINT", 130)])

@@ -390,11 +390,19 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
                           f"{escape(str(a.get('detail')))}")
         dev = last.get("deviating_features") or []
         if dev and last.get("level") in ("notify", "lock", "gate"):
-            feats = ", ".join(f"{escape(str(n))} {float(v):+.1f}" for n, v in dev)
+            feats = ", ".join(f"{escape(str(n))} {_one_decimal(v)}" for n, v in dev)
             out.print(f"               why: the last action differed most from your profile in "
                       f"{feats} (your usual spreads above + or below - your usual value); "
                       "if it was you on an unusual day — a new mouse, an injured hand — "
                       "`activesec train --reset` re-enrols")
+
+
+def _one_decimal(v: float) -> str:
+    """``v`` signed, to one decimal rounded half up as the dashboard's ``toFixed(1)`` rounds
+    (12.25 -> +12.3, where Python's format gives +12.2): both show the same number."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return f"{Decimal(float(v)).quantize(Decimal('0.1'), ROUND_HALF_UP):+}"
 
 
 def _settings_for_status(p: Paths) -> Any:
