@@ -774,7 +774,8 @@ def test_status_says_why_trust_fell_and_that_the_lock_failed(env: dict[str, str]
     assert "lock failed: could not lock the session, tried loginctl" in text, text
     assert "alertlog failed" not in text, text
     # rounded as the dashboard rounds them (12.25: 12.3 there)
-    assert "vx_mean -3.7, j_min -1.8, vy_mean +12.3" in text and "`activesec train --reset` re-enrols" in text
+    assert "vx_mean -3.7, j_min -1.8, vy_mean +12.3" in text, text
+    assert "`activesec train --reset` re-enrols" in text, text
 
 
 @pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 0), ("SIGINT", 130)])
