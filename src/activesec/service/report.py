@@ -135,6 +135,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     agent_running = agent is not None
     agent = agent or read_status(paths)  # a stopped agent's last decision is still shown
     e = settings.enrol
+    training = (agent or {}).get("training")
     return {
         "user": owner,
         "current_label": current_label,
@@ -159,8 +160,10 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "last_decision": (agent or {}).get("last_decision"),
             "gate": (agent or {}).get("gate") if agent_running else None,
             "config": (agent or {}).get("config") if agent_running else None,
-            # idle | running | updating | upgrading | done | failed (Agent._start_training)
-            "training": (agent or {}).get("training") if agent_running else None,
+            # the job under way, as documented: running | updating | upgrading, else None — the
+            # agent's idle | done | failed (Agent._start_training) are no job (a failure is
+            # said in `reason`); "done" read as a job under way forever after the first one
+            "training": (training if agent_running and training in TRAINING_NOW else None),
             "training_note": (TRAINING_NOW.get(str((agent or {}).get("training")))
                               if agent_running else None),
             # a failed automatic upgrade of a fallback model: when it is tried again, and why
