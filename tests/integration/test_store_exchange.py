@@ -298,3 +298,28 @@ def test_an_export_made_before_exports_described_their_sessions_is_recognised_to
         assert exchange.import_recordings(other, out, clock=FakeClock())["sessions"] == 1
     # under another label it is a new session, as with any import
     assert exchange.import_recordings(store, out, label="guest")["sessions"] == 1
+
+
+def test_an_exports_mouse_and_keys_folders_imported_on_their_own_add_each_part_once(
+        store: Store, tmp_path: Path) -> None:
+    """`import out/mouse`, then `import out/keys`, then `import out`: the folders lost the
+    export's dates (its description is beside them), and the whole export then added the
+    session again — every pointer event and keystroke counted and trained on twice."""
+    out = tmp_path / "out"
+    summary = exchange.export(store, out)
+    (original,) = [s for s in store.sessions() if s.n_events]
+    with Store.open(tmp_path / "other.db", create=True) as other:
+        clock = FakeClock(wall_ns=1_800_000_000 * 10**9)
+        assert exchange.import_recordings(other, out / "mouse", clock=clock)["sessions"] == 1
+        assert exchange.import_recordings(other, out / "keys", clock=clock)["sessions"] == 1
+        again = exchange.import_recordings(other, out, clock=clock)
+        assert (again["sessions"], again["already_present"]) == (0, 1)
+        got = other.sessions()
+        assert {s.started_wall_ns for s in got} == {original.started_wall_ns}
+        assert sum(s.n_pointer for s in got) == summary["mouse_events"]
+        assert sum(s.n_keys for s in got) == summary["key_events"]
+    with Store.open(tmp_path / "third.db", create=True) as third:  # the mouse part, then all
+        exchange.import_recordings(third, out / "mouse")
+        assert exchange.import_recordings(third, out)["sessions"] == 1  # the keys part only
+        assert sum(s.n_keys for s in third.sessions()) == summary["key_events"]
+        assert sum(s.n_pointer for s in third.sessions()) == summary["mouse_events"]

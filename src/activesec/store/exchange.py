@@ -366,8 +366,11 @@ def _header(path: Path) -> list[str] | None:
 
 
 def _read_manifest(root: Path) -> dict[tuple[str, str], int]:
-    """``(label folder, session) -> started_wall_ns`` from an export's manifest, if any."""
+    """``(label folder, session) -> started_wall_ns`` from an export's manifest, if any — also
+    for one of its ``mouse/`` or ``keys/`` folders imported on its own."""
     path = root / MANIFEST
+    if root.is_dir() and not path.exists() and root.name in ("mouse", "keys"):
+        path = root.parent / MANIFEST
     if not root.is_dir() or not path.exists():
         return {}
     try:
@@ -435,7 +438,11 @@ def import_recordings(
             if s.backend == IMPORT_BACKEND:
                 span = None if s.ended_wall_ns is None else s.ended_wall_ns - s.started_wall_ns
                 existing.setdefault((s.label, s.source), set()).add(span)
-        started = {(s.label, s.started_wall_ns) for s in known}
+        # which modalities the sessions of a label and start hold: an export's mouse/ and
+        # keys/ folders imported one by one, then the whole export, add each part once
+        started: dict[tuple[str, int], set[str]] = {}
+        for s in known:
+            started.setdefault((s.label, s.started_wall_ns), set()).update(_held(s))
         by_id = {s.id: s for s in known}
         for rec in by_session(files):  # a session's mouse and keys files are one session
             name = _safe_component(label or rec.user)
@@ -444,7 +451,12 @@ def import_recordings(
             ev = rec.events
             span = (int(ev["t_ns"][-1]) - (0 if start is not None else int(ev["t_ns"][0]))
                     if len(ev) else None)
-            if (span in existing.get((name, source_name), ()) or (name, start) in started
+            held = started.get((name, start), set()) if start is not None else set()
+            if held:  # an export's session already here: only a part not yet imported
+                ev = ev[~np.isin(ev["kind"], np.r_[_POINTER if "mouse" in held else [],
+                                                   _KEYS if "keys" in held else []])]
+            if ((not held and span in existing.get((name, source_name), ()))
+                    or (held and not len(ev))
                     or (start is None and _exported_from(store, by_id, rec, name))):
                 summary["already_present"] += 1
                 continue
@@ -489,6 +501,11 @@ def import_recordings(
             "imported",
         )
     return summary
+
+
+def _held(info: SessionInfo) -> set[str]:
+    """The export folders (``mouse``, ``keys``) a session has events for."""
+    return {m for m, n in (("mouse", info.n_pointer), ("keys", info.n_keys)) if n}
 
 
 _SESSION_FILE = re.compile(r"session_([0-9]{1,18})")
