@@ -749,6 +749,30 @@ def test_status_says_the_agent_is_training_now(env: dict[str, str], training: st
         assert " training " not in text, text
 
 
+def test_status_says_who_trains_the_first_model(env: dict[str, str], tmp_path: Path) -> None:
+    """`status` said "none yet (trains by itself when enrolment is complete)" whatever the
+    case: with enrolment complete and no agent running, or with `[train] auto` off, nothing
+    trains by itself — the owner waited for a model that never came."""
+    from activesec.recordings import write_mouse_csv
+    from activesec.recordings.synthetic import pointer_person
+
+    _init(env)
+    env = {**env, "ACTIVESEC_ENROL__POINTER_EVENTS": "500"}
+
+    def model_line(**extra: str) -> str:
+        text = cli("status", env={**env, **extra}).stdout
+        return " ".join(text.split("  model ", 1)[1].split("\n  ", 1)[0].split())
+
+    assert "`activesec run` enrols you" in model_line()
+    off = model_line(ACTIVESEC_TRAIN__AUTO="false")
+    assert "`[train] auto` is off" in off and "once enrolment is complete" in off, off
+    write_mouse_csv(tmp_path / "rec" / "alice" / "s1.csv", pointer_person(40, 1))
+    assert cli("import", str(tmp_path / "rec"), env=env).returncode == 0
+    done = model_line()
+    assert "enrolment complete: `activesec train` trains it now" in done, done
+    assert "auto` is off" in model_line(ACTIVESEC_TRAIN__AUTO="false")
+
+
 def test_status_says_why_trust_fell_and_that_the_lock_failed(env: dict[str, str]) -> None:
     """An owner locked out on an unusual day ran `status`: "agent locked, last alert lock:
     trust 38.2 < 40 (lock level)" — not which features fell out of their profile, nor what to
