@@ -246,6 +246,9 @@ class Policy:
             self._notifies.clear()
             self._last_notify = None
             self._last_lock = None
+            # a gate is lifted after trust *seen* above restore_above for restore_after_s: the
+            # locked minutes, when nobody was judged, do not count toward it
+            self._recovered_since = None
         self._screen_was_locked = ctx.screen_locked
 
     def _notify_due(self, now_ns: int) -> bool:
