@@ -289,8 +289,7 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     from activesec.service.stopped import describe
 
     p = state_paths()
-    st = _settings_for_status(p)
-    data = status_data(p, st)
+    data = status_data(p, _settings_for_status(p))
     if json_out:
         print_json(data)
         return
@@ -340,7 +339,7 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         else:
             out.print(f"  model        {m['name']}: [red]refused[/red] — {escape(m['problem'])}")
     if not data["models"]:
-        out.print(f"  model        none yet ({escape(_who_trains(data, auto=st.train.auto))})")
+        out.print(f"  model        none yet ({escape(str(e['trains']))})")
     apps = [a["name"] for a in data["apps"]["recent"]]
     if apps:
         shown = ", ".join(escape(name) for name in apps[:APP_SHOWN])
@@ -396,24 +395,6 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
                       f"{feats} (your usual spreads above + or below - your usual value); "
                       "if it was you on an unusual day — a new mouse, an injured hand — "
                       "`activesec train --reset` re-enrols")
-
-
-def _who_trains(data: dict[str, Any], auto: bool) -> str:
-    """Who trains the first model, and when: the agent only when it runs with ``[train]
-    auto`` on; ``activesec train`` otherwise (it said "trains by itself" either way, so an
-    owner with enrolment complete and no agent running waited for nothing)."""
-    e, ag = data["enrolment"], data["agent"]
-    complete = e["pointer_progress"] >= 1.0 or e["keys_progress"] >= 1.0
-    if not auto:
-        return ("enrolment complete: `activesec train` trains it — `[train] auto` is off, so "
-                "the agent does not" if complete else "once enrolment is complete, "
-                "`activesec train` trains it — `[train] auto` is off, so the agent does not")
-    if ag["running"]:
-        return ("enrolment complete: the agent trains it" if complete
-                else "the agent trains it by itself when enrolment is complete")
-    return ("enrolment complete: `activesec train` trains it now, or `activesec run`, which "
-            "trains it by itself" if complete else "`activesec run` enrols you and trains it "
-            "by itself when enrolment is complete")
 
 
 def _one_decimal(v: float) -> str:

@@ -107,6 +107,27 @@ TRAINING_NOW = {
 }
 
 
+def who_trains(data: dict[str, Any], auto: bool) -> str | None:
+    """Who trains the first model, and when (None once there is one): the agent only when it
+    runs with ``[train] auto`` on; ``activesec train`` otherwise (it said "trains by itself"
+    either way, so an owner with enrolment complete and no agent running waited for nothing;
+    ``status``, ``--json`` as ``enrolment.trains``, and the dashboard say this)."""
+    if data["models"]:
+        return None
+    e, ag = data["enrolment"], data["agent"]
+    complete = e["pointer_progress"] >= 1.0 or e["keys_progress"] >= 1.0
+    if not auto:
+        return ("enrolment complete: `activesec train` trains it — `[train] auto` is off, so "
+                "the agent does not" if complete else "once enrolment is complete, "
+                "`activesec train` trains it — `[train] auto` is off, so the agent does not")
+    if ag["running"]:
+        return ("enrolment complete: the agent trains it" if complete
+                else "the agent trains it by itself when enrolment is complete")
+    return ("enrolment complete: `activesec train` trains it now, or `activesec run`, which "
+            "trains it by itself" if complete else "`activesec run` enrols you and trains it "
+            "by itself when enrolment is complete")
+
+
 def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     """The snapshot (``activesec status --json`` prints exactly this)."""
     from activesec.core.instance import is_locked, read_pid
@@ -136,7 +157,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     agent = agent or read_status(paths)  # a stopped agent's last decision is still shown
     e = settings.enrol
     training = (agent or {}).get("training")
-    return {
+    data: dict[str, Any] = {
         "user": owner,
         "current_label": current_label,
         "capturing": running,
@@ -194,3 +215,5 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "keys_progress": _progress(owner_keys, e.keystrokes),
         },
     }
+    data["enrolment"]["trains"] = who_trains(data, auto=settings.train.auto)
+    return data
