@@ -795,6 +795,11 @@ def test_status_says_why_trust_fell_and_that_the_lock_failed(env: dict[str, str]
             "last_decision": last}))
         data = json.loads(cli("status", "--json", env=env).stdout)
         text = " ".join(cli("status", env=env).stdout.split())
+        write_private_text(status_path(p), json.dumps({  # after `activesec train --reset`
+            "running": True, "pid": os.getpid(), "state": "enrolling", "trust": None,
+            "last_decision": last}))
+        enrolling = " ".join(cli("status", env=env).stdout.split())
+    assert "vx_mean -3.7" in enrolling and "train --reset" not in enrolling, enrolling
     assert data["agent"]["last_decision"]["deviating_features"] == last["deviating_features"]
     assert "lock failed: could not lock the session, tried loginctl" in text, text
     assert "alertlog failed" not in text, text

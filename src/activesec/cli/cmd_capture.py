@@ -391,10 +391,13 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         dev = last.get("deviating_features") or []
         if dev and last.get("level") in ("notify", "lock", "gate"):
             feats = ", ".join(f"{escape(str(n))} {_one_decimal(v)}" for n, v in dev)
-            out.print(f"               why: the last action differed most from your profile in "
-                      f"{feats} (your usual spreads above + or below - your usual value); "
-                      "if it was you on an unusual day — a new mouse, an injured hand — "
+            # re-enrolling is the advice while a model judges you, not once you re-enrol
+            advice = ("" if ag["state"] == "enrolling" else
+                      "; if it was you on an unusual day — a new mouse, an injured hand — "
                       "`activesec train --reset` re-enrols")
+            out.print(f"               why: the last action differed most from your profile in "
+                      f"{feats} (your usual spreads above + or below - your usual value)"
+                      f"{advice}")
 
 
 def _one_decimal(v: float) -> str:
