@@ -411,12 +411,13 @@ def import_recordings(
     recording file at all is an error naming what it holds instead. Returns ``sessions``,
     ``events``, ``skipped_rows`` (and ``unreadable``: how many per reason, the readers'
     :data:`~activesec.recordings.base.BAD_ROWS` keys), ``already_present``, ``files`` and
-    ``empty_sessions``, ``dated_by_file`` and ``past_keep_days``.
+    ``empty_sessions``, ``dated_by_file``, ``past_keep_days`` and ``labels`` (those the new
+    sessions were given).
     """
     clock = clock or SystemClock()
     summary: dict[str, Any] = {"sessions": 0, "events": 0, "skipped_rows": 0, "unreadable": {},
                                "already_present": 0, "files": 0, "empty_sessions": 0,
-                               "dated_by_file": 0, "past_keep_days": 0}
+                               "dated_by_file": 0, "past_keep_days": 0, "labels": []}
     with _local_source(source) as root:
         files = [rec for modality in _modalities(root)
                  for rec in generic.iter_layout(root, modality)]
@@ -490,6 +491,8 @@ def import_recordings(
             summary["sessions"] += 1
             summary["events"] += len(ev)
             summary["dated_by_file"] += int(dated)
+            if name not in summary["labels"]:  # what the sessions were labelled, in order
+                summary["labels"].append(name)
             if keep_days and wall + last - mono < now - keep_days * NS_PER_DAY:
                 summary["past_keep_days"] += 1
     if not summary["sessions"] and not summary["already_present"]:
