@@ -1382,3 +1382,35 @@ def test_the_status_names_the_features_behind_the_last_alert(
     names = [n for n, _ in last["deviating_features"]]
     assert names and set(names) <= set(POINTER_FEATURE_NAMES), last
     assert last["deviating_features"] == agent.decisions[-1]["evidence"]["deviating_features"]
+
+
+def test_a_modality_enrolled_after_the_first_model_is_trained_by_itself(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    """Only the first training was automatic: once the pointer model existed, typing enough
+    for the keyboard's enrolment (status: "keys 2,000/2,000 (100%)") trained nothing until the
+    owner ran `activesec train` by hand. The agent now trains the modality that has no model
+    (`train --new`: the others stay as they are), not the whole profile again."""
+    from activesec.recordings.synthetic import typing
+
+    s = make_settings(tmp_path, enrol={"pointer_events": 100, "keystrokes": 60},
+                      train={"auto": True})
+    with Store.open(p.database, create=True) as store:
+        keys = typing(80, 1)
+        sid = store.begin_session("alice", "test", wall_ns=1_700_000_000 * S,
+                                  mono_ns=int(keys["t_ns"][0]))
+        store.append(sid, keys)
+        store.commit()
+    clock = StepClock()
+    put_model_file(p)
+    calls: list[str] = []
+    agent = Agent(p, s, Scripted(clock, stranger(2, 1)), clock, loader=lambda _p: models,
+                  trainer=lambda _p, _s: calls.append("train"),
+                  adder=lambda _p, _s: calls.append("new"),
+                  screen=ScreenWatch(clock, query=lambda: False))
+    agent._load_models()
+    assert set(agent.models) == {"pointer:mouse"}
+    agent._housekeep()
+    assert agent._train_thread is not None  # started
+    agent._train_thread.join(10)
+    agent._housekeep()  # collects the finished thread (and reloads the models)
+    assert calls == ["new"]

@@ -514,12 +514,14 @@ def reset_enrolment(paths: Paths, clock: Clock | None = None) -> None:
 
 
 def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
-          reset: bool = False, clock: Clock | None = None) -> TrainSummary:
+          reset: bool = False, clock: Clock | None = None, new: bool = False) -> TrainSummary:
     """Train every modality that has enough owner data (module docstring).
 
     ``reset=True`` only deletes the models and restarts enrolment (nothing is trained: the
-    data to train on has yet to be captured). Raises ModelError when no modality could be
-    trained, with the enrolment progress in the message."""
+    data to train on has yet to be captured). ``new=True`` trains only the modalities that have
+    no model yet (the keyboard once its enrolment completes after the pointer's, a new kind of
+    pointer device), leaving the others as they are. Raises ModelError when no modality could
+    be trained, with the enrolment progress in the message."""
     t0 = time.perf_counter()
     user = _owner(paths, settings)
     if reset:
@@ -534,6 +536,12 @@ def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
         store.close()
     wanted = [KEYBOARD, pointer_modality(DeviceType.MOUSE)]
     mods = sorted(set(by_mod) | set(wanted))
+    if new:  # the models there are stay as they are (the drift update keeps them current)
+        have = {d.name for d in model_files.model_dirs(paths)}
+        mods = [m for m in mods if model_files.dir_name(m) not in have]
+        if not mods:
+            raise ModelError("nothing new to train: every modality already has a model",
+                             "`activesec train` retrains them all; `--update` follows drift")
     results = []
     for i, m in enumerate(mods):
         if (m == KEYBOARD and not settings.capture.keyboard) or (
