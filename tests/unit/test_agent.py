@@ -1377,7 +1377,9 @@ def test_the_status_names_the_features_behind_the_last_alert(
     """`status` is said to tell why trust fell, but the agent's status held only the alert's
     threshold ("trust 38.2 < 40"): the features that deviated stayed in the decision log."""
     agent, _ = run_agent(p, settings, stranger(60, 12), models)
-    last = read_status(p)["last_decision"]
+    st = read_status(p)
+    assert st is not None
+    last = st["last_decision"]
     assert last["level"] in ("notify", "lock"), last
     names = [n for n, _ in last["deviating_features"]]
     assert names and set(names) <= set(POINTER_FEATURE_NAMES), last
