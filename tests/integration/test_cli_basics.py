@@ -749,6 +749,22 @@ def test_status_says_the_agent_is_training_now(env: dict[str, str], training: st
         assert " training " not in text, text
 
 
+def test_status_counts_one_minute_of_trust_history_in_the_singular(
+        env: dict[str, str]) -> None:
+    """ "(25 updates in 1 minutes with input)" after the agent's first minute of scoring."""
+    import time as time_mod
+
+    from activesec.service import history
+
+    _init(env)
+    p = paths_mod.resolve(_home(env))
+    minute = int(time_mod.time()) // 60 * 60 - 120
+    history.history_path(p).write_text(json.dumps(
+        {"t": minute, "lo": 35.0, "hi": 90.0, "last": 35.0, "n": 1}) + "\n")
+    text = " ".join(cli("status", env=env).stdout.split())
+    assert "(1 update in 1 minute with input)" in text, text
+
+
 def test_status_says_who_trains_the_first_model(env: dict[str, str], tmp_path: Path) -> None:
     """`status` said "none yet (trains by itself when enrolment is complete)" whatever the
     case: with enrolment complete and no agent running, or with `[train] auto` off, nothing

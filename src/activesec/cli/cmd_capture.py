@@ -19,6 +19,7 @@ from activesec.cli._common import (
     human_bytes,
     interactive,
     out,
+    plural,
     print_json,
     settings,
     state_paths,
@@ -372,7 +373,8 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     if th["minutes"]:
         at = time.strftime("%a %H:%M", time.localtime(th["lowest_at_s"]))
         out.print(f"  trust        lowest {th['lowest']:.0f}/100 in the last {th['hours']} h, "
-                  f"at {at} ({th['updates']:,} updates in {th['minutes']:,} minutes with input)")
+                  f"at {at} ({plural(th['updates'], 'update')} in "
+                  f"{plural(th['minutes'], 'minute')} with input)")
     gate = ag.get("gate")
     if gate:
         out.print(f"  gated        {escape(gate_line(gate))}")
