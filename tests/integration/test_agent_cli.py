@@ -427,7 +427,7 @@ def test_doctor_then_train_upgrade_without_a_running_agent(home: Path, tmp_path:
     assert m["detector"] == "extra_trees" and m["upgraded_from"] == "gmm"
     c = background_check()  # what is left: no keyboard background (Aalto) was built
     assert "still use" not in c["detail"] and "for keyboard instead of plda" in c["detail"], c
-    assert "--reset, --update and --upgrade exclude each other" in one_line_error(
+    assert "--reset, --update, --upgrade and --new exclude each other" in one_line_error(
         cli("train", "--upgrade", "--update", env=env))
 
 

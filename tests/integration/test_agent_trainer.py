@@ -92,3 +92,28 @@ def test_trainer_failure_carries_the_clis_one_line_error(
     assert info.value.message == f"automatic training failed: {line.removeprefix('error: ')}"
     assert info.value.hint == "run `activesec train` to see why"
     assert not p.models_dir.exists() or not any(p.models_dir.iterdir())
+
+
+def test_train_new_adds_the_model_of_a_modality_enrolled_later(
+    home: Path, tmp_path: Path, agent_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pointer model trained while the keyboard's enrolment was incomplete; once it is,
+    `train --new` (what the agent runs then) adds the keyboard model and leaves the pointer
+    model as it was — a full training would have refitted it on everything, undoing the
+    bounded drift update's care."""
+    _import_owner(tmp_path, agent_env)
+    p = paths_mod.resolve(home)
+    monkeypatch.setenv("ACTIVESEC_ENROL__KEYSTROKES", "100000")  # typing not enrolled yet
+    subprocess_trainer(p, config.load(p))
+    assert sorted(load_models(p)) == ["pointer:mouse"]
+    before = _digests(p.models_dir)
+    monkeypatch.setenv("ACTIVESEC_ENROL__KEYSTROKES", "300")  # now it is
+    subprocess_trainer(p, config.load(p), new=True)
+    assert sorted(load_models(p)) == ["keyboard", "pointer:mouse"]
+    after = _digests(p.models_dir)
+    assert {k: v for k, v in after.items() if k.startswith("pointer-mouse/")} == before
+    # nothing new to train: the one-line error the agent carries, the models untouched
+    line = one_line_error(cli("train", "--new", "--json", env={
+        **agent_env, "ACTIVESEC_ENROL__KEYSTROKES": "300"}))
+    assert "nothing new to train" in line or "nothing to train yet" in line, line
+    assert _digests(p.models_dir) == after

@@ -723,7 +723,7 @@ def test_doctor_checks_the_profile_gating_without_rules_and_a_broken_policy(
     ("running", "the agent is training your model now"),
     ("updating", "the agent is updating your model for drift now"),
     ("upgrading", "the agent is refitting the one-class fallback model"),
-    ("idle", None), ("done", None),
+    ("idle", None), ("done", None), ("failed", None),
 ])
 def test_status_says_the_agent_is_training_now(env: dict[str, str], training: str,
                                                said: str | None) -> None:
@@ -741,11 +741,87 @@ def test_status_says_the_agent_is_training_now(env: dict[str, str], training: st
             "reason": "no model yet: enrolling", "training": training}))
         data = json.loads(cli("status", "--json", env=env).stdout)
         text = " ".join(cli("status", env=env).stdout.split())
-    assert data["agent"]["running"] and data["agent"]["training"] == training
+    # `training` is the job under way (README): null once it is done, not "done" for good
+    assert data["agent"]["running"] and data["agent"]["training"] == (training if said else None)
     if said:
         assert said in text.split(" training ", 1)[1], text
     else:
         assert " training " not in text, text
+
+
+def test_status_counts_one_minute_of_trust_history_in_the_singular(
+        env: dict[str, str]) -> None:
+    """ "(25 updates in 1 minutes with input)" after the agent's first minute of scoring."""
+    import time as time_mod
+
+    from activesec.service import history
+
+    _init(env)
+    p = paths_mod.resolve(_home(env))
+    minute = int(time_mod.time()) // 60 * 60 - 120
+    history.history_path(p).write_text(json.dumps(
+        {"t": minute, "lo": 35.0, "hi": 90.0, "last": 35.0, "n": 1}) + "\n")
+    text = " ".join(cli("status", env=env).stdout.split())
+    assert "(1 update in 1 minute with input)" in text, text
+
+
+def test_status_says_who_trains_the_first_model(env: dict[str, str], tmp_path: Path) -> None:
+    """`status` said "none yet (trains by itself when enrolment is complete)" whatever the
+    case: with enrolment complete and no agent running, or with `[train] auto` off, nothing
+    trains by itself — the owner waited for a model that never came."""
+    from activesec.recordings import write_mouse_csv
+    from activesec.recordings.synthetic import pointer_person
+
+    _init(env)
+    env = {**env, "ACTIVESEC_ENROL__POINTER_EVENTS": "500"}
+
+    def model_line(**extra: str) -> str:
+        text = cli("status", env={**env, **extra}).stdout
+        return " ".join(text.split("  model ", 1)[1].split("\n  ", 1)[0].split())
+
+    assert "`activesec run` enrols you" in model_line()
+    off = model_line(ACTIVESEC_TRAIN__AUTO="false")
+    assert "`[train] auto` is off" in off and "once enrolment is complete" in off, off
+    write_mouse_csv(tmp_path / "rec" / "alice" / "s1.csv", pointer_person(40, 1))
+    assert cli("import", str(tmp_path / "rec"), env=env).returncode == 0
+    done = model_line()
+    assert "enrolment complete: `activesec train` trains it now" in done, done
+    assert "auto` is off" in model_line(ACTIVESEC_TRAIN__AUTO="false")
+
+
+def test_status_says_why_trust_fell_and_that_the_lock_failed(env: dict[str, str]) -> None:
+    """An owner locked out on an unusual day ran `status`: "agent locked, last alert lock:
+    trust 38.2 < 40 (lock level)" — not which features fell out of their profile, nor what to
+    do, nor that the lock had failed (no locker answered: the session stayed open)."""
+    import os
+
+    from activesec.core.instance import InstanceLock
+
+    _init(env)
+    p = paths_mod.resolve(_home(env))
+    last = {"level": "lock", "state": "locked", "trust": 38.2, "t_wall_ns": 1,
+            "reason": "trust 38.2 < 40 (lock level)",
+            "actions": [{"name": "lock", "op": "fire", "ok": False,
+                         "detail": "could not lock the session, tried loginctl"},
+                        {"name": "alertlog", "op": "fire", "ok": True, "detail": "logged"}],
+            "deviating_features": [["vx_mean", -3.74], ["j_min", -1.79], ["vy_mean", 12.25]]}
+    with InstanceLock(p.run_dir / "capture.lock", "agent"):  # this process: the running agent
+        write_private_text(status_path(p), json.dumps({
+            "running": True, "pid": os.getpid(), "state": "locked", "trust": 27.0,
+            "last_decision": last}))
+        data = json.loads(cli("status", "--json", env=env).stdout)
+        text = " ".join(cli("status", env=env).stdout.split())
+        write_private_text(status_path(p), json.dumps({  # after `activesec train --reset`
+            "running": True, "pid": os.getpid(), "state": "enrolling", "trust": None,
+            "last_decision": last}))
+        enrolling = " ".join(cli("status", env=env).stdout.split())
+    assert "vx_mean -3.7" in enrolling and "train --reset" not in enrolling, enrolling
+    assert data["agent"]["last_decision"]["deviating_features"] == last["deviating_features"]
+    assert "lock failed: could not lock the session, tried loginctl" in text, text
+    assert "alertlog failed" not in text, text
+    # rounded as the dashboard rounds them (12.25: 12.3 there)
+    assert "vx_mean -3.7, j_min -1.8, vy_mean +12.3" in text, text
+    assert "`activesec train --reset` re-enrols" in text, text
 
 
 @pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 0), ("SIGINT", 130)])

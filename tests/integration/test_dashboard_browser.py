@@ -74,6 +74,10 @@ def test_the_printed_url_opens_the_dashboard_and_pause_works(
     expect(page.locator("#state")).to_have_text("agent not running")
     expect(page.locator("#lock-level")).to_have_text("35")  # the configured level
     expect(page.locator("#enrol-pointer")).to_contain_text("of 15,000 events (0%)")
+    # who trains the first model, as `status` says it (no agent runs here)
+    said = json.loads(cli("status", "--json", env=env).stdout)["enrolment"]["trains"]
+    assert said and "`activesec run` enrols you" in said
+    expect(page.locator("#models")).to_contain_text(said)
     row = page.locator("#decisions tr").first
     expect(row).to_contain_text("pointer actions unlike the owner's")
     expect(row).to_contain_text("curvature_mean (4.3)")

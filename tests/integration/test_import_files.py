@@ -174,3 +174,26 @@ def test_a_binary_file_is_said_to_be_no_text_csv_without_echoing_it(
     assert "header 'zeit,xxx" in line and "…' lacks column(s) timestamp" in line
     assert len(line) < 300
     assert _sessions(env) == 0
+
+
+def test_recordings_labelled_by_another_folder_are_said_not_to_train_the_profile(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """An owner imported their own recordings from `rec/<user>/…` with a folder name that is
+    not the profile's owner: "imported 3 sessions" — and enrolment stayed at 0 %, with
+    nothing saying why (the sessions carry the folder's label, someone else to ActiveSec)."""
+    from activesec.recordings import write_mouse_csv
+    from activesec.recordings.synthetic import pointer_person
+
+    write_mouse_csv(tmp_path / "rec" / "me" / "s1.csv", pointer_person(10, 1))
+    r = cli("import", str(tmp_path / "rec"), env=env)
+    assert r.returncode == 0, r.stderr
+    said = " ".join(r.stdout.split())
+    assert "labelled me, not alice (the owner)" in said, said
+    assert "import them again with `--label alice`" in said, said
+    r = cli("import", str(tmp_path / "rec"), "--label", "alice", "--json", env=env)
+    assert json.loads(r.stdout)["labels"] == ["alice"]
+    enrolled = json.loads(cli("status", "--json", env=env).stdout)["enrolment"]
+    assert enrolled["pointer_events"] > 0
+    write_mouse_csv(tmp_path / "more" / "alice" / "s2.csv", pointer_person(10, 2))
+    r = cli("import", str(tmp_path / "more"), env=env)
+    assert r.returncode == 0 and "labelled" not in r.stdout, r.stdout

@@ -273,3 +273,53 @@ def test_a_damaged_export_description_imports_nothing(store: Store, tmp_path: Pa
         with pytest.raises(DataError, match=r"activesec-export\.json is not an export description"):
             exchange.import_recordings(other, tmp_path / "out")
         assert other.sessions() == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_made_before_exports_described_their_sessions_is_recognised_too(
+        store: Store, tmp_path: Path, fmt: exchange.Format) -> None:
+    """Exports made before `activesec-export.json` existed (2026-12-06) hold no session starts:
+    re-imported where they came from, every session was added a second time — the owner's
+    input counted and trained on twice. Their `session_<id>` files are that profile's own."""
+    out = tmp_path / "out"
+    exchange.export(store, out, fmt=fmt)
+    (out / exchange.MANIFEST).unlink()  # as such an export was written
+    again = exchange.import_recordings(store, out, clock=FakeClock())
+    assert (again["sessions"], again["already_present"]) == (0, 1)
+    assert len(store.sessions()) == 2
+    # another profile whose session 1 is someone else's recording: imported as new
+    with Store.open(tmp_path / "other.db", create=True) as other:
+        sid = other.begin_session("alice", "x11", wall_ns=1_700_000_000 * 10**9, mono_ns=MONO0)
+        later = _session_events()
+        later["t_ns"] += 5_000_000  # the same kinds, 5 ms later: another recording
+        other.append(sid, later)
+        other.end_session(sid, 1_700_000_001 * 10**9)
+        other.commit()
+        assert exchange.import_recordings(other, out, clock=FakeClock())["sessions"] == 1
+    # under another label it is a new session, as with any import
+    assert exchange.import_recordings(store, out, label="guest")["sessions"] == 1
+
+
+def test_an_exports_mouse_and_keys_folders_imported_on_their_own_add_each_part_once(
+        store: Store, tmp_path: Path) -> None:
+    """`import out/mouse`, then `import out/keys`, then `import out`: the folders lost the
+    export's dates (its description is beside them), and the whole export then added the
+    session again — every pointer event and keystroke counted and trained on twice."""
+    out = tmp_path / "out"
+    summary = exchange.export(store, out)
+    (original,) = [s for s in store.sessions() if s.n_events]
+    with Store.open(tmp_path / "other.db", create=True) as other:
+        clock = FakeClock(wall_ns=1_800_000_000 * 10**9)
+        assert exchange.import_recordings(other, out / "mouse", clock=clock)["sessions"] == 1
+        assert exchange.import_recordings(other, out / "keys", clock=clock)["sessions"] == 1
+        again = exchange.import_recordings(other, out, clock=clock)
+        assert (again["sessions"], again["already_present"]) == (0, 1)
+        got = other.sessions()
+        assert {s.started_wall_ns for s in got} == {original.started_wall_ns}
+        assert sum(s.n_pointer for s in got) == summary["mouse_events"]
+        assert sum(s.n_keys for s in got) == summary["key_events"]
+    with Store.open(tmp_path / "third.db", create=True) as third:  # the mouse part, then all
+        exchange.import_recordings(third, out / "mouse")
+        assert exchange.import_recordings(third, out)["sessions"] == 1  # the keys part only
+        assert sum(s.n_keys for s in third.sessions()) == summary["key_events"]
+        assert sum(s.n_pointer for s in third.sessions()) == summary["mouse_events"]

@@ -1400,3 +1400,83 @@ def test_a_locker_watch_that_cannot_tell_for_long_stops_withholding() -> None:
         clock.advance(1.0)
         watch.update(clock.monotonic_ns())
     assert not watch.withholding
+
+
+def test_a_model_swap_keeps_the_policys_cool_downs_and_escalation(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    """New models (a drift update, `activesec train`, an edited [engine] setting) made a new
+    policy from scratch: the stranger was notified again at once (no 60 s cool-down), the
+    notifications that escalate to a lock were forgotten, and `status` said "trained" while
+    trust stayed low — a swap right after each notification held escalation off for good."""
+    s = make_settings(tmp_path, actions={
+        "on_notify": ["alertlog"], "on_lock": ["command"], "on_gate": [],
+        "params": {"command": {"argv": marker_cmd(tmp_path / "locked.jsonl")},
+                   "alertlog": {"path": str(tmp_path / "alerts.jsonl")}}},
+        engine={"policy": {"lock_below": 1.0, "gate_below": 1.0}})  # locks by escalation only
+    clock = StepClock()
+    put_model_file(p)
+    agent = Agent(p, s, Scripted(clock, stranger(400, 14)), clock,
+                  loader=lambda _p: models, screen=ScreenWatch(clock, query=lambda: None))
+    swapped: list[tuple[AgentState, AgentState]] = []
+
+    def swap_after_each_notify() -> None:  # a model reload right after every notification
+        notifies = sum(d["level"] == "notify" for d in agent.decisions)
+        if agent.engine is not None and notifies > len(swapped):
+            before = agent.engine.status().state
+            agent._set_models(dict(models), None)  # what a reload does
+            swapped.append((before, agent.engine.status().state))
+
+    clock.hooks.append(swap_after_each_notify)
+    agent.run(duration_s=300)
+    notes = [d for d in agent.decisions if d["level"] in ("notify", "lock")]
+    assert swapped and all(after == before for before, after in swapped), swapped
+    times = [d["evidence"]["t_mono_ns"] for d in notes if d["level"] == "notify"]
+    assert all(b - a >= 60 * S for a, b in itertools.pairwise(times)), times
+    # three notifications within 10 minutes escalate to a lock, swaps or not
+    assert "lock" in [d["level"] for d in notes], [d["reason"] for d in notes]
+
+
+def test_the_status_names_the_features_behind_the_last_alert(
+        p: paths_mod.Paths, settings: Settings, models: dict[str, ModalityModel]) -> None:
+    """`status` is said to tell why trust fell, but the agent's status held only the alert's
+    threshold ("trust 38.2 < 40"): the features that deviated stayed in the decision log."""
+    agent, _ = run_agent(p, settings, stranger(60, 12), models)
+    st = read_status(p)
+    assert st is not None
+    last = st["last_decision"]
+    assert last["level"] in ("notify", "lock"), last
+    names = [n for n, _ in last["deviating_features"]]
+    assert names and set(names) <= set(POINTER_FEATURE_NAMES), last
+    assert last["deviating_features"] == agent.decisions[-1]["evidence"]["deviating_features"]
+
+
+def test_a_modality_enrolled_after_the_first_model_is_trained_by_itself(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    """Only the first training was automatic: once the pointer model existed, typing enough
+    for the keyboard's enrolment (status: "keys 2,000/2,000 (100%)") trained nothing until the
+    owner ran `activesec train` by hand. The agent now trains the modality that has no model
+    (`train --new`: the others stay as they are), not the whole profile again."""
+    from activesec.recordings.synthetic import typing
+
+    s = make_settings(tmp_path, enrol={"pointer_events": 100, "keystrokes": 60},
+                      train={"auto": True})
+    with Store.open(p.database, create=True) as store:
+        keys = typing(80, 1)
+        sid = store.begin_session("alice", "test", wall_ns=1_700_000_000 * S,
+                                  mono_ns=int(keys["t_ns"][0]))
+        store.append(sid, keys)
+        store.commit()
+    clock = StepClock()
+    put_model_file(p)
+    calls: list[str] = []
+    agent = Agent(p, s, Scripted(clock, stranger(2, 1)), clock, loader=lambda _p: models,
+                  trainer=lambda _p, _s: calls.append("train"),
+                  adder=lambda _p, _s: calls.append("new"),
+                  screen=ScreenWatch(clock, query=lambda: False))
+    agent._load_models()
+    assert set(agent.models) == {"pointer:mouse"}
+    agent._housekeep()
+    assert agent._train_thread is not None  # started
+    agent._train_thread.join(10)
+    agent._housekeep()  # collects the finished thread (and reloads the models)
+    assert calls == ["new"]

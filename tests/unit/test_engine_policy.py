@@ -210,3 +210,24 @@ def test_decision_explains_itself() -> None:
 def test_config_rejects_inconsistent_thresholds(kw: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         PolicyConfig(**kw)  # type: ignore[arg-type]
+
+
+def test_the_restore_timer_starts_afresh_after_an_unlock() -> None:
+    """Gated apps are restored once trust has *stayed* above restore_above for
+    restore_after_s. A recovery begun before an escalation lock kept running through the locked
+    minutes — nobody judged then — so the gate was lifted at the first action after the unlock,
+    not after restore_after_s of trust seen (restore_above below notify_below: a recovery can
+    run while notifications escalate)."""
+    d = Driver(gate_apps=["game"], restore_above=50.0, restore_after_s=300,
+               notify_cooldown_s=60, escalate_after=3, escalate_window_s=600)
+    assert "gate" in levels(d.at(30.0))
+    out = d.at(60.0, after_s=61) + d.at(60.0, after_s=61) + d.at(60.0, after_s=61)
+    assert "lock" in levels(out)  # escalation, while the recovery ran for 183 s
+    assert d.policy.gated
+    assert d.at(None, after_s=600, screen_locked=True) == []  # ten minutes locked
+    assert d.at(None, after_s=1) == []  # the owner unlocked
+    assert levels(d.at(100.0)) == []  # the first action after it: still gated
+    assert d.policy.gated
+    for _ in range(29):
+        assert levels(d.at(100.0, after_s=10)) == []
+    assert levels(d.at(100.0, after_s=10)) == ["restore"]  # 300 s of trust seen since

@@ -688,3 +688,37 @@ def test_the_next_swap_keeps_a_model_left_as_old_until_the_new_one_is_in(
         tr.train(owner, settings(pointer_detector="scaled_manhattan"))
     monkeypatch.undo()
     assert set(model_files.load_models(owner)) == {MOUSE, KEYBOARD}
+
+
+def test_a_drift_update_learns_nothing_from_minutes_the_agent_doubted(
+        owner: paths_mod.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stranger the agent notified about and locked out left their input in the store under
+    the owner's label; the weekly update took every action of it the model did not flag on
+    its own (most of them, one action being weak evidence) as the owner's. Minutes in which the
+    agent's trust went below its notify level (its trust history) are left out."""
+    from activesec.service import history
+
+    install_backgrounds(owner, tmp_path)
+    offered: dict[int, np.ndarray] = {}  # the recent rows' times each model was offered
+
+    def spy(X_old: np.ndarray, t_old: np.ndarray, X: np.ndarray, t: np.ndarray, *a: Any,
+            **kw: Any) -> DriftUpdate:
+        offered[X_old.shape[1]] = t
+        return drift_update(X_old, t_old, X, t, *a, **kw)
+
+    monkeypatch.setattr(tr, "drift_update", spy)
+    s = settings(max_drift=0.2)
+    tr.train(owner, s)
+    with Store.open(owner.database) as store:
+        add_session(store, owner_pointer(3, 6000)[2], day=3)
+        sid = add_session(store, owner_pointer(1, 3000, user="user35")[0], day=4)
+        info = store.session(sid)
+    assert info.ended_wall_ns is not None
+    lines = [json.dumps({"t": m, "lo": 20.0, "hi": 65.0, "last": 30.0, "n": 9})
+             for m in range(info.started_wall_ns // 10**9 // 60 * 60,
+                            info.ended_wall_ns // 10**9 + 60, 60)]
+    history.history_path(owner).write_text("\n".join(lines) + "\n")
+    r = {x.modality: x for x in tr.retrain(owner, s).results}[MOUSE]
+    t = offered[len(POINTER_FEATURE_NAMES)]
+    assert len(t) and not np.any((t >= info.started_wall_ns) & (t <= info.ended_wall_ns + 60e9))
+    assert r.status == "trained" and r.drift["recent_doubted_rows"] > 0, r

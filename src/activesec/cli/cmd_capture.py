@@ -19,6 +19,7 @@ from activesec.cli._common import (
     human_bytes,
     interactive,
     out,
+    plural,
     print_json,
     settings,
     state_paths,
@@ -339,7 +340,7 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         else:
             out.print(f"  model        {m['name']}: [red]refused[/red] — {escape(m['problem'])}")
     if not data["models"]:
-        out.print("  model        none yet (trains by itself when enrolment is complete)")
+        out.print(f"  model        none yet ({escape(str(e['trains']))})")
     apps = [a["name"] for a in data["apps"]["recent"]]
     if apps:
         shown = ", ".join(escape(name) for name in apps[:APP_SHOWN])
@@ -372,7 +373,8 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     if th["minutes"]:
         at = time.strftime("%a %H:%M", time.localtime(th["lowest_at_s"]))
         out.print(f"  trust        lowest {th['lowest']:.0f}/100 in the last {th['hours']} h, "
-                  f"at {at} ({th['updates']:,} updates in {th['minutes']:,} minutes with input)")
+                  f"at {at} ({plural(th['updates'], 'update')} in "
+                  f"{plural(th['minutes'], 'minute')} with input)")
     gate = ag.get("gate")
     if gate:
         out.print(f"  gated        {escape(gate_line(gate))}")
@@ -384,6 +386,28 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     last = ag["last_decision"]
     if last:
         out.print(f"  last alert   {last.get('level')}: {escape(str(last.get('reason')))}")
+        for a in last.get("actions") or []:
+            if not a.get("ok", True):  # e.g. a lock that could not lock: the session is open
+                out.print(f"               [red]{escape(str(a.get('name')))} failed[/red]: "
+                          f"{escape(str(a.get('detail')))}")
+        dev = last.get("deviating_features") or []
+        if dev and last.get("level") in ("notify", "lock", "gate"):
+            feats = ", ".join(f"{escape(str(n))} {_one_decimal(v)}" for n, v in dev)
+            # re-enrolling is the advice while a model judges you, not once you re-enrol
+            advice = ("" if ag["state"] == "enrolling" else
+                      "; if it was you on an unusual day — a new mouse, an injured hand — "
+                      "`activesec train --reset` re-enrols")
+            out.print(f"               why: the last action differed most from your profile in "
+                      f"{feats} (your usual spreads above + or below - your usual value)"
+                      f"{advice}")
+
+
+def _one_decimal(v: float) -> str:
+    """``v`` signed, to one decimal rounded half up as the dashboard's ``toFixed(1)`` rounds
+    (12.25 -> +12.3, where Python's format gives +12.2): both show the same number."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return f"{Decimal(float(v)).quantize(Decimal('0.1'), ROUND_HALF_UP):+}"
 
 
 def _settings_for_status(p: Paths) -> Any:

@@ -124,9 +124,12 @@ def import_(
         raise ActiveSecError(
             f"{source} does not exist", "give a directory written by `activesec export`"
         )
-    keep_days = settings(p).store.keep_days
+    st = settings(p)
+    keep_days = st.store.keep_days
     with _open_store(p) as store:
         summary = import_recordings(store, source, label=label_, keep_days=keep_days)
+    owner = profile.owner(p, st.user)
+    others = [name for name in summary["labels"] if name != owner]
     if json_out:
         print_json(summary)
     else:
@@ -146,6 +149,10 @@ def import_(
             f"({plural(summary['events'], 'event')})"
             + "".join(f"; {n}" for n in notes)
         )
+        if others:  # labelled by their folders: someone else's to ActiveSec, never trained on
+            out.print(f"labelled {escape(', '.join(others))}, not {escape(owner)} (the owner): "
+                      "they neither count toward enrolment nor train your profile — if they "
+                      f"are yours, import them again with `--label {escape(owner)}`")
         if summary.get("past_keep_days"):
             out.print(f"{summary['past_keep_days']} of them ended over {keep_days} days ago: "
                       "the agent's retention (\\[store] keep_days) deletes them when it next runs; "

@@ -126,6 +126,13 @@ def train(
         "for, now that a background population is installed (on the rows they were fitted on; "
         "the agent does it by itself).",
     ),
+    new: bool = typer.Option(
+        False,
+        "--new",
+        help="Train only the modalities that have no model yet (the keyboard once enough "
+        "typing is recorded, a new kind of pointer device), keeping the others as they are "
+        "(the agent does it by itself).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Train the owner's models from the captured sessions (one per pointer device type, one
@@ -135,18 +142,18 @@ def train(
     the command fails and says how far enrolment has come.
     """
     with _stopped_by_sigterm(state_paths()):  # from the start: a SIGTERM is always said
-        _train(reset, update, upgrade, json_out)
+        _train(reset, update, upgrade, json_out, new)
 
 
-def _train(reset: bool, update: bool, upgrade: bool, json_out: bool) -> None:
+def _train(reset: bool, update: bool, upgrade: bool, json_out: bool, new: bool = False) -> None:
     from activesec.core.errors import ConfigError
     from activesec.service.train import retrain as do_retrain
     from activesec.service.train import train as do_train
     from activesec.service.train import upgrade as do_upgrade
 
-    if reset + update + upgrade > 1:
+    if reset + update + upgrade + new > 1:
         raise ConfigError(
-            "--reset, --update and --upgrade exclude each other",
+            "--reset, --update, --upgrade and --new exclude each other",
             "use --reset to re-enrol, --update to follow slow drift, or --upgrade after "
             "`activesec background build`",
         )
@@ -164,7 +171,7 @@ def _train(reset: bool, update: bool, upgrade: bool, json_out: bool) -> None:
         elif update:
             summary = do_retrain(p, s, progress=progress)
         else:
-            summary = do_train(p, s, progress=progress, reset=reset)
+            summary = do_train(p, s, progress=progress, reset=reset, new=new)
     data = summary.as_dict()
     if json_out:
         print_json(data)

@@ -167,6 +167,21 @@ class Policy:
         self._gated = True
         self._recovered_since = None
 
+    def carry(self, other: Policy) -> None:
+        """Take over ``other``'s timers and counters (the agent replaced its models or
+        settings): the notify and lock cool-downs, the escalation window, the grace after an
+        unlock, the screen's last state and the trust seen so far — a new model must not
+        notify again at once, forget the notifications that escalate to a lock, or show
+        ``trained`` while trust is low. A gate is carried by :meth:`carry_gate`."""
+        self._history.extend(other._history)
+        self._notifies = deque(other._notifies)
+        self._last_notify = other._last_notify
+        self._last_lock = other._last_lock
+        self._grace_until = other._grace_until
+        self._screen_was_locked = other._screen_was_locked
+        self._reset_pending = other._reset_pending
+        self.state = other.state
+
     def take_reset(self) -> bool:
         """True once after the owner unlocked: the caller resets its trust model."""
         r, self._reset_pending = self._reset_pending, False
@@ -231,6 +246,9 @@ class Policy:
             self._notifies.clear()
             self._last_notify = None
             self._last_lock = None
+            # a gate is lifted after trust *seen* above restore_above for restore_after_s: the
+            # locked minutes, when nobody was judged, do not count toward it
+            self._recovered_since = None
         self._screen_was_locked = ctx.screen_locked
 
     def _notify_due(self, now_ns: int) -> bool:

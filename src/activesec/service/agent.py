@@ -126,7 +126,7 @@ from activesec.core.events import DeviceType, Kind
 from activesec.core.paths import Paths, make_private_dirs, write_private_text
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import AgentState, Context
-from activesec.engine.scoring import ModalityModel
+from activesec.engine.scoring import KEYBOARD, ModalityModel
 from activesec.engine.trust import MAX_TRUST, TrustState
 from activesec.service.decisions import ActionOutcome, DecisionLog, decisions_path, record
 from activesec.service.handover import HandOver
@@ -397,7 +397,7 @@ def default_loader(paths: Paths) -> Mapping[str, ModalityModel]:
 
 
 def subprocess_trainer(paths: Paths, settings: Settings, *, update: bool = False,
-                       upgrade: bool = False) -> None:
+                       upgrade: bool = False, new: bool = False) -> None:
     """``activesec train`` (``--update``: the bounded drift update; ``--upgrade``: fallback
     models refitted against a newly installed background) in a child process, so the training
     libraries stay out of the always-on agent."""
@@ -405,7 +405,7 @@ def subprocess_trainer(paths: Paths, settings: Settings, *, update: bool = False
     if paths.config_dir == paths.data_dir:  # a relocated home (ACTIVESEC_HOME): the child's too
         env["ACTIVESEC_HOME"] = str(paths.data_dir)
     argv = [sys.executable, "-m", "activesec.cli.main", "train", "--json"]
-    argv += ["--update"] if update else ["--upgrade"] if upgrade else []
+    argv += ["--update"] if update else ["--upgrade"] if upgrade else ["--new"] if new else []
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         lines = [ln.strip(" │╭╰╮╯─\t") for ln in proc.stderr.splitlines()]
@@ -646,6 +646,10 @@ def subprocess_upgrader(paths: Paths, settings: Settings) -> None:
     subprocess_trainer(paths, settings, upgrade=True)
 
 
+def subprocess_adder(paths: Paths, settings: Settings) -> None:
+    subprocess_trainer(paths, settings, new=True)
+
+
 class _ScreensaverQuery:
     """Is the screen locked? Linux: ``GetActive`` of the session's screensaver
     (:func:`activesec.actions.lock.screensaver_active`), the service that answered last asked
@@ -767,6 +771,7 @@ class Agent:
                  *, dry_run: bool = False, owner: str | None = None,
                  loader: ModelLoader | None = None, trainer: Trainer | None = None,
                  updater: Trainer | None = None, upgrader: Trainer | None = None,
+                 adder: Trainer | None = None,
                  app_probe: AppProbe | None = None,
                  screen: ScreenWatch | None = None,
                  reload_settings: Callable[[], Settings] | None = None) -> None:
@@ -786,6 +791,7 @@ class Agent:
         self.trainer = trainer or subprocess_trainer
         self.updater = updater or subprocess_updater
         self.upgrader = upgrader or subprocess_upgrader
+        self.adder = adder or subprocess_adder  # a model for a modality enrolled later
         self._next_drift = 0
         self._bg_stamp: tuple[tuple[str, int, int], ...] | None = None
         self._upgrade_delay_s = UPGRADE_RETRY_S  # the next failure's back-off
@@ -1090,6 +1096,10 @@ class Agent:
         self.n_decisions += 1
         self._last_decision = {k: rec[k] for k in ("level", "state", "trust", "t_wall_ns",
                                                    "reason", "actions")}
+        # why trust fell, for `status`: the features of the last scored action or window that
+        # lay furthest from the owner's profile (names and spreads only)
+        evidence = rec.get("evidence") or {}
+        self._last_decision["deviating_features"] = evidence.get("deviating_features") or []
 
     def _hold_gate(self, now: int) -> None:
         """While gated, apply the gate again (module docstring); record what it caught."""
@@ -1193,6 +1203,7 @@ class Agent:
             # new models (by hand, a drift update) or settings: not full trust for whoever is
             # at the keyboard — a stranger could otherwise run `activesec train` to be trusted
             self.engine.trust.carry(before.trust)
+            self.engine.policy.carry(before.policy)  # cool-downs, escalation, grace
         if self._gated_by is None:
             return
         if self.engine is not None:  # new models (a drift update): the gate stays until trust
@@ -1266,10 +1277,10 @@ class Agent:
             return
         if self.engine is not None and not self.paths.models_dir.is_dir():
             self._set_models({}, "models deleted: enrolling again")
+        now = self.clock.monotonic_ns()
         if self.engine is None and self._train_thread is None:
             if self._models_stamp() != self._tried_stamp:
                 self._load_models()  # a model trained elsewhere (`activesec train`)
-            now = self.clock.monotonic_ns()
             if (self.engine is None and self.settings.train.auto and progress >= 1.0
                     and now >= self._train_after):
                 self._start_training()
@@ -1282,6 +1293,8 @@ class Agent:
             # `activesec train` run by hand (a new model) or `train --reset` (none: enrolling
             # again): the agent went on scoring with the model it had loaded until restarted
             self._load_models()
+        elif self.engine is not None and self._new_modality_due(ptr, keys, now):
+            self._start_training("new")
         elif self.engine is not None and self._upgrade_due():
             self._start_training("upgrade")
         elif self.engine is not None and self._drift_due():
@@ -1347,6 +1360,19 @@ class Agent:
             return
         self.config_note = "the configuration changed: it applies once the gate is lifted"
 
+    def _new_modality_due(self, ptr: int, keys: int, now: int) -> bool:
+        """Enrolment of a modality with no model yet — the keyboard, typically, completed
+        after the pointer's model was trained — is complete: train it (``train --new``), as
+        the first model was. Only the first training used to be automatic, so a keyboard model
+        never came without `activesec train` by hand. A failure waits ``TRAIN_RETRY_S``."""
+        if not self.settings.train.auto or now < self._train_after:
+            return False
+        e, c = self.settings.enrol, self.settings.capture
+        keyboard = KEYBOARD in self.models
+        pointer = any(m != KEYBOARD for m in self.models)
+        return bool((c.keyboard and not keyboard and keys >= e.keystrokes)
+                    or (c.pointer and not pointer and ptr >= e.pointer_events))
+
     def _drift_due(self) -> bool:
         """Hourly: is the newest model older than ``train.retrain_days``?"""
         now = self.clock.monotonic_ns()
@@ -1394,13 +1420,17 @@ class Agent:
         self._upgrade_delay_s = min(2 * delay, UPGRADE_RETRY_MAX_S)
         log.info("refitting the fallback model is tried again in %s", _duration(delay))
 
-    def _start_training(self, kind: Literal["train", "update", "upgrade"] = "train") -> None:
-        self.training = {"train": "running", "update": "updating", "upgrade": "upgrading"}[kind]
+    def _start_training(self, kind: Literal["train", "update", "upgrade", "new"] = "train"
+                        ) -> None:
+        self.training = {"train": "running", "update": "updating", "upgrade": "upgrading",
+                         "new": "running"}[kind]
         log.info({"train": "enrolment complete: training the owner's model",
                   "update": "drift update of the owner's model",
                   "upgrade": "background population installed: refitting the one-class "
-                             "fallback model"}[kind])
-        run = {"train": self.trainer, "update": self.updater, "upgrade": self.upgrader}[kind]
+                             "fallback model",
+                  "new": "enrolment of another modality complete: training its model"}[kind])
+        run = {"train": self.trainer, "update": self.updater, "upgrade": self.upgrader,
+               "new": self.adder}[kind]
 
         def work() -> None:
             try:
@@ -1413,7 +1443,8 @@ class Agent:
                     self._upgrade_done(exc)
                 self.training = "failed"
                 what = {"train": "training failed", "update": "drift update failed",
-                        "upgrade": "refitting the fallback model failed"}[kind]
+                        "upgrade": "refitting the fallback model failed",
+                        "new": "training the newly enrolled modality failed"}[kind]
                 refused = self.reason if self.reason and "refused" in self.reason else None
                 self.reason = "; ".join(x for x in (refused, f"{what}: {exc}") if x)
                 log.error("%s: %s", what, exc)

@@ -107,6 +107,27 @@ TRAINING_NOW = {
 }
 
 
+def who_trains(data: dict[str, Any], auto: bool) -> str | None:
+    """Who trains the first model, and when (None once there is one): the agent only when it
+    runs with ``[train] auto`` on; ``activesec train`` otherwise (it said "trains by itself"
+    either way, so an owner with enrolment complete and no agent running waited for nothing;
+    ``status``, ``--json`` as ``enrolment.trains``, and the dashboard say this)."""
+    if data["models"]:
+        return None
+    e, ag = data["enrolment"], data["agent"]
+    complete = e["pointer_progress"] >= 1.0 or e["keys_progress"] >= 1.0
+    if not auto:
+        return ("enrolment complete: `activesec train` trains it — `[train] auto` is off, so "
+                "the agent does not" if complete else "once enrolment is complete, "
+                "`activesec train` trains it — `[train] auto` is off, so the agent does not")
+    if ag["running"]:
+        return ("enrolment complete: the agent trains it" if complete
+                else "the agent trains it by itself when enrolment is complete")
+    return ("enrolment complete: `activesec train` trains it now, or `activesec run`, which "
+            "trains it by itself" if complete else "`activesec run` enrols you and trains it "
+            "by itself when enrolment is complete")
+
+
 def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     """The snapshot (``activesec status --json`` prints exactly this)."""
     from activesec.core.instance import is_locked, read_pid
@@ -135,7 +156,8 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     agent_running = agent is not None
     agent = agent or read_status(paths)  # a stopped agent's last decision is still shown
     e = settings.enrol
-    return {
+    training = (agent or {}).get("training")
+    data: dict[str, Any] = {
         "user": owner,
         "current_label": current_label,
         "capturing": running,
@@ -159,8 +181,10 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "last_decision": (agent or {}).get("last_decision"),
             "gate": (agent or {}).get("gate") if agent_running else None,
             "config": (agent or {}).get("config") if agent_running else None,
-            # idle | running | updating | upgrading | done | failed (Agent._start_training)
-            "training": (agent or {}).get("training") if agent_running else None,
+            # the job under way, as documented: running | updating | upgrading, else None — the
+            # agent's idle | done | failed (Agent._start_training) are no job (a failure is
+            # said in `reason`); "done" read as a job under way forever after the first one
+            "training": (training if agent_running and training in TRAINING_NOW else None),
             "training_note": (TRAINING_NOW.get(str((agent or {}).get("training")))
                               if agent_running else None),
             # a failed automatic upgrade of a fallback model: when it is tried again, and why
@@ -191,3 +215,5 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "keys_progress": _progress(owner_keys, e.keystrokes),
         },
     }
+    data["enrolment"]["trains"] = who_trains(data, auto=settings.train.auto)
+    return data

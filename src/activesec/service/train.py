@@ -520,12 +520,14 @@ def reset_enrolment(paths: Paths, clock: Clock | None = None) -> None:
 
 
 def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
-          reset: bool = False, clock: Clock | None = None) -> TrainSummary:
+          reset: bool = False, clock: Clock | None = None, new: bool = False) -> TrainSummary:
     """Train every modality that has enough owner data (module docstring).
 
     ``reset=True`` only deletes the models and restarts enrolment (nothing is trained: the
-    data to train on has yet to be captured). Raises ModelError when no modality could be
-    trained, with the enrolment progress in the message."""
+    data to train on has yet to be captured). ``new=True`` trains only the modalities that have
+    no model yet (the keyboard once its enrolment completes after the pointer's, a new kind of
+    pointer device), leaving the others as they are. Raises ModelError when no modality could
+    be trained, with the enrolment progress in the message."""
     t0 = time.perf_counter()
     user = _owner(paths, settings)
     if reset:
@@ -540,6 +542,12 @@ def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
         store.close()
     wanted = [KEYBOARD, pointer_modality(DeviceType.MOUSE)]
     mods = sorted(set(by_mod) | set(wanted))
+    if new:  # the models there are stay as they are (the drift update keeps them current)
+        have = {d.name for d in model_files.model_dirs(paths)}
+        mods = [m for m in mods if model_files.dir_name(m) not in have]
+        if not mods:
+            raise ModelError("nothing new to train: every modality already has a model",
+                             "`activesec train` retrains them all; `--update` follows drift")
     results = []
     for i, m in enumerate(mods):
         if (m == KEYBOARD and not settings.capture.keyboard) or (
@@ -582,6 +590,24 @@ def drift_state(paths: Paths) -> dict[str, Any]:
     return {"refused_until": {}, "refusals": {}, "decided_wall_ns": 0}
 
 
+def _doubted(paths: Paths, settings: Settings, t_wall_ns: np.ndarray) -> np.ndarray:
+    """Which of the rows ending at ``t_wall_ns`` fall in a minute in which the agent's trust
+    went below its notify level (its trust history, kept a week: the drift update's span).
+    Minutes it did not score — not running, idle, enrolling — are not doubted: the update's
+    own gate judges those rows."""
+    from activesec.service import history
+    from activesec.service.agent import engine_config
+
+    level = engine_config(settings).policy.notify_below
+    try:
+        low = [int(m["t"]) for m in history.read(history.history_path(paths))
+               if float(m["lo"]) < level]
+    except DataError:  # unreadable: no minute is known to be doubtful
+        low = []
+    minute = (t_wall_ns // 10**9) // history.BUCKET_S * history.BUCKET_S
+    return np.isin(minute, np.asarray(low, dtype=np.int64))
+
+
 def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
                  refused_until: dict[str, int] | None = None,
                  refused_why: dict[str, str] | None = None) -> ModalityResult:
@@ -598,6 +624,10 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
     X, t = rows.arrays(len(names))
     new = t > until
     X, t = X[new], t[new]
+    # only input from minutes the running agent was confident in: a stranger it took trust
+    # from (notified, locked out) must not teach the profile with the actions it did not flag
+    doubted = _doubted(paths, settings, t)
+    X, t = X[~doubted], t[~doubted]
     up = drift_update(X_old, t_old, X, t, scorer.score, lambda: model_files.calibration_of(card),
                       settings.train, purge=_purge(modality))
     if not up.learn:
@@ -621,6 +651,7 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
     quant = _quantiles(hs)
     drift = {"replaced_rows": int(k), "of_rows": len(X_old),
              "max_drift": settings.train.max_drift, "recent_rows": len(X),
+             "recent_doubted_rows": int(doubted.sum()),
              "recent_flagged_share": round(flagged, 4), "recent_median_shift": round(shift, 3)}
     _save(paths, modality, det, cal, names, X_fit, t_fit, {
         "data": {"sessions": len(rows.sessions), "events": rows.events,

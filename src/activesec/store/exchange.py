@@ -51,6 +51,7 @@ import errno
 import functools
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -64,7 +65,7 @@ from activesec.core.errors import ActiveSecError, DataError
 from activesec.core.events import KEY_KINDS, POINTER_KINDS, Flag
 from activesec.core.paths import PRIVATE_FILE_MODE, make_private_dirs
 from activesec.recordings import generic
-from activesec.recordings.base import BAD_ROWS, by_session, why_unreadable
+from activesec.recordings.base import BAD_ROWS, Recording, by_session, why_unreadable
 from activesec.store.db import NS_PER_DAY, SessionInfo, Store
 
 __all__ = ["export", "import_recordings", "session_file_name"]
@@ -365,8 +366,11 @@ def _header(path: Path) -> list[str] | None:
 
 
 def _read_manifest(root: Path) -> dict[tuple[str, str], int]:
-    """``(label folder, session) -> started_wall_ns`` from an export's manifest, if any."""
+    """``(label folder, session) -> started_wall_ns`` from an export's manifest, if any — also
+    for one of its ``mouse/`` or ``keys/`` folders imported on its own."""
     path = root / MANIFEST
+    if root.is_dir() and not path.exists() and root.name in ("mouse", "keys"):
+        path = root.parent / MANIFEST
     if not root.is_dir() or not path.exists():
         return {}
     try:
@@ -407,12 +411,13 @@ def import_recordings(
     recording file at all is an error naming what it holds instead. Returns ``sessions``,
     ``events``, ``skipped_rows`` (and ``unreadable``: how many per reason, the readers'
     :data:`~activesec.recordings.base.BAD_ROWS` keys), ``already_present``, ``files`` and
-    ``empty_sessions``, ``dated_by_file`` and ``past_keep_days``.
+    ``empty_sessions``, ``dated_by_file``, ``past_keep_days`` and ``labels`` (those the new
+    sessions were given).
     """
     clock = clock or SystemClock()
     summary: dict[str, Any] = {"sessions": 0, "events": 0, "skipped_rows": 0, "unreadable": {},
                                "already_present": 0, "files": 0, "empty_sessions": 0,
-                               "dated_by_file": 0, "past_keep_days": 0}
+                               "dated_by_file": 0, "past_keep_days": 0, "labels": []}
     with _local_source(source) as root:
         files = [rec for modality in _modalities(root)
                  for rec in generic.iter_layout(root, modality)]
@@ -434,7 +439,12 @@ def import_recordings(
             if s.backend == IMPORT_BACKEND:
                 span = None if s.ended_wall_ns is None else s.ended_wall_ns - s.started_wall_ns
                 existing.setdefault((s.label, s.source), set()).add(span)
-        started = {(s.label, s.started_wall_ns) for s in known}
+        # which modalities the sessions of a label and start hold: an export's mouse/ and
+        # keys/ folders imported one by one, then the whole export, add each part once
+        started: dict[tuple[str, int], set[str]] = {}
+        for s in known:
+            started.setdefault((s.label, s.started_wall_ns), set()).update(_held(s))
+        by_id = {s.id: s for s in known}
         for rec in by_session(files):  # a session's mouse and keys files are one session
             name = _safe_component(label or rec.user)
             source_name = f"{rec.user}/{rec.session}"
@@ -442,7 +452,13 @@ def import_recordings(
             ev = rec.events
             span = (int(ev["t_ns"][-1]) - (0 if start is not None else int(ev["t_ns"][0]))
                     if len(ev) else None)
-            if span in existing.get((name, source_name), ()) or (name, start) in started:
+            held = started.get((name, start), set()) if start is not None else set()
+            if held:  # an export's session already here: only a part not yet imported
+                ev = ev[~np.isin(ev["kind"], np.r_[_POINTER if "mouse" in held else [],
+                                                   _KEYS if "keys" in held else []])]
+            if ((not held and span in existing.get((name, source_name), ()))
+                    or (held and not len(ev))
+                    or (start is None and _exported_from(store, by_id, rec, name))):
                 summary["already_present"] += 1
                 continue
             # rows left out, counted for new sessions only
@@ -475,6 +491,8 @@ def import_recordings(
             summary["sessions"] += 1
             summary["events"] += len(ev)
             summary["dated_by_file"] += int(dated)
+            if name not in summary["labels"]:  # what the sessions were labelled, in order
+                summary["labels"].append(name)
             if keep_days and wall + last - mono < now - keep_days * NS_PER_DAY:
                 summary["past_keep_days"] += 1
     if not summary["sessions"] and not summary["already_present"]:
@@ -486,6 +504,41 @@ def import_recordings(
             "imported",
         )
     return summary
+
+
+def _held(info: SessionInfo) -> set[str]:
+    """The export folders (``mouse``, ``keys``) a session has events for."""
+    return {m for m, n in (("mouse", info.n_pointer), ("keys", info.n_keys)) if n}
+
+
+_SESSION_FILE = re.compile(r"session_([0-9]{1,18})")
+#: how many of a file's first events identify the session it was exported from
+_SAME_EVENTS = 50
+
+
+def _exported_from(store: Store, by_id: dict[int, SessionInfo], rec: Recording,
+                   name: str) -> bool:
+    """Whether ``rec`` is a file of an export of this profile's own session, made before
+    exports described their sessions (no :data:`MANIFEST`, or not listed in it): its name is
+    that session's ``session_<id>``, under its label, and its first events are that session's
+    own, timed from its start — so re-importing such an export where it came from adds
+    nothing, as with one that has the description."""
+    m = _SESSION_FILE.fullmatch(rec.session)
+    info = by_id.get(int(m.group(1))) if m else None
+    if info is None or not _safe_component(info.label) == rec.user == name:
+        return False
+    ev = rec.events[:_SAME_EVENTS]
+    own = store.events(info.id)
+    own = own[np.isin(own["kind"], np.r_[_POINTER, _KEYS])]
+    if not np.any(ev["flags"] & int(Flag.INJECTED)):  # exported without --with-injected
+        own = own[(own["flags"] & int(Flag.INJECTED)) == 0]
+    own = own[:len(ev)]
+    if len(ev) == 0 or len(own) != len(ev):
+        return False
+    # times as written (to the microsecond at least), kinds exactly
+    t = own["t_ns"].astype(np.int64) - info.started_mono_ns
+    return bool(np.array_equal(own["kind"], ev["kind"])
+                and np.all(np.abs(t - ev["t_ns"].astype(np.int64)) <= 1_000))
 
 
 def _is_epoch_date(first_ns: int, now_wall_ns: int) -> bool:
