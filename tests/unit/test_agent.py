@@ -1480,3 +1480,40 @@ def test_a_modality_enrolled_after_the_first_model_is_trained_by_itself(
     agent._train_thread.join(10)
     agent._housekeep()  # collects the finished thread (and reloads the models)
     assert calls == ["new"]
+
+
+def test_a_modality_that_keeps_failing_to_train_is_tried_less_and_less_often(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    """Keystrokes counted but too scattered for enough windows: `train --new` failed, and the
+    agent started a whole training process again every 10 minutes for as long as it ran."""
+    from activesec.recordings.synthetic import typing
+
+    s = make_settings(tmp_path, enrol={"pointer_events": 100, "keystrokes": 60},
+                      train={"auto": True})
+    with Store.open(p.database, create=True) as store:
+        keys = typing(80, 1)
+        sid = store.begin_session("alice", "test", wall_ns=1_700_000_000 * S,
+                                  mono_ns=int(keys["t_ns"][0]))
+        store.append(sid, keys)
+        store.commit()
+    clock = StepClock()
+    put_model_file(p)
+    tries: list[float] = []
+
+    def fails(_p: paths_mod.Paths, _s: Settings) -> None:
+        tries.append(clock.monotonic_ns() / S)
+        raise RuntimeError("keyboard: too few keystroke windows")
+
+    agent = Agent(p, s, Scripted(clock, stranger(2, 1)), clock, loader=lambda _p: models,
+                  adder=fails, screen=ScreenWatch(clock, query=lambda: False))
+    agent._load_models()
+    end = clock.monotonic_ns() + 12 * 3600 * S
+    while clock.monotonic_ns() < end:
+        agent._housekeep()
+        if agent._train_thread is not None:
+            agent._train_thread.join(10)
+            agent._housekeep()
+        clock.advance(60.0)
+    gaps = [round((b - a) / 60) for a, b in itertools.pairwise(tries)]
+    assert gaps[:4] == [10, 20, 40, 80]  # minutes: doubling, not every 10 for 12 hours
+    assert len(tries) < 12

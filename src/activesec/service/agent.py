@@ -153,6 +153,10 @@ HOUSEKEEP_EVERY_S = 10.0  # enrolment counts, wipe and model checks
 KEEP_DECISIONS = 200  # decisions held in memory
 KEEP_LATENCIES = 1000  # completing input -> trust updated, the newest scores
 TRAIN_RETRY_S = 600.0  # after a failed automatic training
+# training a modality enrolled later (`train --new`) that keeps failing — the keystrokes are
+# counted but too scattered to make enough windows — waits twice as long after each failure,
+# up to a day: each try is a whole training process (~1 s of CPU to import scikit-learn alone)
+NEW_RETRY_MAX_S = 86400.0
 DRIFT_CHECK_S = 3600.0  # how often the agent asks whether a drift update is due
 # a failed automatic upgrade of a fallback model is tried again after UPGRADE_RETRY_S, the
 # delay doubling after each failure up to UPGRADE_RETRY_MAX_S; a success or a changed
@@ -813,6 +817,7 @@ class Agent:
         self.training = "idle"
         self._train_thread: threading.Thread | None = None
         self._train_after = 0
+        self._new_delay_s = TRAIN_RETRY_S  # the next failed `train --new`'s wait
         self._wipe_gen: int | None = None
         self._tried_stamp: tuple[tuple[str, int, int], ...] | None = None
         self._next_status = 0
@@ -1364,7 +1369,8 @@ class Agent:
         """Enrolment of a modality with no model yet — the keyboard, typically, completed
         after the pointer's model was trained — is complete: train it (``train --new``), as
         the first model was. Only the first training used to be automatic, so a keyboard model
-        never came without `activesec train` by hand. A failure waits ``TRAIN_RETRY_S``."""
+        never came without `activesec train` by hand. A failure waits ``TRAIN_RETRY_S``, twice
+        that after the next, … up to ``NEW_RETRY_MAX_S``."""
         if not self.settings.train.auto or now < self._train_after:
             return False
         e, c = self.settings.enrol, self.settings.capture
@@ -1438,6 +1444,8 @@ class Agent:
                 self.training = "done"
                 if kind == "upgrade":
                     self._upgrade_done(None)
+                if kind == "new":
+                    self._new_delay_s = TRAIN_RETRY_S
             except Exception as exc:
                 if kind == "upgrade":
                     self._upgrade_done(exc)
@@ -1448,7 +1456,11 @@ class Agent:
                 refused = self.reason if self.reason and "refused" in self.reason else None
                 self.reason = "; ".join(x for x in (refused, f"{what}: {exc}") if x)
                 log.error("%s: %s", what, exc)
-                self._train_after = self.clock.monotonic_ns() + int(TRAIN_RETRY_S * 1e9)
+                wait = TRAIN_RETRY_S
+                if kind == "new":
+                    wait, self._new_delay_s = (self._new_delay_s,
+                                               min(2 * self._new_delay_s, NEW_RETRY_MAX_S))
+                self._train_after = self.clock.monotonic_ns() + int(wait * 1e9)
 
         self._train_thread = threading.Thread(target=work, name="activesec-train", daemon=True)
         self._train_thread.start()
