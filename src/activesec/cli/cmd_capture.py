@@ -29,6 +29,7 @@ from activesec.core.errors import ActiveSecError, ConfigError, PolicyError, os_r
 from activesec.core.instance import is_locked
 from activesec.core.labels import check_label
 from activesec.core.paths import Paths, keep_copy
+from activesec.features.describe import in_words
 
 
 def _open_store(p: Paths, create: bool = False) -> Any:
@@ -392,7 +393,8 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
                           f"{escape(str(a.get('detail')))}")
         dev = last.get("deviating_features") or []
         if dev and last.get("level") in ("notify", "lock", "gate"):
-            feats = ", ".join(f"{escape(str(n))} {_one_decimal(v)}" for n, v in dev)
+            feats = "; ".join(f"{escape(in_words(str(n)))} {_one_decimal(v)} ({escape(str(n))})"
+                              for n, v in dev)
             # re-enrolling is the advice while a model judges you, not once you re-enrol
             advice = ("" if ag["state"] == "enrolling" else
                       "; if it was you on an unusual day — a new mouse, an injured hand — "

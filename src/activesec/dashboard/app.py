@@ -26,6 +26,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from activesec.core.config import Settings
 from activesec.core.errors import ActiveSecError
 from activesec.core.paths import Paths
+from activesec.features.describe import in_words
 
 HEADER = "x-activesec-token"
 DECISIONS_SHOWN = 20
@@ -76,6 +77,10 @@ def create_app(paths: Paths, settings: Callable[[], Settings], token: str) -> Fa
             return failed(exc)
         data["levels"] = {"notify_below": policy.notify_below, "lock_below": policy.lock_below}
         data["decisions"] = DecisionLog(decisions_path(paths)).last(DECISIONS_SHOWN)
+        # plain words for the features the decisions name (the page shows them, the name on hover)
+        data["feature_words"] = {
+            str(n): in_words(str(n)) for d in data["decisions"]
+            for n, _v in ((d.get("evidence") or {}).get("deviating_features") or [])}
         return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
     @app.get("/api/history", response_model=None)
