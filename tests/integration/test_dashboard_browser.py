@@ -47,7 +47,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Pop
         Decision("lock", "suspicious", 33.0, 1_764_000_000 * 10**9,
                  "trust 33.0 < 40: pointer actions unlike the owner's",
                  {"deviating_features": [["curv_mean_abs", 4.25], ["my_plugin_feature", 3.5]]}),
-        [ActionOutcome("lock", "fire", True, "loginctl lock-session")])
+        [ActionOutcome("lock", "fire", False, "could not lock the session, tried loginctl")])
     proc = subprocess.Popen([sys.executable, "-m", "activesec.cli.main", "dashboard",
                              "--no-open"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -83,7 +83,7 @@ def test_the_printed_url_opens_the_dashboard_and_pause_works(
     # in words, the name on hover; a name we have no words for (a plug-in's) as it is
     expect(row).to_contain_text("average curvature of the path (+4.3), my_plugin_feature (+3.5)")
     expect(row.locator("td").nth(4)).to_have_attribute("title", "curv_mean_abs, my_plugin_feature")
-    expect(row).to_contain_text("lock")
+    expect(row).to_contain_text("lock FAILED: could not lock the session, tried loginctl")
     gated = page.locator("#decisions tr").nth(1)  # the gate before it names what it did
     expect(gated).to_contain_text("trust 34.0 < 40 (gate level)")
     expect(gated).to_contain_text("gate: suspended game (pids 4242)")
