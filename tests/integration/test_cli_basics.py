@@ -448,6 +448,11 @@ def test_wipe_with_an_invalid_config_still_clears_the_alert_log_it_names(
     line = one_line_error(cli("wipe", "--yes", env=env))
     assert "not valid TOML" in line and "alert log" in line and "wipe --yes` again" in line
     assert p.log_file.stat().st_size == 0  # the rest is wiped all the same
+    p.config_file.write_text(text)  # a machine policy that does not parse: its fixer is named
+    site = tmp_path / "policy.toml"
+    site.write_text("[enforced\n")
+    line = one_line_error(cli("wipe", "--yes", env={**env, "ACTIVESEC_SITE_CONFIG": str(site)}))
+    assert f"ask whoever manages this machine to fix {site}, then run `activesec wipe" in line
 
 def test_corrupt_database_is_refused_and_untouched(env: dict[str, str]) -> None:
     _init(env)

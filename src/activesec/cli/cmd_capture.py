@@ -516,7 +516,7 @@ def wipe(
         raise ActiveSecError(
             "wipe deleted every event and session, but could not tell where the alert log is "
             f"([actions.params.alertlog] path): {unknown.message}",
-            "fix the file, then run `activesec wipe --yes` again",
+            f"{unknown.hint or 'fix the file'}, then run `activesec wipe --yes` again",
         )
     out.print("wiped: all events, sessions, models, decisions, trust history and logs deleted "
               "(the background population is kept; decisions already sent to syslog are not "
