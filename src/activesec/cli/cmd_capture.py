@@ -482,21 +482,30 @@ def wipe(
 
     # the owner's models go; the background population (other people's public-data feature
     # vectors, `background build`) is not the owner's data and stays, as `train --reset` keeps it
-    if p.models_dir.is_dir():
-        for f in p.models_dir.iterdir():
-            if f.name.startswith("background-") and f.is_file():
-                continue
-            if f.is_dir() and not f.is_symlink():
-                attempt(shutil.rmtree, f)
-            else:
-                attempt(f.unlink)
+    try:
+        entries = list(p.models_dir.iterdir()) if p.models_dir.is_dir() else []
+    except OSError as exc:  # a folder of another account's (`sudo activesec train`)
+        failed.append(exc)
+        entries = []
+    for f in entries:
+        if f.name.startswith("background-") and f.is_file():
+            continue
+        if f.is_dir() and not f.is_symlink():
+            attempt(shutil.rmtree, f)
+        else:
+            attempt(f.unlink)
     attempt(p.ensure)
     # derived from what was wiped; a running agent clears them too when it sees the wipe
     attempt(DecisionLog(decisions_path(p)).clear)
     attempt(history.clear, history.history_path(p))
     # a stopped agent's status file keeps its last decision and enrolment counts, which
     # described the wiped data (a running agent rewrites its own once it sees the wipe)
-    if running_agent(p) is None:
+    try:
+        stopped_agent = running_agent(p) is None
+    except OSError as exc:  # run/ of another account's: its status file is out of reach too
+        failed.append(exc)
+        stopped_agent = False
+    if stopped_agent:
         attempt(status_path(p).unlink, True)
     # copies of those decisions: the alert log, and the agent's log (which notes each one)
     alert_logs, unknown = _alert_log_paths(p)
