@@ -247,6 +247,20 @@ def test_balabit_labels_that_are_not_utf8(env: dict[str, str], balabit_slice: Pa
     assert f"{labels} is not UTF-8 text (byte 0xe9" in line
 
 
+def test_balabit_labels_with_a_row_csv_cannot_split(env: dict[str, str], balabit_slice: Path,
+                                                    tmp_path: Path) -> None:
+    """A labels file with a field over csv's 128 KiB limit (another file saved under that
+    name) ended `evaluate balabit` in a `_csv.Error` traceback; it is a malformed row."""
+    import shutil
+
+    root = shutil.copytree(balabit_slice, tmp_path / "long")
+    labels = root / "public_labels.csv"
+    with labels.open("a") as fh:
+        fh.write("x" * 200_000 + ",1\n")
+    line = one_line_error(cli("evaluate", "balabit", "--data", str(root), env=env))
+    assert f"{labels}:" in line and "cannot be read as CSV" in line, line
+
+
 def test_balabit_protocol_counts_the_sessions_it_tests(env: dict[str, str],
                                                        balabit_slice: Path) -> None:
     """The protocol line said "816 labelled test sessions" whatever the data held."""
