@@ -133,6 +133,24 @@ def test_json_files_nested_too_deeply_are_refused_or_ignored_without_traceback(
     assert "profile.json is unreadable or damaged" in line
 
 
+@pytest.mark.parametrize("content", [
+    bytes(range(128, 256)),  # not UTF-8: a sector of another file after a crash
+    b"[1, 2, 3]\n", b'"stopped"\n', b'{"running": false, "last_decision": [1]}\n'],
+    ids=["not-utf8", "list", "string", "decision-not-object"])
+def test_a_damaged_agent_status_file_is_ignored_by_status(env: dict[str, str],
+                                                          content: bytes) -> None:
+    """The stopped agent's status file (run/agent.json) as bytes that are not UTF-8, or JSON
+    that is not its object: `status` and `status --json` ended in a traceback (UnicodeDecodeError
+    is no JSONDecodeError; a list has no .get) where they ignore an unreadable file."""
+    f = Path(env["ACTIVESEC_HOME"]) / "run" / "agent.json"
+    f.write_bytes(content)
+    for args in (("status",), ("status", "--json")):
+        r = cli(*args, env=env)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, (args, r.stderr)
+    assert json.loads(cli("status", "--json", env=env).stdout)["agent"]["last_decision"] is None
+    assert f.read_bytes() == content  # not the command's to delete
+
+
 def test_a_readme_snippet_appended_to_the_init_file_says_where_it_goes(
         env: dict[str, str]) -> None:
     """`init` writes every section, so the README's `[actions]` block pasted at the end declares
@@ -227,6 +245,20 @@ def test_balabit_labels_that_are_not_utf8(env: dict[str, str], balabit_slice: Pa
     labels.write_bytes(labels.read_bytes().replace(b"session_", b"s\xe9ssion_", 1))
     line = one_line_error(cli("evaluate", "balabit", "--data", str(root), env=env))
     assert f"{labels} is not UTF-8 text (byte 0xe9" in line
+
+
+def test_balabit_labels_with_a_row_csv_cannot_split(env: dict[str, str], balabit_slice: Path,
+                                                    tmp_path: Path) -> None:
+    """A labels file with a field over csv's 128 KiB limit (another file saved under that
+    name) ended `evaluate balabit` in a `_csv.Error` traceback; it is a malformed row."""
+    import shutil
+
+    root = shutil.copytree(balabit_slice, tmp_path / "long")
+    labels = root / "public_labels.csv"
+    with labels.open("a") as fh:
+        fh.write("x" * 200_000 + ",1\n")
+    line = one_line_error(cli("evaluate", "balabit", "--data", str(root), env=env))
+    assert f"{labels}:" in line and "cannot be read as CSV" in line, line
 
 
 def test_balabit_protocol_counts_the_sessions_it_tests(env: dict[str, str],

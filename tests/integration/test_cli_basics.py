@@ -423,6 +423,37 @@ def test_wipe_that_cannot_delete_a_file_says_which_and_deletes_the_rest(
     assert not (p.models_dir / "pointer").exists() and list(audit.parent.iterdir()) == [audit]
 
 
+def test_wipe_with_an_invalid_config_still_clears_the_alert_log_it_names(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """With one invalid value elsewhere in the file, `wipe` looked for the alert log only in its
+    default place, left the configured one holding every decision and still said "all ... logs
+    deleted". A file that does not even parse cannot say where the log is: wipe deletes the rest
+    and fails in one line saying so."""
+    _init(env)
+    p = paths_mod.resolve(env["ACTIVESEC_HOME"])
+    audit = tmp_path / "audit" / "alerts.jsonl"
+    audit.parent.mkdir()
+    audit.write_text('{"level": "lock"}\n')
+    Path(f"{audit}.1").write_text('{"level": "lock"}\n')
+    text = p.config_file.read_text().replace("# keep_days = 90", 'keep_days = "ninety"')
+    p.config_file.write_text(text + f'\n[actions.params.alertlog]\npath = "{audit}"\n')
+    assert one_line_error(cli("status", env=env)).count("keep_days") >= 1
+    r = cli("wipe", "--yes", env=env)
+    assert r.returncode == 0, r.stderr
+    assert audit.stat().st_size == 0 and not Path(f"{audit}.1").exists()
+
+    audit.write_text('{"level": "lock"}\n')
+    p.config_file.write_text(text + f'\n[actions.params.alertlog]\npath = "{audit}"\n[store\n')
+    p.log_file.write_text("... decision lock: trust 30 < 40\n")
+    line = one_line_error(cli("wipe", "--yes", env=env))
+    assert "not valid TOML" in line and "alert log" in line and "wipe --yes` again" in line
+    assert p.log_file.stat().st_size == 0  # the rest is wiped all the same
+    p.config_file.write_text(text)  # a machine policy that does not parse: its fixer is named
+    site = tmp_path / "policy.toml"
+    site.write_text("[enforced\n")
+    line = one_line_error(cli("wipe", "--yes", env={**env, "ACTIVESEC_SITE_CONFIG": str(site)}))
+    assert f"ask whoever manages this machine to fix {site}, then run `activesec wipe" in line
+
 def test_corrupt_database_is_refused_and_untouched(env: dict[str, str]) -> None:
     _init(env)
     db = _home(env) / "activesec.db"

@@ -196,3 +196,39 @@ def test_reimporting_an_export_into_its_profile_adds_nothing(
     line = one_line_error(cli("import", str(out), "--label", "guest", env=env))
     assert "is not an export description" in line and "nothing was imported" in line
     assert json.loads(cli("status", "--json", env=env).stdout)["sessions"] == 1
+
+
+def test_an_export_that_wrote_nothing_leaves_no_folder_it_made(tmp_path: Path) -> None:
+    """A disk full before the first file: the error said "nothing else was written", but the
+    folders the export had made (`out/`, `out/mouse/<label>/`) stayed behind, empty. Folders
+    that were there before are kept, even empty."""
+    db = tmp_path / "s.db"
+    with _store_with_sessions(db, 1, 20000) as s:  # ~0.7 MB of CSV: more than the disk has
+        s.close()
+    r = _in_user_namespace(
+        f"""
+        import os
+        from pathlib import Path
+        from activesec.core.errors import ActiveSecError
+        from activesec.store import exchange
+        from activesec.store.db import Store
+
+        mnt = Path(os.environ["MNT"])
+        (mnt / "mine").mkdir()
+        with Store.open({str(db)!r}) as s:
+            try:
+                exchange.export(s, mnt / "mine" / "new" / "out")
+                print("EXPORTED")
+            except ActiveSecError as e:
+                print("ERROR", e)
+        print("LEFT", sorted(str(p.relative_to(mnt)) for p in mnt.rglob("*")))
+        """,
+        tmp_path,
+        size="256k",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    (err,) = [ln for ln in lines if ln.startswith("ERROR")]
+    assert "disk full" in err and "nothing else was written" in err, err
+    (left,) = [ln for ln in lines if ln.startswith("LEFT")]
+    assert left == "LEFT ['mine']", left

@@ -197,3 +197,23 @@ def test_recordings_labelled_by_another_folder_are_said_not_to_train_the_profile
     write_mouse_csv(tmp_path / "more" / "alice" / "s2.csv", pointer_person(10, 2))
     r = cli("import", str(tmp_path / "more"), env=env)
     assert r.returncode == 0 and "labelled" not in r.stdout, r.stdout
+
+
+def test_a_row_with_a_field_too_long_for_csv_is_skipped_and_counted(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A row holding a field over 128 KiB (a log line, another program's blob) made Python's
+    csv reader — which reads a file pyarrow gives up, here for a time that is no number —
+    raise "field larger than field limit": `import` ended in a traceback. The row is one more
+    unreadable row."""
+    long_field = "A" * 200_000
+    _write(
+        tmp_path / "rec" / "mouse" / "u" / "s.csv",
+        f"{HEADER}0.1,NoButton,Move,1,2\nabc,NoButton,Move,1,2\n0.2,{long_field},Move,3,4\n"
+        "0.4,NoButton,Move,5,6\n",
+    )
+    r = cli("import", str(tmp_path / "rec"), env=env)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    text = " ".join(r.stdout.split())
+    assert "imported 1 session (2 events); 2 unreadable rows skipped" in text, text
+    assert _sessions(env) == 1

@@ -39,6 +39,15 @@ def test_malformed_rows_skipped_with_warning(tmp_path: Path) -> None:
     assert any("2 malformed" in w for w in d.meta["warnings"])
 
 
+def test_a_row_csv_cannot_split_is_one_more_malformed_row(tmp_path: Path) -> None:
+    """A field over csv's 128 KiB limit raised `_csv.Error` out of the loader (a traceback in
+    `evaluate cmu`); it is a malformed row like any other."""
+    text = csv_text() + "s009,1,1," + "9" * 200_000 + ",0.1" * 30 + "\n"
+    (tmp_path / "d.csv").write_text(text)
+    d = load_cmu(tmp_path / "d.csv")
+    assert len(d.X) == 6 and d.meta["skipped_rows"] == 1
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -31,7 +31,13 @@ from activesec.cli._common import (
     state_paths,
 )
 from activesec.core import profile
-from activesec.core.errors import EX_CONFIG, ActiveSecError, ConfigError, DataError
+from activesec.core.errors import (
+    EX_CONFIG,
+    ActiveSecError,
+    ConfigError,
+    DataError,
+    permission_denied,
+)
 from activesec.core.instance import AlreadyRunning
 from activesec.core.paths import Paths
 
@@ -101,7 +107,10 @@ def run(
     p = state_paths()
     while True:
         try:
-            _run(dry_run, duration, backend, quiet, init)
+            try:
+                _run(dry_run, duration, backend, quiet, init)
+            except PermissionError as denied:  # e.g. a folder `sudo activesec` made as root
+                raise permission_denied(denied) from None
             return
         except AlreadyRunning:
             raise  # the agent that runs is fine: nothing to leave for status

@@ -508,24 +508,34 @@ def wipe(
 
     # the owner's models go; the background population (other people's public-data feature
     # vectors, `background build`) is not the owner's data and stays, as `train --reset` keeps it
-    if p.models_dir.is_dir():
-        for f in p.models_dir.iterdir():
-            if f.name.startswith("background-") and f.is_file():
-                continue
-            if f.is_dir() and not f.is_symlink():
-                attempt(shutil.rmtree, f)
-            else:
-                attempt(f.unlink)
+    try:
+        entries = list(p.models_dir.iterdir()) if p.models_dir.is_dir() else []
+    except OSError as exc:  # a folder of another account's (`sudo activesec train`)
+        failed.append(exc)
+        entries = []
+    for f in entries:
+        if f.name.startswith("background-") and f.is_file():
+            continue
+        if f.is_dir() and not f.is_symlink():
+            attempt(shutil.rmtree, f)
+        else:
+            attempt(f.unlink)
     attempt(p.ensure)
     # derived from what was wiped; a running agent clears them too when it sees the wipe
     attempt(DecisionLog(decisions_path(p)).clear)
     attempt(history.clear, history.history_path(p))
     # a stopped agent's status file keeps its last decision and enrolment counts, which
     # described the wiped data (a running agent rewrites its own once it sees the wipe)
-    if running_agent(p) is None:
+    try:
+        stopped_agent = running_agent(p) is None
+    except OSError as exc:  # run/ of another account's: its status file is out of reach too
+        failed.append(exc)
+        stopped_agent = False
+    if stopped_agent:
         attempt(status_path(p).unlink, True)
     # copies of those decisions: the alert log, and the agent's log (which notes each one)
-    for f in (_alert_log_path(p), p.log_file):
+    alert_logs, unknown = _alert_log_paths(p)
+    for f in (*alert_logs, p.log_file):
         attempt(alertlog.clear, f)
     if failed:
         first = failed[0]
@@ -537,21 +547,55 @@ def wipe(
             f"delete it yourself or make {where.parent} writable by you, then run "
             "`activesec wipe --yes` again",
         )
+    if unknown is not None:
+        raise ActiveSecError(
+            "wipe deleted every event and session, but could not tell where the alert log is "
+            f"([actions.params.alertlog] path): {unknown.message}",
+            f"{unknown.hint or 'fix the file'}, then run `activesec wipe --yes` again",
+        )
     out.print("wiped: all events, sessions, models, decisions, trust history and logs deleted "
               "(the background population is kept; decisions already sent to syslog are not "
               "recalled)")
 
 
-def _alert_log_path(p: Paths) -> Path:
+def _alert_log_paths(p: Paths) -> tuple[list[Path], ActiveSecError | None]:
     """Where the alert log is (``[actions.params.alertlog] path``), also when the settings do
-    not load: wipe must still work then, and clears the default place."""
+    not load: wipe must still work then. With one invalid value elsewhere, the path is read
+    from the files as written — each place that names one (the account's file, the machine
+    policy), and the default place. When a file cannot even be read, the error too: the
+    configured log may then be somewhere wipe cannot know."""
     from activesec.actions.alertlog import FILE_NAME, configured_path
+    from activesec.core.site import dotted_value, load_site, read_toml
 
+    default = p.log_dir / FILE_NAME
     try:
         configured = settings(p).actions.params.get("alertlog", {}).get("path")
-        return configured_path(configured) if configured else p.log_dir / FILE_NAME
+        return [configured_path(configured) if configured else default], None
     except (ActiveSecError, TypeError):  # not a path: the agent refuses it, wipe goes on
-        return p.log_dir / FILE_NAME
+        pass
+    found, unknown = [default], None
+    tables: list[dict[str, Any]] = []
+    try:
+        site = load_site()
+        tables += [site.enforced, site.defaults]
+    except ActiveSecError as exc:
+        unknown = exc
+    try:
+        if p.config_file.is_file():
+            tables.append(read_toml(p.config_file))
+    except (OSError, ValueError, RecursionError):
+        try:
+            settings(p)  # the one-line reason load() gives for this file
+        except ActiveSecError as exc:
+            unknown = unknown or exc
+    for table in tables:
+        path = dotted_value(table, "actions.params.alertlog.path")
+        try:
+            if path and configured_path(path) not in found:
+                found.append(configured_path(path))
+        except (ActiveSecError, TypeError):  # not a path: nothing was ever written there
+            continue
+    return found, unknown
 
 
 def _with_engine_check(checks: list[Any]) -> list[Any]:

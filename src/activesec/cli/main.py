@@ -45,7 +45,7 @@ from activesec.cli import (  # noqa: E402
     cmd_train,
 )
 from activesec.cli._common import json_error  # noqa: E402
-from activesec.core.errors import ActiveSecError  # noqa: E402
+from activesec.core.errors import ActiveSecError, permission_denied  # noqa: E402
 
 if _LOADING:  # loaded: main() turns Ctrl-C into `interrupted` from here on
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -140,7 +140,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.raiseExceptions = False
     args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=argv, prog_name="activesec")  # also as `python -m activesec`, not __main__.py
+        try:
+            app(args=argv, prog_name="activesec")  # also as `python -m activesec`
+        except PermissionError as denied:  # a file of another account's, wherever it is met
+            raise permission_denied(denied) from None
     except ActiveSecError as exc:
         if "--json" in (args[:args.index("--")] if "--" in args else args):
             json_error(exc)

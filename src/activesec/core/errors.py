@@ -88,3 +88,17 @@ def save_error(exc: OSError, what: str, where: str | os.PathLike[str], rerun: st
               else f"make {where} writable by you")
     return ModelError(f"cannot save {what} in {where}: {os_reason(exc)}{note}",
                       f"{remedy}, then run `{rerun}` again")
+
+
+def permission_denied(exc: PermissionError) -> ActiveSecError:
+    """The one-line error for a file or folder of ActiveSec's this account may not use — most
+    often one that `sudo activesec …` made as root in the user's data folder. Permanent: it
+    stays so until someone changes its owner or mode."""
+    what = (f"{exc.filename} belongs to another account or is closed to yours (permission "
+            "denied)" if exc.filename is not None else f"permission denied ({exc})")
+    return ActiveSecError(
+        what,
+        "run as the account that owns it, or give it back to yours (e.g. `sudo chown -R "
+        "\"$USER\"` on it, when `sudo activesec …` made it)",
+        permanent=True,
+    )

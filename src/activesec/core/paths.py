@@ -96,10 +96,11 @@ def make_private_dir(path: Path) -> None:
             pass
 
 
-def make_private_dirs(path: Path) -> None:
+def make_private_dirs(path: Path, made: list[Path] | None = None) -> None:
     """Create ``path`` and its missing parents 0700; directories that already exist are left
     exactly as they are: an export or a report into a shared folder must not change its mode
-    (:func:`make_private_dir`, for ActiveSec's own directories, tightens an existing one)."""
+    (:func:`make_private_dir`, for ActiveSec's own directories, tightens an existing one).
+    Each directory created is appended to ``made`` (parents first)."""
     missing: list[Path] = []
     d = path
     while not d.exists():
@@ -116,6 +117,8 @@ def make_private_dirs(path: Path) -> None:
             if not new.is_dir():
                 raise
             continue  # made by someone else meanwhile: not ours to change
+        if made is not None:
+            made.append(new)
         os.chmod(new, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
 
 

@@ -193,10 +193,21 @@ def _read_pure(
 ) -> Table:
     width = len(header)
     pos = _positions(path, header, expected)
+    rows: list[list[str]] = []
+    unparsed = 0  # rows csv cannot split, e.g. a field over csv.field_size_limit()
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
         reader = csv.reader(fh)
         next(reader, None)
-        rows = [r for r in reader if r]
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error:  # the reader resumes at the next line
+                unparsed += 1
+                continue
+            if row:
+                rows.append(row)
     good = [r for r in rows if len(r) == width]
     num: dict[str, np.ndarray] = {}
     text: dict[str, Categorical] = {}
@@ -206,4 +217,4 @@ def _read_pure(
             num[name] = _to_float(col)  # numpy skips surrounding blanks
         else:
             text[name] = _encode(col)
-    return Table(num, text, len(good), len(rows) - len(good))
+    return Table(num, text, len(good), len(rows) - len(good) + unparsed)

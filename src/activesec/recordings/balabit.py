@@ -57,21 +57,27 @@ def _parse_labels(path: Path) -> dict[str, bool]:
     labels: dict[str, bool] = {}
     with open(path, newline="", encoding="utf-8-sig") as fh:
         rows = csv.reader(fh)
-        header = [c.strip().lower() for c in next(rows, [])]
-        if header[:2] != ["filename", "is_illegal"]:
-            raise DataError(
-                f"{path}: header {excerpt(','.join(header))} is not Balabit's labels file",
-                "expected header filename,is_illegal",
-            )
-        for i, row in enumerate(rows, start=2):
-            if not row:
-                continue
-            if len(row) != 2 or row[1].strip() not in ("0", "1"):
+        try:
+            header = [c.strip().lower() for c in next(rows, [])]
+            if header[:2] != ["filename", "is_illegal"]:
                 raise DataError(
-                    f"{path}:{i}: malformed label row {','.join(row)!r}",
-                    "expected <session file name>,<0|1>",
+                    f"{path}: header {excerpt(','.join(header))} is not Balabit's labels file",
+                    "expected header filename,is_illegal",
                 )
-            labels[row[0].strip()] = row[1].strip() == "1"
+            for i, row in enumerate(rows, start=2):
+                if not row:
+                    continue
+                if len(row) != 2 or row[1].strip() not in ("0", "1"):
+                    raise DataError(
+                        f"{path}:{i}: malformed label row {excerpt(','.join(row))}",
+                        "expected <session file name>,<0|1>",
+                    )
+                labels[row[0].strip()] = row[1].strip() == "1"
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit()
+            raise DataError(
+                f"{path}:{rows.line_num}: the row cannot be read as CSV ({exc})",
+                "restore the challenge's public_labels.csv",
+            ) from None
     return labels
 
 

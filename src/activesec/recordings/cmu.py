@@ -60,7 +60,13 @@ def load_cmu(path: str | Path) -> CmuData:
     p = _resolve(Path(path))
     raw = p.read_bytes()
     text = raw.decode("utf-8-sig", errors="replace")
-    rows = list(csv.reader(text.splitlines()))
+    rows: list[list[str]] = []
+    unsplit = 0
+    for line in text.splitlines():  # one reader per line: a line csv cannot split is skipped
+        try:
+            rows.extend(csv.reader([line]))
+        except csv.Error:  # e.g. a field over csv.field_size_limit(): a malformed row
+            unsplit += 1
     header = [c.strip() for c in rows[0]] if rows else []
     if header != HEADER:
         raise DataError(
@@ -69,7 +75,7 @@ def load_cmu(path: str | Path) -> CmuData:
             f"expected {len(HEADER)} columns: subject,sessionIndex,rep,H.period,… ,H.Return",
         )
     subjects, sess, rep, feats = [], [], [], []
-    skipped = 0
+    skipped = unsplit
     for r in rows[1:]:
         if not r:
             continue

@@ -383,11 +383,16 @@ def status_path(paths: Paths) -> Any:
 
 
 def read_status(paths: Paths) -> dict[str, Any] | None:
-    """The agent's last status (None when it never ran)."""
+    """The agent's last status (None when it never ran, or when the file is not the object it
+    writes: bytes that are not UTF-8 or JSON of another shape, as a crash can leave)."""
     try:
-        data: dict[str, Any] = json.loads(status_path(paths).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, RecursionError):
+        data = json.loads(status_path(paths).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):  # ValueError: JSON and UTF-8 decoding
         return None
+    if not isinstance(data, dict):
+        return None
+    if not isinstance(data.get("last_decision"), dict | None):
+        data["last_decision"] = None
     return data
 
 

@@ -220,12 +220,29 @@ def _export_local(
             f"{root / MANIFEST} already exists (an earlier export?); nothing was written",
             "export into a new or empty directory, or move the earlier export away",
         )
+    made: list[Path] = []  # the folders this export creates: removed if it writes no file
     try:
-        make_private_dirs(root)
+        make_private_dirs(root, made)
     except OSError as exc:
         raise ActiveSecError(
             f"cannot create {root}: {exc.strerror}", "choose another --out"
         ) from None
+    try:
+        return _export_sessions(store, sessions, root, target, writers, with_injected, summary,
+                                made)
+    except ActiveSecError:
+        if not summary["files"]:  # "nothing was written": no empty folders either
+            for d in reversed(made):
+                with suppress(OSError):
+                    d.rmdir()
+        raise
+
+
+def _export_sessions(store: Store, sessions: list[SessionInfo], root: Path,
+                     target: Callable[[SessionInfo, str], Path],
+                     writers: dict[str, Callable[..., int]], with_injected: bool,
+                     summary: dict[str, Any], made: list[Path]) -> dict[str, Any]:
+    """Write each session's files and the manifest (the checks are done)."""
     manifest: list[dict[str, Any]] = []
     for info in sessions:
         ev = store.events(info.id)
@@ -245,7 +262,7 @@ def _export_local(
                 continue
             path = target(info, modality)
             _write_new_file(path, functools.partial(_write_part, writers[modality], part),
-                            summary)
+                            summary, made)
             summary["files"] += 1
             summary["mouse_events" if modality == "mouse" else "key_events"] += len(part)
         summary["sessions"] += 1
@@ -254,7 +271,7 @@ def _export_local(
                          "started_wall_ns": info.started_wall_ns})
     if manifest:
         text = json.dumps({"activesec_export": MANIFEST_VERSION, "sessions": manifest}, indent=1)
-        _write_new_file(root / MANIFEST, lambda p: p.write_text(text + "\n"), summary)
+        _write_new_file(root / MANIFEST, lambda p: p.write_text(text + "\n"), summary, made)
     return summary
 
 
@@ -262,12 +279,14 @@ def _write_part(writer: Callable[..., int], part: np.ndarray, path: Path) -> int
     return writer(path, part)
 
 
-def _write_new_file(path: Path, write: Callable[[Path], object], summary: dict[str, Any]) -> None:
+def _write_new_file(path: Path, write: Callable[[Path], object], summary: dict[str, Any],
+                    made: list[Path] | None = None) -> None:
     """Create ``path`` 0600 (never replacing a file), fill it with ``write``; on failure the
-    partial file is removed and the error says what the export had written before."""
+    partial file is removed and the error says what the export had written before. Folders
+    created for it are appended to ``made``."""
     created = False
     try:
-        make_private_dirs(path.parent)
+        make_private_dirs(path.parent, made)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
         created = True
         os.close(fd)
