@@ -80,3 +80,16 @@ def test_nothing_matches(tmp_path: Path) -> None:
         detect_layout(
             put(tmp_path / "session_1", "record timestamp,client timestamp,button,state,x,y\n")
         )
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_semicolon_and_tab_separated_layouts_are_recognised(tmp_path: Path, sep: str) -> None:
+    """`replay` told a spreadsheet's semicolon-separated recordings "does not look like any
+    supported layout", though `evaluate` reads them."""
+    m = put(
+        tmp_path / "mouse" / "alice" / "1.csv",
+        "\ufefftimestamp,button,state,x,y\r\n".replace(",", sep),
+    )
+    k = put(tmp_path / "keys" / "alice" / "1.csv", "key,press,release\n".replace(",", sep))
+    assert detect_layout(tmp_path / "mouse") == detect_layout(m) == "mouse-csv"
+    assert detect_layout(tmp_path / "keys") == detect_layout(k) == "keys-csv"

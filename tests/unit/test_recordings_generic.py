@@ -105,6 +105,28 @@ def test_mouse_header_order_and_case_do_not_matter(tmp_path: Path, csv_parser: s
     assert (ev["x"][0], ev["y"][0], ev["t_ns"][0]) == (3, 4, 1_500_000_000)
 
 
+@pytest.mark.parametrize(("sep", "point"), [(";", "."), (";", ","), ("\t", "."), ("\t", ",")])
+def test_semicolon_and_tab_separated_files_read_as_comma_separated(
+        tmp_path: Path, csv_parser: str, sep: str, point: str) -> None:
+    """A spreadsheet's "CSV" in many locales: semicolons (or tabs), decimal commas, a BOM and
+    CRLF line ends. It was refused as a header lacking every column (`import` took a keys file
+    for a mouse file), so a researcher's own recordings needed converting by hand."""
+    mouse_rows = ["0.5,NoButton,Move,10,20", "0.625,Left,Pressed,11,21", "0.75,Left,Released,12,22"]
+    keys_rows = ["shift,0.9,1.3", "a,1.0,1.125", "space,1.2,"]
+
+    def local(header: str, rows: list[str]) -> str:
+        lines = [header.rstrip("\n")] + [
+            sep.join(f.replace(".", point) for f in r.split(",")) for r in rows]
+        return "\ufeff" + "\r\n".join(ln.replace(",", sep) if i == 0 else ln
+                                       for i, ln in enumerate(lines)) + "\r\n"
+
+    for header, rows, read in ((MOUSE, mouse_rows, read_mouse_csv),
+                               (KEYS, keys_rows, read_keys_csv)):
+        comma = read(write(tmp_path / "comma.csv", header + "\n".join(rows) + "\n"))
+        other = read(write(tmp_path / "local.csv", local(header, rows)))
+        assert other.tolist() == comma.tolist() and len(comma)
+
+
 @pytest.mark.parametrize(
     "text", ["", "time,button,state,x,y\n1,NoButton,Move,1,1\n", KEYS + "a,1,2\n"]
 )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import gzip
 from pathlib import Path
 
 from activesec.core.errors import DataError
 from activesec.recordings import aalto, cmu, freihaut
+from activesec.recordings._table import split_header
 from activesec.recordings.generic import KEYS_COLUMNS, MOUSE_COLUMNS, SUFFIXES
 
 LAYOUTS = ("balabit", "aalto", "freihaut", "cmu", "mouse-csv", "keys-csv", "mixed-export")
@@ -40,7 +40,7 @@ def _columns(path: Path) -> list[str]:
         except Exception:  # not readable or no pyarrow: not recognisable
             return []
     first = _head(path, 4096).decode("utf-8-sig", errors="replace").splitlines()[:1]
-    return [c.strip().lower() for c in next(csv.reader(first), [])] if first else []
+    return split_header(first[0])[0] if first else []  # commas, semicolons or tabs
 
 
 def _file_layout(path: Path) -> str | None:
