@@ -127,6 +127,17 @@ def test_semicolon_and_tab_separated_files_read_as_comma_separated(
         assert other.tolist() == comma.tolist() and len(comma)
 
 
+def test_a_column_named_twice_is_refused_not_guessed(tmp_path: Path, csv_parser: str) -> None:
+    """Two "x" columns: pyarrow's reader stopped with a traceback, the pure one took the first
+    unsaid — which one holds the coordinates cannot be told."""
+    f = write(tmp_path / "s.csv", "timestamp,button,state,x,y,x\n0.5,NoButton,Move,1,2,3\n")
+    with pytest.raises(DataError, match=r"s.csv: header .* names column\(s\) x more than once"):
+        read_mouse_csv(f)
+    other = write(tmp_path / "t.csv", "timestamp,button,state,x,y,note,note\n"
+                                      "0.5,NoButton,Move,1,2,a,b\n")
+    assert read_mouse_csv(other)["x"].tolist() == [1]  # other columns may repeat: unread
+
+
 @pytest.mark.parametrize(
     "text", ["", "time,button,state,x,y\n1,NoButton,Move,1,1\n", KEYS + "a,1,2\n"]
 )

@@ -95,6 +95,13 @@ def read_header(path: Path) -> tuple[list[str], str]:
 def _positions(path: Path, header: list[str], expected: Sequence[str]) -> list[int]:
     if not header:
         raise DataError(f"{path} is empty", f"expected a CSV header {','.join(expected)}")
+    twice = [c for c in expected if header.count(c) > 1]
+    if twice:  # which one is meant cannot be told: refused, never one of them picked unsaid
+        raise DataError(
+            f"{path}: header {excerpt(','.join(header))} names column(s) "
+            f"{', '.join(twice)} more than once",
+            "keep one column of each name (rename or delete the others)",
+        )
     missing = [c for c in expected if c not in header]
     if missing and looks_binary(",".join(header)):
         raise DataError(
