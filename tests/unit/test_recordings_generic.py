@@ -219,6 +219,26 @@ def test_unix_epoch_times_in_a_finer_unit_say_so(tmp_path: Path, scale: float, u
     assert len(read_mouse_csv(seconds)) == 40
 
 
+@pytest.mark.parametrize(("origin_s", "scale", "unit", "divisor"), [
+    (0.0, 1e6, "microseconds", "1,000,000"), (0.0, 1e9, "nanoseconds", "1,000,000,000"),
+    (2 * 86400.0, 1e9, "nanoseconds", "1,000,000,000"),  # perf_counter_ns two days after boot
+    (3 * 86400.0, 1e6, "microseconds", "1,000,000")])
+def test_times_in_a_finer_unit_name_that_unit(tmp_path: Path, origin_s: float, scale: float,
+                                               unit: str, divisor: str) -> None:
+    """A logger's monotonic micro- or nanoseconds were called milliseconds ("divide by 1000",
+    which led to the same refusal), or, counted from boot, Unix-epoch microseconds."""
+    t = origin_s + np.arange(40) * 0.012
+    mouse = write(tmp_path / "m.csv", MOUSE + "".join(
+        f"{v * scale:.0f},NoButton,Move,{i},{i}\n" for i, v in enumerate(t)))
+    keys = write(tmp_path / "k.csv", KEYS + "".join(
+        f"a,{(origin_s + 0.2 * i) * scale:.0f},{(origin_s + 0.2 * i + 0.1) * scale:.0f}\n"
+        for i in range(30)))
+    for path, read in ((mouse, read_mouse_csv), (keys, read_keys_csv)):
+        with pytest.raises(DataError, match=f"{path.name}: .*its times look like {unit} .* "
+                                            f"divide the time columns by {divisor} "):
+            read(path)
+
+
 def test_keys_bad_rows(tmp_path: Path, csv_parser: str) -> None:
     write(
         tmp_path / "u" / "s.csv",
