@@ -191,9 +191,9 @@ def test_folders_without_session_files_are_named_when_too_few_users(tmp_path: Pa
            "file (quick, slow)" in line
 
 
-def test_a_detector_written_from_the_readme_is_compared(clean: Path, tmp_path: Path) -> None:
-    """README's plug-in recipe, installed as pip would (a module and its dist-info's entry
-    points on the path), is evaluated by name and within `--detector all`."""
+def _with_readme_plugin(tmp_path: Path) -> dict[str, str]:
+    """An environment with README's plug-in recipe installed as pip would (a module and its
+    dist-info's entry points on the path) as ``centroid``, and a ``broken`` one."""
     site = tmp_path / "site"
     (site / "mypkg").mkdir(parents=True)
     (site / "mypkg" / "__init__.py").write_text("")
@@ -207,6 +207,30 @@ def test_a_detector_written_from_the_readme_is_compared(clean: Path, tmp_path: P
                                            "broken = mypkg.broken:Nothing\n")
     env = env_for(tmp_path / "home")
     env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+    return env
+
+
+def test_a_plug_in_parameter_is_reported_as_run_and_a_non_finite_one_refused(
+        clean: Path, tmp_path: Path) -> None:
+    """The recipe has no check_params: `--param eps=Infinity` ran (AUC 0.5) and the JSON said
+    `"eps": null`; `eps=NaN` ended in "scores contain NaN or infinity — check the detector's
+    output", blaming the detector; `eps=.5` ran with 0.5 but was reported as the text ".5"."""
+    env = _with_readme_plugin(tmp_path)
+    for value in ("NaN", "Infinity", "-Infinity"):
+        line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(clean), "--detector",
+                                  "centroid", "--param", f"eps={value}", env=env))
+        assert "bad parameter for detector 'centroid': eps=" in line
+        assert "is not a finite number — change that --param value" in line
+    r = cli("evaluate", "mouse-csv", "--data", str(clean), "--json", "--detector", "centroid",
+            "--param", "eps=.5", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["params"]["detector_params"] == {"eps": 0.5}
+
+
+def test_a_detector_written_from_the_readme_is_compared(clean: Path, tmp_path: Path) -> None:
+    """README's plug-in recipe, installed as pip would (a module and its dist-info's entry
+    points on the path), is evaluated by name and within `--detector all`."""
+    env = _with_readme_plugin(tmp_path)
     r = cli("evaluate", "mouse-csv", "--data", str(clean), "--json", "--detector", "centroid",
             "--param", "eps=0.01", env=env)
     assert r.returncode == 0, r.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 import typing
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -107,6 +108,12 @@ def create(name: str, **params: Any) -> Detector:
         raise ConfigError(f"bad parameters for detector {name!r}: {exc}",
                           "see the detector's documentation for its parameters") from exc
     det.check_params()
+    # after the detector's own checks (which say its ranges); for a plug-in without them, an
+    # `--param eps=NaN` or `=Infinity` ran and was reported as `null` in the JSON
+    for key, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"bad parameter for detector {name!r}: {key}={value!r} is not a "
+                              "finite number", "change that --param value")
     return det
 
 

@@ -115,8 +115,10 @@ def run_prepared(prep: Prepared, detector: str | None, options: Options | None =
 
     opts = options or Options()
     name = _choose(prep, detector)
-    create(name, **opts.params)  # a bad --param fails here, once, not in each user's worker
-    spec = DetectorSpec(name=name, params=dict(opts.params), fusion=opts.fusion)
+    made = create(name, **opts.params)  # a bad --param fails here, not in each user's worker
+    # as the detector took them (`--param eps=.5` ran with 0.5, not the text '.5')
+    params = {k: made.get_params().get(k, v) for k, v in opts.params.items()}
+    spec = DetectorSpec(name=name, params=params, fusion=opts.fusion)
     t0 = time.perf_counter()
     with backend(opts.backend, opts.jobs):
         users = run_users(prep.tasks, spec, prep.amounts, jobs=opts.jobs,
@@ -126,7 +128,7 @@ def run_prepared(prep: Prepared, detector: str | None, options: Options | None =
         dataset=prep.dataset, protocol=prep.protocol, detector=name, modality=prep.modality,
         users=users, skipped=prep.skipped, runtime_s=prep.prepare_s + run_s,
         curve_name=prep.curve_name, day_bins=prep.day_bins,
-        params={**prep.params, "detector_params": dict(opts.params), "jobs": opts.jobs,
+        params={**prep.params, "detector_params": params, "jobs": opts.jobs,
                 "backend": opts.backend, "seed": opts.seed,
                 "prepare_s": round(prep.prepare_s, 3), "detector_s": round(run_s, 3)},
     )
