@@ -93,3 +93,26 @@ def test_semicolon_and_tab_separated_layouts_are_recognised(tmp_path: Path, sep:
     k = put(tmp_path / "keys" / "alice" / "1.csv", "key,press,release\n".replace(",", sep))
     assert detect_layout(tmp_path / "mouse") == detect_layout(m) == "mouse-csv"
     assert detect_layout(tmp_path / "keys") == detect_layout(k) == "keys-csv"
+
+
+def test_compressed_layout_files_are_said_to_need_decompressing(tmp_path: Path) -> None:
+    """`replay` on a folder of .csv.gz recordings said it "does not look like any supported
+    layout", and on one such file that it "is not a text CSV file (binary data)"."""
+    for f in (
+        tmp_path / "rec" / "alice" / "s1.csv.gz",
+        tmp_path / "exp" / "keys" / "bo" / "1.csv.gz",
+    ):
+        f.parent.mkdir(parents=True)
+        with gzip.open(f, "wt") as fh:
+            fh.write("key,press,release\na,0.1,0.2\n")
+    with pytest.raises(DataError, match=r"rec holds compressed recordings \(alice/s1.csv.gz\)"):
+        detect_layout(tmp_path / "rec")
+    with pytest.raises(DataError, match=r"exp holds compressed recordings \(keys/bo/1.csv.gz\)"):
+        detect_layout(tmp_path / "exp")
+    with pytest.raises(DataError, match=r"s1.csv.gz is a compressed recording") as e:
+        detect_layout(tmp_path / "rec" / "alice" / "s1.csv.gz")
+    assert "decompress" in e.value.hint
+    # the datasets that are read compressed still are
+    with gzip.open(tmp_path / "k.tsv.gz", "wt") as fh:
+        fh.write("\t".join(AALTO) + "\n")
+    assert detect_layout(tmp_path / "k.tsv.gz") == "aalto"
