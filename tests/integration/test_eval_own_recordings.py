@@ -335,3 +335,14 @@ def test_injected_rows_are_not_evaluated_as_the_person(clean: Path, tmp_path: Pa
     strip = ("runtime_s", "params")
     assert {k: v for k, v in after.items() if k not in strip} == {
         k: v for k, v in before.items() if k not in strip}
+
+
+def test_keys_of_an_export_without_keys_say_so(clean: Path, tmp_path: Path) -> None:
+    """`evaluate keys-csv` on an export holding only mouse/ took mouse/ for a user folder:
+    "holds 0 user folder(s) with sessions; 1 folder(s) hold no .csv or .parquet file (mouse)"."""
+    export = tmp_path / "export"
+    export.mkdir()
+    clean.rename(export / "mouse")
+    line = one_line_error(cli("evaluate", "keys-csv", "--data", str(export),
+                              env=env_for(tmp_path / "home")))
+    assert "is an export without keys recordings (no keys/ folder)" in line

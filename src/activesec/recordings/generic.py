@@ -294,7 +294,7 @@ def _is_export_part(d: Path) -> bool:
     return d.is_dir() and not any(p.suffix.lower() in SUFFIXES for p in d.iterdir())
 
 
-def _session_root(root: Path, modality: Modality) -> Path:
+def session_root(root: Path, modality: Modality) -> Path:
     """The directory holding ``<user>/<session>`` for ``modality`` (descends into exports)."""
     if _is_export_part(root / modality):
         return root / modality
@@ -320,7 +320,7 @@ def iter_layout(
         meta["path"] = str(root)
         yield finish(root.parent.name, root.stem, ev, f"{modality}-csv", meta)
         return
-    base = _session_root(root, modality)
+    base = session_root(root, modality)
     user_dirs = {p.name: p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")}
     if not user_dirs:
         raise DataError(
