@@ -346,3 +346,19 @@ def test_keys_of_an_export_without_keys_say_so(clean: Path, tmp_path: Path) -> N
     line = one_line_error(cli("evaluate", "keys-csv", "--data", str(export),
                               env=env_for(tmp_path / "home")))
     assert "is an export without keys recordings (no keys/ folder)" in line
+
+
+def test_a_plug_in_named_like_a_built_in_is_not_silently_replaced(
+        clean: Path, tmp_path: Path) -> None:
+    """`--detector mahalanobis` with a plug-in of that name ran the built-in unsaid."""
+    env = _with_readme_plugin(tmp_path)
+    points = tmp_path / "site" / "mypkg-0.1.dist-info" / "entry_points.txt"
+    points.write_text(points.read_text() + "mahalanobis = mypkg.detectors:Centroid\n")
+    r = cli("evaluate", "mouse-csv", "--data", str(clean), "--detector", "mahalanobis",
+            "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["detector"] == "mahalanobis"
+    said = " ".join(r.stderr.split())
+    assert ("warning: plug-in detector 'mahalanobis' not used: its entry point "
+            "mypkg.detectors:Centroid is named like") in said
+    assert "the built-in mahalanobis ran" in said

@@ -120,6 +120,23 @@ def test_entry_point_plugins_are_discovered_lazily(monkeypatch: pytest.MonkeyPat
         registry.create("broken_plugin")
 
 
+def test_a_plug_in_named_like_a_built_in_is_said_not_to_be_used(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A researcher's own "mahalanobis": `--detector mahalanobis` ran the built-in and
+    `--detector all` lacked the plug-in, with nothing said."""
+    clash = md.EntryPoint(name="mahalanobis", group=registry.ENTRY_POINT_GROUP,
+                          value=f"{__name__}:PluginDetector")
+    monkeypatch.setattr(registry, "entry_points", lambda group: [clash])
+    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_BROKEN", {})
+    builtin = registry.get("mahalanobis")
+    assert builtin.__module__ == "activesec.detectors.oneclass"
+    why = registry.not_loaded()["mahalanobis"]
+    assert f"its entry point {__name__}:PluginDetector is named like" in why
+    assert "activesec.detectors.oneclass:Mahalanobis; give it another name" in why
+
+
 def test_a_detector_returning_the_wrong_number_of_scores_is_named() -> None:
     """A plug-in's bug surfaced as an IndexError deep in the evaluation."""
 

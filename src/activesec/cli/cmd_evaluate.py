@@ -414,6 +414,12 @@ def evaluate(
         from activesec.detectors.registry import not_loaded
 
         broken = not_loaded()
+    elif detector is not None:
+        from activesec.detectors.registry import not_loaded
+
+        if detector in not_loaded():  # a plug-in named like a built-in: which one ran is said
+            err.print(f"warning: plug-in detector {detector!r} {not_loaded()[detector]}; "
+                      f"the built-in {detector} ran", markup=False)
 
     report_path = earlier = None
     if report_dir is not None:

@@ -54,6 +54,13 @@ def _load() -> None:
         importlib.import_module(mod)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in _REGISTRY:
+            taken = _REGISTRY[ep.name]
+            if ep.value.replace(" ", "") != f"{taken.__module__}:{taken.__qualname__}":
+                # `--detector mahalanobis` ran the built-in, and a comparison lacked the
+                # plug-in, with nothing said
+                _BROKEN[ep.name] = (f"not used: its entry point {ep.value} is named like "
+                                    f"{taken.__module__}:{taken.__qualname__}; give it "
+                                    "another name")
             continue
         try:
             cls = ep.load()
