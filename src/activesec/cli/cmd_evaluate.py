@@ -166,7 +166,10 @@ def evaluate(
     param: list[str] = typer.Option(
         [], "--param", help="Detector parameter KEY=VALUE (repeatable)."
     ),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed for sampling and detectors."),
+    seed: int = typer.Option(
+        0, "--seed", min=0,
+        help="Seed for sampling and, unless --param random_state is given, the detectors that "
+             "take one (random_state=N; 0: each detector's own default)."),
     continuous: bool = typer.Option(
         False,
         "--continuous",

@@ -111,13 +111,14 @@ def _choose(prep: Prepared, detector: str | None) -> str:
 def run_prepared(prep: Prepared, detector: str | None, options: Options | None = None
                  ) -> EvalResult:
     """Run one detector (``None`` = the modality's default) over prepared tasks."""
-    from activesec.detectors.registry import create
+    from activesec.detectors.registry import create, seeded
 
     opts = options or Options()
     name = _choose(prep, detector)
-    made = create(name, **opts.params)  # a bad --param fails here, not in each user's worker
+    given = seeded(name, opts.params, opts.seed)
+    made = create(name, **given)  # a bad --param fails here, not in each user's worker
     # as the detector took them (`--param eps=.5` ran with 0.5, not the text '.5')
-    params = {k: made.get_params().get(k, v) for k, v in opts.params.items()}
+    params = {k: made.get_params().get(k, v) for k, v in given.items()}
     spec = DetectorSpec(name=name, params=params, fusion=opts.fusion)
     t0 = time.perf_counter()
     with backend(opts.backend, opts.jobs):
