@@ -239,6 +239,34 @@ def test_times_in_a_finer_unit_name_that_unit(tmp_path: Path, origin_s: float, s
             read(path)
 
 
+def test_epoch_seconds_read_with_the_same_steps_as_times_from_zero(
+        tmp_path: Path, csv_parser: str) -> None:
+    """Times are used only as differences, whatever their origin (README) — but Unix-epoch
+    seconds were rounded to a float64's 256 ns near 1.7e18 ns: steps of 16 ms read as
+    15.999808 ms, and the same recording evaluated with epoch times gave another EER threshold
+    and one more false lock (ANGA 232 against 265)."""
+    rng = np.random.default_rng(3)
+    t_ms = np.cumsum(rng.integers(0, 40, 300))  # a logger's milliseconds
+
+    def sec(origin: int, ms: int) -> str:
+        return f"{origin + ms // 1000}.{ms % 1000:03d}"
+
+    for origin in (0, 1_733_000_000, 2_000_000_000):
+        mouse = write(tmp_path / f"m{origin}.csv", MOUSE + "".join(
+            f"{sec(origin, ms)},NoButton,Move,{i},{i}\n" for i, ms in enumerate(t_ms)))
+        keys = write(tmp_path / f"k{origin}.csv", KEYS + "".join(
+            f"a,{sec(origin, ms)},{sec(origin, ms + 95)}\n" for ms in t_ms[::3]))
+        m, k = read_mouse_csv(mouse), read_keys_csv(keys)
+        assert (m["t_ns"] - m["t_ns"][0]).tolist() == ((t_ms - t_ms[0]) * 1_000_000).tolist()
+        assert m["t_ns"][0] == origin * 1_000_000_000 + int(t_ms[0]) * 1_000_000
+        pressed = dict(zip(k["x"][k["kind"] == Kind.KEY_DOWN].tolist(),
+                           k["t_ns"][k["kind"] == Kind.KEY_DOWN].tolist(), strict=True))
+        holds = {t - pressed[x] for x, t in zip(k["x"][k["kind"] == Kind.KEY_UP].tolist(),
+                                                 k["t_ns"][k["kind"] == Kind.KEY_UP].tolist(),
+                                                 strict=True)}
+        assert holds == {95_000_000}
+
+
 def test_keys_bad_rows(tmp_path: Path, csv_parser: str) -> None:
     write(
         tmp_path / "u" / "s.csv",

@@ -21,7 +21,9 @@ input replays as the agent saw it and imports back flagged, never as the owner's
 
 Writers emit exactly these layouts (keys as class names), so export -> read round-trips;
 times are written as exact decimal seconds and read back as float64, exact to the nanosecond
-for monotonic times (to ~0.2 µs for epoch-based ones).
+for monotonic times and to the microsecond for epoch-based ones (whatever their origin, times
+written with at most 6 decimals read back exactly: :func:`~activesec.recordings._mouse
+.seconds_to_ns`).
 """
 
 from __future__ import annotations
@@ -153,9 +155,9 @@ def _keys_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
     order = np.flatnonzero(keep)
     order = order[np.argsort(press[order], kind="stable")]
     n = len(order)
-    p_ns = np.rint(press[order] * 1e9).astype(np.int64)
+    p_ns = _mouse.seconds_to_ns(press[order])
     has_up = ~unreleased[order]
-    r_ns = np.rint(release[order][has_up] * 1e9).astype(np.int64)
+    r_ns = _mouse.seconds_to_ns(release[order][has_up])
     stroke = np.arange(n, dtype=np.int32)
     ev = empty(n + len(r_ns))
     ev["t_ns"][:n] = p_ns
