@@ -386,3 +386,13 @@ def test_seed_seeds_the_detectors_that_take_one(clean: Path, tmp_path: Path) -> 
     r = cli("evaluate", "mouse-csv", "--data", str(clean), "--json", "--detector",
             "scaled_manhattan", "--seed", "7", env=env)  # takes no seed: runs as before
     assert r.returncode == 0 and json.loads(r.stdout)["params"]["detector_params"] == {}
+
+
+def test_macos_metadata_files_do_not_stop_an_evaluation(clean: Path, tmp_path: Path) -> None:
+    """A `._s2.csv` beside `s2.csv` (a recording copied from a Mac) ended the evaluation: "is
+    not a text CSV file (its first line holds binary data)"."""
+    (clean / "owner" / "._s2.csv").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X  ")
+    r = cli("evaluate", "mouse-csv", "--data", str(clean), "--json",
+            env=env_for(tmp_path / "home"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["n_users"] == 3

@@ -116,3 +116,18 @@ def test_compressed_layout_files_are_said_to_need_decompressing(tmp_path: Path) 
     with gzip.open(tmp_path / "k.tsv.gz", "wt") as fh:
         fh.write("\t".join(AALTO) + "\n")
     assert detect_layout(tmp_path / "k.tsv.gz") == "aalto"
+
+
+def test_macos_metadata_files_beside_recordings_are_not_read(tmp_path: Path) -> None:
+    """macOS leaves `._s1.csv` (binary AppleDouble metadata) beside each file it copies to
+    another disk or zips: it sorted first and made a keys tree look like no layout."""
+    from activesec.recordings.generic import iter_layout
+
+    k = put(tmp_path / "keys" / "alice" / "s1.csv", "key,press,release\na,0.1,0.2\n")
+    (k.parent / "._s1.csv").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    put(tmp_path / "keys" / "bob" / "s1.csv", "key,press,release\nb,0.1,0.2\n")
+    assert detect_layout(tmp_path / "keys") == "keys-csv"
+    assert [(r.user, r.session) for r in iter_layout(tmp_path / "keys", "keys")] == [
+        ("alice", "s1"),
+        ("bob", "s1"),
+    ]

@@ -8,7 +8,12 @@ from pathlib import Path
 from activesec.core.errors import DataError
 from activesec.recordings import aalto, cmu, freihaut
 from activesec.recordings._table import split_header
-from activesec.recordings.generic import KEYS_COLUMNS, MOUSE_COLUMNS, SUFFIXES
+from activesec.recordings.generic import (
+    KEYS_COLUMNS,
+    MOUSE_COLUMNS,
+    SUFFIXES,
+    is_session_file,
+)
 
 LAYOUTS = ("balabit", "aalto", "freihaut", "cmu", "mouse-csv", "keys-csv", "mixed-export")
 EXPECTED = (
@@ -66,7 +71,7 @@ def _user_tree_layout(root: Path) -> str | None:
     try:
         for user in sorted(p for p in root.iterdir() if p.is_dir()):
             for f in sorted(user.iterdir()):
-                if f.is_file() and f.suffix.lower() in SUFFIXES:
+                if is_session_file(f):
                     kind = _file_layout(f)
                     if kind in ("mouse-csv", "keys-csv"):
                         return kind

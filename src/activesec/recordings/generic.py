@@ -291,9 +291,17 @@ def read_keys_csv(path: str | Path) -> np.ndarray:
     return _read(Path(path), "keys")[0]
 
 
+def is_session_file(p: Path) -> bool:
+    """A recording file of the layouts: ``.csv`` or ``.parquet``, not hidden. A hidden one is
+    not a recording: macOS leaves ``._s1.csv`` (AppleDouble metadata, binary) beside ``s1.csv``
+    on copies to other disks and in zips, and it stopped a whole evaluation as "not a text CSV
+    file"; hidden folders were already passed over."""
+    return p.suffix.lower() in SUFFIXES and not p.name.startswith(".") and p.is_file()
+
+
 def _is_export_part(d: Path) -> bool:
     """``d`` holds user folders (an export's ``mouse/`` or ``keys/``), not session files."""
-    return d.is_dir() and not any(p.suffix.lower() in SUFFIXES for p in d.iterdir())
+    return d.is_dir() and not any(is_session_file(p) for p in d.iterdir())
 
 
 def session_root(root: Path, modality: Modality) -> Path:
@@ -331,9 +339,7 @@ def iter_layout(
             f"(header {','.join(_COLUMNS[modality])})",
         )
     for user in select_users(list(user_dirs), users, root):
-        files = [
-            p for p in user_dirs[user].iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES
-        ]
+        files = [p for p in user_dirs[user].iterdir() if is_session_file(p)]
         for f in sorted(files, key=lambda p: natural_key(p.name)):
             ev, meta = _read(f, modality)
             meta["path"] = str(f)

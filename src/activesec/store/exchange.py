@@ -343,7 +343,7 @@ def _modalities(root: Path) -> list[generic.Modality]:
     if found:
         return found
     files = [root] if root.is_file() else sorted(
-        p for p in root.rglob("*") if p.suffix.lower() in generic.SUFFIXES
+        p for p in root.rglob("*") if generic.is_session_file(p)
     )
     for f in files:
         head = _header(f)

@@ -36,7 +36,6 @@ from activesec.features.keys import KEY_STEP, KEY_WINDOW
 
 ENROL = 1
 MAX_BACKGROUND = 20000
-_SUFFIXES = (".csv", ".parquet")
 
 
 _LAYOUT_HINT = {
@@ -84,7 +83,7 @@ def _user_folders(root: Path, kind: str) -> tuple[list[str], list[str]]:
     """(user folders holding sessions, folders holding none), each in natural order; an
     export's ``ROOT/<kind>/`` sub-folder is descended."""
     from activesec.recordings.base import natural_key
-    from activesec.recordings.generic import session_root
+    from activesec.recordings.generic import is_session_file, session_root
 
     if not root.is_dir():
         raise DataError(f"{root} is not a folder",
@@ -95,7 +94,7 @@ def _user_folders(root: Path, kind: str) -> tuple[list[str], list[str]]:
     dirs = sorted((p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")),
                   key=lambda p: natural_key(p.name))
     with_sessions = [p.name for p in dirs
-                     if any(f.suffix.lower() in _SUFFIXES for f in p.iterdir())]
+                     if any(is_session_file(f) for f in p.iterdir())]
     return with_sessions, [p.name for p in dirs if p.name not in set(with_sessions)]
 
 
