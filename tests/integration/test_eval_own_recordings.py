@@ -396,3 +396,27 @@ def test_macos_metadata_files_do_not_stop_an_evaluation(clean: Path, tmp_path: P
             env=env_for(tmp_path / "home"))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["n_users"] == 3
+
+
+def test_a_plug_in_that_raises_is_one_line_and_left_out_of_a_comparison(
+        clean: Path, tmp_path: Path) -> None:
+    """A plug-in's bug ended the evaluation in a traceback — with `--detector all`, losing
+    every built-in's figures to one broken plug-in installed beside them."""
+    env = _with_readme_plugin(tmp_path)
+    site = tmp_path / "site"
+    (site / "mypkg" / "buggy.py").write_text(
+        recipe_source().replace("class Centroid", "class Buggy")
+        .replace("self.mu_, self.sd_ =", "self.mu_, self.sdd_ ="))
+    points = site / "mypkg-0.1.dist-info" / "entry_points.txt"
+    points.write_text(points.read_text() + "buggy = mypkg.buggy:Buggy\n")
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(clean), "--detector",
+                              "buggy", env=env))
+    assert "detector 'buggy' (mypkg.buggy:Buggy) failed in score: AttributeError:" in line
+    assert "at buggy.py:" in line and "fix the plug-in" in line
+    r = cli("evaluate", "mouse-csv", "--data", str(clean), "--detector", "all", "--json",
+            "--param", "n_estimators=5", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    js = json.loads(r.stdout)
+    assert "failed in score: AttributeError" in js["detectors_not_evaluated"]["buggy"]
+    assert {"centroid", "extra_trees", "scaled_manhattan"} <= {d["detector"]
+                                                               for d in js["detectors"]}

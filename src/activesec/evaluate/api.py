@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from activesec.core.errors import ConfigError, DataError
+from activesec.core.errors import ConfigError, DataError, ModelError
 from activesec.evaluate.engine import DetectorSpec, run_users
 from activesec.evaluate.parallel import backend
 from activesec.evaluate.protocols import aalto, balabit, cmu, freihaut, layout, store
@@ -181,11 +181,11 @@ def evaluate_all(dataset: str, data: str | Path, *, detectors: Sequence[str] | N
         return [run_prepared(prep, d, _for(d, opts)) for d in todo]
     not_evaluated.update(left_out)
     results = []
-    first: DataError | None = None
+    first: DataError | ModelError | None = None
     for d in todo:
         try:
             results.append(run_prepared(prep, d, _for(d, opts)))
-        except DataError as exc:
+        except (DataError, ModelError) as exc:  # ModelError: a plug-in's bug, said in one line
             not_evaluated[d] = exc.message
             first = first or exc
     if not results:  # every detector failed: most likely the data (as one detector says it)
