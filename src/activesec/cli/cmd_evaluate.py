@@ -140,8 +140,8 @@ def evaluate(
         None,
         "--enrol-sessions",
         min=1,
-        help="Sessions per user used to enrol (generic layouts, store, freihaut; "
-        "sentences for aalto).",
+        help="Sessions per user used to enrol (generic layouts: default 1; store: half the "
+        "owner's; freihaut: 10; sentences for aalto: 5).",
     ),
     report: str | None = typer.Option(
         None, "--report", help="Write a self-contained HTML report into DIR."
