@@ -191,9 +191,9 @@ def test_folders_without_session_files_are_named_when_too_few_users(tmp_path: Pa
            "file (quick, slow)" in line
 
 
-def test_a_detector_written_from_the_readme_is_compared(clean: Path, tmp_path: Path) -> None:
-    """README's plug-in recipe, installed as pip would (a module and its dist-info's entry
-    points on the path), is evaluated by name and within `--detector all`."""
+def _with_readme_plugin(tmp_path: Path) -> dict[str, str]:
+    """An environment with README's plug-in recipe installed as pip would (a module and its
+    dist-info's entry points on the path) as ``centroid``, and a ``broken`` one."""
     site = tmp_path / "site"
     (site / "mypkg").mkdir(parents=True)
     (site / "mypkg" / "__init__.py").write_text("")
@@ -207,6 +207,30 @@ def test_a_detector_written_from_the_readme_is_compared(clean: Path, tmp_path: P
                                            "broken = mypkg.broken:Nothing\n")
     env = env_for(tmp_path / "home")
     env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+    return env
+
+
+def test_a_plug_in_parameter_is_reported_as_run_and_a_non_finite_one_refused(
+        clean: Path, tmp_path: Path) -> None:
+    """The recipe has no check_params: `--param eps=Infinity` ran (AUC 0.5) and the JSON said
+    `"eps": null`; `eps=NaN` ended in "scores contain NaN or infinity — check the detector's
+    output", blaming the detector; `eps=.5` ran with 0.5 but was reported as the text ".5"."""
+    env = _with_readme_plugin(tmp_path)
+    for value in ("NaN", "Infinity", "-Infinity"):
+        line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(clean), "--detector",
+                                  "centroid", "--param", f"eps={value}", env=env))
+        assert "bad parameter for detector 'centroid': eps=" in line
+        assert "is not a finite number — change that --param value" in line
+    r = cli("evaluate", "mouse-csv", "--data", str(clean), "--json", "--detector", "centroid",
+            "--param", "eps=.5", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["params"]["detector_params"] == {"eps": 0.5}
+
+
+def test_a_detector_written_from_the_readme_is_compared(clean: Path, tmp_path: Path) -> None:
+    """README's plug-in recipe, installed as pip would (a module and its dist-info's entry
+    points on the path), is evaluated by name and within `--detector all`."""
+    env = _with_readme_plugin(tmp_path)
     r = cli("evaluate", "mouse-csv", "--data", str(clean), "--json", "--detector", "centroid",
             "--param", "eps=0.01", env=env)
     assert r.returncode == 0, r.stderr
@@ -311,3 +335,88 @@ def test_injected_rows_are_not_evaluated_as_the_person(clean: Path, tmp_path: Pa
     strip = ("runtime_s", "params")
     assert {k: v for k, v in after.items() if k not in strip} == {
         k: v for k, v in before.items() if k not in strip}
+
+
+def test_keys_of_an_export_without_keys_say_so(clean: Path, tmp_path: Path) -> None:
+    """`evaluate keys-csv` on an export holding only mouse/ took mouse/ for a user folder:
+    "holds 0 user folder(s) with sessions; 1 folder(s) hold no .csv or .parquet file (mouse)"."""
+    export = tmp_path / "export"
+    export.mkdir()
+    clean.rename(export / "mouse")
+    line = one_line_error(cli("evaluate", "keys-csv", "--data", str(export),
+                              env=env_for(tmp_path / "home")))
+    assert "is an export without keys recordings (no keys/ folder)" in line
+
+
+def test_a_plug_in_named_like_a_built_in_is_not_silently_replaced(
+        clean: Path, tmp_path: Path) -> None:
+    """`--detector mahalanobis` with a plug-in of that name ran the built-in unsaid."""
+    env = _with_readme_plugin(tmp_path)
+    points = tmp_path / "site" / "mypkg-0.1.dist-info" / "entry_points.txt"
+    points.write_text(points.read_text() + "mahalanobis = mypkg.detectors:Centroid\n")
+    r = cli("evaluate", "mouse-csv", "--data", str(clean), "--detector", "mahalanobis",
+            "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["detector"] == "mahalanobis"
+    said = " ".join(r.stderr.split())
+    assert ("warning: plug-in detector 'mahalanobis' not used: its entry point "
+            "mypkg.detectors:Centroid is named like") in said
+    assert "the built-in mahalanobis ran" in said
+
+
+def test_seed_seeds_the_detectors_that_take_one(clean: Path, tmp_path: Path) -> None:
+    """`--seed` ("seed for sampling and detectors") left every forest at random_state 0: a
+    researcher's runs over seeds 0-4 gave one result, read as no variance at all."""
+    env = env_for(tmp_path / "home")
+
+    def run(*extra: str) -> dict[str, Any]:
+        r = cli("evaluate", "mouse-csv", "--data", str(clean), "--json", "--detector",
+                "extra_trees", "--param", "n_estimators=5", *extra, env=env)
+        assert r.returncode == 0, r.stderr
+        return dict(json.loads(r.stdout))
+
+    seed0, seed7, state7 = run(), run("--seed", "7"), run("--param", "random_state=7")
+    assert seed7["params"]["detector_params"] == {"n_estimators": 5, "random_state": 7}
+    assert seed0["params"]["detector_params"] == {"n_estimators": 5}  # the detector's default
+    # the same forest as --param random_state=7, which --seed does not override
+    assert [u["auc"] for u in seed7["per_user"]] == [u["auc"] for u in state7["per_user"]]
+    assert seed7["eer_threshold"] == state7["eer_threshold"] != seed0["eer_threshold"]
+    given = run("--seed", "7", "--param", "random_state=3")["params"]["detector_params"]
+    assert given["random_state"] == 3
+    r = cli("evaluate", "mouse-csv", "--data", str(clean), "--json", "--detector",
+            "scaled_manhattan", "--seed", "7", env=env)  # takes no seed: runs as before
+    assert r.returncode == 0 and json.loads(r.stdout)["params"]["detector_params"] == {}
+
+
+def test_macos_metadata_files_do_not_stop_an_evaluation(clean: Path, tmp_path: Path) -> None:
+    """A `._s2.csv` beside `s2.csv` (a recording copied from a Mac) ended the evaluation: "is
+    not a text CSV file (its first line holds binary data)"."""
+    (clean / "owner" / "._s2.csv").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X  ")
+    r = cli("evaluate", "mouse-csv", "--data", str(clean), "--json",
+            env=env_for(tmp_path / "home"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["n_users"] == 3
+
+
+def test_a_plug_in_that_raises_is_one_line_and_left_out_of_a_comparison(
+        clean: Path, tmp_path: Path) -> None:
+    """A plug-in's bug ended the evaluation in a traceback — with `--detector all`, losing
+    every built-in's figures to one broken plug-in installed beside them."""
+    env = _with_readme_plugin(tmp_path)
+    site = tmp_path / "site"
+    (site / "mypkg" / "buggy.py").write_text(
+        recipe_source().replace("class Centroid", "class Buggy")
+        .replace("self.mu_, self.sd_ =", "self.mu_, self.sdd_ ="))
+    points = site / "mypkg-0.1.dist-info" / "entry_points.txt"
+    points.write_text(points.read_text() + "buggy = mypkg.buggy:Buggy\n")
+    line = one_line_error(cli("evaluate", "mouse-csv", "--data", str(clean), "--detector",
+                              "buggy", env=env))
+    assert "detector 'buggy' (mypkg.buggy:Buggy) failed in score: AttributeError:" in line
+    assert "at buggy.py:" in line and "fix the plug-in" in line
+    r = cli("evaluate", "mouse-csv", "--data", str(clean), "--detector", "all", "--json",
+            "--param", "n_estimators=5", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    js = json.loads(r.stdout)
+    assert "failed in score: AttributeError" in js["detectors_not_evaluated"]["buggy"]
+    assert {"centroid", "extra_trees", "scaled_manhattan"} <= {d["detector"]
+                                                               for d in js["detectors"]}

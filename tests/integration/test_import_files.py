@@ -217,3 +217,22 @@ def test_a_row_with_a_field_too_long_for_csv_is_skipped_and_counted(
     text = " ".join(r.stdout.split())
     assert "imported 1 session (2 events); 2 unreadable rows skipped" in text, text
     assert _sessions(env) == 1
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_a_keys_tree_saved_by_a_spreadsheet_is_imported_as_keys(
+    env: dict[str, str], tmp_path: Path, sep: str
+) -> None:
+    """Excel's "CSV UTF-8" starts with a BOM, and in many locales separates with semicolons:
+    `import` read such a header as a mouse file's and refused it for lacking timestamp,button,
+    state,x,y — the keys recordings could not be imported at all."""
+    rows = ["key,press,release", "a,0.1,0.2", "b,0.3,0.4", "space,0.5,0.6"]
+    f = tmp_path / "rec" / "alice" / "s1.csv"
+    f.parent.mkdir(parents=True)
+    f.write_text("\ufeff" + "\r\n".join(r.replace(",", sep) for r in rows) + "\r\n",
+                 encoding="utf-8")
+    r = cli("import", str(tmp_path / "rec"), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["events"] == 6
+    status = json.loads(cli("status", "--json", env=env).stdout)
+    assert status["events"]["key_down"] == 3, status["events"]

@@ -122,3 +122,20 @@ def test_balabit_continuous_in_parallel_equals_serial(tmp_path: Path) -> None:
     assert serial["impostor_sessions"] == 3 and serial["genuine_sessions"] == 3
     assert parallel["sessions"] == serial["sessions"]
     assert parallel["per_user"] == serial["per_user"]
+
+
+def test_a_keys_replay_counts_keystroke_windows_and_says_so() -> None:
+    """`replay` of a keys recording printed "29 actions" and "first lock after 12 actions" for
+    keystroke windows (each 10 new keystrokes), while `evaluate --continuous` said windows."""
+    from activesec.engine.scoring import KEYBOARD
+    from activesec.evaluate.continuous import fit_model
+    from activesec.evaluate.protocols.keys_common import unit_rows
+    from activesec.recordings.synthetic import typing
+
+    enrol = typing(1500, seed=1)
+    rows, _, _ = unit_rows(enrol, 50, 10, absence_s=60.0)
+    model = fit_model(rows, None, modality=KEYBOARD, detector="scaled_manhattan")
+    o = replay_session({KEYBOARD: model}, typing(300, seed=2, t0=1000.0), user="u", session="s")
+    assert o.n_actions > 0 and o.keyboard_units == o.n_actions
+    assert o.unit == o.summary()["unit"] == "keystroke windows"
+    assert SessionOutcome("u", "s", None, 10, 5, 1.0).unit == "actions"

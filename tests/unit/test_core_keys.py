@@ -48,6 +48,33 @@ def test_key_class(name: str, cls: KeyClass) -> None:
     assert key_class(name) == cls
 
 
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [
+        *[(n, KeyClass.MODIFIER) for n in ("ShiftLeft", "ShiftRight", "ControlLeft",
+                                           "ControlRight", "AltLeft", "AltRight", "AltGraph",
+                                           "MetaLeft", "MetaRight", "OSLeft")],
+        ("NumpadEnter", KeyClass.ENTER),
+        ("KEY_KPENTER", KeyClass.ENTER),
+        ("Backquote", KeyClass.PUNCTUATION),
+        ("IntlBackslash", KeyClass.PUNCTUATION),
+        ("NumpadAdd", KeyClass.PUNCTUATION),
+        ("NumpadDecimal", KeyClass.PUNCTUATION),
+        ("KEY_KPMINUS", KeyClass.PUNCTUATION),
+        ("KEY_KPDOT", KeyClass.PUNCTUATION),
+        ("KeyA", KeyClass.LETTER),  # as before: the browser names already understood
+        ("Digit1", KeyClass.DIGIT),
+        ("Numpad1", KeyClass.DIGIT),
+        ("Escape", KeyClass.OTHER),
+    ],
+)
+def test_browser_and_evdev_names_of_modifiers_and_keypad_keys(name: str, cls: KeyClass) -> None:
+    """A web recording's keys as KeyboardEvent.code: KeyA and Digit1 were understood, but
+    ShiftLeft, ControlLeft, AltLeft and MetaLeft were read as "other", NumpadEnter and evdev's
+    KEY_KPENTER as "other" rather than enter — features and detectors saw another keyboard."""
+    assert key_class(name) == cls
+
+
 def test_class_names_round_trip() -> None:
     for k in KeyClass:
         assert key_class(class_name(k)) == k

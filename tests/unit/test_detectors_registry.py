@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from activesec.core.errors import ConfigError, ModelError
+from activesec.core.errors import ConfigError, DataError, ModelError
 from activesec.detectors import registry
 from activesec.detectors.base import Detector
 from activesec.features.keys import KEY_FEATURE_NAMES  # noqa: F401  (features import cleanly)
@@ -120,6 +120,23 @@ def test_entry_point_plugins_are_discovered_lazily(monkeypatch: pytest.MonkeyPat
         registry.create("broken_plugin")
 
 
+def test_a_plug_in_named_like_a_built_in_is_said_not_to_be_used(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A researcher's own "mahalanobis": `--detector mahalanobis` ran the built-in and
+    `--detector all` lacked the plug-in, with nothing said."""
+    clash = md.EntryPoint(name="mahalanobis", group=registry.ENTRY_POINT_GROUP,
+                          value=f"{__name__}:PluginDetector")
+    monkeypatch.setattr(registry, "entry_points", lambda group: [clash])
+    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_BROKEN", {})
+    builtin = registry.get("mahalanobis")
+    assert builtin.__module__ == "activesec.detectors.oneclass"
+    why = registry.not_loaded()["mahalanobis"]
+    assert f"its entry point {__name__}:PluginDetector is named like" in why
+    assert "activesec.detectors.oneclass:Mahalanobis; give it another name" in why
+
+
 def test_a_detector_returning_the_wrong_number_of_scores_is_named() -> None:
     """A plug-in's bug surfaced as an IndexError deep in the evaluation."""
 
@@ -156,3 +173,38 @@ def test_a_readme_plug_in_overriding_score_returning_the_wrong_count_is_named() 
     with pytest.raises(ModelError, match="detector 'short' returned 4 scores for 5 rows"):
         det.score(np.zeros((5, 3)))
     assert Short.score.__name__ == "score"
+
+
+def test_a_plug_in_raising_in_fit_or_score_is_named_in_one_error() -> None:
+    """A plug-in's bug (an attribute fit never set) ended `evaluate` in a traceback, and with
+    `--detector all` took every built-in's figures with it."""
+
+    class Buggy(Detector):  # the README's way: fit and score overridden
+        name = "buggy"
+
+        def fit(self, X: Any, X_background: Any = None,
+                background_groups: Any = None) -> Buggy:
+            self.mu_ = np.mean(X, axis=0)
+            return self
+
+        def score(self, X: Any) -> np.ndarray:
+            return np.abs(X - self.sd_).mean(axis=1)  # type: ignore[attr-defined]
+
+    class BuggyFit(PluginDetector):  # the base class's way: _fit and _score
+        name = "buggy_fit"
+
+        def _fit(self, X: np.ndarray, X_background: np.ndarray | None) -> None:
+            raise ZeroDivisionError("division by zero")
+
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    det = Buggy().fit(X)
+    with pytest.raises(ModelError, match=r"detector 'buggy' \(.*:.*Buggy\) failed in score: "
+                                         r"AttributeError: .*'sd_' at "
+                                         r"test_detectors_registry.py:\d+"):
+        det.score(X)
+    with pytest.raises(ModelError, match=r"detector 'buggy_fit' .* failed in fit: "
+                                         r"ZeroDivisionError: division by zero at "):
+        BuggyFit().fit(X)
+    # the checks ActiveSec itself makes still say their own words
+    with pytest.raises(DataError, match="contains NaN"):
+        Buggy().fit(np.full((10, 3), np.nan))

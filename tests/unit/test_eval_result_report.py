@@ -149,3 +149,20 @@ def test_report_feature_distributions_and_days() -> None:
     assert 'id="features"' in html and "v_mean" in html and "days since enrolment" in html
     assert len(_svgs(html)) >= 6
     assert not math.isnan(r.eer)
+
+
+def test_a_comparison_report_gives_each_detector_its_own_runtime(tmp_path) -> None:
+    """With `--detector all` the data is read once, but the report gave every detector that
+    reading again as its runtime (nearest_neighbor 4.4 s where the terminal said 0 s)."""
+    a, b = _result(detector="d1"), _result(detector="d2", gap=1.0)
+    for r, own in ((a, 0.2), (b, 7.0)):
+        r.params.update(prepare_s=4.3, detector_s=own)
+        r.runtime_s = 4.3 + own
+    html = (write_report([a, b], tmp_path / "rep")).read_text()
+    assert "reading and features 4.3 s once; d1: 0.2 s, d2: 7.0 s" in html
+    summary = html[html.index('<section id="summary">'):]
+    summary = summary[:summary.index("</section>")]
+    assert "<td>0.2 s</td>" in summary and "<td>7.0 s</td>" in summary
+    assert "4.5 s" not in summary and "reading and features took 4.3 s once" in summary
+    one = (write_report([b], tmp_path / "one")).read_text()  # one detector: its whole run
+    assert "d2: 11.3 s" in one

@@ -80,3 +80,54 @@ def test_nothing_matches(tmp_path: Path) -> None:
         detect_layout(
             put(tmp_path / "session_1", "record timestamp,client timestamp,button,state,x,y\n")
         )
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_semicolon_and_tab_separated_layouts_are_recognised(tmp_path: Path, sep: str) -> None:
+    """`replay` told a spreadsheet's semicolon-separated recordings "does not look like any
+    supported layout", though `evaluate` reads them."""
+    m = put(
+        tmp_path / "mouse" / "alice" / "1.csv",
+        "\ufefftimestamp,button,state,x,y\r\n".replace(",", sep),
+    )
+    k = put(tmp_path / "keys" / "alice" / "1.csv", "key,press,release\n".replace(",", sep))
+    assert detect_layout(tmp_path / "mouse") == detect_layout(m) == "mouse-csv"
+    assert detect_layout(tmp_path / "keys") == detect_layout(k) == "keys-csv"
+
+
+def test_compressed_layout_files_are_said_to_need_decompressing(tmp_path: Path) -> None:
+    """`replay` on a folder of .csv.gz recordings said it "does not look like any supported
+    layout", and on one such file that it "is not a text CSV file (binary data)"."""
+    for f in (
+        tmp_path / "rec" / "alice" / "s1.csv.gz",
+        tmp_path / "exp" / "keys" / "bo" / "1.csv.gz",
+    ):
+        f.parent.mkdir(parents=True)
+        with gzip.open(f, "wt") as fh:
+            fh.write("key,press,release\na,0.1,0.2\n")
+    with pytest.raises(DataError, match=r"rec holds compressed recordings \(alice/s1.csv.gz\)"):
+        detect_layout(tmp_path / "rec")
+    with pytest.raises(DataError, match=r"exp holds compressed recordings \(keys/bo/1.csv.gz\)"):
+        detect_layout(tmp_path / "exp")
+    with pytest.raises(DataError, match=r"s1.csv.gz is a compressed recording") as e:
+        detect_layout(tmp_path / "rec" / "alice" / "s1.csv.gz")
+    assert "decompress" in e.value.hint
+    # the datasets that are read compressed still are
+    with gzip.open(tmp_path / "k.tsv.gz", "wt") as fh:
+        fh.write("\t".join(AALTO) + "\n")
+    assert detect_layout(tmp_path / "k.tsv.gz") == "aalto"
+
+
+def test_macos_metadata_files_beside_recordings_are_not_read(tmp_path: Path) -> None:
+    """macOS leaves `._s1.csv` (binary AppleDouble metadata) beside each file it copies to
+    another disk or zips: it sorted first and made a keys tree look like no layout."""
+    from activesec.recordings.generic import iter_layout
+
+    k = put(tmp_path / "keys" / "alice" / "s1.csv", "key,press,release\na,0.1,0.2\n")
+    (k.parent / "._s1.csv").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    put(tmp_path / "keys" / "bob" / "s1.csv", "key,press,release\nb,0.1,0.2\n")
+    assert detect_layout(tmp_path / "keys") == "keys-csv"
+    assert [(r.user, r.session) for r in iter_layout(tmp_path / "keys", "keys")] == [
+        ("alice", "s1"),
+        ("bob", "s1"),
+    ]

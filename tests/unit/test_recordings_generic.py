@@ -105,6 +105,39 @@ def test_mouse_header_order_and_case_do_not_matter(tmp_path: Path, csv_parser: s
     assert (ev["x"][0], ev["y"][0], ev["t_ns"][0]) == (3, 4, 1_500_000_000)
 
 
+@pytest.mark.parametrize(("sep", "point"), [(";", "."), (";", ","), ("\t", "."), ("\t", ",")])
+def test_semicolon_and_tab_separated_files_read_as_comma_separated(
+        tmp_path: Path, csv_parser: str, sep: str, point: str) -> None:
+    """A spreadsheet's "CSV" in many locales: semicolons (or tabs), decimal commas, a BOM and
+    CRLF line ends. It was refused as a header lacking every column (`import` took a keys file
+    for a mouse file), so a researcher's own recordings needed converting by hand."""
+    mouse_rows = ["0.5,NoButton,Move,10,20", "0.625,Left,Pressed,11,21", "0.75,Left,Released,12,22"]
+    keys_rows = ["shift,0.9,1.3", "a,1.0,1.125", "space,1.2,"]
+
+    def local(header: str, rows: list[str]) -> str:
+        lines = [header.rstrip("\n")] + [
+            sep.join(f.replace(".", point) for f in r.split(",")) for r in rows]
+        return "\ufeff" + "\r\n".join(ln.replace(",", sep) if i == 0 else ln
+                                       for i, ln in enumerate(lines)) + "\r\n"
+
+    for header, rows, read in ((MOUSE, mouse_rows, read_mouse_csv),
+                               (KEYS, keys_rows, read_keys_csv)):
+        comma = read(write(tmp_path / "comma.csv", header + "\n".join(rows) + "\n"))
+        other = read(write(tmp_path / "local.csv", local(header, rows)))
+        assert other.tolist() == comma.tolist() and len(comma)
+
+
+def test_a_column_named_twice_is_refused_not_guessed(tmp_path: Path, csv_parser: str) -> None:
+    """Two "x" columns: pyarrow's reader stopped with a traceback, the pure one took the first
+    unsaid — which one holds the coordinates cannot be told."""
+    f = write(tmp_path / "s.csv", "timestamp,button,state,x,y,x\n0.5,NoButton,Move,1,2,3\n")
+    with pytest.raises(DataError, match=r"s.csv: header .* names column\(s\) x more than once"):
+        read_mouse_csv(f)
+    other = write(tmp_path / "t.csv", "timestamp,button,state,x,y,note,note\n"
+                                      "0.5,NoButton,Move,1,2,a,b\n")
+    assert read_mouse_csv(other)["x"].tolist() == [1]  # other columns may repeat: unread
+
+
 @pytest.mark.parametrize(
     "text", ["", "time,button,state,x,y\n1,NoButton,Move,1,1\n", KEYS + "a,1,2\n"]
 )
@@ -184,6 +217,54 @@ def test_unix_epoch_times_in_a_finer_unit_say_so(tmp_path: Path, scale: float, u
     seconds = write(tmp_path / "s.csv", MOUSE + "".join(
         f"{v:.3f},NoButton,Move,{i},{i}\n" for i, v in enumerate(t)))
     assert len(read_mouse_csv(seconds)) == 40
+
+
+@pytest.mark.parametrize(("origin_s", "scale", "unit", "divisor"), [
+    (0.0, 1e6, "microseconds", "1,000,000"), (0.0, 1e9, "nanoseconds", "1,000,000,000"),
+    (2 * 86400.0, 1e9, "nanoseconds", "1,000,000,000"),  # perf_counter_ns two days after boot
+    (3 * 86400.0, 1e6, "microseconds", "1,000,000")])
+def test_times_in_a_finer_unit_name_that_unit(tmp_path: Path, origin_s: float, scale: float,
+                                               unit: str, divisor: str) -> None:
+    """A logger's monotonic micro- or nanoseconds were called milliseconds ("divide by 1000",
+    which led to the same refusal), or, counted from boot, Unix-epoch microseconds."""
+    t = origin_s + np.arange(40) * 0.012
+    mouse = write(tmp_path / "m.csv", MOUSE + "".join(
+        f"{v * scale:.0f},NoButton,Move,{i},{i}\n" for i, v in enumerate(t)))
+    keys = write(tmp_path / "k.csv", KEYS + "".join(
+        f"a,{(origin_s + 0.2 * i) * scale:.0f},{(origin_s + 0.2 * i + 0.1) * scale:.0f}\n"
+        for i in range(30)))
+    for path, read in ((mouse, read_mouse_csv), (keys, read_keys_csv)):
+        with pytest.raises(DataError, match=f"{path.name}: .*its times look like {unit} .* "
+                                            f"divide the time columns by {divisor} "):
+            read(path)
+
+
+def test_epoch_seconds_read_with_the_same_steps_as_times_from_zero(
+        tmp_path: Path, csv_parser: str) -> None:
+    """Times are used only as differences, whatever their origin (README) — but Unix-epoch
+    seconds were rounded to a float64's 256 ns near 1.7e18 ns: steps of 16 ms read as
+    15.999808 ms, and the same recording evaluated with epoch times gave another EER threshold
+    and one more false lock (ANGA 232 against 265)."""
+    rng = np.random.default_rng(3)
+    t_ms = np.cumsum(rng.integers(0, 40, 300))  # a logger's milliseconds
+
+    def sec(origin: int, ms: int) -> str:
+        return f"{origin + ms // 1000}.{ms % 1000:03d}"
+
+    for origin in (0, 1_733_000_000, 2_000_000_000):
+        mouse = write(tmp_path / f"m{origin}.csv", MOUSE + "".join(
+            f"{sec(origin, ms)},NoButton,Move,{i},{i}\n" for i, ms in enumerate(t_ms)))
+        keys = write(tmp_path / f"k{origin}.csv", KEYS + "".join(
+            f"a,{sec(origin, ms)},{sec(origin, ms + 95)}\n" for ms in t_ms[::3]))
+        m, k = read_mouse_csv(mouse), read_keys_csv(keys)
+        assert (m["t_ns"] - m["t_ns"][0]).tolist() == ((t_ms - t_ms[0]) * 1_000_000).tolist()
+        assert m["t_ns"][0] == origin * 1_000_000_000 + int(t_ms[0]) * 1_000_000
+        pressed = dict(zip(k["x"][k["kind"] == Kind.KEY_DOWN].tolist(),
+                           k["t_ns"][k["kind"] == Kind.KEY_DOWN].tolist(), strict=True))
+        holds = {t - pressed[x] for x, t in zip(k["x"][k["kind"] == Kind.KEY_UP].tolist(),
+                                                 k["t_ns"][k["kind"] == Kind.KEY_UP].tolist(),
+                                                 strict=True)}
+        assert holds == {95_000_000}
 
 
 def test_keys_bad_rows(tmp_path: Path, csv_parser: str) -> None:

@@ -401,9 +401,9 @@ def _print_session(o: Any, modelled: str) -> None:
     unscored = (f"; {o.unmodelled} event(s) not scored: no model for them (models: {modelled})"
                 if o.unmodelled else "")
     out.print(
-        f"[bold]{escape(o.user)}/{escape(o.session)}[/bold]{label}: {o.n_actions} actions, "
+        f"[bold]{escape(o.user)}/{escape(o.session)}[/bold]{label}: {o.n_actions} {o.unit}, "
         f"{len(o.decisions)} decision(s), {trust}"
-        + (f", first lock after {first} actions ({o.first_lock_s:.1f} s)" if first else "")
+        + (f", first lock after {first} {o.unit} ({o.first_lock_s:.1f} s)" if first else "")
         + escape(unscored)
     )
     for d in o.decisions:

@@ -140,8 +140,8 @@ def evaluate(
         None,
         "--enrol-sessions",
         min=1,
-        help="Sessions per user used to enrol (generic layouts, store, freihaut; "
-        "sentences for aalto).",
+        help="Sessions per user used to enrol (generic layouts: default 1; store: half the "
+        "owner's; freihaut: 10; sentences for aalto: 5).",
     ),
     report: str | None = typer.Option(
         None, "--report", help="Write a self-contained HTML report into DIR."
@@ -166,7 +166,10 @@ def evaluate(
     param: list[str] = typer.Option(
         [], "--param", help="Detector parameter KEY=VALUE (repeatable)."
     ),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed for sampling and detectors."),
+    seed: int = typer.Option(
+        0, "--seed", min=0,
+        help="Seed for sampling and, unless --param random_state is given, the detectors that "
+             "take one (random_state=N; 0: each detector's own default)."),
     continuous: bool = typer.Option(
         False,
         "--continuous",
@@ -414,6 +417,12 @@ def evaluate(
         from activesec.detectors.registry import not_loaded
 
         broken = not_loaded()
+    elif detector is not None:
+        from activesec.detectors.registry import not_loaded
+
+        if detector in not_loaded():  # a plug-in named like a built-in: which one ran is said
+            err.print(f"warning: plug-in detector {detector!r} {not_loaded()[detector]}; "
+                      f"the built-in {detector} ran", markup=False)
 
     report_path = earlier = None
     if report_dir is not None:

@@ -92,6 +92,18 @@ _MODIFIERS = {
     "numlock",
     "scroll_lock",
     "scrolllock",
+    # a browser's KeyboardEvent.code and .key (web recordings): ShiftLeft, AltGraph, ...
+    "shiftleft",
+    "shiftright",
+    "controlleft",
+    "controlright",
+    "altleft",
+    "altright",
+    "altgraph",
+    "metaleft",
+    "metaright",
+    "osleft",
+    "osright",
 }
 _NAVIGATION = {
     "left",
@@ -127,7 +139,7 @@ _NAVIGATION = {
     "insert",
     "kp_insert",
 }
-_ENTER = {"enter", "return", "kp_enter", "linefeed", "\n", "\r"}
+_ENTER = {"enter", "return", "kp_enter", "kpenter", "numpadenter", "linefeed", "\n", "\r"}
 _SPACE = {"space", " ", "spacebar", "kp_space"}
 _BACKSPACE = {"backspace", "back_space", "back", "delete", "del", "kp_delete", "kp_decimal_del"}
 _PUNCT_NAMES = {
@@ -188,6 +200,23 @@ _PUNCT_NAMES = {
     "oem_period",
     "dead_acute",
     "dead_grave",
+    # a browser's KeyboardEvent.code and evdev's KEY_* for the rest of the punctuation
+    "backquote",
+    "intlbackslash",
+    "numpadadd",
+    "numpadsubtract",
+    "numpadmultiply",
+    "numpaddivide",
+    "numpaddecimal",
+    "numpadcomma",
+    "numpadequal",
+    "kpplus",
+    "kpminus",
+    "kpasterisk",
+    "kpslash",
+    "kpdot",
+    "kpcomma",
+    "kpequal",
 }
 
 # Browser keyCode values (Aalto 136M's KEYCODE column) for non-printing keys.

@@ -22,12 +22,14 @@ import functools
 import inspect
 import math
 import numbers
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from activesec.core.errors import ConfigError, DataError, ModelError
+from activesec.core.errors import ActiveSecError, ConfigError, DataError, ModelError
 
 
 def check_X(X: Any, *, name: str = "X", n_features: int | None = None) -> np.ndarray:
@@ -67,16 +69,23 @@ class Detector:
         # A plug-in written to the README overrides ``fit`` and ``score`` themselves: wrapped
         # here, it gets the built-ins' input checks, parameter check, ``n_features_in_`` and
         # score-count check, so it keeps the same contract (tests/contract) without knowing it.
+        # A plug-in's own error (a bug in its fit or score) is said in one line naming it and
+        # where it was raised: it ended `evaluate` in a traceback, and `--detector all` — every
+        # built-in's figures lost to one broken plug-in installed beside them.
+        plugin = cls._is_plugin()
         own_fit = cls.__dict__.get("fit")
         if own_fit is not None:
             @functools.wraps(own_fit)
             def fit(self: Detector, X: Any, X_background: Any = None,
                     background_groups: Any = None) -> Detector:
                 Xo, Xb, groups = self._checked_fit_input(X, X_background, background_groups)
-                if self.needs_groups:
-                    own_fit(self, Xo, Xb, groups)
-                else:
-                    own_fit(self, Xo, Xb)
+                try:
+                    if self.needs_groups:
+                        own_fit(self, Xo, Xb, groups)
+                    else:
+                        own_fit(self, Xo, Xb)
+                except Exception as exc:
+                    raise self._plugin_error("fit", exc) if plugin else exc from None
                 self.n_features_in_ = Xo.shape[1]
                 return self
 
@@ -88,9 +97,27 @@ class Detector:
                 a = self._checked_score_input(X)
                 if len(a) == 0:
                     return np.zeros(0, dtype=np.float64)
-                return self._finite(np.asarray(own_score(self, a), np.float64).reshape(-1), len(a))
+                try:
+                    s = np.asarray(own_score(self, a), np.float64).reshape(-1)
+                except Exception as exc:
+                    raise self._plugin_error("score", exc) if plugin else exc from None
+                return self._finite(s, len(a))
 
             cls.score = score  # type: ignore[method-assign]
+
+    def _plugin_error(self, method: str, exc: Exception) -> Exception:
+        """``exc`` raised in a plug-in's ``method`` as one line: what, where, which detector.
+        ActiveSec's own errors (a ConfigError from its checks) pass as they are."""
+        if isinstance(exc, ActiveSecError):
+            return exc
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+        cls = type(self)
+        return ModelError(
+            f"detector {self.name or cls.__name__!r} ({cls.__module__}:{cls.__qualname__}) "
+            f"failed in {method}: {type(exc).__name__}: {exc}{where}",
+            "fix the plug-in (call its fit and score in Python to see the traceback), or "
+            "choose another detector")
 
     def __init__(self, **params: Any) -> None:  # subclasses list their params explicitly
         for k, v in params.items():
@@ -158,14 +185,20 @@ class Detector:
                 self._fit_groups(Xo, Xb, groups)
             else:
                 self._fit(Xo, Xb)
-        except ValueError as exc:
+        except Exception as exc:
             # scikit-learn checks ranges (n_estimators=0) only here; matched by name, so this
             # module stays free of scikit-learn, which the scoring agent must not import
-            if type(exc).__name__ != "InvalidParameterError":
-                raise
-            raise ConfigError(f"bad parameter for detector {who}: {exc}",
-                              "change that --param value") from None
+            if type(exc).__name__ == "InvalidParameterError":
+                raise ConfigError(f"bad parameter for detector {who}: {exc}",
+                                  "change that --param value") from None
+            if self._is_plugin():
+                raise self._plugin_error("fit", exc) from None
+            raise
         return self
+
+    @classmethod
+    def _is_plugin(cls) -> bool:
+        return not cls.__module__.startswith("activesec.")
 
     def _checked_fit_input(self, X: Any, X_background: Any, background_groups: Any
                            ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -206,7 +239,13 @@ class Detector:
         a = self._checked_score_input(X)
         if len(a) == 0:
             return np.zeros(0, dtype=np.float64)
-        return self._finite(np.asarray(self._score(a), dtype=np.float64).reshape(-1), len(a))
+        try:
+            s = np.asarray(self._score(a), dtype=np.float64).reshape(-1)
+        except Exception as exc:
+            if self._is_plugin():
+                raise self._plugin_error("score", exc) from None
+            raise
+        return self._finite(s, len(a))
 
     def _checked_score_input(self, X: Any) -> np.ndarray:
         if not hasattr(self, "n_features_in_"):

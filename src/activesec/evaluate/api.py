@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from activesec.core.errors import ConfigError, DataError
+from activesec.core.errors import ConfigError, DataError, ModelError
 from activesec.evaluate.engine import DetectorSpec, run_users
 from activesec.evaluate.parallel import backend
 from activesec.evaluate.protocols import aalto, balabit, cmu, freihaut, layout, store
@@ -111,12 +111,15 @@ def _choose(prep: Prepared, detector: str | None) -> str:
 def run_prepared(prep: Prepared, detector: str | None, options: Options | None = None
                  ) -> EvalResult:
     """Run one detector (``None`` = the modality's default) over prepared tasks."""
-    from activesec.detectors.registry import create
+    from activesec.detectors.registry import create, seeded
 
     opts = options or Options()
     name = _choose(prep, detector)
-    create(name, **opts.params)  # a bad --param fails here, once, not in each user's worker
-    spec = DetectorSpec(name=name, params=dict(opts.params), fusion=opts.fusion)
+    given = seeded(name, opts.params, opts.seed)
+    made = create(name, **given)  # a bad --param fails here, not in each user's worker
+    # as the detector took them (`--param eps=.5` ran with 0.5, not the text '.5')
+    params = {k: made.get_params().get(k, v) for k, v in given.items()}
+    spec = DetectorSpec(name=name, params=params, fusion=opts.fusion)
     t0 = time.perf_counter()
     with backend(opts.backend, opts.jobs):
         users = run_users(prep.tasks, spec, prep.amounts, jobs=opts.jobs,
@@ -126,7 +129,7 @@ def run_prepared(prep: Prepared, detector: str | None, options: Options | None =
         dataset=prep.dataset, protocol=prep.protocol, detector=name, modality=prep.modality,
         users=users, skipped=prep.skipped, runtime_s=prep.prepare_s + run_s,
         curve_name=prep.curve_name, day_bins=prep.day_bins,
-        params={**prep.params, "detector_params": dict(opts.params), "jobs": opts.jobs,
+        params={**prep.params, "detector_params": params, "jobs": opts.jobs,
                 "backend": opts.backend, "seed": opts.seed,
                 "prepare_s": round(prep.prepare_s, 3), "detector_s": round(run_s, 3)},
     )
@@ -178,11 +181,11 @@ def evaluate_all(dataset: str, data: str | Path, *, detectors: Sequence[str] | N
         return [run_prepared(prep, d, _for(d, opts)) for d in todo]
     not_evaluated.update(left_out)
     results = []
-    first: DataError | None = None
+    first: DataError | ModelError | None = None
     for d in todo:
         try:
             results.append(run_prepared(prep, d, _for(d, opts)))
-        except DataError as exc:
+        except (DataError, ModelError) as exc:  # ModelError: a plug-in's bug, said in one line
             not_evaluated[d] = exc.message
             first = first or exc
     if not results:  # every detector failed: most likely the data (as one detector says it)

@@ -212,6 +212,15 @@ class SessionOutcome:
     final_trust: float = 100.0
     unmodelled: int = 0  # events of a modality no loaded model scores (a keys-only session
     # replayed on a pointer-only profile scores nothing: said, not shown as full trust)
+    keyboard_units: int = 0  # of n_actions, the keystroke windows (the rest: pointer actions)
+
+    @property
+    def unit(self) -> str:
+        """What ``n_actions`` and ``lock_actions`` count: a keys recording's are keystroke
+        windows (each 10 new keystrokes), which `replay` called "actions"."""
+        if self.keyboard_units and self.keyboard_units == self.n_actions:
+            return "keystroke windows"
+        return "actions and keystroke windows" if self.keyboard_units else "actions"
 
     @property
     def n_locks(self) -> int:
@@ -226,7 +235,7 @@ class SessionOutcome:
                 "seconds_to_first_lock": None if self.first_lock_s is None
                 else round(self.first_lock_s, 3),
                 "final_trust": round(self.final_trust, 2) if self.n_actions else None,
-                "unscored_events": self.unmodelled}
+                "unscored_events": self.unmodelled, "unit": self.unit}
 
 
 def replay_session(models: Mapping[str, ModalityModel], events: np.ndarray,
@@ -285,6 +294,7 @@ def replay_session(models: Mapping[str, ModalityModel], events: np.ndarray,
     # counted as lock_actions are: the trust model's own count restarts at every unlock, so
     # after a false lock it held only the actions since — ANGA's numerator lost the rest
     out.n_actions = len(eng.trajectory)
+    out.keyboard_units = sum(1 for st in eng.trajectory if st.modality == KEYBOARD)
     out.final_trust = float(eng.trust.trust)
     out.unmodelled = eng.scorer.unmodelled
     return out

@@ -206,7 +206,7 @@ def tune_trust(root: str | Path, *, grid: Mapping[str, Sequence[float]] | None =
     (module docstring). Returns ``settings`` (one summary each, in grid order) and ``best``.
     ``max_users``: only the first N users (in folder-name order) take part, as owners and as
     impostors — as ``evaluate balabit --max-users`` limits the protocol."""
-    from activesec.detectors.registry import default_for
+    from activesec.detectors.registry import default_for, seeded
     from activesec.evaluate.continuous import _training_rows
     from activesec.evaluate.parallel import pmap
     from activesec.evaluate.protocols.balabit import check_layout
@@ -214,6 +214,7 @@ def tune_trust(root: str | Path, *, grid: Mapping[str, Sequence[float]] | None =
     if chunk < 1 or target_anga <= 0:
         raise ConfigError("chunk and target ANGA must be positive", "e.g. chunk 100, 2000")
     settings = settings_of(grid or DEFAULT_GRID)
+    params = seeded(detector or default_for("pointer"), dict(params or {}), seed)
     root = Path(root)
     all_users = check_layout(root)
     if max_users:

@@ -5,6 +5,10 @@ decides whether that makes the row bad) and text columns as categorical codes pl
 distinct values, so mapping vocabularies (``Left``, ``Pressed``, key names) costs one lookup per
 distinct value, not per row. Rows with the wrong number of fields are skipped and counted.
 
+Fields are separated by commas, semicolons or tabs — whichever splits the header line into the
+most columns (a comma on a tie): spreadsheets in many locales save "CSV" with semicolons, and
+then with decimal commas (``0,016``), which are read as decimal points in such a file.
+
 pyarrow (an optional dependency) parses in C about 8x faster; any file it rejects (stray spaces
 in numbers, odd quoting) is re-read by the pure path, so pyarrow never changes the result.
 """
@@ -61,8 +65,23 @@ def _norm(name: str) -> str:
 _MAX_HEADER_CHARS = 65536
 
 
-def read_header(path: Path) -> list[str]:
-    """The first line of ``path`` split as CSV (BOM and surrounding spaces removed)."""
+DELIMITERS = (",", ";", "\t")
+
+
+def split_header(first: str) -> tuple[list[str], str]:
+    """The header line ``first`` split into normalised column names, and the delimiter that
+    splits it into the most of them (of :data:`DELIMITERS`; a comma on a tie)."""
+    best: tuple[list[str], str] = ([], ",")
+    for delimiter in DELIMITERS:
+        cols = next(csv.reader([first], delimiter=delimiter), [])
+        if len(cols) > len(best[0]):
+            best = (cols, delimiter)
+    return [_norm(c) for c in best[0]], best[1]
+
+
+def read_header(path: Path) -> tuple[list[str], str]:
+    """The first line of ``path`` split as CSV (BOM and surrounding spaces removed), and the
+    delimiter it uses (:func:`split_header`)."""
     try:
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
             first = fh.readline(_MAX_HEADER_CHARS)  # a binary file may have no newline
@@ -70,12 +89,19 @@ def read_header(path: Path) -> list[str]:
         raise DataError(
             f"cannot read {path}: {e.strerror}", "check the path and permissions"
         ) from e
-    return [_norm(c) for c in next(csv.reader([first]), [])]
+    return split_header(first)
 
 
 def _positions(path: Path, header: list[str], expected: Sequence[str]) -> list[int]:
     if not header:
         raise DataError(f"{path} is empty", f"expected a CSV header {','.join(expected)}")
+    twice = [c for c in expected if header.count(c) > 1]
+    if twice:  # which one is meant cannot be told: refused, never one of them picked unsaid
+        raise DataError(
+            f"{path}: header {excerpt(','.join(header))} names column(s) "
+            f"{', '.join(twice)} more than once",
+            "keep one column of each name (rename or delete the others)",
+        )
     missing = [c for c in expected if c not in header]
     if missing and looks_binary(",".join(header)):
         raise DataError(
@@ -105,21 +131,25 @@ def read_csv_table(
     ``also_required`` must be in the header but are not read; those in ``optional`` are read
     when the header has them. ``use_arrow=None`` uses pyarrow when importable.
     """
-    header = read_header(path)
-    _positions(path, header, list(dict.fromkeys([*also_required, *expected])))
+    header, delimiter = read_header(path)
     expected = [*expected, *(c for c in optional if c in header)]
+    _positions(path, header, list(dict.fromkeys([*also_required, *expected])))
     numeric = [c for c in numeric if c in expected]
     if use_arrow or (use_arrow is None and have_arrow()):
         if not have_arrow():
             raise DataError("pyarrow is not installed", "pip install 'activesec[parquet]'")
-        table = _read_arrow(path, header, expected, numeric)
+        table = _read_arrow(path, header, expected, numeric, delimiter)
         if table is not None:
             return table
-    return _read_pure(path, header, expected, numeric)
+    return _read_pure(path, header, expected, numeric, delimiter)
 
 
 def _read_arrow(
-    path: Path, header: list[str], expected: Sequence[str], numeric: Sequence[str]
+    path: Path,
+    header: list[str],
+    expected: Sequence[str],
+    numeric: Sequence[str],
+    delimiter: str = ",",
 ) -> Table | None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -142,13 +172,13 @@ def _read_arrow(
             # run at interpreter exit and abort the process after a one-line error ("terminate
             # called without an active exception", apache/arrow#34314); files here are small
             read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, use_threads=False),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types=types, include_columns=list(expected), strings_can_be_null=False
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
-        return None  # e.g. a non-numeric value: let the pure path count and skip it
+        return None  # e.g. a non-numeric value or a decimal comma: the pure path reads it
     t = t.unify_dictionaries().combine_chunks()
     num = {c: t.column(c).to_numpy() if len(t) else np.empty(0) for c in numeric}
     num = {c: np.asarray(v, dtype=np.float64) for c, v in num.items()}
@@ -168,7 +198,9 @@ def _read_arrow(
     return Table(num, text, len(t), len(bad))
 
 
-def _to_float(values: list[str]) -> np.ndarray:
+def _to_float(values: list[str], decimal_comma: bool = False) -> np.ndarray:
+    if decimal_comma:  # a field of a semicolon- or tab-separated file: "0,016" is 0.016
+        values = [v.replace(",", ".") for v in values]
     try:
         return np.array(values, dtype=np.float64)
     except ValueError:
@@ -189,14 +221,18 @@ def _encode(col: list[str]) -> Categorical:
 
 
 def _read_pure(
-    path: Path, header: list[str], expected: Sequence[str], numeric: Sequence[str]
+    path: Path,
+    header: list[str],
+    expected: Sequence[str],
+    numeric: Sequence[str],
+    delimiter: str = ",",
 ) -> Table:
     width = len(header)
     pos = _positions(path, header, expected)
     rows: list[list[str]] = []
     unparsed = 0  # rows csv cannot split, e.g. a field over csv.field_size_limit()
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(fh, delimiter=delimiter)
         next(reader, None)
         while True:
             try:
@@ -214,7 +250,7 @@ def _read_pure(
     for name, p in zip(expected, pos, strict=True):
         col = list(map(itemgetter(p), good))
         if name in numeric:
-            num[name] = _to_float(col)  # numpy skips surrounding blanks
+            num[name] = _to_float(col, delimiter != ",")  # numpy skips surrounding blanks
         else:
             text[name] = _encode(col)
     return Table(num, text, len(good), len(rows) - len(good) + unparsed)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import gzip
 from pathlib import Path
 
 from activesec.core.errors import DataError
 from activesec.recordings import aalto, cmu, freihaut
-from activesec.recordings.generic import KEYS_COLUMNS, MOUSE_COLUMNS, SUFFIXES
+from activesec.recordings._table import split_header
+from activesec.recordings.generic import (
+    KEYS_COLUMNS,
+    MOUSE_COLUMNS,
+    SUFFIXES,
+    is_session_file,
+)
 
 LAYOUTS = ("balabit", "aalto", "freihaut", "cmu", "mouse-csv", "keys-csv", "mixed-export")
 EXPECTED = (
@@ -40,7 +45,7 @@ def _columns(path: Path) -> list[str]:
         except Exception:  # not readable or no pyarrow: not recognisable
             return []
     first = _head(path, 4096).decode("utf-8-sig", errors="replace").splitlines()[:1]
-    return [c.strip().lower() for c in next(csv.reader(first), [])] if first else []
+    return split_header(first[0])[0] if first else []  # commas, semicolons or tabs
 
 
 def _file_layout(path: Path) -> str | None:
@@ -66,7 +71,7 @@ def _user_tree_layout(root: Path) -> str | None:
     try:
         for user in sorted(p for p in root.iterdir() if p.is_dir()):
             for f in sorted(user.iterdir()):
-                if f.is_file() and f.suffix.lower() in SUFFIXES:
+                if is_session_file(f):
                     kind = _file_layout(f)
                     if kind in ("mouse-csv", "keys-csv"):
                         return kind
@@ -83,6 +88,8 @@ def detect_layout(path: str | Path) -> str:
     found: str | None = None
     if p.is_file():
         found = _file_layout(p)
+        if found in ("mouse-csv", "keys-csv") and _compressed_sessions(p):
+            found = None  # its content is a layout's, but the readers take it uncompressed
         if found is None and _columns(p)[:2] == ["record timestamp", "client timestamp"]:
             raise DataError(
                 f"{p} is a single Balabit session file",
@@ -101,5 +108,29 @@ def detect_layout(path: str | Path) -> str:
     else:
         found = _user_tree_layout(p)
     if found is None:
+        packed = _compressed_sessions(p)
+        if packed:  # the layouts' files are read uncompressed: say so, not "any layout"
+            raise DataError(
+                f"{p} is a compressed recording, which is not read"
+                if p.is_file()
+                else f"{p} holds compressed recordings ({packed}), which are not read",
+                "decompress them (e.g. gunzip -r DIR): the generic layouts are uncompressed "
+                ".csv or .parquet files",
+            )
         raise DataError(f"{p} does not look like any supported layout", EXPECTED)
     return found
+
+
+_PACKED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+
+
+def _compressed_sessions(p: Path) -> str:
+    """The first compressed ``.csv``/``.parquet`` file of a layout under ``p`` (``p`` itself,
+    ``p/<user>/``, or an export's ``p/mouse|keys/<user>/``), relative to ``p``; '' if none."""
+    globs = ["*/*", "mouse/*/*", "keys/*/*"] if p.is_dir() else []
+    candidates = [p] if p.is_file() else (f for g in globs for f in sorted(p.glob(g)))
+    for f in candidates:
+        inner = Path(f.stem).suffix.lower()
+        if f.suffix.lower() in _PACKED and inner in SUFFIXES and f.is_file():
+            return str(f.relative_to(p)) if f != p else f.name
+    return ""

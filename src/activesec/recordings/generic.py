@@ -21,13 +21,16 @@ input replays as the agent saw it and imports back flagged, never as the owner's
 
 Writers emit exactly these layouts (keys as class names), so export -> read round-trips;
 times are written as exact decimal seconds and read back as float64, exact to the nanosecond
-for monotonic times (to ~0.2 µs for epoch-based ones).
+for monotonic times and to the microsecond for epoch-based ones (whatever their origin, times
+written with at most 6 decimals read back exactly: :func:`~activesec.recordings._mouse
+.seconds_to_ns`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -152,9 +155,9 @@ def _keys_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
     order = np.flatnonzero(keep)
     order = order[np.argsort(press[order], kind="stable")]
     n = len(order)
-    p_ns = np.rint(press[order] * 1e9).astype(np.int64)
+    p_ns = _mouse.seconds_to_ns(press[order])
     has_up = ~unreleased[order]
-    r_ns = np.rint(release[order][has_up] * 1e9).astype(np.int64)
+    r_ns = _mouse.seconds_to_ns(release[order][has_up])
     stroke = np.arange(n, dtype=np.int32)
     ev = empty(n + len(r_ns))
     ev["t_ns"][:n] = p_ns
@@ -189,6 +192,17 @@ MAX_MEDIAN_KEY_HOLD_S = 2.0
 _MIN_FOR_UNIT_CHECK = 20
 
 
+def _finer_unit(median: float, limit: float) -> tuple[str, str]:
+    """The coarsest unit finer than seconds that makes a median step of ``median`` (read as
+    seconds) plausible, at most ``limit`` s: (unit, divisor as said)."""
+    return next(((u, d) for u, d, f in _FINER_UNITS if median / f <= limit), _FINER_UNITS[-1][:2])
+
+
+#: units finer than seconds a logger may write times in: (unit, divisor as said, divisor)
+_FINER_UNITS = (("milliseconds", "1000", 1e3), ("microseconds", "1,000,000", 1e6),
+                ("nanoseconds", "1,000,000,000", 1e9))
+
+
 def _check_seconds(path: Path, ev: np.ndarray, modality: Modality) -> None:
     """Refuse a file whose times are evidently not seconds: read as seconds, milliseconds made
     every movement 1,000 times slower — features, training and evaluation silently absurd."""
@@ -208,37 +222,59 @@ def _check_seconds(path: Path, ev: np.ndarray, modality: Modality) -> None:
         return
     median = float(np.median(steps))
     if median > limit:
+        # named by the median, not always "milliseconds": a logger's monotonic nanoseconds
+        # were told to divide by 1000, which only led to the same refusal
+        unit, divisor = _finer_unit(median, limit)
         raise DataError(
-            f"{path}: the median {what} is {median:,.3g} s: its times look like milliseconds "
+            f"{path}: the median {what} is {median:,.3g} s: its times look like {unit} "
             "(the layout's times are seconds)",
-            "divide the time columns by 1000 and try again; nothing was read from it")
+            f"divide the time columns by {divisor} and try again; nothing was read from it")
 
 
 #: Unix-epoch times in a finer unit than seconds (JavaScript's ``Date.now()``, Aalto's
-#: PRESS_TIME: milliseconds): (lower bound of the magnitude, unit, divisor). Epoch seconds are
-#: about 1.7e9 and pass; these are dropped as out of range (``MAX_SECONDS``) row by row.
-_EPOCH_UNITS = ((1e17, "nanoseconds", "1,000,000,000"), (1e14, "microseconds", "1,000,000"),
-                (1e11, "milliseconds", "1000"))
+#: PRESS_TIME: milliseconds): (lower bound of the magnitude, unit, divisor as said, divisor).
+#: Epoch seconds are about 1.7e9 and pass; these are dropped as out of range (``MAX_SECONDS``)
+#: row by row.
+_EPOCH_UNITS = ((1e17, "nanoseconds", "1,000,000,000", 1e9),
+                (1e14, "microseconds", "1,000,000", 1e6), (1e11, "milliseconds", "1000", 1e3))
+_EPOCH_2000_S = 946_684_800
 
 
-def _check_epoch_unit(path: Path, t: np.ndarray) -> None:
+def _check_epoch_unit(path: Path, tab: Table, modality: Modality) -> None:
     """Refuse a file whose times are mostly Unix-epoch milliseconds (or finer): every row was
-    otherwise skipped as "a time that is not a number of seconds", which did not say why."""
+    otherwise skipped as "a time that is not a number of seconds", which did not say why.
+    Large times are not always epoch ones: nanoseconds since boot (``perf_counter_ns``) two days
+    after it are 1.7e14, epoch microseconds by magnitude but a date in 1975 — times that read as
+    no date since 2000 are named by their median step (pointer) or hold (keys) instead."""
+    t = tab.numeric["timestamp" if modality == "mouse" else "press"]
     big = np.abs(t[np.isfinite(t)])
     if len(big) == 0:
         return
-    for lower, unit, divisor in _EPOCH_UNITS:
+    for lower, unit, divisor, factor in _EPOCH_UNITS:
         inside = (big >= lower) & (big < lower * 1000)
-        if np.count_nonzero(inside) > len(big) / 2:
+        if np.count_nonzero(inside) <= len(big) / 2:
+            continue
+        median = float(np.median(big))
+        if not _EPOCH_2000_S <= median / factor <= time.time() + 86400:  # no date: not epoch
+            steps = (np.diff(np.sort(t[np.isfinite(t)])) if modality == "mouse"
+                     else tab.numeric["release"] - t)
+            steps = steps[np.isfinite(steps) & (steps > 0)]
+            if len(steps) >= _MIN_FOR_UNIT_CHECK:
+                limit = MAX_MEDIAN_MOVE_STEP_S if modality == "mouse" else MAX_MEDIAN_KEY_HOLD_S
+                unit, divisor = _finer_unit(float(np.median(steps)), limit)
             raise DataError(
-                f"{path}: its times look like Unix-epoch {unit} (e.g. {np.median(big):.0f}; the "
-                "layout's times are seconds)",
+                f"{path}: its times look like {unit} (e.g. {median:.0f}; the layout's times "
+                "are seconds)",
                 f"divide the time columns by {divisor} and try again; nothing was read from it")
+        raise DataError(
+            f"{path}: its times look like Unix-epoch {unit} (e.g. {median:.0f}; the "
+            "layout's times are seconds)",
+            f"divide the time columns by {divisor} and try again; nothing was read from it")
 
 
 def _read(path: Path, modality: Modality) -> tuple[np.ndarray, dict[str, Any]]:
     tab = _table(Path(path), modality)
-    _check_epoch_unit(Path(path), tab.numeric["timestamp" if modality == "mouse" else "press"])
+    _check_epoch_unit(Path(path), tab, modality)
     ev, meta = _mouse_from_table(tab) if modality == "mouse" else _keys_from_table(tab)
     _check_seconds(Path(path), ev, modality)
     # downs precede ups at equal times because they come first in the array
@@ -255,12 +291,20 @@ def read_keys_csv(path: str | Path) -> np.ndarray:
     return _read(Path(path), "keys")[0]
 
 
+def is_session_file(p: Path) -> bool:
+    """A recording file of the layouts: ``.csv`` or ``.parquet``, not hidden. A hidden one is
+    not a recording: macOS leaves ``._s1.csv`` (AppleDouble metadata, binary) beside ``s1.csv``
+    on copies to other disks and in zips, and it stopped a whole evaluation as "not a text CSV
+    file"; hidden folders were already passed over."""
+    return p.suffix.lower() in SUFFIXES and not p.name.startswith(".") and p.is_file()
+
+
 def _is_export_part(d: Path) -> bool:
     """``d`` holds user folders (an export's ``mouse/`` or ``keys/``), not session files."""
-    return d.is_dir() and not any(p.suffix.lower() in SUFFIXES for p in d.iterdir())
+    return d.is_dir() and not any(is_session_file(p) for p in d.iterdir())
 
 
-def _session_root(root: Path, modality: Modality) -> Path:
+def session_root(root: Path, modality: Modality) -> Path:
     """The directory holding ``<user>/<session>`` for ``modality`` (descends into exports)."""
     if _is_export_part(root / modality):
         return root / modality
@@ -286,7 +330,7 @@ def iter_layout(
         meta["path"] = str(root)
         yield finish(root.parent.name, root.stem, ev, f"{modality}-csv", meta)
         return
-    base = _session_root(root, modality)
+    base = session_root(root, modality)
     user_dirs = {p.name: p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")}
     if not user_dirs:
         raise DataError(
@@ -295,9 +339,7 @@ def iter_layout(
             f"(header {','.join(_COLUMNS[modality])})",
         )
     for user in select_users(list(user_dirs), users, root):
-        files = [
-            p for p in user_dirs[user].iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES
-        ]
+        files = [p for p in user_dirs[user].iterdir() if is_session_file(p)]
         for f in sorted(files, key=lambda p: natural_key(p.name)):
             ev, meta = _read(f, modality)
             meta["path"] = str(f)

@@ -65,6 +65,7 @@ from activesec.core.errors import ActiveSecError, DataError
 from activesec.core.events import KEY_KINDS, POINTER_KINDS, Flag
 from activesec.core.paths import PRIVATE_FILE_MODE, make_private_dirs
 from activesec.recordings import generic
+from activesec.recordings._table import read_header
 from activesec.recordings.base import BAD_ROWS, Recording, by_session, why_unreadable
 from activesec.store.db import NS_PER_DAY, SessionInfo, Store
 
@@ -362,7 +363,7 @@ def _modalities(root: Path) -> list[generic.Modality]:
     if found:
         return found
     files = [root] if root.is_file() else sorted(
-        p for p in root.rglob("*") if p.suffix.lower() in generic.SUFFIXES
+        p for p in root.rglob("*") if generic.is_session_file(p)
     )
     for f in files:
         head = _header(f)
@@ -378,8 +379,7 @@ def _header(path: Path) -> list[str] | None:
             import pyarrow.parquet as pq
 
             return [n.strip().lower() for n in pq.read_schema(path).names]
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return [c.strip().lower() for c in fh.readline().split(",")]
+        return read_header(path)[0]  # a BOM, semicolons or tabs as the readers take them
     except Exception:
         return None
 

@@ -36,7 +36,6 @@ from activesec.features.keys import KEY_STEP, KEY_WINDOW
 
 ENROL = 1
 MAX_BACKGROUND = 20000
-_SUFFIXES = (".csv", ".parquet")
 
 
 _LAYOUT_HINT = {
@@ -84,15 +83,18 @@ def _user_folders(root: Path, kind: str) -> tuple[list[str], list[str]]:
     """(user folders holding sessions, folders holding none), each in natural order; an
     export's ``ROOT/<kind>/`` sub-folder is descended."""
     from activesec.recordings.base import natural_key
+    from activesec.recordings.generic import is_session_file, session_root
 
     if not root.is_dir():
         raise DataError(f"{root} is not a folder",
                         f"the {kind} layout is ROOT/<user>/<session>.csv")
-    base = root / kind if (root / kind).is_dir() else root
+    # an export with only the other modality is said to be one (its mouse/ is no user folder)
+    base = root / kind if (root / kind).is_dir() else session_root(
+        root, "mouse" if kind == "mouse" else "keys")
     dirs = sorted((p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")),
                   key=lambda p: natural_key(p.name))
     with_sessions = [p.name for p in dirs
-                     if any(f.suffix.lower() in _SUFFIXES for f in p.iterdir())]
+                     if any(is_session_file(f) for f in p.iterdir())]
     return with_sessions, [p.name for p in dirs if p.name not in set(with_sessions)]
 
 
