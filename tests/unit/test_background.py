@@ -111,6 +111,30 @@ def test_a_machine_background_another_account_could_change_is_refused(
     assert "chmod" in (exc.value.hint or "")
 
 
+def test_a_machine_background_closed_to_the_account_is_one_clear_refusal() -> None:
+    """A folder an administrator left 0700: Path.is_file raises on EACCES (it is not
+    "absent"), and the agent's housekeeping, doctor and training met a PermissionError."""
+    from tests.helpers.unprivileged import run_unprivileged, shared_tmp_dir
+
+    with shared_tmp_dir() as shared:
+        machine = shared / "machine"
+        home = shared / "home"
+        home.mkdir(mode=0o777)
+        home.chmod(0o777)
+        bgm.save(paths_mod.resolve(home), _bg("pointer"), machine=machine)
+        machine.chmod(0o700)
+        r = run_unprivileged(
+            "import os\nfrom activesec.core import paths\nfrom activesec.core.errors import "
+            "ModelError\nfrom activesec.service import background as bgm",
+            f"os.environ[bgm.SITE_ENV] = {str(machine)!r}\n"
+            f"p = paths.resolve({str(home)!r})\n"
+            "try:\n    bgm.load_background(p, 'pointer')\n    print('loaded')\n"
+            "except ModelError as exc:\n    print('refused:', exc.message, '|', exc.hint)\n")
+    assert r.returncode == 0, r.stderr
+    assert "refused: the machine's pointer background in" in r.stdout, r.stdout
+    assert "cannot be read" in r.stdout and "chmod 755" in r.stdout, r.stdout
+
+
 def test_the_platforms_folder_wins_over_the_variable(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """As for the policy file: an account cannot displace the machine's folder by setting a

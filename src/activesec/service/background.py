@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from activesec.core.errors import DataError, ModelError, save_error
+from activesec.core.errors import DataError, ModelError, os_reason, save_error
 from activesec.core.events import EVENT_DTYPE
 from activesec.core.paths import Paths, make_private_dir, sha256_file
 from activesec.core.site import platform_file
@@ -117,9 +117,19 @@ def candidates(paths: Paths, modality: str) -> tuple[Path, Path]:
 def located(paths: Paths, modality: str) -> Path | None:
     """The background file training uses: the account's own, else the machine's — the first
     whose data and card both exist; None when neither does."""
-    for f in candidates(paths, modality):
-        if f.is_file() and f.with_suffix(".json").is_file():
-            return f
+    own, machine = candidates(paths, modality)
+    for f in (own, machine):
+        try:
+            if f.is_file() and f.with_suffix(".json").is_file():
+                return f
+        except OSError as exc:  # a folder closed to this account (EACCES is not "absent")
+            if f == own:
+                raise
+            raise ModelError(
+                f"the machine's {modality} background in {f.parent} cannot be read: "
+                f"{os_reason(exc)}",
+                "an administrator should make it readable by every account (chmod 755 the "
+                "folder, 644 the files)") from None
     return None
 
 
