@@ -67,6 +67,9 @@ def test_default_file_is_private_and_valid(p: paths.Paths) -> None:
         # a huge number of days ended capture and the agent in an OverflowError (SQLite)
         ("[store]\nkeep_days = 999999999999\n", "store.keep_days", "0 = keep forever"),
         ("[enrol]\nkeystrokes = 'many'\n", "enrol.keystrokes", "enrol.keystrokes: "),
+        # a few extra zeros postponed protection for ever, silently: enrolment never completed
+        ("[enrol]\npointer_events = 15000000000\n", "enrol.pointer_events", "pointer events"),
+        ("[enrol]\nkeystrokes = 2000000000\n", "enrol.keystrokes", "keystrokes needed"),
         ("colour = 3\n", "colour", "settings at the top level: user, log_level, capture"),
         # not the label rule (older configs hold "Jane Doe"), but no newline or page of text
         ('user = "../../evil\\nline2"\n', "user", "the owner's label"),

@@ -86,11 +86,15 @@ class StoreConfig(_Section):
 
 
 class EnrolConfig(_Section):
+    # upper bounds: a few extra zeros (15_000_000_000) must not silently postpone protection
+    # for ever — 10^9 pointer events are months of all-day use at 125 Hz
     pointer_events: int = Field(
-        default=15_000, ge=100, description="pointer events needed before a pointer model can train"
+        default=15_000, ge=100, le=1_000_000_000,
+        description="pointer events needed before a pointer model can train",
     )
     keystrokes: int = Field(
-        default=2_000, ge=50, description="keystrokes needed before a keyboard model can train"
+        default=2_000, ge=50, le=100_000_000,
+        description="keystrokes needed before a keyboard model can train",
     )
 
 
