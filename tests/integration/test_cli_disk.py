@@ -198,3 +198,33 @@ def test_run_and_capture_on_a_read_only_data_directory_say_so(tmp_path: Path) ->
         assert "ACTIVESEC_HOME" in e, e
         # the agent also says it could not leave that reason for `status` (same cause)
         assert all("stopped.json: Read-only file system" in b for b in before), before
+
+
+def test_a_report_on_a_full_disk_says_to_free_space(tmp_path: Path) -> None:
+    """The hint was "pass a directory you can write to --report" — any other folder on that
+    disk fails alike."""
+    r = _in_user_namespace(
+        "import os\n" + FILL + """
+        from pathlib import Path
+        import numpy as np
+        from activesec.core.errors import DataError
+        from activesec.evaluate import report
+        from activesec.evaluate.result import ALL, UserScores, build_result
+
+        rng = np.random.default_rng(1)
+        users = [UserScores(user=f"u{i}", genuine={ALL: rng.normal(0, 1, 30)},
+                            impostor={ALL: rng.normal(2, 1, 30)}, n_enrol=50) for i in range(3)]
+        result = build_result(dataset="d", protocol="p", detector="x", modality="pointer",
+                              users=users, skipped=[], runtime_s=1.0)
+        mnt = Path(os.environ["MNT"])
+        (mnt / "out").mkdir()
+        fill(mnt)
+        try:
+            report.write_report(result, mnt / "out")
+        except DataError as exc:
+            print("HINT", exc.hint)
+        """.replace("\n        ", "\n"),
+        tmp_path,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "HINT free disk space" in r.stdout, r.stdout

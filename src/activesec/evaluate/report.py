@@ -14,6 +14,7 @@ evaluation leaves none behind — and never removes one that existed before.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -318,11 +319,18 @@ def _writable_dir(out: Path) -> Path:
         make_private_dirs(out)  # what it makes is private, what exists keeps its mode
     except OSError as exc:
         raise DataError(f"cannot create the report directory {out}: {exc.strerror}",
-                        "pass a directory you can write to --report") from None
+                        _remedy(exc)) from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise DataError(f"cannot write into the report directory {out}",
                         "pass a directory you can write to --report")
     return out
+
+
+def _remedy(exc: OSError) -> str:
+    """What to do: on a full disk, free space (another folder there would fail alike)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free disk space (or pass --report a folder on another disk), then run it again"
+    return "pass a directory you can write to --report"
 
 
 def _missing(out: Path) -> list[Path]:
@@ -380,8 +388,7 @@ def write_report(results: EvalResult | Sequence[EvalResult], out_dir: str | Path
         try:
             write_private_text(_writable_dir(out) / path.name, render(results, left_out))
         except OSError as exc:
-            raise DataError(f"cannot write {path}: {exc.strerror}",
-                            "pass a directory you can write to --report") from None
+            raise DataError(f"cannot write {path}: {exc.strerror}", _remedy(exc)) from None
     except BaseException:
         _unmake(made)
         raise
