@@ -150,6 +150,12 @@ def test_without_background_falls_back_to_one_class_and_says_so(owner: paths_mod
     assert "background" in by[MOUSE].fallback and "gmm" in by[MOUSE].fallback
     out = summary.as_dict()
     assert json.loads(json.dumps(out))["trained"][0]["fallback"]
+    # the pointer fallback is calibrated at a fifth of target_far: at the trust defaults, chosen
+    # for the population detector, gmm locked its owners out three times as often
+    assert by[MOUSE].target_far == pytest.approx(0.01)
+    assert persist.read_card(owner.models_dir / "pointer-mouse")["calibration"][
+        "target_far"] == pytest.approx(0.01)
+    assert by[KEYBOARD].target_far == pytest.approx(0.05)  # not measured that way: as asked
 
 
 
@@ -568,10 +574,12 @@ def test_a_drift_update_keeps_a_fallback_model_a_fallback(owner: paths_mod.Paths
     assert extra["trained_by"] == "retrain"
     assert extra["requested_detector"] == "extra_trees" and "background" in extra["fallback"]
     assert "background" in r.fallback
+    assert r.target_far == pytest.approx(0.01)  # still calibrated as a fallback
     install_backgrounds(owner, tmp_path)
     assert "pointer-mouse" in [d.name for d in tr.fallback_upgrades(owner)]
     (m,) = [x for x in tr.upgrade(owner, s).trained if x.modality == MOUSE]
     assert m.detector == "extra_trees" and m.upgraded_from == "gmm"
+    assert m.target_far == pytest.approx(0.05)  # no longer a fallback: as asked
 
 
 def test_an_edited_agent_json_is_refused_like_an_edited_card(owner: paths_mod.Paths) -> None:

@@ -24,7 +24,8 @@ a lunch break, which the agent never scores) — and, per modality:
    for keys; figures beside it) — weaker, and said so in the summary and the card;
 4. **calibrate** on the held-out owner scores at ``train.target_far``
    (:class:`~activesec.engine.trust.Calibration`, with the statistics of those scores
-   averaged, in time order, over the trust model's fusion window);
+   averaged, in time order, over the trust model's fusion window) — a pointer model that is
+   the one-class fallback at a fifth of it (:data:`FALLBACK_FAR_DIVISOR`);
 5. **save** with the model card (:func:`~activesec.detectors.persist.save_model`), a NumPy-only
    twin (:mod:`activesec.detectors.compact`) and the fitted rows, into a staging directory that
    replaces the old model in one rename — a crash never leaves half a model.
@@ -101,6 +102,17 @@ if TYPE_CHECKING:
 #: per-user EER: scaled_manhattan 15.5 % (best of the one-class detectors, see
 #: :mod:`activesec.detectors`). Both have NumPy-only compact forms.
 FALLBACK = {"pointer": "gmm", KEYBOARD: "scaled_manhattan"}
+#: a one-class fallback model is calibrated at ``train.target_far`` / this: the trust defaults
+#: were chosen for the population detector, and the weaker, heavier-tailed fallback scores
+#: then locked the owner out three times as often. Measured on Balabit's training split
+#: (``evaluate balabit --tune-trust``'s protocol: 24,104 owner actions, 2,124 impostor chunks
+#: of 100 actions; default trust), 2026-12-07: gmm at 0.05 falsely locked its owners 48 times
+#: (an owner action in 502), at 0.02 21 times, at 0.01 15 times — as often as the population
+#: default at 0.05 (15) —, locking 530 impostor chunks at 0.01 against 1,040 at 0.05 (the
+#: population detector: 1,840). The owner of a default install (no background population)
+#: is spared most false locks; the protection stays weak until a background is built. The
+#: keyboard's fallback (``scaled_manhattan``) keeps ``target_far``: not measured that way.
+FALLBACK_FAR_DIVISOR = 5.0
 #: most owner rows a model is fitted on (the most recent): a tree ensemble's size grows with
 #: its training rows (and with how hard the owner is to tell from the background), and the
 #: agent holds it in memory — Balabit user7 (8,600 rows): a 19 MB compact model, agent peak RSS
@@ -426,12 +438,20 @@ def _split(n: int, settings: Settings, modality: str) -> tuple[int, int]:
     return n - n_hold - _purge(modality), n_hold
 
 
-def _calibration(det: Any, X_hold: np.ndarray, settings: Settings
-                 ) -> tuple[Calibration, dict[str, float]]:
-    """The calibration at ``train.target_far`` from the owner's held-out scores, and their
+def calibration_far(settings: Settings, modality: str, fallback: bool) -> float:
+    """The false-alarm rate a model is calibrated at: ``train.target_far``, a fifth of it for
+    a pointer model that is the one-class fallback (:data:`FALLBACK_FAR_DIVISOR`)."""
+    far = settings.train.target_far
+    return far / FALLBACK_FAR_DIVISOR if fallback and modality != KEYBOARD else far
+
+
+def _calibration(det: Any, X_hold: np.ndarray, settings: Settings, modality: str,
+                 fallback: bool = False) -> tuple[Calibration, dict[str, float]]:
+    """The calibration at :func:`calibration_far` from the owner's held-out scores, and their
     quantiles (a DataError or ModelError when they cannot calibrate)."""
     hs = det.score(X_hold)
-    return Calibration.from_scores(hs, settings.train.target_far, FUSION_WINDOW), _quantiles(hs)
+    far = calibration_far(settings, modality, fallback)
+    return Calibration.from_scores(hs, far, FUSION_WINDOW), _quantiles(hs)
 
 
 def _need(modality: str, have: int, need: int) -> str:
@@ -465,7 +485,7 @@ def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows) -> 
         res.reason = f"cannot fit {name}: {exc}"
         return res
     try:
-        cal, quant = _calibration(det, Xh, settings)
+        cal, quant = _calibration(det, Xh, settings, modality, fallback=bool(fallback))
     except (DataError, ModelError) as exc:
         res.reason = f"cannot calibrate: {exc}"
         return res
@@ -647,7 +667,7 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
     fallback = fallback or (str(extra.get("fallback")) if _fallback_extra(directory) else "")
     asked = extra.get("requested_detector") if fallback else card.get("detector")
     hs = det.score(up.X_hold)
-    cal = recalibrate(hs, settings.train.target_far)
+    cal = recalibrate(hs, calibration_far(settings, modality, bool(fallback)))
     quant = _quantiles(hs)
     drift = {"replaced_rows": int(k), "of_rows": len(X_old),
              "max_drift": settings.train.max_drift, "recent_rows": len(X),
@@ -760,7 +780,7 @@ def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityR
         res.reason = fallback
         return res
     try:
-        cal, quant = _calibration(det, X[n - n_hold:], settings)
+        cal, quant = _calibration(det, X[n - n_hold:], settings, modality)
     except (DataError, ModelError) as exc:
         res.reason = f"cannot calibrate: {exc}"
         return res
