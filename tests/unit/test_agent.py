@@ -1450,12 +1450,9 @@ def test_the_status_names_the_features_behind_the_last_alert(
     assert last["deviating_features"] == agent.decisions[-1]["evidence"]["deviating_features"]
 
 
-def test_a_modality_enrolled_after_the_first_model_is_trained_by_itself(
-        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
-    """Only the first training was automatic: once the pointer model existed, typing enough
-    for the keyboard's enrolment (status: "keys 2,000/2,000 (100%)") trained nothing until the
-    owner ran `activesec train` by hand. The agent now trains the modality that has no model
-    (`train --new`: the others stay as they are), not the whole profile again."""
+def keys_enrolled_after_the_pointer_model(p: paths_mod.Paths, tmp_path: Path) -> Settings:
+    """A pointer model on disk and enough typing stored for the keyboard's enrolment (80 of 60
+    keystrokes), with automatic training on: the settings."""
     from activesec.recordings.synthetic import typing
 
     s = make_settings(tmp_path, enrol={"pointer_events": 100, "keystrokes": 60},
@@ -1466,8 +1463,18 @@ def test_a_modality_enrolled_after_the_first_model_is_trained_by_itself(
                                   mono_ns=int(keys["t_ns"][0]))
         store.append(sid, keys)
         store.commit()
-    clock = StepClock()
     put_model_file(p)
+    return s
+
+
+def test_a_modality_enrolled_after_the_first_model_is_trained_by_itself(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    """Only the first training was automatic: once the pointer model existed, typing enough
+    for the keyboard's enrolment (status: "keys 2,000/2,000 (100%)") trained nothing until the
+    owner ran `activesec train` by hand. The agent now trains the modality that has no model
+    (`train --new`: the others stay as they are), not the whole profile again."""
+    s = keys_enrolled_after_the_pointer_model(p, tmp_path)
+    clock = StepClock()
     calls: list[str] = []
     agent = Agent(p, s, Scripted(clock, stranger(2, 1)), clock, loader=lambda _p: models,
                   trainer=lambda _p, _s: calls.append("train"),
@@ -1486,18 +1493,8 @@ def test_a_modality_that_keeps_failing_to_train_is_tried_less_and_less_often(
         p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
     """Keystrokes counted but too scattered for enough windows: `train --new` failed, and the
     agent started a whole training process again every 10 minutes for as long as it ran."""
-    from activesec.recordings.synthetic import typing
-
-    s = make_settings(tmp_path, enrol={"pointer_events": 100, "keystrokes": 60},
-                      train={"auto": True})
-    with Store.open(p.database, create=True) as store:
-        keys = typing(80, 1)
-        sid = store.begin_session("alice", "test", wall_ns=1_700_000_000 * S,
-                                  mono_ns=int(keys["t_ns"][0]))
-        store.append(sid, keys)
-        store.commit()
+    s = keys_enrolled_after_the_pointer_model(p, tmp_path)
     clock = StepClock()
-    put_model_file(p)
     tries: list[float] = []
 
     def fails(_p: paths_mod.Paths, _s: Settings) -> None:
