@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -255,8 +254,6 @@ def build(
     It is never shipped with ActiveSec (Aalto 136M is licensed for non-commercial use): build
     it from your own copies. Re-running with the same data and seed gives the same rows.
     """
-    from activesec.service.background import machine_dir
-
     p = state_paths()
     if not all_users:  # the machine's folder needs no profile of the administrator's
         profile.require(p)
@@ -264,8 +261,7 @@ def build(
     try:
         with sigterm_raises():  # from the start: a SIGTERM is always said
             _build(p, saved, balabit=balabit, aalto=aalto, max_rows=max_rows,
-                   max_people=max_people, seed=seed, json_out=json_out,
-                   machine=machine_dir() if all_users else None)
+                   max_people=max_people, seed=seed, json_out=json_out, all_users=all_users)
     except Stopped:
         kept = (f"the new {' and '.join(saved)} background was saved, nothing else changed"
                 if saved else "the installed background is unchanged")
@@ -275,11 +271,12 @@ def build(
 
 def _build(p: Paths, saved: list[str], *, balabit: str | None, aalto: str | None,
            max_rows: int, max_people: int | None, seed: int, json_out: bool,
-           machine: Path | None = None) -> None:
+           all_users: bool = False) -> None:
     """`background build` itself; ``saved`` gets each modality whose background is saved
-    (into ``machine``, a folder, for every account)."""
+    (with ``all_users``, into the machine's folder, for every account)."""
     from activesec.service import background as bgm
 
+    machine = bgm.machine_dir() if all_users else None
     with _progress(not json_out and interactive()) as progress:
         built = bgm.build(
             balabit=balabit,
