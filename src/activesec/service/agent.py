@@ -492,8 +492,8 @@ class ScreenWatch:
         # lock (its silence — a restart, a stuck GetActive, the bus gone — is no unlock)
         self._heard = False
         self._silent = False  # said so in the log: it stopped answering while we are locked
-        self._silent_since: int | None = None  # the screensaver on by itself went silent then
-        self._locker_silent_since: int | None = None  # ... the locker watch could not tell
+        self._saver_silence = _Silence()  # the screensaver on by itself went silent
+        self._locker_silence = _Silence()  # ... the locker watch could not tell
 
     @property
     def saver_active(self) -> bool:
@@ -600,13 +600,11 @@ class ScreenWatch:
             # would be kept —, but this lock is the owner's own or a blank screen, watched for
             # privacy only: a service silent for PASSIVE_SILENCE_S (the bus gone) must not
             # switch scoring off for good
-            if self._silent_since is None:
-                self._silent_since = now
-            if now - self._silent_since < PASSIVE_SILENCE_S * 1e9:
+            if self._saver_silence.brief(now):
                 return
             log.warning("the screensaver service stopped answering: input is scored again")
             answer = False
-        self._silent_since = None
+        self._saver_silence.end()
         active = answer is True
         if active != self._saver_by_service:
             self._saver_by_service = active
@@ -619,7 +617,7 @@ class ScreenWatch:
         password."""
         held = self._locker()
         if held is True:
-            self._locker_silent_since = None
+            self._locker_silence.end()
             if not self._saver_by_locker:
                 self._saver_by_locker = True
                 log.info("a screen locker holds the display: input is neither stored nor "
@@ -627,12 +625,10 @@ class ScreenWatch:
             return
         if not self._saver_by_locker:
             return
-        if held is None:  # cannot tell (the X server refused us): as the service's silence
-            if self._locker_silent_since is None:
-                self._locker_silent_since = now
-            if now - self._locker_silent_since < PASSIVE_SILENCE_S * 1e9:
-                return
-        self._saver_by_locker, self._locker_silent_since = False, None
+        if held is None and self._locker_silence.brief(now):  # cannot tell (the X server
+            return  # refused us): as the service's silence
+        self._saver_by_locker = False
+        self._locker_silence.end()
         log.info("the screen locker let go of the display")
 
     def close(self) -> None:
@@ -641,6 +637,24 @@ class ScreenWatch:
             close = getattr(part, "close", None)
             if callable(close):
                 close()
+
+
+class _Silence:
+    """How long a source watched between locks of ours has not answered: a moment of it ends
+    nothing (a password typed then would be kept), ``PASSIVE_SILENCE_S`` of it does (the
+    watch is for privacy, and must not switch scoring off for good)."""
+
+    def __init__(self) -> None:
+        self._since: int | None = None
+
+    def brief(self, now: int) -> bool:
+        """Silent at ``now``: True while the silence has lasted less than PASSIVE_SILENCE_S."""
+        if self._since is None:
+            self._since = now
+        return now - self._since < PASSIVE_SILENCE_S * 1e9
+
+    def end(self) -> None:
+        self._since = None
 
 
 def _cannot_tell() -> bool | None:
