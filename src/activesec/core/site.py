@@ -62,10 +62,17 @@ def platform_file(platform: str | None = None, env: Mapping[str, str] | None = N
 def site_file(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path | None:
     """The policy file in force, or None (module docstring: the platform's place wins)."""
     env = os.environ if env is None else env
-    fixed = platform_file(platform, env)
+    return in_force(platform_file(platform, env), env, ENV)
+
+
+def in_force(fixed: Path, env: Mapping[str, str], variable: str) -> Path | None:
+    """A machine-wide place: ``fixed`` once it exists, else the one the environment
+    ``variable`` names (machines where the administrator cannot write there, and tests), else
+    None — an account cannot displace what exists at the platform's place by setting a
+    variable. The policy file and the machine's background population follow this rule."""
     if fixed.exists():
         return fixed
-    named = env.get(ENV)
+    named = env.get(variable)
     return Path(named).expanduser() if named else None
 
 

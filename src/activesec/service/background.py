@@ -48,7 +48,7 @@ import numpy as np
 from activesec.core.errors import DataError, ModelError, os_reason, save_error
 from activesec.core.events import EVENT_DTYPE
 from activesec.core.paths import Paths, make_private_dir, sha256_file
-from activesec.core.site import platform_file
+from activesec.core.site import in_force, platform_file
 from activesec.detectors.persist import load_json_card, schema_hash
 from activesec.features.keys import KEY_FEATURE_NAMES, KEY_STEP, KEY_WINDOW, keystroke_windows
 from activesec.features.pointer import POINTER_FEATURE_NAMES, pointer_features
@@ -105,8 +105,7 @@ def machine_dir(platform: str | None = None, env: Mapping[str, str] | None = Non
     ``ACTIVESEC_SITE_BACKGROUND`` when set, else the platform's (to be made)."""
     env = os.environ if env is None else env
     fixed = platform_dir(platform, env)
-    named = env.get(SITE_ENV)
-    return Path(named).expanduser() if named and not fixed.exists() else fixed
+    return in_force(fixed, env, SITE_ENV) or fixed
 
 
 def candidates(paths: Paths, modality: str) -> tuple[Path, Path]:
