@@ -309,8 +309,11 @@ def _make_shared_dirs(folder: Path) -> None:
 
 def read_card(paths: Paths, modality: str) -> dict[str, Any] | None:
     f = located(paths, modality)
-    if f is None:
-        return None
+    return None if f is None else _card_of(f)
+
+
+def _card_of(f: Path) -> dict[str, Any]:
+    """The card beside the background file ``f``."""
     return load_json_card(f.with_suffix(".json"), FORMAT, "background card", REBUILD)
 
 
@@ -329,9 +332,7 @@ def load_background(paths: Paths, modality: str) -> tuple[np.ndarray, np.ndarray
                 f"an administrator should own {f.parent} and its files and make them "
                 "writable by the owner only (chown -R root; chmod 755 the folder, 644 the "
                 "files), or rebuild it with `sudo activesec background build --all-users`")
-    card = read_card(paths, modality)
-    if card is None:
-        return None
+    card = _card_of(f)  # beside the data found: not looked for again (it could be elsewhere)
     if sha256_file(f) != card.get("sha256"):
         raise ModelError(f"background file {f} was modified (hash mismatch)", REBUILD)
     if card.get("feature_schema", {}).get("sha256") != schema_hash(feature_names(modality)):
