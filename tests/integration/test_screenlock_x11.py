@@ -224,6 +224,32 @@ def bare_window_manager(home: Path, xdisplay: str
     return env, status
 
 
+def type_a_password_into_the_locker(inj: XInjector, status: Callable[[], dict[str, object]]
+                                    ) -> None:
+    """Once the agent sees the locker, type a password (7 keys: 14 events) into it and wait
+    until the agent has withheld every event of it."""
+    wait_until(lambda: status().get("screensaver_active") is True,
+               "the agent to see the locker", limit_s=30)
+    inj.type_text("hunter2", hold_s=0.03, gap_s=0.05)
+    wait_until(lambda: int(str(status().get("withheld_locked") or 0)) >= 14,
+               "the typed keys to be withheld")
+
+
+@contextmanager
+def an_agent_storing_no_key(env: dict[str, str], home: Path) -> Iterator[None]:
+    """The real `activesec run` for the block, stopped by SIGTERM at its end however it ends;
+    when the block succeeded, the agent exited 0 and its store holds not one keystroke."""
+    agent = popen("run", "--quiet", env=env)
+    try:
+        yield
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        _, err = agent.communicate(timeout=60)
+    assert agent.returncode == 0, err
+    with Store.open(home / "activesec.db") as store:
+        assert sum(s.n_keys for s in store.sessions()) == 0
+
+
 def test_the_real_agent_started_under_i3lock_keeps_no_password(
         i3lock_exe: str, xdisplay: str, tmp_path: Path) -> None:
     """A bare window manager, no screensaver service: the agent (re)started while i3lock held
@@ -231,20 +257,8 @@ def test_the_real_agent_started_under_i3lock_keeps_no_password(
     keystroke timing (the watch between locks asks D-Bus only)."""
     home = tmp_path / "home"
     env, status = bare_window_manager(home, xdisplay)
-    with locker(i3lock_exe), XInjector(xdisplay) as inj:
-        agent = popen("run", "--quiet", env=env)
-        try:
-            wait_until(lambda: status().get("screensaver_active") is True,
-                       "the agent to see the locker", limit_s=30)
-            inj.type_text("hunter2", hold_s=0.03, gap_s=0.05)
-            wait_until(lambda: int(str(status().get("withheld_locked") or 0)) >= 14,
-                       "the typed keys to be withheld")
-        finally:
-            agent.send_signal(signal.SIGTERM)
-            _, err = agent.communicate(timeout=60)
-    assert agent.returncode == 0, err
-    with Store.open(home / "activesec.db") as store:
-        assert sum(s.n_keys for s in store.sessions()) == 0
+    with locker(i3lock_exe), XInjector(xdisplay) as inj, an_agent_storing_no_key(env, home):
+        type_a_password_into_the_locker(inj, status)
 
 
 def test_i3lock_as_the_lock_command_locks_and_stays(i3lock_exe: str, xdisplay: str) -> None:
@@ -287,22 +301,9 @@ def test_the_real_agent_keeps_no_password_typed_into_the_owners_own_i3lock(
     stored with its keystroke timing (the agent looked for a locker at its start only)."""
     home = tmp_path / "home"
     env, status = bare_window_manager(home, xdisplay)
-    with XInjector(xdisplay) as inj:
-        agent = popen("run", "--quiet", env=env)
-        try:
-            wait_until(lambda: status().get("running") is True, "the agent to start",
-                       limit_s=30)
-            with locker(i3lock_exe):
-                wait_until(lambda: status().get("screensaver_active") is True,
-                           "the agent to see the locker", limit_s=30)
-                inj.type_text("hunter2", hold_s=0.03, gap_s=0.05)
-                wait_until(lambda: int(str(status().get("withheld_locked") or 0)) >= 14,
-                           "the typed keys to be withheld")
-            wait_until(lambda: status().get("screensaver_active") is False,
-                       "the agent to see the locker go")
-        finally:
-            agent.send_signal(signal.SIGTERM)
-            _, err = agent.communicate(timeout=60)
-    assert agent.returncode == 0, err
-    with Store.open(home / "activesec.db") as store:
-        assert sum(s.n_keys for s in store.sessions()) == 0
+    with XInjector(xdisplay) as inj, an_agent_storing_no_key(env, home):
+        wait_until(lambda: status().get("running") is True, "the agent to start", limit_s=30)
+        with locker(i3lock_exe):
+            type_a_password_into_the_locker(inj, status)
+        wait_until(lambda: status().get("screensaver_active") is False,
+                   "the agent to see the locker go")
