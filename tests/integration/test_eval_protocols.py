@@ -235,6 +235,23 @@ def test_too_few_sessions_is_a_reported_skip(tmp_path: Path) -> None:
                  options=Options(enrol_sessions=4))
 
 
+def test_a_zero_byte_session_file_is_skipped_like_a_header_only_one(tmp_path: Path) -> None:
+    """A logger stopped before its first write leaves a 0-byte file; it stopped the whole
+    evaluation ("is empty") while a header-only file beside it was a reported skip. Named on
+    its own, an empty file is still an error."""
+    from activesec.recordings import read_mouse_csv
+
+    root = write_mouse_layout(tmp_path / "m")
+    (root / "user1" / "s9.csv").write_bytes(b"")
+    js = evaluate("mouse-csv", root, detector="scaled_manhattan",
+                  options=Options(enrol_sessions=2)).to_json()
+    assert js["n_users"] == 3
+    assert {"what": "session", "id": "user1/s9",
+            "reason": "no complete action (no data row)"} in js["skipped"]
+    with pytest.raises(DataError, match="is empty"):
+        read_mouse_csv(root / "user1" / "s9.csv")
+
+
 def test_keys_csv_separates_users(tmp_path: Path) -> None:
     root = write_keys_layout(tmp_path / "keys")
     res = evaluate("keys-csv", root, detector="scaled_manhattan",

@@ -317,11 +317,24 @@ def session_root(root: Path, modality: Modality) -> Path:
     return root
 
 
+def _read_in_folder(path: Path, modality: Modality) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`_read` for one session of a layout folder, where a 0-byte file is a session with
+    no data row, as a header-only one is: a logger stopped before its first write leaves one,
+    and it stopped a whole evaluation ("is empty") while the header-only file beside it was
+    skipped. Named on its own (``replay FILE``), an empty file is still an error."""
+    try:
+        if path.stat().st_size == 0:
+            return empty(0), {"rows": 0, "bad_shape": 0, "skipped_rows": 0, "zero_bytes": True}
+    except OSError:
+        pass  # _read says why it cannot be read
+    return _read(path, modality)
+
+
 def iter_layout(
     root: str | Path, modality: Modality, users: Iterable[str] | None = None
 ) -> Iterator[Recording]:
     """Recordings of ``ROOT/<user>/<session>.{csv,parquet}``: users, then sessions, in
-    natural order. Empty sessions are yielded with ``meta['empty'] = True``."""
+    natural order. Empty sessions (also 0-byte files) are yielded with ``meta["empty"] = True``."""
     if modality not in _COLUMNS:
         raise DataError(f"unknown modality {modality!r}", "use 'mouse' or 'keys'")
     root = require_exists(Path(root), f"a {modality} layout ROOT/<user>/<session>.csv")
@@ -341,7 +354,7 @@ def iter_layout(
     for user in select_users(list(user_dirs), users, root):
         files = [p for p in user_dirs[user].iterdir() if is_session_file(p)]
         for f in sorted(files, key=lambda p: natural_key(p.name)):
-            ev, meta = _read(f, modality)
+            ev, meta = _read_in_folder(f, modality)
             meta["path"] = str(f)
             yield finish(user, f.stem, ev, f"{modality}-csv", meta)
 
