@@ -144,6 +144,46 @@ def read_csv_table(
     return _read_pure(path, header, expected, numeric, delimiter)
 
 
+#: rows converted at a time: a file's text never sits in memory whole, only its columns
+#: (the pure path held every row as a list of strings — about 12x the file's size at the peak)
+BLOCK_ROWS = 1 << 16
+#: bytes pyarrow parses at a time
+ARROW_BLOCK_BYTES = 1 << 20
+
+
+class _Columns:
+    """Columns gathered block by block: numeric ones as float64 parts, text ones as codes
+    into one table of values per column (in order of first appearance)."""
+
+    def __init__(self, expected: Sequence[str], numeric: Sequence[str]) -> None:
+        self.expected = list(expected)
+        self.numeric = set(numeric)
+        self.parts: dict[str, list[np.ndarray]] = {c: [] for c in expected}
+        self.seen: dict[str, dict[str, int]] = {c: {} for c in expected if c not in numeric}
+
+    def add_text(self, name: str, values: Sequence[str], codes: np.ndarray | None = None) -> None:
+        """Rows of text column ``name``: ``values`` per row, or (``codes``) per distinct value
+        with ``codes`` per row."""
+        seen = self.seen[name]
+        if codes is None:  # a dict lookup per row beats sorting strings
+            codes = np.fromiter((seen.setdefault(v, len(seen)) for v in values), np.int32,
+                                len(values))
+        else:
+            mapping = np.array([seen.setdefault(v, len(seen)) for v in values] or [0], np.int32)
+            codes = mapping[codes]
+        self.parts[name].append(codes.astype(np.int32, copy=False))
+
+    def table(self, n_rows: int, bad_shape: int) -> Table:
+        def joined(name: str, dtype: type) -> np.ndarray:
+            parts = self.parts.pop(name)
+            return np.concatenate(parts) if parts else np.empty(0, dtype)
+
+        num = {c: joined(c, np.float64) for c in self.expected if c in self.numeric}
+        text = {c: Categorical(joined(c, np.int32), [v.strip() for v in self.seen[c]])
+                for c in self.seen}
+        return Table(num, text, n_rows, bad_shape)
+
+
 def _read_arrow(
     path: Path,
     header: list[str],
@@ -165,37 +205,38 @@ def _read_arrow(
         c: (pa.float64() if c in numeric else pa.dictionary(pa.int32(), pa.string()))
         for c in expected
     }
+    out = _Columns(expected, numeric)
+    n_rows = 0
     try:
-        t = pacsv.read_csv(
+        # streamed: one block of the file at a time, its columns appended to `out`
+        reader = pacsv.open_csv(
             path,
             # one thread: Arrow's pool (calling back into Python for invalid rows) could still
             # run at interpreter exit and abort the process after a one-line error ("terminate
-            # called without an active exception", apache/arrow#34314); files here are small
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, use_threads=False),
+            # called without an active exception", apache/arrow#34314)
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, use_threads=False,
+                                           block_size=ARROW_BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types=types, include_columns=list(expected), strings_can_be_null=False
             ),
         )
+        for batch in reader:
+            n_rows += batch.num_rows
+            for c in expected:
+                col = batch.column(c)
+                if c in numeric:
+                    # a copy: a view would keep Arrow's block alive in its own pool
+                    out.parts[c].append(np.array(col.to_numpy(zero_copy_only=False),
+                                                 dtype=np.float64))
+                    continue
+                codes = col.indices.to_numpy(zero_copy_only=False)
+                codes = np.where(np.isnan(codes), 0, codes) if codes.dtype.kind == "f" else codes
+                out.add_text(c, [str(v) for v in col.dictionary.to_pylist()],
+                             codes.astype(np.int64))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
         return None  # e.g. a non-numeric value or a decimal comma: the pure path reads it
-    t = t.unify_dictionaries().combine_chunks()
-    num = {c: t.column(c).to_numpy() if len(t) else np.empty(0) for c in numeric}
-    num = {c: np.asarray(v, dtype=np.float64) for c, v in num.items()}
-    text: dict[str, Categorical] = {}
-    for c in expected:
-        if c in numeric:
-            continue
-        col = t.column(c)
-        if col.num_chunks == 0:
-            text[c] = Categorical(np.zeros(0, np.int32), [])
-            continue
-        chunk = col.chunk(0)
-        codes = chunk.indices.to_numpy(zero_copy_only=False)
-        codes = np.where(np.isnan(codes), 0, codes) if codes.dtype.kind == "f" else codes
-        values = [str(v).strip() for v in chunk.dictionary.to_pylist()]
-        text[c] = Categorical(codes.astype(np.int32), values)
-    return Table(num, text, len(t), len(bad))
+    return out.table(n_rows, len(bad))
 
 
 def _to_float(values: list[str], decimal_comma: bool = False) -> np.ndarray:
@@ -213,13 +254,6 @@ def _to_float(values: list[str], decimal_comma: bool = False) -> np.ndarray:
         return out
 
 
-def _encode(col: list[str]) -> Categorical:
-    """Codes in order of first appearance (a dict lookup per row beats sorting strings)."""
-    seen: dict[str, int] = {}
-    codes = np.fromiter((seen.setdefault(v, len(seen)) for v in col), np.int32, len(col))
-    return Categorical(codes, [v.strip() for v in seen])
-
-
 def _read_pure(
     path: Path,
     header: list[str],
@@ -229,8 +263,21 @@ def _read_pure(
 ) -> Table:
     width = len(header)
     pos = _positions(path, header, expected)
-    rows: list[list[str]] = []
-    unparsed = 0  # rows csv cannot split, e.g. a field over csv.field_size_limit()
+    out = _Columns(expected, numeric)
+    block: list[list[str]] = []
+    n_rows = 0
+    bad_shape = 0  # rows with another number of fields, or that csv cannot split (e.g. a
+    # field over csv.field_size_limit())
+
+    def flush() -> None:
+        for name, p in zip(expected, pos, strict=True):
+            col = list(map(itemgetter(p), block))
+            if name in out.numeric:  # numpy skips surrounding blanks
+                out.parts[name].append(_to_float(col, delimiter != ","))
+            else:
+                out.add_text(name, col)
+        block.clear()
+
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         next(reader, None)
@@ -240,17 +287,17 @@ def _read_pure(
             except StopIteration:
                 break
             except csv.Error:  # the reader resumes at the next line
-                unparsed += 1
+                bad_shape += 1
                 continue
-            if row:
-                rows.append(row)
-    good = [r for r in rows if len(r) == width]
-    num: dict[str, np.ndarray] = {}
-    text: dict[str, Categorical] = {}
-    for name, p in zip(expected, pos, strict=True):
-        col = list(map(itemgetter(p), good))
-        if name in numeric:
-            num[name] = _to_float(col, delimiter != ",")  # numpy skips surrounding blanks
-        else:
-            text[name] = _encode(col)
-    return Table(num, text, len(good), len(rows) - len(good) + unparsed)
+            if not row:
+                continue
+            if len(row) != width:
+                bad_shape += 1
+                continue
+            block.append(row)
+            if len(block) == BLOCK_ROWS:
+                n_rows += len(block)
+                flush()
+    n_rows += len(block)
+    flush()
+    return out.table(n_rows, bad_shape)

@@ -41,7 +41,13 @@ from activesec.core.errors import DataError
 from activesec.core.events import EVENT_DTYPE, Kind, empty
 from activesec.core.keys import N_KEY_CLASSES, class_name, key_class
 from activesec.recordings import _mouse
-from activesec.recordings._table import Categorical, Table, have_arrow, read_csv_table
+from activesec.recordings._table import (
+    BLOCK_ROWS,
+    Categorical,
+    Table,
+    have_arrow,
+    read_csv_table,
+)
 from activesec.recordings.base import (
     Recording,
     excerpt,
@@ -121,14 +127,25 @@ def _table(path: Path, modality: Modality) -> Table:
 
 
 def _mouse_from_table(tab: Table) -> tuple[np.ndarray, dict[str, Any]]:
-    ev, counts = _mouse.decode(
-        tab.numeric["timestamp"],
-        tab.text["button"],
-        tab.text["state"],
-        tab.numeric["x"],
-        tab.numeric["y"],
-        origin=tab.numeric.get(INJECTED),
-    )
+    """Events of a mouse-layout table, decoded :data:`BLOCK_ROWS` rows at a time (the decoder's
+    temporaries for a whole file of millions of rows took more memory than the table)."""
+    origin = tab.numeric.get(INJECTED)
+    blocks: list[np.ndarray] = []
+    counts: dict[str, int] = {}
+    for at in range(0, max(tab.n_rows, 1), BLOCK_ROWS):
+        rows = slice(at, at + BLOCK_ROWS)
+        ev, block_counts = _mouse.decode(
+            tab.numeric["timestamp"][rows],
+            Categorical(tab.text["button"].codes[rows], tab.text["button"].values),
+            Categorical(tab.text["state"].codes[rows], tab.text["state"].values),
+            tab.numeric["x"][rows],
+            tab.numeric["y"][rows],
+            origin=None if origin is None else origin[rows],
+        )
+        blocks.append(ev)
+        for k, v in block_counts.items():
+            counts[k] = counts.get(k, 0) + v
+    ev = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
     meta: dict[str, Any] = {"rows": tab.n_rows + tab.bad_shape, "bad_shape": tab.bad_shape}
     meta.update(counts)
     meta["skipped_rows"] = tab.bad_shape + sum(counts.values())
