@@ -208,6 +208,27 @@ def test_large_appends_split_into_chunks_and_come_back_sorted(store: Store) -> N
     assert store.events(sid).tobytes() == ev.tobytes()
 
 
+def test_event_slices_read_a_session_newest_first_in_bounded_slices(store: Store) -> None:
+    """Training reads a long session's latest part only: whole chunks, newest first, at most
+    ``max_events`` a slice (one chunk when a chunk alone is larger) — in time order even after
+    compaction gave the merged older chunks newer ids than the live ones after them."""
+    sid = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
+    ev = _moves(1000)
+    for part in np.array_split(ev[:600], 30):  # live flushes: small chunks
+        store.append(sid, part)
+    store.commit()
+    assert store.compact(sid) == 30  # one chunk of 600, with the newest id so far
+    store.append(sid, ev[600:700])
+    store.append(sid, ev[700:])
+    store.commit()
+    slices = list(store.event_slices(sid, max_events=350))
+    assert [len(s) for s in slices] == [300, 100, 600]
+    assert np.concatenate(slices[::-1]).tobytes() == store.events(sid).tobytes() == ev.tobytes()
+    assert [len(s) for s in store.event_slices(sid, max_events=10_000)] == [1000]
+    assert list(store.event_slices(store.begin_session("b", "t", wall_ns=WALL0,
+                                                       mono_ns=MONO0), 10)) == []
+
+
 def test_uncommitted_appends_are_invisible_to_other_connections(store: Store) -> None:
     sid = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
     store.append(sid, _moves(10))

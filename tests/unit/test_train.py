@@ -297,6 +297,58 @@ def test_enrolment_after_a_reset_counts_the_open_session_from_the_reset_on(home:
     assert rows[MOUSE].events == len(ev) - cut
 
 
+class _ReadCounter:
+    """A real store that notes which sessions' events are read."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.read: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def event_slices(self, sid: int, max_events: int) -> Any:
+        self.read.append(sid)
+        return self.store.event_slices(sid, max_events)
+
+
+def test_training_reads_only_the_latest_rows_it_can_use(home: Path) -> None:
+    """Training fits on the latest MAX_TRAIN_ROWS rows: reading every session since enrolment
+    made a heavy user's weekly update decode months of input. With ``max_rows`` the newest
+    sessions are read until each modality has its rows — the same rows, newest first — and
+    older sessions are not opened."""
+    p = paths_mod.resolve().ensure()
+    profile.create(p, "owner")
+    with Store.open(p.database, create=True) as store:
+        sids = [add_session(store, ev, day=d) for d, ev in enumerate(owner_pointer(4, 3000))]
+        every = tr.owner_rows(store, "owner")[MOUSE]
+        X_all, t_all = every.arrays(len(POINTER_FEATURE_NAMES))
+        newest = int(np.count_nonzero(t_all >= WALL0 + 3 * DAY))  # the last session's rows
+        counter = _ReadCounter(store)
+        some = tr.owner_rows(counter, "owner", max_rows=newest + 5)[MOUSE]
+    X, t = some.arrays(len(POINTER_FEATURE_NAMES))
+    assert len(X) == newest + 5 and X.tobytes() == X_all[-len(X):].tobytes()
+    assert np.array_equal(t, t_all[-len(X):])
+    assert counter.read == [sids[3], sids[2]]  # the two older sessions were never read
+    assert some.events < every.events
+
+
+def test_train_fits_on_the_latest_rows_of_a_long_history(
+        owner: paths_mod.Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tr, "MAX_TRAIN_ROWS", 120)
+    with Store.open(owner.database) as store:
+        for day in (2, 3):
+            add_session(store, owner_pointer(2, 3000)[day - 2], day=day)
+    cfg = settings(holdout=0.25)
+    summary = tr.train(owner, cfg)
+    mouse = next(r for r in summary.results if r.modality == MOUSE)
+    assert mouse.status == "trained" and mouse.rows_train == 120
+    # held out: a quarter of the rows read, not of every row since enrolment
+    assert mouse.rows_holdout == round(0.25 * tr.rows_to_read(cfg))
+    card = persist.read_card(owner.models_dir / model_files.dir_name(MOUSE))
+    assert card["extra"]["data"]["from_wall_ns"] >= WALL0 + 2 * DAY  # days 0 and 1 unused
+
+
 def test_no_keystroke_window_spans_an_absence_in_training(home: Path) -> None:
     """A lunch break in a session: the agent never scores a window across it (it starts afresh
     after ``engine.trust.idle_after_s``), so training never fits or calibrates on one either —

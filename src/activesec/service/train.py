@@ -9,7 +9,9 @@ routes them; XTEST/virtual devices and events flagged injected are never trainin
 stretch by stretch between absences — gaps of over ``engine.trust.idle_after_s``, 60 s, between
 key events — as the agent scores it, :func:`~activesec.features.keys
 .keystroke_windows_between_absences`, so no model is fitted or calibrated on a window straddling
-a lunch break, which the agent never scores) — and, per modality:
+a lunch break, which the agent never scores). Sessions are read newest first, a slice at a
+time, until each modality has the latest :func:`rows_to_read` rows (:func:`owner_rows`): what
+it fits on and holds out, and no more, whatever the length of the history. Per modality:
 
 1. **enough data?** at least ``enrol.pointer_events`` pointer events of that type /
    ``enrol.keystrokes`` keystrokes, and enough rows to hold some out; otherwise the modality is
@@ -53,6 +55,7 @@ with the detector they asked for, on the rows they were fitted on only.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from collections.abc import Callable
@@ -191,12 +194,22 @@ class _Rows:
             self.X.append(X)
             self.t_end.append(t_end_wall)
 
+    @property
+    def n_rows(self) -> int:
+        return sum(len(x) for x in self.X)
+
     def arrays(self, n_features: int) -> tuple[np.ndarray, np.ndarray]:
         if not self.X:
             return np.zeros((0, n_features)), np.zeros(0, np.int64)
         X, t = np.vstack(self.X), np.concatenate(self.t_end)
         order = np.argsort(t, kind="stable")
         return X[order], t[order]
+
+    def keep_newest(self, n: int) -> None:
+        """Only the ``n`` latest rows stay."""
+        if self.n_rows > n:
+            X, t = self.arrays(self.X[0].shape[1])
+            self.X, self.t_end = [X[-n:]], [t[-n:]]
 
 
 # --------------------------------------------------------------------------- owner data
@@ -242,40 +255,84 @@ def _require_models_dir(paths: Paths) -> None:
         )
 
 
+#: events decoded at a time while reading the owner's sessions (~12 MB)
+SLICE_EVENTS = 1 << 19
+
+
+def rows_to_read(settings: Settings) -> int:
+    """Most feature rows per modality training reads: the :data:`MAX_TRAIN_ROWS` it fits on,
+    the windows purged before the held-out rows, and the ``train.holdout`` share after them."""
+    return math.ceil((MAX_TRAIN_ROWS + _purge(KEYBOARD)) / (1 - settings.train.holdout)) + 1
+
+
 def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
-               progress: Progress | None = None, absence_s: float = IDLE_AFTER_S
-               ) -> dict[str, _Rows]:
+               progress: Progress | None = None, absence_s: float = IDLE_AFTER_S,
+               max_rows: int | None = None) -> dict[str, _Rows]:
     """Feature rows per modality from the owner's sessions since enrolment started; no
-    keystroke window spans a gap of more than ``absence_s`` (the agent's ``idle_after_s``)."""
+    keystroke window spans a gap of more than ``absence_s`` (the agent's ``idle_after_s``).
+
+    With ``max_rows``, only each modality's latest ``max_rows``: sessions are read newest
+    first, :data:`SLICE_EVENTS` events at a time, a modality that has its rows takes no more,
+    and reading stops once every modality seen has them. Training fits on the latest rows
+    anyway (:data:`MAX_TRAIN_ROWS`), and reading everything since enrolment made a heavy
+    user's weekly drift update decode and featurise months of input — millions of events a
+    day — in time and memory that grew with them. ``events`` then counts the events read."""
     out: dict[str, _Rows] = {}
     # the session capturing at the reset counts from the reset on (filtered below), also once
     # it has ended
     sessions = [s for s in store.sessions(label=user) if since is None
                 or s.id > since.last_session or s.id == since.open_session]
+    sessions.sort(key=lambda s: (s.started_wall_ns, s.id), reverse=True)
+
+    def full(m: str) -> bool:
+        return max_rows is not None and m in out and out[m].n_rows >= max_rows
+
+    def all_full() -> bool:
+        return bool(out) and all(full(m) for m in out)
+
     for i, s in enumerate(sessions):
-        ev = store.events(s.id)
+        if all_full():
+            break
         off = s.started_wall_ns - s.started_mono_ns  # wall = t_ns + off
-        if since is not None and s.id == since.open_session:
-            ev = ev[ev["t_ns"] + off >= since.wall_ns]
         types = {d.index: stored_device_type(d.type, d.name) for d in store.devices(s.id)}
-        ev = own_input(ev, types)
-        k = ev["kind"]
-        keys = ev[(k == Kind.KEY_DOWN) | (k == Kind.KEY_UP)]
-        if len(keys):
-            w = keystroke_windows_between_absences(keys, absence_s, KEY_WINDOW, KEY_STEP)
-            out.setdefault(KEYBOARD, _Rows()).add(
-                s.id, w.X, w.t_end_ns + off, int(np.count_nonzero(keys["kind"] == Kind.KEY_DOWN)))
-        ptr = ev[np.isin(k, _POINTER_KINDS)]
-        for dev in np.unique(ptr["device"]):
-            dt = types.get(int(dev), DeviceType.UNKNOWN)
-            if dt in (DeviceType.UNKNOWN, DeviceType.KEYBOARD):
-                dt = DeviceType.MOUSE  # the live scorer routes unknown devices to the mouse model
-            sel = ptr[ptr["device"] == dev]
-            a = pointer_features(sel)
-            out.setdefault(pointer_modality(dt), _Rows()).add(s.id, a.X, a.t_end_ns + off, len(sel))
+        slices = (store.event_slices(s.id, SLICE_EVENTS) if max_rows is not None
+                  else iter([store.events(s.id)]))
+        for ev in slices:
+            if since is not None and s.id == since.open_session:
+                ev = ev[ev["t_ns"] + off >= since.wall_ns]
+            _add_rows(out, s.id, own_input(ev, types), types, off, absence_s, skip=full)
+            if all_full():
+                break
         if progress:
             progress("reading sessions", i + 1, len(sessions))
+    if max_rows is not None:
+        for r in out.values():
+            r.keep_newest(max_rows)
+    if progress and sessions:
+        progress("reading sessions", len(sessions), len(sessions))
     return out
+
+
+def _add_rows(out: dict[str, _Rows], sid: int, ev: np.ndarray, types: dict[int, DeviceType],
+              off: int, absence_s: float, skip: Callable[[str], bool]) -> None:
+    """The feature rows of one session's events ``ev`` (all, or a slice), per modality, into
+    ``out``; ``off`` turns their times into wall times; modalities ``skip`` names are passed."""
+    k = ev["kind"]
+    keys = ev[(k == Kind.KEY_DOWN) | (k == Kind.KEY_UP)]
+    if len(keys) and not skip(KEYBOARD):
+        w = keystroke_windows_between_absences(keys, absence_s, KEY_WINDOW, KEY_STEP)
+        out.setdefault(KEYBOARD, _Rows()).add(
+            sid, w.X, w.t_end_ns + off, int(np.count_nonzero(keys["kind"] == Kind.KEY_DOWN)))
+    ptr = ev[np.isin(k, _POINTER_KINDS)]
+    for dev in np.unique(ptr["device"]):
+        dt = types.get(int(dev), DeviceType.UNKNOWN)
+        if dt in (DeviceType.UNKNOWN, DeviceType.KEYBOARD):
+            dt = DeviceType.MOUSE  # the live scorer routes unknown devices to the mouse model
+        if skip(pointer_modality(dt)):
+            continue
+        sel = ptr[ptr["device"] == dev]
+        a = pointer_features(sel)
+        out.setdefault(pointer_modality(dt), _Rows()).add(sid, a.X, a.t_end_ns + off, len(sel))
 
 
 def enrolment_counts(store: Store, user: str, since: EnrolmentStart | None = None
@@ -557,7 +614,8 @@ def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
     absence_s = _absence_s(settings)
     store = _open_store(paths)
     try:
-        by_mod = owner_rows(store, user, enrolment_since(paths), progress, absence_s)
+        by_mod = owner_rows(store, user, enrolment_since(paths), progress, absence_s,
+                            max_rows=rows_to_read(settings))
     finally:
         store.close()
     wanted = [KEYBOARD, pointer_modality(DeviceType.MOUSE)]
@@ -698,7 +756,8 @@ def retrain(paths: Paths, settings: Settings, *, progress: Progress | None = Non
     absence_s = _absence_s(settings)
     store = _open_store(paths)
     try:
-        by_mod = owner_rows(store, user, enrolment_since(paths), progress, absence_s)
+        by_mod = owner_rows(store, user, enrolment_since(paths), progress, absence_s,
+                            max_rows=rows_to_read(settings))
     finally:
         store.close()
     results = []

@@ -752,6 +752,44 @@ class Store:
             ev = ev[np.argsort(t, kind="stable")]
         return ev
 
+    def event_slices(self, session_id: int, max_events: int) -> Iterator[np.ndarray]:
+        """A session's events, newest first, in slices of whole chunks of at most about
+        ``max_events`` (one chunk at least), each ordered by ``t_ns``: what reads a long
+        session's latest part without decoding all of it (an always-on agent's session can
+        hold weeks of input). Chunks are taken in time order, not id order: compaction gives
+        merged chunks new ids."""
+        spans = self._chunk_spans(session_id)
+        at = len(spans)
+        while at > 0:
+            first, n = at - 1, spans[at - 1][2]
+            while first > 0 and n + spans[first - 1][2] <= max_events:
+                first -= 1
+                n += spans[first][2]
+            yield self._decode_span(session_id, spans[first][:2], spans[at - 1][:2])
+            at = first
+
+    @_guarded("reading")
+    def _chunk_spans(self, session_id: int) -> list[tuple[int, int, int]]:
+        """(t0_ns, chunk id, events) of a session's chunks in time order."""
+        rows = self._conn.execute(
+            "SELECT t0_ns, id, n FROM chunks WHERE session_id=? ORDER BY t0_ns, id",
+            (session_id,),
+        ).fetchall()
+        return [(int(t), int(i), int(n)) for t, i, n in rows]
+
+    @_guarded("reading")
+    def _decode_span(self, session_id: int, first: tuple[int, int], last: tuple[int, int]
+                     ) -> np.ndarray:
+        """Events of the chunks from ``first`` to ``last`` (``(t0_ns, id)``, both included)."""
+        blobs = self._conn.execute(
+            "SELECT blob FROM chunks WHERE session_id=? AND (t0_ns, id) BETWEEN (?, ?) AND (?, ?)"
+            " ORDER BY t0_ns, id", (session_id, *first, *last)
+        ).fetchall()
+        if not blobs:  # deleted meanwhile (retention, wipe)
+            return np.zeros(0, dtype=EVENT_DTYPE)
+        ev = np.concatenate([codec.decode(b) for (b,) in blobs])
+        return ev[np.argsort(ev["t_ns"], kind="stable")]
+
     @_guarded("reading")
     def counts(self) -> dict[str, int]:
         """Events per kind (``KIND_NAMES``), ``pointer``, ``keys``, ``events``, ``injected``,
