@@ -333,6 +333,23 @@ def test_training_reads_only_the_latest_rows_it_can_use(home: Path) -> None:
     assert some.events < every.events
 
 
+def test_a_modality_only_older_sessions_hold_is_still_read(home: Path, tmp_path: Path) -> None:
+    """The pointer's rows can all come from the newest session while the owner typed only in
+    older ones: reading stops once every modality has its rows, not once the modalities met
+    so far have them — else the keyboard, whose enrolment the stored counters call complete,
+    would never train (and the agent's ``train --new`` would fail for ever)."""
+    p = paths_mod.resolve().ensure()
+    profile.create(p, "owner")
+    keys = owner_keys(slice_aalto(tmp_path / "aalto.tsv", lines=3000))
+    with Store.open(p.database, create=True) as store:
+        add_session(store, keys, day=0)
+        add_session(store, owner_pointer(1, 3000)[0], day=1)
+        every = tr.owner_rows(store, "owner")
+        some = tr.owner_rows(store, "owner", max_rows=20)
+    assert set(some) == set(every) == {MOUSE, KEYBOARD}
+    assert some[KEYBOARD].n_rows == 20 and some[MOUSE].n_rows == 20
+
+
 def test_train_fits_on_the_latest_rows_of_a_long_history(
         owner: paths_mod.Paths, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tr, "MAX_TRAIN_ROWS", 120)

@@ -283,15 +283,25 @@ def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
     sessions = [s for s in store.sessions(label=user) if since is None
                 or s.id > since.last_session or s.id == since.open_session]
     sessions.sort(key=lambda s: (s.started_wall_ns, s.id), reverse=True)
+    # from the stored counters (nothing decoded): whether session i or an older one holds any
+    # keystrokes / pointer events, so that a modality none of the newest sessions holds (the
+    # keyboard of an owner who typed little lately) is still looked for further back
+    keys_from = np.cumsum([s.n_keys > 0 for s in sessions][::-1])[::-1] > 0
+    pointer_from = np.cumsum([s.n_pointer > 0 for s in sessions][::-1])[::-1] > 0
 
     def full(m: str) -> bool:
         return max_rows is not None and m in out and out[m].n_rows >= max_rows
 
-    def all_full() -> bool:
-        return bool(out) and all(full(m) for m in out)
+    def done(i: int) -> bool:
+        """Nothing more to read from session ``i`` on."""
+        if max_rows is None or not all(full(m) for m in out):
+            return False
+        if not full(KEYBOARD) and keys_from[i]:
+            return False
+        return bool(any(m != KEYBOARD for m in out) or not pointer_from[i])
 
     for i, s in enumerate(sessions):
-        if all_full():
+        if done(i):
             break
         off = s.started_wall_ns - s.started_mono_ns  # wall = t_ns + off
         types = {d.index: stored_device_type(d.type, d.name) for d in store.devices(s.id)}
@@ -301,7 +311,7 @@ def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
             if since is not None and s.id == since.open_session:
                 ev = ev[ev["t_ns"] + off >= since.wall_ns]
             _add_rows(out, s.id, own_input(ev, types), types, off, absence_s, skip=full)
-            if all_full():
+            if done(i):
                 break
         if progress:
             progress("reading sessions", i + 1, len(sessions))
