@@ -273,7 +273,8 @@ def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
 
     With ``max_rows``, only each modality's latest ``max_rows``: sessions are read newest
     first, :data:`SLICE_EVENTS` events at a time, a modality that has its rows takes no more,
-    and reading stops once every modality seen has them. Training fits on the latest rows
+    and reading stops once every modality has them (the stored counters tell whether older
+    sessions hold keystrokes or pointer events at all). Training fits on the latest rows
     anyway (:data:`MAX_TRAIN_ROWS`), and reading everything since enrolment made a heavy
     user's weekly drift update decode and featurise months of input — millions of events a
     day — in time and memory that grew with them. ``events`` then counts the events read."""
