@@ -757,7 +757,9 @@ class Store:
         ``max_events`` (one chunk at least), each ordered by ``t_ns``: what reads a long
         session's latest part without decoding all of it (an always-on agent's session can
         hold weeks of input). Chunks are taken in time order, not id order: compaction gives
-        merged chunks new ids."""
+        merged chunks new ids. Each slice is one query: a compaction by a running agent between
+        two of them can show a few events twice or not at all — harmless to training, which
+        is what reads this way."""
         spans = self._chunk_spans(session_id)
         at = len(spans)
         while at > 0:
