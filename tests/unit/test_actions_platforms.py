@@ -190,6 +190,30 @@ def test_windows_lock_is_known_from_the_input_desktop() -> None:
     assert windows_session_locked(u, lambda: 0) is None and u.CloseDesktop.calls == [(big,)]
 
 
+def test_windows_lock_query_declares_the_documented_signatures() -> None:
+    """learn.microsoft.com (winuser.h): HDESK OpenInputDesktop(DWORD, BOOL, ACCESS_MASK);
+    BOOL GetUserObjectInformationW(HANDLE, int, PVOID, DWORD, LPDWORD); BOOL CloseDesktop(HDESK).
+    DWORD, ACCESS_MASK and BOOL (``typedef int BOOL``) are 4 bytes — fInherit was declared
+    ``c_bool`` (1 byte); handles and pointers are pointer-sized."""
+    import ctypes
+
+    from activesec.actions.lock import windows_session_locked
+
+    u = User32(0x7FF6_0000_1234)
+    windows_session_locked(u, lambda: 0)
+    ptr = ctypes.sizeof(ctypes.c_void_p)
+
+    def sizes(types: object) -> list[int]:
+        return [ctypes.sizeof(t) for t in types]  # type: ignore[attr-defined]
+
+    assert sizes(u.OpenInputDesktop.argtypes) == [4, 4, 4]
+    assert ctypes.sizeof(u.OpenInputDesktop.restype) == ptr  # type: ignore[arg-type]
+    assert sizes(u.GetUserObjectInformationW.argtypes) == [ptr, 4, ptr, 4, ptr]
+    assert ctypes.sizeof(u.GetUserObjectInformationW.restype) == 4  # type: ignore[arg-type]
+    assert sizes(u.CloseDesktop.argtypes) == [ptr]
+    assert ctypes.sizeof(u.CloseDesktop.restype) == 4  # type: ignore[arg-type]
+
+
 def test_macos_lock_is_known_from_the_window_servers_session() -> None:
     import types
 
