@@ -361,6 +361,19 @@ def test_task_xml_has_logon_trigger_interactive_token_and_command() -> None:
     assert settings.find("t:RestartOnFailure/t:Interval", NS).text == "PT1M"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("user", [r"PC\alice", None])
+def test_task_runs_the_agent_at_an_interactive_priority(user: str | None) -> None:
+    """Priority (settingsType) Element, learn.microsoft.com: "priority levels 7 and 8 are used
+    for background tasks, and priority levels 4, 5, and 6 are used for interactive tasks"; 7,
+    the default the task had, starts the agent with BELOW_NORMAL_PRIORITY_CLASS. Its low-level
+    input hooks must answer within LowLevelHooksTimeout, else Windows 7 and later remove them
+    silently (LowLevelKeyboardProc / LowLevelMouseProc remarks): capture would stop unseen."""
+    root = ET.fromstring(task_xml(r"C:\as\activesec.exe", user=user).split("\n", 1)[1])
+    priority = root.find("t:Settings/t:Priority", NS)
+    assert priority is not None and priority.text is not None
+    assert int(priority.text) in (4, 5, 6)
+
+
 def test_task_install_registers_with_schtasks(tmp_path: Path, exe: Path) -> None:
     rec = Recorder()
     env = {"USERDOMAIN": "PC", "USERNAME": "alice", "ACTIVESEC_HOME": str(tmp_path / "my h")}
