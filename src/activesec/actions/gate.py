@@ -11,8 +11,10 @@ Rules name an application and what to do with it::
 * ``suspend`` stops every matching process (SIGSTOP; ``NtSuspendProcess`` on Windows, through
   psutil) and ``revert`` resumes exactly those — never a process it did not stop itself, never
   one the user had already stopped, never a new process that reused the pid.
-* ``close`` terminates matching processes (SIGTERM; ``TerminateProcess`` on Windows) and kills
-  those still alive ``grace_s`` later; closed apps cannot be restored (``revert`` says so).
+* ``close`` asks matching processes to quit (SIGTERM; on Windows ``taskkill`` without ``/F``,
+  which asks the app to close as closing its windows would — psutil's ``terminate`` is
+  ``TerminateProcess`` there, an immediate kill that never lets an app save) and kills those
+  still alive ``grace_s`` later; closed apps cannot be restored (``revert`` says so).
   ``fire`` never waits for the grace: an app asking whether to save its work would otherwise
   hold the agent — scoring, status, other actions — for up to ``grace_s`` per rule (60 s
   each at most). The kill is done by the next ``fire`` or ``hold`` after the grace ends,
@@ -54,6 +56,7 @@ from typing import Any, Literal
 
 import psutil
 
+from activesec.actions import _proc
 from activesec.actions.base import Action, ActionResult, Decision
 from activesec.core import paths as core_paths
 from activesec.core.errors import ConfigError
@@ -199,11 +202,12 @@ class GateAction(Action):
 
     Parameters: ``rules`` (mappings or :class:`GateRule`), ``state_file`` (where the suspended
     pids are kept while the action is started; default ``<run dir>/gated.json``),
-    ``process_iter`` (test seam: which processes to consider; default all of them).
+    ``process_iter`` (test seam: which processes to consider; default all of them);
+    ``platform`` and ``runner`` (test seams: Windows asks apps to close through ``taskkill``).
     """
 
     name = "gate"
-    seams = frozenset({"process_iter"})
+    seams = frozenset({"process_iter", "platform", "runner"})
 
     def __init__(
         self,
@@ -212,9 +216,13 @@ class GateAction(Action):
         process_iter: Callable[[], Iterable[psutil.Process]] | None = None,
         dry_run: bool = False,
         state_file: str | os.PathLike[str] | None = None,
+        platform: str | None = None,
+        runner: _proc.Runner | None = None,
     ) -> None:
         super().__init__(dry_run=dry_run)
         self.rules = parse_rules(rules)
+        self.platform = platform or sys.platform
+        self.runner: _proc.Runner = runner or _proc.run
         if state_file is not None and (not isinstance(state_file, str | os.PathLike)
                                        or not str(state_file).strip()):
             raise ConfigError(f"gate.state_file must be a file path, got {state_file!r}",
@@ -477,10 +485,12 @@ class GateAction(Action):
         asked: list[int] = []
         denied: list[int] = []
         deadline = self._clock() + rule.grace_s
+        windows = self.platform == "win32"
         for p in procs:
             try:
                 created = p.create_time()
-                p.terminate()
+                if not windows:
+                    p.terminate()
             except psutil.NoSuchProcess:
                 continue
             except psutil.AccessDenied:
@@ -488,8 +498,22 @@ class GateAction(Action):
                 continue
             self._closing[p.pid] = (created, rule.name, deadline)
             asked.append(p.pid)
+        if windows and asked:
+            self._ask_to_close_windows(asked)
         error = f"no permission to close pids {sorted(denied)}" if denied else ""
         return sorted(asked), error
+
+    def _ask_to_close_windows(self, pids: list[int]) -> None:
+        """Windows has no SIGTERM, and psutil's ``terminate`` is ``kill`` there
+        (``TerminateProcess``: the app is gone at once, unsaved work lost, the grace moot).
+        ``taskkill /PID ...`` without ``/F`` (forceful ending) asks each app to close instead,
+        as closing its windows would; one that cannot be asked (no window: "can only be
+        terminated forcefully") or does not close is killed when its grace ends, as on POSIX."""
+        argv = ["taskkill", *(a for pid in sorted(pids) for a in ("/PID", str(pid)))]
+        ok, why = _proc.try_run(self.runner, argv, 10.0)
+        if not ok:
+            log.info("gate: taskkill did not ask every app to close (%s): those still running "
+                     "are killed when their grace ends", why)
 
     def _kill_overdue(self) -> dict[str, list[int]]:
         """Kill the processes asked to close whose grace has ended and that still run; forget
