@@ -257,3 +257,65 @@ def test_the_agent_sees_its_lock_and_the_owners_own_on_windows_and_macos(platfor
         raise OSError("the platform's API failed")
 
     assert _ScreensaverQuery(platform, ask=broken)() is None  # no answer, the agent goes on
+
+
+# ---------------------------------------------------------------- gating on Windows
+
+class WinProcess:
+    """A psutil.Process as psutil builds it on Windows: no ``uids`` (POSIX only); the owner is
+    ``username()``, which raises AccessDenied for a process this account may not inspect."""
+
+    def __init__(self, pid: int, owner: str | None) -> None:
+        self.pid, self.owner, self.suspended = pid, owner, 0
+
+    def name(self) -> str:
+        return "Game.exe"
+
+    def exe(self) -> str:
+        import psutil
+
+        if self.owner is None:
+            raise psutil.AccessDenied(self.pid)
+        return r"C:\Games\Game.exe"
+
+    def username(self) -> str:
+        import psutil
+
+        if self.owner is None:
+            raise psutil.AccessDenied(self.pid)
+        return self.owner
+
+    def status(self) -> str:
+        return "stopped" if self.suspended else "running"
+
+    def create_time(self) -> float:
+        return 1000.0 + self.pid
+
+    def children(self, recursive: bool = False) -> list[WinProcess]:
+        return []
+
+    def suspend(self) -> None:
+        self.suspended += 1
+
+
+def test_gate_on_windows_leaves_other_accounts_processes_alone() -> None:
+    """The gate never touches another account's processes; on POSIX it compares uids, which
+    psutil has only there. On Windows the other account's game was suspended like the owner's
+    (an elevated agent froze the sibling's game under fast user switching) or, unprivileged,
+    every hold failed with "no permission to suspend"."""
+    import psutil
+
+    from activesec.actions.gate import GateAction
+
+    me = psutil.Process().username()
+    mine, theirs, unreadable = (WinProcess(90001, me), WinProcess(90002, r"PC\sibling"),
+                                WinProcess(90003, None))
+    gate = GateAction(rules=[{"name": "game", "match": "game"}], platform="win32",
+                      process_iter=lambda: [mine, theirs, unreadable])
+    result = gate.fire(Decision("gate", "suspicious", 0.1, 0, "r", {}))
+    assert result.ok, result.detail
+    assert result.info["acted"] == {"suspended game": [90001]}
+    assert (mine.suspended, theirs.suspended, unreadable.suspended) == (1, 0, 0)
+    alone = GateAction(rules=[{"name": "game", "match": "game"}], platform="win32",
+                       process_iter=lambda: [theirs, unreadable])
+    assert alone.fire(D).detail == "game: only protected processes match (2 left alone)"

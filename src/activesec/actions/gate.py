@@ -179,13 +179,23 @@ def protected_pids() -> set[int]:
     return pids
 
 
-def _is_foreign(p: psutil.Process) -> bool:
-    """Another user's process or a kernel thread (POSIX): never ours to stop."""
-    if not hasattr(os, "getuid"):
-        return False
+def _is_foreign(p: psutil.Process, platform: str = sys.platform) -> bool:
+    """Another user's process or a kernel thread: never ours to stop. Windows has no uids
+    (psutil's ``uids`` is POSIX only): the owning account's name, and a process whose owner
+    this account may not even read (another account's, a service's) is not its own either —
+    it was gated like the rest there, and every attempt failed "no permission"."""
+    if platform == "win32":
+        try:
+            return p.username() != _own_account()
+        except psutil.AccessDenied:
+            return True
     if p.uids().real != os.getuid():
         return True
-    return sys.platform.startswith("linux") and p.ppid() == 2
+    return platform.startswith("linux") and p.ppid() == 2
+
+
+def _own_account() -> str:
+    return str(psutil.Process().username())
 
 
 def _alive(pid: int, created: float) -> bool:
@@ -329,7 +339,8 @@ class GateAction(Action):
                 hits = [wanted[n] for n in names if n in wanted]
                 if not hits:
                     continue
-                if p.pid in protected or names & PROTECTED_NAMES or _is_foreign(p):
+                if (p.pid in protected or names & PROTECTED_NAMES
+                        or _is_foreign(p, self.platform)):
                     skipped[hits[0].name] += 1
                     continue
                 if p.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped: nothing runs
@@ -339,7 +350,8 @@ class GateAction(Action):
                 continue
         direct = {p.pid for procs in found.values() for p in procs}
         for rule in rules:
-            for p in found[rule.name] + self._descendants(found[rule.name], direct, protected):
+            for p in found[rule.name] + self._descendants(found[rule.name], direct, protected,
+                                                           self.platform):
                 yield rule, p, ""
             if not found[rule.name]:
                 why = "not running"
@@ -348,7 +360,8 @@ class GateAction(Action):
                 yield rule, None, why
 
     @staticmethod
-    def _descendants(procs: list[psutil.Process], taken: set[int], protected: set[int]
+    def _descendants(procs: list[psutil.Process], taken: set[int], protected: set[int],
+                     platform: str = sys.platform
                      ) -> list[psutil.Process]:
         """The processes ``procs`` started (and those they started), which the gate takes with
         them: a game runs as a child of the store app a rule names (Steam), a browser's pages in
@@ -363,7 +376,7 @@ class GateAction(Action):
             for c in children:
                 try:
                     if (c.pid in taken or c.pid in protected or _names(c) & PROTECTED_NAMES
-                            or _is_foreign(c) or c.status() == psutil.STATUS_ZOMBIE):
+                            or _is_foreign(c, platform) or c.status() == psutil.STATUS_ZOMBIE):
                         continue
                 except psutil.Error:
                     continue
