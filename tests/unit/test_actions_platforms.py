@@ -319,3 +319,35 @@ def test_gate_on_windows_leaves_other_accounts_processes_alone() -> None:
     alone = GateAction(rules=[{"name": "game", "match": "game"}], platform="win32",
                        process_iter=lambda: [theirs, unreadable])
     assert alone.fire(D).detail == "game: only protected processes match (2 left alone)"
+
+
+class HalfSuspendable(WinProcess):
+    """A process NtSuspendProcess cannot wholly suspend (a thread waiting in the kernel on a
+    pipe never shows the Suspended wait reason: System Informer issue #856, Chrome and Steam's
+    helpers among them): psutil's Windows ``status()``, "stopped" only when every thread is
+    seen suspended, says running. Each suspend adds one to the suspend count, each resume
+    takes one off (SuspendThread / ResumeThread, learn.microsoft.com)."""
+
+    def status(self) -> str:
+        return "running"
+
+    def resume(self) -> None:
+        self.suspended = max(0, self.suspended - 1)
+
+
+def test_gate_on_windows_never_suspends_its_own_suspended_process_twice() -> None:
+    """Every hold (every 2 s while gated) took "running" for "resumed by hand" and suspended
+    it again: after a minute the count was 30, and the restore's one resume left the app
+    frozen — also after the agent stopped."""
+    import psutil
+
+    from activesec.actions.gate import GateAction
+
+    game = HalfSuspendable(90011, psutil.Process().username())
+    gate = GateAction(rules=[{"name": "game", "match": "game"}], platform="win32",
+                      process_iter=lambda: [game])
+    decision = Decision("gate", "suspicious", 0.1, 0, "r", {})
+    assert gate.fire(decision).info["new_pids"] == [90011]
+    for _ in range(3):
+        assert gate.hold(decision) is None  # nothing new: not suspended again
+    assert game.suspended == 1  # so the restore's one resume lets it run

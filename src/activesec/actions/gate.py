@@ -26,8 +26,10 @@ Rules name an application and what to do with it::
 compared case-insensitively and without a trailing ``.exe``. An app that is not running is
 fine — nothing to do, and the result says so. ``fire`` is idempotent: calling it again while
 trust stays low also catches apps started since, and suspends again one it had suspended that
-was resumed by hand (``kill -CONT``). The agent does so every few seconds from the gate to the
-restore (:meth:`GateAction.hold`), so a game restarted or resumed meanwhile does not run.
+was resumed by hand (``kill -CONT``; not on Windows, where suspensions count and a process
+psutil shows running may still be suspended, so one it suspended is never suspended twice).
+The agent does so every few seconds from the gate to the restore (:meth:`GateAction.hold`), so
+a game restarted or resumed meanwhile does not run.
 
 Suspended processes are never left frozen by the agent's own end: stopping the action (the
 agent's SIGTERM, ``activesec run`` ending) resumes them, and the list of what it suspended is
@@ -436,7 +438,12 @@ class GateAction(Action):
                 ours = self._suspended.get(p.pid)
                 stopped = p.status() == psutil.STATUS_STOPPED
                 if ours is not None and ours[0] == p.create_time():
-                    if stopped:
+                    if stopped or self.platform == "win32":
+                        # Windows: suspends count (SuspendThread: each adds one to every
+                        # thread's suspend count, each resume takes one off) and psutil's
+                        # "stopped" means every thread is seen suspended, which some never are
+                        # (a thread in a kernel wait on a pipe): suspending "again" each hold
+                        # piled up counts that the restore's one resume left frozen
                         done.setdefault(f"{rule.name} (already suspended)", []).append(p.pid)
                         continue
                     # resumed by hand (kill -CONT) while the gate holds: suspend it again
