@@ -13,7 +13,7 @@ import signal
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import psutil
@@ -174,6 +174,44 @@ def test_close_asks_at_once_and_kills_after_the_grace_without_waiting_for_it(
     assert f"pids {t.proc.pid} asked to close are left to finish by themselves" in back.detail
     assert "closed apps are not restarted" in back.detail
     assert gate.closing_pids == [] and t.advances()
+
+
+def test_close_on_windows_asks_through_taskkill_and_kills_only_after_the_grace(
+    spawn: Callable[..., Counter],
+) -> None:
+    """psutil documents ``terminate()`` as "on Windows an alias for kill()"
+    (TerminateProcess): ``close`` killed apps at once there, unsaved work lost and the grace
+    moot. The request is ``taskkill`` without ``/F`` (which forces); the kill only comes from
+    the hold after the grace. The real process stands in for a Windows app, taskkill is faked."""
+    name = unique("asw")
+    a, b = spawn(name), spawn(name)
+    calls: list[list[str]] = []
+
+    def taskkill(argv: Sequence[str], **_: object) -> subprocess.CompletedProcess[str]:
+        calls.append(list(argv))  # the app is asked; a real one may take its time (or refuse)
+        return subprocess.CompletedProcess(list(argv), 0, "", "")
+
+    gate = GateAction(rules=[{"name": "chat", "match": name, "mode": "close", "grace_s": 0.3}],
+                      platform="win32", runner=taskkill)
+    result = gate.fire(DECISION)
+    assert result.ok, result.detail
+    pids = sorted([a.proc.pid, b.proc.pid])
+    assert calls == [["taskkill", "/PID", str(pids[0]), "/PID", str(pids[1])]]  # no /F
+    assert a.proc.poll() is None and b.proc.poll() is None  # asked, not killed
+    assert gate.closing_pids == pids
+
+    caught: list[ActionResult] = []
+
+    def held_something() -> bool:
+        r = gate.hold(DECISION)
+        if r is not None:
+            caught.append(r)
+        return r is not None
+
+    wait_until(held_something, "the hold after the 0.3 s grace")
+    assert caught[0].info["closed"] == dict.fromkeys(pids, "killed")
+    assert len(calls) == 1  # asked once, never again while it closes
+    wait_until(lambda: a.proc.poll() is not None and b.proc.poll() is not None, "the kill")
 
 
 def test_rule_for_an_app_that_is_not_running_is_reported_not_an_error() -> None:

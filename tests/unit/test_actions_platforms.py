@@ -190,6 +190,30 @@ def test_windows_lock_is_known_from_the_input_desktop() -> None:
     assert windows_session_locked(u, lambda: 0) is None and u.CloseDesktop.calls == [(big,)]
 
 
+def test_windows_lock_query_declares_the_documented_signatures() -> None:
+    """learn.microsoft.com (winuser.h): HDESK OpenInputDesktop(DWORD, BOOL, ACCESS_MASK);
+    BOOL GetUserObjectInformationW(HANDLE, int, PVOID, DWORD, LPDWORD); BOOL CloseDesktop(HDESK).
+    DWORD, ACCESS_MASK and BOOL (``typedef int BOOL``) are 4 bytes — fInherit was declared
+    ``c_bool`` (1 byte); handles and pointers are pointer-sized."""
+    import ctypes
+
+    from activesec.actions.lock import windows_session_locked
+
+    u = User32(0x7FF6_0000_1234)
+    windows_session_locked(u, lambda: 0)
+    ptr = ctypes.sizeof(ctypes.c_void_p)
+
+    def sizes(types: object) -> list[int]:
+        return [ctypes.sizeof(t) for t in types]  # type: ignore[attr-defined]
+
+    assert sizes(u.OpenInputDesktop.argtypes) == [4, 4, 4]
+    assert ctypes.sizeof(u.OpenInputDesktop.restype) == ptr  # type: ignore[arg-type]
+    assert sizes(u.GetUserObjectInformationW.argtypes) == [ptr, 4, ptr, 4, ptr]
+    assert ctypes.sizeof(u.GetUserObjectInformationW.restype) == 4  # type: ignore[arg-type]
+    assert sizes(u.CloseDesktop.argtypes) == [ptr]
+    assert ctypes.sizeof(u.CloseDesktop.restype) == 4  # type: ignore[arg-type]
+
+
 def test_macos_lock_is_known_from_the_window_servers_session() -> None:
     import types
 
@@ -233,3 +257,97 @@ def test_the_agent_sees_its_lock_and_the_owners_own_on_windows_and_macos(platfor
         raise OSError("the platform's API failed")
 
     assert _ScreensaverQuery(platform, ask=broken)() is None  # no answer, the agent goes on
+
+
+# ---------------------------------------------------------------- gating on Windows
+
+class WinProcess:
+    """A psutil.Process as psutil builds it on Windows: no ``uids`` (POSIX only); the owner is
+    ``username()``, which raises AccessDenied for a process this account may not inspect."""
+
+    def __init__(self, pid: int, owner: str | None) -> None:
+        self.pid, self.owner, self.suspended = pid, owner, 0
+
+    def name(self) -> str:
+        return "Game.exe"
+
+    def exe(self) -> str:
+        import psutil
+
+        if self.owner is None:
+            raise psutil.AccessDenied(self.pid)
+        return r"C:\Games\Game.exe"
+
+    def username(self) -> str:
+        import psutil
+
+        if self.owner is None:
+            raise psutil.AccessDenied(self.pid)
+        return self.owner
+
+    def status(self) -> str:
+        return "stopped" if self.suspended else "running"
+
+    def create_time(self) -> float:
+        return 1000.0 + self.pid
+
+    def children(self, recursive: bool = False) -> list[WinProcess]:
+        return []
+
+    def suspend(self) -> None:
+        self.suspended += 1
+
+
+def test_gate_on_windows_leaves_other_accounts_processes_alone() -> None:
+    """The gate never touches another account's processes; on POSIX it compares uids, which
+    psutil has only there. On Windows the other account's game was suspended like the owner's
+    (an elevated agent froze the sibling's game under fast user switching) or, unprivileged,
+    every hold failed with "no permission to suspend"."""
+    import psutil
+
+    from activesec.actions.gate import GateAction
+
+    me = psutil.Process().username()
+    mine, theirs, unreadable = (WinProcess(90001, me), WinProcess(90002, r"PC\sibling"),
+                                WinProcess(90003, None))
+    gate = GateAction(rules=[{"name": "game", "match": "game"}], platform="win32",
+                      process_iter=lambda: [mine, theirs, unreadable])
+    result = gate.fire(Decision("gate", "suspicious", 0.1, 0, "r", {}))
+    assert result.ok, result.detail
+    assert result.info["acted"] == {"suspended game": [90001]}
+    assert (mine.suspended, theirs.suspended, unreadable.suspended) == (1, 0, 0)
+    alone = GateAction(rules=[{"name": "game", "match": "game"}], platform="win32",
+                       process_iter=lambda: [theirs, unreadable])
+    assert alone.fire(D).detail == "game: only protected processes match (2 left alone)"
+
+
+class HalfSuspendable(WinProcess):
+    """A process NtSuspendProcess cannot wholly suspend (a thread waiting in the kernel on a
+    pipe never shows the Suspended wait reason: System Informer issue #856, Chrome and Steam's
+    helpers among them): psutil's Windows ``status()``, "stopped" only when every thread is
+    seen suspended, says running. Each suspend adds one to the suspend count, each resume
+    takes one off (SuspendThread / ResumeThread, learn.microsoft.com)."""
+
+    def status(self) -> str:
+        return "running"
+
+    def resume(self) -> None:
+        self.suspended = max(0, self.suspended - 1)
+
+
+def test_gate_on_windows_never_suspends_its_own_suspended_process_twice() -> None:
+    """Every hold (every 2 s while gated) took "running" for "resumed by hand" and suspended
+    it again: after a minute the count was 30, and the restore's one resume left the app
+    frozen — also after the agent stopped."""
+    import psutil
+
+    from activesec.actions.gate import GateAction
+
+    game = HalfSuspendable(90011, psutil.Process().username())
+    gate = GateAction(rules=[{"name": "game", "match": "game"}], platform="win32",
+                      process_iter=lambda: [game])
+    decision = Decision("gate", "suspicious", 0.1, 0, "r", {})
+    assert gate.fire(decision).info["new_pids"] == [90011]
+    for _ in range(3):
+        assert gate.hold(decision) is None  # nothing new: not suspended again
+    assert game.suspended == 1  # so the restore's one resume lets it run

@@ -361,6 +361,79 @@ def test_task_xml_has_logon_trigger_interactive_token_and_command() -> None:
     assert settings.find("t:RestartOnFailure/t:Interval", NS).text == "PT1M"  # type: ignore[union-attr]
 
 
+#: The Task Scheduler schema (learn.microsoft.com, "Task Scheduler Schema", version 1.2 of
+#: taskType): the children each element may have. Most types are ``xs:all`` (any order, each
+#: at most once); the triggers are ``xs:sequence`` — triggerBaseType's elements first, in
+#: their order, then LogonTrigger's own (UserId, Delay) — so their order is listed in full.
+TASK_CHILDREN: dict[str, tuple[bool, tuple[str, ...]]] = {  # tag: (ordered, allowed children)
+    "Task": (False, ("RegistrationInfo", "Triggers", "Settings", "Data", "Principals",
+                     "Actions")),
+    "RegistrationInfo": (False, ("URI", "SecurityDescriptor", "Source", "Date", "Author",
+                                 "Version", "Description", "Documentation")),
+    "Triggers": (False, ("LogonTrigger",)),
+    "LogonTrigger": (True, ("Enabled", "StartBoundary", "EndBoundary", "Repetition",
+                            "ExecutionTimeLimit", "UserId", "Delay")),
+    "Principals": (False, ("Principal",)),
+    "Principal": (False, ("UserId", "LogonType", "GroupId", "DisplayName", "RunLevel",
+                          "ProcessTokenSidType", "RequiredPrivileges")),
+    "Settings": (False, ("AllowStartOnDemand", "RestartOnFailure", "MultipleInstancesPolicy",
+                         "DisallowStartIfOnBatteries", "StopIfGoingOnBatteries",
+                         "AllowHardTerminate", "StartWhenAvailable", "NetworkProfileName",
+                         "RunOnlyIfNetworkAvailable", "WakeToRun", "Enabled", "Hidden",
+                         "DeleteExpiredTaskAfter", "IdleSettings", "NetworkSettings",
+                         "ExecutionTimeLimit", "Priority", "RunOnlyIfIdle")),
+    "IdleSettings": (False, ("Duration", "WaitTimeout", "StopOnIdleEnd", "RestartOnIdle")),
+    "RestartOnFailure": (False, ("Interval", "Count")),
+    "Actions": (False, ("Exec",)),
+    "Exec": (False, ("Command", "Arguments", "WorkingDirectory")),
+}
+
+
+@pytest.mark.parametrize("user", [r"PC\alice", None])
+def test_task_xml_follows_the_task_scheduler_schema(user: str | None) -> None:
+    """schtasks /Create /XML validates the file against the schema: an element it does not
+    know, one in the wrong place of a sequence, or one twice refuses the whole task."""
+    text = task_xml(r"C:\Program Files\ActiveSec\activesec.exe", user=user)
+    root = ET.fromstring(text.split("\n", 1)[1])
+
+    def walk(el: ET.Element) -> None:
+        ns, _, tag = el.tag[1:].partition("}")
+        assert ns == TASK_NS, el.tag
+        if tag not in TASK_CHILDREN:
+            assert len(el) == 0, f"{tag} has children the schema gives it none of"
+            return
+        ordered, allowed = TASK_CHILDREN[tag]
+        names = [c.tag.partition("}")[2] for c in el]
+        assert set(names) <= set(allowed), f"{tag}: {sorted(set(names) - set(allowed))}"
+        assert len(names) == len(set(names)), f"{tag}: an element twice"
+        if ordered:
+            assert names == sorted(names, key=allowed.index), f"{tag}: out of order {names}"
+        for c in el:
+            walk(c)
+
+    walk(root)
+    assert root.get("version") == "1.2"
+    principal = root.find("t:Principals/t:Principal", NS)
+    actions = root.find("t:Actions", NS)
+    assert principal is not None and actions is not None
+    assert actions.get("Context") == principal.get("id")  # the schema's ContextKeyRef
+    command = root.find("t:Actions/t:Exec/t:Command", NS)
+    assert command is not None and command.text and len(command.text) <= 260  # pathType
+
+
+@pytest.mark.parametrize("user", [r"PC\alice", None])
+def test_task_runs_the_agent_at_an_interactive_priority(user: str | None) -> None:
+    """Priority (settingsType) Element, learn.microsoft.com: "priority levels 7 and 8 are used
+    for background tasks, and priority levels 4, 5, and 6 are used for interactive tasks"; 7,
+    the default the task had, starts the agent with BELOW_NORMAL_PRIORITY_CLASS. Its low-level
+    input hooks must answer within LowLevelHooksTimeout, else Windows 7 and later remove them
+    silently (LowLevelKeyboardProc / LowLevelMouseProc remarks): capture would stop unseen."""
+    root = ET.fromstring(task_xml(r"C:\as\activesec.exe", user=user).split("\n", 1)[1])
+    priority = root.find("t:Settings/t:Priority", NS)
+    assert priority is not None and priority.text is not None
+    assert int(priority.text) in (4, 5, 6)
+
+
 def test_task_install_registers_with_schtasks(tmp_path: Path, exe: Path) -> None:
     rec = Recorder()
     env = {"USERDOMAIN": "PC", "USERNAME": "alice", "ACTIVESEC_HOME": str(tmp_path / "my h")}

@@ -11,8 +11,10 @@ Rules name an application and what to do with it::
 * ``suspend`` stops every matching process (SIGSTOP; ``NtSuspendProcess`` on Windows, through
   psutil) and ``revert`` resumes exactly those — never a process it did not stop itself, never
   one the user had already stopped, never a new process that reused the pid.
-* ``close`` terminates matching processes (SIGTERM; ``TerminateProcess`` on Windows) and kills
-  those still alive ``grace_s`` later; closed apps cannot be restored (``revert`` says so).
+* ``close`` asks matching processes to quit (SIGTERM; on Windows ``taskkill`` without ``/F``,
+  which asks the app to close as closing its windows would — psutil's ``terminate`` is
+  ``TerminateProcess`` there, an immediate kill that never lets an app save) and kills those
+  still alive ``grace_s`` later; closed apps cannot be restored (``revert`` says so).
   ``fire`` never waits for the grace: an app asking whether to save its work would otherwise
   hold the agent — scoring, status, other actions — for up to ``grace_s`` per rule (60 s
   each at most). The kill is done by the next ``fire`` or ``hold`` after the grace ends,
@@ -24,8 +26,10 @@ Rules name an application and what to do with it::
 compared case-insensitively and without a trailing ``.exe``. An app that is not running is
 fine — nothing to do, and the result says so. ``fire`` is idempotent: calling it again while
 trust stays low also catches apps started since, and suspends again one it had suspended that
-was resumed by hand (``kill -CONT``). The agent does so every few seconds from the gate to the
-restore (:meth:`GateAction.hold`), so a game restarted or resumed meanwhile does not run.
+was resumed by hand (``kill -CONT``; not on Windows, where suspensions count and a process
+psutil shows running may still be suspended, so one it suspended is never suspended twice).
+The agent does so every few seconds from the gate to the restore (:meth:`GateAction.hold`), so
+a game restarted or resumed meanwhile does not run.
 
 Suspended processes are never left frozen by the agent's own end: stopping the action (the
 agent's SIGTERM, ``activesec run`` ending) resumes them, and the list of what it suspended is
@@ -54,6 +58,7 @@ from typing import Any, Literal
 
 import psutil
 
+from activesec.actions import _proc
 from activesec.actions.base import Action, ActionResult, Decision
 from activesec.core import paths as core_paths
 from activesec.core.errors import ConfigError
@@ -176,13 +181,23 @@ def protected_pids() -> set[int]:
     return pids
 
 
-def _is_foreign(p: psutil.Process) -> bool:
-    """Another user's process or a kernel thread (POSIX): never ours to stop."""
-    if not hasattr(os, "getuid"):
-        return False
+def _is_foreign(p: psutil.Process, platform: str = sys.platform) -> bool:
+    """Another user's process or a kernel thread: never ours to stop. Windows has no uids
+    (psutil's ``uids`` is POSIX only): the owning account's name, and a process whose owner
+    this account may not even read (another account's, a service's) is not its own either —
+    it was gated like the rest there, and every attempt failed "no permission"."""
+    if platform == "win32":
+        try:
+            return p.username() != _own_account()
+        except psutil.AccessDenied:
+            return True
     if p.uids().real != os.getuid():
         return True
-    return sys.platform.startswith("linux") and p.ppid() == 2
+    return platform.startswith("linux") and p.ppid() == 2
+
+
+def _own_account() -> str:
+    return str(psutil.Process().username())
 
 
 def _alive(pid: int, created: float) -> bool:
@@ -199,11 +214,12 @@ class GateAction(Action):
 
     Parameters: ``rules`` (mappings or :class:`GateRule`), ``state_file`` (where the suspended
     pids are kept while the action is started; default ``<run dir>/gated.json``),
-    ``process_iter`` (test seam: which processes to consider; default all of them).
+    ``process_iter`` (test seam: which processes to consider; default all of them);
+    ``platform`` and ``runner`` (test seams: Windows asks apps to close through ``taskkill``).
     """
 
     name = "gate"
-    seams = frozenset({"process_iter"})
+    seams = frozenset({"process_iter", "platform", "runner"})
 
     def __init__(
         self,
@@ -212,9 +228,13 @@ class GateAction(Action):
         process_iter: Callable[[], Iterable[psutil.Process]] | None = None,
         dry_run: bool = False,
         state_file: str | os.PathLike[str] | None = None,
+        platform: str | None = None,
+        runner: _proc.Runner | None = None,
     ) -> None:
         super().__init__(dry_run=dry_run)
         self.rules = parse_rules(rules)
+        self.platform = platform or sys.platform
+        self.runner: _proc.Runner = runner or _proc.run
         if state_file is not None and (not isinstance(state_file, str | os.PathLike)
                                        or not str(state_file).strip()):
             raise ConfigError(f"gate.state_file must be a file path, got {state_file!r}",
@@ -321,7 +341,8 @@ class GateAction(Action):
                 hits = [wanted[n] for n in names if n in wanted]
                 if not hits:
                     continue
-                if p.pid in protected or names & PROTECTED_NAMES or _is_foreign(p):
+                if (p.pid in protected or names & PROTECTED_NAMES
+                        or _is_foreign(p, self.platform)):
                     skipped[hits[0].name] += 1
                     continue
                 if p.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped: nothing runs
@@ -331,7 +352,8 @@ class GateAction(Action):
                 continue
         direct = {p.pid for procs in found.values() for p in procs}
         for rule in rules:
-            for p in found[rule.name] + self._descendants(found[rule.name], direct, protected):
+            for p in found[rule.name] + self._descendants(found[rule.name], direct, protected,
+                                                           self.platform):
                 yield rule, p, ""
             if not found[rule.name]:
                 why = "not running"
@@ -340,7 +362,8 @@ class GateAction(Action):
                 yield rule, None, why
 
     @staticmethod
-    def _descendants(procs: list[psutil.Process], taken: set[int], protected: set[int]
+    def _descendants(procs: list[psutil.Process], taken: set[int], protected: set[int],
+                     platform: str = sys.platform
                      ) -> list[psutil.Process]:
         """The processes ``procs`` started (and those they started), which the gate takes with
         them: a game runs as a child of the store app a rule names (Steam), a browser's pages in
@@ -355,7 +378,7 @@ class GateAction(Action):
             for c in children:
                 try:
                     if (c.pid in taken or c.pid in protected or _names(c) & PROTECTED_NAMES
-                            or _is_foreign(c) or c.status() == psutil.STATUS_ZOMBIE):
+                            or _is_foreign(c, platform) or c.status() == psutil.STATUS_ZOMBIE):
                         continue
                 except psutil.Error:
                     continue
@@ -415,7 +438,12 @@ class GateAction(Action):
                 ours = self._suspended.get(p.pid)
                 stopped = p.status() == psutil.STATUS_STOPPED
                 if ours is not None and ours[0] == p.create_time():
-                    if stopped:
+                    if stopped or self.platform == "win32":
+                        # Windows: suspends count (SuspendThread: each adds one to every
+                        # thread's suspend count, each resume takes one off) and psutil's
+                        # "stopped" means every thread is seen suspended, which some never are
+                        # (a thread in a kernel wait on a pipe): suspending "again" each hold
+                        # piled up counts that the restore's one resume left frozen
                         done.setdefault(f"{rule.name} (already suspended)", []).append(p.pid)
                         continue
                     # resumed by hand (kill -CONT) while the gate holds: suspend it again
@@ -477,10 +505,12 @@ class GateAction(Action):
         asked: list[int] = []
         denied: list[int] = []
         deadline = self._clock() + rule.grace_s
+        windows = self.platform == "win32"
         for p in procs:
             try:
                 created = p.create_time()
-                p.terminate()
+                if not windows:
+                    p.terminate()
             except psutil.NoSuchProcess:
                 continue
             except psutil.AccessDenied:
@@ -488,8 +518,22 @@ class GateAction(Action):
                 continue
             self._closing[p.pid] = (created, rule.name, deadline)
             asked.append(p.pid)
+        if windows and asked:
+            self._ask_to_close_windows(asked)
         error = f"no permission to close pids {sorted(denied)}" if denied else ""
         return sorted(asked), error
+
+    def _ask_to_close_windows(self, pids: list[int]) -> None:
+        """Windows has no SIGTERM, and psutil's ``terminate`` is ``kill`` there
+        (``TerminateProcess``: the app is gone at once, unsaved work lost, the grace moot).
+        ``taskkill /PID ...`` without ``/F`` (forceful ending) asks each app to close instead,
+        as closing its windows would; one that cannot be asked (no window: "can only be
+        terminated forcefully") or does not close is killed when its grace ends, as on POSIX."""
+        argv = ["taskkill", *(a for pid in sorted(pids) for a in ("/PID", str(pid)))]
+        ok, why = _proc.try_run(self.runner, argv, 10.0)
+        if not ok:
+            log.info("gate: taskkill did not ask every app to close (%s): those still running "
+                     "are killed when their grace ends", why)
 
     def _kill_overdue(self) -> dict[str, list[int]]:
         """Kill the processes asked to close whose grace has ended and that still run; forget

@@ -134,12 +134,18 @@ def windows_session_locked(user32: Any = None,
     if user32 is None:  # pragma: no cover - Windows only
         user32 = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined]
         last_error = ctypes.get_last_error  # type: ignore[attr-defined]
-    # handles are pointer-sized: not ctypes' default int
+    # The documented signatures (learn.microsoft.com, winuser.h): HDESK OpenInputDesktop(DWORD
+    # dwFlags, BOOL fInherit, ACCESS_MASK dwDesiredAccess); BOOL GetUserObjectInformationW(HANDLE,
+    # int nIndex, PVOID, DWORD nLength, LPDWORD); BOOL CloseDesktop(HDESK). BOOL is a 4-byte
+    # ``int`` (windef.h), not C's 1-byte ``bool`` (ctypes.c_bool); handles are pointer-sized, not
+    # ctypes' default int. ctypes.wintypes is not used: its DWORD is c_ulong, 8 bytes off Windows.
     user32.OpenInputDesktop.restype = ctypes.c_void_p
-    user32.OpenInputDesktop.argtypes = [ctypes.c_uint32, ctypes.c_bool, ctypes.c_uint32]
+    user32.OpenInputDesktop.argtypes = [ctypes.c_uint32, ctypes.c_int, ctypes.c_uint32]
+    user32.GetUserObjectInformationW.restype = ctypes.c_int
     user32.GetUserObjectInformationW.argtypes = [
         ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32,
         ctypes.POINTER(ctypes.c_uint32)]
+    user32.CloseDesktop.restype = ctypes.c_int
     user32.CloseDesktop.argtypes = [ctypes.c_void_p]
     desk = user32.OpenInputDesktop(0, False, 0x0001)  # DESKTOP_READOBJECTS
     if not desk:

@@ -5,10 +5,13 @@ The lock dies with its process (even on kill -9), so a stale lock file never blo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from activesec.core.errors import ActiveSecError
 from activesec.core.paths import PRIVATE_FILE_MODE, make_private_dirs
@@ -86,13 +89,13 @@ class InstanceLock:
             os.write(fd, f"{os.getpid()}\n".encode())
         except OSError:
             pass
-        os.close(self._fd)
+        _close(self._fd)
         self._fd = fd
         return True
 
     def release(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)  # closing drops the lock
+            _close(self._fd)
             self._fd = None
 
     def __enter__(self) -> InstanceLock:
@@ -115,9 +118,10 @@ def is_locked(path: Path) -> bool:
     try:
         _lock(fd)
     except OSError:
-        return True
-    finally:
         os.close(fd)
+        return True
+    _close(fd)  # the probe held the lock: drop it now, not whenever Windows gets to it
+    return False
     return False
 
 
@@ -133,19 +137,43 @@ def read_pid(path: Path) -> int | None:
 #: agent that runs; a lock may lie beyond the end of the file.
 WINDOWS_LOCK_OFFSET = 1 << 30
 
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
 
-    def _lock(fd: int) -> None:
+def windows_locking(msvcrt: Any) -> tuple[Callable[[int], None], Callable[[int], None]]:
+    """(lock, unlock) of the byte at WINDOWS_LOCK_OFFSET through ``msvcrt.locking`` (the
+    module is passed in: tests stand one in). The CRT's ``_locking`` documentation
+    (learn.microsoft.com): regions "should be unlocked before closing a file or exiting the
+    program" — a lock left to the close is removed when Windows gets to it (LockFile: "depends
+    upon available system resources"), so an agent starting right after `status` probed the
+    lock, or right after the previous agent stopped, could be refused as already running."""
+
+    def at_offset(fd: int, mode: int) -> None:
         at = os.lseek(fd, 0, os.SEEK_CUR)
         os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)  # msvcrt locks from the file position
         try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(fd, mode, 1)
         finally:
             os.lseek(fd, at, os.SEEK_SET)
+
+    return (lambda fd: at_offset(fd, msvcrt.LK_NBLCK)), (lambda fd: at_offset(fd, msvcrt.LK_UNLCK))
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    _lock, _unlock = windows_locking(msvcrt)
 
 else:
     import fcntl
 
     def _lock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(fd: int) -> None:
+        """Nothing: a flock goes with the last close of its open file, at once."""
+
+
+def _close(fd: int) -> None:
+    """Unlock, then close, a descriptor whose lock this process holds."""
+    with contextlib.suppress(OSError):
+        _unlock(fd)
+    os.close(fd)

@@ -84,6 +84,7 @@ LABEL = "org.activesec.agent"
 TASK_NAME = "ActiveSec"
 TASK_NS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
 USERS_GROUP_SID = "S-1-5-32-545"  # BUILTIN\Users: every interactive account
+TASK_PRIORITY = 5  # NORMAL_PRIORITY_CLASS, as an app started from the desktop (task_xml)
 DESCRIPTION = "ActiveSec continuous authentication agent"
 # what `run` adds under a service manager (Installer.args)
 SERVICE_FLAGS = ("--notify-failure", "--wait-for-fix")
@@ -225,7 +226,11 @@ def task_xml(exe: str, *, user: str | None, args: Sequence[str] = ("run",)) -> s
         ("Hidden", "false"),
         ("RunOnlyIfIdle", "false"),
         ("ExecutionTimeLimit", "PT0S"),  # no limit: the agent runs for the whole session
-        ("Priority", "7"),
+        # 4-6 are for interactive tasks, 7 (the default) for background ones, which run with
+        # BELOW_NORMAL_PRIORITY_CLASS (Priority (settingsType) Element, learn.microsoft.com).
+        # The agent's input hooks must answer within LowLevelHooksTimeout, or Windows 7+
+        # removes them silently (LowLevelKeyboardProc): a busy desktop must not starve them.
+        ("Priority", str(TASK_PRIORITY)),
     ):
         sub(settings, tag, text)
     idle = sub(settings, "IdleSettings")
