@@ -122,7 +122,6 @@ def is_locked(path: Path) -> bool:
         return True
     _close(fd)  # the probe held the lock: drop it now, not whenever Windows gets to it
     return False
-    return False
 
 
 def read_pid(path: Path) -> int | None:
