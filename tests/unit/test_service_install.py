@@ -919,6 +919,23 @@ class Schtasks:
         return subprocess.CompletedProcess(list(argv), 0, "", "")
 
 
+@pytest.mark.parametrize("codec", ["cp1252", "latin-1"])
+def test_every_accounts_task_is_recognised_in_utf_16_read_as_8_bit(
+        tmp_path: Path, exe: Path, codec: str) -> None:
+    """The task's XML declares UTF-16; should schtasks write it so to the pipe, the locale's
+    8-bit decoding gives a NUL after each character and "ÿþ" first: the all-users task was
+    then unparsed, taken for none, and an account's install replaced it for everyone."""
+    xml = task_xml(r"C:\as\activesec.exe", user=None)
+    garbled = ("\ufeff" + xml).encode("utf-16-le").decode(codec)
+    assert "\x00" in garbled
+    everyone = Schtasks(garbled)
+    kw: dict[str, Any] = dict(base=tmp_path, environ={"USERDOMAIN": "PC", "USERNAME": "parent"},
+                              platform="win32")
+    with pytest.raises(ConfigError, match="every account's"):
+        Installer("task", runner=everyone, **kw).install(str(exe))
+    assert [c[1] for c in everyone.calls] == ["/Query"]  # nothing created
+
+
 def test_an_accounts_own_install_leaves_every_accounts_task_alone(
         tmp_path: Path, exe: Path) -> None:
     """Task names are machine-wide: a parent who set up the family's task (--all-users) and

@@ -797,8 +797,12 @@ class Installer:
             return False
         if proc.returncode != 0 or not proc.stdout:
             return False  # none registered (or it cannot be read: schtasks will say)
+        # the XML says it is UTF-16: if schtasks wrote it so to the pipe, what the locale's
+        # 8-bit decoding made of it holds a NUL after every ASCII character and a byte-order
+        # mark read as "ÿþ" — unparsed, an all-users task would pass for none and be replaced
+        text = proc.stdout.replace("\x00", "").lstrip("\ufeff\xff\xfe")
         try:
-            root = ET.fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", proc.stdout))
+            root = ET.fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", text))
         except ET.ParseError:
             return False
         return root.find(f"{{{TASK_NS}}}Principals/{{{TASK_NS}}}Principal/"
