@@ -303,6 +303,11 @@ class Launchd:
                 return subprocess.CompletedProcess(list(argv), 3, "",
                                                    "Boot-out failed: 3: No such process")
             self.loaded, self.left = False, self.lag
+        elif argv[1] == "print":
+            if not self.loaded:
+                return subprocess.CompletedProcess(
+                    list(argv), 113, "", f"Could not find service \"{LABEL}\" in domain")
+            return subprocess.CompletedProcess(list(argv), 0, "state = running\n", "")
         elif argv[1] == "bootstrap":
             if self.loaded or self.left:
                 self.left = max(0, self.left - 1)
@@ -335,6 +340,32 @@ def test_launchd_install_again_replaces_the_loaded_agent(tmp_path: Path, exe: Pa
     stuck.install(str(exe))
     result = stuck.install(str(exe))  # it never goes: said, not waited for forever
     assert not result.ok and "Input/output error" in result.detail
+
+
+def test_launchd_uninstall_of_a_job_not_loaded_succeeds(tmp_path: Path, exe: Path) -> None:
+    """``launchctl bootout`` fails for a job launchd does not have loaded (booted out already,
+    or installed while no one was logged in): uninstall removed the file yet said it failed.
+    A job that is loaded and will not go is still a failure."""
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX uid")
+    launchctl = Launchd()
+    inst = Installer("launchd", base=tmp_path, runner=launchctl, environ={}, platform="darwin")
+    assert inst.install(str(exe)).ok and launchctl.loaded
+    launchctl.loaded = False  # e.g. `launchctl bootout` by hand
+    result = inst.uninstall()
+    assert result.ok, result.detail
+    assert not inst.path.exists() and "failed" not in result.detail
+    assert [c[1] for c in launchctl.calls[-2:]] == ["bootout", "print"]
+
+    def stuck(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        if argv[1] == "bootout":
+            return subprocess.CompletedProcess(list(argv), 5, "", "Boot-out failed: 5: I/O error")
+        return subprocess.CompletedProcess(list(argv), 0, "state = running\n", "")
+
+    assert inst.install(str(exe)).ok
+    result = Installer("launchd", base=tmp_path, runner=stuck, environ={},
+                       platform="darwin").uninstall()
+    assert not result.ok and "I/O error" in result.detail
 
 
 # -- Windows task --------------------------------------------------------------------------------

@@ -689,7 +689,7 @@ class Installer:
         if self._native():
             for argv in self._uninstall_commands():
                 ok, why = self._call(argv, done)
-                if not ok and self.path.exists():
+                if not ok and self.path.exists() and not self._was_not_loaded(argv, done):
                     problems.append(why)
         existed = self.path.exists()
         if existed:
@@ -808,20 +808,33 @@ class Installer:
         return root.find(f"{{{TASK_NS}}}Principals/{{{TASK_NS}}}Principal/"
                          f"{{{TASK_NS}}}GroupId") is not None
 
-    def _launchd_running(self, done: list[list[str]]) -> bool:
-        """``launchctl print`` succeeds for any *loaded* job — also between the throttled
-        restarts of an agent that keeps failing, or after it exited: its first ``state =``
-        line says whether the process runs."""
+    def _launchd_print(self, done: list[list[str]]) -> subprocess.CompletedProcess[str] | None:
+        """``launchctl print`` of the job: it succeeds for any *loaded* job — also between the
+        throttled restarts of an agent that keeps failing, or after it exited —, and fails
+        for one launchd does not know. None when launchctl cannot be run."""
         argv = ["launchctl", "print", f"gui/{os.getuid()}/{LABEL}"]
         done.append(argv)
         try:
-            proc = self.runner(argv)
+            return self.runner(argv)
         except (OSError, subprocess.SubprocessError):
-            return False
-        if proc.returncode != 0:
+            return None
+
+    def _launchd_running(self, done: list[list[str]]) -> bool:
+        """The job is loaded and its first ``state =`` line says the process runs."""
+        proc = self._launchd_print(done)
+        if proc is None or proc.returncode != 0:
             return False
         state = re.search(r"^\s*state = (.*?)\s*$", proc.stdout or "", re.MULTILINE)
         return state is not None and state.group(1) == "running"
+
+    def _was_not_loaded(self, argv: Sequence[str], done: list[list[str]]) -> bool:
+        """A failed ``launchctl bootout`` of a job launchd does not have loaded (installed
+        while no one was logged in, or booted out already): nothing was left to stop, so
+        uninstalling it succeeded — it said "failed" while removing the file."""
+        if argv[:2] != ["launchctl", "bootout"]:
+            return False
+        proc = self._launchd_print(done)
+        return proc is not None and proc.returncode != 0
 
     def _stopped(self) -> dict[str, Any] | None:
         """The reason the agent left when it last stopped on an error (the same data folder
