@@ -940,9 +940,12 @@ class Schtasks:
     def __init__(self, xml: str | None) -> None:
         self.xml = xml
         self.calls: list[list[str]] = []
+        self.fail: set[str] = set()  # subcommands that fail
 
     def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         self.calls.append(list(argv))
+        if argv[1] in self.fail:
+            return subprocess.CompletedProcess(list(argv), 1, "", "ERROR: not running")
         if argv[1] == "/Query":
             if self.xml is None:
                 return subprocess.CompletedProcess(list(argv), 1, "", "ERROR: cannot find it")
@@ -987,7 +990,12 @@ def test_an_accounts_own_install_leaves_every_accounts_task_alone(
     assert Installer("task", runner=mine, **kw).install(str(exe)).ok
     assert [c[1] for c in mine.calls] == ["/Query", "/Create", "/Run"]
     assert Installer("task", runner=mine, **kw).uninstall().ok
-    assert [c[1] for c in mine.calls][-1] == "/Delete"
+    # the agent the task started is stopped (/Delete alone leaves it running until log-off)
+    assert [c[1] for c in mine.calls][-2:] == ["/End", "/Delete"]
+    ended_nothing = Schtasks(task_xml(r"C:\as\activesec.exe", user=r"PC\parent"))
+    ended_nothing.fail = {"/End"}  # no running instance: harmless
+    assert Installer("task", runner=ended_nothing, **kw).install(str(exe)).ok
+    assert Installer("task", runner=ended_nothing, **kw).uninstall().ok
     none = Schtasks(None)
     assert Installer("task", runner=none, **kw).install(str(exe)).ok
     assert [c[1] for c in none.calls] == ["/Query", "/Create", "/Run"]

@@ -828,9 +828,12 @@ class Installer:
         return state is not None and state.group(1) == "running"
 
     def _was_not_loaded(self, argv: Sequence[str], done: list[list[str]]) -> bool:
-        """A failed ``launchctl bootout`` of a job launchd does not have loaded (installed
-        while no one was logged in, or booted out already): nothing was left to stop, so
-        uninstalling it succeeded — it said "failed" while removing the file."""
+        """A failed stop of an agent that was not running: ``schtasks /End`` of a task with no
+        running instance, or ``launchctl bootout`` of a job launchd does not have loaded
+        (installed while no one was logged in, or booted out already) — nothing was left to
+        stop, so uninstalling succeeded (it said "failed" while removing the file)."""
+        if argv[:2] == ["schtasks", "/End"]:
+            return True
         if argv[:2] != ["launchctl", "bootout"]:
             return False
         proc = self._launchd_print(done)
@@ -926,7 +929,10 @@ class Installer:
             return [["systemctl", "--user", "disable", "--now", UNIT_NAME]]
         if self.kind == "launchd":
             return [["launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}"]]
-        return [["schtasks", "/Delete", "/TN", TASK_NAME, "/F"]]
+        # /Delete unregisters the task but leaves the agent it started running until log-off
+        # (systemd's --now and launchd's bootout stop theirs): /End stops it first
+        return [["schtasks", "/End", "/TN", TASK_NAME], ["schtasks", "/Delete", "/TN", TASK_NAME,
+                                                          "/F"]]
 
     def _manual_start(self) -> str:
         if self.all_users:
