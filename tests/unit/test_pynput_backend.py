@@ -349,9 +349,23 @@ def test_windows_screen_is_the_physical_virtual_screen_and_awareness_is_restored
 
 
 # --------------------------------------------------------------------------- macOS
+def settle_keys(b: PynputBackend, clock: FakeClock, tick_ns: float, at: int) -> int:
+    """A first keystroke over 0.3 s, as long in stamps of ``tick_ns`` each: the key channel's
+    clock has told their unit apart. Returns the stamp after it."""
+    b.on_press(FakeKey(char="q"))
+    b.mac_key_intercept(10, hw(at, keycode=12))
+    clock.advance(0.3)
+    at += round(0.3e9 / tick_ns)
+    b.on_release(FakeKey(char="q"))
+    b.mac_key_intercept(11, hw(at, keycode=12))
+    b.collect()
+    return at
+
+
 def test_macos_intercept_completes_parked_events_with_cgevent_stamps() -> None:
     clock = FakeClock()
     b = mac(clock, tick_ns=125 / 3)
+    settle_keys(b, clock, 125 / 3, 23_000_000)
     b.on_press(FakeKey(char="a"))
     ev_down = hw(24_000_000, keycode=0)
     assert b.mac_key_intercept(10, ev_down) is ev_down  # the event passes through unchanged
@@ -363,6 +377,35 @@ def test_macos_intercept_completes_parked_events_with_cgevent_stamps() -> None:
     assert ev["t_ns"][1] - ev["t_ns"][0] == 100 * MS
     assert ev["x"][0] == ev["x"][1] and list(ev["code"]) == [KeyClass.LETTER] * 2
     assert not (ev["flags"] & Flag.INJECTED).any()
+
+
+@pytest.mark.parametrize("stamps_ns", [125 / 3, 1.0])
+def test_macos_stamps_in_mach_ticks_or_nanoseconds_give_true_intervals(stamps_ns: float) -> None:
+    """Apple documents CGEventGetTimestamp in nanoseconds; developers measure mach ticks
+    (41.67 ns on Apple silicon), and nanoseconds for some pointer events. Assuming one unit
+    made every interval of the other 41.67 times too long or short. Whichever the stamps are
+    in, the first 0.25 s of events tell it (stamped at receipt meanwhile), and intervals are
+    then true."""
+    clock = FakeClock()
+    b = mac(clock, tick_ns=125 / 3)  # the timebase says 41.67 ns per tick
+    at = settle_keys(b, clock, stamps_ns, 50_000_000)
+    b.on_press(FakeKey(char="a"))
+    b.mac_key_intercept(10, hw(at + round(1e9 / stamps_ns), keycode=0))
+    clock.advance(1.004)
+    b.on_release(FakeKey(char="a"))
+    b.mac_key_intercept(11, hw(at + round(1.1e9 / stamps_ns), keycode=0))
+    ev = b.collect()
+    assert abs(int(ev["t_ns"][1] - ev["t_ns"][0]) - 100 * MS) <= 1
+
+
+def test_tick_clock_stamps_at_receipt_until_it_tells_the_unit() -> None:
+    c = TickClock(125 / 3, or_unit_ns=1.0)
+    assert c.to_ns(1_000, now_ns=10 * MS) == 10 * MS
+    assert c.to_ns(2_000, now_ns=100 * MS) == 100 * MS  # 90 ms: not yet
+    t = c.to_ns(300 * MS, now_ns=310 * MS)  # 300 ms of nanosecond stamps: nanoseconds
+    assert c.unit_ns == 1.0 and t == 310 * MS
+    assert c.to_ns(316 * MS, now_ns=330 * MS) == 326 * MS  # intervals from the stamps now
+    assert TickClock(1.0, or_unit_ns=1.0).to_ns(5, now_ns=7) == 7  # one unit: nothing to tell
 
 
 def test_macos_injected_by_source_pid_or_private_source_state() -> None:

@@ -279,8 +279,8 @@ class PynputBackend(CaptureBackend):
         self._mac = MacFields.from_quartz(quartz) if quartz is not None else MacFields()
 
         def ticks() -> TickClock:
-            if platform == "darwin":  # mach ticks since boot, 64-bit
-                return TickClock(tick_ns or mach_timebase_ns())
+            if platform == "darwin":  # mach ticks since boot, 64-bit — or nanoseconds
+                return TickClock(tick_ns or mach_timebase_ns(), or_unit_ns=1.0)
             return TickClock(tick_ns or 1e6, wrap_bits=32)  # GetTickCount / X server time (ms)
 
         order = "after" if platform == "darwin" else "before"

@@ -14,6 +14,8 @@ Shared by the pynput and evdev backends (pure logic, no OS calls, unit-tested di
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["StrokePairer", "TickClock"]
 
 
@@ -28,12 +30,21 @@ class TickClock:
     fastest delivery; it is re-anchored when an event arrives more than ``resync_ns`` later
     than the anchor predicts (clock drift, suspend/resume or a counter reset), so an event
     time is never far from when it was received.
+
+    ``or_unit_ns``: where the platform's stamps may come in either of two units, the clock
+    tells them apart by the receive clock over the first ``settle_ns`` of events (stamped with
+    their receive time meanwhile). macOS: Apple documents ``CGEventGetTimestamp`` in
+    nanoseconds, but developers measure mach ticks (41.67 ns each on Apple silicon) — and
+    nanoseconds for some pointer events (Mac Mouse Fix's ``EventUtility.m`` notes both) —:
+    one unit assumed wrongly makes every interval 41.67 times too long or too short, and every
+    feature absurd, without a sign.
     """
 
     def __init__(
-        self, unit_ns: float, wrap_bits: int | None = None, resync_ns: int = 1_000_000_000
+        self, unit_ns: float, wrap_bits: int | None = None, resync_ns: int = 1_000_000_000,
+        *, or_unit_ns: float | None = None, settle_ns: int = 250_000_000,
     ) -> None:
-        if unit_ns <= 0:
+        if unit_ns <= 0 or (or_unit_ns is not None and or_unit_ns <= 0):
             raise ValueError("unit_ns must be positive")
         self.unit_ns = unit_ns
         self.resync_ns = resync_ns
@@ -41,6 +52,28 @@ class TickClock:
         self._last_raw: int | None = None
         self._unwrapped = 0
         self._offset: int | None = None
+        # or_unit_ns: a second unit the stamps may be in, told apart from unit_ns by the
+        # receive clock once settle_ns of events have passed (module docstring of TickClock)
+        self._units = (unit_ns, or_unit_ns) if or_unit_ns not in (None, unit_ns) else None
+        self._settle_ns = settle_ns
+        self._first: tuple[int, int] | None = None  # (ticks, now) of the first event
+        self._floor = 0  # the last time returned while the unit was not known
+
+    def _settle(self, ticks: int, now_ns: int) -> bool:
+        """Choose between the two units once their stamps span ``settle_ns`` of the receive
+        clock: the one whose tick length matches it on a log scale. The units differ 41.67-fold
+        and the choice flips only past 6.45-fold, so even a delivery delay of 100 ms on
+        250 ms of events cannot mislead it. True once chosen."""
+        assert self._units is not None
+        if self._first is None:
+            self._first = (ticks, now_ns)
+        d_ticks, d_now = ticks - self._first[0], now_ns - self._first[1]
+        if d_now < self._settle_ns or d_ticks <= 0:
+            return False
+        ratio = d_now / d_ticks
+        self.unit_ns = min(self._units, key=lambda u: abs(math.log(ratio / u)))
+        self._units = None
+        return True
 
     def unwrap(self, raw: int) -> int:
         """Raw counter value -> a non-wrapping tick count (small reorderings are allowed)."""
@@ -58,8 +91,13 @@ class TickClock:
         return self._unwrapped
 
     def to_ns(self, raw: int, now_ns: int) -> int:
-        """Event time on the monotonic clock for a raw stamp received at ``now_ns``."""
-        ev_ns = int(self.unwrap(raw) * self.unit_ns)
+        """Event time on the monotonic clock for a raw stamp received at ``now_ns`` (its
+        receive time while the unit is still being told apart)."""
+        ticks = self.unwrap(raw)
+        if self._units is not None and not self._settle(ticks, now_ns):
+            self._floor = now_ns
+            return now_ns
+        ev_ns = int(ticks * self.unit_ns)
         candidate = now_ns - ev_ns
         if (
             self._offset is None
@@ -67,7 +105,7 @@ class TickClock:
             or candidate - self._offset > self.resync_ns
         ):
             self._offset = candidate
-        return ev_ns + self._offset
+        return max(ev_ns + self._offset, self._floor)  # never before a receive time given
 
 
 class StrokePairer:
