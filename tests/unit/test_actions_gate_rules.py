@@ -34,6 +34,7 @@ def test_valid_rules_with_defaults() -> None:
         ({"name": "x", "match": "Xorg"}, "system-critical"),
         ({"name": "x", "match": "gnome-shell"}, "system-critical"),
         ({"name": "x", "match": "winlogon.exe"}, "system-critical"),
+        ({"name": "x", "match": "Dock"}, "system-critical"),  # macOS's shell
         ("firefox", "must be a table"),
     ],
 )

@@ -86,6 +86,9 @@ PROTECTED_NAMES = frozenset(
         "xfce4-session", "lxsession", "loginwindow", "explorer", "lsass", "services",
         "smss", "wininit", "svchost", "logonui", "xscreensaver", "gnome-screensaver",
         "kscreenlocker_greet", "light-locker", "i3lock", "swaylock",
+        # macOS's own desktop (the shell, as explorer is Windows'): frozen, no app can be
+        # switched to, no menu extra or Control Center answers — and its lock screen
+        "dock", "finder", "systemuiserver", "controlcenter", "screensaverengine",
     }
 )  # fmt: skip
 
