@@ -363,3 +363,45 @@ def test_dry_run_keeps_no_state(tmp_path: Path) -> None:
     gate.fire(DECISION)
     gate.stop()
     assert not state.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="starting another account's process needs root")
+def test_an_app_of_another_account_is_refused_by_name_not_called_protected(
+        tmp_path: Path) -> None:
+    """A parent's agent and the child's game in the child's account: the gate (and doctor)
+    said "only protected processes match" — or doctor "a misspelt name" — where the truth is
+    that an agent gates only its own account's apps and the child's own agent must do it."""
+    from tests.helpers.cli import cli, initialised
+    from tests.helpers.unprivileged import NOBODY, drop_privileges, shared_tmp_dir
+
+    sleep = shutil.which("sleep")
+    if sleep is None:
+        pytest.skip("no sleep binary")
+    name = unique("asfor")
+    with shared_tmp_dir() as shared:
+        (shared / name).symlink_to(os.path.realpath(sleep))
+        proc = subprocess.Popen([str(shared / name), "60"], preexec_fn=drop_privileges)
+        try:
+            wait_until(lambda: psutil.Process(proc.pid).uids().real == NOBODY, "the drop")
+            gate = GateAction(rules=[{"name": "game", "match": name}])
+            result = gate.fire(DECISION)
+            account = psutil.Process(proc.pid).username()
+            assert result.detail.startswith(
+                f"game: runs only under another account, left alone: {account} (pids "
+                f"{proc.pid}) — an agent gates only its own account's apps"), result.detail
+            assert psutil.Process(proc.pid).status() != psutil.STATUS_STOPPED
+            env = initialised(tmp_path / "home")
+            cfg = tmp_path / "home" / "config.toml"
+            cfg.write_text(cfg.read_text().replace(
+                "[actions]\n", f'[actions]\non_gate = ["gate"]\nparams = {{gate = {{rules = '
+                f'[{{name = "game", match = "{name}"}}]}}}}\n', 1))
+            r = cli("doctor", "--json", env=env)
+            assert "Traceback" not in r.stderr, r.stderr
+            (c,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "gate"]
+            assert c["status"] == "warn" and "misspelt" not in c["detail"], c
+            assert f"game ('{name}') runs only under another account" in c["detail"], c
+            assert "service install --all-users" in c["hint"]
+        finally:
+            proc.kill()
+            proc.wait(10)

@@ -185,6 +185,22 @@ def _is_foreign(p: psutil.Process) -> bool:
     return sys.platform.startswith("linux") and p.ppid() == 2
 
 
+def _account(p: psutil.Process) -> str:
+    try:
+        return p.username()
+    except (psutil.Error, KeyError):  # no such user in the passwd file: its uid
+        return f"uid {p.uids().real}"
+
+
+def foreign_note(accounts: Mapping[str, list[int]]) -> str:
+    """Why a rule gates nothing when its app runs only under other accounts."""
+    who = "; ".join(f"{user} (pids {', '.join(map(str, sorted(pids)))})"
+                    for user, pids in sorted(accounts.items()))
+    return (f"runs only under another account, left alone: {who} — an agent gates only its "
+            "own account's apps; the agent running in that account gates it (`sudo activesec "
+            "service install --all-users` starts one in every account)")
+
+
 def _alive(pid: int, created: float) -> bool:
     """Is ``pid`` still the process that was created at ``created`` (not exited, not reused)?"""
     try:
@@ -315,14 +331,19 @@ class GateAction(Action):
         wanted = {normalise(r.match): r for r in rules}
         found: dict[str, list[psutil.Process]] = {r.name: [] for r in rules}
         skipped: dict[str, int] = {r.name: 0 for r in rules}
+        #: rule name -> account -> pids: another account's processes, never ours to touch
+        foreign: dict[str, dict[str, list[int]]] = {r.name: {} for r in rules}
         for p in self._process_iter():
             try:
                 names = _names(p)
                 hits = [wanted[n] for n in names if n in wanted]
                 if not hits:
                     continue
-                if p.pid in protected or names & PROTECTED_NAMES or _is_foreign(p):
+                if p.pid in protected or names & PROTECTED_NAMES:
                     skipped[hits[0].name] += 1
+                    continue
+                if _is_foreign(p):
+                    foreign[hits[0].name].setdefault(_account(p), []).append(p.pid)
                     continue
                 if p.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped: nothing runs
                     continue
@@ -337,6 +358,8 @@ class GateAction(Action):
                 why = "not running"
                 if skipped[rule.name]:
                     why = f"only protected processes match ({skipped[rule.name]} left alone)"
+                if foreign[rule.name]:
+                    why = foreign_note(foreign[rule.name])
                 yield rule, None, why
 
     @staticmethod
@@ -365,10 +388,17 @@ class GateAction(Action):
 
     def running(self) -> dict[str, list[int]]:
         """Rule name -> the pids it would act on now ([] for a rule matching nothing)."""
-        out: dict[str, list[int]] = {r.name: [] for r in self.rules}
-        for rule, p, _ in self._matches():
+        return {name: pids for name, (pids, _) in self.survey().items()}
+
+    def survey(self) -> dict[str, tuple[list[int], str]]:
+        """Rule name -> (the pids it would act on now, why there are none: "" when there are
+        some, "not running", or the processes it must leave alone — another account's)."""
+        out: dict[str, tuple[list[int], str]] = {r.name: ([], "") for r in self.rules}
+        for rule, p, why in self._matches():
             if p is not None:
-                out[rule.name].append(p.pid)
+                out[rule.name][0].append(p.pid)
+            else:
+                out[rule.name] = ([], why)
         return out
 
     # -- dry run ------------------------------------------------------------------------------

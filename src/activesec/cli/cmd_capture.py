@@ -788,15 +788,23 @@ def _gate_check() -> Any:
                 seen = {normalise(name) for name, _ in store.recent_apps(since_wall_ns=since)}
         except ActiveSecError:
             pass  # the store check reports it
-    running = gate.running()
-    parts, unknown = [], []
+    survey = gate.survey()
+    parts, unknown, foreign = [], [], []
     for r in gate.rules:
-        if running[r.name]:
+        pids, why = survey[r.name]
+        if pids:
             parts.append(f"{r.name} ({r.mode} '{r.match}'): running now")
         elif normalise(r.match) in seen:
             parts.append(f"{r.name} ({r.mode} '{r.match}'): in front in the last {APP_DAYS} days")
+        elif why.startswith("runs only under another account"):
+            foreign.append(f"{r.name} ('{r.match}') {why.split(' — ')[0]}")
         else:
             unknown.append(f"{r.name} ('{r.match}')")
+    if foreign:  # a parent's agent cannot gate the game the child plays in the child's account
+        return Check("gate", "warn", "; ".join(foreign) + ": this account's agent never "
+                     "touches another account's processes", "the agent in the account that "
+                     "runs the app gates it: `sudo activesec service install --all-users` and "
+                     "a machine policy with these rules (README, 'A parent')")
     if unknown:
         return Check("gate", "warn", f"no process matches {', '.join(unknown)} now, and no app "
                      f"of that name was in front in the last {APP_DAYS} days: a misspelt name "
