@@ -405,3 +405,27 @@ def test_an_app_of_another_account_is_refused_by_name_not_called_protected(
         finally:
             proc.kill()
             proc.wait(10)
+
+
+def test_status_lists_only_apps_still_left_frozen_by_a_killed_agent(
+        spawn: Callable[..., Counter], tmp_path: Path) -> None:
+    """A killed agent's gated.json outlives the apps it names: `status` went on calling a game
+    the child had killed since (or a pid reused after a restart) frozen, with no way to thaw the
+    others but starting the agent."""
+    from tests.helpers.cli import cli, initialised
+
+    env = initialised(tmp_path / "home")
+    state = tmp_path / "home" / "run" / "gated.json"
+    name = unique("asleft")
+    a, b = spawn(name), spawn(name)
+    gate = GateAction(rules=[{"name": "game", "match": name}], state_file=state)
+    gate.start()
+    gate.fire(DECISION)  # ... and the agent is killed: no stop(), the state file stays
+    wait_until(lambda: a.stopped() and b.stopped(), "the gate")
+    a.kill()  # the child kills one frozen game
+    left = json.loads(cli("status", "--json", env=env).stdout)["gate_left_frozen"]
+    assert left == [{"pid": b.proc.pid, "app": "game"}], left
+    text = " ".join(cli("status", env=env).stdout.split())
+    assert f"game pid {b.proc.pid} — the next `activesec run` resumes them (or now: " \
+           f"`kill -CONT {b.proc.pid}`)" in text, text
+    assert f"pid {a.proc.pid}" not in text

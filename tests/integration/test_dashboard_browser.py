@@ -285,3 +285,33 @@ def test_a_refused_profile_update_says_when_why_and_the_way_out(
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
+
+
+def test_apps_a_killed_agent_left_frozen_are_shown_with_the_way_to_thaw_them_now(
+        browser: Browser, served: tuple[str, dict[str, str], subprocess.Popen[str]],
+        tmp_path: Path) -> None:
+    """The page named every pid of a killed agent's gated.json — a game killed since too —
+    and no way to thaw them but starting the agent."""
+    from tests.helpers.procs import Counter, unique, wait_until
+
+    from activesec.actions.gate import GateAction
+
+    url, env, _proc = served
+    name = unique("asdash")
+    gone, frozen = Counter(tmp_path, name), Counter(tmp_path, name)
+    try:
+        gate = GateAction(rules=[{"name": "game", "match": name}],
+                          state_file=paths_mod.resolve(env["ACTIVESEC_HOME"]).run_dir
+                          / "gated.json")
+        gate.start()
+        gate.fire(Decision("gate", "suspicious", 30.0, time.time_ns(), "low", {}))
+        wait_until(lambda: gone.stopped() and frozen.stopped(), "the gate")  # no stop(): killed
+        gone.kill()
+        page = browser.new_page()
+        page.goto(url)
+        expect(page.locator("#gate")).to_have_text(
+            f"Left suspended by an agent that was killed: game pid {frozen.proc.pid} (the next "
+            f"`activesec run` resumes them, or now: `kill -CONT {frozen.proc.pid}`)")
+    finally:
+        gone.kill()
+        frozen.kill()

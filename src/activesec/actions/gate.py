@@ -210,6 +210,15 @@ def _alive(pid: int, created: float) -> bool:
         return False
 
 
+def still_suspended(pid: int, created: float) -> bool:
+    """Is ``pid`` still the process created at ``created``, and stopped?"""
+    try:
+        p = psutil.Process(pid)
+        return p.create_time() == created and p.status() == psutil.STATUS_STOPPED
+    except psutil.Error:
+        return False
+
+
 class GateAction(Action):
     """Suspend or close the processes of configured applications; resume what it suspended.
 

@@ -382,8 +382,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     left = data["gate_left_frozen"]
     if left:
         pids = ", ".join(f"{e['app']} pid {e['pid']}" for e in left)
+        now = " ".join(str(e["pid"]) for e in left)
         out.print(f"  gated        [red]left suspended by an agent that was killed[/red]: "
-                  f"{escape(pids)} — the next `activesec run` resumes them")
+                  f"{escape(pids)} — the next `activesec run` resumes them (or now: "
+                  f"`kill -CONT {now}`)")
     last = ag["last_decision"]
     if last:
         out.print(f"  last alert   {last.get('level')}: {escape(str(last.get('reason')))}")

@@ -72,14 +72,17 @@ def recent_history(paths: Paths) -> list[dict[str, Any]]:
 
 def left_frozen(paths: Paths) -> list[dict[str, Any]]:
     """Apps an agent suspended and could not resume because it was killed (``gated.json``,
-    :mod:`activesec.actions.gate`): the next agent resumes them; [] when there are none."""
+    :mod:`activesec.actions.gate`): the next agent resumes them; [] when there are none.
+    Only those still frozen: one that exited since (the child killed the frozen game, the
+    machine restarted) is not, nor a process that reused its pid."""
     import json
 
-    from activesec.actions.gate import STATE_FILE
+    from activesec.actions.gate import STATE_FILE, still_suspended
 
     try:
         raw = json.loads((paths.run_dir / STATE_FILE).read_text(encoding="utf-8"))
-        return [{"pid": int(e["pid"]), "app": str(e["rule"])} for e in raw["suspended"]]
+        return [{"pid": int(e["pid"]), "app": str(e["rule"])} for e in raw["suspended"]
+                if still_suspended(int(e["pid"]), float(e["create_time"]))]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return []
 
