@@ -95,8 +95,9 @@ def test_hold_catches_apps_started_or_resumed_since_and_is_quiet_otherwise(
     wait_until(a.stopped, "SIGSTOP to land again")
     assert gate.held() == [
         {"app": "game", "match": name, "mode": "suspend",
-         "suspended_pids": sorted([a.proc.pid, b.proc.pid])},
-        {"app": "chat", "match": other, "mode": "close", "suspended_pids": []}]
+         "suspended_pids": sorted([a.proc.pid, b.proc.pid]), "closed_pids": []},
+        {"app": "chat", "match": other, "mode": "close", "suspended_pids": [],
+         "closed_pids": [c.proc.pid]}]
 
     b.kill()  # a frozen app killed meanwhile is no longer shown as held
     assert gate.held()[0]["suspended_pids"] == [a.proc.pid]
@@ -170,7 +171,11 @@ def test_close_asks_at_once_and_kills_after_the_grace_without_waiting_for_it(
 
     assert gate.hold(DECISION) is None  # the patient app is not asked again, nor killed yet
     assert gate.closing_pids == [t.proc.pid] and t.advances()
+    # status names what was closed (it said "closed when started" as if none had run)
+    assert {h["app"]: h["closed_pids"] for h in gate.held()} == {
+        "polite": [p.proc.pid], "stubborn": [s.proc.pid], "patient": [t.proc.pid]}
     back = gate.revert(RESTORE)
+    assert all(h["closed_pids"] == [] for h in gate.held())  # the next gate starts afresh
     assert f"pids {t.proc.pid} asked to close are left to finish by themselves" in back.detail
     assert "closed apps are not restarted" in back.detail
     assert gate.closing_pids == [] and t.advances()

@@ -134,7 +134,9 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
                      "apps": [{"app": "game", "match": "supertux2", "mode": "suspend",
                                "suspended_pids": [4242, 4243]},
                               {"app": "chat", "match": "discord", "mode": "close",
-                               "suspended_pids": []}]},
+                               "suspended_pids": [], "closed_pids": [4250, 4251]},
+                              {"app": "video", "match": "vlc", "mode": "close",
+                               "suspended_pids": [], "closed_pids": []}]},
             "config": "the configuration changed: it applies once the gate is lifted",
             "training": "updating",
             "upgrade_retry": {"at_wall_ns": time.time_ns() + 3600 * 10**9, "after_s": 3600.0,
@@ -157,7 +159,8 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
         expect(page.locator("#latency")).to_have_text(
             "Reacts 23 ms after an action ends (p99 39 ms, last 22 actions)")
         expect(page.locator("#gate")).to_contain_text(
-            "Gated: game suspended (pids 4242, 4243); chat closed when started — since ")
+            "Gated: game suspended (pids 4242, 4243); chat closed (pids 4250, 4251), and again "
+            "if started; video closed when started (not running) — since ")
         expect(page.locator("#gate")).to_contain_text(
             "trust 34.0 < 40 (gate level); lifted once trust stays >= 70 for 60 s")
         expect(page.locator("#config")).to_have_text(
@@ -174,7 +177,8 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
         assert st["gate"]["apps"][0]["suspended_pids"] == [4242, 4243]
         text = " ".join(cli("status", env=env).stdout.split())  # rich wraps at 80 columns
         assert "reaction trust updated 23 ms (p50) / 39 ms (p99)" in text
-        assert "gated game suspended (pids 4242, 4243); chat closed when started — since" in text
+        assert ("gated game suspended (pids 4242, 4243); chat closed (pids 4250, 4251), and "
+                "again if started; video closed when started (not running) — since") in text
         assert "lifted once trust stays >= 70 for 60 s" in text
         assert "config the configuration changed: it applies once the gate is lifted" in text
     proc.send_signal(signal.SIGTERM)

@@ -260,6 +260,9 @@ class GateAction(Action):
         #: pid -> (create_time, rule name, monotonic deadline) for every process this action
         #: asked to close and that has not exited yet: killed once the deadline has passed.
         self._closing: dict[int, tuple[float, str, float]] = {}
+        #: pid -> rule name for every process asked to close (or killed) since the gate fired,
+        #: so status can say which were closed (not "closed when started" as if none ran)
+        self._closed: dict[int, str] = {}
         self._clock = time.monotonic
 
     # -- lifecycle: never leave an app frozen ---------------------------------------------------
@@ -315,12 +318,14 @@ class GateAction(Action):
         return sorted(self._suspended)
 
     def held(self) -> list[dict[str, Any]]:
-        """Per rule, what the gate does and which pids it holds suspended now (for status;
-        a suspended app killed meanwhile is no longer listed)."""
+        """Per rule, what the gate does, which pids it holds suspended now (a suspended app
+        killed meanwhile is no longer listed) and which it closed since it fired (for status)."""
         alive = [pid for pid, (created, _) in self._suspended.items() if _alive(pid, created)]
         return [{"app": r.name, "match": r.match, "mode": r.mode,
                  "suspended_pids": sorted(pid for pid in alive
-                                          if self._suspended[pid][1] == r.name)}
+                                          if self._suspended[pid][1] == r.name),
+                 "closed_pids": sorted(pid for pid, rule in self._closed.items()
+                                       if rule == r.name)}
                 for r in self.rules]
 
     # -- finding processes --------------------------------------------------------------------
@@ -526,6 +531,7 @@ class GateAction(Action):
                 denied.append(p.pid)
                 continue
             self._closing[p.pid] = (created, rule.name, deadline)
+            self._closed[p.pid] = rule.name
             asked.append(p.pid)
         error = f"no permission to close pids {sorted(denied)}" if denied else ""
         return sorted(asked), error
@@ -587,6 +593,7 @@ class GateAction(Action):
         still = [pid for pid, (created, _, _) in sorted(self._closing.items())
                  if _alive(pid, created)]
         self._closing.clear()  # trust recovered: no kill after all
+        self._closed.clear()
         if still:
             parts.append(f"pids {', '.join(map(str, still))} asked to close are left to finish "
                          "by themselves (not killed)")

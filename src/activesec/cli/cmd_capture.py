@@ -443,8 +443,11 @@ def gate_line(gate: dict[str, Any]) -> str:
     """The agent's gate (status file ``gate``) in one line: what, since when, why, until."""
     apps = []
     for a in gate["apps"]:
-        if a["mode"] == "close":
-            apps.append(f"{a['app']} closed when started")
+        if a["mode"] == "close" and a.get("closed_pids"):
+            apps.append(f"{a['app']} closed (pids {', '.join(map(str, a['closed_pids']))}), "
+                        "and again if started")
+        elif a["mode"] == "close":
+            apps.append(f"{a['app']} closed when started (not running)")
         elif a["suspended_pids"]:
             apps.append(f"{a['app']} suspended (pids {', '.join(map(str, a['suspended_pids']))})")
         else:
