@@ -143,6 +143,27 @@ def test_status_label_pause_resume(env: dict[str, str]) -> None:
     one_line_error(cli("label", "../evil", env=env))
 
 
+def test_status_says_when_recording_was_paused_also_after_the_resume(
+        env: dict[str, str]) -> None:
+    """A child at the parent's session pauses the agent, plays, resumes: `status` said
+    "paused" only while it was, so the parent never learnt that nothing was judged."""
+    _init(env)
+    before = time.time_ns()
+    assert cli("pause", env=env).returncode == 0
+    assert cli("pause", env=env).returncode == 0  # a second pause keeps when the first began
+    s = json.loads(cli("status", "--json", env=env).stdout)
+    since = s["pause"]["since_wall_ns"]
+    assert s["paused"] and before <= since <= time.time_ns() and s["pause"]["last"] is None
+    assert "(paused since " in cli("status", env=env).stdout
+    assert cli("resume", env=env).returncode == 0
+    s = json.loads(cli("status", "--json", env=env).stdout)
+    assert s["pause"]["since_wall_ns"] is None
+    last = s["pause"]["last"]
+    assert last["from_wall_ns"] == since and since <= last["to_wall_ns"] <= time.time_ns()
+    text = " ".join(cli("status", env=env).stdout.split())
+    assert "paused last from " in text and "input then was neither recorded nor judged" in text
+
+
 def test_every_command_agrees_on_who_the_owner_is(env: dict[str, str]) -> None:
     """`label --owner` stored the owner's name, so after `init --force --user` new sessions
     still went to the old name; and `train` read the config's `user` while `run` and `status`

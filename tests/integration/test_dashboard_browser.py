@@ -90,11 +90,14 @@ def test_the_printed_url_opens_the_dashboard_and_pause_works(
 
     page.locator("#toggle").click()
     expect(page.locator("#toggle")).to_have_text("Resume recording")
-    expect(page.locator("#paused")).to_have_text("recording paused")
+    expect(page.locator("#paused")).to_contain_text("recording paused since ")
     assert json.loads(cli("status", "--json", env=env).stdout)["paused"] is True
     page.locator("#toggle").click()
     expect(page.locator("#toggle")).to_have_text("Pause recording")
     assert json.loads(cli("status", "--json", env=env).stdout)["paused"] is False
+    # ... and once resumed, the page still says that input went unjudged, and when
+    expect(page.locator("#paused")).to_contain_text("last paused from ")
+    expect(page.locator("#paused")).to_contain_text("input then was neither recorded nor judged")
 
     page.reload()  # the secret stays with this tab
     expect(page.locator("#owner")).to_have_text("alice")

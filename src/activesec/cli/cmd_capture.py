@@ -302,9 +302,19 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         state = f"agent {ag['state']}{trust}"
     else:
         state = "capturing" if data["capturing"] else "not capturing"
+    pause = data["pause"]
+
+    def paused_at(ns: int) -> str:
+        return time.strftime("%a %d %b %H:%M", time.localtime(ns / 1e9))
+
     if data["paused"]:
-        state += " (paused)"
+        state += f" (paused since {paused_at(pause['since_wall_ns'])})" if pause["since_wall_ns"] \
+            else " (paused)"
     out.print(f"[bold]ActiveSec[/bold] — owner {escape(data['user'])}, {state}")
+    if pause["last"]:
+        out.print(f"  paused       last from {paused_at(pause['last']['from_wall_ns'])} to "
+                  f"{paused_at(pause['last']['to_wall_ns'])}: input then was neither recorded nor "
+                  "judged (`activesec pause` or the dashboard's Pause)")
     out.print(
         f"  sessions     {data['sessions']} (labels: {escape(', '.join(data['labels'])) or '-'}; "
         f"next: {escape(data['current_label'])})"

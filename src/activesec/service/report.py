@@ -148,6 +148,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
         sessions = store.sessions()
         size = store.size_bytes()
         paused = store.is_paused()
+        paused_since, last_pause = store.pauses()
         current_label = store.current_label() or owner
         apps = store.recent_apps(since_wall_ns=time.time_ns() - APP_DAYS * NS_PER_DAY)
         # the owner's own (not injected) input since enrolment last (re)started
@@ -166,6 +167,11 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
         "capturing": running,
         "capture_pid": read_pid(lock) if running else None,
         "paused": paused,
+        # when the pause in force began, and the last one that ended: nothing was recorded or
+        # judged meanwhile (a parent sees that a child paused the agent, also after `resume`)
+        "pause": {"since_wall_ns": paused_since,
+                  "last": None if last_pause is None else
+                  {"from_wall_ns": last_pause[0], "to_wall_ns": last_pause[1]}},
         "sessions": len(sessions),
         "labels": sorted({si.label for si in sessions}),
         "events": by_kind,
