@@ -434,3 +434,35 @@ def test_status_lists_only_apps_still_left_frozen_by_a_killed_agent(
     assert f"game pid {b.proc.pid} — the next `activesec run` resumes them (or now: " \
            f"`kill -CONT {b.proc.pid}`)" in text, text
     assert f"pid {a.proc.pid}" not in text
+
+
+def test_a_start_refused_for_its_configuration_still_resumes_what_a_killed_agent_left_frozen(
+        spawn: Callable[..., Counter], tmp_path: Path) -> None:
+    """After a `kill -9` the next start resumes the frozen apps — but a start that refused its
+    config (exit 78, which the log-in service does not restart) left the child's game frozen
+    until someone fixed the file. It resumes them now (never under a running agent) and says
+    so in its one error line."""
+    from tests.helpers.cli import cli, initialised, one_line_error
+
+    from activesec.core.errors import EX_CONFIG
+    from activesec.core.instance import InstanceLock
+
+    env = initialised(tmp_path / "home")
+    run_dir = tmp_path / "home" / "run"
+    name = unique("asrefused")
+    game = spawn(name)
+    gate = GateAction(rules=[{"name": "game", "match": name}], state_file=run_dir / "gated.json")
+    gate.start()
+    gate.fire(DECISION)  # ... and the agent is killed: no stop()
+    wait_until(game.stopped, "the gate")
+    (tmp_path / "home" / "config.toml").write_text("[engine.policy]\nnotify_below = 300\n")
+    with InstanceLock(run_dir / "capture.lock"):  # another agent runs: its gate is its own
+        r = cli("run", "--quiet", env=env)
+        assert r.returncode == EX_CONFIG and "meanwhile" not in r.stderr, r.stderr
+        assert game.stopped()
+    line = one_line_error(cli("run", "--quiet", env=env), EX_CONFIG)
+    assert "engine.policy.notify_below" in line
+    assert f"meanwhile resumed game (pids {game.proc.pid}), which an agent that was killed " \
+           "had left suspended" in line, line
+    wait_until(game.running, "the refused start's SIGCONT")
+    assert game.advances() and not (run_dir / "gated.json").exists()
