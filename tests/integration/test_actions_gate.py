@@ -466,3 +466,27 @@ def test_a_start_refused_for_its_configuration_still_resumes_what_a_killed_agent
            "had left suspended" in line, line
     wait_until(game.running, "the refused start's SIGCONT")
     assert game.advances() and not (run_dir / "gated.json").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's 15-character comm")
+def test_a_long_name_matches_as_ps_shows_it(tmp_path: Path) -> None:
+    """`ps -e` (which the rules' error hint names) shows a long name cut to 15 characters: a
+    rule copied from it matched nothing, silently."""
+    sleep = shutil.which("sleep")
+    if sleep is None:
+        pytest.skip("no sleep binary")
+    name = unique("aslongname") + "-launcher"
+    assert len(name) > 16
+    (tmp_path / name).symlink_to(os.path.realpath(sleep))
+    proc = subprocess.Popen([str(tmp_path / name), "60"])
+    try:
+        wait_until(lambda: psutil.Process(proc.pid).name() == name, "the exec")
+        shown = subprocess.run(["ps", "-o", "comm=", "-p", str(proc.pid)], capture_output=True,
+                               text=True).stdout.strip()
+        assert shown == name[:15]
+        for match, pids in ((name, [proc.pid]), (shown, [proc.pid]), (name[:14], [])):
+            assert GateAction(rules=[{"name": "game", "match": match}]).running() == {
+                "game": pids}, match
+    finally:
+        proc.kill()
+        proc.wait(10)

@@ -21,7 +21,8 @@ Rules name an application and what to do with it::
   restore before its grace ends lets it finish closing by itself.
 
 ``match`` is a process name (``psutil.Process.name()``, or the file name of its executable),
-compared case-insensitively and without a trailing ``.exe``. An app that is not running is
+compared case-insensitively and without a trailing ``.exe``; on Linux also as ``ps -e`` shows
+a long one, cut to its first 15 characters. An app that is not running is
 fine — nothing to do, and the result says so. ``fire`` is idempotent: calling it again while
 trust stays low also catches apps started since, and suspends again one it had suspended that
 was resumed by hand (``kill -CONT``). The agent does so every few seconds from the gate to the
@@ -156,6 +157,11 @@ def parse_rules(rules: Iterable[Mapping[str, Any] | GateRule]) -> tuple[GateRule
     return tuple(out)
 
 
+#: Linux keeps a process's name (``comm``) to 15 characters, and that is what ``ps -e`` and
+#: ``top`` show ("supertuxkart-la"); psutil gives the whole name. A rule may use either.
+COMM_LEN = 15
+
+
 def _names(p: psutil.Process) -> set[str]:
     names = {normalise(p.name())}
     try:
@@ -164,6 +170,8 @@ def _names(p: psutil.Process) -> set[str]:
             names.add(normalise(os.path.basename(exe)))
     except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
         pass
+    if sys.platform.startswith("linux"):
+        names |= {n[:COMM_LEN] for n in names if len(n) > COMM_LEN}
     return names
 
 

@@ -773,7 +773,7 @@ BUILD_HINT = ("build it from public data you download: `activesec background bui
 def _gate_check() -> Any:
     """Will the gate rules gate anything? Rules that ``on_gate`` never runs, and rules whose
     name matches no process now and no app in front lately (a typo gates nothing, silently)."""
-    from activesec.actions.gate import GateAction, normalise
+    from activesec.actions.gate import COMM_LEN, GateAction, normalise
     from activesec.capture.doctor import Check
     from activesec.service.report import APP_DAYS
     from activesec.store.db import NS_PER_DAY, Store
@@ -801,6 +801,7 @@ def _gate_check() -> Any:
             with Store.open(p.database, check=False) as store:
                 since = time.time_ns() - APP_DAYS * NS_PER_DAY
                 seen = {normalise(name) for name, _ in store.recent_apps(since_wall_ns=since)}
+            seen |= {n[:COMM_LEN] for n in seen if len(n) > COMM_LEN}  # as `ps -e` shows it
         except ActiveSecError:
             pass  # the store check reports it
     survey = gate.survey()
