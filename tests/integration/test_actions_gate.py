@@ -490,3 +490,32 @@ def test_a_long_name_matches_as_ps_shows_it(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def test_activesecs_own_commands_are_never_gated_with_the_interpreter_a_rule_names(
+        spawn: Callable[..., Counter], tmp_path: Path) -> None:
+    """A game written in Python is gated by naming its interpreter; the rule then also froze
+    ActiveSec's own commands run by that interpreter — the agent's trainer, the parent's
+    `status` or, here, the dashboard — mid-run."""
+    import socket
+
+    from tests.helpers.cli import env_for, initialised
+
+    name = unique("aspy")
+    game = spawn(name)  # python under the name the rule matches
+    initialised(tmp_path / "home")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dash = subprocess.Popen([str(tmp_path / name), "-m", "activesec", "dashboard", "--no-open",
+                             "--port", str(port)], env=env_for(tmp_path / "home"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert dash.stdout is not None and "127.0.0.1" in dash.stdout.readline()
+        gate = GateAction(rules=[{"name": "pygame", "match": name}])
+        assert gate.fire(DECISION).info["acted"] == {"suspended pygame": [game.proc.pid]}
+        assert psutil.Process(dash.pid).status() != psutil.STATUS_STOPPED
+        gate.revert(RESTORE)
+    finally:
+        dash.kill()
+        dash.wait(10)

@@ -35,7 +35,9 @@ agent that was killed or crashed resumes them when it starts again — a new age
 trust and would not have gated them. (Gating runs in the gated account, which can always stop its
 own agent; it keeps a child from playing while trust is low, it is not a security boundary.)
 
-Never touched, whatever the rules say: ActiveSec's own process and its ancestors, pid 0/1,
+Never touched, whatever the rules say: ActiveSec's own process and its ancestors, its other
+commands (``python3 -m activesec …``, the ``activesec`` script: the agent's trainer, the
+parent's ``status``, the dashboard), pid 0/1,
 kernel threads, the session leader, other users' processes, and system-critical programs
 (:data:`PROTECTED_NAMES`: init, display servers and compositors, session and login managers).
 A rule naming one of those is a :class:`~activesec.core.errors.ConfigError`.
@@ -182,6 +184,23 @@ def protected_pids() -> set[int]:
     if hasattr(os, "getsid"):
         pids.add(os.getsid(0))
     return pids
+
+
+def _is_activesec(p: psutil.Process) -> bool:
+    """One of ActiveSec's own commands: the agent's trainer, `status`, `pause`, the dashboard —
+    a rule matching their interpreter (``python3``, for a game written in Python) froze the
+    agent's training, and the parent's `activesec status`, mid-run."""
+    try:
+        argv = p.cmdline()
+    except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        return False
+    for i, arg in enumerate(argv[:3]):
+        if i and argv[i - 1] == "-m" and (arg == "activesec" or arg.startswith("activesec.")):
+            return True
+        base = normalise(os.path.basename(arg))
+        if base in ("activesec", "activesec-script.py"):
+            return True
+    return False
 
 
 def _is_foreign(p: psutil.Process) -> bool:
@@ -361,7 +380,7 @@ class GateAction(Action):
                 hits = [wanted[n] for n in names if n in wanted]
                 if not hits:
                     continue
-                if p.pid in protected or names & PROTECTED_NAMES:
+                if p.pid in protected or names & PROTECTED_NAMES or _is_activesec(p):
                     skipped[hits[0].name] += 1
                     continue
                 if _is_foreign(p):
@@ -400,7 +419,8 @@ class GateAction(Action):
             for c in children:
                 try:
                     if (c.pid in taken or c.pid in protected or _names(c) & PROTECTED_NAMES
-                            or _is_foreign(c) or c.status() == psutil.STATUS_ZOMBIE):
+                            or _is_foreign(c) or _is_activesec(c)
+                            or c.status() == psutil.STATUS_ZOMBIE):
                         continue
                 except psutil.Error:
                     continue
