@@ -867,7 +867,15 @@ def test_status_says_why_trust_fell_and_that_the_lock_failed(env: dict[str, str]
             "running": True, "pid": os.getpid(), "state": "enrolling", "trust": None,
             "last_decision": last}))
         enrolling = " ".join(cli("status", env=env).stdout.split())
+        # a program's input (xdotool): re-enrolling never makes it trusted, so not the advice
+        write_private_text(status_path(p), json.dumps({
+            "running": True, "pid": os.getpid(), "state": "locked", "trust": 34.0,
+            "last_decision": {**last, "deviating_features": [["injected_events", 12.0]]}}))
+        injected = " ".join(cli("status", env=env).stdout.split())
     assert "vx_mean" in enrolling and "train --reset" not in enrolling, enrolling
+    assert "train --reset" not in injected and "input a program injected (xdotool" in injected
+    assert '`activesec doctor` names such tools running, and [engine.scoring] injected = ' \
+           '"score" judges it as yours' in injected, injected
     assert data["agent"]["last_decision"]["deviating_features"] == last["deviating_features"]
     assert "lock failed: could not lock the session, tried loginctl" in text, text
     assert "alertlog failed" not in text, text

@@ -408,12 +408,17 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             feats = "; ".join(f"{escape(in_words(str(n)))} {_one_decimal(v)} ({escape(str(n))})"
                               for n, v in dev)
             # re-enrolling is the advice while a model judges you, not once you re-enrol
+            injected = all(str(n) == "injected_events" for n, _ in dev)
             advice = ("" if ag["state"] == "enrolling" else
+                      # re-enrolling does not make a program's input trusted
+                      "; input a program injected (xdotool, a VNC server, an on-screen keyboard) "
+                      "is distrusted: `activesec doctor` names such tools running, and "
+                      '[engine.scoring] injected = "score" judges it as yours' if injected else
                       "; if it was you on an unusual day — a new mouse, an injured hand — "
                       "`activesec train --reset` re-enrols")
             out.print(f"               why: the last action differed most from your profile in "
                       f"{feats} (your usual spreads above + or below - your usual value)"
-                      f"{advice}")
+                      f"{escape(advice)}")
 
 
 def _one_decimal(v: float) -> str:
