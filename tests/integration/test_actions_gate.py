@@ -95,8 +95,9 @@ def test_hold_catches_apps_started_or_resumed_since_and_is_quiet_otherwise(
     wait_until(a.stopped, "SIGSTOP to land again")
     assert gate.held() == [
         {"app": "game", "match": name, "mode": "suspend",
-         "suspended_pids": sorted([a.proc.pid, b.proc.pid])},
-        {"app": "chat", "match": other, "mode": "close", "suspended_pids": []}]
+         "suspended_pids": sorted([a.proc.pid, b.proc.pid]), "closed_pids": []},
+        {"app": "chat", "match": other, "mode": "close", "suspended_pids": [],
+         "closed_pids": [c.proc.pid]}]
 
     b.kill()  # a frozen app killed meanwhile is no longer shown as held
     assert gate.held()[0]["suspended_pids"] == [a.proc.pid]
@@ -170,7 +171,11 @@ def test_close_asks_at_once_and_kills_after_the_grace_without_waiting_for_it(
 
     assert gate.hold(DECISION) is None  # the patient app is not asked again, nor killed yet
     assert gate.closing_pids == [t.proc.pid] and t.advances()
+    # status names what was closed (it said "closed when started" as if none had run)
+    assert {h["app"]: h["closed_pids"] for h in gate.held()} == {
+        "polite": [p.proc.pid], "stubborn": [s.proc.pid], "patient": [t.proc.pid]}
     back = gate.revert(RESTORE)
+    assert all(h["closed_pids"] == [] for h in gate.held())  # the next gate starts afresh
     assert f"pids {t.proc.pid} asked to close are left to finish by themselves" in back.detail
     assert "closed apps are not restarted" in back.detail
     assert gate.closing_pids == [] and t.advances()
@@ -401,3 +406,154 @@ def test_dry_run_keeps_no_state(tmp_path: Path) -> None:
     gate.fire(DECISION)
     gate.stop()
     assert not state.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="starting another account's process needs root")
+def test_an_app_of_another_account_is_refused_by_name_not_called_protected(
+        tmp_path: Path) -> None:
+    """A parent's agent and the child's game in the child's account: the gate (and doctor)
+    said "only protected processes match" — or doctor "a misspelt name" — where the truth is
+    that an agent gates only its own account's apps and the child's own agent must do it."""
+    from tests.helpers.cli import cli, initialised
+    from tests.helpers.unprivileged import NOBODY, drop_privileges, shared_tmp_dir
+
+    sleep = shutil.which("sleep")
+    if sleep is None:
+        pytest.skip("no sleep binary")
+    name = unique("asfor")
+    with shared_tmp_dir() as shared:
+        (shared / name).symlink_to(os.path.realpath(sleep))
+        proc = subprocess.Popen([str(shared / name), "60"], preexec_fn=drop_privileges)
+        try:
+            wait_until(lambda: psutil.Process(proc.pid).uids().real == NOBODY, "the drop")
+            gate = GateAction(rules=[{"name": "game", "match": name}])
+            result = gate.fire(DECISION)
+            account = psutil.Process(proc.pid).username()
+            assert result.detail.startswith(
+                f"game: runs only under another account, left alone: {account} (pids "
+                f"{proc.pid}) — an agent gates only its own account's apps"), result.detail
+            assert psutil.Process(proc.pid).status() != psutil.STATUS_STOPPED
+            env = initialised(tmp_path / "home")
+            cfg = tmp_path / "home" / "config.toml"
+            cfg.write_text(cfg.read_text().replace(
+                "[actions]\n", f'[actions]\non_gate = ["gate"]\nparams = {{gate = {{rules = '
+                f'[{{name = "game", match = "{name}"}}]}}}}\n', 1))
+            r = cli("doctor", "--json", env=env)
+            assert "Traceback" not in r.stderr, r.stderr
+            (c,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "gate"]
+            assert c["status"] == "warn" and "misspelt" not in c["detail"], c
+            assert f"game ('{name}') runs only under another account" in c["detail"], c
+            assert "service install --all-users" in c["hint"]
+        finally:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_status_lists_only_apps_still_left_frozen_by_a_killed_agent(
+        spawn: Callable[..., Counter], tmp_path: Path) -> None:
+    """A killed agent's gated.json outlives the apps it names: `status` went on calling a game
+    the child had killed since (or a pid reused after a restart) frozen, with no way to thaw the
+    others but starting the agent."""
+    from tests.helpers.cli import cli, initialised
+
+    env = initialised(tmp_path / "home")
+    state = tmp_path / "home" / "run" / "gated.json"
+    name = unique("asleft")
+    a, b = spawn(name), spawn(name)
+    gate = GateAction(rules=[{"name": "game", "match": name}], state_file=state)
+    gate.start()
+    gate.fire(DECISION)  # ... and the agent is killed: no stop(), the state file stays
+    wait_until(lambda: a.stopped() and b.stopped(), "the gate")
+    a.kill()  # the child kills one frozen game
+    left = json.loads(cli("status", "--json", env=env).stdout)["gate_left_frozen"]
+    assert left == [{"pid": b.proc.pid, "app": "game"}], left
+    text = " ".join(cli("status", env=env).stdout.split())
+    assert f"game pid {b.proc.pid} — the next `activesec run` resumes them (or now: " \
+           f"`kill -CONT {b.proc.pid}`)" in text, text
+    assert f"pid {a.proc.pid}" not in text
+
+
+def test_a_start_refused_for_its_configuration_still_resumes_what_a_killed_agent_left_frozen(
+        spawn: Callable[..., Counter], tmp_path: Path) -> None:
+    """After a `kill -9` the next start resumes the frozen apps — but a start that refused its
+    config (exit 78, which the log-in service does not restart) left the child's game frozen
+    until someone fixed the file. It resumes them now (never under a running agent) and says
+    so in its one error line."""
+    from tests.helpers.cli import cli, initialised, one_line_error
+
+    from activesec.core.errors import EX_CONFIG
+    from activesec.core.instance import InstanceLock
+
+    env = initialised(tmp_path / "home")
+    run_dir = tmp_path / "home" / "run"
+    name = unique("asrefused")
+    game = spawn(name)
+    gate = GateAction(rules=[{"name": "game", "match": name}], state_file=run_dir / "gated.json")
+    gate.start()
+    gate.fire(DECISION)  # ... and the agent is killed: no stop()
+    wait_until(game.stopped, "the gate")
+    (tmp_path / "home" / "config.toml").write_text("[engine.policy]\nnotify_below = 300\n")
+    with InstanceLock(run_dir / "capture.lock"):  # another agent runs: its gate is its own
+        r = cli("run", "--quiet", env=env)
+        assert r.returncode == EX_CONFIG and "meanwhile" not in r.stderr, r.stderr
+        assert game.stopped()
+    line = one_line_error(cli("run", "--quiet", env=env), EX_CONFIG)
+    assert "engine.policy.notify_below" in line
+    assert f"meanwhile resumed game (pids {game.proc.pid}), which an agent that was killed " \
+           "had left suspended" in line, line
+    wait_until(game.running, "the refused start's SIGCONT")
+    assert game.advances() and not (run_dir / "gated.json").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's 15-character comm")
+def test_a_long_name_matches_as_ps_shows_it(tmp_path: Path) -> None:
+    """`ps -e` (which the rules' error hint names) shows a long name cut to 15 characters: a
+    rule copied from it matched nothing, silently."""
+    sleep = shutil.which("sleep")
+    if sleep is None:
+        pytest.skip("no sleep binary")
+    name = unique("aslongname") + "-launcher"
+    assert len(name) > 16
+    (tmp_path / name).symlink_to(os.path.realpath(sleep))
+    proc = subprocess.Popen([str(tmp_path / name), "60"])
+    try:
+        wait_until(lambda: psutil.Process(proc.pid).name() == name, "the exec")
+        shown = subprocess.run(["ps", "-o", "comm=", "-p", str(proc.pid)], capture_output=True,
+                               text=True).stdout.strip()
+        assert shown == name[:15]
+        for match, pids in ((name, [proc.pid]), (shown, [proc.pid]), (name[:14], [])):
+            assert GateAction(rules=[{"name": "game", "match": match}]).running() == {
+                "game": pids}, match
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_activesecs_own_commands_are_never_gated_with_the_interpreter_a_rule_names(
+        spawn: Callable[..., Counter], tmp_path: Path) -> None:
+    """A game written in Python is gated by naming its interpreter; the rule then also froze
+    ActiveSec's own commands run by that interpreter — the agent's trainer, the parent's
+    `status` or, here, the dashboard — mid-run."""
+    import socket
+
+    from tests.helpers.cli import env_for, initialised
+
+    name = unique("aspy")
+    game = spawn(name)  # python under the name the rule matches
+    initialised(tmp_path / "home")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dash = subprocess.Popen([str(tmp_path / name), "-m", "activesec", "dashboard", "--no-open",
+                             "--port", str(port)], env=env_for(tmp_path / "home"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert dash.stdout is not None and "127.0.0.1" in dash.stdout.readline()
+        gate = GateAction(rules=[{"name": "pygame", "match": name}])
+        assert gate.fire(DECISION).info["acted"] == {"suspended pygame": [game.proc.pid]}
+        assert psutil.Process(dash.pid).status() != psutil.STATUS_STOPPED
+        gate.revert(RESTORE)
+    finally:
+        dash.kill()
+        dash.wait(10)

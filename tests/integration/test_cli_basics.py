@@ -143,6 +143,27 @@ def test_status_label_pause_resume(env: dict[str, str]) -> None:
     one_line_error(cli("label", "../evil", env=env))
 
 
+def test_status_says_when_recording_was_paused_also_after_the_resume(
+        env: dict[str, str]) -> None:
+    """A child at the parent's session pauses the agent, plays, resumes: `status` said
+    "paused" only while it was, so the parent never learnt that nothing was judged."""
+    _init(env)
+    before = time.time_ns()
+    assert cli("pause", env=env).returncode == 0
+    assert cli("pause", env=env).returncode == 0  # a second pause keeps when the first began
+    s = json.loads(cli("status", "--json", env=env).stdout)
+    since = s["pause"]["since_wall_ns"]
+    assert s["paused"] and before <= since <= time.time_ns() and s["pause"]["last"] is None
+    assert "(paused since " in cli("status", env=env).stdout
+    assert cli("resume", env=env).returncode == 0
+    s = json.loads(cli("status", "--json", env=env).stdout)
+    assert s["pause"]["since_wall_ns"] is None
+    last = s["pause"]["last"]
+    assert last["from_wall_ns"] == since and since <= last["to_wall_ns"] <= time.time_ns()
+    text = " ".join(cli("status", env=env).stdout.split())
+    assert "paused last from " in text and "input then was neither recorded nor judged" in text
+
+
 def test_every_command_agrees_on_who_the_owner_is(env: dict[str, str]) -> None:
     """`label --owner` stored the owner's name, so after `init --force --user` new sessions
     still went to the old name; and `train` read the config's `user` while `run` and `status`
@@ -846,7 +867,15 @@ def test_status_says_why_trust_fell_and_that_the_lock_failed(env: dict[str, str]
             "running": True, "pid": os.getpid(), "state": "enrolling", "trust": None,
             "last_decision": last}))
         enrolling = " ".join(cli("status", env=env).stdout.split())
+        # a program's input (xdotool): re-enrolling never makes it trusted, so not the advice
+        write_private_text(status_path(p), json.dumps({
+            "running": True, "pid": os.getpid(), "state": "locked", "trust": 34.0,
+            "last_decision": {**last, "deviating_features": [["injected_events", 12.0]]}}))
+        injected = " ".join(cli("status", env=env).stdout.split())
     assert "vx_mean" in enrolling and "train --reset" not in enrolling, enrolling
+    assert "train --reset" not in injected and "input a program injected (xdotool" in injected
+    assert '`activesec doctor` names such tools running, and [engine.scoring] injected = ' \
+           '"score" judges it as yours' in injected, injected
     assert data["agent"]["last_decision"]["deviating_features"] == last["deviating_features"]
     assert "lock failed: could not lock the session, tried loginctl" in text, text
     assert "alertlog failed" not in text, text

@@ -90,11 +90,14 @@ def test_the_printed_url_opens_the_dashboard_and_pause_works(
 
     page.locator("#toggle").click()
     expect(page.locator("#toggle")).to_have_text("Resume recording")
-    expect(page.locator("#paused")).to_have_text("recording paused")
+    expect(page.locator("#paused")).to_contain_text("recording paused since ")
     assert json.loads(cli("status", "--json", env=env).stdout)["paused"] is True
     page.locator("#toggle").click()
     expect(page.locator("#toggle")).to_have_text("Pause recording")
     assert json.loads(cli("status", "--json", env=env).stdout)["paused"] is False
+    # ... and once resumed, the page still says that input went unjudged, and when
+    expect(page.locator("#paused")).to_contain_text("last paused from ")
+    expect(page.locator("#paused")).to_contain_text("input then was neither recorded nor judged")
 
     page.reload()  # the secret stays with this tab
     expect(page.locator("#owner")).to_have_text("alice")
@@ -134,7 +137,9 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
                      "apps": [{"app": "game", "match": "supertux2", "mode": "suspend",
                                "suspended_pids": [4242, 4243]},
                               {"app": "chat", "match": "discord", "mode": "close",
-                               "suspended_pids": []}]},
+                               "suspended_pids": [], "closed_pids": [4250, 4251]},
+                              {"app": "video", "match": "vlc", "mode": "close",
+                               "suspended_pids": [], "closed_pids": []}]},
             "config": "the configuration changed: it applies once the gate is lifted",
             "training": "updating",
             "upgrade_retry": {"at_wall_ns": time.time_ns() + 3600 * 10**9, "after_s": 3600.0,
@@ -157,7 +162,8 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
         expect(page.locator("#latency")).to_have_text(
             "Reacts 23 ms after an action ends (p99 39 ms, last 22 actions)")
         expect(page.locator("#gate")).to_contain_text(
-            "Gated: game suspended (pids 4242, 4243); chat closed when started — since ")
+            "Gated: game suspended (pids 4242, 4243); chat closed (pids 4250, 4251), and again "
+            "if started; video closed when started (not running) — since ")
         expect(page.locator("#gate")).to_contain_text(
             "trust 34.0 < 40 (gate level); lifted once trust stays >= 70 for 60 s")
         expect(page.locator("#config")).to_have_text(
@@ -174,7 +180,8 @@ def test_a_running_agent_shows_its_state_why_and_how_fast_it_reacts(
         assert st["gate"]["apps"][0]["suspended_pids"] == [4242, 4243]
         text = " ".join(cli("status", env=env).stdout.split())  # rich wraps at 80 columns
         assert "reaction trust updated 23 ms (p50) / 39 ms (p99)" in text
-        assert "gated game suspended (pids 4242, 4243); chat closed when started — since" in text
+        assert ("gated game suspended (pids 4242, 4243); chat closed (pids 4250, 4251), and "
+                "again if started; video closed when started (not running) — since") in text
         assert "lifted once trust stays >= 70 for 60 s" in text
         assert "config the configuration changed: it applies once the gate is lifted" in text
     proc.send_signal(signal.SIGTERM)
@@ -285,3 +292,33 @@ def test_a_refused_profile_update_says_when_why_and_the_way_out(
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
+
+
+def test_apps_a_killed_agent_left_frozen_are_shown_with_the_way_to_thaw_them_now(
+        browser: Browser, served: tuple[str, dict[str, str], subprocess.Popen[str]],
+        tmp_path: Path) -> None:
+    """The page named every pid of a killed agent's gated.json — a game killed since too —
+    and no way to thaw them but starting the agent."""
+    from tests.helpers.procs import Counter, unique, wait_until
+
+    from activesec.actions.gate import GateAction
+
+    url, env, _proc = served
+    name = unique("asdash")
+    gone, frozen = Counter(tmp_path, name), Counter(tmp_path, name)
+    try:
+        gate = GateAction(rules=[{"name": "game", "match": name}],
+                          state_file=paths_mod.resolve(env["ACTIVESEC_HOME"]).run_dir
+                          / "gated.json")
+        gate.start()
+        gate.fire(Decision("gate", "suspicious", 30.0, time.time_ns(), "low", {}))
+        wait_until(lambda: gone.stopped() and frozen.stopped(), "the gate")  # no stop(): killed
+        gone.kill()
+        page = browser.new_page()
+        page.goto(url)
+        expect(page.locator("#gate")).to_have_text(
+            f"Left suspended by an agent that was killed: game pid {frozen.proc.pid} (the next "
+            f"`activesec run` resumes them, or now: `kill -CONT {frozen.proc.pid}`)")
+    finally:
+        gone.kill()
+        frozen.kill()

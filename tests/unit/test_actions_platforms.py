@@ -285,6 +285,13 @@ class WinProcess:
             raise psutil.AccessDenied(self.pid)
         return self.owner
 
+    def cmdline(self) -> list[str]:
+        import psutil
+
+        if self.owner is None:
+            raise psutil.AccessDenied(self.pid)
+        return [self.exe()]
+
     def status(self) -> str:
         return "stopped" if self.suspended else "running"
 
@@ -318,7 +325,9 @@ def test_gate_on_windows_leaves_other_accounts_processes_alone() -> None:
     assert (mine.suspended, theirs.suspended, unreadable.suspended) == (1, 0, 0)
     alone = GateAction(rules=[{"name": "game", "match": "game"}], platform="win32",
                        process_iter=lambda: [theirs, unreadable])
-    assert alone.fire(D).detail == "game: only protected processes match (2 left alone)"
+    detail = alone.fire(D).detail
+    assert detail.startswith("game: runs only under another account, left alone: PC\\sibling "
+                             "(pids 90002); an account this one cannot read (pids 90003)")
 
 
 class HalfSuspendable(WinProcess):

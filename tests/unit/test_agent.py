@@ -1514,3 +1514,45 @@ def test_a_modality_that_keeps_failing_to_train_is_tried_less_and_less_often(
     gaps = [round((b - a) / 60) for a, b in itertools.pairwise(tries)]
     assert gaps[:4] == [10, 20, 40, 80]  # minutes: doubling, not every 10 for 12 hours
     assert len(tries) < 12
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and symlinks")
+def test_after_the_owner_unlocks_the_gate_says_it_waits_for_their_first_judged_action(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    """The owner unlocks the agent's lock (full trust) and steps away: the game stays frozen —
+    the restore minute counts trust *seen* — while status said only "lifted once trust stays
+    >= 70 for 60 s", which full trust seemed to satisfy."""
+    name = unique("asunlock")
+    game = Counter(tmp_path, name)
+    s = make_settings(tmp_path, actions={
+        "on_notify": [], "on_lock": ["command"], "on_gate": ["gate"],
+        "params": {"command": {"argv": marker_cmd(tmp_path / "locked.jsonl")},
+                   "gate": {"rules": [{"name": "game", "match": name}]}}})
+    clock = StepClock()
+    screen: list[bool | None] = [False]
+    seen: dict[str, Any] = {}
+    put_model_file(p)
+    events = stranger(60, 12)
+    end = 1_000 * S + int(events["t_ns"][-1] - events["t_ns"][0])
+    agent = Agent(p, s, Scripted(clock, events), clock, loader=lambda _p: models,
+                  screen=ScreenWatch(clock, query=lambda: screen[0]))
+
+    def lock_then_unlock() -> None:
+        now = clock.monotonic_ns()
+        if "locked" not in seen and any(d["level"] == "lock" for d in agent.decisions):
+            seen["locked"], screen[0] = now, True
+        if "locked" in seen and now >= max(seen["locked"], end) + 5 * S:
+            screen[0] = False  # the owner typed the password, after the stranger's input
+        if screen[0] is False and "locked" in seen and now >= max(seen["locked"], end) + 80 * S:
+            seen.setdefault("gate", (agent.status()["gate"], game.stopped()))
+
+    clock.hooks.append(lock_then_unlock)
+    try:
+        agent.run(duration_s=(end - 1_000 * S) / S + 90)
+        gate, frozen = seen["gate"]
+        assert gate is not None and frozen, seen  # still gated, by design
+        assert gate["until"] == (
+            "trust stays >= 70 for 60 s of your input, counted from your first action judged "
+            "(none since the unlock or the model's reload yet)"), gate
+    finally:
+        game.kill()

@@ -23,7 +23,8 @@ Rules name an application and what to do with it::
   restore before its grace ends lets it finish closing by itself.
 
 ``match`` is a process name (``psutil.Process.name()``, or the file name of its executable),
-compared case-insensitively and without a trailing ``.exe``. An app that is not running is
+compared case-insensitively and without a trailing ``.exe``; on Linux also as ``ps -e`` shows
+a long one, cut to its first 15 characters. An app that is not running is
 fine — nothing to do, and the result says so. ``fire`` is idempotent: calling it again while
 trust stays low also catches apps started since, and suspends again one it had suspended that
 was resumed by hand (``kill -CONT``; not on Windows, where suspensions count and a process
@@ -38,7 +39,9 @@ agent that was killed or crashed resumes them when it starts again — a new age
 trust and would not have gated them. (Gating runs in the gated account, which can always stop its
 own agent; it keeps a child from playing while trust is low, it is not a security boundary.)
 
-Never touched, whatever the rules say: ActiveSec's own process and its ancestors, pid 0/1,
+Never touched, whatever the rules say: ActiveSec's own process and its ancestors, its other
+commands (``python3 -m activesec …``, the ``activesec`` script: the agent's trainer, the
+parent's ``status``, the dashboard), pid 0/1,
 kernel threads, the session leader, other users' processes, and system-critical programs
 (:data:`PROTECTED_NAMES`: init, display servers and compositors, session and login managers).
 A rule naming one of those is a :class:`~activesec.core.errors.ConfigError`.
@@ -164,6 +167,11 @@ def parse_rules(rules: Iterable[Mapping[str, Any] | GateRule]) -> tuple[GateRule
     return tuple(out)
 
 
+#: Linux keeps a process's name (``comm``) to 15 characters, and that is what ``ps -e`` and
+#: ``top`` show ("supertuxkart-la"); psutil gives the whole name. A rule may use either.
+COMM_LEN = 15
+
+
 def _names(p: psutil.Process) -> set[str]:
     names = {normalise(p.name())}
     try:
@@ -172,6 +180,8 @@ def _names(p: psutil.Process) -> set[str]:
             names.add(normalise(os.path.basename(exe)))
     except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
         pass
+    if sys.platform.startswith("linux"):
+        names |= {n[:COMM_LEN] for n in names if len(n) > COMM_LEN}
     return names
 
 
@@ -182,6 +192,23 @@ def protected_pids() -> set[int]:
     if hasattr(os, "getsid"):
         pids.add(os.getsid(0))
     return pids
+
+
+def _is_activesec(p: psutil.Process) -> bool:
+    """One of ActiveSec's own commands: the agent's trainer, `status`, `pause`, the dashboard —
+    a rule matching their interpreter (``python3``, for a game written in Python) froze the
+    agent's training, and the parent's `activesec status`, mid-run."""
+    try:
+        argv = p.cmdline()
+    except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        return False
+    for i, arg in enumerate(argv[:3]):
+        if i and argv[i - 1] == "-m" and (arg == "activesec" or arg.startswith("activesec.")):
+            return True
+        base = normalise(os.path.basename(arg))
+        if base in ("activesec", "activesec-script.py"):
+            return True
+    return False
 
 
 def _is_foreign(p: psutil.Process, platform: str = sys.platform) -> bool:
@@ -203,11 +230,39 @@ def _own_account() -> str:
     return str(psutil.Process().username())
 
 
+def _account(p: psutil.Process) -> str:
+    try:
+        return p.username()
+    except (psutil.Error, KeyError):  # no such user in the passwd file: its uid
+        try:
+            return f"uid {p.uids().real}"
+        except (psutil.Error, AttributeError):  # Windows: no uids, its owner is not ours to read
+            return "an account this one cannot read"
+
+
+def foreign_note(accounts: Mapping[str, list[int]]) -> str:
+    """Why a rule gates nothing when its app runs only under other accounts."""
+    who = "; ".join(f"{user} (pids {', '.join(map(str, sorted(pids)))})"
+                    for user, pids in sorted(accounts.items()))
+    return (f"runs only under another account, left alone: {who} — an agent gates only its "
+            "own account's apps; the agent running in that account gates it (`sudo activesec "
+            "service install --all-users` starts one in every account)")
+
+
 def _alive(pid: int, created: float) -> bool:
     """Is ``pid`` still the process that was created at ``created`` (not exited, not reused)?"""
     try:
         p = psutil.Process(pid)
         return p.create_time() == created and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def still_suspended(pid: int, created: float) -> bool:
+    """Is ``pid`` still the process created at ``created``, and stopped?"""
+    try:
+        p = psutil.Process(pid)
+        return p.create_time() == created and p.status() == psutil.STATUS_STOPPED
     except psutil.Error:
         return False
 
@@ -258,6 +313,9 @@ class GateAction(Action):
         #: pid -> (create_time, rule name, monotonic deadline) for every process this action
         #: asked to close and that has not exited yet: killed once the deadline has passed.
         self._closing: dict[int, tuple[float, str, float]] = {}
+        #: pid -> rule name for every process asked to close (or killed) since the gate fired,
+        #: so status can say which were closed (not "closed when started" as if none ran)
+        self._closed: dict[int, str] = {}
         self._clock = time.monotonic
 
     # -- lifecycle: never leave an app frozen ---------------------------------------------------
@@ -313,12 +371,14 @@ class GateAction(Action):
         return sorted(self._suspended)
 
     def held(self) -> list[dict[str, Any]]:
-        """Per rule, what the gate does and which pids it holds suspended now (for status;
-        a suspended app killed meanwhile is no longer listed)."""
+        """Per rule, what the gate does, which pids it holds suspended now (a suspended app
+        killed meanwhile is no longer listed) and which it closed since it fired (for status)."""
         alive = [pid for pid, (created, _) in self._suspended.items() if _alive(pid, created)]
         return [{"app": r.name, "match": r.match, "mode": r.mode,
                  "suspended_pids": sorted(pid for pid in alive
-                                          if self._suspended[pid][1] == r.name)}
+                                          if self._suspended[pid][1] == r.name),
+                 "closed_pids": sorted(pid for pid, rule in self._closed.items()
+                                       if rule == r.name)}
                 for r in self.rules]
 
     # -- finding processes --------------------------------------------------------------------
@@ -338,15 +398,19 @@ class GateAction(Action):
         wanted = {normalise(r.match): r for r in rules}
         found: dict[str, list[psutil.Process]] = {r.name: [] for r in rules}
         skipped: dict[str, int] = {r.name: 0 for r in rules}
+        #: rule name -> account -> pids: another account's processes, never ours to touch
+        foreign: dict[str, dict[str, list[int]]] = {r.name: {} for r in rules}
         for p in self._process_iter():
             try:
                 names = _names(p)
                 hits = [wanted[n] for n in names if n in wanted]
                 if not hits:
                     continue
-                if (p.pid in protected or names & PROTECTED_NAMES
-                        or _is_foreign(p, self.platform)):
+                if p.pid in protected or names & PROTECTED_NAMES or _is_activesec(p):
                     skipped[hits[0].name] += 1
+                    continue
+                if _is_foreign(p, self.platform):
+                    foreign[hits[0].name].setdefault(_account(p), []).append(p.pid)
                     continue
                 if p.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped: nothing runs
                     continue
@@ -362,6 +426,8 @@ class GateAction(Action):
                 why = "not running"
                 if skipped[rule.name]:
                     why = f"only protected processes match ({skipped[rule.name]} left alone)"
+                if foreign[rule.name]:
+                    why = foreign_note(foreign[rule.name])
                 yield rule, None, why
 
     @staticmethod
@@ -381,7 +447,8 @@ class GateAction(Action):
             for c in children:
                 try:
                     if (c.pid in taken or c.pid in protected or _names(c) & PROTECTED_NAMES
-                            or _is_foreign(c, platform) or c.status() == psutil.STATUS_ZOMBIE):
+                            or _is_foreign(c, platform) or _is_activesec(c)
+                            or c.status() == psutil.STATUS_ZOMBIE):
                         continue
                 except psutil.Error:
                     continue
@@ -391,10 +458,17 @@ class GateAction(Action):
 
     def running(self) -> dict[str, list[int]]:
         """Rule name -> the pids it would act on now ([] for a rule matching nothing)."""
-        out: dict[str, list[int]] = {r.name: [] for r in self.rules}
-        for rule, p, _ in self._matches():
+        return {name: pids for name, (pids, _) in self.survey().items()}
+
+    def survey(self) -> dict[str, tuple[list[int], str]]:
+        """Rule name -> (the pids it would act on now, why there are none: "" when there are
+        some, "not running", or the processes it must leave alone — another account's)."""
+        out: dict[str, tuple[list[int], str]] = {r.name: ([], "") for r in self.rules}
+        for rule, p, why in self._matches():
             if p is not None:
-                out[rule.name].append(p.pid)
+                out[rule.name][0].append(p.pid)
+            else:
+                out[rule.name] = ([], why)
         return out
 
     # -- dry run ------------------------------------------------------------------------------
@@ -520,6 +594,7 @@ class GateAction(Action):
                 denied.append(p.pid)
                 continue
             self._closing[p.pid] = (created, rule.name, deadline)
+            self._closed[p.pid] = rule.name
             asked.append(p.pid)
         if windows and asked:
             self._ask_to_close_windows(asked)
@@ -595,6 +670,7 @@ class GateAction(Action):
         still = [pid for pid, (created, _, _) in sorted(self._closing.items())
                  if _alive(pid, created)]
         self._closing.clear()  # trust recovered: no kill after all
+        self._closed.clear()
         if still:
             parts.append(f"pids {', '.join(map(str, still))} asked to close are left to finish "
                          "by themselves (not killed)")

@@ -115,6 +115,7 @@ def run(
         except AlreadyRunning:
             raise  # the agent that runs is fine: nothing to leave for status
         except ActiveSecError as exc:
+            _thaw_left_frozen(p, exc)
             notified = None
             waits = wait_for_fix and isinstance(exc, ConfigError)
             if exc.permanent:  # the log-in service does not restart on this status
@@ -137,6 +138,36 @@ def run(
                 stopped.record(p, exc, exc.exit_code, notified_wall_ns=notified,
                                service=notify_failure or wait_for_fix)
                 raise
+
+
+def _thaw_left_frozen(p: Paths, exc: ActiveSecError) -> None:
+    """Resume the apps a killed agent left suspended (``<run dir>/gated.json``) when this start
+    fails — a configuration it refuses (exit 78, which the log-in service does not restart)
+    kept the child's apps frozen until someone fixed the file. Needs no configuration: the
+    file names the pids, and only those still the processes it suspended are resumed. Never
+    while another agent runs (its gate is its own); what was resumed is added to the error."""
+    import logging
+
+    from activesec.actions.gate import STATE_FILE, GateAction
+    from activesec.core.instance import is_locked
+
+    state = p.run_dir / STATE_FILE
+    said = logging.getLogger(GateAction.__module__)
+    level = said.level
+    said.setLevel(logging.ERROR)  # the error's one line says it
+    try:
+        if not state.exists() or is_locked(p.run_dir / "capture.lock"):
+            return
+        gate = GateAction(state_file=state)
+        gate.start()
+        gate.stop()
+    except (ActiveSecError, OSError):
+        return  # the error being reported matters more; the next start tries again
+    finally:
+        said.setLevel(level)
+    if gate.resumed_at_start:
+        exc.message += (f"; meanwhile {gate.resumed_at_start}, which an agent that was killed "
+                        "had left suspended")
 
 
 WAIT_POLL_S = 2.0  # how often --wait-for-fix looks at the files

@@ -302,9 +302,19 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         state = f"agent {ag['state']}{trust}"
     else:
         state = "capturing" if data["capturing"] else "not capturing"
+    pause = data["pause"]
+
+    def paused_at(ns: int) -> str:
+        return time.strftime("%a %d %b %H:%M", time.localtime(ns / 1e9))
+
     if data["paused"]:
-        state += " (paused)"
+        state += f" (paused since {paused_at(pause['since_wall_ns'])})" if pause["since_wall_ns"] \
+            else " (paused)"
     out.print(f"[bold]ActiveSec[/bold] — owner {escape(data['user'])}, {state}")
+    if pause["last"]:
+        out.print(f"  paused       last from {paused_at(pause['last']['from_wall_ns'])} to "
+                  f"{paused_at(pause['last']['to_wall_ns'])}: input then was neither recorded nor "
+                  "judged (`activesec pause` or the dashboard's Pause)")
     out.print(
         f"  sessions     {data['sessions']} (labels: {escape(', '.join(data['labels'])) or '-'}; "
         f"next: {escape(data['current_label'])})"
@@ -382,8 +392,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     left = data["gate_left_frozen"]
     if left:
         pids = ", ".join(f"{e['app']} pid {e['pid']}" for e in left)
+        now = " ".join(str(e["pid"]) for e in left)
         out.print(f"  gated        [red]left suspended by an agent that was killed[/red]: "
-                  f"{escape(pids)} — the next `activesec run` resumes them")
+                  f"{escape(pids)} — the next `activesec run` resumes them (or now: "
+                  f"`kill -CONT {now}`)")
     last = ag["last_decision"]
     if last:
         out.print(f"  last alert   {last.get('level')}: {escape(str(last.get('reason')))}")
@@ -396,12 +408,17 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             feats = "; ".join(f"{escape(in_words(str(n)))} {_one_decimal(v)} ({escape(str(n))})"
                               for n, v in dev)
             # re-enrolling is the advice while a model judges you, not once you re-enrol
+            injected = all(str(n) == "injected_events" for n, _ in dev)
             advice = ("" if ag["state"] == "enrolling" else
+                      # re-enrolling does not make a program's input trusted
+                      "; input a program injected (xdotool, a VNC server, an on-screen keyboard) "
+                      "is distrusted: `activesec doctor` names such tools running, and "
+                      '[engine.scoring] injected = "score" judges it as yours' if injected else
                       "; if it was you on an unusual day — a new mouse, an injured hand — "
                       "`activesec train --reset` re-enrols")
             out.print(f"               why: the last action differed most from your profile in "
                       f"{feats} (your usual spreads above + or below - your usual value)"
-                      f"{advice}")
+                      f"{escape(advice)}")
 
 
 def _one_decimal(v: float) -> str:
@@ -441,8 +458,11 @@ def gate_line(gate: dict[str, Any]) -> str:
     """The agent's gate (status file ``gate``) in one line: what, since when, why, until."""
     apps = []
     for a in gate["apps"]:
-        if a["mode"] == "close":
-            apps.append(f"{a['app']} closed when started")
+        if a["mode"] == "close" and a.get("closed_pids"):
+            apps.append(f"{a['app']} closed (pids {', '.join(map(str, a['closed_pids']))}), "
+                        "and again if started")
+        elif a["mode"] == "close":
+            apps.append(f"{a['app']} closed when started (not running)")
         elif a["suspended_pids"]:
             apps.append(f"{a['app']} suspended (pids {', '.join(map(str, a['suspended_pids']))})")
         else:
@@ -758,7 +778,7 @@ BUILD_HINT = ("build it from public data you download: `activesec background bui
 def _gate_check() -> Any:
     """Will the gate rules gate anything? Rules that ``on_gate`` never runs, and rules whose
     name matches no process now and no app in front lately (a typo gates nothing, silently)."""
-    from activesec.actions.gate import GateAction, normalise
+    from activesec.actions.gate import COMM_LEN, GateAction, normalise
     from activesec.capture.doctor import Check
     from activesec.service.report import APP_DAYS
     from activesec.store.db import NS_PER_DAY, Store
@@ -786,17 +806,26 @@ def _gate_check() -> Any:
             with Store.open(p.database, check=False) as store:
                 since = time.time_ns() - APP_DAYS * NS_PER_DAY
                 seen = {normalise(name) for name, _ in store.recent_apps(since_wall_ns=since)}
+            seen |= {n[:COMM_LEN] for n in seen if len(n) > COMM_LEN}  # as `ps -e` shows it
         except ActiveSecError:
             pass  # the store check reports it
-    running = gate.running()
-    parts, unknown = [], []
+    survey = gate.survey()
+    parts, unknown, foreign = [], [], []
     for r in gate.rules:
-        if running[r.name]:
+        pids, why = survey[r.name]
+        if pids:
             parts.append(f"{r.name} ({r.mode} '{r.match}'): running now")
         elif normalise(r.match) in seen:
             parts.append(f"{r.name} ({r.mode} '{r.match}'): in front in the last {APP_DAYS} days")
+        elif why.startswith("runs only under another account"):
+            foreign.append(f"{r.name} ('{r.match}') {why.split(' — ')[0]}")
         else:
             unknown.append(f"{r.name} ('{r.match}')")
+    if foreign:  # a parent's agent cannot gate the game the child plays in the child's account
+        return Check("gate", "warn", "; ".join(foreign) + ": this account's agent never "
+                     "touches another account's processes", "the agent in the account that "
+                     "runs the app gates it: `sudo activesec service install --all-users` and "
+                     "a machine policy with these rules (README, 'A parent')")
     if unknown:
         return Check("gate", "warn", f"no process matches {', '.join(unknown)} now, and no app "
                      f"of that name was in front in the last {APP_DAYS} days: a misspelt name "

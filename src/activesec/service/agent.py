@@ -1160,9 +1160,15 @@ class Agent:
         c = self.cfg.policy
         apps = [app for name in self.settings.actions.on_gate
                 if isinstance(act := self.actions[name], GateAction) for app in act.held()]
+        until = f"trust stays >= {c.restore_above:g} for {c.restore_after_s:g} s"
+        eng = self.engine
+        if eng is not None and eng.policy.trust is None:
+            # after an unlock trust is full, but the minute counts from the first action judged
+            # since: a parent who unlocked and walked away left the gate in place, unexplained
+            until += (" of your input, counted from your first action judged (none since the "
+                      "unlock or the model's reload yet)")
         return {"since_wall_ns": d.t_wall_ns, "reason": d.reason, "trust_at_gate": d.trust,
-                "apps": apps, "dry_run": self.dry_run,
-                "until": f"trust stays >= {c.restore_above:g} for {c.restore_after_s:g} s"}
+                "apps": apps, "dry_run": self.dry_run, "until": until}
 
     # ------------------------------------------------------------------------------ models
     def _models_stamp(self) -> tuple[tuple[str, int, int], ...]:

@@ -72,14 +72,17 @@ def recent_history(paths: Paths) -> list[dict[str, Any]]:
 
 def left_frozen(paths: Paths) -> list[dict[str, Any]]:
     """Apps an agent suspended and could not resume because it was killed (``gated.json``,
-    :mod:`activesec.actions.gate`): the next agent resumes them; [] when there are none."""
+    :mod:`activesec.actions.gate`): the next agent resumes them; [] when there are none.
+    Only those still frozen: one that exited since (the child killed the frozen game, the
+    machine restarted) is not, nor a process that reused its pid."""
     import json
 
-    from activesec.actions.gate import STATE_FILE
+    from activesec.actions.gate import STATE_FILE, still_suspended
 
     try:
         raw = json.loads((paths.run_dir / STATE_FILE).read_text(encoding="utf-8"))
-        return [{"pid": int(e["pid"]), "app": str(e["rule"])} for e in raw["suspended"]]
+        return [{"pid": int(e["pid"]), "app": str(e["rule"])} for e in raw["suspended"]
+                if still_suspended(int(e["pid"]), float(e["create_time"]))]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return []
 
@@ -145,6 +148,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
         sessions = store.sessions()
         size = store.size_bytes()
         paused = store.is_paused()
+        paused_since, last_pause = store.pauses()
         current_label = store.current_label() or owner
         apps = store.recent_apps(since_wall_ns=time.time_ns() - APP_DAYS * NS_PER_DAY)
         # the owner's own (not injected) input since enrolment last (re)started
@@ -163,6 +167,11 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
         "capturing": running,
         "capture_pid": read_pid(lock) if running else None,
         "paused": paused,
+        # when the pause in force began, and the last one that ended: nothing was recorded or
+        # judged meanwhile (a parent sees that a child paused the agent, also after `resume`)
+        "pause": {"since_wall_ns": paused_since,
+                  "last": None if last_pause is None else
+                  {"from_wall_ns": last_pause[0], "to_wall_ns": last_pause[1]}},
         "sessions": len(sessions),
         "labels": sorted({si.label for si in sessions}),
         "events": by_kind,

@@ -847,9 +847,37 @@ class Store:
         return None if row is None else str(row[0])
 
     @_guarded("writing to")
-    def set_paused(self, paused: bool) -> None:
-        """Pause (discard input) or resume every capture writing to this store, within a poll."""
-        self._set_control("paused", "1" if paused else "0")
+    def set_paused(self, paused: bool, wall_ns: int | None = None) -> None:
+        """Pause (discard input) or resume every capture writing to this store, within a poll.
+
+        When the pause began (``paused_since_ns``) and the last one that ended
+        (``last_pause_ns``: "from-to") are kept, so whoever looks later sees that input went
+        unjudged meanwhile — a parent, after a child paused the agent and resumed it."""
+        now = time.time_ns() if wall_ns is None else wall_ns
+        with self._tx() as c:
+            row = c.execute("SELECT value FROM control WHERE key = 'paused_since_ns'").fetchone()
+            since = None if row is None else str(row[0])
+            upsert = ("INSERT INTO control(key, value) VALUES (?, ?)"
+                      " ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            c.execute(upsert, ("paused", "1" if paused else "0"))
+            if paused and since is None:
+                c.execute(upsert, ("paused_since_ns", str(now)))
+            elif not paused and since is not None:
+                c.execute(upsert, ("last_pause_ns", f"{since}-{now}"))
+                c.execute("DELETE FROM control WHERE key = 'paused_since_ns'")
+
+    @_guarded("reading")
+    def pauses(self) -> tuple[int | None, tuple[int, int] | None]:
+        """(when the pause in force began, or None; the last ended pause's (from, to), or
+        None) in wall-clock ns."""
+        since = self._get_control("paused_since_ns")
+        last = self._get_control("last_pause_ns")
+        try:
+            begun = int(since) if since is not None and self.is_paused() else None
+            a, _, b = (last or "").partition("-")
+            return begun, ((int(a), int(b)) if last else None)
+        except ValueError:  # a hand-edited value: no record rather than a failing status
+            return None, None
 
     @_guarded("reading")
     def is_paused(self) -> bool:
