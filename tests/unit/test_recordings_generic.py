@@ -116,6 +116,10 @@ def test_a_file_read_in_many_blocks_reads_as_in_one(
     assert blocks_meta == whole_meta
     assert (whole_meta["bad_shape"], whole_meta["bad_time"]) == (1, 1)
     assert whole_meta["bad_vocabulary"] > 0 and (whole["flags"] != 0).any()
+    if csv_parser == "arrow":  # the same events written as parquet read in blocks too
+        pq_file = tmp_path / "s.parquet"
+        generic.write_mouse_parquet(pq_file, whole, injected=True)
+        assert generic._read(pq_file, "mouse")[0].tobytes() == whole.tobytes()
 
 
 def test_mouse_rows_out_of_order_are_sorted_stably(tmp_path: Path, csv_parser: str) -> None:

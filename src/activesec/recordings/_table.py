@@ -151,7 +151,7 @@ BLOCK_ROWS = 1 << 16
 ARROW_BLOCK_BYTES = 1 << 20
 
 
-class _Columns:
+class ColumnBlocks:
     """Columns gathered block by block: numeric ones as float64 parts, text ones as codes
     into one table of values per column (in order of first appearance)."""
 
@@ -205,7 +205,7 @@ def _read_arrow(
         c: (pa.float64() if c in numeric else pa.dictionary(pa.int32(), pa.string()))
         for c in expected
     }
-    out = _Columns(expected, numeric)
+    out = ColumnBlocks(expected, numeric)
     n_rows = 0
     try:
         # streamed: one block of the file at a time, its columns appended to `out`
@@ -263,7 +263,7 @@ def _read_pure(
 ) -> Table:
     width = len(header)
     pos = _positions(path, header, expected)
-    out = _Columns(expected, numeric)
+    out = ColumnBlocks(expected, numeric)
     block: list[list[str]] = []
     n_rows = 0
     bad_shape = 0  # rows with another number of fields, or that csv cannot split (e.g. a

@@ -44,6 +44,7 @@ from activesec.recordings import _mouse
 from activesec.recordings._table import (
     BLOCK_ROWS,
     Categorical,
+    ColumnBlocks,
     Table,
     have_arrow,
     read_csv_table,
@@ -94,28 +95,37 @@ def _read_parquet(path: Path, expected: tuple[str, ...], numeric: tuple[str, ...
             f"expected columns {','.join(expected)}",
         )
     expected = (*expected, *(c for c in optional if c in names))
-    t = pq.read_table(path, columns=[names[c] for c in expected],
-                      use_threads=False)  # no Arrow pool left at exit (see _table._read_arrow)
-    num: dict[str, np.ndarray] = {}
-    text: dict[str, Categorical] = {}
-    for c in expected:
-        col = t.column(names[c])
-        if c in numeric:
-            try:
-                num[c] = np.asarray(
-                    col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
-                )
-            except (pa.ArrowException, ValueError) as e:
-                raise DataError(
-                    f"{path}: column {c!r} is not numeric", f"expected columns {','.join(expected)}"
-                ) from e
-        else:
-            enc = pc.dictionary_encode(col.cast(pa.string())).combine_chunks()
-            codes = enc.indices.to_numpy(zero_copy_only=False)
-            codes = np.nan_to_num(codes, nan=0).astype(np.int32)
-            vals = ["" if v is None else str(v).strip() for v in enc.dictionary.to_pylist()]
-            text[c] = Categorical(codes, vals or [""])
-    return Table(num, text, t.num_rows, 0)
+    out = ColumnBlocks(expected, numeric)
+    n_rows = 0
+    try:  # a block of rows at a time, as CSV files are read (_table.BLOCK_ROWS)
+        batches = pq.ParquetFile(path).iter_batches(
+            batch_size=BLOCK_ROWS, columns=[names[c] for c in expected],
+            use_threads=False)  # no Arrow pool left at exit (see _table._read_arrow)
+        for batch in batches:
+            n_rows += batch.num_rows
+            for c in expected:
+                col = batch.column(names[c])
+                if c in numeric:
+                    try:
+                        out.parts[c].append(np.array(
+                            col.cast(pa.float64()).to_numpy(zero_copy_only=False),
+                            dtype=np.float64))
+                    except (pa.ArrowException, ValueError) as e:
+                        raise DataError(f"{path}: column {c!r} is not numeric",
+                                        f"expected columns {','.join(expected)}") from e
+                    continue
+                enc = pc.dictionary_encode(col.cast(pa.string()))
+                codes = np.nan_to_num(enc.indices.to_numpy(zero_copy_only=False), nan=0)
+                out.add_text(c, ["" if v is None else str(v) for v in enc.dictionary.to_pylist()],
+                             codes.astype(np.int64))
+    except (pa.ArrowException, OSError) as e:
+        raise DataError(
+            f"{path} is not a readable parquet file ({e})", "re-export it or use CSV"
+        ) from e
+    tab = out.table(n_rows, 0)
+    for cat in tab.text.values():
+        cat.values = cat.values or [""]
+    return tab
 
 
 def _table(path: Path, modality: Modality) -> Table:
