@@ -406,6 +406,13 @@ def test_tick_clock_stamps_at_receipt_until_it_tells_the_unit() -> None:
     assert c.unit_ns == 1.0 and t == 310 * MS
     assert c.to_ns(316 * MS, now_ns=330 * MS) == 326 * MS  # intervals from the stamps now
     assert TickClock(1.0, or_unit_ns=1.0).to_ns(5, now_ns=7) == 7  # one unit: nothing to tell
+    # a sleep between the first two events (counted by the receive clock, not by the stamps)
+    # would make nanosecond stamps look like ticks: a long gap starts the measure again
+    c = TickClock(125 / 3, or_unit_ns=1.0)
+    c.to_ns(1_000 * MS, now_ns=1_000 * MS)
+    assert c.to_ns(1_001 * MS, now_ns=3_601_000 * MS) == 3_601_000 * MS  # an hour asleep
+    c.to_ns(1_301 * MS, now_ns=3_601_300 * MS)
+    assert c.unit_ns == 1.0
 
 
 def test_macos_injected_by_source_pid_or_private_source_state() -> None:

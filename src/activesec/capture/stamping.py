@@ -68,6 +68,11 @@ class TickClock:
         if self._first is None:
             self._first = (ticks, now_ns)
         d_ticks, d_now = ticks - self._first[0], now_ns - self._first[1]
+        if d_now > 20 * self._settle_ns:
+            # a long gap may hold a sleep, which the receive clock counts and mach ticks do
+            # not: measured across it, nanosecond stamps would pass for ticks. Start again.
+            self._first = (ticks, now_ns)
+            return False
         if d_now < self._settle_ns or d_ticks <= 0:
             return False
         ratio = d_now / d_ticks
