@@ -676,6 +676,42 @@ def test_machine_policy_enforces_over_the_users_config(env: dict[str, str],
         assert said in line and f"ask whoever manages this machine to fix {site}" in line
 
 
+def test_status_says_which_values_the_machine_policy_pins(env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    """An account's `status` said nothing of a machine policy: an admin (or the child) reading it
+    could not tell that the lock level or the SIEM target were pinned, nor to what; `doctor`
+    named the keys but not their values. Both now say the values, `status --json` under
+    `policy` (null without one), and the account's own setting does not change them."""
+    _init(env)
+    assert json.loads(cli("status", "--json", env=env).stdout)["policy"] is None
+    assert "policy" not in cli("status", env=env).stdout
+    site = tmp_path / "policy.toml"
+    site.write_text('[defaults.train]\ntarget_far = 0.02\n'
+                    '[enforced.actions]\non_lock = ["lock", "alertlog"]\n'
+                    '[enforced.actions.params.alertlog]\nsyslog = "udp://127.0.0.1:5514"\n'
+                    '[enforced.engine.policy]\nlock_below = 35.0\n')
+    cfg = _home(env) / "config.toml"
+    cfg.write_text(cfg.read_text().replace("# on_lock = ", "on_lock = []  # was "))
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site))
+    r = cli("status", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["policy"] == {
+        "path": str(site),
+        "enforced": {"actions.on_lock": ["lock", "alertlog"],
+                     "actions.params.alertlog.syslog": "udp://127.0.0.1:5514",
+                     "engine.policy.lock_below": 35.0, "engine.trust.lock_level": 35.0},
+        "defaults": {"train.target_far": 0.02}}
+    text = " ".join(cli("status", env=env).stdout.split())
+    assert (f'policy {site}: enforces actions.on_lock = ["lock", "alertlog"], '
+            'actions.params.alertlog.syslog = "udp://127.0.0.1:5514", '
+            "engine.policy.lock_below = 35.0, engine.trust.lock_level = 35.0 (your own settings "
+            "cannot change these); sets the defaults of train.target_far") in text
+    checks = json.loads(cli("doctor", "--json", env=env).stdout)["checks"]
+    (policy,) = [c for c in checks if c["name"] == "machine policy"]
+    assert 'enforces actions.on_lock = ["lock", "alertlog"]' in policy["detail"]
+    assert "engine.policy.lock_below = 35.0" in policy["detail"]
+
+
 def test_doctor_says_whether_training_has_a_background(env: dict[str, str],
                                                        tmp_path: Path) -> None:
     """Every check passed on a fresh machine, then training quietly fell back to the one-class

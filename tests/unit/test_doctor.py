@@ -373,8 +373,8 @@ def test_machine_policy_is_listed_with_what_it_overrides(paths: core_paths.Paths
                            probe=probes(x11=True)))
     m = c["machine policy"]
     assert m.status == "warn"
-    assert m.detail == (f"{site}: enforces engine.policy.lock_below; 1 default(s); it overrides "
-                        "your engine.policy.lock_below (config.toml)")
+    assert m.detail == (f"{site}: enforces engine.policy.lock_below = 30; 1 default(s); it "
+                        "overrides your engine.policy.lock_below (config.toml)")
     assert "decided by the machine policy" in m.hint
     # the file `init` writes: section headers with every key commented out set nothing, so
     # the policy overrides none of them (doctor warned on every fresh account)

@@ -361,7 +361,7 @@ def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
     """The machine-wide policy file (:mod:`activesec.core.site`): what it enforces, and which of
     the user's own settings that overrides."""
     from activesec.core import config
-    from activesec.core.site import dotted_keys, platform_file
+    from activesec.core.site import dotted_keys, dotted_value, platform_file
 
     try:
         policy, clashes = config.overridden_by_policy(paths, env, platform)
@@ -372,7 +372,8 @@ def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
                      f"none ({platform_file(platform, env)} does not exist)")
     enforced = policy.enforced_keys
     n_def = len(dotted_keys(policy.defaults))
-    what = f"enforces {', '.join(enforced)}" if enforced else "enforces nothing"
+    pinned = [f"{k} = {config.toml_value(dotted_value(policy.enforced, k))}" for k in enforced]
+    what = f"enforces {', '.join(pinned)}" if pinned else "enforces nothing"
     detail = f"{policy.path}: {what}; {n_def} default(s)"
     found: list[tuple[str, str]] = []  # (what is wrong, what to do), all of them
     open_to = _writable_by_others(policy.path)

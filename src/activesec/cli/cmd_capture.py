@@ -350,6 +350,14 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             f"  apps         {shown}{more} (in front in the last {APP_DAYS} days, latest "
             "first; gate rules match these names)"
         )
+    pol = data["policy"]
+    if pol is not None:
+        pinned = ", ".join(f"{k} = {config.toml_value(v)}" for k, v in pol["enforced"].items())
+        out.print(f"  policy       {escape(pol['path'])}: "
+                  + (f"enforces {escape(pinned)} (your own settings cannot change these)"
+                     if pinned else "enforces nothing")
+                  + (f"; sets the defaults of {escape(', '.join(pol['defaults']))}"
+                     if pol["defaults"] else ""))
     if ag["running"] and ag["reason"]:
         out.print(f"  why          {escape(str(ag['reason']))}")
     if ag.get("training_note"):
