@@ -712,6 +712,28 @@ def test_status_says_which_values_the_machine_policy_pins(env: dict[str, str],
     assert "engine.policy.lock_below = 35.0" in policy["detail"]
 
 
+def test_an_accounts_environment_is_not_blamed_on_the_machine_policy(env: dict[str, str],
+                                                                     tmp_path: Path) -> None:
+    """The policy's own tables were checked with the account's ACTIVESEC_* environment mixed
+    in: an account's `ACTIVESEC_ENGINE__TRUST__LOCK_LEVEL=5` under an enforced `lock_below`
+    (which enforces both names, so the variable is simply overridden) stopped every command
+    with "from [enforced] in the machine policy … ask whoever manages this machine to fix" —
+    on every account of a fleet that set one. The account's clash with an enforced value is the
+    account's to fix, and says so."""
+    _init(env)
+    site = tmp_path / "policy.toml"
+    site.write_text("[enforced.engine.policy]\nlock_below = 35.0\n")
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site))
+    r = cli("status", "--json", env={**env, "ACTIVESEC_ENGINE__TRUST__LOCK_LEVEL": "5"})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["policy"]["enforced"]["engine.trust.lock_level"] == 35.0
+    mine = {**env, "ACTIVESEC_ENGINE__POLICY__NOTIFY_BELOW": "30"}
+    line = one_line_error(cli("status", env=mine))
+    assert "lock_below (35) must not exceed notify_below (30)" in line
+    assert "enforces engine.policy.lock_below = 35.0: change your own settings to fit it" in line
+    assert "ask whoever manages this machine" not in line
+
+
 def test_doctor_says_whether_training_has_a_background(env: dict[str, str],
                                                        tmp_path: Path) -> None:
     """Every check passed on a fresh machine, then training quietly fell back to the one-class

@@ -217,6 +217,14 @@ class _TableOnly(Settings):
     table_only: ClassVar[bool] = True
 
 
+def table_settings(table: Mapping[str, Any]) -> Settings:
+    """``table`` (one table of the machine policy) validated on its own: without the account's
+    ``ACTIVESEC_*`` environment, which :class:`Settings` reads even in ``model_validate`` — the
+    account's own variable was checked as part of the policy and its error blamed on the
+    administrator."""
+    return _TableOnly.model_validate(dict(table))
+
+
 def field_hint(model: type[BaseModel], loc: Sequence[str | int], section: str = "") -> str:
     """What the setting at ``loc`` means and its default — or, when ``loc`` does not name one,
     which settings its section has. ``section``: where ``model`` sits in the file."""
