@@ -734,6 +734,39 @@ def test_an_accounts_environment_is_not_blamed_on_the_machine_policy(env: dict[s
     assert "ask whoever manages this machine" not in line
 
 
+def test_doctor_fails_when_the_command_hook_is_not_installed(env: dict[str, str],
+                                                            tmp_path: Path) -> None:
+    """A pager hook templated into every machine's policy but missing on this one: every
+    decision's command failed, and doctor (what an admin runs on each machine) said nothing.
+    Now it fails with what is missing and whose it is to fix; present, it is ok."""
+    _init(env)
+    hook = tmp_path / "bin" / "page-admin"
+    site = tmp_path / "policy.toml"
+    site.write_text('[enforced.actions]\non_notify = ["notify", "command", "alertlog"]\n'
+                    f'[enforced.actions.params.command]\nargv = ["{hook}", "--quiet"]\n'
+                    "locks = false\n")
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site))
+
+    def check() -> tuple[int, dict[str, str]]:
+        r = cli("doctor", "--json", env=env)
+        (c,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "command"]
+        return r.returncode, c
+
+    code, c = check()
+    assert code == 1 and c["status"] == "fail", c
+    assert c["detail"] == (f"[actions.params.command] argv runs {hook}, which is not installed "
+                           "here (or not executable): every decision of on_notify fails to run "
+                           "it")
+    assert c["hint"].startswith("the machine policy sets it: ask whoever manages this machine")
+    hook.parent.mkdir()
+    hook.write_text("#!/bin/sh\ncat >/dev/null\n")
+    hook.chmod(0o644)  # there, but it cannot run
+    assert check()[1]["status"] == "fail"
+    hook.chmod(0o755)
+    assert check()[1] == {"name": "command", "status": "ok",
+                          "detail": f"argv runs {hook} (on_notify)", "hint": ""}
+
+
 def test_doctor_says_whether_training_has_a_background(env: dict[str, str],
                                                        tmp_path: Path) -> None:
     """Every check passed on a fresh machine, then training quietly fell back to the one-class
