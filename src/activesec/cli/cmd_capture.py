@@ -840,7 +840,8 @@ def _command_check() -> Any:
     if not isinstance(cmd, CommandAction) or cmd.shell:
         return None
     path = cmd.env.get("PATH", os.environ.get("PATH", os.defpath))
-    missing, found = [], []
+    missing: list[tuple[str, str]] = []
+    found: list[tuple[str, str]] = []
     runs = ", ".join(levels)
     when = {"argv": f"every decision of {runs}", "revert_argv": "every restore (gate lifted)"}
     for key, argv in (("argv", cmd.argv), ("revert_argv", cmd.revert_argv)):
