@@ -383,3 +383,29 @@ def test_the_platform_policy_file_cannot_be_displaced_by_the_variable(tmp_path: 
     assert site_mod.platform_file("linux", {}) == Path("/etc/activesec/config.toml")
     assert site_mod.platform_file("darwin", {}) == Path(
         "/Library/Application Support/ActiveSec/config.toml")
+
+
+def test_a_policy_folder_closed_to_the_account_is_one_line_for_the_admin() -> None:
+    """`sudo mkdir /etc/activesec` under umask 077 makes the policy's folder 0700: every command
+    of an ordinary account died of an uncaught PermissionError, which the CLI turned into
+    "belongs to another account … `sudo chown -R "$USER"` on it" — advice that would hand the
+    policy to the account it binds. It is the machine policy, unreadable: the administrator's
+    to open up."""
+    from tests.helpers.unprivileged import run_unprivileged, shared_tmp_dir
+
+    with shared_tmp_dir() as d:
+        folder = d / "ActiveSec"  # the Windows place: the one a test can put anywhere
+        folder.mkdir(mode=0o700)
+        (folder / "config.toml").write_text("[enforced.train]\ntarget_far = 0.02\n")
+        r = run_unprivileged(
+            "from activesec.core.site import load_site\n"
+            "from activesec.core.errors import PolicyError\n",
+            "try:\n"
+            f"    load_site('win32', {{'PROGRAMDATA': {str(d)!r}}})\n"
+            "except PolicyError as exc:\n"
+            "    print(exc)\n")
+    assert r.returncode == 0, r.stderr
+    site = folder / "config.toml"
+    assert r.stdout.strip() == (
+        f"cannot read machine policy file {site}: Permission denied — ask whoever manages this "
+        f"machine to make it readable by every account (chmod 755 {folder}; chmod 644 {site})")

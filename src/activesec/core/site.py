@@ -70,9 +70,12 @@ def in_force(fixed: Path, env: Mapping[str, str], variable: str) -> Path | None:
     ``variable`` names (machines where the administrator cannot write there, and tests), else
     None — an account cannot displace what exists at the platform's place by setting a
     variable. The policy file and the machine's background population follow this rule."""
-    if fixed.exists():
-        return fixed
-    named = env.get(variable)
+    try:
+        if fixed.exists():
+            return fixed
+    except PermissionError:  # a folder above it closed to this account (`sudo mkdir` under
+        return fixed  # umask 077): something is there, unreadable — not "no policy", never
+    named = env.get(variable)  # a traceback or advice to chown the policy to the account
     return Path(named).expanduser() if named else None
 
 
@@ -156,6 +159,10 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise PolicyError(f"machine policy file {path} is not valid TOML: {toml_problem(exc)}",
                           hint) from None
+    except PermissionError as exc:
+        raise PolicyError(f"cannot read machine policy file {path}: {exc.strerror}",
+                          "ask whoever manages this machine to make it readable by every "
+                          f"account (chmod 755 {path.parent}; chmod 644 {path})") from None
     except OSError as exc:
         raise PolicyError(f"cannot read machine policy file {path}: {exc.strerror}",
                           hint) from None
