@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import socket
 import stat
 from collections.abc import Iterator
@@ -122,6 +123,23 @@ def test_syslog_over_udp_reaches_a_local_socket(tmp_path: Path, udp_server: sock
     assert "host" not in lines(tmp_path / "a.jsonl")[0]  # the account's own file is unchanged
     action.fire(decision("restore", 0.9))
     assert udp_server.recv(65536).decode().startswith("<38>")  # auth.info
+    action.stop()
+
+
+def test_syslog_names_the_account_by_its_uid_not_its_environment(
+        tmp_path: Path, udp_server: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`user` came from getpass.getuser(), which reads $LOGNAME and $USER first: an account
+    running its agent with USER=bob (or `systemctl --user set-environment USER=bob`) sent every
+    decision to the SIEM under bob's name."""
+    import pwd
+
+    for var in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(var, "bob-not-me")
+    port = udp_server.getsockname()[1]
+    action = AlertLogAction(path=tmp_path / "a.jsonl", syslog=f"udp://127.0.0.1:{port}")
+    assert action.fire(decision("lock")).ok
+    body = json.loads(udp_server.recv(65536).decode().split("]: ", 1)[1])
+    assert body["user"] == pwd.getpwuid(os.getuid()).pw_name != "bob-not-me"
     action.stop()
 
 

@@ -105,7 +105,17 @@ def clear(path: Path) -> list[Path]:
 
 
 def _login_name() -> str:
-    """The account the agent runs as (what an administrator knows it by), or its uid."""
+    """The account the agent runs as (what an administrator knows it by), or its uid. On POSIX
+    from the uid, not ``getpass.getuser``, which takes ``$LOGNAME``/``$USER`` first: an
+    account's environment (``USER=bob activesec run``, ``systemctl --user set-environment``)
+    named another account in every message the SIEM got."""
+    if hasattr(os, "getuid"):
+        try:
+            import pwd
+
+            return pwd.getpwuid(os.getuid()).pw_name
+        except (KeyError, ImportError):  # no name for this uid (a container's user)
+            return str(os.getuid())
     try:
         return getpass.getuser()
     except (OSError, KeyError, ImportError):  # no name for this uid (a container's user)
