@@ -295,7 +295,8 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
         except ValidationError as exc:
             raise PolicyError(
                 _describe(exc, f"from [{name}] in the machine policy {policy.path}"),
-                field_hint(Settings, exc.errors()[0]["loc"])) from None
+                f"{field_hint(Settings, exc.errors()[0]['loc'])}; ask whoever manages this "
+                f"machine to fix {policy.path}") from None
 
     # the lock level under both its names when the policy enforces one: it wins over both; and
     # one the account sets (file, environment, flags) replaces the machine default's, both names

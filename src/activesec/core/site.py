@@ -46,6 +46,8 @@ else:  # pragma: no cover
 
 ENV = "ACTIVESEC_SITE_CONFIG"
 TABLES = ("defaults", "enforced")
+#: what an account's config.toml has at its top level (:class:`activesec.core.config.Settings`)
+SETTINGS_TABLES = ("user", "log_level", "capture", "store", "enrol", "train", "actions", "engine")
 
 
 def platform_file(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -168,7 +170,18 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
                           hint) from None
     unknown = sorted(set(raw) - set(TABLES))
     if unknown:
-        raise PolicyError(f"machine policy file {path}: unknown table [{unknown[0]}] "
+        name = unknown[0]
+        if name in SETTINGS_TABLES:  # an account's config.toml copied as the policy
+            table = isinstance(raw[name], dict)
+            what, enforced, default = ((f"[{name}]", f"[enforced.{name}]", f"[defaults.{name}]")
+                                       if table else (name, f"[enforced] {name}",
+                                                      f"[defaults] {name}"))
+            raise PolicyError(
+                f"machine policy file {path}: {what} at the top level, where it sets nothing "
+                "(the file has [defaults] and [enforced])",
+                f"move it to {enforced} (no account can change it) or {default} (each account "
+                f"may); ask whoever manages this machine to fix {path}")
+        raise PolicyError(f"machine policy file {path}: unknown table [{name}] "
                           "(it has [defaults] and [enforced])", hint)
     tables = {}
     for name in TABLES:
