@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import stat
 import subprocess
@@ -765,6 +766,25 @@ def test_doctor_fails_when_the_command_hook_is_not_installed(env: dict[str, str]
     hook.chmod(0o755)
     assert check()[1] == {"name": "command", "status": "ok",
                           "detail": f"argv runs {hook} (on_notify)", "hint": ""}
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+@pytest.mark.skipif(Path("/run/systemd/system").is_dir(), reason="would enable a unit for root")
+def test_service_install_as_root_says_it_is_roots_own(env: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    """`sudo activesec service install` (the admin forgot --all-users) installed a unit for
+    root's own log-in and said only that it was installed (or, under sudo, that `systemctl
+    --user` failed): nothing said every other account was left unprotected."""
+    exe = shutil.which("true")
+    assert exe is not None
+    env = dict(env, HOME=str(tmp_path / "root-home"), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    r = cli("service", "install", "--kind", "systemd", "--exe", exe, "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["path"] == str(tmp_path / "cfg/systemd/user/activesec.service")
+    assert res["detail"].endswith("; as root this is root's own log-in only — for every "
+                                  "account's: `sudo activesec service install --all-users`")
+    assert cli("service", "uninstall", "--kind", "systemd", env=env).returncode == 0
 
 
 def test_doctor_says_whether_training_has_a_background(env: dict[str, str],
