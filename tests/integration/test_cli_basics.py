@@ -787,6 +787,33 @@ def test_service_install_as_root_says_it_is_roots_own(env: dict[str, str],
     assert cli("service", "uninstall", "--kind", "systemd", env=env).returncode == 0
 
 
+def test_an_alert_log_path_the_account_cannot_write(env: dict[str, str], tmp_path: Path,
+                                                   xdisplay: str) -> None:
+    """A policy putting every account's alert log in one shared place the account cannot
+    create (here: below a file): `run` died with a traceback when it opened the file, so the
+    log-in service retried until its start limit and the session went unprotected, and doctor
+    said nothing. The agent now runs (each decision says the file failed) and doctor fails."""
+    _init(env)
+    blocker = tmp_path / "var-log"
+    blocker.write_text("a file, not a folder\n")
+    site = tmp_path / "policy.toml"
+    site.write_text(f'[enforced.actions.params.alertlog]\npath = "{blocker}/alerts.jsonl"\n')
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site), DISPLAY=xdisplay)
+    r = cli("doctor", "--json", env=env)
+    (c,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "alert log"]
+    assert r.returncode == 1 and c["status"] == "fail", c
+    assert c["detail"] == (f"[actions.params.alertlog] path {blocker}/alerts.jsonl: {blocker} is "
+                           "not a folder, so no decision is written there")
+    assert c["hint"].startswith("the machine policy sets it: ask whoever manages this machine")
+    r = cli("run", "--duration", "2", "--quiet", env=env)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "cannot open the alert log" in (_home(env) / "logs" / "activesec.log").read_text()
+    site.write_text("")
+    r = cli("doctor", "--json", env=env)
+    (c,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "alert log"]
+    assert c["status"] == "ok" and c["detail"] == str(_home(env) / "logs" / "alerts.jsonl")
+
+
 def test_doctor_says_whether_training_has_a_background(env: dict[str, str],
                                                        tmp_path: Path) -> None:
     """Every check passed on a fresh machine, then training quietly fell back to the one-class

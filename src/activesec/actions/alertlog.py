@@ -37,6 +37,8 @@ from activesec.actions.base import Action, ActionResult, Decision
 from activesec.core import paths as core_paths
 from activesec.core.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 FILE_NAME = "alerts.jsonl"
 _LEVELS = {
     "lock": logging.CRITICAL,
@@ -269,7 +271,14 @@ class AlertLogAction(Action):
 
     # -- sinks --------------------------------------------------------------------------------
     def _start(self) -> None:
-        self._open_file()
+        try:
+            self._open_file()
+        except OSError as exc:  # a folder this account cannot make (an enforced shared path):
+            # the agent still protects — it crashed with a traceback, and the service retried
+            # until its start limit — and each decision's result says the file failed
+            self._file = None
+            log.error("cannot open the alert log %s (%s): each decision says so; syslog, when "
+                      "set, still gets them", self.path, exc.strerror or exc)
 
     def _stop(self) -> None:
         for h in (self._file, self._sys):
