@@ -245,3 +245,26 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     assert result.ok and result.detail.startswith("dry-run: would append")
     assert not (tmp_path / "a.jsonl").exists()
     assert len(action.recorded) == 1
+
+
+def test_a_shared_alert_log_path_is_refused_for_an_account_that_cannot_write_there() -> None:
+    """`path = "/var/log/activesec/alerts.jsonl"` in a machine policy: root's folder, which an
+    ordinary account cannot write — opening it crashed that account's agent at start. As that
+    account (uid 65534), the setting is refused with what to do; root may write there."""
+    from tests.helpers.unprivileged import run_unprivileged, shared_tmp_dir
+
+    with shared_tmp_dir() as d:  # root's 0755 folder, as /var/log is
+        target = d / "activesec" / "alerts.jsonl"
+        assert AlertLogAction(path=target).path == target  # root: fine
+        r = run_unprivileged(
+            "from activesec.actions.alertlog import AlertLogAction\n"
+            "from activesec.core.errors import ConfigError\n",
+            "try:\n"
+            f"    AlertLogAction(path={str(target)!r})\n"
+            "    print('accepted')\n"
+            "except ConfigError as exc:\n"
+            "    print(exc)\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().startswith(
+        f"alertlog.path {target}: this account cannot create files in {d} — name a file each "
+        'account can write, e.g. path = "~/.local/state/activesec/alerts.jsonl"'), r.stdout

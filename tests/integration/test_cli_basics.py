@@ -22,6 +22,7 @@ from activesec.actions.alertlog import AlertLogAction
 from activesec.actions.base import Decision
 from activesec.core import events as ev
 from activesec.core import paths as paths_mod
+from activesec.core.errors import EX_CONFIG
 from activesec.core.paths import write_private_text
 from activesec.recordings.generic import write_keys_csv, write_mouse_csv
 from activesec.service import history
@@ -791,27 +792,28 @@ def test_an_alert_log_path_the_account_cannot_write(env: dict[str, str], tmp_pat
                                                    xdisplay: str) -> None:
     """A policy putting every account's alert log in one shared place the account cannot
     create (here: below a file): `run` died with a traceback when it opened the file, so the
-    log-in service retried until its start limit and the session went unprotected, and doctor
-    said nothing. The agent now runs (each decision says the file failed) and doctor fails."""
+    log-in service retried until its start limit, while `status` and `doctor` called the
+    configuration valid. Now it is a configuration error like any other, naming the policy:
+    one line, exit 78 from `run` (the service waits for the fixed file), nothing touched."""
     _init(env)
     blocker = tmp_path / "var-log"
     blocker.write_text("a file, not a folder\n")
     site = tmp_path / "policy.toml"
     site.write_text(f'[enforced.actions.params.alertlog]\npath = "{blocker}/alerts.jsonl"\n')
     env = dict(env, ACTIVESEC_SITE_CONFIG=str(site), DISPLAY=xdisplay)
+    said = (f"error: alertlog.path {blocker}/alerts.jsonl: {blocker} is not a folder (from "
+            f"[enforced] in the machine policy {site}) — name a file each account can write, e.g. "
+            'path = "~/.local/state/activesec/alerts.jsonl"')
+    assert one_line_error(cli("status", env=env)).startswith(said)
     r = cli("doctor", "--json", env=env)
-    (c,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "alert log"]
+    (c,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "config"]
     assert r.returncode == 1 and c["status"] == "fail", c
-    assert c["detail"] == (f"[actions.params.alertlog] path {blocker}/alerts.jsonl: {blocker} is "
-                           "not a folder, so no decision is written there")
-    assert c["hint"].startswith("the machine policy sets it: ask whoever manages this machine")
     r = cli("run", "--duration", "2", "--quiet", env=env)
-    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
-    assert "cannot open the alert log" in (_home(env) / "logs" / "activesec.log").read_text()
-    site.write_text("")
-    r = cli("doctor", "--json", env=env)
-    (c,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "alert log"]
-    assert c["status"] == "ok" and c["detail"] == str(_home(env) / "logs" / "alerts.jsonl")
+    assert r.returncode == EX_CONFIG and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith(said)
+    assert blocker.read_text() == "a file, not a folder\n"
+    site.write_text('[enforced.actions.params.alertlog]\npath = "~/alerts.jsonl"\n')
+    assert cli("status", env=env).returncode == 0
 
 
 def test_doctor_says_whether_training_has_a_background(env: dict[str, str],

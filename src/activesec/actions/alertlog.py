@@ -37,8 +37,6 @@ from activesec.actions.base import Action, ActionResult, Decision
 from activesec.core import paths as core_paths
 from activesec.core.errors import ConfigError
 
-log = logging.getLogger(__name__)
-
 FILE_NAME = "alerts.jsonl"
 _LEVELS = {
     "lock": logging.CRITICAL,
@@ -220,6 +218,26 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
+def _unwritable(path: Path) -> str | None:
+    """Why this account cannot create or append to ``path``, or None. A path every account
+    shares (``/var/log/activesec/alerts.jsonl`` in a machine policy) is root's alone: opening it
+    crashed ``activesec run`` with a traceback — the log-in service retried until its start
+    limit — while ``status`` and ``doctor`` called the configuration valid."""
+    try:
+        if path.exists():
+            return None if os.access(path, os.W_OK) else "this account may not write it"
+        at = next((d for d in path.parents if d.exists()), None)
+    except OSError as exc:  # an unreadable folder on the way
+        return f"this account cannot reach it ({exc.strerror or exc})"
+    if at is None:
+        return None
+    if not at.is_dir():
+        return f"{at} is not a folder"
+    if not os.access(at, os.W_OK | os.X_OK):
+        return f"this account cannot create files in {at}"
+    return None
+
+
 class AlertLogAction(Action):
     """Append each decision to the JSON-lines alert log; forward it to syslog if configured.
 
@@ -253,6 +271,12 @@ class AlertLogAction(Action):
         if _is_dir(self.path):  # every alert would fail to be written, and none would say so
             raise ConfigError(f"alertlog.path {self.path} is a directory",
                               f"name a file in it, e.g. {self.path / FILE_NAME}")
+        problem = _unwritable(self.path)
+        if problem is not None:
+            raise ConfigError(f"alertlog.path {self.path}: {problem}",
+                              "name a file each account can write, e.g. path = "
+                              '"~/.local/state/activesec/alerts.jsonl" (each one\'s own home), '
+                              "or leave path out")
         self.max_bytes = max_bytes
         self.backups = backups
         if syslog is not None and not isinstance(syslog, str):  # 514, true: no target
@@ -271,14 +295,7 @@ class AlertLogAction(Action):
 
     # -- sinks --------------------------------------------------------------------------------
     def _start(self) -> None:
-        try:
-            self._open_file()
-        except OSError as exc:  # a folder this account cannot make (an enforced shared path):
-            # the agent still protects — it crashed with a traceback, and the service retried
-            # until its start limit — and each decision's result says the file failed
-            self._file = None
-            log.error("cannot open the alert log %s (%s): each decision says so; syslog, when "
-                      "set, still gets them", self.path, exc.strerror or exc)
+        self._open_file()
 
     def _stop(self) -> None:
         for h in (self._file, self._sys):

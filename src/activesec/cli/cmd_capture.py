@@ -864,50 +864,6 @@ def _command_check() -> Any:
     return Check("command", "fail", what, hint)
 
 
-def _alertlog_check() -> Any:
-    """Can this account write the alert log where ``[actions.params.alertlog] path`` puts it?
-    A path every account shares (``/var/log/activesec/alerts.jsonl`` in a machine policy) is
-    writable by root only: each decision failed to be logged there, and doctor said nothing.
-    None when no level runs ``alertlog`` or the config does not load."""
-    import os
-
-    from activesec.actions import registry
-    from activesec.actions.alertlog import AlertLogAction
-    from activesec.capture.doctor import Check
-    from activesec.core.site import dotted_keys, load_site
-
-    try:
-        s = settings(state_paths())
-        a = s.actions
-        if not any("alertlog" in getattr(a, lvl) for lvl in ("on_notify", "on_lock", "on_gate")):
-            return None
-        act = registry.create("alertlog", **a.params.get("alertlog", {}), dry_run=True)
-        enforced = "actions.params.alertlog.path" in dotted_keys(load_site().enforced)
-    except ActiveSecError:
-        return None
-    if not isinstance(act, AlertLogAction):
-        return None
-    path = act.path
-    at = path if path.exists() else next((d for d in path.parents if d.exists()), path.parent)
-    if at == path:
-        problem = None if os.access(path, os.W_OK) else "it is not writable by this account"
-    elif not at.is_dir():
-        problem = f"{at} is not a folder"
-    elif not os.access(at, os.W_OK | os.X_OK):
-        problem = f"this account cannot create files in {at}"
-    else:
-        problem = None
-    syslog = f"; syslog {act.syslog.describe()}" if act.syslog else ""
-    if problem is None:
-        return Check("alert log", "ok", f"{path}{syslog}")
-    hint = ("the machine policy sets it: ask whoever manages this machine for a path each "
-            "account can write, e.g. path = \"~/.local/state/activesec/alerts.jsonl\" (or "
-            "syslog alone)" if enforced else
-            "set [actions.params.alertlog] path to a file you can write, or leave it out")
-    return Check("alert log", "fail", f"[actions.params.alertlog] path {path}: {problem}, so no "
-                 f"decision is written there{syslog and ' (syslog still gets them)'}", hint)
-
-
 def _lock_check() -> Any:
     """Can a lock decision lock this session here, and will the agent know it is locked?
     None when the config does not load (the config check reports it)."""
@@ -1011,7 +967,7 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     # loads and validates the config itself; lists what [engine] sets unlike its defaults
     checks = _with_engine_check(run_checks(None, sections={"engine": EngineConfig().model_dump()}))
     for extra in (_profile_check(), _background_check(), _gate_check(), _command_check(),
-                  _alertlog_check(), _lock_check(), _injector_check(), _service_check()):
+                  _lock_check(), _injector_check(), _service_check()):
         if extra is not None:
             checks.append(extra)
     checks.append(_store_check())
