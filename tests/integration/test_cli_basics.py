@@ -816,6 +816,43 @@ def test_an_alert_log_path_the_account_cannot_write(env: dict[str, str], tmp_pat
     assert cli("status", env=env).returncode == 0
 
 
+def test_a_policy_enforcing_on_lock_names_what_still_switches_locking_off(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """The README's policy said "the account cannot switch locking off" by enforcing on_lock,
+    yet the account's own `[engine.policy] locks = false` (or a year's grace_s, `[train] auto =
+    false`, capture off) kept the agent from ever locking, and doctor called the policy ok."""
+    _init(env)
+    site = tmp_path / "policy.toml"
+    site.write_text('[enforced.actions]\non_lock = ["lock", "alertlog"]\n')
+    cfg = _home(env) / "config.toml"
+    cfg.write_text(cfg.read_text().replace("[engine.policy]\n", "[engine.policy]\nlocks = false\n",
+                                           1))
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site))
+
+    def policy() -> dict[str, str]:
+        (c,) = [c for c in json.loads(cli("doctor", "--json", env=env).stdout)["checks"]
+                if c["name"] == "machine policy"]
+        return c
+
+    c = policy()
+    assert c["status"] == "warn"
+    assert ("it enforces on_lock, but an account's own settings may still keep it from ever "
+            "locking: engine.policy.locks = false (no lock decision at all), "
+            "engine.policy.lock_below = 1 (a lock only once trust is all but gone), "
+            ) in c["detail"]
+    assert "capture.keyboard = false (nothing captured)" in c["detail"]
+    assert (f"enforce them too in {site}: [enforced.engine.policy] locks = true, "
+            "[enforced.engine.policy] lock_below = 40.0, ") in c["hint"]
+    site.write_text('[enforced.actions]\non_lock = ["lock", "alertlog"]\n'
+                    "[enforced.engine.policy]\nlocks = true\nlock_below = 40.0\ngrace_s = 30.0\n"
+                    "[enforced.train]\nauto = true\n"
+                    "[enforced.enrol]\npointer_events = 15000\nkeystrokes = 2000\n"
+                    "[enforced.capture]\npointer = true\nkeyboard = true\n")
+    c = policy()
+    assert "keep it from ever locking" not in c["detail"]
+    assert "it overrides your engine.policy.locks (config.toml)" in c["detail"]
+
+
 def test_doctor_says_whether_training_has_a_background(env: dict[str, str],
                                                        tmp_path: Path) -> None:
     """Every check passed on a fresh machine, then training quietly fell back to the one-class
