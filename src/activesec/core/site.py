@@ -168,6 +168,13 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
     except OSError as exc:
         raise PolicyError(f"cannot read machine policy file {path}: {exc.strerror}",
                           hint) from None
+    changeable = changeable_by_others(path, platform)
+    if changeable:
+        raise PolicyError(
+            f"machine policy file {path}: {changeable}: refused, since another account could "
+            "make every account's agent run its commands or close its apps through it",
+            f"ask whoever manages this machine to run `sudo chown root: {path} {path.parent} && "
+            f"sudo chmod go-w {path} {path.parent}`")
     unknown = sorted(set(raw) - set(TABLES))
     if unknown:
         name = unknown[0]
@@ -190,6 +197,29 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
             raise PolicyError(f"machine policy file {path}: '{name}' must be a table", hint)
         tables[name] = value
     return SitePolicy(path, tables["defaults"], tables["enforced"])
+
+
+def changeable_by_others(path: Path, platform: str | None = None) -> str:
+    """Which of the policy file and its folder another account could change, or '': owned by
+    an account other than root and this one, or writable by others (or by a group other than
+    root's) — a folder's sticky bit (/tmp) keeps others from replacing the file. The machine
+    background has the same rule; the policy, whose [enforced] table names commands every
+    account's agent runs and apps it closes, was obeyed with a warning in doctor only. On
+    Windows, access lists are the administrator's part (README)."""
+    if (platform or sys.platform) == "win32" or not hasattr(os, "geteuid"):
+        return ""
+    for target, is_dir in ((path, False), (path.parent, True)):
+        try:
+            st = target.stat()
+        except OSError:
+            continue
+        if st.st_uid not in (0, os.geteuid()):
+            return f"{target} belongs to another account (uid {st.st_uid})"
+        if is_dir and st.st_mode & 0o1000:
+            continue
+        if st.st_mode & 0o002 or (st.st_mode & 0o020 and st.st_gid != 0):
+            return f"{target} is writable by other accounts (mode {st.st_mode & 0o777:04o})"
+    return ""
 
 
 #: the lock level's two names (``[engine.policy] lock_below``, ``[engine.trust] lock_level``)
