@@ -853,6 +853,21 @@ def test_a_policy_enforcing_on_lock_names_what_still_switches_locking_off(
     assert "it overrides your engine.policy.locks (config.toml)" in c["detail"]
 
 
+def test_a_backend_flag_the_policy_overrides_says_so(env: dict[str, str], tmp_path: Path,
+                                                    xdisplay: str) -> None:
+    """`capture --backend evdev` under a policy enforcing x11 captured with x11 "chosen in the
+    configuration (capture.backend)": the flag was silently overridden, by whom not said."""
+    _init(env)
+    site = tmp_path / "policy.toml"
+    site.write_text('[enforced.capture]\nbackend = "x11"\n')
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site), DISPLAY=xdisplay)
+    r = cli("capture", "--backend", "evdev", "--duration", "1", env=env)
+    assert r.returncode == 0, r.stderr
+    said = " ".join(r.stderr.split())  # the "capturing with" line is on stderr
+    assert ("capturing with x11 (the machine policy enforces capture.backend = 'x11' over "
+            "--backend evdev)") in said, said
+
+
 def test_doctor_says_whether_training_has_a_background(env: dict[str, str],
                                                        tmp_path: Path) -> None:
     """Every check passed on a fresh machine, then training quietly fell back to the one-class
