@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import socket
 import stat
 from collections.abc import Iterator
@@ -125,6 +126,23 @@ def test_syslog_over_udp_reaches_a_local_socket(tmp_path: Path, udp_server: sock
     action.stop()
 
 
+def test_syslog_names_the_account_by_its_uid_not_its_environment(
+        tmp_path: Path, udp_server: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`user` came from getpass.getuser(), which reads $LOGNAME and $USER first: an account
+    running its agent with USER=bob (or `systemctl --user set-environment USER=bob`) sent every
+    decision to the SIEM under bob's name."""
+    import pwd
+
+    for var in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(var, "bob-not-me")
+    port = udp_server.getsockname()[1]
+    action = AlertLogAction(path=tmp_path / "a.jsonl", syslog=f"udp://127.0.0.1:{port}")
+    assert action.fire(decision("lock")).ok
+    body = json.loads(udp_server.recv(65536).decode().split("]: ", 1)[1])
+    assert body["user"] == pwd.getpwuid(os.getuid()).pw_name != "bob-not-me"
+    action.stop()
+
+
 def test_syslog_over_tcp_is_one_lf_ended_message_per_decision(tmp_path: Path) -> None:
     """rsyslog, syslog-ng, Graylog and fluentd split a TCP stream on LF: CPython's handler ends
     each message with NUL instead, and every decision after the first ran into it."""
@@ -227,3 +245,26 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     assert result.ok and result.detail.startswith("dry-run: would append")
     assert not (tmp_path / "a.jsonl").exists()
     assert len(action.recorded) == 1
+
+
+def test_a_shared_alert_log_path_is_refused_for_an_account_that_cannot_write_there() -> None:
+    """`path = "/var/log/activesec/alerts.jsonl"` in a machine policy: root's folder, which an
+    ordinary account cannot write — opening it crashed that account's agent at start. As that
+    account (uid 65534), the setting is refused with what to do; root may write there."""
+    from tests.helpers.unprivileged import run_unprivileged, shared_tmp_dir
+
+    with shared_tmp_dir() as d:  # root's 0755 folder, as /var/log is
+        target = d / "activesec" / "alerts.jsonl"
+        assert AlertLogAction(path=target).path == target  # root: fine
+        r = run_unprivileged(
+            "from activesec.actions.alertlog import AlertLogAction\n"
+            "from activesec.core.errors import ConfigError\n",
+            "try:\n"
+            f"    AlertLogAction(path={str(target)!r})\n"
+            "    print('accepted')\n"
+            "except ConfigError as exc:\n"
+            "    print(exc)\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().startswith(
+        f"alertlog.path {target}: this account cannot create files in {d} — name a file each "
+        'account can write, e.g. path = "~/.local/state/activesec/alerts.jsonl"'), r.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import stat
 import subprocess
@@ -21,6 +22,7 @@ from activesec.actions.alertlog import AlertLogAction
 from activesec.actions.base import Decision
 from activesec.core import events as ev
 from activesec.core import paths as paths_mod
+from activesec.core.errors import EX_CONFIG
 from activesec.core.paths import write_private_text
 from activesec.recordings.generic import write_keys_csv, write_mouse_csv
 from activesec.service import history
@@ -695,6 +697,196 @@ def test_machine_policy_enforces_over_the_users_config(env: dict[str, str],
         site.write_text(table)
         line = one_line_error(cli("status", env=env))
         assert said in line and f"ask whoever manages this machine to fix {site}" in line
+
+
+def test_status_says_which_values_the_machine_policy_pins(env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    """An account's `status` said nothing of a machine policy: an admin (or the child) reading it
+    could not tell that the lock level or the SIEM target were pinned, nor to what; `doctor`
+    named the keys but not their values. Both now say the values, `status --json` under
+    `policy` (null without one), and the account's own setting does not change them."""
+    _init(env)
+    assert json.loads(cli("status", "--json", env=env).stdout)["policy"] is None
+    assert "policy" not in cli("status", env=env).stdout
+    site = tmp_path / "policy.toml"
+    site.write_text('[defaults.train]\ntarget_far = 0.02\n'
+                    '[enforced.actions]\non_lock = ["lock", "alertlog"]\n'
+                    '[enforced.actions.params.alertlog]\nsyslog = "udp://127.0.0.1:5514"\n'
+                    '[enforced.engine.policy]\nlock_below = 35.0\n')
+    cfg = _home(env) / "config.toml"
+    cfg.write_text(cfg.read_text().replace("# on_lock = ", "on_lock = []  # was "))
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site))
+    r = cli("status", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["policy"] == {
+        "path": str(site),
+        "enforced": {"actions.on_lock": ["lock", "alertlog"],
+                     "actions.params.alertlog.syslog": "udp://127.0.0.1:5514",
+                     "engine.policy.lock_below": 35.0, "engine.trust.lock_level": 35.0},
+        "defaults": {"train.target_far": 0.02}}
+    text = " ".join(cli("status", env=env).stdout.split())
+    assert (f'policy {site}: enforces actions.on_lock = ["lock", "alertlog"], '
+            'actions.params.alertlog.syslog = "udp://127.0.0.1:5514", '
+            "engine.policy.lock_below = 35.0, engine.trust.lock_level = 35.0 (your own settings "
+            "cannot change these); sets the defaults of train.target_far") in text
+    checks = json.loads(cli("doctor", "--json", env=env).stdout)["checks"]
+    (policy,) = [c for c in checks if c["name"] == "machine policy"]
+    assert 'enforces actions.on_lock = ["lock", "alertlog"]' in policy["detail"]
+    assert "engine.policy.lock_below = 35.0" in policy["detail"]
+
+
+def test_an_accounts_environment_is_not_blamed_on_the_machine_policy(env: dict[str, str],
+                                                                     tmp_path: Path) -> None:
+    """The policy's own tables were checked with the account's ACTIVESEC_* environment mixed
+    in: an account's `ACTIVESEC_ENGINE__TRUST__LOCK_LEVEL=5` under an enforced `lock_below`
+    (which enforces both names, so the variable is simply overridden) stopped every command
+    with "from [enforced] in the machine policy … ask whoever manages this machine to fix" —
+    on every account of a fleet that set one. The account's clash with an enforced value is the
+    account's to fix, and says so."""
+    _init(env)
+    site = tmp_path / "policy.toml"
+    site.write_text("[enforced.engine.policy]\nlock_below = 35.0\n")
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site))
+    r = cli("status", "--json", env={**env, "ACTIVESEC_ENGINE__TRUST__LOCK_LEVEL": "5"})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["policy"]["enforced"]["engine.trust.lock_level"] == 35.0
+    mine = {**env, "ACTIVESEC_ENGINE__POLICY__NOTIFY_BELOW": "30"}
+    line = one_line_error(cli("status", env=mine))
+    assert "lock_below (35) must not exceed notify_below (30)" in line
+    assert "enforces engine.policy.lock_below = 35.0: change your own settings to fit it" in line
+    assert "ask whoever manages this machine" not in line
+
+
+def test_doctor_fails_when_the_command_hook_is_not_installed(env: dict[str, str],
+                                                            tmp_path: Path) -> None:
+    """A pager hook templated into every machine's policy but missing on this one: every
+    decision's command failed, and doctor (what an admin runs on each machine) said nothing.
+    Now it fails with what is missing and whose it is to fix; present, it is ok."""
+    _init(env)
+    hook = tmp_path / "bin" / "page-admin"
+    site = tmp_path / "policy.toml"
+    site.write_text('[enforced.actions]\non_notify = ["notify", "command", "alertlog"]\n'
+                    f'[enforced.actions.params.command]\nargv = ["{hook}", "--quiet"]\n'
+                    "locks = false\n")
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site))
+
+    def check() -> tuple[int, dict[str, str]]:
+        r = cli("doctor", "--json", env=env)
+        (c,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "command"]
+        return r.returncode, c
+
+    code, c = check()
+    assert code == 1 and c["status"] == "fail", c
+    assert c["detail"] == (f"[actions.params.command] argv runs {hook}, which is not installed "
+                           "here (or not executable): every decision of on_notify fails to run "
+                           "it")
+    assert c["hint"].startswith("the machine policy sets it: ask whoever manages this machine")
+    hook.parent.mkdir()
+    hook.write_text("#!/bin/sh\ncat >/dev/null\n")
+    hook.chmod(0o644)  # there, but it cannot run
+    assert check()[1]["status"] == "fail"
+    hook.chmod(0o755)
+    assert check()[1] == {"name": "command", "status": "ok",
+                          "detail": f"argv runs {hook} (on_notify)", "hint": ""}
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+@pytest.mark.skipif(Path("/run/systemd/system").is_dir(), reason="would enable a unit for root")
+def test_service_install_as_root_says_it_is_roots_own(env: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    """`sudo activesec service install` (the admin forgot --all-users) installed a unit for
+    root's own log-in and said only that it was installed (or, under sudo, that `systemctl
+    --user` failed): nothing said every other account was left unprotected."""
+    exe = shutil.which("true")
+    assert exe is not None
+    env = dict(env, HOME=str(tmp_path / "root-home"), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    r = cli("service", "install", "--kind", "systemd", "--exe", exe, "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["path"] == str(tmp_path / "cfg/systemd/user/activesec.service")
+    assert res["detail"].endswith("; as root this is root's own log-in only — for every "
+                                  "account's: `sudo activesec service install --all-users`")
+    assert cli("service", "uninstall", "--kind", "systemd", env=env).returncode == 0
+
+
+def test_an_alert_log_path_the_account_cannot_write(env: dict[str, str], tmp_path: Path,
+                                                   xdisplay: str) -> None:
+    """A policy putting every account's alert log in one shared place the account cannot
+    create (here: below a file): `run` died with a traceback when it opened the file, so the
+    log-in service retried until its start limit, while `status` and `doctor` called the
+    configuration valid. Now it is a configuration error like any other, naming the policy:
+    one line, exit 78 from `run` (the service waits for the fixed file), nothing touched."""
+    _init(env)
+    blocker = tmp_path / "var-log"
+    blocker.write_text("a file, not a folder\n")
+    site = tmp_path / "policy.toml"
+    site.write_text(f'[enforced.actions.params.alertlog]\npath = "{blocker}/alerts.jsonl"\n')
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site), DISPLAY=xdisplay)
+    said = (f"error: alertlog.path {blocker}/alerts.jsonl: {blocker} is not a folder (from "
+            f"[enforced] in the machine policy {site}) — name a file each account can write, e.g. "
+            'path = "~/.local/state/activesec/alerts.jsonl"')
+    assert one_line_error(cli("status", env=env)).startswith(said)
+    r = cli("doctor", "--json", env=env)
+    (c,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "config"]
+    assert r.returncode == 1 and c["status"] == "fail", c
+    r = cli("run", "--duration", "2", "--quiet", env=env)
+    assert r.returncode == EX_CONFIG and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith(said)
+    assert blocker.read_text() == "a file, not a folder\n"
+    site.write_text('[enforced.actions.params.alertlog]\npath = "~/alerts.jsonl"\n')
+    assert cli("status", env=env).returncode == 0
+
+
+def test_a_policy_enforcing_on_lock_names_what_still_switches_locking_off(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """The README's policy said "the account cannot switch locking off" by enforcing on_lock,
+    yet the account's own `[engine.policy] locks = false` (or a year's grace_s, `[train] auto =
+    false`, capture off) kept the agent from ever locking, and doctor called the policy ok."""
+    _init(env)
+    site = tmp_path / "policy.toml"
+    site.write_text('[enforced.actions]\non_lock = ["lock", "alertlog"]\n')
+    cfg = _home(env) / "config.toml"
+    cfg.write_text(cfg.read_text().replace("[engine.policy]\n", "[engine.policy]\nlocks = false\n",
+                                           1))
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site))
+
+    def policy() -> dict[str, str]:
+        (c,) = [c for c in json.loads(cli("doctor", "--json", env=env).stdout)["checks"]
+                if c["name"] == "machine policy"]
+        return c
+
+    c = policy()
+    assert c["status"] == "warn"
+    assert ("it enforces on_lock, but an account's own settings may still keep it from ever "
+            "locking: engine.policy.locks = false (no lock decision at all), "
+            "engine.policy.lock_below = 1 (a lock only once trust is all but gone), "
+            ) in c["detail"]
+    assert "capture.keyboard = false (nothing captured)" in c["detail"]
+    assert (f"enforce them too in {site}: [enforced.engine.policy] locks = true, "
+            "[enforced.engine.policy] lock_below = 40.0, ") in c["hint"]
+    site.write_text('[enforced.actions]\non_lock = ["lock", "alertlog"]\n'
+                    "[enforced.engine.policy]\nlocks = true\nlock_below = 40.0\ngrace_s = 30.0\n"
+                    "[enforced.train]\nauto = true\n"
+                    "[enforced.enrol]\npointer_events = 15000\nkeystrokes = 2000\n"
+                    "[enforced.capture]\npointer = true\nkeyboard = true\n")
+    c = policy()
+    assert "keep it from ever locking" not in c["detail"]
+    assert "it overrides your engine.policy.locks (config.toml)" in c["detail"]
+
+
+def test_a_backend_flag_the_policy_overrides_says_so(env: dict[str, str], tmp_path: Path,
+                                                    xdisplay: str) -> None:
+    """`capture --backend evdev` under a policy enforcing x11 captured with x11 "chosen in the
+    configuration (capture.backend)": the flag was silently overridden, by whom not said."""
+    _init(env)
+    site = tmp_path / "policy.toml"
+    site.write_text('[enforced.capture]\nbackend = "x11"\n')
+    env = dict(env, ACTIVESEC_SITE_CONFIG=str(site), DISPLAY=xdisplay)
+    r = cli("capture", "--backend", "evdev", "--duration", "1", env=env)
+    assert r.returncode == 0, r.stderr
+    said = " ".join(r.stderr.split())  # the "capturing with" line is on stderr
+    assert ("capturing with x11 (the machine policy enforces capture.backend = 'x11' over "
+            "--backend evdev)") in said, said
 
 
 def test_doctor_says_whether_training_has_a_background(env: dict[str, str],

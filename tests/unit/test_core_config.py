@@ -330,6 +330,33 @@ def test_a_broken_machine_policy_is_an_error_naming_it(p: paths.Paths, site: Pat
     assert site.read_text() == text
 
 
+@pytest.mark.parametrize(
+    ("text", "message", "hint"),
+    [
+        ('[actions]\non_lock = ["lock", "alertlog"]\n',
+         "[actions] at the top level, where it sets nothing (the file has [defaults] and "
+         "[enforced])",
+         "move it to [enforced.actions] (no account can change it) or [defaults.actions] (each "
+         "account may); ask whoever manages this machine to fix "),
+        ('log_level = "DEBUG"\n', "log_level at the top level, where it sets nothing",
+         "move it to [enforced] log_level (no account can change it) or [defaults] log_level"),
+        ("[enforced]\nactions = 3\n", "'actions': Input should be a valid dictionary",
+         "settings in [actions]: on_notify, on_lock, on_gate, params; ask whoever manages this "
+         "machine to fix "),
+    ],
+)
+def test_a_policy_written_like_an_accounts_config_says_where_settings_go(
+        p: paths.Paths, site: Path, text: str, message: str, hint: str) -> None:
+    """An admin who copies an account's config.toml as the policy (settings at the top level)
+    was told "unknown table [actions] (it has [defaults] and [enforced])", not where its
+    settings go; a wrong type under [enforced] did not say whose it is to fix."""
+    site.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        config.load(p)
+    assert message in exc.value.message and str(site) in exc.value.message
+    assert hint in exc.value.hint, exc.value.hint
+
+
 @pytest.mark.parametrize("on_gate", ['["gate"]', '["alertlog"]'])
 def test_a_policy_whose_gate_apps_names_none_of_its_rules_is_its_error(
         p: paths.Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on_gate: str) -> None:
@@ -383,3 +410,29 @@ def test_the_platform_policy_file_cannot_be_displaced_by_the_variable(tmp_path: 
     assert site_mod.platform_file("linux", {}) == Path("/etc/activesec/config.toml")
     assert site_mod.platform_file("darwin", {}) == Path(
         "/Library/Application Support/ActiveSec/config.toml")
+
+
+def test_a_policy_folder_closed_to_the_account_is_one_line_for_the_admin() -> None:
+    """`sudo mkdir /etc/activesec` under umask 077 makes the policy's folder 0700: every command
+    of an ordinary account died of an uncaught PermissionError, which the CLI turned into
+    "belongs to another account … `sudo chown -R "$USER"` on it" — advice that would hand the
+    policy to the account it binds. It is the machine policy, unreadable: the administrator's
+    to open up."""
+    from tests.helpers.unprivileged import run_unprivileged, shared_tmp_dir
+
+    with shared_tmp_dir() as d:
+        folder = d / "ActiveSec"  # the Windows place: the one a test can put anywhere
+        folder.mkdir(mode=0o700)
+        (folder / "config.toml").write_text("[enforced.train]\ntarget_far = 0.02\n")
+        r = run_unprivileged(
+            "from activesec.core.site import load_site\n"
+            "from activesec.core.errors import PolicyError\n",
+            "try:\n"
+            f"    load_site('win32', {{'PROGRAMDATA': {str(d)!r}}})\n"
+            "except PolicyError as exc:\n"
+            "    print(exc)\n")
+    assert r.returncode == 0, r.stderr
+    site = folder / "config.toml"
+    assert r.stdout.strip() == (
+        f"cannot read machine policy file {site}: Permission denied — ask whoever manages this "
+        f"machine to make it readable by every account (chmod 755 {folder}; chmod 644 {site})")

@@ -16,6 +16,7 @@ from activesec.capture.base import Probe
 from activesec.capture.doctor import Check, MacPermissions, WindowsSession, run_checks
 from activesec.core import config
 from activesec.core import paths as core_paths
+from activesec.core.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -373,8 +374,8 @@ def test_machine_policy_is_listed_with_what_it_overrides(paths: core_paths.Paths
                            probe=probes(x11=True)))
     m = c["machine policy"]
     assert m.status == "warn"
-    assert m.detail == (f"{site}: enforces engine.policy.lock_below; 1 default(s); it overrides "
-                        "your engine.policy.lock_below (config.toml)")
+    assert m.detail == (f"{site}: enforces engine.policy.lock_below = 30; 1 default(s); it "
+                        "overrides your engine.policy.lock_below (config.toml)")
     assert "decided by the machine policy" in m.hint
     # the file `init` writes: section headers with every key commented out set nothing, so
     # the policy overrides none of them (doctor warned on every fresh account)
@@ -389,10 +390,12 @@ def test_machine_policy_is_listed_with_what_it_overrides(paths: core_paths.Paths
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
-def test_a_policy_other_accounts_can_write_is_flagged(paths: core_paths.Paths, no_devices: str,
+def test_a_policy_other_accounts_can_write_is_refused(paths: core_paths.Paths, no_devices: str,
                                                       tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """[enforced] in a file (or folder) every account may write enforces nothing."""
+    """[enforced] in a file (or folder) every account may write would let any of them make
+    every account's agent run its commands: refused, as the machine background is (doctor only
+    warned, and every agent obeyed it)."""
     folder = tmp_path / "policy"
     folder.mkdir(mode=0o755)
     site = folder / "config.toml"
@@ -401,54 +404,47 @@ def test_a_policy_other_accounts_can_write_is_flagged(paths: core_paths.Paths, n
     env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
     monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))
 
-    def policy() -> Check:
+    def checks() -> dict[str, Check]:
         return by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
-                                  probe=probes(x11=True)))["machine policy"]
+                                  probe=probes(x11=True)))
 
-    assert policy().status == "ok"
+    assert checks()["machine policy"].status == "ok"
     site.chmod(0o666)
-    m = policy()
-    assert m.status == "warn" and f"{site} is writable by other accounts (mode 0666)" in m.detail
-    assert "any account can change what it enforces" in m.detail and "chmod go-w" in m.hint
+    c = checks()
+    assert c["machine policy"].status == "fail" and c["config"].status == "fail"
+    assert (f"machine policy file {site}: {site} is writable by other accounts (mode 0666): "
+            "refused, since another account could make every account's agent run its commands"
+            ) in c["config"].detail
+    assert f"sudo chown root: {site} {folder} && sudo chmod go-w" in c["config"].hint
+    with pytest.raises(ConfigError, match="writable by other accounts"):
+        config.load(paths)  # every command, not doctor alone
     site.chmod(0o644)
     folder.chmod(0o777)  # the file could be replaced
-    assert f"{folder} is writable by other accounts (mode 0777)" in policy().detail
+    assert f"{folder} is writable by other accounts (mode 0777)" in checks()["config"].detail
     folder.chmod(0o1777)  # sticky, as /tmp: others cannot replace a file they do not own
-    assert policy().status == "ok"
+    assert checks()["machine policy"].status == "ok"
 
 
-@pytest.mark.skipif(os.name != "posix", reason="POSIX owners")
-def test_a_policy_owned_by_another_account_than_root_is_flagged(
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="POSIX owners, as root")
+def test_a_policy_owned_by_another_account_than_root_is_refused(
         paths: core_paths.Paths, no_devices: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A policy file at 0644 but owned by an account (the child's, say, after a `chown`) is
-    that account's to edit: what it enforces is enforced on nobody. Doctor called it ok, while
-    the README says to keep file and folder root's. The other findings are still given."""
-    import pwd
-
+    that account's to edit: it could make every other account's agent run its commands.
+    Doctor only warned; it is refused now, saying how to give it back to root."""
     folder = tmp_path / "policy"
     folder.mkdir(mode=0o755)
     site = folder / "config.toml"
     site.write_text("[enforced.engine.policy]\nlock_below = 30\n")
     site.chmod(0o644)
-    paths.config_file.write_text("[engine.policy]\nlock_below = 20\n")
-    if os.getuid() == 0:  # else the file is the test's account's, not root's, already
-        os.chown(site, 65534, -1)
-    monkeypatch.setattr(doctor, "ADMIN_UIDS", frozenset({0}), raising=False)
+    os.chown(site, 65534, -1)
     monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))
     env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
-    m = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
-                           probe=probes(x11=True)))["machine policy"]
-    uid = site.stat().st_uid
-    try:
-        owner = f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
-    except KeyError:
-        owner = f"uid {uid}"
-    assert m.status == "warn", m
-    assert f"but {site} is owned by {owner}, not root, so that account can change what it " \
-           "enforces" in m.detail
-    assert "it overrides your engine.policy.lock_below (config.toml)" in m.detail
-    assert f"sudo chown root: {site} {folder}" in m.hint and "decided by the machine" in m.hint
+    c = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                           probe=probes(x11=True)))
+    assert c["machine policy"].status == "fail", c["machine policy"]
+    assert f"{site} belongs to another account (uid 65534): refused" in c["config"].detail
+    assert f"sudo chown root: {site} {folder}" in c["config"].hint
 
 
 def test_an_injecting_tool_running_while_injection_is_distrusted_is_a_warning() -> None:

@@ -999,3 +999,53 @@ def test_an_accounts_own_install_leaves_every_accounts_task_alone(
     none = Schtasks(None)
     assert Installer("task", runner=none, **kw).install(str(exe)).ok
     assert [c[1] for c in none.calls] == ["/Query", "/Create", "/Run"]
+
+
+@pytest.mark.skipif(SYSTEMCTL is None, reason="systemctl not installed")
+def test_an_accounts_service_commands_see_every_accounts_unit(tmp_path: Path,
+                                                              public_exe: Path) -> None:
+    """After `sudo activesec service install --all-users`, an account's own `service status`
+    said "not installed" and `service uninstall` "not installed" — while that unit (the same
+    name, which the account's systemd loads) started its agent at every log-in. Now both say
+    so, and an account's own install says that it takes the place of that unit for it."""
+    root = tmp_path / "root"
+    env = {"PATH": os.environ["PATH"]}
+    machine = install("systemd", str(public_exe), environ=env, base=tmp_path / "admin",
+                      platform="linux", systemd_dir=tmp_path / "no-systemd", all_users=True,
+                      root=root)
+    assert machine.ok, machine.detail
+    home = tmp_path / "alice"
+    runner = Recorder(rc=0)  # systemd runs in alice's session: is-active answers "running"
+    kw = dict(base=home, environ={}, platform="linux", systemd_dir=tmp_path, root=root,
+              runner=runner)
+    st = status("systemd", **kw)
+    assert st.installed and st.running and st.path == machine.path, st
+    assert st.detail == (f"installed for every account at {machine.path} (`service install "
+                         "--all-users`): it starts your agent at log-in, running")
+    assert ["systemctl", "--user", "is-active", "--quiet", UNIT_NAME] in runner.calls
+    assert not st.outdated
+    machine.path.write_text(systemd_unit(str(public_exe), args=("run",)))  # an older version's
+    st = status("systemd", **kw)
+    assert st.outdated and "`sudo activesec service install --all-users` again" in st.detail
+    install("systemd", str(public_exe), environ=env, base=tmp_path / "admin", platform="linux",
+            systemd_dir=tmp_path / "no-systemd", all_users=True, root=root)
+
+    gone = uninstall("systemd", **kw)
+    assert gone.ok and gone.installed and machine.path.exists(), gone
+    assert gone.detail.startswith(f"no unit of your own ({home}/.config/systemd/user/")
+    assert (f"{machine.path}, every account's (`service install --all-users`), still starts "
+            "your agent at log-in: an administrator removes it with `sudo activesec service "
+            "uninstall --all-users`") in gone.detail
+
+    own = install("systemd", str(public_exe), **kw)
+    assert own.ok and own.path == home / ".config/systemd/user" / UNIT_NAME
+    assert f"for you it takes the place of every account's {machine.path}" in own.detail
+    st = status("systemd", **kw)
+    assert st.path == own.path and st.detail.startswith(f"installed at {own.path}, running")
+    gone = uninstall("systemd", **kw)
+    assert gone.detail.startswith(f"removed {own.path}; {machine.path}, every account's")
+
+    uninstall("systemd", environ=env, base=tmp_path / "admin", platform="linux",
+              systemd_dir=tmp_path / "no-systemd", all_users=True, root=root)
+    st = status("systemd", **kw)  # without it, the account's status is as before
+    assert not st.installed and st.detail.startswith("not installed")

@@ -105,7 +105,17 @@ def clear(path: Path) -> list[Path]:
 
 
 def _login_name() -> str:
-    """The account the agent runs as (what an administrator knows it by), or its uid."""
+    """The account the agent runs as (what an administrator knows it by), or its uid. On POSIX
+    from the uid, not ``getpass.getuser``, which takes ``$LOGNAME``/``$USER`` first: an
+    account's environment (``USER=bob activesec run``, ``systemctl --user set-environment``)
+    named another account in every message the SIEM got."""
+    if hasattr(os, "getuid"):
+        try:
+            import pwd
+
+            return pwd.getpwuid(os.getuid()).pw_name
+        except (KeyError, ImportError):  # no name for this uid (a container's user)
+            return str(os.getuid())
     try:
         return getpass.getuser()
     except (OSError, KeyError, ImportError):  # no name for this uid (a container's user)
@@ -208,6 +218,26 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
+def _unwritable(path: Path) -> str | None:
+    """Why this account cannot create or append to ``path``, or None. A path every account
+    shares (``/var/log/activesec/alerts.jsonl`` in a machine policy) is root's alone: opening it
+    crashed ``activesec run`` with a traceback — the log-in service retried until its start
+    limit — while ``status`` and ``doctor`` called the configuration valid."""
+    try:
+        if path.exists():
+            return None if os.access(path, os.W_OK) else "this account may not write it"
+        at = next((d for d in path.parents if d.exists()), None)
+    except OSError as exc:  # an unreadable folder on the way
+        return f"this account cannot reach it ({exc.strerror or exc})"
+    if at is None:
+        return None
+    if not at.is_dir():
+        return f"{at} is not a folder"
+    if not os.access(at, os.W_OK | os.X_OK):
+        return f"this account cannot create files in {at}"
+    return None
+
+
 class AlertLogAction(Action):
     """Append each decision to the JSON-lines alert log; forward it to syslog if configured.
 
@@ -241,6 +271,12 @@ class AlertLogAction(Action):
         if _is_dir(self.path):  # every alert would fail to be written, and none would say so
             raise ConfigError(f"alertlog.path {self.path} is a directory",
                               f"name a file in it, e.g. {self.path / FILE_NAME}")
+        problem = _unwritable(self.path)
+        if problem is not None:
+            raise ConfigError(f"alertlog.path {self.path}: {problem}",
+                              "name a file each account can write, e.g. path = "
+                              '"~/.local/state/activesec/alerts.jsonl" (each one\'s own home), '
+                              "or leave path out")
         self.max_bytes = max_bytes
         self.backups = backups
         if syslog is not None and not isinstance(syslog, str):  # 514, true: no target

@@ -357,11 +357,44 @@ def _account(uid: int) -> str:
         return f"uid {uid}"
 
 
+#: settings with which an account's own config.toml keeps the agent from ever locking, each with
+#: the value that does it and the one to enforce (the packaged default): a policy enforcing
+#: ``on_lock`` alone (the README's said "the account cannot switch locking off") left them all
+LOCK_SWITCHES = (
+    ("engine.policy.locks", "false (no lock decision at all)", "true"),
+    ("engine.policy.lock_below", "1 (a lock only once trust is all but gone)", "40.0"),
+    ("engine.policy.grace_s", "a year (no decision after an unlock)", "30.0"),
+    ("train.auto", "false (no model is trained, nothing scored)", "true"),
+    ("enrol.pointer_events", "a billion (enrolment never completes)", "15000"),
+    ("enrol.keystrokes", "a hundred million (enrolment never completes)", "2000"),
+    ("capture.pointer", "false (nothing captured)", "true"),
+    ("capture.keyboard", "false (nothing captured)", "true"),
+)
+
+
+def _lock_switches(policy: Any) -> tuple[str, str] | None:
+    """(what is wrong, what to do) when the policy enforces a non-empty ``on_lock`` but leaves
+    an account a setting of :data:`LOCK_SWITCHES` that switches locking off; None otherwise."""
+    from activesec.core.site import dotted_keys, one_lock_level
+
+    if not policy.enforced.get("actions", {}).get("on_lock"):
+        return None
+    enforced = set(dotted_keys(one_lock_level(policy.enforced)))
+    free = [(k, how, v) for k, how, v in LOCK_SWITCHES if k not in enforced]
+    if not free:
+        return None
+    return ("it enforces on_lock, but an account's own settings may still keep it from ever "
+            "locking: " + ", ".join(f"{k} = {how}" for k, how, _ in free),
+            f"enforce them too in {policy.path}: "
+            + ", ".join(f"[enforced.{k.rsplit('.', 1)[0]}] {k.rsplit('.', 1)[1]} = {v}"
+                        for k, _, v in free))
+
+
 def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
     """The machine-wide policy file (:mod:`activesec.core.site`): what it enforces, and which of
     the user's own settings that overrides."""
     from activesec.core import config
-    from activesec.core.site import dotted_keys, platform_file
+    from activesec.core.site import dotted_keys, dotted_value, platform_file
 
     try:
         policy, clashes = config.overridden_by_policy(paths, env, platform)
@@ -372,7 +405,8 @@ def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
                      f"none ({platform_file(platform, env)} does not exist)")
     enforced = policy.enforced_keys
     n_def = len(dotted_keys(policy.defaults))
-    what = f"enforces {', '.join(enforced)}" if enforced else "enforces nothing"
+    pinned = [f"{k} = {config.toml_value(dotted_value(policy.enforced, k))}" for k in enforced]
+    what = f"enforces {', '.join(pinned)}" if pinned else "enforces nothing"
     detail = f"{policy.path}: {what}; {n_def} default(s)"
     found: list[tuple[str, str]] = []  # (what is wrong, what to do), all of them
     open_to = _writable_by_others(policy.path)
@@ -390,6 +424,9 @@ def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
                       "still pick which of them apply",
                       f"add gate_apps = [] (every rule) under [enforced.engine.policy] in "
                       f"{policy.path}"))
+    switches = _lock_switches(policy)
+    if switches is not None:
+        found.append(switches)
     if clashes:
         mine = ", ".join(f"{k} ({where})" for k, where in clashes)
         found.append((f"it overrides your {mine}",

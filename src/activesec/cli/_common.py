@@ -143,6 +143,9 @@ def foreground_backend(backend: str | None, what: str) -> Iterator[Foreground]:
     s = settings(p, {"capture": {"backend": backend}} if backend else {})
     logs.setup(p, s.log_level)
     name, reason = choose_backend(s.capture.backend)
+    if backend and s.capture.backend != backend:  # only the machine's [enforced] wins over it
+        reason = (f"the machine policy enforces capture.backend = {s.capture.backend!r} over "
+                  f"--backend {backend}")
     # capture and the agent share one lock: they never record at the same time
     lock = InstanceLock(p.run_dir / "capture.lock", what).acquire()
     try:

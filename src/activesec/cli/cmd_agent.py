@@ -483,9 +483,19 @@ def service_install(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Install and start `activesec run` at log-in (yours, or with --all-users everyone's)."""
+    import dataclasses
+    import os
+
     from activesec.service import installers
 
-    _show(installers.install(kind, exe, all_users=all_users), json_out)
+    res = installers.install(kind, exe, all_users=all_users)
+    if not all_users and res.kind != "task" and hasattr(os, "geteuid") and os.geteuid() == 0:
+        # `sudo activesec service install` from the admin's notes: root's own log-in only (and
+        # under sudo `systemctl --user` has no bus, so it also "failed" without saying why)
+        res = dataclasses.replace(res, detail=f"{res.detail}; as root this is root's own "
+                                  "log-in only — for every account's: `sudo activesec service "
+                                  "install --all-users`")
+    _show(res, json_out)
 
 
 @service_app.command("uninstall")

@@ -360,6 +360,14 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             f"  apps         {shown}{more} (in front in the last {APP_DAYS} days, latest "
             "first; gate rules match these names)"
         )
+    pol = data["policy"]
+    if pol is not None:
+        pinned = ", ".join(f"{k} = {config.toml_value(v)}" for k, v in pol["enforced"].items())
+        out.print(f"  policy       {escape(pol['path'])}: "
+                  + (f"enforces {escape(pinned)} (your own settings cannot change these)"
+                     if pinned else "enforces nothing")
+                  + (f"; sets the defaults of {escape(', '.join(pol['defaults']))}"
+                     if pol["defaults"] else ""))
     if ag["running"] and ag["reason"]:
         out.print(f"  why          {escape(str(ag['reason']))}")
     if ag.get("training_note"):
@@ -834,6 +842,57 @@ def _gate_check() -> Any:
     return Check("gate", "ok", "; ".join(parts))
 
 
+def _command_check() -> Any:
+    """Is the program the ``command`` action runs here? A hook templated onto every machine (a
+    pager, an admin's script) but missing on one failed at each decision there, which only that
+    account's ``status`` said afterwards — ``doctor`` said nothing. None when no level runs
+    ``command``, it runs through a shell, or the config does not load."""
+    import os
+    import shutil
+
+    from activesec.actions import registry
+    from activesec.actions.command import CommandAction
+    from activesec.capture.doctor import Check
+    from activesec.core.site import dotted_keys, load_site
+
+    try:
+        s = settings(state_paths())
+        a = s.actions
+        levels = [lvl for lvl in ("on_notify", "on_lock", "on_gate") if "command" in
+                  getattr(a, lvl)]
+        if not levels:
+            return None
+        cmd = registry.create("command", **a.params.get("command", {}))
+        enforced = dotted_keys(load_site().enforced)
+    except ActiveSecError:
+        return None
+    if not isinstance(cmd, CommandAction) or cmd.shell:
+        return None
+    path = cmd.env.get("PATH", os.environ.get("PATH", os.defpath))
+    missing: list[tuple[str, str]] = []
+    found: list[tuple[str, str]] = []
+    runs = ", ".join(levels)
+    when = {"argv": f"every decision of {runs}", "revert_argv": "every restore (gate lifted)"}
+    for key, argv in (("argv", cmd.argv), ("revert_argv", cmd.revert_argv)):
+        if argv is None or (key == "revert_argv" and "on_gate" not in levels):
+            continue  # a revert runs only when a gate is lifted
+        exe = argv[0]
+        if cmd.cwd and os.sep in exe and not os.path.isabs(exe):
+            exe = os.path.join(cmd.cwd, exe)  # as Popen finds it
+        (found if shutil.which(exe, path=path) else missing).append((key, argv[0]))
+    if not missing:
+        return Check("command", "ok", "; ".join(f"{key} runs {exe}" for key, exe in found)
+                     + f" ({runs})")
+    what = "; ".join(f"[actions.params.command] {key} runs {exe}, which is not installed here "
+                     f"(or not executable): {when[key]} fails to run it" for key, exe in missing)
+    mine = [key for key, _ in missing if f"actions.params.command.{key}" not in enforced]
+    hint = ("install it, or fix [actions.params.command] in config.toml (a full path: the log-in "
+            "service's PATH may differ from your shell's)" if mine else
+            "the machine policy sets it: ask whoever manages this machine to install it here "
+            "or fix the policy")
+    return Check("command", "fail", what, hint)
+
+
 def _lock_check() -> Any:
     """Can a lock decision lock this session here, and will the agent know it is locked?
     None when the config does not load (the config check reports it)."""
@@ -936,8 +995,8 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
 
     # loads and validates the config itself; lists what [engine] sets unlike its defaults
     checks = _with_engine_check(run_checks(None, sections={"engine": EngineConfig().model_dump()}))
-    for extra in (_profile_check(), _background_check(), _gate_check(), _lock_check(),
-                  _injector_check(), _service_check()):
+    for extra in (_profile_check(), _background_check(), _gate_check(), _command_check(),
+                  _lock_check(), _injector_check(), _service_check()):
         if extra is not None:
             checks.append(extra)
     checks.append(_store_check())

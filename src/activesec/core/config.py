@@ -217,6 +217,14 @@ class _TableOnly(Settings):
     table_only: ClassVar[bool] = True
 
 
+def table_settings(table: Mapping[str, Any]) -> Settings:
+    """``table`` (one table of the machine policy) validated on its own: without the account's
+    ``ACTIVESEC_*`` environment, which :class:`Settings` reads even in ``model_validate`` — the
+    account's own variable was checked as part of the policy and its error blamed on the
+    administrator."""
+    return _TableOnly.model_validate(dict(table))
+
+
 def field_hint(model: type[BaseModel], loc: Sequence[str | int], section: str = "") -> str:
     """What the setting at ``loc`` means and its default — or, when ``loc`` does not name one,
     which settings its section has. ``section``: where ``model`` sits in the file."""
@@ -287,7 +295,8 @@ def load(paths: Paths, overrides: dict[str, Any] | None = None) -> Settings:
         except ValidationError as exc:
             raise PolicyError(
                 _describe(exc, f"from [{name}] in the machine policy {policy.path}"),
-                field_hint(Settings, exc.errors()[0]["loc"])) from None
+                f"{field_hint(Settings, exc.errors()[0]['loc'])}; ask whoever manages this "
+                f"machine to fix {policy.path}") from None
 
     # the lock level under both its names when the policy enforces one: it wins over both; and
     # one the account sets (file, environment, flags) replaces the machine default's, both names

@@ -46,6 +46,8 @@ else:  # pragma: no cover
 
 ENV = "ACTIVESEC_SITE_CONFIG"
 TABLES = ("defaults", "enforced")
+#: what an account's config.toml has at its top level (:class:`activesec.core.config.Settings`)
+SETTINGS_TABLES = ("user", "log_level", "capture", "store", "enrol", "train", "actions", "engine")
 
 
 def platform_file(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -70,9 +72,12 @@ def in_force(fixed: Path, env: Mapping[str, str], variable: str) -> Path | None:
     ``variable`` names (machines where the administrator cannot write there, and tests), else
     None — an account cannot displace what exists at the platform's place by setting a
     variable. The policy file and the machine's background population follow this rule."""
-    if fixed.exists():
-        return fixed
-    named = env.get(variable)
+    try:
+        if fixed.exists():
+            return fixed
+    except PermissionError:  # a folder above it closed to this account (`sudo mkdir` under
+        return fixed  # umask 077): something is there, unreadable — not "no policy", never
+    named = env.get(variable)  # a traceback or advice to chown the policy to the account
     return Path(named).expanduser() if named else None
 
 
@@ -156,12 +161,34 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise PolicyError(f"machine policy file {path} is not valid TOML: {toml_problem(exc)}",
                           hint) from None
+    except PermissionError as exc:
+        raise PolicyError(f"cannot read machine policy file {path}: {exc.strerror}",
+                          "ask whoever manages this machine to make it readable by every "
+                          f"account (chmod 755 {path.parent}; chmod 644 {path})") from None
     except OSError as exc:
         raise PolicyError(f"cannot read machine policy file {path}: {exc.strerror}",
                           hint) from None
+    changeable = changeable_by_others(path, platform)
+    if changeable:
+        raise PolicyError(
+            f"machine policy file {path}: {changeable}: refused, since another account could "
+            "make every account's agent run its commands or close its apps through it",
+            f"ask whoever manages this machine to run `sudo chown root: {path} {path.parent} && "
+            f"sudo chmod go-w {path} {path.parent}`")
     unknown = sorted(set(raw) - set(TABLES))
     if unknown:
-        raise PolicyError(f"machine policy file {path}: unknown table [{unknown[0]}] "
+        name = unknown[0]
+        if name in SETTINGS_TABLES:  # an account's config.toml copied as the policy
+            table = isinstance(raw[name], dict)
+            what, enforced, default = ((f"[{name}]", f"[enforced.{name}]", f"[defaults.{name}]")
+                                       if table else (name, f"[enforced] {name}",
+                                                      f"[defaults] {name}"))
+            raise PolicyError(
+                f"machine policy file {path}: {what} at the top level, where it sets nothing "
+                "(the file has [defaults] and [enforced])",
+                f"move it to {enforced} (no account can change it) or {default} (each account "
+                f"may); ask whoever manages this machine to fix {path}")
+        raise PolicyError(f"machine policy file {path}: unknown table [{name}] "
                           "(it has [defaults] and [enforced])", hint)
     tables = {}
     for name in TABLES:
@@ -170,6 +197,29 @@ def load_site(platform: str | None = None, env: Mapping[str, str] | None = None)
             raise PolicyError(f"machine policy file {path}: '{name}' must be a table", hint)
         tables[name] = value
     return SitePolicy(path, tables["defaults"], tables["enforced"])
+
+
+def changeable_by_others(path: Path, platform: str | None = None) -> str:
+    """Which of the policy file and its folder another account could change, or '': owned by
+    an account other than root and this one, or writable by others (or by a group other than
+    root's) — a folder's sticky bit (/tmp) keeps others from replacing the file. The machine
+    background has the same rule; the policy, whose [enforced] table names commands every
+    account's agent runs and apps it closes, was obeyed with a warning in doctor only. On
+    Windows, access lists are the administrator's part (README)."""
+    if (platform or sys.platform) == "win32" or not hasattr(os, "geteuid"):
+        return ""
+    for target, is_dir in ((path, False), (path.parent, True)):
+        try:
+            st = target.stat()
+        except OSError:
+            continue
+        if st.st_uid not in (0, os.geteuid()):
+            return f"{target} belongs to another account (uid {st.st_uid})"
+        if is_dir and st.st_mode & 0o1000:
+            continue
+        if st.st_mode & 0o002 or (st.st_mode & 0o020 and st.st_gid != 0):
+            return f"{target} is writable by other accounts (mode {st.st_mode & 0o777:04o})"
+    return ""
 
 
 #: the lock level's two names (``[engine.policy] lock_below``, ``[engine.trust] lock_level``)

@@ -120,7 +120,13 @@ from activesec.capture.base import CaptureBackend, Sink
 from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
 from activesec.capture.screenlock import X11LockerWatch
 from activesec.core.clock import Clock
-from activesec.core.config import Settings, error_key_msg, field_hint, toml_value
+from activesec.core.config import (
+    Settings,
+    error_key_msg,
+    field_hint,
+    table_settings,
+    toml_value,
+)
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError, PolicyError
 from activesec.core.events import DeviceType, Kind
 from activesec.core.paths import Paths, make_private_dirs, write_private_text
@@ -285,7 +291,7 @@ def _check_machine_policy() -> None:
         if not given:
             continue
         try:
-            checked = Settings.model_validate(given)
+            checked = table_settings(given)  # its own values, not the account's env
             cfg = _check(checked, policy_note=False)  # its own values
             gate = (_create_action(checked, "gate", dry_run=True)
                     if "gate" in checked.actions.params else None)

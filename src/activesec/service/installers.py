@@ -255,6 +255,8 @@ UNSET = _Unset()
 #: what `service status` and `doctor` say of a file :meth:`Installer.outdated` finds
 OUTDATED_WHY = "differs from what this version of ActiveSec installs (it lacks later fixes)"
 OUTDATED = f"that file {OUTDATED_WHY}: run `activesec service install` again"
+OUTDATED_EVERYONE = (f"that file {OUTDATED_WHY}: an administrator runs `sudo activesec service "
+                     "install --all-users` again")
 
 
 def _systemd_unword(text: str, *, dollars: bool = True) -> tuple[str, str]:
@@ -489,6 +491,15 @@ class Installer:
             return self.base / "Library" / "LaunchAgents" / f"{LABEL}.plist"
         return self.base / "AppData" / "Local" / "activesec" / "activesec-logon-task.xml"
 
+    def _everyones_unit(self) -> Path | None:
+        """systemd, for one account: the unit ``--all-users`` installed, when it is there — the
+        same unit name, so it starts this account's agent at log-in unless the account's own
+        file (which systemd prefers) takes its place."""
+        if self.all_users or self.kind != "systemd":
+            return None
+        unit = self.root / "etc" / "systemd" / "user" / UNIT_NAME
+        return unit if unit.is_file() else None
+
     @property
     def _config_home(self) -> Path:
         """``$XDG_CONFIG_HOME`` (where systemd looks for user units; the XDG spec ignores a
@@ -656,6 +667,10 @@ class Installer:
                     f"wrote {self.path} but {why}; {self._manual_start()}", done,
                 )  # fmt: skip
         extra = ""
+        everyones = self._everyones_unit()
+        if everyones is not None:
+            extra = (f"; for you it takes the place of every account's {everyones} (`service "
+                     "uninstall` goes back to that one)")
         if self.all_users:
             return ServiceResult(
                 self.kind, self.path, True, True, None,
@@ -663,7 +678,7 @@ class Installer:
                 done, enabled=True,
             )  # fmt: skip
         if self.kind == "task" and self.home:
-            extra = (
+            extra += (
                 "; the task does not inherit ACTIVESEC_HOME: run "
                 f'`setx ACTIVESEC_HOME "{self.home}"`'  # quoted: setx refuses a path with spaces
             )
@@ -700,13 +715,20 @@ class Installer:
                                   "run it as root / an administrator") from None
         if self.kind == "systemd" and self._native() and existed and not self.all_users:
             self._call(["systemctl", "--user", "daemon-reload"], done)
-        detail = f"removed {self.path}" if existed else f"not installed ({self.path} absent)"
+        everyones = self._everyones_unit()
+        detail = (f"removed {self.path}" if existed else f"not installed ({self.path} absent)"
+                  if everyones is None else f"no unit of your own ({self.path} absent)")
+        if everyones is not None:  # it said "not installed" while this still started the agent
+            detail += (f"; {everyones}, every account's (`service install --all-users`), still "
+                       "starts your agent at log-in: an administrator removes it with `sudo "
+                       "activesec service uninstall --all-users`")
         if problems:
             detail += "; " + "; ".join(problems)
         remains = self._remains() if existed else []
         if remains:
             detail += "; left in place: " + "; ".join(remains)
-        return ServiceResult(self.kind, self.path, not problems, False, False, detail, done,
+        return ServiceResult(self.kind, everyones or self.path, not problems,
+                             everyones is not None, False, detail, done,
                              enabled=False if self.all_users else None, remains=remains)
 
     def _remains(self) -> list[str]:
@@ -739,9 +761,36 @@ class Installer:
         return left
 
     def status(self) -> ServiceResult:
+        everyones = self._everyones_unit()
+        if everyones is not None and not self.path.exists():
+            return self._everyones_status(everyones)
         res = self._status()
         if res.installed and self.outdated():
             return replace(res, outdated=True, detail=f"{res.detail}; {OUTDATED}")
+        return res
+
+    def _everyones_status(self, unit: Path) -> ServiceResult:
+        """An account's ``service status`` under the unit ``--all-users`` installed: it said
+        "not installed" while that unit started the account's agent at every log-in."""
+        machine = Installer(self.kind, runner=self.runner, environ=self.environ,
+                            platform=self.platform, systemd_dir=self.systemd_dir,
+                            all_users=True, root=self.root)
+        done: list[list[str]] = []
+        running: bool | None = None
+        if self._native():
+            running, _ = self._call(["systemctl", "--user", "is-active", "--quiet", UNIT_NAME],
+                                    done)
+        why = self._stopped()
+        if running and not (why and why.get("waiting")):
+            why = None
+        state = ("" if running is None else ", running" if running else ", not running")
+        detail = (f"installed for every account at {unit} (`service install --all-users`): it "
+                  f"starts your agent at log-in{state}"
+                  + ("" if self._native() else "; cannot query the service manager here")
+                  + (f"; the agent {describe(why)}" if why else ""))
+        res = ServiceResult(self.kind, unit, True, True, running, detail, done, stopped=why)
+        if machine.outdated():
+            res = replace(res, outdated=True, detail=f"{res.detail}; {OUTDATED_EVERYONE}")
         return res
 
     def _status(self) -> ServiceResult:

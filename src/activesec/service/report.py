@@ -131,6 +131,25 @@ def who_trains(data: dict[str, Any], auto: bool) -> str | None:
             "by itself when enrolment is complete")
 
 
+def machine_policy() -> dict[str, Any] | None:
+    """The machine policy in force (``status --json`` ``policy``), null without one: its
+    ``path``, the values it ``enforced`` — which the account's own file, environment and flags
+    cannot change — and the ``defaults`` it gives, each keyed by its ``section.key`` path (the
+    lock level under both its names: enforcing either enforces both). An account saw none of
+    this in ``status``, only in ``doctor``."""
+    from activesec.core.site import dotted_keys, dotted_value, load_site, one_lock_level
+
+    policy = load_site()
+    if policy.path is None:
+        return None
+
+    def values(table: dict[str, Any]) -> dict[str, Any]:
+        return {k: dotted_value(table, k) for k in dotted_keys(table)}
+
+    return {"path": str(policy.path), "enforced": values(one_lock_level(policy.enforced)),
+            "defaults": values(policy.defaults)}
+
+
 def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     """The snapshot (``activesec status --json`` prints exactly this)."""
     from activesec.core.instance import is_locked, read_pid
@@ -211,6 +230,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
         "gate_left_frozen": [] if agent_running else left_frozen(paths),
         "trust_history": {"hours": HISTORY_HOURS, **history.summary(recent_history(paths))},
         "models": models(paths),
+        "policy": machine_policy(),
         "apps": {
             "days": APP_DAYS,
             "recent": [{"name": name, "last_seen_wall_ns": t} for name, t in apps],
