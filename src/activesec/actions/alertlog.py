@@ -225,7 +225,9 @@ def _unwritable(path: Path) -> str | None:
     limit — while ``status`` and ``doctor`` called the configuration valid."""
     try:
         if path.exists():
-            return None if os.access(path, os.W_OK) else "this account may not write it"
+            if os.access(path, os.W_OK) or _read_only_fs(path):
+                return None
+            return "this account may not write it"
         at = next((d for d in path.parents if d.exists()), None)
     except OSError as exc:  # an unreadable folder on the way
         return f"this account cannot reach it ({exc.strerror or exc})"
@@ -233,9 +235,16 @@ def _unwritable(path: Path) -> str | None:
         return None
     if not at.is_dir():
         return f"{at} is not a folder"
-    if not os.access(at, os.W_OK | os.X_OK):
+    if not os.access(at, os.W_OK | os.X_OK) and not _read_only_fs(at):
         return f"this account cannot create files in {at}"
     return None
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # Windows: no statvfs
+        return False
 
 
 class AlertLogAction(Action):
@@ -271,7 +280,10 @@ class AlertLogAction(Action):
         if _is_dir(self.path):  # every alert would fail to be written, and none would say so
             raise ConfigError(f"alertlog.path {self.path} is a directory",
                               f"name a file in it, e.g. {self.path / FILE_NAME}")
-        problem = _unwritable(self.path)
+        # a path set in a config or policy that this account cannot write: a setting to fix.
+        # Not the default place (in the data folder, which `run` checks and reports itself),
+        # nor a read-only file system (a disk problem, said as such when the log is opened)
+        problem = None if path is None else _unwritable(self.path)
         if problem is not None:
             raise ConfigError(f"alertlog.path {self.path}: {problem}",
                               "name a file each account can write, e.g. path = "
