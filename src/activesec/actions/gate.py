@@ -172,6 +172,12 @@ def parse_rules(rules: Iterable[Mapping[str, Any] | GateRule]) -> tuple[GateRule
 COMM_LEN = 15
 
 
+def with_comm_names(names: set[str]) -> set[str]:
+    """``names`` and, for a long one, its first :data:`COMM_LEN` characters, as ``ps -e``
+    shows it (Linux)."""
+    return names | {n[:COMM_LEN] for n in names if len(n) > COMM_LEN}
+
+
 def _names(p: psutil.Process) -> set[str]:
     names = {normalise(p.name())}
     try:
@@ -180,9 +186,7 @@ def _names(p: psutil.Process) -> set[str]:
             names.add(normalise(os.path.basename(exe)))
     except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
         pass
-    if sys.platform.startswith("linux"):
-        names |= {n[:COMM_LEN] for n in names if len(n) > COMM_LEN}
-    return names
+    return with_comm_names(names) if sys.platform.startswith("linux") else names
 
 
 def protected_pids() -> set[int]:
@@ -240,11 +244,15 @@ def _account(p: psutil.Process) -> str:
             return "an account this one cannot read"
 
 
+#: how :func:`foreign_note` begins (``doctor`` tells such a rule from a misspelt one by it)
+FOREIGN = "runs only under another account"
+
+
 def foreign_note(accounts: Mapping[str, list[int]]) -> str:
     """Why a rule gates nothing when its app runs only under other accounts."""
     who = "; ".join(f"{user} (pids {', '.join(map(str, sorted(pids)))})"
                     for user, pids in sorted(accounts.items()))
-    return (f"runs only under another account, left alone: {who} — an agent gates only its "
+    return (f"{FOREIGN}, left alone: {who} — an agent gates only its "
             "own account's apps; the agent running in that account gates it (`sudo activesec "
             "service install --all-users` starts one in every account)")
 

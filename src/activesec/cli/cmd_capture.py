@@ -786,7 +786,7 @@ BUILD_HINT = ("build it from public data you download: `activesec background bui
 def _gate_check() -> Any:
     """Will the gate rules gate anything? Rules that ``on_gate`` never runs, and rules whose
     name matches no process now and no app in front lately (a typo gates nothing, silently)."""
-    from activesec.actions.gate import COMM_LEN, GateAction, normalise
+    from activesec.actions.gate import FOREIGN, GateAction, normalise, with_comm_names
     from activesec.capture.doctor import Check
     from activesec.service.report import APP_DAYS
     from activesec.store.db import NS_PER_DAY, Store
@@ -814,7 +814,7 @@ def _gate_check() -> Any:
             with Store.open(p.database, check=False) as store:
                 since = time.time_ns() - APP_DAYS * NS_PER_DAY
                 seen = {normalise(name) for name, _ in store.recent_apps(since_wall_ns=since)}
-            seen |= {n[:COMM_LEN] for n in seen if len(n) > COMM_LEN}  # as `ps -e` shows it
+            seen = with_comm_names(seen)  # as `ps -e` shows them
         except ActiveSecError:
             pass  # the store check reports it
     survey = gate.survey()
@@ -825,7 +825,7 @@ def _gate_check() -> Any:
             parts.append(f"{r.name} ({r.mode} '{r.match}'): running now")
         elif normalise(r.match) in seen:
             parts.append(f"{r.name} ({r.mode} '{r.match}'): in front in the last {APP_DAYS} days")
-        elif why.startswith("runs only under another account"):
+        elif why.startswith(FOREIGN):
             foreign.append(f"{r.name} ('{r.match}') {why.split(' — ')[0]}")
         else:
             unknown.append(f"{r.name} ('{r.match}')")
