@@ -324,13 +324,15 @@ ADMIN_UIDS = frozenset({0})
 
 
 def _writable_by_others(path: os.PathLike[str]) -> str | None:
-    """Which of the policy file and its folder other accounts may write (POSIX owners and
-    modes), or None: an [enforced] table that an account can edit (or replace) enforces
-    nothing on it."""
+    """Whether the policy file or its folder belongs to an account, not root (POSIX owners),
+    or None: an [enforced] table that an account can edit (or replace) enforces nothing on it.
+    The policy is refused before this is asked when another account could change it — it
+    belongs to one, or others may write it or its folder (:func:`activesec.core.site
+    .changeable_by_others`) —, so what is left to say is a policy the account itself owns."""
     if os.name != "posix":
         return None
     file = Path(path)
-    for target, is_dir in ((file, False), (file.parent, True)):
+    for target in (file, file.parent):
         try:
             st = target.stat()
         except OSError:
@@ -338,12 +340,6 @@ def _writable_by_others(path: os.PathLike[str]) -> str | None:
         if st.st_uid not in ADMIN_UIDS:
             return (f"{target} is owned by {_account(st.st_uid)}, not root, so that account "
                     "can change what it enforces")
-        if is_dir and st.st_mode & stat.S_ISVTX:  # /tmp: others cannot replace the file
-            continue
-        others = st.st_mode & 0o002 or (st.st_mode & 0o020 and st.st_gid != 0)
-        if others:
-            return (f"{target} is writable by other accounts (mode {st.st_mode & 0o777:04o}), "
-                    "so any account can change what it enforces")
     return None
 
 
