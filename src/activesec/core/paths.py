@@ -101,6 +101,12 @@ def make_private_dirs(path: Path, made: list[Path] | None = None) -> None:
     exactly as they are: an export or a report into a shared folder must not change its mode
     (:func:`make_private_dir`, for ActiveSec's own directories, tightens an existing one).
     Each directory created is appended to ``made`` (parents first)."""
+    make_dirs(path, PRIVATE_DIR_MODE, made)
+
+
+def make_dirs(path: Path, mode: int, made: list[Path] | None = None) -> None:
+    """:func:`make_private_dirs` with another ``mode`` for the directories it creates,
+    whatever the umask (0755: a machine-wide folder every account reads)."""
     missing: list[Path] = []
     d = path
     while not d.exists():
@@ -112,14 +118,14 @@ def make_private_dirs(path: Path, made: list[Path] | None = None) -> None:
         raise FileExistsError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(d))
     for new in reversed(missing):
         try:
-            os.mkdir(new, PRIVATE_DIR_MODE)
+            os.mkdir(new, mode)
         except FileExistsError:
             if not new.is_dir():
                 raise
             continue  # made by someone else meanwhile: not ours to change
         if made is not None:
             made.append(new)
-        os.chmod(new, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
+        os.chmod(new, mode)  # mkdir's mode is filtered by the umask
 
 
 def make_private_file(path: str | os.PathLike[str]) -> None:

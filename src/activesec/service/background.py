@@ -47,7 +47,7 @@ import numpy as np
 
 from activesec.core.errors import DataError, ModelError, os_reason, save_error
 from activesec.core.events import EVENT_DTYPE
-from activesec.core.paths import Paths, make_private_dir, sha256_file
+from activesec.core.paths import Paths, make_dirs, make_private_dir, sha256_file
 from activesec.core.site import in_force, platform_file
 from activesec.detectors.persist import load_json_card, schema_hash
 from activesec.features.keys import KEY_FEATURE_NAMES, KEY_STEP, KEY_WINDOW, keystroke_windows
@@ -260,7 +260,7 @@ def save(paths: Paths, bg: Background, *, seed: int = 0, machine: Path | None = 
         if machine is None:
             make_private_dir(paths.models_dir)
         else:
-            _make_shared_dirs(machine)
+            make_dirs(machine, 0o755)  # every account reads it, whatever the umask
         fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
         with os.fdopen(fd, "wb") as fh:
             os.chmod(tmp, mode)  # whatever the umask
@@ -291,20 +291,6 @@ def save(paths: Paths, bg: Background, *, seed: int = 0, machine: Path | None = 
         raise save_error(exc, f"the {bg.modality} background", paths.models_dir,
                          "activesec background build") from None
     return dest
-
-
-def _make_shared_dirs(folder: Path) -> None:
-    """Make ``folder`` and its missing parents 0755 whatever the umask (an administrator's
-    077 would leave every other account unable to read the background); existing folders are
-    left as they are."""
-    missing = []
-    for d in (folder, *folder.parents):
-        if d.exists():
-            break
-        missing.append(d)
-    for d in reversed(missing):
-        d.mkdir(exist_ok=True)
-        os.chmod(d, 0o755)
 
 
 def read_card(paths: Paths, modality: str) -> dict[str, Any] | None:
