@@ -702,9 +702,9 @@ class Installer:
                 "removes it with `activesec service uninstall --all-users`)", done,
             )  # fmt: skip
         if self._native():
-            for argv in self._uninstall_commands():
+            for argv, needed in self._uninstall_commands():
                 ok, why = self._call(argv, done)
-                if not ok and self.path.exists() and not self._was_not_loaded(argv, done):
+                if not ok and needed and self.path.exists() and self._was_loaded(argv, done):
                     problems.append(why)
         existed = self.path.exists()
         if existed:
@@ -876,17 +876,15 @@ class Installer:
         state = re.search(r"^\s*state = (.*?)\s*$", proc.stdout or "", re.MULTILINE)
         return state is not None and state.group(1) == "running"
 
-    def _was_not_loaded(self, argv: Sequence[str], done: list[list[str]]) -> bool:
-        """A failed stop of an agent that was not running: ``schtasks /End`` of a task with no
-        running instance, or ``launchctl bootout`` of a job launchd does not have loaded
-        (installed while no one was logged in, or booted out already) — nothing was left to
-        stop, so uninstalling succeeded (it said "failed" while removing the file)."""
-        if argv[:2] == ["schtasks", "/End"]:
-            return True
+    def _was_loaded(self, argv: Sequence[str], done: list[list[str]]) -> bool:
+        """After a failed ``launchctl bootout``: was the job loaded? ``launchctl print`` fails
+        for one launchd does not have (installed while no one was logged in, or booted out
+        already) — nothing was left to stop, so uninstalling succeeded (it said "failed" while
+        removing the file). True for any other command: its failure stands."""
         if argv[:2] != ["launchctl", "bootout"]:
-            return False
+            return True
         proc = self._launchd_print(done)
-        return proc is not None and proc.returncode != 0
+        return proc is None or proc.returncode == 0
 
     def _stopped(self) -> dict[str, Any] | None:
         """The reason the agent left when it last stopped on an error (the same data folder
@@ -967,21 +965,23 @@ class Installer:
             (["schtasks", "/Run", "/TN", TASK_NAME], True),
         ]
 
-    def _uninstall_commands(self) -> list[list[str]]:
+    def _uninstall_commands(self) -> list[tuple[list[str], bool]]:
+        """(argv, must succeed), as :meth:`_restart_commands`: ending a task that does not run
+        may fail harmlessly (a failed ``launchctl bootout`` is judged by :meth:`_was_loaded`)."""
         if self.all_users:
             if self.kind == "systemd":
-                return [["systemctl", *self._global, "disable", UNIT_NAME]]
+                return [(["systemctl", *self._global, "disable", UNIT_NAME], True)]
             if self.kind == "launchd":
                 return []
-            return [["schtasks", "/Delete", "/TN", TASK_NAME, "/F"]]
+            return [(["schtasks", "/Delete", "/TN", TASK_NAME, "/F"], True)]
         if self.kind == "systemd":
-            return [["systemctl", "--user", "disable", "--now", UNIT_NAME]]
+            return [(["systemctl", "--user", "disable", "--now", UNIT_NAME], True)]
         if self.kind == "launchd":
-            return [["launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}"]]
+            return [(["launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}"], True)]
         # /Delete unregisters the task but leaves the agent it started running until log-off
         # (systemd's --now and launchd's bootout stop theirs): /End stops it first
-        return [["schtasks", "/End", "/TN", TASK_NAME], ["schtasks", "/Delete", "/TN", TASK_NAME,
-                                                          "/F"]]
+        return [(["schtasks", "/End", "/TN", TASK_NAME], False),
+                (["schtasks", "/Delete", "/TN", TASK_NAME, "/F"], True)]
 
     def _manual_start(self) -> str:
         if self.all_users:
