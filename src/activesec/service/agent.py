@@ -163,6 +163,16 @@ TRAIN_RETRY_S = 600.0  # after a failed automatic training
 # counted but too scattered to make enough windows — waits twice as long after each failure,
 # up to a day: each try is a whole training process (~1 s of CPU to import scikit-learn alone)
 NEW_RETRY_MAX_S = 86400.0
+#: each training job the agent starts: (its ``training`` state, what the log says as it
+#: starts, what the reason says when it fails)
+TRAINING_JOBS = {
+    "train": ("running", "enrolment complete: training the owner's model", "training failed"),
+    "update": ("updating", "drift update of the owner's model", "drift update failed"),
+    "upgrade": ("upgrading", "background population installed: refitting the one-class "
+                "fallback model", "refitting the fallback model failed"),
+    "new": ("running", "enrolment of another modality complete: training its model",
+            "training the newly enrolled modality failed"),
+}
 DRIFT_CHECK_S = 3600.0  # how often the agent asks whether a drift update is due
 # a failed automatic upgrade of a fallback model is tried again after UPGRADE_RETRY_S, the
 # delay doubling after each failure up to UPGRADE_RETRY_MAX_S; a success or a changed
@@ -1459,13 +1469,8 @@ class Agent:
 
     def _start_training(self, kind: Literal["train", "update", "upgrade", "new"] = "train"
                         ) -> None:
-        self.training = {"train": "running", "update": "updating", "upgrade": "upgrading",
-                         "new": "running"}[kind]
-        log.info({"train": "enrolment complete: training the owner's model",
-                  "update": "drift update of the owner's model",
-                  "upgrade": "background population installed: refitting the one-class "
-                             "fallback model",
-                  "new": "enrolment of another modality complete: training its model"}[kind])
+        self.training, starting, what = TRAINING_JOBS[kind]
+        log.info(starting)
         run = {"train": self.trainer, "update": self.updater, "upgrade": self.upgrader,
                "new": self.adder}[kind]
 
@@ -1481,9 +1486,6 @@ class Agent:
                 if kind == "upgrade":
                     self._upgrade_done(exc)
                 self.training = "failed"
-                what = {"train": "training failed", "update": "drift update failed",
-                        "upgrade": "refitting the fallback model failed",
-                        "new": "training the newly enrolled modality failed"}[kind]
                 refused = self.reason if self.reason and "refused" in self.reason else None
                 self.reason = "; ".join(x for x in (refused, f"{what}: {exc}") if x)
                 log.error("%s: %s", what, exc)
