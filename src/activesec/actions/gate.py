@@ -257,22 +257,24 @@ def foreign_note(accounts: Mapping[str, list[int]]) -> str:
             "service install --all-users` starts one in every account)")
 
 
-def _alive(pid: int, created: float) -> bool:
-    """Is ``pid`` still the process that was created at ``created`` (not exited, not reused)?"""
+def _status_of(pid: int, created: float) -> str | None:
+    """The status of ``pid`` while it is still the process created at ``created``; None once
+    it exited or the pid was reused."""
     try:
         p = psutil.Process(pid)
-        return p.create_time() == created and p.status() != psutil.STATUS_ZOMBIE
+        return str(p.status()) if p.create_time() == created else None
     except psutil.Error:
-        return False
+        return None
+
+
+def _alive(pid: int, created: float) -> bool:
+    """Is ``pid`` still the process that was created at ``created`` (not exited, not reused)?"""
+    return _status_of(pid, created) not in (None, psutil.STATUS_ZOMBIE)
 
 
 def still_suspended(pid: int, created: float) -> bool:
     """Is ``pid`` still the process created at ``created``, and stopped?"""
-    try:
-        p = psutil.Process(pid)
-        return p.create_time() == created and p.status() == psutil.STATUS_STOPPED
-    except psutil.Error:
-        return False
+    return _status_of(pid, created) == psutil.STATUS_STOPPED
 
 
 class GateAction(Action):
