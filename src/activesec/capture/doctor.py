@@ -31,6 +31,8 @@ __all__ = [
     "injector_check",
     "input_group_status",
     "mac_permissions",
+    "outside_session",
+    "process_session_env",
     "run_checks",
     "windows_session",
 ]
@@ -52,6 +54,48 @@ class Check:
     status: Status
     detail: str
     hint: str = ""
+
+
+#: What a process needs of its desktop session to capture, lock and notify there.
+SESSION_VARS = ("DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "XDG_SESSION_TYPE",
+                "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS")
+#: Set by sshd in the shells it starts (and kept by tools that run commands over it).
+REMOTE_VARS = ("SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY")
+
+
+def _has_display(env: Mapping[str, str]) -> bool:
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
+def outside_session(env: Mapping[str, str], platform: str = sys.platform) -> bool:
+    """A remote shell with no display on Linux: `doctor` run over SSH, as an administrator
+    monitoring machines does. The display there says nothing about the desktop session the
+    agent captures in, so the display checks are not failures of this machine."""
+    return (platform.startswith("linux") and not _has_display(env)
+            and any(env.get(v) for v in REMOTE_VARS))
+
+
+def process_session_env(pid: int, proc: str = "/proc") -> dict[str, str]:
+    """The desktop-session variables (:data:`SESSION_VARS`) a process of this account runs
+    with, read from Linux's ``/proc/PID/environ``; empty when it cannot be read (another
+    account's process, no /proc) or holds no display."""
+    try:
+        raw = Path(proc, str(pid), "environ").read_bytes()
+    except OSError:
+        return {}
+    found = {}
+    for item in raw.split(b"\0"):
+        name, sep, value = item.partition(b"=")
+        key = name.decode("utf-8", "replace")
+        if sep and key in SESSION_VARS and value:
+            found[key] = value.decode("utf-8", "replace")
+    return found if _has_display(found) else {}
+
+
+NOT_CHECKED = ("not checked: this shell is outside the desktop session (SSH, no display) and "
+               "no running agent lends it its session")
+NOT_CHECKED_HINT = ("run `activesec doctor` in the desktop session, or again over SSH while the "
+                    "agent runs there (doctor then checks the agent's session)")
 
 
 #: The machine policy check when the policy makes the configuration invalid (a PolicyError):
@@ -234,11 +278,15 @@ def run_checks(
 
     # -- backend --------------------------------------------------------------------------
     chosen: str | None = None
-    try:
-        chosen, why = choose_backend(wanted, env, platform, dev_dir)
-        checks.append(Check("backend", "ok", f"{chosen}: {why}"))
-    except CaptureError as exc:
-        checks.append(Check("backend", "fail", exc.message, exc.hint))
+    remote = outside_session(env, platform)
+    if remote:  # evdev would be "chosen" here; the desktop session's agent may well use x11
+        checks.append(Check("backend", "warn", NOT_CHECKED, NOT_CHECKED_HINT))
+    else:
+        try:
+            chosen, why = choose_backend(wanted, env, platform, dev_dir)
+            checks.append(Check("backend", "ok", f"{chosen}: {why}"))
+        except CaptureError as exc:
+            checks.append(Check("backend", "fail", exc.message, exc.hint))
     if chosen is not None:
         p = safe_probe(chosen)
         if p.available:
@@ -254,7 +302,7 @@ def run_checks(
     elif platform == "win32":
         checks += _windows_checks(win())
     else:
-        checks += _linux_checks(env, chosen, dev_dir, safe_probe, group_status)
+        checks += _linux_checks(env, chosen, dev_dir, safe_probe, group_status, remote)
 
     # -- storage ----------------------------------------------------------------------------
     checks.append(_data_dir_check(paths, platform))
@@ -440,6 +488,7 @@ def _linux_checks(
     dev_dir: str,
     probe: Callable[[str], Probe],
     group_status: Callable[[], str] | None,
+    remote: bool = False,
 ) -> list[Check]:
     from activesec.capture.evdev_backend import NONE_EXIST_HINT, readable_devices
 
@@ -462,6 +511,8 @@ def _linux_checks(
             detail = (f"X display {display} reachable, RECORD and XInput2 present"
                       if p.available else f"X display {display}: {p.reason}")
             out.append(Check("display", status, detail, "" if p.available else p.hint))
+    elif remote:
+        out.append(Check("display", "warn", NOT_CHECKED, NOT_CHECKED_HINT))
     else:
         out.append(Check("display", "warn" if chosen else "fail",
                          "no display: DISPLAY and WAYLAND_DISPLAY are unset",
@@ -469,7 +520,7 @@ def _linux_checks(
 
     readable, unreadable = readable_devices(dev_dir)
     # evdev is the chosen backend, or the only way left (no display at all)
-    needed = chosen == "evdev" or chosen is None
+    needed = chosen == "evdev" or (chosen is None and not remote)
     blocking = needed and not readable
     total = len(readable) + len(unreadable)
     gs = (group_status or input_group_status)()
@@ -485,8 +536,10 @@ def _linux_checks(
             out.append(Check("input devices", "fail", f"no readable {dev_dir}/event* devices "
                              f"({why})", hint))
         else:
+            whose = (f"not needed by the {chosen} backend" if chosen
+                     else "needed only by the evdev backend (Wayland, a console)")
             out.append(Check("input devices", "ok", f"no readable {dev_dir}/event* devices "
-                             f"({why}); not needed by the {chosen} backend"))
+                             f"({why}); {whose}"))
 
     if gs == "root":
         out.append(Check("input group", "ok",

@@ -26,7 +26,7 @@ from activesec.cli._common import (
 )
 from activesec.core import config, profile
 from activesec.core.errors import ActiveSecError, ConfigError, PolicyError, os_reason
-from activesec.core.instance import is_locked
+from activesec.core.instance import is_locked, read_pid
 from activesec.core.labels import check_label
 from activesec.core.paths import Paths, keep_copy
 from activesec.features.describe import in_words
@@ -692,6 +692,31 @@ def _store_check() -> Any:
     return Check("store", "ok", f"{p.database}: {n} sessions, schema and integrity ok")
 
 
+def _agent_session() -> Any:
+    """`doctor` in a shell with no display (over SSH, from cron or config management) checks
+    the desktop session the running agent captures in: the agent's display, X authority and
+    session bus are taken into this process, so the backend, display and lock checks answer
+    for that session rather than fail for this shell. None when there is a display here, no
+    agent runs, or its session cannot be read (Linux only: /proc)."""
+    import os
+    import sys
+
+    from activesec.capture.doctor import Check, process_session_env
+
+    if not sys.platform.startswith("linux") or os.environ.get("DISPLAY") \
+            or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    lock = state_paths().run_dir / "capture.lock"
+    pid = read_pid(lock) if is_locked(lock) else None
+    env = process_session_env(pid) if pid else {}
+    if not env:
+        return None
+    os.environ.update(env)
+    shown = ", ".join(f"{k}={env[k]}" for k in ("WAYLAND_DISPLAY", "DISPLAY") if k in env)
+    return Check("session", "ok", "this shell has no display: the checks use the desktop "
+                 f"session of the running agent (pid {pid}, {shown})")
+
+
 def _agent_check() -> Any:
     """Why the agent last stopped, when it stopped on an error and none runs since: a
     permanent failure fails the check (the log-in service does not restart it)."""
@@ -993,8 +1018,11 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     from activesec.capture.doctor import run_checks
     from activesec.engine.pipeline import EngineConfig
 
+    session = _agent_session()  # before any check: they all read the session's variables
     # loads and validates the config itself; lists what [engine] sets unlike its defaults
     checks = _with_engine_check(run_checks(None, sections={"engine": EngineConfig().model_dump()}))
+    if session is not None:
+        checks.insert(0, session)
     for extra in (_profile_check(), _background_check(), _gate_check(), _command_check(),
                   _lock_check(), _injector_check(), _service_check()):
         if extra is not None:
