@@ -268,3 +268,37 @@ def test_a_shared_alert_log_path_is_refused_for_an_account_that_cannot_write_the
     assert r.stdout.strip().startswith(
         f"alertlog.path {target}: this account cannot create files in {d} — name a file each "
         'account can write, e.g. path = "~/.local/state/activesec/alerts.jsonl"'), r.stdout
+
+
+def test_agent_events_reach_the_file_and_syslog_with_their_severity(
+        tmp_path: Path, udp_server: socket.socket) -> None:
+    """A SIEM that sees only decisions cannot tell a quiet agent from a killed or paused one."""
+    port = udp_server.getsockname()[1]
+    action = AlertLogAction(path=tmp_path / "a.jsonl", syslog=f"udp://127.0.0.1:{port}",
+                            heartbeat_s=3600)
+    assert action.agent_event("alive", {"state": "confident", "trust": 91.5}).ok
+    payload = udp_server.recv(65536).decode()
+    assert payload.startswith("<38>activesec[")  # auth.info
+    body = json.loads(payload.split("]: ", 1)[1])
+    assert body == {"op": "agent", "event": "alive", "state": "confident", "trust": 91.5,
+                    "host": socket.gethostname(), "user": getpass.getuser()}
+    result = action.agent_event("stop", {"reason": "stopped"})
+    assert result.ok and result.detail.startswith("agent stop logged to "), result.detail
+    assert udp_server.recv(65536).decode().startswith("<36>")  # auth.warning
+    assert [(r["op"], r["event"]) for r in lines(tmp_path / "a.jsonl")] == [
+        ("agent", "alive"), ("agent", "stop")]
+    with pytest.raises(ValueError, match="unknown agent event"):
+        action.agent_event("reboot", {})
+    action.stop()
+
+
+def test_agent_events_in_dry_run_write_nothing(tmp_path: Path) -> None:
+    action = AlertLogAction(path=tmp_path / "a.jsonl", heartbeat_s=60, dry_run=True)
+    assert action.agent_event("start", {}).detail == "dry-run: would log the agent's start"
+    assert not (tmp_path / "a.jsonl").exists()
+
+
+@pytest.mark.parametrize("bad", [0, 59.9, -1, True, "3600", 86_400 * 8])
+def test_a_heartbeat_that_is_no_sensible_period_is_refused(tmp_path: Path, bad: object) -> None:
+    with pytest.raises(ConfigError, match=r"alertlog.heartbeat_s must be a number of seconds"):
+        AlertLogAction(path=tmp_path / "a.jsonl", heartbeat_s=bad)  # type: ignore[arg-type]

@@ -1556,3 +1556,58 @@ def test_after_the_owner_unlocks_the_gate_says_it_waits_for_their_first_judged_a
             "(none since the unlock or the model's reload yet)"), gate
     finally:
         game.kill()
+
+
+def test_the_agents_life_reaches_the_alert_log_when_heartbeats_are_asked_for(
+        p: paths_mod.Paths, tmp_path: Path, models: dict[str, ModalityModel]) -> None:
+    """With ``heartbeat_s``, the alert log (and so a SIEM) hears of the agent's start, a pause
+    and its resume as they happen, an ``alive`` line every period, and the stop — also where no
+    level reports to the alert log (on_notify here is empty)."""
+    log_path = tmp_path / "alerts.jsonl"
+    settings = make_settings(tmp_path, actions={
+        "on_notify": [], "on_lock": ["command"], "on_gate": [],
+        "params": {"command": {"argv": marker_cmd(tmp_path / "locked.jsonl")},
+                   "alertlog": {"path": str(log_path), "heartbeat_s": 60}}})
+    ev = owner(120, 3)
+    clock = StepClock()
+    start = clock.monotonic_ns()
+    steps = [(40 * S, True), (100 * S, False)]
+
+    def pause_and_resume() -> None:
+        if steps and clock.monotonic_ns() >= start + steps[0][0]:
+            wanted = steps.pop(0)[1]
+            with Store.open(p.database) as store:
+                store.set_paused(wanted)
+            # the writer's thread polls the store in real time, the fake clock races ahead
+            wait_until(lambda: (s := agent.runner.stats) is not None and s.paused == wanted,
+                       "the writer to see the pause change")
+
+    clock.hooks.append(pause_and_resume)
+    put_model_file(p)
+    agent = Agent(p, settings, Scripted(clock, ev), clock, loader=lambda _p: models,
+                  screen=ScreenWatch(clock, query=lambda: None))
+    agent.run(duration_s=250)
+    rows = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert {r["op"] for r in rows} == {"agent"}
+    events = [r["event"] for r in rows]
+    # paused at 40 s, resumed at 100 s; "alive" once 60 s pass without a line
+    assert events == ["start", "paused", "resumed", "alive", "alive", "stop"], events
+    gaps = np.diff([r["t_wall_ns"] for r in rows]) / S
+    assert gaps.max() <= 61, gaps  # never longer than the period without a line
+    paused = next(r for r in rows if r["event"] == "paused")
+    assert paused["state"] == "paused" and paused["models"] == ["pointer:mouse"]
+    resumed = next(r for r in rows if r["event"] == "resumed")
+    assert resumed["state"] != "paused", resumed
+    assert rows[-1]["reason"] == "stopped"
+    assert set(rows[0]) >= {"state", "trust", "models", "backend", "pid", "version",
+                            "decisions", "stored", "dropped", "started_wall_ns", "t_wall_ns"}
+
+
+def test_no_agent_lines_without_a_heartbeat(p: paths_mod.Paths, settings: Settings,
+                                            models: dict[str, ModalityModel]) -> None:
+    """The documented default: the alert log holds decisions only."""
+    run_agent(p, settings, owner(30, 5), models)
+    log_path = Path(settings.actions.params["alertlog"]["path"])
+    rows = [json.loads(line) for line in log_path.read_text().splitlines()] \
+        if log_path.exists() else []
+    assert all(r["op"] in ("fire", "revert") for r in rows), rows

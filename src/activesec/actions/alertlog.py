@@ -14,6 +14,12 @@
 * Privacy: what is written is :meth:`Decision.to_json`, and a :class:`Decision` cannot hold key
   identities, text or window titles — nothing here can leak content.
 
+* Agent events (``heartbeat_s`` set; off by default): the agent's own start, stop, pause and
+  resume, and every ``heartbeat_s`` an ``alive`` line, as ``{"op": "agent", "event": …}`` with
+  its state, trust and counts (syslog ``info``; ``warning`` for a stop or a pause). Decisions
+  alone cannot tell a SIEM an agent that judged nothing worth reporting from one that was
+  killed, uninstalled or paused by the person it watches.
+
 A syslog target that is down does not stop the file log: the result is ``ok=False`` naming the
 failed sink, and the next decision tries to reconnect.
 """
@@ -44,6 +50,15 @@ _LEVELS = {
     "notify": logging.WARNING,
     "restore": logging.INFO,
 }
+#: The agent events :meth:`AlertLogAction.agent_event` writes, with their syslog severity.
+AGENT_EVENTS = {
+    "start": logging.INFO,
+    "alive": logging.INFO,
+    "resumed": logging.INFO,
+    "paused": logging.WARNING,
+    "stop": logging.WARNING,
+}
+MIN_HEARTBEAT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -251,7 +266,8 @@ class AlertLogAction(Action):
     """Append each decision to the JSON-lines alert log; forward it to syslog if configured.
 
     Parameters: ``path`` (default ``<log dir>/alerts.jsonl``), ``max_bytes`` and ``backups``
-    (rotation), ``syslog`` (target, see module doc; ``None`` = off), ``facility``.
+    (rotation), ``syslog`` (target, see module doc; ``None`` = off), ``facility``,
+    ``heartbeat_s`` (agent events, see module doc; ``None`` = off, else at least 60 s).
     """
 
     name = "alertlog"
@@ -264,9 +280,17 @@ class AlertLogAction(Action):
         backups: int = 5,
         syslog: str | None = None,
         facility: str = "auth",
+        heartbeat_s: float | None = None,
         dry_run: bool = False,
     ) -> None:
         super().__init__(dry_run=dry_run)
+        if heartbeat_s is not None and (isinstance(heartbeat_s, bool)
+                                        or not isinstance(heartbeat_s, int | float)
+                                        or not MIN_HEARTBEAT_S <= heartbeat_s <= 86_400 * 7):
+            raise ConfigError(f"alertlog.heartbeat_s must be a number of seconds in "
+                              f"[{MIN_HEARTBEAT_S:.0f}, 604800], got {heartbeat_s!r}",
+                              "e.g. heartbeat_s = 3600 (hourly), or leave it out for none")
+        self.heartbeat_s = None if heartbeat_s is None else float(heartbeat_s)
         if not isinstance(max_bytes, int) or max_bytes < 1024:
             raise ConfigError(f"alertlog.max_bytes must be an integer >= 1024, got {max_bytes!r}")
         if not isinstance(backups, int) or not 0 <= backups <= 100:
@@ -352,8 +376,21 @@ class AlertLogAction(Action):
 
     def _write(self, op: str, decision: Decision) -> ActionResult:
         row = {"op": op, **json.loads(decision.to_json())}
+        return self._emit(op, row, _LEVELS.get(decision.level, logging.WARNING))
+
+    def agent_event(self, event: str, facts: dict[str, Any]) -> ActionResult:
+        """Write one agent event (module docstring): ``facts`` are the agent's state, trust
+        and counts — never input. Nothing in dry-run, as for decisions."""
+        if event not in AGENT_EVENTS:
+            raise ValueError(f"unknown agent event {event!r}")
+        if self.dry_run:
+            return ActionResult(True, f"dry-run: would log the agent's {event}",
+                                {"dry_run": True})
+        return self._emit(f"agent {event}", {"op": "agent", "event": event, **facts},
+                          AGENT_EVENTS[event])
+
+    def _emit(self, op: str, row: dict[str, Any], level: int) -> ActionResult:
         line = json.dumps(row, sort_keys=True, separators=(",", ":"))
-        level = _LEVELS.get(decision.level, logging.WARNING)
         record = logging.LogRecord("activesec.alerts", level, "", 0, line, None, None)
         done, failed = [], []
         try:

@@ -114,6 +114,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ValidationError
 
+from activesec import __version__
+from activesec.actions.alertlog import AlertLogAction
 from activesec.actions.base import Action, Decision
 from activesec.actions.gate import GateAction
 from activesec.capture.base import CaptureBackend, Sink
@@ -388,10 +390,14 @@ def _resume_left_gate(settings: Settings) -> str | None:
 
 
 def build_actions(settings: Settings, dry_run: bool = False) -> dict[str, Action]:
-    """One instance per action name used by any level, with ``actions.params[name]``."""
+    """One instance per action name used by any level, with ``actions.params[name]``; and
+    the alert log when it is to log the agent's own events (``heartbeat_s``), also where no
+    level reports to it."""
     a = settings.actions
-    return {name: _create_action(settings, name, dry_run)
-            for name in dict.fromkeys([*a.on_notify, *a.on_lock, *a.on_gate])}
+    names = [*a.on_notify, *a.on_lock, *a.on_gate]
+    if a.params.get("alertlog", {}).get("heartbeat_s") is not None:
+        names.append("alertlog")
+    return {name: _create_action(settings, name, dry_run) for name in dict.fromkeys(names)}
 
 
 def status_path(paths: Paths) -> Any:
@@ -869,6 +875,8 @@ class Agent:
         self._gated_by: Decision | None = None  # the gate decision in force, until restored
         self._due: int | None = None  # when silence completes an action (Engine.next_flush_ns)
         self._next_hold = 0
+        self._next_beat = 0  # monotonic: the next agent event "alive" (heartbeat_s)
+        self._was_paused = False  # the state the last agent event "paused"/"resumed" told
 
     # ------------------------------------------------------------------------------ public
     def run(self, duration_s: float | None = None,
@@ -883,6 +891,7 @@ class Agent:
             _resume_left_gate(self.settings) if not self.dry_run else None)
         self._running = True
         self._load_models()
+        self._agent_event("start")
         if left:  # the decision log, alert log and SIEM saw a gate that never ended: end it
             self._handle([Decision(
                 level="restore", state=self.state.value, trust=MAX_TRUST,
@@ -905,6 +914,9 @@ class Agent:
                     self._lift_gate(float(trust), self.state.value, "the agent stopped")
                 except Exception:  # stopping the actions below still resumes the apps
                     log.exception("recording that the gate is lifted failed")
+            err = self.runner.error
+            self._agent_event("stop", reason="stopped" if err is None else
+                              getattr(err, "message", None) or str(err) or type(err).__name__)
             for a in self.actions.values():
                 a.stop()
             self.history.close()
@@ -1020,6 +1032,43 @@ class Agent:
             self._next_status = now + int(STATUS_EVERY_S * 1e9)
             self.history.tick(self.clock.wall_ns() / 1e9)
             self._write_status()
+        # a resume shows once the engine has ticked without the pause (a status tick)
+        if (paused := self.state is AgentState.PAUSED) != self._was_paused:
+            self._was_paused = paused
+            self._agent_event("paused" if paused else "resumed")
+        elif now >= self._next_beat:
+            self._agent_event("alive")
+
+    def _agent_event(self, event: str, **extra: Any) -> None:
+        """The agent's start, stop, pause, resume and heartbeat to the alert log and syslog,
+        when ``[actions.params.alertlog] heartbeat_s`` asks for them (alertlog's docstring)."""
+        beats = self.actions.get("alertlog")
+        if not isinstance(beats, AlertLogAction) or beats.heartbeat_s is None:
+            return
+        self._next_beat = self.clock.monotonic_ns() + int(beats.heartbeat_s * 1e9)
+        eng = self.engine.status() if self.engine is not None else None
+        st = self._stats
+        facts = {
+            "state": self.state.value,
+            "trust": None if eng is None or eng.n_updates == 0 else round(eng.trust, 2),
+            "models": sorted(self.models),
+            "backend": self.backend.name,
+            "pid": os.getpid(),
+            "version": __version__,
+            "decisions": self.n_decisions,
+            "stored": 0 if st is None else st.stored,
+            "dropped": (0 if st is None else st.dropped) + self.queue_dropped,
+            "started_wall_ns": self._started_wall,
+            "t_wall_ns": self.clock.wall_ns(),
+            **extra,
+        }
+        try:
+            res = beats.agent_event(event, facts)
+        except Exception:  # a report of the agent's life must never end it
+            log.exception("logging the agent's %s failed", event)
+            return
+        if not res.ok:
+            log.warning("agent %s: %s", event, res.detail)
 
     def _next_wait_s(self) -> float:
         """Until silence completes an action (:meth:`Engine.next_flush_ns`), for the runner's
