@@ -88,3 +88,36 @@ def test_with_a_display_and_no_screensaver_the_x11_locker_probe_is_said(
         tmp_path: Path, xdisplay: str) -> None:
     c = lock_check(tmp_path / "home", "", os.environ["PATH"], DISPLAY=xdisplay)
     assert "an X11 locker holding the display counts as locked" in c["detail"], c
+
+
+def test_a_lock_setting_the_machine_policy_enforces_is_not_the_accounts_to_fix(
+        tmp_path: Path) -> None:
+    """Before, doctor told the account to add "lock" to an on_lock the policy pins."""
+    site = tmp_path / "policy.toml"
+    site.write_text('[enforced.actions]\non_lock = ["alertlog"]\n')
+    site.chmod(0o644)
+    c = lock_check(tmp_path / "home", "", os.environ["PATH"],
+                   ACTIVESEC_SITE_CONFIG=str(site))
+    assert c["status"] == "warn" and "runs nothing that locks the session" in c["detail"], c
+    assert c["hint"] == (f"the machine policy {site} enforces actions.on_lock: ask whoever "
+                         'manages this machine (add "lock" to on_lock (or a command that runs '
+                         "your own locker))")
+
+
+def test_with_no_locker_installed_a_policy_pinned_locker_is_the_admins_to_fix(
+        tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    site = tmp_path / "policy.toml"
+    site.write_text(ONLY_TWO.replace("[actions.params.lock]", "[enforced.actions.params.lock]"))
+    site.chmod(0o644)
+    c = lock_check(tmp_path / "home", "", str(tmp_path / "empty"),
+                   ACTIVESEC_SITE_CONFIG=str(site))
+    assert c["status"] == "warn" and c["detail"].startswith("a lock decision would lock nothing")
+    assert c["hint"].startswith(f"the machine policy {site} enforces "
+                                "actions.params.lock.methods: ask whoever manages this machine "
+                                "(install a locker"), c["hint"]
+
+
+def test_without_a_policy_the_lock_hint_is_the_accounts(tmp_path: Path) -> None:
+    c = lock_check(tmp_path / "home", '[actions]\non_lock = ["alertlog"]\n', os.environ["PATH"])
+    assert c["hint"] == 'add "lock" to on_lock (or a command that runs your own locker)', c

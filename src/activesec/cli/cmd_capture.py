@@ -929,13 +929,25 @@ def _lock_check() -> Any:
     from activesec.actions.command import CommandAction
     from activesec.actions.lock import LockAction, screensaver_active
     from activesec.capture.doctor import Check
+    from activesec.core.site import dotted_keys, load_site
 
     try:
         s = settings(state_paths())
         on_lock = list(s.actions.on_lock)
         actions = {n: registry.create(n, **s.actions.params.get(n, {})) for n in on_lock}
+        policy = load_site()
     except ActiveSecError:
         return None
+    pinned = dotted_keys(policy.enforced)
+
+    def policy_hint(hint: str, *keys: str) -> str:
+        """``hint`` is the account's to follow unless the policy enforces one of ``keys``."""
+        held = [k for k in pinned if any(k == key or k.startswith(f"{key}.") for key in keys)]
+        if not held:
+            return hint
+        return (f"the machine policy {policy.path} enforces {', '.join(held)}: ask whoever "
+                f"manages this machine ({hint})")
+
     if not on_lock:
         return Check("lock", "ok", "locking is off (actions.on_lock = []): trust below the lock "
                      "level notifies instead")
@@ -943,7 +955,8 @@ def _lock_check() -> Any:
     if not lockers:
         return Check("lock", "warn", f"actions.on_lock = {on_lock} runs nothing that locks the "
                      "session: a lock decision only reports, and is repeated while trust stays "
-                     "low", 'add "lock" to on_lock (or a command that runs your own locker)')
+                     "low", policy_hint('add "lock" to on_lock (or a command that runs your '
+                                        "own locker)", "actions.on_lock"))
     parts, missing = [], []
     lock = actions.get("lock")
     if isinstance(lock, LockAction):
@@ -967,6 +980,8 @@ def _lock_check() -> Any:
     hint = ("install a locker the lock action knows (xdg-utils' xdg-screensaver, xscreensaver, "
             "light-locker's dm-tool; a desktop with systemd-logind), or set [actions.params."
             'command] argv to yours (e.g. i3lock) and add "command" to on_lock')
+    hint = policy_hint(hint, "actions.on_lock", "actions.params.lock",
+                       "actions.params.command")
     if not parts:
         return Check("lock", "warn", "a lock decision would lock nothing: " + "; ".join(missing),
                      hint)
