@@ -94,9 +94,9 @@ def test_hold_catches_apps_started_or_resumed_since_and_is_quiet_otherwise(
     assert "suspended game again (resumed meanwhile)" in again.detail
     wait_until(a.stopped, "SIGSTOP to land again")
     assert gate.held() == [
-        {"app": "game", "match": name, "mode": "suspend",
+        {"app": "game", "match": name, "args": None, "mode": "suspend",
          "suspended_pids": sorted([a.proc.pid, b.proc.pid]), "closed_pids": []},
-        {"app": "chat", "match": other, "mode": "close", "suspended_pids": [],
+        {"app": "chat", "match": other, "args": None, "mode": "close", "suspended_pids": [],
          "closed_pids": [c.proc.pid]}]
 
     b.kill()  # a frozen app killed meanwhile is no longer shown as held
@@ -557,3 +557,26 @@ def test_activesecs_own_commands_are_never_gated_with_the_interpreter_a_rule_nam
     finally:
         dash.kill()
         dash.wait(10)
+
+
+def test_a_rule_with_args_gates_only_the_processes_whose_command_line_holds_them(
+        spawn: Callable[..., Counter]) -> None:
+    """A game run by an interpreter (Minecraft by ``java``): by name alone, the rule gated
+    every other program of that interpreter too; ``args`` narrows it to the game."""
+    name = unique("asjava")
+    game, tool = spawn(name, "MineCraft-Launcher"), spawn(name)
+    gate = GateAction(rules=[{"name": "minecraft", "match": name, "args": "minecraft"}])
+    result = gate.fire(DECISION)
+    assert result.info["acted"] == {"suspended minecraft": [game.proc.pid]}, result.detail
+    wait_until(game.stopped, "SIGSTOP to land")
+    assert tool.advances(), "a program of the same name without the game's arguments ran on"
+    assert gate.held()[0]["args"] == "minecraft"
+    gate.revert(RESTORE)
+    wait_until(game.running, "SIGCONT to land")
+
+    # beside a rule for the same program without args, each process goes to one rule
+    both = GateAction(rules=[{"name": "java", "match": name, "mode": "suspend"},
+                             {"name": "minecraft", "match": name, "args": "minecraft"}])
+    acted = both.fire(DECISION).info["acted"]
+    assert acted == {"suspended minecraft": [game.proc.pid], "suspended java": [tool.proc.pid]}
+    both.revert(RESTORE)

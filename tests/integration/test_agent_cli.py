@@ -510,7 +510,8 @@ def test_the_gate_holds_while_trust_stays_low(home: Path, xdisplay: str, tmp_pat
         # the lowest trust "in the last 24 h" counts this minute too: never above the trust now
         assert st["trust_history"]["lowest"] <= st["agent"]["trust"] < 40, st["trust_history"]
         shown = st["agent"]["gate"]
-        assert shown["apps"] == [{"app": "game", "match": name, "mode": "suspend", "suspended_pids":
+        assert shown["apps"] == [{"app": "game", "match": name, "args": None, "mode": "suspend",
+                                  "suspended_pids":
                                   sorted([first.proc.pid, later.proc.pid]),
                                   "closed_pids": []}], shown
         assert "gate level" in shown["reason"] and shown["since_wall_ns"] == gates[0]["t_wall_ns"]

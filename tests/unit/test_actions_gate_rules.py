@@ -82,3 +82,17 @@ def test_two_rules_with_one_name_or_one_app_are_refused() -> None:
                                           "'Steam.exe'"):
         parse_rules([{"name": "games", "match": "steam"},
                      {"name": "quit-steam", "match": "Steam.exe", "mode": "close"}])
+
+
+def test_args_narrow_a_rule_and_tell_two_rules_for_one_program_apart() -> None:
+    rules = parse_rules([{"name": "minecraft", "match": "java", "args": " minecraft "},
+                         {"name": "java", "match": "java"}])
+    assert rules[0].args == "minecraft" and rules[1].args is None
+    assert rules[0].shown() == "'java' with 'minecraft'" and rules[1].shown() == "'java'"
+    with pytest.raises(ConfigError, match=r"gate.rules\[1\]: rule 'a' already matches 'Java' "
+                                          "with 'MineCraft'"):
+        parse_rules([{"name": "a", "match": "java", "args": "minecraft"},
+                     {"name": "b", "match": "Java", "args": "MineCraft"}])
+    for bad in ("", "  ", 3, ["minecraft"]):
+        with pytest.raises(ConfigError, match=r"'args' must be a text its command line holds"):
+            parse_rules([{"name": "a", "match": "java", "args": bad}])

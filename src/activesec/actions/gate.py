@@ -24,7 +24,12 @@ Rules name an application and what to do with it::
 
 ``match`` is a process name (``psutil.Process.name()``, or the file name of its executable),
 compared case-insensitively and without a trailing ``.exe``; on Linux also as ``ps -e`` shows
-a long one, cut to its first 15 characters. An app that is not running is
+a long one, cut to its first 15 characters. ``args`` (optional) narrows a rule to the
+processes of that name whose command line holds it (case-insensitive, anywhere after the
+program itself): a game run by an interpreter — ``{match = "java", args = "minecraft"}`` —
+is gated without gating every other Java program. The command line is read only to test the
+rule, never kept or logged. A process both a rule with ``args`` and one without match belongs
+to the one with ``args``. An app that is not running is
 fine — nothing to do, and the result says so. ``fire`` is idempotent: calling it again while
 trust stays low also catches apps started since, and suspends again one it had suspended that
 was resumed by hand (``kill -CONT``; not on Windows, where suspensions count and a process
@@ -109,6 +114,11 @@ class GateRule:
     match: str
     mode: Mode = "suspend"
     grace_s: float = 3.0
+    args: str | None = None  # a text the process's arguments must hold (module docstring)
+
+    def shown(self) -> str:
+        """How messages quote what the rule matches: 'java' or 'java' with 'minecraft'."""
+        return f"'{self.match}'" + (f" with '{self.args}'" if self.args else "")
 
 
 def parse_rules(rules: Iterable[Mapping[str, Any] | GateRule]) -> tuple[GateRule, ...]:
@@ -123,15 +133,22 @@ def parse_rules(rules: Iterable[Mapping[str, Any] | GateRule]) -> tuple[GateRule
     for i, raw in enumerate(rules):
         where = f"gate.rules[{i}]"
         if isinstance(raw, GateRule):
-            raw = {"name": raw.name, "match": raw.match, "mode": raw.mode, "grace_s": raw.grace_s}
+            raw = {"name": raw.name, "match": raw.match, "mode": raw.mode, "grace_s": raw.grace_s,
+                   **({"args": raw.args} if raw.args else {})}
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{where} must be a table like {{name, match, mode}}, got {raw!r}")
-        unknown = set(raw) - {"name", "match", "mode", "grace_s"}
+        unknown = set(raw) - {"name", "match", "mode", "grace_s", "args"}
         if unknown:
             raise ConfigError(
                 f"{where}: unknown key(s) {', '.join(sorted(unknown))}",
-                "valid keys: name, match, mode, grace_s",
+                "valid keys: name, match, mode, grace_s, args",
             )
+        args = raw.get("args")
+        if args is not None and (not isinstance(args, str) or not args.strip()):
+            raise ConfigError(
+                f"{where}: 'args' must be a text its command line holds, got {args!r}",
+                'e.g. { match = "java", args = "minecraft" }; leave args out to match by '
+                "name alone")
         match = raw.get("match", raw.get("name"))
         if not isinstance(match, str) or not match.strip() or "/" in match or "\\" in match:
             raise ConfigError(
@@ -152,19 +169,47 @@ def parse_rules(rules: Iterable[Mapping[str, Any] | GateRule]) -> tuple[GateRule
                 f"{where}: refusing to gate {match!r}, a system-critical process",
                 "gate applications, not the display server, session or system services",
             )
-        rule = GateRule(name.strip(), match.strip(), mode, float(grace))
+        rule = GateRule(name.strip(), match.strip(), mode, float(grace),
+                        args.strip() if args else None)
         for other in out:  # each process and each name belongs to one rule
             if other.name == rule.name:
                 raise ConfigError(
                     f"{where}: another rule is already called {rule.name!r}",
                     "give each rule its own name (gate_apps picks rules by name; a rule "
                     "matches one app)")
-            if normalise(other.match) == normalise(rule.match):
+            if normalise(other.match) == normalise(rule.match) and (
+                    _folded(other.args) == _folded(rule.args)):
                 raise ConfigError(
-                    f"{where}: rule {other.name!r} already matches {rule.match!r}",
-                    "one rule per app: keep the one whose mode you want")
+                    f"{where}: rule {other.name!r} already matches {rule.shown()}",
+                    "one rule per app: keep the one whose mode you want (rules for one "
+                    "program may differ in args)")
         out.append(rule)
     return tuple(out)
+
+
+def _folded(text: str | None) -> str | None:
+    return None if text is None else text.casefold()
+
+
+def _arguments(p: psutil.Process) -> str:
+    """The process's arguments after the program, case-folded, for rules with ``args``; ""
+    when they cannot be read. Only ever tested against the rules, never kept."""
+    try:
+        return " ".join(p.cmdline()[1:]).casefold()
+    except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        return ""
+
+
+def _pick(rules: list[GateRule], p: psutil.Process) -> GateRule | None:
+    """The rule a process of a matching name belongs to: the first whose ``args`` its
+    arguments hold, else one without ``args``; None when each rule wants other arguments."""
+    specific = [r for r in rules if r.args]
+    if specific:
+        argv = _arguments(p)
+        for r in specific:
+            if r.args is not None and r.args.casefold() in argv:
+                return r
+    return next((r for r in rules if not r.args), None)
 
 
 #: Linux keeps a process's name (``comm``) to 15 characters, and that is what ``ps -e`` and
@@ -384,7 +429,7 @@ class GateAction(Action):
         """Per rule, what the gate does, which pids it holds suspended now (a suspended app
         killed meanwhile is no longer listed) and which it closed since it fired (for status)."""
         alive = [pid for pid, (created, _) in self._suspended.items() if _alive(pid, created)]
-        return [{"app": r.name, "match": r.match, "mode": r.mode,
+        return [{"app": r.name, "match": r.match, "args": r.args, "mode": r.mode,
                  "suspended_pids": sorted(pid for pid in alive
                                           if self._suspended[pid][1] == r.name),
                  "closed_pids": sorted(pid for pid, rule in self._closed.items()
@@ -405,7 +450,9 @@ class GateAction(Action):
         """(rule, process, "") for each match; (rule, None, why) for a rule with none usable."""
         rules = self.rules if rules is None else rules
         protected = protected_pids()
-        wanted = {normalise(r.match): r for r in rules}
+        wanted: dict[str, list[GateRule]] = {}
+        for r in rules:
+            wanted.setdefault(normalise(r.match), []).append(r)
         found: dict[str, list[psutil.Process]] = {r.name: [] for r in rules}
         skipped: dict[str, int] = {r.name: 0 for r in rules}
         #: rule name -> account -> pids: another account's processes, never ours to touch
@@ -413,18 +460,19 @@ class GateAction(Action):
         for p in self._process_iter():
             try:
                 names = _names(p)
-                hits = [wanted[n] for n in names if n in wanted]
-                if not hits:
+                named = [r for n in names if n in wanted for r in wanted[n]]
+                hit = _pick(named, p) if named else None
+                if hit is None:
                     continue
                 if p.pid in protected or names & PROTECTED_NAMES or _is_activesec(p):
-                    skipped[hits[0].name] += 1
+                    skipped[hit.name] += 1
                     continue
                 if _is_foreign(p, self.platform):
-                    foreign[hits[0].name].setdefault(_account(p), []).append(p.pid)
+                    foreign[hit.name].setdefault(_account(p), []).append(p.pid)
                     continue
                 if p.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped: nothing runs
                     continue
-                found[hits[0].name].append(p)
+                found[hit.name].append(p)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
         direct = {p.pid for procs in found.values() for p in procs}

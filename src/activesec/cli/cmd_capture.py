@@ -847,13 +847,14 @@ def _gate_check() -> Any:
     for r in gate.rules:
         pids, why = survey[r.name]
         if pids:
-            parts.append(f"{r.name} ({r.mode} '{r.match}'): running now")
-        elif normalise(r.match) in seen:
-            parts.append(f"{r.name} ({r.mode} '{r.match}'): in front in the last {APP_DAYS} days")
+            parts.append(f"{r.name} ({r.mode} {r.shown()}): running now")
+        elif normalise(r.match) in seen:  # the store keeps names only, never arguments
+            parts.append(f"{r.name} ({r.mode} {r.shown()}): in front in the last {APP_DAYS} "
+                         "days" + (" (by name)" if r.args else ""))
         elif why.startswith(FOREIGN):
-            foreign.append(f"{r.name} ('{r.match}') {why.split(' — ')[0]}")
+            foreign.append(f"{r.name} ({r.shown()}) {why.split(' — ')[0]}")
         else:
-            unknown.append(f"{r.name} ('{r.match}')")
+            unknown.append(f"{r.name} ({r.shown()})")
     if foreign:  # a parent's agent cannot gate the game the child plays in the child's account
         return Check("gate", "warn", "; ".join(foreign) + ": this account's agent never "
                      "touches another account's processes", "the agent in the account that "
