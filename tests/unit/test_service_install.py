@@ -1049,3 +1049,35 @@ def test_an_accounts_service_commands_see_every_accounts_unit(tmp_path: Path,
               systemd_dir=tmp_path / "no-systemd", all_users=True, root=root)
     st = status("systemd", **kw)  # without it, the account's status is as before
     assert not st.installed and st.detail.startswith("not installed")
+
+
+def test_an_accounts_launchd_commands_see_every_accounts_agent(tmp_path: Path,
+                                                               public_exe: Path) -> None:
+    """macOS after `sudo activesec service install --all-users`: an account's `service status`
+    said "not installed" while /Library/LaunchAgents started its agent; its `service install`
+    added a second plist of the same label (which one a log-in loads is not defined); its
+    `service uninstall` booted the running agent out. launchctl stands in (no Mac here)."""
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX uid")
+    root = tmp_path / "root"
+    machine = Installer("launchd", runner=refuse, environ={}, platform="darwin",
+                        all_users=True, root=root).install(str(public_exe))
+    assert machine.ok, machine.detail
+    home = tmp_path / "alice"
+    running = Recorder(stdout=f"gui/501/{LABEL} = {{\n\tstate = running\n}}\n")
+    kw = dict(base=home, environ={}, platform="darwin", root=root)
+    st = status("launchd", runner=running, **kw)
+    assert st.installed and st.running and st.path == machine.path, st
+    assert st.detail == (f"installed for every account at {machine.path} (`service install "
+                         "--all-users`): it starts your agent at log-in, running")
+    assert running.calls == [["launchctl", "print", f"gui/{os.getuid()}/{LABEL}"]]
+
+    with pytest.raises(ConfigError, match="every account's LaunchAgent") as caught:
+        install("launchd", str(public_exe), runner=refuse, **kw)
+    assert "service uninstall --all-users" in (caught.value.hint or "")
+    assert not (home / "Library/LaunchAgents" / f"{LABEL}.plist").exists()
+
+    gone = uninstall("launchd", runner=refuse, **kw)  # no bootout of everyone's agent
+    assert gone.ok and machine.path.exists(), gone
+    assert gone.detail.startswith(f"no LaunchAgent of your own ({home}/Library/LaunchAgents/")
+    assert "still starts your agent at log-in" in gone.detail

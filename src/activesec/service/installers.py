@@ -492,12 +492,15 @@ class Installer:
         return self.base / "AppData" / "Local" / "activesec" / "activesec-logon-task.xml"
 
     def _everyones_unit(self) -> Path | None:
-        """systemd, for one account: the unit ``--all-users`` installed, when it is there — the
+        """For one account: the file ``--all-users`` installed, when it is there. systemd: the
         same unit name, so it starts this account's agent at log-in unless the account's own
-        file (which systemd prefers) takes its place."""
-        if self.all_users or self.kind != "systemd":
+        file (which systemd prefers) takes its place. launchd: the same label, loaded into
+        every Aqua session — an account's own plist beside it is a second job of that label,
+        and which of the two a log-in loads is not defined."""
+        if self.all_users or self.kind == "task":
             return None
-        unit = self.root / "etc" / "systemd" / "user" / UNIT_NAME
+        unit = (self.root / "etc" / "systemd" / "user" / UNIT_NAME if self.kind == "systemd"
+                else self.root / "Library" / "LaunchAgents" / f"{LABEL}.plist")
         return unit if unit.is_file() else None
 
     @property
@@ -616,6 +619,14 @@ class Installer:
                 raise ConfigError(f"every account would fail to start {exe_path}: {why}",
                                   EVERYONE_HINT_WINDOWS if self.platform == "win32"
                                   else EVERYONE_HINT)
+        if self.kind == "launchd" and (plist := self._everyones_unit()) is not None:
+            raise ConfigError(
+                f"{plist} is every account's LaunchAgent (installed with --all-users): it "
+                f"already starts the agent at your log-in, and a plist of your own with its "
+                f"label {LABEL} would leave which of the two starts undefined",
+                "keep it; or, to use one of your own, have an administrator run "
+                "`sudo activesec service uninstall --all-users` first",
+            )
         if self._everyones_task([]):
             raise ConfigError(
                 f"the {TASK_NAME} log-on task on this machine is every account's (installed "
@@ -701,7 +712,11 @@ class Installer:
                 "--all-users) and starts your agent too: left in place (an administrator "
                 "removes it with `activesec service uninstall --all-users`)", done,
             )  # fmt: skip
-        if self._native():
+        # launchd: booting out the label would stop the agent every account's plist started
+        # (until the next log-in), though nothing of this account's is removed
+        theirs = self.kind == "launchd" and not self.path.exists() and (
+            self._everyones_unit() is not None)
+        if self._native() and not theirs:
             for argv, needed in self._uninstall_commands():
                 ok, why = self._call(argv, done)
                 if not ok and needed and self.path.exists() and self._was_loaded(argv, done):
@@ -717,7 +732,9 @@ class Installer:
             self._call(["systemctl", "--user", "daemon-reload"], done)
         everyones = self._everyones_unit()
         detail = (f"removed {self.path}" if existed else f"not installed ({self.path} absent)"
-                  if everyones is None else f"no unit of your own ({self.path} absent)")
+                  if everyones is None else
+                  f"no {'unit' if self.kind == 'systemd' else 'LaunchAgent'} of your own "
+                  f"({self.path} absent)")
         if everyones is not None:  # it said "not installed" while this still started the agent
             detail += (f"; {everyones}, every account's (`service install --all-users`), still "
                        "starts your agent at log-in: an administrator removes it with `sudo "
@@ -777,7 +794,9 @@ class Installer:
                             all_users=True, root=self.root)
         done: list[list[str]] = []
         running: bool | None = None
-        if self._native():
+        if self._native() and self.kind == "launchd":
+            running = self._launchd_running(done)
+        elif self._native():
             running, _ = self._call(["systemctl", "--user", "is-active", "--quiet", UNIT_NAME],
                                     done)
         why = self._stopped()
