@@ -528,3 +528,24 @@ def test_the_readme_machine_policy_is_valid_and_complete(paths: core_paths.Paths
     assert c["machine policy"].status == "ok", c["machine policy"]
     assert "engine.policy.gate_apps" in c["machine policy"].detail
     assert c["config"].status == "ok", c["config"]
+
+
+def test_a_policy_sending_decisions_to_a_siem_is_told_about_heartbeats(
+        paths: core_paths.Paths, no_devices: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site.toml"
+    forward = '[enforced.actions.params.alertlog]\nsyslog = "udp://127.0.0.1:514"\n'
+    site.write_text(forward)
+    env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
+    monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))
+
+    def policy() -> Check:
+        return by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                                  probe=probes(x11=True)))["machine policy"]
+
+    m = policy()
+    assert m.status == "warn" and "cannot tell a quiet agent from a killed or paused" in m.detail
+    assert "heartbeat_s = 3600 under [enforced.actions.params.alertlog]" in m.hint
+    site.write_text(forward + "heartbeat_s = 3600\n")
+    m = policy()
+    assert m.status == "ok" and "heartbeat" not in m.hint, m

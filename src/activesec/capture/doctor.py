@@ -471,6 +471,12 @@ def _policy_check(paths: Any, env: Mapping[str, str], platform: str) -> Check:
     switches = _lock_switches(policy)
     if switches is not None:
         found.append(switches)
+    if ("actions.params.alertlog.syslog" in enforced
+            and "actions.params.alertlog.heartbeat_s" not in enforced):
+        found.append(("it sends decisions to syslog, but not the agent's start, stop, pause and "
+                      "heartbeat: the SIEM cannot tell a quiet agent from a killed or paused one",
+                      f"add heartbeat_s = 3600 under [enforced.actions.params.alertlog] in "
+                      f"{policy.path}"))
     if clashes:
         mine = ", ".join(f"{k} ({where})" for k, where in clashes)
         found.append((f"it overrides your {mine}",
