@@ -757,18 +757,29 @@ class Store:
         ``max_events`` (one chunk at least), each ordered by ``t_ns``: what reads a long
         session's latest part without decoding all of it (an always-on agent's session can
         hold weeks of input). Chunks are taken in time order, not id order: compaction gives
-        merged chunks new ids. Each slice is one query: a compaction by a running agent between
-        two of them can show a few events twice or not at all — harmless to training, which
-        is what reads this way."""
-        spans = self._chunk_spans(session_id)
-        at = len(spans)
-        while at > 0:
-            first, n = at - 1, spans[at - 1][2]
-            while first > 0 and n + spans[first - 1][2] <= max_events:
-                first -= 1
-                n += spans[first][2]
-            yield self._decode_span(session_id, spans[first][:2], spans[at - 1][:2])
-            at = first
+        merged chunks new ids.
+
+        All slices come from one read transaction, so from one snapshot of the file: a running
+        agent's compaction between two of them (it merges chunks into one with a new id and
+        an earlier time) made the chunks it merged vanish from the slices still to come. The
+        agent keeps writing meanwhile (WAL); the transaction ends with the generator (read to
+        the end, or closed)."""
+        began = not self._conn.in_transaction
+        if began:
+            self._conn.execute("BEGIN")
+        try:
+            spans = self._chunk_spans(session_id)
+            at = len(spans)
+            while at > 0:
+                first, n = at - 1, spans[at - 1][2]
+                while first > 0 and n + spans[first - 1][2] <= max_events:
+                    first -= 1
+                    n += spans[first][2]
+                yield self._decode_span(session_id, spans[first][:2], spans[at - 1][:2])
+                at = first
+        finally:
+            if began and self._conn.in_transaction:
+                self._conn.execute("COMMIT")  # read only: nothing to write
 
     @_guarded("reading")
     def _chunk_spans(self, session_id: int) -> list[tuple[int, int, int]]:
