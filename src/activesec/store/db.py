@@ -39,7 +39,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -752,7 +752,7 @@ class Store:
             ev = ev[np.argsort(t, kind="stable")]
         return ev
 
-    def event_slices(self, session_id: int, max_events: int) -> Iterator[np.ndarray]:
+    def event_slices(self, session_id: int, max_events: int) -> Generator[np.ndarray]:
         """A session's events, newest first, in slices of whole chunks of at most about
         ``max_events`` (one chunk at least), each ordered by ``t_ns``: what reads a long
         session's latest part without decoding all of it (an always-on agent's session can
