@@ -799,3 +799,35 @@ def test_a_drift_update_learns_nothing_from_minutes_the_agent_doubted(
     t = offered[len(POINTER_FEATURE_NAMES)]
     assert len(t) and not np.any((t >= info.started_wall_ns) & (t <= info.ended_wall_ns + 60e9))
     assert r.status == "trained" and r.drift["recent_doubted_rows"] > 0, r
+
+
+def test_a_device_type_only_older_sessions_hold_is_refitted_too(home: Path) -> None:
+    """The touchpad used last month, the mouse every day since: training read the newest
+    sessions until the mouse had its rows and stopped, so `train` and the weekly update never
+    refitted the touchpad's model again (reading every session, they did)."""
+    p = paths_mod.resolve().ensure()
+    profile.create(p, "owner")
+    mouse, pad = owner_pointer(2, 4000)
+    pad["device"] = 5
+    devices = [*DEVICES, StoredDevice(5, "SynPS/2 Synaptics TouchPad", int(DeviceType.TOUCHPAD))]
+    with Store.open(p.database, create=True) as store:
+        sid = store.begin_session("owner", "test", devices=devices, wall_ns=WALL0,
+                                  mono_ns=int(pad["t_ns"][0]))
+        store.append(sid, pad)
+        store.commit()
+        store.end_session(sid, WALL0 + int(pad["t_ns"][-1] - pad["t_ns"][0]))
+        for day in (1, 2):
+            add_session(store, mouse, day=day)
+        some = tr.owner_rows(store, "owner", max_rows=20)
+        assert set(some) == {MOUSE}  # without a touchpad model: not looked for
+        found = tr.owner_rows(store, "owner", max_rows=20, also={"pointer:touchpad"})
+        assert set(found) == {MOUSE, "pointer:touchpad"}
+        assert found["pointer:touchpad"].n_rows == 20
+    s = Settings.model_validate({"user": "owner",
+                                 "enrol": {"pointer_events": 3000, "keystrokes": 300},
+                                 "train": {"pointer_detector": "scaled_manhattan"}})
+    (p.models_dir / "pointer-touchpad").mkdir(parents=True)
+    (p.models_dir / "pointer-touchpad" / "card.json").write_text("{}")  # a model of it exists
+    summary = tr.train(p, s)
+    assert sorted(r.modality for r in summary.trained) == [MOUSE, "pointer:touchpad"]
+    assert set(model_files.load_models(p)) == {MOUSE, "pointer:touchpad"}

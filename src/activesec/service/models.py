@@ -45,6 +45,12 @@ def dir_name(modality: str) -> str:
     return modality.replace(":", "-")
 
 
+def modality_of(directory: Path) -> str:
+    """``pointer-mouse`` (or ``.old-pointer-mouse``) -> ``pointer:mouse``: :func:`dir_name`
+    undone."""
+    return directory.name.removeprefix(OLD_PREFIX).replace("-", ":", 1)
+
+
 def model_dir(paths: Paths, modality: str) -> Path:
     return paths.models_dir / dir_name(modality)
 

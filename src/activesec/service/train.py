@@ -58,7 +58,7 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -265,9 +265,14 @@ def rows_to_read(settings: Settings) -> int:
     return math.ceil((MAX_TRAIN_ROWS + _purge(KEYBOARD)) / (1 - settings.train.holdout)) + 1
 
 
+def _modelled(paths: Paths) -> set[str]:
+    """The modalities that have a model now."""
+    return {model_files.modality_of(d) for d in model_files.model_dirs(paths)}
+
+
 def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
                progress: Progress | None = None, absence_s: float = IDLE_AFTER_S,
-               max_rows: int | None = None) -> dict[str, _Rows]:
+               max_rows: int | None = None, also: Iterable[str] = ()) -> dict[str, _Rows]:
     """Feature rows per modality from the owner's sessions since enrolment started; no
     keystroke window spans a gap of more than ``absence_s`` (the agent's ``idle_after_s``).
 
@@ -277,7 +282,10 @@ def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
     sessions hold keystrokes or pointer events at all). Training fits on the latest rows
     anyway (:data:`MAX_TRAIN_ROWS`), and reading everything since enrolment made a heavy
     user's weekly drift update decode and featurise months of input — millions of events a
-    day — in time and memory that grew with them. ``events`` then counts the events read."""
+    day — in time and memory that grew with them. ``events`` then counts the events read.
+    ``also``: modalities to look for further back though the newest sessions lack them (those
+    with a model: a touchpad used only in older sessions was otherwise never refitted by
+    `train` or the drift update, as it would have been had every session been read)."""
     out: dict[str, _Rows] = {}
     # the session capturing at the reset counts from the reset on (filtered below), also once
     # it has ended
@@ -298,6 +306,9 @@ def owner_rows(store: Any, user: str, since: EnrolmentStart | None = None,
         if max_rows is None or not all(full(m) for m in out):
             return False
         if not full(KEYBOARD) and keys_from[i]:
+            return False
+        if any(not full(m) and (keys_from[i] if m == KEYBOARD else pointer_from[i])
+               for m in also):
             return False
         return bool(any(m != KEYBOARD for m in out) or not pointer_from[i])
 
@@ -626,7 +637,7 @@ def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
     store = _open_store(paths)
     try:
         by_mod = owner_rows(store, user, enrolment_since(paths), progress, absence_s,
-                            max_rows=rows_to_read(settings))
+                            max_rows=rows_to_read(settings), also=_modelled(paths))
     finally:
         store.close()
     wanted = [KEYBOARD, pointer_modality(DeviceType.MOUSE)]
@@ -768,7 +779,7 @@ def retrain(paths: Paths, settings: Settings, *, progress: Progress | None = Non
     store = _open_store(paths)
     try:
         by_mod = owner_rows(store, user, enrolment_since(paths), progress, absence_s,
-                            max_rows=rows_to_read(settings))
+                            max_rows=rows_to_read(settings), also=_modelled(paths))
     finally:
         store.close()
     results = []
