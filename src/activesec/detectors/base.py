@@ -18,12 +18,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import math
 import numbers
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -72,20 +73,17 @@ class Detector:
         # A plug-in's own error (a bug in its fit or score) is said in one line naming it and
         # where it was raised: it ended `evaluate` in a traceback, and `--detector all` — every
         # built-in's figures lost to one broken plug-in installed beside them.
-        plugin = cls._is_plugin()
         own_fit = cls.__dict__.get("fit")
         if own_fit is not None:
             @functools.wraps(own_fit)
             def fit(self: Detector, X: Any, X_background: Any = None,
                     background_groups: Any = None) -> Detector:
                 Xo, Xb, groups = self._checked_fit_input(X, X_background, background_groups)
-                try:
+                with self._said("fit"):
                     if self.needs_groups:
                         own_fit(self, Xo, Xb, groups)
                     else:
                         own_fit(self, Xo, Xb)
-                except Exception as exc:
-                    raise self._plugin_error("fit", exc) if plugin else exc from None
                 self.n_features_in_ = Xo.shape[1]
                 return self
 
@@ -97,10 +95,8 @@ class Detector:
                 a = self._checked_score_input(X)
                 if len(a) == 0:
                     return np.zeros(0, dtype=np.float64)
-                try:
+                with self._said("score"):
                     s = np.asarray(own_score(self, a), np.float64).reshape(-1)
-                except Exception as exc:
-                    raise self._plugin_error("score", exc) if plugin else exc from None
                 return self._finite(s, len(a))
 
             cls.score = score  # type: ignore[method-assign]
@@ -178,23 +174,30 @@ class Detector:
     # --- the contract -------------------------------------------------------------------
     def fit(self, X: Any, X_background: Any = None, background_groups: Any = None) -> Detector:
         Xo, Xb, groups = self._checked_fit_input(X, X_background, background_groups)
-        who = self.name or type(self).__name__
         self.n_features_in_ = Xo.shape[1]
-        try:
+        with self._said("fit"):
             if self.needs_groups:
                 self._fit_groups(Xo, Xb, groups)
             else:
                 self._fit(Xo, Xb)
-        except Exception as exc:
-            # scikit-learn checks ranges (n_estimators=0) only here; matched by name, so this
-            # module stays free of scikit-learn, which the scoring agent must not import
-            if type(exc).__name__ == "InvalidParameterError":
-                raise ConfigError(f"bad parameter for detector {who}: {exc}",
-                                  "change that --param value") from None
-            if self._is_plugin():
-                raise self._plugin_error("fit", exc) from None
-            raise
         return self
+
+    @contextlib.contextmanager
+    def _said(self, method: str) -> Iterator[None]:
+        """Run a detector's own ``method`` code, its errors said as a user needs them: a
+        parameter range scikit-learn checks only in fit (``n_estimators=0``) as a ConfigError,
+        and a plug-in's bug in one line (:meth:`_plugin_error`); a built-in's passes as is."""
+        try:
+            yield
+        except Exception as exc:
+            # matched by name, so this module stays free of scikit-learn, which the scoring
+            # agent must not import
+            if type(exc).__name__ == "InvalidParameterError":
+                raise ConfigError(f"bad parameter for detector {self.name or type(self).__name__}"
+                                  f": {exc}", "change that --param value") from None
+            if self._is_plugin():
+                raise self._plugin_error(method, exc) from None
+            raise
 
     @classmethod
     def _is_plugin(cls) -> bool:
@@ -239,12 +242,8 @@ class Detector:
         a = self._checked_score_input(X)
         if len(a) == 0:
             return np.zeros(0, dtype=np.float64)
-        try:
+        with self._said("score"):
             s = np.asarray(self._score(a), dtype=np.float64).reshape(-1)
-        except Exception as exc:
-            if self._is_plugin():
-                raise self._plugin_error("score", exc) from None
-            raise
         return self._finite(s, len(a))
 
     def _checked_score_input(self, X: Any) -> np.ndarray:

@@ -67,12 +67,27 @@ def _load() -> None:
         except Exception as exc:  # a broken plug-in must not break the built-ins
             _BROKEN[ep.name] = f"{type(exc).__name__}: {exc}"
             continue
+        why = _not_a_detector(cls)
+        if why:  # `--detector NAME` ended in an AttributeError traceback
+            _BROKEN[ep.name] = f"{ep.value} {why}"
+            continue
         cls.name = ep.name
         _REGISTRY[ep.name] = cls
     _loaded = True
 
 
 _BROKEN: dict[str, str] = {}
+
+
+def _not_a_detector(cls: Any) -> str:
+    """Why the object a plug-in's entry point names cannot be used as a detector ('' if it
+    can): not a Detector subclass, or one that implements neither ``fit`` nor ``score``."""
+    if not (isinstance(cls, type) and issubclass(cls, Detector)):
+        return "is not a subclass of activesec.detectors.base.Detector"
+    own = {n for k in cls.__mro__[:cls.__mro__.index(Detector)] for n in vars(k)}
+    needs = {"fit()": {"fit", "_fit", "_fit_groups"}, "score()": {"score", "_score"}}
+    missing = [m for m, names in needs.items() if not own & names]
+    return f"does not define {' and '.join(missing)}" if missing else ""
 
 
 def not_loaded() -> dict[str, str]:
@@ -93,8 +108,9 @@ def get(name: str) -> type[Detector]:
     _load()
     if name not in _REGISTRY:
         why = f" (plug-in failed to load: {_BROKEN[name]})" if name in _BROKEN else ""
+        fix = "fix or reinstall the package that provides it, or " if why else ""
         raise ConfigError(f"unknown detector {name!r}{why}",
-                          f"choose one of: {', '.join(sorted(_REGISTRY))}")
+                          f"{fix}choose one of: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 

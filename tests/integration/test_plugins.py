@@ -1,0 +1,78 @@
+"""A third-party plug-in's author's path through the real CLI: detectors and actions installed
+as pip would (a module and its dist-info on ``PYTHONPATH``), working ones and broken ones. A
+broken plug-in is said in one line naming it and what to do — never a traceback, never a
+crash of the running agent, never ignored unsaid."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from tests.helpers.cli import cli, env_for, one_line_error
+from tests.helpers.plugins import install
+
+from activesec.recordings import synthetic as syn
+from activesec.recordings.generic import to_text
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three synthetic people's pointer sessions in the generic mouse layout."""
+    root = tmp_path_factory.mktemp("rec") / "mouse"
+    for i, person in enumerate(("owner", "quick", "slow")):
+        for s in range(3):
+            lines = to_text(
+                syn.pointer_person(40, seed=100 * i + s, t0=1000.0 * s, **syn.STYLES[person]),
+                "mouse",
+            )
+            path = root / person / f"s{s + 1}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(lines)
+    return root
+
+
+def _env(tmp_path: Path, *sites: str) -> dict[str, str]:
+    env = env_for(tmp_path / "home")
+    env["PYTHONPATH"] = os.pathsep.join([*sites, env.get("PYTHONPATH", "")])
+    return env
+
+
+NOT_A_DETECTOR = "class Det:\n    pass\n"
+NOT_A_CLASS = "def Det():\n    pass\n"
+NO_METHODS = "from activesec.detectors.base import Detector\n\nclass Det(Detector):\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        (NOT_A_DETECTOR, "bp.det:Det is not a subclass of activesec.detectors.base.Detector"),
+        (NOT_A_CLASS, "bp.det:Det is not a subclass of activesec.detectors.base.Detector"),
+        (NO_METHODS, "bp.det:Det does not define fit() and score()"),
+    ],
+)
+def test_an_entry_point_that_names_no_usable_detector_is_said_in_one_line(
+    tmp_path: Path, recordings: Path, source: str, why: str
+) -> None:
+    """`--detector NAME` on an entry point naming a plain class or a function ended in an
+    AttributeError traceback; one naming a Detector without fit and score "failed in fit:
+    NotImplementedError:  at base.py:269"."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": source},
+        "[activesec.detectors]\nodd = bp.det:Det\n",
+    )
+    line = one_line_error(
+        cli(
+            "evaluate",
+            "mouse-csv",
+            "--data",
+            str(recordings),
+            "--detector",
+            "odd",
+            env=_env(tmp_path, site),
+        )
+    )
+    assert f"unknown detector 'odd' (plug-in failed to load: {why})" in line
+    assert "fix or reinstall the package that provides it" in line
