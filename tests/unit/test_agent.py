@@ -1556,3 +1556,43 @@ def test_after_the_owner_unlocks_the_gate_says_it_waits_for_their_first_judged_a
             "(none since the unlock or the model's reload yet)"), gate
     finally:
         game.kill()
+
+
+HANGING_ACTION = '''
+import time
+from activesec.actions.base import Action, ActionResult
+
+class Pager(Action):
+    name = "pager"
+    max_wait_s = 0.2
+
+    def _fire(self, decision):
+        time.sleep(5)  # a pager whose server never answers
+        return ActionResult(True, "paged")
+
+    def plan(self, op, decision):
+        return "would page"
+'''
+
+
+def test_a_plug_in_action_that_hangs_does_not_stop_the_agent_or_the_lock(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plug-in action that never returned stopped the agent in the middle of its first
+    decision: no more scoring, the lock after it in `on_lock` never ran, SIGTERM unheard."""
+    from tests.helpers.plugins import install
+
+    monkeypatch.syspath_prepend(install(tmp_path / "site", "pager_plugin",
+                                        {"hanging_pager": HANGING_ACTION},
+                                        "[activesec.actions]\npager = hanging_pager:Pager\n"))
+    s = make_settings(tmp_path, actions={
+        "on_notify": ["pager"], "on_lock": ["pager", "command"], "on_gate": [],
+        "params": {"command": {"argv": marker_cmd(tmp_path / "locked.jsonl")}}})
+    agent, _ = run_agent(p, s, stranger(40, 12), models)
+    first = agent.decisions[0]["actions"][0]
+    assert first["name"] == "pager" and not first["ok"]
+    assert "did not return within 0.2 s" in first["detail"]
+    locks = [d for d in agent.decisions if d["level"] == "lock"]
+    assert locks and any(a["name"] == "command" and a["ok"] for a in locks[0]["actions"])
+    assert (tmp_path / "locked.jsonl").exists()
+    sys.modules.pop("hanging_pager", None)

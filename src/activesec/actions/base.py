@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -159,6 +160,11 @@ class Action(ABC):
     #: constructor arguments that are test seams, not settings (left out of the settings a
     #: configuration error lists)
     seams: ClassVar[frozenset[str]] = frozenset()
+    #: a plug-in's ``fire``/``revert`` that has not returned after this many seconds is
+    #: recorded as failed and left to finish in the background, so the agent goes on scoring
+    #: and the level's other actions (the lock) still run; until it returns, that plug-in's
+    #: next calls fail at once. Built-ins bound their own waits (``command``'s ``timeout_s``).
+    max_wait_s: ClassVar[float] = 10.0
 
     def __init__(self, *, dry_run: bool = False) -> None:
         self.dry_run = dry_run
@@ -203,12 +209,53 @@ class Action(ABC):
             self.recorded.append(Recorded(op, decision, detail))
             return ActionResult(True, f"dry-run: {detail}", {"dry_run": True})
         try:
-            return self._fire(decision) if op == "fire" else self._revert(decision)
+            if type(self).__module__.startswith("activesec."):
+                return self._fire(decision) if op == "fire" else self._revert(decision)
+            return self._bounded(op, decision)
         except Exception as exc:
             log.exception("action %s: %s raised", self.name, op)
             return ActionResult(
                 False, f"{self.name} {op} failed unexpectedly: {type(exc).__name__}: {exc}"
             )
+
+    def _bounded(self, op: Literal["fire", "revert"], decision: Decision) -> ActionResult:
+        """A plug-in's ``op`` in a thread of its own, waited for ``max_wait_s`` at most: one that
+        hung stopped the agent for good — no more scoring, no lock, not even SIGTERM."""
+        busy: threading.Thread | None = getattr(self, "_busy", None)
+        if busy is not None and busy.is_alive():
+            return ActionResult(
+                False,
+                f"{self.name} {op} not run: its earlier call has not "
+                "returned yet (fix or remove the plug-in)",
+            )
+        box: list[ActionResult | Exception] = []
+
+        def call() -> None:
+            try:
+                box.append(self._fire(decision) if op == "fire" else self._revert(decision))
+            except Exception as exc:
+                box.append(exc)
+
+        worker = threading.Thread(target=call, name=f"activesec-action-{self.name}", daemon=True)
+        worker.start()
+        worker.join(self.max_wait_s)
+        if worker.is_alive():
+            self._busy = worker
+            log.error(
+                "action %s: %s has not returned after %g s; left running",
+                self.name,
+                op,
+                self.max_wait_s,
+            )
+            return ActionResult(
+                False,
+                f"{self.name} {op} did not return within "
+                f"{self.max_wait_s:g} s (left running; fix or remove "
+                "the plug-in)",
+            )
+        if isinstance(box[0], Exception):
+            raise box[0]
+        return box[0]
 
     @abstractmethod
     def _fire(self, decision: Decision) -> ActionResult:
