@@ -109,3 +109,23 @@ def test_parameters_of_the_wrong_type_are_config_errors(name: str, params: dict[
     (`syslog = 514`, `env = ["A=1"]`), or spoke of letters (`methods = "loginctl"`)."""
     with pytest.raises(ConfigError, match=message):
         registry.create(name, **params, dry_run=True)
+
+
+def test_a_plug_in_action_lacking_a_method_is_named_not_called_a_bad_parameter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plug-in without ``plan`` was "invalid parameters for action 'quiet': Can't
+    instantiate abstract class …", pointing at its settings."""
+    from tests.helpers.plugins import install
+
+    source = ("from activesec.actions.base import Action, ActionResult\n\n"
+              "class Quiet(Action):\n"
+              "    def _fire(self, decision):\n"
+              "        return ActionResult(True, 'ok')\n")
+    monkeypatch.syspath_prepend(install(tmp_path, "quiet_plugin", {"quiet_action": source},
+                                        "[activesec.actions]\nquiet = quiet_action:Quiet\n"))
+    with pytest.raises(ConfigError) as err:
+        registry.create("quiet")
+    assert err.value.message == ("action plug-in 'quiet' (quiet_action:Quiet) does not define "
+                                 "plan()")
+    assert "Writing an action" in err.value.hint
+    sys.modules.pop("quiet_action", None)

@@ -77,6 +77,13 @@ def load(name: str) -> type[Action]:
             f"action plug-in {name!r} is not a subclass of activesec.actions.Action",
             "fix the entry point of the package that provides it",
         )
+    if inspect.isabstract(cls):  # was "invalid parameters for action …: Can't instantiate …"
+        missing = " and ".join(f"{m}()" for m in sorted(cls.__abstractmethods__))
+        raise ConfigError(
+            f"action plug-in {name!r} ({cls.__module__}:{cls.__qualname__}) does not define "
+            f"{missing}",
+            "fix the plug-in (README, 'Writing an action'), or remove it from [actions]",
+        )
     return cls
 
 
