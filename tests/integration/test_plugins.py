@@ -76,3 +76,54 @@ def test_an_entry_point_that_names_no_usable_detector_is_said_in_one_line(
     )
     assert f"unknown detector 'odd' (plug-in failed to load: {why})" in line
     assert "fix or reinstall the package that provides it" in line
+
+
+def _owner_profile(tmp_path: Path, recordings: Path, *sites: str) -> dict[str, str]:
+    """A profile whose owner's imported recordings are enough to train (enrolment lowered)."""
+    env = _env(tmp_path, *sites)
+    env["ACTIVESEC_ENROL__POINTER_EVENTS"] = "500"
+    assert cli("init", "--user", "owner", env=env).returncode == 0
+    r = cli("import", str(recordings.parent), env=env)
+    assert r.returncode == 0, r.stderr
+    return env
+
+
+HOLDS_A_HELPER = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Centre:
+    def __init__(self, mu):
+        self.mu = mu
+
+class Det(Detector):
+    def fit(self, X, X_background=None, background_groups=None):
+        self.centre_ = Centre(X.mean(axis=0))
+        return self
+
+    def score(self, X):
+        return np.abs(X - self.centre_.mu).mean(axis=1)
+"""
+
+
+def test_a_plug_in_model_that_cannot_be_saved_without_pickle_is_refused_by_train(
+    tmp_path: Path, recordings: Path
+) -> None:
+    """A fitted state holding the plug-in's own helper class was saved by `train`, and then
+    every load refused it ("contains untrusted types … retrain with `activesec train`"): the
+    agent retrained and refused it for ever, protecting nothing."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": HOLDS_A_HELPER},
+        "[activesec.detectors]\nodd = bp.det:Det\n",
+    )
+    env = _owner_profile(tmp_path, recordings, site)
+    env["ACTIVESEC_TRAIN__POINTER_DETECTOR"] = "odd"
+    line = one_line_error(cli("train", env=env))
+    assert (
+        "detector 'odd' (bp.det:Det) cannot be saved without pickle: its fitted state holds "
+        "bp.det.Centre — keep its fitted state in NumPy arrays" in line
+    )
+    assert not list((tmp_path / "home").rglob("model.skops"))
+    assert not list((tmp_path / "home").rglob(".staging-*"))
