@@ -1596,3 +1596,29 @@ def test_a_plug_in_action_that_hangs_does_not_stop_the_agent_or_the_lock(
     assert locks and any(a["name"] == "command" and a["ok"] for a in locks[0]["actions"])
     assert (tmp_path / "locked.jsonl").exists()
     sys.modules.pop("hanging_pager", None)
+
+
+class BrokenPlugin(ScaledManhattan):
+    """A plug-in detector (its module is not ActiveSec's) whose score breaks once live."""
+
+    def score(self, X: Any) -> np.ndarray:
+        if getattr(self, "broken_", False):
+            raise RuntimeError("lost its lookup table")
+        return super().score(X)
+
+
+def test_a_plug_in_detector_that_fails_while_scoring_does_not_stop_the_agent(
+        p: paths_mod.Paths, settings: Settings) -> None:
+    """A plug-in whose score raised once the agent ran ended the agent ("stopped … not
+    restarted by itself"): no recording, no protection. Its model is now refused as one that
+    fails its checks is, said in `status`, and the agent goes on recording."""
+    X = pointer_features(owner(300, 1)).X
+    det = BrokenPlugin().fit(X)
+    cal = Calibration.from_scores(det.score(pointer_features(owner(200, 2)).X), 0.05)
+    det.broken_ = True
+    models = {"pointer:mouse": ModalityModel.pointer(det, cal)}
+    agent, summary = run_agent(p, settings, stranger(40, 12), models)
+    assert agent.engine is None and not agent.decisions
+    assert agent.reason is not None and agent.reason.startswith("model refused: detector ")
+    assert "failed in score: RuntimeError: lost its lookup table" in agent.reason
+    assert summary.stats is not None and summary.stats.stored > 0  # recording went on

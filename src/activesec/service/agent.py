@@ -1055,14 +1055,34 @@ class Agent:
             return
         ctx = self._context()
         last = eng.trajectory[-1] if eng.trajectory else None
-        out = eng.feed(ev, ctx) if len(ev) else []
-        if final:
-            out += eng.finish(ctx)
+        try:
+            out = eng.feed(ev, ctx) if len(ev) else []
+            if final:
+                out += eng.finish(ctx)
+        except ModelError as exc:
+            self._scoring_failed(exc)
+            return
         updates = _since(eng.trajectory, last)
         if not final:  # live input (a non-final drain always has some); shutdown is no reaction
             self._time_updates(updates, ev)
         self._observe(updates)
         self._handle(out)
+
+    def _scoring_failed(self, exc: ModelError) -> None:
+        """A model that failed while scoring — a plug-in detector's bug, said in one line by the
+        detector base class — is refused as one that fails its checks is: the agent goes on
+        recording and the other models on scoring, `status` says why, and automatic training
+        waits ``TRAIN_RETRY_S``. It ended the agent ("stopped … not restarted by itself")."""
+        from activesec.detectors.base import Detector
+
+        broken = [m for m, model in self.models.items()
+                  if isinstance(model.detector, Detector) and model.detector._is_plugin()]
+        keep = {m: v for m, v in self.models.items() if m not in broken} if broken else {}
+        log.error("model refused while scoring: %s", exc)
+        why = f"model refused: {exc}"
+        self._set_models(keep, f"{why}; scoring with {', '.join(sorted(keep))} — run "
+                               "`activesec train`" if keep else why)
+        self._train_after = self.clock.monotonic_ns() + int(TRAIN_RETRY_S * 1e9)
 
     def _observe(self, updates: list[TrustState]) -> None:
         """Every trust update, whatever completed it, goes into the trust history (and the count
