@@ -127,3 +127,34 @@ def test_a_plug_in_model_that_cannot_be_saved_without_pickle_is_refused_by_train
     )
     assert not list((tmp_path / "home").rglob("model.skops"))
     assert not list((tmp_path / "home").rglob(".staging-*"))
+
+
+NAN_SCORES = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Det(Detector):
+    def fit(self, X, X_background=None, background_groups=None):
+        self.mu_ = X.mean(axis=0)
+        return self
+
+    def score(self, X):
+        s = np.abs(X - self.mu_).mean(axis=1)
+        s[::2] = np.nan
+        return s
+"""
+
+
+def test_a_plug_in_scoring_nan_is_named_in_one_line(tmp_path: Path, recordings: Path) -> None:
+    """NaN scores were taken for impostors unsaid; `evaluate` printed overflow warnings and
+    "scores contain NaN or infinity — check the detector's output", naming no detector."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": NAN_SCORES},
+        "[activesec.detectors]\nodd = bp.det:Det\n",
+    )
+    args = ("evaluate", "mouse-csv", "--data", str(recordings), "--detector", "odd")
+    line = one_line_error(cli(*args, env=_env(tmp_path, site)))
+    assert "detector 'odd' (bp.det:Det) returned " in line
+    assert "NaN or infinite scores for " in line and "fix the plug-in's score" in line

@@ -252,8 +252,17 @@ class Detector:
         return check_X(X, n_features=self.n_features_in_)
 
     def _finite(self, s: np.ndarray, rows: int) -> np.ndarray:
-        """One finite score per row: NaN and +inf become the largest float (impostor)."""
+        """One finite score per row: NaN and +inf become the largest float (impostor) — but a
+        plug-in's are its bug, said naming it: they were taken for impostors unsaid, and an
+        evaluation ended in "scores contain NaN or infinity" after overflow warnings."""
         self._check_count(s, rows)
+        bad = int(np.count_nonzero(~np.isfinite(s)))
+        if bad and self._is_plugin():
+            cls = type(self)
+            raise ModelError(f"detector {self.name or cls.__name__!r} ({cls.__module__}:"
+                             f"{cls.__qualname__}) returned {bad} NaN or infinite scores for "
+                             f"{rows} rows", "fix the plug-in's score (one finite number per "
+                             "row), or choose another detector")
         return np.nan_to_num(s, nan=np.finfo(np.float64).max, posinf=np.finfo(np.float64).max,
                              neginf=-np.finfo(np.float64).max)
 
