@@ -158,3 +158,35 @@ def test_a_plug_in_scoring_nan_is_named_in_one_line(tmp_path: Path, recordings: 
     line = one_line_error(cli(*args, env=_env(tmp_path, site)))
     assert "detector 'odd' (bp.det:Det) returned " in line
     assert "NaN or infinite scores for " in line and "fix the plug-in's score" in line
+
+
+TWO_SCORES_A_ROW = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Det(Detector):
+    def fit(self, X, X_background=None, background_groups=None):
+        return self
+
+    def score(self, X):
+        return np.zeros((len(X), 2))
+"""
+
+
+def test_train_says_a_plug_ins_scoring_bug_not_to_keep_enrolling(
+    tmp_path: Path, recordings: Path
+) -> None:
+    """A plug-in giving two scores a row failed `train` with "nothing to train yet … keep
+    `activesec run` going: it trains by itself once enrolment is complete" — enrolment was
+    complete, and no amount of it fixes the plug-in."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": TWO_SCORES_A_ROW},
+        "[activesec.detectors]\nodd = bp.det:Det\n",
+    )
+    env = _owner_profile(tmp_path, recordings, site)
+    env["ACTIVESEC_TRAIN__POINTER_DETECTOR"] = "odd"
+    line = one_line_error(cli("train", env=env))
+    assert line.startswith("error: detector 'odd' returned ")
+    assert "nothing to train" not in line and "keep `activesec run` going" not in line
