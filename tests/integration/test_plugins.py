@@ -5,6 +5,7 @@ crash of the running agent, never ignored unsaid."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -190,3 +191,52 @@ def test_train_says_a_plug_ins_scoring_bug_not_to_keep_enrolling(
     line = one_line_error(cli("train", env=env))
     assert line.startswith("error: detector 'odd' returned ")
     assert "nothing to train" not in line and "keep `activesec run` going" not in line
+
+
+CENTROID = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Centroid(Detector):
+    def fit(self, X, X_background=None, background_groups=None):
+        self.mu_ = X.mean(axis=0)
+        return self
+
+    def score(self, X):
+        return np.abs(X - self.mu_).mean(axis=1)
+"""
+
+JOURNAL = """
+from activesec.actions.base import Action, ActionResult
+
+class Journal(Action):
+    def _fire(self, decision):
+        return ActionResult(True, "noted")
+
+    def plan(self, op, decision):
+        return "would note it"
+"""
+
+
+def test_doctor_lists_the_plug_ins_and_those_it_cannot_use(tmp_path: Path) -> None:
+    """`doctor` said nothing of plug-ins: one that failed to import was found only by naming
+    it, and an action named like a built-in was ignored with a line in the agent's log."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": CENTROID, "bp.act": JOURNAL},
+        "[activesec.detectors]\ncentroid = bp.det:Centroid\ngone = bp.missing:X\n"
+        "[activesec.actions]\njournal = bp.act:Journal\nlock = bp.act:Journal\n",
+    )
+    r = cli("doctor", "--json", env=_env(tmp_path, site))
+    assert "Traceback" not in r.stderr, r.stderr
+    checks = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    plugins = checks["plug-ins"]
+    assert plugins["status"] == "warn"
+    assert plugins["detail"].startswith("detector centroid (bp 0.1); action journal (bp 0.1); ")
+    assert "not usable: detector plug-in 'gone' (bp 0.1): ModuleNotFoundError" in plugins["detail"]
+    assert (
+        "not usable: action plug-in 'lock' (bp 0.1): not used: named like the built-in"
+        in plugins["detail"]
+    )
+    assert "fix or reinstall the package named" in plugins["hint"]
