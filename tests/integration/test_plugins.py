@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from tests.helpers.cli import cli, env_for, one_line_error
 from tests.helpers.plugins import install
+from tests.helpers.xserver import xdisplay  # noqa: F401  (fixture)
 
 from activesec.recordings import synthetic as syn
 from activesec.recordings.generic import to_text
@@ -240,3 +241,54 @@ def test_doctor_lists_the_plug_ins_and_those_it_cannot_use(tmp_path: Path) -> No
         in plugins["detail"]
     )
     assert "fix or reinstall the package named" in plugins["hint"]
+
+
+BREAKS_AT_START = """
+from activesec.actions.base import Action, ActionResult
+
+class Pager(Action):
+    def __init__(self, *, dry_run: bool = False) -> None:
+        super().__init__(dry_run=dry_run)
+
+    def _start(self):
+        raise ConnectionRefusedError("no pager daemon")
+
+    def _fire(self, decision):
+        return ActionResult(True, "paged")
+
+    def plan(self, op, decision):
+        return "would page"
+
+class Broken(Pager):
+    def __init__(self, *, dry_run: bool = False) -> None:
+        super().__init__(dry_run=dry_run)
+        raise KeyError("PAGER_URL")
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("pager", "action 'pager' (bp.act:Pager) failed to start: ConnectionRefusedError: "),
+        ("broken", "action 'broken' (bp.act:Broken) failed to start: KeyError: 'PAGER_URL'"),
+    ],
+)
+def test_a_plug_in_action_that_cannot_start_stops_run_in_one_line(
+    tmp_path: Path,
+    xdisplay: str,  # noqa: F811
+    name: str,
+    why: str,
+) -> None:
+    """A plug-in action whose constructor or ``_start`` raised ended `activesec run` in a
+    traceback."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.act": BREAKS_AT_START},
+        "[activesec.actions]\npager = bp.act:Pager\nbroken = bp.act:Broken\n",
+    )
+    env = _env(tmp_path, site)
+    assert cli("init", "--user", "owner", env=env).returncode == 0
+    env.update(DISPLAY=xdisplay, ACTIVESEC_ACTIONS__ON_NOTIFY=f'["{name}"]')
+    line = one_line_error(cli("run", "--duration", "1", env=env), code=78)
+    assert why in line and line.endswith("fix the plug-in, or remove it from [actions]")

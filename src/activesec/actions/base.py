@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
+from activesec.core.errors import ActiveSecError, ConfigError
+
 log = logging.getLogger(__name__)
 
 Level = Literal["notify", "lock", "gate", "restore"]
@@ -175,7 +177,19 @@ class Action(ABC):
     def start(self) -> None:
         """Acquire resources (open files, sockets). Idempotent; skipped in dry-run."""
         if not self._started and not self.dry_run:
-            self._start()
+            try:
+                self._start()
+            except Exception as exc:
+                if isinstance(exc, ActiveSecError) or type(self).__module__.startswith(
+                    "activesec."
+                ):
+                    raise
+                # a plug-in's: it ended `activesec run` in a traceback
+                raise ConfigError(
+                    f"action {self.name!r} ({type(self).__module__}:{type(self).__qualname__}) "
+                    f"failed to start: {type(exc).__name__}: {exc}",
+                    "fix the plug-in, or remove it from [actions]",
+                ) from None
         self._started = True
 
     def stop(self) -> None:
