@@ -1622,3 +1622,52 @@ def test_a_plug_in_detector_that_fails_while_scoring_does_not_stop_the_agent(
     assert agent.reason is not None and agent.reason.startswith("model refused: detector ")
     assert "failed in score: RuntimeError: lost its lookup table" in agent.reason
     assert summary.stats is not None and summary.stats.stored > 0  # recording went on
+
+
+SLOPPY_ACTIONS = '''
+from activesec.actions.base import Action, ActionResult
+
+class Parental(Action):
+    def _fire(self, decision):
+        return ActionResult(True, "games closed")
+
+    def hold(self, decision):
+        raise OSError("process table unreadable")
+
+    def plan(self, op, decision):
+        return "would close games"
+
+class Beeper(Action):
+    def _fire(self, decision):
+        return True  # not an ActionResult
+
+    def plan(self, op, decision):
+        return "would beep"
+'''
+
+
+def test_a_plug_in_action_raising_in_hold_or_returning_no_result_does_not_stop_the_agent(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plug-in gate action whose ``hold`` raised ended the agent at the first re-apply of
+    the gate (2 s after it); one whose ``_fire`` returned ``True`` ended it at its first
+    decision ("'bool' object has no attribute 'ok'")."""
+    from tests.helpers.plugins import install
+
+    monkeypatch.syspath_prepend(install(
+        tmp_path / "site", "sloppy_plugin", {"sloppy_actions": SLOPPY_ACTIONS},
+        "[activesec.actions]\nparental = sloppy_actions:Parental\n"
+        "beeper = sloppy_actions:Beeper\n"))
+    s = make_settings(tmp_path, engine={"policy": {"gate_apps": ["games"]}}, actions={
+        "on_notify": ["beeper"], "on_lock": [], "on_gate": ["parental"]})
+    agent, _ = run_agent(p, s, stranger(60, 12), models)
+    by_level: dict[str, list[dict[str, Any]]] = {}
+    for d in agent.decisions:
+        by_level.setdefault(d["level"], []).append(d)
+    beep = by_level["notify"][0]["actions"][0]
+    assert not beep["ok"] and beep["detail"] == "beeper fire returned True, not an ActionResult"
+    held = [a for d in by_level["gate"] for a in d["actions"] if "hold" in a["detail"]]
+    assert held and not held[0]["ok"]
+    assert "parental hold failed unexpectedly: OSError: process table unreadable" in held[0][
+        "detail"]
+    sys.modules.pop("sloppy_actions", None)

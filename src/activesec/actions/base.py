@@ -22,7 +22,7 @@ import logging
 import math
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -222,17 +222,36 @@ class Action(ABC):
                 detail = f"(cannot describe: {type(exc).__name__}: {exc})"
             self.recorded.append(Recorded(op, decision, detail))
             return ActionResult(True, f"dry-run: {detail}", {"dry_run": True})
+        call = self._fire if op == "fire" else self._revert
+        out = self._guarded(op, lambda: call(decision))
+        if out is None:  # a plug-in's _fire without a return: the agent read .ok off None
+            return ActionResult(False, f"{self.name} {op} returned None, not an ActionResult")
+        return out
+
+    def hold_guarded(self, decision: Decision) -> ActionResult | None:
+        """:meth:`hold` as the agent calls it: guarded as ``fire`` is (a plug-in's ``hold`` that
+        raised ended the agent while gated)."""
+        return self._guarded("hold", lambda: self.hold(decision))
+
+    def _guarded(self, op: str, call: Callable[[], ActionResult | None]) -> ActionResult | None:
+        """``call`` never raising: an exception is logged and becomes a failed result; a
+        plug-in's call is also bounded in time (:meth:`_bounded`)."""
         try:
             if type(self).__module__.startswith("activesec."):
-                return self._fire(decision) if op == "fire" else self._revert(decision)
-            return self._bounded(op, decision)
+                return call()
+            out = self._bounded(op, call)
+            if out is not None and not isinstance(out, ActionResult):
+                return ActionResult(
+                    False, f"{self.name} {op} returned {out!r}, not an ActionResult"
+                )
+            return out
         except Exception as exc:
             log.exception("action %s: %s raised", self.name, op)
             return ActionResult(
                 False, f"{self.name} {op} failed unexpectedly: {type(exc).__name__}: {exc}"
             )
 
-    def _bounded(self, op: Literal["fire", "revert"], decision: Decision) -> ActionResult:
+    def _bounded(self, op: str, run: Callable[[], ActionResult | None]) -> ActionResult | None:
         """A plug-in's ``op`` in a thread of its own, waited for ``max_wait_s`` at most: one that
         hung stopped the agent for good — no more scoring, no lock, not even SIGTERM."""
         busy: threading.Thread | None = getattr(self, "_busy", None)
@@ -242,11 +261,11 @@ class Action(ABC):
                 f"{self.name} {op} not run: its earlier call has not "
                 "returned yet (fix or remove the plug-in)",
             )
-        box: list[ActionResult | Exception] = []
+        box: list[ActionResult | Exception | None] = []
 
         def call() -> None:
             try:
-                box.append(self._fire(decision) if op == "fire" else self._revert(decision))
+                box.append(run())
             except Exception as exc:
                 box.append(exc)
 

@@ -1170,7 +1170,7 @@ class Agent:
         self._next_hold = now + int(HOLD_GATE_EVERY_S * 1e9)
         outcomes = []
         for name in self.settings.actions.on_gate:
-            r = self.actions[name].hold(d)
+            r = self.actions[name].hold_guarded(d)
             if r is not None:
                 outcomes.append(ActionOutcome(name, "fire", r.ok, r.detail))
                 (log.info if r.ok else log.warning)("action %s hold: %s", name, r.detail)
