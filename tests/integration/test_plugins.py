@@ -292,3 +292,36 @@ def test_a_plug_in_action_that_cannot_start_stops_run_in_one_line(
     env.update(DISPLAY=xdisplay, ACTIVESEC_ACTIONS__ON_NOTIFY=f'["{name}"]')
     line = one_line_error(cli("run", "--duration", "1", env=env), code=78)
     assert why in line and line.endswith("fix the plug-in, or remove it from [actions]")
+
+
+def test_a_plug_in_model_is_carded_with_its_package_and_refused_by_another_version(
+    tmp_path: Path, recordings: Path
+) -> None:
+    """A plug-in detector's model card named no plug-in version: after the plug-in was
+    upgraded, the old model loaded as if nothing had changed (its class may have), unlike a
+    model built with another scikit-learn, which is refused with "retrain"."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": CENTROID},
+        "[activesec.detectors]\ncentroid = bp.det:Centroid\n",
+    )
+    env = _owner_profile(tmp_path, recordings, site)
+    env["ACTIVESEC_TRAIN__POINTER_DETECTOR"] = "centroid"
+    r = cli("train", env=env)
+    assert r.returncode == 0, r.stderr
+    (card,) = (tmp_path / "home").rglob("model.json")
+    body = json.loads(card.read_text())
+    assert body["class"] == "bp.det.Centroid" and body["plugin"] == {
+        "package": "bp",
+        "version": "0.1",
+    }
+    assert body["model_sha256"] and body["card_sha256"]
+    assert (card.parent / "model.skops").read_bytes()[:2] == b"PK"  # skops' zip, not a pickle
+    models = json.loads(cli("status", "--json", env=env).stdout)["models"]
+    assert [(m["detector"], m["ok"]) for m in models] == [("centroid", True)]
+    metadata = Path(site) / "bp-0.1.dist-info" / "METADATA"
+    metadata.write_text(metadata.read_text().replace("Version: 0.1", "Version: 0.2"))
+    (model,) = json.loads(cli("status", "--json", env=env).stdout)["models"]
+    assert not model["ok"]
+    assert "was built with plug-in bp 0.1, this is bp 0.2" in model["problem"]

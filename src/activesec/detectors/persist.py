@@ -153,6 +153,9 @@ def save_model(
         "model_sha256": sha256_file(model_path),
         "extra": _jsonable(extra or {}),
     }
+    plugin = _plugin_origin(detector)
+    if plugin is not None:
+        card["plugin"] = plugin
     card_path = d / CARD_FILE
     _write_private(card_path, (json.dumps(seal(card), indent=2, sort_keys=True) + "\n").encode())
     return card_path
@@ -213,14 +216,28 @@ def _major_minor(v: str) -> str:
     return ".".join(v.split(".")[:2])
 
 
+def _plugin_origin(detector: Detector) -> dict[str, str] | None:
+    """The package and version of a plug-in detector (None for a built-in), for its card."""
+    found = registry.origin(detector.name) if detector._is_plugin() else None
+    return None if found is None else {"package": found[0], "version": found[1]}
+
+
 def check_versions(card: dict[str, Any], where: Path) -> None:
     """A ModelError (retrain) unless the card was written by this ActiveSec and scikit-learn
-    and a NumPy of the same minor version."""
+    and a NumPy of the same minor version — and, for a plug-in detector, by the plug-in's
+    installed version: another's class may differ, and its model failed only while scoring."""
     saved, now = card.get("versions") or {}, library_versions()
     for pkg, strict in (("activesec", True), ("scikit-learn", True), ("numpy", False)):
         a, b = str(saved.get(pkg)), now[pkg]
         if (a != b) if strict else (_major_minor(a) != _major_minor(b)):
             raise ModelError(f"model at {where} was built with {pkg} {a}, this is {b}", RETRAIN)
+    plugin = card.get("plugin")
+    if isinstance(plugin, dict):
+        found = registry.origin(str(card.get("detector")))
+        installed = "not installed" if found is None else f"{found[0]} {found[1]}"
+        if found is None or found[1] != plugin.get("version"):
+            raise ModelError(f"model at {where} was built with plug-in {plugin.get('package')} "
+                             f"{plugin.get('version')}, this is {installed}", RETRAIN)
 
 
 def load_model(

@@ -90,6 +90,17 @@ def _not_a_detector(cls: Any) -> str:
     return f"does not define {' and '.join(missing)}" if missing else ""
 
 
+def origin(name: str) -> tuple[str, str] | None:
+    """(package, version) of the installed plug-in providing detector ``name`` — the first
+    entry point of that name, as :func:`get` uses — read from its metadata without importing
+    anything; None for a built-in or a name no package provides."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            dist = getattr(ep, "dist", None)
+            return None if dist is None else (str(dist.name), str(dist.version))
+    return None
+
+
 def not_loaded() -> dict[str, str]:
     """Plug-in detectors whose entry point failed to import: name -> why (``all`` lists them,
     so a comparison never silently lacks one)."""
