@@ -325,3 +325,61 @@ def test_a_plug_in_model_is_carded_with_its_package_and_refused_by_another_versi
     (model,) = json.loads(cli("status", "--json", env=env).stdout)["models"]
     assert not model["ok"]
     assert "was built with plug-in bp 0.1, this is bp 0.2" in model["problem"]
+
+
+REFUSES_IN_INIT = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Det(Detector):
+    def __init__(self, spread: int = 3) -> None:
+        if spread < 1:
+            raise ValueError("spread must be positive")
+        self.spread = spread
+
+    def fit(self, X, X_background=None, background_groups=None):
+        return self
+
+    def score(self, X):
+        return np.zeros(len(X))
+"""
+
+REFUSES_IN_CHECK = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Det(Detector):
+    def __init__(self, spread: int = 3) -> None:
+        self.spread = spread
+
+    def check_params(self):
+        if self.spread < 1:
+            raise ValueError("spread must be positive")
+
+    def fit(self, X, X_background=None, background_groups=None):
+        return self
+
+    def score(self, X):
+        return np.zeros(len(X))
+"""
+
+
+@pytest.mark.parametrize("source", [REFUSES_IN_INIT, REFUSES_IN_CHECK])
+@pytest.mark.parametrize("detector", ["odd", "all"])
+def test_a_plug_in_refusing_a_parameter_with_its_own_error_is_one_line(
+    tmp_path: Path, recordings: Path, source: str, detector: str
+) -> None:
+    """A plug-in checking `--param spread=0` in its constructor or check_params with a ValueError
+    (not the ConfigError the README asks for) ended `evaluate` in a traceback."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": source},
+        "[activesec.detectors]\nodd = bp.det:Det\n",
+    )
+    args = ("evaluate", "mouse-csv", "--data", str(recordings), "--detector", detector)
+    line = one_line_error(cli(*args, "--param", "spread=0", env=_env(tmp_path, site)))
+    assert line == (
+        "error: detector 'odd' (bp.det:Det) refused its parameters: ValueError: spread must be "
+        "positive — change that --param value (or fix the plug-in)"
+    )

@@ -145,6 +145,24 @@ class Detector:
         """Refuse parameter values this detector cannot use (a ConfigError). Built-ins check
         what scikit-learn does not, or only in fit; the default (plug-ins) checks nothing."""
 
+    def _check_params(self) -> None:
+        """:meth:`check_params`, a plug-in's other errors there (a ValueError) said as a
+        ConfigError naming it: they ended `evaluate` and `train` in a traceback."""
+        try:
+            self.check_params()
+        except Exception as exc:
+            if isinstance(exc, ActiveSecError) or not self._is_plugin():
+                raise
+            raise self._params_error(exc) from None
+
+    @classmethod
+    def _params_error(cls, exc: Exception) -> ConfigError:
+        """A plug-in's own error about its parameters as a one-line ConfigError naming it."""
+        return ConfigError(
+            f"detector {cls.name or cls.__name__!r} ({cls.__module__}:{cls.__qualname__}) "
+            f"refused its parameters: {type(exc).__name__}: {exc}",
+            "change that --param value (or fix the plug-in)")
+
     def _require(self, key: str, ok: bool, want: str) -> None:
         """A ConfigError unless ``ok``: parameter ``key`` must be ``want``."""
         if not ok:
@@ -207,7 +225,7 @@ class Detector:
                            ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The parameter check and the owner rows, background and person ids ``fit`` needs,
         validated (a ConfigError or DataError saying what is wrong)."""
-        self.check_params()
+        self._check_params()
         Xo = check_X(X)
         who = self.name or type(self).__name__
         if len(Xo) < self.min_samples:

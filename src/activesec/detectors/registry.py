@@ -16,7 +16,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
-from activesec.core.errors import ConfigError
+from activesec.core.errors import ActiveSecError, ConfigError
 from activesec.detectors.base import Detector
 
 ENTRY_POINT_GROUP = "activesec.detectors"
@@ -141,7 +141,13 @@ def create(name: str, **params: Any) -> Detector:
     except TypeError as exc:
         raise ConfigError(f"bad parameters for detector {name!r}: {exc}",
                           "see the detector's documentation for its parameters") from exc
-    det.check_params()
+    except ActiveSecError:
+        raise
+    except Exception as exc:  # a plug-in's constructor checking its values (a ValueError)
+        if not cls._is_plugin():
+            raise
+        raise cls._params_error(exc) from None
+    det._check_params()
     # after the detector's own checks (which say its ranges); for a plug-in without them, an
     # `--param eps=NaN` or `=Infinity` ran and was reported as `null` in the JSON
     for key, value in params.items():
