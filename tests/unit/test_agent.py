@@ -1671,3 +1671,39 @@ def test_a_plug_in_action_raising_in_hold_or_returning_no_result_does_not_stop_t
     assert "parental hold failed unexpectedly: OSError: process table unreadable" in held[0][
         "detail"]
     sys.modules.pop("sloppy_actions", None)
+
+
+SCRUBBING_ACTION = '''
+from activesec.actions.base import Action, ActionResult
+
+class Pager(Action):
+    def _fire(self, decision):
+        decision.evidence.clear()  # "trims" what it forwards, in place
+        return ActionResult(True, "paged")
+
+    def plan(self, op, decision):
+        return "would page"
+'''
+
+
+def test_a_plug_in_action_cannot_change_the_decision_the_others_and_the_log_receive(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every action was handed the same decision object: a plug-in emptying its evidence in
+    place emptied it for the actions after it and for the decision log."""
+    from tests.helpers.plugins import install
+
+    monkeypatch.syspath_prepend(install(
+        tmp_path / "site", "scrub_plugin", {"scrubbing_pager": SCRUBBING_ACTION},
+        "[activesec.actions]\npager = scrubbing_pager:Pager\n"))
+    s = make_settings(tmp_path, actions={
+        "on_notify": ["pager", "command"], "on_lock": [], "on_gate": [],
+        "params": {"command": {"argv": marker_cmd(tmp_path / "notified.jsonl")}}})
+    agent, _ = run_agent(p, s, stranger(40, 12), models)
+    first = agent.decisions[0]
+    assert first["actions"][0]["ok"] and first["evidence"]["deviating_features"]
+    received = json.loads((tmp_path / "notified.jsonl").read_text().splitlines()[0])
+    assert received["evidence"]["deviating_features"]
+    stored = next(iter(DecisionLog(decisions_path(p))))
+    assert stored["evidence"]["deviating_features"]
+    sys.modules.pop("scrubbing_pager", None)

@@ -17,6 +17,7 @@ Rules every action follows, built-in or plug-in:
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -215,6 +216,7 @@ class Action(ABC):
         return self._dispatch("revert", decision)
 
     def _dispatch(self, op: Literal["fire", "revert"], decision: Decision) -> ActionResult:
+        decision = self._own_copy(decision)
         if self.dry_run:
             try:
                 detail = self.plan(op, decision)
@@ -231,7 +233,16 @@ class Action(ABC):
     def hold_guarded(self, decision: Decision) -> ActionResult | None:
         """:meth:`hold` as the agent calls it: guarded as ``fire`` is (a plug-in's ``hold`` that
         raised ended the agent while gated)."""
+        decision = self._own_copy(decision)
         return self._guarded("hold", lambda: self.hold(decision))
+
+    def _own_copy(self, decision: Decision) -> Decision:
+        """``decision`` for a plug-in: a copy of its own. Every action was handed one object,
+        so a plug-in changing its evidence in place changed it for the actions after it and
+        for the decision log."""
+        if type(self).__module__.startswith("activesec."):
+            return decision
+        return copy.deepcopy(decision)
 
     def _guarded(self, op: str, call: Callable[[], ActionResult | None]) -> ActionResult | None:
         """``call`` never raising: an exception is logged and becomes a failed result; a
