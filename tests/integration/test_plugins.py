@@ -383,3 +383,27 @@ def test_a_plug_in_refusing_a_parameter_with_its_own_error_is_one_line(
         "error: detector 'odd' (bp.det:Det) refused its parameters: ValueError: spread must be "
         "positive — change that --param value (or fix the plug-in)"
     )
+
+
+def test_bench_does_not_tell_a_plug_in_model_to_retrain(tmp_path: Path, recordings: Path) -> None:
+    """A plug-in detector has no NumPy-only twin, so the agent scores it with scikit-learn
+    loaded; `bench` refused such a model ("has no compact form — retrain", which gives it
+    none), benched a synthetic owner instead and called scikit-learn a fault to retrain."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": CENTROID},
+        "[activesec.detectors]\ncentroid = bp.det:Centroid\n",
+    )
+    env = _owner_profile(tmp_path, recordings, site)
+    env["ACTIVESEC_TRAIN__POINTER_DETECTOR"] = "centroid"
+    assert cli("train", env=env).returncode == 0
+    r = cli("bench", "--seconds", "5", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert (
+        "pointer-mouse (a plug-in detector, or a built-in with non-default parameters) has "
+        "no NumPy-only twin" in text
+    )
+    assert "retrain" not in text
+    assert "scoring with your profile's models: pointer:mouse" in text
