@@ -13,6 +13,7 @@ import json
 import shutil
 import stat
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -1707,3 +1708,30 @@ def test_a_plug_in_action_cannot_change_the_decision_the_others_and_the_log_rece
     stored = next(iter(DecisionLog(decisions_path(p))))
     assert stored["evidence"]["deviating_features"]
     sys.modules.pop("scrubbing_pager", None)
+
+
+class StuckPlugin(ScaledManhattan):
+    """A plug-in detector (its module is not ActiveSec's) whose score hangs once live."""
+
+    def score(self, X: Any) -> np.ndarray:
+        if getattr(self, "stuck_", False):
+            time.sleep(1.0)  # a lookup against a server that no longer answers
+        return super().score(X)
+
+
+def test_a_plug_in_detector_that_hangs_while_scoring_is_refused_not_waited_for(
+        p: paths_mod.Paths, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scoring ran in the agent's loop: a plug-in whose score hung stopped the agent with it
+    (no more scoring, no lock, SIGTERM unheard). A call past PLUGIN_SCORE_MAX_S now refuses
+    the model as a failing one is, and the agent goes on recording."""
+    monkeypatch.setattr(agent_mod, "PLUGIN_SCORE_MAX_S", 0.2, raising=False)
+    X = pointer_features(owner(300, 1)).X
+    det = StuckPlugin().fit(X)
+    cal = Calibration.from_scores(det.score(pointer_features(owner(200, 2)).X), 0.05)
+    det.stuck_ = True
+    models = {"pointer:mouse": ModalityModel.pointer(det, cal)}
+    agent, summary = run_agent(p, settings, stranger(40, 12), models)
+    assert agent.engine is None and not agent.decisions
+    assert agent.reason is not None and agent.reason.startswith("model refused: detector ")
+    assert "did not score" in agent.reason and "within 0.2 s" in agent.reason
+    assert summary.stats is not None and summary.stats.stored > 0
