@@ -31,3 +31,18 @@ def recipe_class() -> type[Detector]:
     cls = mod.Centroid
     assert issubclass(cls, Detector)
     return cls
+
+
+def install(site: Path, package: str, modules: dict[str, str], entry_points: str) -> str:
+    """Install ``package`` under ``site`` as pip would, without pip: its ``modules`` (dotted
+    name -> source) and a ``*.dist-info`` whose ``entry_points.txt`` is ``entry_points``, so
+    ``importlib.metadata`` finds it with ``site`` on ``PYTHONPATH``; returns ``site``."""
+    for dotted, source in modules.items():
+        path = site.joinpath(*dotted.split(".")).with_suffix(".py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    info = site / f"{package}-0.1.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    return str(site)

@@ -793,7 +793,7 @@ def test_bench_measures_the_agent_with_the_profiles_models(home: Path, tmp_path:
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["models"] == {"origin": "profile", "modalities": ["pointer:mouse"],
-                             "refused": None}
+                             "refused": None, "without_twin": []}
     en, sc = res["enrolling"], res["scoring"]
     assert en["models"] == [] and en["scores"] == 0 and en["latency_ms"] is None
     assert sc["models"] == ["pointer:mouse"] and sc["scores"] > 0
@@ -831,7 +831,7 @@ def test_bench_on_a_profile_still_enrolling_refuses_nothing(tmp_path: Path) -> N
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["models"] == {"origin": "synthetic",
                                               "modalities": ["keyboard", "pointer:mouse"],
-                                              "refused": None}
+                                              "refused": None, "without_twin": []}
     r = cli("bench", "--seconds", "5", env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "scoring with a synthetic owner's models" in r.stdout

@@ -109,3 +109,57 @@ def test_parameters_of_the_wrong_type_are_config_errors(name: str, params: dict[
     (`syslog = 514`, `env = ["A=1"]`), or spoke of letters (`methods = "loginctl"`)."""
     with pytest.raises(ConfigError, match=message):
         registry.create(name, **params, dry_run=True)
+
+
+def test_a_plug_in_action_lacking_a_method_is_named_not_called_a_bad_parameter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plug-in without ``plan`` was "invalid parameters for action 'quiet': Can't
+    instantiate abstract class …", pointing at its settings."""
+    from tests.helpers.plugins import install
+
+    source = ("from activesec.actions.base import Action, ActionResult\n\n"
+              "class Quiet(Action):\n"
+              "    def _fire(self, decision):\n"
+              "        return ActionResult(True, 'ok')\n")
+    monkeypatch.syspath_prepend(install(tmp_path, "quiet_plugin", {"quiet_action": source},
+                                        "[activesec.actions]\nquiet = quiet_action:Quiet\n"))
+    with pytest.raises(ConfigError) as err:
+        registry.create("quiet")
+    assert err.value.message == ("action plug-in 'quiet' (quiet_action:Quiet) does not define "
+                                 "plan()")
+    assert "Writing an action" in err.value.hint
+    sys.modules.pop("quiet_action", None)
+
+
+def test_the_readmes_action_recipe_works_as_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's 'Writing an action' recipe and its configuration, as a newcomer copies them:
+    created by name with the settings of its [actions.params.journal] table, it appends the
+    decision's JSON; its dry-run twin describes that and writes nothing."""
+    import re
+
+    import tomllib
+    from tests.helpers.plugins import README, install
+
+    from activesec.actions.base import Decision
+
+    text = README.read_text()
+    (source,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+                 if "class Journal(Action)" in b]
+    (conf,) = [b for b in re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+               if "[actions.params.journal]" in b]
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.syspath_prepend(install(tmp_path / "site", "mypkg",
+                                        {"mypkg.__init__": "", "mypkg.actions": source},
+                                        "[activesec.actions]\njournal = mypkg.actions:Journal\n"))
+    settings = tomllib.loads(conf)["actions"]["params"]["journal"]
+    d = Decision("lock", "suspicious", 31.0, 1, "trust 31.0 < 40 (lock level)",
+                 {"deviating_features": [["a_mean", -4.2]]})
+    twin = registry.create("journal", **settings, dry_run=True)
+    assert twin.fire(d).detail.startswith("dry-run: would append the lock decision to ")
+    journal = registry.create("journal", **settings)
+    assert journal.fire(d).ok
+    (written,) = (tmp_path / "decisions.jsonl").read_text().splitlines()
+    assert Decision.from_json(written) == d
+    for mod in ("mypkg", "mypkg.actions"):
+        sys.modules.pop(mod, None)

@@ -13,6 +13,7 @@ import json
 import shutil
 import stat
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -1611,3 +1612,181 @@ def test_no_agent_lines_without_a_heartbeat(p: paths_mod.Paths, settings: Settin
     rows = [json.loads(line) for line in log_path.read_text().splitlines()] \
         if log_path.exists() else []
     assert all(r["op"] in ("fire", "revert") for r in rows), rows
+
+
+HANGING_ACTION = '''
+import time
+from activesec.actions.base import Action, ActionResult
+
+class Pager(Action):
+    name = "pager"
+    max_wait_s = 0.2
+
+    def _fire(self, decision):
+        time.sleep(5)  # a pager whose server never answers
+        return ActionResult(True, "paged")
+
+    def plan(self, op, decision):
+        return "would page"
+'''
+
+
+def test_a_plug_in_action_that_hangs_does_not_stop_the_agent_or_the_lock(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plug-in action that never returned stopped the agent in the middle of its first
+    decision: no more scoring, the lock after it in `on_lock` never ran, SIGTERM unheard."""
+    from tests.helpers.plugins import install
+
+    monkeypatch.syspath_prepend(install(tmp_path / "site", "pager_plugin",
+                                        {"hanging_pager": HANGING_ACTION},
+                                        "[activesec.actions]\npager = hanging_pager:Pager\n"))
+    s = make_settings(tmp_path, actions={
+        "on_notify": ["pager"], "on_lock": ["pager", "command"], "on_gate": [],
+        "params": {"command": {"argv": marker_cmd(tmp_path / "locked.jsonl")}}})
+    agent, _ = run_agent(p, s, stranger(40, 12), models)
+    first = agent.decisions[0]["actions"][0]
+    assert first["name"] == "pager" and not first["ok"]
+    assert "did not return within 0.2 s" in first["detail"]
+    locks = [d for d in agent.decisions if d["level"] == "lock"]
+    assert locks and any(a["name"] == "command" and a["ok"] for a in locks[0]["actions"])
+    assert (tmp_path / "locked.jsonl").exists()
+    sys.modules.pop("hanging_pager", None)
+
+
+class BrokenPlugin(ScaledManhattan):
+    """A plug-in detector (its module is not ActiveSec's) whose score breaks once live."""
+
+    def score(self, X: Any) -> np.ndarray:
+        if getattr(self, "broken_", False):
+            raise RuntimeError("lost its lookup table")
+        return super().score(X)
+
+
+def test_a_plug_in_detector_that_fails_while_scoring_does_not_stop_the_agent(
+        p: paths_mod.Paths, settings: Settings) -> None:
+    """A plug-in whose score raised once the agent ran ended the agent ("stopped … not
+    restarted by itself"): no recording, no protection. Its model is now refused as one that
+    fails its checks is, said in `status`, and the agent goes on recording."""
+    X = pointer_features(owner(300, 1)).X
+    det = BrokenPlugin().fit(X)
+    cal = Calibration.from_scores(det.score(pointer_features(owner(200, 2)).X), 0.05)
+    det.broken_ = True
+    models = {"pointer:mouse": ModalityModel.pointer(det, cal)}
+    agent, summary = run_agent(p, settings, stranger(40, 12), models)
+    assert agent.engine is None and not agent.decisions
+    assert agent.reason is not None and agent.reason.startswith("model refused: detector ")
+    assert "failed in score: RuntimeError: lost its lookup table" in agent.reason
+    assert summary.stats is not None and summary.stats.stored > 0  # recording went on
+
+
+SLOPPY_ACTIONS = '''
+from activesec.actions.base import Action, ActionResult
+
+class Parental(Action):
+    def _fire(self, decision):
+        return ActionResult(True, "games closed")
+
+    def hold(self, decision):
+        raise OSError("process table unreadable")
+
+    def plan(self, op, decision):
+        return "would close games"
+
+class Beeper(Action):
+    def _fire(self, decision):
+        return True  # not an ActionResult
+
+    def plan(self, op, decision):
+        return "would beep"
+'''
+
+
+def test_a_plug_in_action_raising_in_hold_or_returning_no_result_does_not_stop_the_agent(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plug-in gate action whose ``hold`` raised ended the agent at the first re-apply of
+    the gate (2 s after it); one whose ``_fire`` returned ``True`` ended it at its first
+    decision ("'bool' object has no attribute 'ok'")."""
+    from tests.helpers.plugins import install
+
+    monkeypatch.syspath_prepend(install(
+        tmp_path / "site", "sloppy_plugin", {"sloppy_actions": SLOPPY_ACTIONS},
+        "[activesec.actions]\nparental = sloppy_actions:Parental\n"
+        "beeper = sloppy_actions:Beeper\n"))
+    s = make_settings(tmp_path, engine={"policy": {"gate_apps": ["games"]}}, actions={
+        "on_notify": ["beeper"], "on_lock": [], "on_gate": ["parental"]})
+    agent, _ = run_agent(p, s, stranger(60, 12), models)
+    by_level: dict[str, list[dict[str, Any]]] = {}
+    for d in agent.decisions:
+        by_level.setdefault(d["level"], []).append(d)
+    beep = by_level["notify"][0]["actions"][0]
+    assert not beep["ok"] and beep["detail"] == "beeper fire returned True, not an ActionResult"
+    held = [a for d in by_level["gate"] for a in d["actions"] if "hold" in a["detail"]]
+    assert held and not held[0]["ok"]
+    assert "parental hold failed unexpectedly: OSError: process table unreadable" in held[0][
+        "detail"]
+    sys.modules.pop("sloppy_actions", None)
+
+
+SCRUBBING_ACTION = '''
+from activesec.actions.base import Action, ActionResult
+
+class Pager(Action):
+    def _fire(self, decision):
+        decision.evidence.clear()  # "trims" what it forwards, in place
+        return ActionResult(True, "paged")
+
+    def plan(self, op, decision):
+        return "would page"
+'''
+
+
+def test_a_plug_in_action_cannot_change_the_decision_the_others_and_the_log_receive(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every action was handed the same decision object: a plug-in emptying its evidence in
+    place emptied it for the actions after it and for the decision log."""
+    from tests.helpers.plugins import install
+
+    monkeypatch.syspath_prepend(install(
+        tmp_path / "site", "scrub_plugin", {"scrubbing_pager": SCRUBBING_ACTION},
+        "[activesec.actions]\npager = scrubbing_pager:Pager\n"))
+    s = make_settings(tmp_path, actions={
+        "on_notify": ["pager", "command"], "on_lock": [], "on_gate": [],
+        "params": {"command": {"argv": marker_cmd(tmp_path / "notified.jsonl")}}})
+    agent, _ = run_agent(p, s, stranger(40, 12), models)
+    first = agent.decisions[0]
+    assert first["actions"][0]["ok"] and first["evidence"]["deviating_features"]
+    received = json.loads((tmp_path / "notified.jsonl").read_text().splitlines()[0])
+    assert received["evidence"]["deviating_features"]
+    stored = next(iter(DecisionLog(decisions_path(p))))
+    assert stored["evidence"]["deviating_features"]
+    sys.modules.pop("scrubbing_pager", None)
+
+
+class StuckPlugin(ScaledManhattan):
+    """A plug-in detector (its module is not ActiveSec's) whose score hangs once live."""
+
+    def score(self, X: Any) -> np.ndarray:
+        if getattr(self, "stuck_", False):
+            time.sleep(1.0)  # a lookup against a server that no longer answers
+        return super().score(X)
+
+
+def test_a_plug_in_detector_that_hangs_while_scoring_is_refused_not_waited_for(
+        p: paths_mod.Paths, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scoring ran in the agent's loop: a plug-in whose score hung stopped the agent with it
+    (no more scoring, no lock, SIGTERM unheard). A call past PLUGIN_SCORE_MAX_S now refuses
+    the model as a failing one is, and the agent goes on recording."""
+    monkeypatch.setattr(agent_mod, "PLUGIN_SCORE_MAX_S", 0.2, raising=False)
+    X = pointer_features(owner(300, 1)).X
+    det = StuckPlugin().fit(X)
+    cal = Calibration.from_scores(det.score(pointer_features(owner(200, 2)).X), 0.05)
+    det.stuck_ = True
+    models = {"pointer:mouse": ModalityModel.pointer(det, cal)}
+    agent, summary = run_agent(p, settings, stranger(40, 12), models)
+    assert agent.engine is None and not agent.decisions
+    assert agent.reason is not None and agent.reason.startswith("model refused: detector ")
+    assert "did not score" in agent.reason and "within 0.2 s" in agent.reason
+    assert summary.stats is not None and summary.stats.stored > 0

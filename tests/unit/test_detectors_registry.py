@@ -100,6 +100,12 @@ class PluginDetector(Detector):
     def __init__(self, bias: float = 0.0) -> None:
         self.bias = bias
 
+    def _fit(self, X: np.ndarray, X_background: np.ndarray | None) -> None:
+        self.mu_ = X.mean(axis=0)
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        return np.abs(X - self.mu_).sum(axis=1) + self.bias
+
 
 def test_entry_point_plugins_are_discovered_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
     good = md.EntryPoint(name="my_plugin", group=registry.ENTRY_POINT_GROUP,

@@ -17,13 +17,17 @@ Rules every action follows, built-in or plug-in:
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
+
+from activesec.core.errors import ActiveSecError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +163,11 @@ class Action(ABC):
     #: constructor arguments that are test seams, not settings (left out of the settings a
     #: configuration error lists)
     seams: ClassVar[frozenset[str]] = frozenset()
+    #: a plug-in's ``fire``/``revert`` that has not returned after this many seconds is
+    #: recorded as failed and left to finish in the background, so the agent goes on scoring
+    #: and the level's other actions (the lock) still run; until it returns, that plug-in's
+    #: next calls fail at once. Built-ins bound their own waits (``command``'s ``timeout_s``).
+    max_wait_s: ClassVar[float] = 10.0
 
     def __init__(self, *, dry_run: bool = False) -> None:
         self.dry_run = dry_run
@@ -169,7 +178,19 @@ class Action(ABC):
     def start(self) -> None:
         """Acquire resources (open files, sockets). Idempotent; skipped in dry-run."""
         if not self._started and not self.dry_run:
-            self._start()
+            try:
+                self._start()
+            except Exception as exc:
+                if isinstance(exc, ActiveSecError) or type(self).__module__.startswith(
+                    "activesec."
+                ):
+                    raise
+                # a plug-in's: it ended `activesec run` in a traceback
+                raise ConfigError(
+                    f"action {self.name!r} ({type(self).__module__}:{type(self).__qualname__}) "
+                    f"failed to start: {type(exc).__name__}: {exc}",
+                    "fix the plug-in, or remove it from [actions]",
+                ) from None
         self._started = True
 
     def stop(self) -> None:
@@ -195,6 +216,7 @@ class Action(ABC):
         return self._dispatch("revert", decision)
 
     def _dispatch(self, op: Literal["fire", "revert"], decision: Decision) -> ActionResult:
+        decision = self._own_copy(decision)
         if self.dry_run:
             try:
                 detail = self.plan(op, decision)
@@ -202,13 +224,82 @@ class Action(ABC):
                 detail = f"(cannot describe: {type(exc).__name__}: {exc})"
             self.recorded.append(Recorded(op, decision, detail))
             return ActionResult(True, f"dry-run: {detail}", {"dry_run": True})
+        call = self._fire if op == "fire" else self._revert
+        out = self._guarded(op, lambda: call(decision))
+        if out is None:  # a plug-in's _fire without a return: the agent read .ok off None
+            return ActionResult(False, f"{self.name} {op} returned None, not an ActionResult")
+        return out
+
+    def hold_guarded(self, decision: Decision) -> ActionResult | None:
+        """:meth:`hold` as the agent calls it: guarded as ``fire`` is (a plug-in's ``hold`` that
+        raised ended the agent while gated)."""
+        decision = self._own_copy(decision)
+        return self._guarded("hold", lambda: self.hold(decision))
+
+    def _own_copy(self, decision: Decision) -> Decision:
+        """``decision`` for a plug-in: a copy of its own. Every action was handed one object,
+        so a plug-in changing its evidence in place changed it for the actions after it and
+        for the decision log."""
+        if type(self).__module__.startswith("activesec."):
+            return decision
+        return copy.deepcopy(decision)
+
+    def _guarded(self, op: str, call: Callable[[], ActionResult | None]) -> ActionResult | None:
+        """``call`` never raising: an exception is logged and becomes a failed result; a
+        plug-in's call is also bounded in time (:meth:`_bounded`)."""
         try:
-            return self._fire(decision) if op == "fire" else self._revert(decision)
+            if type(self).__module__.startswith("activesec."):
+                return call()
+            out = self._bounded(op, call)
+            if out is not None and not isinstance(out, ActionResult):
+                return ActionResult(
+                    False, f"{self.name} {op} returned {out!r}, not an ActionResult"
+                )
+            return out
         except Exception as exc:
             log.exception("action %s: %s raised", self.name, op)
             return ActionResult(
                 False, f"{self.name} {op} failed unexpectedly: {type(exc).__name__}: {exc}"
             )
+
+    def _bounded(self, op: str, run: Callable[[], ActionResult | None]) -> ActionResult | None:
+        """A plug-in's ``op`` in a thread of its own, waited for ``max_wait_s`` at most: one that
+        hung stopped the agent for good — no more scoring, no lock, not even SIGTERM."""
+        busy: threading.Thread | None = getattr(self, "_busy", None)
+        if busy is not None and busy.is_alive():
+            return ActionResult(
+                False,
+                f"{self.name} {op} not run: its earlier call has not "
+                "returned yet (fix or remove the plug-in)",
+            )
+        box: list[ActionResult | Exception | None] = []
+
+        def call() -> None:
+            try:
+                box.append(run())
+            except Exception as exc:
+                box.append(exc)
+
+        worker = threading.Thread(target=call, name=f"activesec-action-{self.name}", daemon=True)
+        worker.start()
+        worker.join(self.max_wait_s)
+        if worker.is_alive():
+            self._busy = worker
+            log.error(
+                "action %s: %s has not returned after %g s; left running",
+                self.name,
+                op,
+                self.max_wait_s,
+            )
+            return ActionResult(
+                False,
+                f"{self.name} {op} did not return within "
+                f"{self.max_wait_s:g} s (left running; fix or remove "
+                "the plug-in)",
+            )
+        if isinstance(box[0], Exception):
+            raise box[0]
+        return box[0]
 
     @abstractmethod
     def _fire(self, decision: Decision) -> ActionResult:

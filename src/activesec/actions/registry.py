@@ -24,7 +24,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from activesec.actions.base import Action
-from activesec.core.errors import ConfigError
+from activesec.core.errors import ActiveSecError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,15 @@ def load(name: str) -> type[Action]:
             f"action plug-in {name!r} is not a subclass of activesec.actions.Action",
             "fix the entry point of the package that provides it",
         )
+    if inspect.isabstract(cls):  # was "invalid parameters for action …: Can't instantiate …"
+        missing = " and ".join(f"{m}()" for m in sorted(cls.__abstractmethods__))
+        raise ConfigError(
+            f"action plug-in {name!r} ({cls.__module__}:{cls.__qualname__}) does not define "
+            f"{missing}",
+            "fix the plug-in (README, 'Writing an action'), or remove it from [actions]",
+        )
+    if name not in BUILTINS:  # as detectors: its name is the entry point's (else "action")
+        cls.name = name
     return cls
 
 
@@ -99,6 +108,14 @@ def create(name: str, **params: Any) -> Action:
         raise ConfigError(
             f"invalid parameters for action {name!r}: {exc}",
             f"see the documentation of {cls.__module__}.{cls.__qualname__}",
+        ) from None
+    except ActiveSecError:
+        raise
+    except Exception as exc:  # a plug-in's constructor: it ended `run` in a traceback
+        raise ConfigError(
+            f"action {name!r} ({cls.__module__}:{cls.__qualname__}) failed to start: "
+            f"{type(exc).__name__}: {exc}",
+            "fix the plug-in, or remove it from [actions]",
         ) from None
 
 

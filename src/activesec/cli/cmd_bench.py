@@ -94,7 +94,13 @@ def _show(res: dict[str, Any]) -> None:
     out.print(f"  scores by model: {by or '-'}")
     threads = ", ".join(f"{escape(k)} {v:.2f} %" for k, v in sorted(sc["threads"].items()))
     out.print(f"  threads while scoring: {threads or '-'}")
-    if sc["sklearn_imported"]:
+    if sc["sklearn_imported"] and m.get("without_twin"):
+        # a plug-in detector's model was told to retrain, which changes nothing
+        out.print("  scikit-learn was imported by the agent: "
+                  f"{escape(', '.join(m['without_twin']))} "
+                  "(a plug-in detector, or a built-in with non-default parameters) has no "
+                  "NumPy-only twin and scores with the full model")
+    elif sc["sklearn_imported"]:
         out.print("  [red]scikit-learn was imported by the agent[/red] — it should score with "
                   "the NumPy-only model twins; retrain with `activesec train`")
     if not sc["scores"]:

@@ -1026,6 +1026,50 @@ def _injector_check() -> Any:
     return injector_check(mode, names)
 
 
+def _plugin_check() -> Any:
+    """The plug-ins installed (detectors and actions, each with the package it comes from), and
+    those that cannot be used — one that fails to load, is not a detector or action class, or
+    is named like a built-in (not used): these were said only when a command named them, or in
+    the agent's log. None when no plug-in is installed."""
+    from importlib.metadata import entry_points
+
+    from activesec.actions import registry as actions
+    from activesec.capture.doctor import Check
+    from activesec.detectors import registry as detectors
+
+    def origin(ep: Any) -> str:
+        dist = getattr(ep, "dist", None)
+        return f" ({dist.name} {dist.version})" if dist is not None else ""
+
+    good: list[str] = []
+    bad: list[str] = []
+    not_loaded = detectors.not_loaded()
+    for ep in entry_points(group=detectors.ENTRY_POINT_GROUP):
+        if ep.name in not_loaded:
+            bad.append(f"detector plug-in {ep.name!r}{origin(ep)}: {not_loaded[ep.name]}")
+        elif detectors.get(ep.name)._is_plugin():
+            good.append(f"detector {ep.name}{origin(ep)}")
+    for ep in entry_points(group=actions.GROUP):
+        if ep.name in actions.BUILTINS:
+            bad.append(f"action plug-in {ep.name!r}{origin(ep)}: not used: named like the "
+                       "built-in; give it another name")
+            continue
+        try:
+            actions.load(ep.name)
+        except ActiveSecError as exc:
+            bad.append(f"{exc.message}{origin(ep)}")
+            continue
+        good.append(f"action {ep.name}{origin(ep)}")
+    if not good and not bad:
+        return None
+    detail = "; ".join([*good, *(f"not usable: {b}" for b in bad)])
+    if bad:
+        return Check("plug-ins", "warn", detail,
+                     "fix or reinstall the package named, or uninstall it (README, 'Writing an "
+                     "action' and 'To compare your own detector')")
+    return Check("plug-ins", "ok", detail)
+
+
 def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Which capture backend will be used and why; display, permission and platform problems;
     whether training has a background population; whether the gate rules name apps seen on
@@ -1040,7 +1084,7 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     if session is not None:
         checks.insert(0, session)
     for extra in (_profile_check(), _background_check(), _gate_check(), _command_check(),
-                  _lock_check(), _injector_check(), _service_check()):
+                  _lock_check(), _injector_check(), _service_check(), _plugin_check()):
         if extra is not None:
             checks.append(extra)
     checks.append(_store_check())

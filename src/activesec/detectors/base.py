@@ -18,12 +18,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import math
 import numbers
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -72,20 +73,17 @@ class Detector:
         # A plug-in's own error (a bug in its fit or score) is said in one line naming it and
         # where it was raised: it ended `evaluate` in a traceback, and `--detector all` — every
         # built-in's figures lost to one broken plug-in installed beside them.
-        plugin = cls._is_plugin()
         own_fit = cls.__dict__.get("fit")
         if own_fit is not None:
             @functools.wraps(own_fit)
             def fit(self: Detector, X: Any, X_background: Any = None,
                     background_groups: Any = None) -> Detector:
                 Xo, Xb, groups = self._checked_fit_input(X, X_background, background_groups)
-                try:
+                with self._said("fit"):
                     if self.needs_groups:
                         own_fit(self, Xo, Xb, groups)
                     else:
                         own_fit(self, Xo, Xb)
-                except Exception as exc:
-                    raise self._plugin_error("fit", exc) if plugin else exc from None
                 self.n_features_in_ = Xo.shape[1]
                 return self
 
@@ -97,10 +95,8 @@ class Detector:
                 a = self._checked_score_input(X)
                 if len(a) == 0:
                     return np.zeros(0, dtype=np.float64)
-                try:
+                with self._said("score"):
                     s = np.asarray(own_score(self, a), np.float64).reshape(-1)
-                except Exception as exc:
-                    raise self._plugin_error("score", exc) if plugin else exc from None
                 return self._finite(s, len(a))
 
             cls.score = score  # type: ignore[method-assign]
@@ -149,6 +145,24 @@ class Detector:
         """Refuse parameter values this detector cannot use (a ConfigError). Built-ins check
         what scikit-learn does not, or only in fit; the default (plug-ins) checks nothing."""
 
+    def _check_params(self) -> None:
+        """:meth:`check_params`, a plug-in's other errors there (a ValueError) said as a
+        ConfigError naming it: they ended `evaluate` and `train` in a traceback."""
+        try:
+            self.check_params()
+        except Exception as exc:
+            if isinstance(exc, ActiveSecError) or not self._is_plugin():
+                raise
+            raise self._params_error(exc) from None
+
+    @classmethod
+    def _params_error(cls, exc: Exception) -> ConfigError:
+        """A plug-in's own error about its parameters as a one-line ConfigError naming it."""
+        return ConfigError(
+            f"detector {cls.name or cls.__name__!r} ({cls.__module__}:{cls.__qualname__}) "
+            f"refused its parameters: {type(exc).__name__}: {exc}",
+            "change that --param value (or fix the plug-in)")
+
     def _require(self, key: str, ok: bool, want: str) -> None:
         """A ConfigError unless ``ok``: parameter ``key`` must be ``want``."""
         if not ok:
@@ -178,23 +192,30 @@ class Detector:
     # --- the contract -------------------------------------------------------------------
     def fit(self, X: Any, X_background: Any = None, background_groups: Any = None) -> Detector:
         Xo, Xb, groups = self._checked_fit_input(X, X_background, background_groups)
-        who = self.name or type(self).__name__
         self.n_features_in_ = Xo.shape[1]
-        try:
+        with self._said("fit"):
             if self.needs_groups:
                 self._fit_groups(Xo, Xb, groups)
             else:
                 self._fit(Xo, Xb)
-        except Exception as exc:
-            # scikit-learn checks ranges (n_estimators=0) only here; matched by name, so this
-            # module stays free of scikit-learn, which the scoring agent must not import
-            if type(exc).__name__ == "InvalidParameterError":
-                raise ConfigError(f"bad parameter for detector {who}: {exc}",
-                                  "change that --param value") from None
-            if self._is_plugin():
-                raise self._plugin_error("fit", exc) from None
-            raise
         return self
+
+    @contextlib.contextmanager
+    def _said(self, method: str) -> Iterator[None]:
+        """Run a detector's own ``method`` code, its errors said as a user needs them: a
+        parameter range scikit-learn checks only in fit (``n_estimators=0``) as a ConfigError,
+        and a plug-in's bug in one line (:meth:`_plugin_error`); a built-in's passes as is."""
+        try:
+            yield
+        except Exception as exc:
+            # matched by name, so this module stays free of scikit-learn, which the scoring
+            # agent must not import
+            if type(exc).__name__ == "InvalidParameterError":
+                raise ConfigError(f"bad parameter for detector {self.name or type(self).__name__}"
+                                  f": {exc}", "change that --param value") from None
+            if self._is_plugin():
+                raise self._plugin_error(method, exc) from None
+            raise
 
     @classmethod
     def _is_plugin(cls) -> bool:
@@ -204,7 +225,7 @@ class Detector:
                            ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The parameter check and the owner rows, background and person ids ``fit`` needs,
         validated (a ConfigError or DataError saying what is wrong)."""
-        self.check_params()
+        self._check_params()
         Xo = check_X(X)
         who = self.name or type(self).__name__
         if len(Xo) < self.min_samples:
@@ -239,12 +260,8 @@ class Detector:
         a = self._checked_score_input(X)
         if len(a) == 0:
             return np.zeros(0, dtype=np.float64)
-        try:
+        with self._said("score"):
             s = np.asarray(self._score(a), dtype=np.float64).reshape(-1)
-        except Exception as exc:
-            if self._is_plugin():
-                raise self._plugin_error("score", exc) from None
-            raise
         return self._finite(s, len(a))
 
     def _checked_score_input(self, X: Any) -> np.ndarray:
@@ -253,8 +270,17 @@ class Detector:
         return check_X(X, n_features=self.n_features_in_)
 
     def _finite(self, s: np.ndarray, rows: int) -> np.ndarray:
-        """One finite score per row: NaN and +inf become the largest float (impostor)."""
+        """One finite score per row: NaN and +inf become the largest float (impostor) — but a
+        plug-in's are its bug, said naming it: they were taken for impostors unsaid, and an
+        evaluation ended in "scores contain NaN or infinity" after overflow warnings."""
         self._check_count(s, rows)
+        bad = int(np.count_nonzero(~np.isfinite(s)))
+        if bad and self._is_plugin():
+            cls = type(self)
+            raise ModelError(f"detector {self.name or cls.__name__!r} ({cls.__module__}:"
+                             f"{cls.__qualname__}) returned {bad} NaN or infinite scores for "
+                             f"{rows} rows", "fix the plug-in's score (one finite number per "
+                             "row), or choose another detector")
         return np.nan_to_num(s, nan=np.finfo(np.float64).max, posinf=np.finfo(np.float64).max,
                              neginf=-np.finfo(np.float64).max)
 

@@ -128,17 +128,17 @@ def save_model(
 ) -> Path:
     """Write ``model.skops`` and its card into ``directory`` (created 0700); returns the card
     path. ``calibration`` is e.g. ``{"threshold": t, "target_far": 0.01}``."""
-    import skops.io as sio
 
     if not hasattr(detector, "n_features_in_"):
         raise ModelError("cannot save an unfitted detector", "fit it first")
     if len(feature_names) != detector.n_features_in_:
         raise ModelError(f"{len(feature_names)} feature names for a model of "
                          f"{detector.n_features_in_} features", "pass the extractor's names")
+    data = _dumps(detector)
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     model_path = d / MODEL_FILE
-    _write_private(model_path, sio.dumps(detector))
+    _write_private(model_path, data)
     card = {
         "format": FORMAT,
         "detector": detector.name or type(detector).__name__,
@@ -153,9 +153,39 @@ def save_model(
         "model_sha256": sha256_file(model_path),
         "extra": _jsonable(extra or {}),
     }
+    plugin = _plugin_origin(detector)
+    if plugin is not None:
+        card["plugin"] = plugin
     card_path = d / CARD_FILE
     _write_private(card_path, (json.dumps(seal(card), indent=2, sort_keys=True) + "\n").encode())
     return card_path
+
+
+def _trusted(cls: type) -> frozenset[str]:
+    """The types a saved model of detector class ``cls`` may hold."""
+    return TRUSTED_SKLEARN_TYPES | {f"{cls.__module__}.{cls.__qualname__}"}
+
+
+def _dumps(detector: Detector) -> bytes:
+    """``detector`` as skops bytes that :func:`load_model` will accept: a plug-in whose fitted
+    state held its own helper class or a function was saved, and every load then refused it
+    ("untrusted types … retrain"), so the agent retrained it for ever."""
+    import skops.io as sio
+
+    cls = type(detector)
+    who = f"detector {detector.name or cls.__name__!r} ({cls.__module__}:{cls.__qualname__})"
+    fix = ("keep its fitted state in NumPy arrays, numbers, strings, lists and dicts "
+           "(README, 'To compare your own detector'), or choose another detector")
+    try:
+        data = sio.dumps(detector)
+        untrusted = set(sio.get_untrusted_types(data=data)) - _trusted(cls)
+    except Exception as exc:
+        raise ModelError(f"{who} cannot be saved without pickle: {type(exc).__name__}: {exc}",
+                         fix) from None
+    if untrusted:
+        raise ModelError(f"{who} cannot be saved without pickle: its fitted state holds "
+                         f"{', '.join(sorted(untrusted))}", fix)
+    return data
 
 
 def load_json_card(p: Path, fmt: str, what: str, hint: str) -> dict[str, Any]:
@@ -186,14 +216,28 @@ def _major_minor(v: str) -> str:
     return ".".join(v.split(".")[:2])
 
 
+def _plugin_origin(detector: Detector) -> dict[str, str] | None:
+    """The package and version of a plug-in detector (None for a built-in), for its card."""
+    found = registry.origin(detector.name) if detector._is_plugin() else None
+    return None if found is None else {"package": found[0], "version": found[1]}
+
+
 def check_versions(card: dict[str, Any], where: Path) -> None:
     """A ModelError (retrain) unless the card was written by this ActiveSec and scikit-learn
-    and a NumPy of the same minor version."""
+    and a NumPy of the same minor version — and, for a plug-in detector, by the plug-in's
+    installed version: another's class may differ, and its model failed only while scoring."""
     saved, now = card.get("versions") or {}, library_versions()
     for pkg, strict in (("activesec", True), ("scikit-learn", True), ("numpy", False)):
         a, b = str(saved.get(pkg)), now[pkg]
         if (a != b) if strict else (_major_minor(a) != _major_minor(b)):
             raise ModelError(f"model at {where} was built with {pkg} {a}, this is {b}", RETRAIN)
+    plugin = card.get("plugin")
+    if isinstance(plugin, dict):
+        found = registry.origin(str(card.get("detector")))
+        installed = "not installed" if found is None else f"{found[0]} {found[1]}"
+        if found is None or found[1] != plugin.get("version"):
+            raise ModelError(f"model at {where} was built with plug-in {plugin.get('package')} "
+                             f"{plugin.get('version')}, this is {installed}", RETRAIN)
 
 
 def load_model(
@@ -214,7 +258,7 @@ def load_model(
     if feature_names is not None and schema.get("sha256") != schema_hash(feature_names):
         raise ModelError(f"model at {d} was trained on a different feature schema", RETRAIN)
     cls = registry.get(str(card.get("detector")))
-    trusted = TRUSTED_SKLEARN_TYPES | {f"{cls.__module__}.{cls.__qualname__}"}
+    trusted = _trusted(cls)
     data = model_path.read_bytes()
     try:
         untrusted = set(sio.get_untrusted_types(data=data))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
-from activesec.core.errors import ConfigError
+from activesec.core.errors import ActiveSecError, ConfigError
 from activesec.detectors.base import Detector
 
 ENTRY_POINT_GROUP = "activesec.detectors"
@@ -67,12 +67,38 @@ def _load() -> None:
         except Exception as exc:  # a broken plug-in must not break the built-ins
             _BROKEN[ep.name] = f"{type(exc).__name__}: {exc}"
             continue
+        why = _not_a_detector(cls)
+        if why:  # `--detector NAME` ended in an AttributeError traceback
+            _BROKEN[ep.name] = f"{ep.value} {why}"
+            continue
         cls.name = ep.name
         _REGISTRY[ep.name] = cls
     _loaded = True
 
 
 _BROKEN: dict[str, str] = {}
+
+
+def _not_a_detector(cls: Any) -> str:
+    """Why the object a plug-in's entry point names cannot be used as a detector ('' if it
+    can): not a Detector subclass, or one that implements neither ``fit`` nor ``score``."""
+    if not (isinstance(cls, type) and issubclass(cls, Detector)):
+        return "is not a subclass of activesec.detectors.base.Detector"
+    own = {n for k in cls.__mro__[:cls.__mro__.index(Detector)] for n in vars(k)}
+    needs = {"fit()": {"fit", "_fit", "_fit_groups"}, "score()": {"score", "_score"}}
+    missing = [m for m, names in needs.items() if not own & names]
+    return f"does not define {' and '.join(missing)}" if missing else ""
+
+
+def origin(name: str) -> tuple[str, str] | None:
+    """(package, version) of the installed plug-in providing detector ``name`` — the first
+    entry point of that name, as :func:`get` uses — read from its metadata without importing
+    anything; None for a built-in or a name no package provides."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            dist = getattr(ep, "dist", None)
+            return None if dist is None else (str(dist.name), str(dist.version))
+    return None
 
 
 def not_loaded() -> dict[str, str]:
@@ -93,8 +119,9 @@ def get(name: str) -> type[Detector]:
     _load()
     if name not in _REGISTRY:
         why = f" (plug-in failed to load: {_BROKEN[name]})" if name in _BROKEN else ""
+        fix = "fix or reinstall the package that provides it, or " if why else ""
         raise ConfigError(f"unknown detector {name!r}{why}",
-                          f"choose one of: {', '.join(sorted(_REGISTRY))}")
+                          f"{fix}choose one of: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 
@@ -114,7 +141,13 @@ def create(name: str, **params: Any) -> Detector:
     except TypeError as exc:
         raise ConfigError(f"bad parameters for detector {name!r}: {exc}",
                           "see the detector's documentation for its parameters") from exc
-    det.check_params()
+    except ActiveSecError:
+        raise
+    except Exception as exc:  # a plug-in's constructor checking its values (a ValueError)
+        if not cls._is_plugin():
+            raise
+        raise cls._params_error(exc) from None
+    det._check_params()
     # after the detector's own checks (which say its ranges); for a plug-in without them, an
     # `--param eps=NaN` or `=Infinity` ran and was reported as `null` in the JSON
     for key, value in params.items():

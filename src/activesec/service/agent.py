@@ -161,6 +161,8 @@ HOUSEKEEP_EVERY_S = 10.0  # enrolment counts, wipe and model checks
 KEEP_DECISIONS = 200  # decisions held in memory
 KEEP_LATENCIES = 1000  # completing input -> trust updated, the newest scores
 TRAIN_RETRY_S = 600.0  # after a failed automatic training
+#: longest a plug-in detector may take to score one batch before its model is refused
+PLUGIN_SCORE_MAX_S = 10.0
 # training a modality enrolled later (`train --new`) that keeps failing — the keystrokes are
 # counted but too scattered to make enough windows — waits twice as long after each failure,
 # up to a day: each try is a whole training process (~1 s of CPU to import scikit-learn alone)
@@ -364,6 +366,51 @@ def _check_gate_apps(apps: list[str], gate: GateAction) -> None:
             f"name one of the [actions.params.gate] rules ({', '.join(names)}), or leave "
             "gate_apps out to gate them all" if names else
             "add rules = [{ name = ..., match = ... }] under [actions.params.gate]")
+
+
+class _PluginScorer:
+    """A plug-in detector as the agent scores with it: each batch in a thread of its own,
+    waited for ``PLUGIN_SCORE_MAX_S`` at most. One that hung stopped the agent for good — no
+    more scoring, recording or SIGTERM; now it is a ModelError, which refuses the model
+    (:meth:`Agent._scoring_failed`), and the stuck call is left to finish."""
+
+    def __init__(self, detector: Any) -> None:
+        self.detector = detector
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.detector, name)
+
+    def score(self, X: Any) -> np.ndarray:
+        box: list[Any] = []
+
+        def run() -> None:
+            try:
+                box.append(self.detector.score(X))
+            except Exception as exc:
+                box.append(exc)
+
+        worker = threading.Thread(target=run, name="activesec-plugin-score", daemon=True)
+        worker.start()
+        worker.join(PLUGIN_SCORE_MAX_S)
+        if worker.is_alive():
+            cls = type(self.detector)
+            raise ModelError(
+                f"detector {getattr(self.detector, 'name', '') or cls.__name__!r} "
+                f"({cls.__module__}:{cls.__qualname__}) did not score {len(X)} rows within "
+                f"{PLUGIN_SCORE_MAX_S:g} s", "fix the plug-in, or choose another detector")
+        if isinstance(box[0], Exception):
+            raise box[0]
+        return np.asarray(box[0])
+
+
+def _bounded_plugin(model: ModalityModel) -> ModalityModel:
+    """``model`` with its detector bounded in time when it is a plug-in (:class:`_PluginScorer`)."""
+    from activesec.detectors.base import Detector
+
+    det = model.detector
+    if isinstance(det, Detector) and det._is_plugin():
+        return dataclasses.replace(model, detector=_PluginScorer(det))
+    return model
 
 
 def _create_action(settings: Settings, name: str, dry_run: bool) -> Action:
@@ -1104,14 +1151,35 @@ class Agent:
             return
         ctx = self._context()
         last = eng.trajectory[-1] if eng.trajectory else None
-        out = eng.feed(ev, ctx) if len(ev) else []
-        if final:
-            out += eng.finish(ctx)
+        try:
+            out = eng.feed(ev, ctx) if len(ev) else []
+            if final:
+                out += eng.finish(ctx)
+        except ModelError as exc:
+            self._scoring_failed(exc)
+            return
         updates = _since(eng.trajectory, last)
         if not final:  # live input (a non-final drain always has some); shutdown is no reaction
             self._time_updates(updates, ev)
         self._observe(updates)
         self._handle(out)
+
+    def _scoring_failed(self, exc: ModelError) -> None:
+        """A model that failed while scoring — a plug-in detector's bug, said in one line by the
+        detector base class — is refused as one that fails its checks is: the agent goes on
+        recording and the other models on scoring, `status` says why, and automatic training
+        waits ``TRAIN_RETRY_S``. It ended the agent ("stopped … not restarted by itself")."""
+        from activesec.detectors.base import Detector
+
+        broken = [m for m, model in self.models.items()
+                  if isinstance(model.detector, _PluginScorer)
+                  or (isinstance(model.detector, Detector) and model.detector._is_plugin())]
+        keep = {m: v for m, v in self.models.items() if m not in broken} if broken else {}
+        log.error("model refused while scoring: %s", exc)
+        why = f"model refused: {exc}"
+        self._set_models(keep, f"{why}; scoring with {', '.join(sorted(keep))} — run "
+                               "`activesec train`" if keep else why)
+        self._train_after = self.clock.monotonic_ns() + int(TRAIN_RETRY_S * 1e9)
 
     def _observe(self, updates: list[TrustState]) -> None:
         """Every trust update, whatever completed it, goes into the trust history (and the count
@@ -1199,7 +1267,7 @@ class Agent:
         self._next_hold = now + int(HOLD_GATE_EVERY_S * 1e9)
         outcomes = []
         for name in self.settings.actions.on_gate:
-            r = self.actions[name].hold(d)
+            r = self.actions[name].hold_guarded(d)
             if r is not None:
                 outcomes.append(ActionOutcome(name, "fire", r.ok, r.detail))
                 (log.info if r.ok else log.warning)("action %s hold: %s", name, r.detail)
@@ -1274,7 +1342,7 @@ class Agent:
             self._set_models({}, f"model refused: {exc}")
             log.warning("model refused, enrolment continues: %s", exc)
             return
-        models = dict(loaded)
+        models = {m: _bounded_plugin(model) for m, model in loaded.items()}
         refused = list(getattr(loaded, "refused", []))  # load_each: the ones that failed checks
         why = ""
         if refused:

@@ -87,7 +87,9 @@ def _copy_models(source: Paths, dest: Paths) -> list[str]:
         shutil.copytree(d, dest.models_dir / d.name)
     for f in source.models_dir.glob("background-*"):
         shutil.copy2(f, dest.models_dir / f.name)
-    return sorted(load_models(dest, allow_sklearn=False))
+    # as the agent loads them: a model without a NumPy-only twin (a plug-in detector) was
+    # refused, "retrain" said (which gives it none) and a synthetic owner benched instead
+    return sorted(load_models(dest))
 
 
 def _synthetic_models(dest: Paths, settings: Settings) -> list[str]:
@@ -194,6 +196,17 @@ def _runs(work: Path, source: Paths | None, settings: Settings, seconds: float,
     return origin, refused, models, enrolling, run_agent(scoring, settings, seconds)
 
 
+def _without_twin(home: Path) -> list[str]:
+    """The models in ``home`` that have no NumPy-only twin (a plug-in detector, a built-in with
+    non-default parameters): the agent loads scikit-learn to score them, and retraining does
+    not change that."""
+    from activesec.core import paths as paths_mod
+    from activesec.service.models import COMPACT_FILE, model_dirs
+
+    return sorted(d.name for d in model_dirs(paths_mod.resolve(home))
+                  if not (d / COMPACT_FILE).is_file())
+
+
 def measure(source: Paths | None, settings: Settings, seconds: float = DEFAULT_SECONDS, *,
             progress: Progress | None = None) -> dict[str, Any]:
     """Bench the agent (module docstring): ``source`` is the profile whose models to use when
@@ -210,6 +223,7 @@ def measure(source: Paths | None, settings: Settings, seconds: float = DEFAULT_S
         with tempfile.TemporaryDirectory(prefix="activesec-bench-") as tmp:
             origin, refused, models, enrolling, agent = _runs(Path(tmp), source, settings,
                                                               seconds, say)
+            full = _without_twin(Path(tmp) / "scoring")
     except (OSError, StoreError) as exc:  # a full or unwritable temporary directory (the
         # only stores opened here are the throwaway ones)
         why = exc.message if isinstance(exc, StoreError) else exc.strerror or str(exc)
@@ -223,7 +237,8 @@ def measure(source: Paths | None, settings: Settings, seconds: float = DEFAULT_S
         "seconds": seconds,
         "stream": f"synthetic desktop work: {STREAM_ACTIONS} point-and-click actions at "
                   f"{STREAM_HZ} Hz and {STREAM_KEYS} keystrokes in turn, {BATCH_MS:g} ms batches",
-        "models": {"origin": origin, "modalities": models, "refused": refused},
+        "models": {"origin": origin, "modalities": models, "refused": refused,
+                   "without_twin": full},
         "machine": machine(), "enrolling": enrolling, "scoring": agent,
         "ratios": {"rss": _ratio(agent["rss_mb"], enrolling["rss_mb"]),
                    "cpu": _ratio(agent["cpu_percent_steady"], enrolling["cpu_percent_steady"])},

@@ -454,6 +454,16 @@ def _fit(paths: Paths, name: str, params: dict[str, Any], modality: str, X: np.n
     return det.fit(X, Xb, groups), "", info
 
 
+def _raise_plugin_bug(det: Any, exc: Exception) -> None:
+    """Raise ``exc`` when it is a plug-in detector's own error scoring the held-out rows (it
+    raised, or gave NaN or the wrong number of scores): no enrolment fixes it. It was folded
+    into "nothing to train yet … keep `activesec run` going: it trains by itself"."""
+    from activesec.detectors.base import Detector
+
+    if isinstance(exc, ModelError) and isinstance(det, Detector) and det._is_plugin():
+        raise exc
+
+
 def _purge(modality: str) -> int:
     """Rows before the split that share events with held-out rows (overlapping windows)."""
     return overlap_rows(KEY_WINDOW, KEY_STEP) if modality == KEYBOARD else 0
@@ -566,6 +576,7 @@ def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows) -> 
     try:
         cal, quant = _calibration(det, Xh, settings, modality, fallback=bool(fallback))
     except (DataError, ModelError) as exc:
+        _raise_plugin_bug(det, exc)
         res.reason = f"cannot calibrate: {exc}"
         return res
     extra = {"data": {"sessions": len(rows.sessions), "events": rows.events,
@@ -863,6 +874,7 @@ def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityR
     try:
         cal, quant = _calibration(det, X[n - n_hold:], settings, modality)
     except (DataError, ModelError) as exc:
+        _raise_plugin_bug(det, exc)
         res.reason = f"cannot calibrate: {exc}"
         return res
     data = {**dict(extra.get("data") or {}), "rows_train": int(n_fit), "rows_holdout": int(n_hold),

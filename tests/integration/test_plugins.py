@@ -1,0 +1,409 @@
+"""A third-party plug-in's author's path through the real CLI: detectors and actions installed
+as pip would (a module and its dist-info on ``PYTHONPATH``), working ones and broken ones. A
+broken plug-in is said in one line naming it and what to do — never a traceback, never a
+crash of the running agent, never ignored unsaid."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from tests.helpers.cli import cli, env_for, one_line_error
+from tests.helpers.plugins import install
+from tests.helpers.xserver import xdisplay  # noqa: F401  (fixture)
+
+from activesec.recordings import synthetic as syn
+from activesec.recordings.generic import to_text
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three synthetic people's pointer sessions in the generic mouse layout."""
+    root = tmp_path_factory.mktemp("rec") / "mouse"
+    for i, person in enumerate(("owner", "quick", "slow")):
+        for s in range(3):
+            lines = to_text(
+                syn.pointer_person(40, seed=100 * i + s, t0=1000.0 * s, **syn.STYLES[person]),
+                "mouse",
+            )
+            path = root / person / f"s{s + 1}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(lines)
+    return root
+
+
+def _env(tmp_path: Path, *sites: str) -> dict[str, str]:
+    env = env_for(tmp_path / "home")
+    env["PYTHONPATH"] = os.pathsep.join([*sites, env.get("PYTHONPATH", "")])
+    return env
+
+
+NOT_A_DETECTOR = "class Det:\n    pass\n"
+NOT_A_CLASS = "def Det():\n    pass\n"
+NO_METHODS = "from activesec.detectors.base import Detector\n\nclass Det(Detector):\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        (NOT_A_DETECTOR, "bp.det:Det is not a subclass of activesec.detectors.base.Detector"),
+        (NOT_A_CLASS, "bp.det:Det is not a subclass of activesec.detectors.base.Detector"),
+        (NO_METHODS, "bp.det:Det does not define fit() and score()"),
+    ],
+)
+def test_an_entry_point_that_names_no_usable_detector_is_said_in_one_line(
+    tmp_path: Path, recordings: Path, source: str, why: str
+) -> None:
+    """`--detector NAME` on an entry point naming a plain class or a function ended in an
+    AttributeError traceback; one naming a Detector without fit and score "failed in fit:
+    NotImplementedError:  at base.py:269"."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": source},
+        "[activesec.detectors]\nodd = bp.det:Det\n",
+    )
+    line = one_line_error(
+        cli(
+            "evaluate",
+            "mouse-csv",
+            "--data",
+            str(recordings),
+            "--detector",
+            "odd",
+            env=_env(tmp_path, site),
+        )
+    )
+    assert f"unknown detector 'odd' (plug-in failed to load: {why})" in line
+    assert "fix or reinstall the package that provides it" in line
+
+
+def _owner_profile(tmp_path: Path, recordings: Path, *sites: str) -> dict[str, str]:
+    """A profile whose owner's imported recordings are enough to train (enrolment lowered)."""
+    env = _env(tmp_path, *sites)
+    env["ACTIVESEC_ENROL__POINTER_EVENTS"] = "500"
+    assert cli("init", "--user", "owner", env=env).returncode == 0
+    r = cli("import", str(recordings.parent), env=env)
+    assert r.returncode == 0, r.stderr
+    return env
+
+
+HOLDS_A_HELPER = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Centre:
+    def __init__(self, mu):
+        self.mu = mu
+
+class Det(Detector):
+    def fit(self, X, X_background=None, background_groups=None):
+        self.centre_ = Centre(X.mean(axis=0))
+        return self
+
+    def score(self, X):
+        return np.abs(X - self.centre_.mu).mean(axis=1)
+"""
+
+
+def test_a_plug_in_model_that_cannot_be_saved_without_pickle_is_refused_by_train(
+    tmp_path: Path, recordings: Path
+) -> None:
+    """A fitted state holding the plug-in's own helper class was saved by `train`, and then
+    every load refused it ("contains untrusted types … retrain with `activesec train`"): the
+    agent retrained and refused it for ever, protecting nothing."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": HOLDS_A_HELPER},
+        "[activesec.detectors]\nodd = bp.det:Det\n",
+    )
+    env = _owner_profile(tmp_path, recordings, site)
+    env["ACTIVESEC_TRAIN__POINTER_DETECTOR"] = "odd"
+    line = one_line_error(cli("train", env=env))
+    assert (
+        "detector 'odd' (bp.det:Det) cannot be saved without pickle: its fitted state holds "
+        "bp.det.Centre — keep its fitted state in NumPy arrays" in line
+    )
+    assert not list((tmp_path / "home").rglob("model.skops"))
+    assert not list((tmp_path / "home").rglob(".staging-*"))
+
+
+NAN_SCORES = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Det(Detector):
+    def fit(self, X, X_background=None, background_groups=None):
+        self.mu_ = X.mean(axis=0)
+        return self
+
+    def score(self, X):
+        s = np.abs(X - self.mu_).mean(axis=1)
+        s[::2] = np.nan
+        return s
+"""
+
+
+def test_a_plug_in_scoring_nan_is_named_in_one_line(tmp_path: Path, recordings: Path) -> None:
+    """NaN scores were taken for impostors unsaid; `evaluate` printed overflow warnings and
+    "scores contain NaN or infinity — check the detector's output", naming no detector."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": NAN_SCORES},
+        "[activesec.detectors]\nodd = bp.det:Det\n",
+    )
+    args = ("evaluate", "mouse-csv", "--data", str(recordings), "--detector", "odd")
+    line = one_line_error(cli(*args, env=_env(tmp_path, site)))
+    assert "detector 'odd' (bp.det:Det) returned " in line
+    assert "NaN or infinite scores for " in line and "fix the plug-in's score" in line
+
+
+TWO_SCORES_A_ROW = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Det(Detector):
+    def fit(self, X, X_background=None, background_groups=None):
+        return self
+
+    def score(self, X):
+        return np.zeros((len(X), 2))
+"""
+
+
+def test_train_says_a_plug_ins_scoring_bug_not_to_keep_enrolling(
+    tmp_path: Path, recordings: Path
+) -> None:
+    """A plug-in giving two scores a row failed `train` with "nothing to train yet … keep
+    `activesec run` going: it trains by itself once enrolment is complete" — enrolment was
+    complete, and no amount of it fixes the plug-in."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": TWO_SCORES_A_ROW},
+        "[activesec.detectors]\nodd = bp.det:Det\n",
+    )
+    env = _owner_profile(tmp_path, recordings, site)
+    env["ACTIVESEC_TRAIN__POINTER_DETECTOR"] = "odd"
+    line = one_line_error(cli("train", env=env))
+    assert line.startswith("error: detector 'odd' returned ")
+    assert "nothing to train" not in line and "keep `activesec run` going" not in line
+
+
+CENTROID = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Centroid(Detector):
+    def fit(self, X, X_background=None, background_groups=None):
+        self.mu_ = X.mean(axis=0)
+        return self
+
+    def score(self, X):
+        return np.abs(X - self.mu_).mean(axis=1)
+"""
+
+JOURNAL = """
+from activesec.actions.base import Action, ActionResult
+
+class Journal(Action):
+    def _fire(self, decision):
+        return ActionResult(True, "noted")
+
+    def plan(self, op, decision):
+        return "would note it"
+"""
+
+
+def test_doctor_lists_the_plug_ins_and_those_it_cannot_use(tmp_path: Path) -> None:
+    """`doctor` said nothing of plug-ins: one that failed to import was found only by naming
+    it, and an action named like a built-in was ignored with a line in the agent's log."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": CENTROID, "bp.act": JOURNAL},
+        "[activesec.detectors]\ncentroid = bp.det:Centroid\ngone = bp.missing:X\n"
+        "[activesec.actions]\njournal = bp.act:Journal\nlock = bp.act:Journal\n",
+    )
+    r = cli("doctor", "--json", env=_env(tmp_path, site))
+    assert "Traceback" not in r.stderr, r.stderr
+    checks = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    plugins = checks["plug-ins"]
+    assert plugins["status"] == "warn"
+    assert plugins["detail"].startswith("detector centroid (bp 0.1); action journal (bp 0.1); ")
+    assert "not usable: detector plug-in 'gone' (bp 0.1): ModuleNotFoundError" in plugins["detail"]
+    assert (
+        "not usable: action plug-in 'lock' (bp 0.1): not used: named like the built-in"
+        in plugins["detail"]
+    )
+    assert "fix or reinstall the package named" in plugins["hint"]
+
+
+BREAKS_AT_START = """
+from activesec.actions.base import Action, ActionResult
+
+class Pager(Action):
+    def __init__(self, *, dry_run: bool = False) -> None:
+        super().__init__(dry_run=dry_run)
+
+    def _start(self):
+        raise ConnectionRefusedError("no pager daemon")
+
+    def _fire(self, decision):
+        return ActionResult(True, "paged")
+
+    def plan(self, op, decision):
+        return "would page"
+
+class Broken(Pager):
+    def __init__(self, *, dry_run: bool = False) -> None:
+        super().__init__(dry_run=dry_run)
+        raise KeyError("PAGER_URL")
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("pager", "action 'pager' (bp.act:Pager) failed to start: ConnectionRefusedError: "),
+        ("broken", "action 'broken' (bp.act:Broken) failed to start: KeyError: 'PAGER_URL'"),
+    ],
+)
+def test_a_plug_in_action_that_cannot_start_stops_run_in_one_line(
+    tmp_path: Path,
+    xdisplay: str,  # noqa: F811
+    name: str,
+    why: str,
+) -> None:
+    """A plug-in action whose constructor or ``_start`` raised ended `activesec run` in a
+    traceback."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.act": BREAKS_AT_START},
+        "[activesec.actions]\npager = bp.act:Pager\nbroken = bp.act:Broken\n",
+    )
+    env = _env(tmp_path, site)
+    assert cli("init", "--user", "owner", env=env).returncode == 0
+    env.update(DISPLAY=xdisplay, ACTIVESEC_ACTIONS__ON_NOTIFY=f'["{name}"]')
+    line = one_line_error(cli("run", "--duration", "1", env=env), code=78)
+    assert why in line and line.endswith("fix the plug-in, or remove it from [actions]")
+
+
+def test_a_plug_in_model_is_carded_with_its_package_and_refused_by_another_version(
+    tmp_path: Path, recordings: Path
+) -> None:
+    """A plug-in detector's model card named no plug-in version: after the plug-in was
+    upgraded, the old model loaded as if nothing had changed (its class may have), unlike a
+    model built with another scikit-learn, which is refused with "retrain"."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": CENTROID},
+        "[activesec.detectors]\ncentroid = bp.det:Centroid\n",
+    )
+    env = _owner_profile(tmp_path, recordings, site)
+    env["ACTIVESEC_TRAIN__POINTER_DETECTOR"] = "centroid"
+    r = cli("train", env=env)
+    assert r.returncode == 0, r.stderr
+    (card,) = (tmp_path / "home").rglob("model.json")
+    body = json.loads(card.read_text())
+    assert body["class"] == "bp.det.Centroid" and body["plugin"] == {
+        "package": "bp",
+        "version": "0.1",
+    }
+    assert body["model_sha256"] and body["card_sha256"]
+    assert (card.parent / "model.skops").read_bytes()[:2] == b"PK"  # skops' zip, not a pickle
+    models = json.loads(cli("status", "--json", env=env).stdout)["models"]
+    assert [(m["detector"], m["ok"]) for m in models] == [("centroid", True)]
+    metadata = Path(site) / "bp-0.1.dist-info" / "METADATA"
+    metadata.write_text(metadata.read_text().replace("Version: 0.1", "Version: 0.2"))
+    (model,) = json.loads(cli("status", "--json", env=env).stdout)["models"]
+    assert not model["ok"]
+    assert "was built with plug-in bp 0.1, this is bp 0.2" in model["problem"]
+
+
+REFUSES_IN_INIT = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Det(Detector):
+    def __init__(self, spread: int = 3) -> None:
+        if spread < 1:
+            raise ValueError("spread must be positive")
+        self.spread = spread
+
+    def fit(self, X, X_background=None, background_groups=None):
+        return self
+
+    def score(self, X):
+        return np.zeros(len(X))
+"""
+
+REFUSES_IN_CHECK = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Det(Detector):
+    def __init__(self, spread: int = 3) -> None:
+        self.spread = spread
+
+    def check_params(self):
+        if self.spread < 1:
+            raise ValueError("spread must be positive")
+
+    def fit(self, X, X_background=None, background_groups=None):
+        return self
+
+    def score(self, X):
+        return np.zeros(len(X))
+"""
+
+
+@pytest.mark.parametrize("source", [REFUSES_IN_INIT, REFUSES_IN_CHECK])
+@pytest.mark.parametrize("detector", ["odd", "all"])
+def test_a_plug_in_refusing_a_parameter_with_its_own_error_is_one_line(
+    tmp_path: Path, recordings: Path, source: str, detector: str
+) -> None:
+    """A plug-in checking `--param spread=0` in its constructor or check_params with a ValueError
+    (not the ConfigError the README asks for) ended `evaluate` in a traceback."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": source},
+        "[activesec.detectors]\nodd = bp.det:Det\n",
+    )
+    args = ("evaluate", "mouse-csv", "--data", str(recordings), "--detector", detector)
+    line = one_line_error(cli(*args, "--param", "spread=0", env=_env(tmp_path, site)))
+    assert line == (
+        "error: detector 'odd' (bp.det:Det) refused its parameters: ValueError: spread must be "
+        "positive — change that --param value (or fix the plug-in)"
+    )
+
+
+def test_bench_does_not_tell_a_plug_in_model_to_retrain(tmp_path: Path, recordings: Path) -> None:
+    """A plug-in detector has no NumPy-only twin, so the agent scores it with scikit-learn
+    loaded; `bench` refused such a model ("has no compact form — retrain", which gives it
+    none), benched a synthetic owner instead and called scikit-learn a fault to retrain."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": CENTROID},
+        "[activesec.detectors]\ncentroid = bp.det:Centroid\n",
+    )
+    env = _owner_profile(tmp_path, recordings, site)
+    env["ACTIVESEC_TRAIN__POINTER_DETECTOR"] = "centroid"
+    assert cli("train", env=env).returncode == 0
+    r = cli("bench", "--seconds", "5", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert (
+        "pointer-mouse (a plug-in detector, or a built-in with non-default parameters) has "
+        "no NumPy-only twin" in text
+    )
+    assert "retrain" not in text
+    assert "scoring with your profile's models: pointer:mouse" in text
