@@ -1669,7 +1669,8 @@ def test_a_plug_in_detector_that_fails_while_scoring_does_not_stop_the_agent(
     restarted by itself"): no recording, no protection. Its model is now refused as one that
     fails its checks is, said in `status`, and the agent goes on recording."""
     X = pointer_features(owner(300, 1)).X
-    det = BrokenPlugin().fit(X)
+    det = BrokenPlugin()
+    det.fit(X)
     cal = Calibration.from_scores(det.score(pointer_features(owner(200, 2)).X), 0.05)
     det.broken_ = True
     models = {"pointer:mouse": ModalityModel.pointer(det, cal)}
@@ -1781,7 +1782,8 @@ def test_a_plug_in_detector_that_hangs_while_scoring_is_refused_not_waited_for(
     the model as a failing one is, and the agent goes on recording."""
     monkeypatch.setattr(agent_mod, "PLUGIN_SCORE_MAX_S", 0.2, raising=False)
     X = pointer_features(owner(300, 1)).X
-    det = StuckPlugin().fit(X)
+    det = StuckPlugin()
+    det.fit(X)
     cal = Calibration.from_scores(det.score(pointer_features(owner(200, 2)).X), 0.05)
     det.stuck_ = True
     models = {"pointer:mouse": ModalityModel.pointer(det, cal)}
