@@ -1657,6 +1657,8 @@ def test_a_plug_in_action_that_hangs_does_not_stop_the_agent_or_the_lock(
 class BrokenPlugin(ScaledManhattan):
     """A plug-in detector (its module is not ActiveSec's) whose score breaks once live."""
 
+    broken_ = False
+
     def score(self, X: Any) -> np.ndarray:
         if getattr(self, "broken_", False):
             raise RuntimeError("lost its lookup table")
@@ -1768,6 +1770,8 @@ def test_a_plug_in_action_cannot_change_the_decision_the_others_and_the_log_rece
 
 class StuckPlugin(ScaledManhattan):
     """A plug-in detector (its module is not ActiveSec's) whose score hangs once live."""
+
+    stuck_ = False
 
     def score(self, X: Any) -> np.ndarray:
         if getattr(self, "stuck_", False):
