@@ -141,3 +141,43 @@ def test_identical_class_sequences_store_identical_codes(xdisplay: str, tmp_path
         k = e[np.isin(e["kind"], [Kind.KEY_DOWN, Kind.KEY_UP])]
         codes.append((k["kind"].tolist(), k["code"].tolist()))
     assert codes[0] == codes[1]
+
+
+@pytest.mark.x11
+def test_pynput_keeps_the_timing_of_input_queued_while_frozen(
+        xdisplay: str, tmp_path: Path) -> None:  # noqa: F811
+    """A laptop's agent frozen (``kill -STOP``, swapped out, busy) while the X server queues
+    input reads it all at once when it runs again: each event keeps the X server's own
+    interval. Until 2026-12-07 the pynput backend re-anchored its clock on the first late
+    event and stamped the whole backlog with its receive time — two seconds of movement as
+    one instant."""
+    env = env_for(tmp_path / "home", DISPLAY=xdisplay, XDG_SESSION_TYPE="x11")
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    proc = popen("capture", "--quiet", "--backend", "pynput", env=env)
+    try:
+        _wait_capturing(env)
+        with XInjector(xdisplay) as x:
+            for i in range(20):
+                x.move(100 + 5 * i, 100)
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGSTOP)
+            try:
+                for i in range(60):  # sent while the capture is frozen, at least 20 ms apart
+                    x.move(400 + 3 * i, 300 + i)
+                    time.sleep(0.02)
+                time.sleep(1.5)
+            finally:
+                proc.send_signal(signal.SIGCONT)
+            time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    with Store.open(Path(env["ACTIVESEC_HOME"]) / "activesec.db") as store:
+        ev = store.events(store.sessions()[-1].id)
+    frozen = ev[(ev["kind"] == Kind.MOVE) & (ev["y"] >= 300) & (ev["y"] < 360)]
+    assert len(frozen) == 60
+    steps_ms = np.diff(frozen["t_ns"].astype(np.int64)) / 1e6
+    assert steps_ms.min() >= 15, f"queued events collapsed: {steps_ms[:10]}"
