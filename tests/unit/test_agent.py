@@ -1489,6 +1489,39 @@ def test_a_modality_enrolled_after_the_first_model_is_trained_by_itself(
     assert calls == ["new"]
 
 
+class TouchpadOnly(Scripted):
+    """The same input, from a laptop's touchpad."""
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(self.name, screen=(1920, 1080),
+                           devices=[Device(0, "SynPS/2 Synaptics TouchPad", DeviceType.TOUCHPAD)])
+
+
+def test_a_touchpad_day_after_enrolling_on_a_mouse_enrols_the_touchpad_by_itself(
+        p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
+    """The README promised that the running agent trains a new kind of pointing device by
+    itself (`train --new`), but any pointer model counted as "the pointer's": a laptop owner
+    who enrolled on a mouse and then used the touchpad all day had that input go unscored for
+    good, with nothing saying so. Its events are now counted, shown in the status
+    (`unscored_pointer`), and enrolment of the touchpad completes into `train --new`; the
+    touchpad is never judged by the mouse's model meanwhile."""
+    s = make_settings(tmp_path, enrol={"pointer_events": 100, "keystrokes": 60},
+                      train={"auto": True})
+    put_model_file(p)
+    clock = StepClock()
+    calls: list[str] = []
+    seen: list[dict[str, int]] = []
+    agent = Agent(p, s, TouchpadOnly(clock, stranger(40, 3)), clock, loader=lambda _p: models,
+                  trainer=lambda _p, _s: calls.append("train"),
+                  adder=lambda _p, _s: (calls.append("new"),
+                                        seen.append(dict(agent.status()["unscored_pointer"]))),
+                  screen=ScreenWatch(clock, query=lambda: False))
+    agent.run(duration_s=60.0)
+    assert "new" in calls and "train" not in calls
+    assert seen[0]["pointer:touchpad"] >= 100
+    assert not agent.decisions  # the mouse's model never judged the touchpad
+
+
 def test_a_modality_that_keeps_failing_to_train_is_tried_less_and_less_often(
         p: paths_mod.Paths, models: dict[str, ModalityModel], tmp_path: Path) -> None:
     """Keystrokes counted but too scattered for enough windows: `train --new` failed, and the
