@@ -857,6 +857,7 @@ class Agent:
         self._tried_stamp: tuple[tuple[str, int, int], ...] | None = None
         self._next_status = 0
         self._next_house = 0
+        self._seen_devices: list[Any] | None = None  # the backend's list the scorer knows
         self._last_decision: dict[str, Any] | None = None
         # the newest in memory (all of them are in decisions.jsonl): an agent runs for weeks
         self.decisions: deque[dict[str, Any]] = deque(maxlen=KEEP_DECISIONS)
@@ -998,6 +999,14 @@ class Agent:
             self._housekeep()
             self._check_config()
             if self.engine is not None:  # devices plugged in since
+                self.engine.scorer.devices.update(self._devices())
+        if self.engine is not None:
+            # a device plugged in (a tablet, a Bluetooth pen back after a resume) before its
+            # first events are scored: up to a housekeeping round later, they were scored as
+            # an unknown device's — by the mouse's model, whatever the device
+            seen = self.backend.info().devices
+            if seen != self._seen_devices:
+                self._seen_devices = seen
                 self.engine.scorer.devices.update(self._devices())
         self._drain(final=False)
         eng = self.engine
