@@ -357,7 +357,7 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             kind = name.partition(":")[2] or name
             out.print(f"  unscored     {kind}: {n:,} events since the agent started, not judged: "
                       f"no {kind} model yet (the agent trains one by itself once there are "
-                      f"{e['pointer_needed']:,}; now: `activesec train --new`)")
+                      f"{e['pointer_needed']:,} of them)")
     apps = [a["name"] for a in data["apps"]["recent"]]
     if apps:
         shown = ", ".join(escape(name) for name in apps[:APP_SHOWN])
