@@ -1511,10 +1511,13 @@ def test_a_touchpad_day_after_enrolling_on_a_mouse_enrols_the_touchpad_by_itself
     clock = StepClock()
     calls: list[str] = []
     seen: list[dict[str, int]] = []
+
+    def adder(_p: paths_mod.Paths, _s: Settings) -> None:
+        calls.append("new")
+        seen.append(dict(agent.status()["unscored_pointer"]))
+
     agent = Agent(p, s, TouchpadOnly(clock, stranger(40, 3)), clock, loader=lambda _p: models,
-                  trainer=lambda _p, _s: calls.append("train"),
-                  adder=lambda _p, _s: (calls.append("new"),
-                                        seen.append(dict(agent.status()["unscored_pointer"]))),
+                  trainer=lambda _p, _s: calls.append("train"), adder=adder,
                   screen=ScreenWatch(clock, query=lambda: False))
     agent.run(duration_s=60.0)
     assert "new" in calls and "train" not in calls
