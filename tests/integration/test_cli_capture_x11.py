@@ -141,3 +141,93 @@ def test_identical_class_sequences_store_identical_codes(xdisplay: str, tmp_path
         k = e[np.isin(e["kind"], [Kind.KEY_DOWN, Kind.KEY_UP])]
         codes.append((k["kind"].tolist(), k["code"].tolist()))
     assert codes[0] == codes[1]
+
+
+@pytest.mark.x11
+def test_pynput_keeps_the_timing_of_input_queued_while_frozen(
+        xdisplay: str, tmp_path: Path) -> None:  # noqa: F811
+    """A laptop's agent frozen (``kill -STOP``, swapped out, busy) while the X server queues
+    input reads it all at once when it runs again: each event keeps the X server's own
+    interval. Until 2026-12-07 the pynput backend re-anchored its clock on the first late
+    event and stamped the whole backlog with its receive time — two seconds of movement as
+    one instant."""
+    env = env_for(tmp_path / "home", DISPLAY=xdisplay, XDG_SESSION_TYPE="x11")
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    proc = popen("capture", "--quiet", "--backend", "pynput", env=env)
+    try:
+        _wait_capturing(env)
+        with XInjector(xdisplay) as x:
+            for i in range(20):
+                x.move(100 + 5 * i, 100)
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGSTOP)
+            try:
+                for i in range(60):  # sent while the capture is frozen, at least 20 ms apart
+                    x.move(400 + 3 * i, 300 + i)
+                    time.sleep(0.02)
+                time.sleep(1.5)
+            finally:
+                proc.send_signal(signal.SIGCONT)
+            time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    with Store.open(Path(env["ACTIVESEC_HOME"]) / "activesec.db") as store:
+        ev = store.events(store.sessions()[-1].id)
+    frozen = ev[(ev["kind"] == Kind.MOVE) & (ev["y"] >= 300) & (ev["y"] < 360)]
+    assert len(frozen) == 60
+    steps_ms = np.diff(frozen["t_ns"].astype(np.int64)) / 1e6
+    assert steps_ms.min() >= 15, f"queued events collapsed: {steps_ms[:10]}"
+
+
+def _add_master(display: str, name: str) -> None:
+    """``xinput create-master NAME``: the X server adds the master pair and, like a device
+    plugged in, slave devices ("NAME XTEST pointer", …) with ids of their own."""
+    import struct
+
+    from Xlib.display import Display
+    from Xlib.protocol import rq
+
+    class XIChangeHierarchy(rq.Request):  # python-xlib has no wrapper for it
+        _request = rq.Struct(rq.Card8("opcode"), rq.Opcode(43), rq.RequestLength(),
+                             rq.Card8("num_changes"), rq.Pad(3), rq.String8("changes"))
+
+    d = Display(display)
+    try:
+        raw = name.encode()
+        pad = (-len(raw)) % 4
+        add = struct.pack("=HHHBB", 1, (8 + len(raw) + pad) // 4, len(raw), 1, 1)  # AddMaster
+        XIChangeHierarchy(display=d.display,
+                          opcode=d.display.get_extension_major("XInputExtension"),
+                          num_changes=1, changes=add + raw + b"\0" * pad)
+        d.sync()
+    finally:
+        d.close()
+
+
+@pytest.mark.x11
+def test_a_device_plugged_in_during_the_session_is_recorded_with_it(
+        xdisplay: str, tmp_path: Path) -> None:  # noqa: F811
+    """Docking a laptop, or a Bluetooth pen back after a resume, adds input devices hours into
+    a session. The session recorded its devices only when it began, so training read the new
+    device's events as an unknown device's — a mouse's, whatever it was."""
+    env = env_for(tmp_path / "home", DISPLAY=xdisplay, XDG_SESSION_TYPE="x11")
+    assert cli("init", "--user", "alice", env=env).returncode == 0
+    proc = popen("capture", "--quiet", env=env)
+    try:
+        _wait_capturing(env)
+        _add_master(xdisplay, "Dock")
+        home = Path(env["ACTIVESEC_HOME"])
+        deadline = time.monotonic() + 20
+        names: list[str] = []
+        while time.monotonic() < deadline and "Dock XTEST pointer" not in names:
+            time.sleep(0.5)
+            with Store.open(home / "activesec.db") as store:
+                names = [d.name for d in store.devices(store.sessions()[-1].id)]
+        assert "Dock XTEST pointer" in names, names
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)

@@ -33,6 +33,31 @@ def test_names_tell_injection_from_a_virtual_machines_hardware(name: str,
     assert classify_device(name) == expected
 
 
+T, P, S = DeviceType.TOUCHPAD, DeviceType.PEN, DeviceType.TOUCHSCREEN
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    # a laptop's touch parts often share the touchpad's maker: the kind of device decides
+    ("ELAN9008:00 04F3:2C82 Stylus", P),  # a 2-in-1's pen
+    ("ELAN9008:00 04F3:2C82 Stylus Pen (0)", P),
+    ("ELAN9008:00 04F3:2C82 Stylus Eraser (0)", P),
+    ("ELAN2514:00 04F3:2AF1 Touchscreen", S),
+    ("ELAN Touchscreen", S),
+    ("TPPS/2 Elan TrackPoint", M),  # ThinkPad pointing sticks
+    ("TPPS/2 IBM TrackPoint", M),
+    ("PenMount USB Touchscreen", S),  # a maker named Pen... is no pen
+    ("ELAN0501:00 04F3:3060 Touchpad", T),
+    ("SYNA2393:00 06CB:19AC Touchpad", T),
+    ("Synaptics TM3276-022", T),  # the maker alone: its touchpad
+    ("Apple Inc. Magic Trackpad 2", T),
+    ("bcm5974", T),  # a MacBook's touchpad under Linux
+    ("Wacom HID 52C2 Pen stylus", P),
+    ("Wacom Intuos Pro M Pen", P),
+])
+def test_the_kind_of_device_wins_over_its_makers_name(name: str, expected: DeviceType) -> None:
+    assert classify_device(name) == expected
+
+
 def test_evdev_flags_uinput_tools_but_not_a_vms_mouse() -> None:
     """evdev marks virtual devices' events INJECTED, which the agent distrusts by default: a
     VMware guest's mouse has a physical path and an i8042 sysfs path, and is not one."""

@@ -475,3 +475,27 @@ def test_live_devices_open_and_close() -> None:
     finally:
         b.stop()
     assert b.error is None
+
+
+def _drm(root: Path, outputs: dict[str, tuple[str, str]]) -> str:
+    """A /sys/class/drm-like tree: connector -> (status, preferred mode)."""
+    for name, (status, mode) in outputs.items():
+        (root / name).mkdir(parents=True)
+        (root / name / "status").write_text(status + "\n")
+        (root / name / "modes").write_text(mode + "\n" if mode else "")
+    return str(root)
+
+
+def test_a_docked_laptop_keeps_its_built_in_panels_size(tmp_path: Path) -> None:
+    """The size scales touchpad motion: sorted by name, an external DP or HDMI monitor came
+    before the laptop's eDP panel, so docking changed every touchpad feature's magnitude."""
+    undocked = _drm(tmp_path / "a", {"card0-eDP-1": ("connected", "1920x1200"),
+                                     "card0-DP-1": ("disconnected", "")})
+    docked = _drm(tmp_path / "b", {"card0-eDP-1": ("connected", "1920x1200"),
+                                   "card0-DP-1": ("connected", "2560x1440"),
+                                   "card0-HDMI-A-1": ("connected", "3840x2160")})
+    assert eb.screen_size_from_drm(undocked) == (1920, 1200)
+    assert eb.screen_size_from_drm(docked) == (1920, 1200)
+    desktop = _drm(tmp_path / "c", {"card0-HDMI-A-1": ("connected", "3840x2160"),
+                                    "card0-DP-1": ("connected", "2560x1440")})
+    assert eb.screen_size_from_drm(desktop) == (2560, 1440)  # no panel: the first, as before

@@ -8,6 +8,7 @@ calls them (Windows: filter before callback; macOS: callback before intercept).
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 import sys
@@ -125,12 +126,34 @@ def test_tick_clock_unwraps_32_bit_counter() -> None:
     assert t_old - t0 == 15 * MS
 
 
-def test_tick_clock_takes_fastest_delivery_and_resyncs_after_a_jump() -> None:
+def test_tick_clock_takes_fastest_delivery_and_counts_a_suspend() -> None:
     c = TickClock(1e6, wrap_bits=32, resync_ns=1_000 * MS)
     c.to_ns(100, now_ns=1_010 * MS)  # 10 ms delivery
     assert c.to_ns(200, now_ns=1_102 * MS) == 1_102 * MS  # 2 ms delivery: better anchor
-    # the event clock stood still for 5 s (suspend): re-anchor instead of lagging by 5 s
-    assert c.to_ns(300, now_ns=6_300 * MS) == 6_300 * MS
+    # the event clock stood still for 5 s (suspended): no lag behind the receive clock
+    assert c.to_ns(300, now_ns=6_300 * MS, suspended_ns=5_098 * MS) == 6_300 * MS
+    assert c.to_ns(320, now_ns=6_322 * MS, suspended_ns=5_098 * MS) == 6_320 * MS
+
+
+def test_tick_clock_keeps_the_intervals_of_a_backlog() -> None:
+    # the process was frozen (kill -STOP, swapped out) while the OS queued 2 s of motion:
+    # read in one go 3 s late, the events keep their own 20 ms steps, not one instant
+    c = TickClock(1e6, wrap_bits=32, resync_ns=1_000 * MS)
+    assert c.to_ns(1_000, now_ns=1_001 * MS) == 1_001 * MS
+    got = [c.to_ns(2_000 + 20 * i, now_ns=(5_000 + i // 10) * MS) for i in range(100)]
+    assert [b - a for a, b in itertools.pairwise(got)] == [20 * MS] * 99
+    assert got[0] == 2_001 * MS
+    assert c.to_ns(4_100, now_ns=5_200 * MS) == 4_101 * MS  # caught up: the same anchor
+
+
+def test_tick_clock_reanchors_when_the_counter_itself_jumps() -> None:
+    c = TickClock(1e6, wrap_bits=32, resync_ns=1_000 * MS)
+    c.to_ns(50_000, now_ns=1_000 * MS)
+    # the counter restarted near 0 (every event now ~50 s late): late for over resync_ns
+    # of the receive clock, it is a new counter, and events are near their receipt again
+    for i in range(12):
+        c.to_ns(100 + 100 * i, now_ns=(2_000 + 100 * i) * MS)
+    assert c.to_ns(1_300, now_ns=3_200 * MS) == 3_200 * MS
 
 
 def test_tick_clock_scales_mach_ticks() -> None:

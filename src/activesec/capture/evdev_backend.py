@@ -361,9 +361,22 @@ def readable_devices(dev_dir: str = "/dev/input") -> tuple[list[str], list[str]]
     return readable, [p for p in nodes if p not in readable]
 
 
+#: connector names of a built-in panel (``card0-eDP-1``, ``card1-LVDS-1``, ``card0-DSI-1``)
+_BUILT_IN = ("-edp-", "-lvds-", "-dsi-")
+
+
 def screen_size_from_drm(root: str = "/sys/class/drm") -> tuple[int, int] | None:
-    """The first connected output's preferred mode (no display server needed)."""
-    for status in sorted(glob.glob(os.path.join(root, "*", "status"))):
+    """The preferred mode of a laptop's built-in panel when it is connected, else of the first
+    connected output (no display server needed).
+
+    The size scales touchpad motion and bounds the integrated cursor, so it must not change
+    with what is plugged in: sorted by name, ``card0-DP-1`` and ``card0-HDMI-A-1`` come before
+    ``card0-eDP-1``, and a docked laptop used to take the external monitor's size — its
+    touchpad's movements, and so their features, grew or shrank with the monitor on the
+    desk, against a model learnt undocked. The panel stays connected with the lid closed."""
+    found = sorted(glob.glob(os.path.join(root, "*", "status")))
+    built_in = [s for s in found if any(k in Path(s).parent.name.lower() for k in _BUILT_IN)]
+    for status in built_in + [s for s in found if s not in built_in]:
         try:
             if Path(status).read_text().strip() != "connected":
                 continue

@@ -59,7 +59,7 @@ import numpy as np
 
 from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
 from activesec.capture.stamping import StrokePairer, TickClock
-from activesec.core.clock import Clock, SystemClock
+from activesec.core.clock import Clock, SystemClock, suspended_ns
 from activesec.core.errors import CaptureError
 from activesec.core.events import EVENT_DTYPE, DeviceType, Flag, Kind
 from activesec.core.keys import key_class
@@ -275,6 +275,9 @@ class PynputBackend(CaptureBackend):
         self.platform = platform
         self.drain_interval_s = drain_interval_s
         self._clock = clock or SystemClock()
+        # time spent suspended, which the hooks' clocks do not count (TickClock): the
+        # system's with the system clock, none with a clock of the caller's
+        self._suspended: Callable[[], int] = suspended_ns if clock is None else (lambda: 0)
         self._quartz = quartz
         self._mac = MacFields.from_quartz(quartz) if quartz is not None else MacFields()
 
@@ -474,7 +477,7 @@ class PynputBackend(CaptureBackend):
 
     # ------------------------------------------------------------------ platform hooks
     def _to_ns(self, ch: _Channel, raw_time: int) -> int:
-        return ch.ticks.to_ns(int(raw_time), self._clock.monotonic_ns())
+        return ch.ticks.to_ns(int(raw_time), self._clock.monotonic_ns(), self._suspended())
 
     def win_mouse_filter(self, msg: int, data: Any) -> bool:
         """pynput ``win32_event_filter`` for the mouse hook (MSLLHOOKSTRUCT)."""

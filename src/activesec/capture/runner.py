@@ -47,6 +47,7 @@ RETENTION_EVERY_S = 3600.0
 #: how far the wall clock may run ahead of the session's timeline before retention ignores it
 #: (NTP slews and small steps are not worth a log line)
 RETENTION_SLACK_NS = 3600 * 10**9
+DEVICES_EVERY_S = 1.0  # how often the backend's device list is compared with the recorded one
 STORE_CHECK_S = 2.0  # is the store file still there (not deleted with the data folder)?
 COMPACT_EVERY_S = 300.0  # merge the small per-flush chunks (bytes on disk per event)
 TICK_S = 0.25
@@ -224,6 +225,7 @@ class CaptureRunner:
         app_every = int(self.settings.capture.app_poll_s * 1e9)
         next_app, next_retention = t0, t0 + int(RETENTION_EVERY_S * 1e9)
         next_compact = t0 + int(COMPACT_EVERY_S * 1e9)
+        next_devices, devices = t0, self.backend.info().devices
         last_t, last_received = t0, 0
         stats: LiveStats | None = None
         while True:
@@ -261,6 +263,15 @@ class CaptureRunner:
             if now >= next_compact:
                 writer.submit(self._compact)
                 next_compact = now + int(COMPACT_EVERY_S * 1e9)
+            if now >= next_devices:
+                # a device plugged in (docking, a Bluetooth pen or mouse back after a resume)
+                # is recorded with the session, so training knows its kind: its events used to
+                # be read as an unknown device's, i.e. a mouse's, whatever it was
+                next_devices = now + int(DEVICES_EVERY_S * 1e9)
+                seen = self.backend.info().devices
+                if seen != devices:
+                    devices = seen
+                    writer.submit(self._record_devices)
             if on_tick is not None:
                 # statistics at capture's own pace; a wake or a faster tick reuses them
                 if stats is None or now - last_t >= TICK_S * 1e9:

@@ -27,9 +27,17 @@ class TickClock:
     ``GetTickCount``/X server time: every 49.7 days), ``None`` for 64-bit counters.
 
     The offset between the two clocks is the minimum of ``now - event`` seen so far, i.e. the
-    fastest delivery; it is re-anchored when an event arrives more than ``resync_ns`` later
-    than the anchor predicts (clock drift, suspend/resume or a counter reset), so an event
-    time is never far from when it was received.
+    fastest delivery. Time the machine spent suspended, which the receive clock counts and the
+    X server's and mach clocks do not, is taken out of ``now`` (``suspended_ns`` at receipt,
+    :func:`activesec.core.clock.suspended_ns`) and added back to the result, so a suspend
+    moves no anchor: events after it are as far after the ones before as the night was long.
+    An event arriving more than ``resync_ns`` later than the anchor predicts is a *backlog*
+    (the process was frozen — ``kill -STOP``, swapped out — or busy, while the OS queued
+    input): it keeps the anchor, so the queued events keep their own intervals. Until
+    2026-12-07 such an event re-anchored the clock, and every event of the backlog was
+    stamped with its receive time: two seconds of movement became one instant. Only when
+    events keep arriving that late for ``resync_ns`` of the receive clock (the counter itself
+    jumped: a reset) is the clock re-anchored, to the fastest delivery seen meanwhile.
 
     ``or_unit_ns``: where the platform's stamps may come in either of two units, the clock
     tells them apart by the receive clock over the first ``settle_ns`` of events (stamped with
@@ -58,6 +66,8 @@ class TickClock:
         self._settle_ns = settle_ns
         self._first: tuple[int, int] | None = None  # (ticks, now) of the first event
         self._floor = 0  # the last time returned while the unit was not known
+        # events late by more than resync_ns: (smallest offset among them, when the first came)
+        self._late: tuple[int, int] | None = None
 
     def _settle(self, ticks: int, now_ns: int) -> bool:
         """Choose between the two units once their stamps span ``settle_ns`` of the receive
@@ -95,22 +105,30 @@ class TickClock:
         self._last_raw = raw
         return self._unwrapped
 
-    def to_ns(self, raw: int, now_ns: int) -> int:
-        """Event time on the monotonic clock for a raw stamp received at ``now_ns`` (its
-        receive time while the unit is still being told apart)."""
+    def to_ns(self, raw: int, now_ns: int, suspended_ns: int = 0) -> int:
+        """Event time on the monotonic clock for a raw stamp received at ``now_ns``, when the
+        machine had been suspended ``suspended_ns`` in all (its receive time while the unit is
+        still being told apart)."""
         ticks = self.unwrap(raw)
         if self._units is not None and not self._settle(ticks, now_ns):
             self._floor = now_ns
             return now_ns
         ev_ns = int(ticks * self.unit_ns)
-        candidate = now_ns - ev_ns
-        if (
-            self._offset is None
-            or candidate < self._offset
-            or candidate - self._offset > self.resync_ns
-        ):
-            self._offset = candidate
-        return max(ev_ns + self._offset, self._floor)  # never before a receive time given
+        candidate = now_ns - suspended_ns - ev_ns
+        if self._offset is None or candidate < self._offset:
+            self._offset, self._late = candidate, None
+        elif candidate - self._offset <= self.resync_ns:
+            self._late = None  # on time again: what came late was a backlog
+        elif self._late is None:
+            self._late = (candidate, now_ns)
+        else:
+            late = min(self._late[0], candidate)
+            if now_ns - self._late[1] >= self.resync_ns:  # late for that long: a new counter
+                self._offset, self._late = late, None
+            else:
+                self._late = (late, self._late[1])
+        # never before a receive time given
+        return max(ev_ns + self._offset + suspended_ns, self._floor)
 
 
 class StrokePairer:

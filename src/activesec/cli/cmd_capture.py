@@ -352,6 +352,12 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             out.print(f"  model        {m['name']}: [red]refused[/red] — {escape(m['problem'])}")
     if not data["models"]:
         out.print(f"  model        none yet ({escape(str(e['trains']))})")
+    if ag["running"]:
+        for name, n in sorted((ag.get("unscored_pointer") or {}).items()):
+            kind = name.partition(":")[2] or name
+            out.print(f"  unscored     {kind}: {n:,} events since the agent started, not judged: "
+                      f"no {kind} model yet (the agent trains one by itself once there are "
+                      f"{e['pointer_needed']:,} of them)")
     apps = [a["name"] for a in data["apps"]["recent"]]
     if apps:
         shown = ", ".join(escape(name) for name in apps[:APP_SHOWN])

@@ -22,8 +22,7 @@ is the one that does not), in 100 ns units read from the timer hardware; on olde
 tests call the reader through a ctypes function of the same signature.
 :func:`suspended_ns` is the time spent suspended (Linux ``BOOTTIME - MONOTONIC``, macOS
 ``MONOTONIC - UPTIME_RAW``), for platform clocks that stop during suspend (the X server's time;
-macOS event stamps are mach ticks, re-anchored by
-:class:`~activesec.capture.stamping.TickClock` when they fall behind).
+macOS event stamps are mach ticks: :class:`~activesec.capture.stamping.TickClock` adds it).
 """
 
 from __future__ import annotations

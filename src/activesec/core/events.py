@@ -23,6 +23,7 @@ one); wall-clock time is derived per session, so clock jumps never bend interval
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import IntEnum, IntFlag
 
@@ -148,22 +149,37 @@ def classify_device(name: str) -> DeviceType:
     hypervisor's emulated hardware (:data:`HYPERVISOR_INPUT`): in a virtual machine that *is*
     the owner's input, and taking it for injection distrusted every movement (evdev flags
     virtual devices as injected) or left the pointer out of training. Its pointers are mice
-    — a VM's "USB Tablet" follows the host's mouse, it is no pen."""
+    — a VM's "USB Tablet" follows the host's mouse, it is no pen.
+
+    A word naming the kind of device wins over the maker's name: laptops' ELAN and Synaptics
+    parts are touchpads, but also touch screens ("ELAN2514:00 04F3:2AF1 Touchscreen"), their
+    pens ("ELAN9008:00 04F3:2C82 Stylus") and ThinkPads' pointing sticks ("TPPS/2 Elan
+    TrackPoint"), which until 2026-12-07 were all taken for the touchpad, so one model learnt
+    a pen, a finger on the screen and a pointing stick as the touchpad. ``pen`` counts as a
+    whole word ("PenMount" makes touch screens). The maker alone decides only when no such
+    word is there ("Synaptics TM3276-022": a touchpad; "Wacom HID 52C2 Pen": a pen)."""
     n = name.lower()
     if is_hypervisor_input(n):
         return DeviceType.KEYBOARD if "keyboard" in n else DeviceType.MOUSE
     if "xtest" in n or "virtual" in n or "uinput" in n:
         return DeviceType.VIRTUAL
-    if any(w in n for w in ("touchpad", "trackpad", "synaptics", "elan", "glidepoint")):
+    words = set(re.findall(r"[a-z]+", n))
+    if any(w in n for w in ("touchpad", "trackpad", "clickpad", "glidepoint")):
         return DeviceType.TOUCHPAD
-    if any(w in n for w in ("stylus", "pen", "wacom", "eraser", "tablet")):
+    if any(w in n for w in ("trackpoint", "trackball", "pointing stick")):
+        return DeviceType.MOUSE
+    if any(w in n for w in ("stylus", "eraser")) or "pen" in words:
         return DeviceType.PEN
     if "touchscreen" in n or "touch screen" in n:
         return DeviceType.TOUCHSCREEN
     if "keyboard" in n or n.endswith(" kbd"):
         return DeviceType.KEYBOARD
-    if any(w in n for w in ("mouse", "pointer", "trackball", "trackpoint")):
+    if any(w in n for w in ("mouse", "pointer")):
         return DeviceType.MOUSE
+    if any(w in n for w in ("synaptics", "elan", "bcm5974", "appletouch")):
+        return DeviceType.TOUCHPAD
+    if any(w in n for w in ("wacom", "tablet")):
+        return DeviceType.PEN
     return DeviceType.UNKNOWN
 
 

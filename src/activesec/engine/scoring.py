@@ -434,6 +434,9 @@ class StreamScorer:
         self.streams = {name: _Stream(name, m, self.cfg, absence_ns)
                         for name, m in self.models.items()}
         self.unmodelled = 0  # events no model covers (counted, never silently lost)
+        # of them, pointer events per modality a model of its own would score
+        # (``pointer:touchpad``…): the agent enrols such a new kind of device by itself
+        self.unmodelled_pointer: dict[str, int] = {}
         self.steered = 0  # pointer events left out as steered by an app's warps
         self._warp_last: int | None = None
         self._burst_n = 0
@@ -474,6 +477,12 @@ class StreamScorer:
             name = self.modality_for_device(dev)
             if name is None:
                 self.unmodelled += len(sel)
+                dt = self.devices.get(dev, DeviceType.UNKNOWN)
+                # what training would learn from: never injected input (scored or not)
+                n = int(np.count_nonzero((sel["flags"] & int(Flag.INJECTED)) == 0))
+                if n and dt not in (DeviceType.VIRTUAL, DeviceType.KEYBOARD):
+                    own = pointer_modality(DeviceType.MOUSE if dt == DeviceType.UNKNOWN else dt)
+                    self.unmodelled_pointer[own] = self.unmodelled_pointer.get(own, 0) + n
             else:
                 self.streams[name].push(sel)
                 touched.add(name)

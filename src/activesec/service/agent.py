@@ -910,6 +910,7 @@ class Agent:
         self._tried_stamp: tuple[tuple[str, int, int], ...] | None = None
         self._next_status = 0
         self._next_house = 0
+        self._seen_devices: list[Any] | None = None  # the backend's list the scorer knows
         self._last_decision: dict[str, Any] | None = None
         # the newest in memory (all of them are in decisions.jsonl): an agent runs for weeks
         self.decisions: deque[dict[str, Any]] = deque(maxlen=KEEP_DECISIONS)
@@ -1004,6 +1005,9 @@ class Agent:
             "dry_run": self.dry_run,
             "backend": self.backend.name,
             "models": sorted(self.models),
+            # pointer events since the agent started of a kind of device with no model yet
+            "unscored_pointer": ({} if self.engine is None
+                                 else dict(self.engine.scorer.unmodelled_pointer)),
             "training": self.training,
             "enrolment": self.enrolment,
             "screen_locked": self.screen.locked,
@@ -1054,6 +1058,14 @@ class Agent:
             self._housekeep()
             self._check_config()
             if self.engine is not None:  # devices plugged in since
+                self.engine.scorer.devices.update(self._devices())
+        if self.engine is not None:
+            # a device plugged in (a tablet, a Bluetooth pen back after a resume) before its
+            # first events are scored: up to a housekeeping round later, they were scored as
+            # an unknown device's — by the mouse's model, whatever the device
+            seen = self.backend.info().devices
+            if seen != self._seen_devices:
+                self._seen_devices = seen
                 self.engine.scorer.devices.update(self._devices())
         self._drain(final=False)
         eng = self.engine
@@ -1525,17 +1537,24 @@ class Agent:
 
     def _new_modality_due(self, ptr: int, keys: int, now: int) -> bool:
         """Enrolment of a modality with no model yet — the keyboard, typically, completed
-        after the pointer's model was trained — is complete: train it (``train --new``), as
-        the first model was. Only the first training used to be automatic, so a keyboard model
-        never came without `activesec train` by hand. A failure waits ``TRAIN_RETRY_S``, twice
-        that after the next, … up to ``NEW_RETRY_MAX_S``."""
+        after the pointer's model was trained, or a new kind of pointing device (a touchpad
+        after enrolling on a mouse) — is complete: train it (``train --new``), as the first
+        model was. Only the first training used to be automatic, so a keyboard model never
+        came without `activesec train` by hand; and a pointer model of one kind counted as
+        "the pointer's", so a touchpad used every day after enrolling on a mouse stayed
+        unscored for good (its input counted live, :attr:`StreamScorer.unmodelled_pointer`).
+        A failure waits ``TRAIN_RETRY_S``, twice that after the next, … up to
+        ``NEW_RETRY_MAX_S``."""
         if not self.settings.train.auto or now < self._train_after:
             return False
         e, c = self.settings.enrol, self.settings.capture
         keyboard = KEYBOARD in self.models
         pointer = any(m != KEYBOARD for m in self.models)
+        unscored = self.engine.scorer.unmodelled_pointer if self.engine is not None else {}
+        new_kind = any(n >= e.pointer_events for n in unscored.values())
         return bool((c.keyboard and not keyboard and keys >= e.keystrokes)
-                    or (c.pointer and not pointer and ptr >= e.pointer_events))
+                    or (c.pointer and not pointer and ptr >= e.pointer_events)
+                    or (c.pointer and new_kind))
 
     def _drift_due(self) -> bool:
         """Hourly: is the newest model older than ``train.retrain_days``?"""

@@ -224,6 +224,10 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
                                    if agent_running else None),
             "withheld_locked": (int((agent or {}).get("withheld_locked") or 0)
                                 if agent_running else None),
+            # pointer events of a kind of device with no model yet (``pointer:touchpad``…),
+            # since the agent started: not judged until the agent has trained one
+            "unscored_pointer": (dict((agent or {}).get("unscored_pointer") or {})
+                                 if agent_running else None),
             # why the last start failed, while no agent runs (:mod:`activesec.service.stopped`)
             "stopped": None if running else stopped.read(paths),
         },
