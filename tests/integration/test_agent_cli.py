@@ -361,6 +361,31 @@ def test_pause_then_resume_from_the_cli_reach_the_running_agent(home: Path,
         assert live.n_events > 0 and store.integrity_check() == "ok"
 
 
+def test_sighup_stops_the_agent_as_sigterm_does(home: Path, xdisplay: str) -> None:
+    """SIGHUP (the agent's terminal closed, or `kill -HUP` sent to reload as to a daemon) took
+    the default action: the agent died on the spot, exit 129, without its last flush, its
+    final status or ending the session (and a gate would have left the apps suspended). It
+    stops as on SIGTERM: flushed, session ended, exit 0."""
+    from tests.helpers.xinject import XInjector
+
+    env = env_for(home, DISPLAY=xdisplay)
+    agent = popen("run", "--quiet", env=env)
+    try:
+        _wait_agent(home, lambda s: s["running"] and s["enrolment"], "housekeeping")
+        with XInjector(xdisplay) as inj:
+            inj.path([(100 + 7 * i, 300) for i in range(12)], dt=0.01)
+        agent.send_signal(signal.SIGHUP)
+        assert agent.wait(60) == 0, agent.communicate()
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait(10)
+    assert json.loads((home / "run" / "agent.json").read_text())["running"] is False
+    with Store.open(home / "activesec.db") as store:
+        (live,) = [i for i in store.sessions() if i.backend == "x11"]
+        assert live.ended_wall_ns is not None and live.n_events > 0
+
+
 def test_the_running_agent_refits_its_fallback_model_once_a_background_is_built(
         home: Path, xdisplay: str, tmp_path: Path) -> None:
     """Trained on a fresh machine, the model is the weak one-class fallback; `background build`
