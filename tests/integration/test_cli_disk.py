@@ -228,3 +228,77 @@ def test_a_report_on_a_full_disk_says_to_free_space(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "HINT free disk space" in r.stdout, r.stdout
+
+
+def test_the_agent_says_when_input_cannot_be_stored_and_when_it_is_again(
+        tmp_path: Path) -> None:
+    """The real agent on a disk that fills while it runs, then gets space back. It said only
+    that its log file was off (the writer's warnings go to that file, on the same disk), and
+    its status file (a temporary copy, then a rename) stayed as it was when the disk filled:
+    `status` showed no drop while every event was being dropped."""
+    r = _in_user_namespace(
+        "import os\n" + FILL + """
+        import threading, time
+        import numpy as np
+        from pathlib import Path
+        from activesec.capture.replay import ReplayBackend
+        from activesec.core import config, logs, paths
+        from activesec.core.clock import SystemClock
+        from activesec.core.events import Kind, make
+        from activesec.recordings.base import Recording
+        from activesec.service.agent import Agent, ScreenWatch, read_status
+        from activesec.store.db import Store
+
+        mnt = Path(os.environ["MNT"])
+        p = paths.resolve(mnt / "home").ensure()
+        logs.setup(p)  # as `run`: the writer's warnings go to the log file, on that disk
+        Store.open(p.database, create=True).close()
+        s = config.Settings.model_validate({"user": "alice", "train": {"auto": False},
+                                            "actions": {"on_notify": [], "on_lock": [],
+                                                        "on_gate": []}})
+        rng = np.random.default_rng(0)
+        n = 100 * 600  # ten minutes of pointer motion at 100 Hz; the test stops it sooner
+        ev = make(np.arange(n) * 10**7, Kind.MOVE, x=rng.integers(0, 1900, n),
+                  y=rng.integers(0, 1000, n))
+        clock = SystemClock()
+        be = ReplayBackend([Recording("alice", "s", ev, "test")], speed=1.0, clock=clock)
+        agent = Agent(p, s, be, clock, screen=ScreenWatch(clock, query=lambda: None))
+        stop = threading.Event()
+
+        def until(pred):
+            end = time.monotonic() + 60  # bounds a hang only
+            while time.monotonic() < end:
+                st = read_status(p)
+                if st is not None and pred(st):
+                    return st
+                time.sleep(0.1)
+            raise SystemExit(f"timed out; last status {read_status(p)}")
+
+        def scenario():
+            try:
+                until(lambda st: st["stored"] > 0)
+                fill(mnt)
+                full = until(lambda st: st.get("store_error"))
+                print("FULL", "disk full" in full["store_error"], full["dropped"] > 0)
+                os.unlink(mnt / "filler")
+                until(lambda st: st["running"] and not st.get("store_error"))
+                print("AGAIN")
+            finally:
+                stop.set()
+
+        t = threading.Thread(target=scenario)
+        t.start()
+        agent.run(stop_event=stop)
+        t.join()
+        """.replace("\n        ", "\n"),
+        tmp_path,
+        size="2m",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split() == ["FULL", "True", "True", "AGAIN"], (r.stdout, r.stderr[-3000:])
+    said = [ln for ln in r.stderr.splitlines() if "log file" not in ln]
+    assert len(said) == 2 and "Traceback" not in r.stderr, r.stderr
+    assert said[0].startswith("warning: cannot store input: disk full"), said
+    assert "goes on scoring" in said[0] and "free disk space" in said[0], said
+    assert said[1].startswith("input is stored again (") and "events dropped" in said[1], said
+    assert not said[1].startswith("input is stored again (0 "), said

@@ -372,6 +372,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         out.print(f"  why          {escape(str(ag['reason']))}")
     if ag.get("training_note"):
         out.print(f"  training     {ag['training_note']}")
+    if ag.get("store_error"):
+        out.print(f"  [red]store[/red]        the agent cannot store input "
+                  f"({escape(str(ag['store_error']))}): it goes on scoring and acting, and "
+                  "counts what it cannot store as dropped")
     if ag["running"] and ag.get("config"):
         out.print(f"  [yellow]config[/yellow]       {escape(str(ag['config']))}")
     retry = ag.get("upgrade_retry")
