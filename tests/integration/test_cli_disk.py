@@ -56,6 +56,39 @@ def test_a_log_file_on_a_full_disk_fails_once_without_tracebacks(tmp_path: Path)
     assert len(lines) == 1 and "activesec.log" in lines[0] and "disk is full" in lines[0], lines
 
 
+def test_a_log_file_is_written_again_once_the_disk_has_space(tmp_path: Path) -> None:
+    """It stayed off "until the next start": weeks, for the agent started at log-in, whose
+    later errors then went nowhere. It is tried again (LOG_RETRY_S, 0 here), quietly, and the
+    gap is noted in the file."""
+    r = _in_user_namespace(
+        "import os\n" + FILL + """
+        import logging
+        from pathlib import Path
+        from activesec.core import logs, paths
+
+        mnt = Path(os.environ["MNT"])
+        p = paths.resolve(mnt / "home")
+        logs.setup(p)
+        log = logging.getLogger("activesec.capture.runner")
+        log.warning("before the disk filled")
+        fill(mnt)
+        logs.LOG_RETRY_S = 0.0
+        for i in range(50):
+            log.warning("write error %d: disk full", i)
+        os.unlink(mnt / "filler")
+        log.warning("space again")
+        print(p.log_file.read_text())
+        """.replace("\n        ", "\n"),
+        tmp_path,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stderr.splitlines()  # said once, not at every retry
+    assert len(lines) == 1 and "disk is full" in lines[0], lines
+    written = r.stdout
+    assert "before the disk filled" in written and "space again" in written, written
+    assert "could not be written from" in written.split("space again")[1], written
+
+
 def test_a_full_disk_is_named_by_store_errors_and_by_doctor(tmp_path: Path) -> None:
     r = _in_user_namespace(
         "import os\n" + FILL + """
