@@ -373,7 +373,7 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     if ag.get("training_note"):
         out.print(f"  training     {ag['training_note']}")
     if ag.get("store_error"):
-        out.print(f"  [red]store[/red]        the agent cannot store input "
+        out.print(f"  [red]storing[/red]      the agent cannot store input "
                   f"({escape(str(ag['store_error']))}): it goes on scoring and acting, and "
                   "counts what it cannot store as dropped")
     if ag["running"] and ag.get("config"):
