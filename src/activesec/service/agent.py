@@ -202,7 +202,7 @@ HOLD_GATE_EVERY_S = 2.0
 # read by the capture runner and the backend when the agent starts: an edit applies at restart
 RESTART_SECTIONS = ("capture", "store", "log_level", "user")
 QUEUE_MAX_EVENTS = 200_000
-STATUS_SLACK = 4096  # spaces after the status file's JSON (Agent._write_status)
+STATUS_SLACK = 1024  # spaces at least after the status file's JSON (Agent._write_status)
 
 ModelLoader = Callable[[Paths], Mapping[str, ModalityModel]]
 Trainer = Callable[[Paths, Settings], None]
@@ -1536,8 +1536,9 @@ class Agent:
         try:
             make_private_dirs(self.paths.run_dir)  # 0700, as every folder (a removed one too)
             text = json.dumps(st, default=str, indent=1) + "\n"
-            # room to rewrite it in place on a full disk, longer (a store error) and all
-            room = -(len(text) + STATUS_SLACK) % STATUS_SLACK + STATUS_SLACK
+            # room to rewrite it in place on a full disk, longer (a store error) and all: the
+            # rest of its last 4 KiB block, at least STATUS_SLACK (no more blocks written)
+            room = -(len(text) + STATUS_SLACK) % 4096 + STATUS_SLACK
             write_private_text(path, text + " " * room)
         except OSError as exc:
             if exc.errno == errno.ENOSPC and _rewrite_in_place(path, json.dumps(st, default=str)):
