@@ -135,15 +135,18 @@ def make_private_file(path: str | os.PathLike[str]) -> None:
     os.chmod(path, PRIVATE_FILE_MODE)
 
 
-def write_private_text(path: Path, text: str) -> None:
-    """Atomically write a 0600 text file (temp file + rename: a crash leaves the old one)."""
+def write_private_text(path: Path, text: str, *, durable: bool = True) -> None:
+    """Atomically write a 0600 text file (temp file + rename: a crash leaves the old one).
+    ``durable=False`` skips the fsync, for a file rewritten every second whose loss in a power
+    cut costs nothing (the agent's status): a sync a second kept the disk from ever idling."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE_MODE)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.chmod(tmp, PRIVATE_FILE_MODE)
         os.replace(tmp, path)
     except BaseException:  # a full disk, or ``path`` is a directory: no temp file left behind

@@ -1539,7 +1539,7 @@ class Agent:
             # room to rewrite it in place on a full disk, longer (a store error) and all: the
             # rest of its last 4 KiB block, at least STATUS_SLACK (no more blocks written)
             room = -(len(text) + STATUS_SLACK) % 4096 + STATUS_SLACK
-            write_private_text(path, text + " " * room)
+            write_private_text(path, text + " " * room, durable=False)  # rewritten each second
         except OSError as exc:
             if exc.errno == errno.ENOSPC and _rewrite_in_place(path, json.dumps(st, default=str)):
                 return  # `status` goes on showing what happens (store_error, drops) live
