@@ -28,7 +28,7 @@ from activesec.core import config, profile
 from activesec.core.errors import ActiveSecError, ConfigError, PolicyError, os_reason
 from activesec.core.instance import is_locked
 from activesec.core.labels import check_label
-from activesec.core.paths import Paths, keep_copy
+from activesec.core.paths import Paths, keep_copy, keep_reserve
 from activesec.features.describe import in_words
 
 
@@ -108,6 +108,7 @@ def set_up(user: str | None, force: bool, json_out: bool, *, next_step: bool = T
     with _open_store(p, create=True) as store:  # creates the store, or checks an existing one
         if renamed_from is not None and store.current_label() == renamed_from:
             store.set_current_label(None)  # `label --owner` once stored the owner's name
+    keep_reserve(p)  # the space `pause` needs on a full disk
     owner_note: str | None = None
     if renamed_from is not None:
         from activesec.service.models import model_dirs
@@ -274,8 +275,7 @@ def label(
             shown = profile.require(p).user
     else:
         shown = new
-    with _open_store(p) as store:
-        store.set_current_label(new)
+    _control(p, lambda store: store.set_current_label(new))
     out.print(f"sessions from now on are labelled [bold]{escape(shown)}[/bold]"
               + ("" if new else " (the owner)"))
 
@@ -489,8 +489,25 @@ def _set_paused(paused: bool) -> None:
     """Flip the store's pause flag; a running capture or agent reads it within one poll."""
     p = state_paths()
     profile.require(p)
+    _control(p, lambda store: store.set_paused(paused))
+
+
+def _control(p: Paths, change: Callable[[Any], None]) -> None:
+    """A small write that must work on a full disk (pause, resume, label): when the disk is
+    full it is tried again in the space of the reserve (:func:`paths.keep_reserve`)."""
+    from activesec.core.errors import StoreError
+    from activesec.core.paths import RESERVE_BYTES, free_bytes, release_reserve
+
+    try:
+        with _open_store(p) as store:
+            change(store)
+            return
+    except StoreError:  # "disk full", or "disk I/O error" when the WAL cannot be made
+        free = free_bytes(p.database)
+        if free is None or free >= RESERVE_BYTES or not release_reserve(p):
+            raise
     with _open_store(p) as store:
-        store.set_paused(paused)
+        change(store)
 
 
 def pause() -> None:

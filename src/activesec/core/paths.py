@@ -207,6 +207,42 @@ def free_bytes(path: str | os.PathLike[str]) -> int | None:
     return st.f_bavail * st.f_frsize
 
 
+#: space held in ``<run dir>/reserve`` for the commands that must work on a full disk
+RESERVE_BYTES = 256 * 1024
+RESERVE_NAME = "reserve"
+
+
+def keep_reserve(paths: Paths) -> None:
+    """Hold RESERVE_BYTES in a file of zeros (0600) where four times that is free: on a full
+    disk SQLite cannot commit anything, so `pause` failed while the agent went on judging;
+    :func:`release_reserve` gives that space to such a command. Best effort, silent."""
+    f = paths.run_dir / RESERVE_NAME
+    if f.exists():
+        return
+    free = free_bytes(paths.run_dir)
+    if free is None or free < 4 * RESERVE_BYTES:
+        return
+    try:
+        fd = os.open(f, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:  # written, not sparse: the blocks are the point
+            fh.write(bytes(RESERVE_BYTES))
+    except OSError:  # a half-held reserve is no reserve
+        with contextlib.suppress(OSError):
+            os.unlink(f)
+
+
+def release_reserve(paths: Paths) -> bool:
+    """Free the reserve (:func:`keep_reserve`); True when there was one."""
+    try:
+        os.unlink(paths.run_dir / RESERVE_NAME)
+    except OSError:
+        return False
+    return True
+
+
 def size_text(n: float) -> str:
     """``512 B``, ``3.2 MiB``: sizes in messages."""
     for unit in ("B", "KiB", "MiB", "GiB"):

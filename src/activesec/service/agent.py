@@ -135,7 +135,7 @@ from activesec.core.config import (
 )
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError, PolicyError
 from activesec.core.events import DeviceType, Kind
-from activesec.core.paths import Paths, make_private_dirs, write_private_text
+from activesec.core.paths import Paths, keep_reserve, make_private_dirs, write_private_text
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import AgentState, Context
 from activesec.engine.scoring import KEYBOARD, ModalityModel
@@ -1323,6 +1323,7 @@ class Agent:
             self._last_decision = None
             self._set_models({}, "wiped: enrolling again")
         self._wipe_gen = gen
+        keep_reserve(self.paths)  # again once a full disk has space: `pause` needs it there
         if counted is None:
             return
         ptr, keys = counted
