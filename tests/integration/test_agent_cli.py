@@ -391,8 +391,8 @@ def test_sighup_stops_the_agent_as_sigterm_does(home: Path, xdisplay: str) -> No
 def test_the_idle_agent_does_not_sync_its_status_file_to_disk(home: Path, xdisplay: str,
                                                               tmp_path: Path) -> None:
     """The status file is rewritten every second; each write was fsynced, so an idle agent
-    made the disk commit its journal every second for as long as it ran (here 26 KB/s of
-    writes, 2 GB a day). A power cut can cost that file nothing that matters."""
+    made the disk commit its journal every second for as long as it ran (86,400 syncs a
+    day). A power cut can cost that file nothing that matters."""
     strace = shutil.which("strace")
     if strace is None:
         pytest.skip("strace is not installed (apt-get install strace)")
