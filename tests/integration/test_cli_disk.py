@@ -365,3 +365,37 @@ def test_pause_resume_and_label_work_on_a_full_disk(tmp_path: Path) -> None:
     assert [code for _, code, _, _ in results] == ["0", "0", "0"], results
     status = json.loads(results[2][3])
     assert status["paused"] is True and status["current_label"] == "guest", status
+
+
+def test_the_dashboards_pause_works_on_a_full_disk(tmp_path: Path) -> None:
+    """The dashboard's Pause committed to the store as `activesec pause` did, and failed alike
+    on a full disk; it commits in the reserve too."""
+    r = _in_user_namespace(
+        "import os\n" + FILL + """
+        import subprocess, sys
+        from pathlib import Path
+        from fastapi.testclient import TestClient
+        from activesec.core import config, paths
+        from activesec.dashboard.app import create_app
+        from activesec.store.db import Store
+
+        mnt = Path(os.environ["MNT"])
+        os.environ["ACTIVESEC_HOME"] = str(mnt / "home")
+        r = subprocess.run([sys.executable, "-m", "activesec.cli.main", "init", "--user",
+                            "alice"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        p = paths.resolve()
+        client = TestClient(create_app(p, lambda: config.load(p), "t0ken"),
+                            base_url="http://127.0.0.1")
+        fill(mnt)
+        r = client.post("/api/pause", headers={"X-ActiveSec-Token": "t0ken"})
+        print("PAUSE", r.status_code, r.text)
+        os.unlink(mnt / "filler")
+        with Store.open(p.database) as store:
+            print("PAUSED", store.is_paused())
+        """.replace("\n        ", "\n"),
+        tmp_path,
+        size="4m",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "PAUSE 200" in r.stdout and "PAUSED True" in r.stdout, r.stdout

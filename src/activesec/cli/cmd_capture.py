@@ -493,21 +493,12 @@ def _set_paused(paused: bool) -> None:
 
 
 def _control(p: Paths, change: Callable[[Any], None]) -> None:
-    """A small write that must work on a full disk (pause, resume, label): when the disk is
-    full it is tried again in the space of the reserve (:func:`paths.keep_reserve`)."""
-    from activesec.core.errors import StoreError
-    from activesec.core.paths import RESERVE_BYTES, free_bytes, release_reserve
+    """A small write that must work on a full disk (pause, resume, label)."""
+    from activesec.store.db import control_write
 
-    try:
-        with _open_store(p) as store:
-            change(store)
-            return
-    except StoreError:  # "disk full", or "disk I/O error" when the WAL cannot be made
-        free = free_bytes(p.database)
-        if free is None or free >= RESERVE_BYTES or not release_reserve(p):
-            raise
-    with _open_store(p) as store:
-        change(store)
+    if not p.database.exists():  # as _open_store says it
+        raise ActiveSecError(f"no event store at {p.database}", "run `activesec init` first")
+    control_write(p, change)
 
 
 def pause() -> None:

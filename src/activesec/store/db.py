@@ -52,8 +52,11 @@ from activesec.core.events import EVENT_DTYPE, Kind, injected_counts
 from activesec.core.paths import (
     FREE_SPACE_WARN_BYTES,
     PRIVATE_FILE_MODE,
+    RESERVE_BYTES,
+    Paths,
     free_bytes,
     make_private_dir,
+    release_reserve,
     size_text,
 )
 from activesec.store import codec
@@ -1016,3 +1019,19 @@ def _statements(sql: str) -> list[str]:
     if buf.strip():
         out.append(buf.strip())
     return out
+
+
+def control_write(paths: Paths, change: Callable[[Store], None], *, check: bool = True) -> None:
+    """Open the store, apply ``change`` (a small write: pause, resume, label) and commit; on a
+    full disk, again in the space of the reserve (:func:`~activesec.core.paths.keep_reserve`):
+    `pause` must work when nothing else can be stored, `activesec pause` and the dashboard's."""
+    try:
+        with Store.open(paths.database, check=check) as store:
+            change(store)
+            return
+    except StoreError:  # "disk full", or "disk I/O error" when the WAL cannot be made
+        free = free_bytes(paths.database)
+        if free is None or free >= RESERVE_BYTES or not release_reserve(paths):
+            raise
+    with Store.open(paths.database, check=check) as store:
+        change(store)
