@@ -12,6 +12,8 @@ import os
 import shutil
 import signal
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -359,6 +361,54 @@ def test_pause_then_resume_from_the_cli_reach_the_running_agent(home: Path,
     with Store.open(home / "activesec.db") as store:  # in the file, not in a deleted WAL
         (live,) = [i for i in store.sessions() if i.backend == "x11"]
         assert live.n_events > 0 and store.integrity_check() == "ok"
+
+
+def test_sighup_stops_the_agent_as_sigterm_does(home: Path, xdisplay: str) -> None:
+    """SIGHUP (the agent's terminal closed, or `kill -HUP` sent to reload as to a daemon) took
+    the default action: the agent died on the spot, exit 129, without its last flush, its
+    final status or ending the session (and a gate would have left the apps suspended). It
+    stops as on SIGTERM: flushed, session ended, exit 0."""
+    from tests.helpers.xinject import XInjector
+
+    env = env_for(home, DISPLAY=xdisplay)
+    agent = popen("run", "--quiet", env=env)
+    try:
+        _wait_agent(home, lambda s: s["running"] and s["enrolment"], "housekeeping")
+        with XInjector(xdisplay) as inj:
+            inj.path([(100 + 7 * i, 300) for i in range(12)], dt=0.01)
+        agent.send_signal(signal.SIGHUP)
+        assert agent.wait(60) == 0, agent.communicate()
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait(10)
+    assert json.loads((home / "run" / "agent.json").read_text())["running"] is False
+    with Store.open(home / "activesec.db") as store:
+        (live,) = [i for i in store.sessions() if i.backend == "x11"]
+        assert live.ended_wall_ns is not None and live.n_events > 0
+
+
+def test_the_idle_agent_does_not_sync_its_status_file_to_disk(home: Path, xdisplay: str,
+                                                              tmp_path: Path) -> None:
+    """The status file is rewritten every second; each write was fsynced, so an idle agent
+    made the disk commit its journal every second for as long as it ran (86,400 syncs a
+    day). A power cut can cost that file nothing that matters."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed (apt-get install strace)")
+    trace = tmp_path / "trace"
+    env = env_for(home, DISPLAY=xdisplay)
+    r = subprocess.run([strace, "-f", "-y", "-qq", "-e", "trace=fsync,fdatasync", "-o",
+                        str(trace), sys.executable, "-m", "activesec.cli.main", "run",
+                        "--quiet", "--duration", "3"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0 and "ptrace" in r.stderr:
+        pytest.skip(f"strace not available here: {r.stderr.strip()}")
+    assert r.returncode == 0, r.stderr
+    status = json.loads((home / "run" / "agent.json").read_text())
+    assert status["running"] is False  # written, at every tick and at the end
+    synced = [ln for ln in trace.read_text().splitlines() if "agent.json" in ln]
+    assert synced == [], synced
 
 
 def test_the_running_agent_refits_its_fallback_model_once_a_background_is_built(

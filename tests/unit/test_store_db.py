@@ -352,6 +352,23 @@ def test_retention_keeps_the_running_session_row(store: Store) -> None:
     assert [s.id for s in store.sessions()] == [sid]
 
 
+def test_retention_deletes_the_old_app_switches_of_a_session_that_goes_on(store: Store) -> None:
+    """An agent runs for weeks in one session: its chunks older than keep_days went, but every
+    app switch it recorded stayed (one row each, for ever), named apps used long ago. Only the
+    last span before the cutoff stays: the events after it still fall in it."""
+    hour = 3600 * 10**9
+    sid = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
+    for h in range(5 * 24):  # five days of a switch an hour
+        store.record_app(sid, MONO0 + h * hour, f"app{h % 3}")
+    store.append(sid, _moves(10))
+    store.commit()
+    cutoff_h = 3 * 24
+    store.apply_retention(2, WALL0 + 5 * 24 * hour, keep_session=sid)
+    assert [t for t, _ in store.apps(sid)] == [MONO0 + h * hour
+                                               for h in range(cutoff_h - 1, 5 * 24)]
+    assert store.integrity_check() == "ok"
+
+
 def test_disk_full_is_a_store_error_naming_the_path(store: Store) -> None:
     sid = store.begin_session("a", "t", wall_ns=WALL0, mono_ns=MONO0)
     store.commit()

@@ -70,6 +70,7 @@ class LiveStats:
     paused: bool
     app: str | None
     error: str | None  # the last backend or store error, one line
+    write_errors: int = 0  # failed commits and store tasks so far (a full disk)
 
     @classmethod
     def _from(
@@ -82,6 +83,7 @@ class LiveStats:
             elapsed_s=elapsed_s, events_per_s=rate, received=received, stored=w.stored,
             queued=w.queued, dropped=w.dropped, paused_discarded=w.paused_discarded,
             paused=w.paused, app=runner.app, error=None if err is None else str(err),
+            write_errors=w.write_errors,
         )
 
 

@@ -160,6 +160,10 @@ def foreground_backend(backend: str | None, what: str) -> Iterator[Foreground]:
 
         signal.signal(signal.SIGTERM, _on_signal)
         signal.signal(signal.SIGINT, _on_signal)
+        if hasattr(signal, "SIGHUP"):  # its terminal closed, or a `kill -HUP` meant as reload:
+            # the default ended the process on the spot — the last second of input lost, gated
+            # apps left suspended, the session never ended; edits apply by themselves (10 s)
+            signal.signal(signal.SIGHUP, _on_signal)
         done = threading.Event()
         keeper = threading.Thread(target=_keep_lock, args=(lock, stop, done, what),
                                   name="activesec-lock", daemon=True)

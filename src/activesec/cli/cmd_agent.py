@@ -95,7 +95,7 @@ def run(
 
     Live status: DATA_DIR/run/agent.json (every second). Decisions with their evidence and
     what each action did: DATA_DIR/decisions.jsonl; trust per minute with input, kept a week:
-    DATA_DIR/trust-history.jsonl. SIGTERM flushes and exits 0.
+    DATA_DIR/trust-history.jsonl. SIGTERM (and SIGHUP) flushes and exits 0.
 
     A configuration error (or an event store that is not ActiveSec's or damaged) exits 78
     (EX_CONFIG), which the log-in service does not restart; other errors exit 2 and are
@@ -189,7 +189,9 @@ def _wait_for_change(p: Paths) -> None:
             prof = (-1, -1)
         return (*config_stamp(p), prof)
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    for sig in ("SIGTERM", "SIGHUP"):  # as they end the agent (`foreground_backend`)
+        if hasattr(signal, sig):
+            signal.signal(getattr(signal, sig), lambda *_: sys.exit(0))
     before = stamp()
     while stamp() == before:
         time.sleep(WAIT_POLL_S)

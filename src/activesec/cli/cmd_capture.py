@@ -28,7 +28,7 @@ from activesec.core import config, profile
 from activesec.core.errors import ActiveSecError, ConfigError, PolicyError, os_reason
 from activesec.core.instance import is_locked, read_pid
 from activesec.core.labels import check_label
-from activesec.core.paths import Paths, keep_copy
+from activesec.core.paths import Paths, keep_copy, keep_reserve
 from activesec.features.describe import in_words
 
 
@@ -108,6 +108,7 @@ def set_up(user: str | None, force: bool, json_out: bool, *, next_step: bool = T
     with _open_store(p, create=True) as store:  # creates the store, or checks an existing one
         if renamed_from is not None and store.current_label() == renamed_from:
             store.set_current_label(None)  # `label --owner` once stored the owner's name
+    keep_reserve(p)  # the space `pause` needs on a full disk
     owner_note: str | None = None
     if renamed_from is not None:
         from activesec.service.models import model_dirs
@@ -274,8 +275,7 @@ def label(
             shown = profile.require(p).user
     else:
         shown = new
-    with _open_store(p) as store:
-        store.set_current_label(new)
+    _control(p, lambda store: store.set_current_label(new))
     out.print(f"sessions from now on are labelled [bold]{escape(shown)}[/bold]"
               + ("" if new else " (the owner)"))
 
@@ -378,6 +378,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         out.print(f"  why          {escape(str(ag['reason']))}")
     if ag.get("training_note"):
         out.print(f"  training     {ag['training_note']}")
+    if ag.get("store_error"):
+        out.print(f"  [red]storing[/red]      the agent cannot store input "
+                  f"({escape(str(ag['store_error']))}): it goes on scoring and acting, and "
+                  "counts what it cannot store as dropped")
     if ag["running"] and ag.get("config"):
         out.print(f"  [yellow]config[/yellow]       {escape(str(ag['config']))}")
     retry = ag.get("upgrade_retry")
@@ -491,8 +495,16 @@ def _set_paused(paused: bool) -> None:
     """Flip the store's pause flag; a running capture or agent reads it within one poll."""
     p = state_paths()
     profile.require(p)
-    with _open_store(p) as store:
-        store.set_paused(paused)
+    _control(p, lambda store: store.set_paused(paused))
+
+
+def _control(p: Paths, change: Callable[[Any], None]) -> None:
+    """A small write that must work on a full disk (pause, resume, label)."""
+    from activesec.store.db import control_write
+
+    if not p.database.exists():  # as _open_store says it
+        raise ActiveSecError(f"no event store at {p.database}", "run `activesec init` first")
+    control_write(p, change)
 
 
 def pause() -> None:

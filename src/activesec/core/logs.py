@@ -19,6 +19,7 @@ from activesec.core.paths import PRIVATE_FILE_MODE, Paths, make_private_dir, mak
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 ROLLOVER_RETRY_S = 60.0  # a rotation another process's open file refused is tried again then
+LOG_RETRY_S = 60.0  # a log file that could not be written (a full disk) is tried again then
 
 
 class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
@@ -27,15 +28,38 @@ class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
     When the log file cannot be written (a full disk, a read-only or vanished directory) it
     says so once, in one line on stderr, and stops logging to the file: the logging module's
     default is a ``--- Logging error ---`` traceback for every record, hundreds of them when
-    capture runs on a full disk, burying the error that matters.
+    capture runs on a full disk, burying the error that matters. It tries the file again every
+    LOG_RETRY_S (quietly) and, once it can write, notes the gap in it: it used to stay off
+    until the next start — for weeks, for an agent started at log-in.
     """
 
     failed = False
+    _reopen_at = 0.0  # monotonic: when a file that could not be written is tried again
+    _failed_wall = 0.0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.failed:
-            return
+        retrying = self.failed
+        if retrying:
+            if time.monotonic() < self._reopen_at:
+                return
+            self.failed = False  # handleError sets it again, quietly, if it still fails
         super().emit(record)
+        if retrying and not self.failed:  # written again: say what is missing, in the file
+            self._failed_wall, since = 0.0, self._failed_wall
+            note = logging.LogRecord(
+                __name__,
+                logging.WARNING,
+                __file__,
+                0,
+                "the log file could not be written from %s until the record above: records "
+                "of that time are missing",
+                (time.strftime("%H:%M:%S", time.localtime(since)),),
+                None,
+            )
+            with contextlib.suppress(Exception):
+                if self.stream is not None:
+                    self.stream.write(self.format(note) + self.terminator)
+                    self.flush()
 
     def handleError(self, record: logging.LogRecord) -> None:
         if self.failed:
@@ -44,13 +68,18 @@ class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
         if not isinstance(exc, OSError):  # a bad record (a format bug), not the file
             super().handleError(record)
             return
+        quiet = self._failed_wall > 0  # said already: this is a retry that failed
         self.failed = True
-        why = os_reason(exc)
-        with contextlib.suppress(Exception):
-            sys.stderr.write(
-                f"warning: cannot write the log file {self.baseFilename} ({why}); "
-                "logging to it is off until the next start\n"
-            )
+        self._reopen_at = time.monotonic() + LOG_RETRY_S
+        if not quiet:
+            self._failed_wall = time.time()
+            why = os_reason(exc)
+            with contextlib.suppress(Exception):
+                sys.stderr.write(
+                    f"warning: cannot write the log file {self.baseFilename} ({why}); "
+                    f"logging to it is off until it can be written again (tried every "
+                    f"{LOG_RETRY_S:g} s)\n"
+                )
         with contextlib.suppress(Exception):
             if self.stream is not None:
                 self.stream.close()

@@ -135,15 +135,18 @@ def make_private_file(path: str | os.PathLike[str]) -> None:
     os.chmod(path, PRIVATE_FILE_MODE)
 
 
-def write_private_text(path: Path, text: str) -> None:
-    """Atomically write a 0600 text file (temp file + rename: a crash leaves the old one)."""
+def write_private_text(path: Path, text: str, *, durable: bool = True) -> None:
+    """Atomically write a 0600 text file (temp file + rename: a crash leaves the old one).
+    ``durable=False`` skips the fsync, for a file rewritten every second whose loss in a power
+    cut costs nothing (the agent's status): a sync a second kept the disk from ever idling."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE_MODE)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.chmod(tmp, PRIVATE_FILE_MODE)
         os.replace(tmp, path)
     except BaseException:  # a full disk, or ``path`` is a directory: no temp file left behind
@@ -202,6 +205,42 @@ def free_bytes(path: str | os.PathLike[str]) -> int | None:
         except OSError:
             return None
     return st.f_bavail * st.f_frsize
+
+
+#: space held in ``<run dir>/reserve`` for the commands that must work on a full disk
+RESERVE_BYTES = 256 * 1024
+RESERVE_NAME = "reserve"
+
+
+def keep_reserve(paths: Paths) -> None:
+    """Hold RESERVE_BYTES in a file of zeros (0600) where four times that is free: on a full
+    disk SQLite cannot commit anything, so `pause` failed while the agent went on judging;
+    :func:`release_reserve` gives that space to such a command. Best effort, silent."""
+    f = paths.run_dir / RESERVE_NAME
+    if f.exists():
+        return
+    free = free_bytes(paths.run_dir)
+    if free is None or free < 4 * RESERVE_BYTES:
+        return
+    try:
+        fd = os.open(f, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:  # written, not sparse: the blocks are the point
+            fh.write(bytes(RESERVE_BYTES))
+    except OSError:  # a half-held reserve is no reserve
+        with contextlib.suppress(OSError):
+            os.unlink(f)
+
+
+def release_reserve(paths: Paths) -> bool:
+    """Free the reserve (:func:`keep_reserve`); True when there was one."""
+    try:
+        os.unlink(paths.run_dir / RESERVE_NAME)
+    except OSError:
+        return False
+    return True
 
 
 def size_text(n: float) -> str:

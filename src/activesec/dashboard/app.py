@@ -46,7 +46,7 @@ def create_app(paths: Paths, settings: Callable[[], Settings], token: str) -> Fa
     from activesec.service.agent import engine_config
     from activesec.service.decisions import DecisionLog, decisions_path
     from activesec.service.report import HISTORY_HOURS, recent_history, status_data
-    from activesec.store.db import Store
+    from activesec.store.db import control_write
 
     app = FastAPI(title="ActiveSec", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost"])
@@ -100,8 +100,7 @@ def create_app(paths: Paths, settings: Callable[[], Settings], token: str) -> Fa
         if not ok(request.headers.get(HEADER)):
             return denied()
         try:
-            with Store.open(paths.database, check=False) as store:
-                store.set_paused(paused)
+            control_write(paths, lambda store: store.set_paused(paused), check=False)
         except ActiveSecError as exc:
             return failed(exc)
         return JSONResponse({"paused": paused})

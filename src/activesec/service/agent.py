@@ -77,6 +77,10 @@ ticks every ``TICK_S`` (0.25 s) and hands pure motion over at that pace — to
 * **trust history**: each trust update goes into the minute it happened in; finished minutes are
   appended to ``<data dir>/trust-history.jsonl`` at the status tick (:mod:`.history`), for the
   dashboard's chart and ``status`` after the fact. A wipe clears it with the decision log.
+* **a store that cannot be written** (a full disk): capture drops what it cannot commit and
+  counts it; the agent goes on scoring and acting on its input, says so in one line on stderr
+  (the journal under the log-in service: the log file is on the same full disk) and in the
+  status file's ``store_error``, and in one more line once input is stored again.
 * **status**: ``<run dir>/agent.json`` (0600, rewritten atomically every second; see
   :meth:`Agent.status`), read by ``activesec status`` and the dashboard. It includes how fast the
   agent reacts on this machine, over the last ``KEEP_LATENCIES`` scores: the time from the input
@@ -97,7 +101,9 @@ the backend, the writer flushes, the last status is written with ``running: fals
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -131,7 +137,7 @@ from activesec.core.config import (
 )
 from activesec.core.errors import ActiveSecError, ConfigError, ModelError, PolicyError
 from activesec.core.events import DeviceType, Kind
-from activesec.core.paths import Paths, make_private_dirs, write_private_text
+from activesec.core.paths import Paths, keep_reserve, make_private_dirs, write_private_text
 from activesec.engine.pipeline import Engine, EngineConfig
 from activesec.engine.policy import AgentState, Context
 from activesec.engine.scoring import KEYBOARD, ModalityModel
@@ -200,6 +206,7 @@ HOLD_GATE_EVERY_S = 2.0
 # read by the capture runner and the backend when the agent starts: an edit applies at restart
 RESTART_SECTIONS = ("capture", "store", "log_level", "user")
 QUEUE_MAX_EVENTS = 200_000
+STATUS_SLACK = 1024  # spaces at least after the status file's JSON (Agent._write_status)
 
 ModelLoader = Callable[[Paths], Mapping[str, ModalityModel]]
 Trainer = Callable[[Paths, Settings], None]
@@ -922,6 +929,9 @@ class Agent:
         self._running = False
         self._gated_by: Decision | None = None  # the gate decision in force, until restored
         self._due: int | None = None  # when silence completes an action (Engine.next_flush_ns)
+        self.store_error: str | None = None  # input cannot be stored (a full disk), since when
+        self._write_errors = 0
+        self._failing_since: tuple[int, int] = (0, 0)  # (stored, dropped) before the failure
         self._next_hold = 0
         self._next_beat = 0  # monotonic: the next agent event "alive" (heartbeat_s)
         self._was_paused = False  # the state the last agent event "paused"/"resumed" told
@@ -1022,6 +1032,7 @@ class Agent:
             "gate": self._gate_status(),
             "config": self.config_note,
             "upgrade_retry": self.upgrade_retry,
+            "store_error": self.store_error,
         }
 
     def latency_summary(self) -> dict[str, float] | None:
@@ -1048,6 +1059,7 @@ class Agent:
     # ------------------------------------------------------------------------------ the tick
     def _tick(self, stats: LiveStats) -> None:
         before, self._stats = self._stats, stats
+        self._watch_store(stats)
         now = self.clock.monotonic_ns()
         # the writer began a new session: a wipe (within its 0.25 s poll) — drop the models,
         # the gate and the logs now, not at the next housekeeping round up to 10 s later
@@ -1440,6 +1452,7 @@ class Agent:
             self._last_decision = None
             self._set_models({}, "wiped: enrolling again")
         self._wipe_gen = gen
+        keep_reserve(self.paths)  # again once a full disk has space: `pause` needs it there
         if counted is None:
             return
         ptr, keys = counted
@@ -1634,11 +1647,67 @@ class Agent:
         self._train_thread = threading.Thread(target=work, name="activesec-train", daemon=True)
         self._train_thread.start()
 
+    def _watch_store(self, stats: LiveStats) -> None:
+        """Say in one line when input stops being stored (a full disk) and when it is again.
+        The writer's warnings go to the log file, which sits on the same full disk: without
+        this the agent said only that its log file was off, and `status` showed no drop (the
+        drop counter is in the store too)."""
+        failed = stats.write_errors > self._write_errors
+        self._write_errors = stats.write_errors
+        if failed and self.store_error is None:
+            self.store_error = stats.error or "a write to the event store failed"
+            self._failing_since = (stats.stored, self._failing_since[1])
+            _say(f"warning: cannot store input: {self.store_error}; the agent goes on scoring "
+                 "and acting, and counts what it cannot store as dropped")
+        elif not failed and self.store_error is not None and stats.stored > self._failing_since[0]:
+            lost = stats.dropped - self._failing_since[1]
+            self.store_error = None
+            _say(f"input is stored again ({lost:,} events dropped while it could not be)")
+        if self.store_error is None:  # the drops before a failure are not the failure's
+            self._failing_since = (stats.stored, stats.dropped)
+
     # ------------------------------------------------------------------------------ status
     def _write_status(self) -> None:
+        st = self.status()
+        path = status_path(self.paths)
         try:
             make_private_dirs(self.paths.run_dir)  # 0700, as every folder (a removed one too)
-            write_private_text(status_path(self.paths),
-                               json.dumps(self.status(), default=str, indent=1) + "\n")
+            text = json.dumps(st, default=str, indent=1) + "\n"
+            # room to rewrite it in place on a full disk, longer (a store error) and all: the
+            # rest of its last 4 KiB block, at least STATUS_SLACK (no more blocks written)
+            room = -(len(text) + STATUS_SLACK) % 4096 + STATUS_SLACK
+            write_private_text(path, text + " " * room, durable=False)  # rewritten each second
         except OSError as exc:
+            if exc.errno == errno.ENOSPC and _rewrite_in_place(path, json.dumps(st, default=str)):
+                return  # `status` goes on showing what happens (store_error, drops) live
             log.warning("cannot write the status file: %s", exc)
+
+
+def _say(line: str) -> None:
+    """One line on stderr (the journal, under the log-in service) and in the log."""
+    log.warning("%s", line)
+    with contextlib.suppress(Exception):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _rewrite_in_place(path: Path, text: str) -> bool:
+    """On a full disk the status file's temporary copy cannot be written, so `status` showed
+    the agent as it was when the disk filled, for as long as it stayed full. The existing file's
+    own space is already allocated: overwrite it there, padded with spaces (JSON allows them)
+    to its length, when the text fits; False when it does not or the write fails."""
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        size = os.fstat(fd).st_size
+        data = text.encode("utf-8")
+        if len(data) + 1 > size:
+            return False
+        os.pwrite(fd, data + b" " * (size - len(data) - 1) + b"\n", 0)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)

@@ -209,6 +209,8 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
             "last_decision": (agent or {}).get("last_decision"),
             "gate": (agent or {}).get("gate") if agent_running else None,
             "config": (agent or {}).get("config") if agent_running else None,
+            # input the running agent cannot store (a full disk): it goes on scoring
+            "store_error": (agent or {}).get("store_error") if agent_running else None,
             # the job under way, as documented: running | updating | upgrading, else None — the
             # agent's idle | done | failed (Agent._start_training) are no job (a failure is
             # said in `reason`); "done" read as a job under way forever after the first one

@@ -52,8 +52,11 @@ from activesec.core.events import EVENT_DTYPE, Kind, injected_counts
 from activesec.core.paths import (
     FREE_SPACE_WARN_BYTES,
     PRIVATE_FILE_MODE,
+    RESERVE_BYTES,
+    Paths,
     free_bytes,
     make_private_dir,
+    release_reserve,
     size_text,
 )
 from activesec.store import codec
@@ -964,7 +967,8 @@ class Store:
 
         Whole chunks go (a chunk spans at most an hour); sessions with nothing left
         that ended (or started, if never ended) before the cutoff go too, with their devices and
-        app spans, except ``keep_session`` (the running capture's).
+        app spans, except ``keep_session`` (the running capture's). Of the sessions that stay,
+        the app spans that began before the cutoff go but the last of them.
         """
         if keep_days <= 0:
             return 0
@@ -976,6 +980,22 @@ class Store:
                 ).fetchone()[0]
             )
             c.execute("DELETE FROM chunks WHERE wall_t1_ns < ?", (cutoff,))
+            # which app was in front before the cutoff, of a session that goes on (the running
+            # agent's, for weeks): only the last such span is kept, the one the events after
+            # the cutoff still fall in — else one row per app switch was kept for ever
+            c.execute(
+                """
+                DELETE FROM app_spans WHERE rowid IN (
+                    SELECT a.rowid FROM app_spans a JOIN sessions s ON s.id = a.session_id
+                    WHERE s.started_wall_ns + a.t_ns - s.started_mono_ns < :cut
+                      AND EXISTS (
+                        SELECT 1 FROM app_spans b
+                        WHERE b.session_id = a.session_id
+                          AND (b.t_ns > a.t_ns OR (b.t_ns = a.t_ns AND b.rowid > a.rowid))
+                          AND s.started_wall_ns + b.t_ns - s.started_mono_ns < :cut))
+                """,
+                {"cut": cutoff},
+            )
             c.execute(
                 "DELETE FROM sessions WHERE coalesce(ended_wall_ns, started_wall_ns) < ?"
                 " AND id IS NOT ?"
@@ -1010,3 +1030,19 @@ def _statements(sql: str) -> list[str]:
     if buf.strip():
         out.append(buf.strip())
     return out
+
+
+def control_write(paths: Paths, change: Callable[[Store], None], *, check: bool = True) -> None:
+    """Open the store, apply ``change`` (a small write: pause, resume, label) and commit; on a
+    full disk, again in the space of the reserve (:func:`~activesec.core.paths.keep_reserve`):
+    `pause` must work when nothing else can be stored, `activesec pause` and the dashboard's."""
+    try:
+        with Store.open(paths.database, check=check) as store:
+            change(store)
+            return
+    except StoreError:  # "disk full", or "disk I/O error" when the WAL cannot be made
+        free = free_bytes(paths.database)
+        if free is None or free >= RESERVE_BYTES or not release_reserve(paths):
+            raise
+    with Store.open(paths.database, check=check) as store:
+        change(store)
