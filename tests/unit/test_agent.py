@@ -1675,7 +1675,9 @@ def test_the_agents_life_reaches_the_alert_log_when_heartbeats_are_asked_for(
     assert resumed["state"] != "paused", resumed
     assert rows[-1]["reason"] == "stopped"
     assert set(rows[0]) >= {"state", "trust", "models", "backend", "pid", "version",
-                            "decisions", "stored", "dropped", "started_wall_ns", "t_wall_ns"}
+                            "decisions", "stored", "dropped", "store_error", "started_wall_ns",
+                            "t_wall_ns"}
+    assert rows[0]["store_error"] is None
 
 
 def test_no_agent_lines_without_a_heartbeat(p: paths_mod.Paths, settings: Settings,

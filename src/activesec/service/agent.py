@@ -1129,6 +1129,7 @@ class Agent:
             "decisions": self.n_decisions,
             "stored": 0 if st is None else st.stored,
             "dropped": (0 if st is None else st.dropped) + self.queue_dropped,
+            "store_error": self.store_error,  # a full disk: input judged but not kept
             "started_wall_ns": self._started_wall,
             "t_wall_ns": self.clock.wall_ns(),
             **extra,
