@@ -56,6 +56,14 @@ def probes(**available: bool) -> Callable[[str], Probe]:
     return probe
 
 
+def policy_check(paths: core_paths.Paths, no_devices: str, site: Path) -> Check:
+    """The machine policy check with ``site`` as the policy (the caller also sets
+    ACTIVESEC_SITE_CONFIG for the configuration's own reading of it)."""
+    env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
+    return by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
+                              probe=probes(x11=True)))["machine policy"]
+
+
 def by_name(checks: list[Check]) -> dict[str, Check]:
     names = [c.name for c in checks]
     assert len(names) == len(set(names)), names
@@ -474,20 +482,14 @@ def test_a_policy_enforcing_gate_rules_also_needs_gate_apps(paths: core_paths.Pa
              'rules = [{ name = "games", match = "steam" }, { name = "chat", match = "irc" }]\n')
     site.write_text(rules)
     paths.config_file.write_text('[engine.policy]\ngate_apps = ["chat"]\n')
-    env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
     monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))
-
-    def policy() -> Check:
-        return by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
-                                  probe=probes(x11=True)))["machine policy"]
-
-    m = policy()
+    m = policy_check(paths, no_devices, site)
     assert m.status == "warn" and "an account's [engine.policy] gate_apps may still pick" in (
         m.detail)
     assert "gate_apps = [] (every rule) under [enforced.engine.policy]" in m.hint
     assert engine_config(config.load(paths)).policy.gate_apps == ["chat"]
     site.write_text(rules + "[enforced.engine.policy]\ngate_apps = []\n")
-    m = policy()
+    m = policy_check(paths, no_devices, site)
     assert m.status == "warn" and "gate_apps may still pick" not in m.detail  # overrides yours
     assert "it overrides your engine.policy.gate_apps (config.toml)" in m.detail
     assert engine_config(config.load(paths)).policy.gate_apps == ["games", "chat"]
@@ -504,10 +506,8 @@ def test_a_policy_enforcing_gate_rules_also_needs_on_gate(paths: core_paths.Path
     site.write_text('[enforced.actions.params.gate]\nrules = [{ name = "games", match = '
                     '"steam" }]\n[enforced.engine.policy]\ngate_apps = []\n')
     paths.config_file.write_text('[actions]\non_gate = ["alertlog"]\n')
-    env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
     monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))
-    m = by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
-                           probe=probes(x11=True)))["machine policy"]
+    m = policy_check(paths, no_devices, site)
     assert m.status == "warn", m
     assert "an account's [actions] on_gate may leave 'gate' out" in m.detail
     assert 'on_gate = ["gate", "alertlog"] under [enforced.actions]' in m.hint
@@ -536,16 +536,10 @@ def test_a_policy_sending_decisions_to_a_siem_is_told_about_heartbeats(
     site = tmp_path / "site.toml"
     forward = '[enforced.actions.params.alertlog]\nsyslog = "udp://127.0.0.1:514"\n'
     site.write_text(forward)
-    env = {"DISPLAY": ":0", "ACTIVESEC_SITE_CONFIG": str(site)}
     monkeypatch.setenv("ACTIVESEC_SITE_CONFIG", str(site))
-
-    def policy() -> Check:
-        return by_name(run_checks(None, env, "linux", paths=paths, dev_dir=no_devices,
-                                  probe=probes(x11=True)))["machine policy"]
-
-    m = policy()
+    m = policy_check(paths, no_devices, site)
     assert m.status == "warn" and "cannot tell a quiet agent from a killed or paused" in m.detail
     assert "heartbeat_s = 3600 under [enforced.actions.params.alertlog]" in m.hint
     site.write_text(forward + "heartbeat_s = 3600\n")
-    m = policy()
+    m = policy_check(paths, no_devices, site)
     assert m.status == "ok" and "heartbeat" not in m.hint, m
