@@ -181,9 +181,7 @@ class Action(ABC):
             try:
                 self._start()
             except Exception as exc:
-                if isinstance(exc, ActiveSecError) or type(self).__module__.startswith(
-                    "activesec."
-                ):
+                if isinstance(exc, ActiveSecError) or not self._is_plugin():
                     raise
                 # a plug-in's: it ended `activesec run` in a traceback
                 raise ConfigError(
@@ -236,19 +234,22 @@ class Action(ABC):
         decision = self._own_copy(decision)
         return self._guarded("hold", lambda: self.hold(decision))
 
+    @classmethod
+    def _is_plugin(cls) -> bool:
+        """Not one of ActiveSec's own actions (as :meth:`Detector._is_plugin`)."""
+        return not cls.__module__.startswith("activesec.")
+
     def _own_copy(self, decision: Decision) -> Decision:
         """``decision`` for a plug-in: a copy of its own. Every action was handed one object,
         so a plug-in changing its evidence in place changed it for the actions after it and
         for the decision log."""
-        if type(self).__module__.startswith("activesec."):
-            return decision
-        return copy.deepcopy(decision)
+        return copy.deepcopy(decision) if self._is_plugin() else decision
 
     def _guarded(self, op: str, call: Callable[[], ActionResult | None]) -> ActionResult | None:
         """``call`` never raising: an exception is logged and becomes a failed result; a
         plug-in's call is also bounded in time (:meth:`_bounded`)."""
         try:
-            if type(self).__module__.startswith("activesec."):
+            if not self._is_plugin():
                 return call()
             out = self._bounded(op, call)
             if out is not None and not isinstance(out, ActionResult):

@@ -108,10 +108,8 @@ class Detector:
             return exc
         frames = traceback.extract_tb(exc.__traceback__)
         where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
-        cls = type(self)
         return ModelError(
-            f"detector {self.name or cls.__name__!r} ({cls.__module__}:{cls.__qualname__}) "
-            f"failed in {method}: {type(exc).__name__}: {exc}{where}",
+            f"{self.who()} failed in {method}: {type(exc).__name__}: {exc}{where}",
             "fix the plug-in (call its fit and score in Python to see the traceback), or "
             "choose another detector")
 
@@ -159,8 +157,7 @@ class Detector:
     def _params_error(cls, exc: Exception) -> ConfigError:
         """A plug-in's own error about its parameters as a one-line ConfigError naming it."""
         return ConfigError(
-            f"detector {cls.name or cls.__name__!r} ({cls.__module__}:{cls.__qualname__}) "
-            f"refused its parameters: {type(exc).__name__}: {exc}",
+            f"{cls.who()} refused its parameters: {type(exc).__name__}: {exc}",
             "change that --param value (or fix the plug-in)")
 
     def _require(self, key: str, ok: bool, want: str) -> None:
@@ -216,6 +213,12 @@ class Detector:
             if self._is_plugin():
                 raise self._plugin_error(method, exc) from None
             raise
+
+    @classmethod
+    def who(cls) -> str:
+        """How messages name it: ``detector 'odd' (bp.det:Det)`` — its name and where its
+        class is, which tells a plug-in's from a built-in."""
+        return f"detector {cls.name or cls.__name__!r} ({cls.__module__}:{cls.__qualname__})"
 
     @classmethod
     def _is_plugin(cls) -> bool:
@@ -276,9 +279,7 @@ class Detector:
         self._check_count(s, rows)
         bad = int(np.count_nonzero(~np.isfinite(s)))
         if bad and self._is_plugin():
-            cls = type(self)
-            raise ModelError(f"detector {self.name or cls.__name__!r} ({cls.__module__}:"
-                             f"{cls.__qualname__}) returned {bad} NaN or infinite scores for "
+            raise ModelError(f"{self.who()} returned {bad} NaN or infinite scores for "
                              f"{rows} rows", "fix the plug-in's score (one finite number per "
                              "row), or choose another detector")
         return np.nan_to_num(s, nan=np.finfo(np.float64).max, posinf=np.finfo(np.float64).max,

@@ -173,7 +173,7 @@ def _dumps(detector: Detector) -> bytes:
     import skops.io as sio
 
     cls = type(detector)
-    who = f"detector {detector.name or cls.__name__!r} ({cls.__module__}:{cls.__qualname__})"
+    who = detector.who()
     fix = ("keep its fitted state in NumPy arrays, numbers, strings, lists and dicts "
            "(README, 'To compare your own detector'), or choose another detector")
     try:

@@ -400,10 +400,8 @@ class _PluginScorer:
         worker.start()
         worker.join(PLUGIN_SCORE_MAX_S)
         if worker.is_alive():
-            cls = type(self.detector)
             raise ModelError(
-                f"detector {getattr(self.detector, 'name', '') or cls.__name__!r} "
-                f"({cls.__module__}:{cls.__qualname__}) did not score {len(X)} rows within "
+                f"{self.detector.who()} did not score {len(X)} rows within "
                 f"{PLUGIN_SCORE_MAX_S:g} s", "fix the plug-in, or choose another detector")
         if isinstance(box[0], Exception):
             raise box[0]
