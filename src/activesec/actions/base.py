@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
+from activesec.core.bounded import Overdue, call_within
 from activesec.core.errors import ActiveSecError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -273,19 +274,10 @@ class Action(ABC):
                 f"{self.name} {op} not run: its earlier call has not "
                 "returned yet (fix or remove the plug-in)",
             )
-        box: list[ActionResult | Exception | None] = []
-
-        def call() -> None:
-            try:
-                box.append(run())
-            except Exception as exc:
-                box.append(exc)
-
-        worker = threading.Thread(target=call, name=f"activesec-action-{self.name}", daemon=True)
-        worker.start()
-        worker.join(self.max_wait_s)
-        if worker.is_alive():
-            self._busy = worker
+        try:
+            return call_within(run, self.max_wait_s, f"activesec-action-{self.name}")
+        except Overdue as late:
+            self._busy = late.thread
             log.error(
                 "action %s: %s has not returned after %g s; left running",
                 self.name,
@@ -298,9 +290,6 @@ class Action(ABC):
                 f"{self.max_wait_s:g} s (left running; fix or remove "
                 "the plug-in)",
             )
-        if isinstance(box[0], Exception):
-            raise box[0]
-        return box[0]
 
     @abstractmethod
     def _fire(self, decision: Decision) -> ActionResult:

@@ -127,6 +127,7 @@ from activesec.actions.gate import GateAction
 from activesec.capture.base import CaptureBackend, Sink
 from activesec.capture.runner import AppProbe, CaptureRunner, LiveStats
 from activesec.capture.screenlock import X11LockerWatch
+from activesec.core.bounded import Overdue, call_within
 from activesec.core.clock import Clock
 from activesec.core.config import (
     Settings,
@@ -388,24 +389,14 @@ class _PluginScorer:
         return getattr(self.detector, name)
 
     def score(self, X: Any) -> np.ndarray:
-        box: list[Any] = []
-
-        def run() -> None:
-            try:
-                box.append(self.detector.score(X))
-            except Exception as exc:
-                box.append(exc)
-
-        worker = threading.Thread(target=run, name="activesec-plugin-score", daemon=True)
-        worker.start()
-        worker.join(PLUGIN_SCORE_MAX_S)
-        if worker.is_alive():
+        try:
+            return np.asarray(call_within(lambda: self.detector.score(X), PLUGIN_SCORE_MAX_S,
+                                          "activesec-plugin-score"))
+        except Overdue:
             raise ModelError(
                 f"{self.detector.who()} did not score {len(X)} rows within "
-                f"{PLUGIN_SCORE_MAX_S:g} s", "fix the plug-in, or choose another detector")
-        if isinstance(box[0], Exception):
-            raise box[0]
-        return np.asarray(box[0])
+                f"{PLUGIN_SCORE_MAX_S:g} s", "fix the plug-in, or choose another detector"
+            ) from None
 
 
 def _bounded_plugin(model: ModalityModel) -> ModalityModel:
