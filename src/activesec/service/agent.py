@@ -1092,18 +1092,25 @@ class Agent:
             self._next_status = now + int(STATUS_EVERY_S * 1e9)
             self.history.tick(self.clock.wall_ns() / 1e9)
             self._write_status()
-        # a resume shows once the engine has ticked without the pause (a status tick)
-        if (paused := self.state is AgentState.PAUSED) != self._was_paused:
-            self._was_paused = paused
-            self._agent_event("paused" if paused else "resumed")
-        elif now >= self._next_beat:
-            self._agent_event("alive")
+        if self._beats() is not None:  # nothing on the tick's path when they are off
+            # a resume shows once the engine has ticked without the pause (a status tick)
+            if (paused := self.state is AgentState.PAUSED) != self._was_paused:
+                self._was_paused = paused
+                self._agent_event("paused" if paused else "resumed")
+            elif now >= self._next_beat:
+                self._agent_event("alive")
+
+    def _beats(self) -> AlertLogAction | None:
+        """The alert log when ``[actions.params.alertlog] heartbeat_s`` asks it for the agent's
+        own events (alertlog's docstring), else None."""
+        beats = self.actions.get("alertlog")
+        return beats if isinstance(beats, AlertLogAction) and beats.heartbeat_s else None
 
     def _agent_event(self, event: str, **extra: Any) -> None:
         """The agent's start, stop, pause, resume and heartbeat to the alert log and syslog,
-        when ``[actions.params.alertlog] heartbeat_s`` asks for them (alertlog's docstring)."""
-        beats = self.actions.get("alertlog")
-        if not isinstance(beats, AlertLogAction) or beats.heartbeat_s is None:
+        when they are asked for (:meth:`_beats`)."""
+        beats = self._beats()
+        if beats is None or beats.heartbeat_s is None:
             return
         self._next_beat = self.clock.monotonic_ns() + int(beats.heartbeat_s * 1e9)
         eng = self.engine.status() if self.engine is not None else None
