@@ -251,6 +251,11 @@ def test_event_slices_are_one_snapshot_while_an_agent_compacts(store: Store) -> 
         early.close()  # training stops reading once it has enough rows
         assert not reader._conn.in_transaction
         assert reader.events(sid).tobytes() == ev.tobytes()  # now the compacted form
+    late = Store.open(store.path)
+    slices = late.event_slices(sid, max_events=300)
+    next(slices)
+    late.close()  # training stopped by SIGTERM: the store closes before the slices are let go
+    slices.close()  # raised "Cannot operate on a closed database" (a traceback on stderr)
 
 
 def test_uncommitted_appends_are_invisible_to_other_connections(store: Store) -> None:

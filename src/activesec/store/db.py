@@ -33,6 +33,7 @@ own). :meth:`Store.append` leaves the transaction open so a batch of appends cos
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import os
 import sqlite3
@@ -781,8 +782,11 @@ class Store:
                 yield self._decode_span(session_id, spans[first][:2], spans[at - 1][:2])
                 at = first
         finally:
-            if began and self._conn.in_transaction:
-                self._conn.execute("COMMIT")  # read only: nothing to write
+            # a store closed first (training stopped by SIGTERM closes it before this generator
+            # is collected) ended the transaction with the connection: nothing left to end
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                if began and self._conn.in_transaction:
+                    self._conn.execute("COMMIT")  # read only: nothing to write
 
     @_guarded("reading")
     def _chunk_spans(self, session_id: int) -> list[tuple[int, int, int]]:
