@@ -531,3 +531,31 @@ def test_a_device_reusing_an_unplugged_devices_id_gets_an_index_of_its_own(
     moves = kinds(ev, Kind.MOVE)
     assert set(moves["device"][moves["x"] < 300].tolist()) == {first}
     assert set(moves["device"][moves["x"] >= 400].tolist()) == {second}
+
+
+def test_the_libinput_drivers_properties_are_read_from_the_server(
+        xdisplay: str) -> None:  # noqa: F811
+    """Touchpads named by their part only ("GXTP7386:00 27C6:0113") are told by the libinput X
+    driver's properties. Xvfb has no libinput device and none whose name says nothing: here a
+    client gives the Xvfb mouse a touchpad's property, which the backend must read from the
+    server — and the mouse's name still wins (the classification itself, on the properties
+    the driver gives each kind of device: tests/unit/test_x11_devices.py)."""
+    from Xlib import Xatom
+    from Xlib.display import Display
+
+    from activesec.capture.x11 import _devices, _kind_atoms, _kind_properties
+
+    d = Display(xdisplay)
+    try:
+        mouse = next(dev for dev in _devices(d) if dev.name == "Xvfb mouse")
+        assert _kind_properties(d, mouse.index, _kind_atoms(d)) == []
+        tap = d.intern_atom("libinput Tapping Enabled")
+        d.xinput_change_device_property(mouse.index, tap, Xatom.INTEGER, 0, (8, b"\x01"))
+        d.sync()
+        assert _kind_properties(d, mouse.index, _kind_atoms(d)) == ["libinput Tapping Enabled"]
+        assert _kind_properties(d, 999, _kind_atoms(d)) == []  # a device gone meanwhile
+    finally:
+        d.close()
+    backend = X11Backend(xdisplay)
+    assert {dev.name: dev.type for dev in backend.info().devices}["Xvfb mouse"] == (
+        DeviceType.MOUSE)

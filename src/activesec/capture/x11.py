@@ -56,7 +56,7 @@ from activesec.capture._x11_wire import (
 from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
 from activesec.core.clock import suspended_ns
 from activesec.core.errors import CaptureError
-from activesec.core.events import classify_device
+from activesec.core.events import LIBINPUT_KIND_PROPERTIES, classify_device
 from activesec.core.keys import KeyClass, key_class
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ _RECORD_ENABLE_CONTEXT = 5
 _GET_INPUT_FOCUS = 43
 _XI_MIN_VERSION = (2, 1)  # raw events delivered even during grabs, with sourceid
 _XI_SLAVE_USES = (3, 4, 5)  # slave pointer, slave keyboard, floating slave
+_XI_SLAVE_KEYBOARD = 4
 
 
 @dataclass
@@ -184,15 +185,44 @@ def _key_classes(d: Any) -> np.ndarray:
     return table
 
 
+def _kind_atoms(d: Any) -> dict[int, str]:
+    """The atoms of the libinput X driver's telling properties (:data:`LIBINPUT_KIND_PROPERTIES`)
+    the server knows: none where no device of that driver ever appeared."""
+    out = {}
+    for prop, _ in LIBINPUT_KIND_PROPERTIES:
+        atom = int(d.intern_atom(prop, only_if_exists=True))
+        if atom:
+            out[atom] = prop
+    return out
+
+
+def _kind_properties(d: Any, deviceid: int, atoms: dict[int, str]) -> list[str]:
+    """Which of ``atoms``' properties the device has (one request: its property list)."""
+    from Xlib import error
+
+    if not atoms:
+        return []
+    try:
+        has = d.xinput_list_device_properties(deviceid).atoms
+    except error.XError:  # the device went between the listing and this request
+        return []
+    return [atoms[a] for a in has if a in atoms]
+
+
 def _devices(d: Any) -> list[Device]:
-    """XInput2 slave devices: the ones that appear as event sources (``index``: the X id)."""
+    """XInput2 slave devices: the ones that appear as event sources (``index``: the X id).
+    A pointer's type comes from its name and, when the name names no kind of device, from the
+    libinput driver's properties (:func:`~activesec.core.events.classify_device`)."""
     from Xlib.ext import xinput
 
+    atoms = _kind_atoms(d)
     found = []
     for info in d.xinput_query_device(xinput.AllDevices).devices:
         if info.use in _XI_SLAVE_USES:
             name = info.name.decode() if isinstance(info.name, bytes) else str(info.name)
-            found.append(Device(int(info.deviceid), name, classify_device(name)))
+            props = [] if info.use == _XI_SLAVE_KEYBOARD else _kind_properties(
+                d, int(info.deviceid), atoms)
+            found.append(Device(int(info.deviceid), name, classify_device(name, props)))
     return sorted(found, key=lambda dev: dev.index)
 
 
