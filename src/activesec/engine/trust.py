@@ -583,7 +583,7 @@ class _TrustModel:
         if self._last_t_ns is None or t_ns > self._last_t_ns:
             # a score that ended before the last one (a keystroke window finished after a
             # later pointer action) must not move the clock back: the next gap would then
-            # span the two and could start idle decay, or empty the fusion windows, mid-work
+            # span the two and could start idle decay mid-work
             self._last_t_ns = t_ns
         if not math.isnan(score):
             self.n_updates += 1
