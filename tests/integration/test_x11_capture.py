@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -438,3 +438,124 @@ def test_devices_appearing_during_capture_are_listed(xdisplay: str) -> None:  # 
     finally:
         backend.stop()
     assert backend.error is None
+
+
+
+def _master_id(d: Any, name: str) -> int:
+    from Xlib.ext import xinput
+
+    for info in d.xinput_query_device(xinput.AllDevices).devices:
+        n = info.name.decode() if isinstance(info.name, bytes) else str(info.name)
+        if n == f"{name} pointer" and info.use == xinput.MasterPointer:
+            return int(info.deviceid)
+    raise AssertionError(f"no master pointer {name!r}")
+
+
+def _remove_master_device(display: str, name: str) -> None:
+    """XIChangeHierarchy(RemoveMaster): ``name``'s masters and XTEST slaves go — a device
+    unplugged; the X server hands their ids to the next devices added."""
+    from Xlib.display import Display
+    from Xlib.protocol import rq
+
+    class RemoveMaster(rq.Request):
+        _request = rq.Struct(
+            rq.Card8("opcode"), rq.Opcode(43), rq.RequestLength(), rq.Card8("num_changes"),
+            rq.Pad(3), rq.Card16("type"), rq.Card16("length"), rq.Card16("deviceid"),
+            rq.Card8("return_mode"), rq.Pad(1), rq.Card16("return_pointer"),
+            rq.Card16("return_keyboard"),
+        )
+
+    d = Display(display)
+    RemoveMaster(display=d.display, opcode=d.display.get_extension_major("XInputExtension"),
+                 num_changes=1, type=2, length=3, deviceid=_master_id(d, name),
+                 return_mode=2, return_pointer=0, return_keyboard=0)  # 2: Floating
+    d.sync()
+    d.close()
+
+
+def _move_through(display: str, master: str, xs: range) -> None:
+    """Pointer motion injected through ``master``'s own "<master> XTEST pointer" (XTEST input
+    comes from the XTEST device of the injecting client's pointer: XISetClientPointer)."""
+    from Xlib import X
+    from Xlib.display import Display
+    from Xlib.ext import xtest
+    from Xlib.protocol import rq
+
+    class SetClientPointer(rq.Request):
+        _request = rq.Struct(rq.Card8("opcode"), rq.Opcode(44), rq.RequestLength(),
+                             rq.Card32("window"), rq.Card16("deviceid"), rq.Pad(2))
+
+    d = Display(display)
+    SetClientPointer(display=d.display, opcode=d.display.get_extension_major("XInputExtension"),
+                     window=0, deviceid=_master_id(d, master))
+    for x in xs:
+        xtest.fake_input(d, X.MotionNotify, x=x, y=300)
+        d.sync()
+        time.sleep(0.01)
+    d.close()
+
+
+def _wait_listed(backend: X11Backend, name: str) -> dict[str, int]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        index = {d.name: d.index for d in backend.info().devices}
+        if name in index:
+            return index
+        time.sleep(0.05)
+    raise AssertionError(f"{name!r} never listed: {index}")
+
+
+def test_a_device_reusing_an_unplugged_devices_id_gets_an_index_of_its_own(
+        xdisplay: str) -> None:  # noqa: F811
+    """Unplug a mouse, plug a pen: the X server gives the pen the mouse's freed id. The events
+    carried that id and the session kept the first device's type for it (the store keeps a
+    session's first entry per index), so training read the pen's strokes as the mouse's."""
+    got: list[np.ndarray] = []
+    backend = X11Backend(xdisplay)
+    backend.start(got.append)
+    try:
+        _add_master_device(xdisplay, "Mouse")
+        first = _wait_listed(backend, "Mouse XTEST pointer")["Mouse XTEST pointer"]
+        _move_through(xdisplay, "Mouse", range(100, 150, 5))
+        _remove_master_device(xdisplay, "Mouse")
+        _add_master_device(xdisplay, "Pen")
+        listed = _wait_listed(backend, "Pen XTEST pointer")
+        _move_through(xdisplay, "Pen", range(400, 450, 5))
+        time.sleep(0.5)
+    finally:
+        backend.stop()
+    assert backend.error is None
+    second = listed["Pen XTEST pointer"]
+    assert second != first, "the new device took the unplugged one's index"
+    ev = events_of(got)
+    moves = kinds(ev, Kind.MOVE)
+    assert set(moves["device"][moves["x"] < 300].tolist()) == {first}
+    assert set(moves["device"][moves["x"] >= 400].tolist()) == {second}
+
+
+def test_the_libinput_drivers_properties_are_read_from_the_server(
+        xdisplay: str) -> None:  # noqa: F811
+    """Touchpads named by their part only ("GXTP7386:00 27C6:0113") are told by the libinput X
+    driver's properties. Xvfb has no libinput device and none whose name says nothing: here a
+    client gives the Xvfb mouse a touchpad's property, which the backend must read from the
+    server — and the mouse's name still wins (the classification itself, on the properties
+    the driver gives each kind of device: tests/unit/test_x11_devices.py)."""
+    from Xlib import Xatom
+    from Xlib.display import Display
+
+    from activesec.capture.x11 import _devices, _kind_atoms, _kind_properties
+
+    d = Display(xdisplay)
+    try:
+        mouse = next(dev for dev in _devices(d) if dev.name == "Xvfb mouse")
+        assert _kind_properties(d, mouse.index, _kind_atoms(d)) == []
+        tap = d.intern_atom("libinput Tapping Enabled")
+        d.xinput_change_device_property(mouse.index, tap, Xatom.INTEGER, 0, (8, b"\x01"))
+        d.sync()
+        assert _kind_properties(d, mouse.index, _kind_atoms(d)) == ["libinput Tapping Enabled"]
+        assert _kind_properties(d, 999, _kind_atoms(d)) == []  # a device gone meanwhile
+    finally:
+        d.close()
+    backend = X11Backend(xdisplay)
+    assert {dev.name: dev.type for dev in backend.info().devices}["Xvfb mouse"] == (
+        DeviceType.MOUSE)

@@ -403,3 +403,37 @@ def test_modality_weights_name_the_engines_modalities() -> None:
     for bad in ("typo", "mouse", "pointer"):
         with pytest.raises(ValidationError, match=f"unknown modality '{bad}'.*pointer:mouse"):
             TrustConfig(modality_weights={bad: 2.0})
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_fusion_window_forgets_a_modalitys_scores_older_than_an_absence(
+        model: TrustModel) -> None:
+    # an hour of typing only (a keystroke window every 20 s: never an absence of all input),
+    # then pointer actions again: the first is judged on its own, not averaged with the
+    # pointer scores of an hour ago; the live model and its offline twin agree
+    cal_p = Calibration.from_scores(owner_stream(5000, 12), window=5)
+    cal_k = Calibration(threshold=10.0, scale=2.0, center=7.0)
+    cfg = TrustConfig(model=model)
+    cals = {"pointer:mouse": cal_p, "keyboard": cal_k}
+    mods = ["pointer:mouse"] * 4 + ["keyboard"] * 180 + ["pointer:mouse"] * 3
+    s = np.r_[np.full(4, 3.0), np.full(180, 7.0), [-1.0, 0.5, 0.0]]
+    t = np.r_[np.arange(4) * 2e9, 10e9 + np.arange(180) * 20e9,
+              3600e9 + np.arange(3) * 2e9].astype(np.int64)
+    m = make_trust(cfg, cals)
+    states = [m.update(mo, float(x), int(ti)) for mo, x, ti in zip(mods, s, t, strict=True)]
+    alone = cal_p.z(-1.0, fused=True) if model == "mondal_bours" else cal_p.u(-1.0, fused=True)
+    assert states[184].z == pytest.approx(float(alone))
+    both = np.mean([-1.0, 0.5])
+    assert states[185].z == pytest.approx(
+        float(cal_p.z(both, fused=True) if model == "mondal_bours" else cal_p.u(both,
+                                                                                 fused=True)))
+    x, _ = deltas(s, cfg, cals, mods, t)
+    np.testing.assert_allclose(x, [st.z for st in states], atol=1e-9)
+    np.testing.assert_allclose(simulate(s, cfg, cals, modalities=mods, t_ns=t),
+                               [st.trust for st in states], atol=1e-9)
+
+
+def test_rolling_mean_leaves_out_scores_older_than_max_age() -> None:
+    t = np.array([0, 10, 70, 71, 200], dtype=np.int64) * 10**9
+    got = rolling_mean([1.0, 2.0, 3.0, np.nan, 5.0], 5, None, t, 60.0)
+    np.testing.assert_allclose(got, [1.0, 1.5, 2.5, np.nan, 5.0])

@@ -56,7 +56,7 @@ from activesec.capture._x11_wire import (
 from activesec.capture.base import BackendInfo, CaptureBackend, Device, Probe, Sink
 from activesec.core.clock import suspended_ns
 from activesec.core.errors import CaptureError
-from activesec.core.events import classify_device
+from activesec.core.events import LIBINPUT_KIND_PROPERTIES, classify_device
 from activesec.core.keys import KeyClass, key_class
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ _RECORD_ENABLE_CONTEXT = 5
 _GET_INPUT_FOCUS = 43
 _XI_MIN_VERSION = (2, 1)  # raw events delivered even during grabs, with sourceid
 _XI_SLAVE_USES = (3, 4, 5)  # slave pointer, slave keyboard, floating slave
+_XI_SLAVE_KEYBOARD = 4
 
 
 @dataclass
@@ -184,16 +185,83 @@ def _key_classes(d: Any) -> np.ndarray:
     return table
 
 
+def _kind_atoms(d: Any) -> dict[int, str]:
+    """The atoms of the libinput X driver's telling properties (:data:`LIBINPUT_KIND_PROPERTIES`)
+    the server knows: none where no device of that driver ever appeared."""
+    out = {}
+    for prop, _ in LIBINPUT_KIND_PROPERTIES:
+        atom = int(d.intern_atom(prop, only_if_exists=True))
+        if atom:
+            out[atom] = prop
+    return out
+
+
+def _kind_properties(d: Any, deviceid: int, atoms: dict[int, str]) -> list[str]:
+    """Which of ``atoms``' properties the device has (one request: its property list)."""
+    from Xlib import error
+
+    if not atoms:
+        return []
+    try:
+        has = d.xinput_list_device_properties(deviceid).atoms
+    except error.XError:  # the device went between the listing and this request
+        return []
+    return [atoms[a] for a in has if a in atoms]
+
+
 def _devices(d: Any) -> list[Device]:
-    """XInput2 slave devices: the ones that appear as event sources."""
+    """XInput2 slave devices: the ones that appear as event sources (``index``: the X id).
+    A pointer's type comes from its name and, when the name names no kind of device, from the
+    libinput driver's properties (:func:`~activesec.core.events.classify_device`)."""
     from Xlib.ext import xinput
 
+    atoms = _kind_atoms(d)
     found = []
     for info in d.xinput_query_device(xinput.AllDevices).devices:
         if info.use in _XI_SLAVE_USES:
             name = info.name.decode() if isinstance(info.name, bytes) else str(info.name)
-            found.append(Device(int(info.deviceid), name, classify_device(name)))
+            props = [] if info.use == _XI_SLAVE_KEYBOARD else _kind_properties(
+                d, int(info.deviceid), atoms)
+            found.append(Device(int(info.deviceid), name, classify_device(name, props)))
     return sorted(found, key=lambda dev: dev.index)
+
+
+#: first index given to a device that reuses an X id another device had (X ids stay < 256)
+REUSED_ID_BASE = 1 << 12
+
+
+class DeviceIndex:
+    """The index events carry for each X device: its X id, unless that id belonged to another
+    device earlier in this capture — the X server hands a freed id to the next device plugged
+    in (a mouse unplugged, a touchpad or pen plugged in). Such a device gets an index of its
+    own (from :data:`REUSED_ID_BASE`), so the session records both devices and each one's
+    events keep its own type; before 2026-12-08 the store kept the first device's type for the
+    id (and training read the pen's strokes as the mouse's). A device is (X id, name, type):
+    the same mouse plugged in again keeps its index."""
+
+    def __init__(self) -> None:
+        self._index: dict[tuple[int, str, int], int] = {}
+        self._seen: set[int] = set()  # X ids some device had in this capture
+        self._next = REUSED_ID_BASE
+        self.remap = np.arange(1 << 16, dtype=np.uint16)  # X id -> index, for event arrays
+
+    def assign(self, devices: list[Device]) -> list[Device]:
+        """The devices the X server lists now, with their indexes (new ones assigned)."""
+        out = []
+        for dev in devices:
+            key = (dev.index, dev.name, int(dev.type))
+            idx = self._index.get(key)
+            if idx is None:
+                if dev.index in self._seen:  # the id of a device seen before: reused
+                    idx, self._next = self._next, self._next + 1
+                else:
+                    idx = dev.index
+                self._index[key] = idx
+            self._seen.add(dev.index)
+            if dev.index < len(self.remap) and idx < len(self.remap):
+                self.remap[dev.index] = idx
+            out.append(Device(idx, dev.name, dev.type))
+        return out
 
 
 class X11Backend(CaptureBackend):
@@ -226,6 +294,8 @@ class X11Backend(CaptureBackend):
         self._sink: Sink | None = None
         self._x: dict[str, Any] = {}
         self._known = np.zeros(1 << 16, bool)
+        # kept across stop and start: a session may outlive one run of the backend
+        self._ids = DeviceIndex()
 
     # -- probe ---------------------------------------------------------------------------
     @classmethod
@@ -300,9 +370,10 @@ class X11Backend(CaptureBackend):
         _xi_version(xi)
         screen = ctrl.screen()
         self._screen = (int(screen.width_in_pixels), int(screen.height_in_pixels))
+        listed = _devices(ctrl)
         with self._lock:
-            self._devices = _devices(ctrl)
-        self._set_known(self._devices)
+            self._devices = self._ids.assign(listed)
+        self._set_known(listed)
         raw_mask = (xinput.RawKeyPressMask | xinput.RawKeyReleaseMask | xinput.RawButtonPressMask
                     | xinput.RawButtonReleaseMask | xinput.RawMotionMask)
         raw_mask |= sum(1 << t for t in RAW_TOUCH)  # XI 2.2 touch: the origin of emulated clicks
@@ -350,7 +421,7 @@ class X11Backend(CaptureBackend):
         return Assembler(
             clock,
             table,
-            injectors=[d.index for d in self._devices if _is_injector(d.name)],
+            injectors=[d.index for d in listed if _is_injector(d.name)],
             grace_ns=int(self.match_grace * 1e9),
         )
 
@@ -386,8 +457,9 @@ class X11Backend(CaptureBackend):
             s = d.screen()
             self._screen = (int(s.width_in_pixels), int(s.height_in_pixels))
             if _xi_version(d) >= _XI_MIN_VERSION:
+                listed = _devices(d)
                 with self._lock:
-                    self._devices = _devices(d)
+                    self._devices = self._ids.assign(listed)
         finally:
             d.close()
 
@@ -461,18 +533,19 @@ class X11Backend(CaptureBackend):
         if len(events):
             if not self._known[events["device"]].all():
                 self._refresh_devices(asm)  # a device appeared between two hierarchy events
+            events["device"] = self._ids.remap[events["device"]]  # X id -> index
             self._deliver(events)
         return rec.ended, xic.replies, got
 
     def _refresh_devices(self, asm: Assembler) -> None:
-        devices = _devices(self._x["ctrl"])
+        listed = _devices(self._x["ctrl"])
         with self._lock:
-            self._devices = devices
-        self._set_known(devices)
-        asm.set_injectors(d.index for d in devices if _is_injector(d.name))
+            self._devices = self._ids.assign(listed)
+        self._set_known(listed)
+        asm.set_injectors(d.index for d in listed if _is_injector(d.name))
 
     def _set_known(self, devices: list[Device]) -> None:
-        """Device ids seen in events without a refresh: the listed ones and 0 (no device)."""
+        """X ids seen in events without a refresh: the listed ones and 0 (no device)."""
         self._known[:] = False
         self._known[[0, *(d.index for d in devices)]] = True
 

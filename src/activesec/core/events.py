@@ -24,7 +24,7 @@ one); wall-clock time is derived per session, so clock jumps never bend interval
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from enum import IntEnum, IntFlag
 
 import numpy as np
@@ -142,8 +142,36 @@ def is_hypervisor_input(name: str) -> bool:
     return any(w in n for w in HYPERVISOR_INPUT)
 
 
-def classify_device(name: str) -> DeviceType:
-    """Guess a device type from its OS name (X11/XInput2, evdev, Windows, macOS names).
+#: X device properties the libinput X driver (xf86-input-libinput, ``libinput-properties.h``)
+#: creates only for one kind of device, and the kind: tapping, disable-while-typing and click
+#: methods exist for touchpads only (libinput offers them for no other device); the tablet
+#: tool's pressure curve and area ratio for a tablet's pens, the pad's mode groups for its pad;
+#: a calibration matrix for absolute devices, i.e. touch screens and tablets (tablets are
+#: matched first). In the order they are checked.
+LIBINPUT_KIND_PROPERTIES: tuple[tuple[str, DeviceType], ...] = (
+    ("libinput Tablet Tool Pressurecurve", DeviceType.PEN),
+    ("libinput Tablet Tool Area Ratio", DeviceType.PEN),
+    ("libinput Pad Mode Groups Modes Available", DeviceType.PEN),
+    ("libinput Tapping Enabled", DeviceType.TOUCHPAD),
+    ("libinput Disable While Typing Enabled", DeviceType.TOUCHPAD),
+    ("libinput Click Methods Available", DeviceType.TOUCHPAD),
+    ("libinput Calibration Matrix", DeviceType.TOUCHSCREEN),
+)
+
+
+def libinput_device_type(properties: Collection[str]) -> DeviceType | None:
+    """The kind of device the libinput X driver's ``properties`` (names) show, or None
+    (:data:`LIBINPUT_KIND_PROPERTIES`; another driver's devices have none of them)."""
+    props = set(properties)
+    for prop, kind in LIBINPUT_KIND_PROPERTIES:
+        if prop in props:
+            return kind
+    return None
+
+
+def classify_device(name: str, properties: Collection[str] = ()) -> DeviceType:
+    """Guess a device type from its OS name (X11/XInput2, evdev, Windows, macOS names) and, on
+    X11, its device ``properties`` (names).
 
     ``VIRTUAL`` (software injection: XTEST, uinput tools such as ydotool) by name, except for a
     hypervisor's emulated hardware (:data:`HYPERVISOR_INPUT`): in a virtual machine that *is*
@@ -156,8 +184,11 @@ def classify_device(name: str) -> DeviceType:
     pens ("ELAN9008:00 04F3:2C82 Stylus") and ThinkPads' pointing sticks ("TPPS/2 Elan
     TrackPoint"), which until 2026-12-07 were all taken for the touchpad, so one model learnt
     a pen, a finger on the screen and a pointing stick as the touchpad. ``pen`` counts as a
-    whole word ("PenMount" makes touch screens). The maker alone decides only when no such
-    word is there ("Synaptics TM3276-022": a touchpad; "Wacom HID 52C2 Pen": a pen)."""
+    whole word ("PenMount" makes touch screens). When no such word is there, the libinput X
+    driver's properties decide (:func:`libinput_device_type`): laptops' I2C touchpads are
+    often named by their part number only ("GXTP7386:00 27C6:0113", "SYNA30B7:00 06CB:CE67"),
+    and until 2026-12-08 were taken for mice on X11; then the maker alone ("Synaptics
+    TM3276-022": a touchpad; "Wacom HID 52C2 Pen": a pen)."""
     n = name.lower()
     if is_hypervisor_input(n):
         return DeviceType.KEYBOARD if "keyboard" in n else DeviceType.MOUSE
@@ -176,6 +207,9 @@ def classify_device(name: str) -> DeviceType:
         return DeviceType.KEYBOARD
     if any(w in n for w in ("mouse", "pointer")):
         return DeviceType.MOUSE
+    by_driver = libinput_device_type(properties)
+    if by_driver is not None:
+        return by_driver
     if any(w in n for w in ("synaptics", "elan", "bcm5974", "appletouch")):
         return DeviceType.TOUCHPAD
     if any(w in n for w in ("wacom", "tablet")):

@@ -18,7 +18,10 @@ and is strictly decreasing in the score.
 
 **Fusion window**: ``z`` is not computed from one action's score but from the mean of the
 modality's last ``window`` scores (:class:`Calibration` ``window``, :data:`FUSION_WINDOW` = 5;
-fewer right after a reset or an idle gap of more than ``idle_after_s``, which empty it), and
+fewer right after a reset, which empties it, and never one more than ``idle_after_s`` older
+than the score being added — the same limit as an absence: after an idle gap, and also after
+an hour of typing only, the first pointer actions are not averaged with pointer scores from
+before; until 2026-12-08 only a gap in *all* input emptied the windows), and
 normalised by the statistics of the owner's held-out scores averaged the same way
 (``Calibration.fused``). One action's score is weak evidence (per-action AUC ≈ 0.72 for most
 Balabit users); a short mean is stronger and still reacts within a few actions, and the trust
@@ -165,13 +168,16 @@ WINDOW_CLIP = 6.0
 IDLE_AFTER_S = 60.0
 
 
-def rolling_mean(scores: object, window: int, starts: object = None) -> np.ndarray:
+def rolling_mean(scores: object, window: int, starts: object = None, t_ns: object = None,
+                 max_age_s: float | None = None) -> np.ndarray:
     """Mean of each score with up to ``window - 1`` scores before it (vectorised).
 
     The first scores of a run average fewer (a run starts at index 0 and wherever ``starts``,
-    a boolean mask, is true — after a reset or an idle gap). NaN stays NaN and is left out of
-    the later means, as the live model ignores it; a window holding +inf (or -inf) averages to
-    it (both: NaN)."""
+    a boolean mask, is true — after a reset). With ``t_ns`` (each score's time, non-decreasing)
+    and ``max_age_s``, a score more than ``max_age_s`` older than the one being averaged is
+    left out too (the live model forgets it: module docstring, *fusion window*). NaN stays NaN
+    and is left out of the later means, as the live model ignores it; a window holding +inf
+    (or -inf) averages to it (both: NaN)."""
     s = np.asarray(scores, dtype=np.float64).ravel()
     if window <= 1 or not len(s):
         return s.copy()
@@ -184,6 +190,10 @@ def rolling_mean(scores: object, window: int, starts: object = None) -> np.ndarr
     run_start = np.maximum.accumulate(np.where(first, np.arange(len(v)), 0))
     i = np.arange(1, len(v) + 1)
     lo = np.maximum(run_start, i - window)
+    if t_ns is not None and max_age_s is not None:
+        tv = np.asarray(t_ns, dtype=np.int64).ravel()[idx]
+        # the first score at most max_age_s older than each one (times non-decreasing)
+        lo = np.maximum(lo, np.searchsorted(tv, tv - int(max_age_s * 1e9), side="left"))
 
     def win_sum(x: np.ndarray) -> np.ndarray:
         c = np.r_[0.0, np.cumsum(x)]
@@ -431,23 +441,22 @@ def _normalised(
     modalities: Sequence[str] | None,
     cal: Calibration | Mapping[str, Calibration] | None,
     cfg: TrustConfig,
-    runs: np.ndarray | None = None,
+    t: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The model input (z or u) per score, each modality's scores first averaged over its
-    calibration's fusion window (within ``runs``: a run id per score; a new id = buffers
-    cleared); injected observations (+inf) stay +inf. Also a mask: normalised by fused
-    statistics (a calibration window > 1)."""
+    calibration's fusion window (with ``t``, a time per score: only the modality's scores at
+    most ``idle_after_s`` older); injected observations (+inf) stay +inf. Also a mask:
+    normalised by fused statistics (a calibration window > 1)."""
     if cal is None:
         return scores.copy(), np.zeros(len(scores), dtype=bool)
 
-    def norm(c: Calibration, x: np.ndarray, r: np.ndarray | None) -> np.ndarray:
+    def norm(c: Calibration, x: np.ndarray, tm: np.ndarray | None) -> np.ndarray:
         if c.window > 1:
-            starts = None if r is None else np.r_[False, r[1:] != r[:-1]]
-            x = rolling_mean(c.clip(x), c.window, starts)
+            x = rolling_mean(c.clip(x), c.window, None, tm, cfg.idle_after_s)
         return c.z(x, fused=True) if cfg.model == "mondal_bours" else c.u(x, fused=True)
 
     if isinstance(cal, Calibration):
-        return norm(cal, scores, runs), np.full(len(scores), cal.window > 1)
+        return norm(cal, scores, t), np.full(len(scores), cal.window > 1)
     if modalities is None:
         raise DataError("a per-modality calibration needs the modality of every score",
                         "pass modalities=...")
@@ -460,7 +469,7 @@ def _normalised(
             out[sel] = np.inf
             continue
         c = _calibration_for(cal, str(m))
-        out[sel] = norm(c, scores[sel], None if runs is None else runs[sel])
+        out[sel] = norm(c, scores[sel], None if t is None else t[sel])
         fused[sel] = c.window > 1
     return out, fused
 
@@ -482,16 +491,16 @@ def deltas(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(normalised input, trust change) per score, vectorised; NaN scores change nothing.
 
-    With ``t_ns`` (end time per score), a gap of more than ``idle_after_s`` empties the fusion
-    windows, as in the live model."""
+    With ``t_ns`` (end time per score, non-decreasing within each modality), each fusion window
+    forgets the scores more than ``idle_after_s`` older than the one scored, as the live model
+    does."""
     s = np.asarray(scores, dtype=np.float64).ravel()
-    runs = None
+    t = None
     if t_ns is not None:
         t = np.asarray(t_ns, dtype=np.int64).ravel()
         if len(t) != len(s):
             raise DataError("t_ns must have one time per score", "pass matching arrays")
-        runs = np.cumsum(np.r_[False, np.diff(t) > cfg.idle_after_s * 1e9])
-    x, fused = _normalised(s, modalities, calibration, cfg, runs)
+    x, fused = _normalised(s, modalities, calibration, cfg, t)
     if cfg.model == "mondal_bours":
         d = mondal_bours_delta(x, cfg, fused)
     else:
@@ -531,7 +540,8 @@ class _TrustModel:
         self.trust = MAX_TRUST
         self.n_updates = 0
         self._last_t_ns: int | None = None
-        self._recent: dict[str, deque[float]] = {}  # each modality's fusion window
+        # each modality's fusion window: (end time, clipped score) of its latest scores
+        self._recent: dict[str, deque[tuple[int, float]]] = {}
 
     def carry(self, other: _TrustModel) -> None:
         """Take over ``other``'s level and the time of its last score (the agent replaced its
@@ -553,14 +563,18 @@ class _TrustModel:
         if modality == INJECTED:
             score = math.inf
         gap_s = None if self._last_t_ns is None else (t_ns - self._last_t_ns) / 1e9
-        if gap_s is not None and gap_s > self.cfg.idle_after_s:
-            self._recent.clear()  # evidence from before an absence is not about who is back
         value = score
         if cal is not None and cal[modality].window > 1 and not math.isnan(score):
             recent = self._recent.setdefault(modality, deque(maxlen=cal[modality].window))
-            recent.append(float(cal[modality].clip(score)))
+            # scores older than an absence say nothing about who is there now: not after
+            # all input stopped (a lunch break), nor after a stretch of the other modality
+            # only (an hour of typing, then the first pointer actions)
+            oldest = t_ns - int(self.cfg.idle_after_s * 1e9)
+            while recent and recent[0][0] < oldest:
+                recent.popleft()
+            recent.append((int(t_ns), float(cal[modality].clip(score))))
             with np.errstate(invalid="ignore"):  # +inf and -inf in one window: NaN
-                value = float(np.mean(recent))
+                value = float(np.mean([v for _, v in recent]))
         x, d = deltas([value], self.cfg, cal, mods)
         if gap_s is not None:
             self.trust = _decay(self.trust, gap_s, self.cfg)
@@ -569,7 +583,7 @@ class _TrustModel:
         if self._last_t_ns is None or t_ns > self._last_t_ns:
             # a score that ended before the last one (a keystroke window finished after a
             # later pointer action) must not move the clock back: the next gap would then
-            # span the two and could start idle decay, or empty the fusion windows, mid-work
+            # span the two and could start idle decay mid-work
             self._last_t_ns = t_ns
         if not math.isnan(score):
             self.n_updates += 1
