@@ -423,7 +423,7 @@ def test_fusion_window_forgets_a_modalitys_scores_older_than_an_absence(
     states = [m.update(mo, float(x), int(ti)) for mo, x, ti in zip(mods, s, t, strict=True)]
     alone = cal_p.z(-1.0, fused=True) if model == "mondal_bours" else cal_p.u(-1.0, fused=True)
     assert states[184].z == pytest.approx(float(alone))
-    both = np.mean([-1.0, 0.5])
+    both = float(np.mean([-1.0, 0.5]))
     assert states[185].z == pytest.approx(
         float(cal_p.z(both, fused=True) if model == "mondal_bours" else cal_p.u(both,
                                                                                  fused=True)))
@@ -433,7 +433,18 @@ def test_fusion_window_forgets_a_modalitys_scores_older_than_an_absence(
                                [st.trust for st in states], atol=1e-9)
 
 
-def test_rolling_mean_leaves_out_scores_older_than_max_age() -> None:
-    t = np.array([0, 10, 70, 71, 200], dtype=np.int64) * 10**9
-    got = rolling_mean([1.0, 2.0, 3.0, np.nan, 5.0], 5, None, t, 60.0)
-    np.testing.assert_allclose(got, [1.0, 1.5, 2.5, np.nan, 5.0])
+@pytest.mark.parametrize("model", MODELS)
+def test_a_slow_stretch_keeps_its_fusion_window_whole(model: TrustModel) -> None:
+    # five pointer actions 20 s apart span 80 s without an absence: the window is what the
+    # owner's held-out scores were averaged over, so none of it is forgotten
+    cal_p = Calibration.from_scores(owner_stream(5000, 12), window=5)
+    cfg = TrustConfig(model=model)
+    s = np.array([3.0, 1.0, 4.0, 1.0, 5.0])
+    t = (np.arange(5) * 20e9).astype(np.int64)
+    m = make_trust(cfg, {"pointer:mouse": cal_p})
+    states = [m.update("pointer:mouse", float(x), int(ti)) for x, ti in zip(s, t, strict=True)]
+    mean = float(np.mean(cal_p.clip(s)))
+    want = cal_p.z(mean, fused=True) if model == "mondal_bours" else cal_p.u(mean, fused=True)
+    assert states[-1].z == pytest.approx(float(want))
+    x, _ = deltas(s, cfg, {"pointer:mouse": cal_p}, ["pointer:mouse"] * 5, t)
+    np.testing.assert_allclose(x, [st.z for st in states], atol=1e-9)
