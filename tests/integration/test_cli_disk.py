@@ -100,8 +100,9 @@ def test_a_full_disk_is_named_by_store_errors_and_by_doctor(tmp_path: Path) -> N
         run = lambda *a: subprocess.run([sys.executable, "-m", "activesec.cli.main", *a],
                                         env=env, capture_output=True, text=True)
         assert run("init", "--user", "alice").returncode == 0
+        (mnt / "home" / "run" / "reserve").unlink()  # `pause` commits in it: the test below
         fill(mnt)
-        for cmd in (["status"],):  # `label` commits in the reserve: the test below
+        for cmd in (["pause"],):  # `status` reads the file as it is: the test below
             r = run(*cmd)
             print("ERR", repr(r.stderr))
         r = run("doctor", "--json")
@@ -399,3 +400,58 @@ def test_the_dashboards_pause_works_on_a_full_disk(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "PAUSE 200" in r.stdout and "PAUSED True" in r.stdout, r.stdout
+
+
+def test_status_export_and_doctor_read_the_store_on_a_full_disk(tmp_path: Path) -> None:
+    """With no agent running, SQLite could not make the store's -wal/-shm files on a full disk
+    and `status` failed ("disk I/O error"), as did `export` (to another disk) and doctor's
+    store check: commands that only read. They read the file itself, and say the disk is full."""
+    r = _in_user_namespace(
+        "import os\n" + FILL + """
+        import json, subprocess, sys
+        import numpy as np
+        from pathlib import Path
+        from activesec.core.events import Kind, make
+        from activesec.store.db import Store
+
+        mnt = Path(os.environ["MNT"])
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env["ACTIVESEC_HOME"] = str(mnt / "home")
+        run = lambda *a: subprocess.run([sys.executable, "-m", "activesec.cli.main", *a],
+                                        env=env, capture_output=True, text=True)
+        assert run("init", "--user", "alice").returncode == 0
+        with Store.open(mnt / "home" / "activesec.db") as s:
+            sid = s.begin_session("alice", "test", wall_ns=1_700_000_000 * 10**9, mono_ns=0)
+            s.append(sid, make(np.arange(500) * 10**7, Kind.MOVE, x=np.arange(500)))
+            s.end_session(sid, wall_ns=1_700_000_010 * 10**9)
+        fill(mnt)
+        out = mnt.parent / "export"  # another disk
+        for cmd in (["status"], ["status", "--json"], ["export", "--out", str(out)],
+                    ["doctor", "--json"]):
+            r = run(*cmd)
+            print("RESULT", json.dumps([r.returncode, r.stdout, r.stderr]))
+        print("FILES", json.dumps(sorted(os.listdir(mnt / "home"))))
+        """.replace("\n        ", "\n"),
+        tmp_path,
+        size="2m",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    results = [json.loads(ln.split(" ", 1)[1]) for ln in r.stdout.splitlines()
+               if ln.startswith("RESULT ")]
+    (code, text, err), (jcode, js, _), (ecode, _, eerr), (_, doctor, _) = results
+    assert code == 0 and err == "", err
+    full = [ln for ln in text.splitlines() if "disk full" in ln]
+    assert len(full) == 1 and "0 B free" in full[0] and "free disk space" in full[0], text
+    assert "sessions     1 (labels: alice" in text and "move 500" in text, text
+    assert jcode == 0, js
+    status = json.loads(js)
+    assert status["disk_full"]["free_bytes"] == 0 and status["events"]["move"] == 500, status
+    assert ecode == 0 and eerr == "", eerr
+    assert (tmp_path / "export" / "activesec-export.json").exists()
+    checks = {c["name"]: c for c in json.loads(doctor)["checks"]}
+    assert checks["store"]["status"] == "warn", checks["store"]
+    assert "1 sessions" in checks["store"]["detail"] and "disk is full" in checks["store"]["detail"]
+    assert checks["free space"]["status"] == "fail", checks["free space"]
+    files = json.loads(r.stdout.split("FILES ", 1)[1])
+    assert not [f for f in files if f.endswith(("-wal", "-shm"))], files  # nothing left behind
+

@@ -32,11 +32,14 @@ from activesec.core.paths import Paths, keep_copy, keep_reserve
 from activesec.features.describe import in_words
 
 
-def _open_store(p: Paths, create: bool = False) -> Any:
+def _open_store(p: Paths, create: bool = False, *, read_only: bool = False) -> Any:
+    """``read_only``: a command that only reads (it works on a full disk, Store.open_to_read)."""
     from activesec.store.db import Store
 
     if not create and not p.database.exists():
         raise ActiveSecError(f"no event store at {p.database}", "run `activesec init` first")
+    if read_only:
+        return Store.open_to_read(p.database)
     return Store.open(p.database, create=create)
 
 
@@ -326,6 +329,12 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         out.print(f"  screen       locked {by}: input is neither stored nor scored "
                   f"({ag['withheld_locked']:,} events withheld since the agent started)")
     out.print(f"  store        {human_bytes(data['store_bytes'])} at {data['database']}")
+    if data["disk_full"]:
+        full = data["disk_full"]
+        free = "" if full["free_bytes"] is None else f" ({human_bytes(full['free_bytes'])} free)"
+        out.print(f"  [red]disk full[/red]    {escape(full['data_dir'])}{free}: nothing new can "
+                  "be stored, this is what the store held — free disk space or lower "
+                  "store.keep_days", soft_wrap=True)
     out.print(
         f"  enrolment    pointer {e['pointer_events']:,}/{e['pointer_needed']:,} "
         f"({e['pointer_progress']:.0%}), keys {e['keystrokes']:,}/{e['keystrokes_needed']:,} "
@@ -699,14 +708,18 @@ def _store_check() -> Any:
         return Check("store", "warn", f"no event store at {p.database} yet",
                      "run `activesec init`")
     try:
-        with Store.open(p.database) as store:
+        with Store.open_to_read(p.database) as store:
             result = store.integrity_check()
             n = store.counts().get("sessions", 0)
+            read_only = store.read_only
     except ActiveSecError as exc:
         return Check("store", "fail", exc.message, exc.hint)
     if result != "ok":
         return Check("store", "fail", f"the event store {p.database} is damaged ({result})",
                      "move the file aside (or restore a backup) and run `activesec init`")
+    if read_only:  # the free space check says what to do
+        return Check("store", "warn", f"{p.database}: {n} sessions, schema and integrity ok, "
+                     "but it can only be read: its disk is full", "free disk space")
     return Check("store", "ok", f"{p.database}: {n} sessions, schema and integrity ok")
 
 
@@ -854,7 +867,7 @@ def _gate_check() -> Any:
     seen: set[str] = set()
     if p.database.exists():
         try:
-            with Store.open(p.database, check=False) as store:
+            with Store.open_to_read(p.database, check=False) as store:
                 since = time.time_ns() - APP_DAYS * NS_PER_DAY
                 seen = {normalise(name) for name, _ in store.recent_apps(since_wall_ns=since)}
             seen = with_comm_names(seen)  # as `ps -e` shows them

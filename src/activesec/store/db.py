@@ -345,6 +345,8 @@ class Store:
         self._anchors: dict[int, tuple[int, int]] = {}
         self._closed = False
         self._key: tuple[int, int] | None = None  # its entry in _OPEN_HERE
+        #: opened by :meth:`open_to_read` straight from the file, on a full disk
+        self.read_only = False
 
     # ---------------------------------------------------------------- lifecycle
     @classmethod
@@ -373,6 +375,65 @@ class Store:
                 _release(key)
             raise
         store._key = key
+        return store
+
+    @classmethod
+    def open_to_read(cls, path: str | os.PathLike[str], *, check: bool = True) -> Store:
+        """Open the store for a command that only reads it (`status`, `export`, `doctor`):
+        as :meth:`open`, but on a full disk — where SQLite cannot give its ``-wal``/``-shm``
+        files their first pages, so even a read-only connection fails — the file itself,
+        read-only and immutable, when no write-ahead log holds anything (every commit is then
+        in the file: no agent runs, or it ended cleanly). :attr:`read_only` then says so;
+        writing through it fails. Any other failure is raised as :meth:`open` raises it."""
+        try:
+            return cls.open(path, check=check)
+        except StoreError as exc:
+            p = Path(path)
+            free = free_bytes(p.parent)
+            if free is None or free >= FREE_SPACE_WARN_BYTES or not p.exists():
+                raise
+            try:
+                wal_bytes = os.stat(f"{p}-wal").st_size
+            except FileNotFoundError:
+                wal_bytes = 0
+            except OSError:
+                raise exc from None
+            if wal_bytes:  # commits not yet in the file: read without them is a stale world
+                raise
+            return cls._open_immutable(p, check, exc)
+
+    @classmethod
+    def _open_immutable(cls, p: Path, check: bool, first: StoreError) -> Store:
+        key = _file_key(p)
+        with _OPEN_LOCK:
+            if not (key is not None and _OPEN_HERE[key]) and _check_header(p):
+                raise first
+            if key is not None:
+                _OPEN_HERE[key] += 1
+        try:
+            conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                                   isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            if key is not None:
+                _release(key)
+            raise first from None
+        store = cls(conn, p)
+        store._key = key
+        store.read_only = True
+        try:
+            _check_application_id(
+                p, int(conn.execute("PRAGMA application_id").fetchone()[0]))
+            if store.schema_version() != SCHEMA_VERSION:  # would need a migration: a write
+                raise first
+            if check:
+                result = str(conn.execute("PRAGMA quick_check(1)").fetchone()[0])
+                if result != "ok" or store.missing_schema():
+                    raise first
+        except BaseException as exc:
+            store.close()
+            if isinstance(exc, sqlite3.Error):
+                raise first from None
+            raise
         return store
 
     @classmethod
@@ -1050,3 +1111,4 @@ def control_write(paths: Paths, change: Callable[[Store], None], *, check: bool 
             raise
     with Store.open(paths.database, check=check) as store:
         change(store)
+
