@@ -25,7 +25,7 @@ from activesec.cli._common import (
     state_paths,
 )
 from activesec.core import config, profile
-from activesec.core.errors import ActiveSecError, ConfigError, PolicyError, os_reason
+from activesec.core.errors import ActiveSecError, ConfigError, PolicyError, StoreError, os_reason
 from activesec.core.instance import is_locked, read_pid
 from activesec.core.labels import check_label
 from activesec.core.paths import Paths, keep_copy, keep_reserve
@@ -547,8 +547,7 @@ def wipe(
         if not interactive():
             raise ActiveSecError("wipe needs confirmation", "run `activesec wipe --yes`")
         typer.confirm("Delete all recorded events and models?", abort=True)
-    with _open_store(p) as store:
-        store.wipe()
+    _wipe_store(p)
     from activesec.actions import alertlog
 
     # what follows deletes files: one that cannot be deleted (a read-only folder, an alert log
@@ -611,6 +610,26 @@ def wipe(
     out.print("wiped: all events, sessions, models, decisions, trust history and logs deleted "
               "(the background population is kept; decisions already sent to syslog are not "
               "recalled)")
+
+
+def _wipe_store(p: Paths) -> None:
+    """Empty the store in place (:meth:`Store.wipe`); on a full disk, where that cannot run
+    (SQLite writes each page it deletes to its write-ahead log first), replace it with an empty
+    one in one step (:func:`~activesec.store.db.wipe_by_replacing`)."""
+    from activesec.core.paths import FREE_SPACE_WARN_BYTES, free_bytes, keep_reserve
+    from activesec.store.db import wipe_by_replacing
+
+    try:
+        with _open_store(p) as store:
+            store.wipe()
+        return
+    except StoreError:
+        free = free_bytes(p.data_dir)
+        if (free is None or not p.database.exists()
+                or free >= max(FREE_SPACE_WARN_BYTES, 2 * p.database.stat().st_size)):
+            raise
+    wipe_by_replacing(p)
+    keep_reserve(p)  # wipe used it; taken again where the freed space allows
 
 
 def _alert_log_paths(p: Paths) -> tuple[list[Path], ActiveSecError | None]:
