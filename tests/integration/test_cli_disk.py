@@ -100,8 +100,9 @@ def test_a_full_disk_is_named_by_store_errors_and_by_doctor(tmp_path: Path) -> N
         run = lambda *a: subprocess.run([sys.executable, "-m", "activesec.cli.main", *a],
                                         env=env, capture_output=True, text=True)
         assert run("init", "--user", "alice").returncode == 0
+        (mnt / "home" / "run" / "reserve").unlink()  # `pause` commits in it: the test below
         fill(mnt)
-        for cmd in (["status"],):  # `label` commits in the reserve: the test below
+        for cmd in (["pause"],):  # `status` reads the file as it is: the test below
             r = run(*cmd)
             print("ERR", repr(r.stderr))
         r = run("doctor", "--json")
@@ -399,3 +400,181 @@ def test_the_dashboards_pause_works_on_a_full_disk(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "PAUSE 200" in r.stdout and "PAUSED True" in r.stdout, r.stdout
+
+
+def test_status_export_and_doctor_read_the_store_on_a_full_disk(tmp_path: Path) -> None:
+    """With no agent running, SQLite could not make the store's -wal/-shm files on a full disk
+    and `status` failed ("disk I/O error"), as did `export` (to another disk) and doctor's
+    store check: commands that only read. They read the file itself, and say the disk is full."""
+    r = _in_user_namespace(
+        "import os\n" + FILL + """
+        import json, subprocess, sys
+        import numpy as np
+        from pathlib import Path
+        from activesec.core.events import Kind, make
+        from activesec.store.db import Store
+
+        mnt = Path(os.environ["MNT"])
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env["ACTIVESEC_HOME"] = str(mnt / "home")
+        run = lambda *a: subprocess.run([sys.executable, "-m", "activesec.cli.main", *a],
+                                        env=env, capture_output=True, text=True)
+        assert run("init", "--user", "alice").returncode == 0
+        with Store.open(mnt / "home" / "activesec.db") as s:
+            sid = s.begin_session("alice", "test", wall_ns=1_700_000_000 * 10**9, mono_ns=0)
+            s.append(sid, make(np.arange(500) * 10**7, Kind.MOVE, x=np.arange(500)))
+            s.end_session(sid, wall_ns=1_700_000_010 * 10**9)
+        fill(mnt)
+        out = mnt.parent / "export"  # another disk
+        for cmd in (["status"], ["status", "--json"], ["export", "--out", str(out)],
+                    ["doctor", "--json"]):
+            r = run(*cmd)
+            print("RESULT", json.dumps([r.returncode, r.stdout, r.stderr]))
+        print("FILES", json.dumps(sorted(os.listdir(mnt / "home"))))
+        """.replace("\n        ", "\n"),
+        tmp_path,
+        size="2m",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    results = [json.loads(ln.split(" ", 1)[1]) for ln in r.stdout.splitlines()
+               if ln.startswith("RESULT ")]
+    (code, text, err), (jcode, js, _), (ecode, _, eerr), (_, doctor, _) = results
+    assert code == 0 and err == "", err
+    full = [ln for ln in text.splitlines() if "disk full" in ln]
+    assert len(full) == 1 and "0 B free" in full[0] and "free disk space" in full[0], text
+    assert "sessions     1 (labels: alice" in text and "move 500" in text, text
+    assert jcode == 0, js
+    status = json.loads(js)
+    assert status["disk_full"]["free_bytes"] == 0 and status["events"]["move"] == 500, status
+    assert ecode == 0 and eerr == "", eerr
+    assert (tmp_path / "export" / "activesec-export.json").exists()
+    checks = {c["name"]: c for c in json.loads(doctor)["checks"]}
+    assert checks["store"]["status"] == "warn", checks["store"]
+    assert "1 sessions" in checks["store"]["detail"] and "disk is full" in checks["store"]["detail"]
+    assert checks["free space"]["status"] == "fail", checks["free space"]
+    files = json.loads(r.stdout.split("FILES ", 1)[1])
+    assert not [f for f in files if f.endswith(("-wal", "-shm"))], files  # nothing left behind
+
+
+def test_wipe_works_on_a_full_disk_in_one_step(tmp_path: Path) -> None:
+    """`wipe` on a full disk failed ("free disk space, then retry"): SQLite writes every page
+    it deletes to its write-ahead log first (about the store's size), and could not even make
+    its -wal/-shm files to open the store. With no agent running it now needs no free space:
+    an empty store (pause and label kept) replaces the old one in one rename. While an agent
+    holds the store it refuses in one line, destroying nothing, and says to stop it."""
+    r = _in_user_namespace(
+        "import os\n" + FILL + """
+        import hashlib, json, sqlite3, subprocess, sys
+        import numpy as np
+        from pathlib import Path
+        from activesec.core.events import Kind, make
+        from activesec.core.instance import InstanceLock
+        from activesec.store.db import Store
+
+        mnt = Path(os.environ["MNT"])
+        home = mnt / "home"
+        db = home / "activesec.db"
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env["ACTIVESEC_HOME"] = str(home)
+        run = lambda *a: subprocess.run([sys.executable, "-m", "activesec.cli.main", *a],
+                                        env=env, capture_output=True, text=True)
+        assert run("init", "--user", "alice").returncode == 0
+        rng = np.random.default_rng(0)
+        with Store.open(db) as s:  # incompressible: the store is several times the reserve
+            for k in range(3):
+                sid = s.begin_session("alice", "t", wall_ns=1_700_000_000 * 10**9 + k,
+                                      mono_ns=0)
+                s.append(sid, make(np.arange(20_000) * 10**7, Kind.MOVE,
+                                   x=rng.integers(-2**31, 2**31 - 1, 20_000)))
+            gen = s.wipe_generation()
+        assert run("pause").returncode == 0 and run("label", "bob").returncode == 0
+        fill(mnt)
+        sha = hashlib.sha256(db.read_bytes()).hexdigest()
+        with InstanceLock(home / "run" / "capture.lock", "agent"):  # an agent runs
+            r = run("wipe", "--yes")
+        print("HELD", json.dumps([r.returncode, r.stderr,
+                                  hashlib.sha256(db.read_bytes()).hexdigest() == sha]))
+        (home / "run" / "reserve").rename(mnt / "aside")  # no reserve: the space stays taken
+        r = run("wipe", "--yes")
+        print("NORESERVE", json.dumps([r.returncode, r.stderr,
+                                       hashlib.sha256(db.read_bytes()).hexdigest() == sha]))
+        (mnt / "aside").rename(home / "run" / "reserve")
+        r = run("wipe", "--yes")
+        print("WIPE", json.dumps([r.returncode, r.stdout, r.stderr]))
+        print("FILES", json.dumps(sorted(os.listdir(home))))
+        r = run("status", "--json")
+        print("STATUS", r.stdout.replace("\\n", " "))
+        os.unlink(mnt / "filler")
+        c = sqlite3.connect(db)
+        print("GEN", gen, c.execute("SELECT value FROM control WHERE key = 'wipe_generation'"
+                                    ).fetchone()[0], c.execute("PRAGMA journal_mode").fetchone()[0],
+              oct(db.stat().st_mode & 0o777))
+        """.replace("\n        ", "\n"),
+        tmp_path,
+        size="4m",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = dict(ln.split(" ", 1) for ln in r.stdout.splitlines() if " " in ln)
+    code, err, unchanged = json.loads(lines["HELD"])
+    assert code == 2 and unchanged and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "while an agent or a capture runs" in err and "systemctl --user stop" in err, err
+    code, err, unchanged = json.loads(lines["NORESERVE"])
+    assert code == 2 and unchanged and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "free 256.0 KiB on" in err and "-wal/-shm files yourself" in err, err
+    code, text, err = json.loads(lines["WIPE"])
+    assert code == 0 and err == "" and text.startswith("wiped:"), (text, err)
+    files = json.loads(lines["FILES"])
+    assert not [f for f in files if ".wipe" in f or f.endswith(("-wal", "-shm"))], files
+    status = json.loads(lines["STATUS"])
+    assert status["sessions"] == 0 and status["events_total"] == 0, status
+    assert status["paused"] is True and status["current_label"] == "bob", status
+    gen, after, mode, perm = lines["GEN"].split()
+    assert int(after) == int(gen) + 1 and mode == "wal" and perm == "0o600", lines["GEN"]
+
+
+def test_wipe_on_a_full_disk_names_the_space_a_pending_log_needs(tmp_path: Path) -> None:
+    """An agent killed on a full disk leaves commits in the -wal, which nothing can read
+    without making the -shm: wipe cannot take the store's pause and label from the file, and
+    says how much to free (what deleting in place needs), changing nothing."""
+    r = _in_user_namespace(
+        "import os\n" + FILL + """
+        import hashlib, json, subprocess, sys
+        from pathlib import Path
+
+        mnt = Path(os.environ["MNT"])
+        home = mnt / "home"
+        db = home / "activesec.db"
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env["ACTIVESEC_HOME"] = str(home)
+        run = lambda *a: subprocess.run([sys.executable, "-m", "activesec.cli.main", *a],
+                                        env=env, capture_output=True, text=True)
+        assert run("init", "--user", "alice").returncode == 0
+        killed = (
+            "import os, numpy as np\\n"
+            "from activesec.core.events import Kind, make\\n"
+            "from activesec.store.db import Store\\n"
+            f"s = Store.open({str(db)!r})\\n"
+            "s._conn.execute('PRAGMA wal_autocheckpoint=0')\\n"
+            "sid = s.begin_session('alice', 't', wall_ns=1, mono_ns=0)\\n"
+            "s.append(sid, make(np.arange(5000) * 10**7, Kind.MOVE, x=np.arange(5000)))\\n"
+            "s.commit()\\n"
+            "os._exit(9)\\n")
+        subprocess.run([sys.executable, "-c", killed])
+        Path(f"{db}-shm").unlink()  # as after a reboot: the -wal alone
+        fill(mnt)
+        before = {f: hashlib.sha256((home / f).read_bytes()).hexdigest()
+                  for f in os.listdir(home) if f.startswith("activesec.db")}
+        r = run("wipe", "--yes")
+        after = {f: hashlib.sha256((home / f).read_bytes()).hexdigest()
+                 for f in os.listdir(home) if f.startswith("activesec.db")}
+        print("WIPE", json.dumps([r.returncode, r.stderr, before == after, sorted(before)]))
+        """.replace("\n        ", "\n"),
+        tmp_path,
+        size="2m",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    code, err, unchanged, files = json.loads(r.stdout.split("WIPE ", 1)[1])
+    assert "activesec.db-wal" in files and code == 2 and unchanged, (files, code, err)
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "on a full disk" in err and "activesec.db-wal holds commits" in err, err
+    assert " MiB on " in err and "what deleting in place needs" in err, err

@@ -381,7 +381,8 @@ def test_task_xml_has_logon_trigger_interactive_token_and_command() -> None:
     assert principal.find("t:RunLevel", NS).text == "LeastPrivilege"  # type: ignore[union-attr]
     exec_ = root.find("t:Actions/t:Exec", NS)
     assert exec_ is not None
-    assert exec_.find("t:Command", NS).text == r"C:\Program Files\ActiveSec\activesec.exe"  # type: ignore[union-attr]
+    # quoted: the first word of the command line Task Scheduler gives the program
+    assert exec_.find("t:Command", NS).text == r'"C:\Program Files\ActiveSec\activesec.exe"'  # type: ignore[union-attr]
     assert exec_.find("t:Arguments", NS).text == "run"  # type: ignore[union-attr]
     settings = root.find("t:Settings", NS)
     assert settings is not None
@@ -573,7 +574,8 @@ def test_restart_on_launchd_and_task_scheduler(tmp_path: Path) -> None:
     assert rec.calls == [["launchctl", "kickstart", "-k", f"gui/{os.getuid()}/{LABEL}"]]
     rec = Recorder()
     assert restart("task", base=tmp_path, runner=rec, platform="win32").ok
-    assert rec.calls == [["schtasks", "/End", "/TN", "ActiveSec"],
+    assert rec.calls == [["schtasks", "/Query", "/TN", "ActiveSec", "/XML"],  # whose task?
+                         ["schtasks", "/End", "/TN", "ActiveSec"],
                          ["schtasks", "/Run", "/TN", "ActiveSec"]]
 
 
@@ -1081,3 +1083,100 @@ def test_an_accounts_launchd_commands_see_every_accounts_agent(tmp_path: Path,
     assert gone.ok and machine.path.exists(), gone
     assert gone.detail.startswith(f"no LaunchAgent of your own ({home}/Library/LaunchAgents/")
     assert "still starts your agent at log-in" in gone.detail
+
+
+def _crt_argv(line: str) -> list[str]:
+    """A Windows command line split as the Microsoft C runtime splits it (CommandLineToArgvW;
+    learn.microsoft.com, "Parsing C command-line arguments"): the program name ends at the
+    next quote when it starts with one, else at the first space or tab, with no escapes;
+    then arguments, where ``2n`` backslashes before a quote are ``n`` backslashes and the
+    quote toggles quoting, ``2n+1`` are ``n`` and a literal quote, other backslashes are
+    literal, and ``""`` inside quotes is one literal quote."""
+    n = len(line)
+    if line.startswith('"'):
+        end = line.index('"', 1)
+        argv, i = [line[1:end]], end + 1
+    else:
+        i = 0
+        while i < n and line[i] not in " \t":
+            i += 1
+        argv = [line[:i]]
+    while True:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            return argv
+        arg: list[str] = []
+        quoted = False
+        while i < n and (quoted or line[i] not in " \t"):
+            if line[i] == "\\":
+                k = i
+                while k < n and line[k] == "\\":
+                    k += 1
+                if k < n and line[k] == '"':
+                    arg.append("\\" * ((k - i) // 2))
+                    if (k - i) % 2:
+                        arg.append('"')
+                        k += 1
+                else:
+                    arg.append("\\" * (k - i))
+                i = k
+            elif line[i] == '"':
+                if quoted and i + 1 < n and line[i + 1] == '"':
+                    arg.append('"')
+                    i += 2
+                else:
+                    quoted = not quoted
+                    i += 1
+            else:
+                arg.append(line[i])
+                i += 1
+        argv.append("".join(arg))
+
+
+def test_crt_argv_follows_microsofts_examples() -> None:
+    """_crt_argv, which the test below checks the task with, against Microsoft's examples."""
+    for line, want in (
+        ('p "abc" d e', ["p", "abc", "d", "e"]),
+        (r'p a\\b d"e f"g h', ["p", r"a\\b", "de fg", "h"]),
+        (r'p a\\\"b c d', ["p", r'a\"b', "c", "d"]),
+        (r'p a\\\\"b c" d e', ["p", r"a\\b c", "d", "e"]),
+        ('p a"b"" c d', ["p", 'ab" c d']),
+        (r'"C:\Program Files\x.exe" run', [r"C:\Program Files\x.exe", "run"]),
+        (r"C:\Program Files\x.exe run", [r"C:\Program", r"Files\x.exe", "run"]),
+    ):
+        assert _crt_argv(line) == want, line
+
+
+@pytest.mark.parametrize("user", [r"PC\alice", None])
+@pytest.mark.parametrize("exe", [r"C:\Program Files\Active Sec\activesec.exe",
+                                 r"C:\ActiveSec\Scripts\activesec.exe"])
+def test_task_command_line_gives_the_launcher_and_its_arguments(user: str | None,
+                                                                exe: str) -> None:
+    """Task Scheduler starts ``<Command> <Arguments>`` as one command line. The Command was the
+    bare launcher path: under "C:\\Program Files" the program name ended at the space, and the
+    launcher took "Files\\…" for its first argument (or CreateProcess ran C:\\Program.exe).
+    Arguments holding spaces, quotes and trailing backslashes come back as given."""
+    args = ("run", "--notify-failure", r"C:\My Data\state", 'say "hi"', "ends\\", r"a\\b", "")
+    root = ET.fromstring(task_xml(exe, user=user, args=args).split("\n", 1)[1])
+    command = root.find("t:Actions/t:Exec/t:Command", NS)
+    arguments = root.find("t:Actions/t:Exec/t:Arguments", NS)
+    assert command is not None and command.text and arguments is not None
+    assert _crt_argv(f"{command.text} {arguments.text}") == [exe, *args]
+
+
+def test_restart_leaves_other_accounts_agents_of_every_accounts_task_alone(
+        tmp_path: Path) -> None:
+    """`schtasks /End` stops every instance of a task (IRegisteredTask::Stop): an
+    administrator's `service restart` under every account's task (--all-users) ended the agent
+    of every account logged on — a child's session unprotected until its next log-on — to
+    restart one. It now says so and ends nothing."""
+    everyone = Schtasks(task_xml(r"C:\as\activesec.exe", user=None))
+    res = restart("task", base=tmp_path, runner=everyone, platform="win32",
+                  environ={"USERDOMAIN": "PC", "USERNAME": "parent"})
+    assert not res.ok and "every account's" in res.detail and "activesec run" in res.detail
+    assert [c[1] for c in everyone.calls] == ["/Query"]  # no /End, no /Run
+    own = Schtasks(task_xml(r"C:\as\activesec.exe", user=r"PC\parent"))
+    assert restart("task", base=tmp_path, runner=own, platform="win32",
+                   environ={"USERDOMAIN": "PC", "USERNAME": "parent"}).ok
+    assert [c[1] for c in own.calls] == ["/Query", "/End", "/Run"]

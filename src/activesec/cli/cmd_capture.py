@@ -25,18 +25,21 @@ from activesec.cli._common import (
     state_paths,
 )
 from activesec.core import config, profile
-from activesec.core.errors import ActiveSecError, ConfigError, PolicyError, os_reason
+from activesec.core.errors import ActiveSecError, ConfigError, PolicyError, StoreError, os_reason
 from activesec.core.instance import is_locked, read_pid
 from activesec.core.labels import check_label
 from activesec.core.paths import Paths, keep_copy, keep_reserve
 from activesec.features.describe import in_words
 
 
-def _open_store(p: Paths, create: bool = False) -> Any:
+def _open_store(p: Paths, create: bool = False, *, read_only: bool = False) -> Any:
+    """``read_only``: a command that only reads (it works on a full disk, Store.open_to_read)."""
     from activesec.store.db import Store
 
     if not create and not p.database.exists():
         raise ActiveSecError(f"no event store at {p.database}", "run `activesec init` first")
+    if read_only:
+        return Store.open_to_read(p.database)
     return Store.open(p.database, create=create)
 
 
@@ -326,6 +329,12 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         out.print(f"  screen       locked {by}: input is neither stored nor scored "
                   f"({ag['withheld_locked']:,} events withheld since the agent started)")
     out.print(f"  store        {human_bytes(data['store_bytes'])} at {data['database']}")
+    if data["disk_full"]:
+        full = data["disk_full"]
+        free = "" if full["free_bytes"] is None else f" ({human_bytes(full['free_bytes'])} free)"
+        out.print(f"  [red]disk full[/red]    {escape(full['data_dir'])}{free}: nothing new can "
+                  "be stored, this is what the store held — free disk space or lower "
+                  "store.keep_days", soft_wrap=True)
     out.print(
         f"  enrolment    pointer {e['pointer_events']:,}/{e['pointer_needed']:,} "
         f"({e['pointer_progress']:.0%}), keys {e['keystrokes']:,}/{e['keystrokes_needed']:,} "
@@ -538,8 +547,7 @@ def wipe(
         if not interactive():
             raise ActiveSecError("wipe needs confirmation", "run `activesec wipe --yes`")
         typer.confirm("Delete all recorded events and models?", abort=True)
-    with _open_store(p) as store:
-        store.wipe()
+    _wipe_store(p)
     from activesec.actions import alertlog
 
     # what follows deletes files: one that cannot be deleted (a read-only folder, an alert log
@@ -602,6 +610,26 @@ def wipe(
     out.print("wiped: all events, sessions, models, decisions, trust history and logs deleted "
               "(the background population is kept; decisions already sent to syslog are not "
               "recalled)")
+
+
+def _wipe_store(p: Paths) -> None:
+    """Empty the store in place (:meth:`Store.wipe`); on a full disk, where that cannot run
+    (SQLite writes each page it deletes to its write-ahead log first), replace it with an empty
+    one in one step (:func:`~activesec.store.db.wipe_by_replacing`)."""
+    from activesec.core.paths import FREE_SPACE_WARN_BYTES, free_bytes, keep_reserve
+    from activesec.store.db import wipe_by_replacing
+
+    try:
+        with _open_store(p) as store:
+            store.wipe()
+        return
+    except StoreError:
+        free = free_bytes(p.data_dir)
+        if (free is None or not p.database.exists()
+                or free >= max(FREE_SPACE_WARN_BYTES, 2 * p.database.stat().st_size)):
+            raise
+    wipe_by_replacing(p)
+    keep_reserve(p)  # wipe used it; taken again where the freed space allows
 
 
 def _alert_log_paths(p: Paths) -> tuple[list[Path], ActiveSecError | None]:
@@ -699,14 +727,18 @@ def _store_check() -> Any:
         return Check("store", "warn", f"no event store at {p.database} yet",
                      "run `activesec init`")
     try:
-        with Store.open(p.database) as store:
+        with Store.open_to_read(p.database) as store:
             result = store.integrity_check()
             n = store.counts().get("sessions", 0)
+            read_only = store.read_only
     except ActiveSecError as exc:
         return Check("store", "fail", exc.message, exc.hint)
     if result != "ok":
         return Check("store", "fail", f"the event store {p.database} is damaged ({result})",
                      "move the file aside (or restore a backup) and run `activesec init`")
+    if read_only:  # the free space check says what to do
+        return Check("store", "warn", f"{p.database}: {n} sessions, schema and integrity ok, "
+                     "but it can only be read: its disk is full", "free disk space")
     return Check("store", "ok", f"{p.database}: {n} sessions, schema and integrity ok")
 
 
@@ -854,7 +886,7 @@ def _gate_check() -> Any:
     seen: set[str] = set()
     if p.database.exists():
         try:
-            with Store.open(p.database, check=False) as store:
+            with Store.open_to_read(p.database, check=False) as store:
                 since = time.time_ns() - APP_DAYS * NS_PER_DAY
                 seen = {normalise(name) for name, _ in store.recent_apps(since_wall_ns=since)}
             seen = with_comm_names(seen)  # as `ps -e` shows them

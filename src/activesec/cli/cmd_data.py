@@ -85,7 +85,7 @@ def export(
     p = state_paths()
     profile.require(p)
     since_ns = parse_since(since) if since else None
-    with _open_store(p) as store:
+    with _open_store(p, read_only=True) as store:  # a full disk still exports elsewhere
         summary = do_export(store, out_path, fmt=formats[fmt], since_wall_ns=since_ns,
                             with_injected=with_injected)
     if json_out:

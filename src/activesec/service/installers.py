@@ -185,6 +185,17 @@ def launchd_plist(
     return plistlib.dumps(job, fmt=plistlib.FMT_XML).decode("utf-8")
 
 
+def task_command(exe: str) -> str:
+    """The task's ``<Command>`` for the launcher ``exe``: quoted when it holds a space or tab,
+    as the Task Scheduler console quotes what it stores. The program gets the command line
+    ``<Command> <Arguments>``; unquoted, ``C:\\Program Files\\…`` ends at the space there by
+    the C runtime's rules — the launcher (pip's ``activesec.exe``), which finds its own
+    arguments by skipping that first word, took ``Files\\…`` for the first argument, and
+    ``CreateProcess``'s search for an unquoted path tries ``C:\\Program.exe`` first. A Windows
+    path holds no ``"``, so the quotes need no escaping."""
+    return f'"{exe}"' if any(c in exe for c in " \t") else exe
+
+
 def task_xml(exe: str, *, user: str | None, args: Sequence[str] = ("run",)) -> str:
     """Task Scheduler XML: at ``user``'s log-on, run ``exe run`` with the interactive token;
     ``user=None``: at any account's log-on, as that account (the built-in Users group)."""
@@ -240,7 +251,8 @@ def task_xml(exe: str, *, user: str | None, args: Sequence[str] = ("run",)) -> s
     sub(restart, "Interval", "PT1M")
     sub(restart, "Count", "3")
     exec_ = sub(sub(task, "Actions", Context="Author"), "Exec")
-    sub(exec_, "Command", exe)
+    sub(exec_, "Command", task_command(exe))
+    # one string, split by the program's C runtime (CommandLineToArgvW rules): list2cmdline
     sub(exec_, "Arguments", subprocess.list2cmdline(list(args)))
     ET.indent(task)
     body = ET.tostring(task, encoding="unicode")
@@ -304,7 +316,10 @@ def _installed_as(kind: str, text: str) -> tuple[str, str | None, str | None] | 
         user = root.find("t:Principals/t:Principal/t:UserId", ns)
         if command is None or not command.text:
             return None
-        return command.text, None, user.text if user is not None else None
+        exe = command.text
+        if len(exe) > 1 and exe[0] == exe[-1] == '"':  # task_command quoted it
+            exe = exe[1:-1]
+        return exe, None, user.text if user is not None else None
     except (ValueError, ET.ParseError, plistlib.InvalidFileException, AttributeError):
         return None
 
@@ -766,7 +781,12 @@ class Installer:
             left.append("agents in sessions open now run until those sessions end")
             where = ("~/Library/Application Support/activesec, ~/Library/Logs/activesec")
         else:
-            left.append("agents in sessions open now run until those sessions end")
+            # /Delete leaves them; /End (which ends every account's instance) needs the task
+            left.append("agents in sessions open now run until those sessions end (with the "
+                        "task gone `schtasks /End` no longer reaches them; to stop them all at "
+                        f"once, run `schtasks /End /TN {TASK_NAME}` from an elevated prompt "
+                        "before uninstalling: it ends the task's instance in every account's "
+                        "session)")
             where = r"%LOCALAPPDATA%\activesec"
         left.append(f"each account's profile and recordings ({where} in its home; "
                     "`activesec wipe` as that account deletes the recordings and models)")
@@ -920,6 +940,16 @@ class Installer:
             return ServiceResult(self.kind, self.path, False, self.path.exists(), None,
                                  "cannot reach the service manager here: start the agent with "
                                  "`activesec run`")
+        if self._everyones_task(done):
+            # `schtasks /End` stops every instance of a task (IRegisteredTask::Stop): run by an
+            # administrator, the agent of every account logged on, not only this one's
+            return ServiceResult(
+                self.kind, self.path, False, True, None,
+                f"not restarted: the {TASK_NAME} task here is every account's (installed with "
+                "--all-users), and ending it (`schtasks /End`) would stop the agent of every "
+                "account logged on, not only yours; start yours with `activesec run` in your "
+                "session, or log off and on again", done,
+            )  # fmt: skip
         for argv, needed in self._restart_commands():
             ok, why = self._call(argv, done)
             if not ok and needed:

@@ -150,6 +150,17 @@ def machine_policy() -> dict[str, Any] | None:
             "defaults": values(policy.defaults)}
 
 
+def disk_full(paths: Paths, read_only: bool) -> dict[str, Any] | None:
+    """``free_bytes`` and ``data_dir`` when the data directory's disk is full (the store could
+    only be read straight from its file, or less than the reserve is free), else None."""
+    from activesec.core.paths import RESERVE_BYTES, free_bytes
+
+    free = free_bytes(paths.data_dir)
+    if not read_only and (free is None or free >= RESERVE_BYTES):
+        return None
+    return {"free_bytes": free, "data_dir": str(paths.data_dir)}
+
+
 def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     """The snapshot (``activesec status --json`` prints exactly this)."""
     from activesec.core.instance import is_locked, read_pid
@@ -162,7 +173,8 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
     owner = profile.owner(paths, settings.user)
     if not paths.database.exists():
         raise ActiveSecError(f"no event store at {paths.database}", "run `activesec init` first")
-    with Store.open(paths.database) as store:
+    with Store.open_to_read(paths.database) as store:
+        read_only = store.read_only
         c = store.counts()
         sessions = store.sessions()
         size = store.size_bytes()
@@ -200,6 +212,8 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
         "injected": int(c.get("injected", 0)),
         "store_bytes": int(size),
         "database": str(paths.database),
+        # the data directory's disk is full: read from the file as it is, nothing new stored
+        "disk_full": disk_full(paths, read_only),
         "agent": {
             "running": agent_running,
             "state": (agent or {}).get("state") if agent_running else None,

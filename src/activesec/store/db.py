@@ -345,6 +345,8 @@ class Store:
         self._anchors: dict[int, tuple[int, int]] = {}
         self._closed = False
         self._key: tuple[int, int] | None = None  # its entry in _OPEN_HERE
+        #: opened by :meth:`open_to_read` straight from the file, on a full disk
+        self.read_only = False
 
     # ---------------------------------------------------------------- lifecycle
     @classmethod
@@ -373,6 +375,65 @@ class Store:
                 _release(key)
             raise
         store._key = key
+        return store
+
+    @classmethod
+    def open_to_read(cls, path: str | os.PathLike[str], *, check: bool = True) -> Store:
+        """Open the store for a command that only reads it (`status`, `export`, `doctor`):
+        as :meth:`open`, but on a full disk — where SQLite cannot give its ``-wal``/``-shm``
+        files their first pages, so even a read-only connection fails — the file itself,
+        read-only and immutable, when no write-ahead log holds anything (every commit is then
+        in the file: no agent runs, or it ended cleanly). :attr:`read_only` then says so;
+        writing through it fails. Any other failure is raised as :meth:`open` raises it."""
+        try:
+            return cls.open(path, check=check)
+        except StoreError as exc:
+            p = Path(path)
+            free = free_bytes(p.parent)
+            if free is None or free >= FREE_SPACE_WARN_BYTES or not p.exists():
+                raise
+            try:
+                wal_bytes = os.stat(f"{p}-wal").st_size
+            except FileNotFoundError:
+                wal_bytes = 0
+            except OSError:
+                raise exc from None
+            if wal_bytes:  # commits not yet in the file: read without them is a stale world
+                raise
+            return cls._open_immutable(p, check, exc)
+
+    @classmethod
+    def _open_immutable(cls, p: Path, check: bool, first: StoreError) -> Store:
+        key = _file_key(p)
+        with _OPEN_LOCK:
+            if not (key is not None and _OPEN_HERE[key]) and _check_header(p):
+                raise first
+            if key is not None:
+                _OPEN_HERE[key] += 1
+        try:
+            conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                                   isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            if key is not None:
+                _release(key)
+            raise first from None
+        store = cls(conn, p)
+        store._key = key
+        store.read_only = True
+        try:
+            _check_application_id(
+                p, int(conn.execute("PRAGMA application_id").fetchone()[0]))
+            if store.schema_version() != SCHEMA_VERSION:  # would need a migration: a write
+                raise first
+            if check:
+                result = str(conn.execute("PRAGMA quick_check(1)").fetchone()[0])
+                if result != "ok" or store.missing_schema():
+                    raise first
+        except BaseException as exc:
+            store.close()
+            if isinstance(exc, sqlite3.Error):
+                raise first from None
+            raise
         return store
 
     @classmethod
@@ -1050,3 +1111,162 @@ def control_write(paths: Paths, change: Callable[[Store], None], *, check: bool 
             raise
     with Store.open(paths.database, check=check) as store:
         change(store)
+
+
+WIPE_SUFFIX = ".wipe"
+
+
+def wipe_by_replacing(paths: Paths) -> None:
+    """:meth:`Store.wipe` for a full disk, where it cannot run: SQLite writes every page it
+    deletes (zeroed, ``secure_delete``) to the write-ahead log before the file shrinks, so
+    deleting needs about the store's size free, and on a disk with none SQLite cannot even make
+    its ``-wal``/``-shm`` files to open it. Instead an empty store (a few pages, made in the
+    space of the reserve, :func:`~activesec.core.paths.keep_reserve`) with the old one's
+    pause, label and bumped ``wipe_generation`` is renamed over the old file: one atomic step,
+    so the store is either as it was or empty, never half-wiped. The old file's content is then
+    overwritten with zeros in place (freed blocks must not keep events; best effort, as
+    :meth:`Store.wipe`'s VACUUM) and its space returns to the disk.
+
+    Only while nothing else has the store open: it holds the capture lock (no agent or capture
+    starts meanwhile) and refuses while an agent, a capture or a training runs."""
+    from activesec.core.instance import AlreadyRunning, InstanceLock, is_locked
+
+    db = paths.database
+    stop_hint = ("stop it (`systemctl --user stop activesec`, or Ctrl-C) and run `activesec "
+                 "wipe --yes` again: with nothing else using the store, wipe needs no free space")
+    try:
+        lock = InstanceLock(paths.run_dir / "capture.lock", "wipe").acquire()
+    except AlreadyRunning:
+        raise StoreError(
+            f"cannot wipe {db} on a full disk while an agent or a capture runs (it holds the "
+            "store, which then can only be emptied in place, needing about "
+            f"{size_text(_store_bytes(db))} free)", stop_hint) from None
+    try:
+        if is_locked(paths.run_dir / "train.lock"):
+            raise StoreError(f"cannot wipe {db} on a full disk while a training runs",
+                             stop_hint.replace("stop it (`systemctl --user stop activesec`, or "
+                                               "Ctrl-C)", "wait for it to end"))
+        try:
+            with Store.open_to_read(db) as old:
+                control = old._conn.execute("SELECT key, value FROM control").fetchall()
+        except StoreError as exc:
+            if exc.permanent:  # not ours, damaged, newer: said as every command says it
+                raise
+            raise StoreError(  # its -wal holds commits: an agent stopped on the full disk
+                f"cannot wipe {db} on a full disk: its {db.name}-wal holds commits not yet in "
+                "the file (an agent stopped while the disk was full), which SQLite cannot open "
+                "without space",
+                f"free {size_text(_store_bytes(db) + 2**20)} on {paths.data_dir}'s disk (what "
+                "deleting in place needs) and run `activesec wipe --yes` again",
+            ) from None
+        tmp = db.with_name(db.name + WIPE_SUFFIX)
+        try:
+            _make_empty_copy(paths, tmp, control)
+        except BaseException:
+            _remove_store_files(tmp)
+            raise
+        try:
+            fd: int | None = os.open(db, os.O_WRONLY)
+        except OSError:
+            fd = None
+        try:
+            # the old side files go first: left beside the new file, the old -wal would be
+            # read as its own. Moved aside, not deleted, until the new file is in place, so
+            # a failed rename leaves the old store whole
+            aside = []
+            try:
+                for suffix in ("-wal", "-shm"):
+                    side = Path(f"{db}{suffix}")
+                    if side.exists():
+                        os.replace(side, f"{tmp}-old{suffix}")
+                        aside.append((side, Path(f"{tmp}-old{suffix}")))
+                os.replace(tmp, db)
+            except OSError as exc:
+                for side, moved in aside:
+                    with suppress(OSError):
+                        os.replace(moved, side)
+                _remove_store_files(tmp)
+                raise StoreError(f"cannot wipe {db}: {exc.strerror}",
+                                 f"make {db.parent} writable by you") from None
+            for _, moved in aside:
+                with suppress(OSError):
+                    os.unlink(moved)
+            _sync_dir(db.parent)
+            if fd is not None:
+                _zero_in_place(fd)
+        finally:
+            if fd is not None:
+                os.close(fd)
+    finally:
+        lock.release()
+
+
+def _store_bytes(db: Path) -> int:
+    total = 0
+    for suffix in ("", "-wal"):
+        with suppress(OSError):
+            total += os.stat(f"{db}{suffix}").st_size
+    return total
+
+
+def _make_empty_copy(paths: Paths, tmp: Path, control: list[tuple[str, str]]) -> None:
+    """An empty store at ``tmp`` with ``control`` (``wipe_generation`` bumped), all in the
+    file itself (its write-ahead log checkpointed and gone)."""
+    _remove_store_files(tmp)
+    for attempt in range(2):
+        try:
+            with Store.open(tmp, create=True) as new:
+                with new._tx() as c:
+                    c.execute("DELETE FROM control")
+                    c.executemany("INSERT INTO control(key, value) VALUES (?, ?)", control)
+                    c.execute(
+                        "INSERT INTO control(key, value) VALUES ('wipe_generation', '1')"
+                        " ON CONFLICT(key) DO UPDATE SET"
+                        " value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+                    )
+                new._checkpoint_truncate()
+            break
+        except StoreError:
+            _remove_store_files(tmp)
+            if attempt or not release_reserve(paths):
+                raise StoreError(
+                    f"cannot wipe {paths.database}: the disk is full, and even the empty store "
+                    "that replaces it (about 200 KiB with its write-ahead log while it is made) "
+                    "does not fit",
+                    f"free {size_text(RESERVE_BYTES)} on {paths.data_dir}'s disk and run "
+                    f"`activesec wipe --yes` again, or delete {paths.database} and "
+                    "its -wal/-shm files yourself (with no agent running), then run "
+                    "`activesec init`",
+                ) from None
+    if os.path.exists(f"{tmp}-wal") and os.stat(f"{tmp}-wal").st_size:
+        _remove_store_files(tmp)
+        raise StoreError(f"cannot wipe {paths.database}: the empty store's write-ahead log "
+                         "could not be checkpointed", f"free {size_text(RESERVE_BYTES)} on its "
+                         "disk and run `activesec wipe --yes` again")
+
+
+def _remove_store_files(p: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with suppress(FileNotFoundError):
+            os.unlink(f"{p}{suffix}")
+
+
+def _sync_dir(d: Path) -> None:
+    with suppress(OSError):
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _zero_in_place(fd: int) -> None:
+    """Overwrite a file's blocks with zeros (no new space on ext4, xfs, tmpfs; a copy-on-write
+    filesystem may refuse, and then the file is only unlinked)."""
+    with suppress(OSError):
+        size = os.fstat(fd).st_size
+        block = bytes(1 << 16)
+        at = 0
+        while at < size:
+            at += os.pwrite(fd, block[: min(len(block), size - at)], at)
+        os.fsync(fd)

@@ -118,7 +118,7 @@ def prepare(path: str | Path, opts: Options) -> Prepared:
     window = KEY_WINDOW if opts.window is None else opts.window
     step = KEY_STEP if opts.step is None else opts.step
     skipped: list[Skip] = []
-    with Store.open(p) as st:
+    with Store.open_to_read(p) as st:  # reads only: also on a full disk
         sessions = st.sessions()
         mine = [s for s in sessions if s.label == opts.owner]
         theirs = [s for s in sessions if s.label != opts.owner]
