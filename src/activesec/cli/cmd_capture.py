@@ -615,9 +615,9 @@ def wipe(
 def _wipe_store(p: Paths) -> None:
     """Empty the store in place (:meth:`Store.wipe`); on a full disk, where that cannot run
     (SQLite writes each page it deletes to its write-ahead log first), replace it with an empty
-    one in one step (:func:`~activesec.store.db.wipe_by_replacing`)."""
+    one in one step (:func:`~activesec.store.wipe.wipe_by_replacing`)."""
     from activesec.core.paths import FREE_SPACE_WARN_BYTES, free_bytes, keep_reserve
-    from activesec.store.db import wipe_by_replacing
+    from activesec.store.wipe import wipe_by_replacing
 
     try:
         with _open_store(p) as store:
