@@ -506,6 +506,38 @@ def test_a_start_refused_for_its_configuration_still_resumes_what_a_killed_agent
     assert game.advances() and not (run_dir / "gated.json").exists()
 
 
+def test_service_uninstall_resumes_what_the_agent_it_stopped_left_frozen(
+        spawn: Callable[..., Counter], tmp_path: Path) -> None:
+    """A service manager that stops the agent hard (Windows' `/End`, systemd's SIGKILL after
+    a stop that timed out) leaves its gated apps suspended; after `service uninstall` no agent
+    ever starts again to resume them, so the child's game stayed frozen for good."""
+    from tests.helpers.cli import cli, initialised
+
+    from activesec.core.instance import InstanceLock
+
+    env = dict(initialised(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    run_dir = tmp_path / "home" / "run"
+    name = unique("asuninst")
+    game = spawn(name)
+    gate = GateAction(rules=[{"name": "game", "match": name}], state_file=run_dir / "gated.json")
+    gate.start()
+    gate.fire(DECISION)  # ... and the agent is killed: no stop()
+    wait_until(game.stopped, "the gate")
+    with InstanceLock(run_dir / "capture.lock"):  # an agent still runs: its gate is its own
+        r = cli("service", "uninstall", "--kind", "systemd", "--json", env=env)
+        assert r.returncode == 0 and "suspended" not in r.stdout, r.stdout + r.stderr
+        assert game.stopped()
+    r = cli("service", "uninstall", "--kind", "systemd", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    detail = json.loads(r.stdout)["detail"]
+    assert detail.endswith(f"; resumed game (pids {game.proc.pid}), which the stopped agent had "
+                           "left suspended"), detail
+    wait_until(game.running, "uninstall's SIGCONT")
+    assert game.advances() and not (run_dir / "gated.json").exists()
+    r = cli("service", "uninstall", "--kind", "systemd", env=env)  # nothing left: said nothing
+    assert r.returncode == 0 and "suspended" not in r.stdout, r.stdout
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's 15-character comm")
 def test_a_long_name_matches_as_ps_shows_it(tmp_path: Path) -> None:
     """`ps -e` (which the rules' error hint names) shows a long name cut to 15 characters: a

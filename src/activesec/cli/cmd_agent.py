@@ -141,35 +141,50 @@ def run(
 
 
 def _thaw_left_frozen(p: Paths, exc: ActiveSecError) -> None:
-    """Resume the apps a killed agent left suspended (``<run dir>/gated.json``) when this start
-    fails — a configuration it refuses (exit 78, which the log-in service does not restart)
-    kept the child's apps frozen until someone fixed the file. Needs no configuration: the
-    file names the pids, and only those still the processes it suspended are resumed. Never
-    while another agent runs (its gate is its own); what was resumed is added to the error."""
+    """Resume the apps a killed agent left suspended when this start fails — a configuration
+    it refuses (exit 78, which the log-in service does not restart) kept the child's apps
+    frozen until someone fixed the file (:func:`_thaw`); what was resumed is added to the
+    error."""
+    resumed = _thaw(p)
+    if resumed:
+        exc.message += f"; meanwhile {resumed}, which an agent that was killed had left suspended"
+
+
+def _thaw(p: Paths, wait_s: float = 0.0) -> str | None:
+    """Resume the apps an agent that was killed left suspended (``<run dir>/gated.json``);
+    what was resumed, or None. Needs no configuration: the file names the pids, and only
+    those still the processes it suspended are resumed. Never while an agent runs (its gate is
+    its own): one that is ending is waited for up to ``wait_s``."""
     import logging
+    import time
 
     from activesec.actions.gate import STATE_FILE, GateAction
     from activesec.core.instance import is_locked
 
     state = p.run_dir / STATE_FILE
+    if not state.exists():
+        return None
+    lock = p.run_dir / "capture.lock"
+    until = time.monotonic() + wait_s
+    while is_locked(lock):
+        if time.monotonic() >= until:
+            return None
+        time.sleep(0.1)
     said = logging.getLogger(GateAction.__module__)
     level = said.level
-    said.setLevel(logging.ERROR)  # the error's one line says it
+    said.setLevel(logging.ERROR)  # the caller's one line says it
     try:
-        if not state.exists() or is_locked(p.run_dir / "capture.lock"):
-            return
         gate = GateAction(state_file=state)
         gate.start()
         gate.stop()
     except (ActiveSecError, OSError):
-        return  # the error being reported matters more; the next start tries again
+        return None  # what the caller reports matters more; the next start tries again
     finally:
         said.setLevel(level)
-    if gate.resumed_at_start:
-        exc.message += (f"; meanwhile {gate.resumed_at_start}, which an agent that was killed "
-                        "had left suspended")
+    return gate.resumed_at_start
 
 
+UNINSTALL_WAIT_S = 5.0  # for the stopped agent to release its lock
 WAIT_POLL_S = 2.0  # how often --wait-for-fix looks at the files
 
 
@@ -510,9 +525,19 @@ def service_uninstall(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Stop and remove the log-in service (not installed is fine)."""
+    import dataclasses
+
     from activesec.service import installers
 
-    _show(installers.uninstall(kind, all_users=all_users), json_out)
+    res = installers.uninstall(kind, all_users=all_users)
+    # an agent the service manager stopped hard (Windows' `/End`; systemd's SIGKILL after a
+    # stop that timed out) left its gated apps suspended, and no agent starts again to resume
+    # them; every account's apps are each account's own (`run` resumes them at its next start)
+    resumed = None if all_users else _thaw(state_paths(), wait_s=UNINSTALL_WAIT_S)
+    if resumed:
+        res = dataclasses.replace(res, detail=f"{res.detail}; {resumed}, which the stopped "
+                                  "agent had left suspended")
+    _show(res, json_out)
 
 
 @service_app.command("restart")
