@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.helpers.cli import cli, env_for, one_line_error
@@ -407,3 +409,90 @@ def test_bench_does_not_tell_a_plug_in_model_to_retrain(tmp_path: Path, recordin
     )
     assert "retrain" not in text
     assert "scoring with your profile's models: pointer:mouse" in text
+
+
+TAKES_K = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Det(Detector):
+    def __init__(self, k: int = 3) -> None:
+        self.k = k
+
+    def check_params(self):
+        if self.k < 1:
+            raise ValueError("k must be positive")
+
+    def fit(self, X, X_background=None, background_groups=None):
+        self.mu_ = X.mean(axis=0)
+        return self
+
+    def score(self, X):
+        return np.abs(X - self.mu_).mean(axis=1) * self.k
+"""
+
+
+def _card(home: Path) -> dict[str, Any]:
+    (card,) = home.rglob("model.json")
+    body: dict[str, Any] = json.loads(card.read_text())
+    return body
+
+
+def _dated_owner_sessions(root: Path, seeds: range, days_ago: int) -> Path:
+    """The owner's pointer sessions dated ``days_ago`` (a drift update learns only from rows
+    after the model's, and an undated import would end at the import)."""
+    t0 = time.time() - days_ago * 86400
+    for s in seeds:
+        events = syn.pointer_person(40, seed=s, t0=t0 + 1000.0 * s, **syn.STYLES["owner"])
+        path = root / "mouse" / "owner" / f"s{s}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(to_text(events, "mouse"))
+    return root
+
+
+def test_train_takes_a_plug_ins_param_and_every_later_training_keeps_it(tmp_path: Path) -> None:
+    """`evaluate --param k=7` had no `train` counterpart: a plug-in detector was trained, and
+    retrained by the agent, only at its defaults (the README called it a limit)."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": TAKES_K},
+        "[activesec.detectors]\nmydet = bp.det:Det\n",
+    )
+    env = _env(tmp_path, site)
+    env.update(ACTIVESEC_ENROL__POINTER_EVENTS="500", ACTIVESEC_TRAIN__POINTER_DETECTOR="mydet")
+    assert cli("init", "--user", "owner", env=env).returncode == 0
+    earlier = _dated_owner_sessions(tmp_path / "earlier", range(3), days_ago=3)
+    assert cli("import", str(earlier), env=env).returncode == 0
+    home = tmp_path / "home"
+    # checked before anything is fitted, in one line, as `evaluate --param` is
+    assert one_line_error(cli("train", "--param", "k=0", env=env)) == (
+        "error: detector 'mydet' (bp.det:Det) refused its parameters: ValueError: k must be "
+        "positive — change that --param value (or fix the plug-in)"
+    )
+    line = one_line_error(cli("train", "--param", "spread=2", env=env))
+    assert "no detector this training fits takes --param spread" in line
+    assert "mydet (pointer): k;" in line
+    assert not list(home.rglob("model.json"))
+    r = cli("train", "--param", "k=7", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "pointer:mouse: mydet (k=7) on" in " ".join(r.stdout.split())
+    card = _card(home)
+    assert card["params"] == {"k": 7} and card["extra"]["requested_params"] == {"k": 7}
+    line = one_line_error(cli("train", "--update", "--param", "k=1", env=env))
+    assert "--param does not go with --update" in line
+    # the drift update (the agent runs the same `train --update`) refits with k=7 ...
+    later = _dated_owner_sessions(tmp_path / "later", range(3, 6), days_ago=1)
+    assert cli("import", str(later), env=env).returncode == 0
+    r = cli("train", "--update", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["trained"], r.stdout
+    (done,) = json.loads(r.stdout)["trained"]
+    assert done["drift"]["replaced_rows"] > 0 and done["params"] == {"k": 7}
+    card = _card(home)
+    assert card["params"] == {"k": 7} and card["extra"]["trained_by"] == "retrain"
+    # ... and so does a training without --param (the agent's own, a new kind of device)
+    assert cli("train", env=env).returncode == 0
+    card = _card(home)
+    assert card["params"] == {"k": 7} and card["extra"]["trained_by"] == "train"
+    assert card["extra"]["requested_params"] == {"k": 7}
