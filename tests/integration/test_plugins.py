@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.cli import cli, env_for, one_line_error
+from tests.helpers.cli import cli, env_for, one_line_error, popen
 from tests.helpers.plugins import install
+from tests.helpers.procs import wait_until
 from tests.helpers.xserver import xdisplay  # noqa: F401  (fixture)
 
 from activesec.recordings import synthetic as syn
@@ -496,3 +498,106 @@ def test_train_takes_a_plug_ins_param_and_every_later_training_keeps_it(tmp_path
     card = _card(home)
     assert card["params"] == {"k": 7} and card["extra"]["trained_by"] == "train"
     assert card["extra"]["requested_params"] == {"k": 7}
+
+
+HANGS = """
+import time
+from pathlib import Path
+from activesec.actions.base import Action, ActionResult
+
+class Hangs(Action):
+    max_wait_s = 1.0  # the README's class attribute: the test need not wait 10 s
+
+    def __init__(self, *, at: str = "stop", dry_run: bool = False) -> None:
+        super().__init__(dry_run=dry_run)
+        self.at = at
+
+    def _start(self):
+        if self.at == "start":
+            time.sleep(3600)
+
+    def _stop(self):
+        if self.at == "stop":
+            time.sleep(3600)
+
+    def _fire(self, decision):
+        return ActionResult(True, "noted")
+
+    def plan(self, op, decision):
+        return "would note it"
+
+class Marks(Hangs):
+    def __init__(self, *, path: str, dry_run: bool = False) -> None:
+        super().__init__(at="", dry_run=dry_run)
+        self.path = path
+
+    def _stop(self):
+        Path(self.path).write_text("stopped")
+"""
+
+
+def _hanging_actions(tmp_path: Path, display: str, at: str) -> dict[str, str]:
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.act": HANGS},
+        "[activesec.actions]\nhangs = bp.act:Hangs\nmarks = bp.act:Marks\n",
+    )
+    env = _env(tmp_path, site)
+    assert cli("init", "--user", "owner", env=env).returncode == 0
+    params = {"hangs": {"at": at}, "marks": {"path": str(tmp_path / "marks-stopped")}}
+    env.update(
+        DISPLAY=display,
+        ACTIVESEC_ACTIONS__ON_NOTIFY='["hangs", "marks"]',
+        ACTIVESEC_ACTIONS__PARAMS=json.dumps(params),
+    )
+    return env
+
+
+def test_a_plug_in_action_whose_start_hangs_stops_run_in_one_line(
+    tmp_path: Path,
+    xdisplay: str,  # noqa: F811
+) -> None:
+    """A plug-in action whose ``_start`` never returned kept `activesec run` from starting, for
+    ever, with nothing said (the agent protected nothing and systemd saw it running)."""
+    env = _hanging_actions(tmp_path, xdisplay, at="start")
+    line = one_line_error(cli("run", "--duration", "1", env=env, timeout=60), code=78)
+    assert line == (
+        "error: action 'hangs' (bp.act:Hangs) failed to start: its _start has not returned "
+        "after 1 s — fix the plug-in, or remove it from [actions]"
+    )
+
+
+def test_sigterm_ends_the_agent_when_a_plug_in_actions_stop_hangs(
+    tmp_path: Path,
+    xdisplay: str,  # noqa: F811
+) -> None:
+    """A plug-in action whose ``_stop`` never returned kept SIGTERM from ending the agent: a
+    systemd stop waited for SIGKILL, and the actions after it (the gate resuming suspended
+    apps) never stopped, nor was the final status written. Now it is left running, named in
+    the agent's log, and the rest of the shutdown happens."""
+    env = _hanging_actions(tmp_path, xdisplay, at="stop")
+    agent = popen("run", "--quiet", env=env)
+    status = tmp_path / "home" / "run" / "agent.json"
+    try:
+
+        def running() -> bool:
+            try:
+                return bool(json.loads(status.read_text())["running"])
+            except (OSError, ValueError, KeyError):
+                return False
+
+        wait_until(running, "the agent to run", limit_s=60)
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(60) == 0, agent.communicate()
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait(60)
+    assert (tmp_path / "marks-stopped").read_text() == "stopped"  # the next action's stop ran
+    assert json.loads(status.read_text())["running"] is False  # the final status was written
+    log = (tmp_path / "home" / "logs" / "activesec.log").read_text()
+    assert (
+        "action hangs (bp.act:Hangs): _stop has not returned after 1 s; left running, the agent "
+        "goes on stopping without it" in log
+    )
