@@ -601,3 +601,58 @@ def test_sigterm_ends_the_agent_when_a_plug_in_actions_stop_hangs(
         "action hangs (bp.act:Hangs): _stop has not returned after 1 s; left running, the agent "
         "goes on stopping without it" in log
     )
+
+
+WITH_TWIN = """
+import numpy as np
+from activesec.detectors.base import Detector
+
+class Centroid(Detector):
+    def __init__(self, off: float = 1.0) -> None:
+        self.off = off  # 1.0: the twin it offers is its model; else it is not
+
+    def fit(self, X, X_background=None, background_groups=None):
+        self.mu_, self.sd_ = X.mean(axis=0), X.std(axis=0) + 1e-6
+        return self
+
+    def score(self, X):
+        return np.abs((X - self.mu_) / self.sd_).mean(axis=1)
+
+    def compact(self):
+        return "scaled_manhattan", {"mean": self.mu_, "mad": self.sd_ * self.off}
+"""
+
+
+def test_a_plug_in_offering_a_numpy_twin_is_scored_without_scikit_learn(
+    tmp_path: Path, recordings: Path
+) -> None:
+    """A plug-in detector's model was always scored through skops, which loads scikit-learn
+    into the agent (bench: 165 MB against the 120 MB target). One whose model fits a form the
+    project scores with NumPy says so in ``compact()``; the agent then scores with that twin."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": WITH_TWIN},
+        "[activesec.detectors]\ncentroid = bp.det:Centroid\n",
+    )
+    env = _owner_profile(tmp_path, recordings, site)
+    env["ACTIVESEC_TRAIN__POINTER_DETECTOR"] = "centroid"
+    home = tmp_path / "home"
+    # a twin that does not score as the model does is not used: the card says why
+    assert cli("train", "--param", "off=2", env=env).returncode == 0
+    (model,) = home.rglob("model.json")
+    assert not (model.parent / "compact.npz").exists()
+    why = _card(home)["extra"]["compact_refused"]
+    assert (
+        "detector 'centroid' (bp.det:Centroid): the NumPy-only twin its compact() describes "
+        "scores its training rows differently" in why
+    )
+    assert cli("train", "--param", "off=1", env=env).returncode == 0
+    assert (model.parent / "compact.npz").is_file()
+    assert "compact_refused" not in _card(home)["extra"]
+    r = cli("bench", "--seconds", "5", "--json", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    bench = json.loads(r.stdout)
+    assert bench["models"]["modalities"] == ["pointer:mouse"]
+    assert bench["models"]["without_twin"] == []
+    assert bench["scoring"]["scores"] > 0 and not bench["scoring"]["sklearn_imported"]

@@ -530,9 +530,14 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
     if modality == KEYBOARD:
         extra.update(window=KEY_WINDOW, step=KEY_STEP)
     try:
-        scorer = compact.compact(det) if compact.supports(det.name) else None
-    except ModelError:  # e.g. a non-default scaler: the agent then loads the full model
+        offered = compact.offered(det)  # a plug-in's own twin (its compact())
+        scorer = compact.compact(det) if offered or compact.supports(det.name) else None
+        if scorer is not None and offered:
+            compact.check_same(det, scorer, X_train)
+    except ModelError as exc:  # e.g. a non-default scaler: the agent then loads the full model
         scorer = None
+        if offered:  # the card says why the plug-in's twin is not used
+            extra["compact_refused"] = exc.message
     try:
         make_private_dir(paths.models_dir)
         shutil.rmtree(stage, ignore_errors=True)
