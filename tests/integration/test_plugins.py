@@ -656,3 +656,42 @@ def test_a_plug_in_offering_a_numpy_twin_is_scored_without_scikit_learn(
     assert bench["models"]["modalities"] == ["pointer:mouse"]
     assert bench["models"]["without_twin"] == []
     assert bench["scoring"]["scores"] > 0 and not bench["scoring"]["sklearn_imported"]
+
+
+def test_parameters_a_new_version_of_the_plug_in_refuses_are_dropped_and_said(
+    tmp_path: Path,
+) -> None:
+    """The parameters a card keeps are reused by every later training — the agent's too: had a
+    new version of the plug-in dropped one, each of its trainings would fail and leave the
+    owner without a model. It trains at the detector's defaults and says so."""
+    site = install(
+        tmp_path / "site",
+        "bp",
+        {"bp.__init__": "", "bp.det": TAKES_K},
+        "[activesec.detectors]\nmydet = bp.det:Det\n",
+    )
+    env = _env(tmp_path, site)
+    env.update(ACTIVESEC_ENROL__POINTER_EVENTS="500", ACTIVESEC_TRAIN__POINTER_DETECTOR="mydet")
+    assert cli("init", "--user", "owner", env=env).returncode == 0
+    earlier = _dated_owner_sessions(tmp_path / "earlier", range(3), days_ago=3)
+    assert cli("import", str(earlier), env=env).returncode == 0
+    assert cli("train", "--param", "k=7", env=env).returncode == 0
+    module = Path(site) / "bp" / "det.py"
+    # its parameter k is called n now
+    module.write_text(
+        TAKES_K.replace("k: int", "n: int").replace("= k", "= n").replace("self.k", "self.n")
+    )
+    metadata = Path(site) / "bp-0.1.dist-info" / "METADATA"
+    metadata.write_text(metadata.read_text().replace("Version: 0.1", "Version: 0.2"))
+    r = cli("train", env=env)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert (
+        "note: the parameters mydet was last given (k=7) are refused now (bad parameter for "
+        "detector 'mydet': it has no parameter 'k' (its parameters: n)): trained at its "
+        "defaults — `activesec train --param` gives others" in text
+    )
+    card = _card(tmp_path / "home")
+    assert card["params"] == {"n": 3} and card["extra"]["requested_params"] == {}
+    assert card["plugin"] == {"package": "bp", "version": "0.2"}
+    assert "are refused now" in card["extra"]["params_refused"]

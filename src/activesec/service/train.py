@@ -470,6 +470,25 @@ def _remembered(paths: Paths, name: str, modality: str) -> dict[str, Any]:
     return {}
 
 
+def _remembered_usable(paths: Paths, name: str, modality: str) -> tuple[dict[str, Any], str]:
+    """(:func:`_remembered` parameters, '') — or ({}, why) when detector ``name`` refuses them
+    now (a new version of the plug-in dropped one): training at its defaults, said so, beats
+    failing each time the agent retrains, which would leave the owner without a model."""
+    from activesec.detectors import registry
+
+    params = _remembered(paths, name, modality)
+    if not params:
+        return params, ""
+    try:
+        registry.create(name, **params)
+    except ConfigError as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        return {}, (f"the parameters {name} was last given ({given}) are refused now "
+                    f"({exc.message}): trained at its defaults — `activesec train --param` "
+                    "gives others")
+    return params, ""
+
+
 def _bg_key(modality: str) -> str:
     """The background a model of ``modality`` (``pointer:touchpad``…) contrasts with."""
     return KEYBOARD if modality == KEYBOARD else "pointer"
@@ -624,8 +643,9 @@ def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows,
     Xf, tf, Xh = X[first:n_fit], t[first:n_fit], X[n - n_hold:]
     n_fit -= first
     name = _detector_name(settings, modality)
+    note = ""
     if params is None:
-        params = _remembered(paths, name, modality)
+        params, note = _remembered_usable(paths, name, modality)
     try:
         det, fallback, bg = _fit(paths, name, params, modality, Xf)
     except DataError as exc:  # rows enough to train, too few for it (hist_gb: 40)
@@ -642,9 +662,12 @@ def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows,
                       "from_wall_ns": int(tf[0]), "until_wall_ns": int(t[-1])},
              "holdout_scores": quant, "background": bg, "fallback": fallback or None,
              "requested_detector": name, "requested_params": params, "trained_by": "train"}
+    if note:
+        extra["params_refused"] = note
     _save(paths, modality, det, cal, names, Xf, tf, extra)
     res.status = "trained"
     res.detector, res.fallback, res.params = det.name, fallback, params
+    res.detector_note = note
     res.rows_train, res.rows_holdout = int(n_fit), int(n_hold)
     res.threshold, res.target_far = cal.threshold, cal.target_far
     res.holdout_scores = quant
