@@ -147,7 +147,7 @@ class _Offers(Detector):
     def __init__(self, offer: Any = None) -> None:
         self.offer = offer
 
-    def fit(self, X: Any, X_background: Any = None, background_groups: Any = None) -> Detector:
+    def fit(self, X: Any, X_background: Any = None, background_groups: Any = None) -> _Offers:
         self.mu_, self.sd_ = X.mean(axis=0), X.std(axis=0)
         return self
 
