@@ -639,7 +639,12 @@ def test_a_plug_in_offering_a_numpy_twin_is_scored_without_scikit_learn(
     env["ACTIVESEC_TRAIN__POINTER_DETECTOR"] = "centroid"
     home = tmp_path / "home"
     # a twin that does not score as the model does is not used: the card says why
-    assert cli("train", "--param", "off=2", env=env).returncode == 0
+    r = cli("train", "--param", "off=2", env=env)
+    assert r.returncode == 0, r.stderr
+    assert (
+        "note: detector 'centroid' (bp.det:Centroid): the NumPy-only twin its compact() "
+        "describes scores its training rows differently (by up to "
+    ) in " ".join(r.stdout.split())
     (model,) = home.rglob("model.json")
     assert not (model.parent / "compact.npz").exists()
     why = _card(home)["extra"]["compact_refused"]

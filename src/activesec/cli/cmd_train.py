@@ -213,6 +213,9 @@ def _train(reset: bool, update: bool, upgrade: bool, json_out: bool, new: bool =
             out.print(f"  [yellow]note[/yellow]: {escape(r.fallback)}")
         if r.detector_note and not r.upgraded_from:
             out.print(f"  [yellow]note[/yellow]: {escape(r.detector_note)}")
+        if r.twin_note:
+            out.print(f"  [yellow]note[/yellow]: {escape(r.twin_note)} (the agent scores with "
+                      "the full model, which loads scikit-learn)")
         if r.upgraded_from:
             out.print(f"  upgraded from the one-class {r.upgraded_from}, on the rows it was "
                       "fitted on" + (f"; with {escape(r.detector_note)}" if r.detector_note

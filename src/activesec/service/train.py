@@ -154,6 +154,8 @@ class ModalityResult:
     # the parameters given to the detector asked for (`train --param`, or those its model's
     # card recorded): {} for its defaults
     params: dict[str, Any] = field(default_factory=dict)
+    # why the NumPy-only twin a plug-in offers (its compact()) is not used: '' when it is
+    twin_note: str = ""
     seconds: float = 0.0
 
 
@@ -537,8 +539,9 @@ def _purge(modality: str) -> int:
 
 
 def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[str],
-          X_train: np.ndarray, t_train: np.ndarray, extra: dict[str, Any]) -> None:
-    """Write the model into a staging directory, then swap it in with one rename."""
+          X_train: np.ndarray, t_train: np.ndarray, extra: dict[str, Any]) -> str:
+    """Write the model into a staging directory, then swap it in with one rename. Returns why
+    the NumPy-only twin a plug-in offers is not used ('' when it is, or offers none)."""
     from activesec.detectors import compact, persist
 
     final = model_files.model_dir(paths, modality)
@@ -584,6 +587,7 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
             final.rename(old)
         stage.rename(final)
         shutil.rmtree(old, ignore_errors=True)
+    return str(extra.get("compact_refused") or "")
 
 
 def _quantiles(s: np.ndarray) -> dict[str, float]:
@@ -664,7 +668,7 @@ def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows,
              "requested_detector": name, "requested_params": params, "trained_by": "train"}
     if note:
         extra["params_refused"] = note
-    _save(paths, modality, det, cal, names, Xf, tf, extra)
+    res.twin_note = _save(paths, modality, det, cal, names, Xf, tf, extra)
     res.status = "trained"
     res.detector, res.fallback, res.params = det.name, fallback, params
     res.detector_note = note
@@ -855,7 +859,7 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
              "max_drift": settings.train.max_drift, "recent_rows": len(X),
              "recent_doubted_rows": int(doubted.sum()),
              "recent_flagged_share": round(flagged, 4), "recent_median_shift": round(shift, 3)}
-    _save(paths, modality, det, cal, names, X_fit, t_fit, {
+    res.twin_note = _save(paths, modality, det, cal, names, X_fit, t_fit, {
         "data": {"sessions": len(rows.sessions), "events": rows.events,
                  "rows_train": len(X_fit), "rows_holdout": int(n_hold),
                  "from_wall_ns": int(t_fit.min()), "until_wall_ns": int(t[-1])},
@@ -973,11 +977,11 @@ def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityR
         return res
     data = {**dict(extra.get("data") or {}), "rows_train": int(n_fit), "rows_holdout": int(n_hold),
             "from_wall_ns": int(t[0])}
-    _save(paths, modality, det, cal, list(card["feature_schema"]["names"]), X[:n_fit],
-          t[:n_fit], {"data": data, "holdout_scores": quant, "background": bg, "fallback": None,
-                      "requested_detector": want, "requested_params": params,
-                      "trained_by": "upgrade",
-                      "upgraded_from": card.get("detector")})
+    res.twin_note = _save(
+        paths, modality, det, cal, list(card["feature_schema"]["names"]), X[:n_fit], t[:n_fit],
+        {"data": data, "holdout_scores": quant, "background": bg, "fallback": None,
+         "requested_detector": want, "requested_params": params, "trained_by": "upgrade",
+         "upgraded_from": card.get("detector")})
     res.status, res.detector, res.upgraded_from = "trained", det.name, res.detector
     res.detector_note, res.params = note, params
     res.rows_train, res.rows_holdout = int(n_fit), int(n_hold)
