@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 import pytest
 
 from activesec.core.errors import ModelError
 from activesec.detectors import registry
-from activesec.detectors.compact import CompactScorer, compact, ndtri
+from activesec.detectors.base import Detector
+from activesec.detectors.compact import CompactScorer, check_same, compact, ndtri
 
 RNG = np.random.default_rng(7)
 X_OWNER = RNG.normal(0.0, 1.0, size=(200, 12))
@@ -136,3 +139,43 @@ def test_unsupported_detector_and_bad_input_are_model_errors() -> None:
         CompactScorer.from_arrays(arrays, meta)
     with pytest.raises(ModelError):
         CompactScorer.from_arrays(arrays, {**meta, "format": "pickle"})
+
+
+class _Offers(Detector):
+    """A plug-in (its module is not ActiveSec's) offering a twin through ``compact()``."""
+
+    def __init__(self, offer: Any = None) -> None:
+        self.offer = offer
+
+    def fit(self, X: Any, X_background: Any = None, background_groups: Any = None) -> _Offers:
+        self.mu_, self.sd_ = X.mean(axis=0), X.std(axis=0)
+        return self
+
+    def score(self, X: Any) -> np.ndarray:
+        return np.asarray(np.abs((X - self.mu_) / self.sd_).mean(axis=1))
+
+    def compact(self) -> Any:
+        if self.offer == "raise":
+            raise KeyError("mad")
+        return self.offer or ("scaled_manhattan", {"mean": self.mu_, "mad": self.sd_})
+
+
+def test_a_plug_ins_own_twin_is_checked_before_it_is_used() -> None:
+    """Only the built-ins had a NumPy-only twin, so a plug-in's model always loaded
+    scikit-learn into the agent; the twin a plug-in offers is checked: a known form, numeric
+    arrays, and the same scores as its model."""
+    det = _Offers().fit(X_OWNER)
+    twin = compact(det)
+    check_same(det, twin, X_TEST)
+    np.testing.assert_allclose(twin.score(X_TEST), det.score(X_TEST), rtol=1e-12)
+    for offer, why in [
+        ("raise", "compact() failed: KeyError: 'mad'"),
+        (("forest", {}), "compact() names the form 'forest', not one of trees"),
+        (("scaled_manhattan", {"mean": ["a"], "mad": [1.0]}), "non-numeric arrays: mean"),
+        (("scaled_manhattan", {"mean": det.mu_}), "compact scorer is missing mad"),
+    ]:
+        with pytest.raises(ModelError, match=re.escape(why)):
+            compact(_Offers(offer).fit(X_OWNER))
+    wrong = _Offers(("scaled_manhattan", {"mean": det.mu_, "mad": det.sd_ * 2})).fit(X_OWNER)
+    with pytest.raises(ModelError, match="scores its training rows differently"):
+        check_same(wrong, compact(wrong), X_OWNER)

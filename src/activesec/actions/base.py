@@ -177,29 +177,61 @@ class Action(ABC):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Acquire resources (open files, sockets). Idempotent; skipped in dry-run."""
+        """Acquire resources (open files, sockets). Idempotent; skipped in dry-run. A plug-in's
+        ``_start`` is bounded like its ``_fire`` (:attr:`max_wait_s`): one that hung kept the
+        agent from ever starting; it is a start that failed, naming the plug-in."""
         if not self._started and not self.dry_run:
             try:
-                self._start()
+                self._lifecycle("start", self._start)
+            except Overdue:
+                raise ConfigError(
+                    f"action {self.name!r} ({self._where()}) failed to start: its _start has not "
+                    f"returned after {self.max_wait_s:g} s",
+                    "fix the plug-in, or remove it from [actions]",
+                ) from None
             except Exception as exc:
                 if isinstance(exc, ActiveSecError) or not self._is_plugin():
                     raise
                 # a plug-in's: it ended `activesec run` in a traceback
                 raise ConfigError(
-                    f"action {self.name!r} ({type(self).__module__}:{type(self).__qualname__}) "
+                    f"action {self.name!r} ({self._where()}) "
                     f"failed to start: {type(exc).__name__}: {exc}",
                     "fix the plug-in, or remove it from [actions]",
                 ) from None
         self._started = True
 
     def stop(self) -> None:
-        """Release resources. Idempotent; never raises."""
+        """Release resources. Idempotent; never raises. A plug-in's ``_stop`` that has not
+        returned after :attr:`max_wait_s` is left running and logged, naming it: one that hung
+        kept SIGTERM from ending the agent (a systemd stop waited for SIGKILL, and the gated
+        apps the actions after it resume stayed suspended)."""
         if self._started and not self.dry_run:
             try:
-                self._stop()
+                self._lifecycle("stop", self._stop)
+            except Overdue:
+                log.error(
+                    "action %s (%s): _stop has not returned after %g s; left running, the "
+                    "agent goes on stopping without it (fix or remove the plug-in)",
+                    self.name,
+                    self._where(),
+                    self.max_wait_s,
+                )
             except Exception:
                 log.exception("action %s failed to stop cleanly", self.name)
         self._started = False
+
+    def _lifecycle(self, op: str, hook: Callable[[], None]) -> None:
+        """``hook`` (``_start`` / ``_stop``): a built-in's called as is (they bound their own
+        waits), a plug-in's in a thread of its own waited for :attr:`max_wait_s` at most
+        (:class:`~activesec.core.bounded.Overdue` when it has not returned)."""
+        if not self._is_plugin():
+            hook()
+            return
+        call_within(hook, self.max_wait_s, f"activesec-action-{self.name}-{op}")
+
+    @classmethod
+    def _where(cls) -> str:
+        return f"{cls.__module__}:{cls.__qualname__}"
 
     def _start(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Hook for subclasses (default: nothing to acquire)."""

@@ -132,6 +132,12 @@ def train(
         "typing is recorded, a new kind of pointer device), keeping the others as they are "
         "(the agent does it by itself).",
     ),
+    param: list[str] = typer.Option(
+        [], "--param",
+        help="Detector parameter KEY=VALUE (repeatable), as `evaluate --param`: it goes to the "
+        "configured detectors that take it and is kept in the model card, so later trainings "
+        "and drift updates (the agent's too) reuse it.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Train the owner's models from the captured sessions (one per pointer device type, one
@@ -141,10 +147,12 @@ def train(
     the command fails and says how far enrolment has come.
     """
     with _stopped_by_sigterm(state_paths()):  # from the start: a SIGTERM is always said
-        _train(reset, update, upgrade, json_out, new)
+        _train(reset, update, upgrade, json_out, new, param)
 
 
-def _train(reset: bool, update: bool, upgrade: bool, json_out: bool, new: bool = False) -> None:
+def _train(reset: bool, update: bool, upgrade: bool, json_out: bool, new: bool = False,
+           param: list[str] | None = None) -> None:
+    from activesec.cli.cmd_evaluate import _parse_params
     from activesec.core.errors import ConfigError
     from activesec.service.train import retrain as do_retrain
     from activesec.service.train import train as do_train
@@ -155,6 +163,15 @@ def _train(reset: bool, update: bool, upgrade: bool, json_out: bool, new: bool =
             "--reset, --update, --upgrade and --new exclude each other",
             "use --reset to re-enrol, --update to follow slow drift, or --upgrade after "
             "`activesec background build`",
+        )
+    params = _parse_params(param) if param else None
+    if params is not None and (reset or update or upgrade):
+        flag = "--reset" if reset else "--update" if update else "--upgrade"
+        raise ConfigError(
+            f"--param does not go with {flag}: it sets the detectors' parameters for a "
+            "training; " + ("--reset trains nothing" if reset else
+                            f"{flag} refits each model with the parameters its card records"),
+            "run `activesec train --param KEY=VALUE` to train with other parameters",
         )
     from activesec.service.agent import check_settings
 
@@ -170,7 +187,7 @@ def _train(reset: bool, update: bool, upgrade: bool, json_out: bool, new: bool =
         elif update:
             summary = do_retrain(p, s, progress=progress)
         else:
-            summary = do_train(p, s, progress=progress, reset=reset, new=new)
+            summary = do_train(p, s, progress=progress, reset=reset, new=new, params=params)
     data = summary.as_dict()
     if json_out:
         print_json(data)
@@ -183,8 +200,10 @@ def _train(reset: bool, update: bool, upgrade: bool, json_out: bool, new: bool =
         return
     for r in summary.trained:
         q = r.holdout_scores
+        given = (" (" + ", ".join(f"{k}={v!r}" for k, v in r.params.items()) + ")"
+                 if r.params and not r.fallback else "")
         out.print(
-            f"[bold]{r.modality}[/bold]: {r.detector} on {r.rows_train:,} rows "
+            f"[bold]{r.modality}[/bold]: {r.detector}{escape(given)} on {r.rows_train:,} rows "
             f"({r.events:,} events, {r.sessions} sessions); threshold {_fmt(r.threshold)} "
             f"at {r.target_far:.1%} owner false alarms; held-out owner scores "
             f"p05 {_fmt(q.get('p05'))} · median {_fmt(q.get('p50'))} · "
@@ -192,6 +211,11 @@ def _train(reset: bool, update: bool, upgrade: bool, json_out: bool, new: bool =
         )
         if r.fallback:
             out.print(f"  [yellow]note[/yellow]: {escape(r.fallback)}")
+        if r.detector_note and not r.upgraded_from:
+            out.print(f"  [yellow]note[/yellow]: {escape(r.detector_note)}")
+        if r.twin_note:
+            out.print(f"  [yellow]note[/yellow]: {escape(r.twin_note)} (the agent scores with "
+                      "the full model, which loads scikit-learn)")
         if r.upgraded_from:
             out.print(f"  upgraded from the one-class {r.upgraded_from}, on the rows it was "
                       "fitted on" + (f"; with {escape(r.detector_note)}" if r.detector_note

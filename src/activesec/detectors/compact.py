@@ -29,6 +29,12 @@ rows to floating-point round-off (the tests assert ``allclose`` against the scik
 * ``gmm`` (diagonal covariances, the one-class fallback for pointer data): the same quantile
   transform, then the mixture's negative log-likelihood (log-sum-exp over components).
 
+* a plug-in detector's: it may offer a twin of its own by defining ``compact()``, returning
+  ``(kind, arrays)`` in one of the forms above — e.g. ``("scaled_manhattan", {"mean": m,
+  "mad": d})`` for a model scoring ``mean(|X - m| / d)`` over the features — which this module
+  scores; training keeps it only when it scores the model's training rows as the plug-in does
+  (:func:`check_same`), so the agent never scores with code that disagrees with the model.
+
 A scorer is data only: :meth:`CompactScorer.to_arrays` gives a ``dict`` of arrays (for
 ``np.savez``) and a JSON-able ``meta``; :meth:`CompactScorer.from_arrays` rebuilds it. No pickle.
 Writing the files, hashing and verification are the service layer's job (this module is pure).
@@ -355,6 +361,50 @@ def _gmm(det: Any) -> CompactScorer:
     return CompactScorer("gmm", arrays, {"n_features": int(det.n_features_in_)})
 
 
+def offered(detector: Any) -> bool:
+    """Does ``detector`` (a plug-in's) offer a NumPy-only twin through its ``compact()``?"""
+    return callable(getattr(type(detector), "compact", None))
+
+
+def _offered_twin(detector: Any, n: int) -> CompactScorer:
+    """The twin a plug-in's ``compact()`` describes, checked for a known form and plain
+    numeric arrays (a ModelError saying what is wrong, naming the plug-in)."""
+    who = detector.who() if hasattr(detector, "who") else type(detector).__name__
+    fix = ("fix its compact() (README, 'To compare your own detector'); the agent scores with "
+           "the full model meanwhile")
+    try:
+        kind, raw = detector.compact()
+        arrays = {str(k): np.asarray(v) for k, v in dict(raw).items()}
+    except Exception as exc:
+        raise ModelError(f"{who}'s compact() failed: {type(exc).__name__}: {exc}", fix) from None
+    if kind not in KINDS:
+        raise ModelError(f"{who}'s compact() names the form {kind!r}, not one of "
+                         f"{', '.join(KINDS)}", fix)
+    odd = sorted(k for k, a in arrays.items() if a.dtype.kind not in "biuf")
+    if odd:
+        raise ModelError(f"{who}'s compact() gave non-numeric arrays: {', '.join(odd)}", fix)
+    return CompactScorer.from_arrays(arrays, {"format": FORMAT, "kind": kind, "n_features": n})
+
+
+def check_same(detector: Any, scorer: CompactScorer, X: np.ndarray) -> None:
+    """A ModelError unless ``scorer`` scores the rows ``X`` as ``detector`` does (to round-off):
+    a plug-in's twin that disagrees with its model would calibrate one and score another."""
+    try:
+        mine = scorer.score(X)
+    except Exception as exc:  # e.g. arrays of the wrong shape for the form
+        raise ModelError(f"{detector.who()}: the NumPy-only twin its compact() describes "
+                         f"cannot score: {type(exc).__name__}: {exc}",
+                         "fix its compact(); the agent scores with the full model meanwhile"
+                         ) from None
+    theirs = detector.score(X)
+    if not np.allclose(mine, theirs, rtol=1e-7, atol=1e-9 * max(1.0, float(np.abs(theirs).max(
+            initial=0.0)))):
+        worst = float(np.abs(mine - theirs).max())
+        raise ModelError(f"{detector.who()}: the NumPy-only twin its compact() describes "
+                         f"scores its training rows differently (by up to {worst:.3g})",
+                         "fix its compact(); the agent scores with the full model meanwhile")
+
+
 def supports(detector_name: str) -> bool:
     return detector_name in ("extra_trees", "random_forest", "hist_gb", "plda",
                              "scaled_manhattan", "gmm")
@@ -366,6 +416,8 @@ def compact(detector: Any) -> CompactScorer:
     if not hasattr(detector, "n_features_in_"):
         raise ModelError(f"{name} is not fitted", "fit it before compacting")
     n = int(detector.n_features_in_)
+    if offered(detector):
+        return _offered_twin(detector, n)
     if name in ("extra_trees", "random_forest"):
         sc = _trees(detector.model_, n)
         sc.meta.update(score_center=float(getattr(detector, "score_center_", 0.0)),

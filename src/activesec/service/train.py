@@ -69,7 +69,7 @@ import numpy as np
 from activesec.core import profile
 from activesec.core.clock import Clock, SystemClock
 from activesec.core.config import Settings
-from activesec.core.errors import DataError, ModelError, save_error
+from activesec.core.errors import ConfigError, DataError, ModelError, save_error
 from activesec.core.events import DeviceType, Kind, own_input, stored_device_type
 from activesec.core.paths import Paths, make_private_dir, write_private_text
 from activesec.core.signals import signals_held
@@ -151,6 +151,11 @@ class ModalityResult:
     # :func:`upgrade`: why ``detector`` and not the one the fallback model was trained for
     # (the configuration names another now); "" when they are the same
     detector_note: str = ""
+    # the parameters given to the detector asked for (`train --param`, or those its model's
+    # card recorded): {} for its defaults
+    params: dict[str, Any] = field(default_factory=dict)
+    # why the NumPy-only twin a plug-in offers (its compact()) is not used: '' when it is
+    twin_note: str = ""
     seconds: float = 0.0
 
 
@@ -422,6 +427,70 @@ def background_use(paths: Paths, settings: Settings) -> list[BackgroundUse]:
     return out
 
 
+def checked_params(settings: Settings, params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``train --param`` values per detector kind (``"pointer"``, ``"keyboard"``): each goes to
+    the configured detectors whose constructor takes it, as ``evaluate --detector all`` shares
+    them, converted as the constructor took them (``k=7``, ``eps=.5`` as 0.5). Checked before
+    any row is read: a value the detector refuses (its own error too) is a ConfigError naming
+    it, and a name no configured detector takes is refused listing the parameters they have."""
+    from activesec.detectors import registry
+
+    kinds = [k for k, on in (("pointer", settings.capture.pointer),
+                             (KEYBOARD, settings.capture.keyboard)) if on]
+    names = {k: _detector_name(settings, k) for k in kinds}
+    taken = {key for n in names.values() for key in registry.accepted(n, params)}
+    if unused := [k for k in params if k not in taken]:
+        have = "; ".join(f"{n} ({k}): {', '.join(registry.get(n)._param_names()) or 'none'}"
+                         for k, n in names.items())
+        raise ConfigError(f"no detector this training fits takes --param "
+                          f"{', '.join(unused)} (their parameters — {have})",
+                          "change that --param value")
+    out = {}
+    for kind, name in names.items():
+        given = registry.accepted(name, params)
+        made = registry.create(name, **given)
+        out[kind] = {k: made.get_params().get(k, v) for k, v in given.items()}
+    return out
+
+
+def _remembered(paths: Paths, name: str, modality: str) -> dict[str, Any]:
+    """The parameters detector ``name`` was last given (``train --param``), from the card of
+    ``modality``'s model, else of another model asking for the same detector (a new kind of
+    pointer device); {} (its defaults) when none records any. The card is read with its seal
+    checked only: a model refused as built by another version still says how it was made."""
+    from activesec.detectors import persist
+
+    own = model_files.dir_name(modality)
+    for d in sorted(model_files.model_dirs(paths), key=lambda d: d.name.lstrip(".") != own):
+        try:
+            extra = persist.read_card(d).get("extra") or {}
+        except ModelError:
+            continue
+        if extra.get("requested_detector") == name and isinstance(
+                extra.get("requested_params"), dict):
+            return dict(extra["requested_params"])
+    return {}
+
+
+def _remembered_usable(paths: Paths, name: str, modality: str) -> tuple[dict[str, Any], str]:
+    """(:func:`_remembered` parameters, '') — or ({}, why) when detector ``name`` refuses them
+    now (a new version of the plug-in dropped one): training at its defaults, said so, beats
+    failing each time the agent retrains, which would leave the owner without a model."""
+    from activesec.detectors import registry
+
+    params = _remembered(paths, name, modality)
+    if not params:
+        return params, ""
+    try:
+        registry.create(name, **params)
+    except ConfigError as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        return {}, (f"the parameters {name} was last given ({given}) are refused now "
+                    f"({exc.message}): trained at its defaults — `activesec train --param` "
+                    "gives others")
+    return params, ""
+
+
 def _bg_key(modality: str) -> str:
     """The background a model of ``modality`` (``pointer:touchpad``…) contrasts with."""
     return KEYBOARD if modality == KEYBOARD else "pointer"
@@ -470,8 +539,9 @@ def _purge(modality: str) -> int:
 
 
 def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[str],
-          X_train: np.ndarray, t_train: np.ndarray, extra: dict[str, Any]) -> None:
-    """Write the model into a staging directory, then swap it in with one rename."""
+          X_train: np.ndarray, t_train: np.ndarray, extra: dict[str, Any]) -> str:
+    """Write the model into a staging directory, then swap it in with one rename. Returns why
+    the NumPy-only twin a plug-in offers is not used ('' when it is, or offers none)."""
     from activesec.detectors import compact, persist
 
     final = model_files.model_dir(paths, modality)
@@ -482,9 +552,14 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
     if modality == KEYBOARD:
         extra.update(window=KEY_WINDOW, step=KEY_STEP)
     try:
-        scorer = compact.compact(det) if compact.supports(det.name) else None
-    except ModelError:  # e.g. a non-default scaler: the agent then loads the full model
+        offered = compact.offered(det)  # a plug-in's own twin (its compact())
+        scorer = compact.compact(det) if offered or compact.supports(det.name) else None
+        if scorer is not None and offered:
+            compact.check_same(det, scorer, X_train)
+    except ModelError as exc:  # e.g. a non-default scaler: the agent then loads the full model
         scorer = None
+        if offered:  # the card says why the plug-in's twin is not used
+            extra["compact_refused"] = exc.message
     try:
         make_private_dir(paths.models_dir)
         shutil.rmtree(stage, ignore_errors=True)
@@ -512,6 +587,7 @@ def _save(paths: Paths, modality: str, det: Any, cal: Calibration, names: list[s
             final.rename(old)
         stage.rename(final)
         shutil.rmtree(old, ignore_errors=True)
+    return str(extra.get("compact_refused") or "")
 
 
 def _quantiles(s: np.ndarray) -> dict[str, float]:
@@ -548,7 +624,10 @@ def _need(modality: str, have: int, need: int) -> str:
     return f"need {need - have:,} more {what} (have {have:,} of {need:,})"
 
 
-def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows) -> ModalityResult:
+def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows,
+               params: dict[str, Any] | None = None) -> ModalityResult:
+    """Train ``modality``'s model with ``params`` for its detector (None: those the card of a
+    model of the same detector records, :func:`_remembered`)."""
     t0 = time.perf_counter()
     names = list(KEY_FEATURE_NAMES if modality == KEYBOARD else POINTER_FEATURE_NAMES)
     need = settings.enrol.keystrokes if modality == KEYBOARD else settings.enrol.pointer_events
@@ -568,8 +647,11 @@ def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows) -> 
     Xf, tf, Xh = X[first:n_fit], t[first:n_fit], X[n - n_hold:]
     n_fit -= first
     name = _detector_name(settings, modality)
+    note = ""
+    if params is None:
+        params, note = _remembered_usable(paths, name, modality)
     try:
-        det, fallback, bg = _fit(paths, name, {}, modality, Xf)
+        det, fallback, bg = _fit(paths, name, params, modality, Xf)
     except DataError as exc:  # rows enough to train, too few for it (hist_gb: 40)
         res.reason = f"cannot fit {name}: {exc}"
         return res
@@ -583,10 +665,13 @@ def _train_one(paths: Paths, settings: Settings, modality: str, rows: _Rows) -> 
                       "rows_train": int(n_fit), "rows_holdout": int(n_hold),
                       "from_wall_ns": int(tf[0]), "until_wall_ns": int(t[-1])},
              "holdout_scores": quant, "background": bg, "fallback": fallback or None,
-             "requested_detector": name, "trained_by": "train"}
-    _save(paths, modality, det, cal, names, Xf, tf, extra)
+             "requested_detector": name, "requested_params": params, "trained_by": "train"}
+    if note:
+        extra["params_refused"] = note
+    res.twin_note = _save(paths, modality, det, cal, names, Xf, tf, extra)
     res.status = "trained"
-    res.detector, res.fallback = det.name, fallback
+    res.detector, res.fallback, res.params = det.name, fallback, params
+    res.detector_note = note
     res.rows_train, res.rows_holdout = int(n_fit), int(n_hold)
     res.threshold, res.target_far = cal.threshold, cal.target_far
     res.holdout_scores = quant
@@ -630,16 +715,20 @@ def reset_enrolment(paths: Paths, clock: Clock | None = None) -> None:
 
 
 def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
-          reset: bool = False, clock: Clock | None = None, new: bool = False) -> TrainSummary:
+          reset: bool = False, clock: Clock | None = None, new: bool = False,
+          params: dict[str, Any] | None = None) -> TrainSummary:
     """Train every modality that has enough owner data (module docstring).
 
     ``reset=True`` only deletes the models and restarts enrolment (nothing is trained: the
     data to train on has yet to be captured). ``new=True`` trains only the modalities that have
     no model yet (the keyboard once its enrolment completes after the pointer's, a new kind of
     pointer device), leaving the others as they are. Raises ModelError when no modality could
-    be trained, with the enrolment progress in the message."""
+    be trained, with the enrolment progress in the message. ``params`` (``train --param``) go
+    to the detectors that take them (:func:`checked_params`, checked before any row is read);
+    None: each model keeps the parameters its detector was last given (:func:`_remembered`)."""
     t0 = time.perf_counter()
     user = _owner(paths, settings)
+    given = None if params is None or reset else checked_params(settings, params)
     if reset:
         reset_enrolment(paths, clock)
         return TrainSummary(user, [], {"restarted": True}, reset=True,
@@ -664,7 +753,8 @@ def train(paths: Paths, settings: Settings, *, progress: Progress | None = None,
         if (m == KEYBOARD and not settings.capture.keyboard) or (
                 m != KEYBOARD and not settings.capture.pointer):
             continue
-        results.append(_train_one(paths, settings, m, by_mod.get(m, _Rows())))
+        results.append(_train_one(paths, settings, m, by_mod.get(m, _Rows()),
+                                  None if given is None else given[_bg_key(m)]))
         if progress:
             progress("training", i + 1, len(mods))
     enrol = {m: {"have": by_mod[m].events if m in by_mod else 0,
@@ -751,8 +841,13 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
     assert up.X_fit is not None and up.t_fit is not None and up.X_hold is not None
     X_fit, t_fit, k, n_hold = up.X_fit, up.t_fit, up.replaced, up.n_hold
     flagged, shift = up.flagged, up.shift
-    det, fallback, bg = _fit(paths, str(card["detector"]), dict(card.get("params") or {}),
-                             modality, X_fit)
+    # the card's parameters: those it was fitted with — and, for a plug-in taking **kwargs
+    # (which get_params cannot list), those it was given
+    kept = dict(extra.get("requested_params") or {})
+    params = dict(card.get("params") or {})
+    if not extra.get("fallback"):  # else the card's detector is the fallback, not the one asked
+        params.update(kept)
+    det, fallback, bg = _fit(paths, str(card["detector"]), params, modality, X_fit)
     # a one-class fallback refitted stays one, for the detector it stands in for: else the
     # card no longer says so and the model is never upgraded once a background exists
     fallback = fallback or (str(extra.get("fallback")) if _fallback_extra(directory) else "")
@@ -764,13 +859,14 @@ def _retrain_one(paths: Paths, settings: Settings, directory: Path, rows: _Rows,
              "max_drift": settings.train.max_drift, "recent_rows": len(X),
              "recent_doubted_rows": int(doubted.sum()),
              "recent_flagged_share": round(flagged, 4), "recent_median_shift": round(shift, 3)}
-    _save(paths, modality, det, cal, names, X_fit, t_fit, {
+    res.twin_note = _save(paths, modality, det, cal, names, X_fit, t_fit, {
         "data": {"sessions": len(rows.sessions), "events": rows.events,
                  "rows_train": len(X_fit), "rows_holdout": int(n_hold),
                  "from_wall_ns": int(t_fit.min()), "until_wall_ns": int(t[-1])},
         "holdout_scores": quant, "background": bg, "fallback": fallback or None,
-        "requested_detector": asked, "trained_by": "retrain", "drift": drift})
-    res.status, res.fallback, res.drift = "trained", fallback, drift
+        "requested_detector": asked, "requested_params": kept, "trained_by": "retrain",
+        "drift": drift})
+    res.status, res.fallback, res.drift, res.params = "trained", fallback, drift, kept
     res.rows_train, res.rows_holdout = len(X_fit), int(n_hold)
     res.threshold, res.target_far, res.holdout_scores = cal.threshold, cal.target_far, quant
     res.seconds = round(time.perf_counter() - t0, 3)
@@ -863,8 +959,10 @@ def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityR
     if n_fit < MIN_TRAIN_ROWS:
         res.reason = f"only {n} rows to refit {want} on: `activesec train` with more data"
         return res
+    # the card's "params" are the fallback's; those the detector asked for were given it
+    params = dict(extra.get("requested_params") or {}) if want == asked else {}
     try:
-        det, fallback, bg = _fit(paths, want, {}, modality, X[:n_fit])  # card's params: fallback's
+        det, fallback, bg = _fit(paths, want, params, modality, X[:n_fit])
     except DataError as exc:  # rows enough for the fallback, too few for it (hist_gb: 40)
         res.reason = f"cannot fit {want}: {exc}"
         return res
@@ -879,12 +977,13 @@ def _upgrade_one(paths: Paths, settings: Settings, directory: Path) -> ModalityR
         return res
     data = {**dict(extra.get("data") or {}), "rows_train": int(n_fit), "rows_holdout": int(n_hold),
             "from_wall_ns": int(t[0])}
-    _save(paths, modality, det, cal, list(card["feature_schema"]["names"]), X[:n_fit],
-          t[:n_fit], {"data": data, "holdout_scores": quant, "background": bg, "fallback": None,
-                      "requested_detector": want, "trained_by": "upgrade",
-                      "upgraded_from": card.get("detector")})
+    res.twin_note = _save(
+        paths, modality, det, cal, list(card["feature_schema"]["names"]), X[:n_fit], t[:n_fit],
+        {"data": data, "holdout_scores": quant, "background": bg, "fallback": None,
+         "requested_detector": want, "requested_params": params, "trained_by": "upgrade",
+         "upgraded_from": card.get("detector")})
     res.status, res.detector, res.upgraded_from = "trained", det.name, res.detector
-    res.detector_note = note
+    res.detector_note, res.params = note, params
     res.rows_train, res.rows_holdout = int(n_fit), int(n_hold)
     res.threshold, res.target_far, res.holdout_scores = cal.threshold, cal.target_far, quant
     res.seconds = round(time.perf_counter() - t0, 3)
