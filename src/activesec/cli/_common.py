@@ -192,3 +192,20 @@ def _keep_lock(lock: Any, stop: threading.Event, done: threading.Event, what: st
                 "stopping this one", lock.path, what)
             stop.set()
             return
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``--param KEY=VALUE`` items (``evaluate``, ``train``): each value read as JSON (``7``,
+    ``0.5``, ``true``), else kept as text."""
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ActiveSecError(
+                f"bad --param {item!r}", "use KEY=VALUE, e.g. --param n_estimators=200"
+            )
+        try:
+            params[key] = json.loads(raw)
+        except (ValueError, RecursionError):
+            params[key] = raw
+    return params

@@ -15,6 +15,7 @@ from activesec.cli._common import (
     finite,
     interactive,
     out,
+    parse_params,
     plural,
     print_json,
     state_paths,
@@ -37,21 +38,6 @@ class Dataset(str, Enum):
 
 def register(app: typer.Typer) -> None:
     app.command()(evaluate)
-
-
-def _parse_params(items: list[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ActiveSecError(
-                f"bad --param {item!r}", "use KEY=VALUE, e.g. --param n_estimators=200"
-            )
-        try:
-            params[key] = json.loads(raw)
-        except (ValueError, RecursionError):
-            params[key] = raw
-    return params
 
 
 def _engine_overrides(items: list[str]) -> tuple[Any, int | None, dict[str, Any]]:
@@ -317,7 +303,7 @@ def evaluate(
         enrol_sessions=enrol_sessions,
         max_users=max_users,
         fusion=fusion or "mean",
-        params=_parse_params(param),
+        params=parse_params(param),
         owner=owner,
         progress=_progress,
     )
@@ -586,7 +572,7 @@ def _tune(
             data,
             grid=parse_grid(grid) or None,
             detector=detector or "",
-            params=_parse_params(param),
+            params=parse_params(param),
             target_anga=target_anga,
             seed=seed,
             jobs=jobs,

@@ -14,7 +14,15 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from activesec.cli._common import err, interactive, out, print_json, settings, state_paths
+from activesec.cli._common import (
+    err,
+    interactive,
+    out,
+    parse_params,
+    print_json,
+    settings,
+    state_paths,
+)
 from activesec.core import profile
 from activesec.core.paths import Paths
 from activesec.core.signals import EXIT_SIGTERM, Stopped, signals_held, sigterm_raises
@@ -152,7 +160,6 @@ def train(
 
 def _train(reset: bool, update: bool, upgrade: bool, json_out: bool, new: bool = False,
            param: list[str] | None = None) -> None:
-    from activesec.cli.cmd_evaluate import _parse_params
     from activesec.core.errors import ConfigError
     from activesec.service.train import retrain as do_retrain
     from activesec.service.train import train as do_train
@@ -164,7 +171,7 @@ def _train(reset: bool, update: bool, upgrade: bool, json_out: bool, new: bool =
             "use --reset to re-enrol, --update to follow slow drift, or --upgrade after "
             "`activesec background build`",
         )
-    params = _parse_params(param) if param else None
+    params = parse_params(param) if param else None
     if params is not None and (reset or update or upgrade):
         flag = "--reset" if reset else "--update" if update else "--upgrade"
         raise ConfigError(
