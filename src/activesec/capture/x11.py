@@ -128,8 +128,12 @@ def _missing_extension(d: Any) -> tuple[str, str] | None:
 
 
 def _keysym_names() -> dict[int, str]:
+    """Keysym -> name, for the keys that type no character. The XKB group (ISO_Level3_Shift,
+    the AltGr of every QWERTZ and AZERTY layout, the dead keys, ISO_Left_Tab, the layout-switch
+    keys) is not loaded by python-xlib by default: unnamed, those keys were OTHER."""
     from Xlib import XK
 
+    XK.load_keysym_group("xkb")
     names: dict[int, str] = {}
     for attr, value in vars(XK).items():
         if attr.startswith("XK_") and isinstance(value, int):
@@ -170,7 +174,13 @@ def _keysym_class(keysym: int, names: dict[int, str]) -> KeyClass:
         code = int(to_utf32(keysym))
         if 0x20 <= code <= 0x10FFFF:
             return key_class(chr(code))
-    return key_class(names.get(keysym, ""))
+    if keysym in names:
+        return key_class(names[keysym])
+    if 0xFE01 <= keysym <= 0xFE13:  # ISO level and group keys python-xlib may not name
+        return KeyClass.MODIFIER
+    if 0xFE50 <= keysym <= 0xFE93:  # dead keys, likewise
+        return KeyClass.PUNCTUATION
+    return KeyClass.OTHER
 
 
 def _key_classes(d: Any) -> np.ndarray:
