@@ -91,6 +91,8 @@ CLOCK_BOOTTIME = 7  # Linux's clock id; evdev stamps with it since Linux 3.17 (E
 
 DEFAULT_SCREEN = (1920, 1080)
 
+#: the kinds of device a desktop's left-handed setting swaps the buttons of (not pens)
+_HANDED = (DeviceType.MOUSE, DeviceType.TOUCHPAD)
 _BUTTONS = {BTN_LEFT: 1, BTN_RIGHT: 3, BTN_MIDDLE: 2, BTN_SIDE: 8, BTN_EXTRA: 9,
             BTN_STYLUS: 3, BTN_STYLUS2: 2}
 
@@ -171,6 +173,7 @@ class DeviceState:
     abs_y: tuple[int, int] | None = None
     offset_ns: int = 0
     realtime: bool = False
+    left_handed: bool = False  # swap BTN_LEFT and BTN_RIGHT (the desktop's left-handed setting)
     # frame accumulators (one frame ends at SYN_REPORT); not constructor arguments
     _dx: float = field(default=0.0, init=False, repr=False)
     _dy: float = field(default=0.0, init=False, repr=False)
@@ -299,6 +302,8 @@ def _button(state: DeviceState, rows: list[_Row], t: int, code: int, value: int,
         button = _BUTTONS.get(code, 0)
         if not button:
             return
+        if state.left_handed and button in (1, 3) and state.type in _HANDED:
+            button = 4 - button  # the primary button, as the desktop (and X11 capture) sees it
     settle(t)
     kind = Kind.BUTTON_DOWN if value else Kind.BUTTON_UP
     rows.append((t, kind, flags, state.index, round(state.cursor.x),
@@ -416,8 +421,10 @@ class EvdevBackend(CaptureBackend):
         batch_interval_s: float = 0.005,
         rescan_s: float = 2.0,
         open_device: Callable[[str], Any] | None = None,
+        left_handed: bool = False,
     ) -> None:
         super().__init__()
+        self.left_handed = left_handed
         self.pointer = pointer
         self.keyboard = keyboard
         self.dev_dir = dev_dir
@@ -526,7 +533,8 @@ class EvdevBackend(CaptureBackend):
         dtype = role.pointer if pointer and role.pointer is not None else DeviceType.KEYBOARD
         index = len(self._known)
         self._known.append(Device(index, dev.name, DeviceType.VIRTUAL if injected else dtype))
-        state = DeviceState(index, dtype, self.cursor, self._pairer, injected, pointer, keyboard)
+        state = DeviceState(index, dtype, self.cursor, self._pairer, injected, pointer, keyboard,
+                            left_handed=self.left_handed)
         if pointer and (dtype != DeviceType.MOUSE or {ABS_X, ABS_Y} <= set(caps.get(EV_ABS, ()))):
             state.abs_x = _axis(dev, ABS_X)
             state.abs_y = _axis(dev, ABS_Y)

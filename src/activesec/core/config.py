@@ -58,6 +58,12 @@ class CaptureConfig(_Section):
     backend: BackendName = Field(default="auto", description="auto | x11 | pynput | evdev")
     pointer: bool = Field(default=True, description="capture pointer movement, clicks and scrolls")
     keyboard: bool = Field(default=True, description="capture keystroke timing (key classes only)")
+    left_handed: bool = Field(
+        default=False,
+        description="your mouse's buttons are swapped for the left hand: the evdev backend, "
+        "which reads the physical buttons, records the primary button as the left click "
+        "(x11 sees the swap itself)",
+    )
     flush_interval_s: float = Field(
         default=1.0,
         gt=0,
