@@ -35,6 +35,7 @@ from activesec.capture.evdev_backend import (  # noqa: E402
     translate,
 )
 from activesec.capture.stamping import StrokePairer  # noqa: E402
+from activesec.core.errors import CaptureError  # noqa: E402
 from activesec.core.events import DeviceType, Flag, Kind  # noqa: E402
 from activesec.core.keys import KeyClass  # noqa: E402
 
@@ -525,3 +526,45 @@ def test_a_left_handed_mouse_records_its_primary_button_as_the_left_click() -> N
             assert state is not None and state.left_handed is handed
     finally:
         dev.close()
+
+
+def test_the_keyboard_layouts_characters_give_the_key_classes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """evdev codes name US QWERTY positions: a Russian typist's ж э х ъ б ю ё (the ; ' [ ] , .
+    ` keys), German ö ä ü and Dvorak's s w v z were punctuation, Dvorak's ' , . ; letters —
+    and X11 capture of the same typing said otherwise. The layout's own characters decide."""
+    if eb.layout_class_table("de") is None:
+        pytest.skip("libxkbcommon or the XKB data (xkb-data) is not installed")
+    ru, dvorak = eb.layout_class_table("ru"), eb.layout_class_table("us(dvorak)")
+    letters_ru = [e.KEY_SEMICOLON, e.KEY_APOSTROPHE, e.KEY_LEFTBRACE, e.KEY_RIGHTBRACE,
+                  e.KEY_COMMA, e.KEY_DOT, e.KEY_GRAVE]
+    assert [evdev_key_class(c) for c in letters_ru] == [KeyClass.PUNCTUATION] * 7
+    assert [evdev_key_class(c, ru) for c in letters_ru] == [KeyClass.LETTER] * 7
+    assert [evdev_key_class(c, dvorak) for c in (e.KEY_Q, e.KEY_SEMICOLON, e.KEY_SLASH)] == [
+        KeyClass.PUNCTUATION, KeyClass.LETTER, KeyClass.LETTER]
+    for code, cls in ((e.KEY_SPACE, KeyClass.SPACE), (e.KEY_ENTER, KeyClass.ENTER),
+                      (e.KEY_RIGHTALT, KeyClass.MODIFIER), (e.KEY_1, KeyClass.DIGIT)):
+        assert evdev_key_class(code, ru) == cls  # keys of no character keep their class
+    s = kbd()
+    s.key_classes = ru
+    out = translate([ev(1, e.EV_KEY, e.KEY_SEMICOLON, 1), syn(1)], s)
+    assert rows(out, "code") == [(KeyClass.LETTER,)]
+    # the layout: configured, else the system's (/etc/default/keyboard), else US
+    conf = tmp_path / "keyboard"
+    conf.write_text('XKBMODEL="pc105"\nXKBLAYOUT="ru,us"\nXKBVARIANT=""\n')
+    monkeypatch.delenv("XKB_DEFAULT_LAYOUT", raising=False)
+    assert eb.system_layout(str(conf)) == "ru"
+    monkeypatch.setenv("XKB_DEFAULT_LAYOUT", "us")
+    monkeypatch.setenv("XKB_DEFAULT_VARIANT", "dvorak")
+    assert eb.system_layout(str(conf)) == "us(dvorak)"
+    backend = EvdevBackend(keyboard_layout="ru")
+    backend._key_table = backend._layout_table()
+    dev = PipeDevice("/dev/input/event8", "AT Translated Set 2 keyboard", KBD_CAPS)
+    try:
+        state = backend._state_for(dev)
+        assert state is not None and state.key_classes is not None
+        assert evdev_key_class(e.KEY_SEMICOLON, state.key_classes) == KeyClass.LETTER
+    finally:
+        dev.close()
+    with pytest.raises(CaptureError, match="keyboard layout 'klingon' is unknown"):
+        EvdevBackend(keyboard_layout="klingon")._layout_table()

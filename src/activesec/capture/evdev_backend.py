@@ -128,10 +128,98 @@ def _class_table() -> np.ndarray:
     return table
 
 
-def evdev_key_class(code: int) -> KeyClass:
-    """Class of an evdev key code through its ecodes name (``KEY_A`` -> letter...)."""
-    table = _class_table()
+def evdev_key_class(code: int, table: np.ndarray | None = None) -> KeyClass:
+    """Class of an evdev key code through its ecodes name (``KEY_A`` -> letter...), or
+    through ``table`` (:func:`layout_class_table`)."""
+    if table is None:
+        table = _class_table()
     return KeyClass(int(table[code])) if 0 <= code < len(table) else KeyClass.OTHER
+
+
+def system_layout(path: str = "/etc/default/keyboard") -> str:
+    """The console and desktop default layout, ``layout`` or ``layout(variant)``: the
+    ``XKB_DEFAULT_LAYOUT``/``_VARIANT`` variables, else ``XKBLAYOUT``/``XKBVARIANT`` of
+    ``/etc/default/keyboard`` (Debian, Ubuntu; localectl writes it), else ``''``."""
+    layout = os.environ.get("XKB_DEFAULT_LAYOUT", "")
+    variant = os.environ.get("XKB_DEFAULT_VARIANT", "")
+    if not layout:
+        with contextlib.suppress(OSError, UnicodeDecodeError), open(path, encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.strip().partition("=")
+                value = value.strip().strip("'\"")
+                if key == "XKBLAYOUT":
+                    layout = value
+                elif key == "XKBVARIANT":
+                    variant = value
+    layout, variant = layout.split(",")[0].strip(), variant.split(",")[0].strip()
+    return f"{layout}({variant})" if layout and variant else layout
+
+
+@lru_cache(maxsize=8)
+def layout_class_table(layout: str) -> np.ndarray | None:
+    """Code -> KeyClass for ``layout`` (``'de'``, ``'ru'``, ``'us(dvorak)'``; its first group):
+    the keys that type a character take that character's class, the others keep their
+    ecodes name's. evdev codes name the US QWERTY positions: without this, the Russian
+    letters on the ; ' , . [ ] ` keys, German ö ä ü, French m and ù and Dvorak's s w v z
+    were punctuation, and Dvorak's ' , . ; letters. None when libxkbcommon is missing or
+    does not know the layout."""
+    import ctypes
+    import ctypes.util
+
+    name, _, variant = layout.partition("(")
+    variant = variant.rstrip(")")
+    lib_name = ctypes.util.find_library("xkbcommon") or "libxkbcommon.so.0"
+    try:
+        lib = ctypes.CDLL(lib_name)
+    except OSError:
+        return None
+
+    class _Names(ctypes.Structure):
+        _fields_ = [(f, ctypes.c_char_p) for f in ("rules", "model", "layout", "variant",
+                                                     "options")]
+
+    lib.xkb_context_new.restype = ctypes.c_void_p
+    lib.xkb_context_new.argtypes = [ctypes.c_int]
+    lib.xkb_keymap_new_from_names.restype = ctypes.c_void_p
+    lib.xkb_keymap_new_from_names.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Names),
+                                              ctypes.c_int]
+    lib.xkb_keymap_key_get_syms_by_level.restype = ctypes.c_int
+    lib.xkb_keymap_key_get_syms_by_level.argtypes = [
+        ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32,
+        ctypes.POINTER(ctypes.POINTER(ctypes.c_uint32))]
+    lib.xkb_keysym_to_utf32.restype = ctypes.c_uint32
+    lib.xkb_keysym_to_utf32.argtypes = [ctypes.c_uint32]
+    lib.xkb_keymap_unref.argtypes = [ctypes.c_void_p]
+    lib.xkb_context_unref.argtypes = [ctypes.c_void_p]
+    lib.xkb_context_set_log_level.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    ctx = lib.xkb_context_new(2)  # XKB_CONTEXT_NO_ENVIRONMENT_NAMES: only what is asked
+    if not ctx:
+        return None
+    try:
+        lib.xkb_context_set_log_level(ctx, 10)  # critical only: an unknown layout is said once
+
+        names = _Names(b"evdev", b"pc105", name.encode(), variant.encode(), b"")
+        keymap = lib.xkb_keymap_new_from_names(ctx, ctypes.byref(names), 0)
+        if not keymap:
+            return None
+        try:
+            table = _class_table().copy()
+            syms = ctypes.POINTER(ctypes.c_uint32)()
+            for code in range(1, 248):
+                for level in (0, 1):
+                    n = lib.xkb_keymap_key_get_syms_by_level(keymap, code + 8, 0, level,
+                                                             ctypes.byref(syms))
+                    char = lib.xkb_keysym_to_utf32(syms[0]) if n > 0 else 0
+                    if char > 0x20 and char != 0x7F:
+                        table[code] = key_class(chr(char))
+                        break
+                    if n > 0:
+                        break  # a key that types no character keeps its name's class
+            return table
+        finally:
+            lib.xkb_keymap_unref(keymap)
+    finally:
+        lib.xkb_context_unref(ctx)
 
 
 # --------------------------------------------------------------------------- state
@@ -174,6 +262,7 @@ class DeviceState:
     offset_ns: int = 0
     realtime: bool = False
     left_handed: bool = False  # swap BTN_LEFT and BTN_RIGHT (the desktop's left-handed setting)
+    key_classes: np.ndarray | None = None  # the keyboard layout's classes (layout_class_table)
     # frame accumulators (one frame ends at SYN_REPORT); not constructor arguments
     _dx: float = field(default=0.0, init=False, repr=False)
     _dy: float = field(default=0.0, init=False, repr=False)
@@ -248,7 +337,7 @@ def translate(events: Iterable[Any], state: DeviceState) -> np.ndarray:
             elif state.keyboard and value in (0, 1):  # 2 = auto-repeat: one stroke stays one
                 raw = (dev << 16) | code
                 if value == 1:
-                    cls = int(evdev_key_class(code))
+                    cls = int(evdev_key_class(code, state.key_classes))
                     sid = state.pairer.press(raw, cls)
                     if sid is not None:
                         rows.append((t, Kind.KEY_DOWN, flags, dev, sid, 0, cls))
@@ -422,9 +511,12 @@ class EvdevBackend(CaptureBackend):
         rescan_s: float = 2.0,
         open_device: Callable[[str], Any] | None = None,
         left_handed: bool = False,
+        keyboard_layout: str = "",
     ) -> None:
         super().__init__()
         self.left_handed = left_handed
+        self.keyboard_layout = keyboard_layout  # '' = the system's (system_layout())
+        self._key_table: np.ndarray | None = None
         self.pointer = pointer
         self.keyboard = keyboard
         self.dev_dir = dev_dir
@@ -469,6 +561,7 @@ class EvdevBackend(CaptureBackend):
         probe = self.probe(self.dev_dir)
         if not probe.available:
             raise CaptureError(probe.reason, probe.hint)
+        self._key_table = self._layout_table()
         self._sel = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         self._sel.register(self._wake_r, selectors.EVENT_READ, None)
@@ -483,6 +576,21 @@ class EvdevBackend(CaptureBackend):
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="evdev-reader", daemon=True)
         self._thread.start()
+
+    def _layout_table(self) -> np.ndarray | None:
+        """The classes of the configured layout, else of the system's, else None (the US
+        QWERTY positions' names); a configured layout xkbcommon cannot build is an error."""
+        layout = self.keyboard_layout or system_layout()
+        if not layout or layout in ("us", "us()"):
+            return None
+        table = layout_class_table(layout)
+        if table is None and self.keyboard_layout:
+            raise CaptureError(
+                f"keyboard layout {layout!r} is unknown (or libxkbcommon is not installed)",
+                "set [capture] keyboard_layout to a layout of /usr/share/X11/xkb/symbols, "
+                "e.g. de, fr, ru or us(dvorak), or leave it empty",
+            )
+        return table
 
     def stop(self) -> None:
         if self._thread is None:
@@ -534,7 +642,7 @@ class EvdevBackend(CaptureBackend):
         index = len(self._known)
         self._known.append(Device(index, dev.name, DeviceType.VIRTUAL if injected else dtype))
         state = DeviceState(index, dtype, self.cursor, self._pairer, injected, pointer, keyboard,
-                            left_handed=self.left_handed)
+                            left_handed=self.left_handed, key_classes=self._key_table)
         if pointer and (dtype != DeviceType.MOUSE or {ABS_X, ABS_Y} <= set(caps.get(EV_ABS, ()))):
             state.abs_x = _axis(dev, ABS_X)
             state.abs_y = _axis(dev, ABS_Y)

@@ -122,6 +122,8 @@ def create_backend(name: str, settings: Any = None, **kw: Any) -> CaptureBackend
         for opt in ("pointer", "keyboard", "left_handed"):
             if opt in params and opt not in kw:
                 kw[opt] = bool(getattr(settings.capture, opt))
+        if "keyboard_layout" in params and "keyboard_layout" not in kw:
+            kw["keyboard_layout"] = str(settings.capture.keyboard_layout)
     backend = cls(**kw)
     if not isinstance(backend, CaptureBackend):  # pragma: no cover - a broken registry entry
         raise CaptureError(f"{target} is not a capture backend")

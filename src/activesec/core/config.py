@@ -64,6 +64,13 @@ class CaptureConfig(_Section):
         "which reads the physical buttons, records the primary button as the left click "
         "(x11 sees the swap itself)",
     )
+    keyboard_layout: str = Field(
+        default="",
+        max_length=64,
+        description="evdev: the keyboard layout whose characters give the key classes (de, fr, "
+        "ru, us(dvorak)...); empty: the system's (XKB_DEFAULT_LAYOUT, /etc/default/keyboard), "
+        "else US QWERTY (x11 reads the active layout itself)",
+    )
     flush_interval_s: float = Field(
         default=1.0,
         gt=0,
