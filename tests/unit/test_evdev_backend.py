@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import threading
 import time
@@ -568,3 +569,27 @@ def test_the_keyboard_layouts_characters_give_the_key_classes(
         dev.close()
     with pytest.raises(CaptureError, match="keyboard layout 'klingon' is unknown"):
         EvdevBackend(keyboard_layout="klingon")._layout_table()
+
+
+def test_a_mouse_crosses_onto_a_second_monitor_without_losing_its_motion(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative motion was clamped to one output (the laptop panel, else the first): on a
+    desktop of two monitors the integrated cursor stuck at that output's edge while the
+    real pointer moved on across the other, and every step beyond the edge was lost. It is
+    bounded by the whole desktop now; the size stays the panel's (it scales absolute devices
+    and touchpads, and is what sessions record)."""
+    root = _drm(tmp_path, {"card0-eDP-1": ("connected", "1920x1200"),
+                           "card0-DP-1": ("connected", "2560x1440"),
+                           "card0-HDMI-A-1": ("disconnected", "")})
+    assert eb.desktop_size_from_drm(root) == (4480, 1440)
+    monkeypatch.setattr(eb, "screen_size_from_drm", functools.partial(eb.screen_size_from_drm,
+                                                                      root))
+    monkeypatch.setattr(eb, "desktop_size_from_drm",
+                        functools.partial(eb.desktop_size_from_drm, root))
+    backend = EvdevBackend()
+    assert backend.cursor.screen == (1920, 1200) and backend.cursor.bounds == (4480, 1440)
+    assert backend.info().screen == (1920, 1200)
+    s = DeviceState(0, DeviceType.MOUSE, backend.cursor)
+    out = translate([ev(i, e.EV_REL, e.REL_X, 100) for i in range(1, 21)] + [syn(21)]
+                    + [ev(22, e.EV_REL, e.REL_X, 100), syn(22)], s)
+    assert rows(out, "x") == [(960 + 2000,), (960 + 2100,)]

@@ -230,6 +230,9 @@ class Cursor:
     screen: tuple[int, int] = DEFAULT_SCREEN
     x: float = -1.0  # negative: start at the screen's centre
     y: float = -1.0
+    #: where relative motion may take the cursor: the whole desktop (every connected output
+    #: side by side, :func:`desktop_size_from_drm`); None: the screen
+    bounds: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         w, h = self.screen
@@ -237,8 +240,9 @@ class Cursor:
         self.y = h / 2 if self.y < 0 else min(self.y, h - 1.0)
 
     def move_by(self, dx: float, dy: float) -> None:
-        self.x = min(max(self.x + dx, 0.0), self.screen[0] - 1)
-        self.y = min(max(self.y + dy, 0.0), self.screen[1] - 1)
+        w, h = self.bounds or self.screen
+        self.x = min(max(self.x + dx, 0.0), w - 1)
+        self.y = min(max(self.y + dy, 0.0), h - 1)
 
 
 @dataclass
@@ -484,6 +488,27 @@ def screen_size_from_drm(root: str = "/sys/class/drm") -> tuple[int, int] | None
     return None
 
 
+def desktop_size_from_drm(root: str = "/sys/class/drm") -> tuple[int, int] | None:
+    """Every connected output's preferred mode side by side (widths summed, the tallest
+    height): where a mouse can take the pointer on a multi-monitor desktop. Bounded by one
+    output, the integrated cursor stuck at its edge while the real one moved on across the
+    next monitor, and that motion was lost."""
+    w = h = 0
+    for status in sorted(glob.glob(os.path.join(root, "*", "status"))):
+        try:
+            if Path(status).read_text().strip() != "connected":
+                continue
+            modes = Path(status).with_name("modes").read_text().split()
+        except OSError:
+            continue
+        if modes and "x" in modes[0]:
+            mw, _, mh = modes[0].partition("x")
+            with contextlib.suppress(ValueError):
+                mw_i, mh_i = int(mw), int("".join(c for c in mh if c.isdigit()))
+                w, h = w + mw_i, max(h, mh_i)
+    return (w, h) if w and h else None
+
+
 _NO_DEVICES_HINT = (
     "add your user to the 'input' group (sudo usermod -aG input $USER), log out and back in"
 )
@@ -524,6 +549,10 @@ class EvdevBackend(CaptureBackend):
         self.rescan_s = rescan_s
         self._open_device = open_device or _open_evdev
         self.cursor = Cursor(screen or screen_size_from_drm() or DEFAULT_SCREEN)
+        if screen is None:
+            desktop = desktop_size_from_drm()
+            if desktop and desktop[0] >= self.cursor.screen[0]:
+                self.cursor.bounds = (desktop[0], max(desktop[1], self.cursor.screen[1]))
         self._pairer = StrokePairer()
         self._devices: dict[str, tuple[Any, DeviceState]] = {}
         self._known: list[Device] = []
