@@ -328,6 +328,68 @@ def test_letters_of_a_non_latin_layout_are_letters(xdisplay: str) -> None:  # no
     assert keys["code"].tolist() == [KeyClass.LETTER] * 3 + [KeyClass.ENTER]
 
 
+def test_altgr_dead_keys_and_left_tab_of_european_layouts_have_their_class(
+    xdisplay: str,  # noqa: F811
+) -> None:
+    """German QWERTZ and French AZERTY map Right Alt to ISO_Level3_Shift (AltGr) and have
+    dead keys (dead_circumflex, dead_acute); Shift+Tab is ISO_Left_Tab. python-xlib names
+    none of these keysyms unless its XKB group is loaded: they were OTHER, so a German
+    typist's AltGr was no modifier. Keycodes 24-27 (Q W E R on Xvfb's keymap) take them."""
+    from Xlib import XK
+    from Xlib.display import Display
+
+    XK.load_keysym_group("xkb")
+    names = ("ISO_Level3_Shift", "dead_circumflex", "dead_acute", "ISO_Left_Tab")
+    syms = [XK.string_to_keysym(n) for n in names]
+    assert all(syms)
+    d = Display(xdisplay)
+    try:
+        d.change_keyboard_mapping(24, [(s, s) for s in syms])
+        d.sync()
+    finally:
+        d.close()
+    with injector(xdisplay) as inj, capturing(xdisplay) as got:
+        for name in names:
+            inj.key(name, hold_s=0.03)
+            time.sleep(0.03)
+    keys = kinds(events_of(got), Kind.KEY_DOWN)
+    want = [KeyClass.MODIFIER, KeyClass.PUNCTUATION, KeyClass.PUNCTUATION, KeyClass.NAVIGATION]
+    assert keys["code"].tolist() == want
+
+
+def test_a_second_layout_switched_to_mid_session_types_its_own_classes(
+    xdisplay: str,  # noqa: F811
+) -> None:
+    """Two layouts, "us,ru", switched by a key (ISO_Next_Group): the core keymap holds the
+    Russian group in each key's 3rd and 4th keysyms. The semicolon key types ж in the Russian
+    group: a letter there, punctuation in the US one. Only group 1 was read, so a Russian
+    typist's ж э х ъ б ю ё were punctuation."""
+    from Xlib import XK
+    from Xlib.display import Display
+
+    for group in ("cyrillic", "xkb"):
+        XK.load_keysym_group(group)
+    names = ("semicolon", "colon", "Cyrillic_zhe", "Cyrillic_ZHE", "ISO_Next_Group")
+    semi, colon, zhe, zhe_upper, next_group = (XK.string_to_keysym(n) for n in names)
+    assert all((semi, colon, zhe, zhe_upper, next_group))
+    d = Display(xdisplay)
+    try:  # keycode 47: the semicolon key on Xvfb's keymap; 24 (Q) switches the layout
+        d.change_keyboard_mapping(47, [(semi, colon, zhe, zhe_upper)])
+        d.change_keyboard_mapping(24, [(next_group,) * 4])
+        d.sync()
+    finally:
+        d.close()
+    with injector(xdisplay) as inj, capturing(xdisplay) as got:
+        for _ in range(2):  # semicolon in US, switch, ж in Russian, switch back
+            inj.key("semicolon", hold_s=0.03)
+            time.sleep(0.03)
+            inj.key("ISO_Next_Group", hold_s=0.03)
+            time.sleep(0.03)
+    keys = kinds(events_of(got), Kind.KEY_DOWN)
+    want = [KeyClass.PUNCTUATION, KeyClass.MODIFIER, KeyClass.LETTER, KeyClass.MODIFIER]
+    assert keys["code"].tolist() == want
+
+
 def test_pointer_warp_without_a_device_is_flagged_a_warp(xdisplay: str) -> None:  # noqa: F811
     """`xdotool mousemove` warps the pointer (XWarpPointer, as a game re-centring the cursor
     does): no input device produced that motion — injected, and a warp."""

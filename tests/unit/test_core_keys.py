@@ -42,6 +42,13 @@ from activesec.core.keys import KeyClass, class_name, key_class, key_class_from_
         ("Escape", KeyClass.OTHER),
         ("", KeyClass.OTHER),
         ("KEY_A", KeyClass.LETTER),
+        # QWERTZ / AZERTY: AltGr is a modifier, dead keys are punctuation (as on US QWERTY)
+        ("ISO_Level3_Shift", KeyClass.MODIFIER),
+        ("ISO_Level5_Shift", KeyClass.MODIFIER),
+        ("ISO_Next_Group", KeyClass.MODIFIER),
+        ("dead_circumflex", KeyClass.PUNCTUATION),
+        ("dead_diaeresis", KeyClass.PUNCTUATION),
+        ("Dead", KeyClass.PUNCTUATION),  # a browser's KeyboardEvent.key
     ],
 )
 def test_key_class(name: str, cls: KeyClass) -> None:

@@ -145,7 +145,7 @@ def test_vectorised_matches_a_per_action_reference() -> None:
     parts = [moves(i * 2000, np.cumsum(rng.integers(0, 9, 40)), np.cumsum(rng.integers(-4, 5, 40)),
                    dt_ms=int(rng.integers(5, 20))) for i in range(6)]
     e = cat(*parts)
-    a = pointer_features(e)
+    a = pointer_features(e, PointerConfig(resample_s=0.0))  # every point, as the reference
     assert len(a) == 6
     for i, p in enumerate(parts):
         x, y, t = p["x"].astype(float), p["y"].astype(float), p["t_ns"] / 1e9
@@ -190,3 +190,34 @@ def test_real_balabit_slice_gives_all_action_kinds() -> None:
     assert len(a) > 100 and np.isfinite(a.X).all()
     assert {MOUSE_MOVE, POINT_CLICK, DRAG_DROP} <= set(a.kind.tolist())
     assert (a.t_end_ns >= a.t_start_ns).all() and (np.diff(a.t_start_ns) >= 0).all()
+
+
+def _aimed_move(hz: int) -> np.ndarray:
+    """One 400 px minimum-jerk movement over 0.6 s with a slight bend, sampled at ``hz`` and
+    rounded to whole pixels as a mouse reports it."""
+    tau = np.arange(0, int(0.6 * hz) + 1) / (0.6 * hz)
+    s = 10 * tau**3 - 15 * tau**4 + 6 * tau**5
+    x = np.round(100 + 400 * s)
+    y = np.round(300 + 30 * np.sin(np.pi * tau))
+    t = np.round(tau * 600 * MS).astype(np.int64)
+    return make(t, Kind.MOVE, x.astype(np.int64), y.astype(np.int64))
+
+
+def test_a_1000hz_mouse_gives_the_kinematics_of_a_125hz_one() -> None:
+    """At 1000 Hz a step is 0-2 whole pixels: velocities were quantised to 0, 1000, 1414 px/s,
+    accelerations and angular velocities were that noise divided by 1 ms (x40-x60 those of the
+    same movement at 125 Hz), the median velocity was 0, so the owner's gaming mouse made them
+    a stranger to a model of 125 Hz data. An action keeps one point per ``resample_s``."""
+    slow, fast = (pointer_features(_aimed_move(hz)).X[0] for hz in (125, 1000))
+    for name in ("v_median", "v_max", "a_std", "a_max", "omega_mean_abs", "still_frac",
+                 "n_points", "dt_median_s"):
+        ratio = fast[F[name]] / slow[F[name]] if slow[F[name]] else fast[F[name]] + 1
+        assert 0.6 < ratio < 1.6, (name, slow[F[name]], fast[F[name]])
+
+
+def test_resampling_leaves_a_125hz_mouse_and_slower_streams_as_they_were() -> None:
+    """Points at least ``resample_s`` apart (125 Hz mice, the 60 Hz datasets) are all kept."""
+    e = _aimed_move(125)
+    kept = pointer_features(e).X[0]
+    raw = pointer_features(e, PointerConfig(resample_s=0.0)).X[0]
+    np.testing.assert_array_equal(kept, raw)

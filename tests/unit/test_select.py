@@ -124,6 +124,14 @@ def test_create_backend_applies_capture_settings_where_supported(
     assert (b.pointer, b.keyboard) == (True, False)  # type: ignore[attr-defined]
     assert create_backend("pynput", settings=s, keyboard=True).keyboard  # type: ignore[attr-defined]
     assert create_backend("x11", settings=s).name == "x11"  # takes neither option
+    assert create_backend("evdev", settings=s).left_handed is False  # type: ignore[attr-defined]
+    monkeypatch.setenv("ACTIVESEC_CAPTURE__LEFT_HANDED", "true")
+    s = config.load(paths.resolve())
+    assert create_backend("evdev", settings=s).left_handed is True  # type: ignore[attr-defined]
+    monkeypatch.setenv("ACTIVESEC_CAPTURE__KEYBOARD_LAYOUT", "de")
+    s = config.load(paths.resolve())
+    b = create_backend("evdev", settings=s)
+    assert b.keyboard_layout == "de"  # type: ignore[attr-defined]
 
 
 def test_create_backend_reports_a_missing_module(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -211,10 +211,11 @@ def _is_key(ctype: np.ndarray) -> np.ndarray:
 class Assembler:
     """Turns decoded RECORD core events and XI2 raw events into :data:`EVENT_DTYPE` batches.
 
-    ``key_classes`` maps a keycode (0..255) to its KeyClass; :meth:`set_injectors` names the
-    XI2 device ids that are software injectors (XTEST). A core event waits for the raw events
-    of its class (pointer or keyboard) to catch up at most ``grace_ns``, as the two arrive on
-    separate connections. Core events are in server order; so is the output.
+    ``key_classes`` maps a keycode (0..255) to its KeyClass, or (XKB group 0..3, keycode) to
+    it: a key event's class is then that of the group its state names. :meth:`set_injectors`
+    names the XI2 device ids that are software injectors (XTEST). A core event waits for the
+    raw events of its class (pointer or keyboard) to catch up at most ``grace_ns``, as the two
+    arrive on separate connections. Core events are in server order; so is the output.
     """
 
     def __init__(
@@ -418,7 +419,12 @@ class Assembler:
         if len(keys):
             flags[keys[src[keys] == 0]] &= ~np.uint8(Flag.INJECTED | Flag.WARPED)  # unknown
             codes = detail[keys]
-            out["code"][keys] = self.key_classes[codes]
+            table = self.key_classes
+            if table.ndim == 2:  # a row per XKB group: the state's bits 13-14 say which
+                group = np.minimum((core["state"][keys] >> 13) & 3, len(table) - 1)
+                out["code"][keys] = table[group, codes]
+            else:
+                out["code"][keys] = table[codes]
             out["x"][keys] = self._strokes(codes.tolist(), (ctype[keys] == KEY_PRESS).tolist())
             out["y"][keys] = 0
         out["flags"] = flags

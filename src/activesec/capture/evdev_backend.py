@@ -91,6 +91,8 @@ CLOCK_BOOTTIME = 7  # Linux's clock id; evdev stamps with it since Linux 3.17 (E
 
 DEFAULT_SCREEN = (1920, 1080)
 
+#: the kinds of device a desktop's left-handed setting swaps the buttons of (not pens)
+_HANDED = (DeviceType.MOUSE, DeviceType.TOUCHPAD)
 _BUTTONS = {BTN_LEFT: 1, BTN_RIGHT: 3, BTN_MIDDLE: 2, BTN_SIDE: 8, BTN_EXTRA: 9,
             BTN_STYLUS: 3, BTN_STYLUS2: 2}
 
@@ -126,10 +128,98 @@ def _class_table() -> np.ndarray:
     return table
 
 
-def evdev_key_class(code: int) -> KeyClass:
-    """Class of an evdev key code through its ecodes name (``KEY_A`` -> letter...)."""
-    table = _class_table()
+def evdev_key_class(code: int, table: np.ndarray | None = None) -> KeyClass:
+    """Class of an evdev key code through its ecodes name (``KEY_A`` -> letter...), or
+    through ``table`` (:func:`layout_class_table`)."""
+    if table is None:
+        table = _class_table()
     return KeyClass(int(table[code])) if 0 <= code < len(table) else KeyClass.OTHER
+
+
+def system_layout(path: str = "/etc/default/keyboard") -> str:
+    """The console and desktop default layout, ``layout`` or ``layout(variant)``: the
+    ``XKB_DEFAULT_LAYOUT``/``_VARIANT`` variables, else ``XKBLAYOUT``/``XKBVARIANT`` of
+    ``/etc/default/keyboard`` (Debian, Ubuntu; localectl writes it), else ``''``."""
+    layout = os.environ.get("XKB_DEFAULT_LAYOUT", "")
+    variant = os.environ.get("XKB_DEFAULT_VARIANT", "")
+    if not layout:
+        with contextlib.suppress(OSError, UnicodeDecodeError), open(path, encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.strip().partition("=")
+                value = value.strip().strip("'\"")
+                if key == "XKBLAYOUT":
+                    layout = value
+                elif key == "XKBVARIANT":
+                    variant = value
+    layout, variant = layout.split(",")[0].strip(), variant.split(",")[0].strip()
+    return f"{layout}({variant})" if layout and variant else layout
+
+
+@lru_cache(maxsize=8)
+def layout_class_table(layout: str) -> np.ndarray | None:
+    """Code -> KeyClass for ``layout`` (``'de'``, ``'ru'``, ``'us(dvorak)'``; its first group):
+    the keys that type a character take that character's class, the others keep their
+    ecodes name's. evdev codes name the US QWERTY positions: without this, the Russian
+    letters on the ; ' , . [ ] ` keys, German ö ä ü, French m and ù and Dvorak's s w v z
+    were punctuation, and Dvorak's ' , . ; letters. None when libxkbcommon is missing or
+    does not know the layout."""
+    import ctypes
+    import ctypes.util
+
+    name, _, variant = layout.partition("(")
+    variant = variant.rstrip(")")
+    lib_name = ctypes.util.find_library("xkbcommon") or "libxkbcommon.so.0"
+    try:
+        lib = ctypes.CDLL(lib_name)
+    except OSError:
+        return None
+
+    class _Names(ctypes.Structure):
+        _fields_ = [(f, ctypes.c_char_p) for f in ("rules", "model", "layout", "variant",
+                                                     "options")]
+
+    lib.xkb_context_new.restype = ctypes.c_void_p
+    lib.xkb_context_new.argtypes = [ctypes.c_int]
+    lib.xkb_keymap_new_from_names.restype = ctypes.c_void_p
+    lib.xkb_keymap_new_from_names.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Names),
+                                              ctypes.c_int]
+    lib.xkb_keymap_key_get_syms_by_level.restype = ctypes.c_int
+    lib.xkb_keymap_key_get_syms_by_level.argtypes = [
+        ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32,
+        ctypes.POINTER(ctypes.POINTER(ctypes.c_uint32))]
+    lib.xkb_keysym_to_utf32.restype = ctypes.c_uint32
+    lib.xkb_keysym_to_utf32.argtypes = [ctypes.c_uint32]
+    lib.xkb_keymap_unref.argtypes = [ctypes.c_void_p]
+    lib.xkb_context_unref.argtypes = [ctypes.c_void_p]
+    lib.xkb_context_set_log_level.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    ctx = lib.xkb_context_new(2)  # XKB_CONTEXT_NO_ENVIRONMENT_NAMES: only what is asked
+    if not ctx:
+        return None
+    try:
+        lib.xkb_context_set_log_level(ctx, 10)  # critical only: an unknown layout is said once
+
+        names = _Names(b"evdev", b"pc105", name.encode(), variant.encode(), b"")
+        keymap = lib.xkb_keymap_new_from_names(ctx, ctypes.byref(names), 0)
+        if not keymap:
+            return None
+        try:
+            table = _class_table().copy()
+            syms = ctypes.POINTER(ctypes.c_uint32)()
+            for code in range(1, 248):
+                for level in (0, 1):
+                    n = lib.xkb_keymap_key_get_syms_by_level(keymap, code + 8, 0, level,
+                                                             ctypes.byref(syms))
+                    char = lib.xkb_keysym_to_utf32(syms[0]) if n > 0 else 0
+                    if char > 0x20 and char != 0x7F:
+                        table[code] = key_class(chr(char))
+                        break
+                    if n > 0:
+                        break  # a key that types no character keeps its name's class
+            return table
+        finally:
+            lib.xkb_keymap_unref(keymap)
+    finally:
+        lib.xkb_context_unref(ctx)
 
 
 # --------------------------------------------------------------------------- state
@@ -140,6 +230,9 @@ class Cursor:
     screen: tuple[int, int] = DEFAULT_SCREEN
     x: float = -1.0  # negative: start at the screen's centre
     y: float = -1.0
+    #: where relative motion may take the cursor: the whole desktop (every connected output
+    #: side by side, :func:`desktop_size_from_drm`); None: the screen
+    bounds: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         w, h = self.screen
@@ -147,8 +240,9 @@ class Cursor:
         self.y = h / 2 if self.y < 0 else min(self.y, h - 1.0)
 
     def move_by(self, dx: float, dy: float) -> None:
-        self.x = min(max(self.x + dx, 0.0), self.screen[0] - 1)
-        self.y = min(max(self.y + dy, 0.0), self.screen[1] - 1)
+        w, h = self.bounds or self.screen
+        self.x = min(max(self.x + dx, 0.0), w - 1)
+        self.y = min(max(self.y + dy, 0.0), h - 1)
 
 
 @dataclass
@@ -171,6 +265,8 @@ class DeviceState:
     abs_y: tuple[int, int] | None = None
     offset_ns: int = 0
     realtime: bool = False
+    left_handed: bool = False  # swap BTN_LEFT and BTN_RIGHT (the desktop's left-handed setting)
+    key_classes: np.ndarray | None = None  # the keyboard layout's classes (layout_class_table)
     # frame accumulators (one frame ends at SYN_REPORT); not constructor arguments
     _dx: float = field(default=0.0, init=False, repr=False)
     _dy: float = field(default=0.0, init=False, repr=False)
@@ -245,7 +341,7 @@ def translate(events: Iterable[Any], state: DeviceState) -> np.ndarray:
             elif state.keyboard and value in (0, 1):  # 2 = auto-repeat: one stroke stays one
                 raw = (dev << 16) | code
                 if value == 1:
-                    cls = int(evdev_key_class(code))
+                    cls = int(evdev_key_class(code, state.key_classes))
                     sid = state.pairer.press(raw, cls)
                     if sid is not None:
                         rows.append((t, Kind.KEY_DOWN, flags, dev, sid, 0, cls))
@@ -299,6 +395,8 @@ def _button(state: DeviceState, rows: list[_Row], t: int, code: int, value: int,
         button = _BUTTONS.get(code, 0)
         if not button:
             return
+        if state.left_handed and button in (1, 3) and state.type in _HANDED:
+            button = 4 - button  # the primary button, as the desktop (and X11 capture) sees it
     settle(t)
     kind = Kind.BUTTON_DOWN if value else Kind.BUTTON_UP
     rows.append((t, kind, flags, state.index, round(state.cursor.x),
@@ -390,6 +488,27 @@ def screen_size_from_drm(root: str = "/sys/class/drm") -> tuple[int, int] | None
     return None
 
 
+def desktop_size_from_drm(root: str = "/sys/class/drm") -> tuple[int, int] | None:
+    """Every connected output's preferred mode side by side (widths summed, the tallest
+    height): where a mouse can take the pointer on a multi-monitor desktop. Bounded by one
+    output, the integrated cursor stuck at its edge while the real one moved on across the
+    next monitor, and that motion was lost."""
+    w = h = 0
+    for status in sorted(glob.glob(os.path.join(root, "*", "status"))):
+        try:
+            if Path(status).read_text().strip() != "connected":
+                continue
+            modes = Path(status).with_name("modes").read_text().split()
+        except OSError:
+            continue
+        if modes and "x" in modes[0]:
+            mw, _, mh = modes[0].partition("x")
+            with contextlib.suppress(ValueError):
+                mw_i, mh_i = int(mw), int("".join(c for c in mh if c.isdigit()))
+                w, h = w + mw_i, max(h, mh_i)
+    return (w, h) if w and h else None
+
+
 _NO_DEVICES_HINT = (
     "add your user to the 'input' group (sudo usermod -aG input $USER), log out and back in"
 )
@@ -416,8 +535,13 @@ class EvdevBackend(CaptureBackend):
         batch_interval_s: float = 0.005,
         rescan_s: float = 2.0,
         open_device: Callable[[str], Any] | None = None,
+        left_handed: bool = False,
+        keyboard_layout: str = "",
     ) -> None:
         super().__init__()
+        self.left_handed = left_handed
+        self.keyboard_layout = keyboard_layout  # '' = the system's (system_layout())
+        self._key_table: np.ndarray | None = None
         self.pointer = pointer
         self.keyboard = keyboard
         self.dev_dir = dev_dir
@@ -425,6 +549,10 @@ class EvdevBackend(CaptureBackend):
         self.rescan_s = rescan_s
         self._open_device = open_device or _open_evdev
         self.cursor = Cursor(screen or screen_size_from_drm() or DEFAULT_SCREEN)
+        if screen is None:
+            desktop = desktop_size_from_drm()
+            if desktop and desktop[0] >= self.cursor.screen[0]:
+                self.cursor.bounds = (desktop[0], max(desktop[1], self.cursor.screen[1]))
         self._pairer = StrokePairer()
         self._devices: dict[str, tuple[Any, DeviceState]] = {}
         self._known: list[Device] = []
@@ -462,6 +590,7 @@ class EvdevBackend(CaptureBackend):
         probe = self.probe(self.dev_dir)
         if not probe.available:
             raise CaptureError(probe.reason, probe.hint)
+        self._key_table = self._layout_table()
         self._sel = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         self._sel.register(self._wake_r, selectors.EVENT_READ, None)
@@ -476,6 +605,21 @@ class EvdevBackend(CaptureBackend):
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="evdev-reader", daemon=True)
         self._thread.start()
+
+    def _layout_table(self) -> np.ndarray | None:
+        """The classes of the configured layout, else of the system's, else None (the US
+        QWERTY positions' names); a configured layout xkbcommon cannot build is an error."""
+        layout = self.keyboard_layout or system_layout()
+        if not layout or layout in ("us", "us()"):
+            return None
+        table = layout_class_table(layout)
+        if table is None and self.keyboard_layout:
+            raise CaptureError(
+                f"keyboard layout {layout!r} is unknown (or libxkbcommon is not installed)",
+                "set [capture] keyboard_layout to a layout of /usr/share/X11/xkb/symbols, "
+                "e.g. de, fr, ru or us(dvorak), or leave it empty",
+            )
+        return table
 
     def stop(self) -> None:
         if self._thread is None:
@@ -526,7 +670,8 @@ class EvdevBackend(CaptureBackend):
         dtype = role.pointer if pointer and role.pointer is not None else DeviceType.KEYBOARD
         index = len(self._known)
         self._known.append(Device(index, dev.name, DeviceType.VIRTUAL if injected else dtype))
-        state = DeviceState(index, dtype, self.cursor, self._pairer, injected, pointer, keyboard)
+        state = DeviceState(index, dtype, self.cursor, self._pairer, injected, pointer, keyboard,
+                            left_handed=self.left_handed, key_classes=self._key_table)
         if pointer and (dtype != DeviceType.MOUSE or {ABS_X, ABS_Y} <= set(caps.get(EV_ABS, ()))):
             state.abs_x = _axis(dev, ABS_X)
             state.abs_y = _axis(dev, ABS_Y)

@@ -100,8 +100,8 @@ def choose_backend(
 def create_backend(name: str, settings: Any = None, **kw: Any) -> CaptureBackend:
     """Instantiate backend ``name``; keyword arguments go to its constructor.
 
-    With ``settings``, ``capture.pointer`` / ``capture.keyboard`` are passed to backends whose
-    constructor takes ``pointer`` / ``keyboard`` (explicit keywords win).
+    With ``settings``, ``capture.pointer`` / ``capture.keyboard`` / ``capture.left_handed`` are
+    passed to backends whose constructor takes them (explicit keywords win).
     """
     try:
         target = BACKENDS[name]
@@ -119,9 +119,11 @@ def create_backend(name: str, settings: Any = None, **kw: Any) -> CaptureBackend
         ) from None
     if settings is not None:
         params = inspect.signature(cls).parameters
-        for opt in ("pointer", "keyboard"):
+        for opt in ("pointer", "keyboard", "left_handed"):
             if opt in params and opt not in kw:
                 kw[opt] = bool(getattr(settings.capture, opt))
+        if "keyboard_layout" in params and "keyboard_layout" not in kw:
+            kw["keyboard_layout"] = str(settings.capture.keyboard_layout)
     backend = cls(**kw)
     if not isinstance(backend, CaptureBackend):  # pragma: no cover - a broken registry entry
         raise CaptureError(f"{target} is not a capture backend")

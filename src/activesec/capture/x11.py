@@ -128,8 +128,12 @@ def _missing_extension(d: Any) -> tuple[str, str] | None:
 
 
 def _keysym_names() -> dict[int, str]:
+    """Keysym -> name, for the keys that type no character. The XKB group (ISO_Level3_Shift,
+    the AltGr of every QWERTZ and AZERTY layout, the dead keys, ISO_Left_Tab, the layout-switch
+    keys) is not loaded by python-xlib by default: unnamed, those keys were OTHER."""
     from Xlib import XK
 
+    XK.load_keysym_group("xkb")
     names: dict[int, str] = {}
     for attr, value in vars(XK).items():
         if attr.startswith("XK_") and isinstance(value, int):
@@ -170,18 +174,35 @@ def _keysym_class(keysym: int, names: dict[int, str]) -> KeyClass:
         code = int(to_utf32(keysym))
         if 0x20 <= code <= 0x10FFFF:
             return key_class(chr(code))
-    return key_class(names.get(keysym, ""))
+    if keysym in names:
+        return key_class(names[keysym])
+    if 0xFE01 <= keysym <= 0xFE13:  # ISO level and group keys python-xlib may not name
+        return KeyClass.MODIFIER
+    if 0xFE50 <= keysym <= 0xFE93:  # dead keys, likewise
+        return KeyClass.PUNCTUATION
+    return KeyClass.OTHER
 
 
 def _key_classes(d: Any) -> np.ndarray:
-    """Keycode -> KeyClass for the current keymap (unshifted level, else the shifted one)."""
-    table = np.zeros(256, np.int16)
+    """(XKB group, keycode) -> KeyClass for the current keymap (unshifted level, else the
+    shifted one), one row per group 1-4: with two layouts ("us,ru", switched by a key) the
+    core keymap holds group 2 in a key's 3rd and 4th keysyms, and an event's state says which
+    group typed it. Before 2026-12-08 only group 1 was read, so a Russian typist on "us,ru"
+    had ж э х ъ б ю ё as punctuation. Groups 3 and 4 have no fixed place in the core keymap:
+    they take group 1's classes."""
+    table = np.zeros((4, 256), np.int16)
     first = int(d.display.info.min_keycode)
     count = int(d.display.info.max_keycode) - first + 1
     names = _keysym_names()
     for i, syms in enumerate(d.get_keyboard_mapping(first, count)):
-        keysym = next((int(s) for s in list(syms)[:2] if s), 0)
-        table[first + i] = _keysym_class(keysym, names) if keysym else KeyClass.OTHER
+        syms = [int(s) for s in list(syms)[:4]]
+        for group in (0, 1):
+            keysym = next((s for s in syms[2 * group : 2 * group + 2] if s), 0)
+            if keysym:
+                table[group, first + i] = _keysym_class(keysym, names)
+            else:  # a key of one group types group 1's keysym in every group
+                table[group, first + i] = table[0, first + i]
+    table[2:] = table[0]
     return table
 
 

@@ -58,6 +58,19 @@ class CaptureConfig(_Section):
     backend: BackendName = Field(default="auto", description="auto | x11 | pynput | evdev")
     pointer: bool = Field(default=True, description="capture pointer movement, clicks and scrolls")
     keyboard: bool = Field(default=True, description="capture keystroke timing (key classes only)")
+    left_handed: bool = Field(
+        default=False,
+        description="your mouse's buttons are swapped for the left hand: the evdev backend, "
+        "which reads the physical buttons, records the primary button as the left click "
+        "(x11 sees the swap itself)",
+    )
+    keyboard_layout: str = Field(
+        default="",
+        max_length=64,
+        description="evdev: the keyboard layout whose characters give the key classes (de, fr, "
+        "ru, us(dvorak)...); empty: the system's (XKB_DEFAULT_LAYOUT, /etc/default/keyboard), "
+        "else US QWERTY (x11 reads the active layout itself)",
+    )
     flush_interval_s: float = Field(
         default=1.0,
         gt=0,

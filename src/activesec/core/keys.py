@@ -295,6 +295,12 @@ def key_class(name: str) -> KeyClass:
         return KeyClass.NAVIGATION
     if low in _PUNCT_NAMES:
         return KeyClass.PUNCTUATION
+    if low.startswith("dead_") or low == "dead":
+        # a dead key types an accent (German ^ and ´, French ^ and ¨): on US QWERTY the same
+        # key is punctuation (` ' ^), so a QWERTZ or AZERTY typist's accents are punctuation
+        return KeyClass.PUNCTUATION
+    if low.startswith("iso_") and any(w in low for w in ("shift", "latch", "lock", "group")):
+        return KeyClass.MODIFIER  # AltGr (ISO_Level3_Shift), Level5, the layout-switch keys
     if low.startswith("kp") and low[-1].isdigit() and len(low.lstrip("kp_")) == 1:
         return KeyClass.DIGIT
     if low.startswith("digit") and len(low) == 6 and low[5].isdigit():
