@@ -157,3 +157,19 @@ def test_a_folder_of_another_account_is_one_line_for_every_command(
         if args[0] == "wipe":
             assert "wipe deleted every event and session, but not" in line, line
     assert (home / owned).stat().st_mode == before and (home / owned).stat().st_uid == 65534
+
+
+@pytest.mark.parametrize("command", ["run", "capture"])
+def test_a_profile_whose_copy_lost_its_modes_is_made_private_again(
+        env: dict[str, str], xdisplay: str, command: str) -> None:
+    """A profile brought from another machine by a tool that does not keep modes (unzip, a sync
+    client) has 0755 folders: `init` made them 0700 again, but `run` and `capture` recorded into
+    them as they were, readable by every account."""
+    home = _home(env)
+    folders = [home, home / "models", home / "run", home / "logs"]
+    for d in folders:
+        d.chmod(0o755)
+    r = cli(command, "--duration", "1", "--quiet", env=env | {"DISPLAY": xdisplay})
+    assert r.returncode == 0, r.stderr
+    assert {str(d): oct(d.stat().st_mode & 0o777) for d in folders} == {
+        str(d): "0o700" for d in folders}
