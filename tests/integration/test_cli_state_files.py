@@ -157,3 +157,47 @@ def test_a_folder_of_another_account_is_one_line_for_every_command(
         if args[0] == "wipe":
             assert "wipe deleted every event and session, but not" in line, line
     assert (home / owned).stat().st_mode == before and (home / owned).stat().st_uid == 65534
+
+
+@pytest.mark.parametrize("command", ["run", "capture"])
+def test_a_profile_whose_copy_lost_its_modes_is_made_private_again(
+        env: dict[str, str], xdisplay: str, command: str) -> None:
+    """A profile brought from another machine by a tool that does not keep modes (unzip, a sync
+    client) has 0755 folders: `init` made them 0700 again, but `run` and `capture` recorded into
+    them as they were, readable by every account."""
+    home = _home(env)
+    folders = [home, home / "models", home / "run", home / "logs"]
+    for d in folders:
+        d.chmod(0o755)
+    r = cli(command, "--duration", "1", "--quiet", env=env | {"DISPLAY": xdisplay})
+    assert r.returncode == 0, r.stderr
+    assert {str(d): oct(d.stat().st_mode & 0o777) for d in folders} == {
+        str(d): "0o700" for d in folders}
+
+
+@pytest.mark.parametrize("store", ["newer", "not sqlite"])
+def test_init_force_on_a_store_it_cannot_open_changes_nothing(env: dict[str, str],
+                                                              store: str) -> None:
+    """`init --force` on a store a newer version migrated (or not a store at all) said so, but
+    only after it had rewritten the profile (a new owner, a new creation date) and replaced the
+    config file with the defaults — for a store it then refused to touch."""
+    import sqlite3
+
+    from activesec.store.schema import SCHEMA_VERSION
+
+    home = _home(env)
+    db = home / "activesec.db"
+    if store == "newer":
+        conn = sqlite3.connect(db, isolation_level=None)  # as one more migration leaves it
+        conn.execute("CREATE TABLE from_the_future (x INTEGER)")
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+    else:
+        db.write_bytes(b"my notes, not a database\n" * 10)
+    with open(home / "config.toml", "a") as fh:
+        fh.write("\n[store]\nkeep_days = 30\n")  # the user's own setting
+    before = _listing(home)
+    line = one_line_error(cli("init", "--force", "--user", "bob", env=env))
+    assert ("newer ActiveSec" if store == "newer" else "not an ActiveSec event store") in line
+    assert _listing(home) == before

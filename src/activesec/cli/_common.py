@@ -140,6 +140,9 @@ def foreground_backend(backend: str | None, what: str) -> Iterator[Foreground]:
 
     p = state_paths()
     profile.require(p)
+    # as `init` does: a profile copied from another machine by a tool that lost the modes
+    # (unzip, a sync client) would otherwise be recorded into while others can read it
+    p.ensure()
     s = settings(p, {"capture": {"backend": backend}} if backend else {})
     logs.setup(p, s.log_level)
     name, reason = choose_backend(s.capture.backend)

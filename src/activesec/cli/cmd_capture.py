@@ -77,6 +77,11 @@ def set_up(user: str | None, force: bool, json_out: bool, *, next_step: bool = T
     if user is not None:
         user = check_label(user, "user")
     p = state_paths().ensure()
+    if p.database.exists():  # a store this version cannot open (a newer version's, another
+        # program's) is refused before the profile or the config file is rewritten for it
+        from activesec.store.db import check_file
+
+        check_file(p.database)
     existing = profile.load(p) if p.profile_file.exists() and not force else None
     renamed_from: str | None = None
     if existing is not None:

@@ -63,7 +63,7 @@ from activesec.core.paths import (
 from activesec.store import codec
 from activesec.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["KIND_NAMES", "SessionInfo", "Store", "StoredDevice"]
+__all__ = ["KIND_NAMES", "SessionInfo", "Store", "StoredDevice", "check_file"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 #: this process's open connections per store file, by (st_dev, st_ino) (module docstring)
@@ -230,7 +230,24 @@ def _check_header(path: Path) -> bool:
     # 0 may still be ours with the id in the WAL (not yet checkpointed): the read-only
     # connection decides then; any other value is settled here without opening the file.
     _check_application_id(path, int.from_bytes(header[68:72], "big"), allow_zero=True)
+    # a migration checkpoints at once, so the header holds a newer version's user_version
+    _check_not_newer(path, int.from_bytes(header[60:64], "big"))
     return False
+
+
+def _check_not_newer(path: Path, version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer ActiveSec (schema {version} > {SCHEMA_VERSION})",
+            "upgrade ActiveSec", permanent=True,
+        )
+
+
+def check_file(path: str | os.PathLike[str]) -> None:
+    """Refuse, from its header alone (nothing opened or written), a file at ``path`` that
+    cannot be this version's store: not SQLite, another program's, or a newer ActiveSec's —
+    for a command that writes other files before it opens the store (`init --force`)."""
+    _check_header(Path(path))
 
 
 def _check_application_id(path: Path, app_id: int, allow_zero: bool = False) -> None:
@@ -287,11 +304,7 @@ def _validate_readonly(path: Path, check: bool) -> int:
         if isinstance(exc, StoreError):
             raise
         raise _translate(exc, path, "checking") from None
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"{path} was written by a newer ActiveSec (schema {version} > {SCHEMA_VERSION})",
-            "upgrade ActiveSec", permanent=True,
-        )
+    _check_not_newer(path, version)
     return version
 
 
