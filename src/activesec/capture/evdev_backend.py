@@ -472,9 +472,25 @@ def screen_size_from_drm(root: str = "/sys/class/drm") -> tuple[int, int] | None
     ``card0-eDP-1``, and a docked laptop used to take the external monitor's size — its
     touchpad's movements, and so their features, grew or shrank with the monitor on the
     desk, against a model learnt undocked. The panel stays connected with the lid closed."""
-    found = sorted(glob.glob(os.path.join(root, "*", "status")))
-    built_in = [s for s in found if any(k in Path(s).parent.name.lower() for k in _BUILT_IN)]
-    for status in built_in + [s for s in found if s not in built_in]:
+    found = _connected_modes(root)
+    built_in = [size for name, size in found if any(k in name.lower() for k in _BUILT_IN)]
+    return next(iter(built_in + [size for _, size in found]), None)
+
+
+def desktop_size_from_drm(root: str = "/sys/class/drm") -> tuple[int, int] | None:
+    """Every connected output's preferred mode side by side (widths summed, the tallest
+    height): where a mouse can take the pointer on a multi-monitor desktop. Bounded by one
+    output, the integrated cursor stuck at its edge while the real one moved on across the
+    next monitor, and that motion was lost."""
+    sizes = [size for _, size in _connected_modes(root)]
+    w, h = sum(w for w, _ in sizes), max((h for _, h in sizes), default=0)
+    return (w, h) if w and h else None
+
+
+def _connected_modes(root: str) -> list[tuple[str, tuple[int, int]]]:
+    """(connector name, preferred mode) of every connected output under ``root``, by name."""
+    out = []
+    for status in sorted(glob.glob(os.path.join(root, "*", "status"))):
         try:
             if Path(status).read_text().strip() != "connected":
                 continue
@@ -484,29 +500,9 @@ def screen_size_from_drm(root: str = "/sys/class/drm") -> tuple[int, int] | None
         if modes and "x" in modes[0]:
             w, _, h = modes[0].partition("x")
             with contextlib.suppress(ValueError):
-                return int(w), int("".join(c for c in h if c.isdigit()))
-    return None
-
-
-def desktop_size_from_drm(root: str = "/sys/class/drm") -> tuple[int, int] | None:
-    """Every connected output's preferred mode side by side (widths summed, the tallest
-    height): where a mouse can take the pointer on a multi-monitor desktop. Bounded by one
-    output, the integrated cursor stuck at its edge while the real one moved on across the
-    next monitor, and that motion was lost."""
-    w = h = 0
-    for status in sorted(glob.glob(os.path.join(root, "*", "status"))):
-        try:
-            if Path(status).read_text().strip() != "connected":
-                continue
-            modes = Path(status).with_name("modes").read_text().split()
-        except OSError:
-            continue
-        if modes and "x" in modes[0]:
-            mw, _, mh = modes[0].partition("x")
-            with contextlib.suppress(ValueError):
-                mw_i, mh_i = int(mw), int("".join(c for c in mh if c.isdigit()))
-                w, h = w + mw_i, max(h, mh_i)
-    return (w, h) if w and h else None
+                out.append((Path(status).parent.name,
+                            (int(w), int("".join(c for c in h if c.isdigit())))))
+    return out
 
 
 _NO_DEVICES_HINT = (
