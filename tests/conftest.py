@@ -83,6 +83,7 @@ def csv_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 
     if request.param == "arrow":
         pytest.importorskip("pyarrow")
+        monkeypatch.setattr(_table, "ARROW_MIN_BYTES", 0)  # the tests' files are small
     else:
         monkeypatch.setattr(_table, "DISABLE_ARROW", True)
     return str(request.param)

@@ -605,3 +605,28 @@ def test_injected_round_trip(tmp_path: Path, fmt: str) -> None:
     assert read_keys_csv(tmp_path / f"k.{fmt}")["flags"].tolist() == keys["flags"].tolist()
     wm(tmp_path / f"plain.{fmt}", mouse)  # without the column: exactly the old layout
     assert read_mouse_csv(tmp_path / f"plain.{fmt}")["flags"].tolist() == [0, 0, 0]
+
+
+def test_only_files_of_a_megabyte_or_more_go_through_arrow(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CLI that read two 3-row recordings through Arrow ended with SIGABRT after its work was
+    done (an Arrow readahead thread alive at interpreter exit): small files take the pure path,
+    which is as fast there; large ones keep Arrow's."""
+    pytest.importorskip("pyarrow")
+    from activesec.recordings import _table
+
+    used: list[Path] = []
+    real = _table._read_arrow
+
+    def spy(path: Path, *args: object, **kw: object) -> object:
+        used.append(path)
+        return real(path, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_table, "_read_arrow", spy)
+    small = tmp_path / "small.csv"
+    small.write_text("a,b\n1,x\n2,y\n", encoding="utf-8")
+    big = tmp_path / "big.csv"
+    big.write_text("a,b\n" + "1,x\n" * (_table.ARROW_MIN_BYTES // 4 + 1), encoding="utf-8")
+    assert _table.read_csv_table(small, ["a", "b"], ["a"]).n_rows == 2
+    assert _table.read_csv_table(big, ["a", "b"], ["a"]).n_rows == _table.ARROW_MIN_BYTES // 4 + 1
+    assert used == [big]

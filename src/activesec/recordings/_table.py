@@ -129,19 +129,36 @@ def read_csv_table(
 
     Columns in ``numeric`` become float64; the others :class:`Categorical`. Columns in
     ``also_required`` must be in the header but are not read; those in ``optional`` are read
-    when the header has them. ``use_arrow=None`` uses pyarrow when importable.
+    when the header has them. ``use_arrow=None`` uses pyarrow when importable and the file
+    holds at least :data:`ARROW_MIN_BYTES`.
     """
     header, delimiter = read_header(path)
     expected = [*expected, *(c for c in optional if c in header)]
     _positions(path, header, list(dict.fromkeys([*also_required, *expected])))
     numeric = [c for c in numeric if c in expected]
-    if use_arrow or (use_arrow is None and have_arrow()):
+    if use_arrow or (use_arrow is None and _size(path) >= ARROW_MIN_BYTES and have_arrow()):
         if not have_arrow():
             raise DataError("pyarrow is not installed", "pip install 'activesec[parquet]'")
         table = _read_arrow(path, header, expected, numeric, delimiter)
         if table is not None:
             return table
     return _read_pure(path, header, expected, numeric, delimiter)
+
+
+#: smaller files are read by the pure path: it is as fast there (no ~0.3 s pyarrow import), and
+#: a CLI that read a few small recordings through Arrow once ended with SIGABRT after its work
+#: was done ("terminate called without an active exception": an Arrow readahead thread still
+#: running as the interpreter exits, apache/arrow#34314 and #43604; seen once in CI, on
+#: `import` of two 3-row files, not reproduced in 100 runs here). Large files keep the fast path
+#: and that rare risk at exit, after everything is written.
+ARROW_MIN_BYTES = 1 << 20
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 #: rows converted at a time: a file's text never sits in memory whole, only its columns
