@@ -721,6 +721,41 @@ def _profile_check() -> Any:
     return Check("profile", "ok", f"{p.profile_file}: {owner}")
 
 
+def _models_check() -> Any:
+    """The trained models as the agent would load them (the same verification `status` shows):
+    which ones score, trained when — and those refused (built by another version, for another
+    feature schema or plug-in version, altered files), which `doctor` never said, with what
+    happens next. None before the first model (the enrolment is `status`'s to show)."""
+    from activesec.capture.doctor import Check
+    from activesec.service.models import RETRAIN
+    from activesec.service.report import models
+
+    p = state_paths()
+    try:
+        found = models(p)
+        auto = settings(p).train.auto
+    except ActiveSecError:
+        return None  # the profile, config or store check reports it
+    if not found:
+        return None
+    good = [f"{m['name']}: {m['detector']}, trained {m['created'] or 'at an unknown time'}"
+            for m in found if m["ok"]]
+    bad = [f"{m['name']} refused: {str(m['problem']).removesuffix(f' — {RETRAIN}')}"
+           for m in found if not m["ok"]]
+    detail = "; ".join([*good, *bad])
+    if not bad:
+        return Check("models", "ok", detail)
+    scoring = ("the other models go on scoring" if good
+               else "nothing is judged meanwhile: the agent only enrols")
+    if not auto:  # nothing retrains it: the owner must
+        return Check("models", "fail", f"{detail} ({scoring})",
+                     "`[train] auto` is off, so the agent does not retrain: run `activesec "
+                     "train`")
+    return Check("models", "warn", f"{detail} ({scoring})",
+                 "a running agent retrains by itself once its enrolment data suffices "
+                 "(`activesec status` shows the progress); or now: `activesec train`")
+
+
 def _store_check() -> Any:
     """The event store opened as every command opens it (header, schema, quick check) plus a
     full integrity pass: a damaged store otherwise shows only in the commands that use it."""
@@ -1129,7 +1164,8 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     """Which capture backend will be used and why; display, permission and platform problems;
     whether training has a background population; whether the gate rules name apps seen on
     this machine; whether a lock decision can lock the session here; the data directory's free
-    space and the event store's integrity; why the agent stopped, when it stopped on an error;
+    space and the event store's integrity; the trained models, and those refused and why; why
+    the agent stopped, when it stopped on an error;
     the plug-ins installed. In a shell with no display (over SSH), the display checks are those
     of the running agent's desktop session."""
     from activesec.capture.doctor import run_checks
@@ -1145,6 +1181,9 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         if extra is not None:
             checks.append(extra)
     checks.append(_store_check())
+    trained = _models_check()
+    if trained is not None:
+        checks.append(trained)
     agent = _agent_check()
     if agent is not None:
         checks.append(agent)
