@@ -295,7 +295,7 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     """Profile, sessions, events per kind, enrolment progress, store size, drops, the apps
     in front lately (the names gate rules match), the agent's state, its lowest trust in the last
     24 hours and its last alert."""
-    from activesec.service.report import APP_DAYS, status_data
+    from activesec.service.report import APP_DAYS, SCREEN_HINT, screen_note, status_data
     from activesec.service.stopped import describe
 
     p = state_paths()
@@ -366,6 +366,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             out.print(f"  model        {m['name']}: [red]refused[/red] — {escape(m['problem'])}")
     if not data["models"]:
         out.print(f"  model        none yet ({escape(str(e['trains']))})")
+    if data["screen"]["changed"]:
+        out.print(f"  [yellow]screen[/yellow]       "
+                  f"{screen_note(data['screen']['changed'], data['screen']['current'])}; "
+                  f"{SCREEN_HINT}")
     if ag["running"]:
         for name, n in sorted((ag.get("unscored_pointer") or {}).items()):
             kind = name.partition(":")[2] or name
@@ -754,6 +758,49 @@ def _models_check() -> Any:
     return Check("models", "warn", f"{detail} ({scoring})",
                  "a running agent retrains by itself once its enrolment data suffices "
                  "(`activesec status` shows the progress); or now: `activesec train`")
+
+
+def _screen_check() -> Any:
+    """Is the screen now markedly another than the one each pointer model was trained on
+    (distances are in pixels: README, "Laptops")? The screen is what the capture backend
+    reports here, else the newest session's (the running agent's). None when no pointer model
+    or no screen is known (imported recordings keep none), or nothing can be read."""
+    from activesec.capture.doctor import Check
+    from activesec.capture.select import choose_backend, create_backend
+    from activesec.service.report import (
+        SCREEN_HINT,
+        current_screen,
+        models,
+        screen_changes,
+        screen_note,
+    )
+    from activesec.store.db import Store
+
+    p = state_paths()
+    try:
+        s = settings(p)
+        owner = profile.owner(p, s.user)
+        with Store.open_to_read(p.database, check=False) as store:
+            sessions = store.sessions()
+        found = models(p, [si for si in sessions if si.label == owner])
+    except ActiveSecError:
+        return None  # the profile, config, store or models check reports it
+    now = None
+    try:  # what the capture backend sees now (another screen plugged in since the last session)
+        info = create_backend(choose_backend(s.capture.backend)[0], s).info()
+        now = list(info.screen) if info.screen else None
+    except Exception:  # no backend here (the backend check says why): the sessions
+        now = None
+    now = now or current_screen(sessions)
+    trained = [m for m in found if m.get("trained_screen")]
+    if not now or not trained:
+        return None
+    changed = screen_changes(trained, now)
+    if changed:
+        return Check("screen", "warn", screen_note(changed, now), SCREEN_HINT)
+    return Check("screen", "ok", f"{now[0]}x{now[1]}, as the pointer models were trained on ("
+                 + ", ".join(f"{m['name']}: {m['trained_screen'][0]}x{m['trained_screen'][1]}"
+                             for m in trained) + ")")
 
 
 def _store_check() -> Any:
@@ -1181,9 +1228,9 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         if extra is not None:
             checks.append(extra)
     checks.append(_store_check())
-    trained = _models_check()
-    if trained is not None:
-        checks.append(trained)
+    for more in (_models_check(), _screen_check()):
+        if more is not None:
+            checks.append(more)
     agent = _agent_check()
     if agent is not None:
         checks.append(agent)
