@@ -738,8 +738,8 @@ def _models_check() -> Any:
     try:
         found = models(p)
         auto = settings(p).train.auto
-    except ActiveSecError:
-        return None  # the profile, config or store check reports it
+    except (ActiveSecError, OSError):
+        return None  # the profile, config, store or data directory check reports it
     if not found:
         return None
     good = [f"{m['name']}: {m['detector']}, trained {m['created'] or 'at an unknown time'}"
@@ -777,14 +777,16 @@ def _screen_check() -> Any:
     from activesec.store.db import Store
 
     p = state_paths()
+    if not p.database.exists():
+        return None  # the store check reports it
     try:
         s = settings(p)
         owner = profile.owner(p, s.user)
         with Store.open_to_read(p.database, check=False) as store:
             sessions = store.sessions()
         found = models(p, [si for si in sessions if si.label == owner])
-    except ActiveSecError:
-        return None  # the profile, config, store or models check reports it
+    except (ActiveSecError, OSError):
+        return None  # the profile, config, store, models or data directory check reports it
     now = None
     try:  # what the capture backend sees now (another screen plugged in since the last session)
         info = create_backend(choose_backend(s.capture.backend)[0], s).info()
