@@ -267,6 +267,85 @@ def test_a_model_whose_card_was_deleted_is_refused_not_hidden(home: Path, sessio
     assert "model.json is missing" in line and "activesec train" in line
 
 
+def test_doctor_names_the_models_and_why_one_is_refused(home: Path) -> None:
+    """A model refused at load (here: a card without its hash, as an older ActiveSec wrote it)
+    was said only by `status`: `doctor` said nothing. It is a `models` check now — a warning
+    when the agent retrains by itself, a failure when `[train] auto` is off (the owner must run
+    `activesec train`); the model files are left as they are."""
+    env = env_for(home)
+
+    def models_check() -> tuple[int, dict[str, str]]:
+        r = cli("doctor", "--json", env=env)
+        assert "Traceback" not in r.stderr, r.stderr
+        return r.returncode, next(c for c in json.loads(r.stdout)["checks"]
+                                  if c["name"] == "models")
+
+    mouse = next(paths.resolve(home).models_dir.glob("pointer-*"))
+    _, c = models_check()
+    assert c["status"] == "ok" and f"{mouse.name}: gmm, trained 20" in c["detail"], c
+    card = json.loads((mouse / "model.json").read_text())
+    del card[persist.CARD_HASH]
+    (mouse / "model.json").write_text(json.dumps(card))
+    before = (mouse / "model.json").read_bytes()
+    code, c = models_check()  # the fixture's config: [train] auto = false
+    assert code == 1 and c["status"] == "fail", c
+    assert f"{mouse.name} refused: model card" in c["detail"], c
+    assert "written by an older ActiveSec" in c["detail"] and "only enrols" in c["detail"], c
+    assert "`[train] auto` is off" in c["hint"] and "`activesec train`" in c["hint"], c
+    (home / "config.toml").write_text((home / "config.toml").read_text().replace(
+        "auto = false", "auto = true"))
+    _, c = models_check()
+    assert c["status"] == "warn" and "retrains by itself" in c["hint"], c
+    text = " ".join(cli("doctor", env=env).stdout.split())
+    assert f"warn models: {mouse.name} refused: model card" in text, text
+    assert (mouse / "model.json").read_bytes() == before  # refused, never rewritten
+
+
+def test_status_and_doctor_say_the_screen_changed_since_the_pointer_model_learnt(
+        home: Path) -> None:
+    """Pointer distances are in pixels and not rescaled: on a screen with twice the diagonal
+    the owner's movements changed size for the model, which nothing said. `doctor` compares
+    what the capture backend reports with the screen of the sessions the model was trained on
+    (its card's data range), `status` the newest session's; 1.25 times is no warning."""
+    import sqlite3
+
+    from tests.helpers.xserver import xvfb
+
+    p = paths.resolve(home)
+    mouse = next(p.models_dir.glob("pointer-*")).name
+    # the enrolment as the x11 backend records it, with its screen (imported recordings keep
+    # none): the sessions the model was trained on were on a 1024x768 screen
+    with sqlite3.connect(p.database) as db:
+        db.execute("UPDATE sessions SET screen_w = 1024, screen_h = 768")
+    db.close()
+    env = env_for(home)
+
+    def screen_check(display: str) -> dict[str, str]:
+        r = cli("doctor", "--json", env=env_for(home, DISPLAY=display))
+        assert "Traceback" not in r.stderr, r.stderr
+        return next(c for c in json.loads(r.stdout)["checks"] if c["name"] == "screen")
+
+    st = json.loads(cli("status", "--json", env=env).stdout)
+    assert st["models"][0]["trained_screen"] == [1024, 768], st["models"]
+    assert st["screen"] == {"current": [1024, 768], "changed": []}
+    with xvfb((1280, 960)) as display:
+        c = screen_check(display)
+        assert c["status"] == "ok" and c["detail"].startswith("1280x960"), c
+    with xvfb((2048, 1536)) as display:
+        c = screen_check(display)
+        assert c["status"] == "warn", c
+        assert f"{mouse} was trained on a 1024x768 screen, this one is 2048x1536" in c["detail"]
+        assert "`activesec train --reset`" in c["hint"], c
+        r = cli("capture", "--duration", "1", "--quiet", env=env_for(home, DISPLAY=display))
+        assert r.returncode == 0, r.stderr
+    st = json.loads(cli("status", "--json", env=env).stdout)
+    assert st["screen"] == {"current": [2048, 1536], "changed": [
+        {"model": mouse, "trained_screen": [1024, 768], "ratio": 2.0}]}, st["screen"]
+    text = " ".join(cli("status", env=env).stdout.split())
+    assert f"screen {mouse} was trained on a 1024x768 screen, this one is 2048x1536" in text
+    assert "`activesec train --reset` re-enrols on this screen" in text, text
+
+
 def test_status_json_models_carry_the_same_keys_in_use_or_refused(home: Path) -> None:
     """The README documents ``name``, ``ok``, ``problem``, ``update_refused`` for each model:
     a model in use had no ``problem`` and a refused one no ``update_refused`` (KeyError)."""

@@ -569,6 +569,28 @@ def test_train_refuses_a_broken_machine_policy_as_status_does(env: dict[str, str
         assert "ask whoever manages this machine" in line, (cmd, line)
 
 
+def test_every_unknown_key_of_a_config_file_is_named_in_the_one_line(env: dict[str, str]) -> None:
+    """A config.toml with several unknown or misspelt keys named only the first: fixed, the
+    next run named the second, and so on. All are named now in the one line (the first 5 and
+    how many more), each misspelling with the setting it is closest to; doctor says the same."""
+    _set(env, "store", "keep_dayz = 3\nfoo = 1")
+    _set(env, "train", "autoo = true\nb1 = 1\nb2 = 2\nb3 = 3")
+    line = one_line_error(cli("status", env=env))
+    assert "'store.keep_dayz': unknown setting (did you mean 'store.keep_days'?); also unknown: " \
+        "'store.foo', 'train.autoo' (did you mean 'train.auto'?), 'train.b1', 'train.b2' and " \
+        "1 more (from " in line, line
+    detail = _doctor_config(env)["detail"]
+    assert "also unknown: 'store.foo', 'train.autoo' (did you mean 'train.auto'?)" in detail
+    cfg = _config(env)  # [engine] is checked on its own (run, status, doctor): the same there
+    cfg.write_text(cfg.read_text().replace("keep_dayz = 3\nfoo = 1\n", "").replace(
+        "autoo = true\nb1 = 1\nb2 = 2\nb3 = 3\n", ""))
+    _set(env, "engine.policy", "notify_belw = 50\ngate_app = []")
+    line = one_line_error(cli("status", env=env))
+    assert "'engine.policy.notify_belw': unknown setting (did you mean " \
+        "'engine.policy.notify_below'?); also unknown: 'engine.policy.gate_app' (did you mean " \
+        "'engine.policy.gate_apps'?)" in line, line
+
+
 def test_an_environment_variable_in_error_is_named(env: dict[str, str]) -> None:
     """The error blamed "config.toml, ACTIVESEC_* environment or flags", and the user went
     looking in a file that never had the key."""

@@ -314,7 +314,8 @@ def test_an_enforced_lock_level_wins_over_the_accounts_other_name_for_it(
         ("[enforced.train]\ntarget_far = 3\n",
          "'train.target_far': Input should be less than 0.5 (from [enforced] in the machine "
          "policy"),
-        ("[defaults.store]\nkeepdays = 3\n", "'store.keepdays': unknown setting (from [defaults]"),
+        ("[defaults.store]\nkeepdays = 3\n",
+         "'store.keepdays': unknown setting (did you mean 'store.keep_days'?) (from [defaults]"),
         ("[policy]\nx = 1\n", "unknown table [policy] (it has [defaults] and [enforced])"),
         ("enforced = 3\n", "'enforced' must be a table"),
         ("[enforced\n", "is not valid TOML"),

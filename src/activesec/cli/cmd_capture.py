@@ -295,7 +295,7 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     """Profile, sessions, events per kind, enrolment progress, store size, drops, the apps
     in front lately (the names gate rules match), the agent's state, its lowest trust in the last
     24 hours and its last alert."""
-    from activesec.service.report import APP_DAYS, status_data
+    from activesec.service.report import APP_DAYS, SCREEN_HINT, screen_note, status_data
     from activesec.service.stopped import describe
 
     p = state_paths()
@@ -366,6 +366,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
             out.print(f"  model        {m['name']}: [red]refused[/red] — {escape(m['problem'])}")
     if not data["models"]:
         out.print(f"  model        none yet ({escape(str(e['trains']))})")
+    if data["screen"]["changed"]:
+        out.print(f"  [yellow]screen[/yellow]       "
+                  f"{screen_note(data['screen']['changed'], data['screen']['current'])}; "
+                  f"{SCREEN_HINT}")
     if ag["running"]:
         for name, n in sorted((ag.get("unscored_pointer") or {}).items()):
             kind = name.partition(":")[2] or name
@@ -719,6 +723,86 @@ def _profile_check() -> Any:
     owner = (f"owner {named} (the config's `user`; the profile's is {prof.user})"
              if named and named != prof.user else f"owner {prof.user}")
     return Check("profile", "ok", f"{p.profile_file}: {owner}")
+
+
+def _models_check() -> Any:
+    """The trained models as the agent would load them (the same verification `status` shows):
+    which ones score, trained when — and those refused (built by another version, for another
+    feature schema or plug-in version, altered files), which `doctor` never said, with what
+    happens next. None before the first model (the enrolment is `status`'s to show)."""
+    from activesec.capture.doctor import Check
+    from activesec.service.models import RETRAIN
+    from activesec.service.report import models
+
+    p = state_paths()
+    try:
+        found = models(p)
+        auto = settings(p).train.auto
+    except (ActiveSecError, OSError):
+        return None  # the profile, config, store or data directory check reports it
+    if not found:
+        return None
+    good = [f"{m['name']}: {m['detector']}, trained {m['created'] or 'at an unknown time'}"
+            for m in found if m["ok"]]
+    bad = [f"{m['name']} refused: {str(m['problem']).removesuffix(f' — {RETRAIN}')}"
+           for m in found if not m["ok"]]
+    detail = "; ".join([*good, *bad])
+    if not bad:
+        return Check("models", "ok", detail)
+    scoring = ("the other models go on scoring" if good
+               else "nothing is judged meanwhile: the agent only enrols")
+    if not auto:  # nothing retrains it: the owner must
+        return Check("models", "fail", f"{detail} ({scoring})",
+                     "`[train] auto` is off, so the agent does not retrain: run `activesec "
+                     "train`")
+    return Check("models", "warn", f"{detail} ({scoring})",
+                 "a running agent retrains by itself once its enrolment data suffices "
+                 "(`activesec status` shows the progress); or now: `activesec train`")
+
+
+def _screen_check() -> Any:
+    """Is the screen now markedly another than the one each pointer model was trained on
+    (distances are in pixels: README, "Laptops")? The screen is what the capture backend
+    reports here, else the newest session's (the running agent's). None when no pointer model
+    or no screen is known (imported recordings keep none), or nothing can be read."""
+    from activesec.capture.doctor import Check
+    from activesec.capture.select import choose_backend, create_backend
+    from activesec.service.report import (
+        SCREEN_HINT,
+        current_screen,
+        models,
+        screen_changes,
+        screen_note,
+    )
+    from activesec.store.db import Store
+
+    p = state_paths()
+    if not p.database.exists():
+        return None  # the store check reports it
+    try:
+        s = settings(p)
+        owner = profile.owner(p, s.user)
+        with Store.open_to_read(p.database, check=False) as store:
+            sessions = store.sessions()
+        found = models(p, [si for si in sessions if si.label == owner])
+    except (ActiveSecError, OSError):
+        return None  # the profile, config, store, models or data directory check reports it
+    now = None
+    try:  # what the capture backend sees now (another screen plugged in since the last session)
+        info = create_backend(choose_backend(s.capture.backend)[0], s).info()
+        now = list(info.screen) if info.screen else None
+    except Exception:  # no backend here (the backend check says why): the sessions
+        now = None
+    now = now or current_screen(sessions)
+    trained = [m for m in found if m.get("trained_screen")]
+    if not now or not trained:
+        return None
+    changed = screen_changes(trained, now)
+    if changed:
+        return Check("screen", "warn", screen_note(changed, now), SCREEN_HINT)
+    return Check("screen", "ok", f"{now[0]}x{now[1]}, as the pointer models were trained on ("
+                 + ", ".join(f"{m['name']}: {m['trained_screen'][0]}x{m['trained_screen'][1]}"
+                             for m in trained) + ")")
 
 
 def _store_check() -> Any:
@@ -1129,7 +1213,8 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     """Which capture backend will be used and why; display, permission and platform problems;
     whether training has a background population; whether the gate rules name apps seen on
     this machine; whether a lock decision can lock the session here; the data directory's free
-    space and the event store's integrity; why the agent stopped, when it stopped on an error;
+    space and the event store's integrity; the trained models, and those refused and why; why
+    the agent stopped, when it stopped on an error;
     the plug-ins installed. In a shell with no display (over SSH), the display checks are those
     of the running agent's desktop session."""
     from activesec.capture.doctor import run_checks
@@ -1145,6 +1230,9 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         if extra is not None:
             checks.append(extra)
     checks.append(_store_check())
+    for more in (_models_check(), _screen_check()):
+        if more is not None:
+            checks.append(more)
     agent = _agent_check()
     if agent is not None:
         checks.append(agent)

@@ -79,7 +79,7 @@ def _engine_overrides(items: list[str]) -> tuple[Any, int | None, dict[str, Any]
     try:
         cfg = EngineConfig.model_validate(nested)
     except ValidationError as exc:
-        key, msg = error_key_msg(exc, "engine")
+        key, msg = error_key_msg(exc, "engine", EngineConfig)
         loc = exc.errors()[0]["loc"]
         # a key of no [engine] section: list what --engine takes, window (no setting) included
         hint = (field_hint(EngineConfig, loc, "engine") if loc and loc[0] in

@@ -258,13 +258,55 @@ def field_hint(model: type[BaseModel], loc: Sequence[str | int], section: str = 
     return f"settings {f'in [{where}]' if where else 'at the top level'}: {known}"
 
 
-def error_key_msg(err: ValidationError, section: str = "") -> tuple[str, str]:
+#: unknown settings one error line names at most (the others are counted)
+UNKNOWN_SHOWN = 5
+
+
+def _did_you_mean(model: type[BaseModel], loc: Sequence[str | int], section: str) -> str:
+    """`` (did you mean 'store.keep_days'?)`` for an unknown key at ``loc`` close to a setting
+    of its section (a misspelling), else ''."""
+    import difflib
+
+    m = model
+    for part in loc[:-1]:
+        sub = getattr(m.model_fields.get(str(part)), "annotation", None)
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            return ""
+        m = sub
+    close = difflib.get_close_matches(str(loc[-1]), list(m.model_fields), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    near = ".".join([*filter(None, [section]), *map(str, loc[:-1]), close[0]])
+    return f" (did you mean '{near}'?)"
+
+
+def error_key_msg(err: ValidationError, section: str = "",
+                  model: type[BaseModel] | None = None) -> tuple[str, str]:
     """The first error of ``err`` as (dotted key under ``section``, message a user reads):
-    pydantic's "Value error, " prefix goes, a whole-section check names the section."""
-    first = err.errors()[0]
-    key = ".".join([*filter(None, [section]), *(str(p) for p in first["loc"])]) or "(top level)"
+    pydantic's "Value error, " prefix goes, a whole-section check names the section. An
+    unknown key's message names the file's other unknown keys too (up to ``UNKNOWN_SHOWN``;
+    one at a time, a file with several misspellings took as many rounds to fix), each with
+    the setting of ``model`` it is closest to, if one is close."""
+    errors = err.errors()
+    first = errors[0]
+
+    def dotted(loc: Sequence[str | int]) -> str:
+        return ".".join([*filter(None, [section]), *(str(p) for p in loc)]) or "(top level)"
+
+    key = dotted(first["loc"])
     if first["type"] == "extra_forbidden":
-        return key, "unknown setting"
+        unknown = [e["loc"] for e in errors if e["type"] == "extra_forbidden"]
+
+        def mean(loc: Sequence[str | int]) -> str:
+            return _did_you_mean(model, loc, section) if model is not None and loc else ""
+
+        msg = "unknown setting" + mean(unknown[0])
+        others = [f"'{dotted(loc)}'{mean(loc)}" for loc in unknown[1:UNKNOWN_SHOWN]]
+        more = len(unknown) - UNKNOWN_SHOWN
+        if others:
+            msg += "; also unknown: " + ", ".join(others) + (f" and {more} more" if more > 0
+                                                             else "")
+        return key, msg
     msg = str(first["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
@@ -272,7 +314,7 @@ def error_key_msg(err: ValidationError, section: str = "") -> tuple[str, str]:
 
 
 def _describe(err: ValidationError, origin: str) -> str:
-    key, msg = error_key_msg(err)
+    key, msg = error_key_msg(err, model=Settings)
     return f"invalid configuration value for '{key}': {msg} ({origin})"
 
 

@@ -222,7 +222,7 @@ def engine_config(settings: Settings, *, policy_note: bool = True) -> EngineConf
     try:
         cfg = EngineConfig.model_validate(settings.engine)
     except ValidationError as exc:
-        key, msg = error_key_msg(exc, "engine")
+        key, msg = error_key_msg(exc, "engine", EngineConfig)
         note = _enforced_in(key, msg) if policy_note else ""
         raise ConfigError(f"invalid configuration value for '{key}': {msg}{note}",
                           field_hint(EngineConfig, exc.errors()[0]["loc"], "engine")) from None

@@ -19,11 +19,70 @@ def _progress(n: int, need: int) -> float:
     return round(min(1.0, n / need), 4) if need else 1.0
 
 
-def models(paths: Paths) -> list[dict[str, Any]]:
+#: "markedly" another screen: its diagonal twice or half that of the screen a pointer model was
+#: trained on, or more. Pointer distances and speeds are in pixels, not rescaled (README,
+#: "Laptops"): measured on Balabit (5 owners), the owner's windows beyond the level 5 % reach
+#: unscaled were 1-17 % with every distance doubled, 2-24 % halved, 0.3-55 % quadrupled — a
+#: clear rise in false doubt for two owners from a factor of 2 on; nothing smaller was measured
+#: to matter, and a warning on every 1080p-to-1440p change would teach owners to ignore it.
+SCREEN_CHANGE = 2.0
+
+
+def _screen_of(sessions: list[Any], from_ns: int, until_ns: int) -> list[int] | None:
+    """The screen of the sessions with pointer input in [from_ns, until_ns] (the model card's
+    data range): the one most of their pointer events were recorded on; None when none of
+    them recorded one (imported recordings)."""
+    seen: dict[tuple[int, int], int] = {}
+    for si in sessions:
+        end = si.ended_wall_ns if si.ended_wall_ns is not None else until_ns
+        if si.screen and si.n_pointer and si.started_wall_ns <= until_ns and end >= from_ns:
+            seen[si.screen] = seen.get(si.screen, 0) + si.n_pointer
+    return list(max(seen.items(), key=lambda kv: kv[1])[0]) if seen else None
+
+
+def current_screen(sessions: list[Any]) -> list[int] | None:
+    """The screen the newest session recorded (the running agent's, else the last capture's:
+    what the capture backend reported when it started)."""
+    return next((list(si.screen) for si in reversed(sessions) if si.screen), None)
+
+
+def screen_changes(found: list[dict[str, Any]], now: list[int] | None) -> list[dict[str, Any]]:
+    """The pointer models trained on a screen markedly other than ``now`` (SCREEN_CHANGE):
+    ``model``, ``trained_screen``, ``ratio`` (diagonal now / then)."""
+    import math
+
+    out = []
+    for m in found:
+        then = m.get("trained_screen")
+        if not now or not then:
+            continue
+        ratio = math.hypot(*now) / math.hypot(*then)
+        if round(max(ratio, 1 / ratio), 2) >= SCREEN_CHANGE:
+            out.append({"model": m["name"], "trained_screen": then, "ratio": round(ratio, 2)})
+    return out
+
+
+def screen_note(changed: list[dict[str, Any]], now: list[int]) -> str:
+    """``changed`` (:func:`screen_changes`) in words, for `status` and `doctor`."""
+    def size(wh: list[int]) -> str:
+        return f"{wh[0]}x{wh[1]}"
+
+    which = "; ".join(f"{c['model']} was trained on a {size(c['trained_screen'])} screen"
+                      for c in changed)
+    return (f"{which}, this one is {size(now)}: pointer distances and speeds are in pixels, so "
+            "your movements changed size for the model and it may doubt you")
+
+
+SCREEN_HINT = ("if the agent now doubts you (false alarms), `activesec train --reset` re-enrols "
+               "on this screen")
+
+
+def models(paths: Paths, sessions: list[Any] | None = None) -> list[dict[str, Any]]:
     """Each trained model with its detector and threshold, or why it would be refused —
     ``problem``, null for a model in use. Both carry the same keys (null where they do not
     apply): ``status --json`` documents ``name``, ``ok``, ``problem`` and ``update_refused`` for
-    every model, and a script reading ``m["problem"]`` of a good one got a KeyError."""
+    every model, and a script reading ``m["problem"]`` of a good one got a KeyError. With the
+    store's ``sessions``, a pointer model's ``trained_screen`` is the screen it learnt on."""
     from datetime import datetime, timezone
 
     from activesec.service.models import model_dirs, verify_model
@@ -37,8 +96,15 @@ def models(paths: Paths) -> list[dict[str, Any]]:
         except ActiveSecError as exc:
             out.append({"name": d.name, "ok": False, "problem": str(exc), "detector": None,
                         "threshold": None, "created": None, "fallback": None,
-                        "update_refused": None})
+                        "update_refused": None, "trained_screen": None})
             continue
+        extra = card.get("extra") or {}
+        data = extra.get("data") or {}
+        trained_screen = None
+        if sessions is not None and extra.get("modality") != "keyboard" \
+                and "from_wall_ns" in data and "until_wall_ns" in data:
+            trained_screen = _screen_of(sessions, int(data["from_wall_ns"]),
+                                        int(data["until_wall_ns"]))
         cal = card.get("calibration") or {}
         created = str(card.get("created") or "")
         try:
@@ -54,7 +120,9 @@ def models(paths: Paths) -> list[dict[str, Any]]:
                     "fallback": (card.get("extra") or {}).get("fallback"),
                     # the last drift update refused the recent input, and none learnt since
                     "update_refused": refusal if refusal and refusal["at_wall_ns"] > created_ns
-                    else None})
+                    else None,
+                    # the screen of the sessions it was trained on (pointer models, when known)
+                    "trained_screen": trained_screen})
     return out
 
 
@@ -249,7 +317,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
         },
         "gate_left_frozen": [] if agent_running else left_frozen(paths),
         "trust_history": {"hours": HISTORY_HOURS, **history.summary(recent_history(paths))},
-        "models": models(paths),
+        "models": models(paths, [si for si in sessions if si.label == owner]),
         "policy": machine_policy(),
         "apps": {
             "days": APP_DAYS,
@@ -265,4 +333,7 @@ def status_data(paths: Paths, settings: Settings) -> dict[str, Any]:
         },
     }
     data["enrolment"]["trains"] = who_trains(data, auto=settings.train.auto)
+    now = current_screen(sessions)
+    # pointer models trained on a markedly other screen: distances in pixels changed size
+    data["screen"] = {"current": now, "changed": screen_changes(data["models"], now)}
     return data
