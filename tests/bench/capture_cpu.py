@@ -96,13 +96,24 @@ def _cpu(proc: Any) -> float:
     return float(t.user + t.system)
 
 
+def child_env(display: str) -> dict[str, str]:
+    """The capturing child's environment: this checkout's ``src`` first on ``PYTHONPATH``, so the
+    X11 backend measured is the one beside this file, not another checkout installed with
+    ``pip install -e`` (``ROOT`` alone holds ``tests`` but not ``activesec``)."""
+    env = {**os.environ, "DISPLAY": display}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT / "src"), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    env.pop("WAYLAND_DISPLAY", None)
+    return env
+
+
 def run_once(display: str, mode: str, rate: float, seconds: float, server_pid: int | None,
              interval: float = 0.02) -> dict[str, float]:
     """CPU seconds of one capturing process (and of the X server) over one injection."""
     import psutil
 
-    env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(ROOT)}
-    env.pop("WAYLAND_DISPLAY", None)
+    env = child_env(display)
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.bench.capture_cpu", "listen", mode, str(interval)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
