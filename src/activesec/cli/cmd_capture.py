@@ -725,21 +725,45 @@ def _profile_check() -> Any:
     return Check("profile", "ok", f"{p.profile_file}: {owner}")
 
 
-def _models_check() -> Any:
+def _model_checks() -> list[Any]:
+    """The ``models`` and ``screen`` checks, from one verification of the trained models (each
+    model's files are read and hashed once). The owner's sessions give each pointer model's
+    screen; without a readable store the models are still checked. [] when the settings cannot
+    be read, or the models (the config, profile or data directory check reports it)."""
+    from activesec.service.report import models
+    from activesec.store.db import Store
+
+    p = state_paths()
+    sessions = None
+    try:
+        s = settings(p)
+    except (ActiveSecError, OSError):
+        return []
+    if p.database.exists():  # else the store check reports it
+        try:
+            owner = profile.owner(p, s.user)
+            with Store.open_to_read(p.database, check=False) as store:
+                sessions = store.sessions()
+        except (ActiveSecError, OSError):
+            sessions = None  # the profile or store check reports it
+    try:
+        found = models(p, None if sessions is None
+                       else [si for si in sessions if si.label == owner])
+    except (ActiveSecError, OSError):
+        return []
+    checks = [_models_check(found, s.train.auto),
+              None if sessions is None else _screen_check(found, sessions, s)]
+    return [c for c in checks if c is not None]
+
+
+def _models_check(found: list[dict[str, Any]], auto: bool) -> Any:
     """The trained models as the agent would load them (the same verification `status` shows):
     which ones score, trained when — and those refused (built by another version, for another
     feature schema or plug-in version, altered files), which `doctor` never said, with what
     happens next. None before the first model (the enrolment is `status`'s to show)."""
     from activesec.capture.doctor import Check
     from activesec.service.models import RETRAIN
-    from activesec.service.report import models
 
-    p = state_paths()
-    try:
-        found = models(p)
-        auto = settings(p).train.auto
-    except (ActiveSecError, OSError):
-        return None  # the profile, config, store or data directory check reports it
     if not found:
         return None
     good = [f"{m['name']}: {m['detector']}, trained {m['created'] or 'at an unknown time'}"
@@ -760,33 +784,16 @@ def _models_check() -> Any:
                  "(`activesec status` shows the progress); or now: `activesec train`")
 
 
-def _screen_check() -> Any:
-    """Is the screen now markedly another than the one each pointer model was trained on
-    (distances are in pixels: README, "Laptops")? The screen is what the capture backend
-    reports here, else the newest session's (the running agent's). None when no pointer model
-    or no screen is known (imported recordings keep none), or nothing can be read."""
+def _screen_check(found: list[dict[str, Any]], sessions: list[Any], s: Any) -> Any:
+    """Is the screen now markedly another than the one each pointer model (``found``, with
+    ``trained_screen``) was trained on (distances are in pixels: README, "Laptops")? The screen
+    is what the capture backend reports here, else the newest of ``sessions`` (the running
+    agent's). None when no pointer model or no screen is known (imported recordings keep
+    none)."""
     from activesec.capture.doctor import Check
     from activesec.capture.select import choose_backend, create_backend
-    from activesec.service.report import (
-        SCREEN_HINT,
-        current_screen,
-        models,
-        screen_changes,
-        screen_note,
-    )
-    from activesec.store.db import Store
+    from activesec.service.report import SCREEN_HINT, current_screen, screen_changes, screen_note
 
-    p = state_paths()
-    if not p.database.exists():
-        return None  # the store check reports it
-    try:
-        s = settings(p)
-        owner = profile.owner(p, s.user)
-        with Store.open_to_read(p.database, check=False) as store:
-            sessions = store.sessions()
-        found = models(p, [si for si in sessions if si.label == owner])
-    except (ActiveSecError, OSError):
-        return None  # the profile, config, store, models or data directory check reports it
     now = None
     try:  # what the capture backend sees now (another screen plugged in since the last session)
         info = create_backend(choose_backend(s.capture.backend)[0], s).info()
@@ -1230,9 +1237,7 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         if extra is not None:
             checks.append(extra)
     checks.append(_store_check())
-    for more in (_models_check(), _screen_check()):
-        if more is not None:
-            checks.append(more)
+    checks.extend(_model_checks())
     agent = _agent_check()
     if agent is not None:
         checks.append(agent)
