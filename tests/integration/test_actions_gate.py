@@ -450,6 +450,15 @@ def test_an_app_of_another_account_is_refused_by_name_not_called_protected(
             proc.wait(10)
 
 
+def _frozen_by_a_killed_agent(games: Sequence[Counter], name: str, state: Path) -> None:
+    """The gate of an agent that is then killed: ``games`` (processes called ``name``) are
+    suspended and the state file ``state`` names them — no stop(), nothing resumes them."""
+    gate = GateAction(rules=[{"name": "game", "match": name}], state_file=state)
+    gate.start()
+    gate.fire(DECISION)
+    wait_until(lambda: all(g.stopped() for g in games), "the gate")
+
+
 def test_status_lists_only_apps_still_left_frozen_by_a_killed_agent(
         spawn: Callable[..., Counter], tmp_path: Path) -> None:
     """A killed agent's gated.json outlives the apps it names: `status` went on calling a game
@@ -461,10 +470,7 @@ def test_status_lists_only_apps_still_left_frozen_by_a_killed_agent(
     state = tmp_path / "home" / "run" / "gated.json"
     name = unique("asleft")
     a, b = spawn(name), spawn(name)
-    gate = GateAction(rules=[{"name": "game", "match": name}], state_file=state)
-    gate.start()
-    gate.fire(DECISION)  # ... and the agent is killed: no stop(), the state file stays
-    wait_until(lambda: a.stopped() and b.stopped(), "the gate")
+    _frozen_by_a_killed_agent([a, b], name, state)
     a.kill()  # the child kills one frozen game
     left = json.loads(cli("status", "--json", env=env).stdout)["gate_left_frozen"]
     assert left == [{"pid": b.proc.pid, "app": "game"}], left
@@ -489,10 +495,7 @@ def test_a_start_refused_for_its_configuration_still_resumes_what_a_killed_agent
     run_dir = tmp_path / "home" / "run"
     name = unique("asrefused")
     game = spawn(name)
-    gate = GateAction(rules=[{"name": "game", "match": name}], state_file=run_dir / "gated.json")
-    gate.start()
-    gate.fire(DECISION)  # ... and the agent is killed: no stop()
-    wait_until(game.stopped, "the gate")
+    _frozen_by_a_killed_agent([game], name, run_dir / "gated.json")
     (tmp_path / "home" / "config.toml").write_text("[engine.policy]\nnotify_below = 300\n")
     with InstanceLock(run_dir / "capture.lock"):  # another agent runs: its gate is its own
         r = cli("run", "--quiet", env=env)
@@ -519,10 +522,7 @@ def test_service_uninstall_resumes_what_the_agent_it_stopped_left_frozen(
     run_dir = tmp_path / "home" / "run"
     name = unique("asuninst")
     game = spawn(name)
-    gate = GateAction(rules=[{"name": "game", "match": name}], state_file=run_dir / "gated.json")
-    gate.start()
-    gate.fire(DECISION)  # ... and the agent is killed: no stop()
-    wait_until(game.stopped, "the gate")
+    _frozen_by_a_killed_agent([game], name, run_dir / "gated.json")
     with InstanceLock(run_dir / "capture.lock"):  # an agent still runs: its gate is its own
         r = cli("service", "uninstall", "--kind", "systemd", "--json", env=env)
         assert r.returncode == 0 and "suspended" not in r.stdout, r.stdout + r.stderr
