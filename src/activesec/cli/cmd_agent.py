@@ -524,7 +524,8 @@ def service_uninstall(
     ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Stop and remove the log-in service (not installed is fine)."""
+    """Stop and remove the log-in service (not installed is fine); resume the apps an agent
+    stopped hard (Windows' /End, systemd's SIGKILL) left suspended."""
     import dataclasses
 
     from activesec.service import installers

@@ -1220,10 +1220,10 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Machine-readable
     """Which capture backend will be used and why; display, permission and platform problems;
     whether training has a background population; whether the gate rules name apps seen on
     this machine; whether a lock decision can lock the session here; the data directory's free
-    space and the event store's integrity; the trained models, and those refused and why; why
-    the agent stopped, when it stopped on an error;
-    the plug-ins installed. In a shell with no display (over SSH), the display checks are those
-    of the running agent's desktop session."""
+    space and the event store's integrity; the trained models, and those refused and why;
+    whether the screen differs markedly from the one the pointer models learnt on; why the
+    agent stopped, when it stopped on an error; the plug-ins installed. In a shell with no
+    display (over SSH), the display checks are those of the running agent's desktop session."""
     from activesec.capture.doctor import run_checks
     from activesec.engine.pipeline import EngineConfig
 
